@@ -1,0 +1,52 @@
+// Package backend defines the one interface every executor of CIF calls
+// implements: the embedded Dataverse emulator, a host peer, a real Dataverse
+// org. The bridge's correlation table calls Execute once per attempt.
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Call is one attempt of a CIF operation.
+type Call struct {
+	// Session is the widget session the call belongs to.
+	Session string
+	// AttemptID identifies this attempt across logs, captures and bridge.late.
+	AttemptID string
+	// Method is the wire method, e.g. "cif.createrecord" or
+	// protocol.BackendExecute ("xrm.execute").
+	Method string
+	// Params is the named-params object, already validated by the bridge
+	// (entity names present, record values normalised to JSON objects).
+	Params json.RawMessage
+	// Deadline is the CIF deadline of this attempt. Execute's ctx lives
+	// longer (until the late-record window ends) so that a slow operation can
+	// still report its outcome; backends use Deadline only to account for
+	// completions after the timeout (emulator ground truth).
+	Deadline time.Time
+}
+
+// Backend executes calls. Implementations must be safe for concurrent use.
+type Backend interface {
+	// Name is a short name for logs and metrics: "emulator", "host", "dataverse".
+	Name() string
+	// Execute runs one attempt and returns its result (the CIF result shape,
+	// a JSON value) or an error. Errors are *protocol.Error values:
+	// -32001 for a Dataverse error (with BackendErrorData), -32002 when
+	// nobody can execute calls for this session, -32602 for bad params.
+	// Execute returns when the operation finished or ctx ended, whichever is
+	// first; an operation that cannot be cancelled may complete afterwards.
+	Execute(ctx context.Context, call Call) (json.RawMessage, error)
+}
+
+// Func adapts a function to Backend (tests, small adapters).
+type Func struct {
+	N string
+	F func(ctx context.Context, call Call) (json.RawMessage, error)
+}
+
+func (f Func) Name() string { return f.N }
+
+func (f Func) Execute(ctx context.Context, call Call) (json.RawMessage, error) { return f.F(ctx, call) }

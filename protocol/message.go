@@ -1,0 +1,218 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
+// Kind tells what a decoded Message is.
+type Kind uint8
+
+const (
+	KindInvalid      Kind = iota // not a valid JSON-RPC 2.0 object; Err says why
+	KindRequest                  // method and id: must be answered
+	KindNotification             // method, no id: never answered
+	KindResponse                 // result or error, and id: answers one of our calls
+)
+
+// Message is one decoded JSON-RPC 2.0 object. ID is kept as the exact bytes
+// the peer sent, so string, negative and beyond-2^53 ids round-trip
+// byte-for-byte.
+type Message struct {
+	Kind   Kind
+	ID     json.RawMessage // nil when absent; "null" when sent as null
+	Method string
+	Params json.RawMessage // nil when absent
+	Result json.RawMessage // responses only
+	Error  *Error          // responses with an error; for KindInvalid, the error to answer with
+}
+
+// IsCall reports whether m must be answered (a request or an invalid object).
+func (m *Message) IsCall() bool { return m.Kind == KindRequest || m.Kind == KindInvalid }
+
+// Decoded is one WebSocket message: a single object or a batch.
+type Decoded struct {
+	Batch    bool
+	Messages []Message
+	// ParseError is set when the message is not valid JSON, or is an empty
+	// batch; the whole message is then answered with this error alone.
+	ParseError *Error
+}
+
+var nullID = json.RawMessage("null")
+
+// Decode parses one WebSocket text message. It never fails: invalid input is
+// described by ParseError (whole message) or by messages of KindInvalid
+// whose Error is the -32600 to send back under their ID (or null).
+func Decode(data []byte) Decoded {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || !json.Valid(data) {
+		return Decoded{ParseError: &Error{Code: CodeParseError, Message: "parse error: the message is not valid JSON"}}
+	}
+	if data[0] == '[' {
+		var elems []json.RawMessage
+		if err := json.Unmarshal(data, &elems); err != nil {
+			return Decoded{ParseError: &Error{Code: CodeParseError, Message: "parse error: " + err.Error()}}
+		}
+		if len(elems) == 0 {
+			return Decoded{ParseError: &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}}
+		}
+		d := Decoded{Batch: true, Messages: make([]Message, len(elems))}
+		for i, e := range elems {
+			d.Messages[i] = decodeOne(e)
+		}
+		return d
+	}
+	return Decoded{Messages: []Message{decodeOne(data)}}
+}
+
+type wireObject struct {
+	JSONRPC json.RawMessage `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  json.RawMessage `json:"method"`
+	Params  json.RawMessage `json:"params"`
+	Result  json.RawMessage `json:"result"`
+	Error   json.RawMessage `json:"error"`
+}
+
+func invalid(id json.RawMessage, why string) Message {
+	if !validID(id) {
+		id = nullID
+	}
+	return Message{Kind: KindInvalid, ID: id, Error: &Error{Code: CodeInvalidRequest, Message: "invalid request: " + why}}
+}
+
+// validID accepts a string, a number or null, as JSON-RPC 2.0 does.
+func validID(id json.RawMessage) bool {
+	if len(id) == 0 {
+		return false
+	}
+	switch c := id[0]; {
+	case c == '"', c == 'n':
+		return true
+	case c == '-' || (c >= '0' && c <= '9'):
+		return true
+	}
+	return false
+}
+
+func decodeOne(data []byte) Message {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return invalid(nil, "expected a JSON object")
+	}
+	var w wireObject
+	if err := json.Unmarshal(data, &w); err != nil {
+		return invalid(nil, err.Error())
+	}
+	if len(w.ID) > 0 && !validID(w.ID) {
+		return invalid(nil, `"id" must be a string, a number or null`)
+	}
+	if string(w.JSONRPC) != `"2.0"` {
+		return invalid(w.ID, `"jsonrpc" must be exactly "2.0"`)
+	}
+	if len(w.Method) > 0 {
+		if len(w.Result) > 0 || len(w.Error) > 0 {
+			return invalid(w.ID, `a request cannot carry "result" or "error"`)
+		}
+		var method string
+		if w.Method[0] != '"' || json.Unmarshal(w.Method, &method) != nil {
+			return invalid(w.ID, `"method" must be a string`)
+		}
+		if method == "" {
+			return invalid(w.ID, `"method" must not be empty`)
+		}
+		if len(w.Params) > 0 && w.Params[0] != '{' && w.Params[0] != '[' {
+			return invalid(w.ID, `"params" must be an object or an array`)
+		}
+		m := Message{Kind: KindRequest, ID: w.ID, Method: method, Params: w.Params}
+		if len(w.ID) == 0 {
+			m.Kind = KindNotification
+		}
+		return m
+	}
+	// A response to one of our calls.
+	if len(w.ID) == 0 {
+		return invalid(nil, `missing "method"`)
+	}
+	if (len(w.Result) > 0) == (len(w.Error) > 0) {
+		return invalid(w.ID, `a response carries exactly one of "result" and "error"`)
+	}
+	m := Message{Kind: KindResponse, ID: w.ID, Result: w.Result}
+	if len(w.Error) > 0 {
+		var e Error
+		if err := json.Unmarshal(w.Error, &e); err != nil || e.Message == "" && e.Code == 0 {
+			return invalid(w.ID, `"error" must be an object with "code" and "message"`)
+		}
+		m.Error = &e
+	}
+	return m
+}
+
+// AppendResponse appends a response object for id to buf. Exactly one of
+// result and rpcErr is used (rpcErr wins); a nil result encodes as null. The
+// id is written byte-for-byte; a missing id is written as null.
+func AppendResponse(buf []byte, id json.RawMessage, result json.RawMessage, rpcErr *Error) []byte {
+	if len(id) == 0 {
+		id = nullID
+	}
+	buf = append(buf, `{"jsonrpc":"2.0","id":`...)
+	buf = append(buf, id...)
+	if rpcErr != nil {
+		buf = append(buf, `,"error":`...)
+		buf = appendError(buf, rpcErr)
+	} else {
+		buf = append(buf, `,"result":`...)
+		if len(result) == 0 {
+			buf = append(buf, "null"...)
+		} else {
+			buf = append(buf, result...)
+		}
+	}
+	return append(buf, '}')
+}
+
+func appendError(buf []byte, e *Error) []byte {
+	code := e.Code
+	if code == 0 {
+		code = CodeInternal
+	}
+	buf = append(buf, `{"code":`...)
+	buf = strconv.AppendInt(buf, code, 10)
+	buf = append(buf, `,"message":`...)
+	msg, _ := json.Marshal(e.Message)
+	buf = append(buf, msg...)
+	if len(e.Data) > 0 {
+		buf = append(buf, `,"data":`...)
+		buf = append(buf, e.Data...)
+	}
+	return append(buf, '}')
+}
+
+// AppendRequest appends a request (id set) or notification (id nil) to buf.
+// params must be a JSON object or array, or nil.
+func AppendRequest(buf []byte, id json.RawMessage, method string, params json.RawMessage) []byte {
+	buf = append(buf, `{"jsonrpc":"2.0"`...)
+	if len(id) > 0 {
+		buf = append(buf, `,"id":`...)
+		buf = append(buf, id...)
+	}
+	buf = append(buf, `,"method":`...)
+	m, _ := json.Marshal(method)
+	buf = append(buf, m...)
+	if len(params) > 0 {
+		buf = append(buf, `,"params":`...)
+		buf = append(buf, params...)
+	}
+	return append(buf, '}')
+}
+
+// Raw marshals v for use as params or result. A json.RawMessage is returned
+// as is.
+func Raw(v any) (json.RawMessage, error) {
+	if r, ok := v.(json.RawMessage); ok {
+		return r, nil
+	}
+	return json.Marshal(v)
+}

@@ -1,0 +1,99 @@
+package protocol
+
+import "strings"
+
+// Subprotocol is the WebSocket subprotocol of both endpoints. A client that
+// offers none is accepted as well.
+const Subprotocol = "cifbridge.v1"
+
+// Paths served by the daemon.
+const (
+	PathWidget = "/v1/widget" // WebSocket for widget sessions
+	PathHost   = "/v1/host"   // WebSocket for host peers
+)
+
+// Widget → bridge methods.
+const (
+	// MethodHello {HelloParams} → HelloResult. Optional: a session exists from
+	// connect. Resumes a session by id, or picks the profile.
+	MethodHello = "bridge.hello"
+
+	// CIFPrefix + messageType is the raw CIF channel: one attempt under the
+	// CIF timeout, the CIF result shape as result.
+	CIFPrefix = "cif."
+
+	MethodCreateRecord         = "cif.createrecord"         // CreateRecordParams → {entityType,id}
+	MethodRetrieveRecord       = "cif.retrieverecord"       // RetrieveRecordParams → the record
+	MethodUpdateRecord         = "cif.updaterecord"         // UpdateRecordParams → {entityType,id}
+	MethodDeleteRecord         = "cif.deleterecord"         // RecordParams → {entityType,id}
+	MethodSearch               = "cif.search"               // SearchParams → {"0":record,"1":…}
+	MethodSearchAndOpenRecords = "cif.searchandopenrecords" // SearchParams → {"0":record,"1":…}
+	MethodGetEnvironment       = "cif.getenvironment"       // {} → environment map
+	MethodOpenForm             = "cif.openform"             // {entityFormOptions, entityFormParameters} → {savedEntityReference:[…]}
+	MethodRefreshForm          = "cif.refreshform"          // {save} → {}
+	MethodGetEntityMetadata    = "cif.getEntityMetadata"    // EntityMetadataParams → metadata
+	MethodSetClickToAct        = "cif.setclicktoact"        // ValueParams(bool) → null
+	MethodGetClickToAct        = "cif.getclicktoact"        // {} → bool
+	MethodSetMode              = "cif.setmode"              // ValueParams(0|1|2) → null
+	MethodGetMode              = "cif.getmode"              // {} → number
+	MethodSetWidth             = "cif.setwidth"             // ValueParams(>=0) → null
+	MethodGetWidth             = "cif.getwidth"             // {} → number
+	MethodRenderSearchPage     = "cif.renderSearchPage"     // {entityName, searchString} → null
+
+	// Enreach Voice for Dynamics API; enreach.xrm.* go through the retry engine.
+	MethodEnreachExecuteQuery = "enreach.executeQuery"       // ExecuteQueryParams → parsed body
+	MethodEnreachSetANumber   = "enreach.setANumber"         // SetANumberParams → parsed body
+	MethodXrmCreateRecord     = "enreach.xrm.createRecord"   // XrmCreateParams → XrmCreateResult
+	MethodXrmUpdateRecord     = "enreach.xrm.updateRecord"   // XrmUpdateParams → XrmUpdateResult
+	MethodXrmRetrieveRecord   = "enreach.xrm.retrieveRecord" // XrmRetrieveParams → the record
+	MethodXrmExecute          = "enreach.xrm.execute"        // XrmExecuteParams → parsed response body
+
+	// BackendExecute is what enreach.xrm.execute sends to a backend for one
+	// attempt (params XrmExecuteParams). Fault rules name it "execute".
+	BackendExecute = "xrm.execute"
+)
+
+// Bridge → widget.
+const (
+	// EventPrefix + eventName (e.g. "cif.onclicktoact") is an event request
+	// {eventData} the widget answers under the CIF timeout.
+	EventPrefix = CIFPrefix
+
+	NotifyLate   = "bridge.late"   // LateParams: a timed-out attempt was answered after all
+	NotifyLedger = "bridge.ledger" // LedgerParams: a duplicate-ledger entry changed
+)
+
+// Host ↔ bridge.
+const (
+	MethodHostHello      = "host.hello"      // host → bridge: HostHelloParams → HostHelloResult
+	MethodHostRaiseEvent = "host.raiseEvent" // host → bridge: RaiseEventParams → the widget's answer
+)
+
+// Profiles and their CIF timeouts in milliseconds.
+const (
+	ProfileCIF1 = "cif1" // CIF 1.0: 10 s
+	ProfileCIF2 = "cif2" // CIF 2.0: 100 s
+
+	TimeoutCIF1Ms = 10_000
+	TimeoutCIF2Ms = 100_000
+)
+
+// KnownEvents are the CIF event names a host or the admin API may raise.
+var KnownEvents = []string{
+	"onclicktoact", "onmodechanged", "onsizechanged", "onpagenavigate", "onsendkbarticle",
+	"onSessionSwitched", "onSessionCreated", "onBeforeSessionClosed", "onSessionClosed",
+	"onSetPresence", "onMaxSessionsReached",
+}
+
+// MessageType returns the CIF messageType of a cif.* method ("createrecord"
+// for "cif.createrecord"), or "" when method is not a cif.* method. Fault
+// rules and metrics use it; BackendExecute maps to "execute".
+func MessageType(method string) string {
+	if method == BackendExecute {
+		return "execute"
+	}
+	if t, ok := strings.CutPrefix(method, CIFPrefix); ok {
+		return t
+	}
+	return ""
+}

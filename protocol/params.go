@@ -1,0 +1,328 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"strings"
+)
+
+// HelloParams are the params of bridge.hello. Every field is optional.
+type HelloParams struct {
+	Role         string `json:"role,omitempty"`         // "widget" (default)
+	Session      string `json:"session,omitempty"`      // resume this session
+	Profile      string `json:"profile,omitempty"`      // ProfileCIF1 or ProfileCIF2
+	Client       string `json:"client,omitempty"`       // free text for logs, e.g. "softphone/1.2"
+	EnreachToken string `json:"enreachToken,omitempty"` // per-session Enreach bearer token; never logged
+}
+
+// HelloResult is the result of bridge.hello.
+type HelloResult struct {
+	Session   string `json:"session"`
+	Profile   string `json:"profile"`
+	TimeoutMs int64  `json:"timeoutMs"`
+	Version   string `json:"version"`
+	Resumed   bool   `json:"resumed,omitempty"`
+}
+
+// RecordParams name one record: cif.deleterecord, and the base of others.
+type RecordParams struct {
+	EntityName string `json:"entityName"`
+	EntityID   string `json:"entityId"`
+}
+
+// CreateRecordParams are the params of cif.createrecord. Value is the record
+// as a JSON object; a JSON string holding an object (what CIF's createRecord
+// takes) is accepted too and normalised by Validate.
+type CreateRecordParams struct {
+	EntityName string          `json:"entityName"`
+	Value      json.RawMessage `json:"value"`
+}
+
+// RetrieveRecordParams are the params of cif.retrieverecord.
+type RetrieveRecordParams struct {
+	EntityName      string `json:"entityName"`
+	EntityID        string `json:"entityId"`
+	QueryParameters string `json:"queryParameters,omitempty"` // "?$select=…&$expand=…"
+}
+
+// UpdateRecordParams are the params of cif.updaterecord.
+type UpdateRecordParams struct {
+	EntityName string          `json:"entityName"`
+	EntityID   string          `json:"entityId"`
+	Value      json.RawMessage `json:"value"`
+}
+
+// SearchParams are the params of cif.search and cif.searchandopenrecords.
+type SearchParams struct {
+	EntityName      string `json:"entityName"`
+	QueryParameters string `json:"queryParameters,omitempty"` // "?$select=…&$filter=…&$top=…"
+	SearchOnly      bool   `json:"searchOnly,omitempty"`
+}
+
+// EntityMetadataParams are the params of cif.getEntityMetadata.
+type EntityMetadataParams struct {
+	EntityName string   `json:"entityName"`
+	Attributes []string `json:"attributes,omitempty"`
+}
+
+// ValueParams carry one value: cif.setclicktoact (bool), cif.setmode (0, 1
+// or 2), cif.setwidth (>= 0).
+type ValueParams struct {
+	Value json.RawMessage `json:"value"`
+}
+
+// CreateResult is the CIF result of create, update and delete.
+type CreateResult struct {
+	EntityType string `json:"entityType"`
+	ID         string `json:"id"`
+}
+
+// EventParams are the params of an event request bridge → widget.
+type EventParams struct {
+	EventData json.RawMessage `json:"eventData"`
+}
+
+// LateParams are the params of the bridge.late notification.
+type LateParams struct {
+	RequestID json.RawMessage `json:"requestId"`        // the widget's request id, as it sent it
+	AttemptID string          `json:"attemptId"`        // the timed-out attempt
+	Method    string          `json:"method"`           // e.g. "cif.createrecord"
+	Outcome   string          `json:"outcome"`          // "success" or "failure"
+	LateByMs  int64           `json:"lateByMs"`         // how long after the CIF deadline the answer came
+	Result    json.RawMessage `json:"result,omitempty"` // when success
+	Error     *Error          `json:"error,omitempty"`  // when failure
+}
+
+// Outcomes as CIF names them.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)
+
+// LedgerParams are the params of the bridge.ledger notification. Entry is
+// the ledger entry as GET /api/v1/ledger/{id} returns it.
+type LedgerParams struct {
+	Entry json.RawMessage `json:"entry"`
+}
+
+// HostHelloParams are the params of host.hello. Sessions is "*" (every
+// session) or a list of session ids.
+type HostHelloParams struct {
+	Sessions json.RawMessage `json:"sessions"`
+	Name     string          `json:"name,omitempty"`
+}
+
+// HostHelloResult is the result of host.hello.
+type HostHelloResult struct {
+	Host     string   `json:"host"`
+	Sessions []string `json:"sessions,omitempty"` // nil means every session
+	All      bool     `json:"all"`
+}
+
+// RaiseEventParams are the params of host.raiseEvent and of the admin
+// POST /api/v1/sessions/{id}/events (where Session comes from the path).
+type RaiseEventParams struct {
+	Session   string          `json:"session,omitempty"`
+	EventType string          `json:"eventType"`
+	EventData json.RawMessage `json:"eventData,omitempty"`
+}
+
+// XrmCreateParams are the params of enreach.xrm.createRecord.
+type XrmCreateParams struct {
+	EntityLogicalName string          `json:"entityLogicalName"`
+	Data              json.RawMessage `json:"data"`
+	MaxRetries        *int            `json:"maxRetries,omitempty"` // default 3
+	Delay             *int            `json:"delay,omitempty"`      // ms, default 1000
+	Idempotent        *bool           `json:"idempotent,omitempty"`
+}
+
+// XrmUpdateParams are the params of enreach.xrm.updateRecord.
+type XrmUpdateParams struct {
+	EntityLogicalName string          `json:"entityLogicalName"`
+	ID                string          `json:"id"`
+	Data              json.RawMessage `json:"data"`
+	MaxRetries        *int            `json:"maxRetries,omitempty"`
+	Delay             *int            `json:"delay,omitempty"`
+}
+
+// XrmRetrieveParams are the params of enreach.xrm.retrieveRecord.
+type XrmRetrieveParams struct {
+	EntityLogicalName string `json:"entityLogicalName"`
+	ID                string `json:"id"`
+	Options           string `json:"options,omitempty"`
+	MaxRetries        *int   `json:"maxRetries,omitempty"`
+	Delay             *int   `json:"delay,omitempty"`
+}
+
+// XrmExecuteParams are the params of enreach.xrm.execute and of the
+// BackendExecute attempt.
+type XrmExecuteParams struct {
+	Data     json.RawMessage `json:"data,omitempty"`
+	MetaData XrmMetaData     `json:"metaData"`
+}
+
+// XrmMetaData is what getMetadata() of an Xrm.WebApi.online.execute request
+// returns.
+type XrmMetaData struct {
+	BoundParameter *string                    `json:"boundParameter,omitempty"` // nil/absent: CRUD or unbound; "entity": bound
+	ParameterTypes map[string]json.RawMessage `json:"parameterTypes,omitempty"`
+	OperationType  int                        `json:"operationType"` // 0 action, 1 function, 2 CRUD
+	OperationName  string                     `json:"operationName"`
+}
+
+// XrmCreateResult is the result of enreach.xrm.createRecord.
+type XrmCreateResult struct {
+	EntityType        string `json:"entityType"`
+	ID                string `json:"id"`
+	Attempts          int    `json:"attempts"`
+	PossibleDuplicate bool   `json:"possibleDuplicate"`
+	LedgerID          string `json:"ledgerId,omitempty"`
+}
+
+// XrmUpdateResult is the result of enreach.xrm.updateRecord.
+type XrmUpdateResult struct {
+	EntityType        string `json:"entityType"`
+	ID                string `json:"id"`
+	Attempts          int    `json:"attempts"`
+	PossiblyReapplied bool   `json:"possiblyReapplied"`
+}
+
+// ExecuteQueryParams are the params of enreach.executeQuery.
+type ExecuteQueryParams struct {
+	Query    string          `json:"query"`
+	PostData json.RawMessage `json:"postData,omitempty"`
+	Method   string          `json:"method,omitempty"`
+}
+
+// SetANumberParams are the params of enreach.setANumber.
+type SetANumberParams struct {
+	ANumber string `json:"aNumber"`
+}
+
+// DecodeParams unmarshals params (which must be a JSON object) into v,
+// refusing unknown fields, and returns a -32602 error that names the problem.
+func DecodeParams(params json.RawMessage, v any) error {
+	p := bytes.TrimSpace(params)
+	if len(p) == 0 || string(p) == "null" {
+		p = []byte("{}")
+	}
+	if p[0] != '{' {
+		return InvalidParams("params must be a JSON object with named members")
+	}
+	dec := json.NewDecoder(bytes.NewReader(p))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if ok := asType(err, &te); ok && te.Field != "" {
+			return InvalidParams("%q must be a JSON %s, got %s", te.Field, jsonKind(te.Type.String()), te.Value)
+		}
+		msg := err.Error()
+		msg = strings.TrimPrefix(msg, "json: ")
+		return InvalidParams("%s", msg)
+	}
+	return nil
+}
+
+func asType(err error, target **json.UnmarshalTypeError) bool {
+	te, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*target = te
+	}
+	return ok
+}
+
+func jsonKind(goType string) string {
+	switch {
+	case goType == "string", goType == "*string":
+		return "string"
+	case goType == "bool", goType == "*bool":
+		return "boolean"
+	case strings.Contains(goType, "int"), strings.Contains(goType, "float"):
+		return "number"
+	case strings.HasPrefix(goType, "[]"):
+		return "array"
+	default:
+		return "object"
+	}
+}
+
+// RequireEntity checks an entity logical name.
+func RequireEntity(field, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return InvalidParams("%q is blank: provide the entity logical name, e.g. \"contact\"", field)
+	}
+	return nil
+}
+
+// RequireID checks a record id.
+func RequireID(field, id string) error {
+	if strings.TrimSpace(id) == "" {
+		return InvalidParams("%q is blank: provide the record id (a GUID)", field)
+	}
+	return nil
+}
+
+// NormalizeObject returns v as a JSON object. A JSON string holding an object
+// (CIF's createRecord takes the data as a string) is unwrapped.
+func NormalizeObject(field string, v json.RawMessage) (json.RawMessage, error) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
+		return nil, InvalidParams("%q is missing: provide the record's columns as a JSON object", field)
+	}
+	if v[0] == '"' {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, InvalidParams("%q: %v", field, err)
+		}
+		inner := bytes.TrimSpace([]byte(s))
+		if len(inner) == 0 || inner[0] != '{' || !json.Valid(inner) {
+			return nil, InvalidParams("%q is a string that does not hold a JSON object", field)
+		}
+		return inner, nil
+	}
+	if v[0] != '{' {
+		return nil, InvalidParams("%q must be a JSON object of columns", field)
+	}
+	return v, nil
+}
+
+// Retry bounds for enreach.xrm.* (validated by the retry engine).
+const (
+	DefaultMaxRetries = 3
+	DefaultDelayMs    = 1000
+	MaxMaxRetries     = 20
+	MaxDelayMs        = 60_000
+)
+
+// RetrySettings resolves and validates maxRetries and delay.
+func RetrySettings(maxRetries, delay *int) (retries int, delayMs int, err error) {
+	retries, delayMs = DefaultMaxRetries, DefaultDelayMs
+	if maxRetries != nil {
+		retries = *maxRetries
+	}
+	if delay != nil {
+		delayMs = *delay
+	}
+	if retries < 0 || retries > MaxMaxRetries {
+		return 0, 0, InvalidParams("\"maxRetries\" must be between 0 and %d, got %d", MaxMaxRetries, retries)
+	}
+	if delayMs < 0 || delayMs > MaxDelayMs {
+		return 0, 0, InvalidParams("\"delay\" must be between 0 and %d ms, got %d", MaxDelayMs, delayMs)
+	}
+	return retries, delayMs, nil
+}
+
+// SessionIDValid reports whether s is usable as a session id: 1–64 characters
+// of [A-Za-z0-9_-] (safe as a NATS subject token and in a file name).
+func SessionIDValid(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
