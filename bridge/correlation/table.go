@@ -1,0 +1,325 @@
+// Package correlation owns every attempt the bridge sends to a backend or a
+// peer: it registers the attempt before it is sent, enforces the CIF timeout,
+// and turns a timed-out attempt into a late record so that its late answer is
+// still matched and reported — never reflected back or lost.
+//
+// Entry points: New, Table.Do, Table.InFlight, Table.Late, Table.Stats.
+package correlation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// Kind tells what an attempt is for; hooks use it to decide whom to tell.
+type Kind uint8
+
+const (
+	KindBackend Kind = iota // a cif.* or xrm.execute attempt on a backend
+	KindEvent               // an event request to a widget
+)
+
+// Attempt describes one attempt before it is sent.
+type Attempt struct {
+	Kind      Kind
+	Session   string
+	Method    string          // wire method, e.g. "cif.createrecord"
+	RequestID json.RawMessage // the widget request that caused it, as sent (may be nil)
+	Timeout   time.Duration   // the session's CIF timeout; a caller deadline that is earlier wins
+	// OnLate, when set, is called once with this attempt's late outcome, after
+	// the table-wide Config.OnLate. The retry engine uses it.
+	OnLate func(Late)
+}
+
+// Info is what the table knows about an attempt.
+type Info struct {
+	ID        string          `json:"id"`
+	Kind      Kind            `json:"-"`
+	Session   string          `json:"session"`
+	Method    string          `json:"method"`
+	RequestID json.RawMessage `json:"requestId,omitempty"`
+	Started   time.Time       `json:"started"`
+	Deadline  time.Time       `json:"deadline"`
+	State     string          `json:"state"` // "inflight", "timedout", "abandoned"
+}
+
+// Late is the outcome of an attempt that was no longer awaited: it timed out,
+// or its caller went away (widget disconnected).
+type Late struct {
+	Info   Info
+	Result json.RawMessage // set on success
+	Err    error           // set on failure
+	// LateBy is how long after the CIF deadline the answer came (0 or more).
+	LateBy time.Duration
+	// Expired is true when no answer came within the late-record window; Err
+	// is then the context error and the outcome is unknown.
+	Expired bool
+}
+
+// Success reports whether the late answer was a success.
+func (l Late) Success() bool { return !l.Expired && l.Err == nil }
+
+// Exec performs the attempt. ctx ends when the late-record window ends (or the
+// table closes), not at the CIF deadline, so that a slow operation can still
+// report its outcome; deadline is the CIF deadline.
+type Exec func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error)
+
+// Config configures a Table. Zero values mean the documented default.
+type Config struct {
+	// LateWindow is how long a timed-out attempt is kept as a late record
+	// waiting for its answer. Default 10 minutes (DESIGN §4).
+	LateWindow time.Duration
+	// OnLate is called for every late answer and every expiry. It runs on the
+	// attempt's own goroutine and must not block for long.
+	OnLate func(Late)
+}
+
+// Stats are the table's counters.
+type Stats struct {
+	InFlight    int    `json:"inflight"`
+	Late        int    `json:"late"`
+	Timeouts    uint64 `json:"timeouts"`
+	LateAnswers uint64 `json:"lateAnswers"`
+	Expired     uint64 `json:"expired"`
+	Abandoned   uint64 `json:"abandoned"`
+}
+
+type state uint8
+
+const (
+	stInflight state = iota
+	stAnswered
+	stTimedOut
+	stAbandoned
+)
+
+type entry struct {
+	info   Info
+	state  state
+	done   chan outcome // buffered 1; written once when answered in time
+	onLate func(Late)
+}
+
+type outcome struct {
+	result json.RawMessage
+	err    error
+}
+
+// Table is the correlation table. It is safe for concurrent use.
+type Table struct {
+	cfg    Config
+	prefix string
+	seq    atomic.Uint64
+	base   context.Context // ends when the table closes; parent of every exec ctx
+	stop   context.CancelFunc
+	wg     sync.WaitGroup // exec goroutines
+
+	// mu guards the maps and entry states.
+	mu       sync.Mutex
+	inflight map[string]*entry
+	late     map[string]*entry
+
+	timeouts, lateAnswers, expired, abandoned atomic.Uint64
+}
+
+// New returns a Table.
+func New(cfg Config) *Table {
+	if cfg.LateWindow <= 0 {
+		cfg.LateWindow = 10 * time.Minute
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	base, stop := context.WithCancel(context.Background())
+	return &Table{
+		cfg:      cfg,
+		prefix:   "at" + hex.EncodeToString(b[:]) + "-",
+		base:     base,
+		stop:     stop,
+		inflight: make(map[string]*entry),
+		late:     make(map[string]*entry),
+	}
+}
+
+// LateWindow is the configured late-record window.
+func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
+
+// Do registers a, runs exec on its own goroutine and waits for the answer,
+// the CIF deadline or the end of ctx, whichever comes first.
+//
+// On an answer in time it returns exec's result or error. At the deadline it
+// returns a -32000 timeout error (protocol.NewTimeoutError) and keeps the
+// attempt as a late record. When ctx ends first it returns context.Cause(ctx)
+// and keeps the attempt as an abandoned late record.
+func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, error) {
+	now := time.Now()
+	deadline := now.Add(a.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	e := &entry{
+		info: Info{
+			ID:        t.prefix + strconv.FormatUint(t.seq.Add(1), 36),
+			Kind:      a.Kind,
+			Session:   a.Session,
+			Method:    a.Method,
+			RequestID: a.RequestID,
+			Started:   now,
+			Deadline:  deadline,
+		},
+		done:   make(chan outcome, 1),
+		onLate: a.OnLate,
+	}
+	if err := t.base.Err(); err != nil {
+		return nil, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
+	}
+	t.mu.Lock()
+	t.inflight[e.info.ID] = e
+	t.mu.Unlock()
+
+	execCtx, cancel := context.WithDeadline(t.base, deadline.Add(t.cfg.LateWindow))
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		defer cancel()
+		res, err := exec(execCtx, e.info.ID, deadline)
+		expired := err != nil && execCtx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+		t.complete(e, res, err, expired)
+	}()
+
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case o := <-e.done:
+		return o.result, o.err
+	case <-timer.C:
+		if t.detach(e, stTimedOut) {
+			t.timeouts.Add(1)
+			return nil, protocol.NewTimeoutError(a.Timeout.Milliseconds(), e.info.ID)
+		}
+	case <-ctx.Done():
+		if t.detach(e, stAbandoned) {
+			t.abandoned.Add(1)
+			return nil, context.Cause(ctx)
+		}
+	}
+	o := <-e.done // answered in the same instant
+	return o.result, o.err
+}
+
+// detach moves an in-flight entry to the late records; false when it was
+// answered meanwhile.
+func (t *Table) detach(e *entry, to state) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e.state != stInflight {
+		return false
+	}
+	e.state = to
+	delete(t.inflight, e.info.ID)
+	t.late[e.info.ID] = e
+	return true
+}
+
+func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) {
+	t.mu.Lock()
+	st := e.state
+	switch st {
+	case stInflight:
+		e.state = stAnswered
+		delete(t.inflight, e.info.ID)
+		t.mu.Unlock()
+		e.done <- outcome{res, err}
+		return
+	case stTimedOut, stAbandoned:
+		delete(t.late, e.info.ID)
+	}
+	info := e.info
+	info.State = stateName(st)
+	t.mu.Unlock()
+
+	l := Late{Info: info, Result: res, Err: err, Expired: expired}
+	if d := time.Since(info.Deadline); d > 0 {
+		l.LateBy = d
+	}
+	if expired {
+		t.expired.Add(1)
+	} else {
+		t.lateAnswers.Add(1)
+	}
+	if t.cfg.OnLate != nil {
+		t.cfg.OnLate(l)
+	}
+	if e.onLate != nil {
+		e.onLate(l)
+	}
+}
+
+func stateName(s state) string {
+	switch s {
+	case stInflight:
+		return "inflight"
+	case stTimedOut:
+		return "timedout"
+	case stAbandoned:
+		return "abandoned"
+	default:
+		return "answered"
+	}
+}
+
+// InFlight lists the attempts awaiting an answer, for one session or all
+// (session == "").
+func (t *Table) InFlight(session string) []Info { return t.list(t.inflight, session) }
+
+// Late lists the late records, for one session or all.
+func (t *Table) Late(session string) []Info { return t.list(t.late, session) }
+
+func (t *Table) list(m map[string]*entry, session string) []Info {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Info
+	for _, e := range m {
+		if session == "" || e.info.Session == session {
+			i := e.info
+			i.State = stateName(e.state)
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Stats returns the counters.
+func (t *Table) Stats() Stats {
+	t.mu.Lock()
+	s := Stats{InFlight: len(t.inflight), Late: len(t.late)}
+	t.mu.Unlock()
+	s.Timeouts = t.timeouts.Load()
+	s.LateAnswers = t.lateAnswers.Load()
+	s.Expired = t.expired.Load()
+	s.Abandoned = t.abandoned.Load()
+	return s
+}
+
+// Close ends every exec context (late records then expire with a context
+// error and are reported through OnLate) and waits for the exec goroutines to
+// return, or for ctx to end.
+func (t *Table) Close(ctx context.Context) error {
+	t.stop()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

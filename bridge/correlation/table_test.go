@@ -1,0 +1,177 @@
+package correlation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// sleepExec answers after d with result ok, ignoring ctx like an operation
+// that cannot be cancelled.
+func sleepExec(d time.Duration, res string, err error) correlation.Exec {
+	return func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
+		time.Sleep(d)
+		if err != nil {
+			return nil, err
+		}
+		return json.RawMessage(res), nil
+	}
+}
+
+func TestDo(t *testing.T) {
+	boom := protocol.NewBackendError(503, "0x80040216", "busy", "", "")
+	tests := []struct {
+		name        string
+		timeout     time.Duration
+		exec        correlation.Exec
+		wantResult  string
+		wantCode    int64
+		wantElapsed time.Duration
+		wantLate    bool
+		wantLateBy  time.Duration
+		wantLateOK  bool
+		wantExpired bool
+	}{
+		{name: "answer in time", timeout: 10 * time.Second, exec: sleepExec(2*time.Second, `{"id":"1"}`, nil),
+			wantResult: `{"id":"1"}`, wantElapsed: 2 * time.Second},
+		{name: "error in time", timeout: 10 * time.Second, exec: sleepExec(time.Second, "", boom),
+			wantCode: protocol.CodeBackend, wantElapsed: time.Second},
+		{name: "cif1 timeout then late success", timeout: 10 * time.Second, exec: sleepExec(12*time.Second, `{"id":"2"}`, nil),
+			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: 2 * time.Second, wantLateOK: true},
+		{name: "cif2 timeout then late failure", timeout: 100 * time.Second, exec: sleepExec(130*time.Second, "", boom),
+			wantCode: protocol.CodeTimeout, wantElapsed: 100 * time.Second, wantLate: true, wantLateBy: 30 * time.Second},
+		{name: "never answered expires after the late window", timeout: 10 * time.Second,
+			exec: func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			},
+			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: time.Minute, wantExpired: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var lates []correlation.Late
+				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(l correlation.Late) {
+					mu.Lock()
+					lates = append(lates, l)
+					mu.Unlock()
+				}})
+				start := time.Now()
+				res, err := tab.Do(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: tt.timeout}, tt.exec)
+				if got := time.Since(start); got != tt.wantElapsed {
+					t.Errorf("answered after %v, want exactly %v", got, tt.wantElapsed)
+				}
+				if tt.wantCode != 0 {
+					var e *protocol.Error
+					if !errors.As(err, &e) || e.Code != tt.wantCode {
+						t.Fatalf("err = %v, want code %d", err, tt.wantCode)
+					}
+					if tt.wantCode == protocol.CodeTimeout {
+						var d protocol.TimeoutData
+						if json.Unmarshal(e.Data, &d); d.Message != protocol.TimeoutMessage || d.TimeoutMs != tt.timeout.Milliseconds() {
+							t.Errorf("timeout data = %+v", d)
+						}
+						if st := tab.Stats(); st.Late != 1 || st.InFlight != 0 || st.Timeouts != 1 {
+							t.Errorf("stats after timeout = %+v", st)
+						}
+					}
+				} else if err != nil || string(res) != tt.wantResult {
+					t.Fatalf("Do = %s, %v; want %s", res, err, tt.wantResult)
+				}
+				time.Sleep(5 * time.Minute) // let any late answer or expiry happen
+				synctest.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				if !tt.wantLate {
+					if len(lates) != 0 {
+						t.Fatalf("unexpected late reports: %+v", lates)
+					}
+					return
+				}
+				if len(lates) != 1 {
+					t.Fatalf("got %d late reports, want 1", len(lates))
+				}
+				l := lates[0]
+				if l.LateBy != tt.wantLateBy || l.Success() != tt.wantLateOK || l.Expired != tt.wantExpired || l.Info.State != "timedout" {
+					t.Errorf("late = %+v (lateBy %v success %v), want lateBy %v success %v expired %v", l, l.LateBy, l.Success(), tt.wantLateBy, tt.wantLateOK, tt.wantExpired)
+				}
+				if st := tab.Stats(); st.Late != 0 || st.InFlight != 0 {
+					t.Errorf("records left behind: %+v", st)
+				}
+			})
+		})
+	}
+}
+
+func TestCallerDeadlineEarlierWins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := correlation.New(correlation.Config{})
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second}, sleepExec(5*time.Second, `1`, nil))
+		if !errors.Is(err, protocol.ErrTimeout) || time.Since(start) != 3*time.Second {
+			t.Fatalf("err %v after %v, want timeout after 3s", err, time.Since(start))
+		}
+		tab.Close(t.Context())
+	})
+}
+
+func TestAbandonedOnCallerCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		got := make(chan correlation.Late, 1)
+		tab := correlation.New(correlation.Config{})
+		ctx, cancel := context.WithCancelCause(t.Context())
+		time.AfterFunc(time.Second, func() { cancel(errors.New("widget went away")) })
+		_, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second, OnLate: func(l correlation.Late) { got <- l }},
+			sleepExec(4*time.Second, `{"ok":true}`, nil))
+		if err == nil || err.Error() != "widget went away" {
+			t.Fatalf("err = %v, want the cancel cause", err)
+		}
+		if n := len(tab.InFlight("")); n != 0 {
+			t.Errorf("%d attempts still in flight", n)
+		}
+		if n := len(tab.Late("")); n != 1 {
+			t.Errorf("%d late records, want 1", n)
+		}
+		l := <-got
+		if !l.Success() || l.Info.State != "abandoned" || string(l.Result) != `{"ok":true}` {
+			t.Errorf("late = %+v", l)
+		}
+	})
+}
+
+func TestInFlightListing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := correlation.New(correlation.Config{})
+		release := make(chan struct{})
+		exec := func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+			<-release
+			return json.RawMessage(`1`), nil
+		}
+		var wg sync.WaitGroup
+		for _, s := range []string{"a", "a", "b"} {
+			wg.Go(func() { tab.Do(t.Context(), correlation.Attempt{Session: s, Timeout: time.Hour}, exec) })
+		}
+		synctest.Wait()
+		if n := len(tab.InFlight("a")); n != 2 {
+			t.Errorf("session a has %d in flight, want 2", n)
+		}
+		if n := len(tab.InFlight("")); n != 3 {
+			t.Errorf("%d in flight, want 3", n)
+		}
+		close(release)
+		wg.Wait()
+		if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 {
+			t.Errorf("stats = %+v", st)
+		}
+	})
+}
