@@ -302,7 +302,16 @@ export class Client extends EventTarget {
       });
     } catch (err) {
       if (ws !== this._ws) return;
-      if (err.code === ErrorCode.ConnectionLost || err.code === ErrorCode.Timeout) return; // close handles it
+      if (err.code === ErrorCode.ConnectionLost) return; // _onClose reconnects
+      if (err.code === ErrorCode.Timeout) {
+        // No answer to the hello on an open socket: drop it and reconnect.
+        try {
+          ws.close(4000, "hello timeout");
+        } catch {
+          /* already closing */
+        }
+        return;
+      }
       // The bridge refused the hello (unauthorized, unknown session, …).
       if (params.session && err.code !== ErrorCode.Unauthorized) {
         // The session is gone: start a new one on the same socket.

@@ -372,3 +372,20 @@ test("connect gives up after maxRetries", async () => {
   assert.equal(err.code, ErrorCode.NotConnected);
   assert.equal(bridge.sockets.length, 3);
 });
+
+test("an unanswered hello drops the socket and reconnects", async () => {
+  const bridge = new FakeBridge();
+  let first = true;
+  const hello = bridge.handlers.get("bridge.hello");
+  bridge.on("bridge.hello", (p, m, s) => {
+    if (first) {
+      first = false;
+      return FakeBridge.NO_REPLY;
+    }
+    return hello(p, m, s);
+  });
+  const client = await connect("ws://x", { WebSocket: bridge.WebSocket, ...FAST, connectionTimeout: 30, timeoutGraceMs: 10 });
+  assert.equal(bridge.sockets.length, 2);
+  assert.equal(client.session, "s-1");
+  client.close();
+});
