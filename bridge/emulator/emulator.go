@@ -1,0 +1,168 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+)
+
+// Config configures New. The zero value is a working emulator with the
+// built-in metadata table, no data and no faults.
+type Config struct {
+	// Schema is the content of a JSON schema file extending or overriding
+	// the built-in metadata (see doc.go). nil means built-ins only.
+	Schema []byte
+	// Seed is JSON seed data keyed by logical name:
+	// {"contact":[{...}],"account":[...]}. nil means an empty store.
+	Seed []byte
+	// Faults is the initial fault profile. nil means no faults.
+	Faults *FaultProfile
+	// Logger receives debug lines per operation. The zero value is disabled.
+	Logger zerolog.Logger
+	// Now is the clock for createdon/modifiedon, reportTime and late
+	// accounting. nil means time.Now.
+	Now func() time.Time
+}
+
+// Emulator is the embedded Dataverse emulator. It is safe for concurrent use.
+type Emulator struct {
+	// Immutable after New.
+	cat        *catalog
+	rules      []DuplicateRule
+	operations map[string]Operation
+	env        map[string]any
+	ids        identity
+	log        zerolog.Logger
+	now        func() time.Time
+
+	// mu guards store.
+	mu    sync.RWMutex
+	store store
+
+	faults   faultState   // own mutex
+	stats    counters     // own mutex
+	sessions sessionTable // own mutex
+}
+
+// identity holds the stable GUIDs WhoAmI and getenvironment report.
+type identity struct {
+	UserID, BusinessUnitID, OrganizationID string
+}
+
+// New builds an emulator. Errors name the file section at fault
+// ("schema: entities[0].logicalName is required", "seed: contact[2]: …",
+// "faults: rules[1].method is required").
+func New(cfg Config) (*Emulator, error) {
+	ents, schema, err := parseSchema(cfg.Schema)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := newCatalog(ents)
+	if err != nil {
+		return nil, fmt.Errorf("schema: entities: %w", err)
+	}
+	if err := validateRules(cat, schema.DuplicateRules); err != nil {
+		return nil, err
+	}
+	ops, err := validateOperations(cat, schema.Operations)
+	if err != nil {
+		return nil, err
+	}
+	e := &Emulator{
+		cat:        cat,
+		rules:      slices.Clone(schema.DuplicateRules),
+		operations: ops,
+		log:        cfg.Logger.With().Str("backend", "emulator").Logger(),
+		now:        cfg.Now,
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.env = defaultEnvironment()
+	maps.Copy(e.env, schema.Environment)
+	e.ids = identity{
+		UserID:         envGUID(e.env, "userId"),
+		OrganizationID: envGUID(e.env, "orgId"),
+		BusinessUnitID: stableGUID("businessunit"),
+	}
+	e.store.init()
+	if cfg.Faults != nil {
+		if err := e.SetFaults(*cfg.Faults); err != nil {
+			return nil, fmt.Errorf("faults: %w", err)
+		}
+	}
+	if err := e.applySeed(cfg.Seed); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Name implements backend.Backend.
+func (e *Emulator) Name() string { return "emulator" }
+
+// Entity returns the metadata of a logical name.
+func (e *Emulator) Entity(logicalName string) (EntityMeta, bool) {
+	ent := e.cat.byLogical[logicalName]
+	if ent == nil {
+		return EntityMeta{}, false
+	}
+	m := ent.EntityMeta
+	m.Attributes = slices.Clone(m.Attributes)
+	m.Lookups = maps.Clone(m.Lookups)
+	return m, true
+}
+
+// Entities returns the logical names of the metadata table, sorted.
+func (e *Emulator) Entities() []string { return slices.Clone(e.cat.names) }
+
+// Reset empties the store, the operation counters and the per-session
+// state. The seed is not re-applied and the fault profile is kept.
+func (e *Emulator) Reset() {
+	e.mu.Lock()
+	e.store.init()
+	e.mu.Unlock()
+	e.stats.reset()
+	e.sessions.reset()
+}
+
+func stableGUID(what string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:cifbridge:emulator:"+what)).String()
+}
+
+func envGUID(env map[string]any, key string) string {
+	if s, ok := env[key].(string); ok {
+		if u, err := uuid.Parse(s); err == nil {
+			return u.String()
+		}
+	}
+	return stableGUID(key)
+}
+
+func defaultEnvironment() map[string]any {
+	return map[string]any{
+		"clientUrl":          "https://emulator.crm.dynamics.com",
+		"appUrl":             "https://emulator.crm.dynamics.com/main.aspx?appid=" + stableGUID("app"),
+		"orgLcid":            1033,
+		"orgUniqueName":      "emulator",
+		"orgId":              stableGUID("orgId"),
+		"userId":             stableGUID("userId"),
+		"userLcid":           1033,
+		"username":           "emulator@cifbridge.local",
+		"userRoles":          []string{stableGUID("role")},
+		"crmVersion":         "9.2.0.0",
+		"isDirty":            false,
+		"msdyn_customparams": "",
+	}
+}
+
+// environment returns the getenvironment map as JSON.
+func (e *Emulator) environment() json.RawMessage {
+	b, _ := json.Marshal(e.env)
+	return b
+}

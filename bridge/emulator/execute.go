@@ -1,0 +1,350 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// prepared is a validated call: the entity it touches (for fault rules) and
+// the operation to run once the faults let it through.
+type prepared struct {
+	entity string
+	run    func() (json.RawMessage, error)
+}
+
+type handler func(e *Emulator, call backend.Call) (prepared, error)
+
+// handlers maps CIF messageTypes (protocol.MessageType) to their handler.
+var handlers = map[string]handler{
+	"createrecord":         (*Emulator).prepCreate,
+	"retrieverecord":       (*Emulator).prepRetrieve,
+	"updaterecord":         (*Emulator).prepUpdate,
+	"deleterecord":         (*Emulator).prepDelete,
+	"search":               (*Emulator).prepSearch,
+	"searchandopenrecords": (*Emulator).prepSearch,
+	"getenvironment":       constant(func(e *Emulator) json.RawMessage { return e.environment() }),
+	"getEntityMetadata":    (*Emulator).prepMetadata,
+	"setclicktoact":        (*Emulator).prepPanel,
+	"getclicktoact":        (*Emulator).prepPanel,
+	"setmode":              (*Emulator).prepPanel,
+	"getmode":              (*Emulator).prepPanel,
+	"setwidth":             (*Emulator).prepPanel,
+	"getwidth":             (*Emulator).prepPanel,
+	"openform":             constant(func(*Emulator) json.RawMessage { return json.RawMessage(`{"savedEntityReference":[]}`) }),
+	"refreshform":          constant(func(*Emulator) json.RawMessage { return json.RawMessage(`{}`) }),
+	"renderSearchPage":     constant(func(*Emulator) json.RawMessage { return json.RawMessage(`null`) }),
+	"execute":              (*Emulator).prepExecute,
+}
+
+// sourceFuncs are the sourceFunc texts CIF puts in its errors.
+var sourceFuncs = map[string]string{
+	"createrecord":         "client.createRecord - Xrm.WebApi.createRecord",
+	"retrieverecord":       "client.retrieveRecord - Xrm.WebApi.retrieveRecord",
+	"updaterecord":         "client.updateRecord - Xrm.WebApi.updateRecord",
+	"deleterecord":         "client.deleteRecord - Xrm.WebApi.deleteRecord",
+	"search":               "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
+	"searchandopenrecords": "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
+	"getEntityMetadata":    "client.getEntityMetadata - Xrm.Utility.getEntityMetadata",
+	"execute":              "client.execute - Xrm.WebApi.online.execute",
+}
+
+func constant(f func(e *Emulator) json.RawMessage) handler {
+	return func(e *Emulator, _ backend.Call) (prepared, error) {
+		return prepared{run: func() (json.RawMessage, error) { return f(e), nil }}, nil
+	}
+}
+
+// Execute implements backend.Backend: it validates the call, applies the
+// fault profile (latency, error, drop), runs the operation on the store and
+// returns the CIF result shape. A delayed operation completes at the end of
+// its latency even when ctx ends first; a dropped one is never executed and
+// Execute returns ctx.Err() when ctx ends.
+func (e *Emulator) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+	mt := protocol.MessageType(call.Method)
+	h := handlers[mt]
+	if h == nil {
+		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the emulator does not serve %q", call.Method)
+	}
+	p, err := h(e, call)
+	if err != nil {
+		return nil, e.wireError(mt, err)
+	}
+	if err := e.gate(ctx, mt, p.entity); err != nil {
+		return nil, e.wireError(mt, err)
+	}
+	res, err := p.run()
+	e.completed(mt, call.Deadline)
+	e.log.Debug().Str("method", call.Method).Str("entity", p.entity).Str("attempt", call.AttemptID).
+		Str("session", call.Session).Bool("ok", err == nil).Msg("emulator operation")
+	if err != nil {
+		return nil, e.wireError(mt, err)
+	}
+	return res, nil
+}
+
+// gate applies the fault profile to one operation. It returns nil when the
+// operation may run, a *dvError for an injected error, or ctx's error for a
+// drop. Latency is waited out in full, ignoring ctx, with a timer (so it
+// works inside testing/synctest bubbles).
+func (e *Emulator) gate(ctx context.Context, method, entity string) error {
+	d := e.faults.decide(method, entity)
+	if d.rule < 0 {
+		return nil
+	}
+	e.stats.add(func(c *counters) { c.faultsApplied++ })
+	if d.drop {
+		e.stats.add(func(c *counters) { c.dropped++ })
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if d.delay > 0 {
+		e.stats.add(func(c *counters) { c.delayed++ })
+		t := time.NewTimer(d.delay)
+		<-t.C
+	}
+	if d.err != nil {
+		e.stats.add(func(c *counters) { c.injectedErrors++ })
+		return &dvError{Status: d.err.Status, Code: d.err.Code, Message: d.err.Message}
+	}
+	return nil
+}
+
+// completed counts an executed operation and, past deadline, a late one.
+func (e *Emulator) completed(method string, deadline time.Time) {
+	late := !deadline.IsZero() && e.now().After(deadline)
+	e.stats.add(func(c *counters) {
+		c.ops[method]++
+		if late {
+			c.late++
+		}
+	})
+}
+
+// wireError maps a *dvError to the -32001 backend error; protocol errors
+// and context errors pass through.
+func (e *Emulator) wireError(method string, err error) error {
+	var d *dvError
+	if errors.As(err, &d) {
+		return protocol.NewBackendError(d.Status, d.Code, d.Message, sourceFuncs[method], e.now().UTC().Format(http.TimeFormat))
+	}
+	return err
+}
+
+func jsonResult(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.CodeInternal, "encode result: %v", err)
+	}
+	return b, nil
+}
+
+func (e *Emulator) entityParam(name string) (*entity, error) {
+	if err := protocol.RequireEntity("entityName", name); err != nil {
+		return nil, err
+	}
+	ent, derr := e.cat.entity(name)
+	if derr != nil {
+		return nil, derr
+	}
+	return ent, nil
+}
+
+func idParam(field, id string) (string, error) {
+	if err := protocol.RequireID(field, id); err != nil {
+		return "", err
+	}
+	n, ok := normalizeID(id)
+	if !ok {
+		return "", protocol.InvalidParams("%q must be a GUID, got %q", field, id)
+	}
+	return n, nil
+}
+
+func createResult(ent *entity, id string) (json.RawMessage, error) {
+	return jsonResult(protocol.CreateResult{EntityType: ent.LogicalName, ID: id})
+}
+
+func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
+	var p protocol.CreateRecordParams
+	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+		return prepared{}, err
+	}
+	ent, err := e.entityParam(p.EntityName)
+	if err != nil {
+		return prepared{entity: p.EntityName}, err
+	}
+	body, err := protocol.NormalizeObject("value", p.Value)
+	if err != nil {
+		return prepared{}, err
+	}
+	ws, derr := parseWrite(ent, body, e.cat)
+	if derr != nil {
+		return prepared{}, derr
+	}
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		r, derr := e.create(ent, ws, writeOpts{dupDetect: true, onCIF: true})
+		if derr != nil {
+			return nil, derr
+		}
+		return createResult(ent, r.fields[ent.PrimaryIDAttribute].(string))
+	}}, nil
+}
+
+func (e *Emulator) prepRetrieve(call backend.Call) (prepared, error) {
+	var p protocol.RetrieveRecordParams
+	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+		return prepared{}, err
+	}
+	ent, err := e.entityParam(p.EntityName)
+	if err != nil {
+		return prepared{}, err
+	}
+	id, err := idParam("entityId", p.EntityID)
+	if err != nil {
+		return prepared{}, err
+	}
+	q, derr := parseQuery(e.cat, ent, p.QueryParameters)
+	if derr != nil {
+		return prepared{}, derr
+	}
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		rec, derr := e.retrieve(ent, id, q)
+		if derr != nil {
+			return nil, derr
+		}
+		return jsonResult(rec)
+	}}, nil
+}
+
+func (e *Emulator) prepUpdate(call backend.Call) (prepared, error) {
+	var p protocol.UpdateRecordParams
+	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+		return prepared{}, err
+	}
+	ent, err := e.entityParam(p.EntityName)
+	if err != nil {
+		return prepared{}, err
+	}
+	id, err := idParam("entityId", p.EntityID)
+	if err != nil {
+		return prepared{}, err
+	}
+	body, err := protocol.NormalizeObject("value", p.Value)
+	if err != nil {
+		return prepared{}, err
+	}
+	ws, derr := parseWrite(ent, body, e.cat)
+	if derr != nil {
+		return prepared{}, derr
+	}
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		if _, _, derr := e.update(ent, id, ws, false, writeOpts{dupDetect: true, onCIF: true}); derr != nil {
+			return nil, derr
+		}
+		return createResult(ent, id)
+	}}, nil
+}
+
+func (e *Emulator) prepDelete(call backend.Call) (prepared, error) {
+	var p protocol.RecordParams
+	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+		return prepared{}, err
+	}
+	ent, err := e.entityParam(p.EntityName)
+	if err != nil {
+		return prepared{}, err
+	}
+	id, err := idParam("entityId", p.EntityID)
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		if derr := e.remove(ent, id); derr != nil {
+			return nil, derr
+		}
+		return createResult(ent, id)
+	}}, nil
+}
+
+func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
+	var p protocol.SearchParams
+	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+		return prepared{}, err
+	}
+	ent, err := e.entityParam(p.EntityName)
+	if err != nil {
+		return prepared{}, err
+	}
+	q, derr := parseQuery(e.cat, ent, p.QueryParameters)
+	if derr != nil {
+		return prepared{}, derr
+	}
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		return indexedObject(e.search(ent, q))
+	}}, nil
+}
+
+func (e *Emulator) prepMetadata(call backend.Call) (prepared, error) {
+	var p protocol.EntityMetadataParams
+	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+		return prepared{}, err
+	}
+	ent, err := e.entityParam(p.EntityName)
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		return jsonResult(entityMetadata(ent, p.Attributes))
+	}}, nil
+}
+
+// attributeMeta is one attribute in a getEntityMetadata answer.
+type attributeMeta struct {
+	LogicalName       string   `json:"LogicalName"`
+	EntityLogicalName string   `json:"EntityLogicalName"`
+	Targets           []string `json:"Targets,omitempty"`
+}
+
+// entityMetadataResult is Xrm.Utility.getEntityMetadata flattened.
+type entityMetadataResult struct {
+	LogicalName          string          `json:"LogicalName"`
+	EntitySetName        string          `json:"EntitySetName"`
+	PrimaryIDAttribute   string          `json:"PrimaryIdAttribute"`
+	PrimaryNameAttribute string          `json:"PrimaryNameAttribute"`
+	Attributes           []attributeMeta `json:"Attributes"`
+}
+
+// entityMetadata answers getEntityMetadata; attrs, when given, limits the
+// Attributes to those names (unknown names are left out, as Xrm does).
+func entityMetadata(ent *entity, attrs []string) entityMetadataResult {
+	res := entityMetadataResult{
+		LogicalName: ent.LogicalName, EntitySetName: ent.EntitySetName,
+		PrimaryIDAttribute: ent.PrimaryIDAttribute, PrimaryNameAttribute: ent.PrimaryNameAttribute,
+		Attributes: []attributeMeta{},
+	}
+	want := func(string) bool { return true }
+	if len(attrs) > 0 {
+		set := map[string]bool{}
+		for _, a := range attrs {
+			set[a] = true
+		}
+		want = func(a string) bool { return set[a] }
+	}
+	for _, a := range ent.Attributes {
+		if want(a) {
+			res.Attributes = append(res.Attributes, attributeMeta{LogicalName: a, EntityLogicalName: ent.LogicalName})
+		}
+	}
+	for _, l := range ent.lookupNames() {
+		if want(l) {
+			res.Attributes = append(res.Attributes, attributeMeta{LogicalName: l, EntityLogicalName: ent.LogicalName, Targets: ent.Lookups[l]})
+		}
+	}
+	return res
+}

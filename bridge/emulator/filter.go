@@ -1,0 +1,458 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The $filter language the emulator understands (what CIF widgets send):
+//
+//	expr    = or
+//	or      = and { "or" and }
+//	and     = unary { "and" unary }
+//	unary   = "not" unary | primary
+//	primary = "(" expr ")"
+//	        | ("contains" | "startswith" | "endswith") "(" column "," literal ")"
+//	        | column ("eq"|"ne"|"gt"|"ge"|"lt"|"le") literal
+//	literal = 'string' ('' escapes a quote) | number | true | false | null | GUID
+//
+// Columns are checked against the entity's metadata. String comparisons are
+// case-insensitive, as Dataverse's collation is.
+
+// maxFilterDepth bounds nesting so hostile input cannot exhaust the stack.
+const maxFilterDepth = 64
+
+type filterNode interface {
+	match(r *record) bool
+	String() string
+}
+
+type logicNode struct {
+	op   string // "and" | "or"
+	l, r filterNode
+}
+
+func (n *logicNode) match(r *record) bool {
+	if n.op == "and" {
+		return n.l.match(r) && n.r.match(r)
+	}
+	return n.l.match(r) || n.r.match(r)
+}
+func (n *logicNode) String() string { return "(" + n.l.String() + " " + n.op + " " + n.r.String() + ")" }
+
+type notNode struct{ x filterNode }
+
+func (n *notNode) match(r *record) bool { return !n.x.match(r) }
+func (n *notNode) String() string       { return "not " + n.x.String() }
+
+type litKind int
+
+const (
+	litString litKind = iota
+	litNumber
+	litBool
+	litNull
+	litGUID
+)
+
+type literal struct {
+	kind litKind
+	text string // string/GUID value, or the number's text
+	num  float64
+	b    bool
+}
+
+func (l literal) String() string {
+	switch l.kind {
+	case litString:
+		return "'" + strings.ReplaceAll(l.text, "'", "''") + "'"
+	case litBool:
+		return strconv.FormatBool(l.b)
+	case litNull:
+		return "null"
+	}
+	return l.text
+}
+
+type cmpNode struct {
+	col string
+	op  string // eq ne gt ge lt le
+	lit literal
+}
+
+func (n *cmpNode) String() string { return n.col + " " + n.op + " " + n.lit.String() }
+
+func (n *cmpNode) match(r *record) bool {
+	v := r.fields[n.col]
+	if n.lit.kind == litNull || v == nil {
+		isNull := v == nil
+		switch n.op {
+		case "eq":
+			return isNull && n.lit.kind == litNull
+		case "ne":
+			return isNull != (n.lit.kind == litNull)
+		}
+		return false
+	}
+	c, ok := compare(v, n.lit)
+	if !ok {
+		return n.op == "ne"
+	}
+	switch n.op {
+	case "eq":
+		return c == 0
+	case "ne":
+		return c != 0
+	case "gt":
+		return c > 0
+	case "ge":
+		return c >= 0
+	case "lt":
+		return c < 0
+	case "le":
+		return c <= 0
+	}
+	return false
+}
+
+// compare orders a stored value against a literal; ok is false when the
+// types cannot be compared.
+func compare(v any, l literal) (int, bool) {
+	switch l.kind {
+	case litNumber:
+		var f float64
+		switch x := v.(type) {
+		case json.Number:
+			g, err := x.Float64()
+			if err != nil {
+				return 0, false
+			}
+			f = g
+		case string:
+			g, err := strconv.ParseFloat(x, 64)
+			if err != nil {
+				return 0, false
+			}
+			f = g
+		default:
+			return 0, false
+		}
+		switch {
+		case f < l.num:
+			return -1, true
+		case f > l.num:
+			return 1, true
+		}
+		return 0, true
+	case litBool:
+		b, ok := v.(bool)
+		if !ok {
+			return 0, false
+		}
+		if b == l.b {
+			return 0, true
+		}
+		if !b {
+			return -1, true
+		}
+		return 1, true
+	}
+	// string and GUID literals compare as case-insensitive strings
+	return strings.Compare(strings.ToLower(valueString(v)), strings.ToLower(l.text)), true
+}
+
+type funcNode struct {
+	fn  string // contains | startswith | endswith
+	col string
+	lit literal
+}
+
+func (n *funcNode) String() string { return n.fn + "(" + n.col + "," + n.lit.String() + ")" }
+
+func (n *funcNode) match(r *record) bool {
+	s, ok := r.fields[n.col].(string)
+	if !ok {
+		return false
+	}
+	s, sub := strings.ToLower(s), strings.ToLower(n.lit.text)
+	switch n.fn {
+	case "contains":
+		return strings.Contains(s, sub)
+	case "startswith":
+		return strings.HasPrefix(s, sub)
+	}
+	return strings.HasSuffix(s, sub)
+}
+
+// filterParser is a recursive-descent parser over the raw $filter text.
+type filterParser struct {
+	src   string
+	pos   int
+	depth int
+	ent   *entity
+}
+
+// parseFilter parses a $filter expression for ent. Errors are 400s: syntax
+// errors carry 0x80060888 and the position, unknown columns 0x0.
+func parseFilter(ent *entity, src string) (filterNode, *dvError) {
+	p := &filterParser{src: src, ent: ent}
+	n, derr := p.parseOr()
+	if derr != nil {
+		return nil, derr
+	}
+	p.skipSpace()
+	if p.pos < len(p.src) {
+		return nil, p.errorf("unexpected '%s'", p.peekWord())
+	}
+	return n, nil
+}
+
+func (p *filterParser) errorf(format string, args ...any) *dvError {
+	return errSyntax("Syntax error at position %d in '%s': %s.", p.pos, p.src, fmt.Sprintf(format, args...))
+}
+
+func (p *filterParser) skipSpace() {
+	for p.pos < len(p.src) && (p.src[p.pos] == ' ' || p.src[p.pos] == '\t' || p.src[p.pos] == '\n' || p.src[p.pos] == '\r') {
+		p.pos++
+	}
+}
+
+// peekWord returns the identifier-like word at pos (without consuming it),
+// or the next character.
+func (p *filterParser) peekWord() string {
+	p.skipSpace()
+	end := p.pos
+	for end < len(p.src) && isIdentByte(p.src[end]) {
+		end++
+	}
+	if end == p.pos && end < len(p.src) {
+		end++
+	}
+	return p.src[p.pos:end]
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c == '/' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// keyword consumes w when it is the next whole word.
+func (p *filterParser) keyword(w string) bool {
+	if p.peekWord() == w {
+		p.pos += len(w)
+		return true
+	}
+	return false
+}
+
+func (p *filterParser) enter() *dvError {
+	p.depth++
+	if p.depth > maxFilterDepth {
+		return p.errorf("the expression is nested too deeply")
+	}
+	return nil
+}
+
+func (p *filterParser) parseOr() (filterNode, *dvError) {
+	if derr := p.enter(); derr != nil {
+		return nil, derr
+	}
+	defer func() { p.depth-- }()
+	l, derr := p.parseAnd()
+	if derr != nil {
+		return nil, derr
+	}
+	for p.keyword("or") {
+		r, derr := p.parseAnd()
+		if derr != nil {
+			return nil, derr
+		}
+		l = &logicNode{"or", l, r}
+	}
+	return l, nil
+}
+
+func (p *filterParser) parseAnd() (filterNode, *dvError) {
+	l, derr := p.parseUnary()
+	if derr != nil {
+		return nil, derr
+	}
+	for p.keyword("and") {
+		r, derr := p.parseUnary()
+		if derr != nil {
+			return nil, derr
+		}
+		l = &logicNode{"and", l, r}
+	}
+	return l, nil
+}
+
+func (p *filterParser) parseUnary() (filterNode, *dvError) {
+	if p.keyword("not") {
+		if derr := p.enter(); derr != nil {
+			return nil, derr
+		}
+		defer func() { p.depth-- }()
+		x, derr := p.parseUnary()
+		if derr != nil {
+			return nil, derr
+		}
+		return &notNode{x}, nil
+	}
+	return p.parsePrimary()
+}
+
+func (p *filterParser) expect(c byte) *dvError {
+	p.skipSpace()
+	if p.pos >= len(p.src) {
+		return p.errorf("expected '%c' but the expression ended", c)
+	}
+	if p.src[p.pos] != c {
+		return p.errorf("expected '%c' but found '%s'", c, p.peekWord())
+	}
+	p.pos++
+	return nil
+}
+
+func (p *filterParser) parsePrimary() (filterNode, *dvError) {
+	p.skipSpace()
+	if p.pos >= len(p.src) {
+		return nil, p.errorf("expected an expression but the expression ended")
+	}
+	if p.src[p.pos] == '(' {
+		p.pos++
+		n, derr := p.parseOr()
+		if derr != nil {
+			return nil, derr
+		}
+		if derr := p.expect(')'); derr != nil {
+			return nil, derr
+		}
+		return n, nil
+	}
+	start := p.pos
+	word := p.peekWord()
+	if word == "" || !isIdentByte(word[0]) || word[0] >= '0' && word[0] <= '9' {
+		return nil, p.errorf("expected a column name or a function but found '%s'", word)
+	}
+	p.pos += len(word)
+	p.skipSpace()
+	if p.pos < len(p.src) && p.src[p.pos] == '(' {
+		switch word {
+		case "contains", "startswith", "endswith":
+		default:
+			p.pos = start
+			return nil, p.errorf("unknown function '%s' (supported: contains, startswith, endswith)", word)
+		}
+		p.pos++
+		p.skipSpace()
+		colStart := p.pos
+		col := p.peekWord()
+		p.pos += len(col)
+		if derr := p.checkColumn(col, colStart); derr != nil {
+			return nil, derr
+		}
+		if derr := p.expect(','); derr != nil {
+			return nil, derr
+		}
+		lit, derr := p.parseLiteral()
+		if derr != nil {
+			return nil, derr
+		}
+		if lit.kind != litString {
+			return nil, p.errorf("%s needs a string literal like 'text'", word)
+		}
+		if derr := p.expect(')'); derr != nil {
+			return nil, derr
+		}
+		return &funcNode{fn: word, col: col, lit: lit}, nil
+	}
+	if derr := p.checkColumn(word, start); derr != nil {
+		return nil, derr
+	}
+	op := p.peekWord()
+	switch op {
+	case "eq", "ne", "gt", "ge", "lt", "le":
+		p.pos += len(op)
+	case "":
+		return nil, p.errorf("expected an operator (eq, ne, gt, ge, lt, le) after '%s' but the expression ended", word)
+	default:
+		return nil, p.errorf("expected an operator (eq, ne, gt, ge, lt, le) after '%s' but found '%s'", word, op)
+	}
+	lit, derr := p.parseLiteral()
+	if derr != nil {
+		return nil, derr
+	}
+	return &cmpNode{col: word, op: op, lit: lit}, nil
+}
+
+func (p *filterParser) checkColumn(col string, at int) *dvError {
+	if col == "" || !isIdentByte(col[0]) {
+		p.pos = at
+		return p.errorf("expected a column name")
+	}
+	if !p.ent.columns[col] {
+		return errUnknownProperty(col, p.ent.LogicalName)
+	}
+	return nil
+}
+
+func (p *filterParser) parseLiteral() (literal, *dvError) {
+	p.skipSpace()
+	if p.pos >= len(p.src) {
+		return literal{}, p.errorf("expected a value but the expression ended")
+	}
+	if p.src[p.pos] == '\'' {
+		var b strings.Builder
+		i := p.pos + 1
+		for {
+			if i >= len(p.src) {
+				return literal{}, p.errorf("unterminated string literal")
+			}
+			c := p.src[i]
+			if c == '\'' {
+				if i+1 < len(p.src) && p.src[i+1] == '\'' {
+					b.WriteByte('\'')
+					i += 2
+					continue
+				}
+				break
+			}
+			b.WriteByte(c)
+			i++
+		}
+		p.pos = i + 1
+		return literal{kind: litString, text: b.String()}, nil
+	}
+	if end := p.pos + 36; end <= len(p.src) {
+		if id, ok := normalizeID(p.src[p.pos:end]); ok && (end == len(p.src) || !isIdentByte(p.src[end])) {
+			p.pos = end
+			return literal{kind: litGUID, text: id}, nil
+		}
+	}
+	word := p.peekWord()
+	switch word {
+	case "true", "false":
+		p.pos += len(word)
+		return literal{kind: litBool, b: word == "true"}, nil
+	case "null":
+		p.pos += len(word)
+		return literal{kind: litNull}, nil
+	}
+	end := p.pos
+	if end < len(p.src) && (p.src[end] == '-' || p.src[end] == '+') {
+		end++
+	}
+	for end < len(p.src) && (p.src[end] >= '0' && p.src[end] <= '9' || p.src[end] == '.' || p.src[end] == 'e' || p.src[end] == 'E') {
+		end++
+	}
+	if end > p.pos {
+		if f, err := strconv.ParseFloat(p.src[p.pos:end], 64); err == nil && (end == len(p.src) || !isIdentByte(p.src[end])) {
+			text := p.src[p.pos:end]
+			p.pos = end
+			return literal{kind: litNumber, text: text, num: f}, nil
+		}
+	}
+	return literal{}, p.errorf("expected a value ('text', a number, true, false, null or a GUID) but found '%s'", word)
+}

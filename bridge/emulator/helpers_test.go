@@ -1,0 +1,121 @@
+package emulator_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+const (
+	adaID    = "11111111-1111-4111-8111-111111111111"
+	alanID   = "33333333-3333-4333-8333-333333333333"
+	engineID = "22222222-2222-4222-8222-222222222222"
+)
+
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newSeeded returns an emulator with the example schema and seed.
+func newSeeded(t testing.TB) *emulator.Emulator {
+	t.Helper()
+	e, err := emulator.New(emulator.Config{
+		Schema: readFile(t, "testdata/schema-example.json"),
+		Seed:   readFile(t, "testdata/seed-example.json"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func mustJSON(t testing.TB, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func call(e *emulator.Emulator, method string, params any) (json.RawMessage, error) {
+	return callCtx(context.Background(), e, method, params)
+}
+
+func callCtx(ctx context.Context, e *emulator.Emulator, method string, params any) (json.RawMessage, error) {
+	var raw json.RawMessage
+	switch p := params.(type) {
+	case json.RawMessage:
+		raw = p
+	case string:
+		raw = json.RawMessage(p)
+	default:
+		raw, _ = json.Marshal(p)
+	}
+	return e.Execute(ctx, backend.Call{Session: "s1", AttemptID: "a1", Method: method, Params: raw})
+}
+
+// wantErr describes an expected error: the JSON-RPC code and, for -32001,
+// the Dataverse status and code.
+type wantErr struct {
+	rpc    int64
+	status int
+	code   string
+	msg    string // substring of the message, optional
+}
+
+func checkErr(t *testing.T, err error, want *wantErr) {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("want error %+v, got nil", *want)
+	}
+	pe := protocol.AsError(err)
+	if pe.Code != want.rpc {
+		t.Fatalf("rpc code = %d, want %d (%v)", pe.Code, want.rpc, err)
+	}
+	if want.msg != "" && !strings.Contains(pe.Message, want.msg) {
+		t.Fatalf("message %q does not contain %q", pe.Message, want.msg)
+	}
+	if want.rpc == protocol.CodeBackend {
+		d, ok := protocol.BackendData(err)
+		if !ok {
+			t.Fatalf("no backend data in %v", err)
+		}
+		if d.HTTPStatus != want.status || d.DataverseCode != want.code {
+			t.Fatalf("backend error = %d %s %q, want %d %s", d.HTTPStatus, d.DataverseCode, d.ErrorMsg, want.status, want.code)
+		}
+		if d.Value.ErrorType != protocol.CIFErrorXrmAPI || d.Value.SourceFunc == "" || d.Value.ReportTime == "" {
+			t.Fatalf("CIF error value incomplete: %+v", d.Value)
+		}
+	}
+}
+
+func decodeMap(t testing.TB, b []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	return m
+}
+
+func backendCall(session, method, params string) backend.Call {
+	return backend.Call{Session: session, AttemptID: "a", Method: method, Params: json.RawMessage(params)}
+}

@@ -1,0 +1,173 @@
+package emulator
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// EntityMeta is one row of the metadata table: how a logical name maps to
+// its entity set and primary key, which columns it has, and which lookups
+// (single-valued navigation properties) point where. The same shape is read
+// from the schema file's "entities" array.
+type EntityMeta struct {
+	LogicalName          string              `json:"logicalName"`
+	EntitySetName        string              `json:"entitySetName"`
+	PrimaryIDAttribute   string              `json:"primaryIdAttribute"`
+	PrimaryNameAttribute string              `json:"primaryNameAttribute"`
+	Attributes           []string            `json:"attributes"`
+	Lookups              map[string][]string `json:"lookups,omitempty"` // navigation property → target logical names
+}
+
+// System columns every entity has; the emulator maintains them.
+const (
+	colCreatedOn  = "createdon"
+	colModifiedOn = "modifiedon"
+)
+
+// builtinEntities is the default metadata table (DESIGN.md §1, domain.md §3.5).
+func builtinEntities() []EntityMeta {
+	common := []string{"description", "statecode", "statuscode"}
+	return []EntityMeta{
+		{
+			LogicalName: "account", EntitySetName: "accounts", PrimaryIDAttribute: "accountid", PrimaryNameAttribute: "name",
+			Attributes: append([]string{"name", "accountnumber", "telephone1", "telephone2", "emailaddress1", "websiteurl",
+				"address1_city", "address1_country", "revenue", "numberofemployees"}, common...),
+			Lookups: map[string][]string{"primarycontactid": {"contact"}, "parentaccountid": {"account"}},
+		},
+		{
+			LogicalName: "contact", EntitySetName: "contacts", PrimaryIDAttribute: "contactid", PrimaryNameAttribute: "fullname",
+			Attributes: append([]string{"fullname", "firstname", "lastname", "middlename", "emailaddress1", "emailaddress2",
+				"telephone1", "telephone2", "mobilephone", "jobtitle", "address1_city", "address1_country", "birthdate"}, common...),
+			Lookups: map[string][]string{"parentcustomerid": {"account", "contact"}},
+		},
+		{
+			LogicalName: "incident", EntitySetName: "incidents", PrimaryIDAttribute: "incidentid", PrimaryNameAttribute: "title",
+			Attributes: append([]string{"title", "ticketnumber", "prioritycode", "caseorigincode"}, common...),
+			Lookups:    map[string][]string{"customerid": {"account", "contact"}, "primarycontactid": {"contact"}},
+		},
+		{
+			LogicalName: "lead", EntitySetName: "leads", PrimaryIDAttribute: "leadid", PrimaryNameAttribute: "fullname",
+			Attributes: append([]string{"fullname", "firstname", "lastname", "subject", "companyname", "emailaddress1",
+				"telephone1", "mobilephone"}, common...),
+			Lookups: map[string][]string{"parentcontactid": {"contact"}, "parentaccountid": {"account"}},
+		},
+		{
+			LogicalName: "phonecall", EntitySetName: "phonecalls", PrimaryIDAttribute: "activityid", PrimaryNameAttribute: "subject",
+			Attributes: append([]string{"subject", "phonenumber", "directioncode", "scheduledstart", "scheduledend",
+				"actualdurationminutes"}, common...),
+			Lookups: map[string][]string{"regardingobjectid": {"contact", "account", "incident", "lead"}},
+		},
+		{
+			LogicalName: "task", EntitySetName: "tasks", PrimaryIDAttribute: "activityid", PrimaryNameAttribute: "subject",
+			Attributes: append([]string{"subject", "scheduledend", "prioritycode", "percentcomplete"}, common...),
+			Lookups:    map[string][]string{"regardingobjectid": {"contact", "account", "incident", "lead"}},
+		},
+	}
+}
+
+// entity is the compiled form of EntityMeta used at run time.
+type entity struct {
+	EntityMeta
+	columns      map[string]bool // every selectable/filterable column, including _x_value and system columns
+	writable     map[string]bool // columns a create/update may set
+	computedName bool            // primary name is fullname computed from firstname + lastname
+}
+
+func compileEntity(m EntityMeta) *entity {
+	m.Attributes = slices.Clone(m.Attributes)
+	for _, a := range []string{m.PrimaryIDAttribute, m.PrimaryNameAttribute} {
+		if a != "" && !slices.Contains(m.Attributes, a) {
+			m.Attributes = append(m.Attributes, a)
+		}
+	}
+	sort.Strings(m.Attributes)
+	e := &entity{EntityMeta: m, columns: map[string]bool{}, writable: map[string]bool{}}
+	for _, a := range m.Attributes {
+		e.columns[a] = true
+		e.writable[a] = true
+	}
+	e.columns[colCreatedOn] = true
+	e.columns[colModifiedOn] = true
+	for l := range m.Lookups {
+		e.columns[lookupValueCol(l)] = true
+	}
+	e.computedName = m.PrimaryNameAttribute == "fullname" && e.columns["firstname"] && e.columns["lastname"]
+	return e
+}
+
+// lookupValueCol is the column a lookup's GUID is read from: _x_value.
+func lookupValueCol(lookup string) string { return "_" + lookup + "_value" }
+
+// lookupNames returns the lookups in a stable order.
+func (e *entity) lookupNames() []string {
+	names := make([]string, 0, len(e.Lookups))
+	for l := range e.Lookups {
+		names = append(names, l)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// catalog is the immutable metadata table of one emulator.
+type catalog struct {
+	byLogical map[string]*entity
+	bySet     map[string]*entity
+	names     []string // logical names, sorted
+}
+
+func newCatalog(ents []EntityMeta) (*catalog, error) {
+	c := &catalog{byLogical: map[string]*entity{}, bySet: map[string]*entity{}}
+	for _, m := range ents {
+		c.byLogical[m.LogicalName] = compileEntity(m)
+	}
+	for name, e := range c.byLogical {
+		if other, dup := c.bySet[e.EntitySetName]; dup {
+			return nil, fmt.Errorf("entity set %q is used by both %q and %q", e.EntitySetName, other.LogicalName, name)
+		}
+		c.bySet[e.EntitySetName] = e
+		c.names = append(c.names, name)
+	}
+	sort.Strings(c.names)
+	for _, name := range c.names {
+		e := c.byLogical[name]
+		for _, l := range e.lookupNames() {
+			for _, t := range e.Lookups[l] {
+				if c.byLogical[t] == nil {
+					return nil, fmt.Errorf("entity %q lookup %q targets unknown entity %q", name, l, t)
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
+// entity resolves a logical name (case-sensitive, as Dataverse is).
+func (c *catalog) entity(logical string) (*entity, *dvError) {
+	if e := c.byLogical[logical]; e != nil {
+		return e, nil
+	}
+	return nil, errSegment(logical)
+}
+
+// resolveLookup finds the lookup a navigation property names: the lookup
+// itself ("primarycontactid"), or the polymorphic forms
+// "regardingobjectid_contact" and "regardingobjectid_contact_phonecall".
+// target is set when the name fixes the target entity.
+func (e *entity) resolveLookup(nav string) (lookup, target string, ok bool) {
+	if _, ok := e.Lookups[nav]; ok {
+		return nav, "", true
+	}
+	for _, l := range e.lookupNames() {
+		rest, found := strings.CutPrefix(nav, l+"_")
+		if !found {
+			continue
+		}
+		t, _, _ := strings.Cut(rest, "_")
+		if slices.Contains(e.Lookups[l], t) {
+			return l, t, true
+		}
+	}
+	return "", "", false
+}

@@ -1,0 +1,150 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// view renders a record as Dataverse returns it: @odata.etag, the primary
+// key, the selected columns (every declared column, null when unset, when
+// selects is nil) and the expanded lookups. Called with mu held (read).
+func (e *Emulator) view(ent *entity, r *record, selects []string, expands []expandOpt) map[string]any {
+	out := map[string]any{"@odata.etag": r.etag(), ent.PrimaryIDAttribute: r.fields[ent.PrimaryIDAttribute]}
+	if selects == nil {
+		for c := range ent.columns {
+			out[c] = r.fields[c]
+		}
+	} else {
+		for _, c := range selects {
+			out[c] = r.fields[c]
+		}
+	}
+	for _, x := range expands {
+		out[x.nav] = e.expanded(r, x)
+	}
+	return out
+}
+
+func (e *Emulator) expanded(r *record, x expandOpt) any {
+	id, _ := r.fields[lookupValueCol(x.lookup)].(string)
+	target := r.targets[x.lookup]
+	if id == "" || target == "" || x.target != "" && x.target != target {
+		return nil
+	}
+	rel := e.store.tables[target][id]
+	if rel == nil {
+		return nil
+	}
+	tent := e.cat.byLogical[target]
+	var sel []string
+	if x.selects != nil {
+		sel = []string{}
+		for _, c := range x.selects {
+			if tent.columns[c] {
+				sel = append(sel, c)
+			}
+		}
+	}
+	return e.view(tent, rel, sel, nil)
+}
+
+// retrieve reads one record.
+func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *dvError) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	r := e.store.tables[ent.LogicalName][id]
+	if r == nil {
+		return nil, errNotFound(ent.LogicalName, id)
+	}
+	return e.view(ent, r, q.selects, q.expands), nil
+}
+
+// retrieveRecord returns the current version of a record (for etags and
+// representations after a write).
+func (e *Emulator) retrieveRaw(ent *entity, id string) *record {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.store.tables[ent.LogicalName][id]
+}
+
+// search returns the records matching q, ordered by $orderby (then by
+// createdon and id, so results are stable) and cut at $top.
+func (e *Emulator) search(ent *entity, q *query) []map[string]any {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var hits []*record
+	for _, r := range e.store.tables[ent.LogicalName] {
+		if q.filter == nil || q.filter.match(r) {
+			hits = append(hits, r)
+		}
+	}
+	keys := append(slices.Clone(q.orderby), orderKey{col: colCreatedOn}, orderKey{col: ent.PrimaryIDAttribute})
+	sort.SliceStable(hits, func(i, j int) bool {
+		for _, k := range keys {
+			c := compareValues(hits[i].fields[k.col], hits[j].fields[k.col])
+			if c != 0 {
+				return c < 0 != k.desc
+			}
+		}
+		return false
+	})
+	if q.top > 0 && len(hits) > q.top {
+		hits = hits[:q.top]
+	}
+	out := make([]map[string]any, len(hits))
+	for i, r := range hits {
+		out[i] = e.view(ent, r, q.selects, q.expands)
+	}
+	return out
+}
+
+// compareValues orders two stored values: null first, numbers numerically,
+// everything else as case-insensitive strings.
+func compareValues(a, b any) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	if x, ok := a.(json.Number); ok {
+		if y, ok := b.(json.Number); ok {
+			fx, _ := x.Float64()
+			fy, _ := y.Float64()
+			switch {
+			case fx < fy:
+				return -1
+			case fx > fy:
+				return 1
+			}
+			return 0
+		}
+	}
+	return strings.Compare(strings.ToLower(valueString(a)), strings.ToLower(valueString(b)))
+}
+
+// indexedObject encodes records as CIF's search result: {"0":rec,"1":rec,…}
+// in numeric key order.
+func indexedObject(recs []map[string]any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, r := range recs {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`"` + strconv.Itoa(i) + `":`)
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,334 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// WebAPIPrefix is where the Dataverse Web API face is mounted.
+const WebAPIPrefix = "/api/data/v9.2/"
+
+// maxBodyBytes bounds a Web API request body.
+const maxBodyBytes = 4 << 20
+
+// WebAPIHandler returns the Dataverse Web API face over the same store. It
+// expects the full path starting with /api/data/v9.2/ (a path without the
+// prefix, as http.StripPrefix leaves it, works too). Routes:
+//
+//	GET    <set>?$select&$filter&$top&$expand&$orderby  → {"@odata.context","value":[…]}
+//	POST   <set>               → 204 + OData-EntityId, or 201 + body with Prefer: return=representation
+//	GET    <set>(<guid>)       → the record (304 for a matching If-None-Match etag)
+//	PATCH  <set>(<guid>)       → upsert; If-Match: * update-only (404), If-None-Match: * create-only (412)
+//	DELETE <set>(<guid>)       → 204 or 404
+//	GET    EntityDefinitions(LogicalName='contact')
+//	GET    WhoAmI, GET <function>, POST <action>  (schema "operations")
+//
+// Errors are {"error":{"code":"0x…","message":"…"}} with Dataverse's status.
+// Fault rules apply under the names createrecord, retrieverecord,
+// updaterecord, deleterecord, search and execute.
+func (e *Emulator) WebAPIHandler() http.Handler { return http.HandlerFunc(e.serveWebAPI) }
+
+type webReq struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	base string // "http://host/api/data/v9.2/"
+}
+
+func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, WebAPIPrefix)
+	rest = strings.TrimPrefix(rest, "/")
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	wr := &webReq{w: w, r: r, base: scheme + "://" + r.Host + WebAPIPrefix}
+	w.Header().Set("OData-Version", "4.0")
+	if strings.Contains(rest, "/") || rest == "" {
+		wr.fail(errSegment(rest))
+		return
+	}
+	name, key, hasKey := strings.Cut(rest, "(")
+	if hasKey {
+		var ok bool
+		if key, ok = strings.CutSuffix(key, ")"); !ok {
+			wr.fail(errSyntax("Bad Request - Error in query syntax: '%s' is missing its closing ')'.", rest))
+			return
+		}
+	}
+	switch {
+	case name == "WhoAmI":
+		if !wr.allow(http.MethodGet) {
+			return
+		}
+		e.webInvoke(wr, name, opFunction)
+	case name == "EntityDefinitions":
+		if !wr.allow(http.MethodGet) {
+			return
+		}
+		e.webEntityDefinitions(wr, key, hasKey)
+	case e.cat.bySet[name] != nil:
+		e.webEntitySet(wr, e.cat.bySet[name], key, hasKey)
+	case e.operations[name].Name != "":
+		op := e.operations[name]
+		if op.Kind == KindFunction && !wr.allow(http.MethodGet) || op.Kind == KindAction && !wr.allow(http.MethodPost) {
+			return
+		}
+		e.webInvoke(wr, name, map[string]int{KindAction: opAction, KindFunction: opFunction}[op.Kind])
+	default:
+		wr.fail(errSegment(name))
+	}
+}
+
+func (wr *webReq) allow(methods ...string) bool {
+	for _, m := range methods {
+		if wr.r.Method == m {
+			return true
+		}
+	}
+	wr.w.Header().Set("Allow", strings.Join(methods, ", "))
+	wr.fail(&dvError{http.StatusMethodNotAllowed, CodeQuerySyntax,
+		"The HTTP method '" + wr.r.Method + "' is not allowed for the resource '" + strings.TrimPrefix(wr.r.URL.Path, WebAPIPrefix) + "'."})
+	return false
+}
+
+func (wr *webReq) fail(d *dvError) {
+	wr.json(d.Status, map[string]any{"error": map[string]string{"code": d.Code, "message": d.Message}})
+}
+
+func (wr *webReq) json(status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"0x80040216","message":"encode response"}}`)
+	}
+	wr.w.Header().Set("Content-Type", "application/json; odata.metadata=minimal")
+	wr.w.WriteHeader(status)
+	_, _ = wr.w.Write(b)
+}
+
+func (wr *webReq) raw(status int, b []byte) {
+	wr.w.Header().Set("Content-Type", "application/json; odata.metadata=minimal")
+	wr.w.WriteHeader(status)
+	_, _ = wr.w.Write(b)
+}
+
+// gate applies the fault profile; false means the answer was written (or
+// the client is gone).
+func (e *Emulator) webGate(wr *webReq, method, entity string) bool {
+	err := e.gate(wr.r.Context(), method, entity)
+	if err == nil {
+		return true
+	}
+	var d *dvError
+	if errors.As(err, &d) {
+		wr.fail(d)
+	}
+	return false // a drop: the client went away, nothing to write
+}
+
+func (e *Emulator) webInvoke(wr *webReq, name string, opType int) {
+	if !e.webGate(wr, protocol.MessageType(protocol.BackendExecute), "") {
+		return
+	}
+	body, derr := e.invoke(name, opType)
+	e.completed("execute", time.Time{})
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	if name == "WhoAmI" {
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		m["@odata.context"] = wr.base + "$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"
+		wr.json(http.StatusOK, m)
+		return
+	}
+	if string(body) == "null" {
+		wr.w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	wr.raw(http.StatusOK, body)
+}
+
+func (e *Emulator) webEntityDefinitions(wr *webReq, key string, hasKey bool) {
+	defOf := func(ent *entity) map[string]any {
+		return map[string]any{
+			"LogicalName": ent.LogicalName, "EntitySetName": ent.EntitySetName,
+			"PrimaryIdAttribute": ent.PrimaryIDAttribute, "PrimaryNameAttribute": ent.PrimaryNameAttribute,
+		}
+	}
+	if !hasKey {
+		defs := []map[string]any{}
+		for _, n := range e.cat.names {
+			defs = append(defs, defOf(e.cat.byLogical[n]))
+		}
+		wr.json(http.StatusOK, map[string]any{"@odata.context": wr.base + "$metadata#EntityDefinitions", "value": defs})
+		return
+	}
+	logical, ok := strings.CutPrefix(key, "LogicalName=")
+	if ok {
+		logical, ok = strings.CutPrefix(logical, "'")
+		logical, ok = strings.CutSuffix(logical, "'")
+	}
+	if !ok {
+		wr.fail(errSyntax("The key of EntityDefinitions must be LogicalName='<name>', got '%s'.", key))
+		return
+	}
+	ent := e.cat.byLogical[logical]
+	if ent == nil {
+		wr.fail(&dvError{http.StatusNotFound, CodeRecordNotFound, "Could not find an entity with LogicalName '" + logical + "'."})
+		return
+	}
+	def := defOf(ent)
+	def["@odata.context"] = wr.base + "$metadata#EntityDefinitions/$entity"
+	wr.json(http.StatusOK, def)
+}
+
+func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool) {
+	q, derr := parseQuery(e.cat, ent, wr.r.URL.RawQuery)
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	if !hasKey {
+		switch wr.r.Method {
+		case http.MethodGet:
+			e.webSearch(wr, ent, q)
+		case http.MethodPost:
+			e.webCreate(wr, ent, q)
+		default:
+			wr.allow(http.MethodGet, http.MethodPost)
+		}
+		return
+	}
+	id, ok := normalizeID(key)
+	if !ok {
+		wr.fail(errSyntax("Bad Request - Error in query syntax: the key '%s' is not a GUID (the emulator supports no alternate keys).", key))
+		return
+	}
+	switch wr.r.Method {
+	case http.MethodGet:
+		e.webRetrieve(wr, ent, id, q)
+	case http.MethodPatch:
+		e.webUpsert(wr, ent, id, q)
+	case http.MethodDelete:
+		if !e.webGate(wr, "deleterecord", ent.LogicalName) {
+			return
+		}
+		derr := e.remove(ent, id)
+		e.completed("deleterecord", time.Time{})
+		if derr != nil {
+			wr.fail(derr)
+			return
+		}
+		wr.w.WriteHeader(http.StatusNoContent)
+	default:
+		wr.allow(http.MethodGet, http.MethodPatch, http.MethodDelete)
+	}
+}
+
+func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query) {
+	if !e.webGate(wr, "search", ent.LogicalName) {
+		return
+	}
+	recs := e.search(ent, q)
+	e.completed("search", time.Time{})
+	wr.json(http.StatusOK, map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": recs})
+}
+
+func (e *Emulator) webRetrieve(wr *webReq, ent *entity, id string, q *query) {
+	if !e.webGate(wr, "retrieverecord", ent.LogicalName) {
+		return
+	}
+	rec, derr := e.retrieve(ent, id, q)
+	e.completed("retrieverecord", time.Time{})
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	if inm := wr.r.Header.Get("If-None-Match"); inm != "" && len(q.expands) == 0 && inm == rec["@odata.etag"] {
+		wr.w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	rec["@odata.context"] = wr.base + "$metadata#" + ent.EntitySetName + "/$entity"
+	wr.json(http.StatusOK, rec)
+}
+
+func (wr *webReq) body(ent *entity, cat *catalog) (*writeSet, *dvError) {
+	b, err := io.ReadAll(http.MaxBytesReader(wr.w, wr.r.Body, maxBodyBytes))
+	if err != nil {
+		return nil, errSyntax("Cannot read the request body: %v", err)
+	}
+	return parseWrite(ent, b, cat)
+}
+
+func (wr *webReq) opts() writeOpts {
+	return writeOpts{
+		dupDetect: strings.EqualFold(strings.TrimSpace(wr.r.Header.Get("MSCRM.SuppressDuplicateDetection")), "false"),
+		ifMatch:   strings.TrimSpace(wr.r.Header.Get("If-Match")),
+		ifNone:    strings.TrimSpace(wr.r.Header.Get("If-None-Match")) == "*",
+	}
+}
+
+func (wr *webReq) wantsRepresentation() bool {
+	return strings.Contains(wr.r.Header.Get("Prefer"), "return=representation")
+}
+
+func (e *Emulator) webCreate(wr *webReq, ent *entity, q *query) {
+	ws, derr := wr.body(ent, e.cat)
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	if !e.webGate(wr, "createrecord", ent.LogicalName) {
+		return
+	}
+	opts := wr.opts()
+	opts.ifMatch, opts.ifNone = "", false
+	r, derr := e.create(ent, ws, opts)
+	e.completed("createrecord", time.Time{})
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	e.webWritten(wr, ent, r.fields[ent.PrimaryIDAttribute].(string), q, http.StatusCreated)
+}
+
+// webWritten answers a successful write: the representation with
+// Prefer: return=representation, else 204 + OData-EntityId.
+func (e *Emulator) webWritten(wr *webReq, ent *entity, id string, q *query, repStatus int) {
+	if wr.wantsRepresentation() {
+		if rec, derr := e.retrieve(ent, id, q); derr == nil {
+			rec["@odata.context"] = wr.base + "$metadata#" + ent.EntitySetName + "/$entity"
+			wr.w.Header().Set("Preference-Applied", "return=representation")
+			wr.json(repStatus, rec)
+			return
+		}
+	}
+	wr.w.Header().Set("OData-EntityId", wr.base+ent.EntitySetName+"("+id+")")
+	wr.w.WriteHeader(http.StatusNoContent)
+}
+
+func (e *Emulator) webUpsert(wr *webReq, ent *entity, id string, q *query) {
+	ws, derr := wr.body(ent, e.cat)
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	if !e.webGate(wr, "updaterecord", ent.LogicalName) {
+		return
+	}
+	_, _, derr = e.update(ent, id, ws, true, wr.opts())
+	e.completed("updaterecord", time.Time{})
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	q.expands = nil // Dataverse ignores $expand on PATCH representations
+	e.webWritten(wr, ent, id, q, http.StatusOK)
+}

@@ -1,0 +1,199 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// Xrm.WebApi.online.execute operation types.
+const (
+	opAction   = 0
+	opFunction = 1
+	opCRUD     = 2
+)
+
+// whoAmI is the WhoAmI function's response.
+type whoAmI struct {
+	BusinessUnitID string `json:"BusinessUnitId"`
+	UserID         string `json:"UserId"`
+	OrganizationID string `json:"OrganizationId"`
+}
+
+// crudData is the request object of a CRUD execute: Xrm's CreateRequest
+// shape {etn, payload} plus id, and entityReference {entityType, id} as
+// Retrieve/Delete requests carry it; options is a retrieve query string and
+// columns a $select list.
+type crudData struct {
+	Etn             string          `json:"etn"`
+	EntityName      string          `json:"entityName"`
+	Payload         json.RawMessage `json:"payload"`
+	ID              string          `json:"id"`
+	EntityReference *struct {
+		EntityType string `json:"entityType"`
+		ID         string `json:"id"`
+	} `json:"entityReference"`
+	Options string   `json:"options"`
+	Columns []string `json:"columns"`
+}
+
+func (d *crudData) entity() string {
+	switch {
+	case d.Etn != "":
+		return d.Etn
+	case d.EntityName != "":
+		return d.EntityName
+	case d.EntityReference != nil:
+		return d.EntityReference.EntityType
+	}
+	return ""
+}
+
+func (d *crudData) id() string {
+	if d.ID == "" && d.EntityReference != nil {
+		return d.EntityReference.ID
+	}
+	return d.ID
+}
+
+// prepExecute handles xrm.execute (protocol.XrmExecuteParams): CRUD
+// (operationType 2), WhoAmI and the schema's actions and functions. The
+// result is the parsed response body; CRUD writes answer {entityType, id}.
+func (e *Emulator) prepExecute(call backend.Call) (prepared, error) {
+	var p protocol.XrmExecuteParams
+	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+		return prepared{}, err
+	}
+	md := p.MetaData
+	if md.OperationName == "" {
+		return prepared{}, protocol.InvalidParams("\"metaData.operationName\" is blank: name the action, function or CRUD operation")
+	}
+	switch md.OperationType {
+	case opCRUD:
+		return e.prepCRUD(md.OperationName, p.Data)
+	case opAction, opFunction:
+		return prepared{run: func() (json.RawMessage, error) {
+			body, derr := e.invoke(md.OperationName, md.OperationType)
+			if derr != nil {
+				return nil, derr
+			}
+			return body, nil
+		}}, nil
+	}
+	return prepared{}, protocol.InvalidParams("\"metaData.operationType\" must be 0 (action), 1 (function) or 2 (CRUD), got %d", md.OperationType)
+}
+
+// invoke runs WhoAmI or a declared operation and returns its body ("null"
+// for no content).
+func (e *Emulator) invoke(name string, opType int) (json.RawMessage, *dvError) {
+	if name == "WhoAmI" {
+		if opType != opFunction {
+			return nil, errSyntax("'WhoAmI' is a function: call it with operationType 1.")
+		}
+		b, _ := json.Marshal(whoAmI{BusinessUnitID: e.ids.BusinessUnitID, UserID: e.ids.UserID, OrganizationID: e.ids.OrganizationID})
+		return b, nil
+	}
+	op, ok := e.operations[name]
+	if !ok {
+		return nil, errSegment(name)
+	}
+	if want := map[string]int{KindAction: opAction, KindFunction: opFunction}[op.Kind]; want != opType {
+		return nil, errSyntax("'%s' is a%s %s: call it with operationType %d.", name, map[bool]string{true: "n"}[op.Kind == KindAction], op.Kind, want)
+	}
+	if len(bytes.TrimSpace(op.Response)) == 0 {
+		return json.RawMessage("null"), nil
+	}
+	return op.Response, nil
+}
+
+func (e *Emulator) prepCRUD(name string, data json.RawMessage) (prepared, error) {
+	var d crudData
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, &d); err != nil {
+			return prepared{}, protocol.InvalidParams("\"data\" must be an object like {\"etn\":\"contact\",\"payload\":{…}}: %v", err)
+		}
+	}
+	ent, err := e.entityParam(d.entity())
+	if err != nil {
+		return prepared{}, err
+	}
+	needID := func() (string, error) { return idParam("data.id", d.id()) }
+	needBody := func() (*writeSet, error) {
+		body, err := protocol.NormalizeObject("data.payload", d.Payload)
+		if err != nil {
+			return nil, err
+		}
+		ws, derr := parseWrite(ent, body, e.cat)
+		if derr != nil {
+			return nil, derr
+		}
+		return ws, nil
+	}
+	opts := writeOpts{dupDetect: true, onCIF: true}
+	switch strings.ToLower(name) {
+	case "create":
+		ws, err := needBody()
+		if err != nil {
+			return prepared{}, err
+		}
+		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+			r, derr := e.create(ent, ws, opts)
+			if derr != nil {
+				return nil, derr
+			}
+			return createResult(ent, r.fields[ent.PrimaryIDAttribute].(string))
+		}}, nil
+	case "retrieve":
+		id, err := needID()
+		if err != nil {
+			return prepared{}, err
+		}
+		qs := d.Options
+		if len(d.Columns) > 0 && !strings.Contains(qs, "$select") {
+			qs = strings.TrimPrefix(qs, "?") + "&$select=" + strings.Join(d.Columns, ",")
+		}
+		q, derr := parseQuery(e.cat, ent, qs)
+		if derr != nil {
+			return prepared{}, derr
+		}
+		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+			rec, derr := e.retrieve(ent, id, q)
+			if derr != nil {
+				return nil, derr
+			}
+			return jsonResult(rec)
+		}}, nil
+	case "update":
+		id, err := needID()
+		if err != nil {
+			return prepared{}, err
+		}
+		ws, err := needBody()
+		if err != nil {
+			return prepared{}, err
+		}
+		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+			if _, _, derr := e.update(ent, id, ws, false, opts); derr != nil {
+				return nil, derr
+			}
+			return createResult(ent, id)
+		}}, nil
+	case "delete":
+		id, err := needID()
+		if err != nil {
+			return prepared{}, err
+		}
+		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+			if derr := e.remove(ent, id); derr != nil {
+				return nil, derr
+			}
+			return createResult(ent, id)
+		}}, nil
+	}
+	return prepared{}, &dvError{http.StatusBadRequest, CodeQuerySyntax,
+		"The CRUD operationName must be Create, Retrieve, Update or Delete, got '" + name + "'."}
+}
