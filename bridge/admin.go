@@ -1,0 +1,163 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+protocol.PathWidget, s.serveWidget)
+	mux.HandleFunc("GET "+protocol.PathHost, s.serveHost)
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/v1/sessions", s.admin(s.listSessions))
+	mux.HandleFunc("GET /api/v1/sessions/{id}", s.admin(s.getSession))
+	mux.HandleFunc("POST /api/v1/sessions/{id}/events", s.admin(s.postEvent))
+	mux.HandleFunc("GET /api/v1/status", s.admin(s.status))
+	for pattern, h := range s.cfg.Extra {
+		if isAdminPattern(pattern) {
+			mux.Handle(pattern, s.admin(h.ServeHTTP))
+		} else {
+			mux.Handle(pattern, h)
+		}
+	}
+	return mux
+}
+
+// isAdminPattern tells whether a mounted pattern needs the admin token: the
+// REST API and the Dataverse face do; the web UI and the JS client do not.
+func isAdminPattern(p string) bool {
+	for _, prefix := range []string{"/api/", "GET /api/", "POST /api/", "PUT /api/", "DELETE /api/", "PATCH /api/"} {
+		if len(p) >= len(prefix) && p[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// admin wraps an admin handler with the token check.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			writeError(w, http.StatusUnauthorized, protocol.Errorf(protocol.CodeUnauthorized,
+				"unauthorized: send the bridge token as \"Authorization: Bearer <token>\""))
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	if s.cfg.HostBackend {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "backend": "host", "hosts": s.hosts.count()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": s.backend.Name()})
+}
+
+func (s *Server) sessionInfo(x *Session) SessionInfo {
+	profile, timeout := x.Profile()
+	x.mu.Lock()
+	client := x.client
+	x.mu.Unlock()
+	inflight := s.table.InFlight(x.ID)
+	late := s.table.Late(x.ID)
+	sort.Slice(inflight, func(i, j int) bool { return inflight[i].Started.Before(inflight[j].Started) })
+	sort.Slice(late, func(i, j int) bool { return late[i].Started.Before(late[j].Started) })
+	if inflight == nil {
+		inflight = nil
+	}
+	return SessionInfo{ID: x.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Client: client, Created: x.Created,
+		Connections: x.connCount(), InFlight: nonNil(inflight), Late: nonNil(late)}
+}
+
+func nonNil[T any](l []T) []T {
+	if l == nil {
+		return []T{}
+	}
+	return l
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	all := s.sessions.all()
+	sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
+	out := make([]SessionInfo, 0, len(all))
+	for _, x := range all {
+		out = append(out, s.sessionInfo(x))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
+	x := s.sessions.get(r.PathValue("id"))
+	if x == nil {
+		writeError(w, http.StatusNotFound, protocol.Errorf(protocol.CodeNoBackend, "no live session %q", r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.sessionInfo(x))
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version": s.cfg.Version, "backend": s.backend.Name(), "profile": s.cfg.Profile,
+		"sessions": s.sessions.count(), "hosts": s.hosts.count(), "correlation": s.table.Stats(), "draining": s.draining.Load(),
+	})
+}
+
+// postEvent raises an event to a session and answers with the widget's
+// answer (200 {"result":…}) or the error (504 on the CIF timeout).
+func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
+	var p protocol.RaiseEventParams
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxMessageBytes))
+	if err == nil {
+		err = protocol.DecodeParams(body, &p)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	res, err := s.RaiseEvent(r.Context(), r.PathValue("id"), p.EventType, p.EventData)
+	if err != nil {
+		status := http.StatusBadGateway
+		switch {
+		case errors.Is(err, protocol.ErrTimeout):
+			status = http.StatusGatewayTimeout
+		case errors.Is(err, protocol.ErrInvalidParams):
+			status = http.StatusBadRequest
+		case errors.Is(err, protocol.ErrNoBackend):
+			status = http.StatusNotFound
+		}
+		writeError(w, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]json.RawMessage{"result": res})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// writeError answers with {"error": <JSON-RPC error object>}.
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]any{"error": protocol.AsError(err)})
+}

@@ -1,0 +1,112 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// Config configures a Server. Zero values mean the documented default.
+type Config struct {
+	// Backend executes cif.* calls. Required unless HostBackend is true.
+	Backend backend.Backend
+	// HostBackend makes connected host peers (/v1/host) the backend.
+	HostBackend bool
+
+	// Profile is the default session profile, protocol.ProfileCIF1 ("cif1",
+	// 10 s) unless set. A widget may pick another one in bridge.hello.
+	Profile string
+	// Timeout overrides the profile's CIF timeout for every session when > 0.
+	Timeout time.Duration
+	// LateWindow is how long a timed-out attempt waits for its late answer.
+	// Default 10 minutes.
+	LateWindow time.Duration
+	// ResumeWindow is how long a session with no connection is kept so a
+	// reconnecting widget can resume it. Default 2 minutes.
+	ResumeWindow time.Duration
+
+	// AllowedOrigins are extra Origin host patterns (path.Match syntax, e.g.
+	// "*.crm4.dynamics.com", "https://app.example.com") accepted on the
+	// WebSockets. The request's own host and loopback are always accepted.
+	AllowedOrigins []string
+	// Token, when set, is required from widgets, hosts and admin calls as
+	// "Authorization: Bearer <token>" or "?access_token=<token>".
+	Token string
+	// MaxMessageBytes is the largest WebSocket message accepted; a larger one
+	// closes the connection with 1009. Default 1 MiB.
+	MaxMessageBytes int64
+	// MaxInFlight is the most concurrent calls per session; more are answered
+	// with -32003. Default 64.
+	MaxInFlight int
+	// DrainTimeout bounds how long Shutdown waits for in-flight calls before
+	// answering them with -32007. Default 10 s.
+	DrainTimeout time.Duration
+
+	// Version is reported by bridge.hello and /livez.
+	Version string
+	// Logger receives the daemon's logs (zero value: disabled).
+	Logger zerolog.Logger
+	// Extra is mounted on the admin mux (path pattern → handler), e.g. the
+	// emulator's /api/v1/emulator/ and /api/data/v9.2/ faces, the web UI.
+	Extra map[string]http.Handler
+	// OnFrame, when set, sees every frame: session, peer ("widget", "host",
+	// "backend"), dir ("in" into the bridge, "out" from it) and the raw
+	// message. Capture plugs in here.
+	OnFrame func(session, peer, dir string, msg []byte)
+}
+
+func (c *Config) setDefaults() error {
+	if c.Profile == "" {
+		c.Profile = protocol.ProfileCIF1
+	}
+	if _, err := profileTimeout(c.Profile); err != nil {
+		return err
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("cif timeout must be positive, got %v", c.Timeout)
+	}
+	if c.LateWindow <= 0 {
+		c.LateWindow = 10 * time.Minute
+	}
+	if c.ResumeWindow <= 0 {
+		c.ResumeWindow = 2 * time.Minute
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.MaxMessageBytes < 1024 {
+		return fmt.Errorf("max message bytes must be at least 1024, got %d", c.MaxMessageBytes)
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 64
+	}
+	if c.MaxInFlight < 0 {
+		return fmt.Errorf("max in-flight must be positive, got %d", c.MaxInFlight)
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 10 * time.Second
+	}
+	if c.Backend == nil && !c.HostBackend {
+		return errors.New("no backend configured")
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	return nil
+}
+
+func profileTimeout(profile string) (time.Duration, error) {
+	switch profile {
+	case protocol.ProfileCIF1:
+		return protocol.TimeoutCIF1Ms * time.Millisecond, nil
+	case protocol.ProfileCIF2:
+		return protocol.TimeoutCIF2Ms * time.Millisecond, nil
+	}
+	return 0, fmt.Errorf("unknown profile %q: use %q (10 s timeout) or %q (100 s)", profile, protocol.ProfileCIF1, protocol.ProfileCIF2)
+}

@@ -1,0 +1,49 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// RaiseEvent sends the event request cif.<eventType> {eventData} to the
+// session's newest widget connection and returns the widget's answer, or the
+// CIF timeout error when it does not answer in time.
+func (s *Server) RaiseEvent(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error) {
+	if eventType == "" {
+		return nil, protocol.InvalidParams("\"eventType\" is blank: name the CIF event, e.g. \"onclicktoact\"")
+	}
+	if !protocol.SessionIDValid(session) {
+		return nil, protocol.InvalidParams("\"session\" must be a session id")
+	}
+	sess := s.sessions.get(session)
+	if sess == nil {
+		return nil, protocol.Errorf(protocol.CodeNoBackend, "no live session %s", session)
+	}
+	c := sess.conn()
+	if c == nil {
+		return nil, protocol.Errorf(protocol.CodeNoBackend, "session %s has no widget connected", session)
+	}
+	if len(eventData) == 0 {
+		eventData = json.RawMessage("null")
+	}
+	params, err := protocol.Raw(protocol.EventParams{EventData: eventData})
+	if err != nil {
+		return nil, protocol.InvalidParams("\"eventData\": %v", err)
+	}
+	_, timeout := sess.Profile()
+	method := protocol.EventPrefix + eventType
+	return s.table.Do(ctx, correlation.Attempt{Kind: correlation.KindEvent, Session: session, Method: method, Timeout: timeout},
+		func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+			res, err := c.Call(ctx, method, params)
+			if errors.Is(err, rpcconn.ErrClosed) {
+				return nil, protocol.Errorf(protocol.CodeNoBackend, "the widget of session %s disconnected before answering", session)
+			}
+			return res, err
+		})
+}

@@ -1,0 +1,158 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// testBridge is a real bridge on a loopback httptest server.
+type testBridge struct {
+	srv *bridge.Server
+	hs  *httptest.Server
+	emu *emulator.Emulator
+}
+
+func startBridge(t *testing.T, cfg bridge.Config) *testBridge {
+	t.Helper()
+	tb := &testBridge{}
+	if cfg.Backend == nil && !cfg.HostBackend {
+		emu, err := emulator.New(emulator.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.emu = emu
+		cfg.Backend = emu
+		cfg.Extra = map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler(), "/api/data/v9.2/": emu.WebAPIHandler()}
+	}
+	srv, err := bridge.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.srv = srv
+	tb.hs = httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		tb.hs.Close()
+	})
+	return tb
+}
+
+func (tb *testBridge) wsURL(path string) string { return "ws" + strings.TrimPrefix(tb.hs.URL, "http") + path }
+
+// wsClient speaks raw text frames, so the tests see exactly what the bridge sends.
+type wsClient struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func dial(t *testing.T, url string, opts *websocket.DialOptions) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	ws.SetReadLimit(8 << 20)
+	t.Cleanup(func() { ws.CloseNow() })
+	return &wsClient{t: t, ws: ws}
+}
+
+func (c *wsClient) send(msg string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *wsClient) recv() string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, b, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return string(b)
+}
+
+// reply is a decoded response or request from the bridge.
+type reply struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *protocol.Error `json:"error"`
+}
+
+func (c *wsClient) recvReply() reply {
+	c.t.Helper()
+	raw := c.recv()
+	var r reply
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		c.t.Fatalf("bad reply %s: %v", raw, err)
+	}
+	return r
+}
+
+var callSeq int
+
+// call sends a request and returns its reply, skipping notifications.
+func (c *wsClient) call(method string, params any) reply {
+	c.t.Helper()
+	callSeq++
+	id := json.RawMessage(strings.TrimSpace(string(mustJSON(c.t, callSeq))))
+	c.send(string(protocol.AppendRequest(nil, id, method, mustJSON(c.t, params))))
+	for {
+		r := c.recvReply()
+		if r.Method == "" && string(r.ID) == string(id) {
+			return r
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func okResult(t *testing.T, r reply, v any) {
+	t.Helper()
+	if r.Error != nil {
+		t.Fatalf("unexpected error %+v", r.Error)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.Result, v); err != nil {
+			t.Fatalf("result %s: %v", r.Result, err)
+		}
+	}
+}
+
+func wantCode(t *testing.T, r reply, code int64) {
+	t.Helper()
+	if r.Error == nil || r.Error.Code != code {
+		t.Fatalf("got %+v (result %s), want error code %d", r.Error, r.Result, code)
+	}
+}

@@ -1,0 +1,220 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// hostHub routes cif.* attempts to connected host peers; it is the Backend
+// when --backend host is chosen.
+type hostHub struct {
+	s   *Server
+	seq atomic.Int64
+
+	// mu guards the routing table.
+	mu       sync.Mutex
+	wildcard []*hostPeer            // serve every session; newest last
+	bySess   map[string][]*hostPeer // serve listed sessions; newest last
+}
+
+type hostPeer struct {
+	name string
+	conn *rpcconn.Conn
+	all  bool
+	list []string
+}
+
+func newHostHub(s *Server) *hostHub { return &hostHub{s: s, bySess: map[string][]*hostPeer{}} }
+
+func (h *hostHub) Name() string { return "host" }
+
+// pick returns the newest host serving session, or nil.
+func (h *hostHub) pick(session string) *hostPeer {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if l := h.bySess[session]; len(l) > 0 {
+		return l[len(l)-1]
+	}
+	if len(h.wildcard) > 0 {
+		return h.wildcard[len(h.wildcard)-1]
+	}
+	return nil
+}
+
+func (h *hostHub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seen := map[*hostPeer]bool{}
+	for _, p := range h.wildcard {
+		seen[p] = true
+	}
+	for _, l := range h.bySess {
+		for _, p := range l {
+			seen[p] = true
+		}
+	}
+	return len(seen)
+}
+
+// Execute sends the call to the session's host peer with the session id added
+// to the params, and waits for its answer.
+func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+	p := h.pick(call.Session)
+	if p == nil {
+		return nil, protocol.Errorf(protocol.CodeNoBackend,
+			"no host peer serves session %s: connect one on %s and send host.hello", call.Session, protocol.PathHost)
+	}
+	res, err := p.conn.Call(ctx, call.Method, withSession(call.Params, call.Session))
+	if errors.Is(err, rpcconn.ErrClosed) {
+		return nil, protocol.Errorf(protocol.CodeNoBackend, "the host peer %s disconnected before answering", p.name)
+	}
+	return res, err
+}
+
+// withSession adds "session" to a params object.
+func withSession(params json.RawMessage, session string) json.RawMessage {
+	params = bytes.TrimSpace(params)
+	sess, _ := json.Marshal(session)
+	out := make([]byte, 0, len(params)+len(sess)+12)
+	out = append(out, `{"session":`...)
+	out = append(out, sess...)
+	if len(params) > 2 {
+		out = append(out, ',')
+		out = append(out, params[1:]...)
+		return out
+	}
+	return append(out, '}')
+}
+
+func (h *hostHub) register(p *hostPeer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLocked(p)
+	if p.all {
+		h.wildcard = append(h.wildcard, p)
+		return
+	}
+	for _, id := range p.list {
+		h.bySess[id] = append(h.bySess[id], p)
+	}
+}
+
+func (h *hostHub) remove(p *hostPeer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLocked(p)
+}
+
+func (h *hostHub) removeLocked(p *hostPeer) {
+	h.wildcard = without(h.wildcard, p)
+	for id, l := range h.bySess {
+		if l = without(l, p); len(l) == 0 {
+			delete(h.bySess, id)
+		} else {
+			h.bySess[id] = l
+		}
+	}
+}
+
+func without(l []*hostPeer, p *hostPeer) []*hostPeer {
+	out := l[:0]
+	for _, x := range l {
+		if x != p {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// hostConn serves one host peer's requests (host.hello, host.raiseEvent).
+type hostConn struct {
+	s    *Server
+	peer *hostPeer
+}
+
+func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
+	ws := s.accept(w, r, "host")
+	if ws == nil {
+		return
+	}
+	name := "host-" + strconv.FormatInt(s.hosts.seq.Add(1), 10)
+	log := s.log.With().Str("role", "host").Str("host", name).Str("remote", r.RemoteAddr).Logger()
+	hc := &hostConn{s: s, peer: &hostPeer{name: name}}
+	c := rpcconn.New(s.base, ws, hc, rpcconn.Options{
+		Logger:  log,
+		OnFrame: func(dir string, msg []byte) { s.frame("", "host", dir, msg) },
+		OnUnmatched: func(m *protocol.Message) {
+			log.Warn().RawJSON("id", m.ID).Msg("host answered a call that is no longer pending")
+		},
+	})
+	hc.peer.conn = c
+	s.track(c)
+	s.connWG.Add(1)
+	s.metrics.conns.WithLabelValues("host").Inc()
+	log.Info().Msg("host peer connected")
+	err := c.Run()
+	s.hosts.remove(hc.peer)
+	s.metrics.conns.WithLabelValues("host").Dec()
+	s.untrack(c)
+	ev := log.Info()
+	if err != nil {
+		ev = log.Warn().Err(err)
+	}
+	ev.Msg("host peer disconnected; its in-flight calls failed with -32002")
+	s.connWG.Done()
+}
+
+func (hc *hostConn) HandleNotification(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) {
+	if _, err := hc.HandleCall(ctx, c, m); err != nil {
+		hc.s.log.Debug().Str("method", m.Method).Err(err).Msg("host notification failed")
+	}
+}
+
+func (hc *hostConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) (json.RawMessage, error) {
+	switch m.Method {
+	case protocol.MethodHostHello:
+		var p protocol.HostHelloParams
+		if err := protocol.DecodeParams(m.Params, &p); err != nil {
+			return nil, err
+		}
+		peer := &hostPeer{name: hc.peer.name, conn: c}
+		if p.Name != "" {
+			peer.name = p.Name + " (" + hc.peer.name + ")"
+		}
+		switch {
+		case len(p.Sessions) == 0 || string(p.Sessions) == `"*"`:
+			peer.all = true
+		default:
+			if err := json.Unmarshal(p.Sessions, &peer.list); err != nil || len(peer.list) == 0 {
+				return nil, protocol.InvalidParams(`"sessions" must be "*" or a non-empty array of session ids`)
+			}
+			for _, id := range peer.list {
+				if !protocol.SessionIDValid(id) {
+					return nil, protocol.InvalidParams("\"sessions\": %q is not a valid session id", id)
+				}
+			}
+		}
+		hc.s.hosts.remove(hc.peer)
+		hc.peer = peer
+		hc.s.hosts.register(peer)
+		hc.s.log.Info().Str("host", peer.name).Bool("all", peer.all).Strs("sessions", peer.list).Msg("host peer serves sessions")
+		return protocol.Raw(protocol.HostHelloResult{Host: peer.name, Sessions: peer.list, All: peer.all})
+	case protocol.MethodHostRaiseEvent:
+		var p protocol.RaiseEventParams
+		if err := protocol.DecodeParams(m.Params, &p); err != nil {
+			return nil, err
+		}
+		return hc.s.RaiseEvent(ctx, p.Session, p.EventType, p.EventData)
+	}
+	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q (host peers may call %s and %s)", m.Method, protocol.MethodHostHello, protocol.MethodHostRaiseEvent)
+}

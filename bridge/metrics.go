@@ -1,0 +1,98 @@
+package bridge
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// metrics are the daemon's Prometheus series (DESIGN §9). Labels are bounded:
+// methods outside the known set are counted as "other".
+type metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	inflight    prometheus.GaugeFunc
+	timeouts    prometheus.CounterFunc
+	lateAnswers *prometheus.CounterVec
+	lateExpired prometheus.Counter
+	overloaded  prometheus.Counter
+	conns       *prometheus.GaugeVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cifbridge_requests_total", Help: "Widget requests by method and outcome (ok, or the JSON-RPC error code).",
+	}, []string{"method", "outcome"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "cifbridge_request_duration_seconds", Help: "Time to answer a widget request.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 100},
+	}, []string{"method"})
+	m.inflight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cifbridge_inflight", Help: "Backend attempts awaiting an answer.",
+	}, func() float64 { return float64(s.table.Stats().InFlight) })
+	m.timeouts = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "cifbridge_timeouts_total", Help: "Attempts that got no answer within the CIF timeout.",
+	}, func() float64 { return float64(s.table.Stats().Timeouts) })
+	m.lateAnswers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cifbridge_late_answers_total", Help: "Answers that arrived after their attempt's CIF timeout.",
+	}, []string{"method"})
+	m.lateExpired = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cifbridge_late_expired_total", Help: "Timed-out attempts that got no answer within the late-record window.",
+	})
+	m.overloaded = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cifbridge_overloaded_total", Help: "Requests refused with -32003 because of the in-flight limit.",
+	})
+	m.conns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "cifbridge_connections", Help: "Open WebSocket connections by role.",
+	}, []string{"role"})
+	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cifbridge_sessions", Help: "Live widget sessions (including those waiting to be resumed).",
+	}, func() float64 { return float64(s.sessions.count()) })
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "cifbridge_build_info", Help: "Build information.", ConstLabels: prometheus.Labels{"version": s.cfg.Version},
+	})
+	build.Set(1)
+	m.reg.MustRegister(m.requests, m.duration, m.inflight, m.timeouts, m.lateAnswers, m.lateExpired, m.overloaded,
+		m.conns, sessions, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry lets plug-ins (ledger, retry engine) register their own series.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
+func methodLabel(method string) string {
+	switch {
+	case method == protocol.MethodHello, strings.HasPrefix(method, "enreach."):
+		return method
+	case strings.HasPrefix(method, protocol.CIFPrefix) && len(method) < 40:
+		return method
+	}
+	return "other"
+}
+
+// observe starts timing a request; the returned func records its outcome.
+func (m *metrics) observe(method string) func(error) {
+	start := time.Now()
+	label := methodLabel(method)
+	return func(err error) {
+		outcome := "ok"
+		if err != nil {
+			var e *protocol.Error
+			if errors.As(err, &e) {
+				outcome = strconv.FormatInt(e.Code, 10)
+			} else {
+				outcome = strconv.Itoa(protocol.CodeInternal)
+			}
+		}
+		m.requests.WithLabelValues(label, outcome).Inc()
+		m.duration.WithLabelValues(label).Observe(time.Since(start).Seconds())
+	}
+}

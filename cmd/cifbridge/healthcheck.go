@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+func init() {
+	commands["healthcheck"] = command{summary: "exit 0 when the daemon at --listen is ready (Docker HEALTHCHECK)", run: runHealthcheck}
+}
+
+func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("healthcheck", "GETs http://<listen>/readyz and exits 0 when it answers 200, 1 otherwise.", stderr)
+	listen := fs.String("listen", "127.0.0.1:8787", "`address` of the daemon (same flag and variable as serve)")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if _, err := parseFlags(fs, args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	host := *listen
+	if strings.HasPrefix(host, "0.0.0.0:") || strings.HasPrefix(host, ":") {
+		host = "127.0.0.1:" + host[strings.LastIndex(host, ":")+1:]
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("not healthy: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: %s %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Fprintln(stdout, "ready")
+	return nil
+}

@@ -1,0 +1,87 @@
+// Command cifbridge is the CIF-over-WebSocket bridge daemon and its tools.
+//
+//	cifbridge serve        run the daemon (embedded Dataverse emulator by default)
+//	cifbridge healthcheck  exit 0 when a running daemon is ready (for Docker)
+//	cifbridge version      print the version
+//
+// main only wires the process to run, which tests call directly.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// command is one subcommand. Each lives in its own file and registers itself
+// in init, with its own FlagSet.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{}
+
+// usageError makes the process exit with status 2 (bad invocation).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "cifbridge:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return usageError{errors.New("no command given")}
+		}
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		usage(stderr)
+		return usageError{fmt.Errorf("unknown command %q", args[0])}
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "cifbridge emulates the Dynamics 365 Channel Integration Framework (CIF) channel over WebSocket + JSON-RPC 2.0.")
+	fmt.Fprintln(w, "\nUsage: cifbridge <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'cifbridge <command> --help' for the flags of a command.")
+}
+
+// envName is the environment variable that fills a flag: CIFBRIDGE_ + the
+// flag name upper-cased with - turned into _.
+func envName(flag string) string {
+	return "CIFBRIDGE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+	"github.com/cifbridge/cifbridge/web"
+)
+
+func init() {
+	commands["serve"] = command{summary: "run the bridge daemon (embedded Dataverse emulator by default)", run: runServe}
+}
+
+// serveFlags are the flags of cifbridge serve.
+type serveFlags struct {
+	listen          string
+	cifTimeout      time.Duration
+	profile         string
+	backend         string
+	dataDir         string
+	emulatorSchema  string
+	emulatorSeed    string
+	emulatorFaults  string
+	allowedOrigins  string
+	token           string
+	maxMessageBytes int64
+	maxInflight     int
+	lateWindow      time.Duration
+	resumeWindow    time.Duration
+	drainTimeout    time.Duration
+	logLevel        string
+	logFormat       string
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8787", "`address` to serve HTTP and WebSockets on (loopback by default; use 0.0.0.0:8787 to expose it)")
+	fs.DurationVar(&f.cifTimeout, "cif-timeout", 0, "CIF `timeout` per attempt; when unset the profile decides: 10s for cif1, 100s for cif2")
+	fs.StringVar(&f.profile, "profile", protocol.ProfileCIF1, "default session `profile`: cif1 (CIF 1.0, 10 s timeout) or cif2 (CIF 2.0, 100 s); widgets may choose in bridge.hello")
+	fs.StringVar(&f.backend, "backend", "emulator", "what executes CIF calls: `emulator` (embedded Dataverse emulator) or host (peers on /v1/host)")
+	fs.StringVar(&f.dataDir, "data-dir", "./cifbridge-data", "`directory` for durable state (the duplicate ledger)")
+	fs.StringVar(&f.emulatorSchema, "emulator-schema", "", "JSON `file` extending the emulator's metadata (entities, lookups, duplicate rules, actions)")
+	fs.StringVar(&f.emulatorSeed, "emulator-seed", "", "JSON `file` of records to load into the emulator at start, keyed by entity logical name")
+	fs.StringVar(&f.emulatorFaults, "emulator-faults", "", "JSON `file` with the emulator's initial fault profile (latency, errors, drops); also PUT /api/v1/emulator/faults")
+	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated browser Origin `patterns` allowed besides the bridge's own host and loopback, e.g. '*.crm4.dynamics.com,https://widget.example.com'")
+	fs.StringVar(&f.token, "token", "", "bearer `token` required from widgets, hosts and admin calls (prefer the environment variable: flags show in ps)")
+	fs.Int64Var(&f.maxMessageBytes, "max-message-bytes", 1<<20, "largest WebSocket message in `bytes`; a larger one closes the connection with 1009")
+	fs.IntVar(&f.maxInflight, "max-inflight", 64, "most concurrent calls per session; more are answered with -32003")
+	fs.DurationVar(&f.lateWindow, "late-window", 10*time.Minute, "how long a timed-out attempt waits for its late answer")
+	fs.DurationVar(&f.resumeWindow, "resume-window", 2*time.Minute, "how long a disconnected session can be resumed with bridge.hello")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long in-flight calls may finish before they are answered -32007")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or console (default: console on a terminal, json otherwise)")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serveFlags
+	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", stderr)
+	f.register(fs)
+	set, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg := bridge.Config{
+		Profile:         f.profile,
+		LateWindow:      f.lateWindow,
+		ResumeWindow:    f.resumeWindow,
+		Token:           f.token,
+		MaxMessageBytes: f.maxMessageBytes,
+		MaxInFlight:     f.maxInflight,
+		DrainTimeout:    f.drainTimeout,
+		Version:         version,
+		Logger:          log,
+		Extra:           map[string]http.Handler{},
+	}
+	if set["cif-timeout"] {
+		if f.cifTimeout <= 0 {
+			return usageError{fmt.Errorf("--cif-timeout must be positive, got %v", f.cifTimeout)}
+		}
+		cfg.Timeout = f.cifTimeout
+	}
+	for _, o := range strings.Split(f.allowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
+	}
+	if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
+		return fmt.Errorf("create --data-dir: %w", err)
+	}
+	var emu *emulator.Emulator
+	switch f.backend {
+	case "emulator":
+		emu, err = newEmulator(f, log)
+		if err != nil {
+			return err
+		}
+		cfg.Backend = emu
+		cfg.Extra["/api/v1/emulator/"] = emu.AdminHandler()
+		cfg.Extra["/api/data/v9.2/"] = emu.WebAPIHandler()
+	case "host":
+		cfg.HostBackend = true
+	default:
+		return usageError{fmt.Errorf("unknown --backend %q: use emulator or host", f.backend)}
+	}
+	web.Mount(cfg.Extra)
+
+	srv, err := bridge.New(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", f.listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	addr := ln.Addr().String()
+	_, timeout := profileTimeout(cfg)
+	log.Info().
+		Str("widget", "ws://"+addr+protocol.PathWidget).
+		Str("host", "ws://"+addr+protocol.PathHost).
+		Str("dashboard", "http://"+addr+"/").
+		Str("backend", f.backend).Str("profile", f.profile).Dur("cifTimeout", timeout).
+		Bool("tokenRequired", f.token != "").Str("dataDir", f.dataDir).Str("version", version).
+		Msg("cifbridge serving on ws://" + addr + protocol.PathWidget)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: draining in-flight calls")
+	sctx, cancel := context.WithTimeout(context.Background(), f.drainTimeout+5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn().Err(err).Msg("drain did not finish in time")
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer hcancel()
+	_ = hs.Shutdown(hctx)
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func profileTimeout(cfg bridge.Config) (string, time.Duration) {
+	if cfg.Timeout > 0 {
+		return cfg.Profile, cfg.Timeout
+	}
+	if cfg.Profile == protocol.ProfileCIF2 {
+		return cfg.Profile, protocol.TimeoutCIF2Ms * time.Millisecond
+	}
+	return cfg.Profile, protocol.TimeoutCIF1Ms * time.Millisecond
+}
+
+func newEmulator(f serveFlags, log zerolog.Logger) (*emulator.Emulator, error) {
+	var cfg emulator.Config
+	cfg.Logger = log.With().Str("component", "emulator").Logger()
+	read := func(flagName, path string) ([]byte, error) {
+		if path == "" {
+			return nil, nil
+		}
+		b, err := os.ReadFile(filepath.Clean(path))
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--%s: %w", flagName, err)}
+		}
+		return b, nil
+	}
+	var err error
+	if cfg.Schema, err = read("emulator-schema", f.emulatorSchema); err != nil {
+		return nil, err
+	}
+	if cfg.Seed, err = read("emulator-seed", f.emulatorSeed); err != nil {
+		return nil, err
+	}
+	faults, err := read("emulator-faults", f.emulatorFaults)
+	if err != nil {
+		return nil, err
+	}
+	if faults != nil {
+		var p emulator.FaultProfile
+		dec := json.NewDecoder(bytes.NewReader(faults))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&p)
+		if err == nil {
+			err = p.Validate()
+		}
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--emulator-faults %s: %w", f.emulatorFaults, err)}
+		}
+		cfg.Faults = &p
+	}
+	e, err := emulator.New(cfg)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("emulator: %w", err)}
+	}
+	return e, nil
+}
+
+func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil || level == "" {
+		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	switch format {
+	case "":
+		if isTerminal(w) {
+			w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+		}
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	case "json":
+	default:
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("svc", "cifbridge").Logger(), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
