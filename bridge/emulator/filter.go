@@ -40,7 +40,9 @@ func (n *logicNode) match(r *record) bool {
 	}
 	return n.l.match(r) || n.r.match(r)
 }
-func (n *logicNode) String() string { return "(" + n.l.String() + " " + n.op + " " + n.r.String() + ")" }
+func (n *logicNode) String() string {
+	return "(" + n.l.String() + " " + n.op + " " + n.r.String() + ")"
+}
 
 type notNode struct{ x filterNode }
 

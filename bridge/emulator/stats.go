@@ -30,8 +30,8 @@ type TableStats struct {
 
 // counters are the operation counters, under their own mutex.
 type counters struct {
-	mu                                                     sync.Mutex
-	ops                                                    map[string]int64
+	mu                                                    sync.Mutex
+	ops                                                   map[string]int64
 	late, faultsApplied, delayed, injectedErrors, dropped int64
 }
 

@@ -1,0 +1,252 @@
+package emulator_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+func ratio(f float64) *float64 { return &f }
+
+func createContact(ctx context.Context, e *emulator.Emulator, deadline time.Time) (json.RawMessage, error) {
+	return e.Execute(ctx, backend.Call{Session: "s", AttemptID: "a", Method: protocol.MethodCreateRecord,
+		Params: json.RawMessage(`{"entityName":"contact","value":{"firstname":"Slow"}}`), Deadline: deadline})
+}
+
+func TestLatencyCompletesAfterCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
+			{Method: "createrecord", Entity: "contact", LatencyMs: 3000},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		res, err := createContact(ctx, e, start.Add(time.Second))
+		if err != nil {
+			t.Fatalf("delayed create failed: %v", err)
+		}
+		if took := time.Since(start); took != 3*time.Second {
+			t.Fatalf("took %v, want exactly 3s of (fake) time", took)
+		}
+		if ctx.Err() == nil {
+			t.Fatal("ctx should have expired during the latency")
+		}
+		if !strings.Contains(string(res), `"entityType":"contact"`) {
+			t.Fatalf("result = %s", res)
+		}
+		st := e.Stats()
+		if st.Tables["contact"].Records != 1 || st.Operations["createrecord"] != 1 || st.LateCompletions != 1 || st.Delayed != 1 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+}
+
+func TestLatencyConcurrentCallers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
+			{Method: "*", Latency: &emulator.Dist{Kind: "uniform", MinMs: 100, MaxMs: 20000}},
+		}}})
+		deadline := time.Now().Add(10 * time.Second)
+		done := make(chan error, 20)
+		for range 20 {
+			go func() {
+				_, err := createContact(t.Context(), e, deadline)
+				done <- err
+			}()
+		}
+		for range 20 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := e.Stats()
+		if st.Tables["contact"].Records != 20 || st.LateCompletions == 0 || st.LateCompletions == 20 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+}
+
+func TestFaultCount(t *testing.T) {
+	e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
+		{Method: "createrecord", Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "Service unavailable"}},
+	}}})
+	var errs int
+	for range 3 {
+		if _, err := createContact(t.Context(), e, time.Time{}); err != nil {
+			checkErr(t, err, &wantErr{rpc: protocol.CodeBackend, status: 503, code: "0x80040216", msg: "Service unavailable"})
+			errs++
+		}
+	}
+	st := e.Stats()
+	if errs != 1 || st.Operations["createrecord"] != 2 || st.Tables["contact"].Records != 2 || st.InjectedErrors != 1 || st.FaultsApplied != 1 {
+		t.Fatalf("errs=%d stats=%+v", errs, st)
+	}
+}
+
+func TestFaultEntityAndOrder(t *testing.T) {
+	e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
+		{Method: "createrecord", Entity: "account", Error: &emulator.FaultError{Status: 429, Code: "0x80072322", Message: "throttled"}},
+		{Method: "*", Error: &emulator.FaultError{Status: 500, Code: "0x80040216", Message: "generic"}},
+	}}})
+	_, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "account", "value": map[string]any{"name": "a"}})
+	checkErr(t, err, &wantErr{rpc: protocol.CodeBackend, status: 429, code: "0x80072322"})
+	_, err = createContact(t.Context(), e, time.Time{})
+	checkErr(t, err, &wantErr{rpc: protocol.CodeBackend, status: 500, code: "0x80040216"})
+	if ops := e.Stats().Operations; len(ops) != 0 {
+		t.Fatalf("operations = %v, want none executed", ops)
+	}
+}
+
+func TestFaultRatioDeterministic(t *testing.T) {
+	run := func(seed int64) string {
+		e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Seed: seed, Rules: []emulator.FaultRule{
+			{Method: "createrecord", Ratio: ratio(0.5), Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "x"}},
+		}}})
+		var b strings.Builder
+		for range 64 {
+			if _, err := createContact(t.Context(), e, time.Time{}); err != nil {
+				b.WriteByte('E')
+			} else {
+				b.WriteByte('.')
+			}
+		}
+		return b.String()
+	}
+	a, b, c := run(42), run(42), run(7)
+	if a != b {
+		t.Fatalf("same seed, different outcomes:\n%s\n%s", a, b)
+	}
+	if a == c {
+		t.Fatalf("different seeds gave the same 64 outcomes: %s", a)
+	}
+	if n := strings.Count(a, "E"); n < 16 || n > 48 {
+		t.Fatalf("ratio 0.5 gave %d/64 errors: %s", n, a)
+	}
+}
+
+func TestFaultDrop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Drop: true}}}})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := createContact(ctx, e, time.Time{})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+		}
+		if took := time.Since(start); took != 10*time.Second {
+			t.Fatalf("returned after %v, want when ctx ended (10s)", took)
+		}
+		st := e.Stats()
+		if st.Dropped != 1 || st.Tables["contact"].Records != 0 || st.Operations["createrecord"] != 0 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+}
+
+func TestFaultErrorAfterLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
+			{Method: "retrieverecord", LatencyMs: 500, Error: &emulator.FaultError{Status: 404, Code: "0x80040217", Message: "gone"}},
+		}}})
+		start := time.Now()
+		_, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": adaID})
+		checkErr(t, err, &wantErr{rpc: protocol.CodeBackend, status: 404, code: "0x80040217", msg: "gone"})
+		if time.Since(start) != 500*time.Millisecond {
+			t.Fatalf("took %v", time.Since(start))
+		}
+	})
+}
+
+func TestFaultDistributions(t *testing.T) {
+	for _, d := range []emulator.Dist{
+		{Kind: "uniform", MinMs: 10, MaxMs: 20},
+		{Kind: "normal", MeanMs: 15, StddevMs: 3, MinMs: 10, MaxMs: 20},
+		{Kind: "exponential", MeanMs: 5, MinMs: 10, MaxMs: 20},
+	} {
+		t.Run(d.Kind, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Seed: 3, Rules: []emulator.FaultRule{{Method: "getmode", Latency: &d}}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range 50 {
+					start := time.Now()
+					if _, err := call(e, protocol.MethodGetMode, nil); err != nil {
+						t.Fatal(err)
+					}
+					if took := time.Since(start); took < 10*time.Millisecond || took > 20*time.Millisecond {
+						t.Fatalf("latency %v outside 10..20ms", took)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestFaultValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		p    emulator.FaultProfile
+		want string
+	}{
+		{name: "ok", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*"}, {Method: "createRecord"}}}},
+		{name: "method required", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*"}, {Method: "*"}, {}}}, want: "rules[2].method is required"},
+		{name: "unknown method", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "create"}}}, want: `rules[0].method "create" is not a known method`},
+		{name: "ratio", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Ratio: ratio(1.5)}}}, want: "rules[0].ratio must be between 0 and 1"},
+		{name: "latency", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", LatencyMs: -1}}}, want: "rules[0].latencyMs"},
+		{name: "count", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Count: -1}}}, want: "rules[0].count"},
+		{name: "dist kind", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Latency: &emulator.Dist{Kind: "pareto"}}}}, want: "rules[0].latency.kind"},
+		{name: "dist range", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Latency: &emulator.Dist{Kind: "uniform", MinMs: 5, MaxMs: 1}}}}, want: "rules[0].latency.maxMs"},
+		{name: "error status", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Error: &emulator.FaultError{Status: 200, Code: "x", Message: "y"}}}}, want: "rules[0].error.status"},
+		{name: "error code", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Error: &emulator.FaultError{Status: 500, Message: "y"}}}}, want: "rules[0].error.code is required"},
+		{name: "error and drop", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Drop: true, Error: &emulator.FaultError{Status: 500, Code: "x", Message: "y"}}}}, want: "error and drop"},
+	}
+	e, _ := emulator.New(emulator.Config{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := e.SetFaults(tt.p)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want containing %q", err, tt.want)
+			}
+		})
+	}
+	_, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{}}}})
+	if err == nil || !strings.HasPrefix(err.Error(), "faults: rules[0].method is required") {
+		t.Fatalf("New err = %v", err)
+	}
+}
+
+func TestFaultProfileJSON(t *testing.T) {
+	const in = `{"seed":1,"rules":[{"method":"createrecord","entity":"contact","latencyMs":3000,"ratio":1,"count":1,"error":{"status":503,"code":"0x80040216","message":"busy"},"drop":false}]}`
+	var p emulator.FaultProfile
+	if err := json.Unmarshal([]byte(in), &p); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := emulator.New(emulator.Config{})
+	if err := e.SetFaults(p); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(e.Faults())
+	const want = `{"seed":1,"rules":[{"method":"createrecord","entity":"contact","latencyMs":3000,"ratio":1,"count":1,"error":{"status":503,"code":"0x80040216","message":"busy"}}]}`
+	if string(got) != want {
+		t.Fatalf("round trip:\n got %s\nwant %s", got, want)
+	}
+}
