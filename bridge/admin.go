@@ -26,13 +26,22 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/events", s.admin(s.postEvent))
 	mux.HandleFunc("GET /api/v1/status", s.admin(s.status))
 	for pattern, h := range s.cfg.Extra {
-		if isAdminPattern(pattern) {
-			mux.Handle(pattern, s.admin(h.ServeHTTP))
-		} else {
-			mux.Handle(pattern, h)
-		}
+		s.mount(mux, pattern, h)
 	}
 	return mux
+}
+
+// Mount adds a route after New and before serving (plug-ins that need the
+// Server, e.g. the ledger REST API). Patterns under /api/ require the admin
+// token like the built-in ones.
+func (s *Server) Mount(pattern string, h http.Handler) { s.mount(s.mux, pattern, h) }
+
+func (s *Server) mount(mux *http.ServeMux, pattern string, h http.Handler) {
+	if isAdminPattern(pattern) {
+		mux.Handle(pattern, s.admin(h.ServeHTTP))
+		return
+	}
+	mux.Handle(pattern, h)
 }
 
 // isAdminPattern tells whether a mounted pattern needs the admin token: the

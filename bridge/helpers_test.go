@@ -50,7 +50,9 @@ func startBridge(t *testing.T, cfg bridge.Config) *testBridge {
 	return tb
 }
 
-func (tb *testBridge) wsURL(path string) string { return "ws" + strings.TrimPrefix(tb.hs.URL, "http") + path }
+func (tb *testBridge) wsURL(path string) string {
+	return "ws" + strings.TrimPrefix(tb.hs.URL, "http") + path
+}
 
 // wsClient speaks raw text frames, so the tests see exactly what the bridge sends.
 type wsClient struct {

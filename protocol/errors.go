@@ -140,6 +140,7 @@ type BackendErrorData struct {
 	DataverseCode string   `json:"dataverseCode,omitempty"` // e.g. "0x80040237"
 	HTTPStatus    int      `json:"httpStatus,omitempty"`    // e.g. 412
 	ErrorMsg      string   `json:"errorMsg"`                // Dataverse's message
+	RetryAfterMs  int64    `json:"retryAfterMs,omitempty"`  // from a 429/503 Retry-After header; the retry engine waits at least this long
 	Value         CIFError `json:"value"`                   // what stock CIF would have rejected with
 }
 

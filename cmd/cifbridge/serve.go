@@ -68,10 +68,41 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or console (default: console on a terminal, json otherwise)")
 }
 
+// servePlugin adds a concern to serve without touching this file: its own
+// flags, a configure step before bridge.New (may change the Config, e.g. the
+// backend or OnFrame) and a start step once the Server exists (HandleMethod,
+// Mount). Each plug-in lives in its own serve_*.go file and registers in init.
+type servePlugin struct {
+	name      string
+	flags     func(fs *flag.FlagSet)
+	configure func(env *serveEnv) error
+	start     func(ctx context.Context, env *serveEnv) error
+	// stop runs after the server drained (flush, close files and databases).
+	stop func(env *serveEnv)
+}
+
+var servePlugins []*servePlugin
+
+// serveEnv is what plug-ins see.
+type serveEnv struct {
+	Flags    *serveFlags
+	Set      map[string]bool // flags set explicitly (command line or env)
+	Config   *bridge.Config
+	Server   *bridge.Server     // nil during configure
+	Emulator *emulator.Emulator // nil unless --backend emulator
+	Log      zerolog.Logger
+	State    map[string]any // plug-ins share values here (e.g. "ledger")
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
 	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", stderr)
 	f.register(fs)
+	for _, p := range servePlugins {
+		if p.flags != nil {
+			p.flags(fs)
+		}
+	}
 	set, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -121,13 +152,41 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "host":
 		cfg.HostBackend = true
 	default:
-		return usageError{fmt.Errorf("unknown --backend %q: use emulator or host", f.backend)}
+		if !backendKnown(f.backend) {
+			return usageError{fmt.Errorf("unknown --backend %q: use emulator, host%s", f.backend, extraBackends())}
+		}
 	}
 	web.Mount(cfg.Extra)
+	env := &serveEnv{Flags: &f, Set: set, Config: &cfg, Emulator: emu, Log: log, State: map[string]any{}}
+	defer func() {
+		for i := len(servePlugins) - 1; i >= 0; i-- {
+			if p := servePlugins[i]; p.stop != nil {
+				p.stop(env)
+			}
+		}
+	}()
+	for _, p := range servePlugins {
+		if p.configure != nil {
+			if err := p.configure(env); err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+		}
+	}
+	if cfg.Backend == nil && !cfg.HostBackend {
+		return usageError{fmt.Errorf("--backend %s is not configured: see cifbridge serve --help", f.backend)}
+	}
 
 	srv, err := bridge.New(cfg)
 	if err != nil {
 		return usageError{err}
+	}
+	env.Server = srv
+	for _, p := range servePlugins {
+		if p.start != nil {
+			if err := p.start(ctx, env); err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+		}
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
@@ -166,6 +225,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	_ = hs.Shutdown(hctx)
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// extraBackendNames are backends added by plug-ins (e.g. "dataverse").
+var extraBackendNames []string
+
+func backendKnown(name string) bool {
+	for _, n := range extraBackendNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func extraBackends() string {
+	out := ""
+	for _, n := range extraBackendNames {
+		out += " or " + n
+	}
+	return out
 }
 
 func profileTimeout(cfg bridge.Config) (string, time.Duration) {
