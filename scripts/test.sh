@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every cifbridge test: go vet, the Go tests with -race, the compose
+# file check, and the web tests (node unit tests, tsc, headless Chromium).
+# It installs what the tests need first: Go modules, the npm packages of
+# web/, and Debian's chromium (when missing and running as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "installing what the tests need"
+go mod download
+if ! command -v chromium >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "chromium is missing: installing Debian's chromium (needed by the browser tests)"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "chromium is missing and this user cannot install it."
+		echo "Install it (Debian/Ubuntu: sudo apt-get install -y chromium), then run this script again."
+		exit 1
+	fi
+fi
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
+
+say "go vet"
+go vet ./...
+
+say "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+say "docker-compose.yml (compose-go loader, as Docker Compose itself loads it)"
+(cd tools/composecheck && go run . ../../docker-compose.yml)
+
+say "web: unit tests, type check, browser tests"
+(cd web && CIFBRIDGE_REQUIRE_BROWSER=1 npm test)
+
+say "all tests passed"
