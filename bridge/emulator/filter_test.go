@@ -1,0 +1,202 @@
+package emulator
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func testEntity(t testing.TB) (*catalog, *entity) {
+	t.Helper()
+	cat, err := newCatalog(builtinEntities())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat, cat.byLogical["contact"]
+}
+
+func testRecord() *record {
+	return &record{fields: map[string]any{
+		"contactid": "11111111-1111-4111-8111-111111111111", "firstname": "Ada", "lastname": "O'Brien",
+		"mobilephone": "+358401234567", "address1_city": nil, "statecode": json.Number("0"), "jobtitle": "Countess",
+	}}
+}
+
+func TestParseFilter(t *testing.T) {
+	_, ent := testEntity(t)
+	tests := []struct {
+		name    string
+		filter  string
+		match   bool
+		wantErr string // substring; "" = must parse
+	}{
+		{name: "eq", filter: "firstname eq 'Ada'", match: true},
+		{name: "eq case-insensitive", filter: "firstname eq 'ADA'", match: true},
+		{name: "ne", filter: "firstname ne 'Ada'", match: false},
+		{name: "escaped quote", filter: "lastname eq 'O''Brien'", match: true},
+		{name: "number", filter: "statecode eq 0", match: true},
+		{name: "number gt", filter: "statecode gt -1.5", match: true},
+		{name: "number vs string column", filter: "firstname eq 1", match: false},
+		{name: "null", filter: "address1_city eq null", match: true},
+		{name: "missing column is null", filter: "emailaddress1 eq null", match: true},
+		{name: "ne null", filter: "firstname ne null", match: true},
+		{name: "guid", filter: "contactid eq 11111111-1111-4111-8111-111111111111", match: true},
+		{name: "guid upper", filter: "contactid eq 11111111-1111-4111-8111-11111111111A", match: false},
+		{name: "contains", filter: "contains(mobilephone,'4012')", match: true},
+		{name: "startswith", filter: "startswith(mobilephone, '+358')", match: true},
+		{name: "endswith", filter: "endswith(jobtitle,'TESS')", match: true},
+		{name: "and or precedence", filter: "firstname eq 'x' and lastname eq 'y' or jobtitle eq 'Countess'", match: true},
+		{name: "parens", filter: "firstname eq 'x' and (lastname eq 'y' or jobtitle eq 'Countess')", match: false},
+		{name: "not", filter: "not (firstname eq 'x')", match: true},
+		{name: "bool literal against string", filter: "firstname eq true", match: false},
+		{name: "ge le strings", filter: "firstname ge 'A' and firstname le 'B'", match: true},
+		{name: "empty", filter: "", wantErr: "expected an expression"},
+		{name: "missing value", filter: "firstname eq", wantErr: "expected a value"},
+		{name: "missing operator", filter: "firstname", wantErr: "expected an operator"},
+		{name: "bad operator", filter: "firstname is 'Ada'", wantErr: "found 'is'"},
+		{name: "unterminated", filter: "firstname eq 'Ada", wantErr: "unterminated string"},
+		{name: "unbalanced", filter: "(firstname eq 'Ada'", wantErr: "expected ')'"},
+		{name: "trailing", filter: "firstname eq 'Ada' 'x'", wantErr: "unexpected"},
+		{name: "unknown column", filter: "shoesize eq 1", wantErr: "Could not find a property named 'shoesize'"},
+		{name: "unknown function", filter: "substringof('a',firstname)", wantErr: "unknown function 'substringof'"},
+		{name: "function needs string", filter: "contains(firstname,1)", wantErr: "needs a string literal"},
+		{name: "too deep", filter: strings.Repeat("(", 100) + "firstname eq 'a'" + strings.Repeat(")", 100), wantErr: "nested too deeply"},
+		{name: "bare word value", filter: "firstname eq Ada", wantErr: "expected a value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, derr := parseFilter(ent, tt.filter)
+			if tt.wantErr != "" {
+				if derr == nil || !strings.Contains(derr.Message, tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", derr, tt.wantErr)
+				}
+				if derr.Status != 400 {
+					t.Fatalf("status = %d", derr.Status)
+				}
+				return
+			}
+			if derr != nil {
+				t.Fatalf("parse: %v", derr)
+			}
+			if got := n.match(testRecord()); got != tt.match {
+				t.Fatalf("match = %v, want %v (parsed as %s)", got, tt.match, n)
+			}
+			// The printed form parses to the same tree.
+			n2, derr := parseFilter(ent, n.String())
+			if derr != nil || n2.String() != n.String() {
+				t.Fatalf("round trip %q → %q (%v)", n.String(), n2, derr)
+			}
+		})
+	}
+}
+
+func TestParseQuery(t *testing.T) {
+	cat, ent := testEntity(t)
+	tests := []struct {
+		name    string
+		qs      string
+		check   func(t *testing.T, q *query)
+		wantErr string
+	}{
+		{name: "empty", qs: "", check: func(t *testing.T, q *query) {
+			if q.selects != nil || q.filter != nil || q.top != 0 || q.expands != nil {
+				t.Fatalf("%+v", q)
+			}
+		}},
+		{name: "all options", qs: "?$select=firstname,lastname&$filter=firstname eq 'a&b'&$top=3&$expand=parentcustomerid($select=name)&$orderby=lastname desc,firstname", check: func(t *testing.T, q *query) {
+			if len(q.selects) != 2 || q.top != 3 || len(q.expands) != 1 || q.expands[0].selects[0] != "name" || len(q.orderby) != 2 || !q.orderby[0].desc {
+				t.Fatalf("%+v", q)
+			}
+			if q.filter.String() != "firstname eq 'a&b'" {
+				t.Fatalf("filter = %s", q.filter)
+			}
+		}},
+		{name: "top capped", qs: "$top=999999", check: func(t *testing.T, q *query) {
+			if q.top != maxTop {
+				t.Fatalf("top = %d", q.top)
+			}
+		}},
+		{name: "alias ignored", qs: "@p1='x'&$select=firstname", check: func(t *testing.T, q *query) {}},
+		{name: "polymorphic expand", qs: "$expand=parentcustomerid_account($select=name)", check: func(t *testing.T, q *query) {
+			if q.expands[0].lookup != "parentcustomerid" || q.expands[0].target != "account" {
+				t.Fatalf("%+v", q.expands)
+			}
+		}},
+		{name: "duplicate option", qs: "$top=1&$top=2", wantErr: "more than once"},
+		{name: "bad top", qs: "$top=x", wantErr: "$top"},
+		{name: "empty select", qs: "$select=firstname,,lastname", wantErr: "empty column"},
+		{name: "expand bad select", qs: "$expand=parentcustomerid($select=nope)", wantErr: "Could not find a property named 'nope'"},
+		{name: "expand other option", qs: "$expand=parentcustomerid($filter=x)", wantErr: "only $select"},
+		{name: "expand unclosed", qs: "$expand=parentcustomerid($select=name", wantErr: "closing"},
+		{name: "orderby direction", qs: "$orderby=lastname up", wantErr: "asc"},
+		{name: "unsupported", qs: "$apply=groupby((x))", wantErr: "not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, derr := parseQuery(cat, ent, tt.qs)
+			if tt.wantErr != "" {
+				if derr == nil || !strings.Contains(derr.Message, tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", derr, tt.wantErr)
+				}
+				return
+			}
+			if derr != nil {
+				t.Fatal(derr)
+			}
+			tt.check(t, q)
+		})
+	}
+}
+
+func FuzzFilter(f *testing.F) {
+	for _, s := range []string{
+		"firstname eq 'Ada'", "contains(mobilephone,'+358') or startswith(lastname,'O''B')",
+		"not (statecode ge 1 and statecode le 2)", "contactid eq 11111111-1111-4111-8111-111111111111",
+		"address1_city eq null", "((firstname ne 'x'))", "firstname eq", "'", "(((", "statecode gt -1e3",
+	} {
+		f.Add(s)
+	}
+	_, ent := testEntity(f)
+	f.Fuzz(func(t *testing.T, src string) {
+		n, derr := parseFilter(ent, src)
+		if derr != nil {
+			if derr.Status != 400 || derr.Message == "" {
+				t.Fatalf("bad error %+v", derr)
+			}
+			return
+		}
+		n.match(testRecord())
+		n2, derr := parseFilter(ent, n.String())
+		if derr != nil || n2.String() != n.String() {
+			t.Fatalf("printed form %q does not re-parse the same: %v", n.String(), derr)
+		}
+	})
+}
+
+func FuzzQuery(f *testing.F) {
+	for _, s := range []string{
+		"?$select=firstname,lastname&$filter=firstname eq 'a'&$top=3",
+		"$expand=parentcustomerid($select=name;$select=name)&$orderby=lastname desc",
+		"?$filter=mobilephone%20eq%20'%2B358'", "%zz", "&&&=", "$top=", "$expand=(", "?$select=",
+	} {
+		f.Add(s)
+	}
+	cat, ent := testEntity(f)
+	f.Fuzz(func(t *testing.T, qs string) {
+		q, derr := parseQuery(cat, ent, qs)
+		if derr != nil {
+			if derr.Status != 400 || derr.Message == "" {
+				t.Fatalf("bad error %+v", derr)
+			}
+			return
+		}
+		if q.top < 0 || q.top > maxTop {
+			t.Fatalf("top = %d", q.top)
+		}
+		for _, c := range q.selects {
+			if !ent.columns[c] {
+				t.Fatalf("accepted unknown column %q", c)
+			}
+		}
+	})
+}
