@@ -63,14 +63,6 @@ func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *
 	return e.view(ent, r, q.selects, q.expands), nil
 }
 
-// retrieveRecord returns the current version of a record (for etags and
-// representations after a write).
-func (e *Emulator) retrieveRaw(ent *entity, id string) *record {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.store.tables[ent.LogicalName][id]
-}
-
 // search returns the records matching q, ordered by $orderby (then by
 // createdon and id, so results are stable) and cut at $top.
 func (e *Emulator) search(ent *entity, q *query) []map[string]any {

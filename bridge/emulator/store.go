@@ -352,8 +352,8 @@ func (e *Emulator) applySeed(data []byte) error {
 	if err := json.Unmarshal(data, &seed); err != nil {
 		return fmt.Errorf("seed: want {\"<logical name>\":[{...},...]}: %w", err)
 	}
-	// Entities in catalog order so that lookups to earlier tables resolve
-	// regardless of map order; two passes let any order of tables work.
+	// Tables go in catalog order; a table whose lookups point into a table
+	// not seeded yet is rolled back and retried in the next pass.
 	pending := map[string]bool{}
 	for name := range seed {
 		if e.cat.byLogical[name] == nil {
