@@ -1,0 +1,18 @@
+package main
+
+import (
+	"context"
+)
+
+// The dashboard's live feed: GET /api/v1/stream (Server-Sent Events, admin
+// token). The dashboard and the JS client themselves are mounted by
+// web.Mount in serve.go.
+func init() {
+	servePlugins = append(servePlugins, &servePlugin{
+		name: "web",
+		start: func(_ context.Context, env *serveEnv) error {
+			env.Server.Mount("GET /api/v1/stream", env.Server.StreamHandler())
+			return nil
+		},
+	})
+}
