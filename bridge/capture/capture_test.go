@@ -63,8 +63,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 	frames := []struct {
 		peer, dir, msg string
-		want          string // stored msg; "" means byte-exact msg
-		invalid       bool
+		want           string // stored msg; "" means byte-exact msg
+		invalid        bool
 	}{
 		{"widget", "in", `{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"<Ada>",   "x":1.50}}}`, "", false},
 		{"backend", "out", `{"jsonrpc":"2.0","id":"at-1","method":"cif.createrecord","params":{}}`, "", false},
