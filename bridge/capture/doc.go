@@ -32,8 +32,8 @@
 //
 // # What a frame holds
 //
-// msg is the message as it went over the wire after Redact; newlines (which
-// valid JSON only has as insignificant whitespace) become spaces so the line
-// stays one line. A message that is not valid JSON is scrubbed as text and
+// msg is the message as it went over the wire after Redact, without
+// surrounding whitespace; newlines inside (which valid JSON only has as
+// insignificant whitespace) become spaces so the line stays one line. A message that is not valid JSON is scrubbed as text and
 // stored as a JSON string with "invalid": true.
 package capture

@@ -236,7 +236,7 @@ func encodeMsg(msg []byte) (body []byte, invalid bool) {
 		// A WebSocket text message is valid UTF-8, so the string keeps every byte.
 		return quote(redactText(msg)), true
 	}
-	body, changed := redactJSON(msg)
+	body, changed := redactJSON(bytes.TrimSpace(msg)) // readers drop surrounding whitespace anyway
 	if bytes.IndexByte(body, '\n') >= 0 || bytes.IndexByte(body, '\r') >= 0 {
 		if !changed {
 			body = append([]byte(nil), body...)
