@@ -59,6 +59,9 @@ type Config struct {
 	// "backend"), dir ("in" into the bridge, "out" from it) and the raw
 	// message. Capture plugs in here.
 	OnFrame func(session, peer, dir string, msg []byte)
+	// OnSessionEnd, when set, is called once a session has expired (no
+	// connection for ResumeWindow), e.g. to drop the emulator's panel state.
+	OnSessionEnd func(session string)
 }
 
 func (c *Config) setDefaults() error {

@@ -76,6 +76,9 @@ func New(cfg Config) (*Server, error) {
 	s.table = correlation.New(correlation.Config{LateWindow: cfg.LateWindow, OnLate: s.onLate})
 	s.sessions = &sessions{resume: cfg.ResumeWindow, m: map[string]*Session{}, onGone: func(x *Session) {
 		s.log.Debug().Str("session", x.ID).Msg("session expired")
+		if cfg.OnSessionEnd != nil {
+			cfg.OnSessionEnd(x.ID)
+		}
 	}}
 	s.hosts = newHostHub(s)
 	s.backend = cfg.Backend
@@ -124,12 +127,11 @@ type AttemptRequest struct {
 // through the correlation table. It returns the attempt id with the outcome.
 func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage, string, error) {
 	_, timeout := r.Session.Profile()
-	var attemptID string
+	attemptID := s.table.NewID()
 	res, err := s.table.Do(ctx, correlation.Attempt{
-		Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
+		ID: attemptID, Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
 		RequestID: r.RequestID, Timeout: timeout, OnLate: r.OnLate,
 	}, func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
-		attemptID = id
 		s.frame(r.Session.ID, "backend", "out", protocol.AppendRequest(nil, jsonString(id), r.Method, r.Params))
 		res, err := s.backend.Execute(ctx, backend.Call{Session: r.Session.ID, AttemptID: id, Method: r.Method, Params: r.Params, Deadline: deadline})
 		if err != nil {

@@ -30,6 +30,8 @@ const (
 
 // Attempt describes one attempt before it is sent.
 type Attempt struct {
+	// ID names the attempt; NewID gives a fresh one. Empty means Do picks one.
+	ID        string
 	Kind      Kind
 	Session   string
 	Method    string          // wire method, e.g. "cif.createrecord"
@@ -149,6 +151,9 @@ func New(cfg Config) *Table {
 	}
 }
 
+// NewID returns a fresh attempt id, unique within the process.
+func (t *Table) NewID() string { return t.prefix + strconv.FormatUint(t.seq.Add(1), 36) }
+
 // LateWindow is the configured late-record window.
 func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
 
@@ -167,7 +172,7 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	}
 	e := &entry{
 		info: Info{
-			ID:        t.prefix + strconv.FormatUint(t.seq.Add(1), 36),
+			ID:        a.ID,
 			Kind:      a.Kind,
 			Session:   a.Session,
 			Method:    a.Method,
@@ -177,6 +182,9 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 		},
 		done:   make(chan outcome, 1),
 		onLate: a.OnLate,
+	}
+	if e.info.ID == "" {
+		e.info.ID = t.NewID()
 	}
 	if err := t.base.Err(); err != nil {
 		return nil, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")

@@ -147,6 +147,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		cfg.Backend = emu
+		cfg.OnSessionEnd = emu.ForgetSession
 		cfg.Extra["/api/v1/emulator/"] = emu.AdminHandler()
 		cfg.Extra["/api/data/v9.2/"] = emu.WebAPIHandler()
 	case "host":

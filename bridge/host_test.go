@@ -1,0 +1,219 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/client"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// testHost is a small host peer on the Go client: it answers cif.createrecord
+// with a fixed id, blocks cif.retrieverecord until released, and records the
+// sessions it saw.
+type testHost struct {
+	conn    *jsonrpc2.Conn
+	release chan struct{}
+	mu      sync.Mutex
+	seen    []string
+}
+
+func startHost(t *testing.T, tb *testBridge, sessions any) *testHost {
+	t.Helper()
+	h := &testHost{release: make(chan struct{})}
+	handler := jsonrpc2.HandlerWithError(func(ctx context.Context, c *jsonrpc2.Conn, r *jsonrpc2.Request) (any, error) {
+		var p struct {
+			Session    string `json:"session"`
+			EntityName string `json:"entityName"`
+		}
+		json.Unmarshal(*r.Params, &p)
+		h.mu.Lock()
+		h.seen = append(h.seen, p.Session)
+		h.mu.Unlock()
+		switch r.Method {
+		case protocol.MethodCreateRecord:
+			return protocol.CreateResult{EntityType: p.EntityName, ID: "00000000-0000-4000-8000-00000000h057"}, nil
+		case protocol.MethodRetrieveRecord:
+			<-h.release
+			return map[string]string{"late": "yes"}, nil
+		}
+		return nil, &jsonrpc2.Error{Code: protocol.CodeBackend, Message: "host cannot " + r.Method}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := client.Dial(ctx, tb.wsURL(protocol.PathHost), handler, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var res protocol.HostHelloResult
+	if err := conn.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": sessions, "name": "test-host"}, &res); err != nil {
+		t.Fatalf("host.hello: %v", err)
+	}
+	h.conn = conn
+	return h
+}
+
+func hello(t *testing.T, c *wsClient) protocol.HelloResult {
+	t.Helper()
+	var h protocol.HelloResult
+	okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "test"}), &h)
+	return h
+}
+
+func TestHostPeerRouting(t *testing.T) {
+	tb := startBridge(t, bridge.Config{HostBackend: true})
+	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	sess := hello(t, w).Session
+
+	// No host yet: -32002 at once, not after the CIF timeout.
+	start := time.Now()
+	wantCode(t, w.call(protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{}}), protocol.CodeNoBackend)
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("no-host error took %v", time.Since(start))
+	}
+
+	other := startHost(t, tb, []string{"sOther"})
+	h := startHost(t, tb, "*")
+	var res protocol.CreateResult
+	okResult(t, w.call(protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "A"}}), &res)
+	if res.ID != "00000000-0000-4000-8000-00000000h057" {
+		t.Fatalf("host answer = %+v", res)
+	}
+	h.mu.Lock()
+	if len(h.seen) != 1 || h.seen[0] != sess {
+		t.Errorf("host saw sessions %v, want [%s]", h.seen, sess)
+	}
+	h.mu.Unlock()
+	if len(other.seen) != 0 {
+		t.Errorf("a host for another session got the call")
+	}
+	// Host errors pass through with their code.
+	wantCode(t, w.call(protocol.MethodDeleteRecord, map[string]any{"entityName": "contact", "entityId": "x"}), protocol.CodeBackend)
+}
+
+func TestHostDisconnectFailsInFlightAtOnce(t *testing.T) {
+	tb := startBridge(t, bridge.Config{HostBackend: true})
+	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	hello(t, w)
+	h := startHost(t, tb, "*")
+	w.send(`{"jsonrpc":"2.0","id":"r1","method":"cif.retrieverecord","params":{"entityName":"contact","entityId":"x"}}`)
+	// Wait until the attempt is in flight, then drop the host.
+	waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
+	start := time.Now()
+	h.conn.Close()
+	r := w.recvReply()
+	wantCode(t, r, protocol.CodeNoBackend)
+	if !strings.Contains(r.Error.Message, "disconnected before answering") {
+		t.Errorf("message = %q", r.Error.Message)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v: a host disconnect must fail calls at once", d)
+	}
+	if st := tb.srv.Table().Stats(); st.Timeouts != 0 || st.InFlight != 0 {
+		t.Errorf("stats = %+v: a host disconnect is not a timeout", st)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	tb := startBridge(t, bridge.Config{Timeout: 300 * time.Millisecond})
+	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	sess := hello(t, w).Session
+
+	post := func(body string) (int, string) {
+		resp, err := http.Post(tb.hs.URL+"/api/v1/sessions/"+sess+"/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// Answered: the widget's answer is the HTTP response.
+	type result struct {
+		code int
+		body string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, body := post(`{"eventType":"onclicktoact","eventData":{"value":"+358401234567","name":"mobilephone","format":"phone","entityLogicalName":"contact"}}`)
+		done <- result{code, body}
+	}()
+	ev := w.recvReply()
+	if ev.Method != "cif.onclicktoact" || !strings.Contains(string(ev.Params), `"eventData":{"value":"+358401234567"`) {
+		t.Fatalf("event request = %+v", ev)
+	}
+	w.send(string(protocol.AppendResponse(nil, ev.ID, json.RawMessage(`{"handled":true}`), nil)))
+	got := <-done
+	if got.code != 200 || !strings.Contains(got.body, `"handled": true`) {
+		t.Fatalf("event answer = %d %s", got.code, got.body)
+	}
+	// Not answered: the CIF timeout, as HTTP 504 with -32000.
+	go func() {
+		code, body := post(`{"eventType":"onmodechanged","eventData":1}`)
+		done <- result{code, body}
+	}()
+	ev = w.recvReply()
+	if ev.Method != "cif.onmodechanged" {
+		t.Fatalf("event = %+v", ev)
+	}
+	got = <-done
+	if got.code != http.StatusGatewayTimeout || !strings.Contains(got.body, protocol.TimeoutMessage) {
+		t.Fatalf("unanswered event = %d %s", got.code, got.body)
+	}
+	// The widget's late answer is matched to nothing and does not break the connection.
+	w.send(string(protocol.AppendResponse(nil, ev.ID, json.RawMessage(`true`), nil)))
+	okResult(t, w.call(protocol.MethodGetMode, nil), nil)
+	// Unknown session and bad body.
+	resp, _ := http.Post(tb.hs.URL+"/api/v1/sessions/nosuch/events", "application/json", strings.NewReader(`{"eventType":"onclicktoact"}`))
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown session: %d", resp.StatusCode)
+	}
+	if code, _ := post(`{"eventType":`); code != http.StatusBadRequest {
+		t.Errorf("bad body: %d", code)
+	}
+}
+
+func TestHostRaisesEvent(t *testing.T) {
+	tb := startBridge(t, bridge.Config{HostBackend: true})
+	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	sess := hello(t, w).Session
+	h := startHost(t, tb, "*")
+	done := make(chan error, 1)
+	var answer json.RawMessage
+	go func() {
+		done <- h.conn.Call(context.Background(), protocol.MethodHostRaiseEvent,
+			map[string]any{"session": sess, "eventType": "onclicktoact", "eventData": map[string]string{"value": "123"}}, &answer)
+	}()
+	ev := w.recvReply()
+	w.send(string(protocol.AppendResponse(nil, ev.ID, json.RawMessage(`"ok"`), nil)))
+	if err := <-done; err != nil || string(answer) != `"ok"` {
+		t.Fatalf("raiseEvent = %s, %v", answer, err)
+	}
+	var rpcErr *jsonrpc2.Error
+	err := h.conn.Call(context.Background(), protocol.MethodHostRaiseEvent, map[string]any{"session": "nosuch", "eventType": "x"}, &answer)
+	if !errors.As(err, &rpcErr) || rpcErr.Code != protocol.CodeNoBackend {
+		t.Errorf("raiseEvent to unknown session: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not reached in 5 s")
+}
