@@ -1,0 +1,22 @@
+// Package ledger is the durable duplicate ledger (DESIGN §5–§6): one entry per
+// logical create whose outcome is uncertain because an attempt timed out. The
+// retry engine writes it; operators read and acknowledge it over REST.
+//
+// Entries live in SQLite (modernc.org/sqlite, WAL, synchronous=FULL) in
+// <data-dir>/ledger.db. Every write is committed — and fsynced — before the
+// call that made it returns, so a widget never sees a ledgerId that a crash
+// could lose. The schema is versioned: schema_version holds the number of
+// applied migrations, and Open applies the missing ones in order.
+//
+// Entry points: Open, (*Ledger).Create, Update, Get, List, Acknowledge, Close;
+// Handler serves the REST API; (*Ledger).Collectors are its Prometheus series.
+//
+// # Statuses
+//
+//	suspected        an attempt timed out and its late answer is still awaited
+//	confirmed        late answers prove more than one record exists (recordIds lists them all)
+//	cleared          every timed-out attempt is resolved and at most one record exists
+//	resolved         idempotent create: the primary key made a duplicate impossible
+//	expired-unknown  a timed-out attempt never answered within the late-record window
+//	acknowledged     an operator looked at it (POST …/acknowledge)
+package ledger

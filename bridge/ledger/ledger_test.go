@@ -1,0 +1,344 @@
+package ledger_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+	_ "modernc.org/sqlite"
+
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func open(t *testing.T, path string) *ledger.Ledger {
+	t.Helper()
+	l, err := ledger.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func sample(session string, st ledger.Status) ledger.Entry {
+	return ledger.Entry{
+		Session: session, Method: "enreach.xrm.createRecord", Entity: "contact", Key: "k-" + session, Status: st,
+		Attempts: []ledger.Attempt{
+			{AttemptID: "a1", Outcome: ledger.OutcomeTimeout, Code: -32000, LatencyMs: 200},
+			{AttemptID: "a2", Outcome: ledger.OutcomeSuccess, LatencyMs: 3, RecordID: "r2"},
+		},
+		RecordIDs: []string{"r2"},
+	}
+}
+
+func TestCreateGetUpdatePersist(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), ledger.FileName)
+	l, err := ledger.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := l.Create(ctx, sample("s1", ledger.StatusSuspected))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(e.ID, "L") || e.Version != 1 || e.Created.IsZero() || !e.Created.Equal(e.Updated) {
+		t.Fatalf("created %+v", e)
+	}
+	got, err := l.Get(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(e) {
+		t.Fatalf("get\n%+v\nwant\n%+v", got, e)
+	}
+	up, err := l.Update(ctx, e.ID, func(x *ledger.Entry) error {
+		x.Attempts[0].Outcome = ledger.OutcomeLateSuccess
+		x.Attempts[0].RecordID = "r1"
+		x.RecordIDs = append(x.RecordIDs, "r1")
+		x.Status = ledger.StatusConfirmed
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Version != 2 || up.Status != ledger.StatusConfirmed || len(up.RecordIDs) != 2 || !up.Created.Equal(e.Created) {
+		t.Fatalf("updated %+v", up)
+	}
+	// A failing fn writes nothing.
+	boom := errors.New("boom")
+	if _, err := l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Status = ledger.StatusCleared; return boom }); !errors.Is(err, boom) {
+		t.Fatalf("update err = %v", err)
+	}
+	if _, err := l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Status = "bogus"; return nil }); !errors.Is(err, ledger.ErrInvalid) {
+		t.Fatalf("bad status err = %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := l.Create(ctx, sample("s", ledger.StatusSuspected)); !errors.Is(err, ledger.ErrClosed) {
+		t.Fatalf("create after close: %v", err)
+	}
+
+	l2 := open(t, path)
+	got, err = l2.Get(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(up) {
+		t.Fatalf("after reopen\n%+v\nwant\n%+v", got, up)
+	}
+	if _, err := l2.Get(ctx, "Lnope"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+}
+
+func TestSchemaVersionAndPragmas(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ledger.FileName)
+	l := open(t, path)
+	l.Close()
+	l = open(t, path) // re-opening applies nothing twice
+	l.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != ledger.SchemaVersion {
+		t.Fatalf("schema_version = %d, %v; want %d", v, err, ledger.SchemaVersion)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_version`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("schema_version rows = %d, %v", n, err)
+	}
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v", mode, err)
+	}
+	// A newer schema is refused with a clear error.
+	if _, err := db.Exec(`UPDATE schema_version SET version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.Open(path); err == nil || !strings.Contains(err.Error(), "newer than this build") {
+		t.Fatalf("open newer schema: %v", err)
+	}
+}
+
+func TestConcurrentUpdatesLoseNothing(t *testing.T) {
+	ctx := context.Background()
+	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	e, err := l.Create(ctx, sample("s", ledger.StatusSuspected))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			if _, err := l.Update(ctx, e.ID, func(x *ledger.Entry) error {
+				x.RecordIDs = append(x.RecordIDs, fmt.Sprint("r", i))
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, _ := l.Get(ctx, e.ID)
+	if len(got.RecordIDs) != 21 || got.Version != 21 {
+		t.Fatalf("records %d version %d", len(got.RecordIDs), got.Version)
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	ctx := context.Background()
+	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	var ids []string
+	for i, st := range []ledger.Status{ledger.StatusSuspected, ledger.StatusConfirmed, ledger.StatusSuspected, ledger.StatusCleared} {
+		e, err := l.Create(ctx, sample(fmt.Sprint("s", i%2), st))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+		time.Sleep(2 * time.Millisecond)
+	}
+	mid, _ := l.Get(ctx, ids[2])
+	tests := []struct {
+		name string
+		f    ledger.Filter
+		want []string
+	}{
+		{"all newest first", ledger.Filter{}, []string{ids[3], ids[2], ids[1], ids[0]}},
+		{"status", ledger.Filter{Status: ledger.StatusSuspected}, []string{ids[2], ids[0]}},
+		{"session", ledger.Filter{Session: "s1"}, []string{ids[3], ids[1]}},
+		{"since", ledger.Filter{Since: mid.Updated}, []string{ids[3], ids[2]}},
+		{"limit", ledger.Filter{Limit: 1}, []string{ids[3]}},
+		{"combined", ledger.Filter{Status: ledger.StatusSuspected, Session: "s0", Since: mid.Updated}, []string{ids[2]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := l.List(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotIDs []string
+			for _, e := range got {
+				gotIDs = append(gotIDs, e.ID)
+			}
+			if fmt.Sprint(gotIDs) != fmt.Sprint(tt.want) {
+				t.Fatalf("got %v want %v", gotIDs, tt.want)
+			}
+		})
+	}
+	counts, err := l.Counts(ctx)
+	if err != nil || counts[ledger.StatusSuspected] != 2 || counts[ledger.StatusResolved] != 0 || len(counts) != len(ledger.Statuses) {
+		t.Fatalf("counts %v %v", counts, err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(l.Collectors()...)
+	e, _ := l.Create(ctx, sample("s", ledger.StatusSuspected))
+	l.Create(ctx, sample("s", ledger.StatusResolved))
+	l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Status = ledger.StatusConfirmed; return nil })
+	l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Note = "same status again"; return nil })
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, lp := range m.GetLabel() {
+				name += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
+			}
+			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"cifbridge_duplicates_confirmed_total":             1,
+		"cifbridge_duplicates_suspected_total":             1,
+		"cifbridge_ledger_entries{status=acknowledged}":    0,
+		"cifbridge_ledger_entries{status=cleared}":         0,
+		"cifbridge_ledger_entries{status=confirmed}":       1,
+		"cifbridge_ledger_entries{status=expired-unknown}": 0,
+		"cifbridge_ledger_entries{status=resolved}":        1,
+		"cifbridge_ledger_entries{status=suspected}":       0,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("metrics\n%v\nwant\n%v", got, want)
+	}
+}
+
+func TestREST(t *testing.T) {
+	ctx := context.Background()
+	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	e, _ := l.Create(ctx, sample("s1", ledger.StatusSuspected))
+	l.Create(ctx, sample("s2", ledger.StatusConfirmed))
+	mux := http.NewServeMux()
+	h := ledger.Handler(l, zerolog.Nop())
+	mux.Handle(ledger.PathList, h)
+	mux.Handle(ledger.PathOne, h)
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+
+	do := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: content-type %q", method, path, ct)
+		}
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return resp.StatusCode, m
+	}
+	errMsg := func(m map[string]any) string {
+		e, _ := m["error"].(map[string]any)
+		if e == nil || e["code"] == nil {
+			return ""
+		}
+		s, _ := e["message"].(string)
+		return s
+	}
+
+	code, m := do("GET", "/api/v1/ledger", "")
+	if code != 200 || len(m["entries"].([]any)) != 2 {
+		t.Fatalf("list: %d %v", code, m)
+	}
+	code, m = do("GET", "/api/v1/ledger?status=suspected&session=s1&since=1h&limit=5", "")
+	if code != 200 || len(m["entries"].([]any)) != 1 {
+		t.Fatalf("filtered list: %d %v", code, m)
+	}
+	code, m = do("GET", "/api/v1/ledger?since="+time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "")
+	if code != 200 || len(m["entries"].([]any)) != 0 {
+		t.Fatalf("future since: %d %v", code, m)
+	}
+	code, m = do("GET", "/api/v1/ledger/"+e.ID, "")
+	if code != 200 || m["id"] != e.ID || m["status"] != "suspected" || m["key"] != "k-s1" {
+		t.Fatalf("get: %d %v", code, m)
+	}
+	if a := m["attempts"].([]any); len(a) != 2 || a[0].(map[string]any)["outcome"] != "timeout" {
+		t.Fatalf("attempts: %v", m["attempts"])
+	}
+	code, m = do("POST", "/api/v1/ledger/"+e.ID+"/acknowledge", `{"note":"merged by hand"}`)
+	if code != 200 || m["status"] != "acknowledged" || m["note"] != "merged by hand" {
+		t.Fatalf("ack: %d %v", code, m)
+	}
+	code, m = do("POST", "/api/v1/ledger/"+e.ID+"/acknowledge", "")
+	if code != 200 || m["note"] != "merged by hand" {
+		t.Fatalf("ack without body: %d %v", code, m)
+	}
+
+	bad := []struct {
+		method, path, body string
+		code               int
+		want               string
+	}{
+		{"GET", "/api/v1/ledger?since=yesterday", "", 400, `since "yesterday" must be an RFC 3339 time`},
+		{"GET", "/api/v1/ledger?since=-5m", "", 400, "since"},
+		{"GET", "/api/v1/ledger?limit=0", "", 400, `limit "0" must be a whole number from 1 to 1000`},
+		{"GET", "/api/v1/ledger?limit=abc", "", 400, "limit"},
+		{"GET", "/api/v1/ledger?limit=5000", "", 400, "limit"},
+		{"GET", "/api/v1/ledger?status=weird", "", 400, `status "weird" is not a ledger status`},
+		{"GET", "/api/v1/ledger?colour=red", "", 400, `unknown query parameter "colour"`},
+		{"GET", "/api/v1/ledger/Lmissing", "", 404, `no ledger entry "Lmissing"`},
+		{"POST", "/api/v1/ledger/Lmissing/acknowledge", "", 404, `no ledger entry "Lmissing"`},
+		{"POST", "/api/v1/ledger/" + e.ID + "/acknowledge", `{"nope":1}`, 400, `body must be empty or {"note":"…"}`},
+		{"POST", "/api/v1/ledger/" + e.ID + "/acknowledge", `[`, 400, "body must be"},
+		{"DELETE", "/api/v1/ledger/" + e.ID, "", 405, "is not served"},
+	}
+	for _, b := range bad {
+		code, m := do(b.method, b.path, b.body)
+		if code != b.code || !strings.Contains(errMsg(m), b.want) {
+			t.Errorf("%s %s: %d %v; want %d containing %q", b.method, b.path, code, m, b.code, b.want)
+		}
+	}
+}
