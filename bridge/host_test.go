@@ -44,8 +44,12 @@ func startHost(t *testing.T, tb *testBridge, sessions any) *testHost {
 		case protocol.MethodCreateRecord:
 			return protocol.CreateResult{EntityType: p.EntityName, ID: "00000000-0000-4000-8000-00000000h057"}, nil
 		case protocol.MethodRetrieveRecord:
-			<-h.release
-			return map[string]string{"late": "yes"}, nil
+			select {
+			case <-h.release:
+				return map[string]string{"late": "yes"}, nil
+			case <-ctx.Done(): // the connection closed
+				return nil, ctx.Err()
+			}
 		}
 		return nil, &jsonrpc2.Error{Code: protocol.CodeBackend, Message: "host cannot " + r.Method}
 	})

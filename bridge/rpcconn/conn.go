@@ -73,6 +73,10 @@ type Conn struct {
 	closed  bool
 	seq     atomic.Int64
 
+	// closeDone is closed when a close handshake started by closeWith ends.
+	closeDone    chan struct{}
+	closeStarted atomic.Bool
+
 	handlers sync.WaitGroup
 	writerWG sync.WaitGroup
 	dropped  atomic.Uint64
@@ -92,8 +96,9 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	c := &Conn{
 		ws: ws, h: h, opts: opts, log: opts.Logger,
 		ctx: ctx, cancel: cancel, reqCtx: reqCtx, reqCancel: reqCancel,
-		sendq:   make(chan []byte, opts.SendQueue),
-		pending: make(map[string]chan *protocol.Message),
+		sendq:     make(chan []byte, opts.SendQueue),
+		pending:   make(map[string]chan *protocol.Message),
+		closeDone: make(chan struct{}),
 	}
 	c.writerWG.Add(1)
 	go c.writeLoop()
@@ -118,6 +123,9 @@ func (c *Conn) Run() error {
 	c.cancel(ErrClosed)
 	c.handlers.Wait()
 	c.writerWG.Wait()
+	if c.closeStarted.Load() {
+		<-c.closeDone // our close frame and reason reach the peer
+	}
 	c.ws.CloseNow()
 	return err
 }
@@ -371,7 +379,9 @@ func (c *Conn) closeWith(code websocket.StatusCode, reason string) {
 	if already {
 		return
 	}
+	c.closeStarted.Store(true)
 	go func() {
+		defer close(c.closeDone)
 		// Let the writer drain what is queued, then close the handshake; the
 		// handshake waits for the peer at most ~5 s, CloseNow ends it after.
 		deadline := time.Now().Add(c.opts.WriteTimeout)

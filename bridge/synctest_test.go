@@ -1,0 +1,176 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// pipeListener serves HTTP over in-memory pipes so that a whole bridge can
+// run inside a synctest bubble, where 10 s and 100 s pass instantly and
+// exactly.
+type pipeListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8787} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	a, b := net.Pipe()
+	select {
+	case l.ch <- b:
+		return a, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// inBubble runs a bridge on the emulator (with faults) inside the bubble and
+// returns a connected widget socket.
+func inBubble(t *testing.T, faults *emulator.FaultProfile) (*emulator.Emulator, *websocket.Conn) {
+	emu, err := emulator.New(emulator.Config{Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := bridge.New(bridge.Config{Backend: emu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newPipeListener()
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	tr := &http.Transport{DialContext: ln.dial}
+	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ws.CloseNow()
+		srv.Shutdown(context.Background())
+		hs.Close()
+		ln.Close()
+		tr.CloseIdleConnections()
+	})
+	return emu, ws
+}
+
+func readMsg(t *testing.T, ws *websocket.Conn) reply {
+	t.Helper()
+	_, b, err := ws.Read(context.Background())
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	var r reply
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("bad message %s", b)
+	}
+	return r
+}
+
+// TestTimeoutExactAndLateAnswer: a create delayed past the CIF timeout fails
+// at exactly the timeout with CIF's text; its late success is pushed as
+// bridge.late; the record really exists afterwards.
+func TestTimeoutExactAndLateAnswer(t *testing.T) {
+	tests := []struct {
+		name      string
+		profile   string
+		latency   int
+		wantAfter time.Duration
+	}{
+		{"cif1 times out at 10s", protocol.ProfileCIF1, 12_000, 10 * time.Second},
+		{"cif2 times out at 100s", protocol.ProfileCIF2, 103_500, 100 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				emu, ws := inBubble(t, &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: tt.latency, Count: 1}}})
+				ctx := context.Background()
+				ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":"h","method":"bridge.hello","params":{"profile":"`+tt.profile+`"}}`))
+				var h protocol.HelloResult
+				json.Unmarshal(readMsg(t, ws).Result, &h)
+				if h.TimeoutMs != tt.wantAfter.Milliseconds() {
+					t.Fatalf("hello timeoutMs = %d", h.TimeoutMs)
+				}
+				start := time.Now()
+				ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":42,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Late"}}}`))
+				r := readMsg(t, ws)
+				if got := time.Since(start); got != tt.wantAfter {
+					t.Errorf("timeout after %v, want exactly %v", got, tt.wantAfter)
+				}
+				if string(r.ID) != "42" || r.Error == nil || r.Error.Code != protocol.CodeTimeout {
+					t.Fatalf("reply = %+v", r)
+				}
+				var d protocol.TimeoutData
+				json.Unmarshal(r.Error.Data, &d)
+				if d.Message != protocol.TimeoutMessage || r.Error.Message != protocol.TimeoutMessage {
+					t.Errorf("timeout text = %q / %q", r.Error.Message, d.Message)
+				}
+				late := readMsg(t, ws)
+				if got := time.Since(start); got != time.Duration(tt.latency)*time.Millisecond {
+					t.Errorf("late answer after %v, want %dms", got, tt.latency)
+				}
+				var lp protocol.LateParams
+				json.Unmarshal(late.Params, &lp)
+				wantLateBy := int64(tt.latency) - tt.wantAfter.Milliseconds()
+				if late.Method != protocol.NotifyLate || late.ID != nil || string(lp.RequestID) != "42" || lp.Outcome != protocol.OutcomeSuccess ||
+					lp.LateByMs != wantLateBy || lp.AttemptID != d.AttemptID || lp.Method != protocol.MethodCreateRecord {
+					t.Fatalf("bridge.late = %s %s (want lateByMs %d)", late.Method, late.Params, wantLateBy)
+				}
+				var created protocol.CreateResult
+				json.Unmarshal(lp.Result, &created)
+				st := emu.Stats()
+				if st.Tables["contact"].Records != 1 || st.LateCompletions != 1 || created.ID == "" {
+					t.Errorf("ground truth: %+v, late result %s", st, lp.Result)
+				}
+			})
+		})
+	}
+}
+
+// TestLateFailureReported: a timed-out attempt that fails later is reported
+// as outcome "failure" with the error.
+func TestLateFailureReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, ws := inBubble(t, &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 15_000, Count: 1,
+			Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
+		ws.Write(context.Background(), websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`))
+		if r := readMsg(t, ws); r.Error == nil || r.Error.Code != protocol.CodeTimeout {
+			t.Fatalf("reply = %+v", r)
+		}
+		late := readMsg(t, ws)
+		var lp protocol.LateParams
+		json.Unmarshal(late.Params, &lp)
+		if lp.Outcome != protocol.OutcomeFailure || lp.Error == nil || lp.Error.Code != protocol.CodeBackend || lp.LateByMs != 5000 {
+			t.Fatalf("bridge.late = %s", late.Params)
+		}
+	})
+}

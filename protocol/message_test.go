@@ -1,0 +1,88 @@
+package protocol_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		wantKind protocol.Kind
+		wantID   string
+		parseErr int64
+	}{
+		{name: "request", in: `{"jsonrpc":"2.0","id":1,"method":"m"}`, wantKind: protocol.KindRequest, wantID: "1"},
+		{name: "notification", in: `{"jsonrpc":"2.0","method":"m"}`, wantKind: protocol.KindNotification},
+		{name: "null id is a request", in: `{"jsonrpc":"2.0","id":null,"method":"m"}`, wantKind: protocol.KindRequest, wantID: "null"},
+		{name: "response", in: `{"jsonrpc":"2.0","id":"a","result":{}}`, wantKind: protocol.KindResponse, wantID: `"a"`},
+		{name: "error response", in: `{"jsonrpc":"2.0","id":"a","error":{"code":-32000,"message":"x"}}`, wantKind: protocol.KindResponse, wantID: `"a"`},
+		{name: "both result and error", in: `{"jsonrpc":"2.0","id":3,"result":1,"error":{"code":1,"message":"x"}}`, wantKind: protocol.KindInvalid, wantID: "3"},
+		{name: "bool id", in: `{"jsonrpc":"2.0","id":true,"method":"m"}`, wantKind: protocol.KindInvalid, wantID: "null"},
+		{name: "params scalar", in: `{"jsonrpc":"2.0","id":1,"method":"m","params":3}`, wantKind: protocol.KindInvalid, wantID: "1"},
+		{name: "empty method", in: `{"jsonrpc":"2.0","id":1,"method":""}`, wantKind: protocol.KindInvalid, wantID: "1"},
+		{name: "garbage", in: `{"jsonrpc":`, parseErr: protocol.CodeParseError},
+		{name: "empty", in: ``, parseErr: protocol.CodeParseError},
+		{name: "empty batch", in: `[]`, parseErr: protocol.CodeInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := protocol.Decode([]byte(tt.in))
+			if tt.parseErr != 0 {
+				if d.ParseError == nil || d.ParseError.Code != tt.parseErr {
+					t.Fatalf("ParseError = %v, want %d", d.ParseError, tt.parseErr)
+				}
+				return
+			}
+			m := d.Messages[0]
+			if m.Kind != tt.wantKind || string(m.ID) != tt.wantID {
+				t.Fatalf("got kind %d id %s, want %d %s", m.Kind, m.ID, tt.wantKind, tt.wantID)
+			}
+		})
+	}
+}
+
+// FuzzDecode: Decode never panics, and every answer it implies encodes to
+// valid JSON-RPC with a non-zero code and the id byte-for-byte.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`,
+		`[{"jsonrpc":"2.0","id":-1,"method":"a"},{"jsonrpc":"2.0","method":"b"},1]`,
+		`{"jsonrpc":"2.0","id":9007199254740993,"result":null}`, `{"id":"\u003c"}`, `[]`, `{`, `null`, `"x"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := protocol.Decode(data)
+		if d.ParseError != nil {
+			out := protocol.AppendResponse(nil, nil, nil, d.ParseError)
+			if !json.Valid(out) {
+				t.Fatalf("invalid parse-error answer %s", out)
+			}
+			return
+		}
+		for _, m := range d.Messages {
+			if m.Kind == protocol.KindInvalid {
+				if m.Error == nil || m.Error.Code == 0 {
+					t.Fatalf("invalid message without a coded error: %+v", m)
+				}
+			}
+			if m.IsCall() {
+				out := protocol.AppendResponse(nil, m.ID, json.RawMessage(`1`), m.Error)
+				if !json.Valid(out) {
+					t.Fatalf("answer to %q is not valid JSON: %s", data, out)
+				}
+				var back struct {
+					ID json.RawMessage `json:"id"`
+				}
+				json.Unmarshal(out, &back)
+				if len(m.ID) > 0 && string(back.ID) != string(m.ID) {
+					t.Fatalf("id %s came back as %s", m.ID, back.ID)
+				}
+			}
+		}
+	})
+}
