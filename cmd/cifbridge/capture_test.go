@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// syncBuffer collects a process's stderr and finds the listen address in it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	b   strings.Builder
+	got chan string
+}
+
+var servingRE = regexp.MustCompile(`serving on ws://([0-9.:\[\]a-f]+)/v1/widget`)
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{got: make(chan string, 1)} }
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Write(p)
+	if m := servingRE.FindStringSubmatch(s.b.String()); m != nil {
+		select {
+		case s.got <- m[1]:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) addr(t *testing.T) string {
+	t.Helper()
+	select {
+	case a := <-s.got:
+		s.got <- a
+		return a
+	case <-time.After(10 * time.Second):
+		t.Fatalf("daemon did not start; stderr:\n%s", s.String())
+		return ""
+	}
+}
+
+// widget is a raw WebSocket widget for driving a daemon.
+type widget struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func dialWidget(t *testing.T, addr string) *widget {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+protocol.PathWidget, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return &widget{t: t, ws: ws}
+}
+
+func (w *widget) call(id int, method, params string) json.RawMessage {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	idj, _ := json.Marshal(id)
+	if err := w.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, idj, method, json.RawMessage(params))); err != nil {
+		w.t.Fatalf("write: %v", err)
+	}
+	for {
+		_, b, err := w.ws.Read(ctx)
+		if err != nil {
+			w.t.Fatalf("read: %v", err)
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Method == "" && string(m.ID) == string(idj) {
+			return b
+		}
+	}
+}
+
+func captureFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestServeCapture runs serve in-process with --capture-dir, drives a
+// session and checks the file after a clean stop (flush + fsync in stop).
+func TestServeCapture(t *testing.T) {
+	dir := t.TempDir()
+	stderr := newSyncBuffer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
+			"--capture-dir", dir, "--capture-sessions", "*", "--cif-timeout", "300ms"}, io.Discard, stderr)
+	}()
+	w := dialWidget(t, stderr.addr(t))
+	hello := w.call(1, "bridge.hello", `{"profile":"cif2"}`)
+	w.call(2, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada"}}`)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	files := captureFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("files = %v, want one", files)
+	}
+	h, frames, err := protocol.ReadCaptureFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hr struct {
+		Result struct{ Session string } `json:"result"`
+	}
+	json.Unmarshal(hello, &hr)
+	if h.Session != hr.Result.Session || h.Profile != protocol.ProfileCIF2 || h.TimeoutMs != 300 {
+		t.Errorf("header = %+v, want session %s, cif2 (hello before the header), 300 ms", h, hr.Result.Session)
+	}
+	var peers []string
+	for _, f := range frames {
+		peers = append(peers, f.Peer+"/"+f.Dir)
+	}
+	want := "widget/in widget/out widget/in backend/out backend/in widget/out"
+	if got := strings.Join(peers, " "); got != want {
+		t.Errorf("frames = %s, want %s", got, want)
+	}
+}
+
+// TestServeCaptureRejectsOrphanFlags: capture flags without --capture-dir
+// are a usage error.
+func TestServeCaptureRejectsOrphanFlags(t *testing.T) {
+	err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--capture-sessions", "x"}, io.Discard, io.Discard)
+	var ue usageError
+	if err == nil || !errors.As(err, &ue) {
+		t.Fatalf("err = %v, want a usage error", err)
+	}
+}
+
+// TestServeCaptureCrash builds the real binary, captures a session, SIGKILLs
+// the daemon mid-session and reads the file up to the last complete frame.
+func TestServeCaptureCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "cifbridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	stderr := newSyncBuffer()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json", "--capture-dir", dir)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	w := dialWidget(t, stderr.addr(t))
+	for i := 1; i <= 20; i++ {
+		w.call(i, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"n`+strings.Repeat("x", i)+`"}}`)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	files := captureFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("files = %v, want one", files)
+	}
+	// Every answered call is on disk (frames are flushed to the OS per frame);
+	// also simulate a torn last line and check the reader stops before it.
+	f, err := os.OpenFile(files[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"t":"2025-01-01T00:00:00Z","peer":"widget","dir":"in","msg":{"jsonrpc":"2.0","id":21,"meth`)
+	f.Close()
+	rf, _ := os.Open(files[0])
+	defer rf.Close()
+	r, err := protocol.NewCaptureReader(bufio.NewReader(rf), files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("frame %d: %v", n, err)
+		}
+		n++
+	}
+	if !r.Torn() || n != 20*4 {
+		t.Errorf("read %d frames (torn %v), want 80 complete frames and a torn tail", n, r.Torn())
+	}
+}
+
