@@ -225,4 +225,3 @@ func TestServeCaptureCrash(t *testing.T) {
 		t.Errorf("read %d frames (torn %v), want 80 complete frames and a torn tail", n, r.Torn())
 	}
 }
-
