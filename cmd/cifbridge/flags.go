@@ -21,7 +21,7 @@ func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 			fmt.Fprintf(out, "  --%s %s\n", f.Name, typ)
 			fmt.Fprintf(out, "      %s\n", strings.ReplaceAll(usage, "\n", "\n      "))
 			def := ""
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "[]" {
+			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "false" && f.DefValue != "[]" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 			fmt.Fprintf(out, "      env %s%s\n", envName(f.Name), def)
