@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/cifbridge/cifbridge/loadtest"
+)
+
+func init() {
+	commands["load"] = command{summary: "drive a bridge with N widget sessions and report latency, errors, timeouts and duplicates", run: runLoad}
+}
+
+// loadFlags are the flags of cifbridge load.
+type loadFlags struct {
+	url         string
+	allowRemote bool
+	token       string
+	sessions    int
+	rate        float64
+	closed      bool
+	inflight    int
+	maxInflight int
+	duration    time.Duration
+	warmup      time.Duration
+	maxDuration time.Duration
+	drain       time.Duration
+	lateWait    time.Duration
+	mix         string
+	faults      string
+	seed        uint64
+	seedRecords int
+	jsonOut     string
+	htmlOut     string
+}
+
+func (f *loadFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "url", "ws://127.0.0.1:8787/v1/widget", "widget WebSocket `URL` of the bridge; its admin API (faults, stats) is reached on the same host")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a --url host that is not loopback")
+	fs.StringVar(&f.token, "token", "", "bearer `token` for the WebSocket and admin calls (prefer the environment variable)")
+	fs.IntVar(&f.sessions, "sessions", 1, "concurrent widget sessions, each its own WebSocket")
+	fs.Float64Var(&f.rate, "rate", 0, "open loop: offered `calls/s` over all sessions; latency counts from the scheduled send time")
+	fs.BoolVar(&f.closed, "closed", false, "closed loop: every session keeps --inflight calls outstanding (instead of --rate)")
+	fs.IntVar(&f.inflight, "inflight", 1, "closed loop: calls outstanding per session")
+	fs.IntVar(&f.maxInflight, "max-inflight", 64, "open loop: most calls outstanding per session; a send beyond it is dropped and counted")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured phase")
+	fs.DurationVar(&f.warmup, "warmup", 0, "load before the measured phase, excluded from the statistics")
+	fs.DurationVar(&f.maxDuration, "max-duration", 0, "hard cap on the whole run (default warmup + duration + 60s)")
+	fs.DurationVar(&f.drain, "drain", 15*time.Second, "how long to wait for outstanding answers after the last send")
+	fs.DurationVar(&f.lateWait, "late-wait", 15*time.Second, "how long to wait for the late answers (bridge.late) of timed-out calls")
+	fs.StringVar(&f.mix, "mix", loadtest.DefaultMix().String(), "method `mix` as method=weight,…; cif.* names may drop the prefix (createrecord=5), enreach.xrm.* may be written xrm.createRecord")
+	fs.StringVar(&f.faults, "faults", "", "emulator fault profile JSON `file`, PUT to /api/v1/emulator/faults before the run")
+	fs.Uint64Var(&f.seed, "seed", 1, "random `seed` for method picks and payloads")
+	fs.IntVar(&f.seedRecords, "seed-records", 20, "contacts created before the run for retrieves and updates to use (-1: none)")
+	fs.StringVar(&f.jsonOut, "json", "", "write the report as JSON to `file`")
+	fs.StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report with latency plots to `file`")
+}
+
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f loadFlags
+	fs := newFlagSet("load", "Drive a bridge with concurrent widget sessions, open loop (--rate) or closed loop (--closed),\nand report throughput, latency percentiles (HdrHistogram), errors by code, timeouts, late answers,\nretries and duplicates checked against the emulator's ground truth.", stderr)
+	f.register(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg, err := f.config(stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	rep, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, loadtest.ErrUsage) {
+			return usageError{err}
+		}
+		return fmt.Errorf("load: %w", err)
+	}
+	rep.WriteText(stdout)
+	if f.jsonOut != "" {
+		if err := writeFileWith(f.jsonOut, rep.WriteJSON); err != nil {
+			return err
+		}
+	}
+	if f.htmlOut != "" {
+		if err := writeFileWith(f.htmlOut, rep.WriteHTML); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *loadFlags) config(progress io.Writer) (loadtest.Config, error) {
+	cfg := loadtest.Config{
+		URL: f.url, AllowRemote: f.allowRemote, Token: f.token,
+		Sessions: f.sessions, Rate: f.rate, Closed: f.closed, InFlight: f.inflight, MaxInFlight: f.maxInflight,
+		Duration: f.duration, Warmup: f.warmup, MaxDuration: f.maxDuration, Drain: f.drain, LateWait: f.lateWait,
+		Seed: f.seed, SeedRecords: f.seedRecords, Progress: progress, ProgressTTY: isTerminal(progress),
+	}
+	if f.sessions < 1 {
+		return cfg, fmt.Errorf("--sessions must be at least 1, got %d", f.sessions)
+	}
+	if !f.closed && !(f.rate > 0) {
+		return cfg, fmt.Errorf("--rate must be greater than 0 calls/s (or use --closed), got %v", f.rate)
+	}
+	mix, err := loadtest.ParseMix(f.mix)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Mix = mix
+	if f.faults != "" {
+		b, err := os.ReadFile(f.faults)
+		if err != nil {
+			return cfg, fmt.Errorf("--faults: %w", err)
+		}
+		cfg.Faults = b
+	}
+	return cfg, nil
+}
+
+func writeFileWith(path string, write func(io.Writer) error) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create report: %w", err)
+	}
+	if err := write(fh); err != nil {
+		fh.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return fh.Close()
+}

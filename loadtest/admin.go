@@ -1,0 +1,93 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// EmulatorStats is the part of GET /api/v1/emulator/stats the report uses
+// (the emulator's Stats).
+type EmulatorStats struct {
+	Tables          map[string]struct{ Records int } `json:"tables"`
+	Operations      map[string]int64                 `json:"operations"`
+	LateCompletions int64                            `json:"lateCompletions"`
+	FaultsApplied   int64                            `json:"faultsApplied"`
+	Delayed         int64                            `json:"delayed"`
+	InjectedErrors  int64                            `json:"injectedErrors"`
+	Dropped         int64                            `json:"dropped"`
+}
+
+// Records is the number of records over every table.
+func (s EmulatorStats) Records() int {
+	n := 0
+	for _, t := range s.Tables {
+		n += t.Records
+	}
+	return n
+}
+
+// ErrNoEmulator is returned when the bridge serves no emulator admin API
+// (another backend).
+var ErrNoEmulator = errors.New("the bridge serves no emulator admin API (/api/v1/emulator/)")
+
+// EmulatorAdmin calls the emulator's admin API on a bridge.
+type EmulatorAdmin struct {
+	Base   string // http://host:port
+	Token  string
+	Client *http.Client // nil: a client with a 10 s timeout
+}
+
+func (a EmulatorAdmin) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	c := a.Client
+	if c == nil {
+		c = &http.Client{Timeout: 10 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.Base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, ErrNoEmulator
+	case resp.StatusCode >= 300:
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	return b, nil
+}
+
+// PutFaults installs a fault profile (JSON).
+func (a EmulatorAdmin) PutFaults(ctx context.Context, profile []byte) error {
+	if !json.Valid(profile) {
+		return errors.New("fault profile is not valid JSON")
+	}
+	_, err := a.do(ctx, http.MethodPut, "/api/v1/emulator/faults", profile)
+	return err
+}
+
+// Stats reads the ground-truth counters.
+func (a EmulatorAdmin) Stats(ctx context.Context) (EmulatorStats, error) {
+	var s EmulatorStats
+	b, err := a.do(ctx, http.MethodGet, "/api/v1/emulator/stats", nil)
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}

@@ -1,0 +1,189 @@
+package loadtest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// ErrUsage marks errors caused by the caller's input (bad flags, an
+// unreachable URL): the command exits with status 2 on them.
+var ErrUsage = errors.New("bad input")
+
+func usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+// Config configures Run. Zero values mean the documented default.
+type Config struct {
+	// URL is the widget endpoint, ws://HOST:PORT/v1/widget. Required. The
+	// admin API (faults, stats) is reached on the same host and port.
+	URL string
+	// AllowRemote permits a host that is not loopback. Off by default so a
+	// typo cannot load someone else's server.
+	AllowRemote bool
+	// Token is sent as "Authorization: Bearer …" on the WebSocket and the
+	// admin calls when set.
+	Token string
+
+	// Sessions is the number of concurrent widget sessions, each its own
+	// WebSocket. Default 1.
+	Sessions int
+	// Rate is the offered load in calls per second over all sessions (open
+	// loop). Exactly one of Rate > 0 and Closed must be chosen.
+	Rate float64
+	// Closed selects the closed loop: every session keeps InFlight calls
+	// outstanding.
+	Closed bool
+	// InFlight is the closed loop's calls per session. Default 1.
+	InFlight int
+	// MaxInFlight caps outstanding calls per session in the open loop; a
+	// send that would exceed it is dropped. Default 64 (the bridge's own
+	// --max-inflight default, so the generator never provokes -32003).
+	MaxInFlight int
+	// MaxSendLag is how far behind schedule a send may be before it is
+	// dropped (the generator is saturated). Default 1 s.
+	MaxSendLag time.Duration
+
+	// Duration is the measured phase. Default 10 s.
+	Duration time.Duration
+	// Warmup runs before the measured phase; its calls reach the bridge and
+	// the ground truth but not the latency statistics. Default 0.
+	Warmup time.Duration
+	// MaxDuration hard-caps the whole run (connect, seed, warmup, measured
+	// phase, drain, late-answer wait). Default Warmup + Duration + 60 s.
+	MaxDuration time.Duration
+	// Drain bounds the wait for outstanding answers after the last send.
+	// Default 15 s (longer than the CIF 1.0 timeout).
+	Drain time.Duration
+	// LateWait bounds the wait for bridge.late notifications after the
+	// drain, until every timed-out call's late answer has arrived.
+	// Default 15 s.
+	LateWait time.Duration
+
+	// Mix is the method mix; nil means DefaultMix.
+	Mix Mix
+	// SeedRecords is how many contacts are created before the run so that
+	// retrieves and updates have ids to pick from. Default 20; -1 for none.
+	SeedRecords int
+	// Faults is an emulator fault profile (JSON) PUT to
+	// /api/v1/emulator/faults before the run. nil leaves the faults alone.
+	Faults []byte
+	// Seed makes payload choices repeatable. Default 1.
+	Seed uint64
+
+	// Echo treats echoed requests as successful answers: the raw echo
+	// baseline of the bench suite. Ground truth is skipped.
+	Echo bool
+	// NoGroundTruth skips the emulator stats (e.g. the host backend).
+	NoGroundTruth bool
+
+	// Progress receives a line per second; nil means none. ProgressTTY
+	// rewrites one line in place instead.
+	Progress    interface{ Write([]byte) (int, error) }
+	ProgressTTY bool
+}
+
+func (c *Config) setDefaults() error {
+	if c.URL == "" {
+		return usagef("--url is required, e.g. ws://127.0.0.1:8787%s", protocol.PathWidget)
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return usagef("--url %q: %v", c.URL, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return usagef("--url %q: the scheme must be ws:// or wss://", c.URL)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return usagef("--url %q has no host", c.URL)
+	}
+	if !c.AllowRemote && !isLoopback(host) {
+		return usagef("--url host %q is not loopback; pass --allow-remote to load a remote bridge", host)
+	}
+	if c.Sessions == 0 {
+		c.Sessions = 1
+	}
+	if c.Sessions < 0 {
+		return usagef("--sessions must be at least 1, got %d", c.Sessions)
+	}
+	if c.Closed && c.Rate > 0 {
+		return usagef("choose either --rate (open loop) or --closed, not both")
+	}
+	if !c.Closed && !(c.Rate > 0) {
+		return usagef("--rate must be greater than 0 calls/s (or use --closed), got %v", c.Rate)
+	}
+	if c.InFlight == 0 {
+		c.InFlight = 1
+	}
+	if c.InFlight < 0 {
+		return usagef("--inflight must be at least 1, got %d", c.InFlight)
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 64
+	}
+	if c.MaxInFlight < 0 {
+		return usagef("--max-inflight must be at least 1, got %d", c.MaxInFlight)
+	}
+	if c.MaxSendLag <= 0 {
+		c.MaxSendLag = time.Second
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Duration < 0 || c.Warmup < 0 {
+		return usagef("--duration and --warmup must not be negative")
+	}
+	if c.MaxDuration == 0 {
+		c.MaxDuration = c.Warmup + c.Duration + 60*time.Second
+	}
+	if c.MaxDuration < 0 {
+		return usagef("--max-duration must be positive")
+	}
+	if c.Drain <= 0 {
+		c.Drain = 15 * time.Second
+	}
+	if c.LateWait <= 0 {
+		c.LateWait = 15 * time.Second
+	}
+	if c.Mix == nil {
+		c.Mix = DefaultMix()
+	}
+	if len(c.Mix) == 0 {
+		return usagef("--mix is empty")
+	}
+	if c.SeedRecords == 0 {
+		c.SeedRecords = 20
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// adminBase is the http(s) origin of the bridge named by a ws(s) URL.
+func adminBase(wsURL string) (string, error) {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return "", err
+	}
+	scheme := "http"
+	if u.Scheme == "wss" {
+		scheme = "https"
+	}
+	return scheme + "://" + u.Host, nil
+}

@@ -1,0 +1,256 @@
+package loadtest
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"sync"
+)
+
+// Realistic data: the people a contact-centre widget logs calls for.
+var (
+	firstNames = []string{"Aino", "Eero", "Helmi", "Juhani", "Kaisa", "Lauri", "Maija", "Niko", "Olivia", "Pekka",
+		"Sanna", "Tuomas", "Ada", "Grace", "Alan", "Linus", "Emma", "Oskari", "Venla", "Ilmari"}
+	lastNames = []string{"Virtanen", "Korhonen", "Mäkinen", "Nieminen", "Mäkelä", "Hämäläinen", "Laine", "Heikkinen",
+		"Koskinen", "Järvinen", "Lovelace", "Hopper", "Turing", "Torvalds", "Lehtonen", "Salminen"}
+	cities    = []string{"Helsinki", "Espoo", "Tampere", "Turku", "Oulu", "Stockholm", "Amsterdam"}
+	jobTitles = []string{"Support Agent", "Team Lead", "Buyer", "CFO", "Field Engineer", "Office Manager"}
+	subjects  = []string{"Inbound call", "Outbound call", "Callback request", "Missed call", "Order follow-up"}
+)
+
+// idPool holds record ids created during the run, for retrieves, updates,
+// deletes and phonecall regarding-links. It is bounded (a ring).
+type idPool struct {
+	mu  sync.Mutex
+	ids []string
+	pos int
+}
+
+const poolCap = 512
+
+func (p *idPool) add(id string) {
+	p.mu.Lock()
+	if len(p.ids) < poolCap {
+		p.ids = append(p.ids, id)
+	} else {
+		p.ids[p.pos] = id
+		p.pos = (p.pos + 1) % poolCap
+	}
+	p.mu.Unlock()
+}
+
+func (p *idPool) pick(r *rand.Rand) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.ids) == 0 {
+		return "", false
+	}
+	return p.ids[r.IntN(len(p.ids))], true
+}
+
+// take removes and returns an id (for deletes, so nothing picks it again).
+func (p *idPool) take() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.ids)
+	if n == 0 {
+		return "", false
+	}
+	id := p.ids[n-1]
+	p.ids = p.ids[:n-1]
+	if p.pos >= len(p.ids) {
+		p.pos = 0
+	}
+	return id, true
+}
+
+// gen builds params for one session. Not safe for concurrent use.
+type gen struct {
+	r          *rand.Rand
+	contacts   *idPool // this session's contacts
+	shared     *idPool // seeded contacts, shared by every session
+	phonecalls *idPool // this session's phonecalls (deleted first)
+}
+
+func newGen(seed uint64, session int, shared *idPool) *gen {
+	return &gen{
+		r:          rand.New(rand.NewPCG(seed, uint64(session)+1)),
+		contacts:   &idPool{},
+		shared:     shared,
+		phonecalls: &idPool{},
+	}
+}
+
+// missingID is a well-formed GUID no record has: calls that need an id when
+// none exists yet get a 404 from the backend (still a real operation).
+const missingID = "00000000-0000-4000-8000-00000000dead"
+
+func (g *gen) contactID() string {
+	if id, ok := g.contacts.pick(g.r); ok && g.r.IntN(4) != 0 {
+		return id
+	}
+	if id, ok := g.shared.pick(g.r); ok {
+		return id
+	}
+	if id, ok := g.contacts.pick(g.r); ok {
+		return id
+	}
+	return missingID
+}
+
+func pickS(r *rand.Rand, s []string) string { return s[r.IntN(len(s))] }
+
+func appendKV(b []byte, k, v string) []byte {
+	b = append(b, '"')
+	b = append(b, k...)
+	b = append(b, `":`...)
+	return strconv.AppendQuote(b, v)
+}
+
+func (g *gen) phone(b []byte) []byte {
+	b = append(b, `"+35840`...)
+	b = strconv.AppendInt(b, int64(1000000+g.r.IntN(9000000)), 10)
+	return append(b, '"')
+}
+
+// contactValue appends a contact's columns.
+func (g *gen) contactValue(b []byte) []byte {
+	first, last := pickS(g.r, firstNames), pickS(g.r, lastNames)
+	b = append(b, '{')
+	b = appendKV(b, "firstname", first)
+	b = append(b, ',')
+	b = appendKV(b, "lastname", last)
+	b = append(b, ',')
+	b = appendKV(b, "fullname", first+" "+last)
+	b = append(b, `,"telephone1":`...)
+	b = g.phone(b)
+	b = append(b, `,"mobilephone":`...)
+	b = g.phone(b)
+	b = append(b, ',')
+	b = appendKV(b, "emailaddress1", first+"."+last+"@example.com")
+	b = append(b, ',')
+	b = appendKV(b, "jobtitle", pickS(g.r, jobTitles))
+	b = append(b, ',')
+	b = appendKV(b, "address1_city", pickS(g.r, cities))
+	return append(b, '}')
+}
+
+// phonecallValue appends a phonecall regarding a contact.
+func (g *gen) phonecallValue(b []byte) []byte {
+	b = append(b, '{')
+	b = appendKV(b, "subject", pickS(g.r, subjects))
+	b = append(b, `,"phonenumber":`...)
+	b = g.phone(b)
+	b = append(b, `,"directioncode":`...)
+	b = strconv.AppendBool(b, g.r.IntN(2) == 0)
+	b = append(b, `,"actualdurationminutes":`...)
+	b = strconv.AppendInt(b, int64(1+g.r.IntN(30)), 10)
+	if id := g.contactID(); id != missingID {
+		b = append(b, `,"regardingobjectid_contact@odata.bind":"/contacts(`...)
+		b = append(b, id...)
+		b = append(b, `)"`...)
+	}
+	return append(b, '}')
+}
+
+func (g *gen) createRecord(b []byte) []byte {
+	if g.r.IntN(10) < 3 {
+		b = append(b, `{"entityName":"phonecall","value":`...)
+		b = g.phonecallValue(b)
+	} else {
+		b = append(b, `{"entityName":"contact","value":`...)
+		b = g.contactValue(b)
+	}
+	return append(b, '}')
+}
+
+func (g *gen) retrieveRecord(b []byte) []byte {
+	b = append(b, `{"entityName":"contact","entityId":"`...)
+	b = append(b, g.contactID()...)
+	return append(b, `","queryParameters":"?$select=fullname,telephone1,mobilephone,emailaddress1"}`...)
+}
+
+func (g *gen) updateRecord(b []byte) []byte {
+	b = append(b, `{"entityName":"contact","entityId":"`...)
+	b = append(b, g.contactID()...)
+	b = append(b, `","value":{`...)
+	b = appendKV(b, "jobtitle", pickS(g.r, jobTitles))
+	b = append(b, `,"telephone2":`...)
+	b = g.phone(b)
+	return append(b, "}}"...)
+}
+
+func (g *gen) deleteRecord(b []byte) []byte {
+	if id, ok := g.phonecalls.take(); ok {
+		b = append(b, `{"entityName":"phonecall","entityId":"`...)
+		b = append(b, id...)
+		return append(b, `"}`...)
+	}
+	id, ok := g.contacts.take()
+	if !ok {
+		id = missingID
+	}
+	b = append(b, `{"entityName":"contact","entityId":"`...)
+	b = append(b, id...)
+	return append(b, `"}`...)
+}
+
+func (g *gen) search(b []byte) []byte {
+	b = append(b, `{"entityName":"contact","queryParameters":"?$select=fullname,telephone1&$filter=contains(fullname,'`...)
+	b = append(b, pickS(g.r, lastNames)...)
+	return append(b, `')&$top=5"}`...)
+}
+
+func empty(_ *gen, b []byte) []byte { return append(b, "{}"...) }
+
+func (g *gen) setMode(b []byte) []byte {
+	b = append(b, `{"value":`...)
+	b = strconv.AppendInt(b, int64(g.r.IntN(3)), 10)
+	return append(b, '}')
+}
+
+func (g *gen) setWidth(b []byte) []byte {
+	b = append(b, `{"value":`...)
+	b = strconv.AppendInt(b, int64(300+g.r.IntN(300)), 10)
+	return append(b, '}')
+}
+
+func (g *gen) setClickToAct(b []byte) []byte {
+	b = append(b, `{"value":`...)
+	b = strconv.AppendBool(b, g.r.IntN(2) == 0)
+	return append(b, '}')
+}
+
+func (g *gen) entityMetadata(b []byte) []byte {
+	return append(b, `{"entityName":"contact","attributes":["fullname","telephone1","mobilephone"]}`...)
+}
+
+// xrmRetry are the retry settings of enreach.xrm.* calls: Enreach's 3
+// retries with a 200 ms delay instead of 1 s, so a load run stays short.
+const xrmRetry = `,"maxRetries":3,"delay":200}`
+
+func (g *gen) xrmCreate(b []byte) []byte {
+	if g.r.IntN(10) < 3 {
+		b = append(b, `{"entityLogicalName":"phonecall","data":`...)
+		b = g.phonecallValue(b)
+	} else {
+		b = append(b, `{"entityLogicalName":"contact","data":`...)
+		b = g.contactValue(b)
+	}
+	return append(b, xrmRetry...)
+}
+
+func (g *gen) xrmRetrieve(b []byte) []byte {
+	b = append(b, `{"entityLogicalName":"contact","id":"`...)
+	b = append(b, g.contactID()...)
+	b = append(b, `","options":"?$select=fullname,telephone1"`...)
+	return append(b, xrmRetry...)
+}
+
+func (g *gen) xrmUpdate(b []byte) []byte {
+	b = append(b, `{"entityLogicalName":"contact","id":"`...)
+	b = append(b, g.contactID()...)
+	b = append(b, `","data":{`...)
+	b = appendKV(b, "jobtitle", pickS(g.r, jobTitles))
+	b = append(b, '}')
+	return append(b, xrmRetry...)
+}

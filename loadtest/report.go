@@ -1,0 +1,398 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Report is the outcome of a Run. Counts without "totals" in their name
+// cover the measured phase only; Totals and GroundTruth cover every call
+// (seeding, warmup, measured), because the emulator counts all of them.
+type Report struct {
+	Started     time.Time    `json:"started"`
+	Config      ReportConfig `json:"config"`
+	Environment Environment  `json:"environment"`
+	Truncated   bool         `json:"truncated,omitempty"` // stopped by MaxDuration
+	Notes       []string     `json:"notes,omitempty"`
+
+	Duration     float64 `json:"durationSeconds"` // measured phase
+	OfferedRate  float64 `json:"offeredRate"`     // calls/s asked for (open loop); sent/s in the closed loop
+	AchievedRate float64 `json:"achievedRate"`    // answers/s of measured calls
+
+	Sent       int64 `json:"sent"`
+	Answered   int64 `json:"answered"`
+	OK         int64 `json:"ok"`
+	Errors     int64 `json:"errors"`
+	Timeouts   int64 `json:"timeouts"`     // -32000 answers
+	Dropped    int64 `json:"droppedSends"` // open loop: not sent (in-flight cap or generator too late)
+	SendErrors int64 `json:"sendErrors"`
+	Unanswered int64 `json:"unanswered"` // still pending after the drain
+	Unmatched  int64 `json:"unmatched"`  // answers to no pending call
+	BadFrames  int64 `json:"badFrames"`
+	Events     int64 `json:"events"` // event requests and other notifications from the bridge
+
+	LatencyUs    Latency                  `json:"latencyUs"`
+	ErrorsByCode map[string]int64         `json:"errorsByCode"`
+	Methods      map[string]MethodReport  `json:"methods"`
+	Totals       map[string]*methodCounts `json:"totals"`
+	Connect      Latency                  `json:"connectUs"`
+
+	Late        LateReport   `json:"late"`
+	Retries     int64        `json:"retries"`
+	Duplicates  Duplicates   `json:"duplicates"`
+	GroundTruth *GroundTruth `json:"groundTruth,omitempty"`
+
+	Client      ClientUsage       `json:"client"`
+	Timeline    []TimelinePoint   `json:"timeline"`
+	Percentiles []PercentilePoint `json:"percentiles"`
+}
+
+// ReportConfig echoes the run's settings.
+type ReportConfig struct {
+	URL         string          `json:"url"`
+	Model       string          `json:"model"` // "open" or "closed"
+	Sessions    int             `json:"sessions"`
+	Rate        float64         `json:"rate,omitempty"`
+	InFlight    int             `json:"inflight,omitempty"`
+	MaxInFlight int             `json:"maxInflight,omitempty"`
+	Duration    string          `json:"duration"`
+	Warmup      string          `json:"warmup"`
+	Mix         string          `json:"mix"`
+	Faults      json.RawMessage `json:"faults,omitempty"`
+	Echo        bool            `json:"echo,omitempty"`
+}
+
+func reportConfig(c Config) ReportConfig {
+	rc := ReportConfig{URL: c.URL, Sessions: c.Sessions, Duration: c.Duration.String(), Warmup: c.Warmup.String(), Mix: c.Mix.String(), Echo: c.Echo}
+	if json.Valid(c.Faults) {
+		rc.Faults = c.Faults
+	}
+	if c.Closed {
+		rc.Model, rc.InFlight = "closed", c.InFlight
+	} else {
+		rc.Model, rc.Rate, rc.MaxInFlight = "open", c.Rate, c.MaxInFlight
+	}
+	return rc
+}
+
+// Environment describes the machine the generator ran on.
+type Environment struct {
+	GoVersion  string `json:"goVersion"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	NumCPU     int    `json:"numCPU"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPUModel   string `json:"cpuModel,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
+}
+
+func environment() Environment {
+	e := Environment{GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	e.Hostname, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				e.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return e
+}
+
+// Latency summarises a histogram, in microseconds.
+type Latency struct {
+	Count int64   `json:"count"`
+	Min   int64   `json:"min"`
+	P50   int64   `json:"p50"`
+	P90   int64   `json:"p90"`
+	P99   int64   `json:"p99"`
+	P999  int64   `json:"p999"`
+	Max   int64   `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+func latencyOf(h *hdr.Histogram) Latency {
+	if h.TotalCount() == 0 {
+		return Latency{}
+	}
+	return Latency{Count: h.TotalCount(), Min: h.Min(), P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90),
+		P99: h.ValueAtQuantile(99), P999: h.ValueAtQuantile(99.9), Max: h.Max(), Mean: h.Mean()}
+}
+
+// MethodReport is one method in the measured phase.
+type MethodReport struct {
+	methodCounts
+	LatencyUs Latency `json:"latencyUs"`
+}
+
+// LateReport counts bridge.late notifications (answers that came after the
+// CIF timeout), over every phase.
+type LateReport struct {
+	Answers       int64            `json:"answers"`
+	Success       int64            `json:"success"`
+	Failure       int64            `json:"failure"`
+	CreateSuccess int64            `json:"createSuccess"` // cif.createrecord answered after its timeout with a record
+	ByMethod      map[string]int64 `json:"byMethod,omitempty"`
+}
+
+// Duplicates are the duplicate creates the client learned of.
+type Duplicates struct {
+	// Suspected counts enreach.xrm.createRecord results with
+	// possibleDuplicate: true.
+	Suspected int64 `json:"suspected"`
+	// Confirmed counts duplicate records the bridge proved: every
+	// cif.createrecord whose bridge.late says success (the widget got a
+	// timeout, the record exists anyway), plus every extra record id of a
+	// bridge.ledger entry whose status is "confirmed".
+	Confirmed int64 `json:"confirmed"`
+	// Ledger counts bridge.ledger notifications by status.
+	Ledger map[string]int64 `json:"ledger,omitempty"`
+}
+
+// GroundTruth compares the client's view with the emulator's counters
+// (GET /api/v1/emulator/stats before and after the run).
+type GroundTruth struct {
+	Before EmulatorStats `json:"before"`
+	After  EmulatorStats `json:"after"`
+	// Operations is after − before per CIF messageType.
+	Operations map[string]int64 `json:"operations"`
+	// Records is after − before per table (only tables that changed).
+	Records         map[string]int `json:"records"`
+	LateCompletions int64          `json:"lateCompletions"`
+	// OKCreates and OKDeletes are the successful create (cif.createrecord,
+	// enreach.xrm.createRecord) and delete answers the client received,
+	// every phase.
+	OKCreates int64 `json:"okCreates"`
+	OKDeletes int64 `json:"okDeletes"`
+	// ExtraRecords = Σ Records + OKDeletes − OKCreates: records that exist
+	// although no successful answer handed their id to the widget (a
+	// timed-out create that landed late, a retry's duplicate).
+	ExtraRecords int64 `json:"extraRecords"`
+	// Match says whether ExtraRecords == Duplicates.Confirmed and
+	// LateCompletions == Late.Answers.
+	ExtraMatchesConfirmed bool `json:"extraMatchesConfirmed"`
+	LateMatches           bool `json:"lateMatches"`
+}
+
+func groundTruth(before, after EmulatorStats, totals map[string]*methodCounts, rep *Report) *GroundTruth {
+	g := &GroundTruth{Before: before, After: after, Operations: map[string]int64{}, Records: map[string]int{}}
+	for k, v := range after.Operations {
+		if d := v - before.Operations[k]; d != 0 {
+			g.Operations[k] = d
+		}
+	}
+	var dr int64
+	for k, t := range after.Tables {
+		if d := t.Records - before.Tables[k].Records; d != 0 {
+			g.Records[k] = d
+			dr += int64(d)
+		}
+	}
+	g.LateCompletions = after.LateCompletions - before.LateCompletions
+	for _, m := range []string{"cif.createrecord", "enreach.xrm.createRecord"} {
+		if c := totals[m]; c != nil {
+			g.OKCreates += c.OK
+		}
+	}
+	if c := totals["cif.deleterecord"]; c != nil {
+		g.OKDeletes = c.OK
+	}
+	g.ExtraRecords = dr + g.OKDeletes - g.OKCreates
+	g.ExtraMatchesConfirmed = g.ExtraRecords == rep.Duplicates.Confirmed
+	g.LateMatches = g.LateCompletions == rep.Late.Answers
+	return g
+}
+
+// ClientUsage is the generator's own resource use, so that a saturated
+// generator is visible.
+type ClientUsage struct {
+	CPUUserSeconds float64 `json:"cpuUserSeconds"`
+	CPUSysSeconds  float64 `json:"cpuSysSeconds"`
+	CPUPercent     float64 `json:"cpuPercent"` // of one core, over the whole run
+	MaxRSSKiB      int64   `json:"maxRSSKiB"`
+	RSSKiB         int64   `json:"rssKiB"`
+}
+
+func rusage() syscall.Rusage {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+func clientUsage(a, b syscall.Rusage, wall time.Duration) ClientUsage {
+	u := ClientUsage{CPUUserSeconds: tv(b.Utime) - tv(a.Utime), CPUSysSeconds: tv(b.Stime) - tv(a.Stime), MaxRSSKiB: b.Maxrss, RSSKiB: RSSKiB(os.Getpid())}
+	if wall > 0 {
+		u.CPUPercent = 100 * (u.CPUUserSeconds + u.CPUSysSeconds) / wall.Seconds()
+	}
+	return u
+}
+
+// RSSKiB reads a process's resident set size from /proc (0 when unknown).
+func RSSKiB(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// PercentilePoint is one point of the latency-percentile curve.
+type PercentilePoint struct {
+	Percentile float64 `json:"percentile"`
+	ValueUs    int64   `json:"valueUs"`
+}
+
+// curvePercentiles are spaced evenly on the 1/(1−p) axis HdrHistogram plots use.
+var curvePercentiles = []float64{0, 10, 20, 25, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5,
+	99, 99.25, 99.5, 99.75, 99.9, 99.95, 99.99, 99.995, 99.999, 100}
+
+func (r *runner) fill(rep *Report, all *hdr.Histogram, byMethod map[string]*methodStats, totals map[string]*methodCounts) {
+	rep.LatencyUs = latencyOf(all)
+	rep.ErrorsByCode = map[string]int64{}
+	rep.Methods = map[string]MethodReport{}
+	rep.Totals = totals
+	for m, st := range byMethod {
+		rep.Methods[m] = MethodReport{methodCounts: st.methodCounts, LatencyUs: latencyOf(st.hist)}
+		rep.Sent += st.Sent
+		rep.Answered += st.Answered
+		rep.OK += st.OK
+		rep.Timeouts += st.Timeouts
+		for code, n := range st.Errors {
+			rep.Errors += n
+			rep.ErrorsByCode[strconv.FormatInt(code, 10)] += n
+		}
+	}
+	d := r.cfg.Duration.Seconds()
+	rep.AchievedRate = float64(rep.Answered) / d
+	if r.cfg.Closed {
+		rep.OfferedRate = float64(rep.Sent) / d
+	} else {
+		rep.OfferedRate = r.cfg.Rate
+	}
+	rep.Dropped = r.dropped.Load()
+	rep.SendErrors = r.sendErrors.Load()
+	rep.Unmatched = r.unmatched.Load()
+	rep.BadFrames = r.badFrames.Load()
+	rep.Events = r.events.Load()
+	rep.Retries = r.retries.Load()
+	r.lateMu.Lock()
+	rep.Late = r.late
+	rep.Duplicates = Duplicates{Suspected: r.suspected.Load(), Confirmed: r.confirmedDup, Ledger: r.ledger}
+	r.lateMu.Unlock()
+	r.stats.mu.Lock()
+	rep.Timeline = slices.Clone(r.stats.tl)
+	r.stats.mu.Unlock()
+	if all.TotalCount() > 0 {
+		for _, p := range curvePercentiles {
+			rep.Percentiles = append(rep.Percentiles, PercentilePoint{Percentile: p, ValueUs: all.ValueAtQuantile(p)})
+		}
+	}
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }
+
+func fmtUs(us int64) string {
+	switch {
+	case us >= 1_000_000:
+		return fmt.Sprintf("%.2fs", float64(us)/1e6)
+	case us >= 1000:
+		return fmt.Sprintf("%.2fms", float64(us)/1e3)
+	default:
+		return fmt.Sprintf("%dµs", us)
+	}
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// WriteText writes the human-readable summary.
+func (rep *Report) WriteText(w io.Writer) {
+	c := rep.Config
+	e := rep.Environment
+	fmt.Fprintf(w, "cifbridge load: %s, %d sessions, %s loop", c.URL, c.Sessions, c.Model)
+	if c.Model == "open" {
+		fmt.Fprintf(w, " at %.0f/s (in-flight cap %d/session)", c.Rate, c.MaxInFlight)
+	} else {
+		fmt.Fprintf(w, ", %d in flight/session", c.InFlight)
+	}
+	fmt.Fprintf(w, ", %s measured after %s warmup\n", c.Duration, c.Warmup)
+	fmt.Fprintf(w, "machine: %s, %d CPUs, GOMAXPROCS %d, %s %s/%s\n", e.CPUModel, e.NumCPU, e.GOMAXPROCS, e.GoVersion, e.OS, e.Arch)
+	fmt.Fprintf(w, "mix: %s\n", c.Mix)
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "\nrate: offered %.1f/s, achieved %.1f/s (%d answered of %d sent)\n", rep.OfferedRate, rep.AchievedRate, rep.Answered, rep.Sent)
+	l := rep.LatencyUs
+	fmt.Fprintf(w, "latency: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s  (from the scheduled send time)\n",
+		fmtUs(l.P50), fmtUs(l.P90), fmtUs(l.P99), fmtUs(l.P999), fmtUs(l.Max), fmtUs(int64(l.Mean)))
+	fmt.Fprintf(w, "connect: p50 %s  p99 %s  max %s\n", fmtUs(rep.Connect.P50), fmtUs(rep.Connect.P99), fmtUs(rep.Connect.Max))
+	fmt.Fprintf(w, "ok %d, errors %d, timeouts %d, dropped sends %d, send errors %d, unanswered %d, unmatched %d\n",
+		rep.OK, rep.Errors, rep.Timeouts, rep.Dropped, rep.SendErrors, rep.Unanswered, rep.Unmatched)
+	if len(rep.ErrorsByCode) > 0 {
+		codes := make([]string, 0, len(rep.ErrorsByCode))
+		for k := range rep.ErrorsByCode {
+			codes = append(codes, k)
+		}
+		slices.Sort(codes)
+		fmt.Fprint(w, "errors by code:")
+		for _, k := range codes {
+			fmt.Fprintf(w, " %s×%d", k, rep.ErrorsByCode[k])
+		}
+		fmt.Fprintln(w)
+	}
+	methods := make([]string, 0, len(rep.Methods))
+	for m := range rep.Methods {
+		methods = append(methods, m)
+	}
+	slices.Sort(methods)
+	fmt.Fprintf(w, "\n%-28s %9s %9s %8s %9s %10s %10s\n", "method", "sent", "ok", "errors", "timeouts", "p50", "p99")
+	for _, m := range methods {
+		s := rep.Methods[m]
+		fmt.Fprintf(w, "%-28s %9d %9d %8d %9d %10s %10s\n", m, s.Sent, s.OK, s.Answered-s.OK, s.Timeouts, fmtUs(s.LatencyUs.P50), fmtUs(s.LatencyUs.P99))
+	}
+	fmt.Fprintf(w, "\nlate answers (bridge.late): %d (success %d, failure %d; creates that landed after their timeout %d)\n",
+		rep.Late.Answers, rep.Late.Success, rep.Late.Failure, rep.Late.CreateSuccess)
+	fmt.Fprintf(w, "retries: %d; duplicates: suspected %d, confirmed %d", rep.Retries, rep.Duplicates.Suspected, rep.Duplicates.Confirmed)
+	if len(rep.Duplicates.Ledger) > 0 {
+		fmt.Fprintf(w, " (ledger %v)", rep.Duplicates.Ledger)
+	}
+	fmt.Fprintln(w)
+	if g := rep.GroundTruth; g != nil {
+		fmt.Fprintf(w, "ground truth (emulator, every phase): operations %v, records %v, late completions %d, extra records %d\n",
+			g.Operations, g.Records, g.LateCompletions, g.ExtraRecords)
+		fmt.Fprintf(w, "  late completions %s late answers; extra records %s confirmed duplicates\n", eq(g.LateMatches), eq(g.ExtraMatchesConfirmed))
+	}
+	cu := rep.Client
+	fmt.Fprintf(w, "client: cpu user %.2fs sys %.2fs (%.0f%% of a core), rss %d KiB (max %d KiB)\n",
+		cu.CPUUserSeconds, cu.CPUSysSeconds, cu.CPUPercent, cu.RSSKiB, cu.MaxRSSKiB)
+}
+
+func eq(ok bool) string {
+	if ok {
+		return "=="
+	}
+	return "!="
+}

@@ -1,0 +1,408 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// runner is the state of one Run.
+type runner struct {
+	cfg    Config
+	ctx    context.Context // ends at MaxDuration
+	start  time.Time
+	stats  *stats
+	shared *idPool
+	picker picker
+
+	// Phase boundaries since start, set before sending begins.
+	measureStart, end time.Duration
+	sending           atomic.Bool
+
+	dropped, sendErrors, badFrames, unmatched, events atomic.Int64
+	retries, suspected                                atomic.Int64
+
+	// lateMu guards the notification counters.
+	lateMu       sync.Mutex
+	late         LateReport
+	ledger       map[string]int64
+	confirmedDup int64
+}
+
+func (r *runner) since() time.Duration { return time.Since(r.start) }
+
+func (r *runner) phaseAt(t time.Duration) phase {
+	if t < r.measureStart {
+		return phaseWarmup
+	}
+	return phaseMeasured
+}
+
+// notification handles bridge.late and bridge.ledger.
+func (r *runner) notification(method string, params json.RawMessage) {
+	switch method {
+	case protocol.NotifyLate:
+		var p protocol.LateParams
+		if json.Unmarshal(params, &p) != nil {
+			r.badFrames.Add(1)
+			return
+		}
+		r.lateMu.Lock()
+		r.late.Answers++
+		if r.late.ByMethod == nil {
+			r.late.ByMethod = map[string]int64{}
+		}
+		r.late.ByMethod[p.Method]++
+		if p.Outcome == protocol.OutcomeSuccess {
+			r.late.Success++
+			if p.Method == protocol.MethodCreateRecord {
+				// CIF forgot this create, yet the record exists: a caller
+				// that retries (as every CIF widget must) duplicates it.
+				r.late.CreateSuccess++
+				r.confirmedDup++
+			}
+		} else {
+			r.late.Failure++
+		}
+		r.lateMu.Unlock()
+	case protocol.NotifyLedger:
+		var p struct {
+			Entry struct {
+				Status    string            `json:"status"`
+				RecordIDs []json.RawMessage `json:"recordIds"`
+				Records   []json.RawMessage `json:"records"`
+			} `json:"entry"`
+		}
+		if json.Unmarshal(params, &p) != nil {
+			r.badFrames.Add(1)
+			return
+		}
+		r.lateMu.Lock()
+		if r.ledger == nil {
+			r.ledger = map[string]int64{}
+		}
+		r.ledger[p.Entry.Status]++
+		if p.Entry.Status == "confirmed" {
+			n := max(len(p.Entry.RecordIDs), len(p.Entry.Records))
+			if n > 1 {
+				r.confirmedDup += int64(n - 1)
+			} else {
+				r.confirmedDup++
+			}
+		}
+		r.lateMu.Unlock()
+	default:
+		r.events.Add(1)
+	}
+}
+
+func (r *runner) lateAnswers() int64 {
+	r.lateMu.Lock()
+	defer r.lateMu.Unlock()
+	return r.late.Answers
+}
+
+// Run drives the bridge at cfg.URL and returns the report. Errors wrapping
+// ErrUsage are the caller's input (bad config, unreachable URL).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)
+	defer cancel()
+	r := &runner{cfg: cfg, ctx: ctx, start: time.Now(), shared: &idPool{}, picker: newPicker(cfg.Mix)}
+	r.stats = newStats(min(cfg.Sessions, 8))
+	rep := &Report{Started: r.start.UTC(), Environment: environment()}
+	rep.Config = reportConfig(cfg)
+	ru0 := rusage()
+
+	base, err := adminBase(cfg.URL)
+	if err != nil {
+		return nil, usagef("--url: %v", err)
+	}
+	admin := EmulatorAdmin{Base: base, Token: cfg.Token}
+	if len(cfg.Faults) > 0 {
+		if err := admin.PutFaults(ctx, cfg.Faults); err != nil {
+			return nil, reachErr("install the fault profile", err)
+		}
+	}
+	var before EmulatorStats
+	truth := !cfg.Echo && !cfg.NoGroundTruth
+	if truth {
+		before, err = admin.Stats(ctx)
+		switch {
+		case errors.Is(err, ErrNoEmulator):
+			truth = false
+			rep.Notes = append(rep.Notes, "no ground truth: "+err.Error())
+		case err != nil:
+			return nil, reachErr("read the emulator stats", err)
+		}
+	}
+
+	sessions, connect, err := dialAll(r)
+	if err != nil {
+		return nil, err
+	}
+	rep.Connect = latencyOf(connect)
+	defer closeAll(sessions)
+
+	if !cfg.Echo && cfg.SeedRecords > 0 {
+		s := sessions[0]
+		for range cfg.SeedRecords {
+			if !s.send(protocol.MethodCreateRecord, r.since(), phaseSeed, 0) {
+				break
+			}
+			for s.inflight() > 0 && ctx.Err() == nil {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}
+
+	loadStart := r.since()
+	r.measureStart = loadStart + cfg.Warmup
+	r.end = r.measureStart + cfg.Duration
+	r.sending.Store(true)
+	stopProgress := r.progress(loadStart)
+
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		if cfg.Closed {
+			wg.Go(func() {
+				for range cfg.InFlight {
+					t := r.since()
+					if !s.send("", t, r.phaseAt(t), 0) {
+						return
+					}
+				}
+			})
+		} else {
+			wg.Go(func() { r.schedule(s, loadStart) })
+		}
+	}
+	select {
+	case <-time.After(time.Until(r.start.Add(r.end))):
+	case <-ctx.Done():
+	}
+	r.sending.Store(false)
+	wg.Wait()
+	rep.Duration = seconds(cfg.Duration)
+
+	// Drain: every outstanding call gets its answer (or the CIF timeout).
+	drainUntil := time.Now().Add(cfg.Drain)
+	for totalInflight(sessions) > 0 && time.Now().Before(drainUntil) && ctx.Err() == nil {
+		time.Sleep(2 * time.Millisecond)
+	}
+	stopProgress()
+	rep.Unanswered = int64(totalInflight(sessions))
+
+	all, byMethod, totals := r.stats.merged()
+	var timeouts int64
+	for _, c := range totals {
+		timeouts += c.Timeouts
+	}
+	// Late answers: wait until every timed-out call's bridge.late arrived.
+	lateUntil := time.Now().Add(cfg.LateWait)
+	for r.lateAnswers() < timeouts && time.Now().Before(lateUntil) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		rep.Truncated = true
+		rep.Notes = append(rep.Notes, fmt.Sprintf("stopped by --max-duration %v", cfg.MaxDuration))
+	}
+
+	r.fill(rep, all, byMethod, totals)
+	if truth {
+		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
+		after, err := admin.Stats(actx)
+		acancel()
+		if err != nil {
+			rep.Notes = append(rep.Notes, "no ground truth after the run: "+err.Error())
+		} else {
+			rep.GroundTruth = groundTruth(before, after, totals, rep)
+		}
+	}
+	ru1 := rusage()
+	rep.Client = clientUsage(ru0, ru1, time.Since(r.start))
+	return rep, nil
+}
+
+// reachErr turns a connection failure into a usage error (the URL is wrong
+// or nothing listens there).
+func reachErr(what string, err error) error {
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w: cannot reach the bridge to %s: %v", ErrUsage, what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// dialAll opens every session, 32 dials at a time.
+func dialAll(r *runner) ([]*session, *hdr.Histogram, error) {
+	n := r.cfg.Sessions
+	sessions := make([]*session, n)
+	connect := newHist()
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+			defer cancel()
+			t0 := time.Now()
+			s, err := dialSession(dctx, r, i)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			recordUs(connect, time.Since(t0))
+			sessions[i] = s
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		var opened []*session
+		for _, s := range sessions {
+			if s != nil {
+				opened = append(opened, s)
+			}
+		}
+		closeAll(opened)
+		var oe *net.OpError
+		if errors.As(firstErr, &oe) || errors.Is(firstErr, syscall.ECONNREFUSED) || errors.Is(firstErr, context.DeadlineExceeded) {
+			return nil, nil, fmt.Errorf("%w: cannot reach %s: %v", ErrUsage, r.cfg.URL, firstErr)
+		}
+		return nil, nil, fmt.Errorf("dial %s: %w", r.cfg.URL, firstErr)
+	}
+	return sessions, connect, nil
+}
+
+func closeAll(sessions []*session) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256)
+	for _, s := range sessions {
+		sem <- struct{}{}
+		wg.Go(func() { defer func() { <-sem }(); s.close() })
+	}
+	wg.Wait()
+}
+
+func totalInflight(sessions []*session) int {
+	n := 0
+	for _, s := range sessions {
+		n += s.inflight()
+	}
+	return n
+}
+
+// schedule is the open loop of one session: rate/sessions calls per second
+// at fixed times, staggered across sessions. Latency counts from the
+// scheduled time; a send more than MaxSendLag late, or over the in-flight
+// cap, is dropped and counted.
+func (r *runner) schedule(s *session, loadStart time.Duration) {
+	n := r.cfg.Sessions
+	interval := time.Duration(float64(time.Second) * float64(n) / r.cfg.Rate)
+	next := loadStart + interval*time.Duration(s.idx)/time.Duration(n)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for next < r.end && r.sending.Load() {
+		now := r.since()
+		if wait := next - now; wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-r.ctx.Done():
+				return
+			}
+			continue
+		}
+		for next <= now && next < r.end {
+			if now-next > r.cfg.MaxSendLag {
+				r.dropped.Add(1)
+			} else {
+				s.send("", next, r.phaseAt(next), r.cfg.MaxInFlight)
+			}
+			next += interval
+		}
+	}
+}
+
+// progress prints a line per second until the returned stop is called.
+func (r *runner) progress(loadStart time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		last := loadStart
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+			}
+			now := r.since()
+			p := r.stats.tick(now-r.measureStart, now-last, last >= r.measureStart)
+			last = now
+			if r.cfg.Progress == nil {
+				continue
+			}
+			so := r.stats.soFar()
+			var errs, tos int64
+			for _, sh := range r.stats.shards {
+				sh.mu.Lock()
+				for _, m := range sh.byMethod {
+					errs += m.Answered - m.OK
+					tos += m.Timeouts
+				}
+				sh.mu.Unlock()
+			}
+			phase := "load"
+			if now < r.measureStart {
+				phase = "warmup"
+			} else if now > r.end {
+				phase = "drain"
+			}
+			line := fmt.Sprintf("%5.0fs %-6s rate %8.0f/s  p50 %s  p99 %s  (so far)  errors %d  timeouts %d  dropped %d",
+				(now - loadStart).Seconds(), phase, p.Rate, fmtUs(so.ValueAtQuantile(50)), fmtUs(so.ValueAtQuantile(99)),
+				errs, tos, r.dropped.Load())
+			if r.cfg.ProgressTTY {
+				fmt.Fprintf(r.cfg.Progress, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(r.cfg.Progress, line)
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		if r.cfg.Progress != nil && r.cfg.ProgressTTY {
+			fmt.Fprintln(r.cfg.Progress)
+		}
+	}
+}

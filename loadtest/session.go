@@ -1,0 +1,306 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+const codeTimeout = protocol.CodeTimeout
+
+// pendingCall is one call awaiting its answer.
+type pendingCall struct {
+	method string
+	sched  time.Duration // scheduled send time, since the run's start
+	phase  phase
+}
+
+// session is one widget WebSocket with its lean JSON-RPC client.
+type session struct {
+	idx int
+	r   *runner
+	ws  *websocket.Conn
+	sh  *shard
+
+	// sendMu serialises senders (scheduler, seeding, and in the closed loop
+	// the reader): it owns g and buf.
+	sendMu sync.Mutex
+	g      *gen
+	buf    []byte
+
+	// mu guards pending and next.
+	mu      sync.Mutex
+	pending map[uint64]pendingCall
+	next    uint64
+
+	readDone chan struct{}
+	readErr  error
+}
+
+func dialSession(ctx context.Context, r *runner, idx int) (*session, error) {
+	opts := &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, CompressionMode: websocket.CompressionDisabled}
+	if r.cfg.Token != "" {
+		opts.HTTPHeader = http.Header{"Authorization": {"Bearer " + r.cfg.Token}}
+	}
+	ws, _, err := websocket.Dial(ctx, r.cfg.URL, opts)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(16 << 20)
+	s := &session{
+		idx:      idx,
+		r:        r,
+		ws:       ws,
+		sh:       r.stats.shards[idx%len(r.stats.shards)],
+		g:        newGen(r.cfg.Seed, idx, r.shared),
+		pending:  map[uint64]pendingCall{},
+		readDone: make(chan struct{}),
+	}
+	go s.readLoop()
+	return s, nil
+}
+
+func (s *session) inflight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
+// send sends one call scheduled at sched; method "" picks one from the mix.
+// The open loop passes a limit: when that many calls are outstanding the
+// send is dropped. It reports whether the call went out.
+func (s *session) send(method string, sched time.Duration, ph phase, limit int) bool {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if method == "" {
+		method = s.r.picker.pick(s.g.r.IntN(s.r.picker.total))
+	}
+	s.mu.Lock()
+	if limit > 0 && len(s.pending) >= limit {
+		s.mu.Unlock()
+		s.r.dropped.Add(1)
+		return false
+	}
+	s.next++
+	id := s.next
+	s.pending[id] = pendingCall{method: method, sched: sched, phase: ph}
+	s.mu.Unlock()
+
+	b := append(s.buf[:0], `{"jsonrpc":"2.0","id":`...)
+	b = strconv.AppendUint(b, id, 10)
+	b = append(b, `,"method":"`...)
+	b = append(b, method...)
+	b = append(b, `","params":`...)
+	if ph == phaseSeed {
+		b = append(b, `{"entityName":"contact","value":`...)
+		b = s.g.contactValue(b)
+		b = append(b, '}')
+	} else {
+		b = generators[method](s.g, b)
+	}
+	b = append(b, '}')
+	s.buf = b
+	s.sh.sent(method, ph)
+	if err := s.ws.Write(s.r.ctx, websocket.MessageText, b); err != nil {
+		s.mu.Lock()
+		_, still := s.pending[id]
+		delete(s.pending, id)
+		s.mu.Unlock()
+		if still {
+			s.r.sendErrors.Add(1)
+		}
+		return false
+	}
+	return true
+}
+
+// inMsg is what the client reads: a response, a notification or an event
+// request from the bridge. Only the fields the report needs are decoded.
+type inMsg struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *struct {
+		Code int64           `json:"code"`
+		Data json.RawMessage `json:"data"`
+	} `json:"error"`
+}
+
+func (s *session) readLoop() {
+	defer close(s.readDone)
+	var buf bytes.Buffer
+	for {
+		_, rd, err := s.ws.Reader(s.r.ctx)
+		if err != nil {
+			s.readErr = err
+			return
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(rd); err != nil {
+			s.readErr = err
+			return
+		}
+		s.handle(buf.Bytes())
+	}
+}
+
+func (s *session) handle(data []byte) {
+	now := s.r.since()
+	var m inMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		s.r.badFrames.Add(1)
+		return
+	}
+	if m.Method != "" && !s.r.cfg.Echo {
+		if len(m.ID) > 0 { // an event request: a widget answers it
+			s.sendMu.Lock()
+			_ = s.ws.Write(s.r.ctx, websocket.MessageText, protocol.AppendResponse(nil, m.ID, json.RawMessage("null"), nil))
+			s.sendMu.Unlock()
+			s.r.events.Add(1)
+			return
+		}
+		s.r.notification(m.Method, m.Params)
+		return
+	}
+	id, ok := parseID(m.ID)
+	if !ok {
+		s.r.badFrames.Add(1)
+		return
+	}
+	s.mu.Lock()
+	p, found := s.pending[id]
+	delete(s.pending, id)
+	s.mu.Unlock()
+	if !found {
+		s.r.unmatched.Add(1)
+		return
+	}
+	var code int64
+	if m.Error != nil {
+		code = m.Error.Code
+		if code == 0 {
+			code = protocol.CodeInternal
+		}
+	}
+	s.sh.answered(p.method, p.phase, now-p.sched, code)
+	if !s.r.cfg.Echo {
+		s.outcome(p, &m)
+	}
+	if s.r.cfg.Closed && p.phase != phaseSeed && s.r.sending.Load() {
+		t := s.r.since()
+		s.send("", t, s.r.phaseAt(t), 0)
+	}
+}
+
+// outcome feeds id pools and the retry/duplicate counters.
+func (s *session) outcome(p pendingCall, m *inMsg) {
+	switch p.method {
+	case protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord:
+		if m.Error != nil {
+			s.attemptsFromError(m)
+			return
+		}
+		var res struct {
+			EntityType        string `json:"entityType"`
+			ID                string `json:"id"`
+			Attempts          int    `json:"attempts"`
+			PossibleDuplicate bool   `json:"possibleDuplicate"`
+		}
+		raw := m.Result
+		if len(raw) > 0 && raw[0] == '"' { // CIF's JSON-string shape
+			var str string
+			if json.Unmarshal(raw, &str) == nil {
+				raw = json.RawMessage(str)
+			}
+		}
+		if json.Unmarshal(raw, &res) != nil || res.ID == "" {
+			return
+		}
+		if res.Attempts > 1 {
+			s.r.retries.Add(int64(res.Attempts - 1))
+		}
+		if res.PossibleDuplicate {
+			s.r.suspected.Add(1)
+		}
+		switch {
+		case p.phase == phaseSeed:
+			s.r.shared.add(res.ID)
+		case res.EntityType == "phonecall":
+			s.g.phonecalls.add(res.ID)
+		case res.EntityType == "contact":
+			s.g.contacts.add(res.ID)
+		}
+	case protocol.MethodXrmUpdateRecord, protocol.MethodXrmRetrieveRecord:
+		if m.Error != nil {
+			s.attemptsFromError(m)
+			return
+		}
+		var res struct {
+			Attempts int `json:"attempts"`
+		}
+		if json.Unmarshal(m.Result, &res) == nil && res.Attempts > 1 {
+			s.r.retries.Add(int64(res.Attempts - 1))
+		}
+	}
+}
+
+// attemptsFromError counts the retries of a -32005 (every attempt failed).
+func (s *session) attemptsFromError(m *inMsg) {
+	if m.Error.Code != protocol.CodeRetriesExhausted || len(m.Error.Data) == 0 {
+		return
+	}
+	var d struct {
+		Attempts []json.RawMessage `json:"attempts"`
+	}
+	if json.Unmarshal(m.Error.Data, &d) == nil && len(d.Attempts) > 1 {
+		s.r.retries.Add(int64(len(d.Attempts) - 1))
+	}
+}
+
+// parseID reads the decimal ids this client sends without allocating.
+func parseID(raw json.RawMessage) (uint64, bool) {
+	if len(raw) == 0 || len(raw) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// close ends the session with a normal closure and waits for its reader.
+func (s *session) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		_ = s.ws.Close(websocket.StatusNormalClosure, "load run finished")
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		_ = s.ws.CloseNow()
+	}
+	<-s.readDone
+}
+
+func isClosed(err error) bool {
+	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) ||
+		websocket.CloseStatus(err) == websocket.StatusNormalClosure || websocket.CloseStatus(err) == websocket.StatusGoingAway
+}
