@@ -1,0 +1,400 @@
+package retry
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// CreateRecord serves enreach.xrm.createRecord (XrmCreateParams →
+// XrmCreateResult).
+func (e *Engine) CreateRecord(ctx context.Context, call bridge.WidgetCall) (json.RawMessage, error) {
+	var p protocol.XrmCreateParams
+	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+		return nil, err
+	}
+	if err := protocol.RequireEntity("entityLogicalName", p.EntityLogicalName); err != nil {
+		return nil, err
+	}
+	data, err := protocol.NormalizeObject("data", p.Data)
+	if err != nil {
+		return nil, err
+	}
+	set, err := retrySettings(p.MaxRetries, p.Delay)
+	if err != nil {
+		return nil, err
+	}
+	session, err := sessionOf(call)
+	if err != nil {
+		return nil, err
+	}
+	idempotent := e.cfg.IdempotentCreates
+	if p.Idempotent != nil {
+		idempotent = *p.Idempotent
+	}
+	key := uuid.NewString()
+	if idempotent {
+		if data, key, err = withPrimaryKey(data, e.primaryKey(p.EntityLogicalName)); err != nil {
+			return nil, err
+		}
+	}
+	params := mustJSON(protocol.CreateRecordParams{EntityName: p.EntityLogicalName, Value: data})
+
+	lc := &logicalCreate{
+		e: e, session: session, entity: p.EntityLogicalName, key: key, idempotent: idempotent,
+		index: map[string]int{}, early: map[string]correlation.Late{},
+	}
+	e.track(lc)
+
+	var (
+		resultID  string
+		lastErr   error
+		retryable = true
+	)
+	for i := 0; i <= set.retries; i++ {
+		if i > 0 {
+			if err := sleep(ctx, waitBefore(set.delay, lastErr)); err != nil {
+				lastErr, retryable = err, false
+				break
+			}
+		}
+		res, rec, unanswered, err := e.attempt(ctx, call, protocol.MethodCreateRecord, params, lc.onLate)
+		if err == nil {
+			resultID = createdID(res)
+			rec.RecordID = resultID
+			lc.add(rec, false)
+			break
+		}
+		if idempotent && i > 0 && isDuplicateKey(err) {
+			// An earlier attempt landed with our key: that is the record.
+			rec.RecordID = key
+			lc.add(rec, false)
+			lc.known(key)
+			resultID = key
+			break
+		}
+		lc.add(rec, unanswered)
+		lastErr = err
+		if !Retryable(err) || ctx.Err() != nil {
+			retryable = false
+			break
+		}
+	}
+	if resultID != "" {
+		lc.known(resultID)
+	}
+	entry, attempts, written := lc.finish(ctx)
+	if resultID == "" {
+		return nil, finalError(attempts, lastErr, entry.ID, retryable)
+	}
+	out := protocol.XrmCreateResult{EntityType: p.EntityLogicalName, ID: resultID, Attempts: len(attempts)}
+	if written {
+		out.LedgerID = entry.ID
+		out.PossibleDuplicate = entry.Status != ledger.StatusResolved && entry.Status != ledger.StatusCleared
+	} else if lc.hadTimeout() {
+		out.PossibleDuplicate = !idempotent // the ledger write failed (logged); still warn
+	}
+	return mustJSON(out), nil
+}
+
+// withPrimaryKey puts a fresh GUID in the primary-key column of data unless
+// the caller supplied one, and returns the data with the key.
+func withPrimaryKey(data json.RawMessage, column string) (json.RawMessage, string, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, "", protocol.InvalidParams("\"data\": %v", err)
+	}
+	if raw, ok := m[column]; ok && string(raw) != "null" {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, "", protocol.InvalidParams("\"data.%s\" must be a GUID string (the record's primary key)", column)
+		}
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return nil, "", protocol.InvalidParams("\"data.%s\" must be a GUID (the record's primary key), got %q", column, s)
+		}
+		m[column] = mustJSON(id.String())
+		return mustJSON(m), id.String(), nil
+	}
+	key := uuid.NewString()
+	m[column] = mustJSON(key)
+	return mustJSON(m), key, nil
+}
+
+// createdID reads the id of a create result {entityType,id} (object or the
+// JSON string CIF resolves with).
+func createdID(res json.RawMessage) string {
+	var r protocol.CreateResult
+	if json.Unmarshal(objectResult(res), &r) != nil {
+		return ""
+	}
+	return strings.ToLower(r.ID)
+}
+
+// logicalCreate is the in-memory state of one createRecord call: it lives
+// from the first attempt until every timed-out attempt has a late outcome.
+type logicalCreate struct {
+	e          *Engine
+	session    string
+	entity     string
+	key        string
+	idempotent bool
+
+	// writeMu orders ledger writes: each write carries the state at its turn.
+	writeMu  sync.Mutex
+	ledgerID string // set once the entry is committed; under writeMu
+
+	// mu guards the fields below.
+	mu       sync.Mutex
+	attempts []ledger.Attempt
+	index    map[string]int              // attempt id → position in attempts
+	early    map[string]correlation.Late // late outcomes that came before add
+	ids      []string                    // distinct records known to exist
+	done     bool                        // the call has been answered
+	untrack  bool                        // removed from Engine.live
+}
+
+func (e *Engine) track(lc *logicalCreate) {
+	e.mu.Lock()
+	e.live[lc] = struct{}{}
+	e.mu.Unlock()
+}
+
+// add records an attempt's synchronous outcome, merging a late outcome that
+// came first (the late answer can race the attempt's return).
+func (lc *logicalCreate) add(rec ledger.Attempt, unanswered bool) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.index[rec.AttemptID] = len(lc.attempts)
+	lc.attempts = append(lc.attempts, rec)
+	if l, ok := lc.early[rec.AttemptID]; ok && unanswered {
+		delete(lc.early, rec.AttemptID)
+		lc.applyLate(len(lc.attempts)-1, l)
+	}
+}
+
+// known adds a record id that exists for this create.
+func (lc *logicalCreate) known(id string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.knownLocked(id)
+}
+
+func (lc *logicalCreate) knownLocked(id string) {
+	if id != "" && !slices.Contains(lc.ids, id) {
+		lc.ids = append(lc.ids, id)
+	}
+}
+
+func (lc *logicalCreate) hadTimeout() bool {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return lc.hadTimeoutLocked()
+}
+
+func (lc *logicalCreate) hadTimeoutLocked() bool {
+	for _, a := range lc.attempts {
+		switch a.Outcome {
+		case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure, ledger.OutcomeExpired:
+			return true
+		}
+	}
+	return false
+}
+
+// onLate is the OnLate hook of every attempt of this create.
+func (lc *logicalCreate) onLate(l correlation.Late) {
+	lc.mu.Lock()
+	i, ok := lc.index[l.Info.ID]
+	if !ok {
+		lc.early[l.Info.ID] = l // add merges it
+		lc.mu.Unlock()
+		return
+	}
+	lc.applyLate(i, l)
+	done := lc.done
+	lc.mu.Unlock()
+	if done {
+		ctx, cancel := context.WithTimeout(context.Background(), lc.e.cfg.LedgerWriteTimeout)
+		defer cancel()
+		lc.write(ctx, true)
+	}
+}
+
+// applyLate turns attempt i's timeout into its late outcome; lc.mu is held.
+func (lc *logicalCreate) applyLate(i int, l correlation.Late) {
+	a := &lc.attempts[i]
+	if a.Outcome != ledger.OutcomeTimeout {
+		return
+	}
+	a.LateByMs = l.LateBy.Milliseconds()
+	switch {
+	case l.Expired:
+		a.Outcome = ledger.OutcomeExpired
+	case l.Err != nil:
+		a.Outcome = ledger.OutcomeLateFailure
+		pe := protocol.AsError(l.Err)
+		a.Code, a.Message = pe.Code, pe.Message
+		a.DataverseCode, a.HTTPStatus = "", 0
+		if d, ok := protocol.BackendData(l.Err); ok {
+			a.DataverseCode, a.HTTPStatus = d.DataverseCode, d.HTTPStatus
+		}
+	default:
+		a.Outcome = ledger.OutcomeLateSuccess
+		a.Code, a.Message = 0, ""
+		a.RecordID = createdID(l.Result)
+		lc.knownLocked(a.RecordID)
+	}
+}
+
+// status is the ledger status the state calls for ("" for no entry); lc.mu
+// is held.
+func (lc *logicalCreate) status() ledger.Status {
+	if !lc.hadTimeoutLocked() {
+		return ""
+	}
+	pending, expired := 0, 0
+	for _, a := range lc.attempts {
+		switch a.Outcome {
+		case ledger.OutcomeTimeout:
+			pending++
+		case ledger.OutcomeExpired:
+			expired++
+		}
+	}
+	switch {
+	case len(lc.ids) >= 2:
+		return ledger.StatusConfirmed
+	case lc.idempotent && len(lc.ids) == 1:
+		return ledger.StatusResolved
+	case pending > 0:
+		return ledger.StatusSuspected
+	case expired > 0:
+		return ledger.StatusExpiredUnknown
+	}
+	return ledger.StatusCleared
+}
+
+func (lc *logicalCreate) pendingLocked() bool {
+	for _, a := range lc.attempts {
+		if a.Outcome == ledger.OutcomeTimeout {
+			return true
+		}
+	}
+	return false
+}
+
+// finish ends the synchronous phase: it writes the ledger entry when an
+// attempt timed out (committed before it returns) and returns the entry, a
+// copy of the attempts, and whether an entry was written.
+func (lc *logicalCreate) finish(ctx context.Context) (ledger.Entry, []ledger.Attempt, bool) {
+	lc.mu.Lock()
+	lc.done = true
+	attempts := slices.Clone(lc.attempts)
+	lc.mu.Unlock()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lc.e.cfg.LedgerWriteTimeout)
+	defer cancel()
+	entry, ok := lc.write(wctx, false)
+	lc.mu.Lock()
+	attempts = slices.Clone(lc.attempts)
+	lc.mu.Unlock()
+	return entry, attempts, ok
+}
+
+// write brings the ledger entry up to date with the state, then stops
+// tracking the create once nothing is pending. late is true when a late
+// answer caused it: the session is then told with bridge.ledger.
+func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bool) {
+	lc.writeMu.Lock()
+	defer lc.writeMu.Unlock()
+	lc.mu.Lock()
+	st := lc.status()
+	attempts, ids := slices.Clone(lc.attempts), slices.Clone(lc.ids)
+	finished := lc.done && !lc.pendingLocked()
+	lc.mu.Unlock()
+	defer func() {
+		if finished {
+			lc.forget()
+		}
+	}()
+	if st == "" {
+		return ledger.Entry{}, false
+	}
+	var (
+		entry ledger.Entry
+		err   error
+	)
+	if lc.ledgerID == "" {
+		entry, err = lc.e.cfg.Ledger.Create(ctx, ledger.Entry{
+			Session: lc.session, Method: protocol.MethodXrmCreateRecord, Entity: lc.entity, Key: lc.key,
+			Attempts: attempts, RecordIDs: ids, Status: st, Note: note(st, lc.idempotent),
+		})
+		if err == nil {
+			lc.ledgerID = entry.ID
+		}
+	} else {
+		entry, err = lc.e.cfg.Ledger.Update(ctx, lc.ledgerID, func(cur *ledger.Entry) error {
+			// An operator's acknowledgement stands unless new records turned up.
+			if cur.Status != ledger.StatusAcknowledged || len(ids) > len(cur.RecordIDs) {
+				if cur.Status != st {
+					cur.Note = note(st, lc.idempotent)
+				}
+				cur.Status = st
+			}
+			cur.Attempts, cur.RecordIDs = attempts, ids
+			return nil
+		})
+	}
+	if err != nil {
+		lc.e.log.Error().Err(err).Str("session", lc.session).Str("key", lc.key).Str("status", string(st)).
+			Msg("ledger write failed: a possible duplicate is only in the log")
+		return ledger.Entry{}, false
+	}
+	lc.e.log.Info().Str("session", lc.session).Str("ledgerId", entry.ID).Str("entity", lc.entity).
+		Str("status", string(entry.Status)).Strs("recordIds", entry.RecordIDs).Msg("duplicate ledger entry written")
+	if late || entry.Status != ledger.StatusSuspected {
+		lc.e.cfg.Bridge.Notify(lc.session, protocol.NotifyLedger, protocol.LedgerParams{Entry: mustJSON(entry)})
+	}
+	return entry, true
+}
+
+func (lc *logicalCreate) forget() {
+	lc.mu.Lock()
+	already := lc.untrack
+	lc.untrack = true
+	lc.mu.Unlock()
+	if already {
+		return
+	}
+	lc.e.mu.Lock()
+	delete(lc.e.live, lc)
+	lc.e.mu.Unlock()
+}
+
+// note explains a status in the entry, for operators.
+func note(st ledger.Status, idempotent bool) string {
+	switch st {
+	case ledger.StatusSuspected:
+		return "an attempt timed out and its outcome is not known yet: the record may exist twice"
+	case ledger.StatusConfirmed:
+		return "a timed-out attempt created a record after all: recordIds lists every record of this create"
+	case ledger.StatusCleared:
+		return "every timed-out attempt failed or was the only record: no duplicate"
+	case ledger.StatusResolved:
+		if idempotent {
+			return "idempotent create: the primary key made a duplicate impossible"
+		}
+	case ledger.StatusExpiredUnknown:
+		return "a timed-out attempt never answered within the late-record window: a duplicate may exist"
+	}
+	return ""
+}

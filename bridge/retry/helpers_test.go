@@ -1,0 +1,261 @@
+package retry_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/retry"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// rig is a real bridge with the emulator, the ledger and the retry engine on
+// a loopback httptest server.
+type rig struct {
+	t      *testing.T
+	srv    *bridge.Server
+	hs     *httptest.Server
+	emu    *emulator.Emulator
+	ledger *ledger.Ledger
+	engine *retry.Engine
+}
+
+type rigOptions struct {
+	timeout    time.Duration // CIF timeout; default 200 ms
+	lateWindow time.Duration
+	idempotent bool
+	faults     *emulator.FaultProfile
+}
+
+func startRig(t *testing.T, o rigOptions) *rig {
+	t.Helper()
+	if o.timeout == 0 {
+		o.timeout = 200 * time.Millisecond
+	}
+	emu, err := emulator.New(emulator.Config{Faults: o.faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ledger.Handler(l, zerolog.Nop())
+	srv, err := bridge.New(bridge.Config{
+		Backend: emu, Timeout: o.timeout, LateWindow: o.lateWindow,
+		Extra: map[string]http.Handler{ledger.PathList: h, ledger.PathOne: h, "/api/v1/emulator/": emu.AdminHandler()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := retry.New(retry.Config{Bridge: srv, Ledger: l, Keys: keys{emu}, IdempotentCreates: o.idempotent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Register(srv)
+	srv.Registry().MustRegister(l.Collectors()...)
+	r := &rig{t: t, srv: srv, hs: httptest.NewServer(srv.Handler()), emu: emu, ledger: l, engine: eng}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		r.hs.Close()
+		l.Close()
+	})
+	return r
+}
+
+type keys struct{ e *emulator.Emulator }
+
+func (k keys) PrimaryKey(entity string) (string, bool) {
+	m, ok := k.e.Entity(entity)
+	return m.PrimaryIDAttribute, ok
+}
+
+// records is the emulator's ground truth for one table.
+func (r *rig) records(entity string) int { return r.emu.Stats().Tables[entity].Records }
+
+func (r *rig) ops(method string) int64 { return r.emu.Stats().Operations[method] }
+
+// settle waits until the engine tracks no create with unanswered attempts.
+func (r *rig) settle(d time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(d)
+	for r.engine.Pending() > 0 {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%d creates still wait for late answers after %v", r.engine.Pending(), d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (r *rig) entry(id string) ledger.Entry {
+	r.t.Helper()
+	e, err := r.ledger.Get(context.Background(), id)
+	if err != nil {
+		r.t.Fatalf("ledger entry %s: %v", id, err)
+	}
+	return e
+}
+
+// client is a widget connection that buffers notifications.
+type client struct {
+	t  *testing.T
+	ws *websocket.Conn
+
+	mu      sync.Mutex
+	seq     int
+	waiting map[string]chan reply
+	notes   []reply
+	noteCh  chan struct{}
+}
+
+type reply struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *protocol.Error `json:"error"`
+}
+
+func (r *rig) dial() *client {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.hs.URL, "http")+protocol.PathWidget, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return newClient(r.t, ws)
+}
+
+func newClient(t *testing.T, ws *websocket.Conn) *client {
+	ws.SetReadLimit(8 << 20)
+	c := &client{t: t, ws: ws, waiting: map[string]chan reply{}, noteCh: make(chan struct{}, 1)}
+	done := make(chan struct{})
+	t.Cleanup(func() { ws.CloseNow(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			_, b, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m reply
+			if json.Unmarshal(b, &m) != nil {
+				continue
+			}
+			c.mu.Lock()
+			if m.Method != "" {
+				c.notes = append(c.notes, m)
+				select {
+				case c.noteCh <- struct{}{}:
+				default:
+				}
+			} else if ch := c.waiting[string(m.ID)]; ch != nil {
+				ch <- m
+				delete(c.waiting, string(m.ID))
+			}
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+// call sends a request and waits for its reply.
+func (c *client) call(method string, params any) reply {
+	c.t.Helper()
+	raw, err := json.Marshal(params)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.callRaw(method, raw)
+}
+
+func (c *client) callRaw(method string, params json.RawMessage) reply {
+	c.t.Helper()
+	c.mu.Lock()
+	c.seq++
+	id := json.RawMessage(strings.TrimSpace(string(mustJSON(c.seq))))
+	ch := make(chan reply, 1)
+	c.waiting[string(id)] = ch
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, id, method, params)); err != nil {
+		c.t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		c.t.Fatalf("%s: no reply", method)
+	}
+	return reply{}
+}
+
+// ledgerNote waits for a bridge.ledger notification whose entry matches.
+func (c *client) ledgerNote(d time.Duration, match func(ledger.Entry) bool) ledger.Entry {
+	c.t.Helper()
+	deadline := time.After(d)
+	for {
+		c.mu.Lock()
+		for _, n := range c.notes {
+			if n.Method != protocol.NotifyLedger {
+				continue
+			}
+			var p struct{ Entry ledger.Entry }
+			if json.Unmarshal(n.Params, &p) == nil && match(p.Entry) {
+				c.mu.Unlock()
+				return p.Entry
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.noteCh:
+		case <-deadline:
+			c.t.Fatalf("no matching bridge.ledger notification within %v", d)
+		}
+	}
+}
+
+func (c *client) create(params map[string]any) (protocol.XrmCreateResult, reply) {
+	c.t.Helper()
+	r := c.call(protocol.MethodXrmCreateRecord, params)
+	var out protocol.XrmCreateResult
+	if r.Error == nil {
+		if err := json.Unmarshal(r.Result, &out); err != nil {
+			c.t.Fatalf("result %s: %v", r.Result, err)
+		}
+	}
+	return out, r
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func wantCode(t *testing.T, r reply, code int64) {
+	t.Helper()
+	if r.Error == nil || r.Error.Code != code {
+		t.Fatalf("got error %+v result %s; want code %d", r.Error, r.Result, code)
+	}
+}
