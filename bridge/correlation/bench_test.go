@@ -61,7 +61,9 @@ func BenchmarkDoUnderLoad(b *testing.B) {
 func BenchmarkDoUnderLoadParallel(b *testing.B) {
 	tab := correlation.New(correlation.Config{LateWindow: time.Minute})
 	release, wg := fillInFlight(b, tab, 10_000, time.Hour)
-	exec := func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
+	exec := func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
+		return json.RawMessage(`{}`), nil
+	}
 	a := correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: 10 * time.Second}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -1,0 +1,659 @@
+// Command bench is cifbridge's benchmark suite: the bridge against the
+// physical limit of its WebSocket library on this machine, in one run.
+//
+//	go run ./bench                      # full suite (about 2 minutes)
+//	go run ./bench --idle 2000 --json bench.json
+//
+// It builds cmd/cifbridge and starts `cifbridge serve` (zero-latency
+// emulator) as a subprocess, and a raw coder/websocket echo server as a
+// second subprocess (this binary re-executed with --echo-server), so that the
+// RSS of each server is its own. Then it
+//
+//  1. drives both with the same closed-loop load (cif.createrecord payloads,
+//     one call in flight per session) at 1, 16 and 64 sessions;
+//  2. runs the bridge open loop at half its 64-session maximum and reports p99;
+//  3. measures RSS per idle session at --idle sessions (default 10 000) on
+//     fresh servers;
+//  4. measures how late the CIF timeout fires with 10 000 attempts in flight
+//     (fault rule drop:true, --cif-timeout 1s): client-observed error arrival
+//     minus send time minus the timeout;
+//
+// and prints one table with bridge / raw-echo ratios (JSON with --json). It
+// is a package main without tests, so `go test ./...` does not run it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/loadtest"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	echoServer string
+	sessions   string
+	duration   time.Duration
+	idle       int
+	inflightTO int
+	jsonOut    string
+	bin        string
+	skipIdle   bool
+	skipTO     bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.echoServer, "echo-server", "", "internal: serve the raw echo baseline on this address")
+	fs.StringVar(&o.sessions, "sessions", "1,16,64", "session counts of the closed-loop comparison")
+	fs.DurationVar(&o.duration, "duration", 4*time.Second, "measured time per point (after 1 s warmup)")
+	fs.IntVar(&o.idle, "idle", 10_000, "idle sessions for the RSS-per-session measurement")
+	fs.IntVar(&o.inflightTO, "timeout-inflight", 10_000, "attempts in flight for the timeout-lateness measurement")
+	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to `file`")
+	fs.StringVar(&o.bin, "bin", "", "prebuilt cifbridge `binary` (default: go build ./cmd/cifbridge)")
+	fs.BoolVar(&o.skipIdle, "skip-idle", false, "skip the idle-RSS measurement")
+	fs.BoolVar(&o.skipTO, "skip-timeout", false, "skip the timeout-lateness measurement")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.echoServer != "" {
+		return serveEcho(ctx, o.echoServer)
+	}
+	raiseNoFile(stderr)
+	tmp, err := os.MkdirTemp("", "cifbridge-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if o.bin == "" {
+		o.bin = filepath.Join(tmp, "cifbridge")
+		fmt.Fprintln(stderr, "building cifbridge …")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/cifbridge")
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build cifbridge (run from the module root): %w", err)
+		}
+	}
+	res := &Results{Environment: env()}
+	b := &bencher{o: o, tmp: tmp, out: stderr, res: res}
+	if err := b.throughput(ctx); err != nil {
+		return err
+	}
+	if !o.skipIdle {
+		if err := b.idleRSS(ctx); err != nil {
+			return err
+		}
+	}
+	if !o.skipTO {
+		if err := b.timeoutLateness(ctx); err != nil {
+			return err
+		}
+	}
+	res.print(stdout)
+	if o.jsonOut != "" {
+		f, err := os.Create(o.jsonOut)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(f)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	return nil
+}
+
+// raiseNoFile lifts RLIMIT_NOFILE to its hard limit (inherited by the
+// servers started below): 10 000 sessions need 10 000 descriptors a side.
+func raiseNoFile(log io.Writer) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return
+	}
+	rl.Cur = rl.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		fmt.Fprintf(log, "raise RLIMIT_NOFILE: %v\n", err)
+	}
+}
+
+// Results is everything the suite measured.
+type Results struct {
+	Environment  map[string]any `json:"environment"`
+	Points       []Point        `json:"closedLoop"`
+	HalfRate     *HalfRate      `json:"halfMaxRate,omitempty"`
+	Idle         []IdleRSS      `json:"idleRSS,omitempty"`
+	Timeout      *TimeoutFiring `json:"timeoutFiring,omitempty"`
+	EchoAtMax64  float64        `json:"ratioAt64"`
+	TargetsNotes []string       `json:"targets"`
+}
+
+// Point is one closed-loop measurement of both servers.
+type Point struct {
+	Sessions      int     `json:"sessions"`
+	BridgeRate    float64 `json:"bridgeRate"`
+	EchoRate      float64 `json:"echoRate"`
+	Ratio         float64 `json:"ratio"`
+	BridgeP50Us   int64   `json:"bridgeP50Us"`
+	BridgeP99Us   int64   `json:"bridgeP99Us"`
+	EchoP50Us     int64   `json:"echoP50Us"`
+	EchoP99Us     int64   `json:"echoP99Us"`
+	BridgeErrors  int64   `json:"bridgeErrors"`
+	ClientCPUPct  float64 `json:"clientCpuPercentBridgeRun"`
+	BridgeCPUPct  float64 `json:"bridgeCpuPercent"`
+	EchoServerCPU float64 `json:"echoServerCpuPercent"`
+}
+
+// HalfRate is the open-loop run at half the bridge's 64-session maximum.
+type HalfRate struct {
+	Rate      float64 `json:"rate"`
+	Achieved  float64 `json:"achieved"`
+	P50Us     int64   `json:"p50Us"`
+	P99Us     int64   `json:"p99Us"`
+	P999Us    int64   `json:"p999Us"`
+	MaxUs     int64   `json:"maxUs"`
+	Dropped   int64   `json:"dropped"`
+	Errors    int64   `json:"errors"`
+	EchoP99Us int64   `json:"echoP99Us"`
+}
+
+// IdleRSS is the server RSS per idle session.
+type IdleRSS struct {
+	Server        string  `json:"server"`
+	Sessions      int     `json:"sessions"`
+	BaseKiB       int64   `json:"baseKiB"`
+	LoadedKiB     int64   `json:"loadedKiB"`
+	PerSessionKiB float64 `json:"perSessionKiB"`
+}
+
+// TimeoutFiring is how late the CIF timeout came back to the client.
+type TimeoutFiring struct {
+	InFlight    int     `json:"inflight"`
+	TimeoutMs   int64   `json:"timeoutMs"`
+	SendSpanMs  float64 `json:"sendSpanMs"` // first to last send
+	Received    int     `json:"received"`
+	LateP50Ms   float64 `json:"lateP50Ms"`
+	LateP99Ms   float64 `json:"lateP99Ms"`
+	LateMaxMs   float64 `json:"lateMaxMs"`
+	OtherErrors int     `json:"otherErrors"`
+}
+
+type bencher struct {
+	o   options
+	tmp string
+	out io.Writer
+	res *Results
+}
+
+// server is a started subprocess.
+type server struct {
+	name string
+	cmd  *exec.Cmd
+	addr string
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func (b *bencher) start(ctx context.Context, name string, args ...string) (*server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	var cmd *exec.Cmd
+	if name == "echo" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		cmd = exec.CommandContext(ctx, self, "--echo-server", addr)
+	} else {
+		dir, _ := os.MkdirTemp(b.tmp, "data-")
+		cmd = exec.CommandContext(ctx, b.o.bin, append([]string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--log-format", "json"}, args...)...)
+	}
+	cmd.Stdout, cmd.Stderr = b.out, b.out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{name: name, cmd: cmd, addr: addr}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return s, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.stop()
+	return nil, fmt.Errorf("%s did not start listening on %s", name, addr)
+}
+
+func (s *server) url() string { return "ws://" + s.addr + protocol.PathWidget }
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cpuSeconds is a process's user+system CPU time from /proc.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+2:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func (b *bencher) load(ctx context.Context, s *server, cfg loadtest.Config) (*loadtest.Report, float64, error) {
+	cfg.URL = s.url()
+	cfg.Echo = s.name == "echo"
+	cfg.SeedRecords = -1
+	cfg.Mix = loadtest.Mix{{Method: protocol.MethodCreateRecord, Weight: 1}}
+	cfg.Warmup = time.Second
+	cfg.Duration = b.o.duration
+	cfg.MaxInFlight = 256
+	c0, t0 := cpuSeconds(s.cmd.Process.Pid), time.Now()
+	rep, err := loadtest.Run(ctx, cfg)
+	cpu := 100 * (cpuSeconds(s.cmd.Process.Pid) - c0) / time.Since(t0).Seconds()
+	return rep, cpu, err
+}
+
+func (b *bencher) throughput(ctx context.Context) error {
+	br, err := b.start(ctx, "bridge", "--max-inflight", "256")
+	if err != nil {
+		return err
+	}
+	defer br.stop()
+	echo, err := b.start(ctx, "echo")
+	if err != nil {
+		return err
+	}
+	defer echo.stop()
+	var counts []int
+	for f := range strings.SplitSeq(b.o.sessions, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("--sessions: bad count %q", f)
+		}
+		counts = append(counts, n)
+	}
+	var max64 float64
+	for _, n := range counts {
+		p := Point{Sessions: n}
+		fmt.Fprintf(b.out, "closed loop, %d sessions: bridge …\n", n)
+		rb, bcpu, err := b.load(ctx, br, loadtest.Config{Sessions: n, Closed: true, InFlight: 1})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b.out, "closed loop, %d sessions: raw echo …\n", n)
+		re, ecpu, err := b.load(ctx, echo, loadtest.Config{Sessions: n, Closed: true, InFlight: 1})
+		if err != nil {
+			return err
+		}
+		p.BridgeRate, p.EchoRate = rb.AchievedRate, re.AchievedRate
+		if p.EchoRate > 0 {
+			p.Ratio = p.BridgeRate / p.EchoRate
+		}
+		p.BridgeP50Us, p.BridgeP99Us = rb.LatencyUs.P50, rb.LatencyUs.P99
+		p.EchoP50Us, p.EchoP99Us = re.LatencyUs.P50, re.LatencyUs.P99
+		p.BridgeErrors = rb.Errors
+		p.ClientCPUPct = rb.Client.CPUPercent
+		p.BridgeCPUPct, p.EchoServerCPU = bcpu, ecpu
+		b.res.Points = append(b.res.Points, p)
+		if n == 64 {
+			max64 = p.BridgeRate
+			b.res.EchoAtMax64 = p.Ratio
+		}
+	}
+	if max64 > 0 {
+		rate := max64 / 2
+		fmt.Fprintf(b.out, "open loop at half the 64-session maximum (%.0f/s): bridge, raw echo …\n", rate)
+		rb, _, err := b.load(ctx, br, loadtest.Config{Sessions: 64, Rate: rate})
+		if err != nil {
+			return err
+		}
+		re, _, err := b.load(ctx, echo, loadtest.Config{Sessions: 64, Rate: rate})
+		if err != nil {
+			return err
+		}
+		b.res.HalfRate = &HalfRate{Rate: rate, Achieved: rb.AchievedRate, P50Us: rb.LatencyUs.P50, P99Us: rb.LatencyUs.P99,
+			P999Us: rb.LatencyUs.P999, MaxUs: rb.LatencyUs.Max, Dropped: rb.Dropped, Errors: rb.Errors, EchoP99Us: re.LatencyUs.P99}
+	}
+	return nil
+}
+
+// idleRSS opens n sessions on a fresh server, one call each, and reports
+// (RSS with them − RSS with one) / n.
+func (b *bencher) idleRSS(ctx context.Context) error {
+	for _, name := range []string{"bridge", "echo"} {
+		s, err := b.start(ctx, name)
+		if err != nil {
+			return err
+		}
+		r, err := b.idleOne(ctx, s)
+		s.stop()
+		if err != nil {
+			return err
+		}
+		b.res.Idle = append(b.res.Idle, r)
+	}
+	return nil
+}
+
+func (b *bencher) idleOne(ctx context.Context, s *server) (IdleRSS, error) {
+	n := b.o.idle
+	fmt.Fprintf(b.out, "idle RSS: %d sessions on %s …\n", n, s.name)
+	pid := s.cmd.Process.Pid
+	conns := make([]*websocket.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	call := func(c *websocket.Conn) error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode","params":{}}`)); err != nil {
+			return err
+		}
+		_, _, err := c.Read(ctx)
+		return err
+	}
+	dial := func() (*websocket.Conn, error) {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(dctx, s.url(), &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
+		if err != nil {
+			return nil, err
+		}
+		return c, call(c)
+	}
+	first, err := dial()
+	if err != nil {
+		return IdleRSS{}, err
+	}
+	conns = append(conns, first)
+	time.Sleep(time.Second)
+	base := loadtest.RSSKiB(pid)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for range n - 1 {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, err := dial()
+			mu.Lock()
+			defer mu.Unlock()
+			if c != nil {
+				conns = append(conns, c)
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return IdleRSS{}, fmt.Errorf("open %d idle sessions on %s: %w", n, s.name, firstErr)
+	}
+	time.Sleep(3 * time.Second) // let the server settle (GC)
+	loaded := loadtest.RSSKiB(pid)
+	return IdleRSS{Server: s.name, Sessions: n, BaseKiB: base, LoadedKiB: loaded, PerSessionKiB: float64(loaded-base) / float64(n-1)}, nil
+}
+
+// timeoutLateness fills the bridge with attempts the emulator drops and
+// measures when each -32000 arrives.
+func (b *bencher) timeoutLateness(ctx context.Context) error {
+	const timeout = time.Second
+	faults := filepath.Join(b.tmp, "drop.json")
+	if err := os.WriteFile(faults, []byte(`{"seed":1,"rules":[{"method":"*","drop":true}]}`), 0o644); err != nil {
+		return err
+	}
+	n := b.o.inflightTO
+	perSession := 100
+	sessions := (n + perSession - 1) / perSession
+	s, err := b.start(ctx, "bridge", "--cif-timeout", timeout.String(), "--late-window", "3s", "--max-inflight", strconv.Itoa(perSession+1), "--emulator-faults", faults)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	fmt.Fprintf(b.out, "timeout firing: %d attempts in flight over %d sessions, %v timeout …\n", n, sessions, timeout)
+	conns := make([]*websocket.Conn, sessions)
+	for i := range conns {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, _, err := websocket.Dial(dctx, s.url(), &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
+		cancel()
+		if err != nil {
+			return err
+		}
+		defer c.CloseNow()
+		conns[i] = c
+	}
+	type result struct {
+		late time.Duration
+		code int64
+	}
+	results := make(chan result, n)
+	var sendFirst, sendLast time.Time
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		k := min(perSession, n-i*perSession)
+		sent := make([]time.Time, k)
+		var ready sync.WaitGroup
+		ready.Add(1)
+		wg.Go(func() { // reader
+			ready.Wait()
+			for range k {
+				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				_, msg, err := c.Read(rctx)
+				cancel()
+				now := time.Now()
+				if err != nil {
+					return
+				}
+				var m struct {
+					ID    int `json:"id"`
+					Error *struct {
+						Code int64 `json:"code"`
+					} `json:"error"`
+				}
+				if json.Unmarshal(msg, &m) != nil || m.ID < 0 || m.ID >= k {
+					continue
+				}
+				r := result{late: now.Sub(sent[m.ID]) - timeout}
+				if m.Error != nil {
+					r.code = m.Error.Code
+				}
+				results <- r
+			}
+		})
+		wg.Go(func() { // writer
+			defer ready.Done()
+			for j := range k {
+				msg := []byte(`{"jsonrpc":"2.0","id":` + strconv.Itoa(j) + `,"method":"cif.createrecord","params":` + benchContact + `}`)
+				now := time.Now()
+				sent[j] = now
+				mu.Lock()
+				if sendFirst.IsZero() || now.Before(sendFirst) {
+					sendFirst = now
+				}
+				if now.After(sendLast) {
+					sendLast = now
+				}
+				mu.Unlock()
+				if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	var lates []time.Duration
+	tf := &TimeoutFiring{InFlight: n, TimeoutMs: timeout.Milliseconds(), SendSpanMs: float64(sendLast.Sub(sendFirst).Microseconds()) / 1000}
+	for r := range results {
+		tf.Received++
+		if r.code != protocol.CodeTimeout {
+			tf.OtherErrors++
+			continue
+		}
+		lates = append(lates, r.late)
+	}
+	if len(lates) > 0 {
+		slices.Sort(lates)
+		q := func(p float64) float64 { return float64(lates[int(p*float64(len(lates)-1))].Microseconds()) / 1000 }
+		tf.LateP50Ms, tf.LateP99Ms, tf.LateMaxMs = q(0.5), q(0.99), q(1)
+	}
+	b.res.Timeout = tf
+	return nil
+}
+
+const benchContact = `{"entityName":"contact","value":{"firstname":"Aino","lastname":"Virtanen","fullname":"Aino Virtanen","telephone1":"+358401234567","mobilephone":"+358407654321","emailaddress1":"aino.virtanen@example.com","jobtitle":"Buyer","address1_city":"Helsinki"}}`
+
+// serveEcho is the physical-limit baseline: every text message is written
+// back unchanged, one goroutine per connection, same library as the bridge.
+func serveEcho(ctx context.Context, addr string) error {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}, CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(1 << 20)
+		cctx := context.Background()
+		for {
+			typ, msg, err := c.Read(cctx)
+			if err != nil {
+				return
+			}
+			if err := c.Write(cctx, typ, msg); err != nil {
+				return
+			}
+		}
+	})
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func env() map[string]any {
+	e := map[string]any{"goVersion": runtime.Version(), "numCPU": runtime.NumCPU(), "gomaxprocs": runtime.GOMAXPROCS(0), "os": runtime.GOOS, "arch": runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				e["cpuModel"] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return e
+}
+
+func us(v int64) string { return fmt.Sprintf("%.2fms", float64(v)/1000) }
+
+func (r *Results) print(w io.Writer) {
+	fmt.Fprintf(w, "\ncifbridge bench — %v CPUs (%v), GOMAXPROCS %v, %v; servers are subprocesses, client in this process, same cores\n\n",
+		r.Environment["numCPU"], r.Environment["cpuModel"], r.Environment["gomaxprocs"], r.Environment["goVersion"])
+	fmt.Fprintf(w, "closed loop, cif.createrecord, 1 in flight per session\n")
+	fmt.Fprintf(w, "%-9s %12s %12s %7s %11s %11s %11s %11s %9s %9s\n", "sessions", "bridge rt/s", "echo rt/s", "ratio", "bridge p50", "bridge p99", "echo p50", "echo p99", "bridge%", "client%")
+	for _, p := range r.Points {
+		fmt.Fprintf(w, "%-9d %12.0f %12.0f %7.2f %11s %11s %11s %11s %9.0f %9.0f\n", p.Sessions, p.BridgeRate, p.EchoRate, p.Ratio,
+			us(p.BridgeP50Us), us(p.BridgeP99Us), us(p.EchoP50Us), us(p.EchoP99Us), p.BridgeCPUPct, p.ClientCPUPct)
+	}
+	var notes []string
+	if r.EchoAtMax64 > 0 {
+		notes = append(notes, target("throughput ≥ 50% of raw echo at 64 sessions", r.EchoAtMax64 >= 0.5, fmt.Sprintf("%.0f%%", 100*r.EchoAtMax64)))
+	}
+	if h := r.HalfRate; h != nil {
+		fmt.Fprintf(w, "\nopen loop at half the 64-session maximum: %.0f/s offered, %.0f/s achieved, p50 %s p99 %s p99.9 %s max %s, dropped %d, errors %d (raw echo p99 %s)\n",
+			h.Rate, h.Achieved, us(h.P50Us), us(h.P99Us), us(h.P999Us), us(h.MaxUs), h.Dropped, h.Errors, us(h.EchoP99Us))
+		notes = append(notes, target("p99 ≤ 5 ms at half the maximum rate", h.P99Us <= 5000, us(h.P99Us)))
+	}
+	for _, i := range r.Idle {
+		fmt.Fprintf(w, "idle RSS, %s: %d sessions, %d → %d KiB = %.1f KiB/session\n", i.Server, i.Sessions, i.BaseKiB, i.LoadedKiB, i.PerSessionKiB)
+		if i.Server == "bridge" {
+			notes = append(notes, target(fmt.Sprintf("≤ 40 KiB RSS per idle session at %d", i.Sessions), i.PerSessionKiB <= 40, fmt.Sprintf("%.1f KiB", i.PerSessionKiB)))
+		}
+	}
+	if len(r.Idle) == 2 && r.Idle[1].PerSessionKiB > 0 {
+		fmt.Fprintf(w, "idle RSS ratio bridge / raw echo: %.2f\n", r.Idle[0].PerSessionKiB/r.Idle[1].PerSessionKiB)
+	}
+	if t := r.Timeout; t != nil {
+		fmt.Fprintf(w, "timeout firing: %d attempts in flight (sent over %.0f ms), %d ms timeout: %d answers, late by p50 %.1f ms, p99 %.1f ms, max %.1f ms (other errors %d)\n",
+			t.InFlight, t.SendSpanMs, t.TimeoutMs, t.Received, t.LateP50Ms, t.LateP99Ms, t.LateMaxMs, t.OtherErrors)
+		notes = append(notes, target("CIF timeout fires within 50 ms with 10 000 in flight", t.Received == t.InFlight && t.OtherErrors == 0 && t.LateMaxMs <= 50, fmt.Sprintf("max %.1f ms", t.LateMaxMs)))
+	}
+	r.TargetsNotes = notes
+	fmt.Fprintln(w, "\ntargets:")
+	for _, n := range notes {
+		fmt.Fprintln(w, "  "+n)
+	}
+}
+
+func target(name string, met bool, got string) string {
+	if met {
+		return "MET     " + name + ": " + got
+	}
+	return "MISSED  " + name + ": " + got
+}
