@@ -1,0 +1,271 @@
+// dashboard.js: the cifbridge dashboard at /. Live panels (totals,
+// sessions, in-flight calls with their CIF countdown, late records) come from
+// the Server-Sent Events of GET /api/v1/stream, one snapshot per second; the
+// countdowns are interpolated locally every 100 ms from the server's
+// leftMs. The ledger, the emulator and the event form live in their own
+// modules.
+
+import { api, streamURL, ApiError, hasToken } from "./api.js";
+import { h, setText, syncRows, fmtInt, fmtMs, fmtCountdown, fmtClock, shortId } from "./dom.js";
+import { initLedger } from "./ledger.js";
+import { initEmulator } from "./emulator.js";
+import { initEvents } from "./events.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** The latest snapshot and when it arrived (performance.now()). */
+const live = { snap: null, at: 0, lateSeen: new Map(), counters: null };
+
+const eventsPanel = initEvents({ onSelect: selectSession });
+initLedger({ onOpenCount: (n) => setKpi("k-ledger", n, n > 0 ? "bad" : "") });
+initEmulator();
+
+// --- connection state ------------------------------------------------------
+
+const banner = $("banner");
+function showBanner(text) {
+  banner.hidden = !text;
+  banner.textContent = text || "";
+}
+
+function setLive(state, text) {
+  const el = $("live");
+  el.dataset.state = state;
+  setText($("live-text"), text);
+  document.body.classList.toggle("stale", state !== "live");
+}
+
+let es = null;
+let retryTimer = null;
+
+function connect() {
+  clearTimeout(retryTimer);
+  if (es) es.close();
+  es = new EventSource(streamURL("/api/v1/stream"));
+  es.addEventListener("snapshot", (ev) => {
+    let snap;
+    try {
+      snap = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    onSnapshot(snap);
+  });
+  es.onopen = () => showBanner("");
+  es.onerror = async () => {
+    if (es.readyState === EventSource.CONNECTING) {
+      setLive("reconnecting", "reconnecting…");
+      return;
+    }
+    // Closed for good (an HTTP error): find out why, then try again later.
+    setLive("offline", "offline");
+    try {
+      await api("/api/v1/status");
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        setLive("unauthorized", "unauthorized");
+        showBanner(
+          hasToken
+            ? "The token in the page URL was refused by cifbridge."
+            : "cifbridge requires a token: open this page as /?token=<token>.",
+        );
+        return;
+      }
+    }
+    retryTimer = setTimeout(connect, 3000);
+  };
+}
+
+// A stream that stops sending without closing (a proxy, a suspended laptop)
+// shows as stale after 3 s.
+setInterval(() => {
+  if (live.at && performance.now() - live.at > 3000 && $("live").dataset.state === "live") {
+    setLive("reconnecting", "no update for " + Math.round((performance.now() - live.at) / 1000) + " s");
+  }
+}, 1000);
+
+// --- snapshots -------------------------------------------------------------
+
+function setKpi(id, value, tone) {
+  const el = $(id);
+  setText(el, fmtInt(value));
+  const box = el.parentElement;
+  if ((box.dataset.tone || "") !== (tone || "")) box.dataset.tone = tone || "";
+}
+
+function onSnapshot(snap) {
+  live.snap = snap;
+  live.at = performance.now();
+  setLive("live", "live");
+  setText($("updated"), fmtClock(snap.now));
+  setText($("meta"), `${snap.version} · backend ${snap.backend} · profile ${snap.profile}` + (snap.backend === "host" ? ` · ${snap.hosts} host(s)` : ""));
+  $("draining").hidden = !snap.draining;
+  const c = snap.correlation || {};
+  setKpi("k-sessions", snap.sessionsTotal, "");
+  setKpi("k-inflight", c.inflight, c.inflight > 0 ? "info" : "");
+  setKpi("k-late", c.late, c.late > 0 ? "warn" : "");
+  setKpi("k-timeouts", c.timeouts, c.timeouts > 0 ? "warn" : "");
+  setKpi("k-lateanswers", c.lateAnswers, c.lateAnswers > 0 ? "warn" : "");
+  setKpi("k-expired", c.expired, c.expired > 0 ? "bad" : "");
+
+  const sessions = snap.sessions || [];
+  const inflight = sessions.flatMap((s) => s.inflight.map((a) => ({ ...a, timeoutMs: s.timeoutMs })));
+  inflight.sort((a, b) => a.leftMs - b.leftMs);
+  const late = sessions.flatMap((s) => s.late);
+  late.sort((a, b) => b.overdueMs - a.overdueMs);
+  renderInflight(inflight);
+  renderLate(late, c);
+  renderSessions(sessions, snap.sessionsTotal);
+  eventsPanel.setSessions(sessions);
+  tick();
+}
+
+function renderInflight(list) {
+  syncRows($("inflight"), list, {
+    cols: 5,
+    empty: "No calls in flight",
+    key: (a) => a.id,
+    create: (a) =>
+      h(
+        "tr",
+        {},
+        h("td", { class: "mono", title: a.session }, shortId(a.session, 14)),
+        h("td", { class: "mono", title: a.method }, a.method),
+        h("td", { class: "mono muted", title: a.id }, shortId(a.id, 12)),
+        h("td", { class: "r elapsed" }),
+        h("td", {}, h("div", { class: "left" }, h("div", { class: "bar" }, h("div", { class: "fill" })), h("span", { class: "txt" }))),
+      ),
+    update: (row, a) => {
+      row._attempt = a;
+      row._at = live.at;
+    },
+  });
+}
+
+function renderLate(list, counters) {
+  syncRows($("late"), list, {
+    cols: 5,
+    empty: "No late records",
+    key: (a) => a.id,
+    create: (a) =>
+      h(
+        "tr",
+        {},
+        h("td", { class: "mono", title: a.session }, shortId(a.session, 14)),
+        h("td", { class: "mono", title: a.method }, a.method),
+        h("td", { class: "mono muted", title: a.id }, shortId(a.id, 12)),
+        h("td", {}, h("span", { class: "badge " + (a.state === "abandoned" ? "info" : "warn") }, a.state === "timedout" ? "timed out" : a.state)),
+        h("td", { class: "r overdue" }),
+      ),
+    update: (row, a) => {
+      row._attempt = a;
+      row._at = live.at;
+    },
+  });
+  // The feed: new late records are timeouts; records that left the table got
+  // their late answer or expired (the counters tell which).
+  const now = new Date();
+  const seen = new Map(list.map((a) => [a.id, a]));
+  if (live.counters) {
+    for (const a of list) {
+      if (!live.lateSeen.has(a.id)) feed(now, a.state === "abandoned" ? "abandoned" : "timeout", "warn", a, a.state === "abandoned" ? "caller went away" : "no answer within " + fmtMs(new Date(a.deadline) - new Date(a.started)));
+    }
+    const answered = (counters.lateAnswers || 0) - (live.counters.lateAnswers || 0);
+    const expired = (counters.expired || 0) - (live.counters.expired || 0);
+    for (const [id, a] of live.lateSeen) {
+      if (seen.has(id)) continue;
+      if (expired > 0 && answered <= 0) feed(now, "expired", "bad", a, "no answer in the late window");
+      else feed(now, "late answer", "info", a, "answered after the timeout (≈ " + fmtMs(a.overdueMs) + " late)");
+    }
+  }
+  live.lateSeen = seen;
+  live.counters = counters;
+  const ol = $("late-feed");
+  if (!ol.children.length) ol.append(h("li", { class: "empty" }, "Nothing yet"));
+}
+
+function feed(t, what, tone, a, detail) {
+  const ol = $("late-feed");
+  const empty = ol.querySelector(".empty");
+  if (empty) empty.remove();
+  ol.prepend(
+    h(
+      "li",
+      {},
+      h("time", {}, fmtClock(t)),
+      h("span", { class: "badge " + tone }, what),
+      h("span", { class: "mono", title: a.session }, a.method),
+      h("span", { class: "mono", title: a.id }, shortId(a.session, 12)),
+      h("span", { class: "muted" }, detail),
+    ),
+  );
+  while (ol.children.length > 50) ol.lastChild.remove();
+}
+
+function renderSessions(list, total) {
+  setText($("sessions-hint"), list.length < total ? `showing ${list.length} of ${fmtInt(total)}, busiest first` : "click a row to raise an event to it");
+  syncRows($("sessions"), list, {
+    cols: 7,
+    empty: "No sessions. Widgets connect to /v1/widget.",
+    key: (s) => s.id,
+    create: (s) =>
+      h(
+        "tr",
+        { onclick: () => selectSession(s.id) },
+        h("td", { class: "mono", title: s.id }, s.id),
+        h("td", { class: "client" }),
+        h("td", { class: "profile" }),
+        h("td", { class: "r conns" }),
+        h("td", { class: "r nin" }),
+        h("td", { class: "r nlate" }),
+        h("td", { class: "r age" }),
+      ),
+    update: (row, s) => {
+      const td = (cls) => row.querySelector("." + cls);
+      setText(td("client"), s.client || "–");
+      td("client").title = s.client || "";
+      setText(td("profile"), s.profile + " · " + fmtMs(s.timeoutMs));
+      setText(td("conns"), s.connections);
+      td("conns").classList.toggle("zero", s.connections === 0);
+      td("conns").title = s.connections === 0 ? "disconnected: resumable until the resume window ends" : "";
+      setText(td("nin"), s.inflight.length);
+      td("nin").classList.toggle("zero", s.inflight.length === 0);
+      setText(td("nlate"), s.late.length);
+      td("nlate").classList.toggle("zero", s.late.length === 0);
+      setText(td("age"), fmtMs(new Date(live.snap.now) - new Date(s.created)));
+      row.classList.toggle("selected", s.id === eventsPanel.selected());
+    },
+  });
+}
+
+function selectSession(id) {
+  eventsPanel.select(id);
+  for (const row of $("sessions").querySelectorAll("tr[data-key]")) row.classList.toggle("selected", row.dataset.key === id);
+}
+
+// --- countdowns, every 100 ms -----------------------------------------------
+
+function tick() {
+  const now = performance.now();
+  for (const row of $("inflight").querySelectorAll("tr[data-key]")) {
+    const a = row._attempt;
+    if (!a) continue;
+    const since = now - row._at;
+    const total = Math.max(1, new Date(a.deadline) - new Date(a.started));
+    const left = Math.max(0, a.leftMs - since);
+    const frac = left / total;
+    const box = row.querySelector(".left");
+    const tone = frac > 0.5 ? "" : frac > 0.2 ? "warn" : "bad";
+    if ((box.dataset.tone || "") !== tone) box.dataset.tone = tone;
+    box.querySelector(".fill").style.width = (frac * 100).toFixed(1) + "%";
+    setText(box.querySelector(".txt"), fmtCountdown(left));
+    setText(row.querySelector(".elapsed"), fmtMs(a.elapsedMs + since));
+  }
+  for (const row of $("late").querySelectorAll("tr[data-key]")) {
+    const a = row._attempt;
+    if (a) setText(row.querySelector(".overdue"), fmtMs(a.overdueMs + (now - row._at)));
+  }
+}
+setInterval(tick, 100);
+
+connect();
