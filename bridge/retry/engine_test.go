@@ -1,0 +1,288 @@
+package retry_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/retry"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// fakeBridge answers attempts from a script and records when they ran.
+type fakeBridge struct {
+	script func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error)
+
+	mu     sync.Mutex
+	times  []time.Time
+	onLate map[string]func(correlation.Late)
+	notes  []protocol.LedgerParams
+}
+
+func (f *fakeBridge) Attempt(ctx context.Context, r bridge.AttemptRequest) (json.RawMessage, string, error) {
+	f.mu.Lock()
+	n := len(f.times)
+	f.times = append(f.times, time.Now())
+	id := fmt.Sprintf("at-%d", n+1)
+	if f.onLate == nil {
+		f.onLate = map[string]func(correlation.Late){}
+	}
+	f.onLate[id] = r.OnLate
+	f.mu.Unlock()
+	res, err := f.script(n, id, r)
+	return res, id, err
+}
+
+func (f *fakeBridge) Notify(session, method string, params any) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := params.(protocol.LedgerParams); ok && method == protocol.NotifyLedger {
+		f.notes = append(f.notes, p)
+	}
+	return true
+}
+
+func (f *fakeBridge) late(id string, l correlation.Late) {
+	f.mu.Lock()
+	h := f.onLate[id]
+	f.mu.Unlock()
+	l.Info.ID = id
+	h(l)
+}
+
+func (f *fakeBridge) gaps() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []time.Duration
+	for i := 1; i < len(f.times); i++ {
+		out = append(out, f.times[i].Sub(f.times[i-1]))
+	}
+	return out
+}
+
+func newEngine(t *testing.T, fb *fakeBridge) (*retry.Engine, *ledger.Ledger) {
+	t.Helper()
+	l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	e, err := retry.New(retry.Config{Bridge: fb, Ledger: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, l
+}
+
+func widgetCall(method, params string) bridge.WidgetCall {
+	return bridge.WidgetCall{Session: &bridge.Session{ID: "s1"}, RequestID: json.RawMessage("7"), Method: method, Params: json.RawMessage(params)}
+}
+
+func backendErr(status int, retryAfterMs int64) error {
+	return protocol.NewError(protocol.CodeBackend, "busy", protocol.BackendErrorData{HTTPStatus: status, DataverseCode: "0x80040216", ErrorMsg: "busy", RetryAfterMs: retryAfterMs})
+}
+
+func created(id string) json.RawMessage {
+	return json.RawMessage(`{"entityType":"contact","id":"` + id + `"}`)
+}
+
+func TestDelayBetweenAttempts(t *testing.T) {
+	tests := []struct {
+		name         string
+		params       string
+		retryAfterMs int64
+		wantGaps     []time.Duration
+	}{
+		{"default 1000 ms", `{"entityLogicalName":"contact","data":{}}`, 0, []time.Duration{time.Second, time.Second, time.Second}},
+		{"fixed delay", `{"entityLogicalName":"contact","data":{},"maxRetries":2,"delay":2500}`, 0, []time.Duration{2500 * time.Millisecond, 2500 * time.Millisecond}},
+		{"no delay", `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":0}`, 0, []time.Duration{0}},
+		{"Retry-After longer wins", `{"entityLogicalName":"contact","data":{},"maxRetries":2,"delay":1000}`, 4000, []time.Duration{4 * time.Second, 4 * time.Second}},
+		{"delay longer wins", `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":3000}`, 500, []time.Duration{3 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fb := &fakeBridge{script: func(int, string, bridge.AttemptRequest) (json.RawMessage, error) {
+				return nil, backendErr(503, tt.retryAfterMs)
+			}}
+			eng, _ := newEngine(t, fb)
+			synctest.Test(t, func(t *testing.T) {
+				_, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, tt.params))
+				var pe *protocol.Error
+				if !errors.As(err, &pe) || pe.Code != protocol.CodeRetriesExhausted {
+					t.Fatalf("err = %v", err)
+				}
+				if got := fb.gaps(); fmt.Sprint(got) != fmt.Sprint(tt.wantGaps) {
+					t.Fatalf("gaps %v, want %v", got, tt.wantGaps)
+				}
+			})
+		})
+	}
+}
+
+func TestDelayEndsWithCaller(t *testing.T) {
+	fb := &fakeBridge{script: func(int, string, bridge.AttemptRequest) (json.RawMessage, error) { return nil, backendErr(503, 0) }}
+	eng, _ := newEngine(t, fb)
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(1500*time.Millisecond, func() { cancel(errors.New("widget went away")) })
+		start := time.Now()
+		_, err := eng.UpdateRecord(ctx, widgetCall(protocol.MethodXrmUpdateRecord, `{"entityLogicalName":"contact","id":"x","data":{},"delay":1000}`))
+		if err == nil || time.Since(start) != 1500*time.Millisecond || len(fb.gaps()) != 1 {
+			t.Fatalf("err %v after %v, %d attempts", err, time.Since(start), len(fb.gaps())+1)
+		}
+	})
+}
+
+// A late answer can arrive before the attempt that timed out has even
+// returned, and while later attempts still run: nothing may be lost.
+func TestLateAnswerRaces(t *testing.T) {
+	timeout := func(id string) error { return protocol.NewTimeoutError(200, id) }
+	t.Run("before the attempt returns", func(t *testing.T) {
+		var fb *fakeBridge
+		fb = &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+			if n == 0 {
+				fb.late(id, correlation.Late{Result: created("aaaaaaaa-0000-4000-8000-000000000001"), LateBy: time.Millisecond})
+				return nil, timeout(id)
+			}
+			return created("aaaaaaaa-0000-4000-8000-000000000002"), nil
+		}}
+		eng, l := newEngine(t, fb)
+		res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out protocol.XrmCreateResult
+		json.Unmarshal(res, &out)
+		e, err := l.Get(context.Background(), out.LedgerID)
+		if err != nil || e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 || !out.PossibleDuplicate {
+			t.Fatalf("entry %+v %v (result %s)", e, err, res)
+		}
+		if eng.Pending() != 0 || len(fb.notes) != 1 {
+			t.Fatalf("pending %d, notes %d", eng.Pending(), len(fb.notes))
+		}
+	})
+	t.Run("while a later attempt runs", func(t *testing.T) {
+		var fb *fakeBridge
+		fb = &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+			switch n {
+			case 0, 1:
+				return nil, timeout(id)
+			}
+			// Attempt 1 fails late and attempt 2 lands late, both during attempt 3.
+			fb.late("at-1", correlation.Late{Err: backendErr(500, 0), LateBy: time.Millisecond})
+			fb.late("at-2", correlation.Late{Result: created("bbbbbbbb-0000-4000-8000-000000000002")})
+			return created("bbbbbbbb-0000-4000-8000-000000000003"), nil
+		}}
+		eng, l := newEngine(t, fb)
+		res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out protocol.XrmCreateResult
+		json.Unmarshal(res, &out)
+		e, _ := l.Get(context.Background(), out.LedgerID)
+		if e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 || e.Attempts[0].Outcome != ledger.OutcomeLateFailure ||
+			e.Attempts[1].Outcome != ledger.OutcomeLateSuccess || out.Attempts != 3 {
+			t.Fatalf("entry %+v", e)
+		}
+	})
+	t.Run("after the reply, in any order", func(t *testing.T) {
+		fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+			if n < 2 {
+				return nil, timeout(id)
+			}
+			return created("cccccccc-0000-4000-8000-000000000003"), nil
+		}}
+		eng, l := newEngine(t, fb)
+		res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out protocol.XrmCreateResult
+		json.Unmarshal(res, &out)
+		get := func() ledger.Entry { e, _ := l.Get(context.Background(), out.LedgerID); return e }
+		if e := get(); e.Status != ledger.StatusSuspected || eng.Pending() != 1 {
+			t.Fatalf("entry %+v pending %d", e, eng.Pending())
+		}
+		fb.late("at-2", correlation.Late{Err: backendErr(500, 0)})
+		if e := get(); e.Status != ledger.StatusSuspected {
+			t.Fatalf("one attempt still pending: %+v", e)
+		}
+		// The other one never answers: expired-unknown, not dropped.
+		fb.late("at-1", correlation.Late{Expired: true, Err: context.DeadlineExceeded})
+		if e := get(); e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeExpired || eng.Pending() != 0 {
+			t.Fatalf("entry %+v", e)
+		}
+		if len(fb.notes) != 2 {
+			t.Fatalf("notifications %d, want 2", len(fb.notes))
+		}
+	})
+	t.Run("acknowledged stays unless new records turn up", func(t *testing.T) {
+		fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+			if n < 2 {
+				return nil, timeout(id)
+			}
+			return created("dddddddd-0000-4000-8000-000000000003"), nil
+		}}
+		eng, l := newEngine(t, fb)
+		res, _ := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
+		var out protocol.XrmCreateResult
+		json.Unmarshal(res, &out)
+		l.Acknowledge(context.Background(), out.LedgerID, "seen")
+		fb.late("at-1", correlation.Late{Err: backendErr(500, 0)})
+		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != ledger.StatusAcknowledged || e.Attempts[0].Outcome != ledger.OutcomeLateFailure {
+			t.Fatalf("entry %+v", e)
+		}
+		fb.late("at-2", correlation.Late{Result: created("dddddddd-0000-4000-8000-000000000002")})
+		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 {
+			t.Fatalf("entry %+v", e)
+		}
+	})
+}
+
+func TestRetryable(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"timeout", protocol.NewTimeoutError(10000, "a"), true},
+		{"no backend", protocol.Errorf(protocol.CodeNoBackend, "host gone"), true},
+		{"overloaded", protocol.Errorf(protocol.CodeOverloaded, "busy"), true},
+		{"429", backendErr(429, 0), true},
+		{"502", backendErr(502, 0), true},
+		{"503", backendErr(503, 0), true},
+		{"504", backendErr(504, 0), true},
+		{"500", backendErr(500, 0), false},
+		{"404 not found", protocol.NewBackendError(404, "0x80040217", "contact With Id = x Does Not Exist", "", ""), false},
+		{"duplicate rule", protocol.NewBackendError(500, "0x80040333", "dup", "", ""), false},
+		{"duplicate key", protocol.NewBackendError(412, "0x80040237", "dup key", "", ""), false},
+		{"invalid params", protocol.InvalidParams("x"), false},
+		{"shutting down", protocol.Errorf(protocol.CodeShuttingDown, "bye"), false},
+		{"plain error", errors.New("boom"), false},
+		{"wrapped timeout", fmt.Errorf("attempt: %w", protocol.NewTimeoutError(1, "a")), true},
+	}
+	for _, tt := range tests {
+		if got := retry.Retryable(tt.err); got != tt.want {
+			t.Errorf("%s: Retryable = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestBuiltinPrimaryKey(t *testing.T) {
+	for entity, want := range map[string]string{"account": "accountid", "contact": "contactid", "incident": "incidentid",
+		"lead": "leadid", "phonecall": "activityid", "task": "activityid", "new_call": "new_callid"} {
+		if got := retry.BuiltinPrimaryKey(entity); got != want {
+			t.Errorf("%s: %s, want %s", entity, got, want)
+		}
+	}
+}
