@@ -1,0 +1,19 @@
+// Package replay re-runs captured cifbridge sessions (DESIGN §8) and
+// compares what the bridge answers with what it answered in the capture.
+//
+// Entry points:
+//   - Load reads capture files (daemon or browser-recorder format, rotated
+//     parts joined) into Captures; bad input wraps ErrBadInput and names the
+//     file and line;
+//   - StartEmbedded starts an in-process bridge with a capture's profile and
+//     CIF timeout (emulator backend in widget mode, host backend in full
+//     mode);
+//   - Run replays one Capture against a bridge's widget endpoint: it re-sends
+//     the widget's requests with the captured timing (scaled by Speed),
+//     raises the captured events through the admin API and answers them as
+//     the widget did, and in full mode also plays the host peer with the
+//     captured backend answers and latencies. It returns a SessionReport;
+//   - Compare compares two captures of the same session (round trips);
+//   - Rules are the comparison rules (ids, GUIDs, session ids, times,
+//     latencies, ignored paths); Report.WriteText renders the outcome.
+package replay

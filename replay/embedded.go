@@ -1,0 +1,100 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// Embedded is an in-process bridge on loopback for one replay.
+type Embedded struct {
+	URL      string // ws://127.0.0.1:PORT/v1/widget
+	Server   *bridge.Server
+	Emulator *emulator.Emulator // nil in full mode (the replayer is the host)
+	hs       *http.Server
+}
+
+// EmbeddedOptions configure StartEmbedded. A nil value means defaults.
+type EmbeddedOptions struct {
+	// Faults is a JSON emulator fault profile (widget mode only).
+	Faults []byte
+	// Configure, when set, may change the bridge config before New (e.g. set
+	// OnFrame to capture the replay).
+	Configure func(*bridge.Config)
+}
+
+// StartEmbedded starts a bridge with the capture header's profile and CIF
+// timeout: in widget mode on a zero-latency emulator, in full mode with host
+// peers as the backend. Close it when done.
+func StartEmbedded(h protocol.CaptureHeader, mode string, opts *EmbeddedOptions) (*Embedded, error) {
+	if opts == nil {
+		opts = &EmbeddedOptions{}
+	}
+	cfg := bridge.Config{
+		Profile:      h.Profile,
+		Timeout:      time.Duration(h.TimeoutMs) * time.Millisecond,
+		DrainTimeout: time.Second,
+		Version:      "replay",
+		Extra:        map[string]http.Handler{},
+	}
+	e := &Embedded{}
+	if mode == ModeFull {
+		cfg.HostBackend = true
+	} else {
+		ecfg := emulator.Config{}
+		if len(opts.Faults) > 0 {
+			var p emulator.FaultProfile
+			dec := json.NewDecoder(bytes.NewReader(opts.Faults))
+			dec.DisallowUnknownFields()
+			err := dec.Decode(&p)
+			if err == nil {
+				err = p.Validate()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("faults: %w", err)
+			}
+			ecfg.Faults = &p
+		}
+		emu, err := emulator.New(ecfg)
+		if err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+		e.Emulator = emu
+		cfg.Backend = emu
+		cfg.OnSessionEnd = emu.ForgetSession
+		cfg.Extra["/api/v1/emulator/"] = emu.AdminHandler()
+		cfg.Extra["/api/data/v9.2/"] = emu.WebAPIHandler()
+	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	srv, err := bridge.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded bridge: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("embedded bridge: %w", err)
+	}
+	e.Server = srv
+	e.hs = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go e.hs.Serve(ln)
+	e.URL = "ws://" + ln.Addr().String() + protocol.PathWidget
+	return e, nil
+}
+
+// Close shuts the bridge down.
+func (e *Embedded) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = e.Server.Shutdown(ctx)
+	_ = e.hs.Shutdown(ctx)
+}

@@ -1,0 +1,193 @@
+package replay_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/capture"
+	"github.com/cifbridge/cifbridge/protocol"
+	"github.com/cifbridge/cifbridge/replay"
+)
+
+// recorder captures an embedded bridge the way serve --capture-dir does
+// (widget and backend frames, per session, header from the session).
+type recorder struct {
+	c   *capture.Capturer
+	srv func() *bridge.Server
+
+	mu       sync.Mutex
+	sessions map[string]*capture.Session
+}
+
+func newRecorder(t *testing.T, dir string) *recorder {
+	t.Helper()
+	c, err := capture.New(capture.Config{Dir: dir, Version: "golden", SyncInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &recorder{c: c, sessions: map[string]*capture.Session{}}
+}
+
+func (r *recorder) configure(cfg *bridge.Config) {
+	cfg.OnFrame = func(session, peer, dir string, msg []byte) {
+		if session == "" || peer == protocol.CapturePeerHost {
+			return
+		}
+		r.mu.Lock()
+		s, ok := r.sessions[session]
+		if !ok {
+			prof, timeout := cfg.Profile, cfg.Timeout
+			if srv := r.srv(); srv != nil {
+				if x := srv.Session(session); x != nil {
+					prof, timeout = x.Profile()
+				}
+			}
+			s = r.c.Open(session, prof, timeout.Milliseconds())
+			r.sessions[session] = s
+		}
+		r.mu.Unlock()
+		s.Frame(peer, dir, msg)
+	}
+}
+
+// close flushes and returns the capture file of the only session.
+func (r *recorder) close(t *testing.T) string {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.sessions) != 1 {
+		t.Fatalf("captured %d sessions, want 1", len(r.sessions))
+	}
+	var path string
+	for _, s := range r.sessions {
+		path = s.Path()
+		s.Close()
+	}
+	return path
+}
+
+// startRecorded starts an embedded bridge recorded into dir.
+func startRecorded(t *testing.T, h protocol.CaptureHeader, mode, dir string) (*replay.Embedded, *recorder) {
+	t.Helper()
+	rec := newRecorder(t, dir)
+	var e *replay.Embedded
+	var err error
+	rec.srv = func() *bridge.Server {
+		if e == nil {
+			return nil
+		}
+		return e.Server
+	}
+	e, err = replay.StartEmbedded(h, mode, &replay.EmbeddedOptions{Configure: rec.configure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e, rec
+}
+
+func header(profile string, timeout time.Duration) protocol.CaptureHeader {
+	return protocol.CaptureHeader{Profile: profile, TimeoutMs: timeout.Milliseconds()}
+}
+
+// ws is a raw WebSocket peer (widget or host) for driving a bridge.
+type ws struct {
+	t    *testing.T
+	c    *websocket.Conn
+	mu   sync.Mutex
+	n    int
+	in   chan map[string]json.RawMessage
+	done chan struct{}
+}
+
+func dialWS(t *testing.T, url string) *ws {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &ws{t: t, c: c, in: make(chan map[string]json.RawMessage, 64), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			_, b, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m map[string]json.RawMessage
+			json.Unmarshal(b, &m)
+			w.in <- m
+		}
+	}()
+	t.Cleanup(func() { c.CloseNow(); <-w.done })
+	return w
+}
+
+func (w *ws) send(v any) {
+	w.t.Helper()
+	b, _ := json.Marshal(v)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.c.Write(context.Background(), websocket.MessageText, b); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *ws) recv() map[string]json.RawMessage {
+	w.t.Helper()
+	select {
+	case m := <-w.in:
+		return m
+	case <-time.After(5 * time.Second):
+		w.t.Fatal("nothing received")
+		return nil
+	}
+}
+
+// call sends a request and returns the answer, queueing what else arrives.
+func (w *ws) call(method string, params any) map[string]json.RawMessage {
+	w.t.Helper()
+	w.n++
+	id := strconv.Itoa(w.n)
+	w.send(map[string]any{"jsonrpc": "2.0", "id": w.n, "method": method, "params": params})
+	var other []map[string]json.RawMessage
+	defer func() {
+		for _, m := range other {
+			w.in <- m
+		}
+	}()
+	for {
+		m := w.recv()
+		if _, isReq := m["method"]; !isReq && string(m["id"]) == id {
+			return m
+		}
+		other = append(other, m)
+	}
+}
+
+func str(t *testing.T, raw json.RawMessage, path ...string) string {
+	t.Helper()
+	var v any
+	json.Unmarshal(raw, &v)
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+func golden(name string) string { return filepath.Join("testdata", name) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
