@@ -59,7 +59,7 @@ export const skipReason = (() => {
   let why = "";
   if (!existsSync(chromiumPath)) {
     why =
-      `chromium not found at ${chromiumPath}: browser tests skipped. ` +
+      `chromium not found at ${chromiumPath}. ` +
       "Install it (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH.";
   } else if (!playwright) {
     why = "playwright-core is not installed: run `npm ci` in web/ first.";
@@ -69,7 +69,7 @@ export const skipReason = (() => {
   if (why && required) {
     throw new Error("CIFBRIDGE_REQUIRE_BROWSER is set but the browser tests cannot run: " + why);
   }
-  if (why) process.stderr.write("# " + why + " (set CIFBRIDGE_REQUIRE_BROWSER=1 to make this a failure)\n");
+  if (why) process.stderr.write("# browser tests skipped: " + why + " (set CIFBRIDGE_REQUIRE_BROWSER=1 to make this a failure)\n");
   return why;
 })();
 
