@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// retryDaemon is the real cifbridge binary running as a subprocess.
+type retryDaemon struct {
+	cmd    *exec.Cmd
+	widget string // ws://…/v1/widget
+	base   string // http://…
+	done   chan struct{}
+}
+
+func buildRetryBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cifbridge")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startRetryDaemon runs `cifbridge serve` and reads the widget URL from the
+// JSON log line that carries "widget".
+func startRetryDaemon(t *testing.T, bin string, args ...string) *retryDaemon {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &retryDaemon{cmd: cmd, done: make(chan struct{})}
+	urls := make(chan string, 1)
+	go func() {
+		defer close(d.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line struct {
+				Widget string `json:"widget"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Widget != "" {
+				select {
+				case urls <- line.Widget:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		cmd.Wait()
+	}()
+	t.Cleanup(func() { d.kill() })
+	select {
+	case d.widget = <-urls:
+	case <-d.done:
+		t.Fatal("cifbridge serve exited before serving")
+	case <-time.After(20 * time.Second):
+		t.Fatal("cifbridge serve did not log its widget URL")
+	}
+	d.base = "http://" + strings.TrimSuffix(strings.TrimPrefix(d.widget, "ws://"), protocol.PathWidget)
+	return d
+}
+
+func (d *retryDaemon) kill() {
+	if d.cmd.Process != nil {
+		d.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	<-d.done
+}
+
+func (d *retryDaemon) getJSON(t *testing.T, path string, v any) int {
+	t.Helper()
+	resp, err := http.Get(d.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("GET %s: %v: %s", path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// retryCall sends one request on a fresh widget connection and returns its
+// reply, skipping notifications.
+func retryCall(t *testing.T, url, method, params string) (json.RawMessage, *protocol.Error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, json.RawMessage("1"), method, json.RawMessage(params))); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Result json.RawMessage `json:"result"`
+			Error  *protocol.Error `json:"error"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Method == "" && string(m.ID) == "1" {
+			return m.Result, m.Error
+		}
+	}
+}
+
+// TestRetryLedgerSurvivesSIGKILL provokes a suspected create on the real
+// daemon, kills it with SIGKILL right after the widget got the result, and
+// finds the entry intact after a restart on the same --data-dir.
+func TestRetryLedgerSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildRetryBinary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	faults := filepath.Join(dir, "faults.json")
+	// The first create lands at 5 s, long after the kill: the entry must
+	// still say suspected after the restart.
+	if err := os.WriteFile(faults, []byte(`{"rules":[{"method":"createrecord","latencyMs":5000,"count":1}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms", "--emulator-faults", faults)
+	res, rerr := retryCall(t, d.widget, protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{"lastname":"Crash"},"delay":0}`)
+	d.kill() // SIGKILL right after the result
+	if rerr != nil {
+		t.Fatalf("create: %+v", rerr)
+	}
+	var out protocol.XrmCreateResult
+	if err := json.Unmarshal(res, &out); err != nil || !out.PossibleDuplicate || out.LedgerID == "" || out.Attempts != 2 {
+		t.Fatalf("result %s: %v", res, err)
+	}
+
+	d2 := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms")
+	var e ledger.Entry
+	if code := d2.getJSON(t, "/api/v1/ledger/"+out.LedgerID, &e); code != http.StatusOK {
+		t.Fatalf("GET entry after restart: %d %+v", code, e)
+	}
+	if e.ID != out.LedgerID || e.Status != ledger.StatusSuspected || e.Entity != "contact" || e.Method != protocol.MethodXrmCreateRecord ||
+		len(e.Attempts) != 2 || e.Attempts[0].Outcome != ledger.OutcomeTimeout || e.Attempts[1].RecordID != out.ID ||
+		len(e.RecordIDs) != 1 || e.RecordIDs[0] != out.ID || e.Key == "" || e.Session == "" {
+		t.Fatalf("entry after restart: %+v", e)
+	}
+	var list struct{ Entries []ledger.Entry }
+	if code := d2.getJSON(t, "/api/v1/ledger?status=suspected", &list); code != http.StatusOK || len(list.Entries) != 1 {
+		t.Fatalf("list after restart: %d %+v", code, list)
+	}
+	resp, err := http.Get(d2.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `cifbridge_ledger_entries{status="suspected"} 1`) {
+		t.Fatalf("metrics lack the ledger gauge:\n%s", grepLines(string(metrics), "cifbridge_ledger"))
+	}
+	// The daemon serves the engine after the restart too.
+	if _, rerr := retryCall(t, d2.widget, protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{"lastname":"Again"},"idempotent":true}`); rerr != nil {
+		t.Fatalf("create after restart: %+v", rerr)
+	}
+}
+
+// TestRetryServeWiring checks the plug-in's wiring on the real binary: bad REST input
+// is a clear 400 and --idempotent-creates is accepted.
+func TestRetryServeWiring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildRetryBinary(t)
+	d := startRetryDaemon(t, bin, "--data-dir", t.TempDir(), "--idempotent-creates")
+	var body struct {
+		Error struct {
+			Code    int
+			Message string
+		}
+	}
+	if code := d.getJSON(t, "/api/v1/ledger?since=yesterday", &body); code != http.StatusBadRequest || !strings.Contains(body.Error.Message, "since") {
+		t.Fatalf("bad since: %d %+v", code, body)
+	}
+	if code := d.getJSON(t, "/api/v1/ledger/Lnope", &body); code != http.StatusNotFound {
+		t.Fatalf("unknown id: %d %+v", code, body)
+	}
+	res, rerr := retryCall(t, d.widget, protocol.MethodXrmCreateRecord, `{"entityLogicalName":"phonecall","data":{"subject":"s"}}`)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	var out protocol.XrmCreateResult
+	json.Unmarshal(res, &out)
+	// --idempotent-creates put our GUID in activityid: the id is that key.
+	rec, rerr := retryCall(t, d.widget, protocol.MethodXrmRetrieveRecord, `{"entityLogicalName":"phonecall","id":"`+out.ID+`"}`)
+	if rerr != nil || !strings.Contains(string(rec), out.ID) {
+		t.Fatalf("retrieve: %s %+v", rec, rerr)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
