@@ -12,10 +12,15 @@ import (
 // streamInterval is how often StreamHandler sends a snapshot.
 const streamInterval = time.Second
 
-// streamMaxSessions bounds the sessions listed in one snapshot: the busiest
-// (in-flight, then late attempts) and then the newest come first; the total
-// is always in SessionsTotal.
-const streamMaxSessions = 200
+// Bounds on one snapshot, so a loaded bridge (thousands of sessions and
+// attempts) still streams a small event every second. Sessions: the busiest
+// (in-flight, then late attempts) and then the newest, with the total in
+// SessionsTotal. Attempts: those nearest their deadline (in-flight) or
+// longest overdue (late); every session still has its full counts.
+const (
+	streamMaxSessions = 200
+	streamMaxAttempts = 500
+)
 
 // StreamSnapshot is one "snapshot" event of GET /api/v1/stream: what the
 // dashboard shows live. Times are the server's; LeftMs and OverdueMs are
@@ -42,6 +47,10 @@ type StreamSession struct {
 	Connections int             `json:"connections"`
 	InFlight    []StreamAttempt `json:"inflight"`
 	Late        []StreamAttempt `json:"late"`
+	// InFlightCount and LateCount are the session's full counts; InFlight
+	// and Late may list fewer (streamMaxAttempts across all sessions).
+	InFlightCount int `json:"inflightCount"`
+	LateCount     int `json:"lateCount"`
 }
 
 // StreamAttempt is an in-flight attempt (LeftMs: time left before the CIF
@@ -108,25 +117,19 @@ func (s *Server) writeSnapshot(w http.ResponseWriter, rc *http.ResponseControlle
 // snapshot lists the attempt tables once and groups them by session, so a
 // snapshot costs O(sessions + attempts) however many sessions there are.
 func (s *Server) snapshot(now time.Time) StreamSnapshot {
-	inflight := map[string][]StreamAttempt{}
-	for _, i := range s.table.InFlight("") {
-		a := StreamAttempt{Info: i, ElapsedMs: now.Sub(i.Started).Milliseconds()}
-		a.LeftMs = max(i.Deadline.Sub(now).Milliseconds(), 0)
-		inflight[i.Session] = append(inflight[i.Session], a)
-	}
-	late := map[string][]StreamAttempt{}
-	for _, i := range s.table.Late("") {
-		a := StreamAttempt{Info: i, ElapsedMs: now.Sub(i.Started).Milliseconds()}
-		a.OverdueMs = max(now.Sub(i.Deadline).Milliseconds(), 0)
-		late[i.Session] = append(late[i.Session], a)
-	}
+	inflight, nIn := groupAttempts(s.table.InFlight(""), func(i correlation.Info) StreamAttempt {
+		return StreamAttempt{Info: i, ElapsedMs: now.Sub(i.Started).Milliseconds(), LeftMs: max(i.Deadline.Sub(now).Milliseconds(), 0)}
+	})
+	late, nLate := groupAttempts(s.table.Late(""), func(i correlation.Info) StreamAttempt {
+		return StreamAttempt{Info: i, ElapsedMs: now.Sub(i.Started).Milliseconds(), OverdueMs: max(now.Sub(i.Deadline).Milliseconds(), 0)}
+	})
 	all := s.sessions.all()
 	sort.Slice(all, func(i, j int) bool {
 		a, b := all[i], all[j]
-		if na, nb := len(inflight[a.ID]), len(inflight[b.ID]); na != nb {
+		if na, nb := nIn[a.ID], nIn[b.ID]; na != nb {
 			return na > nb
 		}
-		if na, nb := len(late[a.ID]), len(late[b.ID]); na != nb {
+		if na, nb := nLate[a.ID], nLate[b.ID]; na != nb {
 			return na > nb
 		}
 		return a.Created.After(b.Created)
@@ -144,9 +147,26 @@ func (s *Server) snapshot(now time.Time) StreamSnapshot {
 		snap.Sessions = append(snap.Sessions, StreamSession{
 			ID: x.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Client: client, Created: x.Created,
 			Connections: x.connCount(), InFlight: byStart(inflight[x.ID]), Late: byStart(late[x.ID]),
+			InFlightCount: nIn[x.ID], LateCount: nLate[x.ID],
 		})
 	}
 	return snap
+}
+
+// groupAttempts keeps the streamMaxAttempts attempts with the earliest
+// deadlines (nearest the timeout, or longest overdue) grouped by session, and
+// counts every attempt per session.
+func groupAttempts(infos []correlation.Info, conv func(correlation.Info) StreamAttempt) (map[string][]StreamAttempt, map[string]int) {
+	counts := make(map[string]int, len(infos))
+	for _, i := range infos {
+		counts[i.Session]++
+	}
+	sort.Slice(infos, func(a, b int) bool { return infos[a].Deadline.Before(infos[b].Deadline) })
+	out := map[string][]StreamAttempt{}
+	for _, i := range infos[:min(len(infos), streamMaxAttempts)] {
+		out[i.Session] = append(out[i.Session], conv(i))
+	}
+	return out, counts
 }
 
 func byStart(l []StreamAttempt) []StreamAttempt {

@@ -12,6 +12,7 @@ import { initEmulator } from "./emulator.js";
 import { initEvents } from "./events.js";
 
 const $ = (id) => document.getElementById(id);
+const MAX_ROWS = 100;
 
 /** The latest snapshot and when it arrived (performance.now()). */
 const live = { snap: null, at: 0, lateSeen: new Map(), counters: null };
@@ -113,8 +114,10 @@ function onSnapshot(snap) {
   inflight.sort((a, b) => a.leftMs - b.leftMs);
   const late = sessions.flatMap((s) => s.late);
   late.sort((a, b) => b.overdueMs - a.overdueMs);
-  renderInflight(inflight);
-  renderLate(late, c);
+  // At most MAX_ROWS rows per table: the nearest the timeout, the longest overdue.
+  setText($("inflight-hint"), c.inflight > MAX_ROWS ? `showing the ${MAX_ROWS} nearest the timeout of ${fmtInt(c.inflight)}` : "time left before the CIF timeout");
+  renderInflight(inflight.slice(0, MAX_ROWS));
+  renderLate(late.slice(0, MAX_ROWS), c);
   renderSessions(sessions, snap.sessionsTotal);
   eventsPanel.setSessions(sessions);
   tick();
@@ -228,10 +231,12 @@ function renderSessions(list, total) {
       setText(td("conns"), s.connections);
       td("conns").classList.toggle("zero", s.connections === 0);
       td("conns").title = s.connections === 0 ? "disconnected: resumable until the resume window ends" : "";
-      setText(td("nin"), s.inflight.length);
-      td("nin").classList.toggle("zero", s.inflight.length === 0);
-      setText(td("nlate"), s.late.length);
-      td("nlate").classList.toggle("zero", s.late.length === 0);
+      const nin = s.inflightCount ?? s.inflight.length;
+      const nlate = s.lateCount ?? s.late.length;
+      setText(td("nin"), fmtInt(nin));
+      td("nin").classList.toggle("zero", nin === 0);
+      setText(td("nlate"), fmtInt(nlate));
+      td("nlate").classList.toggle("zero", nlate === 0);
       setText(td("age"), fmtMs(new Date(live.snap.now) - new Date(s.created)));
       row.classList.toggle("selected", s.id === eventsPanel.selected());
     },

@@ -161,4 +161,24 @@ describe("dashboard in Chromium", { skip: skipReason || false, timeout: 180_000 
     // Ground truth updates live.
     await waitFor(async () => Number((await dash.getByTestId("stat-createrecord").locator("td.r").innerText()).replace(/,/g, "")) >= 4, "createrecord count in the stats");
   });
+
+  it("with --token: works from /?token= (header for fetch, access_token for the stream) and says so without it", { timeout: 40_000 }, async () => {
+    const secured = await startDaemon(["--token", "s3cret-token"]);
+    const p = await newPage(browser);
+    try {
+      await p.goto(secured.base + "/");
+      await p.locator("#live[data-state=unauthorized]").waitFor();
+      await p.locator("#banner").filter({ hasText: "requires a token" }).waitFor();
+
+      await p.goto(secured.base + "/?token=s3cret-token");
+      await p.locator("#live[data-state=live]").waitFor();
+      assert.equal((await p.getByTestId("k-sessions").innerText()).trim(), "0");
+      assert.equal(await p.locator("#banner").isHidden(), true);
+      await p.getByTestId("faults-msg").filter({ hasText: "no fault rules" }).waitFor();
+      assert.ok(!secured.logs.some((l) => l.includes("s3cret-token")), "the token is never logged");
+    } finally {
+      await p.close();
+      await secured.stop();
+    }
+  });
 });
