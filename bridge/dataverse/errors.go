@@ -1,0 +1,165 @@
+package dataverse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// sourceFuncs are the sourceFunc texts CIF puts in its errors (the same as
+// the emulator's, so widgets see one shape).
+var sourceFuncs = map[string]string{
+	"createrecord":         "client.createRecord - Xrm.WebApi.createRecord",
+	"retrieverecord":       "client.retrieveRecord - Xrm.WebApi.retrieveRecord",
+	"updaterecord":         "client.updateRecord - Xrm.WebApi.updateRecord",
+	"deleterecord":         "client.deleteRecord - Xrm.WebApi.deleteRecord",
+	"search":               "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
+	"searchandopenrecords": "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
+	"getEntityMetadata":    "client.getEntityMetadata - Xrm.Utility.getEntityMetadata",
+	"getenvironment":       "client.getEnvironment - Xrm.Utility.getGlobalContext",
+	"execute":              "client.execute - Xrm.WebApi.online.execute",
+}
+
+// apiError is a Dataverse error answer: HTTP status, hex code, message and
+// the Retry-After delay of a 429/503.
+type apiError struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("dataverse %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// parseAPIError reads {"error":{"code","message"}}; a body of another shape
+// gives the status text and the start of the body.
+func parseAPIError(res *http.Response, body []byte, now time.Time) *apiError {
+	e := &apiError{Status: res.StatusCode}
+	var env struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &env) == nil && (env.Error.Code != "" || env.Error.Message != "") {
+		e.Code, e.Message = env.Error.Code, env.Error.Message
+	} else {
+		e.Message = http.StatusText(res.StatusCode)
+		if s := strings.TrimSpace(string(body)); s != "" {
+			e.Message += ": " + truncate(s, 512)
+		}
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(res.StatusCode)
+	}
+	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
+		e.RetryAfter = retryAfter(res.Header.Get("Retry-After"), now)
+	}
+	return e
+}
+
+// retryAfter parses Retry-After: delta-seconds (fractions accepted) or an
+// HTTP date. Unparseable or past values give 0.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f <= 0 || f > 24*3600 {
+			return 0
+		}
+		return time.Duration(f * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// wire maps an apiError to the -32001 error of messageType.
+func (b *Backend) wire(messageType string, e *apiError) *protocol.Error {
+	d := protocol.BackendErrorData{
+		DataverseCode: e.Code,
+		HTTPStatus:    e.Status,
+		ErrorMsg:      e.Message,
+		RetryAfterMs:  e.RetryAfter.Milliseconds(),
+		Value: protocol.CIFError{ErrorMsg: e.Message, SourceFunc: sourceFuncs[messageType], ErrorType: protocol.CIFErrorXrmAPI,
+			ReportTime: b.cfg.Now().UTC().Format(http.TimeFormat)},
+	}
+	if e.RetryAfter > 0 && d.RetryAfterMs == 0 {
+		d.RetryAfterMs = 1
+	}
+	return protocol.NewError(protocol.CodeBackend, e.Message, d)
+}
+
+// wireErr maps any error of a request to what Execute returns: Dataverse
+// errors to -32001, our own timeout to -32000 (outcome unknown), a token
+// failure to -32001 with the token endpoint's status, an unreachable org to
+// -32002; protocol errors and the caller's context end pass through.
+func (b *Backend) wireErr(ctx context.Context, call attempt, err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return b.wire(call.messageType, ae)
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		return b.wire(call.messageType, &apiError{Status: status, Code: re.ErrorCode,
+			Message: "dataverse authentication failed: the token endpoint refused the client credentials (" + tokenErrorReason(err) + ")"})
+	}
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		b.log.Warn().Str("method", call.method).Str("attempt", call.attemptID).Dur("timeout", b.cfg.HTTPTimeout).
+			Msg("dataverse did not answer in time: the outcome is unknown")
+		return protocol.NewTimeoutError(b.cfg.HTTPTimeout.Milliseconds(), call.attemptID)
+	}
+	b.log.Warn().Err(err).Str("method", call.method).Str("attempt", call.attemptID).Msg("dataverse unreachable")
+	return protocol.Errorf(protocol.CodeNoBackend, "dataverse unreachable: %s", safeNetError(err))
+}
+
+func asRetrieveError(err error, target **oauth2.RetrieveError) bool { return errors.As(err, target) }
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// safeNetError is the innermost error text of a transport failure (no URL
+// query, which may hold record data).
+func safeNetError(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,252 @@
+package dataverse_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/dataverse"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+const (
+	clientID     = "app-7b0c"
+	clientSecret = "s3cr3t-CLIENT-value-never-logged"
+)
+
+const testSchema = `{
+  "duplicateRules": [{"entity": "contact", "attributes": ["emailaddress1"], "onCIF": false}],
+  "operations": [
+    {"name": "new_Ping", "kind": "action", "response": {"pong": true}},
+    {"name": "new_GetQueueLength", "kind": "function", "response": {"length": 3}},
+    {"name": "new_Fire", "kind": "action"}
+  ]
+}`
+
+// tokenServer is an OAuth2 token endpoint issuing "tok-1", "tok-2", … for
+// the test client's credentials.
+type tokenServer struct {
+	*httptest.Server
+	requests atomic.Int64
+	expires  int // expires_in seconds
+}
+
+func newTokenServer(t *testing.T) *tokenServer {
+	t.Helper()
+	ts := &tokenServer{expires: 3600}
+	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if r.PostForm.Get("grant_type") != "client_credentials" || r.PostForm.Get("client_id") != clientID ||
+			r.PostForm.Get("client_secret") != clientSecret {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}`)
+			return
+		}
+		n := ts.requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":%d,"scope":%q}`, n, ts.expires, r.PostForm.Get("scope"))
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// org is the emulator's Web API face behind a gate that checks bearer
+// tokens (rejecting the ones in revoked with 401), records requests and can
+// answer with a canned response instead.
+type org struct {
+	*httptest.Server
+	emu *emulator.Emulator
+
+	mu       sync.Mutex
+	revoked  map[string]bool
+	requests []recorded
+	intercept func(w http.ResponseWriter, r *http.Request) bool
+}
+
+type recorded struct {
+	Method, Path, Query string
+	Header              http.Header
+}
+
+func newOrg(t *testing.T) *org {
+	t.Helper()
+	emu, err := emulator.New(emulator.Config{Schema: []byte(testSchema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &org{emu: emu, revoked: map[string]bool{}}
+	face := emu.WebAPIHandler()
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		o.mu.Lock()
+		o.requests = append(o.requests, recorded{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone()})
+		bad := !ok || !strings.HasPrefix(tok, "tok-") || o.revoked[tok]
+		icpt := o.intercept
+		o.mu.Unlock()
+		if bad {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if icpt != nil && icpt(w, r) {
+			return
+		}
+		face.ServeHTTP(w, r)
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+func (o *org) revoke(tok string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.revoked[tok] = true
+}
+
+func (o *org) setIntercept(f func(w http.ResponseWriter, r *http.Request) bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.intercept = f
+}
+
+// count returns how many requests matched method and a path suffix.
+func (o *org) count(method, pathSuffix string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, r := range o.requests {
+		if (method == "" || r.Method == method) && strings.HasSuffix(r.Path, pathSuffix) {
+			n++
+		}
+	}
+	return n
+}
+
+func (o *org) last() recorded {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.requests[len(o.requests)-1]
+}
+
+// fixture is a backend wired to an org and a token server, with its log
+// captured.
+type fixture struct {
+	t   *testing.T
+	b   *dataverse.Backend
+	org *org
+	ts  *tokenServer
+	log *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func newFixture(t *testing.T, edit func(*dataverse.Config)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, org: newOrg(t), ts: newTokenServer(t), log: &syncBuffer{}}
+	cfg := dataverse.Config{
+		URL: f.org.URL, ClientID: clientID, ClientSecret: clientSecret, TokenURL: f.ts.URL,
+		Logger: zerolog.New(f.log).Level(zerolog.DebugLevel),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	b, err := dataverse.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.b = b
+	t.Cleanup(func() {
+		logs := f.log.String()
+		for _, secret := range []string{clientSecret, "tok-1", "tok-2", "tok-3", "Bearer "} {
+			if strings.Contains(logs, secret) {
+				t.Errorf("the log holds the secret %q:\n%s", secret, logs)
+			}
+		}
+	})
+	return f
+}
+
+var attemptSeq atomic.Int64
+
+// call runs one Execute with params marshalled from v.
+func (f *fixture) call(session, method string, v any) (json.RawMessage, error) {
+	f.t.Helper()
+	p, err := json.Marshal(v)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return f.b.Execute(ctx, backend.Call{Session: session, AttemptID: fmt.Sprintf("a%d", attemptSeq.Add(1)), Method: method, Params: p,
+		Deadline: time.Now().Add(10 * time.Second)})
+}
+
+func (f *fixture) ok(method string, v any, out any) json.RawMessage {
+	f.t.Helper()
+	res, err := f.call("s1", method, v)
+	if err != nil {
+		f.t.Fatalf("%s %v: %v", method, v, err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(res, out); err != nil {
+			f.t.Fatalf("%s result %s: %v", method, res, err)
+		}
+	}
+	return res
+}
+
+// backendErr asserts a -32001 error with status and code and returns its data.
+func backendErr(t *testing.T, err error, status int, code string) protocol.BackendErrorData {
+	t.Helper()
+	d, ok := protocol.BackendData(err)
+	if !ok {
+		t.Fatalf("got %v, want a -32001 backend error", err)
+	}
+	if d.HTTPStatus != status || d.DataverseCode != code {
+		t.Fatalf("got status %d code %q (%s), want %d %q", d.HTTPStatus, d.DataverseCode, d.ErrorMsg, status, code)
+	}
+	if d.Value.ErrorType != protocol.CIFErrorXrmAPI || d.Value.ErrorMsg == "" || d.Value.SourceFunc == "" {
+		t.Fatalf("CIF value %+v is incomplete", d.Value)
+	}
+	return d
+}
+
+func wantCode(t *testing.T, err error, code int64) *protocol.Error {
+	t.Helper()
+	pe := protocol.AsError(err)
+	if err == nil || pe.Code != code {
+		t.Fatalf("got %v, want code %d", err, code)
+	}
+	return pe
+}
