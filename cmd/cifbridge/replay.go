@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cifbridge/cifbridge/replay"
+)
+
+func init() {
+	commands["replay"] = command{summary: "replay captured sessions against a bridge and diff the answers", run: runReplay}
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// errDiverged makes replay exit 1 after printing the report.
+var errDiverged = errors.New("replay diverged from the capture")
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		url, mode, faults, jsonOut, token string
+		embedded                          bool
+		speed                             float64
+		tolerance, grace                  time.Duration
+		ignore                            stringList
+	)
+	fs := newFlagSet("replay [flags] FILE…", "Replays capture files (cifbridge serve --capture-dir, or the browser recorder) against a bridge and compares every answer, event and notification with the captured one.\nExit status: 0 all matched, 1 divergence, 2 bad input.", stderr)
+	fs.StringVar(&url, "url", "", "widget endpoint of a running bridge, ws://HOST:PORT/v1/widget (events are raised through its admin API)")
+	fs.BoolVar(&embedded, "embedded", false, "start a bridge in-process per capture with the capture's profile and CIF timeout (emulator backend; host backend with --mode full)")
+	fs.StringVar(&mode, "mode", replay.ModeWidget, "`mode`: widget (play the widget side) or full (also play the host peer with the captured backend answers and latencies)")
+	fs.Float64Var(&speed, "speed", 1, "scale the captured think time between requests: 2 = twice as fast, 0 = as fast as possible (answer latencies are never scaled)")
+	fs.StringVar(&faults, "faults", "", "JSON emulator fault profile `file` for --embedded widget mode")
+	fs.DurationVar(&tolerance, "latency-tolerance", 250*time.Millisecond, "how far latency-like numbers (lateByMs, …Ms) may differ from the capture")
+	fs.Var(&ignore, "ignore", "JSON `path` not compared, e.g. result.createdon or error.data.attemptId; a bare name matches at any depth (repeatable)")
+	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this `file`")
+	fs.StringVar(&token, "token", "", "bearer `token` for the bridge (widget, host and admin API)")
+	fs.DurationVar(&grace, "grace", 0, "how long a captured answer may be overdue before it counts as missing (default twice the capture's CIF timeout + 2s)")
+	flagArgs, files := splitArgs(fs, args)
+	if _, err := parseFlags(fs, flagArgs); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	switch {
+	case len(files) == 0:
+		return usageError{errors.New("replay: name at least one capture FILE")}
+	case embedded == (url != ""):
+		return usageError{errors.New("replay: give exactly one of --url ws://HOST:PORT/v1/widget or --embedded")}
+	case mode != replay.ModeWidget && mode != replay.ModeFull:
+		return usageError{fmt.Errorf("replay: unknown --mode %q: use widget or full", mode)}
+	case speed < 0:
+		return usageError{fmt.Errorf("replay: --speed must be >= 0, got %v", speed)}
+	case faults != "" && (!embedded || mode != replay.ModeWidget):
+		return usageError{errors.New("replay: --faults needs --embedded in widget mode")}
+	}
+	var faultJSON []byte
+	if faults != "" {
+		b, err := os.ReadFile(filepath.Clean(faults))
+		if err != nil {
+			return usageError{fmt.Errorf("replay: --faults: %w", err)}
+		}
+		faultJSON = b
+	}
+	caps, err := replay.Load(files...)
+	if err != nil {
+		return usageError{fmt.Errorf("replay: %w", err)}
+	}
+	rules := replay.Rules{LatencyTolerance: tolerance, Ignore: ignore}
+	report := &replay.Report{}
+	tty := isTerminal(stderr)
+	for _, c := range caps {
+		opts := &replay.Options{URL: url, Token: token, Mode: mode, Speed: speed, Rules: rules, Grace: grace}
+		if tty {
+			name := c.Name()
+			opts.Progress = func(sent, total int) { fmt.Fprintf(stderr, "\r%s: %d/%d frames sent", name, sent, total) }
+		}
+		var emb *replay.Embedded
+		if embedded {
+			emb, err = replay.StartEmbedded(c.Header, mode, &replay.EmbeddedOptions{Faults: faultJSON})
+			if err != nil {
+				return usageError{fmt.Errorf("replay %s: %w", c.Name(), err)}
+			}
+			opts.URL = emb.URL
+		}
+		rep, err := replay.Run(ctx, c, opts)
+		if emb != nil {
+			emb.Close()
+		}
+		if tty {
+			fmt.Fprint(stderr, "\r\033[K")
+		}
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", c.Name(), err)
+		}
+		report.Sessions = append(report.Sessions, rep)
+	}
+	report.WriteText(stdout)
+	if jsonOut != "" {
+		b, _ := json.MarshalIndent(report, "", "  ")
+		if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("replay: write --json: %w", err)
+		}
+	}
+	if !report.OK() {
+		return errDiverged
+	}
+	return nil
+}
+
+// splitArgs separates flags from FILE arguments so flags may follow the
+// files (flag.Parse stops at the first non-flag).
+func splitArgs(fs *flag.FlagSet, args []string) (flags, files []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(files, args[i+1:]...)
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			files = append(files, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, files
+}
