@@ -73,9 +73,9 @@ type org struct {
 	*httptest.Server
 	emu *emulator.Emulator
 
-	mu       sync.Mutex
-	revoked  map[string]bool
-	requests []recorded
+	mu        sync.Mutex
+	revoked   map[string]bool
+	requests  []recorded
 	intercept func(w http.ResponseWriter, r *http.Request) bool
 }
 
