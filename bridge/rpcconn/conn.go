@@ -339,12 +339,13 @@ func (c *Conn) writeLoop() {
 func (c *Conn) write(b []byte) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
 	defer cancel()
+	// Record before writing, so a capture never lacks a frame the peer saw.
+	if c.opts.OnFrame != nil {
+		c.opts.OnFrame("out", b)
+	}
 	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
 		c.cancel(err)
 		return false
-	}
-	if c.opts.OnFrame != nil {
-		c.opts.OnFrame("out", b)
 	}
 	return true
 }
