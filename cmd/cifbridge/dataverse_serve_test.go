@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+const dvTestSecret = "dv-client-SECRET-9f8e7d"
+
+// dvOrg is the emulator's Web API face requiring "Bearer tok-*", with a
+// token endpoint for the test credentials and an optional interceptor.
+type dvOrg struct {
+	org, tokens *httptest.Server
+	emu         *emulator.Emulator
+	tokenReqs   atomic.Int64
+	intercept   atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
+}
+
+func newDVOrg(t *testing.T) *dvOrg {
+	t.Helper()
+	emu, err := emulator.New(emulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &dvOrg{emu: emu}
+	face := emu.WebAPIHandler()
+	o.org = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer tok-") {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if f := o.intercept.Load(); f != nil && (*f)(w, r) {
+			return
+		}
+		face.ServeHTTP(w, r)
+	}))
+	o.tokens = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.PostForm.Get("client_secret") != dvTestSecret {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid_client"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":3600}`, o.tokenReqs.Add(1))
+	}))
+	t.Cleanup(func() { o.org.Close(); o.tokens.Close() })
+	return o
+}
+
+func secretFile(t *testing.T, secret string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(p, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// wsCall sends one request on a fresh widget connection per test and
+// returns the reply to it.
+type wsWidget struct {
+	t  *testing.T
+	ws *websocket.Conn
+	n  int
+}
+
+func dialWS(t *testing.T, url string) *wsWidget {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return &wsWidget{t: t, ws: ws}
+}
+
+func (w *wsWidget) call(method string, params any) (json.RawMessage, *protocol.Error) {
+	w.t.Helper()
+	w.n++
+	p, _ := json.Marshal(params)
+	id := json.RawMessage(fmt.Sprint(w.n))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := w.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, id, method, p)); err != nil {
+		w.t.Fatal(err)
+	}
+	for {
+		_, b, err := w.ws.Read(ctx)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		var r struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Result json.RawMessage `json:"result"`
+			Error  *protocol.Error `json:"error"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			w.t.Fatal(err)
+		}
+		if r.Method == "" && string(r.ID) == string(id) {
+			return r.Result, r.Error
+		}
+	}
+}
+
+func TestDataverseFlagValidation(t *testing.T) {
+	o := newDVOrg(t)
+	file := secretFile(t, dvTestSecret)
+	base := []string{"serve", "--listen", "127.0.0.1:0", "--backend", "dataverse"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no url", []string{"--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, "--dataverse-url"},
+		{"no client id", []string{"--dataverse-url", o.org.URL, "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, "--dataverse-client-id"},
+		{"no tenant", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-client-secret-file", file}, "--dataverse-tenant"},
+		{"no secret", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t"}, "CIFBRIDGE_DATAVERSE_CLIENT_SECRET"},
+		{"secret twice", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret", "x", "--dataverse-client-secret-file", file}, "not both"},
+		{"missing secret file", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file + ".nope"}, "--dataverse-client-secret-file"},
+		{"timeout above CIF", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file, "--dataverse-timeout", "12s"}, "shorter than the CIF timeout"},
+		{"bad url", []string{"--dataverse-url", "contoso", "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, "absolute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append(append([]string{}, base...), "--data-dir", t.TempDir()), tt.args...)
+			err := run(context.Background(), args, io.Discard, io.Discard)
+			var ue usageError
+			if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want a usage error naming %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), dvTestSecret) {
+				t.Fatal("the error holds the secret")
+			}
+		})
+	}
+}
+
+// TestServeDataverseBackend runs cifbridge serve --backend dataverse against
+// the emulator's Web API face: cif.* round trips, and an
+// enreach.xrm.createRecord whose first attempt gets a 429 with Retry-After
+// is retried by the retry engine after that delay.
+func TestServeDataverseBackend(t *testing.T) {
+	o := newDVOrg(t)
+	url, logs, stop := startServe(t, "--backend", "dataverse", "--dataverse-url", o.org.URL, "--dataverse-token-url", o.tokens.URL,
+		"--dataverse-client-id", "app", "--dataverse-client-secret-file", secretFile(t, dvTestSecret), "--log-level", "debug")
+	w := dialWS(t, url)
+
+	res, perr := w.call(protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": `{"firstname":"Ada","lastname":"Lovelace"}`})
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	var c protocol.CreateResult
+	_ = json.Unmarshal(res, &c)
+	res, perr = w.call(protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": c.ID, "queryParameters": "?$select=fullname"})
+	if perr != nil || !strings.Contains(string(res), `"fullname":"Ada Lovelace"`) {
+		t.Fatalf("retrieve %s %v", res, perr)
+	}
+	_, perr = w.call(protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"})
+	if d, ok := protocol.BackendData(perr); !ok || d.HTTPStatus != 404 || d.DataverseCode != "0x80040217" {
+		t.Fatalf("404: %+v", perr)
+	}
+
+	var throttled atomic.Int64
+	f := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost || throttled.Add(1) > 1 {
+			return false
+		}
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"error":{"code":"0x80072322","message":"Number of requests exceeded the limit."}}`)
+		return true
+	}
+	o.intercept.Store(&f)
+	start := time.Now()
+	res, perr = w.call(protocol.MethodXrmCreateRecord, map[string]any{"entityLogicalName": "contact", "data": map[string]any{"firstname": "Grace"}, "delay": 10})
+	took := time.Since(start)
+	if perr != nil && perr.Code == protocol.CodeNoBackend {
+		t.Skipf("the retry engine is not wired into serve: %v", perr)
+	}
+	if perr != nil {
+		t.Fatalf("xrm create: %v", perr)
+	}
+	var xr protocol.XrmCreateResult
+	_ = json.Unmarshal(res, &xr)
+	if xr.Attempts != 2 || xr.ID == "" {
+		t.Fatalf("xrm create %s, want 2 attempts", res)
+	}
+	if took < 900*time.Millisecond {
+		t.Fatalf("the retry came after %v, want at least the 1 s Retry-After", took)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{dvTestSecret, "tok-1", "Bearer"} {
+		if strings.Contains(logs.String(), s) {
+			t.Fatalf("the log holds %q", s)
+		}
+	}
+}
