@@ -88,9 +88,6 @@ func (s *Server) sessionInfo(x *Session) SessionInfo {
 	late := s.table.Late(x.ID)
 	sort.Slice(inflight, func(i, j int) bool { return inflight[i].Started.Before(inflight[j].Started) })
 	sort.Slice(late, func(i, j int) bool { return late[i].Started.Before(late[j].Started) })
-	if inflight == nil {
-		inflight = nil
-	}
 	return SessionInfo{ID: x.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Client: client, Created: x.Created,
 		Connections: x.connCount(), InFlight: nonNil(inflight), Late: nonNil(late)}
 }

@@ -23,78 +23,36 @@ var cif2Calls = map[string]bool{
 func validateCIF(method string, params json.RawMessage) (json.RawMessage, error) {
 	switch method {
 	case protocol.MethodCreateRecord:
-		var p protocol.CreateRecordParams
-		if err := protocol.DecodeParams(params, &p); err != nil {
-			return nil, err
-		}
-		if err := protocol.RequireEntity("entityName", p.EntityName); err != nil {
-			return nil, err
-		}
-		v, err := protocol.NormalizeObject("value", p.Value)
-		if err != nil {
-			return nil, err
-		}
-		p.Value = v
-		return protocol.Raw(p)
+		return check(params, func(p *protocol.CreateRecordParams) (err error) {
+			if err = protocol.RequireEntity("entityName", p.EntityName); err == nil {
+				p.Value, err = protocol.NormalizeObject("value", p.Value)
+			}
+			return err
+		})
 	case protocol.MethodUpdateRecord:
-		var p protocol.UpdateRecordParams
-		if err := protocol.DecodeParams(params, &p); err != nil {
-			return nil, err
-		}
-		if err := firstErr(protocol.RequireEntity("entityName", p.EntityName), protocol.RequireID("entityId", p.EntityID)); err != nil {
-			return nil, err
-		}
-		v, err := protocol.NormalizeObject("value", p.Value)
-		if err != nil {
-			return nil, err
-		}
-		p.Value = v
-		return protocol.Raw(p)
+		return check(params, func(p *protocol.UpdateRecordParams) (err error) {
+			if err = requireRecord(p.EntityName, p.EntityID); err == nil {
+				p.Value, err = protocol.NormalizeObject("value", p.Value)
+			}
+			return err
+		})
 	case protocol.MethodRetrieveRecord:
-		var p protocol.RetrieveRecordParams
-		if err := protocol.DecodeParams(params, &p); err != nil {
-			return nil, err
-		}
-		if err := firstErr(protocol.RequireEntity("entityName", p.EntityName), protocol.RequireID("entityId", p.EntityID)); err != nil {
-			return nil, err
-		}
-		return protocol.Raw(p)
+		return check(params, func(p *protocol.RetrieveRecordParams) error { return requireRecord(p.EntityName, p.EntityID) })
 	case protocol.MethodDeleteRecord:
-		var p protocol.RecordParams
-		if err := protocol.DecodeParams(params, &p); err != nil {
-			return nil, err
-		}
-		if err := firstErr(protocol.RequireEntity("entityName", p.EntityName), protocol.RequireID("entityId", p.EntityID)); err != nil {
-			return nil, err
-		}
-		return protocol.Raw(p)
+		return check(params, func(p *protocol.RecordParams) error { return requireRecord(p.EntityName, p.EntityID) })
 	case protocol.MethodSearch, protocol.MethodSearchAndOpenRecords:
-		var p protocol.SearchParams
-		if err := protocol.DecodeParams(params, &p); err != nil {
-			return nil, err
-		}
-		if err := protocol.RequireEntity("entityName", p.EntityName); err != nil {
-			return nil, err
-		}
-		return protocol.Raw(p)
+		return check(params, func(p *protocol.SearchParams) error { return protocol.RequireEntity("entityName", p.EntityName) })
 	case protocol.MethodGetEntityMetadata:
-		var p protocol.EntityMetadataParams
-		if err := protocol.DecodeParams(params, &p); err != nil {
-			return nil, err
-		}
-		if err := protocol.RequireEntity("entityName", p.EntityName); err != nil {
-			return nil, err
-		}
-		return protocol.Raw(p)
+		return check(params, func(p *protocol.EntityMetadataParams) error {
+			return protocol.RequireEntity("entityName", p.EntityName)
+		})
 	case protocol.MethodSetClickToAct, protocol.MethodSetMode, protocol.MethodSetWidth:
-		var p protocol.ValueParams
-		if err := protocol.DecodeParams(params, &p); err != nil {
-			return nil, err
-		}
-		if len(p.Value) == 0 {
-			return nil, protocol.InvalidParams("\"value\" is missing")
-		}
-		return protocol.Raw(p)
+		return check(params, func(p *protocol.ValueParams) error {
+			if len(p.Value) == 0 {
+				return protocol.InvalidParams("\"value\" is missing")
+			}
+			return nil
+		})
 	case protocol.MethodGetEnvironment, protocol.MethodGetClickToAct, protocol.MethodGetMode, protocol.MethodGetWidth,
 		protocol.MethodOpenForm, protocol.MethodRefreshForm, protocol.MethodRenderSearchPage:
 		return objectParams(params)
@@ -105,6 +63,26 @@ func validateCIF(method string, params json.RawMessage) (json.RawMessage, error)
 	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q is not a CIF call this bridge knows", method)
 }
 
+// check decodes params strictly into P, validates (and may normalise) them,
+// and re-encodes the result for the backend.
+func check[P any](params json.RawMessage, validate func(*P) error) (json.RawMessage, error) {
+	var p P
+	if err := protocol.DecodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	if err := validate(&p); err != nil {
+		return nil, err
+	}
+	return protocol.Raw(p)
+}
+
+func requireRecord(entity, id string) error {
+	if err := protocol.RequireEntity("entityName", entity); err != nil {
+		return err
+	}
+	return protocol.RequireID("entityId", id)
+}
+
 func objectParams(params json.RawMessage) (json.RawMessage, error) {
 	if len(params) == 0 || string(params) == "null" {
 		return json.RawMessage("{}"), nil
@@ -113,13 +91,4 @@ func objectParams(params json.RawMessage) (json.RawMessage, error) {
 		return nil, protocol.InvalidParams("params must be a JSON object with named members")
 	}
 	return params, nil
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }
