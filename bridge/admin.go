@@ -1,14 +1,17 @@
 package bridge
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -76,8 +79,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "backend": "host", "hosts": s.hosts.count()})
 		return
 	}
+	if c, ok := s.backend.(backend.Checker); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
+		defer cancel()
+		if err := c.Check(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "backend unavailable",
+				"backend": s.backend.Name(), "error": err.Error()})
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": s.backend.Name()})
 }
+
+// readyCheckTimeout bounds a backend's readiness check: an orchestrator
+// probing /readyz must get an answer well within its own probe timeout.
+const readyCheckTimeout = 3 * time.Second
 
 func (s *Server) sessionInfo(x *Session) SessionInfo {
 	profile, timeout := x.Profile()

@@ -50,3 +50,11 @@ type Func struct {
 func (f Func) Name() string { return f.N }
 
 func (f Func) Execute(ctx context.Context, call Call) (json.RawMessage, error) { return f.F(ctx, call) }
+
+// Checker is implemented by backends that can tell whether they are able to
+// serve calls right now (a real org: token obtainable, Web API reachable).
+// /readyz calls Check with a short deadline and reports 503 with the error
+// when it fails. Backends without it are ready whenever the bridge is.
+type Checker interface {
+	Check(ctx context.Context) error
+}

@@ -1,0 +1,57 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/backend"
+)
+
+// checkedBackend is a backend whose readiness the test controls.
+type checkedBackend struct {
+	backend.Func
+	fail atomic.Bool
+}
+
+func (c *checkedBackend) Check(ctx context.Context) error {
+	if c.fail.Load() {
+		return errors.New("token endpoint: 401 invalid_client")
+	}
+	return nil
+}
+
+func TestReadyzAsksTheBackend(t *testing.T) {
+	be := &checkedBackend{Func: backend.Func{N: "dataverse", F: func(context.Context, backend.Call) (json.RawMessage, error) {
+		return json.RawMessage(`{}`), nil
+	}}}
+	tb := startBridge(t, bridge.Config{Backend: be})
+	get := func() (int, map[string]string) {
+		resp, err := http.Get(tb.hs.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]string
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	if code, body := get(); code != 200 || body["backend"] != "dataverse" {
+		t.Fatalf("ready backend: %d %v", code, body)
+	}
+	be.fail.Store(true)
+	code, body := get()
+	if code != http.StatusServiceUnavailable || body["error"] != "token endpoint: 401 invalid_client" || body["backend"] != "dataverse" {
+		t.Fatalf("failing backend: %d %v", code, body)
+	}
+	be.fail.Store(false)
+	if code, _ := get(); code != 200 {
+		t.Fatalf("recovered backend: %d", code)
+	}
+}
