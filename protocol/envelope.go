@@ -17,12 +17,16 @@ import (
 // can be replayed against the daemon:
 //
 //	request   {"messageType":T,"messageData":D,"messageCorrelationId":C}
-//	       →  {"jsonrpc":"2.0","id":"C","method":"cif.T","params":P}
+//	       →  {"jsonrpc":"2.0","id":"C","method":"cif.T'","params":P}
+//	  T' is the bridge's spelling of T when they differ only in case (real
+//	  pages send "createRecord", the bridge's method is "cif.createrecord";
+//	  "getentitymetadata" becomes "cif.getEntityMetadata"), else T.
 //	  P is D when D is an object; D parsed when D is a JSON string holding an
 //	  object; {} when D is absent or null; {"value":D} for any other value.
 //	event     the same envelope where T is a CIF event (one of KnownEvents,
 //	          or any "on…" type whose D is a string), sent by the main window
-//	       →  {"jsonrpc":"2.0","id":"C","method":"cif.T","params":{"eventData":E}}
+//	       →  {"jsonrpc":"2.0","id":"C","method":"cif.T'","params":{"eventData":E}}
+//	  T' is the KnownEvents spelling of T when they differ only in case.
 //	  E is D parsed when D is a string holding JSON, else D itself.
 //	success   {"messageOutcome":"success","messageData":D,"messageCorrelationId":C}
 //	       →  {"jsonrpc":"2.0","id":"C","result":R}
@@ -92,9 +96,31 @@ func EnvelopeToJSONRPC(msg json.RawMessage) (json.RawMessage, error) {
 			ev = json.RawMessage("null")
 		}
 		params := append([]byte(`{"eventData":`), ev...)
-		return AppendRequest(nil, id, CIFPrefix+typ, append(params, '}')), nil
+		return AppendRequest(nil, id, EventPrefix+canonical(typ, KnownEvents), append(params, '}')), nil
 	}
-	return AppendRequest(nil, id, CIFPrefix+typ, requestParams(data)), nil
+	return AppendRequest(nil, id, CIFPrefix+canonical(typ, cifMessageTypes), requestParams(data)), nil
+}
+
+// cifMessageTypes are the bridge's spellings of the CIF calls' messageTypes
+// (the cif.* methods without the prefix).
+var cifMessageTypes = []string{
+	MessageType(MethodCreateRecord), MessageType(MethodRetrieveRecord), MessageType(MethodUpdateRecord),
+	MessageType(MethodDeleteRecord), MessageType(MethodSearch), MessageType(MethodSearchAndOpenRecords),
+	MessageType(MethodGetEnvironment), MessageType(MethodOpenForm), MessageType(MethodRefreshForm),
+	MessageType(MethodGetEntityMetadata), MessageType(MethodSetClickToAct), MessageType(MethodGetClickToAct),
+	MessageType(MethodSetMode), MessageType(MethodGetMode), MessageType(MethodSetWidth), MessageType(MethodGetWidth),
+	MessageType(MethodRenderSearchPage),
+}
+
+// canonical returns the spelling in known that equals typ up to case, or
+// typ when there is none.
+func canonical(typ string, known []string) string {
+	for _, k := range known {
+		if strings.EqualFold(k, typ) {
+			return k
+		}
+	}
+	return typ
 }
 
 // correlationID returns the JSON-RPC id (always a JSON string) for a

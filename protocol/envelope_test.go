@@ -54,6 +54,26 @@ func TestEnvelopeToJSONRPC(t *testing.T) {
 			`{"jsonrpc":"2.0","id":"e3","method":"cif.oncustom","params":{"eventData":"plain text"}}`,
 		},
 		{
+			"request type in the widget API's camel case",
+			`{"messageType":"createRecord","messageData":{"entityName":"contact","value":{}},"messageCorrelationId":"c10"}`,
+			`{"jsonrpc":"2.0","id":"c10","method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`,
+		},
+		{
+			"request type lower-cased where the bridge keeps camel case",
+			`{"messageType":"getentitymetadata","messageData":{"entityName":"contact"},"messageCorrelationId":"c11"}`,
+			`{"jsonrpc":"2.0","id":"c11","method":"cif.getEntityMetadata","params":{"entityName":"contact"}}`,
+		},
+		{
+			"unknown request type kept as sent",
+			`{"messageType":"createSession","messageCorrelationId":"c12"}`,
+			`{"jsonrpc":"2.0","id":"c12","method":"cif.createSession","params":{}}`,
+		},
+		{
+			"event type in another case",
+			`{"messageType":"OnClickToAct","messageData":"{}","messageCorrelationId":"e4"}`,
+			`{"jsonrpc":"2.0","id":"e4","method":"cif.onclicktoact","params":{"eventData":{}}}`,
+		},
+		{
 			"success with value",
 			`{"messageOutcome":"success","messageData":{"value":"{\"entityType\":\"contact\",\"id\":\"g\"}"},"messageCorrelationId":"c2"}`,
 			`{"jsonrpc":"2.0","id":"c2","result":"{\"entityType\":\"contact\",\"id\":\"g\"}"}`,

@@ -2,13 +2,11 @@ package replay
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -38,7 +36,7 @@ func (c *Capture) Name() string { return c.Files[0] }
 
 // Load reads capture files and joins the parts of a rotated session (same
 // session and start, ordered by "part"); browser-recorder captures are
-// normalised to JSON-RPC. Every error wraps ErrBadInput (and the
+// normalised to JSON-RPC (protocol.EnvelopeToJSONRPC). Every error wraps ErrBadInput (and the
 // *protocol.CaptureError that names the file and line), except that a file
 // which cannot be opened is reported as such.
 func Load(paths ...string) ([]*Capture, error) {
@@ -100,45 +98,7 @@ func loadFile(path string) (*Capture, error) {
 					Err: fmt.Errorf("%w: \"msg\" is not a JSON-RPC object or batch", protocol.ErrCaptureSyntax)})
 			}
 		}
-		if c.Header.Source == protocol.CaptureSourcePostMessage && !fr.Invalid {
-			fr.Msg = canonicalMethod(fr.Msg)
-		}
 		c.Frames = append(c.Frames, Frame{CaptureFrame: fr, File: path})
 	}
 	return c, nil
-}
-
-// cifMethods are the bridge's spellings of the CIF calls; real CIF envelopes
-// say "createRecord" where the bridge's method is "cif.createrecord".
-var cifMethods = []string{
-	protocol.MethodCreateRecord, protocol.MethodRetrieveRecord, protocol.MethodUpdateRecord,
-	protocol.MethodDeleteRecord, protocol.MethodSearch, protocol.MethodSearchAndOpenRecords,
-	protocol.MethodGetEnvironment, protocol.MethodOpenForm, protocol.MethodRefreshForm,
-	protocol.MethodGetEntityMetadata, protocol.MethodSetClickToAct, protocol.MethodGetClickToAct,
-	protocol.MethodSetMode, protocol.MethodGetMode, protocol.MethodSetWidth, protocol.MethodGetWidth,
-	protocol.MethodRenderSearchPage,
-}
-
-// canonicalMethod rewrites a request's method to the bridge's spelling when
-// they differ only in case.
-func canonicalMethod(msg json.RawMessage) json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(msg, &m) != nil {
-		return msg
-	}
-	var method string
-	if json.Unmarshal(m["method"], &method) != nil {
-		return msg
-	}
-	for _, k := range cifMethods {
-		if k != method && strings.EqualFold(k, method) {
-			m["method"], _ = json.Marshal(k)
-			out, err := json.Marshal(m)
-			if err != nil {
-				return msg
-			}
-			return out
-		}
-	}
-	return msg
 }
