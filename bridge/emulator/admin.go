@@ -2,8 +2,12 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"strings"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Admin paths served by AdminHandler (full paths).
@@ -13,12 +17,23 @@ const (
 	PathReset  = "/api/v1/emulator/reset"  // POST: empty the store and the counters
 )
 
+// maxAdminBody bounds a PUT /api/v1/emulator/faults body.
+const maxAdminBody = 1 << 20
+
 // AdminHandler serves the emulator's admin API on full paths:
 //
 //	GET  /api/v1/emulator/faults  → 200 FaultProfile
-//	PUT  /api/v1/emulator/faults  ← FaultProfile → 200 the profile now active; 400 {"error":"rules[0].method is required…"}
+//	PUT  /api/v1/emulator/faults  ← FaultProfile → 200 the profile now active
 //	GET  /api/v1/emulator/stats   → 200 Stats
 //	POST /api/v1/emulator/reset   → 204 (empties the store and counters; faults are kept, seed not re-applied)
+//
+// Errors have the shape of the rest of the admin API,
+// {"error":{"code":…,"message":…}} with a protocol code:
+//
+//	400 -32602  the fault profile is not valid JSON or breaks a rule ("rules[0].method is required…")
+//	404 -32601  no such admin path under /api/v1/emulator/
+//	405 -32600  a known path with the wrong HTTP method (the Allow header names the right one)
+//	413 -32602  the body is larger than 1 MiB
 //
 // Authorisation is the caller's business (the daemon wraps it).
 func (e *Emulator) AdminHandler() http.Handler {
@@ -27,18 +42,23 @@ func (e *Emulator) AdminHandler() http.Handler {
 		writeAdminJSON(w, http.StatusOK, e.Faults())
 	})
 	mux.HandleFunc("PUT "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
 		if err != nil {
-			writeAdminError(w, http.StatusBadRequest, "read body: "+err.Error())
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeAdminError(w, http.StatusRequestEntityTooLarge, protocol.InvalidParams("the fault profile is larger than %d bytes", maxAdminBody))
+				return
+			}
+			writeAdminError(w, http.StatusBadRequest, protocol.InvalidParams("cannot read the fault profile: %v", err))
 			return
 		}
 		var p FaultProfile
 		if err := decodeStrict(b, &p); err != nil {
-			writeAdminError(w, http.StatusBadRequest, "fault profile: "+err.Error())
+			writeAdminError(w, http.StatusBadRequest, protocol.InvalidParams("the fault profile must be a JSON object like {\"seed\":1,\"rules\":[{\"method\":\"createrecord\",…}]}: %v", err))
 			return
 		}
 		if err := e.SetFaults(p); err != nil {
-			writeAdminError(w, http.StatusBadRequest, err.Error())
+			writeAdminError(w, http.StatusBadRequest, protocol.InvalidParams("fault profile: %v", err))
 			return
 		}
 		e.log.Info().Int("rules", len(p.Rules)).Int64("seed", p.Seed).Msg("emulator fault profile set")
@@ -52,19 +72,43 @@ func (e *Emulator) AdminHandler() http.Handler {
 		e.log.Info().Msg("emulator reset")
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("/", adminFallback)
 	return mux
+}
+
+// adminMethods are the methods each admin path serves, for 405 answers.
+var adminMethods = map[string]string{
+	PathFaults: "GET, PUT",
+	PathStats:  "GET",
+	PathReset:  "POST",
+}
+
+// adminFallback answers what no route matched: a wrong method on a known
+// path (405) or an unknown path (404), both as JSON errors.
+func adminFallback(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	if allow, ok := adminMethods[path]; ok {
+		w.Header().Set("Allow", allow)
+		writeAdminError(w, http.StatusMethodNotAllowed, protocol.Errorf(protocol.CodeInvalidRequest,
+			"%s does not serve %s: use %s", path, r.Method, allow))
+		return
+	}
+	writeAdminError(w, http.StatusNotFound, protocol.Errorf(protocol.CodeMethodNotFound,
+		"no emulator admin endpoint %s: the emulator serves %s, %s and %s", r.URL.Path, PathFaults, PathStats, PathReset))
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"encode response"}`)
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":-32603,"message":"internal error: cannot encode the response"}}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
-func writeAdminError(w http.ResponseWriter, status int, msg string) {
-	writeAdminJSON(w, status, map[string]string{"error": msg})
+// writeAdminError writes {"error":{"code","message"}} as bridge's admin API
+// does.
+func writeAdminError(w http.ResponseWriter, status int, err *protocol.Error) {
+	writeAdminJSON(w, status, map[string]any{"error": err})
 }

@@ -234,17 +234,34 @@ func TestAdminAPI(t *testing.T) {
 	if r := do(t, srv, "GET", emulator.PathFaults, ""); len(r.body["rules"].([]any)) != 1 {
 		t.Fatalf("GET faults = %v", r.body)
 	}
-	r := do(t, srv, "PUT", emulator.PathFaults, `{"rules":[{"latencyMs":1}]}`)
-	if r.status != 400 || !strings.Contains(r.body["error"].(string), "rules[0].method is required") {
-		t.Fatalf("bad PUT = %d %v", r.status, r.body)
+	adminErrors := []struct {
+		name, method, path, body string
+		wantStatus               int
+		wantCode                 float64
+		wantMsg                  string
+	}{
+		{"rule breaks a rule", "PUT", emulator.PathFaults, `{"rules":[{"latencyMs":1}]}`, 400, -32602, "rules[0].method is required"},
+		{"unknown field", "PUT", emulator.PathFaults, `{"rules":[],"bogus":1}`, 400, -32602, "bogus"},
+		{"not JSON", "PUT", emulator.PathFaults, `rules`, 400, -32602, "must be a JSON object"},
+		{"too big", "PUT", emulator.PathFaults, `{"rules":[],"x":"` + strings.Repeat("a", 1<<20) + `"}`, 413, -32602, "larger than"},
+		{"wrong method", "DELETE", emulator.PathFaults, "", 405, -32600, "use GET, PUT"},
+		{"unknown path", "GET", "/api/v1/emulator/nope", "", 404, -32601, emulator.PathStats},
 	}
-	if r := do(t, srv, "PUT", emulator.PathFaults, `{"rules":[],"bogus":1}`); r.status != 400 {
-		t.Fatalf("unknown field accepted: %d", r.status)
+	for _, tt := range adminErrors {
+		r := do(t, srv, tt.method, tt.path, tt.body)
+		e, _ := r.body["error"].(map[string]any)
+		msg, _ := e["message"].(string)
+		if r.status != tt.wantStatus || e["code"] != tt.wantCode || !strings.Contains(msg, tt.wantMsg) {
+			t.Errorf("%s: %d %v, want %d {code %v, message containing %q}", tt.name, r.status, r.body, tt.wantStatus, tt.wantCode, tt.wantMsg)
+		}
+	}
+	if r := do(t, srv, "DELETE", emulator.PathFaults, ""); r.header.Get("Allow") != "GET, PUT" {
+		t.Errorf("405 Allow = %q", r.header.Get("Allow"))
 	}
 	if _, err := createContact(t.Context(), e, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	r = do(t, srv, "GET", emulator.PathStats, "")
+	r := do(t, srv, "GET", emulator.PathStats, "")
 	tables := r.body["tables"].(map[string]any)
 	ops := r.body["operations"].(map[string]any)
 	if tables["contact"].(map[string]any)["records"] != float64(3) || ops["createrecord"] != float64(1) || r.body["lateCompletions"] != float64(0) {
@@ -257,7 +274,7 @@ func TestAdminAPI(t *testing.T) {
 	if st.Tables["contact"].Records != 0 || len(st.Operations) != 0 || len(e.Faults().Rules) != 1 {
 		t.Fatalf("after reset: %+v, faults %+v", st, e.Faults())
 	}
-	if r := do(t, srv, "GET", emulator.PathReset, ""); r.status != 405 {
-		t.Fatalf("GET reset = %d", r.status)
+	if r := do(t, srv, "GET", emulator.PathReset, ""); r.status != 405 || r.header.Get("Allow") != "POST" {
+		t.Fatalf("GET reset = %d %v", r.status, r.body)
 	}
 }
