@@ -83,7 +83,6 @@ type expect struct {
 	f      Frame
 	kind   string
 	method string
-	reqIdx int  // kindResponse: the frame index of its request
 	done   bool // received (matched or diverged)
 	gaveUp bool // overdue: reported missing
 }
@@ -227,7 +226,6 @@ func httpBase(u string) (string, error) {
 // plan splits the widget frames into actions and expectations.
 func (r *runner) plan() (actions []action, needHello bool) {
 	sawHello := false
-	reqIdx := map[string]int{}
 	for i := range r.c.Frames {
 		f := &r.c.Frames[i]
 		switch f.Peer {
@@ -260,7 +258,6 @@ func (r *runner) plan() (actions []action, needHello bool) {
 			}
 			if len(w.ID) > 0 {
 				r.reqMethod[string(w.ID)] = w.Method
-				reqIdx[string(w.ID)] = i
 			}
 			actions = append(actions, action{idx: i, f: *f, kind: "send", w: w})
 		case f.Dir == protocol.CaptureDirIn: // the widget's answer to an event
@@ -277,10 +274,7 @@ func (r *runner) plan() (actions []action, needHello bool) {
 		case string(w.ID) == "null" || len(w.ID) == 0:
 			r.expects = append(r.expects, &expect{f: *f, kind: kindNullResp})
 		default:
-			e := &expect{f: *f, kind: kindResponse, method: r.reqMethod[string(w.ID)], reqIdx: len(r.c.Frames)}
-			if ri, ok := reqIdx[string(w.ID)]; ok {
-				e.reqIdx = ri
-			}
+			e := &expect{f: *f, kind: kindResponse, method: r.reqMethod[string(w.ID)]}
 			r.expects = append(r.expects, e)
 			r.byReqID[string(w.ID)] = e
 		}
@@ -440,18 +434,11 @@ func (r *runner) waitAll(ctx context.Context, idx int) {
 	}
 }
 
-// outSlack: the bridge records an outgoing frame just after writing it, so
-// the widget's next request may be recorded a little before the answer it
-// waited for. An answer recorded within outSlack after a request is taken
-// to have preceded it.
-const outSlack = 5 * time.Millisecond
-
-// before reports whether e was captured before frame idx.
+// before reports whether e was captured before frame idx. The bridge
+// records an outgoing frame before writing it, so file order is causal
+// order: an answer the widget waited for is on file before its next request.
 func (r *runner) before(e *expect, idx int) bool {
 	if idx >= len(r.c.Frames) {
-		return true
-	}
-	if e.kind == kindResponse && e.reqIdx < idx && !e.f.T.Before(r.c.Frames[idx].T) && e.f.T.Sub(r.c.Frames[idx].T) <= outSlack {
 		return true
 	}
 	fi, ei := r.fileIndex(r.c.Frames[idx].File), r.fileIndex(e.f.File)

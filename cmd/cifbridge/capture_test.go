@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -151,11 +150,9 @@ func TestServeCapture(t *testing.T) {
 	for _, f := range frames {
 		peers = append(peers, f.Peer+"/"+f.Dir)
 	}
-	// Sorted: the bridge records an out frame after writing it, so the next
-	// in frame may be recorded first (reported; rpcconn should record before
-	// the write).
-	sort.Strings(peers)
-	want := "backend/in backend/out widget/in widget/in widget/out widget/out"
+	// In order: the bridge records an out frame before writing it, so an
+	// answer is always on file before the request the widget sends next.
+	want := "widget/in widget/out widget/in backend/out backend/in widget/out"
 	if got := strings.Join(peers, " "); got != want {
 		t.Errorf("frames = %s, want %s", got, want)
 	}
