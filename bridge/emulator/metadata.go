@@ -171,3 +171,42 @@ func (e *entity) resolveLookup(nav string) (lookup, target string, ok bool) {
 	}
 	return "", "", false
 }
+
+// knownTypes are the Dataverse AttributeType values of the built-in
+// columns that are not strings. The schema file declares no types, so any
+// other column is reported as a String.
+var knownTypes = map[string]string{
+	"revenue": "Money", "numberofemployees": "Integer", "birthdate": "DateTime",
+	"scheduledstart": "DateTime", "scheduledend": "DateTime", "actualdurationminutes": "Integer",
+	"percentcomplete": "Integer", "prioritycode": "Picklist", "caseorigincode": "Picklist",
+	"directioncode": "Boolean", "description": "Memo", "statecode": "State", "statuscode": "Status",
+	colCreatedOn: "DateTime", colModifiedOn: "DateTime",
+}
+
+// attributeType is the AttributeType Dataverse reports for a column or
+// lookup of e: Uniqueidentifier for the primary key, Lookup (Customer for
+// an account-or-contact lookup) for a lookup, else from knownTypes.
+func (e *entity) attributeType(name string) string {
+	if name == e.PrimaryIDAttribute {
+		return "Uniqueidentifier"
+	}
+	if targets, ok := e.Lookups[name]; ok {
+		if len(targets) == 2 && slices.Contains(targets, "account") && slices.Contains(targets, "contact") {
+			return "Customer"
+		}
+		return "Lookup"
+	}
+	if t := knownTypes[name]; t != "" {
+		return t
+	}
+	return "String"
+}
+
+// metadataTypes are the OData types of AttributeMetadata by AttributeType.
+var metadataTypes = map[string]string{
+	"Uniqueidentifier": "UniqueIdentifierAttributeMetadata", "Lookup": "LookupAttributeMetadata",
+	"Customer": "LookupAttributeMetadata", "Money": "MoneyAttributeMetadata", "Integer": "IntegerAttributeMetadata",
+	"DateTime": "DateTimeAttributeMetadata", "Picklist": "PicklistAttributeMetadata", "Boolean": "BooleanAttributeMetadata",
+	"Memo": "MemoAttributeMetadata", "State": "StateAttributeMetadata", "Status": "StatusAttributeMetadata",
+	"String": "StringAttributeMetadata",
+}

@@ -26,8 +26,14 @@ const maxBodyBytes = 4 << 20
 //	GET    <set>(<guid>)       → the record (304 for a matching If-None-Match etag)
 //	PATCH  <set>(<guid>)       → upsert; If-Match: * update-only (404), If-None-Match: * create-only (412)
 //	DELETE <set>(<guid>)       → 204 or 404
-//	GET    EntityDefinitions(LogicalName='contact')
-//	GET    WhoAmI, GET <function>, POST <action>  (schema "operations")
+//	GET    <set>?…  Prefer: odata.maxpagesize=N  → pages with @odata.nextLink (see webapi_paging.go)
+//	GET    EntityDefinitions(LogicalName='contact')?$select&$expand=Attributes($select=…)
+//	GET    EntityDefinitions(LogicalName='contact')/Attributes[/Microsoft.Dynamics.CRM.LookupAttributeMetadata]
+//	GET    WhoAmI, RetrieveVersion, GET <function>, POST <action>  (schema "operations")
+//	POST   <set>(<guid>)/Microsoft.Dynamics.CRM.<action>  bound action (GET for a bound function);
+//	       <set>/Microsoft.Dynamics.CRM.<action> bound to the collection
+//	GET    systemusers(<userId>), usersettingscollection(<userId>), organizations(<orgId>)
+//	       the emulator's own user and org, for getenvironment (webapi_env.go)
 //
 // Errors are {"error":{"code":"0x…","message":"…"}} with Dataverse's status.
 // Fault rules apply under the names createrecord, retrieverecord,
@@ -49,40 +55,70 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	wr := &webReq{w: w, r: r, base: scheme + "://" + r.Host + WebAPIPrefix}
 	w.Header().Set("OData-Version", "4.0")
-	if strings.Contains(rest, "/") || rest == "" {
+	if rest == "" {
 		wr.fail(errSegment(rest))
 		return
 	}
-	name, key, hasKey := strings.Cut(rest, "(")
-	if hasKey {
-		var ok bool
-		if key, ok = strings.CutSuffix(key, ")"); !ok {
-			wr.fail(errSyntax("Bad Request - Error in query syntax: '%s' is missing its closing ')'.", rest))
-			return
-		}
+	segs := splitTop(rest, '/')
+	first, derr := parseSegment(segs[0])
+	if derr != nil {
+		wr.fail(derr)
+		return
 	}
+	if first.name == "EntityDefinitions" {
+		if wr.allow(http.MethodGet) {
+			e.webEntityDefinitions(wr, first, segs[1:])
+		}
+		return
+	}
+	if len(segs) == 2 {
+		e.webBound(wr, first, segs[1])
+		return
+	}
+	if len(segs) > 2 {
+		wr.fail(errSegment(segs[2]))
+		return
+	}
+	name, key, hasKey := first.name, first.key, first.hasKey
 	switch {
 	case name == "WhoAmI":
 		if !wr.allow(http.MethodGet) {
 			return
 		}
 		e.webInvoke(wr, name, opFunction)
-	case name == "EntityDefinitions":
-		if !wr.allow(http.MethodGet) {
-			return
-		}
-		e.webEntityDefinitions(wr, key, hasKey)
 	case e.cat.bySet[name] != nil:
 		e.webEntitySet(wr, e.cat.bySet[name], key, hasKey)
-	case e.operations[name].Name != "":
-		op := e.operations[name]
-		if op.Kind == KindFunction && !wr.allow(http.MethodGet) || op.Kind == KindAction && !wr.allow(http.MethodPost) {
-			return
-		}
-		e.webInvoke(wr, name, map[string]int{KindAction: opAction, KindFunction: opFunction}[op.Kind])
+	case e.operation(name).Name != "":
+		e.webOperation(wr, e.operation(name))
+	case name == "RetrieveVersion":
+		e.webRetrieveVersion(wr)
+	case systemSets[name] != nil:
+		e.webSystem(wr, systemSets[name], name, key, hasKey)
 	default:
 		wr.fail(errSegment(name))
 	}
+}
+
+// segment is one path segment: a name and an optional key in parentheses
+// ("contacts(<guid>)", "EntityDefinitions(LogicalName='x')",
+// "new_Fn(Queue=@Queue)").
+type segment struct {
+	raw    string
+	name   string
+	key    string
+	hasKey bool
+}
+
+func parseSegment(raw string) (segment, *dvError) {
+	sg := segment{raw: raw}
+	sg.name, sg.key, sg.hasKey = strings.Cut(raw, "(")
+	if sg.hasKey {
+		var ok bool
+		if sg.key, ok = strings.CutSuffix(sg.key, ")"); !ok {
+			return sg, errSyntax("Bad Request - Error in query syntax: '%s' is missing its closing ')'.", raw)
+		}
+	}
+	return sg, nil
 }
 
 func (wr *webReq) allow(methods ...string) bool {
@@ -155,42 +191,16 @@ func (e *Emulator) webInvoke(wr *webReq, name string, opType int) {
 	wr.raw(http.StatusOK, body)
 }
 
-func (e *Emulator) webEntityDefinitions(wr *webReq, key string, hasKey bool) {
-	defOf := func(ent *entity) map[string]any {
-		return map[string]any{
-			"LogicalName": ent.LogicalName, "EntitySetName": ent.EntitySetName,
-			"PrimaryIdAttribute": ent.PrimaryIDAttribute, "PrimaryNameAttribute": ent.PrimaryNameAttribute,
-		}
-	}
-	if !hasKey {
-		defs := []map[string]any{}
-		for _, n := range e.cat.names {
-			defs = append(defs, defOf(e.cat.byLogical[n]))
-		}
-		wr.json(http.StatusOK, map[string]any{"@odata.context": wr.base + "$metadata#EntityDefinitions", "value": defs})
-		return
-	}
-	logical, ok := strings.CutPrefix(key, "LogicalName=")
-	if ok {
-		logical, ok = strings.CutPrefix(logical, "'")
-		logical, ok = strings.CutSuffix(logical, "'")
-	}
-	if !ok {
-		wr.fail(errSyntax("The key of EntityDefinitions must be LogicalName='<name>', got '%s'.", key))
-		return
-	}
-	ent := e.cat.byLogical[logical]
-	if ent == nil {
-		wr.fail(&dvError{http.StatusNotFound, CodeRecordNotFound, "Could not find an entity with LogicalName '" + logical + "'."})
-		return
-	}
-	def := defOf(ent)
-	def["@odata.context"] = wr.base + "$metadata#EntityDefinitions/$entity"
-	wr.json(http.StatusOK, def)
-}
-
 func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool) {
-	q, derr := parseQuery(e.cat, ent, wr.r.URL.RawQuery)
+	rawQuery, pg, derr := cutSkipToken(wr.r.URL.RawQuery)
+	if derr == nil && pg.offset > 0 && (hasKey || wr.r.Method != http.MethodGet) {
+		derr = errSyntax("$skiptoken applies only to GET of a collection such as %s.", ent.EntitySetName)
+	}
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	q, derr := parseQuery(e.cat, ent, rawQuery)
 	if derr != nil {
 		wr.fail(derr)
 		return
@@ -198,7 +208,7 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 	if !hasKey {
 		switch wr.r.Method {
 		case http.MethodGet:
-			e.webSearch(wr, ent, q)
+			e.webSearch(wr, ent, q, rawQuery, pg)
 		case http.MethodPost:
 			e.webCreate(wr, ent, q)
 		default:
@@ -230,15 +240,6 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 	default:
 		wr.allow(http.MethodGet, http.MethodPatch, http.MethodDelete)
 	}
-}
-
-func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query) {
-	if !e.webGate(wr, "search", ent.LogicalName) {
-		return
-	}
-	recs := e.search(ent, q)
-	e.completed("search", time.Time{})
-	wr.json(http.StatusOK, map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": recs})
 }
 
 func (e *Emulator) webRetrieve(wr *webReq, ent *entity, id string, q *query) {

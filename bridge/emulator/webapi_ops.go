@@ -1,0 +1,84 @@
+package emulator
+
+import (
+	"net/http"
+	"strings"
+)
+
+// crmNamespace qualifies a bound operation's path segment:
+// accounts(<id>)/Microsoft.Dynamics.CRM.new_Escalate.
+const crmNamespace = "Microsoft.Dynamics.CRM."
+
+// operation finds a schema operation by its name, namespace-qualified or
+// not. The zero Operation means none.
+func (e *Emulator) operation(name string) Operation {
+	return e.operations[strings.TrimPrefix(name, crmNamespace)]
+}
+
+// webOperation calls an unbound action (POST) or function (GET).
+func (e *Emulator) webOperation(wr *webReq, op Operation) {
+	if op.Kind == KindFunction && !wr.allow(http.MethodGet) || op.Kind == KindAction && !wr.allow(http.MethodPost) {
+		return
+	}
+	e.webInvoke(wr, op.Name, map[string]int{KindAction: opAction, KindFunction: opFunction}[op.Kind])
+}
+
+// webBound serves an operation bound to a record,
+// <set>(<guid>)/Microsoft.Dynamics.CRM.<name>[(<parameters>)], or to the
+// collection, <set>/Microsoft.Dynamics.CRM.<name>, the way Dataverse
+// resolves the path:
+//
+//   - an unknown entity set is 404 0x8006088a "Resource not found for the
+//     segment '<set>'";
+//   - a segment without the Microsoft.Dynamics.CRM. namespace names a
+//     property: 400 0x0 "Could not find a property named …" when there is no
+//     such column (the face does not serve single-property paths either);
+//   - an unknown operation is 404 0x8006088a "Resource not found for the
+//     segment 'Microsoft.Dynamics.CRM.<name>'";
+//   - a key that is not a GUID is 400; a record that does not exist is 404
+//     0x80040217 "<entity> With Id = <guid> Does Not Exist";
+//   - an action answers only POST, a function only GET (405).
+//
+// The schema does not say what an operation is bound to, so every declared
+// operation may be called unbound, bound to any record or to any
+// collection; it answers with its declared response.
+func (e *Emulator) webBound(wr *webReq, target segment, opSeg string) {
+	ent := e.cat.bySet[target.name]
+	if ent == nil {
+		wr.fail(errSegment(target.name))
+		return
+	}
+	name, _, _ := strings.Cut(opSeg, "(")
+	if !strings.HasPrefix(name, crmNamespace) {
+		if ent.columns[name] {
+			wr.fail(errSyntax("The emulator does not serve single-property paths like '%s/%s': read the column with $select=%s.", target.raw, name, name))
+			return
+		}
+		wr.fail(errUnknownProperty(name, ent.LogicalName))
+		return
+	}
+	op := e.operation(name)
+	if op.Name == "" {
+		wr.fail(errSegment(name))
+		return
+	}
+	if target.hasKey {
+		id, ok := normalizeID(target.key)
+		if !ok {
+			wr.fail(errSyntax("Bad Request - Error in query syntax: the key '%s' is not a GUID (the emulator supports no alternate keys).", target.key))
+			return
+		}
+		if !e.exists(ent, id) {
+			wr.fail(errNotFound(ent.LogicalName, id))
+			return
+		}
+	}
+	e.webOperation(wr, op)
+}
+
+// exists reports whether a record is in the store.
+func (e *Emulator) exists(ent *entity, id string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.store.tables[ent.LogicalName][id] != nil
+}
