@@ -113,7 +113,9 @@ func TestWebAPIEntityDefinitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var md struct{ Attributes []struct{ LogicalName string } }
+	var md struct {
+		Attributes []struct{ LogicalName string }
+	}
 	if err := json.Unmarshal(res, &md); err != nil {
 		t.Fatal(err)
 	}
