@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/rs/zerolog"
 )
 
 // newFlagSet returns a FlagSet whose usage lists every flag with its
@@ -62,4 +65,48 @@ func parseFlags(fs *flag.FlagSet, args []string) (map[string]bool, error) {
 		return nil, usageError{errors.Join(errs...)}
 	}
 	return set, nil
+}
+
+// secretFlag is a secret given as --NAME (or its CIFBRIDGE_* variable) or in
+// the file named by --NAME-file, never both.
+type secretFlag struct {
+	name        string // the flag's name; the file flag is name+"-file"
+	value, file string
+}
+
+// register adds --name and --name-file. what names the secret in the usage,
+// with its `placeholder`, e.g. "client `secret`".
+func (s *secretFlag) register(fs *flag.FlagSet, name, what string) {
+	s.name = name
+	fs.StringVar(&s.value, name, "", what+" (prefer the environment variable or --"+s.fileFlag()+": flags show in ps)")
+	fs.StringVar(&s.file, s.fileFlag(), "", "`file` holding the "+strings.ReplaceAll(what, "`", ""))
+}
+
+func (s *secretFlag) fileFlag() string { return s.name + "-file" }
+
+// hint tells where a missing secret goes: "CIFBRIDGE_NAME or --NAME-file".
+func (s *secretFlag) hint() string { return envName(s.name) + " or --" + s.fileFlag() }
+
+// read returns the secret ("" when neither flag is set). A secret given on
+// the command line rather than in the environment gets a warning: it shows
+// in ps.
+func (s *secretFlag) read(log zerolog.Logger) (string, error) {
+	if s.value != "" && s.file != "" {
+		return "", usageError{fmt.Errorf("give --%s or --%s, not both", s.name, s.fileFlag())}
+	}
+	if s.file != "" {
+		b, err := os.ReadFile(filepath.Clean(s.file))
+		if err != nil {
+			return "", usageError{fmt.Errorf("--%s: %w", s.fileFlag(), err)}
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", usageError{fmt.Errorf("--%s %s is empty", s.fileFlag(), s.file)}
+		}
+		return v, nil
+	}
+	if s.value != "" && os.Getenv(envName(s.name)) != s.value {
+		log.Warn().Str("flag", "--"+s.name).Msg("a secret given as a command-line flag shows in ps: prefer " + envName(s.name) + " or --" + s.fileFlag())
+	}
+	return s.value, nil
 }

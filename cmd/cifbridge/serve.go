@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -68,22 +69,77 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or console (default: console on a terminal, json otherwise)")
 }
 
-// servePlugin adds a concern to serve without touching this file: its own
-// flags, a configure step before bridge.New (may change the Config, e.g. the
-// backend or OnFrame) and a start step once the Server exists (HandleMethod,
-// Mount). Each plug-in lives in its own serve_*.go file and registers in init.
-type servePlugin struct {
-	name      string
-	flags     func(fs *flag.FlagSet)
-	configure func(env *serveEnv) error
-	start     func(ctx context.Context, env *serveEnv) error
-	// stop runs after the server drained (flush, close files and databases).
-	stop func(env *serveEnv)
+// servePlugin adds one concern to serve without touching this file. Each
+// plug-in lives in its own serve_*.go file and registers a constructor in
+// init; every run of serve builds its own plug-ins, so a plug-in keeps its
+// flag values and whatever it builds in its own typed fields, and two runs in
+// one process share nothing. The steps run in this order:
+//   - flags binds the plug-in's flags to its fields on the run's FlagSet;
+//   - configure runs before bridge.New and may change the Config (the
+//     backend, OnFrame, Extra);
+//   - start runs once the Server exists (HandleMethod, Mount);
+//   - stop runs after the server drained, in reverse order, also when a
+//     later step failed (flush, close files and databases).
+//
+// A plug-in embeds noSteps and overrides the steps it needs. One that needs
+// another's value reads it typed with servePluginOf.
+type servePlugin interface {
+	flags(fs *flag.FlagSet)
+	configure(env *serveEnv) error
+	start(ctx context.Context, env *serveEnv) error
+	stop(env *serveEnv)
 }
 
-var servePlugins []*servePlugin
+// noSteps gives a plug-in a no-op for every step it does not define.
+type noSteps struct{}
 
-// serveEnv is what plug-ins see.
+func (noSteps) flags(*flag.FlagSet)                    {}
+func (noSteps) configure(*serveEnv) error              { return nil }
+func (noSteps) start(context.Context, *serveEnv) error { return nil }
+func (noSteps) stop(*serveEnv)                         {}
+
+// servePluginDef is a registered plug-in: its name (prefixing its errors) and
+// its constructor, called once per run.
+type servePluginDef struct {
+	name string
+	new  func() servePlugin
+}
+
+// servePlugins is filled by init functions only, then read-only.
+var servePlugins []servePluginDef
+
+func registerServePlugin(name string, newPlugin func() servePlugin) {
+	servePlugins = append(servePlugins, servePluginDef{name: name, new: newPlugin})
+}
+
+// namedPlugin is one run's instance of a registered plug-in.
+type namedPlugin struct {
+	name string
+	servePlugin
+}
+
+// newServePlugins builds a fresh set of plug-ins for one run.
+func newServePlugins() []namedPlugin {
+	out := make([]namedPlugin, len(servePlugins))
+	for i, d := range servePlugins {
+		out[i] = namedPlugin{name: d.name, servePlugin: d.new()}
+	}
+	return out
+}
+
+// servePluginOf returns this run's plug-in of type P, e.g.
+// servePluginOf[*retryPlugin](env) for the ledger, so plug-ins share values
+// typed. ok is false when no such plug-in is registered.
+func servePluginOf[P servePlugin](env *serveEnv) (p P, ok bool) {
+	for _, np := range env.plugins {
+		if p, ok = np.servePlugin.(P); ok {
+			return p, true
+		}
+	}
+	return p, false
+}
+
+// serveEnv is one run of serve, as plug-ins see it.
 type serveEnv struct {
 	Flags    *serveFlags
 	Set      map[string]bool // flags set explicitly (command line or env)
@@ -91,17 +147,29 @@ type serveEnv struct {
 	Server   *bridge.Server     // nil during configure
 	Emulator *emulator.Emulator // nil unless --backend emulator
 	Log      zerolog.Logger
-	State    map[string]any // plug-ins share values here (e.g. "ledger")
+
+	plugins []namedPlugin // this run's, in registration order
+}
+
+// given returns those of names that were set explicitly (command line or
+// environment), in the order named.
+func (env *serveEnv) given(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if env.Set[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
 	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", stderr)
 	f.register(fs)
-	for _, p := range servePlugins {
-		if p.flags != nil {
-			p.flags(fs)
-		}
+	plugins := newServePlugins()
+	for _, p := range plugins {
+		p.flags(fs)
 	}
 	set, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -158,19 +226,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	web.Mount(cfg.Extra)
-	env := &serveEnv{Flags: &f, Set: set, Config: &cfg, Emulator: emu, Log: log, State: map[string]any{}}
+	env := &serveEnv{Flags: &f, Set: set, Config: &cfg, Emulator: emu, Log: log, plugins: plugins}
 	defer func() {
-		for i := len(servePlugins) - 1; i >= 0; i-- {
-			if p := servePlugins[i]; p.stop != nil {
-				p.stop(env)
-			}
+		for i := len(plugins) - 1; i >= 0; i-- {
+			plugins[i].stop(env)
 		}
 	}()
-	for _, p := range servePlugins {
-		if p.configure != nil {
-			if err := p.configure(env); err != nil {
-				return fmt.Errorf("%s: %w", p.name, err)
-			}
+	for _, p := range plugins {
+		if err := p.configure(env); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 	if cfg.Backend == nil && !cfg.HostBackend {
@@ -182,11 +246,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err}
 	}
 	env.Server = srv
-	for _, p := range servePlugins {
-		if p.start != nil {
-			if err := p.start(ctx, env); err != nil {
-				return fmt.Errorf("%s: %w", p.name, err)
-			}
+	for _, p := range plugins {
+		if err := p.start(ctx, env); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 	ln, err := net.Listen("tcp", f.listen)
@@ -302,12 +364,16 @@ func newEmulator(f serveFlags, log zerolog.Logger) (*emulator.Emulator, error) {
 	return e, nil
 }
 
+// setTimeFormat sets zerolog's process-wide time format once, so runs of
+// serve in parallel (tests) do not race on it.
+var setTimeFormat sync.Once
+
 func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil || level == "" {
 		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
+	setTimeFormat.Do(func() { zerolog.TimeFieldFormat = time.RFC3339Nano })
 	switch format {
 	case "":
 		if isTerminal(w) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"strings"
 	"sync"
@@ -19,79 +20,17 @@ import (
 // requests only), so attributing host responses would need per-connection
 // id bookkeeping the bridge does not expose to OnFrame.
 func init() {
-	var (
-		dir      string
-		sessions string
-		maxBytes int64
-	)
-	servePlugins = append(servePlugins, &servePlugin{
-		name: "capture",
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&dir, "capture-dir", "", "`directory` receiving one JSONL capture file per session (widget and backend frames; replay them with cifbridge replay); empty disables capture")
-			fs.StringVar(&sessions, "capture-sessions", "", "comma-separated session id glob `patterns` to capture (e.g. 's-*,incident-*'); empty means every session")
-			fs.Int64Var(&maxBytes, "capture-max-bytes", capture.DefaultMaxFileBytes, "rotate a session's capture file before it exceeds this many `bytes`; negative disables rotation")
-		},
-		configure: func(env *serveEnv) error {
-			if dir == "" {
-				if env.Set["capture-sessions"] || env.Set["capture-max-bytes"] {
-					return usageError{errString("--capture-sessions and --capture-max-bytes need --capture-dir")}
-				}
-				return nil
-			}
-			cfg := capture.Config{
-				Dir:          dir,
-				MaxFileBytes: maxBytes,
-				Version:      version,
-				Logger:       env.Log,
-			}
-			for _, p := range strings.Split(sessions, ",") {
-				if p = strings.TrimSpace(p); p != "" {
-					cfg.Sessions = append(cfg.Sessions, p)
-				}
-			}
-			c, err := capture.New(cfg)
-			if err != nil {
-				return usageError{err}
-			}
-			cp := newCapturePlugin(c, env)
-			env.State["capture"] = c
-			env.Config.OnFrame = chainFrame(env.Config.OnFrame, cp.frame)
-			prev := env.Config.OnSessionEnd
-			env.Config.OnSessionEnd = func(session string) {
-				if prev != nil {
-					prev(session)
-				}
-				cp.end(session)
-			}
-			return nil
-		},
-		stop: func(env *serveEnv) {
-			if c, ok := env.State["capture"].(*capture.Capturer); ok {
-				if err := c.Close(); err != nil {
-					env.Log.Error().Err(err).Msg("close capture files")
-				}
-			}
-		},
-	})
-}
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
-
-func chainFrame(prev, next func(session, peer, dir string, msg []byte)) func(session, peer, dir string, msg []byte) {
-	if prev == nil {
-		return next
-	}
-	return func(session, peer, dir string, msg []byte) {
-		prev(session, peer, dir, msg)
-		next(session, peer, dir, msg)
-	}
+	registerServePlugin("capture", func() servePlugin { return &capturePlugin{} })
 }
 
 // capturePlugin routes frames to per-session captures, opened lazily.
 type capturePlugin struct {
-	c   *capture.Capturer
+	noSteps
+	dir      string // --capture-dir
+	patterns string // --capture-sessions
+	maxBytes int64  // --capture-max-bytes
+
+	c   *capture.Capturer // set by configure when --capture-dir is set
 	env *serveEnv
 
 	mu       sync.Mutex
@@ -108,8 +47,63 @@ type captureEntry struct {
 	pending [][3]string // peer, dir, msg held before the header is written
 }
 
-func newCapturePlugin(c *capture.Capturer, env *serveEnv) *capturePlugin {
-	return &capturePlugin{c: c, env: env, sessions: map[string]*captureEntry{}}
+func (p *capturePlugin) flags(fs *flag.FlagSet) {
+	fs.StringVar(&p.dir, "capture-dir", "", "`directory` receiving one JSONL capture file per session (widget and backend frames; replay them with cifbridge replay); empty disables capture")
+	fs.StringVar(&p.patterns, "capture-sessions", "", "comma-separated session id glob `patterns` to capture (e.g. 's-*,incident-*'); empty means every session")
+	fs.Int64Var(&p.maxBytes, "capture-max-bytes", capture.DefaultMaxFileBytes, "rotate a session's capture file before it exceeds this many `bytes`; negative disables rotation")
+}
+
+func (p *capturePlugin) configure(env *serveEnv) error {
+	if p.dir == "" {
+		if len(env.given("capture-sessions", "capture-max-bytes")) > 0 {
+			return usageError{errors.New("--capture-sessions and --capture-max-bytes need --capture-dir")}
+		}
+		return nil
+	}
+	cfg := capture.Config{
+		Dir:          p.dir,
+		MaxFileBytes: p.maxBytes,
+		Version:      version,
+		Logger:       env.Log,
+	}
+	for _, pat := range strings.Split(p.patterns, ",") {
+		if pat = strings.TrimSpace(pat); pat != "" {
+			cfg.Sessions = append(cfg.Sessions, pat)
+		}
+	}
+	c, err := capture.New(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	p.c, p.env, p.sessions = c, env, map[string]*captureEntry{}
+	env.Config.OnFrame = chainFrame(env.Config.OnFrame, p.frame)
+	prev := env.Config.OnSessionEnd
+	env.Config.OnSessionEnd = func(session string) {
+		if prev != nil {
+			prev(session)
+		}
+		p.end(session)
+	}
+	return nil
+}
+
+func (p *capturePlugin) stop(env *serveEnv) {
+	if p.c == nil {
+		return
+	}
+	if err := p.c.Close(); err != nil {
+		env.Log.Error().Err(err).Msg("close capture files")
+	}
+}
+
+func chainFrame(prev, next func(session, peer, dir string, msg []byte)) func(session, peer, dir string, msg []byte) {
+	if prev == nil {
+		return next
+	}
+	return func(session, peer, dir string, msg []byte) {
+		prev(session, peer, dir, msg)
+		next(session, peer, dir, msg)
+	}
 }
 
 func (p *capturePlugin) frame(session, peer, dir string, msg []byte) {

@@ -8,11 +8,12 @@ import (
 // token). The dashboard and the JS client themselves are mounted by
 // web.Mount in serve.go.
 func init() {
-	servePlugins = append(servePlugins, &servePlugin{
-		name: "web",
-		start: func(_ context.Context, env *serveEnv) error {
-			env.Server.Mount("GET /api/v1/stream", env.Server.StreamHandler())
-			return nil
-		},
-	})
+	registerServePlugin("web", func() servePlugin { return webPlugin{} })
+}
+
+type webPlugin struct{ noSteps }
+
+func (webPlugin) start(_ context.Context, env *serveEnv) error {
+	env.Server.Mount("GET /api/v1/stream", env.Server.StreamHandler())
+	return nil
 }
