@@ -44,6 +44,11 @@ type Config struct {
 	HTTPTimeout time.Duration
 	// MaxResponseBytes bounds a response body. Default 16 MiB.
 	MaxResponseBytes int64
+	// PageSize asks the org for pages of this many records on searches
+	// (Prefer: odata.maxpagesize); the backend follows @odata.nextLink up to
+	// the query's $top or MaxSearchRecords. 0 means the org's default page
+	// (5000); at most 5000.
+	PageSize int
 	// DuplicateDetection sends "MSCRM.SuppressDuplicateDetection: false" on
 	// creates and updates so the org's duplicate-detection rules apply
 	// (500, 0x80040333). Default false: Dataverse's own default (suppressed).
@@ -103,6 +108,9 @@ func (c *Config) validate() (*url.URL, error) {
 	}
 	if c.MaxResponseBytes < 0 {
 		return nil, fmt.Errorf("dataverse: MaxResponseBytes must be positive, got %d", c.MaxResponseBytes)
+	}
+	if c.PageSize < 0 || c.PageSize > MaxSearchRecords {
+		return nil, fmt.Errorf("dataverse: PageSize must be 0 (the org's default) to %d, got %d", MaxSearchRecords, c.PageSize)
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Transport: NewTransport(c.HTTPTimeout)}

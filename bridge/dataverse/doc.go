@@ -16,9 +16,12 @@
 //	cif.retrieverecord    GET    <set>(<id>)<queryParameters>                      → the record
 //	cif.updaterecord      PATCH  <set>(<id>)  If-Match: * (never an upsert)         → {entityType, id}
 //	cif.deleterecord      DELETE <set>(<id>)                                        → {entityType, id}
-//	cif.search(andopen…)  GET    <set><queryParameters>                             → {"0":rec,"1":…}
-//	cif.getEntityMetadata GET    EntityDefinitions(LogicalName='x')                 → metadata
-//	cif.getenvironment    GET    WhoAmI (cached)                                    → environment map
+//	cif.search(andopen…)  GET    <set><queryParameters>, following @odata.nextLink up to $top
+//	                             or MaxSearchRecords (5000)                         → {"0":rec,"1":…}
+//	cif.getEntityMetadata GET    EntityDefinitions(LogicalName='x')?$expand=Attributes(…)
+//	                             (+ the LookupAttributeMetadata cast for Targets)   → metadata (cached)
+//	cif.getenvironment    GET    WhoAmI, RetrieveVersion, systemusers(<id>) with its roles,
+//	                             usersettingscollection(<id>), organizations(<id>)  → environment map (cached)
 //	xrm.execute           operationType 0: POST <action> (bound: <set>(<id>)/Microsoft.Dynamics.CRM.<action>)
 //	                      operationType 1: GET <function>(…) with parameter aliases
 //	                      operationType 2: Create/Retrieve/Update/Delete as above

@@ -32,7 +32,8 @@ const testSchema = `{
     {"name": "new_Ping", "kind": "action", "response": {"pong": true}},
     {"name": "new_GetQueueLength", "kind": "function", "response": {"length": 3}},
     {"name": "new_Fire", "kind": "action"}
-  ]
+  ],
+  "environment": {"userLcid": 1035, "orgLcid": 1033, "crmVersion": "9.2.24011.00192", "username": "agent@contoso.com"}
 }`
 
 // tokenServer is an OAuth2 token endpoint issuing "tok-1", "tok-2", … for
@@ -123,6 +124,27 @@ func (o *org) setIntercept(f func(w http.ResponseWriter, r *http.Request) bool) 
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.intercept = f
+}
+
+// reset forgets the recorded requests.
+func (o *org) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.requests = nil
+}
+
+// direct runs a call on the emulator itself, as --backend emulator would.
+func (o *org) direct(t *testing.T, method string, v any) json.RawMessage {
+	t.Helper()
+	p, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := o.emu.Execute(context.Background(), backend.Call{Session: "direct", AttemptID: "d", Method: method, Params: p})
+	if err != nil {
+		t.Fatalf("emulator %s: %v", method, err)
+	}
+	return res
 }
 
 // count returns how many requests matched method and a path suffix.

@@ -17,11 +17,29 @@ type entityDef struct {
 	PrimaryNameAttribute string `json:"PrimaryNameAttribute"`
 }
 
-// metaCache holds entity definitions by logical name. Definitions do not
-// change while the daemon runs (a schema change needs a restart).
+// metaCache holds entity definitions and getEntityMetadata answers by
+// logical name. Metadata does not change while the daemon runs (a schema
+// change needs a restart).
 type metaCache struct {
-	mu sync.Mutex
-	m  map[string]entityDef
+	mu   sync.Mutex
+	m    map[string]entityDef
+	full map[string]entityMetadataResult
+}
+
+func (c *metaCache) getFull(logical string) (entityMetadataResult, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	md, ok := c.full[logical]
+	return md, ok
+}
+
+func (c *metaCache) putFull(md entityMetadataResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.full == nil {
+		c.full = map[string]entityMetadataResult{}
+	}
+	c.full[md.LogicalName] = md
 }
 
 func (c *metaCache) get(logical string) (entityDef, bool) {
@@ -86,59 +104,117 @@ func checkName(field, s string) error {
 	return nil
 }
 
-// attributeMeta is one attribute in a getEntityMetadata answer.
+// attributeMeta is one attribute in a getEntityMetadata answer: the
+// emulator's shape (Xrm.Utility.getEntityMetadata flattened).
 type attributeMeta struct {
 	LogicalName       string   `json:"LogicalName"`
 	EntityLogicalName string   `json:"EntityLogicalName"`
-	AttributeType     string   `json:"AttributeType,omitempty"`
 	Targets           []string `json:"Targets,omitempty"`
 }
 
-// entityMetadata answers cif.getEntityMetadata: the entity definition and
-// its attributes (limited to the names asked for, as Xrm does).
+// entityMetadataResult is the whole getEntityMetadata answer of an entity,
+// cached like its definition.
+type entityMetadataResult struct {
+	entityDef
+	Attributes []attributeMeta `json:"Attributes"`
+}
+
+// lookupTypes are the AttributeTypes whose attributes have Targets.
+var lookupTypes = map[string]bool{"Lookup": true, "Customer": true, "Owner": true}
+
+// entityMetadata answers cif.getEntityMetadata as the emulator does: the
+// entity definition and its attributes (limited to the names asked for, as
+// Xrm does), lookups with their Targets. It reads
+//
+//	EntityDefinitions(LogicalName='x')?$select=…&$expand=Attributes($select=LogicalName,AttributeType)
+//
+// and, when an attribute is a lookup, the Targets from the lookup cast
+// (Targets is not a property of AttributeMetadata, so it cannot be
+// expanded with the rest):
+//
+//	EntityDefinitions(LogicalName='x')/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets
+//
+// The answer is cached per entity, as definitions are.
 func (b *Backend) entityMetadata(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	var p protocol.EntityMetadataParams
-	if err := protocol.DecodeParams(params, &p); err != nil {
-		return nil, err
-	}
-	if err := checkName("entityName", p.EntityName); err != nil {
-		return nil, err
-	}
-	res, err := b.do(ctx, a, request{method: http.MethodGet, path: "EntityDefinitions(LogicalName='" + p.EntityName + "')",
-		query: entityDefSelect + "&$expand=Attributes($select=LogicalName,AttributeType)"})
+	p, err := decode[protocol.EntityMetadataParams](params)
 	if err != nil {
 		return nil, err
 	}
-	var def struct {
-		entityDef
-		Attributes []struct {
-			LogicalName   string   `json:"LogicalName"`
-			AttributeType string   `json:"AttributeType"`
-			Targets       []string `json:"Targets"`
-		} `json:"Attributes"`
-	}
-	if err := json.Unmarshal(res.body, &def); err != nil {
-		return nil, protocol.Errorf(protocol.CodeBackend, "dataverse: decode EntityDefinitions of %q: %v", p.EntityName, err)
-	}
-	if def.LogicalName == "" {
-		def.LogicalName = p.EntityName
-	}
-	if checkName("EntitySetName", def.EntitySetName) == nil && checkName("PrimaryIdAttribute", def.PrimaryIDAttribute) == nil {
-		b.meta.put(def.entityDef)
+	md, err := b.fullMetadata(ctx, a, p.EntityName)
+	if err != nil {
+		return nil, err
 	}
 	want := map[string]bool{}
 	for _, n := range p.Attributes {
 		want[n] = true
 	}
-	out := struct {
-		entityDef
-		Attributes []attributeMeta `json:"Attributes"`
-	}{entityDef: def.entityDef, Attributes: []attributeMeta{}}
-	for _, at := range def.Attributes {
+	out := entityMetadataResult{entityDef: md.entityDef, Attributes: []attributeMeta{}}
+	for _, at := range md.Attributes {
 		if len(want) == 0 || want[at.LogicalName] {
-			out.Attributes = append(out.Attributes, attributeMeta{LogicalName: at.LogicalName, EntityLogicalName: def.LogicalName,
-				AttributeType: at.AttributeType, Targets: at.Targets})
+			out.Attributes = append(out.Attributes, at)
 		}
 	}
 	return json.Marshal(out)
+}
+
+func (b *Backend) fullMetadata(ctx context.Context, a attempt, logical string) (entityMetadataResult, error) {
+	if err := checkName("entityName", logical); err != nil {
+		return entityMetadataResult{}, err
+	}
+	if md, ok := b.meta.getFull(logical); ok {
+		return md, nil
+	}
+	defPath := "EntityDefinitions(LogicalName='" + logical + "')"
+	res, err := b.do(ctx, a, request{method: http.MethodGet, path: defPath,
+		query: entityDefSelect + "&$expand=Attributes($select=LogicalName,AttributeType)"})
+	if err != nil {
+		return entityMetadataResult{}, err
+	}
+	var def struct {
+		entityDef
+		Attributes []struct {
+			LogicalName   string `json:"LogicalName"`
+			AttributeType string `json:"AttributeType"`
+		} `json:"Attributes"`
+	}
+	if err := json.Unmarshal(res.body, &def); err != nil {
+		return entityMetadataResult{}, protocol.Errorf(protocol.CodeBackend, "dataverse: decode EntityDefinitions of %q: %v", logical, err)
+	}
+	if def.LogicalName == "" {
+		def.LogicalName = logical
+	}
+	md := entityMetadataResult{entityDef: def.entityDef, Attributes: make([]attributeMeta, 0, len(def.Attributes))}
+	hasLookups := false
+	for _, at := range def.Attributes {
+		md.Attributes = append(md.Attributes, attributeMeta{LogicalName: at.LogicalName, EntityLogicalName: def.LogicalName})
+		hasLookups = hasLookups || lookupTypes[at.AttributeType]
+	}
+	if hasLookups {
+		res, err := b.do(ctx, a, request{method: http.MethodGet, path: defPath + "/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata",
+			query: "$select=LogicalName,Targets"})
+		if err != nil {
+			return entityMetadataResult{}, err
+		}
+		var lookups struct {
+			Value []struct {
+				LogicalName string   `json:"LogicalName"`
+				Targets     []string `json:"Targets"`
+			} `json:"value"`
+		}
+		if err := json.Unmarshal(res.body, &lookups); err != nil {
+			return entityMetadataResult{}, protocol.Errorf(protocol.CodeBackend, "dataverse: decode the lookups of %q: %v", logical, err)
+		}
+		targets := map[string][]string{}
+		for _, l := range lookups.Value {
+			targets[l.LogicalName] = l.Targets
+		}
+		for i := range md.Attributes {
+			md.Attributes[i].Targets = targets[md.Attributes[i].LogicalName]
+		}
+	}
+	if checkName("EntitySetName", def.EntitySetName) == nil && checkName("PrimaryIdAttribute", def.PrimaryIDAttribute) == nil {
+		b.meta.put(def.entityDef)
+	}
+	b.meta.putFull(md)
+	return md, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -102,44 +101,4 @@ func (b *Backend) panel(_ context.Context, a attempt, params json.RawMessage) (j
 		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %s", a.method)
 	}
 	return json.Marshal(b.panels.with(a.session, b.cfg.Now(), apply))
-}
-
-// environment answers cif.getenvironment from WhoAmI and the org URL. The
-// answer is cached: the application user and org do not change.
-func (b *Backend) environment(ctx context.Context, a attempt, _ json.RawMessage) (json.RawMessage, error) {
-	b.envMu.Lock()
-	env := b.env
-	b.envMu.Unlock()
-	if env != nil {
-		return env, nil
-	}
-	res, err := b.do(ctx, a, request{method: http.MethodGet, path: "WhoAmI"})
-	if err != nil {
-		return nil, err
-	}
-	var who struct {
-		UserID         string `json:"UserId"`
-		BusinessUnitID string `json:"BusinessUnitId"`
-		OrganizationID string `json:"OrganizationId"`
-	}
-	if err := json.Unmarshal(res.body, &who); err != nil {
-		return nil, protocol.Errorf(protocol.CodeBackend, "dataverse: decode WhoAmI: %v", err)
-	}
-	uniq, _, _ := strings.Cut(b.org.Hostname(), ".")
-	env, err = json.Marshal(map[string]any{
-		"clientUrl":          b.org.String(),
-		"orgUniqueName":      uniq,
-		"orgId":              who.OrganizationID,
-		"userId":             who.UserID,
-		"businessUnitId":     who.BusinessUnitID,
-		"isDirty":            false,
-		"msdyn_customparams": "",
-	})
-	if err != nil {
-		return nil, err
-	}
-	b.envMu.Lock()
-	b.env = env
-	b.envMu.Unlock()
-	return env, nil
 }

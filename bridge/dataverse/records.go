@@ -33,6 +33,24 @@ func createResult(d entityDef, id string) (json.RawMessage, error) {
 	return json.Marshal(protocol.CreateResult{EntityType: d.LogicalName, ID: id})
 }
 
+// decode unmarshals a call's params into a P (protocol.DecodeParams names
+// what is wrong).
+func decode[P any](params json.RawMessage) (P, error) {
+	var p P
+	err := protocol.DecodeParams(params, &p)
+	return p, err
+}
+
+// record resolves one record: its entity definition and normalised id.
+func (b *Backend) record(ctx context.Context, a attempt, logical, rawID string) (entityDef, string, error) {
+	id, err := guid("entityId", rawID)
+	if err != nil {
+		return entityDef{}, "", err
+	}
+	d, err := b.entity(ctx, a, logical)
+	return d, id, err
+}
+
 // writeHeaders are the headers of a create or update.
 func (b *Backend) writeHeaders(extra map[string]string) map[string]string {
 	if b.cfg.DuplicateDetection {
@@ -42,8 +60,8 @@ func (b *Backend) writeHeaders(extra map[string]string) map[string]string {
 }
 
 func (b *Backend) create(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	var p protocol.CreateRecordParams
-	if err := protocol.DecodeParams(params, &p); err != nil {
+	p, err := decode[protocol.CreateRecordParams](params)
+	if err != nil {
 		return nil, err
 	}
 	body, err := protocol.NormalizeObject("value", p.Value)
@@ -96,19 +114,15 @@ func idFromEntityID(h string) string {
 }
 
 func (b *Backend) retrieve(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	var p protocol.RetrieveRecordParams
-	if err := protocol.DecodeParams(params, &p); err != nil {
+	p, err := decode[protocol.RetrieveRecordParams](params)
+	if err != nil {
 		return nil, err
 	}
 	return b.retrieveRecord(ctx, a, p.EntityName, p.EntityID, p.QueryParameters)
 }
 
 func (b *Backend) retrieveRecord(ctx context.Context, a attempt, logical, rawID, query string) (json.RawMessage, error) {
-	id, err := guid("entityId", rawID)
-	if err != nil {
-		return nil, err
-	}
-	d, err := b.entity(ctx, a, logical)
+	d, id, err := b.record(ctx, a, logical, rawID)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +138,8 @@ func (b *Backend) retrieveRecord(ctx context.Context, a attempt, logical, rawID,
 }
 
 func (b *Backend) update(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	var p protocol.UpdateRecordParams
-	if err := protocol.DecodeParams(params, &p); err != nil {
+	p, err := decode[protocol.UpdateRecordParams](params)
+	if err != nil {
 		return nil, err
 	}
 	body, err := protocol.NormalizeObject("value", p.Value)
@@ -138,11 +152,7 @@ func (b *Backend) update(ctx context.Context, a attempt, params json.RawMessage)
 // updateRecord PATCHes with If-Match: * so that a missing record is a 404,
 // never an upsert: a retried update cannot resurrect a deleted record.
 func (b *Backend) updateRecord(ctx context.Context, a attempt, logical, rawID string, body json.RawMessage) (json.RawMessage, error) {
-	id, err := guid("entityId", rawID)
-	if err != nil {
-		return nil, err
-	}
-	d, err := b.entity(ctx, a, logical)
+	d, id, err := b.record(ctx, a, logical, rawID)
 	if err != nil {
 		return nil, err
 	}
@@ -154,19 +164,15 @@ func (b *Backend) updateRecord(ctx context.Context, a attempt, logical, rawID st
 }
 
 func (b *Backend) remove(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	var p protocol.RecordParams
-	if err := protocol.DecodeParams(params, &p); err != nil {
+	p, err := decode[protocol.RecordParams](params)
+	if err != nil {
 		return nil, err
 	}
 	return b.deleteRecord(ctx, a, p.EntityName, p.EntityID)
 }
 
 func (b *Backend) deleteRecord(ctx context.Context, a attempt, logical, rawID string) (json.RawMessage, error) {
-	id, err := guid("entityId", rawID)
-	if err != nil {
-		return nil, err
-	}
-	d, err := b.entity(ctx, a, logical)
+	d, id, err := b.record(ctx, a, logical, rawID)
 	if err != nil {
 		return nil, err
 	}
@@ -176,31 +182,27 @@ func (b *Backend) deleteRecord(ctx context.Context, a attempt, logical, rawID st
 	return createResult(d, id)
 }
 
-// search answers cif.search and cif.searchandopenrecords with CIF's shape:
-// an object keyed "0", "1", … (the first page only, as CIF does).
+// search answers cif.search and cif.searchandopenrecords with CIF's shape,
+// an object keyed "0", "1", …, holding every record the query matches up
+// to its $top, at most MaxSearchRecords: it follows @odata.nextLink from
+// page to page (see collect).
 func (b *Backend) search(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	var p protocol.SearchParams
-	if err := protocol.DecodeParams(params, &p); err != nil {
+	p, err := decode[protocol.SearchParams](params)
+	if err != nil {
 		return nil, err
 	}
 	d, err := b.entity(ctx, a, p.EntityName)
 	if err != nil {
 		return nil, err
 	}
-	res, err := b.do(ctx, a, request{method: http.MethodGet, path: d.EntitySetName, query: escapeQuery(p.QueryParameters)})
+	recs, err := b.collect(ctx, a, d, p.QueryParameters)
 	if err != nil {
 		return nil, err
-	}
-	var page struct {
-		Value []json.RawMessage `json:"value"`
-	}
-	if err := json.Unmarshal(res.body, &page); err != nil {
-		return nil, protocol.Errorf(protocol.CodeBackend, "dataverse: decode the %s collection: %v", d.EntitySetName, err)
 	}
 	// {"0":rec,"1":rec,…} in numeric key order, as the emulator answers.
 	var buf bytes.Buffer
 	buf.WriteByte('{')
-	for i, r := range page.Value {
+	for i, r := range recs {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
