@@ -17,8 +17,9 @@ import (
 //
 //   - JSON-RPC "id"s are remapped (the replayer sends its own) and a
 //     "requestId" (bridge.late) must name the remapped id;
-//   - GUIDs are tracked per session: the first time a captured GUID meets a
-//     live one they are bound, and every later occurrence (answers, events,
+//   - GUIDs and duplicate-ledger ids ("L…", in ledgerId, bridge.ledger's
+//     entry.id and error texts) are tracked per session: the first time a
+//     captured one meets a live one they are bound, and every later occurrence (answers, events,
 //     notifications, and the requests the replayer sends) must use the same
 //     pair — in both directions;
 //   - session ids ("session" members) are bound the same way;
@@ -68,7 +69,10 @@ func short(b json.RawMessage) string {
 	return string(b)
 }
 
-var guidRE = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+// freshRE matches the ids a bridge mints per run and a replay must track:
+// GUIDs (records, logical-create keys) and duplicate-ledger entry ids ("L"
+// and 32 hex digits, bridge/ledger.NewID).
+var freshRE = regexp.MustCompile(`(?i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|\bL[0-9a-f]{32}\b`)
 
 // matcher applies Rules and holds a session's bindings (ids, GUIDs,
 // session ids). Not safe for concurrent use: callers lock.
@@ -369,15 +373,15 @@ func (c *cmp) loose(path []string, w, g any) {
 }
 
 func (c *cmp) str(path []string, w, g string) {
-	if w == g && !guidRE.MatchString(w) {
+	if w == g && !freshRE.MatchString(w) {
 		return
 	}
 	if isTime(w) && isTime(g) {
 		return
 	}
-	wg := guidRE.FindAllStringIndex(w, -1)
-	gg := guidRE.FindAllStringIndex(g, -1)
-	if len(wg) != len(gg) || guidRE.ReplaceAllString(w, "{guid}") != guidRE.ReplaceAllString(g, "{guid}") {
+	wg := freshRE.FindAllStringIndex(w, -1)
+	gg := freshRE.FindAllStringIndex(g, -1)
+	if len(wg) != len(gg) || freshRE.ReplaceAllString(w, "{guid}") != freshRE.ReplaceAllString(g, "{guid}") {
 		if c.m.rules.LooseStrings {
 			if v, err := decode(json.RawMessage(w)); err == nil {
 				if gv, err := decode(json.RawMessage(g)); err == nil {
@@ -390,14 +394,23 @@ func (c *cmp) str(path []string, w, g string) {
 		return
 	}
 	for i := range wg {
-		a := strings.ToLower(w[wg[i][0]:wg[i][1]])
-		b := strings.ToLower(g[gg[i][0]:gg[i][1]])
+		a := freshKey(w[wg[i][0]:wg[i][1]])
+		b := freshKey(g[gg[i][0]:gg[i][1]])
 		if !c.bindPair("g", a, b) {
 			want, _ := c.lookup("g:" + a)
 			c.diff(path, w, g, fmt.Sprintf("GUID %s was bound to %s earlier in this session", a, want))
 			return
 		}
 	}
+}
+
+// freshKey is how a fresh id is bound: GUIDs case-insensitively (Dataverse
+// does not care), ledger ids as they are.
+func freshKey(id string) string {
+	if strings.HasPrefix(id, "L") {
+		return id
+	}
+	return strings.ToLower(id)
 }
 
 func (c *cmp) requestID(path []string, w, g any) {
@@ -434,8 +447,8 @@ func isTime(s string) bool {
 // substitute rewrites a captured message for sending: captured GUIDs and
 // session ids already bound are replaced by their live values.
 func (m *matcher) substitute(msg json.RawMessage) json.RawMessage {
-	out := guidRE.ReplaceAllFunc(msg, func(g []byte) []byte {
-		if v, ok := m.bind["g:"+strings.ToLower(string(g))]; ok {
+	out := freshRE.ReplaceAllFunc(msg, func(g []byte) []byte {
+		if v, ok := m.bind["g:"+freshKey(string(g))]; ok {
 			return []byte(v)
 		}
 		return g

@@ -7,10 +7,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -19,13 +25,22 @@ type Embedded struct {
 	URL      string // ws://127.0.0.1:PORT/v1/widget
 	Server   *bridge.Server
 	Emulator *emulator.Emulator // nil in full mode (the replayer is the host)
+	Ledger   *ledger.Ledger     // nil unless EmbeddedOptions.Ledger
 	hs       *http.Server
+	tmpDir   string // removed by Close
 }
 
 // EmbeddedOptions configure StartEmbedded. A nil value means defaults.
 type EmbeddedOptions struct {
 	// Faults is a JSON emulator fault profile (widget mode only).
 	Faults []byte
+	// Ledger wires the retry engine (enreach.xrm.*) and a duplicate ledger
+	// into the bridge the way serve does, with the ledger's REST API at
+	// /api/v1/ledger. Set it when the capture needs them (NeedsLedger).
+	Ledger bool
+	// LedgerDir holds the ledger's database; empty means a fresh temporary
+	// directory that Close removes.
+	LedgerDir string
 	// Configure, when set, may change the bridge config before New (e.g. set
 	// OnFrame to capture the replay).
 	Configure func(*bridge.Config)
@@ -73,15 +88,27 @@ func StartEmbedded(h protocol.CaptureHeader, mode string, opts *EmbeddedOptions)
 		cfg.Extra["/api/v1/emulator/"] = emu.AdminHandler()
 		cfg.Extra["/api/data/v9.2/"] = emu.WebAPIHandler()
 	}
+	if opts.Ledger {
+		if err := e.openLedger(opts.LedgerDir, cfg.Extra); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}
 	srv, err := bridge.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("embedded bridge: %w", err)
+	if err == nil && e.Ledger != nil {
+		var eng *retry.Engine
+		if eng, err = retry.New(retry.Config{Bridge: srv, Ledger: e.Ledger}); err == nil {
+			eng.Register(srv)
+		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var ln net.Listener
+	if err == nil {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
+		e.closeLedger()
 		return nil, fmt.Errorf("embedded bridge: %w", err)
 	}
 	e.Server = srv
@@ -91,10 +118,42 @@ func StartEmbedded(h protocol.CaptureHeader, mode string, opts *EmbeddedOptions)
 	return e, nil
 }
 
-// Close shuts the bridge down.
+// openLedger opens the duplicate ledger in dir (a temporary one when empty)
+// and mounts its REST API on extra.
+func (e *Embedded) openLedger(dir string, extra map[string]http.Handler) error {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "cifbridge-replay-")
+		if err != nil {
+			return fmt.Errorf("embedded ledger: %w", err)
+		}
+		dir, e.tmpDir = tmp, tmp
+	}
+	l, err := ledger.Open(filepath.Join(dir, ledger.FileName))
+	if err != nil {
+		e.closeLedger()
+		return fmt.Errorf("embedded ledger: %w", err)
+	}
+	e.Ledger = l
+	h := ledger.Handler(l, zerolog.Nop())
+	extra[ledger.PathList] = h
+	extra[ledger.PathOne] = h
+	return nil
+}
+
+func (e *Embedded) closeLedger() {
+	if e.Ledger != nil {
+		_ = e.Ledger.Close()
+	}
+	if e.tmpDir != "" {
+		_ = os.RemoveAll(e.tmpDir)
+	}
+}
+
+// Close shuts the bridge down and closes the ledger.
 func (e *Embedded) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = e.Server.Shutdown(ctx)
 	_ = e.hs.Shutdown(ctx)
+	e.closeLedger()
 }

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
@@ -24,13 +27,24 @@ type scenario struct {
 	mode    string
 	profile string
 	timeout time.Duration
+	ledger  bool // wire the retry engine and the duplicate ledger
 	drive   func(t *testing.T, e *replay.Embedded)
 }
 
+// The incident is DESIGN §5's duplicate create scaled 1:10 so the test does
+// not wait 12 s: the header's CIF timeout is 1 s instead of 10 s, and the
+// first attempt's answer comes 1.2 s after it was sent instead of 12 s.
+const (
+	incidentTimeout = time.Second
+	incidentLate    = 1200 * time.Millisecond
+	incidentDelayMs = 100 // enreach delay between attempts (1 s unscaled)
+)
+
 var scenarios = []scenario{
 	{name: "normal", mode: replay.ModeWidget, profile: protocol.ProfileCIF1, timeout: 2 * time.Second, drive: driveNormal},
-	{name: "incident", mode: replay.ModeFull, profile: protocol.ProfileCIF1, timeout: 200 * time.Millisecond, drive: driveIncident},
+	{name: "incident", mode: replay.ModeFull, profile: protocol.ProfileCIF1, timeout: incidentTimeout, ledger: true, drive: driveIncident},
 	{name: "events", mode: replay.ModeWidget, profile: protocol.ProfileCIF2, timeout: time.Second, drive: driveEvents},
+	{name: "batch", mode: replay.ModeWidget, profile: protocol.ProfileCIF1, timeout: 2 * time.Second, drive: driveBatch},
 }
 
 // driveNormal: hello, create, retrieve (the created GUID), update, search.
@@ -48,14 +62,18 @@ func driveNormal(t *testing.T, e *replay.Embedded) {
 	w.call("cif.retrieverecord", map[string]any{"entityName": "contact", "entityId": "00000000-0000-0000-0000-000000000001"})
 }
 
-// driveIncident: the duplicate incident on the raw channel with a host
-// backend. The first create's answer comes after the CIF timeout (-32000),
-// the widget retries, then bridge.late delivers the first record, which the
-// widget deletes (its GUID comes from the notification).
+// driveIncident: the duplicate incident through the retry engine, with a
+// host backend. enreach.xrm.createRecord's first attempt is answered after
+// incidentLate, so it times out (-32000 at incidentTimeout) and is retried
+// after incidentDelayMs; the retry succeeds at once and the widget gets the
+// record with possibleDuplicate and a ledgerId (entry "suspected"). Then the
+// first attempt's late answer lands: bridge.late, and bridge.ledger with the
+// entry "confirmed" listing both records. The widget deletes the duplicate,
+// whose GUID it learnt from the notification.
 func driveIncident(t *testing.T, e *replay.Embedded) {
 	host := dialWS(t, strings.Replace(e.URL, protocol.PathWidget, protocol.PathHost, 1))
 	host.call("host.hello", map[string]any{"sessions": "*", "name": "golden host"})
-	creates := 0
+	var creates atomic.Int32
 	go func() {
 		for m := range host.in {
 			var method string
@@ -66,10 +84,9 @@ func driveIncident(t *testing.T, e *replay.Embedded) {
 			}
 			switch method {
 			case "cif.createrecord":
-				creates++
 				d := time.Duration(0)
-				if creates == 1 {
-					d = 350 * time.Millisecond
+				if creates.Add(1) == 1 {
+					d = incidentLate
 				}
 				go reply(d, map[string]any{"entityType": "phonecall", "id": newGUID()})
 			default:
@@ -79,19 +96,31 @@ func driveIncident(t *testing.T, e *replay.Embedded) {
 	}()
 	w := dialWS(t, e.URL)
 	w.call("bridge.hello", map[string]any{})
-	create := map[string]any{"entityName": "phonecall", "value": map[string]any{"subject": "Call +358401234567", "phonenumber": "+358401234567"}}
-	if r := w.call("cif.createrecord", create); !strings.Contains(string(r["error"]), "-32000") {
-		t.Fatalf("first create: want the CIF timeout, got %v", r)
+	r := w.call("enreach.xrm.createRecord", map[string]any{"entityLogicalName": "phonecall",
+		"data": map[string]any{"subject": "Call +358401234567", "phonenumber": "+358401234567"}, "delay": incidentDelayMs})
+	var res protocol.XrmCreateResult
+	if err := json.Unmarshal(r["result"], &res); err != nil || res.Attempts != 2 || !res.PossibleDuplicate || res.LedgerID == "" {
+		t.Fatalf("create: want 2 attempts, possibleDuplicate and a ledgerId, got %v", r)
 	}
-	if r := w.call("cif.createrecord", create); len(r["result"]) == 0 {
-		t.Fatalf("retry: %v", r)
+	if late := w.recv(); string(late["method"]) != `"bridge.late"` {
+		t.Fatalf("after the answer: want bridge.late, got %v", late)
 	}
-	late := w.recv()
-	if string(late["method"]) != `"bridge.late"` {
-		t.Fatalf("want bridge.late, got %v", late)
+	note := w.recv()
+	if string(note["method"]) != `"bridge.ledger"` {
+		t.Fatalf("after bridge.late: want bridge.ledger, got %v", note)
 	}
-	dup := str(t, late["params"], "result", "id")
-	w.call("cif.deleterecord", map[string]any{"entityName": "phonecall", "entityId": dup})
+	var entry struct {
+		Entry ledger.Entry `json:"entry"`
+	}
+	json.Unmarshal(note["params"], &entry)
+	ids := entry.Entry.RecordIDs
+	if entry.Entry.ID != res.LedgerID || entry.Entry.Status != ledger.StatusConfirmed || len(ids) != 2 || ids[0] != res.ID {
+		t.Fatalf("bridge.ledger: want %s confirmed with [%s, the late record], got %+v", res.LedgerID, res.ID, entry.Entry)
+	}
+	if got := ledgerEntries(t, e); len(got) != 1 || got[0].Status != ledger.StatusConfirmed || !slices.Equal(got[0].RecordIDs, ids) {
+		t.Fatalf("the bridge's ledger: %+v", got)
+	}
+	w.call("cif.deleterecord", map[string]any{"entityName": "phonecall", "entityId": ids[1]})
 }
 
 // driveEvents: an onclicktoact raised through the admin API, answered by the
@@ -122,6 +151,27 @@ func driveEvents(t *testing.T, e *replay.Embedded) {
 	w.call("cif.createrecord", map[string]any{"entityName": "phonecall", "value": map[string]any{"subject": "Call Ada Lovelace", "phonenumber": "+358401234567"}})
 }
 
+// driveBatch: one JSON-RPC batch with a create, a retrieve of a seeded
+// record that does not exist, a notification and an invalid member, then a
+// retrieve of the created record by the GUID from the batch's answer.
+func driveBatch(t *testing.T, e *replay.Embedded) {
+	w := dialWS(t, e.URL)
+	w.sendRaw(`[{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Grace","lastname":"Hopper"}}},` +
+		`{"jsonrpc":"2.0","id":2,"method":"cif.retrieverecord","params":{"entityName":"contact","entityId":"00000000-0000-0000-0000-0000000000aa"}},` +
+		`{"jsonrpc":"2.0","method":"cif.setwidth","params":{"value":420}},` +
+		`1]`)
+	var answers []map[string]json.RawMessage
+	if err := json.Unmarshal(w.recvRaw(), &answers); err != nil || len(answers) != 3 {
+		t.Fatalf("batch answer: want an array of 3 (no answer to the notification), got %v %v", answers, err)
+	}
+	id := str(t, answers[0]["result"], "id")
+	if len(id) != 36 || !strings.Contains(string(answers[1]["error"]), "-32001") || !strings.Contains(string(answers[2]["error"]), "-32600") {
+		t.Fatalf("batch answers: %s / %s / %s", answers[0]["result"], answers[1]["error"], answers[2]["error"])
+	}
+	w.n = 3
+	w.call("cif.retrieverecord", map[string]any{"entityName": "contact", "entityId": id, "queryParameters": "?$select=firstname,lastname"})
+}
+
 func newGUID() string {
 	var b [16]byte
 	rand.Read(b[:])
@@ -131,7 +181,7 @@ func newGUID() string {
 // record runs a scenario on a recorded bridge and returns the capture.
 func record(t *testing.T, sc scenario) string {
 	t.Helper()
-	e, rec := startRecorded(t, header(sc.profile, sc.timeout), sc.mode, t.TempDir())
+	e, rec := startRecorded(t, header(sc.profile, sc.timeout), sc.mode, t.TempDir(), sc.ledger)
 	sc.drive(t, e)
 	time.Sleep(50 * time.Millisecond)
 	return rec.close(t)
@@ -158,7 +208,10 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, rec := startRecorded(t, caps[0].Header, sc.mode, t.TempDir())
+			if caps[0].NeedsLedger() != sc.ledger {
+				t.Fatalf("NeedsLedger = %v, want %v", caps[0].NeedsLedger(), sc.ledger)
+			}
+			e, rec := startRecorded(t, caps[0].Header, sc.mode, t.TempDir(), sc.ledger)
 			rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: e.URL, Mode: sc.mode, Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond}})
 			if err != nil {
 				t.Fatal(err)
@@ -172,6 +225,9 @@ func TestGolden(t *testing.T) {
 			}
 			if cmp := replay.Compare(caps[0], again[0], replay.Rules{LatencyTolerance: 100 * time.Millisecond}); !cmp.OK() {
 				t.Fatalf("the replay's capture differs from the live one:\n%s", text(cmp))
+			}
+			if want, got := widgetOrder(caps[0]), widgetOrder(again[0]); !slices.Equal(want, got) {
+				t.Fatalf("the replay's widget frames come in another order:\nlive:   %v\nreplay: %v", want, got)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/capture"
+	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
@@ -75,8 +77,9 @@ func (r *recorder) close(t *testing.T) string {
 	return path
 }
 
-// startRecorded starts an embedded bridge recorded into dir.
-func startRecorded(t *testing.T, h protocol.CaptureHeader, mode, dir string) (*replay.Embedded, *recorder) {
+// startRecorded starts an embedded bridge recorded into dir, with the retry
+// engine and a ledger when withLedger.
+func startRecorded(t *testing.T, h protocol.CaptureHeader, mode, dir string, withLedger bool) (*replay.Embedded, *recorder) {
 	t.Helper()
 	rec := newRecorder(t, dir)
 	var e *replay.Embedded
@@ -87,7 +90,7 @@ func startRecorded(t *testing.T, h protocol.CaptureHeader, mode, dir string) (*r
 		}
 		return e.Server
 	}
-	e, err = replay.StartEmbedded(h, mode, &replay.EmbeddedOptions{Configure: rec.configure})
+	e, err = replay.StartEmbedded(h, mode, &replay.EmbeddedOptions{Configure: rec.configure, Ledger: withLedger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +128,9 @@ func dialWS(t *testing.T, url string) *ws {
 			if err != nil {
 				return
 			}
-			var m map[string]json.RawMessage
-			json.Unmarshal(b, &m)
+			m := map[string]json.RawMessage{}
+			json.Unmarshal(b, &m) // a batch answer stays empty but for rawKey
+			m[rawKey] = b
 			w.in <- m
 		}
 	}()
@@ -142,6 +146,25 @@ func (w *ws) send(v any) {
 	if err := w.c.Write(context.Background(), websocket.MessageText, b); err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// rawKey holds a received message's bytes in the maps ws.in delivers.
+const rawKey = "\x00raw"
+
+// sendRaw sends text as it is (a batch, invalid JSON).
+func (w *ws) sendRaw(text string) {
+	w.t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.c.Write(context.Background(), websocket.MessageText, []byte(text)); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// recvRaw returns the next message's bytes.
+func (w *ws) recvRaw() []byte {
+	w.t.Helper()
+	return w.recv()[rawKey]
 }
 
 func (w *ws) recv() map[string]json.RawMessage {
@@ -191,3 +214,50 @@ func str(t *testing.T, raw json.RawMessage, path ...string) string {
 func golden(name string) string { return filepath.Join("testdata", name) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// widgetOrder lists a capture's widget frames in file order as direction
+// and what they are ("in cif.createrecord", "out answer to
+// cif.createrecord", "out bridge.late", "in event answer", "out batch").
+func widgetOrder(c *replay.Capture) []string {
+	methods := map[string]string{}
+	var out []string
+	for _, f := range c.Frames {
+		if f.Peer != protocol.CapturePeerWidget {
+			continue
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		what := "batch"
+		if json.Unmarshal(f.Msg, &m) == nil {
+			switch {
+			case m.Method != "":
+				what = m.Method
+				if f.Dir == protocol.CaptureDirIn {
+					methods[string(m.ID)] = m.Method
+				}
+			case f.Dir == protocol.CaptureDirIn:
+				what = "event answer"
+			default:
+				what = "answer to " + methods[string(m.ID)]
+			}
+		}
+		out = append(out, f.Dir+" "+what)
+	}
+	return out
+}
+
+// ledgerEntries lists an embedded bridge's ledger, oldest first.
+func ledgerEntries(t *testing.T, e *replay.Embedded) []ledger.Entry {
+	t.Helper()
+	if e.Ledger == nil {
+		t.Fatal("the embedded bridge has no ledger")
+	}
+	l, err := e.Ledger.List(context.Background(), ledger.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(l)
+	return l
+}

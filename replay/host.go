@@ -92,7 +92,7 @@ func (r *runner) hostCall(ctx context.Context, w wire, raw []byte) {
 	if pick == nil {
 		r.rep.Extra = append(r.rep.Extra, Extra{What: describe(kindBackend, w.Method), Got: raw})
 		r.answerLater(ctx, r.host, 0, protocol.AppendResponse(nil, w.ID, nil,
-			protocol.Errorf(protocol.CodeBackend, "replay: the capture has no further backend answer for %s", w.Method)))
+			protocol.Errorf(protocol.CodeBackend, "replay: the capture has no further backend answer for %s", w.Method)), nil)
 		return
 	}
 	pick.used = true
@@ -111,7 +111,7 @@ func (r *runner) hostCall(ctx context.Context, w wire, raw []byte) {
 		return // never answered in the capture
 	}
 	aw, _ := parseWire(pick.in.Msg)
-	r.answerLater(ctx, r.host, pick.in.T.Sub(pick.out.T), r.m.substitute(rebuildResponse(w.ID, aw)))
+	r.answerLater(ctx, r.host, pick.in.T.Sub(pick.out.T), r.m.substitute(rebuildResponse(w.ID, aw)), nil)
 }
 
 func orEmpty(b json.RawMessage) json.RawMessage {

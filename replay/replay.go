@@ -81,8 +81,14 @@ func parseWire(b []byte) (wire, bool) {
 // expect is a captured bridge→widget frame the replay must produce.
 type expect struct {
 	f      Frame
+	idx    int // index into the capture's frames
 	kind   string
 	method string
+	// after is the frame index of the widget's last action captured before
+	// this frame (-1: none) and lag how much later this frame came: it is
+	// due lag after the replay performed that action.
+	after  int
+	lag    time.Duration
 	done   bool // received (matched or diverged)
 	gaveUp bool // overdue: reported missing
 }
@@ -114,7 +120,10 @@ type runner struct {
 	byReqID   map[string]*expect // captured request id → its captured answer
 	reqMethod map[string]string  // captured request id → method
 	live      map[string]string  // live id → captured id
-	answers   map[string]*Frame  // captured event id → the widget's captured answer
+	answers   map[string]int     // captured event id → frame index of the widget's captured answer
+	answering map[int]bool       // frame indexes of event answers scheduled, not yet sent
+	doneAt    map[int]time.Time  // frame index of an action → when the replay performed it
+	started   time.Time          // when play began
 	calls     []*backendCall
 	nextID    int
 	liveSess  string
@@ -154,7 +163,7 @@ func Run(ctx context.Context, c *Capture, opts *Options) (*SessionReport, error)
 		c: c, opts: o, base: base, m: newMatcher(o.Rules),
 		rep:     &SessionReport{File: c.Name(), Session: c.Header.Session, Mode: o.Mode},
 		byReqID: map[string]*expect{}, reqMethod: map[string]string{}, live: map[string]string{},
-		answers: map[string]*Frame{}, changed: make(chan struct{}),
+		answers: map[string]int{}, answering: map[int]bool{}, doneAt: map[int]time.Time{}, changed: make(chan struct{}),
 	}
 	r.rep.init()
 	actions, needHello := r.plan()
@@ -182,7 +191,23 @@ func Run(ctx context.Context, c *Capture, opts *Options) (*SessionReport, error)
 	}
 	r.waitAll(ctx, len(r.c.Frames))
 	time.Sleep(100 * time.Millisecond) // let stragglers show up as extra
+	var (
+		ledgerWant, ledgerGot []LedgerState
+		ledgerAt              []string
+		ledgerErr             error
+	)
+	needLedger := c.NeedsLedger()
+	if needLedger {
+		r.mu.Lock()
+		live := r.liveSession()
+		r.mu.Unlock()
+		ledgerWant, ledgerAt = capturedLedger(c)
+		ledgerGot, ledgerErr = r.liveLedger(ctx, live)
+	}
 	r.mu.Lock()
+	if needLedger {
+		r.compareLedger(ledgerWant, ledgerAt, ledgerGot, ledgerErr)
+	}
 	for _, e := range r.expects {
 		if !e.done {
 			r.rep.Missing = append(r.rep.Missing, Missing{Frame: e.f.Where(), What: describe(e.kind, e.method), Want: e.f.Msg})
@@ -226,6 +251,21 @@ func httpBase(u string) (string, error) {
 // plan splits the widget frames into actions and expectations.
 func (r *runner) plan() (actions []action, needHello bool) {
 	sawHello := false
+	defer func() {
+		a := 0
+		for _, e := range r.expects {
+			for a < len(actions) && actions[a].idx <= e.idx {
+				a++
+			}
+			e.after = -1
+			if a > 0 {
+				e.after = actions[a-1].idx
+				e.lag = e.f.T.Sub(actions[a-1].f.T)
+			} else if len(r.c.Frames) > 0 {
+				e.lag = e.f.T.Sub(r.c.Frames[0].T)
+			}
+		}
+	}()
 	for i := range r.c.Frames {
 		f := &r.c.Frames[i]
 		switch f.Peer {
@@ -246,7 +286,7 @@ func (r *runner) plan() (actions []action, needHello bool) {
 			if f.Dir == protocol.CaptureDirIn {
 				actions = append(actions, action{idx: i, f: *f, kind: "send"})
 			} else {
-				r.expects = append(r.expects, &expect{f: *f, kind: kindBatch})
+				r.expects = append(r.expects, &expect{f: *f, idx: i, kind: kindBatch})
 			}
 			continue
 		}
@@ -261,20 +301,20 @@ func (r *runner) plan() (actions []action, needHello bool) {
 			}
 			actions = append(actions, action{idx: i, f: *f, kind: "send", w: w})
 		case f.Dir == protocol.CaptureDirIn: // the widget's answer to an event
-			r.answers[string(w.ID)] = f
+			r.answers[string(w.ID)] = i
 		case w.Method != "" && len(w.ID) > 0: // event
 			if !sawHello {
 				needHello = true
 			}
-			e := &expect{f: *f, kind: kindEvent, method: w.Method}
+			e := &expect{f: *f, idx: i, kind: kindEvent, method: w.Method}
 			r.expects = append(r.expects, e)
 			actions = append(actions, action{idx: i, f: *f, kind: "raise", w: w})
 		case w.Method != "":
-			r.expects = append(r.expects, &expect{f: *f, kind: kindNotify, method: w.Method})
+			r.expects = append(r.expects, &expect{f: *f, idx: i, kind: kindNotify, method: w.Method})
 		case string(w.ID) == "null" || len(w.ID) == 0:
-			r.expects = append(r.expects, &expect{f: *f, kind: kindNullResp})
+			r.expects = append(r.expects, &expect{f: *f, idx: i, kind: kindNullResp})
 		default:
-			e := &expect{f: *f, kind: kindResponse, method: r.reqMethod[string(w.ID)]}
+			e := &expect{f: *f, idx: i, kind: kindResponse, method: r.reqMethod[string(w.ID)]}
 			r.expects = append(r.expects, e)
 			r.byReqID[string(w.ID)] = e
 		}
@@ -372,6 +412,9 @@ func (r *runner) play(ctx context.Context, actions []action) error {
 	}
 	t0 := r.c.Frames[0].T
 	start := time.Now()
+	r.mu.Lock()
+	r.started = start
+	r.mu.Unlock()
 	for n, a := range actions {
 		if r.opts.Speed > 0 {
 			at := start.Add(time.Duration(float64(a.f.T.Sub(t0)) / r.opts.Speed))
@@ -390,6 +433,9 @@ func (r *runner) play(ctx context.Context, actions []action) error {
 		case "raise":
 			r.raise(ctx, a)
 		}
+		r.mu.Lock()
+		r.doneAt[a.idx] = time.Now()
+		r.mu.Unlock()
 		if r.opts.Progress != nil {
 			r.opts.Progress(n+1, len(actions))
 		}
@@ -398,15 +444,33 @@ func (r *runner) play(ctx context.Context, actions []action) error {
 }
 
 // waitAll waits until every expectation captured before frame index idx has
-// arrived or is overdue by Grace.
+// arrived or is overdue, and every event answer captured before idx has been
+// sent. An expectation is overdue Grace after it was due: its captured lag
+// after the widget action that preceded it, counted from when the replay
+// performed that action.
 func (r *runner) waitAll(ctx context.Context, idx int) {
-	deadline := time.Now().Add(r.opts.Grace)
 	for {
 		r.mu.Lock()
+		now := time.Now()
 		pending := false
+		var next time.Time
 		for _, e := range r.expects {
-			if !e.done && !e.gaveUp && r.before(e, idx) {
-				pending = true
+			if e.done || e.gaveUp || e.idx >= idx {
+				continue
+			}
+			overdue := r.due(e).Add(r.opts.Grace)
+			if !now.Before(overdue) {
+				e.gaveUp = true
+				continue
+			}
+			pending = true
+			if next.IsZero() || overdue.Before(next) {
+				next = overdue
+			}
+		}
+		for i := range r.answering {
+			if i < idx {
+				pending = true // our own timer: it fires
 			}
 		}
 		ch := r.changed
@@ -414,47 +478,32 @@ func (r *runner) waitAll(ctx context.Context, idx int) {
 		if !pending {
 			return
 		}
-		d := time.Until(deadline)
-		if d <= 0 {
-			r.mu.Lock()
-			for _, e := range r.expects {
-				if !e.done && r.before(e, idx) {
-					e.gaveUp = true
-				}
-			}
-			r.mu.Unlock()
-			return
+		var timeout <-chan time.Time
+		var t *time.Timer
+		if !next.IsZero() {
+			t = time.NewTimer(time.Until(next))
+			timeout = t.C
 		}
 		select {
 		case <-ch:
-		case <-time.After(d):
+		case <-timeout:
 		case <-ctx.Done():
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
 			return
 		}
 	}
 }
 
-// before reports whether e was captured before frame idx. The bridge
-// records an outgoing frame before writing it, so file order is causal
-// order: an answer the widget waited for is on file before its next request.
-func (r *runner) before(e *expect, idx int) bool {
-	if idx >= len(r.c.Frames) {
-		return true
+// due is when e should have arrived; call with mu held.
+func (r *runner) due(e *expect) time.Time {
+	if t, ok := r.doneAt[e.after]; ok {
+		return t.Add(e.lag)
 	}
-	fi, ei := r.fileIndex(r.c.Frames[idx].File), r.fileIndex(e.f.File)
-	if ei != fi {
-		return ei < fi
-	}
-	return e.f.Line < r.c.Frames[idx].Line
-}
-
-func (r *runner) fileIndex(name string) int {
-	for i, f := range r.c.Files {
-		if f == name {
-			return i
-		}
-	}
-	return 0
+	return r.started.Add(e.lag)
 }
 
 // signal wakes waitAll; call with mu held.
@@ -641,18 +690,26 @@ func (r *runner) event(ctx context.Context, w wire, b []byte) {
 	e := r.first(kindEvent, w.Method, b)
 	if e == nil {
 		r.rep.Extra = append(r.rep.Extra, Extra{What: describe(kindEvent, w.Method), Got: b})
-		r.answerLater(ctx, r.ws, 0, protocol.AppendResponse(nil, w.ID, nil, protocol.Errorf(protocol.CodeMethodNotFound, "replay: the capture has no such event")))
+		r.answerLater(ctx, r.ws, 0, protocol.AppendResponse(nil, w.ID, nil, protocol.Errorf(protocol.CodeMethodNotFound, "replay: the capture has no such event")), nil)
 		return
 	}
 	r.record(e, r.m.compare(e.f.Msg, b, true), b)
 	cw, _ := parseWire(e.f.Msg)
-	ans := r.answers[string(cw.ID)]
-	if ans == nil {
+	ai, ok := r.answers[string(cw.ID)]
+	if !ok {
 		return // the widget never answered in the capture
 	}
+	ans := &r.c.Frames[ai]
 	aw, _ := parseWire(ans.Msg)
 	msg := rebuildResponse(w.ID, aw)
-	r.answerLater(ctx, r.ws, ans.T.Sub(e.f.T), r.m.substitute(msg))
+	r.answering[ai] = true
+	r.answerLater(ctx, r.ws, ans.T.Sub(e.f.T), r.m.substitute(msg), func() {
+		r.mu.Lock()
+		delete(r.answering, ai)
+		r.doneAt[ai] = time.Now()
+		r.signal()
+		r.mu.Unlock()
+	})
 }
 
 func rebuildResponse(id json.RawMessage, w wire) []byte {
@@ -672,17 +729,24 @@ func rebuildResponse(id json.RawMessage, w wire) []byte {
 	return append(out, '}')
 }
 
-func (r *runner) answerLater(ctx context.Context, ws *websocket.Conn, d time.Duration, msg []byte) {
+// answerLater writes msg after d, then calls sent (when not nil), unless
+// ctx ends first.
+func (r *runner) answerLater(ctx context.Context, ws *websocket.Conn, d time.Duration, msg []byte, sent func()) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		if d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
 			select {
-			case <-time.After(d):
+			case <-t.C:
 			case <-ctx.Done():
 				return
 			}
 		}
 		r.write(ctx, ws, msg)
+		if sent != nil {
+			sent()
+		}
 	}()
 }

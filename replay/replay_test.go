@@ -2,12 +2,16 @@ package replay_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
 
@@ -17,7 +21,7 @@ func replayFile(t *testing.T, path, mode string) *replay.SessionReport {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := replay.StartEmbedded(caps[0].Header, mode, nil)
+	e, err := replay.StartEmbedded(caps[0].Header, mode, &replay.EmbeddedOptions{Ledger: caps[0].NeedsLedger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +42,7 @@ func TestReplayGoldens(t *testing.T) {
 		{"incident", replay.ModeFull},
 		{"events", replay.ModeWidget},
 		{"postmessage", replay.ModeWidget},
+		{"batch", replay.ModeWidget},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := replayFile(t, golden(tt.name+".jsonl"), tt.mode)
@@ -78,6 +83,137 @@ func TestReplayAltered(t *testing.T) {
 		t.Fatalf("divergence = %+v, want frame %s path result.firstname", d, want)
 	}
 	if s := text(rep); !strings.Contains(s, `result.firstname: want "Grace", got "Ada"`) {
+		t.Errorf("report:\n%s", s)
+	}
+}
+
+// capturedConfirmed reads the golden incident's bridge.ledger notification
+// independently of the replayer: the entry the widget was told about.
+func capturedConfirmed(t *testing.T) ledger.Entry {
+	t.Helper()
+	_, frames, err := protocol.ReadCaptureFile(golden("incident.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last ledger.Entry
+	for _, f := range frames {
+		var m struct {
+			Method string `json:"method"`
+			Params struct {
+				Entry ledger.Entry `json:"entry"`
+			} `json:"params"`
+		}
+		if f.Peer == protocol.CapturePeerWidget && json.Unmarshal(f.Msg, &m) == nil && m.Method == protocol.NotifyLedger {
+			last = m.Params.Entry
+		}
+	}
+	if last.Status != ledger.StatusConfirmed || len(last.RecordIDs) != 2 {
+		t.Fatalf("the golden incident's ledger entry is %+v, want confirmed with two records", last)
+	}
+	return last
+}
+
+// TestReplayIncidentLedger replays the duplicate incident in full mode (the
+// replayer is the host and answers the first create 1.2 s late): the
+// replay's own ledger must end as the capture's did — one entry, confirmed,
+// with the retry's record first and the late one second — and the report
+// must say so, ids mapped to the replay's.
+func TestReplayIncidentLedger(t *testing.T) {
+	want := capturedConfirmed(t)
+	caps, err := replay.Load(golden("incident.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !caps[0].NeedsLedger() {
+		t.Fatal("NeedsLedger = false for a capture with enreach.xrm.createRecord")
+	}
+	e, rec := startRecorded(t, caps[0].Header, replay.ModeFull, t.TempDir(), true)
+	rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: e.URL, Mode: replay.ModeFull,
+		Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("replay diverged:\n%s", text(rep))
+	}
+	got := ledgerEntries(t, e)
+	if len(got) != 1 || got[0].Status != ledger.StatusConfirmed || len(got[0].RecordIDs) != 2 || got[0].Session != rep.LiveSession {
+		t.Fatalf("the replay's ledger: %+v (live session %s)", got, rep.LiveSession)
+	}
+	if len(rep.Ledger) != 1 {
+		t.Fatalf("report ledger = %+v, want one entry", rep.Ledger)
+	}
+	o := rep.Ledger[0]
+	if !o.Matched || o.Captured.ID != want.ID || o.Captured.Status != string(want.Status) || !slices.Equal(o.Captured.RecordIDs, want.RecordIDs) {
+		t.Fatalf("report captured side %+v, want %s %s %v", o, want.ID, want.Status, want.RecordIDs)
+	}
+	if o.Replayed == nil || o.Replayed.ID != got[0].ID || o.Replayed.Status != string(got[0].Status) || !slices.Equal(o.Replayed.RecordIDs, got[0].RecordIDs) {
+		t.Fatalf("report replayed side %+v, want the bridge's %+v", o.Replayed, got[0])
+	}
+	if s := text(rep); !strings.Contains(s, "ledger   "+want.ID+" confirmed") || !strings.Contains(s, "→ replay "+got[0].ID+" confirmed") {
+		t.Errorf("report lacks the ledger line:\n%s", s)
+	}
+	// The replay's capture tells the same story in the same order: the
+	// retry's answer, then bridge.late, then bridge.ledger, then the delete
+	// of the late record (the replay's GUID, from its own notification).
+	again, err := replay.Load(rec.close(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, g := widgetOrder(caps[0]), widgetOrder(again[0]); !slices.Equal(w, g) {
+		t.Fatalf("order differs:\ncapture: %v\nreplay:  %v", w, g)
+	}
+	var deleted string
+	for _, f := range again[0].Frames {
+		if f.Peer == protocol.CapturePeerWidget && f.Dir == protocol.CaptureDirIn && strings.Contains(string(f.Msg), "cif.deleterecord") {
+			deleted = str(t, f.Msg, "params", "entityId")
+		}
+	}
+	if deleted != got[0].RecordIDs[1] {
+		t.Errorf("the replay deleted %q, want the late record %s", deleted, got[0].RecordIDs[1])
+	}
+}
+
+// TestReplayLedgerAltered: a capture whose ledger ended otherwise (the
+// notification says "cleared" with one record) must diverge, naming the
+// frame and the ledger entry — on the notification and on the ledger itself.
+func TestReplayLedgerAltered(t *testing.T) {
+	want := capturedConfirmed(t)
+	b, err := os.ReadFile(golden("incident.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	n := -1
+	for i, l := range lines {
+		if strings.Contains(l, `"bridge.ledger"`) {
+			l = strings.Replace(l, `"status":"confirmed"`, `"status":"cleared"`, 1)
+			lines[i] = strings.Replace(l, `,"`+want.RecordIDs[1]+`"]`, `]`, 1)
+			n = i + 1
+		}
+	}
+	if n < 0 || strings.Join(lines, "\n") == string(b) {
+		t.Fatal("nothing altered")
+	}
+	path := filepath.Join(t.TempDir(), "altered.jsonl")
+	os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+	rep := replayFile(t, path, replay.ModeFull)
+	if rep.OK() || len(rep.Ledger) != 1 || rep.Ledger[0].Matched {
+		t.Fatalf("want a ledger divergence:\n%s", text(rep))
+	}
+	var onLedger bool
+	for _, d := range rep.Diverged {
+		if d.Frame == path+":"+itoa(n) && d.What == "ledger entry "+want.ID {
+			onLedger = true
+			if len(d.Diffs) != 2 || d.Diffs[0].Path != "recordIds" || d.Diffs[1].Path != "status" {
+				t.Errorf("ledger diffs = %v", d.Diffs)
+			}
+		}
+	}
+	if !onLedger {
+		t.Fatalf("no divergence on the ledger entry at %s:%d:\n%s", path, n, text(rep))
+	}
+	if s := text(rep); !strings.Contains(s, `status: want "cleared", got "confirmed"`) {
 		t.Errorf("report:\n%s", s)
 	}
 }

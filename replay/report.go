@@ -32,6 +32,9 @@ type SessionReport struct {
 	Diverged    []Divergence `json:"diverged"`
 	Missing     []Missing    `json:"missing"`
 	Extra       []Extra      `json:"extra"`
+	// Ledger is the duplicate-ledger outcome, captured against replayed,
+	// for captures that need the ledger (Capture.NeedsLedger).
+	Ledger []LedgerOutcome `json:"ledger,omitempty"`
 }
 
 // OK reports whether everything matched.
@@ -77,6 +80,21 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%s %s (session %s%s): %d matched, %d diverged, %d missing, %d extra\n",
 			status, s.File, s.Session, live, s.Matched, len(s.Diverged), len(s.Missing), len(s.Extra))
+		for _, l := range s.Ledger {
+			got := "none"
+			if l.Replayed != nil {
+				got = l.Replayed.String()
+			}
+			want := l.Captured.String()
+			if l.Captured.ID == "" {
+				want = "none"
+			}
+			mark := "matched"
+			if !l.Matched {
+				mark = "DIVERGED"
+			}
+			fmt.Fprintf(w, "  ledger   %s → replay %s: %s\n", want, got, mark)
+		}
 		for _, d := range s.Diverged {
 			fmt.Fprintf(w, "  diverged %s %s:\n", d.Frame, d.What)
 			for _, x := range d.Diffs {
