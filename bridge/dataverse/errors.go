@@ -126,8 +126,11 @@ func (b *Backend) wireErr(ctx context.Context, call attempt, err error) error {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		return b.wire(call.messageType, &apiError{Status: status, Code: re.ErrorCode,
-			Message: "dataverse authentication failed: the token endpoint refused the client credentials (" + tokenErrorReason(err) + ")"})
+		msg := "dataverse authentication failed: the token endpoint refused the client credentials (" + tokenErrorReason(err) + ")"
+		if status >= 500 {
+			msg = "dataverse authentication failed: the token endpoint is failing (" + tokenErrorReason(err) + "); try again later"
+		}
+		return b.wire(call.messageType, &apiError{Status: status, Code: re.ErrorCode, Message: msg})
 	}
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		b.log.Warn().Str("method", call.method).Str("attempt", call.attemptID).Dur("timeout", b.cfg.HTTPTimeout).

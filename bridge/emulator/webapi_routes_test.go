@@ -275,6 +275,15 @@ func TestWebAPISystemTables(t *testing.T) {
 		t.Fatalf("getenvironment %s %v", res, err)
 	}
 	userID, orgID := env["userId"].(string), env["orgId"].(string)
+	// CIF's getEnvironment types: userLcid a number, crmVersion a string,
+	// userRoles the user's security role GUIDs.
+	roleIDs, _ := env["userRoles"].([]any)
+	if env["userLcid"] != float64(1035) || env["crmVersion"] != "9.2.24011.00192" || len(roleIDs) != 1 {
+		t.Fatalf("environment %v", env)
+	}
+	if s, _ := roleIDs[0].(string); len(s) != 36 {
+		t.Fatalf("userRoles %v, want GUID strings", roleIDs)
+	}
 
 	if r := do(t, srv, "GET", api+"RetrieveVersion()", ""); r.status != 200 || r.body["Version"] != "9.2.24011.00192" {
 		t.Fatalf("RetrieveVersion %d %v", r.status, r.body)

@@ -29,6 +29,7 @@ type dvOrg struct {
 	org, tokens *httptest.Server
 	emu         *emulator.Emulator
 	tokenReqs   atomic.Int64
+	tokenFail   atomic.Bool // the token endpoint answers 500 while set
 	intercept   atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
 }
 
@@ -52,6 +53,10 @@ func newDVOrg(t *testing.T) *dvOrg {
 	}))
 	o.tokens = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
+		if o.tokenFail.Load() {
+			http.Error(w, "token service unavailable", http.StatusInternalServerError)
+			return
+		}
 		if r.PostForm.Get("client_secret") != dvTestSecret {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
@@ -219,4 +224,79 @@ func TestServeDataverseBackend(t *testing.T) {
 			t.Fatalf("the log holds %q", s)
 		}
 	}
+}
+
+// TestReadyzDataverse: with --backend dataverse, /readyz asks the org
+// (WhoAmI with a token): 503 naming the backend while the token endpoint
+// refuses the credentials, fails or is unreachable, without the secret in
+// the answer; 200 once a token is issued.
+func TestReadyzDataverse(t *testing.T) {
+	o := newDVOrg(t)
+	deadTokens := httptest.NewServer(http.NotFoundHandler())
+	deadTokens.Close() // nothing listens here any more
+	tests := []struct {
+		name      string
+		tokenURL  string
+		secret    string
+		fail      bool
+		wantError string
+	}{
+		{"wrong secret", o.tokens.URL, "not-the-" + dvTestSecret, false, "invalid_client"},
+		{"token endpoint fails", o.tokens.URL, dvTestSecret, true, "token endpoint is failing"},
+		{"token endpoint unreachable", deadTokens.URL, dvTestSecret, false, "unreachable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o.tokenFail.Store(tt.fail)
+			defer o.tokenFail.Store(false)
+			wsURL, logs, stop := startServe(t, "--backend", "dataverse", "--dataverse-url", o.org.URL, "--dataverse-token-url", tt.tokenURL,
+				"--dataverse-client-id", "app", "--dataverse-client-secret-file", secretFile(t, tt.secret))
+			base := "http://" + strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws://"), protocol.PathWidget)
+			status, body := getReadyz(t, base)
+			if status != http.StatusServiceUnavailable || body["backend"] != "dataverse" || !strings.Contains(body["error"], tt.wantError) {
+				t.Fatalf("readyz %d %v, want 503 naming dataverse and %q", status, body, tt.wantError)
+			}
+			for _, secret := range []string{dvTestSecret, tt.secret} {
+				if raw, _ := json.Marshal(body); strings.Contains(string(raw), secret) {
+					t.Fatalf("the readyz answer holds the secret: %s", raw)
+				}
+			}
+			if tt.tokenURL == o.tokens.URL && tt.secret == dvTestSecret {
+				o.tokenFail.Store(false) // the token endpoint recovers
+				if status, body := getReadyz(t, base); status != http.StatusOK || body["backend"] != "dataverse" {
+					t.Fatalf("readyz after recovery %d %v", status, body)
+				}
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(logs.String(), dvTestSecret) {
+				t.Fatal("the log holds the secret")
+			}
+		})
+	}
+
+	t.Run("working credentials", func(t *testing.T) {
+		wsURL, _, stop := startServe(t, "--backend", "dataverse", "--dataverse-url", o.org.URL, "--dataverse-token-url", o.tokens.URL,
+			"--dataverse-client-id", "app", "--dataverse-client-secret-file", secretFile(t, dvTestSecret))
+		defer stop()
+		base := "http://" + strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws://"), protocol.PathWidget)
+		if status, body := getReadyz(t, base); status != http.StatusOK || body["backend"] != "dataverse" || body["status"] != "ok" {
+			t.Fatalf("readyz %d %v", status, body)
+		}
+	})
+}
+
+func getReadyz(t *testing.T, base string) (int, map[string]string) {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("readyz body: %v", err)
+	}
+	return resp.StatusCode, body
 }
