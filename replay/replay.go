@@ -41,7 +41,9 @@ type Options struct {
 	// Rules are the comparison rules.
 	Rules Rules
 	// Grace is how long a captured answer may be overdue before it is
-	// reported missing. Zero means twice the capture's CIF timeout + 2 s.
+	// reported missing; it is due its captured delay after the widget's
+	// request (or event answer) before it. Zero means twice the capture's
+	// CIF timeout + 2 s.
 	Grace time.Duration
 	// Progress, when set, is told how many widget frames have been sent.
 	Progress func(sent, total int)

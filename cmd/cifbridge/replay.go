@@ -31,22 +31,26 @@ var errDiverged = errors.New("replay diverged from the capture")
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		url, mode, faults, jsonOut, token string
+		ledgerDir                         string
 		embedded                          bool
 		speed                             float64
 		tolerance, grace                  time.Duration
 		ignore                            stringList
 	)
-	fs := newFlagSet("replay [flags] FILE…", "Replays capture files (cifbridge serve --capture-dir, or the browser recorder) against a bridge and compares every answer, event and notification with the captured one.\nExit status: 0 all matched, 1 divergence, 2 bad input.", stderr)
+	fs := newFlagSet("replay [flags] FILE…", "Replays capture files (cifbridge serve --capture-dir, or the browser recorder) against a bridge and compares every answer, event and notification with the captured one.\n"+
+		"Captures that call enreach.xrm.* or mention duplicate-ledger entries are also compared on the ledger's outcome (status and record ids, read from the bridge's /api/v1/ledger for the replayed session); --embedded then wires the retry engine and a fresh ledger into the in-process bridge (kept with --ledger-dir).\n"+
+		"Exit status: 0 all matched, 1 divergence, 2 bad input.", stderr)
 	fs.StringVar(&url, "url", "", "widget endpoint of a running bridge, ws://HOST:PORT/v1/widget (events are raised through its admin API)")
-	fs.BoolVar(&embedded, "embedded", false, "start a bridge in-process per capture with the capture's profile and CIF timeout (emulator backend; host backend with --mode full)")
+	fs.BoolVar(&embedded, "embedded", false, "start a bridge in-process per capture with the capture's profile and CIF timeout (emulator backend; host backend with --mode full; plus the retry engine and a ledger when the capture needs them)")
 	fs.StringVar(&mode, "mode", replay.ModeWidget, "`mode`: widget (play the widget side) or full (also play the host peer with the captured backend answers and latencies)")
 	fs.Float64Var(&speed, "speed", 1, "scale the captured think time between requests: 2 = twice as fast, 0 = as fast as possible (answer latencies are never scaled)")
 	fs.StringVar(&faults, "faults", "", "JSON emulator fault profile `file` for --embedded widget mode")
+	fs.StringVar(&ledgerDir, "ledger-dir", "", "with --embedded, keep the duplicate ledger of captures that need one in this `directory` (one subdirectory per capture) instead of a temporary one")
 	fs.DurationVar(&tolerance, "latency-tolerance", 250*time.Millisecond, "how far latency-like numbers (lateByMs, …Ms) may differ from the capture")
 	fs.Var(&ignore, "ignore", "JSON `path` not compared, e.g. result.createdon or error.data.attemptId; a bare name matches at any depth (repeatable)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&token, "token", "", "bearer `token` for the bridge (widget, host and admin API)")
-	fs.DurationVar(&grace, "grace", 0, "how long a captured answer may be overdue before it counts as missing (default twice the capture's CIF timeout + 2s)")
+	fs.DurationVar(&grace, "grace", 0, "how long a captured answer may be overdue (past its captured delay after the widget's previous request) before it counts as missing (default twice the capture's CIF timeout + 2s)")
 	flagArgs, files := splitArgs(fs, args)
 	if _, err := parseFlags(fs, flagArgs); errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -64,6 +68,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Errorf("replay: --speed must be >= 0, got %v", speed)}
 	case faults != "" && (!embedded || mode != replay.ModeWidget):
 		return usageError{errors.New("replay: --faults needs --embedded in widget mode")}
+	case ledgerDir != "" && !embedded:
+		return usageError{errors.New("replay: --ledger-dir needs --embedded (with --url the bridge's own ledger is read)")}
 	}
 	var faultJSON []byte
 	if faults != "" {
@@ -80,7 +86,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rules := replay.Rules{LatencyTolerance: tolerance, Ignore: ignore}
 	report := &replay.Report{}
 	tty := isTerminal(stderr)
-	for _, c := range caps {
+	for i, c := range caps {
 		opts := &replay.Options{URL: url, Token: token, Mode: mode, Speed: speed, Rules: rules, Grace: grace}
 		if tty {
 			name := c.Name()
@@ -88,7 +94,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		var emb *replay.Embedded
 		if embedded {
-			emb, err = replay.StartEmbedded(c.Header, mode, &replay.EmbeddedOptions{Faults: faultJSON})
+			eo := &replay.EmbeddedOptions{Faults: faultJSON, Ledger: c.NeedsLedger()}
+			if eo.Ledger && ledgerDir != "" {
+				eo.LedgerDir = filepath.Join(ledgerDir, fmt.Sprintf("capture-%d", i+1)) // not the session id: it comes from the file
+				if err := os.MkdirAll(eo.LedgerDir, 0o750); err != nil {
+					return fmt.Errorf("replay: --ledger-dir: %w", err)
+				}
+			}
+			emb, err = replay.StartEmbedded(c.Header, mode, eo)
 			if err != nil {
 				return usageError{fmt.Errorf("replay %s: %w", c.Name(), err)}
 			}

@@ -7,8 +7,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/protocol"
+	"github.com/cifbridge/cifbridge/replay"
 )
 
 func goldenPath(name string) string { return filepath.Join("..", "..", "replay", "testdata", name) }
@@ -23,7 +28,7 @@ func runReplayCmd(args ...string) (string, error) {
 // exit status 0; flags may follow the files.
 func TestReplayCommandGoldens(t *testing.T) {
 	for _, tt := range []struct{ file, mode string }{
-		{"normal.jsonl", "widget"}, {"events.jsonl", "widget"}, {"postmessage.jsonl", "widget"}, {"incident.jsonl", "full"},
+		{"normal.jsonl", "widget"}, {"events.jsonl", "widget"}, {"postmessage.jsonl", "widget"}, {"incident.jsonl", "full"}, {"batch.jsonl", "widget"},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			jsonOut := filepath.Join(t.TempDir(), "report.json")
@@ -42,6 +47,67 @@ func TestReplayCommandGoldens(t *testing.T) {
 				t.Errorf("--json report: %s", b)
 			}
 		})
+	}
+}
+
+// TestReplayCommandIncidentLedger: the duplicate incident replays in full
+// mode with a ledger wired in (kept with --ledger-dir); the text and --json
+// reports show the ledger outcome, confirmed on both sides, and the kept
+// ledger holds it.
+func TestReplayCommandIncidentLedger(t *testing.T) {
+	dir := t.TempDir()
+	jsonOut := filepath.Join(dir, "report.json")
+	out, err := runReplayCmd("--embedded", "--mode", "full", "--ledger-dir", filepath.Join(dir, "ledger"), "--json", jsonOut, goldenPath("incident.jsonl"))
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^  ledger   L[0-9a-f]{32} confirmed \[\S+ \S+\] → replay L[0-9a-f]{32} confirmed \[\S+ \S+\]: matched$`).MatchString(out) {
+		t.Errorf("no ledger line in:\n%s", out)
+	}
+	var rep struct {
+		Sessions []struct {
+			LiveSession string `json:"liveSession"`
+			Ledger      []struct {
+				Captured struct{ Status string }  `json:"captured"`
+				Replayed *struct{ Status string } `json:"replayed"`
+				Matched  bool                     `json:"matched"`
+			} `json:"ledger"`
+		} `json:"sessions"`
+	}
+	b, _ := os.ReadFile(jsonOut)
+	if json.Unmarshal(b, &rep) != nil || len(rep.Sessions) != 1 || len(rep.Sessions[0].Ledger) != 1 {
+		t.Fatalf("--json report: %s", b)
+	}
+	l := rep.Sessions[0].Ledger[0]
+	if !l.Matched || l.Captured.Status != "confirmed" || l.Replayed == nil || l.Replayed.Status != "confirmed" {
+		t.Errorf("--json ledger outcome: %s", b)
+	}
+	led, err := ledger.Open(filepath.Join(dir, "ledger", "capture-1", ledger.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	entries, err := led.List(context.Background(), ledger.Filter{})
+	if err != nil || len(entries) != 1 || entries[0].Status != ledger.StatusConfirmed || len(entries[0].RecordIDs) != 2 || entries[0].Session != rep.Sessions[0].LiveSession {
+		t.Errorf("kept ledger: %+v %v", entries, err)
+	}
+}
+
+// TestReplayCommandLedgerNeedsBridgeLedger: against a bridge without the
+// ledger API (--url), a capture with ledger entries cannot match: the
+// entry is reported missing with the reason.
+func TestReplayCommandLedgerNeedsBridgeLedger(t *testing.T) {
+	e, err := replay.StartEmbedded(protocol.CaptureHeader{Profile: protocol.ProfileCIF1, TimeoutMs: 1000}, replay.ModeFull, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	out, err := runReplayCmd("--url", e.URL, "--mode", "full", "--speed", "0", goldenPath("incident.jsonl"))
+	if !errors.Is(err, errDiverged) {
+		t.Fatalf("err = %v, want a divergence\n%s", err, out)
+	}
+	if !strings.Contains(out, "the bridge serves no /api/v1/ledger") {
+		t.Errorf("output:\n%s", out)
 	}
 }
 
