@@ -44,6 +44,7 @@ const (
 	OutcomeLateSuccess = "late-success" // timed out, then answered with a result
 	OutcomeLateFailure = "late-failure" // timed out, then answered with an error
 	OutcomeExpired     = "expired"      // timed out and never answered within the late-record window
+	OutcomeUnknown     = "unknown"      // answered with an error that leaves open whether it ran (the backend's own timeout, a gateway 502/504, a host gone mid-call); nothing will settle it
 )
 
 // Attempt is one attempt of a logical create as the ledger records it.

@@ -19,21 +19,13 @@ import (
 // XrmCreateResult).
 func (e *Engine) CreateRecord(ctx context.Context, call bridge.WidgetCall) (json.RawMessage, error) {
 	var p protocol.XrmCreateParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
-		return nil, err
-	}
-	if err := protocol.RequireEntity("entityLogicalName", p.EntityLogicalName); err != nil {
-		return nil, err
-	}
-	data, err := protocol.NormalizeObject("data", p.Data)
-	if err != nil {
-		return nil, err
-	}
-	set, err := retrySettings(p.MaxRetries, p.Delay)
-	if err != nil {
-		return nil, err
-	}
-	session, err := sessionOf(call)
+	in, err := begin(call, &p, &p.MaxRetries, &p.Delay, func() (err error) {
+		if err = protocol.RequireEntity("entityLogicalName", p.EntityLogicalName); err != nil {
+			return err
+		}
+		p.Data, err = protocol.NormalizeObject("data", p.Data)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -41,48 +33,66 @@ func (e *Engine) CreateRecord(ctx context.Context, call bridge.WidgetCall) (json
 	if p.Idempotent != nil {
 		idempotent = *p.Idempotent
 	}
-	key := uuid.NewString()
-	if idempotent {
-		if data, key, err = withPrimaryKey(data, e.primaryKey(p.EntityLogicalName)); err != nil {
-			return nil, err
-		}
+	data, key, err := e.keyed(p.EntityLogicalName, "data", p.Data, idempotent)
+	if err != nil {
+		return nil, err
 	}
-	params := mustJSON(protocol.CreateRecordParams{EntityName: p.EntityLogicalName, Value: data})
+	return e.create(ctx, call, in, createSpec{
+		method: protocol.MethodXrmCreateRecord, entity: p.EntityLogicalName, key: key, idempotent: idempotent,
+		backend: protocol.MethodCreateRecord, params: mustJSON(protocol.CreateRecordParams{EntityName: p.EntityLogicalName, Value: data}),
+	})
+}
 
+// createSpec is one logical create as CreateRecord and Execute (a CRUD
+// Create) hand it to create.
+type createSpec struct {
+	method     string // the widget's method, recorded in the ledger entry
+	entity     string
+	key        string // the logical-create key
+	idempotent bool   // key is in the record's primary key
+	backend    string // the attempt's method
+	params     json.RawMessage
+}
+
+// create runs the attempts of a logical create and tracks it in the ledger
+// (see the package doc). The result is an XrmCreateResult.
+func (e *Engine) create(ctx context.Context, call bridge.WidgetCall, in callInput, c createSpec) (json.RawMessage, error) {
 	lc := &logicalCreate{
-		e: e, session: session, entity: p.EntityLogicalName, key: key, idempotent: idempotent,
+		e: e, method: c.method, session: in.session, entity: c.entity, key: c.key, idempotent: c.idempotent,
 		index: map[string]int{}, early: map[string]correlation.Late{},
 	}
 	e.track(lc)
 
 	var (
+		ok        bool
 		resultID  string
 		lastErr   error
 		retryable = true
 	)
-	for i := 0; i <= set.retries; i++ {
+	for i := 0; i <= in.set.retries; i++ {
 		if i > 0 {
-			if err := sleep(ctx, waitBefore(set.delay, lastErr)); err != nil {
+			if err := sleep(ctx, waitBefore(in.set.delay, lastErr)); err != nil {
 				lastErr, retryable = err, false
 				break
 			}
 		}
-		res, rec, unanswered, err := e.attempt(ctx, call, protocol.MethodCreateRecord, params, lc.onLate)
+		res, rec, err := e.attempt(ctx, call, c.backend, c.params, lc.onLate)
 		if err == nil {
-			resultID = createdID(res)
+			ok, resultID = true, createdID(res)
 			rec.RecordID = resultID
-			lc.add(rec, false)
+			lc.add(rec)
 			break
 		}
-		if idempotent && i > 0 && isDuplicateKey(err) {
-			// An earlier attempt landed with our key: that is the record.
-			rec.RecordID = key
-			lc.add(rec, false)
-			lc.known(key)
-			resultID = key
+		if c.idempotent && isDuplicateKey(err) && lc.mayHaveLanded() {
+			// An earlier attempt that may have run landed with our key: that
+			// is the record. (Without such an attempt the key belongs to a
+			// record that was there before: a real conflict, answered as is.)
+			rec.RecordID = c.key
+			lc.add(rec)
+			ok, resultID = true, c.key
 			break
 		}
-		lc.add(rec, unanswered)
+		lc.add(rec)
 		lastErr = err
 		if !Retryable(err) || ctx.Err() != nil {
 			retryable = false
@@ -93,34 +103,45 @@ func (e *Engine) CreateRecord(ctx context.Context, call bridge.WidgetCall) (json
 		lc.known(resultID)
 	}
 	entry, attempts, written := lc.finish(ctx)
-	if resultID == "" {
+	if !ok {
 		return nil, finalError(attempts, lastErr, entry.ID, retryable)
 	}
-	out := protocol.XrmCreateResult{EntityType: p.EntityLogicalName, ID: resultID, Attempts: len(attempts)}
+	out := protocol.XrmCreateResult{EntityType: c.entity, ID: resultID, Attempts: len(attempts)}
 	if written {
 		out.LedgerID = entry.ID
 		out.PossibleDuplicate = entry.Status != ledger.StatusResolved && entry.Status != ledger.StatusCleared
-	} else if lc.hadTimeout() {
-		out.PossibleDuplicate = !idempotent // the ledger write failed (logged); still warn
+	} else if lc.uncertain() {
+		out.PossibleDuplicate = !c.idempotent // the ledger write failed (logged); still warn
 	}
 	return mustJSON(out), nil
 }
 
+// keyed returns data with the logical-create key: for an idempotent create
+// the GUID in the table's primary-key column (the caller's own when data has
+// one), otherwise a fresh GUID that only the ledger uses. field names data
+// in errors.
+func (e *Engine) keyed(entity, field string, data json.RawMessage, idempotent bool) (json.RawMessage, string, error) {
+	if !idempotent {
+		return data, uuid.NewString(), nil
+	}
+	return withPrimaryKey(data, field, e.primaryKey(entity))
+}
+
 // withPrimaryKey puts a fresh GUID in the primary-key column of data unless
 // the caller supplied one, and returns the data with the key.
-func withPrimaryKey(data json.RawMessage, column string) (json.RawMessage, string, error) {
+func withPrimaryKey(data json.RawMessage, field, column string) (json.RawMessage, string, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, "", protocol.InvalidParams("\"data\": %v", err)
+		return nil, "", protocol.InvalidParams("%q: %v", field, err)
 	}
 	if raw, ok := m[column]; ok && string(raw) != "null" {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, "", protocol.InvalidParams("\"data.%s\" must be a GUID string (the record's primary key)", column)
+			return nil, "", protocol.InvalidParams("\"%s.%s\" must be a GUID string (the record's primary key)", field, column)
 		}
 		id, err := uuid.Parse(s)
 		if err != nil {
-			return nil, "", protocol.InvalidParams("\"data.%s\" must be a GUID (the record's primary key), got %q", column, s)
+			return nil, "", protocol.InvalidParams("\"%s.%s\" must be a GUID (the record's primary key), got %q", field, column, s)
 		}
 		m[column] = mustJSON(id.String())
 		return mustJSON(m), id.String(), nil
@@ -140,10 +161,11 @@ func createdID(res json.RawMessage) string {
 	return strings.ToLower(r.ID)
 }
 
-// logicalCreate is the in-memory state of one createRecord call: it lives
+// logicalCreate is the in-memory state of one logical create: it lives
 // from the first attempt until every timed-out attempt has a late outcome.
 type logicalCreate struct {
 	e          *Engine
+	method     string
 	session    string
 	entity     string
 	key        string
@@ -171,12 +193,12 @@ func (e *Engine) track(lc *logicalCreate) {
 
 // add records an attempt's synchronous outcome, merging a late outcome that
 // came first (the late answer can race the attempt's return).
-func (lc *logicalCreate) add(rec ledger.Attempt, unanswered bool) {
+func (lc *logicalCreate) add(rec ledger.Attempt) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	lc.index[rec.AttemptID] = len(lc.attempts)
 	lc.attempts = append(lc.attempts, rec)
-	if l, ok := lc.early[rec.AttemptID]; ok && unanswered {
+	if l, ok := lc.early[rec.AttemptID]; ok {
 		delete(lc.early, rec.AttemptID)
 		lc.applyLate(len(lc.attempts)-1, l)
 	}
@@ -195,20 +217,36 @@ func (lc *logicalCreate) knownLocked(id string) {
 	}
 }
 
-func (lc *logicalCreate) hadTimeout() bool {
+// uncertain reports whether an attempt's outcome was not known when it
+// returned: the create then has a ledger entry.
+func (lc *logicalCreate) uncertain() bool {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	return lc.hadTimeoutLocked()
+	return lc.uncertainLocked()
 }
 
-func (lc *logicalCreate) hadTimeoutLocked() bool {
-	for _, a := range lc.attempts {
+func (lc *logicalCreate) uncertainLocked() bool {
+	return slices.ContainsFunc(lc.attempts, func(a ledger.Attempt) bool {
 		switch a.Outcome {
-		case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure, ledger.OutcomeExpired:
+		case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure, ledger.OutcomeExpired, ledger.OutcomeUnknown:
 			return true
 		}
-	}
-	return false
+		return false
+	})
+}
+
+// mayHaveLanded reports whether an attempt so far may have made the record:
+// one still unanswered, answered late with success, or never settled.
+func (lc *logicalCreate) mayHaveLanded() bool {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return slices.ContainsFunc(lc.attempts, func(a ledger.Attempt) bool {
+		switch a.Outcome {
+		case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeExpired, ledger.OutcomeUnknown:
+			return true
+		}
+		return false
+	})
 }
 
 // onLate is the OnLate hook of every attempt of this create.
@@ -231,9 +269,11 @@ func (lc *logicalCreate) onLate(l correlation.Late) {
 }
 
 // applyLate turns attempt i's timeout into its late outcome; lc.mu is held.
+// An attempt taken as OutcomeUnknown because its late record was already
+// gone (see keptLate) is settled the same way.
 func (lc *logicalCreate) applyLate(i int, l correlation.Late) {
 	a := &lc.attempts[i]
-	if a.Outcome != ledger.OutcomeTimeout {
+	if a.Outcome != ledger.OutcomeTimeout && (a.Outcome != ledger.OutcomeUnknown || a.Code != protocol.CodeTimeout) {
 		return
 	}
 	a.LateByMs = l.LateBy.Milliseconds()
@@ -241,16 +281,16 @@ func (lc *logicalCreate) applyLate(i int, l correlation.Late) {
 	case l.Expired:
 		a.Outcome = ledger.OutcomeExpired
 	case l.Err != nil:
+		failure(a, l.Err)
 		a.Outcome = ledger.OutcomeLateFailure
-		pe := protocol.AsError(l.Err)
-		a.Code, a.Message = pe.Code, pe.Message
-		a.DataverseCode, a.HTTPStatus = "", 0
-		if d, ok := protocol.BackendData(l.Err); ok {
-			a.DataverseCode, a.HTTPStatus = d.DataverseCode, d.HTTPStatus
+		if outcomeOpen(l.Err, true) {
+			// A late "I do not know either" (the backend's own timeout, the
+			// host gone with the attempt) is no failure: it may have run.
+			a.Outcome = ledger.OutcomeUnknown
 		}
 	default:
 		a.Outcome = ledger.OutcomeLateSuccess
-		a.Code, a.Message = 0, ""
+		a.Code, a.Message, a.DataverseCode, a.HTTPStatus = 0, "", "", 0
 		a.RecordID = createdID(l.Result)
 		lc.knownLocked(a.RecordID)
 	}
@@ -259,16 +299,16 @@ func (lc *logicalCreate) applyLate(i int, l correlation.Late) {
 // status is the ledger status the state calls for ("" for no entry); lc.mu
 // is held.
 func (lc *logicalCreate) status() ledger.Status {
-	if !lc.hadTimeoutLocked() {
+	if !lc.uncertainLocked() {
 		return ""
 	}
-	pending, expired := 0, 0
+	pending, open := 0, 0
 	for _, a := range lc.attempts {
 		switch a.Outcome {
 		case ledger.OutcomeTimeout:
 			pending++
-		case ledger.OutcomeExpired:
-			expired++
+		case ledger.OutcomeExpired, ledger.OutcomeUnknown:
+			open++
 		}
 	}
 	switch {
@@ -278,7 +318,7 @@ func (lc *logicalCreate) status() ledger.Status {
 		return ledger.StatusResolved
 	case pending > 0:
 		return ledger.StatusSuspected
-	case expired > 0:
+	case open > 0:
 		return ledger.StatusExpiredUnknown
 	}
 	return ledger.StatusCleared
@@ -335,7 +375,7 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bo
 	)
 	if lc.ledgerID == "" {
 		entry, err = lc.e.cfg.Ledger.Create(ctx, ledger.Entry{
-			Session: lc.session, Method: protocol.MethodXrmCreateRecord, Entity: lc.entity, Key: lc.key,
+			Session: lc.session, Method: lc.method, Entity: lc.entity, Key: lc.key,
 			Attempts: attempts, RecordIDs: ids, Status: st, Note: note(st, lc.idempotent),
 		})
 		if err == nil {
@@ -394,7 +434,7 @@ func note(st ledger.Status, idempotent bool) string {
 			return "idempotent create: the primary key made a duplicate impossible"
 		}
 	case ledger.StatusExpiredUnknown:
-		return "a timed-out attempt never answered within the late-record window: a duplicate may exist"
+		return "an attempt's outcome will never be known (no answer within the late-record window, the backend's own timeout, a gateway error or a host gone mid-call): a duplicate may exist"
 	}
 	return ""
 }

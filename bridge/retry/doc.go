@@ -17,9 +17,12 @@
 // 504. Never retried: invalid params (-32602), not found (404, 0x80040217),
 // duplicate detection (0x80040333), duplicate key (412, 0x80040237) except
 // for idempotent creates (below), shutting down (-32007) and anything else.
-// When a call stops after a single attempt the widget gets that attempt's
-// error unchanged; after several it gets -32005 whose data lists every
-// attempt ({"attempts":[…],"ledgerId"?,"lastError"}).
+// Of the retried errors, -32003, 429 and 503 prove the operation never ran
+// (NotRun); -32000, 502 and 504 leave open whether it ran. The pause between
+// attempts is the call's delay, or the error's data.retryAfterMs when that
+// is longer. When a call stops after a single attempt the widget gets that
+// attempt's error unchanged; after several it gets -32005 whose data lists
+// every attempt ({"attempts":[…],"ledgerId"?,"lastError"}).
 //
 // # Creates
 //
@@ -27,27 +30,38 @@
 // "idempotent" param, or Config.IdempotentCreates) the key is a GUID written
 // into the table's primary-key column before attempt 1 (the caller's own
 // value when it supplied one) and reused on every retry, so a retry can never
-// make a second record; a 412/0x80040237 on a retry means an earlier attempt
-// landed and is answered as a success with that id. Without it the key is a
-// generated GUID used only by the ledger.
+// make a second record; a 412/0x80040237 on a retry, after an attempt that
+// may have run, means that attempt landed and is answered as a success with
+// that id (after attempts that provably did not run, the key belongs to a
+// record that was there before: the 412 is answered as the conflict it is).
+// Without it the key is a generated GUID used only by the ledger.
 //
-// When any attempt of a create timed out, the ledger gets an entry,
-// committed before the widget's result (which then carries
+// When any attempt of a create may have run without the engine knowing (it
+// timed out, or failed with -32000, 502 or 504 — OutcomeUnknown), the ledger
+// gets an entry, committed before the widget's result (which then carries
 // possibleDuplicate:true and ledgerId). The late answers of the timed-out
 // attempts (correlation.Late via AttemptRequest.OnLate) then move it:
 // two or more distinct records → confirmed (recordIds lists them all);
 // idempotent with its record known → resolved; timed-out attempts still
-// unanswered → suspected; one never answered within the late window →
-// expired-unknown; otherwise cleared. Every later change is pushed to the
-// session as bridge.ledger {entry}. The per-create state stays in memory
-// until every timed-out attempt is resolved, so a late answer that arrives
-// while later attempts still run is never lost.
+// unanswered → suspected; one never answered within the late window, or an
+// attempt whose outcome nothing will settle (a -32000 the backend answered
+// itself — the bridge keeps no late record for it —, a 502/504, a late
+// answer that is itself a timeout or a host gone) → expired-unknown;
+// otherwise cleared. Every later change is pushed to the session as
+// bridge.ledger {entry}. The per-create state stays in memory until every
+// timed-out attempt is resolved, so a late answer that arrives while later
+// attempts still run is never lost.
 //
 // # Execute
 //
-// enreach.xrm.execute is retried (with the default maxRetries and delay)
-// only when repeating it cannot change data: functions (operationType 1) and
-// the CRUD Retrieve (operationType 2, operationName "Retrieve"). Actions and
-// CRUD writes run exactly once, since an action may have side effects the
-// engine cannot make idempotent.
+// enreach.xrm.execute runs with the default maxRetries and delay. A CRUD
+// Create (operationType 2, operationName "Create", data {etn, payload}) is a
+// logical create exactly like createRecord's: retried, tracked in the
+// ledger (entry method enreach.xrm.execute), idempotent under
+// Config.IdempotentCreates with the key in the payload's primary key, and
+// answered with an XrmCreateResult (a superset of Xrm's {entityType, id}).
+// Functions (operationType 1) and the CRUD Retrieve are retried on every
+// retryable error. Actions and the CRUD Update and Delete may have side
+// effects the engine cannot make idempotent: they are retried only on
+// errors that prove they never ran (NotRun).
 package retry

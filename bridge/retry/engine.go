@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +25,15 @@ type Bridge interface {
 	Attempt(ctx context.Context, r bridge.AttemptRequest) (json.RawMessage, string, error)
 	// Notify sends a notification to a session's newest connection.
 	Notify(session, method string, params any) bool
+}
+
+// lateRecords is the optional part of a Bridge (*bridge.Server has it): its
+// correlation table, which tells a CIF timeout that left a late record (its
+// answer will come to OnLate) from a -32000 the backend itself answered with
+// (the Dataverse backend's own HTTP timeout: no answer will ever follow). A
+// Bridge without it is taken to keep a late record for every -32000.
+type lateRecords interface {
+	Table() *correlation.Table
 }
 
 // PrimaryKeys tells the engine a table's primary-key column (e.g. the
@@ -94,29 +104,66 @@ func (e *Engine) Pending() int {
 
 // Retryable reports whether an attempt that failed with err may be retried
 // (see the package doc).
-func Retryable(err error) bool {
+func Retryable(err error) bool { return classify(err) != failFinal }
+
+// NotRun reports whether err proves that the operation never ran, so that
+// even an operation that is not safe to repeat (an action, a CRUD update or
+// delete through execute) may be retried: the bridge refused it (-32003
+// overloaded) or the backend turned it away before doing anything (429
+// throttled, 503 unavailable). A timeout, a host gone or a gateway error
+// (502, 504) leaves the outcome open and is no proof.
+func NotRun(err error) bool { return classify(err) == failNotRun }
+
+// outcomeOpen reports whether a failure leaves open for good whether the
+// operation ran: a -32000 the backend itself answered (its request was cut
+// off; the server may still finish it) or a gateway's 502/504, which says
+// nothing of the server behind it. A late answer with -32002 (the host
+// peer went away with the attempt in its hands) is open too. No late answer
+// will ever settle these.
+func outcomeOpen(err error, late bool) bool {
+	k := classify(err)
+	return k == failOpen || late && k == failGone
+}
+
+// failure kinds (classify).
+type failKind int
+
+const (
+	failFinal  failKind = iota // not retried: an answer about the data, bad input, shutdown, …
+	failNotRun                 // retried: proves the operation never ran (-32003, 429, 503)
+	failOpen                   // retried: the operation may have run (-32000, 502, 504)
+	failGone                   // retried: no backend or host (-32002); whether it had the call is not said
+)
+
+func classify(err error) failKind {
 	var pe *protocol.Error
 	if !errors.As(err, &pe) {
-		return false
+		return failFinal
 	}
 	switch pe.Code {
-	case protocol.CodeTimeout, protocol.CodeNoBackend, protocol.CodeOverloaded:
-		return true
+	case protocol.CodeTimeout:
+		return failOpen
+	case protocol.CodeNoBackend:
+		return failGone
+	case protocol.CodeOverloaded:
+		return failNotRun
 	case protocol.CodeBackend:
 		d, ok := protocol.BackendData(err)
 		if !ok {
-			return false
+			return failFinal
 		}
 		switch d.DataverseCode {
 		case codeDuplicateRule, codeNotFound, codeDuplicateKey:
-			return false
+			return failFinal
 		}
 		switch d.HTTPStatus {
-		case 429, 502, 503, 504:
-			return true
+		case 429, 503:
+			return failNotRun
+		case 502, 504:
+			return failOpen
 		}
 	}
-	return false
+	return failFinal
 }
 
 // Dataverse codes the engine looks at.
@@ -146,13 +193,29 @@ func retrySettings(maxRetries, delay *int) (settings, error) {
 }
 
 // waitBefore is the pause before the next attempt: the fixed delay, or the
-// backend's Retry-After when that is longer (bounded by protocol.MaxDelayMs).
+// Retry-After the last error carried in data.retryAfterMs when that is
+// longer (bounded by protocol.MaxDelayMs). Any error code may carry it: a
+// backend's 429/503 (-32001) and a host peer's or upstream's -32003 alike.
 func waitBefore(delay time.Duration, lastErr error) time.Duration {
-	if d, ok := protocol.BackendData(lastErr); ok && d.RetryAfterMs > 0 {
-		ra := time.Duration(min(d.RetryAfterMs, protocol.MaxDelayMs)) * time.Millisecond
+	if ms := retryAfterMs(lastErr); ms > 0 {
+		ra := time.Duration(min(ms, protocol.MaxDelayMs)) * time.Millisecond
 		delay = max(delay, ra)
 	}
 	return delay
+}
+
+func retryAfterMs(err error) int64 {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || len(pe.Data) == 0 {
+		return 0
+	}
+	var d struct {
+		RetryAfterMs int64 `json:"retryAfterMs"`
+	}
+	if json.Unmarshal(pe.Data, &d) != nil {
+		return 0
+	}
+	return d.RetryAfterMs
 }
 
 // sleep waits d with a timer (so synctest bubbles can run it) or until ctx ends.
@@ -171,9 +234,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // attempt runs one attempt and describes it for the ledger and -32005 data.
-// unanswered is true when no answer came (CIF timeout, or the caller went
-// away): a late answer may still follow through onLate.
-func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, onLate func(correlation.Late)) (res json.RawMessage, rec ledger.Attempt, unanswered bool, err error) {
+// OutcomeTimeout means no answer came (CIF timeout, or the caller went
+// away): a late answer will still follow through onLate. An answer that
+// leaves the outcome open for good (outcomeOpen) is OutcomeUnknown.
+func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, onLate func(correlation.Late)) (res json.RawMessage, rec ledger.Attempt, err error) {
 	start := time.Now()
 	res, id, err := e.cfg.Bridge.Attempt(ctx, bridge.AttemptRequest{
 		Session: call.Session, RequestID: call.RequestID, Method: method, Params: params, OnLate: onLate,
@@ -181,23 +245,44 @@ func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method str
 	rec = ledger.Attempt{AttemptID: id, LatencyMs: time.Since(start).Milliseconds()}
 	if err == nil {
 		rec.Outcome = ledger.OutcomeSuccess
-		return res, rec, false, nil
+		return res, rec, nil
 	}
-	pe := protocol.AsError(err)
-	rec.Code, rec.Message = pe.Code, pe.Message
+	failure(&rec, err)
+	switch {
+	case pe(err).Code == protocol.CodeTimeout && e.keptLate(call.Session.ID, id):
+		rec.Outcome = ledger.OutcomeTimeout
+	case ctx.Err() != nil && pe(err).Code != protocol.CodeBackend && pe(err).Code != protocol.CodeShuttingDown:
+		// The caller went away mid-attempt: the correlation table keeps it
+		// as an abandoned late record whose answer still comes to onLate.
+		rec.Outcome = ledger.OutcomeTimeout
+	case outcomeOpen(err, false):
+		rec.Outcome = ledger.OutcomeUnknown
+	}
+	return nil, rec, err
+}
+
+// failure records err in rec as a plain failure.
+func failure(rec *ledger.Attempt, err error) {
+	e := pe(err)
+	rec.Outcome, rec.Code, rec.Message = ledger.OutcomeFailure, e.Code, e.Message
+	rec.DataverseCode, rec.HTTPStatus = "", 0
 	if d, ok := protocol.BackendData(err); ok {
 		rec.DataverseCode, rec.HTTPStatus = d.DataverseCode, d.HTTPStatus
 	}
-	rec.Outcome = ledger.OutcomeFailure
-	switch {
-	case pe.Code == protocol.CodeTimeout:
-		rec.Outcome, unanswered = ledger.OutcomeTimeout, true
-	case ctx.Err() != nil && pe.Code != protocol.CodeBackend && pe.Code != protocol.CodeShuttingDown:
-		// The caller went away mid-attempt: the correlation table keeps it
-		// as an abandoned late record whose answer still comes to onLate.
-		rec.Outcome, unanswered = ledger.OutcomeTimeout, true
+}
+
+func pe(err error) *protocol.Error { return protocol.AsError(err) }
+
+// keptLate reports whether the bridge keeps a late record for a timed-out
+// attempt (see lateRecords). When its late answer came in the meantime the
+// record is gone: the attempt is then taken as OutcomeUnknown, and the late
+// answer, which still reaches onLate, settles it.
+func (e *Engine) keptLate(session, attemptID string) bool {
+	lr, ok := e.cfg.Bridge.(lateRecords)
+	if !ok {
+		return true
 	}
-	return nil, rec, unanswered, err
+	return slices.ContainsFunc(lr.Table().Late(session), func(in correlation.Info) bool { return in.ID == attemptID })
 }
 
 // ExhaustedData is the data of a -32005 error.

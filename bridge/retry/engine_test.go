@@ -278,6 +278,103 @@ func TestRetryable(t *testing.T) {
 	}
 }
 
+func TestNotRun(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"overloaded", protocol.Errorf(protocol.CodeOverloaded, "busy"), true},
+		{"429", backendErr(429, 0), true},
+		{"503", backendErr(503, 0), true},
+		{"timeout", protocol.NewTimeoutError(10000, "a"), false},
+		{"host gone", protocol.Errorf(protocol.CodeNoBackend, "host gone"), false},
+		{"502", backendErr(502, 0), false},
+		{"504", backendErr(504, 0), false},
+		{"500", backendErr(500, 0), false},
+		{"429 duplicate rule", protocol.NewBackendError(429, "0x80040333", "dup", "", ""), false},
+		{"plain error", errors.New("boom"), false},
+	}
+	for _, tt := range tests {
+		if got := retry.NotRun(tt.err); got != tt.want {
+			t.Errorf("%s: NotRun = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// Retry-After is read from error.data.retryAfterMs whatever the code: a
+// host peer's or upstream's -32003 may carry it as well as a backend 429.
+func TestRetryAfterOnOverloaded(t *testing.T) {
+	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		if n == 0 {
+			return nil, protocol.NewError(protocol.CodeOverloaded, "rate limited", map[string]int64{"retryAfterMs": 2500})
+		}
+		return json.RawMessage(`{"contactid":"x"}`), nil
+	}}
+	eng, _ := newEngine(t, fb)
+	synctest.Test(t, func(t *testing.T) {
+		if _, err := eng.RetrieveRecord(context.Background(), widgetCall(protocol.MethodXrmRetrieveRecord, `{"entityLogicalName":"contact","id":"x","delay":1000}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got := fb.gaps(); fmt.Sprint(got) != fmt.Sprint([]time.Duration{2500 * time.Millisecond}) {
+			t.Fatalf("gaps %v", got)
+		}
+	})
+}
+
+// A late answer that is itself "I do not know" (a timeout from the backend
+// behind the host, or the host gone with the attempt in its hands) is no
+// failure: the create may have run, so the entry must not be cleared.
+func TestLateUnknownIsNotCleared(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{
+		{"late timeout", protocol.NewTimeoutError(10000, "host-side")},
+		{"late host gone", protocol.Errorf(protocol.CodeNoBackend, "the host peer h disconnected before answering")},
+		{"late gateway timeout", backendErr(504, 0)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+				if n == 0 {
+					return nil, protocol.NewTimeoutError(200, id)
+				}
+				return created("eeeeeeee-0000-4000-8000-000000000002"), nil
+			}}
+			eng, l := newEngine(t, fb)
+			res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out protocol.XrmCreateResult
+			json.Unmarshal(res, &out)
+			fb.late("at-1", correlation.Late{Err: tt.err, LateBy: time.Second})
+			e, _ := l.Get(context.Background(), out.LedgerID)
+			if e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeUnknown || eng.Pending() != 0 {
+				t.Fatalf("entry %+v, pending %d", e, eng.Pending())
+			}
+		})
+	}
+}
+
+// A create whose attempts all failed in ways that leave the outcome open
+// reports the ledger entry in its -32005 and waits for nothing.
+func TestOpenFailuresOnlyAreFlagged(t *testing.T) {
+	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		return nil, backendErr(504, 0)
+	}}
+	eng, l := newEngine(t, fb)
+	_, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":0}`))
+	var pe *protocol.Error
+	var d retry.ExhaustedData
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeRetriesExhausted || json.Unmarshal(pe.Data, &d) != nil || d.LedgerID == "" {
+		t.Fatalf("err %v", err)
+	}
+	if e, _ := l.Get(context.Background(), d.LedgerID); e.Status != ledger.StatusExpiredUnknown || len(e.Attempts) != 2 || eng.Pending() != 0 {
+		t.Fatalf("entry %+v pending %d", e, eng.Pending())
+	}
+}
+
 func TestBuiltinPrimaryKey(t *testing.T) {
 	for entity, want := range map[string]string{"account": "accountid", "contact": "contactid", "incident": "incidentid",
 		"lead": "leadid", "phonecall": "activityid", "task": "activityid", "new_call": "new_callid"} {

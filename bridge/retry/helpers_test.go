@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
@@ -37,6 +38,10 @@ type rigOptions struct {
 	lateWindow time.Duration
 	idempotent bool
 	faults     *emulator.FaultProfile
+	schema     string // emulator schema file content
+	// backend, when set, is the bridge's backend instead of the emulator
+	// itself (e.g. the Dataverse backend on the emulator's Web API face).
+	backend func(t *testing.T, emu *emulator.Emulator) backend.Backend
 }
 
 func startRig(t *testing.T, o rigOptions) *rig {
@@ -44,9 +49,17 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	if o.timeout == 0 {
 		o.timeout = 200 * time.Millisecond
 	}
-	emu, err := emulator.New(emulator.Config{Faults: o.faults})
+	var schema []byte
+	if o.schema != "" {
+		schema = []byte(o.schema)
+	}
+	emu, err := emulator.New(emulator.Config{Faults: o.faults, Schema: schema})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var be backend.Backend = emu
+	if o.backend != nil {
+		be = o.backend(t, emu)
 	}
 	l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
 	if err != nil {
@@ -54,7 +67,7 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	}
 	h := ledger.Handler(l, zerolog.Nop())
 	srv, err := bridge.New(bridge.Config{
-		Backend: emu, Timeout: o.timeout, LateWindow: o.lateWindow,
+		Backend: be, Timeout: o.timeout, LateWindow: o.lateWindow,
 		Extra: map[string]http.Handler{ledger.PathList: h, ledger.PathOne: h, "/api/v1/emulator/": emu.AdminHandler()},
 	})
 	if err != nil {
@@ -233,7 +246,21 @@ func (c *client) ledgerNote(d time.Duration, match func(ledger.Entry) bool) ledg
 
 func (c *client) create(params map[string]any) (protocol.XrmCreateResult, reply) {
 	c.t.Helper()
-	r := c.call(protocol.MethodXrmCreateRecord, params)
+	return c.createVia(protocol.MethodXrmCreateRecord, params)
+}
+
+// executeCreate sends a CRUD Create through enreach.xrm.execute.
+func (c *client) executeCreate(entity string, payload map[string]any) (protocol.XrmCreateResult, reply) {
+	c.t.Helper()
+	return c.createVia(protocol.MethodXrmExecute, map[string]any{
+		"data":     map[string]any{"etn": entity, "payload": payload},
+		"metaData": map[string]any{"operationType": 2, "operationName": "Create"},
+	})
+}
+
+func (c *client) createVia(method string, params map[string]any) (protocol.XrmCreateResult, reply) {
+	c.t.Helper()
+	r := c.call(method, params)
 	var out protocol.XrmCreateResult
 	if r.Error == nil {
 		if err := json.Unmarshal(r.Result, &out); err != nil {

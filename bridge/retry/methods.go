@@ -10,30 +10,59 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
+// callInput is what every enreach.xrm.* handler starts from.
+type callInput struct {
+	session string
+	set     settings
+}
+
+// begin is the preamble of every handler: it decodes the call's params into
+// p, runs check on them (validation, normalisation), resolves maxRetries and
+// delay (read after decoding through the pointers to p's fields; nil means
+// the call has none: the defaults) and the session.
+func begin(call bridge.WidgetCall, p any, maxRetries, delay **int, check func() error) (callInput, error) {
+	if err := protocol.DecodeParams(call.Params, p); err != nil {
+		return callInput{}, err
+	}
+	if err := check(); err != nil {
+		return callInput{}, err
+	}
+	var r, d *int
+	if maxRetries != nil {
+		r = *maxRetries
+	}
+	if delay != nil {
+		d = *delay
+	}
+	set, err := retrySettings(r, d)
+	if err != nil {
+		return callInput{}, err
+	}
+	session, err := sessionOf(call)
+	if err != nil {
+		return callInput{}, err
+	}
+	return callInput{session: session, set: set}, nil
+}
+
 // UpdateRecord serves enreach.xrm.updateRecord (XrmUpdateParams →
-// XrmUpdateResult). possiblyReapplied is true when an attempt timed out
-// before the one that succeeded: the update may have been applied twice.
+// XrmUpdateResult). possiblyReapplied is true when an attempt before the one
+// that succeeded may have run (it timed out, or its outcome was left open):
+// the update may have been applied twice.
 func (e *Engine) UpdateRecord(ctx context.Context, call bridge.WidgetCall) (json.RawMessage, error) {
 	var p protocol.XrmUpdateParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
-		return nil, err
-	}
-	if err := firstErr(protocol.RequireEntity("entityLogicalName", p.EntityLogicalName), protocol.RequireID("id", p.ID)); err != nil {
-		return nil, err
-	}
-	data, err := protocol.NormalizeObject("data", p.Data)
+	in, err := begin(call, &p, &p.MaxRetries, &p.Delay, func() (err error) {
+		if err = firstErr(protocol.RequireEntity("entityLogicalName", p.EntityLogicalName), protocol.RequireID("id", p.ID)); err != nil {
+			return err
+		}
+		p.Data, err = protocol.NormalizeObject("data", p.Data)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	set, err := retrySettings(p.MaxRetries, p.Delay)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := sessionOf(call); err != nil {
-		return nil, err
-	}
-	params := mustJSON(protocol.UpdateRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, Value: data})
-	res, attempts, err := e.simple(ctx, call, protocol.MethodUpdateRecord, params, set)
+	params := mustJSON(protocol.UpdateRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, Value: p.Data})
+	res, attempts, err := e.simple(ctx, call, protocol.MethodUpdateRecord, params, in.set, Retryable)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +75,7 @@ func (e *Engine) UpdateRecord(ctx context.Context, call bridge.WidgetCall) (json
 		}
 	}
 	for _, a := range attempts {
-		if a.Outcome == ledger.OutcomeTimeout {
+		if a.Outcome == ledger.OutcomeTimeout || a.Outcome == ledger.OutcomeUnknown {
 			out.PossiblyReapplied = true
 		}
 	}
@@ -57,21 +86,14 @@ func (e *Engine) UpdateRecord(ctx context.Context, call bridge.WidgetCall) (json
 // record): simply retried.
 func (e *Engine) RetrieveRecord(ctx context.Context, call bridge.WidgetCall) (json.RawMessage, error) {
 	var p protocol.XrmRetrieveParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
-		return nil, err
-	}
-	if err := firstErr(protocol.RequireEntity("entityLogicalName", p.EntityLogicalName), protocol.RequireID("id", p.ID)); err != nil {
-		return nil, err
-	}
-	set, err := retrySettings(p.MaxRetries, p.Delay)
+	in, err := begin(call, &p, &p.MaxRetries, &p.Delay, func() error {
+		return firstErr(protocol.RequireEntity("entityLogicalName", p.EntityLogicalName), protocol.RequireID("id", p.ID))
+	})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := sessionOf(call); err != nil {
-		return nil, err
-	}
 	params := mustJSON(protocol.RetrieveRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, QueryParameters: p.Options})
-	res, _, err := e.simple(ctx, call, protocol.MethodRetrieveRecord, params, set)
+	res, _, err := e.simple(ctx, call, protocol.MethodRetrieveRecord, params, in.set, Retryable)
 	if err != nil {
 		return nil, err
 	}
@@ -79,43 +101,113 @@ func (e *Engine) RetrieveRecord(ctx context.Context, call bridge.WidgetCall) (js
 }
 
 // Execute serves enreach.xrm.execute (XrmExecuteParams → the parsed
-// response body). Only functions and the CRUD Retrieve are retried (see the
-// package doc).
+// response body) with the default maxRetries and delay: see the package doc
+// for what is retried on which errors. A CRUD Create is a logical create like
+// createRecord's and answers an XrmCreateResult.
 func (e *Engine) Execute(ctx context.Context, call bridge.WidgetCall) (json.RawMessage, error) {
 	var p protocol.XrmExecuteParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+	in, err := begin(call, &p, nil, nil, func() error {
+		md := p.MetaData
+		if strings.TrimSpace(md.OperationName) == "" {
+			return protocol.InvalidParams("\"metaData.operationName\" is blank: name the action, function or CRUD operation (e.g. \"WhoAmI\")")
+		}
+		if md.OperationType < 0 || md.OperationType > 2 {
+			return protocol.InvalidParams("\"metaData.operationType\" must be 0 (action), 1 (function) or 2 (CRUD), got %d", md.OperationType)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	md := p.MetaData
-	if strings.TrimSpace(md.OperationName) == "" {
-		return nil, protocol.InvalidParams("\"metaData.operationName\" is blank: name the action, function or CRUD operation (e.g. \"WhoAmI\")")
+	if md.OperationType == operationCRUD && strings.EqualFold(md.OperationName, "Create") {
+		return e.executeCreate(ctx, call, in, p)
 	}
-	if md.OperationType < 0 || md.OperationType > 2 {
-		return nil, protocol.InvalidParams("\"metaData.operationType\" must be 0 (action), 1 (function) or 2 (CRUD), got %d", md.OperationType)
+	retryOn := NotRun
+	if executeRepeatable(md) {
+		retryOn = Retryable
 	}
-	if _, err := sessionOf(call); err != nil {
-		return nil, err
-	}
-	set := settings{}
-	if executeRetryable(md) {
-		set, _ = retrySettings(nil, nil)
-	}
-	res, _, err := e.simple(ctx, call, protocol.BackendExecute, mustJSON(p), set)
+	res, _, err := e.simple(ctx, call, protocol.BackendExecute, mustJSON(p), in.set, retryOn)
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// executeRetryable reports whether repeating an execute cannot change data.
-func executeRetryable(md protocol.XrmMetaData) bool {
-	return md.OperationType == 1 || md.OperationType == 2 && strings.EqualFold(md.OperationName, "Retrieve")
+// Xrm.WebApi.online.execute operation types.
+const (
+	operationFunction = 1
+	operationCRUD     = 2
+)
+
+// executeRepeatable reports whether repeating an execute cannot change
+// data: a function, or the CRUD Retrieve.
+func executeRepeatable(md protocol.XrmMetaData) bool {
+	return md.OperationType == operationFunction || md.OperationType == operationCRUD && strings.EqualFold(md.OperationName, "Retrieve")
+}
+
+// executeCreate runs a CRUD Create request ({etn, payload}, as Xrm's
+// CreateRequest carries it) as a logical create: idempotent when
+// Config.IdempotentCreates is set (the key goes into the payload's primary
+// key), tracked in the ledger like createRecord's.
+func (e *Engine) executeCreate(ctx context.Context, call bridge.WidgetCall, in callInput, p protocol.XrmExecuteParams) (json.RawMessage, error) {
+	const shape = `{"etn":"contact","payload":{…}}`
+	var req map[string]json.RawMessage
+	if err := json.Unmarshal(p.Data, &req); err != nil || req == nil {
+		return nil, protocol.InvalidParams("\"data\" of a CRUD Create must be an object like %s", shape)
+	}
+	// The backends read data case-insensitively (encoding/json): so do we.
+	var d struct {
+		Etn        string `json:"etn"`
+		EntityName string `json:"entityName"`
+	}
+	if err := json.Unmarshal(p.Data, &d); err != nil {
+		return nil, protocol.InvalidParams("\"data\" of a CRUD Create must be an object like %s: %v", shape, err)
+	}
+	entity := d.Etn
+	if entity == "" {
+		entity = d.EntityName
+	}
+	if err := protocol.RequireEntity("data.etn", entity); err != nil {
+		return nil, err
+	}
+	field := memberName(req, "payload")
+	payload, err := protocol.NormalizeObject("data.payload", req[field])
+	if err != nil {
+		return nil, err
+	}
+	idempotent := e.cfg.IdempotentCreates
+	payload, key, err := e.keyed(entity, "data.payload", payload, idempotent)
+	if err != nil {
+		return nil, err
+	}
+	req[field] = payload
+	p.Data = mustJSON(req)
+	return e.create(ctx, call, in, createSpec{
+		method: protocol.MethodXrmExecute, entity: entity, key: key, idempotent: idempotent,
+		backend: protocol.BackendExecute, params: mustJSON(p),
+	})
+}
+
+// memberName is the member of object m that encoding/json would read into a
+// field tagged name: the exact name, else one equal under case folding
+// ("payload" when there is none).
+func memberName(m map[string]json.RawMessage, name string) string {
+	if _, ok := m[name]; ok {
+		return name
+	}
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	return name
 }
 
 // simple runs the attempts of a call that needs no ledger (update, retrieve,
-// execute) and returns the first success with every attempt, or the final
-// error.
-func (e *Engine) simple(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, set settings) (json.RawMessage, []ledger.Attempt, error) {
+// execute other than Create), retrying the failures retryOn accepts, and
+// returns the first success with every attempt, or the final error.
+func (e *Engine) simple(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, set settings, retryOn func(error) bool) (json.RawMessage, []ledger.Attempt, error) {
 	var (
 		attempts  []ledger.Attempt
 		lastErr   error
@@ -128,13 +220,13 @@ func (e *Engine) simple(ctx context.Context, call bridge.WidgetCall, method stri
 				break
 			}
 		}
-		res, rec, _, err := e.attempt(ctx, call, method, params, nil)
+		res, rec, err := e.attempt(ctx, call, method, params, nil)
 		attempts = append(attempts, rec)
 		if err == nil {
 			return res, attempts, nil
 		}
 		lastErr = err
-		if !Retryable(err) || ctx.Err() != nil {
+		if !retryOn(err) || ctx.Err() != nil {
 			retryable = false
 			break
 		}
