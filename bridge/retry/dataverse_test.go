@@ -1,0 +1,76 @@
+package retry_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/dataverse"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+)
+
+// dataverseOn returns a rig backend: the Dataverse backend talking to the
+// emulator's own Web API face, with its HTTP timeout set to httpTimeout.
+func dataverseOn(httpTimeout time.Duration) func(t *testing.T, emu *emulator.Emulator) backend.Backend {
+	return func(t *testing.T, emu *emulator.Emulator) backend.Backend {
+		org := httptest.NewServer(emu.WebAPIHandler())
+		t.Cleanup(org.Close)
+		tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}`))
+		}))
+		t.Cleanup(tokens.Close)
+		b, err := dataverse.New(dataverse.Config{URL: org.URL, ClientID: "c", ClientSecret: "s", TokenURL: tokens.URL, HTTPTimeout: httpTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+}
+
+// The Dataverse backend answers -32000 itself when its HTTP request times
+// out (below the CIF timeout): the bridge keeps no late record, so no late
+// answer will ever come, while Dataverse may still finish the create. The
+// engine must flag the create (expired-unknown: a duplicate may exist, and
+// nothing will settle it), not wait for an answer forever with the entry
+// stuck at suspected and the create held in memory.
+func TestBackendOwnTimeoutIsFlaggedAndNotAwaited(t *testing.T) {
+	r := startRig(t, rigOptions{
+		timeout: 5 * time.Second, backend: dataverseOn(150 * time.Millisecond),
+		faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 400, Count: 1}}},
+	})
+	c := r.dial()
+	res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Cut off"}, "delay": 0})
+	if rep.Error != nil {
+		t.Fatalf("create: %+v", rep.Error)
+	}
+	if res.Attempts != 2 || !res.PossibleDuplicate || res.LedgerID == "" {
+		t.Fatalf("result %s", rep.Result)
+	}
+	// Nothing is awaited: no late answer will come for a backend's own
+	// timeout.
+	if n := r.engine.Pending(); n != 0 {
+		t.Fatalf("%d creates still wait for a late answer that cannot come", n)
+	}
+	e := r.entry(res.LedgerID)
+	if e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeUnknown || e.Attempts[0].Code != -32000 ||
+		!slices.Equal(e.RecordIDs, []string{res.ID}) {
+		t.Fatalf("entry %+v", e)
+	}
+	// Ground truth: the cut-off create landed after all. The ledger cannot
+	// know that, and says so: flagged, never cleared.
+	deadline := time.Now().Add(5 * time.Second)
+	for r.records("contact") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.records("contact"); n != 2 {
+		t.Fatalf("emulator holds %d contacts, want 2", n)
+	}
+	if e := r.entry(res.LedgerID); e.Status != ledger.StatusExpiredUnknown {
+		t.Fatalf("entry after the cut-off create landed %+v", e)
+	}
+}
