@@ -1,7 +1,6 @@
 package dataverse_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -173,29 +173,12 @@ type fixture struct {
 	b   *dataverse.Backend
 	org *org
 	ts  *tokenServer
-	log *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
+	log *testutil.Buffer
 }
 
 func newFixture(t *testing.T, edit func(*dataverse.Config)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, org: newOrg(t), ts: newTokenServer(t), log: &syncBuffer{}}
+	f := &fixture{t: t, org: newOrg(t), ts: newTokenServer(t), log: &testutil.Buffer{}}
 	cfg := dataverse.Config{
 		URL: f.org.URL, ClientID: clientID, ClientSecret: clientSecret, TokenURL: f.ts.URL,
 		Logger: zerolog.New(f.log).Level(zerolog.DebugLevel),
@@ -209,12 +192,7 @@ func newFixture(t *testing.T, edit func(*dataverse.Config)) *fixture {
 	}
 	f.b = b
 	t.Cleanup(func() {
-		logs := f.log.String()
-		for _, secret := range []string{clientSecret, "tok-1", "tok-2", "tok-3", "Bearer "} {
-			if strings.Contains(logs, secret) {
-				t.Errorf("the log holds the secret %q:\n%s", secret, logs)
-			}
-		}
+		testutil.NoSecrets(t, "the log", f.log.String(), clientSecret, "tok-1", "tok-2", "tok-3", "Bearer ")
 	})
 	return f
 }

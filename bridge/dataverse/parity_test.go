@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -180,8 +180,8 @@ func TestEnvironmentMatchesEmulator(t *testing.T) {
 	var direct, got map[string]any
 	json.Unmarshal(f.org.direct(t, protocol.MethodGetEnvironment, map[string]any{}), &direct)
 	f.ok(protocol.MethodGetEnvironment, map[string]any{}, &got)
-	if !reflect.DeepEqual(keysOf(got), keysOf(direct)) {
-		t.Fatalf("keys %v, want the emulator's %v", keysOf(got), keysOf(direct))
+	if !reflect.DeepEqual(testutil.SortedKeys(got), testutil.SortedKeys(direct)) {
+		t.Fatalf("keys %v, want the emulator's %v", testutil.SortedKeys(got), testutil.SortedKeys(direct))
 	}
 	for k, v := range direct {
 		if reflect.TypeOf(got[k]) != reflect.TypeOf(v) {
@@ -226,13 +226,4 @@ func TestEnvironmentFailureIsNotCached(t *testing.T) {
 	if env["username"] != "agent@contoso.com" {
 		t.Fatalf("environment after the failure %v", env)
 	}
-}
-
-func keysOf(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -82,7 +82,7 @@ func TestWebAPIEntityDefinitions(t *testing.T) {
 		t.Fatalf("%d %v", r.status, r.body)
 	}
 	wantKeys := []string{"@odata.context", "Attributes", "EntitySetName", "LogicalName", "MetadataId", "PrimaryIdAttribute", "PrimaryNameAttribute"}
-	if got := keys(r.body); !slices.Equal(got, wantKeys) {
+	if got := testutil.SortedKeys(r.body); !slices.Equal(got, wantKeys) {
 		t.Fatalf("entity keys %v, want %v", got, wantKeys)
 	}
 	if ctx := r.body["@odata.context"].(string); !strings.HasSuffix(ctx,
@@ -93,7 +93,7 @@ func TestWebAPIEntityDefinitions(t *testing.T) {
 	var names []string
 	for _, a := range r.body["Attributes"].([]any) {
 		m := a.(map[string]any)
-		if got := keys(m); !slices.Equal(got, []string{"@odata.type", "AttributeType", "LogicalName", "MetadataId"}) {
+		if got := testutil.SortedKeys(m); !slices.Equal(got, []string{"@odata.type", "AttributeType", "LogicalName", "MetadataId"}) {
 			t.Fatalf("attribute keys %v", got)
 		}
 		types[m["LogicalName"].(string)] = m["AttributeType"].(string)
@@ -174,15 +174,6 @@ func errMsg(r webResp) string {
 	e, _ := r.body["error"].(map[string]any)
 	s, _ := e["message"].(string)
 	return s
-}
-
-func keys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func TestWebAPIPaging(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/enreach"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -24,7 +25,7 @@ import (
 // token from bridge.hello.
 func TestThroughBridge(t *testing.T) {
 	u := newUpstream(t)
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
 	c, err := enreach.New(enreach.Config{BaseURL: u.URL + "/api", User: user, Secret: secret, Logger: log})
 	if err != nil {
@@ -34,7 +35,7 @@ func TestThroughBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var frames syncBuffer
+	var frames testutil.Buffer
 	srv, err := bridge.New(bridge.Config{Backend: emu, Logger: log, OnFrame: func(_, _, _ string, msg []byte) { frames.Write(append(msg, '\n')) }})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package enreach_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/enreach"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -91,37 +91,15 @@ func (u *upstream) last() seen {
 	return r[len(r)-1]
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 // secretsAbsent fails when any credential appears in text.
 func secretsAbsent(t *testing.T, what, text string) {
 	t.Helper()
-	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + secret))
-	for _, s := range []string{secret, session, basic} {
-		if strings.Contains(text, s) {
-			t.Errorf("%s holds a credential (%q):\n%s", what, s, text)
-		}
-	}
+	testutil.NoSecrets(t, what, text, secret, session, base64.StdEncoding.EncodeToString([]byte(user+":"+secret)))
 }
 
-func newClient(t *testing.T, u *upstream, edit func(*enreach.Config)) (*enreach.Client, *syncBuffer) {
+func newClient(t *testing.T, u *upstream, edit func(*enreach.Config)) (*enreach.Client, *testutil.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	cfg := enreach.Config{BaseURL: u.URL + "/api/", User: user, Secret: secret, Logger: zerolog.New(logs).Level(zerolog.DebugLevel)}
 	if edit != nil {
 		edit(&cfg)

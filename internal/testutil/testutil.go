@@ -1,0 +1,54 @@
+// Package testutil holds the small helpers the backend tests share: a log
+// sink that is safe for concurrent writers and a check that no secret
+// reached a log line, an error or a capture.
+//
+// Entry points: Buffer, NoSecrets, SortedKeys.
+package testutil
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Buffer is an io.Writer for a logger that many goroutines write to; String
+// returns everything written so far.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// NoSecrets reports an error for each secret that appears in text; what
+// names the text ("the log", "the capture").
+func NoSecrets(t testing.TB, what, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			t.Errorf("%s holds a secret (%q):\n%s", what, s, text)
+		}
+	}
+}
+
+// SortedKeys returns the keys of a decoded JSON object, sorted.
+func SortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
