@@ -52,6 +52,7 @@ type Stats struct {
 	Frames  int64 // frames written
 	Bytes   int64 // bytes written, headers included
 	Dropped int64 // frames not written: after a write error, after Close, or with a bad peer/dir
+	Syncs   int64 // file fsyncs done: on the interval (only of files written since), on rotation and on close
 }
 
 // Capturer writes capture files for many sessions. Its methods are safe for
@@ -70,8 +71,8 @@ type Capturer struct {
 	done     chan struct{}
 	syncList []*Session
 
-	dirDirty                      atomic.Bool // a file was created since the directory was last fsynced
-	files, frames, bytes, dropped atomic.Int64
+	dirDirty                             atomic.Bool // a file was created since the directory was last fsynced
+	files, frames, bytes, dropped, syncs atomic.Int64
 }
 
 // New validates cfg, creates cfg.Dir and starts the background fsync loop.
@@ -187,7 +188,7 @@ func (c *Capturer) Stats() Stats {
 	c.mu.Lock()
 	open := len(c.sessions)
 	c.mu.Unlock()
-	return Stats{Open: open, Files: c.files.Load(), Frames: c.frames.Load(), Bytes: c.bytes.Load(), Dropped: c.dropped.Load()}
+	return Stats{Open: open, Files: c.files.Load(), Frames: c.frames.Load(), Bytes: c.bytes.Load(), Dropped: c.dropped.Load(), Syncs: c.syncs.Load()}
 }
 
 // Close closes every open session (flush and fsync), stops the sync loop
@@ -254,6 +255,15 @@ func (c *Capturer) syncAll() {
 	if err := c.syncDir(); err != nil {
 		c.log.Warn().Err(err).Msg("fsync capture directory")
 	}
+}
+
+// fsync syncs a capture file and counts it.
+func (c *Capturer) fsync(f *os.File) error {
+	err := f.Sync()
+	if err == nil {
+		c.syncs.Add(1)
+	}
+	return err
 }
 
 func (c *Capturer) syncDir() error {

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/capture"
@@ -492,5 +494,54 @@ func BenchmarkFrameRedacted(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Frame("widget", "in", msg)
+	}
+}
+
+// TestSyncInterval: a written file is fsynced within one SyncInterval (in a
+// synctest bubble, so the interval is exact), a clean one is not synced
+// again, and Close syncs what is left; with a negative interval only Close
+// syncs.
+func TestSyncInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := capture.New(capture.Config{Dir: t.TempDir(), SyncInterval: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := c.Open("s-1", "", 0)
+		s.Frame(protocol.CapturePeerWidget, protocol.CaptureDirIn, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode"}`))
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		if n := c.Stats().Syncs; n != 0 {
+			t.Fatalf("syncs before the interval = %d", n)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if n := c.Stats().Syncs; n != 1 {
+			t.Fatalf("syncs after one interval = %d, want 1", n)
+		}
+		time.Sleep(10 * time.Second) // nothing written: nothing to sync
+		synctest.Wait()
+		if n := c.Stats().Syncs; n != 1 {
+			t.Fatalf("syncs of a clean file = %d, want still 1", n)
+		}
+		s.Frame(protocol.CapturePeerWidget, protocol.CaptureDirOut, []byte(`{"jsonrpc":"2.0","id":1,"result":1}`))
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Stats().Syncs; n != 2 {
+			t.Fatalf("syncs after Close = %d, want 2", n)
+		}
+	})
+	c := newCapturer(t, capture.Config{SyncInterval: -1})
+	s := c.Open("s-2", "", 0)
+	for i := range 10 {
+		s.Frame(protocol.CapturePeerWidget, protocol.CaptureDirIn, []byte(`{"jsonrpc":"2.0","id":`+strconv.Itoa(i)+`,"method":"cif.getmode"}`))
+	}
+	if n := c.Stats().Syncs; n != 0 {
+		t.Fatalf("syncs with SyncInterval -1 before Close = %d", n)
+	}
+	c.Close()
+	if n := c.Stats().Syncs; n != 1 {
+		t.Fatalf("syncs with SyncInterval -1 after Close = %d, want 1", n)
 	}
 }

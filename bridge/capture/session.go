@@ -170,7 +170,7 @@ func (s *Session) closeLocked() error {
 	if s.failed {
 		err = nil
 	}
-	err = errors.Join(err, f.Sync(), f.Close())
+	err = errors.Join(err, s.c.fsync(f), f.Close())
 	if err != nil {
 		return fmt.Errorf("close capture %s: %w", f.Name(), err)
 	}
@@ -180,7 +180,7 @@ func (s *Session) closeLocked() error {
 // rotate closes the current part and starts the next one. Called with mu held.
 func (s *Session) rotate() error {
 	old := s.f
-	err := errors.Join(s.w.Flush(), old.Sync(), old.Close())
+	err := errors.Join(s.w.Flush(), s.c.fsync(old), old.Close())
 	s.f = nil
 	if err != nil {
 		return fmt.Errorf("rotate capture %s: %w", old.Name(), err)
@@ -220,7 +220,7 @@ func (s *Session) sync() {
 	if f == nil || !dirty {
 		return
 	}
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+	if err := s.c.fsync(f); err != nil && !errors.Is(err, os.ErrClosed) {
 		s.c.log.Warn().Err(err).Str("session", s.id).Msg("fsync capture")
 	}
 }
