@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/cifbridge/cifbridge/internal/neterr"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -132,33 +133,16 @@ func (b *Backend) wireErr(ctx context.Context, call attempt, err error) error {
 		}
 		return b.wire(call.messageType, &apiError{Status: status, Code: re.ErrorCode, Message: msg})
 	}
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+	if errors.Is(err, context.DeadlineExceeded) || neterr.IsTimeout(err) {
 		b.log.Warn().Str("method", call.method).Str("attempt", call.attemptID).Dur("timeout", b.cfg.HTTPTimeout).
 			Msg("dataverse did not answer in time: the outcome is unknown")
 		return protocol.NewTimeoutError(b.cfg.HTTPTimeout.Milliseconds(), call.attemptID)
 	}
 	b.log.Warn().Err(err).Str("method", call.method).Str("attempt", call.attemptID).Msg("dataverse unreachable")
-	return protocol.Errorf(protocol.CodeNoBackend, "dataverse unreachable: %s", safeNetError(err))
+	return protocol.Errorf(protocol.CodeNoBackend, "dataverse unreachable: %s", neterr.Innermost(err))
 }
 
 func asRetrieveError(err error, target **oauth2.RetrieveError) bool { return errors.As(err, target) }
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-// safeNetError is the innermost error text of a transport failure (no URL
-// query, which may hold record data).
-func safeNetError(err error) string {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err.Error()
-		}
-		err = u
-	}
-}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

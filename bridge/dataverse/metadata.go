@@ -21,41 +21,30 @@ type entityDef struct {
 // logical name. Metadata does not change while the daemon runs (a schema
 // change needs a restart).
 type metaCache struct {
-	mu   sync.Mutex
-	m    map[string]entityDef
-	full map[string]entityMetadataResult
+	defs cache[entityDef]
+	full cache[entityMetadataResult]
 }
 
-func (c *metaCache) getFull(logical string) (entityMetadataResult, bool) {
+// cache is a map under a mutex.
+type cache[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+func (c *cache[V]) get(key string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	md, ok := c.full[logical]
-	return md, ok
+	v, ok := c.m[key]
+	return v, ok
 }
 
-func (c *metaCache) putFull(md entityMetadataResult) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.full == nil {
-		c.full = map[string]entityMetadataResult{}
-	}
-	c.full[md.LogicalName] = md
-}
-
-func (c *metaCache) get(logical string) (entityDef, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d, ok := c.m[logical]
-	return d, ok
-}
-
-func (c *metaCache) put(d entityDef) {
+func (c *cache[V]) put(key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[string]entityDef{}
+		c.m = map[string]V{}
 	}
-	c.m[d.LogicalName] = d
+	c.m[key] = v
 }
 
 const entityDefSelect = "$select=LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute"
@@ -66,7 +55,7 @@ func (b *Backend) entity(ctx context.Context, a attempt, logical string) (entity
 	if err := checkName("entityName", logical); err != nil {
 		return entityDef{}, err
 	}
-	if d, ok := b.meta.get(logical); ok {
+	if d, ok := b.meta.defs.get(logical); ok {
 		return d, nil
 	}
 	res, err := b.do(ctx, a, request{method: http.MethodGet, path: "EntityDefinitions(LogicalName='" + logical + "')", query: entityDefSelect})
@@ -83,7 +72,7 @@ func (b *Backend) entity(ctx context.Context, a attempt, logical string) (entity
 	if d.LogicalName == "" {
 		d.LogicalName = logical
 	}
-	b.meta.put(d)
+	b.meta.defs.put(d.LogicalName, d)
 	b.log.Debug().Str("entity", logical).Str("set", d.EntitySetName).Str("key", d.PrimaryIDAttribute).Msg("dataverse entity metadata cached")
 	return d, nil
 }
@@ -161,7 +150,7 @@ func (b *Backend) fullMetadata(ctx context.Context, a attempt, logical string) (
 	if err := checkName("entityName", logical); err != nil {
 		return entityMetadataResult{}, err
 	}
-	if md, ok := b.meta.getFull(logical); ok {
+	if md, ok := b.meta.full.get(logical); ok {
 		return md, nil
 	}
 	defPath := "EntityDefinitions(LogicalName='" + logical + "')"
@@ -213,8 +202,8 @@ func (b *Backend) fullMetadata(ctx context.Context, a attempt, logical string) (
 		}
 	}
 	if checkName("EntitySetName", def.EntitySetName) == nil && checkName("PrimaryIdAttribute", def.PrimaryIDAttribute) == nil {
-		b.meta.put(def.entityDef)
+		b.meta.defs.put(def.LogicalName, def.entityDef)
 	}
-	b.meta.putFull(md)
+	b.meta.full.put(md.LogicalName, md)
 	return md, nil
 }

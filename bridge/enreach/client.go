@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cifbridge/cifbridge/internal/neterr"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -203,20 +204,20 @@ func (c *Client) do(ctx context.Context, token, method, path, rawQuery string, b
 	res, err := c.client.Do(req)
 	if err != nil {
 		msg := "enreach upstream unreachable"
-		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		if errors.Is(err, context.DeadlineExceeded) || neterr.IsTimeout(err) {
 			if ctx.Err() != nil && context.Cause(ctx) != context.DeadlineExceeded {
 				return nil, context.Cause(ctx)
 			}
 			msg = fmt.Sprintf("enreach upstream did not answer within %v", c.cfg.Timeout)
 		}
-		c.log.Warn().Str("http", method).Str("path", path).Str("error", redact(innermost(err))).Msg(msg)
-		return nil, protocol.NewError(protocol.CodeUpstream, msg+": "+redact(innermost(err)), upstreamData{Status: 0, Body: ""})
+		c.log.Warn().Str("http", method).Str("path", path).Str("error", redact(neterr.Innermost(err))).Msg(msg)
+		return nil, protocol.NewError(protocol.CodeUpstream, msg+": "+redact(neterr.Innermost(err)), upstreamData{Status: 0, Body: ""})
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxResponseBytes+1))
 	c.log.Debug().Str("http", method).Str("path", path).Int("status", res.StatusCode).Dur("took", time.Since(start)).Msg("enreach request")
 	if err != nil {
-		return nil, protocol.NewError(protocol.CodeUpstream, "enreach upstream: read the response: "+redact(innermost(err)), upstreamData{Status: res.StatusCode, Body: ""})
+		return nil, protocol.NewError(protocol.CodeUpstream, "enreach upstream: read the response: "+redact(neterr.Innermost(err)), upstreamData{Status: res.StatusCode, Body: ""})
 	}
 	if int64(len(data)) > c.cfg.MaxResponseBytes {
 		return nil, protocol.NewError(protocol.CodeUpstream, fmt.Sprintf("enreach upstream: the response is larger than %d bytes", c.cfg.MaxResponseBytes),
@@ -264,21 +265,4 @@ func (c *Client) redact(s string) string {
 		s = strings.ReplaceAll(s, c.cfg.Secret, "[redacted]")
 	}
 	return s
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-// innermost is the deepest wrapped error's text: no URL (its query may hold
-// data), no request details.
-func innermost(err error) string {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err.Error()
-		}
-		err = u
-	}
 }
