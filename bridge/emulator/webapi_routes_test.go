@@ -170,11 +170,7 @@ func TestWebAPIEntityDefinitions(t *testing.T) {
 	}
 }
 
-func errMsg(r webResp) string {
-	e, _ := r.body["error"].(map[string]any)
-	s, _ := e["message"].(string)
-	return s
-}
+func errMsg(r webResp) string { return errField(r, "message") }
 
 func TestWebAPIPaging(t *testing.T) {
 	e := newSeeded(t)

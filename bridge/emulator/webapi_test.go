@@ -58,9 +58,12 @@ func do(t *testing.T, srv *httptest.Server, method, path, body string, headers .
 	return out
 }
 
-func errCode(r webResp) string {
+func errCode(r webResp) string { return errField(r, "code") }
+
+// errField reads a string field of a Dataverse error body {"error":{…}}.
+func errField(r webResp, key string) string {
 	e, _ := r.body["error"].(map[string]any)
-	s, _ := e["code"].(string)
+	s, _ := e[key].(string)
 	return s
 }
 
