@@ -9,7 +9,10 @@
 // applied migrations, and Open applies the missing ones in order.
 //
 // Entry points: Open, (*Ledger).Create, Update, Get, List, Acknowledge, Close;
-// Handler serves the REST API; (*Ledger).Collectors are its Prometheus series.
+// Counts and Totals (entries per status; entries ever suspected / ever
+// confirmed, kept as sticky flags on each row so that they survive a
+// restart); Handler serves the REST API; (*Ledger).Collectors are its
+// Prometheus series, read from the table at scrape time.
 //
 // # Statuses
 //
@@ -17,6 +20,7 @@
 //	confirmed        late answers prove more than one record exists (recordIds lists them all)
 //	cleared          every timed-out attempt is resolved and at most one record exists
 //	resolved         idempotent create: the primary key made a duplicate impossible
-//	expired-unknown  a timed-out attempt never answered within the late-record window
+//	expired-unknown  an attempt's outcome will never be known: it never answered within the
+//	                 late-record window, or failed in a way that leaves open whether it ran
 //	acknowledged     an operator looked at it (POST …/acknowledge)
 package ledger

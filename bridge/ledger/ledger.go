@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,13 +93,9 @@ type Ledger struct {
 	path string
 	now  func() time.Time
 
-	// mu serialises writes (read-modify-write of Update and the counters).
+	// mu serialises writes (read-modify-write of Update).
 	mu     sync.Mutex
 	closed bool
-
-	// suspected and confirmed count transitions into those statuses, for
-	// the cifbridge_duplicates_*_total counters.
-	suspected, confirmed atomic.Uint64
 }
 
 // Open opens (creating when missing) the ledger database at path and brings
@@ -172,13 +167,13 @@ func (l *Ledger) Create(ctx context.Context, e Entry) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("encode ledger entry: %w", err)
 	}
-	_, err = l.db.ExecContext(ctx, `INSERT INTO entries (id, created, updated, session, method, entity, key, status, note, version, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.Created.UnixNano(), e.Updated.UnixNano(), e.Session, e.Method, e.Entity, e.Key, string(e.Status), e.Note, e.Version, string(body))
+	_, err = l.db.ExecContext(ctx, `INSERT INTO entries (id, created, updated, session, method, entity, key, status, note, version, body, ever_suspected, ever_confirmed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Created.UnixNano(), e.Updated.UnixNano(), e.Session, e.Method, e.Entity, e.Key, string(e.Status), e.Note, e.Version, string(body),
+		e.Status == StatusSuspected, e.Status == StatusConfirmed)
 	if err != nil {
 		return Entry{}, fmt.Errorf("insert ledger entry: %w", err)
 	}
-	l.count("", e.Status)
 	return e, nil
 }
 
@@ -219,9 +214,11 @@ func (l *Ledger) Update(ctx context.Context, id string, fn func(*Entry) error) (
 	if err != nil {
 		return Entry{}, fmt.Errorf("encode ledger entry: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE entries SET updated = ?, session = ?, method = ?, entity = ?, key = ?, status = ?, note = ?, version = ?, body = ?
+	res, err := tx.ExecContext(ctx, `UPDATE entries SET updated = ?, session = ?, method = ?, entity = ?, key = ?, status = ?, note = ?, version = ?, body = ?,
+		ever_suspected = (ever_suspected OR ?), ever_confirmed = (ever_confirmed OR ?)
 		WHERE id = ? AND version = ?`,
-		next.Updated.UnixNano(), next.Session, next.Method, next.Entity, next.Key, string(next.Status), next.Note, next.Version, string(b), id, cur.Version)
+		next.Updated.UnixNano(), next.Session, next.Method, next.Entity, next.Key, string(next.Status), next.Note, next.Version, string(b),
+		next.Status == StatusSuspected, next.Status == StatusConfirmed, id, cur.Version)
 	if err != nil {
 		return Entry{}, fmt.Errorf("update ledger entry: %w", err)
 	}
@@ -231,7 +228,6 @@ func (l *Ledger) Update(ctx context.Context, id string, fn func(*Entry) error) (
 	if err := tx.Commit(); err != nil {
 		return Entry{}, fmt.Errorf("commit ledger update: %w", err)
 	}
-	l.count(cur.Status, next.Status)
 	return next, nil
 }
 
@@ -312,6 +308,25 @@ func (l *Ledger) List(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, nil
 }
 
+// Totals are the duplicate counters: how many entries have ever been
+// suspected, and ever confirmed (an entry counts once, whatever became of
+// it later: cleared, acknowledged, …). They are read from the table, so they
+// are the same after a restart.
+type Totals struct {
+	Suspected int `json:"suspected"`
+	Confirmed int `json:"confirmed"`
+}
+
+// Totals returns the duplicate counters.
+func (l *Ledger) Totals(ctx context.Context) (Totals, error) {
+	var t Totals
+	err := l.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(ever_suspected), 0), COALESCE(SUM(ever_confirmed), 0) FROM entries`).Scan(&t.Suspected, &t.Confirmed)
+	if err != nil {
+		return Totals{}, fmt.Errorf("count ledger: %w", err)
+	}
+	return t, nil
+}
+
 // Counts returns the number of entries per status (every status present).
 func (l *Ledger) Counts(ctx context.Context) (map[Status]int, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM entries GROUP BY status`)
@@ -332,19 +347,6 @@ func (l *Ledger) Counts(ctx context.Context) (map[Status]int, error) {
 		out[Status(s)] = n
 	}
 	return out, rows.Err()
-}
-
-// count bumps the transition counters; l.mu is held.
-func (l *Ledger) count(from, to Status) {
-	if from == to {
-		return
-	}
-	switch to {
-	case StatusSuspected:
-		l.suspected.Add(1)
-	case StatusConfirmed:
-		l.confirmed.Add(1)
-	}
 }
 
 // body is the JSON column: the parts of an entry that are lists.

@@ -216,26 +216,10 @@ func TestListFilters(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(l.Collectors()...)
 	e, _ := l.Create(ctx, sample("s", ledger.StatusSuspected))
 	l.Create(ctx, sample("s", ledger.StatusResolved))
 	l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Status = ledger.StatusConfirmed; return nil })
 	l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Note = "same status again"; return nil })
-	got := map[string]float64{}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			name := mf.GetName()
-			for _, lp := range m.GetLabel() {
-				name += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
-			}
-			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
 	want := map[string]float64{
 		"cifbridge_duplicates_confirmed_total":             1,
 		"cifbridge_duplicates_suspected_total":             1,
@@ -246,8 +230,116 @@ func TestMetrics(t *testing.T) {
 		"cifbridge_ledger_entries{status=resolved}":        1,
 		"cifbridge_ledger_entries{status=suspected}":       0,
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := gather(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("metrics\n%v\nwant\n%v", got, want)
+	}
+}
+
+// gather scrapes l's collectors on a fresh registry (as a restarted daemon
+// would register them) and returns every series' value by name{labels}.
+func gather(t *testing.T, l *ledger.Ledger) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(l.Collectors()...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, lp := range m.GetLabel() {
+				name += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
+			}
+			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return got
+}
+
+// The duplicate counters count entries, read from the table: closing and
+// reopening the ledger file gives the same figures, an entry counts once
+// however often it comes back to a status, and counting goes on from there.
+func TestCountersSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), ledger.FileName)
+	l, err := ledger.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(l *ledger.Ledger, id string, st ledger.Status) {
+		t.Helper()
+		if _, err := l.Update(ctx, id, func(x *ledger.Entry) error { x.Status = st; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, _ := l.Create(ctx, sample("a", ledger.StatusSuspected))
+	set(l, a.ID, ledger.StatusConfirmed)
+	if _, err := l.Acknowledge(ctx, a.ID, "merged"); err != nil {
+		t.Fatal(err)
+	}
+	set(l, a.ID, ledger.StatusConfirmed) // a third record turned up: still one confirmed entry
+	b, _ := l.Create(ctx, sample("b", ledger.StatusSuspected))
+	set(l, b.ID, ledger.StatusCleared)
+	l.Create(ctx, sample("c", ledger.StatusResolved))
+	l.Create(ctx, sample("d", ledger.StatusConfirmed)) // confirmed at once, never suspected
+	before := gather(t, l)
+	if before["cifbridge_duplicates_suspected_total"] != 2 || before["cifbridge_duplicates_confirmed_total"] != 2 {
+		t.Fatalf("before restart %v", before)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	l = open(t, path)
+	if after := gather(t, l); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("after restart\n%v\nwant\n%v", after, before)
+	}
+	set(l, b.ID, ledger.StatusSuspected) // b again: not a second suspected entry
+	e, _ := l.Create(ctx, sample("e", ledger.StatusSuspected))
+	set(l, e.ID, ledger.StatusConfirmed)
+	got := gather(t, l)
+	if got["cifbridge_duplicates_suspected_total"] != 3 || got["cifbridge_duplicates_confirmed_total"] != 3 || got["cifbridge_ledger_entries{status=confirmed}"] != 3 {
+		t.Fatalf("after more changes %v", got)
+	}
+	if tot, err := l.Totals(ctx); err != nil || tot != (ledger.Totals{Suspected: 3, Confirmed: 3}) {
+		t.Fatalf("totals %+v %v", tot, err)
+	}
+}
+
+// A ledger written by a build with schema 1 (no counter flags) is upgraded
+// in place; its entries are flagged by what they show.
+func TestMigrationFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ledger.FileName)
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Schema 1 as released (migrate.go, migration 1).
+	for _, q := range []string{
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version (version) VALUES (1)`,
+		`CREATE TABLE entries (id TEXT PRIMARY KEY, created INTEGER NOT NULL, updated INTEGER NOT NULL, session TEXT NOT NULL,
+			method TEXT NOT NULL, entity TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+			version INTEGER NOT NULL, body TEXT NOT NULL)`,
+		`INSERT INTO entries VALUES ('L1', 1, 1, 's', 'm', 'contact', 'k1', 'suspected', '', 1, '{"attempts":[],"recordIds":["r1"]}')`,
+		`INSERT INTO entries VALUES ('L2', 1, 1, 's', 'm', 'contact', 'k2', 'confirmed', '', 2, '{"attempts":[],"recordIds":["r1","r2"]}')`,
+		`INSERT INTO entries VALUES ('L3', 1, 1, 's', 'm', 'contact', 'k3', 'acknowledged', '', 3, '{"attempts":[],"recordIds":["r1","r2"]}')`,
+		`INSERT INTO entries VALUES ('L4', 1, 1, 's', 'm', 'contact', 'k4', 'cleared', '', 2, '{"attempts":[],"recordIds":["r1"]}')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	l := open(t, path)
+	tot, err := l.Totals(context.Background())
+	if err != nil || tot != (ledger.Totals{Suspected: 1, Confirmed: 2}) {
+		t.Fatalf("totals %+v %v", tot, err)
+	}
+	if e, err := l.Get(context.Background(), "L3"); err != nil || e.Status != ledger.StatusAcknowledged || len(e.RecordIDs) != 2 {
+		t.Fatalf("entry %+v %v", e, err)
 	}
 }
 

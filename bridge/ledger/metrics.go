@@ -8,42 +8,47 @@ import (
 )
 
 // Collectors returns the ledger's Prometheus series, to register on the
-// bridge's registry:
+// bridge's registry. All are read from the database at scrape time, so they
+// agree with the stored entries, across restarts too:
 //
-//	cifbridge_ledger_entries{status}         entries per status (read from the database at scrape time)
-//	cifbridge_duplicates_suspected_total     entries that became suspected
-//	cifbridge_duplicates_confirmed_total     entries that became confirmed
-//
-// The counters count transitions made by this process since it started.
+//	cifbridge_ledger_entries{status}         entries per status
+//	cifbridge_duplicates_suspected_total     entries that have ever been suspected
+//	cifbridge_duplicates_confirmed_total     entries that have ever been confirmed
 func (l *Ledger) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{
-		&entriesCollector{l: l},
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cifbridge_duplicates_suspected_total",
-			Help: "Logical creates flagged as possible duplicates (an attempt timed out).",
-		}, func() float64 { return float64(l.suspected.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cifbridge_duplicates_confirmed_total",
-			Help: "Logical creates whose late answers proved a duplicate record exists.",
-		}, func() float64 { return float64(l.confirmed.Load()) }),
-	}
+	return []prometheus.Collector{&collector{l: l}}
 }
 
-var entriesDesc = prometheus.NewDesc("cifbridge_ledger_entries", "Duplicate-ledger entries by status.", []string{"status"}, nil)
+var (
+	entriesDesc   = prometheus.NewDesc("cifbridge_ledger_entries", "Duplicate-ledger entries by status.", []string{"status"}, nil)
+	suspectedDesc = prometheus.NewDesc("cifbridge_duplicates_suspected_total",
+		"Logical creates ever flagged as possible duplicates (an attempt timed out, its outcome unknown).", nil, nil)
+	confirmedDesc = prometheus.NewDesc("cifbridge_duplicates_confirmed_total",
+		"Logical creates whose late answers ever proved a duplicate record exists.", nil, nil)
+)
 
-type entriesCollector struct{ l *Ledger }
+type collector struct{ l *Ledger }
 
-func (c *entriesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- entriesDesc }
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- entriesDesc
+	ch <- suspectedDesc
+	ch <- confirmedDesc
+}
 
-func (c *entriesCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	counts, err := c.l.Counts(ctx)
-	if err != nil {
+	if counts, err := c.l.Counts(ctx); err != nil {
 		ch <- prometheus.NewInvalidMetric(entriesDesc, err)
-		return
+	} else {
+		for _, s := range Statuses {
+			ch <- prometheus.MustNewConstMetric(entriesDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+		}
 	}
-	for _, s := range Statuses {
-		ch <- prometheus.MustNewConstMetric(entriesDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	if t, err := c.l.Totals(ctx); err != nil {
+		ch <- prometheus.NewInvalidMetric(suspectedDesc, err)
+		ch <- prometheus.NewInvalidMetric(confirmedDesc, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(suspectedDesc, prometheus.CounterValue, float64(t.Suspected))
+		ch <- prometheus.MustNewConstMetric(confirmedDesc, prometheus.CounterValue, float64(t.Confirmed))
 	}
 }

@@ -28,6 +28,16 @@ var migrations = []string{
 	CREATE INDEX entries_status  ON entries (status, updated);
 	CREATE INDEX entries_session ON entries (session, updated);
 	CREATE INDEX entries_updated ON entries (updated);`,
+	// 2: sticky flags for the duplicate counters, so that they are read from
+	// the table (and survive a restart) instead of counted in memory. An
+	// entry written before this migration is flagged by what it shows now:
+	// suspected by its status, confirmed by its status or by holding two or
+	// more record ids (the engine confirms exactly then).
+	`ALTER TABLE entries ADD COLUMN ever_suspected INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE entries ADD COLUMN ever_confirmed INTEGER NOT NULL DEFAULT 0;
+	UPDATE entries SET
+		ever_suspected = (status = 'suspected'),
+		ever_confirmed = (status = 'confirmed' OR json_array_length(body, '$.recordIds') >= 2);`,
 }
 
 // SchemaVersion is the schema this build writes.
