@@ -217,3 +217,73 @@ func TestReplayLedgerAltered(t *testing.T) {
 		t.Errorf("report:\n%s", s)
 	}
 }
+
+// TestReplaySpeed: --speed divides the widget's captured think time. The
+// normal golden gets 400 ms of think time before its third request; replayed
+// at speed 0.5 the replay's own capture shows at least 800 ms before it (a
+// lower bound only: nothing here depends on the machine being fast).
+func TestReplaySpeed(t *testing.T) {
+	h, frames, err := protocol.ReadCaptureFile(golden("normal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const think = 400 * time.Millisecond
+	var sb strings.Builder
+	hb, _ := json.Marshal(h)
+	sb.Write(append(hb, '\n'))
+	requests, at := 0, -1
+	for i, f := range frames {
+		if f.Peer == protocol.CapturePeerWidget && f.Dir == protocol.CaptureDirIn {
+			if requests++; requests == 3 {
+				at = i
+			}
+		}
+		if at >= 0 {
+			f.T = f.T.Add(think)
+		}
+		fb, _ := json.Marshal(f)
+		sb.Write(append(fb, '\n'))
+	}
+	path := filepath.Join(t.TempDir(), "slow.jsonl")
+	os.WriteFile(path, []byte(sb.String()), 0o644)
+	caps, err := replay.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, rec := startRecorded(t, caps[0].Header, replay.ModeWidget, t.TempDir(), false)
+	rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: e.URL, Speed: 0.5,
+		Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("replay diverged:\n%s", text(rep))
+	}
+	again, err := replay.Load(rec.close(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var widget []replay.Frame
+	for _, f := range again[0].Frames {
+		if f.Peer == protocol.CapturePeerWidget {
+			widget = append(widget, f)
+		}
+	}
+	n := 0
+	for i, f := range widget {
+		if f.Dir != protocol.CaptureDirIn {
+			continue
+		}
+		if n++; n == 3 {
+			// Due 2×(think + the captured gap) after the replay started, and
+			// the frame before it was due 2× its captured offset: the gap is
+			// about 2×think. At least 1.5×think leaves room for a late first
+			// send, and speed 1 (about 1×think) cannot pass.
+			if gap := f.T.Sub(widget[i-1].T); gap < think*3/2 {
+				t.Fatalf("think time before the third request: %v in the replay, want about %v (captured %v at speed 0.5)", gap, 2*think, think)
+			}
+			return
+		}
+	}
+	t.Fatalf("the replay sent %d requests, want at least 3", n)
+}

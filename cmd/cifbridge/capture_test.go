@@ -158,6 +158,38 @@ func TestServeCapture(t *testing.T) {
 	}
 }
 
+// TestServeCaptureSessions: --capture-sessions patterns pick the sessions
+// captured; a session matching none leaves no file.
+func TestServeCaptureSessions(t *testing.T) {
+	for _, tt := range []struct {
+		name, patterns string
+		want           int
+	}{
+		{"no pattern matches", "x-*, incident-*", 0},
+		{"one pattern matches", "x-*, s*", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			stderr := newSyncBuffer()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
+					"--capture-dir", dir, "--capture-sessions", tt.patterns}, io.Discard, stderr)
+			}()
+			w := dialWidget(t, stderr.addr(t))
+			w.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada"}}`)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("serve: %v", err)
+			}
+			if files := captureFiles(t, dir); len(files) != tt.want {
+				t.Fatalf("files = %v, want %d", files, tt.want)
+			}
+		})
+	}
+}
+
 // TestServeCaptureRejectsOrphanFlags: capture flags without --capture-dir
 // are a usage error.
 func TestServeCaptureRejectsOrphanFlags(t *testing.T) {
