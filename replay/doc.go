@@ -7,13 +7,17 @@
 //     file and line;
 //   - StartEmbedded starts an in-process bridge with a capture's profile and
 //     CIF timeout (emulator backend in widget mode, host backend in full
-//     mode);
+//     mode), with the retry engine and a duplicate ledger when asked
+//     (EmbeddedOptions.Ledger; Capture.NeedsLedger says when a capture
+//     needs them);
 //   - Run replays one Capture against a bridge's widget endpoint: it re-sends
 //     the widget's requests with the captured timing (scaled by Speed),
 //     raises the captured events through the admin API and answers them as
 //     the widget did, and in full mode also plays the host peer with the
-//     captured backend answers and latencies. It returns a SessionReport;
+//     captured backend answers and latencies. It returns a SessionReport,
+//     which for captures that need the ledger also compares each ledger
+//     entry's outcome (status, record ids) with the bridge's own ledger;
 //   - Compare compares two captures of the same session (round trips);
-//   - Rules are the comparison rules (ids, GUIDs, session ids, times,
+//   - Rules are the comparison rules (ids, GUIDs, ledger ids, session ids, times,
 //     latencies, ignored paths); Report.WriteText renders the outcome.
 package replay

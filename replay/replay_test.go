@@ -287,3 +287,31 @@ func TestReplaySpeed(t *testing.T) {
 	}
 	t.Fatalf("the replay sent %d requests, want at least 3", n)
 }
+
+// TestReplayProgress: Progress hears every action, in order, up to the total
+// (cifbridge replay draws it on a TTY).
+func TestReplayProgress(t *testing.T) {
+	caps, err := replay.Load(golden("normal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := replay.StartEmbedded(caps[0].Header, replay.ModeWidget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var calls [][2]int
+	rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: e.URL, Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond},
+		Progress: func(sent, total int) { calls = append(calls, [2]int{sent, total}) }})
+	if err != nil || !rep.OK() {
+		t.Fatalf("replay: %v\n%s", err, text(rep))
+	}
+	if len(calls) != 6 { // hello, create, retrieve, update, search, retrieve
+		t.Fatalf("progress calls = %v, want 6", calls)
+	}
+	for i, c := range calls {
+		if c != [2]int{i + 1, 6} {
+			t.Fatalf("progress calls = %v", calls)
+		}
+	}
+}
