@@ -261,3 +261,25 @@ func ledgerEntries(t *testing.T, e *replay.Embedded) []ledger.Entry {
 	slices.Reverse(l)
 	return l
 }
+
+// replayRecorded replays c (opts.URL is filled in) on a fresh embedded bridge
+// recorded like the goldens, fails unless everything matched, and returns
+// the report, the bridge and the replay's own capture.
+func replayRecorded(t *testing.T, c *replay.Capture, opts replay.Options, withLedger bool) (*replay.SessionReport, *replay.Embedded, *replay.Capture) {
+	t.Helper()
+	e, rec := startRecorded(t, c.Header, opts.Mode, t.TempDir(), withLedger)
+	opts.URL = e.URL
+	opts.Rules.LatencyTolerance = 100 * time.Millisecond
+	rep, err := replay.Run(context.Background(), c, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("replay diverged:\n%s", text(rep))
+	}
+	again, err := replay.Load(rec.close(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, e, again[0]
+}

@@ -127,15 +127,7 @@ func TestReplayIncidentLedger(t *testing.T) {
 	if !caps[0].NeedsLedger() {
 		t.Fatal("NeedsLedger = false for a capture with enreach.xrm.createRecord")
 	}
-	e, rec := startRecorded(t, caps[0].Header, replay.ModeFull, t.TempDir(), true)
-	rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: e.URL, Mode: replay.ModeFull,
-		Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("replay diverged:\n%s", text(rep))
-	}
+	rep, e, again := replayRecorded(t, caps[0], replay.Options{Mode: replay.ModeFull}, true)
 	got := ledgerEntries(t, e)
 	if len(got) != 1 || got[0].Status != ledger.StatusConfirmed || len(got[0].RecordIDs) != 2 || got[0].Session != rep.LiveSession {
 		t.Fatalf("the replay's ledger: %+v (live session %s)", got, rep.LiveSession)
@@ -156,15 +148,11 @@ func TestReplayIncidentLedger(t *testing.T) {
 	// The replay's capture tells the same story in the same order: the
 	// retry's answer, then bridge.late, then bridge.ledger, then the delete
 	// of the late record (the replay's GUID, from its own notification).
-	again, err := replay.Load(rec.close(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w, g := widgetOrder(caps[0]), widgetOrder(again[0]); !slices.Equal(w, g) {
+	if w, g := widgetOrder(caps[0]), widgetOrder(again); !slices.Equal(w, g) {
 		t.Fatalf("order differs:\ncapture: %v\nreplay:  %v", w, g)
 	}
 	var deleted string
-	for _, f := range again[0].Frames {
+	for _, f := range again.Frames {
 		if f.Peer == protocol.CapturePeerWidget && f.Dir == protocol.CaptureDirIn && strings.Contains(string(f.Msg), "cif.deleterecord") {
 			deleted = str(t, f.Msg, "params", "entityId")
 		}
@@ -250,21 +238,9 @@ func TestReplaySpeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, rec := startRecorded(t, caps[0].Header, replay.ModeWidget, t.TempDir(), false)
-	rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: e.URL, Speed: 0.5,
-		Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("replay diverged:\n%s", text(rep))
-	}
-	again, err := replay.Load(rec.close(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, again := replayRecorded(t, caps[0], replay.Options{Speed: 0.5}, false)
 	var widget []replay.Frame
-	for _, f := range again[0].Frames {
+	for _, f := range again.Frames {
 		if f.Peer == protocol.CapturePeerWidget {
 			widget = append(widget, f)
 		}

@@ -113,24 +113,33 @@ func captureFiles(t *testing.T, dir string) []string {
 	return files
 }
 
+// serveCapturing runs serve in-process with --capture-dir dir and more
+// flags, and dials a widget; stop stops serve cleanly (files closed).
+func serveCapturing(t *testing.T, dir string, flags ...string) (w *widget, stop func()) {
+	t.Helper()
+	stderr := newSyncBuffer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json", "--capture-dir", dir}, flags...)
+	go func() { done <- run(ctx, args, io.Discard, stderr) }()
+	t.Cleanup(cancel)
+	return dialWidget(t, stderr.addr(t)), func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	}
+}
+
 // TestServeCapture runs serve in-process with --capture-dir, drives a
 // session and checks the file after a clean stop (flush + fsync in stop).
 func TestServeCapture(t *testing.T) {
 	dir := t.TempDir()
-	stderr := newSyncBuffer()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
-			"--capture-dir", dir, "--capture-sessions", "*", "--cif-timeout", "300ms"}, io.Discard, stderr)
-	}()
-	w := dialWidget(t, stderr.addr(t))
+	w, stop := serveCapturing(t, dir, "--capture-sessions", "*", "--cif-timeout", "300ms")
 	hello := w.call(1, "bridge.hello", `{"profile":"cif2"}`)
 	w.call(2, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada"}}`)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
+	stop()
 	files := captureFiles(t, dir)
 	if len(files) != 1 {
 		t.Fatalf("files = %v, want one", files)
@@ -170,19 +179,9 @@ func TestServeCaptureSessions(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			stderr := newSyncBuffer()
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
-				done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
-					"--capture-dir", dir, "--capture-sessions", tt.patterns}, io.Discard, stderr)
-			}()
-			w := dialWidget(t, stderr.addr(t))
+			w, stop := serveCapturing(t, dir, "--capture-sessions", tt.patterns)
 			w.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada"}}`)
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatalf("serve: %v", err)
-			}
+			stop()
 			if files := captureFiles(t, dir); len(files) != tt.want {
 				t.Fatalf("files = %v, want %d", files, tt.want)
 			}
