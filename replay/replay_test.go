@@ -53,27 +53,38 @@ func TestReplayGoldens(t *testing.T) {
 	}
 }
 
-// TestReplayAltered changes one captured field: the replay must diverge and
-// name the frame (file:line) and the path.
-func TestReplayAltered(t *testing.T) {
-	b, err := os.ReadFile(golden("normal.jsonl"))
+// alterGolden writes a copy of a golden with the first line that edit
+// changes changed, and returns its path and that line's number.
+func alterGolden(t *testing.T, name string, edit func(line string) string) (string, int) {
+	t.Helper()
+	b, err := os.ReadFile(golden(name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(b), "\n")
-	n := -1
 	for i, l := range lines {
-		if strings.Contains(l, `"dir":"out"`) && strings.Contains(l, `"firstname":"Ada"`) && strings.Contains(l, `"peer":"widget"`) {
-			lines[i] = strings.Replace(l, `"firstname":"Ada"`, `"firstname":"Grace"`, 1)
-			n = i + 1
-			break
+		if e := edit(l); e != l {
+			lines[i] = e
+			path := filepath.Join(t.TempDir(), "altered.jsonl")
+			if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return path, i + 1
 		}
 	}
-	if n < 0 {
-		t.Fatal("golden has no retrieve answer to alter")
-	}
-	path := filepath.Join(t.TempDir(), "altered.jsonl")
-	os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+	t.Fatalf("nothing altered in %s", name)
+	return "", 0
+}
+
+// TestReplayAltered changes one captured field: the replay must diverge and
+// name the frame (file:line) and the path.
+func TestReplayAltered(t *testing.T) {
+	path, n := alterGolden(t, "normal.jsonl", func(l string) string {
+		if strings.Contains(l, `"dir":"out"`) && strings.Contains(l, `"peer":"widget"`) {
+			return strings.Replace(l, `"firstname":"Ada"`, `"firstname":"Grace"`, 1)
+		}
+		return l
+	})
 	rep := replayFile(t, path, replay.ModeWidget)
 	if rep.OK() || len(rep.Diverged) != 1 {
 		t.Fatalf("want one divergence:\n%s", text(rep))
@@ -167,24 +178,13 @@ func TestReplayIncidentLedger(t *testing.T) {
 // frame and the ledger entry — on the notification and on the ledger itself.
 func TestReplayLedgerAltered(t *testing.T) {
 	want := capturedConfirmed(t)
-	b, err := os.ReadFile(golden("incident.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
-	n := -1
-	for i, l := range lines {
-		if strings.Contains(l, `"bridge.ledger"`) {
-			l = strings.Replace(l, `"status":"confirmed"`, `"status":"cleared"`, 1)
-			lines[i] = strings.Replace(l, `,"`+want.RecordIDs[1]+`"]`, `]`, 1)
-			n = i + 1
+	path, n := alterGolden(t, "incident.jsonl", func(l string) string {
+		if !strings.Contains(l, `"bridge.ledger"`) {
+			return l
 		}
-	}
-	if n < 0 || strings.Join(lines, "\n") == string(b) {
-		t.Fatal("nothing altered")
-	}
-	path := filepath.Join(t.TempDir(), "altered.jsonl")
-	os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+		l = strings.Replace(l, `"status":"confirmed"`, `"status":"cleared"`, 1)
+		return strings.Replace(l, `,"`+want.RecordIDs[1]+`"]`, `]`, 1)
+	})
 	rep := replayFile(t, path, replay.ModeFull)
 	if rep.OK() || len(rep.Ledger) != 1 || rep.Ledger[0].Matched {
 		t.Fatalf("want a ledger divergence:\n%s", text(rep))
