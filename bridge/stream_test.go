@@ -1,0 +1,456 @@
+package bridge_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/client"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+const streamToken = "stream-tok"
+
+// streamWait bounds each stream's life and every other wait: snapshots come
+// every second, so this only ends a test that would otherwise hang.
+const streamWait = 30 * time.Second
+
+// mountStream mounts the SSE stream as cifbridge serve does and returns a
+// channel that receives once each time a stream handler returns.
+func mountStream(tb *testBridge) <-chan struct{} {
+	ended := make(chan struct{}, 8)
+	h := tb.srv.StreamHandler()
+	tb.srv.Mount("GET /api/v1/stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { ended <- struct{}{} }()
+		h.ServeHTTP(w, r)
+	}))
+	return ended
+}
+
+// sseStream is a client of GET /api/v1/stream.
+type sseStream struct {
+	t      *testing.T
+	r      *bufio.Reader
+	cancel context.CancelFunc // the client going away
+	last   *bridge.StreamSnapshot
+}
+
+func openStream(t *testing.T, tb *testBridge) *sseStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tb.hs.URL+"/api/v1/stream", nil)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+streamToken)
+	resp, err := tb.hs.Client().Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("GET /api/v1/stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	s := &sseStream{t: t, r: bufio.NewReader(resp.Body), cancel: cancel}
+	if ev, err := s.read(); err != nil || ev["retry"] != "2000" || len(ev) != 1 {
+		t.Fatalf("first block %v (%v), want retry: 2000", ev, err)
+	}
+	return s
+}
+
+// read reads one block (lines up to a blank line) as field → value; io.EOF
+// when the server ended the stream cleanly.
+func (s *sseStream) read() (map[string]string, error) {
+	ev := map[string]string{}
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			if err == io.EOF && line == "" && len(ev) == 0 {
+				return nil, io.EOF
+			}
+			return nil, fmt.Errorf("after %q: %w", line, err)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			return ev, nil
+		}
+		k, v, _ := strings.Cut(line, ":")
+		ev[k] += strings.TrimPrefix(v, " ")
+	}
+}
+
+// snapshot reads the next event, which must be a snapshot.
+func (s *sseStream) snapshot() bridge.StreamSnapshot {
+	s.t.Helper()
+	return s.waitFor("a snapshot", func(bridge.StreamSnapshot) bool { return true })
+}
+
+// waitFor reads snapshots until one satisfies ok, or fails the test when the
+// stream ends or its deadline passes first.
+func (s *sseStream) waitFor(what string, ok func(bridge.StreamSnapshot) bool) bridge.StreamSnapshot {
+	s.t.Helper()
+	for {
+		ev, err := s.read()
+		if err != nil {
+			s.t.Fatalf("waiting for %s: %v (last snapshot %+v)", what, err, s.last)
+		}
+		var snap bridge.StreamSnapshot
+		if ev["event"] != "snapshot" || json.Unmarshal([]byte(ev["data"]), &snap) != nil {
+			s.t.Fatalf("waiting for %s: event %v, want a snapshot", what, ev)
+		}
+		s.last = &snap
+		if ok(snap) {
+			return snap
+		}
+	}
+}
+
+func sessionOf(snap bridge.StreamSnapshot, id string) bridge.StreamSession {
+	for _, x := range snap.Sessions {
+		if x.ID == id {
+			return x
+		}
+	}
+	return bridge.StreamSession{}
+}
+
+// hostCall is one request a streamHost received; closing release answers it.
+type hostCall struct {
+	session, entityID string
+	release           chan struct{}
+}
+
+// startStreamHost connects a host peer for every session. It reports each
+// request on the returned channel and answers only once the test closes the
+// call's release (or never: the handler returns when the connection closes).
+func startStreamHost(t *testing.T, tb *testBridge, buffer int) <-chan hostCall {
+	t.Helper()
+	got := make(chan hostCall, buffer)
+	h := jsonrpc2.HandlerWithError(func(ctx context.Context, _ *jsonrpc2.Conn, r *jsonrpc2.Request) (any, error) {
+		var p struct {
+			Session  string `json:"session"`
+			EntityID string `json:"entityId"`
+		}
+		if r.Params != nil {
+			json.Unmarshal(*r.Params, &p)
+		}
+		c := hostCall{session: p.Session, entityID: p.EntityID, release: make(chan struct{})}
+		got <- c
+		select {
+		case <-c.release:
+			return map[string]string{"answered": p.EntityID}, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := client.Dial(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": "*", "name": "stream-host"}, nil); err != nil {
+		t.Fatalf("host.hello: %v", err)
+	}
+	return got
+}
+
+func recvCall(t *testing.T, got <-chan hostCall) hostCall {
+	t.Helper()
+	select {
+	case c := <-got:
+		return c
+	case <-time.After(streamWait):
+		t.Fatal("the host peer received no call")
+		return hostCall{}
+	}
+}
+
+func waitEnded(t *testing.T, ended <-chan struct{}, why string) {
+	t.Helper()
+	select {
+	case <-ended:
+	case <-time.After(streamWait):
+		t.Fatalf("the stream handler did not return after %s", why)
+	}
+}
+
+func authDial(t *testing.T, tb *testBridge) *wsClient {
+	t.Helper()
+	return dial(t, tb.wsURL(protocol.PathWidget), &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + streamToken}}})
+}
+
+// retrieve sends cif.retrieverecord with the given JSON-RPC id and does not
+// wait for the answer.
+func retrieve(c *wsClient, id int, entityID string) {
+	c.send(string(protocol.AppendRequest(nil, json.RawMessage(fmt.Sprint(id)), protocol.MethodRetrieveRecord,
+		mustJSON(c.t, map[string]any{"entityName": "contact", "entityId": entityID}))))
+}
+
+func TestStreamAuth(t *testing.T) {
+	tb := startBridge(t, bridge.Config{HostBackend: true, Token: streamToken})
+	mountStream(tb)
+	for _, tt := range []struct {
+		name, query, header string
+	}{
+		{name: "no token"},
+		{name: "wrong bearer", header: "Bearer nope"},
+		{name: "wrong access_token", query: "?access_token=nope"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, tb.hs.URL+"/api/v1/stream"+tt.query, nil)
+			if tt.header != "" {
+				req.Header.Set("Authorization", tt.header)
+			}
+			resp, err := tb.hs.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), "event:") {
+				t.Fatalf("%d %s, want 401 without events", resp.StatusCode, body)
+			}
+		})
+	}
+	// EventSource cannot set headers: the token in the query works.
+	resp, err := tb.hs.Client().Get(tb.hs.URL + "/api/v1/stream?access_token=" + streamToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("with ?access_token: %d", resp.StatusCode)
+	}
+}
+
+// TestStreamLifecycle follows real calls through the stream: in flight in the
+// first snapshot, answered, abandoned by a widget that went away (a late
+// record) and answered late; then the stream ends when its client goes away
+// and, for another client, when the server shuts down.
+func TestStreamLifecycle(t *testing.T) {
+	tb := startBridge(t, bridge.Config{HostBackend: true, Token: streamToken, Profile: protocol.ProfileCIF2, DrainTimeout: time.Minute})
+	ended := mountStream(tb)
+	calls := startStreamHost(t, tb, 8)
+
+	w1, w2 := authDial(t, tb), authDial(t, tb)
+	s1, s2 := hello(t, w1).Session, hello(t, w2).Session
+	retrieve(w1, 101, "aaaaaaaa-0000-4000-8000-000000000001")
+	a := recvCall(t, calls)
+	retrieve(w2, 201, "bbbbbbbb-0000-4000-8000-000000000002")
+	b := recvCall(t, calls)
+	if a.session != s1 || b.session != s2 {
+		t.Fatalf("host saw sessions %s, %s; want %s, %s", a.session, b.session, s1, s2)
+	}
+
+	st := openStream(t, tb)
+	first := st.snapshot()
+	if first.Backend != "host" || first.Hosts != 1 || first.Draining || first.SessionsTotal != 2 || first.Correlation.InFlight != 2 || first.Correlation.Late != 0 {
+		t.Fatalf("first snapshot %+v", first)
+	}
+	var attemptB string
+	for _, tt := range []struct {
+		session, requestID string
+	}{{s1, "101"}, {s2, "201"}} {
+		x := sessionOf(first, tt.session)
+		if x.ID == "" || x.Profile != protocol.ProfileCIF2 || x.TimeoutMs != protocol.TimeoutCIF2Ms || x.Connections != 1 ||
+			x.InFlightCount != 1 || len(x.InFlight) != 1 || x.LateCount != 0 || len(x.Late) != 0 {
+			t.Fatalf("session %s in the first snapshot: %+v", tt.session, x)
+		}
+		at := x.InFlight[0]
+		if at.Method != protocol.MethodRetrieveRecord || string(at.RequestID) != tt.requestID || at.State != "inflight" ||
+			at.Session != tt.session || at.LeftMs <= 0 || at.LeftMs > protocol.TimeoutCIF2Ms || at.OverdueMs != 0 || at.ID == "" {
+			t.Fatalf("in-flight attempt of %s: %+v", tt.session, at)
+		}
+		if tt.session == s2 {
+			attemptB = at.ID
+		}
+	}
+
+	// Answered in time: the attempt leaves the in-flight list.
+	close(a.release)
+	if r := w1.recvReply(); string(r.ID) != "101" || r.Error != nil {
+		t.Fatalf("reply to 101: %+v %s", r.Error, r.Result)
+	}
+	snap := st.waitFor("session 1's call answered", func(s bridge.StreamSnapshot) bool {
+		return sessionOf(s, s1).InFlightCount == 0
+	})
+	if x := sessionOf(snap, s1); len(x.InFlight) != 0 || x.LateCount != 0 || snap.Correlation.InFlight != 1 {
+		t.Fatalf("after the answer: %+v (correlation %+v)", x, snap.Correlation)
+	}
+
+	// The widget goes away: its attempt becomes a late record.
+	w2.ws.Close(websocket.StatusNormalClosure, "")
+	snap = st.waitFor("session 2's call abandoned", func(s bridge.StreamSnapshot) bool {
+		return sessionOf(s, s2).LateCount == 1
+	})
+	x := sessionOf(snap, s2)
+	if x.InFlightCount != 0 || len(x.InFlight) != 0 || len(x.Late) != 1 || x.Connections != 0 ||
+		snap.Correlation.Late != 1 || snap.Correlation.Abandoned != 1 {
+		t.Fatalf("after the disconnect: %+v (correlation %+v)", x, snap.Correlation)
+	}
+	if l := x.Late[0]; l.ID != attemptB || l.State != "abandoned" || string(l.RequestID) != "201" || l.LeftMs != 0 {
+		t.Fatalf("late record %+v, want attempt %s abandoned", l, attemptB)
+	}
+
+	// Its late answer retires the late record.
+	close(b.release)
+	snap = st.waitFor("the late answer", func(s bridge.StreamSnapshot) bool {
+		return s.Correlation.LateAnswers == 1
+	})
+	if x := sessionOf(snap, s2); x.LateCount != 0 || len(x.Late) != 0 || snap.Correlation.Late != 0 || snap.Correlation.InFlight != 0 {
+		t.Fatalf("after the late answer: %+v (correlation %+v)", x, snap.Correlation)
+	}
+
+	// A second client goes away: its handler returns.
+	gone := openStream(t, tb)
+	gone.snapshot()
+	gone.cancel()
+	waitEnded(t, ended, "the client went away")
+
+	// Shutdown drains a call still in flight (the stream says so), then the
+	// stream ends cleanly.
+	retrieve(w1, 102, "cccccccc-0000-4000-8000-000000000003")
+	c := recvCall(t, calls)
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+		defer cancel()
+		shut <- tb.srv.Shutdown(ctx)
+	}()
+	st.waitFor("draining", func(s bridge.StreamSnapshot) bool { return s.Draining })
+	close(c.release)
+	if r := w1.recvReply(); string(r.ID) != "102" || r.Error != nil {
+		t.Fatalf("reply to 102 while draining: %+v %s", r.Error, r.Result)
+	}
+	// Keep reading so the widget answers the bridge's close (1001) at once.
+	closed := make(chan websocket.StatusCode, 1)
+	go func() {
+		for {
+			if _, _, err := w1.ws.Read(context.Background()); err != nil {
+				closed <- websocket.CloseStatus(err)
+				return
+			}
+		}
+	}()
+	for {
+		ev, err := st.read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("stream after shutdown: %v", err)
+		}
+		if ev["event"] != "snapshot" {
+			t.Fatalf("event %v while draining", ev)
+		}
+	}
+	waitEnded(t, ended, "Shutdown")
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	select {
+	case code := <-closed:
+		if code != websocket.StatusGoingAway {
+			t.Fatalf("widget closed with %v, want 1001 going away", code)
+		}
+	case <-time.After(streamWait):
+		t.Fatal("the widget was not closed by Shutdown")
+	}
+}
+
+// TestStreamTimedOutAttempt: an attempt past the CIF timeout is listed as a
+// late record until its late answer.
+func TestStreamTimedOutAttempt(t *testing.T) {
+	tb := startBridge(t, bridge.Config{HostBackend: true, Token: streamToken, Timeout: 200 * time.Millisecond})
+	mountStream(tb)
+	calls := startStreamHost(t, tb, 1)
+	w := authDial(t, tb)
+	s := hello(t, w).Session
+	st := openStream(t, tb)
+
+	retrieve(w, 7, "dddddddd-0000-4000-8000-000000000004")
+	c := recvCall(t, calls)
+	r := w.recvReply()
+	wantCode(t, r, protocol.CodeTimeout)
+	var data protocol.TimeoutData
+	if err := json.Unmarshal(r.Error.Data, &data); err != nil || data.AttemptID == "" {
+		t.Fatalf("timeout data %s: %v", r.Error.Data, err)
+	}
+	snap := st.waitFor("the late record", func(x bridge.StreamSnapshot) bool { return sessionOf(x, s).LateCount == 1 })
+	x := sessionOf(snap, s)
+	if len(x.Late) != 1 || x.InFlightCount != 0 || snap.Correlation.Timeouts != 1 {
+		t.Fatalf("after the timeout: %+v (correlation %+v)", x, snap.Correlation)
+	}
+	if l := x.Late[0]; l.ID != data.AttemptID || l.State != "timedout" || string(l.RequestID) != "7" || l.ElapsedMs < 200 || l.LeftMs != 0 {
+		t.Fatalf("late record %+v, want attempt %s timed out", l, data.AttemptID)
+	}
+
+	close(c.release)
+	snap = st.waitFor("the late answer", func(x bridge.StreamSnapshot) bool { return x.Correlation.LateAnswers == 1 })
+	if x := sessionOf(snap, s); x.LateCount != 0 || len(x.Late) != 0 {
+		t.Fatalf("after the late answer: %+v", x)
+	}
+}
+
+// TestStreamBound puts 550 calls in flight over three sessions (more than
+// the 500 a snapshot lists) with a host peer that never answers: the
+// snapshot lists the 500 nearest their deadline and still counts all.
+func TestStreamBound(t *testing.T) {
+	tb := startBridge(t, bridge.Config{HostBackend: true, Token: streamToken, Profile: protocol.ProfileCIF2,
+		MaxInFlight: 256, DrainTimeout: 50 * time.Millisecond})
+	mountStream(tb)
+	const total = 550
+	calls := startStreamHost(t, tb, total)
+	sent := []int{200, 200, 150} // sent one session after the other
+	var ids []string
+	for i, n := range sent {
+		w := authDial(t, tb)
+		ids = append(ids, hello(t, w).Session)
+		for j := range n {
+			retrieve(w, 1000*(i+1)+j, fmt.Sprintf("eeeeeeee-0000-4000-8000-%012d", j))
+		}
+		for range n { // all registered before the next session starts
+			recvCall(t, calls)
+		}
+	}
+
+	st := openStream(t, tb)
+	snap := st.snapshot()
+	if snap.Correlation.InFlight != total || snap.SessionsTotal != len(sent) {
+		t.Fatalf("snapshot: %d in flight, %d sessions; want %d, %d", snap.Correlation.InFlight, snap.SessionsTotal, total, len(sent))
+	}
+	// The earliest deadlines are the first two sessions' and the first 100
+	// of the third's.
+	listed := 0
+	for i, id := range ids {
+		x := sessionOf(snap, id)
+		want := min(sent[i], 500-(200*i))
+		if x.InFlightCount != sent[i] || len(x.InFlight) != want {
+			t.Errorf("session %d: inflightCount %d, listed %d; want %d, %d", i, x.InFlightCount, len(x.InFlight), sent[i], want)
+		}
+		for j, at := range x.InFlight {
+			if j > 0 && at.Started.Before(x.InFlight[j-1].Started) {
+				t.Fatalf("session %d: attempts not in start order at %d", i, j)
+			}
+		}
+		listed += len(x.InFlight)
+	}
+	if listed != 500 {
+		t.Fatalf("listed %d attempts, want 500", listed)
+	}
+}
