@@ -18,62 +18,90 @@ var cif2Calls = map[string]bool{
 	"cif.updateContext": true, "cif.openKBSearchControl": true, "cif.isConsoleApp": true,
 }
 
-// validateCIF checks the params of a cif.* call and returns them normalised
-// (record values as JSON objects). Unknown methods are -32601.
-func validateCIF(method string, params json.RawMessage) (json.RawMessage, error) {
+// validateCIF checks the params of a cif.* call. It returns them normalised
+// (record values as JSON objects) and, for calls with a params struct, the
+// decoded struct (for backend.Call.Typed). Unknown methods are -32601.
+func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, error) {
 	switch method {
 	case protocol.MethodCreateRecord:
-		return check(params, func(p *protocol.CreateRecordParams) (err error) {
-			if err = protocol.RequireEntity("entityName", p.EntityName); err == nil {
-				p.Value, err = protocol.NormalizeObject("value", p.Value)
+		return check(params, func(p *protocol.CreateRecordParams) (bool, error) {
+			if err := protocol.RequireEntity("entityName", p.EntityName); err != nil {
+				return false, err
 			}
-			return err
+			return normalize("value", &p.Value)
 		})
 	case protocol.MethodUpdateRecord:
-		return check(params, func(p *protocol.UpdateRecordParams) (err error) {
-			if err = requireRecord(p.EntityName, p.EntityID); err == nil {
-				p.Value, err = protocol.NormalizeObject("value", p.Value)
+		return check(params, func(p *protocol.UpdateRecordParams) (bool, error) {
+			if err := requireRecord(p.EntityName, p.EntityID); err != nil {
+				return false, err
 			}
-			return err
+			return normalize("value", &p.Value)
 		})
 	case protocol.MethodRetrieveRecord:
-		return check(params, func(p *protocol.RetrieveRecordParams) error { return requireRecord(p.EntityName, p.EntityID) })
+		return check(params, func(p *protocol.RetrieveRecordParams) (bool, error) {
+			return false, requireRecord(p.EntityName, p.EntityID)
+		})
 	case protocol.MethodDeleteRecord:
-		return check(params, func(p *protocol.RecordParams) error { return requireRecord(p.EntityName, p.EntityID) })
+		return check(params, func(p *protocol.RecordParams) (bool, error) { return false, requireRecord(p.EntityName, p.EntityID) })
 	case protocol.MethodSearch, protocol.MethodSearchAndOpenRecords:
-		return check(params, func(p *protocol.SearchParams) error { return protocol.RequireEntity("entityName", p.EntityName) })
+		return check(params, func(p *protocol.SearchParams) (bool, error) {
+			return false, protocol.RequireEntity("entityName", p.EntityName)
+		})
 	case protocol.MethodGetEntityMetadata:
-		return check(params, func(p *protocol.EntityMetadataParams) error {
-			return protocol.RequireEntity("entityName", p.EntityName)
+		return check(params, func(p *protocol.EntityMetadataParams) (bool, error) {
+			return false, protocol.RequireEntity("entityName", p.EntityName)
 		})
 	case protocol.MethodSetClickToAct, protocol.MethodSetMode, protocol.MethodSetWidth:
-		return check(params, func(p *protocol.ValueParams) error {
+		return check(params, func(p *protocol.ValueParams) (bool, error) {
 			if len(p.Value) == 0 {
-				return protocol.InvalidParams("\"value\" is missing")
+				return false, protocol.InvalidParams("\"value\" is missing")
 			}
-			return nil
+			return false, nil
 		})
 	case protocol.MethodGetEnvironment, protocol.MethodGetClickToAct, protocol.MethodGetMode, protocol.MethodGetWidth,
 		protocol.MethodOpenForm, protocol.MethodRefreshForm, protocol.MethodRenderSearchPage:
-		return objectParams(params)
+		raw, err := objectParams(params)
+		return raw, nil, err
 	}
 	if cif2Calls[method] {
-		return objectParams(params)
+		raw, err := objectParams(params)
+		return raw, nil, err
 	}
-	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q is not a CIF call this bridge knows", method)
+	return nil, nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q is not a CIF call this bridge knows", method)
 }
 
-// check decodes params strictly into P, validates (and may normalise) them,
-// and re-encodes the result for the backend.
-func check[P any](params json.RawMessage, validate func(*P) error) (json.RawMessage, error) {
-	var p P
-	if err := protocol.DecodeParams(params, &p); err != nil {
-		return nil, err
+// check decodes params strictly into P and validates them; validate may
+// normalise them and says whether it changed anything. The params go on as
+// the widget sent them unless they changed (then re-encoded), so the hot
+// path decodes once and encodes nothing.
+func check[P any](params json.RawMessage, validate func(*P) (changed bool, err error)) (json.RawMessage, any, error) {
+	p := new(P)
+	if err := protocol.DecodeParams(params, p); err != nil {
+		return nil, nil, err
 	}
-	if err := validate(&p); err != nil {
-		return nil, err
+	changed, err := validate(p)
+	if err != nil {
+		return nil, nil, err
 	}
-	return protocol.Raw(p)
+	if !changed {
+		if raw, err := objectParams(params); err == nil {
+			return raw, p, nil
+		}
+	}
+	raw, err := protocol.Raw(p)
+	return raw, p, err
+}
+
+// normalize turns a record value given as a JSON string into the object it
+// holds (CIF accepts both) and reports whether it did.
+func normalize(field string, v *json.RawMessage) (bool, error) {
+	n, err := protocol.NormalizeObject(field, *v)
+	if err != nil {
+		return false, err
+	}
+	changed := len(*v) > 0 && (*v)[0] == '"'
+	*v = n
+	return changed, nil
 }
 
 func requireRecord(entity, id string) error {

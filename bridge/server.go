@@ -120,6 +120,7 @@ type AttemptRequest struct {
 	RequestID json.RawMessage
 	Method    string          // "cif.createrecord", protocol.BackendExecute, …
 	Params    json.RawMessage // validated named params
+	Typed     any             // Params decoded, when the caller has them (see backend.Call.Typed)
 	OnLate    func(correlation.Late)
 }
 
@@ -132,12 +133,18 @@ func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage
 		ID: attemptID, Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
 		RequestID: r.RequestID, Timeout: timeout, OnLate: r.OnLate,
 	}, func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
-		s.frame(r.Session.ID, "backend", "out", protocol.AppendRequest(nil, jsonString(id), r.Method, r.Params))
-		res, err := s.backend.Execute(ctx, backend.Call{Session: r.Session.ID, AttemptID: id, Method: r.Method, Params: r.Params, Deadline: deadline})
-		if err != nil {
-			s.frame(r.Session.ID, "backend", "in", protocol.AppendResponse(nil, jsonString(id), nil, protocol.AsError(err)))
-		} else {
-			s.frame(r.Session.ID, "backend", "in", protocol.AppendResponse(nil, jsonString(id), res, nil))
+		capture := s.cfg.OnFrame != nil
+		if capture {
+			s.frame(r.Session.ID, "backend", "out", protocol.AppendRequest(nil, jsonString(id), r.Method, r.Params))
+		}
+		res, err := s.backend.Execute(ctx, backend.Call{Session: r.Session.ID, AttemptID: id, Method: r.Method,
+			Params: r.Params, Typed: r.Typed, Deadline: deadline})
+		if capture {
+			if err != nil {
+				s.frame(r.Session.ID, "backend", "in", protocol.AppendResponse(nil, jsonString(id), nil, protocol.AsError(err)))
+			} else {
+				s.frame(r.Session.ID, "backend", "in", protocol.AppendResponse(nil, jsonString(id), res, nil))
+			}
 		}
 		return res, err
 	})

@@ -99,11 +99,11 @@ func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Mess
 	case m.Method == protocol.MethodHello:
 		return wc.hello(sess, m)
 	case strings.HasPrefix(m.Method, protocol.CIFPrefix):
-		params, err := validateCIF(m.Method, m.Params)
+		params, typed, err := validateCIF(m.Method, m.Params)
 		if err != nil {
 			return nil, err
 		}
-		res, _, err := wc.s.Attempt(ctx, AttemptRequest{Session: sess, RequestID: m.ID, Method: m.Method, Params: params})
+		res, _, err := wc.s.Attempt(ctx, AttemptRequest{Session: sess, RequestID: m.ID, Method: m.Method, Params: params, Typed: typed})
 		return res, err
 	}
 	if h, ok := wc.s.methods[m.Method]; ok {

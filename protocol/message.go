@@ -46,14 +46,14 @@ var nullID = json.RawMessage("null")
 // described by ParseError (whole message) or by messages of KindInvalid
 // whose Error is the -32600 to send back under their ID (or null).
 func Decode(data []byte) Decoded {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 || !json.Valid(data) {
-		return Decoded{ParseError: &Error{Code: CodeParseError, Message: "parse error: the message is not valid JSON"}}
+	data = trimJSONSpace(data)
+	if len(data) == 0 {
+		return Decoded{ParseError: notJSON()}
 	}
 	if data[0] == '[' {
 		var elems []json.RawMessage
 		if err := json.Unmarshal(data, &elems); err != nil {
-			return Decoded{ParseError: &Error{Code: CodeParseError, Message: "parse error: " + err.Error()}}
+			return Decoded{ParseError: notJSON()}
 		}
 		if len(elems) == 0 {
 			return Decoded{ParseError: &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}}
@@ -64,7 +64,25 @@ func Decode(data []byte) Decoded {
 		}
 		return d
 	}
-	return Decoded{Messages: []Message{decodeOne(data)}}
+	if data[0] != '{' {
+		// Not an object or a batch: a JSON scalar is an invalid request,
+		// anything else is not JSON at all.
+		if !json.Valid(data) {
+			return Decoded{ParseError: notJSON()}
+		}
+		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
+	}
+	var w wireObject
+	if err := json.Unmarshal(data, &w); err != nil {
+		// Unmarshal checks the whole text first: any error on an object is
+		// a syntax error, so the message is not JSON.
+		return Decoded{ParseError: notJSON()}
+	}
+	return Decoded{Messages: []Message{fromWire(&w)}}
+}
+
+func notJSON() *Error {
+	return &Error{Code: CodeParseError, Message: "parse error: the message is not valid JSON"}
 }
 
 type wireObject struct {
@@ -98,7 +116,7 @@ func validID(id json.RawMessage) bool {
 }
 
 func decodeOne(data []byte) Message {
-	data = bytes.TrimSpace(data)
+	data = trimJSONSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return invalid(nil, "expected a JSON object")
 	}
@@ -106,6 +124,11 @@ func decodeOne(data []byte) Message {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return invalid(nil, err.Error())
 	}
+	return fromWire(&w)
+}
+
+// fromWire classifies one decoded JSON-RPC object.
+func fromWire(w *wireObject) Message {
 	if len(w.ID) > 0 && !validID(w.ID) {
 		return invalid(nil, `"id" must be a string, a number or null`)
 	}
@@ -215,4 +238,11 @@ func Raw(v any) (json.RawMessage, error) {
 		return r, nil
 	}
 	return json.Marshal(v)
+}
+
+// trimJSONSpace trims the four whitespace characters JSON allows (RFC 8259
+// §2); bytes.TrimSpace would also drop Unicode spaces that make a text
+// invalid JSON.
+func trimJSONSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
 }

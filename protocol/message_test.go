@@ -57,6 +57,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := protocol.Decode(data)
+		// -32700 exactly when the text is not JSON (an empty batch is -32600).
+		if valid := json.Valid(data); valid != (d.ParseError == nil || d.ParseError.Code != protocol.CodeParseError) {
+			t.Fatalf("json.Valid=%v but ParseError=%v for %q", valid, d.ParseError, data)
+		}
 		if d.ParseError != nil {
 			out := protocol.AppendResponse(nil, nil, nil, d.ParseError)
 			if !json.Valid(out) {

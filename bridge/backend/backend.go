@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Call is one attempt of a CIF operation.
@@ -21,6 +23,13 @@ type Call struct {
 	// Params is the named-params object, already validated by the bridge
 	// (entity names present, record values normalised to JSON objects).
 	Params json.RawMessage
+	// Typed, when set, is Params already decoded and validated by the bridge:
+	// a pointer to the protocol params struct of Method (e.g.
+	// *protocol.CreateRecordParams). A backend that would decode Params into
+	// that type uses it instead and saves a second decode; it must not modify
+	// it. It is nil for methods without a params struct and for callers that
+	// did not decode.
+	Typed any
 	// Deadline is the CIF deadline of this attempt. Execute's ctx lives
 	// longer (until the late-record window ends) so that a slow operation can
 	// still report its outcome; backends use Deadline only to account for
@@ -57,4 +66,18 @@ func (f Func) Execute(ctx context.Context, call Call) (json.RawMessage, error) {
 // when it fails. Backends without it are ready whenever the bridge is.
 type Checker interface {
 	Check(ctx context.Context) error
+}
+
+// Params returns the call's params as a *P: call.Typed when the bridge
+// already decoded them into that type, else a strict decode of call.Params
+// (protocol.DecodeParams). The result must be treated as read-only.
+func Params[P any](call Call) (*P, error) {
+	if p, ok := call.Typed.(*P); ok && p != nil {
+		return p, nil
+	}
+	p := new(P)
+	if err := protocol.DecodeParams(call.Params, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

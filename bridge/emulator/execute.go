@@ -170,22 +170,42 @@ func createResult(ent *entity, id string) (json.RawMessage, error) {
 	return jsonResult(protocol.CreateResult{EntityType: ent.LogicalName, ID: id})
 }
 
-func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
-	var p protocol.CreateRecordParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
-		return prepared{}, err
+// target resolves the entity of a call and, when id is not nil, the GUID of
+// the record it names.
+func (e *Emulator) target(name string, id *string) (*entity, string, error) {
+	ent, err := e.entityParam(name)
+	if err != nil || id == nil {
+		return ent, "", err
 	}
-	ent, err := e.entityParam(p.EntityName)
+	n, err := idParam("entityId", *id)
+	return ent, n, err
+}
+
+// writeBody parses a create/update value against the entity's metadata.
+func (e *Emulator) writeBody(ent *entity, value json.RawMessage) (*writeSet, error) {
+	body, err := protocol.NormalizeObject("value", value)
 	if err != nil {
-		return prepared{entity: p.EntityName}, err
-	}
-	body, err := protocol.NormalizeObject("value", p.Value)
-	if err != nil {
-		return prepared{}, err
+		return nil, err
 	}
 	ws, derr := parseWrite(ent, body, e.cat)
 	if derr != nil {
-		return prepared{}, derr
+		return nil, derr
+	}
+	return ws, nil
+}
+
+func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
+	p, err := backend.Params[protocol.CreateRecordParams](call)
+	if err != nil {
+		return prepared{}, err
+	}
+	ent, _, err := e.target(p.EntityName, nil)
+	if err != nil {
+		return prepared{}, err
+	}
+	ws, err := e.writeBody(ent, p.Value)
+	if err != nil {
+		return prepared{}, err
 	}
 	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
 		r, derr := e.create(ent, ws, writeOpts{dupDetect: true, onCIF: true})
@@ -197,15 +217,11 @@ func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
 }
 
 func (e *Emulator) prepRetrieve(call backend.Call) (prepared, error) {
-	var p protocol.RetrieveRecordParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
-		return prepared{}, err
-	}
-	ent, err := e.entityParam(p.EntityName)
+	p, err := backend.Params[protocol.RetrieveRecordParams](call)
 	if err != nil {
 		return prepared{}, err
 	}
-	id, err := idParam("entityId", p.EntityID)
+	ent, id, err := e.target(p.EntityName, &p.EntityID)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -223,25 +239,17 @@ func (e *Emulator) prepRetrieve(call backend.Call) (prepared, error) {
 }
 
 func (e *Emulator) prepUpdate(call backend.Call) (prepared, error) {
-	var p protocol.UpdateRecordParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
-		return prepared{}, err
-	}
-	ent, err := e.entityParam(p.EntityName)
+	p, err := backend.Params[protocol.UpdateRecordParams](call)
 	if err != nil {
 		return prepared{}, err
 	}
-	id, err := idParam("entityId", p.EntityID)
+	ent, id, err := e.target(p.EntityName, &p.EntityID)
 	if err != nil {
 		return prepared{}, err
 	}
-	body, err := protocol.NormalizeObject("value", p.Value)
+	ws, err := e.writeBody(ent, p.Value)
 	if err != nil {
 		return prepared{}, err
-	}
-	ws, derr := parseWrite(ent, body, e.cat)
-	if derr != nil {
-		return prepared{}, derr
 	}
 	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
 		if _, _, derr := e.update(ent, id, ws, false, writeOpts{dupDetect: true, onCIF: true}); derr != nil {
@@ -252,15 +260,11 @@ func (e *Emulator) prepUpdate(call backend.Call) (prepared, error) {
 }
 
 func (e *Emulator) prepDelete(call backend.Call) (prepared, error) {
-	var p protocol.RecordParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
-		return prepared{}, err
-	}
-	ent, err := e.entityParam(p.EntityName)
+	p, err := backend.Params[protocol.RecordParams](call)
 	if err != nil {
 		return prepared{}, err
 	}
-	id, err := idParam("entityId", p.EntityID)
+	ent, id, err := e.target(p.EntityName, &p.EntityID)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -273,11 +277,11 @@ func (e *Emulator) prepDelete(call backend.Call) (prepared, error) {
 }
 
 func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
-	var p protocol.SearchParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+	p, err := backend.Params[protocol.SearchParams](call)
+	if err != nil {
 		return prepared{}, err
 	}
-	ent, err := e.entityParam(p.EntityName)
+	ent, _, err := e.target(p.EntityName, nil)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -291,11 +295,11 @@ func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
 }
 
 func (e *Emulator) prepMetadata(call backend.Call) (prepared, error) {
-	var p protocol.EntityMetadataParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+	p, err := backend.Params[protocol.EntityMetadataParams](call)
+	if err != nil {
 		return prepared{}, err
 	}
-	ent, err := e.entityParam(p.EntityName)
+	ent, _, err := e.target(p.EntityName, nil)
 	if err != nil {
 		return prepared{}, err
 	}
