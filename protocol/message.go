@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Kind tells what a decoded Message is.
@@ -51,8 +54,8 @@ func Decode(data []byte) Decoded {
 		return Decoded{ParseError: notJSON()}
 	}
 	if data[0] == '[' {
-		var elems []json.RawMessage
-		if err := json.Unmarshal(data, &elems); err != nil {
+		var elems []jsontext.Value
+		if err := jsonv2.Unmarshal(data, &elems, lenient); err != nil {
 			return Decoded{ParseError: notJSON()}
 		}
 		if len(elems) == 0 {
@@ -73,9 +76,9 @@ func Decode(data []byte) Decoded {
 		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
 	}
 	var w wireObject
-	if err := json.Unmarshal(data, &w); err != nil {
-		// Unmarshal checks the whole text first: any error on an object is
-		// a syntax error, so the message is not JSON.
+	if err := jsonv2.Unmarshal(data, &w, lenient); err != nil {
+		// Every member is a raw value, so any error on an object is a
+		// syntax error: the message is not JSON.
 		return Decoded{ParseError: notJSON()}
 	}
 	return Decoded{Messages: []Message{fromWire(&w)}}
@@ -86,12 +89,12 @@ func notJSON() *Error {
 }
 
 type wireObject struct {
-	JSONRPC json.RawMessage `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Method  json.RawMessage `json:"method"`
-	Params  json.RawMessage `json:"params"`
-	Result  json.RawMessage `json:"result"`
-	Error   json.RawMessage `json:"error"`
+	JSONRPC jsontext.Value `json:"jsonrpc"`
+	ID      jsontext.Value `json:"id"`
+	Method  jsontext.Value `json:"method"`
+	Params  jsontext.Value `json:"params"`
+	Result  jsontext.Value `json:"result"`
+	Error   jsontext.Value `json:"error"`
 }
 
 func invalid(id json.RawMessage, why string) Message {
@@ -121,52 +124,53 @@ func decodeOne(data []byte) Message {
 		return invalid(nil, "expected a JSON object")
 	}
 	var w wireObject
-	if err := json.Unmarshal(data, &w); err != nil {
-		return invalid(nil, err.Error())
+	if err := jsonv2.Unmarshal(data, &w, lenient); err != nil {
+		return invalid(nil, "not a JSON object")
 	}
 	return fromWire(&w)
 }
 
 // fromWire classifies one decoded JSON-RPC object.
 func fromWire(w *wireObject) Message {
-	if len(w.ID) > 0 && !validID(w.ID) {
+	id, params, result := json.RawMessage(w.ID), json.RawMessage(w.Params), json.RawMessage(w.Result)
+	if len(id) > 0 && !validID(id) {
 		return invalid(nil, `"id" must be a string, a number or null`)
 	}
 	if string(w.JSONRPC) != `"2.0"` {
-		return invalid(w.ID, `"jsonrpc" must be exactly "2.0"`)
+		return invalid(id, `"jsonrpc" must be exactly "2.0"`)
 	}
 	if len(w.Method) > 0 {
 		if len(w.Result) > 0 || len(w.Error) > 0 {
-			return invalid(w.ID, `a request cannot carry "result" or "error"`)
+			return invalid(id, `a request cannot carry "result" or "error"`)
 		}
 		var method string
-		if w.Method[0] != '"' || json.Unmarshal(w.Method, &method) != nil {
-			return invalid(w.ID, `"method" must be a string`)
+		if w.Method[0] != '"' || jsonv2.Unmarshal(w.Method, &method, lenient) != nil {
+			return invalid(id, `"method" must be a string`)
 		}
 		if method == "" {
-			return invalid(w.ID, `"method" must not be empty`)
+			return invalid(id, `"method" must not be empty`)
 		}
 		if len(w.Params) > 0 && w.Params[0] != '{' && w.Params[0] != '[' {
-			return invalid(w.ID, `"params" must be an object or an array`)
+			return invalid(id, `"params" must be an object or an array`)
 		}
-		m := Message{Kind: KindRequest, ID: w.ID, Method: method, Params: w.Params}
-		if len(w.ID) == 0 {
+		m := Message{Kind: KindRequest, ID: id, Method: method, Params: params}
+		if len(id) == 0 {
 			m.Kind = KindNotification
 		}
 		return m
 	}
 	// A response to one of our calls.
-	if len(w.ID) == 0 {
+	if len(id) == 0 {
 		return invalid(nil, `missing "method"`)
 	}
 	if (len(w.Result) > 0) == (len(w.Error) > 0) {
-		return invalid(w.ID, `a response carries exactly one of "result" and "error"`)
+		return invalid(id, `a response carries exactly one of "result" and "error"`)
 	}
-	m := Message{Kind: KindResponse, ID: w.ID, Result: w.Result}
+	m := Message{Kind: KindResponse, ID: id, Result: result}
 	if len(w.Error) > 0 {
 		var e Error
 		if err := json.Unmarshal(w.Error, &e); err != nil || e.Message == "" && e.Code == 0 {
-			return invalid(w.ID, `"error" must be an object with "code" and "message"`)
+			return invalid(id, `"error" must be an object with "code" and "message"`)
 		}
 		m.Error = &e
 	}

@@ -210,26 +210,7 @@ func DecodeParams(params json.RawMessage, v any) error {
 	if p[0] != '{' {
 		return InvalidParams("params must be a JSON object with named members")
 	}
-	dec := json.NewDecoder(bytes.NewReader(p))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if ok := asType(err, &te); ok && te.Field != "" {
-			return InvalidParams("%q must be a JSON %s, got %s", te.Field, jsonKind(te.Type.String()), te.Value)
-		}
-		msg := err.Error()
-		msg = strings.TrimPrefix(msg, "json: ")
-		return InvalidParams("%s", msg)
-	}
-	return nil
-}
-
-func asType(err error, target **json.UnmarshalTypeError) bool {
-	te, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*target = te
-	}
-	return ok
+	return unmarshalStrict(p, v)
 }
 
 func jsonKind(goType string) string {

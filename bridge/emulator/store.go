@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // record is one stored row. fields holds column → JSON value (string,
@@ -59,15 +61,19 @@ type bind struct {
 	lookup, target, id string // target and id empty: disassociate
 }
 
+// deepValue stands for a member whose value is an object or an array.
+type deepValue struct{}
+
 // parseWrite decodes a record body against the entity's metadata.
 func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil || raw == nil {
+	raw, deep, err := protocol.DecodeFlatObject(body)
+	if err != nil {
 		return nil, errSyntax("The request body must be a JSON object of columns: %v", err)
 	}
-	ws := &writeSet{fields: map[string]any{}}
+	for k := range deep {
+		raw[k] = deepValue{}
+	}
+	ws := &writeSet{fields: make(map[string]any, len(raw))}
 	for k, v := range raw {
 		if nav, ok := strings.CutSuffix(k, "@odata.bind"); ok {
 			b, derr := parseBind(ent, cat, nav, v)
@@ -83,8 +89,7 @@ func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
 		if !ent.writable[k] {
 			return nil, errUndeclaredProperty(k, ent.LogicalName)
 		}
-		switch v.(type) {
-		case map[string]any, []any:
+		if _, ok := v.(deepValue); ok {
 			return nil, errSyntax("The emulator does not support deep insert: property '%s' must be a primitive value.", k)
 		}
 		if k == ent.PrimaryIDAttribute {

@@ -1,0 +1,99 @@
+package protocol_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+func TestDecodeParamsMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name, params string
+		v            any
+		want         string // "" = accepted
+	}{
+		{"ok", `{"entityName":"contact","value":{"a":1}}`, &protocol.CreateRecordParams{}, ""},
+		{"null is empty", `null`, &protocol.CreateRecordParams{}, ""},
+		{"names match case-insensitively, as encoding/json did", `{"EntityName":"contact"}`, &protocol.CreateRecordParams{}, ""},
+		{"duplicate names: the last wins", `{"entityName":"a","entityName":"contact"}`, &protocol.CreateRecordParams{}, ""},
+		{"unknown member", `{"entityName":"contact","bogus":1}`, &protocol.CreateRecordParams{}, `unknown field "bogus"`},
+		{"wrong type", `{"entityName":7}`, &protocol.CreateRecordParams{}, `"entityName" must be a JSON string, got number`},
+		{"wrong type, boolean", `{"entityLogicalName":"contact","data":{},"idempotent":"yes"}`, &protocol.XrmCreateParams{}, `"idempotent" must be a JSON boolean, got string`},
+		{"wrong type, number", `{"entityLogicalName":"contact","data":{},"maxRetries":true}`, &protocol.XrmCreateParams{}, `"maxRetries" must be a JSON number, got boolean`},
+		{"not JSON", `{"entityName":`, &protocol.CreateRecordParams{}, `params are not valid JSON`},
+		{"not an object", `[1]`, &protocol.CreateRecordParams{}, `params must be a JSON object`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := protocol.DecodeParams(json.RawMessage(tc.params), tc.v)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var pe *protocol.Error
+			if !errors.As(err, &pe) || pe.Code != protocol.CodeInvalidParams || !strings.Contains(pe.Message, tc.want) {
+				t.Fatalf("got %v, want -32602 containing %q", err, tc.want)
+			}
+		})
+	}
+	var p protocol.CreateRecordParams
+	if err := protocol.DecodeParams(json.RawMessage(`{"entityName":"a","entityName":"contact"}`), &p); err != nil || p.EntityName != "contact" {
+		t.Fatalf("duplicate names: got %q, %v", p.EntityName, err)
+	}
+}
+
+// referenceFlat is what the emulator did before DecodeFlatObject:
+// encoding/json with UseNumber, nothing but whitespace after the object.
+func referenceFlat(data []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	m, ok := v.(map[string]any)
+	return m, ok
+}
+
+func FuzzDecodeFlatObject(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"x","b":1.50,"c":true,"d":null,"e":{"x":1},"f":[1]}`, `{"a":1,"a":{"b":2}}`, `{"a":{},"a":2}`,
+		`{"\u00e9":"\ud800"}`, "{\"a\":\"\xff\xfe\"}", `{"n":-0.0e+10}`, `{} x`, `[]`, `null`, `{"a":1,}`, ` {"a" : 1 } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, ok := referenceFlat(data)
+		fields, deep, err := protocol.DecodeFlatObject(data)
+		if (err == nil) != ok {
+			t.Fatalf("%q: error %v, reference ok=%v", data, err, ok)
+		}
+		if !ok {
+			return
+		}
+		if len(fields)+len(deep) != len(want) {
+			t.Fatalf("%q: %d fields + %d deep, reference has %d members", data, len(fields), len(deep), len(want))
+		}
+		for k, v := range want {
+			switch v.(type) {
+			case map[string]any, []any:
+				if !deep[k] {
+					t.Fatalf("%q: member %q should be deep", data, k)
+				}
+				continue
+			}
+			if got, ok := fields[k]; !ok || got != v {
+				t.Fatalf("%q: member %q = %#v, reference %#v", data, k, got, v)
+			}
+		}
+	})
+}
