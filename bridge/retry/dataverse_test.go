@@ -40,8 +40,8 @@ func dataverseOn(httpTimeout time.Duration) func(t *testing.T, emu *emulator.Emu
 // stuck at suspected and the create held in memory.
 func TestBackendOwnTimeoutIsFlaggedAndNotAwaited(t *testing.T) {
 	r := startRig(t, rigOptions{
-		timeout: 5 * time.Second, backend: dataverseOn(150 * time.Millisecond),
-		faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 400, Count: 1}}},
+		timeout: 5 * time.Second, backend: dataverseOn(400 * time.Millisecond),
+		faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 1200, Count: 1}}},
 	})
 	c := r.dial()
 	res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Cut off"}, "delay": 0})
