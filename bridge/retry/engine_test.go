@@ -83,6 +83,20 @@ func newEngine(t *testing.T, fb *fakeBridge) (*retry.Engine, *ledger.Ledger) {
 	return e, l
 }
 
+// fakeCreate runs a createRecord (delay 0) on eng and returns its result.
+func fakeCreate(t *testing.T, eng *retry.Engine) protocol.XrmCreateResult {
+	t.Helper()
+	res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out protocol.XrmCreateResult
+	if err := json.Unmarshal(res, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func widgetCall(method, params string) bridge.WidgetCall {
 	return bridge.WidgetCall{Session: &bridge.Session{ID: "s1"}, RequestID: json.RawMessage("7"), Method: method, Params: json.RawMessage(params)}
 }
@@ -156,15 +170,10 @@ func TestLateAnswerRaces(t *testing.T) {
 			return created("aaaaaaaa-0000-4000-8000-000000000002"), nil
 		}}
 		eng, l := newEngine(t, fb)
-		res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out protocol.XrmCreateResult
-		json.Unmarshal(res, &out)
+		out := fakeCreate(t, eng)
 		e, err := l.Get(context.Background(), out.LedgerID)
 		if err != nil || e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 || !out.PossibleDuplicate {
-			t.Fatalf("entry %+v %v (result %s)", e, err, res)
+			t.Fatalf("entry %+v %v (result %+v)", e, err, out)
 		}
 		if eng.Pending() != 0 || len(fb.notes) != 1 {
 			t.Fatalf("pending %d, notes %d", eng.Pending(), len(fb.notes))
@@ -183,12 +192,7 @@ func TestLateAnswerRaces(t *testing.T) {
 			return created("bbbbbbbb-0000-4000-8000-000000000003"), nil
 		}}
 		eng, l := newEngine(t, fb)
-		res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out protocol.XrmCreateResult
-		json.Unmarshal(res, &out)
+		out := fakeCreate(t, eng)
 		e, _ := l.Get(context.Background(), out.LedgerID)
 		if e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 || e.Attempts[0].Outcome != ledger.OutcomeLateFailure ||
 			e.Attempts[1].Outcome != ledger.OutcomeLateSuccess || out.Attempts != 3 {
@@ -203,12 +207,7 @@ func TestLateAnswerRaces(t *testing.T) {
 			return created("cccccccc-0000-4000-8000-000000000003"), nil
 		}}
 		eng, l := newEngine(t, fb)
-		res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out protocol.XrmCreateResult
-		json.Unmarshal(res, &out)
+		out := fakeCreate(t, eng)
 		get := func() ledger.Entry { e, _ := l.Get(context.Background(), out.LedgerID); return e }
 		if e := get(); e.Status != ledger.StatusSuspected || eng.Pending() != 1 {
 			t.Fatalf("entry %+v pending %d", e, eng.Pending())
@@ -234,9 +233,7 @@ func TestLateAnswerRaces(t *testing.T) {
 			return created("dddddddd-0000-4000-8000-000000000003"), nil
 		}}
 		eng, l := newEngine(t, fb)
-		res, _ := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
-		var out protocol.XrmCreateResult
-		json.Unmarshal(res, &out)
+		out := fakeCreate(t, eng)
 		l.Acknowledge(context.Background(), out.LedgerID, "seen")
 		fb.late("at-1", correlation.Late{Err: backendErr(500, 0)})
 		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != ledger.StatusAcknowledged || e.Attempts[0].Outcome != ledger.OutcomeLateFailure {
@@ -342,12 +339,7 @@ func TestLateUnknownIsNotCleared(t *testing.T) {
 				return created("eeeeeeee-0000-4000-8000-000000000002"), nil
 			}}
 			eng, l := newEngine(t, fb)
-			res, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"delay":0}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out protocol.XrmCreateResult
-			json.Unmarshal(res, &out)
+			out := fakeCreate(t, eng)
 			fb.late("at-1", correlation.Late{Err: tt.err, LateBy: time.Second})
 			e, _ := l.Get(context.Background(), out.LedgerID)
 			if e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeUnknown || eng.Pending() != 0 {
