@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -84,10 +86,18 @@ func kindName(k jsontext.Kind) string {
 // encoding/json with UseNumber yields for primitives: string, json.Number,
 // bool or nil. A member holding an object or an array is reported in deep
 // (its value is left out of fields) so the caller can refuse it by name.
-// Duplicate names: the last wins. It is the record-body decoder of the
-// emulator's create and update.
-func DecodeFlatObject(data []byte) (fields map[string]any, deep map[string]bool, err error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(data), lenient)
+// Duplicate names: the last wins. names, when not nil, may return the
+// canonical string for a member name (e.g. the attribute name from the
+// metadata) so that a stored record does not keep a copy of every name.
+// It is the record-body decoder of the emulator's create and update.
+func DecodeFlatObject(data []byte, names func(name []byte) (string, bool)) (fields map[string]any, deep map[string]bool, err error) {
+	fd := flatPool.Get().(*flatDecoder)
+	defer flatPool.Put(fd)
+	fd.buf.Reset()
+	fd.buf.Write(data)
+	fd.dec.Reset(&fd.buf, lenient)
+	defer fd.dec.Reset(&fd.empty) // drop the reference to data
+	dec := &fd.dec
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, nil, err
@@ -95,40 +105,49 @@ func DecodeFlatObject(data []byte) (fields map[string]any, deep map[string]bool,
 	if tok.Kind() != '{' {
 		return nil, nil, errors.New("expected a JSON object")
 	}
-	fields = map[string]any{}
+	fields = make(map[string]any, 16)
 	for dec.PeekKind() != '}' {
-		name, err := dec.ReadToken()
+		name, err := dec.ReadValue()
 		if err != nil {
 			return nil, nil, err
 		}
-		key := strings.ToValidUTF8(name.String(), "\uFFFD")
-		switch dec.PeekKind() {
-		case '{', '[':
-			if err := dec.SkipValue(); err != nil {
+		key, ok := "", false
+		if raw, simple := simpleString(name); simple && names != nil {
+			key, ok = names(raw)
+		}
+		if !ok {
+			if key, err = unquote(name); err != nil {
 				return nil, nil, err
 			}
+		}
+		val, err := dec.ReadValue()
+		if err != nil {
+			return nil, nil, err
+		}
+		switch val.Kind() {
+		case '{', '[':
 			delete(fields, key)
 			if deep == nil {
 				deep = map[string]bool{}
 			}
 			deep[key] = true
 			continue
-		}
-		val, err := dec.ReadToken()
-		if err != nil {
-			return nil, nil, err
-		}
-		delete(deep, key)
-		switch val.Kind() {
 		case '"':
-			fields[key] = strings.ToValidUTF8(val.String(), "\uFFFD")
+			str, err := unquote(val)
+			if err != nil {
+				return nil, nil, err
+			}
+			fields[key] = str
 		case '0':
-			fields[key] = json.Number(val.String())
-		case 't', 'f':
-			fields[key] = val.Bool()
+			fields[key] = json.Number(val)
+		case 't':
+			fields[key] = true
+		case 'f':
+			fields[key] = false
 		case 'n':
 			fields[key] = nil
 		}
+		delete(deep, key)
 	}
 	if _, err := dec.ReadToken(); err != nil { // '}'
 		return nil, nil, err
@@ -140,4 +159,40 @@ func DecodeFlatObject(data []byte) (fields map[string]any, deep map[string]bool,
 		return nil, nil, err
 	}
 	return fields, deep, nil
+}
+
+// flatDecoder is a reusable decoder for DecodeFlatObject (the hot path of
+// every create and update).
+type flatDecoder struct {
+	buf   bytes.Buffer
+	empty bytes.Buffer
+	dec   jsontext.Decoder
+}
+
+var flatPool = sync.Pool{New: func() any { return new(flatDecoder) }}
+
+// simpleString returns the bytes of a JSON string literal without escapes
+// whose content is valid UTF-8 (the common case: no unquoting needed).
+func simpleString(v jsontext.Value) ([]byte, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return nil, false
+	}
+	raw := v[1 : len(v)-1]
+	if bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
+		return nil, false
+	}
+	return raw, true
+}
+
+// unquote decodes a JSON string literal the way encoding/json v1 did:
+// invalid UTF-8 becomes U+FFFD.
+func unquote(v jsontext.Value) (string, error) {
+	if raw, ok := simpleString(v); ok {
+		return string(raw), nil
+	}
+	var s string
+	if err := jsonv2.Unmarshal(v, &s, lenient); err != nil {
+		return "", err
+	}
+	return s, nil
 }

@@ -70,9 +70,10 @@ func builtinEntities() []EntityMeta {
 // entity is the compiled form of EntityMeta used at run time.
 type entity struct {
 	EntityMeta
-	columns      map[string]bool // every selectable/filterable column, including _x_value and system columns
-	writable     map[string]bool // columns a create/update may set
-	computedName bool            // primary name is fullname computed from firstname + lastname
+	columns      map[string]bool   // every selectable/filterable column, including _x_value and system columns
+	writable     map[string]bool   // columns a create/update may set
+	names        map[string]string // writable column → the same string, shared by every record
+	computedName bool              // primary name is fullname computed from firstname + lastname
 }
 
 func compileEntity(m EntityMeta) *entity {
@@ -83,10 +84,11 @@ func compileEntity(m EntityMeta) *entity {
 		}
 	}
 	sort.Strings(m.Attributes)
-	e := &entity{EntityMeta: m, columns: map[string]bool{}, writable: map[string]bool{}}
+	e := &entity{EntityMeta: m, columns: map[string]bool{}, writable: map[string]bool{}, names: map[string]string{}}
 	for _, a := range m.Attributes {
 		e.columns[a] = true
 		e.writable[a] = true
+		e.names[a] = a
 	}
 	e.columns[colCreatedOn] = true
 	e.columns[colModifiedOn] = true
@@ -209,4 +211,10 @@ var metadataTypes = map[string]string{
 	"DateTime": "DateTimeAttributeMetadata", "Picklist": "PicklistAttributeMetadata", "Boolean": "BooleanAttributeMetadata",
 	"Memo": "MemoAttributeMetadata", "State": "StateAttributeMetadata", "Status": "StatusAttributeMetadata",
 	"String": "StringAttributeMetadata",
+}
+
+// internName returns the shared string of a writable column name.
+func (e *entity) internName(b []byte) (string, bool) {
+	s, ok := e.names[string(b)]
+	return s, ok
 }

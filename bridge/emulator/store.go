@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ type deepValue struct{}
 
 // parseWrite decodes a record body against the entity's metadata.
 func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
-	raw, deep, err := protocol.DecodeFlatObject(body)
+	raw, deep, err := protocol.DecodeFlatObject(body, ent.internName)
 	if err != nil {
 		return nil, errSyntax("The request body must be a JSON object of columns: %v", err)
 	}
@@ -180,6 +181,9 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet) *dvError {
 			return errNotFound(b.target, b.id)
 		}
 		r.fields[col] = b.id
+		if r.targets == nil {
+			r.targets = map[string]string{}
+		}
 		r.targets[b.lookup] = b.target
 	}
 	for k, v := range ws.fields {
@@ -212,7 +216,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 		return nil, errDuplicateKey()
 	}
 	now := e.stamp()
-	r := &record{fields: map[string]any{}, targets: map[string]string{}}
+	r := &record{fields: make(map[string]any, len(ws.fields)+4)}
 	if derr := e.applyWrite(ent, r, ws); derr != nil {
 		return nil, derr
 	}
@@ -272,14 +276,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 }
 
 func (r *record) clone() *record {
-	n := &record{fields: make(map[string]any, len(r.fields)), targets: make(map[string]string, len(r.targets)), version: r.version}
-	for k, v := range r.fields {
-		n.fields[k] = v
-	}
-	for k, v := range r.targets {
-		n.targets[k] = v
-	}
-	return n
+	return &record{fields: maps.Clone(r.fields), targets: maps.Clone(r.targets), version: r.version}
 }
 
 // remove deletes a record.

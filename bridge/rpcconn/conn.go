@@ -80,6 +80,15 @@ type Conn struct {
 	handlers sync.WaitGroup
 	writerWG sync.WaitGroup
 	dropped  atomic.Uint64
+
+	// Reads and writes run without a per-call context: coder/websocket
+	// arms a context.AfterFunc for each Read or Write whose ctx can end,
+	// and a write timeout needs a timer per write. Instead, stopReadWatch
+	// closes the socket once when ctx ends (that is what a cancelled Read
+	// did), and writeTimer, re-armed around each write, closes it when a
+	// write outlives WriteTimeout (that is what an expired Write ctx did).
+	stopReadWatch func() bool
+	writeTimer    *time.Timer
 }
 
 // New wraps an accepted (or dialled) WebSocket. parent is detached from any
@@ -100,6 +109,9 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 		pending:   make(map[string]chan *protocol.Message),
 		closeDone: make(chan struct{}),
 	}
+	c.stopReadWatch = context.AfterFunc(ctx, func() { ws.CloseNow() })
+	c.writeTimer = time.AfterFunc(time.Hour, func() { ws.CloseNow() })
+	c.writeTimer.Stop()
 	c.writerWG.Add(1)
 	go c.writeLoop()
 	return c
@@ -116,6 +128,9 @@ func (c *Conn) Dropped() uint64 { return c.dropped.Load() }
 // normal close.
 func (c *Conn) Run() error {
 	err := c.readLoop()
+	// The read side is done; ending ctx below must not cut short a close
+	// handshake that closeWith is still finishing.
+	c.stopReadWatch()
 	c.mu.Lock()
 	c.closed = true
 	c.pending = map[string]chan *protocol.Message{}
@@ -132,8 +147,11 @@ func (c *Conn) Run() error {
 
 func (c *Conn) readLoop() error {
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		typ, data, err := c.ws.Read(context.Background()) // ends when ctx does: see stopReadWatch
 		if err != nil {
+			if c.ctx.Err() != nil { // the watch closed the socket: report why
+				return closeErr(context.Cause(c.ctx))
+			}
 			return closeErr(err)
 		}
 		if typ != websocket.MessageText {
@@ -337,13 +355,16 @@ func (c *Conn) writeLoop() {
 }
 
 func (c *Conn) write(b []byte) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
-	defer cancel()
 	// Record before writing, so a capture never lacks a frame the peer saw.
 	if c.opts.OnFrame != nil {
 		c.opts.OnFrame("out", b)
 	}
-	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+	c.writeTimer.Reset(c.opts.WriteTimeout)
+	err := c.ws.Write(context.Background(), websocket.MessageText, b)
+	if !c.writeTimer.Stop() && err == nil {
+		err = errors.New("write timed out")
+	}
+	if err != nil {
 		c.cancel(err)
 		return false
 	}
