@@ -121,6 +121,7 @@ type AttemptRequest struct {
 	Method    string          // "cif.createrecord", protocol.BackendExecute, …
 	Params    json.RawMessage // validated named params
 	Typed     any             // Params decoded, when the caller has them (see backend.Call.Typed)
+	Received  time.Time       // when the widget's frame was read: the CIF clock starts there (zero: now)
 	OnLate    func(correlation.Late)
 }
 
@@ -131,7 +132,7 @@ func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage
 	attemptID := s.table.NewID()
 	res, err := s.table.Do(ctx, correlation.Attempt{
 		ID: attemptID, Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
-		RequestID: r.RequestID, Timeout: timeout, OnLate: r.OnLate,
+		RequestID: r.RequestID, Timeout: timeout, Started: r.Received, OnLate: r.OnLate,
 	}, func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
 		capture := s.cfg.OnFrame != nil
 		if capture {

@@ -103,7 +103,7 @@ func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Mess
 		if err != nil {
 			return nil, err
 		}
-		res, _, err := wc.s.Attempt(ctx, AttemptRequest{Session: sess, RequestID: m.ID, Method: m.Method, Params: params, Typed: typed})
+		res, _, err := wc.s.Attempt(ctx, AttemptRequest{Session: sess, RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Received: m.Received})
 		return res, err
 	}
 	if h, ok := wc.s.methods[m.Method]; ok {

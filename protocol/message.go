@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -29,6 +30,10 @@ type Message struct {
 	Params json.RawMessage // nil when absent
 	Result json.RawMessage // responses only
 	Error  *Error          // responses with an error; for KindInvalid, the error to answer with
+	// Received is when the transport read the frame holding the message
+	// (zero when unknown). The CIF timeout of a call counts from here, as in
+	// CIF, where it starts when the widget posts its message.
+	Received time.Time
 }
 
 // IsCall reports whether m must be answered (a request or an invalid object).

@@ -37,6 +37,9 @@ type Attempt struct {
 	Method    string          // wire method, e.g. "cif.createrecord"
 	RequestID json.RawMessage // the widget request that caused it, as sent (may be nil)
 	Timeout   time.Duration   // the session's CIF timeout; a caller deadline that is earlier wins
+	// Started is when the CIF clock started (the widget's frame was read);
+	// zero means now. The deadline is Started + Timeout.
+	Started time.Time
 	// OnLate, when set, is called once with this attempt's late outcome, after
 	// the table-wide Config.OnLate. The retry engine uses it.
 	OnLate func(Late)
@@ -165,7 +168,10 @@ func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
 // attempt as a late record. When ctx ends first it returns context.Cause(ctx)
 // and keeps the attempt as an abandoned late record.
 func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, error) {
-	now := time.Now()
+	now := a.Started
+	if now.IsZero() {
+		now = time.Now()
+	}
 	deadline := now.Add(a.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

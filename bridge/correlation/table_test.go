@@ -125,6 +125,26 @@ func TestCallerDeadlineEarlierWins(t *testing.T) {
 	})
 }
 
+// The CIF clock starts when the widget's frame was read, not when the
+// attempt got to run: time spent queued counts against the timeout.
+func TestDeadlineCountsFromStarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := correlation.New(correlation.Config{})
+		read := time.Now()
+		time.Sleep(900 * time.Millisecond) // queued before the attempt starts
+		_, err := tab.Do(t.Context(), correlation.Attempt{Timeout: time.Second, Started: read}, sleepExec(5*time.Second, `1`, nil))
+		if !errors.Is(err, protocol.ErrTimeout) || time.Since(read) != time.Second {
+			t.Fatalf("err %v after %v, want the timeout 1s after the frame was read", err, time.Since(read))
+		}
+		for _, l := range tab.Late("") {
+			if !l.Started.Equal(read) || !l.Deadline.Equal(read.Add(time.Second)) {
+				t.Fatalf("late record started %v deadline %v, want %v and +1s", l.Started, l.Deadline, read)
+			}
+		}
+		tab.Close(t.Context())
+	})
+}
+
 func TestAbandonedOnCallerCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		got := make(chan correlation.Late, 1)

@@ -166,7 +166,11 @@ func (c *Conn) readLoop() error {
 }
 
 func (c *Conn) dispatch(data []byte) {
+	received := time.Now()
 	d := protocol.Decode(data)
+	for i := range d.Messages {
+		d.Messages[i].Received = received
+	}
 	if d.ParseError != nil {
 		c.send(protocol.AppendResponse(nil, nil, nil, d.ParseError))
 		return
