@@ -28,7 +28,17 @@ type Config struct {
 	// Now is the clock for createdon/modifiedon, reportTime and late
 	// accounting. nil means time.Now.
 	Now func() time.Time
+	// MaxRecords bounds the records kept over all tables, so that a long
+	// load run cannot exhaust memory: past it the oldest record that was not
+	// read or updated since eviction last passed it is dropped (counted per
+	// table in Stats). 0 means DefaultMaxRecords; a negative value, no bound.
+	MaxRecords int
 }
+
+// DefaultMaxRecords is the record bound when Config.MaxRecords is 0: about
+// 250 MB of a contact-sized store, far beyond what a developer creates by
+// hand, reached only by load runs.
+const DefaultMaxRecords = 100_000
 
 // Emulator is the embedded Dataverse emulator. It is safe for concurrent use.
 type Emulator struct {
@@ -92,6 +102,12 @@ func New(cfg Config) (*Emulator, error) {
 		BusinessUnitID: stableGUID("businessunit"),
 	}
 	e.store.init()
+	switch {
+	case cfg.MaxRecords == 0:
+		e.store.max = DefaultMaxRecords
+	case cfg.MaxRecords > 0:
+		e.store.max = cfg.MaxRecords
+	}
 	if cfg.Faults != nil {
 		if err := e.SetFaults(*cfg.Faults); err != nil {
 			return nil, fmt.Errorf("faults: %w", err)

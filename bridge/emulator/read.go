@@ -60,6 +60,7 @@ func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *
 	if r == nil {
 		return nil, errNotFound(ent.LogicalName, id)
 	}
+	r.used.Store(true)
 	return e.view(ent, r, q.selects, q.expands), nil
 }
 

@@ -26,6 +26,9 @@ type Stats struct {
 // TableStats describes one table.
 type TableStats struct {
 	Records int `json:"records"`
+	// Evicted counts records dropped to keep the store within its bound
+	// (Config.MaxRecords): Records + Evicted is what creates left behind.
+	Evicted int64 `json:"evicted"`
 }
 
 // counters are the operation counters, under their own mutex.
@@ -56,7 +59,7 @@ func (e *Emulator) Stats() Stats {
 	s := Stats{Tables: map[string]TableStats{}, Operations: map[string]int64{}}
 	e.mu.RLock()
 	for _, name := range e.cat.names {
-		s.Tables[name] = TableStats{Records: len(e.store.tables[name])}
+		s.Tables[name] = TableStats{Records: len(e.store.tables[name]), Evicted: e.store.evicted[name]}
 	}
 	e.mu.RUnlock()
 	e.stats.mu.Lock()

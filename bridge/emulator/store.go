@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,6 +22,8 @@ type record struct {
 	fields  map[string]any
 	targets map[string]string // lookup → logical name of the record it points to
 	version int64
+	serial  uint64      // creation number, kept by updates (eviction order)
+	used    atomic.Bool // read or written since eviction last passed it
 }
 
 // store is the data of an emulator: logical name → id → record. Guarded by
@@ -28,12 +31,81 @@ type record struct {
 type store struct {
 	tables  map[string]map[string]*record
 	version int64 // last row version handed out
+
+	// max bounds the records kept (0: no bound). Past it the oldest record
+	// not used since eviction last looked at it is dropped (a FIFO with a
+	// second chance): a long load run keeps bounded memory while the records
+	// a run keeps reading, like seeded contacts, stay.
+	max     int
+	live    int
+	serial  uint64
+	order   []recordKey // creation order, oldest at head; may hold stale keys
+	head    int
+	evicted map[string]int64 // per logical name
+}
+
+// recordKey names a record in creation order; serial tells a key from a
+// record later created again under the same id.
+type recordKey struct {
+	table, id string
+	serial    uint64
 }
 
 func (s *store) init() {
 	s.tables = map[string]map[string]*record{}
 	s.version = 0
+	s.live, s.serial, s.head = 0, 0, 0
+	s.order = nil
+	s.evicted = map[string]int64{}
 }
+
+// added accounts for a new record r and evicts past max.
+func (s *store) added(table, id string, r *record) {
+	s.serial++
+	r.serial = s.serial
+	s.live++
+	if s.max <= 0 {
+		return
+	}
+	s.order = append(s.order, recordKey{table, id, r.serial})
+	for s.live > s.max && s.evictOne() {
+	}
+	// Drop consumed and stale keys once they are most of the queue.
+	if s.head > 1024 && s.head > len(s.order)/2 || len(s.order)-s.head > 4*s.max+1024 {
+		kept := make([]recordKey, 0, s.live+s.live/4)
+		for _, k := range s.order[s.head:] {
+			if cur := s.tables[k.table][k.id]; cur != nil && cur.serial == k.serial {
+				kept = append(kept, k)
+			}
+		}
+		s.order, s.head = kept, 0
+	}
+}
+
+// evictOne drops the oldest record not used since it was last passed over;
+// false when there is nothing to drop.
+func (s *store) evictOne() bool {
+	for s.head < len(s.order) {
+		k := s.order[s.head]
+		s.head++
+		cur := s.tables[k.table][k.id]
+		if cur == nil || cur.serial != k.serial {
+			continue // deleted, or created again later
+		}
+		if cur.used.Swap(false) {
+			s.order = append(s.order, k) // second chance
+			continue
+		}
+		delete(s.tables[k.table], k.id)
+		s.live--
+		s.evicted[k.table]++
+		return true
+	}
+	return false
+}
+
+// removed accounts for a deleted record.
+func (s *store) removed() { s.live-- }
 
 func (s *store) table(logical string) map[string]*record {
 	t := s.tables[logical]
@@ -230,6 +302,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	}
 	r.version = e.store.nextVersion()
 	t[id] = r
+	e.store.added(ent.LogicalName, id, r)
 	return r, nil
 }
 
@@ -271,12 +344,13 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	}
 	next.fields[colModifiedOn] = e.stamp()
 	next.version = e.store.nextVersion()
+	next.used.Store(true)
 	t[id] = next
 	return next, false, nil
 }
 
 func (r *record) clone() *record {
-	return &record{fields: maps.Clone(r.fields), targets: maps.Clone(r.targets), version: r.version}
+	return &record{fields: maps.Clone(r.fields), targets: maps.Clone(r.targets), version: r.version, serial: r.serial}
 }
 
 // remove deletes a record.
@@ -288,6 +362,7 @@ func (e *Emulator) remove(ent *entity, id string) *dvError {
 		return errNotFound(ent.LogicalName, id)
 	}
 	delete(t, id)
+	e.store.removed()
 	return nil
 }
 
