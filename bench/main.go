@@ -202,18 +202,18 @@ type IdleRSS struct {
 
 // TimeoutFiring is how late the CIF timeout came back to the client.
 type TimeoutFiring struct {
-	InFlight    int     `json:"inflight"`
-	TimeoutMs   int64   `json:"timeoutMs"`
-	SendSpanMs  float64 `json:"sendSpanMs"` // first to last send
-	SendRate    float64 `json:"sendRate"`
+	InFlight   int     `json:"inflight"`
+	TimeoutMs  int64   `json:"timeoutMs"`
+	SendSpanMs float64 `json:"sendSpanMs"` // first to last send
+	SendRate   float64 `json:"sendRate"`
 	// BridgeInFlight is the bridge's own count of attempts in flight once
 	// everything was sent, before the first deadline (-1: unknown).
-	BridgeInFlight int `json:"bridgeInFlight"`
-	Received    int     `json:"received"`
-	LateP50Ms   float64 `json:"lateP50Ms"`
-	LateP99Ms   float64 `json:"lateP99Ms"`
-	LateMaxMs   float64 `json:"lateMaxMs"`
-	OtherErrors int     `json:"otherErrors"`
+	BridgeInFlight int     `json:"bridgeInFlight"`
+	Received       int     `json:"received"`
+	LateP50Ms      float64 `json:"lateP50Ms"`
+	LateP99Ms      float64 `json:"lateP99Ms"`
+	LateMaxMs      float64 `json:"lateMaxMs"`
+	OtherErrors    int     `json:"otherErrors"`
 }
 
 type bencher struct {
