@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/correlation"
@@ -11,6 +12,16 @@ import (
 
 // streamInterval is how often StreamHandler sends a snapshot.
 const streamInterval = time.Second
+
+// streamWriteTimeout bounds every write of the stream. A dashboard that stops
+// reading fills the TCP window; without a deadline its handler would sit in
+// Write forever (serve sets no http.Server WriteTimeout, which would also cut
+// the stream itself) and http.Server.Shutdown would wait for it.
+const streamWriteTimeout = 10 * time.Second
+
+// streamWriteTimeoutTest, when positive, replaces streamWriteTimeout: tests
+// shorten it (atomic, since other tests' handlers may still be finishing).
+var streamWriteTimeoutTest atomic.Int64
 
 // Bounds on one snapshot, so a loaded bridge (thousands of sessions and
 // attempts) still streams a small event every second. Sessions: the busiest
@@ -79,14 +90,14 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	// Tell EventSource to reconnect quickly after a restart of the daemon.
-	if _, err := w.Write([]byte("retry: 2000\n\n")); err != nil {
+	if err := writeStream(w, rc, []byte("retry: 2000\n\n")); err != nil {
 		return
 	}
 	tick := time.NewTicker(streamInterval)
 	defer tick.Stop()
 	for {
 		if err := s.writeSnapshot(w, rc); err != nil {
-			return // the client went away
+			return // the client went away or stopped reading
 		}
 		select {
 		case <-r.Context().Done():
@@ -108,7 +119,21 @@ func (s *Server) writeSnapshot(w http.ResponseWriter, rc *http.ResponseControlle
 	buf = append(buf, "event: snapshot\ndata: "...)
 	buf = append(buf, b...)
 	buf = append(buf, "\n\n"...)
-	if _, err := w.Write(buf); err != nil {
+	return writeStream(w, rc, buf)
+}
+
+// writeStream writes and flushes b within streamWriteTimeout. An error (the
+// deadline passed, the client is gone, or the writer cannot take a deadline)
+// ends the stream.
+func writeStream(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
+	d := streamWriteTimeout
+	if t := streamWriteTimeoutTest.Load(); t > 0 {
+		d = time.Duration(t)
+	}
+	if err := rc.SetWriteDeadline(time.Now().Add(d)); err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
 		return err
 	}
 	return rc.Flush()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -452,5 +453,80 @@ func TestStreamBound(t *testing.T) {
 	}
 	if listed != 500 {
 		t.Fatalf("listed %d attempts, want 500", listed)
+	}
+}
+
+// smallSendBuffer shrinks the send buffer of every accepted connection, so a
+// client that stops reading fills the TCP window after a few kilobytes.
+type smallSendBuffer struct{ net.Listener }
+
+func (l smallSendBuffer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// TestStreamStalledClient: a dashboard that sends the GET and then never
+// reads cannot hold its handler in Write: the write deadline passes, the
+// handler returns and http.Server.Shutdown completes.
+func TestStreamStalledClient(t *testing.T) {
+	defer bridge.SetStreamWriteTimeout(200 * time.Millisecond)()
+	tb := startBridge(t, bridge.Config{HostBackend: true, Token: streamToken, MaxInFlight: 256, DrainTimeout: 50 * time.Millisecond})
+	started, ended := make(chan struct{}, 1), make(chan struct{}, 1)
+	h := tb.srv.StreamHandler()
+	tb.srv.Mount("GET /api/v1/stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		defer func() { ended <- struct{}{} }()
+		h.ServeHTTP(w, r)
+	}))
+	// 250 calls the host never answers make every snapshot tens of
+	// kilobytes, far more than the stalled connection can buffer.
+	const n = 250
+	calls := startStreamHost(t, tb, n)
+	w := authDial(t, tb)
+	hello(t, w)
+	for j := range n {
+		retrieve(w, j+1, fmt.Sprintf("ffffffff-0000-4000-8000-%012d", j))
+	}
+	for range n {
+		recvCall(t, calls)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: tb.srv.Handler()}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(smallSendBuffer{ln}) }()
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4096)
+	if _, err := io.WriteString(conn, "GET /api/v1/stream HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer "+streamToken+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(streamWait):
+		t.Fatal("the stream handler did not start")
+	}
+	// The handler is now writing a snapshot nobody reads.
+	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+	defer cancel()
+	if err := tb.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("bridge shutdown: %v", err)
+	}
+	if err := hs.Shutdown(ctx); err != nil {
+		t.Fatalf("http shutdown with a stalled stream client: %v", err)
+	}
+	waitEnded(t, ended, "its client stalled")
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("serve: %v", err)
 	}
 }
