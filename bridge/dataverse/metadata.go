@@ -98,6 +98,7 @@ func checkName(field, s string) error {
 type attributeMeta struct {
 	LogicalName       string   `json:"LogicalName"`
 	EntityLogicalName string   `json:"EntityLogicalName"`
+	AttributeType     string   `json:"AttributeType"`
 	Targets           []string `json:"Targets,omitempty"`
 }
 
@@ -113,7 +114,7 @@ var lookupTypes = map[string]bool{"Lookup": true, "Customer": true, "Owner": tru
 
 // entityMetadata answers cif.getEntityMetadata as the emulator does: the
 // entity definition and its attributes (limited to the names asked for, as
-// Xrm does), lookups with their Targets. It reads
+// Xrm does) with their AttributeType, lookups with their Targets. It reads
 //
 //	EntityDefinitions(LogicalName='x')?$select=…&$expand=Attributes($select=LogicalName,AttributeType)
 //
@@ -175,7 +176,7 @@ func (b *Backend) fullMetadata(ctx context.Context, a attempt, logical string) (
 	md := entityMetadataResult{entityDef: def.entityDef, Attributes: make([]attributeMeta, 0, len(def.Attributes))}
 	hasLookups := false
 	for _, at := range def.Attributes {
-		md.Attributes = append(md.Attributes, attributeMeta{LogicalName: at.LogicalName, EntityLogicalName: def.LogicalName})
+		md.Attributes = append(md.Attributes, attributeMeta{LogicalName: at.LogicalName, EntityLogicalName: def.LogicalName, AttributeType: at.AttributeType})
 		hasLookups = hasLookups || lookupTypes[at.AttributeType]
 	}
 	if hasLookups {

@@ -309,9 +309,12 @@ func (e *Emulator) prepMetadata(call backend.Call) (prepared, error) {
 }
 
 // attributeMeta is one attribute in a getEntityMetadata answer.
+// AttributeType is Dataverse's (String, Lookup, Customer, Uniqueidentifier,
+// DateTime, …), the same the Web API face's EntityDefinitions report.
 type attributeMeta struct {
 	LogicalName       string   `json:"LogicalName"`
 	EntityLogicalName string   `json:"EntityLogicalName"`
+	AttributeType     string   `json:"AttributeType"`
 	Targets           []string `json:"Targets,omitempty"`
 }
 
@@ -342,12 +345,13 @@ func entityMetadata(ent *entity, attrs []string) entityMetadataResult {
 	}
 	for _, a := range ent.Attributes {
 		if want(a) {
-			res.Attributes = append(res.Attributes, attributeMeta{LogicalName: a, EntityLogicalName: ent.LogicalName})
+			res.Attributes = append(res.Attributes, attributeMeta{LogicalName: a, EntityLogicalName: ent.LogicalName, AttributeType: ent.attributeType(a)})
 		}
 	}
 	for _, l := range ent.lookupNames() {
 		if want(l) {
-			res.Attributes = append(res.Attributes, attributeMeta{LogicalName: l, EntityLogicalName: ent.LogicalName, Targets: ent.Lookups[l]})
+			res.Attributes = append(res.Attributes, attributeMeta{LogicalName: l, EntityLogicalName: ent.LogicalName,
+				AttributeType: ent.attributeType(l), Targets: ent.Lookups[l]})
 		}
 	}
 	return res

@@ -271,8 +271,9 @@ func TestEnvironmentMetadataMisc(t *testing.T) {
 	if md["LogicalName"] != "phonecall" || md["EntitySetName"] != "phonecalls" || md["PrimaryIdAttribute"] != "activityid" || md["PrimaryNameAttribute"] != "subject" {
 		t.Errorf("metadata = %v", md)
 	}
-	if attrs := md["Attributes"].([]any); len(attrs) != 2 {
-		t.Errorf("attributes = %v", attrs)
+	if got, want := string(mustJSON(t, md["Attributes"])), `[{"AttributeType":"String","EntityLogicalName":"phonecall","LogicalName":"subject"},`+
+		`{"AttributeType":"Lookup","EntityLogicalName":"phonecall","LogicalName":"regardingobjectid","Targets":["contact","account","incident","lead"]}]`; got != want {
+		t.Errorf("attributes = %s, want %s", got, want)
 	}
 	_, err = call(e, protocol.MethodGetEntityMetadata, map[string]any{"entityName": "nosuch"})
 	checkErr(t, err, &wantErr{rpc: protocol.CodeBackend, status: 404, code: emulator.CodeSegmentNotFound})

@@ -108,13 +108,14 @@ func TestWebAPIEntityDefinitions(t *testing.T) {
 			t.Errorf("AttributeType of %s = %q, want %q", n, types[n], want)
 		}
 	}
-	// The same attributes, in the same order, as cif.getEntityMetadata lists.
+	// The same attributes, in the same order and with the same types, as
+	// cif.getEntityMetadata lists.
 	res, err := call(e, protocol.MethodGetEntityMetadata, map[string]any{"entityName": "contact"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var md struct {
-		Attributes []struct{ LogicalName string }
+		Attributes []struct{ LogicalName, AttributeType string }
 	}
 	if err := json.Unmarshal(res, &md); err != nil {
 		t.Fatal(err)
@@ -122,6 +123,9 @@ func TestWebAPIEntityDefinitions(t *testing.T) {
 	var cifNames []string
 	for _, a := range md.Attributes {
 		cifNames = append(cifNames, a.LogicalName)
+		if a.AttributeType != types[a.LogicalName] {
+			t.Errorf("cif.getEntityMetadata: AttributeType of %s = %q, the face says %q", a.LogicalName, a.AttributeType, types[a.LogicalName])
+		}
 	}
 	if !slices.Equal(names, cifNames) {
 		t.Fatalf("face attributes %v\nCIF attributes %v", names, cifNames)
