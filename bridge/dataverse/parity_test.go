@@ -158,17 +158,16 @@ func TestSearchCap(t *testing.T) {
 	for i := range n {
 		f.org.direct(t, protocol.MethodCreateRecord, map[string]any{"entityName": "task", "value": map[string]any{"subject": fmt.Sprint(i)}})
 	}
+	params := map[string]any{"entityName": "task", "queryParameters": "?$select=subject"}
+	raw := f.ok(protocol.MethodSearch, params, nil)
 	var got map[string]json.RawMessage
-	f.ok(protocol.MethodSearch, map[string]any{"entityName": "task", "queryParameters": "?$select=subject"}, &got)
-	var all map[string]json.RawMessage
-	json.Unmarshal(f.org.direct(t, protocol.MethodSearch, map[string]any{"entityName": "task", "queryParameters": "?$select=subject"}), &all)
-	if len(got) != dataverse.MaxSearchRecords || len(all) != n {
-		t.Fatalf("%d records through dataverse (emulator directly %d), want the cap %d", len(got), len(all), dataverse.MaxSearchRecords)
+	json.Unmarshal(raw, &got)
+	if len(got) != dataverse.MaxSearchRecords {
+		t.Fatalf("%d records through dataverse, want the cap %d", len(got), dataverse.MaxSearchRecords)
 	}
-	for _, k := range []string{"0", "4999"} {
-		if string(got[k]) != string(all[k]) {
-			t.Fatalf("record %s: %s, want %s", k, got[k], all[k])
-		}
+	// The emulator caps its own CIF search the same way.
+	if want := f.org.direct(t, protocol.MethodSearch, params); string(raw) != string(want) {
+		t.Fatalf("through dataverse and on the emulator directly the capped answers differ (%d and %d bytes)", len(raw), len(want))
 	}
 	if pages := f.org.count(http.MethodGet, "/tasks"); pages != 1 {
 		t.Fatalf("%d page requests, want 1 (the cap is one default page)", pages)

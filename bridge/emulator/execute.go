@@ -290,7 +290,7 @@ func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
 		return prepared{}, derr
 	}
 	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-		return indexedObject(e.search(ent, q))
+		return indexedObject(e.search(ent, q, maxSearchRecords))
 	}}, nil
 }
 

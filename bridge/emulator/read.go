@@ -64,9 +64,16 @@ func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *
 	return e.view(ent, r, q.selects, q.expands), nil
 }
 
+// maxSearchRecords caps what one cif.search or cif.searchandopenrecords
+// answers, with or without $top: CIF documents 5000 records as the most
+// searchAndOpenRecords returns, and the dataverse backend caps the same
+// (dataverse.MaxSearchRecords). The Web API face is not capped: it pages.
+const maxSearchRecords = 5000
+
 // search returns the records matching q, ordered by $orderby (then by
-// createdon and id, so results are stable) and cut at $top.
-func (e *Emulator) search(ent *entity, q *query) []map[string]any {
+// createdon and id, so results are stable) and cut at $top and at limit
+// (0: no limit).
+func (e *Emulator) search(ent *entity, q *query, limit int) []map[string]any {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	var hits []*record
@@ -87,6 +94,9 @@ func (e *Emulator) search(ent *entity, q *query) []map[string]any {
 	})
 	if q.top > 0 && len(hits) > q.top {
 		hits = hits[:q.top]
+	}
+	if limit > 0 && len(hits) > limit {
+		hits = hits[:limit]
 	}
 	out := make([]map[string]any, len(hits))
 	for i, r := range hits {

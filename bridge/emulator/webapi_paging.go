@@ -117,7 +117,7 @@ func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query, rawQuery string,
 	if !e.webGate(wr, "search", ent.LogicalName) {
 		return
 	}
-	recs := e.search(ent, q)
+	recs := e.search(ent, q, 0) // paged, not capped
 	e.completed("search", time.Time{})
 	start := min(pg.offset, len(recs))
 	end := min(start+size, len(recs))
