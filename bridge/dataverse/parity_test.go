@@ -49,6 +49,25 @@ func TestBoundExecute(t *testing.T) {
 		t.Fatalf("collection-bound request %+v", r)
 	}
 
+	// The emulator executing the same bound requests directly answers the same.
+	for _, c := range []struct {
+		opType int
+		name   string
+		data   map[string]any
+	}{
+		{0, "new_Ping", map[string]any{"entity": target, "Text": "hi"}},
+		{1, "new_GetQueueLength", map[string]any{"entity": target, "Queue": "support"}},
+		{0, "new_Fire", map[string]any{"entity": map[string]any{"entityType": "contact"}}},
+	} {
+		got, err := exec(c.opType, c.name, c.data)
+		direct := f.org.direct(t, protocol.BackendExecute, map[string]any{"data": c.data,
+			"metaData": map[string]any{"boundParameter": bound, "operationType": c.opType, "operationName": c.name}})
+		var g, w any
+		if err != nil || json.Unmarshal(got, &g) != nil || json.Unmarshal(direct, &w) != nil || !reflect.DeepEqual(g, w) {
+			t.Fatalf("%s: through dataverse %s (%v), emulator directly %s", c.name, got, err, direct)
+		}
+	}
+
 	_, err = exec(0, "new_Missing", map[string]any{"entity": target})
 	d := backendErr(t, err, http.StatusNotFound, "0x8006088a")
 	if d.ErrorMsg != "Resource not found for the segment 'Microsoft.Dynamics.CRM.new_Missing'." {

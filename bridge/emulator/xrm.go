@@ -76,6 +76,9 @@ func (e *Emulator) prepExecute(call backend.Call) (prepared, error) {
 	case opCRUD:
 		return e.prepCRUD(md.OperationName, p.Data)
 	case opAction, opFunction:
+		if md.BoundParameter != nil && *md.BoundParameter != "" {
+			return e.prepBound(md, p.Data)
+		}
 		return prepared{run: func() (json.RawMessage, error) {
 			body, derr := e.invoke(md.OperationName, md.OperationType)
 			if derr != nil {
@@ -85,6 +88,55 @@ func (e *Emulator) prepExecute(call backend.Call) (prepared, error) {
 		}}, nil
 	}
 	return prepared{}, protocol.InvalidParams("\"metaData.operationType\" must be 0 (action), 1 (function) or 2 (CRUD), got %d", md.OperationType)
+}
+
+// prepBound handles an action or function bound to a record or a
+// collection, as the Web API face serves <set>(<id>)/Microsoft.Dynamics.CRM.<name>
+// (webBound) and as the dataverse backend addresses it: data[boundParameter]
+// is the target {entityType, id} (no id: the collection). The entity must be
+// known and the id a GUID (checked before the faults), the operation declared
+// and the record present (checked when it runs); the answer is the declared
+// response. The other keys of data are the operation's parameters, which the
+// emulator does not read.
+func (e *Emulator) prepBound(md protocol.XrmMetaData, data json.RawMessage) (prepared, error) {
+	param := *md.BoundParameter
+	var args map[string]json.RawMessage
+	if t := bytes.TrimSpace(data); len(t) > 0 && string(t) != "null" {
+		if err := json.Unmarshal(t, &args); err != nil {
+			return prepared{}, protocol.InvalidParams("\"data\" must be a JSON object of the operation's parameters: %v", err)
+		}
+	}
+	var target struct {
+		EntityType string `json:"entityType"`
+		ID         string `json:"id"`
+	}
+	if err := json.Unmarshal(args[param], &target); err != nil || target.EntityType == "" {
+		return prepared{}, protocol.InvalidParams("a bound operation needs \"data.%s\" as {\"entityType\":…,\"id\":…}", param)
+	}
+	ent, err := e.entityParam(target.EntityType)
+	if err != nil {
+		return prepared{}, err
+	}
+	var id string
+	if target.ID != "" {
+		if id, err = idParam("data."+param+".id", target.ID); err != nil {
+			return prepared{}, err
+		}
+	}
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		op := e.operation(md.OperationName)
+		if op.Name == "" {
+			return nil, errSegment(crmNamespace + strings.TrimPrefix(md.OperationName, crmNamespace))
+		}
+		if id != "" && !e.exists(ent, id) {
+			return nil, errNotFound(ent.LogicalName, id)
+		}
+		body, derr := e.invoke(op.Name, md.OperationType)
+		if derr != nil {
+			return nil, derr
+		}
+		return body, nil
+	}}, nil
 }
 
 // invoke runs WhoAmI or a declared operation and returns its body ("null"
