@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,19 +138,29 @@ func TestDataverseFlagValidation(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
+		env  map[string]string
 		want string
 	}{
-		{"no url", []string{"--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, "--dataverse-url"},
-		{"no client id", []string{"--dataverse-url", o.org.URL, "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, "--dataverse-client-id"},
-		{"no tenant", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-client-secret-file", file}, "--dataverse-tenant"},
-		{"no secret", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t"}, "CIFBRIDGE_DATAVERSE_CLIENT_SECRET"},
-		{"secret twice", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret", "x", "--dataverse-client-secret-file", file}, "not both"},
-		{"missing secret file", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file + ".nope"}, "--dataverse-client-secret-file"},
-		{"timeout above CIF", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file, "--dataverse-timeout", "12s"}, "shorter than the CIF timeout"},
-		{"bad url", []string{"--dataverse-url", "contoso", "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, "absolute"},
+		{"no url", []string{"--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, nil, "--dataverse-url"},
+		{"no client id", []string{"--dataverse-url", o.org.URL, "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, nil, "--dataverse-client-id"},
+		{"no tenant", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-client-secret-file", file}, nil, "--dataverse-tenant"},
+		{"no secret", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t"}, nil, "CIFBRIDGE_DATAVERSE_CLIENT_SECRET"},
+		{"secret twice", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret", "x", "--dataverse-client-secret-file", file}, nil, "not both"},
+		{"missing secret file", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file + ".nope"}, nil, "--dataverse-client-secret-file"},
+		{"timeout above CIF", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file, "--dataverse-timeout", "12s"}, nil, "shorter than the CIF timeout"},
+		{"bad url", []string{"--dataverse-url", "contoso", "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file}, nil, "absolute"},
+		{"negative page size", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file, "--dataverse-page-size", "-1"}, nil, "--dataverse-page-size must be 0"},
+		{"page size above the cap", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file, "--dataverse-page-size", "5001"}, nil, "--dataverse-page-size must be 0 (the org's default page) to 5000, got 5001"},
+		{"page size env above the cap", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file},
+			map[string]string{"CIFBRIDGE_DATAVERSE_PAGE_SIZE": "6000"}, "--dataverse-page-size must be 0 (the org's default page) to 5000, got 6000"},
+		{"page size env not a number", []string{"--dataverse-url", o.org.URL, "--dataverse-client-id", "c", "--dataverse-tenant", "t", "--dataverse-client-secret-file", file},
+			map[string]string{"CIFBRIDGE_DATAVERSE_PAGE_SIZE": "ten"}, "CIFBRIDGE_DATAVERSE_PAGE_SIZE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
 			args := append(append(append([]string{}, base...), "--data-dir", t.TempDir()), tt.args...)
 			err := run(context.Background(), args, io.Discard, io.Discard)
 			var ue usageError
@@ -157,6 +169,74 @@ func TestDataverseFlagValidation(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), dvTestSecret) {
 				t.Fatal("the error holds the secret")
+			}
+		})
+	}
+}
+
+// TestServeDataversePageSize: --dataverse-page-size (or its environment
+// variable) asks the org for pages of that size on searches, and the bridge
+// follows the pages to the whole answer; unset, the org's default page.
+func TestServeDataversePageSize(t *testing.T) {
+	o := newDVOrg(t)
+	var (
+		mu      sync.Mutex
+		prefers []string // Prefer header of each GET on the contacts collection
+	)
+	f := func(_ http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/contacts") {
+			mu.Lock()
+			prefers = append(prefers, r.Header.Get("Prefer"))
+			mu.Unlock()
+		}
+		return false
+	}
+	o.intercept.Store(&f)
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantPrefer []string
+	}{
+		{name: "flag", args: []string{"--dataverse-page-size", "2"}, wantPrefer: slices.Repeat([]string{"odata.maxpagesize=2"}, 3)},
+		{name: "environment", env: map[string]string{"CIFBRIDGE_DATAVERSE_PAGE_SIZE": "3"}, wantPrefer: slices.Repeat([]string{"odata.maxpagesize=3"}, 2)},
+		{name: "unset", wantPrefer: []string{""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			url, _, stop := startServe(t, append([]string{"--backend", "dataverse", "--dataverse-url", o.org.URL, "--dataverse-token-url", o.tokens.URL,
+				"--dataverse-client-id", "app", "--dataverse-client-secret-file", secretFile(t, dvTestSecret)}, tt.args...)...)
+			w := dialWS(t, url)
+			lastname := "Paged" + strings.ToUpper(tt.name[:1]) + tt.name[1:]
+			for i := range 5 {
+				if _, perr := w.call(protocol.MethodCreateRecord, map[string]any{"entityName": "contact",
+					"value": map[string]any{"firstname": fmt.Sprint("P", i), "lastname": lastname}}); perr != nil {
+					t.Fatal(perr)
+				}
+			}
+			mu.Lock()
+			prefers = nil
+			mu.Unlock()
+			res, perr := w.call(protocol.MethodSearch, map[string]any{"entityName": "contact",
+				"queryParameters": "?$select=firstname&$filter=lastname eq '" + lastname + "'&$orderby=firstname", "searchOnly": true})
+			var got map[string]struct {
+				Firstname string `json:"firstname"`
+			}
+			if perr != nil || json.Unmarshal(res, &got) != nil || len(got) != 5 || got["0"].Firstname != "P0" || got["4"].Firstname != "P4" {
+				t.Fatalf("search: %s %v, want P0…P4", res, perr)
+			}
+			mu.Lock()
+			seen := slices.Clone(prefers)
+			mu.Unlock()
+			if !slices.Equal(seen, tt.wantPrefer) {
+				t.Fatalf("the org saw page requests with Prefer %q, want %q", seen, tt.wantPrefer)
+			}
+			w.ws.Close(websocket.StatusNormalClosure, "")
+			if err := stop(); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -25,6 +25,7 @@ type dataversePlugin struct {
 	clientSecret       secretFlag
 	tokenURL           string
 	timeout            time.Duration
+	pageSize           int
 	duplicateDetection bool
 }
 
@@ -35,12 +36,13 @@ func (p *dataversePlugin) flags(fs *flag.FlagSet) {
 	p.clientSecret.register(fs, "dataverse-client-secret", "client `secret`")
 	fs.StringVar(&p.tokenURL, "dataverse-token-url", "", "OAuth2 token endpoint `URL` (default https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token; override for tests)")
 	fs.DurationVar(&p.timeout, "dataverse-timeout", dataverse.DefaultHTTPTimeout, "`timeout` of one Web API request; must be shorter than the CIF timeout")
+	fs.IntVar(&p.pageSize, "dataverse-page-size", 0, fmt.Sprintf("records per page the org is asked for on searches (Prefer: odata.maxpagesize, 1–%d); the bridge follows the pages up to $top or %d records; 0: the org's default page", dataverse.MaxSearchRecords, dataverse.MaxSearchRecords))
 	fs.BoolVar(&p.duplicateDetection, "dataverse-duplicate-detection", false, "send MSCRM.SuppressDuplicateDetection: false on creates and updates so the org's duplicate rules apply (500, 0x80040333)")
 }
 
 func (p *dataversePlugin) configure(env *serveEnv) error {
 	if env.Flags.backend != "dataverse" {
-		for _, n := range env.given("dataverse-url", "dataverse-tenant", "dataverse-client-id", "dataverse-client-secret", "dataverse-client-secret-file", "dataverse-token-url") {
+		for _, n := range env.given("dataverse-url", "dataverse-tenant", "dataverse-client-id", "dataverse-client-secret", "dataverse-client-secret-file", "dataverse-token-url", "dataverse-page-size") {
 			env.Log.Warn().Str("flag", "--"+n).Str("backend", env.Flags.backend).Msg("dataverse flag ignored: it applies to --backend dataverse only")
 		}
 		return nil
@@ -68,9 +70,12 @@ func (p *dataversePlugin) configure(env *serveEnv) error {
 	if _, cif := profileTimeout(*env.Config); p.timeout <= 0 || p.timeout >= cif {
 		return usageError{fmt.Errorf("--dataverse-timeout %v must be positive and shorter than the CIF timeout %v", p.timeout, cif)}
 	}
+	if p.pageSize < 0 || p.pageSize > dataverse.MaxSearchRecords {
+		return usageError{fmt.Errorf("--dataverse-page-size must be 0 (the org's default page) to %d, got %d", dataverse.MaxSearchRecords, p.pageSize)}
+	}
 	b, err := dataverse.New(dataverse.Config{
 		URL: p.url, TenantID: p.tenant, ClientID: p.clientID, ClientSecret: secret, TokenURL: p.tokenURL,
-		HTTPTimeout: p.timeout, DuplicateDetection: p.duplicateDetection,
+		HTTPTimeout: p.timeout, PageSize: p.pageSize, DuplicateDetection: p.duplicateDetection,
 		Logger: env.Log.With().Str("component", "dataverse").Logger(),
 	})
 	if err != nil {
