@@ -14,13 +14,20 @@ import (
 // EmulatorStats is the part of GET /api/v1/emulator/stats the report uses
 // (the emulator's Stats).
 type EmulatorStats struct {
-	Tables          map[string]struct{ Records int } `json:"tables"`
-	Operations      map[string]int64                 `json:"operations"`
-	LateCompletions int64                            `json:"lateCompletions"`
-	FaultsApplied   int64                            `json:"faultsApplied"`
-	Delayed         int64                            `json:"delayed"`
-	InjectedErrors  int64                            `json:"injectedErrors"`
-	Dropped         int64                            `json:"dropped"`
+	Tables          map[string]TableStats `json:"tables"`
+	Operations      map[string]int64      `json:"operations"`
+	LateCompletions int64                 `json:"lateCompletions"`
+	FaultsApplied   int64                 `json:"faultsApplied"`
+	Delayed         int64                 `json:"delayed"`
+	InjectedErrors  int64                 `json:"injectedErrors"`
+	Dropped         int64                 `json:"dropped"`
+}
+
+// TableStats is one table of EmulatorStats: Records + Evicted is what
+// creates left behind.
+type TableStats struct {
+	Records int   `json:"records"`
+	Evicted int64 `json:"evicted"`
 }
 
 // Records is the number of records over every table.

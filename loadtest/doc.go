@@ -19,6 +19,17 @@
 // (GET /api/v1/emulator/stats before and after the run), so timeouts, late
 // answers and duplicate records are checked against what really happened.
 //
+// Duplicates come from what the bridge tells the widget, read with the
+// bridge's own types: a cif.createrecord answered -32000 and its bridge.late
+// (matched to the widget's call by request id, since bridge.late names the
+// backend attempt's method, which an enreach.xrm create's attempts share);
+// for enreach.xrm.createRecord and execute CRUD Creates, the ledgerId of the
+// answer (protocol.XrmCreateResult, or retry.ExhaustedData of a -32005) and
+// the newest bridge.ledger push of each entry (ledger.Entry: status,
+// recordIds, attempts). After the drain the run waits, up to
+// Config.LateWait, until no known entry has an attempt still awaiting its
+// late answer.
+//
 // Entry points: Config, ParseMix, Run, Report (WriteText, WriteHTML), and
 // EmulatorAdmin for the emulator's admin endpoints.
 package loadtest

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Report is the outcome of a Run. Counts without "totals" in their name
@@ -139,24 +141,44 @@ type MethodReport struct {
 // LateReport counts bridge.late notifications (answers that came after the
 // CIF timeout), over every phase.
 type LateReport struct {
-	Answers       int64            `json:"answers"`
-	Success       int64            `json:"success"`
-	Failure       int64            `json:"failure"`
-	CreateSuccess int64            `json:"createSuccess"` // cif.createrecord answered after its timeout with a record
-	ByMethod      map[string]int64 `json:"byMethod,omitempty"`
+	Answers int64 `json:"answers"`
+	Success int64 `json:"success"`
+	Failure int64 `json:"failure"`
+	// CreateSuccess counts cif.createrecord calls answered -32000 whose
+	// record was created after all.
+	CreateSuccess int64 `json:"createSuccess"`
+	// Retried counts the late answers of the retry engine's attempts
+	// (enreach.xrm.* calls): the widget got no -32000 for them.
+	Retried int64 `json:"retried"`
+	// ByMethod counts by the attempt's backend method, as bridge.late names
+	// it (an enreach.xrm.createRecord attempt is a cif.createrecord).
+	ByMethod map[string]int64 `json:"byMethod,omitempty"`
 }
 
-// Duplicates are the duplicate creates the client learned of.
+// Duplicates are the duplicate creates the client learned of, over every
+// phase, in records unless said otherwise.
 type Duplicates struct {
-	// Suspected counts enreach.xrm.createRecord results with
-	// possibleDuplicate: true.
+	// Suspected counts create attempts whose outcome the widget could not
+	// learn when answered, each a record that may exist without the widget
+	// holding its id: every cif.createrecord answered -32000, and every
+	// attempt of an enreach.xrm create (createRecord, execute CRUD Create)
+	// that the ledger entry shows timed out or left open (timeout,
+	// late-success, late-failure, expired, unknown); 1 for an entry whose
+	// attempts the client never saw.
 	Suspected int64 `json:"suspected"`
-	// Confirmed counts duplicate records the bridge proved: every
-	// cif.createrecord whose bridge.late says success (the widget got a
-	// timeout, the record exists anyway), plus every extra record id of a
-	// bridge.ledger entry whose status is "confirmed".
+	// Confirmed counts records proven to exist although no successful
+	// answer handed their id to the widget: every cif.createrecord whose
+	// bridge.late says success, and for every ledger entry its recordIds
+	// less the one the widget's successful answer holds (an entry
+	// "confirmed" with n records adds n−1; the records of a create answered
+	// with -32005 all count, as for a cif.createrecord timeout).
 	Confirmed int64 `json:"confirmed"`
-	// Ledger counts bridge.ledger notifications by status.
+	// Flagged counts enreach.xrm creates (not records) answered with
+	// possibleDuplicate:true or with a -32005 that names a ledger entry.
+	Flagged int64 `json:"flagged"`
+	// Ledger counts the duplicate-ledger entries the client heard of (in
+	// answers or bridge.ledger) by their newest status; an entry never
+	// pushed is counted "suspected", as it was when answered.
 	Ledger map[string]int64 `json:"ledger,omitempty"`
 }
 
@@ -167,12 +189,14 @@ type GroundTruth struct {
 	After  EmulatorStats `json:"after"`
 	// Operations is after − before per CIF messageType.
 	Operations map[string]int64 `json:"operations"`
-	// Records is after − before per table (only tables that changed).
+	// Records is after − before per table (only tables that changed),
+	// records the emulator evicted to stay within its bound included.
 	Records         map[string]int `json:"records"`
 	LateCompletions int64          `json:"lateCompletions"`
 	// OKCreates and OKDeletes are the successful create (cif.createrecord,
-	// enreach.xrm.createRecord) and delete answers the client received,
-	// every phase.
+	// enreach.xrm.createRecord, enreach.xrm.execute — always a CRUD Create
+	// from the load tool) and delete answers the client received, every
+	// phase.
 	OKCreates int64 `json:"okCreates"`
 	OKDeletes int64 `json:"okDeletes"`
 	// ExtraRecords = Σ Records + OKDeletes − OKCreates: records that exist
@@ -194,18 +218,19 @@ func groundTruth(before, after EmulatorStats, totals map[string]*methodCounts, r
 	}
 	var dr int64
 	for k, t := range after.Tables {
-		if d := t.Records - before.Tables[k].Records; d != 0 {
+		b := before.Tables[k]
+		if d := t.Records - b.Records + int(t.Evicted-b.Evicted); d != 0 {
 			g.Records[k] = d
 			dr += int64(d)
 		}
 	}
 	g.LateCompletions = after.LateCompletions - before.LateCompletions
-	for _, m := range []string{"cif.createrecord", "enreach.xrm.createRecord"} {
+	for _, m := range []string{protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord, protocol.MethodXrmExecute} {
 		if c := totals[m]; c != nil {
 			g.OKCreates += c.OK
 		}
 	}
-	if c := totals["cif.deleterecord"]; c != nil {
+	if c := totals[protocol.MethodDeleteRecord]; c != nil {
 		g.OKDeletes = c.OK
 	}
 	g.ExtraRecords = dr + g.OKDeletes - g.OKCreates
@@ -296,7 +321,7 @@ func (r *runner) fill(rep *Report, all *hdr.Histogram, byMethod map[string]*meth
 	rep.Retries = r.retries.Load()
 	r.lateMu.Lock()
 	rep.Late = r.late
-	rep.Duplicates = Duplicates{Suspected: r.suspected.Load(), Confirmed: r.confirmedDup, Ledger: r.ledger}
+	rep.Duplicates = r.duplicates()
 	r.lateMu.Unlock()
 	r.stats.mu.Lock()
 	rep.Timeline = slices.Clone(r.stats.tl)
@@ -373,11 +398,12 @@ func (rep *Report) WriteText(w io.Writer) {
 		s := rep.Methods[m]
 		fmt.Fprintf(w, "%-28s %9d %9d %8d %9d %10s %10s\n", m, s.Sent, s.OK, s.Answered-s.OK, s.Timeouts, fmtUs(s.LatencyUs.P50), fmtUs(s.LatencyUs.P99))
 	}
-	fmt.Fprintf(w, "\nlate answers (bridge.late): %d (success %d, failure %d; creates that landed after their timeout %d)\n",
-		rep.Late.Answers, rep.Late.Success, rep.Late.Failure, rep.Late.CreateSuccess)
-	fmt.Fprintf(w, "retries: %d; duplicates: suspected %d, confirmed %d", rep.Retries, rep.Duplicates.Suspected, rep.Duplicates.Confirmed)
-	if len(rep.Duplicates.Ledger) > 0 {
-		fmt.Fprintf(w, " (ledger %v)", rep.Duplicates.Ledger)
+	fmt.Fprintf(w, "\nlate answers (bridge.late): %d (success %d, failure %d; of retried calls' attempts %d; cif.createrecord that landed after its timeout %d)\n",
+		rep.Late.Answers, rep.Late.Success, rep.Late.Failure, rep.Late.Retried, rep.Late.CreateSuccess)
+	d := rep.Duplicates
+	fmt.Fprintf(w, "retries: %d; duplicates: suspected %d, confirmed %d (records); creates flagged possibleDuplicate %d", rep.Retries, d.Suspected, d.Confirmed, d.Flagged)
+	if len(d.Ledger) > 0 {
+		fmt.Fprintf(w, "; ledger entries %v", d.Ledger)
 	}
 	fmt.Fprintln(w)
 	if g := rep.GroundTruth; g != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,8 +15,12 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
+
+// xrmPrefix is the prefix of the retry engine's methods.
+const xrmPrefix = "enreach.xrm."
 
 // runner is the state of one Run.
 type runner struct {
@@ -30,13 +36,16 @@ type runner struct {
 	sending           atomic.Bool
 
 	dropped, sendErrors, badFrames, unmatched, events atomic.Int64
-	retries, suspected                                atomic.Int64
+	retries                                           atomic.Int64
 
-	// lateMu guards the notification counters.
-	lateMu       sync.Mutex
-	late         LateReport
-	ledger       map[string]int64
-	confirmedDup int64
+	// lateMu guards the notification and duplicate counters.
+	lateMu sync.Mutex
+	late   LateReport
+	// cifCreateTimeouts counts cif.createrecord calls answered -32000: each
+	// may have left a record the widget holds no id for.
+	cifCreateTimeouts int64
+	// ledger is every duplicate-ledger entry the client heard of, by id.
+	ledger map[string]*ledgerState
 }
 
 func (r *runner) since() time.Duration { return time.Since(r.start) }
@@ -48,8 +57,56 @@ func (r *runner) phaseAt(t time.Duration) phase {
 	return phaseMeasured
 }
 
-// notification handles bridge.late and bridge.ledger.
-func (r *runner) notification(method string, params json.RawMessage) {
+// ledgerState is what the client knows of one duplicate-ledger entry: the
+// newest bridge.ledger notification and the widget's answer naming it.
+type ledgerState struct {
+	entry *ledger.Entry // newest notification (highest version); nil before the first
+	// Set by the answer that named the entry (result ledgerId, or -32005
+	// data.ledgerId):
+	ok      bool // a success: the widget holds one of RecordIDs
+	flagged bool // possibleDuplicate:true, or a -32005
+}
+
+// settled reports whether no attempt of the entry still awaits its late
+// answer. The retry engine pushes the entry with every late outcome, so the
+// last notification of an entry always shows it settled.
+func (l *ledgerState) settled() bool {
+	return l.entry != nil && !slices.ContainsFunc(l.entry.Attempts, func(a ledger.Attempt) bool { return a.Outcome == ledger.OutcomeTimeout })
+}
+
+// openAttempt reports whether an attempt's outcome was unknown to the
+// widget when it was answered: it may have created a record.
+func openAttempt(a ledger.Attempt) bool {
+	switch a.Outcome {
+	case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure, ledger.OutcomeExpired, ledger.OutcomeUnknown:
+		return true
+	}
+	return false
+}
+
+func (r *runner) ledgerEntry(id string) *ledgerState {
+	if r.ledger == nil {
+		r.ledger = map[string]*ledgerState{}
+	}
+	l := r.ledger[id]
+	if l == nil {
+		l = &ledgerState{}
+		r.ledger[id] = l
+	}
+	return l
+}
+
+// answeredWithLedger records an enreach.xrm create answer that names a
+// ledger entry.
+func (r *runner) answeredWithLedger(id string, ok, flagged bool) {
+	r.lateMu.Lock()
+	l := r.ledgerEntry(id)
+	l.ok, l.flagged = ok, flagged
+	r.lateMu.Unlock()
+}
+
+// notification handles bridge.late and bridge.ledger arriving on s.
+func (r *runner) notification(s *session, method string, params json.RawMessage) {
 	switch method {
 	case protocol.NotifyLate:
 		var p protocol.LateParams
@@ -57,48 +114,43 @@ func (r *runner) notification(method string, params json.RawMessage) {
 			r.badFrames.Add(1)
 			return
 		}
+		// bridge.late names the backend attempt's method (an enreach.xrm
+		// create's attempts are cif.createrecord too): the widget's own
+		// method, found by request id, tells a raw CIF call from an attempt
+		// of the retry engine.
+		widgetMethod := s.lateCall(p.RequestID)
+		engine := widgetMethod == "" || strings.HasPrefix(widgetMethod, xrmPrefix)
 		r.lateMu.Lock()
 		r.late.Answers++
 		if r.late.ByMethod == nil {
 			r.late.ByMethod = map[string]int64{}
 		}
 		r.late.ByMethod[p.Method]++
+		if engine {
+			r.late.Retried++
+		}
 		if p.Outcome == protocol.OutcomeSuccess {
 			r.late.Success++
-			if p.Method == protocol.MethodCreateRecord {
+			if !engine && widgetMethod == protocol.MethodCreateRecord {
 				// CIF forgot this create, yet the record exists: a caller
 				// that retries (as every CIF widget must) duplicates it.
 				r.late.CreateSuccess++
-				r.confirmedDup++
 			}
 		} else {
 			r.late.Failure++
 		}
 		r.lateMu.Unlock()
 	case protocol.NotifyLedger:
-		var p struct {
-			Entry struct {
-				Status    string            `json:"status"`
-				RecordIDs []json.RawMessage `json:"recordIds"`
-				Records   []json.RawMessage `json:"records"`
-			} `json:"entry"`
-		}
-		if json.Unmarshal(params, &p) != nil {
+		var p protocol.LedgerParams
+		var e ledger.Entry
+		if json.Unmarshal(params, &p) != nil || json.Unmarshal(p.Entry, &e) != nil || e.ID == "" {
 			r.badFrames.Add(1)
 			return
 		}
 		r.lateMu.Lock()
-		if r.ledger == nil {
-			r.ledger = map[string]int64{}
-		}
-		r.ledger[p.Entry.Status]++
-		if p.Entry.Status == "confirmed" {
-			n := max(len(p.Entry.RecordIDs), len(p.Entry.Records))
-			if n > 1 {
-				r.confirmedDup += int64(n - 1)
-			} else {
-				r.confirmedDup++
-			}
+		l := r.ledgerEntry(e.ID)
+		if l.entry == nil || e.Version >= l.entry.Version {
+			l.entry = &e
 		}
 		r.lateMu.Unlock()
 	default:
@@ -106,10 +158,55 @@ func (r *runner) notification(method string, params json.RawMessage) {
 	}
 }
 
-func (r *runner) lateAnswers() int64 {
+// settled reports whether every late answer the client can count on has
+// arrived: one bridge.late per raw CIF call answered -32000, and every
+// ledger entry pushed with no attempt left awaiting its late answer.
+func (r *runner) settled(cifTimeouts int64) bool {
 	r.lateMu.Lock()
 	defer r.lateMu.Unlock()
-	return r.late.Answers
+	if r.late.Answers-r.late.Retried < cifTimeouts {
+		return false
+	}
+	for _, l := range r.ledger {
+		if !l.settled() {
+			return false
+		}
+	}
+	return true
+}
+
+// duplicates sums the duplicate counters; lateMu is held.
+func (r *runner) duplicates() Duplicates {
+	d := Duplicates{
+		Suspected: r.cifCreateTimeouts,
+		Confirmed: r.late.CreateSuccess,
+	}
+	for _, l := range r.ledger {
+		if l.flagged {
+			d.Flagged++
+		}
+		status := string(ledger.StatusSuspected) // never pushed: suspected when answered
+		if l.entry != nil {
+			status = string(l.entry.Status)
+			for _, a := range l.entry.Attempts {
+				if openAttempt(a) {
+					d.Suspected++
+				}
+			}
+			extra := int64(len(l.entry.RecordIDs))
+			if l.ok {
+				extra-- // the widget holds this one
+			}
+			d.Confirmed += max(extra, 0)
+		} else {
+			d.Suspected++
+		}
+		if d.Ledger == nil {
+			d.Ledger = map[string]int64{}
+		}
+		d.Ledger[status]++
+	}
+	return d
 }
 
 // Run drives the bridge at cfg.URL and returns the report. Errors wrapping
@@ -206,13 +303,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Unanswered = int64(totalInflight(sessions))
 
 	all, byMethod, totals := r.stats.merged()
-	var timeouts int64
-	for _, c := range totals {
-		timeouts += c.Timeouts
+	var timeouts int64 // of raw CIF calls: the retry engine's own are not the widget's
+	for m, c := range totals {
+		if !strings.HasPrefix(m, xrmPrefix) {
+			timeouts += c.Timeouts
+		}
 	}
-	// Late answers: wait until every timed-out call's bridge.late arrived.
+	// Late answers: wait until every timed-out CIF call's bridge.late and
+	// every ledger entry's last late outcome arrived.
 	lateUntil := time.Now().Add(cfg.LateWait)
-	for r.lateAnswers() < timeouts && time.Now().Before(lateUntil) && ctx.Err() == nil {
+	for !r.settled(timeouts) && time.Now().Before(lateUntil) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if ctx.Err() != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -38,10 +39,13 @@ type session struct {
 	g      *gen
 	buf    []byte
 
-	// mu guards pending and next.
+	// mu guards pending, timedOut and next.
 	mu      sync.Mutex
 	pending map[uint64]pendingCall
-	next    uint64
+	// timedOut holds the method of each call answered -32000 until its
+	// bridge.late arrives (see lateCall).
+	timedOut map[uint64]string
+	next     uint64
 
 	readDone chan struct{}
 	readErr  error
@@ -64,6 +68,7 @@ func dialSession(ctx context.Context, r *runner, idx int) (*session, error) {
 		sh:       r.stats.shards[idx%len(r.stats.shards)],
 		g:        newGen(r.cfg.Seed, idx, r.shared),
 		pending:  map[uint64]pendingCall{},
+		timedOut: map[uint64]string{},
 		readDone: make(chan struct{}),
 	}
 	go s.readLoop()
@@ -170,20 +175,12 @@ func (s *session) handle(data []byte) {
 			s.r.events.Add(1)
 			return
 		}
-		s.r.notification(m.Method, m.Params)
+		s.r.notification(s, m.Method, m.Params)
 		return
 	}
 	id, ok := parseID(m.ID)
 	if !ok {
 		s.r.badFrames.Add(1)
-		return
-	}
-	s.mu.Lock()
-	p, found := s.pending[id]
-	delete(s.pending, id)
-	s.mu.Unlock()
-	if !found {
-		s.r.unmatched.Add(1)
 		return
 	}
 	var code int64
@@ -192,6 +189,17 @@ func (s *session) handle(data []byte) {
 		if code == 0 {
 			code = protocol.CodeInternal
 		}
+	}
+	s.mu.Lock()
+	p, found := s.pending[id]
+	delete(s.pending, id)
+	if found && code == codeTimeout && !s.r.cfg.Echo {
+		s.timedOut[id] = p.method
+	}
+	s.mu.Unlock()
+	if !found {
+		s.r.unmatched.Add(1)
+		return
 	}
 	s.sh.answered(p.method, p.phase, now-p.sched, code)
 	if !s.r.cfg.Echo {
@@ -203,20 +211,47 @@ func (s *session) handle(data []byte) {
 	}
 }
 
-// outcome feeds id pools and the retry/duplicate counters.
+// lateCall returns the method of the widget's call a bridge.late names by
+// its request id: a call still pending (its late answer overtook its
+// -32000) or one answered -32000, forgotten now that its late answer came.
+// "" means no such call: an attempt of an enreach.xrm.* call the retry
+// engine already answered.
+func (s *session) lateCall(requestID json.RawMessage) string {
+	id, ok := parseID(requestID)
+	if !ok {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.pending[id]; ok {
+		return p.method
+	}
+	if m, ok := s.timedOut[id]; ok {
+		delete(s.timedOut, id)
+		return m
+	}
+	return ""
+}
+
+// outcome feeds id pools and the retry/duplicate counters. The retry
+// engine's shapes are read with its own types: protocol.XrmCreateResult for
+// a create (enreach.xrm.createRecord, or enreach.xrm.execute, which the load
+// tool only sends as a CRUD Create) and retry.ExhaustedData for -32005.
 func (s *session) outcome(p pendingCall, m *inMsg) {
 	switch p.method {
-	case protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord:
+	case protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord, protocol.MethodXrmExecute:
 		if m.Error != nil {
-			s.attemptsFromError(m)
+			if m.Error.Code == codeTimeout && p.method == protocol.MethodCreateRecord {
+				s.r.lateMu.Lock()
+				s.r.cifCreateTimeouts++
+				s.r.lateMu.Unlock()
+			}
+			if id := s.attemptsFromError(m); id != "" {
+				s.r.answeredWithLedger(id, false, true)
+			}
 			return
 		}
-		var res struct {
-			EntityType        string `json:"entityType"`
-			ID                string `json:"id"`
-			Attempts          int    `json:"attempts"`
-			PossibleDuplicate bool   `json:"possibleDuplicate"`
-		}
+		var res protocol.XrmCreateResult // a superset of CIF's {entityType, id}
 		raw := m.Result
 		if len(raw) > 0 && raw[0] == '"' { // CIF's JSON-string shape
 			var str string
@@ -230,8 +265,8 @@ func (s *session) outcome(p pendingCall, m *inMsg) {
 		if res.Attempts > 1 {
 			s.r.retries.Add(int64(res.Attempts - 1))
 		}
-		if res.PossibleDuplicate {
-			s.r.suspected.Add(1)
+		if res.LedgerID != "" {
+			s.r.answeredWithLedger(res.LedgerID, true, res.PossibleDuplicate)
 		}
 		switch {
 		case p.phase == phaseSeed:
@@ -246,26 +281,28 @@ func (s *session) outcome(p pendingCall, m *inMsg) {
 			s.attemptsFromError(m)
 			return
 		}
-		var res struct {
-			Attempts int `json:"attempts"`
-		}
+		var res protocol.XrmUpdateResult // a retrieve's record has no "attempts": 0
 		if json.Unmarshal(m.Result, &res) == nil && res.Attempts > 1 {
 			s.r.retries.Add(int64(res.Attempts - 1))
 		}
 	}
 }
 
-// attemptsFromError counts the retries of a -32005 (every attempt failed).
-func (s *session) attemptsFromError(m *inMsg) {
+// attemptsFromError counts the retries of a -32005 (no attempt succeeded)
+// and returns its ledger id: set when an attempt may have created the
+// record after all.
+func (s *session) attemptsFromError(m *inMsg) string {
 	if m.Error.Code != protocol.CodeRetriesExhausted || len(m.Error.Data) == 0 {
-		return
+		return ""
 	}
-	var d struct {
-		Attempts []json.RawMessage `json:"attempts"`
+	var d retry.ExhaustedData
+	if json.Unmarshal(m.Error.Data, &d) != nil {
+		return ""
 	}
-	if json.Unmarshal(m.Error.Data, &d) == nil && len(d.Attempts) > 1 {
+	if len(d.Attempts) > 1 {
 		s.r.retries.Add(int64(len(d.Attempts) - 1))
 	}
+	return d.LedgerID
 }
 
 // parseID reads the decimal ids this client sends without allocating.
