@@ -26,6 +26,8 @@ func DefaultMix() Mix {
 }
 
 // generators maps every method the load tool can send to its payload.
+// enreach.xrm.execute is always a CRUD Create (a logical create the retry
+// engine tracks in the ledger like createRecord).
 var generators = map[string]func(g *gen, buf []byte) []byte{
 	protocol.MethodCreateRecord:         (*gen).createRecord,
 	protocol.MethodRetrieveRecord:       (*gen).retrieveRecord,
@@ -44,6 +46,7 @@ var generators = map[string]func(g *gen, buf []byte) []byte{
 	protocol.MethodXrmCreateRecord:      (*gen).xrmCreate,
 	protocol.MethodXrmRetrieveRecord:    (*gen).xrmRetrieve,
 	protocol.MethodXrmUpdateRecord:      (*gen).xrmUpdate,
+	protocol.MethodXrmExecute:           (*gen).xrmExecuteCreate,
 }
 
 // Methods lists the methods a mix may name, sorted.

@@ -12,6 +12,7 @@ func TestParseMix(t *testing.T) {
 	}{
 		{name: "short cif names", in: "createrecord=5,retrieverecord=3,updaterecord=2", want: "cif.createrecord=5,cif.retrieverecord=3,cif.updaterecord=2"},
 		{name: "full names and xrm", in: "cif.search=1, xrm.createRecord=2,enreach.xrm.retrieveRecord", want: "cif.search=1,enreach.xrm.createRecord=2,enreach.xrm.retrieveRecord=1"},
+		{name: "xrm execute", in: "xrm.execute=2,enreach.xrm.updaterecord=1", want: "enreach.xrm.execute=2,enreach.xrm.updateRecord=1"},
 		{name: "zero weight dropped", in: "getmode=0,getenvironment=1", want: "cif.getenvironment=1"},
 		{name: "unknown", in: "createrecord=1,frobnicate=1", bad: true},
 		{name: "negative", in: "createrecord=-1", bad: true},

@@ -254,3 +254,19 @@ func (g *gen) xrmUpdate(b []byte) []byte {
 	b = append(b, '}')
 	return append(b, xrmRetry...)
 }
+
+// xrmExecuteCreate is Xrm.WebApi.online.execute with a CreateRequest
+// ({etn, payload}, metaData operationType 2 "Create"): a logical create the
+// retry engine retries and tracks in the ledger like createRecord, answered
+// with the same XrmCreateResult. execute takes no retry settings: the
+// engine's defaults (3 retries, 1 s apart) apply.
+func (g *gen) xrmExecuteCreate(b []byte) []byte {
+	if g.r.IntN(10) < 3 {
+		b = append(b, `{"data":{"etn":"phonecall","payload":`...)
+		b = g.phonecallValue(b)
+	} else {
+		b = append(b, `{"data":{"etn":"contact","payload":`...)
+		b = g.contactValue(b)
+	}
+	return append(b, `},"metaData":{"operationType":2,"operationName":"Create"}}`...)
+}

@@ -53,7 +53,7 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.maxDuration, "max-duration", 0, "hard cap on the whole run (default warmup + duration + 60s)")
 	fs.DurationVar(&f.drain, "drain", 15*time.Second, "how long to wait for outstanding answers after the last send")
 	fs.DurationVar(&f.lateWait, "late-wait", 15*time.Second, "how long to wait for the late answers (bridge.late) of timed-out calls")
-	fs.StringVar(&f.mix, "mix", loadtest.DefaultMix().String(), "method `mix` as method=weight,…; cif.* names may drop the prefix (createrecord=5), enreach.xrm.* may be written xrm.createRecord")
+	fs.StringVar(&f.mix, "mix", loadtest.DefaultMix().String(), "method `mix` as method=weight,…; cif.* names may drop the prefix (createrecord=5), enreach.xrm.* may be written xrm.createRecord; xrm.execute sends a CRUD Create")
 	fs.StringVar(&f.faults, "faults", "", "emulator fault profile JSON `file`, PUT to /api/v1/emulator/faults before the run")
 	fs.Uint64Var(&f.seed, "seed", 1, "random `seed` for method picks and payloads")
 	fs.IntVar(&f.seedRecords, "seed-records", 20, "contacts created before the run for retrieves and updates to use (-1: none)")
