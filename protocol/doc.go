@@ -27,5 +27,7 @@
 //
 // Entry points: Decode parses one WebSocket message; AppendResponse and
 // AppendRequest encode; Error and the Err* sentinels are the error codes;
-// Method* name the methods and *Params/*Result their shapes.
+// Method* name the methods and *Params/*Result their shapes; IndexedObject,
+// SourceFunc, MaxSearchRecords and XrmOp* (cifshape.go) are the CIF answer
+// shapes every backend shares.
 package protocol

@@ -167,7 +167,7 @@ type XrmExecuteParams struct {
 type XrmMetaData struct {
 	BoundParameter *string                    `json:"boundParameter,omitempty"` // nil/absent: CRUD or unbound; "entity": bound
 	ParameterTypes map[string]json.RawMessage `json:"parameterTypes,omitempty"`
-	OperationType  int                        `json:"operationType"` // 0 action, 1 function, 2 CRUD
+	OperationType  int                        `json:"operationType"` // XrmOpAction 0, XrmOpFunction 1, XrmOpCRUD 2
 	OperationName  string                     `json:"operationName"`
 }
 

@@ -16,20 +16,6 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// sourceFuncs are the sourceFunc texts CIF puts in its errors (the same as
-// the emulator's, so widgets see one shape).
-var sourceFuncs = map[string]string{
-	"createrecord":         "client.createRecord - Xrm.WebApi.createRecord",
-	"retrieverecord":       "client.retrieveRecord - Xrm.WebApi.retrieveRecord",
-	"updaterecord":         "client.updateRecord - Xrm.WebApi.updateRecord",
-	"deleterecord":         "client.deleteRecord - Xrm.WebApi.deleteRecord",
-	"search":               "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
-	"searchandopenrecords": "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
-	"getEntityMetadata":    "client.getEntityMetadata - Xrm.Utility.getEntityMetadata",
-	"getenvironment":       "client.getEnvironment - Xrm.Utility.getGlobalContext",
-	"execute":              "client.execute - Xrm.WebApi.online.execute",
-}
-
 // apiError is a Dataverse error answer: HTTP status, hex code, message and
 // the Retry-After delay of a 429/503.
 type apiError struct {
@@ -96,7 +82,7 @@ func (b *Backend) wire(messageType string, e *apiError) *protocol.Error {
 		HTTPStatus:    e.Status,
 		ErrorMsg:      e.Message,
 		RetryAfterMs:  e.RetryAfter.Milliseconds(),
-		Value: protocol.CIFError{ErrorMsg: e.Message, SourceFunc: sourceFuncs[messageType], ErrorType: protocol.CIFErrorXrmAPI,
+		Value: protocol.CIFError{ErrorMsg: e.Message, SourceFunc: protocol.SourceFunc(messageType), ErrorType: protocol.CIFErrorXrmAPI,
 			ReportTime: b.cfg.Now().UTC().Format(http.TimeFormat)},
 	}
 	if e.RetryAfter > 0 && d.RetryAfterMs == 0 {

@@ -12,13 +12,6 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// Xrm.WebApi.online.execute operation types.
-const (
-	opAction   = 0
-	opFunction = 1
-	opCRUD     = 2
-)
-
 // crudData is the request object of a CRUD execute, as the emulator reads
 // it: Xrm's {etn, payload} plus id, entityReference {entityType, id},
 // options (a retrieve query string) and columns (a $select list).
@@ -49,9 +42,9 @@ func (b *Backend) execute(ctx context.Context, a attempt, params json.RawMessage
 		return nil, protocol.InvalidParams("\"metaData.operationName\" is blank: name the action, function or CRUD operation")
 	}
 	switch md.OperationType {
-	case opCRUD:
+	case protocol.XrmOpCRUD:
 		return b.executeCRUD(ctx, a, md.OperationName, p.Data)
-	case opAction, opFunction:
+	case protocol.XrmOpAction, protocol.XrmOpFunction:
 		return b.executeOperation(ctx, a, md, p.Data)
 	}
 	return nil, protocol.InvalidParams("\"metaData.operationType\" must be 0 (action), 1 (function) or 2 (CRUD), got %d", md.OperationType)
@@ -149,7 +142,7 @@ func (b *Backend) executeOperation(ctx context.Context, a attempt, md protocol.X
 		path = prefix + "/" + path
 	}
 	var r request
-	if md.OperationType == opFunction {
+	if md.OperationType == protocol.XrmOpFunction {
 		names := make([]string, 0, len(args))
 		for k := range args {
 			if err := checkName("data."+k, k); err != nil {

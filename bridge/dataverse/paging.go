@@ -12,11 +12,10 @@ import (
 )
 
 // MaxSearchRecords caps what one cif.search or cif.searchandopenrecords
-// collects across pages: CIF documents 5000 records as the most
-// searchAndOpenRecords returns, and it is Dataverse's default page, so a
-// query without $top reads at most one default page's worth. A larger $top
-// is cut to it.
-const MaxSearchRecords = 5000
+// collects across pages: CIF's cap (protocol.MaxSearchRecords), which is
+// also Dataverse's default page, so a query without $top reads at most one
+// default page's worth. A larger $top is cut to it.
+const MaxSearchRecords = protocol.MaxSearchRecords
 
 // maxPages bounds the nextLinks followed for one search, whatever the page
 // size the org chooses (a page of one record would otherwise mean 5000

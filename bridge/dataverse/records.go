@@ -1,11 +1,9 @@
 package dataverse
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -199,16 +197,5 @@ func (b *Backend) search(ctx context.Context, a attempt, params json.RawMessage)
 	if err != nil {
 		return nil, err
 	}
-	// {"0":rec,"1":rec,…} in numeric key order, as the emulator answers.
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, r := range recs {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.WriteString(`"` + strconv.Itoa(i) + `":`)
-		buf.Write(r)
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return protocol.IndexedObject(recs), nil
 }

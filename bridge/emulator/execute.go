@@ -42,18 +42,6 @@ var handlers = map[string]handler{
 	"execute":              (*Emulator).prepExecute,
 }
 
-// sourceFuncs are the sourceFunc texts CIF puts in its errors.
-var sourceFuncs = map[string]string{
-	"createrecord":         "client.createRecord - Xrm.WebApi.createRecord",
-	"retrieverecord":       "client.retrieveRecord - Xrm.WebApi.retrieveRecord",
-	"updaterecord":         "client.updateRecord - Xrm.WebApi.updateRecord",
-	"deleterecord":         "client.deleteRecord - Xrm.WebApi.deleteRecord",
-	"search":               "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
-	"searchandopenrecords": "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
-	"getEntityMetadata":    "client.getEntityMetadata - Xrm.Utility.getEntityMetadata",
-	"execute":              "client.execute - Xrm.WebApi.online.execute",
-}
-
 func constant(f func(e *Emulator) json.RawMessage) handler {
 	return func(e *Emulator, _ backend.Call) (prepared, error) {
 		return prepared{run: func() (json.RawMessage, error) { return f(e), nil }}, nil
@@ -131,7 +119,7 @@ func (e *Emulator) completed(method string, deadline time.Time) {
 func (e *Emulator) wireError(method string, err error) error {
 	var d *dvError
 	if errors.As(err, &d) {
-		return protocol.NewBackendError(d.Status, d.Code, d.Message, sourceFuncs[method], e.now().UTC().Format(http.TimeFormat))
+		return protocol.NewBackendError(d.Status, d.Code, d.Message, protocol.SourceFunc(method), e.now().UTC().Format(http.TimeFormat))
 	}
 	return err
 }
@@ -290,7 +278,7 @@ func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
 		return prepared{}, derr
 	}
 	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-		return indexedObject(e.search(ent, q, maxSearchRecords))
+		return searchResult(e.search(ent, q, protocol.MaxSearchRecords))
 	}}, nil
 }
 

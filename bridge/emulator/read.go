@@ -1,12 +1,12 @@
 package emulator
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // view renders a record as Dataverse returns it: @odata.etag, the primary
@@ -64,15 +64,10 @@ func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *
 	return e.view(ent, r, q.selects, q.expands), nil
 }
 
-// maxSearchRecords caps what one cif.search or cif.searchandopenrecords
-// answers, with or without $top: CIF documents 5000 records as the most
-// searchAndOpenRecords returns, and the dataverse backend caps the same
-// (dataverse.MaxSearchRecords). The Web API face is not capped: it pages.
-const maxSearchRecords = 5000
-
 // search returns the records matching q, ordered by $orderby (then by
 // createdon and id, so results are stable) and cut at $top and at limit
-// (0: no limit).
+// (0: no limit): protocol.MaxSearchRecords for CIF's search, none for the
+// Web API face, which pages.
 func (e *Emulator) search(ent *entity, q *query, limit int) []map[string]any {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -132,22 +127,15 @@ func compareValues(a, b any) int {
 	return strings.Compare(strings.ToLower(valueString(a)), strings.ToLower(valueString(b)))
 }
 
-// indexedObject encodes records as CIF's search result: {"0":rec,"1":rec,…}
-// in numeric key order.
-func indexedObject(recs []map[string]any) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
+// searchResult encodes records as CIF's search result (protocol.IndexedObject).
+func searchResult(recs []map[string]any) (json.RawMessage, error) {
+	raws := make([]json.RawMessage, len(recs))
 	for i, r := range recs {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.WriteString(`"` + strconv.Itoa(i) + `":`)
 		b, err := json.Marshal(r)
 		if err != nil {
-			return nil, err
+			return nil, protocol.Errorf(protocol.CodeInternal, "encode search result: %v", err)
 		}
-		buf.Write(b)
+		raws[i] = b
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return protocol.IndexedObject(raws), nil
 }

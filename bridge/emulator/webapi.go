@@ -85,7 +85,7 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		if !wr.allow(http.MethodGet) {
 			return
 		}
-		e.webInvoke(wr, name, opFunction)
+		e.webInvoke(wr, name, protocol.XrmOpFunction)
 	case e.cat.bySet[name] != nil:
 		e.webEntitySet(wr, e.cat.bySet[name], key, hasKey)
 	case e.operation(name).Name != "":

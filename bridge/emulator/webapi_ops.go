@@ -3,6 +3,8 @@ package emulator
 import (
 	"net/http"
 	"strings"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // crmNamespace qualifies a bound operation's path segment:
@@ -20,7 +22,7 @@ func (e *Emulator) webOperation(wr *webReq, op Operation) {
 	if op.Kind == KindFunction && !wr.allow(http.MethodGet) || op.Kind == KindAction && !wr.allow(http.MethodPost) {
 		return
 	}
-	e.webInvoke(wr, op.Name, map[string]int{KindAction: opAction, KindFunction: opFunction}[op.Kind])
+	e.webInvoke(wr, op.Name, map[string]int{KindAction: protocol.XrmOpAction, KindFunction: protocol.XrmOpFunction}[op.Kind])
 }
 
 // webBound serves an operation bound to a record,

@@ -10,13 +10,6 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// Xrm.WebApi.online.execute operation types.
-const (
-	opAction   = 0
-	opFunction = 1
-	opCRUD     = 2
-)
-
 // whoAmI is the WhoAmI function's response.
 type whoAmI struct {
 	BusinessUnitID string `json:"BusinessUnitId"`
@@ -73,9 +66,9 @@ func (e *Emulator) prepExecute(call backend.Call) (prepared, error) {
 		return prepared{}, protocol.InvalidParams("\"metaData.operationName\" is blank: name the action, function or CRUD operation")
 	}
 	switch md.OperationType {
-	case opCRUD:
+	case protocol.XrmOpCRUD:
 		return e.prepCRUD(md.OperationName, p.Data)
-	case opAction, opFunction:
+	case protocol.XrmOpAction, protocol.XrmOpFunction:
 		if md.BoundParameter != nil && *md.BoundParameter != "" {
 			return e.prepBound(md, p.Data)
 		}
@@ -143,7 +136,7 @@ func (e *Emulator) prepBound(md protocol.XrmMetaData, data json.RawMessage) (pre
 // for no content).
 func (e *Emulator) invoke(name string, opType int) (json.RawMessage, *dvError) {
 	if name == "WhoAmI" {
-		if opType != opFunction {
+		if opType != protocol.XrmOpFunction {
 			return nil, errSyntax("'WhoAmI' is a function: call it with operationType 1.")
 		}
 		b, _ := json.Marshal(whoAmI{BusinessUnitID: e.ids.BusinessUnitID, UserID: e.ids.UserID, OrganizationID: e.ids.OrganizationID})
@@ -153,7 +146,7 @@ func (e *Emulator) invoke(name string, opType int) (json.RawMessage, *dvError) {
 	if !ok {
 		return nil, errSegment(name)
 	}
-	if want := map[string]int{KindAction: opAction, KindFunction: opFunction}[op.Kind]; want != opType {
+	if want := map[string]int{KindAction: protocol.XrmOpAction, KindFunction: protocol.XrmOpFunction}[op.Kind]; want != opType {
 		return nil, errSyntax("'%s' is a%s %s: call it with operationType %d.", name, map[bool]string{true: "n"}[op.Kind == KindAction], op.Kind, want)
 	}
 	if len(bytes.TrimSpace(op.Response)) == 0 {

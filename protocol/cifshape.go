@@ -1,0 +1,61 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// The shapes CIF gives its answers, which every backend reproduces so a
+// widget sees the same thing whichever one serves it.
+
+// MaxSearchRecords caps what one cif.search or cif.searchandopenrecords
+// answers: CIF documents 5000 records as the most searchAndOpenRecords
+// returns (and 5000 is Dataverse's default page).
+const MaxSearchRecords = 5000
+
+// Xrm.WebApi.online.execute operation types: XrmMetaData.OperationType.
+const (
+	XrmOpAction   = 0
+	XrmOpFunction = 1
+	XrmOpCRUD     = 2
+)
+
+// sourceFuncs are the sourceFunc texts CIF puts in its errors
+// (CIFError.SourceFunc), by messageType.
+var sourceFuncs = map[string]string{
+	"createrecord":         "client.createRecord - Xrm.WebApi.createRecord",
+	"retrieverecord":       "client.retrieveRecord - Xrm.WebApi.retrieveRecord",
+	"updaterecord":         "client.updateRecord - Xrm.WebApi.updateRecord",
+	"deleterecord":         "client.deleteRecord - Xrm.WebApi.deleteRecord",
+	"search":               "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
+	"searchandopenrecords": "client.retrieveMultipleRecords - Xrm.WebApi.retrieveMultipleRecords",
+	"getEntityMetadata":    "client.getEntityMetadata - Xrm.Utility.getEntityMetadata",
+	"getenvironment":       "client.getEnvironment - Xrm.Utility.getGlobalContext",
+	"execute":              "client.execute - Xrm.WebApi.online.execute",
+}
+
+// SourceFunc returns the sourceFunc CIF reports in the errors of a
+// messageType (see MessageType), or "" for one that has none.
+func SourceFunc(messageType string) string { return sourceFuncs[messageType] }
+
+// IndexedObject encodes records as CIF's search result: an object keyed
+// "0", "1", … in numeric key order (CIF builds it from a Map), each record
+// written as it is.
+func IndexedObject(recs []json.RawMessage) json.RawMessage {
+	n := 2
+	for _, r := range recs {
+		n += len(r) + 8
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, '{')
+	for i, r := range recs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '"')
+		buf = strconv.AppendInt(buf, int64(i), 10)
+		buf = append(buf, '"', ':')
+		buf = append(buf, r...)
+	}
+	return append(buf, '}')
+}
