@@ -5,17 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/loadtest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -48,6 +52,14 @@ func loadBridge(t *testing.T, timeout time.Duration) string {
 // runLoadJSON runs cifbridge load with args and returns the JSON report.
 func runLoadJSON(t *testing.T, args ...string) loadtest.Report {
 	t.Helper()
+	rep, _ := runLoadReport(t, args...)
+	return rep
+}
+
+// runLoadReport runs cifbridge load with args and returns the JSON report,
+// decoded and as written.
+func runLoadReport(t *testing.T, args ...string) (loadtest.Report, []byte) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "report.json")
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -64,7 +76,7 @@ func runLoadJSON(t *testing.T, args ...string) loadtest.Report {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	return rep
+	return rep, b
 }
 
 func TestLoadCountsMatchEmulator(t *testing.T) {
@@ -188,4 +200,177 @@ func TestLoadBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadRetryDuplicatesMatchLedger runs the load tool against the real
+// `cifbridge serve` (retry engine, ledger in t.TempDir()) with a tenth of
+// the creates — cif.createrecord, enreach.xrm.createRecord and
+// enreach.xrm.execute CRUD Creates — delayed 400..900 ms past a 300 ms CIF
+// timeout (an xrm.createRecord retries after 200 ms, so some late answers
+// come while it still retries and some after it was answered). The report
+// must tell the engine's attempts from raw CIF calls and read the ledger
+// entries' real shapes: its confirmed duplicates equal the emulator's extra
+// records and what /api/v1/ledger holds; its late answers equal the
+// emulator's late completions.
+func TestLoadRetryDuplicatesMatchLedger(t *testing.T) {
+	url, _, _ := startServe(t, "--cif-timeout", "300ms")
+	dir := t.TempDir()
+	faults := filepath.Join(dir, "faults.json")
+	const late = `"latency":{"kind":"uniform","minMs":400,"maxMs":900},"ratio":0.1`
+	if err := os.WriteFile(faults, []byte(`{"seed":7,"rules":[{"method":"createrecord",`+late+`},{"method":"execute",`+late+`}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	html := filepath.Join(dir, "report.html")
+	rep, raw := runLoadReport(t, "--url", url, "--sessions", "4", "--rate", "60", "--duration", "2s",
+		"--mix", "xrm.createRecord=4,xrm.execute=2,createrecord=1", "--faults", faults, "--html", html)
+	g := rep.GroundTruth
+	if g == nil {
+		t.Fatal("no ground truth in the report")
+	}
+	if rep.Truncated || rep.Unanswered != 0 || rep.SendErrors != 0 || rep.Unmatched != 0 || rep.BadFrames != 0 || rep.Dropped != 0 {
+		t.Errorf("truncated %v, unanswered %d, send errors %d, unmatched %d, bad frames %d, dropped %d",
+			rep.Truncated, rep.Unanswered, rep.SendErrors, rep.Unmatched, rep.BadFrames, rep.Dropped)
+	}
+	// Expected errors only: a raw CIF create's timeout; an xrm create whose
+	// every attempt was delayed (-32005, rare).
+	var cifTimeouts, exhausted int64
+	for method, c := range rep.Totals {
+		want := map[string]int64{"-32000": 0}
+		if strings.HasPrefix(method, "enreach.xrm.") {
+			want = map[string]int64{"-32005": 0}
+		}
+		for code, n := range c.Errors {
+			if _, ok := want[strconv.FormatInt(code, 10)]; !ok {
+				t.Errorf("%s: %d × error %d", method, n, code)
+			}
+		}
+		cifTimeouts += c.Errors[protocol.CodeTimeout]
+		exhausted += c.Errors[protocol.CodeRetriesExhausted]
+		if c.Sent != c.Answered {
+			t.Errorf("%s: sent %d, answered %d", method, c.Sent, c.Answered)
+		}
+	}
+	if rep.Totals[protocol.MethodXrmExecute].OK == 0 || rep.Totals[protocol.MethodXrmCreateRecord].OK == 0 {
+		t.Fatalf("totals %v: want execute and createRecord creates", rep.Totals)
+	}
+
+	// The ledger as the bridge serves it, read after the run.
+	entries := ledgerEntries(t, url)
+	statuses := map[string]int64{}
+	var confirmedExtra, ledgerExtra, timedOut int64
+	for _, e := range entries {
+		statuses[string(e.Status)]++
+		answered := int64(0) // the record the widget's successful answer holds
+		for _, a := range e.Attempts {
+			switch a.Outcome {
+			case ledger.OutcomeSuccess:
+				answered = 1
+			case ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure:
+				timedOut++
+			default:
+				t.Errorf("ledger entry %s: attempt outcome %q (status %s): want every late answer in", e.ID, a.Outcome, e.Status)
+			}
+		}
+		ledgerExtra += int64(len(e.RecordIDs)) - answered
+		if e.Status == ledger.StatusConfirmed {
+			confirmedExtra += int64(len(e.RecordIDs)) - 1
+		}
+	}
+	if statuses[string(ledger.StatusConfirmed)] == 0 {
+		t.Fatalf("ledger %v: no confirmed duplicate; the fault profile did not apply", statuses)
+	}
+	if exhausted == 0 && ledgerExtra != confirmedExtra {
+		t.Errorf("no create failed, yet the ledger's extra records %d differ from its confirmed entries' %d", ledgerExtra, confirmedExtra)
+	}
+	if !maps.Equal(rep.Duplicates.Ledger, statuses) {
+		t.Errorf("report ledger entries %v, /api/v1/ledger %v", rep.Duplicates.Ledger, statuses)
+	}
+
+	d := rep.Duplicates
+	if d.Confirmed != g.ExtraRecords || d.Confirmed != ledgerExtra+rep.Late.CreateSuccess {
+		t.Errorf("confirmed duplicates %d, emulator extra records %d, ledger extra records %d + late cif.createrecord %d",
+			d.Confirmed, g.ExtraRecords, ledgerExtra, rep.Late.CreateSuccess)
+	}
+	if d.Suspected < d.Confirmed || d.Flagged != int64(len(entries)) {
+		t.Errorf("suspected %d, confirmed %d, flagged %d for %d ledger entries", d.Suspected, d.Confirmed, d.Flagged, len(entries))
+	}
+	// Every timed-out attempt — the raw CIF timeouts the widget saw and the
+	// retry engine's own — completed late in the emulator and came back as
+	// bridge.late.
+	if rep.Late.CreateSuccess != cifTimeouts || rep.Late.Answers-rep.Late.Retried != cifTimeouts || rep.Late.Retried != timedOut {
+		t.Errorf("late %+v: want %d raw cif.createrecord and %d retry-engine attempts", rep.Late, cifTimeouts, timedOut)
+	}
+	if g.LateCompletions != cifTimeouts+timedOut || rep.Late.Answers != g.LateCompletions {
+		t.Errorf("emulator late completions %d, cif timeouts %d + engine attempts timed out %d, late answers %d",
+			g.LateCompletions, cifTimeouts, timedOut, rep.Late.Answers)
+	}
+	if !g.LateMatches || !g.ExtraMatchesConfirmed {
+		t.Errorf("report says late matches %v, extra matches %v", g.LateMatches, g.ExtraMatchesConfirmed)
+	}
+
+	// The written reports carry the same counts under their documented names.
+	var doc struct {
+		Duplicates struct {
+			Suspected, Confirmed, Flagged *int64
+			Ledger                        map[string]int64
+		} `json:"duplicates"`
+		Late        struct{ Answers, Retried *int64 } `json:"late"`
+		GroundTruth struct {
+			ExtraRecords, LateCompletions *int64
+		} `json:"groundTruth"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]struct {
+		got  *int64
+		want int64
+	}{
+		"duplicates.suspected": {doc.Duplicates.Suspected, d.Suspected}, "duplicates.confirmed": {doc.Duplicates.Confirmed, d.Confirmed},
+		"duplicates.flagged": {doc.Duplicates.Flagged, d.Flagged}, "late.answers": {doc.Late.Answers, rep.Late.Answers},
+		"late.retried": {doc.Late.Retried, rep.Late.Retried}, "groundTruth.extraRecords": {doc.GroundTruth.ExtraRecords, g.ExtraRecords},
+		"groundTruth.lateCompletions": {doc.GroundTruth.LateCompletions, g.LateCompletions},
+	} {
+		if p.got == nil || *p.got != p.want {
+			t.Errorf("JSON report %s = %v, want %d", name, p.got, p.want)
+		}
+	}
+	if doc.Duplicates.Ledger[string(ledger.StatusConfirmed)] != statuses[string(ledger.StatusConfirmed)] {
+		t.Errorf("JSON report duplicates.ledger %v, want %v", doc.Duplicates.Ledger, statuses)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("duplicates: suspected %d, confirmed %d (records); creates flagged possibleDuplicate %d", d.Suspected, d.Confirmed, d.Flagged),
+		fmt.Sprintf("confirmed:%d", statuses[string(ledger.StatusConfirmed)]),
+		fmt.Sprintf("late completions %d, extra records %d", g.LateCompletions, g.ExtraRecords),
+		fmt.Sprintf("of retried calls&#39; attempts %d", rep.Late.Retried),
+		"late completions == late answers; extra records == confirmed duplicates",
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("HTML report does not show %q", want)
+		}
+	}
+}
+
+// ledgerEntries reads every entry of GET /api/v1/ledger on the bridge whose
+// widget URL is wsURL.
+func ledgerEntries(t *testing.T, wsURL string) []ledger.Entry {
+	t.Helper()
+	base := "http" + strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws"), protocol.PathWidget)
+	resp, err := http.Get(base + ledger.PathList + "?limit=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Entries []ledger.Entry }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s, %v", ledger.PathList, resp.Status, err)
+	}
+	if len(body.Entries) == 1000 {
+		t.Fatal("1000 ledger entries: the list may be cut off")
+	}
+	return body.Entries
 }
