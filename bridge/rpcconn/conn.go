@@ -76,6 +76,12 @@ type Conn struct {
 	// closeDone is closed when a close handshake started by closeWith ends.
 	closeDone    chan struct{}
 	closeStarted atomic.Bool
+	// closeReq asks the writer to write what is queued and stop, so the
+	// close frame goes out after every answer queued before it; the writer
+	// closes drained when it has, and writerDone when it returns.
+	closeReq   chan struct{}
+	drained    chan struct{}
+	writerDone chan struct{}
 
 	handlers sync.WaitGroup
 	writerWG sync.WaitGroup
@@ -105,9 +111,12 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	c := &Conn{
 		ws: ws, h: h, opts: opts, log: opts.Logger,
 		ctx: ctx, cancel: cancel, reqCtx: reqCtx, reqCancel: reqCancel,
-		sendq:     make(chan []byte, opts.SendQueue),
-		pending:   make(map[string]chan *protocol.Message),
-		closeDone: make(chan struct{}),
+		sendq:      make(chan []byte, opts.SendQueue),
+		pending:    make(map[string]chan *protocol.Message),
+		closeDone:  make(chan struct{}),
+		closeReq:   make(chan struct{}, 1),
+		drained:    make(chan struct{}),
+		writerDone: make(chan struct{}),
 	}
 	c.stopReadWatch = context.AfterFunc(ctx, func() { ws.CloseNow() })
 	c.writeTimer = time.AfterFunc(time.Hour, func() { ws.CloseNow() })
@@ -336,25 +345,37 @@ func (c *Conn) send(b []byte) bool {
 
 func (c *Conn) writeLoop() {
 	defer c.writerWG.Done()
+	defer close(c.writerDone)
 	for {
 		select {
 		case b := <-c.sendq:
 			if !c.write(b) {
 				return
 			}
+		case <-c.closeReq:
+			// Write what was queued before the close (bounded by the write
+			// timer of each write), then leave the socket to closeWith.
+			for c.flushOne() {
+			}
+			close(c.drained)
+			return
 		case <-c.ctx.Done():
 			// Flush what is already queued (e.g. the answers before a close).
-			for {
-				select {
-				case b := <-c.sendq:
-					if !c.write(b) {
-						return
-					}
-				default:
-					return
-				}
+			for c.flushOne() {
 			}
+			return
 		}
+	}
+}
+
+// flushOne writes one queued message; false when the queue is empty or the
+// write failed.
+func (c *Conn) flushOne() bool {
+	select {
+	case b := <-c.sendq:
+		return c.write(b)
+	default:
+		return false
 	}
 }
 
@@ -406,13 +427,13 @@ func (c *Conn) closeWith(code websocket.StatusCode, reason string) {
 		return
 	}
 	c.closeStarted.Store(true)
+	c.closeReq <- struct{}{} // buffered; sent once (guarded by closed)
 	go func() {
 		defer close(c.closeDone)
-		// Let the writer drain what is queued, then close the handshake; the
-		// handshake waits for the peer at most ~5 s, CloseNow ends it after.
-		deadline := time.Now().Add(c.opts.WriteTimeout)
-		for len(c.sendq) > 0 && time.Now().Before(deadline) && c.ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
+		// The handshake waits for the peer at most ~5 s; CloseNow ends it after.
+		select {
+		case <-c.drained: // every answer queued before the close is written
+		case <-c.writerDone: // the writer stopped (write failed, ctx ended)
 		}
 		_ = c.ws.Close(code, reason)
 		c.cancel(ErrClosed)
