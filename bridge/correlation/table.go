@@ -112,6 +112,11 @@ type entry struct {
 	state  state
 	done   chan outcome // buffered 1; written once when answered in time
 	onLate func(Late)
+	// expire ends the exec ctx at the end of the late-record window; armed
+	// only when the attempt is detached (timed out or abandoned), so an
+	// attempt answered in time costs no second timer. Guarded by Table.mu.
+	expire *time.Timer
+	cancel context.CancelCauseFunc
 }
 
 type outcome struct {
@@ -199,11 +204,12 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	t.inflight[e.info.ID] = e
 	t.mu.Unlock()
 
-	execCtx, cancel := context.WithDeadline(t.base, deadline.Add(t.cfg.LateWindow))
+	execCtx, cancel := context.WithCancelCause(t.base)
+	e.cancel = cancel
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		defer cancel()
+		defer cancel(nil)
 		res, err := exec(execCtx, e.info.ID, deadline)
 		expired := err != nil && execCtx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 		t.complete(e, res, err, expired)
@@ -240,6 +246,9 @@ func (t *Table) detach(e *entry, to state) bool {
 	e.state = to
 	delete(t.inflight, e.info.ID)
 	t.late[e.info.ID] = e
+	e.expire = time.AfterFunc(time.Until(e.info.Deadline.Add(t.cfg.LateWindow)), func() {
+		e.cancel(context.DeadlineExceeded)
+	})
 	return true
 }
 
@@ -255,6 +264,7 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		return
 	case stTimedOut, stAbandoned:
 		delete(t.late, e.info.ID)
+		e.expire.Stop()
 	}
 	info := e.info
 	info.State = stateName(st)

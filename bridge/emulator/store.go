@@ -146,7 +146,9 @@ func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
 	for k := range deep {
 		raw[k] = deepValue{}
 	}
-	ws := &writeSet{fields: make(map[string]any, len(raw))}
+	// raw becomes the write's field map: annotations and binds are taken
+	// out of it in place (deleting while ranging is allowed).
+	ws := &writeSet{fields: raw}
 	for k, v := range raw {
 		if nav, ok := strings.CutSuffix(k, "@odata.bind"); ok {
 			b, derr := parseBind(ent, cat, nav, v)
@@ -154,9 +156,11 @@ func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
 				return nil, derr
 			}
 			ws.binds = append(ws.binds, b)
+			delete(raw, k)
 			continue
 		}
 		if strings.Contains(k, "@") { // other annotations: ignored, as Dataverse does
+			delete(raw, k)
 			continue
 		}
 		if !ent.writable[k] {
@@ -171,9 +175,8 @@ func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
 			if !ok || err != nil {
 				return nil, errSyntax("Cannot convert the literal '%v' to the expected type 'Edm.Guid'.", v)
 			}
-			v = id.String()
+			raw[k] = id.String()
 		}
-		ws.fields[k] = v
 	}
 	return ws, nil
 }
@@ -288,7 +291,13 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 		return nil, errDuplicateKey()
 	}
 	now := e.stamp()
-	r := &record{fields: make(map[string]any, len(ws.fields)+4)}
+	// The new record takes the parsed field map itself (a writeSet is used
+	// once): one map per create instead of a copy of a copy.
+	r := &record{fields: ws.fields}
+	ws.fields = nil
+	if r.fields == nil {
+		r.fields = make(map[string]any, 4)
+	}
 	if derr := e.applyWrite(ent, r, ws); derr != nil {
 		return nil, derr
 	}
