@@ -69,6 +69,7 @@ type options struct {
 	bin        string
 	skipIdle   bool
 	skipTO     bool
+	bridgeArgs string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -85,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.bin, "bin", "", "prebuilt cifbridge `binary` (default: go build ./cmd/cifbridge)")
 	fs.BoolVar(&o.skipIdle, "skip-idle", false, "skip the idle-RSS measurement")
 	fs.BoolVar(&o.skipTO, "skip-timeout", false, "skip the timeout-lateness measurement")
+	fs.StringVar(&o.bridgeArgs, "bridge-args", "", "extra `flags` for every cifbridge serve the suite starts, space-separated (e.g. \"--emulator-max-records 10000\" to see what the emulator's store costs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	res := &Results{Environment: env()}
+	res.Environment["bridgeArgs"] = o.bridgeArgs
 	b := &bencher{o: o, tmp: tmp, out: stderr, res: res}
 	if err := b.throughput(ctx); err != nil {
 		return err
@@ -253,7 +256,7 @@ func (b *bencher) start(ctx context.Context, name string, args ...string) (*serv
 		cmd = exec.CommandContext(ctx, self, "--echo-server", addr)
 	} else {
 		dir, _ := os.MkdirTemp(b.tmp, "data-")
-		cmd = exec.CommandContext(ctx, b.o.bin, append([]string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--log-format", "json"}, args...)...)
+		cmd = exec.CommandContext(ctx, b.o.bin, append([]string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--log-format", "json"}, append(args, strings.Fields(b.o.bridgeArgs)...)...)...)
 	}
 	cmd.Stdout, cmd.Stderr = b.out, b.out
 	if err := cmd.Start(); err != nil {
@@ -655,6 +658,9 @@ func us(v int64) string { return fmt.Sprintf("%.2fms", float64(v)/1000) }
 func (r *Results) print(w io.Writer) {
 	fmt.Fprintf(w, "\ncifbridge bench — %v CPUs (%v), GOMAXPROCS %v, %v; servers are subprocesses, client in this process, same cores\n\n",
 		r.Environment["numCPU"], r.Environment["cpuModel"], r.Environment["gomaxprocs"], r.Environment["goVersion"])
+	if a, _ := r.Environment["bridgeArgs"].(string); a != "" {
+		fmt.Fprintf(w, "bridge started with extra flags: %s\n\n", a)
+	}
 	fmt.Fprintf(w, "closed loop, cif.createrecord, 1 in flight per session\n")
 	fmt.Fprintf(w, "%-9s %12s %12s %7s %11s %11s %11s %11s %9s %9s\n", "sessions", "bridge rt/s", "echo rt/s", "ratio", "bridge p50", "bridge p99", "echo p50", "echo p99", "bridge%", "client%")
 	for _, p := range r.Points {
