@@ -21,6 +21,8 @@ type EmulatorStats struct {
 	Delayed         int64                 `json:"delayed"`
 	InjectedErrors  int64                 `json:"injectedErrors"`
 	Dropped         int64                 `json:"dropped"`
+	// MaxRecords is the emulator's record bound (0: none).
+	MaxRecords int `json:"maxRecords"`
 }
 
 // TableStats is one table of EmulatorStats: Records + Evicted is what

@@ -48,3 +48,29 @@ func TestPickerFollowsWeights(t *testing.T) {
 		t.Errorf("picks %v, want a×1000 b×3000", n)
 	}
 }
+
+func TestPoolSizeFitsTheEmulatorBound(t *testing.T) {
+	for _, tc := range []struct{ max, sessions, want int }{
+		{0, 64, poolCap},        // no bound
+		{100_000, 64, 390},      // 64 × 390 ≤ 25 000
+		{100_000, 10, poolCap},  // plenty of room
+		{10_000, 64, 39},        //
+		{10_000, 10_000, 8},     // never below 8
+		{-1, 5, poolCap},        // unknown
+		{1_000_000, 0, poolCap}, // no sessions (cannot happen): default
+	} {
+		if got := poolSize(tc.max, tc.sessions); got != tc.want {
+			t.Errorf("poolSize(%d, %d) = %d, want %d", tc.max, tc.sessions, got, tc.want)
+		}
+		if tc.max > 0 && tc.sessions > 0 && tc.want > 8 && 4*tc.sessions*tc.want > tc.max {
+			t.Errorf("pools of %d × %d exceed a quarter of %d", tc.sessions, tc.want, tc.max)
+		}
+	}
+	p := &idPool{max: 3}
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		p.add(id)
+	}
+	if len(p.ids) != 3 || p.ids[0] != "d" || p.ids[1] != "e" || p.ids[2] != "c" {
+		t.Fatalf("pool of 3 after 5 adds: %v", p.ids)
+	}
+}

@@ -23,17 +23,35 @@ type idPool struct {
 	mu  sync.Mutex
 	ids []string
 	pos int
+	max int // 0: poolCap
 }
 
+// poolCap is how many recent ids a pool keeps unless the emulator's record
+// bound asks for fewer (see poolSize).
 const poolCap = 512
+
+// poolSize fits the per-session pools to the emulator's record bound
+// (GET /api/v1/emulator/stats maxRecords; 0 = none): all pools together hold
+// at most a quarter of what the emulator keeps, so the ids a run picks are
+// never ones the emulator already evicted to stay within its bound.
+func poolSize(maxRecords, sessions int) int {
+	if maxRecords <= 0 || sessions <= 0 {
+		return poolCap
+	}
+	return min(poolCap, max(8, maxRecords/(4*sessions)))
+}
 
 func (p *idPool) add(id string) {
 	p.mu.Lock()
-	if len(p.ids) < poolCap {
+	limit := p.max
+	if limit <= 0 {
+		limit = poolCap
+	}
+	if len(p.ids) < limit {
 		p.ids = append(p.ids, id)
 	} else {
 		p.ids[p.pos] = id
-		p.pos = (p.pos + 1) % poolCap
+		p.pos = (p.pos + 1) % limit
 	}
 	p.mu.Unlock()
 }
@@ -71,12 +89,12 @@ type gen struct {
 	phonecalls *idPool // this session's phonecalls (deleted first)
 }
 
-func newGen(seed uint64, session int, shared *idPool) *gen {
+func newGen(seed uint64, session int, shared *idPool, pool int) *gen {
 	return &gen{
 		r:          rand.New(rand.NewPCG(seed, uint64(session)+1)),
-		contacts:   &idPool{},
+		contacts:   &idPool{max: pool},
 		shared:     shared,
-		phonecalls: &idPool{},
+		phonecalls: &idPool{max: pool},
 	}
 }
 

@@ -29,6 +29,7 @@ type runner struct {
 	start  time.Time
 	stats  *stats
 	shared *idPool
+	pool   int // per-session id pool size (poolSize)
 	picker picker
 
 	// Phase boundaries since start, set before sending begins.
@@ -244,6 +245,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		case err != nil:
 			return nil, reachErr("read the emulator stats", err)
 		}
+	}
+	if r.pool = poolSize(before.MaxRecords, cfg.Sessions); r.pool < poolCap {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the emulator keeps at most %d records: each session picks ids among its last %d creates", before.MaxRecords, r.pool))
 	}
 
 	sessions, connect, err := dialAll(r)

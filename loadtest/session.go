@@ -66,7 +66,7 @@ func dialSession(ctx context.Context, r *runner, idx int) (*session, error) {
 		r:        r,
 		ws:       ws,
 		sh:       r.stats.shards[idx%len(r.stats.shards)],
-		g:        newGen(r.cfg.Seed, idx, r.shared),
+		g:        newGen(r.cfg.Seed, idx, r.shared, r.pool),
 		pending:  map[uint64]pendingCall{},
 		timedOut: map[uint64]string{},
 		readDone: make(chan struct{}),

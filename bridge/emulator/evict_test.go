@@ -60,8 +60,8 @@ func TestMaxRecordsEvictsOldest(t *testing.T) {
 		ids = append(ids, newContact(t, e, i))
 	}
 	st := e.Stats().Tables["contact"]
-	if st.Records != 10 || st.Evicted != 15 {
-		t.Fatalf("stats %+v, want 10 records and 15 evicted", st)
+	if st.Records != 10 || st.Evicted != 15 || e.Stats().MaxRecords != 10 {
+		t.Fatalf("stats %+v (max %d), want 10 records and 15 evicted, max 10", st, e.Stats().MaxRecords)
 	}
 	for i, id := range ids {
 		// Checking the newest last: a retrieve marks a record used, which
@@ -89,6 +89,21 @@ func TestMaxRecordsSecondChance(t *testing.T) {
 	}
 }
 
+// A record another one points to (an @odata.bind) counts as used.
+func TestMaxRecordsKeepsReferencedRecords(t *testing.T) {
+	e := newBounded(t, 3)
+	a := newContact(t, e, 0)
+	b := newContact(t, e, 1)
+	if _, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
+		"subject": "call", "regardingobjectid_contact@odata.bind": "/contacts(" + a + ")"}}); err != nil {
+		t.Fatal(err)
+	}
+	newContact(t, e, 2) // over the bound: b goes, a was referenced
+	if !exists(t, e, a) || exists(t, e, b) {
+		t.Fatalf("a exists=%v b exists=%v, want a kept and b evicted", exists(t, e, a), exists(t, e, b))
+	}
+}
+
 func TestMaxRecordsDeletesFreeRoom(t *testing.T) {
 	e := newBounded(t, 5)
 	for round := range 2000 { // create and delete: the bound is never reached
@@ -112,13 +127,13 @@ func TestMaxRecordsDeletesFreeRoom(t *testing.T) {
 }
 
 func TestMaxRecordsDefaultAndUnbounded(t *testing.T) {
-	for _, max := range []int{0, -1} {
+	for max, want := range map[int]int{0: emulator.DefaultMaxRecords, -1: 0} {
 		e := newBounded(t, max)
 		for i := range 50 {
 			newContact(t, e, i)
 		}
-		if st := e.Stats().Tables["contact"]; st.Records != 50 || st.Evicted != 0 {
-			t.Fatalf("MaxRecords %d: stats %+v", max, st)
+		if st := e.Stats().Tables["contact"]; st.Records != 50 || st.Evicted != 0 || e.Stats().MaxRecords != want {
+			t.Fatalf("MaxRecords %d: stats %+v, max %d", max, st, e.Stats().MaxRecords)
 		}
 	}
 }

@@ -21,6 +21,9 @@ type Stats struct {
 	InjectedErrors int64 `json:"injectedErrors"`
 	// Dropped counts dropped requests.
 	Dropped int64 `json:"dropped"`
+	// MaxRecords is the record bound (Config.MaxRecords; 0: none). A load
+	// tool sizes the ids it keeps picking so that they stay within it.
+	MaxRecords int `json:"maxRecords"`
 }
 
 // TableStats describes one table.
@@ -58,6 +61,7 @@ func (c *counters) add(f func(c *counters)) {
 func (e *Emulator) Stats() Stats {
 	s := Stats{Tables: map[string]TableStats{}, Operations: map[string]int64{}}
 	e.mu.RLock()
+	s.MaxRecords = max(e.store.max, 0)
 	for _, name := range e.cat.names {
 		s.Tables[name] = TableStats{Records: len(e.store.tables[name]), Evicted: e.store.evicted[name]}
 	}

@@ -252,9 +252,11 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet) *dvError {
 			delete(r.targets, b.lookup)
 			continue
 		}
-		if e.store.tables[b.target][b.id] == nil {
+		target := e.store.tables[b.target][b.id]
+		if target == nil {
 			return errNotFound(b.target, b.id)
 		}
+		target.used.Store(true) // referenced: keep it past the next eviction
 		r.fields[col] = b.id
 		if r.targets == nil {
 			r.targets = map[string]string{}
