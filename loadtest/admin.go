@@ -9,37 +9,12 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/cifbridge/cifbridge/bridge/emulator"
 )
 
-// EmulatorStats is the part of GET /api/v1/emulator/stats the report uses
-// (the emulator's Stats).
-type EmulatorStats struct {
-	Tables          map[string]TableStats `json:"tables"`
-	Operations      map[string]int64      `json:"operations"`
-	LateCompletions int64                 `json:"lateCompletions"`
-	FaultsApplied   int64                 `json:"faultsApplied"`
-	Delayed         int64                 `json:"delayed"`
-	InjectedErrors  int64                 `json:"injectedErrors"`
-	Dropped         int64                 `json:"dropped"`
-	// MaxRecords is the emulator's record bound (0: none).
-	MaxRecords int `json:"maxRecords"`
-}
-
-// TableStats is one table of EmulatorStats: Records + Evicted is what
-// creates left behind.
-type TableStats struct {
-	Records int   `json:"records"`
-	Evicted int64 `json:"evicted"`
-}
-
-// Records is the number of records over every table.
-func (s EmulatorStats) Records() int {
-	n := 0
-	for _, t := range s.Tables {
-		n += t.Records
-	}
-	return n
-}
+// EmulatorStats is GET /api/v1/emulator/stats: the emulator's ground truth.
+type EmulatorStats = emulator.Stats
 
 // ErrNoEmulator is returned when the bridge serves no emulator admin API
 // (another backend).

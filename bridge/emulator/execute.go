@@ -169,9 +169,10 @@ func (e *Emulator) target(name string, id *string) (*entity, string, error) {
 	return ent, n, err
 }
 
-// writeBody parses a create/update value against the entity's metadata.
-func (e *Emulator) writeBody(ent *entity, value json.RawMessage) (*writeSet, error) {
-	body, err := protocol.NormalizeObject("value", value)
+// writeBody parses a create/update value (the params member named field)
+// against the entity's metadata.
+func (e *Emulator) writeBody(ent *entity, field string, value json.RawMessage) (*writeSet, error) {
+	body, err := protocol.NormalizeObject(field, value)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +192,7 @@ func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	ws, err := e.writeBody(ent, p.Value)
+	ws, err := e.writeBody(ent, "value", p.Value)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -235,7 +236,7 @@ func (e *Emulator) prepUpdate(call backend.Call) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	ws, err := e.writeBody(ent, p.Value)
+	ws, err := e.writeBody(ent, "value", p.Value)
 	if err != nil {
 		return prepared{}, err
 	}

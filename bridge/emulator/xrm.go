@@ -167,17 +167,7 @@ func (e *Emulator) prepCRUD(name string, data json.RawMessage) (prepared, error)
 		return prepared{}, err
 	}
 	needID := func() (string, error) { return idParam("data.id", d.id()) }
-	needBody := func() (*writeSet, error) {
-		body, err := protocol.NormalizeObject("data.payload", d.Payload)
-		if err != nil {
-			return nil, err
-		}
-		ws, derr := parseWrite(ent, body, e.cat)
-		if derr != nil {
-			return nil, derr
-		}
-		return ws, nil
-	}
+	needBody := func() (*writeSet, error) { return e.writeBody(ent, "data.payload", d.Payload) }
 	opts := writeOpts{dupDetect: true, onCIF: true}
 	switch strings.ToLower(name) {
 	case "create":

@@ -13,25 +13,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/testutil"
 )
 
-// logBuffer is a bytes.Buffer safe for the logger and the test to share.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *logBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// logBuffer is a buffer safe for the logger and the test to share.
+type logBuffer = testutil.Buffer
 
 // startServe runs `cifbridge serve` in-process and returns the widget URL
 // from its startup log line.
