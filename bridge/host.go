@@ -74,7 +74,11 @@ func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessa
 		return nil, protocol.Errorf(protocol.CodeNoBackend,
 			"no host peer serves session %s: connect one on %s and send host.hello", call.Session, protocol.PathHost)
 	}
-	res, err := p.conn.Call(ctx, call.Method, withSession(call.Params, call.Session))
+	var observe func(dir string, msg []byte)
+	if h.s.cfg.OnFrame != nil {
+		observe = func(dir string, msg []byte) { h.s.frame(call.Session, "host", dir, msg) }
+	}
+	res, err := p.conn.CallObserved(ctx, call.Method, withSession(call.Params, call.Session), observe)
 	if errors.Is(err, rpcconn.ErrClosed) {
 		return nil, protocol.Errorf(protocol.CodeNoBackend, "the host peer %s disconnected before answering", p.name)
 	}
@@ -152,7 +156,6 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	hc := &hostConn{s: s, peer: &hostPeer{name: name}}
 	c := rpcconn.New(s.base, ws, hc, rpcconn.Options{
 		Logger:  log,
-		OnFrame: func(dir string, msg []byte) { s.frame("", "host", dir, msg) },
 		OnUnmatched: func(m *protocol.Message) {
 			log.Warn().RawJSON("id", m.ID).Msg("host answered a call that is no longer pending")
 		},

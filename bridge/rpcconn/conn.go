@@ -285,6 +285,15 @@ func (c *Conn) deliver(m *protocol.Message) {
 // Call sends a request and waits for its response, the end of ctx or the end
 // of the connection. A response error comes back as a *protocol.Error.
 func (c *Conn) Call(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	return c.CallObserved(ctx, method, params, nil)
+}
+
+// CallObserved is Call that also shows observe (when not nil) the request
+// as sent ("out") and the response that answers it ("in", re-encoded from
+// the decoded message, since a response may have arrived inside a batch).
+// The host hub uses it to put host frames in the capture of the session a
+// call belongs to, which the connection-wide Options.OnFrame cannot know.
+func (c *Conn) CallObserved(ctx context.Context, method string, params json.RawMessage, observe func(dir string, msg []byte)) (json.RawMessage, error) {
 	id := strconv.AppendInt(nil, c.seq.Add(1), 10)
 	ch := make(chan *protocol.Message, 1)
 	c.mu.Lock()
@@ -299,12 +308,19 @@ func (c *Conn) Call(ctx context.Context, method string, params json.RawMessage) 
 		delete(c.pending, string(id))
 		c.mu.Unlock()
 	}
-	if !c.send(protocol.AppendRequest(nil, id, method, params)) {
+	req := protocol.AppendRequest(nil, id, method, params)
+	if observe != nil {
+		observe("out", req)
+	}
+	if !c.send(req) {
 		forget()
 		return nil, ErrClosed
 	}
 	select {
 	case m := <-ch:
+		if observe != nil {
+			observe("in", protocol.AppendResponse(nil, m.ID, m.Result, m.Error))
+		}
 		if m.Error != nil {
 			return nil, m.Error
 		}

@@ -13,12 +13,9 @@ import (
 )
 
 // Capture (DESIGN §8): --capture-dir writes one JSONL file per session with
-// every widget and backend frame. Host-peer frames are not written: every
-// call a host peer answers is already in the capture as a "backend" out/in
-// pair (same method, params and answer, keyed by attempt id), and a host
-// frame carries no session of its own (its session is inside the params of
-// requests only), so attributing host responses would need per-connection
-// id bookkeeping the bridge does not expose to OnFrame.
+// every widget, host and backend frame. Host frames are written to the
+// capture of the session whose call they carry (the host hub reports them
+// per call; a host's own host.hello belongs to no session and is left out).
 func init() {
 	registerServePlugin("capture", func() servePlugin { return &capturePlugin{} })
 }
