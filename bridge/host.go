@@ -155,7 +155,7 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With().Str("role", "host").Str("host", name).Str("remote", r.RemoteAddr).Logger()
 	hc := &hostConn{s: s, peer: &hostPeer{name: name}}
 	c := rpcconn.New(s.base, ws, hc, rpcconn.Options{
-		Logger:  log,
+		Logger: log,
 		OnUnmatched: func(m *protocol.Message) {
 			log.Warn().RawJSON("id", m.ID).Msg("host answered a call that is no longer pending")
 		},
