@@ -71,7 +71,7 @@ func (h *hostHub) count() int {
 func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
 	p := h.pick(call.Session)
 	if p == nil {
-		return nil, protocol.Errorf(protocol.CodeNoBackend,
+		return nil, protocol.NewNoBackendError(false,
 			"no host peer serves session %s: connect one on %s and send host.hello", call.Session, protocol.PathHost)
 	}
 	var observe func(dir string, msg []byte)
@@ -79,8 +79,11 @@ func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessa
 		observe = func(dir string, msg []byte) { h.s.frame(call.Session, "host", dir, msg) }
 	}
 	res, err := p.conn.CallObserved(ctx, call.Method, withSession(call.Params, call.Session), observe)
+	if errors.Is(err, rpcconn.ErrNotSent) {
+		return nil, protocol.NewNoBackendError(false, "the host peer %s disconnected before the call was sent", p.name)
+	}
 	if errors.Is(err, rpcconn.ErrClosed) {
-		return nil, protocol.Errorf(protocol.CodeNoBackend, "the host peer %s disconnected before answering", p.name)
+		return nil, protocol.NewNoBackendError(true, "the host peer %s disconnected before answering", p.name)
 	}
 	return res, err
 }

@@ -163,6 +163,31 @@ func BackendData(err error) (d BackendErrorData, ok bool) {
 	return d, json.Unmarshal(e.Data, &d) == nil
 }
 
+// NoBackendData is the data of a -32002 error: whether the call reached
+// whoever would execute it. Delivered false proves the operation never ran
+// (no host peer, connection refused): anything may be retried. Delivered
+// true means it left the bridge and the executor went away before answering
+// (a host peer disconnected, a connection broke): it may have run, so a
+// retried create may duplicate.
+type NoBackendData struct {
+	Delivered bool `json:"delivered"`
+}
+
+// NewNoBackendError returns a -32002 error with NoBackendData.
+func NewNoBackendError(delivered bool, format string, args ...any) *Error {
+	return NewError(CodeNoBackend, fmt.Sprintf(format, args...), NoBackendData{Delivered: delivered})
+}
+
+// NoBackend decodes the data of a -32002 error; ok is false for other errors
+// and for a -32002 without the data (e.g. from an older host peer).
+func NoBackend(err error) (d NoBackendData, ok bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeNoBackend || len(e.Data) == 0 {
+		return d, false
+	}
+	return d, json.Unmarshal(e.Data, &d) == nil
+}
+
 func mustRaw(v any) json.RawMessage {
 	if r, ok := v.(json.RawMessage); ok {
 		return r

@@ -125,7 +125,9 @@ func (b *Backend) wireErr(ctx context.Context, call attempt, err error) error {
 		return protocol.NewTimeoutError(b.cfg.HTTPTimeout.Milliseconds(), call.attemptID)
 	}
 	b.log.Warn().Err(err).Str("method", call.method).Str("attempt", call.attemptID).Msg("dataverse unreachable")
-	return protocol.Errorf(protocol.CodeNoBackend, "dataverse unreachable: %s", neterr.Innermost(err))
+	// A failed dial sent nothing; a connection that broke after the request
+	// went out may have let the operation run.
+	return protocol.NewNoBackendError(!neterr.DialFailed(err), "dataverse unreachable: %s", neterr.Innermost(err))
 }
 
 func asRetrieveError(err error, target **oauth2.RetrieveError) bool { return errors.As(err, target) }

@@ -110,8 +110,10 @@ func Retryable(err error) bool { return classify(err) != failFinal }
 // even an operation that is not safe to repeat (an action, a CRUD update or
 // delete through execute) may be retried: the bridge refused it (-32003
 // overloaded) or the backend turned it away before doing anything (429
-// throttled, 503 unavailable). A timeout, a host gone or a gateway error
-// (502, 504) leaves the outcome open and is no proof.
+// throttled, 503 unavailable) or never got it (-32002 with delivered
+// false: no host peer, connection refused). A timeout, a host gone with the
+// call (-32002 delivered) or a gateway error (502, 504) leaves the outcome
+// open and is no proof.
 func NotRun(err error) bool { return classify(err) == failNotRun }
 
 // outcomeOpen reports whether a failure leaves open for good whether the
@@ -132,7 +134,7 @@ const (
 	failFinal  failKind = iota // not retried: an answer about the data, bad input, shutdown, …
 	failNotRun                 // retried: proves the operation never ran (-32003, 429, 503)
 	failOpen                   // retried: the operation may have run (-32000, 502, 504)
-	failGone                   // retried: no backend or host (-32002); whether it had the call is not said
+	failGone                   // retried: -32002 without data (an older peer): whether it had the call is not said
 )
 
 func classify(err error) failKind {
@@ -144,6 +146,12 @@ func classify(err error) failKind {
 	case protocol.CodeTimeout:
 		return failOpen
 	case protocol.CodeNoBackend:
+		if d, ok := protocol.NoBackend(err); ok {
+			if d.Delivered {
+				return failOpen // it reached the executor, which went away
+			}
+			return failNotRun // it never left the bridge
+		}
 		return failGone
 	case protocol.CodeOverloaded:
 		return failNotRun

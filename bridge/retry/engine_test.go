@@ -254,6 +254,8 @@ func TestRetryable(t *testing.T) {
 	}{
 		{"timeout", protocol.NewTimeoutError(10000, "a"), true},
 		{"no backend", protocol.Errorf(protocol.CodeNoBackend, "host gone"), true},
+		{"no host peer", protocol.NewNoBackendError(false, "no host"), true},
+		{"host gone with the call", protocol.NewNoBackendError(true, "host gone"), true},
 		{"overloaded", protocol.Errorf(protocol.CodeOverloaded, "busy"), true},
 		{"429", backendErr(429, 0), true},
 		{"502", backendErr(502, 0), true},
@@ -286,6 +288,8 @@ func TestNotRun(t *testing.T) {
 		{"503", backendErr(503, 0), true},
 		{"timeout", protocol.NewTimeoutError(10000, "a"), false},
 		{"host gone", protocol.Errorf(protocol.CodeNoBackend, "host gone"), false},
+		{"host gone with the call", protocol.NewNoBackendError(true, "host gone"), false},
+		{"no host peer: never sent", protocol.NewNoBackendError(false, "no host"), true},
 		{"502", backendErr(502, 0), false},
 		{"504", backendErr(504, 0), false},
 		{"500", backendErr(500, 0), false},
@@ -364,6 +368,41 @@ func TestOpenFailuresOnlyAreFlagged(t *testing.T) {
 	}
 	if e, _ := l.Get(context.Background(), d.LedgerID); e.Status != ledger.StatusExpiredUnknown || len(e.Attempts) != 2 || eng.Pending() != 0 {
 		t.Fatalf("entry %+v pending %d", e, eng.Pending())
+	}
+}
+
+// A create whose attempt reached a host peer that then went away may have
+// run: it is flagged like a backend timeout. One that never left the bridge
+// (no host peer) is retried without an entry.
+func TestHostGoneWithTheCallIsFlagged(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		delivered bool
+		want      ledger.Status
+	}{
+		{"delivered", true, ledger.StatusExpiredUnknown},
+		{"never sent", false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+				if n == 0 {
+					return nil, protocol.NewNoBackendError(tt.delivered, "host h")
+				}
+				return created("eeeeeeee-0000-4000-8000-000000000003"), nil
+			}}
+			eng, l := newEngine(t, fb)
+			out := fakeCreate(t, eng)
+			if tt.want == "" {
+				if out.LedgerID != "" || out.PossibleDuplicate {
+					t.Fatalf("never-sent attempt flagged: %+v", out)
+				}
+				return
+			}
+			e, err := l.Get(context.Background(), out.LedgerID)
+			if err != nil || e.Status != tt.want || !out.PossibleDuplicate {
+				t.Fatalf("entry %+v (%v), result %+v", e, err, out)
+			}
+		})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -25,6 +26,11 @@ import (
 
 // ErrClosed is returned by Call and Notify once the connection is closed.
 var ErrClosed = errors.New("connection closed")
+
+// ErrNotSent is returned by Call when the connection was closed before the
+// request could be queued: the peer never got it. errors.Is(err, ErrClosed)
+// holds for it too.
+var ErrNotSent = fmt.Errorf("%w before the call was sent", ErrClosed)
 
 // Handler serves the peer's requests and notifications. Each call runs on
 // its own goroutine with a context that ends when the connection closes.
@@ -299,7 +305,7 @@ func (c *Conn) CallObserved(ctx context.Context, method string, params json.RawM
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, ErrClosed
+		return nil, ErrNotSent
 	}
 	c.pending[string(id)] = ch
 	c.mu.Unlock()
@@ -314,7 +320,7 @@ func (c *Conn) CallObserved(ctx context.Context, method string, params json.RawM
 	}
 	if !c.send(req) {
 		forget()
-		return nil, ErrClosed
+		return nil, ErrNotSent
 	}
 	select {
 	case m := <-ch:

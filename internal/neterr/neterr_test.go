@@ -38,3 +38,23 @@ func TestIsTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A real refused connection and a real broken one, on loopback.
+func TestDialFailed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, refused := net.Dial("tcp", addr)
+	if refused == nil || !neterr.DialFailed(fmt.Errorf("post: %w", &url.Error{Op: "Post", URL: "http://" + addr, Err: refused})) {
+		t.Fatalf("refused dial %v: DialFailed false", refused)
+	}
+	if neterr.DialFailed(errors.New("read: connection reset by peer")) || neterr.DialFailed(&net.OpError{Op: "read", Err: errors.New("reset")}) {
+		t.Fatal("a broken read counted as a failed dial")
+	}
+	if !neterr.DialFailed(&net.DNSError{Err: "no such host", Name: "org.invalid"}) {
+		t.Fatal("a failed name lookup is a failed dial")
+	}
+}
