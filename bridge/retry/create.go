@@ -182,6 +182,7 @@ type logicalCreate struct {
 	early    map[string]correlation.Late // late outcomes that came before add
 	ids      []string                    // distinct records known to exist
 	done     bool                        // the call has been answered
+	answered int                         // len(ids) when it was: 1 if the widget got a record id, 0 if an error
 	untrack  bool                        // removed from Engine.live
 }
 
@@ -339,6 +340,7 @@ func (lc *logicalCreate) pendingLocked() bool {
 func (lc *logicalCreate) finish(ctx context.Context) (ledger.Entry, []ledger.Attempt, bool) {
 	lc.mu.Lock()
 	lc.done = true
+	lc.answered = len(lc.ids)
 	attempts := slices.Clone(lc.attempts)
 	lc.mu.Unlock()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lc.e.cfg.LedgerWriteTimeout)
@@ -359,6 +361,8 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bo
 	lc.mu.Lock()
 	st := lc.status()
 	attempts, ids := slices.Clone(lc.attempts), slices.Clone(lc.ids)
+	// The widget was told the create failed, yet one record exists.
+	unknownToWidget := lc.done && lc.answered == 0 && len(ids) == 1
 	finished := lc.done && !lc.pendingLocked()
 	lc.mu.Unlock()
 	defer func() {
@@ -376,7 +380,7 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bo
 	if lc.ledgerID == "" {
 		entry, err = lc.e.cfg.Ledger.Create(ctx, ledger.Entry{
 			Session: lc.session, Method: lc.method, Entity: lc.entity, Key: lc.key,
-			Attempts: attempts, RecordIDs: ids, Status: st, Note: note(st, lc.idempotent),
+			Attempts: attempts, RecordIDs: ids, Status: st, Note: note(st, lc.idempotent, unknownToWidget),
 		})
 		if err == nil {
 			lc.ledgerID = entry.ID
@@ -386,7 +390,7 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bo
 			// An operator's acknowledgement stands unless new records turned up.
 			if cur.Status != ledger.StatusAcknowledged || len(ids) > len(cur.RecordIDs) {
 				if cur.Status != st {
-					cur.Note = note(st, lc.idempotent)
+					cur.Note = note(st, lc.idempotent, unknownToWidget)
 				}
 				cur.Status = st
 			}
@@ -420,14 +424,18 @@ func (lc *logicalCreate) forget() {
 	lc.e.mu.Unlock()
 }
 
-// note explains a status in the entry, for operators.
-func note(st ledger.Status, idempotent bool) string {
+// note explains a status in the entry, for operators. unknownToWidget is
+// true when the widget got an error yet one record exists.
+func note(st ledger.Status, idempotent, unknownToWidget bool) string {
 	switch st {
 	case ledger.StatusSuspected:
 		return "an attempt timed out and its outcome is not known yet: the record may exist twice"
 	case ledger.StatusConfirmed:
 		return "a timed-out attempt created a record after all: recordIds lists every record of this create"
 	case ledger.StatusCleared:
+		if unknownToWidget {
+			return "no duplicate, but the widget was told the create failed while a timed-out attempt created the record in recordIds after all: the widget does not know it (a manual retry would duplicate it)"
+		}
 		return "every timed-out attempt failed or was the only record: no duplicate"
 	case ledger.StatusResolved:
 		if idempotent {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -403,6 +404,28 @@ func TestHostGoneWithTheCallIsFlagged(t *testing.T) {
 				t.Fatalf("entry %+v (%v), result %+v", e, err, out)
 			}
 		})
+	}
+}
+
+// A create the widget was told failed (-32005) whose timed-out attempt then
+// landed: no duplicate, but the entry says the widget does not know the
+// record.
+func TestExhaustedCreateThatLandedLate(t *testing.T) {
+	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		return nil, protocol.NewTimeoutError(200, id)
+	}}
+	eng, l := newEngine(t, fb)
+	_, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":0}`))
+	var pe *protocol.Error
+	var d retry.ExhaustedData
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeRetriesExhausted || json.Unmarshal(pe.Data, &d) != nil || d.LedgerID == "" {
+		t.Fatalf("err %v", err)
+	}
+	fb.late("at-1", correlation.Late{Result: created("eeeeeeee-0000-4000-8000-000000000009"), LateBy: time.Second})
+	fb.late("at-2", correlation.Late{Err: backendErr(500, 0), LateBy: time.Second})
+	e, _ := l.Get(context.Background(), d.LedgerID)
+	if e.Status != ledger.StatusCleared || len(e.RecordIDs) != 1 || !strings.Contains(e.Note, "widget was told the create failed") {
+		t.Fatalf("entry %+v", e)
 	}
 }
 
