@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every cifbridge test: go vet, the Go tests with -race, the compose
+# Runs every cifbridge test: gofmt, go vet, the Go tests with -race, the compose
 # file check, and the web tests (node unit tests, tsc, headless Chromium).
 # It installs what the tests need first: Go modules, the npm packages of
 # web/, and Debian's chromium (when missing and running as root).
@@ -23,7 +23,13 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 (cd web && npm ci --no-audit --no-fund --loglevel=error)
 
-say "go vet"
+say "gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*'))
+if [ -n "$unformatted" ]; then
+	echo "these files are not gofmt-formatted (run: gofmt -w <file>):"
+	echo "$unformatted"
+	exit 1
+fi
 go vet ./...
 
 say "go test -race"
