@@ -137,3 +137,26 @@ func TestMaxRecordsDefaultAndUnbounded(t *testing.T) {
 		}
 	}
 }
+
+// Seeded records are reference data: never evicted, not counted.
+func TestMaxRecordsKeepsSeededRecords(t *testing.T) {
+	e, err := emulator.New(emulator.Config{MaxRecords: 2, Seed: []byte(`{"contact":[
+		{"contactid":"11111111-1111-4111-8111-111111111111","lastname":"a"},
+		{"contactid":"22222222-2222-4222-8222-222222222222","lastname":"b"},
+		{"contactid":"33333333-3333-4333-8333-333333333333","lastname":"c"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made []string
+	for i := range 5 {
+		made = append(made, newContact(t, e, i))
+	}
+	for _, id := range []string{"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333", made[3], made[4]} {
+		if !exists(t, e, id) {
+			t.Fatalf("%s was evicted", id)
+		}
+	}
+	if st := e.Stats().Tables["contact"]; st.Records != 5 || st.Evicted != 3 {
+		t.Fatalf("stats %+v, want 3 seeded + 2 kept, 3 evicted", st)
+	}
+}

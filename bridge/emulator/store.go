@@ -23,6 +23,7 @@ type record struct {
 	targets map[string]string // lookup → logical name of the record it points to
 	version int64
 	serial  uint64      // creation number, kept by updates (eviction order)
+	pinned  bool        // seeded: never evicted, not counted against the bound
 	used    atomic.Bool // read or written since eviction last passed it
 }
 
@@ -63,6 +64,9 @@ func (s *store) init() {
 func (s *store) added(table, id string, r *record) {
 	s.serial++
 	r.serial = s.serial
+	if r.pinned {
+		return
+	}
 	s.live++
 	if s.max <= 0 {
 		return
@@ -105,7 +109,11 @@ func (s *store) evictOne() bool {
 }
 
 // removed accounts for a deleted record.
-func (s *store) removed() { s.live-- }
+func (s *store) removed(r *record) {
+	if !r.pinned {
+		s.live--
+	}
+}
 
 func (s *store) table(logical string) map[string]*record {
 	t := s.tables[logical]
@@ -239,6 +247,7 @@ func containsStr(list []string, s string) bool {
 type writeOpts struct {
 	dupDetect bool   // run the duplicate-detection rules that apply
 	onCIF     bool   // the write came through the CIF path (rules need OnCIF)
+	pinned    bool   // a seeded record: kept whatever the record bound
 	ifMatch   string // "" none, "*" must exist, else an etag that must match
 	ifNone    bool   // If-None-Match: * (must not exist)
 }
@@ -295,7 +304,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	now := e.stamp()
 	// The new record takes the parsed field map itself (a writeSet is used
 	// once): one map per create instead of a copy of a copy.
-	r := &record{fields: ws.fields}
+	r := &record{fields: ws.fields, pinned: opts.pinned}
 	ws.fields = nil
 	if r.fields == nil {
 		r.fields = make(map[string]any, 4)
@@ -361,7 +370,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 }
 
 func (r *record) clone() *record {
-	return &record{fields: maps.Clone(r.fields), targets: maps.Clone(r.targets), version: r.version, serial: r.serial}
+	return &record{fields: maps.Clone(r.fields), targets: maps.Clone(r.targets), version: r.version, serial: r.serial, pinned: r.pinned}
 }
 
 // remove deletes a record.
@@ -372,8 +381,8 @@ func (e *Emulator) remove(ent *entity, id string) *dvError {
 	if t[id] == nil {
 		return errNotFound(ent.LogicalName, id)
 	}
+	e.store.removed(t[id])
 	delete(t, id)
-	e.store.removed()
 	return nil
 }
 
@@ -478,7 +487,7 @@ func (e *Emulator) seedTable(name string, rows []json.RawMessage) error {
 		ws, derr := parseWrite(ent, row, e.cat)
 		if derr == nil {
 			var r *record
-			r, derr = e.createLocked(ent, ws, writeOpts{})
+			r, derr = e.createLocked(ent, ws, writeOpts{pinned: true})
 			if derr == nil {
 				created = append(created, r.fields[ent.PrimaryIDAttribute].(string))
 				continue

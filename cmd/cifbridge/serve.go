@@ -59,7 +59,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.emulatorSchema, "emulator-schema", "", "JSON `file` extending the emulator's metadata (entities, lookups, duplicate rules, actions)")
 	fs.StringVar(&f.emulatorSeed, "emulator-seed", "", "JSON `file` of records to load into the emulator at start, keyed by entity logical name")
 	fs.StringVar(&f.emulatorFaults, "emulator-faults", "", "JSON `file` with the emulator's initial fault profile (latency, errors, drops); also PUT /api/v1/emulator/faults")
-	fs.IntVar(&f.emulatorMax, "emulator-max-records", emulator.DefaultMaxRecords, "most records the emulator keeps; past it the oldest record not read or updated lately is evicted (counted in /api/v1/emulator/stats) so a long load run cannot exhaust memory; -1 keeps everything")
+	fs.IntVar(&f.emulatorMax, "emulator-max-records", emulator.DefaultMaxRecords, "most records created at run time the emulator keeps (seeded ones are always kept); past it the oldest record not read, updated or referenced lately is evicted (counted in /api/v1/emulator/stats), so a long load run keeps bounded memory and the emulator's garbage collection stays out of the bridge's latency; -1 keeps everything")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated browser Origin `patterns` allowed besides the bridge's own host and loopback, e.g. '*.crm4.dynamics.com,https://widget.example.com'")
 	fs.StringVar(&f.token, "token", "", "bearer `token` required from widgets, hosts and admin calls (prefer the environment variable: flags show in ps)")
 	fs.Int64Var(&f.maxMessageBytes, "max-message-bytes", 1<<20, "largest WebSocket message in `bytes`; a larger one closes the connection with 1009")
