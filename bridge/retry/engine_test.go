@@ -361,12 +361,7 @@ func TestOpenFailuresOnlyAreFlagged(t *testing.T) {
 		return nil, backendErr(504, 0)
 	}}
 	eng, l := newEngine(t, fb)
-	_, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":0}`))
-	var pe *protocol.Error
-	var d retry.ExhaustedData
-	if !errors.As(err, &pe) || pe.Code != protocol.CodeRetriesExhausted || json.Unmarshal(pe.Data, &d) != nil || d.LedgerID == "" {
-		t.Fatalf("err %v", err)
-	}
+	d := exhaustedCreate(t, eng)
 	if e, _ := l.Get(context.Background(), d.LedgerID); e.Status != ledger.StatusExpiredUnknown || len(e.Attempts) != 2 || eng.Pending() != 0 {
 		t.Fatalf("entry %+v pending %d", e, eng.Pending())
 	}
@@ -415,18 +410,26 @@ func TestExhaustedCreateThatLandedLate(t *testing.T) {
 		return nil, protocol.NewTimeoutError(200, id)
 	}}
 	eng, l := newEngine(t, fb)
-	_, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":0}`))
-	var pe *protocol.Error
-	var d retry.ExhaustedData
-	if !errors.As(err, &pe) || pe.Code != protocol.CodeRetriesExhausted || json.Unmarshal(pe.Data, &d) != nil || d.LedgerID == "" {
-		t.Fatalf("err %v", err)
-	}
+	d := exhaustedCreate(t, eng)
 	fb.late("at-1", correlation.Late{Result: created("eeeeeeee-0000-4000-8000-000000000009"), LateBy: time.Second})
 	fb.late("at-2", correlation.Late{Err: backendErr(500, 0), LateBy: time.Second})
 	e, _ := l.Get(context.Background(), d.LedgerID)
 	if e.Status != ledger.StatusCleared || len(e.RecordIDs) != 1 || !strings.Contains(e.Note, "widget was told the create failed") {
 		t.Fatalf("entry %+v", e)
 	}
+}
+
+// exhaustedCreate runs a create with one retry that must end in -32005 with
+// a ledger entry, and returns the error's data.
+func exhaustedCreate(t *testing.T, eng *retry.Engine) retry.ExhaustedData {
+	t.Helper()
+	_, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":0}`))
+	var pe *protocol.Error
+	var d retry.ExhaustedData
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeRetriesExhausted || json.Unmarshal(pe.Data, &d) != nil || d.LedgerID == "" {
+		t.Fatalf("err %v", err)
+	}
+	return d
 }
 
 func TestBuiltinPrimaryKey(t *testing.T) {
