@@ -45,7 +45,7 @@ type captureEntry struct {
 }
 
 func (p *capturePlugin) flags(fs *flag.FlagSet) {
-	fs.StringVar(&p.dir, "capture-dir", "", "`directory` receiving one JSONL capture file per session (widget and backend frames; replay them with cifbridge replay); empty disables capture")
+	fs.StringVar(&p.dir, "capture-dir", "", "`directory` receiving one JSONL capture file per session (widget, host and backend frames; replay them with cifbridge replay); empty disables capture")
 	fs.StringVar(&p.patterns, "capture-sessions", "", "comma-separated session id glob `patterns` to capture (e.g. 's-*,incident-*'); empty means every session")
 	fs.Int64Var(&p.maxBytes, "capture-max-bytes", capture.DefaultMaxFileBytes, "rotate a session's capture file before it exceeds this many `bytes`; negative disables rotation")
 }
