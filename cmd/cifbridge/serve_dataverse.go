@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -19,6 +20,9 @@ func init() {
 
 type dataversePlugin struct {
 	noSteps
+	backend            *dataverse.Backend // set by configure with --backend dataverse
+	probe              chan struct{}      // closed when the start-up probe ends
+	cancelProbe        context.CancelFunc // ends it
 	url                string
 	tenant             string
 	clientID           string
@@ -82,15 +86,35 @@ func (p *dataversePlugin) configure(env *serveEnv) error {
 		return usageError{err}
 	}
 	env.Config.Backend = b
-	// A start-up probe: log whether the credentials work, without delaying start.
+	p.backend = b
+	return nil
+}
+
+// start probes the org once, without delaying start, and logs whether the
+// credentials work. The probe ends with the run; stop waits for it.
+func (p *dataversePlugin) start(ctx context.Context, env *serveEnv) error {
+	if p.backend == nil {
+		return nil
+	}
+	p.probe = make(chan struct{})
+	ctx, cancel := context.WithTimeout(ctx, p.timeout+5*time.Second)
+	p.cancelProbe = cancel
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), p.timeout+5*time.Second)
-		defer cancel()
-		if err := b.Check(ctx); err != nil {
-			env.Log.Warn().Str("org", p.url).Str("error", err.Error()).Msg("dataverse check (WhoAmI) failed: calls will fail until it answers")
+		defer close(p.probe)
+		if err := p.backend.Check(ctx); err != nil {
+			if !errors.Is(ctx.Err(), context.Canceled) { // not when the run ended first
+				env.Log.Warn().Str("org", p.url).Str("error", err.Error()).Msg("dataverse check (WhoAmI) failed: calls will fail until it answers")
+			}
 			return
 		}
 		env.Log.Info().Str("org", p.url).Msg("dataverse reachable: WhoAmI answered")
 	}()
 	return nil
+}
+
+func (p *dataversePlugin) stop(*serveEnv) {
+	if p.probe != nil {
+		p.cancelProbe() // a run that ends early (e.g. the port is taken) does not wait for it
+		<-p.probe
+	}
 }
