@@ -122,7 +122,10 @@ type AttemptRequest struct {
 	Params    json.RawMessage // validated named params
 	Typed     any             // Params decoded, when the caller has them (see backend.Call.Typed)
 	Received  time.Time       // when the widget's frame was read: the CIF clock starts there (zero: now)
-	OnLate    func(correlation.Late)
+	// WidgetMethod is the widget's method when the attempt serves another
+	// one (the retry engine's cif.createrecord for enreach.xrm.createRecord).
+	WidgetMethod string
+	OnLate       func(correlation.Late)
 }
 
 // Attempt runs one attempt on the session's backend under its CIF timeout,
@@ -132,7 +135,7 @@ func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage
 	attemptID := s.table.NewID()
 	res, err := s.table.Do(ctx, correlation.Attempt{
 		ID: attemptID, Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
-		RequestID: r.RequestID, Timeout: timeout, Started: r.Received, OnLate: r.OnLate,
+		RequestID: r.RequestID, WidgetMethod: r.WidgetMethod, Timeout: timeout, Started: r.Received, OnLate: r.OnLate,
 	}, func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
 		capture := s.cfg.OnFrame != nil
 		if capture {
@@ -195,7 +198,8 @@ func (s *Server) onLate(l correlation.Late) {
 	if l.Info.Kind != correlation.KindBackend {
 		return
 	}
-	p := protocol.LateParams{RequestID: l.Info.RequestID, AttemptID: l.Info.ID, Method: l.Info.Method, LateByMs: l.LateBy.Milliseconds()}
+	p := protocol.LateParams{RequestID: l.Info.RequestID, AttemptID: l.Info.ID, Method: l.Info.Method,
+		WidgetMethod: l.Info.WidgetMethod, LateByMs: l.LateBy.Milliseconds()}
 	if len(p.RequestID) == 0 {
 		p.RequestID = json.RawMessage("null")
 	}

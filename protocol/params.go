@@ -85,13 +85,17 @@ type EventParams struct {
 
 // LateParams are the params of the bridge.late notification.
 type LateParams struct {
-	RequestID json.RawMessage `json:"requestId"`        // the widget's request id, as it sent it
-	AttemptID string          `json:"attemptId"`        // the timed-out attempt
-	Method    string          `json:"method"`           // e.g. "cif.createrecord"
-	Outcome   string          `json:"outcome"`          // "success" or "failure"
-	LateByMs  int64           `json:"lateByMs"`         // how long after the CIF deadline the answer came
-	Result    json.RawMessage `json:"result,omitempty"` // when success
-	Error     *Error          `json:"error,omitempty"`  // when failure
+	RequestID json.RawMessage `json:"requestId"` // the widget's request id, as it sent it
+	AttemptID string          `json:"attemptId"` // the timed-out attempt
+	Method    string          `json:"method"`    // the attempt's, e.g. "cif.createrecord"
+	// WidgetMethod is the widget call the attempt served, e.g.
+	// "enreach.xrm.createRecord" for an attempt of the retry engine (its
+	// Method is then "cif.createrecord"); omitted when it is Method.
+	WidgetMethod string          `json:"widgetMethod,omitempty"`
+	Outcome      string          `json:"outcome"`          // "success" or "failure"
+	LateByMs     int64           `json:"lateByMs"`         // how long after the CIF deadline the answer came
+	Result       json.RawMessage `json:"result,omitempty"` // when success
+	Error        *Error          `json:"error,omitempty"`  // when failure
 }
 
 // Outcomes as CIF names them.

@@ -161,7 +161,10 @@ export interface OpenEventDetail {
 export interface LateDetail {
   requestId: number | string;
   attemptId: string;
+  /** the attempt's method, e.g. "cif.createrecord". */
   method: string;
+  /** the widget call the attempt served when it differs from method, e.g. "enreach.xrm.createRecord". */
+  widgetMethod?: string;
   outcome: "success" | "failure";
   lateByMs: number;
   result?: unknown;

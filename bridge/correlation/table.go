@@ -36,7 +36,10 @@ type Attempt struct {
 	Session   string
 	Method    string          // wire method, e.g. "cif.createrecord"
 	RequestID json.RawMessage // the widget request that caused it, as sent (may be nil)
-	Timeout   time.Duration   // the session's CIF timeout; a caller deadline that is earlier wins
+	// WidgetMethod is the method of that widget request when it differs
+	// from Method (an enreach.xrm.* call the retry engine serves).
+	WidgetMethod string
+	Timeout      time.Duration // the session's CIF timeout; a caller deadline that is earlier wins
 	// Started is when the CIF clock started (the widget's frame was read);
 	// zero means now. The deadline is Started + Timeout.
 	Started time.Time
@@ -47,14 +50,15 @@ type Attempt struct {
 
 // Info is what the table knows about an attempt.
 type Info struct {
-	ID        string          `json:"id"`
-	Kind      Kind            `json:"-"`
-	Session   string          `json:"session"`
-	Method    string          `json:"method"`
-	RequestID json.RawMessage `json:"requestId,omitempty"`
-	Started   time.Time       `json:"started"`
-	Deadline  time.Time       `json:"deadline"`
-	State     string          `json:"state"` // "inflight", "timedout", "abandoned"
+	ID           string          `json:"id"`
+	Kind         Kind            `json:"-"`
+	Session      string          `json:"session"`
+	Method       string          `json:"method"`
+	RequestID    json.RawMessage `json:"requestId,omitempty"`
+	WidgetMethod string          `json:"widgetMethod,omitempty"`
+	Started      time.Time       `json:"started"`
+	Deadline     time.Time       `json:"deadline"`
+	State        string          `json:"state"` // "inflight", "timedout", "abandoned"
 }
 
 // Late is the outcome of an attempt that was no longer awaited: it timed out,
@@ -183,13 +187,14 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	}
 	e := &entry{
 		info: Info{
-			ID:        a.ID,
-			Kind:      a.Kind,
-			Session:   a.Session,
-			Method:    a.Method,
-			RequestID: a.RequestID,
-			Started:   now,
-			Deadline:  deadline,
+			ID:           a.ID,
+			Kind:         a.Kind,
+			Session:      a.Session,
+			Method:       a.Method,
+			RequestID:    a.RequestID,
+			WidgetMethod: a.WidgetMethod,
+			Started:      now,
+			Deadline:     deadline,
 		},
 		done:   make(chan outcome, 1),
 		onLate: a.OnLate,

@@ -249,6 +249,7 @@ func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method str
 	start := time.Now()
 	res, id, err := e.cfg.Bridge.Attempt(ctx, bridge.AttemptRequest{
 		Session: call.Session, RequestID: call.RequestID, Method: method, Params: params, OnLate: onLate,
+		WidgetMethod: widgetMethod(call.Method, method),
 	})
 	rec = ledger.Attempt{AttemptID: id, LatencyMs: time.Since(start).Milliseconds()}
 	if err == nil {
@@ -345,4 +346,13 @@ func mustJSON(v any) json.RawMessage {
 		panic(err) // only our own plain structs are marshalled
 	}
 	return b
+}
+
+// widgetMethod is the widget's method for bridge.late when it is not the
+// attempt's own.
+func widgetMethod(widget, attempt string) string {
+	if widget == attempt {
+		return ""
+	}
+	return widget
 }

@@ -45,6 +45,20 @@ func TestCreateTimeoutThenSuccessIsConfirmed(t *testing.T) {
 	if got.ID != res.LedgerID || len(got.RecordIDs) != 2 || !slices.Contains(got.RecordIDs, res.ID) {
 		t.Fatalf("notification entry %+v", got)
 	}
+	// The late answer's bridge.late names the widget's call as well as the
+	// attempt's, so a client can tell it from a raw cif.createrecord.
+	c.mu.Lock()
+	var late *protocol.LateParams
+	for _, n := range c.notes {
+		if n.Method == protocol.NotifyLate {
+			late = new(protocol.LateParams)
+			json.Unmarshal(n.Params, late)
+		}
+	}
+	c.mu.Unlock()
+	if late == nil || late.Method != protocol.MethodCreateRecord || late.WidgetMethod != protocol.MethodXrmCreateRecord {
+		t.Fatalf("bridge.late %+v, want method %s for widget method %s", late, protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord)
+	}
 	r.settle(2 * time.Second)
 	e = r.entry(res.LedgerID)
 	if e.Status != ledger.StatusConfirmed || e.Attempts[0].Outcome != ledger.OutcomeLateSuccess || e.Attempts[0].RecordID == "" ||
