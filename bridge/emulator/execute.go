@@ -183,6 +183,48 @@ func (e *Emulator) writeBody(ent *entity, field string, value json.RawMessage) (
 	return ws, nil
 }
 
+// The record operations of the CIF calls and of xrm.execute's CRUD
+// requests, run once the fault profile lets them through. Writes go through
+// duplicate detection as CIF writes do.
+
+func (e *Emulator) createOp(ent *entity, ws *writeSet) prepared {
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		r, derr := e.create(ent, ws, writeOpts{dupDetect: true, onCIF: true})
+		if derr != nil {
+			return nil, derr
+		}
+		return createResult(ent, r.fields[ent.PrimaryIDAttribute].(string))
+	}}
+}
+
+func (e *Emulator) retrieveOp(ent *entity, id string, q *query) prepared {
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		rec, derr := e.retrieve(ent, id, q)
+		if derr != nil {
+			return nil, derr
+		}
+		return jsonResult(rec)
+	}}
+}
+
+func (e *Emulator) updateOp(ent *entity, id string, ws *writeSet) prepared {
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		if _, _, derr := e.update(ent, id, ws, false, writeOpts{dupDetect: true, onCIF: true}); derr != nil {
+			return nil, derr
+		}
+		return createResult(ent, id)
+	}}
+}
+
+func (e *Emulator) deleteOp(ent *entity, id string) prepared {
+	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		if derr := e.remove(ent, id); derr != nil {
+			return nil, derr
+		}
+		return createResult(ent, id)
+	}}
+}
+
 func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
 	p, err := backend.Params[protocol.CreateRecordParams](call)
 	if err != nil {
@@ -196,13 +238,7 @@ func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-		r, derr := e.create(ent, ws, writeOpts{dupDetect: true, onCIF: true})
-		if derr != nil {
-			return nil, derr
-		}
-		return createResult(ent, r.fields[ent.PrimaryIDAttribute].(string))
-	}}, nil
+	return e.createOp(ent, ws), nil
 }
 
 func (e *Emulator) prepRetrieve(call backend.Call) (prepared, error) {
@@ -218,13 +254,7 @@ func (e *Emulator) prepRetrieve(call backend.Call) (prepared, error) {
 	if derr != nil {
 		return prepared{}, derr
 	}
-	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-		rec, derr := e.retrieve(ent, id, q)
-		if derr != nil {
-			return nil, derr
-		}
-		return jsonResult(rec)
-	}}, nil
+	return e.retrieveOp(ent, id, q), nil
 }
 
 func (e *Emulator) prepUpdate(call backend.Call) (prepared, error) {
@@ -240,12 +270,7 @@ func (e *Emulator) prepUpdate(call backend.Call) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-		if _, _, derr := e.update(ent, id, ws, false, writeOpts{dupDetect: true, onCIF: true}); derr != nil {
-			return nil, derr
-		}
-		return createResult(ent, id)
-	}}, nil
+	return e.updateOp(ent, id, ws), nil
 }
 
 func (e *Emulator) prepDelete(call backend.Call) (prepared, error) {
@@ -257,12 +282,7 @@ func (e *Emulator) prepDelete(call backend.Call) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-		if derr := e.remove(ent, id); derr != nil {
-			return nil, derr
-		}
-		return createResult(ent, id)
-	}}, nil
+	return e.deleteOp(ent, id), nil
 }
 
 func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {

@@ -168,20 +168,13 @@ func (e *Emulator) prepCRUD(name string, data json.RawMessage) (prepared, error)
 	}
 	needID := func() (string, error) { return idParam("data.id", d.id()) }
 	needBody := func() (*writeSet, error) { return e.writeBody(ent, "data.payload", d.Payload) }
-	opts := writeOpts{dupDetect: true, onCIF: true}
 	switch strings.ToLower(name) {
 	case "create":
 		ws, err := needBody()
 		if err != nil {
 			return prepared{}, err
 		}
-		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-			r, derr := e.create(ent, ws, opts)
-			if derr != nil {
-				return nil, derr
-			}
-			return createResult(ent, r.fields[ent.PrimaryIDAttribute].(string))
-		}}, nil
+		return e.createOp(ent, ws), nil
 	case "retrieve":
 		id, err := needID()
 		if err != nil {
@@ -195,13 +188,7 @@ func (e *Emulator) prepCRUD(name string, data json.RawMessage) (prepared, error)
 		if derr != nil {
 			return prepared{}, derr
 		}
-		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-			rec, derr := e.retrieve(ent, id, q)
-			if derr != nil {
-				return nil, derr
-			}
-			return jsonResult(rec)
-		}}, nil
+		return e.retrieveOp(ent, id, q), nil
 	case "update":
 		id, err := needID()
 		if err != nil {
@@ -211,23 +198,13 @@ func (e *Emulator) prepCRUD(name string, data json.RawMessage) (prepared, error)
 		if err != nil {
 			return prepared{}, err
 		}
-		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-			if _, _, derr := e.update(ent, id, ws, false, opts); derr != nil {
-				return nil, derr
-			}
-			return createResult(ent, id)
-		}}, nil
+		return e.updateOp(ent, id, ws), nil
 	case "delete":
 		id, err := needID()
 		if err != nil {
 			return prepared{}, err
 		}
-		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-			if derr := e.remove(ent, id); derr != nil {
-				return nil, derr
-			}
-			return createResult(ent, id)
-		}}, nil
+		return e.deleteOp(ent, id), nil
 	}
 	return prepared{}, &dvError{http.StatusBadRequest, CodeQuerySyntax,
 		"The CRUD operationName must be Create, Retrieve, Update or Delete, got '" + name + "'."}
