@@ -123,6 +123,16 @@ function onSnapshot(snap) {
   tick();
 }
 
+// attemptCells are the session, method and attempt id columns an in-flight
+// attempt and a late record share.
+function attemptCells(a) {
+  return [
+    h("td", { class: "mono", title: a.session }, shortId(a.session, 14)),
+    h("td", { class: "mono", title: a.method }, a.method),
+    h("td", { class: "mono muted", title: a.id }, shortId(a.id, 12)),
+  ];
+}
+
 function renderInflight(list) {
   syncRows($("inflight"), list, {
     cols: 5,
@@ -132,9 +142,7 @@ function renderInflight(list) {
       h(
         "tr",
         {},
-        h("td", { class: "mono", title: a.session }, shortId(a.session, 14)),
-        h("td", { class: "mono", title: a.method }, a.method),
-        h("td", { class: "mono muted", title: a.id }, shortId(a.id, 12)),
+        ...attemptCells(a),
         h("td", { class: "r elapsed" }),
         h("td", {}, h("div", { class: "left" }, h("div", { class: "bar" }, h("div", { class: "fill" })), h("span", { class: "txt" }))),
       ),
@@ -154,9 +162,7 @@ function renderLate(list, counters) {
       h(
         "tr",
         {},
-        h("td", { class: "mono", title: a.session }, shortId(a.session, 14)),
-        h("td", { class: "mono", title: a.method }, a.method),
-        h("td", { class: "mono muted", title: a.id }, shortId(a.id, 12)),
+        ...attemptCells(a),
         h("td", {}, h("span", { class: "badge " + (a.state === "abandoned" ? "info" : "warn") }, a.state === "timedout" ? "timed out" : a.state)),
         h("td", { class: "r overdue" }),
       ),
