@@ -1,12 +1,12 @@
 package emulator
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 
+	"github.com/cifbridge/cifbridge/internal/httpjson"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -39,7 +39,7 @@ const maxAdminBody = 1 << 20
 func (e *Emulator) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
-		writeAdminJSON(w, http.StatusOK, e.Faults())
+		httpjson.Write(w, http.StatusOK, e.Faults())
 	})
 	mux.HandleFunc("PUT "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
@@ -62,10 +62,10 @@ func (e *Emulator) AdminHandler() http.Handler {
 			return
 		}
 		e.log.Info().Int("rules", len(p.Rules)).Int64("seed", p.Seed).Msg("emulator fault profile set")
-		writeAdminJSON(w, http.StatusOK, e.Faults())
+		httpjson.Write(w, http.StatusOK, e.Faults())
 	})
 	mux.HandleFunc("GET "+PathStats, func(w http.ResponseWriter, r *http.Request) {
-		writeAdminJSON(w, http.StatusOK, e.Stats())
+		httpjson.Write(w, http.StatusOK, e.Stats())
 	})
 	mux.HandleFunc("POST "+PathReset, func(w http.ResponseWriter, r *http.Request) {
 		e.Reset()
@@ -97,18 +97,8 @@ func adminFallback(w http.ResponseWriter, r *http.Request) {
 		"no emulator admin endpoint %s: the emulator serves %s, %s and %s", r.URL.Path, PathFaults, PathStats, PathReset))
 }
 
-func writeAdminJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":-32603,"message":"internal error: cannot encode the response"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
 // writeAdminError writes {"error":{"code","message"}} as bridge's admin API
 // does.
 func writeAdminError(w http.ResponseWriter, status int, err *protocol.Error) {
-	writeAdminJSON(w, status, map[string]any{"error": err})
+	httpjson.Error(w, status, err)
 }

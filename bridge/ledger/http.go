@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/internal/httpjson"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // REST paths served by Handler.
@@ -21,9 +24,9 @@ const (
 // HTTP error codes in {"error":{"code","message"}}: the JSON-RPC codes the
 // rest of the admin API uses.
 const (
-	codeBadRequest = -32602 // a bad query parameter or body
-	codeNotFound   = -32602 // no entry with that id (HTTP 404 tells it apart)
-	codeInternal   = -32603
+	codeBadRequest = protocol.CodeInvalidParams // a bad query parameter or body
+	codeNotFound   = protocol.CodeInvalidParams // no entry with that id (HTTP 404 tells it apart)
+	codeInternal   = protocol.CodeInternal
 )
 
 // Handler serves the ledger's REST API (mount it on PathList and PathOne):
@@ -169,15 +172,8 @@ func statusList() string {
 	return strings.Join(names, ", ")
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+func writeError(w http.ResponseWriter, status int, code int64, msg string) {
+	httpjson.Error(w, status, &protocol.Error{Code: code, Message: msg})
 }
 
-func writeError(w http.ResponseWriter, status int, code int, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
