@@ -13,6 +13,17 @@ import (
 // returns (and 5000 is Dataverse's default page).
 const MaxSearchRecords = 5000
 
+// AttributeMetadata is one attribute of a cif.getEntityMetadata answer
+// (Xrm.Utility.getEntityMetadata flattened). AttributeType is Dataverse's
+// (String, Lookup, Customer, Uniqueidentifier, DateTime, …); Targets lists
+// the entities a lookup may point to.
+type AttributeMetadata struct {
+	LogicalName       string   `json:"LogicalName"`
+	EntityLogicalName string   `json:"EntityLogicalName"`
+	AttributeType     string   `json:"AttributeType"`
+	Targets           []string `json:"Targets,omitempty"`
+}
+
 // Xrm.WebApi.online.execute operation types: XrmMetaData.OperationType.
 const (
 	XrmOpAction   = 0

@@ -93,20 +93,11 @@ func checkName(field, s string) error {
 	return nil
 }
 
-// attributeMeta is one attribute in a getEntityMetadata answer: the
-// emulator's shape (Xrm.Utility.getEntityMetadata flattened).
-type attributeMeta struct {
-	LogicalName       string   `json:"LogicalName"`
-	EntityLogicalName string   `json:"EntityLogicalName"`
-	AttributeType     string   `json:"AttributeType"`
-	Targets           []string `json:"Targets,omitempty"`
-}
-
 // entityMetadataResult is the whole getEntityMetadata answer of an entity,
 // cached like its definition.
 type entityMetadataResult struct {
 	entityDef
-	Attributes []attributeMeta `json:"Attributes"`
+	Attributes []protocol.AttributeMetadata `json:"Attributes"`
 }
 
 // lookupTypes are the AttributeTypes whose attributes have Targets.
@@ -138,7 +129,7 @@ func (b *Backend) entityMetadata(ctx context.Context, a attempt, params json.Raw
 	for _, n := range p.Attributes {
 		want[n] = true
 	}
-	out := entityMetadataResult{entityDef: md.entityDef, Attributes: []attributeMeta{}}
+	out := entityMetadataResult{entityDef: md.entityDef, Attributes: []protocol.AttributeMetadata{}}
 	for _, at := range md.Attributes {
 		if len(want) == 0 || want[at.LogicalName] {
 			out.Attributes = append(out.Attributes, at)
@@ -173,10 +164,10 @@ func (b *Backend) fullMetadata(ctx context.Context, a attempt, logical string) (
 	if def.LogicalName == "" {
 		def.LogicalName = logical
 	}
-	md := entityMetadataResult{entityDef: def.entityDef, Attributes: make([]attributeMeta, 0, len(def.Attributes))}
+	md := entityMetadataResult{entityDef: def.entityDef, Attributes: make([]protocol.AttributeMetadata, 0, len(def.Attributes))}
 	hasLookups := false
 	for _, at := range def.Attributes {
-		md.Attributes = append(md.Attributes, attributeMeta{LogicalName: at.LogicalName, EntityLogicalName: def.LogicalName, AttributeType: at.AttributeType})
+		md.Attributes = append(md.Attributes, protocol.AttributeMetadata{LogicalName: at.LogicalName, EntityLogicalName: def.LogicalName, AttributeType: at.AttributeType})
 		hasLookups = hasLookups || lookupTypes[at.AttributeType]
 	}
 	if hasLookups {

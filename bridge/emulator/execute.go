@@ -317,23 +317,13 @@ func (e *Emulator) prepMetadata(call backend.Call) (prepared, error) {
 	}}, nil
 }
 
-// attributeMeta is one attribute in a getEntityMetadata answer.
-// AttributeType is Dataverse's (String, Lookup, Customer, Uniqueidentifier,
-// DateTime, …), the same the Web API face's EntityDefinitions report.
-type attributeMeta struct {
-	LogicalName       string   `json:"LogicalName"`
-	EntityLogicalName string   `json:"EntityLogicalName"`
-	AttributeType     string   `json:"AttributeType"`
-	Targets           []string `json:"Targets,omitempty"`
-}
-
 // entityMetadataResult is Xrm.Utility.getEntityMetadata flattened.
 type entityMetadataResult struct {
-	LogicalName          string          `json:"LogicalName"`
-	EntitySetName        string          `json:"EntitySetName"`
-	PrimaryIDAttribute   string          `json:"PrimaryIdAttribute"`
-	PrimaryNameAttribute string          `json:"PrimaryNameAttribute"`
-	Attributes           []attributeMeta `json:"Attributes"`
+	LogicalName          string                       `json:"LogicalName"`
+	EntitySetName        string                       `json:"EntitySetName"`
+	PrimaryIDAttribute   string                       `json:"PrimaryIdAttribute"`
+	PrimaryNameAttribute string                       `json:"PrimaryNameAttribute"`
+	Attributes           []protocol.AttributeMetadata `json:"Attributes"`
 }
 
 // entityMetadata answers getEntityMetadata; attrs, when given, limits the
@@ -342,7 +332,7 @@ func entityMetadata(ent *entity, attrs []string) entityMetadataResult {
 	res := entityMetadataResult{
 		LogicalName: ent.LogicalName, EntitySetName: ent.EntitySetName,
 		PrimaryIDAttribute: ent.PrimaryIDAttribute, PrimaryNameAttribute: ent.PrimaryNameAttribute,
-		Attributes: []attributeMeta{},
+		Attributes: []protocol.AttributeMetadata{},
 	}
 	want := func(string) bool { return true }
 	if len(attrs) > 0 {
@@ -354,12 +344,12 @@ func entityMetadata(ent *entity, attrs []string) entityMetadataResult {
 	}
 	for _, a := range ent.Attributes {
 		if want(a) {
-			res.Attributes = append(res.Attributes, attributeMeta{LogicalName: a, EntityLogicalName: ent.LogicalName, AttributeType: ent.attributeType(a)})
+			res.Attributes = append(res.Attributes, protocol.AttributeMetadata{LogicalName: a, EntityLogicalName: ent.LogicalName, AttributeType: ent.attributeType(a)})
 		}
 	}
 	for _, l := range ent.lookupNames() {
 		if want(l) {
-			res.Attributes = append(res.Attributes, attributeMeta{LogicalName: l, EntityLogicalName: ent.LogicalName,
+			res.Attributes = append(res.Attributes, protocol.AttributeMetadata{LogicalName: l, EntityLogicalName: ent.LogicalName,
 				AttributeType: ent.attributeType(l), Targets: ent.Lookups[l]})
 		}
 	}
