@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 )
@@ -69,4 +70,69 @@ func IndexedObject(recs []json.RawMessage) json.RawMessage {
 		buf = append(buf, r...)
 	}
 	return append(buf, '}')
+}
+
+// EntityReference names a record: {entityType, id} (Xrm's entity
+// reference, the target of a bound action or function).
+type EntityReference struct {
+	EntityType string `json:"entityType"`
+	ID         string `json:"id"`
+}
+
+// BoundTarget reads the bound parameter of an action or function,
+// data[param], as an EntityReference; -32602 when it is not one.
+func BoundTarget(raw json.RawMessage, param string) (EntityReference, error) {
+	var t EntityReference
+	if err := json.Unmarshal(raw, &t); err != nil || t.EntityType == "" {
+		return t, InvalidParams("a bound operation needs \"data.%s\" as {\"entityType\":…,\"id\":…}", param)
+	}
+	return t, nil
+}
+
+// XrmCRUDData is the data of a CRUD xrm.execute (operationType 2): Xrm's
+// CreateRequest shape {etn, payload} plus id, and entityReference
+// {entityType, id} as Retrieve and Delete requests carry it; options is a
+// retrieve query string and columns a $select list.
+type XrmCRUDData struct {
+	Etn             string           `json:"etn"`
+	EntityName      string           `json:"entityName"`
+	Payload         json.RawMessage  `json:"payload"`
+	ID              string           `json:"id"`
+	EntityReference *EntityReference `json:"entityReference"`
+	Options         string           `json:"options"`
+	Columns         []string         `json:"columns"`
+}
+
+// DecodeXrmCRUDData decodes the data of a CRUD execute (empty data is an
+// empty request); a malformed one is -32602 saying what is expected.
+func DecodeXrmCRUDData(data json.RawMessage) (XrmCRUDData, error) {
+	var d XrmCRUDData
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, &d); err != nil {
+			return d, InvalidParams("\"data\" must be an object like {\"etn\":\"contact\",\"payload\":{…}}: %v", err)
+		}
+	}
+	return d, nil
+}
+
+// Entity is the logical name the request names: etn, entityName or
+// entityReference.entityType, the first given.
+func (d *XrmCRUDData) Entity() string {
+	switch {
+	case d.Etn != "":
+		return d.Etn
+	case d.EntityName != "":
+		return d.EntityName
+	case d.EntityReference != nil:
+		return d.EntityReference.EntityType
+	}
+	return ""
+}
+
+// RecordID is the record the request names: id, or entityReference.id.
+func (d *XrmCRUDData) RecordID() string {
+	if d.ID == "" && d.EntityReference != nil {
+		return d.EntityReference.ID
+	}
+	return d.ID
 }

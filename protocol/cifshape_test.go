@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -52,6 +53,32 @@ func TestSourceFunc(t *testing.T) {
 	for _, tt := range tests {
 		if got := protocol.SourceFunc(tt.messageType); got != tt.want {
 			t.Errorf("SourceFunc(%q) = %q, want %q", tt.messageType, got, tt.want)
+		}
+	}
+}
+
+func TestXrmCRUDData(t *testing.T) {
+	for _, tc := range []struct{ data, entity, id string }{
+		{`{"etn":"contact","entityName":"account","id":"x"}`, "contact", "x"},
+		{`{"entityName":"account"}`, "account", ""},
+		{`{"entityReference":{"entityType":"phonecall","id":"r"}}`, "phonecall", "r"},
+		{`{"etn":"contact","entityReference":{"entityType":"phonecall","id":"r"}}`, "contact", "r"},
+		{``, "", ""},
+	} {
+		d, err := protocol.DecodeXrmCRUDData(json.RawMessage(tc.data))
+		if err != nil || d.Entity() != tc.entity || d.RecordID() != tc.id {
+			t.Errorf("%s: entity %q id %q err %v, want %q %q", tc.data, d.Entity(), d.RecordID(), err, tc.entity, tc.id)
+		}
+	}
+	if _, err := protocol.DecodeXrmCRUDData(json.RawMessage(`[1]`)); protocol.AsError(err).Code != protocol.CodeInvalidParams {
+		t.Fatalf("array data: %v", err)
+	}
+	if r, err := protocol.BoundTarget(json.RawMessage(`{"entityType":"contact","id":"x"}`), "entity"); err != nil || r.EntityType != "contact" || r.ID != "x" {
+		t.Fatalf("bound target: %+v %v", r, err)
+	}
+	for _, raw := range []string{``, `{"id":"x"}`, `"contact"`} {
+		if _, err := protocol.BoundTarget(json.RawMessage(raw), "entity"); err == nil || !strings.Contains(err.Error(), `"data.entity"`) {
+			t.Errorf("bound target %q: %v", raw, err)
 		}
 	}
 }

@@ -12,24 +12,6 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// crudData is the request object of a CRUD execute, as the emulator reads
-// it: Xrm's {etn, payload} plus id, entityReference {entityType, id},
-// options (a retrieve query string) and columns (a $select list).
-type crudData struct {
-	Etn             string          `json:"etn"`
-	EntityName      string          `json:"entityName"`
-	Payload         json.RawMessage `json:"payload"`
-	ID              string          `json:"id"`
-	EntityReference *entityRef      `json:"entityReference"`
-	Options         string          `json:"options"`
-	Columns         []string        `json:"columns"`
-}
-
-type entityRef struct {
-	EntityType string `json:"entityType"`
-	ID         string `json:"id"`
-}
-
 // execute serves xrm.execute: actions, functions and CRUD requests. The
 // result is the parsed response body (null for 204), as Enreach resolves.
 func (b *Backend) execute(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
@@ -51,24 +33,11 @@ func (b *Backend) execute(ctx context.Context, a attempt, params json.RawMessage
 }
 
 func (b *Backend) executeCRUD(ctx context.Context, a attempt, name string, data json.RawMessage) (json.RawMessage, error) {
-	var d crudData
-	if len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, &d); err != nil {
-			return nil, protocol.InvalidParams("\"data\" must be an object like {\"etn\":\"contact\",\"payload\":{…}}: %v", err)
-		}
+	d, err := protocol.DecodeXrmCRUDData(data)
+	if err != nil {
+		return nil, err
 	}
-	logical, id := d.Etn, d.ID
-	if logical == "" {
-		logical = d.EntityName
-	}
-	if d.EntityReference != nil {
-		if logical == "" {
-			logical = d.EntityReference.EntityType
-		}
-		if id == "" {
-			id = d.EntityReference.ID
-		}
-	}
+	logical, id := d.Entity(), d.RecordID()
 	if err := protocol.RequireEntity("data.etn", logical); err != nil {
 		return nil, err
 	}
@@ -118,10 +87,9 @@ func (b *Backend) executeOperation(ctx context.Context, a attempt, md protocol.X
 	delete(args, "getMetadata")
 	path := md.OperationName
 	if md.BoundParameter != nil && *md.BoundParameter != "" {
-		var target entityRef
-		raw := args[*md.BoundParameter]
-		if err := json.Unmarshal(raw, &target); err != nil || target.EntityType == "" {
-			return nil, protocol.InvalidParams("a bound operation needs \"data.%s\" as {\"entityType\":…,\"id\":…}", *md.BoundParameter)
+		target, err := protocol.BoundTarget(args[*md.BoundParameter], *md.BoundParameter)
+		if err != nil {
+			return nil, err
 		}
 		delete(args, *md.BoundParameter)
 		d, err := b.entity(ctx, a, target.EntityType)

@@ -17,42 +17,6 @@ type whoAmI struct {
 	OrganizationID string `json:"OrganizationId"`
 }
 
-// crudData is the request object of a CRUD execute: Xrm's CreateRequest
-// shape {etn, payload} plus id, and entityReference {entityType, id} as
-// Retrieve/Delete requests carry it; options is a retrieve query string and
-// columns a $select list.
-type crudData struct {
-	Etn             string          `json:"etn"`
-	EntityName      string          `json:"entityName"`
-	Payload         json.RawMessage `json:"payload"`
-	ID              string          `json:"id"`
-	EntityReference *struct {
-		EntityType string `json:"entityType"`
-		ID         string `json:"id"`
-	} `json:"entityReference"`
-	Options string   `json:"options"`
-	Columns []string `json:"columns"`
-}
-
-func (d *crudData) entity() string {
-	switch {
-	case d.Etn != "":
-		return d.Etn
-	case d.EntityName != "":
-		return d.EntityName
-	case d.EntityReference != nil:
-		return d.EntityReference.EntityType
-	}
-	return ""
-}
-
-func (d *crudData) id() string {
-	if d.ID == "" && d.EntityReference != nil {
-		return d.EntityReference.ID
-	}
-	return d.ID
-}
-
 // prepExecute handles xrm.execute (protocol.XrmExecuteParams): CRUD
 // (operationType 2), WhoAmI and the schema's actions and functions. The
 // result is the parsed response body; CRUD writes answer {entityType, id}.
@@ -99,12 +63,9 @@ func (e *Emulator) prepBound(md protocol.XrmMetaData, data json.RawMessage) (pre
 			return prepared{}, protocol.InvalidParams("\"data\" must be a JSON object of the operation's parameters: %v", err)
 		}
 	}
-	var target struct {
-		EntityType string `json:"entityType"`
-		ID         string `json:"id"`
-	}
-	if err := json.Unmarshal(args[param], &target); err != nil || target.EntityType == "" {
-		return prepared{}, protocol.InvalidParams("a bound operation needs \"data.%s\" as {\"entityType\":…,\"id\":…}", param)
+	target, err := protocol.BoundTarget(args[param], param)
+	if err != nil {
+		return prepared{}, err
 	}
 	ent, err := e.entityParam(target.EntityType)
 	if err != nil {
@@ -156,17 +117,15 @@ func (e *Emulator) invoke(name string, opType int) (json.RawMessage, *dvError) {
 }
 
 func (e *Emulator) prepCRUD(name string, data json.RawMessage) (prepared, error) {
-	var d crudData
-	if len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, &d); err != nil {
-			return prepared{}, protocol.InvalidParams("\"data\" must be an object like {\"etn\":\"contact\",\"payload\":{…}}: %v", err)
-		}
-	}
-	ent, err := e.entityParam(d.entity())
+	d, err := protocol.DecodeXrmCRUDData(data)
 	if err != nil {
 		return prepared{}, err
 	}
-	needID := func() (string, error) { return idParam("data.id", d.id()) }
+	ent, err := e.entityParam(d.Entity())
+	if err != nil {
+		return prepared{}, err
+	}
+	needID := func() (string, error) { return idParam("data.id", d.RecordID()) }
 	needBody := func() (*writeSet, error) { return e.writeBody(ent, "data.payload", d.Payload) }
 	switch strings.ToLower(name) {
 	case "create":
