@@ -156,18 +156,12 @@ func (e *Engine) executeCreate(ctx context.Context, call bridge.WidgetCall, in c
 	if err := json.Unmarshal(p.Data, &req); err != nil || req == nil {
 		return nil, protocol.InvalidParams("\"data\" of a CRUD Create must be an object like %s", shape)
 	}
-	// The backends read data case-insensitively (encoding/json): so do we.
-	var d struct {
-		Etn        string `json:"etn"`
-		EntityName string `json:"entityName"`
+	// The entity as the backends read it (protocol.XrmCRUDData).
+	d, err := protocol.DecodeXrmCRUDData(p.Data)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(p.Data, &d); err != nil {
-		return nil, protocol.InvalidParams("\"data\" of a CRUD Create must be an object like %s: %v", shape, err)
-	}
-	entity := d.Etn
-	if entity == "" {
-		entity = d.EntityName
-	}
+	entity := d.Entity()
 	if err := protocol.RequireEntity("data.etn", entity); err != nil {
 		return nil, err
 	}
