@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -82,15 +81,15 @@ func kindName(k jsontext.Kind) string {
 	return "another type"
 }
 
-// DecodeFlatObject decodes a JSON object whose members are what
-// encoding/json with UseNumber yields for primitives: string, json.Number,
-// bool or nil. A member holding an object or an array is reported in deep
-// (its value is left out of fields) so the caller can refuse it by name.
-// Duplicate names: the last wins. names, when not nil, may return the
-// canonical string for a member name (e.g. the attribute name from the
-// metadata) so that a stored record does not keep a copy of every name.
-// It is the record-body decoder of the emulator's create and update.
-func DecodeFlatObject(data []byte, names func(name []byte) (string, bool)) (fields map[string]any, deep map[string]bool, err error) {
+// ScanFlatObject reads the JSON object in data and calls member for each of
+// its members in document order; a name given twice comes twice (the caller
+// keeps the last, as encoding/json does). name is unquoted; value is the
+// member's JSON text, a nested object or array whole (see StringBytes for a
+// string's content). Both are valid only during the call. Nothing may
+// follow the object but whitespace; an error from member stops the scan.
+// It is the record-body reader of the emulator's create and update, which
+// packs a body into a stored record without building a map of it.
+func ScanFlatObject(data []byte, member func(name []byte, value jsontext.Value) error) error {
 	fd := flatPool.Get().(*flatDecoder)
 	defer flatPool.Put(fd)
 	fd.buf.Reset()
@@ -100,68 +99,52 @@ func DecodeFlatObject(data []byte, names func(name []byte) (string, bool)) (fiel
 	dec := &fd.dec
 	tok, err := dec.ReadToken()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if tok.Kind() != '{' {
-		return nil, nil, errors.New("expected a JSON object")
+		return errors.New("expected a JSON object")
 	}
-	fields = make(map[string]any, 16)
 	for dec.PeekKind() != '}' {
-		name, err := dec.ReadValue()
+		quoted, err := dec.ReadValue()
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		key, ok := "", false
-		if raw, simple := simpleString(name); simple && names != nil {
-			key, ok = names(raw)
-		}
-		if !ok {
-			if key, err = unquote(name); err != nil {
-				return nil, nil, err
-			}
+		name, err := StringBytes(quoted)
+		if err != nil {
+			return err
 		}
 		val, err := dec.ReadValue()
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		switch val.Kind() {
-		case '{', '[':
-			delete(fields, key)
-			if deep == nil {
-				deep = map[string]bool{}
-			}
-			deep[key] = true
-			continue
-		case '"':
-			str, err := unquote(val)
-			if err != nil {
-				return nil, nil, err
-			}
-			fields[key] = str
-		case '0':
-			fields[key] = json.Number(val)
-		case 't':
-			fields[key] = true
-		case 'f':
-			fields[key] = false
-		case 'n':
-			fields[key] = nil
+		if err := member(name, val); err != nil {
+			return err
 		}
-		delete(deep, key)
 	}
 	if _, err := dec.ReadToken(); err != nil { // '}'
-		return nil, nil, err
+		return err
 	}
 	// Nothing may follow the object but whitespace.
 	if _, err := dec.ReadToken(); err == nil {
-		return nil, nil, errors.New("invalid JSON: data after the object")
+		return errors.New("invalid JSON: data after the object")
 	} else if !errors.Is(err, io.EOF) {
-		return nil, nil, err
+		return err
 	}
-	return fields, deep, nil
+	return nil
 }
 
-// flatDecoder is a reusable decoder for DecodeFlatObject (the hot path of
+// StringBytes returns the content of the JSON string literal v as
+// encoding/json v1 decodes it (invalid UTF-8 becomes U+FFFD). Without
+// escapes it is a slice of v itself, no copy.
+func StringBytes(v jsontext.Value) ([]byte, error) {
+	if raw, ok := simpleString(v); ok {
+		return raw, nil
+	}
+	s, err := unquote(v)
+	return []byte(s), err
+}
+
+// flatDecoder is a reusable decoder for ScanFlatObject (the hot path of
 // every create and update).
 type flatDecoder struct {
 	buf   bytes.Buffer

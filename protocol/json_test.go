@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -48,7 +50,7 @@ func TestDecodeParamsMessages(t *testing.T) {
 	}
 }
 
-// referenceFlat is what the emulator did before DecodeFlatObject:
+// referenceFlat is what the emulator did before ScanFlatObject:
 // encoding/json with UseNumber, nothing but whitespace after the object.
 func referenceFlat(data []byte) (map[string]any, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -64,47 +66,57 @@ func referenceFlat(data []byte) (map[string]any, bool) {
 	return m, ok
 }
 
-func FuzzDecodeFlatObject(f *testing.F) {
+// deep stands for an object or array member in FuzzScanFlatObject.
+type deep struct{}
+
+// The members ScanFlatObject reports, the last of each name kept, are the
+// members encoding/json v1 decodes.
+func FuzzScanFlatObject(f *testing.F) {
 	for _, s := range []string{
 		`{"a":"x","b":1.50,"c":true,"d":null,"e":{"x":1},"f":[1]}`, `{"a":1,"a":{"b":2}}`, `{"a":{},"a":2}`,
 		`{"\u00e9":"\ud800"}`, "{\"a\":\"\xff\xfe\"}", `{"n":-0.0e+10}`, `{} x`, `[]`, `null`, `{"a":1,}`, ` {"a" : 1 } `,
+		`{"a\"b":"c\\d"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, ok := referenceFlat(data)
-		var names func([]byte) (string, bool)
-		if len(data)%2 == 0 { // half the inputs intern the names "a" and "b"
-			names = func(b []byte) (string, bool) {
-				switch string(b) {
-				case "a":
-					return "a", true
-				case "b":
-					return "b", true
+		got := map[string]any{}
+		err := protocol.ScanFlatObject(data, func(name []byte, v jsontext.Value) error {
+			switch v.Kind() {
+			case '{', '[':
+				got[string(name)] = deep{}
+			case '"':
+				s, err := protocol.StringBytes(v)
+				if err != nil {
+					return err
 				}
-				return "", false
+				got[string(name)] = string(s)
+			case '0':
+				got[string(name)] = json.Number(v)
+			case 't', 'f':
+				got[string(name)] = v.Kind() == 't'
+			default:
+				got[string(name)] = nil
 			}
-		}
-		fields, deep, err := protocol.DecodeFlatObject(data, names)
+			return nil
+		})
 		if (err == nil) != ok {
 			t.Fatalf("%q: error %v, reference ok=%v", data, err, ok)
 		}
 		if !ok {
 			return
 		}
-		if len(fields)+len(deep) != len(want) {
-			t.Fatalf("%q: %d fields + %d deep, reference has %d members", data, len(fields), len(deep), len(want))
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d members, reference has %d", data, len(got), len(want))
 		}
 		for k, v := range want {
 			switch v.(type) {
 			case map[string]any, []any:
-				if !deep[k] {
-					t.Fatalf("%q: member %q should be deep", data, k)
-				}
-				continue
+				v = deep{}
 			}
-			if got, ok := fields[k]; !ok || got != v {
-				t.Fatalf("%q: member %q = %#v, reference %#v", data, k, got, v)
+			if g, ok := got[k]; !ok || g != v {
+				t.Fatalf("%q: member %q = %#v, reference %#v", data, k, g, v)
 			}
 		}
 	})

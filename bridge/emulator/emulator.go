@@ -55,8 +55,9 @@ type Emulator struct {
 	log        zerolog.Logger
 	now        func() time.Time
 
-	// mu guards store.
+	// mu guards store and patch.
 	mu    sync.RWMutex
+	patch row // applyWrite's scratch buffer
 	store store
 
 	faults   faultState   // own mutex

@@ -193,7 +193,7 @@ func (e *Emulator) createOp(ent *entity, ws *writeSet) prepared {
 		if derr != nil {
 			return nil, derr
 		}
-		return createResult(ent, r.fields[ent.PrimaryIDAttribute].(string))
+		return createResult(ent, r.fields.str(ent.PrimaryIDAttribute))
 	}}
 }
 

@@ -1,10 +1,12 @@
 package emulator
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The $filter language the emulator understands (what CIF widgets send):
@@ -87,9 +89,8 @@ type cmpNode struct {
 func (n *cmpNode) String() string { return n.col + " " + n.op + " " + n.lit.String() }
 
 func (n *cmpNode) match(r *record) bool {
-	v := r.fields[n.col]
-	if n.lit.kind == litNull || v == nil {
-		isNull := v == nil
+	kind, text, _ := r.fields.find(n.col)
+	if isNull := kind == 0 || kind == kindNull; n.lit.kind == litNull || isNull {
 		switch n.op {
 		case "eq":
 			return isNull && n.lit.kind == litNull
@@ -98,7 +99,7 @@ func (n *cmpNode) match(r *record) bool {
 		}
 		return false
 	}
-	c, ok := compare(v, n.lit)
+	c, ok := compare(kind, text, n.lit)
 	if !ok {
 		return n.op == "ne"
 	}
@@ -119,26 +120,16 @@ func (n *cmpNode) match(r *record) bool {
 	return false
 }
 
-// compare orders a stored value against a literal; ok is false when the
-// types cannot be compared.
-func compare(v any, l literal) (int, bool) {
+// compare orders a stored value (a row's kind and text) against a literal;
+// ok is false when the types cannot be compared.
+func compare(kind byte, text []byte, l literal) (int, bool) {
 	switch l.kind {
 	case litNumber:
-		var f float64
-		switch x := v.(type) {
-		case json.Number:
-			g, err := x.Float64()
-			if err != nil {
-				return 0, false
-			}
-			f = g
-		case string:
-			g, err := strconv.ParseFloat(x, 64)
-			if err != nil {
-				return 0, false
-			}
-			f = g
-		default:
+		if kind != kindNumber && kind != kindString {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(string(text), 64)
+		if err != nil {
 			return 0, false
 		}
 		switch {
@@ -149,43 +140,86 @@ func compare(v any, l literal) (int, bool) {
 		}
 		return 0, true
 	case litBool:
-		b, ok := v.(bool)
-		if !ok {
+		if kind != kindTrue && kind != kindFalse {
 			return 0, false
 		}
-		if b == l.b {
+		if b := kind == kindTrue; b == l.b {
 			return 0, true
-		}
-		if !b {
+		} else if !b {
 			return -1, true
 		}
 		return 1, true
 	}
 	// string and GUID literals compare as case-insensitive strings
-	return strings.Compare(strings.ToLower(valueString(v)), strings.ToLower(l.text)), true
+	return compareFold(text, l.text), true
+}
+
+// compareFold compares a and b as strings.ToLower(a) against
+// strings.ToLower(b) would, without building either.
+func compareFold(a []byte, b string) int {
+	for len(a) > 0 && len(b) > 0 {
+		ra, na := utf8.DecodeRune(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if la, lb := unicode.ToLower(ra), unicode.ToLower(rb); la != lb {
+			// strings.Compare orders by the UTF-8 bytes, which for valid
+			// runes is the order of the code points.
+			if la < lb {
+				return -1
+			}
+			return 1
+		}
+		a, b = a[na:], b[nb:]
+	}
+	switch {
+	case len(a) > 0:
+		return 1
+	case len(b) > 0:
+		return -1
+	}
+	return 0
 }
 
 type funcNode struct {
-	fn  string // contains | startswith | endswith
-	col string
-	lit literal
+	fn    string // contains | startswith | endswith
+	col   string
+	lit   literal
+	lower string // lit.text lower-cased
 }
 
 func (n *funcNode) String() string { return n.fn + "(" + n.col + "," + n.lit.String() + ")" }
 
 func (n *funcNode) match(r *record) bool {
-	s, ok := r.fields[n.col].(string)
-	if !ok {
+	kind, text, _ := r.fields.find(n.col)
+	if kind != kindString {
 		return false
 	}
-	s, sub := strings.ToLower(s), strings.ToLower(n.lit.text)
+	var buf [128]byte // most columns lower-case without a heap allocation
+	s := appendLower(buf[:0], text)
 	switch n.fn {
 	case "contains":
-		return strings.Contains(s, sub)
+		return bytes.Contains(s, []byte(n.lower))
 	case "startswith":
-		return strings.HasPrefix(s, sub)
+		return bytes.HasPrefix(s, []byte(n.lower))
 	}
-	return strings.HasSuffix(s, sub)
+	return bytes.HasSuffix(s, []byte(n.lower))
+}
+
+// appendLower appends text lower-cased as strings.ToLower does it.
+func appendLower(dst, text []byte) []byte {
+	for len(text) > 0 {
+		if c := text[0]; c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			text = text[1:]
+			continue
+		}
+		r, n := utf8.DecodeRune(text)
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
+		text = text[n:]
+	}
+	return dst
 }
 
 // filterParser is a recursive-descent parser over the raw $filter text.
@@ -368,7 +402,7 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 		if derr := p.expect(')'); derr != nil {
 			return nil, derr
 		}
-		return &funcNode{fn: word, col: col, lit: lit}, nil
+		return &funcNode{fn: word, col: col, lit: lit, lower: strings.ToLower(lit.text)}, nil
 	}
 	if derr := p.checkColumn(word, start); derr != nil {
 		return nil, derr

@@ -16,10 +16,10 @@ func testEntity(t testing.TB) (*catalog, *entity) {
 }
 
 func testRecord() *record {
-	return &record{fields: map[string]any{
-		"contactid": "11111111-1111-4111-8111-111111111111", "firstname": "Ada", "lastname": "O'Brien",
-		"mobilephone": "+358401234567", "address1_city": nil, "statecode": json.Number("0"), "jobtitle": "Countess",
-	}}
+	return &record{fields: patchOf(
+		col{"contactid", "11111111-1111-4111-8111-111111111111"}, col{"firstname", "Ada"}, col{"lastname", "O'Brien"},
+		col{"mobilephone", "+358401234567"}, col{"address1_city", nil}, col{"statecode", json.Number("0")}, col{"jobtitle", "Countess"},
+	)}
 }
 
 func TestParseFilter(t *testing.T) {

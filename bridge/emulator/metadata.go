@@ -72,7 +72,7 @@ type entity struct {
 	EntityMeta
 	columns      map[string]bool   // every selectable/filterable column, including _x_value and system columns
 	writable     map[string]bool   // columns a create/update may set
-	names        map[string]string // writable column → the same string, shared by every record
+	lookupCols   map[string]string // lookup → its _x_value column
 	computedName bool              // primary name is fullname computed from firstname + lastname
 }
 
@@ -84,16 +84,16 @@ func compileEntity(m EntityMeta) *entity {
 		}
 	}
 	sort.Strings(m.Attributes)
-	e := &entity{EntityMeta: m, columns: map[string]bool{}, writable: map[string]bool{}, names: map[string]string{}}
+	e := &entity{EntityMeta: m, columns: map[string]bool{}, writable: map[string]bool{}, lookupCols: map[string]string{}}
 	for _, a := range m.Attributes {
 		e.columns[a] = true
 		e.writable[a] = true
-		e.names[a] = a
 	}
 	e.columns[colCreatedOn] = true
 	e.columns[colModifiedOn] = true
 	for l := range m.Lookups {
-		e.columns[lookupValueCol(l)] = true
+		e.lookupCols[l] = lookupValueCol(l)
+		e.columns[e.lookupCols[l]] = true
 	}
 	e.computedName = m.PrimaryNameAttribute == "fullname" && e.columns["firstname"] && e.columns["lastname"]
 	return e
@@ -134,6 +134,11 @@ func newCatalog(ents []EntityMeta) (*catalog, error) {
 	sort.Strings(c.names)
 	for _, name := range c.names {
 		e := c.byLogical[name]
+		for col := range e.columns {
+			if len(col) > maxColumnName {
+				return nil, fmt.Errorf("entity %q: column name %q is longer than %d bytes", name, col, maxColumnName)
+			}
+		}
 		for _, l := range e.lookupNames() {
 			for _, t := range e.Lookups[l] {
 				if c.byLogical[t] == nil {
@@ -211,10 +216,4 @@ var metadataTypes = map[string]string{
 	"DateTime": "DateTimeAttributeMetadata", "Picklist": "PicklistAttributeMetadata", "Boolean": "BooleanAttributeMetadata",
 	"Memo": "MemoAttributeMetadata", "State": "StateAttributeMetadata", "Status": "StatusAttributeMetadata",
 	"String": "StringAttributeMetadata",
-}
-
-// internName returns the shared string of a writable column name.
-func (e *entity) internName(b []byte) (string, bool) {
-	s, ok := e.names[string(b)]
-	return s, ok
 }

@@ -13,14 +13,14 @@ import (
 // key, the selected columns (every declared column, null when unset, when
 // selects is nil) and the expanded lookups. Called with mu held (read).
 func (e *Emulator) view(ent *entity, r *record, selects []string, expands []expandOpt) map[string]any {
-	out := map[string]any{"@odata.etag": r.etag(), ent.PrimaryIDAttribute: r.fields[ent.PrimaryIDAttribute]}
+	out := map[string]any{"@odata.etag": r.etag(), ent.PrimaryIDAttribute: r.fields.get(ent.PrimaryIDAttribute)}
 	if selects == nil {
 		for c := range ent.columns {
-			out[c] = r.fields[c]
+			out[c] = r.fields.get(c)
 		}
 	} else {
 		for _, c := range selects {
-			out[c] = r.fields[c]
+			out[c] = r.fields.get(c)
 		}
 	}
 	for _, x := range expands {
@@ -30,8 +30,8 @@ func (e *Emulator) view(ent *entity, r *record, selects []string, expands []expa
 }
 
 func (e *Emulator) expanded(r *record, x expandOpt) any {
-	id, _ := r.fields[lookupValueCol(x.lookup)].(string)
-	target := r.targets[x.lookup]
+	id := r.fields.str(lookupValueCol(x.lookup))
+	target := r.targets.str(x.lookup)
 	if id == "" || target == "" || x.target != "" && x.target != target {
 		return nil
 	}
@@ -77,16 +77,32 @@ func (e *Emulator) search(ent *entity, q *query, limit int) []map[string]any {
 			hits = append(hits, r)
 		}
 	}
+	// Sort on the order-by values read once per record, not per comparison.
 	keys := append(slices.Clone(q.orderby), orderKey{col: colCreatedOn}, orderKey{col: ent.PrimaryIDAttribute})
-	sort.SliceStable(hits, func(i, j int) bool {
-		for _, k := range keys {
-			c := compareValues(hits[i].fields[k.col], hits[j].fields[k.col])
+	type hit struct {
+		r    *record
+		vals []any
+	}
+	sorted := make([]hit, len(hits))
+	for i, r := range hits {
+		vals := make([]any, len(keys))
+		for j, k := range keys {
+			vals[j] = r.fields.get(k.col)
+		}
+		sorted[i] = hit{r, vals}
+	}
+	sort.SliceStable(sorted, func(i, j int) bool {
+		for n, k := range keys {
+			c := compareValues(sorted[i].vals[n], sorted[j].vals[n])
 			if c != 0 {
 				return c < 0 != k.desc
 			}
 		}
 		return false
 	})
+	for i := range sorted {
+		hits[i] = sorted[i].r
+	}
 	if q.top > 0 && len(hits) > q.top {
 		hits = hits[:q.top]
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"github.com/go-json-experiment/json/jsontext"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -15,12 +15,13 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// record is one stored row. fields holds column → JSON value (string,
-// json.Number, bool or nil), including the primary key, createdon,
-// modifiedon and _x_value lookup columns.
+// record is one stored row. fields holds its columns (string, json.Number,
+// bool or null), including the primary key, createdon, modifiedon and
+// _x_value lookup columns. A stored record is not changed: an update stores
+// a new one.
 type record struct {
-	fields  map[string]any
-	targets map[string]string // lookup → logical name of the record it points to
+	fields  row
+	targets row // lookup → logical name (a string) of the record it points to
 	version int64
 	serial  uint64      // creation number, kept by updates (eviction order)
 	pinned  bool        // seeded: never evicted, not counted against the bound
@@ -133,7 +134,7 @@ func (r *record) etag() string { return fmt.Sprintf(`W/"%d"`, r.version) }
 
 // writeSet is a parsed create/update body.
 type writeSet struct {
-	fields map[string]any
+	fields row // the columns written, packed as a patch (row.with)
 	binds  []bind
 }
 
@@ -142,66 +143,101 @@ type bind struct {
 	lookup, target, id string // target and id empty: disassociate
 }
 
-// deepValue stands for a member whose value is an object or an array.
-type deepValue struct{}
-
-// parseWrite decodes a record body against the entity's metadata.
+// parseWrite decodes a record body against the entity's metadata. A body
+// that is not a JSON object is refused first; then the first member in
+// document order that cannot be written.
 func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
-	raw, deep, err := protocol.DecodeFlatObject(body, ent.internName)
+	ws := &writeSet{fields: make(row, 0, len(body))}
+	var derr *dvError
+	err := protocol.ScanFlatObject(body, func(name []byte, v jsontext.Value) error {
+		if derr != nil {
+			return nil // keep reading: a syntax error further on comes first
+		}
+		derr = ws.add(ent, cat, name, v)
+		return nil
+	})
 	if err != nil {
 		return nil, errSyntax("The request body must be a JSON object of columns: %v", err)
 	}
-	for k := range deep {
-		raw[k] = deepValue{}
-	}
-	// raw becomes the write's field map: annotations and binds are taken
-	// out of it in place (deleting while ranging is allowed).
-	ws := &writeSet{fields: raw}
-	for k, v := range raw {
-		if nav, ok := strings.CutSuffix(k, "@odata.bind"); ok {
-			b, derr := parseBind(ent, cat, nav, v)
-			if derr != nil {
-				return nil, derr
-			}
-			ws.binds = append(ws.binds, b)
-			delete(raw, k)
-			continue
-		}
-		if strings.Contains(k, "@") { // other annotations: ignored, as Dataverse does
-			delete(raw, k)
-			continue
-		}
-		if !ent.writable[k] {
-			return nil, errUndeclaredProperty(k, ent.LogicalName)
-		}
-		if _, ok := v.(deepValue); ok {
-			return nil, errSyntax("The emulator does not support deep insert: property '%s' must be a primitive value.", k)
-		}
-		if k == ent.PrimaryIDAttribute {
-			s, ok := v.(string)
-			id, err := uuid.Parse(s)
-			if !ok || err != nil {
-				return nil, errSyntax("Cannot convert the literal '%v' to the expected type 'Edm.Guid'.", v)
-			}
-			raw[k] = id.String()
-		}
+	if derr != nil {
+		return nil, derr
 	}
 	return ws, nil
 }
 
-func parseBind(ent *entity, cat *catalog, nav string, v any) (bind, *dvError) {
+// add takes one body member into the write set.
+func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value) *dvError {
+	if nav, ok := bytes.CutSuffix(name, []byte("@odata.bind")); ok {
+		var ref *string
+		if v.Kind() == '"' {
+			s, err := protocol.StringBytes(v)
+			if err != nil {
+				return errSyntax("The value of '%s@odata.bind' is not a valid string: %v", nav, err)
+			}
+			str := string(s)
+			ref = &str
+		} else if v.Kind() != 'n' {
+			return errSyntax("The value of '%s@odata.bind' must be a URI like '/contacts(<guid>)'.", nav)
+		}
+		b, derr := parseBind(ent, cat, string(nav), ref)
+		if derr != nil {
+			return derr
+		}
+		ws.binds = append(ws.binds, b)
+		return nil
+	}
+	if bytes.IndexByte(name, '@') >= 0 { // other annotations: ignored, as Dataverse does
+		return nil
+	}
+	if !ent.writable[string(name)] {
+		return errUndeclaredProperty(string(name), ent.LogicalName)
+	}
+	switch v.Kind() {
+	case '{', '[':
+		return errSyntax("The emulator does not support deep insert: property '%s' must be a primitive value.", name)
+	case '"':
+		text, err := protocol.StringBytes(v)
+		if err != nil {
+			return errSyntax("The value of '%s' is not a valid string: %v", name, err)
+		}
+		if string(name) == ent.PrimaryIDAttribute {
+			id, err := uuid.ParseBytes(text)
+			if err != nil {
+				return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", text)
+			}
+			ws.fields = appendColumn(ws.fields, ent.PrimaryIDAttribute, id.String())
+			return nil
+		}
+		ws.fields = appendText(ws.fields, name, kindString, text)
+		return nil
+	}
+	if string(name) == ent.PrimaryIDAttribute {
+		return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", v)
+	}
+	switch v.Kind() {
+	case '0':
+		ws.fields = appendText(ws.fields, name, kindNumber, v)
+	case 't':
+		ws.fields = appendText(ws.fields, name, kindTrue, "")
+	case 'f':
+		ws.fields = appendText(ws.fields, name, kindFalse, "")
+	default:
+		ws.fields = appendText(ws.fields, name, kindNull, "")
+	}
+	return nil
+}
+
+// parseBind resolves "<nav>@odata.bind": ref is the entity reference, nil
+// for null (disassociate).
+func parseBind(ent *entity, cat *catalog, nav string, ref *string) (bind, *dvError) {
 	lookup, target, ok := ent.resolveLookup(nav)
 	if !ok {
 		return bind{}, errUndeclaredProperty(nav, ent.LogicalName)
 	}
-	if v == nil {
+	if ref == nil {
 		return bind{lookup: lookup}, nil
 	}
-	s, ok := v.(string)
-	if !ok {
-		return bind{}, errSyntax("The value of '%s@odata.bind' must be a URI like '/contacts(<guid>)'.", nav)
-	}
-	set, id, derr := parseEntityRef(s)
+	set, id, derr := parseEntityRef(*ref)
 	if derr != nil {
 		return bind{}, derr
 	}
@@ -252,13 +288,17 @@ type writeOpts struct {
 	ifNone    bool   // If-None-Match: * (must not exist)
 }
 
-// applyWrite copies a write set into r, resolving binds. Called with mu held.
-func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet) *dvError {
+// applyWrite stores in r.fields its columns with the write set applied,
+// binds resolved, then the columns in extra. Called with mu held.
+func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, extra ...col) *dvError {
+	patch := e.patch[:0] // a scratch buffer, guarded by mu like the store
+	defer func() { e.patch = patch[:0] }()
+	targets := r.targets
 	for _, b := range ws.binds {
-		col := lookupValueCol(b.lookup)
+		c := ent.lookupCols[b.lookup]
 		if b.id == "" {
-			r.fields[col] = nil
-			delete(r.targets, b.lookup)
+			patch = appendColumn(patch, c, nil)
+			targets = targets.without(b.lookup)
 			continue
 		}
 		target := e.store.tables[b.target][b.id]
@@ -266,20 +306,27 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet) *dvError {
 			return errNotFound(b.target, b.id)
 		}
 		target.used.Store(true) // referenced: keep it past the next eviction
-		r.fields[col] = b.id
-		if r.targets == nil {
-			r.targets = map[string]string{}
-		}
-		r.targets[b.lookup] = b.target
+		patch = appendColumn(patch, c, b.id)
+		targets = targets.with(appendColumn(nil, b.lookup, b.target))
 	}
-	for k, v := range ws.fields {
-		r.fields[k] = v
-	}
+	patch = append(patch, ws.fields...)
 	if ent.computedName {
-		first, _ := r.fields["firstname"].(string)
-		last, _ := r.fields["lastname"].(string)
-		r.fields["fullname"] = strings.TrimSpace(first + " " + last)
+		name := func(c string) string {
+			if kind, text, ok := patch.find(c); ok {
+				if kind == kindString {
+					return string(text)
+				}
+				return ""
+			}
+			return r.fields.str(c)
+		}
+		patch = appendColumn(patch, "fullname", strings.TrimSpace(name("firstname")+" "+name("lastname")))
 	}
+	for _, c := range extra {
+		patch = appendColumn(patch, c.name, c.val)
+	}
+	r.fields = r.fields.with(patch)
+	r.targets = targets
 	return nil
 }
 
@@ -295,26 +342,17 @@ func (e *Emulator) create(ent *entity, ws *writeSet, opts writeOpts) (*record, *
 
 func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*record, *dvError) {
 	t := e.store.table(ent.LogicalName)
-	id, _ := ws.fields[ent.PrimaryIDAttribute].(string)
+	id := ws.fields.str(ent.PrimaryIDAttribute)
 	if id == "" {
 		id = uuid.NewString()
 	} else if t[id] != nil {
 		return nil, errDuplicateKey()
 	}
 	now := e.stamp()
-	// The new record takes the parsed field map itself (a writeSet is used
-	// once): one map per create instead of a copy of a copy.
-	r := &record{fields: ws.fields, pinned: opts.pinned}
-	ws.fields = nil
-	if r.fields == nil {
-		r.fields = make(map[string]any, 4)
-	}
-	if derr := e.applyWrite(ent, r, ws); derr != nil {
+	r := &record{pinned: opts.pinned}
+	if derr := e.applyWrite(ent, r, ws, col{ent.PrimaryIDAttribute, id}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
 		return nil, derr
 	}
-	r.fields[ent.PrimaryIDAttribute] = id
-	r.fields[colCreatedOn] = now
-	r.fields[colModifiedOn] = now
 	if opts.dupDetect {
 		if derr := e.checkDuplicates(ent, id, r, opts.onCIF); derr != nil {
 			return nil, derr
@@ -337,10 +375,10 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 		if !upsert || opts.ifMatch != "" {
 			return nil, false, errNotFound(ent.LogicalName, id)
 		}
-		if pk, ok := ws.fields[ent.PrimaryIDAttribute].(string); ok && pk != id {
+		if pk := ws.fields.str(ent.PrimaryIDAttribute); pk != "" && pk != id {
 			return nil, false, errSyntax("The primary key in the body '%s' does not match the key in the URL '%s'.", pk, id)
 		}
-		ws.fields[ent.PrimaryIDAttribute] = id
+		ws.fields = appendColumn(ws.fields, ent.PrimaryIDAttribute, id)
 		r, derr := e.createLocked(ent, ws, opts)
 		return r, derr == nil, derr
 	}
@@ -350,11 +388,11 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	if opts.ifMatch != "" && opts.ifMatch != "*" && opts.ifMatch != cur.etag() {
 		return nil, false, &dvError{http.StatusPreconditionFailed, CodeVersionMismatch, msgVersion}
 	}
-	if pk, ok := ws.fields[ent.PrimaryIDAttribute].(string); ok && pk != id {
+	if pk := ws.fields.str(ent.PrimaryIDAttribute); pk != "" && pk != id {
 		return nil, false, errSyntax("The primary key in the body '%s' does not match the key in the URL '%s'.", pk, id)
 	}
-	next := cur.clone()
-	if derr := e.applyWrite(ent, next, ws); derr != nil {
+	next := &record{fields: cur.fields, targets: cur.targets, serial: cur.serial, pinned: cur.pinned}
+	if derr := e.applyWrite(ent, next, ws, col{colModifiedOn, e.stamp()}); derr != nil {
 		return nil, false, derr
 	}
 	if opts.dupDetect {
@@ -362,15 +400,10 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 			return nil, false, derr
 		}
 	}
-	next.fields[colModifiedOn] = e.stamp()
 	next.version = e.store.nextVersion()
 	next.used.Store(true)
 	t[id] = next
 	return next, false, nil
-}
-
-func (r *record) clone() *record {
-	return &record{fields: maps.Clone(r.fields), targets: maps.Clone(r.targets), version: r.version, serial: r.serial, pinned: r.pinned}
 }
 
 // remove deletes a record.
@@ -404,7 +437,7 @@ func (e *Emulator) checkDuplicates(ent *entity, id string, r *record, onCIF bool
 
 func sameOn(attrs []string, a, b *record) bool {
 	for _, k := range attrs {
-		x, y := valueString(a.fields[k]), valueString(b.fields[k])
+		x, y := valueString(a.fields.get(k)), valueString(b.fields.get(k))
 		if x == "" || !strings.EqualFold(x, y) {
 			return false
 		}
@@ -489,7 +522,7 @@ func (e *Emulator) seedTable(name string, rows []json.RawMessage) error {
 			var r *record
 			r, derr = e.createLocked(ent, ws, writeOpts{pinned: true})
 			if derr == nil {
-				created = append(created, r.fields[ent.PrimaryIDAttribute].(string))
+				created = append(created, r.fields.str(ent.PrimaryIDAttribute))
 				continue
 			}
 		}

@@ -297,7 +297,7 @@ func (e *Emulator) webCreate(wr *webReq, ent *entity, q *query) {
 		wr.fail(derr)
 		return
 	}
-	e.webWritten(wr, ent, r.fields[ent.PrimaryIDAttribute].(string), q, http.StatusCreated)
+	e.webWritten(wr, ent, r.fields.str(ent.PrimaryIDAttribute), q, http.StatusCreated)
 }
 
 // webWritten answers a successful write: the representation with

@@ -1,0 +1,155 @@
+package emulator
+
+import (
+	"encoding/json"
+	"maps"
+	"strings"
+	"testing"
+)
+
+func rowMap(r row) map[string]any {
+	m := map[string]any{}
+	for k, v := range r.all() {
+		if _, dup := m[k]; dup {
+			panic("row holds column " + k + " twice")
+		}
+		m[k] = v
+	}
+	return m
+}
+
+// patchOf packs cols as a patch.
+func patchOf(cols ...col) row {
+	var p row
+	for _, c := range cols {
+		p = appendColumn(p, c.name, c.val)
+	}
+	return p
+}
+
+func TestRowWithAndGet(t *testing.T) {
+	long := strings.Repeat("x", 300) // length needs a two-byte uvarint
+	r := row(nil).with(patchOf(
+		col{"firstname", "Ada"}, col{"statecode", json.Number("0")}, col{"donotcall", true},
+		col{"donotemail", false}, col{"address1_city", nil}, col{"description", long}, col{"empty", ""},
+	))
+	want := map[string]any{
+		"firstname": "Ada", "statecode": json.Number("0"), "donotcall": true,
+		"donotemail": false, "address1_city": nil, "description": long, "empty": "",
+	}
+	if got := rowMap(r); !maps.Equal(got, want) {
+		t.Fatalf("row = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got := r.get(k); got != v {
+			t.Errorf("get(%q) = %#v, want %#v", k, got, v)
+		}
+	}
+	if r.get("missing") != nil || r.str("missing") != "" || r.str("statecode") != "" {
+		t.Error("a missing or non-string column must read as nil / \"\"")
+	}
+	if _, _, ok := r.find("address1_city"); !ok {
+		t.Error("a null column is set, not missing")
+	}
+
+	// with: replaces in place, appends new columns in order, the last write wins,
+	// and leaves the original row as it was.
+	before := string(r)
+	r2 := r.with(patchOf(col{"lastname", "Lovelace"}, col{"firstname", "Augusta"}, col{"firstname", "Ada"}, col{"statecode", nil}, col{"zz", "1"}, col{"lastname", "Lovelace"}))
+	if string(r) != before {
+		t.Fatal("with changed the row it was called on")
+	}
+	want2 := maps.Clone(want)
+	want2["lastname"], want2["statecode"], want2["zz"] = "Lovelace", nil, "1"
+	if got := rowMap(r2); !maps.Equal(got, want2) {
+		t.Fatalf("with = %v, want %v", got, want2)
+	}
+	var order []string
+	for k := range r2.all() {
+		order = append(order, k)
+	}
+	if strings.Join(order, ",") != "firstname,statecode,donotcall,donotemail,address1_city,description,empty,zz,lastname" {
+		t.Errorf("column order %v", order)
+	}
+
+	r3 := r2.without("description")
+	delete(want2, "description")
+	if got := rowMap(r3); !maps.Equal(got, want2) {
+		t.Fatalf("without = %v, want %v", got, want2)
+	}
+	if got := rowMap(r3.without("nothing")); !maps.Equal(got, want2) {
+		t.Fatal("without a missing column must keep the row")
+	}
+}
+
+// A row written by any sequence of with/without reads back as the same
+// sequence applied to a map.
+func FuzzRowAgainstMap(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 0, 0, 7, 9})
+	f.Add([]byte{0, 1, 0, 2, 1, 3, 0, 254, 1, 255, 1, 4, 4, 4, 1, 5, 0, 254})
+	f.Add([]byte("the quick brown fox jumps over the lazy dog"))
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		names := []string{"a", "firstname", "_regardingobjectid_value", "", "statecode"}
+		vals := []any{nil, "", "Ada", json.Number("-1.5e3"), true, false, strings.Repeat("é", 90)}
+		var r, patch row
+		m := map[string]any{}
+		pending := map[string]any{}
+		for i := 0; i+1 < len(ops); i += 2 {
+			name := names[int(ops[i])%len(names)]
+			switch ops[i+1] {
+			case 255:
+				r = r.without(name)
+				delete(m, name)
+				continue
+			case 254: // apply the patch so far, duplicates and all
+				r = r.with(patch)
+				maps.Copy(m, pending)
+				patch, pending = nil, map[string]any{}
+				continue
+			}
+			v := vals[int(ops[i+1])%len(vals)]
+			patch = appendColumn(patch, name, v)
+			pending[name] = v
+		}
+		r = r.with(patch)
+		maps.Copy(m, pending)
+		if got := rowMap(r); !maps.Equal(got, m) {
+			t.Fatalf("row %v, map %v", got, m)
+		}
+	})
+}
+
+// Column names longer than a row can hold are refused when the metadata
+// is loaded, not when a record is written.
+func TestCatalogRefusesLongColumnNames(t *testing.T) {
+	ents := builtinEntities()
+	ents[0].Attributes = append(ents[0].Attributes, strings.Repeat("c", maxColumnName+1))
+	if _, err := newCatalog(ents); err == nil || !strings.Contains(err.Error(), "longer than 255") {
+		t.Fatalf("err = %v, want a column-name length error", err)
+	}
+}
+
+// compareFold orders as comparing the lower-cased strings does.
+func FuzzCompareFold(f *testing.F) {
+	for _, s := range [][2]string{{"Ada", "ada"}, {"ÄBC", "äbd"}, {"İ", "i"}, {"a\xff", "a"}, {"", "x"}, {"straße", "STRASSE"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		want := strings.Compare(strings.ToLower(a), strings.ToLower(b))
+		if got := compareFold([]byte(a), b); got != want {
+			t.Fatalf("compareFold(%q, %q) = %d, want %d", a, b, got, want)
+		}
+	})
+}
+
+// appendLower lower-cases as strings.ToLower does.
+func FuzzAppendLower(f *testing.F) {
+	for _, s := range []string{"Ada", "ÄÖÜ straße", "İSTANBUL", "a\xffB", "ǅ", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendLower(nil, []byte(s))), strings.ToLower(s); got != want {
+			t.Fatalf("appendLower(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
