@@ -164,7 +164,10 @@ func New(cfg Config) *Table {
 }
 
 // NewID returns a fresh attempt id, unique within the process.
-func (t *Table) NewID() string { return t.prefix + strconv.FormatUint(t.seq.Add(1), 36) }
+func (t *Table) NewID() string {
+	var b [32]byte // the prefix (9 bytes) and at most 13 base-36 digits: one allocation, for the string
+	return string(strconv.AppendUint(append(b[:0], t.prefix...), t.seq.Add(1), 36))
+}
 
 // LateWindow is the configured late-record window.
 func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
