@@ -136,6 +136,12 @@ type Table struct {
 	base   context.Context // ends when the table closes; parent of every exec ctx
 	stop   context.CancelFunc
 	wg     sync.WaitGroup // exec goroutines
+	// timers recycles Do's CIF-deadline timers (*time.Timer, stopped), so
+	// that an attempt costs no new timer and channel. A recycled timer is
+	// exact: since Go 1.23, Reset discards a tick that was pending. The pool
+	// is per table, not global, because a timer made in a testing/synctest
+	// bubble must not be used outside it.
+	timers sync.Pool
 
 	// mu guards the maps and entry states.
 	mu       sync.Mutex
@@ -223,8 +229,16 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 		t.complete(e, res, err, expired)
 	}()
 
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+	timer, _ := t.timers.Get().(*time.Timer)
+	if timer == nil {
+		timer = time.NewTimer(time.Until(deadline))
+	} else {
+		timer.Reset(time.Until(deadline))
+	}
+	defer func() {
+		timer.Stop()
+		t.timers.Put(timer)
+	}()
 	select {
 	case o := <-e.done:
 		return o.result, o.err

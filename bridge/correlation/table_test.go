@@ -111,6 +111,31 @@ func TestDo(t *testing.T) {
 	}
 }
 
+// Do recycles its deadline timers: one stopped early or one that fired must
+// neither fire early nor late for the next attempt.
+func TestRecycledTimersAreExact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := correlation.New(correlation.Config{LateWindow: time.Minute})
+		for i, tt := range []struct {
+			timeout, answer time.Duration
+		}{
+			{10 * time.Second, time.Second}, // answered: its timer is stopped
+			{3 * time.Second, 5 * time.Second},
+			{2 * time.Second, time.Second}, // after a timer that fired
+			{time.Second, 4 * time.Second},
+			{time.Second, 4 * time.Second},
+		} {
+			start := time.Now()
+			_, err := tab.Do(t.Context(), correlation.Attempt{Timeout: tt.timeout}, sleepExec(tt.answer, `1`, nil))
+			want, timedOut := min(tt.timeout, tt.answer), tt.answer > tt.timeout
+			if got := time.Since(start); got != want || errors.Is(err, protocol.ErrTimeout) != timedOut {
+				t.Fatalf("attempt %d: err %v after %v, want timeout %v after %v", i, err, got, timedOut, want)
+			}
+		}
+		tab.Close(t.Context())
+	})
+}
+
 func TestCallerDeadlineEarlierWins(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
