@@ -53,13 +53,16 @@ var nullID = json.RawMessage("null")
 // Decode parses one WebSocket text message. It never fails: invalid input is
 // described by ParseError (whole message) or by messages of KindInvalid
 // whose Error is the -32600 to send back under their ID (or null).
+//
+// The ID, Params and Result of the messages are sub-slices of data, not
+// copies: data must not change while the messages are in use.
 func Decode(data []byte) Decoded {
 	data = trimJSONSpace(data)
 	if len(data) == 0 {
 		return Decoded{ParseError: notJSON()}
 	}
 	if data[0] == '[' {
-		var elems []jsontext.Value
+		var elems []span
 		if err := jsonv2.Unmarshal(data, &elems, lenient); err != nil {
 			return Decoded{ParseError: notJSON()}
 		}
@@ -68,7 +71,7 @@ func Decode(data []byte) Decoded {
 		}
 		d := Decoded{Batch: true, Messages: make([]Message, len(elems))}
 		for i, e := range elems {
-			d.Messages[i] = decodeOne(e)
+			d.Messages[i] = decodeOne(e.in(data))
 		}
 		return d
 	}
@@ -86,7 +89,7 @@ func Decode(data []byte) Decoded {
 		// syntax error: the message is not JSON.
 		return Decoded{ParseError: notJSON()}
 	}
-	return Decoded{Messages: []Message{fromWire(&w)}}
+	return Decoded{Messages: []Message{fromWire(data, &w)}}
 }
 
 func notJSON() *Error {
@@ -94,12 +97,38 @@ func notJSON() *Error {
 }
 
 type wireObject struct {
-	JSONRPC jsontext.Value `json:"jsonrpc"`
-	ID      jsontext.Value `json:"id"`
-	Method  jsontext.Value `json:"method"`
-	Params  jsontext.Value `json:"params"`
-	Result  jsontext.Value `json:"result"`
-	Error   jsontext.Value `json:"error"`
+	JSONRPC span `json:"jsonrpc"`
+	ID      span `json:"id"`
+	Method  span `json:"method"`
+	Params  span `json:"params"`
+	Result  span `json:"result"`
+	Error   span `json:"error"`
+}
+
+// span is where a member's value lies in the text being decoded, so that a
+// Message can point into the frame instead of holding a copy of each member
+// (what jsontext.Value's UnmarshalJSON makes). The zero span is an absent
+// member.
+type span struct{ start, end int64 }
+
+// UnmarshalJSONFrom records the offsets of the value dec reads.
+func (s *span) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	s.end = dec.InputOffset()
+	s.start = s.end - int64(len(v))
+	return nil
+}
+
+// in returns the value's bytes in data, the text that was decoded; nil when
+// the member was absent.
+func (s span) in(data []byte) json.RawMessage {
+	if s.end == 0 {
+		return nil
+	}
+	return data[s.start:s.end:s.end]
 }
 
 func invalid(id json.RawMessage, why string) Message {
@@ -132,33 +161,34 @@ func decodeOne(data []byte) Message {
 	if err := jsonv2.Unmarshal(data, &w, lenient); err != nil {
 		return invalid(nil, "not a JSON object")
 	}
-	return fromWire(&w)
+	return fromWire(data, &w)
 }
 
-// fromWire classifies one decoded JSON-RPC object.
-func fromWire(w *wireObject) Message {
-	id, params, result := json.RawMessage(w.ID), json.RawMessage(w.Params), json.RawMessage(w.Result)
+// fromWire classifies one JSON-RPC object, decoded from data.
+func fromWire(data []byte, w *wireObject) Message {
+	id, params, result := w.ID.in(data), w.Params.in(data), w.Result.in(data)
+	jsonrpc, method, errObj := w.JSONRPC.in(data), w.Method.in(data), w.Error.in(data)
 	if len(id) > 0 && !validID(id) {
 		return invalid(nil, `"id" must be a string, a number or null`)
 	}
-	if string(w.JSONRPC) != `"2.0"` {
+	if string(jsonrpc) != `"2.0"` {
 		return invalid(id, `"jsonrpc" must be exactly "2.0"`)
 	}
-	if len(w.Method) > 0 {
-		if len(w.Result) > 0 || len(w.Error) > 0 {
+	if len(method) > 0 {
+		if len(result) > 0 || len(errObj) > 0 {
 			return invalid(id, `a request cannot carry "result" or "error"`)
 		}
-		var method string
-		if w.Method[0] != '"' || jsonv2.Unmarshal(w.Method, &method, lenient) != nil {
+		var name string
+		if method[0] != '"' || jsonv2.Unmarshal(method, &name, lenient) != nil {
 			return invalid(id, `"method" must be a string`)
 		}
-		if method == "" {
+		if name == "" {
 			return invalid(id, `"method" must not be empty`)
 		}
-		if len(w.Params) > 0 && w.Params[0] != '{' && w.Params[0] != '[' {
+		if len(params) > 0 && params[0] != '{' && params[0] != '[' {
 			return invalid(id, `"params" must be an object or an array`)
 		}
-		m := Message{Kind: KindRequest, ID: id, Method: method, Params: params}
+		m := Message{Kind: KindRequest, ID: id, Method: name, Params: params}
 		if len(id) == 0 {
 			m.Kind = KindNotification
 		}
@@ -168,13 +198,13 @@ func fromWire(w *wireObject) Message {
 	if len(id) == 0 {
 		return invalid(nil, `missing "method"`)
 	}
-	if (len(w.Result) > 0) == (len(w.Error) > 0) {
+	if (len(result) > 0) == (len(errObj) > 0) {
 		return invalid(id, `a response carries exactly one of "result" and "error"`)
 	}
 	m := Message{Kind: KindResponse, ID: id, Result: result}
-	if len(w.Error) > 0 {
+	if len(errObj) > 0 {
 		var e Error
-		if err := json.Unmarshal(w.Error, &e); err != nil || e.Message == "" && e.Code == 0 {
+		if err := json.Unmarshal(errObj, &e); err != nil || e.Message == "" && e.Code == 0 {
 			return invalid(id, `"error" must be an object with "code" and "message"`)
 		}
 		m.Error = &e

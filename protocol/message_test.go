@@ -13,7 +13,9 @@ func TestDecode(t *testing.T) {
 		in       string
 		wantKind protocol.Kind
 		wantID   string
-		parseErr int64
+		// wantParams, when set, is the params exactly as sent.
+		wantParams string
+		parseErr   int64
 	}{
 		{name: "request", in: `{"jsonrpc":"2.0","id":1,"method":"m"}`, wantKind: protocol.KindRequest, wantID: "1"},
 		{name: "notification", in: `{"jsonrpc":"2.0","method":"m"}`, wantKind: protocol.KindNotification},
@@ -24,6 +26,14 @@ func TestDecode(t *testing.T) {
 		{name: "bool id", in: `{"jsonrpc":"2.0","id":true,"method":"m"}`, wantKind: protocol.KindInvalid, wantID: "null"},
 		{name: "params scalar", in: `{"jsonrpc":"2.0","id":1,"method":"m","params":3}`, wantKind: protocol.KindInvalid, wantID: "1"},
 		{name: "empty method", in: `{"jsonrpc":"2.0","id":1,"method":""}`, wantKind: protocol.KindInvalid, wantID: "1"},
+		{name: "spaces and escapes kept", in: ` { "jsonrpc" : "2.0" , "id" : "a\"b" , "method" : "m" , "params" : { "x" : [ 1 , 2 ] } } `,
+			wantKind: protocol.KindRequest, wantID: `"a\"b"`, wantParams: `{ "x" : [ 1 , 2 ] }`},
+		{name: "duplicate members: the last wins", in: `{"jsonrpc":"2.0","id":1,"id":2,"method":"m","params":[1],"params":{"y":1}}`,
+			wantKind: protocol.KindRequest, wantID: "2", wantParams: `{"y":1}`},
+		{name: "names match case-insensitively", in: `{"JSONRPC":"2.0","ID":7,"Method":"m","PARAMS":{}}`,
+			wantKind: protocol.KindRequest, wantID: "7", wantParams: `{}`},
+		{name: "escaped member name", in: `{"jsonrpc":"2.0","\u0069d":8,"method":"m","params":[]}`,
+			wantKind: protocol.KindRequest, wantID: "8", wantParams: `[]`},
 		{name: "garbage", in: `{"jsonrpc":`, parseErr: protocol.CodeParseError},
 		{name: "empty", in: ``, parseErr: protocol.CodeParseError},
 		{name: "empty batch", in: `[]`, parseErr: protocol.CodeInvalidRequest},
@@ -40,6 +50,9 @@ func TestDecode(t *testing.T) {
 			m := d.Messages[0]
 			if m.Kind != tt.wantKind || string(m.ID) != tt.wantID {
 				t.Fatalf("got kind %d id %s, want %d %s", m.Kind, m.ID, tt.wantKind, tt.wantID)
+			}
+			if tt.wantParams != "" && string(m.Params) != tt.wantParams {
+				t.Fatalf("params = %s, want %s", m.Params, tt.wantParams)
 			}
 		})
 	}
@@ -69,6 +82,11 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		for _, m := range d.Messages {
+			for _, raw := range []json.RawMessage{m.ID, m.Params, m.Result} {
+				if len(raw) > 0 && !json.Valid(raw) {
+					t.Fatalf("a member of %q decoded as %q, not one JSON value", data, raw)
+				}
+			}
 			if m.Kind == protocol.KindInvalid {
 				if m.Error == nil || m.Error.Code == 0 {
 					t.Fatalf("invalid message without a coded error: %+v", m)
