@@ -8,6 +8,7 @@
 package rpcconn
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -160,9 +161,18 @@ func (c *Conn) Run() error {
 	return err
 }
 
+// maxReadBuffer bounds the read buffer a connection keeps between messages:
+// a larger message is read into a buffer that is then let go, so one big
+// message does not pin its size for the life of the connection.
+const maxReadBuffer = 16 << 10
+
 func (c *Conn) readLoop() error {
+	// Each message is read into buf, reused, and then copied out at its
+	// exact size: the decoded messages point into that copy, which nothing
+	// changes, for as long as their handlers (and late records) hold them.
+	var buf bytes.Buffer
 	for {
-		typ, data, err := c.ws.Read(context.Background()) // ends when ctx does: see stopReadWatch
+		typ, err := c.read(&buf)
 		if err != nil {
 			if c.ctx.Err() != nil { // the watch closed the socket: report why
 				return closeErr(context.Cause(c.ctx))
@@ -173,11 +183,26 @@ func (c *Conn) readLoop() error {
 			c.closeWith(websocket.StatusUnsupportedData, "binary frames are not supported: send each JSON-RPC message as one text frame")
 			return errors.New("peer sent a binary frame")
 		}
+		data := bytes.Clone(buf.Bytes())
+		if buf.Cap() > maxReadBuffer {
+			buf = bytes.Buffer{}
+		}
 		if c.opts.OnFrame != nil {
 			c.opts.OnFrame("in", data)
 		}
 		c.dispatch(data)
 	}
+}
+
+// read reads the next message into buf (emptied first).
+func (c *Conn) read(buf *bytes.Buffer) (websocket.MessageType, error) {
+	typ, r, err := c.ws.Reader(context.Background()) // ends when ctx does: see stopReadWatch
+	if err != nil {
+		return 0, err
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(r)
+	return typ, err
 }
 
 func (c *Conn) dispatch(data []byte) {
