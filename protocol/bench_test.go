@@ -67,3 +67,14 @@ func BenchmarkEncodeCreateResponse(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+func BenchmarkDecodeCreateParamsInPlace(b *testing.B) {
+	b.ReportAllocs()
+	params := protocol.Decode(benchCreateRequest).Messages[0].Params
+	for b.Loop() {
+		var p protocol.CreateRecordParams
+		if err := protocol.DecodeParamsInPlace(params, &p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
