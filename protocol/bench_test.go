@@ -78,3 +78,15 @@ func BenchmarkDecodeCreateParamsInPlace(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncodeCreateResponseNew is the answer as rpcconn makes it: into a
+// new buffer.
+func BenchmarkEncodeCreateResponseNew(b *testing.B) {
+	b.ReportAllocs()
+	result := json.RawMessage(`{"entityType":"contact","id":"9b2f6a1e-4c1d-4f7e-9a7b-2d3c4e5f6a7b"}`)
+	id := json.RawMessage("4711")
+	for b.Loop() {
+		buf := protocol.AppendResponse(nil, id, result, nil)
+		b.SetBytes(int64(len(buf)))
+	}
+}

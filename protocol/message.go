@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -219,6 +220,12 @@ func AppendResponse(buf []byte, id json.RawMessage, result json.RawMessage, rpcE
 	if len(id) == 0 {
 		id = nullID
 	}
+	// Grow once: appending piece by piece to a nil buf grew it three times.
+	n := len(`{"jsonrpc":"2.0","id":,"result":null}`) + len(id) + len(result)
+	if rpcErr != nil {
+		n += len(`{"code":-32000,"message":"","data":}`) + len(rpcErr.Message) + len(rpcErr.Data)
+	}
+	buf = slices.Grow(buf, n)
 	buf = append(buf, `{"jsonrpc":"2.0","id":`...)
 	buf = append(buf, id...)
 	if rpcErr != nil {
