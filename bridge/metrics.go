@@ -78,21 +78,18 @@ func methodLabel(method string) string {
 	return "other"
 }
 
-// observe starts timing a request; the returned func records its outcome.
-func (m *metrics) observe(method string) func(error) {
-	start := time.Now()
+// observe records the outcome of a request that started at start.
+func (m *metrics) observe(method string, start time.Time, err error) {
 	label := methodLabel(method)
-	return func(err error) {
-		outcome := "ok"
-		if err != nil {
-			var e *protocol.Error
-			if errors.As(err, &e) {
-				outcome = strconv.FormatInt(e.Code, 10)
-			} else {
-				outcome = strconv.Itoa(protocol.CodeInternal)
-			}
+	outcome := "ok"
+	if err != nil {
+		var e *protocol.Error
+		if errors.As(err, &e) {
+			outcome = strconv.FormatInt(e.Code, 10)
+		} else {
+			outcome = strconv.Itoa(protocol.CodeInternal)
 		}
-		m.requests.WithLabelValues(label, outcome).Inc()
-		m.duration.WithLabelValues(label).Observe(time.Since(start).Seconds())
 	}
+	m.requests.WithLabelValues(label, outcome).Inc()
+	m.duration.WithLabelValues(label).Observe(time.Since(start).Seconds())
 }

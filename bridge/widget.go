@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -85,12 +86,12 @@ func (wc *widgetConn) HandleNotification(ctx context.Context, c *rpcconn.Conn, m
 
 func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) (json.RawMessage, error) {
 	sess := wc.sess.Load()
-	done := wc.s.metrics.observe(m.Method)
+	start := time.Now()
 	res, err := wc.route(ctx, sess, m)
 	if err != nil && context.Cause(ctx) == errShuttingDown {
 		err = errShuttingDown
 	}
-	done(err)
+	wc.s.metrics.observe(m.Method, start, err)
 	return res, err
 }
 
