@@ -133,21 +133,24 @@ type AttemptRequest struct {
 func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage, string, error) {
 	_, timeout := r.Session.Profile()
 	attemptID := s.table.NewID()
+	// The exec func holds call by value (one allocation), not all of r.
+	call := backend.Call{Session: r.Session.ID, Method: r.Method, Params: r.Params, Typed: r.Typed}
 	res, err := s.table.Do(ctx, correlation.Attempt{
 		ID: attemptID, Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
 		RequestID: r.RequestID, WidgetMethod: r.WidgetMethod, Timeout: timeout, Started: r.Received, OnLate: r.OnLate,
 	}, func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
+		call := call
+		call.AttemptID, call.Deadline = id, deadline
 		capture := s.cfg.OnFrame != nil
 		if capture {
-			s.frame(r.Session.ID, "backend", "out", protocol.AppendRequest(nil, jsonString(id), r.Method, r.Params))
+			s.frame(call.Session, "backend", "out", protocol.AppendRequest(nil, jsonString(id), call.Method, call.Params))
 		}
-		res, err := s.backend.Execute(ctx, backend.Call{Session: r.Session.ID, AttemptID: id, Method: r.Method,
-			Params: r.Params, Typed: r.Typed, Deadline: deadline})
+		res, err := s.backend.Execute(ctx, call)
 		if capture {
 			if err != nil {
-				s.frame(r.Session.ID, "backend", "in", protocol.AppendResponse(nil, jsonString(id), nil, protocol.AsError(err)))
+				s.frame(call.Session, "backend", "in", protocol.AppendResponse(nil, jsonString(id), nil, protocol.AsError(err)))
 			} else {
-				s.frame(r.Session.ID, "backend", "in", protocol.AppendResponse(nil, jsonString(id), res, nil))
+				s.frame(call.Session, "backend", "in", protocol.AppendResponse(nil, jsonString(id), res, nil))
 			}
 		}
 		return res, err
