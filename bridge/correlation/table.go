@@ -114,13 +114,23 @@ const (
 type entry struct {
 	info   Info
 	state  state
-	done   chan outcome // buffered 1; written once when answered in time
+	done   chan outcome // buffered 1; written once when answered in time; nil once detached
 	onLate func(Late)
 	// expire ends the exec ctx at the end of the late-record window; armed
 	// only when the attempt is detached (timed out or abandoned), so an
 	// attempt answered in time costs no second timer. Guarded by Table.mu.
 	expire *time.Timer
 	cancel context.CancelCauseFunc
+}
+
+// waiter is what Do waits with: the entry's done channel and the CIF
+// deadline timer. Neither is used after Do returns: an answered attempt's
+// one outcome has been received, and detach takes done from a late entry,
+// whose answer goes to OnLate instead. A recycled timer is exact: since Go
+// 1.23, Reset discards a tick that was pending.
+type waiter struct {
+	done  chan outcome
+	timer *time.Timer // nil until first armed
 }
 
 type outcome struct {
@@ -136,12 +146,11 @@ type Table struct {
 	base   context.Context // ends when the table closes; parent of every exec ctx
 	stop   context.CancelFunc
 	wg     sync.WaitGroup // exec goroutines
-	// timers recycles Do's CIF-deadline timers (*time.Timer, stopped), so
-	// that an attempt costs no new timer and channel. A recycled timer is
-	// exact: since Go 1.23, Reset discards a tick that was pending. The pool
-	// is per table, not global, because a timer made in a testing/synctest
-	// bubble must not be used outside it.
-	timers sync.Pool
+	// waiters recycles what Do waits with (*waiter), so that an attempt
+	// costs no new channel and timer. The pool is per table, not global,
+	// because a timer or channel made in a testing/synctest bubble must not
+	// be used outside it.
+	waiters sync.Pool
 
 	// mu guards the maps and entry states.
 	mu       sync.Mutex
@@ -205,7 +214,6 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 			Started:      now,
 			Deadline:     deadline,
 		},
-		done:   make(chan outcome, 1),
 		onLate: a.OnLate,
 	}
 	if e.info.ID == "" {
@@ -214,6 +222,12 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	if err := t.base.Err(); err != nil {
 		return nil, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
+	w, _ := t.waiters.Get().(*waiter)
+	if w == nil {
+		w = &waiter{done: make(chan outcome, 1)}
+	}
+	defer t.waiters.Put(w)
+	e.done = w.done
 	t.mu.Lock()
 	t.inflight[e.info.ID] = e
 	t.mu.Unlock()
@@ -229,20 +243,16 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 		t.complete(e, res, err, expired)
 	}()
 
-	timer, _ := t.timers.Get().(*time.Timer)
-	if timer == nil {
-		timer = time.NewTimer(time.Until(deadline))
+	if w.timer == nil {
+		w.timer = time.NewTimer(time.Until(deadline))
 	} else {
-		timer.Reset(time.Until(deadline))
+		w.timer.Reset(time.Until(deadline))
 	}
-	defer func() {
-		timer.Stop()
-		t.timers.Put(timer)
-	}()
+	defer w.timer.Stop()
 	select {
-	case o := <-e.done:
+	case o := <-w.done:
 		return o.result, o.err
-	case <-timer.C:
+	case <-w.timer.C:
 		if t.detach(e, stTimedOut) {
 			t.timeouts.Add(1)
 			return nil, protocol.NewTimeoutError(a.Timeout.Milliseconds(), e.info.ID)
@@ -253,7 +263,7 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 			return nil, context.Cause(ctx)
 		}
 	}
-	o := <-e.done // answered in the same instant
+	o := <-w.done // answered in the same instant
 	return o.result, o.err
 }
 
@@ -266,6 +276,7 @@ func (t *Table) detach(e *entry, to state) bool {
 		return false
 	}
 	e.state = to
+	e.done = nil // Do recycles it; a late answer goes to OnLate
 	delete(t.inflight, e.info.ID)
 	t.late[e.info.ID] = e
 	e.expire = time.AfterFunc(time.Until(e.info.Deadline.Add(t.cfg.LateWindow)), func() {
