@@ -76,7 +76,7 @@ func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, e
 // path decodes once and encodes nothing.
 func check[P any](params json.RawMessage, validate func(*P) (changed bool, err error)) (json.RawMessage, any, error) {
 	p := new(P)
-	if err := protocol.DecodeParamsInPlace(params, p); err != nil {
+	if err := protocol.DecodeParams(params, p); err != nil {
 		return nil, nil, err
 	}
 	changed, err := validate(p)

@@ -68,17 +68,6 @@ func BenchmarkEncodeCreateResponse(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 }
 
-func BenchmarkDecodeCreateParamsInPlace(b *testing.B) {
-	b.ReportAllocs()
-	params := protocol.Decode(benchCreateRequest).Messages[0].Params
-	for b.Loop() {
-		var p protocol.CreateRecordParams
-		if err := protocol.DecodeParamsInPlace(params, &p); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkEncodeCreateResponseNew is the answer as rpcconn makes it: into a
 // new buffer.
 func BenchmarkEncodeCreateResponseNew(b *testing.B) {

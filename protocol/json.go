@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -29,10 +28,8 @@ var strict = jsonv2.JoinOptions(lenient, jsonv2.RejectUnknownMembers(true))
 
 // unmarshalStrict decodes data into v, refusing unknown members, and returns
 // a -32602 error that names the member and says what to fix.
-func unmarshalStrict(data []byte, v any) error { return unmarshalStrictWith(data, v, strict) }
-
-func unmarshalStrictWith(data []byte, v any, opts jsonv2.Options) error {
-	err := jsonv2.Unmarshal(data, v, opts)
+func unmarshalStrict(data []byte, v any) error {
+	err := jsonv2.Unmarshal(data, v, strict)
 	if err == nil {
 		return nil
 	}
@@ -181,28 +178,4 @@ func unquote(v jsontext.Value) (string, error) {
 		return "", err
 	}
 	return s, nil
-}
-
-// inPlaceDecoder unmarshals json.RawMessage members as sub-slices of data,
-// the text being decoded (DecodeParamsInPlace). Its options hold its own
-// method, so it is pooled rather than made per call.
-type inPlaceDecoder struct {
-	data []byte
-	opts jsonv2.Options
-}
-
-var inPlacePool = sync.Pool{New: func() any {
-	d := new(inPlaceDecoder)
-	d.opts = jsonv2.JoinOptions(strict, jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(d.rawMessage)))
-	return d
-}}
-
-func (d *inPlaceDecoder) rawMessage(dec *jsontext.Decoder, v *json.RawMessage) error {
-	val, err := dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	end := dec.InputOffset()
-	*v = json.RawMessage(d.data[end-int64(len(val)) : end : end])
-	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -48,42 +47,6 @@ func TestDecodeParamsMessages(t *testing.T) {
 	var p protocol.CreateRecordParams
 	if err := protocol.DecodeParams(json.RawMessage(`{"entityName":"a","entityName":"contact"}`), &p); err != nil || p.EntityName != "contact" {
 		t.Fatalf("duplicate names: got %q, %v", p.EntityName, err)
-	}
-}
-
-// DecodeParamsInPlace decodes exactly as DecodeParams does (same values,
-// same errors); only its json.RawMessage fields point into the params.
-func TestDecodeParamsInPlace(t *testing.T) {
-	for _, tc := range []struct {
-		name, params string
-		v            func() any
-	}{
-		{"create", ` { "entityName" : "contact" , "value" : { "a" : [ 1 , "x" ] } } `, func() any { return &protocol.CreateRecordParams{} }},
-		{"value null", `{"entityName":"contact","value":null}`, func() any { return &protocol.CreateRecordParams{} }},
-		{"value a string", `{"entityName":"contact","value":"{\"a\":1}"}`, func() any { return &protocol.CreateRecordParams{} }},
-		{"duplicate value: the last wins", `{"value":{"a":1},"value":{"b":2}}`, func() any { return &protocol.UpdateRecordParams{} }},
-		{"set", `{"value":true}`, func() any { return &protocol.ValueParams{} }},
-		{"absent", `{}`, func() any { return &protocol.ValueParams{} }},
-		{"null params", `null`, func() any { return &protocol.CreateRecordParams{} }},
-		{"unknown member", `{"entityName":"contact","bogus":{}}`, func() any { return &protocol.CreateRecordParams{} }},
-		{"wrong type", `{"entityName":7,"value":{}}`, func() any { return &protocol.CreateRecordParams{} }},
-		{"not JSON", `{"entityName":"contact","value":{`, func() any { return &protocol.CreateRecordParams{} }},
-		{"not an object", `[1]`, func() any { return &protocol.CreateRecordParams{} }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			params := []byte(tc.params)
-			want, got := tc.v(), tc.v()
-			wantErr, gotErr := protocol.DecodeParams(params, want), protocol.DecodeParamsInPlace(params, got)
-			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotErr, wantErr) {
-				t.Fatalf("in place: %+v, %v; DecodeParams: %+v, %v", got, gotErr, want, wantErr)
-			}
-			if p, ok := got.(*protocol.CreateRecordParams); ok && len(p.Value) > 0 {
-				params[bytes.Index(params, p.Value)] = '#' // the value points into params
-				if p.Value[0] != '#' {
-					t.Fatalf("value %s is a copy", p.Value)
-				}
-			}
-		})
 	}
 }
 

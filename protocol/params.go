@@ -207,41 +207,14 @@ type SetANumberParams struct {
 // DecodeParams unmarshals params (which must be a JSON object) into v,
 // refusing unknown fields, and returns a -32602 error that names the problem.
 func DecodeParams(params json.RawMessage, v any) error {
-	p, err := paramsObject(params)
-	if err != nil {
-		return err
-	}
-	return unmarshalStrict(p, v)
-}
-
-// DecodeParamsInPlace is DecodeParams whose json.RawMessage fields (a
-// record's value, say) point into params instead of holding copies: params
-// must not change while v is in use. The bridge decodes the params of every
-// cif.* call this way, since they sit in a frame nothing changes.
-func DecodeParamsInPlace(params json.RawMessage, v any) error {
-	p, err := paramsObject(params)
-	if err != nil {
-		return err
-	}
-	d := inPlacePool.Get().(*inPlaceDecoder)
-	d.data = p
-	err = unmarshalStrictWith(p, v, d.opts)
-	d.data = nil
-	inPlacePool.Put(d)
-	return err
-}
-
-// paramsObject returns params as the text of a JSON object ("{}" when
-// absent or null).
-func paramsObject(params json.RawMessage) ([]byte, error) {
 	p := bytes.TrimSpace(params)
 	if len(p) == 0 || string(p) == "null" {
-		return []byte("{}"), nil
+		p = []byte("{}")
 	}
 	if p[0] != '{' {
-		return nil, InvalidParams("params must be a JSON object with named members")
+		return InvalidParams("params must be a JSON object with named members")
 	}
-	return p, nil
+	return unmarshalStrict(p, v)
 }
 
 func jsonKind(goType string) string {
