@@ -161,18 +161,19 @@ func (c *Conn) Run() error {
 	return err
 }
 
-// maxReadBuffer bounds the read buffer a connection keeps between messages:
-// a larger message is read into a buffer that is then let go, so one big
-// message does not pin its size for the life of the connection.
+// readBufs holds the buffers messages are read into, shared by every
+// connection: a busy connection reuses one, an idle one holds none (a
+// widget session mostly waits for a human).
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxReadBuffer bounds the read buffers kept for reuse: a larger message is
+// read into a buffer that is then let go, so one big message does not pin
+// its size.
 const maxReadBuffer = 16 << 10
 
 func (c *Conn) readLoop() error {
-	// Each message is read into buf, reused, and then copied out at its
-	// exact size: the decoded messages point into that copy, which nothing
-	// changes, for as long as their handlers (and late records) hold them.
-	var buf bytes.Buffer
 	for {
-		typ, err := c.read(&buf)
+		typ, data, err := c.read()
 		if err != nil {
 			if c.ctx.Err() != nil { // the watch closed the socket: report why
 				return closeErr(context.Cause(c.ctx))
@@ -183,10 +184,6 @@ func (c *Conn) readLoop() error {
 			c.closeWith(websocket.StatusUnsupportedData, "binary frames are not supported: send each JSON-RPC message as one text frame")
 			return errors.New("peer sent a binary frame")
 		}
-		data := bytes.Clone(buf.Bytes())
-		if buf.Cap() > maxReadBuffer {
-			buf = bytes.Buffer{}
-		}
 		if c.opts.OnFrame != nil {
 			c.opts.OnFrame("in", data)
 		}
@@ -194,15 +191,23 @@ func (c *Conn) readLoop() error {
 	}
 }
 
-// read reads the next message into buf (emptied first).
-func (c *Conn) read(buf *bytes.Buffer) (websocket.MessageType, error) {
+// read reads the next message into a pooled buffer and returns a copy of it
+// at its exact size: the decoded messages point into that copy, which
+// nothing changes, for as long as their handlers (and late records) hold
+// them.
+func (c *Conn) read() (websocket.MessageType, []byte, error) {
 	typ, r, err := c.ws.Reader(context.Background()) // ends when ctx does: see stopReadWatch
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	buf := readBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	_, err = buf.ReadFrom(r)
-	return typ, err
+	data := bytes.Clone(buf.Bytes())
+	if buf.Cap() <= maxReadBuffer {
+		readBufs.Put(buf)
+	}
+	return typ, data, err
 }
 
 func (c *Conn) dispatch(data []byte) {
