@@ -89,12 +89,18 @@ func TestLoadCountsMatchEmulator(t *testing.T) {
 	if g == nil {
 		t.Fatal("no ground truth in the report")
 	}
-	if rep.Answered == 0 || rep.Errors != 0 || rep.Unanswered != 0 || rep.SendErrors != 0 {
+	// The only errors a fault-free run may see are the store's 404s: a
+	// delete, update or retrieve of a record another in-flight call of the
+	// session deleted, or any of them before the session's first create
+	// (the load tool then sends a GUID no record has). Those reached the
+	// store, so the emulator counts them as operations too.
+	backendErr := int64(protocol.CodeBackend)
+	if rep.Answered == 0 || rep.Errors != rep.ErrorsByCode[strconv.FormatInt(backendErr, 10)] || rep.Unanswered != 0 || rep.SendErrors != 0 {
 		t.Fatalf("answered %d, errors %d (%v), unanswered %d, send errors %d", rep.Answered, rep.Errors, rep.ErrorsByCode, rep.Unanswered, rep.SendErrors)
 	}
 	for method, c := range rep.Totals {
-		if got, want := g.Operations[protocol.MessageType(method)], c.OK; got != want {
-			t.Errorf("%s: emulator executed %d operations, the report counts %d successful answers", method, got, want)
+		if got, want := g.Operations[protocol.MessageType(method)], c.OK+c.Errors[backendErr]; got != want {
+			t.Errorf("%s: emulator executed %d operations, the report counts %d answers that reached it (%d ok, errors %v)", method, got, want, c.OK, c.Errors)
 		}
 		if c.Sent != c.Answered {
 			t.Errorf("%s: sent %d, answered %d", method, c.Sent, c.Answered)
