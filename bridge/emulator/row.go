@@ -161,24 +161,41 @@ func (r row) all() iter.Seq2[string, any] {
 // (the last of each name), in patch order. A patch is packed as a row but
 // may name a column more than once. Neither r nor patch is changed.
 func (r row) with(patch row) row {
-	out := make(row, 0, len(r)+len(patch))
-	for rest := r; len(rest) > 0; {
-		name, _, _, next := rest.next()
-		if c := patch.last(name); c != nil {
-			out = append(out, c...)
-		} else {
-			out = append(out, rest[:len(rest)-len(next)]...)
-		}
-		rest = next
+	n := 0
+	for c := range r.merged(patch) {
+		n += len(c)
 	}
-	for rest := patch; len(rest) > 0; {
-		name, _, _, next := rest.next()
-		if r.last(name) == nil && next.last(name) == nil {
-			out = append(out, rest[:len(rest)-len(next)]...)
-		}
-		rest = next
+	out := make(row, 0, n) // exactly: a stored row keeps no spare capacity
+	for c := range r.merged(patch) {
+		out = append(out, c...)
 	}
 	return out
+}
+
+// merged yields the encoded columns of r.with(patch), in order.
+func (r row) merged(patch row) iter.Seq[row] {
+	return func(yield func(row) bool) {
+		for rest := r; len(rest) > 0; {
+			name, _, _, next := rest.next()
+			c := patch.last(name)
+			if c == nil {
+				c = rest[:len(rest)-len(next)]
+			}
+			if !yield(c) {
+				return
+			}
+			rest = next
+		}
+		for rest := patch; len(rest) > 0; {
+			name, _, _, next := rest.next()
+			if r.last(name) == nil && next.last(name) == nil {
+				if !yield(rest[:len(rest)-len(next)]) {
+					return
+				}
+			}
+			rest = next
+		}
+	}
 }
 
 // without returns a new row with column name removed.

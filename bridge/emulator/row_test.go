@@ -59,6 +59,9 @@ func TestRowWithAndGet(t *testing.T) {
 	if string(r) != before {
 		t.Fatal("with changed the row it was called on")
 	}
+	if cap(r2) != len(r2) {
+		t.Errorf("with left %d bytes of spare capacity in a row that is kept as is", cap(r2)-len(r2))
+	}
 	want2 := maps.Clone(want)
 	want2["lastname"], want2["statecode"], want2["zz"] = "Lovelace", nil, "1"
 	if got := rowMap(r2); !maps.Equal(got, want2) {
