@@ -35,7 +35,7 @@ func (e *Emulator) expanded(r *record, x expandOpt) any {
 	if id == "" || target == "" || x.target != "" && x.target != target {
 		return nil
 	}
-	rel := e.store.tables[target][id]
+	rel := e.store.get(target, id)
 	if rel == nil {
 		return nil
 	}
@@ -56,7 +56,7 @@ func (e *Emulator) expanded(r *record, x expandOpt) any {
 func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *dvError) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	r := e.store.tables[ent.LogicalName][id]
+	r := e.store.get(ent.LogicalName, id)
 	if r == nil {
 		return nil, errNotFound(ent.LogicalName, id)
 	}

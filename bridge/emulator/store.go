@@ -20,6 +20,7 @@ import (
 // _x_value lookup columns. A stored record is not changed: an update stores
 // a new one.
 type record struct {
+	id      uuid.UUID // its key in the store
 	fields  row
 	targets row // lookup → logical name (a string) of the record it points to
 	version int64
@@ -29,9 +30,11 @@ type record struct {
 }
 
 // store is the data of an emulator: logical name → id → record. Guarded by
-// Emulator.mu.
+// Emulator.mu. Records are keyed by their GUID's 16 bytes, not its text: a
+// key holds no pointer for the garbage collector to follow, which with
+// tens of thousands of records kept shortens every GC cycle.
 type store struct {
-	tables  map[string]map[string]*record
+	tables  map[string]map[uuid.UUID]*record
 	version int64 // last row version handed out
 
 	// max bounds the records kept (0: no bound). Past it the oldest record
@@ -49,12 +52,13 @@ type store struct {
 // recordKey names a record in creation order; serial tells a key from a
 // record later created again under the same id.
 type recordKey struct {
-	table, id string
-	serial    uint64
+	table  string
+	id     uuid.UUID
+	serial uint64
 }
 
 func (s *store) init() {
-	s.tables = map[string]map[string]*record{}
+	s.tables = map[string]map[uuid.UUID]*record{}
 	s.version = 0
 	s.live, s.serial, s.head = 0, 0, 0
 	s.order = nil
@@ -62,7 +66,7 @@ func (s *store) init() {
 }
 
 // added accounts for a new record r and evicts past max.
-func (s *store) added(table, id string, r *record) {
+func (s *store) added(table string, id uuid.UUID, r *record) {
 	s.serial++
 	r.serial = s.serial
 	if r.pinned {
@@ -116,10 +120,20 @@ func (s *store) removed(r *record) {
 	}
 }
 
-func (s *store) table(logical string) map[string]*record {
+// get returns the record of a table by id (its GUID as text); nil when
+// there is none.
+func (s *store) get(table, id string) *record {
+	k, err := uuid.Parse(id)
+	if err != nil {
+		return nil
+	}
+	return s.tables[table][k]
+}
+
+func (s *store) table(logical string) map[uuid.UUID]*record {
 	t := s.tables[logical]
 	if t == nil {
-		t = map[string]*record{}
+		t = map[uuid.UUID]*record{}
 		s.tables[logical] = t
 	}
 	return t
@@ -301,7 +315,7 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, extra ...col
 			targets = targets.without(b.lookup)
 			continue
 		}
-		target := e.store.tables[b.target][b.id]
+		target := e.store.get(b.target, b.id)
 		if target == nil {
 			return errNotFound(b.target, b.id)
 		}
@@ -343,24 +357,32 @@ func (e *Emulator) create(ent *entity, ws *writeSet, opts writeOpts) (*record, *
 func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*record, *dvError) {
 	t := e.store.table(ent.LogicalName)
 	id := ws.fields.str(ent.PrimaryIDAttribute)
+	var k uuid.UUID
 	if id == "" {
-		id = uuid.NewString()
-	} else if t[id] != nil {
-		return nil, errDuplicateKey()
+		k = uuid.New()
+		id = k.String()
+	} else {
+		var err error
+		if k, err = uuid.Parse(id); err != nil {
+			return nil, errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", id)
+		}
+		if t[k] != nil {
+			return nil, errDuplicateKey()
+		}
 	}
 	now := e.stamp()
-	r := &record{pinned: opts.pinned}
+	r := &record{id: k, pinned: opts.pinned}
 	if derr := e.applyWrite(ent, r, ws, col{ent.PrimaryIDAttribute, id}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
 		return nil, derr
 	}
 	if opts.dupDetect {
-		if derr := e.checkDuplicates(ent, id, r, opts.onCIF); derr != nil {
+		if derr := e.checkDuplicates(ent, r, opts.onCIF); derr != nil {
 			return nil, derr
 		}
 	}
 	r.version = e.store.nextVersion()
-	t[id] = r
-	e.store.added(ent.LogicalName, id, r)
+	t[k] = r
+	e.store.added(ent.LogicalName, k, r)
 	return r, nil
 }
 
@@ -370,7 +392,11 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t := e.store.table(ent.LogicalName)
-	cur := t[id]
+	k, err := uuid.Parse(id)
+	if err != nil {
+		return nil, false, errNotFound(ent.LogicalName, id)
+	}
+	cur := t[k]
 	if cur == nil {
 		if !upsert || opts.ifMatch != "" {
 			return nil, false, errNotFound(ent.LogicalName, id)
@@ -391,18 +417,18 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	if pk := ws.fields.str(ent.PrimaryIDAttribute); pk != "" && pk != id {
 		return nil, false, errSyntax("The primary key in the body '%s' does not match the key in the URL '%s'.", pk, id)
 	}
-	next := &record{fields: cur.fields, targets: cur.targets, serial: cur.serial, pinned: cur.pinned}
+	next := &record{id: k, fields: cur.fields, targets: cur.targets, serial: cur.serial, pinned: cur.pinned}
 	if derr := e.applyWrite(ent, next, ws, col{colModifiedOn, e.stamp()}); derr != nil {
 		return nil, false, derr
 	}
 	if opts.dupDetect {
-		if derr := e.checkDuplicates(ent, id, next, opts.onCIF); derr != nil {
+		if derr := e.checkDuplicates(ent, next, opts.onCIF); derr != nil {
 			return nil, false, derr
 		}
 	}
 	next.version = e.store.nextVersion()
 	next.used.Store(true)
-	t[id] = next
+	t[k] = next
 	return next, false, nil
 }
 
@@ -410,24 +436,25 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 func (e *Emulator) remove(ent *entity, id string) *dvError {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	k, err := uuid.Parse(id)
 	t := e.store.tables[ent.LogicalName]
-	if t[id] == nil {
+	if err != nil || t[k] == nil {
 		return errNotFound(ent.LogicalName, id)
 	}
-	e.store.removed(t[id])
-	delete(t, id)
+	e.store.removed(t[k])
+	delete(t, k)
 	return nil
 }
 
 // checkDuplicates runs the rules of ent against the other records. Called
 // with mu held.
-func (e *Emulator) checkDuplicates(ent *entity, id string, r *record, onCIF bool) *dvError {
+func (e *Emulator) checkDuplicates(ent *entity, r *record, onCIF bool) *dvError {
 	for _, rule := range e.rules {
 		if rule.Entity != ent.LogicalName || onCIF && !rule.OnCIF {
 			continue
 		}
-		for otherID, other := range e.store.tables[ent.LogicalName] {
-			if otherID != id && sameOn(rule.Attributes, r, other) {
+		for k, other := range e.store.tables[ent.LogicalName] {
+			if k != r.id && sameOn(rule.Attributes, r, other) {
 				return errDuplicateRule()
 			}
 		}
@@ -515,14 +542,14 @@ func (e *Emulator) seedTable(name string, rows []json.RawMessage) error {
 	ent := e.cat.byLogical[name]
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var created []string
+	var created []uuid.UUID
 	for i, row := range rows {
 		ws, derr := parseWrite(ent, row, e.cat)
 		if derr == nil {
 			var r *record
 			r, derr = e.createLocked(ent, ws, writeOpts{pinned: true})
 			if derr == nil {
-				created = append(created, r.fields.str(ent.PrimaryIDAttribute))
+				created = append(created, r.id)
 				continue
 			}
 		}

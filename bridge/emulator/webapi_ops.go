@@ -82,5 +82,5 @@ func (e *Emulator) webBound(wr *webReq, target segment, opSeg string) {
 func (e *Emulator) exists(ent *entity, id string) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.store.tables[ent.LogicalName][id] != nil
+	return e.store.get(ent.LogicalName, id) != nil
 }
