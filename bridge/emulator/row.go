@@ -20,8 +20,8 @@ import (
 // kindString and kindNumber a uvarint length and the text.
 type row []byte
 
-// The kinds of a column value; a value reads back as the Go value in
-// parentheses.
+// The kinds of a column value; a value reads back (row.get) as the Go
+// value in its comment.
 const (
 	kindNull   byte = 'n' // nil
 	kindString byte = 's' // string
