@@ -106,7 +106,7 @@ func (s *Server) sessionInfo(x *Session) SessionInfo {
 	sort.Slice(inflight, func(i, j int) bool { return inflight[i].Started.Before(inflight[j].Started) })
 	sort.Slice(late, func(i, j int) bool { return late[i].Started.Before(late[j].Started) })
 	return SessionInfo{ID: x.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Client: client, Created: x.Created,
-		Connections: x.connCount(), InFlight: nonNil(inflight), Late: nonNil(late)}
+		Connections: x.connCount(), InFlight: nonNil(inflight), Late: nonNil(late), LateCounts: s.table.SessionLate(x.ID)}
 }
 
 func nonNil[T any](l []T) []T {

@@ -76,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 	s.table = correlation.New(correlation.Config{LateWindow: cfg.LateWindow, OnLate: s.onLate})
 	s.sessions = &sessions{resume: cfg.ResumeWindow, m: map[string]*Session{}, onGone: func(x *Session) {
 		s.log.Debug().Str("session", x.ID).Msg("session expired")
+		s.table.ForgetSession(x.ID)
 		if cfg.OnSessionEnd != nil {
 			cfg.OnSessionEnd(x.ID)
 		}

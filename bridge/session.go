@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 )
 
@@ -70,6 +71,10 @@ type SessionInfo struct {
 	Connections int       `json:"connections"`
 	InFlight    any       `json:"inflight"`
 	Late        any       `json:"late"`
+	// LateCounts counts the session's backend attempts that became late
+	// records, and how many of them were answered late (each a bridge.late
+	// notification) or expired.
+	LateCounts correlation.SessionLate `json:"lateCounts"`
 }
 
 // sessions is the registry.

@@ -156,6 +156,9 @@ type Table struct {
 	mu       sync.Mutex
 	inflight map[string]*entry
 	late     map[string]*entry
+	// sessions counts each session's backend attempts that became late
+	// records (SessionLate), until ForgetSession.
+	sessions map[string]*SessionLate
 
 	timeouts, lateAnswers, expired, abandoned atomic.Uint64
 }
@@ -175,6 +178,7 @@ func New(cfg Config) *Table {
 		stop:     stop,
 		inflight: make(map[string]*entry),
 		late:     make(map[string]*entry),
+		sessions: make(map[string]*SessionLate),
 	}
 }
 
@@ -277,6 +281,9 @@ func (t *Table) detach(e *entry, to state) bool {
 	}
 	e.state = to
 	e.done = nil // Do recycles it; a late answer goes to OnLate
+	if e.info.Kind == KindBackend {
+		t.sessionLate(e.info.Session).Detached++
+	}
 	delete(t.inflight, e.info.ID)
 	t.late[e.info.ID] = e
 	e.expire = time.AfterFunc(time.Until(e.info.Deadline.Add(t.cfg.LateWindow)), func() {
@@ -298,6 +305,13 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	case stTimedOut, stAbandoned:
 		delete(t.late, e.info.ID)
 		e.expire.Stop()
+		if e.info.Kind == KindBackend {
+			if c := t.sessionLate(e.info.Session); expired {
+				c.Expired++
+			} else {
+				c.Answered++
+			}
+		}
 	}
 	info := e.info
 	info.State = stateName(st)
@@ -331,6 +345,46 @@ func stateName(s state) string {
 	default:
 		return "answered"
 	}
+}
+
+// SessionLate counts one session's backend attempts that became late
+// records (timed out, or abandoned when their caller went away). Each is
+// then answered late, which the bridge tells the session with a bridge.late
+// notification, or expires at the end of the late-record window, which it
+// does not: a client that has received Detached − Expired notifications
+// has every late answer there will be, once Answered + Expired reaches
+// Detached.
+type SessionLate struct {
+	Detached int64 `json:"detached"`
+	Answered int64 `json:"answered"`
+	Expired  int64 `json:"expired"`
+}
+
+// sessionLate returns the counts of a session; mu is held.
+func (t *Table) sessionLate(session string) *SessionLate {
+	c := t.sessions[session]
+	if c == nil {
+		c = &SessionLate{}
+		t.sessions[session] = c
+	}
+	return c
+}
+
+// SessionLate returns the late-record counts of a session.
+func (t *Table) SessionLate(session string) SessionLate {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c := t.sessions[session]; c != nil {
+		return *c
+	}
+	return SessionLate{}
+}
+
+// ForgetSession drops a session's late-record counts (when it has ended).
+func (t *Table) ForgetSession(session string) {
+	t.mu.Lock()
+	delete(t.sessions, session)
+	t.mu.Unlock()
 }
 
 // InFlight lists the attempts awaiting an answer, for one session or all

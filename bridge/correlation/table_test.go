@@ -106,9 +106,56 @@ func TestDo(t *testing.T) {
 				if st := tab.Stats(); st.Late != 0 || st.InFlight != 0 {
 					t.Errorf("records left behind: %+v", st)
 				}
+				want := correlation.SessionLate{Detached: 1, Answered: 1}
+				if tt.wantExpired {
+					want = correlation.SessionLate{Detached: 1, Expired: 1}
+				}
+				if got := tab.SessionLate("s1"); got != want {
+					t.Errorf("session late counts %+v, want %+v", got, want)
+				}
 			})
 		})
 	}
+}
+
+// A session's late counts say how many bridge.late notifications are still
+// to come: backend attempts only, counted when they time out or are
+// abandoned, until the session is forgotten.
+func TestSessionLateCounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := correlation.New(correlation.Config{LateWindow: time.Minute})
+		slow := sleepExec(3*time.Second, `{}`, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		wg.Go(func() { _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, slow) })
+		wg.Go(func() { _, _ = tab.Do(ctx, correlation.Attempt{Session: "s1", Timeout: 10 * time.Second}, slow) })
+		wg.Go(func() {
+			_, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Kind: correlation.KindEvent, Timeout: time.Second}, slow)
+		})
+		wg.Go(func() {
+			_, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s2", Timeout: 10 * time.Second}, slow)
+		})
+		time.Sleep(500 * time.Millisecond)
+		cancel() // the second attempt is abandoned
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got, want := tab.SessionLate("s1"), (correlation.SessionLate{Detached: 2}); got != want {
+			t.Errorf("s1 while its answers are pending: %+v, want %+v", got, want)
+		}
+		wg.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got, want := tab.SessionLate("s1"), (correlation.SessionLate{Detached: 2, Answered: 2}); got != want {
+			t.Errorf("s1 after its late answers: %+v, want %+v", got, want)
+		}
+		if got := tab.SessionLate("s2"); got != (correlation.SessionLate{}) {
+			t.Errorf("s2, answered in time: %+v", got)
+		}
+		tab.ForgetSession("s1")
+		if got := tab.SessionLate("s1"); got != (correlation.SessionLate{}) {
+			t.Errorf("s1 after ForgetSession: %+v", got)
+		}
+	})
 }
 
 // Do recycles its deadline timers: one stopped early or one that fired must
