@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 )
 
@@ -74,4 +75,22 @@ func (a EmulatorAdmin) Stats(ctx context.Context) (EmulatorStats, error) {
 		return s, err
 	}
 	return s, json.Unmarshal(b, &s)
+}
+
+// Status reads GET /api/v1/status: whether the bridge's admin API answers.
+func (a EmulatorAdmin) Status(ctx context.Context) error {
+	_, err := a.do(ctx, http.MethodGet, "/api/v1/status", nil)
+	return err
+}
+
+// Sessions reads GET /api/v1/sessions.
+func (a EmulatorAdmin) Sessions(ctx context.Context) ([]bridge.SessionInfo, error) {
+	b, err := a.do(ctx, http.MethodGet, "/api/v1/sessions", nil)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Sessions []bridge.SessionInfo `json:"sessions"`
+	}
+	return out.Sessions, json.Unmarshal(b, &out)
 }

@@ -28,7 +28,10 @@
 // the newest bridge.ledger push of each entry (ledger.Entry: status,
 // recordIds, attempts). After the drain the run waits, up to
 // Config.LateWait, until no known entry has an attempt still awaiting its
-// late answer.
+// late answer and, when the bridge's admin API answers, until its sessions
+// (each asks its id with bridge.hello) have received every bridge.late the
+// bridge owes them (GET /api/v1/sessions, lateCounts): the retry engine's
+// update and retrieve attempts leave no ledger entry to wait on.
 //
 // Entry points: Config, ParseMix, Run, Report (WriteText, WriteHTML), and
 // EmulatorAdmin for the emulator's admin endpoints.

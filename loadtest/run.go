@@ -47,6 +47,11 @@ type runner struct {
 	cifCreateTimeouts int64
 	// ledger is every duplicate-ledger entry the client heard of, by id.
 	ledger map[string]*ledgerState
+
+	// hello: each session asks the bridge its id, so that the run can ask
+	// the bridge how many late answers its sessions still have coming
+	// (set when the bridge's admin API answers).
+	hello bool
 }
 
 func (r *runner) since() time.Duration { return time.Since(r.start) }
@@ -176,6 +181,30 @@ func (r *runner) settled(cifTimeouts int64) bool {
 	return true
 }
 
+// lateToCome asks the bridge how many bridge.late notifications its
+// sessions still have coming: for each session, the backend attempts that
+// became late records less those that expired (which tell nobody), less
+// the notifications the client has received.
+func (r *runner) lateToCome(ctx context.Context, admin EmulatorAdmin, sessions []*session) (int64, error) {
+	infos, err := admin.Sessions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ours := make(map[string]bool, len(sessions))
+	for _, s := range sessions {
+		ours[s.id] = true
+	}
+	var awaited int64
+	for _, in := range infos {
+		if ours[in.ID] {
+			awaited += in.LateCounts.Detached - in.LateCounts.Expired
+		}
+	}
+	r.lateMu.Lock()
+	defer r.lateMu.Unlock()
+	return awaited - r.late.Answers, nil
+}
+
 // duplicates sums the duplicate counters; lateMu is held.
 func (r *runner) duplicates() Duplicates {
 	d := Duplicates{
@@ -246,6 +275,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, reachErr("read the emulator stats", err)
 		}
 	}
+	// With the bridge's admin API at hand, the run can wait for exactly the
+	// late answers its sessions have coming (lateToCome).
+	r.hello = !cfg.Echo && admin.Status(ctx) == nil
 	if r.pool = poolSize(before.MaxRecords, cfg.Sessions); r.pool < poolCap {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the emulator keeps at most %d records: each session picks ids among its last %d creates", before.MaxRecords, r.pool))
 	}
@@ -316,8 +348,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Late answers: wait until every timed-out CIF call's bridge.late and
 	// every ledger entry's last late outcome arrived.
 	lateUntil := time.Now().Add(cfg.LateWait)
-	for !r.settled(timeouts) && time.Now().Before(lateUntil) && ctx.Err() == nil {
+	var toCome int64 // late answers the bridge says are still to come
+	var asked time.Time
+	for time.Now().Before(lateUntil) && ctx.Err() == nil {
+		if r.settled(timeouts) {
+			if !r.hello {
+				break
+			}
+			if time.Since(asked) >= 50*time.Millisecond {
+				asked = time.Now()
+				if n, err := r.lateToCome(ctx, admin, sessions); err == nil {
+					if toCome = n; n <= 0 {
+						break
+					}
+				}
+			}
+		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	if toCome > 0 && ctx.Err() == nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("stopped waiting for late answers after --late-wait %v: the bridge says %d more are to come", cfg.LateWait, toCome))
 	}
 	if ctx.Err() != nil {
 		rep.Truncated = true
@@ -373,8 +423,7 @@ func dialAll(r *runner) ([]*session, *hdr.Histogram, error) {
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 			defer cancel()
-			t0 := time.Now()
-			s, err := dialSession(dctx, r, i)
+			s, connected, err := dialSession(dctx, r, i)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -383,7 +432,7 @@ func dialAll(r *runner) ([]*session, *hdr.Histogram, error) {
 				}
 				return
 			}
-			recordUs(connect, time.Since(t0))
+			recordUs(connect, connected)
 			sessions[i] = s
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -32,6 +33,9 @@ type session struct {
 	r   *runner
 	ws  *websocket.Conn
 	sh  *shard
+	// id is the bridge's session id (bridge.hello), "" when not asked
+	// (runner.hello).
+	id string
 
 	// sendMu serialises senders (scheduler, seeding, and in the closed loop
 	// the reader): it owns g and buf.
@@ -51,17 +55,20 @@ type session struct {
 	readErr  error
 }
 
-func dialSession(ctx context.Context, r *runner, idx int) (*session, error) {
+// dialSession opens a session; connected is how long the WebSocket took.
+func dialSession(ctx context.Context, r *runner, idx int) (s *session, connected time.Duration, err error) {
 	opts := &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, CompressionMode: websocket.CompressionDisabled}
 	if r.cfg.Token != "" {
 		opts.HTTPHeader = http.Header{"Authorization": {"Bearer " + r.cfg.Token}}
 	}
+	t0 := time.Now()
 	ws, _, err := websocket.Dial(ctx, r.cfg.URL, opts)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	connected = time.Since(t0)
 	ws.SetReadLimit(16 << 20)
-	s := &session{
+	s = &session{
 		idx:      idx,
 		r:        r,
 		ws:       ws,
@@ -71,8 +78,35 @@ func dialSession(ctx context.Context, r *runner, idx int) (*session, error) {
 		timedOut: map[uint64]string{},
 		readDone: make(chan struct{}),
 	}
+	if r.hello {
+		if s.id, err = s.helloSession(ctx); err != nil {
+			ws.CloseNow()
+			return nil, 0, err
+		}
+	}
 	go s.readLoop()
-	return s, nil
+	return s, connected, nil
+}
+
+// helloSession asks the bridge for the session's id (bridge.hello), before
+// the read loop starts: the answer is the first message on the socket.
+func (s *session) helloSession(ctx context.Context) (string, error) {
+	req := `{"jsonrpc":"2.0","id":0,"method":"` + protocol.MethodHello + `","params":{"client":"cifbridge-load"}}`
+	if err := s.ws.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+		return "", err
+	}
+	_, b, err := s.ws.Read(ctx)
+	if err != nil {
+		return "", err
+	}
+	var m struct {
+		Result protocol.HelloResult `json:"result"`
+		Error  *protocol.Error      `json:"error"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Error != nil || m.Result.Session == "" {
+		return "", fmt.Errorf("bridge.hello: unexpected answer %.200s", b)
+	}
+	return m.Result.Session, nil
 }
 
 func (s *session) inflight() int {

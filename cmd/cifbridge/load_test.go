@@ -168,6 +168,42 @@ func TestLoadTimeoutsMatchGroundTruth(t *testing.T) {
 	}
 }
 
+// The retry engine's update and retrieve attempts that time out leave no
+// ledger entry, and the widget's answer only says how many attempts it
+// took: the load tool learns how many late answers to wait for from the
+// bridge (lateAwaited and lateExpired of its sessions), so that every late
+// completion in the emulator is a late answer in the report even when it
+// lands after the last widget answer (here seconds after it: the engine
+// retries after 1 s, the delayed attempts answer after 1.5-3 s).
+func TestLoadXrmLateAnswersMatchGroundTruth(t *testing.T) {
+	url, _, _ := startServe(t, "--cif-timeout", "300ms")
+	faults := filepath.Join(t.TempDir(), "faults.json")
+	const late = `"latency":{"kind":"uniform","minMs":1500,"maxMs":3000},"ratio":0.2`
+	if err := os.WriteFile(faults, []byte(`{"seed":3,"rules":[{"method":"updaterecord",`+late+`},{"method":"retrieverecord",`+late+`}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := runLoadJSON(t, "--url", url, "--sessions", "4", "--rate", "60", "--duration", "1500ms", "--seed-records", "5",
+		"--mix", "xrm.updateRecord=3,xrm.retrieveRecord=2", "--faults", faults)
+	g := rep.GroundTruth
+	if g == nil {
+		t.Fatal("no ground truth in the report")
+	}
+	if rep.Truncated || rep.Unanswered != 0 || rep.SendErrors != 0 || rep.Unmatched != 0 || rep.BadFrames != 0 {
+		t.Errorf("truncated %v, unanswered %d, send errors %d, unmatched %d, bad frames %d",
+			rep.Truncated, rep.Unanswered, rep.SendErrors, rep.Unmatched, rep.BadFrames)
+	}
+	if rep.Late.Retried == 0 || g.LateCompletions == 0 {
+		t.Fatalf("late %+v, emulator late completions %d: the fault profile did not apply", rep.Late, g.LateCompletions)
+	}
+	// Every delayed operation outlasts the CIF timeout, so each one is a
+	// late answer, once the run has waited for all of them.
+	delayed := g.After.Delayed - g.Before.Delayed
+	if rep.Late.Answers != delayed || rep.Late.Answers != g.LateCompletions || rep.Late.Retried != rep.Late.Answers || !g.LateMatches {
+		t.Errorf("late answers %+v, emulator delayed %d operations and counts %d late completions (report says late matches %v)",
+			rep.Late, delayed, g.LateCompletions, g.LateMatches)
+	}
+}
+
 func TestLoadBadInput(t *testing.T) {
 	url := loadBridge(t, 0)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
