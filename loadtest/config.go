@@ -19,6 +19,13 @@ func usagef(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
 }
 
+// DefaultDrain is how long a run waits, at most, for the calls still
+// outstanding after its last send: an enreach.xrm call the retry engine
+// retries with its defaults takes up to 4 attempts of CIF 1.0's 10 s plus
+// 3 delays of 1 s. With the CIF 2.0 profile (100 s) raise it.
+const DefaultDrain = time.Duration(protocol.DefaultMaxRetries+1)*10*time.Second +
+	time.Duration(protocol.DefaultMaxRetries*protocol.DefaultDelayMs)*time.Millisecond + 2*time.Second
+
 // Config configures Run. Zero values mean the documented default.
 type Config struct {
 	// URL is the widget endpoint, ws://HOST:PORT/v1/widget. Required. The
@@ -56,10 +63,11 @@ type Config struct {
 	// the ground truth but not the latency statistics. Default 0.
 	Warmup time.Duration
 	// MaxDuration hard-caps the whole run (connect, seed, warmup, measured
-	// phase, drain, late-answer wait). Default Warmup + Duration + 60 s.
+	// phase, drain, late-answer wait). Default Warmup + Duration + Drain +
+	// LateWait + 30 s.
 	MaxDuration time.Duration
-	// Drain bounds the wait for outstanding answers after the last send.
-	// Default 15 s (longer than the CIF 1.0 timeout).
+	// Drain bounds the wait for outstanding answers after the last send;
+	// the wait ends as soon as every call is answered. Default DefaultDrain.
 	Drain time.Duration
 	// LateWait bounds the wait for bridge.late notifications after the
 	// drain, until every timed-out call's late answer has arrived.
@@ -140,17 +148,17 @@ func (c *Config) setDefaults() error {
 	if c.Duration < 0 || c.Warmup < 0 {
 		return usagef("--duration and --warmup must not be negative")
 	}
-	if c.MaxDuration == 0 {
-		c.MaxDuration = c.Warmup + c.Duration + 60*time.Second
-	}
-	if c.MaxDuration < 0 {
-		return usagef("--max-duration must be positive")
-	}
 	if c.Drain <= 0 {
-		c.Drain = 15 * time.Second
+		c.Drain = DefaultDrain
 	}
 	if c.LateWait <= 0 {
 		c.LateWait = 15 * time.Second
+	}
+	if c.MaxDuration == 0 {
+		c.MaxDuration = c.Warmup + c.Duration + c.Drain + c.LateWait + 30*time.Second
+	}
+	if c.MaxDuration < 0 {
+		return usagef("--max-duration must be positive")
 	}
 	if c.Mix == nil {
 		c.Mix = DefaultMix()

@@ -337,6 +337,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	stopProgress()
 	rep.Unanswered = int64(totalInflight(sessions))
+	if rep.Unanswered > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d calls were still unanswered after --drain %v: their outcomes (records, late answers) are not in the counts, so the ground-truth comparisons may not hold; raise --drain", rep.Unanswered, cfg.Drain))
+	}
 
 	all, byMethod, totals := r.stats.merged()
 	var timeouts int64 // of raw CIF calls: the retry engine's own are not the widget's
