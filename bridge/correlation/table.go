@@ -305,8 +305,10 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	case stTimedOut, stAbandoned:
 		delete(t.late, e.info.ID)
 		e.expire.Stop()
-		if e.info.Kind == KindBackend {
-			if c := t.sessionLate(e.info.Session); expired {
+		// The counts exist since detach, unless the session has ended
+		// (ForgetSession): then they are not made again.
+		if c := t.sessions[e.info.Session]; c != nil && e.info.Kind == KindBackend {
+			if expired {
 				c.Expired++
 			} else {
 				c.Answered++

@@ -155,6 +155,22 @@ func TestSessionLateCounts(t *testing.T) {
 		if got := tab.SessionLate("s1"); got != (correlation.SessionLate{}) {
 			t.Errorf("s1 after ForgetSession: %+v", got)
 		}
+
+		// A late answer after its session ended does not bring the
+		// session's counts back (they would never be forgotten again).
+		wg.Go(func() { _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s3", Timeout: time.Second}, slow) })
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		tab.ForgetSession("s3")
+		wg.Wait()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := tab.SessionLate("s3"); got != (correlation.SessionLate{}) {
+			t.Errorf("s3, answered after it ended: %+v", got)
+		}
+		if st := tab.Stats(); st.Late != 0 || st.LateAnswers != 4 {
+			t.Errorf("stats %+v: want no late record left and 4 late answers (the event's too)", st)
+		}
 	})
 }
 
