@@ -55,10 +55,12 @@ type Emulator struct {
 	log        zerolog.Logger
 	now        func() time.Time
 
-	// mu guards store and patch.
-	mu    sync.RWMutex
-	patch row // applyWrite's scratch buffer
-	store store
+	// mu guards store, patch and the stamp cache.
+	mu        sync.RWMutex
+	patch     row // applyWrite's scratch buffer
+	stampSec  int64
+	stampText string
+	store     store
 
 	faults   faultState   // own mutex
 	stats    counters     // own mutex

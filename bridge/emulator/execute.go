@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/go-json-experiment/json/jsontext"
 	"net/http"
 	"time"
 
@@ -154,8 +155,20 @@ func idParam(field, id string) (string, error) {
 	return n, nil
 }
 
-func createResult(ent *entity, id string) (json.RawMessage, error) {
-	return jsonResult(protocol.CreateResult{EntityType: ent.LogicalName, ID: id})
+// createResult is CIF's create result, protocol.CreateResult, encoded
+// directly: it answers every create.
+func createResult[ID string | []byte](ent *entity, id ID) (json.RawMessage, error) {
+	b := make([]byte, 0, len(`{"entityType":"","id":""}`)+len(ent.LogicalName)+len(id)+8)
+	b = append(b, `{"entityType":`...)
+	b, err := jsontext.AppendQuote(b, ent.LogicalName)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.CodeInternal, "encode result: %v", err)
+	}
+	b = append(b, `,"id":`...)
+	if b, err = jsontext.AppendQuote(b, id); err != nil {
+		return nil, protocol.Errorf(protocol.CodeInternal, "encode result: %v", err)
+	}
+	return append(b, '}'), nil
 }
 
 // target resolves the entity of a call and, when id is not nil, the GUID of
@@ -193,7 +206,8 @@ func (e *Emulator) createOp(ent *entity, ws *writeSet) prepared {
 		if derr != nil {
 			return nil, derr
 		}
-		return createResult(ent, r.fields.str(ent.PrimaryIDAttribute))
+		_, id, _ := r.fields.find(ent.PrimaryIDAttribute)
+		return createResult(ent, id)
 	}}
 }
 

@@ -344,7 +344,16 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, extra ...col
 	return nil
 }
 
-func (e *Emulator) stamp() string { return e.now().UTC().Format(time.RFC3339) }
+// stamp is the time for createdon and modifiedon (RFC 3339, whole
+// seconds), formatted once a second rather than on every write. Called
+// with mu held.
+func (e *Emulator) stamp() string {
+	now := e.now().UTC()
+	if sec := now.Unix(); sec != e.stampSec || e.stampText == "" {
+		e.stampSec, e.stampText = sec, now.Format(time.RFC3339)
+	}
+	return e.stampText
+}
 
 // create inserts a record. A client-supplied primary key that exists fails
 // with 412 / 0x80040237.
