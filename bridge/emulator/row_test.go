@@ -5,6 +5,8 @@ import (
 	"maps"
 	"strings"
 	"testing"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 func rowMap(r row) map[string]any {
@@ -155,4 +157,25 @@ func FuzzAppendLower(f *testing.F) {
 			t.Fatalf("appendLower(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// createResult encodes what json.Marshal of protocol.CreateResult does, for
+// any entity name.
+func TestCreateResultEncoding(t *testing.T) {
+	for _, name := range []string{"contact", "new_Ticket", `odd"name\with`, "ünïcode", "a<b>&c", "tab\there"} {
+		ent := &entity{EntityMeta: EntityMeta{LogicalName: name}}
+		id := "11111111-1111-4111-8111-111111111111"
+		got, err := createResult(ent, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b protocol.CreateResult
+		want, _ := json.Marshal(protocol.CreateResult{EntityType: name, ID: id})
+		if err := json.Unmarshal(got, &a); err != nil || json.Unmarshal(want, &b) != nil || a != b {
+			t.Errorf("createResult(%q) = %s (%v), json.Marshal gives %s", name, got, err, want)
+		}
+		if g2, _ := createResult(ent, []byte(id)); string(g2) != string(got) {
+			t.Errorf("createResult with a []byte id = %s, with a string %s", g2, got)
+		}
+	}
 }
