@@ -97,16 +97,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 const readyCheckTimeout = 3 * time.Second
 
 func (s *Server) sessionInfo(x *Session) SessionInfo {
-	profile, timeout := x.Profile()
-	x.mu.Lock()
-	client := x.client
-	x.mu.Unlock()
 	inflight := s.table.InFlight(x.ID)
 	late := s.table.Late(x.ID)
 	sort.Slice(inflight, func(i, j int) bool { return inflight[i].Started.Before(inflight[j].Started) })
 	sort.Slice(late, func(i, j int) bool { return late[i].Started.Before(late[j].Started) })
-	return SessionInfo{ID: x.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Client: client, Created: x.Created,
-		Connections: x.connCount(), InFlight: nonNil(inflight), Late: nonNil(late), LateCounts: s.table.SessionLate(x.ID)}
+	return SessionInfo{SessionSummary: x.Summary(), InFlight: nonNil(inflight), Late: nonNil(late), LateCounts: s.table.SessionLate(x.ID)}
 }
 
 func nonNil[T any](l []T) []T {

@@ -50,14 +50,9 @@ type StreamSnapshot struct {
 
 // StreamSession is a session in a snapshot.
 type StreamSession struct {
-	ID          string          `json:"id"`
-	Profile     string          `json:"profile"`
-	TimeoutMs   int64           `json:"timeoutMs"`
-	Client      string          `json:"client,omitempty"`
-	Created     time.Time       `json:"created"`
-	Connections int             `json:"connections"`
-	InFlight    []StreamAttempt `json:"inflight"`
-	Late        []StreamAttempt `json:"late"`
+	SessionSummary
+	InFlight []StreamAttempt `json:"inflight"`
+	Late     []StreamAttempt `json:"late"`
 	// InFlightCount and LateCount are the session's full counts; InFlight
 	// and Late may list fewer (streamMaxAttempts across all sessions).
 	InFlightCount int `json:"inflightCount"`
@@ -165,13 +160,8 @@ func (s *Server) snapshot(now time.Time) StreamSnapshot {
 		SessionsTotal: len(all), Sessions: make([]StreamSession, 0, min(len(all), streamMaxSessions)),
 	}
 	for _, x := range all[:min(len(all), streamMaxSessions)] {
-		profile, timeout := x.Profile()
-		x.mu.Lock()
-		client := x.client
-		x.mu.Unlock()
 		snap.Sessions = append(snap.Sessions, StreamSession{
-			ID: x.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Client: client, Created: x.Created,
-			Connections: x.connCount(), InFlight: byStart(inflight[x.ID]), Late: byStart(late[x.ID]),
+			SessionSummary: x.Summary(), InFlight: byStart(inflight[x.ID]), Late: byStart(late[x.ID]),
 			InFlightCount: nIn[x.ID], LateCount: nLate[x.ID],
 		})
 	}
