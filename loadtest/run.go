@@ -353,19 +353,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	lateUntil := time.Now().Add(cfg.LateWait)
 	var toCome int64 // late answers the bridge says are still to come
 	var asked time.Time
+	bridgeSettled := func() bool { // asked at most every 50 ms
+		if time.Since(asked) < 50*time.Millisecond {
+			return false
+		}
+		asked = time.Now()
+		n, err := r.lateToCome(ctx, admin, sessions)
+		if err != nil {
+			return false
+		}
+		toCome = n
+		return n <= 0
+	}
 	for time.Now().Before(lateUntil) && ctx.Err() == nil {
-		if r.settled(timeouts) {
-			if !r.hello {
-				break
-			}
-			if time.Since(asked) >= 50*time.Millisecond {
-				asked = time.Now()
-				if n, err := r.lateToCome(ctx, admin, sessions); err == nil {
-					if toCome = n; n <= 0 {
-						break
-					}
-				}
-			}
+		if r.settled(timeouts) && (!r.hello || bridgeSettled()) {
+			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
