@@ -87,19 +87,17 @@ func (r row) next() (name []byte, kind byte, text []byte, rest row) {
 // find returns the kind and text of column name (its last, in a patch);
 // ok false when unset.
 func (r row) find(name string) (kind byte, text []byte, ok bool) {
-	for len(r) > 0 {
-		n, k, t, rest := r.next()
-		r = rest
-		if string(n) == name {
-			kind, text, ok = k, t, true
-		}
+	c := lastColumn(r, name)
+	if c == nil {
+		return 0, nil, false
 	}
-	return kind, text, ok
+	_, kind, text, _ = c.next()
+	return kind, text, true
 }
 
-// last returns the encoded column name, the last one of that name in r;
-// nil when r has none.
-func (r row) last(name []byte) row {
+// lastColumn returns the encoded column name, the last one of that name in
+// r; nil when r has none.
+func lastColumn[S string | []byte](r row, name S) row {
 	var col row
 	for len(r) > 0 {
 		n, _, _, rest := r.next()
@@ -177,7 +175,7 @@ func (r row) merged(patch row) iter.Seq[row] {
 	return func(yield func(row) bool) {
 		for rest := r; len(rest) > 0; {
 			name, _, _, next := rest.next()
-			c := patch.last(name)
+			c := lastColumn(patch, name)
 			if c == nil {
 				c = rest[:len(rest)-len(next)]
 			}
@@ -188,7 +186,7 @@ func (r row) merged(patch row) iter.Seq[row] {
 		}
 		for rest := patch; len(rest) > 0; {
 			name, _, _, next := rest.next()
-			if r.last(name) == nil && next.last(name) == nil {
+			if lastColumn(r, name) == nil && lastColumn(next, name) == nil {
 				if !yield(rest[:len(rest)-len(next)]) {
 					return
 				}
