@@ -71,9 +71,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or console (default: console on a terminal, json otherwise)")
 }
 
-// servePlugin adds one concern to serve without touching this file. Each
-// plug-in lives in its own serve_*.go file and registers a constructor in
-// init; every run of serve builds its own plug-ins, so a plug-in keeps its
+// servePlugin adds one concern to serve. Each
+// plug-in lives in its own serve_*.go file and is listed once in
+// newServePlugins; every run of serve builds its own plug-ins, so a plug-in keeps its
 // flag values and whatever it builds in its own typed fields, and two runs in
 // one process share nothing. The steps run in this order:
 //   - flags binds the plug-in's flags to its fields on the run's FlagSet;
@@ -100,33 +100,25 @@ func (noSteps) configure(*serveEnv) error              { return nil }
 func (noSteps) start(context.Context, *serveEnv) error { return nil }
 func (noSteps) stop(*serveEnv)                         {}
 
-// servePluginDef is a registered plug-in: its name (prefixing its errors) and
-// its constructor, called once per run.
-type servePluginDef struct {
-	name string
-	new  func() servePlugin
-}
-
-// servePlugins is filled by init functions only, then read-only.
-var servePlugins []servePluginDef
-
-func registerServePlugin(name string, newPlugin func() servePlugin) {
-	servePlugins = append(servePlugins, servePluginDef{name: name, new: newPlugin})
-}
-
-// namedPlugin is one run's instance of a registered plug-in.
+// namedPlugin is one run's instance of a plug-in: its name (prefixing its
+// errors) and its typed state.
 type namedPlugin struct {
 	name string
 	servePlugin
 }
 
-// newServePlugins builds a fresh set of plug-ins for one run.
+// newServePlugins is serve's composition root: every part serve runs, in the
+// order it runs them (stop runs in reverse). A run builds a fresh set, so two
+// runs in one process share nothing. Adding a part means adding one line here.
 func newServePlugins() []namedPlugin {
-	out := make([]namedPlugin, len(servePlugins))
-	for i, d := range servePlugins {
-		out[i] = namedPlugin{name: d.name, servePlugin: d.new()}
+	return []namedPlugin{
+		{"capture", &capturePlugin{}},     // serve_capture.go: --capture-dir, frames to JSONL
+		{"dataverse", &dataversePlugin{}}, // serve_dataverse.go: --backend dataverse
+		{"enreach", &enreachPlugin{}},     // serve_enreach.go: --enreach-url upstream
+		{"pprof", &pprofPlugin{}},         // serve_pprof.go: --pprof under /api/v1/debug/pprof/
+		{"retry", &retryPlugin{}},         // serve_retry.go: ledger under --data-dir, enreach.xrm.*
+		{"web", webPlugin{}},              // serve_web.go: dashboard stream
 	}
-	return out
 }
 
 // servePluginOf returns this run's plug-in of type P, e.g.
@@ -292,8 +284,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// extraBackendNames are backends added by plug-ins (e.g. "dataverse").
-var extraBackendNames []string
+// extraBackendNames are backends added by plug-ins (serve_dataverse.go).
+var extraBackendNames = []string{"dataverse"}
 
 func backendKnown(name string) bool {
 	for _, n := range extraBackendNames {

@@ -16,10 +16,6 @@ import (
 // every widget, host and backend frame. Host frames are written to the
 // capture of the session whose call they carry (the host hub reports them
 // per call; a host's own host.hello belongs to no session and is left out).
-func init() {
-	registerServePlugin("capture", func() servePlugin { return &capturePlugin{} })
-}
-
 // capturePlugin routes frames to per-session captures, opened lazily.
 type capturePlugin struct {
 	noSteps

@@ -13,11 +13,6 @@ import (
 
 // The dataverse plug-in: --backend dataverse, a real Dataverse Web API org
 // reached with OAuth2 client credentials.
-func init() {
-	extraBackendNames = append(extraBackendNames, "dataverse")
-	registerServePlugin("dataverse", func() servePlugin { return &dataversePlugin{} })
-}
-
 type dataversePlugin struct {
 	noSteps
 	backend            *dataverse.Backend // set by configure with --backend dataverse

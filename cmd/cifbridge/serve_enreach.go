@@ -16,10 +16,6 @@ import (
 
 // The enreach plug-in: the Enreach REST upstream behind
 // enreach.executeQuery and enreach.setANumber (--enreach-url).
-func init() {
-	registerServePlugin("enreach", func() servePlugin { return &enreachPlugin{} })
-}
-
 type enreachPlugin struct {
 	noSteps
 	url         string

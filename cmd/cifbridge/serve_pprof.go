@@ -10,10 +10,6 @@ import (
 // /api/v1/debug/pprof/ (admin token required, like the rest of /api/), e.g.
 //
 //	go tool pprof http://127.0.0.1:8787/api/v1/debug/pprof/profile?seconds=20
-func init() {
-	registerServePlugin("pprof", func() servePlugin { return &pprofPlugin{} })
-}
-
 type pprofPlugin struct {
 	noSteps
 	on bool

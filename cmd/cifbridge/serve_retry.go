@@ -13,10 +13,6 @@ import (
 
 // The retry plug-in: the duplicate ledger under --data-dir, its REST API and
 // metrics, and the retry engine behind enreach.xrm.*.
-func init() {
-	registerServePlugin("retry", func() servePlugin { return &retryPlugin{} })
-}
-
 type retryPlugin struct {
 	noSteps
 	idempotent bool // --idempotent-creates

@@ -7,10 +7,6 @@ import (
 // The dashboard's live feed: GET /api/v1/stream (Server-Sent Events, admin
 // token). The dashboard and the JS client themselves are mounted by
 // web.Mount in serve.go.
-func init() {
-	registerServePlugin("web", func() servePlugin { return webPlugin{} })
-}
-
 type webPlugin struct{ noSteps }
 
 func (webPlugin) start(_ context.Context, env *serveEnv) error {
