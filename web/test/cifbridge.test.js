@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, install, CifBridgeError, ErrorCode, TIMEOUT_MESSAGE, NO_HANDLER_MESSAGE } from "../cifbridge.js";
+import { connect, install, CifBridgeError, ErrorCode, TIMEOUT_MESSAGE, NO_HANDLER_MESSAGE } from "../client/cifbridge.js";
 import { FakeBridge, once, FAST } from "./fakebridge.js";
 
 const GUID = "6f8c2a3e-0000-4000-8000-000000000001";
