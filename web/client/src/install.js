@@ -14,7 +14,7 @@ import { Client } from "./client.js";
  */
 export function connect(url, options) {
   const client = new Client(url, options);
-  client._open();
+  client._start();
   return client.ready();
 }
 

@@ -23,6 +23,10 @@ const DEFAULTS = Object.freeze({
   minUptime: 5000,
   connectionTimeout: 4000,
   maxRetries: Infinity,
+  // The first connection (socket open and bridge.hello answered) must
+  // succeed within this, or ready() rejects and the client closes: an
+  // unreachable bridge is reported in seconds, not retried forever.
+  connectTimeoutMs: 30_000,
   offlineWaitMs: 10_000,
   offlineQueueMax: 100,
 });
@@ -52,6 +56,8 @@ export class Connection extends EventTarget {
 
     // Session state, set by bridge.hello.
     this.session = o.session || null;
+    /** Sent back as bridge.hello's resumeToken when resuming, if the bridge gave one. */
+    this.resumeToken = o.resumeToken || null;
     this.profile = o.profile;
     this.timeoutMs = PROFILE_TIMEOUTS[o.profile] || PROFILE_TIMEOUTS.cif1;
     this.bridgeVersion = null;
@@ -80,6 +86,10 @@ export class Connection extends EventTarget {
       this._rejectFirst = reject;
     });
     this._firstReady.catch(() => {});
+    this._everReady = false;
+    this._attempts = 0; // connection attempts before the first hello
+    this._connectTimer = null;
+    this._shownUrl = typeof url === "string" ? redact(url) : null; // for messages: no token
   }
 
   /** True when the socket is open and the session is established. */
@@ -146,6 +156,7 @@ export class Connection extends EventTarget {
     if (this._closed) return;
     this._closed = true;
     clearTimeout(this._reconnectTimer);
+    clearTimeout(this._connectTimer);
     this._rejectFirst(notConnected("bridge.hello", "client closed"));
     for (const req of this._waiting.splice(0)) {
       clearTimeout(req.timer);
@@ -164,11 +175,36 @@ export class Connection extends EventTarget {
 
   // --- connection ---------------------------------------------------------
 
+  /** Starts connecting; the first connection is bounded by connectTimeoutMs. */
+  _start() {
+    const limit = this._opts.connectTimeoutMs;
+    if (limit > 0 && isFinite(limit)) {
+      this._connectTimer = setTimeout(() => {
+        if (this._everReady || this._closed) return;
+        const where = this._shownUrl ? " at " + this._shownUrl : "";
+        const tries = this._attempts === 1 ? "1 attempt" : this._attempts + " attempts";
+        const why = `cannot reach cifbridge${where} within ${limit} ms (${tries}; is the daemon running, and the token right?)`;
+        this._giveUp(new CifBridgeError(ErrorCode.NotConnected, why, undefined, "bridge.hello"));
+      }, limit);
+    }
+    this._open();
+  }
+
+  /** Stops for good with err: ready() rejects, "giveup" is dispatched, the client closes. */
+  _giveUp(err) {
+    if (this._closed) return;
+    this._rejectFirst(err);
+    this.dispatchEvent(new CustomEvent("giveup", { detail: { error: err } }));
+    this.close(1000, "gave up");
+  }
+
   async _open() {
     if (this._closed) return;
     let url;
     try {
       url = typeof this._url === "function" ? await this._url() : this._url;
+      this._shownUrl = redact(String(url));
+      if (this._opts.token) url = withToken(url, this._opts.token);
     } catch (err) {
       this._scheduleReconnect(err);
       return;
@@ -182,6 +218,7 @@ export class Connection extends EventTarget {
       return;
     }
     this._ws = ws;
+    if (!this._everReady) this._attempts++;
     const connTimer = setTimeout(() => {
       if (ws.readyState === 0) {
         try {
@@ -210,6 +247,7 @@ export class Connection extends EventTarget {
   async _hello(ws) {
     const params = { profile: this._opts.profile };
     if (this.session) params.session = this.session;
+    if (this.session && this.resumeToken) params.resumeToken = this.resumeToken;
     params.client = this._opts.client || "cifbridge.js/" + VERSION;
     if (this._opts.enreachToken) params.enreachToken = this._opts.enreachToken;
     const req = {
@@ -244,21 +282,24 @@ export class Connection extends EventTarget {
         // The session is gone: start a new one on the same socket.
         const old = this.session;
         this.session = null;
+        this.resumeToken = null;
         this.dispatchEvent(new CustomEvent("sessionlost", { detail: { session: old, error: err } }));
         this._hello(ws);
         return;
       }
-      this._rejectFirst(err);
-      this.close(1000, "hello refused");
+      this._giveUp(err);
       return;
     }
     if (ws !== this._ws) return;
     const resumed = !!(this.session && res && res.session === this.session);
     if (res && res.session) this.session = res.session;
+    if (res && typeof res.resumeToken === "string") this.resumeToken = res.resumeToken;
     if (res && res.profile) this.profile = res.profile;
     if (res && typeof res.timeoutMs === "number") this.timeoutMs = res.timeoutMs;
     if (res && res.version) this.bridgeVersion = res.version;
     this._ready = true;
+    this._everReady = true;
+    clearTimeout(this._connectTimer);
     const detail = { session: this.session, profile: this.profile, timeoutMs: this.timeoutMs, resumed, hello: res };
     this._resolveFirst(this);
     this.dispatchEvent(new CustomEvent("open", { detail }));
@@ -291,8 +332,7 @@ export class Connection extends EventTarget {
     if (this._retryCount > o.maxRetries) {
       const e = notConnected("bridge.hello", "gave up after " + o.maxRetries + " retries");
       if (err) e.cause = err;
-      this._rejectFirst(e);
-      this.close(1000, "max retries");
+      this._giveUp(e);
       return;
     }
     const delay = Math.min(
@@ -456,4 +496,23 @@ function handlerError(reason) {
   }
   const msg = (value && (value.message || value.errorMsg)) || String(reason);
   return { code: ErrorCode.Backend, message: "event handler failed: " + msg, data: { errorMsg: msg, value } };
+}
+
+// The URL with the bridge token as ?access_token= (a browser WebSocket
+// cannot send an Authorization header); an access_token already there wins.
+function withToken(url, token) {
+  const u = new URL(url);
+  if (!u.searchParams.has("access_token")) u.searchParams.set("access_token", token);
+  return u.toString();
+}
+
+// The URL without its access_token, for messages and logs.
+function redact(url) {
+  try {
+    const u = new URL(url);
+    if (u.searchParams.has("access_token")) u.searchParams.set("access_token", "redacted");
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
