@@ -10,12 +10,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // EmulatorStats is GET /api/v1/emulator/stats: the emulator's ground truth.
-type EmulatorStats = emulator.Stats
+type EmulatorStats = protocol.EmulatorStats
 
 // ErrNoEmulator is returned when the bridge serves no emulator admin API
 // (another backend).
@@ -84,13 +83,13 @@ func (a EmulatorAdmin) Status(ctx context.Context) error {
 }
 
 // Sessions reads GET /api/v1/sessions.
-func (a EmulatorAdmin) Sessions(ctx context.Context) ([]bridge.SessionInfo, error) {
+func (a EmulatorAdmin) Sessions(ctx context.Context) ([]protocol.SessionInfo, error) {
 	b, err := a.do(ctx, http.MethodGet, "/api/v1/sessions", nil)
 	if err != nil {
 		return nil, err
 	}
 	var out struct {
-		Sessions []bridge.SessionInfo `json:"sessions"`
+		Sessions []protocol.SessionInfo `json:"sessions"`
 	}
 	return out.Sessions, json.Unmarshal(b, &out)
 }

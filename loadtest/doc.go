@@ -24,7 +24,7 @@
 // (matched to the widget's call by request id, since bridge.late names the
 // backend attempt's method, which an enreach.xrm create's attempts share);
 // for enreach.xrm.createRecord and execute CRUD Creates, the ledgerId of the
-// answer (protocol.XrmCreateResult, or retry.ExhaustedData of a -32005) and
+// answer (protocol.XrmCreateResult, or protocol.ExhaustedData of a -32005) and
 // the newest bridge.ledger push of each entry (ledger.Entry: status,
 // recordIds, attempts). After the drain the run waits, up to
 // Config.LateWait, until no known entry has an attempt still awaiting its

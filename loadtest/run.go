@@ -15,7 +15,6 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -66,7 +65,7 @@ func (r *runner) phaseAt(t time.Duration) phase {
 // ledgerState is what the client knows of one duplicate-ledger entry: the
 // newest bridge.ledger notification and the widget's answer naming it.
 type ledgerState struct {
-	entry *ledger.Entry // newest notification (highest version); nil before the first
+	entry *protocol.LedgerEntry // newest notification (highest version); nil before the first
 	// Set by the answer that named the entry (result ledgerId, or -32005
 	// data.ledgerId):
 	ok      bool // a success: the widget holds one of RecordIDs
@@ -77,14 +76,14 @@ type ledgerState struct {
 // answer. The retry engine pushes the entry with every late outcome, so the
 // last notification of an entry always shows it settled.
 func (l *ledgerState) settled() bool {
-	return l.entry != nil && !slices.ContainsFunc(l.entry.Attempts, func(a ledger.Attempt) bool { return a.Outcome == ledger.OutcomeTimeout })
+	return l.entry != nil && !slices.ContainsFunc(l.entry.Attempts, func(a protocol.LedgerAttempt) bool { return a.Outcome == protocol.LedgerOutcomeTimeout })
 }
 
 // openAttempt reports whether an attempt's outcome was unknown to the
 // widget when it was answered: it may have created a record.
-func openAttempt(a ledger.Attempt) bool {
+func openAttempt(a protocol.LedgerAttempt) bool {
 	switch a.Outcome {
-	case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure, ledger.OutcomeExpired, ledger.OutcomeUnknown:
+	case protocol.LedgerOutcomeTimeout, protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeLateFailure, protocol.LedgerOutcomeExpired, protocol.LedgerOutcomeUnknown:
 		return true
 	}
 	return false
@@ -148,15 +147,14 @@ func (r *runner) notification(s *session, method string, params json.RawMessage)
 		r.lateMu.Unlock()
 	case protocol.NotifyLedger:
 		var p protocol.LedgerParams
-		var e ledger.Entry
-		if json.Unmarshal(params, &p) != nil || json.Unmarshal(p.Entry, &e) != nil || e.ID == "" {
+		if json.Unmarshal(params, &p) != nil || p.Entry.ID == "" {
 			r.badFrames.Add(1)
 			return
 		}
 		r.lateMu.Lock()
-		l := r.ledgerEntry(e.ID)
-		if l.entry == nil || e.Version >= l.entry.Version {
-			l.entry = &e
+		l := r.ledgerEntry(p.Entry.ID)
+		if l.entry == nil || p.Entry.Version >= l.entry.Version {
+			l.entry = &p.Entry
 		}
 		r.lateMu.Unlock()
 	default:
@@ -215,7 +213,7 @@ func (r *runner) duplicates() Duplicates {
 		if l.flagged {
 			d.Flagged++
 		}
-		status := string(ledger.StatusSuspected) // never pushed: suspected when answered
+		status := string(protocol.LedgerSuspected) // never pushed: suspected when answered
 		if l.entry != nil {
 			status = string(l.entry.Status)
 			for _, a := range l.entry.Attempts {

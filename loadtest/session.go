@@ -14,7 +14,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -270,7 +269,7 @@ func (s *session) lateCall(requestID json.RawMessage) string {
 // outcome feeds id pools and the retry/duplicate counters. The retry
 // engine's shapes are read with its own types: protocol.XrmCreateResult for
 // a create (enreach.xrm.createRecord, or enreach.xrm.execute, which the load
-// tool only sends as a CRUD Create) and retry.ExhaustedData for -32005.
+// tool only sends as a CRUD Create) and protocol.ExhaustedData for -32005.
 func (s *session) outcome(p pendingCall, m *inMsg) {
 	switch p.method {
 	case protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord, protocol.MethodXrmExecute:
@@ -329,7 +328,7 @@ func (s *session) attemptsFromError(m *inMsg) string {
 	if m.Error.Code != protocol.CodeRetriesExhausted || len(m.Error.Data) == 0 {
 		return ""
 	}
-	var d retry.ExhaustedData
+	var d protocol.ExhaustedData
 	if json.Unmarshal(m.Error.Data, &d) != nil {
 		return ""
 	}

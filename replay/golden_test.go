@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
@@ -109,14 +108,14 @@ func driveIncident(t *testing.T, e *replay.Embedded) {
 		t.Fatalf("after bridge.late: want bridge.ledger, got %v", note)
 	}
 	var entry struct {
-		Entry ledger.Entry `json:"entry"`
+		Entry protocol.LedgerEntry `json:"entry"`
 	}
 	json.Unmarshal(note["params"], &entry)
 	ids := entry.Entry.RecordIDs
-	if entry.Entry.ID != res.LedgerID || entry.Entry.Status != ledger.StatusConfirmed || len(ids) != 2 || ids[0] != res.ID {
+	if entry.Entry.ID != res.LedgerID || entry.Entry.Status != protocol.LedgerConfirmed || len(ids) != 2 || ids[0] != res.ID {
 		t.Fatalf("bridge.ledger: want %s confirmed with [%s, the late record], got %+v", res.LedgerID, res.ID, entry.Entry)
 	}
-	if got := ledgerEntries(t, e); len(got) != 1 || got[0].Status != ledger.StatusConfirmed || !slices.Equal(got[0].RecordIDs, ids) {
+	if got := ledgerEntries(t, e); len(got) != 1 || got[0].Status != protocol.LedgerConfirmed || !slices.Equal(got[0].RecordIDs, ids) {
 		t.Fatalf("the bridge's ledger: %+v", got)
 	}
 	w.call("cif.deleterecord", map[string]any{"entityName": "phonecall", "entityId": ids[1]})

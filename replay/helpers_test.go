@@ -249,7 +249,7 @@ func widgetOrder(c *replay.Capture) []string {
 }
 
 // ledgerEntries lists an embedded bridge's ledger, oldest first.
-func ledgerEntries(t *testing.T, e *replay.Embedded) []ledger.Entry {
+func ledgerEntries(t *testing.T, e *replay.Embedded) []protocol.LedgerEntry {
 	t.Helper()
 	if e.Ledger == nil {
 		t.Fatal("the embedded bridge has no ledger")

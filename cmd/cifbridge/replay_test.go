@@ -88,7 +88,7 @@ func TestReplayCommandIncidentLedger(t *testing.T) {
 	}
 	defer led.Close()
 	entries, err := led.List(context.Background(), ledger.Filter{})
-	if err != nil || len(entries) != 1 || entries[0].Status != ledger.StatusConfirmed || len(entries[0].RecordIDs) != 2 || entries[0].Session != rep.Sessions[0].LiveSession {
+	if err != nil || len(entries) != 1 || entries[0].Status != protocol.LedgerConfirmed || len(entries[0].RecordIDs) != 2 || entries[0].Session != rep.Sessions[0].LiveSession {
 		t.Errorf("kept ledger: %+v %v", entries, err)
 	}
 }
