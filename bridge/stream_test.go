@@ -159,7 +159,7 @@ func startStreamHost(t *testing.T, tb *testBridge, buffer int) <-chan hostCall {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := client.Dial(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken})
+	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken})
 	if err != nil {
 		t.Fatal(err)
 	}
