@@ -15,6 +15,7 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -183,7 +184,7 @@ func (r *runner) settled(cifTimeouts int64) bool {
 // sessions still have coming: for each session, the backend attempts that
 // became late records less those that expired (which tell nobody), less
 // the notifications the client has received.
-func (r *runner) lateToCome(ctx context.Context, admin EmulatorAdmin, sessions []*session) (int64, error) {
+func (r *runner) lateToCome(ctx context.Context, admin *client.Admin, sessions []*session) (int64, error) {
 	infos, err := admin.Sessions(ctx)
 	if err != nil {
 		return 0, err
@@ -251,31 +252,33 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Config = reportConfig(cfg)
 	ru0 := rusage()
 
-	base, err := adminBase(cfg.URL)
+	admin, err := client.NewAdmin(cfg.URL, cfg.Token)
 	if err != nil {
 		return nil, usagef("--url: %v", err)
 	}
-	admin := EmulatorAdmin{Base: base, Token: cfg.Token}
 	if len(cfg.Faults) > 0 {
 		if err := admin.PutFaults(ctx, cfg.Faults); err != nil {
 			return nil, reachErr("install the fault profile", err)
 		}
 	}
-	var before EmulatorStats
+	var before protocol.EmulatorStats
 	truth := !cfg.Echo && !cfg.NoGroundTruth
 	if truth {
-		before, err = admin.Stats(ctx)
+		before, err = admin.EmulatorStats(ctx)
 		switch {
-		case errors.Is(err, ErrNoEmulator):
+		case errors.Is(err, client.ErrNotServed):
 			truth = false
-			rep.Notes = append(rep.Notes, "no ground truth: "+err.Error())
+			rep.Notes = append(rep.Notes, "no ground truth: the bridge serves no emulator admin API ("+protocol.PathEmulatorStats+")")
 		case err != nil:
 			return nil, reachErr("read the emulator stats", err)
 		}
 	}
 	// With the bridge's admin API at hand, the run can wait for exactly the
 	// late answers its sessions have coming (lateToCome).
-	r.hello = !cfg.Echo && admin.Status(ctx) == nil
+	if !cfg.Echo {
+		_, err := admin.Status(ctx)
+		r.hello = err == nil
+	}
 	if r.pool = poolSize(before.MaxRecords, cfg.Sessions); r.pool < poolCap {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the emulator keeps at most %d records: each session picks ids among its last %d creates", before.MaxRecords, r.pool))
 	}
@@ -380,7 +383,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.fill(rep, all, byMethod, totals)
 	if truth {
 		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
-		after, err := admin.Stats(actx)
+		after, err := admin.EmulatorStats(actx)
 		acancel()
 		if err != nil {
 			rep.Notes = append(rep.Notes, "no ground truth after the run: "+err.Error())
