@@ -39,5 +39,5 @@
 // (one reused buffer each way, no allocation per call), so that the figures
 // are the bridge's and not a JSON-RPC engine's; the admin API is read with
 // client.Admin. The package imports only protocol and client of cifbridge
-// (cmd/cifbridge's TestToolImports keeps it so).
+// (client's TestToolImports keeps it so).
 package loadtest

@@ -26,7 +26,7 @@ type scenario struct {
 	profile string
 	timeout time.Duration
 	ledger  bool // wire the retry engine and the duplicate ledger
-	drive   func(t *testing.T, e *replay.Embedded)
+	drive   func(t *testing.T, e *embedded)
 }
 
 // The incident is DESIGN §5's duplicate create scaled 1:10 so the test does
@@ -46,7 +46,7 @@ var scenarios = []scenario{
 }
 
 // driveNormal: hello, create, retrieve (the created GUID), update, search.
-func driveNormal(t *testing.T, e *replay.Embedded) {
+func driveNormal(t *testing.T, e *embedded) {
 	w := dialWS(t, e.URL)
 	w.call("bridge.hello", map[string]any{"client": "golden"})
 	res := w.call("cif.createrecord", map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "Ada", "lastname": "Lovelace", "mobilephone": "+358401234567"}})
@@ -68,7 +68,7 @@ func driveNormal(t *testing.T, e *replay.Embedded) {
 // first attempt's late answer lands: bridge.late, and bridge.ledger with the
 // entry "confirmed" listing both records. The widget deletes the duplicate,
 // whose GUID it learnt from the notification.
-func driveIncident(t *testing.T, e *replay.Embedded) {
+func driveIncident(t *testing.T, e *embedded) {
 	host := dialWS(t, strings.Replace(e.URL, protocol.PathWidget, protocol.PathHost, 1))
 	host.call("host.hello", map[string]any{"sessions": "*", "name": "golden host"})
 	var creates atomic.Int32
@@ -123,7 +123,7 @@ func driveIncident(t *testing.T, e *replay.Embedded) {
 
 // driveEvents: an onclicktoact raised through the admin API, answered by the
 // widget, then a phonecall created from it.
-func driveEvents(t *testing.T, e *replay.Embedded) {
+func driveEvents(t *testing.T, e *embedded) {
 	w := dialWS(t, e.URL)
 	hello := w.call("bridge.hello", map[string]any{"profile": "cif2"})
 	sess := str(t, hello["result"], "session")
@@ -152,7 +152,7 @@ func driveEvents(t *testing.T, e *replay.Embedded) {
 // driveBatch: one JSON-RPC batch with a create, a retrieve of a seeded
 // record that does not exist, a notification and an invalid member, then a
 // retrieve of the created record by the GUID from the batch's answer.
-func driveBatch(t *testing.T, e *replay.Embedded) {
+func driveBatch(t *testing.T, e *embedded) {
 	w := dialWS(t, e.URL)
 	w.sendRaw(`[{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Grace","lastname":"Hopper"}}},` +
 		`{"jsonrpc":"2.0","id":2,"method":"cif.retrieverecord","params":{"entityName":"contact","entityId":"00000000-0000-0000-0000-0000000000aa"}},` +

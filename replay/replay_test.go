@@ -20,7 +20,7 @@ func replayFile(t *testing.T, path, mode string) *replay.SessionReport {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := replay.StartEmbedded(caps[0].Header, mode, &replay.EmbeddedOptions{Ledger: caps[0].NeedsLedger()})
+	e, err := startEmbedded(caps[0].Header, mode, &embeddedOptions{Ledger: caps[0].NeedsLedger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestReplayProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := replay.StartEmbedded(caps[0].Header, replay.ModeWidget, nil)
+	e, err := startEmbedded(caps[0].Header, replay.ModeWidget, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
