@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/internal/httpjson"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -96,29 +97,29 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // probing /readyz must get an answer well within its own probe timeout.
 const readyCheckTimeout = 3 * time.Second
 
-func (s *Server) sessionInfo(x *Session) SessionInfo {
-	inflight := s.table.InFlight(x.ID)
-	late := s.table.Late(x.ID)
-	sort.Slice(inflight, func(i, j int) bool { return inflight[i].Started.Before(inflight[j].Started) })
-	sort.Slice(late, func(i, j int) bool { return late[i].Started.Before(late[j].Started) })
-	return SessionInfo{SessionSummary: x.Summary(), InFlight: nonNil(inflight), Late: nonNil(late), LateCounts: s.table.SessionLate(x.ID)}
+func (s *Server) sessionInfo(x *Session) protocol.SessionInfo {
+	return protocol.SessionInfo{SessionSummary: x.Summary(), InFlight: attemptInfos(s.table.InFlight(x.ID)),
+		Late: attemptInfos(s.table.Late(x.ID)), LateCounts: s.table.SessionLate(x.ID)}
 }
 
-func nonNil[T any](l []T) []T {
-	if l == nil {
-		return []T{}
+// attemptInfos returns the wire shape of attempts, oldest first, never nil.
+func attemptInfos(l []correlation.Info) []protocol.AttemptInfo {
+	sort.Slice(l, func(i, j int) bool { return l[i].Started.Before(l[j].Started) })
+	out := make([]protocol.AttemptInfo, len(l))
+	for i := range l {
+		out[i] = l[i].AttemptInfo
 	}
-	return l
+	return out
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	all := s.sessions.all()
 	sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
-	out := make([]SessionInfo, 0, len(all))
+	out := protocol.SessionList{Sessions: make([]protocol.SessionInfo, 0, len(all))}
 	for _, x := range all {
-		out = append(out, s.sessionInfo(x))
+		out.Sessions = append(out.Sessions, s.sessionInfo(x))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
@@ -131,9 +132,9 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"version": s.cfg.Version, "backend": s.backend.Name(), "profile": s.cfg.Profile,
-		"sessions": s.sessions.count(), "hosts": s.hosts.count(), "correlation": s.table.Stats(), "draining": s.draining.Load(),
+	writeJSON(w, http.StatusOK, protocol.Status{
+		Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
+		Sessions: s.sessions.count(), Hosts: s.hosts.count(), Correlation: s.table.Stats(), Draining: s.draining.Load(),
 	})
 }
 

@@ -68,7 +68,7 @@ func (c *Config) setDefaults() error {
 	if c.Profile == "" {
 		c.Profile = protocol.ProfileCIF1
 	}
-	if _, err := profileTimeout(c.Profile); err != nil {
+	if _, err := protocol.ProfileTimeout(c.Profile); err != nil {
 		return err
 	}
 	if c.Timeout < 0 {
@@ -104,12 +104,17 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-func profileTimeout(profile string) (time.Duration, error) {
-	switch profile {
-	case protocol.ProfileCIF1:
-		return protocol.TimeoutCIF1Ms * time.Millisecond, nil
-	case protocol.ProfileCIF2:
-		return protocol.TimeoutCIF2Ms * time.Millisecond, nil
+// CIFTimeout is the CIF timeout of the default profile: Timeout when set,
+// else the profile's (protocol.ProfileTimeout; 0 for an unknown profile,
+// which New refuses).
+func (c Config) CIFTimeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
 	}
-	return 0, fmt.Errorf("unknown profile %q: use %q (10 s timeout) or %q (100 s)", profile, protocol.ProfileCIF1, protocol.ProfileCIF2)
+	profile := c.Profile
+	if profile == "" {
+		profile = protocol.ProfileCIF1
+	}
+	d, _ := protocol.ProfileTimeout(profile)
+	return d
 }

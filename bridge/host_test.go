@@ -55,7 +55,7 @@ func startHost(t *testing.T, tb *testBridge, sessions any) *testHost {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := client.Dial(ctx, tb.wsURL(protocol.PathHost), handler, nil)
+	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), handler, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

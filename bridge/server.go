@@ -105,7 +105,7 @@ func (s *Server) Ready() bool { return !s.draining.Load() }
 
 // timeoutFor returns the CIF timeout of a profile, honouring Config.Timeout.
 func (s *Server) timeoutFor(profile string) (time.Duration, error) {
-	d, err := profileTimeout(profile)
+	d, err := protocol.ProfileTimeout(profile)
 	if err != nil {
 		return 0, err
 	}

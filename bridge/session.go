@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Session is one widget session. It outlives its connections for the resume
@@ -54,35 +54,12 @@ func (s *Session) conn() *rpcconn.Conn {
 	return s.conns[len(s.conns)-1]
 }
 
-// SessionSummary is what every view of a session starts with: GET
-// /api/v1/sessions (SessionInfo) and the dashboard's stream
-// (StreamSession). It never holds a credential.
-type SessionSummary struct {
-	ID          string    `json:"id"`
-	Profile     string    `json:"profile"`
-	TimeoutMs   int64     `json:"timeoutMs"`
-	Client      string    `json:"client,omitempty"`
-	Created     time.Time `json:"created"`
-	Connections int       `json:"connections"`
-}
-
 // Summary returns the session's summary as it is now.
-func (s *Session) Summary() SessionSummary {
+func (s *Session) Summary() protocol.SessionSummary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return SessionSummary{ID: s.ID, Profile: s.profile, TimeoutMs: s.timeout.Milliseconds(), Client: s.client,
+	return protocol.SessionSummary{ID: s.ID, Profile: s.profile, TimeoutMs: s.timeout.Milliseconds(), Client: s.client,
 		Created: s.Created, Connections: len(s.conns)}
-}
-
-// SessionInfo is what GET /api/v1/sessions shows of a session.
-type SessionInfo struct {
-	SessionSummary
-	InFlight any `json:"inflight"`
-	Late     any `json:"late"`
-	// LateCounts counts the session's backend attempts that became late
-	// records, and how many of them were answered late (each a bridge.late
-	// notification) or expired.
-	LateCounts correlation.SessionLate `json:"lateCounts"`
 }
 
 // sessions is the registry.

@@ -185,8 +185,8 @@ type Duplicates struct {
 // GroundTruth compares the client's view with the emulator's counters
 // (GET /api/v1/emulator/stats before and after the run).
 type GroundTruth struct {
-	Before EmulatorStats `json:"before"`
-	After  EmulatorStats `json:"after"`
+	Before protocol.EmulatorStats `json:"before"`
+	After  protocol.EmulatorStats `json:"after"`
 	// Operations is after − before per CIF messageType.
 	Operations map[string]int64 `json:"operations"`
 	// Records is after − before per table (only tables that changed),
@@ -209,7 +209,7 @@ type GroundTruth struct {
 	LateMatches           bool `json:"lateMatches"`
 }
 
-func groundTruth(before, after EmulatorStats, totals map[string]*methodCounts, rep *Report) *GroundTruth {
+func groundTruth(before, after protocol.EmulatorStats, totals map[string]*methodCounts, rep *Report) *GroundTruth {
 	g := &GroundTruth{Before: before, After: after, Operations: map[string]int64{}, Records: map[string]int{}}
 	for k, v := range after.Operations {
 		if d := v - before.Operations[k]; d != 0 {

@@ -198,3 +198,11 @@ func mustRaw(v any) json.RawMessage {
 	}
 	return b
 }
+
+// UpstreamErrorData is the data of a -32006 error: the Enreach REST
+// upstream's HTTP status (0: no answer) and its body, as JSON when it was
+// JSON, else as a JSON string (cut at a few KiB).
+type UpstreamErrorData struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body"`
+}

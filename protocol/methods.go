@@ -1,6 +1,10 @@
 package protocol
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Subprotocol is the WebSocket subprotocol of both endpoints. A client that
 // offers none is accepted as well.
@@ -77,6 +81,18 @@ const (
 	TimeoutCIF1Ms = 10_000
 	TimeoutCIF2Ms = 100_000
 )
+
+// ProfileTimeout returns the CIF timeout of a profile: 10 s for cif1, 100 s
+// for cif2.
+func ProfileTimeout(profile string) (time.Duration, error) {
+	switch profile {
+	case ProfileCIF1:
+		return TimeoutCIF1Ms * time.Millisecond, nil
+	case ProfileCIF2:
+		return TimeoutCIF2Ms * time.Millisecond, nil
+	}
+	return 0, fmt.Errorf("unknown profile %q: use %q (10 s timeout) or %q (100 s)", profile, ProfileCIF1, ProfileCIF2)
+}
 
 // KnownEvents are the CIF event names a host or the admin API may raise.
 var KnownEvents = []string{

@@ -14,6 +14,9 @@ type HelloParams struct {
 	Profile      string `json:"profile,omitempty"`      // ProfileCIF1 or ProfileCIF2
 	Client       string `json:"client,omitempty"`       // free text for logs, e.g. "softphone/1.2"
 	EnreachToken string `json:"enreachToken,omitempty"` // per-session Enreach bearer token; never logged
+	// ResumeToken proves the right to resume Session: the resumeToken of
+	// the bridge.hello result that created it.
+	ResumeToken string `json:"resumeToken,omitempty"`
 }
 
 // HelloResult is the result of bridge.hello.
@@ -23,6 +26,9 @@ type HelloResult struct {
 	TimeoutMs int64  `json:"timeoutMs"`
 	Version   string `json:"version"`
 	Resumed   bool   `json:"resumed,omitempty"`
+	// ResumeToken is the secret a later bridge.hello sends with Session to
+	// resume this session; empty from a bridge that does not issue one.
+	ResumeToken string `json:"resumeToken,omitempty"`
 }
 
 // RecordParams name one record: cif.deleterecord, and the base of others.
@@ -107,7 +113,7 @@ const (
 // LedgerParams are the params of the bridge.ledger notification. Entry is
 // the ledger entry as GET /api/v1/ledger/{id} returns it.
 type LedgerParams struct {
-	Entry json.RawMessage `json:"entry"`
+	Entry LedgerEntry `json:"entry"`
 }
 
 // HostHelloParams are the params of host.hello. Sessions is "*" (every

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
@@ -27,7 +26,7 @@ type scenario struct {
 	profile string
 	timeout time.Duration
 	ledger  bool // wire the retry engine and the duplicate ledger
-	drive   func(t *testing.T, e *replay.Embedded)
+	drive   func(t *testing.T, e *embedded)
 }
 
 // The incident is DESIGN §5's duplicate create scaled 1:10 so the test does
@@ -47,7 +46,7 @@ var scenarios = []scenario{
 }
 
 // driveNormal: hello, create, retrieve (the created GUID), update, search.
-func driveNormal(t *testing.T, e *replay.Embedded) {
+func driveNormal(t *testing.T, e *embedded) {
 	w := dialWS(t, e.URL)
 	w.call("bridge.hello", map[string]any{"client": "golden"})
 	res := w.call("cif.createrecord", map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "Ada", "lastname": "Lovelace", "mobilephone": "+358401234567"}})
@@ -69,7 +68,7 @@ func driveNormal(t *testing.T, e *replay.Embedded) {
 // first attempt's late answer lands: bridge.late, and bridge.ledger with the
 // entry "confirmed" listing both records. The widget deletes the duplicate,
 // whose GUID it learnt from the notification.
-func driveIncident(t *testing.T, e *replay.Embedded) {
+func driveIncident(t *testing.T, e *embedded) {
 	host := dialWS(t, strings.Replace(e.URL, protocol.PathWidget, protocol.PathHost, 1))
 	host.call("host.hello", map[string]any{"sessions": "*", "name": "golden host"})
 	var creates atomic.Int32
@@ -109,14 +108,14 @@ func driveIncident(t *testing.T, e *replay.Embedded) {
 		t.Fatalf("after bridge.late: want bridge.ledger, got %v", note)
 	}
 	var entry struct {
-		Entry ledger.Entry `json:"entry"`
+		Entry protocol.LedgerEntry `json:"entry"`
 	}
 	json.Unmarshal(note["params"], &entry)
 	ids := entry.Entry.RecordIDs
-	if entry.Entry.ID != res.LedgerID || entry.Entry.Status != ledger.StatusConfirmed || len(ids) != 2 || ids[0] != res.ID {
+	if entry.Entry.ID != res.LedgerID || entry.Entry.Status != protocol.LedgerConfirmed || len(ids) != 2 || ids[0] != res.ID {
 		t.Fatalf("bridge.ledger: want %s confirmed with [%s, the late record], got %+v", res.LedgerID, res.ID, entry.Entry)
 	}
-	if got := ledgerEntries(t, e); len(got) != 1 || got[0].Status != ledger.StatusConfirmed || !slices.Equal(got[0].RecordIDs, ids) {
+	if got := ledgerEntries(t, e); len(got) != 1 || got[0].Status != protocol.LedgerConfirmed || !slices.Equal(got[0].RecordIDs, ids) {
 		t.Fatalf("the bridge's ledger: %+v", got)
 	}
 	w.call("cif.deleterecord", map[string]any{"entityName": "phonecall", "entityId": ids[1]})
@@ -124,7 +123,7 @@ func driveIncident(t *testing.T, e *replay.Embedded) {
 
 // driveEvents: an onclicktoact raised through the admin API, answered by the
 // widget, then a phonecall created from it.
-func driveEvents(t *testing.T, e *replay.Embedded) {
+func driveEvents(t *testing.T, e *embedded) {
 	w := dialWS(t, e.URL)
 	hello := w.call("bridge.hello", map[string]any{"profile": "cif2"})
 	sess := str(t, hello["result"], "session")
@@ -153,7 +152,7 @@ func driveEvents(t *testing.T, e *replay.Embedded) {
 // driveBatch: one JSON-RPC batch with a create, a retrieve of a seeded
 // record that does not exist, a notification and an invalid member, then a
 // retrieve of the created record by the GUID from the batch's answer.
-func driveBatch(t *testing.T, e *replay.Embedded) {
+func driveBatch(t *testing.T, e *embedded) {
 	w := dialWS(t, e.URL)
 	w.sendRaw(`[{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Grace","lastname":"Hopper"}}},` +
 		`{"jsonrpc":"2.0","id":2,"method":"cif.retrieverecord","params":{"entityName":"contact","entityId":"00000000-0000-0000-0000-0000000000aa"}},` +

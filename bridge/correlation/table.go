@@ -50,15 +50,8 @@ type Attempt struct {
 
 // Info is what the table knows about an attempt.
 type Info struct {
-	ID           string          `json:"id"`
-	Kind         Kind            `json:"-"`
-	Session      string          `json:"session"`
-	Method       string          `json:"method"`
-	RequestID    json.RawMessage `json:"requestId,omitempty"`
-	WidgetMethod string          `json:"widgetMethod,omitempty"`
-	Started      time.Time       `json:"started"`
-	Deadline     time.Time       `json:"deadline"`
-	State        string          `json:"state"` // "inflight", "timedout", "abandoned"
+	protocol.AttemptInfo
+	Kind Kind `json:"-"`
 }
 
 // Late is the outcome of an attempt that was no longer awaited: it timed out,
@@ -90,16 +83,6 @@ type Config struct {
 	// OnLate is called for every late answer and every expiry. It runs on the
 	// attempt's own goroutine and must not block for long.
 	OnLate func(Late)
-}
-
-// Stats are the table's counters.
-type Stats struct {
-	InFlight    int    `json:"inflight"`
-	Late        int    `json:"late"`
-	Timeouts    uint64 `json:"timeouts"`
-	LateAnswers uint64 `json:"lateAnswers"`
-	Expired     uint64 `json:"expired"`
-	Abandoned   uint64 `json:"abandoned"`
 }
 
 type state uint8
@@ -158,7 +141,7 @@ type Table struct {
 	late     map[string]*entry
 	// sessions counts each session's backend attempts that became late
 	// records (SessionLate), until ForgetSession.
-	sessions map[string]*SessionLate
+	sessions map[string]*protocol.LateCounts
 
 	timeouts, lateAnswers, expired, abandoned atomic.Uint64
 }
@@ -178,7 +161,7 @@ func New(cfg Config) *Table {
 		stop:     stop,
 		inflight: make(map[string]*entry),
 		late:     make(map[string]*entry),
-		sessions: make(map[string]*SessionLate),
+		sessions: make(map[string]*protocol.LateCounts),
 	}
 }
 
@@ -209,14 +192,16 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	}
 	e := &entry{
 		info: Info{
-			ID:           a.ID,
-			Kind:         a.Kind,
-			Session:      a.Session,
-			Method:       a.Method,
-			RequestID:    a.RequestID,
-			WidgetMethod: a.WidgetMethod,
-			Started:      now,
-			Deadline:     deadline,
+			AttemptInfo: protocol.AttemptInfo{
+				ID:           a.ID,
+				Session:      a.Session,
+				Method:       a.Method,
+				RequestID:    a.RequestID,
+				WidgetMethod: a.WidgetMethod,
+				Started:      now,
+				Deadline:     deadline,
+			},
+			Kind: a.Kind,
 		},
 		onLate: a.OnLate,
 	}
@@ -339,47 +324,34 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 func stateName(s state) string {
 	switch s {
 	case stInflight:
-		return "inflight"
+		return protocol.AttemptInFlight
 	case stTimedOut:
-		return "timedout"
+		return protocol.AttemptTimedOut
 	case stAbandoned:
-		return "abandoned"
+		return protocol.AttemptAbandoned
 	default:
 		return "answered"
 	}
 }
 
-// SessionLate counts one session's backend attempts that became late
-// records (timed out, or abandoned when their caller went away). Each is
-// then answered late, which the bridge tells the session with a bridge.late
-// notification, or expires at the end of the late-record window, which it
-// does not: a client that has received Detached − Expired notifications
-// has every late answer there will be, once Answered + Expired reaches
-// Detached.
-type SessionLate struct {
-	Detached int64 `json:"detached"`
-	Answered int64 `json:"answered"`
-	Expired  int64 `json:"expired"`
-}
-
 // sessionLate returns the counts of a session; mu is held.
-func (t *Table) sessionLate(session string) *SessionLate {
+func (t *Table) sessionLate(session string) *protocol.LateCounts {
 	c := t.sessions[session]
 	if c == nil {
-		c = &SessionLate{}
+		c = &protocol.LateCounts{}
 		t.sessions[session] = c
 	}
 	return c
 }
 
 // SessionLate returns the late-record counts of a session.
-func (t *Table) SessionLate(session string) SessionLate {
+func (t *Table) SessionLate(session string) protocol.LateCounts {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c := t.sessions[session]; c != nil {
 		return *c
 	}
-	return SessionLate{}
+	return protocol.LateCounts{}
 }
 
 // ForgetSession drops a session's late-record counts (when it has ended).
@@ -411,9 +383,9 @@ func (t *Table) list(m map[string]*entry, session string) []Info {
 }
 
 // Stats returns the counters.
-func (t *Table) Stats() Stats {
+func (t *Table) Stats() protocol.CorrelationStats {
 	t.mu.Lock()
-	s := Stats{InFlight: len(t.inflight), Late: len(t.late)}
+	s := protocol.CorrelationStats{InFlight: len(t.inflight), Late: len(t.late)}
 	t.mu.Unlock()
 	s.Timeouts = t.timeouts.Load()
 	s.LateAnswers = t.lateAnswers.Load()

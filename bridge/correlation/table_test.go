@@ -106,9 +106,9 @@ func TestDo(t *testing.T) {
 				if st := tab.Stats(); st.Late != 0 || st.InFlight != 0 {
 					t.Errorf("records left behind: %+v", st)
 				}
-				want := correlation.SessionLate{Detached: 1, Answered: 1}
+				want := protocol.LateCounts{Detached: 1, Answered: 1}
 				if tt.wantExpired {
-					want = correlation.SessionLate{Detached: 1, Expired: 1}
+					want = protocol.LateCounts{Detached: 1, Expired: 1}
 				}
 				if got := tab.SessionLate("s1"); got != want {
 					t.Errorf("session late counts %+v, want %+v", got, want)
@@ -139,20 +139,20 @@ func TestSessionLateCounts(t *testing.T) {
 		cancel() // the second attempt is abandoned
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if got, want := tab.SessionLate("s1"), (correlation.SessionLate{Detached: 2}); got != want {
+		if got, want := tab.SessionLate("s1"), (protocol.LateCounts{Detached: 2}); got != want {
 			t.Errorf("s1 while its answers are pending: %+v, want %+v", got, want)
 		}
 		wg.Wait()
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if got, want := tab.SessionLate("s1"), (correlation.SessionLate{Detached: 2, Answered: 2}); got != want {
+		if got, want := tab.SessionLate("s1"), (protocol.LateCounts{Detached: 2, Answered: 2}); got != want {
 			t.Errorf("s1 after its late answers: %+v, want %+v", got, want)
 		}
-		if got := tab.SessionLate("s2"); got != (correlation.SessionLate{}) {
+		if got := tab.SessionLate("s2"); got != (protocol.LateCounts{}) {
 			t.Errorf("s2, answered in time: %+v", got)
 		}
 		tab.ForgetSession("s1")
-		if got := tab.SessionLate("s1"); got != (correlation.SessionLate{}) {
+		if got := tab.SessionLate("s1"); got != (protocol.LateCounts{}) {
 			t.Errorf("s1 after ForgetSession: %+v", got)
 		}
 
@@ -165,7 +165,7 @@ func TestSessionLateCounts(t *testing.T) {
 		wg.Wait()
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if got := tab.SessionLate("s3"); got != (correlation.SessionLate{}) {
+		if got := tab.SessionLate("s3"); got != (protocol.LateCounts{}) {
 			t.Errorf("s3, answered after it ended: %+v", got)
 		}
 		if st := tab.Stats(); st.Late != 0 || st.LateAnswers != 4 {

@@ -250,3 +250,30 @@ func TestFaultProfileJSON(t *testing.T) {
 		t.Fatalf("round trip:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestParseFaultProfile: JSON decoding refuses unknown fields and trailing
+// data, then validates.
+func TestParseFaultProfile(t *testing.T) {
+	tests := []struct {
+		name, in, wantErr string
+	}{
+		{"valid", `{"seed":1,"rules":[{"method":"createrecord","latencyMs":5}]}`, ""},
+		{"unknown field", `{"rules":[],"sede":1}`, "unknown field"},
+		{"trailing data", `{"rules":[]} {}`, "trailing data"},
+		{"invalid rule", `{"rules":[{"method":"createrecord","count":-1}]}`, "count must be >= 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := emulator.ParseFaultProfile([]byte(tt.in))
+			if tt.wantErr == "" {
+				if err != nil || p == nil || len(p.Rules) != 1 || p.Rules[0].LatencyMs != 5 {
+					t.Fatalf("ParseFaultProfile = %+v, %v", p, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -158,7 +158,7 @@ func (c *Client) userID(ctx context.Context, token string) (string, error) {
 		id = strings.Trim(string(bytes.TrimSpace(me.ID)), `"`)
 	}
 	if id == "" || id == "null" {
-		return "", protocol.NewError(protocol.CodeUpstream, "enreach upstream: GET /users/me answered without an Id", upstreamData{Status: http.StatusOK, Body: errorBody(body)})
+		return "", protocol.NewError(protocol.CodeUpstream, "enreach upstream: GET /users/me answered without an Id", protocol.UpstreamErrorData{Status: http.StatusOK, Body: errorBody(body)})
 	}
 	u.id = id
 	c.log.Debug().Msg("enreach user id cached")

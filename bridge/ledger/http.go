@@ -68,7 +68,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var f Filter
 	if s := q.Get("status"); s != "" {
-		f.Status = Status(s)
+		f.Status = protocol.LedgerStatus(s)
 		if !f.Status.Valid() {
 			writeError(w, http.StatusBadRequest, codeBadRequest, "status "+strconv.Quote(s)+" is not a ledger status: use one of "+statusList())
 			return
@@ -165,8 +165,8 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 func statusList() string {
-	names := make([]string, len(Statuses))
-	for i, s := range Statuses {
+	names := make([]string, len(protocol.LedgerStatuses))
+	for i, s := range protocol.LedgerStatuses {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Collectors returns the ledger's Prometheus series, to register on the
@@ -40,7 +42,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if counts, err := c.l.Counts(ctx); err != nil {
 		ch <- prometheus.NewInvalidMetric(entriesDesc, err)
 	} else {
-		for _, s := range Statuses {
+		for _, s := range protocol.LedgerStatuses {
 			ch <- prometheus.MustNewConstMetric(entriesDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
 		}
 	}

@@ -245,35 +245,35 @@ func sleep(ctx context.Context, d time.Duration) error {
 // OutcomeTimeout means no answer came (CIF timeout, or the caller went
 // away): a late answer will still follow through onLate. An answer that
 // leaves the outcome open for good (outcomeOpen) is OutcomeUnknown.
-func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, onLate func(correlation.Late)) (res json.RawMessage, rec ledger.Attempt, err error) {
+func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, onLate func(correlation.Late)) (res json.RawMessage, rec protocol.LedgerAttempt, err error) {
 	start := time.Now()
 	res, id, err := e.cfg.Bridge.Attempt(ctx, bridge.AttemptRequest{
 		Session: call.Session, RequestID: call.RequestID, Method: method, Params: params, OnLate: onLate,
 		WidgetMethod: widgetMethod(call.Method, method),
 	})
-	rec = ledger.Attempt{AttemptID: id, LatencyMs: time.Since(start).Milliseconds()}
+	rec = protocol.LedgerAttempt{AttemptID: id, LatencyMs: time.Since(start).Milliseconds()}
 	if err == nil {
-		rec.Outcome = ledger.OutcomeSuccess
+		rec.Outcome = protocol.LedgerOutcomeSuccess
 		return res, rec, nil
 	}
 	failure(&rec, err)
 	switch {
 	case pe(err).Code == protocol.CodeTimeout && e.keptLate(call.Session.ID, id):
-		rec.Outcome = ledger.OutcomeTimeout
+		rec.Outcome = protocol.LedgerOutcomeTimeout
 	case ctx.Err() != nil && pe(err).Code != protocol.CodeBackend && pe(err).Code != protocol.CodeShuttingDown:
 		// The caller went away mid-attempt: the correlation table keeps it
 		// as an abandoned late record whose answer still comes to onLate.
-		rec.Outcome = ledger.OutcomeTimeout
+		rec.Outcome = protocol.LedgerOutcomeTimeout
 	case outcomeOpen(err, false):
-		rec.Outcome = ledger.OutcomeUnknown
+		rec.Outcome = protocol.LedgerOutcomeUnknown
 	}
 	return nil, rec, err
 }
 
 // failure records err in rec as a plain failure.
-func failure(rec *ledger.Attempt, err error) {
+func failure(rec *protocol.LedgerAttempt, err error) {
 	e := pe(err)
-	rec.Outcome, rec.Code, rec.Message = ledger.OutcomeFailure, e.Code, e.Message
+	rec.Outcome, rec.Code, rec.Message = protocol.LedgerOutcomeFailure, e.Code, e.Message
 	rec.DataverseCode, rec.HTTPStatus = "", 0
 	if d, ok := protocol.BackendData(err); ok {
 		rec.DataverseCode, rec.HTTPStatus = d.DataverseCode, d.HTTPStatus
@@ -294,16 +294,9 @@ func (e *Engine) keptLate(session, attemptID string) bool {
 	return slices.ContainsFunc(lr.Table().Late(session), func(in correlation.Info) bool { return in.ID == attemptID })
 }
 
-// ExhaustedData is the data of a -32005 error.
-type ExhaustedData struct {
-	Attempts  []ledger.Attempt `json:"attempts"`
-	LedgerID  string           `json:"ledgerId,omitempty"`
-	LastError *protocol.Error  `json:"lastError,omitempty"`
-}
-
 // finalError is what the widget gets when no attempt succeeded: the single
 // attempt's own error, or -32005 listing every attempt.
-func finalError(attempts []ledger.Attempt, last error, ledgerID string, retryable bool) error {
+func finalError(attempts []protocol.LedgerAttempt, last error, ledgerID string, retryable bool) error {
 	if len(attempts) == 1 && ledgerID == "" {
 		return last
 	}
@@ -315,7 +308,7 @@ func finalError(attempts []ledger.Attempt, last error, ledgerID string, retryabl
 	if ledgerID != "" {
 		msg += "; an attempt timed out, so the record may exist: see ledger entry " + ledgerID
 	}
-	return protocol.NewError(protocol.CodeRetriesExhausted, msg, ExhaustedData{Attempts: attempts, LedgerID: ledgerID, LastError: lastErr})
+	return protocol.NewError(protocol.CodeRetriesExhausted, msg, protocol.ExhaustedData{Attempts: attempts, LedgerID: ledgerID, LastError: lastErr})
 }
 
 // objectResult unwraps a result that a backend sent as a JSON string holding

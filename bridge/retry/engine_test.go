@@ -173,7 +173,7 @@ func TestLateAnswerRaces(t *testing.T) {
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
 		e, err := l.Get(context.Background(), out.LedgerID)
-		if err != nil || e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 || !out.PossibleDuplicate {
+		if err != nil || e.Status != protocol.LedgerConfirmed || len(e.RecordIDs) != 2 || !out.PossibleDuplicate {
 			t.Fatalf("entry %+v %v (result %+v)", e, err, out)
 		}
 		if eng.Pending() != 0 || len(fb.notes) != 1 {
@@ -195,8 +195,8 @@ func TestLateAnswerRaces(t *testing.T) {
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
 		e, _ := l.Get(context.Background(), out.LedgerID)
-		if e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 || e.Attempts[0].Outcome != ledger.OutcomeLateFailure ||
-			e.Attempts[1].Outcome != ledger.OutcomeLateSuccess || out.Attempts != 3 {
+		if e.Status != protocol.LedgerConfirmed || len(e.RecordIDs) != 2 || e.Attempts[0].Outcome != protocol.LedgerOutcomeLateFailure ||
+			e.Attempts[1].Outcome != protocol.LedgerOutcomeLateSuccess || out.Attempts != 3 {
 			t.Fatalf("entry %+v", e)
 		}
 	})
@@ -209,17 +209,17 @@ func TestLateAnswerRaces(t *testing.T) {
 		}}
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
-		get := func() ledger.Entry { e, _ := l.Get(context.Background(), out.LedgerID); return e }
-		if e := get(); e.Status != ledger.StatusSuspected || eng.Pending() != 1 {
+		get := func() protocol.LedgerEntry { e, _ := l.Get(context.Background(), out.LedgerID); return e }
+		if e := get(); e.Status != protocol.LedgerSuspected || eng.Pending() != 1 {
 			t.Fatalf("entry %+v pending %d", e, eng.Pending())
 		}
 		fb.late("at-2", correlation.Late{Err: backendErr(500, 0)})
-		if e := get(); e.Status != ledger.StatusSuspected {
+		if e := get(); e.Status != protocol.LedgerSuspected {
 			t.Fatalf("one attempt still pending: %+v", e)
 		}
 		// The other one never answers: expired-unknown, not dropped.
 		fb.late("at-1", correlation.Late{Expired: true, Err: context.DeadlineExceeded})
-		if e := get(); e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeExpired || eng.Pending() != 0 {
+		if e := get(); e.Status != protocol.LedgerExpiredUnknown || e.Attempts[0].Outcome != protocol.LedgerOutcomeExpired || eng.Pending() != 0 {
 			t.Fatalf("entry %+v", e)
 		}
 		if len(fb.notes) != 2 {
@@ -237,11 +237,11 @@ func TestLateAnswerRaces(t *testing.T) {
 		out := fakeCreate(t, eng)
 		l.Acknowledge(context.Background(), out.LedgerID, "seen")
 		fb.late("at-1", correlation.Late{Err: backendErr(500, 0)})
-		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != ledger.StatusAcknowledged || e.Attempts[0].Outcome != ledger.OutcomeLateFailure {
+		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != protocol.LedgerAcknowledged || e.Attempts[0].Outcome != protocol.LedgerOutcomeLateFailure {
 			t.Fatalf("entry %+v", e)
 		}
 		fb.late("at-2", correlation.Late{Result: created("dddddddd-0000-4000-8000-000000000002")})
-		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 {
+		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != protocol.LedgerConfirmed || len(e.RecordIDs) != 2 {
 			t.Fatalf("entry %+v", e)
 		}
 	})
@@ -347,7 +347,7 @@ func TestLateUnknownIsNotCleared(t *testing.T) {
 			out := fakeCreate(t, eng)
 			fb.late("at-1", correlation.Late{Err: tt.err, LateBy: time.Second})
 			e, _ := l.Get(context.Background(), out.LedgerID)
-			if e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeUnknown || eng.Pending() != 0 {
+			if e.Status != protocol.LedgerExpiredUnknown || e.Attempts[0].Outcome != protocol.LedgerOutcomeUnknown || eng.Pending() != 0 {
 				t.Fatalf("entry %+v, pending %d", e, eng.Pending())
 			}
 		})
@@ -362,7 +362,7 @@ func TestOpenFailuresOnlyAreFlagged(t *testing.T) {
 	}}
 	eng, l := newEngine(t, fb)
 	d := exhaustedCreate(t, eng)
-	if e, _ := l.Get(context.Background(), d.LedgerID); e.Status != ledger.StatusExpiredUnknown || len(e.Attempts) != 2 || eng.Pending() != 0 {
+	if e, _ := l.Get(context.Background(), d.LedgerID); e.Status != protocol.LedgerExpiredUnknown || len(e.Attempts) != 2 || eng.Pending() != 0 {
 		t.Fatalf("entry %+v pending %d", e, eng.Pending())
 	}
 }
@@ -374,9 +374,9 @@ func TestHostGoneWithTheCallIsFlagged(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		delivered bool
-		want      ledger.Status
+		want      protocol.LedgerStatus
 	}{
-		{"delivered", true, ledger.StatusExpiredUnknown},
+		{"delivered", true, protocol.LedgerExpiredUnknown},
 		{"never sent", false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -414,18 +414,18 @@ func TestExhaustedCreateThatLandedLate(t *testing.T) {
 	fb.late("at-1", correlation.Late{Result: created("eeeeeeee-0000-4000-8000-000000000009"), LateBy: time.Second})
 	fb.late("at-2", correlation.Late{Err: backendErr(500, 0), LateBy: time.Second})
 	e, _ := l.Get(context.Background(), d.LedgerID)
-	if e.Status != ledger.StatusCleared || len(e.RecordIDs) != 1 || !strings.Contains(e.Note, "widget was told the create failed") {
+	if e.Status != protocol.LedgerCleared || len(e.RecordIDs) != 1 || !strings.Contains(e.Note, "widget was told the create failed") {
 		t.Fatalf("entry %+v", e)
 	}
 }
 
 // exhaustedCreate runs a create with one retry that must end in -32005 with
 // a ledger entry, and returns the error's data.
-func exhaustedCreate(t *testing.T, eng *retry.Engine) retry.ExhaustedData {
+func exhaustedCreate(t *testing.T, eng *retry.Engine) protocol.ExhaustedData {
 	t.Helper()
 	_, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":0}`))
 	var pe *protocol.Error
-	var d retry.ExhaustedData
+	var d protocol.ExhaustedData
 	if !errors.As(err, &pe) || pe.Code != protocol.CodeRetriesExhausted || json.Unmarshal(pe.Data, &d) != nil || d.LedgerID == "" {
 		t.Fatalf("err %v", err)
 	}

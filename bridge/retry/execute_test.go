@@ -10,7 +10,6 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -27,14 +26,14 @@ func TestExecuteCreateIsTracked(t *testing.T) {
 		faults      *emulator.FaultProfile
 		idempotent  bool
 		entity      string
-		wantStatus  ledger.Status // "" for no entry
+		wantStatus  protocol.LedgerStatus // "" for no entry
 		wantRecords int
 		wantDup     bool // (for cleared: whether the late failure beat the reply)
 	}{
 		{"first attempt succeeds", nil, false, "contact", "", 1, false},
-		{"timed out, landed late: confirmed", slowFirst(nil), false, "contact", ledger.StatusConfirmed, 2, true},
-		{"timed out, failed late: cleared", slowFirst(&emulator.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."}), false, "contact", ledger.StatusCleared, 1, true},
-		{"idempotent: resolved", slowFirst(nil), true, "phonecall", ledger.StatusResolved, 1, false},
+		{"timed out, landed late: confirmed", slowFirst(nil), false, "contact", protocol.LedgerConfirmed, 2, true},
+		{"timed out, failed late: cleared", slowFirst(&emulator.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."}), false, "contact", protocol.LedgerCleared, 1, true},
+		{"idempotent: resolved", slowFirst(nil), true, "phonecall", protocol.LedgerResolved, 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +43,7 @@ func TestExecuteCreateIsTracked(t *testing.T) {
 			if rep.Error != nil {
 				t.Fatalf("execute Create: %+v", rep.Error)
 			}
-			dupOK := res.PossibleDuplicate == tt.wantDup || tt.wantStatus == ledger.StatusCleared
+			dupOK := res.PossibleDuplicate == tt.wantDup || tt.wantStatus == protocol.LedgerCleared
 			if res.EntityType != tt.entity || res.ID == "" || !dupOK || (res.LedgerID != "") != (tt.wantStatus != "") {
 				t.Fatalf("result %s", rep.Result)
 			}
@@ -79,7 +78,7 @@ func TestExecuteCreateIsTracked(t *testing.T) {
 			if tt.idempotent && (e.Key != res.ID || e.Attempts[1].DataverseCode != "0x80040237") {
 				t.Fatalf("idempotent: key %s, id %s, attempt 2 %+v", e.Key, res.ID, e.Attempts[1])
 			}
-			if got := c.ledgerNote(5*time.Second, func(x ledger.Entry) bool { return x.ID == e.ID && x.Status == tt.wantStatus }); got.Method != protocol.MethodXrmExecute {
+			if got := c.ledgerNote(5*time.Second, func(x protocol.LedgerEntry) bool { return x.ID == e.ID && x.Status == tt.wantStatus }); got.Method != protocol.MethodXrmExecute {
 				t.Fatalf("notification %+v", got)
 			}
 		})
@@ -138,7 +137,7 @@ func TestIdempotentConflictAfterNotRunIsNoSuccess(t *testing.T) {
 	r.emu.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
 	_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "second"}, "idempotent": true, "delay": 0})
 	wantCode(t, rep, protocol.CodeRetriesExhausted)
-	var d retry.ExhaustedData
+	var d protocol.ExhaustedData
 	if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func (r *rig) settle(d time.Duration) {
 	}
 }
 
-func (r *rig) entry(id string) ledger.Entry {
+func (r *rig) entry(id string) protocol.LedgerEntry {
 	r.t.Helper()
 	e, err := r.ledger.Get(context.Background(), id)
 	if err != nil {
@@ -220,7 +220,7 @@ func (c *client) callRaw(method string, params json.RawMessage) reply {
 }
 
 // ledgerNote waits for a bridge.ledger notification whose entry matches.
-func (c *client) ledgerNote(d time.Duration, match func(ledger.Entry) bool) ledger.Entry {
+func (c *client) ledgerNote(d time.Duration, match func(protocol.LedgerEntry) bool) protocol.LedgerEntry {
 	c.t.Helper()
 	deadline := time.After(d)
 	for {
@@ -229,7 +229,7 @@ func (c *client) ledgerNote(d time.Duration, match func(ledger.Entry) bool) ledg
 			if n.Method != protocol.NotifyLedger {
 				continue
 			}
-			var p struct{ Entry ledger.Entry }
+			var p struct{ Entry protocol.LedgerEntry }
 			if json.Unmarshal(n.Params, &p) == nil && match(p.Entry) {
 				c.mu.Unlock()
 				return p.Entry

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -75,7 +74,7 @@ func (e *Engine) UpdateRecord(ctx context.Context, call bridge.WidgetCall) (json
 		}
 	}
 	for _, a := range attempts {
-		if a.Outcome == ledger.OutcomeTimeout || a.Outcome == ledger.OutcomeUnknown {
+		if a.Outcome == protocol.LedgerOutcomeTimeout || a.Outcome == protocol.LedgerOutcomeUnknown {
 			out.PossiblyReapplied = true
 		}
 	}
@@ -201,9 +200,9 @@ func memberName(m map[string]json.RawMessage, name string) string {
 // simple runs the attempts of a call that needs no ledger (update, retrieve,
 // execute other than Create), retrying the failures retryOn accepts, and
 // returns the first success with every attempt, or the final error.
-func (e *Engine) simple(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, set settings, retryOn func(error) bool) (json.RawMessage, []ledger.Attempt, error) {
+func (e *Engine) simple(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, set settings, retryOn func(error) bool) (json.RawMessage, []protocol.LedgerAttempt, error) {
 	var (
-		attempts  []ledger.Attempt
+		attempts  []protocol.LedgerAttempt
 		lastErr   error
 		retryable = true
 	)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -37,11 +36,11 @@ func TestCreateTimeoutThenSuccessIsConfirmed(t *testing.T) {
 	// Committed before the reply, and still suspected: the slow create has
 	// not finished yet.
 	e := r.entry(res.LedgerID)
-	if e.Status != ledger.StatusSuspected || len(e.Attempts) != 2 || e.Attempts[0].Outcome != ledger.OutcomeTimeout ||
-		e.Attempts[1].Outcome != ledger.OutcomeSuccess || !slices.Equal(e.RecordIDs, []string{res.ID}) || e.Session == "" || e.Key == "" {
+	if e.Status != protocol.LedgerSuspected || len(e.Attempts) != 2 || e.Attempts[0].Outcome != protocol.LedgerOutcomeTimeout ||
+		e.Attempts[1].Outcome != protocol.LedgerOutcomeSuccess || !slices.Equal(e.RecordIDs, []string{res.ID}) || e.Session == "" || e.Key == "" {
 		t.Fatalf("entry right after the reply: %+v", e)
 	}
-	got := c.ledgerNote(5*time.Second, func(e ledger.Entry) bool { return e.Status == ledger.StatusConfirmed })
+	got := c.ledgerNote(5*time.Second, func(e protocol.LedgerEntry) bool { return e.Status == protocol.LedgerConfirmed })
 	if got.ID != res.LedgerID || len(got.RecordIDs) != 2 || !slices.Contains(got.RecordIDs, res.ID) {
 		t.Fatalf("notification entry %+v", got)
 	}
@@ -61,7 +60,7 @@ func TestCreateTimeoutThenSuccessIsConfirmed(t *testing.T) {
 	}
 	r.settle(2 * time.Second)
 	e = r.entry(res.LedgerID)
-	if e.Status != ledger.StatusConfirmed || e.Attempts[0].Outcome != ledger.OutcomeLateSuccess || e.Attempts[0].RecordID == "" ||
+	if e.Status != protocol.LedgerConfirmed || e.Attempts[0].Outcome != protocol.LedgerOutcomeLateSuccess || e.Attempts[0].RecordID == "" ||
 		!slices.Contains(e.RecordIDs, e.Attempts[0].RecordID) || e.Attempts[0].LateByMs <= 0 {
 		t.Fatalf("entry after the late answer: %+v", e)
 	}
@@ -83,8 +82,8 @@ func TestCreateTimeoutThenLateFailureIsCleared(t *testing.T) {
 	if rep.Error != nil || !res.PossibleDuplicate || res.Attempts != 2 {
 		t.Fatalf("create: %+v %+v", res, rep.Error)
 	}
-	got := c.ledgerNote(5*time.Second, func(e ledger.Entry) bool { return e.Status == ledger.StatusCleared })
-	if !slices.Equal(got.RecordIDs, []string{res.ID}) || got.Attempts[0].Outcome != ledger.OutcomeLateFailure || got.Attempts[0].HTTPStatus != 500 {
+	got := c.ledgerNote(5*time.Second, func(e protocol.LedgerEntry) bool { return e.Status == protocol.LedgerCleared })
+	if !slices.Equal(got.RecordIDs, []string{res.ID}) || got.Attempts[0].Outcome != protocol.LedgerOutcomeLateFailure || got.Attempts[0].HTTPStatus != 500 {
 		t.Fatalf("cleared entry %+v", got)
 	}
 	r.settle(2 * time.Second)
@@ -120,7 +119,7 @@ func TestIdempotentCreateLeavesOneRecord(t *testing.T) {
 			}
 			r.settle(2 * time.Second)
 			e := r.entry(res.LedgerID)
-			if e.Status != ledger.StatusResolved || e.Key != res.ID || !slices.Equal(e.RecordIDs, []string{res.ID}) {
+			if e.Status != protocol.LedgerResolved || e.Key != res.ID || !slices.Equal(e.RecordIDs, []string{res.ID}) {
 				t.Fatalf("entry %+v (result id %s)", e, res.ID)
 			}
 			if tt.delay > 0 && (e.Attempts[1].DataverseCode != "0x80040237" || e.Attempts[1].RecordID != res.ID) {
@@ -176,24 +175,26 @@ func TestAllAttemptsTimeOut(t *testing.T) {
 	c := r.dial()
 	_, rep := c.create(map[string]any{"entityLogicalName": "lead", "data": map[string]any{"lastname": "L"}, "maxRetries": 1, "delay": 0})
 	wantCode(t, rep, protocol.CodeRetriesExhausted)
-	var d retry.ExhaustedData
+	var d protocol.ExhaustedData
 	if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
 		t.Fatal(err)
 	}
 	// Attempt 1 lands at 400 ms, about when attempt 2 times out: its late
 	// answer may already be in.
-	if len(d.Attempts) != 2 || (d.Attempts[0].Outcome != ledger.OutcomeTimeout && d.Attempts[0].Outcome != ledger.OutcomeLateSuccess) ||
-		d.Attempts[1].Outcome != ledger.OutcomeTimeout || d.LedgerID == "" || d.LastError.Code != protocol.CodeTimeout {
+	if len(d.Attempts) != 2 || (d.Attempts[0].Outcome != protocol.LedgerOutcomeTimeout && d.Attempts[0].Outcome != protocol.LedgerOutcomeLateSuccess) ||
+		d.Attempts[1].Outcome != protocol.LedgerOutcomeTimeout || d.LedgerID == "" || d.LastError.Code != protocol.CodeTimeout {
 		t.Fatalf("data %+v", d)
 	}
 	if !strings.Contains(rep.Error.Message, d.LedgerID) {
 		t.Fatalf("message does not name the ledger entry: %q", rep.Error.Message)
 	}
-	if e := r.entry(d.LedgerID); e.Status != ledger.StatusSuspected && e.Status != ledger.StatusConfirmed {
+	if e := r.entry(d.LedgerID); e.Status != protocol.LedgerSuspected && e.Status != protocol.LedgerConfirmed {
 		t.Fatalf("entry %+v", e)
 	}
 	// Both slow creates land: two records the widget never heard of.
-	got := c.ledgerNote(5*time.Second, func(e ledger.Entry) bool { return e.Status == ledger.StatusConfirmed && len(e.RecordIDs) == 2 })
+	got := c.ledgerNote(5*time.Second, func(e protocol.LedgerEntry) bool {
+		return e.Status == protocol.LedgerConfirmed && len(e.RecordIDs) == 2
+	})
 	r.settle(2 * time.Second)
 	if n := r.records("lead"); n != 2 || got.ID != d.LedgerID {
 		t.Fatalf("leads %d, entry %+v", n, got)
@@ -208,8 +209,8 @@ func TestLateExpiryIsExpiredUnknown(t *testing.T) {
 	if rep.Error != nil || !res.PossibleDuplicate {
 		t.Fatalf("create %+v %+v", res, rep.Error)
 	}
-	got := c.ledgerNote(5*time.Second, func(e ledger.Entry) bool { return e.Status == ledger.StatusExpiredUnknown })
-	if got.Attempts[0].Outcome != ledger.OutcomeExpired {
+	got := c.ledgerNote(5*time.Second, func(e protocol.LedgerEntry) bool { return e.Status == protocol.LedgerExpiredUnknown })
+	if got.Attempts[0].Outcome != protocol.LedgerOutcomeExpired {
 		t.Fatalf("entry %+v", got)
 	}
 	r.settle(2 * time.Second)
@@ -248,7 +249,7 @@ func TestRetryPolicyAgainstEmulator(t *testing.T) {
 				t.Fatalf("attempts made = %d, want %d", n, tt.attempts)
 			}
 			if tt.code == protocol.CodeRetriesExhausted {
-				var d retry.ExhaustedData
+				var d protocol.ExhaustedData
 				json.Unmarshal(rep.Error.Data, &d)
 				if len(d.Attempts) != 3 || d.Attempts[2].HTTPStatus != tt.err.Status || (d.LedgerID != "") != tt.ledger {
 					t.Fatalf("data %+v", d)
@@ -256,7 +257,7 @@ func TestRetryPolicyAgainstEmulator(t *testing.T) {
 				if tt.ledger {
 					// Nothing will ever tell whether a gateway-failed create
 					// ran: flagged for an operator, never confirmed.
-					if e := r.entry(d.LedgerID); e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeUnknown || r.engine.Pending() != 0 {
+					if e := r.entry(d.LedgerID); e.Status != protocol.LedgerExpiredUnknown || e.Attempts[0].Outcome != protocol.LedgerOutcomeUnknown || r.engine.Pending() != 0 {
 						t.Fatalf("entry %+v, pending %d", e, r.engine.Pending())
 					}
 				}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/replay"
 )
 
@@ -71,13 +72,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case ledgerDir != "" && !embedded:
 		return usageError{errors.New("replay: --ledger-dir needs --embedded (with --url the bridge's own ledger is read)")}
 	}
-	var faultJSON []byte
 	if faults != "" {
 		b, err := os.ReadFile(filepath.Clean(faults))
-		if err != nil {
-			return usageError{fmt.Errorf("replay: --faults: %w", err)}
+		if err == nil {
+			_, err = emulator.ParseFaultProfile(b)
 		}
-		faultJSON = b
+		if err != nil {
+			return usageError{fmt.Errorf("replay: --faults %s: %w", faults, err)}
+		}
 	}
 	caps, err := replay.Load(files...)
 	if err != nil {
@@ -92,24 +94,24 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			name := c.Name()
 			opts.Progress = func(sent, total int) { fmt.Fprintf(stderr, "\r%s: %d/%d frames sent", name, sent, total) }
 		}
-		var emb *replay.Embedded
+		var emb *embeddedDaemon
 		if embedded {
-			eo := &replay.EmbeddedOptions{Faults: faultJSON, Ledger: c.NeedsLedger()}
-			if eo.Ledger && ledgerDir != "" {
-				eo.LedgerDir = filepath.Join(ledgerDir, fmt.Sprintf("capture-%d", i+1)) // not the session id: it comes from the file
-				if err := os.MkdirAll(eo.LedgerDir, 0o750); err != nil {
+			dir := ""
+			if ledgerDir != "" && c.NeedsLedger() {
+				dir = filepath.Join(ledgerDir, fmt.Sprintf("capture-%d", i+1)) // not the session id: it comes from the file
+				if err := os.MkdirAll(dir, 0o750); err != nil {
 					return fmt.Errorf("replay: --ledger-dir: %w", err)
 				}
 			}
-			emb, err = replay.StartEmbedded(c.Header, mode, eo)
+			emb, err = startEmbedded(ctx, c.Header, mode, faults, dir)
 			if err != nil {
 				return usageError{fmt.Errorf("replay %s: %w", c.Name(), err)}
 			}
-			opts.URL = emb.URL
+			opts.URL = emb.url
 		}
 		rep, err := replay.Run(ctx, c, opts)
 		if emb != nil {
-			emb.Close()
+			emb.close()
 		}
 		if tty {
 			fmt.Fprint(stderr, "\r\033[K")

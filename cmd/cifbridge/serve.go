@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -157,14 +155,22 @@ func (env *serveEnv) given(names ...string) []string {
 	return out
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f serveFlags
-	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", stderr)
+// newServeCommand is serve's FlagSet with the flags of serve and of every
+// part of newServePlugins bound to a fresh set of values: every run of serve
+// and every daemon replay --embedded starts one starts here.
+func newServeCommand(out io.Writer) (*flag.FlagSet, *serveFlags, []namedPlugin) {
+	f := &serveFlags{}
+	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", out)
 	f.register(fs)
 	plugins := newServePlugins()
 	for _, p := range plugins {
 		p.flags(fs)
 	}
+	return fs, f, plugins
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f, plugins := newServeCommand(stderr)
 	set, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -175,6 +181,47 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
+	d, err := newDaemon(ctx, f, set, plugins, log)
+	if err != nil {
+		return err
+	}
+	addr := d.ln.Addr().String()
+	log.Info().
+		Str("widget", "ws://"+addr+protocol.PathWidget).
+		Str("host", "ws://"+addr+protocol.PathHost).
+		Str("dashboard", "http://"+addr+"/").
+		Str("backend", f.backend).Str("profile", f.profile).Dur("cifTimeout", d.env.Config.CIFTimeout()).
+		Bool("tokenRequired", f.token != "").Str("dataDir", f.dataDir).Str("version", version).
+		Msg("cifbridge serving on ws://" + addr + protocol.PathWidget)
+	errc := d.serve()
+	select {
+	case err := <-errc:
+		d.shutdown()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: draining in-flight calls")
+	d.shutdown()
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// daemon is what serve runs: the bridge with every part of newServePlugins,
+// listening. replay --embedded builds the same.
+type daemon struct {
+	env *serveEnv
+	srv *bridge.Server
+	hs  *http.Server
+	ln  net.Listener
+
+	once sync.Once
+}
+
+// newDaemon builds serve's daemon from parsed flags: the backend, then each
+// part's configure (in newServePlugins order), bridge.New, each part's
+// start, and the listener on --listen. On error what was built is stopped
+// again.
+func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins []namedPlugin, log zerolog.Logger) (d *daemon, err error) {
 	cfg := bridge.Config{
 		Profile:         f.profile,
 		LateWindow:      f.lateWindow,
@@ -189,7 +236,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if set["cif-timeout"] {
 		if f.cifTimeout <= 0 {
-			return usageError{fmt.Errorf("--cif-timeout must be positive, got %v", f.cifTimeout)}
+			return nil, usageError{fmt.Errorf("--cif-timeout must be positive, got %v", f.cifTimeout)}
 		}
 		cfg.Timeout = f.cifTimeout
 	}
@@ -199,14 +246,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
-		return fmt.Errorf("create --data-dir: %w", err)
+		return nil, fmt.Errorf("create --data-dir: %w", err)
 	}
 	var emu *emulator.Emulator
 	switch f.backend {
 	case "emulator":
-		emu, err = newEmulator(f, log)
+		emu, err = newEmulator(*f, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cfg.Backend = emu
 		cfg.OnSessionEnd = emu.ForgetSession
@@ -216,72 +263,76 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.HostBackend = true
 	default:
 		if !backendKnown(f.backend) {
-			return usageError{fmt.Errorf("unknown --backend %q: use emulator, host%s", f.backend, extraBackends())}
+			return nil, usageError{fmt.Errorf("unknown --backend %q: use emulator, host%s", f.backend, extraBackends())}
 		}
 	}
 	web.Mount(cfg.Extra)
-	env := &serveEnv{Flags: &f, Set: set, Config: &cfg, Emulator: emu, Log: log, plugins: plugins}
+	env := &serveEnv{Flags: f, Set: set, Config: &cfg, Emulator: emu, Log: log, plugins: plugins}
+	built := &daemon{env: env}
 	defer func() {
-		for i := len(plugins) - 1; i >= 0; i-- {
-			plugins[i].stop(env)
+		if err != nil {
+			built.stopPlugins()
 		}
 	}()
 	for _, p := range plugins {
 		if err := p.configure(env); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 	if cfg.Backend == nil && !cfg.HostBackend {
-		return usageError{fmt.Errorf("--backend %s is not configured: see cifbridge serve --help", f.backend)}
+		return nil, usageError{fmt.Errorf("--backend %s is not configured: see cifbridge serve --help", f.backend)}
 	}
-
-	srv, err := bridge.New(cfg)
-	if err != nil {
-		return usageError{err}
+	if built.srv, err = bridge.New(cfg); err != nil {
+		return nil, usageError{err}
 	}
-	env.Server = srv
+	env.Server = built.srv
 	for _, p := range plugins {
 		if err := p.start(ctx, env); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.listen, err)
+	if built.ln, err = net.Listen("tcp", f.listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
+	built.hs = &http.Server{
+		Handler:           built.srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
 	}
-	addr := ln.Addr().String()
-	_, timeout := profileTimeout(cfg)
-	log.Info().
-		Str("widget", "ws://"+addr+protocol.PathWidget).
-		Str("host", "ws://"+addr+protocol.PathHost).
-		Str("dashboard", "http://"+addr+"/").
-		Str("backend", f.backend).Str("profile", f.profile).Dur("cifTimeout", timeout).
-		Bool("tokenRequired", f.token != "").Str("dataDir", f.dataDir).Str("version", version).
-		Msg("cifbridge serving on ws://" + addr + protocol.PathWidget)
+	return built, nil
+}
+
+// serve serves HTTP and WebSockets on the listener; the channel gets the
+// error that stopped it.
+func (d *daemon) serve() <-chan error {
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	go func() { errc <- d.hs.Serve(d.ln) }()
+	return errc
+}
+
+// shutdown drains the bridge within --drain-timeout, closes the HTTP
+// server and stops the parts in reverse order. Once.
+func (d *daemon) shutdown() {
+	d.once.Do(func() {
+		log := d.env.Log
+		sctx, cancel := context.WithTimeout(context.Background(), d.env.Flags.drainTimeout+5*time.Second)
+		defer cancel()
+		if err := d.srv.Shutdown(sctx); err != nil {
+			log.Warn().Err(err).Msg("drain did not finish in time")
+		}
+		hctx, hcancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer hcancel()
+		_ = d.hs.Shutdown(hctx)
+		d.stopPlugins()
+	})
+}
+
+// stopPlugins runs every part's stop, in reverse order (they close files
+// and databases; a part that never configured has nothing to stop).
+func (d *daemon) stopPlugins() {
+	for i := len(d.env.plugins) - 1; i >= 0; i-- {
+		d.env.plugins[i].stop(d.env)
 	}
-	log.Info().Msg("shutting down: draining in-flight calls")
-	sctx, cancel := context.WithTimeout(context.Background(), f.drainTimeout+5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("drain did not finish in time")
-	}
-	hctx, hcancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer hcancel()
-	_ = hs.Shutdown(hctx)
-	log.Info().Msg("stopped")
-	return nil
 }
 
 // extraBackendNames are backends added by plug-ins (serve_dataverse.go).
@@ -302,16 +353,6 @@ func extraBackends() string {
 		out += " or " + n
 	}
 	return out
-}
-
-func profileTimeout(cfg bridge.Config) (string, time.Duration) {
-	if cfg.Timeout > 0 {
-		return cfg.Profile, cfg.Timeout
-	}
-	if cfg.Profile == protocol.ProfileCIF2 {
-		return cfg.Profile, protocol.TimeoutCIF2Ms * time.Millisecond
-	}
-	return cfg.Profile, protocol.TimeoutCIF1Ms * time.Millisecond
 }
 
 func newEmulator(f serveFlags, log zerolog.Logger) (*emulator.Emulator, error) {
@@ -343,17 +384,9 @@ func newEmulator(f serveFlags, log zerolog.Logger) (*emulator.Emulator, error) {
 		return nil, err
 	}
 	if faults != nil {
-		var p emulator.FaultProfile
-		dec := json.NewDecoder(bytes.NewReader(faults))
-		dec.DisallowUnknownFields()
-		err := dec.Decode(&p)
-		if err == nil {
-			err = p.Validate()
-		}
-		if err != nil {
+		if cfg.Faults, err = emulator.ParseFaultProfile(faults); err != nil {
 			return nil, usageError{fmt.Errorf("--emulator-faults %s: %w", f.emulatorFaults, err)}
 		}
-		cfg.Faults = &p
 	}
 	e, err := emulator.New(cfg)
 	if err != nil {
