@@ -39,7 +39,7 @@ type Config struct {
 	// Ledger records possible duplicates. Required.
 	Ledger *ledger.Ledger
 	// Keys resolves primary-key columns for idempotent creates; nil (or an
-	// unknown entity) falls back to BuiltinPrimaryKey.
+	// unknown entity) falls back to primarykey.Of.
 	Keys PrimaryKeys
 	// IdempotentCreates makes idempotent:true the default for createRecord
 	// (a caller may still send idempotent:false).

@@ -434,15 +434,6 @@ func exhaustedCreate(t *testing.T, eng *retry.Engine) retry.ExhaustedData {
 	return d
 }
 
-func TestBuiltinPrimaryKey(t *testing.T) {
-	for entity, want := range map[string]string{"account": "accountid", "contact": "contactid", "incident": "incidentid",
-		"lead": "leadid", "phonecall": "activityid", "task": "activityid", "new_call": "new_callid"} {
-		if got := retry.BuiltinPrimaryKey(entity); got != want {
-			t.Errorf("%s: %s, want %s", entity, got, want)
-		}
-	}
-}
-
 // The engine hands the backend the params it decoded, not a re-encoding for
 // the backend to decode again; the attempt names the widget's request.
 func TestAttemptsCarryDecodedParams(t *testing.T) {
