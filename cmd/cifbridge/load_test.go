@@ -217,8 +217,7 @@ func TestLoadBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "rate 0", args: []string{"--url", url, "--rate", "0"}, want: "--rate must be greater than 0"},
-		{name: "no rate", args: []string{"--url", url}, want: "--rate must be greater than 0"},
+		{name: "rate 0", args: []string{"--url", url, "--rate", "0"}, want: "--rate must be more than 0"},
 		{name: "unknown method", args: []string{"--url", url, "--rate", "10", "--mix", "createrecord=1,frobnicate=2"}, want: `unknown method "frobnicate"`},
 		{name: "bad weight", args: []string{"--url", url, "--rate", "10", "--mix", "createrecord=x"}, want: "weight of createrecord"},
 		{name: "unreachable", args: []string{"--url", closed, "--rate", "10", "--duration", "1s"}, want: "cannot reach"},
@@ -386,7 +385,7 @@ func TestLoadRetryDuplicatesMatchLedger(t *testing.T) {
 	}
 	for _, want := range []string{
 		fmt.Sprintf("duplicates: suspected %d, confirmed %d (records); creates flagged possibleDuplicate %d", d.Suspected, d.Confirmed, d.Flagged),
-		fmt.Sprintf("confirmed:%d", statuses[string(ledger.StatusConfirmed)]),
+		fmt.Sprintf("ledger entries: confirmed %d", statuses[string(ledger.StatusConfirmed)]),
 		fmt.Sprintf("late completions %d, extra records %d", g.LateCompletions, g.ExtraRecords),
 		fmt.Sprintf("of retried calls&#39; attempts %d", rep.Late.Retried),
 		"late completions == late answers; extra records == confirmed duplicates",

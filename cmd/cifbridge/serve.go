@@ -159,7 +159,7 @@ func (env *serveEnv) given(names ...string) []string {
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
-	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", stderr)
+	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", stdout)
 	f.register(fs)
 	plugins := newServePlugins()
 	for _, p := range plugins {
@@ -175,6 +175,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
+	if f.profile != protocol.ProfileCIF1 && f.profile != protocol.ProfileCIF2 {
+		return usageError{fmt.Errorf("unknown --profile %q: use --profile %s (CIF 1.0, 10 s timeout) or --profile %s (CIF 2.0, 100 s)", f.profile, protocol.ProfileCIF1, protocol.ProfileCIF2)}
+	}
 	cfg := bridge.Config{
 		Profile:         f.profile,
 		LateWindow:      f.lateWindow,
@@ -189,7 +192,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if set["cif-timeout"] {
 		if f.cifTimeout <= 0 {
-			return usageError{fmt.Errorf("--cif-timeout must be positive, got %v", f.cifTimeout)}
+			return usageError{fmt.Errorf("--cif-timeout must be positive, e.g. --cif-timeout 10s; got %v", f.cifTimeout)}
 		}
 		cfg.Timeout = f.cifTimeout
 	}
