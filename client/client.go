@@ -1,8 +1,8 @@
 // Package client connects Go programs to a cifbridge endpoint as a widget or
 // a host peer. It runs github.com/sourcegraph/jsonrpc2 over a coder/websocket
 // connection, one JSON-RPC object per text message (see
-// shared/reference/libraries.md §2 for why this ObjectStream and not the
-// library's own stream types).
+// docs/jsonrpc-library.md for why this ObjectStream and not the library's
+// own stream types).
 //
 // Entry points: Dial, and NewStream for callers that dial themselves.
 package client
