@@ -107,7 +107,7 @@ func attemptInfos(l []correlation.Info) []protocol.AttemptInfo {
 	sort.Slice(l, func(i, j int) bool { return l[i].Started.Before(l[j].Started) })
 	out := make([]protocol.AttemptInfo, len(l))
 	for i := range l {
-		out[i] = l[i].AttemptInfo
+		out[i] = l[i].Wire()
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -68,17 +68,22 @@ func (h *hostHub) count() int {
 
 // Execute sends the call to the session's host peer with the session id added
 // to the params, and waits for its answer.
-func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
-	p := h.pick(call.Session)
+func (h *hostHub) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	p := h.pick(a.Session)
 	if p == nil {
 		return nil, protocol.NewNoBackendError(false,
-			"no host peer serves session %s: connect one on %s and send host.hello", call.Session, protocol.PathHost)
+			"no host peer serves session %s: connect one on %s and send host.hello", a.Session, protocol.PathHost)
+	}
+	params, err := a.RawParams()
+	if err != nil {
+		h.s.log.Error().Err(err).Str("method", a.Method).Str("attempt", a.ID).Msg("encode attempt params for the host peer")
+		return nil, protocol.ErrInternal
 	}
 	var observe func(dir string, msg []byte)
 	if h.s.cfg.OnFrame != nil {
-		observe = func(dir string, msg []byte) { h.s.frame(call.Session, "host", dir, msg) }
+		observe = func(dir string, msg []byte) { h.s.frame(a.Session, "host", dir, msg) }
 	}
-	res, err := p.conn.CallObserved(ctx, call.Method, withSession(call.Params, call.Session), observe)
+	res, err := p.conn.CallObserved(ctx, a.Method, withSession(params, a.Session), observe)
 	if errors.Is(err, rpcconn.ErrNotSent) {
 		return nil, protocol.NewNoBackendError(false, "the host peer %s disconnected before the call was sent", p.name)
 	}

@@ -14,12 +14,13 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // blockingBackend answers only when released (or its ctx ends).
 func blockingBackend(release <-chan struct{}) backend.Backend {
-	return backend.Func{N: "blocking", F: func(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+	return backend.Func{N: "blocking", F: func(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
 		select {
 		case <-release:
 			return json.RawMessage(`{"entityType":"contact","id":"x"}`), nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 )
 
 // checkedBackend is a backend whose readiness the test controls.
@@ -26,7 +27,7 @@ func (c *checkedBackend) Check(ctx context.Context) error {
 }
 
 func TestReadyzAsksTheBackend(t *testing.T) {
-	be := &checkedBackend{Func: backend.Func{N: "dataverse", F: func(context.Context, backend.Call) (json.RawMessage, error) {
+	be := &checkedBackend{Func: backend.Func{N: "dataverse", F: func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
 		return json.RawMessage(`{}`), nil
 	}}}
 	tb := startBridge(t, bridge.Config{Backend: be})

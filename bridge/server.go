@@ -38,6 +38,7 @@ type Server struct {
 	cfg     Config
 	log     zerolog.Logger
 	table   *correlation.Table
+	execute correlation.Exec // s.executeAttempt, bound once
 	backend backend.Backend
 	hosts   *hostHub
 	metrics *metrics
@@ -73,6 +74,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.base, s.stopBase = context.WithCancelCause(context.Background())
 	s.metrics = newMetrics(s)
+	s.execute = s.executeAttempt
 	s.table = correlation.New(correlation.Config{LateWindow: cfg.LateWindow, OnLate: s.onLate})
 	s.sessions = &sessions{resume: cfg.ResumeWindow, m: map[string]*Session{}, onGone: func(x *Session) {
 		s.log.Debug().Str("session", x.ID).Msg("session expired")
@@ -115,51 +117,45 @@ func (s *Server) timeoutFor(profile string) (time.Duration, error) {
 	return d, nil
 }
 
-// AttemptRequest is one backend attempt asked for by a plug-in.
-type AttemptRequest struct {
-	Session   *Session
-	RequestID json.RawMessage
-	Method    string          // "cif.createrecord", protocol.BackendExecute, …
-	Params    json.RawMessage // validated named params
-	Typed     any             // Params decoded, when the caller has them (see backend.Call.Typed)
-	Received  time.Time       // when the widget's frame was read: the CIF clock starts there (zero: now)
-	// WidgetMethod is the widget's method when the attempt serves another
-	// one (the retry engine's cif.createrecord for enreach.xrm.createRecord).
-	WidgetMethod string
-	OnLate       func(correlation.Late)
-}
-
-// Attempt runs one attempt on the session's backend under its CIF timeout,
-// through the correlation table. It returns the attempt id with the outcome.
-func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage, string, error) {
-	_, timeout := r.Session.Profile()
-	attemptID := s.table.NewID()
-	// The exec func holds call by value (one allocation), not all of r.
-	call := backend.Call{Session: r.Session.ID, Method: r.Method, Params: r.Params, Typed: r.Typed}
-	res, err := s.table.Do(ctx, correlation.Attempt{
-		ID: attemptID, Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
-		RequestID: r.RequestID, WidgetMethod: r.WidgetMethod, Timeout: timeout, Started: r.Received, OnLate: r.OnLate,
-	}, func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
-		call := call
-		call.AttemptID, call.Deadline = id, deadline
-		capture := s.cfg.OnFrame != nil
-		if capture {
-			s.frame(call.Session, "backend", "out", protocol.AppendRequest(nil, jsonString(id), call.Method, call.Params))
-		}
-		res, err := s.backend.Execute(ctx, call)
-		if capture {
-			if err != nil {
-				s.frame(call.Session, "backend", "in", protocol.AppendResponse(nil, jsonString(id), nil, protocol.AsError(err)))
-			} else {
-				s.frame(call.Session, "backend", "in", protocol.AppendResponse(nil, jsonString(id), res, nil))
-			}
-		}
-		return res, err
-	})
+// Attempt runs one backend attempt for sess under its CIF timeout (or
+// a.Timeout when set), through the correlation table. The bridge fills
+// a.Session, a.Kind and a.Timeout (when zero); the caller gives the method,
+// params (raw, decoded or both), the widget request and, for a plug-in, its
+// OnLate hook. Sent names the attempt and says whether it became a late
+// record.
+func (s *Server) Attempt(ctx context.Context, sess *Session, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
+	a.Kind, a.Session = correlation.KindBackend, sess.ID
+	if a.Timeout <= 0 {
+		_, a.Timeout = sess.Profile()
+	}
+	res, sent, err := s.table.Do(ctx, a, s.execute)
 	if err != nil && errors.Is(err, errShuttingDown) {
 		err = errShuttingDown
 	}
-	return res, attemptID, err
+	return res, sent, err
+}
+
+// executeAttempt is the correlation.Exec of every backend attempt: it runs a on the
+// backend, capturing the frames when capture is on. It is a method value
+// bound once (Server.execute), so an attempt allocates no closure.
+func (s *Server) executeAttempt(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	if s.cfg.OnFrame == nil {
+		return s.backend.Execute(ctx, a)
+	}
+	params, err := a.RawParams()
+	if err != nil {
+		s.log.Error().Err(err).Str("method", a.Method).Str("attempt", a.ID).Msg("encode attempt params for capture")
+		return nil, protocol.ErrInternal
+	}
+	id := jsonString(a.ID)
+	s.frame(a.Session, "backend", "out", protocol.AppendRequest(nil, id, a.Method, params))
+	res, err := s.backend.Execute(ctx, a)
+	if err != nil {
+		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, nil, protocol.AsError(err)))
+	} else {
+		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, res, nil))
+	}
+	return res, err
 }
 
 // Notify sends a notification to the session's newest connection; it is

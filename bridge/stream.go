@@ -105,10 +105,10 @@ func writeStream(w http.ResponseWriter, rc *http.ResponseController, b []byte) e
 // snapshot costs O(sessions + attempts) however many sessions there are.
 func (s *Server) snapshot(now time.Time) protocol.StreamSnapshot {
 	inflight, nIn := groupAttempts(s.table.InFlight(""), func(i correlation.Info) protocol.StreamAttempt {
-		return protocol.StreamAttempt{AttemptInfo: i.AttemptInfo, ElapsedMs: now.Sub(i.Started).Milliseconds(), LeftMs: max(i.Deadline.Sub(now).Milliseconds(), 0)}
+		return protocol.StreamAttempt{AttemptInfo: i.Wire(), ElapsedMs: now.Sub(i.Started).Milliseconds(), LeftMs: max(i.Deadline.Sub(now).Milliseconds(), 0)}
 	})
 	late, nLate := groupAttempts(s.table.Late(""), func(i correlation.Info) protocol.StreamAttempt {
-		return protocol.StreamAttempt{AttemptInfo: i.AttemptInfo, ElapsedMs: now.Sub(i.Started).Milliseconds(), OverdueMs: max(now.Sub(i.Deadline).Milliseconds(), 0)}
+		return protocol.StreamAttempt{AttemptInfo: i.Wire(), ElapsedMs: now.Sub(i.Started).Milliseconds(), OverdueMs: max(now.Sub(i.Deadline).Milliseconds(), 0)}
 	})
 	all := s.sessions.all()
 	sort.Slice(all, func(i, j int) bool {

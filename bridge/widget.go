@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -104,7 +105,7 @@ func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Mess
 		if err != nil {
 			return nil, err
 		}
-		res, _, err := wc.s.Attempt(ctx, AttemptRequest{Session: sess, RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Received: m.Received})
+		res, _, err := wc.s.Attempt(ctx, sess, correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Started: m.Received})
 		return res, err
 	}
 	if h, ok := wc.s.methods[m.Method]; ok {

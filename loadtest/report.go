@@ -403,17 +403,38 @@ func (rep *Report) WriteText(w io.Writer) {
 	d := rep.Duplicates
 	fmt.Fprintf(w, "retries: %d; duplicates: suspected %d, confirmed %d (records); creates flagged possibleDuplicate %d", rep.Retries, d.Suspected, d.Confirmed, d.Flagged)
 	if len(d.Ledger) > 0 {
-		fmt.Fprintf(w, "; ledger entries %v", d.Ledger)
+		fmt.Fprintf(w, "; ledger entries: %s", counts(d.Ledger))
 	}
 	fmt.Fprintln(w)
 	if g := rep.GroundTruth; g != nil {
-		fmt.Fprintf(w, "ground truth (emulator, every phase): operations %v, records %v, late completions %d, extra records %d\n",
-			g.Operations, g.Records, g.LateCompletions, g.ExtraRecords)
+		fmt.Fprintf(w, "ground truth (emulator, every phase): late completions %d, extra records %d\n", g.LateCompletions, g.ExtraRecords)
+		fmt.Fprintf(w, "  operations: %s\n  records added: %s\n", counts(g.Operations), counts(g.Records))
 		fmt.Fprintf(w, "  late completions %s late answers; extra records %s confirmed duplicates\n", eq(g.LateMatches), eq(g.ExtraMatchesConfirmed))
 	}
 	cu := rep.Client
 	fmt.Fprintf(w, "client: cpu user %.2fs sys %.2fs (%.0f%% of a core), rss %d KiB (max %d KiB)\n",
 		cu.CPUUserSeconds, cu.CPUSysSeconds, cu.CPUPercent, cu.RSSKiB, cu.MaxRSSKiB)
+}
+
+// counts writes a count per name as "a 3, b 12" (sorted by name; "none"
+// when empty): text for people, not Go's map syntax.
+func counts[V int | int64](m map[string]V) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", k, m[k])
+	}
+	return b.String()
 }
 
 func eq(ok bool) string {

@@ -28,36 +28,87 @@ const (
 	KindEvent               // an event request to a widget
 )
 
-// Attempt describes one attempt before it is sent.
+// Attempt is one attempt, from the bridge to the backend (or, KindEvent,
+// to a widget): the one type every layer passes, from the widget's decoded
+// request through the correlation table to Backend.Execute.
+//
+// The caller fills the request fields; Do fills ID (when empty) and
+// Deadline before exec runs. Nothing changes an Attempt after that: exec,
+// listings and OnLate read it concurrently.
 type Attempt struct {
 	// ID names the attempt; NewID gives a fresh one. Empty means Do picks one.
-	ID        string
-	Kind      Kind
-	Session   string
-	Method    string          // wire method, e.g. "cif.createrecord"
-	RequestID json.RawMessage // the widget request that caused it, as sent (may be nil)
+	ID      string `json:"id"`
+	Kind    Kind   `json:"-"`
+	Session string `json:"session"`
+	Method  string `json:"method"` // wire method, e.g. "cif.createrecord" or protocol.BackendExecute
+	// Params is the named-params object, already validated by the bridge
+	// (entity names present, record values normalised to JSON objects). It
+	// may be nil when Typed is set: RawParams encodes Typed then.
+	Params json.RawMessage `json:"-"`
+	// Typed, when set, is the params already decoded and validated: a
+	// pointer to the protocol params struct of Method (e.g.
+	// *protocol.CreateRecordParams). A backend that would decode Params into
+	// that type uses it instead (see backend.Params); it must not modify it.
+	Typed any `json:"-"`
+	// RequestID is the widget request that caused the attempt, as sent (may
+	// be nil).
+	RequestID json.RawMessage `json:"requestId,omitempty"`
 	// WidgetMethod is the method of that widget request when it differs
 	// from Method (an enreach.xrm.* call the retry engine serves).
-	WidgetMethod string
-	Timeout      time.Duration // the session's CIF timeout; a caller deadline that is earlier wins
+	WidgetMethod string `json:"widgetMethod,omitempty"`
+	// Timeout is the attempt's CIF timeout. Zero means the session's (the
+	// bridge fills it in); a caller deadline that is earlier wins.
+	Timeout time.Duration `json:"-"`
 	// Started is when the CIF clock started (the widget's frame was read);
 	// zero means now. The deadline is Started + Timeout.
-	Started time.Time
+	Started time.Time `json:"started"`
+	// Deadline is the CIF deadline, set by Do. Exec's ctx lives longer
+	// (until the late-record window ends) so that a slow operation can
+	// still report its outcome; backends use Deadline only to account for
+	// completions after the timeout (emulator ground truth).
+	Deadline time.Time `json:"deadline"`
 	// OnLate, when set, is called once with this attempt's late outcome, after
 	// the table-wide Config.OnLate. The retry engine uses it.
-	OnLate func(Late)
+	OnLate func(Late) `json:"-"`
 }
 
-// Info is what the table knows about an attempt.
+// RawParams returns the params as JSON: Params, or Typed encoded when the
+// caller gave only the decoded form.
+func (a *Attempt) RawParams() (json.RawMessage, error) {
+	if a.Params != nil || a.Typed == nil {
+		return a.Params, nil
+	}
+	return protocol.Raw(a.Typed)
+}
+
+// Sent is what Do tells its caller about an attempt besides its answer.
+type Sent struct {
+	ID string // the attempt's id
+	// Late is true when the attempt was detached as a late record (it timed
+	// out, or ctx ended first): its answer, or its expiry, will come to
+	// OnLate. A -32000 with Late false is the backend's own answer.
+	Late bool
+}
+
+// Info is an attempt as a listing shows it (InFlight, Late): the attempt and
+// its state.
 type Info struct {
-	protocol.AttemptInfo
-	Kind Kind `json:"-"`
+	Attempt
+	State string `json:"state"` // protocol.AttemptInFlight, AttemptTimedOut or AttemptAbandoned
+}
+
+// Wire is the attempt as the admin API and the dashboard show it.
+func (i Info) Wire() protocol.AttemptInfo {
+	return protocol.AttemptInfo{
+		ID: i.ID, Session: i.Session, Method: i.Method, RequestID: i.RequestID,
+		WidgetMethod: i.WidgetMethod, Started: i.Started, Deadline: i.Deadline, State: i.State,
+	}
 }
 
 // Late is the outcome of an attempt that was no longer awaited: it timed out,
 // or its caller went away (widget disconnected).
 type Late struct {
-	Info   Info
+	Info   Info            // the attempt; State is "timedout" or "abandoned"
 	Result json.RawMessage // set on success
 	Err    error           // set on failure
 	// LateBy is how long after the CIF deadline the answer came (0 or more).
@@ -70,10 +121,11 @@ type Late struct {
 // Success reports whether the late answer was a success.
 func (l Late) Success() bool { return !l.Expired && l.Err == nil }
 
-// Exec performs the attempt. ctx ends when the late-record window ends (or the
-// table closes), not at the CIF deadline, so that a slow operation can still
-// report its outcome; deadline is the CIF deadline.
-type Exec func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error)
+// Exec performs the attempt; a.ID and a.Deadline are set, and a must not be
+// changed. ctx ends when the late-record window ends (or the table closes),
+// not at the CIF deadline, so that a slow operation can still report its
+// outcome.
+type Exec func(ctx context.Context, a *Attempt) (json.RawMessage, error)
 
 // Config configures a Table. Zero values mean the documented default.
 type Config struct {
@@ -95,10 +147,9 @@ const (
 )
 
 type entry struct {
-	info   Info
-	state  state
-	done   chan outcome // buffered 1; written once when answered in time; nil once detached
-	onLate func(Late)
+	a     Attempt
+	state state
+	done  chan outcome // buffered 1; written once when answered in time; nil once detached
 	// expire ends the exec ctx at the end of the late-record window; armed
 	// only when the attempt is detached (timed out or abandoned), so an
 	// attempt answered in time costs no second timer. Guarded by Table.mu.
@@ -180,37 +231,24 @@ func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
 // On an answer in time it returns exec's result or error. At the deadline it
 // returns a -32000 timeout error (protocol.NewTimeoutError) and keeps the
 // attempt as a late record. When ctx ends first it returns context.Cause(ctx)
-// and keeps the attempt as an abandoned late record.
-func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, error) {
-	now := a.Started
-	if now.IsZero() {
-		now = time.Now()
+// and keeps the attempt as an abandoned late record. Sent says which
+// happened and names the attempt.
+func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, Sent, error) {
+	if a.Started.IsZero() {
+		a.Started = time.Now()
 	}
-	deadline := now.Add(a.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	a.Deadline = a.Started.Add(a.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(a.Deadline) {
+		a.Deadline = d
 	}
-	e := &entry{
-		info: Info{
-			AttemptInfo: protocol.AttemptInfo{
-				ID:           a.ID,
-				Session:      a.Session,
-				Method:       a.Method,
-				RequestID:    a.RequestID,
-				WidgetMethod: a.WidgetMethod,
-				Started:      now,
-				Deadline:     deadline,
-			},
-			Kind: a.Kind,
-		},
-		onLate: a.OnLate,
+	if a.ID == "" {
+		a.ID = t.NewID()
 	}
-	if e.info.ID == "" {
-		e.info.ID = t.NewID()
-	}
+	sent := Sent{ID: a.ID}
 	if err := t.base.Err(); err != nil {
-		return nil, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
+		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
+	e := &entry{a: a}
 	w, _ := t.waiters.Get().(*waiter)
 	if w == nil {
 		w = &waiter{done: make(chan outcome, 1)}
@@ -218,7 +256,7 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	defer t.waiters.Put(w)
 	e.done = w.done
 	t.mu.Lock()
-	t.inflight[e.info.ID] = e
+	t.inflight[a.ID] = e
 	t.mu.Unlock()
 
 	execCtx, cancel := context.WithCancelCause(t.base)
@@ -227,33 +265,35 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	go func() {
 		defer t.wg.Done()
 		defer cancel(nil)
-		res, err := exec(execCtx, e.info.ID, deadline)
+		res, err := exec(execCtx, &e.a)
 		expired := err != nil && execCtx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 		t.complete(e, res, err, expired)
 	}()
 
 	if w.timer == nil {
-		w.timer = time.NewTimer(time.Until(deadline))
+		w.timer = time.NewTimer(time.Until(a.Deadline))
 	} else {
-		w.timer.Reset(time.Until(deadline))
+		w.timer.Reset(time.Until(a.Deadline))
 	}
 	defer w.timer.Stop()
 	select {
 	case o := <-w.done:
-		return o.result, o.err
+		return o.result, sent, o.err
 	case <-w.timer.C:
 		if t.detach(e, stTimedOut) {
 			t.timeouts.Add(1)
-			return nil, protocol.NewTimeoutError(a.Timeout.Milliseconds(), e.info.ID)
+			sent.Late = true
+			return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
 		}
 	case <-ctx.Done():
 		if t.detach(e, stAbandoned) {
 			t.abandoned.Add(1)
-			return nil, context.Cause(ctx)
+			sent.Late = true
+			return nil, sent, context.Cause(ctx)
 		}
 	}
 	o := <-w.done // answered in the same instant
-	return o.result, o.err
+	return o.result, sent, o.err
 }
 
 // detach moves an in-flight entry to the late records; false when it was
@@ -266,12 +306,12 @@ func (t *Table) detach(e *entry, to state) bool {
 	}
 	e.state = to
 	e.done = nil // Do recycles it; a late answer goes to OnLate
-	if e.info.Kind == KindBackend {
-		t.sessionLate(e.info.Session).Detached++
+	if e.a.Kind == KindBackend {
+		t.sessionLate(e.a.Session).Detached++
 	}
-	delete(t.inflight, e.info.ID)
-	t.late[e.info.ID] = e
-	e.expire = time.AfterFunc(time.Until(e.info.Deadline.Add(t.cfg.LateWindow)), func() {
+	delete(t.inflight, e.a.ID)
+	t.late[e.a.ID] = e
+	e.expire = time.AfterFunc(time.Until(e.a.Deadline.Add(t.cfg.LateWindow)), func() {
 		e.cancel(context.DeadlineExceeded)
 	})
 	return true
@@ -283,16 +323,16 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	switch st {
 	case stInflight:
 		e.state = stAnswered
-		delete(t.inflight, e.info.ID)
+		delete(t.inflight, e.a.ID)
 		t.mu.Unlock()
 		e.done <- outcome{res, err}
 		return
 	case stTimedOut, stAbandoned:
-		delete(t.late, e.info.ID)
+		delete(t.late, e.a.ID)
 		e.expire.Stop()
 		// The counts exist since detach, unless the session has ended
 		// (ForgetSession): then they are not made again.
-		if c := t.sessions[e.info.Session]; c != nil && e.info.Kind == KindBackend {
+		if c := t.sessions[e.a.Session]; c != nil && e.a.Kind == KindBackend {
 			if expired {
 				c.Expired++
 			} else {
@@ -300,12 +340,10 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 			}
 		}
 	}
-	info := e.info
-	info.State = stateName(st)
 	t.mu.Unlock()
 
-	l := Late{Info: info, Result: res, Err: err, Expired: expired}
-	if d := time.Since(info.Deadline); d > 0 {
+	l := Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
+	if d := time.Since(e.a.Deadline); d > 0 {
 		l.LateBy = d
 	}
 	if expired {
@@ -316,8 +354,8 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	if t.cfg.OnLate != nil {
 		t.cfg.OnLate(l)
 	}
-	if e.onLate != nil {
-		e.onLate(l)
+	if e.a.OnLate != nil {
+		e.a.OnLate(l)
 	}
 }
 
@@ -373,10 +411,8 @@ func (t *Table) list(m map[string]*entry, session string) []Info {
 	defer t.mu.Unlock()
 	var out []Info
 	for _, e := range m {
-		if session == "" || e.info.Session == session {
-			i := e.info
-			i.State = stateName(e.state)
-			out = append(out, i)
+		if session == "" || e.a.Session == session {
+			out = append(out, Info{Attempt: e.a, State: stateName(e.state)})
 		}
 	}
 	return out

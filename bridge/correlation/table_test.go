@@ -16,7 +16,7 @@ import (
 // sleepExec answers after d with result ok, ignoring ctx like an operation
 // that cannot be cancelled.
 func sleepExec(d time.Duration, res string, err error) correlation.Exec {
-	return func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
+	return func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 		time.Sleep(d)
 		if err != nil {
 			return nil, err
@@ -48,7 +48,7 @@ func TestDo(t *testing.T) {
 		{name: "cif2 timeout then late failure", timeout: 100 * time.Second, exec: sleepExec(130*time.Second, "", boom),
 			wantCode: protocol.CodeTimeout, wantElapsed: 100 * time.Second, wantLate: true, wantLateBy: 30 * time.Second},
 		{name: "never answered expires after the late window", timeout: 10 * time.Second,
-			exec: func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+			exec: func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 				<-ctx.Done()
 				return nil, ctx.Err()
 			},
@@ -65,9 +65,12 @@ func TestDo(t *testing.T) {
 					mu.Unlock()
 				}})
 				start := time.Now()
-				res, err := tab.Do(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: tt.timeout}, tt.exec)
+				res, sent, err := tab.Do(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: tt.timeout}, tt.exec)
 				if got := time.Since(start); got != tt.wantElapsed {
 					t.Errorf("answered after %v, want exactly %v", got, tt.wantElapsed)
+				}
+				if sent.Late != tt.wantLate || sent.ID == "" {
+					t.Errorf("Sent = %+v; want Late %v and an id", sent, tt.wantLate)
 				}
 				if tt.wantCode != 0 {
 					var e *protocol.Error
@@ -127,13 +130,13 @@ func TestSessionLateCounts(t *testing.T) {
 		slow := sleepExec(3*time.Second, `{}`, nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
-		wg.Go(func() { _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, slow) })
-		wg.Go(func() { _, _ = tab.Do(ctx, correlation.Attempt{Session: "s1", Timeout: 10 * time.Second}, slow) })
+		wg.Go(func() { _, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, slow) })
+		wg.Go(func() { _, _, _ = tab.Do(ctx, correlation.Attempt{Session: "s1", Timeout: 10 * time.Second}, slow) })
 		wg.Go(func() {
-			_, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Kind: correlation.KindEvent, Timeout: time.Second}, slow)
+			_, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Kind: correlation.KindEvent, Timeout: time.Second}, slow)
 		})
 		wg.Go(func() {
-			_, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s2", Timeout: 10 * time.Second}, slow)
+			_, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s2", Timeout: 10 * time.Second}, slow)
 		})
 		time.Sleep(500 * time.Millisecond)
 		cancel() // the second attempt is abandoned
@@ -158,7 +161,7 @@ func TestSessionLateCounts(t *testing.T) {
 
 		// A late answer after its session ended does not bring the
 		// session's counts back (they would never be forgotten again).
-		wg.Go(func() { _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s3", Timeout: time.Second}, slow) })
+		wg.Go(func() { _, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s3", Timeout: time.Second}, slow) })
 		time.Sleep(1500 * time.Millisecond)
 		synctest.Wait()
 		tab.ForgetSession("s3")
@@ -189,7 +192,7 @@ func TestRecycledTimersAreExact(t *testing.T) {
 			{time.Second, 4 * time.Second},
 		} {
 			start := time.Now()
-			_, err := tab.Do(t.Context(), correlation.Attempt{Timeout: tt.timeout}, sleepExec(tt.answer, `1`, nil))
+			_, _, err := tab.Do(t.Context(), correlation.Attempt{Timeout: tt.timeout}, sleepExec(tt.answer, `1`, nil))
 			want, timedOut := min(tt.timeout, tt.answer), tt.answer > tt.timeout
 			if got := time.Since(start); got != want || errors.Is(err, protocol.ErrTimeout) != timedOut {
 				t.Fatalf("attempt %d: err %v after %v, want timeout %v after %v", i, err, got, timedOut, want)
@@ -205,9 +208,9 @@ func TestCallerDeadlineEarlierWins(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
 		start := time.Now()
-		_, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second}, sleepExec(5*time.Second, `1`, nil))
-		if !errors.Is(err, protocol.ErrTimeout) || time.Since(start) != 3*time.Second {
-			t.Fatalf("err %v after %v, want timeout after 3s", err, time.Since(start))
+		_, sent, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second}, sleepExec(5*time.Second, `1`, nil))
+		if !errors.Is(err, protocol.ErrTimeout) || time.Since(start) != 3*time.Second || !sent.Late {
+			t.Fatalf("err %v after %v (sent %+v), want timeout after 3s with a late record", err, time.Since(start), sent)
 		}
 		tab.Close(t.Context())
 	})
@@ -220,7 +223,7 @@ func TestDeadlineCountsFromStarted(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
 		read := time.Now()
 		time.Sleep(900 * time.Millisecond) // queued before the attempt starts
-		_, err := tab.Do(t.Context(), correlation.Attempt{Timeout: time.Second, Started: read}, sleepExec(5*time.Second, `1`, nil))
+		_, _, err := tab.Do(t.Context(), correlation.Attempt{Timeout: time.Second, Started: read}, sleepExec(5*time.Second, `1`, nil))
 		if !errors.Is(err, protocol.ErrTimeout) || time.Since(read) != time.Second {
 			t.Fatalf("err %v after %v, want the timeout 1s after the frame was read", err, time.Since(read))
 		}
@@ -239,10 +242,10 @@ func TestAbandonedOnCallerCancel(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
 		ctx, cancel := context.WithCancelCause(t.Context())
 		time.AfterFunc(time.Second, func() { cancel(errors.New("widget went away")) })
-		_, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second, OnLate: func(l correlation.Late) { got <- l }},
+		_, sent, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second, OnLate: func(l correlation.Late) { got <- l }},
 			sleepExec(4*time.Second, `{"ok":true}`, nil))
-		if err == nil || err.Error() != "widget went away" {
-			t.Fatalf("err = %v, want the cancel cause", err)
+		if err == nil || err.Error() != "widget went away" || !sent.Late {
+			t.Fatalf("err = %v (sent %+v), want the cancel cause and a late record", err, sent)
 		}
 		if n := len(tab.InFlight("")); n != 0 {
 			t.Errorf("%d attempts still in flight", n)
@@ -251,7 +254,7 @@ func TestAbandonedOnCallerCancel(t *testing.T) {
 			t.Errorf("%d late records, want 1", n)
 		}
 		l := <-got
-		if !l.Success() || l.Info.State != "abandoned" || string(l.Result) != `{"ok":true}` {
+		if !l.Success() || l.Info.State != "abandoned" || string(l.Result) != `{"ok":true}` || l.Info.ID != sent.ID {
 			t.Errorf("late = %+v", l)
 		}
 	})
@@ -261,13 +264,13 @@ func TestInFlightListing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
 		release := make(chan struct{})
-		exec := func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+		exec := func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 			<-release
 			return json.RawMessage(`1`), nil
 		}
 		var wg sync.WaitGroup
 		for _, s := range []string{"a", "a", "b"} {
-			wg.Go(func() { tab.Do(t.Context(), correlation.Attempt{Session: s, Timeout: time.Hour}, exec) })
+			wg.Go(func() { _, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: s, Timeout: time.Hour}, exec) })
 		}
 		synctest.Wait()
 		if n := len(tab.InFlight("a")); n != 2 {

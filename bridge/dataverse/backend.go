@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -109,14 +110,18 @@ func constant(v string) handler {
 }
 
 // Execute implements backend.Backend.
-func (b *Backend) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+func (b *Backend) Execute(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
 	mt := protocol.MessageType(call.Method)
 	h := handlers[mt]
 	if h == nil {
 		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the dataverse backend does not serve %q", call.Method)
 	}
-	a := attempt{method: call.Method, messageType: mt, attemptID: call.AttemptID, session: call.Session}
-	res, err := h(b, ctx, a, call.Params)
+	a := attempt{method: call.Method, messageType: mt, attemptID: call.ID, session: call.Session}
+	params, err := call.RawParams()
+	if err != nil {
+		return nil, protocol.ErrInternal // only the bridge's own decoded params are encoded here
+	}
+	res, err := h(b, ctx, a, params)
 	if err != nil {
 		return nil, b.wireErr(ctx, a, err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -17,7 +17,7 @@ import (
 func ratio(f float64) *float64 { return &f }
 
 func createContact(ctx context.Context, e *emulator.Emulator, deadline time.Time) (json.RawMessage, error) {
-	return e.Execute(ctx, backend.Call{Session: "s", AttemptID: "a", Method: protocol.MethodCreateRecord,
+	return e.Execute(ctx, &correlation.Attempt{Session: "s", ID: "a", Method: protocol.MethodCreateRecord,
 		Params: json.RawMessage(`{"entityName":"contact","value":{"firstname":"Slow"}}`), Deadline: deadline})
 }
 

@@ -251,8 +251,8 @@ func (l *Ledger) List(ctx context.Context, f Filter) ([]protocol.LedgerEntry, er
 
 // Totals are the duplicate counters: how many entries have ever been
 // suspected, and ever confirmed (an entry counts once, whatever became of
-// it later: cleared, acknowledged, …). They are read from the table, so they
-// are the same after a restart.
+// it later: cleared, acknowledged, pruned, …). They are read from the
+// database, so they are the same after a restart.
 type Totals struct {
 	Suspected int `json:"suspected"`
 	Confirmed int `json:"confirmed"`
@@ -261,7 +261,9 @@ type Totals struct {
 // Totals returns the duplicate counters.
 func (l *Ledger) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
-	err := l.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(ever_suspected), 0), COALESCE(SUM(ever_confirmed), 0) FROM entries`).Scan(&t.Suspected, &t.Confirmed)
+	err := l.db.QueryRowContext(ctx, `SELECT
+		(SELECT COALESCE(SUM(ever_suspected), 0) FROM entries) + (SELECT suspected FROM pruned),
+		(SELECT COALESCE(SUM(ever_confirmed), 0) FROM entries) + (SELECT confirmed FROM pruned)`).Scan(&t.Suspected, &t.Confirmed)
 	if err != nil {
 		return Totals{}, fmt.Errorf("count ledger: %w", err)
 	}

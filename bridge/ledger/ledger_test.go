@@ -230,6 +230,7 @@ func TestMetrics(t *testing.T) {
 		"cifbridge_ledger_entries{status=expired-unknown}": 0,
 		"cifbridge_ledger_entries{status=resolved}":        1,
 		"cifbridge_ledger_entries{status=suspected}":       0,
+		"cifbridge_ledger_pruned_total":                    0,
 	}
 	if got := gather(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("metrics\n%v\nwant\n%v", got, want)

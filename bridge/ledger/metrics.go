@@ -16,6 +16,7 @@ import (
 //	cifbridge_ledger_entries{status}         entries per status
 //	cifbridge_duplicates_suspected_total     entries that have ever been suspected
 //	cifbridge_duplicates_confirmed_total     entries that have ever been confirmed
+//	cifbridge_ledger_pruned_total            entries deleted by retention
 func (l *Ledger) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{&collector{l: l}}
 }
@@ -26,6 +27,8 @@ var (
 		"Logical creates ever flagged as possible duplicates (an attempt timed out, its outcome unknown).", nil, nil)
 	confirmedDesc = prometheus.NewDesc("cifbridge_duplicates_confirmed_total",
 		"Logical creates whose late answers ever proved a duplicate record exists.", nil, nil)
+	prunedDesc = prometheus.NewDesc("cifbridge_ledger_pruned_total",
+		"Settled duplicate-ledger entries deleted by retention (--ledger-retention).", nil, nil)
 )
 
 type collector struct{ l *Ledger }
@@ -34,6 +37,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- entriesDesc
 	ch <- suspectedDesc
 	ch <- confirmedDesc
+	ch <- prunedDesc
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -52,5 +56,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.MustNewConstMetric(suspectedDesc, prometheus.CounterValue, float64(t.Suspected))
 		ch <- prometheus.MustNewConstMetric(confirmedDesc, prometheus.CounterValue, float64(t.Confirmed))
+	}
+	if n, err := c.l.Pruned(ctx); err != nil {
+		ch <- prometheus.NewInvalidMetric(prunedDesc, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(prunedDesc, prometheus.CounterValue, float64(n))
 	}
 }

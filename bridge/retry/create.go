@@ -38,7 +38,8 @@ func (e *Engine) CreateRecord(ctx context.Context, call bridge.WidgetCall) (json
 	}
 	return e.create(ctx, call, in, createSpec{
 		method: protocol.MethodXrmCreateRecord, entity: p.EntityLogicalName, key: key, idempotent: idempotent,
-		backend: protocol.MethodCreateRecord, params: mustJSON(protocol.CreateRecordParams{EntityName: p.EntityLogicalName, Value: data}),
+		attempt: correlation.Attempt{Method: protocol.MethodCreateRecord,
+			Typed: &protocol.CreateRecordParams{EntityName: p.EntityLogicalName, Value: data}},
 	})
 }
 
@@ -49,8 +50,8 @@ type createSpec struct {
 	entity     string
 	key        string // the logical-create key
 	idempotent bool   // key is in the record's primary key
-	backend    string // the attempt's method
-	params     json.RawMessage
+	// attempt is what each attempt sends: its method and decoded params.
+	attempt correlation.Attempt
 }
 
 // create runs the attempts of a logical create and tracks it in the ledger
@@ -62,48 +63,33 @@ func (e *Engine) create(ctx context.Context, call bridge.WidgetCall, in callInpu
 	}
 	e.track(lc)
 
-	var (
-		ok        bool
-		resultID  string
-		lastErr   error
-		retryable = true
-	)
-	for i := 0; i <= in.set.retries; i++ {
-		if i > 0 {
-			if err := sleep(ctx, waitBefore(in.set.delay, lastErr)); err != nil {
-				lastErr, retryable = err, false
-				break
-			}
-		}
-		res, rec, err := e.attempt(ctx, call, c.backend, c.params, lc.onLate)
-		if err == nil {
-			ok, resultID = true, createdID(res)
+	a := c.attempt
+	a.OnLate = lc.onLate
+	var resultID string
+	t := e.repeat(ctx, call, a, in.set, Retryable, func(res json.RawMessage, rec *protocol.LedgerAttempt, err error) bool {
+		switch {
+		case err == nil:
+			resultID = createdID(res)
 			rec.RecordID = resultID
-			lc.add(rec)
-			break
-		}
-		if c.idempotent && isDuplicateKey(err) && lc.mayHaveLanded() {
+		case c.idempotent && isDuplicateKey(err) && lc.mayHaveLanded():
 			// An earlier attempt that may have run landed with our key: that
 			// is the record. (Without such an attempt the key belongs to a
 			// record that was there before: a real conflict, answered as is.)
-			rec.RecordID = c.key
-			lc.add(rec)
-			ok, resultID = true, c.key
-			break
+			resultID = c.key
+			rec.RecordID = resultID
+		default:
+			lc.add(*rec)
+			return false
 		}
-		lc.add(rec)
-		lastErr = err
-		if !Retryable(err) || ctx.Err() != nil {
-			retryable = false
-			break
-		}
-	}
+		lc.add(*rec)
+		return true
+	})
 	if resultID != "" {
 		lc.known(resultID)
 	}
 	entry, attempts, written := lc.finish(ctx)
-	if !ok {
-		return nil, finalError(attempts, lastErr, entry.ID, retryable)
+	if !t.ok {
+		return nil, finalError(attempts, t.lastErr, entry.ID, t.retryable)
 	}
 	out := protocol.XrmCreateResult{EntityType: c.entity, ID: resultID, Attempts: len(attempts)}
 	if written {
@@ -269,11 +255,9 @@ func (lc *logicalCreate) onLate(l correlation.Late) {
 }
 
 // applyLate turns attempt i's timeout into its late outcome; lc.mu is held.
-// An attempt taken as OutcomeUnknown because its late record was already
-// gone (see keptLate) is settled the same way.
 func (lc *logicalCreate) applyLate(i int, l correlation.Late) {
 	a := &lc.attempts[i]
-	if a.Outcome != protocol.LedgerOutcomeTimeout && (a.Outcome != protocol.LedgerOutcomeUnknown || a.Code != protocol.CodeTimeout) {
+	if a.Outcome != protocol.LedgerOutcomeTimeout {
 		return
 	}
 	a.LateByMs = l.LateBy.Milliseconds()

@@ -19,9 +19,11 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// fakeBridge answers attempts from a script and records when they ran.
+// fakeBridge answers attempts from a script and records when they ran. Like
+// the bridge, it keeps a late record for every attempt that timed out: their
+// answers come through late.
 type fakeBridge struct {
-	script func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error)
+	script func(n int, id string, a correlation.Attempt) (json.RawMessage, error)
 
 	mu     sync.Mutex
 	times  []time.Time
@@ -29,7 +31,7 @@ type fakeBridge struct {
 	notes  []protocol.LedgerParams
 }
 
-func (f *fakeBridge) Attempt(ctx context.Context, r bridge.AttemptRequest) (json.RawMessage, string, error) {
+func (f *fakeBridge) Attempt(ctx context.Context, sess *bridge.Session, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
 	f.mu.Lock()
 	n := len(f.times)
 	f.times = append(f.times, time.Now())
@@ -37,10 +39,10 @@ func (f *fakeBridge) Attempt(ctx context.Context, r bridge.AttemptRequest) (json
 	if f.onLate == nil {
 		f.onLate = map[string]func(correlation.Late){}
 	}
-	f.onLate[id] = r.OnLate
+	f.onLate[id] = a.OnLate
 	f.mu.Unlock()
-	res, err := f.script(n, id, r)
-	return res, id, err
+	res, err := f.script(n, id, a)
+	return res, correlation.Sent{ID: id, Late: errors.Is(err, protocol.ErrTimeout)}, err
 }
 
 func (f *fakeBridge) Notify(session, method string, params any) bool {
@@ -125,7 +127,7 @@ func TestDelayBetweenAttempts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBridge{script: func(int, string, bridge.AttemptRequest) (json.RawMessage, error) {
+			fb := &fakeBridge{script: func(int, string, correlation.Attempt) (json.RawMessage, error) {
 				return nil, backendErr(503, tt.retryAfterMs)
 			}}
 			eng, _ := newEngine(t, fb)
@@ -144,7 +146,7 @@ func TestDelayBetweenAttempts(t *testing.T) {
 }
 
 func TestDelayEndsWithCaller(t *testing.T) {
-	fb := &fakeBridge{script: func(int, string, bridge.AttemptRequest) (json.RawMessage, error) { return nil, backendErr(503, 0) }}
+	fb := &fakeBridge{script: func(int, string, correlation.Attempt) (json.RawMessage, error) { return nil, backendErr(503, 0) }}
 	eng, _ := newEngine(t, fb)
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancelCause(context.Background())
@@ -163,7 +165,7 @@ func TestLateAnswerRaces(t *testing.T) {
 	timeout := func(id string) error { return protocol.NewTimeoutError(200, id) }
 	t.Run("before the attempt returns", func(t *testing.T) {
 		var fb *fakeBridge
-		fb = &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		fb = &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 			if n == 0 {
 				fb.late(id, correlation.Late{Result: created("aaaaaaaa-0000-4000-8000-000000000001"), LateBy: time.Millisecond})
 				return nil, timeout(id)
@@ -182,7 +184,7 @@ func TestLateAnswerRaces(t *testing.T) {
 	})
 	t.Run("while a later attempt runs", func(t *testing.T) {
 		var fb *fakeBridge
-		fb = &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		fb = &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 			switch n {
 			case 0, 1:
 				return nil, timeout(id)
@@ -201,7 +203,7 @@ func TestLateAnswerRaces(t *testing.T) {
 		}
 	})
 	t.Run("after the reply, in any order", func(t *testing.T) {
-		fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 			if n < 2 {
 				return nil, timeout(id)
 			}
@@ -227,7 +229,7 @@ func TestLateAnswerRaces(t *testing.T) {
 		}
 	})
 	t.Run("acknowledged stays unless new records turn up", func(t *testing.T) {
-		fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 			if n < 2 {
 				return nil, timeout(id)
 			}
@@ -307,7 +309,7 @@ func TestNotRun(t *testing.T) {
 // Retry-After is read from error.data.retryAfterMs whatever the code: a
 // host peer's or upstream's -32003 may carry it as well as a backend 429.
 func TestRetryAfterOnOverloaded(t *testing.T) {
-	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+	fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 		if n == 0 {
 			return nil, protocol.NewError(protocol.CodeOverloaded, "rate limited", map[string]int64{"retryAfterMs": 2500})
 		}
@@ -337,7 +339,7 @@ func TestLateUnknownIsNotCleared(t *testing.T) {
 		{"late gateway timeout", backendErr(504, 0)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+			fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 				if n == 0 {
 					return nil, protocol.NewTimeoutError(200, id)
 				}
@@ -357,7 +359,7 @@ func TestLateUnknownIsNotCleared(t *testing.T) {
 // A create whose attempts all failed in ways that leave the outcome open
 // reports the ledger entry in its -32005 and waits for nothing.
 func TestOpenFailuresOnlyAreFlagged(t *testing.T) {
-	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+	fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 		return nil, backendErr(504, 0)
 	}}
 	eng, l := newEngine(t, fb)
@@ -380,7 +382,7 @@ func TestHostGoneWithTheCallIsFlagged(t *testing.T) {
 		{"never sent", false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+			fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 				if n == 0 {
 					return nil, protocol.NewNoBackendError(tt.delivered, "host h")
 				}
@@ -406,7 +408,7 @@ func TestHostGoneWithTheCallIsFlagged(t *testing.T) {
 // landed: no duplicate, but the entry says the widget does not know the
 // record.
 func TestExhaustedCreateThatLandedLate(t *testing.T) {
-	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+	fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 		return nil, protocol.NewTimeoutError(200, id)
 	}}
 	eng, l := newEngine(t, fb)
@@ -432,11 +434,34 @@ func exhaustedCreate(t *testing.T, eng *retry.Engine) protocol.ExhaustedData {
 	return d
 }
 
-func TestBuiltinPrimaryKey(t *testing.T) {
-	for entity, want := range map[string]string{"account": "accountid", "contact": "contactid", "incident": "incidentid",
-		"lead": "leadid", "phonecall": "activityid", "task": "activityid", "new_call": "new_callid"} {
-		if got := retry.BuiltinPrimaryKey(entity); got != want {
-			t.Errorf("%s: %s, want %s", entity, got, want)
+// The engine hands the backend the params it decoded, not a re-encoding for
+// the backend to decode again; the attempt names the widget's request.
+func TestAttemptsCarryDecodedParams(t *testing.T) {
+	var got []correlation.Attempt
+	fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
+		got = append(got, a)
+		return created("eeeeeeee-0000-4000-8000-000000000001"), nil
+	}}
+	eng, _ := newEngine(t, fb)
+	fakeCreate(t, eng)
+	if _, err := eng.UpdateRecord(context.Background(), widgetCall(protocol.MethodXrmUpdateRecord,
+		`{"entityLogicalName":"contact","id":"eeeeeeee-0000-4000-8000-000000000001","data":"{\"lastname\":\"x\"}"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d attempts, want 2", len(got))
+	}
+	c, ok := got[0].Typed.(*protocol.CreateRecordParams)
+	if !ok || got[0].Params != nil || c.EntityName != "contact" || got[0].Method != protocol.MethodCreateRecord {
+		t.Errorf("create attempt = %+v; want decoded *CreateRecordParams and no raw params", got[0])
+	}
+	u, ok := got[1].Typed.(*protocol.UpdateRecordParams)
+	if !ok || got[1].Params != nil || string(u.Value) != `{"lastname":"x"}` {
+		t.Errorf("update attempt = %+v; want decoded *UpdateRecordParams with the normalised value", got[1])
+	}
+	for _, a := range got {
+		if string(a.RequestID) != "7" || a.WidgetMethod == "" || a.OnLate == nil && a.Method == protocol.MethodCreateRecord {
+			t.Errorf("attempt %+v: want the widget's request id, its method and (create) an OnLate hook", a)
 		}
 	}
 }

@@ -2,7 +2,7 @@
 // one reader, one writer, handlers on their own goroutines, and outgoing
 // calls matched by id. It is spec-exact where sourcegraph/jsonrpc2 is not
 // (parse errors answered with id null, batches, byte-exact ids; see
-// shared/reference/libraries.md §2).
+// docs/jsonrpc-library.md).
 //
 // Entry points: New, Conn.Run, Conn.Call, Conn.Notify, Conn.Close.
 package rpcconn

@@ -16,7 +16,7 @@ func init() {
 }
 
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("healthcheck", "GETs http://<listen>/readyz and exits 0 when it answers 200, 1 otherwise.", stderr)
+	fs := newFlagSet("healthcheck", "GETs http://<listen>/readyz and exits 0 when it answers 200, 1 otherwise.", stdout)
 	listen := fs.String("listen", "127.0.0.1:8787", "`address` of the daemon (same flag and variable as serve)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	if _, err := parseFlags(fs, args); errors.Is(err, flag.ErrHelp) {

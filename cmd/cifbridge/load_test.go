@@ -217,8 +217,7 @@ func TestLoadBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "rate 0", args: []string{"--url", url, "--rate", "0"}, want: "--rate must be greater than 0"},
-		{name: "no rate", args: []string{"--url", url}, want: "--rate must be greater than 0"},
+		{name: "rate 0", args: []string{"--url", url, "--rate", "0"}, want: "--rate must be more than 0"},
 		{name: "unknown method", args: []string{"--url", url, "--rate", "10", "--mix", "createrecord=1,frobnicate=2"}, want: `unknown method "frobnicate"`},
 		{name: "bad weight", args: []string{"--url", url, "--rate", "10", "--mix", "createrecord=x"}, want: "weight of createrecord"},
 		{name: "unreachable", args: []string{"--url", closed, "--rate", "10", "--duration", "1s"}, want: "cannot reach"},

@@ -170,7 +170,7 @@ func newServeCommand(out io.Writer) (*flag.FlagSet, *serveFlags, []namedPlugin) 
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, f, plugins := newServeCommand(stderr)
+	fs, f, plugins := newServeCommand(stdout)
 	set, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -222,6 +222,9 @@ type daemon struct {
 // start, and the listener on --listen. On error what was built is stopped
 // again.
 func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins []namedPlugin, log zerolog.Logger) (d *daemon, err error) {
+	if f.profile != protocol.ProfileCIF1 && f.profile != protocol.ProfileCIF2 {
+		return nil, usageError{fmt.Errorf("unknown --profile %q: use --profile %s (CIF 1.0, 10 s timeout) or --profile %s (CIF 2.0, 100 s)", f.profile, protocol.ProfileCIF1, protocol.ProfileCIF2)}
+	}
 	cfg := bridge.Config{
 		Profile:         f.profile,
 		LateWindow:      f.lateWindow,
@@ -236,7 +239,7 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 	}
 	if set["cif-timeout"] {
 		if f.cifTimeout <= 0 {
-			return nil, usageError{fmt.Errorf("--cif-timeout must be positive, got %v", f.cifTimeout)}
+			return nil, usageError{fmt.Errorf("--cif-timeout must be positive, e.g. --cif-timeout 10s; got %v", f.cifTimeout)}
 		}
 		cfg.Timeout = f.cifTimeout
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
@@ -15,16 +16,26 @@ import (
 // metrics, and the retry engine behind enreach.xrm.*.
 type retryPlugin struct {
 	noSteps
-	idempotent bool // --idempotent-creates
+	idempotent bool          // --idempotent-creates
+	retention  time.Duration // --ledger-retention
 
-	ledger *ledger.Ledger // opened by configure, closed by stop
+	ledger        *ledger.Ledger // opened by configure, closed by stop
+	stopRetention func()         // ends the retention loop and waits for it
 }
+
+// retentionInterval is how often retention prunes the ledger (and once at
+// start).
+const retentionInterval = time.Hour
 
 func (p *retryPlugin) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&p.idempotent, "idempotent-creates", false, "make enreach.xrm.createRecord idempotent by default: a GUID in the primary key makes a retried create unable to duplicate (a widget may still send idempotent:false)")
+	fs.DurationVar(&p.retention, "ledger-retention", ledger.DefaultRetention, "how long a settled duplicate-ledger entry (acknowledged, expired-unknown, cleared, resolved) is kept after its last change; older ones are pruned at start and hourly (counted in cifbridge_ledger_pruned_total); suspected and confirmed entries are always kept; 0 keeps everything")
 }
 
 func (p *retryPlugin) configure(env *serveEnv) error {
+	if p.retention < 0 || p.retention > 0 && p.retention < env.Flags.lateWindow {
+		return usageError{fmt.Errorf("--ledger-retention must be 0 (keep everything) or at least --late-window (%v), e.g. --ledger-retention 720h; got %v", env.Flags.lateWindow, p.retention)}
+	}
 	path := filepath.Join(env.Flags.dataDir, ledger.FileName)
 	l, err := ledger.Open(path)
 	if err != nil {
@@ -38,7 +49,7 @@ func (p *retryPlugin) configure(env *serveEnv) error {
 	return nil
 }
 
-func (p *retryPlugin) start(_ context.Context, env *serveEnv) error {
+func (p *retryPlugin) start(ctx context.Context, env *serveEnv) error {
 	cfg := retry.Config{Bridge: env.Server, Ledger: p.ledger, IdempotentCreates: p.idempotent, Logger: env.Log}
 	if env.Emulator != nil {
 		cfg.Keys = emulatorKeys{env.Emulator}
@@ -53,10 +64,23 @@ func (p *retryPlugin) start(_ context.Context, env *serveEnv) error {
 			return fmt.Errorf("register ledger metrics: %w", err)
 		}
 	}
+	if p.retention > 0 {
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		log := env.Log.With().Str("component", "ledger").Logger()
+		go func() {
+			defer close(done)
+			p.ledger.Retention(ctx, p.retention, min(retentionInterval, p.retention), log)
+		}()
+		p.stopRetention = func() { cancel(); <-done }
+	}
 	return nil
 }
 
 func (p *retryPlugin) stop(env *serveEnv) {
+	if p.stopRetention != nil {
+		p.stopRetention()
+	}
 	if p.ledger == nil {
 		return
 	}
