@@ -198,3 +198,16 @@ func mustRaw(v any) json.RawMessage {
 	}
 	return b
 }
+
+// OverloadedData is the data of a -32003 error: which limit refused the
+// call, and for the call rate, how long until a call is admitted again.
+type OverloadedData struct {
+	Limit        string `json:"limit"`                  // LimitRate or LimitInFlight
+	RetryAfterMs int64  `json:"retryAfterMs,omitempty"` // LimitRate only: wait at least this long
+}
+
+// OverloadedData.Limit values.
+const (
+	LimitRate     = "rate"     // the session's call rate (--max-call-rate)
+	LimitInFlight = "inflight" // the session's concurrent calls (--max-inflight)
+)
