@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,6 +137,10 @@ type Conn struct {
 
 	// st is everything that changes as the connection closes; see state.go.
 	st state
+	// closing mirrors st.phase != phaseOpen for the reader, which stops
+	// serving what arrives once the connection is closing (its answers
+	// could not be sent).
+	closing atomic.Bool
 
 	// Owned by the writer goroutine.
 	wake    chan struct{} // a message was queued, or the phase moved
@@ -165,6 +170,7 @@ type Conn struct {
 	readTimer     *time.Timer
 	readStalled   atomic.Bool
 	pingTimer     *time.Timer
+	keepaliveWG   sync.WaitGroup // a keepalive run (its ping) in progress
 }
 
 // New wraps an accepted (or dialled) WebSocket. parent is detached from any
@@ -207,8 +213,17 @@ func (c *Conn) Run() error {
 	// handshake that closeWith is still finishing.
 	c.stopReadWatch()
 	c.readTimer.Stop()
+	c.st.mu.Lock()
+	c.st.readerDone = true
+	c.st.mu.Unlock()
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
+	}
+	// A failed ping closes the socket under the reader before the
+	// keepalive records why: wait for it, then report our close if any.
+	c.keepaliveWG.Wait()
+	if cs := c.sentClose(); cs != nil && errors.Is(err, net.ErrClosed) {
+		err = cs
 	}
 	c.end(err)
 	c.cancel(ErrClosed)

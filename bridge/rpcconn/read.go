@@ -39,6 +39,9 @@ func (c *Conn) readLoop() error {
 				c.closeWith(websocket.StatusMessageTooBig, "message too big: a frame header announces more than the message size limit")
 				return err
 			}
+			if cs := c.sentClose(); cs != nil { // we closed: report why
+				return cs
+			}
 			if c.ctx.Err() != nil { // the watch closed the socket: report why
 				return context.Cause(c.ctx)
 			}
@@ -58,6 +61,9 @@ func (c *Conn) readLoop() error {
 		}
 		if c.opts.OnFrame != nil {
 			c.opts.OnFrame("in", data)
+		}
+		if c.closing.Load() {
+			continue // read on until the peer's close frame, serve nothing
 		}
 		c.dispatch(data, received)
 	}
@@ -89,10 +95,10 @@ func (c *Conn) read() (websocket.MessageType, []byte, error) {
 func (c *Conn) stalled() {
 	c.readStalled.Store(true)
 	c.log.Debug().Dur("readTimeout", c.opts.ReadTimeout).Msg("closing a peer stalled in the middle of a message")
+	// The close frame goes out; the handshake then waits (at most 5 s) for
+	// the peer's, which cannot come past the stalled frame, and ends the
+	// socket, which ends the reader.
 	c.closeWith(websocket.StatusPolicyViolation, fmt.Sprintf("message not complete within %v", c.opts.ReadTimeout))
-	// The close handshake cannot read the peer's answer past the stalled
-	// frame; end the socket now rather than after its 5 s wait.
-	c.ws.CloseNow()
 }
 
 // seen records that the peer is alive now.
@@ -101,6 +107,14 @@ func (c *Conn) seen() { c.lastSeen.Store(time.Now().UnixNano()) }
 // keepalive runs every PingInterval: a peer quiet for PingInterval is
 // pinged; one that sent nothing, not even a pong, for IdleTimeout is closed.
 func (c *Conn) keepalive() {
+	c.st.mu.Lock()
+	if c.st.readerDone {
+		c.st.mu.Unlock()
+		return
+	}
+	c.keepaliveWG.Add(1)
+	c.st.mu.Unlock()
+	defer c.keepaliveWG.Done()
 	if c.ctx.Err() != nil {
 		return
 	}

@@ -34,6 +34,8 @@ type state struct {
 	cause error
 	// sentClose is true when closeWith started a close handshake.
 	sentClose bool
+	// readerDone is set when the reader returned; no keepalive starts after.
+	readerDone bool
 	// pending are the calls waiting for their answer, by id; closed and
 	// dropped when the phase becomes phaseClosed.
 	pending map[string]chan *protocol.Message
@@ -68,6 +70,7 @@ func (c *Conn) advanceLocked(to phase, cause error) bool {
 	}
 	from := st.phase
 	st.phase = to
+	c.closing.Store(true)
 	if st.cause == nil {
 		st.cause = cause
 	}
@@ -96,6 +99,14 @@ func (st *state) closeStarted() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.sentClose
+}
+
+// sentClose returns the close this side sent, if it did.
+func (c *Conn) sentClose() *closeSent {
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	cs, _ := c.st.cause.(*closeSent)
+	return cs
 }
 
 // closedErr is what a call retired by the close returns.
