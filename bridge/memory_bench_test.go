@@ -135,4 +135,3 @@ func cycle(b *testing.B, url string) {
 	}
 	ws.Close(websocket.StatusNormalClosure, "")
 }
-
