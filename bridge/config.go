@@ -52,7 +52,7 @@ type Config struct {
 	// data.retryAfterMs. 0: no limit (serve's --max-call-rate sets one).
 	MaxCallRate float64
 	// CallBurst is how many calls a session may make at once above
-	// MaxCallRate. Default: MaxCallRate rounded up (one second's worth).
+	// MaxCallRate. Default: two seconds' worth of MaxCallRate.
 	CallBurst int
 	// MaxSendBytes bounds, per connection, the bytes of answers and
 	// notifications waiting to be written; a peer that lets more pile up
@@ -127,7 +127,7 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("max call rate must not be negative, got %v", c.MaxCallRate)
 	}
 	if c.MaxCallRate > 0 && c.CallBurst <= 0 {
-		c.CallBurst = int(math.Ceil(c.MaxCallRate))
+		c.CallBurst = max(1, int(math.Ceil(2*c.MaxCallRate)))
 	}
 	if c.MaxSendBytes == 0 {
 		c.MaxSendBytes = rpcconn.DefaultMaxSendBytes
