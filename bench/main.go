@@ -261,7 +261,12 @@ func (b *bencher) start(ctx context.Context, name string, args ...string) (*serv
 		cmd = exec.CommandContext(ctx, self, "--echo-server", addr)
 	} else {
 		dir, _ := os.MkdirTemp(b.tmp, "data-")
-		cmd = exec.CommandContext(ctx, b.o.bin, append([]string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--log-format", "json"}, append(args, strings.Fields(b.o.bridgeArgs)...)...)...)
+		// The suite drives one session at thousands of calls/s and 10 000
+		// sessions from loopback: lift the per-session call rate and the
+		// per-IP connection cap meant for real clients.
+		base := []string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--log-format", "json",
+			"--max-call-rate", "0", "--max-conns-per-ip", "-1"}
+		cmd = exec.CommandContext(ctx, b.o.bin, append(base, append(args, strings.Fields(b.o.bridgeArgs)...)...)...)
 	}
 	cmd.Stdout, cmd.Stderr = b.out, b.out
 	if err := cmd.Start(); err != nil {

@@ -19,8 +19,8 @@ import (
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+protocol.PathWidget, s.serveWidget)
-	mux.HandleFunc("GET "+protocol.PathHost, s.serveHost)
+	mux.HandleFunc("GET "+protocol.PathWidget, s.limitConns("widget", s.serveWidget))
+	mux.HandleFunc("GET "+protocol.PathHost, s.limitConns("host", s.serveHost))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
 	})

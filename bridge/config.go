@@ -3,12 +3,15 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -44,6 +47,34 @@ type Config struct {
 	// MaxInFlight is the most concurrent calls per session; more are answered
 	// with -32003. Default 64.
 	MaxInFlight int
+	// MaxCallRate is the most calls (requests and notifications) per second
+	// a session may make; past it they are answered -32003 with
+	// data.retryAfterMs. 0: no limit (serve's --max-call-rate sets one).
+	MaxCallRate float64
+	// CallBurst is how many calls a session may make at once above
+	// MaxCallRate. Default: two seconds' worth of MaxCallRate.
+	CallBurst int
+	// MaxSendBytes bounds, per connection, the bytes of answers and
+	// notifications waiting to be written; a peer that lets more pile up
+	// is not reading and is closed with 1008. Default 4 MiB.
+	MaxSendBytes int64
+	// MaxConns is the most WebSocket connections (widgets and hosts) open
+	// at once; more are refused with HTTP 503 before the upgrade. Default:
+	// the process's open-file limit minus 64 (so the daemon keeps
+	// descriptors for its own files and admin requests), -1: no limit.
+	MaxConns int
+	// MaxConnsPerIP is the most WebSocket connections open at once from
+	// one client IP address; more are refused with HTTP 503 before the
+	// upgrade. Default 256; -1: no limit.
+	MaxConnsPerIP int
+	// PingInterval is how often a quiet WebSocket is pinged. Default 10 s.
+	PingInterval time.Duration
+	// IdleTimeout closes (1008) a WebSocket whose peer sent nothing, not
+	// even a pong, for this long. Default 30 s.
+	IdleTimeout time.Duration
+	// ReadTimeout closes (1008) a WebSocket whose peer leaves a message
+	// unfinished for this long. Default 30 s.
+	ReadTimeout time.Duration
 	// DrainTimeout bounds how long Shutdown waits for in-flight calls before
 	// answering them with -32007. Default 10 s.
 	DrainTimeout time.Duration
@@ -92,6 +123,27 @@ func (c *Config) setDefaults() error {
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("max in-flight must be positive, got %d", c.MaxInFlight)
 	}
+	if c.MaxCallRate < 0 {
+		return fmt.Errorf("max call rate must not be negative, got %v", c.MaxCallRate)
+	}
+	if c.MaxCallRate > 0 && c.CallBurst <= 0 {
+		c.CallBurst = max(1, int(math.Ceil(2*c.MaxCallRate)))
+	}
+	if c.MaxSendBytes == 0 {
+		c.MaxSendBytes = rpcconn.DefaultMaxSendBytes
+	}
+	if c.MaxSendBytes < 1024 {
+		return fmt.Errorf("max send bytes must be at least 1024, got %d", c.MaxSendBytes)
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = defaultMaxConns()
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = 256
+	}
+	if c.PingInterval < 0 || c.IdleTimeout < 0 || c.ReadTimeout < 0 {
+		return errors.New("ping interval, idle timeout and read timeout must not be negative")
+	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 10 * time.Second
 	}
@@ -117,4 +169,14 @@ func (c Config) CIFTimeout() time.Duration {
 	}
 	d, _ := protocol.ProfileTimeout(profile)
 	return d
+}
+
+// defaultMaxConns leaves 64 of the process's file descriptors to the
+// daemon's own files and admin requests.
+func defaultMaxConns() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > math.MaxInt32 {
+		return 10_000
+	}
+	return max(int(rl.Cur)-64, 16)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -162,12 +163,14 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	name := "host-" + strconv.FormatInt(s.hosts.seq.Add(1), 10)
 	log := s.log.With().Str("role", "host").Str("host", name).Str("remote", r.RemoteAddr).Logger()
 	hc := &hostConn{s: s, peer: &hostPeer{name: name}}
-	c := rpcconn.New(s.base, ws, hc, rpcconn.Options{
-		Logger: log,
+	logs := logcap.NewSampler(logSampleInterval)
+	c := rpcconn.New(s.base, ws, hc, s.connOptions(log, rpcconn.Options{
 		OnUnmatched: func(m *protocol.Message) {
-			log.Warn().RawJSON("id", m.ID).Msg("host answered a call that is no longer pending")
+			if ok, n := logs.Allow("unmatched"); ok {
+				log.Warn().Int("alsoUnmatched", n).Msg("host answered a call that is no longer pending (more within 10 s are counted, not logged)")
+			}
 		},
-	})
+	}))
 	hc.peer.conn = c
 	s.track(c)
 	s.connWG.Add(1)

@@ -15,6 +15,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -52,6 +53,10 @@ type Server struct {
 
 	sessions *sessions
 
+	// caps counts open WebSockets for --max-conns and --max-conns-per-ip.
+	caps    connCaps
+	capLogs *logcap.Sampler
+
 	// methods is written before serving starts, read-only afterwards.
 	methods map[string]MethodHandler
 
@@ -71,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		methods: map[string]MethodHandler{},
 		conns:   map[*rpcconn.Conn]struct{}{},
+		capLogs: logcap.NewSampler(logSampleInterval),
 	}
 	s.base, s.stopBase = context.WithCancelCause(context.Background())
 	s.metrics = newMetrics(s)
@@ -182,7 +188,7 @@ func (s *Server) Session(id string) *Session { return s.sessions.get(id) }
 
 // onLate reports a late answer: logs, metrics, and bridge.late to the widget.
 func (s *Server) onLate(l correlation.Late) {
-	ev := s.log.Warn().Str("session", l.Info.Session).Str("attempt", l.Info.ID).Str("method", l.Info.Method).
+	ev := s.log.Warn().Str("session", l.Info.Session).Str("attempt", l.Info.ID).Str("method", logcap.Str(l.Info.Method)).
 		Dur("lateBy", l.LateBy).Str("state", l.Info.State)
 	switch {
 	case l.Expired:
@@ -194,7 +200,7 @@ func (s *Server) onLate(l correlation.Late) {
 	default:
 		ev.Msg("late answer after the CIF timeout: success")
 	}
-	s.metrics.lateAnswers.WithLabelValues(l.Info.Method).Inc()
+	s.metrics.lateAnswers.WithLabelValues(methodLabel(l.Info.Method)).Inc()
 	if l.Info.Kind != correlation.KindBackend {
 		return
 	}

@@ -3,6 +3,7 @@ package bridge
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ type Session struct {
 	Created time.Time
 
 	inflight atomic.Int64
+	adm      admission // admission.go: call-rate limiter, release func
 
 	// mu guards the fields below.
 	mu           sync.Mutex
@@ -128,7 +130,10 @@ func (r *sessions) detach(s *Session, c *rpcconn.Conn, drop bool) {
 	s.mu.Lock()
 	for i, x := range s.conns {
 		if x == c {
-			s.conns = append(s.conns[:i], s.conns[i+1:]...)
+			// slices.Delete clears the freed slot: append(s[:i], s[i+1:]...)
+			// left the closed connection (and its buffers) referenced from
+			// the backing array for the whole resume window.
+			s.conns = slices.Delete(s.conns, i, i+1)
 			break
 		}
 	}

@@ -7,8 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cifbridge/cifbridge/bridge/correlation"
+
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -18,6 +22,10 @@ type widgetConn struct {
 	conn *rpcconn.Conn
 	// sess is changed only by bridge.hello (resume), under the session registry.
 	sess atomicSession
+	log  zerolog.Logger
+	// logs samples the lines a client can cause at will (refusals,
+	// unmatched answers): one per reason per interval.
+	logs *logcap.Sampler
 }
 
 func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
@@ -27,17 +35,19 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 	}
 	timeout, _ := s.timeoutFor(s.cfg.Profile)
 	sess := s.sessions.create("", s.cfg.Profile, timeout)
-	wc := &widgetConn{s: s}
-	wc.sess.Store(sess)
 	log := s.log.With().Str("role", "widget").Str("remote", r.RemoteAddr).Logger()
-	c := rpcconn.New(s.base, ws, wc, rpcconn.Options{
-		Logger:  log,
+	wc := &widgetConn{s: s, log: log, logs: logcap.NewSampler(logSampleInterval)}
+	wc.sess.Store(sess)
+	c := rpcconn.New(s.base, ws, wc, s.connOptions(log, rpcconn.Options{
 		Admit:   wc.admit,
 		OnFrame: func(dir string, msg []byte) { s.frame(wc.sess.Load().ID, "widget", dir, msg) },
 		OnUnmatched: func(m *protocol.Message) {
-			log.Warn().Str("session", wc.sess.Load().ID).RawJSON("id", m.ID).Msg("widget answered a request that is no longer pending (answered after its timeout)")
+			if ok, n := wc.logs.Allow("unmatched"); ok {
+				log.Warn().Str("session", wc.sess.Load().ID).Int("alsoUnmatched", n).
+					Msg("widget answered a request that is no longer pending (answered after its timeout); more such answers within 10 s are counted, not logged")
+			}
 		},
-	})
+	}))
 	wc.conn = c
 	s.sessions.attach(sess, c)
 	s.track(c)
@@ -57,31 +67,11 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 	s.connWG.Done()
 }
 
-// admit enforces the per-session in-flight limit and refuses new work while
-// draining.
-func (wc *widgetConn) admit(m *protocol.Message) (func(), *protocol.Error) {
-	if wc.s.draining.Load() {
-		return nil, errShuttingDown
-	}
-	sess := wc.sess.Load()
-	if n := sess.inflight.Add(1); n > int64(wc.s.cfg.MaxInFlight) {
-		sess.inflight.Add(-1)
-		wc.s.metrics.overloaded.Inc()
-		return nil, protocol.Errorf(protocol.CodeOverloaded,
-			"overloaded: this session already has %d calls in flight (--max-inflight); retry later", wc.s.cfg.MaxInFlight)
-	}
-	wc.s.inflight.Add(1)
-	return func() {
-		sess.inflight.Add(-1)
-		wc.s.inflight.Add(-1)
-	}, nil
-}
-
 func (wc *widgetConn) HandleNotification(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) {
 	// Widgets have nothing to notify the bridge of; a notification of a known
 	// method is served and its result discarded, as JSON-RPC says.
 	if _, err := wc.HandleCall(ctx, c, m); err != nil {
-		wc.s.log.Debug().Str("method", m.Method).Err(err).Msg("notification failed (no reply is sent for notifications)")
+		wc.log.Debug().Str("method", logcap.Str(m.Method)).Err(err).Msg("notification failed (no reply is sent for notifications)")
 	}
 }
 
@@ -159,6 +149,6 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 		sess.enreachToken = p.EnreachToken
 	}
 	sess.mu.Unlock()
-	wc.s.log.Info().Str("session", sess.ID).Str("profile", profile).Bool("resumed", resumed).Str("client", p.Client).Msg("hello")
+	wc.s.log.Info().Str("session", sess.ID).Str("profile", profile).Bool("resumed", resumed).Str("client", logcap.Str(p.Client)).Msg("hello")
 	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Version: wc.s.cfg.Version, Resumed: resumed})
 }

@@ -137,12 +137,21 @@ const (
 // BackendErrorData is the data of a -32001 backend error. Unlike stock CIF it
 // keeps the Dataverse code and HTTP status.
 type BackendErrorData struct {
-	DataverseCode string   `json:"dataverseCode,omitempty"` // e.g. "0x80040237"
-	HTTPStatus    int      `json:"httpStatus,omitempty"`    // e.g. 412
-	ErrorMsg      string   `json:"errorMsg"`                // Dataverse's message
-	RetryAfterMs  int64    `json:"retryAfterMs,omitempty"`  // from a 429/503 Retry-After header; the retry engine waits at least this long
-	Value         CIFError `json:"value"`                   // what stock CIF would have rejected with
+	DataverseCode string `json:"dataverseCode,omitempty"` // e.g. "0x80040237"
+	HTTPStatus    int    `json:"httpStatus,omitempty"`    // e.g. 412
+	ErrorMsg      string `json:"errorMsg"`                // Dataverse's message
+	RetryAfterMs  int64  `json:"retryAfterMs,omitempty"`  // from a 429/503 Retry-After header; the retry engine waits at least this long
+	// TimeoutMs is set when the backend itself gave up waiting for its
+	// upstream (the dataverse backend's --dataverse-timeout); HTTPStatus is
+	// then 504 and the outcome is unknown: the operation may have run. It
+	// is not the CIF timeout (-32000), and no bridge.late follows.
+	TimeoutMs int64    `json:"timeoutMs,omitempty"`
+	Value     CIFError `json:"value"` // what stock CIF would have rejected with
 }
+
+// UpstreamTimeoutStatus is BackendErrorData.HTTPStatus when the backend's
+// own HTTP timeout ended a request (no status was received).
+const UpstreamTimeoutStatus = 504
 
 // NewBackendError returns a -32001 error carrying a Dataverse error.
 func NewBackendError(httpStatus int, dataverseCode, msg, sourceFunc, reportTime string) *Error {
@@ -206,3 +215,15 @@ type UpstreamErrorData struct {
 	Status int             `json:"status"`
 	Body   json.RawMessage `json:"body"`
 }
+// OverloadedData is the data of a -32003 error: which limit refused the
+// call, and for the call rate, how long until a call is admitted again.
+type OverloadedData struct {
+	Limit        string `json:"limit"`                  // LimitRate or LimitInFlight
+	RetryAfterMs int64  `json:"retryAfterMs,omitempty"` // LimitRate only: wait at least this long
+}
+
+// OverloadedData.Limit values.
+const (
+	LimitRate     = "rate"     // the session's call rate (--max-call-rate)
+	LimitInFlight = "inflight" // the session's concurrent calls (--max-inflight)
+)

@@ -61,6 +61,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	for k := range q {
 		switch k {
 		case "status", "session", "since", "limit":
+		case "access_token": // the admin token, checked by the bridge before this handler, as on every admin path
 		default:
 			writeError(w, http.StatusBadRequest, codeBadRequest, "unknown query parameter "+strconv.Quote(k)+": use status, session, since or limit")
 			return

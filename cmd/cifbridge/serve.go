@@ -113,6 +113,7 @@ func newServePlugins() []namedPlugin {
 		{"capture", &capturePlugin{}},     // serve_capture.go: --capture-dir, frames to JSONL
 		{"dataverse", &dataversePlugin{}}, // serve_dataverse.go: --backend dataverse
 		{"enreach", &enreachPlugin{}},     // serve_enreach.go: --enreach-url upstream
+		{"limits", &limitsPlugin{}},       // serve_limits.go: send budget, call rate, connection caps, keepalive
 		{"pprof", &pprofPlugin{}},         // serve_pprof.go: --pprof under /api/v1/debug/pprof/
 		{"retry", &retryPlugin{}},         // serve_retry.go: ledger under --data-dir, enreach.xrm.*
 		{"web", webPlugin{}},              // serve_web.go: dashboard stream
