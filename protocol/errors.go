@@ -215,6 +215,7 @@ type UpstreamErrorData struct {
 	Status int             `json:"status"`
 	Body   json.RawMessage `json:"body"`
 }
+
 // OverloadedData is the data of a -32003 error: which limit refused the
 // call, and for the call rate, how long until a call is admitted again.
 type OverloadedData struct {
