@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -69,6 +70,10 @@ func (h *hostHub) count() int {
 // Execute sends the call to the session's host peer with the session id added
 // to the params, and waits for its answer.
 func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+	params, err := withSession(call.Params, call.Session)
+	if err != nil {
+		return nil, err
+	}
 	p := h.pick(call.Session)
 	if p == nil {
 		return nil, protocol.NewNoBackendError(false,
@@ -78,7 +83,7 @@ func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessa
 	if h.s.cfg.OnFrame != nil {
 		observe = func(dir string, msg []byte) { h.s.frame(call.Session, "host", dir, msg) }
 	}
-	res, err := p.conn.CallObserved(ctx, call.Method, withSession(call.Params, call.Session), observe)
+	res, err := p.conn.CallObserved(ctx, call.Method, params, observe)
 	if errors.Is(err, rpcconn.ErrNotSent) {
 		return nil, protocol.NewNoBackendError(false, "the host peer %s disconnected before the call was sent", p.name)
 	}
@@ -88,19 +93,26 @@ func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessa
 	return res, err
 }
 
-// withSession adds "session" to a params object.
-func withSession(params json.RawMessage, session string) json.RawMessage {
-	params = bytes.TrimSpace(params)
-	sess, _ := json.Marshal(session)
-	out := make([]byte, 0, len(params)+len(sess)+12)
-	out = append(out, `{"session":`...)
-	out = append(out, sess...)
-	if len(params) > 2 {
-		out = append(out, ',')
-		out = append(out, params[1:]...)
-		return out
+// withSession returns the params object with "session" set to the bridge's
+// session id. The params are decoded and encoded again, never spliced, so
+// the host always gets one valid object with exactly one "session" member. A
+// widget that names a session itself (in any letter case: parsers such as
+// Go's match member names case-insensitively) is refused: only the bridge
+// says which session a call belongs to.
+func withSession(params json.RawMessage, session string) (json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if t := bytes.TrimSpace(params); len(t) > 0 && string(t) != "null" {
+		if err := json.Unmarshal(t, &m); err != nil {
+			return nil, protocol.InvalidParams("params must be a JSON object with named members")
+		}
 	}
-	return append(out, '}')
+	for k := range m {
+		if strings.EqualFold(k, "session") {
+			return nil, protocol.InvalidParams("params must not carry %q: the bridge tells the host peer which session a call belongs to; remove the member", k)
+		}
+	}
+	m["session"] = jsonString(session)
+	return json.Marshal(m)
 }
 
 func (h *hostHub) register(p *hostPeer) {
