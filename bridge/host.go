@@ -158,7 +158,17 @@ func without(l []*hostPeer, p *hostPeer) []*hostPeer {
 // hostConn serves one host peer's requests (host.hello, host.raiseEvent).
 type hostConn struct {
 	s    *Server
+	name string // "host-N", fixed
+	// mu guards peer: host.hello calls may run concurrently (a batch).
+	mu   sync.Mutex
 	peer *hostPeer
+}
+
+// current returns the peer this connection registered last.
+func (hc *hostConn) current() *hostPeer {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	return hc.peer
 }
 
 func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +178,7 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	}
 	name := "host-" + strconv.FormatInt(s.hosts.seq.Add(1), 10)
 	log := s.log.With().Str("role", "host").Str("host", name).Str("remote", r.RemoteAddr).Logger()
-	hc := &hostConn{s: s, peer: &hostPeer{name: name}}
+	hc := &hostConn{s: s, name: name, peer: &hostPeer{name: name}}
 	c := rpcconn.New(s.base, ws, hc, rpcconn.Options{
 		Logger: log,
 		OnUnmatched: func(m *protocol.Message) {
@@ -181,7 +191,7 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	s.metrics.conns.WithLabelValues("host").Inc()
 	log.Info().Msg("host peer connected")
 	err := c.Run()
-	s.hosts.remove(hc.peer)
+	s.hosts.remove(hc.current())
 	s.metrics.conns.WithLabelValues("host").Dec()
 	s.untrack(c)
 	ev := log.Info()
@@ -205,9 +215,9 @@ func (hc *hostConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol
 		if err := protocol.DecodeParams(m.Params, &p); err != nil {
 			return nil, err
 		}
-		peer := &hostPeer{name: hc.peer.name, conn: c}
+		peer := &hostPeer{name: hc.name, conn: c}
 		if p.Name != "" {
-			peer.name = p.Name + " (" + hc.peer.name + ")"
+			peer.name = p.Name + " (" + hc.name + ")"
 		}
 		switch {
 		case len(p.Sessions) == 0 || string(p.Sessions) == `"*"`:
@@ -222,9 +232,13 @@ func (hc *hostConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol
 				}
 			}
 		}
+		// The swap is one step under hc.mu: of two host.hello in one batch,
+		// the later one's peer is the only one left registered.
+		hc.mu.Lock()
 		hc.s.hosts.remove(hc.peer)
 		hc.peer = peer
 		hc.s.hosts.register(peer)
+		hc.mu.Unlock()
 		hc.s.log.Info().Str("host", peer.name).Bool("all", peer.all).Strs("sessions", peer.list).Msg("host peer serves sessions")
 		return protocol.Raw(protocol.HostHelloResult{Host: peer.name, Sessions: peer.list, All: peer.all})
 	case protocol.MethodHostRaiseEvent:

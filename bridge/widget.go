@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
@@ -15,8 +16,11 @@ import (
 type widgetConn struct {
 	s    *Server
 	conn *rpcconn.Conn
-	// sess is changed only by bridge.hello (resume), under the session registry.
+	// sess is changed only by bridge.hello (resume), under helloMu.
 	sess atomicSession
+	// helloMu serialises this connection's bridge.hello calls (a batch may
+	// hold several), so that the connection belongs to one session at a time.
+	helloMu sync.Mutex
 }
 
 func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
@@ -25,9 +29,7 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	timeout, _ := s.timeoutFor(s.cfg.Profile)
-	sess := s.sessions.create("", s.cfg.Profile, timeout)
 	wc := &widgetConn{s: s}
-	wc.sess.Store(sess)
 	log := s.log.With().Str("role", "widget").Str("remote", r.RemoteAddr).Logger()
 	c := rpcconn.New(s.base, ws, wc, rpcconn.Options{
 		Logger:  log,
@@ -38,7 +40,8 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 		},
 	})
 	wc.conn = c
-	s.sessions.attach(sess, c)
+	sess := s.sessions.open(s.cfg.Profile, timeout, c)
+	wc.sess.Store(sess)
 	s.track(c)
 	s.connWG.Add(1)
 	s.metrics.conns.WithLabelValues("widget").Inc()
@@ -98,7 +101,7 @@ func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protoc
 func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {
 	switch {
 	case m.Method == protocol.MethodHello:
-		return wc.hello(sess, m)
+		return wc.hello(m)
 	case strings.HasPrefix(m.Method, protocol.CIFPrefix):
 		params, typed, err := validateCIF(m.Method, m.Params)
 		if err != nil {
@@ -116,8 +119,9 @@ func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Mess
 	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q (see the protocol summary in README.md)", m.Method)
 }
 
-// hello answers bridge.hello: picks the profile, resumes a session by id.
-func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage, error) {
+// hello answers bridge.hello: picks the profile, resumes a session by id
+// and its resume token.
+func (wc *widgetConn) hello(m *protocol.Message) (json.RawMessage, error) {
 	var p protocol.HelloParams
 	if err := protocol.DecodeParams(m.Params, &p); err != nil {
 		return nil, err
@@ -125,6 +129,12 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 	if p.Role != "" && p.Role != "widget" {
 		return nil, protocol.InvalidParams("\"role\" must be \"widget\" on %s (host peers connect to %s)", protocol.PathWidget, protocol.PathHost)
 	}
+	if p.Session != "" && !protocol.SessionIDValid(p.Session) {
+		return nil, protocol.InvalidParams("\"session\" must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
+	}
+	wc.helloMu.Lock()
+	defer wc.helloMu.Unlock()
+	cur := wc.sess.Load()
 	profile, _ := cur.Profile()
 	if p.Profile != "" {
 		profile = p.Profile
@@ -135,19 +145,21 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 	}
 	sess, resumed := cur, false
 	if p.Session != "" && p.Session != cur.ID {
-		if !protocol.SessionIDValid(p.Session) {
-			return nil, protocol.InvalidParams("\"session\" must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
+		var moved []*rpcconn.Conn
+		sess, resumed, moved, err = wc.s.sessions.take(p.Session, p.ResumeToken, profile, timeout, wc.conn)
+		if err != nil {
+			wc.s.log.Warn().Str("session", p.Session).Str("current", cur.ID).Bool("tokenGiven", p.ResumeToken != "").
+				Msg("refused to resume a session without its resume token")
+			return nil, err
 		}
-		sess = wc.s.sessions.get(p.Session)
-		if sess == nil {
-			// Unknown (e.g. the bridge restarted): keep the widget's id.
-			sess = wc.s.sessions.create(p.Session, profile, timeout)
-		} else {
-			resumed = true
-		}
-		wc.s.sessions.attach(sess, wc.conn)
 		wc.sess.Store(sess)
 		wc.s.sessions.detach(cur, wc.conn, true)
+		for _, old := range moved {
+			old.Close(protocol.CloseSessionMoved, "session "+sess.ID+" was resumed by another connection")
+		}
+		if len(moved) > 0 {
+			wc.s.log.Info().Str("session", sess.ID).Int("closed", len(moved)).Msg("session moved to a new connection; the old one is closed with 4001")
+		}
 	}
 	sess.mu.Lock()
 	sess.profile, sess.timeout = profile, timeout
@@ -159,5 +171,6 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 	}
 	sess.mu.Unlock()
 	wc.s.log.Info().Str("session", sess.ID).Str("profile", profile).Bool("resumed", resumed).Str("client", p.Client).Msg("hello")
-	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Version: wc.s.cfg.Version, Resumed: resumed})
+	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(),
+		Version: wc.s.cfg.Version, Resumed: resumed, ResumeToken: sess.resumeToken})
 }

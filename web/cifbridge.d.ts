@@ -146,6 +146,8 @@ export interface HelloResult {
   timeoutMs: number;
   version: string;
   resumed?: boolean;
+  /** The session's secret: the client sends it back to resume the session. */
+  resumeToken?: string;
 }
 
 export interface OpenEventDetail {

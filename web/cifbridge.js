@@ -122,6 +122,7 @@ export class Client extends EventTarget {
 
     // Session state, set by bridge.hello.
     this.session = o.session || null;
+    this._resumeToken = null; // from bridge.hello; resuming this.session needs it
     this.profile = o.profile;
     this.timeoutMs = PROFILE_TIMEOUTS[o.profile] || PROFILE_TIMEOUTS.cif1;
     this.bridgeVersion = null;
@@ -283,6 +284,7 @@ export class Client extends EventTarget {
   async _hello(ws) {
     const params = { profile: this._opts.profile };
     if (this.session) params.session = this.session;
+    if (this.session && this._resumeToken) params.resumeToken = this._resumeToken;
     params.client = this._opts.client || "cifbridge.js/" + VERSION;
     if (this._opts.enreachToken) params.enreachToken = this._opts.enreachToken;
     const req = {
@@ -312,8 +314,8 @@ export class Client extends EventTarget {
         }
         return;
       }
-      // The bridge refused the hello (unauthorized, unknown session, …).
-      if (params.session && err.code !== ErrorCode.Unauthorized) {
+      // The bridge refused the hello (a session not ours to resume, …).
+      if (params.session) {
         // The session is gone: start a new one on the same socket.
         const old = this.session;
         this.session = null;
@@ -328,6 +330,7 @@ export class Client extends EventTarget {
     if (ws !== this._ws) return;
     const resumed = !!(this.session && res && res.session === this.session);
     if (res && res.session) this.session = res.session;
+    if (res && res.resumeToken) this._resumeToken = res.resumeToken;
     if (res && res.profile) this.profile = res.profile;
     if (res && typeof res.timeoutMs === "number") this.timeoutMs = res.timeoutMs;
     if (res && res.version) this.bridgeVersion = res.version;
@@ -353,6 +356,9 @@ export class Client extends EventTarget {
     // Never re-send: whatever was in flight has an unknown outcome.
     this._retireAll();
     const detail = { code: ev && ev.code, reason: ev && ev.reason, wasConnected: wasReady };
+    // 4001: another connection resumed this session; taking it back would
+    // start a tug of war, so this client stops.
+    if (ev && ev.code === 4001) this._closed = true;
     this.dispatchEvent(new CustomEvent("close", { detail }));
     if (!this._closed) this._scheduleReconnect();
   }
