@@ -24,7 +24,9 @@ func (s *Server) routes() *http.ServeMux {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// /metrics is the admin role's (method names and counts tell about the
+	// traffic); Prometheus sends the token with authorization.credentials.
+	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
 	mux.HandleFunc("GET /api/v1/sessions", s.admin(s.listSessions))
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.admin(s.getSession))
 	mux.HandleFunc("POST /api/v1/sessions/{id}/events", s.admin(s.postEvent))
@@ -59,12 +61,18 @@ func isAdminPattern(p string) bool {
 	return false
 }
 
-// admin wraps an admin handler with the token check.
+// admin wraps an admin handler with the admin token check and, for
+// requests that change state, the cross-site guard (crossSiteRefusal).
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, protocol.Errorf(protocol.CodeUnauthorized,
-				"unauthorized: send the bridge token as \"Authorization: Bearer <token>\""))
+		if !s.authorized(r, RoleAdmin) {
+			s.unauthorized(w, r, RoleAdmin)
+			return
+		}
+		if status, err := s.crossSiteRefusal(r); err != nil {
+			s.log.Warn().Str("method", r.Method).Str("path", r.URL.Path).Str("origin", truncate(r.Header.Get("Origin"), 100)).
+				Str("remote", r.RemoteAddr).Msg("refused an admin request that could come from another site")
+			writeError(w, status, err)
 			return
 		}
 		h(w, r)
@@ -134,6 +142,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version": s.cfg.Version, "backend": s.backend.Name(), "profile": s.cfg.Profile,
 		"sessions": s.sessions.count(), "hosts": s.hosts.count(), "correlation": s.table.Stats(), "draining": s.draining.Load(),
+		"security": s.Security(),
 	})
 }
 

@@ -91,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler is the daemon's HTTP handler (WebSockets, admin, health, metrics).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.checkHost(s.mux) }
 
 // Table is the correlation table (read-only uses: listings, stats).
 func (s *Server) Table() *correlation.Table { return s.table }

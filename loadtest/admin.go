@@ -33,11 +33,15 @@ func (a EmulatorAdmin) do(ctx context.Context, method, path string, body []byte)
 	if c == nil {
 		c = &http.Client{Timeout: 10 * time.Second}
 	}
+	if body == nil && method != http.MethodGet {
+		body = []byte("{}")
+	}
 	req, err := http.NewRequestWithContext(ctx, method, a.Base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
+	if method != http.MethodGet {
+		// The bridge refuses a state change without it (cross-site guard).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if a.Token != "" {
