@@ -157,9 +157,21 @@ func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage
 		return res, err
 	})
 	if err != nil && errors.Is(err, errShuttingDown) {
-		err = errShuttingDown
+		err = shutdownAnswer(err)
 	}
 	return res, attemptID, err
+}
+
+// shutdownAnswer is the -32007 for an attempt the shutdown ended. err is
+// errShuttingDown itself (the cause of the attempt's context) when the
+// drain ran out with the attempt handed to the backend: it may have run, and
+// the answer says so (data.delivered true), so nobody retries it blindly. A
+// refusal before the hand-over says delivered false.
+func shutdownAnswer(err error) error {
+	if err == error(errShuttingDown) {
+		return protocol.NewShuttingDownError(true, "the bridge is shutting down with this call in the backend's hands: it may have run; check before you retry it")
+	}
+	return protocol.NewShuttingDownError(false, "the bridge is shutting down: the call never reached the backend; reconnect and retry")
 }
 
 // Notify sends a notification to the session's newest connection; it is

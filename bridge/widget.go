@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -91,11 +92,23 @@ func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protoc
 	sess := wc.sess.Load()
 	start := time.Now()
 	res, err := wc.route(ctx, sess, m)
-	if err != nil && context.Cause(ctx) == errShuttingDown {
+	if err != nil && context.Cause(ctx) == errShuttingDown && !ownShutdownAnswer(err) {
 		err = errShuttingDown
 	}
 	wc.s.metrics.observe(m.Method, start, err)
 	return res, err
+}
+
+// ownShutdownAnswer reports whether err already tells the widget what the
+// shutdown did to its call (a -32007 with data.delivered, or a -32005
+// listing the attempts and the ledger entry): it must not be replaced by a
+// bare -32007.
+func ownShutdownAnswer(err error) bool {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return pe.Code == protocol.CodeShuttingDown && len(pe.Data) > 0 || pe.Code == protocol.CodeRetriesExhausted
 }
 
 func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {

@@ -258,6 +258,11 @@ func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method str
 	}
 	failure(&rec, err)
 	switch {
+	case pe(err).Code == protocol.CodeShuttingDown && delivered(err):
+		// The bridge stopped with the attempt in the backend's hands: it
+		// may have run. It stays pending, so the create is recorded as
+		// suspected before the process exits (see stopping).
+		rec.Outcome = ledger.OutcomeTimeout
 	case pe(err).Code == protocol.CodeTimeout && e.keptLate(call.Session.ID, id):
 		rec.Outcome = ledger.OutcomeTimeout
 	case ctx.Err() != nil && pe(err).Code != protocol.CodeBackend && pe(err).Code != protocol.CodeShuttingDown:
@@ -268,6 +273,19 @@ func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method str
 		rec.Outcome = ledger.OutcomeUnknown
 	}
 	return nil, rec, err
+}
+
+// delivered reports whether a -32007 says the call had reached the backend.
+func delivered(err error) bool {
+	d, ok := protocol.Delivered(err)
+	return ok && d
+}
+
+// stopping reports whether the bridge is shutting down (a Bridge that
+// tells: *bridge.Server's Ready is false once it drains).
+func (e *Engine) stopping() bool {
+	r, ok := e.cfg.Bridge.(interface{ Ready() bool })
+	return ok && !r.Ready()
 }
 
 // failure records err in rec as a plain failure.
