@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -92,12 +93,40 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
 		defer cancel()
 		if err := c.Check(ctx); err != nil {
+			s.log.Warn().Err(err).Str("backend", s.backend.Name()).Msg("readiness check failed")
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "backend unavailable",
-				"backend": s.backend.Name(), "error": err.Error()})
+				"backend": s.backend.Name(), "error": readyReason(err)})
 			return
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": s.backend.Name()})
+}
+
+// readyReason says why a readiness check failed in terms that carry nothing
+// the upstream sent (no message, no body: /readyz is open to anyone who can
+// reach the daemon): the error code, and the HTTP status and Dataverse code
+// of a backend error. The daemon's log has the whole error.
+func readyReason(err error) string {
+	var ce *backend.CheckError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	pe := protocol.AsError(err)
+	switch pe.Code {
+	case protocol.CodeBackend:
+		if d, ok := protocol.BackendData(err); ok {
+			r := fmt.Sprintf("the backend answered HTTP %d", d.HTTPStatus)
+			if d.DataverseCode != "" {
+				r += " (" + d.DataverseCode + ")"
+			}
+			return r + ": see the daemon's log"
+		}
+	case protocol.CodeNoBackend:
+		return "the backend is unreachable: see the daemon's log"
+	case protocol.CodeTimeout:
+		return "the backend did not answer in time: see the daemon's log"
+	}
+	return fmt.Sprintf("the check failed with %d: see the daemon's log", pe.Code)
 }
 
 // readyCheckTimeout bounds a backend's readiness check: an orchestrator
