@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -25,7 +26,9 @@ func (s *Server) routes() *http.ServeMux {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// /metrics is the admin role's (method names and counts tell about the
+	// traffic); Prometheus sends the token with authorization.credentials.
+	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
 	mux.HandleFunc("GET /api/v1/sessions", s.admin(s.listSessions))
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.admin(s.getSession))
 	mux.HandleFunc("POST /api/v1/sessions/{id}/events", s.admin(s.postEvent))
@@ -60,12 +63,18 @@ func isAdminPattern(p string) bool {
 	return false
 }
 
-// admin wraps an admin handler with the token check.
+// admin wraps an admin handler with the admin token check and, for
+// requests that change state, the cross-site guard (crossSiteRefusal).
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, protocol.Errorf(protocol.CodeUnauthorized,
-				"unauthorized: send the bridge token as \"Authorization: Bearer <token>\""))
+		if !s.authorized(r, RoleAdmin) {
+			s.unauthorized(w, r, RoleAdmin)
+			return
+		}
+		if status, err := s.crossSiteRefusal(r); err != nil {
+			s.log.Warn().Str("method", r.Method).Str("path", r.URL.Path).Str("origin", truncate(r.Header.Get("Origin"), 100)).
+				Str("remote", r.RemoteAddr).Msg("refused an admin request that could come from another site")
+			writeError(w, status, err)
 			return
 		}
 		h(w, r)
@@ -85,12 +94,40 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
 		defer cancel()
 		if err := c.Check(ctx); err != nil {
+			s.log.Warn().Err(err).Str("backend", s.backend.Name()).Msg("readiness check failed")
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "backend unavailable",
-				"backend": s.backend.Name(), "error": err.Error()})
+				"backend": s.backend.Name(), "error": readyReason(err)})
 			return
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": s.backend.Name()})
+}
+
+// readyReason says why a readiness check failed in terms that carry nothing
+// the upstream sent (no message, no body: /readyz is open to anyone who can
+// reach the daemon): the error code, and the HTTP status and Dataverse code
+// of a backend error. The daemon's log has the whole error.
+func readyReason(err error) string {
+	var ce *backend.CheckError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	pe := protocol.AsError(err)
+	switch pe.Code {
+	case protocol.CodeBackend:
+		if d, ok := protocol.BackendData(err); ok {
+			r := fmt.Sprintf("the backend answered HTTP %d", d.HTTPStatus)
+			if d.DataverseCode != "" {
+				r += " (" + d.DataverseCode + ")"
+			}
+			return r + ": see the daemon's log"
+		}
+	case protocol.CodeNoBackend:
+		return "the backend is unreachable: see the daemon's log"
+	case protocol.CodeTimeout:
+		return "the backend did not answer in time: see the daemon's log"
+	}
+	return fmt.Sprintf("the check failed with %d: see the daemon's log", pe.Code)
 }
 
 // readyCheckTimeout bounds a backend's readiness check: an orchestrator
@@ -135,6 +172,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, protocol.Status{
 		Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
 		Sessions: s.sessions.count(), Hosts: s.hosts.count(), Correlation: s.table.Stats(), Draining: s.draining.Load(),
+		Security: s.Security(),
 	})
 }
 

@@ -38,9 +38,24 @@ type Config struct {
 	// "*.crm4.dynamics.com", "https://app.example.com") accepted on the
 	// WebSockets. The request's own host and loopback are always accepted.
 	AllowedOrigins []string
-	// Token, when set, is required from widgets, hosts and admin calls as
-	// "Authorization: Bearer <token>" or "?access_token=<token>".
+	// AllowedHosts are extra Host header patterns (path.Match syntax, e.g.
+	// "bridge.example.com", "*.corp.example") the daemon answers to besides
+	// loopback and ListenAddr; any other Host is refused (DNS rebinding).
+	AllowedHosts []string
+	// ListenAddr is the address the daemon listens on, for the Host check:
+	// its host is accepted in Host; when it is empty or unspecified
+	// ("0.0.0.0:8787") any IP address is.
+	ListenAddr string
+	// Tokens are the per-role bearer tokens, sent as "Authorization: Bearer
+	// <token>" or "?access_token=<token>" (see Tokens for who opens what).
+	Tokens Tokens
+	// Token is the admin token under its old name: when set and
+	// Tokens.Admin is not, it becomes Tokens.Admin. (It used to open every
+	// role; the admin token still does.)
 	Token string
+	// AllowUnauthenticated records that the operator opted in to open roles
+	// on a non-loopback address; /api/v1/status repeats it.
+	AllowUnauthenticated bool
 	// MaxMessageBytes is the largest WebSocket message accepted; a larger one
 	// closes the connection with 1009. Default 1 MiB.
 	MaxMessageBytes int64
@@ -98,6 +113,9 @@ type Config struct {
 func (c *Config) setDefaults() error {
 	if c.Profile == "" {
 		c.Profile = protocol.ProfileCIF1
+	}
+	if c.Tokens.Admin == "" {
+		c.Tokens.Admin = c.Token
 	}
 	if _, err := protocol.ProfileTimeout(c.Profile); err != nil {
 		return err

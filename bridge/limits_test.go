@@ -219,7 +219,7 @@ func TestSessionResume(t *testing.T) {
 	c1.ws.Close(websocket.StatusNormalClosure, "")
 	c2 := dial(t, tb.wsURL(protocol.PathWidget), nil)
 	var h2 protocol.HelloResult
-	okResult(t, c2.call(protocol.MethodHello, map[string]any{"session": h1.Session}), &h2)
+	okResult(t, c2.call(protocol.MethodHello, map[string]any{"session": h1.Session, "resumeToken": h1.ResumeToken}), &h2)
 	if h2.Session != h1.Session || !h2.Resumed {
 		t.Fatalf("resume = %+v, want session %s resumed", h2, h1.Session)
 	}

@@ -3,7 +3,6 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // checkedBackend is a backend whose readiness the test controls.
@@ -21,7 +21,8 @@ type checkedBackend struct {
 
 func (c *checkedBackend) Check(ctx context.Context) error {
 	if c.fail.Load() {
-		return errors.New("token endpoint: 401 invalid_client")
+		// An org that echoes what it got: /readyz must not repeat it.
+		return protocol.NewBackendError(401, "0x80072560", "bad token: Bearer eyJ-ORG-TOKEN-never-shown", "retrieverecord", "")
 	}
 	return nil
 }
@@ -48,7 +49,7 @@ func TestReadyzAsksTheBackend(t *testing.T) {
 	}
 	be.fail.Store(true)
 	code, body := get()
-	if code != http.StatusServiceUnavailable || body["error"] != "token endpoint: 401 invalid_client" || body["backend"] != "dataverse" {
+	if code != http.StatusServiceUnavailable || body["error"] != "the backend answered HTTP 401 (0x80072560): see the daemon's log" || body["backend"] != "dataverse" {
 		t.Fatalf("failing backend: %d %v", code, body)
 	}
 	be.fail.Store(false)

@@ -99,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler is the daemon's HTTP handler (WebSockets, admin, health, metrics).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.checkHost(s.mux) }
 
 // Table is the correlation table (read-only uses: listings, stats).
 func (s *Server) Table() *correlation.Table { return s.table }
@@ -136,7 +136,7 @@ func (s *Server) Attempt(ctx context.Context, sess *Session, a correlation.Attem
 	}
 	res, sent, err := s.table.Do(ctx, a, s.execute)
 	if err != nil && errors.Is(err, errShuttingDown) {
-		err = errShuttingDown
+		err = shutdownAnswer(err)
 	}
 	return res, sent, err
 }
@@ -162,6 +162,18 @@ func (s *Server) executeAttempt(ctx context.Context, a *correlation.Attempt) (js
 		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, res, nil))
 	}
 	return res, err
+}
+
+// shutdownAnswer is the -32007 for an attempt the shutdown ended. err is
+// errShuttingDown itself (the cause of the attempt's context) when the
+// drain ran out with the attempt handed to the backend: it may have run, and
+// the answer says so (data.delivered true), so nobody retries it blindly. A
+// refusal before the hand-over says delivered false.
+func shutdownAnswer(err error) error {
+	if err == error(errShuttingDown) {
+		return protocol.NewShuttingDownError(true, "the bridge is shutting down with this call in the backend's hands: it may have run; check before you retry it")
+	}
+	return protocol.NewShuttingDownError(false, "the bridge is shutting down: the call never reached the backend; reconnect and retry")
 }
 
 // Notify sends a notification to the session's newest connection; it is

@@ -508,7 +508,7 @@ func TestStreamStalledClient(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.(*net.TCPConn).SetReadBuffer(4096)
-	if _, err := io.WriteString(conn, "GET /api/v1/stream HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer "+streamToken+"\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "+streamToken+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -3,8 +3,10 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,12 +22,15 @@ import (
 type widgetConn struct {
 	s    *Server
 	conn *rpcconn.Conn
-	// sess is changed only by bridge.hello (resume), under the session registry.
+	// sess is changed only by bridge.hello (resume), under helloMu.
 	sess atomicSession
 	log  zerolog.Logger
 	// logs samples the lines a client can cause at will (refusals,
 	// unmatched answers): one per reason per interval.
 	logs *logcap.Sampler
+	// helloMu serialises this connection's bridge.hello calls (a batch may
+	// hold several), so that the connection belongs to one session at a time.
+	helloMu sync.Mutex
 }
 
 func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
@@ -34,10 +39,8 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	timeout, _ := s.timeoutFor(s.cfg.Profile)
-	sess := s.sessions.create("", s.cfg.Profile, timeout)
 	log := s.log.With().Str("role", "widget").Str("remote", r.RemoteAddr).Logger()
 	wc := &widgetConn{s: s, log: log, logs: logcap.NewSampler(logSampleInterval)}
-	wc.sess.Store(sess)
 	c := rpcconn.New(s.base, ws, wc, s.connOptions(log, rpcconn.Options{
 		Admit:   wc.admit,
 		OnFrame: func(dir string, msg []byte) { s.frame(wc.sess.Load().ID, "widget", dir, msg) },
@@ -49,7 +52,8 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 		},
 	}))
 	wc.conn = c
-	s.sessions.attach(sess, c)
+	sess := s.sessions.open(s.cfg.Profile, timeout, c)
+	wc.sess.Store(sess)
 	s.track(c)
 	s.connWG.Add(1)
 	s.metrics.conns.WithLabelValues("widget").Inc()
@@ -79,17 +83,29 @@ func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protoc
 	sess := wc.sess.Load()
 	start := time.Now()
 	res, err := wc.route(ctx, sess, m)
-	if err != nil && context.Cause(ctx) == errShuttingDown {
+	if err != nil && context.Cause(ctx) == errShuttingDown && !ownShutdownAnswer(err) {
 		err = errShuttingDown
 	}
 	wc.s.metrics.observe(m.Method, start, err)
 	return res, err
 }
 
+// ownShutdownAnswer reports whether err already tells the widget what the
+// shutdown did to its call (a -32007 with data.delivered, or a -32005
+// listing the attempts and the ledger entry): it must not be replaced by a
+// bare -32007.
+func ownShutdownAnswer(err error) bool {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return pe.Code == protocol.CodeShuttingDown && len(pe.Data) > 0 || pe.Code == protocol.CodeRetriesExhausted
+}
+
 func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {
 	switch {
 	case m.Method == protocol.MethodHello:
-		return wc.hello(sess, m)
+		return wc.hello(m)
 	case strings.HasPrefix(m.Method, protocol.CIFPrefix):
 		params, typed, err := validateCIF(m.Method, m.Params)
 		if err != nil {
@@ -107,8 +123,9 @@ func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Mess
 	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q (see the protocol summary in README.md)", m.Method)
 }
 
-// hello answers bridge.hello: picks the profile, resumes a session by id.
-func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage, error) {
+// hello answers bridge.hello: picks the profile, resumes a session by id
+// and its resume token.
+func (wc *widgetConn) hello(m *protocol.Message) (json.RawMessage, error) {
 	var p protocol.HelloParams
 	if err := protocol.DecodeParams(m.Params, &p); err != nil {
 		return nil, err
@@ -116,6 +133,12 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 	if p.Role != "" && p.Role != "widget" {
 		return nil, protocol.InvalidParams("\"role\" must be \"widget\" on %s (host peers connect to %s)", protocol.PathWidget, protocol.PathHost)
 	}
+	if p.Session != "" && !protocol.SessionIDValid(p.Session) {
+		return nil, protocol.InvalidParams("\"session\" must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
+	}
+	wc.helloMu.Lock()
+	defer wc.helloMu.Unlock()
+	cur := wc.sess.Load()
 	profile, _ := cur.Profile()
 	if p.Profile != "" {
 		profile = p.Profile
@@ -126,19 +149,21 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 	}
 	sess, resumed := cur, false
 	if p.Session != "" && p.Session != cur.ID {
-		if !protocol.SessionIDValid(p.Session) {
-			return nil, protocol.InvalidParams("\"session\" must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
+		var moved []*rpcconn.Conn
+		sess, resumed, moved, err = wc.s.sessions.take(p.Session, p.ResumeToken, profile, timeout, wc.conn)
+		if err != nil {
+			wc.s.log.Warn().Str("session", p.Session).Str("current", cur.ID).Bool("tokenGiven", p.ResumeToken != "").
+				Msg("refused to resume a session without its resume token")
+			return nil, err
 		}
-		sess = wc.s.sessions.get(p.Session)
-		if sess == nil {
-			// Unknown (e.g. the bridge restarted): keep the widget's id.
-			sess = wc.s.sessions.create(p.Session, profile, timeout)
-		} else {
-			resumed = true
-		}
-		wc.s.sessions.attach(sess, wc.conn)
 		wc.sess.Store(sess)
 		wc.s.sessions.detach(cur, wc.conn, true)
+		for _, old := range moved {
+			old.Close(protocol.CloseSessionMoved, "session "+sess.ID+" was resumed by another connection")
+		}
+		if len(moved) > 0 {
+			wc.s.log.Info().Str("session", sess.ID).Int("closed", len(moved)).Msg("session moved to a new connection; the old one is closed with 4001")
+		}
 	}
 	sess.mu.Lock()
 	sess.profile, sess.timeout = profile, timeout
@@ -150,5 +175,6 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 	}
 	sess.mu.Unlock()
 	wc.s.log.Info().Str("session", sess.ID).Str("profile", profile).Bool("resumed", resumed).Str("client", logcap.Str(p.Client)).Msg("hello")
-	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Version: wc.s.cfg.Version, Resumed: resumed})
+	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(),
+		Version: wc.s.cfg.Version, Resumed: resumed, ResumeToken: sess.resumeToken})
 }

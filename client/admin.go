@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -72,6 +73,9 @@ func (a *Admin) Do(ctx context.Context, method, path string, body, out any) erro
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
+		if method != http.MethodGet && method != http.MethodHead {
+			rd = strings.NewReader("{}")
+		}
 	case []byte:
 		rd = bytes.NewReader(b)
 	default:
@@ -86,6 +90,7 @@ func (a *Admin) Do(ctx context.Context, method, path string, body, out any) erro
 		return err
 	}
 	if rd != nil {
+		// The bridge refuses a state change without it (cross-site guard).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if a.Token != "" {

@@ -93,6 +93,19 @@ type Status struct {
 	Profile     string           `json:"profile"`
 	Sessions    int              `json:"sessions"`
 	Version     string           `json:"version"`
+	Security    SecurityStatus   `json:"security"`
+}
+
+// SecurityStatus is what /api/v1/status says of access control.
+type SecurityStatus struct {
+	// OpenRoles need no token ("widget", "host", "admin").
+	OpenRoles []string `json:"openRoles"`
+	// AllowUnauthenticated is the operator's opt-in to serve open roles
+	// beyond loopback (--allow-unauthenticated).
+	AllowUnauthenticated bool     `json:"allowUnauthenticated"`
+	Listen               string   `json:"listen,omitempty"`
+	AllowedHosts         []string `json:"allowedHosts"`
+	AllowedOrigins       []string `json:"allowedOrigins"`
 }
 
 // StreamSnapshot is the dashboard stream's "snapshot" event

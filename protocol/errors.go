@@ -187,6 +187,28 @@ func NewNoBackendError(delivered bool, format string, args ...any) *Error {
 	return NewError(CodeNoBackend, fmt.Sprintf(format, args...), NoBackendData{Delivered: delivered})
 }
 
+// NewShuttingDownError returns a -32007 error whose data says whether the
+// call had reached whoever executes it (the NoBackendData shape,
+// {"delivered":bool}). Delivered true: the bridge stopped with the call in
+// the backend's hands, so it may have run; check before retrying it.
+func NewShuttingDownError(delivered bool, format string, args ...any) *Error {
+	return NewError(CodeShuttingDown, fmt.Sprintf(format, args...), NoBackendData{Delivered: delivered})
+}
+
+// Delivered reports data.delivered of a -32002 or -32007 error; ok is false
+// for other errors and when the error carries no such data.
+func Delivered(err error) (delivered, ok bool) {
+	var e *Error
+	if !errors.As(err, &e) || (e.Code != CodeNoBackend && e.Code != CodeShuttingDown) || len(e.Data) == 0 {
+		return false, false
+	}
+	var d NoBackendData
+	if json.Unmarshal(e.Data, &d) != nil {
+		return false, false
+	}
+	return d.Delivered, true
+}
+
 // NoBackend decodes the data of a -32002 error; ok is false for other errors
 // and for a -32002 without the data (e.g. from an older host peer).
 func NoBackend(err error) (d NoBackendData, ok bool) {

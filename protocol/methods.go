@@ -16,10 +16,17 @@ const (
 	PathHost   = "/v1/host"   // WebSocket for host peers
 )
 
+// CloseSessionMoved is the WebSocket close code a widget connection gets when
+// another connection resumed its session (bridge.hello with the session's id
+// and resumeToken): the session lives on there. A client should not
+// reconnect and resume it again, or the two would take it from each other.
+const CloseSessionMoved = 4001
+
 // Widget → bridge methods.
 const (
 	// MethodHello {HelloParams} → HelloResult. Optional: a session exists from
-	// connect. Resumes a session by id, or picks the profile.
+	// connect. Resumes a session by id with its resumeToken (else -32004),
+	// or picks the profile.
 	MethodHello = "bridge.hello"
 
 	// CIFPrefix + messageType is the raw CIF channel: one attempt under the

@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
-
 	"strings"
 )
 
@@ -11,12 +10,10 @@ import (
 type HelloParams struct {
 	Role         string `json:"role,omitempty"`         // "widget" (default)
 	Session      string `json:"session,omitempty"`      // resume this session
+	ResumeToken  string `json:"resumeToken,omitempty"`  // the resumeToken the session's first bridge.hello returned; required with Session
 	Profile      string `json:"profile,omitempty"`      // ProfileCIF1 or ProfileCIF2
 	Client       string `json:"client,omitempty"`       // free text for logs, e.g. "softphone/1.2"
 	EnreachToken string `json:"enreachToken,omitempty"` // per-session Enreach bearer token; never logged
-	// ResumeToken proves the right to resume Session: the resumeToken of
-	// the bridge.hello result that created it.
-	ResumeToken string `json:"resumeToken,omitempty"`
 }
 
 // HelloResult is the result of bridge.hello.
@@ -26,9 +23,9 @@ type HelloResult struct {
 	TimeoutMs int64  `json:"timeoutMs"`
 	Version   string `json:"version"`
 	Resumed   bool   `json:"resumed,omitempty"`
-	// ResumeToken is the secret a later bridge.hello sends with Session to
-	// resume this session; empty from a bridge that does not issue one.
-	ResumeToken string `json:"resumeToken,omitempty"`
+	// ResumeToken is the session's secret: send it with "session" in a
+	// later bridge.hello to resume the session. Never logged.
+	ResumeToken string `json:"resumeToken"`
 }
 
 // RecordParams name one record: cif.deleterecord, and the base of others.

@@ -40,11 +40,24 @@ func (f Func) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMess
 
 // Checker is implemented by backends that can tell whether they are able to
 // serve calls right now (a real org: token obtainable, Web API reachable).
-// /readyz calls Check with a short deadline and reports 503 with the error
-// when it fails. Backends without it are ready whenever the bridge is.
+// /readyz calls Check with a short deadline and reports 503 when it fails.
+// /readyz is open to anyone who reaches the daemon, so it never shows what
+// an upstream sent: it shows a *CheckError's Reason, else only the error's
+// code (and HTTP status); the whole error goes to the daemon's log.
+// Backends without it are ready whenever the bridge is.
 type Checker interface {
 	Check(ctx context.Context) error
 }
+
+// CheckError is a failed Check: Reason, in the backend's own words with
+// nothing an upstream sent, is what /readyz shows; Err is the whole error.
+type CheckError struct {
+	Reason string
+	Err    error
+}
+
+func (e *CheckError) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *CheckError) Unwrap() error { return e.Err }
 
 // Params returns the attempt's params as a *P: a.Typed when the bridge
 // already decoded them into that type, else a strict decode of a.Params

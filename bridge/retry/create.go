@@ -260,6 +260,12 @@ func (lc *logicalCreate) applyLate(i int, l correlation.Late) {
 	if a.Outcome != protocol.LedgerOutcomeTimeout {
 		return
 	}
+	if l.Expired && lc.e.stopping() {
+		// The shutdown ended the late record, not the late window: the
+		// outcome is as open as before. The entry stays suspected, and the
+		// next start settles it (ledger.Reconcile) once the window passed.
+		return
+	}
 	a.LateByMs = l.LateBy.Milliseconds()
 	switch {
 	case l.Expired:

@@ -247,6 +247,11 @@ func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, a correlat
 	}
 	failure(&rec, err)
 	switch {
+	case pe(err).Code == protocol.CodeShuttingDown && delivered(err):
+		// The bridge stopped with the attempt in the backend's hands: it
+		// may have run. It stays pending, so the create is recorded as
+		// suspected before the process exits (see stopping).
+		rec.Outcome = protocol.LedgerOutcomeTimeout
 	case sent.Late:
 		rec.Outcome = protocol.LedgerOutcomeTimeout
 	case outcomeOpen(err, false):
@@ -302,6 +307,19 @@ func (e *Engine) repeat(ctx context.Context, call bridge.WidgetCall, a correlati
 		}
 	}
 	return t
+}
+
+// delivered reports whether a -32007 says the call had reached the backend.
+func delivered(err error) bool {
+	d, ok := protocol.Delivered(err)
+	return ok && d
+}
+
+// stopping reports whether the bridge is shutting down (a Bridge that
+// tells: *bridge.Server's Ready is false once it drains).
+func (e *Engine) stopping() bool {
+	r, ok := e.cfg.Bridge.(interface{ Ready() bool })
+	return ok && !r.Ready()
 }
 
 // failure records err in rec as a plain failure.

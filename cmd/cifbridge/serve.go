@@ -38,7 +38,6 @@ type serveFlags struct {
 	emulatorFaults  string
 	emulatorMax     int
 	allowedOrigins  string
-	token           string
 	maxMessageBytes int64
 	maxInflight     int
 	lateWindow      time.Duration
@@ -59,7 +58,6 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.emulatorFaults, "emulator-faults", "", "JSON `file` with the emulator's initial fault profile (latency, errors, drops); also PUT /api/v1/emulator/faults")
 	fs.IntVar(&f.emulatorMax, "emulator-max-records", emulator.DefaultMaxRecords, "most records created at run time the emulator keeps (seeded ones are always kept); past it the oldest record not read, updated or referenced lately is evicted (counted in /api/v1/emulator/stats), so a long load run keeps bounded memory and the emulator's garbage collection stays out of the bridge's latency; -1 keeps everything")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated browser Origin `patterns` allowed besides the bridge's own host and loopback, e.g. '*.crm4.dynamics.com,https://widget.example.com'")
-	fs.StringVar(&f.token, "token", "", "bearer `token` required from widgets, hosts and admin calls (prefer the environment variable: flags show in ps)")
 	fs.Int64Var(&f.maxMessageBytes, "max-message-bytes", 1<<20, "largest WebSocket message in `bytes`; a larger one closes the connection with 1009")
 	fs.IntVar(&f.maxInflight, "max-inflight", 64, "most concurrent calls per session; more are answered with -32003")
 	fs.DurationVar(&f.lateWindow, "late-window", 10*time.Minute, "how long a timed-out attempt waits for its late answer")
@@ -110,6 +108,7 @@ type namedPlugin struct {
 // runs in one process share nothing. Adding a part means adding one line here.
 func newServePlugins() []namedPlugin {
 	return []namedPlugin{
+		{"access", &accessPlugin{}},       // serve_access.go: per-role tokens, --allowed-hosts, the non-loopback rule
 		{"capture", &capturePlugin{}},     // serve_capture.go: --capture-dir, frames to JSONL
 		{"dataverse", &dataversePlugin{}}, // serve_dataverse.go: --backend dataverse
 		{"enreach", &enreachPlugin{}},     // serve_enreach.go: --enreach-url upstream
@@ -192,7 +191,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Str("host", "ws://"+addr+protocol.PathHost).
 		Str("dashboard", "http://"+addr+"/").
 		Str("backend", f.backend).Str("profile", f.profile).Dur("cifTimeout", d.env.Config.CIFTimeout()).
-		Bool("tokenRequired", f.token != "").Str("dataDir", f.dataDir).Str("version", version).
+		Str("dataDir", f.dataDir).Str("version", version).
 		Msg("cifbridge serving on ws://" + addr + protocol.PathWidget)
 	errc := d.serve()
 	select {
@@ -230,7 +229,6 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 		Profile:         f.profile,
 		LateWindow:      f.lateWindow,
 		ResumeWindow:    f.resumeWindow,
-		Token:           f.token,
 		MaxMessageBytes: f.maxMessageBytes,
 		MaxInFlight:     f.maxInflight,
 		DrainTimeout:    f.drainTimeout,

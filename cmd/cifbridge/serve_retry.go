@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
@@ -21,6 +22,13 @@ type retryPlugin struct {
 
 	ledger        *ledger.Ledger // opened by configure, closed by stop
 	stopRetention func()         // ends the retention loop and waits for it
+	opened        time.Time      // when configure opened it: older suspected entries are a previous run's
+
+	// reconcileMu guards recheck, the timer that settles a previous run's
+	// suspected entries once their late window ends; stop ends it.
+	reconcileMu sync.Mutex
+	recheck     *time.Timer
+	stopped     bool
 }
 
 // retentionInterval is how often retention prunes the ledger (and once at
@@ -42,6 +50,7 @@ func (p *retryPlugin) configure(env *serveEnv) error {
 		return fmt.Errorf("--data-dir: %w", err)
 	}
 	p.ledger = l
+	p.opened = time.Now()
 	h := ledger.Handler(l, env.Log.With().Str("component", "ledger").Logger())
 	env.Config.Extra[ledger.PathList] = h
 	env.Config.Extra[ledger.PathOne] = h
@@ -59,6 +68,7 @@ func (p *retryPlugin) start(ctx context.Context, env *serveEnv) error {
 		return err
 	}
 	eng.Register(env.Server)
+	p.reconcile(env)
 	for _, c := range p.ledger.Collectors() {
 		if err := env.Server.Registry().Register(c); err != nil {
 			return fmt.Errorf("register ledger metrics: %w", err)
@@ -84,6 +94,12 @@ func (p *retryPlugin) stop(env *serveEnv) {
 	if p.ledger == nil {
 		return
 	}
+	p.reconcileMu.Lock()
+	p.stopped = true
+	if p.recheck != nil {
+		p.recheck.Stop()
+	}
+	p.reconcileMu.Unlock()
 	if err := p.ledger.Close(); err != nil {
 		env.Log.Error().Err(err).Msg("close the duplicate ledger")
 	}
@@ -95,4 +111,39 @@ type emulatorKeys struct{ e *emulator.Emulator }
 func (k emulatorKeys) PrimaryKey(entity string) (string, bool) {
 	m, ok := k.e.Entity(entity)
 	return m.PrimaryIDAttribute, ok && m.PrimaryIDAttribute != ""
+}
+
+// reconcile settles the suspected entries a previous run left (their late
+// answers died with it): expired-unknown once their late window passed,
+// resolved when the dataverse backend finds the record under the create's
+// key. Entries whose window is still open are settled by a timer when it
+// ends.
+func (p *retryPlugin) reconcile(env *serveEnv) {
+	var check ledger.RecordChecker
+	if dv, ok := servePluginOf[*dataversePlugin](env); ok && dv.backend != nil {
+		check = dv.backend
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := p.ledger.Reconcile(ctx, p.opened, env.Flags.lateWindow, check)
+	if err != nil && check != nil {
+		env.Log.Warn().Err(err).Msg("ledger reconciliation could not look records up by key; settling by the late window only")
+		res, err = p.ledger.Reconcile(ctx, p.opened, env.Flags.lateWindow, nil)
+	}
+	if err != nil {
+		env.Log.Error().Err(err).Msg("ledger reconciliation failed: suspected entries of a previous run stay suspected")
+		return
+	}
+	if res.Expired+res.Resolved+res.Waiting > 0 {
+		env.Log.Info().Int("expired", res.Expired).Int("resolved", res.Resolved).Int("waiting", res.Waiting).
+			Msg("ledger: settled the suspected entries a previous run left")
+	}
+	if res.Next.IsZero() {
+		return
+	}
+	p.reconcileMu.Lock()
+	defer p.reconcileMu.Unlock()
+	if !p.stopped {
+		p.recheck = time.AfterFunc(time.Until(res.Next)+time.Second, func() { p.reconcile(env) })
+	}
 }

@@ -260,6 +260,7 @@ test("reconnect: pending calls reject with CONNECTION_LOST, nothing is re-sent, 
   const hellos = bridge.calls("bridge.hello");
   assert.equal(hellos.length, 2);
   assert.equal(hellos[1].params.session, "s-1");
+  assert.equal(hellos[1].params.resumeToken, "t-s-1", "the resume carries the session's resume token");
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(bridge.calls("cif.createrecord").length, 1, "create not re-sent");
   assert.equal(bridge.calls("enreach.xrm.createRecord").length, 1, "xrm create not re-sent");

@@ -277,8 +277,9 @@ export class Connection extends EventTarget {
         }
         return;
       }
-      // The bridge refused the hello (unauthorized, unknown session, …).
-      if (params.session && err.code !== ErrorCode.Unauthorized) {
+      // The bridge refused the hello (a session not ours to resume: unknown,
+      // expired, or a resume token that does not match, -32004).
+      if (params.session) {
         // The session is gone: start a new one on the same socket.
         const old = this.session;
         this.session = null;
@@ -321,6 +322,9 @@ export class Connection extends EventTarget {
     // Never re-send: whatever was in flight has an unknown outcome.
     this._retireAll();
     const detail = { code: ev && ev.code, reason: ev && ev.reason, wasConnected: wasReady };
+    // 4001: another connection resumed this session; taking it back would
+    // start a tug of war, so this client stops.
+    if (ev && ev.code === 4001) this._closed = true;
     this.dispatchEvent(new CustomEvent("close", { detail }));
     if (!this._closed) this._scheduleReconnect();
   }
