@@ -225,22 +225,25 @@ func TestLedger(t *testing.T) {
 func TestResume(t *testing.T) {
 	d := startDaemon(t, daemonConfig{})
 	c1 := dial(t, d, client.Options{})
-	session := c1.Session()
+	session, token := c1.Session(), c1.ResumeToken()
+	if token == "" {
+		t.Fatal("bridge.hello gave no resumeToken")
+	}
 	c1.Close()
 	if err := c1.Call(t.Context(), protocol.MethodGetMode, struct{}{}, nil); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("call after Close: %v, want ErrClosed", err)
 	}
 
 	o := *d.opts
-	c2, err := client.Resume(t.Context(), d.url, session, "resume-secret", &o)
+	c2, err := client.Resume(t.Context(), d.url, session, token, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if h := c2.Hello(); !h.Resumed || h.Session != session || c2.ResumeToken() != "resume-secret" {
+	if h := c2.Hello(); !h.Resumed || h.Session != session || c2.ResumeToken() != token {
 		t.Fatalf("resumed hello = %+v, token %q", h, c2.ResumeToken())
 	}
-	if !d.sawFrame("widget in", `"session":"`+session+`"`, `"resumeToken":"resume-secret"`) {
+	if !d.sawFrame("widget in", `"session":"`+session+`"`, `"resumeToken":"`+token+`"`) {
 		t.Error("bridge.hello did not carry the session and its resume token")
 	}
 	if o.Session != "" || o.ResumeToken != "" {

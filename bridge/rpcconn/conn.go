@@ -149,7 +149,7 @@ type Conn struct {
 	drained chan struct{} // closed when the writer wrote all it will write
 
 	seq      atomic.Int64 // ids of outgoing calls
-	handlers sync.WaitGroup
+	handlers group
 	writerWG sync.WaitGroup
 
 	// closeDone is closed when the close handshake started by closeWith
@@ -228,7 +228,7 @@ func (c *Conn) Run() error {
 	}
 	c.end(err)
 	c.cancel(ErrClosed)
-	c.handlers.Wait()
+	c.handlers.wait()
 	c.writerWG.Wait()
 	if c.st.closeStarted() {
 		<-c.closeDone // our close frame and reason reach the peer
@@ -246,10 +246,8 @@ func (c *Conn) CancelRequests(cause error) { c.reqCancel(cause) }
 // closed with code and reason.
 func (c *Conn) Shutdown(ctx context.Context, cause error, code websocket.StatusCode, reason string) {
 	c.reqCancel(cause)
-	done := make(chan struct{})
-	go func() { c.handlers.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-c.handlers.zero():
 	case <-ctx.Done():
 	}
 	c.closeWith(code, reason)

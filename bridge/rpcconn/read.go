@@ -158,9 +158,9 @@ func (c *Conn) dispatch(data []byte, received time.Time) {
 			c.deliver(m)
 		case protocol.KindNotification:
 			if release, rejected := c.admit(m); rejected == nil {
-				c.handlers.Add(1)
+				c.handlers.add()
 				go func() {
-					defer c.handlers.Done()
+					defer c.handlers.done()
 					c.notify(m, release)
 				}()
 			}
@@ -170,9 +170,9 @@ func (c *Conn) dispatch(data []byte, received time.Time) {
 				c.send(protocol.AppendResponse(nil, m.ID, nil, rejected))
 				return
 			}
-			c.handlers.Add(1)
+			c.handlers.add()
 			go func() {
-				defer c.handlers.Done()
+				defer c.handlers.done()
 				c.send(c.serve(m, release))
 			}()
 		}
@@ -227,9 +227,9 @@ func (c *Conn) dispatchBatch(msgs []protocol.Message) {
 		finish()
 		return
 	}
-	c.handlers.Add(1)
+	c.handlers.add()
 	go func() {
-		defer c.handlers.Done()
+		defer c.handlers.done()
 		var wg sync.WaitGroup
 		for i := range msgs {
 			if !run[i] {
