@@ -385,7 +385,7 @@ func TestLoadRetryDuplicatesMatchLedger(t *testing.T) {
 	}
 	for _, want := range []string{
 		fmt.Sprintf("duplicates: suspected %d, confirmed %d (records); creates flagged possibleDuplicate %d", d.Suspected, d.Confirmed, d.Flagged),
-		fmt.Sprintf("confirmed:%d", statuses[string(protocol.LedgerConfirmed)]),
+		fmt.Sprintf("ledger entries: confirmed %d", statuses[string(protocol.LedgerConfirmed)]),
 		fmt.Sprintf("late completions %d, extra records %d", g.LateCompletions, g.ExtraRecords),
 		fmt.Sprintf("of retried calls&#39; attempts %d", rep.Late.Retried),
 		"late completions == late answers; extra records == confirmed duplicates",
