@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // streamInterval is how often StreamHandler sends a snapshot.
@@ -46,6 +47,10 @@ type StreamSnapshot struct {
 	Correlation   correlation.Stats `json:"correlation"`
 	SessionsTotal int               `json:"sessionsTotal"`
 	Sessions      []StreamSession   `json:"sessions"`
+	// RecentLate are the last late records that ended (answered after the
+	// CIF timeout, or expired), newest first, each with its own lateByMs
+	// and outcome.
+	RecentLate []protocol.EndedLate `json:"recentLate"`
 }
 
 // StreamSession is a session in a snapshot.
@@ -158,6 +163,7 @@ func (s *Server) snapshot(now time.Time) StreamSnapshot {
 		Now: now, Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
 		Draining: s.draining.Load(), Hosts: s.hosts.count(), Correlation: s.table.Stats(),
 		SessionsTotal: len(all), Sessions: make([]StreamSession, 0, min(len(all), streamMaxSessions)),
+		RecentLate: s.ended.list(),
 	}
 	for _, x := range all[:min(len(all), streamMaxSessions)] {
 		snap.Sessions = append(snap.Sessions, StreamSession{

@@ -312,6 +312,12 @@ func (l *Ledger) List(ctx context.Context, f Filter) ([]Entry, error) {
 // suspected, and ever confirmed (an entry counts once, whatever became of
 // it later: cleared, acknowledged, …). They are read from the table, so they
 // are the same after a restart.
+//
+// A confirmed duplicate is a suspicion proven, so Suspected counts every
+// entry ever suspected or ever confirmed, and Confirmed ≤ Suspected always
+// holds: the retry engine writes an entry "confirmed" at once when the late
+// answer came before the entry was first written, and such an entry was
+// nonetheless suspected (an attempt timed out) before it was confirmed.
 type Totals struct {
 	Suspected int `json:"suspected"`
 	Confirmed int `json:"confirmed"`
@@ -320,7 +326,7 @@ type Totals struct {
 // Totals returns the duplicate counters.
 func (l *Ledger) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
-	err := l.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(ever_suspected), 0), COALESCE(SUM(ever_confirmed), 0) FROM entries`).Scan(&t.Suspected, &t.Confirmed)
+	err := l.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(ever_suspected OR ever_confirmed), 0), COALESCE(SUM(ever_confirmed), 0) FROM entries`).Scan(&t.Suspected, &t.Confirmed)
 	if err != nil {
 		return Totals{}, fmt.Errorf("count ledger: %w", err)
 	}
