@@ -10,6 +10,7 @@ import { h, setText, syncRows, fmtInt, fmtMs, fmtCountdown, fmtClock, shortId } 
 import { initLedger } from "./ledger.js";
 import { initEmulator } from "./emulator.js";
 import { initEvents } from "./events.js";
+import { initWorkspace } from "./workspace.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 100;
@@ -21,6 +22,7 @@ const MAX_ROWS = 100;
 const live = { snap: null, at: 0, lateSeen: null, endedSeen: null };
 
 const eventsPanel = initEvents({ onSelect: selectSession });
+const workspacePanel = initWorkspace({ selected: () => eventsPanel.selected() });
 initLedger({ onOpenCount: (n) => setKpi("k-ledger", n, n > 0 ? "bad" : "") });
 initEmulator();
 
@@ -114,7 +116,9 @@ function onSnapshot(snap) {
 
   const sessions = snap.sessions || [];
   const inflight = sessions.flatMap((s) => s.inflight.map((a) => ({ ...a, timeoutMs: s.timeoutMs })));
-  inflight.sort((a, b) => a.leftMs - b.leftMs);
+  // Calls CIF runs without a timer (openForm, notifyEvent, insertNotes:
+  // noTimeout) wait for the agent: after the counting-down ones.
+  inflight.sort((a, b) => !!a.noTimeout - !!b.noTimeout || a.leftMs - b.leftMs);
   const late = sessions.flatMap((s) => s.late);
   late.sort((a, b) => b.overdueMs - a.overdueMs);
   // At most MAX_ROWS rows per table: the nearest the timeout, the longest overdue.
@@ -265,6 +269,7 @@ function renderSessions(list, total) {
 
 function selectSession(id) {
   eventsPanel.select(id);
+  workspacePanel.select();
   for (const row of $("sessions").querySelectorAll("tr[data-key]")) row.classList.toggle("selected", row.dataset.key === id);
 }
 
@@ -292,15 +297,22 @@ function tick() {
     const a = row._attempt;
     if (!a) continue;
     const since = now - row._at;
+    setText(row.querySelector(".elapsed"), fmtMs(a.elapsedMs + since));
+    const box = row.querySelector(".left");
+    if (a.noTimeout) {
+      // No CIF timeout: no countdown (its deadline is only the safety limit).
+      if (box.dataset.tone !== "agent") box.dataset.tone = "agent";
+      setText(box.querySelector(".txt"), "waiting for the agent");
+      box.title = "no CIF timeout; the safety limit ends it at " + fmtClock(a.deadline);
+      continue;
+    }
     const total = Math.max(1, new Date(a.deadline) - new Date(a.started));
     const left = Math.max(0, a.leftMs - since);
     const frac = left / total;
-    const box = row.querySelector(".left");
     const tone = frac > 0.5 ? "" : frac > 0.2 ? "warn" : "bad";
     if ((box.dataset.tone || "") !== tone) box.dataset.tone = tone;
     box.querySelector(".fill").style.width = (frac * 100).toFixed(1) + "%";
     setText(box.querySelector(".txt"), fmtCountdown(left));
-    setText(row.querySelector(".elapsed"), fmtMs(a.elapsedMs + since));
   }
   for (const row of $("late").querySelectorAll("tr[data-key]")) {
     const a = row._attempt;

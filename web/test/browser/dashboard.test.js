@@ -241,6 +241,23 @@ describe("dashboard in Chromium", { skip: skipReason || false, timeout: 180_000 
     await waitFor(async () => Number((await dash.getByTestId("stat-createrecord").locator("td.r").innerText()).replace(/,/g, "")) >= 4, "createrecord count in the stats");
   });
 
+  it("shows a call without a CIF timeout (noTimeout: openForm) as waiting for the agent, not a countdown", { timeout: 30_000 }, async (t) => {
+    const put = await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { rules: [{ method: "openform", latencyMs: 2500, count: 1 }] });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    await widget.evaluate(() => {
+      window.__form = window.Microsoft.CIFramework.openForm(JSON.stringify({ entityName: "contact", useQuickCreateForm: true })).catch((e) => e);
+    });
+    const inflight = await waitFor(async () => (await adminJSON(daemon.base, "GET", "/api/v1/sessions/" + session)).body.inflight.find((a) => a.method === "cif.openform"), "openForm in flight");
+    if (!inflight.noTimeout) {
+      t.skip("this daemon does not flag noTimeout calls yet (the CIF 2.0 branch adds it)");
+      return;
+    }
+    const row = dash.locator(`#inflight tr[data-key="${inflight.id}"]`);
+    await row.locator(".txt").filter({ hasText: "waiting for the agent" }).waitFor();
+    assert.equal(await row.locator(".bar").isVisible(), false, "no countdown bar");
+    await widget.evaluate(() => window.__form);
+  });
+
   it("with --token: works from /?token= (header for fetch, access_token for the stream) and says so without it", { timeout: 40_000 }, async () => {
     const secured = await startDaemon(["--token", "s3cret-token"]);
     const p = await newPage(browser);
