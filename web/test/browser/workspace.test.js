@@ -4,12 +4,16 @@
 // docs/workspace.md) is a small stateful fake behind Playwright's request
 // routing, so the panel is tested whether or not this daemon has the
 // workspace yet. Without the fake, the panel shows what the daemon says
-// (a 404 message, or the real snapshot).
+// (a 404 message, or the real snapshot); with the CIF 2.0 sample and the
+// real workspace in the daemon, the agent is played end to end from the
+// panel (skipped while the daemon has neither).
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { skipReason, startDaemon, launchBrowser, newPage, adminJSON, waitFor, sleep, artifact } from "./harness.js";
+import path from "node:path";
+
+import { skipReason, startDaemon, launchBrowser, newPage, adminJSON, waitFor, sleep, artifact, repoRoot } from "./harness.js";
 
 const PRESENCES = [
   { presenceId: "available", presenceText: "Available", presenceColor: "#00FF00", basePresenceStatus: "Available" },
@@ -233,6 +237,56 @@ describe("agent workspace panel in Chromium", { skip: skipReason || false, timeo
       assert.deepEqual(dash.errors.map(String), []);
     } finally {
       await dash.close();
+    }
+  });
+
+  it("plays the agent for the CIF 2.0 sample against the real workspace (when this daemon has it)", { timeout: 60_000 }, async (t) => {
+    const seeded = await startDaemon(["--emulator-seed", path.join(repoRoot, "bridge/emulator/testdata/seed-example.json")]);
+    const w = await newPage(browser);
+    const dash = await newPage(browser, { viewport: { width: 1440, height: 1000 } });
+    try {
+      if (!(await fetch(seeded.base + "/examples/multisession.html", { method: "HEAD" })).ok) {
+        t.skip("this daemon has no CIF 2.0 sample and workspace yet");
+        return;
+      }
+      await w.goto(seeded.base + "/examples/multisession.html");
+      await w.waitForFunction(() => window.cifbridge && window.cifbridge.connected && window.multisession.presence);
+      const sess = await w.evaluate(() => window.cifbridge.session);
+      await dash.goto(seeded.base + "/");
+      const ws = dash.getByTestId("workspace");
+      await ws.locator('[data-testid=ws-session][data-session="session-id-0"]').waitFor();
+      assert.equal(await dash.getByTestId("ev-session").inputValue(), sess);
+
+      // Ada calls: the toast counts down in the panel; the agent accepts it there.
+      await w.getByTestId("number").fill("+358401234567");
+      await w.getByTestId("ring").click();
+      const toast = ws.getByTestId("ws-toast").filter({ hasText: "Incoming call from Ada Lovelace" });
+      await toast.waitFor();
+      assert.match(await toast.getByTestId("ws-remaining").innerText(), /^\d+\.\d s left$/);
+      await toast.getByTestId("ws-accept").click();
+      await w.waitForFunction(() => window.multisession.calls.some((c) => c.phase === "active"));
+      // The widget opened a session titled with the caller, focused, with its tabs.
+      const tab = ws.locator("[data-testid=ws-session]").filter({ hasText: "Call from Ada Lovelace" });
+      await tab.waitFor();
+      await waitFor(async () => (await tab.getAttribute("aria-selected")) === "true", "Ada's session focused");
+      await waitFor(async () => (await ws.getByTestId("ws-tab").allInnerTexts()).some((x) => x.startsWith("Ada Lovelace")), "her contact tab");
+      await ws.locator("[data-testid=ws-recent]").filter({ hasText: "accepted" }).first().waitFor();
+
+      // The agent picks a presence: the widget hears onSetPresence.
+      await ws.getByTestId("ws-presence").selectOption("busy");
+      await w.waitForFunction(() => window.multisession.presence && window.multisession.presence.presenceId === "busy");
+
+      // The agent closes the session: the widget hangs up.
+      await tab.getByTestId("ws-close").click();
+      await tab.waitFor({ state: "detached" });
+      await w.waitForFunction(() => window.multisession.calls.every((c) => c.phase !== "active"));
+      const snap = await adminJSON(seeded.base, "GET", `/api/v1/sessions/${sess}/workspace`);
+      assert.deepEqual(snap.body.sessions.map((s) => s.sessionId), ["session-id-0"]);
+      assert.deepEqual([...dash.errors, ...w.errors].map(String), []);
+    } finally {
+      await dash.close();
+      await w.close();
+      await seeded.stop();
     }
   });
 
