@@ -46,6 +46,7 @@ export function initWorkspace(hooks) {
     if (id !== session) {
       session = id;
       snap = null;
+      msg("");
       render();
     }
     let next = POLL_MS;
@@ -56,7 +57,10 @@ export function initWorkspace(hooks) {
       const ctl = (inflight = new AbortController());
       try {
         const got = await api(base(id), { signal: ctl.signal });
-        if (id === session && !busy) show(got);
+        if (id === session && !busy) {
+          if (!snap) msg(""); // a message about a failed read no longer holds
+          show(got);
+        }
       } catch (err) {
         if (err && err.name === "AbortError") return;
         if (id !== session) return;
@@ -107,7 +111,8 @@ export function initWorkspace(hooks) {
     const has = !!snap;
     $("ws-body").hidden = !has;
     if (!has) return;
-    msg(
+    setText(
+      $("ws-summary"),
       `${snap.sessions.filter((s) => !s.home).length} of ${snap.maxSessions ?? "?"} sessions` +
         (snap.canCreateSession === false ? " (at the limit)" : "") +
         ` · ${pending().length} pending`,
