@@ -52,6 +52,8 @@ type Server struct {
 	inflight atomic.Int64
 
 	sessions *sessions
+	// ended keeps the last late records that ended, for the dashboard stream.
+	ended endedLate
 
 	// caps counts open WebSockets for --max-conns and --max-conns-per-ip.
 	caps    connCaps
@@ -200,6 +202,7 @@ func (s *Server) Session(id string) *Session { return s.sessions.get(id) }
 
 // onLate reports a late answer: logs, metrics, and bridge.late to the widget.
 func (s *Server) onLate(l correlation.Late) {
+	s.ended.add(l, time.Now())
 	ev := s.log.Warn().Str("session", l.Info.Session).Str("attempt", l.Info.ID).Str("method", logcap.Str(l.Info.Method)).
 		Dur("lateBy", l.LateBy).Str("state", l.Info.State)
 	switch {

@@ -125,6 +125,7 @@ func (s *Server) snapshot(now time.Time) protocol.StreamSnapshot {
 		Now: now, Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
 		Draining: s.draining.Load(), Hosts: s.hosts.count(), Correlation: s.table.Stats(),
 		SessionsTotal: len(all), Sessions: make([]protocol.StreamSession, 0, min(len(all), streamMaxSessions)),
+		RecentLate: s.ended.list(),
 	}
 	for _, x := range all[:min(len(all), streamMaxSessions)] {
 		snap.Sessions = append(snap.Sessions, protocol.StreamSession{

@@ -120,6 +120,10 @@ type StreamSnapshot struct {
 	Correlation   CorrelationStats `json:"correlation"`
 	SessionsTotal int              `json:"sessionsTotal"`
 	Sessions      []StreamSession  `json:"sessions"`
+	// RecentLate are the last late records that ended (answered after the
+	// CIF timeout, or expired), newest first, each with its own lateByMs
+	// and outcome.
+	RecentLate []EndedLate `json:"recentLate"`
 }
 
 // StreamSession is a session in a snapshot.

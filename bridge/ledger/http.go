@@ -31,7 +31,7 @@ const (
 
 // Handler serves the ledger's REST API (mount it on PathList and PathOne):
 //
-//	GET  /api/v1/ledger?status=&session=&since=&limit=  → {"entries":[Entry…]}
+//	GET  /api/v1/ledger?status=&session=&since=&limit=  → {"entries":[Entry…],"totals":Totals}
 //	GET  /api/v1/ledger/{id}                            → Entry
 //	POST /api/v1/ledger/{id}/acknowledge {"note":"…"}   → Entry (status "acknowledged")
 //
@@ -97,7 +97,13 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	// totals are the whole ledger's duplicate counters, whatever the filter.
+	totals, err := h.l.Totals(r.Context())
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "totals": totals})
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {

@@ -251,8 +251,14 @@ func (l *Ledger) List(ctx context.Context, f Filter) ([]protocol.LedgerEntry, er
 
 // Totals are the duplicate counters: how many entries have ever been
 // suspected, and ever confirmed (an entry counts once, whatever became of
-// it later: cleared, acknowledged, pruned, …). They are read from the
-// database, so they are the same after a restart.
+// it later: cleared, acknowledged, pruned, …). They are read from the database, so they
+// are the same after a restart.
+//
+// A confirmed duplicate is a suspicion proven, so Suspected counts every
+// entry ever suspected or ever confirmed, and Confirmed ≤ Suspected always
+// holds: the retry engine writes an entry "confirmed" at once when the late
+// answer came before the entry was first written, and such an entry was
+// nonetheless suspected (an attempt timed out) before it was confirmed.
 type Totals struct {
 	Suspected int `json:"suspected"`
 	Confirmed int `json:"confirmed"`
@@ -262,7 +268,7 @@ type Totals struct {
 func (l *Ledger) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
 	err := l.db.QueryRowContext(ctx, `SELECT
-		(SELECT COALESCE(SUM(ever_suspected), 0) FROM entries) + (SELECT suspected FROM pruned),
+		(SELECT COALESCE(SUM(ever_suspected OR ever_confirmed), 0) FROM entries) + (SELECT suspected FROM pruned),
 		(SELECT COALESCE(SUM(ever_confirmed), 0) FROM entries) + (SELECT confirmed FROM pruned)`).Scan(&t.Suspected, &t.Confirmed)
 	if err != nil {
 		return Totals{}, fmt.Errorf("count ledger: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -285,9 +286,9 @@ func TestCountersSurviveRestart(t *testing.T) {
 	b, _ := l.Create(ctx, sample("b", protocol.LedgerSuspected))
 	set(l, b.ID, protocol.LedgerCleared)
 	l.Create(ctx, sample("c", protocol.LedgerResolved))
-	l.Create(ctx, sample("d", protocol.LedgerConfirmed)) // confirmed at once, never suspected
+	l.Create(ctx, sample("d", protocol.LedgerConfirmed)) // written confirmed at once: suspected and confirmed
 	before := gather(t, l)
-	if before["cifbridge_duplicates_suspected_total"] != 2 || before["cifbridge_duplicates_confirmed_total"] != 2 {
+	if before["cifbridge_duplicates_suspected_total"] != 3 || before["cifbridge_duplicates_confirmed_total"] != 2 {
 		t.Fatalf("before restart %v", before)
 	}
 	if err := l.Close(); err != nil {
@@ -302,10 +303,10 @@ func TestCountersSurviveRestart(t *testing.T) {
 	e, _ := l.Create(ctx, sample("e", protocol.LedgerSuspected))
 	set(l, e.ID, protocol.LedgerConfirmed)
 	got := gather(t, l)
-	if got["cifbridge_duplicates_suspected_total"] != 3 || got["cifbridge_duplicates_confirmed_total"] != 3 || got["cifbridge_ledger_entries{status=confirmed}"] != 3 {
+	if got["cifbridge_duplicates_suspected_total"] != 4 || got["cifbridge_duplicates_confirmed_total"] != 3 || got["cifbridge_ledger_entries{status=confirmed}"] != 3 {
 		t.Fatalf("after more changes %v", got)
 	}
-	if tot, err := l.Totals(ctx); err != nil || tot != (ledger.Totals{Suspected: 3, Confirmed: 3}) {
+	if tot, err := l.Totals(ctx); err != nil || tot != (ledger.Totals{Suspected: 4, Confirmed: 3}) {
 		t.Fatalf("totals %+v %v", tot, err)
 	}
 }
@@ -337,7 +338,7 @@ func TestMigrationFromSchema1(t *testing.T) {
 	db.Close()
 	l := open(t, path)
 	tot, err := l.Totals(context.Background())
-	if err != nil || tot != (ledger.Totals{Suspected: 1, Confirmed: 2}) {
+	if err != nil || tot != (ledger.Totals{Suspected: 3, Confirmed: 2}) {
 		t.Fatalf("totals %+v %v", tot, err)
 	}
 	if e, err := l.Get(context.Background(), "L3"); err != nil || e.Status != protocol.LedgerAcknowledged || len(e.RecordIDs) != 2 {
@@ -387,9 +388,17 @@ func TestREST(t *testing.T) {
 	if code != 200 || len(m["entries"].([]any)) != 2 {
 		t.Fatalf("list: %d %v", code, m)
 	}
+	// The whole ledger's counters: s2 was written confirmed, so it counts as
+	// suspected too.
+	if tot, _ := m["totals"].(map[string]any); tot["suspected"] != 2.0 || tot["confirmed"] != 1.0 {
+		t.Fatalf("list totals: %v", m["totals"])
+	}
 	code, m = do("GET", "/api/v1/ledger?status=suspected&session=s1&since=1h&limit=5", "")
 	if code != 200 || len(m["entries"].([]any)) != 1 {
 		t.Fatalf("filtered list: %d %v", code, m)
+	}
+	if tot, _ := m["totals"].(map[string]any); tot["suspected"] != 2.0 {
+		t.Fatalf("filtered list totals (whole ledger): %v", m["totals"])
 	}
 	code, m = do("GET", "/api/v1/ledger?since="+time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "")
 	if code != 200 || len(m["entries"].([]any)) != 0 {
@@ -435,4 +444,54 @@ func TestREST(t *testing.T) {
 			t.Errorf("%s %s: %d %v; want %d containing %q", b.method, b.path, code, m, b.code, b.want)
 		}
 	}
+}
+
+// TestTotalsConfirmedNeverExceedsSuspected walks entries through every
+// status in many orders (written at once in any status, then updated at
+// random) and checks the counters' definitions after each write: confirmed
+// ≤ suspected, confirmed = entries ever confirmed, suspected = entries ever
+// suspected or confirmed.
+func TestTotalsConfirmedNeverExceedsSuspected(t *testing.T) {
+	ctx := context.Background()
+	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	rng := rand.New(rand.NewPCG(18, 6))
+	everS, everC := map[string]bool{}, map[string]bool{}
+	var ids []string
+	for step := range 200 {
+		st := protocol.LedgerStatuses[rng.IntN(len(protocol.LedgerStatuses))]
+		var id string
+		if len(ids) == 0 || rng.IntN(4) == 0 {
+			e, err := l.Create(ctx, sample(fmt.Sprint("s", step), st))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = e.ID
+			ids = append(ids, id)
+		} else {
+			id = ids[rng.IntN(len(ids))]
+			if _, err := l.Update(ctx, id, func(x *protocol.LedgerEntry) error { x.Status = st; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		everS[id] = everS[id] || st == protocol.LedgerSuspected || st == protocol.LedgerConfirmed
+		everC[id] = everC[id] || st == protocol.LedgerConfirmed
+		tot, err := l.Totals(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ledger.Totals{Suspected: count(everS), Confirmed: count(everC)}
+		if tot != want || tot.Confirmed > tot.Suspected {
+			t.Fatalf("step %d (%s → %s): totals %+v, want %+v (confirmed ≤ suspected)", step, id, st, tot, want)
+		}
+	}
+}
+
+func count(m map[string]bool) int {
+	n := 0
+	for _, v := range m {
+		if v {
+			n++
+		}
+	}
+	return n
 }

@@ -14,8 +14,8 @@ import (
 // agree with the stored entries, across restarts too:
 //
 //	cifbridge_ledger_entries{status}         entries per status
-//	cifbridge_duplicates_suspected_total     entries that have ever been suspected
-//	cifbridge_duplicates_confirmed_total     entries that have ever been confirmed
+//	cifbridge_duplicates_suspected_total     entries that have ever been suspected or confirmed
+//	cifbridge_duplicates_confirmed_total     entries that have ever been confirmed (≤ suspected)
 //	cifbridge_ledger_pruned_total            entries deleted by retention
 func (l *Ledger) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{&collector{l: l}}
@@ -24,9 +24,9 @@ func (l *Ledger) Collectors() []prometheus.Collector {
 var (
 	entriesDesc   = prometheus.NewDesc("cifbridge_ledger_entries", "Duplicate-ledger entries by status.", []string{"status"}, nil)
 	suspectedDesc = prometheus.NewDesc("cifbridge_duplicates_suspected_total",
-		"Logical creates ever flagged as possible duplicates (an attempt timed out, its outcome unknown).", nil, nil)
+		"Logical creates ever flagged as possible duplicates (an attempt timed out, its outcome unknown), confirmed ones included.", nil, nil)
 	confirmedDesc = prometheus.NewDesc("cifbridge_duplicates_confirmed_total",
-		"Logical creates whose late answers ever proved a duplicate record exists.", nil, nil)
+		"Logical creates whose late answers ever proved a duplicate record exists (never more than the suspected total).", nil, nil)
 	prunedDesc = prometheus.NewDesc("cifbridge_ledger_pruned_total",
 		"Settled duplicate-ledger entries deleted by retention (--ledger-retention).", nil, nil)
 )

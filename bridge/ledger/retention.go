@@ -43,7 +43,7 @@ func (l *Ledger) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	}
 	defer tx.Rollback()
 	var n, suspected, confirmed int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(ever_suspected), 0), COALESCE(SUM(ever_confirmed), 0) FROM entries WHERE `+where, args...).
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(ever_suspected OR ever_confirmed), 0), COALESCE(SUM(ever_confirmed), 0) FROM entries WHERE `+where, args...).
 		Scan(&n, &suspected, &confirmed); err != nil {
 		return 0, fmt.Errorf("prune ledger: %w", err)
 	}
