@@ -1,6 +1,7 @@
 // Package web holds what a browser loads from the daemon — the JS client
 // (/js/cifbridge.js), the recorder, the dashboard (/) and the examples
-// (/examples/) — embedded in the binary. node_modules, test and types-check
+// (/examples/) and the emulated Dynamics main window (/host/) — embedded in
+// the binary. node_modules, test and types-check
 // stay out of the binary.
 package web
 
@@ -10,7 +11,7 @@ import (
 	"net/http"
 )
 
-//go:embed *.js *.d.ts dashboard examples
+//go:embed *.js *.d.ts dashboard examples host
 var files embed.FS
 
 // FS is the embedded web folder.
@@ -21,6 +22,8 @@ func FS() fs.FS { return files }
 //	GET /              the dashboard (web/dashboard/index.html)
 //	GET /dashboard/    its modules and styles
 //	GET /js/           the JS client and the recorder (cifbridge.js, recorder.js, .d.ts)
+//	GET /host/         the emulated Dynamics main window (web/host/index.html)
+//	                   and its modules; /host/config.json is the daemon's
 //	GET /examples/     sample widgets; they import "../cifbridge.js", so the
 //	GET /cifbridge.js  modules are also served at the root
 //	GET /recorder.js
@@ -29,6 +32,7 @@ func Mount(m map[string]http.Handler) {
 	m["GET /js/"] = http.StripPrefix("/js/", fileServer)
 	m["GET /dashboard/"] = fileServer
 	m["GET /examples/"] = fileServer
+	m["GET /host/"] = fileServer
 	for _, name := range []string{"cifbridge.js", "cifbridge.d.ts", "recorder.js", "recorder.d.ts"} {
 		m["GET /"+name] = fileServer
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -48,6 +49,8 @@ type serveFlags struct {
 	drainTimeout    time.Duration
 	logLevel        string
 	logFormat       string
+	tlsCert         string
+	tlsKey          string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -69,6 +72,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long in-flight calls may finish before they are answered -32007")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or console (default: console on a terminal, json otherwise)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` (chain): serve https and wss instead of http and ws; needs --tls-key. With --listen 127.0.0.1:443 the host page /host/ gets a port-less https origin")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 }
 
 // servePlugin adds one concern to serve. Each
@@ -115,6 +120,7 @@ func newServePlugins() []namedPlugin {
 		{"capture", &capturePlugin{}},     // serve_capture.go: --capture-dir, frames to JSONL
 		{"dataverse", &dataversePlugin{}}, // serve_dataverse.go: --backend dataverse
 		{"enreach", &enreachPlugin{}},     // serve_enreach.go: --enreach-url upstream
+		{"hostpage", &hostPagePlugin{}},   // serve_hostpage.go: /host/ settings, --host-trusted-origins
 		{"pprof", &pprofPlugin{}},         // serve_pprof.go: --pprof under /api/v1/debug/pprof/
 		{"retry", &retryPlugin{}},         // serve_retry.go: ledger under --data-dir, enreach.xrm.*
 		{"web", webPlugin{}},              // serve_web.go: dashboard stream
@@ -198,6 +204,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
 	}
+	tlsCfg, err := loadTLS(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return usageError{err}
+	}
 	if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
 		return fmt.Errorf("create --data-dir: %w", err)
 	}
@@ -247,7 +257,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.listen, err)
+		return fmt.Errorf("listen on %s: %w", f.listen, listenHint(f.listen, err))
+	}
+	ws, web := "ws://", "http://"
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+		ws, web = "wss://", "https://"
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -258,12 +273,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := ln.Addr().String()
 	_, timeout := profileTimeout(cfg)
 	log.Info().
-		Str("widget", "ws://"+addr+protocol.PathWidget).
-		Str("host", "ws://"+addr+protocol.PathHost).
-		Str("dashboard", "http://"+addr+"/").
+		Str("widget", ws+addr+protocol.PathWidget).
+		Str("host", ws+addr+protocol.PathHost).
+		Str("dashboard", web+addr+"/").
+		Str("hostPage", web+portless(addr, tlsCfg != nil)+"/host/").
 		Str("backend", f.backend).Str("profile", f.profile).Dur("cifTimeout", timeout).
 		Bool("tokenRequired", f.token != "").Str("dataDir", f.dataDir).Str("version", version).
-		Msg("cifbridge serving on ws://" + addr + protocol.PathWidget)
+		Msg("cifbridge serving on " + ws + addr + protocol.PathWidget)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

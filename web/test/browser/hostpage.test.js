@@ -1,0 +1,346 @@
+// The emulated Dynamics main window (/host/) in headless Chromium, hosting a
+// test widget (pages/host-widget.html) that speaks CIF's postMessage wire
+// format with its own code: Maps by structured clone, 5-character
+// correlation ids, its own timer, trusted domains reduced to
+// protocol//hostname (so the port is dropped).
+//
+// Because the widget posts to "http://127.0.0.1" (no port), the host page
+// must have a port-less origin: the daemon listens on port 80. That needs
+// root (or CAP_NET_BIND_SERVICE); without it the test is skipped with a
+// message, unless CIFBRIDGE_REQUIRE_BROWSER is set (CI runs as root).
+//
+// Origins: the host page is http://<addr> (addr 127.0.0.1, or another
+// loopback address when port 80 is taken there); the widget comes from
+// http://widget.test:<port> and an untrusted frame from
+// http://evil.test:<port>, both a small static server on loopback that
+// Chromium reaches through --host-resolver-rules.
+//
+// Timers: the bridge runs with --cif-timeout 1s and the widget's timer is
+// set to 1000 ms with ?timeoutMs= (its default is CIF's 10 000 ms), so a
+// timeout takes a second, not ten. The host page takes its timer from the
+// bridge session (1000 ms).
+
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFile, readdir, writeFile, mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { tmpdir } from "node:os";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+import {
+  skipReason, startDaemon, buildDaemon, newPage, adminJSON, waitFor, artifact, chromiumPath, CHROMIUM_ARGS, TIMEOUT_MESSAGE,
+} from "./harness.js";
+
+const pagesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "pages");
+const required = !!process.env.CIFBRIDGE_REQUIRE_BROWSER;
+const UNTRUSTED = "Sender domain is not a recognised or is invalid and hence the message cant be processed";
+const NO_HANDLER = "No handlers found to process the request.";
+
+/** Whether addr:80 can be bound now. */
+function canBind(addr) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(80, addr, () => s.close(() => resolve(true)));
+  });
+}
+
+const hostAddr = await (async () => {
+  if (skipReason) return "";
+  if (typeof process.getuid === "function" && process.getuid() !== 0) return "";
+  for (const a of ["127.0.0.1", "127.0.80.1", "127.0.80.2", "127.0.80.3"]) {
+    if (await canBind(a)) return a;
+  }
+  return "";
+})();
+
+const skip = skipReason || (hostAddr ? "" : (() => {
+  const why = typeof process.getuid === "function" && process.getuid() !== 0
+    ? "the host page test binds port 80 (CIF's library drops the port of data-crmurl, so the host page needs a port-less origin) and that needs root or CAP_NET_BIND_SERVICE; run as root"
+    : "port 80 is taken on every loopback address tried (127.0.0.1, 127.0.80.1-3)";
+  if (required) throw new Error("CIFBRIDGE_REQUIRE_BROWSER is set but " + why);
+  process.stderr.write("# host page test skipped: " + why + "\n");
+  return why;
+})());
+
+/** Serves pages/ on loopback for the widget's and the untrusted frame's origins. */
+async function startPages() {
+  const server = createServer(async (req, res) => {
+    const rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const file = path.join(pagesDir, path.normalize(rel));
+    if (!file.startsWith(pagesDir + path.sep)) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "Content-Type": file.endsWith(".html") ? "text/html; charset=utf-8" : "text/javascript" }).end(body);
+    } catch {
+      res.writeHead(404).end("not found");
+    }
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { port: server.address().port, close: () => new Promise((r) => server.close(r)) };
+}
+
+describe("host page (/host/) with a CIF widget over postMessage", { skip: skip || false, timeout: 180_000 }, () => {
+  let daemon, pages, browser, page, captureDir, base, session;
+  const widget = () => page.frame({ url: /^http:\/\/widget\.test:/ });
+
+  before(async () => {
+    captureDir = await mkdtemp(path.join(tmpdir(), "cifbridge-host-capture-"));
+    daemon = await startDaemon(["--listen", hostAddr + ":80", "--cif-timeout", "1s", "--capture-dir", captureDir]);
+    base = "http://" + hostAddr;
+    pages = await startPages();
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [...CHROMIUM_ARGS, "--host-resolver-rules=MAP widget.test 127.0.0.1, MAP evil.test 127.0.0.1"],
+      timeout: 30_000,
+    });
+    page = await newPage(browser);
+    page.on("console", (m) => {
+      if (process.env.HOSTPAGE_DEBUG) process.stderr.write("# page: " + m.text() + "\n");
+    });
+    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=1000`;
+    await page.goto(`${base}/host/?widget=${encodeURIComponent(widgetURL)}`);
+    await page.waitForSelector("body[data-ready=true]");
+    await waitFor(() => widget(), "the widget frame");
+    await widget().waitForFunction(() => window.widgetReady === true);
+    session = await page.evaluate(() => window.cifHost.client.session);
+    assert.match(session, /\S/);
+  }, { timeout: 90_000 });
+
+  after(async () => {
+    if (page) {
+      await page.screenshot({ path: artifact("hostpage.png"), fullPage: true }).catch(() => {});
+      assert.deepEqual(page.errors.map(String), []);
+    }
+    await browser?.close();
+    await pages?.close();
+    await daemon?.stop();
+    if (captureDir) await rm(captureDir, { recursive: true, force: true });
+  });
+
+  it("the widget's library sees a port-less trusted domain and 5-character-ish ids", async () => {
+    const d = await widget().evaluate(() => window.CIF.domains);
+    assert.deepEqual(d, [base]);
+  });
+
+  it("CRUD with nested Maps, answered as Maps the way the real host builds them", async () => {
+    const r = await widget().evaluate(async () => {
+      const created = await window.CIF.createRecord("contact", JSON.stringify({ firstname: "Ada", lastname: "Lovelace", telephone1: "+358401234567", mobilephone: "+358407654321" }));
+      const createAnswer = window.received.find((m) => m.id === window.sent.at(-1).id);
+      const id = JSON.parse(created).id;
+      const retrieved = JSON.parse(await window.CIF.retrieveRecord("contact", id, "?$select=fullname,telephone1"));
+      const updated = JSON.parse(await window.CIF.updateRecord("contact", id, JSON.stringify({ lastname: "King" })));
+      const again = JSON.parse(await window.CIF.retrieveRecord("contact", id, "?$select=lastname"));
+      const deleted = await window.CIF.deleteRecord("contact", id);
+      let gone;
+      try {
+        await window.CIF.retrieveRecord("contact", id);
+      } catch (e) {
+        gone = JSON.parse(e);
+      }
+      return { created: JSON.parse(created), createAnswer, retrieved, updated, again, deleted, gone, ids: window.sent.map((s) => s.id) };
+    });
+    assert.equal(r.created.entityType, "contact");
+    assert.match(r.created.id, /^[0-9a-f-]{36}$/);
+    assert.equal(r.createAnswer.outcome, "success");
+    assert.equal(r.createAnswer.isMap, true, "messageData is a Map");
+    assert.equal(r.createAnswer.valueIsMap, true, "the created LookupValue is a nested Map");
+    assert.equal(r.retrieved.fullname, "Ada Lovelace");
+    assert.equal(r.retrieved.telephone1, "+358401234567");
+    assert.deepEqual(r.updated, { entityType: "contact", id: r.created.id });
+    assert.equal(r.again.lastname, "King");
+    assert.ok(r.deleted);
+    assert.equal(r.gone.value.errorType, 2, JSON.stringify(r.gone));
+    for (const id of r.ids) assert.ok(id.length >= 4 && id.length <= 6, `correlation id ${id}`);
+  });
+
+  it("a Dataverse error rejects with CIF's {value:{errorMsg,sourceFunc,errorType,reportTime}}", async () => {
+    const err = await widget().evaluate(() =>
+      window.CIF.retrieveRecord("contact", "00000000-0000-0000-0000-0000000000aa").then(() => null, (e) => JSON.parse(e)),
+    );
+    assert.ok(err && err.value, JSON.stringify(err));
+    assert.match(err.value.errorMsg, /does not exist/i);
+    assert.equal(err.value.errorType, 2);
+    assert.ok(!isNaN(Date.parse(err.value.reportTime)));
+    const bad = await widget().evaluate(() => window.CIF.createRecord("", "{}").then(() => null, (e) => JSON.parse(e)));
+    assert.equal(bad.msdyn_name, "createRecord", JSON.stringify(bad));
+    assert.match(bad.message, /entityName/);
+  });
+
+  it("a messageType the host has no handler for is answered success \"No handlers found\"", async () => {
+    const r = await widget().evaluate(async () => {
+      const v = await window.CIF.send("nosuchcall", new Map([["x", 1]]));
+      const m = window.received.find((x) => x.id === window.sent.at(-1).id);
+      return { v, m };
+    });
+    assert.equal(r.v, null);
+    assert.equal(r.m.outcome, "success");
+    assert.deepEqual(r.m.data, { message: NO_HANDLER });
+  });
+
+  it("a frame from an untrusted origin gets CIF's failure; nothing reaches the bridge", async () => {
+    const before = (await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}`)).body;
+    await widget().evaluate((src) => {
+      const f = document.createElement("iframe");
+      f.src = src;
+      document.body.append(f);
+    }, `http://evil.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=3000`);
+    const evil = await waitFor(() => page.frame({ url: /^http:\/\/evil\.test:/ }), "the untrusted frame");
+    await evil.waitForFunction(() => window.widgetReady === true);
+    const err = await evil.evaluate(() => window.CIF.createRecord("contact", JSON.stringify({ lastname: "Mallory" })).then(() => null, (e) => JSON.parse(e)));
+    assert.deepEqual(err, { message: UNTRUSTED });
+    const afterInfo = (await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}`)).body;
+    assert.equal(afterInfo.calls ?? afterInfo.requests ?? null, before.calls ?? before.requests ?? null);
+    const log = await page.evaluate(() => window.cifHost.entries.map((e) => e.text).join("\n"));
+    assert.match(log, /refused createrecord from untrusted http:\/\/evil\.test/);
+  });
+
+  it("setMode/setWidth drive the panel; the user's changes raise onmodechanged/onsizechanged and getMode/getWidth agree", async () => {
+    await widget().evaluate(() => window.CIF.setMode(0));
+    assert.equal(await page.getAttribute("[data-testid=panel]", "data-mode"), "minimized");
+    assert.equal(await widget().evaluate(() => window.CIF.getMode()), 0);
+    await widget().evaluate(() => window.CIF.setMode(1));
+    await widget().evaluate(() => window.CIF.setWidth(480));
+    assert.equal(await page.getAttribute("[data-testid=panel]", "data-mode"), "docked");
+    assert.equal(await page.$eval("[data-testid=panel]", (el) => el.getBoundingClientRect().width), 480);
+    assert.equal(await widget().evaluate(() => window.CIF.getWidth()), 480);
+    const badMode = await widget().evaluate(() => window.CIF.setMode(7).then(() => null, (e) => JSON.parse(e)));
+    assert.match(badMode.message, /setMode/);
+
+    // The user hides the panel: the widget hears it and getMode says 2.
+    await widget().evaluate(() => (window.events.length = 0));
+    await page.click("[data-testid=mode-hidden]");
+    assert.equal(await page.getAttribute("[data-testid=panel]", "data-mode"), "hidden");
+    await waitFor(() => widget().evaluate(() => window.events.find((e) => e.name === "onmodechanged")), "onmodechanged at the widget");
+    const ev = await widget().evaluate(() => window.events.find((e) => e.name === "onmodechanged"));
+    assert.equal(ev.isString, true, "event messageData is a JSON string");
+    assert.deepEqual(JSON.parse(ev.data), { value: 2 });
+    assert.equal(await widget().evaluate(() => window.CIF.getMode()), 2);
+    await page.click("[data-testid=panel-restore]");
+    assert.equal(await page.getAttribute("[data-testid=panel]", "data-mode"), "docked");
+
+    // The user types a width.
+    await page.fill("[data-testid=panel-width]", "400");
+    await page.dispatchEvent("[data-testid=panel-width]", "change");
+    await waitFor(() => widget().evaluate(() => window.events.find((e) => e.name === "onsizechanged")), "onsizechanged at the widget");
+    const size = await widget().evaluate(() => window.events.find((e) => e.name === "onsizechanged"));
+    assert.deepEqual(JSON.parse(size.data), { value: 400 });
+    await waitFor(async () => (await widget().evaluate(() => window.CIF.getWidth())) === 400, "getWidth 400 after the user's change");
+  });
+
+  it("openForm, refreshForm, renderSearchPage and searchAndOpenRecords show records; navigation raises onpagenavigate", async () => {
+    const id = await widget().evaluate(async () =>
+      JSON.parse(await window.CIF.createRecord("contact", JSON.stringify({ firstname: "Grace", lastname: "Hopper", telephone1: "+358409999999" }))).id,
+    );
+    await widget().evaluate(() => (window.events.length = 0));
+    await widget().evaluate((id) => window.CIF.openForm(JSON.stringify({ entityName: "contact", entityId: id })), id);
+    await page.waitForSelector(`[data-testid=record-form][data-id="${id}"]`);
+    assert.equal(await page.textContent("[data-testid=phone-telephone1]"), "+358409999999");
+    await waitFor(() => widget().evaluate(() => window.events.find((e) => e.name === "onpagenavigate")), "onpagenavigate");
+    const nav = await widget().evaluate(() => JSON.parse(window.events.find((e) => e.name === "onpagenavigate").data));
+    assert.match(nav.value, new RegExp(`pagetype=entityrecord&etn=contact&id=${id}`));
+
+    // refreshForm shows what changed meanwhile.
+    await widget().evaluate((id) => window.CIF.updateRecord("contact", id, JSON.stringify({ telephone1: "+358400000001" })), id);
+    await widget().evaluate(() => window.CIF.refreshForm(false));
+    await page.waitForSelector("[data-testid=phone-telephone1]:text('+358400000001')");
+
+    await widget().evaluate(() => window.CIF.renderSearchPage("contact", "Hopper"));
+    await page.waitForSelector("[data-testid=view][data-view=search] [data-testid=record-list] >> text=Grace Hopper");
+
+    await page.click("[data-testid=nav-contacts]");
+    await page.waitForSelector("[data-testid=view][data-view=list]");
+    const found = await widget().evaluate(() => window.CIF.searchAndOpenRecords("contact", "?$filter=lastname eq 'Hopper'", false));
+    assert.equal(Object.keys(JSON.parse(found)).length, 1);
+    await page.waitForSelector(`[data-testid=record-form][data-id="${id}"]`);
+  });
+
+  it("onclicktoact round trip with the widget's answer; answered false without the widget while click-to-act is off", async () => {
+    await widget().evaluate(() => (window.events.length = 0));
+    // The form of the last test is open; click its phone field.
+    await page.click("[data-testid=phone-telephone1]");
+    await waitFor(() => widget().evaluate(() => window.events.find((e) => e.name === "onclicktoact")), "onclicktoact at the widget");
+    const ev = await widget().evaluate(() => window.events.find((e) => e.name === "onclicktoact"));
+    assert.deepEqual(JSON.parse(ev.data), { value: "+358400000001", name: "telephone1", format: "phone", entityLogicalName: "contact" });
+    await waitFor(() => page.evaluate(() => window.cifHost.entries.some((e) => /onclicktoact answered .*accepted/.test(e.text))), "the widget's answer in the page log");
+
+    // The same through the admin API: the answer is the widget's.
+    const res = await adminJSON(daemon.base, "POST", `/api/v1/sessions/${session}/events`, { eventType: "onclicktoact", eventData: { value: "+358401111111", name: "mobilephone", format: "phone", entityLogicalName: "contact" } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(JSON.parse(res.body.result), { accepted: true, number: "+358401111111" });
+
+    await widget().evaluate(() => window.CIF.setClickToAct(false));
+    assert.equal(await widget().evaluate(() => window.CIF.getClickToAct()), false);
+    await widget().evaluate(() => (window.events.length = 0));
+    const off = await adminJSON(daemon.base, "POST", `/api/v1/sessions/${session}/events`, { eventType: "onclicktoact", eventData: { value: "+358401111111", name: "mobilephone", format: "phone", entityLogicalName: "contact" } });
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    assert.equal(off.body.result, false);
+    assert.deepEqual(await widget().evaluate(() => window.events.filter((e) => e.name === "onclicktoact")), []);
+    await widget().evaluate(() => window.CIF.setClickToAct(true));
+  });
+
+  it("a call the emulator finishes after the timeout rejects with CIF's text; the late answer is recorded by the bridge and dropped at the page", async () => {
+    const put = await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [{ method: "createrecord", entity: "account", latencyMs: 2000, count: 1 }] });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const r = await widget().evaluate(async () => {
+      const t0 = performance.now();
+      const out = await window.CIF.createRecord("account", JSON.stringify({ name: "Slow Ltd" })).then((v) => ({ ok: v }), (e) => ({ err: JSON.parse(e) }));
+      return { ...out, ms: performance.now() - t0, id: window.sent.at(-1).id };
+    });
+    assert.deepEqual(r.err, { message: TIMEOUT_MESSAGE });
+    assert.ok(r.ms >= 900 && r.ms < 1900, `rejected after ${r.ms} ms`);
+    // The late answer reaches the bridge (bridge.late) and the page logs it as dropped.
+    await waitFor(() => page.evaluate(() => window.cifHost.entries.some((e) => e.level === "late" && /late answer of cif\.createrecord \(success/.test(e.text))), "the page's log of the late answer", 10_000);
+    const info = (await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}`)).body;
+    assert.ok(info.lateCounts && info.lateCounts.answered >= 1, JSON.stringify(info.lateCounts));
+    // Nothing was ever posted to the widget for that request.
+    const got = await widget().evaluate((id) => window.received.filter((m) => m.id === id), r.id);
+    assert.deepEqual(got, []);
+    // The record exists: the call did happen (late).
+    const list = await adminJSON(daemon.base, "GET", "/api/data/v9.2/accounts?$filter=name eq 'Slow Ltd'");
+    assert.equal(list.body.value.length, 1);
+    await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [] });
+  });
+
+  it("the session is captured and replays with cifbridge replay", async () => {
+    // A second, short session on its own page, so the replay needs no fault profile.
+    const p2 = await newPage(browser);
+    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=1000`;
+    await p2.goto(`${base}/host/?widget=${encodeURIComponent(widgetURL)}`);
+    await p2.waitForSelector("body[data-ready=true]");
+    const w2 = await waitFor(() => p2.frames().find((f) => /^http:\/\/widget\.test:/.test(f.url())), "the widget frame");
+    await w2.waitForFunction(() => window.widgetReady === true);
+    const s2 = await p2.evaluate(() => window.cifHost.client.session);
+    await w2.evaluate(async () => {
+      const c = JSON.parse(await window.CIF.createRecord("contact", JSON.stringify({ firstname: "Replay", lastname: "Me" })));
+      await window.CIF.retrieveRecord("contact", c.id, "?$select=fullname");
+      await window.CIF.setWidth(350);
+      await window.CIF.getWidth();
+      await window.CIF.deleteRecord("contact", c.id);
+    });
+    await p2.close();
+    const file = await waitFor(async () => (await readdir(captureDir)).find((f) => f.includes(s2)), "the capture file of " + s2);
+    const text = await waitFor(async () => {
+      const t = await readFile(path.join(captureDir, file), "utf8");
+      return t.includes("cif.deleterecord") && t;
+    }, "the capture's frames");
+    await writeFile(artifact("hostpage-capture.jsonl"), text);
+    const bin = await buildDaemon();
+    const run = promisify(execFile);
+    let out;
+    try {
+      out = await run(bin, ["replay", "--embedded", "--speed", "0", path.join(captureDir, file)], { timeout: 60_000 });
+    } catch (err) {
+      assert.fail(`cifbridge replay failed (${err.code}):\n${err.stdout}\n${err.stderr}`);
+    }
+    assert.match(out.stdout + out.stderr, /match|ok|0 diverged/i);
+  });
+});
