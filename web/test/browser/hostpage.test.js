@@ -301,6 +301,10 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     await waitFor(() => page.evaluate(() => window.cifHost.entries.some((e) => e.level === "late" && /late answer of cif\.createrecord \(success/.test(e.text))), "the page's log of the late answer", 10_000);
     const info = (await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}`)).body;
     assert.ok(info.lateCounts && info.lateCounts.answered >= 1, JSON.stringify(info.lateCounts));
+    // The bridge's own timeout error came after the widget's timer (the
+    // bridge started its clock later): the page dropped it too.
+    const dropped = await page.evaluate((id) => window.cifHost.entries.some((e) => e.level === "late" && e.text.startsWith(`createrecord ${id}: answered`) && /dropped, not posted/.test(e.text)), r.id);
+    assert.ok(dropped, "the page logged the bridge's timeout answer as dropped");
     // Nothing was ever posted to the widget for that request.
     const got = await widget().evaluate((id) => window.received.filter((m) => m.id === id), r.id);
     assert.deepEqual(got, []);
@@ -311,7 +315,10 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
   });
 
   it("the session is captured and replays with cifbridge replay", async () => {
-    // A second, short session on its own page, so the replay needs no fault profile.
+    // A second, short session on its own page, so the replay needs no fault
+    // profile, on an emptied store (etags count the store's writes, and the
+    // replay's embedded emulator starts empty).
+    assert.equal((await adminJSON(daemon.base, "POST", "/api/v1/emulator/reset")).status, 204);
     const p2 = await newPage(browser);
     const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=1000`;
     await p2.goto(`${base}/host/?widget=${encodeURIComponent(widgetURL)}`);
@@ -341,6 +348,11 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     } catch (err) {
       assert.fail(`cifbridge replay failed (${err.code}):\n${err.stdout}\n${err.stderr}`);
     }
-    assert.match(out.stdout + out.stderr, /match|ok|0 diverged/i);
+    assert.match(out.stdout + out.stderr, /0 diverged, 0 missing, 0 extra/, out.stdout + out.stderr);
+    const frames = text.trimEnd().split("\n").slice(1).map((l) => JSON.parse(l));
+    const methods = frames.filter((f) => f.dir === "in" && f.msg.method).map((f) => f.msg.method);
+    for (const m of ["bridge.hello", "cif.createrecord", "cif.retrieverecord", "cif.setwidth", "cif.getwidth", "cif.deleterecord"]) {
+      assert.ok(methods.includes(m), `${m} captured: ${methods.join(" ")}`);
+    }
   });
 });
