@@ -1,0 +1,96 @@
+// Unit tests of web/host/channel.js: the host page's view of CIF's
+// postMessage channel (Maps, envelopes, trusted domains, message types).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import {
+  toPlain, toMap, requestParams, successEnvelope, failureEnvelope, errorData, originTrusted, reduceOrigin,
+  canonicalType, correlationId, isNoHandler, TIMEOUT_MESSAGE, CIF_CALLS, NO_TIMER,
+} from "../host/channel.js";
+import { CifBridgeError, ErrorCode } from "../cifbridge.js";
+
+test("toPlain turns nested Maps into objects and drops undefined members", () => {
+  const m = new Map([["entityName", "contact"], ["value", new Map([["firstname", "Ada"], ["address", new Map([["city", "Oulu"]])], ["tags", [new Map([["a", 1]])]]])], ["correlationId", undefined]]);
+  assert.deepEqual(toPlain(m), { entityName: "contact", value: { firstname: "Ada", address: { city: "Oulu" }, tags: [{ a: 1 }] } });
+  assert.equal(toPlain("x"), "x");
+  assert.equal(toPlain(null), null);
+});
+
+test("toMap builds nested Maps like the host does; primitives stay", () => {
+  const m = toMap({ entityType: "contact", id: "1", nested: { a: [1, { b: 2 }] } });
+  assert.ok(m instanceof Map);
+  assert.ok(m.get("nested") instanceof Map);
+  assert.ok(m.get("nested").get("a")[1] instanceof Map);
+  assert.equal(m.get("nested").get("a")[1].get("b"), 2);
+  assert.equal(toMap(3), 3);
+  assert.equal(toMap(false), false);
+});
+
+test("requestParams follows the envelope mapping and leaves out the telemetry correlationId", () => {
+  assert.deepEqual(requestParams(new Map([["entityName", "contact"], ["entityId", "x"], ["correlationId", "abc"]])), { entityName: "contact", entityId: "x" });
+  assert.deepEqual(requestParams('{"entityName":"contact"}'), { entityName: "contact" });
+  assert.deepEqual(requestParams(undefined), {});
+  assert.deepEqual(requestParams(null), {});
+  assert.deepEqual(requestParams(2), { value: 2 });
+  assert.deepEqual(requestParams("plain"), { value: "plain" });
+});
+
+test("envelopes carry Maps and CIF_Response", () => {
+  const ok = successEnvelope("ab12c", { entityType: "contact", id: "1" });
+  assert.equal(ok.messageOutcome, "success");
+  assert.equal(ok.messageType, "CIF_Response");
+  assert.equal(ok.messageCorrelationId, "ab12c");
+  assert.ok(ok.messageData.get("value") instanceof Map);
+  assert.equal(ok.messageData.get("value").get("id"), "1");
+  assert.equal(successEnvelope("x", 0).messageData.get("value"), 0);
+  const bad = failureEnvelope("x", { message: "m", msdyn_name: "createRecord" });
+  assert.equal(bad.messageOutcome, "failure");
+  assert.equal(bad.messageData.get("msdyn_name"), "createRecord");
+});
+
+test("errorData builds CIF's error shapes from bridge errors", () => {
+  assert.deepEqual(errorData(new CifBridgeError(ErrorCode.Timeout, TIMEOUT_MESSAGE), "createRecord"), { message: TIMEOUT_MESSAGE });
+  const value = { errorMsg: "Contact With Id = 1 Does Not Exist", sourceFunc: "x", errorType: 2, reportTime: "t" };
+  assert.deepEqual(errorData(new CifBridgeError(ErrorCode.Backend, "x", { value }), "retrieveRecord"), { value });
+  const built = errorData(new CifBridgeError(ErrorCode.Backend, "boom", { errorMsg: "boom" }), "retrieveRecord");
+  assert.equal(built.value.errorMsg, "boom");
+  assert.equal(built.value.errorType, 2);
+  assert.equal(built.value.sourceFunc, "retrieveRecord");
+  assert.deepEqual(errorData(new CifBridgeError(ErrorCode.InvalidParams, "\"entityName\" is blank"), "createRecord"), { message: "\"entityName\" is blank", msdyn_name: "createRecord" });
+  assert.equal(isNoHandler(new CifBridgeError(ErrorCode.MethodNotFound, "x")), true);
+  assert.equal(isNoHandler(new CifBridgeError(ErrorCode.Backend, "x")), false);
+});
+
+test("trusted domains: protocol//hostname, port dropped, compared by hostname", () => {
+  assert.equal(reduceOrigin("http://127.0.0.1:8787/x?y"), "http://127.0.0.1");
+  assert.equal(reduceOrigin("https://org.crm4.dynamics.com"), "https://org.crm4.dynamics.com");
+  assert.equal(reduceOrigin("not a url"), "");
+  const trusted = ["http://widget.test", "https://*.contoso.com"];
+  assert.equal(originTrusted("http://widget.test:5173", trusted), true, "any port");
+  assert.equal(originTrusted("https://widget.test", trusted), true, "the protocol is not compared");
+  assert.equal(originTrusted("https://a.b.contoso.com", trusted), true, "wildcard by suffix");
+  assert.equal(originTrusted("https://contoso.com.evil.test", trusted), false);
+  assert.equal(originTrusted("https://evilcontoso.com", trusted), false);
+  assert.equal(originTrusted("http://evil.test:5173", trusted), false);
+  assert.equal(originTrusted("null", trusted), false);
+  assert.equal(originTrusted("*", trusted), false);
+  assert.equal(originTrusted("", trusted), false);
+});
+
+test("message types: the bridge's spelling, case-insensitive; unknown ones have no handler", () => {
+  assert.equal(canonicalType("createRecord"), "createrecord");
+  assert.equal(canonicalType("getentitymetadata"), "getEntityMetadata");
+  assert.equal(canonicalType("RENDERSEARCHPAGE"), "renderSearchPage");
+  assert.equal(canonicalType("nosuchcall"), null);
+  assert.equal(canonicalType(undefined), null);
+  assert.ok(NO_TIMER.has("openform"));
+  assert.equal(CIF_CALLS.search, "searchAndOpenRecords");
+});
+
+test("correlation ids look like the library's: short base-36", () => {
+  for (let i = 0; i < 200; i++) {
+    const id = correlationId();
+    assert.match(id, /^[0-9a-z]{4,6}$/, id);
+  }
+});
