@@ -124,6 +124,13 @@ func TestServeTLSHostPage(t *testing.T) {
 		t.Fatalf("getmode over wss: %s %v", msg, err)
 	}
 
+	// The Docker healthcheck follows the same variables.
+	t.Setenv("CIFBRIDGE_TLS_CERT", certFile)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"healthcheck", "--listen", strings.TrimPrefix(base, "https://")}, &out, &out); err != nil {
+		t.Errorf("healthcheck over https: %v\n%s", err, out.String())
+	}
+
 	// Plain http on the TLS port is refused.
 	plain := "http://" + strings.TrimPrefix(base, "https://")
 	if res, err := http.Get(plain + "/livez"); err == nil {
