@@ -232,6 +232,10 @@ async function main() {
 async function raise(eventType, eventData) {
   const client = state.client;
   if (!client || !client.session) return;
+  if (!state.relay || !state.relay.o.widgetWindow()) {
+    log("debug", `${eventType} not raised: no widget loaded yet`, eventData);
+    return;
+  }
   try {
     const res = await adminPost(`/api/v1/sessions/${encodeURIComponent(client.session)}/events`, { eventType, eventData });
     log("info", `${eventType} answered ${JSON.stringify(res && res.result)}`, eventData);
