@@ -40,28 +40,32 @@ const required = !!process.env.CIFBRIDGE_REQUIRE_BROWSER;
 const UNTRUSTED = "Sender domain is not a recognised or is invalid and hence the message cant be processed";
 const NO_HANDLER = "No handlers found to process the request.";
 
-/** Whether addr:80 can be bound now. */
-function canBind(addr) {
+/** Whether addr:80 can be bound now: "" when it can, else the error code (EACCES, EADDRINUSE, …). */
+function bindError(addr) {
   return new Promise((resolve) => {
     const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen(80, addr, () => s.close(() => resolve(true)));
+    s.once("error", (err) => resolve(err.code || String(err)));
+    s.listen(80, addr, () => s.close(() => resolve("")));
   });
 }
 
+const ADDRS = ["127.0.0.1", "127.0.80.1", "127.0.80.2", "127.0.80.3"];
+let bindErrors = [];
 const hostAddr = await (async () => {
   if (skipReason) return "";
-  if (typeof process.getuid === "function" && process.getuid() !== 0) return "";
-  for (const a of ["127.0.0.1", "127.0.80.1", "127.0.80.2", "127.0.80.3"]) {
-    if (await canBind(a)) return a;
+  for (const a of ADDRS) {
+    const code = await bindError(a);
+    if (!code) return a;
+    bindErrors.push(code);
+    if (code === "EACCES" || code === "EPERM") return "";
   }
   return "";
 })();
 
 const skip = skipReason || (hostAddr ? "" : (() => {
-  const why = typeof process.getuid === "function" && process.getuid() !== 0
+  const why = bindErrors.includes("EACCES") || bindErrors.includes("EPERM")
     ? "the host page test binds port 80 (CIF's library drops the port of data-crmurl, so the host page needs a port-less origin) and that needs root or CAP_NET_BIND_SERVICE; run as root"
-    : "port 80 is taken on every loopback address tried (127.0.0.1, 127.0.80.1-3)";
+    : `port 80 cannot be bound on any loopback address tried (${ADDRS.join(", ")}: ${bindErrors.join(", ")})`;
   if (required) throw new Error("CIFBRIDGE_REQUIRE_BROWSER is set but " + why);
   process.stderr.write("# host page test skipped: " + why + "\n");
   return why;
@@ -312,6 +316,49 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     const list = await adminJSON(daemon.base, "GET", "/api/data/v9.2/accounts?$filter=name eq 'Slow Ltd'");
     assert.equal(list.body.value.length, 1);
     await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [] });
+  });
+
+  it("events: no handler in the widget, and a widget that never answers (timeout, nothing kept)", async () => {
+    const none = await adminJSON(daemon.base, "POST", `/api/v1/sessions/${session}/events`, { eventType: "onsendkbarticle", eventData: { value: "kb-1" } });
+    assert.equal(none.status, 200, JSON.stringify(none.body));
+    assert.deepEqual(none.body.result, { message: NO_HANDLER });
+
+    await widget().evaluate(() => window.CIF.addHandler("onSessionSwitched", () => new Promise(() => {})));
+    const hung = await adminJSON(daemon.base, "POST", `/api/v1/sessions/${session}/events`, { eventType: "onSessionSwitched", eventData: { sessionId: "x" } });
+    assert.equal(hung.status, 504, JSON.stringify(hung.body));
+    assert.equal(hung.body.error.message, TIMEOUT_MESSAGE);
+    await waitFor(() => page.evaluate(() => window.cifHost.relay.events.size === 0 && window.cifHost.relay.inflight.size === 0), "the relay to keep nothing after the timeout", 5000);
+  });
+
+  it("with a widget timer longer than the bridge's timeout, the bridge's timeout error reaches the widget as CIF's Map", async () => {
+    const p3 = await newPage(browser);
+    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=5000`;
+    await p3.goto(`${base}/host/?widgetTimeoutMs=5000&widget=${encodeURIComponent(widgetURL)}`);
+    await p3.waitForSelector("body[data-ready=true]");
+    const w3 = await waitFor(() => p3.frames().find((f) => /^http:\/\/widget\.test:/.test(f.url())), "the widget frame");
+    await w3.waitForFunction(() => window.widgetReady === true);
+    await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [{ method: "retrieverecord", entity: "account", latencyMs: 1500, count: 1 }] });
+    try {
+      const r = await w3.evaluate(async () => {
+        const t0 = performance.now();
+        const err = await window.CIF.retrieveRecord("account", "00000000-0000-0000-0000-0000000000bb").then(() => null, (e) => e);
+        const id = window.sent.at(-1).id;
+        return { err, ms: performance.now() - t0, answers: window.received.filter((m) => m.id === id) };
+      });
+      assert.deepEqual(JSON.parse(r.err), { message: TIMEOUT_MESSAGE });
+      assert.ok(r.ms >= 900 && r.ms < 4000, `rejected after ${r.ms} ms: by the bridge's answer, not the widget's 5 s timer`);
+      assert.equal(r.answers.length, 1);
+      assert.equal(r.answers[0].outcome, "failure");
+      assert.equal(r.answers[0].isMap, true);
+      // The late answer (the record does not exist: a failure) is logged, never posted.
+      await waitFor(() => p3.evaluate(() => window.cifHost.entries.some((e) => /late answer of cif\.retrieverecord \(failure/.test(e.text))), "the late failure in the page log", 10_000);
+      const after = await w3.evaluate((id) => window.received.filter((m) => m.id === id).length, r.answers[0].id);
+      assert.equal(after, 1);
+    } finally {
+      await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [] });
+      assert.deepEqual(p3.errors.map(String), []);
+      await p3.close();
+    }
   });
 
   it("the session is captured and replays with cifbridge replay", async () => {
