@@ -23,7 +23,8 @@ func FS() fs.FS { return files }
 //	GET /dashboard/    its modules and styles
 //	GET /js/           the JS client and the recorder (cifbridge.js, recorder.js, .d.ts)
 //	GET /host/         the emulated Dynamics main window (web/host/index.html)
-//	                   and its modules; /host/config.json is the daemon's
+//	                   and its modules (GET /host/config.json is served by
+//	                   serve's hostpage plug-in)
 //	GET /examples/     sample widgets; they import "../cifbridge.js", so the
 //	GET /cifbridge.js  modules are also served at the root
 //	GET /recorder.js

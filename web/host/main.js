@@ -232,7 +232,7 @@ async function main() {
 async function raise(eventType, eventData) {
   const client = state.client;
   if (!client || !client.session) return;
-  if (!state.relay || !state.relay.o.widgetWindow()) {
+  if (!state.relay || !state.relay.widgetLoaded()) {
     log("debug", `${eventType} not raised: no widget loaded yet`, eventData);
     return;
   }

@@ -47,8 +47,8 @@ import {
  * @property {(level: string, text: string, detail?: unknown) => void} log
  * @property {(messageType: string, params: object, result: unknown) => void} [onResult]
  *   called with every successful bridge result (also a dropped one: the bridge's state changed)
- * @property {(eventName: string, eventData: string) => (undefined|{answer: unknown})} [beforeEvent]
- *   a local answer for an event that must not reach the widget (click-to-act off)
+ * @property {(eventName: string, eventData: string) => (undefined|{answer: unknown, why: string})} [beforeEvent]
+ *   a local answer (and why, for the log) for an event that must not reach the widget (click-to-act off)
  */
 
 export class Relay {
@@ -61,6 +61,11 @@ export class Relay {
     this.events = new Map();
     this.counts = { requests: 0, answered: 0, dropped: 0, untrusted: 0, noHandler: 0, events: 0 };
     this._onMessage = (ev) => this.onMessage(ev);
+  }
+
+  /** True once the widget's document is loaded (events can be posted to it). */
+  widgetLoaded() {
+    return !!this.o.widgetWindow();
   }
 
   /** Starts listening on win (the main window) and takes the bridge's events. */
