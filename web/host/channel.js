@@ -71,6 +71,44 @@ export const CIF_CALLS = Object.freeze({
   isConsoleApp: "isConsoleApp",
 });
 
+/**
+ * The params the bridge takes for the calls it validates strictly
+ * (protocol/params.go); other members a library build may add (telemetry,
+ * newer options such as searchType) are left out by paramsFor instead of
+ * failing the call with -32602. Calls not listed go as they are.
+ */
+export const PARAM_KEYS = Object.freeze({
+  createrecord: ["entityName", "value"],
+  retrieverecord: ["entityName", "entityId", "queryParameters"],
+  updaterecord: ["entityName", "entityId", "value"],
+  deleterecord: ["entityName", "entityId"],
+  search: ["entityName", "queryParameters", "searchOnly"],
+  searchandopenrecords: ["entityName", "queryParameters", "searchOnly"],
+  getEntityMetadata: ["entityName", "attributes"],
+  setclicktoact: ["value"],
+  setmode: ["value"],
+  setwidth: ["value"],
+});
+
+/**
+ * The params of a relayed call: requestParams, restricted to PARAM_KEYS for
+ * the calls listed there. Returns the params and the names left out.
+ * @param {string} type the bridge's messageType (canonicalType)
+ * @returns {{params: object, dropped: string[]}}
+ */
+export function paramsFor(type, messageData) {
+  const all = requestParams(messageData);
+  const keys = PARAM_KEYS[type];
+  if (!keys) return { params: all, dropped: [] };
+  const params = {};
+  const dropped = [];
+  for (const [k, v] of Object.entries(all)) {
+    if (keys.includes(k)) params[k] = v;
+    else dropped.push(k);
+  }
+  return { params, dropped };
+}
+
 /** Calls the library posts without a timer (it waits for them forever). */
 export const NO_TIMER = new Set(["openform", "notifyEvent", "insertNotes"]);
 

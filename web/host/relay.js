@@ -31,7 +31,7 @@ import {
   failureEnvelope,
   isNoHandler,
   originTrusted,
-  requestParams,
+  paramsFor,
   successEnvelope,
   toPlain,
   RESPONSE_TYPE,
@@ -125,7 +125,9 @@ export class Relay {
     this.counts.requests++;
     let params;
     try {
-      params = requestParams(m.messageData);
+      const p = paramsFor(type, m.messageData);
+      params = p.params;
+      if (p.dropped.length) this.o.log("debug", `${type} ${id}: left out ${p.dropped.join(", ")} (not a parameter the bridge takes)`);
     } catch (err) {
       this.post(ev, failureEnvelope(id, { message: "cannot read messageData: " + err.message, msdyn_name: CIF_CALLS[type] }));
       return;
@@ -172,12 +174,20 @@ export class Relay {
     );
   }
 
-  /** Posts to the sender of ev, to its exact origin. */
+  /**
+   * Posts to the sender of ev, to its exact origin. Like CIF, never to "*":
+   * a sender with an opaque origin ("null", e.g. a sandboxed frame) gets no
+   * answer.
+   */
   post(ev, msg) {
     const target = ev.source;
     if (!target || typeof target.postMessage !== "function") return;
+    if (!ev.origin || ev.origin === "null") {
+      this.o.log("warn", `not answering ${msg.messageCorrelationId}: the sender's origin is opaque ("null")`);
+      return;
+    }
     try {
-      target.postMessage(msg, ev.origin && ev.origin !== "null" ? ev.origin : "*");
+      target.postMessage(msg, ev.origin);
     } catch (err) {
       this.o.log("error", `cannot post to ${ev.origin}: ${err.message}`);
     }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 
 import {
   toPlain, toMap, requestParams, successEnvelope, failureEnvelope, errorData, originTrusted, reduceOrigin,
-  canonicalType, correlationId, isNoHandler, TIMEOUT_MESSAGE, CIF_CALLS, NO_TIMER,
+  canonicalType, correlationId, isNoHandler, paramsFor, TIMEOUT_MESSAGE, CIF_CALLS, NO_TIMER,
 } from "../host/channel.js";
 import { CifBridgeError, ErrorCode } from "../cifbridge.js";
 
@@ -34,6 +34,15 @@ test("requestParams follows the envelope mapping and leaves out the telemetry co
   assert.deepEqual(requestParams(null), {});
   assert.deepEqual(requestParams(2), { value: 2 });
   assert.deepEqual(requestParams("plain"), { value: "plain" });
+});
+
+test("paramsFor keeps the members the bridge takes and names the others", () => {
+  const data = new Map([["entityName", "contact"], ["queryParameters", "?$top=1"], ["searchOnly", false], ["searchType", 1], ["correlationId", "c1"]]);
+  assert.deepEqual(paramsFor("searchandopenrecords", data), { params: { entityName: "contact", queryParameters: "?$top=1", searchOnly: false }, dropped: ["searchType"] });
+  const create = paramsFor("createrecord", new Map([["entityName", "contact"], ["value", new Map([["a", new Map([["b", 1]])]])]]));
+  assert.deepEqual(create, { params: { entityName: "contact", value: { a: { b: 1 } } }, dropped: [] });
+  // Calls without a strict params struct go as they are.
+  assert.deepEqual(paramsFor("openform", new Map([["entityFormOptions", "{}"], ["extra", 1]])), { params: { entityFormOptions: "{}", extra: 1 }, dropped: [] });
 });
 
 test("envelopes carry Maps and CIF_Response", () => {
