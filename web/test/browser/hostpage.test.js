@@ -312,6 +312,14 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     // Nothing was ever posted to the widget for that request.
     const got = await widget().evaluate((id) => window.received.filter((m) => m.id === id), r.id);
     assert.deepEqual(got, []);
+    // The dashboard counts it.
+    const dash = await newPage(browser);
+    try {
+      await dash.goto(base + "/");
+      await waitFor(async () => Number(await dash.textContent("#k-lateanswers")) >= 1, "the dashboard's late-answer count", 10_000);
+    } finally {
+      await dash.close();
+    }
     // The record exists: the call did happen (late).
     const list = await adminJSON(daemon.base, "GET", "/api/data/v9.2/accounts?$filter=name eq 'Slow Ltd'");
     assert.equal(list.body.value.length, 1);
