@@ -369,6 +369,26 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     }
   });
 
+  it("without ?widget= the page says what to do; the Widget field opens one", async () => {
+    const p4 = await newPage(browser);
+    try {
+      await p4.goto(`${base}/host/`);
+      await p4.waitForSelector("body[data-ready=true]");
+      assert.match(await p4.textContent("[data-testid=banner]"), /No widget: paste its URL/);
+      const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}`;
+      await p4.fill("[data-testid=widget-url]", widgetURL);
+      await Promise.all([p4.waitForURL(/\?widget=/), p4.click("[data-testid=widget-form] button")]);
+      assert.equal(new URL(p4.url()).searchParams.get("widget"), widgetURL);
+      await p4.waitForSelector("body[data-ready=true]");
+      const w4 = await waitFor(() => p4.frames().find((f) => /^http:\/\/widget\.test:/.test(f.url())), "the widget frame");
+      await w4.waitForFunction(() => window.widgetReady === true);
+      assert.equal(await w4.evaluate(() => window.CIF.getMode()), 1);
+      assert.deepEqual(p4.errors.map(String), []);
+    } finally {
+      await p4.close();
+    }
+  });
+
   it("the session is captured and replays with cifbridge replay", async () => {
     // A second, short session on its own page, so the replay needs no fault
     // profile, on an emptied store (etags count the store's writes, and the
