@@ -135,11 +135,10 @@ export class Relay {
     const noTimer = NO_TIMER.has(type);
     const started = performance.now();
     const deadline = noTimer ? Infinity : started + this.o.widgetTimeoutMs;
-    const entry = { id, type, started, deadline, expired: false, timer: null };
+    const entry = { id, type, started, deadline, timer: null };
     this.inflight.set(id, entry);
     if (!noTimer) {
       entry.timer = setTimeout(() => {
-        entry.expired = true;
         this.o.log("warn", `${type} ${id}: the widget's ${this.o.widgetTimeoutMs} ms timer expired; it rejects with "${TIMEOUT_MESSAGE}" and any later answer is dropped`);
       }, this.o.widgetTimeoutMs);
     }
