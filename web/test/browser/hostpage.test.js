@@ -15,10 +15,11 @@
 // http://evil.test:<port>, both a small static server on loopback that
 // Chromium reaches through --host-resolver-rules.
 //
-// Timers: the bridge runs with --cif-timeout 1s and the widget's timer is
-// set to 1000 ms with ?timeoutMs= (its default is CIF's 10 000 ms), so a
-// timeout takes a second, not ten. The host page takes its timer from the
-// bridge session (1000 ms).
+// Timers: the bridge runs with --cif-timeout 2s and the widget's timer is
+// set to 2000 ms with ?timeoutMs= (its default is CIF's 10 000 ms), so a
+// timeout takes two seconds, not ten (one second was too tight for events
+// on a loaded machine). The host page takes its timer from the bridge
+// session (2000 ms).
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -39,6 +40,8 @@ const pagesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "pages"
 const required = !!process.env.CIFBRIDGE_REQUIRE_BROWSER;
 const UNTRUSTED = "Sender domain is not a recognised or is invalid and hence the message cant be processed";
 const NO_HANDLER = "No handlers found to process the request.";
+/** The bridge's --cif-timeout and the test widget's timer, in ms. */
+const T = 2000;
 
 /** Whether addr:80 can be bound now: "" when it can, else the error code (EACCES, EADDRINUSE, …). */
 function bindError(addr) {
@@ -97,7 +100,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
 
   before(async () => {
     captureDir = await mkdtemp(path.join(tmpdir(), "cifbridge-host-capture-"));
-    daemon = await startDaemon(["--listen", hostAddr + ":80", "--cif-timeout", "1s", "--capture-dir", captureDir]);
+    daemon = await startDaemon(["--listen", hostAddr + ":80", "--cif-timeout", T + "ms", "--capture-dir", captureDir]);
     base = "http://" + hostAddr;
     pages = await startPages();
     const { chromium } = await import("playwright-core");
@@ -110,7 +113,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     page.on("console", (m) => {
       if (process.env.HOSTPAGE_DEBUG) process.stderr.write("# page: " + m.text() + "\n");
     });
-    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=1000`;
+    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=${T}`;
     await page.goto(`${base}/host/?widget=${encodeURIComponent(widgetURL)}`);
     await page.waitForSelector("body[data-ready=true]");
     await waitFor(() => widget(), "the widget frame");
@@ -195,7 +198,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
       const f = document.createElement("iframe");
       f.src = src;
       document.body.append(f);
-    }, `http://evil.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=3000`);
+    }, `http://evil.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=${2 * T}`);
     const evil = await waitFor(() => page.frame({ url: /^http:\/\/evil\.test:/ }), "the untrusted frame");
     await evil.waitForFunction(() => window.widgetReady === true);
     const err = await evil.evaluate(() => window.CIF.createRecord("contact", JSON.stringify({ lastname: "Mallory" })).then(() => null, (e) => JSON.parse(e)));
@@ -292,7 +295,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
   });
 
   it("a call the emulator finishes after the timeout rejects with CIF's text; the late answer is recorded by the bridge and dropped at the page", async () => {
-    const put = await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [{ method: "createrecord", entity: "account", latencyMs: 2000, count: 1 }] });
+    const put = await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [{ method: "createrecord", entity: "account", latencyMs: 2 * T, count: 1 }] });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const r = await widget().evaluate(async () => {
       const t0 = performance.now();
@@ -300,7 +303,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
       return { ...out, ms: performance.now() - t0, id: window.sent.at(-1).id };
     });
     assert.deepEqual(r.err, { message: TIMEOUT_MESSAGE });
-    assert.ok(r.ms >= 900 && r.ms < 1900, `rejected after ${r.ms} ms`);
+    assert.ok(r.ms >= T - 100 && r.ms < 2 * T - 100, `rejected after ${r.ms} ms`);
     // The late answer reaches the bridge (bridge.late) and the page logs it as dropped.
     await waitFor(() => page.evaluate(() => window.cifHost.entries.some((e) => e.level === "late" && /late answer of cif\.createrecord \(success/.test(e.text))), "the page's log of the late answer", 10_000);
     const info = (await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}`)).body;
@@ -335,17 +338,17 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     const hung = await adminJSON(daemon.base, "POST", `/api/v1/sessions/${session}/events`, { eventType: "onSessionSwitched", eventData: { sessionId: "x" } });
     assert.equal(hung.status, 504, JSON.stringify(hung.body));
     assert.equal(hung.body.error.message, TIMEOUT_MESSAGE);
-    await waitFor(() => page.evaluate(() => window.cifHost.relay.events.size === 0 && window.cifHost.relay.inflight.size === 0), "the relay to keep nothing after the timeout", 5000);
+    await waitFor(() => page.evaluate(() => window.cifHost.relay.events.size === 0 && window.cifHost.relay.inflight.size === 0), "the relay to keep nothing after the timeout", 3 * T);
   });
 
   it("with a widget timer longer than the bridge's timeout, the bridge's timeout error reaches the widget as CIF's Map", async () => {
     const p3 = await newPage(browser);
-    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=5000`;
-    await p3.goto(`${base}/host/?widgetTimeoutMs=5000&widget=${encodeURIComponent(widgetURL)}`);
+    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=${4 * T}`;
+    await p3.goto(`${base}/host/?widgetTimeoutMs=${4 * T}&widget=${encodeURIComponent(widgetURL)}`);
     await p3.waitForSelector("body[data-ready=true]");
     const w3 = await waitFor(() => p3.frames().find((f) => /^http:\/\/widget\.test:/.test(f.url())), "the widget frame");
     await w3.waitForFunction(() => window.widgetReady === true);
-    await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [{ method: "retrieverecord", entity: "account", latencyMs: 1500, count: 1 }] });
+    await adminJSON(daemon.base, "PUT", "/api/v1/emulator/faults", { seed: 1, rules: [{ method: "retrieverecord", entity: "account", latencyMs: 1.5 * T, count: 1 }] });
     try {
       const r = await w3.evaluate(async () => {
         const t0 = performance.now();
@@ -354,7 +357,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
         return { err, ms: performance.now() - t0, answers: window.received.filter((m) => m.id === id) };
       });
       assert.deepEqual(JSON.parse(r.err), { message: TIMEOUT_MESSAGE });
-      assert.ok(r.ms >= 900 && r.ms < 4000, `rejected after ${r.ms} ms: by the bridge's answer, not the widget's 5 s timer`);
+      assert.ok(r.ms >= T - 100 && r.ms < 4 * T - 100, `rejected after ${r.ms} ms: by the bridge's answer, not the widget's own timer`);
       assert.equal(r.answers.length, 1);
       assert.equal(r.answers[0].outcome, "failure");
       assert.equal(r.answers[0].isMap, true);
@@ -395,7 +398,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     // replay's embedded emulator starts empty).
     assert.equal((await adminJSON(daemon.base, "POST", "/api/v1/emulator/reset")).status, 204);
     const p2 = await newPage(browser);
-    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=1000`;
+    const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=${T}`;
     await p2.goto(`${base}/host/?widget=${encodeURIComponent(widgetURL)}`);
     await p2.waitForSelector("body[data-ready=true]");
     const w2 = await waitFor(() => p2.frames().find((f) => /^http:\/\/widget\.test:/.test(f.url())), "the widget frame");
