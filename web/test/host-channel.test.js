@@ -6,9 +6,12 @@ import assert from "node:assert/strict";
 
 import {
   toPlain, toMap, requestParams, successEnvelope, failureEnvelope, errorData, originTrusted, reduceOrigin,
-  canonicalType, correlationId, isNoHandler, paramsFor, TIMEOUT_MESSAGE, CIF_CALLS, NO_TIMER,
+  canonicalType, correlationId, isNoHandler, paramsFor, TIMEOUT_MESSAGE, CIF_CALLS, NO_TIMER, KNOWN_EVENTS,
 } from "../host/channel.js";
 import { CifBridgeError, ErrorCode } from "../cifbridge.js";
+import { readFileSync } from "node:fs";
+
+const repo = new URL("../../", import.meta.url);
 
 test("toPlain turns nested Maps into objects and drops undefined members", () => {
   const m = new Map([["entityName", "contact"], ["value", new Map([["firstname", "Ada"], ["address", new Map([["city", "Oulu"]])], ["tags", [new Map([["a", 1]])]]])], ["correlationId", undefined]]);
@@ -102,4 +105,17 @@ test("correlation ids look like the library's: short base-36", () => {
     const id = correlationId();
     assert.match(id, /^[0-9a-z]{4,6}$/, id);
   }
+});
+
+test("the relay's tables follow the Go side (protocol/methods.go, bridge/cif.go)", () => {
+  const methods = readFileSync(new URL("protocol/methods.go", repo), "utf8");
+  const cif = readFileSync(new URL("bridge/cif.go", repo), "utf8");
+  const goCalls = new Set([
+    ...[...methods.matchAll(/^\s*Method\w+\s*=\s*"cif\.(\w+)"/gm)].map((m) => m[1]),
+    ...[...cif.matchAll(/"cif\.(\w+)": true/g)].map((m) => m[1]),
+  ]);
+  assert.ok(goCalls.size > 30, `parsed ${goCalls.size} Go methods`);
+  assert.deepEqual([...goCalls].sort(), Object.keys(CIF_CALLS).sort());
+  const events = methods.match(/KnownEvents = \[\]string\{([^}]*)\}/)[1].match(/"(\w+)"/g).map((q) => q.slice(1, -1));
+  assert.deepEqual([...KNOWN_EVENTS], events);
 });
