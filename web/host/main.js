@@ -175,6 +175,10 @@ async function main() {
     frame.src = widgetURL;
   }
   await records.showList("contact");
+  // CIF 2.0 (session tabs, notification toasts with Accept / Reject,
+  // presence) mounts here: its module gets client, relay and the
+  // #sessions / #toasts slots of index.html, and applyResult below gets
+  // cases for the CIF 2.0 calls it shows (createSession, notifyEvent, …).
   document.body.dataset.ready = "true";
 
   /** A successful bridge answer changes the page like the real host's handler would. */
