@@ -51,6 +51,9 @@ import {
  *   a local answer (and why, for the log) for an event that must not reach the widget (click-to-act off)
  */
 
+/** How much longer than the bridge the page waits for a widget's event answer. */
+const EVENT_GRACE_MS = 2000;
+
 export class Relay {
   /** @param {RelayOptions} o */
   constructor(o) {
@@ -211,12 +214,16 @@ export class Relay {
     const win = this.o.widgetWindow();
     if (!win) return Promise.reject(JSON.stringify({ message: "no widget is loaded in the side panel" }));
     const id = correlationId();
+    // The bridge times the event (it answers the raiser with CIF's timeout
+    // when the widget is silent); this timer only forgets the event, a
+    // grace later, so the bridge's verdict always comes first.
+    const forgetMs = this.o.widgetTimeoutMs + EVENT_GRACE_MS;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.events.delete(id);
-        this.o.log("warn", `${eventName} ${id}: the widget did not answer within ${this.o.widgetTimeoutMs} ms`);
+        this.o.log("warn", `${eventName} ${id}: the widget did not answer within ${forgetMs} ms`);
         reject(JSON.stringify({ message: TIMEOUT_MESSAGE }));
-      }, this.o.widgetTimeoutMs);
+      }, forgetMs);
       this.events.set(id, { eventName, resolve, reject, timer });
       try {
         win.postMessage({ messageType: eventName, messageData: eventData, messageCorrelationId: id }, this.o.widgetOrigin);

@@ -24,6 +24,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import { createServer as createTLSServer } from "node:https";
 import { readFile, readdir, writeFile, mkdtemp, rm } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -43,12 +44,12 @@ const NO_HANDLER = "No handlers found to process the request.";
 /** The bridge's --cif-timeout and the test widget's timer, in ms. */
 const T = 2000;
 
-/** Whether addr:80 can be bound now: "" when it can, else the error code (EACCES, EADDRINUSE, …). */
-function bindError(addr) {
+/** Whether addr:port can be bound now: "" when it can, else the error code (EACCES, EADDRINUSE, …). */
+function bindError(addr, port = 80) {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.once("error", (err) => resolve(err.code || String(err)));
-    s.listen(80, addr, () => s.close(() => resolve("")));
+    s.listen(port, addr, () => s.close(() => resolve("")));
   });
 }
 
@@ -74,9 +75,9 @@ const skip = skipReason || (hostAddr ? "" : (() => {
   return why;
 })());
 
-/** Serves pages/ on loopback for the widget's and the untrusted frame's origins. */
-async function startPages() {
-  const server = createServer(async (req, res) => {
+/** Serves pages/ on loopback for the widget's and the untrusted frame's origins (https with tls). */
+async function startPages(tls) {
+  const server = (tls ? (h) => createTLSServer(tls, h) : createServer)(async (req, res) => {
     const rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
     const file = path.join(pagesDir, path.normalize(rel));
     if (!file.startsWith(pagesDir + path.sep)) {
@@ -338,7 +339,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     const hung = await adminJSON(daemon.base, "POST", `/api/v1/sessions/${session}/events`, { eventType: "onSessionSwitched", eventData: { sessionId: "x" } });
     assert.equal(hung.status, 504, JSON.stringify(hung.body));
     assert.equal(hung.body.error.message, TIMEOUT_MESSAGE);
-    await waitFor(() => page.evaluate(() => window.cifHost.relay.events.size === 0 && window.cifHost.relay.inflight.size === 0), "the relay to keep nothing after the timeout", 3 * T);
+    await waitFor(() => page.evaluate(() => window.cifHost.relay.events.size === 0 && window.cifHost.relay.inflight.size === 0), "the relay to keep nothing after the timeout (the bridge's timeout plus the page's 2 s grace)", 3 * T);
   });
 
   it("with a widget timer longer than the bridge's timeout, the bridge's timeout error reaches the widget as CIF's Map", async () => {
@@ -432,5 +433,67 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     for (const m of ["bridge.hello", "cif.createrecord", "cif.retrieverecord", "cif.setwidth", "cif.getwidth", "cif.deleterecord"]) {
       assert.ok(methods.includes(m), `${m} captured: ${methods.join(" ")}`);
     }
+  });
+});
+
+// The same page over https on port 443 (--tls-cert, --tls-key), with a
+// token: a self-signed certificate made by Go's generate_cert.go, the widget
+// on https://widget.test:<port>, Chromium told to accept the certificate.
+describe("host page over https on 443 with a token", { skip: skip || false, timeout: 120_000 }, () => {
+  let daemon, pages, browser, page, dir, addr;
+
+  before(async () => {
+    addr = "";
+    for (const a of ADDRS) {
+      if (!(await bindError(a, 443))) {
+        addr = a;
+        break;
+      }
+    }
+    if (!addr) throw new Error(`port 443 cannot be bound on any of ${ADDRS.join(", ")}`);
+    dir = await mkdtemp(path.join(tmpdir(), "cifbridge-host-tls-"));
+    const run = promisify(execFile);
+    const goroot = (await run("go", ["env", "GOROOT"])).stdout.trim();
+    await run("go", ["run", path.join(goroot, "src/crypto/tls/generate_cert.go"), "--host", `${addr},widget.test`], { cwd: dir, timeout: 120_000 });
+    const cert = path.join(dir, "cert.pem");
+    const key = path.join(dir, "key.pem");
+    daemon = await startDaemon(["--listen", addr + ":443", "--tls-cert", cert, "--tls-key", key, "--token", "host-page-secret"]);
+    pages = await startPages({ cert: await readFile(cert), key: await readFile(key) });
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [...CHROMIUM_ARGS, "--ignore-certificate-errors", "--host-resolver-rules=MAP widget.test 127.0.0.1"],
+      timeout: 30_000,
+    });
+    page = await newPage(browser, { ignoreHTTPSErrors: true });
+  }, { timeout: 150_000 });
+
+  after(async () => {
+    if (page) assert.deepEqual(page.errors.map(String), []);
+    await browser?.close();
+    await pages?.close();
+    await daemon?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("runs CRUD and getMode over https and wss with the token from ?token=", async () => {
+    const base = "https://" + addr;
+    const widgetURL = `https://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}`;
+    await page.goto(`${base}/host/?token=host-page-secret&widget=${encodeURIComponent(widgetURL)}`);
+    await page.waitForSelector("body[data-ready=true]");
+    assert.match(await page.textContent("[data-testid=conn]"), /^session /);
+    const w = await waitFor(() => page.frames().find((f) => /^https:\/\/widget\.test:/.test(f.url())), "the widget frame");
+    await w.waitForFunction(() => window.widgetReady === true);
+    assert.deepEqual(await w.evaluate(() => window.CIF.domains), [base]);
+    const r = await w.evaluate(async () => {
+      const c = JSON.parse(await window.CIF.createRecord("contact", JSON.stringify({ firstname: "Tls", lastname: "Person" })));
+      const got = JSON.parse(await window.CIF.retrieveRecord("contact", c.id, "?$select=fullname"));
+      return { got, mode: await window.CIF.getMode() };
+    });
+    assert.equal(r.got.fullname, "Tls Person");
+    assert.equal(r.mode, 1);
+    // The record list came through the Web API with the token too.
+    await page.click("[data-testid=nav-contacts]");
+    await page.waitForSelector("[data-testid=record-list] >> text=Tls Person");
   });
 });
