@@ -51,6 +51,9 @@ import {
  *   a local answer (and why, for the log) for an event that must not reach the widget (click-to-act off)
  */
 
+/** How much earlier than the widget's timer the page stops posting an answer. */
+const DEADLINE_MARGIN_MS = 50;
+
 /** How much longer than the bridge the page waits for a widget's event answer. */
 const EVENT_GRACE_MS = 2000;
 
@@ -137,13 +140,16 @@ export class Relay {
     }
     const noTimer = NO_TIMER.has(type);
     const started = performance.now();
-    const deadline = noTimer ? Infinity : started + this.o.widgetTimeoutMs;
+    // The widget started its timer when it posted, a little before this
+    // page got the message: the page's deadline is DEADLINE_MARGIN_MS
+    // earlier, so it never posts to a widget whose timer already fired.
+    const deadline = noTimer ? Infinity : started + this.o.widgetTimeoutMs - DEADLINE_MARGIN_MS;
     const entry = { id, type, started, deadline, timer: null };
     this.inflight.set(id, entry);
     if (!noTimer) {
       entry.timer = setTimeout(() => {
         this.o.log("warn", `${type} ${id}: the widget's ${this.o.widgetTimeoutMs} ms timer expired; it rejects with "${TIMEOUT_MESSAGE}" and any later answer is dropped`);
-      }, this.o.widgetTimeoutMs);
+      }, this.o.widgetTimeoutMs - DEADLINE_MARGIN_MS);
     }
     const answer = (env, result) => {
       clearTimeout(entry.timer);
