@@ -214,6 +214,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
   it("setMode/setWidth drive the panel; the user's changes raise onmodechanged/onsizechanged and getMode/getWidth agree", async () => {
     await widget().evaluate(() => window.CIF.setMode(0));
     assert.equal(await page.getAttribute("[data-testid=panel]", "data-mode"), "minimized");
+    await page.screenshot({ path: artifact("hostpage-minimized.png") });
     assert.equal(await widget().evaluate(() => window.CIF.getMode()), 0);
     await widget().evaluate(() => window.CIF.setMode(1));
     await widget().evaluate(() => window.CIF.setWidth(480));
@@ -242,6 +243,19 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     const size = await widget().evaluate(() => window.events.find((e) => e.name === "onsizechanged"));
     assert.deepEqual(JSON.parse(size.data), { value: 400 });
     await waitFor(async () => (await widget().evaluate(() => window.CIF.getWidth())) === 400, "getWidth 400 after the user's change");
+
+    // The user drags the panel's left edge 100 px to the left: one onsizechanged when the drag ends.
+    await widget().evaluate(() => (window.events.length = 0));
+    const edge = await page.$eval("[data-testid=panel] .panel-edge", (el) => { const r = el.getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; });
+    await page.mouse.move(edge.x, edge.y);
+    await page.mouse.down();
+    await page.mouse.move(edge.x - 50, edge.y, { steps: 5 });
+    await page.mouse.move(edge.x - 100, edge.y, { steps: 5 });
+    await page.mouse.up();
+    await waitFor(() => widget().evaluate(() => window.events.some((e) => e.name === "onsizechanged")), "onsizechanged after the drag");
+    const dragged = await widget().evaluate(() => window.events.filter((e) => e.name === "onsizechanged").map((e) => JSON.parse(e.data)));
+    assert.deepEqual(dragged, [{ value: 500 }]);
+    await waitFor(async () => (await widget().evaluate(() => window.CIF.getWidth())) === 500, "getWidth 500 after the drag");
   });
 
   it("openForm, refreshForm, renderSearchPage and searchAndOpenRecords show records; navigation raises onpagenavigate", async () => {
