@@ -146,14 +146,18 @@ export function toPlain(v) {
   return v;
 }
 
-/** Plain JSON data as CIF's host builds it: objects become Maps (recursively). */
+/** An object as a Map of its own members (one level: member values stay as they are). */
 export function toMap(v) {
-  if (Array.isArray(v)) return v.map(toMap);
-  if (v && typeof v === "object" && !(v instanceof Map)) {
-    return new Map(Object.entries(v).map(([k, x]) => [k, toMap(x)]));
-  }
+  if (v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Map)) return new Map(Object.entries(v));
   return v;
 }
+
+/**
+ * The calls whose result CIF's host builds as a Map: the LookupValue
+ * {entityType, id} of Xrm.WebApi's create (and update and delete). The
+ * library turns that Map into the JSON string '{"entityType","id"}'.
+ */
+export const LOOKUP_RESULTS = new Set(["createrecord", "updaterecord", "deleterecord"]);
 
 /**
  * The JSON-RPC params of a request's messageData (the same rule as
@@ -178,17 +182,29 @@ export function requestParams(messageData) {
   return params;
 }
 
-/** The success envelope for a bridge result: messageData is Map{value: result as Maps}. */
-export function successEnvelope(id, result) {
+/**
+ * The success envelope of a bridge result, built the way CIF's host builds
+ * it: messageData is Map{value: result}; the result is itself a Map for the
+ * calls in LOOKUP_RESULTS and stays plain data otherwise (a retrieved record
+ * or search results are the plain objects Xrm.WebApi returns).
+ * @param {string} id the request's messageCorrelationId
+ * @param {unknown} result the bridge's result
+ * @param {string} [type] the bridge's messageType of the call
+ */
+export function successEnvelope(id, result, type) {
   return {
     messageType: RESPONSE_TYPE,
     messageOutcome: "success",
-    messageData: new Map([["value", toMap(result)]]),
+    messageData: new Map([["value", LOOKUP_RESULTS.has(type) ? toMap(result) : result]]),
     messageCorrelationId: id,
   };
 }
 
-/** A failure envelope with messageData as Maps. */
+/**
+ * A failure envelope: messageData is the error as a Map of its members,
+ * whose values stay plain (CIF's host rejects with Map{value: IErrorHandler}
+ * where IErrorHandler is a plain object, or Map{message, msdyn_name}).
+ */
 export function failureEnvelope(id, data) {
   return {
     messageType: RESPONSE_TYPE,

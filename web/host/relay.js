@@ -170,7 +170,7 @@ export class Relay {
       this.post(ev, env);
     };
     this.o.client.call("cif." + type, params, noTimer ? { timeoutMs: null } : undefined).then(
-      (result) => answer(successEnvelope(id, result), { value: result }),
+      (result) => answer(successEnvelope(id, result, type), { value: result }),
       (err) => {
         if (isNoHandler(err)) {
           this.counts.noHandler++;

@@ -20,14 +20,14 @@ test("toPlain turns nested Maps into objects and drops undefined members", () =>
   assert.equal(toPlain(null), null);
 });
 
-test("toMap builds nested Maps like the host does; primitives stay", () => {
-  const m = toMap({ entityType: "contact", id: "1", nested: { a: [1, { b: 2 }] } });
+test("toMap makes a Map of an object's own members, one level deep", () => {
+  const m = toMap({ entityType: "contact", id: "1", nested: { a: 1 } });
   assert.ok(m instanceof Map);
-  assert.ok(m.get("nested") instanceof Map);
-  assert.ok(m.get("nested").get("a")[1] instanceof Map);
-  assert.equal(m.get("nested").get("a")[1].get("b"), 2);
+  assert.equal(m.get("id"), "1");
+  assert.deepEqual(m.get("nested"), { a: 1 }, "member values stay plain");
   assert.equal(toMap(3), 3);
   assert.equal(toMap(false), false);
+  assert.deepEqual(toMap([1]), [1]);
 });
 
 test("requestParams follows the envelope mapping and leaves out the telemetry correlationId", () => {
@@ -48,17 +48,22 @@ test("paramsFor keeps the members the bridge takes and names the others", () => 
   assert.deepEqual(paramsFor("openform", new Map([["entityFormOptions", "{}"], ["extra", 1]])), { params: { entityFormOptions: "{}", extra: 1 }, dropped: [] });
 });
 
-test("envelopes carry Maps and CIF_Response", () => {
-  const ok = successEnvelope("ab12c", { entityType: "contact", id: "1" });
+test("envelopes are built the way CIF's host builds them, with CIF_Response", () => {
+  const ok = successEnvelope("ab12c", { entityType: "contact", id: "1" }, "createrecord");
   assert.equal(ok.messageOutcome, "success");
   assert.equal(ok.messageType, "CIF_Response");
   assert.equal(ok.messageCorrelationId, "ab12c");
-  assert.ok(ok.messageData.get("value") instanceof Map);
+  assert.ok(ok.messageData instanceof Map);
+  assert.ok(ok.messageData.get("value") instanceof Map, "create's LookupValue is a Map");
   assert.equal(ok.messageData.get("value").get("id"), "1");
-  assert.equal(successEnvelope("x", 0).messageData.get("value"), 0);
-  const bad = failureEnvelope("x", { message: "m", msdyn_name: "createRecord" });
+  const rec = successEnvelope("x", { fullname: "Ada", parentcustomerid: { id: "2" } }, "retrieverecord");
+  assert.deepEqual(rec.messageData.get("value"), { fullname: "Ada", parentcustomerid: { id: "2" } }, "a retrieved record stays a plain object");
+  assert.equal(successEnvelope("x", 0, "getmode").messageData.get("value"), 0);
+  assert.equal(successEnvelope("x", null, "setmode").messageData.get("value"), null);
+  const bad = failureEnvelope("x", { value: { errorMsg: "m", errorType: 2 } });
   assert.equal(bad.messageOutcome, "failure");
-  assert.equal(bad.messageData.get("msdyn_name"), "createRecord");
+  assert.ok(bad.messageData instanceof Map);
+  assert.deepEqual(bad.messageData.get("value"), { errorMsg: "m", errorType: 2 }, "IErrorHandler stays a plain object");
 });
 
 test("errorData builds CIF's error shapes from bridge errors", () => {

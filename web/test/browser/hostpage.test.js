@@ -145,6 +145,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
       const createAnswer = window.received.find((m) => m.id === window.sent.at(-1).id);
       const id = JSON.parse(created).id;
       const retrieved = JSON.parse(await window.CIF.retrieveRecord("contact", id, "?$select=fullname,telephone1"));
+      const retrieveAnswer = window.received.find((m) => m.id === window.sent.at(-1).id);
       const updated = JSON.parse(await window.CIF.updateRecord("contact", id, JSON.stringify({ lastname: "King" })));
       const again = JSON.parse(await window.CIF.retrieveRecord("contact", id, "?$select=lastname"));
       const deleted = await window.CIF.deleteRecord("contact", id);
@@ -154,13 +155,15 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
       } catch (e) {
         gone = JSON.parse(e);
       }
-      return { created: JSON.parse(created), createAnswer, retrieved, updated, again, deleted, gone, ids: window.sent.map((s) => s.id) };
+      return { created: JSON.parse(created), createAnswer, retrieveAnswer, retrieved, updated, again, deleted, gone, ids: window.sent.map((s) => s.id) };
     });
     assert.equal(r.created.entityType, "contact");
     assert.match(r.created.id, /^[0-9a-f-]{36}$/);
     assert.equal(r.createAnswer.outcome, "success");
     assert.equal(r.createAnswer.isMap, true, "messageData is a Map");
     assert.equal(r.createAnswer.valueIsMap, true, "the created LookupValue is a nested Map");
+    assert.equal(r.retrieveAnswer.isMap, true);
+    assert.equal(r.retrieveAnswer.valueIsMap, false, "a retrieved record is the plain object Xrm.WebApi returns");
     assert.equal(r.retrieved.fullname, "Ada Lovelace");
     assert.equal(r.retrieved.telephone1, "+358401234567");
     assert.deepEqual(r.updated, { entityType: "contact", id: r.created.id });
@@ -171,9 +174,13 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
   });
 
   it("a Dataverse error rejects with CIF's {value:{errorMsg,sourceFunc,errorType,reportTime}}", async () => {
-    const err = await widget().evaluate(() =>
-      window.CIF.retrieveRecord("contact", "00000000-0000-0000-0000-0000000000aa").then(() => null, (e) => JSON.parse(e)),
-    );
+    const [err, envelope] = await widget().evaluate(async () => [
+      await window.CIF.retrieveRecord("contact", "00000000-0000-0000-0000-0000000000aa").then(() => null, (e) => JSON.parse(e)),
+      window.received.find((m) => m.id === window.sent.at(-1).id),
+    ]);
+    assert.equal(envelope.outcome, "failure");
+    assert.equal(envelope.isMap, true, "the error is a Map");
+    assert.equal(envelope.valueIsMap, false, "its IErrorHandler is a plain object");
     assert.ok(err && err.value, JSON.stringify(err));
     assert.match(err.value.errorMsg, /does not exist/i);
     assert.equal(err.value.errorType, 2);
