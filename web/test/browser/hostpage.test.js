@@ -277,6 +277,13 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     const nav = await widget().evaluate(() => JSON.parse(window.events.find((e) => e.name === "onpagenavigate").data));
     assert.match(nav.value, new RegExp(`pagetype=entityrecord&etn=contact&id=${id}`));
 
+    // openForm without an id: a new-record form with entityFormParameters.
+    await widget().evaluate(() => window.CIF.openForm(JSON.stringify({ entityName: "contact" }), JSON.stringify({ lastname: "Newton", mobilephone: "+358402222222" })));
+    await page.waitForSelector("[data-testid=record-form]:not([data-id]) [data-testid=phone-mobilephone]");
+    assert.equal(await page.textContent("[data-testid=view] h1"), "New Contact");
+    await widget().evaluate((id) => window.CIF.openForm(JSON.stringify({ entityName: "contact", entityId: id })), id);
+    await page.waitForSelector(`[data-testid=record-form][data-id="${id}"]`);
+
     // refreshForm shows what changed meanwhile.
     await widget().evaluate((id) => window.CIF.updateRecord("contact", id, JSON.stringify({ telephone1: "+358400000001" })), id);
     await widget().evaluate(() => window.CIF.refreshForm(false));
