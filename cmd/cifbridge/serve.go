@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +46,8 @@ type serveFlags struct {
 	drainTimeout    time.Duration
 	logLevel        string
 	logFormat       string
+	tlsCert         string
+	tlsKey          string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -65,6 +68,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long in-flight calls may finish before they are answered -32007")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or console (default: console on a terminal, json otherwise)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` (chain): serve https and wss instead of http and ws; needs --tls-key. With --listen 127.0.0.1:443 the host page /host/ gets a port-less https origin")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 }
 
 // servePlugin adds one concern to serve. Each
@@ -113,6 +118,7 @@ func newServePlugins() []namedPlugin {
 		{"dataverse", &dataversePlugin{}}, // serve_dataverse.go: --backend dataverse
 		{"enreach", &enreachPlugin{}},     // serve_enreach.go: --enreach-url upstream
 		{"limits", &limitsPlugin{}},       // serve_limits.go: send budget, call rate, connection caps, keepalive
+		{"hostpage", &hostPagePlugin{}},   // serve_hostpage.go: /host/ settings, --host-trusted-origins
 		{"pprof", &pprofPlugin{}},         // serve_pprof.go: --pprof under /api/v1/debug/pprof/
 		{"retry", &retryPlugin{}},         // serve_retry.go: ledger under --data-dir, enreach.xrm.*
 		{"web", webPlugin{}},              // serve_web.go: dashboard stream
@@ -160,7 +166,7 @@ func (env *serveEnv) given(names ...string) []string {
 // and every daemon replay --embedded starts one starts here.
 func newServeCommand(out io.Writer) (*flag.FlagSet, *serveFlags, []namedPlugin) {
 	f := &serveFlags{}
-	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", out)
+	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/, the emulated Dynamics main window at http://<listen>/host/?widget=<url> (give it a port-less origin: --listen 127.0.0.1:80, see README \"Run a real widget\").", out)
 	f.register(fs)
 	plugins := newServePlugins()
 	for _, p := range plugins {
@@ -186,13 +192,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	addr := d.ln.Addr().String()
+	ws, web := "ws://", "http://"
+	if d.tls {
+		ws, web = "wss://", "https://"
+	}
 	log.Info().
-		Str("widget", "ws://"+addr+protocol.PathWidget).
-		Str("host", "ws://"+addr+protocol.PathHost).
-		Str("dashboard", "http://"+addr+"/").
+		Str("widget", ws+addr+protocol.PathWidget).
+		Str("host", ws+addr+protocol.PathHost).
+		Str("dashboard", web+addr+"/").
+		Str("hostPage", web+portless(addr, d.tls)+"/host/").
 		Str("backend", f.backend).Str("profile", f.profile).Dur("cifTimeout", d.env.Config.CIFTimeout()).
 		Str("dataDir", f.dataDir).Str("version", version).
-		Msg("cifbridge serving on ws://" + addr + protocol.PathWidget)
+		Msg("cifbridge serving on " + ws + addr + protocol.PathWidget)
 	errc := d.serve()
 	select {
 	case err := <-errc:
@@ -213,6 +224,7 @@ type daemon struct {
 	srv *bridge.Server
 	hs  *http.Server
 	ln  net.Listener
+	tls bool // ln serves https and wss (--tls-cert)
 
 	once sync.Once
 }
@@ -246,6 +258,10 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
+	}
+	tlsCfg, err := loadTLS(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, usageError{err}
 	}
 	if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create --data-dir: %w", err)
@@ -294,7 +310,11 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 		}
 	}
 	if built.ln, err = net.Listen("tcp", f.listen); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", f.listen, err)
+		return nil, fmt.Errorf("listen on %s: %w", f.listen, listenHint(f.listen, err))
+	}
+	if tlsCfg != nil {
+		built.ln = tls.NewListener(built.ln, tlsCfg)
+		built.tls = true
 	}
 	built.hs = &http.Server{
 		Handler:           built.srv.Handler(),
