@@ -82,7 +82,7 @@ const (
 var KnownEvents = []string{
 	"onclicktoact", "onmodechanged", "onsizechanged", "onpagenavigate", "onsendkbarticle",
 	"onSessionSwitched", "onSessionCreated", "onBeforeSessionClosed", "onSessionClosed",
-	"onSetPresence", "onMaxSessionsReached",
+	"onSetPresence", "onMaxSessionsReached", "onPresenceChange",
 }
 
 // MessageType returns the CIF messageType of a cif.* method ("createrecord"

@@ -46,6 +46,11 @@ type Attempt struct {
 	// OnLate, when set, is called once with this attempt's late outcome, after
 	// the table-wide Config.OnLate. The retry engine uses it.
 	OnLate func(Late)
+	// NoTimeout marks a call CIF posts without a timer (openForm,
+	// notifyEvent, insertNotes): Timeout is then only a safety limit, and
+	// when it passes, or ctx ends, the attempt is ended (its exec ctx
+	// cancelled) without a -32000 and without a late record.
+	NoTimeout bool
 }
 
 // Info is what the table knows about an attempt.
@@ -59,6 +64,9 @@ type Info struct {
 	Started      time.Time       `json:"started"`
 	Deadline     time.Time       `json:"deadline"`
 	State        string          `json:"state"` // "inflight", "timedout", "abandoned"
+	// NoTimeout is true for a call without a CIF timer: it waits (for the
+	// agent) until answered; Deadline is only the safety limit.
+	NoTimeout bool `json:"noTimeout,omitempty"`
 }
 
 // Late is the outcome of an attempt that was no longer awaited: it timed out,
@@ -109,6 +117,7 @@ const (
 	stAnswered
 	stTimedOut
 	stAbandoned
+	stEnded // a NoTimeout attempt ended unanswered: no late record
 )
 
 type entry struct {
@@ -217,6 +226,7 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 			WidgetMethod: a.WidgetMethod,
 			Started:      now,
 			Deadline:     deadline,
+			NoTimeout:    a.NoTimeout,
 		},
 		onLate: a.OnLate,
 	}
@@ -257,11 +267,23 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	case o := <-w.done:
 		return o.result, o.err
 	case <-w.timer.C:
+		if a.NoTimeout {
+			if t.end(e) {
+				return nil, NewSafetyLimitError(a.Timeout)
+			}
+			break
+		}
 		if t.detach(e, stTimedOut) {
 			t.timeouts.Add(1)
 			return nil, protocol.NewTimeoutError(a.Timeout.Milliseconds(), e.info.ID)
 		}
 	case <-ctx.Done():
+		if a.NoTimeout {
+			if t.end(e) {
+				return nil, context.Cause(ctx)
+			}
+			break
+		}
 		if t.detach(e, stAbandoned) {
 			t.abandoned.Add(1)
 			return nil, context.Cause(ctx)
@@ -292,10 +314,40 @@ func (t *Table) detach(e *entry, to state) bool {
 	return true
 }
 
+// end ends an in-flight NoTimeout attempt unanswered: it leaves the table
+// and its exec ctx is cancelled; no late record. False when it was answered
+// meanwhile.
+func (t *Table) end(e *entry) bool {
+	t.mu.Lock()
+	if e.state != stInflight {
+		t.mu.Unlock()
+		return false
+	}
+	e.state = stEnded
+	e.done = nil
+	delete(t.inflight, e.info.ID)
+	t.mu.Unlock()
+	e.cancel(errEnded)
+	return true
+}
+
+// errEnded is the cause of a NoTimeout attempt's exec ctx when it ended.
+var errEnded = errors.New("the call ended unanswered (safety limit or session end)")
+
+// NewSafetyLimitError is the error of a NoTimeout call that got no answer
+// within its safety limit: -32008, not a CIF timeout.
+func NewSafetyLimitError(limit time.Duration) *protocol.Error {
+	return protocol.Errorf(protocol.CodeSafetyLimit,
+		"no answer within the bridge's safety limit of %v for calls CIF runs without a timeout (--notimeout-limit); the call was ended", limit)
+}
+
 func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) {
 	t.mu.Lock()
 	st := e.state
 	switch st {
+	case stEnded:
+		t.mu.Unlock()
+		return
 	case stInflight:
 		e.state = stAnswered
 		delete(t.inflight, e.info.ID)
