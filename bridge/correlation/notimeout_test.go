@@ -97,7 +97,10 @@ func TestInFlightNoTimeoutFlag(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
 		release := make(chan struct{})
 		go tab.Do(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.openform", Timeout: time.Hour, NoTimeout: true},
-			func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) { <-release; return json.RawMessage("{}"), nil })
+			func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+				<-release
+				return json.RawMessage("{}"), nil
+			})
 		synctest.Wait()
 		l := tab.InFlight("s1")
 		if len(l) != 1 || !l[0].NoTimeout {
