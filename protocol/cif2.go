@@ -424,3 +424,21 @@ func NormalizeInput(field string, raw json.RawMessage) (json.RawMessage, error) 
 	}
 	return raw, nil
 }
+
+// CIFMessage is the error CIF's host rejects a CIF 2.0 call with:
+// {"message","msdyn_name"} (e.g. {"message":"NotificationTemplateNotFoundError",
+// "msdyn_name":"NotifyEvent"}). It travels as the data of a -32001 error.
+type CIFMessage struct {
+	Message   string `json:"message"`
+	MsdynName string `json:"msdyn_name"`
+}
+
+// NewCIFMessageError returns the -32001 error whose data is CIF's
+// {"message","msdyn_name"}; the JSON-RPC message adds detail for logs.
+func NewCIFMessageError(msdynName, message, detail string) *Error {
+	text := message
+	if detail != "" {
+		text += ": " + detail
+	}
+	return NewError(CodeBackend, text, CIFMessage{Message: message, MsdynName: msdynName})
+}
