@@ -15,6 +15,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -40,8 +41,10 @@ type Server struct {
 	table   *correlation.Table
 	backend backend.Backend
 	hosts   *hostHub
-	metrics *metrics
-	mux     *http.ServeMux
+	// workspaces holds the agent workspace of every widget session.
+	workspaces *workspace.Registry
+	metrics    *metrics
+	mux        *http.ServeMux
 
 	base     context.Context // parent of every connection; ends last
 	stopBase context.CancelCauseFunc
@@ -77,11 +80,13 @@ func New(cfg Config) (*Server, error) {
 	s.sessions = &sessions{resume: cfg.ResumeWindow, m: map[string]*Session{}, onGone: func(x *Session) {
 		s.log.Debug().Str("session", x.ID).Msg("session expired")
 		s.table.ForgetSession(x.ID)
+		s.workspaces.Forget(x.ID)
 		if cfg.OnSessionEnd != nil {
 			cfg.OnSessionEnd(x.ID)
 		}
 	}}
 	s.hosts = newHostHub(s)
+	s.workspaces = workspace.NewRegistry(cfg.WorkspaceTemplates, s.raiseFromWorkspace, s.log)
 	s.backend = cfg.Backend
 	if cfg.HostBackend {
 		s.backend = s.hosts
@@ -127,18 +132,32 @@ type AttemptRequest struct {
 	// one (the retry engine's cif.createrecord for enreach.xrm.createRecord).
 	WidgetMethod string
 	OnLate       func(correlation.Late)
+	// Via, when set, executes the attempt instead of the session's backend
+	// (the agent workspace for CIF 2.0 calls).
+	Via backend.Backend
+	// NoTimeout: a call CIF runs without a timer; the attempt waits up to
+	// Config.NoTimeoutLimit and never becomes a late record.
+	NoTimeout bool
 }
 
 // Attempt runs one attempt on the session's backend under its CIF timeout,
 // through the correlation table. It returns the attempt id with the outcome.
 func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage, string, error) {
 	_, timeout := r.Session.Profile()
+	if r.NoTimeout {
+		timeout = s.cfg.NoTimeoutLimit
+	}
+	exec := s.backend
+	if r.Via != nil {
+		exec = r.Via
+	}
 	attemptID := s.table.NewID()
 	// The exec func holds call by value (one allocation), not all of r.
 	call := backend.Call{Session: r.Session.ID, Method: r.Method, Params: r.Params, Typed: r.Typed}
 	res, err := s.table.Do(ctx, correlation.Attempt{
 		ID: attemptID, Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
 		RequestID: r.RequestID, WidgetMethod: r.WidgetMethod, Timeout: timeout, Started: r.Received, OnLate: r.OnLate,
+		NoTimeout: r.NoTimeout,
 	}, func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
 		call := call
 		call.AttemptID, call.Deadline = id, deadline
@@ -146,7 +165,7 @@ func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage
 		if capture {
 			s.frame(call.Session, "backend", "out", protocol.AppendRequest(nil, jsonString(id), call.Method, call.Params))
 		}
-		res, err := s.backend.Execute(ctx, call)
+		res, err := exec.Execute(ctx, call)
 		if capture {
 			if err != nil {
 				s.frame(call.Session, "backend", "in", protocol.AppendResponse(nil, jsonString(id), nil, protocol.AsError(err)))
@@ -277,6 +296,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stopBase(errShuttingDown)
 	s.sessions.stopTimers()
+	s.workspaces.Close()
 	tctx, tcancel := context.WithTimeout(context.Background(), time.Second)
 	defer tcancel()
 	_ = s.table.Close(tctx)

@@ -100,12 +100,7 @@ func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Mess
 	case m.Method == protocol.MethodHello:
 		return wc.hello(sess, m)
 	case strings.HasPrefix(m.Method, protocol.CIFPrefix):
-		params, typed, err := validateCIF(m.Method, m.Params)
-		if err != nil {
-			return nil, err
-		}
-		res, _, err := wc.s.Attempt(ctx, AttemptRequest{Session: sess, RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Received: m.Received})
-		return res, err
+		return wc.cifCall(ctx, sess, m)
 	}
 	if h, ok := wc.s.methods[m.Method]; ok {
 		return h(ctx, WidgetCall{Session: sess, RequestID: m.ID, Method: m.Method, Params: m.Params})

@@ -1,0 +1,87 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/cifbridge/cifbridge/bridge/workspace"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// cifCall serves one cif.* widget call: validates it, picks who answers
+// (protocol.CIFMethods: the backend, the agent workspace unless a host peer
+// serves the session, or the bridge itself) and the timeout class (the CIF
+// timeout, or none for the calls CIF posts without a timer).
+func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {
+	params, typed, err := validateCIF(m.Method, m.Params)
+	if err != nil {
+		return nil, err
+	}
+	s := wc.s
+	req := AttemptRequest{Session: sess, RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Received: m.Received}
+	if spec := protocol.CIFMethod(m.Method); spec != nil {
+		req.NoTimeout = spec.Timeout == protocol.TimeoutNone
+		switch spec.Answer {
+		case protocol.AnswerBridge:
+			return s.raiseToWidget(ctx, sess, typed.(*protocol.RaiseEventCallParams))
+		case protocol.AnswerWorkspace:
+			// A host peer serving the session answers; else the workspace.
+			req.Via = s.workspaces.Get(sess.ID)
+			if s.hosts.pick(sess.ID) != nil {
+				req.Via = s.hosts
+			}
+		}
+	}
+	res, _, err := s.Attempt(ctx, req)
+	if err == nil {
+		switch m.Method {
+		case protocol.MethodSetClickToAct, protocol.MethodSetMode, protocol.MethodSetWidth:
+			if p, ok := typed.(*protocol.ValueParams); ok {
+				s.workspaces.Get(sess.ID).ObservePanel(m.Method, p.Value)
+			}
+		}
+	}
+	return res, err
+}
+
+// raiseToWidget serves cif.raiseEvent: the emulated main page has no
+// handlers of its own, so the event goes back to the widget's handlers
+// (addHandler), as CIF's reference example does. It resolves true once the
+// widget answered.
+func (s *Server) raiseToWidget(ctx context.Context, sess *Session, p *protocol.RaiseEventCallParams) (json.RawMessage, error) {
+	if strings.TrimSpace(p.EventName) == "" {
+		return nil, protocol.InvalidParams("\"eventName\" is blank: name the event whose handler to invoke")
+	}
+	data := p.EventInputParameters
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	if _, err := s.RaiseEvent(ctx, sess.ID, p.EventName, data); err != nil {
+		return nil, err
+	}
+	return json.RawMessage("true"), nil
+}
+
+// raiseFromWorkspace sends a workspace event to the widget (the
+// workspace's event loop calls it, one event at a time).
+func (s *Server) raiseFromWorkspace(ctx context.Context, session, event string, data json.RawMessage) {
+	_, err := s.RaiseEvent(ctx, session, event, data)
+	switch {
+	case err == nil:
+	case errors.Is(err, protocol.ErrNoBackend), ctx.Err() != nil:
+		s.log.Debug().Str("session", session).Str("event", event).Err(err).Msg("workspace event not delivered")
+	default:
+		s.log.Warn().Str("session", session).Str("event", event).Err(err).Msg("workspace event: the widget did not answer")
+	}
+}
+
+// Workspace returns the agent workspace of a live session, creating it;
+// nil when the session does not exist.
+func (s *Server) Workspace(session string) *workspace.Workspace {
+	if s.sessions.get(session) == nil {
+		return nil
+	}
+	return s.workspaces.Get(session)
+}
