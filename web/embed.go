@@ -1,7 +1,7 @@
 // Package web holds what a browser loads from the daemon — the JS client
-// (/js/cifbridge.js), the recorder, the dashboard (/) and the examples
-// (/examples/) — embedded in the binary. node_modules, test and types-check
-// stay out of the binary.
+// and the recorder (web/client/, served at /js/), the dashboard (/) and the
+// examples (/examples/) — embedded in the binary. node_modules, test and
+// types-check stay out of the binary.
 package web
 
 import (
@@ -10,7 +10,7 @@ import (
 	"net/http"
 )
 
-//go:embed *.js *.d.ts dashboard examples
+//go:embed client/*.js client/*.d.ts client/src dashboard examples
 var files embed.FS
 
 // FS is the embedded web folder.
@@ -20,17 +20,22 @@ func FS() fs.FS { return files }
 //
 //	GET /              the dashboard (web/dashboard/index.html)
 //	GET /dashboard/    its modules and styles
-//	GET /js/           the JS client and the recorder (cifbridge.js, recorder.js, .d.ts)
-//	GET /examples/     sample widgets; they import "../cifbridge.js", so the
-//	GET /cifbridge.js  modules are also served at the root
-//	GET /recorder.js
+//	GET /js/           the JS client and the recorder (web/client/: cifbridge.js,
+//	                   recorder.js, their .d.ts and the modules under src/)
+//	GET /examples/     sample widgets; they import "/js/cifbridge.js"
+//	GET /cifbridge.js  older addresses of the modules: a permanent redirect
+//	GET /recorder.js   to /js/…, so relative imports resolve under /js/
 func Mount(m map[string]http.Handler) {
 	fileServer := noCache(http.FileServerFS(files))
-	m["GET /js/"] = http.StripPrefix("/js/", fileServer)
+	client, err := fs.Sub(files, "client")
+	if err != nil {
+		panic(err) // the embed pattern above guarantees the folder
+	}
+	m["GET /js/"] = http.StripPrefix("/js/", noCache(http.FileServerFS(client)))
 	m["GET /dashboard/"] = fileServer
 	m["GET /examples/"] = fileServer
 	for _, name := range []string{"cifbridge.js", "cifbridge.d.ts", "recorder.js", "recorder.d.ts"} {
-		m["GET /"+name] = fileServer
+		m["GET /"+name] = http.RedirectHandler("/js/"+name, http.StatusMovedPermanently)
 	}
 	m["GET /{$}"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")

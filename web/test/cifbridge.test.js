@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, install, CifBridgeError, ErrorCode, TIMEOUT_MESSAGE, NO_HANDLER_MESSAGE } from "../cifbridge.js";
+import { connect, install, CifBridgeError, ErrorCode, TIMEOUT_MESSAGE, NO_HANDLER_MESSAGE } from "../client/cifbridge.js";
 import { FakeBridge, once, FAST } from "./fakebridge.js";
 
 const GUID = "6f8c2a3e-0000-4000-8000-000000000001";
@@ -387,5 +387,62 @@ test("an unanswered hello drops the socket and reconnects", async () => {
   const client = await connect("ws://x", { WebSocket: bridge.WebSocket, ...FAST, connectionTimeout: 30, timeoutGraceMs: 10 });
   assert.equal(bridge.sockets.length, 2);
   assert.equal(client.session, "s-1");
+  client.close();
+});
+
+test("an unreachable bridge is reported within connectTimeoutMs: ready rejects, giveup fires, no more attempts", async () => {
+  const bridge = new FakeBridge();
+  bridge.refuse = true;
+  const client = new (await import("../client/cifbridge.js")).Client("ws://down.test/v1/widget?access_token=secret", {
+    WebSocket: bridge.WebSocket,
+    ...FAST,
+    connectTimeoutMs: 100,
+  });
+  const gaveUp = once(client, "giveup");
+  const started = Date.now();
+  client._start();
+  const err = await client.ready().catch((e) => e);
+  assert.ok(Date.now() - started < 1000, "gave up late");
+  assert.ok(err instanceof CifBridgeError);
+  assert.equal(err.code, ErrorCode.NotConnected);
+  assert.match(err.message, /^cannot reach cifbridge at ws:\/\/down\.test\/v1\/widget\?access_token=redacted within 100 ms \(\d+ attempts?;/);
+  assert.doesNotMatch(err.message, /secret/);
+  assert.equal((await gaveUp).detail.error, err);
+  const attempts = bridge.sockets.length;
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(bridge.sockets.length, attempts, "still reconnecting after giving up");
+  assert.equal(client.connected, false);
+});
+
+test("connectTimeoutMs bounds only the first connection; later drops reconnect", async () => {
+  const { bridge, client } = await setup({ connectTimeoutMs: 50 });
+  await new Promise((r) => setTimeout(r, 80));
+  const reopened = once(client, "open");
+  bridge.drop();
+  await reopened;
+  assert.equal(client.connected, true);
+  client.close();
+});
+
+test("token goes in the URL as access_token (a browser WebSocket cannot send headers)", async () => {
+  const { bridge, client } = await setup({ token: "s3 cret&x" });
+  assert.equal(new URL(bridge.sockets[0].url).searchParams.get("access_token"), "s3 cret&x");
+  client.close();
+});
+
+test("resumeToken from bridge.hello is sent back when resuming, and only then", async () => {
+  const bridge = new FakeBridge();
+  const hello = bridge.handlers.get("bridge.hello");
+  bridge.on("bridge.hello", (p, m, s) => ({ ...hello(p, m, s), resumeToken: "rt-" + bridge.calls("bridge.hello").length }));
+  const client = await connect("ws://x", { WebSocket: bridge.WebSocket, ...FAST });
+  assert.equal(client.resumeToken, "rt-1");
+  const reopened = once(client, "open");
+  bridge.drop();
+  await reopened;
+  const hellos = bridge.calls("bridge.hello");
+  assert.equal(hellos[0].params.resumeToken, undefined);
+  assert.equal(hellos[1].params.session, "s-1");
+  assert.equal(hellos[1].params.resumeToken, "rt-1");
+  assert.equal(client.resumeToken, "rt-2", "a fresh token replaces the used one");
   client.close();
 });

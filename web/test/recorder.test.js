@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRecorder, mergeCaptures, toPlain } from "../recorder.js";
+import { createRecorder, mergeCaptures, toPlain } from "../client/recorder.js";
 
 function message(data, source) {
   const ev = new Event("message");

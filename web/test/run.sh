@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of web/: the node unit tests (no browser), the tsc type
+# Runs every test of web/: the node unit tests (no browser; they include
+# test/package.test.js, which npm-packs client/ and installs it), the tsc type
 # check of the hand-written .d.ts files, and the browser tests in headless
 # Chromium against the real daemon (built with `go build` from the repo).
 #

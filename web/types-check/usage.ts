@@ -16,7 +16,12 @@ async function widget(): Promise<void> {
     client: "usage/1",
     minReconnectionDelay: 100,
     offlineWaitMs: 0,
+    connectTimeoutMs: 5000,
+    token: "s3cret",
   });
+  client.addEventListener("giveup", (ev) => console.log(ev.detail.error.code === ErrorCode.NotConnected));
+  const resume: string | null = client.resumeToken;
+  console.log(resume);
   const cif = client.CIFramework;
 
   const created: string = await cif.createRecord("contact", JSON.stringify({ firstname: "Ada" }));

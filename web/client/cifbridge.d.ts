@@ -103,6 +103,13 @@ export interface ConnectOptions {
   profile?: Profile;
   /** Resume this session id. */
   session?: string;
+  /** With session: the resumeToken the bridge gave for it (bridge.hello result), sent back when resuming. */
+  resumeToken?: string;
+  /**
+   * The bridge token (daemon --token), added to the URL as ?access_token= (a
+   * browser WebSocket cannot send an Authorization header). Never in messages.
+   */
+  token?: string;
   /** Free text for the bridge's logs; default "cifbridge.js/<version>". */
   client?: string;
   /** Per-session Enreach token for enreach.* calls; sent in bridge.hello only. */
@@ -121,8 +128,16 @@ export interface ConnectOptions {
   minUptime?: number;
   /** A socket not open within this is closed and retried; default 4000 ms. */
   connectionTimeout?: number;
-  /** Reconnect attempts before giving up (connect() rejects, the client closes); default Infinity. */
+  /** Reconnect attempts before giving up (connect() rejects, "giveup", the client closes); default Infinity. */
   maxRetries?: number;
+  /**
+   * The first connection (socket open and bridge.hello answered) must succeed
+   * within this, or connect()/install() reject with NOT_CONNECTED ("cannot
+   * reach cifbridge at <url> within N ms …"), "giveup" fires and the client
+   * closes. Later drops reconnect under maxRetries. Default 30000 ms;
+   * Infinity or 0 waits forever.
+   */
+  connectTimeoutMs?: number;
   /**
    * A call made while disconnected waits this long for the reconnect, then
    * rejects NOT_CONNECTED; 0 fails fast. Default 10000 ms. Waiting calls were
@@ -146,6 +161,8 @@ export interface HelloResult {
   timeoutMs: number;
   version: string;
   resumed?: boolean;
+  /** When the bridge gives one: send it back to resume this session (the client does). */
+  resumeToken?: string;
 }
 
 export interface OpenEventDetail {
@@ -181,6 +198,8 @@ export interface ClientEventMap {
   close: CustomEvent<{ code?: number; reason?: string; wasConnected: boolean }>;
   reconnecting: CustomEvent<{ attempt: number; delayMs: number }>;
   sessionlost: CustomEvent<{ session: string; error: CifBridgeError }>;
+  /** The client stopped for good: first connection not made within connectTimeoutMs, maxRetries spent, or hello refused. */
+  giveup: CustomEvent<{ error: CifBridgeError }>;
   late: CustomEvent<LateDetail>;
   ledger: CustomEvent<LedgerDetail>;
   notification: CustomEvent<{ method: string; params: any }>;
@@ -294,6 +313,8 @@ export declare class Client extends EventTarget {
   constructor(url: string | (() => string | Promise<string>), options?: ConnectOptions);
   /** Session id from bridge.hello (kept across reconnects). */
   session: string | null;
+  /** The bridge's resumeToken for session (bridge.hello result), sent back when resuming; null when none. */
+  resumeToken: string | null;
   profile: Profile;
   /** The session's CIF timeout from bridge.hello. */
   timeoutMs: number;
