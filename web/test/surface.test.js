@@ -6,13 +6,21 @@ import { CIF_AREAS } from "../client/src/cif/index.js";
 
 const fakeClient = { call: async () => null, addHandler() {}, removeHandler() {}, dispatchEvent() {} };
 
-test("every CIF 1.0 method comes from exactly one area", () => {
+test("every CIF 1.0 and 2.0 method comes from exactly one area", () => {
   const cif = defineSurface(fakeClient, CIF_AREAS);
   const want = [
     "createRecord", "retrieveRecord", "updateRecord", "deleteRecord", "searchAndOpenRecords",
     "getEnvironment", "getEntityMetadata", "openForm", "refreshForm", "renderSearchPage",
     "setClickToAct", "getClickToAct", "setMode", "getMode", "setWidth", "getWidth",
     "addHandler", "removeHandler",
+    // CIF 2.0
+    "canCreateSession", "createSession", "getAllSessions", "getFocusedSession", "getSession",
+    "requestFocusSession", "setSessionTitle", "updateContext",
+    "createTab", "focusTab", "getFocusedTab", "getTabs", "refreshTab", "setTabTitle", "closeTab",
+    "notifyEvent", "cancelEvent", "notifyKpiBreach", "notifyNewActivity",
+    "setPresence", "getPresence", "setAgentPresence", "initializeAgentPresenceList",
+    "insertNotes", "updateConversation", "initLogAnalytics", "logAnalyticsEvent", "raiseEvent",
+    "isConsoleApp", "openKBSearchControl",
   ];
   assert.deepEqual(Object.keys(cif).sort(), want.sort());
 });
