@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -535,4 +536,48 @@ func TestNoTimeoutCalls(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestWorkspaceWhateverTheBackend: the workspace answers CIF 2.0 calls on a
+// backend that knows nothing of them (a real org: the dataverse backend).
+func TestWorkspaceWhateverTheBackend(t *testing.T) {
+	org := backend.Func{N: "dataverse", F: func(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "dataverse does not know %s", call.Method)
+	}}
+	tb := startBridge(t, bridge.Config{Backend: org})
+	w, _ := connectWidget(t, tb)
+	var id string
+	okResult(t, w.call(protocol.MethodCreateSession, map[string]any{"input": map[string]any{"templateName": "call_session"}}), &id)
+	if id == "" {
+		t.Fatal("no session id")
+	}
+	wantCode(t, w.call(protocol.MethodGetEnvironment, nil), protocol.CodeMethodNotFound) // CRUD still goes to the org
+}
+
+// TestNoTimeoutCallInListings: a call waiting for the agent is listed with
+// noTimeout, and when its session ends the workspace goes with it.
+func TestNoTimeoutCallInListings(t *testing.T) {
+	tb := startBridge(t, bridge.Config{ResumeWindow: 50 * time.Millisecond})
+	w, sess := connectWidget(t, tb)
+	w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call"}})
+	var info struct {
+		InFlight []struct {
+			Method    string `json:"method"`
+			NoTimeout bool   `json:"noTimeout"`
+		} `json:"inflight"`
+	}
+	waitFor(t, func() bool {
+		tb.admin(t, "GET", "/api/v1/sessions/"+sess, nil, &info)
+		return len(info.InFlight) == 1
+	})
+	if !info.InFlight[0].NoTimeout || info.InFlight[0].Method != protocol.MethodNotifyEvent {
+		t.Errorf("in flight = %+v, want notifyEvent with noTimeout", info.InFlight)
+	}
+	w.ws.CloseNow()
+	waitFor(t, func() bool {
+		return tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, nil) == http.StatusNotFound
+	})
+	if n := len(tb.srv.Table().InFlight("")) + len(tb.srv.Table().Late("")); n != 0 {
+		t.Errorf("%d attempts left after the session ended", n)
+	}
 }

@@ -88,19 +88,31 @@ func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessa
 	return res, err
 }
 
-// withSession adds "session" to a params object.
+// withSession returns params (a JSON object) with "session" set to the
+// widget's session, so a host peer always gets a JSON object whose session
+// member it can trust. The common case is a cheap prefix; params that are
+// empty ({ }) or already carry a "session" member (a widget must not pose as
+// another session) are decoded and re-encoded.
 func withSession(params json.RawMessage, session string) json.RawMessage {
 	params = bytes.TrimSpace(params)
 	sess, _ := json.Marshal(session)
+	if len(params) < 2 || len(bytes.TrimSpace(params[1:len(params)-1])) == 0 {
+		return append(append([]byte(`{"session":`), sess...), '}')
+	}
+	if bytes.Contains(params, []byte(`"session"`)) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(params, &m) == nil {
+			m["session"] = sess
+			if b, err := json.Marshal(m); err == nil {
+				return b
+			}
+		}
+	}
 	out := make([]byte, 0, len(params)+len(sess)+12)
 	out = append(out, `{"session":`...)
 	out = append(out, sess...)
-	if len(params) > 2 {
-		out = append(out, ',')
-		out = append(out, params[1:]...)
-		return out
-	}
-	return append(out, '}')
+	out = append(out, ',')
+	return append(out, params[1:]...)
 }
 
 func (h *hostHub) register(p *hostPeer) {
