@@ -16,7 +16,10 @@ import (
 // a replay does them again through the admin API at their captured times,
 // so a multisession incident (accept, switch, close) replays the same way.
 // The events the workspace raises as a consequence (onSessionCreated, …)
-// are expected from the bridge, never raised by the replay itself.
+// are expected from the bridge, never raised by the replay itself. In full
+// mode the replay's host peer answers the workspace calls as captured, so
+// there the agent's actions are not repeated and the events are raised
+// like any other.
 
 // agentAction is a captured agent frame's params.
 type agentAction struct {

@@ -277,7 +277,9 @@ func (r *runner) plan() (actions []action, needHello bool) {
 		case protocol.CapturePeerHost:
 			continue
 		case protocol.CapturePeerAgent:
-			actions = append(actions, action{idx: i, f: *f, kind: "agent"})
+			if r.opts.Mode != ModeFull { // in full mode the replayed host answers the workspace calls
+				actions = append(actions, action{idx: i, f: *f, kind: "agent"})
+			}
 			continue
 		}
 		if f.Invalid {
@@ -313,7 +315,7 @@ func (r *runner) plan() (actions []action, needHello bool) {
 			}
 			e := &expect{f: *f, idx: i, kind: kindEvent, method: w.Method}
 			r.expects = append(r.expects, e)
-			if !raisedByBridge(r.c, w.Method) {
+			if r.opts.Mode == ModeFull || !raisedByBridge(r.c, w.Method) {
 				actions = append(actions, action{idx: i, f: *f, kind: "raise", w: w})
 			}
 		case w.Method != "":

@@ -94,11 +94,15 @@ func TestReplayAgentActions(t *testing.T) {
 	if agents != 2 {
 		t.Fatalf("captured %d agent frames, want 2 (accept, close)", agents)
 	}
-	_, _, again := replayRecorded(t, caps[0], replay.Options{Mode: replay.ModeWidget, Speed: 1}, false)
-	if cmp := replay.Compare(caps[0], again, replay.Rules{LatencyTolerance: 100 * time.Millisecond}); !cmp.OK() {
-		t.Fatalf("the replay's capture differs from the live one:\n%s", text(cmp))
-	}
-	if want, got := widgetOrder(caps[0]), widgetOrder(again); !slices.Equal(want, got) {
-		t.Fatalf("the replay's widget frames come in another order:\nlive:   %v\nreplay: %v", want, got)
+	// Widget mode: the bridge's workspace answers and the agent's actions
+	// are repeated; full mode: the replayed host answers as captured.
+	for _, mode := range []string{replay.ModeWidget, replay.ModeFull} {
+		_, _, again := replayRecorded(t, caps[0], replay.Options{Mode: mode, Speed: 1}, false)
+		if cmp := replay.Compare(caps[0], again, replay.Rules{LatencyTolerance: 100 * time.Millisecond}); !cmp.OK() {
+			t.Fatalf("%s: the replay's capture differs from the live one:\n%s", mode, text(cmp))
+		}
+		if want, got := widgetOrder(caps[0]), widgetOrder(again); !slices.Equal(want, got) {
+			t.Fatalf("%s: the replay's widget frames come in another order:\nlive:   %v\nreplay: %v", mode, want, got)
+		}
 	}
 }
