@@ -27,6 +27,13 @@ func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Me
 		case protocol.AnswerBridge:
 			return s.raiseToWidget(ctx, sess, typed.(*protocol.RaiseEventCallParams))
 		case protocol.AnswerWorkspace:
+			// A cif1 session runs in the classic model-driven app, not a
+			// multisession console.
+			if m.Method == protocol.MethodIsConsoleApp && s.hosts.pick(sess.ID) == nil {
+				if profile, _ := sess.Profile(); profile == protocol.ProfileCIF1 {
+					return json.RawMessage("false"), nil
+				}
+			}
 			// A host peer serving the session answers; else the workspace.
 			req.Via = s.workspaces.Get(sess.ID)
 			if s.hosts.pick(sess.ID) != nil {

@@ -317,6 +317,19 @@ func TestCIF2MethodsOverWebSocket(t *testing.T) {
 	}
 }
 
+// TestIsConsoleAppByProfile: a cif1 session is the classic app, a cif2 one
+// a multisession console.
+func TestIsConsoleAppByProfile(t *testing.T) {
+	tb := startBridge(t, bridge.Config{})
+	for profile, want := range map[string]string{"cif1": "false", "cif2": "true"} {
+		w := newWidget(t, dial(t, tb.wsURL(protocol.PathWidget), nil).ws)
+		okResult(t, w.call(protocol.MethodHello, map[string]any{"profile": profile}), nil)
+		if got := string(w.call(protocol.MethodIsConsoleApp, nil).Result); got != want {
+			t.Errorf("%s: isConsoleApp = %s, want %s", profile, got, want)
+		}
+	}
+}
+
 // TestAgentAdminAPI plays the agent: focus, close, presence, panel, and the
 // errors each path gives.
 func TestAgentAdminAPI(t *testing.T) {
