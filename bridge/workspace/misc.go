@@ -72,6 +72,9 @@ func (w *Workspace) updateConversation(_ context.Context, call backend.Call) (an
 		w.conversations[p.ID] = c
 	}
 	for k, v := range data {
+		if _, ok := c[k]; !ok && len(c) >= maxConversationFields {
+			return nil, protocol.InvalidParams("conversation %s already has %d fields, the most the workspace keeps", p.ID, maxConversationFields)
+		}
 		c[k] = v
 	}
 	return c, nil

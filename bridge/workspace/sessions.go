@@ -229,9 +229,12 @@ func (w *Workspace) updateContext(_ context.Context, call backend.Call) (any, er
 	for k, v := range in {
 		if p.IsDelete {
 			delete(s.context, k)
-		} else {
-			s.context[k] = v
+			continue
 		}
+		if _, ok := s.context[k]; !ok && len(s.context) >= maxContextKeys {
+			return nil, protocol.InvalidParams("the session's context already has %d keys, the most the workspace keeps; delete some with isDelete", maxContextKeys)
+		}
+		s.context[k] = v
 	}
 	return s.context, nil
 }

@@ -44,6 +44,9 @@ func (w *Workspace) createTab(_ context.Context, call backend.Call) (any, error)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := w.focused
+	if len(s.tabs) >= maxTabsPerSession {
+		return nil, cifErr("createTab", "The session already has the most tabs the workspace allows ("+strconv.Itoa(maxTabsPerSession)+"); close one first.")
+	}
 	t := &tab{id: w.nextID("tab-id-"), template: tt.Name, title: fill(tt.Title, in.AppContext, s.params), tags: tt.Tags, appContext: in.AppContext}
 	s.addTab(t)
 	if in.IsFocused != nil && *in.IsFocused {

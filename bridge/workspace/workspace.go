@@ -47,8 +47,13 @@ const eventQueueLen = 64
 // historyLen is how many resolved notifications a workspace keeps to show.
 const historyLen = 50
 
-// maxConversations bounds updateConversation's store per workspace.
-const maxConversations = 100
+// Memory bounds of one workspace (a widget cannot grow it without limit).
+const (
+	maxConversations      = 100 // conversations updateConversation keeps
+	maxConversationFields = 200 // fields per conversation
+	maxTabsPerSession     = 50
+	maxContextKeys        = 200 // keys of a session's context (updateContext)
+)
 
 // Workspace is the agent workspace of one widget session: its sessions,
 // tabs, notifications and presence. Its methods are safe for concurrent use.

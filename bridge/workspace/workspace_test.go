@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -558,4 +559,32 @@ func TestLoadTemplates(t *testing.T) {
 	if _, err := workspace.LoadTemplates(filepath.Join(dir, "missing.json")); err == nil {
 		t.Error("missing file loaded")
 	}
+}
+
+// TestBounds: a widget cannot grow its workspace without limit.
+func TestBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, _ := newWS(t, nil)
+		mustCall(t, w, protocol.MethodCreateSession, map[string]any{"input": map[string]any{"templateName": "msdyn_chat_session"}})
+		var err error
+		for i := 0; err == nil && i < 100; i++ {
+			_, err = call(t, t.Context(), w, protocol.MethodCreateTab, map[string]any{"input": map[string]any{"templateName": "msdyn_entityrecord"}})
+		}
+		if m := cifMessage(t, err); m.MsdynName != "createTab" {
+			t.Errorf("tab limit: %+v", m)
+		}
+		if n := len(w.Snapshot().Sessions[1].Tabs); n != 50 {
+			t.Errorf("%d tabs, want 50", n)
+		}
+		in := map[string]any{}
+		for i := range 201 {
+			in[strconv.Itoa(i)] = i
+		}
+		if _, err := call(t, t.Context(), w, protocol.MethodUpdateContext, map[string]any{"input": in}); !errors.Is(err, protocol.ErrInvalidParams) {
+			t.Errorf("201 context keys: %v", err)
+		}
+		if _, err := call(t, t.Context(), w, protocol.MethodUpdateConversation, map[string]any{"id": "c", "data": in}); !errors.Is(err, protocol.ErrInvalidParams) {
+			t.Errorf("201 conversation fields: %v", err)
+		}
+	})
 }
