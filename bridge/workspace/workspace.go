@@ -148,7 +148,7 @@ func (w *Workspace) Close() {
 		return
 	}
 	w.closed = true
-	for _, n := range w.notes {
+	for _, n := range append([]*notification(nil), w.notes...) {
 		w.resolveLocked(n, stateWithdrawn, protocol.NotificationResponse{})
 	}
 	w.mu.Unlock()

@@ -588,3 +588,34 @@ func TestBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseWithdrawsEveryPending: closing the workspace (its session
+// ended) ends every waiting notifyEvent and insertNotes.
+func TestCloseWithdrawsEveryPending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := workspace.New("s1", nil, nil, zerolog.Nop())
+		errs := make(chan error, 5)
+		for i := range 5 {
+			method, params := protocol.MethodNotifyEvent, any(notify("incoming_call", nil, ""))
+			if i%2 == 1 {
+				method, params = protocol.MethodInsertNotes, map[string]any{"entityName": "contact", "entityId": "c"}
+			}
+			go func() {
+				_, err := call(t, t.Context(), w, method, params)
+				errs <- err
+			}()
+		}
+		synctest.Wait()
+		w.Close()
+		for range 5 {
+			if err := <-errs; !errors.Is(err, protocol.ErrNoBackend) {
+				t.Errorf("after close: %v, want -32002", err)
+			}
+		}
+		for _, n := range w.Snapshot().Notifications {
+			if n.State != "withdrawn" {
+				t.Errorf("notification %s is %s after close", n.ID, n.State)
+			}
+		}
+	})
+}
