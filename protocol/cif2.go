@@ -165,23 +165,26 @@ type EventSpec struct {
 	Versions  string
 	EventData string // its shape
 	RaisedBy  string // what makes cifbridge raise it
+	// Local: a DOM event the JS client dispatches itself, never on the wire.
+	Local bool
 }
 
 // CIFEvents is every event of CIF 1.0 and 2.0. Every event travels under
 // the CIF timeout.
 var CIFEvents = []EventSpec{
-	{"onclicktoact", "1,2", `JSON string {"value","name","format","entityLogicalName"}`, "host.raiseEvent or POST /api/v1/sessions/{id}/events; answered false by the bridge while click-to-act is off"},
-	{"onmodechanged", "1,2", `JSON string {"value":0|1|2}`, "the agent (POST …/workspace/panel), host.raiseEvent or POST …/events"},
-	{"onsizechanged", "1,2", `JSON string {"value":width}`, "the agent (POST …/workspace/panel), host.raiseEvent or POST …/events"},
-	{"onpagenavigate", "1,2", "JSON string of the page", "host.raiseEvent or POST …/events"},
-	{"onsendkbarticle", "1,2", "JSON string of the article", "host.raiseEvent or POST …/events"},
-	{"onSessionCreated", "2", `JSON string {"sessionId","focused","context"}`, "the workspace: createSession"},
-	{"onSessionSwitched", "2", `JSON string {"sessionId","focused","context"}`, "the workspace: a session gains or loses focus (createSession, agent focus, close)"},
-	{"onBeforeSessionClosed", "2", `JSON string {"sessionId","focused","context"}`, "the workspace: the agent closes a session"},
-	{"onSessionClosed", "2", `JSON string {"sessionId","focused","context"}`, "the workspace: the agent closed a session"},
-	{"onSetPresence", "2", `JSON string {"presenceId","presenceText","presenceColor","basePresenceStatus"}`, "the workspace: presence changed (agent or setPresence/setAgentPresence)"},
-	{"onMaxSessionsReached", "2", `JSON string {"maxSessions","sessions"}`, "the workspace: createSession at the session limit"},
-	{"onPresenceChange", "2", "as onSetPresence", "host.raiseEvent or POST …/events (the reference's name; the workspace raises onSetPresence)"},
+	{"onclicktoact", "1,2", `JSON string {"value","name","format","entityLogicalName"}`, "host.raiseEvent or POST /api/v1/sessions/{id}/events; answered false by the bridge while click-to-act is off", false},
+	{"onmodechanged", "1,2", `JSON string {"value":0|1|2}`, "the agent (POST …/workspace/panel), host.raiseEvent or POST …/events", false},
+	{"onsizechanged", "1,2", `JSON string {"value":width}`, "the agent (POST …/workspace/panel), host.raiseEvent or POST …/events", false},
+	{"onpagenavigate", "1,2", "JSON string of the page", "host.raiseEvent or POST …/events", false},
+	{"onsendkbarticle", "1,2", "JSON string of the article", "host.raiseEvent or POST …/events", false},
+	{"onSessionCreated", "2", `JSON string {"sessionId","focused","context"}`, "the workspace: createSession", false},
+	{"onSessionSwitched", "2", `JSON string {"sessionId","focused","context"}`, "the workspace: a session gains or loses focus (createSession, agent focus, close)", false},
+	{"onBeforeSessionClosed", "2", `JSON string {"sessionId","focused","context"}`, "the workspace: the agent closes a session", false},
+	{"onSessionClosed", "2", `JSON string {"sessionId","focused","context"}`, "the workspace: the agent closed a session", false},
+	{"onSetPresence", "2", `JSON string {"presenceId","presenceText","presenceColor","basePresenceStatus"}`, "the workspace: presence changed (agent or setPresence/setAgentPresence)", false},
+	{"onMaxSessionsReached", "2", `JSON string {"maxSessions","sessions"}`, "the workspace: createSession at the session limit", false},
+	{"onPresenceChange", "2", "as onSetPresence", "host.raiseEvent or POST …/events (the reference's name; the workspace raises onSetPresence)", false},
+	{"CIFInitDone", "1,2", "CustomEvent detail: [bridge origin]", "the JS client's install(), on window, once Microsoft.CIFramework is in place", true},
 }
 
 // OpenFormParams are the params of cif.openform. Both members are CIF's

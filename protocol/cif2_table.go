@@ -36,7 +36,11 @@ func MethodTableMarkdown() string {
 	b.WriteString("\n| event (`addHandler` name) | CIF | timeout | eventData | raised by |\n")
 	b.WriteString("| --- | --- | --- | --- | --- |\n")
 	for _, e := range CIFEvents {
-		b.WriteString("| `" + e.Name + "` | " + e.Versions + " | CIF timeout | " + codeShape(e.EventData) + " | " + e.RaisedBy + " |\n")
+		timeout := "CIF timeout"
+		if e.Local {
+			timeout = "—"
+		}
+		b.WriteString("| `" + e.Name + "` | " + e.Versions + " | " + timeout + " | " + codeShape(e.EventData) + " | " + e.RaisedBy + " |\n")
 	}
 	return b.String()
 }
