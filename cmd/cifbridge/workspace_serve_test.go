@@ -79,3 +79,26 @@ func TestServeWorkspaceFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestServeDataverseWorkspace: with a real org as the backend, the CIF 2.0
+// calls are the workspace's; CRUD still goes to the org.
+func TestServeDataverseWorkspace(t *testing.T) {
+	o := newDVOrg(t)
+	url, _, _ := startServe(t, "--backend", "dataverse", "--dataverse-url", o.org.URL, "--dataverse-token-url", o.tokens.URL,
+		"--dataverse-client-id", "app", "--dataverse-client-secret-file", secretFile(t, dvTestSecret))
+	w := dialWS(t, url)
+	res, perr := w.call("cif.notifyEvent", map[string]any{"input": map[string]any{"templateName": "incoming_call_autoaccept"}})
+	if perr != nil || string(res) != `{"value":{"actionName":"Accept","responseReason":"AutoAccept"}}` {
+		t.Fatalf("notifyEvent = %s %+v", res, perr)
+	}
+	res, perr = w.call("cif.createSession", map[string]any{"input": map[string]any{"templateName": "call_session", "templateParameters": map[string]any{"customer": "Ada"}}})
+	if perr != nil || !strings.HasPrefix(string(res), `"session-id-`) {
+		t.Fatalf("createSession = %s %+v", res, perr)
+	}
+	if _, perr := w.call("cif.createrecord", map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "Ada"}}); perr != nil {
+		t.Fatalf("createrecord on the org: %+v", perr)
+	}
+	if n := o.emu.Stats().Tables["contact"].Records; n != 1 {
+		t.Errorf("the org has %d contacts, want 1", n)
+	}
+}
