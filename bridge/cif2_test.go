@@ -594,3 +594,20 @@ func TestNoTimeoutCallInListings(t *testing.T) {
 		t.Errorf("%d attempts left after the session ended", n)
 	}
 }
+
+// TestStreamNoTimeoutCall: the dashboard stream marks a call that waits for
+// the agent with noTimeout, so it shows "waiting for the agent", not a
+// countdown to a CIF timeout.
+func TestStreamNoTimeoutCall(t *testing.T) {
+	tb := startBridge(t, bridge.Config{Token: streamToken})
+	mountStream(tb)
+	w := authDial(t, tb)
+	s := hello(t, w).Session
+	st := openStream(t, tb)
+	w.send(`{"jsonrpc":"2.0","id":1,"method":"cif.notifyEvent","params":{"input":{"templateName":"incoming_call"}}}`)
+	snap := st.waitFor("the notifyEvent in flight", func(x bridge.StreamSnapshot) bool { return sessionOf(x, s).InFlightCount == 1 })
+	a := sessionOf(snap, s).InFlight[0]
+	if !a.NoTimeout || a.Method != protocol.MethodNotifyEvent {
+		t.Fatalf("in flight %+v, want notifyEvent with NoTimeout", a)
+	}
+}
