@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 
@@ -112,11 +113,24 @@ func objectParams(params json.RawMessage) (json.RawMessage, error) {
 // checkSpec validates the params of a method of the CIF table
 // (protocol.CIFMethods) that has no check of its own: a strict decode into
 // its params type (unknown members refused), or an object for methods
-// without params.
+// without params. CIF's own "correlationId" member (telemetry grouping,
+// which real pages send and recorded captures replay) is dropped.
 func checkSpec(spec *protocol.MethodSpec, params json.RawMessage) (json.RawMessage, any, error) {
 	raw, err := objectParams(params)
-	if err != nil || spec.Params == nil {
-		return raw, nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if bytes.Contains(raw, []byte(`"correlationId"`)) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) == nil {
+			delete(m, "correlationId")
+			if raw, err = json.Marshal(m); err != nil {
+				return nil, nil, protocol.InvalidParams("%v", err)
+			}
+		}
+	}
+	if spec.Params == nil {
+		return raw, nil, nil
 	}
 	p := reflect.New(reflect.TypeOf(spec.Params).Elem()).Interface()
 	if err := protocol.DecodeParams(raw, p); err != nil {

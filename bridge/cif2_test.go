@@ -306,6 +306,8 @@ func TestCIF2MethodsOverWebSocket(t *testing.T) {
 		t.Errorf("raiseEvent = %s %+v", r.Result, r.Error)
 	}
 
+	// CIF's telemetry correlationId is accepted (and dropped).
+	okResult(t, w.call(protocol.MethodGetSession, map[string]any{"sessionId": s1, "correlationId": "c-1"}), nil)
 	// Strict params: an unknown member is -32602, not passed on.
 	wantCode(t, w.call(protocol.MethodCreateTab, map[string]any{"input": map[string]any{"templateName": "contact_tab"}, "typo": 1}), protocol.CodeInvalidParams)
 	wantCode(t, w.call(protocol.MethodGetSession, []any{s1}), protocol.CodeInvalidParams)
