@@ -33,6 +33,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.admin(s.getSession))
 	mux.HandleFunc("POST /api/v1/sessions/{id}/events", s.admin(s.postEvent))
 	mux.HandleFunc("GET /api/v1/status", s.admin(s.status))
+	s.workspaceRoutes(mux)
 	for pattern, h := range s.cfg.Extra {
 		s.mount(mux, pattern, h)
 	}

@@ -1,22 +1,12 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 
 	"github.com/cifbridge/cifbridge/protocol"
 )
-
-// cif2Calls are the CIF 2.0 session/tab/notification calls: passed to the
-// backend as they are (a host peer may implement them; the emulator answers
-// -32601 for the ones it does not).
-var cif2Calls = map[string]bool{
-	"cif.createSession": true, "cif.getAllSessions": true, "cif.getFocusedSession": true, "cif.getSession": true,
-	"cif.canCreateSession": true, "cif.requestFocusSession": true, "cif.createTab": true, "cif.focusTab": true,
-	"cif.getFocusedTab": true, "cif.getTabsByTagOrName": true, "cif.refreshTab": true, "cif.setTabTitle": true,
-	"cif.setSessionTitle": true, "cif.notifyEvent": true, "cif.insertNotes": true, "cif.setAgentPresence": true,
-	"cif.initializeAgentPresenceList": true, "cif.notifyKpiBreach": true, "cif.notifyNewActivity": true,
-	"cif.updateContext": true, "cif.openKBSearchControl": true, "cif.isConsoleApp": true,
-}
 
 // validateCIF checks the params of a cif.* call. It returns them normalised
 // (record values as JSON objects) and, for calls with a params struct, the
@@ -63,9 +53,8 @@ func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, e
 		raw, err := objectParams(params)
 		return raw, nil, err
 	}
-	if cif2Calls[method] {
-		raw, err := objectParams(params)
-		return raw, nil, err
+	if spec := protocol.CIFMethod(method); spec != nil {
+		return checkSpec(spec, params)
 	}
 	return nil, nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q is not a CIF call this bridge knows", method)
 }
@@ -119,4 +108,33 @@ func objectParams(params json.RawMessage) (json.RawMessage, error) {
 		return nil, protocol.InvalidParams("params must be a JSON object with named members")
 	}
 	return params, nil
+}
+
+// checkSpec validates the params of a method of the CIF table
+// (protocol.CIFMethods) that has no check of its own: a strict decode into
+// its params type (unknown members refused), or an object for methods
+// without params. CIF's own "correlationId" member (telemetry grouping,
+// which real pages send and recorded captures replay) is dropped.
+func checkSpec(spec *protocol.MethodSpec, params json.RawMessage) (json.RawMessage, any, error) {
+	raw, err := objectParams(params)
+	if err != nil {
+		return nil, nil, err
+	}
+	if bytes.Contains(raw, []byte(`"correlationId"`)) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) == nil {
+			delete(m, "correlationId")
+			if raw, err = json.Marshal(m); err != nil {
+				return nil, nil, protocol.InvalidParams("%v", err)
+			}
+		}
+	}
+	if spec.Params == nil {
+		return raw, nil, nil
+	}
+	p := reflect.New(reflect.TypeOf(spec.Params).Elem()).Interface()
+	if err := protocol.DecodeParams(raw, p); err != nil {
+		return nil, nil, err
+	}
+	return raw, p, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -30,6 +31,14 @@ type Config struct {
 	// LateWindow is how long a timed-out attempt waits for its late answer.
 	// Default 10 minutes.
 	LateWindow time.Duration
+	// NoTimeoutLimit bounds the calls CIF runs without a timeout (openForm,
+	// notifyEvent, insertNotes: they wait for the agent): past it such a
+	// call is ended with -32008, never -32000 and never a late record.
+	// Default 30 minutes.
+	NoTimeoutLimit time.Duration
+	// WorkspaceTemplates are the agent workspace's templates (nil: the
+	// built-in ones, workspace.DefaultTemplates).
+	WorkspaceTemplates *workspace.Templates
 	// ResumeWindow is how long a session with no connection is kept so a
 	// reconnecting widget can resume it. Default 2 minutes.
 	ResumeWindow time.Duration
@@ -126,6 +135,12 @@ func (c *Config) setDefaults() error {
 	if c.LateWindow <= 0 {
 		c.LateWindow = 10 * time.Minute
 	}
+	if c.NoTimeoutLimit < 0 {
+		return fmt.Errorf("notimeout limit must be positive, got %v", c.NoTimeoutLimit)
+	}
+	if c.NoTimeoutLimit == 0 {
+		c.NoTimeoutLimit = DefaultNoTimeoutLimit
+	}
 	if c.ResumeWindow <= 0 {
 		c.ResumeWindow = 2 * time.Minute
 	}
@@ -173,6 +188,9 @@ func (c *Config) setDefaults() error {
 	}
 	return nil
 }
+
+// DefaultNoTimeoutLimit is Config.NoTimeoutLimit's default.
+const DefaultNoTimeoutLimit = 30 * time.Minute
 
 // CIFTimeout is the CIF timeout of the default profile: Timeout when set,
 // else the profile's (protocol.ProfileTimeout; 0 for an unknown profile,

@@ -31,6 +31,13 @@ func (s *Server) RaiseEvent(ctx context.Context, session, eventType string, even
 	if len(eventData) == 0 {
 		eventData = json.RawMessage("null")
 	}
+	// While click-to-act is off, CIF's host answers onclicktoact with false
+	// itself and the widget never sees it.
+	if eventType == "onclicktoact" {
+		if w := s.workspaces.Lookup(session); w != nil && !w.ClickToAct() {
+			return json.RawMessage("false"), nil
+		}
+	}
 	params, err := protocol.Raw(protocol.EventParams{EventData: eventData})
 	if err != nil {
 		return nil, protocol.InvalidParams("\"eventData\": %v", err)

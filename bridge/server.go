@@ -15,6 +15,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -42,8 +43,10 @@ type Server struct {
 	execute correlation.Exec // s.executeAttempt, bound once
 	backend backend.Backend
 	hosts   *hostHub
-	metrics *metrics
-	mux     *http.ServeMux
+	// workspaces holds the agent workspace of every widget session.
+	workspaces *workspace.Registry
+	metrics    *metrics
+	mux        *http.ServeMux
 
 	base     context.Context // parent of every connection; ends last
 	stopBase context.CancelCauseFunc
@@ -87,11 +90,13 @@ func New(cfg Config) (*Server, error) {
 	s.sessions = &sessions{resume: cfg.ResumeWindow, m: map[string]*Session{}, onGone: func(x *Session) {
 		s.log.Debug().Str("session", x.ID).Msg("session expired")
 		s.table.ForgetSession(x.ID)
+		s.workspaces.Forget(x.ID)
 		if cfg.OnSessionEnd != nil {
 			cfg.OnSessionEnd(x.ID)
 		}
 	}}
 	s.hosts = newHostHub(s)
+	s.workspaces = workspace.NewRegistry(cfg.WorkspaceTemplates, s.raiseFromWorkspace, s.log)
 	s.backend = cfg.Backend
 	if cfg.HostBackend {
 		s.backend = s.hosts
@@ -127,28 +132,48 @@ func (s *Server) timeoutFor(profile string) (time.Duration, error) {
 
 // Attempt runs one backend attempt for sess under its CIF timeout (or
 // a.Timeout when set), through the correlation table. The bridge fills
-// a.Session, a.Kind and a.Timeout (when zero); the caller gives the method,
-// params (raw, decoded or both), the widget request and, for a plug-in, its
-// OnLate hook. Sent names the attempt and says whether it became a late
-// record.
+// a.Session, a.Kind and a.Timeout (when zero; Config.NoTimeoutLimit for a
+// NoTimeout call); the caller gives the method, params (raw, decoded or
+// both), the widget request and, for a plug-in, its OnLate hook. Sent names
+// the attempt and says whether it became a late record.
 func (s *Server) Attempt(ctx context.Context, sess *Session, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
+	return s.attemptOn(ctx, sess, a, nil)
+}
+
+// attemptOn is Attempt on be instead of the session's backend when be is
+// set (the agent workspace answers CIF 2.0 calls itself).
+func (s *Server) attemptOn(ctx context.Context, sess *Session, a correlation.Attempt, be backend.Backend) (json.RawMessage, correlation.Sent, error) {
 	a.Kind, a.Session = correlation.KindBackend, sess.ID
-	if a.Timeout <= 0 {
+	switch {
+	case a.NoTimeout:
+		a.Timeout = s.cfg.NoTimeoutLimit
+	case a.Timeout <= 0:
 		_, a.Timeout = sess.Profile()
 	}
-	res, sent, err := s.table.Do(ctx, a, s.execute)
+	exec := s.execute
+	if be != nil {
+		exec = func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			return s.executeOn(ctx, a, be)
+		}
+	}
+	res, sent, err := s.table.Do(ctx, a, exec)
 	if err != nil && errors.Is(err, errShuttingDown) {
 		err = shutdownAnswer(err)
 	}
 	return res, sent, err
 }
 
-// executeAttempt is the correlation.Exec of every backend attempt: it runs a on the
-// backend, capturing the frames when capture is on. It is a method value
-// bound once (Server.execute), so an attempt allocates no closure.
+// executeAttempt is the correlation.Exec of every backend attempt: it runs a
+// on the session's backend. It is a method value bound once
+// (Server.execute), so an attempt allocates no closure.
 func (s *Server) executeAttempt(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	return s.executeOn(ctx, a, s.backend)
+}
+
+// executeOn runs a on be, capturing the frames when capture is on.
+func (s *Server) executeOn(ctx context.Context, a *correlation.Attempt, be backend.Backend) (json.RawMessage, error) {
 	if s.cfg.OnFrame == nil {
-		return s.backend.Execute(ctx, a)
+		return be.Execute(ctx, a)
 	}
 	params, err := a.RawParams()
 	if err != nil {
@@ -157,7 +182,7 @@ func (s *Server) executeAttempt(ctx context.Context, a *correlation.Attempt) (js
 	}
 	id := jsonString(a.ID)
 	s.frame(a.Session, "backend", "out", protocol.AppendRequest(nil, id, a.Method, params))
-	res, err := s.backend.Execute(ctx, a)
+	res, err := be.Execute(ctx, a)
 	if err != nil {
 		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, nil, protocol.AsError(err)))
 	} else {
@@ -294,6 +319,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stopBase(errShuttingDown)
 	s.sessions.stopTimers()
+	s.workspaces.Close()
 	tctx, tcancel := context.WithTimeout(context.Background(), time.Second)
 	defer tcancel()
 	_ = s.table.Close(tctx)

@@ -11,8 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cifbridge/cifbridge/bridge/correlation"
-
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -107,12 +105,7 @@ func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Mess
 	case m.Method == protocol.MethodHello:
 		return wc.hello(m)
 	case strings.HasPrefix(m.Method, protocol.CIFPrefix):
-		params, typed, err := validateCIF(m.Method, m.Params)
-		if err != nil {
-			return nil, err
-		}
-		res, _, err := wc.s.Attempt(ctx, sess, correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Started: m.Received})
-		return res, err
+		return wc.cifCall(ctx, sess, m)
 	}
 	if h, ok := wc.s.methods[m.Method]; ok {
 		return h(ctx, WidgetCall{Session: sess, RequestID: m.ID, Method: m.Method, Params: m.Params})

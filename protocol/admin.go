@@ -29,6 +29,10 @@ type AttemptInfo struct {
 	Started      time.Time       `json:"started"`
 	Deadline     time.Time       `json:"deadline"`
 	State        string          `json:"state"` // AttemptInFlight, AttemptTimedOut or AttemptAbandoned
+	// NoTimeout is true for a call without a CIF timer (openForm,
+	// notifyEvent, insertNotes): it waits for the agent; Deadline is only
+	// the bridge's safety limit.
+	NoTimeout bool `json:"noTimeout,omitempty"`
 }
 
 // AttemptInfo states.

@@ -48,6 +48,11 @@ const (
 	CapturePeerWidget  = "widget"
 	CapturePeerHost    = "host"
 	CapturePeerBackend = "backend"
+	// CapturePeerAgent frames are the agent's actions on the workspace
+	// (admin API), dir "in": msg is a JSON-RPC notification
+	// {"method":"agent.<kind>","params":<workspace.Action>}. A replay does
+	// them again at their captured times.
+	CapturePeerAgent = "agent"
 
 	CaptureDirIn  = "in"  // into the bridge from the peer
 	CaptureDirOut = "out" // from the bridge to the peer
@@ -344,11 +349,11 @@ func parseFrame(line []byte, session string) (CaptureFrame, error) {
 		return CaptureFrame{}, fmt.Errorf("%w: frame has no \"session\" (and the header names none)", ErrCaptureSyntax)
 	}
 	switch w.Peer {
-	case CapturePeerWidget, CapturePeerHost, CapturePeerBackend:
+	case CapturePeerWidget, CapturePeerHost, CapturePeerBackend, CapturePeerAgent:
 	case "":
 		return CaptureFrame{}, fmt.Errorf("%w: frame has no \"peer\"", ErrCaptureSyntax)
 	default:
-		return CaptureFrame{}, fmt.Errorf("%w: unknown \"peer\" %q (want widget, host or backend)", ErrCaptureSyntax, w.Peer)
+		return CaptureFrame{}, fmt.Errorf("%w: unknown \"peer\" %q (want widget, host, backend or agent)", ErrCaptureSyntax, w.Peer)
 	}
 	switch w.Dir {
 	case CaptureDirIn, CaptureDirOut:

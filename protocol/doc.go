@@ -17,7 +17,12 @@
 // timeout (10 s for profile cif1, 100 s for cif2). When it expires the widget
 // gets ErrTimeout (-32000) with CIF's own timeout text; the attempt is kept as
 // a late record, and if the backend answers later the widget is told with the
-// notification bridge.late. Events travel the other way as requests
+// notification bridge.late. The calls CIF posts without a timer (openForm,
+// notifyEvent, insertNotes: they wait for the agent) have no CIF timeout:
+// only the bridge's safety limit (ErrSafetyLimit, -32008). CIFMethods lists
+// every CIF 1.0 and 2.0 method with its params type, timeout class and who
+// answers it (the backend, or the agent workspace for CIF 2.0 sessions,
+// tabs, notifications and presence). Events travel the other way as requests
 // (cif.onclicktoact {eventData}) that the widget answers under the same
 // timeout.
 //

@@ -45,6 +45,7 @@ const (
 	CodeRetriesExhausted = -32005 // every attempt failed (data.attempts lists each outcome)
 	CodeUpstream         = -32006 // the Enreach REST upstream answered with an error (data: status, body)
 	CodeShuttingDown     = -32007 // the bridge is shutting down; reconnect to another instance or retry later
+	CodeSafetyLimit      = -32008 // a call CIF runs without a timeout (openForm, notifyEvent, insertNotes) got no answer within --notimeout-limit
 )
 
 // Sentinels for errors.Is. Build real errors with NewError or Errorf.
@@ -62,6 +63,7 @@ var (
 	ErrRetriesExhausted = &Error{Code: CodeRetriesExhausted, Message: "retries exhausted"}
 	ErrUpstream         = &Error{Code: CodeUpstream, Message: "upstream error"}
 	ErrShuttingDown     = &Error{Code: CodeShuttingDown, Message: "shutting down"}
+	ErrSafetyLimit      = &Error{Code: CodeSafetyLimit, Message: "safety limit reached"}
 )
 
 // TimeoutMessage is CIF's own text when no answer came within the timeout.

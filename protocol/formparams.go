@@ -1,13 +1,6 @@
 package protocol
 
-import "encoding/json"
-
-// OpenFormParams are the params of cif.openform: CIF's entityFormOptions
-// and entityFormParameters objects, passed through.
-type OpenFormParams struct {
-	EntityFormOptions    json.RawMessage `json:"entityFormOptions,omitempty"`
-	EntityFormParameters json.RawMessage `json:"entityFormParameters,omitempty"`
-}
+// OpenFormParams: see cif2.go (the method table's types).
 
 // RefreshFormParams are the params of cif.refreshform.
 type RefreshFormParams struct {

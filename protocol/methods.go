@@ -105,7 +105,7 @@ func ProfileTimeout(profile string) (time.Duration, error) {
 var KnownEvents = []string{
 	"onclicktoact", "onmodechanged", "onsizechanged", "onpagenavigate", "onsendkbarticle",
 	"onSessionSwitched", "onSessionCreated", "onBeforeSessionClosed", "onSessionClosed",
-	"onSetPresence", "onMaxSessionsReached",
+	"onSetPresence", "onMaxSessionsReached", "onPresenceChange",
 }
 
 // MessageType returns the CIF messageType of a cif.* method ("createrecord"

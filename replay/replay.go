@@ -97,7 +97,7 @@ type expect struct {
 type action struct {
 	idx  int // index into frames
 	f    Frame
-	kind string // "send" or "raise"
+	kind string // "send", "raise" or "agent"
 	w    wire
 }
 
@@ -258,6 +258,11 @@ func (r *runner) plan() (actions []action, needHello bool) {
 			continue
 		case protocol.CapturePeerHost:
 			continue
+		case protocol.CapturePeerAgent:
+			if r.opts.Mode != ModeFull { // in full mode the replayed host answers the workspace calls
+				actions = append(actions, action{idx: i, f: *f, kind: "agent"})
+			}
+			continue
 		}
 		if f.Invalid {
 			if f.Dir == protocol.CaptureDirIn {
@@ -292,7 +297,9 @@ func (r *runner) plan() (actions []action, needHello bool) {
 			}
 			e := &expect{f: *f, idx: i, kind: kindEvent, method: w.Method}
 			r.expects = append(r.expects, e)
-			actions = append(actions, action{idx: i, f: *f, kind: "raise", w: w})
+			if r.opts.Mode == ModeFull || !raisedByBridge(r.c, w.Method) {
+				actions = append(actions, action{idx: i, f: *f, kind: "raise", w: w})
+			}
 		case w.Method != "":
 			r.expects = append(r.expects, &expect{f: *f, idx: i, kind: kindNotify, method: w.Method})
 		case string(w.ID) == "null" || len(w.ID) == 0:
@@ -410,6 +417,8 @@ func (r *runner) play(ctx context.Context, actions []action) error {
 			r.send(ctx, a)
 		case "raise":
 			r.raise(ctx, a)
+		case "agent":
+			r.agent(ctx, a)
 		}
 		r.mu.Lock()
 		r.doneAt[a.idx] = time.Now()

@@ -100,7 +100,7 @@ func (s *Session) Path() string {
 }
 
 // Frame appends one message seen by the bridge: peer is
-// protocol.CapturePeerWidget, CapturePeerHost or CapturePeerBackend, dir is
+// protocol.CapturePeerWidget, CapturePeerHost, CapturePeerBackend or CapturePeerAgent, dir is
 // protocol.CaptureDirIn (into the bridge) or CaptureDirOut. msg is redacted
 // first and not retained. Frame returns once the line is handed to the OS;
 // it never waits for fsync.
@@ -226,7 +226,7 @@ func (s *Session) sync() {
 }
 
 func knownPeer(p string) bool {
-	return p == protocol.CapturePeerWidget || p == protocol.CapturePeerHost || p == protocol.CapturePeerBackend
+	return p == protocol.CapturePeerWidget || p == protocol.CapturePeerHost || p == protocol.CapturePeerBackend || p == protocol.CapturePeerAgent
 }
 
 // encodeMsg returns what goes after "msg": one line of JSON, redacted. It

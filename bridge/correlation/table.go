@@ -70,6 +70,11 @@ type Attempt struct {
 	// OnLate, when set, is called once with this attempt's late outcome, after
 	// the table-wide Config.OnLate. The retry engine uses it.
 	OnLate func(Late) `json:"-"`
+	// NoTimeout marks a call CIF posts without a timer (openForm,
+	// notifyEvent, insertNotes): Timeout is then only a safety limit, and
+	// when it passes, or ctx ends, the attempt is ended (its exec ctx
+	// cancelled) without a -32000 and without a late record.
+	NoTimeout bool `json:"noTimeout,omitempty"`
 }
 
 // RawParams returns the params as JSON: Params, or Typed encoded when the
@@ -102,6 +107,7 @@ func (i Info) Wire() protocol.AttemptInfo {
 	return protocol.AttemptInfo{
 		ID: i.ID, Session: i.Session, Method: i.Method, RequestID: i.RequestID,
 		WidgetMethod: i.WidgetMethod, Started: i.Started, Deadline: i.Deadline, State: i.State,
+		NoTimeout: i.NoTimeout,
 	}
 }
 
@@ -144,6 +150,7 @@ const (
 	stAnswered
 	stTimedOut
 	stAbandoned
+	stEnded // a NoTimeout attempt ended unanswered: no late record
 )
 
 type entry struct {
@@ -280,12 +287,24 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	case o := <-w.done:
 		return o.result, sent, o.err
 	case <-w.timer.C:
+		if a.NoTimeout {
+			if t.end(e) {
+				return nil, sent, NewSafetyLimitError(a.Timeout)
+			}
+			break
+		}
 		if t.detach(e, stTimedOut) {
 			t.timeouts.Add(1)
 			sent.Late = true
 			return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
 		}
 	case <-ctx.Done():
+		if a.NoTimeout {
+			if t.end(e) {
+				return nil, sent, context.Cause(ctx)
+			}
+			break
+		}
 		if t.detach(e, stAbandoned) {
 			t.abandoned.Add(1)
 			sent.Late = true
@@ -317,10 +336,40 @@ func (t *Table) detach(e *entry, to state) bool {
 	return true
 }
 
+// end ends an in-flight NoTimeout attempt unanswered: it leaves the table
+// and its exec ctx is cancelled; no late record. False when it was answered
+// meanwhile.
+func (t *Table) end(e *entry) bool {
+	t.mu.Lock()
+	if e.state != stInflight {
+		t.mu.Unlock()
+		return false
+	}
+	e.state = stEnded
+	e.done = nil
+	delete(t.inflight, e.a.ID)
+	t.mu.Unlock()
+	e.cancel(errEnded)
+	return true
+}
+
+// errEnded is the cause of a NoTimeout attempt's exec ctx when it ended.
+var errEnded = errors.New("the call ended unanswered (safety limit or session end)")
+
+// NewSafetyLimitError is the error of a NoTimeout call that got no answer
+// within its safety limit: -32008, not a CIF timeout.
+func NewSafetyLimitError(limit time.Duration) *protocol.Error {
+	return protocol.Errorf(protocol.CodeSafetyLimit,
+		"no answer within the bridge's safety limit of %v for calls CIF runs without a timeout (--notimeout-limit); the call was ended", limit)
+}
+
 func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) {
 	t.mu.Lock()
 	st := e.state
 	switch st {
+	case stEnded:
+		t.mu.Unlock()
+		return
 	case stInflight:
 		e.state = stAnswered
 		delete(t.inflight, e.a.ID)

@@ -122,6 +122,7 @@ func newServePlugins() []namedPlugin {
 		{"pprof", &pprofPlugin{}},         // serve_pprof.go: --pprof under /api/v1/debug/pprof/
 		{"retry", &retryPlugin{}},         // serve_retry.go: ledger under --data-dir, enreach.xrm.*
 		{"web", webPlugin{}},              // serve_web.go: dashboard stream
+		{"workspace", &workspacePlugin{}}, // serve_workspace.go: --workspace-templates, --notimeout-limit
 	}
 }
 

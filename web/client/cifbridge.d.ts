@@ -29,6 +29,8 @@ export declare const ErrorCode: {
   readonly RetriesExhausted: -32005;
   readonly Upstream: -32006;
   readonly ShuttingDown: -32007;
+  /** A call CIF runs without a timeout reached the bridge's --notimeout-limit. */
+  readonly SafetyLimit: -32008;
   /** The socket closed while the call was in flight: its outcome is unknown. It is never re-sent. */
   readonly ConnectionLost: "CONNECTION_LOST";
   /** The call was never sent (no connection within offlineWaitMs, queue full, or client closed). */
@@ -210,7 +212,75 @@ export interface ClientEventMap {
 /** An event handler: gets the event data as a JSON string; its resolved value is the answer. */
 export type CIFEventHandler = (eventData: string) => unknown | Promise<unknown>;
 
-/** The Microsoft.CIFramework surface (CIF 1.0 widget API). */
+/** CIF 2.0 "JSON input": an object (Maps allowed, sent as objects) or a JSON string. */
+export type CIFInput = string | Record<string, unknown> | Map<string, unknown>;
+
+/** createSession's input. */
+export interface SessionInput {
+  templateName: string;
+  templateTag?: string;
+  /** Global parameters, and per-tab-template objects: {"customer":"Ada","contact_tab":{…}}. */
+  templateParameters?: Record<string, unknown>;
+}
+
+/** createTab's input. */
+export interface TabInput {
+  templateName: string;
+  appContext?: Map<string, unknown> | Record<string, unknown>;
+  isFocused?: boolean;
+}
+
+/** notifyEvent's input. */
+export interface NotificationInput {
+  templateName: string;
+  templateParameters?: Record<string, unknown>;
+}
+
+/** What getSession resolves with. */
+export interface CIFSessionInfo {
+  sessionId: string;
+  context: Record<string, unknown>;
+  isFocused: boolean;
+  title: string;
+  templateName: string;
+  providerSessionId?: string;
+}
+
+/** One agent presence (getPresence resolves with it as a JSON string). */
+export interface Presence {
+  presenceId: string;
+  presenceText: string;
+  presenceColor?: string;
+  basePresenceStatus?: string;
+}
+
+/**
+ * notifyEvent's outcome, parsed from the JSON string it resolves with:
+ * Accept/Accept, Accept/AutoAccept, Reject/DeclinedByAgent,
+ * Reject/NotificationQueueLimitExceeded, Timeout/DisplayTimeout, and
+ * (cifbridge, after cancelEvent) Cancel/CancelledByProvider.
+ */
+export interface NotifyEventResult {
+  value: { actionName: "Accept" | "Reject" | "Timeout" | "Cancel"; responseReason: string };
+}
+
+/**
+ * eventData (a JSON string) of onSessionCreated, onSessionSwitched,
+ * onBeforeSessionClosed and onSessionClosed.
+ */
+export interface SessionEventData {
+  sessionId: string;
+  focused: boolean;
+  context: Record<string, unknown>;
+}
+
+/**
+ * The Microsoft.CIFramework surface: every method of CIF 1.0 and 2.0. CIF
+ * 2.0's session, tab, notification and presence calls are answered by the
+ * bridge's agent workspace (or a host peer); their errors reject with CIF's
+ * '{"message","msdyn_name"}' string, e.g.
+ * '{"message":"NotificationTemplateNotFoundError","msdyn_name":"NotifyEvent"}'.
+ */
 export interface CIFramework {
   /** Resolves with the JSON string {"entityType","id"}. data is a JSON string (an object is accepted too). */
   createRecord(entityLogicalName: string, data: string | object): Promise<string>;
@@ -242,6 +312,62 @@ export interface CIFramework {
    */
   addHandler(eventName: string, handlerFunction: CIFEventHandler): void | Promise<never>;
   removeHandler(eventName: string, handlerFunction: CIFEventHandler): void | Promise<never>;
+
+  // CIF 2.0: sessions
+  canCreateSession(): Promise<boolean>;
+  /** Resolves with the new session's id; raises onSessionCreated and onSessionSwitched. */
+  createSession(input: SessionInput | CIFInput, correlationId?: string, providerSessionId?: string): Promise<string>;
+  getAllSessions(): Promise<string[]>;
+  /** null when the focused session is not the provider's (the home session). */
+  getFocusedSession(): Promise<string | null>;
+  getSession(sessionId: string): Promise<CIFSessionInfo>;
+  /** Marks an unfocused session with messagesCount unread messages (default 1); the agent moves the focus. */
+  requestFocusSession(sessionId: string, messagesCount?: number): Promise<void>;
+  /** input: {sessionId, title} or {sessionId, <title slugs>}. */
+  setSessionTitle(input: CIFInput): Promise<void>;
+  /** Resolves with the session's context as a JSON string. */
+  updateContext(input: CIFInput, sessionId?: string, isDelete?: boolean): Promise<string>;
+
+  // CIF 2.0: application tabs (of the focused session)
+  createTab(input: TabInput | CIFInput): Promise<string>;
+  focusTab(tabId: string): Promise<void>;
+  getFocusedTab(): Promise<string | null>;
+  getTabs(name?: string, tag?: string): Promise<string[]>;
+  refreshTab(tabId: string): Promise<void>;
+  /** input: {title}; resolves with the title. */
+  setTabTitle(tabId: string, input: CIFInput): Promise<string>;
+  closeTab(tabId: string): Promise<void>;
+
+  // CIF 2.0: notifications and session indicators
+  /**
+   * Resolves with a JSON string of NotifyEventResult once the agent (or the
+   * template's timeout) decides. No client timer: CIF posts notifyEvent
+   * without a timeout.
+   */
+  notifyEvent(input: NotificationInput | CIFInput, correlationId?: string, cancellationToken?: string): Promise<string>;
+  /** Withdraws the pending notifyEvent of this token; resolves with a JSON string of NotifyEventResult. */
+  cancelEvent(cancellationToken: string): Promise<string>;
+  notifyKpiBreach(sessionId: string, shouldReset?: boolean, details?: string): Promise<void>;
+  notifyNewActivity(sessionId: string, count: number): Promise<void>;
+
+  // CIF 2.0: presence
+  /** Exact match against the presence list; false when none matches. */
+  setPresence(presenceText: string): Promise<boolean>;
+  /** Resolves with the current Presence as a JSON string. */
+  getPresence(): Promise<string>;
+  setAgentPresence(presenceInfo: Partial<Presence> | string): Promise<boolean>;
+  initializeAgentPresenceList(presenceList: Presence[] | string): Promise<boolean>;
+
+  // CIF 2.0: notes, conversations, analytics, misc
+  /** Waits for the agent to save the note (no client timer); resolves with '{"entityName","entityId","annotationId"}'. */
+  insertNotes(entityName: string, entitySetName: string, entityId: string, annotationId?: string): Promise<string>;
+  updateConversation(id: string, data: CIFInput): Promise<string>;
+  initLogAnalytics(data: CIFInput): Promise<string>;
+  logAnalyticsEvent(data: CIFInput, eventName: string): Promise<string>;
+  /** Invokes the widget's own handlers of eventName (the emulated main page has none); true once they answered. */
+  raiseEvent(eventName: string, eventInputParameters?: unknown): Promise<boolean>;
+  isConsoleApp(): Promise<boolean>;
+  openKBSearchControl(searchString: string): Promise<boolean>;
 }
 
 /** Metadata as getMetadata() of an Xrm.WebApi.online.execute request returns it. */

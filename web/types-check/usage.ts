@@ -8,6 +8,9 @@ import {
   type Client,
   type XrmCreateResult,
   type LateDetail,
+  type CIFramework,
+  type NotifyEventResult,
+  type Presence,
 } from "cifbridge-client";
 
 async function widget(): Promise<void> {
@@ -84,3 +87,32 @@ async function page(): Promise<void> {
 
 void widget;
 void page;
+
+// CIF 2.0: sessions, tabs, notifications, presence.
+async function cif2(cif: CIFramework): Promise<void> {
+  const can: boolean = await cif.canCreateSession();
+  const sessionId: string = await cif.createSession({ templateName: "call_session", templateParameters: { customer: "Ada" } });
+  const info = await cif.getSession(sessionId);
+  const focused: boolean = info.isFocused;
+  const all: string[] = await cif.getAllSessions();
+  const cur: string | null = await cif.getFocusedSession();
+  await cif.requestFocusSession(sessionId, 2);
+  await cif.setSessionTitle({ sessionId, title: "Ada" });
+  const tabId: string = await cif.createTab({ templateName: "contact_tab", appContext: new Map([["etn", "contact"]]), isFocused: true });
+  const tabs: string[] = await cif.getTabs("contact_tab");
+  await cif.setTabTitle(tabId, { title: "Contact" });
+  await cif.closeTab(tabId);
+  const outcome: NotifyEventResult = JSON.parse(await cif.notifyEvent({ templateName: "incoming_call" }, undefined, "token-1"));
+  const action: string = outcome.value.actionName;
+  await cif.cancelEvent("token-1");
+  const presence: Presence = JSON.parse(await cif.getPresence());
+  const ok: boolean = await cif.setPresence(presence.presenceText);
+  await cif.initializeAgentPresenceList([{ presenceId: "a", presenceText: "Available" }]);
+  await cif.notifyKpiBreach(sessionId, false, "SLA");
+  await cif.notifyNewActivity(sessionId, 3);
+  const raised: boolean = await cif.raiseEvent("oncustomevent", "x");
+  const notes: string = await cif.insertNotes("contact", "contacts", "id");
+  const code: -32008 = ErrorCode.SafetyLimit;
+  void [can, focused, all, cur, tabs, action, ok, raised, notes, code];
+}
+void cif2;

@@ -23,6 +23,8 @@ export const ErrorCode = Object.freeze({
   RetriesExhausted: -32005,
   Upstream: -32006,
   ShuttingDown: -32007,
+  /** A call CIF runs without a timeout (openForm, notifyEvent, insertNotes) reached the bridge's --notimeout-limit. */
+  SafetyLimit: -32008,
   /** Client side: the socket closed while the call was in flight; its outcome is unknown. */
   ConnectionLost: "CONNECTION_LOST",
   /** Client side: the call was never sent (no connection within offlineWaitMs, queue full, or closed). */

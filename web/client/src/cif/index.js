@@ -8,9 +8,14 @@ import { records } from "./records.js";
 import { forms } from "./forms.js";
 import { panel } from "./panel.js";
 import { handlers } from "./handlers.js";
+import { sessions } from "./sessions.js";
+import { tabs } from "./tabs.js";
+import { notifications } from "./notifications.js";
+import { presence } from "./presence.js";
+import { conversation } from "./conversation.js";
 
 /** Every area of Microsoft.CIFramework, in the order their methods appear. */
-export const CIF_AREAS = Object.freeze([records, forms, panel, handlers]);
+export const CIF_AREAS = Object.freeze([records, forms, panel, handlers, sessions, tabs, notifications, presence, conversation]);
 
 /** Microsoft.CIFramework for client. */
 export function makeCIFramework(client) {

@@ -21,6 +21,8 @@ export function cifErrorString(err, apiName) {
       return JSON.stringify({ message: TIMEOUT_MESSAGE });
     case ErrorCode.Backend:
       if (data && data.value !== undefined) return JSON.stringify({ value: data.value });
+      // CIF 2.0 host errors (the agent workspace): {"message","msdyn_name"}.
+      if (data && data.msdyn_name !== undefined) return JSON.stringify({ message: data.message, msdyn_name: data.msdyn_name });
       return JSON.stringify({
         value: {
           errorMsg: (data && data.errorMsg) || err.message,

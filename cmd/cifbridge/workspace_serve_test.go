@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TestServeWorkspaceTemplates: a templates file adds a notification
+// template that a widget then uses; the agent's GET shows it.
+func TestServeWorkspaceTemplates(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "templates.json")
+	os.WriteFile(file, []byte(`{"maxSessions":2,"notificationTemplates":[{"name":"vip_call","title":"VIP {customer}","autoAccept":true}]}`), 0o600)
+	url, _, _ := startServe(t, "--workspace-templates", file, "--notimeout-limit", "1m")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	rpc := func(msg string) string {
+		ws.Write(ctx, websocket.MessageText, []byte(msg))
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	var hello struct {
+		Result struct{ Session string } `json:"result"`
+	}
+	json.Unmarshal([]byte(rpc(`{"jsonrpc":"2.0","id":1,"method":"bridge.hello","params":{"profile":"cif2"}}`)), &hello)
+	if got := rpc(`{"jsonrpc":"2.0","id":2,"method":"cif.notifyEvent","params":{"input":{"templateName":"vip_call","templateParameters":{"customer":"Ada"}}}}`); !strings.Contains(got, `"result":{"value":{"actionName":"Accept","responseReason":"AutoAccept"}}`) {
+		t.Fatalf("notifyEvent = %s", got)
+	}
+	base := strings.Replace(strings.TrimSuffix(url, "/v1/widget"), "ws://", "http://", 1)
+	res, err := http.Get(base + "/api/v1/sessions/" + hello.Result.Session + "/workspace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var snap struct {
+		MaxSessions   int `json:"maxSessions"`
+		Notifications []struct {
+			Title, State string
+		} `json:"notifications"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.MaxSessions != 2 || len(snap.Notifications) != 1 || snap.Notifications[0].Title != "VIP Ada" || snap.Notifications[0].State != "accepted" {
+		t.Errorf("workspace = %+v", snap)
+	}
+}
+
+func TestServeWorkspaceFlagErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"sessionTemplates":[{"name":"x","anchorTab":"nope"}]}`), 0o600)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--workspace-templates", bad}, `anchorTab "nope" is not a tab template`},
+		{[]string{"--workspace-templates", filepath.Join(t.TempDir(), "missing.json")}, "--workspace-templates"},
+		{[]string{"--notimeout-limit", "0s"}, "--notimeout-limit must be positive"},
+	} {
+		err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tt.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error with %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestServeDataverseWorkspace: with a real org as the backend, the CIF 2.0
+// calls are the workspace's; CRUD still goes to the org.
+func TestServeDataverseWorkspace(t *testing.T) {
+	o := newDVOrg(t)
+	url, _, _ := startServe(t, "--backend", "dataverse", "--dataverse-url", o.org.URL, "--dataverse-token-url", o.tokens.URL,
+		"--dataverse-client-id", "app", "--dataverse-client-secret-file", secretFile(t, dvTestSecret))
+	w := dialWS(t, url)
+	res, perr := w.call("cif.notifyEvent", map[string]any{"input": map[string]any{"templateName": "incoming_call_autoaccept"}})
+	if perr != nil || string(res) != `{"value":{"actionName":"Accept","responseReason":"AutoAccept"}}` {
+		t.Fatalf("notifyEvent = %s %+v", res, perr)
+	}
+	res, perr = w.call("cif.createSession", map[string]any{"input": map[string]any{"templateName": "call_session", "templateParameters": map[string]any{"customer": "Ada"}}})
+	if perr != nil || !strings.HasPrefix(string(res), `"session-id-`) {
+		t.Fatalf("createSession = %s %+v", res, perr)
+	}
+	if _, perr := w.call("cif.createrecord", map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "Ada"}}); perr != nil {
+		t.Fatalf("createrecord on the org: %+v", perr)
+	}
+	if n := o.emu.Stats().Tables["contact"].Records; n != 1 {
+		t.Errorf("the org has %d contacts, want 1", n)
+	}
+}
