@@ -139,6 +139,9 @@ func (tb *testBridge) admin(t *testing.T, method, path string, body any, out any
 		rd = bytes.NewReader(nil)
 	}
 	req, _ := http.NewRequest(method, tb.hs.URL+path, rd)
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // the bridge's cross-site guard
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -525,12 +528,15 @@ func TestNoTimeoutCalls(t *testing.T) {
 		ch := w.start(protocol.MethodInsertNotes, map[string]any{"entityName": "contact", "entityId": "c1"})
 		time.Sleep(15 * time.Minute)
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/sessions/"+hr.Session+"/workspace", nil))
+		get := httptest.NewRequest("GET", "http://127.0.0.1/api/v1/sessions/"+hr.Session+"/workspace", nil)
+		h.ServeHTTP(rec, get)
 		var snap workspace.Snapshot
 		json.Unmarshal(rec.Body.Bytes(), &snap)
 		id := snap.Notifications[0].ID
 		rec = httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/sessions/"+hr.Session+"/workspace/notifications/"+id, strings.NewReader(`{"action":"accept"}`)))
+		req := httptest.NewRequest("POST", "http://127.0.0.1/api/v1/sessions/"+hr.Session+"/workspace/notifications/"+id, strings.NewReader(`{"action":"accept"}`))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
 			t.Fatalf("accept: %d %s", rec.Code, rec.Body)
 		}
