@@ -170,6 +170,8 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 func TestListFilters(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ledger.SetClock(l, func() time.Time { clock = clock.Add(time.Second); return clock }) // each write a second later
 	var ids []string
 	for i, st := range []ledger.Status{ledger.StatusSuspected, ledger.StatusConfirmed, ledger.StatusSuspected, ledger.StatusCleared} {
 		e, err := l.Create(ctx, sample(fmt.Sprint("s", i%2), st))
@@ -177,7 +179,6 @@ func TestListFilters(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, e.ID)
-		time.Sleep(2 * time.Millisecond)
 	}
 	mid, _ := l.Get(ctx, ids[2])
 	tests := []struct {
