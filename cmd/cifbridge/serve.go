@@ -175,6 +175,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		return usageError{fmt.Errorf("--listen %q is not HOST:PORT (%v), e.g. --listen 127.0.0.1:8787", f.listen, err)}
+	}
 	if f.profile != protocol.ProfileCIF1 && f.profile != protocol.ProfileCIF2 {
 		return usageError{fmt.Errorf("unknown --profile %q: use --profile %s (CIF 1.0, 10 s timeout) or --profile %s (CIF 2.0, 100 s)", f.profile, protocol.ProfileCIF1, protocol.ProfileCIF2)}
 	}
