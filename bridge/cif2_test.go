@@ -20,6 +20,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -480,11 +481,11 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := newPipeListener()
+	ln := testutil.NewPipeListener()
 	hs := &http.Server{Handler: srv.Handler()}
 	go hs.Serve(ln)
-	tr := &http.Transport{DialContext: ln.dial}
-	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	hc := ln.Client()
+	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +494,7 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 		srv.Shutdown(context.Background())
 		hs.Close()
 		ln.Close()
-		tr.CloseIdleConnections()
+		hc.CloseIdleConnections()
 	})
 	return &widget{t: t, ws: ws, pending: map[string]chan reply{}, evCh: make(chan reply, 100)}, srv.Handler()
 }

@@ -177,6 +177,10 @@ type waiter struct {
 type outcome struct {
 	result json.RawMessage
 	err    error
+	// late is true when the answer came at or after the CIF deadline
+	// before Do saw its timer fire: Do then reports the timeout, and the
+	// answer goes to OnLate like any late answer.
+	late bool
 }
 
 // Table is the correlation table. It is safe for concurrent use.
@@ -285,7 +289,7 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	defer w.timer.Stop()
 	select {
 	case o := <-w.done:
-		return o.result, sent, o.err
+		return t.answer(o, a, sent)
 	case <-w.timer.C:
 		if a.NoTimeout {
 			if t.end(e) {
@@ -311,7 +315,15 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 			return nil, sent, context.Cause(ctx)
 		}
 	}
-	o := <-w.done // answered in the same instant
+	return t.answer(<-w.done, a, sent) // answered in the same instant
+}
+
+// answer is what Do returns for an outcome it received.
+func (t *Table) answer(o outcome, a Attempt, sent Sent) (json.RawMessage, Sent, error) {
+	if o.late {
+		sent.Late = true
+		return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
+	}
 	return o.result, sent, o.err
 }
 
@@ -364,6 +376,7 @@ func NewSafetyLimitError(limit time.Duration) *protocol.Error {
 }
 
 func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) {
+	now := time.Now()
 	t.mu.Lock()
 	st := e.state
 	switch st {
@@ -371,16 +384,32 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		t.mu.Unlock()
 		return
 	case stInflight:
-		e.state = stAnswered
 		delete(t.inflight, e.a.ID)
-		t.mu.Unlock()
-		e.done <- outcome{res, err}
-		return
+		if now.Before(e.a.Deadline) {
+			e.state = stAnswered
+			t.mu.Unlock()
+			e.done <- outcome{result: res, err: err}
+			return
+		}
+		// The answer came after the deadline, but before Do saw its timer
+		// (a busy machine): the caller has timed out all the same, as a
+		// widget would have, and this is a late answer. So an answer after
+		// the deadline is never passed off as one in time, whichever
+		// goroutine runs first.
+		st, e.state = stTimedOut, stTimedOut
+		e.done <- outcome{late: true} // buffered, written once: never blocks
+		e.done = nil
+		t.timeouts.Add(1)
+		if e.a.Kind == KindBackend {
+			t.sessionLate(e.a.Session).Detached++
+		}
 	case stTimedOut, stAbandoned:
 		delete(t.late, e.a.ID)
 		e.expire.Stop()
-		// The counts exist since detach, unless the session has ended
-		// (ForgetSession): then they are not made again.
+	}
+	if st == stTimedOut || st == stAbandoned {
+		// The counts exist since the attempt was detached, unless the
+		// session has ended (ForgetSession): then they are not made again.
 		if c := t.sessions[e.a.Session]; c != nil && e.a.Kind == KindBackend {
 			if expired {
 				c.Expired++

@@ -286,3 +286,30 @@ func TestInFlightListing(t *testing.T) {
 		}
 	})
 }
+
+// An answer at the deadline is a timeout and a late answer, never an
+// answer in time, whichever of the answer and the timer the waiting
+// goroutine sees first (on a busy machine it may see both at once).
+func TestAnswerAtTheDeadlineIsLate(t *testing.T) {
+	for range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			lates := make(chan correlation.Late, 1)
+			tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates <- l }})
+			_, sent, err := tab.Do(t.Context(), correlation.Attempt{Session: "s", Timeout: time.Second}, sleepExec(time.Second, `{"id":"1"}`, nil))
+			if !errors.Is(err, protocol.ErrTimeout) || !sent.Late {
+				t.Fatalf("Do = %v, %+v; want the timeout and a late record", err, sent)
+			}
+			l := <-lates
+			if !l.Success() || string(l.Result) != `{"id":"1"}` || l.Info.ID != sent.ID || l.Info.State != "timedout" {
+				t.Fatalf("late = %+v; want the answer as a late success", l)
+			}
+			if st := tab.Stats(); st.Timeouts != 1 || st.LateAnswers != 1 || st.InFlight != 0 || st.Late != 0 {
+				t.Fatalf("stats = %+v", st)
+			}
+			if c := tab.SessionLate("s"); c != (protocol.LateCounts{Detached: 1, Answered: 1}) {
+				t.Fatalf("session counts = %+v", c)
+			}
+			tab.Close(t.Context())
+		})
+	}
+}

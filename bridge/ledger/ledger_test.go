@@ -172,6 +172,8 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 func TestListFilters(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ledger.SetClock(l, func() time.Time { clock = clock.Add(time.Second); return clock }) // each write a second later
 	var ids []string
 	for i, st := range []protocol.LedgerStatus{protocol.LedgerSuspected, protocol.LedgerConfirmed, protocol.LedgerSuspected, protocol.LedgerCleared} {
 		e, err := l.Create(ctx, sample(fmt.Sprint("s", i%2), st))
@@ -179,7 +181,6 @@ func TestListFilters(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, e.ID)
-		time.Sleep(2 * time.Millisecond)
 	}
 	mid, _ := l.Get(ctx, ids[2])
 	tests := []struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,15 +18,20 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// rig is a real bridge with the emulator, the ledger and the retry engine on
-// a loopback httptest server.
+// rig is a real bridge with the emulator, the ledger and the retry engine,
+// served over in-memory pipes so that a test can run it inside a
+// testing/synctest bubble (CIF timeouts, latencies and retry delays then
+// pass in fake time, exactly).
 type rig struct {
 	t      *testing.T
 	srv    *bridge.Server
-	hs     *httptest.Server
+	hs     *http.Server
+	ln     *testutil.PipeListener
+	http   *http.Client // reaches the rig at http://bridge.test
 	emu    *emulator.Emulator
 	ledger *ledger.Ledger
 	engine *retry.Engine
@@ -79,12 +83,17 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	}
 	eng.Register(srv)
 	srv.Registry().MustRegister(l.Collectors()...)
-	r := &rig{t: t, srv: srv, hs: httptest.NewServer(srv.Handler()), emu: emu, ledger: l, engine: eng}
+	ln := testutil.NewPipeListener()
+	r := &rig{t: t, srv: srv, hs: &http.Server{Handler: srv.Handler()}, ln: ln, http: ln.Client(), emu: emu, ledger: l, engine: eng}
+	served := make(chan struct{})
+	go func() { defer close(served); r.hs.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		r.hs.Close()
+		<-served
+		r.http.CloseIdleConnections()
 		l.Close()
 	})
 	return r
@@ -147,7 +156,7 @@ func (r *rig) dial() *client {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.hs.URL, "http")+protocol.PathWidget, nil)
+	ws, _, err := websocket.Dial(ctx, "ws://bridge.test"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http})
 	if err != nil {
 		r.t.Fatal(err)
 	}

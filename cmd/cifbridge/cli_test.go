@@ -85,6 +85,7 @@ func TestBadInputExits2WithOneHint(t *testing.T) {
 		{"serve negative timeout", []string{"serve", "--cif-timeout", "-1s", "--data-dir", "/nonexistent/x"}, nil, []string{"--cif-timeout 10s"}},
 		{"serve retention below the late window", []string{"serve", "--ledger-retention", "1m", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, nil,
 			[]string{"--ledger-retention must be 0 (keep everything) or at least --late-window", "--ledger-retention 720h"}},
+		{"serve bad listen", []string{"serve", "--listen", "8787"}, nil, []string{`--listen "8787" is not HOST:PORT`, "--listen 127.0.0.1:8787"}},
 		{"load bad rate", []string{"load", "--rate", "fast"}, nil, []string{`--rate "fast" is not a valid number`, "--rate 50"}},
 		{"load zero rate", []string{"load", "--rate", "0"}, nil, []string{"--rate must be more than 0", "--rate 50"}},
 		{"load env is its own", []string{"load", "--url", "ws://127.0.0.1:1/v1/widget"}, map[string]string{"CIFBRIDGE_LOAD_SESSIONS": "0"},

@@ -176,19 +176,30 @@ func isBool(f *flag.Flag) bool {
 	return ok && b.IsBoolFlag()
 }
 
+// kindOf names the kind of value a typed flag takes, with a typical valid
+// value; ok is false for other flags (strings, lists).
+func kindOf(f *flag.Flag) (name, example string, ok bool) {
+	g, isGetter := f.Value.(flag.Getter)
+	if !isGetter {
+		return "", "", false
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "duration", "10s", true
+	case int, int64, uint, uint64:
+		return "integer", "1", true
+	case float64:
+		return "number", "100", true
+	case bool:
+		return "boolean (true or false)", "true", true
+	}
+	return "", "", false
+}
+
 // typeName names the kind of value a flag takes: "duration", "integer", …
 func typeName(f *flag.Flag) string {
-	if g, ok := f.Value.(flag.Getter); ok {
-		switch g.Get().(type) {
-		case time.Duration:
-			return "duration"
-		case int, int64, uint, uint64:
-			return "integer"
-		case float64:
-			return "number"
-		case bool:
-			return "boolean (true or false)"
-		}
+	if name, _, ok := kindOf(f); ok {
+		return name
 	}
 	if typ, _ := flag.UnquoteUsage(f); typ != "" {
 		return typ
@@ -197,23 +208,13 @@ func typeName(f *flag.Flag) string {
 }
 
 // example is a valid value of a flag, for messages: its default when that
-// says something, else a typical one of its type.
+// says something, else a typical one of its kind.
 func example(f *flag.Flag) string {
-	def := f.DefValue
-	if def != "" && def != "0" && def != "0s" && def != "[]" {
+	if def := f.DefValue; def != "" && def != "0" && def != "0s" && def != "[]" {
 		return def
 	}
-	if g, ok := f.Value.(flag.Getter); ok {
-		switch g.Get().(type) {
-		case time.Duration:
-			return "10s"
-		case int, int64, uint, uint64:
-			return "1"
-		case float64:
-			return "100"
-		case bool:
-			return "true"
-		}
+	if _, ex, ok := kindOf(f); ok {
+		return ex
 	}
 	if typ, _ := flag.UnquoteUsage(f); typ != "" && typ != "string" && typ != "value" {
 		return strings.ToUpper(typ)

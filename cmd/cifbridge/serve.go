@@ -235,6 +235,9 @@ type daemon struct {
 // start, and the listener on --listen. On error what was built is stopped
 // again.
 func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins []namedPlugin, log zerolog.Logger) (d *daemon, err error) {
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		return nil, usageError{fmt.Errorf("--listen %q is not HOST:PORT (%v), e.g. --listen 127.0.0.1:8787", f.listen, err)}
+	}
 	if f.profile != protocol.ProfileCIF1 && f.profile != protocol.ProfileCIF2 {
 		return nil, usageError{fmt.Errorf("unknown --profile %q: use --profile %s (CIF 1.0, 10 s timeout) or --profile %s (CIF 2.0, 100 s)", f.profile, protocol.ProfileCIF1, protocol.ProfileCIF2)}
 	}
