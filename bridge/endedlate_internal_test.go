@@ -20,8 +20,9 @@ func TestEndedLateKeepsTheNewest(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	total := endedLateMax + 7
 	for i := range total {
-		l := correlation.Late{Info: correlation.Info{Attempt: correlation.Attempt{ID: fmt.Sprint("a", i), Session: "s", Method: protocol.MethodCreateRecord}, State: "timedout"},
-			LateBy: time.Duration(i) * time.Millisecond}
+		var info correlation.Info // fields set one by one: the attempt's may be embedded
+		info.ID, info.Session, info.Method, info.State = fmt.Sprint("a", i), "s", protocol.MethodCreateRecord, "timedout"
+		l := correlation.Late{Info: info, LateBy: time.Duration(i) * time.Millisecond}
 		switch i % 3 {
 		case 1:
 			l.Err = &protocol.Error{Code: protocol.CodeBackend, Message: "boom"}

@@ -12,6 +12,9 @@ import { VERSION } from "./version.js";
 
 const PROFILE_TIMEOUTS = { cif1: 10_000, cif2: 100_000 };
 
+/** The close code of a connection whose session another connection resumed (protocol.CloseSessionMoved). */
+const CLOSE_SESSION_MOVED = 4001;
+
 const DEFAULTS = Object.freeze({
   profile: "cif1",
   protocols: ["cifbridge.v1"],
@@ -277,10 +280,10 @@ export class Connection extends EventTarget {
         }
         return;
       }
-      // The bridge refused the hello (a session not ours to resume: unknown,
-      // expired, or a resume token that does not match, -32004).
+      // The bridge refused the hello. A refused resume (the session is gone,
+      // or not ours: -32004 without its resumeToken) starts a new session on
+      // the same socket; a refused fresh hello stops the client.
       if (params.session) {
-        // The session is gone: start a new one on the same socket.
         const old = this.session;
         this.session = null;
         this.resumeToken = null;
@@ -326,6 +329,13 @@ export class Connection extends EventTarget {
     // start a tug of war, so this client stops.
     if (ev && ev.code === 4001) this._closed = true;
     this.dispatchEvent(new CustomEvent("close", { detail }));
+    if (detail.code === CLOSE_SESSION_MOVED) {
+      // Another connection resumed this session: it lives on there. Resuming
+      // it again would take it back, and the two would fight over it.
+      const why = `session ${this.session} moved to another connection (close ${CLOSE_SESSION_MOVED}): this client stops`;
+      this._giveUp(new CifBridgeError(ErrorCode.NotConnected, why, { closeCode: CLOSE_SESSION_MOVED }, "bridge.hello"));
+      return;
+    }
     if (!this._closed) this._scheduleReconnect();
   }
 
