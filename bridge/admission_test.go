@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,4 +224,51 @@ func TestClientLogsBounded(t *testing.T) {
 	if n := strings.Count(text, "no longer pending"); n != 1 {
 		t.Fatalf("%d lines about stray answers, want 1 (sampled)", n)
 	}
+}
+
+// TestPipelinedGetmodeAllAnswered: a client that reads while it pipelines
+// 1 000 cif.getmode calls gets 1 000 answers and stays connected (a
+// 256-message queue closed it 1008 "not reading" after ~600). The writer
+// is held (through the capture hook) until the backend has answered every
+// call, so the answers really pile up.
+func TestPipelinedGetmodeAllAnswered(t *testing.T) {
+	const n = 1000
+	var served atomic.Int64
+	allServed := make(chan struct{})
+	var hold sync.Once
+	tb := startBridge(t, bridge.Config{MaxInFlight: n, OnFrame: func(_, peer, dir string, _ []byte) {
+		switch {
+		case peer == "backend" && dir == "in":
+			if served.Add(1) == n {
+				close(allServed)
+			}
+		case peer == "widget" && dir == "out":
+			hold.Do(func() { <-allServed })
+		}
+	}})
+	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	got := make(chan int, 1)
+	go func() {
+		ok := 0
+		for range n {
+			_, b, err := c.ws.Read(context.Background())
+			if err != nil {
+				break
+			}
+			if strings.Contains(string(b), `"result":`) {
+				ok++
+			}
+		}
+		got <- ok
+	}()
+	var batch strings.Builder
+	for i := range n {
+		batch.Reset()
+		fmt.Fprintf(&batch, `{"jsonrpc":"2.0","id":%d,"method":"cif.getmode"}`, i)
+		c.send(batch.String())
+	}
+	if ok := <-got; ok != n {
+		t.Fatalf("%d of %d pipelined calls answered with a result", ok, n)
+	}
+	okResult(t, c.call(protocol.MethodGetMode, nil), nil)
 }
