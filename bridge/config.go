@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -91,7 +90,7 @@ type Config struct {
 	// one client IP address; more are refused with HTTP 503 before the
 	// upgrade. Default 256; -1: no limit.
 	MaxConnsPerIP int
-	// PingInterval is how often a quiet WebSocket is pinged. Default 10 s.
+	// PingInterval is how often a quiet WebSocket is pinged. Default 15 s.
 	PingInterval time.Duration
 	// IdleTimeout closes (1008) a WebSocket whose peer sent nothing, not
 	// even a pong, for this long. Default 30 s.
@@ -205,14 +204,4 @@ func (c Config) CIFTimeout() time.Duration {
 	}
 	d, _ := protocol.ProfileTimeout(profile)
 	return d
-}
-
-// defaultMaxConns leaves 64 of the process's file descriptors to the
-// daemon's own files and admin requests.
-func defaultMaxConns() int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > math.MaxInt32 {
-		return 10_000
-	}
-	return max(int(rl.Cur)-64, 16)
 }

@@ -247,7 +247,8 @@ func (hc *hostConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol
 		hc.peer = peer
 		hc.s.hosts.register(peer)
 		hc.mu.Unlock()
-		hc.s.log.Info().Str("host", peer.name).Bool("all", peer.all).Strs("sessions", peer.list).Msg("host peer serves sessions")
+		hc.s.log.Info().Str("host", logcap.Str(peer.name)).Bool("all", peer.all).Int("sessionCount", len(peer.list)).
+			Strs("sessions", peer.list[:min(len(peer.list), 8)]).Msg("host peer serves sessions (the first 8 listed)")
 		return protocol.Raw(protocol.HostHelloResult{Host: peer.name, Sessions: peer.list, All: peer.all})
 	case protocol.MethodHostRaiseEvent:
 		var p protocol.RaiseEventParams

@@ -76,14 +76,23 @@ func newMetrics(s *Server) *metrics {
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
 // methodLabels are the values the method label may take besides "other":
-// the widget methods, the backend's xrm.execute and the known CIF events.
+// the widget methods, the CIF 2.0 calls passed to backends, the backend's
+// xrm.execute and the known CIF events.
 var methodLabels = func() map[string]bool {
 	m := map[string]bool{protocol.BackendExecute: true}
 	for _, name := range protocol.WidgetMethods {
 		m[name] = true
 	}
+	for _, spec := range protocol.CIFMethods {
+		if spec.Method != "" {
+			m[spec.Method] = true
+		}
+	}
 	for _, ev := range protocol.KnownEvents {
 		m[protocol.EventPrefix+ev] = true
+	}
+	for _, ev := range protocol.CIFEvents {
+		m[protocol.EventPrefix+ev.Name] = true
 	}
 	return m
 }()

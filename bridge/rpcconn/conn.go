@@ -76,7 +76,7 @@ type Options struct {
 	// first frame header was read; a peer stalled mid-message is closed
 	// with 1008. Default 30 s.
 	ReadTimeout time.Duration
-	// PingInterval is how often a quiet connection is pinged. Default 10 s;
+	// PingInterval is how often a quiet connection is pinged. Default 15 s;
 	// negative disables pings and the idle timeout.
 	PingInterval time.Duration
 	// IdleTimeout closes (1008) a peer that sent nothing, not even a pong,
@@ -112,7 +112,7 @@ func (o *Options) setDefaults() {
 		o.ReadTimeout = 30 * time.Second
 	}
 	if o.PingInterval == 0 {
-		o.PingInterval = 10 * time.Second
+		o.PingInterval = 15 * time.Second
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 30 * time.Second

@@ -189,7 +189,7 @@ func (c *Conn) dispatchBatch(msgs []protocol.Message) {
 	out := make([][]byte, len(msgs))
 	run := make([]bool, len(msgs))
 	releases := make([]func(), len(msgs))
-	any := false
+	runs := false
 	for i := range msgs {
 		m := &msgs[i]
 		switch m.Kind {
@@ -202,7 +202,7 @@ func (c *Conn) dispatchBatch(msgs []protocol.Message) {
 			releases[i] = release
 			switch {
 			case rejected == nil:
-				run[i], any = true, true
+				run[i], runs = true, true
 			case m.Kind == protocol.KindRequest:
 				out[i] = protocol.AppendResponse(nil, m.ID, nil, rejected)
 			}
@@ -223,7 +223,7 @@ func (c *Conn) dispatchBatch(msgs []protocol.Message) {
 			c.send(append(buf, ']'))
 		}
 	}
-	if !any {
+	if !runs {
 		finish()
 		return
 	}

@@ -33,7 +33,7 @@ func (p *limitsPlugin) flags(fs *flag.FlagSet) {
 	fs.IntVar(&p.callBurst, "call-burst", 0, "per session, `calls` allowed at once above --max-call-rate (default: 2 × the rate)")
 	fs.IntVar(&p.maxConns, "max-conns", 0, "most WebSocket `connections` open at once; more get HTTP 503 before the upgrade (default: the open-file limit minus 64; -1: no limit)")
 	fs.IntVar(&p.maxConnsPerIP, "max-conns-per-ip", 256, "most WebSocket `connections` open at once from one client IP; more get HTTP 503 before the upgrade (-1: no limit)")
-	fs.DurationVar(&p.pingInterval, "ping-interval", 10*time.Second, "`interval` at which a quiet WebSocket is pinged; a browser answers pings by itself")
+	fs.DurationVar(&p.pingInterval, "ping-interval", 15*time.Second, "`interval` at which a quiet WebSocket is pinged; a browser answers pings by itself")
 	fs.DurationVar(&p.idleTimeout, "idle-timeout", 30*time.Second, "close (1008) a WebSocket whose peer sent nothing, not even a pong, for this `duration`")
 	fs.DurationVar(&p.readTimeout, "read-timeout", 30*time.Second, "close (1008) a WebSocket whose peer leaves a message unfinished for this `duration`")
 }
