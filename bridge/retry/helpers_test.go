@@ -31,7 +31,7 @@ type rig struct {
 	srv    *bridge.Server
 	hs     *http.Server
 	ln     *testutil.PipeListener
-	http   *http.Client // reaches the rig at http://bridge.test
+	http   *http.Client // reaches the rig at http://127.0.0.1:8787 (a Host the bridge accepts)
 	emu    *emulator.Emulator
 	ledger *ledger.Ledger
 	engine *retry.Engine
@@ -156,7 +156,7 @@ func (r *rig) dial() *client {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://bridge.test"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http})
+	ws, _, err := websocket.Dial(ctx, "ws://127.0.0.1:8787"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func (l *PipeListener) Dial(ctx context.Context, _, _ string) (net.Conn, error) 
 }
 
 // Client is an HTTP client whose every connection is a pipe to l (any URL
-// host reaches it, e.g. http://bridge.test/). Close its idle connections
+// host reaches it; use 127.0.0.1, which the bridge's Host check accepts). Close its idle connections
 // when done: CloseIdleConnections on its Transport.
 func (l *PipeListener) Client() *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: l.Dial}}
