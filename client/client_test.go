@@ -25,6 +25,13 @@ func dial(t *testing.T, d *daemon, o client.Options) *client.Conn {
 	return c
 }
 
+// slowFirstCreate: a daemon in a synctest bubble whose first create takes
+// ms, with the retry engine and a ledger when asked.
+func slowFirstCreate(ms int, withLedger bool) daemonConfig {
+	return daemonConfig{bubble: true, ledger: withLedger,
+		faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: ms, Count: 1}}}}
+}
+
 // TestCIFCalls: every typed CIF 1.0 method against the emulator, with the
 // hello the client says on connect.
 func TestCIFCalls(t *testing.T) {
@@ -156,8 +163,7 @@ func TestEvents(t *testing.T) {
 // 12 s; the admin API's typed session shows it.
 func TestTimeoutAndLate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := startDaemon(t, daemonConfig{bubble: true,
-			faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 12_000, Count: 1}}}})
+		d := startDaemon(t, slowFirstCreate(12_000, false))
 		late := make(chan protocol.LateParams, 1)
 		c := dial(t, d, client.Options{OnLate: func(p protocol.LateParams) { late <- p }})
 		ctx := context.Background()
@@ -191,8 +197,7 @@ func TestTimeoutAndLate(t *testing.T) {
 // admin API lists it typed.
 func TestLedger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := startDaemon(t, daemonConfig{bubble: true, ledger: true,
-			faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 12_000, Count: 1}}}})
+		d := startDaemon(t, slowFirstCreate(12_000, true))
 		ledgerCh := make(chan protocol.LedgerEntry, 4)
 		c := dial(t, d, client.Options{OnLedger: func(p protocol.LedgerParams) { ledgerCh <- p.Entry }})
 		ctx := context.Background()
@@ -254,8 +259,7 @@ func TestResume(t *testing.T) {
 // session, and the next call goes through.
 func TestReconnectNeverResends(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := startDaemon(t, daemonConfig{bubble: true,
-			faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 3_000, Count: 1}}}})
+		d := startDaemon(t, slowFirstCreate(3_000, false))
 		reconnected := make(chan protocol.HelloResult, 1)
 		c := dial(t, d, client.Options{Reconnect: true, OnReconnect: func(h protocol.HelloResult, err error) {
 			if err != nil {
