@@ -22,7 +22,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET "+protocol.PathWidget, s.serveWidget)
 	mux.HandleFunc("GET "+protocol.PathHost, s.serveHost)
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+		writeJSON(w, http.StatusOK, protocol.Health{Status: "ok", Version: s.cfg.Version})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
@@ -74,23 +74,24 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		writeJSON(w, http.StatusServiceUnavailable, protocol.Health{Status: "draining"})
 		return
 	}
 	if s.cfg.HostBackend {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "backend": "host", "hosts": s.hosts.count()})
+		n := s.hosts.count()
+		writeJSON(w, http.StatusOK, protocol.Health{Status: "ok", Backend: "host", Hosts: &n})
 		return
 	}
 	if c, ok := s.backend.(backend.Checker); ok {
 		ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
 		defer cancel()
 		if err := c.Check(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "backend unavailable",
-				"backend": s.backend.Name(), "error": err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, protocol.Health{Status: "backend unavailable",
+				Backend: s.backend.Name(), Error: err.Error()})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": s.backend.Name()})
+	writeJSON(w, http.StatusOK, protocol.Health{Status: "ok", Backend: s.backend.Name()})
 }
 
 // readyCheckTimeout bounds a backend's readiness check: an orchestrator

@@ -181,6 +181,19 @@ func (a *Admin) Ledger(ctx context.Context, f LedgerFilter) ([]protocol.LedgerEn
 	return l.Entries, a.Do(ctx, http.MethodGet, path, nil, &l)
 }
 
+// LedgerEntry reads GET /api/v1/ledger/{id}.
+func (a *Admin) LedgerEntry(ctx context.Context, id string) (protocol.LedgerEntry, error) {
+	var e protocol.LedgerEntry
+	return e, a.Do(ctx, http.MethodGet, protocol.PathLedger+"/"+url.PathEscape(id), nil, &e)
+}
+
+// Acknowledge marks a ledger entry as looked at (status "acknowledged")
+// with an optional note and returns it.
+func (a *Admin) Acknowledge(ctx context.Context, id, note string) (protocol.LedgerEntry, error) {
+	var e protocol.LedgerEntry
+	return e, a.Do(ctx, http.MethodPost, protocol.PathLedger+"/"+url.PathEscape(id)+"/acknowledge", protocol.LedgerAcknowledgeParams{Note: note}, &e)
+}
+
 // EmulatorStats reads GET /api/v1/emulator/stats: the emulator's ground
 // truth (ErrNotServed with another backend).
 func (a *Admin) EmulatorStats(ctx context.Context) (protocol.EmulatorStats, error) {

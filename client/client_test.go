@@ -222,6 +222,16 @@ func TestLedger(t *testing.T) {
 		if err != nil || len(list) != 1 || list[0].ID != e.ID || list[0].Status != protocol.LedgerConfirmed {
 			t.Fatalf("admin ledger = %+v, %v", list, err)
 		}
+		acked, err := d.admin.Acknowledge(ctx, e.ID, "two contacts, merged")
+		if err != nil || acked.Status != protocol.LedgerAcknowledged || acked.Note != "two contacts, merged" {
+			t.Fatalf("Acknowledge = %+v, %v", acked, err)
+		}
+		if got, err := d.admin.LedgerEntry(ctx, e.ID); err != nil || got.Version != acked.Version {
+			t.Fatalf("LedgerEntry = %+v, %v", got, err)
+		}
+		if _, err := d.admin.LedgerEntry(ctx, "nope"); !errors.As(err, new(*protocol.Error)) {
+			t.Errorf("unknown entry: %v, want the bridge's error", err)
+		}
 	})
 }
 

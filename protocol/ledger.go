@@ -70,6 +70,12 @@ type LedgerEntry struct {
 	Version int64 `json:"version"`
 }
 
+// LedgerAcknowledgeParams are the body of
+// POST /api/v1/ledger/{id}/acknowledge (an empty body is no note).
+type LedgerAcknowledgeParams struct {
+	Note string `json:"note"`
+}
+
 // LedgerList is GET /api/v1/ledger.
 type LedgerList struct {
 	Entries []LedgerEntry `json:"entries"`
