@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -165,7 +164,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]json.RawMessage{"result": res})
+	writeJSON(w, http.StatusOK, protocol.RaiseEventResult{Result: res})
 }
 
 // writeError answers with {"error": <JSON-RPC error object>}.

@@ -146,9 +146,7 @@ func (a *Admin) Session(ctx context.Context, id string) (protocol.SessionInfo, e
 // RaiseEvent raises an event (e.g. "onclicktoact") to a session and
 // returns the widget's answer.
 func (a *Admin) RaiseEvent(ctx context.Context, session, event string, data json.RawMessage) (json.RawMessage, error) {
-	var out struct {
-		Result json.RawMessage `json:"result"`
-	}
+	var out protocol.RaiseEventResult
 	err := a.Do(ctx, http.MethodPost, protocol.PathSessions+"/"+url.PathEscape(session)+"/events",
 		protocol.RaiseEventParams{EventType: event, EventData: data}, &out)
 	return out.Result, err

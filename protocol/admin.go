@@ -29,6 +29,12 @@ type Health struct {
 	Version string `json:"version,omitempty"`
 }
 
+// RaiseEventResult is the answer of POST /api/v1/sessions/{id}/events
+// (params RaiseEventParams): the widget's answer to the event.
+type RaiseEventResult struct {
+	Result json.RawMessage `json:"result"`
+}
+
 // AttemptInfo is one backend attempt as the admin API and the dashboard
 // show it: in flight, or a late record once its CIF timeout passed.
 type AttemptInfo struct {
