@@ -339,6 +339,31 @@ func TestRawConn(t *testing.T) {
 	}
 }
 
+// TestToken: the bearer token goes out on every dial; without it the
+// bridge's refusal is a *protocol.Error (-32004) from Dial and DialRaw.
+func TestToken(t *testing.T) {
+	d := startDaemon(t, daemonConfig{token: "s3cret"})
+	ctx := t.Context()
+	for _, o := range []*client.Options{nil, {Token: "wrong"}} {
+		if _, err := client.Dial(ctx, d.url, o); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Errorf("Dial with %+v: %v, want -32004", o, err)
+		}
+		if _, err := client.DialRaw(ctx, d.url, o); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Errorf("DialRaw with %+v: %v, want -32004", o, err)
+		}
+	}
+	c := dial(t, d, client.Options{Token: "s3cret"})
+	if _, err := c.GetMode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&client.Admin{Base: d.admin.Base}).Status(ctx); !errors.Is(err, protocol.ErrUnauthorized) {
+		t.Errorf("admin without the token: %v, want -32004", err)
+	}
+	if _, err := d.admin.Status(ctx); err != nil {
+		t.Errorf("admin with the token: %v", err)
+	}
+}
+
 // TestAdmin: the admin client's typed reads.
 func TestAdmin(t *testing.T) {
 	d := startDaemon(t, daemonConfig{})

@@ -40,6 +40,7 @@ type daemonConfig struct {
 	faults *emulator.FaultProfile
 	ledger bool // wire the retry engine and a ledger (enreach.xrm.*)
 	bubble bool // in-memory pipes (call inside synctest.Test)
+	token  string
 }
 
 func startDaemon(t *testing.T, dc daemonConfig) *daemon {
@@ -49,7 +50,7 @@ func startDaemon(t *testing.T, dc daemonConfig) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{emu: emu, conns: &connList{}}
-	cfg := bridge.Config{Backend: emu, OnSessionEnd: emu.ForgetSession, Extra: map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()},
+	cfg := bridge.Config{Backend: emu, Token: dc.token, OnSessionEnd: emu.ForgetSession, Extra: map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()},
 		OnFrame: func(_, peer, dir string, msg []byte) {
 			d.mu.Lock()
 			d.frames = append(d.frames, peer+" "+dir+" "+string(msg))
@@ -90,7 +91,7 @@ func startDaemon(t *testing.T, dc daemonConfig) *daemon {
 	base := "http://" + ln.Addr().String()
 	d.url = "ws" + strings.TrimPrefix(base, "http") + "/v1/widget"
 	d.opts = &client.Options{HTTPClient: hc}
-	d.admin = &client.Admin{Base: base, HTTPClient: hc}
+	d.admin = &client.Admin{Base: base, Token: dc.token, HTTPClient: hc}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
