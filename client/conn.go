@@ -238,9 +238,9 @@ func (c *Conn) reconnect() {
 			}
 			return
 		}
-		if pe := (*protocol.Error)(nil); errors.As(err, &pe) {
-			// The bridge answered and refused (e.g. a resume token it does
-			// not accept): dialling again would be refused again.
+		if refused(err) {
+			// The bridge answered and refused (a token or resume token it
+			// does not accept): dialling again would be refused again.
 			c.mu.Lock()
 			c.takeDown(fmt.Errorf("%w: the bridge refused to resume session %s: %w", ErrClosed, c.hello.Session, err))
 			c.mu.Unlock()
@@ -251,6 +251,14 @@ func (c *Conn) reconnect() {
 		}
 		wait = min(2*wait, c.opts.ReconnectMax)
 	}
+}
+
+// refused reports whether a reconnect failed for good: the bridge refused
+// the token, the Origin or the resume (-32004), or the hello's params
+// (-32602). A bridge shutting down (-32007) or overloaded (-32003), and
+// any transport error, are worth another try.
+func refused(err error) bool {
+	return errors.Is(err, protocol.ErrUnauthorized) || errors.Is(err, protocol.ErrInvalidParams)
 }
 
 // jitter spreads d by ±20% so that many clients do not redial in step.

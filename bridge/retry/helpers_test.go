@@ -18,7 +18,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
-	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -30,7 +30,7 @@ type rig struct {
 	t      *testing.T
 	srv    *bridge.Server
 	hs     *http.Server
-	ln     *testutil.PipeListener
+	ln     *pipenet.Listener
 	http   *http.Client // reaches the rig at http://127.0.0.1:8787 (a Host the bridge accepts)
 	emu    *emulator.Emulator
 	ledger *ledger.Ledger
@@ -83,7 +83,7 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	}
 	eng.Register(srv)
 	srv.Registry().MustRegister(l.Collectors()...)
-	ln := testutil.NewPipeListener()
+	ln := pipenet.Listen()
 	r := &rig{t: t, srv: srv, hs: &http.Server{Handler: srv.Handler()}, ln: ln, http: ln.Client(), emu: emu, ledger: l, engine: eng}
 	served := make(chan struct{})
 	go func() { defer close(served); r.hs.Serve(ln) }()

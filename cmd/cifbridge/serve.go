@@ -163,8 +163,8 @@ func (env *serveEnv) given(names ...string) []string {
 }
 
 // newServeCommand is serve's FlagSet with the flags of serve and of every
-// part of newServePlugins bound to a fresh set of values: every run of serve
-// and every daemon replay --embedded starts one starts here.
+// part of newServePlugins bound to a fresh set of values. Every run of serve
+// starts here, and so does every daemon replay --embedded starts.
 func newServeCommand(out io.Writer) (*flag.FlagSet, *serveFlags, []namedPlugin) {
 	f := &serveFlags{}
 	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/, the emulated Dynamics main window at http://<listen>/host/?widget=<url> (give it a port-less origin: --listen 127.0.0.1:80, see README \"Run a real widget\").", out)
@@ -292,9 +292,15 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 	env := &serveEnv{Flags: f, Set: set, Config: &cfg, Emulator: emu, Log: log, plugins: plugins}
 	built := &daemon{env: env}
 	defer func() {
-		if err != nil {
-			built.stopPlugins()
+		if err == nil {
+			return
 		}
+		if built.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = built.srv.Shutdown(ctx)
+		}
+		built.stopPlugins()
 	}()
 	for _, p := range plugins {
 		if err := p.configure(env); err != nil {
