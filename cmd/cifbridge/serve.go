@@ -20,6 +20,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/web"
 )
@@ -140,6 +141,10 @@ type serveEnv struct {
 	Server   *bridge.Server     // nil during configure
 	Emulator *emulator.Emulator // nil unless --backend emulator
 	Log      zerolog.Logger
+	// Secrets are the credentials plug-ins were configured with (tokens,
+	// upstream secrets); configure steps add theirs, and the capture
+	// plug-in scrubs them from every frame.
+	Secrets []redact.Secret
 
 	plugins []namedPlugin // this run's, in registration order
 }
