@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -175,7 +176,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	logOut := &scrubWriter{w: stderr, terminal: isTerminal(stderr)}
+	log, err := newLogger(logOut, f.logLevel, f.logFormat)
 	if err != nil {
 		return usageError{err}
 	}
@@ -237,6 +239,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Backend == nil && !cfg.HostBackend {
 		return usageError{fmt.Errorf("--backend %s is not configured: see cifbridge serve --help", f.backend)}
 	}
+	// From here on no log line carries a configured secret, in any encoding.
+	logOut.secrets.Store(redact.NewSet(env.Secrets...))
 
 	srv, err := bridge.New(cfg)
 	if err != nil {
@@ -389,7 +393,26 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("svc", "cifbridge").Logger(), nil
 }
 
+// scrubWriter is serve's log output: each line is scrubbed of the
+// configured secrets (set once the plug-ins are configured) before it is
+// written. zerolog writes one line per Write.
+type scrubWriter struct {
+	w        io.Writer
+	terminal bool // w is a terminal: console format by default
+	secrets  atomic.Pointer[redact.Set]
+}
+
+func (s *scrubWriter) Write(p []byte) (int, error) {
+	if _, err := s.w.Write(s.secrets.Load().Bytes(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 func isTerminal(w io.Writer) bool {
+	if s, ok := w.(*scrubWriter); ok {
+		return s.terminal
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
