@@ -175,8 +175,9 @@ type EmulatorStats struct {
 	// messageType ("createrecord", "execute", …), including those that
 	// failed with a Dataverse error, excluding injected errors and drops.
 	Operations map[string]int64 `json:"operations"`
-	// LateCompletions counts operations that completed after their call's
-	// CIF deadline.
+	// LateCompletions counts answers given after their call's CIF deadline:
+	// operations that completed, and injected errors (each is a late answer
+	// the bridge reports with bridge.late). Drops never answer.
 	LateCompletions int64 `json:"lateCompletions"`
 	// FaultsApplied counts operations a fault rule applied to.
 	FaultsApplied int64 `json:"faultsApplied"`
