@@ -308,7 +308,7 @@ func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	q, derr := parseQuery(e.cat, ent, p.QueryParameters)
+	q, derr := parseQuery(e.cat, ent, cutSearch(p.QueryParameters)) // $search is only CIF's search-page text
 	if derr != nil {
 		return prepared{}, derr
 	}

@@ -116,7 +116,28 @@ func TestParseQuery(t *testing.T) {
 				t.Fatalf("top = %d", q.top)
 			}
 		}},
-		{name: "alias ignored", qs: "@p1='x'&$select=firstname", check: func(t *testing.T, q *query) {}},
+		{name: "custom parameter ignored", qs: "tag=x&$select=firstname", check: func(t *testing.T, q *query) {}},
+		{name: "count true", qs: "$count=true", check: func(t *testing.T, q *query) {
+			if !q.count {
+				t.Fatal("count not set")
+			}
+		}},
+		{name: "plus is a space", qs: "$filter=firstname eq 'a+b'", check: func(t *testing.T, q *query) {
+			if q.filter.String() != "firstname eq 'a b'" {
+				t.Fatalf("filter = %s", q.filter)
+			}
+		}},
+		{name: "encoded plus", qs: "$filter=mobilephone eq '%2B358'", check: func(t *testing.T, q *query) {
+			if q.filter.String() != "mobilephone eq '+358'" {
+				t.Fatalf("filter = %s", q.filter)
+			}
+		}},
+		{name: "alias refused", qs: "@p1='x'&$select=firstname", wantErr: "does not implement parameter aliases ('@p1')"},
+		{name: "fetchXml refused", qs: "fetchXml=%3Cfetch%3E%3C/fetch%3E", wantErr: "does not implement FetchXML"},
+		{name: "savedQuery refused", qs: "savedQuery=00000000-0000-0000-0000-000000000001", wantErr: "saved and user queries"},
+		{name: "count bad", qs: "$count=yes", wantErr: "Valid values are 'true' and 'false'"},
+		{name: "skip refused", qs: "$skip=2", wantErr: "does not implement the query option '$skip'"},
+		{name: "unknown option", qs: "$bogus=1", wantErr: "The query parameter '$bogus' is not supported."},
 		{name: "polymorphic expand", qs: "$expand=parentcustomerid_account($select=name)", check: func(t *testing.T, q *query) {
 			if q.expands[0].lookup != "parentcustomerid" || q.expands[0].target != "account" {
 				t.Fatalf("%+v", q.expands)
@@ -129,7 +150,7 @@ func TestParseQuery(t *testing.T) {
 		{name: "expand other option", qs: "$expand=parentcustomerid($filter=x)", wantErr: "only $select"},
 		{name: "expand unclosed", qs: "$expand=parentcustomerid($select=name", wantErr: "closing"},
 		{name: "orderby direction", qs: "$orderby=lastname up", wantErr: "asc"},
-		{name: "unsupported", qs: "$apply=groupby((x))", wantErr: "not supported"},
+		{name: "apply refused", qs: "$apply=groupby((x))", wantErr: "does not implement the query option '$apply'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,4 +220,17 @@ func FuzzQuery(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCutSearch(t *testing.T) {
+	for in, want := range map[string]string{
+		"?$select=fullname&$search=Ada":           "?$select=fullname",
+		"$search=Ada%20L&$top=1":                  "$top=1",
+		"?$search=x":                              "?",
+		"?$select=fullname&$filter=x eq 'search'": "?$select=fullname&$filter=x eq 'search'",
+	} {
+		if got := cutSearch(in); got != want {
+			t.Errorf("cutSearch(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

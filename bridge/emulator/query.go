@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -16,6 +17,7 @@ type query struct {
 	top     int // 0: no $top
 	expands []expandOpt
 	orderby []orderKey
+	count   bool // $count=true: the Web API face adds @odata.count
 }
 
 type expandOpt struct {
@@ -30,15 +32,27 @@ type orderKey struct {
 	desc bool
 }
 
-// parseQuery parses "?$select=a,b&$filter=…&$top=5&$expand=nav($select=x)&$orderby=a desc"
-// (the leading "?" is optional). Values may be percent-encoded; '+' is kept
-// as is (a phone number is not a space). Unknown system options are 400s;
-// other parameters (parameter aliases) are ignored.
+// parseQuery parses "?$select=a,b&$filter=…&$top=5&$expand=nav($select=x)&$orderby=a desc&$count=true"
+// (the leading "?" is optional). Values are percent-decoded and an
+// unencoded '+' is a space, as Dataverse reads a URL (a phone number's '+'
+// must be sent as %2B). What the emulator does not implement is refused,
+// never ignored: FetchXML and saved queries, parameter aliases (@p), and
+// the system options $apply, $search, $skip and any other unknown one.
+// Custom parameters (no $ or @) are ignored, as Dataverse ignores them.
 func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 	qs = strings.TrimPrefix(strings.TrimSpace(qs), "?")
 	q := &query{}
-	seen := map[string]bool{}
-	for _, part := range splitTop(qs, '&') {
+	parts := splitTop(qs, '&')
+	if strings.ContainsAny(qs, "@") || strings.Contains(qs, "etch") || strings.Contains(qs, "Query") {
+		for _, part := range parts { // before any option is parsed: "$filter=x eq @p1&@p1=…" names the alias
+			name, _, _ := strings.Cut(part, "=")
+			if derr := refuseParameter(unescape(name)); derr != nil {
+				return nil, derr
+			}
+		}
+	}
+	var seen []string
+	for _, part := range parts {
 		if part == "" {
 			continue
 		}
@@ -47,10 +61,10 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		if !strings.HasPrefix(name, "$") {
 			continue
 		}
-		if seen[name] {
+		if slices.Contains(seen, name) {
 			return nil, errSyntax("Query option '%s' was specified more than once, but it must be specified at most once.", name)
 		}
-		seen[name] = true
+		seen = append(seen, name)
 		var derr *dvError
 		switch name {
 		case "$select":
@@ -68,6 +82,15 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		case "$orderby":
 			q.orderby, derr = parseOrderBy(ent, value)
 		case "$count":
+			switch strings.TrimSpace(value) {
+			case "true":
+				q.count = true
+			case "false":
+			default:
+				derr = errSyntax("Invalid value '%s' for $count query option found. Valid values are 'true' and 'false'.", value)
+			}
+		case "$apply", "$search", "$skip", "$levels", "$compute", "$index", "$schemaversion", "$format":
+			derr = errNotImplemented("the query option '%s'", name)
 		default:
 			derr = errSyntax("The query parameter '%s' is not supported.", name)
 		}
@@ -78,8 +101,48 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 	return q, nil
 }
 
+// refuseParameter refuses the non-$ parameters that change a query's
+// meaning and that the emulator does not implement.
+func refuseParameter(name string) *dvError {
+	switch {
+	case strings.HasPrefix(name, "@"):
+		return errNotImplemented("parameter aliases ('%s'): write the value into the query itself", name)
+	case strings.EqualFold(name, "fetchXml"):
+		return errNotImplemented("FetchXML queries (?fetchXml=): use $select, $filter, $orderby and $top")
+	case strings.EqualFold(name, "savedQuery"), strings.EqualFold(name, "userQuery"):
+		return errNotImplemented("saved and user queries (?%s=)", name)
+	}
+	return nil
+}
+
+// cutSearch removes $search from a CIF searchAndOpenRecords query: CIF uses
+// its value only as the text of the search page it opens when the result is
+// not exactly one record; the records come from the rest of the query.
+func cutSearch(qs string) string {
+	if !strings.Contains(qs, "search") {
+		return qs
+	}
+	lead := ""
+	if strings.HasPrefix(strings.TrimSpace(qs), "?") {
+		lead = "?"
+	}
+	var kept []string
+	for _, part := range splitTop(strings.TrimPrefix(strings.TrimSpace(qs), "?"), '&') {
+		name, _, _ := strings.Cut(part, "=")
+		if unescape(name) != "$search" {
+			kept = append(kept, part)
+		}
+	}
+	return lead + strings.Join(kept, "&")
+}
+
+// unescape decodes a query-string name or value as Dataverse does: %XX
+// escapes, and '+' as a space.
 func unescape(s string) string {
-	if u, err := url.PathUnescape(s); err == nil {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	if u, err := url.QueryUnescape(s); err == nil {
 		return u
 	}
 	return s

@@ -442,13 +442,20 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 }
 
 // remove deletes a record.
-func (e *Emulator) remove(ent *entity, id string) *dvError {
+func (e *Emulator) remove(ent *entity, id string) *dvError { return e.removeIf(ent, id, "") }
+
+// removeIf deletes a record when ifMatch ("" or "*": any version) names its
+// current etag; otherwise 412 as Dataverse answers a stale If-Match.
+func (e *Emulator) removeIf(ent *entity, id, ifMatch string) *dvError {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k, err := uuid.Parse(id)
 	t := e.store.tables[ent.LogicalName]
 	if err != nil || t[k] == nil {
 		return errNotFound(ent.LogicalName, id)
+	}
+	if ifMatch != "" && ifMatch != "*" && ifMatch != t[k].etag() {
+		return &dvError{http.StatusPreconditionFailed, CodeVersionMismatch, msgVersion}
 	}
 	e.store.removed(t[k])
 	delete(t, k)

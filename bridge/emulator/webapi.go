@@ -21,11 +21,12 @@ const maxBodyBytes = 4 << 20
 // expects the full path starting with /api/data/v9.2/ (a path without the
 // prefix, as http.StripPrefix leaves it, works too). Routes:
 //
-//	GET    <set>?$select&$filter&$top&$expand&$orderby  → {"@odata.context","value":[…]}
+//	GET    <set>?$select&$filter&$top&$expand&$orderby&$count  → {"@odata.context",["@odata.count",]"value":[…]}
 //	POST   <set>               → 204 + OData-EntityId, or 201 + body with Prefer: return=representation
 //	GET    <set>(<guid>)       → the record (304 for a matching If-None-Match etag)
 //	PATCH  <set>(<guid>)       → upsert; If-Match: * update-only (404), If-None-Match: * create-only (412)
-//	DELETE <set>(<guid>)       → 204 or 404
+//	DELETE <set>(<guid>)       → 204 or 404; 412 when If-Match names another version
+//	GET    <set>/$count?$filter → the number of matching records as text (at most 5000)
 //	GET    <set>?…  Prefer: odata.maxpagesize=N  → pages with @odata.nextLink (see webapi_paging.go)
 //	GET    EntityDefinitions(LogicalName='contact')?$select&$expand=Attributes($select=…)
 //	GET    EntityDefinitions(LogicalName='contact')/Attributes[/Microsoft.Dynamics.CRM.LookupAttributeMetadata]
@@ -59,7 +60,22 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		wr.fail(errSegment(rest))
 		return
 	}
+	if strings.Contains(r.Header.Get("Prefer"), "odata.include-annotations") {
+		wr.fail(errNotImplemented("Prefer: odata.include-annotations (formatted values, lookup logical names): send the request without it"))
+		return
+	}
 	segs := splitTop(rest, '/')
+	switch {
+	case segs[len(segs)-1] == "$ref":
+		wr.fail(errNotImplemented("$ref (associate and disassociate): set a lookup with <lookup>@odata.bind, clear it with null"))
+		return
+	case segs[0] == "$batch":
+		wr.fail(errNotImplemented("$batch: send the requests one by one"))
+		return
+	case segs[0] == "$metadata":
+		wr.fail(errNotImplemented("$metadata (the CSDL document): read EntityDefinitions instead"))
+		return
+	}
 	first, derr := parseSegment(segs[0])
 	if derr != nil {
 		wr.fail(derr)
@@ -230,7 +246,7 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 		if !e.webGate(wr, "deleterecord", ent.LogicalName) {
 			return
 		}
-		derr := e.remove(ent, id)
+		derr := e.removeIf(ent, id, strings.TrimSpace(wr.r.Header.Get("If-Match")))
 		e.completed("deleterecord", time.Time{})
 		if derr != nil {
 			wr.fail(derr)

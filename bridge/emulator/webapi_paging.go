@@ -122,6 +122,9 @@ func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query, rawQuery string,
 	start := min(pg.offset, len(recs))
 	end := min(start+size, len(recs))
 	out := map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": recs[start:end]}
+	if q.count {
+		out["@odata.count"] = min(len(recs), maxTop) // Dataverse counts at most 5000
+	}
 	if end < len(recs) {
 		link := wr.base + ent.EntitySetName + "?"
 		if rawQuery != "" {

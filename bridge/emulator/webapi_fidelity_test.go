@@ -1,0 +1,106 @@
+package emulator_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestWebAPIRefusesWhatItDoesNotImplement: every query option, header and
+// path the emulator does not implement is a 400 in Dataverse's error shape
+// naming what is missing, never a 200 that ignores it.
+func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	tests := []struct {
+		name, method, path string
+		headers            []string
+		want               string
+	}{
+		{"fetchXml", "GET", "/api/data/v9.2/contacts?fetchXml=%3Cfetch%3E%3Centity%20name%3D%22contact%22%2F%3E%3C%2Ffetch%3E", nil, "FetchXML"},
+		{"parameter alias", "GET", "/api/data/v9.2/contacts?$filter=firstname%20eq%20@p1&@p1='Ada'", nil, "parameter aliases"},
+		{"$apply", "GET", "/api/data/v9.2/contacts?$apply=groupby((firstname))", nil, "'$apply'"},
+		{"$search on the Web API", "GET", "/api/data/v9.2/contacts?$search=Ada", nil, "'$search'"},
+		{"include-annotations", "GET", "/api/data/v9.2/contacts", []string{"Prefer", `odata.include-annotations="*"`}, "odata.include-annotations"},
+		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch"},
+		{"$metadata", "GET", "/api/data/v9.2/$metadata", nil, "$metadata"},
+		{"$ref", "PUT", "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)/parentcustomerid_account/$ref", nil, "$ref"},
+		{"alternate key", "GET", "/api/data/v9.2/accounts(accountnumber='AE-1')", nil, "alternate keys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := do(t, srv, tt.method, tt.path, "", tt.headers...)
+			if r.status != http.StatusBadRequest || errCode(r) != "0x80060888" || !strings.Contains(errMsg(r), tt.want) {
+				t.Fatalf("%s %s: %d %v, want 400 0x80060888 naming %q", tt.method, tt.path, r.status, r.body, tt.want)
+			}
+		})
+	}
+}
+
+// TestWebAPICount: $count=true adds @odata.count over the whole result (not
+// the page), /$count answers the number as text.
+func TestWebAPICount(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	r := do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$count=true", "", "Prefer", "odata.maxpagesize=1")
+	if r.status != 200 || r.body["@odata.count"] != float64(2) || len(r.body["value"].([]any)) != 1 {
+		t.Fatalf("$count=true: %d %v", r.status, r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$count=false", "")
+	if _, ok := r.body["@odata.count"]; r.status != 200 || ok {
+		t.Fatalf("$count=false: %d %v", r.status, r.body)
+	}
+	for path, want := range map[string]string{
+		"/api/data/v9.2/contacts/$count":                                    "2",
+		"/api/data/v9.2/contacts/$count?$filter=firstname%20eq%20'Ada'":     "1",
+		"/api/data/v9.2/accounts/$count?$filter=name%20eq%20'Nobody%20Ltd'": "0",
+	} {
+		res, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != want || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("GET %s: %d %q %s, want %s", path, res.StatusCode, b, res.Header.Get("Content-Type"), want)
+		}
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts/$count?$top=1", ""); r.status != 400 {
+		t.Fatalf("/$count with $top: %d", r.status)
+	}
+}
+
+// TestWebAPIConditionalDelete: a DELETE whose If-Match names an older
+// version is 412 0x80060882 and keeps the record; the current etag or *
+// deletes it.
+func TestWebAPIConditionalDelete(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	const path = "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)"
+	old := do(t, srv, "GET", path+"?$select=firstname", "").body["@odata.etag"].(string)
+	if r := do(t, srv, "PATCH", path, `{"jobtitle":"Countess"}`); r.status != 204 {
+		t.Fatalf("patch: %d", r.status)
+	}
+	if r := do(t, srv, "DELETE", path, "", "If-Match", old); r.status != 412 || errCode(r) != "0x80060882" {
+		t.Fatalf("stale If-Match: %d %v", r.status, r.body)
+	}
+	cur := do(t, srv, "GET", path+"?$select=firstname", "")
+	if cur.status != 200 {
+		t.Fatalf("the record was deleted by a stale If-Match: %d", cur.status)
+	}
+	if r := do(t, srv, "DELETE", path, "", "If-Match", cur.body["@odata.etag"].(string)); r.status != 204 {
+		t.Fatalf("current If-Match: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "DELETE", path, "", "If-Match", "*"); r.status != 404 {
+		t.Fatalf("deleted: %d", r.status)
+	}
+}
+
+// TestWebAPIPlusIsASpace: an unencoded + in $filter is a space, as on
+// Dataverse, so a phone filter must encode it (%2B).
+func TestWebAPIPlusIsASpace(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	raw := do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$filter=mobilephone%20eq%20'+358401234567'", "")
+	enc := do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$filter=mobilephone%20eq%20'%2B358401234567'", "")
+	if len(raw.body["value"].([]any)) != 0 || len(enc.body["value"].([]any)) != 1 {
+		t.Fatalf("raw + found %v, %%2B found %v", raw.body["value"], enc.body["value"])
+	}
+}
