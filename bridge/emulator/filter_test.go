@@ -122,7 +122,12 @@ func TestParseQuery(t *testing.T) {
 				t.Fatal("count not set")
 			}
 		}},
-		{name: "plus is a space", qs: "$filter=firstname eq 'a+b'", check: func(t *testing.T, q *query) {
+		{name: "plus kept in a CIF query", qs: "$filter=firstname eq 'a+b'", check: func(t *testing.T, q *query) {
+			if q.filter.String() != "firstname eq 'a+b'" {
+				t.Fatalf("filter = %s", q.filter)
+			}
+		}},
+		{name: "plus is a space on the Web API", qs: webQuery("$filter=firstname%20eq%20'a+b'"), check: func(t *testing.T, q *query) {
 			if q.filter.String() != "firstname eq 'a b'" {
 				t.Fatalf("filter = %s", q.filter)
 			}

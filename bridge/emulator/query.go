@@ -33,9 +33,8 @@ type orderKey struct {
 }
 
 // parseQuery parses "?$select=a,b&$filter=…&$top=5&$expand=nav($select=x)&$orderby=a desc&$count=true"
-// (the leading "?" is optional). Values are percent-decoded and an
-// unencoded '+' is a space, as Dataverse reads a URL (a phone number's '+'
-// must be sent as %2B). What the emulator does not implement is refused,
+// (the leading "?" is optional). Values are percent-decoded (see unescape
+// and webQuery for '+'). What the emulator does not implement is refused,
 // never ignored: FetchXML and saved queries, parameter aliases (@p), and
 // the system options $apply, $search, $skip and any other unknown one.
 // Custom parameters (no $ or @) are ignored, as Dataverse ignores them.
@@ -136,16 +135,28 @@ func cutSearch(qs string) string {
 	return lead + strings.Join(kept, "&")
 }
 
-// unescape decodes a query-string name or value as Dataverse does: %XX
-// escapes, and '+' as a space.
+// unescape decodes %XX escapes of a query-string name or value. A '+'
+// stays a '+' here: the Web API face turns the URL's unencoded '+' into a
+// space first (webQuery), as Dataverse reads a URL, while a CIF query string
+// keeps it, as the dataverse backend sends it on (%2B).
 func unescape(s string) string {
-	if !strings.ContainsAny(s, "%+") {
+	if strings.IndexByte(s, '%') < 0 {
 		return s
 	}
-	if u, err := url.QueryUnescape(s); err == nil {
+	if u, err := url.PathUnescape(s); err == nil {
 		return u
 	}
 	return s
+}
+
+// webQuery is a Web API request's raw query as parseQuery reads it: an
+// unencoded '+' is a space, as Dataverse reads it (a phone number's '+'
+// must be sent as %2B).
+func webQuery(raw string) string {
+	if strings.IndexByte(raw, '+') < 0 {
+		return raw
+	}
+	return strings.ReplaceAll(raw, "+", "%20")
 }
 
 // splitTop splits s on sep outside quotes and parentheses.

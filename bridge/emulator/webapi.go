@@ -208,7 +208,7 @@ func (e *Emulator) webInvoke(wr *webReq, name string, opType int) {
 }
 
 func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool) {
-	rawQuery, pg, derr := cutSkipToken(wr.r.URL.RawQuery)
+	rawQuery, pg, derr := cutSkipToken(webQuery(wr.r.URL.RawQuery))
 	if derr == nil && pg.offset > 0 && (hasKey || wr.r.Method != http.MethodGet) {
 		derr = errSyntax("$skiptoken applies only to GET of a collection such as %s.", ent.EntitySetName)
 	}

@@ -97,7 +97,7 @@ func (e *Emulator) webCount(wr *webReq, ent *entity) {
 	if !wr.allow(http.MethodGet) {
 		return
 	}
-	q, derr := parseQuery(e.cat, ent, wr.r.URL.RawQuery)
+	q, derr := parseQuery(e.cat, ent, webQuery(wr.r.URL.RawQuery))
 	if derr != nil {
 		wr.fail(derr)
 		return
