@@ -57,7 +57,8 @@ type Emulator struct {
 
 	// mu guards store, patch and the stamp cache.
 	mu        sync.RWMutex
-	patch     row // applyWrite's scratch buffer
+	patch     row      // applyWrite's scratch buffer
+	numBuf    [20]byte // applyWrite's versionnumber digits
 	stampSec  int64
 	stampText string
 	store     store

@@ -22,9 +22,16 @@ type EntityMeta struct {
 
 // System columns every entity has; the emulator maintains them.
 const (
-	colCreatedOn  = "createdon"
-	colModifiedOn = "modifiedon"
+	colCreatedOn     = "createdon"
+	colModifiedOn    = "modifiedon"
+	colVersionNumber = "versionnumber"
+	colStateCode     = "statecode"  // 0 on create unless given
+	colStatusCode    = "statuscode" // 1 on create unless given
 )
+
+// systemUserCols are the lookups to the user every record has: the
+// emulator's own user (WhoAmI) owns, created and last modified it.
+var systemUserCols = []string{"_ownerid_value", "_createdby_value", "_modifiedby_value"}
 
 // builtinEntities is the default metadata table (DESIGN.md §1, domain.md §3.5).
 func builtinEntities() []EntityMeta {
@@ -91,6 +98,14 @@ func compileEntity(m EntityMeta) *entity {
 	}
 	e.columns[colCreatedOn] = true
 	e.columns[colModifiedOn] = true
+	e.columns[colVersionNumber] = true
+	for _, c := range systemUserCols {
+		e.columns[c] = true
+	}
+	for _, c := range []string{colStateCode, colStatusCode} { // writable, like the built-ins' own
+		e.columns[c] = true
+		e.writable[c] = true
+	}
 	for l := range m.Lookups {
 		e.lookupCols[l] = lookupValueCol(l)
 		e.columns[e.lookupCols[l]] = true
@@ -187,7 +202,7 @@ var knownTypes = map[string]string{
 	"scheduledstart": "DateTime", "scheduledend": "DateTime", "actualdurationminutes": "Integer",
 	"percentcomplete": "Integer", "prioritycode": "Picklist", "caseorigincode": "Picklist",
 	"directioncode": "Boolean", "description": "Memo", "statecode": "State", "statuscode": "Status",
-	colCreatedOn: "DateTime", colModifiedOn: "DateTime",
+	colCreatedOn: "DateTime", colModifiedOn: "DateTime", colVersionNumber: "BigInt",
 }
 
 // attributeType is the AttributeType Dataverse reports for a column or
@@ -214,6 +229,6 @@ var metadataTypes = map[string]string{
 	"Uniqueidentifier": "UniqueIdentifierAttributeMetadata", "Lookup": "LookupAttributeMetadata",
 	"Customer": "LookupAttributeMetadata", "Money": "MoneyAttributeMetadata", "Integer": "IntegerAttributeMetadata",
 	"DateTime": "DateTimeAttributeMetadata", "Picklist": "PicklistAttributeMetadata", "Boolean": "BooleanAttributeMetadata",
-	"Memo": "MemoAttributeMetadata", "State": "StateAttributeMetadata", "Status": "StatusAttributeMetadata",
+	"Memo": "MemoAttributeMetadata", "BigInt": "BigIntAttributeMetadata", "State": "StateAttributeMetadata", "Status": "StatusAttributeMetadata",
 	"String": "StringAttributeMetadata",
 }

@@ -50,7 +50,8 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 			}
 		}
 	}
-	var seen []string
+	var seenBuf [8]string // the options seen so far, on the stack
+	seen := seenBuf[:0]
 	for _, part := range parts {
 		if part == "" {
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/go-json-experiment/json/jsontext"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -303,8 +304,12 @@ type writeOpts struct {
 }
 
 // applyWrite stores in r.fields its columns with the write set applied,
-// binds resolved, then the columns in extra. Called with mu held.
-func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, extra ...col) *dvError {
+// binds resolved, then the columns in extra and versionnumber = version; a
+// create (created) also gets Dataverse's defaults for what the write left
+// out: statecode 0, statuscode 1, and the emulator's user as owner, creator
+// and modifier (_ownerid_value, _createdby_value, _modifiedby_value).
+// Called with mu held.
+func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int64, created bool, extra ...col) *dvError {
 	patch := e.patch[:0] // a scratch buffer, guarded by mu like the store
 	defer func() { e.patch = patch[:0] }()
 	targets := r.targets
@@ -339,6 +344,18 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, extra ...col
 	for _, c := range extra {
 		patch = appendColumn(patch, c.name, c.val)
 	}
+	if created {
+		if _, _, ok := patch.find(colStateCode); !ok {
+			patch = appendText(patch, colStateCode, kindNumber, "0")
+		}
+		if _, _, ok := patch.find(colStatusCode); !ok {
+			patch = appendText(patch, colStatusCode, kindNumber, "1")
+		}
+		for _, c := range systemUserCols {
+			patch = appendColumn(patch, c, e.ids.UserID)
+		}
+	}
+	patch = appendText(patch, colVersionNumber, kindNumber, strconv.AppendInt(e.numBuf[:0], version, 10))
 	r.fields = r.fields.with(patch)
 	r.targets = targets
 	return nil
@@ -381,7 +398,8 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	}
 	now := e.stamp()
 	r := &record{id: k, pinned: opts.pinned}
-	if derr := e.applyWrite(ent, r, ws, col{ent.PrimaryIDAttribute, id}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
+	version := e.store.nextVersion()
+	if derr := e.applyWrite(ent, r, ws, version, true, col{ent.PrimaryIDAttribute, id}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
 		return nil, derr
 	}
 	if opts.dupDetect {
@@ -389,7 +407,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 			return nil, derr
 		}
 	}
-	r.version = e.store.nextVersion()
+	r.version = version
 	t[k] = r
 	e.store.added(ent.LogicalName, k, r)
 	return r, nil
@@ -427,7 +445,8 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 		return nil, false, errSyntax("The primary key in the body '%s' does not match the key in the URL '%s'.", pk, id)
 	}
 	next := &record{id: k, fields: cur.fields, targets: cur.targets, serial: cur.serial, pinned: cur.pinned}
-	if derr := e.applyWrite(ent, next, ws, col{colModifiedOn, e.stamp()}); derr != nil {
+	version := e.store.nextVersion()
+	if derr := e.applyWrite(ent, next, ws, version, false, col{colModifiedOn, e.stamp()}); derr != nil {
 		return nil, false, derr
 	}
 	if opts.dupDetect {
@@ -435,7 +454,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 			return nil, false, derr
 		}
 	}
-	next.version = e.store.nextVersion()
+	next.version = version
 	next.used.Store(true)
 	t[k] = next
 	return next, false, nil

@@ -1,10 +1,13 @@
 package emulator_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // TestWebAPIRefusesWhatItDoesNotImplement: every query option, header and
@@ -103,4 +106,66 @@ func TestWebAPIPlusIsASpace(t *testing.T) {
 	if len(raw.body["value"].([]any)) != 0 || len(enc.body["value"].([]any)) != 1 {
 		t.Fatalf("raw + found %v, %%2B found %v", raw.body["value"], enc.body["value"])
 	}
+}
+
+// TestDefaultColumns: a created record has Dataverse's defaults — statecode
+// 0, statuscode 1, the emulator's user as owner, creator and modifier,
+// createdon, modifiedon and a versionnumber that is its etag's — through
+// the Web API and through cif.createrecord; the documented "statecode eq 0"
+// filter finds it, and _ownerid_value is a filterable column.
+func TestDefaultColumns(t *testing.T) {
+	e := newSeeded(t)
+	srv := newWebServer(t, e)
+	who := do(t, srv, "GET", "/api/data/v9.2/WhoAmI", "").body["UserId"].(string)
+	r := do(t, srv, "POST", "/api/data/v9.2/accounts?$select=statecode,statuscode,_ownerid_value,_createdby_value,_modifiedby_value,createdon,modifiedon,versionnumber",
+		`{"name":"Defaults Ltd"}`, "Prefer", "return=representation")
+	if r.status != 201 {
+		t.Fatalf("create: %d %v", r.status, r.body)
+	}
+	b := r.body
+	if b["statecode"] != float64(0) || b["statuscode"] != float64(1) || b["_ownerid_value"] != who || b["_createdby_value"] != who ||
+		b["_modifiedby_value"] != who || b["createdon"] == nil || b["modifiedon"] == nil {
+		t.Fatalf("defaults %v (user %s)", b, who)
+	}
+	if etag := b["@odata.etag"].(string); etag != `W/"`+jsonNumber(b["versionnumber"])+`"` {
+		t.Fatalf("versionnumber %v, etag %s", b["versionnumber"], etag)
+	}
+	// given values win over the defaults
+	r = do(t, srv, "POST", "/api/data/v9.2/accounts?$select=statecode,statuscode", `{"name":"Closed Ltd","statecode":1,"statuscode":2}`, "Prefer", "return=representation")
+	if r.body["statecode"] != float64(1) || r.body["statuscode"] != float64(2) {
+		t.Fatalf("given state: %v", r.body)
+	}
+	// the documented filter
+	r = do(t, srv, "GET", "/api/data/v9.2/accounts?$select=name&$filter=statecode%20eq%200%20and%20_ownerid_value%20eq%20"+who+"&$orderby=name", "")
+	names := []string{}
+	for _, v := range r.body["value"].([]any) {
+		names = append(names, v.(map[string]any)["name"].(string))
+	}
+	if strings.Join(names, ",") != "Analytical Engines Ltd,Defaults Ltd" {
+		t.Fatalf("statecode eq 0: %v (%d %v)", names, r.status, r.body)
+	}
+	// through the CIF face
+	res, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{"subject": "defaults"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ ID string }
+	_ = json.Unmarshal(res, &created)
+	if created.ID == "" {
+		var s string
+		_ = json.Unmarshal(res, &s)
+		_ = json.Unmarshal([]byte(s), &created)
+	}
+	res, err = call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "phonecall", "entityId": created.ID, "queryParameters": "?$select=statecode,statuscode,_ownerid_value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res), `"statecode":0`) || !strings.Contains(string(res), `"statuscode":1`) || !strings.Contains(string(res), who) {
+		t.Fatalf("cif retrieve: %s", res)
+	}
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
