@@ -215,6 +215,9 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 		if err != nil {
 			return errSyntax("The value of '%s' is not a valid string: %v", name, err)
 		}
+		if derr := checkValue(ent, name, v, text); derr != nil {
+			return derr
+		}
 		if string(name) == ent.PrimaryIDAttribute {
 			id, err := uuid.ParseBytes(text)
 			if err != nil {
@@ -228,6 +231,9 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	}
 	if string(name) == ent.PrimaryIDAttribute {
 		return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", v)
+	}
+	if derr := checkValue(ent, name, v, nil); derr != nil {
+		return derr
 	}
 	switch v.Kind() {
 	case '0':

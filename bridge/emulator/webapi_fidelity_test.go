@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -168,4 +169,56 @@ func TestDefaultColumns(t *testing.T) {
 func jsonNumber(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestTypeValidation: written values are checked against the columns' types
+// with Dataverse's codes; a column without a known type (the schema file's
+// own) takes any primitive.
+func TestTypeValidation(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	long := strings.Repeat("x", 51)
+	tests := []struct {
+		name, set, body string
+		status          int
+		code, msg       string
+	}{
+		{"integer as text", "accounts", `{"name":"A","numberofemployees":"lots"}`, 400, "0x80048d19", "Cannot convert the literal 'lots' to the expected type 'Edm.Int32'."},
+		{"integer with a fraction", "accounts", `{"name":"A","numberofemployees":1.5}`, 400, "0x80048d19", "'Edm.Int32'"},
+		{"integer out of range", "accounts", `{"name":"A","numberofemployees":3000000000}`, 400, "0x80048d19", "'Edm.Int32'"},
+		{"money as text", "accounts", `{"name":"A","revenue":"much"}`, 400, "0x80048d19", "'Edm.Decimal'"},
+		{"boolean as number", "phonecalls", `{"subject":"s","directioncode":1}`, 400, "0x80048d19", "'Edm.Boolean'"},
+		{"datetime malformed", "contacts", `{"lastname":"L","birthdate":"yesterday"}`, 400, "0x80048d19", "'Edm.DateTimeOffset'"},
+		{"string as number", "contacts", `{"lastname":42}`, 400, "0x80048d19", "'Edm.String'"},
+		{"string too long", "contacts", `{"lastname":"` + long + `"}`, 400, "0x80044331", "The length of the 'lastname' attribute of the 'contact' entity exceeded the maximum allowed length of '50'."},
+		{"option out of range", "incidents", `{"title":"t","prioritycode":99}`, 400, "0x8004431a", "The value 99 of 'prioritycode' on record of type 'incident' is outside the valid range. Accepted Values: 1,2,3"},
+		{"statecode out of range", "accounts", `{"name":"A","statecode":7}`, 400, "0x8004431a", "Accepted Values: 0,1"},
+		{"unknown attribute", "contacts", `{"lastname":"L","shoesize":44}`, 400, "0x80060888", "The property 'shoesize' does not exist on type 'Microsoft.Dynamics.CRM.contact'"},
+		{"valid values", "accounts", `{"name":"A","numberofemployees":12,"revenue":1000.5,"statecode":0,"description":null}`, 204, "", ""},
+		{"valid date and datetime", "contacts", `{"lastname":"L","birthdate":"1815-12-10"}`, 204, "", ""},
+		{"50 characters fit", "contacts", `{"lastname":"` + long[1:] + `"}`, 204, "", ""},
+		{"schema attribute takes any primitive", "contacts", `{"lastname":"L","new_customerno":7}`, 204, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := do(t, srv, "POST", "/api/data/v9.2/"+tt.set, tt.body)
+			if r.status != tt.status || tt.code != "" && (errCode(r) != tt.code || !strings.Contains(errMsg(r), tt.msg)) {
+				t.Fatalf("POST %s %s: %d %v, want %d %s %q", tt.set, tt.body, r.status, r.body, tt.status, tt.code, tt.msg)
+			}
+		})
+	}
+	// PATCH is checked the same way
+	if r := do(t, srv, "PATCH", "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)", `{"numberofemployees":"lots"}`); r.status != 400 || errCode(r) != "0x80048d19" {
+		t.Fatalf("PATCH: %d %v", r.status, r.body)
+	}
+}
+
+// TestTypeValidationCIF: the same checks reach a CIF createrecord as a
+// -32001 backend error carrying the Dataverse code.
+func TestTypeValidationCIF(t *testing.T) {
+	e := newSeeded(t)
+	_, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "account", "value": map[string]any{"name": "A", "numberofemployees": "lots"}})
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeBackend || !strings.Contains(string(pe.Data), "0x80048d19") {
+		t.Fatalf("got %v", err)
+	}
 }
