@@ -109,6 +109,7 @@ func New(cfg Config) (*Emulator, error) {
 		OrganizationID: envGUID(e.env, "orgId"),
 		BusinessUnitID: stableGUID("businessunit"),
 	}
+	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID}
 	e.store.init()
 	switch {
 	case cfg.MaxRecords == 0:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -18,7 +19,9 @@ import (
 //	primary = "(" expr ")"
 //	        | ("contains" | "startswith" | "endswith") "(" column "," literal ")"
 //	        | column ("eq"|"ne"|"gt"|"ge"|"lt"|"le") literal
+//	        | "Microsoft.Dynamics.CRM." function "(" args ")"   (filter_functions.go)
 //	literal = 'string' ('' escapes a quote) | number | true | false | null | GUID
+//	        | date (2026-01-31) | date-time (2026-01-31T08:00:00Z)
 //
 // Columns are checked against the entity's metadata. String comparisons are
 // case-insensitive, as Dataverse's collation is.
@@ -59,13 +62,15 @@ const (
 	litBool
 	litNull
 	litGUID
+	litDateTime // 2026-01-31 or 2026-01-31T08:00:00Z
 )
 
 type literal struct {
 	kind litKind
-	text string // string/GUID value, or the number's text
+	text string // string/GUID value, or the number's or date-time's text
 	num  float64
 	b    bool
+	t    time.Time // litDateTime
 }
 
 func (l literal) String() string {
@@ -77,7 +82,7 @@ func (l literal) String() string {
 	case litNull:
 		return "null"
 	}
-	return l.text
+	return l.text // number, GUID, date-time
 }
 
 type cmpNode struct {
@@ -149,6 +154,15 @@ func compare(kind byte, text []byte, l literal) (int, bool) {
 			return -1, true
 		}
 		return 1, true
+	case litDateTime:
+		if kind != kindString {
+			return 0, false
+		}
+		t, ok := parseTime(string(text))
+		if !ok {
+			return 0, false
+		}
+		return t.Compare(l.t), true
 	}
 	// string and GUID literals compare as case-insensitive strings
 	return compareFold(text, l.text), true
@@ -228,12 +242,22 @@ type filterParser struct {
 	pos   int
 	depth int
 	ent   *entity
+	ctx   filterContext
 }
 
 // parseFilter parses a $filter expression for ent. Errors are 400s: syntax
 // errors carry 0x80060888 and the position, unknown columns 0x0.
 func parseFilter(ent *entity, src string) (filterNode, *dvError) {
-	p := &filterParser{src: src, ent: ent}
+	return parseFilterCtx(ent, src, filterContext{now: time.Now})
+}
+
+// parseFilterCtx is parseFilter with the clock and user the query
+// functions read.
+func parseFilterCtx(ent *entity, src string, ctx filterContext) (filterNode, *dvError) {
+	if ctx.now == nil {
+		ctx.now = time.Now
+	}
+	p := &filterParser{src: src, ent: ent, ctx: ctx}
 	n, derr := p.parseOr()
 	if derr != nil {
 		return nil, derr
@@ -367,10 +391,19 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 		}
 		return n, nil
 	}
+	if strings.HasPrefix(p.src[p.pos:], crmFunctionPrefix) {
+		return p.parseCRMFunction()
+	}
 	start := p.pos
 	word := p.peekWord()
 	if word == "" || !isIdentByte(word[0]) || word[0] >= '0' && word[0] <= '9' {
 		return nil, p.errorf("expected a column name or a function but found '%s'", word)
+	}
+	if nav, rest, ok := strings.Cut(word, "/"); ok && !p.ent.columns[word] {
+		if rest == "any" || rest == "all" {
+			return nil, errNotImplemented("lambda operators ('%s'): filter the related table itself", word)
+		}
+		return nil, errNotImplemented("lookup-path filters ('%s'): filter on the lookup's _%s_value column", word, nav)
 	}
 	p.pos += len(word)
 	p.skipSpace()
@@ -461,6 +494,9 @@ func (p *filterParser) parseLiteral() (literal, *dvError) {
 		p.pos = i + 1
 		return literal{kind: litString, text: b.String()}, nil
 	}
+	if lit, ok := p.dateTimeLiteral(); ok {
+		return lit, nil
+	}
 	if end := p.pos + 36; end <= len(p.src) {
 		if id, ok := normalizeID(p.src[p.pos:end]); ok && (end == len(p.src) || !isIdentByte(p.src[end])) {
 			p.pos = end
@@ -491,4 +527,32 @@ func (p *filterParser) parseLiteral() (literal, *dvError) {
 		}
 	}
 	return literal{}, p.errorf("expected a value ('text', a number, true, false, null or a GUID) but found '%s'", word)
+}
+
+// dateTimeLiteral reads a date (2026-01-31) or an ISO 8601 date-time with
+// an offset (2026-01-31T08:00:00Z) at pos.
+func (p *filterParser) dateTimeLiteral() (literal, bool) {
+	rest := p.src[p.pos:]
+	if len(rest) < 10 || rest[4] != '-' || rest[7] != '-' || !isDigits(rest[:4]) || !isDigits(rest[5:7]) || !isDigits(rest[8:10]) {
+		return literal{}, false
+	}
+	end := 10
+	for end < len(rest) && strings.IndexByte("0123456789:.TZ+-", rest[end]) >= 0 {
+		end++
+	}
+	t, ok := parseTime(rest[:end])
+	if !ok {
+		return literal{}, false
+	}
+	p.pos += end
+	return literal{kind: litDateTime, text: rest[:end], t: t}, true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

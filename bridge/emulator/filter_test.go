@@ -179,6 +179,11 @@ func FuzzFilter(f *testing.F) {
 		"firstname eq 'Ada'", "contains(mobilephone,'+358') or startswith(lastname,'O''B')",
 		"not (statecode ge 1 and statecode le 2)", "contactid eq 11111111-1111-4111-8111-111111111111",
 		"address1_city eq null", "((firstname ne 'x'))", "firstname eq", "'", "(((", "statecode gt -1e3",
+		"createdon gt 2026-01-31T08:00:00Z", "createdon le 2026-01-31", "Microsoft.Dynamics.CRM.Today(PropertyName='createdon')",
+		"Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=7)",
+		`Microsoft.Dynamics.CRM.In(PropertyName='firstname',PropertyValues=["Ada",'Alan'])`,
+		`not Microsoft.Dynamics.CRM.Between(PropertyName='statecode',PropertyValues=["0","1"]) or firstname eq 'x'`,
+		"Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')", "Microsoft.Dynamics.CRM.On(PropertyName='createdon',PropertyValue='2026-01-31')",
 	} {
 		f.Add(s)
 	}

@@ -132,6 +132,8 @@ type catalog struct {
 	byLogical map[string]*entity
 	bySet     map[string]*entity
 	names     []string // logical names, sorted
+
+	filterCtx filterContext // the clock and user of the query functions (set by New)
 }
 
 func newCatalog(ents []EntityMeta) (*catalog, error) {

@@ -70,7 +70,7 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		case "$select":
 			q.selects, derr = parseSelect(ent, value)
 		case "$filter":
-			q.filter, derr = parseFilter(ent, value)
+			q.filter, derr = parseFilterCtx(ent, value, cat.filterCtx)
 		case "$top":
 			n, err := strconv.Atoi(strings.TrimSpace(value))
 			if err != nil || n < 0 {
