@@ -308,6 +308,22 @@ func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
+	if doc, ok, derr := cutFetchXML(p.QueryParameters); ok { // Xrm.WebApi.retrieveMultipleRecords takes ?fetchXml= too
+		if derr != nil {
+			return prepared{}, derr
+		}
+		fq, derr := e.parseFetch(ent, doc)
+		if derr != nil {
+			return prepared{}, derr
+		}
+		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+			res, derr := e.runFetch(fq)
+			if derr != nil {
+				return nil, derr
+			}
+			return searchResult(res.rows)
+		}}, nil
+	}
 	q, derr := parseQuery(e.cat, ent, cutSearch(p.QueryParameters)) // $search is only CIF's search-page text
 	if derr != nil {
 		return prepared{}, derr

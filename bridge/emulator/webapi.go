@@ -208,6 +208,12 @@ func (e *Emulator) webInvoke(wr *webReq, name string, opType int) {
 }
 
 func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool) {
+	if !hasKey && wr.r.Method == http.MethodGet {
+		if doc, ok, derr := cutFetchXML(wr.r.URL.RawQuery); ok {
+			e.webFetch(wr, ent, doc, derr)
+			return
+		}
+	}
 	rawQuery, pg, derr := cutSkipToken(webQuery(wr.r.URL.RawQuery))
 	if derr == nil && pg.offset > 0 && (hasKey || wr.r.Method != http.MethodGet) {
 		derr = errSyntax("$skiptoken applies only to GET of a collection such as %s.", ent.EntitySetName)
@@ -348,4 +354,39 @@ func (e *Emulator) webUpsert(wr *webReq, ent *entity, id string, q *query) {
 	}
 	q.expands = nil // Dataverse ignores $expand on PATCH representations
 	e.webWritten(wr, ent, id, q, http.StatusOK)
+}
+
+// webFetch answers GET <set>?fetchXml=…: one page of the FetchXML query,
+// with Dataverse's paging annotations.
+func (e *Emulator) webFetch(wr *webReq, ent *entity, doc string, derr *dvError) {
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	q, derr := e.parseFetch(ent, doc)
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	if !e.webGate(wr, "search", ent.LogicalName) {
+		return
+	}
+	res, derr := e.runFetch(q)
+	e.completed("search", time.Time{})
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	out := map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": res.rows}
+	if q.count > 0 || q.page > 1 {
+		out["@Microsoft.Dynamics.CRM.morerecords"] = res.more
+	}
+	if res.more {
+		out["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"] = fetchPagingCookie(res.page)
+	}
+	if q.total {
+		out["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(res.total, maxTop)
+		out["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = res.total > maxTop
+	}
+	wr.json(http.StatusOK, out)
 }

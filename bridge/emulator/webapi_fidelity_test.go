@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 		headers            []string
 		want               string
 	}{
-		{"fetchXml", "GET", "/api/data/v9.2/contacts?fetchXml=%3Cfetch%3E%3Centity%20name%3D%22contact%22%2F%3E%3C%2Ffetch%3E", nil, "FetchXML"},
+		{"fetchXml operator", "GET", "/api/data/v9.2/contacts?fetchXml=" + url.QueryEscape(`<fetch><entity name="contact"><filter><condition attribute="contactid" operator="under" value="x"/></filter></entity></fetch>`), nil, "FetchXML operator 'under'"},
 		{"parameter alias", "GET", "/api/data/v9.2/contacts?$filter=firstname%20eq%20@p1&@p1='Ada'", nil, "parameter aliases"},
 		{"$apply", "GET", "/api/data/v9.2/contacts?$apply=groupby((firstname))", nil, "'$apply'"},
 		{"$search on the Web API", "GET", "/api/data/v9.2/contacts?$search=Ada", nil, "'$search'"},
