@@ -204,6 +204,11 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	if bytes.IndexByte(name, '@') >= 0 { // other annotations: ignored, as Dataverse does
 		return nil
 	}
+	if k := v.Kind(); k == '{' || k == '[' {
+		if _, _, ok := ent.resolveLookup(string(name)); ok || !ent.writable[string(name)] {
+			return errNotImplemented("deep insert ('%s' holds a record): create it first and bind it with %s@odata.bind", name, name)
+		}
+	}
 	if !ent.writable[string(name)] {
 		return errUndeclaredProperty(string(name), ent.LogicalName)
 	}
