@@ -329,6 +329,13 @@ func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
 		return prepared{}, derr
 	}
 	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		if q.apply != nil {
+			res, derr := e.runFetch(q.apply)
+			if derr != nil {
+				return nil, derr
+			}
+			return searchResult(res.rows)
+		}
 		return searchResult(e.search(ent, q, protocol.MaxSearchRecords))
 	}}, nil
 }

@@ -851,6 +851,12 @@ func aggregate(c fetchCol, recs []*record) any {
 	switch c.aggregate {
 	case "countcolumn":
 		return len(vals)
+	case "countdistinct":
+		seen := map[string]bool{}
+		for _, v := range vals {
+			seen[strings.ToLower(valueString(v))] = true
+		}
+		return len(seen)
 	case "min", "max":
 		var best any
 		for _, v := range vals {

@@ -209,3 +209,48 @@ func errorsAs(err error, pe **protocol.Error) bool {
 	}
 	return ok && !slices.Contains([]int64{protocol.CodeInternal}, p.Code)
 }
+
+// TestApply: $apply groupby/aggregate over the fixed seed, through the Web
+// API face and cif.search.
+func TestApply(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	tests := []struct {
+		set, qs string
+		keys    []string
+		want    string
+	}{
+		{"accounts", "$apply=aggregate(numberofemployees with sum as total,$count as n)", []string{"total", "n"}, "total=52,n=2"},
+		{"accounts", "$apply=aggregate(numberofemployees with average as mean,numberofemployees with countdistinct as d,numberofemployees with min as least)", []string{"mean", "d", "least"}, "mean=26,d=2,least=12"},
+		{"contacts", "$apply=groupby((statecode),aggregate($count as n))", []string{"statecode", "n"}, "statecode=0,n=3"},
+		{"contacts", "$apply=filter(firstname ne 'Ada')/groupby((lastname))&$orderby=lastname desc", []string{"lastname"}, "lastname=Turing;lastname=Hopper"},
+		{"contacts", "$apply=groupby((firstname,lastname))&$orderby=firstname", []string{"firstname", "lastname"}, "firstname=Ada,lastname=Lovelace;firstname=Alan,lastname=Turing;firstname=Grace,lastname=Hopper"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.qs, func(t *testing.T) {
+			r := do(t, srv, "GET", "/api/data/v9.2/"+tt.set+"?"+strings.ReplaceAll(tt.qs, " ", "%20"), "")
+			if r.status != 200 {
+				t.Fatalf("web api: %d %v", r.status, r.body)
+			}
+			if got := rowsOf(r.body["value"].([]any), tt.keys...); got != tt.want {
+				t.Fatalf("web api\n got %s\nwant %s", got, tt.want)
+			}
+			res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": strings.TrimSuffix(tt.set, "s"), "queryParameters": "?" + tt.qs})
+			if err != nil {
+				t.Fatalf("cif.search: %v", err)
+			}
+			var m map[string]any
+			_ = json.Unmarshal(res, &m)
+			var rows []any
+			for i := range len(m) {
+				rows = append(rows, m[strconv.Itoa(i)])
+			}
+			if got := rowsOf(rows, tt.keys...); got != tt.want {
+				t.Fatalf("cif.search\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)?$apply=groupby((name))", ""); r.status != 400 {
+		t.Fatalf("$apply on one record: %d", r.status)
+	}
+}

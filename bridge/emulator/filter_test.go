@@ -155,7 +155,9 @@ func TestParseQuery(t *testing.T) {
 		{name: "expand other option", qs: "$expand=parentcustomerid($filter=x)", wantErr: "only $select"},
 		{name: "expand unclosed", qs: "$expand=parentcustomerid($select=name", wantErr: "closing"},
 		{name: "orderby direction", qs: "$orderby=lastname up", wantErr: "asc"},
-		{name: "apply refused", qs: "$apply=groupby((x))", wantErr: "does not implement the query option '$apply'"},
+		{name: "apply transformation refused", qs: "$apply=compute(x as y)", wantErr: "does not implement the $apply transformation 'compute'"},
+		{name: "apply with select", qs: "$apply=groupby((firstname))&$select=lastname", wantErr: "$apply takes no $select"},
+		{name: "apply order by unknown alias", qs: "$apply=groupby((firstname))&$orderby=n", wantErr: "names an alias"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,4 +245,26 @@ func TestCutSearch(t *testing.T) {
 			t.Errorf("cutSearch(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func FuzzApply(f *testing.F) {
+	for _, s := range []string{
+		"groupby((statecode),aggregate($count as n))", "aggregate(statecode with sum as s)",
+		"filter(firstname eq 'Ada')/groupby((lastname))", "groupby((firstname,lastname))", "compute(x)", "groupby(", "/",
+	} {
+		f.Add(s)
+	}
+	_, ent := testEntity(f)
+	f.Fuzz(func(t *testing.T, src string) {
+		q, derr := parseApply(ent, src, filterContext{})
+		if derr != nil {
+			if derr.Status != 400 || derr.Message == "" {
+				t.Fatalf("bad error %+v", derr)
+			}
+			return
+		}
+		if len(q.cols) == 0 {
+			t.Fatal("an $apply without columns was accepted")
+		}
+	})
 }

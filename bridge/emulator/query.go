@@ -17,7 +17,8 @@ type query struct {
 	top     int // 0: no $top
 	expands []expandOpt
 	orderby []orderKey
-	count   bool // $count=true: the Web API face adds @odata.count
+	count   bool        // $count=true: the Web API face adds @odata.count
+	apply   *fetchQuery // $apply: an aggregate query instead of records
 }
 
 type expandOpt struct {
@@ -50,6 +51,8 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 			}
 		}
 	}
+	var orderRaw string
+	hasOrder := false
 	var seenBuf [8]string // the options seen so far, on the stack
 	seen := seenBuf[:0]
 	for _, part := range parts {
@@ -80,7 +83,7 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		case "$expand":
 			q.expands, derr = parseExpand(cat, ent, value)
 		case "$orderby":
-			q.orderby, derr = parseOrderBy(ent, value)
+			orderRaw, hasOrder = value, true // parsed last: with $apply it names aliases
 		case "$count":
 			switch strings.TrimSpace(value) {
 			case "true":
@@ -89,12 +92,39 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 			default:
 				derr = errSyntax("Invalid value '%s' for $count query option found. Valid values are 'true' and 'false'.", value)
 			}
-		case "$apply", "$search", "$skip", "$levels", "$compute", "$index", "$schemaversion", "$format":
+		case "$apply":
+			q.apply, derr = parseApply(ent, value, cat.filterCtx)
+		case "$search", "$skip", "$levels", "$compute", "$index", "$schemaversion", "$format":
 			derr = errNotImplemented("the query option '%s'", name)
 		default:
 			derr = errSyntax("The query parameter '%s' is not supported.", name)
 		}
 		if derr != nil {
+			return nil, derr
+		}
+	}
+	if q.apply != nil {
+		if q.selects != nil || q.filter != nil || q.expands != nil || q.top > 0 || q.count {
+			return nil, errSyntax("$apply takes no $select, $filter, $expand, $top or $count: filter inside it with filter(…).")
+		}
+		if hasOrder {
+			aliases := map[string]bool{}
+			for _, c := range q.apply.cols {
+				aliases[c.key] = true
+			}
+			for _, item := range strings.Split(orderRaw, ",") {
+				f := strings.Fields(item)
+				if len(f) == 0 || len(f) > 2 || len(f) == 2 && f[1] != "asc" && f[1] != "desc" || !aliases[f[0]] {
+					return nil, errSyntax("$orderby with $apply names an alias or a groupby column with asc or desc, got '%s'.", strings.TrimSpace(item))
+				}
+				q.apply.orders = append(q.apply.orders, fetchSort{key: f[0], desc: len(f) == 2 && f[1] == "desc"})
+			}
+		}
+		return q, nil
+	}
+	if hasOrder {
+		var derr *dvError
+		if q.orderby, derr = parseOrderBy(ent, orderRaw); derr != nil {
 			return nil, derr
 		}
 	}

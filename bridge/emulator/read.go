@@ -54,6 +54,9 @@ func (e *Emulator) expanded(r *record, x expandOpt) any {
 
 // retrieve reads one record.
 func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *dvError) {
+	if q.apply != nil {
+		return nil, errSyntax("$apply applies to a collection such as %s, not to one record.", ent.EntitySetName)
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	r := e.store.get(ent.LogicalName, id)

@@ -223,6 +223,9 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 		return
 	}
 	q, derr := parseQuery(e.cat, ent, rawQuery)
+	if derr == nil && q.apply != nil && (hasKey || wr.r.Method != http.MethodGet) {
+		derr = errSyntax("$apply applies to GET of a collection such as %s.", ent.EntitySetName)
+	}
 	if derr != nil {
 		wr.fail(derr)
 		return

@@ -25,7 +25,7 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 	}{
 		{"fetchXml operator", "GET", "/api/data/v9.2/contacts?fetchXml=" + url.QueryEscape(`<fetch><entity name="contact"><filter><condition attribute="contactid" operator="under" value="x"/></filter></entity></fetch>`), nil, "FetchXML operator 'under'", ""},
 		{"parameter alias", "GET", "/api/data/v9.2/contacts?$filter=firstname%20eq%20@p1&@p1='Ada'", nil, "parameter aliases", ""},
-		{"$apply", "GET", "/api/data/v9.2/contacts?$apply=groupby((firstname))", nil, "'$apply'", ""},
+		{"$apply transformation", "GET", "/api/data/v9.2/contacts?$apply=topcount(2,firstname)", nil, "$apply transformation 'topcount'", ""},
 		{"$search on the Web API", "GET", "/api/data/v9.2/contacts?$search=Ada", nil, "'$search'", ""},
 		{"include-annotations", "GET", "/api/data/v9.2/contacts", []string{"Prefer", `odata.include-annotations="*"`}, "odata.include-annotations", ""},
 		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch", ""},

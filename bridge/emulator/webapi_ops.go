@@ -102,7 +102,7 @@ func (e *Emulator) webCount(wr *webReq, ent *entity) {
 		wr.fail(derr)
 		return
 	}
-	if q.selects != nil || q.expands != nil || q.orderby != nil || q.top > 0 || q.count {
+	if q.selects != nil || q.expands != nil || q.orderby != nil || q.top > 0 || q.count || q.apply != nil {
 		wr.fail(errSyntax("/$count takes only $filter."))
 		return
 	}

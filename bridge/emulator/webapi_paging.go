@@ -117,6 +117,16 @@ func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query, rawQuery string,
 	if !e.webGate(wr, "search", ent.LogicalName) {
 		return
 	}
+	if q.apply != nil {
+		res, derr := e.runFetch(q.apply)
+		e.completed("search", time.Time{})
+		if derr != nil {
+			wr.fail(derr)
+			return
+		}
+		wr.json(http.StatusOK, map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": res.rows})
+		return
+	}
 	recs := e.search(ent, q, 0) // paged, not capped
 	e.completed("search", time.Time{})
 	start := min(pg.offset, len(recs))
