@@ -66,8 +66,16 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	segs := splitTop(rest, '/')
 	switch {
+	case len(segs) == 3 && segs[2] == "$ref":
+		first, derr := parseSegment(segs[0])
+		if derr != nil {
+			wr.fail(derr)
+			return
+		}
+		e.webRef(wr, first, segs[1])
+		return
 	case segs[len(segs)-1] == "$ref":
-		wr.fail(errNotImplemented("$ref (associate and disassociate): set a lookup with <lookup>@odata.bind, clear it with null"))
+		wr.fail(errNotImplemented("$ref on '%s': it implements <set>(<guid>)/<lookup>/$ref", rest))
 		return
 	case segs[0] == "$batch":
 		wr.fail(errNotImplemented("$batch: send the requests one by one"))

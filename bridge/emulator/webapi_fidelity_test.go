@@ -30,7 +30,6 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 		{"include-annotations", "GET", "/api/data/v9.2/contacts", []string{"Prefer", `odata.include-annotations="*"`}, "odata.include-annotations", ""},
 		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch", ""},
 		{"$metadata", "GET", "/api/data/v9.2/$metadata", nil, "$metadata", ""},
-		{"$ref", "PUT", "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)/parentcustomerid_account/$ref", nil, "$ref", ""},
 		{"alternate key", "GET", "/api/data/v9.2/accounts(accountnumber='AE-1')", nil, "alternate keys", ""},
 		{"collection-valued $expand", "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts", nil, "contact_customer_accounts", ""},
 		{"nested $expand options", "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid_account($filter=name%20eq%20'x')", nil, "only $select inside $expand", ""},
@@ -230,5 +229,55 @@ func TestTypeValidationCIF(t *testing.T) {
 	var pe *protocol.Error
 	if !errors.As(err, &pe) || pe.Code != protocol.CodeBackend || !strings.Contains(string(pe.Data), "0x80048d19") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestWebAPIPropertyAndRef: single-property GET/PUT/DELETE and single-valued
+// $ref associate/disassociate.
+func TestWebAPIPropertyAndRef(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	const ada = "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)"
+	if r := do(t, srv, "GET", ada+"/firstname", ""); r.status != 200 || r.body["value"] != "Ada" {
+		t.Fatalf("GET property: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/jobtitle", `{"value":"Countess"}`); r.status != 204 {
+		t.Fatalf("PUT property: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", ada+"/jobtitle", ""); r.body["value"] != "Countess" {
+		t.Fatalf("after PUT: %v", r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/lastname", `{"value":42}`); r.status != 400 || errCode(r) != "0x80048d19" {
+		t.Fatalf("PUT a number into text: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/jobtitle", `{"nope":1}`); r.status != 400 {
+		t.Fatalf("PUT without value: %d", r.status)
+	}
+	if r := do(t, srv, "DELETE", ada+"/jobtitle", ""); r.status != 204 {
+		t.Fatalf("DELETE property: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", ada+"/jobtitle", ""); r.status != 204 {
+		t.Fatalf("GET a null property: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts(dddddddd-dddd-4ddd-8ddd-dddddddddddd)/firstname", ""); r.status != 404 || errCode(r) != "0x80040217" {
+		t.Fatalf("missing record: %d %v", r.status, r.body)
+	}
+	// $ref: disassociate, then associate again
+	if r := do(t, srv, "DELETE", ada+"/parentcustomerid_account/$ref", ""); r.status != 204 {
+		t.Fatalf("disassociate: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", ada+"?$select=_parentcustomerid_value", ""); r.body["_parentcustomerid_value"] != nil {
+		t.Fatalf("after disassociate: %v", r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/parentcustomerid_account/$ref", `{"@odata.id":"`+srv.URL+`/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)"}`); r.status != 204 {
+		t.Fatalf("associate: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", ada+"?$select=_parentcustomerid_value", ""); r.body["_parentcustomerid_value"] != "22222222-2222-4222-8222-222222222222" {
+		t.Fatalf("after associate: %v", r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/parentcustomerid_account/$ref", `{"@odata.id":"accounts(99999999-9999-4999-8999-999999999999)"}`); r.status != 404 {
+		t.Fatalf("associate a missing record: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/contact_customer_contacts/$ref", `{"@odata.id":"contacts(33333333-3333-4333-8333-333333333333)"}`); r.status != 400 || errCode(r) != "0x0" {
+		t.Fatalf("collection-valued $ref: %d %v", r.status, r.body)
 	}
 }

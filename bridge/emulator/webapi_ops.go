@@ -58,8 +58,8 @@ func (e *Emulator) webBound(wr *webReq, target segment, opSeg string) {
 		return
 	}
 	if !strings.HasPrefix(name, crmNamespace) {
-		if ent.columns[name] {
-			wr.fail(errSyntax("The emulator does not serve single-property paths like '%s/%s': read the column with $select=%s.", target.raw, name, name))
+		if ent.columns[name] && target.hasKey && opSeg == name {
+			e.webProperty(wr, ent, target, name)
 			return
 		}
 		wr.fail(errUnknownProperty(name, ent.LogicalName))
