@@ -50,6 +50,7 @@ type Emulator struct {
 	cat        *catalog
 	rules      []DuplicateRule
 	operations map[string]Operation
+	altKeys    map[string][][]string // logical name → alternate keys (schema alternateKeys)
 	env        map[string]any
 	ids        identity
 	log        zerolog.Logger
@@ -92,10 +93,15 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
+	altKeys, err := validateAltKeys(cat, schema.AlternateKeys)
+	if err != nil {
+		return nil, err
+	}
 	e := &Emulator{
 		cat:        cat,
 		rules:      slices.Clone(schema.DuplicateRules),
 		operations: ops,
+		altKeys:    altKeys,
 		log:        cfg.Logger.With().Str("backend", "emulator").Logger(),
 		now:        cfg.Now,
 	}

@@ -268,3 +268,27 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+func FuzzAltKey(f *testing.F) {
+	for _, s := range []string{"firstname='Ada',emailaddress1='a@b'", "emailaddress1='x''y',firstname='z'", "firstname=1,emailaddress1=null", "=", "a='"} {
+		f.Add(s)
+	}
+	e, err := New(Config{Schema: []byte(`{"alternateKeys":{"contact":[["firstname","emailaddress1"]]}}`)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ent := e.cat.byLogical["contact"]
+	f.Fuzz(func(t *testing.T, key string) {
+		kvs, derr := e.parseAltKey(ent, key)
+		if derr != nil {
+			if derr.Status != 400 || derr.Message == "" {
+				t.Fatalf("bad error %+v", derr)
+			}
+			return
+		}
+		if len(kvs) != 2 {
+			t.Fatalf("accepted %q as %v", key, kvs)
+		}
+		e.findByAltKey(ent, kvs)
+	})
+}

@@ -15,6 +15,9 @@ type schemaFile struct {
 	DuplicateRules []DuplicateRule `json:"duplicateRules"`
 	Operations     []Operation     `json:"operations"`
 	Environment    map[string]any  `json:"environment"`
+	// AlternateKeys are each entity's alternate keys (lists of columns),
+	// usable as accounts(accountnumber='A-1') (altkeys.go).
+	AlternateKeys map[string][][]string `json:"alternateKeys,omitempty"`
 }
 
 // DuplicateRule is a duplicate-detection rule: a create or update whose

@@ -251,7 +251,7 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 	}
 	id, ok := normalizeID(key)
 	if !ok {
-		wr.fail(errSyntax("Bad Request - Error in query syntax: the key '%s' is not a GUID (the emulator supports no alternate keys).", key))
+		e.webAltKey(wr, ent, key, q)
 		return
 	}
 	switch wr.r.Method {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -279,5 +280,53 @@ func TestWebAPIPropertyAndRef(t *testing.T) {
 	}
 	if r := do(t, srv, "PUT", ada+"/contact_customer_contacts/$ref", `{"@odata.id":"contacts(33333333-3333-4333-8333-333333333333)"}`); r.status != 400 || errCode(r) != "0x0" {
 		t.Fatalf("collection-valued $ref: %d %v", r.status, r.body)
+	}
+}
+
+// TestWebAPIAlternateKeys: keys declared in the schema address records in
+// the path; PATCH on a key is an upsert; an undeclared key is refused with
+// Dataverse's message.
+func TestWebAPIAlternateKeys(t *testing.T) {
+	e, err := emulator.New(emulator.Config{
+		Schema: []byte(`{"alternateKeys":{"account":[["accountnumber"]],"contact":[["firstname","emailaddress1"]]}}`),
+		Seed:   readFile(t, "testdata/seed-example.json"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newWebServer(t, e)
+	const api = "/api/data/v9.2/"
+	if r := do(t, srv, "GET", api+"accounts(accountnumber='AE-1')?$select=name", ""); r.status != 200 || r.body["name"] != "Analytical Engines Ltd" {
+		t.Fatalf("GET by key: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", api+"contacts(emailaddress1='ada@example.com',firstname='ada')?$select=lastname", ""); r.status != 200 || r.body["lastname"] != "Lovelace" {
+		t.Fatalf("GET by two-column key (any order, case-insensitive): %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", api+"accounts(accountnumber='ZZ-9')", ""); r.status != 404 || errCode(r) != "0x80040217" ||
+		errMsg(r) != "A record with the specified key values does not exist in account entity" {
+		t.Fatalf("missing key: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", api+"accounts(name='Analytical Engines Ltd')", ""); r.status != 400 || !strings.Contains(errMsg(r), "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.account'") {
+		t.Fatalf("undeclared key: %d %v", r.status, r.body)
+	}
+	// upsert: the first PATCH creates, the second updates the same record
+	if r := do(t, srv, "PATCH", api+"accounts(accountnumber='NEW-1')", `{"name":"Upserted"}`); r.status != 204 {
+		t.Fatalf("upsert create: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PATCH", api+"accounts(accountnumber='NEW-1')", `{"name":"Upserted again"}`); r.status != 204 {
+		t.Fatalf("upsert update: %d %v", r.status, r.body)
+	}
+	r := do(t, srv, "GET", api+"accounts?$select=name&$filter=accountnumber%20eq%20'NEW-1'", "")
+	if vals := r.body["value"].([]any); len(vals) != 1 || vals[0].(map[string]any)["name"] != "Upserted again" {
+		t.Fatalf("after two upserts: %v", r.body)
+	}
+	if r := do(t, srv, "PATCH", api+"accounts(accountnumber='NEW-2')", `{"name":"x"}`, "If-Match", "*"); r.status != 404 {
+		t.Fatalf("If-Match * on a missing key: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "DELETE", api+"accounts(accountnumber='NEW-1')", ""); r.status != 204 {
+		t.Fatalf("DELETE by key: %d %v", r.status, r.body)
+	}
+	if _, err := emulator.New(emulator.Config{Schema: []byte(`{"alternateKeys":{"account":[["nope"]]}}`)}); err == nil || !strings.Contains(err.Error(), `"nope" is not a column of account`) {
+		t.Fatalf("bad key declaration: %v", err)
 	}
 }
