@@ -27,6 +27,7 @@ const maxBodyBytes = 4 << 20
 //	PATCH  <set>(<guid>)       → upsert; If-Match: * update-only (404), If-None-Match: * create-only (412)
 //	DELETE <set>(<guid>)       → 204 or 404; 412 when If-Match names another version
 //	GET    <set>/$count?$filter → the number of matching records as text (at most 5000)
+//	GET    $metadata           → a CSDL document of what the emulator serves (webapi_csdl.go)
 //	GET    <set>?…  Prefer: odata.maxpagesize=N  → pages with @odata.nextLink (see webapi_paging.go)
 //	GET    EntityDefinitions(LogicalName='contact')?$select&$expand=Attributes($select=…)
 //	GET    EntityDefinitions(LogicalName='contact')/Attributes[/Microsoft.Dynamics.CRM.LookupAttributeMetadata]
@@ -80,8 +81,8 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	case segs[0] == "$batch":
 		wr.fail(errNotImplemented("$batch: send the requests one by one"))
 		return
-	case segs[0] == "$metadata":
-		wr.fail(errNotImplemented("$metadata (the CSDL document): read EntityDefinitions instead"))
+	case segs[0] == "$metadata" && len(segs) == 1:
+		e.webMetadata(wr)
 		return
 	}
 	first, derr := parseSegment(segs[0])

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"io"
 	"net/http"
@@ -30,7 +31,6 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 		{"$search on the Web API", "GET", "/api/data/v9.2/contacts?$search=Ada", nil, "'$search'", ""},
 		{"include-annotations", "GET", "/api/data/v9.2/contacts", []string{"Prefer", `odata.include-annotations="*"`}, "odata.include-annotations", ""},
 		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch", ""},
-		{"$metadata", "GET", "/api/data/v9.2/$metadata", nil, "$metadata", ""},
 		{"alternate key", "GET", "/api/data/v9.2/accounts(accountnumber='AE-1')", nil, "alternate keys", ""},
 		{"collection-valued $expand", "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts", nil, "contact_customer_accounts", ""},
 		{"nested $expand options", "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid_account($filter=name%20eq%20'x')", nil, "only $select inside $expand", ""},
@@ -328,5 +328,91 @@ func TestWebAPIAlternateKeys(t *testing.T) {
 	}
 	if _, err := emulator.New(emulator.Config{Schema: []byte(`{"alternateKeys":{"account":[["nope"]]}}`)}); err == nil || !strings.Contains(err.Error(), `"nope" is not a column of account`) {
 		t.Fatalf("bad key declaration: %v", err)
+	}
+}
+
+// TestWebAPIMetadata: $metadata is a CSDL document of the emulator's
+// entities: keys, typed columns, lookups as navigation properties, entity
+// sets and the schema's operations.
+func TestWebAPIMetadata(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	res, err := srv.Client().Get(srv.URL + "/api/data/v9.2/$metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/xml") {
+		t.Fatalf("%d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	var doc struct {
+		Services struct {
+			Schema struct {
+				Namespace string `xml:"Namespace,attr"`
+				Types     []struct {
+					Name string `xml:"Name,attr"`
+					Key  struct {
+						Ref struct {
+							Name string `xml:"Name,attr"`
+						} `xml:"PropertyRef"`
+					} `xml:"Key"`
+					Props []struct {
+						Name string `xml:"Name,attr"`
+						Type string `xml:"Type,attr"`
+					} `xml:"Property"`
+					Navs []struct {
+						Name string `xml:"Name,attr"`
+						Type string `xml:"Type,attr"`
+					} `xml:"NavigationProperty"`
+				} `xml:"EntityType"`
+				Actions []struct {
+					Name string `xml:"Name,attr"`
+				} `xml:"Action"`
+				Functions []struct {
+					Name string `xml:"Name,attr"`
+				} `xml:"Function"`
+				Container struct {
+					Sets []struct {
+						Name       string `xml:"Name,attr"`
+						EntityType string `xml:"EntityType,attr"`
+					} `xml:"EntitySet"`
+				} `xml:"EntityContainer"`
+			} `xml:"Schema"`
+		} `xml:"DataServices"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, b)
+	}
+	s := doc.Services.Schema
+	found := map[string]string{}
+	for _, ty := range s.Types {
+		for _, p := range ty.Props {
+			found[ty.Name+"."+p.Name] = p.Type
+		}
+		for _, n := range ty.Navs {
+			found[ty.Name+"/"+n.Name] = n.Type
+		}
+		if ty.Name == "phonecall" && ty.Key.Ref.Name != "activityid" {
+			t.Fatalf("phonecall key %q", ty.Key.Ref.Name)
+		}
+	}
+	for k, want := range map[string]string{
+		"account.numberofemployees": "Edm.Int32", "account.revenue": "Edm.Decimal", "contact.birthdate": "Edm.DateTimeOffset",
+		"contact._parentcustomerid_value": "Edm.Guid", "contact/parentcustomerid_account": "mscrm.account",
+		"account/primarycontactid": "mscrm.contact", "new_call.new_name": "Edm.String", "phonecall.directioncode": "Edm.Boolean",
+	} {
+		if found[k] != want {
+			t.Errorf("%s: %q, want %q", k, found[k], want)
+		}
+	}
+	sets := map[string]string{}
+	for _, set := range s.Container.Sets {
+		sets[set.Name] = set.EntityType
+	}
+	if s.Namespace != "Microsoft.Dynamics.CRM" || sets["contacts"] != "Microsoft.Dynamics.CRM.contact" || sets["new_calls"] != "Microsoft.Dynamics.CRM.new_call" {
+		t.Fatalf("namespace %q, sets %v", s.Namespace, sets)
+	}
+	if len(s.Actions) == 0 || len(s.Functions) < 2 {
+		t.Fatalf("operations: actions %v functions %v", s.Actions, s.Functions)
 	}
 }
