@@ -19,6 +19,7 @@ type query struct {
 	orderby []orderKey
 	count   bool        // $count=true: the Web API face adds @odata.count
 	apply   *fetchQuery // $apply: an aggregate query instead of records
+	ann     annotations // Prefer: odata.include-annotations (Web API face)
 }
 
 type expandOpt struct {

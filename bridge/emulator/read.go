@@ -64,7 +64,9 @@ func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *
 		return nil, errNotFound(ent.LogicalName, id)
 	}
 	r.used.Store(true)
-	return e.view(ent, r, q.selects, q.expands), nil
+	out := e.view(ent, r, q.selects, q.expands)
+	e.annotate(ent, r, out, q.ann)
+	return out, nil
 }
 
 // search returns the records matching q, ordered by $orderby (then by
@@ -115,6 +117,7 @@ func (e *Emulator) search(ent *entity, q *query, limit int) []map[string]any {
 	out := make([]map[string]any, len(hits))
 	for i, r := range hits {
 		out[i] = e.view(ent, r, q.selects, q.expands)
+		e.annotate(ent, r, out[i], q.ann)
 	}
 	return out
 }

@@ -360,7 +360,7 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 			patch = appendText(patch, colStateCode, kindNumber, "0")
 		}
 		if _, _, ok := patch.find(colStatusCode); !ok {
-			patch = appendText(patch, colStatusCode, kindNumber, "1")
+			patch = appendText(patch, colStatusCode, kindNumber, defaultStatus(ent.LogicalName))
 		}
 		for _, c := range systemUserCols {
 			patch = appendColumn(patch, c, e.ids.UserID)
@@ -605,4 +605,13 @@ func (e *Emulator) seedTable(name string, rows []json.RawMessage) error {
 		return fmt.Errorf("seed: %s[%d]: %s", name, i, derr.Message)
 	}
 	return nil
+}
+
+// defaultStatus is the statuscode a new record gets: 1 (Active, Open, In
+// Progress, New), 2 (Not Started) for a task.
+func defaultStatus(logical string) string {
+	if logical == "task" {
+		return "2"
+	}
+	return "1"
 }

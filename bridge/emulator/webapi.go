@@ -61,10 +61,6 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		wr.fail(errSegment(rest))
 		return
 	}
-	if strings.Contains(r.Header.Get("Prefer"), "odata.include-annotations") {
-		wr.fail(errNotImplemented("Prefer: odata.include-annotations (formatted values, lookup logical names): send the request without it"))
-		return
-	}
 	segs := splitTop(rest, '/')
 	switch {
 	case len(segs) == 3 && segs[2] == "$ref":
@@ -239,6 +235,9 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 		wr.fail(derr)
 		return
 	}
+	if q.ann = parseAnnotations(wr.r.Header.Get("Prefer")); q.ann.header != "" {
+		wr.w.Header().Add("Preference-Applied", q.ann.header)
+	}
 	if !hasKey {
 		switch wr.r.Method {
 		case http.MethodGet:
@@ -286,7 +285,7 @@ func (e *Emulator) webRetrieve(wr *webReq, ent *entity, id string, q *query) {
 		wr.fail(derr)
 		return
 	}
-	if inm := wr.r.Header.Get("If-None-Match"); inm != "" && len(q.expands) == 0 && inm == rec["@odata.etag"] {
+	if inm := wr.r.Header.Get("If-None-Match"); inm != "" && len(q.expands) == 0 && q.ann.header == "" && inm == rec["@odata.etag"] {
 		wr.w.WriteHeader(http.StatusNotModified)
 		return
 	}

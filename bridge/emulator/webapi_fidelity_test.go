@@ -29,7 +29,6 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 		{"parameter alias", "GET", "/api/data/v9.2/contacts?$filter=firstname%20eq%20@p1&@p1='Ada'", nil, "parameter aliases", ""},
 		{"$apply transformation", "GET", "/api/data/v9.2/contacts?$apply=topcount(2,firstname)", nil, "$apply transformation 'topcount'", ""},
 		{"$search on the Web API", "GET", "/api/data/v9.2/contacts?$search=Ada", nil, "'$search'", ""},
-		{"include-annotations", "GET", "/api/data/v9.2/contacts", []string{"Prefer", `odata.include-annotations="*"`}, "odata.include-annotations", ""},
 		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch", ""},
 		{"alternate key", "GET", "/api/data/v9.2/accounts(accountnumber='AE-1')", nil, "alternate keys", ""},
 		{"collection-valued $expand", "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts", nil, "contact_customer_accounts", ""},
@@ -414,5 +413,57 @@ func TestWebAPIMetadata(t *testing.T) {
 	}
 	if len(s.Actions) == 0 || len(s.Functions) < 2 {
 		t.Fatalf("operations: actions %v functions %v", s.Actions, s.Functions)
+	}
+}
+
+// TestWebAPIAnnotations: Prefer: odata.include-annotations adds formatted
+// values and lookup annotations, only those asked for, and says so in
+// Preference-Applied.
+func TestWebAPIAnnotations(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	const ada = "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)?$select=fullname,statecode,_parentcustomerid_value,_ownerid_value,createdon"
+	r := do(t, srv, "GET", ada, "", "Prefer", `odata.include-annotations="*"`)
+	b := r.body
+	for k, want := range map[string]any{
+		"_parentcustomerid_value@OData.Community.Display.V1.FormattedValue":           "Analytical Engines Ltd",
+		"_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":            "account",
+		"_parentcustomerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty": "parentcustomerid_account",
+		"_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":                     "systemuser",
+		"statecode@OData.Community.Display.V1.FormattedValue":                         "Active",
+		"createdon@OData.Community.Display.V1.FormattedValue":                         "6/15/2026 12:00 PM",
+	} {
+		if b[k] != want {
+			t.Errorf("%s = %v, want %v", k, b[k], want)
+		}
+	}
+	if _, ok := b["fullname@OData.Community.Display.V1.FormattedValue"]; ok || r.header.Get("Preference-Applied") != `odata.include-annotations="*"` {
+		t.Fatalf("text formatted value or header: %v %v", b, r.header)
+	}
+	r = do(t, srv, "GET", ada, "", "Prefer", `odata.include-annotations="OData.Community.Display.V1.FormattedValue"`)
+	if _, ok := r.body["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"]; ok || r.body["statecode@OData.Community.Display.V1.FormattedValue"] != "Active" {
+		t.Fatalf("formatted values only: %v", r.body)
+	}
+	r = do(t, srv, "GET", ada, "", "Prefer", `odata.maxpagesize=5,odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname,OData.Community.Display.V1.FormattedValue"`)
+	if r.body["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] != "account" || r.body["statecode@OData.Community.Display.V1.FormattedValue"] != "Active" {
+		t.Fatalf("a list of annotations: %v", r.body)
+	}
+	r = do(t, srv, "GET", ada, "")
+	for k := range r.body {
+		if strings.Contains(k, "@") && k != "@odata.etag" && k != "@odata.context" {
+			t.Fatalf("annotation %s without the preference", k)
+		}
+	}
+	// money, integers, booleans, choices on a collection
+	if r := do(t, srv, "POST", "/api/data/v9.2/accounts", `{"name":"Big","revenue":1234567.5,"numberofemployees":12000}`); r.status != 204 {
+		t.Fatal(r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/accounts?$select=revenue,numberofemployees&$filter=name%20eq%20'Big'", "", "Prefer", `odata.include-annotations="*"`)
+	row := r.body["value"].([]any)[0].(map[string]any)
+	if row["revenue@OData.Community.Display.V1.FormattedValue"] != "$1,234,567.50" || row["numberofemployees@OData.Community.Display.V1.FormattedValue"] != "12,000" {
+		t.Fatalf("numbers: %v", row)
+	}
+	if r := do(t, srv, "POST", "/api/data/v9.2/phonecalls?$select=directioncode,statuscode", `{"subject":"s","directioncode":true}`, "Prefer", `return=representation,odata.include-annotations="*"`); r.body["directioncode@OData.Community.Display.V1.FormattedValue"] != "Outgoing" || r.body["statuscode@OData.Community.Display.V1.FormattedValue"] != "Open" {
+		t.Fatalf("boolean and status labels: %v", r.body)
 	}
 }

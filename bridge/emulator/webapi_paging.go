@@ -143,7 +143,7 @@ func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query, rawQuery string,
 		out["@odata.nextLink"] = link + "$skiptoken=" + strings.ReplaceAll(url.QueryEscape(pg.next(size)), "+", "%20")
 	}
 	if asked > 0 && asked == size {
-		wr.w.Header().Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(size))
+		wr.w.Header().Add("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(size))
 	}
 	wr.json(http.StatusOK, out)
 }
