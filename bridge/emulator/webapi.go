@@ -28,6 +28,7 @@ const maxBodyBytes = 4 << 20
 //	DELETE <set>(<guid>)       → 204 or 404; 412 when If-Match names another version
 //	GET    <set>/$count?$filter → the number of matching records as text (at most 5000)
 //	GET    $metadata           → a CSDL document of what the emulator serves (webapi_csdl.go)
+//	POST   $batch              → multipart/mixed, atomic change sets (webapi_batch.go)
 //	GET    <set>?…  Prefer: odata.maxpagesize=N  → pages with @odata.nextLink (see webapi_paging.go)
 //	GET    EntityDefinitions(LogicalName='contact')?$select&$expand=Attributes($select=…)
 //	GET    EntityDefinitions(LogicalName='contact')/Attributes[/Microsoft.Dynamics.CRM.LookupAttributeMetadata]
@@ -74,8 +75,8 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	case segs[len(segs)-1] == "$ref":
 		wr.fail(errNotImplemented("$ref on '%s': it implements <set>(<guid>)/<lookup>/$ref", rest))
 		return
-	case segs[0] == "$batch":
-		wr.fail(errNotImplemented("$batch: send the requests one by one"))
+	case segs[0] == "$batch" && len(segs) == 1:
+		e.webBatch(wr)
 		return
 	case segs[0] == "$metadata" && len(segs) == 1:
 		e.webMetadata(wr)
