@@ -115,7 +115,8 @@ func New(cfg Config) (*Emulator, error) {
 		OrganizationID: envGUID(e.env, "orgId"),
 		BusinessUnitID: stableGUID("businessunit"),
 	}
-	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID}
+	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID, cat: cat,
+		get: func(logical, id string) *record { return e.store.get(logical, id) }}
 	e.store.init()
 	switch {
 	case cfg.MaxRecords == 0:

@@ -254,3 +254,40 @@ func TestApply(t *testing.T) {
 		t.Fatalf("$apply on one record: %d", r.status)
 	}
 }
+
+// TestLookupPathFilter: single-valued navigation paths in $filter, through
+// the Web API face and cif.search.
+func TestLookupPathFilter(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	for filter, want := range map[string]string{
+		"parentcustomerid_account/name eq 'Analytical Engines Ltd'":                                            "firstname=Ada",
+		"parentcustomerid_account/numberofemployees gt 20":                                                     "firstname=Alan",
+		"parentcustomerid_account/name eq null":                                                                "firstname=Grace",
+		"parentcustomerid_contact/fullname eq 'Ada Lovelace'":                                                  "",
+		"parentcustomerid_account/name ne null and not (firstname eq 'Alan')":                                  "firstname=Ada",
+		"parentcustomerid_account/accountnumber eq 'BC-7' or parentcustomerid_account/accountnumber eq 'AE-1'": "firstname=Ada;firstname=Alan",
+	} {
+		qs := "$select=firstname&$orderby=firstname&$filter=" + url.QueryEscape(filter)
+		r := do(t, srv, "GET", "/api/data/v9.2/contacts?"+qs, "")
+		if r.status != 200 {
+			t.Fatalf("%s: %d %v", filter, r.status, r.body)
+		}
+		if got := rowsOf(r.body["value"].([]any), "firstname"); got != want {
+			t.Errorf("%s: web api %q, want %q", filter, got, want)
+		}
+		res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": "contact", "queryParameters": "?$select=firstname&$orderby=firstname&$filter=" + filter})
+		if err != nil {
+			t.Fatalf("%s: cif.search: %v", filter, err)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(res, &m)
+		var rows []any
+		for i := range len(m) {
+			rows = append(rows, m[strconv.Itoa(i)])
+		}
+		if got := rowsOf(rows, "firstname"); got != want {
+			t.Errorf("%s: cif.search %q, want %q", filter, got, want)
+		}
+	}
+}

@@ -403,7 +403,7 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 		if rest == "any" || rest == "all" {
 			return nil, errNotImplemented("lambda operators ('%s'): filter the related table itself", word)
 		}
-		return nil, errNotImplemented("lookup-path filters ('%s'): filter on the lookup's _%s_value column", word, nav)
+		return p.parsePath(start, word, nav, rest)
 	}
 	p.pos += len(word)
 	p.skipSpace()
@@ -555,4 +555,45 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// parsePath parses "<lookup>/<column> <op> <literal>" (a single-valued
+// navigation path one level deep).
+func (p *filterParser) parsePath(start int, word, nav, col string) (filterNode, *dvError) {
+	lookup, target, ok := p.ent.resolveLookup(nav)
+	switch {
+	case !ok:
+		return nil, errUnknownProperty(nav, p.ent.LogicalName)
+	case strings.Contains(col, "/"):
+		return nil, errNotImplemented("lookup paths deeper than one level ('%s')", word)
+	case p.ctx.get == nil || p.ctx.cat == nil:
+		return nil, errNotImplemented("lookup paths ('%s') here", word)
+	}
+	targets := p.ent.Lookups[lookup]
+	if target != "" {
+		targets = []string{target}
+	}
+	known := false
+	for _, t := range targets {
+		if te := p.ctx.cat.byLogical[t]; te != nil && te.columns[col] {
+			known = true
+		}
+	}
+	if !known {
+		return nil, errUnknownProperty(col, targets[0])
+	}
+	p.pos += len(word)
+	op := p.peekWord()
+	switch op {
+	case "eq", "ne", "gt", "ge", "lt", "le":
+		p.pos += len(op)
+	default:
+		return nil, p.errorf("expected an operator (eq, ne, gt, ge, lt, le) after '%s' but found '%s'", word, op)
+	}
+	lit, derr := p.parseLiteral()
+	if derr != nil {
+		return nil, derr
+	}
+	return &pathNode{src: strings.TrimSpace(p.src[start:p.pos]), lookup: lookup, target: target,
+		cmp: cmpNode{col: col, op: op, lit: lit}, get: p.ctx.get}, nil
 }

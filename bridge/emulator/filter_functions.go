@@ -30,6 +30,34 @@ const crmFunctionPrefix = "Microsoft.Dynamics.CRM."
 type filterContext struct {
 	now    func() time.Time
 	userID string
+	cat    *catalog
+	// get reads a related record for lookup paths; called with the
+	// emulator's mu held (filters run inside search). nil: paths refused.
+	get func(logical, id string) *record
+}
+
+// pathNode compares a column of the record a lookup points to:
+// primarycontactid/fullname eq 'Ada', parentcustomerid_account/name ne null.
+type pathNode struct {
+	src    string
+	lookup string
+	target string // fixed by a polymorphic name (parentcustomerid_account), else ""
+	cmp    cmpNode
+	get    func(logical, id string) *record
+}
+
+func (n *pathNode) String() string { return n.src }
+func (n *pathNode) match(r *record) bool {
+	id := r.fields.str(lookupValueCol(n.lookup))
+	t := r.targets.str(n.lookup)
+	var rel *record
+	if id != "" && t != "" && (n.target == "" || n.target == t) {
+		rel = n.get(t, id)
+	}
+	if rel == nil { // no related record: every column of it is null
+		return (&cmpNode{col: n.cmp.col, op: n.cmp.op, lit: n.cmp.lit}).match(&record{})
+	}
+	return n.cmp.match(rel)
 }
 
 // setNode matches a column against a list of values (In, NotIn).

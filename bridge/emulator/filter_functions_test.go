@@ -120,7 +120,8 @@ func TestFilterRefusals(t *testing.T) {
 	for filter, want := range map[string]string{
 		f + "Under(PropertyName='accountid',PropertyValue='00000000-0000-4000-8000-000000000001')": "the emulator models no hierarchy",
 		f + "ContainValues(PropertyName='x',PropertyValues=['1'])":                                 "does not implement the query function 'Microsoft.Dynamics.CRM.ContainValues'",
-		"regardingobjectid_contact/fullname eq 'Ada'":                                              "lookup-path filters",
+		"regardingobjectid_contact/parentcustomerid/name eq 'Ada'":                                 "lookup paths deeper than one level",
+		"regardingobjectid_contact/nope eq 'Ada'":                                                  "Could not find a property named 'nope'",
 		"task_activity_parties/any(p:p/participationtypemask eq 1)":                                "lambda operators",
 		f + "LastXDays(PropertyName='scheduledend')":                                               "needs PropertyValue",
 		f + "LastXDays(PropertyName='nope',PropertyValue=3)":                                       "Could not find a property named 'nope'",
