@@ -25,9 +25,13 @@ type query struct {
 type expandOpt struct {
 	nav     string // as written
 	lookup  string
-	target  string   // set by polymorphic names like regardingobjectid_contact
-	selects []string // nil: every column
+	target  string      // set by polymorphic names like regardingobjectid_contact
+	selects []string    // nil: every column
+	expands []expandOpt // nested $expand of the related record (its target is fixed)
 }
+
+// maxExpandDepth bounds nested $expand (Dataverse allows a few levels).
+const maxExpandDepth = 5
 
 type orderKey struct {
 	col  string
@@ -230,6 +234,13 @@ func parseSelect(ent *entity, value string) ([]string, *dvError) {
 }
 
 func parseExpand(cat *catalog, ent *entity, value string) ([]expandOpt, *dvError) {
+	return parseExpandDepth(cat, ent, value, 0)
+}
+
+func parseExpandDepth(cat *catalog, ent *entity, value string, depth int) ([]expandOpt, *dvError) {
+	if depth > maxExpandDepth {
+		return nil, errSyntax("$expand is nested more than %d levels deep.", maxExpandDepth)
+	}
 	var out []expandOpt
 	for _, item := range splitTop(value, ',') {
 		item = strings.TrimSpace(item)
@@ -254,14 +265,29 @@ func parseExpand(cat *catalog, ent *entity, value string) ([]expandOpt, *dvError
 					continue
 				}
 				name, v, _ := strings.Cut(opt, "=")
-				if strings.TrimSpace(name) != "$select" {
-					return nil, errSyntax("The emulator supports only $select inside $expand, got '%s'.", opt)
+				switch strings.TrimSpace(name) {
+				case "$select":
+					sel, derr := parseExpandSelect(cat, ent, x, v)
+					if derr != nil {
+						return nil, derr
+					}
+					x.selects = sel
+				case "$expand":
+					targets := ent.Lookups[x.lookup]
+					if x.target != "" {
+						targets = []string{x.target}
+					}
+					if len(targets) != 1 {
+						return nil, errSyntax("A nested $expand under the polymorphic lookup '%s' needs its target in the name, like %s_%s.", x.nav, x.lookup, targets[0])
+					}
+					nested, derr := parseExpandDepth(cat, cat.byLogical[targets[0]], v, depth+1)
+					if derr != nil {
+						return nil, derr
+					}
+					x.expands = nested
+				default:
+					return nil, errSyntax("The emulator supports only $select and $expand inside the $expand of a lookup (Dataverse takes $filter, $orderby and $top only on collection-valued ones), got '%s'.", opt)
 				}
-				sel, derr := parseExpandSelect(cat, ent, x, v)
-				if derr != nil {
-					return nil, derr
-				}
-				x.selects = sel
 			}
 		}
 		out = append(out, x)

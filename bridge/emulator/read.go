@@ -49,7 +49,7 @@ func (e *Emulator) expanded(r *record, x expandOpt) any {
 			}
 		}
 	}
-	return e.view(tent, rel, sel, nil)
+	return e.view(tent, rel, sel, x.expands)
 }
 
 // retrieve reads one record.

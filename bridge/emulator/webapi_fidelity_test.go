@@ -32,7 +32,7 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch", ""},
 		{"alternate key", "GET", "/api/data/v9.2/accounts(accountnumber='AE-1')", nil, "alternate keys", ""},
 		{"collection-valued $expand", "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts", nil, "contact_customer_accounts", ""},
-		{"nested $expand options", "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid_account($filter=name%20eq%20'x')", nil, "only $select inside $expand", ""},
+		{"nested $expand options", "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid_account($filter=name%20eq%20'x')", nil, "only $select and $expand inside the $expand of a lookup", ""},
 		{"deep insert", "POST", "/api/data/v9.2/accounts", nil, "deep insert", `{"name":"A","primarycontactid":{"firstname":"B"}}`},
 		{"$filter on EntityDefinitions", "GET", "/api/data/v9.2/EntityDefinitions?$filter=LogicalName%20eq%20'contact'", nil, "$filter", ""},
 	}
@@ -465,5 +465,29 @@ func TestWebAPIAnnotations(t *testing.T) {
 	}
 	if r := do(t, srv, "POST", "/api/data/v9.2/phonecalls?$select=directioncode,statuscode", `{"subject":"s","directioncode":true}`, "Prefer", `return=representation,odata.include-annotations="*"`); r.body["directioncode@OData.Community.Display.V1.FormattedValue"] != "Outgoing" || r.body["statuscode@OData.Community.Display.V1.FormattedValue"] != "Open" {
 		t.Fatalf("boolean and status labels: %v", r.body)
+	}
+}
+
+// TestWebAPINestedExpand: $expand inside the $expand of a lookup, through
+// the Web API and CIF retrieveRecord.
+func TestWebAPINestedExpand(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	if r := do(t, srv, "PATCH", "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)", `{"primarycontactid@odata.bind":"/contacts(55555555-5555-4555-8555-555555555555)"}`); r.status != 204 {
+		t.Fatal(r.body)
+	}
+	const opts = "?$select=fullname&$expand=parentcustomerid_account($select=name;$expand=primarycontactid($select=fullname))"
+	r := do(t, srv, "GET", "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)"+opts, "")
+	acc, _ := r.body["parentcustomerid_account"].(map[string]any)
+	pc, _ := acc["primarycontactid"].(map[string]any)
+	if r.status != 200 || acc["name"] != "Analytical Engines Ltd" || pc["fullname"] != "Grace Hopper" {
+		t.Fatalf("nested expand: %d %v", r.status, r.body)
+	}
+	res, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": "11111111-1111-4111-8111-111111111111", "queryParameters": opts})
+	if err != nil || !strings.Contains(string(res), `"primarycontactid":{`) || !strings.Contains(string(res), "Grace Hopper") {
+		t.Fatalf("cif retrieve: %s %v", res, err)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid($expand=primarycontactid)", ""); r.status != 400 || !strings.Contains(errMsg(r), "needs its target in the name") {
+		t.Fatalf("nested under a polymorphic lookup: %d %v", r.status, r.body)
 	}
 }
