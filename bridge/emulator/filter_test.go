@@ -211,6 +211,9 @@ func FuzzQuery(f *testing.F) {
 		"?$select=firstname,lastname&$filter=firstname eq 'a'&$top=3",
 		"$expand=parentcustomerid($select=name;$select=name)&$orderby=lastname desc",
 		"?$filter=mobilephone%20eq%20'%2B358'", "%zz", "&&&=", "$top=", "$expand=(", "?$select=",
+		"$expand=contact_customer_contacts($select=fullname;$filter=statecode eq 0;$orderby=lastname;$top=2)",
+		"$expand=parentcustomerid_account($select=name;$expand=primarycontactid($select=fullname))",
+		"$apply=groupby((statecode),aggregate($count as n))&$orderby=n desc", "$count=true&@p1=1",
 	} {
 		f.Add(s)
 	}

@@ -25,9 +25,10 @@ type query struct {
 type expandOpt struct {
 	nav     string // as written
 	lookup  string
-	target  string      // set by polymorphic names like regardingobjectid_contact
-	selects []string    // nil: every column
-	expands []expandOpt // nested $expand of the related record (its target is fixed)
+	target  string            // set by polymorphic names like regardingobjectid_contact
+	selects []string          // nil: every column
+	expands []expandOpt       // nested $expand of the related record (its target is fixed)
+	many    *collectionExpand // a collection-valued navigation property (expand_collection.go)
 }
 
 // maxExpandDepth bounds nested $expand (Dataverse allows a few levels).
@@ -251,7 +252,22 @@ func parseExpandDepth(cat *catalog, ent *entity, value string, depth int) ([]exp
 		}
 		lookup, target, ok := ent.resolveLookup(nav)
 		if !ok {
-			return nil, errUnknownProperty(nav, ent.LogicalName)
+			inner := ""
+			if hasOpts {
+				var closed bool
+				if inner, closed = strings.CutSuffix(strings.TrimSpace(opts), ")"); !closed {
+					return nil, errSyntax("$expand item '%s' is missing its closing ')'.", item)
+				}
+			}
+			c, isMany, derr := parseCollectionExpand(cat, ent, nav, inner)
+			if derr != nil {
+				return nil, derr
+			}
+			if !isMany {
+				return nil, errUnknownProperty(nav, ent.LogicalName)
+			}
+			out = append(out, expandOpt{nav: nav, many: c})
+			continue
 		}
 		x := expandOpt{nav: nav, lookup: lookup, target: target}
 		if hasOpts {

@@ -24,6 +24,10 @@ func (e *Emulator) view(ent *entity, r *record, selects []string, expands []expa
 		}
 	}
 	for _, x := range expands {
+		if x.many != nil {
+			out[x.nav] = e.expandCollection(ent, r, x.many)
+			continue
+		}
 		out[x.nav] = e.expanded(r, x)
 	}
 	return out

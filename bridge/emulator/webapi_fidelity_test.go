@@ -31,7 +31,7 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 		{"$search on the Web API", "GET", "/api/data/v9.2/contacts?$search=Ada", nil, "'$search'", ""},
 		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch", ""},
 		{"alternate key", "GET", "/api/data/v9.2/accounts(accountnumber='AE-1')", nil, "alternate keys", ""},
-		{"collection-valued $expand", "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts", nil, "contact_customer_accounts", ""},
+		{"collection-valued $expand of an unknown relationship", "GET", "/api/data/v9.2/accounts?$expand=new_account_calls", nil, "new_account_calls", ""},
 		{"nested $expand options", "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid_account($filter=name%20eq%20'x')", nil, "only $select and $expand inside the $expand of a lookup", ""},
 		{"deep insert", "POST", "/api/data/v9.2/accounts", nil, "deep insert", `{"name":"A","primarycontactid":{"firstname":"B"}}`},
 		{"$filter on EntityDefinitions", "GET", "/api/data/v9.2/EntityDefinitions?$filter=LogicalName%20eq%20'contact'", nil, "$filter", ""},
@@ -489,5 +489,41 @@ func TestWebAPINestedExpand(t *testing.T) {
 	}
 	if r := do(t, srv, "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid($expand=primarycontactid)", ""); r.status != 400 || !strings.Contains(errMsg(r), "needs its target in the name") {
 		t.Fatalf("nested under a polymorphic lookup: %d %v", r.status, r.body)
+	}
+}
+
+// TestWebAPICollectionExpand: one-to-many relationships expand with
+// $select, $filter, $orderby and $top inside, through the Web API and CIF.
+func TestWebAPICollectionExpand(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	for _, body := range []string{
+		`{"lastname":"Babbage","firstname":"Charles","parentcustomerid_account@odata.bind":"/accounts(22222222-2222-4222-8222-222222222222)"}`,
+		`{"lastname":"Menabrea","firstname":"Luigi","statecode":1,"statuscode":2,"parentcustomerid_account@odata.bind":"/accounts(22222222-2222-4222-8222-222222222222)"}`,
+	} {
+		if r := do(t, srv, "POST", "/api/data/v9.2/contacts", body); r.status != 204 {
+			t.Fatal(r.body)
+		}
+	}
+	const opts = "?$select=name&$expand=contact_customer_accounts($select=lastname;$filter=statecode%20eq%200;$orderby=lastname%20desc;$top=5)"
+	r := do(t, srv, "GET", "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)"+opts, "")
+	if got := rowsOf(r.body["contact_customer_accounts"].([]any), "lastname"); r.status != 200 || got != "lastname=Lovelace;lastname=Babbage" {
+		t.Fatalf("expand: %d %q %v", r.status, got, r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/accounts?$select=name&$orderby=name&$expand=contact_customer_accounts($select=firstname;$top=1)", "")
+	vals := r.body["value"].([]any)
+	if len(vals) != 2 || len(vals[0].(map[string]any)["contact_customer_accounts"].([]any)) != 1 || len(vals[1].(map[string]any)["contact_customer_accounts"].([]any)) != 1 {
+		t.Fatalf("expand on a collection: %v", r.body)
+	}
+	res, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "account", "entityId": "22222222-2222-4222-8222-222222222222",
+		"queryParameters": "?$select=name&$expand=contact_customer_accounts($select=lastname;$orderby=lastname)"})
+	if err != nil || !strings.Contains(string(res), `"contact_customer_accounts":[{`) || strings.Index(string(res), "Babbage") > strings.Index(string(res), "Lovelace") {
+		t.Fatalf("cif retrieve: %s %v", res, err)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts($select=nope)", ""); r.status != 400 || errCode(r) != "0x0" {
+		t.Fatalf("bad select inside: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts($skip=1)", ""); r.status != 400 || !strings.Contains(errMsg(r), "$select, $filter, $orderby and $top") {
+		t.Fatalf("bad option inside: %d %v", r.status, r.body)
 	}
 }
