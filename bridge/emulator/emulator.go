@@ -116,7 +116,14 @@ func New(cfg Config) (*Emulator, error) {
 		BusinessUnitID: stableGUID("businessunit"),
 	}
 	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID, cat: cat,
-		get: func(logical, id string) *record { return e.store.get(logical, id) }}
+		get: func(logical, id string) *record { return e.store.get(logical, id) },
+		scan: func(logical string, fn func(*record) bool) {
+			for _, r := range e.store.tables[logical] {
+				if !fn(r) {
+					return
+				}
+			}
+		}}
 	e.store.init()
 	switch {
 	case cfg.MaxRecords == 0:

@@ -291,3 +291,45 @@ func TestLookupPathFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterLambdas: any/all over one-to-many relationships, through the
+// Web API face and cif.search.
+func TestFilterLambdas(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	if r := do(t, srv, "POST", "/api/data/v9.2/contacts", `{"lastname":"Inactive","statecode":1,"statuscode":2,"parentcustomerid_account@odata.bind":"/accounts(44444444-4444-4444-8444-444444444444)"}`); r.status != 204 {
+		t.Fatal(r.body)
+	}
+	for filter, want := range map[string]string{
+		"contact_customer_accounts/any(c:c/firstname eq 'Ada')":                            "name=Analytical Engines Ltd",
+		"contact_customer_accounts/all(c:c/statecode eq 0)":                                "name=Analytical Engines Ltd",
+		"contact_customer_accounts/any()":                                                  "name=Analytical Engines Ltd;name=Bletchley Consulting",
+		"contact_customer_accounts/any(c:contains(c/lastname,'ur') and c/statecode eq 0)":  "name=Bletchley Consulting",
+		"not contact_customer_accounts/any(c:c/lastname eq 'Inactive') and statecode eq 0": "name=Analytical Engines Ltd",
+	} {
+		qs := "$select=name&$orderby=name&$filter=" + url.QueryEscape(filter)
+		r := do(t, srv, "GET", "/api/data/v9.2/accounts?"+qs, "")
+		if r.status != 200 {
+			t.Fatalf("%s: %d %v", filter, r.status, r.body)
+		}
+		if got := rowsOf(r.body["value"].([]any), "name"); got != want {
+			t.Errorf("%s: web api %q, want %q", filter, got, want)
+		}
+		res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": "account", "queryParameters": "?$select=name&$orderby=name&$filter=" + filter})
+		if err != nil {
+			t.Fatalf("%s: cif.search: %v", filter, err)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(res, &m)
+		var rows []any
+		for i := range len(m) {
+			rows = append(rows, m[strconv.Itoa(i)])
+		}
+		if got := rowsOf(rows, "name"); got != want {
+			t.Errorf("%s: cif.search %q, want %q", filter, got, want)
+		}
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/accounts?$filter="+url.QueryEscape("contact_customer_accounts/any(c:c/nope eq 1)"), ""); r.status != 400 || !strings.Contains(errMsg(r), "'nope'") {
+		t.Fatalf("unknown column in a lambda: %d %v", r.status, r.body)
+	}
+}

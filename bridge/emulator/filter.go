@@ -238,11 +238,12 @@ func appendLower(dst, text []byte) []byte {
 
 // filterParser is a recursive-descent parser over the raw $filter text.
 type filterParser struct {
-	src   string
-	pos   int
-	depth int
-	ent   *entity
-	ctx   filterContext
+	src       string
+	pos       int
+	depth     int
+	ent       *entity
+	ctx       filterContext
+	lambdaVar string // inside any/all: the range variable ("c" in c/firstname)
 }
 
 // parseFilter parses a $filter expression for ent. Errors are 400s: syntax
@@ -399,13 +400,18 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 	if word == "" || !isIdentByte(word[0]) || word[0] >= '0' && word[0] <= '9' {
 		return nil, p.errorf("expected a column name or a function but found '%s'", word)
 	}
+	adv := len(word)
 	if nav, rest, ok := strings.Cut(word, "/"); ok && !p.ent.columns[word] {
-		if rest == "any" || rest == "all" {
-			return nil, errNotImplemented("lambda operators ('%s'): filter the related table itself", word)
+		switch {
+		case p.lambdaVar != "" && nav == p.lambdaVar && !strings.Contains(rest, "/"):
+			word = rest // the range variable's column
+		case rest == "any" || rest == "all":
+			return p.parseLambda(start, word, nav, rest == "all")
+		default:
+			return p.parsePath(start, word, nav, rest)
 		}
-		return p.parsePath(start, word, nav, rest)
 	}
-	p.pos += len(word)
+	p.pos += adv
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == '(' {
 		switch word {
@@ -419,6 +425,9 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 		colStart := p.pos
 		col := p.peekWord()
 		p.pos += len(col)
+		if v, c, ok := strings.Cut(col, "/"); ok && p.lambdaVar != "" && v == p.lambdaVar {
+			col = c
+		}
 		if derr := p.checkColumn(col, colStart); derr != nil {
 			return nil, derr
 		}
@@ -596,4 +605,81 @@ func (p *filterParser) parsePath(start int, word, nav, col string) (filterNode, 
 	}
 	return &pathNode{src: strings.TrimSpace(p.src[start:p.pos]), lookup: lookup, target: target,
 		cmp: cmpNode{col: col, op: op, lit: lit}, get: p.ctx.get}, nil
+}
+
+// lambdaNode is nav/any(v:expr) or nav/all(v:expr) over a one-to-many
+// relationship (expand_collection.go's table).
+type lambdaNode struct {
+	src   string
+	one   *entity
+	rel   manyRel
+	inner filterNode // nil: any() without a condition
+	all   bool
+	scan  func(logical string, fn func(*record) bool)
+}
+
+func (n *lambdaNode) String() string { return n.src }
+func (n *lambdaNode) match(r *record) bool {
+	id := r.fields.str(n.one.PrimaryIDAttribute)
+	col := lookupValueCol(n.rel.lookup)
+	found, all := false, true
+	n.scan(n.rel.entity, func(m *record) bool {
+		if !strings.EqualFold(m.fields.str(col), id) || m.targets.str(n.rel.lookup) != n.one.LogicalName {
+			return true
+		}
+		ok := n.inner == nil || n.inner.match(m)
+		found = found || ok
+		all = all && ok
+		return n.all || !found // stop early once any() is settled
+	})
+	if n.all {
+		return all
+	}
+	return found
+}
+
+// parseLambda parses nav/any(v:expr), nav/all(v:expr) and nav/any().
+func (p *filterParser) parseLambda(start int, word, nav string, all bool) (filterNode, *dvError) {
+	rel, ok := oneToMany[p.ent.LogicalName][nav]
+	if !ok || p.ctx.scan == nil || p.ctx.cat == nil || p.ctx.cat.byLogical[rel.entity] == nil {
+		if p.ctx.scan == nil {
+			return nil, errNotImplemented("lambda operators ('%s') here", word)
+		}
+		return nil, errUnknownProperty(nav, p.ent.LogicalName)
+	}
+	many := p.ctx.cat.byLogical[rel.entity]
+	p.pos += len(word)
+	if derr := p.expect('('); derr != nil {
+		return nil, derr
+	}
+	p.skipSpace()
+	n := &lambdaNode{one: p.ent, rel: rel, all: all, scan: p.ctx.scan}
+	if p.pos < len(p.src) && p.src[p.pos] == ')' && !all {
+		p.pos++
+		n.src = p.src[start:p.pos]
+		return n, nil
+	}
+	v := p.peekWord()
+	if v == "" || strings.Contains(v, "/") {
+		return nil, p.errorf("expected a range variable like 'c:' after '%s('", word)
+	}
+	p.pos += len(v)
+	if derr := p.expect(':'); derr != nil {
+		return nil, derr
+	}
+	if derr := p.enter(); derr != nil {
+		return nil, derr
+	}
+	defer func() { p.depth-- }()
+	sub := &filterParser{src: p.src, pos: p.pos, depth: p.depth, ent: many, ctx: p.ctx, lambdaVar: v}
+	inner, derr := sub.parseOr()
+	if derr != nil {
+		return nil, derr
+	}
+	p.pos = sub.pos
+	if derr := p.expect(')'); derr != nil {
+		return nil, derr
+	}
+	n.inner, n.src = inner, p.src[start:p.pos]
+	return n, nil
 }

@@ -34,6 +34,9 @@ type filterContext struct {
 	// get reads a related record for lookup paths; called with the
 	// emulator's mu held (filters run inside search). nil: paths refused.
 	get func(logical, id string) *record
+	// scan visits a table's records until fn returns false (lambdas);
+	// called with mu held. nil: lambdas refused.
+	scan func(logical string, fn func(*record) bool)
 }
 
 // pathNode compares a column of the record a lookup points to:

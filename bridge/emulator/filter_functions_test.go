@@ -122,7 +122,7 @@ func TestFilterRefusals(t *testing.T) {
 		f + "ContainValues(PropertyName='x',PropertyValues=['1'])":                                 "does not implement the query function 'Microsoft.Dynamics.CRM.ContainValues'",
 		"regardingobjectid_contact/parentcustomerid/name eq 'Ada'":                                 "lookup paths deeper than one level",
 		"regardingobjectid_contact/nope eq 'Ada'":                                                  "Could not find a property named 'nope'",
-		"task_activity_parties/any(p:p/participationtypemask eq 1)":                                "lambda operators",
+		"task_activity_parties/any(p:p/participationtypemask eq 1)":                                "Could not find a property named 'task_activity_parties'",
 		f + "LastXDays(PropertyName='scheduledend')":                                               "needs PropertyValue",
 		f + "LastXDays(PropertyName='nope',PropertyValue=3)":                                       "Could not find a property named 'nope'",
 		f + "In(PropertyName='subject',PropertyValues=[])":                                         "at least one value",

@@ -214,6 +214,8 @@ func FuzzQuery(f *testing.F) {
 		"$expand=contact_customer_contacts($select=fullname;$filter=statecode eq 0;$orderby=lastname;$top=2)",
 		"$expand=parentcustomerid_account($select=name;$expand=primarycontactid($select=fullname))",
 		"$apply=groupby((statecode),aggregate($count as n))&$orderby=n desc", "$count=true&@p1=1",
+		"$filter=contact_customer_contacts/any(c:c/firstname eq 'Ada' and contact_customer_contacts/all(d:d/statecode eq 0))",
+		"$filter=parentcustomerid_account/name eq 'x'",
 	} {
 		f.Add(s)
 	}
