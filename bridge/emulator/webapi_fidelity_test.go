@@ -34,7 +34,7 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 		{"collection-valued $expand of an unknown relationship", "GET", "/api/data/v9.2/accounts?$expand=new_account_calls", nil, "new_account_calls", ""},
 		{"nested $expand options", "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid_account($filter=name%20eq%20'x')", nil, "only $select and $expand inside the $expand of a lookup", ""},
 		{"deep insert", "POST", "/api/data/v9.2/accounts", nil, "deep insert", `{"name":"A","primarycontactid":{"firstname":"B"}}`},
-		{"$filter on EntityDefinitions", "GET", "/api/data/v9.2/EntityDefinitions?$filter=LogicalName%20eq%20'contact'", nil, "$filter", ""},
+		{"$filter on one EntityDefinition", "GET", "/api/data/v9.2/EntityDefinitions(LogicalName='contact')?$filter=LogicalName%20eq%20'contact'", nil, "$filter", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -525,5 +525,26 @@ func TestWebAPICollectionExpand(t *testing.T) {
 	}
 	if r := do(t, srv, "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts($skip=1)", ""); r.status != 400 || !strings.Contains(errMsg(r), "$select, $filter, $orderby and $top") {
 		t.Fatalf("bad option inside: %d %v", r.status, r.body)
+	}
+}
+
+// TestWebAPIEntityDefinitionsFilter: $filter on the EntityDefinitions and
+// Attributes collections.
+func TestWebAPIEntityDefinitionsFilter(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	r := do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions?$select=LogicalName&$filter=IsActivity%20eq%20true", "")
+	if got := rowsOf(r.body["value"].([]any), "LogicalName"); r.status != 200 || got != "LogicalName=phonecall;LogicalName=task" {
+		t.Fatalf("IsActivity: %d %q %v", r.status, got, r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions?$select=EntitySetName&$filter=LogicalName%20eq%20'contact'%20or%20startswith(LogicalName,'new_')", "")
+	if got := rowsOf(r.body["value"].([]any), "EntitySetName"); got != "EntitySetName=contacts;EntitySetName=new_calls" {
+		t.Fatalf("LogicalName: %q %v", got, r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions(LogicalName='contact')/Attributes?$select=LogicalName&$filter=AttributeType%20eq%20'Customer'", "")
+	if got := rowsOf(r.body["value"].([]any), "LogicalName"); r.status != 200 || got != "LogicalName=parentcustomerid" {
+		t.Fatalf("Attributes: %d %q %v", r.status, got, r.body)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions?$filter=Nope%20eq%201", ""); r.status != 400 || !strings.Contains(errMsg(r), "'Nope'") {
+		t.Fatalf("unknown property: %d %v", r.status, r.body)
 	}
 }
