@@ -97,6 +97,9 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := validateAttributeTypes(cat, schema.AttributeTypes); err != nil {
+		return nil, err
+	}
 	e := &Emulator{
 		cat:        cat,
 		rules:      slices.Clone(schema.DuplicateRules),

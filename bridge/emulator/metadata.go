@@ -77,10 +77,11 @@ func builtinEntities() []EntityMeta {
 // entity is the compiled form of EntityMeta used at run time.
 type entity struct {
 	EntityMeta
-	columns      map[string]bool   // every selectable/filterable column, including _x_value and system columns
-	writable     map[string]bool   // columns a create/update may set
-	lookupCols   map[string]string // lookup → its _x_value column
-	computedName bool              // primary name is fullname computed from firstname + lastname
+	columns      map[string]bool          // every selectable/filterable column, including _x_value and system columns
+	writable     map[string]bool          // columns a create/update may set
+	lookupCols   map[string]string        // lookup → its _x_value column
+	computedName bool                     // primary name is fullname computed from firstname + lastname
+	declared     map[string]AttributeSpec // types the schema file declares (types.go), set by New
 }
 
 func compileEntity(m EntityMeta) *entity {
@@ -219,6 +220,9 @@ func (e *entity) attributeType(name string) string {
 			return "Customer"
 		}
 		return "Lookup"
+	}
+	if spec, ok := e.declared[name]; ok {
+		return spec.Type
 	}
 	if t := knownTypes[name]; t != "" {
 		return t

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,11 +57,61 @@ var edmTypes = map[string]string{
 	"DateTime": "Edm.DateTimeOffset", "String": "Edm.String", "Memo": "Edm.String",
 }
 
+// AttributeSpec is a column type the schema file declares
+// ("attributeTypes"): the Dataverse AttributeType, and for text the
+// MaxLength (default 100, Memo 2000), for a choice its option values.
+type AttributeSpec struct {
+	Type      string `json:"type"`
+	MaxLength int    `json:"maxLength,omitempty"`
+	Options   []int  `json:"options,omitempty"`
+}
+
+// declarableTypes are the AttributeTypes a schema may declare.
+var declarableTypes = []string{"String", "Memo", "Integer", "BigInt", "Decimal", "Money", "Double", "Boolean", "DateTime", "Picklist"}
+
+// validateAttributeTypes checks the schema's attributeTypes and puts them
+// on the entities.
+func validateAttributeTypes(cat *catalog, types map[string]map[string]AttributeSpec) error {
+	for logical, cols := range types {
+		ent := cat.byLogical[logical]
+		if ent == nil {
+			return fmt.Errorf("schema: attributeTypes.%s: no such entity", logical)
+		}
+		for col, spec := range cols {
+			where := "schema: attributeTypes." + logical + "." + col
+			if !ent.writable[col] || col == ent.PrimaryIDAttribute {
+				return fmt.Errorf("%s: not a writable attribute of %s (declare it in entities[].attributes)", where, logical)
+			}
+			if !slices.Contains(declarableTypes, spec.Type) {
+				return fmt.Errorf("%s.type must be one of %s, got %q", where, strings.Join(declarableTypes, ", "), spec.Type)
+			}
+			if spec.MaxLength != 0 && (spec.Type != "String" && spec.Type != "Memo" || spec.MaxLength < 1 || spec.MaxLength > 1048576) {
+				return fmt.Errorf("%s.maxLength applies to String and Memo, 1..1048576", where)
+			}
+			if len(spec.Options) > 0 != (spec.Type == "Picklist") {
+				return fmt.Errorf("%s.options lists the values of a Picklist (and only of one)", where)
+			}
+			if ent.declared == nil {
+				ent.declared = map[string]AttributeSpec{}
+			}
+			ent.declared[col] = AttributeSpec{Type: spec.Type, MaxLength: spec.MaxLength, Options: slices.Clone(spec.Options)}
+		}
+	}
+	return nil
+}
+
 // checkValue checks value v of column name of ent against its type; nil
 // when the column has no known type or v fits. v is a JSON primitive.
 func checkValue(ent *entity, name []byte, v jsontext.Value, text []byte) *dvError {
 	typ := knownTypes[string(name)]
 	maxLen, isText := maxLengths[string(name)]
+	var opts []int
+	if spec, ok := ent.declared[string(name)]; ok {
+		typ, maxLen, isText, opts = spec.Type, spec.MaxLength, spec.Type == "String" || spec.Type == "Memo", spec.Options
+		if isText && maxLen == 0 {
+			maxLen = map[string]int{"String": 100, "Memo": 2000}[typ]
+		}
+	}
 	if typ == "" && isText {
 		typ = "String"
 	}
@@ -94,7 +145,10 @@ func checkValue(ent *entity, name []byte, v jsontext.Value, text []byte) *dvErro
 		if err != nil || typ != "BigInt" && (n < math.MinInt32 || n > math.MaxInt32) {
 			return bad()
 		}
-		if opts := optionValues[ent.LogicalName][string(name)]; opts != nil && !containsInt(opts, int(n)) {
+		if opts == nil {
+			opts = optionValues[ent.LogicalName][string(name)]
+		}
+		if opts != nil && !containsInt(opts, int(n)) {
 			return &dvError{http.StatusBadRequest, CodeOptionRange, fmt.Sprintf(
 				"A validation error occurred. The value %d of '%s' on record of type '%s' is outside the valid range. Accepted Values: %s", n, name, ent.LogicalName, joinInts(opts))}
 		}

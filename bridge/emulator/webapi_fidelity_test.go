@@ -548,3 +548,44 @@ func TestWebAPIEntityDefinitionsFilter(t *testing.T) {
 		t.Fatalf("unknown property: %d %v", r.status, r.body)
 	}
 }
+
+// TestSchemaAttributeTypes: types declared in the schema file are checked
+// on writes and reported by EntityDefinitions and $metadata.
+func TestSchemaAttributeTypes(t *testing.T) {
+	schema := `{"entities":[{"logicalName":"new_call","entitySetName":"new_calls","primaryIdAttribute":"new_callid","primaryNameAttribute":"new_name",
+	  "attributes":["new_name","new_duration","new_kind","new_when"]}],
+	  "attributeTypes":{"new_call":{"new_name":{"type":"String","maxLength":10},"new_duration":{"type":"Integer"},
+	    "new_kind":{"type":"Picklist","options":[1,2]},"new_when":{"type":"DateTime"}}}}`
+	e, err := emulator.New(emulator.Config{Schema: []byte(schema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newWebServer(t, e)
+	for body, want := range map[string]string{
+		`{"new_name":"ok","new_duration":5,"new_kind":2,"new_when":"2026-01-31T08:00:00Z"}`: "",
+		`{"new_name":"far too long"}`: "0x80044331",
+		`{"new_duration":"5"}`:        "0x80048d19",
+		`{"new_kind":3}`:              "0x8004431a",
+		`{"new_when":"soon"}`:         "0x80048d19",
+	} {
+		r := do(t, srv, "POST", "/api/data/v9.2/new_calls", body)
+		if want == "" && r.status != 204 || want != "" && (r.status != 400 || errCode(r) != want) {
+			t.Errorf("%s: %d %v, want %q", body, r.status, r.body, want)
+		}
+	}
+	r := do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions(LogicalName='new_call')/Attributes?$select=LogicalName,AttributeType&$filter=AttributeType%20eq%20'Integer'", "")
+	if got := rowsOf(r.body["value"].([]any), "LogicalName"); got != "LogicalName=new_duration" {
+		t.Fatalf("EntityDefinitions: %q %v", got, r.body)
+	}
+	for bad, want := range map[string]string{
+		`{"attributeTypes":{"contact":{"nope":{"type":"Integer"}}}}`:                   "not a writable attribute",
+		`{"attributeTypes":{"contact":{"jobtitle":{"type":"Text"}}}}`:                  ".type must be one of",
+		`{"attributeTypes":{"contact":{"jobtitle":{"type":"Integer","maxLength":5}}}}`: "maxLength applies to String",
+		`{"attributeTypes":{"contact":{"jobtitle":{"type":"Picklist"}}}}`:              "options lists the values",
+		`{"attributeTypes":{"nobody":{"x":{"type":"Integer"}}}}`:                       "no such entity",
+	} {
+		if _, err := emulator.New(emulator.Config{Schema: []byte(bad)}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", bad, err, want)
+		}
+	}
+}
