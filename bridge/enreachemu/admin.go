@@ -20,7 +20,8 @@ const (
 	PathFaults    = AdminPrefix + "faults"    // GET the fault profile, PUT a new one
 	PathResponses = AdminPrefix + "responses" // GET the canned responses, PUT new ones
 	PathStats     = AdminPrefix + "stats"     // GET Stats
-	PathReset     = AdminPrefix + "reset"     // POST: clear counters and A-numbers
+	PathReset     = AdminPrefix + "reset"     // POST: clear counters, A-numbers and calls
+	PathCalls     = AdminPrefix + "calls"     // POST {"to","userId"?}: place a call (uses up the next-call A-number)
 )
 
 // AdminHandler serves the emulator's admin API:
@@ -30,7 +31,8 @@ const (
 //	GET  /api/v1/enreach-emulator/responses  → 200 [Response]
 //	PUT  /api/v1/enreach-emulator/responses  ← [Response] → 200 the responses now active
 //	GET  /api/v1/enreach-emulator/stats      → 200 Stats
-//	POST /api/v1/enreach-emulator/reset      → 204 (counters and A-numbers; faults and responses stay)
+//	POST /api/v1/enreach-emulator/calls      ← {"to","userId"?} → 201 Call (uses up the user's next-call A-number; GET /calls lists it)
+//	POST /api/v1/enreach-emulator/reset      → 204 (counters, A-numbers, calls; faults and responses stay)
 //
 // Errors are {"error":{"code","message"}} as in the rest of the admin API:
 // 400 -32602 (bad JSON or a broken rule, named), 404 -32601, 405 -32600,
@@ -70,6 +72,21 @@ func (e *Emulator) AdminHandler() http.Handler {
 	mux.HandleFunc("GET "+PathStats, func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, e.Stats())
 	})
+	mux.HandleFunc("POST "+PathCalls, func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			To     string `json:"to"`
+			UserID string `json:"userId"`
+		}
+		if !readAdmin(w, r, &in, `{"to":"+358501234567"}`) {
+			return
+		}
+		c, err := e.PlaceCall(in.UserID, in.To)
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("place a call: %v", err))
+			return
+		}
+		httpjson.Write(w, http.StatusCreated, c)
+	})
 	mux.HandleFunc("POST "+PathReset, func(w http.ResponseWriter, r *http.Request) {
 		e.Reset()
 		e.log.Info().Msg("enreach emulator reset")
@@ -105,7 +122,7 @@ func readAdmin(w http.ResponseWriter, r *http.Request, v any, example string) bo
 }
 
 var adminMethods = map[string]string{
-	PathFaults: "GET, PUT", PathResponses: "GET, PUT", PathStats: "GET", PathReset: "POST",
+	PathFaults: "GET, PUT", PathResponses: "GET, PUT", PathStats: "GET", PathReset: "POST", PathCalls: "POST",
 }
 
 func adminFallback(w http.ResponseWriter, r *http.Request) {
@@ -116,5 +133,5 @@ func adminFallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Error(w, http.StatusNotFound, protocol.Errorf(protocol.CodeMethodNotFound,
-		"no Enreach emulator admin endpoint %s: it serves %s, %s, %s and %s", r.URL.Path, PathFaults, PathResponses, PathStats, PathReset))
+		"no Enreach emulator admin endpoint %s: it serves %s, %s, %s, %s and %s", r.URL.Path, PathFaults, PathResponses, PathStats, PathCalls, PathReset))
 }

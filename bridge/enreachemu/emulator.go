@@ -2,6 +2,7 @@ package enreachemu
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -32,7 +33,23 @@ type Emulator struct {
 	responses []Response
 	stats     counters
 	aNumbers  map[string]ANumber // user id → the A-number set for the next call
+	calls     []Call             // placed with PlaceCall (admin POST …/calls), newest last
 }
+
+// Call is a call placed in the emulator (PlaceCall), as GET /calls lists it.
+// ANumber is what the called party saw: the number setANumber set for this
+// call, which the call used up, or "" for the user's own.
+type Call struct {
+	ID        string `json:"Id"`
+	UserID    string `json:"UserID"`
+	ANumber   string `json:"ANumber"`
+	BNumber   string `json:"BNumber"`
+	Direction string `json:"Direction"`
+	StartTime string `json:"StartTime"` // UTC yyyy-MM-dd HH:mm:ss
+}
+
+// maxCalls bounds the calls kept (the oldest go first).
+const maxCalls = 10000
 
 // ANumber is an A-number set for a user's next call.
 type ANumber struct {
@@ -161,12 +178,42 @@ func (e *Emulator) Stats() Stats {
 	return s
 }
 
-// Reset clears the counters and the A-numbers; faults and responses stay.
+// Reset clears the counters, the A-numbers and the calls; faults and
+// responses stay.
 func (e *Emulator) Reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stats = counters{requests: map[string]int64{}}
 	e.aNumbers = map[string]ANumber{}
+	e.calls = nil
+}
+
+// PlaceCall places an outbound call of user (its id; "" for the first user)
+// to bNumber: it uses up the A-number setANumber set for the user's next
+// call, and GET /calls lists it.
+func (e *Emulator) PlaceCall(userID, bNumber string) (Call, error) {
+	u := &e.users[0]
+	if userID != "" {
+		if u = e.userByID(userID); u == nil {
+			return Call{}, fmt.Errorf("no user with id %q", userID)
+		}
+	}
+	bNumber = strings.TrimSpace(bNumber)
+	if bNumber == "" || len(bNumber) > 32 {
+		return Call{}, errors.New(`"to" must be the called number (at most 32 characters), e.g. "+358501234567"`)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := Call{ID: newID(), UserID: u.ID, BNumber: bNumber, Direction: "outbound", StartTime: e.now().UTC().Format(callTimeLayout)}
+	if a, ok := e.aNumbers[u.ID]; ok {
+		c.ANumber = a.Number
+		delete(e.aNumbers, u.ID) // for the next call only
+	}
+	e.calls = append(e.calls, c)
+	if len(e.calls) > maxCalls {
+		e.calls = slices.Delete(e.calls, 0, len(e.calls)-maxCalls)
+	}
+	return c, nil
 }
 
 func (e *Emulator) count(f func(c *counters)) {
@@ -471,7 +518,31 @@ func (e *Emulator) serveCalls(w http.ResponseWriter, r *http.Request, _ *User, _
 			return
 		}
 	}
-	emptyList(w, r, nil, nil)
+	var users []string
+	if v := q.Get("UserIDs"); v != "" {
+		users = strings.Split(v, ",")
+	}
+	e.mu.Lock()
+	out := []Call{}
+	for _, c := range e.calls {
+		t, _ := time.Parse(callTimeLayout, c.StartTime)
+		if !times[0].IsZero() && t.Before(times[0]) || !times[1].IsZero() && t.After(times[1]) ||
+			users != nil && !slices.ContainsFunc(users, func(u string) bool { return strings.EqualFold(strings.TrimSpace(u), c.UserID) }) {
+			continue
+		}
+		out = append(out, c)
+	}
+	e.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// newID is a random GUID.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 func emptyList(w http.ResponseWriter, _ *http.Request, _ *User, _ []string) {

@@ -315,3 +315,40 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+// TestNextCallANumber: setANumber's number shows on the user's next call
+// only; GET /calls lists the calls placed through the admin API.
+func TestNextCallANumber(t *testing.T) {
+	e, srv := newEmu(t, enreachemu.Spec{})
+	admin := srv.URL + enreachemu.AdminPrefix
+	me := "/users/" + enreachemu.DefaultUserID + "/features/cli/activate/"
+	if a := do(t, "POST", srv.URL+me, "basic", `{"Number":"+358401234567"}`); a.status != 204 {
+		t.Fatal(a.status)
+	}
+	first := do(t, "POST", admin+"calls", "", `{"to":"+358501111111"}`)
+	second := do(t, "POST", admin+"calls", "", `{"to":"+358502222222"}`)
+	var c1, c2 enreachemu.Call
+	if first.status != 201 || json.Unmarshal([]byte(first.body), &c1) != nil || c1.ANumber != "+358401234567" || c1.UserID != enreachemu.DefaultUserID {
+		t.Fatalf("first call: %d %s", first.status, first.body)
+	}
+	if second.status != 201 || json.Unmarshal([]byte(second.body), &c2) != nil || c2.ANumber != "" {
+		t.Fatalf("second call: the A-number is for the next call only: %s", second.body)
+	}
+	if st := e.Stats(); len(st.NextCallANumbers) != 0 {
+		t.Fatalf("the A-number stayed: %+v", st.NextCallANumbers)
+	}
+	a := do(t, "GET", srv.URL+"/calls?UserIDs="+enreachemu.DefaultUserID, "basic", "")
+	var calls []enreachemu.Call
+	if a.status != 200 || json.Unmarshal([]byte(a.body), &calls) != nil || len(calls) != 2 || calls[0].BNumber != "+358501111111" {
+		t.Fatalf("GET /calls: %d %s", a.status, a.body)
+	}
+	if a := do(t, "GET", srv.URL+"/calls?UserIDs=someone-else", "basic", ""); a.body != "[]" {
+		t.Fatalf("other user's calls: %s", a.body)
+	}
+	if a := do(t, "POST", admin+"calls", "", `{"to":""}`); a.status != 400 || !strings.Contains(a.body, "called number") {
+		t.Fatalf("no number: %d %s", a.status, a.body)
+	}
+	if a := do(t, "POST", admin+"calls", "", `{"to":"1","userId":"ghost"}`); a.status != 400 || !strings.Contains(a.body, "ghost") {
+		t.Fatalf("unknown user: %d %s", a.status, a.body)
+	}
+}
