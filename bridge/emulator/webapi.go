@@ -340,7 +340,7 @@ func (e *Emulator) webWritten(wr *webReq, ent *entity, id string, q *query, repS
 	if wr.wantsRepresentation() {
 		if rec, derr := e.retrieve(ent, id, q); derr == nil {
 			rec["@odata.context"] = wr.base + "$metadata#" + ent.EntitySetName + "/$entity"
-			wr.w.Header().Set("Preference-Applied", "return=representation")
+			wr.w.Header().Add("Preference-Applied", "return=representation")
 			wr.json(repStatus, rec)
 			return
 		}
