@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -227,3 +228,60 @@ func curl(t *testing.T, block int, cmd string, args []string, base string) {
 }
 
 func nopLog() zerolog.Logger { return zerolog.Nop() }
+
+// TestParityTableNamesTests: every row of the emulator parity table (the
+// README's and docs/emulator-parity.md) names at least one test, and every
+// test it names exists, so the table cannot claim what nothing checks.
+func TestParityTableNamesTests(t *testing.T) {
+	var sources []string
+	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != "../.." {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			sources = append(sources, string(b))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(sources, "\n")
+	name := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`")
+	for _, doc := range []string{"../../docs/emulator-parity.md", "../../README.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(line, "| ") || !strings.Contains(line, "| cifbridge") && !strings.HasSuffix(strings.TrimSpace(line), "|") {
+				continue
+			}
+			cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+			if len(cells) != 5 || strings.TrimSpace(cells[0]) == "feature" || strings.HasPrefix(strings.TrimSpace(cells[0]), "---") {
+				continue // not a parity row (other tables have other widths)
+			}
+			rows++
+			names := name.FindAllStringSubmatch(cells[4], -1)
+			if len(names) == 0 {
+				t.Errorf("%s: the row %q names no test", doc, strings.TrimSpace(cells[0]))
+			}
+			for _, n := range names {
+				if !strings.Contains(all, "func "+n[1]+"(") {
+					t.Errorf("%s: the row %q names %s, which does not exist", doc, strings.TrimSpace(cells[0]), n[1])
+				}
+			}
+		}
+		if rows < 5 {
+			t.Errorf("%s: found %d parity rows: has the table moved?", doc, rows)
+		}
+	}
+}
