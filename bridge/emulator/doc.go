@@ -28,14 +28,21 @@
 //	                "lookups": {"new_contactid": ["contact"]}}],
 //	  "duplicateRules": [{"entity": "contact", "attributes": ["emailaddress1"], "onCIF": false}],
 //	  "operations": [{"name": "new_Ping", "kind": "action", "response": {"pong": true}}],
-//	  "environment": {"orgUniqueName": "contoso"}
+//	  "environment": {"orgUniqueName": "contoso"},
+//	  "alternateKeys": {"account": [["accountnumber"]]},
+//	  "attributeTypes": {"new_call": {"new_duration": {"type": "Integer"},
+//	                     "new_name": {"type": "String", "maxLength": 100}}}
 //	}
 //
 // An entity whose logicalName is built in overrides the non-empty fields
 // given and adds its attributes and lookups. Lookups map a navigation
 // property to its target logical names (more than one = polymorphic); a
 // write binds one with "<nav>@odata.bind": "/contacts(<guid>)" and the GUID
-// is read back as "_<nav>_value". For an entity whose primary name is
+// is read back as "_<nav>_value". "alternateKeys" lists each entity's
+// alternate keys (column lists) for paths like accounts(accountnumber='A-1')
+// (altkeys.go); "attributeTypes" declares column types (String, Memo,
+// Integer, BigInt, Decimal, Money, Double, Boolean, DateTime, Picklist with
+// options) that writes are checked against (types.go). For an entity whose primary name is
 // "fullname" and that has firstname and lastname, fullname is computed.
 // Duplicate rules fire on the Web API face only with the header
 // "MSCRM.SuppressDuplicateDetection: false", on the CIF path only when

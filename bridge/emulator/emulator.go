@@ -50,6 +50,7 @@ type Emulator struct {
 	cat        *catalog
 	rules      []DuplicateRule
 	operations map[string]Operation
+	altKeys    map[string][][]string // logical name → alternate keys (schema alternateKeys)
 	env        map[string]any
 	ids        identity
 	log        zerolog.Logger
@@ -57,7 +58,8 @@ type Emulator struct {
 
 	// mu guards store, patch and the stamp cache.
 	mu        sync.RWMutex
-	patch     row // applyWrite's scratch buffer
+	patch     row      // applyWrite's scratch buffer
+	numBuf    [20]byte // applyWrite's versionnumber digits
 	stampSec  int64
 	stampText string
 	store     store
@@ -91,10 +93,18 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
+	altKeys, err := validateAltKeys(cat, schema.AlternateKeys)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateAttributeTypes(cat, schema.AttributeTypes); err != nil {
+		return nil, err
+	}
 	e := &Emulator{
 		cat:        cat,
 		rules:      slices.Clone(schema.DuplicateRules),
 		operations: ops,
+		altKeys:    altKeys,
 		log:        cfg.Logger.With().Str("backend", "emulator").Logger(),
 		now:        cfg.Now,
 	}
@@ -108,6 +118,15 @@ func New(cfg Config) (*Emulator, error) {
 		OrganizationID: envGUID(e.env, "orgId"),
 		BusinessUnitID: stableGUID("businessunit"),
 	}
+	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID, cat: cat,
+		get: func(logical, id string) *record { return e.store.get(logical, id) },
+		scan: func(logical string, fn func(*record) bool) {
+			for _, r := range e.store.tables[logical] {
+				if !fn(r) {
+					return
+				}
+			}
+		}}
 	e.store.init()
 	switch {
 	case cfg.MaxRecords == 0:

@@ -63,3 +63,9 @@ func errUndeclaredProperty(prop, logical string) *dvError {
 func errSyntax(format string, args ...any) *dvError {
 	return &dvError{http.StatusBadRequest, CodeQuerySyntax, fmt.Sprintf(format, args...)}
 }
+
+// errNotImplemented refuses a Dataverse feature the emulator does not
+// implement (400, so a client never takes a partial answer for a real one).
+func errNotImplemented(format string, args ...any) *dvError {
+	return errSyntax("The cifbridge emulator does not implement "+format+". See the emulator's parity table in the README.", args...)
+}

@@ -322,11 +322,34 @@ func (e *Emulator) prepSearch(a *correlation.Attempt) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	q, derr := parseQuery(e.cat, ent, p.QueryParameters)
+	if doc, ok, derr := cutFetchXML(p.QueryParameters); ok { // Xrm.WebApi.retrieveMultipleRecords takes ?fetchXml= too
+		if derr != nil {
+			return prepared{}, derr
+		}
+		fq, derr := e.parseFetch(ent, doc)
+		if derr != nil {
+			return prepared{}, derr
+		}
+		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+			res, derr := e.runFetch(fq)
+			if derr != nil {
+				return nil, derr
+			}
+			return searchResult(res.rows)
+		}}, nil
+	}
+	q, derr := parseQuery(e.cat, ent, cutSearch(p.QueryParameters)) // $search is only CIF's search-page text
 	if derr != nil {
 		return prepared{}, derr
 	}
 	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
+		if q.apply != nil {
+			res, derr := e.runFetch(q.apply)
+			if derr != nil {
+				return nil, derr
+			}
+			return searchResult(res.rows)
+		}
 		return searchResult(e.search(ent, q, protocol.MaxSearchRecords))
 	}}, nil
 }

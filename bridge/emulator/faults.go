@@ -134,6 +134,13 @@ func (p FaultProfile) Validate() error {
 	return nil
 }
 
+// Validate checks a distribution (for fault rules of other emulators, e.g.
+// the Enreach one, which share Dist); errors name the field.
+func (d *Dist) Validate() error { return d.validate() }
+
+// Sample draws one latency from d with rng, clamped to 0..1 h.
+func (d *Dist) Sample(rng *rand.Rand) time.Duration { return d.sample(rng) }
+
 func (d *Dist) validate() error {
 	maxMs := float64(maxFaultLatency.Milliseconds())
 	if d.MinMs < 0 || d.MaxMs < 0 || d.MeanMs < 0 || d.StddevMs < 0 || d.MinMs > maxMs || d.MaxMs > maxMs || d.MeanMs > maxMs {

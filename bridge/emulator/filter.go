@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -18,7 +19,9 @@ import (
 //	primary = "(" expr ")"
 //	        | ("contains" | "startswith" | "endswith") "(" column "," literal ")"
 //	        | column ("eq"|"ne"|"gt"|"ge"|"lt"|"le") literal
+//	        | "Microsoft.Dynamics.CRM." function "(" args ")"   (filter_functions.go)
 //	literal = 'string' ('' escapes a quote) | number | true | false | null | GUID
+//	        | date (2026-01-31) | date-time (2026-01-31T08:00:00Z)
 //
 // Columns are checked against the entity's metadata. String comparisons are
 // case-insensitive, as Dataverse's collation is.
@@ -59,13 +62,15 @@ const (
 	litBool
 	litNull
 	litGUID
+	litDateTime // 2026-01-31 or 2026-01-31T08:00:00Z
 )
 
 type literal struct {
 	kind litKind
-	text string // string/GUID value, or the number's text
+	text string // string/GUID value, or the number's or date-time's text
 	num  float64
 	b    bool
+	t    time.Time // litDateTime
 }
 
 func (l literal) String() string {
@@ -77,7 +82,7 @@ func (l literal) String() string {
 	case litNull:
 		return "null"
 	}
-	return l.text
+	return l.text // number, GUID, date-time
 }
 
 type cmpNode struct {
@@ -149,6 +154,15 @@ func compare(kind byte, text []byte, l literal) (int, bool) {
 			return -1, true
 		}
 		return 1, true
+	case litDateTime:
+		if kind != kindString {
+			return 0, false
+		}
+		t, ok := parseTime(string(text))
+		if !ok {
+			return 0, false
+		}
+		return t.Compare(l.t), true
 	}
 	// string and GUID literals compare as case-insensitive strings
 	return compareFold(text, l.text), true
@@ -224,16 +238,27 @@ func appendLower(dst, text []byte) []byte {
 
 // filterParser is a recursive-descent parser over the raw $filter text.
 type filterParser struct {
-	src   string
-	pos   int
-	depth int
-	ent   *entity
+	src       string
+	pos       int
+	depth     int
+	ent       *entity
+	ctx       filterContext
+	lambdaVar string // inside any/all: the range variable ("c" in c/firstname)
 }
 
 // parseFilter parses a $filter expression for ent. Errors are 400s: syntax
 // errors carry 0x80060888 and the position, unknown columns 0x0.
 func parseFilter(ent *entity, src string) (filterNode, *dvError) {
-	p := &filterParser{src: src, ent: ent}
+	return parseFilterCtx(ent, src, filterContext{now: time.Now})
+}
+
+// parseFilterCtx is parseFilter with the clock and user the query
+// functions read.
+func parseFilterCtx(ent *entity, src string, ctx filterContext) (filterNode, *dvError) {
+	if ctx.now == nil {
+		ctx.now = time.Now
+	}
+	p := &filterParser{src: src, ent: ent, ctx: ctx}
 	n, derr := p.parseOr()
 	if derr != nil {
 		return nil, derr
@@ -367,12 +392,26 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 		}
 		return n, nil
 	}
+	if strings.HasPrefix(p.src[p.pos:], crmFunctionPrefix) {
+		return p.parseCRMFunction()
+	}
 	start := p.pos
 	word := p.peekWord()
 	if word == "" || !isIdentByte(word[0]) || word[0] >= '0' && word[0] <= '9' {
 		return nil, p.errorf("expected a column name or a function but found '%s'", word)
 	}
-	p.pos += len(word)
+	adv := len(word)
+	if nav, rest, ok := strings.Cut(word, "/"); ok && !p.ent.columns[word] {
+		switch {
+		case p.lambdaVar != "" && nav == p.lambdaVar && !strings.Contains(rest, "/"):
+			word = rest // the range variable's column
+		case rest == "any" || rest == "all":
+			return p.parseLambda(start, word, nav, rest == "all")
+		default:
+			return p.parsePath(start, word, nav, rest)
+		}
+	}
+	p.pos += adv
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == '(' {
 		switch word {
@@ -386,6 +425,9 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 		colStart := p.pos
 		col := p.peekWord()
 		p.pos += len(col)
+		if v, c, ok := strings.Cut(col, "/"); ok && p.lambdaVar != "" && v == p.lambdaVar {
+			col = c
+		}
 		if derr := p.checkColumn(col, colStart); derr != nil {
 			return nil, derr
 		}
@@ -461,6 +503,9 @@ func (p *filterParser) parseLiteral() (literal, *dvError) {
 		p.pos = i + 1
 		return literal{kind: litString, text: b.String()}, nil
 	}
+	if lit, ok := p.dateTimeLiteral(); ok {
+		return lit, nil
+	}
 	if end := p.pos + 36; end <= len(p.src) {
 		if id, ok := normalizeID(p.src[p.pos:end]); ok && (end == len(p.src) || !isIdentByte(p.src[end])) {
 			p.pos = end
@@ -491,4 +536,150 @@ func (p *filterParser) parseLiteral() (literal, *dvError) {
 		}
 	}
 	return literal{}, p.errorf("expected a value ('text', a number, true, false, null or a GUID) but found '%s'", word)
+}
+
+// dateTimeLiteral reads a date (2026-01-31) or an ISO 8601 date-time with
+// an offset (2026-01-31T08:00:00Z) at pos.
+func (p *filterParser) dateTimeLiteral() (literal, bool) {
+	rest := p.src[p.pos:]
+	if len(rest) < 10 || rest[4] != '-' || rest[7] != '-' || !isDigits(rest[:4]) || !isDigits(rest[5:7]) || !isDigits(rest[8:10]) {
+		return literal{}, false
+	}
+	end := 10
+	for end < len(rest) && strings.IndexByte("0123456789:.TZ+-", rest[end]) >= 0 {
+		end++
+	}
+	t, ok := parseTime(rest[:end])
+	if !ok {
+		return literal{}, false
+	}
+	p.pos += end
+	return literal{kind: litDateTime, text: rest[:end], t: t}, true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parsePath parses "<lookup>/<column> <op> <literal>" (a single-valued
+// navigation path one level deep).
+func (p *filterParser) parsePath(start int, word, nav, col string) (filterNode, *dvError) {
+	lookup, target, ok := p.ent.resolveLookup(nav)
+	switch {
+	case !ok:
+		return nil, errUnknownProperty(nav, p.ent.LogicalName)
+	case strings.Contains(col, "/"):
+		return nil, errNotImplemented("lookup paths deeper than one level ('%s')", word)
+	case p.ctx.get == nil || p.ctx.cat == nil:
+		return nil, errNotImplemented("lookup paths ('%s') here", word)
+	}
+	targets := p.ent.Lookups[lookup]
+	if target != "" {
+		targets = []string{target}
+	}
+	known := false
+	for _, t := range targets {
+		if te := p.ctx.cat.byLogical[t]; te != nil && te.columns[col] {
+			known = true
+		}
+	}
+	if !known {
+		return nil, errUnknownProperty(col, targets[0])
+	}
+	p.pos += len(word)
+	op := p.peekWord()
+	switch op {
+	case "eq", "ne", "gt", "ge", "lt", "le":
+		p.pos += len(op)
+	default:
+		return nil, p.errorf("expected an operator (eq, ne, gt, ge, lt, le) after '%s' but found '%s'", word, op)
+	}
+	lit, derr := p.parseLiteral()
+	if derr != nil {
+		return nil, derr
+	}
+	return &pathNode{src: strings.TrimSpace(p.src[start:p.pos]), lookup: lookup, target: target,
+		cmp: cmpNode{col: col, op: op, lit: lit}, get: p.ctx.get}, nil
+}
+
+// lambdaNode is nav/any(v:expr) or nav/all(v:expr) over a one-to-many
+// relationship (expand_collection.go's table).
+type lambdaNode struct {
+	src   string
+	one   *entity
+	rel   manyRel
+	inner filterNode // nil: any() without a condition
+	all   bool
+	scan  func(logical string, fn func(*record) bool)
+}
+
+func (n *lambdaNode) String() string { return n.src }
+func (n *lambdaNode) match(r *record) bool {
+	id := r.fields.str(n.one.PrimaryIDAttribute)
+	col := lookupValueCol(n.rel.lookup)
+	found, all := false, true
+	n.scan(n.rel.entity, func(m *record) bool {
+		if !strings.EqualFold(m.fields.str(col), id) || m.targets.str(n.rel.lookup) != n.one.LogicalName {
+			return true
+		}
+		ok := n.inner == nil || n.inner.match(m)
+		found = found || ok
+		all = all && ok
+		return n.all || !found // stop early once any() is settled
+	})
+	if n.all {
+		return all
+	}
+	return found
+}
+
+// parseLambda parses nav/any(v:expr), nav/all(v:expr) and nav/any().
+func (p *filterParser) parseLambda(start int, word, nav string, all bool) (filterNode, *dvError) {
+	rel, ok := oneToMany[p.ent.LogicalName][nav]
+	if !ok || p.ctx.scan == nil || p.ctx.cat == nil || p.ctx.cat.byLogical[rel.entity] == nil {
+		if p.ctx.scan == nil {
+			return nil, errNotImplemented("lambda operators ('%s') here", word)
+		}
+		return nil, errUnknownProperty(nav, p.ent.LogicalName)
+	}
+	many := p.ctx.cat.byLogical[rel.entity]
+	p.pos += len(word)
+	if derr := p.expect('('); derr != nil {
+		return nil, derr
+	}
+	p.skipSpace()
+	n := &lambdaNode{one: p.ent, rel: rel, all: all, scan: p.ctx.scan}
+	if p.pos < len(p.src) && p.src[p.pos] == ')' && !all {
+		p.pos++
+		n.src = p.src[start:p.pos]
+		return n, nil
+	}
+	v := p.peekWord()
+	if v == "" || strings.Contains(v, "/") {
+		return nil, p.errorf("expected a range variable like 'c:' after '%s('", word)
+	}
+	p.pos += len(v)
+	if derr := p.expect(':'); derr != nil {
+		return nil, derr
+	}
+	if derr := p.enter(); derr != nil {
+		return nil, derr
+	}
+	defer func() { p.depth-- }()
+	sub := &filterParser{src: p.src, pos: p.pos, depth: p.depth, ent: many, ctx: p.ctx, lambdaVar: v}
+	inner, derr := sub.parseOr()
+	if derr != nil {
+		return nil, derr
+	}
+	p.pos = sub.pos
+	if derr := p.expect(')'); derr != nil {
+		return nil, derr
+	}
+	n.inner, n.src = inner, p.src[start:p.pos]
+	return n, nil
 }

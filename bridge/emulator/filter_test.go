@@ -116,7 +116,33 @@ func TestParseQuery(t *testing.T) {
 				t.Fatalf("top = %d", q.top)
 			}
 		}},
-		{name: "alias ignored", qs: "@p1='x'&$select=firstname", check: func(t *testing.T, q *query) {}},
+		{name: "custom parameter ignored", qs: "tag=x&$select=firstname", check: func(t *testing.T, q *query) {}},
+		{name: "count true", qs: "$count=true", check: func(t *testing.T, q *query) {
+			if !q.count {
+				t.Fatal("count not set")
+			}
+		}},
+		{name: "plus kept in a CIF query", qs: "$filter=firstname eq 'a+b'", check: func(t *testing.T, q *query) {
+			if q.filter.String() != "firstname eq 'a+b'" {
+				t.Fatalf("filter = %s", q.filter)
+			}
+		}},
+		{name: "plus is a space on the Web API", qs: webQuery("$filter=firstname%20eq%20'a+b'"), check: func(t *testing.T, q *query) {
+			if q.filter.String() != "firstname eq 'a b'" {
+				t.Fatalf("filter = %s", q.filter)
+			}
+		}},
+		{name: "encoded plus", qs: "$filter=mobilephone eq '%2B358'", check: func(t *testing.T, q *query) {
+			if q.filter.String() != "mobilephone eq '+358'" {
+				t.Fatalf("filter = %s", q.filter)
+			}
+		}},
+		{name: "alias refused", qs: "@p1='x'&$select=firstname", wantErr: "does not implement parameter aliases ('@p1')"},
+		{name: "fetchXml refused", qs: "fetchXml=%3Cfetch%3E%3C/fetch%3E", wantErr: "does not implement FetchXML"},
+		{name: "savedQuery refused", qs: "savedQuery=00000000-0000-0000-0000-000000000001", wantErr: "saved and user queries"},
+		{name: "count bad", qs: "$count=yes", wantErr: "Valid values are 'true' and 'false'"},
+		{name: "skip refused", qs: "$skip=2", wantErr: "does not implement the query option '$skip'"},
+		{name: "unknown option", qs: "$bogus=1", wantErr: "The query parameter '$bogus' is not supported."},
 		{name: "polymorphic expand", qs: "$expand=parentcustomerid_account($select=name)", check: func(t *testing.T, q *query) {
 			if q.expands[0].lookup != "parentcustomerid" || q.expands[0].target != "account" {
 				t.Fatalf("%+v", q.expands)
@@ -129,7 +155,9 @@ func TestParseQuery(t *testing.T) {
 		{name: "expand other option", qs: "$expand=parentcustomerid($filter=x)", wantErr: "only $select"},
 		{name: "expand unclosed", qs: "$expand=parentcustomerid($select=name", wantErr: "closing"},
 		{name: "orderby direction", qs: "$orderby=lastname up", wantErr: "asc"},
-		{name: "unsupported", qs: "$apply=groupby((x))", wantErr: "not supported"},
+		{name: "apply transformation refused", qs: "$apply=compute(x as y)", wantErr: "does not implement the $apply transformation 'compute'"},
+		{name: "apply with select", qs: "$apply=groupby((firstname))&$select=lastname", wantErr: "$apply takes no $select"},
+		{name: "apply order by unknown alias", qs: "$apply=groupby((firstname))&$orderby=n", wantErr: "names an alias"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,6 +181,11 @@ func FuzzFilter(f *testing.F) {
 		"firstname eq 'Ada'", "contains(mobilephone,'+358') or startswith(lastname,'O''B')",
 		"not (statecode ge 1 and statecode le 2)", "contactid eq 11111111-1111-4111-8111-111111111111",
 		"address1_city eq null", "((firstname ne 'x'))", "firstname eq", "'", "(((", "statecode gt -1e3",
+		"createdon gt 2026-01-31T08:00:00Z", "createdon le 2026-01-31", "Microsoft.Dynamics.CRM.Today(PropertyName='createdon')",
+		"Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=7)",
+		`Microsoft.Dynamics.CRM.In(PropertyName='firstname',PropertyValues=["Ada",'Alan'])`,
+		`not Microsoft.Dynamics.CRM.Between(PropertyName='statecode',PropertyValues=["0","1"]) or firstname eq 'x'`,
+		"Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')", "Microsoft.Dynamics.CRM.On(PropertyName='createdon',PropertyValue='2026-01-31')",
 	} {
 		f.Add(s)
 	}
@@ -178,6 +211,11 @@ func FuzzQuery(f *testing.F) {
 		"?$select=firstname,lastname&$filter=firstname eq 'a'&$top=3",
 		"$expand=parentcustomerid($select=name;$select=name)&$orderby=lastname desc",
 		"?$filter=mobilephone%20eq%20'%2B358'", "%zz", "&&&=", "$top=", "$expand=(", "?$select=",
+		"$expand=contact_customer_contacts($select=fullname;$filter=statecode eq 0;$orderby=lastname;$top=2)",
+		"$expand=parentcustomerid_account($select=name;$expand=primarycontactid($select=fullname))",
+		"$apply=groupby((statecode),aggregate($count as n))&$orderby=n desc", "$count=true&@p1=1",
+		"$filter=contact_customer_contacts/any(c:c/firstname eq 'Ada' and contact_customer_contacts/all(d:d/statecode eq 0))",
+		"$filter=parentcustomerid_account/name eq 'x'",
 	} {
 		f.Add(s)
 	}
@@ -198,5 +236,64 @@ func FuzzQuery(f *testing.F) {
 				t.Fatalf("accepted unknown column %q", c)
 			}
 		}
+	})
+}
+
+func TestCutSearch(t *testing.T) {
+	for in, want := range map[string]string{
+		"?$select=fullname&$search=Ada":           "?$select=fullname",
+		"$search=Ada%20L&$top=1":                  "$top=1",
+		"?$search=x":                              "?",
+		"?$select=fullname&$filter=x eq 'search'": "?$select=fullname&$filter=x eq 'search'",
+	} {
+		if got := cutSearch(in); got != want {
+			t.Errorf("cutSearch(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzApply(f *testing.F) {
+	for _, s := range []string{
+		"groupby((statecode),aggregate($count as n))", "aggregate(statecode with sum as s)",
+		"filter(firstname eq 'Ada')/groupby((lastname))", "groupby((firstname,lastname))", "compute(x)", "groupby(", "/",
+	} {
+		f.Add(s)
+	}
+	_, ent := testEntity(f)
+	f.Fuzz(func(t *testing.T, src string) {
+		q, derr := parseApply(ent, src, filterContext{})
+		if derr != nil {
+			if derr.Status != 400 || derr.Message == "" {
+				t.Fatalf("bad error %+v", derr)
+			}
+			return
+		}
+		if len(q.cols) == 0 {
+			t.Fatal("an $apply without columns was accepted")
+		}
+	})
+}
+
+func FuzzAltKey(f *testing.F) {
+	for _, s := range []string{"firstname='Ada',emailaddress1='a@b'", "emailaddress1='x''y',firstname='z'", "firstname=1,emailaddress1=null", "=", "a='"} {
+		f.Add(s)
+	}
+	e, err := New(Config{Schema: []byte(`{"alternateKeys":{"contact":[["firstname","emailaddress1"]]}}`)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ent := e.cat.byLogical["contact"]
+	f.Fuzz(func(t *testing.T, key string) {
+		kvs, derr := e.parseAltKey(ent, key)
+		if derr != nil {
+			if derr.Status != 400 || derr.Message == "" {
+				t.Fatalf("bad error %+v", derr)
+			}
+			return
+		}
+		if len(kvs) != 2 {
+			t.Fatalf("accepted %q as %v", key, kvs)
+		}
+		e.findByAltKey(ent, kvs)
 	})
 }

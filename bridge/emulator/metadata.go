@@ -24,9 +24,16 @@ type EntityMeta struct {
 
 // System columns every entity has; the emulator maintains them.
 const (
-	colCreatedOn  = "createdon"
-	colModifiedOn = "modifiedon"
+	colCreatedOn     = "createdon"
+	colModifiedOn    = "modifiedon"
+	colVersionNumber = "versionnumber"
+	colStateCode     = "statecode"  // 0 on create unless given
+	colStatusCode    = "statuscode" // 1 on create unless given
 )
+
+// systemUserCols are the lookups to the user every record has: the
+// emulator's own user (WhoAmI) owns, created and last modified it.
+var systemUserCols = []string{"_ownerid_value", "_createdby_value", "_modifiedby_value"}
 
 // builtinEntities is the default metadata table (DESIGN.md §1, domain.md §3.5).
 // Primary keys come from the one built-in table, primarykey.Of.
@@ -77,10 +84,11 @@ func builtinEntities() []EntityMeta {
 // entity is the compiled form of EntityMeta used at run time.
 type entity struct {
 	EntityMeta
-	columns      map[string]bool   // every selectable/filterable column, including _x_value and system columns
-	writable     map[string]bool   // columns a create/update may set
-	lookupCols   map[string]string // lookup → its _x_value column
-	computedName bool              // primary name is fullname computed from firstname + lastname
+	columns      map[string]bool          // every selectable/filterable column, including _x_value and system columns
+	writable     map[string]bool          // columns a create/update may set
+	lookupCols   map[string]string        // lookup → its _x_value column
+	computedName bool                     // primary name is fullname computed from firstname + lastname
+	declared     map[string]AttributeSpec // types the schema file declares (types.go), set by New
 }
 
 func compileEntity(m EntityMeta) *entity {
@@ -98,6 +106,14 @@ func compileEntity(m EntityMeta) *entity {
 	}
 	e.columns[colCreatedOn] = true
 	e.columns[colModifiedOn] = true
+	e.columns[colVersionNumber] = true
+	for _, c := range systemUserCols {
+		e.columns[c] = true
+	}
+	for _, c := range []string{colStateCode, colStatusCode} { // writable, like the built-ins' own
+		e.columns[c] = true
+		e.writable[c] = true
+	}
 	for l := range m.Lookups {
 		e.lookupCols[l] = lookupValueCol(l)
 		e.columns[e.lookupCols[l]] = true
@@ -124,6 +140,8 @@ type catalog struct {
 	byLogical map[string]*entity
 	bySet     map[string]*entity
 	names     []string // logical names, sorted
+
+	filterCtx filterContext // the clock and user of the query functions (set by New)
 }
 
 func newCatalog(ents []EntityMeta) (*catalog, error) {
@@ -194,7 +212,7 @@ var knownTypes = map[string]string{
 	"scheduledstart": "DateTime", "scheduledend": "DateTime", "actualdurationminutes": "Integer",
 	"percentcomplete": "Integer", "prioritycode": "Picklist", "caseorigincode": "Picklist",
 	"directioncode": "Boolean", "description": "Memo", "statecode": "State", "statuscode": "Status",
-	colCreatedOn: "DateTime", colModifiedOn: "DateTime",
+	colCreatedOn: "DateTime", colModifiedOn: "DateTime", colVersionNumber: "BigInt",
 }
 
 // attributeType is the AttributeType Dataverse reports for a column or
@@ -210,6 +228,9 @@ func (e *entity) attributeType(name string) string {
 		}
 		return "Lookup"
 	}
+	if spec, ok := e.declared[name]; ok {
+		return spec.Type
+	}
 	if t := knownTypes[name]; t != "" {
 		return t
 	}
@@ -221,6 +242,6 @@ var metadataTypes = map[string]string{
 	"Uniqueidentifier": "UniqueIdentifierAttributeMetadata", "Lookup": "LookupAttributeMetadata",
 	"Customer": "LookupAttributeMetadata", "Money": "MoneyAttributeMetadata", "Integer": "IntegerAttributeMetadata",
 	"DateTime": "DateTimeAttributeMetadata", "Picklist": "PicklistAttributeMetadata", "Boolean": "BooleanAttributeMetadata",
-	"Memo": "MemoAttributeMetadata", "State": "StateAttributeMetadata", "Status": "StatusAttributeMetadata",
+	"Memo": "MemoAttributeMetadata", "BigInt": "BigIntAttributeMetadata", "State": "StateAttributeMetadata", "Status": "StatusAttributeMetadata",
 	"String": "StringAttributeMetadata",
 }

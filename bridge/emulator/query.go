@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -16,29 +17,51 @@ type query struct {
 	top     int // 0: no $top
 	expands []expandOpt
 	orderby []orderKey
+	count   bool        // $count=true: the Web API face adds @odata.count
+	apply   *fetchQuery // $apply: an aggregate query instead of records
+	ann     annotations // Prefer: odata.include-annotations (Web API face)
 }
 
 type expandOpt struct {
 	nav     string // as written
 	lookup  string
-	target  string   // set by polymorphic names like regardingobjectid_contact
-	selects []string // nil: every column
+	target  string            // set by polymorphic names like regardingobjectid_contact
+	selects []string          // nil: every column
+	expands []expandOpt       // nested $expand of the related record (its target is fixed)
+	many    *collectionExpand // a collection-valued navigation property (expand_collection.go)
 }
+
+// maxExpandDepth bounds nested $expand (Dataverse allows a few levels).
+const maxExpandDepth = 5
 
 type orderKey struct {
 	col  string
 	desc bool
 }
 
-// parseQuery parses "?$select=a,b&$filter=…&$top=5&$expand=nav($select=x)&$orderby=a desc"
-// (the leading "?" is optional). Values may be percent-encoded; '+' is kept
-// as is (a phone number is not a space). Unknown system options are 400s;
-// other parameters (parameter aliases) are ignored.
+// parseQuery parses "?$select=a,b&$filter=…&$top=5&$expand=nav($select=x)&$orderby=a desc&$count=true"
+// (the leading "?" is optional). Values are percent-decoded (see unescape
+// and webQuery for '+'). What the emulator does not implement is refused,
+// never ignored: FetchXML and saved queries, parameter aliases (@p), and
+// the system options $apply, $search, $skip and any other unknown one.
+// Custom parameters (no $ or @) are ignored, as Dataverse ignores them.
 func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 	qs = strings.TrimPrefix(strings.TrimSpace(qs), "?")
 	q := &query{}
-	seen := map[string]bool{}
-	for _, part := range splitTop(qs, '&') {
+	parts := splitTop(qs, '&')
+	if strings.ContainsAny(qs, "@") || strings.Contains(qs, "etch") || strings.Contains(qs, "Query") {
+		for _, part := range parts { // before any option is parsed: "$filter=x eq @p1&@p1=…" names the alias
+			name, _, _ := strings.Cut(part, "=")
+			if derr := refuseParameter(unescape(name)); derr != nil {
+				return nil, derr
+			}
+		}
+	}
+	var orderRaw string
+	hasOrder := false
+	var seenBuf [8]string // the options seen so far, on the stack
+	seen := seenBuf[:0]
+	for _, part := range parts {
 		if part == "" {
 			continue
 		}
@@ -47,16 +70,16 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		if !strings.HasPrefix(name, "$") {
 			continue
 		}
-		if seen[name] {
+		if slices.Contains(seen, name) {
 			return nil, errSyntax("Query option '%s' was specified more than once, but it must be specified at most once.", name)
 		}
-		seen[name] = true
+		seen = append(seen, name)
 		var derr *dvError
 		switch name {
 		case "$select":
 			q.selects, derr = parseSelect(ent, value)
 		case "$filter":
-			q.filter, derr = parseFilter(ent, value)
+			q.filter, derr = parseFilterCtx(ent, value, cat.filterCtx)
 		case "$top":
 			n, err := strconv.Atoi(strings.TrimSpace(value))
 			if err != nil || n < 0 {
@@ -66,8 +89,19 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		case "$expand":
 			q.expands, derr = parseExpand(cat, ent, value)
 		case "$orderby":
-			q.orderby, derr = parseOrderBy(ent, value)
+			orderRaw, hasOrder = value, true // parsed last: with $apply it names aliases
 		case "$count":
+			switch strings.TrimSpace(value) {
+			case "true":
+				q.count = true
+			case "false":
+			default:
+				derr = errSyntax("Invalid value '%s' for $count query option found. Valid values are 'true' and 'false'.", value)
+			}
+		case "$apply":
+			q.apply, derr = parseApply(ent, value, cat.filterCtx)
+		case "$search", "$skip", "$levels", "$compute", "$index", "$schemaversion", "$format":
+			derr = errNotImplemented("the query option '%s'", name)
 		default:
 			derr = errSyntax("The query parameter '%s' is not supported.", name)
 		}
@@ -75,14 +109,91 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 			return nil, derr
 		}
 	}
+	if q.apply != nil {
+		if q.selects != nil || q.filter != nil || q.expands != nil || q.top > 0 || q.count {
+			return nil, errSyntax("$apply takes no $select, $filter, $expand, $top or $count: filter inside it with filter(…).")
+		}
+		if hasOrder {
+			aliases := map[string]bool{}
+			for _, c := range q.apply.cols {
+				aliases[c.key] = true
+			}
+			for _, item := range strings.Split(orderRaw, ",") {
+				f := strings.Fields(item)
+				if len(f) == 0 || len(f) > 2 || len(f) == 2 && f[1] != "asc" && f[1] != "desc" || !aliases[f[0]] {
+					return nil, errSyntax("$orderby with $apply names an alias or a groupby column with asc or desc, got '%s'.", strings.TrimSpace(item))
+				}
+				q.apply.orders = append(q.apply.orders, fetchSort{key: f[0], desc: len(f) == 2 && f[1] == "desc"})
+			}
+		}
+		return q, nil
+	}
+	if hasOrder {
+		var derr *dvError
+		if q.orderby, derr = parseOrderBy(ent, orderRaw); derr != nil {
+			return nil, derr
+		}
+	}
 	return q, nil
 }
 
+// refuseParameter refuses the non-$ parameters that change a query's
+// meaning and that the emulator does not implement.
+func refuseParameter(name string) *dvError {
+	switch {
+	case strings.HasPrefix(name, "@"):
+		return errNotImplemented("parameter aliases ('%s'): write the value into the query itself", name)
+	case strings.EqualFold(name, "fetchXml"):
+		return errNotImplemented("FetchXML queries (?fetchXml=): use $select, $filter, $orderby and $top")
+	case strings.EqualFold(name, "savedQuery"), strings.EqualFold(name, "userQuery"):
+		return errNotImplemented("saved and user queries (?%s=)", name)
+	}
+	return nil
+}
+
+// cutSearch removes $search from a CIF searchAndOpenRecords query: CIF uses
+// its value only as the text of the search page it opens when the result is
+// not exactly one record; the records come from the rest of the query.
+func cutSearch(qs string) string {
+	if !strings.Contains(qs, "search") {
+		return qs
+	}
+	lead := ""
+	if strings.HasPrefix(strings.TrimSpace(qs), "?") {
+		lead = "?"
+	}
+	var kept []string
+	for _, part := range splitTop(strings.TrimPrefix(strings.TrimSpace(qs), "?"), '&') {
+		name, _, _ := strings.Cut(part, "=")
+		if unescape(name) != "$search" {
+			kept = append(kept, part)
+		}
+	}
+	return lead + strings.Join(kept, "&")
+}
+
+// unescape decodes %XX escapes of a query-string name or value. A '+'
+// stays a '+' here: the Web API face turns the URL's unencoded '+' into a
+// space first (webQuery), as Dataverse reads a URL, while a CIF query string
+// keeps it, as the dataverse backend sends it on (%2B).
 func unescape(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
 	if u, err := url.PathUnescape(s); err == nil {
 		return u
 	}
 	return s
+}
+
+// webQuery is a Web API request's raw query as parseQuery reads it: an
+// unencoded '+' is a space, as Dataverse reads it (a phone number's '+'
+// must be sent as %2B).
+func webQuery(raw string) string {
+	if strings.IndexByte(raw, '+') < 0 {
+		return raw
+	}
+	return strings.ReplaceAll(raw, "+", "%20")
 }
 
 // splitTop splits s on sep outside quotes and parentheses.
@@ -124,6 +235,13 @@ func parseSelect(ent *entity, value string) ([]string, *dvError) {
 }
 
 func parseExpand(cat *catalog, ent *entity, value string) ([]expandOpt, *dvError) {
+	return parseExpandDepth(cat, ent, value, 0)
+}
+
+func parseExpandDepth(cat *catalog, ent *entity, value string, depth int) ([]expandOpt, *dvError) {
+	if depth > maxExpandDepth {
+		return nil, errSyntax("$expand is nested more than %d levels deep.", maxExpandDepth)
+	}
 	var out []expandOpt
 	for _, item := range splitTop(value, ',') {
 		item = strings.TrimSpace(item)
@@ -134,7 +252,22 @@ func parseExpand(cat *catalog, ent *entity, value string) ([]expandOpt, *dvError
 		}
 		lookup, target, ok := ent.resolveLookup(nav)
 		if !ok {
-			return nil, errUnknownProperty(nav, ent.LogicalName)
+			inner := ""
+			if hasOpts {
+				var closed bool
+				if inner, closed = strings.CutSuffix(strings.TrimSpace(opts), ")"); !closed {
+					return nil, errSyntax("$expand item '%s' is missing its closing ')'.", item)
+				}
+			}
+			c, isMany, derr := parseCollectionExpand(cat, ent, nav, inner)
+			if derr != nil {
+				return nil, derr
+			}
+			if !isMany {
+				return nil, errUnknownProperty(nav, ent.LogicalName)
+			}
+			out = append(out, expandOpt{nav: nav, many: c})
+			continue
 		}
 		x := expandOpt{nav: nav, lookup: lookup, target: target}
 		if hasOpts {
@@ -148,14 +281,29 @@ func parseExpand(cat *catalog, ent *entity, value string) ([]expandOpt, *dvError
 					continue
 				}
 				name, v, _ := strings.Cut(opt, "=")
-				if strings.TrimSpace(name) != "$select" {
-					return nil, errSyntax("The emulator supports only $select inside $expand, got '%s'.", opt)
+				switch strings.TrimSpace(name) {
+				case "$select":
+					sel, derr := parseExpandSelect(cat, ent, x, v)
+					if derr != nil {
+						return nil, derr
+					}
+					x.selects = sel
+				case "$expand":
+					targets := ent.Lookups[x.lookup]
+					if x.target != "" {
+						targets = []string{x.target}
+					}
+					if len(targets) != 1 {
+						return nil, errSyntax("A nested $expand under the polymorphic lookup '%s' needs its target in the name, like %s_%s.", x.nav, x.lookup, targets[0])
+					}
+					nested, derr := parseExpandDepth(cat, cat.byLogical[targets[0]], v, depth+1)
+					if derr != nil {
+						return nil, derr
+					}
+					x.expands = nested
+				default:
+					return nil, errSyntax("The emulator supports only $select and $expand inside the $expand of a lookup (Dataverse takes $filter, $orderby and $top only on collection-valued ones), got '%s'.", opt)
 				}
-				sel, derr := parseExpandSelect(cat, ent, x, v)
-				if derr != nil {
-					return nil, derr
-				}
-				x.selects = sel
 			}
 		}
 		out = append(out, x)

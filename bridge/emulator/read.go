@@ -24,6 +24,10 @@ func (e *Emulator) view(ent *entity, r *record, selects []string, expands []expa
 		}
 	}
 	for _, x := range expands {
+		if x.many != nil {
+			out[x.nav] = e.expandCollection(ent, r, x.many)
+			continue
+		}
 		out[x.nav] = e.expanded(r, x)
 	}
 	return out
@@ -49,11 +53,14 @@ func (e *Emulator) expanded(r *record, x expandOpt) any {
 			}
 		}
 	}
-	return e.view(tent, rel, sel, nil)
+	return e.view(tent, rel, sel, x.expands)
 }
 
 // retrieve reads one record.
 func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *dvError) {
+	if q.apply != nil {
+		return nil, errSyntax("$apply applies to a collection such as %s, not to one record.", ent.EntitySetName)
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	r := e.store.get(ent.LogicalName, id)
@@ -61,7 +68,9 @@ func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *
 		return nil, errNotFound(ent.LogicalName, id)
 	}
 	r.used.Store(true)
-	return e.view(ent, r, q.selects, q.expands), nil
+	out := e.view(ent, r, q.selects, q.expands)
+	e.annotate(ent, r, out, q.ann)
+	return out, nil
 }
 
 // search returns the records matching q, ordered by $orderby (then by
@@ -112,6 +121,7 @@ func (e *Emulator) search(ent *entity, q *query, limit int) []map[string]any {
 	out := make([]map[string]any, len(hits))
 	for i, r := range hits {
 		out[i] = e.view(ent, r, q.selects, q.expands)
+		e.annotate(ent, r, out[i], q.ann)
 	}
 	return out
 }

@@ -15,6 +15,12 @@ type schemaFile struct {
 	DuplicateRules []DuplicateRule `json:"duplicateRules"`
 	Operations     []Operation     `json:"operations"`
 	Environment    map[string]any  `json:"environment"`
+	// AlternateKeys are each entity's alternate keys (lists of columns),
+	// usable as accounts(accountnumber='A-1') (altkeys.go).
+	AlternateKeys map[string][][]string `json:"alternateKeys,omitempty"`
+	// AttributeTypes declares the types of columns (types.go), by entity
+	// and column: {"new_call": {"new_duration": {"type": "Integer"}}}.
+	AttributeTypes map[string]map[string]AttributeSpec `json:"attributeTypes,omitempty"`
 }
 
 // DuplicateRule is a duplicate-detection rule: a create or update whose

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/go-json-experiment/json/jsontext"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -203,6 +204,11 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	if bytes.IndexByte(name, '@') >= 0 { // other annotations: ignored, as Dataverse does
 		return nil
 	}
+	if k := v.Kind(); k == '{' || k == '[' {
+		if _, _, ok := ent.resolveLookup(string(name)); ok || !ent.writable[string(name)] {
+			return errNotImplemented("deep insert ('%s' holds a record): create it first and bind it with %s@odata.bind", name, name)
+		}
+	}
 	if !ent.writable[string(name)] {
 		return errUndeclaredProperty(string(name), ent.LogicalName)
 	}
@@ -213,6 +219,9 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 		text, err := protocol.StringBytes(v)
 		if err != nil {
 			return errSyntax("The value of '%s' is not a valid string: %v", name, err)
+		}
+		if derr := checkValue(ent, name, v, text); derr != nil {
+			return derr
 		}
 		if string(name) == ent.PrimaryIDAttribute {
 			id, err := uuid.ParseBytes(text)
@@ -227,6 +236,9 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	}
 	if string(name) == ent.PrimaryIDAttribute {
 		return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", v)
+	}
+	if derr := checkValue(ent, name, v, nil); derr != nil {
+		return derr
 	}
 	switch v.Kind() {
 	case '0':
@@ -303,8 +315,12 @@ type writeOpts struct {
 }
 
 // applyWrite stores in r.fields its columns with the write set applied,
-// binds resolved, then the columns in extra. Called with mu held.
-func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, extra ...col) *dvError {
+// binds resolved, then the columns in extra and versionnumber = version; a
+// create (created) also gets Dataverse's defaults for what the write left
+// out: statecode 0, statuscode 1, and the emulator's user as owner, creator
+// and modifier (_ownerid_value, _createdby_value, _modifiedby_value).
+// Called with mu held.
+func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int64, created bool, extra ...col) *dvError {
 	patch := e.patch[:0] // a scratch buffer, guarded by mu like the store
 	defer func() { e.patch = patch[:0] }()
 	targets := r.targets
@@ -339,6 +355,18 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, extra ...col
 	for _, c := range extra {
 		patch = appendColumn(patch, c.name, c.val)
 	}
+	if created {
+		if _, _, ok := patch.find(colStateCode); !ok {
+			patch = appendText(patch, colStateCode, kindNumber, "0")
+		}
+		if _, _, ok := patch.find(colStatusCode); !ok {
+			patch = appendText(patch, colStatusCode, kindNumber, defaultStatus(ent.LogicalName))
+		}
+		for _, c := range systemUserCols {
+			patch = appendColumn(patch, c, e.ids.UserID)
+		}
+	}
+	patch = appendText(patch, colVersionNumber, kindNumber, strconv.AppendInt(e.numBuf[:0], version, 10))
 	r.fields = r.fields.with(patch)
 	r.targets = targets
 	return nil
@@ -381,7 +409,8 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	}
 	now := e.stamp()
 	r := &record{id: k, pinned: opts.pinned}
-	if derr := e.applyWrite(ent, r, ws, col{ent.PrimaryIDAttribute, id}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
+	version := e.store.nextVersion()
+	if derr := e.applyWrite(ent, r, ws, version, true, col{ent.PrimaryIDAttribute, id}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
 		return nil, derr
 	}
 	if opts.dupDetect {
@@ -389,7 +418,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 			return nil, derr
 		}
 	}
-	r.version = e.store.nextVersion()
+	r.version = version
 	t[k] = r
 	e.store.added(ent.LogicalName, k, r)
 	return r, nil
@@ -427,7 +456,8 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 		return nil, false, errSyntax("The primary key in the body '%s' does not match the key in the URL '%s'.", pk, id)
 	}
 	next := &record{id: k, fields: cur.fields, targets: cur.targets, serial: cur.serial, pinned: cur.pinned}
-	if derr := e.applyWrite(ent, next, ws, col{colModifiedOn, e.stamp()}); derr != nil {
+	version := e.store.nextVersion()
+	if derr := e.applyWrite(ent, next, ws, version, false, col{colModifiedOn, e.stamp()}); derr != nil {
 		return nil, false, derr
 	}
 	if opts.dupDetect {
@@ -435,20 +465,27 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 			return nil, false, derr
 		}
 	}
-	next.version = e.store.nextVersion()
+	next.version = version
 	next.used.Store(true)
 	t[k] = next
 	return next, false, nil
 }
 
 // remove deletes a record.
-func (e *Emulator) remove(ent *entity, id string) *dvError {
+func (e *Emulator) remove(ent *entity, id string) *dvError { return e.removeIf(ent, id, "") }
+
+// removeIf deletes a record when ifMatch ("" or "*": any version) names its
+// current etag; otherwise 412 as Dataverse answers a stale If-Match.
+func (e *Emulator) removeIf(ent *entity, id, ifMatch string) *dvError {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k, err := uuid.Parse(id)
 	t := e.store.tables[ent.LogicalName]
 	if err != nil || t[k] == nil {
 		return errNotFound(ent.LogicalName, id)
+	}
+	if ifMatch != "" && ifMatch != "*" && ifMatch != t[k].etag() {
+		return &dvError{http.StatusPreconditionFailed, CodeVersionMismatch, msgVersion}
 	}
 	e.store.removed(t[k])
 	delete(t, k)
@@ -568,4 +605,13 @@ func (e *Emulator) seedTable(name string, rows []json.RawMessage) error {
 		return fmt.Errorf("seed: %s[%d]: %s", name, i, derr.Message)
 	}
 	return nil
+}
+
+// defaultStatus is the statuscode a new record gets: 1 (Active, Open, In
+// Progress, New), 2 (Not Started) for a task.
+func defaultStatus(logical string) string {
+	if logical == "task" {
+		return "2"
+	}
+	return "1"
 }

@@ -21,11 +21,14 @@ const maxBodyBytes = 4 << 20
 // expects the full path starting with /api/data/v9.2/ (a path without the
 // prefix, as http.StripPrefix leaves it, works too). Routes:
 //
-//	GET    <set>?$select&$filter&$top&$expand&$orderby  → {"@odata.context","value":[…]}
+//	GET    <set>?$select&$filter&$top&$expand&$orderby&$count  → {"@odata.context",["@odata.count",]"value":[…]}
 //	POST   <set>               → 204 + OData-EntityId, or 201 + body with Prefer: return=representation
 //	GET    <set>(<guid>)       → the record (304 for a matching If-None-Match etag)
 //	PATCH  <set>(<guid>)       → upsert; If-Match: * update-only (404), If-None-Match: * create-only (412)
-//	DELETE <set>(<guid>)       → 204 or 404
+//	DELETE <set>(<guid>)       → 204 or 404; 412 when If-Match names another version
+//	GET    <set>/$count?$filter → the number of matching records as text (at most 5000)
+//	GET    $metadata           → a CSDL document of what the emulator serves (webapi_csdl.go)
+//	POST   $batch              → multipart/mixed, atomic change sets (webapi_batch.go)
 //	GET    <set>?…  Prefer: odata.maxpagesize=N  → pages with @odata.nextLink (see webapi_paging.go)
 //	GET    EntityDefinitions(LogicalName='contact')?$select&$expand=Attributes($select=…)
 //	GET    EntityDefinitions(LogicalName='contact')/Attributes[/Microsoft.Dynamics.CRM.LookupAttributeMetadata]
@@ -60,6 +63,25 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	segs := splitTop(rest, '/')
+	switch {
+	case len(segs) == 3 && segs[2] == "$ref":
+		first, derr := parseSegment(segs[0])
+		if derr != nil {
+			wr.fail(derr)
+			return
+		}
+		e.webRef(wr, first, segs[1])
+		return
+	case segs[len(segs)-1] == "$ref":
+		wr.fail(errNotImplemented("$ref on '%s': it implements <set>(<guid>)/<lookup>/$ref", rest))
+		return
+	case segs[0] == "$batch" && len(segs) == 1:
+		e.webBatch(wr)
+		return
+	case segs[0] == "$metadata" && len(segs) == 1:
+		e.webMetadata(wr)
+		return
+	}
 	first, derr := parseSegment(segs[0])
 	if derr != nil {
 		wr.fail(derr)
@@ -192,7 +214,13 @@ func (e *Emulator) webInvoke(wr *webReq, name string, opType int) {
 }
 
 func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool) {
-	rawQuery, pg, derr := cutSkipToken(wr.r.URL.RawQuery)
+	if !hasKey && wr.r.Method == http.MethodGet {
+		if doc, ok, derr := cutFetchXML(wr.r.URL.RawQuery); ok {
+			e.webFetch(wr, ent, doc, derr)
+			return
+		}
+	}
+	rawQuery, pg, derr := cutSkipToken(webQuery(wr.r.URL.RawQuery))
 	if derr == nil && pg.offset > 0 && (hasKey || wr.r.Method != http.MethodGet) {
 		derr = errSyntax("$skiptoken applies only to GET of a collection such as %s.", ent.EntitySetName)
 	}
@@ -201,9 +229,15 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 		return
 	}
 	q, derr := parseQuery(e.cat, ent, rawQuery)
+	if derr == nil && q.apply != nil && (hasKey || wr.r.Method != http.MethodGet) {
+		derr = errSyntax("$apply applies to GET of a collection such as %s.", ent.EntitySetName)
+	}
 	if derr != nil {
 		wr.fail(derr)
 		return
+	}
+	if q.ann = parseAnnotations(wr.r.Header.Get("Prefer")); q.ann.header != "" {
+		wr.w.Header().Add("Preference-Applied", q.ann.header)
 	}
 	if !hasKey {
 		switch wr.r.Method {
@@ -218,7 +252,7 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 	}
 	id, ok := normalizeID(key)
 	if !ok {
-		wr.fail(errSyntax("Bad Request - Error in query syntax: the key '%s' is not a GUID (the emulator supports no alternate keys).", key))
+		e.webAltKey(wr, ent, key, q)
 		return
 	}
 	switch wr.r.Method {
@@ -230,7 +264,7 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 		if !e.webGate(wr, "deleterecord", ent.LogicalName) {
 			return
 		}
-		derr := e.remove(ent, id)
+		derr := e.removeIf(ent, id, strings.TrimSpace(wr.r.Header.Get("If-Match")))
 		e.completed("deleterecord", time.Time{})
 		if derr != nil {
 			wr.fail(derr)
@@ -252,7 +286,7 @@ func (e *Emulator) webRetrieve(wr *webReq, ent *entity, id string, q *query) {
 		wr.fail(derr)
 		return
 	}
-	if inm := wr.r.Header.Get("If-None-Match"); inm != "" && len(q.expands) == 0 && inm == rec["@odata.etag"] {
+	if inm := wr.r.Header.Get("If-None-Match"); inm != "" && len(q.expands) == 0 && q.ann.header == "" && inm == rec["@odata.etag"] {
 		wr.w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -306,7 +340,7 @@ func (e *Emulator) webWritten(wr *webReq, ent *entity, id string, q *query, repS
 	if wr.wantsRepresentation() {
 		if rec, derr := e.retrieve(ent, id, q); derr == nil {
 			rec["@odata.context"] = wr.base + "$metadata#" + ent.EntitySetName + "/$entity"
-			wr.w.Header().Set("Preference-Applied", "return=representation")
+			wr.w.Header().Add("Preference-Applied", "return=representation")
 			wr.json(repStatus, rec)
 			return
 		}
@@ -332,4 +366,39 @@ func (e *Emulator) webUpsert(wr *webReq, ent *entity, id string, q *query) {
 	}
 	q.expands = nil // Dataverse ignores $expand on PATCH representations
 	e.webWritten(wr, ent, id, q, http.StatusOK)
+}
+
+// webFetch answers GET <set>?fetchXml=…: one page of the FetchXML query,
+// with Dataverse's paging annotations.
+func (e *Emulator) webFetch(wr *webReq, ent *entity, doc string, derr *dvError) {
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	q, derr := e.parseFetch(ent, doc)
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	if !e.webGate(wr, "search", ent.LogicalName) {
+		return
+	}
+	res, derr := e.runFetch(q)
+	e.completed("search", time.Time{})
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	out := map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": res.rows}
+	if q.count > 0 || q.page > 1 {
+		out["@Microsoft.Dynamics.CRM.morerecords"] = res.more
+	}
+	if res.more {
+		out["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"] = fetchPagingCookie(res.page)
+	}
+	if q.total {
+		out["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(res.total, maxTop)
+		out["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = res.total > maxTop
+	}
+	wr.json(http.StatusOK, out)
 }

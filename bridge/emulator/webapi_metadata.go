@@ -40,7 +40,8 @@ const (
 type metaQuery struct {
 	selects     []string // nil: all
 	expandAttrs bool
-	attrSelects []string // nil: all
+	attrSelects []string   // nil: all
+	filter      filterNode // $filter on a collection (EntityDefinitions, Attributes)
 }
 
 func (e *Emulator) webEntityDefinitions(wr *webReq, first segment, rest []string) {
@@ -49,14 +50,18 @@ func (e *Emulator) webEntityDefinitions(wr *webReq, first segment, rest []string
 			wr.fail(errSyntax("Address one entity before '/%s': EntityDefinitions(LogicalName='<name>')/%s.", rest[0], rest[0]))
 			return
 		}
-		mq, derr := parseMetaQuery(wr.r.URL.RawQuery, entityProps, typeEntityMetadata, true)
+		mq, derr := parseMetaQuery(webQuery(wr.r.URL.RawQuery), entityProps, typeEntityMetadata, true, true)
 		if derr != nil {
 			wr.fail(derr)
 			return
 		}
 		defs := []map[string]any{}
 		for _, n := range e.cat.names {
-			defs = append(defs, entityDefinition(e.cat.byLogical[n], mq))
+			ent := e.cat.byLogical[n]
+			if mq.filter != nil && !mq.filter.match(metaRecord(entityDefinition(ent, metaQuery{}))) {
+				continue
+			}
+			defs = append(defs, entityDefinition(ent, mq))
 		}
 		wr.json(http.StatusOK, map[string]any{"@odata.context": wr.base + "$metadata#EntityDefinitions", "value": defs})
 		return
@@ -68,7 +73,7 @@ func (e *Emulator) webEntityDefinitions(wr *webReq, first segment, rest []string
 	}
 	switch {
 	case len(rest) == 0:
-		mq, derr := parseMetaQuery(wr.r.URL.RawQuery, entityProps, typeEntityMetadata, true)
+		mq, derr := parseMetaQuery(wr.r.URL.RawQuery, entityProps, typeEntityMetadata, true, false)
 		if derr != nil {
 			wr.fail(derr)
 			return
@@ -85,12 +90,22 @@ func (e *Emulator) webEntityDefinitions(wr *webReq, first segment, rest []string
 			}
 			props, typ, lookupsOnly = lookupProps, typeLookupMetadata, true
 		}
-		mq, derr := parseMetaQuery(wr.r.URL.RawQuery, props, typ, false)
+		mq, derr := parseMetaQuery(webQuery(wr.r.URL.RawQuery), props, typ, false, true)
 		if derr != nil {
 			wr.fail(derr)
 			return
 		}
 		attrs := attributeDefinitions(ent, mq.selects, lookupsOnly)
+		if mq.filter != nil {
+			all := attributeDefinitions(ent, nil, lookupsOnly)
+			kept := attrs[:0]
+			for i, a := range attrs {
+				if mq.filter.match(metaRecord(all[i])) {
+					kept = append(kept, a)
+				}
+			}
+			attrs = kept
+		}
 		wr.json(http.StatusOK, map[string]any{
 			"@odata.context": wr.base + "$metadata#EntityDefinitions('" + entityMetadataID(ent) + "')/" + strings.Join(rest, "/"),
 			"value":          attrs})
@@ -126,7 +141,7 @@ func (e *Emulator) definitionKey(key string) (*entity, *dvError) {
 
 // parseMetaQuery reads $select (checked against props of typ) and, when
 // canExpand, $expand=Attributes($select=…).
-func parseMetaQuery(raw string, props []string, typ string, canExpand bool) (metaQuery, *dvError) {
+func parseMetaQuery(raw string, props []string, typ string, canExpand, canFilter bool) (metaQuery, *dvError) {
 	var mq metaQuery
 	seen := map[string]bool{}
 	for _, part := range splitTop(raw, '&') {
@@ -145,9 +160,11 @@ func parseMetaQuery(raw string, props []string, typ string, canExpand bool) (met
 			mq.selects, derr = parseMetaSelect(value, props, typ)
 		case name == "$expand" && canExpand:
 			derr = parseAttributesExpand(value, &mq)
+		case name == "$filter" && canFilter:
+			mq.filter, derr = parseFilter(metaEntity(props, typ), value)
 		default:
-			derr = errSyntax("The emulator serves only $select%s on %s, got '%s'.",
-				map[bool]string{true: " and $expand=Attributes($select=…)"}[canExpand], typ, name)
+			derr = errSyntax("The emulator serves only $select%s%s on %s, got '%s'.",
+				map[bool]string{true: ", $filter"}[canFilter], map[bool]string{true: " and $expand=Attributes($select=…)"}[canExpand], typ, name)
 		}
 		if derr != nil {
 			return mq, derr
@@ -266,4 +283,28 @@ func pick(all map[string]any, selects []string) map[string]any {
 		out[s] = all[s]
 	}
 	return out
+}
+
+// metaEntity is a pseudo-entity whose columns are the metadata properties,
+// so $filter on metadata reuses the record filter.
+func metaEntity(props []string, typ string) *entity {
+	ent := &entity{EntityMeta: EntityMeta{LogicalName: typ}, columns: map[string]bool{"MetadataId": true}}
+	for _, p := range props {
+		if p != "Targets" {
+			ent.columns[p] = true
+		}
+	}
+	return ent
+}
+
+// metaRecord packs a metadata definition as a record for the filter.
+func metaRecord(m map[string]any) *record {
+	var fields row
+	for k, v := range m {
+		switch v.(type) {
+		case string, bool:
+			fields = appendColumn(fields, k, v)
+		}
+	}
+	return &record{fields: fields}
 }

@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -51,9 +53,13 @@ func (e *Emulator) webBound(wr *webReq, target segment, opSeg string) {
 		return
 	}
 	name, _, _ := strings.Cut(opSeg, "(")
+	if name == "$count" && !target.hasKey {
+		e.webCount(wr, ent)
+		return
+	}
 	if !strings.HasPrefix(name, crmNamespace) {
-		if ent.columns[name] {
-			wr.fail(errSyntax("The emulator does not serve single-property paths like '%s/%s': read the column with $select=%s.", target.raw, name, name))
+		if ent.columns[name] && target.hasKey && opSeg == name {
+			e.webProperty(wr, ent, target, name)
 			return
 		}
 		wr.fail(errUnknownProperty(name, ent.LogicalName))
@@ -83,4 +89,29 @@ func (e *Emulator) exists(ent *entity, id string) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.store.get(ent.LogicalName, id) != nil
+}
+
+// webCount answers GET <set>/$count[?$filter=…]: the number of matching
+// records as text/plain, at most 5000 as Dataverse counts.
+func (e *Emulator) webCount(wr *webReq, ent *entity) {
+	if !wr.allow(http.MethodGet) {
+		return
+	}
+	q, derr := parseQuery(e.cat, ent, webQuery(wr.r.URL.RawQuery))
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	if q.selects != nil || q.expands != nil || q.orderby != nil || q.top > 0 || q.count || q.apply != nil {
+		wr.fail(errSyntax("/$count takes only $filter."))
+		return
+	}
+	if !e.webGate(wr, "search", ent.LogicalName) {
+		return
+	}
+	n := min(len(e.search(ent, q, 0)), maxTop)
+	e.completed("search", time.Time{})
+	wr.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	wr.w.WriteHeader(http.StatusOK)
+	_, _ = wr.w.Write([]byte(strconv.Itoa(n)))
 }

@@ -117,11 +117,24 @@ func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query, rawQuery string,
 	if !e.webGate(wr, "search", ent.LogicalName) {
 		return
 	}
+	if q.apply != nil {
+		res, derr := e.runFetch(q.apply)
+		e.completed("search", time.Time{})
+		if derr != nil {
+			wr.fail(derr)
+			return
+		}
+		wr.json(http.StatusOK, map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": res.rows})
+		return
+	}
 	recs := e.search(ent, q, 0) // paged, not capped
 	e.completed("search", time.Time{})
 	start := min(pg.offset, len(recs))
 	end := min(start+size, len(recs))
 	out := map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": recs[start:end]}
+	if q.count {
+		out["@odata.count"] = min(len(recs), maxTop) // Dataverse counts at most 5000
+	}
 	if end < len(recs) {
 		link := wr.base + ent.EntitySetName + "?"
 		if rawQuery != "" {
@@ -130,7 +143,7 @@ func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query, rawQuery string,
 		out["@odata.nextLink"] = link + "$skiptoken=" + strings.ReplaceAll(url.QueryEscape(pg.next(size)), "+", "%20")
 	}
 	if asked > 0 && asked == size {
-		wr.w.Header().Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(size))
+		wr.w.Header().Add("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(size))
 	}
 	wr.json(http.StatusOK, out)
 }

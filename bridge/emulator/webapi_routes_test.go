@@ -39,7 +39,7 @@ func TestWebAPIBoundOperations(t *testing.T) {
 		{"unknown entity set", "POST", "Accounts(" + engineID + ")/Microsoft.Dynamics.CRM.new_Ping", 404, emulator.CodeSegmentNotFound, "'Accounts'", nil},
 		{"unqualified name is a property", "POST", "accounts(" + engineID + ")/new_Ping", 400, emulator.CodeUnknownProperty,
 			"Could not find a property named 'new_Ping' on type 'Microsoft.Dynamics.CRM.account'.", nil},
-		{"single-property path", "GET", "accounts(" + engineID + ")/name", 400, emulator.CodeQuerySyntax, "$select=name", nil},
+		{"property of a collection", "GET", "accounts/name", 400, emulator.CodeUnknownProperty, "'name'", nil},
 		{"key not a guid", "POST", "accounts(AE-1)/Microsoft.Dynamics.CRM.new_Ping", 400, emulator.CodeQuerySyntax, "not a GUID", nil},
 		{"action via GET", "GET", "accounts(" + engineID + ")/Microsoft.Dynamics.CRM.new_Ping", 405, emulator.CodeQuerySyntax, "not allowed", nil},
 		{"function via POST", "POST", "accounts(" + engineID + ")/Microsoft.Dynamics.CRM.new_GetQueueLength()", 405, emulator.CodeQuerySyntax, "not allowed", nil},
@@ -217,7 +217,7 @@ func TestWebAPIPaging(t *testing.T) {
 		wantSizes           []int
 	}{
 		{"3 per page", "$select=fullname&$orderby=firstname", "odata.maxpagesize=3", []int{3, 3, 1}},
-		{"with other preferences", "$select=fullname&$orderby=firstname", `odata.include-annotations="*", odata.maxpagesize=2`, []int{2, 2, 2, 1}},
+		{"with other preferences", "$select=fullname&$orderby=firstname", `return=representation, odata.maxpagesize=2`, []int{2, 2, 2, 1}},
 		{"exact multiple", "$select=fullname&$orderby=firstname", "odata.maxpagesize=7", []int{7}},
 		{"top cuts the pages", "$select=fullname&$orderby=firstname&$top=5", "odata.maxpagesize=2", []int{2, 2, 1}},
 		{"larger than 5000 is ignored", "$select=fullname&$orderby=firstname", "odata.maxpagesize=9000", []int{7}},

@@ -54,14 +54,13 @@
 //
 // # Execute
 //
-// enreach.xrm.execute runs with the default maxRetries and delay. A CRUD
-// Create (operationType 2, operationName "Create", data {etn, payload}) is a
-// logical create exactly like createRecord's: retried, tracked in the
-// ledger (entry method enreach.xrm.execute), idempotent under
+// enreach.xrm.execute makes exactly one attempt: the Enreach page of
+// Enreach.API.Xrm.execute documents no retry (no maxRetries or delay, unlike
+// createRecord and updateRecord), so the bridge does not repeat it on its
+// own; a widget that wants retries calls it again. A CRUD Create
+// (operationType 2, operationName "Create", data {etn, payload}) is still a
+// logical create like createRecord's: tracked in the ledger (entry method
+// enreach.xrm.execute) when its attempt timed out, idempotent under
 // Config.IdempotentCreates with the key in the payload's primary key, and
 // answered with an XrmCreateResult (a superset of Xrm's {entityType, id}).
-// Functions (operationType 1) and the CRUD Retrieve are retried on every
-// retryable error. Actions and the CRUD Update and Delete may have side
-// effects the engine cannot make idempotent: they are retried only on
-// errors that prove they never ran (NotRun).
 package retry

@@ -102,9 +102,11 @@ func (e *Engine) RetrieveRecord(ctx context.Context, call bridge.WidgetCall) (js
 }
 
 // Execute serves enreach.xrm.execute (XrmExecuteParams → the parsed
-// response body) with the default maxRetries and delay: see the package doc
-// for what is retried on which errors. A CRUD Create is a logical create like
-// createRecord's and answers an XrmCreateResult.
+// response body) with one attempt: Enreach documents no retry for it (no
+// maxRetries or delay parameters, unlike createRecord and updateRecord), so
+// the bridge never repeats it on its own. A CRUD Create is still a logical
+// create like createRecord's, tracked in the ledger when its attempt times
+// out, and answers an XrmCreateResult.
 func (e *Engine) Execute(ctx context.Context, call bridge.WidgetCall) (json.RawMessage, error) {
 	var p protocol.XrmExecuteParams
 	in, err := begin(call, &p, nil, nil, func() error {
@@ -120,6 +122,7 @@ func (e *Engine) Execute(ctx context.Context, call bridge.WidgetCall) (json.RawM
 	if err != nil {
 		return nil, err
 	}
+	in.set.retries = 0 // Voice for Dynamics' execute does not retry
 	md := p.MetaData
 	if md.OperationType == operationCRUD && strings.EqualFold(md.OperationName, "Create") {
 		return e.executeCreate(ctx, call, in, p)

@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/cifbridge/cifbridge/bridge/enreachemu"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -35,9 +37,10 @@ func TestServePluginStatePerRun(t *testing.T) {
 	tests := []struct {
 		name                         string
 		idempotent, capture, enreach bool
+		noEmulator                   bool // --enreach-emulator=false
 	}{
 		{name: "all", idempotent: true, capture: true, enreach: true},
-		{name: "none"},
+		{name: "none", noEmulator: true},
 		{name: "capture only", capture: true},
 		{name: "idempotent and enreach", idempotent: true, enreach: true},
 	}
@@ -54,6 +57,9 @@ func TestServePluginStatePerRun(t *testing.T) {
 			}
 			if tt.enreach {
 				args = append(args, "--enreach-url", up.URL, "--enreach-user", "agent", "--enreach-secret-file", secret)
+			}
+			if tt.noEmulator {
+				args = append(args, "--enreach-emulator=false")
 			}
 			url, logs, stop := startServe(t, args...)
 			w := dialWS(t, url)
@@ -77,8 +83,10 @@ func TestServePluginStatePerRun(t *testing.T) {
 			switch {
 			case tt.enreach && (perr != nil || string(res) != `{"path":"/users/me"}`):
 				t.Errorf("executeQuery with --enreach-url: %s %+v", res, perr)
-			case !tt.enreach && (perr == nil || perr.Code != protocol.CodeNoBackend):
-				t.Errorf("executeQuery without --enreach-url: %s %+v, want %d", res, perr, protocol.CodeNoBackend)
+			case tt.noEmulator && (perr == nil || perr.Code != protocol.CodeNoBackend):
+				t.Errorf("executeQuery without --enreach-url or emulator: %s %+v, want %d", res, perr, protocol.CodeNoBackend)
+			case !tt.enreach && !tt.noEmulator && (perr != nil || !strings.Contains(string(res), enreachemu.DefaultUserID)):
+				t.Errorf("executeQuery from the Enreach emulator: %s %+v", res, perr)
 			}
 
 			if err := stop(); err != nil {

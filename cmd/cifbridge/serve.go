@@ -59,7 +59,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.backend, "backend", "emulator", "what executes CIF calls: `emulator` (embedded Dataverse emulator), host (peers on /v1/host) or dataverse (a real org: see --dataverse-*)")
 	fs.StringVar(&f.dataDir, "data-dir", "./cifbridge-data", "`directory` for durable state (the duplicate ledger)")
 	fs.StringVar(&f.emulatorSchema, "emulator-schema", "", "JSON `file` extending the emulator's metadata (entities, lookups, duplicate rules, actions)")
-	fs.StringVar(&f.emulatorSeed, "emulator-seed", "", "JSON `file` of records to load into the emulator at start, keyed by entity logical name")
+	fs.StringVar(&f.emulatorSeed, "emulator-seed", "", "JSON `file` of records to load into the emulator at start, keyed by entity logical name; unset: a small built-in seed (accounts and contacts whose phone numbers match the sample click-to-act numbers, e.g. Ada Lovelace +358401234567); none: start empty")
 	fs.StringVar(&f.emulatorFaults, "emulator-faults", "", "JSON `file` with the emulator's initial fault profile (latency, errors, drops); also PUT /api/v1/emulator/faults")
 	fs.IntVar(&f.emulatorMax, "emulator-max-records", emulator.DefaultMaxRecords, "most records created at run time the emulator keeps (seeded ones are always kept); past it the oldest record not read, updated or referenced lately is evicted (counted in /api/v1/emulator/stats), so a long load run keeps bounded memory and the emulator's garbage collection stays out of the bridge's latency; -1 keeps everything")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated browser Origin `patterns` allowed besides the bridge's own host and loopback, e.g. '*.crm4.dynamics.com,https://widget.example.com'")
@@ -420,8 +420,14 @@ func newEmulator(f serveFlags, log zerolog.Logger) (*emulator.Emulator, error) {
 	if cfg.Schema, err = read("emulator-schema", f.emulatorSchema); err != nil {
 		return nil, err
 	}
-	if cfg.Seed, err = read("emulator-seed", f.emulatorSeed); err != nil {
-		return nil, err
+	switch f.emulatorSeed {
+	case "":
+		cfg.Seed = emulator.BuiltinSeed
+	case "none":
+	default: // a file; "./none" names a file called none
+		if cfg.Seed, err = read("emulator-seed", f.emulatorSeed); err != nil {
+			return nil, err
+		}
 	}
 	faults, err := read("emulator-faults", f.emulatorFaults)
 	if err != nil {

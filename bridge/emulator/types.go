@@ -1,0 +1,202 @@
+package emulator
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Type checks of written values, from the metadata of the built-in columns
+// (knownTypes, maxLengths, optionValues). A column the emulator has no type
+// for (a schema file's own attributes) takes any JSON primitive, as before.
+
+// Codes of the type errors.
+const (
+	// CodePayload is Dataverse's "Error identified in Payload provided by
+	// the user" (a value of the wrong JSON type or format).
+	CodePayload = "0x80048d19"
+	// CodeLength is a string longer than the column's MaxLength.
+	CodeLength = "0x80044331"
+	// CodeOptionRange is an option-set value the column does not have.
+	CodeOptionRange = "0x8004431a"
+)
+
+// maxLengths are the MaxLength of the built-in text columns (Dataverse's
+// defaults for these columns); Memo columns hold up to 2000 characters
+// unless named here.
+var maxLengths = map[string]int{
+	"firstname": 50, "lastname": 50, "middlename": 50, "fullname": 160, "name": 160, "jobtitle": 100,
+	"emailaddress1": 100, "emailaddress2": 100, "telephone1": 50, "telephone2": 50, "mobilephone": 50,
+	"accountnumber": 20, "websiteurl": 200, "address1_city": 80, "address1_country": 80,
+	"subject": 200, "phonenumber": 200, "title": 200, "ticketnumber": 100, "companyname": 100,
+	"description": 2000,
+}
+
+// optionValues are the option-set values of the built-in choice columns by
+// entity and column (statuscode depends on statecode and is not checked).
+var optionValues = map[string]map[string][]int{
+	"account":   {"statecode": {0, 1}},
+	"contact":   {"statecode": {0, 1}},
+	"incident":  {"statecode": {0, 1, 2}, "prioritycode": {1, 2, 3}, "caseorigincode": {1, 2, 3, 2483, 3986, 700}},
+	"lead":      {"statecode": {0, 1, 2}},
+	"phonecall": {"statecode": {0, 1, 2}},
+	"task":      {"statecode": {0, 1, 2}, "prioritycode": {0, 1, 2}},
+}
+
+// edmTypes are the OData types named in conversion errors.
+var edmTypes = map[string]string{
+	"Integer": "Edm.Int32", "BigInt": "Edm.Int64", "Picklist": "Edm.Int32", "State": "Edm.Int32", "Status": "Edm.Int32",
+	"Money": "Edm.Decimal", "Decimal": "Edm.Decimal", "Double": "Edm.Double", "Boolean": "Edm.Boolean",
+	"DateTime": "Edm.DateTimeOffset", "String": "Edm.String", "Memo": "Edm.String",
+}
+
+// AttributeSpec is a column type the schema file declares
+// ("attributeTypes"): the Dataverse AttributeType, and for text the
+// MaxLength (default 100, Memo 2000), for a choice its option values.
+type AttributeSpec struct {
+	Type      string `json:"type"`
+	MaxLength int    `json:"maxLength,omitempty"`
+	Options   []int  `json:"options,omitempty"`
+}
+
+// declarableTypes are the AttributeTypes a schema may declare.
+var declarableTypes = []string{"String", "Memo", "Integer", "BigInt", "Decimal", "Money", "Double", "Boolean", "DateTime", "Picklist"}
+
+// validateAttributeTypes checks the schema's attributeTypes and puts them
+// on the entities.
+func validateAttributeTypes(cat *catalog, types map[string]map[string]AttributeSpec) error {
+	for logical, cols := range types {
+		ent := cat.byLogical[logical]
+		if ent == nil {
+			return fmt.Errorf("schema: attributeTypes.%s: no such entity", logical)
+		}
+		for col, spec := range cols {
+			where := "schema: attributeTypes." + logical + "." + col
+			if !ent.writable[col] || col == ent.PrimaryIDAttribute {
+				return fmt.Errorf("%s: not a writable attribute of %s (declare it in entities[].attributes)", where, logical)
+			}
+			if !slices.Contains(declarableTypes, spec.Type) {
+				return fmt.Errorf("%s.type must be one of %s, got %q", where, strings.Join(declarableTypes, ", "), spec.Type)
+			}
+			if spec.MaxLength != 0 && (spec.Type != "String" && spec.Type != "Memo" || spec.MaxLength < 1 || spec.MaxLength > 1048576) {
+				return fmt.Errorf("%s.maxLength applies to String and Memo, 1..1048576", where)
+			}
+			if len(spec.Options) > 0 != (spec.Type == "Picklist") {
+				return fmt.Errorf("%s.options lists the values of a Picklist (and only of one)", where)
+			}
+			if ent.declared == nil {
+				ent.declared = map[string]AttributeSpec{}
+			}
+			ent.declared[col] = AttributeSpec{Type: spec.Type, MaxLength: spec.MaxLength, Options: slices.Clone(spec.Options)}
+		}
+	}
+	return nil
+}
+
+// checkValue checks value v of column name of ent against its type; nil
+// when the column has no known type or v fits. v is a JSON primitive.
+func checkValue(ent *entity, name []byte, v jsontext.Value, text []byte) *dvError {
+	typ := knownTypes[string(name)]
+	maxLen, isText := maxLengths[string(name)]
+	var opts []int
+	if spec, ok := ent.declared[string(name)]; ok {
+		typ, maxLen, isText, opts = spec.Type, spec.MaxLength, spec.Type == "String" || spec.Type == "Memo", spec.Options
+		if isText && maxLen == 0 {
+			maxLen = map[string]int{"String": 100, "Memo": 2000}[typ]
+		}
+	}
+	if typ == "" && isText {
+		typ = "String"
+	}
+	if typ == "" || v.Kind() == 'n' { // unknown type, or null: clears the column
+		return nil
+	}
+	bad := func() *dvError {
+		lit := string(v)
+		if v.Kind() == '"' {
+			lit = string(text)
+		}
+		return errPayload(ent, fmt.Sprintf("Cannot convert the literal '%s' to the expected type '%s'.", lit, edmTypes[typ]))
+	}
+	switch typ {
+	case "String", "Memo":
+		if v.Kind() != '"' {
+			return bad()
+		}
+		if !isText {
+			maxLen = 2000
+		}
+		if n := utf8.RuneCount(text); n > maxLen {
+			return &dvError{http.StatusBadRequest, CodeLength, fmt.Sprintf(
+				"A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.", name, ent.LogicalName, maxLen)}
+		}
+	case "Integer", "Picklist", "State", "Status", "BigInt":
+		if v.Kind() != '0' {
+			return bad()
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil || typ != "BigInt" && (n < math.MinInt32 || n > math.MaxInt32) {
+			return bad()
+		}
+		if opts == nil {
+			opts = optionValues[ent.LogicalName][string(name)]
+		}
+		if opts != nil && !containsInt(opts, int(n)) {
+			return &dvError{http.StatusBadRequest, CodeOptionRange, fmt.Sprintf(
+				"A validation error occurred. The value %d of '%s' on record of type '%s' is outside the valid range. Accepted Values: %s", n, name, ent.LogicalName, joinInts(opts))}
+		}
+	case "Money", "Decimal", "Double":
+		if v.Kind() != '0' {
+			return bad()
+		}
+	case "Boolean":
+		if v.Kind() != 't' && v.Kind() != 'f' {
+			return bad()
+		}
+	case "DateTime":
+		if v.Kind() != '"' || !validDateTime(string(text)) {
+			return bad()
+		}
+	}
+	return nil
+}
+
+// validDateTime accepts what Dataverse reads for a date-time column: an ISO
+// 8601 date-time with an offset, or a date.
+func validDateTime(s string) bool {
+	if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return true
+	}
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
+}
+
+func errPayload(ent *entity, inner string) *dvError {
+	return &dvError{http.StatusBadRequest, CodePayload, fmt.Sprintf(
+		"Error identified in Payload provided by the user for Entity :'%s', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ----> InnerException : Microsoft.OData.ODataException: %s",
+		ent.EntitySetName, inner)}
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+func joinInts(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.Itoa(x)
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,591 @@
+package emulator_test
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// TestWebAPIRefusesWhatItDoesNotImplement: every query option, header and
+// path the emulator does not implement is a 400 in Dataverse's error shape
+// naming what is missing, never a 200 that ignores it.
+func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	tests := []struct {
+		name, method, path string
+		headers            []string
+		want               string
+		body               string
+	}{
+		{"fetchXml operator", "GET", "/api/data/v9.2/contacts?fetchXml=" + url.QueryEscape(`<fetch><entity name="contact"><filter><condition attribute="contactid" operator="under" value="x"/></filter></entity></fetch>`), nil, "FetchXML operator 'under'", ""},
+		{"parameter alias", "GET", "/api/data/v9.2/contacts?$filter=firstname%20eq%20@p1&@p1='Ada'", nil, "parameter aliases", ""},
+		{"$apply transformation", "GET", "/api/data/v9.2/contacts?$apply=topcount(2,firstname)", nil, "$apply transformation 'topcount'", ""},
+		{"$search on the Web API", "GET", "/api/data/v9.2/contacts?$search=Ada", nil, "'$search'", ""},
+		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch", ""},
+		{"alternate key", "GET", "/api/data/v9.2/accounts(accountnumber='AE-1')", nil, "alternate keys", ""},
+		{"collection-valued $expand of an unknown relationship", "GET", "/api/data/v9.2/accounts?$expand=new_account_calls", nil, "new_account_calls", ""},
+		{"nested $expand options", "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid_account($filter=name%20eq%20'x')", nil, "only $select and $expand inside the $expand of a lookup", ""},
+		{"deep insert", "POST", "/api/data/v9.2/accounts", nil, "deep insert", `{"name":"A","primarycontactid":{"firstname":"B"}}`},
+		{"$filter on one EntityDefinition", "GET", "/api/data/v9.2/EntityDefinitions(LogicalName='contact')?$filter=LogicalName%20eq%20'contact'", nil, "$filter", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := do(t, srv, tt.method, tt.path, tt.body, tt.headers...)
+			code := "0x80060888"
+			if strings.HasPrefix(tt.name, "collection-valued") {
+				code = "0x0" // the emulator knows no one-to-many relationships: an unknown property, as Dataverse names one
+			}
+			if r.status != http.StatusBadRequest || errCode(r) != code || !strings.Contains(errMsg(r), tt.want) {
+				t.Fatalf("%s %s: %d %v, want 400 0x80060888 naming %q", tt.method, tt.path, r.status, r.body, tt.want)
+			}
+		})
+	}
+}
+
+// TestWebAPICount: $count=true adds @odata.count over the whole result (not
+// the page), /$count answers the number as text.
+func TestWebAPICount(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	r := do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$count=true", "", "Prefer", "odata.maxpagesize=1")
+	if r.status != 200 || r.body["@odata.count"] != float64(2) || len(r.body["value"].([]any)) != 1 {
+		t.Fatalf("$count=true: %d %v", r.status, r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$count=false", "")
+	if _, ok := r.body["@odata.count"]; r.status != 200 || ok {
+		t.Fatalf("$count=false: %d %v", r.status, r.body)
+	}
+	for path, want := range map[string]string{
+		"/api/data/v9.2/contacts/$count":                                    "2",
+		"/api/data/v9.2/contacts/$count?$filter=firstname%20eq%20'Ada'":     "1",
+		"/api/data/v9.2/accounts/$count?$filter=name%20eq%20'Nobody%20Ltd'": "0",
+	} {
+		res, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != want || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("GET %s: %d %q %s, want %s", path, res.StatusCode, b, res.Header.Get("Content-Type"), want)
+		}
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts/$count?$top=1", ""); r.status != 400 {
+		t.Fatalf("/$count with $top: %d", r.status)
+	}
+}
+
+// TestWebAPIConditionalDelete: a DELETE whose If-Match names an older
+// version is 412 0x80060882 and keeps the record; the current etag or *
+// deletes it.
+func TestWebAPIConditionalDelete(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	const path = "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)"
+	old := do(t, srv, "GET", path+"?$select=firstname", "").body["@odata.etag"].(string)
+	if r := do(t, srv, "PATCH", path, `{"jobtitle":"Countess"}`); r.status != 204 {
+		t.Fatalf("patch: %d", r.status)
+	}
+	if r := do(t, srv, "DELETE", path, "", "If-Match", old); r.status != 412 || errCode(r) != "0x80060882" {
+		t.Fatalf("stale If-Match: %d %v", r.status, r.body)
+	}
+	cur := do(t, srv, "GET", path+"?$select=firstname", "")
+	if cur.status != 200 {
+		t.Fatalf("the record was deleted by a stale If-Match: %d", cur.status)
+	}
+	if r := do(t, srv, "DELETE", path, "", "If-Match", cur.body["@odata.etag"].(string)); r.status != 204 {
+		t.Fatalf("current If-Match: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "DELETE", path, "", "If-Match", "*"); r.status != 404 {
+		t.Fatalf("deleted: %d", r.status)
+	}
+}
+
+// TestWebAPIPlusIsASpace: an unencoded + in $filter is a space, as on
+// Dataverse, so a phone filter must encode it (%2B).
+func TestWebAPIPlusIsASpace(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	raw := do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$filter=mobilephone%20eq%20'+358401234567'", "")
+	enc := do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$filter=mobilephone%20eq%20'%2B358401234567'", "")
+	if len(raw.body["value"].([]any)) != 0 || len(enc.body["value"].([]any)) != 1 {
+		t.Fatalf("raw + found %v, %%2B found %v", raw.body["value"], enc.body["value"])
+	}
+}
+
+// TestDefaultColumns: a created record has Dataverse's defaults — statecode
+// 0, statuscode 1, the emulator's user as owner, creator and modifier,
+// createdon, modifiedon and a versionnumber that is its etag's — through
+// the Web API and through cif.createrecord; the documented "statecode eq 0"
+// filter finds it, and _ownerid_value is a filterable column.
+func TestDefaultColumns(t *testing.T) {
+	e := newSeeded(t)
+	srv := newWebServer(t, e)
+	who := do(t, srv, "GET", "/api/data/v9.2/WhoAmI", "").body["UserId"].(string)
+	r := do(t, srv, "POST", "/api/data/v9.2/accounts?$select=statecode,statuscode,_ownerid_value,_createdby_value,_modifiedby_value,createdon,modifiedon,versionnumber",
+		`{"name":"Defaults Ltd"}`, "Prefer", "return=representation")
+	if r.status != 201 {
+		t.Fatalf("create: %d %v", r.status, r.body)
+	}
+	b := r.body
+	if b["statecode"] != float64(0) || b["statuscode"] != float64(1) || b["_ownerid_value"] != who || b["_createdby_value"] != who ||
+		b["_modifiedby_value"] != who || b["createdon"] == nil || b["modifiedon"] == nil {
+		t.Fatalf("defaults %v (user %s)", b, who)
+	}
+	if etag := b["@odata.etag"].(string); etag != `W/"`+jsonNumber(b["versionnumber"])+`"` {
+		t.Fatalf("versionnumber %v, etag %s", b["versionnumber"], etag)
+	}
+	// given values win over the defaults
+	r = do(t, srv, "POST", "/api/data/v9.2/accounts?$select=statecode,statuscode", `{"name":"Closed Ltd","statecode":1,"statuscode":2}`, "Prefer", "return=representation")
+	if r.body["statecode"] != float64(1) || r.body["statuscode"] != float64(2) {
+		t.Fatalf("given state: %v", r.body)
+	}
+	// the documented filter
+	r = do(t, srv, "GET", "/api/data/v9.2/accounts?$select=name&$filter=statecode%20eq%200%20and%20_ownerid_value%20eq%20"+who+"&$orderby=name", "")
+	names := []string{}
+	for _, v := range r.body["value"].([]any) {
+		names = append(names, v.(map[string]any)["name"].(string))
+	}
+	if strings.Join(names, ",") != "Analytical Engines Ltd,Defaults Ltd" {
+		t.Fatalf("statecode eq 0: %v (%d %v)", names, r.status, r.body)
+	}
+	// through the CIF face
+	res, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{"subject": "defaults"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ ID string }
+	_ = json.Unmarshal(res, &created)
+	if created.ID == "" {
+		var s string
+		_ = json.Unmarshal(res, &s)
+		_ = json.Unmarshal([]byte(s), &created)
+	}
+	res, err = call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "phonecall", "entityId": created.ID, "queryParameters": "?$select=statecode,statuscode,_ownerid_value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res), `"statecode":0`) || !strings.Contains(string(res), `"statuscode":1`) || !strings.Contains(string(res), who) {
+		t.Fatalf("cif retrieve: %s", res)
+	}
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestTypeValidation: written values are checked against the columns' types
+// with Dataverse's codes; a column without a known type (the schema file's
+// own) takes any primitive.
+func TestTypeValidation(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	long := strings.Repeat("x", 51)
+	tests := []struct {
+		name, set, body string
+		status          int
+		code, msg       string
+	}{
+		{"integer as text", "accounts", `{"name":"A","numberofemployees":"lots"}`, 400, "0x80048d19", "Cannot convert the literal 'lots' to the expected type 'Edm.Int32'."},
+		{"integer with a fraction", "accounts", `{"name":"A","numberofemployees":1.5}`, 400, "0x80048d19", "'Edm.Int32'"},
+		{"integer out of range", "accounts", `{"name":"A","numberofemployees":3000000000}`, 400, "0x80048d19", "'Edm.Int32'"},
+		{"money as text", "accounts", `{"name":"A","revenue":"much"}`, 400, "0x80048d19", "'Edm.Decimal'"},
+		{"boolean as number", "phonecalls", `{"subject":"s","directioncode":1}`, 400, "0x80048d19", "'Edm.Boolean'"},
+		{"datetime malformed", "contacts", `{"lastname":"L","birthdate":"yesterday"}`, 400, "0x80048d19", "'Edm.DateTimeOffset'"},
+		{"string as number", "contacts", `{"lastname":42}`, 400, "0x80048d19", "'Edm.String'"},
+		{"string too long", "contacts", `{"lastname":"` + long + `"}`, 400, "0x80044331", "The length of the 'lastname' attribute of the 'contact' entity exceeded the maximum allowed length of '50'."},
+		{"option out of range", "incidents", `{"title":"t","prioritycode":99}`, 400, "0x8004431a", "The value 99 of 'prioritycode' on record of type 'incident' is outside the valid range. Accepted Values: 1,2,3"},
+		{"statecode out of range", "accounts", `{"name":"A","statecode":7}`, 400, "0x8004431a", "Accepted Values: 0,1"},
+		{"unknown attribute", "contacts", `{"lastname":"L","shoesize":44}`, 400, "0x80060888", "The property 'shoesize' does not exist on type 'Microsoft.Dynamics.CRM.contact'"},
+		{"valid values", "accounts", `{"name":"A","numberofemployees":12,"revenue":1000.5,"statecode":0,"description":null}`, 204, "", ""},
+		{"valid date and datetime", "contacts", `{"lastname":"L","birthdate":"1815-12-10"}`, 204, "", ""},
+		{"50 characters fit", "contacts", `{"lastname":"` + long[1:] + `"}`, 204, "", ""},
+		{"schema attribute takes any primitive", "contacts", `{"lastname":"L","new_customerno":7}`, 204, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := do(t, srv, "POST", "/api/data/v9.2/"+tt.set, tt.body)
+			if r.status != tt.status || tt.code != "" && (errCode(r) != tt.code || !strings.Contains(errMsg(r), tt.msg)) {
+				t.Fatalf("POST %s %s: %d %v, want %d %s %q", tt.set, tt.body, r.status, r.body, tt.status, tt.code, tt.msg)
+			}
+		})
+	}
+	// PATCH is checked the same way
+	if r := do(t, srv, "PATCH", "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)", `{"numberofemployees":"lots"}`); r.status != 400 || errCode(r) != "0x80048d19" {
+		t.Fatalf("PATCH: %d %v", r.status, r.body)
+	}
+}
+
+// TestTypeValidationCIF: the same checks reach a CIF createrecord as a
+// -32001 backend error carrying the Dataverse code.
+func TestTypeValidationCIF(t *testing.T) {
+	e := newSeeded(t)
+	_, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "account", "value": map[string]any{"name": "A", "numberofemployees": "lots"}})
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeBackend || !strings.Contains(string(pe.Data), "0x80048d19") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestWebAPIPropertyAndRef: single-property GET/PUT/DELETE and single-valued
+// $ref associate/disassociate.
+func TestWebAPIPropertyAndRef(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	const ada = "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)"
+	if r := do(t, srv, "GET", ada+"/firstname", ""); r.status != 200 || r.body["value"] != "Ada" {
+		t.Fatalf("GET property: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/jobtitle", `{"value":"Countess"}`); r.status != 204 {
+		t.Fatalf("PUT property: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", ada+"/jobtitle", ""); r.body["value"] != "Countess" {
+		t.Fatalf("after PUT: %v", r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/lastname", `{"value":42}`); r.status != 400 || errCode(r) != "0x80048d19" {
+		t.Fatalf("PUT a number into text: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/jobtitle", `{"nope":1}`); r.status != 400 {
+		t.Fatalf("PUT without value: %d", r.status)
+	}
+	if r := do(t, srv, "DELETE", ada+"/jobtitle", ""); r.status != 204 {
+		t.Fatalf("DELETE property: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", ada+"/jobtitle", ""); r.status != 204 {
+		t.Fatalf("GET a null property: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts(dddddddd-dddd-4ddd-8ddd-dddddddddddd)/firstname", ""); r.status != 404 || errCode(r) != "0x80040217" {
+		t.Fatalf("missing record: %d %v", r.status, r.body)
+	}
+	// $ref: disassociate, then associate again
+	if r := do(t, srv, "DELETE", ada+"/parentcustomerid_account/$ref", ""); r.status != 204 {
+		t.Fatalf("disassociate: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", ada+"?$select=_parentcustomerid_value", ""); r.body["_parentcustomerid_value"] != nil {
+		t.Fatalf("after disassociate: %v", r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/parentcustomerid_account/$ref", `{"@odata.id":"`+srv.URL+`/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)"}`); r.status != 204 {
+		t.Fatalf("associate: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", ada+"?$select=_parentcustomerid_value", ""); r.body["_parentcustomerid_value"] != "22222222-2222-4222-8222-222222222222" {
+		t.Fatalf("after associate: %v", r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/parentcustomerid_account/$ref", `{"@odata.id":"accounts(99999999-9999-4999-8999-999999999999)"}`); r.status != 404 {
+		t.Fatalf("associate a missing record: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PUT", ada+"/contact_customer_contacts/$ref", `{"@odata.id":"contacts(33333333-3333-4333-8333-333333333333)"}`); r.status != 400 || errCode(r) != "0x0" {
+		t.Fatalf("collection-valued $ref: %d %v", r.status, r.body)
+	}
+}
+
+// TestWebAPIAlternateKeys: keys declared in the schema address records in
+// the path; PATCH on a key is an upsert; an undeclared key is refused with
+// Dataverse's message.
+func TestWebAPIAlternateKeys(t *testing.T) {
+	e, err := emulator.New(emulator.Config{
+		Schema: []byte(`{"alternateKeys":{"account":[["accountnumber"]],"contact":[["firstname","emailaddress1"]]}}`),
+		Seed:   readFile(t, "testdata/seed-example.json"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newWebServer(t, e)
+	const api = "/api/data/v9.2/"
+	if r := do(t, srv, "GET", api+"accounts(accountnumber='AE-1')?$select=name", ""); r.status != 200 || r.body["name"] != "Analytical Engines Ltd" {
+		t.Fatalf("GET by key: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", api+"contacts(emailaddress1='ada@example.com',firstname='ada')?$select=lastname", ""); r.status != 200 || r.body["lastname"] != "Lovelace" {
+		t.Fatalf("GET by two-column key (any order, case-insensitive): %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", api+"accounts(accountnumber='ZZ-9')", ""); r.status != 404 || errCode(r) != "0x80040217" ||
+		errMsg(r) != "A record with the specified key values does not exist in account entity" {
+		t.Fatalf("missing key: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", api+"accounts(name='Analytical Engines Ltd')", ""); r.status != 400 || !strings.Contains(errMsg(r), "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.account'") {
+		t.Fatalf("undeclared key: %d %v", r.status, r.body)
+	}
+	// upsert: the first PATCH creates, the second updates the same record
+	if r := do(t, srv, "PATCH", api+"accounts(accountnumber='NEW-1')", `{"name":"Upserted"}`); r.status != 204 {
+		t.Fatalf("upsert create: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PATCH", api+"accounts(accountnumber='NEW-1')", `{"name":"Upserted again"}`); r.status != 204 {
+		t.Fatalf("upsert update: %d %v", r.status, r.body)
+	}
+	r := do(t, srv, "GET", api+"accounts?$select=name&$filter=accountnumber%20eq%20'NEW-1'", "")
+	if vals := r.body["value"].([]any); len(vals) != 1 || vals[0].(map[string]any)["name"] != "Upserted again" {
+		t.Fatalf("after two upserts: %v", r.body)
+	}
+	if r := do(t, srv, "PATCH", api+"accounts(accountnumber='NEW-2')", `{"name":"x"}`, "If-Match", "*"); r.status != 404 {
+		t.Fatalf("If-Match * on a missing key: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "DELETE", api+"accounts(accountnumber='NEW-1')", ""); r.status != 204 {
+		t.Fatalf("DELETE by key: %d %v", r.status, r.body)
+	}
+	if _, err := emulator.New(emulator.Config{Schema: []byte(`{"alternateKeys":{"account":[["nope"]]}}`)}); err == nil || !strings.Contains(err.Error(), `"nope" is not a column of account`) {
+		t.Fatalf("bad key declaration: %v", err)
+	}
+}
+
+// TestWebAPIMetadata: $metadata is a CSDL document of the emulator's
+// entities: keys, typed columns, lookups as navigation properties, entity
+// sets and the schema's operations.
+func TestWebAPIMetadata(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	res, err := srv.Client().Get(srv.URL + "/api/data/v9.2/$metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/xml") {
+		t.Fatalf("%d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	var doc struct {
+		Services struct {
+			Schema struct {
+				Namespace string `xml:"Namespace,attr"`
+				Types     []struct {
+					Name string `xml:"Name,attr"`
+					Key  struct {
+						Ref struct {
+							Name string `xml:"Name,attr"`
+						} `xml:"PropertyRef"`
+					} `xml:"Key"`
+					Props []struct {
+						Name string `xml:"Name,attr"`
+						Type string `xml:"Type,attr"`
+					} `xml:"Property"`
+					Navs []struct {
+						Name string `xml:"Name,attr"`
+						Type string `xml:"Type,attr"`
+					} `xml:"NavigationProperty"`
+				} `xml:"EntityType"`
+				Actions []struct {
+					Name string `xml:"Name,attr"`
+				} `xml:"Action"`
+				Functions []struct {
+					Name string `xml:"Name,attr"`
+				} `xml:"Function"`
+				Container struct {
+					Sets []struct {
+						Name       string `xml:"Name,attr"`
+						EntityType string `xml:"EntityType,attr"`
+					} `xml:"EntitySet"`
+				} `xml:"EntityContainer"`
+			} `xml:"Schema"`
+		} `xml:"DataServices"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, b)
+	}
+	s := doc.Services.Schema
+	found := map[string]string{}
+	for _, ty := range s.Types {
+		for _, p := range ty.Props {
+			found[ty.Name+"."+p.Name] = p.Type
+		}
+		for _, n := range ty.Navs {
+			found[ty.Name+"/"+n.Name] = n.Type
+		}
+		if ty.Name == "phonecall" && ty.Key.Ref.Name != "activityid" {
+			t.Fatalf("phonecall key %q", ty.Key.Ref.Name)
+		}
+	}
+	for k, want := range map[string]string{
+		"account.numberofemployees": "Edm.Int32", "account.revenue": "Edm.Decimal", "contact.birthdate": "Edm.DateTimeOffset",
+		"contact._parentcustomerid_value": "Edm.Guid", "contact/parentcustomerid_account": "mscrm.account",
+		"account/primarycontactid": "mscrm.contact", "new_call.new_name": "Edm.String", "phonecall.directioncode": "Edm.Boolean",
+	} {
+		if found[k] != want {
+			t.Errorf("%s: %q, want %q", k, found[k], want)
+		}
+	}
+	sets := map[string]string{}
+	for _, set := range s.Container.Sets {
+		sets[set.Name] = set.EntityType
+	}
+	if s.Namespace != "Microsoft.Dynamics.CRM" || sets["contacts"] != "Microsoft.Dynamics.CRM.contact" || sets["new_calls"] != "Microsoft.Dynamics.CRM.new_call" {
+		t.Fatalf("namespace %q, sets %v", s.Namespace, sets)
+	}
+	if len(s.Actions) == 0 || len(s.Functions) < 2 {
+		t.Fatalf("operations: actions %v functions %v", s.Actions, s.Functions)
+	}
+}
+
+// TestWebAPIAnnotations: Prefer: odata.include-annotations adds formatted
+// values and lookup annotations, only those asked for, and says so in
+// Preference-Applied.
+func TestWebAPIAnnotations(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	const ada = "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)?$select=fullname,statecode,_parentcustomerid_value,_ownerid_value,createdon"
+	r := do(t, srv, "GET", ada, "", "Prefer", `odata.include-annotations="*"`)
+	b := r.body
+	for k, want := range map[string]any{
+		"_parentcustomerid_value@OData.Community.Display.V1.FormattedValue":           "Analytical Engines Ltd",
+		"_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":            "account",
+		"_parentcustomerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty": "parentcustomerid_account",
+		"_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":                     "systemuser",
+		"statecode@OData.Community.Display.V1.FormattedValue":                         "Active",
+		"createdon@OData.Community.Display.V1.FormattedValue":                         "6/15/2026 12:00 PM",
+	} {
+		if b[k] != want {
+			t.Errorf("%s = %v, want %v", k, b[k], want)
+		}
+	}
+	if _, ok := b["fullname@OData.Community.Display.V1.FormattedValue"]; ok || r.header.Get("Preference-Applied") != `odata.include-annotations="*"` {
+		t.Fatalf("text formatted value or header: %v %v", b, r.header)
+	}
+	r = do(t, srv, "GET", ada, "", "Prefer", `odata.include-annotations="OData.Community.Display.V1.FormattedValue"`)
+	if _, ok := r.body["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"]; ok || r.body["statecode@OData.Community.Display.V1.FormattedValue"] != "Active" {
+		t.Fatalf("formatted values only: %v", r.body)
+	}
+	r = do(t, srv, "GET", ada, "", "Prefer", `odata.maxpagesize=5,odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname,OData.Community.Display.V1.FormattedValue"`)
+	if r.body["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] != "account" || r.body["statecode@OData.Community.Display.V1.FormattedValue"] != "Active" {
+		t.Fatalf("a list of annotations: %v", r.body)
+	}
+	r = do(t, srv, "GET", ada, "")
+	for k := range r.body {
+		if strings.Contains(k, "@") && k != "@odata.etag" && k != "@odata.context" {
+			t.Fatalf("annotation %s without the preference", k)
+		}
+	}
+	// money, integers, booleans, choices on a collection
+	if r := do(t, srv, "POST", "/api/data/v9.2/accounts", `{"name":"Big","revenue":1234567.5,"numberofemployees":12000}`); r.status != 204 {
+		t.Fatal(r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/accounts?$select=revenue,numberofemployees&$filter=name%20eq%20'Big'", "", "Prefer", `odata.include-annotations="*"`)
+	row := r.body["value"].([]any)[0].(map[string]any)
+	if row["revenue@OData.Community.Display.V1.FormattedValue"] != "$1,234,567.50" || row["numberofemployees@OData.Community.Display.V1.FormattedValue"] != "12,000" {
+		t.Fatalf("numbers: %v", row)
+	}
+	if r := do(t, srv, "POST", "/api/data/v9.2/phonecalls?$select=directioncode,statuscode", `{"subject":"s","directioncode":true}`, "Prefer", `return=representation,odata.include-annotations="*"`); r.body["directioncode@OData.Community.Display.V1.FormattedValue"] != "Outgoing" || r.body["statuscode@OData.Community.Display.V1.FormattedValue"] != "Open" {
+		t.Fatalf("boolean and status labels: %v", r.body)
+	}
+}
+
+// TestWebAPINestedExpand: $expand inside the $expand of a lookup, through
+// the Web API and CIF retrieveRecord.
+func TestWebAPINestedExpand(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	if r := do(t, srv, "PATCH", "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)", `{"primarycontactid@odata.bind":"/contacts(55555555-5555-4555-8555-555555555555)"}`); r.status != 204 {
+		t.Fatal(r.body)
+	}
+	const opts = "?$select=fullname&$expand=parentcustomerid_account($select=name;$expand=primarycontactid($select=fullname))"
+	r := do(t, srv, "GET", "/api/data/v9.2/contacts(11111111-1111-4111-8111-111111111111)"+opts, "")
+	acc, _ := r.body["parentcustomerid_account"].(map[string]any)
+	pc, _ := acc["primarycontactid"].(map[string]any)
+	if r.status != 200 || acc["name"] != "Analytical Engines Ltd" || pc["fullname"] != "Grace Hopper" {
+		t.Fatalf("nested expand: %d %v", r.status, r.body)
+	}
+	res, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": "11111111-1111-4111-8111-111111111111", "queryParameters": opts})
+	if err != nil || !strings.Contains(string(res), `"primarycontactid":{`) || !strings.Contains(string(res), "Grace Hopper") {
+		t.Fatalf("cif retrieve: %s %v", res, err)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid($expand=primarycontactid)", ""); r.status != 400 || !strings.Contains(errMsg(r), "needs its target in the name") {
+		t.Fatalf("nested under a polymorphic lookup: %d %v", r.status, r.body)
+	}
+}
+
+// TestWebAPICollectionExpand: one-to-many relationships expand with
+// $select, $filter, $orderby and $top inside, through the Web API and CIF.
+func TestWebAPICollectionExpand(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	for _, body := range []string{
+		`{"lastname":"Babbage","firstname":"Charles","parentcustomerid_account@odata.bind":"/accounts(22222222-2222-4222-8222-222222222222)"}`,
+		`{"lastname":"Menabrea","firstname":"Luigi","statecode":1,"statuscode":2,"parentcustomerid_account@odata.bind":"/accounts(22222222-2222-4222-8222-222222222222)"}`,
+	} {
+		if r := do(t, srv, "POST", "/api/data/v9.2/contacts", body); r.status != 204 {
+			t.Fatal(r.body)
+		}
+	}
+	const opts = "?$select=name&$expand=contact_customer_accounts($select=lastname;$filter=statecode%20eq%200;$orderby=lastname%20desc;$top=5)"
+	r := do(t, srv, "GET", "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)"+opts, "")
+	if got := rowsOf(r.body["contact_customer_accounts"].([]any), "lastname"); r.status != 200 || got != "lastname=Lovelace;lastname=Babbage" {
+		t.Fatalf("expand: %d %q %v", r.status, got, r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/accounts?$select=name&$orderby=name&$expand=contact_customer_accounts($select=firstname;$top=1)", "")
+	vals := r.body["value"].([]any)
+	if len(vals) != 2 || len(vals[0].(map[string]any)["contact_customer_accounts"].([]any)) != 1 || len(vals[1].(map[string]any)["contact_customer_accounts"].([]any)) != 1 {
+		t.Fatalf("expand on a collection: %v", r.body)
+	}
+	res, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "account", "entityId": "22222222-2222-4222-8222-222222222222",
+		"queryParameters": "?$select=name&$expand=contact_customer_accounts($select=lastname;$orderby=lastname)"})
+	if err != nil || !strings.Contains(string(res), `"contact_customer_accounts":[{`) || strings.Index(string(res), "Babbage") > strings.Index(string(res), "Lovelace") {
+		t.Fatalf("cif retrieve: %s %v", res, err)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts($select=nope)", ""); r.status != 400 || errCode(r) != "0x0" {
+		t.Fatalf("bad select inside: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/accounts?$expand=contact_customer_accounts($skip=1)", ""); r.status != 400 || !strings.Contains(errMsg(r), "$select, $filter, $orderby and $top") {
+		t.Fatalf("bad option inside: %d %v", r.status, r.body)
+	}
+}
+
+// TestWebAPIEntityDefinitionsFilter: $filter on the EntityDefinitions and
+// Attributes collections.
+func TestWebAPIEntityDefinitionsFilter(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	r := do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions?$select=LogicalName&$filter=IsActivity%20eq%20true", "")
+	if got := rowsOf(r.body["value"].([]any), "LogicalName"); r.status != 200 || got != "LogicalName=phonecall;LogicalName=task" {
+		t.Fatalf("IsActivity: %d %q %v", r.status, got, r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions?$select=EntitySetName&$filter=LogicalName%20eq%20'contact'%20or%20startswith(LogicalName,'new_')", "")
+	if got := rowsOf(r.body["value"].([]any), "EntitySetName"); got != "EntitySetName=contacts;EntitySetName=new_calls" {
+		t.Fatalf("LogicalName: %q %v", got, r.body)
+	}
+	r = do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions(LogicalName='contact')/Attributes?$select=LogicalName&$filter=AttributeType%20eq%20'Customer'", "")
+	if got := rowsOf(r.body["value"].([]any), "LogicalName"); r.status != 200 || got != "LogicalName=parentcustomerid" {
+		t.Fatalf("Attributes: %d %q %v", r.status, got, r.body)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions?$filter=Nope%20eq%201", ""); r.status != 400 || !strings.Contains(errMsg(r), "'Nope'") {
+		t.Fatalf("unknown property: %d %v", r.status, r.body)
+	}
+}
+
+// TestSchemaAttributeTypes: types declared in the schema file are checked
+// on writes and reported by EntityDefinitions and $metadata.
+func TestSchemaAttributeTypes(t *testing.T) {
+	schema := `{"entities":[{"logicalName":"new_call","entitySetName":"new_calls","primaryIdAttribute":"new_callid","primaryNameAttribute":"new_name",
+	  "attributes":["new_name","new_duration","new_kind","new_when"]}],
+	  "attributeTypes":{"new_call":{"new_name":{"type":"String","maxLength":10},"new_duration":{"type":"Integer"},
+	    "new_kind":{"type":"Picklist","options":[1,2]},"new_when":{"type":"DateTime"}}}}`
+	e, err := emulator.New(emulator.Config{Schema: []byte(schema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newWebServer(t, e)
+	for body, want := range map[string]string{
+		`{"new_name":"ok","new_duration":5,"new_kind":2,"new_when":"2026-01-31T08:00:00Z"}`: "",
+		`{"new_name":"far too long"}`: "0x80044331",
+		`{"new_duration":"5"}`:        "0x80048d19",
+		`{"new_kind":3}`:              "0x8004431a",
+		`{"new_when":"soon"}`:         "0x80048d19",
+	} {
+		r := do(t, srv, "POST", "/api/data/v9.2/new_calls", body)
+		if want == "" && r.status != 204 || want != "" && (r.status != 400 || errCode(r) != want) {
+			t.Errorf("%s: %d %v, want %q", body, r.status, r.body, want)
+		}
+	}
+	r := do(t, srv, "GET", "/api/data/v9.2/EntityDefinitions(LogicalName='new_call')/Attributes?$select=LogicalName,AttributeType&$filter=AttributeType%20eq%20'Integer'", "")
+	if got := rowsOf(r.body["value"].([]any), "LogicalName"); got != "LogicalName=new_duration" {
+		t.Fatalf("EntityDefinitions: %q %v", got, r.body)
+	}
+	for bad, want := range map[string]string{
+		`{"attributeTypes":{"contact":{"nope":{"type":"Integer"}}}}`:                   "not a writable attribute",
+		`{"attributeTypes":{"contact":{"jobtitle":{"type":"Text"}}}}`:                  ".type must be one of",
+		`{"attributeTypes":{"contact":{"jobtitle":{"type":"Integer","maxLength":5}}}}`: "maxLength applies to String",
+		`{"attributeTypes":{"contact":{"jobtitle":{"type":"Picklist"}}}}`:              "options lists the values",
+		`{"attributeTypes":{"nobody":{"x":{"type":"Integer"}}}}`:                       "no such entity",
+	} {
+		if _, err := emulator.New(emulator.Config{Schema: []byte(bad)}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", bad, err, want)
+		}
+	}
+}

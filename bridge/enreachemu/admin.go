@@ -1,0 +1,137 @@
+package enreachemu
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/cifbridge/cifbridge/internal/httpjson"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// Admin paths served by AdminHandler (full paths, under the daemon's admin
+// token like the rest of /api/v1/).
+const (
+	AdminPrefix   = "/api/v1/enreach-emulator/"
+	PathFaults    = AdminPrefix + "faults"    // GET the fault profile, PUT a new one
+	PathResponses = AdminPrefix + "responses" // GET the canned responses, PUT new ones
+	PathStats     = AdminPrefix + "stats"     // GET Stats
+	PathReset     = AdminPrefix + "reset"     // POST: clear counters, A-numbers and calls
+	PathCalls     = AdminPrefix + "calls"     // POST {"to","userId"?}: place a call (uses up the next-call A-number)
+)
+
+// AdminHandler serves the emulator's admin API:
+//
+//	GET  /api/v1/enreach-emulator/faults     → 200 FaultProfile
+//	PUT  /api/v1/enreach-emulator/faults     ← FaultProfile → 200 the profile now active
+//	GET  /api/v1/enreach-emulator/responses  → 200 [Response]
+//	PUT  /api/v1/enreach-emulator/responses  ← [Response] → 200 the responses now active
+//	GET  /api/v1/enreach-emulator/stats      → 200 Stats
+//	POST /api/v1/enreach-emulator/calls      ← {"to","userId"?} → 201 Call (uses up the user's next-call A-number; GET /calls lists it)
+//	POST /api/v1/enreach-emulator/reset      → 204 (counters, A-numbers, calls; faults and responses stay)
+//
+// Errors are {"error":{"code","message"}} as in the rest of the admin API:
+// 400 -32602 (bad JSON or a broken rule, named), 404 -32601, 405 -32600,
+// 413 -32602 (body over 1 MiB).
+func (e *Emulator) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, e.Faults())
+	})
+	mux.HandleFunc("PUT "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
+		var p FaultProfile
+		if !readAdmin(w, r, &p, `{"seed":1,"rules":[{"method":"GET","path":"/users/me","status":503}]}`) {
+			return
+		}
+		if err := e.SetFaults(p); err != nil {
+			httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("fault profile: %v", err))
+			return
+		}
+		e.log.Info().Int("rules", len(p.Rules)).Int64("seed", p.Seed).Msg("enreach emulator fault profile set")
+		httpjson.Write(w, http.StatusOK, e.Faults())
+	})
+	mux.HandleFunc("GET "+PathResponses, func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, e.Responses())
+	})
+	mux.HandleFunc("PUT "+PathResponses, func(w http.ResponseWriter, r *http.Request) {
+		var rs []Response
+		if !readAdmin(w, r, &rs, `[{"method":"GET","path":"/calls","status":200,"body":[]}]`) {
+			return
+		}
+		if err := e.SetResponses(rs); err != nil {
+			httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("canned responses: %v", err))
+			return
+		}
+		e.log.Info().Int("responses", len(rs)).Msg("enreach emulator canned responses set")
+		httpjson.Write(w, http.StatusOK, e.Responses())
+	})
+	mux.HandleFunc("GET "+PathStats, func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, e.Stats())
+	})
+	mux.HandleFunc("POST "+PathCalls, func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			To     string `json:"to"`
+			UserID string `json:"userId"`
+		}
+		if !readAdmin(w, r, &in, `{"to":"+358501234567"}`) {
+			return
+		}
+		c, err := e.PlaceCall(in.UserID, in.To)
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("place a call: %v", err))
+			return
+		}
+		httpjson.Write(w, http.StatusCreated, c)
+	})
+	mux.HandleFunc("POST "+PathReset, func(w http.ResponseWriter, r *http.Request) {
+		e.Reset()
+		e.log.Info().Msg("enreach emulator reset")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/", adminFallback)
+	return mux
+}
+
+// readAdmin reads a strict JSON body into v, answering the error itself.
+func readAdmin(w http.ResponseWriter, r *http.Request, v any, example string) bool {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, protocol.InvalidParams("the body is larger than %d bytes", maxBody))
+			return false
+		}
+		httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("cannot read the body: %v", err))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	if err == nil && dec.More() {
+		err = fmt.Errorf("trailing data after the JSON value")
+	}
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("the body must be JSON like %s: %v", example, err))
+		return false
+	}
+	return true
+}
+
+var adminMethods = map[string]string{
+	PathFaults: "GET, PUT", PathResponses: "GET, PUT", PathStats: "GET", PathReset: "POST", PathCalls: "POST",
+}
+
+func adminFallback(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	if allow, ok := adminMethods[path]; ok {
+		w.Header().Set("Allow", allow)
+		httpjson.Error(w, http.StatusMethodNotAllowed, protocol.Errorf(protocol.CodeInvalidRequest, "%s does not serve %s: use %s", path, r.Method, allow))
+		return
+	}
+	httpjson.Error(w, http.StatusNotFound, protocol.Errorf(protocol.CodeMethodNotFound,
+		"no Enreach emulator admin endpoint %s: it serves %s, %s, %s, %s and %s", r.URL.Path, PathFaults, PathResponses, PathStats, PathCalls, PathReset))
+}
