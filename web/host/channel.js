@@ -46,7 +46,8 @@ export const CIF_CALLS = Object.freeze({
   setwidth: "setWidth",
   getwidth: "getWidth",
   renderSearchPage: "renderSearchPage",
-  // CIF 2.0 (bridge/cif.go cif2Calls): relayed as they are.
+  // CIF 2.0 (protocol/cif2.go): relayed as they are; the bridge's agent
+  // workspace answers them.
   createSession: "createSession",
   getAllSessions: "getAllSessions",
   getFocusedSession: "getFocusedSession",
@@ -69,6 +70,15 @@ export const CIF_CALLS = Object.freeze({
   updateContext: "updateContext",
   openKBSearchControl: "openKBSearchControl",
   isConsoleApp: "isConsoleApp",
+  getTabs: "getTabs",
+  closeTab: "closeTab",
+  cancelEvent: "cancelEvent",
+  setPresence: "setPresence",
+  getPresence: "getPresence",
+  updateConversation: "updateConversation",
+  raiseEvent: "raiseEvent",
+  logAnalyticsEvent: "logAnalyticsEvent",
+  initLogAnalytics: "initLogAnalytics",
 });
 
 /**
@@ -116,7 +126,7 @@ export const NO_TIMER = new Set(["openform", "notifyEvent", "insertNotes"]);
 export const KNOWN_EVENTS = Object.freeze([
   "onclicktoact", "onmodechanged", "onsizechanged", "onpagenavigate", "onsendkbarticle",
   "onSessionSwitched", "onSessionCreated", "onBeforeSessionClosed", "onSessionClosed",
-  "onSetPresence", "onMaxSessionsReached",
+  "onSetPresence", "onMaxSessionsReached", "onPresenceChange",
 ]);
 
 const lowerCalls = new Map(Object.keys(CIF_CALLS).map((k) => [k.toLowerCase(), k]));
