@@ -1,5 +1,5 @@
 // Package dataverse is the backend that executes CIF calls against a real
-// Dataverse Web API org (DESIGN.md §7, --backend dataverse), authenticated
+// Dataverse Web API org (--backend dataverse), authenticated
 // with OAuth2 client credentials.
 //
 // Entry points:

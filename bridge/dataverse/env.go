@@ -9,7 +9,7 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// environment answers cif.getenvironment with CIF's keys (domain.md §1.3),
+// environment answers cif.getenvironment with CIF's keys (the keys CIF documents),
 // of the same types as the emulator's:
 //
 //	clientUrl, appUrl      the org URL, and its main.aspx (a daemon has no app page)

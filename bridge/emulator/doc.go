@@ -1,7 +1,7 @@
 // Package emulator is the embedded Dataverse emulator, cifbridge's
-// zero-config default backend (DESIGN.md §7). It keeps records in memory,
+// zero-config default backend (README "Configuration"). It keeps records in memory,
 // keyed by logical name, with the metadata table logical name → entity set
-// → primary key of DESIGN.md §1, and answers CIF calls with CIF's result
+// → primary key Dataverse's metadata gives (bridge/primarykey), and answers CIF calls with CIF's result
 // shapes and Dataverse's error codes.
 //
 // Entry points:

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Dataverse error codes the emulator answers with (domain.md §3.4).
+// Dataverse error codes the emulator answers with (as a Dataverse org answers them; docs/emulator-parity.md).
 const (
 	CodeRecordNotFound  = "0x80040217" // 404: "<entity> With Id = <guid> Does Not Exist"
 	CodeDuplicateKey    = "0x80040237" // 412: "A record with matching key values already exists."

@@ -35,7 +35,7 @@ const (
 // emulator's own user (WhoAmI) owns, created and last modified it.
 var systemUserCols = []string{"_ownerid_value", "_createdby_value", "_modifiedby_value"}
 
-// builtinEntities is the default metadata table (DESIGN.md §1, domain.md §3.5).
+// builtinEntities is the default metadata table (entity sets and primary keys as Dataverse's metadata gives them).
 // Primary keys come from the one built-in table, primarykey.Of.
 func builtinEntities() []EntityMeta {
 	common := []string{"description", "statecode", "statuscode"}

@@ -1,5 +1,5 @@
 // Package enreach is the Enreach REST API (EnreachAPI, formerly BeneAPI)
-// upstream behind enreach.executeQuery and enreach.setANumber (DESIGN.md §7).
+// upstream behind enreach.executeQuery and enreach.setANumber (README "Configuration").
 //
 // Entry points:
 //
