@@ -504,7 +504,7 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 // -32008.
 func TestNoTimeoutCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "openform", LatencyMs: 25_000}}}})
+		emu, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "openform", LatencyMs: 25_000}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 // with data.delivered true (it may have run); a call refused at the door
 // says nothing of the kind.
 func TestShutdownSaysDelivered(t *testing.T) {
-	emu, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 1500}}}})
+	emu, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 1500}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 // inBubble runs a bridge on the emulator (with faults) inside the bubble and
 // returns a connected widget socket.
-func inBubble(t *testing.T, faults *emulator.FaultProfile) (*emulator.Emulator, *websocket.Conn) {
+func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, *websocket.Conn) {
 	emu, err := emulator.New(emulator.Config{Faults: faults})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestTimeoutExactAndLateAnswer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				emu, ws := inBubble(t, &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: tt.latency, Count: 1}}})
+				emu, ws := inBubble(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: tt.latency, Count: 1}}})
 				ctx := context.Background()
 				ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":"h","method":"bridge.hello","params":{"profile":"`+tt.profile+`"}}`))
 				var h protocol.HelloResult
@@ -122,8 +122,8 @@ func TestTimeoutExactAndLateAnswer(t *testing.T) {
 // as outcome "failure" with the error.
 func TestLateFailureReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		_, ws := inBubble(t, &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 15_000, Count: 1,
-			Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
+		_, ws := inBubble(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 15_000, Count: 1,
+			Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
 		ws.Write(context.Background(), websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`))
 		if r := readMsg(t, ws); r.Error == nil || r.Error.Code != protocol.CodeTimeout {
 			t.Fatalf("reply = %+v", r)

@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -29,7 +28,7 @@ func dial(t *testing.T, d *daemon, o client.Options) *client.Conn {
 // ms, with the retry engine and a ledger when asked.
 func slowFirstCreate(ms int, withLedger bool) daemonConfig {
 	return daemonConfig{bubble: true, ledger: withLedger,
-		faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: ms, Count: 1}}}}
+		faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: ms, Count: 1}}}}
 }
 
 // TestCIFCalls: every typed CIF 1.0 method against the emulator, with the

@@ -18,6 +18,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/pipenet"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // daemon is a real bridge (emulator backend, optionally the retry engine
@@ -37,7 +38,7 @@ type daemon struct {
 }
 
 type daemonConfig struct {
-	faults *emulator.FaultProfile
+	faults *protocol.FaultProfile
 	ledger bool // wire the retry engine and a ledger (enreach.xrm.*)
 	bubble bool // in-memory pipes (call inside synctest.Test)
 	token  string

@@ -52,7 +52,7 @@ func (e *Emulator) AdminHandler() http.Handler {
 			writeAdminError(w, http.StatusBadRequest, protocol.InvalidParams("cannot read the fault profile: %v", err))
 			return
 		}
-		var p FaultProfile
+		var p protocol.FaultProfile
 		if err := decodeStrict(b, &p); err != nil {
 			writeAdminError(w, http.StatusBadRequest, protocol.InvalidParams("the fault profile must be a JSON object like {\"seed\":1,\"rules\":[{\"method\":\"createrecord\",…}]}: %v", err))
 			return

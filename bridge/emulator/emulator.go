@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Config configures New. The zero value is a working emulator with the
@@ -22,7 +24,7 @@ type Config struct {
 	// {"contact":[{...}],"account":[...]}. nil means an empty store.
 	Seed []byte
 	// Faults is the initial fault profile. nil means no faults.
-	Faults *FaultProfile
+	Faults *protocol.FaultProfile
 	// Logger receives debug lines per operation. The zero value is disabled.
 	Logger zerolog.Logger
 	// Now is the clock for createdon/modifiedon, reportTime and late

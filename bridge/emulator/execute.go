@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/go-json-experiment/json/jsontext"
 	"net/http"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"

@@ -23,7 +23,7 @@ func createContact(ctx context.Context, e *emulator.Emulator, deadline time.Time
 
 func TestLatencyCompletesAfterCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
+		e, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
 			{Method: "createrecord", Entity: "contact", LatencyMs: 3000},
 		}}})
 		if err != nil {
@@ -54,8 +54,8 @@ func TestLatencyCompletesAfterCancel(t *testing.T) {
 
 func TestLatencyConcurrentCallers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
-			{Method: "*", Latency: &emulator.Dist{Kind: "uniform", MinMs: 100, MaxMs: 20000}},
+		e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+			{Method: "*", Latency: &protocol.Dist{Kind: "uniform", MinMs: 100, MaxMs: 20000}},
 		}}})
 		deadline := time.Now().Add(10 * time.Second)
 		done := make(chan error, 20)
@@ -78,8 +78,8 @@ func TestLatencyConcurrentCallers(t *testing.T) {
 }
 
 func TestFaultCount(t *testing.T) {
-	e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
-		{Method: "createrecord", Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "Service unavailable"}},
+	e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+		{Method: "createrecord", Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "Service unavailable"}},
 	}}})
 	var errs int
 	for range 3 {
@@ -95,9 +95,9 @@ func TestFaultCount(t *testing.T) {
 }
 
 func TestFaultEntityAndOrder(t *testing.T) {
-	e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
-		{Method: "createrecord", Entity: "account", Error: &emulator.FaultError{Status: 429, Code: "0x80072322", Message: "throttled"}},
-		{Method: "*", Error: &emulator.FaultError{Status: 500, Code: "0x80040216", Message: "generic"}},
+	e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+		{Method: "createrecord", Entity: "account", Error: &protocol.FaultError{Status: 429, Code: "0x80072322", Message: "throttled"}},
+		{Method: "*", Error: &protocol.FaultError{Status: 500, Code: "0x80040216", Message: "generic"}},
 	}}})
 	_, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "account", "value": map[string]any{"name": "a"}})
 	checkErr(t, err, &wantErr{rpc: protocol.CodeBackend, status: 429, code: "0x80072322"})
@@ -110,8 +110,8 @@ func TestFaultEntityAndOrder(t *testing.T) {
 
 func TestFaultRatioDeterministic(t *testing.T) {
 	run := func(seed int64) string {
-		e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Seed: seed, Rules: []emulator.FaultRule{
-			{Method: "createrecord", Ratio: ratio(0.5), Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "x"}},
+		e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Seed: seed, Rules: []protocol.FaultRule{
+			{Method: "createrecord", Ratio: ratio(0.5), Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "x"}},
 		}}})
 		var b strings.Builder
 		for range 64 {
@@ -137,7 +137,7 @@ func TestFaultRatioDeterministic(t *testing.T) {
 
 func TestFaultDrop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Drop: true}}}})
+		e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", Drop: true}}}})
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -157,8 +157,8 @@ func TestFaultDrop(t *testing.T) {
 
 func TestFaultErrorAfterLatency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, _ := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
-			{Method: "retrieverecord", LatencyMs: 500, Error: &emulator.FaultError{Status: 404, Code: "0x80040217", Message: "gone"}},
+		e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+			{Method: "retrieverecord", LatencyMs: 500, Error: &protocol.FaultError{Status: 404, Code: "0x80040217", Message: "gone"}},
 		}}})
 		start := time.Now()
 		_, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": adaID})
@@ -170,14 +170,14 @@ func TestFaultErrorAfterLatency(t *testing.T) {
 }
 
 func TestFaultDistributions(t *testing.T) {
-	for _, d := range []emulator.Dist{
+	for _, d := range []protocol.Dist{
 		{Kind: "uniform", MinMs: 10, MaxMs: 20},
 		{Kind: "normal", MeanMs: 15, StddevMs: 3, MinMs: 10, MaxMs: 20},
 		{Kind: "exponential", MeanMs: 5, MinMs: 10, MaxMs: 20},
 	} {
 		t.Run(d.Kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				e, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Seed: 3, Rules: []emulator.FaultRule{{Method: "getmode", Latency: &d}}}})
+				e, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Seed: 3, Rules: []protocol.FaultRule{{Method: "getmode", Latency: &d}}}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -198,20 +198,20 @@ func TestFaultDistributions(t *testing.T) {
 func TestFaultValidation(t *testing.T) {
 	tests := []struct {
 		name string
-		p    emulator.FaultProfile
+		p    protocol.FaultProfile
 		want string
 	}{
-		{name: "ok", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*"}, {Method: "createRecord"}}}},
-		{name: "method required", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*"}, {Method: "*"}, {}}}, want: "rules[2].method is required"},
-		{name: "unknown method", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "create"}}}, want: `rules[0].method "create" is not a known method`},
-		{name: "ratio", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Ratio: ratio(1.5)}}}, want: "rules[0].ratio must be between 0 and 1"},
-		{name: "latency", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", LatencyMs: -1}}}, want: "rules[0].latencyMs"},
-		{name: "count", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Count: -1}}}, want: "rules[0].count"},
-		{name: "dist kind", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Latency: &emulator.Dist{Kind: "pareto"}}}}, want: "rules[0].latency.kind"},
-		{name: "dist range", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Latency: &emulator.Dist{Kind: "uniform", MinMs: 5, MaxMs: 1}}}}, want: "rules[0].latency.maxMs"},
-		{name: "error status", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Error: &emulator.FaultError{Status: 200, Code: "x", Message: "y"}}}}, want: "rules[0].error.status"},
-		{name: "error code", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Error: &emulator.FaultError{Status: 500, Message: "y"}}}}, want: "rules[0].error.code is required"},
-		{name: "error and drop", p: emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Drop: true, Error: &emulator.FaultError{Status: 500, Code: "x", Message: "y"}}}}, want: "error and drop"},
+		{name: "ok", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*"}, {Method: "createRecord"}}}},
+		{name: "method required", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*"}, {Method: "*"}, {}}}, want: "rules[2].method is required"},
+		{name: "unknown method", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "create"}}}, want: `rules[0].method "create" is not a known method`},
+		{name: "ratio", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Ratio: ratio(1.5)}}}, want: "rules[0].ratio must be between 0 and 1"},
+		{name: "latency", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", LatencyMs: -1}}}, want: "rules[0].latencyMs"},
+		{name: "count", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Count: -1}}}, want: "rules[0].count"},
+		{name: "dist kind", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Latency: &protocol.Dist{Kind: "pareto"}}}}, want: "rules[0].latency.kind"},
+		{name: "dist range", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Latency: &protocol.Dist{Kind: "uniform", MinMs: 5, MaxMs: 1}}}}, want: "rules[0].latency.maxMs"},
+		{name: "error status", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: &protocol.FaultError{Status: 200, Code: "x", Message: "y"}}}}, want: "rules[0].error.status"},
+		{name: "error code", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: &protocol.FaultError{Status: 500, Message: "y"}}}}, want: "rules[0].error.code is required"},
+		{name: "error and drop", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Drop: true, Error: &protocol.FaultError{Status: 500, Code: "x", Message: "y"}}}}, want: "error and drop"},
 	}
 	e, _ := emulator.New(emulator.Config{})
 	for _, tt := range tests {
@@ -228,7 +228,7 @@ func TestFaultValidation(t *testing.T) {
 			}
 		})
 	}
-	_, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{}}}})
+	_, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{}}}})
 	if err == nil || !strings.HasPrefix(err.Error(), "faults: rules[0].method is required") {
 		t.Fatalf("New err = %v", err)
 	}
@@ -236,7 +236,7 @@ func TestFaultValidation(t *testing.T) {
 
 func TestFaultProfileJSON(t *testing.T) {
 	const in = `{"seed":1,"rules":[{"method":"createrecord","entity":"contact","latencyMs":3000,"ratio":1,"count":1,"error":{"status":503,"code":"0x80040216","message":"busy"},"drop":false}]}`
-	var p emulator.FaultProfile
+	var p protocol.FaultProfile
 	if err := json.Unmarshal([]byte(in), &p); err != nil {
 		t.Fatal(err)
 	}
@@ -283,9 +283,9 @@ func TestParseFaultProfile(t *testing.T) {
 // the two. A drop never answers and is not counted.
 func TestLateInjectedErrorIsALateCompletion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
-			{Method: "createrecord", LatencyMs: 3000, Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80072321", Message: "unavailable"}},
-			{Method: "createrecord", LatencyMs: 500, Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80072321", Message: "unavailable"}},
+		e, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+			{Method: "createrecord", LatencyMs: 3000, Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80072321", Message: "unavailable"}},
+			{Method: "createrecord", LatencyMs: 500, Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80072321", Message: "unavailable"}},
 			{Method: "createrecord", Drop: true, Count: 1},
 		}}})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 type webResp struct {
@@ -196,8 +197,8 @@ func TestWebAPIStripPrefix(t *testing.T) {
 func TestWebAPIFaults(t *testing.T) {
 	e := newSeeded(t)
 	srv := newWebServer(t, e)
-	if err := e.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{
-		{Method: "createrecord", Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}},
+	if err := e.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{
+		{Method: "createrecord", Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}},
 		{Method: "search", Drop: true},
 	}}); err != nil {
 		t.Fatal(err)

@@ -65,8 +65,8 @@ func TestXrmExecuteBound(t *testing.T) {
 // target's entity, so entity-scoped fault rules apply to it.
 func TestXrmExecuteBoundFaults(t *testing.T) {
 	e := newSeeded(t)
-	if err := e.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "execute", Entity: "contact",
-		Error: &emulator.FaultError{Status: http.StatusServiceUnavailable, Code: "0x80072322", Message: "busy"}}}}); err != nil {
+	if err := e.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "execute", Entity: "contact",
+		Error: &protocol.FaultError{Status: http.StatusServiceUnavailable, Code: "0x80072322", Message: "busy"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	exec := func(bound map[string]any) (json.RawMessage, error) {

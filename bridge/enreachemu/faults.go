@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // FaultProfile is the Enreach emulator's fault setup, in the shape of the
-// Dataverse emulator's (emulator.FaultProfile): rules tried in order, the
+// Dataverse emulator's (protocol.FaultProfile): rules tried in order, the
 // first whose method and path match, whose count is not used up and whose
 // ratio draw succeeds applies; draws come from a PCG seeded with Seed.
 type FaultProfile struct {
@@ -32,9 +32,9 @@ type FaultRule struct {
 	// matches any rest: "/users/*"); empty matches all.
 	Path string `json:"path,omitempty"`
 	// LatencyMs delays the answer; Latency replaces it with a random draw
-	// (emulator.Dist: uniform, normal, exponential).
+	// (protocol.Dist: uniform, normal, exponential).
 	LatencyMs int            `json:"latencyMs,omitempty"`
-	Latency   *emulator.Dist `json:"latency,omitempty"`
+	Latency   *protocol.Dist `json:"latency,omitempty"`
 	// Ratio is the probability the rule applies, 0..1; nil means 1.
 	Ratio *float64 `json:"ratio,omitempty"`
 	// Count applies the rule to the first Count matching requests; 0: all.

@@ -41,7 +41,7 @@ func dataverseOn(httpTimeout time.Duration) func(t *testing.T, emu *emulator.Emu
 func TestBackendOwnTimeoutIsFlaggedAndNotAwaited(t *testing.T) {
 	r := startRig(t, rigOptions{
 		timeout: 5 * time.Second, backend: dataverseOn(400 * time.Millisecond),
-		faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 1200, Count: 1}}},
+		faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 1200, Count: 1}}},
 	})
 	c := r.dial()
 	res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Cut off"}, "delay": 0})

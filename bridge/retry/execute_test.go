@@ -8,7 +8,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -19,12 +18,12 @@ import (
 // answer then settles. Each case checks the emulator's records against the
 // ledger entry.
 func TestExecuteCreateIsTracked(t *testing.T) {
-	slowFirst := func(fail *emulator.FaultError) *emulator.FaultProfile {
-		return &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "execute", LatencyMs: 400, Count: 1, Error: fail}}}
+	slowFirst := func(fail *protocol.FaultError) *protocol.FaultProfile {
+		return &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "execute", LatencyMs: 400, Count: 1, Error: fail}}}
 	}
 	tests := []struct {
 		name        string
-		faults      *emulator.FaultProfile
+		faults      *protocol.FaultProfile
 		idempotent  bool
 		entity      string
 		wantStatus  protocol.LedgerStatus // "" for no entry
@@ -32,7 +31,7 @@ func TestExecuteCreateIsTracked(t *testing.T) {
 	}{
 		{"first attempt succeeds", nil, false, "contact", "", 1},
 		{"timed out, landed late: cleared with its record", slowFirst(nil), false, "contact", protocol.LedgerCleared, 1},
-		{"timed out, failed late: cleared", slowFirst(&emulator.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."}), false, "contact", protocol.LedgerCleared, 0},
+		{"timed out, failed late: cleared", slowFirst(&protocol.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."}), false, "contact", protocol.LedgerCleared, 0},
 		{"idempotent, landed late: resolved", slowFirst(nil), true, "phonecall", protocol.LedgerResolved, 1},
 	}
 	for _, tt := range tests {
@@ -127,7 +126,7 @@ func TestIdempotentConflictAfterNotRunIsNoSuccess(t *testing.T) {
 		if _, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "first"}}); rep.Error != nil {
 			t.Fatal(rep.Error)
 		}
-		r.emu.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
+		r.emu.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
 		_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "second"}, "idempotent": true, "delay": 0})
 		wantCode(t, rep, protocol.CodeRetriesExhausted)
 		var d protocol.ExhaustedData
@@ -151,24 +150,24 @@ const opsSchema = `{"operations":[{"name":"new_Ping","kind":"action","response":
 // enreach.xrm.execute never retries on its own, whatever the operation and
 // the error (Enreach documents no retry for it).
 func TestExecuteNeverRetries(t *testing.T) {
-	busy := func(status int) *emulator.FaultError {
-		return &emulator.FaultError{Status: status, Code: "0x80040216", Message: "busy"}
+	busy := func(status int) *protocol.FaultError {
+		return &protocol.FaultError{Status: status, Code: "0x80040216", Message: "busy"}
 	}
 	tests := []struct {
 		name     string
 		op       map[string]any
-		fault    emulator.FaultRule
+		fault    protocol.FaultRule
 		wantCode int64
 	}{
-		{"function after 503", map[string]any{"operationType": 1, "operationName": "WhoAmI"}, emulator.FaultRule{Method: "execute", Count: 1, Error: busy(503)}, protocol.CodeBackend},
-		{"action after 429", map[string]any{"operationType": 0, "operationName": "new_Ping"}, emulator.FaultRule{Method: "execute", Count: 1, Error: busy(429)}, protocol.CodeBackend},
-		{"function after 504", map[string]any{"operationType": 1, "operationName": "RetrieveVersion"}, emulator.FaultRule{Method: "execute", Error: busy(504)}, protocol.CodeBackend},
-		{"action after a timeout", map[string]any{"operationType": 0, "operationName": "new_Ping"}, emulator.FaultRule{Method: "execute", LatencyMs: 400, Count: 1}, protocol.CodeTimeout},
+		{"function after 503", map[string]any{"operationType": 1, "operationName": "WhoAmI"}, protocol.FaultRule{Method: "execute", Count: 1, Error: busy(503)}, protocol.CodeBackend},
+		{"action after 429", map[string]any{"operationType": 0, "operationName": "new_Ping"}, protocol.FaultRule{Method: "execute", Count: 1, Error: busy(429)}, protocol.CodeBackend},
+		{"function after 504", map[string]any{"operationType": 1, "operationName": "RetrieveVersion"}, protocol.FaultRule{Method: "execute", Error: busy(504)}, protocol.CodeBackend},
+		{"action after a timeout", map[string]any{"operationType": 0, "operationName": "new_Ping"}, protocol.FaultRule{Method: "execute", LatencyMs: 400, Count: 1}, protocol.CodeTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				r := startRig(t, rigOptions{schema: opsSchema, faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{tt.fault}}})
+				r := startRig(t, rigOptions{schema: opsSchema, faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{tt.fault}}})
 				c := r.dial()
 				rep := c.call(protocol.MethodXrmExecute, map[string]any{"metaData": tt.op})
 				wantCode(t, rep, tt.wantCode)

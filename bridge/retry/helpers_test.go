@@ -41,7 +41,7 @@ type rigOptions struct {
 	timeout    time.Duration // CIF timeout; default 200 ms
 	lateWindow time.Duration
 	idempotent bool
-	faults     *emulator.FaultProfile
+	faults     *protocol.FaultProfile
 	schema     string // emulator schema file content
 	// backend, when set, is the bridge's backend instead of the emulator
 	// itself (e.g. the Dataverse backend on the emulator's Web API face).

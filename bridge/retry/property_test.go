@@ -12,7 +12,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -48,11 +47,11 @@ func checkGroundTruth(t *testing.T, seed uint64, idempotent bool) {
 	)
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
 	drop := 0.08
-	r := startRig(t, rigOptions{timeout: timeout, lateWindow: 500 * time.Millisecond, faults: &emulator.FaultProfile{
+	r := startRig(t, rigOptions{timeout: timeout, lateWindow: 500 * time.Millisecond, faults: &protocol.FaultProfile{
 		Seed: int64(seed),
-		Rules: []emulator.FaultRule{
+		Rules: []protocol.FaultRule{
 			{Method: "createrecord", Drop: true, Ratio: &drop},
-			{Method: "createrecord", Latency: &emulator.Dist{Kind: "uniform", MinMs: 20, MaxMs: 320}},
+			{Method: "createrecord", Latency: &protocol.Dist{Kind: "uniform", MinMs: 20, MaxMs: 320}},
 		},
 	}})
 

@@ -11,7 +11,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -21,8 +20,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // slowFirstCreate delays the first create past the 200 ms CIF timeout; it
 // completes (or fails with failWith) at 400 ms. The scenarios run in a
 // synctest bubble: those times are fake and exact, no test waits for them.
-func slowFirstCreate(failWith *emulator.FaultError) *emulator.FaultProfile {
-	return &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 400, Count: 1, Error: failWith}}}
+func slowFirstCreate(failWith *protocol.FaultError) *protocol.FaultProfile {
+	return &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 400, Count: 1, Error: failWith}}}
 }
 
 func TestCreateTimeoutThenSuccessIsConfirmed(t *testing.T) {
@@ -81,7 +80,7 @@ func TestCreateTimeoutThenSuccessIsConfirmed(t *testing.T) {
 
 func TestCreateTimeoutThenLateFailureIsCleared(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{faults: slowFirstCreate(&emulator.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."})})
+		r := startRig(t, rigOptions{faults: slowFirstCreate(&protocol.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."})})
 		c := r.dial()
 		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Hopper"}, "delay": 0})
 		if rep.Error != nil || !res.PossibleDuplicate || res.Attempts != 2 {
@@ -184,7 +183,7 @@ func TestFirstAttemptSuccessWritesNothing(t *testing.T) {
 
 func TestAllAttemptsTimeOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 400}}}})
+		r := startRig(t, rigOptions{faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 400}}}})
 		c := r.dial()
 		_, rep := c.create(map[string]any{"entityLogicalName": "lead", "data": map[string]any{"lastname": "L"}, "maxRetries": 1, "delay": 0})
 		wantCode(t, rep, protocol.CodeRetriesExhausted)
@@ -218,7 +217,7 @@ func TestAllAttemptsTimeOut(t *testing.T) {
 func TestLateExpiryIsExpiredUnknown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := startRig(t, rigOptions{lateWindow: 300 * time.Millisecond,
-			faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Drop: true, Count: 1}}}})
+			faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", Drop: true, Count: 1}}}})
 		c := r.dial()
 		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "X"}, "delay": 0})
 		if rep.Error != nil || !res.PossibleDuplicate {
@@ -236,12 +235,12 @@ func TestLateExpiryIsExpiredUnknown(t *testing.T) {
 }
 
 func TestRetryPolicyAgainstEmulator(t *testing.T) {
-	fe := func(status int, code string) *emulator.FaultError {
-		return &emulator.FaultError{Status: status, Code: code, Message: "injected " + code}
+	fe := func(status int, code string) *protocol.FaultError {
+		return &protocol.FaultError{Status: status, Code: code, Message: "injected " + code}
 	}
 	tests := []struct {
 		name     string
-		err      *emulator.FaultError
+		err      *protocol.FaultError
 		attempts int64 // faults applied = attempts made
 		code     int64
 		ledger   bool // a gateway error leaves open whether the create ran
@@ -258,7 +257,7 @@ func TestRetryPolicyAgainstEmulator(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				r := startRig(t, rigOptions{faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Error: tt.err}}}})
+				r := startRig(t, rigOptions{faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: tt.err}}}})
 				c := r.dial()
 				_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "P"}, "maxRetries": 2, "delay": 1})
 				wantCode(t, rep, tt.code)
@@ -309,9 +308,9 @@ func TestUpdateAndRetrieveRetried(t *testing.T) {
 		if rep.Error != nil {
 			t.Fatal(rep.Error)
 		}
-		r.emu.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{
+		r.emu.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{
 			{Method: "updaterecord", LatencyMs: 400, Count: 1},
-			{Method: "retrieverecord", Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}, Count: 1},
+			{Method: "retrieverecord", Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}, Count: 1},
 		}})
 		rep = c.call(protocol.MethodXrmUpdateRecord, map[string]any{"entityLogicalName": "contact", "id": created.ID, "data": map[string]any{"lastname": "King"}, "delay": 0})
 		var up protocol.XrmUpdateResult
