@@ -29,7 +29,11 @@ import (
 //     retryAfterMs, …) are equal within LatencyTolerance;
 //   - "attemptId" and "resumeToken" members are ignored (minted per run;
 //     a capture holds resume tokens redacted), as is bridge.hello's
-//     result.version (the bridge build).
+//     result.version (the bridge build);
+//   - "@odata.etag" and "versionnumber" values are not compared (their
+//     presence is): they count the store's writes, so they depend on what
+//     the store held before the session (a seed, other sessions), not on
+//     the session.
 type Rules struct {
 	// LatencyTolerance bounds |captured - replayed| for *Ms numbers.
 	LatencyTolerance time.Duration
@@ -255,7 +259,7 @@ func (c *cmp) walk(path []string, w, g any, top bool) {
 		key = path[len(path)-1]
 	}
 	switch key {
-	case "attemptId", "resumeToken":
+	case "attemptId", "resumeToken", "@odata.etag", "versionnumber":
 		return
 	case "requestId":
 		c.requestID(path, w, g)

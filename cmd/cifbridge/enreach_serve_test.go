@@ -121,6 +121,7 @@ func TestServeEnreachEmulator(t *testing.T) {
 
 	// a fault through the admin API
 	req, _ = http.NewRequest("PUT", base+enreachemu.PathFaults, strings.NewReader(`{"rules":[{"method":"GET","path":"/calls","status":503,"count":1}]}`))
+	req.Header.Set("Content-Type", "application/json") // the bridge's cross-site guard
 	if res := mustDo(t, req); res.StatusCode != 200 {
 		t.Fatalf("PUT faults: %d", res.StatusCode)
 	}
