@@ -72,7 +72,7 @@ func methodLabel(method string) string {
 	switch {
 	case method == protocol.MethodHello, strings.HasPrefix(method, "enreach."):
 		return method
-	case strings.HasPrefix(method, protocol.CIFPrefix) && len(method) < 40:
+	case protocol.CIFMethod(method) != nil: // the CIF method table: a bounded set
 		return method
 	}
 	return "other"
