@@ -262,16 +262,6 @@ function tick() {
     const a = row._attempt;
     if (!a) continue;
     const since = now - row._at;
-    if (a.noTimeout) {
-      // openForm, notifyEvent, insertNotes: CIF runs them without a timer;
-      // they wait for the agent (the deadline is only the safety limit).
-      const box = row.querySelector(".left");
-      if (box.dataset.tone !== "agent") box.dataset.tone = "agent";
-      box.querySelector(".fill").style.width = "100%";
-      setText(box.querySelector(".txt"), "waiting for the agent");
-      setText(row.querySelector(".elapsed"), fmtMs(a.elapsedMs + since));
-      continue;
-    }
     const total = Math.max(1, new Date(a.deadline) - new Date(a.started));
     const left = Math.max(0, a.leftMs - since);
     const frac = left / total;

@@ -16,7 +16,7 @@ const SEED = path.join(repoRoot, "bridge/emulator/testdata/seed-example.json");
 const ADA = "+358401234567";
 const ALAN = "+358409876543";
 // The incoming-call toast times out after this many seconds (templates file).
-const RING_SECONDS = 10;
+const RING_SECONDS = 4;
 
 describe("multisession sample in Chromium", { skip: skipReason || false, timeout: 180_000 }, () => {
   let daemon, browser, page, session, base;
@@ -66,12 +66,6 @@ describe("multisession sample in Chromium", { skip: skipReason || false, timeout
     let toast = await pending("Incoming call from Ada Lovelace");
     assert.equal(toast.fields.Number, ADA);
     assert.ok(toast.remainingMs > 0 && toast.remainingMs <= RING_SECONDS * 1000, "the toast counts down: " + toast.remainingMs);
-    // The dashboard shows the notifyEvent as waiting for the agent, not as a
-    // countdown to a CIF timeout.
-    const dash = await newPage(browser);
-    await dash.goto(daemon.base + "/");
-    await dash.locator("#inflight tr", { hasText: "cif.notifyEvent" }).filter({ hasText: "waiting for the agent" }).waitFor();
-    await dash.close();
     await agent("/notifications/" + toast.id, { action: "accept" });
     const ada = await callWhere((c) => c.number === ADA && c.phase === "active", "Ada's call active");
     assert.equal(ada.outcome, "Accept/Accept");
