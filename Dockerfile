@@ -13,6 +13,12 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}"
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/cifbridge /cifbridge
 COPY --from=build --chown=65532:65532 /out/data /data
+# The image listens on 0.0.0.0: cifbridge then refuses to start until it
+# has tokens (CIFBRIDGE_ADMIN_TOKEN, better also CIFBRIDGE_WIDGET_TOKEN and
+# CIFBRIDGE_HOST_TOKEN, or their *_FILE variables) or the operator opts in
+# with CIFBRIDGE_ALLOW_UNAUTHENTICATED=true (docker-compose.yml does, with
+# the port published on loopback). The choice is the operator's, not the
+# image's.
 ENV CIFBRIDGE_LISTEN=0.0.0.0:8787 \
     CIFBRIDGE_DATA_DIR=/data \
     CIFBRIDGE_LOG_FORMAT=json

@@ -20,6 +20,10 @@
 //
 // and prints one table with bridge / raw-echo ratios (JSON with --json). It
 // is a package main without tests, so `go test ./...` does not run it.
+//
+// Its client side is the load tool's (loadtest) and client.DialRaw: frames
+// written and read raw, so that the figures are the bridge's (see the
+// client package doc).
 package main
 
 import (
@@ -45,6 +49,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/loadtest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -256,7 +261,12 @@ func (b *bencher) start(ctx context.Context, name string, args ...string) (*serv
 		cmd = exec.CommandContext(ctx, self, "--echo-server", addr)
 	} else {
 		dir, _ := os.MkdirTemp(b.tmp, "data-")
-		cmd = exec.CommandContext(ctx, b.o.bin, append([]string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--log-format", "json"}, append(args, strings.Fields(b.o.bridgeArgs)...)...)...)
+		// The suite drives one session at thousands of calls/s and 10 000
+		// sessions from loopback: lift the per-session call rate and the
+		// per-IP connection cap meant for real clients.
+		base := []string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--log-format", "json",
+			"--max-call-rate", "0", "--max-conns-per-ip", "-1"}
+		cmd = exec.CommandContext(ctx, b.o.bin, append(base, append(args, strings.Fields(b.o.bridgeArgs)...)...)...)
 	}
 	cmd.Stdout, cmd.Stderr = b.out, b.out
 	if err := cmd.Start(); err != nil {
@@ -408,25 +418,25 @@ func (b *bencher) idleOne(ctx context.Context, s *server) (IdleRSS, error) {
 	n := b.o.idle
 	fmt.Fprintf(b.out, "idle RSS: %d sessions on %s …\n", n, s.name)
 	pid := s.cmd.Process.Pid
-	conns := make([]*websocket.Conn, 0, n)
+	conns := make([]*client.RawConn, 0, n)
 	defer func() {
 		for _, c := range conns {
 			c.CloseNow()
 		}
 	}()
-	call := func(c *websocket.Conn) error {
+	call := func(c *client.RawConn) error {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if err := c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode","params":{}}`)); err != nil {
+		if err := c.Write(ctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode","params":{}}`)); err != nil {
 			return err
 		}
-		_, _, err := c.Read(ctx)
+		_, err := c.Read(ctx)
 		return err
 	}
-	dial := func() (*websocket.Conn, error) {
+	dial := func() (*client.RawConn, error) {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		c, _, err := websocket.Dial(dctx, s.url(), &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
+		c, err := client.DialRaw(dctx, s.url(), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -489,10 +499,10 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 	defer s.stop()
 	fmt.Fprintf(b.out, "timeout firing: %d attempts in flight over %d sessions, sent at %.0f/s, %v timeout …\n", n, sessions, b.o.toRate, timeout)
 	interval := time.Duration(float64(sessions) / b.o.toRate * float64(time.Second)) // per session
-	conns := make([]*websocket.Conn, sessions)
+	conns := make([]*client.RawConn, sessions)
 	for i := range conns {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, _, err := websocket.Dial(dctx, s.url(), &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
+		c, err := client.DialRaw(dctx, s.url(), nil)
 		cancel()
 		if err != nil {
 			return err
@@ -518,7 +528,7 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 			ready.Wait()
 			for range k {
 				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				_, msg, err := c.Read(rctx)
+				msg, err := c.Read(rctx)
 				cancel()
 				now := time.Now()
 				if err != nil {
@@ -558,7 +568,7 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 					sendLast = now
 				}
 				mu.Unlock()
-				if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+				if err := c.Write(ctx, msg); err != nil {
 					return
 				}
 			}
@@ -592,18 +602,8 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 
 // inflight reads the correlation table's in-flight count from /api/v1/status.
 func (b *bencher) inflight(ctx context.Context, s *server) int {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/api/v1/status", nil)
-	resp, err := http.DefaultClient.Do(req)
+	st, err := (&client.Admin{Base: "http://" + s.addr}).Status(ctx)
 	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Correlation struct {
-			InFlight int `json:"inflight"`
-		} `json:"correlation"`
-	}
-	if json.NewDecoder(resp.Body).Decode(&st) != nil {
 		return -1
 	}
 	return st.Correlation.InFlight

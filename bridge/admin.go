@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -12,19 +13,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/internal/httpjson"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+protocol.PathWidget, s.serveWidget)
-	mux.HandleFunc("GET "+protocol.PathHost, s.serveHost)
+	mux.HandleFunc("GET "+protocol.PathWidget, s.limitConns("widget", s.serveWidget))
+	mux.HandleFunc("GET "+protocol.PathHost, s.limitConns("host", s.serveHost))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// /metrics is the admin role's (method names and counts tell about the
+	// traffic); Prometheus sends the token with authorization.credentials.
+	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
 	mux.HandleFunc("GET /api/v1/sessions", s.admin(s.listSessions))
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.admin(s.getSession))
 	mux.HandleFunc("POST /api/v1/sessions/{id}/events", s.admin(s.postEvent))
@@ -60,12 +64,18 @@ func isAdminPattern(p string) bool {
 	return false
 }
 
-// admin wraps an admin handler with the token check.
+// admin wraps an admin handler with the admin token check and, for
+// requests that change state, the cross-site guard (crossSiteRefusal).
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, protocol.Errorf(protocol.CodeUnauthorized,
-				"unauthorized: send the bridge token as \"Authorization: Bearer <token>\""))
+		if !s.authorized(r, RoleAdmin) {
+			s.unauthorized(w, r, RoleAdmin)
+			return
+		}
+		if status, err := s.crossSiteRefusal(r); err != nil {
+			s.log.Warn().Str("method", r.Method).Str("path", r.URL.Path).Str("origin", truncate(r.Header.Get("Origin"), 100)).
+				Str("remote", r.RemoteAddr).Msg("refused an admin request that could come from another site")
+			writeError(w, status, err)
 			return
 		}
 		h(w, r)
@@ -85,41 +95,69 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
 		defer cancel()
 		if err := c.Check(ctx); err != nil {
+			s.log.Warn().Err(err).Str("backend", s.backend.Name()).Msg("readiness check failed")
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "backend unavailable",
-				"backend": s.backend.Name(), "error": err.Error()})
+				"backend": s.backend.Name(), "error": readyReason(err)})
 			return
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": s.backend.Name()})
 }
 
+// readyReason says why a readiness check failed in terms that carry nothing
+// the upstream sent (no message, no body: /readyz is open to anyone who can
+// reach the daemon): the error code, and the HTTP status and Dataverse code
+// of a backend error. The daemon's log has the whole error.
+func readyReason(err error) string {
+	var ce *backend.CheckError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	pe := protocol.AsError(err)
+	switch pe.Code {
+	case protocol.CodeBackend:
+		if d, ok := protocol.BackendData(err); ok {
+			r := fmt.Sprintf("the backend answered HTTP %d", d.HTTPStatus)
+			if d.DataverseCode != "" {
+				r += " (" + d.DataverseCode + ")"
+			}
+			return r + ": see the daemon's log"
+		}
+	case protocol.CodeNoBackend:
+		return "the backend is unreachable: see the daemon's log"
+	case protocol.CodeTimeout:
+		return "the backend did not answer in time: see the daemon's log"
+	}
+	return fmt.Sprintf("the check failed with %d: see the daemon's log", pe.Code)
+}
+
 // readyCheckTimeout bounds a backend's readiness check: an orchestrator
 // probing /readyz must get an answer well within its own probe timeout.
 const readyCheckTimeout = 3 * time.Second
 
-func (s *Server) sessionInfo(x *Session) SessionInfo {
-	inflight := s.table.InFlight(x.ID)
-	late := s.table.Late(x.ID)
-	sort.Slice(inflight, func(i, j int) bool { return inflight[i].Started.Before(inflight[j].Started) })
-	sort.Slice(late, func(i, j int) bool { return late[i].Started.Before(late[j].Started) })
-	return SessionInfo{SessionSummary: x.Summary(), InFlight: nonNil(inflight), Late: nonNil(late), LateCounts: s.table.SessionLate(x.ID)}
+func (s *Server) sessionInfo(x *Session) protocol.SessionInfo {
+	return protocol.SessionInfo{SessionSummary: x.Summary(), InFlight: attemptInfos(s.table.InFlight(x.ID)),
+		Late: attemptInfos(s.table.Late(x.ID)), LateCounts: s.table.SessionLate(x.ID)}
 }
 
-func nonNil[T any](l []T) []T {
-	if l == nil {
-		return []T{}
+// attemptInfos returns the wire shape of attempts, oldest first, never nil.
+func attemptInfos(l []correlation.Info) []protocol.AttemptInfo {
+	sort.Slice(l, func(i, j int) bool { return l[i].Started.Before(l[j].Started) })
+	out := make([]protocol.AttemptInfo, len(l))
+	for i := range l {
+		out[i] = l[i].Wire()
 	}
-	return l
+	return out
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	all := s.sessions.all()
 	sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
-	out := make([]SessionInfo, 0, len(all))
+	out := protocol.SessionList{Sessions: make([]protocol.SessionInfo, 0, len(all))}
 	for _, x := range all {
-		out = append(out, s.sessionInfo(x))
+		out.Sessions = append(out.Sessions, s.sessionInfo(x))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
@@ -132,9 +170,10 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"version": s.cfg.Version, "backend": s.backend.Name(), "profile": s.cfg.Profile,
-		"sessions": s.sessions.count(), "hosts": s.hosts.count(), "correlation": s.table.Stats(), "draining": s.draining.Load(),
+	writeJSON(w, http.StatusOK, protocol.Status{
+		Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
+		Sessions: s.sessions.count(), Hosts: s.hosts.count(), Correlation: s.table.Stats(), Draining: s.draining.Load(),
+		Security: s.Security(),
 	})
 }
 

@@ -10,41 +10,110 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// authorized checks the bearer token when one is configured. Browsers cannot
-// set headers on a WebSocket, so "?access_token=" is accepted too.
-func (s *Server) authorized(r *http.Request) bool {
-	if s.cfg.Token == "" {
+// Role is who a request speaks for; each role has its own bearer token.
+type Role string
+
+// Roles. A widget token opens /v1/widget only; a host token /v1/host only;
+// the admin token opens /api/, /metrics and, being the operator's, every
+// other role too. /livez and /readyz are open to all: they carry no data.
+const (
+	RoleWidget Role = "widget"
+	RoleHost   Role = "host"
+	RoleAdmin  Role = "admin"
+)
+
+// Roles lists every role in a stable order.
+var Roles = []Role{RoleWidget, RoleHost, RoleAdmin}
+
+// Tokens are the per-role bearer tokens. An empty token leaves its role open
+// only when the admin token is empty too; otherwise only the admin token
+// opens that role.
+type Tokens struct {
+	Widget string // browsers hold it: it must never open more than /v1/widget
+	Host   string // host peers (a trusted server process)
+	Admin  string // the operator: the REST API, metrics, and every role
+}
+
+// accepted returns the tokens that open role; none means the role is open.
+func (t Tokens) accepted(role Role) []string {
+	var own string
+	switch role {
+	case RoleWidget:
+		own = t.Widget
+	case RoleHost:
+		own = t.Host
+	}
+	var out []string
+	for _, tok := range []string{own, t.Admin} {
+		if tok != "" {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+// OpenRoles lists the roles that need no token.
+func (t Tokens) OpenRoles() []Role {
+	out := []Role{}
+	for _, r := range Roles {
+		if len(t.accepted(r)) == 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// authorized checks the bearer token of role when one is configured.
+// Browsers cannot set headers on a WebSocket or an EventSource, so
+// "?access_token=" is accepted too.
+func (s *Server) authorized(r *http.Request, role Role) bool {
+	want := s.cfg.Tokens.accepted(role)
+	if len(want) == 0 {
 		return true
 	}
 	got := r.URL.Query().Get("access_token")
 	if h := r.Header.Get("Authorization"); h != "" {
 		got, _ = strings.CutPrefix(h, "Bearer ")
 	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+	ok := 0
+	for _, w := range want {
+		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(w))
+	}
+	return ok == 1
 }
 
-// originPatterns are the Origin host patterns accepted besides the request's
-// own host: loopback always, plus Config.AllowedOrigins.
+// unauthorized answers 401 saying which token role needs.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, role Role) {
+	s.log.Warn().Str("role", string(role)).Str("remote", r.RemoteAddr).Str("path", r.URL.Path).Msg("refused a request without a valid token for its role")
+	which := "the " + string(role) + " token or the admin token"
+	if role == RoleAdmin {
+		which = "the admin token"
+	}
+	writeError(w, http.StatusUnauthorized, protocol.Errorf(protocol.CodeUnauthorized,
+		"unauthorized: %s needs %s, sent as \"Authorization: Bearer <token>\" or ?access_token=<token>", r.URL.Path, which))
+}
+
+// originPatterns are the Origin host patterns accepted on the WebSockets
+// besides the request's own host: loopback always, plus
+// Config.AllowedOrigins.
 func (s *Server) originPatterns() []string {
 	p := []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"}
 	return append(p, s.cfg.AllowedOrigins...)
 }
 
-// accept upgrades r after the token check; it writes the HTTP error itself
-// and returns nil when refused.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, role string) *websocket.Conn {
+// accept upgrades r after the token and origin checks; it writes the HTTP
+// error itself and returns nil when refused.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, role Role) *websocket.Conn {
 	if s.draining.Load() {
 		writeError(w, http.StatusServiceUnavailable, errShuttingDown)
 		return nil
 	}
-	if !s.authorized(r) {
-		s.log.Warn().Str("role", role).Str("remote", r.RemoteAddr).Msg("refused a connection without a valid token")
-		writeError(w, http.StatusUnauthorized, protocol.Errorf(protocol.CodeUnauthorized,
-			"unauthorized: send the bridge token as \"Authorization: Bearer <token>\" or ?access_token=<token>"))
+	if !s.authorized(r, role) {
+		s.unauthorized(w, r, role)
 		return nil
 	}
-	if o := r.Header.Get("Origin"); o != "" && !s.originAllowed(r, o) {
-		s.log.Warn().Str("role", role).Str("origin", o).Msg("refused a connection from an origin that is not allowed")
+	if o := r.Header.Get("Origin"); o != "" && !s.originAllowed(r, o, s.originPatterns()) {
+		s.log.Warn().Str("role", string(role)).Str("origin", o).Msg("refused a connection from an origin that is not allowed")
 		writeError(w, http.StatusForbidden, protocol.Errorf(protocol.CodeUnauthorized,
 			"origin %q is not allowed: add it with --allowed-origins", o))
 		return nil
@@ -54,9 +123,34 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, role string) *we
 		InsecureSkipVerify: true, // origin already checked above, with our own error message
 	})
 	if err != nil {
-		s.log.Debug().Err(err).Str("role", role).Msg("websocket upgrade failed")
+		s.log.Debug().Err(err).Str("role", string(role)).Msg("websocket upgrade failed")
 		return nil
 	}
 	ws.SetReadLimit(s.cfg.MaxMessageBytes)
 	return ws
+}
+
+// SecurityStatus is what /api/v1/status says of access control.
+type SecurityStatus = protocol.SecurityStatus
+
+// Security reports the access-control settings in force.
+func (s *Server) Security() SecurityStatus {
+	return SecurityStatus{OpenRoles: roleNames(s.cfg.Tokens.OpenRoles()), AllowUnauthenticated: s.cfg.AllowUnauthenticated,
+		Listen: s.cfg.ListenAddr, AllowedHosts: nonNil(s.cfg.AllowedHosts), AllowedOrigins: nonNil(s.cfg.AllowedOrigins)}
+}
+
+func roleNames(rs []Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// nonNil makes an absent list encode as [] rather than null.
+func nonNil[T any](l []T) []T {
+	if l == nil {
+		return []T{}
+	}
+	return l
 }

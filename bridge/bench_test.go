@@ -20,12 +20,19 @@ import (
 // benchBridge is a real bridge on the zero-latency emulator behind a
 // loopback httptest server; it returns the widget URL.
 func benchBridge(b *testing.B) string {
+	_, url := benchServer(b, bridge.Config{})
+	return url
+}
+
+// benchServer is benchBridge with cfg (its backend is the emulator).
+func benchServer(b *testing.B, cfg bridge.Config) (*bridge.Server, string) {
 	b.Helper()
 	emu, err := emulator.New(emulator.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := bridge.New(bridge.Config{Backend: emu, Extra: map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()}})
+	cfg.Backend, cfg.Extra = emu, map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()}
+	srv, err := bridge.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,7 +43,7 @@ func benchBridge(b *testing.B) string {
 		_ = srv.Shutdown(ctx)
 		hs.Close()
 	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http") + protocol.PathWidget
+	return srv, "ws" + strings.TrimPrefix(hs.URL, "http") + protocol.PathWidget
 }
 
 // benchConn is a bare widget connection: requests built by hand, answers

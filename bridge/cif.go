@@ -10,7 +10,7 @@ import (
 
 // validateCIF checks the params of a cif.* call. It returns them normalised
 // (record values as JSON objects) and, for calls with a params struct, the
-// decoded struct (for backend.Call.Typed). Unknown methods are -32601.
+// decoded struct (for correlation.Attempt.Typed). Unknown methods are -32601.
 func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, error) {
 	switch method {
 	case protocol.MethodCreateRecord:

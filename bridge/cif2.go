@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -20,9 +22,10 @@ func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Me
 		return nil, err
 	}
 	s := wc.s
-	req := AttemptRequest{Session: sess, RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Received: m.Received}
+	a := correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Started: m.Received}
+	var via backend.Backend // nil: the session's backend
 	if spec := protocol.CIFMethod(m.Method); spec != nil {
-		req.NoTimeout = spec.Timeout == protocol.TimeoutNone
+		a.NoTimeout = spec.Timeout == protocol.TimeoutNone
 		switch spec.Answer {
 		case protocol.AnswerBridge:
 			return s.raiseToWidget(ctx, sess, typed.(*protocol.RaiseEventCallParams))
@@ -35,13 +38,13 @@ func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Me
 				}
 			}
 			// A host peer serving the session answers; else the workspace.
-			req.Via = s.workspaces.Get(sess.ID)
+			via = s.workspaces.Get(sess.ID)
 			if s.hosts.pick(sess.ID) != nil {
-				req.Via = s.hosts
+				via = s.hosts
 			}
 		}
 	}
-	res, _, err := s.Attempt(ctx, req)
+	res, _, err := s.attemptOn(ctx, sess, a, via)
 	if err == nil {
 		switch m.Method {
 		case protocol.MethodSetClickToAct, protocol.MethodSetMode, protocol.MethodSetWidth:

@@ -6,7 +6,7 @@ import (
 )
 
 // withSession always gives the host peer a JSON object whose "session" is
-// the widget's session.
+// the widget's session, and refuses params that name a session themselves.
 func TestWithSession(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{``, `{"session":"s1"}`},
@@ -14,10 +14,21 @@ func TestWithSession(t *testing.T) {
 		{` { } `, `{"session":"s1"}`},
 		{`{"a":1}`, `{"session":"s1","a":1}`},
 		{`{ "a" : [1, {"b":2}] }`, `{"session":"s1","a":[1,{"b":2}]}`},
-		{`{"session":"other","a":1}`, `{"a":1,"session":"s1"}`},
+		{`{"session":"other","a":1}`, ``},
+		{`{"Session":"other"}`, ``},
 		{`{"x":{"session":"nested"}}`, `{"session":"s1","x":{"session":"nested"}}`},
 	} {
-		got := withSession(json.RawMessage(tt.in), "s1")
+		got, err := withSession(json.RawMessage(tt.in), "s1")
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("withSession(%s) = %s, want it refused", tt.in, got)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("withSession(%s): %v", tt.in, err)
+			continue
+		}
 		var g, w any
 		if err := json.Unmarshal(got, &g); err != nil {
 			t.Errorf("withSession(%s) = %s: not JSON: %v", tt.in, got, err)

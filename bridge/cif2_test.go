@@ -18,8 +18,10 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -139,6 +141,9 @@ func (tb *testBridge) admin(t *testing.T, method, path string, body any, out any
 		rd = bytes.NewReader(nil)
 	}
 	req, _ := http.NewRequest(method, tb.hs.URL+path, rd)
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // the bridge's cross-site guard
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -477,11 +482,11 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := newPipeListener()
+	ln := testutil.NewPipeListener()
 	hs := &http.Server{Handler: srv.Handler()}
 	go hs.Serve(ln)
-	tr := &http.Transport{DialContext: ln.dial}
-	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	hc := ln.Client()
+	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,7 +495,7 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 		srv.Shutdown(context.Background())
 		hs.Close()
 		ln.Close()
-		tr.CloseIdleConnections()
+		hc.CloseIdleConnections()
 	})
 	return &widget{t: t, ws: ws, pending: map[string]chan reply{}, evCh: make(chan reply, 100)}, srv.Handler()
 }
@@ -525,12 +530,15 @@ func TestNoTimeoutCalls(t *testing.T) {
 		ch := w.start(protocol.MethodInsertNotes, map[string]any{"entityName": "contact", "entityId": "c1"})
 		time.Sleep(15 * time.Minute)
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/sessions/"+hr.Session+"/workspace", nil))
+		get := httptest.NewRequest("GET", "http://127.0.0.1/api/v1/sessions/"+hr.Session+"/workspace", nil)
+		h.ServeHTTP(rec, get)
 		var snap workspace.Snapshot
 		json.Unmarshal(rec.Body.Bytes(), &snap)
 		id := snap.Notifications[0].ID
 		rec = httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/sessions/"+hr.Session+"/workspace/notifications/"+id, strings.NewReader(`{"action":"accept"}`)))
+		req := httptest.NewRequest("POST", "http://127.0.0.1/api/v1/sessions/"+hr.Session+"/workspace/notifications/"+id, strings.NewReader(`{"action":"accept"}`))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
 			t.Fatalf("accept: %d %s", rec.Code, rec.Body)
 		}
@@ -557,7 +565,7 @@ func TestNoTimeoutCalls(t *testing.T) {
 // TestWorkspaceWhateverTheBackend: the workspace answers CIF 2.0 calls on a
 // backend that knows nothing of them (a real org: the dataverse backend).
 func TestWorkspaceWhateverTheBackend(t *testing.T) {
-	org := backend.Func{N: "dataverse", F: func(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+	org := backend.Func{N: "dataverse", F: func(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
 		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "dataverse does not know %s", call.Method)
 	}}
 	tb := startBridge(t, bridge.Config{Backend: org})
@@ -608,7 +616,7 @@ func TestStreamNoTimeoutCall(t *testing.T) {
 	s := hello(t, w).Session
 	st := openStream(t, tb)
 	w.send(`{"jsonrpc":"2.0","id":1,"method":"cif.notifyEvent","params":{"input":{"templateName":"incoming_call"}}}`)
-	snap := st.waitFor("the notifyEvent in flight", func(x bridge.StreamSnapshot) bool { return sessionOf(x, s).InFlightCount == 1 })
+	snap := st.waitFor("the notifyEvent in flight", func(x protocol.StreamSnapshot) bool { return sessionOf(x, s).InFlightCount == 1 })
 	a := sessionOf(snap, s).InFlight[0]
 	if !a.NoTimeout || a.Method != protocol.MethodNotifyEvent {
 		t.Fatalf("in flight %+v, want notifyEvent with NoTimeout", a)

@@ -3,12 +3,14 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -44,15 +46,58 @@ type Config struct {
 	// "*.crm4.dynamics.com", "https://app.example.com") accepted on the
 	// WebSockets. The request's own host and loopback are always accepted.
 	AllowedOrigins []string
-	// Token, when set, is required from widgets, hosts and admin calls as
-	// "Authorization: Bearer <token>" or "?access_token=<token>".
+	// AllowedHosts are extra Host header patterns (path.Match syntax, e.g.
+	// "bridge.example.com", "*.corp.example") the daemon answers to besides
+	// loopback and ListenAddr; any other Host is refused (DNS rebinding).
+	AllowedHosts []string
+	// ListenAddr is the address the daemon listens on, for the Host check:
+	// its host is accepted in Host; when it is empty or unspecified
+	// ("0.0.0.0:8787") any IP address is.
+	ListenAddr string
+	// Tokens are the per-role bearer tokens, sent as "Authorization: Bearer
+	// <token>" or "?access_token=<token>" (see Tokens for who opens what).
+	Tokens Tokens
+	// Token is the admin token under its old name: when set and
+	// Tokens.Admin is not, it becomes Tokens.Admin. (It used to open every
+	// role; the admin token still does.)
 	Token string
+	// AllowUnauthenticated records that the operator opted in to open roles
+	// on a non-loopback address; /api/v1/status repeats it.
+	AllowUnauthenticated bool
 	// MaxMessageBytes is the largest WebSocket message accepted; a larger one
 	// closes the connection with 1009. Default 1 MiB.
 	MaxMessageBytes int64
 	// MaxInFlight is the most concurrent calls per session; more are answered
 	// with -32003. Default 64.
 	MaxInFlight int
+	// MaxCallRate is the most calls (requests and notifications) per second
+	// a session may make; past it they are answered -32003 with
+	// data.retryAfterMs. 0: no limit (serve's --max-call-rate sets one).
+	MaxCallRate float64
+	// CallBurst is how many calls a session may make at once above
+	// MaxCallRate. Default: two seconds' worth of MaxCallRate.
+	CallBurst int
+	// MaxSendBytes bounds, per connection, the bytes of answers and
+	// notifications waiting to be written; a peer that lets more pile up
+	// is not reading and is closed with 1008. Default 4 MiB.
+	MaxSendBytes int64
+	// MaxConns is the most WebSocket connections (widgets and hosts) open
+	// at once; more are refused with HTTP 503 before the upgrade. Default:
+	// the process's open-file limit minus 64 (so the daemon keeps
+	// descriptors for its own files and admin requests), -1: no limit.
+	MaxConns int
+	// MaxConnsPerIP is the most WebSocket connections open at once from
+	// one client IP address; more are refused with HTTP 503 before the
+	// upgrade. Default 256; -1: no limit.
+	MaxConnsPerIP int
+	// PingInterval is how often a quiet WebSocket is pinged. Default 15 s.
+	PingInterval time.Duration
+	// IdleTimeout closes (1008) a WebSocket whose peer sent nothing, not
+	// even a pong, for this long. Default 30 s.
+	IdleTimeout time.Duration
+	// ReadTimeout closes (1008) a WebSocket whose peer leaves a message
+	// unfinished for this long. Default 30 s.
+	ReadTimeout time.Duration
 	// DrainTimeout bounds how long Shutdown waits for in-flight calls before
 	// answering them with -32007. Default 10 s.
 	DrainTimeout time.Duration
@@ -77,7 +122,10 @@ func (c *Config) setDefaults() error {
 	if c.Profile == "" {
 		c.Profile = protocol.ProfileCIF1
 	}
-	if _, err := profileTimeout(c.Profile); err != nil {
+	if c.Tokens.Admin == "" {
+		c.Tokens.Admin = c.Token
+	}
+	if _, err := protocol.ProfileTimeout(c.Profile); err != nil {
 		return err
 	}
 	if c.Timeout < 0 {
@@ -107,6 +155,27 @@ func (c *Config) setDefaults() error {
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("max in-flight must be positive, got %d", c.MaxInFlight)
 	}
+	if c.MaxCallRate < 0 {
+		return fmt.Errorf("max call rate must not be negative, got %v", c.MaxCallRate)
+	}
+	if c.MaxCallRate > 0 && c.CallBurst <= 0 {
+		c.CallBurst = max(1, int(math.Ceil(2*c.MaxCallRate)))
+	}
+	if c.MaxSendBytes == 0 {
+		c.MaxSendBytes = rpcconn.DefaultMaxSendBytes
+	}
+	if c.MaxSendBytes < 1024 {
+		return fmt.Errorf("max send bytes must be at least 1024, got %d", c.MaxSendBytes)
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = defaultMaxConns()
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = 256
+	}
+	if c.PingInterval < 0 || c.IdleTimeout < 0 || c.ReadTimeout < 0 {
+		return errors.New("ping interval, idle timeout and read timeout must not be negative")
+	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 10 * time.Second
 	}
@@ -122,12 +191,17 @@ func (c *Config) setDefaults() error {
 // DefaultNoTimeoutLimit is Config.NoTimeoutLimit's default.
 const DefaultNoTimeoutLimit = 30 * time.Minute
 
-func profileTimeout(profile string) (time.Duration, error) {
-	switch profile {
-	case protocol.ProfileCIF1:
-		return protocol.TimeoutCIF1Ms * time.Millisecond, nil
-	case protocol.ProfileCIF2:
-		return protocol.TimeoutCIF2Ms * time.Millisecond, nil
+// CIFTimeout is the CIF timeout of the default profile: Timeout when set,
+// else the profile's (protocol.ProfileTimeout; 0 for an unknown profile,
+// which New refuses).
+func (c Config) CIFTimeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
 	}
-	return 0, fmt.Errorf("unknown profile %q: use %q (10 s timeout) or %q (100 s)", profile, protocol.ProfileCIF1, protocol.ProfileCIF2)
+	profile := c.Profile
+	if profile == "" {
+		profile = protocol.ProfileCIF1
+	}
+	d, _ := protocol.ProfileTimeout(profile)
+	return d
 }

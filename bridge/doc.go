@@ -9,4 +9,10 @@
 // widget methods served outside the core (the retry engine's enreach.xrm.*,
 // the Enreach upstream), and Server.Attempt / Server.Notify are what those
 // plug-ins use to reach the backend and the widget.
+//
+// What one client may cost is bounded: connection caps are checked before
+// the upgrade (conns.go), every widget call, notification and batch item
+// passes one admission path — drain, call rate, in-flight limit — in the
+// order it arrived (admission.go), and each socket's transport limits (send
+// budget in bytes, keepalive, read timeout, frame size) live in rpcconn.
 package bridge

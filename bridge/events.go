@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
@@ -45,12 +44,13 @@ func (s *Server) RaiseEvent(ctx context.Context, session, eventType string, even
 	}
 	_, timeout := sess.Profile()
 	method := protocol.EventPrefix + eventType
-	return s.table.Do(ctx, correlation.Attempt{Kind: correlation.KindEvent, Session: session, Method: method, Timeout: timeout},
-		func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+	res, _, err := s.table.Do(ctx, correlation.Attempt{Kind: correlation.KindEvent, Session: session, Method: method, Timeout: timeout},
+		func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 			res, err := c.Call(ctx, method, params)
 			if errors.Is(err, rpcconn.ErrClosed) {
 				return nil, protocol.Errorf(protocol.CodeNoBackend, "the widget of session %s disconnected before answering", session)
 			}
 			return res, err
 		})
+	return res, err
 }

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -68,17 +70,26 @@ func (h *hostHub) count() int {
 
 // Execute sends the call to the session's host peer with the session id added
 // to the params, and waits for its answer.
-func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
-	p := h.pick(call.Session)
+func (h *hostHub) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	p := h.pick(a.Session)
 	if p == nil {
 		return nil, protocol.NewNoBackendError(false,
-			"no host peer serves session %s: connect one on %s and send host.hello", call.Session, protocol.PathHost)
+			"no host peer serves session %s: connect one on %s and send host.hello", a.Session, protocol.PathHost)
+	}
+	raw, err := a.RawParams()
+	if err != nil {
+		h.s.log.Error().Err(err).Str("method", a.Method).Str("attempt", a.ID).Msg("encode attempt params for the host peer")
+		return nil, protocol.ErrInternal
+	}
+	params, err := withSession(raw, a.Session)
+	if err != nil {
+		return nil, err
 	}
 	var observe func(dir string, msg []byte)
 	if h.s.cfg.OnFrame != nil {
-		observe = func(dir string, msg []byte) { h.s.frame(call.Session, "host", dir, msg) }
+		observe = func(dir string, msg []byte) { h.s.frame(a.Session, "host", dir, msg) }
 	}
-	res, err := p.conn.CallObserved(ctx, call.Method, withSession(call.Params, call.Session), observe)
+	res, err := p.conn.CallObserved(ctx, a.Method, params, observe)
 	if errors.Is(err, rpcconn.ErrNotSent) {
 		return nil, protocol.NewNoBackendError(false, "the host peer %s disconnected before the call was sent", p.name)
 	}
@@ -88,31 +99,26 @@ func (h *hostHub) Execute(ctx context.Context, call backend.Call) (json.RawMessa
 	return res, err
 }
 
-// withSession returns params (a JSON object) with "session" set to the
-// widget's session, so a host peer always gets a JSON object whose session
-// member it can trust. The common case is a cheap prefix; params that are
-// empty ({ }) or already carry a "session" member (a widget must not pose as
-// another session) are decoded and re-encoded.
-func withSession(params json.RawMessage, session string) json.RawMessage {
-	params = bytes.TrimSpace(params)
-	sess, _ := json.Marshal(session)
-	if len(params) < 2 || len(bytes.TrimSpace(params[1:len(params)-1])) == 0 {
-		return append(append([]byte(`{"session":`), sess...), '}')
-	}
-	if bytes.Contains(params, []byte(`"session"`)) {
-		var m map[string]json.RawMessage
-		if json.Unmarshal(params, &m) == nil {
-			m["session"] = sess
-			if b, err := json.Marshal(m); err == nil {
-				return b
-			}
+// withSession returns the params object with "session" set to the bridge's
+// session id. The params are decoded and encoded again, never spliced, so
+// the host always gets one valid object with exactly one "session" member. A
+// widget that names a session itself (in any letter case: parsers such as
+// Go's match member names case-insensitively) is refused: only the bridge
+// says which session a call belongs to.
+func withSession(params json.RawMessage, session string) (json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if t := bytes.TrimSpace(params); len(t) > 0 && string(t) != "null" {
+		if err := json.Unmarshal(t, &m); err != nil {
+			return nil, protocol.InvalidParams("params must be a JSON object with named members")
 		}
 	}
-	out := make([]byte, 0, len(params)+len(sess)+12)
-	out = append(out, `{"session":`...)
-	out = append(out, sess...)
-	out = append(out, ',')
-	return append(out, params[1:]...)
+	for k := range m {
+		if strings.EqualFold(k, "session") {
+			return nil, protocol.InvalidParams("params must not carry %q: the bridge tells the host peer which session a call belongs to; remove the member", k)
+		}
+	}
+	m["session"] = jsonString(session)
+	return json.Marshal(m)
 }
 
 func (h *hostHub) register(p *hostPeer) {
@@ -158,7 +164,17 @@ func without(l []*hostPeer, p *hostPeer) []*hostPeer {
 // hostConn serves one host peer's requests (host.hello, host.raiseEvent).
 type hostConn struct {
 	s    *Server
+	name string // "host-N", fixed
+	// mu guards peer: host.hello calls may run concurrently (a batch).
+	mu   sync.Mutex
 	peer *hostPeer
+}
+
+// current returns the peer this connection registered last.
+func (hc *hostConn) current() *hostPeer {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	return hc.peer
 }
 
 func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
@@ -168,20 +184,22 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	}
 	name := "host-" + strconv.FormatInt(s.hosts.seq.Add(1), 10)
 	log := s.log.With().Str("role", "host").Str("host", name).Str("remote", r.RemoteAddr).Logger()
-	hc := &hostConn{s: s, peer: &hostPeer{name: name}}
-	c := rpcconn.New(s.base, ws, hc, rpcconn.Options{
-		Logger: log,
+	hc := &hostConn{s: s, name: name, peer: &hostPeer{name: name}}
+	logs := logcap.NewSampler(logSampleInterval)
+	c := rpcconn.New(s.base, ws, hc, s.connOptions(log, rpcconn.Options{
 		OnUnmatched: func(m *protocol.Message) {
-			log.Warn().RawJSON("id", m.ID).Msg("host answered a call that is no longer pending")
+			if ok, n := logs.Allow("unmatched"); ok {
+				log.Warn().Int("alsoUnmatched", n).Msg("host answered a call that is no longer pending (more within 10 s are counted, not logged)")
+			}
 		},
-	})
+	}))
 	hc.peer.conn = c
 	s.track(c)
 	s.connWG.Add(1)
 	s.metrics.conns.WithLabelValues("host").Inc()
 	log.Info().Msg("host peer connected")
 	err := c.Run()
-	s.hosts.remove(hc.peer)
+	s.hosts.remove(hc.current())
 	s.metrics.conns.WithLabelValues("host").Dec()
 	s.untrack(c)
 	ev := log.Info()
@@ -205,9 +223,9 @@ func (hc *hostConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol
 		if err := protocol.DecodeParams(m.Params, &p); err != nil {
 			return nil, err
 		}
-		peer := &hostPeer{name: hc.peer.name, conn: c}
+		peer := &hostPeer{name: hc.name, conn: c}
 		if p.Name != "" {
-			peer.name = p.Name + " (" + hc.peer.name + ")"
+			peer.name = p.Name + " (" + hc.name + ")"
 		}
 		switch {
 		case len(p.Sessions) == 0 || string(p.Sessions) == `"*"`:
@@ -222,10 +240,15 @@ func (hc *hostConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol
 				}
 			}
 		}
+		// The swap is one step under hc.mu: of two host.hello in one batch,
+		// the later one's peer is the only one left registered.
+		hc.mu.Lock()
 		hc.s.hosts.remove(hc.peer)
 		hc.peer = peer
 		hc.s.hosts.register(peer)
-		hc.s.log.Info().Str("host", peer.name).Bool("all", peer.all).Strs("sessions", peer.list).Msg("host peer serves sessions")
+		hc.mu.Unlock()
+		hc.s.log.Info().Str("host", logcap.Str(peer.name)).Bool("all", peer.all).Int("sessionCount", len(peer.list)).
+			Strs("sessions", peer.list[:min(len(peer.list), 8)]).Msg("host peer serves sessions (the first 8 listed)")
 		return protocol.Raw(protocol.HostHelloResult{Host: peer.name, Sessions: peer.list, All: peer.all})
 	case protocol.MethodHostRaiseEvent:
 		var p protocol.RaiseEventParams

@@ -55,7 +55,7 @@ func startHost(t *testing.T, tb *testBridge, sessions any) *testHost {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := client.Dial(ctx, tb.wsURL(protocol.PathHost), handler, nil)
+	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), handler, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,11 @@ func TestEvents(t *testing.T) {
 	w.send(string(protocol.AppendResponse(nil, ev.ID, json.RawMessage(`true`), nil)))
 	okResult(t, w.call(protocol.MethodGetMode, nil), nil)
 	// Unknown session and bad body.
-	resp, _ := http.Post(tb.hs.URL+"/api/v1/sessions/nosuch/events", "application/json", strings.NewReader(`{"eventType":"onclicktoact"}`))
+	resp, err := http.Post(tb.hs.URL+"/api/v1/sessions/nosuch/events", "application/json", strings.NewReader(`{"eventType":"onclicktoact"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // an unread, unclosed body keeps the connection (and its reader) alive
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown session: %d", resp.StatusCode)
 	}

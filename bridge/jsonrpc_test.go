@@ -1,10 +1,13 @@
 package bridge_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
+	"testing/synctest"
+
+	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -66,34 +69,30 @@ func TestJSONRPCConformance(t *testing.T) {
 	okResult(t, c.call(protocol.MethodGetMode, nil), nil)
 }
 
+// Notifications, one by one or in a batch, are served and never answered.
+// In a synctest bubble, synctest.Wait lets their handlers finish (they run
+// concurrently), so the next message must be the answer to the next call.
 func TestNotificationGetsNoReply(t *testing.T) {
-	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	c.send(`{"jsonrpc":"2.0","method":"cif.setmode","params":{"value":0}}`)
-	c.send(`{"jsonrpc":"2.0","method":"nope"}`)
-	// Handlers run concurrently, so poll: every message that arrives must be
-	// the answer to a getmode (call fails on anything else), proving the
-	// notifications were served (mode 0) and never answered.
-	pollResult(t, c, protocol.MethodGetMode, "0")
-}
-
-// pollResult calls method until its result is want (bounded).
-func pollResult(t *testing.T, c *wsClient, method, want string) {
-	t.Helper()
-	var last string
-	for range 200 {
-		c.send(`{"jsonrpc":"2.0","method":"` + method + `","id":"poll"}`)
-		raw := c.recv()
-		var r reply
-		if err := json.Unmarshal([]byte(raw), &r); err != nil || string(r.ID) != `"poll"` {
-			t.Fatalf("unexpected message %s", raw)
-		}
-		if last = string(r.Result); last == want {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	for _, tt := range []struct{ name, send, method, want string }{
+		{"single", `{"jsonrpc":"2.0","method":"cif.setmode","params":{"value":0}}`, protocol.MethodGetMode, "0"},
+		{"unknown method", `{"jsonrpc":"2.0","method":"nope"}`, protocol.MethodGetMode, "1"},
+		{"batch of notifications", `[{"jsonrpc":"2.0","method":"cif.setwidth","params":{"value":500}},{"jsonrpc":"2.0","method":"cif.setmode","params":{"value":2}}]`,
+			protocol.MethodGetWidth, "500"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				_, ws := inBubble(t, nil)
+				ctx := context.Background()
+				ws.Write(ctx, websocket.MessageText, []byte(tt.send))
+				synctest.Wait()
+				ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":"next","method":"`+tt.method+`"}`))
+				r := readMsg(t, ws)
+				if string(r.ID) != `"next"` || string(r.Result) != tt.want {
+					t.Fatalf("first message after the notification = %+v; want the answer %s to %s", r, tt.want, tt.method)
+				}
+			})
+		})
 	}
-	t.Fatalf("%s = %s, want %s", method, last, want)
 }
 
 func TestBatch(t *testing.T) {
@@ -126,7 +125,4 @@ func TestBatch(t *testing.T) {
 	if !strings.Contains(raw, `"id":9007199254740993`) {
 		t.Errorf("big id not byte-exact: %s", raw)
 	}
-	// A batch of notifications only gets no answer at all.
-	c.send(`[{"jsonrpc":"2.0","method":"cif.setwidth","params":{"value":500}},{"jsonrpc":"2.0","method":"cif.setmode","params":{"value":2}}]`)
-	pollResult(t, c, protocol.MethodGetWidth, "500")
 }

@@ -14,12 +14,13 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // blockingBackend answers only when released (or its ctx ends).
 func blockingBackend(release <-chan struct{}) backend.Backend {
-	return backend.Func{N: "blocking", F: func(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+	return backend.Func{N: "blocking", F: func(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
 		select {
 		case <-release:
 			return json.RawMessage(`{"entityType":"contact","id":"x"}`), nil
@@ -218,7 +219,7 @@ func TestSessionResume(t *testing.T) {
 	c1.ws.Close(websocket.StatusNormalClosure, "")
 	c2 := dial(t, tb.wsURL(protocol.PathWidget), nil)
 	var h2 protocol.HelloResult
-	okResult(t, c2.call(protocol.MethodHello, map[string]any{"session": h1.Session}), &h2)
+	okResult(t, c2.call(protocol.MethodHello, map[string]any{"session": h1.Session, "resumeToken": h1.ResumeToken}), &h2)
 	if h2.Session != h1.Session || !h2.Resumed {
 		t.Fatalf("resume = %+v, want session %s resumed", h2, h1.Session)
 	}

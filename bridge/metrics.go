@@ -3,7 +3,6 @@ package bridge
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +22,9 @@ type metrics struct {
 	lateAnswers *prometheus.CounterVec
 	lateExpired prometheus.Counter
 	overloaded  prometheus.Counter
+	refusals    *prometheus.CounterVec
 	conns       *prometheus.GaugeVec
+	connRefused *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -48,8 +49,14 @@ func newMetrics(s *Server) *metrics {
 		Name: "cifbridge_late_expired_total", Help: "Timed-out attempts that got no answer within the late-record window.",
 	})
 	m.overloaded = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "cifbridge_overloaded_total", Help: "Requests refused with -32003 because of the in-flight limit.",
+		Name: "cifbridge_overloaded_total", Help: "Requests refused with -32003 because of the in-flight or call-rate limit.",
 	})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cifbridge_refused_total", Help: "Widget calls and notifications refused at admission, by reason (draining, rate, inflight).",
+	}, []string{"reason"})
+	m.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cifbridge_connections_refused_total", Help: "WebSocket upgrades refused with 503 by a connection cap, by cap (global, per_ip).",
+	}, []string{"cap"})
 	m.conns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "cifbridge_connections", Help: "Open WebSocket connections by role.",
 	}, []string{"role"})
@@ -61,21 +68,50 @@ func newMetrics(s *Server) *metrics {
 	})
 	build.Set(1)
 	m.reg.MustRegister(m.requests, m.duration, m.inflight, m.timeouts, m.lateAnswers, m.lateExpired, m.overloaded,
-		m.conns, sessions, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.refusals, m.connRefused, m.conns, sessions, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // Registry lets plug-ins (ledger, retry engine) register their own series.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
+// methodLabels are the values the method label may take besides "other":
+// the widget methods, the CIF 2.0 calls passed to backends, the backend's
+// xrm.execute and the known CIF events.
+var methodLabels = func() map[string]bool {
+	m := map[string]bool{protocol.BackendExecute: true}
+	for _, name := range protocol.WidgetMethods {
+		m[name] = true
+	}
+	for _, spec := range protocol.CIFMethods {
+		if spec.Method != "" {
+			m[spec.Method] = true
+		}
+	}
+	for _, ev := range protocol.KnownEvents {
+		m[protocol.EventPrefix+ev] = true
+	}
+	for _, ev := range protocol.CIFEvents {
+		m[protocol.EventPrefix+ev.Name] = true
+	}
+	return m
+}()
+
+// methodLabel maps a method to its metric label: itself when it is in the
+// known-method table, else "other", so clients cannot grow the label set.
 func methodLabel(method string) string {
-	switch {
-	case method == protocol.MethodHello, strings.HasPrefix(method, "enreach."):
-		return method
-	case protocol.CIFMethod(method) != nil: // the CIF method table: a bounded set
+	if methodLabels[method] {
 		return method
 	}
 	return "other"
+}
+
+// refused counts a call refused at admission.
+func (m *metrics) refused(reason string) {
+	m.refusals.WithLabelValues(reason).Inc()
+	if reason != "draining" {
+		m.overloaded.Inc()
+	}
 }
 
 // observe records the outcome of a request that started at start.

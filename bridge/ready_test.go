@@ -3,13 +3,14 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sync/atomic"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // checkedBackend is a backend whose readiness the test controls.
@@ -20,13 +21,14 @@ type checkedBackend struct {
 
 func (c *checkedBackend) Check(ctx context.Context) error {
 	if c.fail.Load() {
-		return errors.New("token endpoint: 401 invalid_client")
+		// An org that echoes what it got: /readyz must not repeat it.
+		return protocol.NewBackendError(401, "0x80072560", "bad token: Bearer eyJ-ORG-TOKEN-never-shown", "retrieverecord", "")
 	}
 	return nil
 }
 
 func TestReadyzAsksTheBackend(t *testing.T) {
-	be := &checkedBackend{Func: backend.Func{N: "dataverse", F: func(context.Context, backend.Call) (json.RawMessage, error) {
+	be := &checkedBackend{Func: backend.Func{N: "dataverse", F: func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
 		return json.RawMessage(`{}`), nil
 	}}}
 	tb := startBridge(t, bridge.Config{Backend: be})
@@ -47,7 +49,7 @@ func TestReadyzAsksTheBackend(t *testing.T) {
 	}
 	be.fail.Store(true)
 	code, body := get()
-	if code != http.StatusServiceUnavailable || body["error"] != "token endpoint: 401 invalid_client" || body["backend"] != "dataverse" {
+	if code != http.StatusServiceUnavailable || body["error"] != "the backend answered HTTP 401 (0x80072560): see the daemon's log" || body["backend"] != "dataverse" {
 		t.Fatalf("failing backend: %d %v", code, body)
 	}
 	be.fail.Store(false)

@@ -16,6 +16,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -39,6 +40,7 @@ type Server struct {
 	cfg     Config
 	log     zerolog.Logger
 	table   *correlation.Table
+	execute correlation.Exec // s.executeAttempt, bound once
 	backend backend.Backend
 	hosts   *hostHub
 	// workspaces holds the agent workspace of every widget session.
@@ -53,6 +55,12 @@ type Server struct {
 	inflight atomic.Int64
 
 	sessions *sessions
+	// ended keeps the last late records that ended, for the dashboard stream.
+	ended endedLate
+
+	// caps counts open WebSockets for --max-conns and --max-conns-per-ip.
+	caps    connCaps
+	capLogs *logcap.Sampler
 
 	// methods is written before serving starts, read-only afterwards.
 	methods map[string]MethodHandler
@@ -73,9 +81,11 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		methods: map[string]MethodHandler{},
 		conns:   map[*rpcconn.Conn]struct{}{},
+		capLogs: logcap.NewSampler(logSampleInterval),
 	}
 	s.base, s.stopBase = context.WithCancelCause(context.Background())
 	s.metrics = newMetrics(s)
+	s.execute = s.executeAttempt
 	s.table = correlation.New(correlation.Config{LateWindow: cfg.LateWindow, OnLate: s.onLate})
 	s.sessions = &sessions{resume: cfg.ResumeWindow, m: map[string]*Session{}, onGone: func(x *Session) {
 		s.log.Debug().Str("session", x.ID).Msg("session expired")
@@ -96,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler is the daemon's HTTP handler (WebSockets, admin, health, metrics).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.checkHost(s.mux) }
 
 // Table is the correlation table (read-only uses: listings, stats).
 func (s *Server) Table() *correlation.Table { return s.table }
@@ -110,7 +120,7 @@ func (s *Server) Ready() bool { return !s.draining.Load() }
 
 // timeoutFor returns the CIF timeout of a profile, honouring Config.Timeout.
 func (s *Server) timeoutFor(profile string) (time.Duration, error) {
-	d, err := profileTimeout(profile)
+	d, err := protocol.ProfileTimeout(profile)
 	if err != nil {
 		return 0, err
 	}
@@ -120,65 +130,77 @@ func (s *Server) timeoutFor(profile string) (time.Duration, error) {
 	return d, nil
 }
 
-// AttemptRequest is one backend attempt asked for by a plug-in.
-type AttemptRequest struct {
-	Session   *Session
-	RequestID json.RawMessage
-	Method    string          // "cif.createrecord", protocol.BackendExecute, …
-	Params    json.RawMessage // validated named params
-	Typed     any             // Params decoded, when the caller has them (see backend.Call.Typed)
-	Received  time.Time       // when the widget's frame was read: the CIF clock starts there (zero: now)
-	// WidgetMethod is the widget's method when the attempt serves another
-	// one (the retry engine's cif.createrecord for enreach.xrm.createRecord).
-	WidgetMethod string
-	OnLate       func(correlation.Late)
-	// Via, when set, executes the attempt instead of the session's backend
-	// (the agent workspace for CIF 2.0 calls).
-	Via backend.Backend
-	// NoTimeout: a call CIF runs without a timer; the attempt waits up to
-	// Config.NoTimeoutLimit and never becomes a late record.
-	NoTimeout bool
+// Attempt runs one backend attempt for sess under its CIF timeout (or
+// a.Timeout when set), through the correlation table. The bridge fills
+// a.Session, a.Kind and a.Timeout (when zero; Config.NoTimeoutLimit for a
+// NoTimeout call); the caller gives the method, params (raw, decoded or
+// both), the widget request and, for a plug-in, its OnLate hook. Sent names
+// the attempt and says whether it became a late record.
+func (s *Server) Attempt(ctx context.Context, sess *Session, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
+	return s.attemptOn(ctx, sess, a, nil)
 }
 
-// Attempt runs one attempt on the session's backend under its CIF timeout,
-// through the correlation table. It returns the attempt id with the outcome.
-func (s *Server) Attempt(ctx context.Context, r AttemptRequest) (json.RawMessage, string, error) {
-	_, timeout := r.Session.Profile()
-	if r.NoTimeout {
-		timeout = s.cfg.NoTimeoutLimit
+// attemptOn is Attempt on be instead of the session's backend when be is
+// set (the agent workspace answers CIF 2.0 calls itself).
+func (s *Server) attemptOn(ctx context.Context, sess *Session, a correlation.Attempt, be backend.Backend) (json.RawMessage, correlation.Sent, error) {
+	a.Kind, a.Session = correlation.KindBackend, sess.ID
+	switch {
+	case a.NoTimeout:
+		a.Timeout = s.cfg.NoTimeoutLimit
+	case a.Timeout <= 0:
+		_, a.Timeout = sess.Profile()
 	}
-	exec := s.backend
-	if r.Via != nil {
-		exec = r.Via
+	exec := s.execute
+	if be != nil {
+		exec = func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			return s.executeOn(ctx, a, be)
+		}
 	}
-	attemptID := s.table.NewID()
-	// The exec func holds call by value (one allocation), not all of r.
-	call := backend.Call{Session: r.Session.ID, Method: r.Method, Params: r.Params, Typed: r.Typed}
-	res, err := s.table.Do(ctx, correlation.Attempt{
-		ID: attemptID, Kind: correlation.KindBackend, Session: r.Session.ID, Method: r.Method,
-		RequestID: r.RequestID, WidgetMethod: r.WidgetMethod, Timeout: timeout, Started: r.Received, OnLate: r.OnLate,
-		NoTimeout: r.NoTimeout,
-	}, func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
-		call := call
-		call.AttemptID, call.Deadline = id, deadline
-		capture := s.cfg.OnFrame != nil
-		if capture {
-			s.frame(call.Session, "backend", "out", protocol.AppendRequest(nil, jsonString(id), call.Method, call.Params))
-		}
-		res, err := exec.Execute(ctx, call)
-		if capture {
-			if err != nil {
-				s.frame(call.Session, "backend", "in", protocol.AppendResponse(nil, jsonString(id), nil, protocol.AsError(err)))
-			} else {
-				s.frame(call.Session, "backend", "in", protocol.AppendResponse(nil, jsonString(id), res, nil))
-			}
-		}
-		return res, err
-	})
+	res, sent, err := s.table.Do(ctx, a, exec)
 	if err != nil && errors.Is(err, errShuttingDown) {
-		err = errShuttingDown
+		err = shutdownAnswer(err)
 	}
-	return res, attemptID, err
+	return res, sent, err
+}
+
+// executeAttempt is the correlation.Exec of every backend attempt: it runs a
+// on the session's backend. It is a method value bound once
+// (Server.execute), so an attempt allocates no closure.
+func (s *Server) executeAttempt(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	return s.executeOn(ctx, a, s.backend)
+}
+
+// executeOn runs a on be, capturing the frames when capture is on.
+func (s *Server) executeOn(ctx context.Context, a *correlation.Attempt, be backend.Backend) (json.RawMessage, error) {
+	if s.cfg.OnFrame == nil {
+		return be.Execute(ctx, a)
+	}
+	params, err := a.RawParams()
+	if err != nil {
+		s.log.Error().Err(err).Str("method", a.Method).Str("attempt", a.ID).Msg("encode attempt params for capture")
+		return nil, protocol.ErrInternal
+	}
+	id := jsonString(a.ID)
+	s.frame(a.Session, "backend", "out", protocol.AppendRequest(nil, id, a.Method, params))
+	res, err := be.Execute(ctx, a)
+	if err != nil {
+		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, nil, protocol.AsError(err)))
+	} else {
+		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, res, nil))
+	}
+	return res, err
+}
+
+// shutdownAnswer is the -32007 for an attempt the shutdown ended. err is
+// errShuttingDown itself (the cause of the attempt's context) when the
+// drain ran out with the attempt handed to the backend: it may have run, and
+// the answer says so (data.delivered true), so nobody retries it blindly. A
+// refusal before the hand-over says delivered false.
+func shutdownAnswer(err error) error {
+	if err == error(errShuttingDown) {
+		return protocol.NewShuttingDownError(true, "the bridge is shutting down with this call in the backend's hands: it may have run; check before you retry it")
+	}
+	return protocol.NewShuttingDownError(false, "the bridge is shutting down: the call never reached the backend; reconnect and retry")
 }
 
 // Notify sends a notification to the session's newest connection; it is
@@ -205,7 +227,8 @@ func (s *Server) Session(id string) *Session { return s.sessions.get(id) }
 
 // onLate reports a late answer: logs, metrics, and bridge.late to the widget.
 func (s *Server) onLate(l correlation.Late) {
-	ev := s.log.Warn().Str("session", l.Info.Session).Str("attempt", l.Info.ID).Str("method", l.Info.Method).
+	s.ended.add(l, time.Now())
+	ev := s.log.Warn().Str("session", l.Info.Session).Str("attempt", l.Info.ID).Str("method", logcap.Str(l.Info.Method)).
 		Dur("lateBy", l.LateBy).Str("state", l.Info.State)
 	switch {
 	case l.Expired:
@@ -217,7 +240,7 @@ func (s *Server) onLate(l correlation.Late) {
 	default:
 		ev.Msg("late answer after the CIF timeout: success")
 	}
-	s.metrics.lateAnswers.WithLabelValues(l.Info.Method).Inc()
+	s.metrics.lateAnswers.WithLabelValues(methodLabel(l.Info.Method)).Inc()
 	if l.Info.Kind != correlation.KindBackend {
 		return
 	}

@@ -2,13 +2,15 @@ package bridge
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Session is one widget session. It outlives its connections for the resume
@@ -17,8 +19,12 @@ import (
 type Session struct {
 	ID      string
 	Created time.Time
+	// resumeToken is the session's secret, set at creation: bridge.hello
+	// returns it and resuming the session by id needs it. Never logged.
+	resumeToken string
 
 	inflight atomic.Int64
+	adm      admission // admission.go: call-rate limiter, release func
 
 	// mu guards the fields below.
 	mu           sync.Mutex
@@ -28,6 +34,9 @@ type Session struct {
 	enreachToken string
 	conns        []*rpcconn.Conn // newest last
 	expiry       *time.Timer     // runs while no connection is attached
+	// gen counts attach and detach: an expiry timer that fired for an
+	// older state finds it changed and does nothing.
+	gen uint64
 }
 
 // Profile returns the session's profile and CIF timeout.
@@ -54,35 +63,12 @@ func (s *Session) conn() *rpcconn.Conn {
 	return s.conns[len(s.conns)-1]
 }
 
-// SessionSummary is what every view of a session starts with: GET
-// /api/v1/sessions (SessionInfo) and the dashboard's stream
-// (StreamSession). It never holds a credential.
-type SessionSummary struct {
-	ID          string    `json:"id"`
-	Profile     string    `json:"profile"`
-	TimeoutMs   int64     `json:"timeoutMs"`
-	Client      string    `json:"client,omitempty"`
-	Created     time.Time `json:"created"`
-	Connections int       `json:"connections"`
-}
-
 // Summary returns the session's summary as it is now.
-func (s *Session) Summary() SessionSummary {
+func (s *Session) Summary() protocol.SessionSummary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return SessionSummary{ID: s.ID, Profile: s.profile, TimeoutMs: s.timeout.Milliseconds(), Client: s.client,
+	return protocol.SessionSummary{ID: s.ID, Profile: s.profile, TimeoutMs: s.timeout.Milliseconds(), Client: s.client,
 		Created: s.Created, Connections: len(s.conns)}
-}
-
-// SessionInfo is what GET /api/v1/sessions shows of a session.
-type SessionInfo struct {
-	SessionSummary
-	InFlight any `json:"inflight"`
-	Late     any `json:"late"`
-	// LateCounts counts the session's backend attempts that became late
-	// records, and how many of them were answered late (each a bridge.late
-	// notification) or expired.
-	LateCounts correlation.SessionLate `json:"lateCounts"`
 }
 
 // sessions is the registry.
@@ -98,6 +84,13 @@ func newSessionID() string {
 	var b [10]byte
 	_, _ = rand.Read(b[:])
 	return "s" + hex.EncodeToString(b[:])
+}
+
+// newResumeToken returns 128 random bits in hex.
+func newResumeToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (r *sessions) get(id string) *Session {
@@ -122,27 +115,50 @@ func (r *sessions) count() int {
 	return len(r.m)
 }
 
-// create registers a new session with id (a fresh one when empty).
-func (r *sessions) create(id, profile string, timeout time.Duration) *Session {
-	if id == "" {
-		id = newSessionID()
-	}
-	s := &Session{ID: id, Created: time.Now(), profile: profile, timeout: timeout}
+// errResume is the -32004 for a resume without the session's token.
+func errResume(id string) error {
+	return protocol.Errorf(protocol.CodeUnauthorized,
+		"session %s is not yours to resume: send the \"resumeToken\" its bridge.hello returned along with \"session\", or leave \"session\" out to start a new session", id)
+}
+
+// open registers a new session with a fresh id and c attached.
+func (r *sessions) open(profile string, timeout time.Duration, c *rpcconn.Conn) *Session {
+	s := &Session{ID: newSessionID(), Created: time.Now(), resumeToken: newResumeToken(), profile: profile, timeout: timeout}
+	s.conns = []*rpcconn.Conn{c}
 	r.mu.Lock()
-	r.m[id] = s
+	r.m[s.ID] = s
 	r.mu.Unlock()
 	return s
 }
 
-// attach adds c to s and stops its expiry.
-func (r *sessions) attach(s *Session, c *rpcconn.Conn) {
+// take attaches c to session id, all under the registry's lock so that
+// no expiry runs in between. A live session needs its resume token (else
+// -32004); it then moves to c, and the connections it had are returned for
+// the caller to close. An unknown id (the bridge restarted, or the session
+// expired) becomes a new session with that id and a fresh token.
+func (r *sessions) take(id, token, profile string, timeout time.Duration, c *rpcconn.Conn) (s *Session, resumed bool, moved []*rpcconn.Conn, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s = r.m[id]
+	if s == nil {
+		s = &Session{ID: id, Created: time.Now(), resumeToken: newResumeToken(), profile: profile, timeout: timeout}
+		s.conns = []*rpcconn.Conn{c}
+		r.m[id] = s
+		return s, false, nil, nil
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(s.resumeToken)) != 1 {
+		return nil, false, nil, errResume(id)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conns = append(s.conns, c)
+	moved = s.conns
+	s.conns = []*rpcconn.Conn{c}
+	s.gen++
 	if s.expiry != nil {
 		s.expiry.Stop()
 		s.expiry = nil
 	}
+	return s, true, moved, nil
 }
 
 // detach removes c from s; a session left without connections expires after
@@ -151,33 +167,39 @@ func (r *sessions) detach(s *Session, c *rpcconn.Conn, drop bool) {
 	s.mu.Lock()
 	for i, x := range s.conns {
 		if x == c {
-			s.conns = append(s.conns[:i], s.conns[i+1:]...)
+			// slices.Delete clears the freed slot: append(s[:i], s[i+1:]...)
+			// left the closed connection (and its buffers) referenced from
+			// the backing array for the whole resume window.
+			s.conns = slices.Delete(s.conns, i, i+1)
+			s.gen++ // only a change: a running timer stays valid otherwise
 			break
 		}
 	}
+	gen := s.gen
 	empty := len(s.conns) == 0
 	if empty && !drop && s.expiry == nil {
-		s.expiry = time.AfterFunc(r.resume, func() { r.expire(s) })
+		s.expiry = time.AfterFunc(r.resume, func() { r.expire(s, gen) })
 	}
 	s.mu.Unlock()
 	if empty && drop {
-		r.expire(s)
+		r.expire(s, gen)
 	}
 }
 
-func (r *sessions) expire(s *Session) {
-	s.mu.Lock()
-	live := len(s.conns) > 0
-	s.mu.Unlock()
-	if live {
-		return
-	}
+// expire forgets s when it is still the registered session of its id, still
+// has no connection and has not changed since gen. Only then does onGone run
+// (it forgets the session's state by id, which must not hit a live session).
+func (r *sessions) expire(s *Session, gen uint64) {
 	r.mu.Lock()
-	if r.m[s.ID] == s {
+	s.mu.Lock()
+	gone := len(s.conns) == 0 && s.gen == gen && r.m[s.ID] == s
+	if gone {
 		delete(r.m, s.ID)
+		s.expiry = nil
 	}
+	s.mu.Unlock()
 	r.mu.Unlock()
-	if r.onGone != nil {
+	if gone && r.onGone != nil {
 		r.onGone(s)
 	}
 }

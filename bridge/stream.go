@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // streamInterval is how often StreamHandler sends a snapshot.
@@ -33,44 +34,10 @@ const (
 	streamMaxAttempts = 500
 )
 
-// StreamSnapshot is one "snapshot" event of GET /api/v1/stream: what the
-// dashboard shows live. Times are the server's; LeftMs and OverdueMs are
-// computed at Now so a client with a skewed clock still counts down right.
-type StreamSnapshot struct {
-	Now           time.Time         `json:"now"`
-	Version       string            `json:"version"`
-	Backend       string            `json:"backend"`
-	Profile       string            `json:"profile"`
-	Draining      bool              `json:"draining"`
-	Hosts         int               `json:"hosts"`
-	Correlation   correlation.Stats `json:"correlation"`
-	SessionsTotal int               `json:"sessionsTotal"`
-	Sessions      []StreamSession   `json:"sessions"`
-}
-
-// StreamSession is a session in a snapshot.
-type StreamSession struct {
-	SessionSummary
-	InFlight []StreamAttempt `json:"inflight"`
-	Late     []StreamAttempt `json:"late"`
-	// InFlightCount and LateCount are the session's full counts; InFlight
-	// and Late may list fewer (streamMaxAttempts across all sessions).
-	InFlightCount int `json:"inflightCount"`
-	LateCount     int `json:"lateCount"`
-}
-
-// StreamAttempt is an in-flight attempt (LeftMs: time left before the CIF
-// timeout) or a late record (OverdueMs: time since the CIF deadline).
-type StreamAttempt struct {
-	correlation.Info
-	ElapsedMs int64 `json:"elapsedMs"`
-	LeftMs    int64 `json:"leftMs,omitempty"`
-	OverdueMs int64 `json:"overdueMs,omitempty"`
-}
-
 // StreamHandler serves Server-Sent Events (text/event-stream) for the
 // dashboard: a "snapshot" event (StreamSnapshot) at once and then every
-// second. It ends when the client goes away or the server drains. Mount it
+// second; times are the server's, LeftMs and OverdueMs computed at Now so a
+// client with a skewed clock still counts down right. It ends when the client goes away or the server drains. Mount it
 // under /api/ so it needs the admin token (browsers' EventSource cannot set
 // headers: ?access_token= works).
 func (s *Server) StreamHandler() http.Handler {
@@ -136,12 +103,12 @@ func writeStream(w http.ResponseWriter, rc *http.ResponseController, b []byte) e
 
 // snapshot lists the attempt tables once and groups them by session, so a
 // snapshot costs O(sessions + attempts) however many sessions there are.
-func (s *Server) snapshot(now time.Time) StreamSnapshot {
-	inflight, nIn := groupAttempts(s.table.InFlight(""), func(i correlation.Info) StreamAttempt {
-		return StreamAttempt{Info: i, ElapsedMs: now.Sub(i.Started).Milliseconds(), LeftMs: max(i.Deadline.Sub(now).Milliseconds(), 0)}
+func (s *Server) snapshot(now time.Time) protocol.StreamSnapshot {
+	inflight, nIn := groupAttempts(s.table.InFlight(""), func(i correlation.Info) protocol.StreamAttempt {
+		return protocol.StreamAttempt{AttemptInfo: i.Wire(), ElapsedMs: now.Sub(i.Started).Milliseconds(), LeftMs: max(i.Deadline.Sub(now).Milliseconds(), 0)}
 	})
-	late, nLate := groupAttempts(s.table.Late(""), func(i correlation.Info) StreamAttempt {
-		return StreamAttempt{Info: i, ElapsedMs: now.Sub(i.Started).Milliseconds(), OverdueMs: max(now.Sub(i.Deadline).Milliseconds(), 0)}
+	late, nLate := groupAttempts(s.table.Late(""), func(i correlation.Info) protocol.StreamAttempt {
+		return protocol.StreamAttempt{AttemptInfo: i.Wire(), ElapsedMs: now.Sub(i.Started).Milliseconds(), OverdueMs: max(now.Sub(i.Deadline).Milliseconds(), 0)}
 	})
 	all := s.sessions.all()
 	sort.Slice(all, func(i, j int) bool {
@@ -154,13 +121,14 @@ func (s *Server) snapshot(now time.Time) StreamSnapshot {
 		}
 		return a.Created.After(b.Created)
 	})
-	snap := StreamSnapshot{
+	snap := protocol.StreamSnapshot{
 		Now: now, Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
 		Draining: s.draining.Load(), Hosts: s.hosts.count(), Correlation: s.table.Stats(),
-		SessionsTotal: len(all), Sessions: make([]StreamSession, 0, min(len(all), streamMaxSessions)),
+		SessionsTotal: len(all), Sessions: make([]protocol.StreamSession, 0, min(len(all), streamMaxSessions)),
+		RecentLate: s.ended.list(),
 	}
 	for _, x := range all[:min(len(all), streamMaxSessions)] {
-		snap.Sessions = append(snap.Sessions, StreamSession{
+		snap.Sessions = append(snap.Sessions, protocol.StreamSession{
 			SessionSummary: x.Summary(), InFlight: byStart(inflight[x.ID]), Late: byStart(late[x.ID]),
 			InFlightCount: nIn[x.ID], LateCount: nLate[x.ID],
 		})
@@ -171,22 +139,22 @@ func (s *Server) snapshot(now time.Time) StreamSnapshot {
 // groupAttempts keeps the streamMaxAttempts attempts with the earliest
 // deadlines (nearest the timeout, or longest overdue) grouped by session, and
 // counts every attempt per session.
-func groupAttempts(infos []correlation.Info, conv func(correlation.Info) StreamAttempt) (map[string][]StreamAttempt, map[string]int) {
+func groupAttempts(infos []correlation.Info, conv func(correlation.Info) protocol.StreamAttempt) (map[string][]protocol.StreamAttempt, map[string]int) {
 	counts := make(map[string]int, len(infos))
 	for _, i := range infos {
 		counts[i.Session]++
 	}
 	sort.Slice(infos, func(a, b int) bool { return infos[a].Deadline.Before(infos[b].Deadline) })
-	out := map[string][]StreamAttempt{}
+	out := map[string][]protocol.StreamAttempt{}
 	for _, i := range infos[:min(len(infos), streamMaxAttempts)] {
 		out[i.Session] = append(out[i.Session], conv(i))
 	}
 	return out, counts
 }
 
-func byStart(l []StreamAttempt) []StreamAttempt {
+func byStart(l []protocol.StreamAttempt) []protocol.StreamAttempt {
 	if l == nil {
-		return []StreamAttempt{}
+		return []protocol.StreamAttempt{}
 	}
 	sort.Slice(l, func(i, j int) bool { return l[i].Started.Before(l[j].Started) })
 	return l

@@ -44,7 +44,7 @@ type sseStream struct {
 	t      *testing.T
 	r      *bufio.Reader
 	cancel context.CancelFunc // the client going away
-	last   *bridge.StreamSnapshot
+	last   *protocol.StreamSnapshot
 }
 
 func openStream(t *testing.T, tb *testBridge) *sseStream {
@@ -94,21 +94,21 @@ func (s *sseStream) read() (map[string]string, error) {
 }
 
 // snapshot reads the next event, which must be a snapshot.
-func (s *sseStream) snapshot() bridge.StreamSnapshot {
+func (s *sseStream) snapshot() protocol.StreamSnapshot {
 	s.t.Helper()
-	return s.waitFor("a snapshot", func(bridge.StreamSnapshot) bool { return true })
+	return s.waitFor("a snapshot", func(protocol.StreamSnapshot) bool { return true })
 }
 
 // waitFor reads snapshots until one satisfies ok, or fails the test when the
 // stream ends or its deadline passes first.
-func (s *sseStream) waitFor(what string, ok func(bridge.StreamSnapshot) bool) bridge.StreamSnapshot {
+func (s *sseStream) waitFor(what string, ok func(protocol.StreamSnapshot) bool) protocol.StreamSnapshot {
 	s.t.Helper()
 	for {
 		ev, err := s.read()
 		if err != nil {
 			s.t.Fatalf("waiting for %s: %v (last snapshot %+v)", what, err, s.last)
 		}
-		var snap bridge.StreamSnapshot
+		var snap protocol.StreamSnapshot
 		if ev["event"] != "snapshot" || json.Unmarshal([]byte(ev["data"]), &snap) != nil {
 			s.t.Fatalf("waiting for %s: event %v, want a snapshot", what, ev)
 		}
@@ -119,13 +119,13 @@ func (s *sseStream) waitFor(what string, ok func(bridge.StreamSnapshot) bool) br
 	}
 }
 
-func sessionOf(snap bridge.StreamSnapshot, id string) bridge.StreamSession {
+func sessionOf(snap protocol.StreamSnapshot, id string) protocol.StreamSession {
 	for _, x := range snap.Sessions {
 		if x.ID == id {
 			return x
 		}
 	}
-	return bridge.StreamSession{}
+	return protocol.StreamSession{}
 }
 
 // hostCall is one request a streamHost received; closing release answers it.
@@ -159,7 +159,7 @@ func startStreamHost(t *testing.T, tb *testBridge, buffer int) <-chan hostCall {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := client.Dial(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken})
+	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestStreamLifecycle(t *testing.T) {
 	if r := w1.recvReply(); string(r.ID) != "101" || r.Error != nil {
 		t.Fatalf("reply to 101: %+v %s", r.Error, r.Result)
 	}
-	snap := st.waitFor("session 1's call answered", func(s bridge.StreamSnapshot) bool {
+	snap := st.waitFor("session 1's call answered", func(s protocol.StreamSnapshot) bool {
 		return sessionOf(s, s1).InFlightCount == 0
 	})
 	if x := sessionOf(snap, s1); len(x.InFlight) != 0 || x.LateCount != 0 || snap.Correlation.InFlight != 1 {
@@ -296,7 +296,7 @@ func TestStreamLifecycle(t *testing.T) {
 
 	// The widget goes away: its attempt becomes a late record.
 	w2.ws.Close(websocket.StatusNormalClosure, "")
-	snap = st.waitFor("session 2's call abandoned", func(s bridge.StreamSnapshot) bool {
+	snap = st.waitFor("session 2's call abandoned", func(s protocol.StreamSnapshot) bool {
 		return sessionOf(s, s2).LateCount == 1
 	})
 	x := sessionOf(snap, s2)
@@ -310,7 +310,7 @@ func TestStreamLifecycle(t *testing.T) {
 
 	// Its late answer retires the late record.
 	close(b.release)
-	snap = st.waitFor("the late answer", func(s bridge.StreamSnapshot) bool {
+	snap = st.waitFor("the late answer", func(s protocol.StreamSnapshot) bool {
 		return s.Correlation.LateAnswers == 1
 	})
 	if x := sessionOf(snap, s2); x.LateCount != 0 || len(x.Late) != 0 || snap.Correlation.Late != 0 || snap.Correlation.InFlight != 0 {
@@ -333,7 +333,7 @@ func TestStreamLifecycle(t *testing.T) {
 		defer cancel()
 		shut <- tb.srv.Shutdown(ctx)
 	}()
-	st.waitFor("draining", func(s bridge.StreamSnapshot) bool { return s.Draining })
+	st.waitFor("draining", func(s protocol.StreamSnapshot) bool { return s.Draining })
 	close(c.release)
 	if r := w1.recvReply(); string(r.ID) != "102" || r.Error != nil {
 		t.Fatalf("reply to 102 while draining: %+v %s", r.Error, r.Result)
@@ -392,7 +392,7 @@ func TestStreamTimedOutAttempt(t *testing.T) {
 	if err := json.Unmarshal(r.Error.Data, &data); err != nil || data.AttemptID == "" {
 		t.Fatalf("timeout data %s: %v", r.Error.Data, err)
 	}
-	snap := st.waitFor("the late record", func(x bridge.StreamSnapshot) bool { return sessionOf(x, s).LateCount == 1 })
+	snap := st.waitFor("the late record", func(x protocol.StreamSnapshot) bool { return sessionOf(x, s).LateCount == 1 })
 	x := sessionOf(snap, s)
 	if len(x.Late) != 1 || x.InFlightCount != 0 || snap.Correlation.Timeouts != 1 {
 		t.Fatalf("after the timeout: %+v (correlation %+v)", x, snap.Correlation)
@@ -402,7 +402,7 @@ func TestStreamTimedOutAttempt(t *testing.T) {
 	}
 
 	close(c.release)
-	snap = st.waitFor("the late answer", func(x bridge.StreamSnapshot) bool { return x.Correlation.LateAnswers == 1 })
+	snap = st.waitFor("the late answer", func(x protocol.StreamSnapshot) bool { return x.Correlation.LateAnswers == 1 })
 	if x := sessionOf(snap, s); x.LateCount != 0 || len(x.Late) != 0 {
 		t.Fatalf("after the late answer: %+v", x)
 	}
@@ -508,7 +508,7 @@ func TestStreamStalledClient(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.(*net.TCPConn).SetReadBuffer(4096)
-	if _, err := io.WriteString(conn, "GET /api/v1/stream HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer "+streamToken+"\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "+streamToken+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -3,9 +3,7 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,45 +12,9 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
-
-// pipeListener serves HTTP over in-memory pipes so that a whole bridge can
-// run inside a synctest bubble, where 10 s and 100 s pass instantly and
-// exactly.
-type pipeListener struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8787} }
-
-func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	a, b := net.Pipe()
-	select {
-	case l.ch <- b:
-		return a, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
 
 // inBubble runs a bridge on the emulator (with faults) inside the bubble and
 // returns a connected widget socket.
@@ -65,11 +27,11 @@ func inBubble(t *testing.T, faults *emulator.FaultProfile) (*emulator.Emulator, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := newPipeListener()
+	ln := testutil.NewPipeListener()
 	hs := &http.Server{Handler: srv.Handler()}
 	go hs.Serve(ln)
-	tr := &http.Transport{DialContext: ln.dial}
-	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	hc := ln.Client()
+	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +40,7 @@ func inBubble(t *testing.T, faults *emulator.FaultProfile) (*emulator.Emulator, 
 		srv.Shutdown(context.Background())
 		hs.Close()
 		ln.Close()
-		tr.CloseIdleConnections()
+		hc.CloseIdleConnections()
 	})
 	return emu, ws
 }

@@ -3,11 +3,16 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -15,8 +20,15 @@ import (
 type widgetConn struct {
 	s    *Server
 	conn *rpcconn.Conn
-	// sess is changed only by bridge.hello (resume), under the session registry.
+	// sess is changed only by bridge.hello (resume), under helloMu.
 	sess atomicSession
+	log  zerolog.Logger
+	// logs samples the lines a client can cause at will (refusals,
+	// unmatched answers): one per reason per interval.
+	logs *logcap.Sampler
+	// helloMu serialises this connection's bridge.hello calls (a batch may
+	// hold several), so that the connection belongs to one session at a time.
+	helloMu sync.Mutex
 }
 
 func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
@@ -25,20 +37,21 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	timeout, _ := s.timeoutFor(s.cfg.Profile)
-	sess := s.sessions.create("", s.cfg.Profile, timeout)
-	wc := &widgetConn{s: s}
-	wc.sess.Store(sess)
 	log := s.log.With().Str("role", "widget").Str("remote", r.RemoteAddr).Logger()
-	c := rpcconn.New(s.base, ws, wc, rpcconn.Options{
-		Logger:  log,
+	wc := &widgetConn{s: s, log: log, logs: logcap.NewSampler(logSampleInterval)}
+	c := rpcconn.New(s.base, ws, wc, s.connOptions(log, rpcconn.Options{
 		Admit:   wc.admit,
 		OnFrame: func(dir string, msg []byte) { s.frame(wc.sess.Load().ID, "widget", dir, msg) },
 		OnUnmatched: func(m *protocol.Message) {
-			log.Warn().Str("session", wc.sess.Load().ID).RawJSON("id", m.ID).Msg("widget answered a request that is no longer pending (answered after its timeout)")
+			if ok, n := wc.logs.Allow("unmatched"); ok {
+				log.Warn().Str("session", wc.sess.Load().ID).Int("alsoUnmatched", n).
+					Msg("widget answered a request that is no longer pending (answered after its timeout); more such answers within 10 s are counted, not logged")
+			}
 		},
-	})
+	}))
 	wc.conn = c
-	s.sessions.attach(sess, c)
+	sess := s.sessions.open(s.cfg.Profile, timeout, c)
+	wc.sess.Store(sess)
 	s.track(c)
 	s.connWG.Add(1)
 	s.metrics.conns.WithLabelValues("widget").Inc()
@@ -56,31 +69,11 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 	s.connWG.Done()
 }
 
-// admit enforces the per-session in-flight limit and refuses new work while
-// draining.
-func (wc *widgetConn) admit(m *protocol.Message) (func(), *protocol.Error) {
-	if wc.s.draining.Load() {
-		return nil, errShuttingDown
-	}
-	sess := wc.sess.Load()
-	if n := sess.inflight.Add(1); n > int64(wc.s.cfg.MaxInFlight) {
-		sess.inflight.Add(-1)
-		wc.s.metrics.overloaded.Inc()
-		return nil, protocol.Errorf(protocol.CodeOverloaded,
-			"overloaded: this session already has %d calls in flight (--max-inflight); retry later", wc.s.cfg.MaxInFlight)
-	}
-	wc.s.inflight.Add(1)
-	return func() {
-		sess.inflight.Add(-1)
-		wc.s.inflight.Add(-1)
-	}, nil
-}
-
 func (wc *widgetConn) HandleNotification(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) {
 	// Widgets have nothing to notify the bridge of; a notification of a known
 	// method is served and its result discarded, as JSON-RPC says.
 	if _, err := wc.HandleCall(ctx, c, m); err != nil {
-		wc.s.log.Debug().Str("method", m.Method).Err(err).Msg("notification failed (no reply is sent for notifications)")
+		wc.log.Debug().Str("method", logcap.Str(m.Method)).Err(err).Msg("notification failed (no reply is sent for notifications)")
 	}
 }
 
@@ -88,17 +81,29 @@ func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protoc
 	sess := wc.sess.Load()
 	start := time.Now()
 	res, err := wc.route(ctx, sess, m)
-	if err != nil && context.Cause(ctx) == errShuttingDown {
+	if err != nil && context.Cause(ctx) == errShuttingDown && !ownShutdownAnswer(err) {
 		err = errShuttingDown
 	}
 	wc.s.metrics.observe(m.Method, start, err)
 	return res, err
 }
 
+// ownShutdownAnswer reports whether err already tells the widget what the
+// shutdown did to its call (a -32007 with data.delivered, or a -32005
+// listing the attempts and the ledger entry): it must not be replaced by a
+// bare -32007.
+func ownShutdownAnswer(err error) bool {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return pe.Code == protocol.CodeShuttingDown && len(pe.Data) > 0 || pe.Code == protocol.CodeRetriesExhausted
+}
+
 func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {
 	switch {
 	case m.Method == protocol.MethodHello:
-		return wc.hello(sess, m)
+		return wc.hello(m)
 	case strings.HasPrefix(m.Method, protocol.CIFPrefix):
 		return wc.cifCall(ctx, sess, m)
 	}
@@ -111,8 +116,9 @@ func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Mess
 	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q (see the protocol summary in README.md)", m.Method)
 }
 
-// hello answers bridge.hello: picks the profile, resumes a session by id.
-func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage, error) {
+// hello answers bridge.hello: picks the profile, resumes a session by id
+// and its resume token.
+func (wc *widgetConn) hello(m *protocol.Message) (json.RawMessage, error) {
 	var p protocol.HelloParams
 	if err := protocol.DecodeParams(m.Params, &p); err != nil {
 		return nil, err
@@ -120,6 +126,12 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 	if p.Role != "" && p.Role != "widget" {
 		return nil, protocol.InvalidParams("\"role\" must be \"widget\" on %s (host peers connect to %s)", protocol.PathWidget, protocol.PathHost)
 	}
+	if p.Session != "" && !protocol.SessionIDValid(p.Session) {
+		return nil, protocol.InvalidParams("\"session\" must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
+	}
+	wc.helloMu.Lock()
+	defer wc.helloMu.Unlock()
+	cur := wc.sess.Load()
 	profile, _ := cur.Profile()
 	if p.Profile != "" {
 		profile = p.Profile
@@ -130,19 +142,21 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 	}
 	sess, resumed := cur, false
 	if p.Session != "" && p.Session != cur.ID {
-		if !protocol.SessionIDValid(p.Session) {
-			return nil, protocol.InvalidParams("\"session\" must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
+		var moved []*rpcconn.Conn
+		sess, resumed, moved, err = wc.s.sessions.take(p.Session, p.ResumeToken, profile, timeout, wc.conn)
+		if err != nil {
+			wc.s.log.Warn().Str("session", p.Session).Str("current", cur.ID).Bool("tokenGiven", p.ResumeToken != "").
+				Msg("refused to resume a session without its resume token")
+			return nil, err
 		}
-		sess = wc.s.sessions.get(p.Session)
-		if sess == nil {
-			// Unknown (e.g. the bridge restarted): keep the widget's id.
-			sess = wc.s.sessions.create(p.Session, profile, timeout)
-		} else {
-			resumed = true
-		}
-		wc.s.sessions.attach(sess, wc.conn)
 		wc.sess.Store(sess)
 		wc.s.sessions.detach(cur, wc.conn, true)
+		for _, old := range moved {
+			old.Close(protocol.CloseSessionMoved, "session "+sess.ID+" was resumed by another connection")
+		}
+		if len(moved) > 0 {
+			wc.s.log.Info().Str("session", sess.ID).Int("closed", len(moved)).Msg("session moved to a new connection; the old one is closed with 4001")
+		}
 	}
 	sess.mu.Lock()
 	sess.profile, sess.timeout = profile, timeout
@@ -153,6 +167,7 @@ func (wc *widgetConn) hello(cur *Session, m *protocol.Message) (json.RawMessage,
 		sess.enreachToken = p.EnreachToken
 	}
 	sess.mu.Unlock()
-	wc.s.log.Info().Str("session", sess.ID).Str("profile", profile).Bool("resumed", resumed).Str("client", p.Client).Msg("hello")
-	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(), Version: wc.s.cfg.Version, Resumed: resumed})
+	wc.s.log.Info().Str("session", sess.ID).Str("profile", profile).Bool("resumed", resumed).Str("client", logcap.Str(p.Client)).Msg("hello")
+	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(),
+		Version: wc.s.cfg.Version, Resumed: resumed, ResumeToken: sess.resumeToken})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -142,7 +143,7 @@ func (s *Server) agentPanel(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			params, _ := json.Marshal(protocol.ValueParams{Value: json.RawMessage(itoa(*v))})
-			if _, _, berr := s.Attempt(r.Context(), AttemptRequest{Session: sess, Method: method, Params: params}); berr != nil {
+			if _, _, berr := s.Attempt(r.Context(), sess, correlation.Attempt{Method: method, Params: params}); berr != nil {
 				s.log.Warn().Err(berr).Str("session", sess.ID).Str("method", method).Msg("agent panel change: the backend did not take it")
 			}
 		}

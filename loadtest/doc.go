@@ -24,8 +24,8 @@
 // (matched to the widget's call by request id, since bridge.late names the
 // backend attempt's method, which an enreach.xrm create's attempts share);
 // for enreach.xrm.createRecord and execute CRUD Creates, the ledgerId of the
-// answer (protocol.XrmCreateResult, or retry.ExhaustedData of a -32005) and
-// the newest bridge.ledger push of each entry (ledger.Entry: status,
+// answer (protocol.XrmCreateResult, or protocol.ExhaustedData of a -32005) and
+// the newest bridge.ledger push of each entry (protocol.LedgerEntry: status,
 // recordIds, attempts). After the drain the run waits, up to
 // Config.LateWait, until no known entry has an attempt still awaiting its
 // late answer and, when the bridge's admin API answers, until its sessions
@@ -33,6 +33,11 @@
 // bridge owes them (GET /api/v1/sessions, lateCounts): the retry engine's
 // update and retrieve attempts leave no ledger entry to wait on.
 //
-// Entry points: Config, ParseMix, Run, Report (WriteText, WriteHTML), and
-// EmulatorAdmin for the emulator's admin endpoints.
+// Entry points: Config, ParseMix, Run, Report (WriteText, WriteHTML).
+//
+// Sessions dial with client.DialRaw and write and read frames themselves
+// (one reused buffer each way, no allocation per call), so that the figures
+// are the bridge's and not a JSON-RPC engine's; the admin API is read with
+// client.Admin. The package imports only protocol and client of cifbridge
+// (client's TestToolImports keeps it so).
 package loadtest

@@ -5,8 +5,6 @@ import (
 	"maps"
 	"testing"
 
-	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -20,19 +18,15 @@ func notify(t *testing.T, r *runner, s *session, method string, params any) {
 	r.notification(s, method, b)
 }
 
-func ledgerNote(t *testing.T, e ledger.Entry) protocol.LedgerParams {
+func ledgerNote(t *testing.T, e protocol.LedgerEntry) protocol.LedgerParams {
 	t.Helper()
-	b, err := json.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return protocol.LedgerParams{Entry: b}
+	return protocol.LedgerParams{Entry: e}
 }
 
-func attempts(outcomes ...string) []ledger.Attempt {
-	out := make([]ledger.Attempt, len(outcomes))
+func attempts(outcomes ...string) []protocol.LedgerAttempt {
+	out := make([]protocol.LedgerAttempt, len(outcomes))
 	for i, o := range outcomes {
-		out[i] = ledger.Attempt{AttemptID: string(rune('a' + i)), Outcome: o}
+		out[i] = protocol.LedgerAttempt{AttemptID: string(rune('a' + i)), Outcome: o}
 	}
 	return out
 }
@@ -63,16 +57,16 @@ func TestDuplicatesFromNotifications(t *testing.T) {
 	// two records while one attempt still awaits its answer, then with
 	// three. Delivered newest first: the older push must not win.
 	r.answeredWithLedger("L1", true, true)
-	l1 := ledger.Entry{ID: "L1", Status: ledger.StatusConfirmed, Version: 2, RecordIDs: []string{"c", "a"},
-		Attempts: attempts(ledger.OutcomeLateSuccess, ledger.OutcomeTimeout, ledger.OutcomeSuccess)}
+	l1 := protocol.LedgerEntry{ID: "L1", Status: protocol.LedgerConfirmed, Version: 2, RecordIDs: []string{"c", "a"},
+		Attempts: attempts(protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeTimeout, protocol.LedgerOutcomeSuccess)}
 	l1v3 := l1
 	l1v3.Version, l1v3.RecordIDs = 3, []string{"c", "a", "b"}
-	l1v3.Attempts = attempts(ledger.OutcomeLateSuccess, ledger.OutcomeLateSuccess, ledger.OutcomeSuccess)
+	l1v3.Attempts = attempts(protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeSuccess)
 	notify(t, r, s, protocol.NotifyLedger, ledgerNote(t, l1v3))
 	notify(t, r, s, protocol.NotifyLedger, ledgerNote(t, l1))
 	// L2: answered -32005 naming the entry; its only timed-out attempt
 	// landed: the widget holds no id for that record.
-	data, _ := json.Marshal(retry.ExhaustedData{Attempts: attempts(ledger.OutcomeTimeout, ledger.OutcomeFailure), LedgerID: "L2"})
+	data, _ := json.Marshal(protocol.ExhaustedData{Attempts: attempts(protocol.LedgerOutcomeTimeout, protocol.LedgerOutcomeFailure), LedgerID: "L2"})
 	if id := s.attemptsFromError(&inMsg{Error: &struct {
 		Code int64           `json:"code"`
 		Data json.RawMessage `json:"data"`
@@ -80,12 +74,12 @@ func TestDuplicatesFromNotifications(t *testing.T) {
 		t.Fatalf("ledger id of the -32005 %q, want L2", id)
 	}
 	r.answeredWithLedger("L2", false, true)
-	notify(t, r, s, protocol.NotifyLedger, ledgerNote(t, ledger.Entry{ID: "L2", Status: ledger.StatusCleared, Version: 2, RecordIDs: []string{"d"},
-		Attempts: attempts(ledger.OutcomeLateSuccess, ledger.OutcomeFailure)}))
+	notify(t, r, s, protocol.NotifyLedger, ledgerNote(t, protocol.LedgerEntry{ID: "L2", Status: protocol.LedgerCleared, Version: 2, RecordIDs: []string{"d"},
+		Attempts: attempts(protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeFailure)}))
 	// L3: pushed confirmed before its answer arrived (the engine pushes a
 	// non-suspected entry before it answers); L5 is never pushed.
-	notify(t, r, s, protocol.NotifyLedger, ledgerNote(t, ledger.Entry{ID: "L3", Status: ledger.StatusConfirmed, Version: 1, RecordIDs: []string{"e", "f"},
-		Attempts: attempts(ledger.OutcomeLateSuccess, ledger.OutcomeSuccess)}))
+	notify(t, r, s, protocol.NotifyLedger, ledgerNote(t, protocol.LedgerEntry{ID: "L3", Status: protocol.LedgerConfirmed, Version: 1, RecordIDs: []string{"e", "f"},
+		Attempts: attempts(protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeSuccess)}))
 	r.answeredWithLedger("L3", true, true)
 	if !r.settled(1) || r.settled(2) {
 		t.Error("settled: want every entry pushed settled and the one raw timeout's late answer in, not two")

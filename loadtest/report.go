@@ -185,8 +185,8 @@ type Duplicates struct {
 // GroundTruth compares the client's view with the emulator's counters
 // (GET /api/v1/emulator/stats before and after the run).
 type GroundTruth struct {
-	Before EmulatorStats `json:"before"`
-	After  EmulatorStats `json:"after"`
+	Before protocol.EmulatorStats `json:"before"`
+	After  protocol.EmulatorStats `json:"after"`
 	// Operations is after − before per CIF messageType.
 	Operations map[string]int64 `json:"operations"`
 	// Records is after − before per table (only tables that changed),
@@ -209,7 +209,7 @@ type GroundTruth struct {
 	LateMatches           bool `json:"lateMatches"`
 }
 
-func groundTruth(before, after EmulatorStats, totals map[string]*methodCounts, rep *Report) *GroundTruth {
+func groundTruth(before, after protocol.EmulatorStats, totals map[string]*methodCounts, rep *Report) *GroundTruth {
 	g := &GroundTruth{Before: before, After: after, Operations: map[string]int64{}, Records: map[string]int{}}
 	for k, v := range after.Operations {
 		if d := v - before.Operations[k]; d != 0 {
@@ -403,17 +403,38 @@ func (rep *Report) WriteText(w io.Writer) {
 	d := rep.Duplicates
 	fmt.Fprintf(w, "retries: %d; duplicates: suspected %d, confirmed %d (records); creates flagged possibleDuplicate %d", rep.Retries, d.Suspected, d.Confirmed, d.Flagged)
 	if len(d.Ledger) > 0 {
-		fmt.Fprintf(w, "; ledger entries %v", d.Ledger)
+		fmt.Fprintf(w, "; ledger entries: %s", counts(d.Ledger))
 	}
 	fmt.Fprintln(w)
 	if g := rep.GroundTruth; g != nil {
-		fmt.Fprintf(w, "ground truth (emulator, every phase): operations %v, records %v, late completions %d, extra records %d\n",
-			g.Operations, g.Records, g.LateCompletions, g.ExtraRecords)
+		fmt.Fprintf(w, "ground truth (emulator, every phase): late completions %d, extra records %d\n", g.LateCompletions, g.ExtraRecords)
+		fmt.Fprintf(w, "  operations: %s\n  records added: %s\n", counts(g.Operations), counts(g.Records))
 		fmt.Fprintf(w, "  late completions %s late answers; extra records %s confirmed duplicates\n", eq(g.LateMatches), eq(g.ExtraMatchesConfirmed))
 	}
 	cu := rep.Client
 	fmt.Fprintf(w, "client: cpu user %.2fs sys %.2fs (%.0f%% of a core), rss %d KiB (max %d KiB)\n",
 		cu.CPUUserSeconds, cu.CPUSysSeconds, cu.CPUPercent, cu.RSSKiB, cu.MaxRSSKiB)
+}
+
+// counts writes a count per name as "a 3, b 12" (sorted by name; "none"
+// when empty): text for people, not Go's map syntax.
+func counts[V int | int64](m map[string]V) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", k, m[k])
+	}
+	return b.String()
 }
 
 func eq(ok bool) string {

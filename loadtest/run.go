@@ -15,7 +15,7 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -66,7 +66,7 @@ func (r *runner) phaseAt(t time.Duration) phase {
 // ledgerState is what the client knows of one duplicate-ledger entry: the
 // newest bridge.ledger notification and the widget's answer naming it.
 type ledgerState struct {
-	entry *ledger.Entry // newest notification (highest version); nil before the first
+	entry *protocol.LedgerEntry // newest notification (highest version); nil before the first
 	// Set by the answer that named the entry (result ledgerId, or -32005
 	// data.ledgerId):
 	ok      bool // a success: the widget holds one of RecordIDs
@@ -77,14 +77,14 @@ type ledgerState struct {
 // answer. The retry engine pushes the entry with every late outcome, so the
 // last notification of an entry always shows it settled.
 func (l *ledgerState) settled() bool {
-	return l.entry != nil && !slices.ContainsFunc(l.entry.Attempts, func(a ledger.Attempt) bool { return a.Outcome == ledger.OutcomeTimeout })
+	return l.entry != nil && !slices.ContainsFunc(l.entry.Attempts, func(a protocol.LedgerAttempt) bool { return a.Outcome == protocol.LedgerOutcomeTimeout })
 }
 
 // openAttempt reports whether an attempt's outcome was unknown to the
 // widget when it was answered: it may have created a record.
-func openAttempt(a ledger.Attempt) bool {
+func openAttempt(a protocol.LedgerAttempt) bool {
 	switch a.Outcome {
-	case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure, ledger.OutcomeExpired, ledger.OutcomeUnknown:
+	case protocol.LedgerOutcomeTimeout, protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeLateFailure, protocol.LedgerOutcomeExpired, protocol.LedgerOutcomeUnknown:
 		return true
 	}
 	return false
@@ -148,15 +148,14 @@ func (r *runner) notification(s *session, method string, params json.RawMessage)
 		r.lateMu.Unlock()
 	case protocol.NotifyLedger:
 		var p protocol.LedgerParams
-		var e ledger.Entry
-		if json.Unmarshal(params, &p) != nil || json.Unmarshal(p.Entry, &e) != nil || e.ID == "" {
+		if json.Unmarshal(params, &p) != nil || p.Entry.ID == "" {
 			r.badFrames.Add(1)
 			return
 		}
 		r.lateMu.Lock()
-		l := r.ledgerEntry(e.ID)
-		if l.entry == nil || e.Version >= l.entry.Version {
-			l.entry = &e
+		l := r.ledgerEntry(p.Entry.ID)
+		if l.entry == nil || p.Entry.Version >= l.entry.Version {
+			l.entry = &p.Entry
 		}
 		r.lateMu.Unlock()
 	default:
@@ -185,7 +184,7 @@ func (r *runner) settled(cifTimeouts int64) bool {
 // sessions still have coming: for each session, the backend attempts that
 // became late records less those that expired (which tell nobody), less
 // the notifications the client has received.
-func (r *runner) lateToCome(ctx context.Context, admin EmulatorAdmin, sessions []*session) (int64, error) {
+func (r *runner) lateToCome(ctx context.Context, admin *client.Admin, sessions []*session) (int64, error) {
 	infos, err := admin.Sessions(ctx)
 	if err != nil {
 		return 0, err
@@ -215,7 +214,7 @@ func (r *runner) duplicates() Duplicates {
 		if l.flagged {
 			d.Flagged++
 		}
-		status := string(ledger.StatusSuspected) // never pushed: suspected when answered
+		status := string(protocol.LedgerSuspected) // never pushed: suspected when answered
 		if l.entry != nil {
 			status = string(l.entry.Status)
 			for _, a := range l.entry.Attempts {
@@ -253,31 +252,33 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Config = reportConfig(cfg)
 	ru0 := rusage()
 
-	base, err := adminBase(cfg.URL)
+	admin, err := client.NewAdmin(cfg.URL, cfg.Token)
 	if err != nil {
 		return nil, usagef("--url: %v", err)
 	}
-	admin := EmulatorAdmin{Base: base, Token: cfg.Token}
 	if len(cfg.Faults) > 0 {
 		if err := admin.PutFaults(ctx, cfg.Faults); err != nil {
 			return nil, reachErr("install the fault profile", err)
 		}
 	}
-	var before EmulatorStats
+	var before protocol.EmulatorStats
 	truth := !cfg.Echo && !cfg.NoGroundTruth
 	if truth {
-		before, err = admin.Stats(ctx)
+		before, err = admin.EmulatorStats(ctx)
 		switch {
-		case errors.Is(err, ErrNoEmulator):
+		case errors.Is(err, client.ErrNotServed):
 			truth = false
-			rep.Notes = append(rep.Notes, "no ground truth: "+err.Error())
+			rep.Notes = append(rep.Notes, "no ground truth: the bridge serves no emulator admin API ("+protocol.PathEmulatorStats+")")
 		case err != nil:
 			return nil, reachErr("read the emulator stats", err)
 		}
 	}
 	// With the bridge's admin API at hand, the run can wait for exactly the
 	// late answers its sessions have coming (lateToCome).
-	r.hello = !cfg.Echo && admin.Status(ctx) == nil
+	if !cfg.Echo {
+		_, err := admin.Status(ctx)
+		r.hello = err == nil
+	}
 	if r.pool = poolSize(before.MaxRecords, cfg.Sessions); r.pool < poolCap {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the emulator keeps at most %d records: each session picks ids among its last %d creates", before.MaxRecords, r.pool))
 	}
@@ -382,7 +383,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.fill(rep, all, byMethod, totals)
 	if truth {
 		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
-		after, err := admin.Stats(actx)
+		after, err := admin.EmulatorStats(actx)
 		acancel()
 		if err != nil {
 			rep.Notes = append(rep.Notes, "no ground truth after the run: "+err.Error())

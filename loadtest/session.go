@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/bridge/retry"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -31,7 +26,7 @@ type pendingCall struct {
 type session struct {
 	idx int
 	r   *runner
-	ws  *websocket.Conn
+	ws  *client.RawConn
 	sh  *shard
 	// id is the bridge's session id (bridge.hello), "" when not asked
 	// (runner.hello).
@@ -57,17 +52,12 @@ type session struct {
 
 // dialSession opens a session; connected is how long the WebSocket took.
 func dialSession(ctx context.Context, r *runner, idx int) (s *session, connected time.Duration, err error) {
-	opts := &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, CompressionMode: websocket.CompressionDisabled}
-	if r.cfg.Token != "" {
-		opts.HTTPHeader = http.Header{"Authorization": {"Bearer " + r.cfg.Token}}
-	}
 	t0 := time.Now()
-	ws, _, err := websocket.Dial(ctx, r.cfg.URL, opts)
+	ws, err := client.DialRaw(ctx, r.cfg.URL, &client.Options{Token: r.cfg.Token})
 	if err != nil {
 		return nil, 0, err
 	}
 	connected = time.Since(t0)
-	ws.SetReadLimit(16 << 20)
 	s = &session{
 		idx:      idx,
 		r:        r,
@@ -92,10 +82,10 @@ func dialSession(ctx context.Context, r *runner, idx int) (s *session, connected
 // the read loop starts: the answer is the first message on the socket.
 func (s *session) helloSession(ctx context.Context) (string, error) {
 	req := `{"jsonrpc":"2.0","id":0,"method":"` + protocol.MethodHello + `","params":{"client":"cifbridge-load"}}`
-	if err := s.ws.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+	if err := s.ws.Write(ctx, []byte(req)); err != nil {
 		return "", err
 	}
-	_, b, err := s.ws.Read(ctx)
+	b, err := s.ws.Read(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -150,7 +140,7 @@ func (s *session) send(method string, sched time.Duration, ph phase, limit int) 
 	b = append(b, '}')
 	s.buf = b
 	s.sh.sent(method, ph)
-	if err := s.ws.Write(s.r.ctx, websocket.MessageText, b); err != nil {
+	if err := s.ws.Write(s.r.ctx, b); err != nil {
 		s.mu.Lock()
 		_, still := s.pending[id]
 		delete(s.pending, id)
@@ -180,13 +170,7 @@ func (s *session) readLoop() {
 	defer close(s.readDone)
 	var buf bytes.Buffer
 	for {
-		_, rd, err := s.ws.Reader(s.r.ctx)
-		if err != nil {
-			s.readErr = err
-			return
-		}
-		buf.Reset()
-		if _, err := buf.ReadFrom(rd); err != nil {
+		if err := s.ws.ReadInto(s.r.ctx, &buf); err != nil {
 			s.readErr = err
 			return
 		}
@@ -204,7 +188,7 @@ func (s *session) handle(data []byte) {
 	if m.Method != "" && !s.r.cfg.Echo {
 		if len(m.ID) > 0 { // an event request: a widget answers it
 			s.sendMu.Lock()
-			_ = s.ws.Write(s.r.ctx, websocket.MessageText, protocol.AppendResponse(nil, m.ID, json.RawMessage("null"), nil))
+			_ = s.ws.Write(s.r.ctx, protocol.AppendResponse(nil, m.ID, json.RawMessage("null"), nil))
 			s.sendMu.Unlock()
 			s.r.events.Add(1)
 			return
@@ -270,7 +254,7 @@ func (s *session) lateCall(requestID json.RawMessage) string {
 // outcome feeds id pools and the retry/duplicate counters. The retry
 // engine's shapes are read with its own types: protocol.XrmCreateResult for
 // a create (enreach.xrm.createRecord, or enreach.xrm.execute, which the load
-// tool only sends as a CRUD Create) and retry.ExhaustedData for -32005.
+// tool only sends as a CRUD Create) and protocol.ExhaustedData for -32005.
 func (s *session) outcome(p pendingCall, m *inMsg) {
 	switch p.method {
 	case protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord, protocol.MethodXrmExecute:
@@ -329,7 +313,7 @@ func (s *session) attemptsFromError(m *inMsg) string {
 	if m.Error.Code != protocol.CodeRetriesExhausted || len(m.Error.Data) == 0 {
 		return ""
 	}
-	var d retry.ExhaustedData
+	var d protocol.ExhaustedData
 	if json.Unmarshal(m.Error.Data, &d) != nil {
 		return ""
 	}
@@ -360,7 +344,7 @@ func (s *session) close() {
 	defer cancel()
 	done := make(chan struct{})
 	go func() {
-		_ = s.ws.Close(websocket.StatusNormalClosure, "load run finished")
+		_ = s.ws.Close("load run finished")
 		close(done)
 	}()
 	select {
@@ -369,9 +353,4 @@ func (s *session) close() {
 		_ = s.ws.CloseNow()
 	}
 	<-s.readDone
-}
-
-func isClosed(err error) bool {
-	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) ||
-		websocket.CloseStatus(err) == websocket.StatusNormalClosure || websocket.CloseStatus(err) == websocket.StatusGoingAway
 }

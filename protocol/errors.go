@@ -139,12 +139,21 @@ const (
 // BackendErrorData is the data of a -32001 backend error. Unlike stock CIF it
 // keeps the Dataverse code and HTTP status.
 type BackendErrorData struct {
-	DataverseCode string   `json:"dataverseCode,omitempty"` // e.g. "0x80040237"
-	HTTPStatus    int      `json:"httpStatus,omitempty"`    // e.g. 412
-	ErrorMsg      string   `json:"errorMsg"`                // Dataverse's message
-	RetryAfterMs  int64    `json:"retryAfterMs,omitempty"`  // from a 429/503 Retry-After header; the retry engine waits at least this long
-	Value         CIFError `json:"value"`                   // what stock CIF would have rejected with
+	DataverseCode string `json:"dataverseCode,omitempty"` // e.g. "0x80040237"
+	HTTPStatus    int    `json:"httpStatus,omitempty"`    // e.g. 412
+	ErrorMsg      string `json:"errorMsg"`                // Dataverse's message
+	RetryAfterMs  int64  `json:"retryAfterMs,omitempty"`  // from a 429/503 Retry-After header; the retry engine waits at least this long
+	// TimeoutMs is set when the backend itself gave up waiting for its
+	// upstream (the dataverse backend's --dataverse-timeout); HTTPStatus is
+	// then 504 and the outcome is unknown: the operation may have run. It
+	// is not the CIF timeout (-32000), and no bridge.late follows.
+	TimeoutMs int64    `json:"timeoutMs,omitempty"`
+	Value     CIFError `json:"value"` // what stock CIF would have rejected with
 }
+
+// UpstreamTimeoutStatus is BackendErrorData.HTTPStatus when the backend's
+// own HTTP timeout ended a request (no status was received).
+const UpstreamTimeoutStatus = 504
 
 // NewBackendError returns a -32001 error carrying a Dataverse error.
 func NewBackendError(httpStatus int, dataverseCode, msg, sourceFunc, reportTime string) *Error {
@@ -180,6 +189,28 @@ func NewNoBackendError(delivered bool, format string, args ...any) *Error {
 	return NewError(CodeNoBackend, fmt.Sprintf(format, args...), NoBackendData{Delivered: delivered})
 }
 
+// NewShuttingDownError returns a -32007 error whose data says whether the
+// call had reached whoever executes it (the NoBackendData shape,
+// {"delivered":bool}). Delivered true: the bridge stopped with the call in
+// the backend's hands, so it may have run; check before retrying it.
+func NewShuttingDownError(delivered bool, format string, args ...any) *Error {
+	return NewError(CodeShuttingDown, fmt.Sprintf(format, args...), NoBackendData{Delivered: delivered})
+}
+
+// Delivered reports data.delivered of a -32002 or -32007 error; ok is false
+// for other errors and when the error carries no such data.
+func Delivered(err error) (delivered, ok bool) {
+	var e *Error
+	if !errors.As(err, &e) || (e.Code != CodeNoBackend && e.Code != CodeShuttingDown) || len(e.Data) == 0 {
+		return false, false
+	}
+	var d NoBackendData
+	if json.Unmarshal(e.Data, &d) != nil {
+		return false, false
+	}
+	return d.Delivered, true
+}
+
 // NoBackend decodes the data of a -32002 error; ok is false for other errors
 // and for a -32002 without the data (e.g. from an older host peer).
 func NoBackend(err error) (d NoBackendData, ok bool) {
@@ -200,3 +231,24 @@ func mustRaw(v any) json.RawMessage {
 	}
 	return b
 }
+
+// UpstreamErrorData is the data of a -32006 error: the Enreach REST
+// upstream's HTTP status (0: no answer) and its body, as JSON when it was
+// JSON, else as a JSON string (cut at a few KiB).
+type UpstreamErrorData struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body"`
+}
+
+// OverloadedData is the data of a -32003 error: which limit refused the
+// call, and for the call rate, how long until a call is admitted again.
+type OverloadedData struct {
+	Limit        string `json:"limit"`                  // LimitRate or LimitInFlight
+	RetryAfterMs int64  `json:"retryAfterMs,omitempty"` // LimitRate only: wait at least this long
+}
+
+// OverloadedData.Limit values.
+const (
+	LimitRate     = "rate"     // the session's call rate (--max-call-rate)
+	LimitInFlight = "inflight" // the session's concurrent calls (--max-inflight)
+)

@@ -3,8 +3,11 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -85,12 +88,33 @@ func Decode(data []byte) Decoded {
 		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
 	}
 	var w wireObject
-	if err := jsonv2.Unmarshal(data, &w, lenient); err != nil {
-		// Every member is a raw value, so any error on an object is a
-		// syntax error: the message is not JSON.
+	if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
+		if errors.Is(err, jsontext.ErrDuplicateName) && json.Valid(data) {
+			return Decoded{Messages: []Message{duplicateMember(err)}}
+		}
+		// Every member is a raw value, so any other error on an object is
+		// a syntax error: the message is not JSON.
 		return Decoded{ParseError: notJSON()}
 	}
 	return Decoded{Messages: []Message{fromWire(data, &w)}}
+}
+
+// envelopeOptions decode a JSON-RPC object: member names match exactly
+// (JSON-RPC's are lowercase; "METHOD" is not "method") and a name given
+// twice is refused, so that no two parsers can disagree on which "method"
+// or "id" a message has.
+var envelopeOptions = jsonv2.JoinOptions(
+	jsontext.AllowDuplicateNames(false),
+	jsontext.AllowInvalidUTF8(true), // the transport refuses invalid UTF-8 (close 1007)
+)
+
+func duplicateMember(err error) Message {
+	var se *jsontext.SyntacticError
+	name := ""
+	if errors.As(err, &se) {
+		name = se.JSONPointer.LastToken()
+	}
+	return invalid(nil, fmt.Sprintf("member %q appears twice", name))
 }
 
 func notJSON() *Error {
@@ -104,6 +128,32 @@ type wireObject struct {
 	Params  span `json:"params"`
 	Result  span `json:"result"`
 	Error   span `json:"error"`
+	// Other holds the members with other names (rare: JSON-RPC has no
+	// others), to refuse those that differ from ours only in case.
+	Other jsontext.Value `json:",embed"`
+}
+
+// memberNames are JSON-RPC 2.0's member names.
+var memberNames = []string{"jsonrpc", "id", "method", "params", "result", "error"}
+
+// miscased returns the first member of other whose name is one of
+// JSON-RPC's in another case ("METHOD", "Id"), or "".
+func miscased(other jsontext.Value) string {
+	if len(other) == 0 {
+		return ""
+	}
+	var names map[string]jsontext.Value
+	if jsonv2.Unmarshal(other, &names, lenient) != nil {
+		return ""
+	}
+	for name := range names {
+		for _, want := range memberNames {
+			if strings.EqualFold(name, want) {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // span is where a member's value lies in the text being decoded, so that a
@@ -159,7 +209,10 @@ func decodeOne(data []byte) Message {
 		return invalid(nil, "expected a JSON object")
 	}
 	var w wireObject
-	if err := jsonv2.Unmarshal(data, &w, lenient); err != nil {
+	if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
+		if errors.Is(err, jsontext.ErrDuplicateName) {
+			return duplicateMember(err)
+		}
 		return invalid(nil, "not a JSON object")
 	}
 	return fromWire(data, &w)
@@ -171,6 +224,9 @@ func fromWire(data []byte, w *wireObject) Message {
 	jsonrpc, method, errObj := w.JSONRPC.in(data), w.Method.in(data), w.Error.in(data)
 	if len(id) > 0 && !validID(id) {
 		return invalid(nil, `"id" must be a string, a number or null`)
+	}
+	if name := miscased(w.Other); name != "" {
+		return invalid(id, fmt.Sprintf("member names are case-sensitive: %q is not a JSON-RPC member (write it in lowercase, once)", name))
 	}
 	if string(jsonrpc) != `"2.0"` {
 		return invalid(id, `"jsonrpc" must be exactly "2.0"`)

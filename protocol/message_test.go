@@ -2,6 +2,7 @@ package protocol_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -15,7 +16,9 @@ func TestDecode(t *testing.T) {
 		wantID   string
 		// wantParams, when set, is the params exactly as sent.
 		wantParams string
-		parseErr   int64
+		// wantMessage, when set, is part of the -32600's message.
+		wantMessage string
+		parseErr    int64
 	}{
 		{name: "request", in: `{"jsonrpc":"2.0","id":1,"method":"m"}`, wantKind: protocol.KindRequest, wantID: "1"},
 		{name: "notification", in: `{"jsonrpc":"2.0","method":"m"}`, wantKind: protocol.KindNotification},
@@ -28,10 +31,16 @@ func TestDecode(t *testing.T) {
 		{name: "empty method", in: `{"jsonrpc":"2.0","id":1,"method":""}`, wantKind: protocol.KindInvalid, wantID: "1"},
 		{name: "spaces and escapes kept", in: ` { "jsonrpc" : "2.0" , "id" : "a\"b" , "method" : "m" , "params" : { "x" : [ 1 , 2 ] } } `,
 			wantKind: protocol.KindRequest, wantID: `"a\"b"`, wantParams: `{ "x" : [ 1 , 2 ] }`},
-		{name: "duplicate members: the last wins", in: `{"jsonrpc":"2.0","id":1,"id":2,"method":"m","params":[1],"params":{"y":1}}`,
-			wantKind: protocol.KindRequest, wantID: "2", wantParams: `{"y":1}`},
-		{name: "names match case-insensitively", in: `{"JSONRPC":"2.0","ID":7,"Method":"m","PARAMS":{}}`,
-			wantKind: protocol.KindRequest, wantID: "7", wantParams: `{}`},
+		// Member names match exactly and once (issue 13 item 11): parsers
+		// that keep the first duplicate, or fold case, would run another call.
+		{name: "duplicate member refused", in: `{"jsonrpc":"2.0","id":1,"id":2,"method":"m"}`, wantKind: protocol.KindInvalid, wantID: "null",
+			wantMessage: `invalid request: member "id" appears twice`},
+		{name: "duplicate member in a batch refused", in: `[{"jsonrpc":"2.0","id":1,"method":"m","method":"n"}]`, wantKind: protocol.KindInvalid, wantID: "null"},
+		{name: "upper-case names refused", in: `{"JSONRPC":"2.0","ID":7,"METHOD":"m","PARAMS":{}}`, wantKind: protocol.KindInvalid, wantID: "null",
+			wantMessage: "case-sensitive"},
+		{name: "Method beside method refused", in: `{"jsonrpc":"2.0","id":7,"method":"cif.getmode","Method":"cif.setmode"}`, wantKind: protocol.KindInvalid, wantID: "7",
+			wantMessage: `"Method" is not a JSON-RPC member`},
+		{name: "other members ignored", in: `{"jsonrpc":"2.0","id":7,"method":"m","x-trace":"abc"}`, wantKind: protocol.KindRequest, wantID: "7"},
 		{name: "escaped member name", in: `{"jsonrpc":"2.0","\u0069d":8,"method":"m","params":[]}`,
 			wantKind: protocol.KindRequest, wantID: "8", wantParams: `[]`},
 		{name: "garbage", in: `{"jsonrpc":`, parseErr: protocol.CodeParseError},
@@ -50,6 +59,9 @@ func TestDecode(t *testing.T) {
 			m := d.Messages[0]
 			if m.Kind != tt.wantKind || string(m.ID) != tt.wantID {
 				t.Fatalf("got kind %d id %s, want %d %s", m.Kind, m.ID, tt.wantKind, tt.wantID)
+			}
+			if tt.wantMessage != "" && (m.Error == nil || m.Error.Code != protocol.CodeInvalidRequest || !strings.Contains(m.Error.Message, tt.wantMessage)) {
+				t.Fatalf("error = %+v, want -32600 with %q", m.Error, tt.wantMessage)
 			}
 			if tt.wantParams != "" && string(m.Params) != tt.wantParams {
 				t.Fatalf("params = %s, want %s", m.Params, tt.wantParams)

@@ -1,6 +1,10 @@
 package protocol
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Subprotocol is the WebSocket subprotocol of both endpoints. A client that
 // offers none is accepted as well.
@@ -12,10 +16,17 @@ const (
 	PathHost   = "/v1/host"   // WebSocket for host peers
 )
 
+// CloseSessionMoved is the WebSocket close code a widget connection gets when
+// another connection resumed its session (bridge.hello with the session's id
+// and resumeToken): the session lives on there. A client should not
+// reconnect and resume it again, or the two would take it from each other.
+const CloseSessionMoved = 4001
+
 // Widget → bridge methods.
 const (
 	// MethodHello {HelloParams} → HelloResult. Optional: a session exists from
-	// connect. Resumes a session by id, or picks the profile.
+	// connect. Resumes a session by id with its resumeToken (else -32004),
+	// or picks the profile.
 	MethodHello = "bridge.hello"
 
 	// CIFPrefix + messageType is the raw CIF channel: one attempt under the
@@ -77,6 +88,18 @@ const (
 	TimeoutCIF1Ms = 10_000
 	TimeoutCIF2Ms = 100_000
 )
+
+// ProfileTimeout returns the CIF timeout of a profile: 10 s for cif1, 100 s
+// for cif2.
+func ProfileTimeout(profile string) (time.Duration, error) {
+	switch profile {
+	case ProfileCIF1:
+		return TimeoutCIF1Ms * time.Millisecond, nil
+	case ProfileCIF2:
+		return TimeoutCIF2Ms * time.Millisecond, nil
+	}
+	return 0, fmt.Errorf("unknown profile %q: use %q (10 s timeout) or %q (100 s)", profile, ProfileCIF1, ProfileCIF2)
+}
 
 // KnownEvents are the CIF event names a host or the admin API may raise.
 var KnownEvents = []string{

@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
-
 	"strings"
 )
 
@@ -11,6 +10,7 @@ import (
 type HelloParams struct {
 	Role         string `json:"role,omitempty"`         // "widget" (default)
 	Session      string `json:"session,omitempty"`      // resume this session
+	ResumeToken  string `json:"resumeToken,omitempty"`  // the resumeToken the session's first bridge.hello returned; required with Session
 	Profile      string `json:"profile,omitempty"`      // ProfileCIF1 or ProfileCIF2
 	Client       string `json:"client,omitempty"`       // free text for logs, e.g. "softphone/1.2"
 	EnreachToken string `json:"enreachToken,omitempty"` // per-session Enreach bearer token; never logged
@@ -23,6 +23,9 @@ type HelloResult struct {
 	TimeoutMs int64  `json:"timeoutMs"`
 	Version   string `json:"version"`
 	Resumed   bool   `json:"resumed,omitempty"`
+	// ResumeToken is the session's secret: send it with "session" in a
+	// later bridge.hello to resume the session. Never logged.
+	ResumeToken string `json:"resumeToken"`
 }
 
 // RecordParams name one record: cif.deleterecord, and the base of others.
@@ -107,7 +110,7 @@ const (
 // LedgerParams are the params of the bridge.ledger notification. Entry is
 // the ledger entry as GET /api/v1/ledger/{id} returns it.
 type LedgerParams struct {
-	Entry json.RawMessage `json:"entry"`
+	Entry LedgerEntry `json:"entry"`
 }
 
 // HostHelloParams are the params of host.hello. Sessions is "*" (every

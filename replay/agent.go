@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -88,27 +90,18 @@ func (r *runner) agent(ctx context.Context, a action) {
 	r.mu.Lock()
 	sess := r.liveSession()
 	r.mu.Unlock()
-	url, body, ok := agentRequest(r.base, sess, a.f.Msg)
-	if !ok {
+	path, body, ok := agentRequest("", sess, a.f.Msg)
+	if !ok || r.admin == nil {
 		return
 	}
-	raw, _ := json.Marshal(body)
-	if body == nil {
-		raw = nil
+	raw := []byte("{}") // a state change carries a JSON body (the bridge's cross-site guard)
+	if body != nil {
+		raw, _ = json.Marshal(body)
 	}
 	for try := 0; try < 100 && ctx.Err() == nil; try++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
-		if err != nil {
-			return
-		}
-		req.Header = r.header()
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound || strings.HasSuffix(url, "/presence") {
+		err := r.admin.Do(ctx, http.MethodPost, path, raw, nil)
+		notYet := err != nil && (errors.Is(err, client.ErrNotServed) || strings.Contains(err.Error(), "404 Not Found"))
+		if !notYet || strings.HasSuffix(path, "/presence") {
 			return
 		}
 		select {

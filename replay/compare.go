@@ -27,8 +27,9 @@ import (
 //     CIF's reportTime) are equal;
 //   - numbers under a member whose name ends in "Ms" (lateByMs, timeoutMs,
 //     retryAfterMs, …) are equal within LatencyTolerance;
-//   - "attemptId" members are ignored (attempt ids are minted per run), as
-//     is bridge.hello's result.version (the bridge build).
+//   - "attemptId" and "resumeToken" members are ignored (minted per run;
+//     a capture holds resume tokens redacted), as is bridge.hello's
+//     result.version (the bridge build).
 type Rules struct {
 	// LatencyTolerance bounds |captured - replayed| for *Ms numbers.
 	LatencyTolerance time.Duration
@@ -254,7 +255,7 @@ func (c *cmp) walk(path []string, w, g any, top bool) {
 		key = path[len(path)-1]
 	}
 	switch key {
-	case "attemptId":
+	case "attemptId", "resumeToken":
 		return
 	case "requestId":
 		c.requestID(path, w, g)
@@ -295,11 +296,11 @@ func (c *cmp) walk(path []string, w, g any, top bool) {
 			p := append(append([]string(nil), path...), k)
 			switch {
 			case !inW:
-				if !c.ignoredPath(p) && k != "attemptId" {
+				if !c.ignoredPath(p) && !perRun(k) {
 					c.diff(p, absent{}, b, "extra member")
 				}
 			case !inG:
-				if !c.ignoredPath(p) && k != "attemptId" {
+				if !c.ignoredPath(p) && !perRun(k) {
 					c.diff(p, a, absent{}, "missing member")
 				}
 			default:
@@ -462,3 +463,7 @@ func (m *matcher) substitute(msg json.RawMessage) json.RawMessage {
 	}
 	return out
 }
+
+// perRun reports whether a member holds a value minted per run, compared
+// neither by value nor by presence.
+func perRun(member string) bool { return member == "attemptId" || member == "resumeToken" }

@@ -79,10 +79,10 @@ func (r *recorder) close(t *testing.T) string {
 
 // startRecorded starts an embedded bridge recorded into dir, with the retry
 // engine and a ledger when withLedger.
-func startRecorded(t *testing.T, h protocol.CaptureHeader, mode, dir string, withLedger bool) (*replay.Embedded, *recorder) {
+func startRecorded(t *testing.T, h protocol.CaptureHeader, mode, dir string, withLedger bool) (*embedded, *recorder) {
 	t.Helper()
 	rec := newRecorder(t, dir)
-	var e *replay.Embedded
+	var e *embedded
 	var err error
 	rec.srv = func() *bridge.Server {
 		if e == nil {
@@ -90,7 +90,7 @@ func startRecorded(t *testing.T, h protocol.CaptureHeader, mode, dir string, wit
 		}
 		return e.Server
 	}
-	e, err = replay.StartEmbedded(h, mode, &replay.EmbeddedOptions{Configure: rec.configure, Ledger: withLedger})
+	e, err = startEmbedded(h, mode, &embeddedOptions{Configure: rec.configure, Ledger: withLedger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func widgetOrder(c *replay.Capture) []string {
 }
 
 // ledgerEntries lists an embedded bridge's ledger, oldest first.
-func ledgerEntries(t *testing.T, e *replay.Embedded) []ledger.Entry {
+func ledgerEntries(t *testing.T, e *embedded) []protocol.LedgerEntry {
 	t.Helper()
 	if e.Ledger == nil {
 		t.Fatal("the embedded bridge has no ledger")
@@ -265,7 +265,7 @@ func ledgerEntries(t *testing.T, e *replay.Embedded) []ledger.Entry {
 // replayRecorded replays c (opts.URL is filled in) on a fresh embedded bridge
 // recorded like the goldens, fails unless everything matched, and returns
 // the report, the bridge and the replay's own capture.
-func replayRecorded(t *testing.T, c *replay.Capture, opts replay.Options, withLedger bool) (*replay.SessionReport, *replay.Embedded, *replay.Capture) {
+func replayRecorded(t *testing.T, c *replay.Capture, opts replay.Options, withLedger bool) (*replay.SessionReport, *embedded, *replay.Capture) {
 	t.Helper()
 	e, rec := startRecorded(t, c.Header, opts.Mode, t.TempDir(), withLedger)
 	opts.URL = e.URL

@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -19,18 +19,17 @@ import (
 // in), unscaled, so timeouts, retries and late answers happen again.
 
 func (r *runner) dialHost(ctx context.Context) error {
-	u := "ws" + r.base[len("http"):] + protocol.PathHost
+	u := "ws" + strings.TrimPrefix(r.admin.Base, "http") + protocol.PathHost
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: r.header()})
+	ws, err := client.DialRaw(dctx, u, r.dialOptions())
 	if err != nil {
-		return fmt.Errorf("dial host %s: %w", u, err)
+		return fmt.Errorf("host: %w", err)
 	}
-	ws.SetReadLimit(64 << 20)
 	r.host = ws
 	r.write(ctx, ws, []byte(`{"jsonrpc":"2.0","id":"replay-host","method":"host.hello","params":{"sessions":"*","name":"cifbridge replay"}}`))
 	for {
-		_, b, err := ws.Read(dctx)
+		b, err := ws.Read(dctx)
 		if err != nil {
 			ws.CloseNow()
 			return fmt.Errorf("host.hello: %w", err)
@@ -53,7 +52,7 @@ func (r *runner) dialHost(ctx context.Context) error {
 func (r *runner) readHost(ctx context.Context) {
 	defer r.wg.Done()
 	for {
-		_, b, err := r.host.Read(ctx)
+		b, err := r.host.Read(ctx)
 		if err != nil {
 			return
 		}

@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -44,8 +43,8 @@ type LedgerOutcome struct {
 }
 
 // statusSuspected is the status of an entry the widget was never notified
-// about (bridge/ledger.StatusSuspected).
-const statusSuspected = "suspected"
+// about.
+const statusSuspected = string(protocol.LedgerSuspected)
 
 // NeedsLedger reports whether replaying c needs the retry engine and the
 // duplicate ledger: it calls enreach.xrm.* or mentions ledger entries.
@@ -144,48 +143,27 @@ func splitBatch(msg json.RawMessage) []json.RawMessage {
 }
 
 // errNoLedger: the bridge serves no ledger API.
-var errNoLedger = fmt.Errorf("the bridge serves no %s (no retry engine and ledger)", "/api/v1/ledger")
+var errNoLedger = fmt.Errorf("the bridge serves no %s (no retry engine and ledger)", protocol.PathLedger)
 
 // liveLedger reads the live session's ledger entries, oldest first.
 func (r *runner) liveLedger(ctx context.Context, session string) ([]LedgerState, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	u := r.base + "/api/v1/ledger?limit=1000&session=" + url.QueryEscape(session)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header = r.header()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("read the ledger: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	entries, err := r.admin.Ledger(ctx, client.LedgerFilter{Session: session, Limit: 1000})
 	switch {
+	case errors.Is(err, client.ErrNotServed):
+		return nil, errNoLedger
 	case err != nil:
 		return nil, fmt.Errorf("read the ledger: %w", err)
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
-		return nil, errNoLedger
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("read the ledger: GET %s: %s: %s", u, resp.Status, bytes.TrimSpace(body))
 	}
-	var list struct {
-		Entries []struct {
-			LedgerState
-			Created time.Time `json:"created"`
-		} `json:"entries"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("read the ledger: %w", err)
-	}
-	sort.SliceStable(list.Entries, func(i, j int) bool { return list.Entries[i].Created.Before(list.Entries[j].Created) })
-	out := make([]LedgerState, 0, len(list.Entries))
-	for _, e := range list.Entries {
-		if e.RecordIDs == nil {
-			e.RecordIDs = []string{}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Created.Before(entries[j].Created) })
+	out := make([]LedgerState, 0, len(entries))
+	for _, e := range entries {
+		ids := e.RecordIDs
+		if ids == nil {
+			ids = []string{}
 		}
-		out = append(out, e.LedgerState)
+		out = append(out, LedgerState{ID: e.ID, Status: string(e.Status), RecordIDs: ids})
 	}
 	return out, nil
 }

@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -111,9 +109,9 @@ type backendCall struct {
 }
 
 type runner struct {
-	c    *Capture
-	opts Options
-	base string // http://host:port
+	c     *Capture
+	opts  Options
+	admin *client.Admin // the bridge's admin API (events, ledger)
 
 	mu        sync.Mutex
 	m         *matcher
@@ -131,9 +129,8 @@ type runner struct {
 	liveSess  string
 	changed   chan struct{}
 
-	wsMu sync.Mutex
-	ws   *websocket.Conn
-	host *websocket.Conn
+	ws   *client.RawConn
+	host *client.RawConn
 	wg   sync.WaitGroup
 }
 
@@ -154,15 +151,15 @@ func Run(ctx context.Context, c *Capture, opts *Options) (*SessionReport, error)
 	if o.Grace == 0 {
 		o.Grace = 2*time.Duration(c.Header.TimeoutMs)*time.Millisecond + 2*time.Second
 	}
-	base, err := httpBase(o.URL)
+	admin, err := client.NewAdmin(o.URL, o.Token)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--url: %w", err)
 	}
 	if c.Header.Source == protocol.CaptureSourcePostMessage {
 		o.Rules.LooseStrings = true
 	}
 	r := &runner{
-		c: c, opts: o, base: base, m: newMatcher(o.Rules),
+		c: c, opts: o, admin: admin, m: newMatcher(o.Rules),
 		rep:     &SessionReport{File: c.Name(), Session: c.Header.Session, Mode: o.Mode},
 		byReqID: map[string]*expect{}, reqMethod: map[string]string{}, live: map[string]string{},
 		answers: map[string]int{}, answering: map[int]bool{}, doneAt: map[int]time.Time{}, changed: make(chan struct{}),
@@ -226,28 +223,13 @@ func Run(ctx context.Context, c *Capture, opts *Options) (*SessionReport, error)
 	r.rep.LiveSession = r.liveSession()
 	rep := r.rep
 	r.mu.Unlock()
-	r.ws.Close(websocket.StatusNormalClosure, "replay done")
+	r.ws.Close("replay done")
 	if r.host != nil {
-		r.host.Close(websocket.StatusNormalClosure, "replay done")
+		r.host.Close("replay done")
 	}
 	cancel()
 	r.wg.Wait()
 	return rep, nil
-}
-
-func httpBase(u string) (string, error) {
-	switch {
-	case strings.HasPrefix(u, "ws://"):
-		u = "http://" + u[5:]
-	case strings.HasPrefix(u, "wss://"):
-		u = "https://" + u[6:]
-	default:
-		return "", fmt.Errorf("--url %q: want ws://HOST:PORT%s", u, protocol.PathWidget)
-	}
-	if i := strings.Index(u[8:], "/"); i >= 0 {
-		u = u[:8+i]
-	}
-	return u, nil
 }
 
 // plan splits the widget frames into actions and expectations.
@@ -350,32 +332,26 @@ func (r *runner) planBackend(f *Frame) {
 	}
 }
 
-func (r *runner) header() http.Header {
-	h := http.Header{}
-	if r.opts.Token != "" {
-		h.Set("Authorization", "Bearer "+r.opts.Token)
-	}
-	return h
+func (r *runner) dialOptions() *client.Options {
+	return &client.Options{Token: r.opts.Token, ReadLimit: 64 << 20}
 }
 
 func (r *runner) dialWidget(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(dctx, r.opts.URL, &websocket.DialOptions{HTTPHeader: r.header()})
+	ws, err := client.DialRaw(dctx, r.opts.URL, r.dialOptions())
 	if err != nil {
-		return fmt.Errorf("dial widget %s: %w", r.opts.URL, err)
+		return fmt.Errorf("widget: %w", err)
 	}
-	ws.SetReadLimit(64 << 20)
 	r.ws = ws
 	return nil
 }
 
-func (r *runner) write(ctx context.Context, ws *websocket.Conn, b []byte) {
-	r.wsMu.Lock()
-	defer r.wsMu.Unlock()
+// write sends one frame as captured (RawConn writes are safe concurrently).
+func (r *runner) write(ctx context.Context, ws *client.RawConn, b []byte) {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_ = ws.Write(wctx, websocket.MessageText, b)
+	_ = ws.Write(wctx, b)
 }
 
 // privateHello learns the live session id (needed to raise events through
@@ -386,7 +362,7 @@ func (r *runner) privateHello(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
-		_, b, err := r.ws.Read(rctx)
+		b, err := r.ws.Read(rctx)
 		if err != nil {
 			return fmt.Errorf("bridge.hello: %w", err)
 		}
@@ -563,20 +539,13 @@ func (r *runner) raise(ctx context.Context, a action) {
 	if len(data) == 0 {
 		data = json.RawMessage("null")
 	}
-	body, _ := json.Marshal(map[string]any{"eventType": strings.TrimPrefix(a.w.Method, protocol.EventPrefix), "eventData": data})
+	event := strings.TrimPrefix(a.w.Method, protocol.EventPrefix)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+"/api/v1/sessions/"+sess+"/events", bytes.NewReader(body))
-		if err != nil {
-			return
-		}
-		req.Header = r.header()
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
+		// The widget's answer (or its absence) is compared on the socket;
+		// the admin API's echo of it is not needed.
+		_, _ = r.admin.RaiseEvent(ctx, sess, event, data)
 	}()
 }
 
@@ -584,7 +553,7 @@ func (r *runner) raise(ctx context.Context, a action) {
 func (r *runner) readWidget(ctx context.Context) {
 	defer r.wg.Done()
 	for {
-		_, b, err := r.ws.Read(ctx)
+		b, err := r.ws.Read(ctx)
 		if err != nil {
 			return
 		}
@@ -742,7 +711,7 @@ func rebuildResponse(id json.RawMessage, w wire) []byte {
 
 // answerLater writes msg after d, then calls sent (when not nil), unless
 // ctx ends first.
-func (r *runner) answerLater(ctx context.Context, ws *websocket.Conn, d time.Duration, msg []byte, sent func()) {
+func (r *runner) answerLater(ctx context.Context, ws *client.RawConn, d time.Duration, msg []byte, sent func()) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

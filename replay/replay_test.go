@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
@@ -21,7 +20,7 @@ func replayFile(t *testing.T, path, mode string) *replay.SessionReport {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := replay.StartEmbedded(caps[0].Header, mode, &replay.EmbeddedOptions{Ledger: caps[0].NeedsLedger()})
+	e, err := startEmbedded(caps[0].Header, mode, &embeddedOptions{Ledger: caps[0].NeedsLedger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,25 +99,25 @@ func TestReplayAltered(t *testing.T) {
 
 // capturedConfirmed reads the golden incident's bridge.ledger notification
 // independently of the replayer: the entry the widget was told about.
-func capturedConfirmed(t *testing.T) ledger.Entry {
+func capturedConfirmed(t *testing.T) protocol.LedgerEntry {
 	t.Helper()
 	_, frames, err := protocol.ReadCaptureFile(golden("incident.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last ledger.Entry
+	var last protocol.LedgerEntry
 	for _, f := range frames {
 		var m struct {
 			Method string `json:"method"`
 			Params struct {
-				Entry ledger.Entry `json:"entry"`
+				Entry protocol.LedgerEntry `json:"entry"`
 			} `json:"params"`
 		}
 		if f.Peer == protocol.CapturePeerWidget && json.Unmarshal(f.Msg, &m) == nil && m.Method == protocol.NotifyLedger {
 			last = m.Params.Entry
 		}
 	}
-	if last.Status != ledger.StatusConfirmed || len(last.RecordIDs) != 2 {
+	if last.Status != protocol.LedgerConfirmed || len(last.RecordIDs) != 2 {
 		t.Fatalf("the golden incident's ledger entry is %+v, want confirmed with two records", last)
 	}
 	return last
@@ -140,7 +139,7 @@ func TestReplayIncidentLedger(t *testing.T) {
 	}
 	rep, e, again := replayRecorded(t, caps[0], replay.Options{Mode: replay.ModeFull}, true)
 	got := ledgerEntries(t, e)
-	if len(got) != 1 || got[0].Status != ledger.StatusConfirmed || len(got[0].RecordIDs) != 2 || got[0].Session != rep.LiveSession {
+	if len(got) != 1 || got[0].Status != protocol.LedgerConfirmed || len(got[0].RecordIDs) != 2 || got[0].Session != rep.LiveSession {
 		t.Fatalf("the replay's ledger: %+v (live session %s)", got, rep.LiveSession)
 	}
 	if len(rep.Ledger) != 1 {
@@ -271,7 +270,7 @@ func TestReplayProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := replay.StartEmbedded(caps[0].Header, replay.ModeWidget, nil)
+	e, err := startEmbedded(caps[0].Header, replay.ModeWidget, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

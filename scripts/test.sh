@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every cifbridge test: gofmt, go vet, the Go tests with -race, the compose
+# Runs every cifbridge test: gofmt, go vet, go mod tidy -diff, the Go tests with -race, the compose
 # file check, and the web tests (node unit tests, tsc, headless Chromium).
 # It installs what the tests need first: Go modules, the npm packages of
 # web/, and Debian's chromium (when missing and running as root).
@@ -31,6 +31,13 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+
+say "go mod tidy"
+if ! tidy=$(go mod tidy -diff 2>&1); then
+	echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result. What tidy would change:"
+	echo "$tidy"
+	exit 1
+fi
 
 say "go test -race"
 go test -race -count=1 -timeout 20m ./...

@@ -1,7 +1,8 @@
 // Package web holds what a browser loads from the daemon — the JS client
-// and the recorder (web/client/, served at /js/), the dashboard (/) and the
-// examples (/examples/) — embedded in the binary. node_modules, test and
-// types-check stay out of the binary.
+// and the recorder (web/client/, served at /js/), the dashboard (/), the
+// examples (/examples/) and the emulated Dynamics main window (/host/) —
+// embedded in the binary. node_modules, test and types-check stay out of
+// the binary.
 package web
 
 import (
@@ -10,7 +11,7 @@ import (
 	"net/http"
 )
 
-//go:embed client/*.js client/*.d.ts client/src dashboard examples
+//go:embed client/*.js client/*.d.ts client/src dashboard examples host
 var files embed.FS
 
 // FS is the embedded web folder.
@@ -25,6 +26,11 @@ func FS() fs.FS { return files }
 //	GET /examples/     sample widgets; they import "/js/cifbridge.js"
 //	GET /cifbridge.js  older addresses of the modules: a permanent redirect
 //	GET /recorder.js   to /js/…, so relative imports resolve under /js/
+//	GET /host/         the emulated Dynamics main window (web/host/index.html)
+//	                   and its modules (GET /host/config.json is served by
+//	                   serve's hostpage plug-in); they import the client as
+//	                   "../client/cifbridge.js", as in the source tree
+//	GET /client/       the same files as /js/, for those relative imports
 func Mount(m map[string]http.Handler) {
 	fileServer := noCache(http.FileServerFS(files))
 	client, err := fs.Sub(files, "client")
@@ -34,6 +40,8 @@ func Mount(m map[string]http.Handler) {
 	m["GET /js/"] = http.StripPrefix("/js/", noCache(http.FileServerFS(client)))
 	m["GET /dashboard/"] = fileServer
 	m["GET /examples/"] = fileServer
+	m["GET /host/"] = fileServer
+	m["GET /client/"] = fileServer
 	for _, name := range []string{"cifbridge.js", "cifbridge.d.ts", "recorder.js", "recorder.d.ts"} {
 		m["GET /"+name] = http.RedirectHandler("/js/"+name, http.StatusMovedPermanently)
 	}

@@ -436,16 +436,20 @@ func TestConcurrentSessions(t *testing.T) {
 func TestCloseWhileWriting(t *testing.T) {
 	dir := t.TempDir()
 	c := newCapturer(t, capture.Config{Dir: dir, SyncInterval: time.Millisecond})
-	var wg sync.WaitGroup
+	var wg, writing sync.WaitGroup
+	writing.Add(8)
 	for i := range 8 {
 		wg.Go(func() {
 			s := c.Open(fmt.Sprintf("w%d", i), "", 0)
 			for k := range 2000 {
 				s.Frame("host", "out", fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"result":null}`, k))
+				if k == 10 {
+					writing.Done() // this writer is under way: Close now races it
+				}
 			}
 		})
 	}
-	time.Sleep(5 * time.Millisecond)
+	writing.Wait()
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}

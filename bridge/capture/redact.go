@@ -16,7 +16,7 @@ var redactedJSON = []byte(`"` + Redacted + `"`)
 // "Api-Key" match too).
 var sensitiveKeys = []string{
 	"authorization", "proxyauthorization",
-	"token", "enreachtoken", "accesstoken", "refreshtoken", "idtoken",
+	"token", "enreachtoken", "accesstoken", "refreshtoken", "idtoken", "resumetoken",
 	"secret", "clientsecret", "secretkey",
 	"password", "passwd",
 	"apikey",
@@ -26,7 +26,7 @@ var sensitiveKeys = []string{
 //
 //   - the value (of any type) of every object member whose name is, ignoring
 //     case, '_' and '-', one of authorization, proxyAuthorization, token,
-//     enreachToken, accessToken, refreshToken, idToken, secret, clientSecret,
+//     enreachToken, accessToken, refreshToken, idToken, resumeToken, secret, clientSecret,
 //     secretKey, password, passwd, apiKey;
 //   - every string value (not member name) that starts, ignoring case, with
 //     "Bearer " or "Basic ";

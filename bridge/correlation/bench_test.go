@@ -19,8 +19,8 @@ func fillInFlight(b *testing.B, tab *correlation.Table, n int, timeout time.Dura
 	wg = &sync.WaitGroup{}
 	for range n {
 		wg.Go(func() {
-			_, _ = tab.Do(context.Background(), correlation.Attempt{Session: "load", Method: "cif.createrecord", Timeout: timeout},
-				func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
+			_, _, _ = tab.Do(context.Background(), correlation.Attempt{Session: "load", Method: "cif.createrecord", Timeout: timeout},
+				func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 					select {
 					case <-release:
 					case <-ctx.Done():
@@ -41,12 +41,12 @@ func BenchmarkDoUnderLoad(b *testing.B) {
 	tab := correlation.New(correlation.Config{LateWindow: time.Minute})
 	release, wg := fillInFlight(b, tab, 10_000, time.Hour)
 	res := json.RawMessage(`{"entityType":"contact","id":"9b2f6a1e-4c1d-4f7e-9a7b-2d3c4e5f6a7b"}`)
-	exec := func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) { return res, nil }
+	exec := func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) { return res, nil }
 	a := correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: 10 * time.Second}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := tab.Do(context.Background(), a, exec); err != nil {
+		if _, _, err := tab.Do(context.Background(), a, exec); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -61,7 +61,7 @@ func BenchmarkDoUnderLoad(b *testing.B) {
 func BenchmarkDoUnderLoadParallel(b *testing.B) {
 	tab := correlation.New(correlation.Config{LateWindow: time.Minute})
 	release, wg := fillInFlight(b, tab, 10_000, time.Hour)
-	exec := func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
+	exec := func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 		return json.RawMessage(`{}`), nil
 	}
 	a := correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: 10 * time.Second}
@@ -69,7 +69,7 @@ func BenchmarkDoUnderLoadParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := tab.Do(context.Background(), a, exec); err != nil {
+			if _, _, err := tab.Do(context.Background(), a, exec); err != nil {
 				b.Error(err)
 				return
 			}
@@ -113,8 +113,8 @@ func benchTimeoutFiring(b *testing.B, spread time.Duration) {
 			}
 			wg.Go(func() {
 				start := time.Now()
-				_, err := tab.Do(context.Background(), correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: timeout},
-					func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
+				_, _, err := tab.Do(context.Background(), correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: timeout},
+					func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 						<-ctx.Done() // dropped: only the late-record window ends it
 						return nil, ctx.Err()
 					})

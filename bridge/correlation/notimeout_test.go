@@ -41,7 +41,7 @@ func TestDoNoTimeout(t *testing.T) {
 					defer cancel()
 				}
 				execEnded := make(chan error, 1)
-				exec := func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+				exec := func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 					if tt.answerAfter > 0 {
 						time.Sleep(tt.answerAfter)
 						return json.RawMessage(`{"ok":1}`), nil
@@ -51,7 +51,7 @@ func TestDoNoTimeout(t *testing.T) {
 					return nil, ctx.Err()
 				}
 				start := time.Now()
-				res, err := tab.Do(ctx, correlation.Attempt{Session: "s1", Method: "cif.notifyEvent", Timeout: 30 * time.Minute, NoTimeout: true}, exec)
+				res, _, err := tab.Do(ctx, correlation.Attempt{Session: "s1", Method: "cif.notifyEvent", Timeout: 30 * time.Minute, NoTimeout: true}, exec)
 				if got := time.Since(start); got != tt.wantElapsed {
 					t.Errorf("returned after %v, want %v", got, tt.wantElapsed)
 				}
@@ -97,7 +97,7 @@ func TestInFlightNoTimeoutFlag(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
 		release := make(chan struct{})
 		go tab.Do(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.openform", Timeout: time.Hour, NoTimeout: true},
-			func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+			func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 				<-release
 				return json.RawMessage("{}"), nil
 			})

@@ -28,51 +28,93 @@ const (
 	KindEvent               // an event request to a widget
 )
 
-// Attempt describes one attempt before it is sent.
+// Attempt is one attempt, from the bridge to the backend (or, KindEvent,
+// to a widget): the one type every layer passes, from the widget's decoded
+// request through the correlation table to Backend.Execute.
+//
+// The caller fills the request fields; Do fills ID (when empty) and
+// Deadline before exec runs. Nothing changes an Attempt after that: exec,
+// listings and OnLate read it concurrently.
 type Attempt struct {
 	// ID names the attempt; NewID gives a fresh one. Empty means Do picks one.
-	ID        string
-	Kind      Kind
-	Session   string
-	Method    string          // wire method, e.g. "cif.createrecord"
-	RequestID json.RawMessage // the widget request that caused it, as sent (may be nil)
+	ID      string `json:"id"`
+	Kind    Kind   `json:"-"`
+	Session string `json:"session"`
+	Method  string `json:"method"` // wire method, e.g. "cif.createrecord" or protocol.BackendExecute
+	// Params is the named-params object, already validated by the bridge
+	// (entity names present, record values normalised to JSON objects). It
+	// may be nil when Typed is set: RawParams encodes Typed then.
+	Params json.RawMessage `json:"-"`
+	// Typed, when set, is the params already decoded and validated: a
+	// pointer to the protocol params struct of Method (e.g.
+	// *protocol.CreateRecordParams). A backend that would decode Params into
+	// that type uses it instead (see backend.Params); it must not modify it.
+	Typed any `json:"-"`
+	// RequestID is the widget request that caused the attempt, as sent (may
+	// be nil).
+	RequestID json.RawMessage `json:"requestId,omitempty"`
 	// WidgetMethod is the method of that widget request when it differs
 	// from Method (an enreach.xrm.* call the retry engine serves).
-	WidgetMethod string
-	Timeout      time.Duration // the session's CIF timeout; a caller deadline that is earlier wins
+	WidgetMethod string `json:"widgetMethod,omitempty"`
+	// Timeout is the attempt's CIF timeout. Zero means the session's (the
+	// bridge fills it in); a caller deadline that is earlier wins.
+	Timeout time.Duration `json:"-"`
 	// Started is when the CIF clock started (the widget's frame was read);
 	// zero means now. The deadline is Started + Timeout.
-	Started time.Time
+	Started time.Time `json:"started"`
+	// Deadline is the CIF deadline, set by Do. Exec's ctx lives longer
+	// (until the late-record window ends) so that a slow operation can
+	// still report its outcome; backends use Deadline only to account for
+	// completions after the timeout (emulator ground truth).
+	Deadline time.Time `json:"deadline"`
 	// OnLate, when set, is called once with this attempt's late outcome, after
 	// the table-wide Config.OnLate. The retry engine uses it.
-	OnLate func(Late)
+	OnLate func(Late) `json:"-"`
 	// NoTimeout marks a call CIF posts without a timer (openForm,
 	// notifyEvent, insertNotes): Timeout is then only a safety limit, and
 	// when it passes, or ctx ends, the attempt is ended (its exec ctx
 	// cancelled) without a -32000 and without a late record.
-	NoTimeout bool
+	NoTimeout bool `json:"noTimeout,omitempty"`
 }
 
-// Info is what the table knows about an attempt.
+// RawParams returns the params as JSON: Params, or Typed encoded when the
+// caller gave only the decoded form.
+func (a *Attempt) RawParams() (json.RawMessage, error) {
+	if a.Params != nil || a.Typed == nil {
+		return a.Params, nil
+	}
+	return protocol.Raw(a.Typed)
+}
+
+// Sent is what Do tells its caller about an attempt besides its answer.
+type Sent struct {
+	ID string // the attempt's id
+	// Late is true when the attempt was detached as a late record (it timed
+	// out, or ctx ended first): its answer, or its expiry, will come to
+	// OnLate. A -32000 with Late false is the backend's own answer.
+	Late bool
+}
+
+// Info is an attempt as a listing shows it (InFlight, Late): the attempt and
+// its state.
 type Info struct {
-	ID           string          `json:"id"`
-	Kind         Kind            `json:"-"`
-	Session      string          `json:"session"`
-	Method       string          `json:"method"`
-	RequestID    json.RawMessage `json:"requestId,omitempty"`
-	WidgetMethod string          `json:"widgetMethod,omitempty"`
-	Started      time.Time       `json:"started"`
-	Deadline     time.Time       `json:"deadline"`
-	State        string          `json:"state"` // "inflight", "timedout", "abandoned"
-	// NoTimeout is true for a call without a CIF timer: it waits (for the
-	// agent) until answered; Deadline is only the safety limit.
-	NoTimeout bool `json:"noTimeout,omitempty"`
+	Attempt
+	State string `json:"state"` // protocol.AttemptInFlight, AttemptTimedOut or AttemptAbandoned
+}
+
+// Wire is the attempt as the admin API and the dashboard show it.
+func (i Info) Wire() protocol.AttemptInfo {
+	return protocol.AttemptInfo{
+		ID: i.ID, Session: i.Session, Method: i.Method, RequestID: i.RequestID,
+		WidgetMethod: i.WidgetMethod, Started: i.Started, Deadline: i.Deadline, State: i.State,
+		NoTimeout: i.NoTimeout,
+	}
 }
 
 // Late is the outcome of an attempt that was no longer awaited: it timed out,
 // or its caller went away (widget disconnected).
 type Late struct {
-	Info   Info
+	Info   Info            // the attempt; State is "timedout" or "abandoned"
 	Result json.RawMessage // set on success
 	Err    error           // set on failure
 	// LateBy is how long after the CIF deadline the answer came (0 or more).
@@ -85,10 +127,11 @@ type Late struct {
 // Success reports whether the late answer was a success.
 func (l Late) Success() bool { return !l.Expired && l.Err == nil }
 
-// Exec performs the attempt. ctx ends when the late-record window ends (or the
-// table closes), not at the CIF deadline, so that a slow operation can still
-// report its outcome; deadline is the CIF deadline.
-type Exec func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error)
+// Exec performs the attempt; a.ID and a.Deadline are set, and a must not be
+// changed. ctx ends when the late-record window ends (or the table closes),
+// not at the CIF deadline, so that a slow operation can still report its
+// outcome.
+type Exec func(ctx context.Context, a *Attempt) (json.RawMessage, error)
 
 // Config configures a Table. Zero values mean the documented default.
 type Config struct {
@@ -98,16 +141,6 @@ type Config struct {
 	// OnLate is called for every late answer and every expiry. It runs on the
 	// attempt's own goroutine and must not block for long.
 	OnLate func(Late)
-}
-
-// Stats are the table's counters.
-type Stats struct {
-	InFlight    int    `json:"inflight"`
-	Late        int    `json:"late"`
-	Timeouts    uint64 `json:"timeouts"`
-	LateAnswers uint64 `json:"lateAnswers"`
-	Expired     uint64 `json:"expired"`
-	Abandoned   uint64 `json:"abandoned"`
 }
 
 type state uint8
@@ -121,10 +154,9 @@ const (
 )
 
 type entry struct {
-	info   Info
-	state  state
-	done   chan outcome // buffered 1; written once when answered in time; nil once detached
-	onLate func(Late)
+	a     Attempt
+	state state
+	done  chan outcome // buffered 1; written once when answered in time; nil once detached
 	// expire ends the exec ctx at the end of the late-record window; armed
 	// only when the attempt is detached (timed out or abandoned), so an
 	// attempt answered in time costs no second timer. Guarded by Table.mu.
@@ -145,6 +177,10 @@ type waiter struct {
 type outcome struct {
 	result json.RawMessage
 	err    error
+	// late is true when the answer came at or after the CIF deadline
+	// before Do saw its timer fire: Do then reports the timeout, and the
+	// answer goes to OnLate like any late answer.
+	late bool
 }
 
 // Table is the correlation table. It is safe for concurrent use.
@@ -167,7 +203,7 @@ type Table struct {
 	late     map[string]*entry
 	// sessions counts each session's backend attempts that became late
 	// records (SessionLate), until ForgetSession.
-	sessions map[string]*SessionLate
+	sessions map[string]*protocol.LateCounts
 
 	timeouts, lateAnswers, expired, abandoned atomic.Uint64
 }
@@ -187,7 +223,7 @@ func New(cfg Config) *Table {
 		stop:     stop,
 		inflight: make(map[string]*entry),
 		late:     make(map[string]*entry),
-		sessions: make(map[string]*SessionLate),
+		sessions: make(map[string]*protocol.LateCounts),
 	}
 }
 
@@ -206,36 +242,24 @@ func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
 // On an answer in time it returns exec's result or error. At the deadline it
 // returns a -32000 timeout error (protocol.NewTimeoutError) and keeps the
 // attempt as a late record. When ctx ends first it returns context.Cause(ctx)
-// and keeps the attempt as an abandoned late record.
-func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, error) {
-	now := a.Started
-	if now.IsZero() {
-		now = time.Now()
+// and keeps the attempt as an abandoned late record. Sent says which
+// happened and names the attempt.
+func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, Sent, error) {
+	if a.Started.IsZero() {
+		a.Started = time.Now()
 	}
-	deadline := now.Add(a.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	a.Deadline = a.Started.Add(a.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(a.Deadline) {
+		a.Deadline = d
 	}
-	e := &entry{
-		info: Info{
-			ID:           a.ID,
-			Kind:         a.Kind,
-			Session:      a.Session,
-			Method:       a.Method,
-			RequestID:    a.RequestID,
-			WidgetMethod: a.WidgetMethod,
-			Started:      now,
-			Deadline:     deadline,
-			NoTimeout:    a.NoTimeout,
-		},
-		onLate: a.OnLate,
+	if a.ID == "" {
+		a.ID = t.NewID()
 	}
-	if e.info.ID == "" {
-		e.info.ID = t.NewID()
-	}
+	sent := Sent{ID: a.ID}
 	if err := t.base.Err(); err != nil {
-		return nil, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
+		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
+	e := &entry{a: a}
 	w, _ := t.waiters.Get().(*waiter)
 	if w == nil {
 		w = &waiter{done: make(chan outcome, 1)}
@@ -243,7 +267,7 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	defer t.waiters.Put(w)
 	e.done = w.done
 	t.mu.Lock()
-	t.inflight[e.info.ID] = e
+	t.inflight[a.ID] = e
 	t.mu.Unlock()
 
 	execCtx, cancel := context.WithCancelCause(t.base)
@@ -252,45 +276,55 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	go func() {
 		defer t.wg.Done()
 		defer cancel(nil)
-		res, err := exec(execCtx, e.info.ID, deadline)
+		res, err := exec(execCtx, &e.a)
 		expired := err != nil && execCtx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 		t.complete(e, res, err, expired)
 	}()
 
 	if w.timer == nil {
-		w.timer = time.NewTimer(time.Until(deadline))
+		w.timer = time.NewTimer(time.Until(a.Deadline))
 	} else {
-		w.timer.Reset(time.Until(deadline))
+		w.timer.Reset(time.Until(a.Deadline))
 	}
 	defer w.timer.Stop()
 	select {
 	case o := <-w.done:
-		return o.result, o.err
+		return t.answer(o, a, sent)
 	case <-w.timer.C:
 		if a.NoTimeout {
 			if t.end(e) {
-				return nil, NewSafetyLimitError(a.Timeout)
+				return nil, sent, NewSafetyLimitError(a.Timeout)
 			}
 			break
 		}
 		if t.detach(e, stTimedOut) {
 			t.timeouts.Add(1)
-			return nil, protocol.NewTimeoutError(a.Timeout.Milliseconds(), e.info.ID)
+			sent.Late = true
+			return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
 		}
 	case <-ctx.Done():
 		if a.NoTimeout {
 			if t.end(e) {
-				return nil, context.Cause(ctx)
+				return nil, sent, context.Cause(ctx)
 			}
 			break
 		}
 		if t.detach(e, stAbandoned) {
 			t.abandoned.Add(1)
-			return nil, context.Cause(ctx)
+			sent.Late = true
+			return nil, sent, context.Cause(ctx)
 		}
 	}
-	o := <-w.done // answered in the same instant
-	return o.result, o.err
+	return t.answer(<-w.done, a, sent) // answered in the same instant
+}
+
+// answer is what Do returns for an outcome it received.
+func (t *Table) answer(o outcome, a Attempt, sent Sent) (json.RawMessage, Sent, error) {
+	if o.late {
+		sent.Late = true
+		return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
+	}
+	return o.result, sent, o.err
 }
 
 // detach moves an in-flight entry to the late records; false when it was
@@ -303,12 +337,12 @@ func (t *Table) detach(e *entry, to state) bool {
 	}
 	e.state = to
 	e.done = nil // Do recycles it; a late answer goes to OnLate
-	if e.info.Kind == KindBackend {
-		t.sessionLate(e.info.Session).Detached++
+	if e.a.Kind == KindBackend {
+		t.sessionLate(e.a.Session).Detached++
 	}
-	delete(t.inflight, e.info.ID)
-	t.late[e.info.ID] = e
-	e.expire = time.AfterFunc(time.Until(e.info.Deadline.Add(t.cfg.LateWindow)), func() {
+	delete(t.inflight, e.a.ID)
+	t.late[e.a.ID] = e
+	e.expire = time.AfterFunc(time.Until(e.a.Deadline.Add(t.cfg.LateWindow)), func() {
 		e.cancel(context.DeadlineExceeded)
 	})
 	return true
@@ -325,7 +359,7 @@ func (t *Table) end(e *entry) bool {
 	}
 	e.state = stEnded
 	e.done = nil
-	delete(t.inflight, e.info.ID)
+	delete(t.inflight, e.a.ID)
 	t.mu.Unlock()
 	e.cancel(errEnded)
 	return true
@@ -342,6 +376,7 @@ func NewSafetyLimitError(limit time.Duration) *protocol.Error {
 }
 
 func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) {
+	now := time.Now()
 	t.mu.Lock()
 	st := e.state
 	switch st {
@@ -349,17 +384,33 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		t.mu.Unlock()
 		return
 	case stInflight:
-		e.state = stAnswered
-		delete(t.inflight, e.info.ID)
-		t.mu.Unlock()
-		e.done <- outcome{res, err}
-		return
+		delete(t.inflight, e.a.ID)
+		if now.Before(e.a.Deadline) {
+			e.state = stAnswered
+			t.mu.Unlock()
+			e.done <- outcome{result: res, err: err}
+			return
+		}
+		// The answer came after the deadline, but before Do saw its timer
+		// (a busy machine): the caller has timed out all the same, as a
+		// widget would have, and this is a late answer. So an answer after
+		// the deadline is never passed off as one in time, whichever
+		// goroutine runs first.
+		st, e.state = stTimedOut, stTimedOut
+		e.done <- outcome{late: true} // buffered, written once: never blocks
+		e.done = nil
+		t.timeouts.Add(1)
+		if e.a.Kind == KindBackend {
+			t.sessionLate(e.a.Session).Detached++
+		}
 	case stTimedOut, stAbandoned:
-		delete(t.late, e.info.ID)
+		delete(t.late, e.a.ID)
 		e.expire.Stop()
-		// The counts exist since detach, unless the session has ended
-		// (ForgetSession): then they are not made again.
-		if c := t.sessions[e.info.Session]; c != nil && e.info.Kind == KindBackend {
+	}
+	if st == stTimedOut || st == stAbandoned {
+		// The counts exist since the attempt was detached, unless the
+		// session has ended (ForgetSession): then they are not made again.
+		if c := t.sessions[e.a.Session]; c != nil && e.a.Kind == KindBackend {
 			if expired {
 				c.Expired++
 			} else {
@@ -367,12 +418,10 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 			}
 		}
 	}
-	info := e.info
-	info.State = stateName(st)
 	t.mu.Unlock()
 
-	l := Late{Info: info, Result: res, Err: err, Expired: expired}
-	if d := time.Since(info.Deadline); d > 0 {
+	l := Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
+	if d := time.Since(e.a.Deadline); d > 0 {
 		l.LateBy = d
 	}
 	if expired {
@@ -383,55 +432,42 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	if t.cfg.OnLate != nil {
 		t.cfg.OnLate(l)
 	}
-	if e.onLate != nil {
-		e.onLate(l)
+	if e.a.OnLate != nil {
+		e.a.OnLate(l)
 	}
 }
 
 func stateName(s state) string {
 	switch s {
 	case stInflight:
-		return "inflight"
+		return protocol.AttemptInFlight
 	case stTimedOut:
-		return "timedout"
+		return protocol.AttemptTimedOut
 	case stAbandoned:
-		return "abandoned"
+		return protocol.AttemptAbandoned
 	default:
 		return "answered"
 	}
 }
 
-// SessionLate counts one session's backend attempts that became late
-// records (timed out, or abandoned when their caller went away). Each is
-// then answered late, which the bridge tells the session with a bridge.late
-// notification, or expires at the end of the late-record window, which it
-// does not: a client that has received Detached − Expired notifications
-// has every late answer there will be, once Answered + Expired reaches
-// Detached.
-type SessionLate struct {
-	Detached int64 `json:"detached"`
-	Answered int64 `json:"answered"`
-	Expired  int64 `json:"expired"`
-}
-
 // sessionLate returns the counts of a session; mu is held.
-func (t *Table) sessionLate(session string) *SessionLate {
+func (t *Table) sessionLate(session string) *protocol.LateCounts {
 	c := t.sessions[session]
 	if c == nil {
-		c = &SessionLate{}
+		c = &protocol.LateCounts{}
 		t.sessions[session] = c
 	}
 	return c
 }
 
 // SessionLate returns the late-record counts of a session.
-func (t *Table) SessionLate(session string) SessionLate {
+func (t *Table) SessionLate(session string) protocol.LateCounts {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c := t.sessions[session]; c != nil {
 		return *c
 	}
-	return SessionLate{}
+	return protocol.LateCounts{}
 }
 
 // ForgetSession drops a session's late-record counts (when it has ended).
@@ -453,19 +489,17 @@ func (t *Table) list(m map[string]*entry, session string) []Info {
 	defer t.mu.Unlock()
 	var out []Info
 	for _, e := range m {
-		if session == "" || e.info.Session == session {
-			i := e.info
-			i.State = stateName(e.state)
-			out = append(out, i)
+		if session == "" || e.a.Session == session {
+			out = append(out, Info{Attempt: e.a, State: stateName(e.state)})
 		}
 	}
 	return out
 }
 
 // Stats returns the counters.
-func (t *Table) Stats() Stats {
+func (t *Table) Stats() protocol.CorrelationStats {
 	t.mu.Lock()
-	s := Stats{InFlight: len(t.inflight), Late: len(t.late)}
+	s := protocol.CorrelationStats{InFlight: len(t.inflight), Late: len(t.late)}
 	t.mu.Unlock()
 	s.Timeouts = t.timeouts.Load()
 	s.LateAnswers = t.lateAnswers.Load()

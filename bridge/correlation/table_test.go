@@ -16,7 +16,7 @@ import (
 // sleepExec answers after d with result ok, ignoring ctx like an operation
 // that cannot be cancelled.
 func sleepExec(d time.Duration, res string, err error) correlation.Exec {
-	return func(ctx context.Context, id string, deadline time.Time) (json.RawMessage, error) {
+	return func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 		time.Sleep(d)
 		if err != nil {
 			return nil, err
@@ -48,7 +48,7 @@ func TestDo(t *testing.T) {
 		{name: "cif2 timeout then late failure", timeout: 100 * time.Second, exec: sleepExec(130*time.Second, "", boom),
 			wantCode: protocol.CodeTimeout, wantElapsed: 100 * time.Second, wantLate: true, wantLateBy: 30 * time.Second},
 		{name: "never answered expires after the late window", timeout: 10 * time.Second,
-			exec: func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+			exec: func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 				<-ctx.Done()
 				return nil, ctx.Err()
 			},
@@ -65,9 +65,12 @@ func TestDo(t *testing.T) {
 					mu.Unlock()
 				}})
 				start := time.Now()
-				res, err := tab.Do(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: tt.timeout}, tt.exec)
+				res, sent, err := tab.Do(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: tt.timeout}, tt.exec)
 				if got := time.Since(start); got != tt.wantElapsed {
 					t.Errorf("answered after %v, want exactly %v", got, tt.wantElapsed)
+				}
+				if sent.Late != tt.wantLate || sent.ID == "" {
+					t.Errorf("Sent = %+v; want Late %v and an id", sent, tt.wantLate)
 				}
 				if tt.wantCode != 0 {
 					var e *protocol.Error
@@ -106,9 +109,9 @@ func TestDo(t *testing.T) {
 				if st := tab.Stats(); st.Late != 0 || st.InFlight != 0 {
 					t.Errorf("records left behind: %+v", st)
 				}
-				want := correlation.SessionLate{Detached: 1, Answered: 1}
+				want := protocol.LateCounts{Detached: 1, Answered: 1}
 				if tt.wantExpired {
-					want = correlation.SessionLate{Detached: 1, Expired: 1}
+					want = protocol.LateCounts{Detached: 1, Expired: 1}
 				}
 				if got := tab.SessionLate("s1"); got != want {
 					t.Errorf("session late counts %+v, want %+v", got, want)
@@ -127,45 +130,45 @@ func TestSessionLateCounts(t *testing.T) {
 		slow := sleepExec(3*time.Second, `{}`, nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
-		wg.Go(func() { _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, slow) })
-		wg.Go(func() { _, _ = tab.Do(ctx, correlation.Attempt{Session: "s1", Timeout: 10 * time.Second}, slow) })
+		wg.Go(func() { _, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, slow) })
+		wg.Go(func() { _, _, _ = tab.Do(ctx, correlation.Attempt{Session: "s1", Timeout: 10 * time.Second}, slow) })
 		wg.Go(func() {
-			_, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Kind: correlation.KindEvent, Timeout: time.Second}, slow)
+			_, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Kind: correlation.KindEvent, Timeout: time.Second}, slow)
 		})
 		wg.Go(func() {
-			_, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s2", Timeout: 10 * time.Second}, slow)
+			_, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s2", Timeout: 10 * time.Second}, slow)
 		})
 		time.Sleep(500 * time.Millisecond)
 		cancel() // the second attempt is abandoned
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if got, want := tab.SessionLate("s1"), (correlation.SessionLate{Detached: 2}); got != want {
+		if got, want := tab.SessionLate("s1"), (protocol.LateCounts{Detached: 2}); got != want {
 			t.Errorf("s1 while its answers are pending: %+v, want %+v", got, want)
 		}
 		wg.Wait()
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if got, want := tab.SessionLate("s1"), (correlation.SessionLate{Detached: 2, Answered: 2}); got != want {
+		if got, want := tab.SessionLate("s1"), (protocol.LateCounts{Detached: 2, Answered: 2}); got != want {
 			t.Errorf("s1 after its late answers: %+v, want %+v", got, want)
 		}
-		if got := tab.SessionLate("s2"); got != (correlation.SessionLate{}) {
+		if got := tab.SessionLate("s2"); got != (protocol.LateCounts{}) {
 			t.Errorf("s2, answered in time: %+v", got)
 		}
 		tab.ForgetSession("s1")
-		if got := tab.SessionLate("s1"); got != (correlation.SessionLate{}) {
+		if got := tab.SessionLate("s1"); got != (protocol.LateCounts{}) {
 			t.Errorf("s1 after ForgetSession: %+v", got)
 		}
 
 		// A late answer after its session ended does not bring the
 		// session's counts back (they would never be forgotten again).
-		wg.Go(func() { _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s3", Timeout: time.Second}, slow) })
+		wg.Go(func() { _, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: "s3", Timeout: time.Second}, slow) })
 		time.Sleep(1500 * time.Millisecond)
 		synctest.Wait()
 		tab.ForgetSession("s3")
 		wg.Wait()
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if got := tab.SessionLate("s3"); got != (correlation.SessionLate{}) {
+		if got := tab.SessionLate("s3"); got != (protocol.LateCounts{}) {
 			t.Errorf("s3, answered after it ended: %+v", got)
 		}
 		if st := tab.Stats(); st.Late != 0 || st.LateAnswers != 4 {
@@ -189,7 +192,7 @@ func TestRecycledTimersAreExact(t *testing.T) {
 			{time.Second, 4 * time.Second},
 		} {
 			start := time.Now()
-			_, err := tab.Do(t.Context(), correlation.Attempt{Timeout: tt.timeout}, sleepExec(tt.answer, `1`, nil))
+			_, _, err := tab.Do(t.Context(), correlation.Attempt{Timeout: tt.timeout}, sleepExec(tt.answer, `1`, nil))
 			want, timedOut := min(tt.timeout, tt.answer), tt.answer > tt.timeout
 			if got := time.Since(start); got != want || errors.Is(err, protocol.ErrTimeout) != timedOut {
 				t.Fatalf("attempt %d: err %v after %v, want timeout %v after %v", i, err, got, timedOut, want)
@@ -205,9 +208,9 @@ func TestCallerDeadlineEarlierWins(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
 		start := time.Now()
-		_, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second}, sleepExec(5*time.Second, `1`, nil))
-		if !errors.Is(err, protocol.ErrTimeout) || time.Since(start) != 3*time.Second {
-			t.Fatalf("err %v after %v, want timeout after 3s", err, time.Since(start))
+		_, sent, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second}, sleepExec(5*time.Second, `1`, nil))
+		if !errors.Is(err, protocol.ErrTimeout) || time.Since(start) != 3*time.Second || !sent.Late {
+			t.Fatalf("err %v after %v (sent %+v), want timeout after 3s with a late record", err, time.Since(start), sent)
 		}
 		tab.Close(t.Context())
 	})
@@ -220,7 +223,7 @@ func TestDeadlineCountsFromStarted(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
 		read := time.Now()
 		time.Sleep(900 * time.Millisecond) // queued before the attempt starts
-		_, err := tab.Do(t.Context(), correlation.Attempt{Timeout: time.Second, Started: read}, sleepExec(5*time.Second, `1`, nil))
+		_, _, err := tab.Do(t.Context(), correlation.Attempt{Timeout: time.Second, Started: read}, sleepExec(5*time.Second, `1`, nil))
 		if !errors.Is(err, protocol.ErrTimeout) || time.Since(read) != time.Second {
 			t.Fatalf("err %v after %v, want the timeout 1s after the frame was read", err, time.Since(read))
 		}
@@ -239,10 +242,10 @@ func TestAbandonedOnCallerCancel(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
 		ctx, cancel := context.WithCancelCause(t.Context())
 		time.AfterFunc(time.Second, func() { cancel(errors.New("widget went away")) })
-		_, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second, OnLate: func(l correlation.Late) { got <- l }},
+		_, sent, err := tab.Do(ctx, correlation.Attempt{Timeout: 10 * time.Second, OnLate: func(l correlation.Late) { got <- l }},
 			sleepExec(4*time.Second, `{"ok":true}`, nil))
-		if err == nil || err.Error() != "widget went away" {
-			t.Fatalf("err = %v, want the cancel cause", err)
+		if err == nil || err.Error() != "widget went away" || !sent.Late {
+			t.Fatalf("err = %v (sent %+v), want the cancel cause and a late record", err, sent)
 		}
 		if n := len(tab.InFlight("")); n != 0 {
 			t.Errorf("%d attempts still in flight", n)
@@ -251,7 +254,7 @@ func TestAbandonedOnCallerCancel(t *testing.T) {
 			t.Errorf("%d late records, want 1", n)
 		}
 		l := <-got
-		if !l.Success() || l.Info.State != "abandoned" || string(l.Result) != `{"ok":true}` {
+		if !l.Success() || l.Info.State != "abandoned" || string(l.Result) != `{"ok":true}` || l.Info.ID != sent.ID {
 			t.Errorf("late = %+v", l)
 		}
 	})
@@ -261,13 +264,13 @@ func TestInFlightListing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
 		release := make(chan struct{})
-		exec := func(ctx context.Context, _ string, _ time.Time) (json.RawMessage, error) {
+		exec := func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 			<-release
 			return json.RawMessage(`1`), nil
 		}
 		var wg sync.WaitGroup
 		for _, s := range []string{"a", "a", "b"} {
-			wg.Go(func() { tab.Do(t.Context(), correlation.Attempt{Session: s, Timeout: time.Hour}, exec) })
+			wg.Go(func() { _, _, _ = tab.Do(t.Context(), correlation.Attempt{Session: s, Timeout: time.Hour}, exec) })
 		}
 		synctest.Wait()
 		if n := len(tab.InFlight("a")); n != 2 {
@@ -282,4 +285,31 @@ func TestInFlightListing(t *testing.T) {
 			t.Errorf("stats = %+v", st)
 		}
 	})
+}
+
+// An answer at the deadline is a timeout and a late answer, never an
+// answer in time, whichever of the answer and the timer the waiting
+// goroutine sees first (on a busy machine it may see both at once).
+func TestAnswerAtTheDeadlineIsLate(t *testing.T) {
+	for range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			lates := make(chan correlation.Late, 1)
+			tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates <- l }})
+			_, sent, err := tab.Do(t.Context(), correlation.Attempt{Session: "s", Timeout: time.Second}, sleepExec(time.Second, `{"id":"1"}`, nil))
+			if !errors.Is(err, protocol.ErrTimeout) || !sent.Late {
+				t.Fatalf("Do = %v, %+v; want the timeout and a late record", err, sent)
+			}
+			l := <-lates
+			if !l.Success() || string(l.Result) != `{"id":"1"}` || l.Info.ID != sent.ID || l.Info.State != "timedout" {
+				t.Fatalf("late = %+v; want the answer as a late success", l)
+			}
+			if st := tab.Stats(); st.Timeouts != 1 || st.LateAnswers != 1 || st.InFlight != 0 || st.Late != 0 {
+				t.Fatalf("stats = %+v", st)
+			}
+			if c := tab.SessionLate("s"); c != (protocol.LateCounts{Detached: 1, Answered: 1}) {
+				t.Fatalf("session counts = %+v", c)
+			}
+			tab.Close(t.Context())
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,9 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/internal/neterr"
+	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -109,14 +113,18 @@ func constant(v string) handler {
 }
 
 // Execute implements backend.Backend.
-func (b *Backend) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+func (b *Backend) Execute(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
 	mt := protocol.MessageType(call.Method)
 	h := handlers[mt]
 	if h == nil {
 		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the dataverse backend does not serve %q", call.Method)
 	}
-	a := attempt{method: call.Method, messageType: mt, attemptID: call.AttemptID, session: call.Session}
-	res, err := h(b, ctx, a, call.Params)
+	a := attempt{method: call.Method, messageType: mt, attemptID: call.ID, session: call.Session}
+	params, err := call.RawParams()
+	if err != nil {
+		return nil, protocol.ErrInternal // only the bridge's own decoded params are encoded here
+	}
+	res, err := h(b, ctx, a, params)
 	if err != nil {
 		return nil, b.wireErr(ctx, a, err)
 	}
@@ -202,6 +210,10 @@ func (b *Backend) send(ctx context.Context, a attempt, r request, tok string) (*
 	if int64(len(data)) > b.cfg.MaxResponseBytes {
 		return nil, &apiError{Status: res.StatusCode, Message: fmt.Sprintf("the Dataverse response is larger than %d bytes", b.cfg.MaxResponseBytes)}
 	}
+	// An org (or a proxy before it) that echoes the access token or the
+	// client secret, in any encoding, must not carry it into an answer, an
+	// error, a capture, a log line or /readyz.
+	data = redact.Bytes(data, redact.Secret{Value: tok}, redact.Secret{Value: b.cfg.ClientSecret, Users: []string{b.cfg.ClientID}})
 	b.log.Debug().Str("session", a.session).Str("attempt", a.attemptID).Str("http", r.method).Str("path", r.path).
 		Int("status", res.StatusCode).Dur("took", time.Since(start)).Msg("dataverse request")
 	return &response{status: res.StatusCode, header: res.Header, body: data}, nil
@@ -210,10 +222,26 @@ func (b *Backend) send(ctx context.Context, a attempt, r request, tok string) (*
 // Check calls WhoAmI: nil means the credentials work and the org answers.
 func (b *Backend) Check(ctx context.Context) error {
 	_, err := b.do(ctx, attempt{method: "check", messageType: "getenvironment"}, request{method: http.MethodGet, path: "WhoAmI"})
-	if err != nil {
-		return b.wireErr(ctx, attempt{method: "check", messageType: "getenvironment"}, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	// The reason is ours: /readyz shows it to anyone, so nothing the org or
+	// the token endpoint wrote goes into it.
+	reason := "dataverse unreachable"
+	var ae *apiError
+	var re *oauth2.RetrieveError
+	switch {
+	case asRetrieveError(err, &re):
+		reason = "dataverse authentication failed: the token endpoint refused the client credentials (" + tokenErrorReason(err) + ")"
+		if re.Response != nil && re.Response.StatusCode >= 500 {
+			reason = "dataverse authentication failed: the token endpoint is failing (" + tokenErrorReason(err) + ")"
+		}
+	case errors.As(err, &ae):
+		reason = fmt.Sprintf("dataverse answered WhoAmI with HTTP %d", ae.Status)
+	case errors.Is(err, context.DeadlineExceeded) || neterr.IsTimeout(err):
+		reason = "dataverse did not answer WhoAmI in time"
+	}
+	return &backend.CheckError{Reason: reason, Err: b.wireErr(ctx, attempt{method: "check", messageType: "getenvironment"}, err)}
 }
 
 // stripContext removes "@odata.context" from a JSON object, as Xrm.WebApi

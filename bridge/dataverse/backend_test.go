@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
+	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -408,13 +409,19 @@ func TestTimeoutAndUnreachable(t *testing.T) {
 	})
 	start := time.Now()
 	_, err := f.call("s1", protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "slow"}})
-	pe := wantCode(t, err, protocol.CodeTimeout)
+	// The backend's own HTTP timeout is a backend failure with an unknown
+	// outcome (-32001, 504, timeoutMs), not the CIF timeout -32000 (issue
+	// 13 item 11): no late answer will follow it.
+	pe := wantCode(t, err, protocol.CodeBackend)
 	if time.Since(start) > 3*time.Second {
 		t.Fatalf("the timeout took %v", time.Since(start))
 	}
-	var td protocol.TimeoutData
-	if json.Unmarshal(pe.Data, &td); td.TimeoutMs != 200 {
-		t.Fatalf("timeout data %s", pe.Data)
+	var d protocol.BackendErrorData
+	if json.Unmarshal(pe.Data, &d); d.TimeoutMs != 200 || d.HTTPStatus != protocol.UpstreamTimeoutStatus || !strings.Contains(pe.Message, "--dataverse-timeout") {
+		t.Fatalf("error %s data %s", pe.Message, pe.Data)
+	}
+	if !retry.Retryable(err) {
+		t.Fatal("the retry engine would not retry an upstream timeout")
 	}
 
 	dead := newFixture(t, nil)

@@ -92,7 +92,8 @@ func (b *Backend) wire(messageType string, e *apiError) *protocol.Error {
 }
 
 // wireErr maps any error of a request to what Execute returns: Dataverse
-// errors to -32001, our own timeout to -32000 (outcome unknown), a token
+// errors to -32001, our own HTTP timeout to -32001 with httpStatus 504 and
+// timeoutMs (outcome unknown; distinct from the CIF -32000), a token
 // failure to -32001 with the token endpoint's status, an unreachable org to
 // -32002; protocol errors and the caller's context end pass through.
 func (b *Backend) wireErr(ctx context.Context, call attempt, err error) error {
@@ -122,7 +123,12 @@ func (b *Backend) wireErr(ctx context.Context, call attempt, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || neterr.IsTimeout(err) {
 		b.log.Warn().Str("method", call.method).Str("attempt", call.attemptID).Dur("timeout", b.cfg.HTTPTimeout).
 			Msg("dataverse did not answer in time: the outcome is unknown")
-		return protocol.NewTimeoutError(b.cfg.HTTPTimeout.Milliseconds(), call.attemptID)
+		msg := fmt.Sprintf("dataverse did not answer within %v (--dataverse-timeout): the outcome is unknown", b.cfg.HTTPTimeout)
+		e := b.wire(call.messageType, &apiError{Status: protocol.UpstreamTimeoutStatus, Message: msg})
+		var d protocol.BackendErrorData
+		_ = json.Unmarshal(e.Data, &d)
+		d.TimeoutMs = b.cfg.HTTPTimeout.Milliseconds()
+		return protocol.NewError(protocol.CodeBackend, msg, d)
 	}
 	b.log.Warn().Err(err).Str("method", call.method).Str("attempt", call.attemptID).Msg("dataverse unreachable")
 	// A failed dial sent nothing; a connection that broke after the request

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/internal/testutil"
@@ -140,7 +140,7 @@ func (o *org) direct(t *testing.T, method string, v any) json.RawMessage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := o.emu.Execute(context.Background(), backend.Call{Session: "direct", AttemptID: "d", Method: method, Params: p})
+	res, err := o.emu.Execute(context.Background(), &correlation.Attempt{Session: "direct", ID: "d", Method: method, Params: p})
 	if err != nil {
 		t.Fatalf("emulator %s: %v", method, err)
 	}
@@ -208,7 +208,7 @@ func (f *fixture) call(session, method string, v any) (json.RawMessage, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return f.b.Execute(ctx, backend.Call{Session: session, AttemptID: fmt.Sprintf("a%d", attemptSeq.Add(1)), Method: method, Params: p,
+	return f.b.Execute(ctx, &correlation.Attempt{Session: session, ID: fmt.Sprintf("a%d", attemptSeq.Add(1)), Method: method, Params: p,
 		Deadline: time.Now().Add(10 * time.Second)})
 }
 

@@ -82,7 +82,7 @@ func tokenErrorReason(err error) string {
 	var re *oauth2.RetrieveError
 	if asRetrieveError(err, &re) {
 		s := re.ErrorCode
-		if s == "" {
+		if s == "" || !codeLike(s) { // an OAuth error code, never free text from the endpoint
 			s = "error"
 		}
 		if re.Response != nil {
@@ -91,4 +91,18 @@ func tokenErrorReason(err error) string {
 		return s
 	}
 	return "token endpoint unreachable"
+}
+
+// codeLike reports whether s looks like an OAuth error code
+// ("invalid_client"): short, letters, digits and _.- only.
+func codeLike(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -13,7 +13,7 @@ import (
 // Admin paths served by AdminHandler (full paths).
 const (
 	PathFaults = "/api/v1/emulator/faults" // GET the fault profile, PUT a new one
-	PathStats  = "/api/v1/emulator/stats"  // GET Stats
+	PathStats  = "/api/v1/emulator/stats"  // GET protocol.EmulatorStats
 	PathReset  = "/api/v1/emulator/reset"  // POST: empty the store and the counters
 )
 
@@ -24,7 +24,7 @@ const maxAdminBody = 1 << 20
 //
 //	GET  /api/v1/emulator/faults  → 200 FaultProfile
 //	PUT  /api/v1/emulator/faults  ← FaultProfile → 200 the profile now active
-//	GET  /api/v1/emulator/stats   → 200 Stats
+//	GET  /api/v1/emulator/stats   → 200 protocol.EmulatorStats
 //	POST /api/v1/emulator/reset   → 204 (empties the store and counters; faults are kept, seed not re-applied)
 //
 // Errors have the shape of the rest of the admin API,

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 )
 
 // Create/delete churn must not grow the eviction queue without bound.
@@ -15,13 +15,13 @@ func TestEvictionQueueStaysBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 50_000 {
-		res, err := e.Execute(context.Background(), backend.Call{Method: "cif.createrecord", Params: json.RawMessage(`{"entityName":"contact","value":{"lastname":"x"}}`)})
+		res, err := e.Execute(context.Background(), &correlation.Attempt{Method: "cif.createrecord", Params: json.RawMessage(`{"entityName":"contact","value":{"lastname":"x"}}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var r struct{ ID string }
 		_ = json.Unmarshal(res, &r)
-		if _, err := e.Execute(context.Background(), backend.Call{Method: "cif.deleterecord", Params: json.RawMessage(`{"entityName":"contact","entityId":"` + r.ID + `"}`)}); err != nil {
+		if _, err := e.Execute(context.Background(), &correlation.Attempt{Method: "cif.deleterecord", Params: json.RawMessage(`{"entityName":"contact","entityId":"` + r.ID + `"}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -19,7 +20,7 @@ type prepared struct {
 	run    func() (json.RawMessage, error)
 }
 
-type handler func(e *Emulator, call backend.Call) (prepared, error)
+type handler func(e *Emulator, a *correlation.Attempt) (prepared, error)
 
 // handlers maps CIF messageTypes (protocol.MessageType) to their handler.
 var handlers = map[string]handler{
@@ -44,7 +45,7 @@ var handlers = map[string]handler{
 }
 
 func constant(f func(e *Emulator) json.RawMessage) handler {
-	return func(e *Emulator, _ backend.Call) (prepared, error) {
+	return func(e *Emulator, _ *correlation.Attempt) (prepared, error) {
 		return prepared{run: func() (json.RawMessage, error) { return f(e), nil }}, nil
 	}
 }
@@ -54,13 +55,13 @@ func constant(f func(e *Emulator) json.RawMessage) handler {
 // returns the CIF result shape. A delayed operation completes at the end of
 // its latency even when ctx ends first; a dropped one is never executed and
 // Execute returns ctx.Err() when ctx ends.
-func (e *Emulator) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
-	mt := protocol.MessageType(call.Method)
+func (e *Emulator) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	mt := protocol.MessageType(a.Method)
 	h := handlers[mt]
 	if h == nil {
-		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the emulator does not serve %q", call.Method)
+		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the emulator does not serve %q", a.Method)
 	}
-	p, err := h(e, call)
+	p, err := h(e, a)
 	if err != nil {
 		return nil, e.wireError(mt, err)
 	}
@@ -68,9 +69,9 @@ func (e *Emulator) Execute(ctx context.Context, call backend.Call) (json.RawMess
 		return nil, e.wireError(mt, err)
 	}
 	res, err := p.run()
-	e.completed(mt, call.Deadline)
-	e.log.Debug().Str("method", call.Method).Str("entity", p.entity).Str("attempt", call.AttemptID).
-		Str("session", call.Session).Bool("ok", err == nil).Msg("emulator operation")
+	e.completed(mt, a.Deadline)
+	e.log.Debug().Str("method", a.Method).Str("entity", p.entity).Str("attempt", a.ID).
+		Str("session", a.Session).Bool("ok", err == nil).Msg("emulator operation")
 	if err != nil {
 		return nil, e.wireError(mt, err)
 	}
@@ -239,8 +240,8 @@ func (e *Emulator) deleteOp(ent *entity, id string) prepared {
 	}}
 }
 
-func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
-	p, err := backend.Params[protocol.CreateRecordParams](call)
+func (e *Emulator) prepCreate(a *correlation.Attempt) (prepared, error) {
+	p, err := backend.Params[protocol.CreateRecordParams](a)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -255,8 +256,8 @@ func (e *Emulator) prepCreate(call backend.Call) (prepared, error) {
 	return e.createOp(ent, ws), nil
 }
 
-func (e *Emulator) prepRetrieve(call backend.Call) (prepared, error) {
-	p, err := backend.Params[protocol.RetrieveRecordParams](call)
+func (e *Emulator) prepRetrieve(a *correlation.Attempt) (prepared, error) {
+	p, err := backend.Params[protocol.RetrieveRecordParams](a)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -271,8 +272,8 @@ func (e *Emulator) prepRetrieve(call backend.Call) (prepared, error) {
 	return e.retrieveOp(ent, id, q), nil
 }
 
-func (e *Emulator) prepUpdate(call backend.Call) (prepared, error) {
-	p, err := backend.Params[protocol.UpdateRecordParams](call)
+func (e *Emulator) prepUpdate(a *correlation.Attempt) (prepared, error) {
+	p, err := backend.Params[protocol.UpdateRecordParams](a)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -287,8 +288,8 @@ func (e *Emulator) prepUpdate(call backend.Call) (prepared, error) {
 	return e.updateOp(ent, id, ws), nil
 }
 
-func (e *Emulator) prepDelete(call backend.Call) (prepared, error) {
-	p, err := backend.Params[protocol.RecordParams](call)
+func (e *Emulator) prepDelete(a *correlation.Attempt) (prepared, error) {
+	p, err := backend.Params[protocol.RecordParams](a)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -299,8 +300,8 @@ func (e *Emulator) prepDelete(call backend.Call) (prepared, error) {
 	return e.deleteOp(ent, id), nil
 }
 
-func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
-	p, err := backend.Params[protocol.SearchParams](call)
+func (e *Emulator) prepSearch(a *correlation.Attempt) (prepared, error) {
+	p, err := backend.Params[protocol.SearchParams](a)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -317,8 +318,8 @@ func (e *Emulator) prepSearch(call backend.Call) (prepared, error) {
 	}}, nil
 }
 
-func (e *Emulator) prepMetadata(call backend.Call) (prepared, error) {
-	p, err := backend.Params[protocol.EntityMetadataParams](call)
+func (e *Emulator) prepMetadata(a *correlation.Attempt) (prepared, error) {
+	p, err := backend.Params[protocol.EntityMetadataParams](a)
 	if err != nil {
 		return prepared{}, err
 	}

@@ -78,6 +78,20 @@ var faultMethods = []string{
 	"setwidth", "getwidth", "openform", "refreshform", "rendersearchpage", "execute",
 }
 
+// ParseFaultProfile decodes a fault profile from JSON (unknown fields and
+// trailing data refused) and validates it: what serve's --emulator-faults
+// and replay --embedded --faults read.
+func ParseFaultProfile(b []byte) (*FaultProfile, error) {
+	var p FaultProfile
+	if err := decodeStrict(b, &p); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
 // Validate checks a profile; errors name the rule and field.
 func (p FaultProfile) Validate() error {
 	for i, r := range p.Rules {

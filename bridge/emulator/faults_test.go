@@ -9,7 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -17,7 +17,7 @@ import (
 func ratio(f float64) *float64 { return &f }
 
 func createContact(ctx context.Context, e *emulator.Emulator, deadline time.Time) (json.RawMessage, error) {
-	return e.Execute(ctx, backend.Call{Session: "s", AttemptID: "a", Method: protocol.MethodCreateRecord,
+	return e.Execute(ctx, &correlation.Attempt{Session: "s", ID: "a", Method: protocol.MethodCreateRecord,
 		Params: json.RawMessage(`{"entityName":"contact","value":{"firstname":"Slow"}}`), Deadline: deadline})
 }
 
@@ -248,5 +248,32 @@ func TestFaultProfileJSON(t *testing.T) {
 	const want = `{"seed":1,"rules":[{"method":"createrecord","entity":"contact","latencyMs":3000,"ratio":1,"count":1,"error":{"status":503,"code":"0x80040216","message":"busy"}}]}`
 	if string(got) != want {
 		t.Fatalf("round trip:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestParseFaultProfile: JSON decoding refuses unknown fields and trailing
+// data, then validates.
+func TestParseFaultProfile(t *testing.T) {
+	tests := []struct {
+		name, in, wantErr string
+	}{
+		{"valid", `{"seed":1,"rules":[{"method":"createrecord","latencyMs":5}]}`, ""},
+		{"unknown field", `{"rules":[],"sede":1}`, "unknown field"},
+		{"trailing data", `{"rules":[]} {}`, "trailing data"},
+		{"invalid rule", `{"rules":[{"method":"createrecord","count":-1}]}`, "count must be >= 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := emulator.ParseFaultProfile([]byte(tt.in))
+			if tt.wantErr == "" {
+				if err != nil || p == nil || len(p.Rules) != 1 || p.Rules[0].LatencyMs != 5 {
+					t.Fatalf("ParseFaultProfile = %+v, %v", p, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
+			}
+		})
 	}
 }

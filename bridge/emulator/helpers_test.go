@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -63,7 +63,7 @@ func callCtx(ctx context.Context, e *emulator.Emulator, method string, params an
 	default:
 		raw, _ = json.Marshal(p)
 	}
-	return e.Execute(ctx, backend.Call{Session: "s1", AttemptID: "a1", Method: method, Params: raw})
+	return e.Execute(ctx, &correlation.Attempt{Session: "s1", ID: "a1", Method: method, Params: raw})
 }
 
 // wantErr describes an expected error: the JSON-RPC code and, for -32001,
@@ -116,6 +116,6 @@ func decodeMap(t testing.TB, b []byte) map[string]any {
 	return m
 }
 
-func backendCall(session, method, params string) backend.Call {
-	return backend.Call{Session: session, AttemptID: "a", Method: method, Params: json.RawMessage(params)}
+func backendCall(session, method, params string) *correlation.Attempt {
+	return &correlation.Attempt{Session: session, ID: "a", Method: method, Params: json.RawMessage(params)}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/cifbridge/cifbridge/bridge/primarykey"
 )
 
 // EntityMeta is one row of the metadata table: how a logical name maps to
@@ -27,44 +29,49 @@ const (
 )
 
 // builtinEntities is the default metadata table (DESIGN.md §1, domain.md §3.5).
+// Primary keys come from the one built-in table, primarykey.Of.
 func builtinEntities() []EntityMeta {
 	common := []string{"description", "statecode", "statuscode"}
-	return []EntityMeta{
+	ms := []EntityMeta{
 		{
-			LogicalName: "account", EntitySetName: "accounts", PrimaryIDAttribute: "accountid", PrimaryNameAttribute: "name",
+			LogicalName: "account", EntitySetName: "accounts", PrimaryNameAttribute: "name",
 			Attributes: append([]string{"name", "accountnumber", "telephone1", "telephone2", "emailaddress1", "websiteurl",
 				"address1_city", "address1_country", "revenue", "numberofemployees"}, common...),
 			Lookups: map[string][]string{"primarycontactid": {"contact"}, "parentaccountid": {"account"}},
 		},
 		{
-			LogicalName: "contact", EntitySetName: "contacts", PrimaryIDAttribute: "contactid", PrimaryNameAttribute: "fullname",
+			LogicalName: "contact", EntitySetName: "contacts", PrimaryNameAttribute: "fullname",
 			Attributes: append([]string{"fullname", "firstname", "lastname", "middlename", "emailaddress1", "emailaddress2",
 				"telephone1", "telephone2", "mobilephone", "jobtitle", "address1_city", "address1_country", "birthdate"}, common...),
 			Lookups: map[string][]string{"parentcustomerid": {"account", "contact"}},
 		},
 		{
-			LogicalName: "incident", EntitySetName: "incidents", PrimaryIDAttribute: "incidentid", PrimaryNameAttribute: "title",
+			LogicalName: "incident", EntitySetName: "incidents", PrimaryNameAttribute: "title",
 			Attributes: append([]string{"title", "ticketnumber", "prioritycode", "caseorigincode"}, common...),
 			Lookups:    map[string][]string{"customerid": {"account", "contact"}, "primarycontactid": {"contact"}},
 		},
 		{
-			LogicalName: "lead", EntitySetName: "leads", PrimaryIDAttribute: "leadid", PrimaryNameAttribute: "fullname",
+			LogicalName: "lead", EntitySetName: "leads", PrimaryNameAttribute: "fullname",
 			Attributes: append([]string{"fullname", "firstname", "lastname", "subject", "companyname", "emailaddress1",
 				"telephone1", "mobilephone"}, common...),
 			Lookups: map[string][]string{"parentcontactid": {"contact"}, "parentaccountid": {"account"}},
 		},
 		{
-			LogicalName: "phonecall", EntitySetName: "phonecalls", PrimaryIDAttribute: "activityid", PrimaryNameAttribute: "subject",
+			LogicalName: "phonecall", EntitySetName: "phonecalls", PrimaryNameAttribute: "subject",
 			Attributes: append([]string{"subject", "phonenumber", "directioncode", "scheduledstart", "scheduledend",
 				"actualdurationminutes"}, common...),
 			Lookups: map[string][]string{"regardingobjectid": {"contact", "account", "incident", "lead"}},
 		},
 		{
-			LogicalName: "task", EntitySetName: "tasks", PrimaryIDAttribute: "activityid", PrimaryNameAttribute: "subject",
+			LogicalName: "task", EntitySetName: "tasks", PrimaryNameAttribute: "subject",
 			Attributes: append([]string{"subject", "scheduledend", "prioritycode", "percentcomplete"}, common...),
 			Lookups:    map[string][]string{"regardingobjectid": {"contact", "account", "incident", "lead"}},
 		},
 	}
+	for i := range ms {
+		ms[i].PrimaryIDAttribute = primarykey.Of(ms[i].LogicalName)
+	}
+	return ms
 }
 
 // entity is the compiled form of EntityMeta used at run time.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -97,14 +97,18 @@ func parsePanel(messageType string, params json.RawMessage) (func(s *sessionStat
 	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %s", messageType)
 }
 
-func (e *Emulator) prepPanel(call backend.Call) (prepared, error) {
-	apply, err := parsePanel(protocol.MessageType(call.Method), call.Params)
+func (e *Emulator) prepPanel(a *correlation.Attempt) (prepared, error) {
+	params, err := a.RawParams()
+	if err != nil {
+		return prepared{}, err
+	}
+	apply, err := parsePanel(protocol.MessageType(a.Method), params)
 	if err != nil {
 		return prepared{}, err
 	}
 	return prepared{run: func() (json.RawMessage, error) {
 		var out any
-		e.sessions.with(call.Session, func(s *sessionState) { out = apply(s) })
+		e.sessions.with(a.Session, func(s *sessionState) { out = apply(s) })
 		return jsonResult(out)
 	}}, nil
 }

@@ -1,38 +1,10 @@
 package emulator
 
-import "sync"
+import (
+	"sync"
 
-// Stats is the emulator's ground truth for tests and load reports.
-type Stats struct {
-	// Tables counts records per logical name (every known entity).
-	Tables map[string]TableStats `json:"tables"`
-	// Operations counts operations that reached the store, per CIF
-	// messageType ("createrecord", "execute", …), including those that
-	// failed with a Dataverse error, excluding injected errors and drops.
-	Operations map[string]int64 `json:"operations"`
-	// LateCompletions counts operations that completed after their call's
-	// CIF deadline.
-	LateCompletions int64 `json:"lateCompletions"`
-	// FaultsApplied counts operations a fault rule applied to.
-	FaultsApplied int64 `json:"faultsApplied"`
-	// Delayed counts operations given injected latency.
-	Delayed int64 `json:"delayed"`
-	// InjectedErrors counts injected error answers.
-	InjectedErrors int64 `json:"injectedErrors"`
-	// Dropped counts dropped requests.
-	Dropped int64 `json:"dropped"`
-	// MaxRecords is the record bound (Config.MaxRecords; 0: none). A load
-	// tool sizes the ids it keeps picking so that they stay within it.
-	MaxRecords int `json:"maxRecords"`
-}
-
-// TableStats describes one table.
-type TableStats struct {
-	Records int `json:"records"`
-	// Evicted counts records dropped to keep the store within its bound
-	// (Config.MaxRecords): Records + Evicted is what creates left behind.
-	Evicted int64 `json:"evicted"`
-}
+	"github.com/cifbridge/cifbridge/protocol"
+)
 
 // counters are the operation counters, under their own mutex.
 type counters struct {
@@ -58,12 +30,12 @@ func (c *counters) add(f func(c *counters)) {
 }
 
 // Stats returns a snapshot of the ground-truth counters.
-func (e *Emulator) Stats() Stats {
-	s := Stats{Tables: map[string]TableStats{}, Operations: map[string]int64{}}
+func (e *Emulator) Stats() protocol.EmulatorStats {
+	s := protocol.EmulatorStats{Tables: map[string]protocol.EmulatorTableStats{}, Operations: map[string]int64{}}
 	e.mu.RLock()
 	s.MaxRecords = max(e.store.max, 0)
 	for _, name := range e.cat.names {
-		s.Tables[name] = TableStats{Records: len(e.store.tables[name]), Evicted: e.store.evicted[name]}
+		s.Tables[name] = protocol.EmulatorTableStats{Records: len(e.store.tables[name]), Evicted: e.store.evicted[name]}
 	}
 	e.mu.RUnlock()
 	e.stats.mu.Lock()

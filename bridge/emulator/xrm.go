@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -20,9 +21,9 @@ type whoAmI struct {
 // prepExecute handles xrm.execute (protocol.XrmExecuteParams): CRUD
 // (operationType 2), WhoAmI and the schema's actions and functions. The
 // result is the parsed response body; CRUD writes answer {entityType, id}.
-func (e *Emulator) prepExecute(call backend.Call) (prepared, error) {
-	var p protocol.XrmExecuteParams
-	if err := protocol.DecodeParams(call.Params, &p); err != nil {
+func (e *Emulator) prepExecute(a *correlation.Attempt) (prepared, error) {
+	p, err := backend.Params[protocol.XrmExecuteParams](a)
+	if err != nil {
 		return prepared{}, err
 	}
 	md := p.MetaData

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/internal/neterr"
+	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -157,12 +158,6 @@ func (c *Client) auth(token string) (header, key string) {
 	return "", "anonymous"
 }
 
-// upstreamData is the data of a -32006 error.
-type upstreamData struct {
-	Status int `json:"status"`
-	Body   any `json:"body"`
-}
-
 // do sends one request and returns the parsed body of a 2xx answer.
 func (c *Client) do(ctx context.Context, token, method, path, rawQuery string, body []byte) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
@@ -190,16 +185,10 @@ func (c *Client) do(ctx context.Context, token, method, path, rawQuery string, b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	redact := func(s string) string {
-		s = c.redact(s)
-		if token != "" {
-			s = strings.ReplaceAll(s, token, "[redacted]")
-		}
-		if b64, ok := strings.CutPrefix(authz, "Basic "); ok {
-			s = strings.ReplaceAll(s, b64, "[redacted]")
-		}
-		return s
-	}
+	// An upstream that echoes a credential, in any encoding, must not
+	// carry it into an answer, a capture or a log line.
+	secrets := c.secrets(token)
+	redactString := func(s string) string { return redact.String(s, secrets...) }
 	start := time.Now()
 	res, err := c.client.Do(req)
 	if err != nil {
@@ -210,23 +199,23 @@ func (c *Client) do(ctx context.Context, token, method, path, rawQuery string, b
 			}
 			msg = fmt.Sprintf("enreach upstream did not answer within %v", c.cfg.Timeout)
 		}
-		c.log.Warn().Str("http", method).Str("path", path).Str("error", redact(neterr.Innermost(err))).Msg(msg)
-		return nil, protocol.NewError(protocol.CodeUpstream, msg+": "+redact(neterr.Innermost(err)), upstreamData{Status: 0, Body: ""})
+		c.log.Warn().Str("http", method).Str("path", path).Str("error", redactString(neterr.Innermost(err))).Msg(msg)
+		return nil, protocol.NewError(protocol.CodeUpstream, msg+": "+redactString(neterr.Innermost(err)), protocol.UpstreamErrorData{Status: 0, Body: emptyBody})
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxResponseBytes+1))
 	c.log.Debug().Str("http", method).Str("path", path).Int("status", res.StatusCode).Dur("took", time.Since(start)).Msg("enreach request")
 	if err != nil {
-		return nil, protocol.NewError(protocol.CodeUpstream, "enreach upstream: read the response: "+redact(neterr.Innermost(err)), upstreamData{Status: res.StatusCode, Body: ""})
+		return nil, protocol.NewError(protocol.CodeUpstream, "enreach upstream: read the response: "+redactString(neterr.Innermost(err)), protocol.UpstreamErrorData{Status: res.StatusCode, Body: emptyBody})
 	}
 	if int64(len(data)) > c.cfg.MaxResponseBytes {
 		return nil, protocol.NewError(protocol.CodeUpstream, fmt.Sprintf("enreach upstream: the response is larger than %d bytes", c.cfg.MaxResponseBytes),
-			upstreamData{Status: res.StatusCode, Body: ""})
+			protocol.UpstreamErrorData{Status: res.StatusCode, Body: emptyBody})
 	}
-	data = []byte(redact(string(data)))
+	data = redact.Bytes(data, secrets...)
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		return nil, protocol.NewError(protocol.CodeUpstream, fmt.Sprintf("enreach upstream answered %d %s", res.StatusCode, http.StatusText(res.StatusCode)),
-			upstreamData{Status: res.StatusCode, Body: errorBody(data)})
+			protocol.UpstreamErrorData{Status: res.StatusCode, Body: errorBody(data)})
 	}
 	return parseBody(data), nil
 }
@@ -246,7 +235,7 @@ func parseBody(b []byte) json.RawMessage {
 
 // errorBody is an error answer's body for error.data: parsed JSON when it is
 // small and valid, else the text truncated to maxErrorBody bytes.
-func errorBody(b []byte) any {
+func errorBody(b []byte) json.RawMessage {
 	t := bytes.TrimSpace(b)
 	if len(t) <= maxErrorBody && len(t) > 0 && json.Valid(t) {
 		return json.RawMessage(t)
@@ -255,14 +244,22 @@ func errorBody(b []byte) any {
 	if len(s) > maxErrorBody {
 		s = strings.ToValidUTF8(s[:maxErrorBody], "") + "…"
 	}
-	return s
+	q, _ := json.Marshal(s) // a string always marshals
+	return q
 }
 
-// redact removes the configured secret from upstream text (an echoing
-// upstream must not carry it into an error or a log line).
-func (c *Client) redact(s string) string {
+// emptyBody is the body of an upstream that sent none.
+var emptyBody = json.RawMessage(`""`)
+
+// secrets are the credentials of one request: the configured secret (with
+// its user, for the Basic form) and the session's bearer token.
+func (c *Client) secrets(token string) []redact.Secret {
+	var out []redact.Secret
 	if c.cfg.Secret != "" {
-		s = strings.ReplaceAll(s, c.cfg.Secret, "[redacted]")
+		out = append(out, redact.Secret{Value: c.cfg.Secret, Users: []string{c.cfg.User}})
 	}
-	return s
+	if token != "" {
+		out = append(out, redact.Secret{Value: token})
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -280,6 +281,25 @@ func TestPathEscapesRefused(t *testing.T) {
 	}
 	if n := len(u.requests()); n != 0 {
 		t.Fatalf("%d refused queries reached the upstream: %+v", n, u.requests())
+	}
+}
+
+// TestQuerySpacesEscaped: a raw space in the query string reaches the
+// upstream percent-encoded, never splitting its request line (issue 13
+// item 11); the upstream decodes the value the widget meant.
+func TestQuerySpacesEscaped(t *testing.T) {
+	u := newUpstream(t)
+	c, _ := newClient(t, u, nil)
+	if _, err := c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": `/users/me?name=Aino Virtanen&q="x"<y>&city=Hämeenlinna&ok=a%20b`})); err != nil {
+		t.Fatal(err)
+	}
+	got := u.last().Query
+	if want := `name=Aino%20Virtanen&q=%22x%22%3Cy%3E&city=H%C3%A4meenlinna&ok=a%20b`; got != want {
+		t.Fatalf("upstream query %q, want %q", got, want)
+	}
+	v, _ := url.ParseQuery(got)
+	if v.Get("name") != "Aino Virtanen" || v.Get("city") != "Hämeenlinna" || v.Get("ok") != "a b" {
+		t.Fatalf("upstream decodes %v", v)
 	}
 }
 

@@ -91,6 +91,7 @@ func checkQuery(q string) (path, rawQuery string, err error) {
 	if strings.Contains(dec, "//") {
 		return "", "", protocol.InvalidParams("\"query\" must not contain an empty path segment (//)")
 	}
+	rawQuery = escapeQuery(rawQuery)
 	if _, err := url.ParseQuery(rawQuery); err != nil {
 		return "", "", protocol.InvalidParams("\"query\" has a bad query string: %v", err)
 	}
@@ -158,9 +159,45 @@ func (c *Client) userID(ctx context.Context, token string) (string, error) {
 		id = strings.Trim(string(bytes.TrimSpace(me.ID)), `"`)
 	}
 	if id == "" || id == "null" {
-		return "", protocol.NewError(protocol.CodeUpstream, "enreach upstream: GET /users/me answered without an Id", upstreamData{Status: http.StatusOK, Body: errorBody(body)})
+		return "", protocol.NewError(protocol.CodeUpstream, "enreach upstream: GET /users/me answered without an Id", protocol.UpstreamErrorData{Status: http.StatusOK, Body: errorBody(body)})
 	}
 	u.id = id
 	c.log.Debug().Msg("enreach user id cached")
 	return id, nil
+}
+
+// escapeQuery percent-encodes the bytes a query string may not carry raw
+// (RFC 3986 §3.4: spaces, quotes, <, >, non-ASCII, …), keeping existing
+// escapes, so that a widget's "?name=Aino Virtanen" reaches the upstream as
+// name=Aino%20Virtanen and never splits the HTTP request line.
+func escapeQuery(q string) string {
+	const hex = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if queryChar(c) {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(q)+8), q[:i]...)
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	if b == nil {
+		return q
+	}
+	return string(b)
+}
+
+// queryChar reports whether c may appear raw in a URL query: unreserved,
+// sub-delims, ':', '@', '/', '?' and '%' (an escape already there).
+func queryChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/?%", c) >= 0
 }

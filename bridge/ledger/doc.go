@@ -11,7 +11,8 @@
 // Entry points: Open, (*Ledger).Create, Update, Get, List, Acknowledge, Close;
 // Counts and Totals (entries per status; entries ever suspected / ever
 // confirmed, kept as sticky flags on each row so that they survive a
-// restart); Handler serves the REST API; (*Ledger).Collectors are its
+// restart; a confirmed entry counts as suspected too, so confirmed ≤
+// suspected); Handler serves the REST API; (*Ledger).Collectors are its
 // Prometheus series, read from the table at scrape time.
 //
 // # Statuses

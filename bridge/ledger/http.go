@@ -31,7 +31,7 @@ const (
 
 // Handler serves the ledger's REST API (mount it on PathList and PathOne):
 //
-//	GET  /api/v1/ledger?status=&session=&since=&limit=  → {"entries":[Entry…]}
+//	GET  /api/v1/ledger?status=&session=&since=&limit=  → {"entries":[Entry…],"totals":Totals}
 //	GET  /api/v1/ledger/{id}                            → Entry
 //	POST /api/v1/ledger/{id}/acknowledge {"note":"…"}   → Entry (status "acknowledged")
 //
@@ -61,6 +61,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	for k := range q {
 		switch k {
 		case "status", "session", "since", "limit":
+		case "access_token": // the admin token, checked by the bridge before this handler, as on every admin path
 		default:
 			writeError(w, http.StatusBadRequest, codeBadRequest, "unknown query parameter "+strconv.Quote(k)+": use status, session, since or limit")
 			return
@@ -68,7 +69,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var f Filter
 	if s := q.Get("status"); s != "" {
-		f.Status = Status(s)
+		f.Status = protocol.LedgerStatus(s)
 		if !f.Status.Valid() {
 			writeError(w, http.StatusBadRequest, codeBadRequest, "status "+strconv.Quote(s)+" is not a ledger status: use one of "+statusList())
 			return
@@ -96,7 +97,13 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	// totals are the whole ledger's duplicate counters, whatever the filter.
+	totals, err := h.l.Totals(r.Context())
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "totals": totals})
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
@@ -165,8 +172,8 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 func statusList() string {
-	names := make([]string, len(Statuses))
-	for i, s := range Statuses {
+	names := make([]string, len(protocol.LedgerStatuses))
+	for i, s := range protocol.LedgerStatuses {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,12 +36,12 @@ func open(t *testing.T, path string) *ledger.Ledger {
 	return l
 }
 
-func sample(session string, st ledger.Status) ledger.Entry {
-	return ledger.Entry{
+func sample(session string, st protocol.LedgerStatus) protocol.LedgerEntry {
+	return protocol.LedgerEntry{
 		Session: session, Method: "enreach.xrm.createRecord", Entity: "contact", Key: "k-" + session, Status: st,
-		Attempts: []ledger.Attempt{
-			{AttemptID: "a1", Outcome: ledger.OutcomeTimeout, Code: -32000, LatencyMs: 200},
-			{AttemptID: "a2", Outcome: ledger.OutcomeSuccess, LatencyMs: 3, RecordID: "r2"},
+		Attempts: []protocol.LedgerAttempt{
+			{AttemptID: "a1", Outcome: protocol.LedgerOutcomeTimeout, Code: -32000, LatencyMs: 200},
+			{AttemptID: "a2", Outcome: protocol.LedgerOutcomeSuccess, LatencyMs: 3, RecordID: "r2"},
 		},
 		RecordIDs: []string{"r2"},
 	}
@@ -52,7 +54,7 @@ func TestCreateGetUpdatePersist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := l.Create(ctx, sample("s1", ledger.StatusSuspected))
+	e, err := l.Create(ctx, sample("s1", protocol.LedgerSuspected))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,25 +68,25 @@ func TestCreateGetUpdatePersist(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(e) {
 		t.Fatalf("get\n%+v\nwant\n%+v", got, e)
 	}
-	up, err := l.Update(ctx, e.ID, func(x *ledger.Entry) error {
-		x.Attempts[0].Outcome = ledger.OutcomeLateSuccess
+	up, err := l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error {
+		x.Attempts[0].Outcome = protocol.LedgerOutcomeLateSuccess
 		x.Attempts[0].RecordID = "r1"
 		x.RecordIDs = append(x.RecordIDs, "r1")
-		x.Status = ledger.StatusConfirmed
+		x.Status = protocol.LedgerConfirmed
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up.Version != 2 || up.Status != ledger.StatusConfirmed || len(up.RecordIDs) != 2 || !up.Created.Equal(e.Created) {
+	if up.Version != 2 || up.Status != protocol.LedgerConfirmed || len(up.RecordIDs) != 2 || !up.Created.Equal(e.Created) {
 		t.Fatalf("updated %+v", up)
 	}
 	// A failing fn writes nothing.
 	boom := errors.New("boom")
-	if _, err := l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Status = ledger.StatusCleared; return boom }); !errors.Is(err, boom) {
+	if _, err := l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error { x.Status = protocol.LedgerCleared; return boom }); !errors.Is(err, boom) {
 		t.Fatalf("update err = %v", err)
 	}
-	if _, err := l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Status = "bogus"; return nil }); !errors.Is(err, ledger.ErrInvalid) {
+	if _, err := l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error { x.Status = "bogus"; return nil }); !errors.Is(err, ledger.ErrInvalid) {
 		t.Fatalf("bad status err = %v", err)
 	}
 	if err := l.Close(); err != nil {
@@ -93,7 +95,7 @@ func TestCreateGetUpdatePersist(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
-	if _, err := l.Create(ctx, sample("s", ledger.StatusSuspected)); !errors.Is(err, ledger.ErrClosed) {
+	if _, err := l.Create(ctx, sample("s", protocol.LedgerSuspected)); !errors.Is(err, ledger.ErrClosed) {
 		t.Fatalf("create after close: %v", err)
 	}
 
@@ -145,14 +147,14 @@ func TestSchemaVersionAndPragmas(t *testing.T) {
 func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	e, err := l.Create(ctx, sample("s", ledger.StatusSuspected))
+	e, err := l.Create(ctx, sample("s", protocol.LedgerSuspected))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			if _, err := l.Update(ctx, e.ID, func(x *ledger.Entry) error {
+			if _, err := l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error {
 				x.RecordIDs = append(x.RecordIDs, fmt.Sprint("r", i))
 				return nil
 			}); err != nil {
@@ -170,14 +172,15 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 func TestListFilters(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ledger.SetClock(l, func() time.Time { clock = clock.Add(time.Second); return clock }) // each write a second later
 	var ids []string
-	for i, st := range []ledger.Status{ledger.StatusSuspected, ledger.StatusConfirmed, ledger.StatusSuspected, ledger.StatusCleared} {
+	for i, st := range []protocol.LedgerStatus{protocol.LedgerSuspected, protocol.LedgerConfirmed, protocol.LedgerSuspected, protocol.LedgerCleared} {
 		e, err := l.Create(ctx, sample(fmt.Sprint("s", i%2), st))
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, e.ID)
-		time.Sleep(2 * time.Millisecond)
 	}
 	mid, _ := l.Get(ctx, ids[2])
 	tests := []struct {
@@ -186,11 +189,11 @@ func TestListFilters(t *testing.T) {
 		want []string
 	}{
 		{"all newest first", ledger.Filter{}, []string{ids[3], ids[2], ids[1], ids[0]}},
-		{"status", ledger.Filter{Status: ledger.StatusSuspected}, []string{ids[2], ids[0]}},
+		{"status", ledger.Filter{Status: protocol.LedgerSuspected}, []string{ids[2], ids[0]}},
 		{"session", ledger.Filter{Session: "s1"}, []string{ids[3], ids[1]}},
 		{"since", ledger.Filter{Since: mid.Updated}, []string{ids[3], ids[2]}},
 		{"limit", ledger.Filter{Limit: 1}, []string{ids[3]}},
-		{"combined", ledger.Filter{Status: ledger.StatusSuspected, Session: "s0", Since: mid.Updated}, []string{ids[2]}},
+		{"combined", ledger.Filter{Status: protocol.LedgerSuspected, Session: "s0", Since: mid.Updated}, []string{ids[2]}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,7 +211,7 @@ func TestListFilters(t *testing.T) {
 		})
 	}
 	counts, err := l.Counts(ctx)
-	if err != nil || counts[ledger.StatusSuspected] != 2 || counts[ledger.StatusResolved] != 0 || len(counts) != len(ledger.Statuses) {
+	if err != nil || counts[protocol.LedgerSuspected] != 2 || counts[protocol.LedgerResolved] != 0 || len(counts) != len(protocol.LedgerStatuses) {
 		t.Fatalf("counts %v %v", counts, err)
 	}
 }
@@ -216,10 +219,10 @@ func TestListFilters(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	e, _ := l.Create(ctx, sample("s", ledger.StatusSuspected))
-	l.Create(ctx, sample("s", ledger.StatusResolved))
-	l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Status = ledger.StatusConfirmed; return nil })
-	l.Update(ctx, e.ID, func(x *ledger.Entry) error { x.Note = "same status again"; return nil })
+	e, _ := l.Create(ctx, sample("s", protocol.LedgerSuspected))
+	l.Create(ctx, sample("s", protocol.LedgerResolved))
+	l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error { x.Status = protocol.LedgerConfirmed; return nil })
+	l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error { x.Note = "same status again"; return nil })
 	want := map[string]float64{
 		"cifbridge_duplicates_confirmed_total":             1,
 		"cifbridge_duplicates_suspected_total":             1,
@@ -229,6 +232,7 @@ func TestMetrics(t *testing.T) {
 		"cifbridge_ledger_entries{status=expired-unknown}": 0,
 		"cifbridge_ledger_entries{status=resolved}":        1,
 		"cifbridge_ledger_entries{status=suspected}":       0,
+		"cifbridge_ledger_pruned_total":                    0,
 	}
 	if got := gather(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("metrics\n%v\nwant\n%v", got, want)
@@ -268,24 +272,24 @@ func TestCountersSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := func(l *ledger.Ledger, id string, st ledger.Status) {
+	set := func(l *ledger.Ledger, id string, st protocol.LedgerStatus) {
 		t.Helper()
-		if _, err := l.Update(ctx, id, func(x *ledger.Entry) error { x.Status = st; return nil }); err != nil {
+		if _, err := l.Update(ctx, id, func(x *protocol.LedgerEntry) error { x.Status = st; return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	a, _ := l.Create(ctx, sample("a", ledger.StatusSuspected))
-	set(l, a.ID, ledger.StatusConfirmed)
+	a, _ := l.Create(ctx, sample("a", protocol.LedgerSuspected))
+	set(l, a.ID, protocol.LedgerConfirmed)
 	if _, err := l.Acknowledge(ctx, a.ID, "merged"); err != nil {
 		t.Fatal(err)
 	}
-	set(l, a.ID, ledger.StatusConfirmed) // a third record turned up: still one confirmed entry
-	b, _ := l.Create(ctx, sample("b", ledger.StatusSuspected))
-	set(l, b.ID, ledger.StatusCleared)
-	l.Create(ctx, sample("c", ledger.StatusResolved))
-	l.Create(ctx, sample("d", ledger.StatusConfirmed)) // confirmed at once, never suspected
+	set(l, a.ID, protocol.LedgerConfirmed) // a third record turned up: still one confirmed entry
+	b, _ := l.Create(ctx, sample("b", protocol.LedgerSuspected))
+	set(l, b.ID, protocol.LedgerCleared)
+	l.Create(ctx, sample("c", protocol.LedgerResolved))
+	l.Create(ctx, sample("d", protocol.LedgerConfirmed)) // written confirmed at once: suspected and confirmed
 	before := gather(t, l)
-	if before["cifbridge_duplicates_suspected_total"] != 2 || before["cifbridge_duplicates_confirmed_total"] != 2 {
+	if before["cifbridge_duplicates_suspected_total"] != 3 || before["cifbridge_duplicates_confirmed_total"] != 2 {
 		t.Fatalf("before restart %v", before)
 	}
 	if err := l.Close(); err != nil {
@@ -296,14 +300,14 @@ func TestCountersSurviveRestart(t *testing.T) {
 	if after := gather(t, l); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("after restart\n%v\nwant\n%v", after, before)
 	}
-	set(l, b.ID, ledger.StatusSuspected) // b again: not a second suspected entry
-	e, _ := l.Create(ctx, sample("e", ledger.StatusSuspected))
-	set(l, e.ID, ledger.StatusConfirmed)
+	set(l, b.ID, protocol.LedgerSuspected) // b again: not a second suspected entry
+	e, _ := l.Create(ctx, sample("e", protocol.LedgerSuspected))
+	set(l, e.ID, protocol.LedgerConfirmed)
 	got := gather(t, l)
-	if got["cifbridge_duplicates_suspected_total"] != 3 || got["cifbridge_duplicates_confirmed_total"] != 3 || got["cifbridge_ledger_entries{status=confirmed}"] != 3 {
+	if got["cifbridge_duplicates_suspected_total"] != 4 || got["cifbridge_duplicates_confirmed_total"] != 3 || got["cifbridge_ledger_entries{status=confirmed}"] != 3 {
 		t.Fatalf("after more changes %v", got)
 	}
-	if tot, err := l.Totals(ctx); err != nil || tot != (ledger.Totals{Suspected: 3, Confirmed: 3}) {
+	if tot, err := l.Totals(ctx); err != nil || tot != (ledger.Totals{Suspected: 4, Confirmed: 3}) {
 		t.Fatalf("totals %+v %v", tot, err)
 	}
 }
@@ -335,10 +339,10 @@ func TestMigrationFromSchema1(t *testing.T) {
 	db.Close()
 	l := open(t, path)
 	tot, err := l.Totals(context.Background())
-	if err != nil || tot != (ledger.Totals{Suspected: 1, Confirmed: 2}) {
+	if err != nil || tot != (ledger.Totals{Suspected: 3, Confirmed: 2}) {
 		t.Fatalf("totals %+v %v", tot, err)
 	}
-	if e, err := l.Get(context.Background(), "L3"); err != nil || e.Status != ledger.StatusAcknowledged || len(e.RecordIDs) != 2 {
+	if e, err := l.Get(context.Background(), "L3"); err != nil || e.Status != protocol.LedgerAcknowledged || len(e.RecordIDs) != 2 {
 		t.Fatalf("entry %+v %v", e, err)
 	}
 }
@@ -346,8 +350,8 @@ func TestMigrationFromSchema1(t *testing.T) {
 func TestREST(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	e, _ := l.Create(ctx, sample("s1", ledger.StatusSuspected))
-	l.Create(ctx, sample("s2", ledger.StatusConfirmed))
+	e, _ := l.Create(ctx, sample("s1", protocol.LedgerSuspected))
+	l.Create(ctx, sample("s2", protocol.LedgerConfirmed))
 	mux := http.NewServeMux()
 	h := ledger.Handler(l, zerolog.Nop())
 	mux.Handle(ledger.PathList, h)
@@ -385,9 +389,17 @@ func TestREST(t *testing.T) {
 	if code != 200 || len(m["entries"].([]any)) != 2 {
 		t.Fatalf("list: %d %v", code, m)
 	}
+	// The whole ledger's counters: s2 was written confirmed, so it counts as
+	// suspected too.
+	if tot, _ := m["totals"].(map[string]any); tot["suspected"] != 2.0 || tot["confirmed"] != 1.0 {
+		t.Fatalf("list totals: %v", m["totals"])
+	}
 	code, m = do("GET", "/api/v1/ledger?status=suspected&session=s1&since=1h&limit=5", "")
 	if code != 200 || len(m["entries"].([]any)) != 1 {
 		t.Fatalf("filtered list: %d %v", code, m)
+	}
+	if tot, _ := m["totals"].(map[string]any); tot["suspected"] != 2.0 {
+		t.Fatalf("filtered list totals (whole ledger): %v", m["totals"])
 	}
 	code, m = do("GET", "/api/v1/ledger?since="+time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "")
 	if code != 200 || len(m["entries"].([]any)) != 0 {
@@ -433,4 +445,54 @@ func TestREST(t *testing.T) {
 			t.Errorf("%s %s: %d %v; want %d containing %q", b.method, b.path, code, m, b.code, b.want)
 		}
 	}
+}
+
+// TestTotalsConfirmedNeverExceedsSuspected walks entries through every
+// status in many orders (written at once in any status, then updated at
+// random) and checks the counters' definitions after each write: confirmed
+// ≤ suspected, confirmed = entries ever confirmed, suspected = entries ever
+// suspected or confirmed.
+func TestTotalsConfirmedNeverExceedsSuspected(t *testing.T) {
+	ctx := context.Background()
+	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	rng := rand.New(rand.NewPCG(18, 6))
+	everS, everC := map[string]bool{}, map[string]bool{}
+	var ids []string
+	for step := range 200 {
+		st := protocol.LedgerStatuses[rng.IntN(len(protocol.LedgerStatuses))]
+		var id string
+		if len(ids) == 0 || rng.IntN(4) == 0 {
+			e, err := l.Create(ctx, sample(fmt.Sprint("s", step), st))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = e.ID
+			ids = append(ids, id)
+		} else {
+			id = ids[rng.IntN(len(ids))]
+			if _, err := l.Update(ctx, id, func(x *protocol.LedgerEntry) error { x.Status = st; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		everS[id] = everS[id] || st == protocol.LedgerSuspected || st == protocol.LedgerConfirmed
+		everC[id] = everC[id] || st == protocol.LedgerConfirmed
+		tot, err := l.Totals(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ledger.Totals{Suspected: count(everS), Confirmed: count(everC)}
+		if tot != want || tot.Confirmed > tot.Suspected {
+			t.Fatalf("step %d (%s → %s): totals %+v, want %+v (confirmed ≤ suspected)", step, id, st, tot, want)
+		}
+	}
+}
+
+func count(m map[string]bool) int {
+	n := 0
+	for _, v := range m {
+		if v {
+			n++
+		}
+	}
+	return n
 }

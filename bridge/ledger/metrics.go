@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Collectors returns the ledger's Prometheus series, to register on the
@@ -12,8 +14,9 @@ import (
 // agree with the stored entries, across restarts too:
 //
 //	cifbridge_ledger_entries{status}         entries per status
-//	cifbridge_duplicates_suspected_total     entries that have ever been suspected
-//	cifbridge_duplicates_confirmed_total     entries that have ever been confirmed
+//	cifbridge_duplicates_suspected_total     entries that have ever been suspected or confirmed
+//	cifbridge_duplicates_confirmed_total     entries that have ever been confirmed (≤ suspected)
+//	cifbridge_ledger_pruned_total            entries deleted by retention
 func (l *Ledger) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{&collector{l: l}}
 }
@@ -21,9 +24,11 @@ func (l *Ledger) Collectors() []prometheus.Collector {
 var (
 	entriesDesc   = prometheus.NewDesc("cifbridge_ledger_entries", "Duplicate-ledger entries by status.", []string{"status"}, nil)
 	suspectedDesc = prometheus.NewDesc("cifbridge_duplicates_suspected_total",
-		"Logical creates ever flagged as possible duplicates (an attempt timed out, its outcome unknown).", nil, nil)
+		"Logical creates ever flagged as possible duplicates (an attempt timed out, its outcome unknown), confirmed ones included.", nil, nil)
 	confirmedDesc = prometheus.NewDesc("cifbridge_duplicates_confirmed_total",
-		"Logical creates whose late answers ever proved a duplicate record exists.", nil, nil)
+		"Logical creates whose late answers ever proved a duplicate record exists (never more than the suspected total).", nil, nil)
+	prunedDesc = prometheus.NewDesc("cifbridge_ledger_pruned_total",
+		"Settled duplicate-ledger entries deleted by retention (--ledger-retention).", nil, nil)
 )
 
 type collector struct{ l *Ledger }
@@ -32,6 +37,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- entriesDesc
 	ch <- suspectedDesc
 	ch <- confirmedDesc
+	ch <- prunedDesc
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -40,7 +46,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if counts, err := c.l.Counts(ctx); err != nil {
 		ch <- prometheus.NewInvalidMetric(entriesDesc, err)
 	} else {
-		for _, s := range Statuses {
+		for _, s := range protocol.LedgerStatuses {
 			ch <- prometheus.MustNewConstMetric(entriesDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
 		}
 	}
@@ -50,5 +56,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.MustNewConstMetric(suspectedDesc, prometheus.CounterValue, float64(t.Suspected))
 		ch <- prometheus.MustNewConstMetric(confirmedDesc, prometheus.CounterValue, float64(t.Confirmed))
+	}
+	if n, err := c.l.Pruned(ctx); err != nil {
+		ch <- prometheus.NewInvalidMetric(prunedDesc, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(prunedDesc, prometheus.CounterValue, float64(n))
 	}
 }

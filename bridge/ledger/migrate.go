@@ -38,6 +38,15 @@ var migrations = []string{
 	UPDATE entries SET
 		ever_suspected = (status = 'suspected'),
 		ever_confirmed = (status = 'confirmed' OR json_array_length(body, '$.recordIds') >= 2);`,
+	// 3: what retention pruned (one row), so that the duplicate counters
+	// never go down when entries are deleted, and the pruned count survives
+	// a restart.
+	`CREATE TABLE pruned (
+		entries   INTEGER NOT NULL,
+		suspected INTEGER NOT NULL,
+		confirmed INTEGER NOT NULL
+	);
+	INSERT INTO pruned (entries, suspected, confirmed) VALUES (0, 0, 0);`,
 }
 
 // SchemaVersion is the schema this build writes.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
-	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -39,7 +38,8 @@ func (e *Engine) CreateRecord(ctx context.Context, call bridge.WidgetCall) (json
 	}
 	return e.create(ctx, call, in, createSpec{
 		method: protocol.MethodXrmCreateRecord, entity: p.EntityLogicalName, key: key, idempotent: idempotent,
-		backend: protocol.MethodCreateRecord, params: mustJSON(protocol.CreateRecordParams{EntityName: p.EntityLogicalName, Value: data}),
+		attempt: correlation.Attempt{Method: protocol.MethodCreateRecord,
+			Typed: &protocol.CreateRecordParams{EntityName: p.EntityLogicalName, Value: data}},
 	})
 }
 
@@ -50,8 +50,8 @@ type createSpec struct {
 	entity     string
 	key        string // the logical-create key
 	idempotent bool   // key is in the record's primary key
-	backend    string // the attempt's method
-	params     json.RawMessage
+	// attempt is what each attempt sends: its method and decoded params.
+	attempt correlation.Attempt
 }
 
 // create runs the attempts of a logical create and tracks it in the ledger
@@ -63,53 +63,38 @@ func (e *Engine) create(ctx context.Context, call bridge.WidgetCall, in callInpu
 	}
 	e.track(lc)
 
-	var (
-		ok        bool
-		resultID  string
-		lastErr   error
-		retryable = true
-	)
-	for i := 0; i <= in.set.retries; i++ {
-		if i > 0 {
-			if err := sleep(ctx, waitBefore(in.set.delay, lastErr)); err != nil {
-				lastErr, retryable = err, false
-				break
-			}
-		}
-		res, rec, err := e.attempt(ctx, call, c.backend, c.params, lc.onLate)
-		if err == nil {
-			ok, resultID = true, createdID(res)
+	a := c.attempt
+	a.OnLate = lc.onLate
+	var resultID string
+	t := e.repeat(ctx, call, a, in.set, Retryable, func(res json.RawMessage, rec *protocol.LedgerAttempt, err error) bool {
+		switch {
+		case err == nil:
+			resultID = createdID(res)
 			rec.RecordID = resultID
-			lc.add(rec)
-			break
-		}
-		if c.idempotent && isDuplicateKey(err) && lc.mayHaveLanded() {
+		case c.idempotent && isDuplicateKey(err) && lc.mayHaveLanded():
 			// An earlier attempt that may have run landed with our key: that
 			// is the record. (Without such an attempt the key belongs to a
 			// record that was there before: a real conflict, answered as is.)
-			rec.RecordID = c.key
-			lc.add(rec)
-			ok, resultID = true, c.key
-			break
+			resultID = c.key
+			rec.RecordID = resultID
+		default:
+			lc.add(*rec)
+			return false
 		}
-		lc.add(rec)
-		lastErr = err
-		if !Retryable(err) || ctx.Err() != nil {
-			retryable = false
-			break
-		}
-	}
+		lc.add(*rec)
+		return true
+	})
 	if resultID != "" {
 		lc.known(resultID)
 	}
 	entry, attempts, written := lc.finish(ctx)
-	if !ok {
-		return nil, finalError(attempts, lastErr, entry.ID, retryable)
+	if !t.ok {
+		return nil, finalError(attempts, t.lastErr, entry.ID, t.retryable)
 	}
 	out := protocol.XrmCreateResult{EntityType: c.entity, ID: resultID, Attempts: len(attempts)}
 	if written {
 		out.LedgerID = entry.ID
-		out.PossibleDuplicate = entry.Status != ledger.StatusResolved && entry.Status != ledger.StatusCleared
+		out.PossibleDuplicate = entry.Status != protocol.LedgerResolved && entry.Status != protocol.LedgerCleared
 	} else if lc.uncertain() {
 		out.PossibleDuplicate = !c.idempotent // the ledger write failed (logged); still warn
 	}
@@ -177,7 +162,7 @@ type logicalCreate struct {
 
 	// mu guards the fields below.
 	mu       sync.Mutex
-	attempts []ledger.Attempt
+	attempts []protocol.LedgerAttempt
 	index    map[string]int              // attempt id → position in attempts
 	early    map[string]correlation.Late // late outcomes that came before add
 	ids      []string                    // distinct records known to exist
@@ -194,7 +179,7 @@ func (e *Engine) track(lc *logicalCreate) {
 
 // add records an attempt's synchronous outcome, merging a late outcome that
 // came first (the late answer can race the attempt's return).
-func (lc *logicalCreate) add(rec ledger.Attempt) {
+func (lc *logicalCreate) add(rec protocol.LedgerAttempt) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	lc.index[rec.AttemptID] = len(lc.attempts)
@@ -227,9 +212,9 @@ func (lc *logicalCreate) uncertain() bool {
 }
 
 func (lc *logicalCreate) uncertainLocked() bool {
-	return slices.ContainsFunc(lc.attempts, func(a ledger.Attempt) bool {
+	return slices.ContainsFunc(lc.attempts, func(a protocol.LedgerAttempt) bool {
 		switch a.Outcome {
-		case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure, ledger.OutcomeExpired, ledger.OutcomeUnknown:
+		case protocol.LedgerOutcomeTimeout, protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeLateFailure, protocol.LedgerOutcomeExpired, protocol.LedgerOutcomeUnknown:
 			return true
 		}
 		return false
@@ -241,9 +226,9 @@ func (lc *logicalCreate) uncertainLocked() bool {
 func (lc *logicalCreate) mayHaveLanded() bool {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	return slices.ContainsFunc(lc.attempts, func(a ledger.Attempt) bool {
+	return slices.ContainsFunc(lc.attempts, func(a protocol.LedgerAttempt) bool {
 		switch a.Outcome {
-		case ledger.OutcomeTimeout, ledger.OutcomeLateSuccess, ledger.OutcomeExpired, ledger.OutcomeUnknown:
+		case protocol.LedgerOutcomeTimeout, protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeExpired, protocol.LedgerOutcomeUnknown:
 			return true
 		}
 		return false
@@ -270,27 +255,31 @@ func (lc *logicalCreate) onLate(l correlation.Late) {
 }
 
 // applyLate turns attempt i's timeout into its late outcome; lc.mu is held.
-// An attempt taken as OutcomeUnknown because its late record was already
-// gone (see keptLate) is settled the same way.
 func (lc *logicalCreate) applyLate(i int, l correlation.Late) {
 	a := &lc.attempts[i]
-	if a.Outcome != ledger.OutcomeTimeout && (a.Outcome != ledger.OutcomeUnknown || a.Code != protocol.CodeTimeout) {
+	if a.Outcome != protocol.LedgerOutcomeTimeout {
+		return
+	}
+	if l.Expired && lc.e.stopping() {
+		// The shutdown ended the late record, not the late window: the
+		// outcome is as open as before. The entry stays suspected, and the
+		// next start settles it (ledger.Reconcile) once the window passed.
 		return
 	}
 	a.LateByMs = l.LateBy.Milliseconds()
 	switch {
 	case l.Expired:
-		a.Outcome = ledger.OutcomeExpired
+		a.Outcome = protocol.LedgerOutcomeExpired
 	case l.Err != nil:
 		failure(a, l.Err)
-		a.Outcome = ledger.OutcomeLateFailure
+		a.Outcome = protocol.LedgerOutcomeLateFailure
 		if outcomeOpen(l.Err, true) {
 			// A late "I do not know either" (the backend's own timeout, the
 			// host gone with the attempt) is no failure: it may have run.
-			a.Outcome = ledger.OutcomeUnknown
+			a.Outcome = protocol.LedgerOutcomeUnknown
 		}
 	default:
-		a.Outcome = ledger.OutcomeLateSuccess
+		a.Outcome = protocol.LedgerOutcomeLateSuccess
 		a.Code, a.Message, a.DataverseCode, a.HTTPStatus = 0, "", "", 0
 		a.RecordID = createdID(l.Result)
 		lc.knownLocked(a.RecordID)
@@ -299,35 +288,35 @@ func (lc *logicalCreate) applyLate(i int, l correlation.Late) {
 
 // status is the ledger status the state calls for ("" for no entry); lc.mu
 // is held.
-func (lc *logicalCreate) status() ledger.Status {
+func (lc *logicalCreate) status() protocol.LedgerStatus {
 	if !lc.uncertainLocked() {
 		return ""
 	}
 	pending, open := 0, 0
 	for _, a := range lc.attempts {
 		switch a.Outcome {
-		case ledger.OutcomeTimeout:
+		case protocol.LedgerOutcomeTimeout:
 			pending++
-		case ledger.OutcomeExpired, ledger.OutcomeUnknown:
+		case protocol.LedgerOutcomeExpired, protocol.LedgerOutcomeUnknown:
 			open++
 		}
 	}
 	switch {
 	case len(lc.ids) >= 2:
-		return ledger.StatusConfirmed
+		return protocol.LedgerConfirmed
 	case lc.idempotent && len(lc.ids) == 1:
-		return ledger.StatusResolved
+		return protocol.LedgerResolved
 	case pending > 0:
-		return ledger.StatusSuspected
+		return protocol.LedgerSuspected
 	case open > 0:
-		return ledger.StatusExpiredUnknown
+		return protocol.LedgerExpiredUnknown
 	}
-	return ledger.StatusCleared
+	return protocol.LedgerCleared
 }
 
 func (lc *logicalCreate) pendingLocked() bool {
 	for _, a := range lc.attempts {
-		if a.Outcome == ledger.OutcomeTimeout {
+		if a.Outcome == protocol.LedgerOutcomeTimeout {
 			return true
 		}
 	}
@@ -337,7 +326,7 @@ func (lc *logicalCreate) pendingLocked() bool {
 // finish ends the synchronous phase: it writes the ledger entry when an
 // attempt timed out (committed before it returns) and returns the entry, a
 // copy of the attempts, and whether an entry was written.
-func (lc *logicalCreate) finish(ctx context.Context) (ledger.Entry, []ledger.Attempt, bool) {
+func (lc *logicalCreate) finish(ctx context.Context) (protocol.LedgerEntry, []protocol.LedgerAttempt, bool) {
 	lc.mu.Lock()
 	lc.done = true
 	lc.answered = len(lc.ids)
@@ -355,7 +344,7 @@ func (lc *logicalCreate) finish(ctx context.Context) (ledger.Entry, []ledger.Att
 // write brings the ledger entry up to date with the state, then stops
 // tracking the create once nothing is pending. late is true when a late
 // answer caused it: the session is then told with bridge.ledger.
-func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bool) {
+func (lc *logicalCreate) write(ctx context.Context, late bool) (protocol.LedgerEntry, bool) {
 	lc.writeMu.Lock()
 	defer lc.writeMu.Unlock()
 	lc.mu.Lock()
@@ -371,14 +360,14 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bo
 		}
 	}()
 	if st == "" {
-		return ledger.Entry{}, false
+		return protocol.LedgerEntry{}, false
 	}
 	var (
-		entry ledger.Entry
+		entry protocol.LedgerEntry
 		err   error
 	)
 	if lc.ledgerID == "" {
-		entry, err = lc.e.cfg.Ledger.Create(ctx, ledger.Entry{
+		entry, err = lc.e.cfg.Ledger.Create(ctx, protocol.LedgerEntry{
 			Session: lc.session, Method: lc.method, Entity: lc.entity, Key: lc.key,
 			Attempts: attempts, RecordIDs: ids, Status: st, Note: note(st, lc.idempotent, unknownToWidget),
 		})
@@ -386,9 +375,9 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bo
 			lc.ledgerID = entry.ID
 		}
 	} else {
-		entry, err = lc.e.cfg.Ledger.Update(ctx, lc.ledgerID, func(cur *ledger.Entry) error {
+		entry, err = lc.e.cfg.Ledger.Update(ctx, lc.ledgerID, func(cur *protocol.LedgerEntry) error {
 			// An operator's acknowledgement stands unless new records turned up.
-			if cur.Status != ledger.StatusAcknowledged || len(ids) > len(cur.RecordIDs) {
+			if cur.Status != protocol.LedgerAcknowledged || len(ids) > len(cur.RecordIDs) {
 				if cur.Status != st {
 					cur.Note = note(st, lc.idempotent, unknownToWidget)
 				}
@@ -401,12 +390,12 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (ledger.Entry, bo
 	if err != nil {
 		lc.e.log.Error().Err(err).Str("session", lc.session).Str("key", lc.key).Str("status", string(st)).
 			Msg("ledger write failed: a possible duplicate is only in the log")
-		return ledger.Entry{}, false
+		return protocol.LedgerEntry{}, false
 	}
 	lc.e.log.Info().Str("session", lc.session).Str("ledgerId", entry.ID).Str("entity", lc.entity).
 		Str("status", string(entry.Status)).Strs("recordIds", entry.RecordIDs).Msg("duplicate ledger entry written")
-	if late || entry.Status != ledger.StatusSuspected {
-		lc.e.cfg.Bridge.Notify(lc.session, protocol.NotifyLedger, protocol.LedgerParams{Entry: mustJSON(entry)})
+	if late || entry.Status != protocol.LedgerSuspected {
+		lc.e.cfg.Bridge.Notify(lc.session, protocol.NotifyLedger, protocol.LedgerParams{Entry: entry})
 	}
 	return entry, true
 }
@@ -426,22 +415,22 @@ func (lc *logicalCreate) forget() {
 
 // note explains a status in the entry, for operators. unknownToWidget is
 // true when the widget got an error yet one record exists.
-func note(st ledger.Status, idempotent, unknownToWidget bool) string {
+func note(st protocol.LedgerStatus, idempotent, unknownToWidget bool) string {
 	switch st {
-	case ledger.StatusSuspected:
+	case protocol.LedgerSuspected:
 		return "an attempt timed out and its outcome is not known yet: the record may exist twice"
-	case ledger.StatusConfirmed:
+	case protocol.LedgerConfirmed:
 		return "a timed-out attempt created a record after all: recordIds lists every record of this create"
-	case ledger.StatusCleared:
+	case protocol.LedgerCleared:
 		if unknownToWidget {
 			return "no duplicate, but the widget was told the create failed while a timed-out attempt created the record in recordIds after all: the widget does not know it (a manual retry would duplicate it)"
 		}
 		return "every timed-out attempt failed or was the only record: no duplicate"
-	case ledger.StatusResolved:
+	case protocol.LedgerResolved:
 		if idempotent {
 			return "idempotent create: the primary key made a duplicate impossible"
 		}
-	case ledger.StatusExpiredUnknown:
+	case protocol.LedgerExpiredUnknown:
 		return "an attempt's outcome will never be known (no answer within the late-record window, the backend's own timeout, a gateway error or a host gone mid-call): a duplicate may exist"
 	}
 	return ""

@@ -10,7 +10,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
-	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // dataverseOn returns a rig backend: the Dataverse backend talking to the
@@ -32,8 +32,8 @@ func dataverseOn(httpTimeout time.Duration) func(t *testing.T, emu *emulator.Emu
 	}
 }
 
-// The Dataverse backend answers -32000 itself when its HTTP request times
-// out (below the CIF timeout): the bridge keeps no late record, so no late
+// The Dataverse backend answers -32001 with httpStatus 504 and timeoutMs
+// itself when its HTTP request times out (below the CIF timeout): the bridge keeps no late record, so no late
 // answer will ever come, while Dataverse may still finish the create. The
 // engine must flag the create (expired-unknown: a duplicate may exist, and
 // nothing will settle it), not wait for an answer forever with the entry
@@ -57,7 +57,7 @@ func TestBackendOwnTimeoutIsFlaggedAndNotAwaited(t *testing.T) {
 		t.Fatalf("%d creates still wait for a late answer that cannot come", n)
 	}
 	e := r.entry(res.LedgerID)
-	if e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeUnknown || e.Attempts[0].Code != -32000 ||
+	if e.Status != protocol.LedgerExpiredUnknown || e.Attempts[0].Outcome != protocol.LedgerOutcomeUnknown || e.Attempts[0].Code != -32001 || e.Attempts[0].HTTPStatus != 504 ||
 		!slices.Equal(e.RecordIDs, []string{res.ID}) {
 		t.Fatalf("entry %+v", e)
 	}
@@ -70,7 +70,7 @@ func TestBackendOwnTimeoutIsFlaggedAndNotAwaited(t *testing.T) {
 	if n := r.records("contact"); n != 2 {
 		t.Fatalf("emulator holds %d contacts, want 2", n)
 	}
-	if e := r.entry(res.LedgerID); e.Status != ledger.StatusExpiredUnknown {
+	if e := r.entry(res.LedgerID); e.Status != protocol.LedgerExpiredUnknown {
 		t.Fatalf("entry after the cut-off create landed %+v", e)
 	}
 }

@@ -40,7 +40,7 @@
 // timed out, or failed with -32000, 502 or 504 — OutcomeUnknown), the ledger
 // gets an entry, committed before the widget's result (which then carries
 // possibleDuplicate:true and ledgerId). The late answers of the timed-out
-// attempts (correlation.Late via AttemptRequest.OnLate) then move it:
+// attempts (correlation.Late via correlation.Attempt.OnLate) then move it:
 // two or more distinct records → confirmed (recordIds lists them all);
 // idempotent with its record known → resolved; timed-out attempts still
 // unanswered → suspected; one never answered within the late window, or an

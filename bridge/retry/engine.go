@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -20,20 +19,11 @@ import (
 
 // Bridge is what the engine needs of the bridge: *bridge.Server.
 type Bridge interface {
-	// Attempt runs one attempt under the session's CIF timeout and returns
-	// the attempt id with the outcome.
-	Attempt(ctx context.Context, r bridge.AttemptRequest) (json.RawMessage, string, error)
+	// Attempt runs one attempt under the session's CIF timeout; Sent names
+	// it and says whether it became a late record.
+	Attempt(ctx context.Context, sess *bridge.Session, a correlation.Attempt) (json.RawMessage, correlation.Sent, error)
 	// Notify sends a notification to a session's newest connection.
 	Notify(session, method string, params any) bool
-}
-
-// lateRecords is the optional part of a Bridge (*bridge.Server has it): its
-// correlation table, which tells a CIF timeout that left a late record (its
-// answer will come to OnLate) from a -32000 the backend itself answered with
-// (the Dataverse backend's own HTTP timeout: no answer will ever follow). A
-// Bridge without it is taken to keep a late record for every -32000.
-type lateRecords interface {
-	Table() *correlation.Table
 }
 
 // PrimaryKeys tells the engine a table's primary-key column (e.g. the
@@ -49,7 +39,7 @@ type Config struct {
 	// Ledger records possible duplicates. Required.
 	Ledger *ledger.Ledger
 	// Keys resolves primary-key columns for idempotent creates; nil (or an
-	// unknown entity) falls back to BuiltinPrimaryKey.
+	// unknown entity) falls back to primarykey.Of.
 	Keys PrimaryKeys
 	// IdempotentCreates makes idempotent:true the default for createRecord
 	// (a caller may still send idempotent:false).
@@ -241,39 +231,101 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// attempt runs one attempt and describes it for the ledger and -32005 data.
-// OutcomeTimeout means no answer came (CIF timeout, or the caller went
-// away): a late answer will still follow through onLate. An answer that
-// leaves the outcome open for good (outcomeOpen) is OutcomeUnknown.
-func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, onLate func(correlation.Late)) (res json.RawMessage, rec ledger.Attempt, err error) {
+// attempt runs one attempt of a for call and describes it for the ledger
+// and -32005 data. OutcomeTimeout means the attempt became a late record (CIF
+// timeout, or the caller went away): its late answer, or its expiry, will
+// still come to a.OnLate. An answer that leaves the outcome open for good
+// (outcomeOpen) is OutcomeUnknown.
+func (e *Engine) attempt(ctx context.Context, call bridge.WidgetCall, a correlation.Attempt) (json.RawMessage, protocol.LedgerAttempt, error) {
 	start := time.Now()
-	res, id, err := e.cfg.Bridge.Attempt(ctx, bridge.AttemptRequest{
-		Session: call.Session, RequestID: call.RequestID, Method: method, Params: params, OnLate: onLate,
-		WidgetMethod: widgetMethod(call.Method, method),
-	})
-	rec = ledger.Attempt{AttemptID: id, LatencyMs: time.Since(start).Milliseconds()}
+	a.RequestID, a.WidgetMethod = call.RequestID, widgetMethod(call.Method, a.Method)
+	res, sent, err := e.cfg.Bridge.Attempt(ctx, call.Session, a)
+	rec := protocol.LedgerAttempt{AttemptID: sent.ID, LatencyMs: time.Since(start).Milliseconds()}
 	if err == nil {
-		rec.Outcome = ledger.OutcomeSuccess
+		rec.Outcome = protocol.LedgerOutcomeSuccess
 		return res, rec, nil
 	}
 	failure(&rec, err)
 	switch {
-	case pe(err).Code == protocol.CodeTimeout && e.keptLate(call.Session.ID, id):
-		rec.Outcome = ledger.OutcomeTimeout
-	case ctx.Err() != nil && pe(err).Code != protocol.CodeBackend && pe(err).Code != protocol.CodeShuttingDown:
-		// The caller went away mid-attempt: the correlation table keeps it
-		// as an abandoned late record whose answer still comes to onLate.
-		rec.Outcome = ledger.OutcomeTimeout
+	case pe(err).Code == protocol.CodeShuttingDown && delivered(err):
+		// The bridge stopped with the attempt in the backend's hands: it
+		// may have run. It stays pending, so the create is recorded as
+		// suspected before the process exits (see stopping).
+		rec.Outcome = protocol.LedgerOutcomeTimeout
+	case sent.Late:
+		rec.Outcome = protocol.LedgerOutcomeTimeout
 	case outcomeOpen(err, false):
-		rec.Outcome = ledger.OutcomeUnknown
+		rec.Outcome = protocol.LedgerOutcomeUnknown
 	}
 	return nil, rec, err
 }
 
+// tries is how the attempts of one call ended (Engine.repeat).
+type tries struct {
+	res      json.RawMessage // the answer of the attempt that succeeded
+	ok       bool            // an attempt succeeded
+	attempts []protocol.LedgerAttempt
+	lastErr  error
+	// retryable is false when the retries stopped early: a failure retryOn
+	// rejected, or ctx ended.
+	retryable bool
+}
+
+// repeat is the one retry loop of every enreach.xrm.* method. It runs a
+// (a fresh attempt each time) until one succeeds, one fails with an error
+// retryOn rejects, ctx ends or set.retries are used up, waiting set.delay
+// (or the last error's Retry-After, when longer) between attempts.
+//
+// settle, when set, sees every attempt's record first and decides whether
+// the call succeeded: the logical create records each attempt in its
+// ledger state and takes a duplicate-key failure of an idempotent create as
+// its record. Without it an attempt succeeds when it has no error.
+func (e *Engine) repeat(ctx context.Context, call bridge.WidgetCall, a correlation.Attempt, set settings, retryOn func(error) bool,
+	settle func(res json.RawMessage, rec *protocol.LedgerAttempt, err error) bool) tries {
+	t := tries{retryable: true}
+	for i := 0; i <= set.retries; i++ {
+		if i > 0 {
+			if err := sleep(ctx, waitBefore(set.delay, t.lastErr)); err != nil {
+				t.lastErr, t.retryable = err, false
+				break
+			}
+		}
+		res, rec, err := e.attempt(ctx, call, a)
+		ok := err == nil
+		if settle != nil {
+			ok = settle(res, &rec, err)
+		}
+		t.attempts = append(t.attempts, rec)
+		if ok {
+			t.res, t.ok = res, true
+			return t
+		}
+		t.lastErr = err
+		if !retryOn(err) || ctx.Err() != nil {
+			t.retryable = false
+			break
+		}
+	}
+	return t
+}
+
+// delivered reports whether a -32007 says the call had reached the backend.
+func delivered(err error) bool {
+	d, ok := protocol.Delivered(err)
+	return ok && d
+}
+
+// stopping reports whether the bridge is shutting down (a Bridge that
+// tells: *bridge.Server's Ready is false once it drains).
+func (e *Engine) stopping() bool {
+	r, ok := e.cfg.Bridge.(interface{ Ready() bool })
+	return ok && !r.Ready()
+}
+
 // failure records err in rec as a plain failure.
-func failure(rec *ledger.Attempt, err error) {
+func failure(rec *protocol.LedgerAttempt, err error) {
 	e := pe(err)
-	rec.Outcome, rec.Code, rec.Message = ledger.OutcomeFailure, e.Code, e.Message
+	rec.Outcome, rec.Code, rec.Message = protocol.LedgerOutcomeFailure, e.Code, e.Message
 	rec.DataverseCode, rec.HTTPStatus = "", 0
 	if d, ok := protocol.BackendData(err); ok {
 		rec.DataverseCode, rec.HTTPStatus = d.DataverseCode, d.HTTPStatus
@@ -282,28 +334,9 @@ func failure(rec *ledger.Attempt, err error) {
 
 func pe(err error) *protocol.Error { return protocol.AsError(err) }
 
-// keptLate reports whether the bridge keeps a late record for a timed-out
-// attempt (see lateRecords). When its late answer came in the meantime the
-// record is gone: the attempt is then taken as OutcomeUnknown, and the late
-// answer, which still reaches onLate, settles it.
-func (e *Engine) keptLate(session, attemptID string) bool {
-	lr, ok := e.cfg.Bridge.(lateRecords)
-	if !ok {
-		return true
-	}
-	return slices.ContainsFunc(lr.Table().Late(session), func(in correlation.Info) bool { return in.ID == attemptID })
-}
-
-// ExhaustedData is the data of a -32005 error.
-type ExhaustedData struct {
-	Attempts  []ledger.Attempt `json:"attempts"`
-	LedgerID  string           `json:"ledgerId,omitempty"`
-	LastError *protocol.Error  `json:"lastError,omitempty"`
-}
-
 // finalError is what the widget gets when no attempt succeeded: the single
 // attempt's own error, or -32005 listing every attempt.
-func finalError(attempts []ledger.Attempt, last error, ledgerID string, retryable bool) error {
+func finalError(attempts []protocol.LedgerAttempt, last error, ledgerID string, retryable bool) error {
 	if len(attempts) == 1 && ledgerID == "" {
 		return last
 	}
@@ -315,7 +348,7 @@ func finalError(attempts []ledger.Attempt, last error, ledgerID string, retryabl
 	if ledgerID != "" {
 		msg += "; an attempt timed out, so the record may exist: see ledger entry " + ledgerID
 	}
-	return protocol.NewError(protocol.CodeRetriesExhausted, msg, ExhaustedData{Attempts: attempts, LedgerID: ledgerID, LastError: lastErr})
+	return protocol.NewError(protocol.CodeRetriesExhausted, msg, protocol.ExhaustedData{Attempts: attempts, LedgerID: ledgerID, LastError: lastErr})
 }
 
 // objectResult unwraps a result that a backend sent as a JSON string holding

@@ -19,9 +19,11 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// fakeBridge answers attempts from a script and records when they ran.
+// fakeBridge answers attempts from a script and records when they ran. Like
+// the bridge, it keeps a late record for every attempt that timed out: their
+// answers come through late.
 type fakeBridge struct {
-	script func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error)
+	script func(n int, id string, a correlation.Attempt) (json.RawMessage, error)
 
 	mu     sync.Mutex
 	times  []time.Time
@@ -29,7 +31,7 @@ type fakeBridge struct {
 	notes  []protocol.LedgerParams
 }
 
-func (f *fakeBridge) Attempt(ctx context.Context, r bridge.AttemptRequest) (json.RawMessage, string, error) {
+func (f *fakeBridge) Attempt(ctx context.Context, sess *bridge.Session, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
 	f.mu.Lock()
 	n := len(f.times)
 	f.times = append(f.times, time.Now())
@@ -37,10 +39,10 @@ func (f *fakeBridge) Attempt(ctx context.Context, r bridge.AttemptRequest) (json
 	if f.onLate == nil {
 		f.onLate = map[string]func(correlation.Late){}
 	}
-	f.onLate[id] = r.OnLate
+	f.onLate[id] = a.OnLate
 	f.mu.Unlock()
-	res, err := f.script(n, id, r)
-	return res, id, err
+	res, err := f.script(n, id, a)
+	return res, correlation.Sent{ID: id, Late: errors.Is(err, protocol.ErrTimeout)}, err
 }
 
 func (f *fakeBridge) Notify(session, method string, params any) bool {
@@ -125,7 +127,7 @@ func TestDelayBetweenAttempts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBridge{script: func(int, string, bridge.AttemptRequest) (json.RawMessage, error) {
+			fb := &fakeBridge{script: func(int, string, correlation.Attempt) (json.RawMessage, error) {
 				return nil, backendErr(503, tt.retryAfterMs)
 			}}
 			eng, _ := newEngine(t, fb)
@@ -144,7 +146,7 @@ func TestDelayBetweenAttempts(t *testing.T) {
 }
 
 func TestDelayEndsWithCaller(t *testing.T) {
-	fb := &fakeBridge{script: func(int, string, bridge.AttemptRequest) (json.RawMessage, error) { return nil, backendErr(503, 0) }}
+	fb := &fakeBridge{script: func(int, string, correlation.Attempt) (json.RawMessage, error) { return nil, backendErr(503, 0) }}
 	eng, _ := newEngine(t, fb)
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancelCause(context.Background())
@@ -163,7 +165,7 @@ func TestLateAnswerRaces(t *testing.T) {
 	timeout := func(id string) error { return protocol.NewTimeoutError(200, id) }
 	t.Run("before the attempt returns", func(t *testing.T) {
 		var fb *fakeBridge
-		fb = &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		fb = &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 			if n == 0 {
 				fb.late(id, correlation.Late{Result: created("aaaaaaaa-0000-4000-8000-000000000001"), LateBy: time.Millisecond})
 				return nil, timeout(id)
@@ -173,7 +175,7 @@ func TestLateAnswerRaces(t *testing.T) {
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
 		e, err := l.Get(context.Background(), out.LedgerID)
-		if err != nil || e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 || !out.PossibleDuplicate {
+		if err != nil || e.Status != protocol.LedgerConfirmed || len(e.RecordIDs) != 2 || !out.PossibleDuplicate {
 			t.Fatalf("entry %+v %v (result %+v)", e, err, out)
 		}
 		if eng.Pending() != 0 || len(fb.notes) != 1 {
@@ -182,7 +184,7 @@ func TestLateAnswerRaces(t *testing.T) {
 	})
 	t.Run("while a later attempt runs", func(t *testing.T) {
 		var fb *fakeBridge
-		fb = &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		fb = &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 			switch n {
 			case 0, 1:
 				return nil, timeout(id)
@@ -195,13 +197,13 @@ func TestLateAnswerRaces(t *testing.T) {
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
 		e, _ := l.Get(context.Background(), out.LedgerID)
-		if e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 || e.Attempts[0].Outcome != ledger.OutcomeLateFailure ||
-			e.Attempts[1].Outcome != ledger.OutcomeLateSuccess || out.Attempts != 3 {
+		if e.Status != protocol.LedgerConfirmed || len(e.RecordIDs) != 2 || e.Attempts[0].Outcome != protocol.LedgerOutcomeLateFailure ||
+			e.Attempts[1].Outcome != protocol.LedgerOutcomeLateSuccess || out.Attempts != 3 {
 			t.Fatalf("entry %+v", e)
 		}
 	})
 	t.Run("after the reply, in any order", func(t *testing.T) {
-		fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 			if n < 2 {
 				return nil, timeout(id)
 			}
@@ -209,17 +211,17 @@ func TestLateAnswerRaces(t *testing.T) {
 		}}
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
-		get := func() ledger.Entry { e, _ := l.Get(context.Background(), out.LedgerID); return e }
-		if e := get(); e.Status != ledger.StatusSuspected || eng.Pending() != 1 {
+		get := func() protocol.LedgerEntry { e, _ := l.Get(context.Background(), out.LedgerID); return e }
+		if e := get(); e.Status != protocol.LedgerSuspected || eng.Pending() != 1 {
 			t.Fatalf("entry %+v pending %d", e, eng.Pending())
 		}
 		fb.late("at-2", correlation.Late{Err: backendErr(500, 0)})
-		if e := get(); e.Status != ledger.StatusSuspected {
+		if e := get(); e.Status != protocol.LedgerSuspected {
 			t.Fatalf("one attempt still pending: %+v", e)
 		}
 		// The other one never answers: expired-unknown, not dropped.
 		fb.late("at-1", correlation.Late{Expired: true, Err: context.DeadlineExceeded})
-		if e := get(); e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeExpired || eng.Pending() != 0 {
+		if e := get(); e.Status != protocol.LedgerExpiredUnknown || e.Attempts[0].Outcome != protocol.LedgerOutcomeExpired || eng.Pending() != 0 {
 			t.Fatalf("entry %+v", e)
 		}
 		if len(fb.notes) != 2 {
@@ -227,7 +229,7 @@ func TestLateAnswerRaces(t *testing.T) {
 		}
 	})
 	t.Run("acknowledged stays unless new records turn up", func(t *testing.T) {
-		fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+		fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 			if n < 2 {
 				return nil, timeout(id)
 			}
@@ -237,11 +239,11 @@ func TestLateAnswerRaces(t *testing.T) {
 		out := fakeCreate(t, eng)
 		l.Acknowledge(context.Background(), out.LedgerID, "seen")
 		fb.late("at-1", correlation.Late{Err: backendErr(500, 0)})
-		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != ledger.StatusAcknowledged || e.Attempts[0].Outcome != ledger.OutcomeLateFailure {
+		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != protocol.LedgerAcknowledged || e.Attempts[0].Outcome != protocol.LedgerOutcomeLateFailure {
 			t.Fatalf("entry %+v", e)
 		}
 		fb.late("at-2", correlation.Late{Result: created("dddddddd-0000-4000-8000-000000000002")})
-		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != ledger.StatusConfirmed || len(e.RecordIDs) != 2 {
+		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != protocol.LedgerConfirmed || len(e.RecordIDs) != 2 {
 			t.Fatalf("entry %+v", e)
 		}
 	})
@@ -307,7 +309,7 @@ func TestNotRun(t *testing.T) {
 // Retry-After is read from error.data.retryAfterMs whatever the code: a
 // host peer's or upstream's -32003 may carry it as well as a backend 429.
 func TestRetryAfterOnOverloaded(t *testing.T) {
-	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+	fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 		if n == 0 {
 			return nil, protocol.NewError(protocol.CodeOverloaded, "rate limited", map[string]int64{"retryAfterMs": 2500})
 		}
@@ -337,7 +339,7 @@ func TestLateUnknownIsNotCleared(t *testing.T) {
 		{"late gateway timeout", backendErr(504, 0)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+			fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 				if n == 0 {
 					return nil, protocol.NewTimeoutError(200, id)
 				}
@@ -347,7 +349,7 @@ func TestLateUnknownIsNotCleared(t *testing.T) {
 			out := fakeCreate(t, eng)
 			fb.late("at-1", correlation.Late{Err: tt.err, LateBy: time.Second})
 			e, _ := l.Get(context.Background(), out.LedgerID)
-			if e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeUnknown || eng.Pending() != 0 {
+			if e.Status != protocol.LedgerExpiredUnknown || e.Attempts[0].Outcome != protocol.LedgerOutcomeUnknown || eng.Pending() != 0 {
 				t.Fatalf("entry %+v, pending %d", e, eng.Pending())
 			}
 		})
@@ -357,12 +359,12 @@ func TestLateUnknownIsNotCleared(t *testing.T) {
 // A create whose attempts all failed in ways that leave the outcome open
 // reports the ledger entry in its -32005 and waits for nothing.
 func TestOpenFailuresOnlyAreFlagged(t *testing.T) {
-	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+	fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 		return nil, backendErr(504, 0)
 	}}
 	eng, l := newEngine(t, fb)
 	d := exhaustedCreate(t, eng)
-	if e, _ := l.Get(context.Background(), d.LedgerID); e.Status != ledger.StatusExpiredUnknown || len(e.Attempts) != 2 || eng.Pending() != 0 {
+	if e, _ := l.Get(context.Background(), d.LedgerID); e.Status != protocol.LedgerExpiredUnknown || len(e.Attempts) != 2 || eng.Pending() != 0 {
 		t.Fatalf("entry %+v pending %d", e, eng.Pending())
 	}
 }
@@ -374,13 +376,13 @@ func TestHostGoneWithTheCallIsFlagged(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		delivered bool
-		want      ledger.Status
+		want      protocol.LedgerStatus
 	}{
-		{"delivered", true, ledger.StatusExpiredUnknown},
+		{"delivered", true, protocol.LedgerExpiredUnknown},
 		{"never sent", false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+			fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 				if n == 0 {
 					return nil, protocol.NewNoBackendError(tt.delivered, "host h")
 				}
@@ -406,7 +408,7 @@ func TestHostGoneWithTheCallIsFlagged(t *testing.T) {
 // landed: no duplicate, but the entry says the widget does not know the
 // record.
 func TestExhaustedCreateThatLandedLate(t *testing.T) {
-	fb := &fakeBridge{script: func(n int, id string, r bridge.AttemptRequest) (json.RawMessage, error) {
+	fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
 		return nil, protocol.NewTimeoutError(200, id)
 	}}
 	eng, l := newEngine(t, fb)
@@ -414,29 +416,52 @@ func TestExhaustedCreateThatLandedLate(t *testing.T) {
 	fb.late("at-1", correlation.Late{Result: created("eeeeeeee-0000-4000-8000-000000000009"), LateBy: time.Second})
 	fb.late("at-2", correlation.Late{Err: backendErr(500, 0), LateBy: time.Second})
 	e, _ := l.Get(context.Background(), d.LedgerID)
-	if e.Status != ledger.StatusCleared || len(e.RecordIDs) != 1 || !strings.Contains(e.Note, "widget was told the create failed") {
+	if e.Status != protocol.LedgerCleared || len(e.RecordIDs) != 1 || !strings.Contains(e.Note, "widget was told the create failed") {
 		t.Fatalf("entry %+v", e)
 	}
 }
 
 // exhaustedCreate runs a create with one retry that must end in -32005 with
 // a ledger entry, and returns the error's data.
-func exhaustedCreate(t *testing.T, eng *retry.Engine) retry.ExhaustedData {
+func exhaustedCreate(t *testing.T, eng *retry.Engine) protocol.ExhaustedData {
 	t.Helper()
 	_, err := eng.CreateRecord(context.Background(), widgetCall(protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{},"maxRetries":1,"delay":0}`))
 	var pe *protocol.Error
-	var d retry.ExhaustedData
+	var d protocol.ExhaustedData
 	if !errors.As(err, &pe) || pe.Code != protocol.CodeRetriesExhausted || json.Unmarshal(pe.Data, &d) != nil || d.LedgerID == "" {
 		t.Fatalf("err %v", err)
 	}
 	return d
 }
 
-func TestBuiltinPrimaryKey(t *testing.T) {
-	for entity, want := range map[string]string{"account": "accountid", "contact": "contactid", "incident": "incidentid",
-		"lead": "leadid", "phonecall": "activityid", "task": "activityid", "new_call": "new_callid"} {
-		if got := retry.BuiltinPrimaryKey(entity); got != want {
-			t.Errorf("%s: %s, want %s", entity, got, want)
+// The engine hands the backend the params it decoded, not a re-encoding for
+// the backend to decode again; the attempt names the widget's request.
+func TestAttemptsCarryDecodedParams(t *testing.T) {
+	var got []correlation.Attempt
+	fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
+		got = append(got, a)
+		return created("eeeeeeee-0000-4000-8000-000000000001"), nil
+	}}
+	eng, _ := newEngine(t, fb)
+	fakeCreate(t, eng)
+	if _, err := eng.UpdateRecord(context.Background(), widgetCall(protocol.MethodXrmUpdateRecord,
+		`{"entityLogicalName":"contact","id":"eeeeeeee-0000-4000-8000-000000000001","data":"{\"lastname\":\"x\"}"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d attempts, want 2", len(got))
+	}
+	c, ok := got[0].Typed.(*protocol.CreateRecordParams)
+	if !ok || got[0].Params != nil || c.EntityName != "contact" || got[0].Method != protocol.MethodCreateRecord {
+		t.Errorf("create attempt = %+v; want decoded *CreateRecordParams and no raw params", got[0])
+	}
+	u, ok := got[1].Typed.(*protocol.UpdateRecordParams)
+	if !ok || got[1].Params != nil || string(u.Value) != `{"lastname":"x"}` {
+		t.Errorf("update attempt = %+v; want decoded *UpdateRecordParams with the normalised value", got[1])
+	}
+	for _, a := range got {
+		if string(a.RequestID) != "7" || a.WidgetMethod == "" || a.OnLate == nil && a.Method == protocol.MethodCreateRecord {
+			t.Errorf("attempt %+v: want the widget's request id, its method and (create) an OnLate hook", a)
 		}
 	}
 }

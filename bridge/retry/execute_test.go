@@ -6,11 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -27,61 +27,63 @@ func TestExecuteCreateIsTracked(t *testing.T) {
 		faults      *emulator.FaultProfile
 		idempotent  bool
 		entity      string
-		wantStatus  ledger.Status // "" for no entry
+		wantStatus  protocol.LedgerStatus // "" for no entry
 		wantRecords int
 		wantDup     bool // (for cleared: whether the late failure beat the reply)
 	}{
 		{"first attempt succeeds", nil, false, "contact", "", 1, false},
-		{"timed out, landed late: confirmed", slowFirst(nil), false, "contact", ledger.StatusConfirmed, 2, true},
-		{"timed out, failed late: cleared", slowFirst(&emulator.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."}), false, "contact", ledger.StatusCleared, 1, true},
-		{"idempotent: resolved", slowFirst(nil), true, "phonecall", ledger.StatusResolved, 1, false},
+		{"timed out, landed late: confirmed", slowFirst(nil), false, "contact", protocol.LedgerConfirmed, 2, true},
+		{"timed out, failed late: cleared", slowFirst(&emulator.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."}), false, "contact", protocol.LedgerCleared, 1, true},
+		{"idempotent: resolved", slowFirst(nil), true, "phonecall", protocol.LedgerResolved, 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := startRig(t, rigOptions{faults: tt.faults, idempotent: tt.idempotent})
-			c := r.dial()
-			res, rep := c.executeCreate(tt.entity, map[string]any{"description": tt.name})
-			if rep.Error != nil {
-				t.Fatalf("execute Create: %+v", rep.Error)
-			}
-			dupOK := res.PossibleDuplicate == tt.wantDup || tt.wantStatus == ledger.StatusCleared
-			if res.EntityType != tt.entity || res.ID == "" || !dupOK || (res.LedgerID != "") != (tt.wantStatus != "") {
-				t.Fatalf("result %s", rep.Result)
-			}
-			r.settle(5 * time.Second)
-			if n := r.records(tt.entity); n != tt.wantRecords {
-				t.Fatalf("emulator holds %d %s records, want %d", n, tt.entity, tt.wantRecords)
-			}
-			all, err := r.ledger.List(context.Background(), ledger.Filter{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.wantStatus == "" {
-				if len(all) != 0 || res.Attempts != 1 {
-					t.Fatalf("ledger %+v, attempts %d", all, res.Attempts)
+			synctest.Test(t, func(t *testing.T) {
+				r := startRig(t, rigOptions{faults: tt.faults, idempotent: tt.idempotent})
+				c := r.dial()
+				res, rep := c.executeCreate(tt.entity, map[string]any{"description": tt.name})
+				if rep.Error != nil {
+					t.Fatalf("execute Create: %+v", rep.Error)
 				}
-				return
-			}
-			e := r.entry(res.LedgerID)
-			if len(all) != 1 || e.Status != tt.wantStatus || e.Method != protocol.MethodXrmExecute || e.Entity != tt.entity ||
-				res.Attempts != 2 || e.Attempts[0].RecordID == "" && tt.wantRecords == 2 {
-				t.Fatalf("entry %+v (result %s)", e, rep.Result)
-			}
-			// The ledger knows exactly the records the emulator holds.
-			if len(e.RecordIDs) != tt.wantRecords || !slices.Contains(e.RecordIDs, res.ID) {
-				t.Fatalf("recordIds %v, result id %s, emulator %d", e.RecordIDs, res.ID, tt.wantRecords)
-			}
-			for _, id := range e.RecordIDs {
-				if rep := c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": tt.entity, "id": id}); rep.Error != nil {
-					t.Fatalf("retrieve %s: %+v", id, rep.Error)
+				dupOK := res.PossibleDuplicate == tt.wantDup || tt.wantStatus == protocol.LedgerCleared
+				if res.EntityType != tt.entity || res.ID == "" || !dupOK || (res.LedgerID != "") != (tt.wantStatus != "") {
+					t.Fatalf("result %s", rep.Result)
 				}
-			}
-			if tt.idempotent && (e.Key != res.ID || e.Attempts[1].DataverseCode != "0x80040237") {
-				t.Fatalf("idempotent: key %s, id %s, attempt 2 %+v", e.Key, res.ID, e.Attempts[1])
-			}
-			if got := c.ledgerNote(5*time.Second, func(x ledger.Entry) bool { return x.ID == e.ID && x.Status == tt.wantStatus }); got.Method != protocol.MethodXrmExecute {
-				t.Fatalf("notification %+v", got)
-			}
+				r.settle(5 * time.Second)
+				if n := r.records(tt.entity); n != tt.wantRecords {
+					t.Fatalf("emulator holds %d %s records, want %d", n, tt.entity, tt.wantRecords)
+				}
+				all, err := r.ledger.List(context.Background(), ledger.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.wantStatus == "" {
+					if len(all) != 0 || res.Attempts != 1 {
+						t.Fatalf("ledger %+v, attempts %d", all, res.Attempts)
+					}
+					return
+				}
+				e := r.entry(res.LedgerID)
+				if len(all) != 1 || e.Status != tt.wantStatus || e.Method != protocol.MethodXrmExecute || e.Entity != tt.entity ||
+					res.Attempts != 2 || e.Attempts[0].RecordID == "" && tt.wantRecords == 2 {
+					t.Fatalf("entry %+v (result %s)", e, rep.Result)
+				}
+				// The ledger knows exactly the records the emulator holds.
+				if len(e.RecordIDs) != tt.wantRecords || !slices.Contains(e.RecordIDs, res.ID) {
+					t.Fatalf("recordIds %v, result id %s, emulator %d", e.RecordIDs, res.ID, tt.wantRecords)
+				}
+				for _, id := range e.RecordIDs {
+					if rep := c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": tt.entity, "id": id}); rep.Error != nil {
+						t.Fatalf("retrieve %s: %+v", id, rep.Error)
+					}
+				}
+				if tt.idempotent && (e.Key != res.ID || e.Attempts[1].DataverseCode != "0x80040237") {
+					t.Fatalf("idempotent: key %s, id %s, attempt 2 %+v", e.Key, res.ID, e.Attempts[1])
+				}
+				if got := c.ledgerNote(5*time.Second, func(x protocol.LedgerEntry) bool { return x.ID == e.ID && x.Status == tt.wantStatus }); got.Method != protocol.MethodXrmExecute {
+					t.Fatalf("notification %+v", got)
+				}
+			})
 		})
 	}
 }
@@ -129,28 +131,30 @@ func TestExecuteCreateBadInput(t *testing.T) {
 // the key belongs to a record that was there before: a conflict, not a
 // success with somebody else's record.
 func TestIdempotentConflictAfterNotRunIsNoSuccess(t *testing.T) {
-	r := startRig(t, rigOptions{})
-	c := r.dial()
-	key := "0b8f9d3e-3c1a-4c55-9a0e-6f1f2f5b7a11"
-	if _, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "first"}}); rep.Error != nil {
-		t.Fatal(rep.Error)
-	}
-	r.emu.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
-	_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "second"}, "idempotent": true, "delay": 0})
-	wantCode(t, rep, protocol.CodeRetriesExhausted)
-	var d retry.ExhaustedData
-	if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
-		t.Fatal(err)
-	}
-	if len(d.Attempts) != 2 || d.Attempts[1].HTTPStatus != 412 || d.LedgerID != "" {
-		t.Fatalf("data %+v", d)
-	}
-	if n := r.records("contact"); n != 1 {
-		t.Fatalf("contacts %d", n)
-	}
-	if l, _ := r.ledger.List(context.Background(), ledger.Filter{}); len(l) != 0 {
-		t.Fatalf("ledger %+v", l)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, rigOptions{})
+		c := r.dial()
+		key := "0b8f9d3e-3c1a-4c55-9a0e-6f1f2f5b7a11"
+		if _, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "first"}}); rep.Error != nil {
+			t.Fatal(rep.Error)
+		}
+		r.emu.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
+		_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "second"}, "idempotent": true, "delay": 0})
+		wantCode(t, rep, protocol.CodeRetriesExhausted)
+		var d protocol.ExhaustedData
+		if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Attempts) != 2 || d.Attempts[1].HTTPStatus != 412 || d.LedgerID != "" {
+			t.Fatalf("data %+v", d)
+		}
+		if n := r.records("contact"); n != 1 {
+			t.Fatalf("contacts %d", n)
+		}
+		if l, _ := r.ledger.List(context.Background(), ledger.Filter{}); len(l) != 0 {
+			t.Fatalf("ledger %+v", l)
+		}
+	})
 }
 
 const opsSchema = `{"operations":[{"name":"new_Ping","kind":"action","response":{"pong":true}}]}`
@@ -175,19 +179,21 @@ func TestExecuteRetryPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := startRig(t, rigOptions{schema: opsSchema, faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{tt.fault}}})
-			c := r.dial()
-			rep := c.call(protocol.MethodXrmExecute, map[string]any{"metaData": tt.op})
-			if tt.wantCode == 0 && rep.Error != nil || tt.wantCode != 0 && (rep.Error == nil || rep.Error.Code != tt.wantCode) {
-				t.Fatalf("got %s %+v, want code %d", rep.Result, rep.Error, tt.wantCode)
-			}
-			if tt.fault.LatencyMs > 0 {
-				r.waitOps("execute", 1)
-			}
-			st := r.emu.Stats()
-			if got := st.InjectedErrors + st.Operations["execute"]; got != tt.attempts {
-				t.Fatalf("attempts %d, want %d (stats %+v)", got, tt.attempts, st)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				r := startRig(t, rigOptions{schema: opsSchema, faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{tt.fault}}})
+				c := r.dial()
+				rep := c.call(protocol.MethodXrmExecute, map[string]any{"metaData": tt.op})
+				if tt.wantCode == 0 && rep.Error != nil || tt.wantCode != 0 && (rep.Error == nil || rep.Error.Code != tt.wantCode) {
+					t.Fatalf("got %s %+v, want code %d", rep.Result, rep.Error, tt.wantCode)
+				}
+				if tt.fault.LatencyMs > 0 {
+					r.waitOps("execute", 1)
+				}
+				st := r.emu.Stats()
+				if got := st.InjectedErrors + st.Operations["execute"]; got != tt.attempts {
+					t.Fatalf("attempts %d, want %d (stats %+v)", got, tt.attempts, st)
+				}
+			})
 		})
 	}
 }

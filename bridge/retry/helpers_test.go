@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,15 +18,20 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// rig is a real bridge with the emulator, the ledger and the retry engine on
-// a loopback httptest server.
+// rig is a real bridge with the emulator, the ledger and the retry engine,
+// served over in-memory pipes so that a test can run it inside a
+// testing/synctest bubble (CIF timeouts, latencies and retry delays then
+// pass in fake time, exactly).
 type rig struct {
 	t      *testing.T
 	srv    *bridge.Server
-	hs     *httptest.Server
+	hs     *http.Server
+	ln     *testutil.PipeListener
+	http   *http.Client // reaches the rig at http://bridge.test
 	emu    *emulator.Emulator
 	ledger *ledger.Ledger
 	engine *retry.Engine
@@ -79,12 +83,17 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	}
 	eng.Register(srv)
 	srv.Registry().MustRegister(l.Collectors()...)
-	r := &rig{t: t, srv: srv, hs: httptest.NewServer(srv.Handler()), emu: emu, ledger: l, engine: eng}
+	ln := testutil.NewPipeListener()
+	r := &rig{t: t, srv: srv, hs: &http.Server{Handler: srv.Handler()}, ln: ln, http: ln.Client(), emu: emu, ledger: l, engine: eng}
+	served := make(chan struct{})
+	go func() { defer close(served); r.hs.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		r.hs.Close()
+		<-served
+		r.http.CloseIdleConnections()
 		l.Close()
 	})
 	return r
@@ -114,7 +123,7 @@ func (r *rig) settle(d time.Duration) {
 	}
 }
 
-func (r *rig) entry(id string) ledger.Entry {
+func (r *rig) entry(id string) protocol.LedgerEntry {
 	r.t.Helper()
 	e, err := r.ledger.Get(context.Background(), id)
 	if err != nil {
@@ -147,7 +156,7 @@ func (r *rig) dial() *client {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.hs.URL, "http")+protocol.PathWidget, nil)
+	ws, _, err := websocket.Dial(ctx, "ws://bridge.test"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -220,7 +229,7 @@ func (c *client) callRaw(method string, params json.RawMessage) reply {
 }
 
 // ledgerNote waits for a bridge.ledger notification whose entry matches.
-func (c *client) ledgerNote(d time.Duration, match func(ledger.Entry) bool) ledger.Entry {
+func (c *client) ledgerNote(d time.Duration, match func(protocol.LedgerEntry) bool) protocol.LedgerEntry {
 	c.t.Helper()
 	deadline := time.After(d)
 	for {
@@ -229,7 +238,7 @@ func (c *client) ledgerNote(d time.Duration, match func(ledger.Entry) bool) ledg
 			if n.Method != protocol.NotifyLedger {
 				continue
 			}
-			var p struct{ Entry ledger.Entry }
+			var p struct{ Entry protocol.LedgerEntry }
 			if json.Unmarshal(n.Params, &p) == nil && match(p.Entry) {
 				c.mu.Unlock()
 				return p.Entry

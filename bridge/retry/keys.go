@@ -1,34 +1,14 @@
 package retry
 
-// builtinKeys is DESIGN §1's metadata table: the primary key is not always
-// <entity>id (activities use activityid).
-var builtinKeys = map[string]string{
-	"account":     "accountid",
-	"contact":     "contactid",
-	"incident":    "incidentid",
-	"lead":        "leadid",
-	"phonecall":   "activityid",
-	"task":        "activityid",
-	"email":       "activityid",
-	"appointment": "activityid",
-	"letter":      "activityid",
-	"fax":         "activityid",
-}
+import "github.com/cifbridge/cifbridge/bridge/primarykey"
 
-// BuiltinPrimaryKey is the primary-key column of a built-in table, else
-// "<entity>id".
-func BuiltinPrimaryKey(entity string) string {
-	if k, ok := builtinKeys[entity]; ok {
-		return k
-	}
-	return entity + "id"
-}
-
+// primaryKey is the primary-key column of entity: Config.Keys' answer,
+// else the built-in table's (primarykey.Of).
 func (e *Engine) primaryKey(entity string) string {
 	if e.cfg.Keys != nil {
 		if k, ok := e.cfg.Keys.PrimaryKey(entity); ok && k != "" {
 			return k
 		}
 	}
-	return BuiltinPrimaryKey(entity)
+	return primarykey.Of(entity)
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -61,21 +61,22 @@ func (e *Engine) UpdateRecord(ctx context.Context, call bridge.WidgetCall) (json
 	if err != nil {
 		return nil, err
 	}
-	params := mustJSON(protocol.UpdateRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, Value: p.Data})
-	res, attempts, err := e.simple(ctx, call, protocol.MethodUpdateRecord, params, in.set, Retryable)
-	if err != nil {
-		return nil, err
+	t := e.repeat(ctx, call, correlation.Attempt{Method: protocol.MethodUpdateRecord,
+		Typed: &protocol.UpdateRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, Value: p.Data}}, in.set, Retryable, nil)
+	if !t.ok {
+		return nil, finalError(t.attempts, t.lastErr, "", t.retryable)
 	}
+	attempts := t.attempts
 	out := protocol.XrmUpdateResult{EntityType: p.EntityLogicalName, ID: p.ID, Attempts: len(attempts)}
 	var r protocol.CreateResult
-	if json.Unmarshal(objectResult(res), &r) == nil && r.ID != "" {
+	if json.Unmarshal(objectResult(t.res), &r) == nil && r.ID != "" {
 		out.ID = r.ID
 		if r.EntityType != "" {
 			out.EntityType = r.EntityType
 		}
 	}
 	for _, a := range attempts {
-		if a.Outcome == ledger.OutcomeTimeout || a.Outcome == ledger.OutcomeUnknown {
+		if a.Outcome == protocol.LedgerOutcomeTimeout || a.Outcome == protocol.LedgerOutcomeUnknown {
 			out.PossiblyReapplied = true
 		}
 	}
@@ -92,12 +93,12 @@ func (e *Engine) RetrieveRecord(ctx context.Context, call bridge.WidgetCall) (js
 	if err != nil {
 		return nil, err
 	}
-	params := mustJSON(protocol.RetrieveRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, QueryParameters: p.Options})
-	res, _, err := e.simple(ctx, call, protocol.MethodRetrieveRecord, params, in.set, Retryable)
-	if err != nil {
-		return nil, err
+	t := e.repeat(ctx, call, correlation.Attempt{Method: protocol.MethodRetrieveRecord,
+		Typed: &protocol.RetrieveRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, QueryParameters: p.Options}}, in.set, Retryable, nil)
+	if !t.ok {
+		return nil, finalError(t.attempts, t.lastErr, "", t.retryable)
 	}
-	return objectResult(res), nil
+	return objectResult(t.res), nil
 }
 
 // Execute serves enreach.xrm.execute (XrmExecuteParams → the parsed
@@ -127,11 +128,11 @@ func (e *Engine) Execute(ctx context.Context, call bridge.WidgetCall) (json.RawM
 	if executeRepeatable(md) {
 		retryOn = Retryable
 	}
-	res, _, err := e.simple(ctx, call, protocol.BackendExecute, mustJSON(p), in.set, retryOn)
-	if err != nil {
-		return nil, err
+	t := e.repeat(ctx, call, correlation.Attempt{Method: protocol.BackendExecute, Typed: &p}, in.set, retryOn, nil)
+	if !t.ok {
+		return nil, finalError(t.attempts, t.lastErr, "", t.retryable)
 	}
-	return res, nil
+	return t.res, nil
 }
 
 // Xrm.WebApi.online.execute operation types.
@@ -179,7 +180,7 @@ func (e *Engine) executeCreate(ctx context.Context, call bridge.WidgetCall, in c
 	p.Data = mustJSON(req)
 	return e.create(ctx, call, in, createSpec{
 		method: protocol.MethodXrmExecute, entity: entity, key: key, idempotent: idempotent,
-		backend: protocol.BackendExecute, params: mustJSON(p),
+		attempt: correlation.Attempt{Method: protocol.BackendExecute, Typed: &p},
 	})
 }
 
@@ -196,36 +197,6 @@ func memberName(m map[string]json.RawMessage, name string) string {
 		}
 	}
 	return name
-}
-
-// simple runs the attempts of a call that needs no ledger (update, retrieve,
-// execute other than Create), retrying the failures retryOn accepts, and
-// returns the first success with every attempt, or the final error.
-func (e *Engine) simple(ctx context.Context, call bridge.WidgetCall, method string, params json.RawMessage, set settings, retryOn func(error) bool) (json.RawMessage, []ledger.Attempt, error) {
-	var (
-		attempts  []ledger.Attempt
-		lastErr   error
-		retryable = true
-	)
-	for i := 0; i <= set.retries; i++ {
-		if i > 0 {
-			if err := sleep(ctx, waitBefore(set.delay, lastErr)); err != nil {
-				lastErr, retryable = err, false
-				break
-			}
-		}
-		res, rec, err := e.attempt(ctx, call, method, params, nil)
-		attempts = append(attempts, rec)
-		if err == nil {
-			return res, attempts, nil
-		}
-		lastErr = err
-		if !retryOn(err) || ctx.Err() != nil {
-			retryable = false
-			break
-		}
-	}
-	return nil, attempts, finalError(attempts, lastErr, "", retryable)
 }
 
 func firstErr(errs ...error) error {

@@ -9,11 +9,11 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -27,14 +27,14 @@ import (
 //     set of records that create made, confirmed iff there are two or more:
 //     confirmed extra records == actual extra records, no false confirmed;
 //   - idempotent mode: never more than one record per create.
+//
+// Each run is a synctest bubble: the latencies, timeouts and late windows
+// pass in fake time.
 func TestLedgerMatchesGroundTruth(t *testing.T) {
-	if testing.Short() {
-		t.Skip("property test: a few seconds of real time")
-	}
 	for _, idempotent := range []bool{false, true} {
 		for _, seed := range []uint64{1, 2} {
 			t.Run(fmt.Sprintf("idempotent=%v/seed=%d", idempotent, seed), func(t *testing.T) {
-				checkGroundTruth(t, seed, idempotent)
+				synctest.Test(t, func(t *testing.T) { checkGroundTruth(t, seed, idempotent) })
 			})
 		}
 	}
@@ -60,7 +60,7 @@ func checkGroundTruth(t *testing.T, seed uint64, idempotent bool) {
 		label  string
 		result protocol.XrmCreateResult
 		err    *protocol.Error
-		data   retry.ExhaustedData
+		data   protocol.ExhaustedData
 	}
 	var (
 		mu       sync.Mutex
@@ -153,24 +153,24 @@ func checkGroundTruth(t *testing.T, seed uint64, idempotent bool) {
 			t.Errorf("%s: ledger recordIds %v, emulator has %v (entry %+v)", o.label, got, ids, e)
 		}
 		switch e.Status {
-		case ledger.StatusConfirmed:
+		case protocol.LedgerConfirmed:
 			confirmed++
 			extraConfirmed += len(e.RecordIDs) - 1
 			if len(ids) < 2 {
 				t.Errorf("%s: false confirmed: %d records", o.label, len(ids))
 			}
-		case ledger.StatusSuspected:
+		case protocol.LedgerSuspected:
 			t.Errorf("%s: still suspected after every late answer: %+v", o.label, e)
-		case ledger.StatusResolved:
+		case protocol.LedgerResolved:
 			if !idempotent || len(ids) != 1 {
 				t.Errorf("%s: resolved with %d records (idempotent %v)", o.label, len(ids), idempotent)
 			}
-		case ledger.StatusCleared, ledger.StatusExpiredUnknown:
+		case protocol.LedgerCleared, protocol.LedgerExpiredUnknown:
 			if len(ids) > 1 {
 				t.Errorf("%s: %s but %d records exist", o.label, e.Status, len(ids))
 			}
 		}
-		if len(ids) >= 2 && e.Status != ledger.StatusConfirmed {
+		if len(ids) >= 2 && e.Status != protocol.LedgerConfirmed {
 			t.Errorf("%s: %d records but status %s", o.label, len(ids), e.Status)
 		}
 	}

@@ -6,91 +6,96 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // slowFirstCreate delays the first create past the 200 ms CIF timeout; it
-// completes (or fails with failWith) at 400 ms.
+// completes (or fails with failWith) at 400 ms. The scenarios run in a
+// synctest bubble: those times are fake and exact, no test waits for them.
 func slowFirstCreate(failWith *emulator.FaultError) *emulator.FaultProfile {
 	return &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 400, Count: 1, Error: failWith}}}
 }
 
 func TestCreateTimeoutThenSuccessIsConfirmed(t *testing.T) {
-	r := startRig(t, rigOptions{faults: slowFirstCreate(nil)})
-	c := r.dial()
-	res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Lovelace"}, "delay": 0})
-	if rep.Error != nil {
-		t.Fatalf("create: %+v", rep.Error)
-	}
-	if res.Attempts != 2 || !res.PossibleDuplicate || res.LedgerID == "" || res.EntityType != "contact" {
-		t.Fatalf("result %+v", res)
-	}
-	// Committed before the reply, and still suspected: the slow create has
-	// not finished yet.
-	e := r.entry(res.LedgerID)
-	if e.Status != ledger.StatusSuspected || len(e.Attempts) != 2 || e.Attempts[0].Outcome != ledger.OutcomeTimeout ||
-		e.Attempts[1].Outcome != ledger.OutcomeSuccess || !slices.Equal(e.RecordIDs, []string{res.ID}) || e.Session == "" || e.Key == "" {
-		t.Fatalf("entry right after the reply: %+v", e)
-	}
-	got := c.ledgerNote(5*time.Second, func(e ledger.Entry) bool { return e.Status == ledger.StatusConfirmed })
-	if got.ID != res.LedgerID || len(got.RecordIDs) != 2 || !slices.Contains(got.RecordIDs, res.ID) {
-		t.Fatalf("notification entry %+v", got)
-	}
-	// The late answer's bridge.late names the widget's call as well as the
-	// attempt's, so a client can tell it from a raw cif.createrecord.
-	c.mu.Lock()
-	var late *protocol.LateParams
-	for _, n := range c.notes {
-		if n.Method == protocol.NotifyLate {
-			late = new(protocol.LateParams)
-			json.Unmarshal(n.Params, late)
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, rigOptions{faults: slowFirstCreate(nil)})
+		c := r.dial()
+		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Lovelace"}, "delay": 0})
+		if rep.Error != nil {
+			t.Fatalf("create: %+v", rep.Error)
 		}
-	}
-	c.mu.Unlock()
-	if late == nil || late.Method != protocol.MethodCreateRecord || late.WidgetMethod != protocol.MethodXrmCreateRecord {
-		t.Fatalf("bridge.late %+v, want method %s for widget method %s", late, protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord)
-	}
-	r.settle(2 * time.Second)
-	e = r.entry(res.LedgerID)
-	if e.Status != ledger.StatusConfirmed || e.Attempts[0].Outcome != ledger.OutcomeLateSuccess || e.Attempts[0].RecordID == "" ||
-		!slices.Contains(e.RecordIDs, e.Attempts[0].RecordID) || e.Attempts[0].LateByMs <= 0 {
-		t.Fatalf("entry after the late answer: %+v", e)
-	}
-	if n := r.records("contact"); n != 2 {
-		t.Fatalf("emulator holds %d contacts, want 2", n)
-	}
-	// Both ids really exist in the emulator.
-	for _, id := range e.RecordIDs {
-		if rep := c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": "contact", "id": id}); rep.Error != nil {
-			t.Fatalf("retrieve %s: %+v", id, rep.Error)
+		if res.Attempts != 2 || !res.PossibleDuplicate || res.LedgerID == "" || res.EntityType != "contact" {
+			t.Fatalf("result %+v", res)
 		}
-	}
+		// Committed before the reply, and still suspected: the slow create has
+		// not finished yet.
+		e := r.entry(res.LedgerID)
+		if e.Status != protocol.LedgerSuspected || len(e.Attempts) != 2 || e.Attempts[0].Outcome != protocol.LedgerOutcomeTimeout ||
+			e.Attempts[1].Outcome != protocol.LedgerOutcomeSuccess || !slices.Equal(e.RecordIDs, []string{res.ID}) || e.Session == "" || e.Key == "" {
+			t.Fatalf("entry right after the reply: %+v", e)
+		}
+		got := c.ledgerNote(5*time.Second, func(e protocol.LedgerEntry) bool { return e.Status == protocol.LedgerConfirmed })
+		if got.ID != res.LedgerID || len(got.RecordIDs) != 2 || !slices.Contains(got.RecordIDs, res.ID) {
+			t.Fatalf("notification entry %+v", got)
+		}
+		// The late answer's bridge.late names the widget's call as well as the
+		// attempt's, so a client can tell it from a raw cif.createrecord.
+		c.mu.Lock()
+		var late *protocol.LateParams
+		for _, n := range c.notes {
+			if n.Method == protocol.NotifyLate {
+				late = new(protocol.LateParams)
+				json.Unmarshal(n.Params, late)
+			}
+		}
+		c.mu.Unlock()
+		if late == nil || late.Method != protocol.MethodCreateRecord || late.WidgetMethod != protocol.MethodXrmCreateRecord {
+			t.Fatalf("bridge.late %+v, want method %s for widget method %s", late, protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord)
+		}
+		r.settle(2 * time.Second)
+		e = r.entry(res.LedgerID)
+		if e.Status != protocol.LedgerConfirmed || e.Attempts[0].Outcome != protocol.LedgerOutcomeLateSuccess || e.Attempts[0].RecordID == "" ||
+			!slices.Contains(e.RecordIDs, e.Attempts[0].RecordID) || e.Attempts[0].LateByMs <= 0 {
+			t.Fatalf("entry after the late answer: %+v", e)
+		}
+		if n := r.records("contact"); n != 2 {
+			t.Fatalf("emulator holds %d contacts, want 2", n)
+		}
+		// Both ids really exist in the emulator.
+		for _, id := range e.RecordIDs {
+			if rep := c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": "contact", "id": id}); rep.Error != nil {
+				t.Fatalf("retrieve %s: %+v", id, rep.Error)
+			}
+		}
+	})
 }
 
 func TestCreateTimeoutThenLateFailureIsCleared(t *testing.T) {
-	r := startRig(t, rigOptions{faults: slowFirstCreate(&emulator.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."})})
-	c := r.dial()
-	res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Hopper"}, "delay": 0})
-	if rep.Error != nil || !res.PossibleDuplicate || res.Attempts != 2 {
-		t.Fatalf("create: %+v %+v", res, rep.Error)
-	}
-	got := c.ledgerNote(5*time.Second, func(e ledger.Entry) bool { return e.Status == ledger.StatusCleared })
-	if !slices.Equal(got.RecordIDs, []string{res.ID}) || got.Attempts[0].Outcome != ledger.OutcomeLateFailure || got.Attempts[0].HTTPStatus != 500 {
-		t.Fatalf("cleared entry %+v", got)
-	}
-	r.settle(2 * time.Second)
-	if n := r.records("contact"); n != 1 {
-		t.Fatalf("emulator holds %d contacts, want 1", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, rigOptions{faults: slowFirstCreate(&emulator.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."})})
+		c := r.dial()
+		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Hopper"}, "delay": 0})
+		if rep.Error != nil || !res.PossibleDuplicate || res.Attempts != 2 {
+			t.Fatalf("create: %+v %+v", res, rep.Error)
+		}
+		got := c.ledgerNote(5*time.Second, func(e protocol.LedgerEntry) bool { return e.Status == protocol.LedgerCleared })
+		if !slices.Equal(got.RecordIDs, []string{res.ID}) || got.Attempts[0].Outcome != protocol.LedgerOutcomeLateFailure || got.Attempts[0].HTTPStatus != 500 {
+			t.Fatalf("cleared entry %+v", got)
+		}
+		r.settle(2 * time.Second)
+		if n := r.records("contact"); n != 1 {
+			t.Fatalf("emulator holds %d contacts, want 1", n)
+		}
+	})
 }
 
 func TestIdempotentCreateLeavesOneRecord(t *testing.T) {
@@ -105,117 +110,129 @@ func TestIdempotentCreateLeavesOneRecord(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := startRig(t, rigOptions{faults: slowFirstCreate(nil), idempotent: tt.serverFlag})
-			c := r.dial()
-			params := map[string]any{"entityLogicalName": "phonecall", "data": map[string]any{"subject": "call"}, "delay": tt.delay}
-			if !tt.serverFlag {
-				params["idempotent"] = true
-			}
-			res, rep := c.create(params)
-			if rep.Error != nil {
-				t.Fatalf("create: %+v", rep.Error)
-			}
-			if res.Attempts != 2 || res.PossibleDuplicate || res.LedgerID == "" {
-				t.Fatalf("result %+v", res)
-			}
-			r.settle(2 * time.Second)
-			e := r.entry(res.LedgerID)
-			if e.Status != ledger.StatusResolved || e.Key != res.ID || !slices.Equal(e.RecordIDs, []string{res.ID}) {
-				t.Fatalf("entry %+v (result id %s)", e, res.ID)
-			}
-			if tt.delay > 0 && (e.Attempts[1].DataverseCode != "0x80040237" || e.Attempts[1].RecordID != res.ID) {
-				t.Fatalf("the retry should have met 412/0x80040237: %+v", e.Attempts[1])
-			}
-			if n := r.records("phonecall"); n != 1 {
-				t.Fatalf("emulator holds %d phonecalls, want 1", n)
-			}
-			// The key went into activityid, phonecall's primary key.
-			rep = c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": "phonecall", "id": res.ID, "options": "?$select=subject"})
-			if rep.Error != nil || !strings.Contains(string(rep.Result), res.ID) {
-				t.Fatalf("retrieve: %s %+v", rep.Result, rep.Error)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				r := startRig(t, rigOptions{faults: slowFirstCreate(nil), idempotent: tt.serverFlag})
+				c := r.dial()
+				params := map[string]any{"entityLogicalName": "phonecall", "data": map[string]any{"subject": "call"}, "delay": tt.delay}
+				if !tt.serverFlag {
+					params["idempotent"] = true
+				}
+				res, rep := c.create(params)
+				if rep.Error != nil {
+					t.Fatalf("create: %+v", rep.Error)
+				}
+				if res.Attempts != 2 || res.PossibleDuplicate || res.LedgerID == "" {
+					t.Fatalf("result %+v", res)
+				}
+				r.settle(2 * time.Second)
+				e := r.entry(res.LedgerID)
+				if e.Status != protocol.LedgerResolved || e.Key != res.ID || !slices.Equal(e.RecordIDs, []string{res.ID}) {
+					t.Fatalf("entry %+v (result id %s)", e, res.ID)
+				}
+				if tt.delay > 0 && (e.Attempts[1].DataverseCode != "0x80040237" || e.Attempts[1].RecordID != res.ID) {
+					t.Fatalf("the retry should have met 412/0x80040237: %+v", e.Attempts[1])
+				}
+				if n := r.records("phonecall"); n != 1 {
+					t.Fatalf("emulator holds %d phonecalls, want 1", n)
+				}
+				// The key went into activityid, phonecall's primary key.
+				rep = c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": "phonecall", "id": res.ID, "options": "?$select=subject"})
+				if rep.Error != nil || !strings.Contains(string(rep.Result), res.ID) {
+					t.Fatalf("retrieve: %s %+v", rep.Result, rep.Error)
+				}
+			})
 		})
 	}
 }
 
 func TestIdempotentKeepsCallersKey(t *testing.T) {
-	r := startRig(t, rigOptions{})
-	c := r.dial()
-	key := "0b8f9d3e-3c1a-4c55-9a0e-6f1f2f5b7a10"
-	res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": strings.ToUpper(key), "lastname": "K"}, "idempotent": true})
-	if rep.Error != nil || res.ID != key || res.Attempts != 1 || res.PossibleDuplicate || res.LedgerID != "" {
-		t.Fatalf("create: %+v %+v", res, rep.Error)
-	}
-	// The same key again on attempt 1 is a real conflict, not a retry: 412 as is.
-	_, rep = c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key}, "idempotent": true})
-	wantCode(t, rep, protocol.CodeBackend)
-	if d, _ := protocol.BackendData(rep.Error); d.HTTPStatus != 412 {
-		t.Fatalf("data %+v", d)
-	}
-	_, rep = c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": "not-a-guid"}, "idempotent": true})
-	wantCode(t, rep, protocol.CodeInvalidParams)
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, rigOptions{})
+		c := r.dial()
+		key := "0b8f9d3e-3c1a-4c55-9a0e-6f1f2f5b7a10"
+		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": strings.ToUpper(key), "lastname": "K"}, "idempotent": true})
+		if rep.Error != nil || res.ID != key || res.Attempts != 1 || res.PossibleDuplicate || res.LedgerID != "" {
+			t.Fatalf("create: %+v %+v", res, rep.Error)
+		}
+		// The same key again on attempt 1 is a real conflict, not a retry: 412 as is.
+		_, rep = c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key}, "idempotent": true})
+		wantCode(t, rep, protocol.CodeBackend)
+		if d, _ := protocol.BackendData(rep.Error); d.HTTPStatus != 412 {
+			t.Fatalf("data %+v", d)
+		}
+		_, rep = c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": "not-a-guid"}, "idempotent": true})
+		wantCode(t, rep, protocol.CodeInvalidParams)
+	})
 }
 
 func TestFirstAttemptSuccessWritesNothing(t *testing.T) {
-	r := startRig(t, rigOptions{})
-	c := r.dial()
-	res, rep := c.create(map[string]any{"entityLogicalName": "account", "data": `{"name":"Contoso"}`})
-	if rep.Error != nil || res.Attempts != 1 || res.PossibleDuplicate || res.LedgerID != "" || res.ID == "" {
-		t.Fatalf("create: %s %+v", rep.Result, rep.Error)
-	}
-	if !strings.Contains(string(rep.Result), `"possibleDuplicate":false`) {
-		t.Fatalf("possibleDuplicate must be on the wire: %s", rep.Result)
-	}
-	if l, _ := r.ledger.List(context.Background(), ledger.Filter{}); len(l) != 0 {
-		t.Fatalf("ledger has %d entries", len(l))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, rigOptions{})
+		c := r.dial()
+		res, rep := c.create(map[string]any{"entityLogicalName": "account", "data": `{"name":"Contoso"}`})
+		if rep.Error != nil || res.Attempts != 1 || res.PossibleDuplicate || res.LedgerID != "" || res.ID == "" {
+			t.Fatalf("create: %s %+v", rep.Result, rep.Error)
+		}
+		if !strings.Contains(string(rep.Result), `"possibleDuplicate":false`) {
+			t.Fatalf("possibleDuplicate must be on the wire: %s", rep.Result)
+		}
+		if l, _ := r.ledger.List(context.Background(), ledger.Filter{}); len(l) != 0 {
+			t.Fatalf("ledger has %d entries", len(l))
+		}
+	})
 }
 
 func TestAllAttemptsTimeOut(t *testing.T) {
-	r := startRig(t, rigOptions{faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 400}}}})
-	c := r.dial()
-	_, rep := c.create(map[string]any{"entityLogicalName": "lead", "data": map[string]any{"lastname": "L"}, "maxRetries": 1, "delay": 0})
-	wantCode(t, rep, protocol.CodeRetriesExhausted)
-	var d retry.ExhaustedData
-	if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
-		t.Fatal(err)
-	}
-	// Attempt 1 lands at 400 ms, about when attempt 2 times out: its late
-	// answer may already be in.
-	if len(d.Attempts) != 2 || (d.Attempts[0].Outcome != ledger.OutcomeTimeout && d.Attempts[0].Outcome != ledger.OutcomeLateSuccess) ||
-		d.Attempts[1].Outcome != ledger.OutcomeTimeout || d.LedgerID == "" || d.LastError.Code != protocol.CodeTimeout {
-		t.Fatalf("data %+v", d)
-	}
-	if !strings.Contains(rep.Error.Message, d.LedgerID) {
-		t.Fatalf("message does not name the ledger entry: %q", rep.Error.Message)
-	}
-	if e := r.entry(d.LedgerID); e.Status != ledger.StatusSuspected && e.Status != ledger.StatusConfirmed {
-		t.Fatalf("entry %+v", e)
-	}
-	// Both slow creates land: two records the widget never heard of.
-	got := c.ledgerNote(5*time.Second, func(e ledger.Entry) bool { return e.Status == ledger.StatusConfirmed && len(e.RecordIDs) == 2 })
-	r.settle(2 * time.Second)
-	if n := r.records("lead"); n != 2 || got.ID != d.LedgerID {
-		t.Fatalf("leads %d, entry %+v", n, got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, rigOptions{faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 400}}}})
+		c := r.dial()
+		_, rep := c.create(map[string]any{"entityLogicalName": "lead", "data": map[string]any{"lastname": "L"}, "maxRetries": 1, "delay": 0})
+		wantCode(t, rep, protocol.CodeRetriesExhausted)
+		var d protocol.ExhaustedData
+		if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		// Attempt 1 lands at 400 ms, about when attempt 2 times out: its late
+		// answer may already be in.
+		if len(d.Attempts) != 2 || (d.Attempts[0].Outcome != protocol.LedgerOutcomeTimeout && d.Attempts[0].Outcome != protocol.LedgerOutcomeLateSuccess) ||
+			d.Attempts[1].Outcome != protocol.LedgerOutcomeTimeout || d.LedgerID == "" || d.LastError.Code != protocol.CodeTimeout {
+			t.Fatalf("data %+v", d)
+		}
+		if !strings.Contains(rep.Error.Message, d.LedgerID) {
+			t.Fatalf("message does not name the ledger entry: %q", rep.Error.Message)
+		}
+		if e := r.entry(d.LedgerID); e.Status != protocol.LedgerSuspected && e.Status != protocol.LedgerConfirmed {
+			t.Fatalf("entry %+v", e)
+		}
+		// Both slow creates land: two records the widget never heard of.
+		got := c.ledgerNote(5*time.Second, func(e protocol.LedgerEntry) bool {
+			return e.Status == protocol.LedgerConfirmed && len(e.RecordIDs) == 2
+		})
+		r.settle(2 * time.Second)
+		if n := r.records("lead"); n != 2 || got.ID != d.LedgerID {
+			t.Fatalf("leads %d, entry %+v", n, got)
+		}
+	})
 }
 
 func TestLateExpiryIsExpiredUnknown(t *testing.T) {
-	r := startRig(t, rigOptions{lateWindow: 300 * time.Millisecond,
-		faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Drop: true, Count: 1}}}})
-	c := r.dial()
-	res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "X"}, "delay": 0})
-	if rep.Error != nil || !res.PossibleDuplicate {
-		t.Fatalf("create %+v %+v", res, rep.Error)
-	}
-	got := c.ledgerNote(5*time.Second, func(e ledger.Entry) bool { return e.Status == ledger.StatusExpiredUnknown })
-	if got.Attempts[0].Outcome != ledger.OutcomeExpired {
-		t.Fatalf("entry %+v", got)
-	}
-	r.settle(2 * time.Second)
-	if n := r.records("contact"); n != 1 {
-		t.Fatalf("contacts %d", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, rigOptions{lateWindow: 300 * time.Millisecond,
+			faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", Drop: true, Count: 1}}}})
+		c := r.dial()
+		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "X"}, "delay": 0})
+		if rep.Error != nil || !res.PossibleDuplicate {
+			t.Fatalf("create %+v %+v", res, rep.Error)
+		}
+		got := c.ledgerNote(5*time.Second, func(e protocol.LedgerEntry) bool { return e.Status == protocol.LedgerExpiredUnknown })
+		if got.Attempts[0].Outcome != protocol.LedgerOutcomeExpired {
+			t.Fatalf("entry %+v", got)
+		}
+		r.settle(2 * time.Second)
+		if n := r.records("contact"); n != 1 {
+			t.Fatalf("contacts %d", n)
+		}
+	})
 }
 
 func TestRetryPolicyAgainstEmulator(t *testing.T) {
@@ -240,75 +257,81 @@ func TestRetryPolicyAgainstEmulator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := startRig(t, rigOptions{faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Error: tt.err}}}})
-			c := r.dial()
-			_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "P"}, "maxRetries": 2, "delay": 1})
-			wantCode(t, rep, tt.code)
-			if n := r.emu.Stats().FaultsApplied; n != tt.attempts {
-				t.Fatalf("attempts made = %d, want %d", n, tt.attempts)
-			}
-			if tt.code == protocol.CodeRetriesExhausted {
-				var d retry.ExhaustedData
-				json.Unmarshal(rep.Error.Data, &d)
-				if len(d.Attempts) != 3 || d.Attempts[2].HTTPStatus != tt.err.Status || (d.LedgerID != "") != tt.ledger {
+			synctest.Test(t, func(t *testing.T) {
+				r := startRig(t, rigOptions{faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "*", Error: tt.err}}}})
+				c := r.dial()
+				_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "P"}, "maxRetries": 2, "delay": 1})
+				wantCode(t, rep, tt.code)
+				if n := r.emu.Stats().FaultsApplied; n != tt.attempts {
+					t.Fatalf("attempts made = %d, want %d", n, tt.attempts)
+				}
+				if tt.code == protocol.CodeRetriesExhausted {
+					var d protocol.ExhaustedData
+					json.Unmarshal(rep.Error.Data, &d)
+					if len(d.Attempts) != 3 || d.Attempts[2].HTTPStatus != tt.err.Status || (d.LedgerID != "") != tt.ledger {
+						t.Fatalf("data %+v", d)
+					}
+					if tt.ledger {
+						// Nothing will ever tell whether a gateway-failed create
+						// ran: flagged for an operator, never confirmed.
+						if e := r.entry(d.LedgerID); e.Status != protocol.LedgerExpiredUnknown || e.Attempts[0].Outcome != protocol.LedgerOutcomeUnknown || r.engine.Pending() != 0 {
+							t.Fatalf("entry %+v, pending %d", e, r.engine.Pending())
+						}
+					}
+				} else if d, _ := protocol.BackendData(rep.Error); d.DataverseCode != tt.err.Code {
 					t.Fatalf("data %+v", d)
 				}
-				if tt.ledger {
-					// Nothing will ever tell whether a gateway-failed create
-					// ran: flagged for an operator, never confirmed.
-					if e := r.entry(d.LedgerID); e.Status != ledger.StatusExpiredUnknown || e.Attempts[0].Outcome != ledger.OutcomeUnknown || r.engine.Pending() != 0 {
-						t.Fatalf("entry %+v, pending %d", e, r.engine.Pending())
-					}
-				}
-			} else if d, _ := protocol.BackendData(rep.Error); d.DataverseCode != tt.err.Code {
-				t.Fatalf("data %+v", d)
-			}
+			})
 		})
 	}
-	// A genuine 404 from the store: exactly one operation.
-	r := startRig(t, rigOptions{})
-	c := r.dial()
-	rep := c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": "contact", "id": "6a1d3f0e-0000-4000-8000-000000000001", "delay": 1})
-	wantCode(t, rep, protocol.CodeBackend)
-	if n := r.ops("retrieverecord"); n != 1 {
-		t.Fatalf("retrieverecord ran %d times", n)
-	}
-	rep = c.call(protocol.MethodXrmUpdateRecord, map[string]any{"entityLogicalName": "contact", "id": "6a1d3f0e-0000-4000-8000-000000000001", "data": map[string]any{"lastname": "x"}, "delay": 1})
-	wantCode(t, rep, protocol.CodeBackend)
-	if n := r.ops("updaterecord"); n != 1 {
-		t.Fatalf("updaterecord ran %d times", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// A genuine 404 from the store: exactly one operation.
+		r := startRig(t, rigOptions{})
+		c := r.dial()
+		rep := c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": "contact", "id": "6a1d3f0e-0000-4000-8000-000000000001", "delay": 1})
+		wantCode(t, rep, protocol.CodeBackend)
+		if n := r.ops("retrieverecord"); n != 1 {
+			t.Fatalf("retrieverecord ran %d times", n)
+		}
+		rep = c.call(protocol.MethodXrmUpdateRecord, map[string]any{"entityLogicalName": "contact", "id": "6a1d3f0e-0000-4000-8000-000000000001", "data": map[string]any{"lastname": "x"}, "delay": 1})
+		wantCode(t, rep, protocol.CodeBackend)
+		if n := r.ops("updaterecord"); n != 1 {
+			t.Fatalf("updaterecord ran %d times", n)
+		}
+	})
 }
 
 func TestUpdateAndRetrieveRetried(t *testing.T) {
-	r := startRig(t, rigOptions{})
-	c := r.dial()
-	created, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"firstname": "Ada", "lastname": "Lovelace"}})
-	if rep.Error != nil {
-		t.Fatal(rep.Error)
-	}
-	r.emu.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{
-		{Method: "updaterecord", LatencyMs: 400, Count: 1},
-		{Method: "retrieverecord", Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}, Count: 1},
-	}})
-	rep = c.call(protocol.MethodXrmUpdateRecord, map[string]any{"entityLogicalName": "contact", "id": created.ID, "data": map[string]any{"lastname": "King"}, "delay": 0})
-	var up protocol.XrmUpdateResult
-	if rep.Error != nil || json.Unmarshal(rep.Result, &up) != nil || up.Attempts != 2 || !up.PossiblyReapplied || up.ID != created.ID || up.EntityType != "contact" {
-		t.Fatalf("update: %s %+v", rep.Result, rep.Error)
-	}
-	rep = c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": "contact", "id": created.ID, "options": "?$select=lastname", "delay": 0})
-	var rec map[string]any
-	if rep.Error != nil || json.Unmarshal(rep.Result, &rec) != nil || rec["lastname"] != "King" {
-		t.Fatalf("retrieve: %s %+v", rep.Result, rep.Error)
-	}
-	if n := r.ops("retrieverecord"); n != 1 { // the 503 never reached the store
-		t.Fatalf("retrieverecord ops %d", n)
-	}
-	// No ledger for updates.
-	if l, _ := r.ledger.List(context.Background(), ledger.Filter{}); len(l) != 0 {
-		t.Fatalf("ledger entries %d", len(l))
-	}
-	time.Sleep(300 * time.Millisecond) // let the slow update finish before shutdown
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, rigOptions{})
+		c := r.dial()
+		created, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"firstname": "Ada", "lastname": "Lovelace"}})
+		if rep.Error != nil {
+			t.Fatal(rep.Error)
+		}
+		r.emu.SetFaults(emulator.FaultProfile{Rules: []emulator.FaultRule{
+			{Method: "updaterecord", LatencyMs: 400, Count: 1},
+			{Method: "retrieverecord", Error: &emulator.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}, Count: 1},
+		}})
+		rep = c.call(protocol.MethodXrmUpdateRecord, map[string]any{"entityLogicalName": "contact", "id": created.ID, "data": map[string]any{"lastname": "King"}, "delay": 0})
+		var up protocol.XrmUpdateResult
+		if rep.Error != nil || json.Unmarshal(rep.Result, &up) != nil || up.Attempts != 2 || !up.PossiblyReapplied || up.ID != created.ID || up.EntityType != "contact" {
+			t.Fatalf("update: %s %+v", rep.Result, rep.Error)
+		}
+		rep = c.call(protocol.MethodXrmRetrieveRecord, map[string]any{"entityLogicalName": "contact", "id": created.ID, "options": "?$select=lastname", "delay": 0})
+		var rec map[string]any
+		if rep.Error != nil || json.Unmarshal(rep.Result, &rec) != nil || rec["lastname"] != "King" {
+			t.Fatalf("retrieve: %s %+v", rep.Result, rep.Error)
+		}
+		if n := r.ops("retrieverecord"); n != 1 { // the 503 never reached the store
+			t.Fatalf("retrieverecord ops %d", n)
+		}
+		// No ledger for updates.
+		if l, _ := r.ledger.List(context.Background(), ledger.Filter{}); len(l) != 0 {
+			t.Fatalf("ledger entries %d", len(l))
+		}
+		time.Sleep(300 * time.Millisecond) // let the slow update finish before shutdown
+	})
 }
 
 func TestBadInput(t *testing.T) {

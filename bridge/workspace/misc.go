@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Session indicators, conversations, analytics and the console-app calls.
 
-func (w *Workspace) notifyKpiBreach(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) notifyKpiBreach(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.NotifyKpiBreachParams](call)
 	if err != nil {
 		return nil, err
@@ -31,7 +31,7 @@ func (w *Workspace) notifyKpiBreach(_ context.Context, call backend.Call) (any, 
 	return nil, nil
 }
 
-func (w *Workspace) notifyNewActivity(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) notifyNewActivity(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.NotifyNewActivityParams](call)
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func (w *Workspace) notifyNewActivity(_ context.Context, call backend.Call) (any
 	return nil, nil
 }
 
-func (w *Workspace) updateConversation(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) updateConversation(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.UpdateConversationParams](call)
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ type AnalyticsResult struct {
 	EventName      string `json:"eventName,omitempty"`
 }
 
-func (w *Workspace) initLogAnalytics(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) initLogAnalytics(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.InitLogAnalyticsParams](call)
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func (w *Workspace) initLogAnalytics(_ context.Context, call backend.Call) (any,
 	return AnalyticsResult{Logged: true, ConversationID: data.Conversation.ConversationID}, nil
 }
 
-func (w *Workspace) logAnalyticsEvent(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) logAnalyticsEvent(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.LogAnalyticsEventParams](call)
 	if err != nil {
 		return nil, err
@@ -138,9 +138,11 @@ func (w *Workspace) logAnalyticsEvent(_ context.Context, call backend.Call) (any
 }
 
 // isConsoleApp: the workspace is a multisession console app.
-func (w *Workspace) isConsoleApp(_ context.Context, _ backend.Call) (any, error) { return true, nil }
+func (w *Workspace) isConsoleApp(_ context.Context, _ *correlation.Attempt) (any, error) {
+	return true, nil
+}
 
-func (w *Workspace) openKBSearchControl(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) openKBSearchControl(_ context.Context, call *correlation.Attempt) (any, error) {
 	if _, err := decode[protocol.OpenKBSearchControlParams](call); err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -73,7 +73,7 @@ func result(resp protocol.NotificationResponse) protocol.NotifyEventResult {
 	return protocol.NotifyEventResult{Value: resp}
 }
 
-func (w *Workspace) notifyEvent(ctx context.Context, call backend.Call) (any, error) {
+func (w *Workspace) notifyEvent(ctx context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.NotifyEventParams](call)
 	if err != nil {
 		return nil, err
@@ -165,7 +165,7 @@ func (w *Workspace) pendingNotifications() []*notification {
 	return out
 }
 
-func (w *Workspace) cancelEvent(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) cancelEvent(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.CancelEventParams](call)
 	if err != nil {
 		return nil, err
@@ -199,7 +199,7 @@ type NotesResult struct {
 // insertNotes opens the notes dialog for the agent: a pending item of kind
 // insertNotes that the agent accepts (the note is saved: resolves with the
 // annotation id) or rejects (the dialog was closed: rejects). No timer.
-func (w *Workspace) insertNotes(ctx context.Context, call backend.Call) (any, error) {
+func (w *Workspace) insertNotes(ctx context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.InsertNotesParams](call)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -32,7 +32,7 @@ func (w *Workspace) findPresence(match func(protocol.Presence) bool) (protocol.P
 
 // setPresence matches the text exactly against the presence list, as the
 // reference says; false when none has it.
-func (w *Workspace) setPresence(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) setPresence(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.SetPresenceParams](call)
 	if err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func (w *Workspace) setPresence(_ context.Context, call backend.Call) (any, erro
 	return true, nil
 }
 
-func (w *Workspace) getPresence(_ context.Context, _ backend.Call) (any, error) {
+func (w *Workspace) getPresence(_ context.Context, _ *correlation.Attempt) (any, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.presence, nil
@@ -58,7 +58,7 @@ func (w *Workspace) getPresence(_ context.Context, _ backend.Call) (any, error) 
 
 // setAgentPresence takes a presence object (or its JSON string) and matches
 // it by presenceId, else by presenceText; false when none matches.
-func (w *Workspace) setAgentPresence(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) setAgentPresence(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.SetAgentPresenceParams](call)
 	if err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func (w *Workspace) setAgentPresence(_ context.Context, call backend.Call) (any,
 // maxPresences bounds a presence list.
 const maxPresences = 100
 
-func (w *Workspace) initializeAgentPresenceList(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) initializeAgentPresenceList(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.InitializeAgentPresenceListParams](call)
 	if err != nil {
 		return nil, err

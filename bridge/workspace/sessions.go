@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -46,13 +46,13 @@ func (w *Workspace) providerIDs() []string {
 	return ids
 }
 
-func (w *Workspace) canCreateSession(_ context.Context, _ backend.Call) (any, error) {
+func (w *Workspace) canCreateSession(_ context.Context, _ *correlation.Attempt) (any, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.providerCount() < w.t.MaxSessions, nil
 }
 
-func (w *Workspace) createSession(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) createSession(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.CreateSessionParams](call)
 	if err != nil {
 		return nil, err
@@ -119,13 +119,13 @@ func (w *Workspace) focusLocked(s *wsession) {
 	}
 }
 
-func (w *Workspace) getAllSessions(_ context.Context, _ backend.Call) (any, error) {
+func (w *Workspace) getAllSessions(_ context.Context, _ *correlation.Attempt) (any, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.providerIDs(), nil
 }
 
-func (w *Workspace) getFocusedSession(_ context.Context, _ backend.Call) (any, error) {
+func (w *Workspace) getFocusedSession(_ context.Context, _ *correlation.Attempt) (any, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.focused.provider() {
@@ -134,7 +134,7 @@ func (w *Workspace) getFocusedSession(_ context.Context, _ backend.Call) (any, e
 	return w.focused.id, nil
 }
 
-func (w *Workspace) getSession(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) getSession(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.SessionIDParams](call)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ func (w *Workspace) getSession(_ context.Context, call backend.Call) (any, error
 // requestFocusSession asks for the agent's attention: a session that is not
 // focused is marked with messagesCount unread messages (default 1) until
 // the agent focuses it; the focus itself stays with the agent.
-func (w *Workspace) requestFocusSession(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) requestFocusSession(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.RequestFocusSessionParams](call)
 	if err != nil {
 		return nil, err
@@ -177,7 +177,7 @@ func (w *Workspace) requestFocusSession(_ context.Context, call backend.Call) (a
 	return nil, nil
 }
 
-func (w *Workspace) setSessionTitle(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) setSessionTitle(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.SetSessionTitleParams](call)
 	if err != nil {
 		return nil, err
@@ -206,7 +206,7 @@ func (w *Workspace) setSessionTitle(_ context.Context, call backend.Call) (any, 
 	return title, nil
 }
 
-func (w *Workspace) updateContext(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) updateContext(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.UpdateContextParams](call)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -25,7 +25,7 @@ func (w *Workspace) focusedTab(api, id string) (*tab, error) {
 	return nil, cifErr(api, "The tab "+strconv.Quote(id)+" does not belong to the focused session.")
 }
 
-func (w *Workspace) createTab(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) createTab(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.CreateTabParams](call)
 	if err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ func (w *Workspace) createTab(_ context.Context, call backend.Call) (any, error)
 	return t.id, nil
 }
 
-func (w *Workspace) focusTab(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) focusTab(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.TabIDParams](call)
 	if err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func (w *Workspace) focusTab(_ context.Context, call backend.Call) (any, error) 
 	return nil, nil
 }
 
-func (w *Workspace) getFocusedTab(_ context.Context, _ backend.Call) (any, error) {
+func (w *Workspace) getFocusedTab(_ context.Context, _ *correlation.Attempt) (any, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if t := w.focused.focusedTab; t != nil {
@@ -79,7 +79,7 @@ func (w *Workspace) getFocusedTab(_ context.Context, _ backend.Call) (any, error
 	return nil, nil
 }
 
-func (w *Workspace) getTabs(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) getTabs(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.GetTabsParams](call)
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func (w *Workspace) getTabs(_ context.Context, call backend.Call) (any, error) {
 	return ids, nil
 }
 
-func (w *Workspace) refreshTab(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) refreshTab(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.TabIDParams](call)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func (w *Workspace) refreshTab(_ context.Context, call backend.Call) (any, error
 	return nil, nil
 }
 
-func (w *Workspace) setTabTitle(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) setTabTitle(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.SetTabTitleParams](call)
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func (w *Workspace) setTabTitle(_ context.Context, call backend.Call) (any, erro
 	return in.Title, nil
 }
 
-func (w *Workspace) closeTab(_ context.Context, call backend.Call) (any, error) {
+func (w *Workspace) closeTab(_ context.Context, call *correlation.Attempt) (any, error) {
 	p, err := decode[protocol.TabIDParams](call)
 	if err != nil {
 		return nil, err

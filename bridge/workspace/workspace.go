@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -226,7 +227,7 @@ func (w *Workspace) Name() string { return "workspace" }
 // Execute answers one CIF 2.0 call (see protocol.CIFMethods for the ones
 // whose Answer is AnswerWorkspace). notifyEvent and insertNotes wait for the
 // agent, or for ctx.
-func (w *Workspace) Execute(ctx context.Context, call backend.Call) (json.RawMessage, error) {
+func (w *Workspace) Execute(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
 	h, ok := handlers[call.Method]
 	if !ok {
 		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the agent workspace does not answer %q", call.Method)
@@ -238,7 +239,7 @@ func (w *Workspace) Execute(ctx context.Context, call backend.Call) (json.RawMes
 	return json.Marshal(res)
 }
 
-type handler func(w *Workspace, ctx context.Context, call backend.Call) (any, error)
+type handler func(w *Workspace, ctx context.Context, call *correlation.Attempt) (any, error)
 
 var handlers map[string]handler
 
@@ -313,7 +314,7 @@ func (w *Workspace) ClickToAct() bool {
 }
 
 // decode decodes call's params into P (strictly; -32602 naming the problem).
-func decode[P any](call backend.Call) (*P, error) { return backend.Params[P](call) }
+func decode[P any](call *correlation.Attempt) (*P, error) { return backend.Params[P](call) }
 
 // cifErr is the {"message","msdyn_name"} rejection of api.
 func cifErr(api, message string) error { return protocol.NewCIFMessageError(api, message, "") }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -58,7 +58,7 @@ func call(t *testing.T, ctx context.Context, w *workspace.Workspace, method stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := w.Execute(ctx, backend.Call{Session: "s1", Method: method, Params: raw})
+	res, err := w.Execute(ctx, &correlation.Attempt{Session: "s1", Method: method, Params: raw})
 	return string(res), err
 }
 

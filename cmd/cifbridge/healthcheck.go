@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,8 +17,9 @@ func init() {
 }
 
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("healthcheck", "GETs http://<listen>/readyz and exits 0 when it answers 200, 1 otherwise.", stderr)
+	fs := newFlagSet("healthcheck", "GETs http://<listen>/readyz (https when --tls-cert is set) and exits 0 when it answers 200, 1 otherwise.", stdout)
 	listen := fs.String("listen", "127.0.0.1:8787", "`address` of the daemon (same flag and variable as serve)")
+	tlsCert := fs.String("tls-cert", "", "when set (same flag and variable as serve), the daemon serves https: check over https without verifying the certificate (it checks its own daemon on loopback)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	if _, err := parseFlags(fs, args); errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -30,11 +32,16 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/readyz", nil)
+	scheme, client := "http://", http.DefaultClient
+	if *tlsCert != "" {
+		scheme = "https://"
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a liveness probe of its own daemon
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+host+"/readyz", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("not healthy: %w", err)
 	}

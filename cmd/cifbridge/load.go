@@ -16,6 +16,10 @@ func init() {
 	commands["load"] = command{summary: "drive a bridge with N widget sessions and report latency, errors, timeouts and duplicates", run: runLoad}
 }
 
+// defaultLoadRate is load's offered rate when neither --rate nor --closed is
+// given: light enough for any machine, enough to see timeouts and duplicates.
+const defaultLoadRate = 50
+
 // loadFlags are the flags of cifbridge load.
 type loadFlags struct {
 	url         string
@@ -44,7 +48,7 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a --url host that is not loopback")
 	fs.StringVar(&f.token, "token", "", "bearer `token` for the WebSocket and admin calls (prefer the environment variable)")
 	fs.IntVar(&f.sessions, "sessions", 1, "concurrent widget sessions, each its own WebSocket")
-	fs.Float64Var(&f.rate, "rate", 0, "open loop: offered `calls/s` over all sessions; latency counts from the scheduled send time")
+	fs.Float64Var(&f.rate, "rate", defaultLoadRate, "open loop: offered `calls/s` over all sessions; latency counts from the scheduled send time (not with --closed)")
 	fs.BoolVar(&f.closed, "closed", false, "closed loop: every session keeps --inflight calls outstanding (instead of --rate)")
 	fs.IntVar(&f.inflight, "inflight", 1, "closed loop: calls outstanding per session")
 	fs.IntVar(&f.maxInflight, "max-inflight", 64, "open loop: most calls outstanding per session; a send beyond it is dropped and counted")
@@ -63,13 +67,17 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f loadFlags
-	fs := newFlagSet("load", "Drive a bridge with concurrent widget sessions, open loop (--rate) or closed loop (--closed),\nand report throughput, latency percentiles (HdrHistogram), errors by code, timeouts, late answers,\nretries and duplicates checked against the emulator's ground truth.", stderr)
+	fs := newFlagSet("load", "Drive a bridge with concurrent widget sessions, open loop (--rate) or closed loop (--closed),\nand report throughput, latency percentiles (HdrHistogram), errors by code, timeouts, late answers,\nretries and duplicates checked against the emulator's ground truth.", stdout)
 	f.register(fs)
-	if _, err := parseFlags(fs, args); err != nil {
+	set, err := parseFlags(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if f.closed && !set["rate"] {
+		f.rate = 0 // the default rate is for the open loop only
 	}
 	cfg, err := f.config(stderr)
 	if err != nil {
@@ -80,7 +88,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if errors.Is(err, loadtest.ErrUsage) {
 			return usageError{err}
 		}
-		return fmt.Errorf("load: %w", err)
+		return err
 	}
 	rep.WriteText(stdout)
 	if f.jsonOut != "" {
@@ -104,10 +112,10 @@ func (f *loadFlags) config(progress io.Writer) (loadtest.Config, error) {
 		Seed: f.seed, SeedRecords: f.seedRecords, Progress: progress, ProgressTTY: isTerminal(progress),
 	}
 	if f.sessions < 1 {
-		return cfg, fmt.Errorf("--sessions must be at least 1, got %d", f.sessions)
+		return cfg, fmt.Errorf("--sessions must be at least 1, e.g. --sessions 4; got %d", f.sessions)
 	}
 	if !f.closed && !(f.rate > 0) {
-		return cfg, fmt.Errorf("--rate must be greater than 0 calls/s (or use --closed), got %v", f.rate)
+		return cfg, fmt.Errorf("--rate must be more than 0 calls/s, e.g. --rate %d (or use --closed); got %v", defaultLoadRate, f.rate)
 	}
 	mix, err := loadtest.ParseMix(f.mix)
 	if err != nil {

@@ -217,8 +217,7 @@ func TestLoadBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "rate 0", args: []string{"--url", url, "--rate", "0"}, want: "--rate must be greater than 0"},
-		{name: "no rate", args: []string{"--url", url}, want: "--rate must be greater than 0"},
+		{name: "rate 0", args: []string{"--url", url, "--rate", "0"}, want: "--rate must be more than 0"},
 		{name: "unknown method", args: []string{"--url", url, "--rate", "10", "--mix", "createrecord=1,frobnicate=2"}, want: `unknown method "frobnicate"`},
 		{name: "bad weight", args: []string{"--url", url, "--rate", "10", "--mix", "createrecord=x"}, want: "weight of createrecord"},
 		{name: "unreachable", args: []string{"--url", closed, "--rate", "10", "--duration", "1s"}, want: "cannot reach"},
@@ -305,20 +304,20 @@ func TestLoadRetryDuplicatesMatchLedger(t *testing.T) {
 		answered := int64(0) // the record the widget's successful answer holds
 		for _, a := range e.Attempts {
 			switch a.Outcome {
-			case ledger.OutcomeSuccess:
+			case protocol.LedgerOutcomeSuccess:
 				answered = 1
-			case ledger.OutcomeLateSuccess, ledger.OutcomeLateFailure:
+			case protocol.LedgerOutcomeLateSuccess, protocol.LedgerOutcomeLateFailure:
 				timedOut++
 			default:
 				t.Errorf("ledger entry %s: attempt outcome %q (status %s): want every late answer in", e.ID, a.Outcome, e.Status)
 			}
 		}
 		ledgerExtra += int64(len(e.RecordIDs)) - answered
-		if e.Status == ledger.StatusConfirmed {
+		if e.Status == protocol.LedgerConfirmed {
 			confirmedExtra += int64(len(e.RecordIDs)) - 1
 		}
 	}
-	if statuses[string(ledger.StatusConfirmed)] == 0 {
+	if statuses[string(protocol.LedgerConfirmed)] == 0 {
 		t.Fatalf("ledger %v: no confirmed duplicate; the fault profile did not apply", statuses)
 	}
 	if exhausted == 0 && ledgerExtra != confirmedExtra {
@@ -377,7 +376,7 @@ func TestLoadRetryDuplicatesMatchLedger(t *testing.T) {
 			t.Errorf("JSON report %s = %v, want %d", name, p.got, p.want)
 		}
 	}
-	if doc.Duplicates.Ledger[string(ledger.StatusConfirmed)] != statuses[string(ledger.StatusConfirmed)] {
+	if doc.Duplicates.Ledger[string(protocol.LedgerConfirmed)] != statuses[string(protocol.LedgerConfirmed)] {
 		t.Errorf("JSON report duplicates.ledger %v, want %v", doc.Duplicates.Ledger, statuses)
 	}
 	page, err := os.ReadFile(html)
@@ -386,7 +385,7 @@ func TestLoadRetryDuplicatesMatchLedger(t *testing.T) {
 	}
 	for _, want := range []string{
 		fmt.Sprintf("duplicates: suspected %d, confirmed %d (records); creates flagged possibleDuplicate %d", d.Suspected, d.Confirmed, d.Flagged),
-		fmt.Sprintf("confirmed:%d", statuses[string(ledger.StatusConfirmed)]),
+		fmt.Sprintf("ledger entries: confirmed %d", statuses[string(protocol.LedgerConfirmed)]),
 		fmt.Sprintf("late completions %d, extra records %d", g.LateCompletions, g.ExtraRecords),
 		fmt.Sprintf("of retried calls&#39; attempts %d", rep.Late.Retried),
 		"late completions == late answers; extra records == confirmed duplicates",
@@ -399,7 +398,7 @@ func TestLoadRetryDuplicatesMatchLedger(t *testing.T) {
 
 // ledgerEntries reads every entry of GET /api/v1/ledger on the bridge whose
 // widget URL is wsURL.
-func ledgerEntries(t *testing.T, wsURL string) []ledger.Entry {
+func ledgerEntries(t *testing.T, wsURL string) []protocol.LedgerEntry {
 	t.Helper()
 	base := "http" + strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws"), protocol.PathWidget)
 	resp, err := http.Get(base + ledger.PathList + "?limit=1000")
@@ -407,7 +406,7 @@ func ledgerEntries(t *testing.T, wsURL string) []ledger.Entry {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var body struct{ Entries []ledger.Entry }
+	var body struct{ Entries []protocol.LedgerEntry }
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s, %v", ledger.PathList, resp.Status, err)
 	}

@@ -40,30 +40,50 @@ func (e usageError) Unwrap() error { return e.err }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "cifbridge:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(report(os.Stderr, os.Args[1:], err))
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return usageError{errors.New("no command given")}
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
-		if len(args) == 0 {
-			return usageError{errors.New("no command given")}
-		}
 		return nil
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		usage(stderr)
 		return usageError{fmt.Errorf("unknown command %q", args[0])}
 	}
 	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+// report prints err (if any) for the person at the terminal and returns the
+// exit status: 0, 1 for a failure, 2 for bad input, which also gets one line
+// saying where the usage is (not the whole usage).
+func report(w io.Writer, args []string, err error) int {
+	if err == nil {
+		return 0
+	}
+	name := "cifbridge"
+	if len(args) > 0 {
+		if _, ok := commands[args[0]]; ok {
+			name += " " + args[0]
+		}
+	}
+	fmt.Fprintf(w, "%s: %v\n", name, err)
+	var ue usageError
+	if !errors.As(err, &ue) {
+		return 1
+	}
+	if name == "cifbridge" {
+		fmt.Fprintln(w, "run 'cifbridge --help' for the commands")
+	} else {
+		fmt.Fprintf(w, "run '%s --help' for usage\n", name)
+	}
+	return 2
 }
 
 func usage(w io.Writer) {
@@ -80,8 +100,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'cifbridge <command> --help' for the flags of a command.")
 }
 
-// envName is the environment variable that fills a flag: CIFBRIDGE_ + the
-// flag name upper-cased with - turned into _.
+// envName is the environment variable that fills a flag of serve:
+// CIFBRIDGE_ + the flag name upper-cased with - turned into _. Other
+// subcommands have their own prefix (flagEnv).
 func envName(flag string) string {
 	return "CIFBRIDGE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }

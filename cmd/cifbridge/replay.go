@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/replay"
 )
 
@@ -39,7 +41,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	)
 	fs := newFlagSet("replay [flags] FILE…", "Replays capture files (cifbridge serve --capture-dir, or the browser recorder) against a bridge and compares every answer, event and notification with the captured one.\n"+
 		"Captures that call enreach.xrm.* or mention duplicate-ledger entries are also compared on the ledger's outcome (status and record ids, read from the bridge's /api/v1/ledger for the replayed session); --embedded then wires the retry engine and a fresh ledger into the in-process bridge (kept with --ledger-dir).\n"+
-		"Exit status: 0 all matched, 1 divergence, 2 bad input.", stderr)
+		"Exit status: 0 all matched, 1 divergence (or the bridge could not be reached), 2 bad input (flags, files, values).", stdout)
 	fs.StringVar(&url, "url", "", "widget endpoint of a running bridge, ws://HOST:PORT/v1/widget (events are raised through its admin API)")
 	fs.BoolVar(&embedded, "embedded", false, "start a bridge in-process per capture with the capture's profile and CIF timeout (emulator backend; host backend with --mode full; plus the retry engine and a ledger when the capture needs them)")
 	fs.StringVar(&mode, "mode", replay.ModeWidget, "`mode`: widget (play the widget side) or full (also play the host peer with the captured backend answers and latencies)")
@@ -59,29 +61,39 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	switch {
 	case len(files) == 0:
-		return usageError{errors.New("replay: name at least one capture FILE")}
+		return usageError{errors.New("name at least one capture FILE, e.g. cifbridge replay --embedded session.jsonl")}
 	case embedded == (url != ""):
-		return usageError{errors.New("replay: give exactly one of --url ws://HOST:PORT/v1/widget or --embedded")}
+		return usageError{errors.New("give exactly one of --url ws://HOST:PORT/v1/widget or --embedded")}
 	case mode != replay.ModeWidget && mode != replay.ModeFull:
-		return usageError{fmt.Errorf("replay: unknown --mode %q: use widget or full", mode)}
+		return usageError{fmt.Errorf("unknown --mode %q: use --mode widget or --mode full", mode)}
 	case speed < 0:
-		return usageError{fmt.Errorf("replay: --speed must be >= 0, got %v", speed)}
+		return usageError{fmt.Errorf("--speed must be 0 or more (e.g. --speed 2 for twice as fast, 0 for no pauses), got %v", speed)}
+	case tolerance < 0:
+		return usageError{fmt.Errorf("--latency-tolerance must be 0 or more, e.g. --latency-tolerance 250ms; got %v", tolerance)}
+	case grace < 0:
+		return usageError{fmt.Errorf("--grace must be 0 or more, e.g. --grace 30s; got %v", grace)}
 	case faults != "" && (!embedded || mode != replay.ModeWidget):
-		return usageError{errors.New("replay: --faults needs --embedded in widget mode")}
+		return usageError{errors.New("--faults needs --embedded in widget mode")}
 	case ledgerDir != "" && !embedded:
-		return usageError{errors.New("replay: --ledger-dir needs --embedded (with --url the bridge's own ledger is read)")}
+		return usageError{errors.New("--ledger-dir needs --embedded (with --url the bridge's own ledger is read)")}
 	}
-	var faultJSON []byte
+	if url != "" {
+		if err := checkWidgetURL(url); err != nil {
+			return usageError{err}
+		}
+	}
 	if faults != "" {
 		b, err := os.ReadFile(filepath.Clean(faults))
-		if err != nil {
-			return usageError{fmt.Errorf("replay: --faults: %w", err)}
+		if err == nil {
+			_, err = emulator.ParseFaultProfile(b)
 		}
-		faultJSON = b
+		if err != nil {
+			return usageError{fmt.Errorf("--faults %s: %w", faults, err)}
+		}
 	}
 	caps, err := replay.Load(files...)
 	if err != nil {
-		return usageError{fmt.Errorf("replay: %w", err)}
+		return usageError{err}
 	}
 	rules := replay.Rules{LatencyTolerance: tolerance, Ignore: ignore}
 	report := &replay.Report{}
@@ -92,30 +104,30 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			name := c.Name()
 			opts.Progress = func(sent, total int) { fmt.Fprintf(stderr, "\r%s: %d/%d frames sent", name, sent, total) }
 		}
-		var emb *replay.Embedded
+		var emb *embeddedDaemon
 		if embedded {
-			eo := &replay.EmbeddedOptions{Faults: faultJSON, Ledger: c.NeedsLedger()}
-			if eo.Ledger && ledgerDir != "" {
-				eo.LedgerDir = filepath.Join(ledgerDir, fmt.Sprintf("capture-%d", i+1)) // not the session id: it comes from the file
-				if err := os.MkdirAll(eo.LedgerDir, 0o750); err != nil {
-					return fmt.Errorf("replay: --ledger-dir: %w", err)
+			dir := ""
+			if ledgerDir != "" && c.NeedsLedger() {
+				dir = filepath.Join(ledgerDir, fmt.Sprintf("capture-%d", i+1)) // not the session id: it comes from the file
+				if err := os.MkdirAll(dir, 0o750); err != nil {
+					return fmt.Errorf("--ledger-dir: %w", err)
 				}
 			}
-			emb, err = replay.StartEmbedded(c.Header, mode, eo)
+			emb, err = startEmbedded(ctx, c.Header, mode, faults, dir)
 			if err != nil {
-				return usageError{fmt.Errorf("replay %s: %w", c.Name(), err)}
+				return usageError{fmt.Errorf("%s: %w", c.Name(), err)}
 			}
-			opts.URL = emb.URL
+			opts.URL = emb.url
 		}
 		rep, err := replay.Run(ctx, c, opts)
 		if emb != nil {
-			emb.Close()
+			emb.close()
 		}
 		if tty {
 			fmt.Fprint(stderr, "\r\033[K")
 		}
 		if err != nil {
-			return fmt.Errorf("replay %s: %w", c.Name(), err)
+			return fmt.Errorf("%s: %w", c.Name(), err)
 		}
 		report.Sessions = append(report.Sessions, rep)
 	}
@@ -123,11 +135,26 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if jsonOut != "" {
 		b, _ := json.MarshalIndent(report, "", "  ")
 		if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("replay: write --json: %w", err)
+			return fmt.Errorf("write --json: %w", err)
 		}
 	}
 	if !report.OK() {
 		return errDiverged
+	}
+	return nil
+}
+
+// checkWidgetURL accepts a bridge's widget endpoint: ws:// or wss://
+// with a host.
+func checkWidgetURL(raw string) error {
+	u, err := neturl.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--url %q is not a URL (%v): give the widget endpoint, e.g. --url ws://127.0.0.1:8787/v1/widget", raw, err)
+	case u.Scheme != "ws" && u.Scheme != "wss":
+		return fmt.Errorf("--url %q must start with ws:// or wss://, e.g. --url ws://127.0.0.1:8787/v1/widget", raw)
+	case u.Host == "":
+		return fmt.Errorf("--url %q has no host, e.g. --url ws://127.0.0.1:8787/v1/widget", raw)
 	}
 	return nil
 }

@@ -5,15 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
-	"github.com/cifbridge/cifbridge/replay"
 )
 
 func goldenPath(name string) string { return filepath.Join("..", "..", "replay", "testdata", name) }
@@ -88,7 +90,7 @@ func TestReplayCommandIncidentLedger(t *testing.T) {
 	}
 	defer led.Close()
 	entries, err := led.List(context.Background(), ledger.Filter{})
-	if err != nil || len(entries) != 1 || entries[0].Status != ledger.StatusConfirmed || len(entries[0].RecordIDs) != 2 || entries[0].Session != rep.Sessions[0].LiveSession {
+	if err != nil || len(entries) != 1 || entries[0].Status != protocol.LedgerConfirmed || len(entries[0].RecordIDs) != 2 || entries[0].Session != rep.Sessions[0].LiveSession {
 		t.Errorf("kept ledger: %+v %v", entries, err)
 	}
 }
@@ -97,12 +99,14 @@ func TestReplayCommandIncidentLedger(t *testing.T) {
 // ledger API (--url), a capture with ledger entries cannot match: the
 // entry is reported missing with the reason.
 func TestReplayCommandLedgerNeedsBridgeLedger(t *testing.T) {
-	e, err := replay.StartEmbedded(protocol.CaptureHeader{Profile: protocol.ProfileCIF1, TimeoutMs: 1000}, replay.ModeFull, nil)
+	srv, err := bridge.New(bridge.Config{HostBackend: true, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	out, err := runReplayCmd("--url", e.URL, "--mode", "full", "--speed", "0", goldenPath("incident.jsonl"))
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	out, err := runReplayCmd("--url", "ws"+strings.TrimPrefix(hs.URL, "http")+protocol.PathWidget, "--mode", "full", "--speed", "0", goldenPath("incident.jsonl"))
 	if !errors.Is(err, errDiverged) {
 		t.Fatalf("err = %v, want a divergence\n%s", err, out)
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -164,16 +163,16 @@ func TestRetryLedgerSurvivesSIGKILL(t *testing.T) {
 	}
 
 	d2 := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms")
-	var e ledger.Entry
+	var e protocol.LedgerEntry
 	if code := d2.getJSON(t, "/api/v1/ledger/"+out.LedgerID, &e); code != http.StatusOK {
 		t.Fatalf("GET entry after restart: %d %+v", code, e)
 	}
-	if e.ID != out.LedgerID || e.Status != ledger.StatusSuspected || e.Entity != "contact" || e.Method != protocol.MethodXrmCreateRecord ||
-		len(e.Attempts) != 2 || e.Attempts[0].Outcome != ledger.OutcomeTimeout || e.Attempts[1].RecordID != out.ID ||
+	if e.ID != out.LedgerID || e.Status != protocol.LedgerSuspected || e.Entity != "contact" || e.Method != protocol.MethodXrmCreateRecord ||
+		len(e.Attempts) != 2 || e.Attempts[0].Outcome != protocol.LedgerOutcomeTimeout || e.Attempts[1].RecordID != out.ID ||
 		len(e.RecordIDs) != 1 || e.RecordIDs[0] != out.ID || e.Key == "" || e.Session == "" {
 		t.Fatalf("entry after restart: %+v", e)
 	}
-	var list struct{ Entries []ledger.Entry }
+	var list struct{ Entries []protocol.LedgerEntry }
 	if code := d2.getJSON(t, "/api/v1/ledger?status=suspected", &list); code != http.StatusOK || len(list.Entries) != 1 {
 		t.Fatalf("list after restart: %d %+v", code, list)
 	}

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,7 +39,6 @@ type serveFlags struct {
 	emulatorFaults  string
 	emulatorMax     int
 	allowedOrigins  string
-	token           string
 	maxMessageBytes int64
 	maxInflight     int
 	lateWindow      time.Duration
@@ -48,6 +46,8 @@ type serveFlags struct {
 	drainTimeout    time.Duration
 	logLevel        string
 	logFormat       string
+	tlsCert         string
+	tlsKey          string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -61,7 +61,6 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.emulatorFaults, "emulator-faults", "", "JSON `file` with the emulator's initial fault profile (latency, errors, drops); also PUT /api/v1/emulator/faults")
 	fs.IntVar(&f.emulatorMax, "emulator-max-records", emulator.DefaultMaxRecords, "most records created at run time the emulator keeps (seeded ones are always kept); past it the oldest record not read, updated or referenced lately is evicted (counted in /api/v1/emulator/stats), so a long load run keeps bounded memory and the emulator's garbage collection stays out of the bridge's latency; -1 keeps everything")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated browser Origin `patterns` allowed besides the bridge's own host and loopback, e.g. '*.crm4.dynamics.com,https://widget.example.com'")
-	fs.StringVar(&f.token, "token", "", "bearer `token` required from widgets, hosts and admin calls (prefer the environment variable: flags show in ps)")
 	fs.Int64Var(&f.maxMessageBytes, "max-message-bytes", 1<<20, "largest WebSocket message in `bytes`; a larger one closes the connection with 1009")
 	fs.IntVar(&f.maxInflight, "max-inflight", 64, "most concurrent calls per session; more are answered with -32003")
 	fs.DurationVar(&f.lateWindow, "late-window", 10*time.Minute, "how long a timed-out attempt waits for its late answer")
@@ -69,6 +68,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long in-flight calls may finish before they are answered -32007")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or console (default: console on a terminal, json otherwise)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` (chain): serve https and wss instead of http and ws; needs --tls-key. With --listen 127.0.0.1:443 the host page /host/ gets a port-less https origin")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 }
 
 // servePlugin adds one concern to serve. Each
@@ -112,9 +113,12 @@ type namedPlugin struct {
 // runs in one process share nothing. Adding a part means adding one line here.
 func newServePlugins() []namedPlugin {
 	return []namedPlugin{
+		{"access", &accessPlugin{}},       // serve_access.go: per-role tokens, --allowed-hosts, the non-loopback rule
 		{"capture", &capturePlugin{}},     // serve_capture.go: --capture-dir, frames to JSONL
 		{"dataverse", &dataversePlugin{}}, // serve_dataverse.go: --backend dataverse
 		{"enreach", &enreachPlugin{}},     // serve_enreach.go: --enreach-url upstream
+		{"limits", &limitsPlugin{}},       // serve_limits.go: send budget, call rate, connection caps, keepalive
+		{"hostpage", &hostPagePlugin{}},   // serve_hostpage.go: /host/ settings, --host-trusted-origins
 		{"pprof", &pprofPlugin{}},         // serve_pprof.go: --pprof under /api/v1/debug/pprof/
 		{"retry", &retryPlugin{}},         // serve_retry.go: ledger under --data-dir, enreach.xrm.*
 		{"web", webPlugin{}},              // serve_web.go: dashboard stream
@@ -158,14 +162,22 @@ func (env *serveEnv) given(names ...string) []string {
 	return out
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f serveFlags
-	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/.", stderr)
+// newServeCommand is serve's FlagSet with the flags of serve and of every
+// part of newServePlugins bound to a fresh set of values: every run of serve
+// and every daemon replay --embedded starts one starts here.
+func newServeCommand(out io.Writer) (*flag.FlagSet, *serveFlags, []namedPlugin) {
+	f := &serveFlags{}
+	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/, the emulated Dynamics main window at http://<listen>/host/?widget=<url> (give it a port-less origin: --listen 127.0.0.1:80, see README \"Run a real widget\").", out)
 	f.register(fs)
 	plugins := newServePlugins()
 	for _, p := range plugins {
 		p.flags(fs)
 	}
+	return fs, f, plugins
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f, plugins := newServeCommand(stdout)
 	set, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -176,11 +188,63 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
+	d, err := newDaemon(ctx, f, set, plugins, log)
+	if err != nil {
+		return err
+	}
+	addr := d.ln.Addr().String()
+	ws, web := "ws://", "http://"
+	if d.tls {
+		ws, web = "wss://", "https://"
+	}
+	log.Info().
+		Str("widget", ws+addr+protocol.PathWidget).
+		Str("host", ws+addr+protocol.PathHost).
+		Str("dashboard", web+addr+"/").
+		Str("hostPage", web+portless(addr, d.tls)+"/host/").
+		Str("backend", f.backend).Str("profile", f.profile).Dur("cifTimeout", d.env.Config.CIFTimeout()).
+		Str("dataDir", f.dataDir).Str("version", version).
+		Msg("cifbridge serving on " + ws + addr + protocol.PathWidget)
+	errc := d.serve()
+	select {
+	case err := <-errc:
+		d.shutdown()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: draining in-flight calls")
+	d.shutdown()
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// daemon is what serve runs: the bridge with every part of newServePlugins,
+// listening. replay --embedded builds the same.
+type daemon struct {
+	env *serveEnv
+	srv *bridge.Server
+	hs  *http.Server
+	ln  net.Listener
+	tls bool // ln serves https and wss (--tls-cert)
+
+	once sync.Once
+}
+
+// newDaemon builds serve's daemon from parsed flags: the backend, then each
+// part's configure (in newServePlugins order), bridge.New, each part's
+// start, and the listener on --listen. On error what was built is stopped
+// again.
+func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins []namedPlugin, log zerolog.Logger) (d *daemon, err error) {
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		return nil, usageError{fmt.Errorf("--listen %q is not HOST:PORT (%v), e.g. --listen 127.0.0.1:8787", f.listen, err)}
+	}
+	if f.profile != protocol.ProfileCIF1 && f.profile != protocol.ProfileCIF2 {
+		return nil, usageError{fmt.Errorf("unknown --profile %q: use --profile %s (CIF 1.0, 10 s timeout) or --profile %s (CIF 2.0, 100 s)", f.profile, protocol.ProfileCIF1, protocol.ProfileCIF2)}
+	}
 	cfg := bridge.Config{
 		Profile:         f.profile,
 		LateWindow:      f.lateWindow,
 		ResumeWindow:    f.resumeWindow,
-		Token:           f.token,
 		MaxMessageBytes: f.maxMessageBytes,
 		MaxInFlight:     f.maxInflight,
 		DrainTimeout:    f.drainTimeout,
@@ -190,7 +254,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if set["cif-timeout"] {
 		if f.cifTimeout <= 0 {
-			return usageError{fmt.Errorf("--cif-timeout must be positive, got %v", f.cifTimeout)}
+			return nil, usageError{fmt.Errorf("--cif-timeout must be positive, e.g. --cif-timeout 10s; got %v", f.cifTimeout)}
 		}
 		cfg.Timeout = f.cifTimeout
 	}
@@ -199,15 +263,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
 	}
+	tlsCfg, err := loadTLS(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, usageError{err}
+	}
 	if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
-		return fmt.Errorf("create --data-dir: %w", err)
+		return nil, fmt.Errorf("create --data-dir: %w", err)
 	}
 	var emu *emulator.Emulator
 	switch f.backend {
 	case "emulator":
-		emu, err = newEmulator(f, log)
+		emu, err = newEmulator(*f, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cfg.Backend = emu
 		cfg.OnSessionEnd = emu.ForgetSession
@@ -217,72 +285,80 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.HostBackend = true
 	default:
 		if !backendKnown(f.backend) {
-			return usageError{fmt.Errorf("unknown --backend %q: use emulator, host%s", f.backend, extraBackends())}
+			return nil, usageError{fmt.Errorf("unknown --backend %q: use emulator, host%s", f.backend, extraBackends())}
 		}
 	}
 	web.Mount(cfg.Extra)
-	env := &serveEnv{Flags: &f, Set: set, Config: &cfg, Emulator: emu, Log: log, plugins: plugins}
+	env := &serveEnv{Flags: f, Set: set, Config: &cfg, Emulator: emu, Log: log, plugins: plugins}
+	built := &daemon{env: env}
 	defer func() {
-		for i := len(plugins) - 1; i >= 0; i-- {
-			plugins[i].stop(env)
+		if err != nil {
+			built.stopPlugins()
 		}
 	}()
 	for _, p := range plugins {
 		if err := p.configure(env); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 	if cfg.Backend == nil && !cfg.HostBackend {
-		return usageError{fmt.Errorf("--backend %s is not configured: see cifbridge serve --help", f.backend)}
+		return nil, usageError{fmt.Errorf("--backend %s is not configured: see cifbridge serve --help", f.backend)}
 	}
-
-	srv, err := bridge.New(cfg)
-	if err != nil {
-		return usageError{err}
+	if built.srv, err = bridge.New(cfg); err != nil {
+		return nil, usageError{err}
 	}
-	env.Server = srv
+	env.Server = built.srv
 	for _, p := range plugins {
 		if err := p.start(ctx, env); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.listen, err)
+	if built.ln, err = net.Listen("tcp", f.listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", f.listen, listenHint(f.listen, err))
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
+	if tlsCfg != nil {
+		built.ln = tls.NewListener(built.ln, tlsCfg)
+		built.tls = true
+	}
+	built.hs = &http.Server{
+		Handler:           built.srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
 	}
-	addr := ln.Addr().String()
-	_, timeout := profileTimeout(cfg)
-	log.Info().
-		Str("widget", "ws://"+addr+protocol.PathWidget).
-		Str("host", "ws://"+addr+protocol.PathHost).
-		Str("dashboard", "http://"+addr+"/").
-		Str("backend", f.backend).Str("profile", f.profile).Dur("cifTimeout", timeout).
-		Bool("tokenRequired", f.token != "").Str("dataDir", f.dataDir).Str("version", version).
-		Msg("cifbridge serving on ws://" + addr + protocol.PathWidget)
+	return built, nil
+}
+
+// serve serves HTTP and WebSockets on the listener; the channel gets the
+// error that stopped it.
+func (d *daemon) serve() <-chan error {
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	go func() { errc <- d.hs.Serve(d.ln) }()
+	return errc
+}
+
+// shutdown drains the bridge within --drain-timeout, closes the HTTP
+// server and stops the parts in reverse order. Once.
+func (d *daemon) shutdown() {
+	d.once.Do(func() {
+		log := d.env.Log
+		sctx, cancel := context.WithTimeout(context.Background(), d.env.Flags.drainTimeout+5*time.Second)
+		defer cancel()
+		if err := d.srv.Shutdown(sctx); err != nil {
+			log.Warn().Err(err).Msg("drain did not finish in time")
+		}
+		hctx, hcancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer hcancel()
+		_ = d.hs.Shutdown(hctx)
+		d.stopPlugins()
+	})
+}
+
+// stopPlugins runs every part's stop, in reverse order (they close files
+// and databases; a part that never configured has nothing to stop).
+func (d *daemon) stopPlugins() {
+	for i := len(d.env.plugins) - 1; i >= 0; i-- {
+		d.env.plugins[i].stop(d.env)
 	}
-	log.Info().Msg("shutting down: draining in-flight calls")
-	sctx, cancel := context.WithTimeout(context.Background(), f.drainTimeout+5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("drain did not finish in time")
-	}
-	hctx, hcancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer hcancel()
-	_ = hs.Shutdown(hctx)
-	log.Info().Msg("stopped")
-	return nil
 }
 
 // extraBackendNames are backends added by plug-ins (serve_dataverse.go).
@@ -303,16 +379,6 @@ func extraBackends() string {
 		out += " or " + n
 	}
 	return out
-}
-
-func profileTimeout(cfg bridge.Config) (string, time.Duration) {
-	if cfg.Timeout > 0 {
-		return cfg.Profile, cfg.Timeout
-	}
-	if cfg.Profile == protocol.ProfileCIF2 {
-		return cfg.Profile, protocol.TimeoutCIF2Ms * time.Millisecond
-	}
-	return cfg.Profile, protocol.TimeoutCIF1Ms * time.Millisecond
 }
 
 func newEmulator(f serveFlags, log zerolog.Logger) (*emulator.Emulator, error) {
@@ -344,17 +410,9 @@ func newEmulator(f serveFlags, log zerolog.Logger) (*emulator.Emulator, error) {
 		return nil, err
 	}
 	if faults != nil {
-		var p emulator.FaultProfile
-		dec := json.NewDecoder(bytes.NewReader(faults))
-		dec.DisallowUnknownFields()
-		err := dec.Decode(&p)
-		if err == nil {
-			err = p.Validate()
-		}
-		if err != nil {
+		if cfg.Faults, err = emulator.ParseFaultProfile(faults); err != nil {
 			return nil, usageError{fmt.Errorf("--emulator-faults %s: %w", f.emulatorFaults, err)}
 		}
-		cfg.Faults = &p
 	}
 	e, err := emulator.New(cfg)
 	if err != nil {

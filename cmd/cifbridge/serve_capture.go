@@ -138,7 +138,7 @@ func (p *capturePlugin) profile(session string) (string, int64) {
 			return prof, timeout.Milliseconds()
 		}
 	}
-	_, timeout := profileTimeout(*p.env.Config)
+	timeout := p.env.Config.CIFTimeout()
 	return p.env.Config.Profile, timeout.Milliseconds()
 }
 

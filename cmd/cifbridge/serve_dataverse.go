@@ -66,7 +66,7 @@ func (p *dataversePlugin) configure(env *serveEnv) error {
 	if len(missing) > 0 {
 		return usageError{fmt.Errorf("--backend dataverse needs %s", strings.Join(missing, ", "))}
 	}
-	if _, cif := profileTimeout(*env.Config); p.timeout <= 0 || p.timeout >= cif {
+	if cif := env.Config.CIFTimeout(); p.timeout <= 0 || p.timeout >= cif {
 		return usageError{fmt.Errorf("--dataverse-timeout %v must be positive and shorter than the CIF timeout %v", p.timeout, cif)}
 	}
 	if p.pageSize < 0 || p.pageSize > dataverse.MaxSearchRecords {

@@ -129,10 +129,10 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{name: "help lists env names", args: []string{"serve", "--help"}, wantOut: "env CIFBRIDGE_CIF_TIMEOUT"},
 		{name: "help shows defaults", args: []string{"serve", "--help"}, wantOut: "(default 127.0.0.1:8787)"},
-		{name: "unknown flag", args: []string{"serve", "--nope"}, wantUsage: true, wantOut: "flag provided but not defined: -nope"},
+		{name: "unknown flag", args: []string{"serve", "--nope"}, wantUsage: true, wantOut: "unknown flag --nope"},
 		{name: "bad backend", args: []string{"serve", "--backend", "oracle", "--listen", "127.0.0.1:0"}, wantUsage: true},
 		{name: "bad env value", args: []string{"serve"}, env: map[string]string{"CIFBRIDGE_CIF_TIMEOUT": "soon"}, wantUsage: true, wantOut: "CIFBRIDGE_CIF_TIMEOUT"},
-		{name: "bad profile", args: []string{"serve", "--profile", "cif3", "--listen", "127.0.0.1:0"}, wantUsage: true, wantOut: "unknown profile"},
+		{name: "bad profile", args: []string{"serve", "--profile", "cif3", "--listen", "127.0.0.1:0"}, wantUsage: true, wantOut: "unknown --profile \"cif3\""},
 		{name: "bad emulator bound", args: []string{"serve", "--emulator-max-records", "0", "--listen", "127.0.0.1:0"}, wantUsage: true, wantOut: "--emulator-max-records must be a positive count"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantUsage: true, wantOut: "unknown command"},
 		{name: "version", args: []string{"version"}, wantOut: "cifbridge dev"},

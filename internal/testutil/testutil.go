@@ -1,8 +1,9 @@
-// Package testutil holds the small helpers the backend tests share: a log
+// Package testutil holds the small helpers the tests share: a log
 // sink that is safe for concurrent writers and a check that no secret
-// reached a log line, an error or a capture.
+// reached a log line, an error or a capture, and an in-memory listener for
+// running a bridge inside a testing/synctest bubble.
 //
-// Entry points: Buffer, NoSecrets, SortedKeys.
+// Entry points: Buffer, NoSecrets, SortedKeys, PipeListener.
 package testutil
 
 import (

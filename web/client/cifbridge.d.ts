@@ -199,8 +199,13 @@ export interface ClientEventMap {
   open: CustomEvent<OpenEventDetail>;
   close: CustomEvent<{ code?: number; reason?: string; wasConnected: boolean }>;
   reconnecting: CustomEvent<{ attempt: number; delayMs: number }>;
+  /** A resume was refused (the session is gone, or not ours: -32004); the client started a new session. */
   sessionlost: CustomEvent<{ session: string; error: CifBridgeError }>;
-  /** The client stopped for good: first connection not made within connectTimeoutMs, maxRetries spent, or hello refused. */
+  /**
+   * The client stopped for good: first connection not made within
+   * connectTimeoutMs, maxRetries spent, a fresh hello refused, or the
+   * session moved to another connection (close 4001).
+   */
   giveup: CustomEvent<{ error: CifBridgeError }>;
   late: CustomEvent<LateDetail>;
   ledger: CustomEvent<LedgerDetail>;

@@ -65,5 +65,11 @@ export function streamURL(path) {
   return path + (path.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(token);
 }
 
+/** url with the page's ?token= added, for links to pages that take one. */
+export function withToken(url) {
+  if (!token) return url;
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+}
+
 /** True when the page was opened with ?token=. */
 export const hasToken = token !== "";

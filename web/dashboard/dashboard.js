@@ -5,19 +5,24 @@
 // leftMs. The ledger, the emulator and the event form live in their own
 // modules.
 
-import { api, streamURL, ApiError, hasToken } from "./api.js";
+import { api, streamURL, ApiError, hasToken, withToken } from "./api.js";
 import { h, setText, syncRows, fmtInt, fmtMs, fmtCountdown, fmtClock, shortId } from "./dom.js";
 import { initLedger } from "./ledger.js";
 import { initEmulator } from "./emulator.js";
 import { initEvents } from "./events.js";
+import { initWorkspace } from "./workspace.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 100;
 
-/** The latest snapshot and when it arrived (performance.now()). */
-const live = { snap: null, at: 0, lateSeen: new Map(), counters: null };
+/**
+ * The latest snapshot and when it arrived (performance.now()); the late
+ * records and ended late records already fed.
+ */
+const live = { snap: null, at: 0, lateSeen: null, endedSeen: null };
 
 const eventsPanel = initEvents({ onSelect: selectSession });
+const workspacePanel = initWorkspace({ selected: () => eventsPanel.selected() });
 initLedger({ onOpenCount: (n) => setKpi("k-ledger", n, n > 0 ? "bad" : "") });
 initEmulator();
 
@@ -111,14 +116,18 @@ function onSnapshot(snap) {
 
   const sessions = snap.sessions || [];
   const inflight = sessions.flatMap((s) => s.inflight.map((a) => ({ ...a, timeoutMs: s.timeoutMs })));
-  inflight.sort((a, b) => a.leftMs - b.leftMs);
+  // Calls CIF runs without a timer (openForm, notifyEvent, insertNotes:
+  // noTimeout) wait for the agent: after the counting-down ones.
+  inflight.sort((a, b) => !!a.noTimeout - !!b.noTimeout || a.leftMs - b.leftMs);
   const late = sessions.flatMap((s) => s.late);
   late.sort((a, b) => b.overdueMs - a.overdueMs);
   // At most MAX_ROWS rows per table: the nearest the timeout, the longest overdue.
   setText($("inflight-hint"), c.inflight > MAX_ROWS ? `showing the ${MAX_ROWS} nearest the timeout of ${fmtInt(c.inflight)}` : "time left before the CIF timeout");
   renderInflight(inflight.slice(0, MAX_ROWS));
-  renderLate(late.slice(0, MAX_ROWS), c);
+  renderLate(late.slice(0, MAX_ROWS));
+  feedEnded(snap.recentLate || []);
   renderSessions(sessions, snap.sessionsTotal);
+  $("empty-state").hidden = snap.sessionsTotal > 0;
   eventsPanel.setSessions(sessions);
   tick();
 }
@@ -153,7 +162,7 @@ function renderInflight(list) {
   });
 }
 
-function renderLate(list, counters) {
+function renderLate(list) {
   syncRows($("late"), list, {
     cols: 5,
     empty: "No late records",
@@ -171,41 +180,50 @@ function renderLate(list, counters) {
       row._at = live.at;
     },
   });
-  // The feed: new late records are timeouts; records that left the table got
-  // their late answer or expired (the counters tell which).
+  // The feed: a record new in the table is a timeout (or an abandoned call).
   const now = new Date();
-  const seen = new Map(list.map((a) => [a.id, a]));
-  if (live.counters) {
+  if (live.lateSeen) {
     for (const a of list) {
-      if (!live.lateSeen.has(a.id)) feed(now, a.state === "abandoned" ? "abandoned" : "timeout", "warn", a, a.state === "abandoned" ? "caller went away" : "no answer within " + fmtMs(new Date(a.deadline) - new Date(a.started)));
-    }
-    const answered = (counters.lateAnswers || 0) - (live.counters.lateAnswers || 0);
-    const expired = (counters.expired || 0) - (live.counters.expired || 0);
-    for (const [id, a] of live.lateSeen) {
-      if (seen.has(id)) continue;
-      if (expired > 0 && answered <= 0) feed(now, "expired", "bad", a, "no answer in the late window");
-      else feed(now, "late answer", "info", a, "answered after the timeout (≈ " + fmtMs(a.overdueMs) + " late)");
+      if (live.lateSeen.has(a.id)) continue;
+      if (a.state === "abandoned") feed(now, "abandoned", "warn", a, "the widget went away before the answer");
+      else feed(now, "timeout", "warn", a, "no answer within " + fmtMs(new Date(a.deadline) - new Date(a.started)));
     }
   }
-  live.lateSeen = seen;
-  live.counters = counters;
+  live.lateSeen = new Set(list.map((a) => a.id));
   const ol = $("late-feed");
   if (!ol.children.length) ol.append(h("li", { class: "empty" }, "Nothing yet"));
 }
 
-function feed(t, what, tone, a, detail) {
+// feedEnded adds the late records that ended since the last snapshot (all of
+// them on the first): each with the lateness the bridge measured for it
+// (lateByMs, the figure bridge.late gave the widget) and its outcome.
+function feedEnded(ended) {
+  const fresh = ended.filter((e) => !live.endedSeen || !live.endedSeen.has(e.attemptId));
+  for (const e of fresh.reverse()) {
+    const a = { id: e.attemptId, session: e.session, method: e.widgetMethod ? e.widgetMethod + " → " + e.method : e.method };
+    const after = fmtInt(e.lateByMs) + " ms after the CIF timeout";
+    if (e.outcome === "success") feed(new Date(e.at), "late answer", "info", a, "succeeded " + after, e.outcome);
+    else if (e.outcome === "failure") {
+      const why = e.error ? ": " + e.error.message + (e.error.code ? " (" + e.error.code + ")" : "") : "";
+      feed(new Date(e.at), "late failure", "bad", a, "failed " + after + why, e.outcome);
+    } else feed(new Date(e.at), "expired", "bad", a, "no answer within the late window: outcome unknown", e.outcome);
+  }
+  live.endedSeen = new Set(ended.map((e) => e.attemptId));
+}
+
+function feed(t, what, tone, a, detail, outcome) {
   const ol = $("late-feed");
   const empty = ol.querySelector(".empty");
   if (empty) empty.remove();
   ol.prepend(
     h(
       "li",
-      {},
+      { dataset: { testid: "feed-item", kind: what.replace(/ /g, "-"), attempt: a.id, outcome: outcome || "" } },
       h("time", {}, fmtClock(t)),
       h("span", { class: "badge " + tone }, what),
       h("span", { class: "mono", title: a.session }, a.method),
       h("span", { class: "mono", title: a.id }, shortId(a.session, 12)),
-      h("span", { class: "muted" }, detail),
+      h("span", { class: "muted detail", title: detail }, detail),
     ),
   );
   while (ol.children.length > 50) ol.lastChild.remove();
@@ -251,8 +269,25 @@ function renderSessions(list, total) {
 
 function selectSession(id) {
   eventsPanel.select(id);
+  workspacePanel.select();
   for (const row of $("sessions").querySelectorAll("tr[data-key]")) row.classList.toggle("selected", row.dataset.key === id);
 }
+
+// --- empty state -----------------------------------------------------------
+
+// The links carry the page's token; the host page is linked only when this
+// daemon serves it.
+function initEmptyState() {
+  $("link-softphone").href = withToken("/examples/softphone.html");
+  $("link-host").href = withToken("/host/");
+  $("widget-url").textContent = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/widget";
+  fetch("/host/", { method: "HEAD", cache: "no-store" })
+    .then((res) => {
+      $("item-host").hidden = !res.ok;
+    })
+    .catch(() => {});
+}
+initEmptyState();
 
 // --- countdowns, every 100 ms -----------------------------------------------
 
@@ -262,15 +297,22 @@ function tick() {
     const a = row._attempt;
     if (!a) continue;
     const since = now - row._at;
+    setText(row.querySelector(".elapsed"), fmtMs(a.elapsedMs + since));
+    const box = row.querySelector(".left");
+    if (a.noTimeout) {
+      // No CIF timeout: no countdown (its deadline is only the safety limit).
+      if (box.dataset.tone !== "agent") box.dataset.tone = "agent";
+      setText(box.querySelector(".txt"), "waiting for the agent");
+      box.title = "no CIF timeout; the safety limit ends it at " + fmtClock(a.deadline);
+      continue;
+    }
     const total = Math.max(1, new Date(a.deadline) - new Date(a.started));
     const left = Math.max(0, a.leftMs - since);
     const frac = left / total;
-    const box = row.querySelector(".left");
     const tone = frac > 0.5 ? "" : frac > 0.2 ? "warn" : "bad";
     if ((box.dataset.tone || "") !== tone) box.dataset.tone = tone;
     box.querySelector(".fill").style.width = (frac * 100).toFixed(1) + "%";
     setText(box.querySelector(".txt"), fmtCountdown(left));
-    setText(row.querySelector(".elapsed"), fmtMs(a.elapsedMs + since));
   }
   for (const row of $("late").querySelectorAll("tr[data-key]")) {
     const a = row._attempt;

@@ -181,7 +181,7 @@ export function initEmulator() {
   $("emu-reset").addEventListener("click", async () => {
     if (!confirm("Empty the emulator's store and counters?")) return;
     try {
-      await api("/api/v1/emulator/reset", { method: "POST" });
+      await api("/api/v1/emulator/reset", { method: "POST", body: {} }); // JSON: the bridge refuses state changes without it (cross-site guard)
       statsMsg("store reset", "ok");
       stats();
     } catch (err) {

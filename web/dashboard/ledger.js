@@ -4,7 +4,7 @@
 // "ledger not available" and is asked again every 15 s.
 
 import { api, ApiError } from "./api.js";
-import { h, setText, syncRows, shortId, fmtClock } from "./dom.js";
+import { h, setText, syncRows, shortId, fmtClock, fmtInt } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -83,6 +83,7 @@ export function initLedger(hooks) {
       ]);
       const shown = entries(list);
       render(shown);
+      showTotals(list && list.totals);
       hooks.onOpenCount(entries(all || list).filter(isOpen).length);
       const open = shown.filter(isOpen).length;
       msg(shown.length ? `${shown.length} entr${shown.length === 1 ? "y" : "ies"}` + (open ? `, ${open} need${open === 1 ? "s" : ""} attention` : "") : "", open ? "warn" : "");
@@ -90,6 +91,7 @@ export function initLedger(hooks) {
       if (err && err.name === "AbortError") return;
       if (err instanceof ApiError && err.status === 404) {
         render(null);
+        showTotals(null);
         hooks.onOpenCount(undefined);
         msg("ledger not available: this cifbridge has no ledger API (GET /api/v1/ledger answered 404)");
         next = ABSENT_POLL_MS;
@@ -100,6 +102,17 @@ export function initLedger(hooks) {
       if (inflight === ctl) inflight = null;
     }
     timer = setTimeout(refresh, next);
+  }
+
+  // The whole ledger's duplicate counters, as the bridge defines them
+  // (GET /api/v1/ledger's totals; the same as cifbridge_duplicates_*_total).
+  function showTotals(t) {
+    const el = $("ledger-totals");
+    if (!t || typeof t.suspected !== "number") {
+      setText(el, "");
+      return;
+    }
+    setText(el, `ever suspected ${fmtInt(t.suspected)} · confirmed ${fmtInt(t.confirmed)}`);
   }
 
   function render(list) {

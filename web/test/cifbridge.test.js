@@ -260,6 +260,7 @@ test("reconnect: pending calls reject with CONNECTION_LOST, nothing is re-sent, 
   const hellos = bridge.calls("bridge.hello");
   assert.equal(hellos.length, 2);
   assert.equal(hellos[1].params.session, "s-1");
+  assert.equal(hellos[1].params.resumeToken, "t-s-1", "the resume carries the session's resume token");
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(bridge.calls("cif.createrecord").length, 1, "create not re-sent");
   assert.equal(bridge.calls("enreach.xrm.createRecord").length, 1, "xrm create not re-sent");
@@ -445,4 +446,35 @@ test("resumeToken from bridge.hello is sent back when resuming, and only then", 
   assert.equal(hellos[1].params.resumeToken, "rt-1");
   assert.equal(client.resumeToken, "rt-2", "a fresh token replaces the used one");
   client.close();
+});
+
+test("a resume refused with -32004 (not our session) starts a new session: sessionlost", async () => {
+  const bridge = new FakeBridge();
+  const hello = bridge.handlers.get("bridge.hello");
+  bridge.on("bridge.hello", (p, m, s) => {
+    if (p.session && p.resumeToken !== "rt-ok") throw { code: -32004, message: `session ${p.session} is not yours to resume` };
+    return hello(p, m, s);
+  });
+  const client = await connect("ws://x", { WebSocket: bridge.WebSocket, ...FAST, session: "s-old", resumeToken: "stale" });
+  const hellos = bridge.calls("bridge.hello");
+  assert.equal(hellos.length, 2);
+  assert.deepEqual([hellos[0].params.session, hellos[0].params.resumeToken], ["s-old", "stale"]);
+  assert.equal(hellos[1].params.session, undefined, "the second hello starts a new session");
+  assert.equal(hellos[1].params.resumeToken, undefined);
+  assert.equal(client.session, "s-1");
+  client.close();
+});
+
+test("close 4001 (the session moved to another connection) stops the client: no reconnect, giveup", async () => {
+  const { bridge, client } = await setup();
+  const gaveUp = once(client, "giveup");
+  bridge.drop(4001);
+  const ev = await gaveUp;
+  assert.equal(ev.detail.error.code, ErrorCode.NotConnected);
+  assert.match(ev.detail.error.message, /session s-1 moved to another connection \(close 4001\)/);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(bridge.sockets.length, 1, "no reconnect");
+  assert.equal(bridge.calls("bridge.hello").length, 1);
+  const err = await client.call("cif.getmode").catch((e) => e);
+  assert.equal(err.code, ErrorCode.NotConnected);
 });

@@ -20,6 +20,7 @@ export class FakeBridge {
       timeoutMs: this.timeoutMs,
       version: "fake",
       resumed: !!p.session,
+      resumeToken: "t-" + (p.session || "s-" + this.sessions),
     }));
     const bridge = this;
     this.WebSocket = class extends FakeSocket {

@@ -12,6 +12,9 @@ import { VERSION } from "./version.js";
 
 const PROFILE_TIMEOUTS = { cif1: 10_000, cif2: 100_000 };
 
+/** The close code of a connection whose session another connection resumed (protocol.CloseSessionMoved). */
+const CLOSE_SESSION_MOVED = 4001;
+
 const DEFAULTS = Object.freeze({
   profile: "cif1",
   protocols: ["cifbridge.v1"],
@@ -277,9 +280,10 @@ export class Connection extends EventTarget {
         }
         return;
       }
-      // The bridge refused the hello (unauthorized, unknown session, …).
-      if (params.session && err.code !== ErrorCode.Unauthorized) {
-        // The session is gone: start a new one on the same socket.
+      // The bridge refused the hello. A refused resume (the session is gone,
+      // or not ours: -32004 without its resumeToken) starts a new session on
+      // the same socket; a refused fresh hello stops the client.
+      if (params.session) {
         const old = this.session;
         this.session = null;
         this.resumeToken = null;
@@ -321,7 +325,17 @@ export class Connection extends EventTarget {
     // Never re-send: whatever was in flight has an unknown outcome.
     this._retireAll();
     const detail = { code: ev && ev.code, reason: ev && ev.reason, wasConnected: wasReady };
+    // 4001: another connection resumed this session; taking it back would
+    // start a tug of war, so this client stops.
+    if (ev && ev.code === 4001) this._closed = true;
     this.dispatchEvent(new CustomEvent("close", { detail }));
+    if (detail.code === CLOSE_SESSION_MOVED) {
+      // Another connection resumed this session: it lives on there. Resuming
+      // it again would take it back, and the two would fight over it.
+      const why = `session ${this.session} moved to another connection (close ${CLOSE_SESSION_MOVED}): this client stops`;
+      this._giveUp(new CifBridgeError(ErrorCode.NotConnected, why, { closeCode: CLOSE_SESSION_MOVED }, "bridge.hello"));
+      return;
+    }
     if (!this._closed) this._scheduleReconnect();
   }
 

@@ -218,6 +218,8 @@ export async function startProxy(target) {
 
 /** JSON over the daemon's admin API; resolves {status, body}. */
 export async function adminJSON(base, method, p, body) {
+  // The bridge refuses a state change without a JSON body (cross-site guard).
+  if (body === undefined && method !== "GET") body = {};
   const res = await fetch(base + p, {
     method,
     headers: body === undefined ? {} : { "Content-Type": "application/json" },

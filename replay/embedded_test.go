@@ -1,9 +1,7 @@
-package replay
+package replay_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,10 +16,15 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
+	"github.com/cifbridge/cifbridge/replay"
 )
 
-// Embedded is an in-process bridge on loopback for one replay.
-type Embedded struct {
+// embedded is an in-process bridge on loopback for the replay tests:
+// bridge.New with the emulator (widget mode) or host peers (full mode), and
+// the retry engine with a ledger when asked. cifbridge replay --embedded
+// runs serve's own daemon instead (cmd/cifbridge/replay_embedded.go); the
+// tests here need its parts (Server, Emulator, Ledger, OnFrame) at hand.
+type embedded struct {
 	URL      string // ws://127.0.0.1:PORT/v1/widget
 	Server   *bridge.Server
 	Emulator *emulator.Emulator // nil in full mode (the replayer is the host)
@@ -30,10 +33,8 @@ type Embedded struct {
 	tmpDir   string // removed by Close
 }
 
-// EmbeddedOptions configure StartEmbedded. A nil value means defaults.
-type EmbeddedOptions struct {
-	// Faults is a JSON emulator fault profile (widget mode only).
-	Faults []byte
+// embeddedOptions configure startEmbedded. A nil value means defaults.
+type embeddedOptions struct {
 	// Ledger wires the retry engine (enreach.xrm.*) and a duplicate ledger
 	// into the bridge the way serve does, with the ledger's REST API at
 	// /api/v1/ledger. Set it when the capture needs them (NeedsLedger).
@@ -46,12 +47,12 @@ type EmbeddedOptions struct {
 	Configure func(*bridge.Config)
 }
 
-// StartEmbedded starts a bridge with the capture header's profile and CIF
+// startEmbedded starts a bridge with the capture header's profile and CIF
 // timeout: in widget mode on a zero-latency emulator, in full mode with host
 // peers as the backend. Close it when done.
-func StartEmbedded(h protocol.CaptureHeader, mode string, opts *EmbeddedOptions) (*Embedded, error) {
+func startEmbedded(h protocol.CaptureHeader, mode string, opts *embeddedOptions) (*embedded, error) {
 	if opts == nil {
-		opts = &EmbeddedOptions{}
+		opts = &embeddedOptions{}
 	}
 	cfg := bridge.Config{
 		Profile:      h.Profile,
@@ -60,25 +61,11 @@ func StartEmbedded(h protocol.CaptureHeader, mode string, opts *EmbeddedOptions)
 		Version:      "replay",
 		Extra:        map[string]http.Handler{},
 	}
-	e := &Embedded{}
-	if mode == ModeFull {
+	e := &embedded{}
+	if mode == replay.ModeFull {
 		cfg.HostBackend = true
 	} else {
-		ecfg := emulator.Config{}
-		if len(opts.Faults) > 0 {
-			var p emulator.FaultProfile
-			dec := json.NewDecoder(bytes.NewReader(opts.Faults))
-			dec.DisallowUnknownFields()
-			err := dec.Decode(&p)
-			if err == nil {
-				err = p.Validate()
-			}
-			if err != nil {
-				return nil, fmt.Errorf("faults: %w", err)
-			}
-			ecfg.Faults = &p
-		}
-		emu, err := emulator.New(ecfg)
+		emu, err := emulator.New(emulator.Config{})
 		if err != nil {
 			return nil, fmt.Errorf("emulator: %w", err)
 		}
@@ -120,7 +107,7 @@ func StartEmbedded(h protocol.CaptureHeader, mode string, opts *EmbeddedOptions)
 
 // openLedger opens the duplicate ledger in dir (a temporary one when empty)
 // and mounts its REST API on extra.
-func (e *Embedded) openLedger(dir string, extra map[string]http.Handler) error {
+func (e *embedded) openLedger(dir string, extra map[string]http.Handler) error {
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "cifbridge-replay-")
 		if err != nil {
@@ -140,7 +127,7 @@ func (e *Embedded) openLedger(dir string, extra map[string]http.Handler) error {
 	return nil
 }
 
-func (e *Embedded) closeLedger() {
+func (e *embedded) closeLedger() {
 	if e.Ledger != nil {
 		_ = e.Ledger.Close()
 	}
@@ -150,7 +137,7 @@ func (e *Embedded) closeLedger() {
 }
 
 // Close shuts the bridge down and closes the ledger.
-func (e *Embedded) Close() {
+func (e *embedded) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = e.Server.Shutdown(ctx)

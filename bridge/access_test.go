@@ -1,0 +1,259 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// status sends one HTTP request to the bridge and returns the status and
+// the error message of an {"error":…} answer.
+func (tb *testBridge) status(t *testing.T, method, path string, header http.Header, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, tb.hs.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
+	}
+	resp, err := tb.hs.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct{ Error struct{ Message string } }
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &e)
+	return resp.StatusCode, e.Error.Message
+}
+
+// dialStatus opens a WebSocket and returns 101 or the refusal's status.
+func (tb *testBridge) dialStatus(t *testing.T, path string, header http.Header) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	opts := &websocket.DialOptions{HTTPHeader: header}
+	if h := header.Get("Host"); h != "" {
+		opts.Host = h
+	}
+	ws, resp, err := websocket.Dial(ctx, tb.wsURL(path), opts)
+	if err == nil {
+		ws.CloseNow()
+		return http.StatusSwitchingProtocols
+	}
+	if resp == nil {
+		t.Fatalf("dial %s: %v", path, err)
+	}
+	return resp.StatusCode
+}
+
+// Each role's token opens its own door only: a widget token (which a
+// browser exposes) never opens /v1/host, /api/ or /metrics; the admin token
+// opens all; /livez and /readyz stay open.
+func TestRoleTokens(t *testing.T) {
+	tb := startBridge(t, bridge.Config{Tokens: bridge.Tokens{Widget: "w-tok", Host: "h-tok", Admin: "a-tok"}})
+	bearer := func(tok string) http.Header {
+		if tok == "" {
+			return http.Header{}
+		}
+		return http.Header{"Authorization": {"Bearer " + tok}}
+	}
+	const ok, no = http.StatusOK, http.StatusUnauthorized
+	tests := []struct {
+		token                      string
+		widget, host, api, metrics int
+	}{
+		{token: "", widget: no, host: no, api: no, metrics: no},
+		{token: "nope", widget: no, host: no, api: no, metrics: no},
+		{token: "w-tok", widget: http.StatusSwitchingProtocols, host: no, api: no, metrics: no},
+		{token: "h-tok", widget: no, host: http.StatusSwitchingProtocols, api: no, metrics: no},
+		{token: "a-tok", widget: http.StatusSwitchingProtocols, host: http.StatusSwitchingProtocols, api: ok, metrics: ok},
+	}
+	for _, tt := range tests {
+		t.Run("token "+tt.token, func(t *testing.T) {
+			h := bearer(tt.token)
+			if got := tb.dialStatus(t, protocol.PathWidget, h); got != tt.widget {
+				t.Errorf("/v1/widget: %d, want %d", got, tt.widget)
+			}
+			if got := tb.dialStatus(t, protocol.PathHost, h); got != tt.host {
+				t.Errorf("/v1/host: %d, want %d", got, tt.host)
+			}
+			for _, p := range []string{"/api/v1/status", "/api/v1/sessions", "/api/v1/emulator/stats"} {
+				if got, msg := tb.status(t, "GET", p, h, ""); got != tt.api {
+					t.Errorf("%s: %d, want %d", p, got, tt.api)
+				} else if got == no && !strings.Contains(msg, "admin token") {
+					t.Errorf("%s: message %q does not say which token", p, msg)
+				}
+			}
+			if got, _ := tb.status(t, "GET", "/metrics", h, ""); got != tt.metrics {
+				t.Errorf("/metrics: %d, want %d", got, tt.metrics)
+			}
+			for _, p := range []string{"/livez", "/readyz"} {
+				if got, _ := tb.status(t, "GET", p, h, ""); got != ok {
+					t.Errorf("%s: %d, want 200 without any token", p, got)
+				}
+			}
+		})
+	}
+	// The widget token also works as ?access_token= (browsers cannot set
+	// WebSocket headers), and still only for widgets.
+	if got, _ := tb.status(t, "GET", "/api/v1/status?access_token=w-tok", nil, ""); got != no {
+		t.Errorf("widget token as access_token on /api/: %d", got)
+	}
+}
+
+// With only the old Token set, it is the admin token: it opens every role,
+// and nothing else does.
+func TestOldTokenIsTheAdminToken(t *testing.T) {
+	tb := startBridge(t, bridge.Config{Token: "old"})
+	h := http.Header{"Authorization": {"Bearer old"}}
+	if got := tb.dialStatus(t, protocol.PathWidget, h); got != http.StatusSwitchingProtocols {
+		t.Fatalf("widget with the old token: %d", got)
+	}
+	if got := tb.dialStatus(t, protocol.PathWidget, nil); got != http.StatusUnauthorized {
+		t.Fatalf("widget without: %d", got)
+	}
+	var st struct{ Security bridge.SecurityStatus }
+	tb.getJSON(t, "/api/v1/status", h, &st)
+	if len(st.Security.OpenRoles) != 0 {
+		t.Fatalf("open roles %v", st.Security.OpenRoles)
+	}
+}
+
+func (tb *testBridge) getJSON(t *testing.T, path string, h http.Header, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", tb.hs.URL+path, nil)
+	for k, vv := range h {
+		req.Header[k] = vv
+	}
+	resp, err := tb.hs.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+}
+
+// DNS rebinding: a name that is not loopback, the listen address or
+// --allowed-hosts is refused on HTTP and WebSocket alike, even with a
+// matching Origin.
+func TestHostHeaderGuard(t *testing.T) {
+	tb := startBridge(t, bridge.Config{AllowedHosts: []string{"*.corp.example", "bridge.example.com"}, ListenAddr: "0.0.0.0:8787"})
+	tests := []struct {
+		host string
+		ok   bool
+	}{
+		{"rebind.evil.com", false},
+		{"rebind.evil.com:8787", false},
+		{"localhost.evil.com", false},
+		{"127.0.0.1.evil.com", false},
+		{"localhost:8787", true},
+		{"app.localhost", true},
+		{"127.0.0.1:8787", true},
+		{"[::1]:8787", true},
+		{"10.1.2.3:8787", true}, // listening on every address: any IP
+		{"bridge.example.com", true},
+		{"BRIDGE.example.com.:8787", true},
+		{"x.corp.example:8787", true},
+		{"corp.example", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			h := http.Header{"Host": {tt.host}, "Origin": {"http://" + tt.host}}
+			wantHTTP, wantWS := http.StatusOK, http.StatusSwitchingProtocols
+			if !tt.ok {
+				wantHTTP, wantWS = http.StatusMisdirectedRequest, http.StatusMisdirectedRequest
+			}
+			for _, p := range []string{"/api/v1/status", "/readyz", "/metrics"} {
+				got, msg := tb.status(t, "GET", p, h, "")
+				if got != wantHTTP {
+					t.Errorf("%s: %d, want %d", p, got, wantHTTP)
+				}
+				if !tt.ok && !strings.Contains(msg, "--allowed-hosts") {
+					t.Errorf("%s: message %q does not say what to do", p, msg)
+				}
+			}
+			if got, _ := tb.status(t, "POST", "/api/v1/emulator/reset", h.Clone(), "{}"); tt.ok != (got != http.StatusMisdirectedRequest) {
+				t.Errorf("reset: %d", got)
+			}
+			if got := tb.dialStatus(t, protocol.PathWidget, h); got != wantWS {
+				t.Errorf("widget socket: %d, want %d", got, wantWS)
+			}
+		})
+	}
+	// Listening on one address: another IP is not this bridge's.
+	tb2 := startBridge(t, bridge.Config{ListenAddr: "192.0.2.7:8787"})
+	if got, _ := tb2.status(t, "GET", "/livez", http.Header{"Host": {"192.0.2.7:8787"}}, ""); got != http.StatusOK {
+		t.Errorf("listen address: %d", got)
+	}
+	if got, _ := tb2.status(t, "GET", "/livez", http.Header{"Host": {"192.0.2.8:8787"}}, ""); got != http.StatusMisdirectedRequest {
+		t.Errorf("another address: %d", got)
+	}
+}
+
+// A page on another site cannot change the bridge: state-changing admin
+// requests need an allowed Origin (when one is sent) and a JSON body type.
+func TestAdminRefusesCrossSiteChanges(t *testing.T) {
+	tb := startBridge(t, bridge.Config{AllowedOrigins: []string{"https://ops.example.com"}})
+	self := "http://" + strings.TrimPrefix(tb.hs.URL, "http://")
+	json := "application/json"
+	tests := []struct {
+		name   string
+		method string
+		origin string
+		ctype  string
+		body   string
+		want   int
+	}{
+		{"evil origin with JSON", "POST", "https://evil.example", json, "{}", http.StatusForbidden},
+		{"null origin", "POST", "null", json, "{}", http.StatusForbidden},
+		{"loopback page on another port", "POST", "http://localhost:3000", json, "{}", http.StatusForbidden},
+		{"form post from the same origin", "POST", self, "application/x-www-form-urlencoded", "a=1", http.StatusUnsupportedMediaType},
+		{"text/plain without origin", "POST", "", "text/plain", "{}", http.StatusUnsupportedMediaType},
+		{"no content type", "POST", "", "", "", http.StatusUnsupportedMediaType},
+		{"same origin JSON", "POST", self, json, "{}", http.StatusNoContent},
+		{"allowed origin JSON", "POST", "https://ops.example.com", json + "; charset=utf-8", "{}", http.StatusNoContent},
+		{"no origin JSON (curl)", "POST", "", json, "", http.StatusNoContent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.origin != "" {
+				h.Set("Origin", tt.origin)
+			}
+			if tt.ctype != "" {
+				h.Set("Content-Type", tt.ctype)
+			}
+			got, msg := tb.status(t, tt.method, "/api/v1/emulator/reset", h, tt.body)
+			if got != tt.want {
+				t.Fatalf("%d %q, want %d", got, msg, tt.want)
+			}
+			if got == http.StatusUnsupportedMediaType && !strings.Contains(msg, "Content-Type: application/json") {
+				t.Fatalf("message %q does not say what to send", msg)
+			}
+		})
+	}
+	// Reads stay open to any page's GET (CORS keeps the answer from it).
+	if got, _ := tb.status(t, "GET", "/api/v1/status", http.Header{"Origin": {"https://evil.example"}}, ""); got != http.StatusOK {
+		t.Fatalf("GET with a foreign origin: %d", got)
+	}
+}

@@ -1,0 +1,45 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// FuzzValidateCIF: the params check of every cif.* call never panics;
+// a refusal is -32602 (or -32601 for an unknown method) with a message,
+// and accepted params go on to the backend as a JSON object.
+func FuzzValidateCIF(f *testing.F) {
+	for _, s := range []string{
+		`{"entityName":"contact","value":{"firstname":"Aino"}}`, `{"entityName":"contact","value":"{\"a\":1}"}`,
+		`{"entityName":"contact","entityId":"x","value":{}}`, `{"entityName":" ","entityId":"x"}`,
+		`{"value":true}`, `{"value":null}`, `{}`, `null`, `[]`, `{"entityName":"contact","queryParameters":"?$top=1","searchOnly":true}`,
+		`{"entityName":"contact","value":"not an object"}`, `{"x":1}`,
+	} {
+		f.Add(protocol.MethodCreateRecord, []byte(s))
+	}
+	methods := append([]string{"cif.createSession", "cif.nope"}, protocol.WidgetMethods...)
+	f.Fuzz(func(t *testing.T, method string, params []byte) {
+		if len(params) > 0 && !json.Valid(params) {
+			return // params reach validateCIF as a member of a decoded message
+		}
+		for _, m := range append(methods, method) {
+			if len(m) < 4 || m[:4] != protocol.CIFPrefix {
+				continue
+			}
+			out, _, err := validateCIF(m, params)
+			if err != nil {
+				var pe *protocol.Error
+				if !errors.As(err, &pe) || (pe.Code != protocol.CodeInvalidParams && pe.Code != protocol.CodeMethodNotFound) || pe.Message == "" {
+					t.Fatalf("%s refused %q with %v", m, params, err)
+				}
+				continue
+			}
+			if len(out) > 0 && (out[0] != '{' || !json.Valid(out)) {
+				t.Fatalf("%s accepted %q as %q", m, params, out)
+			}
+		}
+	})
+}

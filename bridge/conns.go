@@ -1,0 +1,99 @@
+package bridge
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// logSampleInterval is how often a connection may log a line of each
+// reason a client can trigger at will (refusals, unmatched answers).
+const logSampleInterval = 10 * time.Second
+
+// connCaps counts open WebSockets, globally and per client IP, so that
+// the caps are checked before the upgrade.
+type connCaps struct {
+	mu    sync.Mutex
+	total int
+	perIP map[string]int
+}
+
+// limitConns wraps a WebSocket endpoint: past a connection cap it answers
+// HTTP 503 before the upgrade; otherwise it holds a slot for as long as h
+// runs (the connection's lifetime) and hands h a ResponseWriter whose
+// hijacked connection refuses oversized frame headers at once.
+func (s *Server) limitConns(role string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r)
+		if which := s.caps.acquire(ip, s.cfg.MaxConns, s.cfg.MaxConnsPerIP); which != "" {
+			s.metrics.connRefused.WithLabelValues(which).Inc()
+			if ok, n := s.capLogs.Allow(which); ok {
+				s.log.Warn().Str("role", role).Str("ip", ip).Str("cap", which).Int("alsoRefused", n).
+					Msg("refused a WebSocket: connection cap reached (one line per 10 s)")
+			}
+			msg := "too many connections to the bridge (" + strconv.Itoa(s.cfg.MaxConns) + ", --max-conns); retry later"
+			if which == "per_ip" {
+				msg = "too many connections from " + ip + " (" + strconv.Itoa(s.cfg.MaxConnsPerIP) + ", --max-conns-per-ip); close some or retry later"
+			}
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, protocol.Errorf(protocol.CodeOverloaded, "%s", msg))
+			return
+		}
+		defer s.caps.release(ip)
+		h(rpcconn.GuardFrames(w, s.cfg.MaxMessageBytes), r)
+	}
+}
+
+// acquire takes a slot for ip, or names the cap that refuses it.
+func (c *connCaps) acquire(ip string, total, perIP int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if total > 0 && c.total >= total {
+		return "global"
+	}
+	if perIP > 0 && c.perIP[ip] >= perIP {
+		return "per_ip"
+	}
+	c.total++
+	if c.perIP == nil {
+		c.perIP = map[string]int{}
+	}
+	c.perIP[ip]++
+	return ""
+}
+
+func (c *connCaps) release(ip string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if c.perIP[ip]--; c.perIP[ip] <= 0 {
+		delete(c.perIP, ip)
+	}
+}
+
+// clientIP is the peer's address without its port (no proxy headers are
+// trusted: a client could set them).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// connOptions fills the transport options every WebSocket shares.
+func (s *Server) connOptions(log zerolog.Logger, o rpcconn.Options) rpcconn.Options {
+	o.Logger = log
+	o.MaxSendBytes = s.cfg.MaxSendBytes
+	o.PingInterval = s.cfg.PingInterval
+	o.IdleTimeout = s.cfg.IdleTimeout
+	o.ReadTimeout = s.cfg.ReadTimeout
+	return o
+}

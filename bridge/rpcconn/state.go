@@ -1,0 +1,173 @@
+package rpcconn
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// phase is where a connection is in its life; it only moves forward.
+type phase uint8
+
+const (
+	// phaseOpen: messages are queued and written, calls registered.
+	phaseOpen phase = iota
+	// phaseClosing: a close is under way (ours, or the writer failed):
+	// nothing more is queued or registered; the writer writes what was
+	// queued before, then stops.
+	phaseClosing
+	// phaseClosed: the reader ended; every pending call was retired.
+	phaseClosed
+)
+
+// state is everything about a connection that changes as it closes, and the
+// outgoing queue whose last message must not race with the close. mu guards
+// it; advance is the one place the phase moves.
+type state struct {
+	mu    sync.Mutex
+	phase phase
+	// cause is why the connection left phaseOpen: the close this side sent
+	// (*closeSent), a write error, or the read error that ended it.
+	cause error
+	// sentClose is true when closeWith started a close handshake.
+	sentClose bool
+	// readerDone is set when the reader returned; no keepalive starts after.
+	readerDone bool
+	// pending are the calls waiting for their answer, by id; closed and
+	// dropped when the phase becomes phaseClosed.
+	pending map[string]chan *protocol.Message
+	// queue holds the messages waiting for the writer.
+	queue [][]byte
+	// queued counts the bytes in queue and being written (the writer
+	// subtracts without the lock once a message is written).
+	queued atomic.Int64
+}
+
+// advance moves the phase forward to to, recording cause when it is the
+// first one; it reports whether the phase moved. Reaching phaseClosed
+// retires every pending call: its waiter sees the channel closed and
+// returns a *ClosedError with the cause.
+func (c *Conn) advance(to phase, cause error) bool {
+	c.st.mu.Lock()
+	moved := c.advanceLocked(to, cause)
+	c.st.mu.Unlock()
+	if moved {
+		select { // the writer looks at the phase when it wakes
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return moved
+}
+
+func (c *Conn) advanceLocked(to phase, cause error) bool {
+	st := &c.st
+	if to <= st.phase {
+		return false
+	}
+	from := st.phase
+	st.phase = to
+	c.closing.Store(true)
+	if st.cause == nil {
+		st.cause = cause
+	}
+	if _, ok := cause.(*closeSent); ok && from == phaseOpen {
+		st.sentClose = true
+	}
+	if to == phaseClosed {
+		for id, ch := range st.pending {
+			close(ch)
+			delete(st.pending, id)
+		}
+	}
+	return true
+}
+
+// end records that the reader ended with err (Run).
+func (c *Conn) end(err error) {
+	if err == nil {
+		err = ErrClosed
+	}
+	c.advance(phaseClosed, err)
+}
+
+// closeStarted tells whether closeWith started a close handshake.
+func (st *state) closeStarted() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.sentClose
+}
+
+// sentClose returns the close this side sent, if it did.
+func (c *Conn) sentClose() *closeSent {
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	cs, _ := c.st.cause.(*closeSent)
+	return cs
+}
+
+// closedErr is what a call retired by the close returns.
+func (c *Conn) closedErr() error {
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	return &ClosedError{Err: c.st.cause}
+}
+
+// register adds a pending call; false once the connection is closing.
+func (c *Conn) register(id string, ch chan *protocol.Message) bool {
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	if c.st.phase != phaseOpen {
+		return false
+	}
+	c.st.pending[id] = ch
+	return true
+}
+
+// forget removes a pending call that ends without its answer.
+func (c *Conn) forget(id string) {
+	c.st.mu.Lock()
+	delete(c.st.pending, id)
+	c.st.mu.Unlock()
+}
+
+// take removes and returns the pending call id answers, if any.
+func (c *Conn) take(id string) (chan *protocol.Message, bool) {
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	ch, ok := c.st.pending[id]
+	delete(c.st.pending, id)
+	return ch, ok
+}
+
+// send queues one message for the writer without blocking. It is refused
+// (false) once the connection is closing: such a message would never be
+// written. A peer whose unwritten messages pass MaxSendBytes is not reading:
+// it is closed with 1008.
+func (c *Conn) send(b []byte) bool {
+	st := &c.st
+	st.mu.Lock()
+	if st.phase != phaseOpen {
+		st.mu.Unlock()
+		return false
+	}
+	n := int64(len(b))
+	if q := st.queued.Load(); q > 0 && q+n > c.opts.MaxSendBytes {
+		cause := &closeSent{code: websocket.StatusPolicyViolation, reason: budgetReason(c.opts.MaxSendBytes)}
+		c.advanceLocked(phaseClosing, cause)
+		st.mu.Unlock()
+		c.startClose(cause)
+		return false
+	}
+	st.queued.Add(n)
+	st.queue = append(st.queue, b)
+	st.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}

@@ -1,0 +1,242 @@
+package rpcconn_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+)
+
+// rawHandshake upgrades conn by hand, so a test can then send frames no
+// WebSocket library would (a stalled half frame, a 2^62-byte header).
+func rawHandshake(t *testing.T, conn net.Conn) *bufio.Reader {
+	t.Helper()
+	req := "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %s", resp.Status)
+	}
+	return br
+}
+
+// frameHeader is a masked client frame header announcing n payload bytes.
+func frameHeader(opcode byte, fin bool, n uint64) []byte {
+	b0 := opcode
+	if fin {
+		b0 |= 0x80
+	}
+	h := []byte{b0, 0x80 | 127}
+	h = binary.BigEndian.AppendUint64(h, n)
+	return append(h, 0, 0, 0, 0) // zero mask: the payload goes as is
+}
+
+// readCloseFrame reads server frames until a close frame and returns its code.
+func readCloseFrame(br *bufio.Reader) (websocket.StatusCode, string, error) {
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return 0, "", err
+		}
+		n := uint64(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var e [2]byte
+			io.ReadFull(br, e[:])
+			n = uint64(binary.BigEndian.Uint16(e[:]))
+		case 127:
+			var e [8]byte
+			io.ReadFull(br, e[:])
+			n = binary.BigEndian.Uint64(e[:])
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(br, p); err != nil {
+			return 0, "", err
+		}
+		if h[0]&0x0f == 8 && len(p) >= 2 {
+			return websocket.StatusCode(binary.BigEndian.Uint16(p)), string(p[2:]), nil
+		}
+	}
+}
+
+// TestOversizedFrameHeaderRefusedAtOnce: a header announcing 2^62 bytes is
+// answered with 1009 before any payload is sent (SetReadLimit alone waits
+// for the limit's worth of payload first).
+func TestOversizedFrameHeaderRefusedAtOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		frames [][]byte
+	}{
+		{"one frame of 2^62", [][]byte{frameHeader(1, true, 1<<62)}},
+		{"fragments adding up past the limit", [][]byte{
+			append(frameHeader(1, false, 3000), make([]byte, 3000)...),
+			frameHeader(0, true, 3000),
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, rpcconn.Options{}, 4096)
+			conn, err := net.Dial("tcp", strings.TrimPrefix(s.hs.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			br := rawHandshake(t, conn)
+			for _, f := range tt.frames {
+				conn.Write(f)
+			}
+			// No payload follows: only a server that refuses on the header
+			// answers; one that waits would leave this read hanging.
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			code, reason, err := readCloseFrame(br)
+			if err != nil {
+				t.Fatalf("no close frame: %v", err)
+			}
+			if code != websocket.StatusMessageTooBig || !strings.Contains(reason, "too big") {
+				t.Fatalf("closed with %d %q, want 1009", code, reason)
+			}
+			if err := <-s.errs; !errors.Is(err, rpcconn.ErrMessageTooBig) {
+				t.Fatalf("Run = %v", err)
+			}
+		})
+	}
+}
+
+// pipeServer serves rpcconn over in-memory pipes inside a synctest bubble,
+// where the 30 s timeouts pass at once and exactly.
+type pipeServer struct {
+	ln   *pipeListener
+	hs   *http.Server
+	errs chan error
+}
+
+func startPipeServer(t *testing.T, opts rpcconn.Options) *pipeServer {
+	ps := &pipeServer{ln: &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}, errs: make(chan error, 4)}
+	h := &testHandler{blocked: make(chan struct{}, 4)}
+	ps.hs = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(rpcconn.GuardFrames(w, 1<<20), r, nil)
+		if err != nil {
+			return
+		}
+		ps.errs <- rpcconn.New(context.Background(), ws, h, opts).Run()
+	})}
+	go ps.hs.Serve(ps.ln)
+	t.Cleanup(func() { ps.hs.Close(); ps.ln.Close() })
+	return ps
+}
+
+type pipeListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
+
+func (l *pipeListener) dial(context.Context, string, string) (net.Conn, error) {
+	a, b := net.Pipe()
+	l.ch <- b
+	return a, nil
+}
+
+// TestStalledMessageClosed: a peer that sends half a frame and stops is
+// closed once ReadTimeout has passed, with 1008 and the reason.
+func TestStalledMessageClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := startPipeServer(t, rpcconn.Options{ReadTimeout: 30 * time.Second, PingInterval: -1})
+		conn, _ := ps.ln.dial(t.Context(), "", "")
+		defer conn.Close()
+		br := rawHandshake(t, conn)
+		go func() {
+			conn.Write(frameHeader(1, true, 100))
+			conn.Write([]byte(`{"jsonrpc"`)) // 10 of the 100 bytes, then nothing
+		}()
+		start := time.Now()
+		got := make(chan websocket.StatusCode, 1)
+		go func() {
+			code, _, _ := readCloseFrame(br)
+			got <- code
+		}()
+		err := <-ps.errs
+		// 30 s, plus at most the 5 s the close handshake waits for the peer.
+		if waited := time.Since(start); waited < 30*time.Second || waited > 35*time.Second {
+			t.Errorf("closed after %v, want the 30 s read timeout", waited)
+		}
+		if err == nil || !strings.Contains(err.Error(), "stalled") {
+			t.Fatalf("Run = %v, want the stalled-message error", err)
+		}
+		if code := <-got; code != websocket.StatusPolicyViolation {
+			t.Errorf("close code %d, want 1008", code)
+		}
+	})
+}
+
+// TestIdlePeerClosed: a peer that answers nothing, not even pings, is
+// closed after IdleTimeout; one that reads (and so answers pings) stays.
+func TestIdlePeerClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opts := rpcconn.Options{PingInterval: 10 * time.Second, IdleTimeout: 30 * time.Second}
+		ps := startPipeServer(t, opts)
+		// The live peer: a coder/websocket client reading all along.
+		live, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1/", &websocket.DialOptions{
+			HTTPClient: &http.Client{Transport: &http.Transport{DialContext: ps.ln.dial}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		liveCtx := live.CloseRead(context.Background())
+		// The dead peer: upgraded, then never reads a byte again.
+		dead, _ := ps.ln.dial(t.Context(), "", "")
+		defer dead.Close()
+		rawHandshake(t, dead)
+		start := time.Now()
+		err = <-ps.errs
+		// A peer that does not even take the ping frame is closed once the
+		// ping's write gives up (5 s); one whose socket takes it but sends
+		// no pong, at IdleTimeout.
+		if waited := time.Since(start); waited < 10*time.Second || waited > 45*time.Second {
+			t.Errorf("idle peer closed after %v, want 10-45 s", waited)
+		}
+		if err == nil || !strings.Contains(err.Error(), "idle timeout") {
+			t.Fatalf("Run = %v, want the idle timeout", err)
+		}
+		time.Sleep(5 * time.Minute)
+		select {
+		case <-liveCtx.Done():
+			t.Fatal("a peer answering pings was closed")
+		case err := <-ps.errs:
+			t.Fatalf("a peer answering pings ended: %v", err)
+		default:
+		}
+		live.Close(websocket.StatusNormalClosure, "")
+		<-ps.errs
+	})
+}

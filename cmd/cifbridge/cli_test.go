@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// singleDash finds a flag written with one dash (-cif-timeout).
+var singleDash = regexp.MustCompile(`(^|\s)-[a-z]`)
+
+// cli runs the command line as main does and returns its exit status and
+// what it wrote to stdout and stderr.
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := run(ctx, args, &out, &errOut)
+	code = report(&errOut, args, err)
+	return code, out.String(), errOut.String()
+}
+
+// Every subcommand's --help goes to stdout (so `serve --help | grep` works),
+// exits 0 and documents the subcommand's own environment names.
+func TestHelpToStdout(t *testing.T) {
+	for _, tt := range []struct {
+		cmd     string
+		wantEnv []string // in the help
+		notEnv  string   // a name this subcommand must not document
+	}{
+		{"serve", []string{"env CIFBRIDGE_CIF_TIMEOUT", "env CIFBRIDGE_MAX_INFLIGHT", "CIFBRIDGE_<FLAG>"}, "CIFBRIDGE_LOAD_"},
+		{"load", []string{"env CIFBRIDGE_LOAD_URL", "env CIFBRIDGE_LOAD_MAX_INFLIGHT", "env CIFBRIDGE_LOAD_RATE (default 50)", "CIFBRIDGE_LOAD_<FLAG>"}, "env CIFBRIDGE_MAX_INFLIGHT"},
+		{"replay", []string{"env CIFBRIDGE_REPLAY_URL", "env CIFBRIDGE_REPLAY_FAULTS", "Exit status: 0 all matched"}, "env CIFBRIDGE_URL"},
+		{"healthcheck", []string{"env CIFBRIDGE_LISTEN", "env CIFBRIDGE_HEALTHCHECK_TIMEOUT"}, "env CIFBRIDGE_TIMEOUT"},
+	} {
+		for _, help := range []string{"--help", "-h"} {
+			t.Run(tt.cmd+help, func(t *testing.T) {
+				code, stdout, stderr := cli(t, tt.cmd, help)
+				if code != 0 || stderr != "" {
+					t.Fatalf("exit %d, stderr %q; want 0 and nothing on stderr", code, stderr)
+				}
+				if !strings.HasPrefix(stdout, "Usage: cifbridge "+tt.cmd) {
+					t.Errorf("stdout does not start with the usage:\n%s", stdout)
+				}
+				for _, w := range tt.wantEnv {
+					if !strings.Contains(stdout, w) {
+						t.Errorf("help lacks %q", w)
+					}
+				}
+				if strings.Contains(stdout, tt.notEnv) {
+					t.Errorf("help mentions %q, another subcommand's name", tt.notEnv)
+				}
+				if singleDash.MatchString(stdout) {
+					t.Errorf("help shows a single-dash flag:\n%s", stdout)
+				}
+			})
+		}
+	}
+	code, stdout, _ := cli(t, "--help")
+	if code != 0 || !strings.Contains(stdout, "Commands:") {
+		t.Errorf("cifbridge --help: exit %d\n%s", code, stdout)
+	}
+}
+
+// Bad input exits 2 with one error naming the flag with -- and showing a
+// valid value, then one line saying where the usage is: never the whole
+// usage.
+func TestBadInputExits2WithOneHint(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string // in stderr
+	}{
+		{"serve bad duration", []string{"serve", "--cif-timeout", "soon"}, nil,
+			[]string{`cifbridge serve: --cif-timeout "soon" is not a valid duration`, "--cif-timeout 10s"}},
+		{"serve unknown flag", []string{"serve", "-nope"}, nil, []string{"unknown flag --nope"}},
+		{"serve missing value", []string{"serve", "--max-inflight"}, nil, []string{"--max-inflight needs a value, e.g. --max-inflight 64"}},
+		{"serve bad env", []string{"serve"}, map[string]string{"CIFBRIDGE_MAX_INFLIGHT": "many"},
+			[]string{`CIFBRIDGE_MAX_INFLIGHT="many" (--max-inflight) is not a valid integer`, "CIFBRIDGE_MAX_INFLIGHT=64"}},
+		{"serve bad bool", []string{"serve", "--idempotent-creates=maybe"}, nil, []string{"--idempotent-creates", "--idempotent-creates=false"}},
+		{"serve negative timeout", []string{"serve", "--cif-timeout", "-1s", "--data-dir", "/nonexistent/x"}, nil, []string{"--cif-timeout 10s"}},
+		{"serve retention below the late window", []string{"serve", "--ledger-retention", "1m", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, nil,
+			[]string{"--ledger-retention must be 0 (keep everything) or at least --late-window", "--ledger-retention 720h"}},
+		{"serve bad listen", []string{"serve", "--listen", "8787"}, nil, []string{`--listen "8787" is not HOST:PORT`, "--listen 127.0.0.1:8787"}},
+		{"load bad rate", []string{"load", "--rate", "fast"}, nil, []string{`--rate "fast" is not a valid number`, "--rate 50"}},
+		{"load zero rate", []string{"load", "--rate", "0"}, nil, []string{"--rate must be more than 0", "--rate 50"}},
+		{"load env is its own", []string{"load", "--url", "ws://127.0.0.1:1/v1/widget"}, map[string]string{"CIFBRIDGE_LOAD_SESSIONS": "0"},
+			[]string{"--sessions must be at least 1"}},
+		{"load ignores serve's names", []string{"load", "--rate", "0"}, map[string]string{"CIFBRIDGE_MAX_INFLIGHT": "bogus", "CIFBRIDGE_URL": "bogus"},
+			[]string{"cifbridge load: --rate must be more than 0"}},
+		{"load bad env", []string{"load"}, map[string]string{"CIFBRIDGE_LOAD_DURATION": "long"}, []string{"CIFBRIDGE_LOAD_DURATION", "CIFBRIDGE_LOAD_DURATION=10s"}},
+		{"replay bad scheme", []string{"replay", "--url", "http://127.0.0.1:8787/v1/widget", "x.jsonl"}, nil,
+			[]string{"must start with ws:// or wss://", "--url ws://127.0.0.1:8787/v1/widget"}},
+		{"replay no host", []string{"replay", "--url", "ws:///v1/widget", "x.jsonl"}, nil, []string{"has no host"}},
+		{"replay bad speed", []string{"replay", "--embedded", "--speed", "-1", "x.jsonl"}, nil, []string{"--speed must be 0 or more"}},
+		{"replay bad env", []string{"replay", "--embedded", "x.jsonl"}, map[string]string{"CIFBRIDGE_REPLAY_SPEED": "quick"}, []string{"CIFBRIDGE_REPLAY_SPEED"}},
+		{"healthcheck bad timeout", []string{"healthcheck", "--timeout", "x"}, nil, []string{"--timeout 3s"}},
+		{"unknown command", []string{"frobnicate"}, nil, []string{`unknown command "frobnicate"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			code, stdout, stderr := cli(t, tt.args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2\nstderr: %s", code, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q; want nothing", stdout)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			hint := lines[len(lines)-1]
+			if len(lines) > 3 || !strings.HasPrefix(hint, "run 'cifbridge") || !strings.HasSuffix(hint, "--help' for usage") && !strings.HasSuffix(hint, "for the commands") {
+				t.Errorf("want the error and one usage hint, got %d lines:\n%s", len(lines), stderr)
+			}
+			if strings.Contains(stderr, "Usage:") || singleDash.MatchString(stderr) {
+				t.Errorf("stderr prints the usage or a single-dash flag:\n%s", stderr)
+			}
+		})
+	}
+}
+
+// A failure that is not bad input exits 1 without a usage hint.
+func TestFailureExits1(t *testing.T) {
+	code, _, stderr := cli(t, "healthcheck", "--listen", "127.0.0.1:1", "--timeout", "1s")
+	if code != 1 || strings.Contains(stderr, "--help") {
+		t.Fatalf("exit %d, stderr %q; want 1 without a usage hint", code, stderr)
+	}
+}
+
+// load's --closed without --rate does not trip over the default rate.
+func TestLoadClosedWithoutRate(t *testing.T) {
+	var f loadFlags
+	fs := newFlagSet("load", "", &bytes.Buffer{})
+	f.register(fs)
+	if _, err := parseFlags(fs, []string{"--closed"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.rate != defaultLoadRate {
+		t.Fatalf("default rate %v, want %v", f.rate, defaultLoadRate)
+	}
+	code, _, stderr := cli(t, "load", "--closed", "--url", "http://127.0.0.1:1/v1/widget")
+	if code != 2 || strings.Contains(stderr, "not both") || !strings.Contains(stderr, "ws://") {
+		t.Fatalf("exit %d: %s; want only the URL complaint", code, stderr)
+	}
+	code, _, stderr = cli(t, "load", "--closed", "--rate", "10", "--url", "ws://127.0.0.1:1/v1/widget")
+	if code != 2 || !strings.Contains(stderr, "not both") {
+		t.Fatalf("exit %d: %s; want --rate with --closed refused", code, stderr)
+	}
+}

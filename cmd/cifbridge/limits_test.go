@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func TestLimitFlagsRefuseBadValues(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-send-bytes", "10"}, "--max-send-bytes must be at least 1024"},
+		{[]string{"--max-call-rate", "-1"}, "--max-call-rate must be 0 (no limit) or positive"},
+		{[]string{"--max-conns-per-ip", "0"}, "-1 (no limit)"},
+		{[]string{"--ping-interval", "20s", "--idle-timeout", "30s"}, "at least twice --ping-interval"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tt.args...), &out, &out)
+			var ue usageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want a usage error with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestServeAppliesLimits: the limit flags and their CIFBRIDGE_* variables
+// reach the daemon: a second connection from the same IP is refused 503
+// and a call past the rate gets -32003.
+func TestServeAppliesLimits(t *testing.T) {
+	t.Setenv("CIFBRIDGE_MAX_CALL_RATE", "0.5")
+	url, _, _ := startServe(t, "--max-conns-per-ip", "1", "--call-burst", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	_, resp, err := websocket.Dial(ctx, url, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second connection: %v %v, want 503", err, resp)
+	}
+	var answers []string
+	for i := range 2 {
+		ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":`+string(rune('1'+i))+`,"method":"cif.getmode"}`))
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers = append(answers, string(b))
+	}
+	if !strings.Contains(answers[0], `"result"`) || !strings.Contains(answers[1], `"code":-32003`) || !strings.Contains(answers[1], "retryAfterMs") {
+		t.Fatalf("answers %q: want a result, then -32003 with retryAfterMs", answers)
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// TestShutdownRecordsDeliveredCreate: SIGTERM while a create through the
+// retry engine sits in the backend. The widget hears that it may have run
+// (the -32007 says delivered, the -32005 names a ledger entry), and the
+// entry is on disk as suspected before the process exits.
+func TestShutdownRecordsDeliveredCreate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildRetryBinary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	faults := filepath.Join(dir, "faults.json")
+	if err := os.WriteFile(faults, []byte(`{"rules":[{"method":"createrecord","latencyMs":30000,"count":1}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startRetryDaemon(t, bin, "--data-dir", data, "--drain-timeout", "200ms", "--emulator-faults", faults)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, d.widget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	req := protocol.AppendRequest(nil, json.RawMessage("1"), protocol.MethodXrmCreateRecord, json.RawMessage(`{"entityLogicalName":"contact","data":{"lastname":"Term"}}`))
+	if err := ws.Write(ctx, websocket.MessageText, req); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the create is in the emulator's hands.
+	for {
+		var list struct {
+			Sessions []struct{ InFlight []json.RawMessage }
+		}
+		d.getJSON(t, "/api/v1/sessions", &list)
+		if len(list.Sessions) == 1 && len(list.Sessions[0].InFlight) == 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	var reply struct {
+		ID    json.RawMessage
+		Error *protocol.Error
+	}
+	for string(reply.ID) != "1" {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("no answer before the close: %v", err)
+		}
+		json.Unmarshal(b, &reply)
+	}
+	<-d.done
+	if reply.Error == nil || reply.Error.Code != protocol.CodeRetriesExhausted {
+		t.Fatalf("answer %+v, want -32005 naming the ledger entry", reply.Error)
+	}
+	var ed protocol.ExhaustedData
+	if err := json.Unmarshal(reply.Error.Data, &ed); err != nil || ed.LedgerID == "" || len(ed.Attempts) != 1 ||
+		ed.LastError == nil || ed.LastError.Code != protocol.CodeShuttingDown {
+		t.Fatalf("data %s: %v", reply.Error.Data, err)
+	}
+	if del, ok := protocol.Delivered(ed.LastError); !ok || !del {
+		t.Fatalf("last error %+v does not say delivered", ed.LastError)
+	}
+
+	d2 := startRetryDaemon(t, bin, "--data-dir", data)
+	var e protocol.LedgerEntry
+	if code := d2.getJSON(t, "/api/v1/ledger/"+ed.LedgerID, &e); code != http.StatusOK || e.Status != protocol.LedgerSuspected ||
+		len(e.Attempts) != 1 || e.Attempts[0].Outcome != protocol.LedgerOutcomeTimeout {
+		t.Fatalf("entry after the restart: %d %+v", code, e)
+	}
+}

@@ -1,0 +1,83 @@
+package protocol_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// paramsTargets are every params type a client (widget or host peer)
+// sends, each decoded as the bridge does.
+var paramsTargets = []func() any{
+	func() any { return new(protocol.HelloParams) },
+	func() any { return new(protocol.RecordParams) },
+	func() any { return new(protocol.CreateRecordParams) },
+	func() any { return new(protocol.RetrieveRecordParams) },
+	func() any { return new(protocol.UpdateRecordParams) },
+	func() any { return new(protocol.SearchParams) },
+	func() any { return new(protocol.EntityMetadataParams) },
+	func() any { return new(protocol.ValueParams) },
+	func() any { return new(protocol.EventParams) },
+	func() any { return new(protocol.HostHelloParams) },
+	func() any { return new(protocol.RaiseEventParams) },
+	func() any { return new(protocol.XrmCreateParams) },
+	func() any { return new(protocol.XrmUpdateParams) },
+	func() any { return new(protocol.XrmRetrieveParams) },
+	func() any { return new(protocol.XrmExecuteParams) },
+	func() any { return new(protocol.ExecuteQueryParams) },
+	func() any { return new(protocol.SetANumberParams) },
+}
+
+// FuzzDecodeParams: for every params type, DecodeParams never panics and
+// every refusal is a -32602 with a message; the record helpers the
+// handlers apply next (NormalizeObject, DecodeXrmCRUDData, BoundTarget)
+// hold the same promise.
+func FuzzDecodeParams(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `null`, ``, `[]`, `"x"`, `{"entityName":"contact","value":{"firstname":"Aino"}}`,
+		`{"entityName":"contact","value":"{\"firstname\":\"Aino\"}"}`,
+		`{"entityName":"contact","entityId":"9b2f6a1e-4c1d-4f7e-9a7b-2d3c4e5f6a7b","queryParameters":"?$select=fullname"}`,
+		`{"session":"s1","profile":"cif2","client":"softphone/1","enreachToken":"t"}`,
+		`{"sessions":"*","name":"host"}`, `{"sessions":["s1","s2"]}`,
+		`{"session":"s1","eventType":"onclicktoact","eventData":{"value":"+358401234567"}}`,
+		`{"entityLogicalName":"contact","data":{"lastname":"x"},"maxRetries":3,"delay":1000,"idempotent":true}`,
+		`{"data":{"@odata.type":"Microsoft.Dynamics.CRM.contact"},"metaData":{"operationType":2,"operationName":"Create","boundParameter":null}}`,
+		`{"query":"/users/me?x=a b","postData":{"a":1},"method":"POST"}`, `{"aNumber":"+358401234567"}`,
+		`{"maxRetries":-1,"delay":1e99}`, `{"value":{"value":{"value":1}}}`, `{"Value":1,"value":2}`, "{\"a\":\"\xff\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, params []byte) {
+		for _, target := range paramsTargets {
+			v := target()
+			checkRefusal(t, "DecodeParams", protocol.DecodeParams(params, v))
+		}
+		if !json.Valid(params) {
+			return // the helpers below get a member of params already parsed
+		}
+		if obj, err := protocol.NormalizeObject("value", params); err == nil && !json.Valid(obj) {
+			t.Fatalf("NormalizeObject accepted %q as %q, not JSON", params, obj)
+		} else {
+			checkRefusal(t, "NormalizeObject", err)
+		}
+		if _, err := protocol.DecodeXrmCRUDData(params); err != nil {
+			checkRefusal(t, "DecodeXrmCRUDData", err)
+		}
+		if _, err := protocol.BoundTarget(params, "entity"); err != nil {
+			checkRefusal(t, "BoundTarget", err)
+		}
+	})
+}
+
+func checkRefusal(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeInvalidParams || pe.Message == "" {
+		t.Fatalf("%s refused with %v (%T), want a -32602 with a message", what, err, err)
+	}
+}

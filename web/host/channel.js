@@ -1,0 +1,276 @@
+// channel.js: the CIF postMessage channel as the Dynamics main window sees
+// it — envelopes, Maps, trusted domains and the messageType → cif.* table.
+// Pure functions (no DOM), so node's unit tests run them too.
+//
+// Facts of the channel (README "Run a real widget"):
+//   request   {messageType, messageData: Map, messageCorrelationId}
+//   response  {messageOutcome: "success"|"failure", messageData: Map, messageCorrelationId}
+//             (newer library builds add messageType "CIF_Response": both are accepted)
+//   event     {messageType: "<event>", messageData: "<JSON string>", messageCorrelationId}
+// messageData travels by structured clone, so it is a real ES Map whose
+// record values are nested Maps.
+
+import { TIMEOUT_MESSAGE, NO_HANDLER_MESSAGE, ErrorCode, cifErrorString } from "../client/cifbridge.js";
+
+export { TIMEOUT_MESSAGE, NO_HANDLER_MESSAGE };
+
+/** CIF's answer to a sender whose origin is not trusted. */
+export const UNTRUSTED_MESSAGE =
+  "Sender domain is not a recognised or is invalid and hence the message cant be processed";
+
+/** The messageType newer library builds put on replies. */
+export const RESPONSE_TYPE = "CIF_Response";
+
+/**
+ * The CIF calls this host relays: messageType (as the bridge spells it) →
+ * CIF api name (used in error Maps as msdyn_name). The bridge's method is
+ * "cif." + messageType (protocol/methods.go; protocol/envelope.go maps
+ * messageTypes the same way). Matching is case-insensitive, like the
+ * bridge's.
+ */
+export const CIF_CALLS = Object.freeze({
+  createrecord: "createRecord",
+  retrieverecord: "retrieveRecord",
+  updaterecord: "updateRecord",
+  deleterecord: "deleteRecord",
+  search: "searchAndOpenRecords",
+  searchandopenrecords: "searchAndOpenRecords",
+  getenvironment: "getEnvironment",
+  openform: "openForm",
+  refreshform: "refreshForm",
+  getEntityMetadata: "getEntityMetadata",
+  setclicktoact: "setClickToAct",
+  getclicktoact: "getClickToAct",
+  setmode: "setMode",
+  getmode: "getMode",
+  setwidth: "setWidth",
+  getwidth: "getWidth",
+  renderSearchPage: "renderSearchPage",
+  // CIF 2.0 (bridge/cif.go cif2Calls): relayed as they are.
+  createSession: "createSession",
+  getAllSessions: "getAllSessions",
+  getFocusedSession: "getFocusedSession",
+  getSession: "getSession",
+  canCreateSession: "canCreateSession",
+  requestFocusSession: "requestFocusSession",
+  createTab: "createTab",
+  focusTab: "focusTab",
+  getFocusedTab: "getFocusedTab",
+  getTabsByTagOrName: "getTabsByTagOrName",
+  refreshTab: "refreshTab",
+  setTabTitle: "setTabTitle",
+  setSessionTitle: "setSessionTitle",
+  notifyEvent: "notifyEvent",
+  insertNotes: "insertNotes",
+  setAgentPresence: "setAgentPresence",
+  initializeAgentPresenceList: "initializeAgentPresenceList",
+  notifyKpiBreach: "notifyKpiBreach",
+  notifyNewActivity: "notifyNewActivity",
+  updateContext: "updateContext",
+  openKBSearchControl: "openKBSearchControl",
+  isConsoleApp: "isConsoleApp",
+});
+
+/**
+ * The params the bridge takes for the calls it validates strictly
+ * (protocol/params.go); other members a library build may add (telemetry,
+ * newer options such as searchType) are left out by paramsFor instead of
+ * failing the call with -32602. Calls not listed go as they are.
+ */
+export const PARAM_KEYS = Object.freeze({
+  createrecord: ["entityName", "value"],
+  retrieverecord: ["entityName", "entityId", "queryParameters"],
+  updaterecord: ["entityName", "entityId", "value"],
+  deleterecord: ["entityName", "entityId"],
+  search: ["entityName", "queryParameters", "searchOnly"],
+  searchandopenrecords: ["entityName", "queryParameters", "searchOnly"],
+  getEntityMetadata: ["entityName", "attributes"],
+  setclicktoact: ["value"],
+  setmode: ["value"],
+  setwidth: ["value"],
+});
+
+/**
+ * The params of a relayed call: requestParams, restricted to PARAM_KEYS for
+ * the calls listed there. Returns the params and the names left out.
+ * @param {string} type the bridge's messageType (canonicalType)
+ * @returns {{params: object, dropped: string[]}}
+ */
+export function paramsFor(type, messageData) {
+  const all = requestParams(messageData);
+  const keys = PARAM_KEYS[type];
+  if (!keys) return { params: all, dropped: [] };
+  const params = {};
+  const dropped = [];
+  for (const [k, v] of Object.entries(all)) {
+    if (keys.includes(k)) params[k] = v;
+    else dropped.push(k);
+  }
+  return { params, dropped };
+}
+
+/** Calls the library posts without a timer (it waits for them forever). */
+export const NO_TIMER = new Set(["openform", "notifyEvent", "insertNotes"]);
+
+/** CIF events the host raises to the widget (protocol.KnownEvents). */
+export const KNOWN_EVENTS = Object.freeze([
+  "onclicktoact", "onmodechanged", "onsizechanged", "onpagenavigate", "onsendkbarticle",
+  "onSessionSwitched", "onSessionCreated", "onBeforeSessionClosed", "onSessionClosed",
+  "onSetPresence", "onMaxSessionsReached",
+]);
+
+const lowerCalls = new Map(Object.keys(CIF_CALLS).map((k) => [k.toLowerCase(), k]));
+
+/** The bridge's spelling of a messageType, or null when this host has no handler for it. */
+export function canonicalType(messageType) {
+  if (typeof messageType !== "string") return null;
+  return lowerCalls.get(messageType.toLowerCase()) || null;
+}
+
+/**
+ * A structured-cloned value as plain JSON data: Maps become objects
+ * (recursively), undefined members are left out, arrays keep their order.
+ */
+export function toPlain(v) {
+  if (v instanceof Map) {
+    const o = {};
+    for (const [k, x] of v) if (x !== undefined) o[String(k)] = toPlain(x);
+    return o;
+  }
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) o[k] = toPlain(x);
+    return o;
+  }
+  return v;
+}
+
+/** An object as a Map of its own members (one level: member values stay as they are). */
+export function toMap(v) {
+  if (v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Map)) return new Map(Object.entries(v));
+  return v;
+}
+
+/**
+ * The calls whose result CIF's host builds as a Map: the LookupValue
+ * {entityType, id} of Xrm.WebApi's create (and update and delete). The
+ * library turns that Map into the JSON string '{"entityType","id"}'.
+ */
+export const LOOKUP_RESULTS = new Set(["createrecord", "updaterecord", "deleterecord"]);
+
+/**
+ * The JSON-RPC params of a request's messageData (the same rule as
+ * protocol.EnvelopeToJSONRPC): a Map or object as it is, a JSON string
+ * holding an object parsed, nothing → {}, any other value → {value}. The
+ * library's telemetry-only "correlationId" key is left out: the bridge
+ * validates params strictly and it is no CIF parameter.
+ */
+export function requestParams(messageData) {
+  let d = toPlain(messageData);
+  if (typeof d === "string") {
+    try {
+      const parsed = JSON.parse(d);
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) d = parsed;
+    } catch {
+      /* a plain string value */
+    }
+  }
+  if (d === null || d === undefined) return {};
+  if (typeof d !== "object" || Array.isArray(d)) return { value: d };
+  const { correlationId, ...params } = d;
+  return params;
+}
+
+/**
+ * The success envelope of a bridge result, built the way CIF's host builds
+ * it: messageData is Map{value: result}; the result is itself a Map for the
+ * calls in LOOKUP_RESULTS and stays plain data otherwise (a retrieved record
+ * or search results are the plain objects Xrm.WebApi returns).
+ * @param {string} id the request's messageCorrelationId
+ * @param {unknown} result the bridge's result
+ * @param {string} [type] the bridge's messageType of the call
+ */
+export function successEnvelope(id, result, type) {
+  return {
+    messageType: RESPONSE_TYPE,
+    messageOutcome: "success",
+    messageData: new Map([["value", LOOKUP_RESULTS.has(type) ? toMap(result) : result]]),
+    messageCorrelationId: id,
+  };
+}
+
+/**
+ * A failure envelope: messageData is the error as a Map of its members,
+ * whose values stay plain (CIF's host rejects with Map{value: IErrorHandler}
+ * where IErrorHandler is a plain object, or Map{message, msdyn_name}).
+ */
+export function failureEnvelope(id, data) {
+  return {
+    messageType: RESPONSE_TYPE,
+    messageOutcome: "failure",
+    messageData: toMap(data),
+    messageCorrelationId: id,
+  };
+}
+
+/**
+ * The error Map a host rejects with for a bridge error (CifBridgeError or
+ * anything with code/message/data), built like CIF's host builds it:
+ *   timeout            {message: TIMEOUT_MESSAGE}
+ *   Dataverse failure  {value: {errorMsg, sourceFunc, errorType: 2, reportTime}}
+ *   bad parameters     {message, msdyn_name}
+ *   anything else      {message, msdyn_name, code}
+ * (the same shapes Microsoft.CIFramework rejects with in cifbridge.js).
+ */
+export function errorData(err, apiName) {
+  return JSON.parse(cifErrorString(err, apiName));
+}
+
+/** True when err means the bridge has no handler for the call. */
+export function isNoHandler(err) {
+  return !!err && err.code === ErrorCode.MethodNotFound;
+}
+
+/**
+ * CIF's trusted-domain form of a URL or origin: protocol + "//" + hostname,
+ * the port dropped. Returns "" for anything unparsable.
+ */
+export function reduceOrigin(u) {
+  try {
+    const url = new URL(u);
+    return url.protocol + "//" + url.hostname;
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Whether a sender's origin is trusted: its hostname equals a trusted
+ * domain's hostname, or ends with the suffix of a "*."-prefixed one. The
+ * protocol and the port are not compared (CIF compares hostnames only).
+ * Origins "null" and "*" are never trusted.
+ * @param {string} origin event.origin
+ * @param {string[]} trusted domains as reduceOrigin gives them
+ */
+export function originTrusted(origin, trusted) {
+  if (!origin || origin === "null" || origin === "*") return false;
+  let host;
+  try {
+    host = new URL(origin).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  for (const t of trusted) {
+    const th = String(t).slice(String(t).indexOf("//") + 2).toLowerCase();
+    if (th.startsWith("*.") ? host.endsWith(th.slice(1)) : host === th) return true;
+  }
+  return false;
+}
+
+/** A correlation id like the library's: (Math.random()+1).toString(36).substring(7), 4–6 chars. */
+export function correlationId() {
+  let id = "";
+  while (id.length < 4) id = (Math.random() + 1).toString(36).substring(7);
+  return id;
+}
