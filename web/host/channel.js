@@ -46,7 +46,8 @@ export const CIF_CALLS = Object.freeze({
   setwidth: "setWidth",
   getwidth: "getWidth",
   renderSearchPage: "renderSearchPage",
-  // CIF 2.0 (bridge/cif.go cif2Calls): relayed as they are.
+  // CIF 2.0 (protocol/cif2.go, protocol.CIFMethods): answered by the
+  // bridge's agent workspace (or a host peer), raiseEvent by the bridge.
   createSession: "createSession",
   getAllSessions: "getAllSessions",
   getFocusedSession: "getFocusedSession",
@@ -69,6 +70,15 @@ export const CIF_CALLS = Object.freeze({
   updateContext: "updateContext",
   openKBSearchControl: "openKBSearchControl",
   isConsoleApp: "isConsoleApp",
+  getTabs: "getTabs",
+  closeTab: "closeTab",
+  cancelEvent: "cancelEvent",
+  setPresence: "setPresence",
+  getPresence: "getPresence",
+  updateConversation: "updateConversation",
+  raiseEvent: "raiseEvent",
+  logAnalyticsEvent: "logAnalyticsEvent",
+  initLogAnalytics: "initLogAnalytics",
 });
 
 /**
@@ -88,6 +98,32 @@ export const PARAM_KEYS = Object.freeze({
   setclicktoact: ["value"],
   setmode: ["value"],
   setwidth: ["value"],
+  // CIF 2.0 (protocol/cif2.go): the bridge refuses unknown members.
+  createSession: ["input", "providerSessionId"],
+  getSession: ["sessionId"],
+  requestFocusSession: ["sessionId", "messagesCount"],
+  setSessionTitle: ["input"],
+  updateContext: ["input", "sessionId", "isDelete"],
+  createTab: ["input"],
+  focusTab: ["tabId"],
+  getTabs: ["templateName", "templateTag"],
+  getTabsByTagOrName: ["templateName", "templateTag"],
+  refreshTab: ["tabId"],
+  setTabTitle: ["tabId", "input"],
+  closeTab: ["tabId"],
+  notifyEvent: ["input", "cancellationToken"],
+  cancelEvent: ["cancellationToken"],
+  notifyKpiBreach: ["sessionId", "shouldReset", "details"],
+  notifyNewActivity: ["sessionId", "count"],
+  setPresence: ["presenceText"],
+  setAgentPresence: ["presenceInfo"],
+  initializeAgentPresenceList: ["presenceList"],
+  insertNotes: ["entityName", "entitySetName", "entityId", "annotationId"],
+  updateConversation: ["id", "data"],
+  raiseEvent: ["eventName", "eventInputParameters"],
+  initLogAnalytics: ["data"],
+  logAnalyticsEvent: ["data", "eventName"],
+  openKBSearchControl: ["searchString"],
 });
 
 /**
@@ -116,7 +152,7 @@ export const NO_TIMER = new Set(["openform", "notifyEvent", "insertNotes"]);
 export const KNOWN_EVENTS = Object.freeze([
   "onclicktoact", "onmodechanged", "onsizechanged", "onpagenavigate", "onsendkbarticle",
   "onSessionSwitched", "onSessionCreated", "onBeforeSessionClosed", "onSessionClosed",
-  "onSetPresence", "onMaxSessionsReached",
+  "onSetPresence", "onMaxSessionsReached", "onPresenceChange",
 ]);
 
 const lowerCalls = new Map(Object.keys(CIF_CALLS).map((k) => [k.toLowerCase(), k]));

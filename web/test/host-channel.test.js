@@ -112,13 +112,12 @@ test("correlation ids look like the library's: short base-36", () => {
   }
 });
 
-test("the relay's tables follow the Go side (protocol/methods.go, bridge/cif.go)", () => {
+test("the relay's tables follow the Go side (protocol/methods.go, protocol/cif2.go)", () => {
   const methods = readFileSync(new URL("protocol/methods.go", repo), "utf8");
-  const cif = readFileSync(new URL("bridge/cif.go", repo), "utf8");
-  const goCalls = new Set([
-    ...[...methods.matchAll(/^\s*Method\w+\s*=\s*"cif\.(\w+)"/gm)].map((m) => m[1]),
-    ...[...cif.matchAll(/"cif\.(\w+)": true/g)].map((m) => m[1]),
-  ]);
+  const cif2 = readFileSync(new URL("protocol/cif2.go", repo), "utf8");
+  const goCalls = new Set(
+    [methods, cif2].flatMap((src) => [...src.matchAll(/^\s*Method\w+\s*=\s*"cif\.(\w+)"/gm)].map((m) => m[1])),
+  );
   assert.ok(goCalls.size > 30, `parsed ${goCalls.size} Go methods`);
   assert.deepEqual([...goCalls].sort(), Object.keys(CIF_CALLS).sort());
   const events = methods.match(/KnownEvents = \[\]string\{([^}]*)\}/)[1].match(/"(\w+)"/g).map((q) => q.slice(1, -1));
