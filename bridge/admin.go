@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +22,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET "+protocol.PathWidget, s.limitConns("widget", s.serveWidget))
 	mux.HandleFunc("GET "+protocol.PathHost, s.limitConns("host", s.serveHost))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+		writeJSON(w, http.StatusOK, protocol.Health{Status: "ok", Version: s.cfg.Version})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	// /metrics is the admin role's (method names and counts tell about the
@@ -84,11 +83,12 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		writeJSON(w, http.StatusServiceUnavailable, protocol.Health{Status: "draining"})
 		return
 	}
 	if s.cfg.HostBackend {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "backend": "host", "hosts": s.hosts.count()})
+		n := s.hosts.count()
+		writeJSON(w, http.StatusOK, protocol.Health{Status: "ok", Backend: "host", Hosts: &n})
 		return
 	}
 	if c, ok := s.backend.(backend.Checker); ok {
@@ -96,12 +96,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		if err := c.Check(ctx); err != nil {
 			s.log.Warn().Err(err).Str("backend", s.backend.Name()).Msg("readiness check failed")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "backend unavailable",
-				"backend": s.backend.Name(), "error": readyReason(err)})
+			writeJSON(w, http.StatusServiceUnavailable, protocol.Health{Status: "backend unavailable",
+				Backend: s.backend.Name(), Error: readyReason(err)})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": s.backend.Name()})
+	writeJSON(w, http.StatusOK, protocol.Health{Status: "ok", Backend: s.backend.Name()})
 }
 
 // readyReason says why a readiness check failed in terms that carry nothing
@@ -203,7 +203,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]json.RawMessage{"result": res})
+	writeJSON(w, http.StatusOK, protocol.RaiseEventResult{Result: res})
 }
 
 // writeError answers with {"error": <JSON-RPC error object>}.

@@ -21,7 +21,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
-	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -482,7 +482,7 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := testutil.NewPipeListener()
+	ln := pipenet.Listen()
 	hs := &http.Server{Handler: srv.Handler()}
 	go hs.Serve(ln)
 	hc := ln.Client()

@@ -13,7 +13,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
-	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -32,7 +32,7 @@ func TestIdleAndStalledSocketsClosed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln := testutil.NewPipeListener()
+		ln := pipenet.Listen()
 		hs := &http.Server{Handler: srv.Handler()}
 		go hs.Serve(ln)
 		defer func() {

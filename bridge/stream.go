@@ -35,11 +35,12 @@ const (
 )
 
 // StreamHandler serves Server-Sent Events (text/event-stream) for the
-// dashboard: a "snapshot" event (StreamSnapshot) at once and then every
-// second; times are the server's, LeftMs and OverdueMs computed at Now so a
-// client with a skewed clock still counts down right. It ends when the client goes away or the server drains. Mount it
-// under /api/ so it needs the admin token (browsers' EventSource cannot set
-// headers: ?access_token= works).
+// dashboard: a "snapshot" event (protocol.StreamSnapshot) at once and then
+// every second; times are the server's, LeftMs and OverdueMs computed at Now
+// so a client with a skewed clock still counts down right. It ends when the
+// client goes away or the server drains. Mount it under /api/ so it needs
+// the admin token (browsers' EventSource cannot set headers: ?access_token=
+// works).
 func (s *Server) StreamHandler() http.Handler {
 	return http.HandlerFunc(s.serveStream)
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
-	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -27,7 +27,7 @@ func inBubble(t *testing.T, faults *emulator.FaultProfile) (*emulator.Emulator, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := testutil.NewPipeListener()
+	ln := pipenet.Listen()
 	hs := &http.Server{Handler: srv.Handler()}
 	go hs.Serve(ln)
 	hc := ln.Client()

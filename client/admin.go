@@ -151,9 +151,7 @@ func (a *Admin) Session(ctx context.Context, id string) (protocol.SessionInfo, e
 // RaiseEvent raises an event (e.g. "onclicktoact") to a session and
 // returns the widget's answer.
 func (a *Admin) RaiseEvent(ctx context.Context, session, event string, data json.RawMessage) (json.RawMessage, error) {
-	var out struct {
-		Result json.RawMessage `json:"result"`
-	}
+	var out protocol.RaiseEventResult
 	err := a.Do(ctx, http.MethodPost, protocol.PathSessions+"/"+url.PathEscape(session)+"/events",
 		protocol.RaiseEventParams{EventType: event, EventData: data}, &out)
 	return out.Result, err
@@ -184,6 +182,19 @@ func (a *Admin) Ledger(ctx context.Context, f LedgerFilter) ([]protocol.LedgerEn
 	}
 	var l protocol.LedgerList
 	return l.Entries, a.Do(ctx, http.MethodGet, path, nil, &l)
+}
+
+// LedgerEntry reads GET /api/v1/ledger/{id}.
+func (a *Admin) LedgerEntry(ctx context.Context, id string) (protocol.LedgerEntry, error) {
+	var e protocol.LedgerEntry
+	return e, a.Do(ctx, http.MethodGet, protocol.PathLedger+"/"+url.PathEscape(id), nil, &e)
+}
+
+// Acknowledge marks a ledger entry as looked at (status "acknowledged")
+// with an optional note and returns it.
+func (a *Admin) Acknowledge(ctx context.Context, id, note string) (protocol.LedgerEntry, error) {
+	var e protocol.LedgerEntry
+	return e, a.Do(ctx, http.MethodPost, protocol.PathLedger+"/"+url.PathEscape(id)+"/acknowledge", protocol.LedgerAcknowledgeParams{Note: note}, &e)
 }
 
 // EmulatorStats reads GET /api/v1/emulator/stats: the emulator's ground

@@ -17,34 +17,30 @@ import (
 // CreateRecord creates a record of entity from value (a struct or map
 // marshalled to a JSON object, or a json.RawMessage).
 func (c *Conn) CreateRecord(ctx context.Context, entity string, value any) (protocol.CreateResult, error) {
-	var res protocol.CreateResult
 	v, err := object(value)
 	if err != nil {
-		return res, err
+		return protocol.CreateResult{}, err
 	}
-	return res, c.callCIF(ctx, protocol.MethodCreateRecord, protocol.CreateRecordParams{EntityName: entity, Value: v}, &res)
+	return cifResult[protocol.CreateResult](ctx, c, protocol.MethodCreateRecord, protocol.CreateRecordParams{EntityName: entity, Value: v})
 }
 
 // RetrieveRecord reads one record; query is "?$select=…&$expand=…" or "".
 func (c *Conn) RetrieveRecord(ctx context.Context, entity, id, query string) (json.RawMessage, error) {
-	var rec json.RawMessage
-	return rec, c.callCIF(ctx, protocol.MethodRetrieveRecord, protocol.RetrieveRecordParams{EntityName: entity, EntityID: id, QueryParameters: query}, &rec)
+	return cifResult[json.RawMessage](ctx, c, protocol.MethodRetrieveRecord, protocol.RetrieveRecordParams{EntityName: entity, EntityID: id, QueryParameters: query})
 }
 
 // UpdateRecord changes the columns in value of one record.
 func (c *Conn) UpdateRecord(ctx context.Context, entity, id string, value any) (protocol.CreateResult, error) {
-	var res protocol.CreateResult
 	v, err := object(value)
 	if err != nil {
-		return res, err
+		return protocol.CreateResult{}, err
 	}
-	return res, c.callCIF(ctx, protocol.MethodUpdateRecord, protocol.UpdateRecordParams{EntityName: entity, EntityID: id, Value: v}, &res)
+	return cifResult[protocol.CreateResult](ctx, c, protocol.MethodUpdateRecord, protocol.UpdateRecordParams{EntityName: entity, EntityID: id, Value: v})
 }
 
 // DeleteRecord deletes one record.
 func (c *Conn) DeleteRecord(ctx context.Context, entity, id string) (protocol.CreateResult, error) {
-	var res protocol.CreateResult
-	return res, c.callCIF(ctx, protocol.MethodDeleteRecord, protocol.RecordParams{EntityName: entity, EntityID: id}, &res)
+	return cifResult[protocol.CreateResult](ctx, c, protocol.MethodDeleteRecord, protocol.RecordParams{EntityName: entity, EntityID: id})
 }
 
 // Search returns the records of entity matching query
@@ -77,21 +73,18 @@ func (c *Conn) search(ctx context.Context, method string, p protocol.SearchParam
 
 // GetEnvironment returns the host's environment (appUrl, orgId, userId, …).
 func (c *Conn) GetEnvironment(ctx context.Context) (map[string]json.RawMessage, error) {
-	var env map[string]json.RawMessage
-	return env, c.callCIF(ctx, protocol.MethodGetEnvironment, struct{}{}, &env)
+	return cifResult[map[string]json.RawMessage](ctx, c, protocol.MethodGetEnvironment, struct{}{})
 }
 
 // GetEntityMetadata returns the metadata of entity, limited to attributes
 // when given.
 func (c *Conn) GetEntityMetadata(ctx context.Context, entity string, attributes ...string) (json.RawMessage, error) {
-	var md json.RawMessage
-	return md, c.callCIF(ctx, protocol.MethodGetEntityMetadata, protocol.EntityMetadataParams{EntityName: entity, Attributes: attributes}, &md)
+	return cifResult[json.RawMessage](ctx, c, protocol.MethodGetEntityMetadata, protocol.EntityMetadataParams{EntityName: entity, Attributes: attributes})
 }
 
 // OpenForm opens a form; the result names the saved record, if any.
 func (c *Conn) OpenForm(ctx context.Context, p protocol.OpenFormParams) (json.RawMessage, error) {
-	var res json.RawMessage
-	return res, c.callCIF(ctx, protocol.MethodOpenForm, p, &res)
+	return cifResult[json.RawMessage](ctx, c, protocol.MethodOpenForm, p)
 }
 
 // RefreshForm refreshes the open form, saving it first when save is true.
@@ -111,8 +104,7 @@ func (c *Conn) SetClickToAct(ctx context.Context, on bool) error {
 
 // GetClickToAct reports whether click-to-act is on.
 func (c *Conn) GetClickToAct(ctx context.Context) (bool, error) {
-	var on bool
-	return on, c.callCIF(ctx, protocol.MethodGetClickToAct, struct{}{}, &on)
+	return cifResult[bool](ctx, c, protocol.MethodGetClickToAct, struct{}{})
 }
 
 // Panel modes of SetMode and GetMode.
@@ -130,8 +122,7 @@ func (c *Conn) SetMode(ctx context.Context, mode int) error {
 
 // GetMode returns the widget panel's mode.
 func (c *Conn) GetMode(ctx context.Context) (int, error) {
-	var m int
-	return m, c.callCIF(ctx, protocol.MethodGetMode, struct{}{}, &m)
+	return cifResult[int](ctx, c, protocol.MethodGetMode, struct{}{})
 }
 
 // SetWidth sets the widget panel's width in pixels.
@@ -141,8 +132,7 @@ func (c *Conn) SetWidth(ctx context.Context, px int) error {
 
 // GetWidth returns the widget panel's width in pixels.
 func (c *Conn) GetWidth(ctx context.Context) (int, error) {
-	var w int
-	return w, c.callCIF(ctx, protocol.MethodGetWidth, struct{}{}, &w)
+	return cifResult[int](ctx, c, protocol.MethodGetWidth, struct{}{})
 }
 
 // callCIF is Call for CIF results, which some hosts return in CIF's own

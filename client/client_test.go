@@ -25,6 +25,13 @@ func dial(t *testing.T, d *daemon, o client.Options) *client.Conn {
 	return c
 }
 
+// slowFirstCreate: a daemon in a synctest bubble whose first create takes
+// ms, with the retry engine and a ledger when asked.
+func slowFirstCreate(ms int, withLedger bool) daemonConfig {
+	return daemonConfig{bubble: true, ledger: withLedger,
+		faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: ms, Count: 1}}}}
+}
+
 // TestCIFCalls: every typed CIF 1.0 method against the emulator, with the
 // hello the client says on connect.
 func TestCIFCalls(t *testing.T) {
@@ -156,8 +163,7 @@ func TestEvents(t *testing.T) {
 // 12 s; the admin API's typed session shows it.
 func TestTimeoutAndLate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := startDaemon(t, daemonConfig{bubble: true,
-			faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 12_000, Count: 1}}}})
+		d := startDaemon(t, slowFirstCreate(12_000, false))
 		late := make(chan protocol.LateParams, 1)
 		c := dial(t, d, client.Options{OnLate: func(p protocol.LateParams) { late <- p }})
 		ctx := context.Background()
@@ -191,8 +197,7 @@ func TestTimeoutAndLate(t *testing.T) {
 // admin API lists it typed.
 func TestLedger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := startDaemon(t, daemonConfig{bubble: true, ledger: true,
-			faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 12_000, Count: 1}}}})
+		d := startDaemon(t, slowFirstCreate(12_000, true))
 		ledgerCh := make(chan protocol.LedgerEntry, 4)
 		c := dial(t, d, client.Options{OnLedger: func(p protocol.LedgerParams) { ledgerCh <- p.Entry }})
 		ctx := context.Background()
@@ -216,6 +221,16 @@ func TestLedger(t *testing.T) {
 		list, err := d.admin.Ledger(ctx, client.LedgerFilter{Session: c.Session()})
 		if err != nil || len(list) != 1 || list[0].ID != e.ID || list[0].Status != protocol.LedgerConfirmed {
 			t.Fatalf("admin ledger = %+v, %v", list, err)
+		}
+		acked, err := d.admin.Acknowledge(ctx, e.ID, "two contacts, merged")
+		if err != nil || acked.Status != protocol.LedgerAcknowledged || acked.Note != "two contacts, merged" {
+			t.Fatalf("Acknowledge = %+v, %v", acked, err)
+		}
+		if got, err := d.admin.LedgerEntry(ctx, e.ID); err != nil || got.Version != acked.Version {
+			t.Fatalf("LedgerEntry = %+v, %v", got, err)
+		}
+		if _, err := d.admin.LedgerEntry(ctx, "nope"); !errors.As(err, new(*protocol.Error)) {
+			t.Errorf("unknown entry: %v, want the bridge's error", err)
 		}
 	})
 }
@@ -257,8 +272,7 @@ func TestResume(t *testing.T) {
 // session, and the next call goes through.
 func TestReconnectNeverResends(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := startDaemon(t, daemonConfig{bubble: true,
-			faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{{Method: "createrecord", LatencyMs: 3_000, Count: 1}}}})
+		d := startDaemon(t, slowFirstCreate(3_000, false))
 		reconnected := make(chan protocol.HelloResult, 1)
 		c := dial(t, d, client.Options{Reconnect: true, OnReconnect: func(h protocol.HelloResult, err error) {
 			if err != nil {
@@ -328,6 +342,31 @@ func TestRawConn(t *testing.T) {
 	}
 }
 
+// TestToken: the bearer token goes out on every dial; without it the
+// bridge's refusal is a *protocol.Error (-32004) from Dial and DialRaw.
+func TestToken(t *testing.T) {
+	d := startDaemon(t, daemonConfig{token: "s3cret"})
+	ctx := t.Context()
+	for _, o := range []*client.Options{nil, {Token: "wrong"}} {
+		if _, err := client.Dial(ctx, d.url, o); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Errorf("Dial with %+v: %v, want -32004", o, err)
+		}
+		if _, err := client.DialRaw(ctx, d.url, o); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Errorf("DialRaw with %+v: %v, want -32004", o, err)
+		}
+	}
+	c := dial(t, d, client.Options{Token: "s3cret"})
+	if _, err := c.GetMode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&client.Admin{Base: d.admin.Base}).Status(ctx); !errors.Is(err, protocol.ErrUnauthorized) {
+		t.Errorf("admin without the token: %v, want -32004", err)
+	}
+	if _, err := d.admin.Status(ctx); err != nil {
+		t.Errorf("admin with the token: %v", err)
+	}
+}
+
 // TestAdmin: the admin client's typed reads.
 func TestAdmin(t *testing.T) {
 	d := startDaemon(t, daemonConfig{})
@@ -358,5 +397,35 @@ func TestAdmin(t *testing.T) {
 	}
 	if _, err := client.HTTPBase("http://x/v1/widget"); err == nil {
 		t.Error("HTTPBase accepted http://")
+	}
+}
+
+// TestSessionMovedStops: when another connection resumes the session, the
+// bridge closes the first with 4001 and the first Conn stops instead of
+// resuming the session back (a tug of war).
+func TestSessionMovedStops(t *testing.T) {
+	d := startDaemon(t, daemonConfig{})
+	o := *d.opts
+	o.Reconnect = true
+	c1 := dial(t, d, o)
+	c2, err := client.Resume(t.Context(), d.url, c1.Session(), c1.ResumeToken(), d.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for {
+		err := c1.Call(ctx, protocol.MethodGetMode, struct{}{}, nil)
+		if errors.Is(err, client.ErrSessionMoved) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the first Conn still calls after its session moved: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := c2.Call(t.Context(), protocol.MethodGetMode, struct{}{}, nil); err != nil {
+		t.Fatalf("the resuming Conn lost the session: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
@@ -26,6 +27,10 @@ var (
 	// ErrClosed: the Conn was closed (Close, or a reconnect the bridge
 	// refused).
 	ErrClosed = errors.New("cifbridge: connection closed")
+	// ErrSessionMoved: another connection resumed this Conn's session (the
+	// bridge closed the socket with 4001); the Conn does not take it back.
+	// It wraps ErrClosed.
+	ErrSessionMoved = fmt.Errorf("%w: another connection resumed the session (close 4001)", ErrClosed)
 )
 
 // Options configure Dial, Resume, DialRaw and DialHost. A nil *Options
@@ -100,6 +105,9 @@ type Options struct {
 type Conn struct {
 	url  string
 	opts Options
+	// moved is set when the bridge closed the socket with 4001: another
+	// connection resumed the session.
+	moved atomic.Bool
 
 	// mu guards the fields below it.
 	mu     sync.Mutex
@@ -144,7 +152,13 @@ func (c *Conn) connect(ctx context.Context) (*jsonrpc2.Conn, protocol.HelloResul
 	if err != nil {
 		return nil, res, err
 	}
-	jc := jsonrpc2.NewConn(context.Background(), NewStream(rc, &c.opts), handlerFunc(c.handle),
+	st := NewStream(rc, &c.opts)
+	st.onReadError = func(err error) {
+		if CloseStatus(err) == protocol.CloseSessionMoved {
+			c.moved.Store(true)
+		}
+	}
+	jc := jsonrpc2.NewConn(context.Background(), st, handlerFunc(c.handle),
 		jsonrpc2.SetLogger(log.New(io.Discard, "", 0)))
 	c.mu.Lock()
 	p := protocol.HelloParams{Profile: c.opts.Profile, Client: c.opts.Client, EnreachToken: c.opts.EnreachToken,
@@ -204,6 +218,13 @@ func (c *Conn) watch(jc *jsonrpc2.Conn) {
 		return
 	}
 	c.jc = nil
+	if c.moved.Load() {
+		// Another connection resumed this session (close 4001): taking it
+		// back would start a tug of war, so this Conn stops.
+		c.takeDown(ErrSessionMoved)
+		c.mu.Unlock()
+		return
+	}
 	if !c.opts.Reconnect {
 		c.takeDown(fmt.Errorf("%w (reconnect is off)", ErrDisconnected))
 		c.mu.Unlock()
@@ -238,9 +259,9 @@ func (c *Conn) reconnect() {
 			}
 			return
 		}
-		if pe := (*protocol.Error)(nil); errors.As(err, &pe) {
-			// The bridge answered and refused (e.g. a resume token it does
-			// not accept): dialling again would be refused again.
+		if refused(err) {
+			// The bridge answered and refused (a token or resume token it
+			// does not accept): dialling again would be refused again.
 			c.mu.Lock()
 			c.takeDown(fmt.Errorf("%w: the bridge refused to resume session %s: %w", ErrClosed, c.hello.Session, err))
 			c.mu.Unlock()
@@ -251,6 +272,14 @@ func (c *Conn) reconnect() {
 		}
 		wait = min(2*wait, c.opts.ReconnectMax)
 	}
+}
+
+// refused reports whether a reconnect failed for good: the bridge refused
+// the token, the Origin or the resume (-32004), or the hello's params
+// (-32602). A bridge shutting down (-32007) or overloaded (-32003), and
+// any transport error, are worth another try.
+func refused(err error) bool {
+	return errors.Is(err, protocol.ErrUnauthorized) || errors.Is(err, protocol.ErrInvalidParams)
 }
 
 // jitter spreads d by ±20% so that many clients do not redial in step.

@@ -17,6 +17,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/client"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 )
 
 // daemon is a real bridge (emulator backend, optionally the retry engine
@@ -39,6 +40,7 @@ type daemonConfig struct {
 	faults *emulator.FaultProfile
 	ledger bool // wire the retry engine and a ledger (enreach.xrm.*)
 	bubble bool // in-memory pipes (call inside synctest.Test)
+	token  string
 }
 
 func startDaemon(t *testing.T, dc daemonConfig) *daemon {
@@ -48,7 +50,7 @@ func startDaemon(t *testing.T, dc daemonConfig) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{emu: emu, conns: &connList{}}
-	cfg := bridge.Config{Backend: emu, OnSessionEnd: emu.ForgetSession, Extra: map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()},
+	cfg := bridge.Config{Backend: emu, Token: dc.token, OnSessionEnd: emu.ForgetSession, Extra: map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()},
 		OnFrame: func(_, peer, dir string, msg []byte) {
 			d.mu.Lock()
 			d.frames = append(d.frames, peer+" "+dir+" "+string(msg))
@@ -76,11 +78,9 @@ func startDaemon(t *testing.T, dc daemonConfig) *daemon {
 	var ln net.Listener
 	var hc *http.Client
 	if dc.bubble {
-		pl := newPipeListener()
-		ln = pl
-		tr := &http.Transport{DialContext: pl.dial}
-		hc = &http.Client{Transport: tr}
-		t.Cleanup(tr.CloseIdleConnections)
+		pl := pipenet.Listen()
+		ln, hc = pl, pl.Client()
+		t.Cleanup(hc.CloseIdleConnections)
 	} else {
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			t.Fatal(err)
@@ -91,7 +91,7 @@ func startDaemon(t *testing.T, dc daemonConfig) *daemon {
 	base := "http://" + ln.Addr().String()
 	d.url = "ws" + strings.TrimPrefix(base, "http") + "/v1/widget"
 	d.opts = &client.Options{HTTPClient: hc}
-	d.admin = &client.Admin{Base: base, HTTPClient: hc}
+	d.admin = &client.Admin{Base: base, Token: dc.token, HTTPClient: hc}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -150,40 +150,4 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 		l.conns.mu.Unlock()
 	}
 	return nc, err
-}
-
-// pipeListener serves HTTP over net.Pipe, so that the whole daemon and the
-// client run inside a synctest bubble.
-type pipeListener struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8787} }
-
-func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	a, b := net.Pipe()
-	select {
-	case l.ch <- b:
-		return a, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }

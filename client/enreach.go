@@ -17,39 +17,45 @@ import (
 // ExecuteQuery runs an Enreach API query (GET, or POST with PostData) and
 // returns its parsed body.
 func (c *Conn) ExecuteQuery(ctx context.Context, p protocol.ExecuteQueryParams) (json.RawMessage, error) {
-	var res json.RawMessage
-	return res, c.Call(ctx, protocol.MethodEnreachExecuteQuery, p, &res)
+	return result[json.RawMessage](ctx, c, protocol.MethodEnreachExecuteQuery, p)
 }
 
 // SetANumber sets the caller's outgoing number (A-number).
 func (c *Conn) SetANumber(ctx context.Context, aNumber string) (json.RawMessage, error) {
-	var res json.RawMessage
-	return res, c.Call(ctx, protocol.MethodEnreachSetANumber, protocol.SetANumberParams{ANumber: aNumber}, &res)
+	return result[json.RawMessage](ctx, c, protocol.MethodEnreachSetANumber, protocol.SetANumberParams{ANumber: aNumber})
 }
 
 // XrmCreateRecord is Xrm.WebApi.createRecord with the retry engine.
 func (c *Conn) XrmCreateRecord(ctx context.Context, p protocol.XrmCreateParams) (protocol.XrmCreateResult, error) {
-	var res protocol.XrmCreateResult
-	return res, c.Call(ctx, protocol.MethodXrmCreateRecord, p, &res)
+	return result[protocol.XrmCreateResult](ctx, c, protocol.MethodXrmCreateRecord, p)
 }
 
 // XrmUpdateRecord is Xrm.WebApi.updateRecord with the retry engine.
 func (c *Conn) XrmUpdateRecord(ctx context.Context, p protocol.XrmUpdateParams) (protocol.XrmUpdateResult, error) {
-	var res protocol.XrmUpdateResult
-	return res, c.Call(ctx, protocol.MethodXrmUpdateRecord, p, &res)
+	return result[protocol.XrmUpdateResult](ctx, c, protocol.MethodXrmUpdateRecord, p)
 }
 
 // XrmRetrieveRecord is Xrm.WebApi.retrieveRecord with the retry engine.
 func (c *Conn) XrmRetrieveRecord(ctx context.Context, p protocol.XrmRetrieveParams) (json.RawMessage, error) {
-	var rec json.RawMessage
-	return rec, c.Call(ctx, protocol.MethodXrmRetrieveRecord, p, &rec)
+	return result[json.RawMessage](ctx, c, protocol.MethodXrmRetrieveRecord, p)
 }
 
 // XrmExecute is Xrm.WebApi.online.execute with the retry engine; the
 // result is the parsed response body.
 func (c *Conn) XrmExecute(ctx context.Context, p protocol.XrmExecuteParams) (json.RawMessage, error) {
-	var res json.RawMessage
-	return res, c.Call(ctx, protocol.MethodXrmExecute, p, &res)
+	return result[json.RawMessage](ctx, c, protocol.MethodXrmExecute, p)
+}
+
+// result calls method and returns its result as a T.
+func result[T any](ctx context.Context, c *Conn, method string, params any) (T, error) {
+	var res T
+	return res, c.Call(ctx, method, params, &res)
+}
+
+// cifResult is result for the CIF calls (see callCIF).
+func cifResult[T any](ctx context.Context, c *Conn, method string, params any) (T, error) {
+	var res T
+	return res, c.callCIF(ctx, method, params, &res)
 }
 
 // ExhaustedData returns the attempts (and ledger entry) of a -32005

@@ -12,6 +12,9 @@ import (
 type Stream struct {
 	c            *RawConn
 	writeTimeout time.Duration
+	// onReadError, when set, sees the error that ended reading (the close
+	// frame's code is in it: CloseStatus).
+	onReadError func(error)
 }
 
 // NewStream wraps c; writes time out after Options.WriteTimeout.
@@ -35,6 +38,9 @@ func (s *Stream) WriteObject(obj any) error {
 func (s *Stream) ReadObject(v any) error {
 	b, err := s.c.Read(context.Background())
 	if err != nil {
+		if s.onReadError != nil {
+			s.onReadError(err)
+		}
 		return err
 	}
 	return json.Unmarshal(b, v)

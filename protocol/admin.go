@@ -18,6 +18,23 @@ const (
 	PathEmulatorFaults = "/api/v1/emulator/faults" // GET, PUT a fault profile
 )
 
+// Health is GET /livez (status, version) and GET /readyz: "ok",
+// "draining" or "backend unavailable" with the backend's name, its error,
+// and with host peers their count.
+type Health struct {
+	Backend string `json:"backend,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Hosts   *int   `json:"hosts,omitempty"`
+	Status  string `json:"status"`
+	Version string `json:"version,omitempty"`
+}
+
+// RaiseEventResult is the answer of POST /api/v1/sessions/{id}/events
+// (params RaiseEventParams): the widget's answer to the event.
+type RaiseEventResult struct {
+	Result json.RawMessage `json:"result"`
+}
+
 // AttemptInfo is one backend attempt as the admin API and the dashboard
 // show it: in flight, or a late record once its CIF timeout passed.
 type AttemptInfo struct {
@@ -158,8 +175,9 @@ type EmulatorStats struct {
 	// messageType ("createrecord", "execute", …), including those that
 	// failed with a Dataverse error, excluding injected errors and drops.
 	Operations map[string]int64 `json:"operations"`
-	// LateCompletions counts operations that completed after their call's
-	// CIF deadline.
+	// LateCompletions counts answers given after their call's CIF deadline:
+	// operations that completed, and injected errors (each is a late answer
+	// the bridge reports with bridge.late). Drops never answer.
 	LateCompletions int64 `json:"lateCompletions"`
 	// FaultsApplied counts operations a fault rule applied to.
 	FaultsApplied int64 `json:"faultsApplied"`

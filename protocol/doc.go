@@ -9,7 +9,7 @@
 // none) and sends one JSON-RPC object or batch per text message:
 //
 //	widget → bridge  {"jsonrpc":"2.0","id":1,"method":"bridge.hello","params":{"profile":"cif1"}}
-//	bridge → widget  {"jsonrpc":"2.0","id":1,"result":{"session":"s-…","profile":"cif1","timeoutMs":10000,"version":"…"}}
+//	bridge → widget  {"jsonrpc":"2.0","id":1,"result":{"session":"s-…","profile":"cif1","timeoutMs":10000,"version":"…","resumeToken":"…"}}
 //	widget → bridge  {"jsonrpc":"2.0","id":2,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Ada"}}}
 //	bridge → widget  {"jsonrpc":"2.0","id":2,"result":{"entityType":"contact","id":"…"}}
 //
@@ -26,9 +26,14 @@
 // (cif.onclicktoact {eventData}) that the widget answers under the same
 // timeout.
 //
+// A widget that reconnects resumes its session with bridge.hello {session,
+// resumeToken}: the token its first hello returned, without which the
+// resume is refused (-32004). Resuming a live session moves it; its old
+// socket is closed with CloseSessionMoved (4001).
+//
 // A host peer (the main-window side) opens /v1/host, says host.hello and then
 // receives the widgets' cif.* calls as requests whose params carry an extra
-// "session" member; it may raise events with host.raiseEvent.
+// "session" member (the bridge's; a widget may not send its own); it may raise events with host.raiseEvent.
 //
 // Entry points: Decode parses one WebSocket message; AppendResponse and
 // AppendRequest encode; Error and the Err* sentinels are the error codes;

@@ -70,9 +70,26 @@ type LedgerEntry struct {
 	Version int64 `json:"version"`
 }
 
+// LedgerAcknowledgeParams are the body of
+// POST /api/v1/ledger/{id}/acknowledge (an empty body is no note).
+type LedgerAcknowledgeParams struct {
+	Note string `json:"note"`
+}
+
 // LedgerList is GET /api/v1/ledger.
 type LedgerList struct {
 	Entries []LedgerEntry `json:"entries"`
+	// Totals are the whole ledger's duplicate counters, whatever the filter.
+	Totals *LedgerTotals `json:"totals,omitempty"`
+}
+
+// LedgerTotals are the duplicate counters: every entry ever suspected (a
+// confirmed duplicate was a suspicion first), and every entry ever
+// confirmed, so Confirmed <= Suspected always holds. Retention does not
+// lower them.
+type LedgerTotals struct {
+	Suspected int `json:"suspected"`
+	Confirmed int `json:"confirmed"`
 }
 
 // ExhaustedData is the data of a -32005 (ErrRetriesExhausted): every

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -73,7 +74,16 @@ type Capturer struct {
 
 	dirDirty                             atomic.Bool // a file was created since the directory was last fsynced
 	files, frames, bytes, dropped, syncs atomic.Int64
+
+	// secrets are the daemon's own credentials, scrubbed from every frame
+	// in all their encodings (SetSecrets).
+	secrets atomic.Pointer[redact.Set]
 }
+
+// SetSecrets makes every frame written from now on free of these secrets
+// (the bridge's tokens, the Enreach secret, the Dataverse client secret) in
+// every encoding internal/redact knows, on top of Redact's rules.
+func (c *Capturer) SetSecrets(s *redact.Set) { c.secrets.Store(s) }
 
 // New validates cfg, creates cfg.Dir and starts the background fsync loop.
 // Call Close when done.

@@ -14,6 +14,7 @@ func TestRedact(t *testing.T) {
 		{"nothing to redact", `{"a": [1, "x", {"b":null}], "c" :"Bearer"}`, `{"a": [1, "x", {"b":null}], "c" :"Bearer"}`},
 		{"named members, any case and separator", `{"Authorization":"x","TOKEN":1,"enreach_token":{"a":"b"},"client-secret":["s"],"apikey":true,"passwordHint":"ok"}`,
 			`{"Authorization":"[redacted]","TOKEN":"[redacted]","enreach_token":"[redacted]","client-secret":"[redacted]","apikey":"[redacted]","passwordHint":"ok"}`},
+		{"hello's resume token", `{"result":{"session":"s1","resumeToken":"9c1e0f"}}`, `{"result":{"session":"s1","resumeToken":"[redacted]"}}`},
 		{"escaped member name", `{"tok\u0065n":"x"}`, `{"tok\u0065n":"[redacted]"}`},
 		{"bearer and basic values", `{"h":["bearer abc","Basic dXNl","Bearerish"],"n":{"m":"BASIC  x"}}`, `{"h":["[redacted]","[redacted]","Bearerish"],"n":{"m":"[redacted]"}}`},
 		{"whitespace kept", "{ \"password\" :\t\"p\" , \"x\" : 1 }", "{ \"password\" :\t\"[redacted]\" , \"x\" : 1 }"},

@@ -102,7 +102,7 @@ func (s *Session) Path() string {
 // Frame appends one message seen by the bridge: peer is
 // protocol.CapturePeerWidget, CapturePeerHost, CapturePeerBackend or CapturePeerAgent, dir is
 // protocol.CaptureDirIn (into the bridge) or CaptureDirOut. msg is redacted
-// first and not retained. Frame returns once the line is handed to the OS;
+// first (the Capturer's secrets, then Redact) and not retained. Frame returns once the line is handed to the OS;
 // it never waits for fsync.
 func (s *Session) Frame(peer, dir string, msg []byte) {
 	if s == nil {
@@ -113,7 +113,7 @@ func (s *Session) Frame(peer, dir string, msg []byte) {
 		s.c.log.Error().Str("session", s.id).Str("peer", peer).Str("dir", dir).Msg("capture frame dropped: unknown peer or dir (a bug)")
 		return
 	}
-	body, invalid := encodeMsg(msg)
+	body, invalid := encodeMsg(s.c.secrets.Load().Bytes(msg))
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

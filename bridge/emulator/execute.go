@@ -66,6 +66,11 @@ func (e *Emulator) Execute(ctx context.Context, a *correlation.Attempt) (json.Ra
 		return nil, e.wireError(mt, err)
 	}
 	if err := e.gate(ctx, mt, p.entity); err != nil {
+		if d := (*dvError)(nil); errors.As(err, &d) {
+			// An injected error is an answer too: past the deadline the
+			// bridge sends bridge.late for it like for a late success.
+			e.answered(a.Deadline)
+		}
 		return nil, e.wireError(mt, err)
 	}
 	res, err := p.run()
@@ -114,6 +119,14 @@ func (e *Emulator) completed(method string, deadline time.Time) {
 			c.late++
 		}
 	})
+}
+
+// answered counts an answer that executed nothing (an injected error) as a
+// late one when it comes past deadline.
+func (e *Emulator) answered(deadline time.Time) {
+	if !deadline.IsZero() && e.now().After(deadline) {
+		e.stats.add(func(c *counters) { c.late++ })
+	}
 }
 
 // wireError maps a *dvError to the -32001 backend error; protocol errors

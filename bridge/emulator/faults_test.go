@@ -277,3 +277,34 @@ func TestParseFaultProfile(t *testing.T) {
 		})
 	}
 }
+
+// A late injected error is a late answer (the bridge sends bridge.late for
+// it), so LateCompletions counts it: the load tool's ground truth compares
+// the two. A drop never answers and is not counted.
+func TestLateInjectedErrorIsALateCompletion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, err := emulator.New(emulator.Config{Faults: &emulator.FaultProfile{Rules: []emulator.FaultRule{
+			{Method: "createrecord", LatencyMs: 3000, Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80072321", Message: "unavailable"}},
+			{Method: "createrecord", LatencyMs: 500, Count: 1, Error: &emulator.FaultError{Status: 503, Code: "0x80072321", Message: "unavailable"}},
+			{Method: "createrecord", Drop: true, Count: 1},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Second)
+		if _, err := createContact(t.Context(), e, deadline); err == nil {
+			t.Fatal("late injected error: no error")
+		}
+		if _, err := createContact(t.Context(), e, time.Now().Add(time.Second)); err == nil {
+			t.Fatal("timely injected error: no error")
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := createContact(ctx, e, time.Now().Add(time.Second)); err == nil {
+			t.Fatal("drop: no error")
+		}
+		if st := e.Stats(); st.LateCompletions != 1 || st.InjectedErrors != 2 || st.Operations["createrecord"] != 0 {
+			t.Fatalf("stats = %+v, want one late completion (the late injected error)", st)
+		}
+	})
+}

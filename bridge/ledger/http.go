@@ -103,7 +103,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "totals": totals})
+	writeJSON(w, http.StatusOK, protocol.LedgerList{Entries: entries, Totals: &totals})
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
@@ -115,9 +115,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) ack(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Note string `json:"note"`
-	}
+	var body protocol.LedgerAcknowledgeParams
 	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "read body: "+err.Error())

@@ -259,10 +259,7 @@ func (l *Ledger) List(ctx context.Context, f Filter) ([]protocol.LedgerEntry, er
 // holds: the retry engine writes an entry "confirmed" at once when the late
 // answer came before the entry was first written, and such an entry was
 // nonetheless suspected (an attempt timed out) before it was confirmed.
-type Totals struct {
-	Suspected int `json:"suspected"`
-	Confirmed int `json:"confirmed"`
-}
+type Totals = protocol.LedgerTotals
 
 // Totals returns the duplicate counters.
 func (l *Ledger) Totals(ctx context.Context) (Totals, error) {

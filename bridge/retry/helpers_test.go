@@ -18,7 +18,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
-	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -30,8 +30,8 @@ type rig struct {
 	t      *testing.T
 	srv    *bridge.Server
 	hs     *http.Server
-	ln     *testutil.PipeListener
-	http   *http.Client // reaches the rig at http://bridge.test
+	ln     *pipenet.Listener
+	http   *http.Client // reaches the rig at http://127.0.0.1:8787 (a Host the bridge accepts)
 	emu    *emulator.Emulator
 	ledger *ledger.Ledger
 	engine *retry.Engine
@@ -83,7 +83,7 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	}
 	eng.Register(srv)
 	srv.Registry().MustRegister(l.Collectors()...)
-	ln := testutil.NewPipeListener()
+	ln := pipenet.Listen()
 	r := &rig{t: t, srv: srv, hs: &http.Server{Handler: srv.Handler()}, ln: ln, http: ln.Client(), emu: emu, ledger: l, engine: eng}
 	served := make(chan struct{})
 	go func() { defer close(served); r.hs.Serve(ln) }()
@@ -156,7 +156,7 @@ func (r *rig) dial() *client {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://bridge.test"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http})
+	ws, _, err := websocket.Dial(ctx, "ws://127.0.0.1:8787"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http})
 	if err != nil {
 		r.t.Fatal(err)
 	}

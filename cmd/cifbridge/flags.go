@@ -25,10 +25,10 @@ var envPrefixes = map[string]string{
 }
 
 // sharedEnv are flags that read serve's variable under another subcommand:
-// healthcheck --listen reads CIFBRIDGE_LISTEN, so a container's one setting
-// serves both.
+// healthcheck --listen and --tls-cert read CIFBRIDGE_LISTEN and
+// CIFBRIDGE_TLS_CERT, so a container's one setting serves both.
 var sharedEnv = map[string]map[string]string{
-	"healthcheck": {"listen": envName("listen")},
+	"healthcheck": {"listen": envName("listen"), "tls-cert": envName("tls-cert")},
 }
 
 // commandOf is the subcommand a FlagSet belongs to: the first word of its

@@ -56,7 +56,7 @@ func startEmbedded(ctx context.Context, h protocol.CaptureHeader, mode, faults, 
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	log, err := newLogger(io.Discard, f.logLevel, "json")
 	if err == nil {
-		e.d, err = newDaemon(ctx, f, set, plugins, log)
+		e.d, err = newDaemon(ctx, f, set, plugins, log, nil)
 	}
 	if err != nil {
 		e.close()

@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/web"
 )
@@ -146,6 +148,10 @@ type serveEnv struct {
 	Server   *bridge.Server     // nil during configure
 	Emulator *emulator.Emulator // nil unless --backend emulator
 	Log      zerolog.Logger
+	// Secrets are the credentials plug-ins were configured with (tokens,
+	// upstream secrets); configure steps add theirs, and the capture
+	// plug-in scrubs them from every frame.
+	Secrets []redact.Secret
 
 	plugins []namedPlugin // this run's, in registration order
 }
@@ -163,8 +169,8 @@ func (env *serveEnv) given(names ...string) []string {
 }
 
 // newServeCommand is serve's FlagSet with the flags of serve and of every
-// part of newServePlugins bound to a fresh set of values: every run of serve
-// and every daemon replay --embedded starts one starts here.
+// part of newServePlugins bound to a fresh set of values. Every run of serve
+// starts here, and so does every daemon replay --embedded starts.
 func newServeCommand(out io.Writer) (*flag.FlagSet, *serveFlags, []namedPlugin) {
 	f := &serveFlags{}
 	fs := newFlagSet("serve", "Runs the bridge: widgets connect to ws://<listen>/v1/widget, the dashboard is at http://<listen>/, the emulated Dynamics main window at http://<listen>/host/?widget=<url> (give it a port-less origin: --listen 127.0.0.1:80, see README \"Run a real widget\").", out)
@@ -184,11 +190,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	logOut := &scrubWriter{w: stderr, terminal: isTerminal(stderr)}
+	log, err := newLogger(logOut, f.logLevel, f.logFormat)
 	if err != nil {
 		return usageError{err}
 	}
-	d, err := newDaemon(ctx, f, set, plugins, log)
+	d, err := newDaemon(ctx, f, set, plugins, log, logOut)
 	if err != nil {
 		return err
 	}
@@ -233,8 +240,9 @@ type daemon struct {
 // newDaemon builds serve's daemon from parsed flags: the backend, then each
 // part's configure (in newServePlugins order), bridge.New, each part's
 // start, and the listener on --listen. On error what was built is stopped
-// again.
-func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins []namedPlugin, log zerolog.Logger) (d *daemon, err error) {
+// again. scrub, when set, is log's output: once the parts are configured it
+// scrubs their secrets from every line.
+func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins []namedPlugin, log zerolog.Logger, scrub *scrubWriter) (d *daemon, err error) {
 	if _, _, err := net.SplitHostPort(f.listen); err != nil {
 		return nil, usageError{fmt.Errorf("--listen %q is not HOST:PORT (%v), e.g. --listen 127.0.0.1:8787", f.listen, err)}
 	}
@@ -292,9 +300,15 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 	env := &serveEnv{Flags: f, Set: set, Config: &cfg, Emulator: emu, Log: log, plugins: plugins}
 	built := &daemon{env: env}
 	defer func() {
-		if err != nil {
-			built.stopPlugins()
+		if err == nil {
+			return
 		}
+		if built.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = built.srv.Shutdown(ctx)
+		}
+		built.stopPlugins()
 	}()
 	for _, p := range plugins {
 		if err := p.configure(env); err != nil {
@@ -303,6 +317,10 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 	}
 	if cfg.Backend == nil && !cfg.HostBackend {
 		return nil, usageError{fmt.Errorf("--backend %s is not configured: see cifbridge serve --help", f.backend)}
+	}
+	// From here on no log line carries a configured secret, in any encoding.
+	if scrub != nil {
+		scrub.secrets.Store(redact.NewSet(env.Secrets...))
 	}
 	if built.srv, err = bridge.New(cfg); err != nil {
 		return nil, usageError{err}
@@ -445,7 +463,26 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("svc", "cifbridge").Logger(), nil
 }
 
+// scrubWriter is serve's log output: each line is scrubbed of the
+// configured secrets (set once the plug-ins are configured) before it is
+// written. zerolog writes one line per Write.
+type scrubWriter struct {
+	w        io.Writer
+	terminal bool // w is a terminal: console format by default
+	secrets  atomic.Pointer[redact.Set]
+}
+
+func (s *scrubWriter) Write(p []byte) (int, error) {
+	if _, err := s.w.Write(s.secrets.Load().Bytes(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 func isTerminal(w io.Writer) bool {
+	if s, ok := w.(*scrubWriter); ok {
+		return s.terminal
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

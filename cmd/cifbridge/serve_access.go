@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/internal/redact"
 )
 
 // The access plug-in: per-role bearer tokens (each also from a file), the
@@ -57,6 +58,11 @@ func (p *accessPlugin) configure(env *serveEnv) error {
 	for _, h := range strings.Split(p.allowedHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			cfg.AllowedHosts = append(cfg.AllowedHosts, h)
+		}
+	}
+	for _, tok := range []string{cfg.Tokens.Widget, cfg.Tokens.Host, cfg.Tokens.Admin} {
+		if tok != "" {
+			env.Secrets = append(env.Secrets, redact.Secret{Value: tok})
 		}
 	}
 	cfg.ListenAddr = env.Flags.listen

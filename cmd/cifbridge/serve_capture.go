@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cifbridge/cifbridge/bridge/capture"
+	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -76,6 +78,15 @@ func (p *capturePlugin) configure(env *serveEnv) error {
 			prev(session)
 		}
 		p.end(session)
+	}
+	return nil
+}
+
+// start hands the capturer every secret the plug-ins were configured with
+// (they are all known once every configure step ran).
+func (p *capturePlugin) start(_ context.Context, env *serveEnv) error {
+	if p.c != nil {
+		p.c.SetSecrets(redact.NewSet(env.Secrets...))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
+	"github.com/cifbridge/cifbridge/internal/redact"
 )
 
 // The dataverse plug-in: --backend dataverse, a real Dataverse Web API org
@@ -49,6 +50,9 @@ func (p *dataversePlugin) configure(env *serveEnv) error {
 	secret, err := p.clientSecret.read(env.Log)
 	if err != nil {
 		return err
+	}
+	if secret != "" {
+		env.Secrets = append(env.Secrets, redact.Secret{Value: secret, Users: []string{p.clientID}})
 	}
 	var missing []string
 	if p.url == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/enreach"
+	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -51,6 +52,9 @@ func (p *enreachPlugin) configure(env *serveEnv) error {
 	}
 	if p.user == "" && secret != "" {
 		return usageError{errors.New("an Enreach secret key needs --enreach-user")}
+	}
+	if secret != "" {
+		env.Secrets = append(env.Secrets, redact.Secret{Value: secret, Users: []string{p.user}})
 	}
 	c, err := enreach.New(enreach.Config{
 		BaseURL: p.url, User: p.user, Secret: secret, Timeout: p.timeout, ANumberBody: p.aNumberBody,

@@ -144,6 +144,6 @@ func (p *retryPlugin) reconcile(env *serveEnv) {
 	p.reconcileMu.Lock()
 	defer p.reconcileMu.Unlock()
 	if !p.stopped {
-		p.recheck = time.AfterFunc(time.Until(res.Next)+time.Second, func() { p.reconcile(env) })
+		p.recheck = time.AfterFunc(time.Until(res.Next)+100*time.Millisecond, func() { p.reconcile(env) })
 	}
 }

@@ -107,3 +107,39 @@ func jsonEscaped(s string, html bool) string {
 	b := bytes.TrimSpace(buf.Bytes())
 	return string(b[1 : len(b)-1])
 }
+
+// Set is a fixed set of secrets with their forms computed once, for hot
+// paths (every captured frame). The zero value and nil redact nothing.
+type Set struct {
+	forms [][]byte // longest first
+}
+
+// NewSet returns the Set of secrets (those shorter than MinLen left out).
+func NewSet(secrets ...Secret) *Set {
+	s := &Set{}
+	seen := map[string]bool{}
+	for _, sec := range secrets {
+		for _, f := range Forms(sec) {
+			if !seen[f] {
+				seen[f] = true
+				s.forms = append(s.forms, []byte(f))
+			}
+		}
+	}
+	sort.Slice(s.forms, func(i, j int) bool { return len(s.forms[i]) > len(s.forms[j]) })
+	return s
+}
+
+// Bytes returns b with every form replaced by Redacted; b itself when
+// nothing matched.
+func (s *Set) Bytes(b []byte) []byte {
+	if s == nil {
+		return b
+	}
+	for _, f := range s.forms {
+		if bytes.Contains(b, f) {
+			b = bytes.ReplaceAll(b, f, []byte(Redacted))
+		}
+	}
+	return b
+}

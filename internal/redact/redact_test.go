@@ -48,3 +48,16 @@ func TestEveryEncodingIsRedacted(t *testing.T) {
 		t.Fatalf("a 3-byte secret was redacted: %q", got)
 	}
 }
+
+func TestSetRedactsEverySecret(t *testing.T) {
+	s := redact.NewSet(redact.Secret{Value: "admin-TOKEN-1"}, redact.Secret{Value: "k<e>y", Users: []string{"u"}}, redact.Secret{Value: "ab"})
+	in := `{"a":"admin-TOKEN-1","b":"k\u003ce\u003ey","c":"` + base64.StdEncoding.EncodeToString([]byte("u:k<e>y")) + `","d":"ab"}`
+	want := `{"a":"[redacted]","b":"[redacted]","c":"[redacted]","d":"ab"}`
+	if got := string(s.Bytes([]byte(in))); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	var none *redact.Set
+	if got := string(none.Bytes([]byte(in))); got != in {
+		t.Fatalf("nil set changed %s", got)
+	}
+}

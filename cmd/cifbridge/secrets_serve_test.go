@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/redact"
+)
+
+// The daemon's own secrets never reach a capture, in any encoding, even in
+// a member no redaction rule names (here a record's lastname).
+func TestServeCaptureScrubsConfiguredSecrets(t *testing.T) {
+	const tok = "h<o>st-SECRET-1" // JSON-escapes as h\u003co\u003est-…
+	dir := t.TempDir()
+	w, stop := serveCapturing(t, dir, "--host-token", tok)
+	esc, _ := json.Marshal(tok)
+	w.call(1, "cif.createrecord", `{"entityName":"contact","value":{"lastname":`+string(esc)+`,"firstname":"`+base64.StdEncoding.EncodeToString([]byte(tok))+`"}}`)
+	stop()
+	files := captureFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("files %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range redact.Forms(redact.Secret{Value: tok}) {
+		if strings.Contains(string(b), f) {
+			t.Fatalf("capture holds %q:\n%s", f, b)
+		}
+	}
+	if strings.Count(string(b), redact.Redacted) < 2 {
+		t.Fatalf("capture:\n%s", b)
+	}
+}
+
+// No log line carries a configured secret, in any encoding, even where the
+// daemon logs what a client sent (bridge.hello's client string).
+func TestServeLogsScrubConfiguredSecrets(t *testing.T) {
+	const tok = `h"o>st-SECRET-2`
+	url, logs, stop := startServe(t, "--host-token", tok)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := json.Marshal(tok + " " + base64.StdEncoding.EncodeToString([]byte(tok)))
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"bridge.hello","params":{"client":`+string(client)+`}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+	stop()
+	if !strings.Contains(logs.String(), `"message":"hello"`) {
+		t.Fatalf("no hello line:\n%s", logs)
+	}
+	for _, f := range redact.Forms(redact.Secret{Value: tok}) {
+		if strings.Contains(logs.String(), f) {
+			t.Fatalf("the log holds %q:\n%s", f, logs)
+		}
+	}
+}
