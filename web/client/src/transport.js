@@ -325,9 +325,6 @@ export class Connection extends EventTarget {
     // Never re-send: whatever was in flight has an unknown outcome.
     this._retireAll();
     const detail = { code: ev && ev.code, reason: ev && ev.reason, wasConnected: wasReady };
-    // 4001: another connection resumed this session; taking it back would
-    // start a tug of war, so this client stops.
-    if (ev && ev.code === 4001) this._closed = true;
     this.dispatchEvent(new CustomEvent("close", { detail }));
     if (detail.code === CLOSE_SESSION_MOVED) {
       // Another connection resumed this session: it lives on there. Resuming
