@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -619,5 +620,26 @@ func TestStreamNoTimeoutCall(t *testing.T) {
 	a := sessionOf(snap, s).InFlight[0]
 	if !a.NoTimeout || a.Method != protocol.MethodNotifyEvent {
 		t.Fatalf("in flight %+v, want notifyEvent with NoTimeout", a)
+	}
+}
+
+// TestMetricLabelsBounded: an unknown cif.* method a widget makes up is
+// counted under "other", never as a label of its own.
+func TestMetricLabelsBounded(t *testing.T) {
+	tb := startBridge(t, bridge.Config{})
+	w, _ := connectWidget(t, tb)
+	wantCode(t, w.call("cif.madeUpByTheWidget", nil), protocol.CodeMethodNotFound)
+	okResult(t, w.call(protocol.MethodCanCreateSession, nil), nil)
+	res, err := http.Get(tb.hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, res.Body); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "madeUpByTheWidget") || !strings.Contains(b.String(), `method="cif.canCreateSession"`) {
+		t.Errorf("metrics labels: made-up method present or canCreateSession missing")
 	}
 }

@@ -46,8 +46,8 @@ export const CIF_CALLS = Object.freeze({
   setwidth: "setWidth",
   getwidth: "getWidth",
   renderSearchPage: "renderSearchPage",
-  // CIF 2.0 (protocol/cif2.go): relayed as they are; the bridge's agent
-  // workspace answers them.
+  // CIF 2.0 (protocol/cif2.go, protocol.CIFMethods): answered by the
+  // bridge's agent workspace (or a host peer), raiseEvent by the bridge.
   createSession: "createSession",
   getAllSessions: "getAllSessions",
   getFocusedSession: "getFocusedSession",
@@ -98,6 +98,32 @@ export const PARAM_KEYS = Object.freeze({
   setclicktoact: ["value"],
   setmode: ["value"],
   setwidth: ["value"],
+  // CIF 2.0 (protocol/cif2.go): the bridge refuses unknown members.
+  createSession: ["input", "providerSessionId"],
+  getSession: ["sessionId"],
+  requestFocusSession: ["sessionId", "messagesCount"],
+  setSessionTitle: ["input"],
+  updateContext: ["input", "sessionId", "isDelete"],
+  createTab: ["input"],
+  focusTab: ["tabId"],
+  getTabs: ["templateName", "templateTag"],
+  getTabsByTagOrName: ["templateName", "templateTag"],
+  refreshTab: ["tabId"],
+  setTabTitle: ["tabId", "input"],
+  closeTab: ["tabId"],
+  notifyEvent: ["input", "cancellationToken"],
+  cancelEvent: ["cancellationToken"],
+  notifyKpiBreach: ["sessionId", "shouldReset", "details"],
+  notifyNewActivity: ["sessionId", "count"],
+  setPresence: ["presenceText"],
+  setAgentPresence: ["presenceInfo"],
+  initializeAgentPresenceList: ["presenceList"],
+  insertNotes: ["entityName", "entitySetName", "entityId", "annotationId"],
+  updateConversation: ["id", "data"],
+  raiseEvent: ["eventName", "eventInputParameters"],
+  initLogAnalytics: ["data"],
+  logAnalyticsEvent: ["data", "eventName"],
+  openKBSearchControl: ["searchString"],
 });
 
 /**

@@ -216,7 +216,7 @@ describe("agent workspace panel in Chromium", { skip: skipReason || false, timeo
       await sessionTab("session-id-2").locator(".ws-title").click();
       await waitFor(async () => (await sessionTab("session-id-2").getAttribute("aria-selected")) === "true", "session 2 focused");
       assert.equal(posts().at(-1).path, `/api/v1/sessions/${session}/workspace/sessions/session-id-2/focus`);
-      assert.equal(posts().at(-1).body, null, "focus has no body");
+      assert.deepEqual(posts().at(-1).body, {}, "focus sends {} (the bridge's cross-site guard wants a JSON body)");
       assert.equal(await sessionTab("session-id-2").getByTestId("ws-unread").count(), 0);
       assert.deepEqual(await ws.getByTestId("ws-tab").allInnerTexts(), ["Alan"]);
 
@@ -224,6 +224,7 @@ describe("agent workspace panel in Chromium", { skip: skipReason || false, timeo
       await sessionTab("session-id-1").getByTestId("ws-close").click();
       await sessionTab("session-id-1").waitFor({ state: "detached" });
       assert.equal(posts().at(-1).path, `/api/v1/sessions/${session}/workspace/sessions/session-id-1/close`);
+      assert.deepEqual(posts().at(-1).body, {});
 
       // Pick a presence.
       await ws.getByTestId("ws-presence").selectOption("busy");
