@@ -101,7 +101,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
 
   before(async () => {
     captureDir = await mkdtemp(path.join(tmpdir(), "cifbridge-host-capture-"));
-    daemon = await startDaemon(["--listen", hostAddr + ":80", "--cif-timeout", T + "ms", "--capture-dir", captureDir]);
+    daemon = await startDaemon(["--listen", hostAddr + ":80", "--cif-timeout", T + "ms", "--capture-dir", captureDir, "--emulator-seed", "none"]); // its records are the test's own
     base = "http://" + hostAddr;
     pages = await startPages();
     const { chromium } = await import("playwright-core");
