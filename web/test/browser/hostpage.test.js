@@ -98,10 +98,11 @@ async function startPages(tls) {
 describe("host page (/host/) with a CIF widget over postMessage", { skip: skip || false, timeout: 180_000 }, () => {
   let daemon, pages, browser, page, captureDir, base, session;
   const widget = () => page.frame({ url: /^http:\/\/widget\.test:/ });
+  const daemonArgs = () => ["--listen", hostAddr + ":80", "--cif-timeout", T + "ms", "--capture-dir", captureDir];
 
   before(async () => {
     captureDir = await mkdtemp(path.join(tmpdir(), "cifbridge-host-capture-"));
-    daemon = await startDaemon(["--listen", hostAddr + ":80", "--cif-timeout", T + "ms", "--capture-dir", captureDir]);
+    daemon = await startDaemon(daemonArgs());
     base = "http://" + hostAddr;
     pages = await startPages();
     const { chromium } = await import("playwright-core");
@@ -516,9 +517,11 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
 
   it("the session is captured and replays with cifbridge replay", async () => {
     // A second, short session on its own page, so the replay needs no fault
-    // profile, on an emptied store (etags count the store's writes, and the
-    // replay's embedded emulator starts empty).
-    assert.equal((await adminJSON(daemon.base, "POST", "/api/v1/emulator/reset")).status, 204);
+    // profile, on a fresh daemon: etags count the store's writes, and the
+    // replay's embedded daemon starts fresh (the built-in seed, nothing else).
+    // The first page loses its bridge meanwhile and reconnects.
+    await daemon.stop();
+    daemon = await startDaemon(daemonArgs());
     const p2 = await newPage(browser);
     const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=${T}`;
     await p2.goto(`${base}/host/?widget=${encodeURIComponent(widgetURL)}`);
