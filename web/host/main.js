@@ -221,6 +221,9 @@ async function main() {
       case "searchandopenrecords":
         records.showResults(params.entityName, result, false);
         break;
+      default:
+        // A CIF 2.0 call changed the workspace: show it now, not at the next poll.
+        if (WORKSPACE_CHANGES.has(type) && state.workspace) state.workspace.select();
     }
   }
 
@@ -235,6 +238,13 @@ async function main() {
     await raise(event, { value });
   }
 }
+
+/** CIF 2.0 calls whose success changes what the workspace slots show. */
+const WORKSPACE_CHANGES = new Set([
+  "createSession", "requestFocusSession", "setSessionTitle", "createTab", "focusTab", "refreshTab", "closeTab",
+  "setTabTitle", "cancelEvent", "setAgentPresence", "initializeAgentPresenceList", "setPresence", "notifyKpiBreach",
+  "notifyNewActivity", "updateContext",
+]);
 
 /**
  * Shows the agent workspace of this page's bridge session: the slots of
