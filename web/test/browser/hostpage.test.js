@@ -619,5 +619,12 @@ describe("host page over https on 443 with a token", { skip: skip || false, time
     // The record list came through the Web API with the token too.
     await page.click("[data-testid=nav-contacts]");
     await page.waitForSelector("[data-testid=record-list] >> text=Tls Person");
+    // The workspace admin API too: the widget's notifyEvent toast is accepted on the page.
+    await w.evaluate(() => {
+      window.tlsNotify = window.CIF.notifyEvent({ templateName: "incoming_call", templateParameters: { customer: "Tls" } }).then((v) => JSON.parse(v));
+    });
+    await page.locator("[data-testid=ws-toast]", { hasText: "Incoming call from Tls" }).locator("[data-testid=ws-accept]").click();
+    assert.deepEqual(await w.evaluate(() => window.tlsNotify), { value: { actionName: "Accept", responseReason: "Accept" } });
+    assert.equal(await page.textContent("[data-testid=ws-msg]"), "accepted Incoming call from Tls");
   });
 });
