@@ -13,18 +13,33 @@
 // Every POST answers the snapshot after the action, which is shown at once.
 // The snapshot is polled every second; remaining times count down locally
 // every 100 ms from the snapshot's remainingMs.
+//
+// The emulated main window (/host/) mounts the same panel on its own page
+// (session tabs over the record area, toasts over it, presence in the app
+// bar): it passes `el` to find the parts and `onSnapshot` to show or hide
+// its slots. Parts are found by id (ws-sessions, ws-tabs, ws-toasts,
+// ws-presence, ws-presence-dot, ws-msg, ws-body, ws-summary, ws-recent);
+// only ws-sessions, ws-toasts and ws-presence are required.
 
 import { api, ApiError } from "./api.js";
 import { h, setText, fmtCountdown } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 const POLL_MS = 1000;
 const ABSENT_POLL_MS = 10_000;
 
 /**
- * @param {{selected: () => string}} hooks the widget session to show
+ * @param {object} hooks
+ * @param {() => string} hooks.selected the widget session to show ("" for none)
+ * @param {(id: string) => (HTMLElement|null)} [hooks.el] finds a part by id (default: document.getElementById)
+ * @param {(snap: object|null) => void} [hooks.onSnapshot] called after each render with the snapshot shown (null: none)
+ * @param {string} [hooks.noSession] the message while no session is selected
+ * @param {string|null} [hooks.noToasts] the placeholder while no notification is pending (null: none)
  */
 export function initWorkspace(hooks) {
+  const find = hooks.el || ((id) => document.getElementById(id));
+  const $ = (id) => find(id) || NOWHERE;
+  const noSession = hooks.noSession ?? "pick a widget session in “Raise an event”";
+  const noToasts = hooks.noToasts === undefined ? "No notification waiting for the agent" : hooks.noToasts;
   let session = "";
   let snap = null;
   let at = 0; // performance.now() when snap arrived
@@ -51,7 +66,7 @@ export function initWorkspace(hooks) {
     }
     let next = POLL_MS;
     if (!id) {
-      msg("pick a widget session in “Raise an event”");
+      msg(noSession);
     } else if (!busy) {
       if (inflight) inflight.abort();
       const ctl = (inflight = new AbortController());
@@ -92,7 +107,8 @@ export function initWorkspace(hooks) {
     busy = true;
     if (inflight) inflight.abort();
     try {
-      const got = await api(base(id) + path, { method: "POST", body });
+      // The bridge takes a state change only as JSON ({} when there is nothing to say).
+      const got = await api(base(id) + path, { method: "POST", body: body ?? {} });
       if (id === session) {
         show(got);
         msg(what, "ok");
@@ -110,7 +126,10 @@ export function initWorkspace(hooks) {
   function render() {
     const has = !!snap;
     $("ws-body").hidden = !has;
-    if (!has) return;
+    if (!has) {
+      if (hooks.onSnapshot) hooks.onSnapshot(null);
+      return;
+    }
     setText(
       $("ws-summary"),
       `${snap.sessions.filter((s) => !s.home).length} of ${snap.maxSessions ?? "?"} sessions` +
@@ -121,6 +140,7 @@ export function initWorkspace(hooks) {
     renderSessions();
     renderToasts();
     renderRecent();
+    if (hooks.onSnapshot) hooks.onSnapshot(snap);
   }
 
   const pending = () => (snap ? snap.notifications.filter((n) => n.state === "pending") : []);
@@ -223,7 +243,9 @@ export function initWorkspace(hooks) {
     const key = JSON.stringify(list.map((n) => [n.id, n.title, n.fields]));
     rebuild(box, key, () =>
       list.length === 0
-        ? [h("div", { class: "muted empty" }, "No notification waiting for the agent")]
+        ? noToasts === null
+          ? []
+          : [h("div", { class: "muted empty" }, noToasts)]
         : list.map((n) => {
         const fields = Object.entries(n.fields || {}).map(([k, v]) => h("div", { class: "field" }, h("span", { class: "muted" }, k + " "), String(v)));
         const left = h("span", { class: "left num", dataset: { testid: "ws-remaining" } });
@@ -268,7 +290,7 @@ export function initWorkspace(hooks) {
   // notes dialog (no timer) waits for the agent.
   function tick() {
     const since = performance.now() - at;
-    for (const el of document.querySelectorAll("#ws-toasts .left")) {
+    for (const el of $("ws-toasts").querySelectorAll(".left")) {
       const n = el._n;
       if (!n) continue;
       if (n.remainingMs === null || n.remainingMs === undefined) {
@@ -296,3 +318,7 @@ export function initWorkspace(hooks) {
     },
   };
 }
+
+// NOWHERE stands in for an optional part a page does not have: writes to it
+// go nowhere, reads find nothing.
+const NOWHERE = document.createElement("div");

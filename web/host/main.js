@@ -15,12 +15,19 @@
 // Click-to-act: a click on a phone field raises onclicktoact through the
 // bridge; while click-to-act is off the page answers it false itself and
 // the widget never sees it.
+// CIF 2.0: the page's bridge session has an agent workspace (docs/workspace.md).
+// Its session tabs (focus / close), notification toasts (Accept / Reject,
+// remaining time) and presence picker live on this page, drawn and driven by
+// the dashboard's agent panel module (dashboard/workspace.js) through the
+// workspace admin API for this page's own session, with ?token= as the
+// bearer token. The agent acts directly on the page.
 
 import { connect } from "../client/cifbridge.js";
 import { Relay } from "./relay.js";
 import { Panel } from "./panel.js";
 import { Records } from "./records.js";
 import { reduceOrigin } from "./channel.js";
+import { initWorkspace } from "../dashboard/workspace.js";
 
 const q = new URLSearchParams(location.search);
 const token = q.get("token") || "";
@@ -175,10 +182,7 @@ async function main() {
     frame.src = widgetURL;
   }
   await records.showList("contact");
-  // CIF 2.0 (session tabs, notification toasts with Accept / Reject,
-  // presence) mounts here: its module gets client, relay and the
-  // #sessions / #toasts slots of index.html, and applyResult below gets
-  // cases for the CIF 2.0 calls it shows (createSession, notifyEvent, …).
+  mountWorkspace(client);
   document.body.dataset.ready = "true";
 
   /** A successful bridge answer changes the page like the real host's handler would. */
@@ -217,6 +221,9 @@ async function main() {
       case "searchandopenrecords":
         records.showResults(params.entityName, result, false);
         break;
+      default:
+        // A CIF 2.0 call changed the workspace: show it now, not at the next poll.
+        if (WORKSPACE_CHANGES.has(type) && state.workspace) state.workspace.select();
     }
   }
 
@@ -230,6 +237,34 @@ async function main() {
     }
     await raise(event, { value });
   }
+}
+
+/** CIF 2.0 calls whose success changes what the workspace slots show. */
+const WORKSPACE_CHANGES = new Set([
+  "createSession", "requestFocusSession", "setSessionTitle", "createTab", "focusTab", "refreshTab", "closeTab",
+  "setTabTitle", "cancelEvent", "setAgentPresence", "initializeAgentPresenceList", "setPresence", "notifyKpiBreach",
+  "notifyNewActivity", "updateContext",
+]);
+
+/**
+ * Shows the agent workspace of this page's bridge session: the slots of
+ * index.html appear once the bridge answers a snapshot (a daemon without the
+ * workspace leaves them hidden and says so in #ws-msg).
+ */
+function mountWorkspace(client) {
+  const sessions = $("sessions");
+  const toasts = $("toasts");
+  const presence = $("presence");
+  state.workspace = initWorkspace({
+    selected: () => client.session || "",
+    noSession: "no bridge session yet",
+    noToasts: null,
+    onSnapshot(snap) {
+      sessions.hidden = !snap;
+      presence.hidden = !snap;
+      toasts.hidden = !snap || !snap.notifications.some((n) => n.state === "pending");
+    },
+  });
 }
 
 /** Raises an event through the bridge (admin API); logs the widget's answer. */

@@ -98,10 +98,11 @@ async function startPages(tls) {
 describe("host page (/host/) with a CIF widget over postMessage", { skip: skip || false, timeout: 180_000 }, () => {
   let daemon, pages, browser, page, captureDir, base, session;
   const widget = () => page.frame({ url: /^http:\/\/widget\.test:/ });
+  const daemonArgs = () => ["--listen", hostAddr + ":80", "--cif-timeout", T + "ms", "--capture-dir", captureDir];
 
   before(async () => {
     captureDir = await mkdtemp(path.join(tmpdir(), "cifbridge-host-capture-"));
-    daemon = await startDaemon(["--listen", hostAddr + ":80", "--cif-timeout", T + "ms", "--capture-dir", captureDir, "--emulator-seed", "none"]); // its records are the test's own
+    daemon = await startDaemon(daemonArgs());
     base = "http://" + hostAddr;
     pages = await startPages();
     const { chromium } = await import("playwright-core");
@@ -267,7 +268,7 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
 
   it("openForm, refreshForm, renderSearchPage and searchAndOpenRecords show records; navigation raises onpagenavigate", async () => {
     const id = await widget().evaluate(async () =>
-      JSON.parse(await window.CIF.createRecord("contact", JSON.stringify({ firstname: "Grace", lastname: "Hopper", telephone1: "+358409999999" }))).id,
+      JSON.parse(await window.CIF.createRecord("contact", JSON.stringify({ firstname: "Grace", lastname: "Hostpagetest", telephone1: "+358409999999" }))).id,
     );
     await widget().evaluate(() => (window.events.length = 0));
     await widget().evaluate((id) => window.CIF.openForm(JSON.stringify({ entityName: "contact", entityId: id })), id);
@@ -289,12 +290,12 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     await widget().evaluate(() => window.CIF.refreshForm(false));
     await page.waitForSelector("[data-testid=phone-telephone1]:text('+358400000001')");
 
-    await widget().evaluate(() => window.CIF.renderSearchPage("contact", "Hopper"));
-    await page.waitForSelector("[data-testid=view][data-view=search] [data-testid=record-list] >> text=Grace Hopper");
+    await widget().evaluate(() => window.CIF.renderSearchPage("contact", "Hostpagetest"));
+    await page.waitForSelector("[data-testid=view][data-view=search] [data-testid=record-list] >> text=Grace Hostpagetest");
 
     await page.click("[data-testid=nav-contacts]");
     await page.waitForSelector("[data-testid=view][data-view=list]");
-    const found = await widget().evaluate(() => window.CIF.searchAndOpenRecords("contact", "?$filter=lastname eq 'Hopper'", false));
+    const found = await widget().evaluate(() => window.CIF.searchAndOpenRecords("contact", "?$filter=lastname eq 'Hostpagetest'", false));
     assert.equal(Object.keys(JSON.parse(found)).length, 1);
     await page.waitForSelector(`[data-testid=record-form][data-id="${id}"]`);
   });
@@ -321,6 +322,99 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     assert.equal(off.body.result, false);
     assert.deepEqual(await widget().evaluate(() => window.events.filter((e) => e.name === "onclicktoact")), []);
     await widget().evaluate(() => window.CIF.setClickToAct(true));
+  });
+
+  it("CIF 2.0 on the page: the agent accepts and rejects the widget's notifyEvent toasts, sees its session tabs, focuses, closes, and picks a presence", async () => {
+    // The widget's handlers of the workspace events record what it hears.
+    await widget().evaluate(() => {
+      window.events.length = 0;
+      for (const name of ["onSessionCreated", "onSessionSwitched", "onBeforeSessionClosed", "onSessionClosed", "onSetPresence"]) {
+        window.CIF.addHandler(name, (data) => {
+          window.events.push({ name, data: JSON.parse(data) });
+          return true;
+        });
+      }
+    });
+    // The page shows the workspace of its own session: the Home tab and the presence picker.
+    await page.waitForSelector("[data-testid=sessions]:not([hidden]) [data-testid=ws-session][data-session=session-id-0]");
+    await page.waitForSelector("[data-testid=presence]:not([hidden])");
+    assert.equal(await page.isHidden("[data-testid=toasts]"), true, "no toast area while nothing is pending");
+    const notify = (customer, token) =>
+      widget().evaluate(([customer, token]) => {
+        const key = "notify-" + customer;
+        window[key] = undefined;
+        window.CIF.notifyEvent({ templateName: "incoming_call", templateParameters: { customer, number: "+358401234567" } }, token).then(
+          (v) => (window[key] = { ok: JSON.parse(v) }),
+          (e) => (window[key] = { err: e }),
+        );
+        return key;
+      }, [customer, token]);
+    const outcome = (key) => waitFor(() => widget().evaluate((k) => window[k], key), key + " to resolve in the widget", 10_000);
+
+    // Accept: the toast shows the template's title, its fields and the time left.
+    const adaKey = await notify("Ada", "call-ada");
+    const toast = page.locator("[data-testid=ws-toast]", { hasText: "Incoming call from Ada" });
+    await toast.waitFor();
+    assert.equal(await page.isVisible("[data-testid=toasts]"), true);
+    assert.match(await toast.textContent(), /\+358401234567/);
+    await waitFor(async () => /\d+\.\d s left/.test(await toast.locator("[data-testid=ws-remaining]").textContent()), "the toast's remaining time");
+    const left = parseFloat(await toast.locator("[data-testid=ws-remaining]").textContent());
+    assert.ok(left > 0 && left <= 30, `remaining ${left} s of incoming_call's 30 s`);
+    await page.screenshot({ path: artifact("hostpage-toast.png") });
+    assert.equal(await widget().evaluate((k) => window[k], adaKey), undefined, "notifyEvent waits for the agent");
+    await toast.locator("[data-testid=ws-accept]").click();
+    assert.deepEqual(await outcome(adaKey), { ok: { value: { actionName: "Accept", responseReason: "Accept" } } });
+    await page.waitForSelector("[data-testid=toasts]", { state: "hidden" });
+
+    // Reject.
+    const bobKey = await notify("Bob", "call-bob");
+    await page.locator("[data-testid=ws-toast]", { hasText: "Incoming call from Bob" }).locator("[data-testid=ws-reject]").click();
+    assert.deepEqual(await outcome(bobKey), { ok: { value: { actionName: "Reject", responseReason: "DeclinedByAgent" } } });
+
+    // The widget opens two sessions: each appears as a focused tab on the page.
+    const first = JSON.parse(await widget().evaluate(() => window.CIF.createSession({ templateName: "call_session", templateParameters: { customer: "Ada" } })));
+    const tabOf = (id) => page.locator(`[data-testid=ws-session][data-session="${id}"]`);
+    await tabOf(first).waitFor();
+    assert.match(await tabOf(first).textContent(), /Call from Ada/);
+    await waitFor(async () => (await tabOf(first).getAttribute("aria-selected")) === "true", "the new session focused");
+    const second = JSON.parse(await widget().evaluate(() => window.CIF.createSession({ templateName: "call_session", templateParameters: { customer: "Alan" } })));
+    await waitFor(async () => (await tabOf(second).getAttribute("aria-selected")) === "true", "the second session focused");
+    assert.equal(await tabOf(first).getAttribute("aria-selected"), "false");
+    assert.ok(await page.locator("[data-testid=ws-tabs] [data-testid=ws-tab]").count() >= 1, "the focused session's own tabs");
+    const created = await waitFor(async () => {
+      const ev = await widget().evaluate(() => window.events.filter((e) => e.name === "onSessionCreated").map((e) => e.data.sessionId));
+      return ev.length === 2 && ev;
+    }, "onSessionCreated twice at the widget");
+    assert.deepEqual(created, [first, second]);
+
+    // The agent focuses the first session on the page.
+    await widget().evaluate(() => (window.events.length = 0));
+    await tabOf(first).locator(".ws-title").click();
+    await waitFor(async () => (await tabOf(first).getAttribute("aria-selected")) === "true", "the first session focused by the agent");
+    assert.equal(await widget().evaluate(() => window.CIF.getFocusedSession()), first);
+    await waitFor(() => widget().evaluate((id) => window.events.some((e) => e.name === "onSessionSwitched" && e.data.sessionId === id && e.data.focused === true), first), "onSessionSwitched to the first session");
+
+    // The agent closes the second one.
+    await tabOf(second).locator("[data-testid=ws-close]").click();
+    await tabOf(second).waitFor({ state: "detached" });
+    await waitFor(() => widget().evaluate((id) => window.events.some((e) => e.name === "onSessionClosed" && e.data.sessionId === id), second), "onSessionClosed at the widget");
+    const snap = await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}/workspace`);
+    assert.equal(snap.status, 200);
+    assert.deepEqual(snap.body.sessions.map((s) => s.sessionId), ["session-id-0", first]);
+    assert.deepEqual(snap.body.notifications.filter((n) => n.title.endsWith("Ada") || n.title.endsWith("Bob")).map((n) => n.state).sort(), ["accepted", "rejected"]);
+
+    // Presence: picked on the page, heard by the widget, kept by the bridge.
+    await page.selectOption("[data-testid=ws-presence]", "busy");
+    await waitFor(() => widget().evaluate(() => window.events.some((e) => e.name === "onSetPresence" && e.data.presenceId === "busy")), "onSetPresence busy at the widget");
+    const after = await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}/workspace`);
+    assert.equal(after.body.presence.presenceId, "busy");
+    assert.equal(await page.$eval("#ws-presence-dot", (el) => el.style.background !== ""), true);
+    await page.screenshot({ path: artifact("hostpage-workspace.png") });
+
+    // Leave the workspace as it was for the tests below.
+    await tabOf(first).locator("[data-testid=ws-close]").click();
+    await tabOf(first).waitFor({ state: "detached" });
+    await page.selectOption("[data-testid=ws-presence]", "available");
   });
 
   it("a call the emulator finishes after the timeout rejects with CIF's text; the late answer is recorded by the bridge and dropped at the page", async () => {
@@ -423,9 +517,11 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
 
   it("the session is captured and replays with cifbridge replay", async () => {
     // A second, short session on its own page, so the replay needs no fault
-    // profile, on an emptied store (etags count the store's writes, and the
-    // replay's embedded emulator starts empty).
-    assert.equal((await adminJSON(daemon.base, "POST", "/api/v1/emulator/reset")).status, 204);
+    // profile, on a fresh daemon: etags count the store's writes, and the
+    // replay's embedded daemon starts fresh (the built-in seed, nothing else).
+    // The first page loses its bridge meanwhile and reconnects.
+    await daemon.stop();
+    daemon = await startDaemon(daemonArgs());
     const p2 = await newPage(browser);
     const widgetURL = `http://widget.test:${pages.port}/host-widget.html?crmurl=${encodeURIComponent(base)}&timeoutMs=${T}`;
     await p2.goto(`${base}/host/?widget=${encodeURIComponent(widgetURL)}`);
@@ -523,5 +619,12 @@ describe("host page over https on 443 with a token", { skip: skip || false, time
     // The record list came through the Web API with the token too.
     await page.click("[data-testid=nav-contacts]");
     await page.waitForSelector("[data-testid=record-list] >> text=Tls Person");
+    // The workspace admin API too: the widget's notifyEvent toast is accepted on the page.
+    await w.evaluate(() => {
+      window.tlsNotify = window.CIF.notifyEvent({ templateName: "incoming_call", templateParameters: { customer: "Tls" } }).then((v) => JSON.parse(v));
+    });
+    await page.locator("[data-testid=ws-toast]", { hasText: "Incoming call from Tls" }).locator("[data-testid=ws-accept]").click();
+    assert.deepEqual(await w.evaluate(() => window.tlsNotify), { value: { actionName: "Accept", responseReason: "Accept" } });
+    assert.equal(await page.textContent("[data-testid=ws-msg]"), "accepted Incoming call from Tls");
   });
 });

@@ -216,7 +216,7 @@ describe("agent workspace panel in Chromium", { skip: skipReason || false, timeo
       await sessionTab("session-id-2").locator(".ws-title").click();
       await waitFor(async () => (await sessionTab("session-id-2").getAttribute("aria-selected")) === "true", "session 2 focused");
       assert.equal(posts().at(-1).path, `/api/v1/sessions/${session}/workspace/sessions/session-id-2/focus`);
-      assert.deepEqual(posts().at(-1).body, {}, "focus sends {} (the bridge's cross-site guard wants a JSON body)");
+      assert.deepEqual(posts().at(-1).body, {}, "focus sends {}: the bridge takes a state change only as JSON");
       assert.equal(await sessionTab("session-id-2").getByTestId("ws-unread").count(), 0);
       assert.deepEqual(await ws.getByTestId("ws-tab").allInnerTexts(), ["Alan"]);
 
