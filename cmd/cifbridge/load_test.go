@@ -155,8 +155,11 @@ func TestLoadTimeoutsMatchGroundTruth(t *testing.T) {
 	if timeouts != g.LateCompletions {
 		t.Errorf("report timeouts %d, emulator late completions %d", timeouts, g.LateCompletions)
 	}
-	if rep.Late.Answers != timeouts || rep.Late.CreateSuccess != timeouts {
-		t.Errorf("late answers %+v, want %d successful creates", rep.Late, timeouts)
+	// Every timeout gets its late answer, a success (no fault injects an
+	// error). On a loaded machine a retrieve can outlast the timeout too,
+	// so the creates among them are counted by method, not assumed.
+	if rep.Late.Answers != timeouts || rep.Late.Success != timeouts || rep.Late.CreateSuccess != rep.Late.ByMethod[protocol.MethodCreateRecord] {
+		t.Errorf("late answers %+v, want %d successes, creates counted as such", rep.Late, timeouts)
 	}
 	if rep.Duplicates.Confirmed != g.ExtraRecords {
 		t.Errorf("confirmed duplicates %d, emulator extra records %d", rep.Duplicates.Confirmed, g.ExtraRecords)
