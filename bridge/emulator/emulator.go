@@ -55,9 +55,10 @@ type Emulator struct {
 	log        zerolog.Logger
 	now        func() time.Time
 
-	// mu guards store, patch and the stamp cache.
+	// mu guards store, patch, newIDs and the stamp cache.
 	mu        sync.RWMutex
 	patch     row // applyWrite's scratch buffer
+	newIDs    idSource
 	stampSec  int64
 	stampText string
 	store     store

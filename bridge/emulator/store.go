@@ -368,7 +368,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	id := ws.fields.str(ent.PrimaryIDAttribute)
 	var k uuid.UUID
 	if id == "" {
-		k = uuid.New()
+		k = e.newIDs.newID()
 		id = k.String()
 	} else {
 		var err error
