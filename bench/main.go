@@ -234,16 +234,18 @@ type Point struct {
 
 // HalfRate is the open-loop run at half the bridge's 64-session maximum.
 type HalfRate struct {
-	Rate       float64 `json:"rate"`
-	Achieved   float64 `json:"achieved"`
-	P50Us      int64   `json:"p50Us"`
-	P99Us      int64   `json:"p99Us"`
-	P999Us     int64   `json:"p999Us"`
-	MaxUs      int64   `json:"maxUs"`
-	Dropped    int64   `json:"dropped"`
-	Errors     int64   `json:"errors"`
-	EchoP99Us  int64   `json:"echoP99Us"`
-	EchoP999Us int64   `json:"echoP999Us"`
+	Rate     float64 `json:"rate"`
+	Achieved float64 `json:"achieved"`
+	P50Us    int64   `json:"p50Us"`
+	P99Us    int64   `json:"p99Us"`
+	P999Us   int64   `json:"p999Us"`
+	MaxUs    int64   `json:"maxUs"`
+	Dropped  int64   `json:"dropped"`
+	Errors   int64   `json:"errors"`
+	// ErrorsByCode is the bridge's error answers by JSON-RPC code.
+	ErrorsByCode map[string]int64 `json:"errorsByCode,omitempty"`
+	EchoP99Us    int64            `json:"echoP99Us"`
+	EchoP999Us   int64            `json:"echoP999Us"`
 }
 
 // IdleRSS is the server RSS per idle session.
@@ -482,7 +484,8 @@ func (b *bencher) throughput(ctx context.Context) error {
 			return err
 		}
 		b.rep.HalfRate = &HalfRate{Rate: rate, Achieved: rb.AchievedRate, P50Us: rb.LatencyUs.P50, P99Us: rb.LatencyUs.P99,
-			P999Us: rb.LatencyUs.P999, MaxUs: rb.LatencyUs.Max, Dropped: rb.Dropped, Errors: rb.Errors, EchoP99Us: re.LatencyUs.P99, EchoP999Us: re.LatencyUs.P999}
+			P999Us: rb.LatencyUs.P999, MaxUs: rb.LatencyUs.Max, Dropped: rb.Dropped, Errors: rb.Errors, ErrorsByCode: rb.ErrorsByCode,
+			EchoP99Us: re.LatencyUs.P99, EchoP999Us: re.LatencyUs.P999}
 	}
 	return nil
 }
@@ -743,6 +746,9 @@ func serveEcho(ctx context.Context, addr string) error {
 
 func env() map[string]any {
 	e := map[string]any{"goVersion": runtime.Version(), "numCPU": runtime.NumCPU(), "gomaxprocs": runtime.GOMAXPROCS(0), "os": runtime.GOOS, "arch": runtime.GOARCH}
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		e["commit"] = strings.TrimSpace(string(out))
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.SplitSeq(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

@@ -67,3 +67,29 @@ func TestParsePerfInstructions(t *testing.T) {
 		t.Error("<not supported> parsed as a count")
 	}
 }
+
+// TestREADMETableIsTheSuiteOutput checks that the README's performance
+// table is what the generator prints for the run kept in
+// docs/bench-results.json, so nobody edits figures by hand: after a new
+// `go run ./bench --json docs/bench-results.json`, paste
+// `go run ./bench --readme-table docs/bench-results.json` between the
+// README's bench-table markers.
+func TestREADMETableIsTheSuiteOutput(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start, end = "<!-- bench-table:start -->\n", "<!-- bench-table:end -->"
+	_, rest, ok := strings.Cut(string(readme), start)
+	block, _, ok2 := strings.Cut(rest, end)
+	if !ok || !ok2 {
+		t.Fatalf("README.md has no %q … %q block", strings.TrimSpace(start), end)
+	}
+	var want bytes.Buffer
+	if err := printReadmeTable("../docs/bench-results.json", &want); err != nil {
+		t.Fatal(err)
+	}
+	if block != want.String() {
+		t.Errorf("README's table is not `go run ./bench --readme-table docs/bench-results.json`:\n--- README\n%s\n--- generated\n%s", block, want.String())
+	}
+}
