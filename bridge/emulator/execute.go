@@ -27,6 +27,7 @@ type prepared struct {
 // do runs the operation.
 func (e *Emulator) do(p *prepared) (json.RawMessage, error) {
 	if p.create != nil {
+		defer p.create.release()
 		return e.runCreate(p.ent, p.create)
 	}
 	return p.run()
