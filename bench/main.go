@@ -1,8 +1,9 @@
 // Command bench is cifbridge's benchmark suite: the bridge against the
 // physical limit of its WebSocket library on this machine, in one run.
 //
-//	go run ./bench                      # full suite (about 2 minutes)
-//	go run ./bench --idle 2000 --json bench.json
+//	go run ./bench                      # full suite, 3 repetitions (about 8 minutes)
+//	go run ./bench --reps 5 --idle 2000 --json bench.json
+//	go run ./bench --readme-table bench.json   # the README's table, from a run's JSON
 //
 // It builds cmd/cifbridge and starts `cifbridge serve` (zero-latency
 // emulator) as a subprocess, and a raw coder/websocket echo server as a
@@ -12,14 +13,20 @@
 //  1. drives both with the same closed-loop load (cif.createrecord payloads,
 //     one call in flight per session) at 1, 16 and 64 sessions;
 //  2. runs the bridge open loop at half its 64-session maximum and reports p99;
-//  3. measures RSS per idle session at --idle sessions (default 10 000) on
-//     fresh servers;
+//  3. measures RSS per idle session at --idle sessions (default 10 000 and
+//     50 000, each skipped with a note when the file limit cannot be raised
+//     high enough) on fresh servers;
 //  4. measures how late the CIF timeout fires with 10 000 attempts in flight
 //     (fault rule drop:true, --cif-timeout 1s): client-observed error arrival
 //     minus send time minus the timeout;
 //
-// and prints one table with bridge / raw-echo ratios (JSON with --json). It
-// is a package main without tests, so `go test ./...` does not run it.
+// Every figure is measured --reps times (fresh servers each repetition) and
+// reported as the median with min and max; bridge/echo ratios are taken
+// within one repetition first. Server CPU is the subprocess's utime+stime
+// from /proc, reported per 100 000 round trips. It prints one table (JSON
+// with --json, the README's markdown table with --readme-table). Its tests
+// check only the table generator; the measurements run here, never under
+// `go test`.
 //
 // Its client side is the load tool's (loadtest) and client.DialRaw: frames
 // written and read raw, so that the figures are the bridge's (see the
@@ -75,6 +82,9 @@ type options struct {
 	skipIdle   bool
 	skipTO     bool
 	bridgeArgs string
+	reps       int
+	idleCounts []int
+	readme     string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,13 +94,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.echoServer, "echo-server", "", "internal: serve the raw echo baseline on this address")
 	fs.StringVar(&o.sessions, "sessions", "1,16,64", "session counts of the closed-loop comparison")
 	fs.DurationVar(&o.duration, "duration", 4*time.Second, "measured time per point (after 1 s warmup)")
-	fs.IntVar(&o.idle, "idle", 10_000, "idle sessions for the RSS-per-session measurement")
+	idle := fs.String("idle", "10000,50000", "idle session `counts` for the RSS-per-session measurement, comma-separated")
 	fs.IntVar(&o.inflightTO, "timeout-inflight", 10_000, "attempts in flight for the timeout-lateness measurement")
 	fs.Float64Var(&o.toRate, "timeout-rate", 5000, "send rate (calls/s) that fills the bridge for the timeout-lateness measurement; all are sent before the first deadline")
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&o.bin, "bin", "", "prebuilt cifbridge `binary` (default: go build ./cmd/cifbridge)")
 	fs.BoolVar(&o.skipIdle, "skip-idle", false, "skip the idle-RSS measurement")
 	fs.BoolVar(&o.skipTO, "skip-timeout", false, "skip the timeout-lateness measurement")
+	fs.IntVar(&o.reps, "reps", 3, "repetitions of every measurement (fresh servers each); figures are the median with min and max")
+	fs.StringVar(&o.readme, "readme-table", "", "print the README's performance table (markdown) from the JSON `file` of an earlier --json run, and exit")
 	fs.StringVar(&o.bridgeArgs, "bridge-args", "", "extra `flags` for every cifbridge serve the suite starts, space-separated (e.g. \"--emulator-max-records 10000\" to see what the emulator's store costs)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -98,7 +110,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.echoServer != "" {
 		return serveEcho(ctx, o.echoServer)
 	}
-	raiseNoFile(stderr)
+	if o.readme != "" {
+		return printReadmeTable(o.readme, stdout)
+	}
+	if o.reps < 1 {
+		return fmt.Errorf("--reps %d: need at least 1 repetition", o.reps)
+	}
+	for f := range strings.SplitSeq(*idle, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return fmt.Errorf("--idle: bad session count %q (want a comma-separated list of counts ≥ 2, e.g. 10000,50000)", f)
+		}
+		o.idleCounts = append(o.idleCounts, n)
+	}
+	noFile := raiseNoFile(stderr)
 	tmp, err := os.MkdirTemp("", "cifbridge-bench-")
 	if err != nil {
 		return err
@@ -113,22 +141,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("build cifbridge (run from the module root): %w", err)
 		}
 	}
-	res := &Results{Environment: env()}
+	res := &Results{Environment: env(), Reps: o.reps}
 	res.Environment["bridgeArgs"] = o.bridgeArgs
-	b := &bencher{o: o, tmp: tmp, out: stderr, res: res}
-	if err := b.throughput(ctx); err != nil {
-		return err
-	}
-	if !o.skipIdle {
-		if err := b.idleRSS(ctx); err != nil {
+	res.Environment["noFileLimit"] = noFile
+	res.Environment["perfInstructions"] = probePerf()
+	for i := range o.reps {
+		fmt.Fprintf(stderr, "— repetition %d of %d —\n", i+1, o.reps)
+		b := &bencher{o: o, tmp: tmp, out: stderr, rep: &Rep{}, noFile: noFile, perf: res.Environment["perfInstructions"] == "supported"}
+		if err := b.throughput(ctx); err != nil {
 			return err
 		}
-	}
-	if !o.skipTO {
-		if err := b.timeoutLateness(ctx); err != nil {
-			return err
+		if !o.skipIdle {
+			if err := b.idleRSS(ctx); err != nil {
+				return err
+			}
 		}
+		if !o.skipTO {
+			if err := b.timeoutLateness(ctx); err != nil {
+				return err
+			}
+		}
+		res.Runs = append(res.Runs, *b.rep)
 	}
+	res.Summary = summarize(res.Runs)
 	res.print(stdout)
 	if o.jsonOut != "" {
 		f, err := os.Create(o.jsonOut)
@@ -146,31 +181,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// raiseNoFile lifts RLIMIT_NOFILE to its hard limit (inherited by the
-// servers started below): 10 000 sessions need 10 000 descriptors a side.
-func raiseNoFile(log io.Writer) {
+// raiseNoFile lifts RLIMIT_NOFILE (inherited by the servers started below)
+// as far as it can: 50 000 sessions need 50 000 descriptors a side. It tries
+// 200 000 first (possible with CAP_SYS_RESOURCE), then the hard limit, and
+// returns the soft limit it ends with.
+func raiseNoFile(log io.Writer) uint64 {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return
+		fmt.Fprintf(log, "read RLIMIT_NOFILE: %v\n", err)
+		return 0
+	}
+	const want = 200_000
+	if rl.Max < want {
+		up := syscall.Rlimit{Cur: want, Max: want}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &up); err == nil {
+			return want
+		}
+		fmt.Fprintf(log, "RLIMIT_NOFILE: cannot raise the hard limit %d to %d (needs CAP_SYS_RESOURCE or a higher `ulimit -Hn`); using %d\n", rl.Max, want, rl.Max)
 	}
 	rl.Cur = rl.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		fmt.Fprintf(log, "raise RLIMIT_NOFILE: %v\n", err)
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
 	}
+	return rl.Cur
 }
 
-// Results is everything the suite measured.
-type Results struct {
-	Environment  map[string]any `json:"environment"`
-	Points       []Point        `json:"closedLoop"`
-	HalfRate     *HalfRate      `json:"halfMaxRate,omitempty"`
-	Idle         []IdleRSS      `json:"idleRSS,omitempty"`
-	Timeout      *TimeoutFiring `json:"timeoutFiring,omitempty"`
-	EchoAtMax64  float64        `json:"ratioAt64"`
-	TargetsNotes []string       `json:"targets"`
-}
-
-// Point is one closed-loop measurement of both servers.
+// Point is one closed-loop measurement of both servers in one repetition.
 type Point struct {
 	Sessions      int     `json:"sessions"`
 	BridgeRate    float64 `json:"bridgeRate"`
@@ -184,19 +221,31 @@ type Point struct {
 	ClientCPUPct  float64 `json:"clientCpuPercentBridgeRun"`
 	BridgeCPUPct  float64 `json:"bridgeCpuPercent"`
 	EchoServerCPU float64 `json:"echoServerCpuPercent"`
+	// Server CPU-seconds (utime+stime from /proc) per 100 000 round trips,
+	// over the whole load run (warmup included) and every call answered in it.
+	BridgeCPUPer100k float64 `json:"bridgeCpuSecondsPer100k"`
+	EchoCPUPer100k   float64 `json:"echoCpuSecondsPer100k"`
+	CPURatio         float64 `json:"cpuRatio"`
+	// Instructions per round trip (perf stat on the server process), 0 when
+	// perf cannot count instructions on this machine.
+	BridgeInstrPerCall float64 `json:"bridgeInstructionsPerCall,omitempty"`
+	EchoInstrPerCall   float64 `json:"echoInstructionsPerCall,omitempty"`
 }
 
 // HalfRate is the open-loop run at half the bridge's 64-session maximum.
 type HalfRate struct {
-	Rate      float64 `json:"rate"`
-	Achieved  float64 `json:"achieved"`
-	P50Us     int64   `json:"p50Us"`
-	P99Us     int64   `json:"p99Us"`
-	P999Us    int64   `json:"p999Us"`
-	MaxUs     int64   `json:"maxUs"`
-	Dropped   int64   `json:"dropped"`
-	Errors    int64   `json:"errors"`
-	EchoP99Us int64   `json:"echoP99Us"`
+	Rate     float64 `json:"rate"`
+	Achieved float64 `json:"achieved"`
+	P50Us    int64   `json:"p50Us"`
+	P99Us    int64   `json:"p99Us"`
+	P999Us   int64   `json:"p999Us"`
+	MaxUs    int64   `json:"maxUs"`
+	Dropped  int64   `json:"dropped"`
+	Errors   int64   `json:"errors"`
+	// ErrorsByCode is the bridge's error answers by JSON-RPC code.
+	ErrorsByCode map[string]int64 `json:"errorsByCode,omitempty"`
+	EchoP99Us    int64            `json:"echoP99Us"`
+	EchoP999Us   int64            `json:"echoP999Us"`
 }
 
 // IdleRSS is the server RSS per idle session.
@@ -206,6 +255,7 @@ type IdleRSS struct {
 	BaseKiB       int64   `json:"baseKiB"`
 	LoadedKiB     int64   `json:"loadedKiB"`
 	PerSessionKiB float64 `json:"perSessionKiB"`
+	Skipped       string  `json:"skipped,omitempty"` // why it was not measured
 }
 
 // TimeoutFiring is how late the CIF timeout came back to the client.
@@ -225,10 +275,12 @@ type TimeoutFiring struct {
 }
 
 type bencher struct {
-	o   options
-	tmp string
-	out io.Writer
-	res *Results
+	o      options
+	tmp    string
+	out    io.Writer
+	rep    *Rep
+	noFile uint64 // RLIMIT_NOFILE after raiseNoFile
+	perf   bool   // perf stat can count instructions
 }
 
 // server is a started subprocess.
@@ -318,7 +370,30 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // USER_HZ
 }
 
-func (b *bencher) load(ctx context.Context, s *server, cfg loadtest.Config) (*loadtest.Report, float64, error) {
+// serverUse is what a server spent on one load run.
+type serverUse struct {
+	cpuPct     float64 // of one core, over the run
+	cpuSeconds float64
+	calls      int64   // answered, warmup included
+	instr      float64 // perf stat instructions, 0 when not counted
+}
+
+// per100k is CPU-seconds per 100 000 calls.
+func (u serverUse) per100k() float64 {
+	if u.calls == 0 {
+		return 0
+	}
+	return u.cpuSeconds / float64(u.calls) * 100_000
+}
+
+func (u serverUse) instrPerCall() float64 {
+	if u.calls == 0 {
+		return 0
+	}
+	return u.instr / float64(u.calls)
+}
+
+func (b *bencher) load(ctx context.Context, s *server, cfg loadtest.Config) (*loadtest.Report, serverUse, error) {
 	cfg.URL = s.url()
 	cfg.Echo = s.name == "echo"
 	cfg.SeedRecords = -1
@@ -326,10 +401,24 @@ func (b *bencher) load(ctx context.Context, s *server, cfg loadtest.Config) (*lo
 	cfg.Warmup = time.Second
 	cfg.Duration = b.o.duration
 	cfg.MaxInFlight = 256
+	var pc *perfCounter
+	if b.perf {
+		pc = startPerf(ctx, s.cmd.Process.Pid)
+	}
 	c0, t0 := cpuSeconds(s.cmd.Process.Pid), time.Now()
 	rep, err := loadtest.Run(ctx, cfg)
-	cpu := 100 * (cpuSeconds(s.cmd.Process.Pid) - c0) / time.Since(t0).Seconds()
-	return rep, cpu, err
+	var u serverUse
+	u.cpuSeconds = cpuSeconds(s.cmd.Process.Pid) - c0
+	u.cpuPct = 100 * u.cpuSeconds / time.Since(t0).Seconds()
+	if pc != nil {
+		u.instr = pc.stop()
+	}
+	if rep != nil {
+		for _, t := range rep.Totals {
+			u.calls += t.Answered
+		}
+	}
+	return rep, u, err
 }
 
 func (b *bencher) throughput(ctx context.Context) error {
@@ -355,12 +444,12 @@ func (b *bencher) throughput(ctx context.Context) error {
 	for _, n := range counts {
 		p := Point{Sessions: n}
 		fmt.Fprintf(b.out, "closed loop, %d sessions: bridge …\n", n)
-		rb, bcpu, err := b.load(ctx, br, loadtest.Config{Sessions: n, Closed: true, InFlight: 1})
+		rb, bu, err := b.load(ctx, br, loadtest.Config{Sessions: n, Closed: true, InFlight: 1})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(b.out, "closed loop, %d sessions: raw echo …\n", n)
-		re, ecpu, err := b.load(ctx, echo, loadtest.Config{Sessions: n, Closed: true, InFlight: 1})
+		re, eu, err := b.load(ctx, echo, loadtest.Config{Sessions: n, Closed: true, InFlight: 1})
 		if err != nil {
 			return err
 		}
@@ -372,11 +461,15 @@ func (b *bencher) throughput(ctx context.Context) error {
 		p.EchoP50Us, p.EchoP99Us = re.LatencyUs.P50, re.LatencyUs.P99
 		p.BridgeErrors = rb.Errors
 		p.ClientCPUPct = rb.Client.CPUPercent
-		p.BridgeCPUPct, p.EchoServerCPU = bcpu, ecpu
-		b.res.Points = append(b.res.Points, p)
+		p.BridgeCPUPct, p.EchoServerCPU = bu.cpuPct, eu.cpuPct
+		p.BridgeCPUPer100k, p.EchoCPUPer100k = bu.per100k(), eu.per100k()
+		if p.EchoCPUPer100k > 0 {
+			p.CPURatio = p.BridgeCPUPer100k / p.EchoCPUPer100k
+		}
+		p.BridgeInstrPerCall, p.EchoInstrPerCall = bu.instrPerCall(), eu.instrPerCall()
+		b.rep.Points = append(b.rep.Points, p)
 		if n == 64 {
 			max64 = p.BridgeRate
-			b.res.EchoAtMax64 = p.Ratio
 		}
 	}
 	if max64 > 0 {
@@ -390,32 +483,43 @@ func (b *bencher) throughput(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.res.HalfRate = &HalfRate{Rate: rate, Achieved: rb.AchievedRate, P50Us: rb.LatencyUs.P50, P99Us: rb.LatencyUs.P99,
-			P999Us: rb.LatencyUs.P999, MaxUs: rb.LatencyUs.Max, Dropped: rb.Dropped, Errors: rb.Errors, EchoP99Us: re.LatencyUs.P99}
+		b.rep.HalfRate = &HalfRate{Rate: rate, Achieved: rb.AchievedRate, P50Us: rb.LatencyUs.P50, P99Us: rb.LatencyUs.P99,
+			P999Us: rb.LatencyUs.P999, MaxUs: rb.LatencyUs.Max, Dropped: rb.Dropped, Errors: rb.Errors, ErrorsByCode: rb.ErrorsByCode,
+			EchoP99Us: re.LatencyUs.P99, EchoP999Us: re.LatencyUs.P999}
 	}
 	return nil
 }
 
 // idleRSS opens n sessions on a fresh server, one call each, and reports
-// (RSS with them − RSS with one) / n.
+// (RSS with them − RSS with one) / n, for every --idle count the file limit
+// allows (a count it does not allow is recorded as skipped, with why).
 func (b *bencher) idleRSS(ctx context.Context) error {
-	for _, name := range []string{"bridge", "echo"} {
-		s, err := b.start(ctx, name)
-		if err != nil {
-			return err
+	for _, n := range b.o.idleCounts {
+		// This process holds n client sockets and the server n more (its
+		// own limit, inherited from here), plus pipes, listeners, files.
+		if need := uint64(n) + 256; b.noFile < need {
+			msg := fmt.Sprintf("skipped: RLIMIT_NOFILE is %d, %d sessions need %d (raise the hard limit: ulimit -Hn, or run with CAP_SYS_RESOURCE)", b.noFile, n, need)
+			fmt.Fprintf(b.out, "idle RSS at %d sessions %s\n", n, msg)
+			b.rep.Idle = append(b.rep.Idle, IdleRSS{Server: "bridge", Sessions: n, Skipped: msg}, IdleRSS{Server: "echo", Sessions: n, Skipped: msg})
+			continue
 		}
-		r, err := b.idleOne(ctx, s)
-		s.stop()
-		if err != nil {
-			return err
+		for _, name := range []string{"bridge", "echo"} {
+			s, err := b.start(ctx, name)
+			if err != nil {
+				return err
+			}
+			r, err := b.idleOne(ctx, s, n)
+			s.stop()
+			if err != nil {
+				return err
+			}
+			b.rep.Idle = append(b.rep.Idle, r)
 		}
-		b.res.Idle = append(b.res.Idle, r)
 	}
 	return nil
 }
 
-func (b *bencher) idleOne(ctx context.Context, s *server) (IdleRSS, error) {
-	n := b.o.idle
+func (b *bencher) idleOne(ctx context.Context, s *server, n int) (IdleRSS, error) {
 	fmt.Fprintf(b.out, "idle RSS: %d sessions on %s …\n", n, s.name)
 	pid := s.cmd.Process.Pid
 	conns := make([]*client.RawConn, 0, n)
@@ -596,7 +700,7 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 		q := func(p float64) float64 { return float64(lates[int(p*float64(len(lates)-1))].Microseconds()) / 1000 }
 		tf.LateP50Ms, tf.LateP99Ms, tf.LateMaxMs = q(0.5), q(0.99), q(1)
 	}
-	b.res.Timeout = tf
+	b.rep.Timeout = tf
 	return nil
 }
 
@@ -642,6 +746,9 @@ func serveEcho(ctx context.Context, addr string) error {
 
 func env() map[string]any {
 	e := map[string]any{"goVersion": runtime.Version(), "numCPU": runtime.NumCPU(), "gomaxprocs": runtime.GOMAXPROCS(0), "os": runtime.GOOS, "arch": runtime.GOARCH}
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		e["commit"] = strings.TrimSpace(string(out))
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.SplitSeq(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -651,57 +758,4 @@ func env() map[string]any {
 		}
 	}
 	return e
-}
-
-func us(v int64) string { return fmt.Sprintf("%.2fms", float64(v)/1000) }
-
-func (r *Results) print(w io.Writer) {
-	fmt.Fprintf(w, "\ncifbridge bench — %v CPUs (%v), GOMAXPROCS %v, %v; servers are subprocesses, client in this process, same cores\n\n",
-		r.Environment["numCPU"], r.Environment["cpuModel"], r.Environment["gomaxprocs"], r.Environment["goVersion"])
-	if a, _ := r.Environment["bridgeArgs"].(string); a != "" {
-		fmt.Fprintf(w, "bridge started with extra flags: %s\n\n", a)
-	}
-	fmt.Fprintf(w, "closed loop, cif.createrecord, 1 in flight per session\n")
-	fmt.Fprintf(w, "%-9s %12s %12s %7s %11s %11s %11s %11s %9s %9s\n", "sessions", "bridge rt/s", "echo rt/s", "ratio", "bridge p50", "bridge p99", "echo p50", "echo p99", "bridge%", "client%")
-	for _, p := range r.Points {
-		fmt.Fprintf(w, "%-9d %12.0f %12.0f %7.2f %11s %11s %11s %11s %9.0f %9.0f\n", p.Sessions, p.BridgeRate, p.EchoRate, p.Ratio,
-			us(p.BridgeP50Us), us(p.BridgeP99Us), us(p.EchoP50Us), us(p.EchoP99Us), p.BridgeCPUPct, p.ClientCPUPct)
-	}
-	var notes []string
-	if r.EchoAtMax64 > 0 {
-		notes = append(notes, target("throughput ≥ 50% of raw echo at 64 sessions", r.EchoAtMax64 >= 0.5, fmt.Sprintf("%.0f%%", 100*r.EchoAtMax64)))
-	}
-	if h := r.HalfRate; h != nil {
-		fmt.Fprintf(w, "\nopen loop at half the 64-session maximum: %.0f/s offered, %.0f/s achieved, p50 %s p99 %s p99.9 %s max %s, dropped %d, errors %d (raw echo p99 %s)\n",
-			h.Rate, h.Achieved, us(h.P50Us), us(h.P99Us), us(h.P999Us), us(h.MaxUs), h.Dropped, h.Errors, us(h.EchoP99Us))
-		notes = append(notes, target("p99 ≤ 5 ms at half the maximum rate", h.P99Us <= 5000, us(h.P99Us)))
-	}
-	for _, i := range r.Idle {
-		fmt.Fprintf(w, "idle RSS, %s: %d sessions, %d → %d KiB = %.1f KiB/session\n", i.Server, i.Sessions, i.BaseKiB, i.LoadedKiB, i.PerSessionKiB)
-		if i.Server == "bridge" {
-			notes = append(notes, target(fmt.Sprintf("≤ 40 KiB RSS per idle session at %d", i.Sessions), i.PerSessionKiB <= 40, fmt.Sprintf("%.1f KiB", i.PerSessionKiB)))
-		}
-	}
-	if len(r.Idle) == 2 && r.Idle[1].PerSessionKiB > 0 {
-		fmt.Fprintf(w, "idle RSS ratio bridge / raw echo: %.2f\n", r.Idle[0].PerSessionKiB/r.Idle[1].PerSessionKiB)
-	}
-	if t := r.Timeout; t != nil {
-		fmt.Fprintf(w, "timeout firing: %d attempts sent at %.0f/s over %.0f ms, %d in flight at the bridge before the first deadline, %d ms timeout: %d answers, late by p50 %.1f ms, p99 %.1f ms, max %.1f ms (other errors %d)\n",
-			t.InFlight, t.SendRate, t.SendSpanMs, t.BridgeInFlight, t.TimeoutMs, t.Received, t.LateP50Ms, t.LateP99Ms, t.LateMaxMs, t.OtherErrors)
-		notes = append(notes, target(fmt.Sprintf("CIF timeout fires within 50 ms with %d in flight", t.InFlight),
-			t.Received == t.InFlight && t.BridgeInFlight == t.InFlight && t.OtherErrors == 0 && t.LateMaxMs <= 50,
-			fmt.Sprintf("max %.1f ms, %d in flight", t.LateMaxMs, t.BridgeInFlight)))
-	}
-	r.TargetsNotes = notes
-	fmt.Fprintln(w, "\ntargets:")
-	for _, n := range notes {
-		fmt.Fprintln(w, "  "+n)
-	}
-}
-
-func target(name string, met bool, got string) string {
-	if met {
-		return "MET     " + name + ": " + got
-	}
-	return "MISSED  " + name + ": " + got
 }

@@ -62,10 +62,12 @@ func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, e
 // check decodes params strictly into P and validates them; validate may
 // normalise them and says whether it changed anything. The params go on as
 // the widget sent them unless they changed (then re-encoded), so the hot
-// path decodes once and encodes nothing.
+// path decodes once and encodes nothing. P's raw members (a record's value)
+// are slices of params, not copies: params is a slice of the frame the
+// connection read, which nothing changes (rpcconn's read).
 func check[P any](params json.RawMessage, validate func(*P) (changed bool, err error)) (json.RawMessage, any, error) {
 	p := new(P)
-	if err := protocol.DecodeParams(params, p); err != nil {
+	if err := protocol.DecodeParamsAliased(params, p); err != nil {
 		return nil, nil, err
 	}
 	changed, err := validate(p)

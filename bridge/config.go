@@ -111,7 +111,8 @@ type Config struct {
 	Extra map[string]http.Handler
 	// OnFrame, when set, sees every frame: session, peer ("widget", "host",
 	// "backend"), dir ("in" into the bridge, "out" from it) and the raw
-	// message. Capture plugs in here.
+	// message. Capture plugs in here. msg is valid during the call only (an
+	// answer's buffer is reused once written): copy what you keep.
 	OnFrame func(session, peer, dir string, msg []byte)
 	// OnSessionEnd, when set, is called once a session has expired (no
 	// connection for ResumeWindow), e.g. to drop the emulator's panel state.

@@ -28,8 +28,11 @@ var strict = jsonv2.JoinOptions(lenient, jsonv2.RejectUnknownMembers(true))
 
 // unmarshalStrict decodes data into v, refusing unknown members, and returns
 // a -32602 error that names the member and says what to fix.
-func unmarshalStrict(data []byte, v any) error {
-	err := jsonv2.Unmarshal(data, v, strict)
+func unmarshalStrict(data []byte, v any) error { return unmarshalWith(data, v, strict) }
+
+// unmarshalWith is unmarshalStrict with other options (strict among them).
+func unmarshalWith(data []byte, v any, opts jsonv2.Options) error {
+	err := jsonv2.Unmarshal(data, v, opts)
 	if err == nil {
 		return nil
 	}

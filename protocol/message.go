@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -87,8 +88,12 @@ func Decode(data []byte) Decoded {
 		}
 		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
 	}
-	var w wireObject
-	if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
+	w := wireObjects.Get().(*wireObject)
+	defer func() {
+		*w = wireObject{} // Other may point into data: keep nothing
+		wireObjects.Put(w)
+	}()
+	if err := jsonv2.Unmarshal(data, w, envelopeOptions); err != nil {
 		if errors.Is(err, jsontext.ErrDuplicateName) && json.Valid(data) {
 			return Decoded{Messages: []Message{duplicateMember(err)}}
 		}
@@ -96,7 +101,42 @@ func Decode(data []byte) Decoded {
 		// a syntax error: the message is not JSON.
 		return Decoded{ParseError: notJSON()}
 	}
-	return Decoded{Messages: []Message{fromWire(data, &w)}}
+	return Decoded{Messages: []Message{fromWire(data, w)}}
+}
+
+// wireObjects recycles the envelopes Decode fills (the decoder needs a
+// pointer, so one would escape per message): fromWire copies out of it
+// only slices of data and strings.
+var wireObjects = sync.Pool{New: func() any { return new(wireObject) }}
+
+// knownMethods interns the method names this bridge serves or sends, so
+// that decoding one of them allocates no string: a plain JSON string (no
+// escapes) that matches is the constant itself.
+var knownMethods = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range WidgetMethods {
+		m[name] = name
+	}
+	for _, spec := range CIFMethods {
+		if spec.Method != "" {
+			m[spec.Method] = spec.Method
+		}
+	}
+	return m
+}()
+
+// methodName decodes the JSON string method (it starts with a quote).
+func methodName(method []byte) (string, bool) {
+	if len(method) >= 2 && method[len(method)-1] == '"' && bytes.IndexByte(method, '\\') < 0 {
+		if name, ok := knownMethods[string(method[1:len(method)-1])]; ok {
+			return name, true
+		}
+	}
+	var name string
+	if jsonv2.Unmarshal(method, &name, lenient) != nil {
+		return "", false
+	}
+	return name, true
 }
 
 // envelopeOptions decode a JSON-RPC object: member names match exactly
@@ -235,8 +275,11 @@ func fromWire(data []byte, w *wireObject) Message {
 		if len(result) > 0 || len(errObj) > 0 {
 			return invalid(id, `a request cannot carry "result" or "error"`)
 		}
-		var name string
-		if method[0] != '"' || jsonv2.Unmarshal(method, &name, lenient) != nil {
+		if method[0] != '"' {
+			return invalid(id, `"method" must be a string`)
+		}
+		name, ok := methodName(method)
+		if !ok {
 			return invalid(id, `"method" must be a string`)
 		}
 		if name == "" {

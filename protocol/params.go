@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // HelloParams are the params of bridge.hello. Every field is optional.
@@ -313,4 +316,32 @@ func SessionIDValid(s string) bool {
 		}
 	}
 	return true
+}
+
+// strictAliased is strict, decoding a json.RawMessage member as a slice of
+// the input itself instead of a copy (json.RawMessage's own UnmarshalJSON
+// copies).
+var strictAliased = jsonv2.JoinOptions(strict, jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, v *json.RawMessage) error {
+	val, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	*v = json.RawMessage(val[:len(val):len(val)])
+	return nil
+})))
+
+// DecodeParamsAliased is DecodeParams whose json.RawMessage members are
+// slices of params, not copies: for params that nothing changes for as
+// long as v is used (a widget frame is read into a buffer of its own and
+// never changed; see rpcconn). Appending to such a member copies it first
+// (its capacity ends with it).
+func DecodeParamsAliased(params json.RawMessage, v any) error {
+	p := bytes.TrimSpace(params)
+	if len(p) == 0 || string(p) == "null" {
+		p = []byte("{}")
+	}
+	if p[0] != '{' {
+		return InvalidParams("params must be a JSON object with named members")
+	}
+	return unmarshalWith(p, v, strictAliased)
 }

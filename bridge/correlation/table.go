@@ -161,7 +161,7 @@ type entry struct {
 	// only when the attempt is detached (timed out or abandoned), so an
 	// attempt answered in time costs no second timer. Guarded by Table.mu.
 	expire *time.Timer
-	cancel context.CancelCauseFunc
+	ctx    execCtx // exec's context
 }
 
 // waiter is what Do waits with: the entry's done channel and the CIF
@@ -267,17 +267,21 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	defer t.waiters.Put(w)
 	e.done = w.done
 	t.mu.Lock()
+	// Checked again under mu: Close cancels every entry the maps hold once
+	// the base has ended, so none registered after it runs unstopped.
+	if t.base.Err() != nil {
+		t.mu.Unlock()
+		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
+	}
 	t.inflight[a.ID] = e
+	t.wg.Add(1)
 	t.mu.Unlock()
 
-	execCtx, cancel := context.WithCancelCause(t.base)
-	e.cancel = cancel
-	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		defer cancel(nil)
-		res, err := exec(execCtx, &e.a)
-		expired := err != nil && execCtx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+		defer e.ctx.cancel(nil)
+		res, err := exec(&e.ctx, &e.a)
+		expired := err != nil && e.ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 		t.complete(e, res, err, expired)
 	}()
 
@@ -343,7 +347,7 @@ func (t *Table) detach(e *entry, to state) bool {
 	delete(t.inflight, e.a.ID)
 	t.late[e.a.ID] = e
 	e.expire = time.AfterFunc(time.Until(e.a.Deadline.Add(t.cfg.LateWindow)), func() {
-		e.cancel(context.DeadlineExceeded)
+		e.ctx.cancel(context.DeadlineExceeded)
 	})
 	return true
 }
@@ -361,9 +365,12 @@ func (t *Table) end(e *entry) bool {
 	e.done = nil
 	delete(t.inflight, e.a.ID)
 	t.mu.Unlock()
-	e.cancel(errEnded)
+	e.ctx.cancel(errEnded)
 	return true
 }
+
+// errTableClosed is the cause of the exec ctxs Close ends.
+var errTableClosed = errors.New("the correlation table closed (the bridge is shutting down)")
 
 // errEnded is the cause of a NoTimeout attempt's exec ctx when it ended.
 var errEnded = errors.New("the call ended unanswered (safety limit or session end)")
@@ -513,6 +520,18 @@ func (t *Table) Stats() protocol.CorrelationStats {
 // return, or for ctx to end.
 func (t *Table) Close(ctx context.Context) error {
 	t.stop()
+	t.mu.Lock()
+	running := make([]*entry, 0, len(t.inflight)+len(t.late))
+	for _, e := range t.inflight {
+		running = append(running, e)
+	}
+	for _, e := range t.late {
+		running = append(running, e)
+	}
+	t.mu.Unlock()
+	for _, e := range running {
+		e.ctx.cancel(errTableClosed)
+	}
 	done := make(chan struct{})
 	go func() { t.wg.Wait(); close(done) }()
 	select {

@@ -58,10 +58,11 @@ type Emulator struct {
 	log        zerolog.Logger
 	now        func() time.Time
 
-	// mu guards store, patch and the stamp cache.
+	// mu guards store, patch, newIDs and the stamp cache.
 	mu        sync.RWMutex
 	patch     row      // applyWrite's scratch buffer
 	numBuf    [20]byte // applyWrite's versionnumber digits
+	newIDs    idSource
 	stampSec  int64
 	stampText string
 	store     store

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -154,6 +156,25 @@ type writeSet struct {
 	binds  []bind
 }
 
+// writeSets recycles the write sets of CIF creates (Execute gives them
+// back once the create ran: the record keeps a copy of the columns, never
+// the set). Other writes leave theirs to the collector.
+var writeSets = sync.Pool{New: func() any { return new(writeSet) }}
+
+// maxPooledWriteSet bounds the fields buffer a recycled set keeps.
+const maxPooledWriteSet = 4 << 10
+
+// release gives ws back for reuse; nothing may use it afterwards.
+func (ws *writeSet) release() {
+	if cap(ws.fields) > maxPooledWriteSet {
+		return
+	}
+	ws.fields = ws.fields[:0]
+	clear(ws.binds)
+	ws.binds = ws.binds[:0]
+	writeSets.Put(ws)
+}
+
 // bind is one "<nav>@odata.bind" member.
 type bind struct {
 	lookup, target, id string // target and id empty: disassociate
@@ -163,7 +184,8 @@ type bind struct {
 // that is not a JSON object is refused first; then the first member in
 // document order that cannot be written.
 func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
-	ws := &writeSet{fields: make(row, 0, len(body))}
+	ws := writeSets.Get().(*writeSet)
+	ws.fields = slices.Grow(ws.fields[:0], len(body))
 	var derr *dvError
 	err := protocol.ScanFlatObject(body, func(name []byte, v jsontext.Value) error {
 		if derr != nil {
@@ -397,7 +419,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	id := ws.fields.str(ent.PrimaryIDAttribute)
 	var k uuid.UUID
 	if id == "" {
-		k = uuid.New()
+		k = e.newIDs.newID()
 		id = k.String()
 	} else {
 		var err error

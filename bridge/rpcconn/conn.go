@@ -91,6 +91,8 @@ type Options struct {
 	// has returned.
 	Admit func(m *protocol.Message) (release func(), err *protocol.Error)
 	// OnFrame sees every message in ("in") and out ("out"), e.g. for capture.
+	// An "out" message is valid during the call only (its buffer is reused
+	// once written): copy what you keep.
 	OnFrame func(dir string, msg []byte)
 	// OnUnmatched sees responses that match no pending call.
 	OnUnmatched func(m *protocol.Message)

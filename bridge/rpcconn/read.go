@@ -274,7 +274,7 @@ func (c *Conn) serve(m *protocol.Message, release func()) []byte {
 		if rpcErr.Code == protocol.CodeInternal {
 			c.log.Error().Err(err).Str("method", logcap.Str(m.Method)).Msg("request failed with an internal error")
 		}
-		return protocol.AppendResponse(nil, m.ID, nil, rpcErr)
+		return protocol.AppendResponse(answerBuf(), m.ID, nil, rpcErr)
 	}
-	return protocol.AppendResponse(nil, m.ID, res, nil)
+	return protocol.AppendResponse(answerBuf(), m.ID, res, nil)
 }

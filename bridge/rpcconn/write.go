@@ -34,6 +34,7 @@ func (c *Conn) writeLoop() {
 				err = c.write(b)
 			}
 			st.queued.Add(-int64(len(b)))
+			recycle(b)
 			batch[i] = nil
 		}
 		c.spare = batch[:0]

@@ -1,0 +1,397 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Results is everything the suite measured: each repetition's raw figures
+// (Runs) and their summary (median, min, max of every figure).
+type Results struct {
+	Environment map[string]any `json:"environment"`
+	Reps        int            `json:"reps"`
+	Summary     Summary        `json:"summary"`
+	Runs        []Rep          `json:"runs"`
+	Targets     []string       `json:"targets"`
+}
+
+// Rep is one repetition: fresh servers, every measurement once.
+type Rep struct {
+	Points   []Point        `json:"closedLoop"`
+	HalfRate *HalfRate      `json:"halfMaxRate,omitempty"`
+	Idle     []IdleRSS      `json:"idleRSS,omitempty"`
+	Timeout  *TimeoutFiring `json:"timeoutFiring,omitempty"`
+}
+
+// Stat is one figure over the repetitions.
+type Stat struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	N      int     `json:"n"`
+}
+
+func statOf(xs []float64) Stat {
+	if len(xs) == 0 {
+		return Stat{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Stat{Median: m, Min: s[0], Max: s[len(s)-1], N: len(s)}
+}
+
+// Summary is the figures over all repetitions. Ratios are taken within one
+// repetition (bridge and echo measured back to back on the same machine
+// state), then summarized: the median ratio, not the ratio of medians.
+type Summary struct {
+	ClosedLoop []PointSummary  `json:"closedLoop"`
+	HalfRate   *HalfSummary    `json:"halfMaxRate,omitempty"`
+	Idle       []IdleSummary   `json:"idleRSS,omitempty"`
+	Timeout    *TimeoutSummary `json:"timeoutFiring,omitempty"`
+}
+
+// PointSummary is one session count of the closed loop.
+type PointSummary struct {
+	Sessions         int   `json:"sessions"`
+	BridgeRate       Stat  `json:"bridgeRate"`
+	EchoRate         Stat  `json:"echoRate"`
+	Ratio            Stat  `json:"ratio"`
+	BridgeP99Ms      Stat  `json:"bridgeP99Ms"`
+	EchoP99Ms        Stat  `json:"echoP99Ms"`
+	BridgeCPUPer100k Stat  `json:"bridgeCpuSecondsPer100k"`
+	EchoCPUPer100k   Stat  `json:"echoCpuSecondsPer100k"`
+	CPURatio         Stat  `json:"cpuRatio"`
+	BridgeInstr      *Stat `json:"bridgeInstructionsPerCall,omitempty"`
+	EchoInstr        *Stat `json:"echoInstructionsPerCall,omitempty"`
+	BridgeErrors     int64 `json:"bridgeErrors"` // over all repetitions
+}
+
+// HalfSummary is the open loop at half the 64-session maximum.
+type HalfSummary struct {
+	Rate       Stat  `json:"rate"`
+	Achieved   Stat  `json:"achieved"`
+	P50Ms      Stat  `json:"p50Ms"`
+	P99Ms      Stat  `json:"p99Ms"`
+	P999Ms     Stat  `json:"p999Ms"`
+	EchoP99Ms  Stat  `json:"echoP99Ms"`
+	EchoP999Ms Stat  `json:"echoP999Ms"`
+	Errors     int64 `json:"errors"`
+	Dropped    int64 `json:"dropped"`
+	// ErrorsByCode sums the bridge's error answers by code over the
+	// repetitions.
+	ErrorsByCode map[string]int64 `json:"errorsByCode,omitempty"`
+}
+
+// IdleSummary is the RSS per idle session at one session count.
+type IdleSummary struct {
+	Sessions  int    `json:"sessions"`
+	BridgeKiB Stat   `json:"bridgeKiB"`
+	EchoKiB   Stat   `json:"echoKiB"`
+	Ratio     Stat   `json:"ratio"`
+	Skipped   string `json:"skipped,omitempty"`
+}
+
+// TimeoutSummary is how late the CIF timeout fired.
+type TimeoutSummary struct {
+	InFlight       int   `json:"inflight"`
+	TimeoutMs      int64 `json:"timeoutMs"`
+	BridgeInFlight Stat  `json:"bridgeInFlight"`
+	LateP50Ms      Stat  `json:"lateP50Ms"`
+	LateP99Ms      Stat  `json:"lateP99Ms"`
+	LateMaxMs      Stat  `json:"lateMaxMs"`
+	Missing        int   `json:"missing"` // attempts without a -32000, over all repetitions
+}
+
+func ms(us int64) float64 { return float64(us) / 1000 }
+
+func summarize(runs []Rep) Summary {
+	var s Summary
+	// Closed loop, by session count in the order of the first run.
+	if len(runs) > 0 {
+		for _, p0 := range runs[0].Points {
+			n := p0.Sessions
+			var br, er, ra, bp, ep, bc, ec, cr, bi, ei []float64
+			var errs int64
+			for _, r := range runs {
+				for _, p := range r.Points {
+					if p.Sessions != n {
+						continue
+					}
+					br, er, ra = append(br, p.BridgeRate), append(er, p.EchoRate), append(ra, p.Ratio)
+					bp, ep = append(bp, ms(p.BridgeP99Us)), append(ep, ms(p.EchoP99Us))
+					bc, ec, cr = append(bc, p.BridgeCPUPer100k), append(ec, p.EchoCPUPer100k), append(cr, p.CPURatio)
+					if p.BridgeInstrPerCall > 0 && p.EchoInstrPerCall > 0 {
+						bi, ei = append(bi, p.BridgeInstrPerCall), append(ei, p.EchoInstrPerCall)
+					}
+					errs += p.BridgeErrors
+				}
+			}
+			ps := PointSummary{Sessions: n, BridgeRate: statOf(br), EchoRate: statOf(er), Ratio: statOf(ra),
+				BridgeP99Ms: statOf(bp), EchoP99Ms: statOf(ep), BridgeCPUPer100k: statOf(bc), EchoCPUPer100k: statOf(ec),
+				CPURatio: statOf(cr), BridgeErrors: errs}
+			if len(bi) > 0 {
+				b, e := statOf(bi), statOf(ei)
+				ps.BridgeInstr, ps.EchoInstr = &b, &e
+			}
+			s.ClosedLoop = append(s.ClosedLoop, ps)
+		}
+	}
+	var rate, ach, p50, p99, p999, e99, e999 []float64
+	var hs HalfSummary
+	for _, r := range runs {
+		if h := r.HalfRate; h != nil {
+			rate, ach = append(rate, h.Rate), append(ach, h.Achieved)
+			p50, p99, p999 = append(p50, ms(h.P50Us)), append(p99, ms(h.P99Us)), append(p999, ms(h.P999Us))
+			e99, e999 = append(e99, ms(h.EchoP99Us)), append(e999, ms(h.EchoP999Us))
+			hs.Errors += h.Errors
+			hs.Dropped += h.Dropped
+			for code, n := range h.ErrorsByCode {
+				if hs.ErrorsByCode == nil {
+					hs.ErrorsByCode = map[string]int64{}
+				}
+				hs.ErrorsByCode[code] += n
+			}
+		}
+	}
+	if len(rate) > 0 {
+		hs.Rate, hs.Achieved, hs.P50Ms, hs.P99Ms, hs.P999Ms = statOf(rate), statOf(ach), statOf(p50), statOf(p99), statOf(p999)
+		hs.EchoP99Ms, hs.EchoP999Ms = statOf(e99), statOf(e999)
+		s.HalfRate = &hs
+	}
+	// Idle: by session count, bridge and echo of the same repetition paired.
+	var counts []int
+	for _, r := range runs {
+		for _, i := range r.Idle {
+			if !slices.Contains(counts, i.Sessions) {
+				counts = append(counts, i.Sessions)
+			}
+		}
+	}
+	for _, n := range counts {
+		is := IdleSummary{Sessions: n}
+		var bk, ek, ra []float64
+		for _, r := range runs {
+			var b, e *IdleRSS
+			for k := range r.Idle {
+				i := &r.Idle[k]
+				if i.Sessions != n {
+					continue
+				}
+				if i.Skipped != "" {
+					is.Skipped = i.Skipped
+					continue
+				}
+				if i.Server == "bridge" {
+					b = i
+				} else {
+					e = i
+				}
+			}
+			if b != nil {
+				bk = append(bk, b.PerSessionKiB)
+			}
+			if e != nil {
+				ek = append(ek, e.PerSessionKiB)
+			}
+			if b != nil && e != nil && e.PerSessionKiB > 0 {
+				ra = append(ra, b.PerSessionKiB/e.PerSessionKiB)
+			}
+		}
+		if len(bk) > 0 {
+			is.Skipped = ""
+		}
+		is.BridgeKiB, is.EchoKiB, is.Ratio = statOf(bk), statOf(ek), statOf(ra)
+		s.Idle = append(s.Idle, is)
+	}
+	var inf, l50, l99, lmax []float64
+	var ts TimeoutSummary
+	for _, r := range runs {
+		if t := r.Timeout; t != nil {
+			ts.InFlight, ts.TimeoutMs = t.InFlight, t.TimeoutMs
+			inf = append(inf, float64(t.BridgeInFlight))
+			l50, l99, lmax = append(l50, t.LateP50Ms), append(l99, t.LateP99Ms), append(lmax, t.LateMaxMs)
+			ts.Missing += t.InFlight - (t.Received - t.OtherErrors)
+		}
+	}
+	if len(inf) > 0 {
+		ts.BridgeInFlight, ts.LateP50Ms, ts.LateP99Ms, ts.LateMaxMs = statOf(inf), statOf(l50), statOf(l99), statOf(lmax)
+		s.Timeout = &ts
+	}
+	return s
+}
+
+// f formats a Stat as "median (min–max)" with the given number of decimals.
+func (s Stat) f(dec int) string {
+	if s.N == 0 {
+		return "–"
+	}
+	if s.N == 1 || s.Min == s.Max {
+		return fmt.Sprintf("%.*f", dec, s.Median)
+	}
+	return fmt.Sprintf("%.*f (%.*f–%.*f)", dec, s.Median, dec, s.Min, dec, s.Max)
+}
+
+// targets are the goals of the performance work, checked on the medians.
+func (r *Results) targets() []string {
+	var notes []string
+	for _, p := range r.Summary.ClosedLoop {
+		if p.Sessions != 64 {
+			continue
+		}
+		notes = append(notes, target("server CPU per call ≤ 1.4× raw echo's at 64 sessions", p.CPURatio.Median <= 1.4, p.CPURatio.f(2)+"×"))
+		notes = append(notes, target("throughput ≥ 0.75× raw echo at 64 sessions", p.Ratio.Median >= 0.75, p.Ratio.f(2)+"×"))
+	}
+	if h := r.Summary.HalfRate; h != nil {
+		notes = append(notes, target("p99 ≤ 2 ms open loop at half the 64-session maximum", h.P99Ms.Median <= 2, h.P99Ms.f(2)+" ms"))
+	}
+	for _, i := range r.Summary.Idle {
+		name := fmt.Sprintf("≤ 24 KiB RSS per idle session at %d sessions", i.Sessions)
+		if i.BridgeKiB.N == 0 {
+			notes = append(notes, "NOT RUN "+name+": "+i.Skipped)
+			continue
+		}
+		notes = append(notes, target(name, i.BridgeKiB.Median <= 24, i.BridgeKiB.f(1)+" KiB"))
+	}
+	if t := r.Summary.Timeout; t != nil {
+		notes = append(notes, target(fmt.Sprintf("CIF timeout lateness p99 ≤ 10 ms with %d in flight", t.InFlight),
+			t.LateP99Ms.Median <= 10 && t.Missing == 0, fmt.Sprintf("%s ms, %d without their -32000", t.LateP99Ms.f(1), t.Missing)))
+	}
+	return notes
+}
+
+func target(name string, met bool, got string) string {
+	if met {
+		return "MET     " + name + ": " + got
+	}
+	return "MISSED  " + name + ": " + got
+}
+
+func (r *Results) print(w io.Writer) {
+	e := r.Environment
+	fmt.Fprintf(w, "\ncifbridge bench — %v CPUs (%v), GOMAXPROCS %v, %v; servers are subprocesses, client in this process, same cores\n",
+		e["numCPU"], e["cpuModel"], e["gomaxprocs"], e["goVersion"])
+	fmt.Fprintf(w, "every figure: median (min–max) of %d repetitions, fresh servers each; ratios taken within a repetition\n\n", r.Reps)
+	if a, _ := e["bridgeArgs"].(string); a != "" {
+		fmt.Fprintf(w, "bridge started with extra flags: %s\n\n", a)
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "closed loop, cif.createrecord, 1 in flight per session\n")
+	for _, p := range s.ClosedLoop {
+		fmt.Fprintf(w, "%d sessions:\n", p.Sessions)
+		fmt.Fprintf(w, "  round trips/s     bridge %s   echo %s   ratio %s\n", p.BridgeRate.f(0), p.EchoRate.f(0), p.Ratio.f(2))
+		fmt.Fprintf(w, "  CPU-s per 100 000 bridge %s   echo %s   ratio %s\n", p.BridgeCPUPer100k.f(2), p.EchoCPUPer100k.f(2), p.CPURatio.f(2))
+		fmt.Fprintf(w, "  p99 ms            bridge %s   echo %s\n", p.BridgeP99Ms.f(2), p.EchoP99Ms.f(2))
+		if p.BridgeInstr != nil {
+			fmt.Fprintf(w, "  instructions/call bridge %s   echo %s\n", p.BridgeInstr.f(0), p.EchoInstr.f(0))
+		}
+		if p.BridgeErrors > 0 {
+			fmt.Fprintf(w, "  bridge errors: %d\n", p.BridgeErrors)
+		}
+	}
+	if v, _ := e["perfInstructions"].(string); v != "supported" {
+		fmt.Fprintf(w, "instructions per round trip: not measured (%s)\n", v)
+	}
+	if h := s.HalfRate; h != nil {
+		fmt.Fprintf(w, "\nopen loop at half the 64-session maximum: %s/s offered, %s/s achieved\n", h.Rate.f(0), h.Achieved.f(0))
+		fmt.Fprintf(w, "  bridge p50 %s  p99 %s  p99.9 %s ms; echo p99 %s  p99.9 %s ms; bridge errors %d%s, dropped sends %d\n",
+			h.P50Ms.f(2), h.P99Ms.f(2), h.P999Ms.f(2), h.EchoP99Ms.f(2), h.EchoP999Ms.f(2), h.Errors, codes(h.ErrorsByCode), h.Dropped)
+	}
+	for _, i := range s.Idle {
+		if i.BridgeKiB.N == 0 {
+			fmt.Fprintf(w, "\nidle RSS, %d sessions: %s\n", i.Sessions, i.Skipped)
+			continue
+		}
+		fmt.Fprintf(w, "\nidle RSS, %d sessions: bridge %s KiB/session, echo %s, ratio %s\n", i.Sessions, i.BridgeKiB.f(1), i.EchoKiB.f(1), i.Ratio.f(2))
+	}
+	if t := s.Timeout; t != nil {
+		fmt.Fprintf(w, "\ntimeout firing: %d attempts, %d ms timeout, %s in flight at the bridge before the first deadline: late by p50 %s, p99 %s, max %s ms; %d without their -32000\n",
+			t.InFlight, t.TimeoutMs, t.BridgeInFlight.f(0), t.LateP50Ms.f(1), t.LateP99Ms.f(1), t.LateMaxMs.f(1), t.Missing)
+	}
+	r.Targets = r.targets()
+	fmt.Fprintln(w, "\ntargets (on the medians):")
+	for _, n := range r.Targets {
+		fmt.Fprintln(w, "  "+n)
+	}
+}
+
+// readmeTable is the README's performance table: markdown, from a run's
+// results, so that the README shows the suite's output and nothing typed.
+func readmeTable(r *Results) string {
+	var b strings.Builder
+	e := r.Environment
+	fmt.Fprintf(&b, "<!-- generated by `go run ./bench --readme-table FILE` from a `go run ./bench --json FILE` run; do not edit -->\n")
+	at := ""
+	if c, _ := e["commit"].(string); c != "" {
+		at = ", commit " + c
+	}
+	fmt.Fprintf(&b, "%v CPUs (%v), %v%s; median (min–max) of %d repetitions; ratios taken within a repetition.\n\n",
+		e["numCPU"], e["cpuModel"], e["goVersion"], at, r.Reps)
+	fmt.Fprintf(&b, "| figure | bridge | raw echo | bridge ÷ echo | target |\n| --- | --- | --- | --- | --- |\n")
+	s := r.Summary
+	for _, p := range s.ClosedLoop {
+		tgt := ""
+		ctgt := ""
+		if p.Sessions == 64 {
+			tgt, ctgt = "≥ 0.75", "≤ 1.4"
+		}
+		fmt.Fprintf(&b, "| createrecord round trips/s, %d sessions, closed loop | %s | %s | %s | %s |\n", p.Sessions, p.BridgeRate.f(0), p.EchoRate.f(0), p.Ratio.f(2), tgt)
+		fmt.Fprintf(&b, "| server CPU-seconds per 100 000 round trips, %d sessions | %s | %s | %s | %s |\n", p.Sessions, p.BridgeCPUPer100k.f(2), p.EchoCPUPer100k.f(2), p.CPURatio.f(2), ctgt)
+		fmt.Fprintf(&b, "| p99 ms, %d sessions, closed loop | %s | %s | | |\n", p.Sessions, p.BridgeP99Ms.f(2), p.EchoP99Ms.f(2))
+		if p.BridgeInstr != nil {
+			fmt.Fprintf(&b, "| instructions per round trip, %d sessions | %s | %s | | |\n", p.Sessions, p.BridgeInstr.f(0), p.EchoInstr.f(0))
+		}
+	}
+	if h := s.HalfRate; h != nil {
+		fmt.Fprintf(&b, "| p99 ms, open loop at half the 64-session maximum (median %.0f/s) | %s | %s | | ≤ 2 ms |\n", h.Rate.Median, h.P99Ms.f(2), h.EchoP99Ms.f(2))
+		fmt.Fprintf(&b, "| p99.9 ms, same run | %s | %s | | |\n", h.P999Ms.f(2), h.EchoP999Ms.f(2))
+		fmt.Fprintf(&b, "| open loop: bridge errors%s and unsent calls, all repetitions | %d, %d | | | |\n", codes(h.ErrorsByCode), h.Errors, h.Dropped)
+	}
+	for _, i := range s.Idle {
+		if i.BridgeKiB.N == 0 {
+			fmt.Fprintf(&b, "| RSS KiB per idle session, %d sessions | not run | not run | | ≤ 24 KiB |\n", i.Sessions)
+			continue
+		}
+		fmt.Fprintf(&b, "| RSS KiB per idle session, %d sessions | %s | %s | %s | ≤ 24 KiB |\n", i.Sessions, i.BridgeKiB.f(1), i.EchoKiB.f(1), i.Ratio.f(2))
+	}
+	if t := s.Timeout; t != nil {
+		fmt.Fprintf(&b, "| CIF timeout lateness p99 ms, %d in flight | %s | | | ≤ 10 ms |\n", t.InFlight, t.LateP99Ms.f(1))
+		fmt.Fprintf(&b, "| CIF timeout lateness max ms, same run | %s | | | |\n", t.LateMaxMs.f(1))
+		fmt.Fprintf(&b, "| attempts without their -32000, all repetitions | %d | | | 0 |\n", t.Missing)
+	}
+	var notes []string
+	if v, _ := e["perfInstructions"].(string); v != "" && v != "supported" {
+		notes = append(notes, "instructions per round trip not measured: "+v)
+	}
+	for _, i := range s.Idle {
+		if i.BridgeKiB.N == 0 && i.Skipped != "" {
+			notes = append(notes, fmt.Sprintf("idle RSS at %d sessions %s", i.Sessions, i.Skipped))
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+// codes formats errors by code as " (-32003: 12, -32000: 3)", "" when none.
+func codes(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}

@@ -1,0 +1,177 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/logcap"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// The hops of one widget round trip, each on its own, with the same frame
+// as BenchmarkRoundTrip (bench_test.go): their allocs/op add up to the
+// server's share of a round trip's. Run with
+//
+//	go test -run '^$' -bench 'Hop|RoundTrip$' -benchmem ./bridge/
+
+const hopContact = `{"entityName":"contact","value":{"firstname":"Aino","lastname":"Virtanen","fullname":"Aino Virtanen","telephone1":"+358401234567","mobilephone":"+358407654321","emailaddress1":"aino.virtanen@example.com","jobtitle":"Buyer","address1_city":"Helsinki"}}`
+
+var hopFrame = []byte(`{"jsonrpc":"2.0","id":17,"method":"cif.createrecord","params":` + hopContact + `}`)
+
+func hopServer(b *testing.B) (*Server, *emulator.Emulator) {
+	b.Helper()
+	emu, err := emulator.New(emulator.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Config{Backend: emu})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	return s, emu
+}
+
+func hopAttempt(b *testing.B) correlation.Attempt {
+	b.Helper()
+	m := protocol.Decode(hopFrame).Messages[0]
+	params, typed, err := validateCIF(m.Method, m.Params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Session: "hop",
+		Kind: correlation.KindBackend, Timeout: 10 * time.Second, Started: time.Now(), Deadline: time.Now().Add(10 * time.Second)}
+}
+
+func BenchmarkHop(b *testing.B) {
+	// decode: the frame into its message (the reader's protocol.Decode).
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if d := protocol.Decode(hopFrame); len(d.Messages) != 1 || d.Messages[0].Kind != protocol.KindRequest {
+				b.Fatal("not a request")
+			}
+		}
+	})
+	// params: validateCIF's strict decode into the typed struct the
+	// backend uses.
+	b.Run("params", func(b *testing.B) {
+		m := protocol.Decode(hopFrame).Messages[0]
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := validateCIF(m.Method, m.Params); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// admission: the widget connection's admit and its release.
+	b.Run("admission", func(b *testing.B) {
+		s, _ := hopServer(b)
+		wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
+		wc.sess.Store(s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil))
+		m := protocol.Decode(hopFrame).Messages[0]
+		b.ReportAllocs()
+		for b.Loop() {
+			release, rejected := wc.admit(&m)
+			if rejected != nil {
+				b.Fatal(rejected)
+			}
+			release()
+		}
+	})
+	// correlation: the table's Do around an exec that answers at once.
+	b.Run("correlation", func(b *testing.B) {
+		tab := correlation.New(correlation.Config{})
+		defer func() { _ = tab.Close(context.Background()) }()
+		a := hopAttempt(b)
+		a.ID = ""
+		res := []byte(`{"entityType":"contact","id":"00000000-0000-0000-0000-000000000000"}`)
+		var exec correlation.Exec = func(context.Context, *correlation.Attempt) (json.RawMessage, error) { return res, nil }
+		b.ReportAllocs()
+		for b.Loop() {
+			a.Started = time.Time{}
+			if _, _, err := tab.Do(context.Background(), a, exec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// emulatorCreate: the emulator's Execute of the decoded attempt.
+	b.Run("emulatorCreate", func(b *testing.B) {
+		_, emu := hopServer(b)
+		a := hopAttempt(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := emu.Execute(ctx, &a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// encode: the answer frame.
+	b.Run("encode", func(b *testing.B) {
+		id := []byte("17")
+		res := []byte(`{"entityType":"contact","id":"8b1f3c5e-2d4a-4f6b-9c8d-7e6f5a4b3c2d"}`)
+		b.ReportAllocs()
+		for b.Loop() {
+			if len(protocol.AppendResponse(nil, id, res, nil)) == 0 {
+				b.Fatal("empty")
+			}
+		}
+	})
+	// write: one answer frame written to a loopback WebSocket whose peer
+	// reads it (the library and the syscall, as the bridge's writer does).
+	b.Run("write", func(b *testing.B) {
+		srvConn := make(chan *websocket.Conn, 1)
+		done := make(chan struct{})
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ws, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			srvConn <- ws
+			<-done
+		}))
+		defer hs.Close()
+		defer close(done)
+		peer, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer peer.CloseNow()
+		ws := <-srvConn
+		defer ws.CloseNow()
+		go func() {
+			for {
+				_, r, err := peer.Reader(context.Background())
+				if err != nil {
+					return
+				}
+				if _, err := io.Copy(io.Discard, r); err != nil {
+					return
+				}
+			}
+		}()
+		frame := protocol.AppendResponse(nil, []byte("17"), []byte(`{"entityType":"contact","id":"8b1f3c5e-2d4a-4f6b-9c8d-7e6f5a4b3c2d"}`), nil)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := ws.Write(ctx, websocket.MessageText, frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
