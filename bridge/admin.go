@@ -28,7 +28,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	// /metrics is the admin role's (method names and counts tell about the
 	// traffic); Prometheus sends the token with authorization.credentials.
-	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
+	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.gatherer(s.cfg.Node), promhttp.HandlerOpts{}).ServeHTTP))
 	mux.HandleFunc("GET /api/v1/sessions", s.admin(s.listSessions))
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.admin(s.getSession))
 	mux.HandleFunc("POST /api/v1/sessions/{id}/events", s.admin(s.postEvent))
@@ -171,7 +171,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, protocol.Status{
-		Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
+		Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile, Node: s.cfg.Node,
 		Sessions: s.sessions.count(), Hosts: s.hosts.count(), Correlation: s.table.Stats(), Draining: s.draining.Load(),
 		Security: s.Security(),
 	})

@@ -103,6 +103,11 @@ type Config struct {
 	// answering them with -32007. Default 10 s.
 	DrainTimeout time.Duration
 
+	// Node is this node's id in a cluster (serve's --node-id): shown in
+	// /api/v1/status and put on every metric as a constant "node" label.
+	// Empty: a single node, no label.
+	Node string
+
 	// Version is reported by bridge.hello and /livez.
 	Version string
 	// Logger receives the daemon's logs (zero value: disabled).

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// logField returns the first value of field among the JSON log lines that
+// have it, waiting up to 10 s for one to appear.
+func logField(t *testing.T, logs *logBuffer, field string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				if v, ok := line[field].(string); ok && v != "" {
+					return v
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %q in the logs:\n%s", field, logs)
+	return ""
+}
+
+// freeAddr is a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// httpBase is the daemon's http://host:port from its widget URL.
+func httpBase(widgetURL string) string {
+	return "http://" + strings.TrimSuffix(strings.TrimPrefix(widgetURL, "ws://"), protocol.PathWidget)
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitReady polls /readyz until it answers 200 (a --backend cluster node
+// is ready once it sees a node serving the backend).
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := getBody(t, base+"/readyz")
+		if code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/readyz: %d %s", base, code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two serve runs clustered on loopback by embedded NATS servers: the widget
+// on A creates a record that the emulator on C holds; A names itself in
+// status and metrics; a second emulator node is refused.
+func TestServeClusterTwoNodes(t *testing.T) {
+	// Each node lists the other, as the README tells (clustered JetStream
+	// needs routes configured on every node).
+	route, routeA := freeAddr(t), freeAddr(t)
+	cURL, _, _ := startServe(t, "--node-id", "node-c", "--cluster-listen", route, "--cluster-peers", routeA)
+	aURL, aLogs, _ := startServe(t, "--node-id", "node-a", "--backend", "cluster", "--cluster-listen", routeA, "--cluster-peers", route)
+	a := httpBase(aURL)
+	waitReady(t, a)
+
+	wa := dialWidget(t, strings.TrimPrefix(a, "http://"))
+	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada","lastname":"Lovelace"}}`)
+	var created struct {
+		Result struct {
+			ID string `json:"id"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
+		t.Fatalf("create on A: %s", out)
+	}
+	// The record lives in C's emulator.
+	wc := dialWidget(t, strings.TrimPrefix(httpBase(cURL), "http://"))
+	got := wc.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`)
+	if !strings.Contains(string(got), `"fullname":"Ada Lovelace"`) {
+		t.Fatalf("retrieve on C: %s", got)
+	}
+
+	_, status := getBody(t, a+"/api/v1/status")
+	var st protocol.Status
+	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Node != "node-a" || st.Backend != "cluster" {
+		t.Fatalf("A's status: %s", status)
+	}
+	if _, metrics := getBody(t, a+"/metrics"); !strings.Contains(metrics, `cifbridge_sessions{node="node-a"}`) {
+		t.Fatalf("A's metrics lack the node label:\n%.2000s", metrics)
+	}
+	if !strings.Contains(aLogs.String(), `"node":"node-a"`) || !strings.Contains(aLogs.String(), `cifbridge serving on`) {
+		t.Fatalf("A's logs lack its node id:\n%s", aLogs)
+	}
+
+	// A second --backend emulator node in the same cluster refuses to start.
+	err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
+		"--node-id", "node-b", "--cluster-listen", "127.0.0.1:0", "--cluster-peers", route}, io.Discard, &logBuffer{})
+	if err == nil || !strings.Contains(err.Error(), `node "node-c" serves "backend"`) {
+		t.Fatalf("second emulator node: %v, want a refusal naming node-c", err)
+	}
+}
+
+// A --backend cluster node with nobody serving the backend answers -32002
+// (delivered false) at once, and is not ready.
+func TestServeClusterNoBackend(t *testing.T) {
+	aURL, _, _ := startServe(t, "--node-id", "lonely", "--backend", "cluster", "--cluster-listen", "127.0.0.1:0")
+	a := httpBase(aURL)
+	if code, body := getBody(t, a+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz without a backend node: %d %s", code, body)
+	}
+	w := dialWidget(t, strings.TrimPrefix(a, "http://"))
+	out := w.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada"}}`)
+	var resp struct {
+		Error *protocol.Error `json:"error"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || resp.Error == nil || resp.Error.Code != protocol.CodeNoBackend || string(resp.Error.Data) != `{"delivered":false}` {
+		t.Fatalf("create with no backend node: %s", out)
+	}
+}
+
+// No cluster flag: no node id anywhere, and the cluster-only flags are
+// refused or ignored with a clear message.
+func TestServeClusterFlagsBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--backend", "cluster"}, "--backend cluster needs a cluster"},
+		{[]string{"--nats-url", "nats://127.0.0.1:1", "--cluster-listen", "127.0.0.1:0"}, "not both"},
+		{[]string{"--cluster-peers", "127.0.0.1:6222"}, "--cluster-peers needs --cluster-listen"},
+		{[]string{"--cluster-listen", "nonsense"}, "is not HOST:PORT"},
+		{[]string{"--cluster-listen", "127.0.0.1:0", "--node-id", "a.b"}, "--node-id \"a.b\""},
+		{[]string{"--nats-url", "http://x"}, "starts with nats://"},
+	} {
+		code, _, stderr := cli(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("serve %v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestServeSingleNodeHasNoNode(t *testing.T) {
+	url, _, _ := startServe(t)
+	_, status := getBody(t, httpBase(url)+"/api/v1/status")
+	if strings.Contains(status, `"node"`) {
+		t.Fatalf("single-node status names a node: %s", status)
+	}
+	if _, metrics := getBody(t, httpBase(url)+"/metrics"); strings.Contains(metrics, `node="`) {
+		t.Fatal("single-node metrics carry a node label")
+	}
+}
