@@ -150,3 +150,12 @@ func splitHostPort(addr, what string) (string, int, error) {
 func (e *Embedded) Interest(service string) int {
 	return e.S.GlobalAccount().Interest(Subject(service))
 }
+
+// ClientURL is the nats:// URL clients of other processes connect to
+// (empty when the server takes in-process connections only).
+func (e *Embedded) ClientURL() string {
+	if e.S.Addr() == nil {
+		return ""
+	}
+	return e.S.ClientURL()
+}

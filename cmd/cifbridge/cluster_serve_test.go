@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge/cluster"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -175,5 +176,46 @@ func TestServeSingleNodeHasNoNode(t *testing.T) {
 	}
 	if _, metrics := getBody(t, httpBase(url)+"/metrics"); strings.Contains(metrics, `node="`) {
 		t.Fatal("single-node metrics carry a node label")
+	}
+}
+
+// --nats-url: two nodes join an existing NATS server (JetStream on); the
+// widget on A is served by C's emulator.
+func TestServeClusterNATSURL(t *testing.T) {
+	ext, err := cluster.StartEmbedded(cluster.EmbedConfig{Name: "ext", ClientListen: "127.0.0.1:0", JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ext.Shutdown)
+	url := ext.ClientURL()
+	cURL, _, _ := startServe(t, "--node-id", "c", "--nats-url", url)
+	aURL, _, _ := startServe(t, "--node-id", "a", "--backend", "cluster", "--nats-url", url)
+	waitReady(t, httpBase(aURL))
+	wa := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
+	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Grace","lastname":"Hopper"}}`)
+	var created struct {
+		Result struct {
+			ID string `json:"id"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
+		t.Fatalf("create on A: %s", out)
+	}
+	wc := dialWidget(t, strings.TrimPrefix(httpBase(cURL), "http://"))
+	if got := wc.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`); !strings.Contains(string(got), `"fullname":"Grace Hopper"`) {
+		t.Fatalf("retrieve on C: %s", got)
+	}
+}
+
+// --nats-url to a server without JetStream: serve exits 1 saying so.
+func TestServeClusterNATSURLWithoutJetStream(t *testing.T) {
+	ext, err := cluster.StartEmbedded(cluster.EmbedConfig{Name: "plain", ClientListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ext.Shutdown)
+	code, _, stderr := cli(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--nats-url", ext.ClientURL())
+	if code != 1 || !strings.Contains(stderr, "has no JetStream") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
