@@ -22,6 +22,12 @@ type Config struct {
 	Backend backend.Backend
 	// HostBackend makes connected host peers (/v1/host) the backend.
 	HostBackend bool
+	// HostFallback, with HostBackend, executes the calls of sessions no
+	// host peer of this node serves (a cluster: host peers on other nodes).
+	HostFallback backend.Backend
+	// OnHostsChanged, when set, is called after a host peer registered or
+	// went away (Server.HostSessions tells what is served now).
+	OnHostsChanged func()
 
 	// Profile is the default session profile, protocol.ProfileCIF1 ("cif1",
 	// 10 s) unless set. A widget may pick another one in bridge.hello.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/cifbridge/cifbridge/bridge/cluster"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -217,5 +219,66 @@ func TestServeClusterNATSURLWithoutJetStream(t *testing.T) {
 	code, _, stderr := cli(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--nats-url", ext.ClientURL())
 	if code != 1 || !strings.Contains(stderr, "has no JetStream") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// --backend host in cluster mode: a widget on A is served by a host peer
+// connected to B (serving every session), and the host sees A's session id.
+func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
+	routeA, routeB := freeAddr(t), freeAddr(t)
+	aURL, _, _ := startServe(t, "--node-id", "a", "--backend", "host", "--cluster-listen", routeA, "--cluster-peers", routeB)
+	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "host", "--cluster-listen", routeB, "--cluster-peers", routeA)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	host, _, err := websocket.Dial(ctx, strings.TrimSuffix(bURL, protocol.PathWidget)+protocol.PathHost, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.CloseNow()
+	if err := host.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*","name":"crm-b"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := host.Read(ctx); err != nil || !strings.Contains(string(b), `"all":true`) {
+		t.Fatalf("host.hello: %s, %v", b, err)
+	}
+	// The host peer answers every call with the session it was given.
+	go func() {
+		for {
+			_, b, err := host.Read(ctx)
+			if err != nil {
+				return
+			}
+			var m struct {
+				ID     json.RawMessage `json:"id"`
+				Params struct {
+					Session string `json:"session"`
+				} `json:"params"`
+			}
+			if json.Unmarshal(b, &m) != nil || m.ID == nil {
+				continue
+			}
+			_ = host.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":{"id":"from-b","session":"`+m.Params.Session+`"}}`))
+		}
+	}()
+
+	w := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
+	// Routes announce B's subscription asynchronously: retry a -32002
+	// (delivered false: nothing ran) until it is known.
+	var out json.RawMessage
+	for i := 0; ; i++ {
+		out = w.call(i, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada"}}`)
+		if !strings.Contains(string(out), `"code":-32002`) || i > 200 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(string(out), `"id":"from-b"`) {
+		t.Fatalf("widget on A: %s", out)
+	}
+	_, sessions := getBody(t, httpBase(aURL)+"/api/v1/sessions")
+	var list protocol.SessionList
+	if err := json.Unmarshal([]byte(sessions), &list); err != nil || len(list.Sessions) != 1 || !strings.Contains(string(out), `"session":"`+list.Sessions[0].ID+`"`) {
+		t.Fatalf("the host peer did not get A's session id: %s; A's sessions %s", out, sessions)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,6 +37,10 @@ type clusterPlugin struct {
 	nc        *nats.Conn
 	router    *cluster.NATS
 	stopServe func()
+
+	hostsMu      sync.Mutex
+	hosts        *cluster.HostServer                  // --backend host: this node's host peers, served to the cluster
+	hostSessions func() (sessions []string, all bool) // bridge.Server.HostSessions
 }
 
 func (p *clusterPlugin) flags(fs *flag.FlagSet) {
@@ -84,7 +89,10 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	case "cluster":
 		env.Config.Backend = &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow}
 	case "host":
-		env.Log.Warn().Msg("cluster mode with --backend host: host peers serve the sessions of this node only (cluster-wide host peers are not built yet)")
+		// Sessions no host peer of this node serves go to the node whose
+		// host peer serves them; this node's host peers serve the cluster.
+		env.Config.HostFallback = &cluster.HostBackend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow}
+		env.Config.OnHostsChanged = p.syncHosts
 	}
 	return nil
 }
@@ -170,7 +178,25 @@ func (p *clusterPlugin) embed(env *serveEnv) error {
 	return nil
 }
 
+// syncHosts serves what this node's host peers serve now to the cluster.
+func (p *clusterPlugin) syncHosts() {
+	p.hostsMu.Lock()
+	defer p.hostsMu.Unlock()
+	if p.hosts != nil {
+		p.hosts.Sync(p.hostSessions())
+	}
+}
+
 func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
+	if p.router != nil && env.Config.HostBackend {
+		p.hostsMu.Lock()
+		p.hostSessions = env.Server.HostSessions
+		p.hosts = &cluster.HostServer{Router: p.router, Node: p.node, Local: env.Server.LocalHosts(),
+			Log: env.Log.With().Str("component", "cluster").Logger()}
+		p.hostsMu.Unlock()
+		p.syncHosts()
+		env.Log.Info().Msg("serving this node's host peers to the cluster")
+	}
 	if p.router == nil || env.Emulator == nil {
 		return nil
 	}
@@ -192,6 +218,12 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 }
 
 func (p *clusterPlugin) stop(*serveEnv) {
+	p.hostsMu.Lock()
+	if p.hosts != nil {
+		p.hosts.Close()
+		p.hosts = nil
+	}
+	p.hostsMu.Unlock()
 	if p.stopServe != nil {
 		p.stopServe()
 		p.stopServe = nil
