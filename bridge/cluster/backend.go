@@ -24,8 +24,9 @@ const wireVersion = 1
 // request is one attempt on the wire between nodes.
 type request struct {
 	V            int             `json:"v"`
-	Probe        bool            `json:"probe,omitempty"` // "who serves this?": answered without executing
-	From         string          `json:"from,omitempty"`  // caller's node id, for logs
+	Probe        bool            `json:"probe,omitempty"`  // "who serves this?": answered without executing
+	Forget       bool            `json:"forget,omitempty"` // Session ended on the caller's node (Forgetter)
+	From         string          `json:"from,omitempty"`   // caller's node id, for logs
 	ID           string          `json:"id,omitempty"`
 	Session      string          `json:"session,omitempty"`
 	Method       string          `json:"method,omitempty"`
@@ -130,6 +131,25 @@ func (b *Backend) Execute(ctx context.Context, a *correlation.Attempt) (json.Raw
 	return rep.Result, nil
 }
 
+// Forgetter is implemented by backends that keep state per session (the
+// emulator's panel state): ServeBackend calls ForgetSession when the
+// session ended on the node that owned it (Backend.ForgetSession).
+type Forgetter interface {
+	ForgetSession(session string)
+}
+
+// ForgetSession tells the node serving the backend that session ended
+// (the bridge's Config.OnSessionEnd), so per-session state there does not
+// outlive it. It waits up to 2 s; a node that does not hear it keeps the
+// state until it restarts.
+func (b *Backend) ForgetSession(session string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	body, _ := json.Marshal(request{V: wireVersion, Forget: true, From: b.Node, Session: session})
+	_, err := b.Router.Call(ctx, b.service(), body)
+	return err
+}
+
 // Check is /readyz's: ready when some node serves the service.
 func (b *Backend) Check(ctx context.Context) error {
 	if _, err := Probe(ctx, b.Router, b.service()); err != nil {
@@ -195,6 +215,11 @@ func answer(ctx context.Context, node string, be backend.Backend, in []byte, log
 		rep.Error = protocol.NewError(protocol.CodeInvalidRequest, fmt.Sprintf("cluster request version %d, this node speaks %d: run one cifbridge version across the cluster", req.V, wireVersion), nil)
 		return encodeReply(rep)
 	case req.Probe:
+		return encodeReply(rep)
+	case req.Forget:
+		if f, ok := be.(Forgetter); ok && req.Session != "" {
+			f.ForgetSession(req.Session)
+		}
 		return encodeReply(rep)
 	case req.Method == "":
 		rep.Error = protocol.NewError(protocol.CodeInvalidRequest, "cluster request without a method", nil)

@@ -188,3 +188,34 @@ func TestServeBackendRefusesBadRequests(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// forgetful is a backend with per-session state.
+type forgetful struct {
+	backend.Func
+	forgot chan string
+}
+
+func (f forgetful) ForgetSession(session string) { f.forgot <- session }
+
+// A session's end on the caller's node reaches the serving node's backend,
+// so its per-session state does not outlive the session there.
+func TestBackendForgetSession(t *testing.T) {
+	forEachTopology(t, func(t *testing.T, caller, server cluster.Router, wait func(string, int)) {
+		be := forgetful{Func: backend.Func{N: "emulator", F: func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			t.Error("a forget executed an attempt")
+			return nil, nil
+		}}, forgot: make(chan string, 1)}
+		stop, err := cluster.ServeBackend(context.Background(), server, cluster.BackendService, "C", be, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		wait(cluster.BackendService, 1)
+		if err := (&cluster.Backend{Router: caller, Node: "A"}).ForgetSession("s0abc"); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-be.forgot; got != "s0abc" {
+			t.Fatalf("forgot %q", got)
+		}
+	})
+}

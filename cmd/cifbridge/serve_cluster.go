@@ -87,7 +87,18 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	p.router = cluster.NewNATS(p.nc, env.Log.With().Str("component", "cluster").Logger())
 	switch env.Flags.backend {
 	case "cluster":
-		env.Config.Backend = &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow}
+		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow}
+		env.Config.Backend = cb
+		// The emulator node keeps panel state per session: tell it when a
+		// session of this node ends, or that state would pile up there.
+		log := env.Log
+		env.Config.OnSessionEnd = func(session string) {
+			go func() {
+				if err := cb.ForgetSession(session); err != nil {
+					log.Debug().Err(err).Str("session", session).Msg("cluster: the backend node did not hear of the session's end")
+				}
+			}()
+		}
 	case "host":
 		// Sessions no host peer of this node serves go to the node whose
 		// host peer serves them; this node's host peers serve the cluster.
