@@ -151,13 +151,19 @@ func attemptInfos(l []correlation.Info) []protocol.AttemptInfo {
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.SessionList())
+}
+
+// SessionList is what GET /api/v1/sessions shows: every live session,
+// oldest first (a cluster gathers it from every node).
+func (s *Server) SessionList() protocol.SessionList {
 	all := s.sessions.all()
 	sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
 	out := protocol.SessionList{Sessions: make([]protocol.SessionInfo, 0, len(all))}
 	for _, x := range all {
 		out.Sessions = append(out.Sessions, s.sessionInfo(x))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,4 +346,51 @@ func TestNATSIgnoresPublishes(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Fatalf("%d calls executed, want 1 (the request only)", calls.Load())
 	}
+}
+
+// Gather reaches every ServeAll answerer (not one of a queue group) and
+// returns as soon as want answered; nobody serving is no answers at once.
+func TestContractGather(t *testing.T) {
+	forEachTopology(t, func(t *testing.T, caller, server cluster.Router, wait func(string, int)) {
+		ctx := callCtx(t)
+		got, err := caller.Gather(ctx, "nodes", []byte("who"), 0)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("nobody: %q, %v", got, err)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("a gather with nobody serving waited for its deadline")
+		}
+		for _, name := range []string{"x", "y"} {
+			stop, err := server.ServeAll("nodes", func(ctx context.Context, req []byte) []byte { return []byte(name + ":" + string(req)) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+		}
+		wait("nodes", 2)
+		var answers []string
+		for len(answers) < 2 && ctx.Err() == nil { // routes may announce the second answerer a moment later
+			got, err = caller.Gather(ctx, "nodes", []byte("who"), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answers = answers[:0]
+			for _, a := range got {
+				answers = append(answers, string(a))
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("a gather with want answers waited for its deadline")
+		}
+		slices.Sort(answers)
+		if strings.Join(answers, ",") != "x:who,y:who" {
+			t.Fatalf("answers %q", answers)
+		}
+		if _, err := caller.Gather(ctx, "a.*", nil, 0); err == nil {
+			t.Fatal("Gather took a wildcard")
+		}
+		if _, err := caller.Gather(context.Background(), "nodes", nil, 0); !errors.Is(err, cluster.ErrNoDeadline) {
+			t.Fatalf("Gather without a deadline: %v", err)
+		}
+	})
 }

@@ -49,13 +49,21 @@ func (r *NATS) Name() string { return "nats" }
 func Subject(service string) string { return SubjectPrefix + "svc." + service }
 
 func (r *NATS) Serve(service string, h Handler) (func(), error) {
+	return r.serve(service, queueGroup, h)
+}
+
+// ServeAll subscribes without a queue group: every answerer gets each
+// gather.
+func (r *NATS) ServeAll(service string, h Handler) (func(), error) { return r.serve(service, "", h) }
+
+func (r *NATS) serve(service, queue string, h Handler) (func(), error) {
 	if err := CheckService(service); err != nil {
 		return nil, err
 	}
 	if h == nil {
 		return nil, errors.New("nil handler")
 	}
-	sub, err := r.nc.QueueSubscribe(Subject(service), queueGroup, func(m *nats.Msg) {
+	sub, err := r.nc.QueueSubscribe(Subject(service), queue, func(m *nats.Msg) {
 		if m.Reply == "" {
 			return // a publish, not a request: nobody waits for an answer
 		}
@@ -115,6 +123,42 @@ func (r *NATS) Call(ctx context.Context, service string, req []byte) ([]byte, er
 		return nil, ctx.Err()
 	}
 	return nil, fmt.Errorf("nats request to %s: %w", Subject(service), err)
+}
+
+// Gather publishes req with a reply inbox of its own and collects the
+// answers until ctx ends or want arrived.
+func (r *NATS) Gather(ctx context.Context, service string, req []byte, want int) ([][]byte, error) {
+	if err := CheckService(service); err != nil {
+		return nil, err
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil, ErrNoDeadline
+	}
+	inbox := r.nc.NewInbox()
+	sub, err := r.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("gather %s: %w", Subject(service), err)
+	}
+	defer sub.Unsubscribe()
+	m := nats.NewMsg(Subject(service))
+	m.Reply, m.Data = inbox, req
+	m.Header.Set(budgetHeader, strconv.FormatInt(max(time.Until(dl).Milliseconds(), 1), 10))
+	if err := r.nc.PublishMsg(m); err != nil {
+		return nil, fmt.Errorf("gather %s: %w", Subject(service), err)
+	}
+	var out [][]byte
+	for want <= 0 || len(out) < want {
+		a, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			break // ctx ended: what arrived is the answer
+		}
+		if len(a.Data) == 0 && a.Header.Get("Status") == "503" {
+			break // no responders
+		}
+		out = append(out, a.Data)
+	}
+	return out, nil
 }
 
 // Close stops the router's running handlers' contexts and waits for them.

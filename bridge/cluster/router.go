@@ -29,6 +29,14 @@ type Router interface {
 	// at once when nobody serves it, or ctx's error when ctx ends first.
 	// ctx must carry a deadline: it is the answerer's budget too.
 	Call(ctx context.Context, service string, req []byte) ([]byte, error)
+	// ServeAll makes h an answerer of every Gather on service: unlike
+	// Serve, each answerer gets each gather.
+	ServeAll(service string, h Handler) (stop func(), err error)
+	// Gather sends req to every ServeAll answerer of service and returns
+	// the answers that arrived before ctx ended, or as soon as want of them
+	// did (want <= 0: wait for ctx). No answerer is no answers, not an
+	// error.
+	Gather(ctx context.Context, service string, req []byte, want int) ([][]byte, error)
 	// Name says which kind of router this is, for logs: "local" or "nats".
 	Name() string
 }
@@ -80,16 +88,25 @@ func CheckService(service string) error {
 type Local struct {
 	mu   sync.Mutex
 	subs map[string][]*localSub
+	all  map[string][]*localSub // ServeAll's
 }
 
 type localSub struct{ h Handler }
 
 // NewLocal returns an empty in-process router.
-func NewLocal() *Local { return &Local{subs: map[string][]*localSub{}} }
+func NewLocal() *Local {
+	return &Local{subs: map[string][]*localSub{}, all: map[string][]*localSub{}}
+}
 
 func (l *Local) Name() string { return "local" }
 
-func (l *Local) Serve(service string, h Handler) (func(), error) {
+func (l *Local) Serve(service string, h Handler) (func(), error) { return l.serve(l.subs, service, h) }
+
+func (l *Local) ServeAll(service string, h Handler) (func(), error) {
+	return l.serve(l.all, service, h)
+}
+
+func (l *Local) serve(subs map[string][]*localSub, service string, h Handler) (func(), error) {
 	if err := CheckService(service); err != nil {
 		return nil, err
 	}
@@ -98,14 +115,14 @@ func (l *Local) Serve(service string, h Handler) (func(), error) {
 	}
 	sub := &localSub{h: h}
 	l.mu.Lock()
-	l.subs[service] = append(l.subs[service], sub)
+	subs[service] = append(subs[service], sub)
 	l.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			list := l.subs[service]
+			list := subs[service]
 			for i, s := range list {
 				if s == sub {
 					list = append(list[:i:i], list[i+1:]...)
@@ -113,9 +130,9 @@ func (l *Local) Serve(service string, h Handler) (func(), error) {
 				}
 			}
 			if len(list) == 0 {
-				delete(l.subs, service)
+				delete(subs, service)
 			} else {
-				l.subs[service] = list
+				subs[service] = list
 			}
 		})
 	}, nil
@@ -149,4 +166,37 @@ func (l *Local) Call(ctx context.Context, service string, req []byte) ([]byte, e
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+func (l *Local) Gather(ctx context.Context, service string, req []byte, want int) ([][]byte, error) {
+	if err := CheckService(service); err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		return nil, ErrNoDeadline
+	}
+	l.mu.Lock()
+	hs := make([]Handler, 0, len(l.all[service]))
+	for _, s := range l.all[service] {
+		hs = append(hs, s.h)
+	}
+	l.mu.Unlock()
+	answers := make(chan []byte, len(hs))
+	for _, h := range hs {
+		in := append([]byte(nil), req...)
+		go func() { answers <- h(ctx, in) }()
+	}
+	var out [][]byte
+	for range hs {
+		select {
+		case a := <-answers:
+			out = append(out, a)
+			if want > 0 && len(out) >= want {
+				return out, nil
+			}
+		case <-ctx.Done():
+			return out, nil
+		}
+	}
+	return out, nil
 }

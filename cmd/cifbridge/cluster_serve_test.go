@@ -111,6 +111,25 @@ func TestServeClusterTwoNodes(t *testing.T) {
 		t.Fatalf("retrieve on C: %s", got)
 	}
 
+	// C lists the sessions of both nodes, each with its node.
+	var all protocol.ClusterSessions
+	for range 50 {
+		_, body := getBody(t, httpBase(cURL)+"/api/v1/cluster/sessions?timeoutMs=2000")
+		if err := json.Unmarshal([]byte(body), &all); err != nil {
+			t.Fatalf("cluster sessions: %s", body)
+		}
+		if len(all.Nodes) == 2 {
+			break
+		}
+	}
+	nodes := map[string]int{}
+	for _, s := range all.Sessions {
+		nodes[s.Node]++
+	}
+	if len(all.Nodes) != 2 || nodes["node-a"] != 1 || nodes["node-c"] != 1 || len(all.Missing) != 0 {
+		t.Fatalf("C's cluster sessions: %+v", all)
+	}
+
 	_, status := getBody(t, a+"/api/v1/status")
 	var st protocol.Status
 	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Node != "node-a" || st.Backend != "cluster" {

@@ -32,11 +32,12 @@ type clusterPlugin struct {
 	peers   string
 	nodeID  string
 
-	node      string // this node's id once configured; "" on a single node
-	embedded  *cluster.Embedded
-	nc        *nats.Conn
-	router    *cluster.NATS
-	stopServe func()
+	node          string // this node's id once configured; "" on a single node
+	embedded      *cluster.Embedded
+	nc            *nats.Conn
+	router        *cluster.NATS
+	stopServe     func()
+	stopDirectory func()
 
 	hostsMu      sync.Mutex
 	hosts        *cluster.HostServer                  // --backend host: this node's host peers, served to the cluster
@@ -125,6 +126,9 @@ func (p *clusterPlugin) join(env *serveEnv) error {
 	}
 	nc, err := nats.Connect(strings.Join(urls, ","), nats.Name("cifbridge "+p.node), nats.MaxReconnects(-1), nats.Timeout(5*time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // our own Close: serve is stopping (and may have returned)
+			}
 			env.Log.Warn().Err(err).Msg("NATS connection lost: reconnecting; cluster calls fail with -32002 meanwhile")
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { env.Log.Info().Str("server", c.ConnectedUrlRedacted()).Msg("NATS reconnected") }))
@@ -199,6 +203,17 @@ func (p *clusterPlugin) syncHosts() {
 }
 
 func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
+	if p.router != nil {
+		// GET /api/v1/cluster/sessions: every node's sessions.
+		dir := &cluster.Directory{Router: p.router, Node: p.node, Backend: env.Flags.backend, Version: version,
+			Local: env.Server.SessionList, Log: env.Log.With().Str("component", "cluster").Logger()}
+		stop, err := dir.Serve()
+		if err != nil {
+			return err
+		}
+		p.stopDirectory = stop
+		env.Server.Mount("GET /api/v1/cluster/sessions", dir.Handler())
+	}
 	if p.router != nil && env.Config.HostBackend {
 		p.hostsMu.Lock()
 		p.hostSessions = env.Server.HostSessions
@@ -229,6 +244,10 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 }
 
 func (p *clusterPlugin) stop(*serveEnv) {
+	if p.stopDirectory != nil {
+		p.stopDirectory()
+		p.stopDirectory = nil
+	}
 	p.hostsMu.Lock()
 	if p.hosts != nil {
 		p.hosts.Close()
