@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -28,6 +30,9 @@ type Config struct {
 	// OnHostsChanged, when set, is called after a host peer registered or
 	// went away (Server.HostSessions tells what is served now).
 	OnHostsChanged func()
+	// EventFallback, when set, raises the events of sessions this node does
+	// not hold (a cluster: on the node whose widget holds the session).
+	EventFallback func(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error)
 
 	// Profile is the default session profile, protocol.ProfileCIF1 ("cif1",
 	// 10 s) unless set. A widget may pick another one in bridge.hello.

@@ -77,6 +77,9 @@ func (r *NATS) serve(service, queue string, h Handler) (func(), error) {
 			ctx, cancel := context.WithTimeout(r.ctx, budget)
 			defer cancel()
 			out := h(ctx, m.Data)
+			if out == nil && queue == "" {
+				return // a gather's answerer with nothing to say
+			}
 			if err := m.Respond(out); err != nil {
 				r.log.Warn().Err(err).Str("service", service).Int("bytes", len(out)).Msg("cluster: answer not sent")
 			}

@@ -30,7 +30,8 @@ type Router interface {
 	// ctx must carry a deadline: it is the answerer's budget too.
 	Call(ctx context.Context, service string, req []byte) ([]byte, error)
 	// ServeAll makes h an answerer of every Gather on service: unlike
-	// Serve, each answerer gets each gather.
+	// Serve, each answerer gets each gather. h returning nil sends no
+	// answer (the node has nothing to say).
 	ServeAll(service string, h Handler) (stop func(), err error)
 	// Gather sends req to every ServeAll answerer of service and returns
 	// the answers that arrived before ctx ended, or as soon as want of them
@@ -190,6 +191,9 @@ func (l *Local) Gather(ctx context.Context, service string, req []byte, want int
 	for range hs {
 		select {
 		case a := <-answers:
+			if a == nil {
+				continue // no answer
+			}
 			out = append(out, a)
 			if want > 0 && len(out) >= want {
 				return out, nil

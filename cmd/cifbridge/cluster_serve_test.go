@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -47,6 +48,19 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // httpBase is the daemon's http://host:port from its widget URL.
@@ -128,6 +142,58 @@ func TestServeClusterTwoNodes(t *testing.T) {
 	}
 	if len(all.Nodes) != 2 || nodes["node-a"] != 1 || nodes["node-c"] != 1 || len(all.Missing) != 0 {
 		t.Fatalf("C's cluster sessions: %+v", all)
+	}
+
+	// An event raised through C's admin API reaches the widget on A, and
+	// the widget's answer comes back to C's caller.
+	var aSession string
+	for _, s := range all.Sessions {
+		if s.Node == "node-a" {
+			aSession = s.ID
+		}
+	}
+	posted := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, httpBase(cURL)+"/api/v1/sessions/"+aSession+"/events",
+			strings.NewReader(`{"eventType":"onclicktoact","eventData":{"value":"+31201234567"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			posted <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		posted <- fmt.Sprint(resp.StatusCode, " ", string(b))
+	}()
+	ectx, ecancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ecancel()
+	for {
+		_, b, err := wa.ws.Read(ectx)
+		if err != nil {
+			t.Fatalf("widget on A: no event: %v", err)
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Method == "cif.onclicktoact" {
+			if !strings.Contains(string(m.Params), "+31201234567") {
+				t.Fatalf("event params on A: %s", m.Params)
+			}
+			if err := wa.ws.Write(ectx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":"dialled"}`)); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if got := <-posted; !strings.HasPrefix(got, "200 ") || !strings.Contains(strings.Join(strings.Fields(got), ""), `"result":"dialled"`) {
+		t.Fatalf("event via C: %s", got)
+	}
+	code, body := postJSON(t, httpBase(cURL)+"/api/v1/sessions/s00000000000000000000/events", `{"eventType":"onclicktoact"}`)
+	if code != http.StatusNotFound || !strings.Contains(body, "any node") {
+		t.Fatalf("event to a session on no node: %d %s", code, body)
 	}
 
 	_, status := getBody(t, a+"/api/v1/status")

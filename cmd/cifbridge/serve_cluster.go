@@ -38,6 +38,8 @@ type clusterPlugin struct {
 	router        *cluster.NATS
 	stopServe     func()
 	stopDirectory func()
+	events        *cluster.Events
+	stopEvents    func()
 
 	hostsMu      sync.Mutex
 	hosts        *cluster.HostServer                  // --backend host: this node's host peers, served to the cluster
@@ -86,6 +88,10 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 		return err
 	}
 	p.router = cluster.NewNATS(p.nc, env.Log.With().Str("component", "cluster").Logger())
+	// Events for sessions held by another node (admin API, host peers) are
+	// raised there; start fills in this node's side.
+	p.events = &cluster.Events{Router: p.router, Node: id, Log: env.Log.With().Str("component", "cluster").Logger()}
+	env.Config.EventFallback = p.events.Raise
 	switch env.Flags.backend {
 	case "cluster":
 		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow}
@@ -213,6 +219,12 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 		}
 		p.stopDirectory = stop
 		env.Server.Mount("GET /api/v1/cluster/sessions", dir.Handler())
+		srv := env.Server
+		p.events.Has = func(session string) bool { return srv.Session(session) != nil }
+		p.events.RaiseLocal = srv.RaiseLocalEvent
+		if p.stopEvents, err = p.events.Serve(); err != nil {
+			return err
+		}
 	}
 	if p.router != nil && env.Config.HostBackend {
 		p.hostsMu.Lock()
@@ -247,6 +259,10 @@ func (p *clusterPlugin) stop(*serveEnv) {
 	if p.stopDirectory != nil {
 		p.stopDirectory()
 		p.stopDirectory = nil
+	}
+	if p.stopEvents != nil {
+		p.stopEvents()
+		p.stopEvents = nil
 	}
 	p.hostsMu.Lock()
 	if p.hosts != nil {
