@@ -182,11 +182,17 @@ func Probe(ctx context.Context, r Router, service string) (string, error) {
 // service already.
 var ErrAlreadyServed = errors.New("another node already serves this service")
 
+// OwnerSettle is how long ServeBackend waits for a rival's subscription to
+// reach it, and then for the rivals' answers, when it checks for nodes
+// that began serving the same service in the same instant.
+const OwnerSettle = 300 * time.Millisecond
+
 // ServeBackend serves be to the whole cluster as service on this node. It
 // refuses (ErrAlreadyServed, naming the node) when another node answers
 // for service already: one emulator per cluster, so every node sees the
-// same records. (Two nodes starting in the same instant can both pass the
-// check; the queue group then spreads calls over both.)
+// same records. Two nodes that start in the same instant both pass that
+// probe; each then asks (for OwnerSettle) who else serves service, and the
+// one whose node id sorts last withdraws with ErrAlreadyServed.
 func ServeBackend(ctx context.Context, r Router, service, node string, be backend.Backend, log zerolog.Logger) (stop func(), err error) {
 	if err := CheckService(service); err != nil {
 		return nil, err
@@ -198,9 +204,42 @@ func ServeBackend(ctx context.Context, r Router, service, node string, be backen
 	case !errors.Is(err, ErrNoResponders):
 		return nil, fmt.Errorf("probe for another node serving %q: %w", service, err)
 	}
-	return r.Serve(service, func(ctx context.Context, in []byte) []byte {
+	owners := service + ".owners"
+	stopOwner, err := r.ServeAll(owners, func(context.Context, []byte) []byte { return encodeReply(reply{Node: node}) })
+	if err != nil {
+		return nil, err
+	}
+	stopServe, err := r.Serve(service, func(ctx context.Context, in []byte) []byte {
 		return answer(ctx, node, be, in, log)
 	})
+	if err != nil {
+		stopOwner()
+		return nil, err
+	}
+	stop = func() { stopServe(); stopOwner() }
+	// Routes announce subscriptions asynchronously: let ours and a rival's
+	// reach every server before asking.
+	select {
+	case <-time.After(OwnerSettle):
+	case <-ctx.Done():
+		stop()
+		return nil, ctx.Err()
+	}
+	gctx, cancel := context.WithTimeout(ctx, OwnerSettle)
+	answers, err := r.Gather(gctx, owners, nil, 0)
+	cancel()
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("ask who else serves %q: %w", service, err)
+	}
+	for _, a := range answers {
+		var rep reply
+		if json.Unmarshal(a, &rep) == nil && rep.Node != "" && rep.Node != node && rep.Node < node {
+			stop()
+			return nil, fmt.Errorf("%w: node %q began serving %q at the same time, and wins", ErrAlreadyServed, rep.Node, service)
+		}
+	}
+	return stop, nil
 }
 
 func answer(ctx context.Context, node string, be backend.Backend, in []byte, log zerolog.Logger) []byte {

@@ -219,3 +219,45 @@ func TestBackendForgetSession(t *testing.T) {
 		}
 	})
 }
+
+// Two nodes that start serving the backend in the same instant: exactly
+// one keeps it (when both got past the probe, the one whose id sorts
+// first), the other is refused.
+func TestServeBackendSimultaneousStart(t *testing.T) {
+	forEachTopology(t, func(t *testing.T, caller, server cluster.Router, wait func(string, int)) {
+		be := backend.Func{N: "emulator", F: func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			return json.RawMessage(`1`), nil
+		}}
+		type result struct {
+			node string
+			stop func()
+			err  error
+		}
+		results := make(chan result, 2)
+		start := make(chan struct{})
+		for _, n := range []struct {
+			r    cluster.Router
+			node string
+		}{{caller, "A"}, {server, "C"}} {
+			go func() {
+				<-start
+				stop, err := cluster.ServeBackend(context.Background(), n.r, cluster.BackendService, n.node, be, zerolog.Nop())
+				results <- result{n.node, stop, err}
+			}()
+		}
+		close(start)
+		var won []string
+		for range 2 {
+			r := <-results
+			if r.err == nil {
+				won = append(won, r.node)
+				defer r.stop()
+			} else if !errors.Is(r.err, cluster.ErrAlreadyServed) {
+				t.Fatalf("%s: %v", r.node, r.err)
+			}
+		}
+		if len(won) != 1 {
+			t.Fatalf("serving after a simultaneous start: %v, want one node", won)
+		}
+	})
+}
