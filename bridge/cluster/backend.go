@@ -63,6 +63,9 @@ type Backend struct {
 	Node    string // this node's id, sent for the answerer's logs
 	// LateWindow: see DefaultLateWindow.
 	LateWindow time.Duration
+	// Metrics, when set, counts the calls (kind "backend").
+	Metrics *Metrics
+	kind    string // the metrics' kind; "backend" when empty
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -81,6 +84,19 @@ func (b *Backend) service() string {
 // when no node serves it, -32002 with delivered true when the router lost
 // the call after sending it.
 func (b *Backend) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	start := time.Now()
+	res, err := b.execute(ctx, a)
+	if b.kind != "-" {
+		kind := b.kind
+		if kind == "" {
+			kind = "backend"
+		}
+		b.Metrics.observe(kind, start, err)
+	}
+	return res, err
+}
+
+func (b *Backend) execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 	params, err := a.RawParams()
 	if err != nil {
 		return nil, protocol.NewError(protocol.CodeInvalidParams, "params cannot be encoded: "+err.Error(), nil)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
@@ -260,4 +262,40 @@ func TestServeBackendSimultaneousStart(t *testing.T) {
 			t.Fatalf("serving after a simultaneous start: %v, want one node", won)
 		}
 	})
+}
+
+// Metrics count each call by kind and outcome.
+func TestBackendMetrics(t *testing.T) {
+	r := cluster.NewLocal()
+	m := cluster.NewMetrics()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Collectors()...)
+	cb := &cluster.Backend{Router: r, Metrics: m}
+	a := &correlation.Attempt{Method: "cif.createrecord", Params: json.RawMessage(`{}`), Timeout: time.Second}
+	if _, err := cb.Execute(callCtx(t), a); err == nil {
+		t.Fatal("no server: no error")
+	}
+	stop, err := cluster.ServeBackend(context.Background(), r, cluster.BackendService, "C", backend.Func{N: "x", F: func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+		if a.Method == "cif.deleterecord" {
+			return nil, protocol.NewError(protocol.CodeBackend, "not found", nil)
+		}
+		return json.RawMessage(`1`), nil
+	}}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	cb.Execute(callCtx(t), a)
+	cb.Execute(callCtx(t), a)
+	cb.Execute(callCtx(t), &correlation.Attempt{Method: "cif.deleterecord", Params: json.RawMessage(`{}`), Timeout: time.Second})
+	want := `
+# HELP cifbridge_cluster_calls_total Calls sent to other nodes of the cluster, by kind (backend, host, event) and outcome (ok, error, no_responders, timeout, lost).
+# TYPE cifbridge_cluster_calls_total counter
+cifbridge_cluster_calls_total{kind="backend",outcome="error"} 1
+cifbridge_cluster_calls_total{kind="backend",outcome="no_responders"} 1
+cifbridge_cluster_calls_total{kind="backend",outcome="ok"} 2
+`
+	if err := promtestutil.GatherAndCompare(reg, strings.NewReader(want), "cifbridge_cluster_calls_total"); err != nil {
+		t.Fatal(err)
+	}
 }

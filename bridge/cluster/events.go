@@ -45,6 +45,7 @@ type Events struct {
 	RaiseLocal    func(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error)
 	LookupTimeout time.Duration // DefaultLookupTimeout unless set
 	Log           zerolog.Logger
+	Metrics       *Metrics // when set, counts the events sent (kind "event")
 }
 
 // Serve answers other nodes: "who holds session X?" when this node does,
@@ -85,6 +86,13 @@ func (e *Events) Serve() (stop func(), err error) {
 // Raise finds the node holding session and raises the event there: the
 // widget's answer, its error, or -32002 when no node holds the session.
 func (e *Events) Raise(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error) {
+	start := time.Now()
+	res, err := e.raise(ctx, session, eventType, eventData)
+	e.Metrics.observe("event", start, err)
+	return res, err
+}
+
+func (e *Events) raise(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error) {
 	body, err := json.Marshal(eventRequest{Session: session, EventType: eventType, EventData: eventData})
 	if err != nil {
 		return nil, protocol.InvalidParams("\"eventData\": %v", err)
@@ -98,7 +106,7 @@ func (e *Events) Raise(ctx context.Context, session, eventType string, eventData
 	cancel()
 	var owner reply
 	if err != nil || len(answers) == 0 || json.Unmarshal(answers[0], &owner) != nil || owner.Node == "" {
-		return nil, protocol.Errorf(protocol.CodeNoBackend, "no live session %s on any node of the cluster", session)
+		return nil, protocol.NewNoBackendError(false, "no live session %s on any node of the cluster", session)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

@@ -31,6 +31,7 @@ type HostBackend struct {
 	Router     Router
 	Node       string
 	LateWindow time.Duration
+	Metrics    *Metrics // when set, counts the calls (kind "host")
 }
 
 var _ backend.Backend = (*HostBackend)(nil)
@@ -38,13 +39,20 @@ var _ backend.Backend = (*HostBackend)(nil)
 func (h *HostBackend) Name() string { return "host" }
 
 func (h *HostBackend) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	start := time.Now()
+	res, err := h.execute(ctx, a)
+	h.Metrics.observe("host", start, err)
+	return res, err
+}
+
+func (h *HostBackend) execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 	if CheckService(HostService(a.Session)) == nil {
-		res, err := (&Backend{Router: h.Router, Service: HostService(a.Session), Node: h.Node, LateWindow: h.LateWindow}).Execute(ctx, a)
+		res, err := (&Backend{Router: h.Router, Service: HostService(a.Session), Node: h.Node, LateWindow: h.LateWindow, kind: "-"}).Execute(ctx, a)
 		if !isNobody(err) {
 			return res, err
 		}
 	}
-	res, err := (&Backend{Router: h.Router, Service: HostAllService, Node: h.Node, LateWindow: h.LateWindow}).Execute(ctx, a)
+	res, err := (&Backend{Router: h.Router, Service: HostAllService, Node: h.Node, LateWindow: h.LateWindow, kind: "-"}).Execute(ctx, a)
 	if isNobody(err) {
 		return nil, protocol.NewNoBackendError(false, "no host peer on any node of the cluster serves session %s: connect one on %s and send host.hello", a.Session, protocol.PathHost)
 	}

@@ -201,7 +201,8 @@ func TestServeClusterTwoNodes(t *testing.T) {
 	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Node != "node-a" || st.Backend != "cluster" {
 		t.Fatalf("A's status: %s", status)
 	}
-	if _, metrics := getBody(t, a+"/metrics"); !strings.Contains(metrics, `cifbridge_sessions{node="node-a"}`) {
+	if _, metrics := getBody(t, a+"/metrics"); !strings.Contains(metrics, `cifbridge_sessions{node="node-a"}`) ||
+		!strings.Contains(metrics, `cifbridge_cluster_calls_total{kind="backend",outcome="ok",node="node-a"} 1`) {
 		t.Fatalf("A's metrics lack the node label:\n%.2000s", metrics)
 	}
 	if !strings.Contains(aLogs.String(), `"node":"node-a"`) || !strings.Contains(aLogs.String(), `cifbridge serving on`) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cifbridge/cifbridge/bridge/cluster"
 )
@@ -36,6 +37,7 @@ type clusterPlugin struct {
 	embedded      *cluster.Embedded
 	nc            *nats.Conn
 	router        *cluster.NATS
+	metrics       *cluster.Metrics
 	stopServe     func()
 	stopDirectory func()
 	events        *cluster.Events
@@ -88,13 +90,14 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 		return err
 	}
 	p.router = cluster.NewNATS(p.nc, env.Log.With().Str("component", "cluster").Logger())
+	p.metrics = cluster.NewMetrics()
 	// Events for sessions held by another node (admin API, host peers) are
 	// raised there; start fills in this node's side.
-	p.events = &cluster.Events{Router: p.router, Node: id, Log: env.Log.With().Str("component", "cluster").Logger()}
+	p.events = &cluster.Events{Router: p.router, Node: id, Log: env.Log.With().Str("component", "cluster").Logger(), Metrics: p.metrics}
 	env.Config.EventFallback = p.events.Raise
 	switch env.Flags.backend {
 	case "cluster":
-		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow}
+		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
 		env.Config.Backend = cb
 		// The emulator node keeps panel state per session: tell it when a
 		// session of this node ends, or that state would pile up there.
@@ -109,7 +112,7 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	case "host":
 		// Sessions no host peer of this node serves go to the node whose
 		// host peer serves them; this node's host peers serve the cluster.
-		env.Config.HostFallback = &cluster.HostBackend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow}
+		env.Config.HostFallback = &cluster.HostBackend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
 		env.Config.OnHostsChanged = p.syncHosts
 	}
 	return nil
@@ -210,6 +213,9 @@ func (p *clusterPlugin) syncHosts() {
 
 func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 	if p.router != nil {
+		if err := registerAll(env.Server.Registry(), p.metrics.Collectors()); err != nil {
+			return err
+		}
 		// GET /api/v1/cluster/sessions: every node's sessions.
 		dir := &cluster.Directory{Router: p.router, Node: p.node, Backend: env.Flags.backend, Version: version,
 			Local: env.Server.SessionList, Log: env.Log.With().Str("component", "cluster").Logger()}
@@ -311,4 +317,14 @@ func nodeIDOrDefault(id string) (string, error) {
 	var r [3]byte
 	_, _ = rand.Read(r[:])
 	return b.String() + "-" + hex.EncodeToString(r[:]), nil
+}
+
+// registerAll registers cs on reg.
+func registerAll(reg *prometheus.Registry, cs []prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register cluster metrics: %w", err)
+		}
+	}
+	return nil
 }
