@@ -27,7 +27,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	// /metrics is the admin role's (method names and counts tell about the
 	// traffic); Prometheus sends the token with authorization.credentials.
-	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
+	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.gatherer(s.cfg.Node), promhttp.HandlerOpts{}).ServeHTTP))
 	mux.HandleFunc("GET /api/v1/sessions", s.admin(s.listSessions))
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.admin(s.getSession))
 	mux.HandleFunc("POST /api/v1/sessions/{id}/events", s.admin(s.postEvent))
@@ -151,13 +151,19 @@ func attemptInfos(l []correlation.Info) []protocol.AttemptInfo {
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.SessionList())
+}
+
+// SessionList is what GET /api/v1/sessions shows: every live session,
+// oldest first (a cluster gathers it from every node).
+func (s *Server) SessionList() protocol.SessionList {
 	all := s.sessions.all()
 	sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
 	out := protocol.SessionList{Sessions: make([]protocol.SessionInfo, 0, len(all))}
 	for _, x := range all {
 		out.Sessions = append(out.Sessions, s.sessionInfo(x))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +177,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, protocol.Status{
-		Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
+		Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile, Node: s.cfg.Node,
 		Sessions: s.sessions.count(), Hosts: s.hosts.count(), Correlation: s.table.Stats(), Draining: s.draining.Load(),
 		Security: s.Security(),
 	})

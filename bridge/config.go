@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -21,6 +23,15 @@ type Config struct {
 	Backend backend.Backend
 	// HostBackend makes connected host peers (/v1/host) the backend.
 	HostBackend bool
+	// HostFallback, with HostBackend, executes the calls of sessions no
+	// host peer of this node serves (a cluster: host peers on other nodes).
+	HostFallback backend.Backend
+	// OnHostsChanged, when set, is called after a host peer registered or
+	// went away (Server.HostSessions tells what is served now).
+	OnHostsChanged func()
+	// EventFallback, when set, raises the events of sessions this node does
+	// not hold (a cluster: on the node whose widget holds the session).
+	EventFallback func(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error)
 
 	// Profile is the default session profile, protocol.ProfileCIF1 ("cif1",
 	// 10 s) unless set. A widget may pick another one in bridge.hello.
@@ -101,6 +112,11 @@ type Config struct {
 	// DrainTimeout bounds how long Shutdown waits for in-flight calls before
 	// answering them with -32007. Default 10 s.
 	DrainTimeout time.Duration
+
+	// Node is this node's id in a cluster (serve's --node-id): shown in
+	// /api/v1/status and put on every metric as a constant "node" label.
+	// Empty: a single node, no label.
+	Node string
 
 	// Version is reported by bridge.hello and /livez.
 	Version string

@@ -12,8 +12,18 @@ import (
 
 // RaiseEvent sends the event request cif.<eventType> {eventData} to the
 // session's newest widget connection and returns the widget's answer, or the
-// CIF timeout error when it does not answer in time.
+// CIF timeout error when it does not answer in time. A session this node
+// does not hold goes to Config.EventFallback when set (a cluster: the node
+// that holds it).
 func (s *Server) RaiseEvent(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error) {
+	if fb := s.cfg.EventFallback; fb != nil && eventType != "" && protocol.SessionIDValid(session) && s.sessions.get(session) == nil {
+		return fb(ctx, session, eventType, eventData)
+	}
+	return s.RaiseLocalEvent(ctx, session, eventType, eventData)
+}
+
+// RaiseLocalEvent is RaiseEvent on this node's sessions only.
+func (s *Server) RaiseLocalEvent(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error) {
 	if eventType == "" {
 		return nil, protocol.InvalidParams("\"eventType\" is blank: name the CIF event, e.g. \"onclicktoact\"")
 	}

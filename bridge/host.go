@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/internal/logcap"
@@ -39,6 +40,24 @@ type hostPeer struct {
 func newHostHub(s *Server) *hostHub { return &hostHub{s: s, bySess: map[string][]*hostPeer{}} }
 
 func (h *hostHub) Name() string { return "host" }
+
+// localHosts is the hub without Config.HostFallback: what this node serves
+// to other nodes of a cluster (no call goes round between nodes).
+type localHosts struct{ h *hostHub }
+
+func (l localHosts) Name() string { return "host" }
+
+func (l localHosts) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	return l.h.executeLocal(ctx, a, nil)
+}
+
+// LocalHosts is a backend of this node's host peers only, never
+// Config.HostFallback, for serving them to a cluster.
+func (s *Server) LocalHosts() backend.Backend { return localHosts{s.hosts} }
+
+// HostSessions returns the sessions this node's host peers serve by name,
+// and whether one serves every session ("*").
+func (s *Server) HostSessions() (sessions []string, all bool) { return s.hosts.served() }
 
 // pick returns the newest host serving session, or nil.
 func (h *hostHub) pick(session string) *hostPeer {
@@ -72,6 +91,18 @@ func (h *hostHub) count() int {
 // to the params, and waits for its answer.
 func (h *hostHub) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 	p := h.pick(a.Session)
+	if p == nil && h.s.cfg.HostFallback != nil {
+		return h.s.cfg.HostFallback.Execute(ctx, a) // a host peer on another node
+	}
+	return h.executeLocal(ctx, a, p)
+}
+
+// executeLocal is Execute on this node's host peers only (p: the one
+// picked, or nil).
+func (h *hostHub) executeLocal(ctx context.Context, a *correlation.Attempt, p *hostPeer) (json.RawMessage, error) {
+	if p == nil {
+		p = h.pick(a.Session)
+	}
 	if p == nil {
 		return nil, protocol.NewNoBackendError(false,
 			"no host peer serves session %s: connect one on %s and send host.hello", a.Session, protocol.PathHost)
@@ -121,7 +152,26 @@ func withSession(params json.RawMessage, session string) (json.RawMessage, error
 	return json.Marshal(m)
 }
 
+// changed tells Config.OnHostsChanged that the routing table changed.
+func (h *hostHub) changed() {
+	if h.s.cfg.OnHostsChanged != nil {
+		h.s.cfg.OnHostsChanged()
+	}
+}
+
+// served returns the sessions this node's host peers serve by name, and
+// whether one serves every session.
+func (h *hostHub) served() (sessions []string, all bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id := range h.bySess {
+		sessions = append(sessions, id)
+	}
+	return sessions, len(h.wildcard) > 0
+}
+
 func (h *hostHub) register(p *hostPeer) {
+	defer h.changed()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.removeLocked(p)
@@ -135,6 +185,7 @@ func (h *hostHub) register(p *hostPeer) {
 }
 
 func (h *hostHub) remove(p *hostPeer) {
+	defer h.changed()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.removeLocked(p)

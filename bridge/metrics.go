@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -70,6 +71,25 @@ func newMetrics(s *Server) *metrics {
 	m.reg.MustRegister(m.requests, m.duration, m.inflight, m.timeouts, m.lateAnswers, m.lateExpired, m.overloaded,
 		m.refusals, m.connRefused, m.conns, sessions, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// gatherer is what /metrics serves: the registry, every series labelled
+// node=<node> when node is set (a cluster node), so series of several
+// nodes stay apart once scraped into one place.
+func (m *metrics) gatherer(node string) prometheus.Gatherer {
+	if node == "" {
+		return m.reg
+	}
+	name, value := "node", node
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := m.reg.Gather()
+		for _, mf := range mfs {
+			for _, metric := range mf.Metric {
+				metric.Label = append(metric.Label, &dto.LabelPair{Name: &name, Value: &value})
+			}
+		}
+		return mfs, err
+	})
 }
 
 // Registry lets plug-ins (ledger, retry engine) register their own series.

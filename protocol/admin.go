@@ -111,10 +111,13 @@ type Status struct {
 	Correlation CorrelationStats `json:"correlation"`
 	Draining    bool             `json:"draining"`
 	Hosts       int              `json:"hosts"`
-	Profile     string           `json:"profile"`
-	Sessions    int              `json:"sessions"`
-	Version     string           `json:"version"`
-	Security    SecurityStatus   `json:"security"`
+	// Node is this node's id in a cluster (--node-id); absent on a single
+	// node.
+	Node     string         `json:"node,omitempty"`
+	Profile  string         `json:"profile"`
+	Sessions int            `json:"sessions"`
+	Version  string         `json:"version"`
+	Security SecurityStatus `json:"security"`
 }
 
 // SecurityStatus is what /api/v1/status says of access control.

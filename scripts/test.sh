@@ -44,6 +44,7 @@ go test -race -count=1 -timeout 20m ./...
 
 say "docker-compose.yml (compose-go loader, as Docker Compose itself loads it)"
 (cd tools/composecheck && go run . ../../docker-compose.yml)
+(cd tools/composecheck && go run . ../../docker-compose.cluster.yml)
 
 say "web: unit tests, type check, browser tests"
 (cd web && CIFBRIDGE_REQUIRE_BROWSER=1 npm test)

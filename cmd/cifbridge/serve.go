@@ -56,7 +56,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8787", "`address` to serve HTTP and WebSockets on (loopback by default; use 0.0.0.0:8787 to expose it)")
 	fs.DurationVar(&f.cifTimeout, "cif-timeout", 0, "CIF `timeout` per attempt; when unset the profile decides: 10s for cif1, 100s for cif2")
 	fs.StringVar(&f.profile, "profile", protocol.ProfileCIF1, "default session `profile`: cif1 (CIF 1.0, 10 s timeout) or cif2 (CIF 2.0, 100 s); widgets may choose in bridge.hello")
-	fs.StringVar(&f.backend, "backend", "emulator", "what executes CIF calls: `emulator` (embedded Dataverse emulator), host (peers on /v1/host) or dataverse (a real org: see --dataverse-*)")
+	fs.StringVar(&f.backend, "backend", "emulator", "what executes CIF calls: `emulator` (embedded Dataverse emulator; in cluster mode served to every node), host (peers on /v1/host), dataverse (a real org: see --dataverse-*) or cluster (the emulator node of the cluster: see --nats-url, --cluster-listen)")
 	fs.StringVar(&f.dataDir, "data-dir", "./cifbridge-data", "`directory` for durable state (the duplicate ledger)")
 	fs.StringVar(&f.emulatorSchema, "emulator-schema", "", "JSON `file` extending the emulator's metadata (entities, lookups, duplicate rules, actions)")
 	fs.StringVar(&f.emulatorSeed, "emulator-seed", "", "JSON `file` of records to load into the emulator at start, keyed by entity logical name; unset: a small built-in seed (accounts and contacts whose phone numbers match the sample click-to-act numbers, e.g. Ada Lovelace +358401234567); none: start empty")
@@ -115,6 +115,7 @@ type namedPlugin struct {
 // runs in one process share nothing. Adding a part means adding one line here.
 func newServePlugins() []namedPlugin {
 	return []namedPlugin{
+		{"cluster", &clusterPlugin{}},     // serve_cluster.go: --nats-url, --cluster-listen/--cluster-peers, --node-id, --backend cluster (first: its node id goes into every part's logs)
 		{"access", &accessPlugin{}},       // serve_access.go: per-role tokens, --allowed-hosts, the non-loopback rule
 		{"capture", &capturePlugin{}},     // serve_capture.go: --capture-dir, frames to JSONL
 		{"dataverse", &dataversePlugin{}}, // serve_dataverse.go: --backend dataverse
@@ -199,6 +200,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	log = d.env.Log // with the node id in cluster mode
 	addr := d.ln.Addr().String()
 	ws, web := "ws://", "http://"
 	if d.tls {
@@ -380,7 +382,7 @@ func (d *daemon) stopPlugins() {
 }
 
 // extraBackendNames are backends added by plug-ins (serve_dataverse.go).
-var extraBackendNames = []string{"dataverse"}
+var extraBackendNames = []string{"dataverse", "cluster"}
 
 func backendKnown(name string) bool {
 	for _, n := range extraBackendNames {

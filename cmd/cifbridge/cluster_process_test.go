@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// TestClusterThreeProcesses runs the README's loopback cluster as three
+// `cifbridge serve` processes (C serves its emulator, A and B call it):
+// a record created from A is read from B; a create slower than A's CIF
+// timeout is answered late across the route (bridge.late on A's widget);
+// after kill -9 of C, A answers -32002 (delivered false) without waiting
+// for its 60 s CIF timeout, and /readyz turns 503.
+func TestClusterThreeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three daemons")
+	}
+	bin := buildRetryBinary(t)
+	ra, rb, rc := freeAddr(t), freeAddr(t), freeAddr(t)
+	c := startRetryDaemon(t, bin, "--node-id", "c", "--data-dir", t.TempDir(), "--cluster-listen", rc, "--cluster-peers", ra+","+rb)
+	a := startRetryDaemon(t, bin, "--node-id", "a", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", "60s",
+		"--cluster-listen", ra, "--cluster-peers", rb+","+rc)
+	b := startRetryDaemon(t, bin, "--node-id", "b", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", "1s",
+		"--cluster-listen", rb, "--cluster-peers", ra+","+rc)
+	waitReady(t, a.base)
+	waitReady(t, b.base)
+
+	wa := dialWidget(t, strings.TrimPrefix(a.base, "http://"))
+	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada","lastname":"Lovelace"}}`)
+	var created struct {
+		Result struct {
+			ID string `json:"id"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
+		t.Fatalf("create on A: %s", out)
+	}
+	wb := dialWidget(t, strings.TrimPrefix(b.base, "http://"))
+	if got := wb.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`); !strings.Contains(string(got), `"fullname":"Ada Lovelace"`) {
+		t.Fatalf("retrieve on B of A's record: %s", got)
+	}
+
+	// A create slower than B's CIF timeout (1.5 s in C's emulator against a
+	// 1 s timeout): -32000 on B's widget, then bridge.late with the record.
+	faults := `{"rules":[{"method":"createrecord","entity":"contact","latencyMs":1500,"count":1}]}`
+	req, _ := http.NewRequest(http.MethodPut, c.base+"/api/v1/emulator/faults", strings.NewReader(faults))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT faults on C: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_ = wb.ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":3,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Late"}}}`))
+	first := readUntil(t, ctx, wb, func(m wireMsg) bool { return string(m.ID) == "3" })
+	if first.Error == nil || first.Error.Code != protocol.CodeTimeout {
+		t.Fatalf("slow create on B: %+v, want -32000", first)
+	}
+	late := readUntil(t, ctx, wb, func(m wireMsg) bool { return m.Method == protocol.NotifyLate })
+	var lp protocol.LateParams
+	if err := json.Unmarshal(late.Params, &lp); err != nil || lp.Outcome != protocol.OutcomeSuccess || string(lp.RequestID) != "3" {
+		t.Fatalf("bridge.late on B: %s", late.Params)
+	}
+
+	// kill -9 of the emulator node.
+	c.kill()
+	start := time.Now()
+	out = wa.call(4, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Nobody"}}`)
+	var res struct {
+		Error *protocol.Error `json:"error"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Error == nil || res.Error.Code != protocol.CodeNoBackend || string(res.Error.Data) != `{"delivered":false}` {
+		t.Fatalf("create on A after C died: %s", out)
+	}
+	t.Logf("-32002 after C's death in %v (A's CIF timeout is 60 s)", time.Since(start))
+	if code, body := getBody(t, a.base+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("A's /readyz after C died: %d %s", code, body)
+	}
+}
+
+type wireMsg struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Error  *protocol.Error `json:"error"`
+}
+
+func readUntil(t *testing.T, ctx context.Context, w *widget, match func(wireMsg) bool) wireMsg {
+	t.Helper()
+	for {
+		_, b, err := w.ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		var m wireMsg
+		if json.Unmarshal(b, &m) == nil && match(m) {
+			return m
+		}
+	}
+}

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge/cluster"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// logField returns the first value of field among the JSON log lines that
+// have it, waiting up to 10 s for one to appear.
+func logField(t *testing.T, logs *logBuffer, field string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				if v, ok := line[field].(string); ok && v != "" {
+					return v
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %q in the logs:\n%s", field, logs)
+	return ""
+}
+
+// freeAddr is a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// httpBase is the daemon's http://host:port from its widget URL.
+func httpBase(widgetURL string) string {
+	return "http://" + strings.TrimSuffix(strings.TrimPrefix(widgetURL, "ws://"), protocol.PathWidget)
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitReady polls /readyz until it answers 200 (a --backend cluster node
+// is ready once it sees a node serving the backend).
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := getBody(t, base+"/readyz")
+		if code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/readyz: %d %s", base, code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two serve runs clustered on loopback by embedded NATS servers: the widget
+// on A creates a record that the emulator on C holds; A names itself in
+// status and metrics; a second emulator node is refused.
+func TestServeClusterTwoNodes(t *testing.T) {
+	// Each node lists the other, as the README tells (clustered JetStream
+	// needs routes configured on every node).
+	route, routeA := freeAddr(t), freeAddr(t)
+	cURL, _, _ := startServe(t, "--node-id", "node-c", "--cluster-listen", route, "--cluster-peers", routeA)
+	aURL, aLogs, _ := startServe(t, "--node-id", "node-a", "--backend", "cluster", "--cluster-listen", routeA, "--cluster-peers", route)
+	a := httpBase(aURL)
+	waitReady(t, a)
+
+	wa := dialWidget(t, strings.TrimPrefix(a, "http://"))
+	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada","lastname":"Lovelace"}}`)
+	var created struct {
+		Result struct {
+			ID string `json:"id"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
+		t.Fatalf("create on A: %s", out)
+	}
+	// The record lives in C's emulator.
+	wc := dialWidget(t, strings.TrimPrefix(httpBase(cURL), "http://"))
+	got := wc.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`)
+	if !strings.Contains(string(got), `"fullname":"Ada Lovelace"`) {
+		t.Fatalf("retrieve on C: %s", got)
+	}
+
+	// C lists the sessions of both nodes, each with its node.
+	var all protocol.ClusterSessions
+	for range 50 {
+		_, body := getBody(t, httpBase(cURL)+"/api/v1/cluster/sessions?timeoutMs=2000")
+		if err := json.Unmarshal([]byte(body), &all); err != nil {
+			t.Fatalf("cluster sessions: %s", body)
+		}
+		if len(all.Nodes) == 2 {
+			break
+		}
+	}
+	nodes := map[string]int{}
+	for _, s := range all.Sessions {
+		nodes[s.Node]++
+	}
+	if len(all.Nodes) != 2 || nodes["node-a"] != 1 || nodes["node-c"] != 1 || len(all.Missing) != 0 {
+		t.Fatalf("C's cluster sessions: %+v", all)
+	}
+
+	// An event raised through C's admin API reaches the widget on A, and
+	// the widget's answer comes back to C's caller.
+	var aSession string
+	for _, s := range all.Sessions {
+		if s.Node == "node-a" {
+			aSession = s.ID
+		}
+	}
+	posted := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, httpBase(cURL)+"/api/v1/sessions/"+aSession+"/events",
+			strings.NewReader(`{"eventType":"onclicktoact","eventData":{"value":"+31201234567"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			posted <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		posted <- fmt.Sprint(resp.StatusCode, " ", string(b))
+	}()
+	ectx, ecancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ecancel()
+	for {
+		_, b, err := wa.ws.Read(ectx)
+		if err != nil {
+			t.Fatalf("widget on A: no event: %v", err)
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Method == "cif.onclicktoact" {
+			if !strings.Contains(string(m.Params), "+31201234567") {
+				t.Fatalf("event params on A: %s", m.Params)
+			}
+			if err := wa.ws.Write(ectx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":"dialled"}`)); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if got := <-posted; !strings.HasPrefix(got, "200 ") || !strings.Contains(strings.Join(strings.Fields(got), ""), `"result":"dialled"`) {
+		t.Fatalf("event via C: %s", got)
+	}
+	code, body := postJSON(t, httpBase(cURL)+"/api/v1/sessions/s00000000000000000000/events", `{"eventType":"onclicktoact"}`)
+	if code != http.StatusNotFound || !strings.Contains(body, "any node") {
+		t.Fatalf("event to a session on no node: %d %s", code, body)
+	}
+
+	_, status := getBody(t, a+"/api/v1/status")
+	var st protocol.Status
+	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Node != "node-a" || st.Backend != "cluster" {
+		t.Fatalf("A's status: %s", status)
+	}
+	if _, metrics := getBody(t, a+"/metrics"); !strings.Contains(metrics, `cifbridge_sessions{node="node-a"}`) ||
+		!strings.Contains(metrics, `cifbridge_cluster_calls_total{kind="backend",outcome="ok",node="node-a"} 1`) {
+		t.Fatalf("A's metrics lack the node label:\n%.2000s", metrics)
+	}
+	if !strings.Contains(aLogs.String(), `"node":"node-a"`) || !strings.Contains(aLogs.String(), `cifbridge serving on`) {
+		t.Fatalf("A's logs lack its node id:\n%s", aLogs)
+	}
+
+	// A second --backend emulator node in the same cluster refuses to start.
+	err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
+		"--node-id", "node-b", "--cluster-listen", "127.0.0.1:0", "--cluster-peers", route}, io.Discard, &logBuffer{})
+	if err == nil || !strings.Contains(err.Error(), `node "node-c" serves "backend"`) {
+		t.Fatalf("second emulator node: %v, want a refusal naming node-c", err)
+	}
+}
+
+// A --backend cluster node with nobody serving the backend answers -32002
+// (delivered false) at once, and is not ready.
+func TestServeClusterNoBackend(t *testing.T) {
+	aURL, _, _ := startServe(t, "--node-id", "lonely", "--backend", "cluster", "--cluster-listen", "127.0.0.1:0")
+	a := httpBase(aURL)
+	if code, body := getBody(t, a+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz without a backend node: %d %s", code, body)
+	}
+	w := dialWidget(t, strings.TrimPrefix(a, "http://"))
+	out := w.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada"}}`)
+	var resp struct {
+		Error *protocol.Error `json:"error"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || resp.Error == nil || resp.Error.Code != protocol.CodeNoBackend || string(resp.Error.Data) != `{"delivered":false}` {
+		t.Fatalf("create with no backend node: %s", out)
+	}
+}
+
+// No cluster flag: no node id anywhere, and the cluster-only flags are
+// refused or ignored with a clear message.
+func TestServeClusterFlagsBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--backend", "cluster"}, "--backend cluster needs a cluster"},
+		{[]string{"--nats-url", "nats://127.0.0.1:1", "--cluster-listen", "127.0.0.1:0"}, "not both"},
+		{[]string{"--cluster-peers", "127.0.0.1:6222"}, "--cluster-peers needs --cluster-listen"},
+		{[]string{"--cluster-listen", "nonsense"}, "is not HOST:PORT"},
+		{[]string{"--cluster-listen", "127.0.0.1:0", "--node-id", "a.b"}, "--node-id \"a.b\""},
+		{[]string{"--nats-url", "http://x"}, "starts with nats://"},
+	} {
+		code, _, stderr := cli(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("serve %v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestServeSingleNodeHasNoNode(t *testing.T) {
+	url, _, _ := startServe(t)
+	_, status := getBody(t, httpBase(url)+"/api/v1/status")
+	if strings.Contains(status, `"node"`) {
+		t.Fatalf("single-node status names a node: %s", status)
+	}
+	if _, metrics := getBody(t, httpBase(url)+"/metrics"); strings.Contains(metrics, `node="`) {
+		t.Fatal("single-node metrics carry a node label")
+	}
+}
+
+// --nats-url: two nodes join an existing NATS server (JetStream on); the
+// widget on A is served by C's emulator.
+func TestServeClusterNATSURL(t *testing.T) {
+	ext, err := cluster.StartEmbedded(cluster.EmbedConfig{Name: "ext", ClientListen: "127.0.0.1:0", JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ext.Shutdown)
+	url := ext.ClientURL()
+	cURL, _, _ := startServe(t, "--node-id", "c", "--nats-url", url)
+	aURL, _, _ := startServe(t, "--node-id", "a", "--backend", "cluster", "--nats-url", url)
+	waitReady(t, httpBase(aURL))
+	wa := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
+	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Grace","lastname":"Hopper"}}`)
+	var created struct {
+		Result struct {
+			ID string `json:"id"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
+		t.Fatalf("create on A: %s", out)
+	}
+	wc := dialWidget(t, strings.TrimPrefix(httpBase(cURL), "http://"))
+	if got := wc.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`); !strings.Contains(string(got), `"fullname":"Grace Hopper"`) {
+		t.Fatalf("retrieve on C: %s", got)
+	}
+}
+
+// --nats-url to a server without JetStream: serve exits 1 saying so.
+func TestServeClusterNATSURLWithoutJetStream(t *testing.T) {
+	ext, err := cluster.StartEmbedded(cluster.EmbedConfig{Name: "plain", ClientListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ext.Shutdown)
+	code, _, stderr := cli(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--nats-url", ext.ClientURL())
+	if code != 1 || !strings.Contains(stderr, "has no JetStream") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// --backend host in cluster mode: a widget on A is served by a host peer
+// connected to B (serving every session), and the host sees A's session id.
+func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
+	routeA, routeB := freeAddr(t), freeAddr(t)
+	aURL, _, _ := startServe(t, "--node-id", "a", "--backend", "host", "--cluster-listen", routeA, "--cluster-peers", routeB)
+	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "host", "--cluster-listen", routeB, "--cluster-peers", routeA)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	host, _, err := websocket.Dial(ctx, strings.TrimSuffix(bURL, protocol.PathWidget)+protocol.PathHost, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.CloseNow()
+	if err := host.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*","name":"crm-b"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := host.Read(ctx); err != nil || !strings.Contains(string(b), `"all":true`) {
+		t.Fatalf("host.hello: %s, %v", b, err)
+	}
+	// The host peer answers every call with the session it was given.
+	go func() {
+		for {
+			_, b, err := host.Read(ctx)
+			if err != nil {
+				return
+			}
+			var m struct {
+				ID     json.RawMessage `json:"id"`
+				Params struct {
+					Session string `json:"session"`
+				} `json:"params"`
+			}
+			if json.Unmarshal(b, &m) != nil || m.ID == nil {
+				continue
+			}
+			_ = host.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":{"id":"from-b","session":"`+m.Params.Session+`"}}`))
+		}
+	}()
+
+	w := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
+	// Routes announce B's subscription asynchronously: retry a -32002
+	// (delivered false: nothing ran) until it is known.
+	var out json.RawMessage
+	for i := 0; ; i++ {
+		out = w.call(i, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada"}}`)
+		if !strings.Contains(string(out), `"code":-32002`) || i > 200 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(string(out), `"id":"from-b"`) {
+		t.Fatalf("widget on A: %s", out)
+	}
+	_, sessions := getBody(t, httpBase(aURL)+"/api/v1/sessions")
+	var list protocol.SessionList
+	if err := json.Unmarshal([]byte(sessions), &list); err != nil || len(list.Sessions) != 1 || !strings.Contains(string(out), `"session":"`+list.Sessions[0].ID+`"`) {
+		t.Fatalf("the host peer did not get A's session id: %s; A's sessions %s", out, sessions)
+	}
+}

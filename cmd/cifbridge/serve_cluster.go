@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cifbridge/cifbridge/bridge/cluster"
+)
+
+// The cluster plug-in: several cifbridge nodes on NATS (issue 17).
+// --nats-url joins an existing NATS cluster; --cluster-listen and
+// --cluster-peers make this node embed a nats-server routed to its peers.
+// In cluster mode a node with --backend emulator serves its emulator to
+// the whole cluster and a node with --backend cluster sends its calls
+// there. No cluster flag: a single node, no NATS anywhere.
+type clusterPlugin struct {
+	noSteps
+	natsURL string
+	listen  string
+	peers   string
+	nodeID  string
+
+	node          string // this node's id once configured; "" on a single node
+	embedded      *cluster.Embedded
+	nc            *nats.Conn
+	router        *cluster.NATS
+	metrics       *cluster.Metrics
+	stopServe     func()
+	stopDirectory func()
+	events        *cluster.Events
+	stopEvents    func()
+
+	hostsMu      sync.Mutex
+	hosts        *cluster.HostServer                  // --backend host: this node's host peers, served to the cluster
+	hostSessions func() (sessions []string, all bool) // bridge.Server.HostSessions
+}
+
+func (p *clusterPlugin) flags(fs *flag.FlagSet) {
+	fs.StringVar(&p.natsURL, "nats-url", "", "join an existing NATS cluster (JetStream enabled) at these comma-separated `URLs`, e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222; cluster mode (see README \"Run a cluster\")")
+	fs.StringVar(&p.listen, "cluster-listen", "", "embed a NATS server with JetStream in this node and take routes from other nodes on this `HOST:PORT`, e.g. 127.0.0.1:6222; cluster mode without anything else to install (store under --data-dir/nats)")
+	fs.StringVar(&p.peers, "cluster-peers", "", "comma-separated `HOST:PORT` route addresses (their --cluster-listen) of other nodes this node's embedded NATS server connects to")
+	fs.StringVar(&p.nodeID, "node-id", "", "this node's `id` in the cluster (letters, digits, '-', '_'; at most 64), shown in logs, /api/v1/status and as the node label of metrics (default: host name plus a random suffix; give a stable one so the node keeps its JetStream identity across restarts)")
+}
+
+// clustered reports whether a cluster flag was given.
+func (p *clusterPlugin) clustered() bool { return p.natsURL != "" || p.listen != "" || p.peers != "" }
+
+func (p *clusterPlugin) configure(env *serveEnv) error {
+	if !p.clustered() {
+		if env.Flags.backend == "cluster" {
+			return usageError{errors.New("--backend cluster needs a cluster: --nats-url nats://HOST:4222, or --cluster-listen HOST:PORT [--cluster-peers HOST:PORT,…]")}
+		}
+		if env.Set["node-id"] {
+			env.Log.Warn().Str("flag", "--node-id").Msg("--node-id ignored: it applies in cluster mode only (--nats-url or --cluster-listen)")
+		}
+		return nil
+	}
+	if p.natsURL != "" && (p.listen != "" || p.peers != "") {
+		return usageError{errors.New("give either --nats-url (join a NATS cluster) or --cluster-listen/--cluster-peers (embed one), not both")}
+	}
+	if p.peers != "" && p.listen == "" {
+		return usageError{errors.New("--cluster-peers needs --cluster-listen (this node's own route address, e.g. 127.0.0.1:6222)")}
+	}
+	id, err := nodeIDOrDefault(p.nodeID)
+	if err != nil {
+		return usageError{err}
+	}
+	p.node = id
+	env.Log = env.Log.With().Str("node", id).Logger()
+	env.Config.Logger = env.Log
+	env.Config.Node = id
+	if p.natsURL != "" {
+		if err := p.join(env); err != nil {
+			return err
+		}
+	} else if err := p.embed(env); err != nil {
+		return err
+	}
+	p.router = cluster.NewNATS(p.nc, env.Log.With().Str("component", "cluster").Logger())
+	p.metrics = cluster.NewMetrics()
+	// Events for sessions held by another node (admin API, host peers) are
+	// raised there; start fills in this node's side.
+	p.events = &cluster.Events{Router: p.router, Node: id, Log: env.Log.With().Str("component", "cluster").Logger(), Metrics: p.metrics}
+	env.Config.EventFallback = p.events.Raise
+	switch env.Flags.backend {
+	case "cluster":
+		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
+		env.Config.Backend = cb
+		// The emulator node keeps panel state per session: tell it when a
+		// session of this node ends, or that state would pile up there.
+		log := env.Log
+		env.Config.OnSessionEnd = func(session string) {
+			go func() {
+				if err := cb.ForgetSession(session); err != nil {
+					log.Debug().Err(err).Str("session", session).Msg("cluster: the backend node did not hear of the session's end")
+				}
+			}()
+		}
+	case "host":
+		// Sessions no host peer of this node serves go to the node whose
+		// host peer serves them; this node's host peers serve the cluster.
+		env.Config.HostFallback = &cluster.HostBackend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
+		env.Config.OnHostsChanged = p.syncHosts
+	}
+	return nil
+}
+
+// join connects to an existing NATS cluster and checks it has JetStream.
+func (p *clusterPlugin) join(env *serveEnv) error {
+	var urls []string
+	for _, u := range strings.Split(p.natsURL, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
+			return usageError{fmt.Errorf("--nats-url %q: each URL starts with nats:// or tls://, e.g. nats://127.0.0.1:4222", u)}
+		}
+		urls = append(urls, u)
+	}
+	if len(urls) == 0 {
+		return usageError{errors.New("--nats-url has no URL, e.g. --nats-url nats://127.0.0.1:4222")}
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.Name("cifbridge "+p.node), nats.MaxReconnects(-1), nats.Timeout(5*time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // our own Close: serve is stopping (and may have returned)
+			}
+			env.Log.Warn().Err(err).Msg("NATS connection lost: reconnecting; cluster calls fail with -32002 meanwhile")
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { env.Log.Info().Str("server", c.ConnectedUrlRedacted()).Msg("NATS reconnected") }))
+	if err != nil {
+		return fmt.Errorf("connect to --nats-url %s: %w", p.natsURL, err)
+	}
+	p.nc = nc
+	js, err := jetstream.New(nc)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = js.AccountInfo(ctx)
+		cancel()
+	}
+	if err != nil {
+		return fmt.Errorf("the NATS cluster at --nats-url %s has no JetStream for this account (start nats-server with -js): %w", p.natsURL, err)
+	}
+	env.Log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("joined NATS cluster")
+	return nil
+}
+
+// embed starts this node's own nats-server, routed to --cluster-peers.
+func (p *clusterPlugin) embed(env *serveEnv) error {
+	var peers []string
+	for _, peer := range strings.Split(p.peers, ",") {
+		if peer = strings.TrimSpace(peer); peer != "" {
+			peers = append(peers, peer)
+		}
+	}
+	store := filepath.Join(env.Flags.dataDir, "nats")
+	if err := os.MkdirAll(store, 0o750); err != nil {
+		return fmt.Errorf("create the NATS store %s: %w", store, err)
+	}
+	// nats-server runs clustered JetStream only with routes configured: a
+	// node started without peers serves calls but has no JetStream.
+	js := len(peers) > 0
+	if !js {
+		env.Log.Warn().Msg("--cluster-listen without --cluster-peers: JetStream is off on this node (clustered JetStream needs routes); give every node the others' addresses")
+	}
+	e, err := cluster.StartEmbedded(cluster.EmbedConfig{Name: p.node, ClusterListen: p.listen, Peers: peers, JetStream: js, StoreDir: store})
+	if err != nil {
+		if strings.Contains(err.Error(), "HOST:PORT") || strings.Contains(err.Error(), "port must be") {
+			return usageError{err}
+		}
+		return err
+	}
+	p.embedded = e
+	// Wait a moment for a route to a peer: a node that probes the cluster
+	// (is another node serving the emulator?) before it is part of it sees
+	// nobody. The first node of a cluster waits in vain, briefly.
+	deadline := time.Now().Add(2 * time.Second)
+	for len(peers) > 0 && e.Routes() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(peers) > 0 && e.Routes() == 0 {
+		env.Log.Warn().Strs("peers", peers).Msg("no peer reachable yet: the embedded NATS server keeps trying")
+	}
+	if p.nc, err = e.Connect("cifbridge " + p.node); err != nil {
+		return fmt.Errorf("connect to the embedded NATS server: %w", err)
+	}
+	env.Log.Info().Str("clusterListen", e.ClusterAddr().String()).Strs("peers", peers).Str("store", store).
+		Msg("embedded NATS server running")
+	return nil
+}
+
+// syncHosts serves what this node's host peers serve now to the cluster.
+func (p *clusterPlugin) syncHosts() {
+	p.hostsMu.Lock()
+	defer p.hostsMu.Unlock()
+	if p.hosts != nil {
+		p.hosts.Sync(p.hostSessions())
+	}
+}
+
+func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
+	if p.router != nil {
+		if err := registerAll(env.Server.Registry(), p.metrics.Collectors()); err != nil {
+			return err
+		}
+		// GET /api/v1/cluster/sessions: every node's sessions.
+		dir := &cluster.Directory{Router: p.router, Node: p.node, Backend: env.Flags.backend, Version: version,
+			Local: env.Server.SessionList, Log: env.Log.With().Str("component", "cluster").Logger()}
+		stop, err := dir.Serve()
+		if err != nil {
+			return err
+		}
+		p.stopDirectory = stop
+		env.Server.Mount("GET /api/v1/cluster/sessions", dir.Handler())
+		srv := env.Server
+		p.events.Has = func(session string) bool { return srv.Session(session) != nil }
+		p.events.RaiseLocal = srv.RaiseLocalEvent
+		if p.stopEvents, err = p.events.Serve(); err != nil {
+			return err
+		}
+	}
+	if p.router != nil && env.Config.HostBackend {
+		p.hostsMu.Lock()
+		p.hostSessions = env.Server.HostSessions
+		p.hosts = &cluster.HostServer{Router: p.router, Node: p.node, Local: env.Server.LocalHosts(),
+			Log: env.Log.With().Str("component", "cluster").Logger()}
+		p.hostsMu.Unlock()
+		p.syncHosts()
+		env.Log.Info().Msg("serving this node's host peers to the cluster")
+	}
+	if p.router == nil || env.Emulator == nil {
+		return nil
+	}
+	// --backend emulator in cluster mode: this node's emulator is the
+	// cluster's backend; one per cluster, so every node sees one set of
+	// records.
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	stop, err := cluster.ServeBackend(pctx, p.router, cluster.BackendService, p.node, env.Emulator, env.Log.With().Str("component", "cluster").Logger())
+	if err != nil {
+		if errors.Is(err, cluster.ErrAlreadyServed) {
+			return fmt.Errorf("%w: run one node with --backend emulator and the others with --backend cluster", err)
+		}
+		return err
+	}
+	p.stopServe = stop
+	env.Log.Info().Msg("serving the emulator to the cluster (--backend cluster nodes call it)")
+	return nil
+}
+
+func (p *clusterPlugin) stop(*serveEnv) {
+	if p.stopDirectory != nil {
+		p.stopDirectory()
+		p.stopDirectory = nil
+	}
+	if p.stopEvents != nil {
+		p.stopEvents()
+		p.stopEvents = nil
+	}
+	p.hostsMu.Lock()
+	if p.hosts != nil {
+		p.hosts.Close()
+		p.hosts = nil
+	}
+	p.hostsMu.Unlock()
+	if p.stopServe != nil {
+		p.stopServe()
+		p.stopServe = nil
+	}
+	if p.router != nil {
+		p.router.Close()
+		p.router = nil
+	}
+	if p.nc != nil {
+		p.nc.Close()
+		p.nc = nil
+	}
+	if p.embedded != nil {
+		p.embedded.Shutdown()
+		p.embedded = nil
+	}
+}
+
+// nodeIDOrDefault checks a given node id, or makes one: the host name
+// (cut to its first label, made a safe token) plus 6 random hex digits.
+func nodeIDOrDefault(id string) (string, error) {
+	if id != "" {
+		if len(id) > 64 || strings.Contains(id, ".") || cluster.CheckService(id) != nil {
+			return "", fmt.Errorf("--node-id %q: use 1 to 64 letters, digits, '-' or '_', e.g. --node-id bridge-a", id)
+		}
+		return id, nil
+	}
+	host, _ := os.Hostname()
+	host, _, _ = strings.Cut(host, ".")
+	var b strings.Builder
+	for _, c := range host {
+		if c < 128 && (c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') && b.Len() < 48 {
+			b.WriteRune(c)
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("node")
+	}
+	var r [3]byte
+	_, _ = rand.Read(r[:])
+	return b.String() + "-" + hex.EncodeToString(r[:]), nil
+}
+
+// registerAll registers cs on reg.
+func registerAll(reg *prometheus.Registry, cs []prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register cluster metrics: %w", err)
+		}
+	}
+	return nil
+}
