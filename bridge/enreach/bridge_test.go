@@ -17,6 +17,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/enreach"
 	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -121,13 +122,7 @@ type reply struct {
 
 func dialWidget(t *testing.T, url string) *widget {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
+	ws := wstest.Dial(t, url, nil)
 	return &widget{ws: ws}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -71,13 +72,7 @@ type widget struct {
 
 func dialWidget(t *testing.T, addr string) *widget {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+addr+protocol.PathWidget, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
+	ws := wstest.Dial(t, "ws://"+addr+protocol.PathWidget, nil)
 	return &widget{t: t, ws: ws}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -91,13 +92,7 @@ type wsWidget struct {
 
 func dialWS(t *testing.T, url string) *wsWidget {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
+	ws := wstest.Dial(t, url, nil)
 	return &wsWidget{t: t, ws: ws}
 }
 

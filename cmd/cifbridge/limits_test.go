@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 func TestLimitFlagsRefuseBadValues(t *testing.T) {
@@ -40,13 +42,9 @@ func TestLimitFlagsRefuseBadValues(t *testing.T) {
 func TestServeAppliesLimits(t *testing.T) {
 	t.Setenv("CIFBRIDGE_MAX_CALL_RATE", "0.5")
 	url, _, _ := startServe(t, "--max-conns-per-ip", "1", "--call-burst", "1")
+	ws := wstest.Dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
 	_, resp, err := websocket.Dial(ctx, url, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("second connection: %v %v, want 503", err, resp)

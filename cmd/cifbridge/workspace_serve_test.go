@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // TestServeWorkspaceTemplates: a templates file adds a notification
@@ -20,13 +22,9 @@ func TestServeWorkspaceTemplates(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "templates.json")
 	os.WriteFile(file, []byte(`{"maxSessions":2,"notificationTemplates":[{"name":"vip_call","title":"VIP {customer}","autoAccept":true}]}`), 0o600)
 	url, _, _ := startServe(t, "--workspace-templates", file, "--notimeout-limit", "1m")
+	ws := wstest.Dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
 	rpc := func(msg string) string {
 		ws.Write(ctx, websocket.MessageText, []byte(msg))
 		_, b, err := ws.Read(ctx)
