@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cifbridge/cifbridge/internal/httpjson"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -15,7 +16,7 @@ import (
 // and replay --embedded --faults read.
 func ParseFaultProfile(b []byte) (*protocol.FaultProfile, error) {
 	var p protocol.FaultProfile
-	if err := decodeStrict(b, &p); err != nil {
+	if err := httpjson.DecodeStrict(b, &p); err != nil {
 		return nil, err
 	}
 	if err := p.Validate(); err != nil {

@@ -254,7 +254,7 @@ func TestAdminAPI(t *testing.T) {
 	}{
 		{"rule breaks a rule", "PUT", emulator.PathFaults, `{"rules":[{"latencyMs":1}]}`, 400, -32602, "rules[0].method is required"},
 		{"unknown field", "PUT", emulator.PathFaults, `{"rules":[],"bogus":1}`, 400, -32602, "bogus"},
-		{"not JSON", "PUT", emulator.PathFaults, `rules`, 400, -32602, "must be a JSON object"},
+		{"not JSON", "PUT", emulator.PathFaults, `rules`, 400, -32602, "the fault profile must be JSON like"},
 		{"too big", "PUT", emulator.PathFaults, `{"rules":[],"x":"` + strings.Repeat("a", 1<<20) + `"}`, 413, -32602, "larger than"},
 		{"wrong method", "DELETE", emulator.PathFaults, "", 405, -32600, "use GET, PUT"},
 		{"unknown path", "GET", "/api/v1/emulator/nope", "", 404, -32601, emulator.PathStats},
