@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,7 +17,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
-	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -82,54 +78,9 @@ func secretFile(t *testing.T, secret string) string {
 	return p
 }
 
-// wsCall sends one request on a fresh widget connection per test and
-// returns the reply to it.
-type wsWidget struct {
-	t  *testing.T
-	ws *websocket.Conn
-	n  int
-}
-
-func dialWS(t *testing.T, url string) *wsWidget {
-	t.Helper()
-	ws := wstest.Dial(t, url, nil)
-	return &wsWidget{t: t, ws: ws}
-}
-
-func (w *wsWidget) call(method string, params any) (json.RawMessage, *protocol.Error) {
-	w.t.Helper()
-	w.n++
-	p, _ := json.Marshal(params)
-	id := json.RawMessage(fmt.Sprint(w.n))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := w.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, id, method, p)); err != nil {
-		w.t.Fatal(err)
-	}
-	for {
-		_, b, err := w.ws.Read(ctx)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		var r struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Result json.RawMessage `json:"result"`
-			Error  *protocol.Error `json:"error"`
-		}
-		if err := json.Unmarshal(b, &r); err != nil {
-			w.t.Fatal(err)
-		}
-		if r.Method == "" && string(r.ID) == string(id) {
-			return r.Result, r.Error
-		}
-	}
-}
-
 func TestDataverseFlagValidation(t *testing.T) {
 	o := newDVOrg(t)
 	file := secretFile(t, dvTestSecret)
-	base := []string{"serve", "--listen", "127.0.0.1:0", "--backend", "dataverse"}
 	tests := []struct {
 		name string
 		args []string
@@ -156,13 +107,7 @@ func TestDataverseFlagValidation(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			args := append(append(append([]string{}, base...), "--data-dir", t.TempDir()), tt.args...)
-			err := run(context.Background(), args, io.Discard, io.Discard)
-			var ue usageError
-			if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want a usage error naming %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), dvTestSecret) {
+			if err := refuseServe(t, tt.want, append([]string{"--backend", "dataverse"}, tt.args...)...); strings.Contains(err.Error(), dvTestSecret) {
 				t.Fatal("the error holds the secret")
 			}
 		})

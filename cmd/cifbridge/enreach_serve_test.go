@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,13 +36,7 @@ func TestEnreachFlagValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tt.args...)
-			err := run(context.Background(), args, io.Discard, io.Discard)
-			var ue usageError
-			if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want a usage error naming %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), enTestSecret) {
+			if err := refuseServe(t, tt.want, tt.args...); strings.Contains(err.Error(), enTestSecret) {
 				t.Fatal("the error holds the secret")
 			}
 		})
@@ -158,11 +150,7 @@ func TestServeEnreachEmulatorFile(t *testing.T) {
 		{"--enreach-emulator-file", file, "--enreach-url", "https://api.example.com"},
 		{"--enreach-emulator=false", "--enreach-emulator-file", file},
 	} {
-		err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...), io.Discard, io.Discard)
-		var ue usageError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "enreach-emulator") {
-			t.Errorf("%v: got %v, want a usage error naming --enreach-emulator…", args, err)
-		}
+		refuseServe(t, "enreach-emulator", args...)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -154,27 +150,7 @@ func (d *retryDaemon) getJSON(t *testing.T, path string, v any) int {
 // reply, skipping notifications.
 func retryCall(t *testing.T, url, method, params string) (json.RawMessage, *protocol.Error) {
 	t.Helper()
-	ws := wstest.Dial(t, url, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, json.RawMessage("1"), method, json.RawMessage(params))); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Result json.RawMessage `json:"result"`
-			Error  *protocol.Error `json:"error"`
-		}
-		if json.Unmarshal(b, &m) == nil && m.Method == "" && string(m.ID) == "1" {
-			return m.Result, m.Error
-		}
-	}
+	return dialWS(t, url).call(method, json.RawMessage(params))
 }
 
 // TestRetryLedgerSurvivesSIGKILL provokes a suspected create on the real

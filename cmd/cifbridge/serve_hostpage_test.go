@@ -156,16 +156,7 @@ func TestServeTLSAndTrustedOriginsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tt.args...)
-			err := run(context.Background(), args, &out, &out)
-			var ue usageError
-			if !errors.As(err, &ue) {
-				t.Fatalf("err %v, want a usage error", err)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q lacks %q", err, tt.want)
-			}
+			refuseServe(t, tt.want, tt.args...)
 		})
 	}
 }

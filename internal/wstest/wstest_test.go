@@ -65,3 +65,48 @@ func TestDialFailsTheTest(t *testing.T) {
 		t.Fatalf("Dial did not fail the test (%q)", f.failed)
 	}
 }
+
+// shutdownServer is an echo handler that records its shutdown.
+type shutdownServer struct{ shut chan struct{} }
+
+func (s *shutdownServer) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		if typ, b, err := c.Read(r.Context()); err == nil {
+			c.Write(r.Context(), typ, b)
+		}
+	})
+}
+
+func (s *shutdownServer) Shutdown(context.Context) error {
+	close(s.shut)
+	return nil
+}
+
+// TestServe: the URL Serve returns reaches the server over WebSocket, and
+// the server is shut down when the test ends.
+func TestServe(t *testing.T) {
+	srv := &shutdownServer{shut: make(chan struct{})}
+	t.Run("serve", func(t *testing.T) {
+		url := wstest.Serve(t, srv)
+		if !strings.HasPrefix(url, "ws://127.0.0.1:") {
+			t.Fatalf("url %q", url)
+		}
+		c := wstest.Dial(t, url, nil)
+		if err := c.Write(context.Background(), websocket.MessageText, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, b, err := c.Read(context.Background()); err != nil || string(b) != "x" {
+			t.Fatalf("echo %q %v", b, err)
+		}
+	})
+	select {
+	case <-srv.shut:
+	default:
+		t.Fatal("the server was not shut down when the test ended")
+	}
+}
