@@ -57,10 +57,7 @@ func TestChaos(t *testing.T) {
 
 	const rounds = 4
 	for round := range rounds {
-		faults := filepath.Join(dir, fmt.Sprintf("faults-%d.json", round))
-		if err := os.WriteFile(faults, chaosFaults(rng), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		faults := tempFile(t, "faults.json", string(chaosFaults(rng)))
 		d := startRetryDaemon(t, bin, "--data-dir", data, "--capture-dir", captures, "--cif-timeout", "200ms",
 			"--late-window", chaosWindow.String(), "--emulator-faults", faults)
 		// After every restart: nothing told or acknowledged is lost, and

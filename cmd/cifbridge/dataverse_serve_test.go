@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -71,11 +69,7 @@ func newDVOrg(t *testing.T) *dvOrg {
 
 func secretFile(t *testing.T, secret string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(p, []byte(secret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return tempFile(t, "secret", secret+"\n")
 }
 
 func TestDataverseFlagValidation(t *testing.T) {

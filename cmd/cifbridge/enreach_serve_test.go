@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -125,12 +124,9 @@ func TestServeEnreachEmulator(t *testing.T) {
 // TestServeEnreachEmulatorFile loads users and canned responses from
 // --enreach-emulator-file; --enreach-user/secret sign in as another user.
 func TestServeEnreachEmulatorFile(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "enreach.json")
 	spec := `{"users":[{"id":"u-1","email":"one@example.com","password":"p","secretKey":"s1"},{"id":"u-2","email":"two@example.com","password":"p","secretKey":"` + enTestSecret + `"}],
 	  "responses":[{"method":"GET","path":"/classificationschemas","body":[{"Id":"cs-1","Name":"Sales"}]}]}`
-	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := tempFile(t, "enreach.json", spec)
 	url, _, _ := startServe(t, "--enreach-emulator-file", file, "--enreach-user", "two@example.com", "--enreach-secret-file", secretFile(t, enTestSecret))
 	w := dialWS(t, url)
 	if res, perr := w.call(protocol.MethodEnreachExecuteQuery, map[string]any{"query": "/users/me"}); perr != nil || !strings.Contains(string(res), `"Id":"u-2"`) {

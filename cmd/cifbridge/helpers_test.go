@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,4 +93,15 @@ func refuseServe(t *testing.T, want string, args ...string) error {
 		t.Fatalf("serve %q: got %v, want a usage error naming %q", args, err, want)
 	}
 	return err
+}
+
+// tempFile writes content to a file called name in a fresh temporary
+// directory (a fault profile, a secret, a seed) and returns its path.
+func tempFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -71,12 +71,7 @@ func crashRig(t *testing.T) (bin, data string) {
 // create lands ms milliseconds after it was sent, and returns its path.
 func slowFirstCreate(t *testing.T, ms int) string {
 	t.Helper()
-	faults := filepath.Join(t.TempDir(), "faults.json")
-	profile := fmt.Sprintf(`{"rules":[{"method":"createrecord","latencyMs":%d,"count":1}]}`, ms)
-	if err := os.WriteFile(faults, []byte(profile), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return faults
+	return tempFile(t, "faults.json", fmt.Sprintf(`{"rules":[{"method":"createrecord","latencyMs":%d,"count":1}]}`, ms))
 }
 
 // startRetryDaemon runs `cifbridge serve` and reads the widget URL from the
