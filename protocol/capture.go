@@ -190,6 +190,22 @@ func (r *CaptureReader) Next() (CaptureFrame, error) {
 	return CaptureFrame{}, r.err
 }
 
+// Rest reads the frames left up to the end: all of them and nil, or those
+// before the first error (Next's) and that error.
+func (r *CaptureReader) Rest() ([]CaptureFrame, error) {
+	var frames []CaptureFrame
+	for {
+		fr, err := r.Next()
+		if err == io.EOF {
+			return frames, nil
+		}
+		if err != nil {
+			return frames, err
+		}
+		frames = append(frames, fr)
+	}
+}
+
 // ReadCaptureFile reads a whole capture file (one part). A torn last line is
 // skipped silently; use CaptureReader to learn about it.
 func ReadCaptureFile(path string) (CaptureHeader, []CaptureFrame, error) {
@@ -202,17 +218,8 @@ func ReadCaptureFile(path string) (CaptureHeader, []CaptureFrame, error) {
 	if err != nil {
 		return CaptureHeader{}, nil, err
 	}
-	var frames []CaptureFrame
-	for {
-		fr, err := r.Next()
-		if err == io.EOF {
-			return r.Header(), frames, nil
-		}
-		if err != nil {
-			return r.Header(), frames, err
-		}
-		frames = append(frames, fr)
-	}
+	frames, err := r.Rest()
+	return r.Header(), frames, err
 }
 
 // readLine returns the next line without its newline; complete is false for

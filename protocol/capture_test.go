@@ -48,27 +48,8 @@ func TestReadCaptureFileNormal(t *testing.T) {
 }
 
 func TestCaptureReaderTorn(t *testing.T) {
-	f, err := os.Open("testdata/capture/torn.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := protocol.NewCaptureReader(f, "torn.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	for {
-		_, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
-	}
-	if n != 2 || !r.Torn() {
+	r := openCapture(t, "torn.jsonl")
+	if n := countFrames(t, r); n != 2 || !r.Torn() {
 		t.Fatalf("frames = %d, torn = %v; want 2, true", n, r.Torn())
 	}
 	if _, err := r.Next(); err != io.EOF {
@@ -254,17 +235,27 @@ func readAll(r io.Reader, name string) error {
 
 func countFrames(t *testing.T, r *protocol.CaptureReader) int {
 	t.Helper()
-	n := 0
-	for {
-		_, err := r.Next()
-		if err == io.EOF {
-			return n
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
+	frames, err := r.Rest()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return len(frames)
+}
+
+// openCapture opens testdata/capture/name as a CaptureReader; the file is
+// closed when the test ends.
+func openCapture(t *testing.T, name string) *protocol.CaptureReader {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "capture", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	r, err := protocol.NewCaptureReader(f, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func readFile(t testing.TB, path string) string {

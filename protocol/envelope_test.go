@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -151,28 +150,17 @@ func TestEnvelopeToJSONRPCErrors(t *testing.T) {
 // compares it with testdata/capture/postmessage.normalized.golden (one msg a
 // line; -update-envelope rewrites it).
 func TestPostMessageCapture(t *testing.T) {
-	f, err := os.Open("testdata/capture/postmessage.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := protocol.NewCaptureReader(f, "postmessage.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openCapture(t, "postmessage.jsonl")
 	r.Normalize = true
 	if h := r.Header(); h.Source != protocol.CaptureSourcePostMessage || h.Session != "rec-1" {
 		t.Fatalf("header = %+v", h)
 	}
+	frames, err := r.Rest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got strings.Builder
-	for {
-		fr, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, fr := range frames {
 		if d := protocol.Decode(fr.Msg); d.ParseError != nil || d.Messages[0].Kind == protocol.KindInvalid {
 			t.Fatalf("line %d: not JSON-RPC: %s", fr.Line, fr.Msg)
 		}
@@ -190,15 +178,7 @@ func TestPostMessageCapture(t *testing.T) {
 }
 
 func TestNormalizeIgnoresBridgeCaptures(t *testing.T) {
-	f, err := os.Open("testdata/capture/normal.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := protocol.NewCaptureReader(f, "normal.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openCapture(t, "normal.jsonl")
 	r.Normalize = true // a no-op: the msgs already are JSON-RPC
 	if n := countFrames(t, r); n != 8 {
 		t.Fatalf("frames = %d", n)

@@ -11,7 +11,7 @@ import (
 
 // The Dataverse emulator's fault profile: the body of GET and PUT
 // /api/v1/emulator/faults, serve's --emulator-faults file and replay's
-// --faults. The Enreach emulator's rules share Dist and FaultError.
+// --faults. The Enreach emulator's rules share Dist and FaultTiming.
 
 // FaultProfile is the fault-injection setup. Rules are tried in order for
 // every operation; the first rule whose method and entity match, whose count
@@ -92,19 +92,8 @@ func (p FaultProfile) Validate() error {
 		if !slices.Contains(faultMethods, strings.ToLower(r.Method)) {
 			return fmt.Errorf("%s.method %q is not a known method (one of %s)", where, r.Method, strings.Join(faultMethods, ", "))
 		}
-		if r.LatencyMs < 0 || time.Duration(r.LatencyMs)*time.Millisecond > MaxFaultLatency {
-			return fmt.Errorf("%s.latencyMs must be between 0 and %d, got %d", where, MaxFaultLatency.Milliseconds(), r.LatencyMs)
-		}
-		if r.Latency != nil {
-			if err := r.Latency.Validate(); err != nil {
-				return fmt.Errorf("%s.latency.%w", where, err)
-			}
-		}
-		if r.Ratio != nil && (math.IsNaN(*r.Ratio) || *r.Ratio < 0 || *r.Ratio > 1) {
-			return fmt.Errorf("%s.ratio must be between 0 and 1, got %v", where, *r.Ratio)
-		}
-		if r.Count < 0 {
-			return fmt.Errorf("%s.count must be >= 0 (0 = unlimited), got %d", where, r.Count)
+		if err := r.Timing().Validate(where); err != nil {
+			return err
 		}
 		if r.Error != nil {
 			if r.Drop {
@@ -122,6 +111,64 @@ func (p FaultProfile) Validate() error {
 		}
 	}
 	return nil
+}
+
+// FaultTiming is the part of a fault rule every emulator's rules share:
+// how long a rule that applies waits (LatencyMs, or a draw from Latency),
+// how likely it applies (Ratio, nil = always) and to how many operations
+// (Count, 0 = all). FaultRule.Timing and the Enreach emulator's rule
+// return it; internal/faultdice acts on it.
+type FaultTiming struct {
+	LatencyMs int
+	Latency   *Dist
+	Ratio     *float64
+	Count     int
+}
+
+// Timing returns r's timing fields.
+func (r FaultRule) Timing() FaultTiming {
+	return FaultTiming{LatencyMs: r.LatencyMs, Latency: r.Latency, Ratio: r.Ratio, Count: r.Count}
+}
+
+// Clone returns a copy of r that shares no pointer with it.
+func (r FaultRule) Clone() FaultRule {
+	r.Latency, r.Ratio, r.Error = clonePtr(r.Latency), clonePtr(r.Ratio), clonePtr(r.Error)
+	return r
+}
+
+// Clone returns a copy of t that shares no pointer with it (what a rule
+// with these fields copies).
+func (t FaultTiming) Clone() FaultTiming {
+	t.Latency, t.Ratio = clonePtr(t.Latency), clonePtr(t.Ratio)
+	return t
+}
+
+// Validate checks the timing fields of the rule named where ("rules[2]");
+// errors name the field.
+func (t FaultTiming) Validate(where string) error {
+	if t.LatencyMs < 0 || time.Duration(t.LatencyMs)*time.Millisecond > MaxFaultLatency {
+		return fmt.Errorf("%s.latencyMs must be between 0 and %d, got %d", where, MaxFaultLatency.Milliseconds(), t.LatencyMs)
+	}
+	if t.Latency != nil {
+		if err := t.Latency.Validate(); err != nil {
+			return fmt.Errorf("%s.latency.%w", where, err)
+		}
+	}
+	if t.Ratio != nil && (math.IsNaN(*t.Ratio) || *t.Ratio < 0 || *t.Ratio > 1) {
+		return fmt.Errorf("%s.ratio must be between 0 and 1, got %v", where, *t.Ratio)
+	}
+	if t.Count < 0 {
+		return fmt.Errorf("%s.count must be >= 0 (0 = unlimited), got %d", where, t.Count)
+	}
+	return nil
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }
 
 // Validate checks a distribution (fault rules of every emulator share

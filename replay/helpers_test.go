@@ -15,6 +15,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/capture"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
@@ -114,12 +115,7 @@ type ws struct {
 
 func dialWS(t *testing.T, url string) *ws {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := wstest.Dial(t, url, nil)
 	w := &ws{t: t, c: c, in: make(chan map[string]json.RawMessage, 64), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)

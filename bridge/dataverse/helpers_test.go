@@ -244,9 +244,5 @@ func backendErr(t *testing.T, err error, status int, code string) protocol.Backe
 
 func wantCode(t *testing.T, err error, code int64) *protocol.Error {
 	t.Helper()
-	pe := protocol.AsError(err)
-	if err == nil || pe.Code != code {
-		t.Fatalf("got %v, want code %d", err, code)
-	}
-	return pe
+	return testutil.WantCode(t, err, code)
 }

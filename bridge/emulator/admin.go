@@ -1,10 +1,7 @@
 package emulator
 
 import (
-	"errors"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/cifbridge/cifbridge/internal/httpjson"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -42,23 +39,12 @@ func (e *Emulator) AdminHandler() http.Handler {
 		httpjson.Write(w, http.StatusOK, e.Faults())
 	})
 	mux.HandleFunc("PUT "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				writeAdminError(w, http.StatusRequestEntityTooLarge, protocol.InvalidParams("the fault profile is larger than %d bytes", maxAdminBody))
-				return
-			}
-			writeAdminError(w, http.StatusBadRequest, protocol.InvalidParams("cannot read the fault profile: %v", err))
-			return
-		}
 		var p protocol.FaultProfile
-		if err := decodeStrict(b, &p); err != nil {
-			writeAdminError(w, http.StatusBadRequest, protocol.InvalidParams("the fault profile must be a JSON object like {\"seed\":1,\"rules\":[{\"method\":\"createrecord\",…}]}: %v", err))
+		if !httpjson.ReadStrict(w, r, &p, maxAdminBody, "the fault profile", `{"seed":1,"rules":[{"method":"createrecord",…}]}`) {
 			return
 		}
 		if err := e.SetFaults(p); err != nil {
-			writeAdminError(w, http.StatusBadRequest, protocol.InvalidParams("fault profile: %v", err))
+			httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("fault profile: %v", err))
 			return
 		}
 		e.log.Info().Int("rules", len(p.Rules)).Int64("seed", p.Seed).Msg("emulator fault profile set")
@@ -72,7 +58,7 @@ func (e *Emulator) AdminHandler() http.Handler {
 		e.log.Info().Msg("emulator reset")
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("/", adminFallback)
+	mux.HandleFunc("/", httpjson.Fallback("emulator admin", adminMethods, PathFaults, PathStats, PathReset))
 	return mux
 }
 
@@ -81,24 +67,4 @@ var adminMethods = map[string]string{
 	PathFaults: "GET, PUT",
 	PathStats:  "GET",
 	PathReset:  "POST",
-}
-
-// adminFallback answers what no route matched: a wrong method on a known
-// path (405) or an unknown path (404), both as JSON errors.
-func adminFallback(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimSuffix(r.URL.Path, "/")
-	if allow, ok := adminMethods[path]; ok {
-		w.Header().Set("Allow", allow)
-		writeAdminError(w, http.StatusMethodNotAllowed, protocol.Errorf(protocol.CodeInvalidRequest,
-			"%s does not serve %s: use %s", path, r.Method, allow))
-		return
-	}
-	writeAdminError(w, http.StatusNotFound, protocol.Errorf(protocol.CodeMethodNotFound,
-		"no emulator admin endpoint %s: the emulator serves %s, %s and %s", r.URL.Path, PathFaults, PathStats, PathReset))
-}
-
-// writeAdminError writes {"error":{"code","message"}} as bridge's admin API
-// does.
-func writeAdminError(w http.ResponseWriter, status int, err *protocol.Error) {
-	httpjson.Error(w, status, err)
 }

@@ -134,16 +134,7 @@ func (e *Emulator) webAltKey(wr *webReq, ent *entity, key string, q *query) {
 			e.webRetrieve(wr, ent, id, q)
 			return
 		}
-		if !e.webGate(wr, "deleterecord", ent.LogicalName) {
-			return
-		}
-		derr := e.removeIf(ent, id, strings.TrimSpace(wr.r.Header.Get("If-Match")))
-		e.completed("deleterecord", time.Time{})
-		if derr != nil {
-			wr.fail(derr)
-			return
-		}
-		wr.w.WriteHeader(http.StatusNoContent)
+		e.webDelete(wr, ent, id)
 	case http.MethodPatch:
 		if id != "" {
 			e.webUpsert(wr, ent, id, q)

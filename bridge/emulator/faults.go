@@ -1,12 +1,11 @@
 package emulator
 
 import (
-	"math/rand/v2"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/cifbridge/cifbridge/internal/faultdice"
+	"github.com/cifbridge/cifbridge/internal/httpjson"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -15,7 +14,7 @@ import (
 // and replay --embedded --faults read.
 func ParseFaultProfile(b []byte) (*protocol.FaultProfile, error) {
 	var p protocol.FaultProfile
-	if err := decodeStrict(b, &p); err != nil {
+	if err := httpjson.DecodeStrict(b, &p); err != nil {
 		return nil, err
 	}
 	if err := p.Validate(); err != nil {
@@ -24,13 +23,10 @@ func ParseFaultProfile(b []byte) (*protocol.FaultProfile, error) {
 	return &p, nil
 }
 
-// faultState is the active profile, its random source and per-rule use
-// counts, under one mutex.
+// faultState is the active profile: its rules, random source and per-rule
+// use counts (internal/faultdice, one mutex).
 type faultState struct {
-	mu      sync.Mutex
-	profile protocol.FaultProfile
-	rng     *rand.Rand
-	used    []int
+	dice faultdice.Dice[protocol.FaultRule]
 }
 
 // decision is what the fault rules say about one operation.
@@ -41,70 +37,20 @@ type decision struct {
 	drop  bool
 }
 
-func (f *faultState) set(p protocol.FaultProfile) {
-	p = cloneProfile(p)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.profile = p
-	f.rng = rand.New(rand.NewPCG(uint64(p.Seed), uint64(p.Seed)^0x9e3779b97f4a7c15))
-	f.used = make([]int, len(p.Rules))
-}
+func (f *faultState) set(p protocol.FaultProfile) { f.dice.Set(p.Seed, p.Rules) }
 
 func (f *faultState) get() protocol.FaultProfile {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return cloneProfile(f.profile)
-}
-
-func cloneProfile(p protocol.FaultProfile) protocol.FaultProfile {
-	p.Rules = slices.Clone(p.Rules)
-	for i := range p.Rules {
-		r := &p.Rules[i]
-		if r.Latency != nil {
-			d := *r.Latency
-			r.Latency = &d
-		}
-		if r.Ratio != nil {
-			x := *r.Ratio
-			r.Ratio = &x
-		}
-		if r.Error != nil {
-			x := *r.Error
-			r.Error = &x
-		}
-	}
-	if p.Rules == nil {
-		p.Rules = []protocol.FaultRule{}
-	}
-	return p
+	seed, rules := f.dice.Profile()
+	return protocol.FaultProfile{Seed: seed, Rules: rules}
 }
 
 // decide picks the rule for one operation of method (a messageType) on
 // entity ("" when the call names none).
 func (f *faultState) decide(method, entity string) decision {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i, r := range f.profile.Rules {
-		if r.Method != "*" && !strings.EqualFold(r.Method, method) {
-			continue
-		}
-		if r.Entity != "" && r.Entity != entity {
-			continue
-		}
-		if r.Count > 0 && f.used[i] >= r.Count {
-			continue
-		}
-		if r.Ratio != nil && *r.Ratio < 1 && !(f.rng.Float64() < *r.Ratio) {
-			continue
-		}
-		f.used[i]++
-		d := decision{rule: i, delay: time.Duration(r.LatencyMs) * time.Millisecond, err: r.Error, drop: r.Drop}
-		if r.Latency != nil {
-			d.delay = r.Latency.Sample(f.rng)
-		}
-		return d
-	}
-	return decision{rule: -1}
+	i, r, delay := f.dice.Roll(func(r protocol.FaultRule) bool {
+		return (r.Method == "*" || strings.EqualFold(r.Method, method)) && (r.Entity == "" || r.Entity == entity)
+	})
+	return decision{rule: i, delay: delay, err: r.Error, drop: r.Drop}
 }
 
 // SetFaults replaces the fault profile, restarting its random source and

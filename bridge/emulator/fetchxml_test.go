@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -40,6 +41,48 @@ func rowsOf(rows []any, keys ...string) string {
 		out = append(out, strings.Join(parts, ","))
 	}
 	return strings.Join(out, ";")
+}
+
+// checkBothFaces asks the Web API face for webPath (below /api/data/v9.2/,
+// its query escaped) and cif.search for entity with cifQuery (as a CIF
+// caller writes it), and fails the test where either answer's rows, as
+// rowsOf renders them over keys, are not want.
+func checkBothFaces(t *testing.T, e *emulator.Emulator, srv *httptest.Server, webPath, entity, cifQuery string, keys []string, want string) {
+	t.Helper()
+	r := do(t, srv, "GET", "/api/data/v9.2/"+webPath, "")
+	if r.status != 200 {
+		t.Fatalf("web api: %d %v", r.status, r.body)
+	}
+	if got := rowsOf(r.body["value"].([]any), keys...); got != want {
+		t.Fatalf("web api rows\n got %s\nwant %s", got, want)
+	}
+	res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": entity, "queryParameters": cifQuery})
+	if err != nil {
+		t.Fatalf("cif.search: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(res, &m); err != nil {
+		t.Fatalf("cif.search result %s: %v", res, err)
+	}
+	var rows []any
+	for i := range len(m) {
+		rows = append(rows, m[strconv.Itoa(i)])
+	}
+	if got := rowsOf(rows, keys...); got != want {
+		t.Fatalf("cif.search rows\n got %s\nwant %s", got, want)
+	}
+}
+
+// checkFilters runs each $filter of cases over the entity set (selecting
+// and ordering by col) through both faces, one subtest per filter; the
+// values are the rows wanted, as rowsOf renders them.
+func checkFilters(t *testing.T, e *emulator.Emulator, srv *httptest.Server, set, col string, cases map[string]string) {
+	for filter, want := range cases {
+		t.Run(filter, func(t *testing.T) {
+			qs := "$select=" + col + "&$orderby=" + col + "&$filter="
+			checkBothFaces(t, e, srv, set+"?"+qs+url.QueryEscape(filter), strings.TrimSuffix(set, "s"), "?"+qs+filter, []string{col}, want)
+		})
+	}
 }
 
 // TestFetchXML: FetchXML queries with the rows expected from the fixed
@@ -95,29 +138,8 @@ func TestFetchXML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := do(t, srv, "GET", "/api/data/v9.2/"+tt.set+"?fetchXml="+url.QueryEscape(tt.fetch), "")
-			if r.status != 200 {
-				t.Fatalf("web api: %d %v", r.status, r.body)
-			}
-			if got := rowsOf(r.body["value"].([]any), tt.keys...); got != tt.want {
-				t.Fatalf("web api rows\n got %s\nwant %s", got, tt.want)
-			}
-			entity := strings.TrimSuffix(tt.set, "s")
-			res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": entity, "queryParameters": "?fetchXml=" + url.QueryEscape(tt.fetch)})
-			if err != nil {
-				t.Fatalf("cif.search: %v", err)
-			}
-			var m map[string]any
-			if err := json.Unmarshal(res, &m); err != nil {
-				t.Fatal(err)
-			}
-			var rows []any
-			for i := range len(m) {
-				rows = append(rows, m[strconv.Itoa(i)])
-			}
-			if got := rowsOf(rows, tt.keys...); got != tt.want {
-				t.Fatalf("cif.search rows\n got %s\nwant %s", got, tt.want)
-			}
+			q := "fetchXml=" + url.QueryEscape(tt.fetch)
+			checkBothFaces(t, e, srv, tt.set+"?"+q, strings.TrimSuffix(tt.set, "s"), "?"+q, tt.keys, tt.want)
 		})
 	}
 }
@@ -228,26 +250,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.qs, func(t *testing.T) {
-			r := do(t, srv, "GET", "/api/data/v9.2/"+tt.set+"?"+strings.ReplaceAll(tt.qs, " ", "%20"), "")
-			if r.status != 200 {
-				t.Fatalf("web api: %d %v", r.status, r.body)
-			}
-			if got := rowsOf(r.body["value"].([]any), tt.keys...); got != tt.want {
-				t.Fatalf("web api\n got %s\nwant %s", got, tt.want)
-			}
-			res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": strings.TrimSuffix(tt.set, "s"), "queryParameters": "?" + tt.qs})
-			if err != nil {
-				t.Fatalf("cif.search: %v", err)
-			}
-			var m map[string]any
-			_ = json.Unmarshal(res, &m)
-			var rows []any
-			for i := range len(m) {
-				rows = append(rows, m[strconv.Itoa(i)])
-			}
-			if got := rowsOf(rows, tt.keys...); got != tt.want {
-				t.Fatalf("cif.search\n got %s\nwant %s", got, tt.want)
-			}
+			checkBothFaces(t, e, srv, tt.set+"?"+strings.ReplaceAll(tt.qs, " ", "%20"), strings.TrimSuffix(tt.set, "s"), "?"+tt.qs, tt.keys, tt.want)
 		})
 	}
 	if r := do(t, srv, "GET", "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)?$apply=groupby((name))", ""); r.status != 400 {
@@ -260,36 +263,14 @@ func TestApply(t *testing.T) {
 func TestLookupPathFilter(t *testing.T) {
 	e := newFetchEmulator(t)
 	srv := newWebServer(t, e)
-	for filter, want := range map[string]string{
+	checkFilters(t, e, srv, "contacts", "firstname", map[string]string{
 		"parentcustomerid_account/name eq 'Analytical Engines Ltd'":                                            "firstname=Ada",
 		"parentcustomerid_account/numberofemployees gt 20":                                                     "firstname=Alan",
 		"parentcustomerid_account/name eq null":                                                                "firstname=Grace",
 		"parentcustomerid_contact/fullname eq 'Ada Lovelace'":                                                  "",
 		"parentcustomerid_account/name ne null and not (firstname eq 'Alan')":                                  "firstname=Ada",
 		"parentcustomerid_account/accountnumber eq 'BC-7' or parentcustomerid_account/accountnumber eq 'AE-1'": "firstname=Ada;firstname=Alan",
-	} {
-		qs := "$select=firstname&$orderby=firstname&$filter=" + url.QueryEscape(filter)
-		r := do(t, srv, "GET", "/api/data/v9.2/contacts?"+qs, "")
-		if r.status != 200 {
-			t.Fatalf("%s: %d %v", filter, r.status, r.body)
-		}
-		if got := rowsOf(r.body["value"].([]any), "firstname"); got != want {
-			t.Errorf("%s: web api %q, want %q", filter, got, want)
-		}
-		res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": "contact", "queryParameters": "?$select=firstname&$orderby=firstname&$filter=" + filter})
-		if err != nil {
-			t.Fatalf("%s: cif.search: %v", filter, err)
-		}
-		var m map[string]any
-		_ = json.Unmarshal(res, &m)
-		var rows []any
-		for i := range len(m) {
-			rows = append(rows, m[strconv.Itoa(i)])
-		}
-		if got := rowsOf(rows, "firstname"); got != want {
-			t.Errorf("%s: cif.search %q, want %q", filter, got, want)
-		}
-	}
+	})
 }
 
 // TestFilterLambdas: any/all over one-to-many relationships, through the
@@ -300,35 +281,13 @@ func TestFilterLambdas(t *testing.T) {
 	if r := do(t, srv, "POST", "/api/data/v9.2/contacts", `{"lastname":"Inactive","statecode":1,"statuscode":2,"parentcustomerid_account@odata.bind":"/accounts(44444444-4444-4444-8444-444444444444)"}`); r.status != 204 {
 		t.Fatal(r.body)
 	}
-	for filter, want := range map[string]string{
+	checkFilters(t, e, srv, "accounts", "name", map[string]string{
 		"contact_customer_accounts/any(c:c/firstname eq 'Ada')":                            "name=Analytical Engines Ltd",
 		"contact_customer_accounts/all(c:c/statecode eq 0)":                                "name=Analytical Engines Ltd",
 		"contact_customer_accounts/any()":                                                  "name=Analytical Engines Ltd;name=Bletchley Consulting",
 		"contact_customer_accounts/any(c:contains(c/lastname,'ur') and c/statecode eq 0)":  "name=Bletchley Consulting",
 		"not contact_customer_accounts/any(c:c/lastname eq 'Inactive') and statecode eq 0": "name=Analytical Engines Ltd",
-	} {
-		qs := "$select=name&$orderby=name&$filter=" + url.QueryEscape(filter)
-		r := do(t, srv, "GET", "/api/data/v9.2/accounts?"+qs, "")
-		if r.status != 200 {
-			t.Fatalf("%s: %d %v", filter, r.status, r.body)
-		}
-		if got := rowsOf(r.body["value"].([]any), "name"); got != want {
-			t.Errorf("%s: web api %q, want %q", filter, got, want)
-		}
-		res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": "account", "queryParameters": "?$select=name&$orderby=name&$filter=" + filter})
-		if err != nil {
-			t.Fatalf("%s: cif.search: %v", filter, err)
-		}
-		var m map[string]any
-		_ = json.Unmarshal(res, &m)
-		var rows []any
-		for i := range len(m) {
-			rows = append(rows, m[strconv.Itoa(i)])
-		}
-		if got := rowsOf(rows, "name"); got != want {
-			t.Errorf("%s: cif.search %q, want %q", filter, got, want)
-		}
-	}
+	})
 	if r := do(t, srv, "GET", "/api/data/v9.2/accounts?$filter="+url.QueryEscape("contact_customer_accounts/any(c:c/nope eq 1)"), ""); r.status != 400 || !strings.Contains(errMsg(r), "'nope'") {
 		t.Fatalf("unknown column in a lambda: %d %v", r.status, r.body)
 	}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/cifbridge/cifbridge/internal/httpjson"
 )
 
 // schemaFile is the JSON schema file (see doc.go and testdata/schema-example.json).
@@ -48,18 +50,6 @@ const (
 	KindFunction = "function"
 )
 
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after the JSON value")
-	}
-	return nil
-}
-
 // parseSchema merges the schema file over the built-in metadata. An entity
 // whose logicalName is built in overrides the non-empty fields given and
 // adds its attributes and lookups.
@@ -72,7 +62,7 @@ func parseSchema(data []byte) (ents []EntityMeta, s schemaFile, err error) {
 		order = append(order, m.LogicalName)
 	}
 	if len(bytes.TrimSpace(data)) > 0 {
-		if err := decodeStrict(data, &s); err != nil {
+		if err := httpjson.DecodeStrict(data, &s); err != nil {
 			return nil, s, fmt.Errorf("schema: %w", err)
 		}
 	}

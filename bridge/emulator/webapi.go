@@ -261,19 +261,25 @@ func (e *Emulator) webEntitySet(wr *webReq, ent *entity, key string, hasKey bool
 	case http.MethodPatch:
 		e.webUpsert(wr, ent, id, q)
 	case http.MethodDelete:
-		if !e.webGate(wr, "deleterecord", ent.LogicalName) {
-			return
-		}
-		derr := e.removeIf(ent, id, strings.TrimSpace(wr.r.Header.Get("If-Match")))
-		e.completed("deleterecord", time.Time{})
-		if derr != nil {
-			wr.fail(derr)
-			return
-		}
-		wr.w.WriteHeader(http.StatusNoContent)
+		e.webDelete(wr, ent, id)
 	default:
 		wr.allow(http.MethodGet, http.MethodPatch, http.MethodDelete)
 	}
+}
+
+// webDelete deletes one record (DELETE, by id or alternate key), honouring
+// If-Match: 204, or the Dataverse error.
+func (e *Emulator) webDelete(wr *webReq, ent *entity, id string) {
+	if !e.webGate(wr, "deleterecord", ent.LogicalName) {
+		return
+	}
+	derr := e.removeIf(ent, id, strings.TrimSpace(wr.r.Header.Get("If-Match")))
+	e.completed("deleterecord", time.Time{})
+	if derr != nil {
+		wr.fail(derr)
+		return
+	}
+	wr.w.WriteHeader(http.StatusNoContent)
 }
 
 func (e *Emulator) webRetrieve(wr *webReq, ent *entity, id string, q *query) {

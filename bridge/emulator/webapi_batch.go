@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/cifbridge/cifbridge/internal/inproc"
 )
 
 // POST $batch (multipart/mixed), as Dataverse runs it:
@@ -167,37 +169,16 @@ func (e *Emulator) runBatchRequest(wr *webReq, br batchRequest, refs map[string]
 	}
 	req.Header = br.header
 	req.Host = wr.r.Host
-	rec := &batchRecorder{header: http.Header{}}
-	e.serveWebAPI(rec, req)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return batchAnswer{contentID: br.contentID, status: rec.status, header: rec.header, body: rec.body.Bytes()}
+	var rec inproc.Recorder
+	e.serveWebAPI(&rec, req)
+	rec.WriteHeader(http.StatusOK) // a part that wrote nothing answered 200
+	return batchAnswer{contentID: br.contentID, status: rec.Status, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
 func errAnswer(contentID string, d *dvError) batchAnswer {
 	body := fmt.Sprintf(`{"error":{"code":%q,"message":%q}}`, d.Code, d.Message)
 	h := http.Header{"Content-Type": {"application/json; odata.metadata=minimal"}}
 	return batchAnswer{contentID: contentID, status: d.Status, header: h, body: []byte(body)}
-}
-
-type batchRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *batchRecorder) Header() http.Header { return r.header }
-func (r *batchRecorder) WriteHeader(s int) {
-	if r.status == 0 {
-		r.status = s
-	}
-}
-func (r *batchRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.body.Write(b)
 }
 
 func writeAnswer(mw *multipart.Writer, a batchAnswer) {

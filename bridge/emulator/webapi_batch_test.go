@@ -43,15 +43,7 @@ func batchBody(parts ...any) string {
 // request, change sets flattened.
 func batchStatuses(t *testing.T, srv *httptest.Server, body string, headers ...string) []string {
 	t.Helper()
-	req, _ := http.NewRequest("POST", srv.URL+"/api/data/v9.2/$batch", strings.NewReader(body))
-	req.Header.Set("Content-Type", "multipart/mixed; boundary=batch_1")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := send(t, srv, "POST", "/api/data/v9.2/$batch", "multipart/mixed; boundary=batch_1", strings.NewReader(body), headers...)
 	defer res.Body.Close()
 	if res.StatusCode != 200 {
 		b, _ := io.ReadAll(res.Body)

@@ -30,17 +30,15 @@ func newWebServer(t *testing.T, e *emulator.Emulator) *httptest.Server {
 	return srv
 }
 
-func do(t *testing.T, srv *httptest.Server, method, path, body string, headers ...string) webResp {
+// send makes one request to srv with body of contentType and extra header
+// name/value pairs; the caller closes the response body.
+func send(t *testing.T, srv *httptest.Server, method, path, contentType string, body io.Reader, headers ...string) *http.Response {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, rd)
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -48,6 +46,16 @@ func do(t *testing.T, srv *httptest.Server, method, path, body string, headers .
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res
+}
+
+func do(t *testing.T, srv *httptest.Server, method, path, body string, headers ...string) webResp {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	res := send(t, srv, method, path, "application/json", rd, headers...)
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	out := webResp{status: res.StatusCode, header: res.Header}
@@ -246,7 +254,7 @@ func TestAdminAPI(t *testing.T) {
 	}{
 		{"rule breaks a rule", "PUT", emulator.PathFaults, `{"rules":[{"latencyMs":1}]}`, 400, -32602, "rules[0].method is required"},
 		{"unknown field", "PUT", emulator.PathFaults, `{"rules":[],"bogus":1}`, 400, -32602, "bogus"},
-		{"not JSON", "PUT", emulator.PathFaults, `rules`, 400, -32602, "must be a JSON object"},
+		{"not JSON", "PUT", emulator.PathFaults, `rules`, 400, -32602, "the fault profile must be JSON like"},
 		{"too big", "PUT", emulator.PathFaults, `{"rules":[],"x":"` + strings.Repeat("a", 1<<20) + `"}`, 413, -32602, "larger than"},
 		{"wrong method", "DELETE", emulator.PathFaults, "", 405, -32600, "use GET, PUT"},
 		{"unknown path", "GET", "/api/v1/emulator/nope", "", 404, -32601, emulator.PathStats},

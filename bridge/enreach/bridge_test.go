@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/enreach"
 	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -46,15 +46,8 @@ func TestThroughBridge(t *testing.T) {
 	srv.HandleMethod(protocol.MethodEnreachSetANumber, func(ctx context.Context, call bridge.WidgetCall) (json.RawMessage, error) {
 		return c.SetANumber(ctx, call.Session.EnreachToken(), call.Params)
 	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-
-	ws := dialWidget(t, "ws"+strings.TrimPrefix(hs.URL, "http")+protocol.PathWidget)
+	base := wstest.Serve(t, srv)
+	ws := dialWidget(t, base+protocol.PathWidget)
 	r := ws.call(t, protocol.MethodEnreachExecuteQuery, map[string]any{"query": "/users/me"})
 	if r.Error != nil || !strings.Contains(string(r.Result), `"Id":"8a1b-user"`) {
 		t.Fatalf("executeQuery: %s %+v", r.Result, r.Error)
@@ -85,7 +78,7 @@ func TestThroughBridge(t *testing.T) {
 		t.Fatalf("with a session token the upstream saw %q", a)
 	}
 
-	res, err := http.Get(hs.URL + "/api/v1/sessions")
+	res, err := http.Get("http" + strings.TrimPrefix(base, "ws") + "/api/v1/sessions")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,13 +114,7 @@ type reply struct {
 
 func dialWidget(t *testing.T, url string) *widget {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
+	ws := wstest.Dial(t, url, nil)
 	return &widget{ws: ws}
 }
 

@@ -124,10 +124,7 @@ func params(t *testing.T, v any) json.RawMessage {
 
 func wantCode(t *testing.T, err error, code int64) *protocol.Error {
 	t.Helper()
-	pe := protocol.AsError(err)
-	if err == nil || pe.Code != code {
-		t.Fatalf("got %v, want code %d", err, code)
-	}
+	pe := testutil.WantCode(t, err, code)
 	secretsAbsent(t, "the error", err.Error())
 	return pe
 }

@@ -1,13 +1,7 @@
 package enreachemu
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/cifbridge/cifbridge/internal/httpjson"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -44,7 +38,7 @@ func (e *Emulator) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("PUT "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
 		var p FaultProfile
-		if !readAdmin(w, r, &p, `{"seed":1,"rules":[{"method":"GET","path":"/users/me","status":503}]}`) {
+		if !httpjson.ReadStrict(w, r, &p, maxBody, "the body", `{"seed":1,"rules":[{"method":"GET","path":"/users/me","status":503}]}`) {
 			return
 		}
 		if err := e.SetFaults(p); err != nil {
@@ -59,7 +53,7 @@ func (e *Emulator) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("PUT "+PathResponses, func(w http.ResponseWriter, r *http.Request) {
 		var rs []Response
-		if !readAdmin(w, r, &rs, `[{"method":"GET","path":"/calls","status":200,"body":[]}]`) {
+		if !httpjson.ReadStrict(w, r, &rs, maxBody, "the body", `[{"method":"GET","path":"/calls","status":200,"body":[]}]`) {
 			return
 		}
 		if err := e.SetResponses(rs); err != nil {
@@ -77,7 +71,7 @@ func (e *Emulator) AdminHandler() http.Handler {
 			To     string `json:"to"`
 			UserID string `json:"userId"`
 		}
-		if !readAdmin(w, r, &in, `{"to":"+358501234567"}`) {
+		if !httpjson.ReadStrict(w, r, &in, maxBody, "the body", `{"to":"+358501234567"}`) {
 			return
 		}
 		c, err := e.PlaceCall(in.UserID, in.To)
@@ -92,46 +86,11 @@ func (e *Emulator) AdminHandler() http.Handler {
 		e.log.Info().Msg("enreach emulator reset")
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("/", adminFallback)
+	mux.HandleFunc("/", httpjson.Fallback("Enreach emulator admin", adminMethods, PathFaults, PathResponses, PathStats, PathCalls, PathReset))
 	return mux
 }
 
-// readAdmin reads a strict JSON body into v, answering the error itself.
-func readAdmin(w http.ResponseWriter, r *http.Request, v any, example string) bool {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httpjson.Error(w, http.StatusRequestEntityTooLarge, protocol.InvalidParams("the body is larger than %d bytes", maxBody))
-			return false
-		}
-		httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("cannot read the body: %v", err))
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	if err == nil && dec.More() {
-		err = fmt.Errorf("trailing data after the JSON value")
-	}
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("the body must be JSON like %s: %v", example, err))
-		return false
-	}
-	return true
-}
-
+// adminMethods are the methods each admin path serves, for 405 answers.
 var adminMethods = map[string]string{
 	PathFaults: "GET, PUT", PathResponses: "GET, PUT", PathStats: "GET", PathReset: "POST", PathCalls: "POST",
-}
-
-func adminFallback(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimSuffix(r.URL.Path, "/")
-	if allow, ok := adminMethods[path]; ok {
-		w.Header().Set("Allow", allow)
-		httpjson.Error(w, http.StatusMethodNotAllowed, protocol.Errorf(protocol.CodeInvalidRequest, "%s does not serve %s: use %s", path, r.Method, allow))
-		return
-	}
-	httpjson.Error(w, http.StatusNotFound, protocol.Errorf(protocol.CodeMethodNotFound,
-		"no Enreach emulator admin endpoint %s: it serves %s, %s, %s, %s and %s", r.URL.Path, PathFaults, PathResponses, PathStats, PathCalls, PathReset))
 }

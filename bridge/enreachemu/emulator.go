@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/internal/inproc"
 )
 
 // maxBody bounds a request body (REST face and admin API).
@@ -591,44 +593,21 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r.RemoteAddr = "in-process"
 	r.RequestURI = req.URL.RequestURI()
-	rec := &recorder{header: http.Header{}}
+	rec := &inproc.Recorder{Limit: maxBody * 4}
 	t.h.ServeHTTP(rec, r)
 	if req.Body != nil {
 		_ = req.Body.Close()
 	}
-	if rec.code == 0 && rec.body.Len() == 0 {
+	if rec.Status == 0 && rec.Body.Len() == 0 {
 		if err := req.Context().Err(); err != nil {
 			return nil, err
 		}
-		rec.code = http.StatusOK
+		rec.Status = http.StatusOK
 	}
 	return &http.Response{
-		Status: fmt.Sprintf("%d %s", rec.code, http.StatusText(rec.code)), StatusCode: rec.code,
+		Status: fmt.Sprintf("%d %s", rec.Status, http.StatusText(rec.Status)), StatusCode: rec.Status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: rec.header, Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())),
-		ContentLength: int64(rec.body.Len()), Request: req,
+		Header: rec.Header(), Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
+		ContentLength: int64(rec.Body.Len()), Request: req,
 	}, nil
-}
-
-// recorder is the in-process ResponseWriter.
-type recorder struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	if r.body.Len()+len(b) > maxBody*4 {
-		return 0, errors.New("enreach emulator: response too large")
-	}
-	return r.body.Write(b)
 }

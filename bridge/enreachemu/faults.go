@@ -3,13 +3,11 @@ package enreachemu
 import (
 	"encoding/json"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/cifbridge/cifbridge/internal/faultdice"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -47,8 +45,6 @@ type FaultRule struct {
 	Drop bool `json:"drop,omitempty"`
 }
 
-const maxFaultLatency = time.Hour
-
 // Validate checks a profile; errors name the rule and field.
 func (p FaultProfile) Validate() error {
 	for i, r := range p.Rules {
@@ -61,19 +57,8 @@ func (p FaultProfile) Validate() error {
 				return fmt.Errorf("%s.path: %w", where, err)
 			}
 		}
-		if r.LatencyMs < 0 || time.Duration(r.LatencyMs)*time.Millisecond > maxFaultLatency {
-			return fmt.Errorf("%s.latencyMs must be between 0 and %d, got %d", where, maxFaultLatency.Milliseconds(), r.LatencyMs)
-		}
-		if r.Latency != nil {
-			if err := r.Latency.Validate(); err != nil {
-				return fmt.Errorf("%s.latency.%w", where, err)
-			}
-		}
-		if r.Ratio != nil && (math.IsNaN(*r.Ratio) || *r.Ratio < 0 || *r.Ratio > 1) {
-			return fmt.Errorf("%s.ratio must be between 0 and 1, got %v", where, *r.Ratio)
-		}
-		if r.Count < 0 {
-			return fmt.Errorf("%s.count must be >= 0 (0 = unlimited), got %d", where, r.Count)
+		if err := r.Timing().Validate(where); err != nil {
+			return err
 		}
 		if r.Status != 0 && (r.Status < 400 || r.Status > 599) {
 			return fmt.Errorf("%s.status must be an HTTP error status 400..599, got %d", where, r.Status)
@@ -91,12 +76,23 @@ func (p FaultProfile) Validate() error {
 	return nil
 }
 
-// faults is the active profile, its random source and rule use counts.
+// Timing returns r's timing fields (those it shares with the Dataverse
+// emulator's rules).
+func (r FaultRule) Timing() protocol.FaultTiming {
+	return protocol.FaultTiming{LatencyMs: r.LatencyMs, Latency: r.Latency, Ratio: r.Ratio, Count: r.Count}
+}
+
+// Clone returns a copy of r that shares no pointer or slice with it.
+func (r FaultRule) Clone() FaultRule {
+	t := r.Timing().Clone()
+	r.Latency, r.Ratio, r.Body = t.Latency, t.Ratio, slices.Clone(r.Body)
+	return r
+}
+
+// faults is the active profile: its rules, random source and rule use
+// counts (internal/faultdice, one mutex).
 type faults struct {
-	mu      sync.Mutex
-	profile FaultProfile
-	rng     *rand.Rand
-	used    []int
+	dice faultdice.Dice[FaultRule]
 }
 
 // decision is what the rules say about one request.
@@ -108,63 +104,16 @@ type decision struct {
 	drop    bool
 }
 
-func (f *faults) set(p FaultProfile) {
-	p = cloneProfile(p)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.profile = p
-	f.rng = rand.New(rand.NewPCG(uint64(p.Seed), uint64(p.Seed)^0x9e3779b97f4a7c15))
-	f.used = make([]int, len(p.Rules))
-}
+func (f *faults) set(p FaultProfile) { f.dice.Set(p.Seed, p.Rules) }
 
 func (f *faults) get() FaultProfile {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return cloneProfile(f.profile)
-}
-
-func cloneProfile(p FaultProfile) FaultProfile {
-	p.Rules = slices.Clone(p.Rules)
-	for i := range p.Rules {
-		r := &p.Rules[i]
-		if r.Latency != nil {
-			d := *r.Latency
-			r.Latency = &d
-		}
-		if r.Ratio != nil {
-			x := *r.Ratio
-			r.Ratio = &x
-		}
-		r.Body = slices.Clone(r.Body)
-	}
-	if p.Rules == nil {
-		p.Rules = []FaultRule{}
-	}
-	return p
+	seed, rules := f.dice.Profile()
+	return FaultProfile{Seed: seed, Rules: rules}
 }
 
 func (f *faults) decide(method, path string) decision {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i, r := range f.profile.Rules {
-		if r.Method != "*" && !strings.EqualFold(r.Method, method) {
-			continue
-		}
-		if !matchPath(r.Path, path) {
-			continue
-		}
-		if r.Count > 0 && f.used[i] >= r.Count {
-			continue
-		}
-		if r.Ratio != nil && *r.Ratio < 1 && !(f.rng.Float64() < *r.Ratio) {
-			continue
-		}
-		f.used[i]++
-		d := decision{applied: true, delay: time.Duration(r.LatencyMs) * time.Millisecond, status: r.Status, body: r.Body, drop: r.Drop}
-		if r.Latency != nil {
-			d.delay = r.Latency.Sample(f.rng)
-		}
-		return d
-	}
-	return decision{}
+	i, r, delay := f.dice.Roll(func(r FaultRule) bool {
+		return (r.Method == "*" || strings.EqualFold(r.Method, method)) && matchPath(r.Path, path)
+	})
+	return decision{applied: i >= 0, delay: delay, status: r.Status, body: r.Body, drop: r.Drop}
 }

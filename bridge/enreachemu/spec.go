@@ -1,12 +1,13 @@
 package enreachemu
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/mail"
 	"strings"
+
+	"github.com/cifbridge/cifbridge/internal/httpjson"
 )
 
 // Spec is the emulator's configuration file (--enreach-emulator-file). Every
@@ -75,13 +76,8 @@ func DefaultUser() User {
 // ParseSpec reads a Spec strictly (unknown fields are errors) and validates it.
 func ParseSpec(data []byte) (Spec, error) {
 	var s Spec
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := httpjson.DecodeStrict(data, &s); err != nil {
 		return Spec{}, fmt.Errorf("not a valid emulator file (a JSON object with users, tokens, responses, faults): %w", err)
-	}
-	if dec.More() {
-		return Spec{}, fmt.Errorf("trailing data after the JSON object")
 	}
 	if err := s.Validate(); err != nil {
 		return Spec{}, err

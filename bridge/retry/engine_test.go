@@ -112,6 +112,17 @@ func created(id string) json.RawMessage {
 	return json.RawMessage(`{"entityType":"contact","id":"` + id + `"}`)
 }
 
+// timesOutThenCreates is a backend whose first k attempts time out (200 ms
+// CIF timeout) and whose next one creates the record id.
+func timesOutThenCreates(k int, id string) *fakeBridge {
+	return &fakeBridge{script: func(n int, attempt string, _ correlation.Attempt) (json.RawMessage, error) {
+		if n < k {
+			return nil, protocol.NewTimeoutError(200, attempt)
+		}
+		return created(id), nil
+	}}
+}
+
 func TestDelayBetweenAttempts(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -203,12 +214,7 @@ func TestLateAnswerRaces(t *testing.T) {
 		}
 	})
 	t.Run("after the reply, in any order", func(t *testing.T) {
-		fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
-			if n < 2 {
-				return nil, timeout(id)
-			}
-			return created("cccccccc-0000-4000-8000-000000000003"), nil
-		}}
+		fb := timesOutThenCreates(2, "cccccccc-0000-4000-8000-000000000003")
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
 		get := func() protocol.LedgerEntry { e, _ := l.Get(context.Background(), out.LedgerID); return e }
@@ -229,12 +235,7 @@ func TestLateAnswerRaces(t *testing.T) {
 		}
 	})
 	t.Run("acknowledged stays unless new records turn up", func(t *testing.T) {
-		fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
-			if n < 2 {
-				return nil, timeout(id)
-			}
-			return created("dddddddd-0000-4000-8000-000000000003"), nil
-		}}
+		fb := timesOutThenCreates(2, "dddddddd-0000-4000-8000-000000000003")
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
 		l.Acknowledge(context.Background(), out.LedgerID, "seen")
@@ -339,12 +340,7 @@ func TestLateUnknownIsNotCleared(t *testing.T) {
 		{"late gateway timeout", backendErr(504, 0)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBridge{script: func(n int, id string, a correlation.Attempt) (json.RawMessage, error) {
-				if n == 0 {
-					return nil, protocol.NewTimeoutError(200, id)
-				}
-				return created("eeeeeeee-0000-4000-8000-000000000002"), nil
-			}}
+			fb := timesOutThenCreates(1, "eeeeeeee-0000-4000-8000-000000000002")
 			eng, l := newEngine(t, fb)
 			out := fakeCreate(t, eng)
 			fb.late("at-1", correlation.Late{Err: tt.err, LateBy: time.Second})

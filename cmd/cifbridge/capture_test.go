@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -71,13 +71,7 @@ type widget struct {
 
 func dialWidget(t *testing.T, addr string) *widget {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+addr+protocol.PathWidget, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
+	ws := wstest.Dial(t, "ws://"+addr+protocol.PathWidget, nil)
 	return &widget{t: t, ws: ws}
 }
 
@@ -86,22 +80,11 @@ func (w *widget) call(id int, method, params string) json.RawMessage {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	idj, _ := json.Marshal(id)
-	if err := w.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, idj, method, json.RawMessage(params))); err != nil {
-		w.t.Fatalf("write: %v", err)
+	b, err := rpcCall(ctx, w.ws, idj, method, json.RawMessage(params))
+	if err != nil {
+		w.t.Fatalf("%s: %v", method, err)
 	}
-	for {
-		_, b, err := w.ws.Read(ctx)
-		if err != nil {
-			w.t.Fatalf("read: %v", err)
-		}
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-		}
-		if json.Unmarshal(b, &m) == nil && m.Method == "" && string(m.ID) == string(idj) {
-			return b
-		}
-	}
+	return b
 }
 
 func captureFiles(t *testing.T, dir string) []string {
@@ -192,11 +175,7 @@ func TestServeCaptureSessions(t *testing.T) {
 // TestServeCaptureRejectsOrphanFlags: capture flags without --capture-dir
 // are a usage error.
 func TestServeCaptureRejectsOrphanFlags(t *testing.T) {
-	err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--capture-sessions", "x"}, io.Discard, io.Discard)
-	var ue usageError
-	if err == nil || !errors.As(err, &ue) {
-		t.Fatalf("err = %v, want a usage error", err)
-	}
+	refuseServe(t, "--capture-dir", "--capture-sessions", "x")
 }
 
 // TestServeCaptureCrash builds the real binary, captures a session, SIGKILLs
@@ -243,18 +222,11 @@ func TestServeCaptureCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for {
-		_, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("frame %d: %v", n, err)
-		}
-		n++
+	frames, err := r.Rest()
+	if err != nil {
+		t.Fatalf("frame %d: %v", len(frames), err)
 	}
-	if !r.Torn() || n != 20*4 {
-		t.Errorf("read %d frames (torn %v), want 80 complete frames and a torn tail", n, r.Torn())
+	if !r.Torn() || len(frames) != 20*4 {
+		t.Errorf("read %d frames (torn %v), want 80 complete frames and a torn tail", len(frames), r.Torn())
 	}
 }

@@ -57,10 +57,7 @@ func TestChaos(t *testing.T) {
 
 	const rounds = 4
 	for round := range rounds {
-		faults := filepath.Join(dir, fmt.Sprintf("faults-%d.json", round))
-		if err := os.WriteFile(faults, chaosFaults(rng), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		faults := tempFile(t, "faults.json", string(chaosFaults(rng)))
 		d := startRetryDaemon(t, bin, "--data-dir", data, "--capture-dir", captures, "--cif-timeout", "200ms",
 			"--late-window", chaosWindow.String(), "--emulator-faults", faults)
 		// After every restart: nothing told or acknowledged is lost, and
@@ -202,24 +199,13 @@ func chaosCall(url, method, params string) (json.RawMessage, *protocol.Error, er
 		return nil, nil, err
 	}
 	defer ws.CloseNow()
-	if err := ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, json.RawMessage("1"), method, json.RawMessage(params))); err != nil {
+	b, err := rpcCall(ctx, ws, json.RawMessage("1"), method, json.RawMessage(params))
+	if err != nil {
 		return nil, nil, err
 	}
-	for {
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		var m struct {
-			ID     json.RawMessage
-			Method string
-			Result json.RawMessage
-			Error  *protocol.Error
-		}
-		if json.Unmarshal(b, &m) == nil && m.Method == "" && string(m.ID) == "1" {
-			return m.Result, m.Error, nil
-		}
-	}
+	var a rpcAnswer
+	err = json.Unmarshal(b, &a)
+	return a.Result, a.Error, err
 }
 
 // settle waits until none of the results' entries is suspected any more

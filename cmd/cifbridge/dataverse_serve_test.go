@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -74,67 +69,12 @@ func newDVOrg(t *testing.T) *dvOrg {
 
 func secretFile(t *testing.T, secret string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(p, []byte(secret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// wsCall sends one request on a fresh widget connection per test and
-// returns the reply to it.
-type wsWidget struct {
-	t  *testing.T
-	ws *websocket.Conn
-	n  int
-}
-
-func dialWS(t *testing.T, url string) *wsWidget {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
-	return &wsWidget{t: t, ws: ws}
-}
-
-func (w *wsWidget) call(method string, params any) (json.RawMessage, *protocol.Error) {
-	w.t.Helper()
-	w.n++
-	p, _ := json.Marshal(params)
-	id := json.RawMessage(fmt.Sprint(w.n))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := w.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, id, method, p)); err != nil {
-		w.t.Fatal(err)
-	}
-	for {
-		_, b, err := w.ws.Read(ctx)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		var r struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Result json.RawMessage `json:"result"`
-			Error  *protocol.Error `json:"error"`
-		}
-		if err := json.Unmarshal(b, &r); err != nil {
-			w.t.Fatal(err)
-		}
-		if r.Method == "" && string(r.ID) == string(id) {
-			return r.Result, r.Error
-		}
-	}
+	return tempFile(t, "secret", secret+"\n")
 }
 
 func TestDataverseFlagValidation(t *testing.T) {
 	o := newDVOrg(t)
 	file := secretFile(t, dvTestSecret)
-	base := []string{"serve", "--listen", "127.0.0.1:0", "--backend", "dataverse"}
 	tests := []struct {
 		name string
 		args []string
@@ -161,13 +101,7 @@ func TestDataverseFlagValidation(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			args := append(append(append([]string{}, base...), "--data-dir", t.TempDir()), tt.args...)
-			err := run(context.Background(), args, io.Discard, io.Discard)
-			var ue usageError
-			if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want a usage error naming %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), dvTestSecret) {
+			if err := refuseServe(t, tt.want, append([]string{"--backend", "dataverse"}, tt.args...)...); strings.Contains(err.Error(), dvTestSecret) {
 				t.Fatal("the error holds the secret")
 			}
 		})

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -38,13 +35,7 @@ func TestEnreachFlagValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tt.args...)
-			err := run(context.Background(), args, io.Discard, io.Discard)
-			var ue usageError
-			if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want a usage error naming %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), enTestSecret) {
+			if err := refuseServe(t, tt.want, tt.args...); strings.Contains(err.Error(), enTestSecret) {
 				t.Fatal("the error holds the secret")
 			}
 		})
@@ -134,12 +125,9 @@ func TestServeEnreachEmulator(t *testing.T) {
 // TestServeEnreachEmulatorFile loads users and canned responses from
 // --enreach-emulator-file; --enreach-user/secret sign in as another user.
 func TestServeEnreachEmulatorFile(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "enreach.json")
 	spec := `{"users":[{"id":"u-1","email":"one@example.com","password":"p","secretKey":"s1"},{"id":"u-2","email":"two@example.com","password":"p","secretKey":"` + enTestSecret + `"}],
 	  "responses":[{"method":"GET","path":"/classificationschemas","body":[{"Id":"cs-1","Name":"Sales"}]}]}`
-	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := tempFile(t, "enreach.json", spec)
 	url, _, _ := startServe(t, "--enreach-emulator-file", file, "--enreach-user", "two@example.com", "--enreach-secret-file", secretFile(t, enTestSecret))
 	w := dialWS(t, url)
 	if res, perr := w.call(protocol.MethodEnreachExecuteQuery, map[string]any{"query": "/users/me"}); perr != nil || !strings.Contains(string(res), `"Id":"u-2"`) {
@@ -159,11 +147,7 @@ func TestServeEnreachEmulatorFile(t *testing.T) {
 		{"--enreach-emulator-file", file, "--enreach-url", "https://api.example.com"},
 		{"--enreach-emulator=false", "--enreach-emulator-file", file},
 	} {
-		err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...), io.Discard, io.Discard)
-		var ue usageError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "enreach-emulator") {
-			t.Errorf("%v: got %v, want a usage error naming --enreach-emulator…", args, err)
-		}
+		refuseServe(t, "enreach-emulator", args...)
 	}
 }
 

@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 func TestLimitFlagsRefuseBadValues(t *testing.T) {
@@ -24,12 +24,7 @@ func TestLimitFlagsRefuseBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var out bytes.Buffer
-			err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tt.args...), &out, &out)
-			var ue usageError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err %v, want a usage error with %q", err, tt.want)
-			}
+			refuseServe(t, tt.want, tt.args...)
 		})
 	}
 }
@@ -40,13 +35,9 @@ func TestLimitFlagsRefuseBadValues(t *testing.T) {
 func TestServeAppliesLimits(t *testing.T) {
 	t.Setenv("CIFBRIDGE_MAX_CALL_RATE", "0.5")
 	url, _, _ := startServe(t, "--max-conns-per-ip", "1", "--call-burst", "1")
+	ws := wstest.Dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
 	_, resp, err := websocket.Dial(ctx, url, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("second connection: %v %v, want 503", err, resp)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -16,13 +14,9 @@ func TestLoadMixedFaultsMatchGroundTruth(t *testing.T) {
 	// A timeout far from both the fault latency and a loaded machine's
 	// scheduling delays: each operation is clearly on time or clearly late.
 	url := loadBridge(t, time.Second)
-	faults := filepath.Join(t.TempDir(), "faults.json")
-	const rules = `{"seed":11,"rules":[` +
-		`{"method":"createrecord","latencyMs":2000,"ratio":0.15,"error":{"status":503,"code":"0x80072321","message":"Service unavailable (injected)"}},` +
-		`{"method":"createrecord","latencyMs":2000,"ratio":0.1}]}`
-	if err := os.WriteFile(faults, []byte(rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	faults := tempFile(t, "faults.json", `{"seed":11,"rules":[`+
+		`{"method":"createrecord","latencyMs":2000,"ratio":0.15,"error":{"status":503,"code":"0x80072321","message":"Service unavailable (injected)"}},`+
+		`{"method":"createrecord","latencyMs":2000,"ratio":0.1}]}`)
 	rep := runLoadJSON(t, "--url", url, "--sessions", "4", "--rate", "150", "--duration", "1s",
 		"--mix", "createrecord=4,retrieverecord=1", "--faults", faults, "--late-wait", "8s")
 	g := rep.GroundTruth

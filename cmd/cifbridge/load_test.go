@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/loadtest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -40,14 +40,7 @@ func loadBridge(t *testing.T, timeout time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http") + protocol.PathWidget
+	return wstest.Serve(t, srv) + protocol.PathWidget
 }
 
 // runLoadJSON runs cifbridge load with args and returns the JSON report.
@@ -135,10 +128,7 @@ func TestLoadCountsMatchEmulator(t *testing.T) {
 // such create left a record nobody got an id for.
 func TestLoadTimeoutsMatchGroundTruth(t *testing.T) {
 	url := loadBridge(t, 150*time.Millisecond)
-	faults := filepath.Join(t.TempDir(), "faults.json")
-	if err := os.WriteFile(faults, []byte(`{"seed":7,"rules":[{"method":"createrecord","latencyMs":300,"ratio":0.1}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	faults := tempFile(t, "faults.json", `{"seed":7,"rules":[{"method":"createrecord","latencyMs":300,"ratio":0.1}]}`)
 	rep := runLoadJSON(t, "--url", url, "--sessions", "4", "--rate", "300", "--duration", "1s",
 		"--mix", "createrecord=4,retrieverecord=1", "--faults", faults, "--late-wait", "5s")
 	g := rep.GroundTruth
@@ -181,11 +171,8 @@ func TestLoadTimeoutsMatchGroundTruth(t *testing.T) {
 // retries after 1 s, the delayed attempts answer after 1.5-3 s).
 func TestLoadXrmLateAnswersMatchGroundTruth(t *testing.T) {
 	url, _, _ := startServe(t, "--cif-timeout", "300ms")
-	faults := filepath.Join(t.TempDir(), "faults.json")
 	const late = `"latency":{"kind":"uniform","minMs":1500,"maxMs":3000},"ratio":0.2`
-	if err := os.WriteFile(faults, []byte(`{"seed":3,"rules":[{"method":"updaterecord",`+late+`},{"method":"retrieverecord",`+late+`}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	faults := tempFile(t, "faults.json", `{"seed":3,"rules":[{"method":"updaterecord",`+late+`},{"method":"retrieverecord",`+late+`}]}`)
 	rep := runLoadJSON(t, "--url", url, "--sessions", "4", "--rate", "60", "--duration", "1500ms", "--seed-records", "5",
 		"--mix", "xrm.updateRecord=3,xrm.retrieveRecord=2", "--faults", faults)
 	g := rep.GroundTruth
@@ -260,11 +247,8 @@ func TestLoadBadInput(t *testing.T) {
 func TestLoadRetryDuplicatesMatchLedger(t *testing.T) {
 	url, _, _ := startServe(t, "--cif-timeout", "300ms")
 	dir := t.TempDir()
-	faults := filepath.Join(dir, "faults.json")
 	const late = `"latency":{"kind":"uniform","minMs":400,"maxMs":900},"ratio":0.1`
-	if err := os.WriteFile(faults, []byte(`{"seed":7,"rules":[{"method":"createrecord",`+late+`},{"method":"execute",`+late+`}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	faults := tempFile(t, "faults.json", `{"seed":7,"rules":[{"method":"createrecord",`+late+`},{"method":"execute",`+late+`}]}`)
 	html := filepath.Join(dir, "report.html")
 	rep, raw := runLoadReport(t, "--url", url, "--sessions", "4", "--rate", "60", "--duration", "2s",
 		"--mix", "xrm.createRecord=4,xrm.execute=2,createrecord=1", "--faults", faults, "--html", html)

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,10 +21,7 @@ import (
 // timeout, so the retry engine reports a possible duplicate unless the run's
 // creates are idempotent.
 func TestServePluginStatePerRun(t *testing.T) {
-	faults := filepath.Join(t.TempDir(), "faults.json")
-	if err := os.WriteFile(faults, []byte(`{"rules":[{"method":"createrecord","latencyMs":1000,"count":1}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	faults := slowFirstCreate(t, 1000)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"path":%q}`, r.URL.Path)

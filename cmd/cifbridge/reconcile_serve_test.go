@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,17 +15,8 @@ import (
 // reason, once its late window is over (at start, or by the timer the
 // start arms when the window is still open).
 func TestCrashReconciliation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildRetryBinary(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	faults := filepath.Join(dir, "faults.json")
-	if err := os.WriteFile(faults, []byte(`{"rules":[{"method":"createrecord","latencyMs":5000,"count":1}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms", "--emulator-faults", faults)
+	bin, data := crashRig(t)
+	d := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms", "--emulator-faults", slowFirstCreate(t, 5000))
 	res, rerr := retryCall(t, d.widget, protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{"lastname":"Crash"},"delay":0}`)
 	d.kill()
 	var out protocol.XrmCreateResult

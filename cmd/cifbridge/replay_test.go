@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -103,10 +103,7 @@ func TestReplayCommandLedgerNeedsBridgeLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
-	out, err := runReplayCmd("--url", "ws"+strings.TrimPrefix(hs.URL, "http")+protocol.PathWidget, "--mode", "full", "--speed", "0", goldenPath("incident.jsonl"))
+	out, err := runReplayCmd("--url", wstest.Serve(t, srv)+protocol.PathWidget, "--mode", "full", "--speed", "0", goldenPath("incident.jsonl"))
 	if !errors.Is(err, errDiverged) {
 		t.Fatalf("err = %v, want a divergence\n%s", err, out)
 	}

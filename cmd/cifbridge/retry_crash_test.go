@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -59,6 +56,23 @@ var (
 	binDir, binPath string
 	binErr          error
 )
+
+// crashRig starts a test that runs the binary against a data directory it
+// restarts on (skipped under -short): the binary and a fresh --data-dir.
+func crashRig(t *testing.T) (bin, data string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	return buildRetryBinary(t), filepath.Join(t.TempDir(), "data")
+}
+
+// slowFirstCreate writes an --emulator-faults file under which the first
+// create lands ms milliseconds after it was sent, and returns its path.
+func slowFirstCreate(t *testing.T, ms int) string {
+	t.Helper()
+	return tempFile(t, "faults.json", fmt.Sprintf(`{"rules":[{"method":"createrecord","latencyMs":%d,"count":1}]}`, ms))
+}
 
 // startRetryDaemon runs `cifbridge serve` and reads the widget URL from the
 // JSON log line that carries "widget".
@@ -131,50 +145,17 @@ func (d *retryDaemon) getJSON(t *testing.T, path string, v any) int {
 // reply, skipping notifications.
 func retryCall(t *testing.T, url, method, params string) (json.RawMessage, *protocol.Error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	if err := ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, json.RawMessage("1"), method, json.RawMessage(params))); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Result json.RawMessage `json:"result"`
-			Error  *protocol.Error `json:"error"`
-		}
-		if json.Unmarshal(b, &m) == nil && m.Method == "" && string(m.ID) == "1" {
-			return m.Result, m.Error
-		}
-	}
+	return dialWS(t, url).call(method, json.RawMessage(params))
 }
 
 // TestRetryLedgerSurvivesSIGKILL provokes a suspected create on the real
 // daemon, kills it with SIGKILL right after the widget got the result, and
 // finds the entry intact after a restart on the same --data-dir.
 func TestRetryLedgerSurvivesSIGKILL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildRetryBinary(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	faults := filepath.Join(dir, "faults.json")
+	bin, data := crashRig(t)
 	// The first create lands at 5 s, long after the kill: the entry must
 	// still say suspected after the restart.
-	if err := os.WriteFile(faults, []byte(`{"rules":[{"method":"createrecord","latencyMs":5000,"count":1}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms", "--emulator-faults", faults)
+	d := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms", "--emulator-faults", slowFirstCreate(t, 5000))
 	res, rerr := retryCall(t, d.widget, protocol.MethodXrmCreateRecord, `{"entityLogicalName":"contact","data":{"lastname":"Crash"},"delay":0}`)
 	d.kill() // SIGKILL right after the result
 	if rerr != nil {
@@ -217,11 +198,8 @@ func TestRetryLedgerSurvivesSIGKILL(t *testing.T) {
 // TestRetryServeWiring checks the plug-in's wiring on the real binary: bad REST input
 // is a clear 400 and --idempotent-creates is accepted.
 func TestRetryServeWiring(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildRetryBinary(t)
-	d := startRetryDaemon(t, bin, "--data-dir", t.TempDir(), "--idempotent-creates")
+	bin, data := crashRig(t)
+	d := startRetryDaemon(t, bin, "--data-dir", data, "--idempotent-creates")
 	var body struct {
 		Error struct {
 			Code    int

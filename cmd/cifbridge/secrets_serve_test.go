@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/internal/redact"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // The daemon's own secrets never reach a capture, in any encoding, even in
@@ -46,12 +47,9 @@ func TestServeCaptureScrubsConfiguredSecrets(t *testing.T) {
 func TestServeLogsScrubConfiguredSecrets(t *testing.T) {
 	const tok = `h"o>st-SECRET-2`
 	url, logs, stop := startServe(t, "--host-token", tok)
+	ws := wstest.Dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	client, _ := json.Marshal(tok + " " + base64.StdEncoding.EncodeToString([]byte(tok)))
 	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"bridge.hello","params":{"client":`+string(client)+`}}`)); err != nil {
 		t.Fatal(err)

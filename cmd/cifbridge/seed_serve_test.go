@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,10 +36,7 @@ func TestServeBuiltinSeed(t *testing.T) {
 	if got := search(url, "+358401234567"); len(got) != 0 {
 		t.Fatalf("--emulator-seed none: %v", got)
 	}
-	file := filepath.Join(t.TempDir(), "seed.json")
-	if err := os.WriteFile(file, []byte(`{"contact":[{"firstname":"Linus","lastname":"Own","mobilephone":"+358401234567"}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := tempFile(t, "seed.json", `{"contact":[{"firstname":"Linus","lastname":"Own","mobilephone":"+358401234567"}]}`)
 	url, _, _ = startServe(t, "--emulator-seed", file)
 	if got := search(url, "+358401234567"); len(got) != 1 || got["0"]["fullname"] != "Linus Own" {
 		t.Fatalf("--emulator-seed file: %v", got)

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and localhost
@@ -109,13 +111,9 @@ func TestServeTLSHostPage(t *testing.T) {
 		t.Fatalf("host page: %d\n%s", res.StatusCode, body)
 	}
 
+	ws := wstest.Dial(t, url, &websocket.DialOptions{HTTPClient: hc, Subprotocols: []string{"cifbridge.v1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc, Subprotocols: []string{"cifbridge.v1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
 	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -158,16 +156,7 @@ func TestServeTLSAndTrustedOriginsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tt.args...)
-			err := run(context.Background(), args, &out, &out)
-			var ue usageError
-			if !errors.As(err, &ue) {
-				t.Fatalf("err %v, want a usage error", err)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q lacks %q", err, tt.want)
-			}
+			refuseServe(t, tt.want, tt.args...)
 		})
 	}
 }

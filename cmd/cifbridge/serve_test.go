@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // logBuffer is a buffer safe for the logger and the test to share.
@@ -72,13 +73,9 @@ func startServe(t *testing.T, args ...string) (url string, logs *logBuffer, stop
 // its defaults, connect a plain WebSocket, create and retrieve a contact.
 func TestServeNewUser(t *testing.T) {
 	url, logs, stop := startServe(t)
+	ws := wstest.Dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
 	rpc := func(msg string) map[string]any {
 		if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 			t.Fatal(err)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -20,25 +19,12 @@ import (
 // (the -32007 says delivered, the -32005 names a ledger entry), and the
 // entry is on disk as suspected before the process exits.
 func TestShutdownRecordsDeliveredCreate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildRetryBinary(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	faults := filepath.Join(dir, "faults.json")
-	if err := os.WriteFile(faults, []byte(`{"rules":[{"method":"createrecord","latencyMs":30000,"count":1}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startRetryDaemon(t, bin, "--data-dir", data, "--drain-timeout", "200ms", "--emulator-faults", faults)
+	bin, data := crashRig(t)
+	d := startRetryDaemon(t, bin, "--data-dir", data, "--drain-timeout", "200ms", "--emulator-faults", slowFirstCreate(t, 30000))
 
+	ws := wstest.Dial(t, d.widget, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, d.widget, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
 	req := protocol.AppendRequest(nil, json.RawMessage("1"), protocol.MethodXrmCreateRecord, json.RawMessage(`{"entityLogicalName":"contact","data":{"lastname":"Term"}}`))
 	if err := ws.Write(ctx, websocket.MessageText, req); err != nil {
 		t.Fatal(err)

@@ -5,28 +5,24 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // TestServeWorkspaceTemplates: a templates file adds a notification
 // template that a widget then uses; the agent's GET shows it.
 func TestServeWorkspaceTemplates(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "templates.json")
-	os.WriteFile(file, []byte(`{"maxSessions":2,"notificationTemplates":[{"name":"vip_call","title":"VIP {customer}","autoAccept":true}]}`), 0o600)
+	file := tempFile(t, "templates.json", `{"maxSessions":2,"notificationTemplates":[{"name":"vip_call","title":"VIP {customer}","autoAccept":true}]}`)
 	url, _, _ := startServe(t, "--workspace-templates", file, "--notimeout-limit", "1m")
+	ws := wstest.Dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
 	rpc := func(msg string) string {
 		ws.Write(ctx, websocket.MessageText, []byte(msg))
 		_, b, err := ws.Read(ctx)
@@ -63,8 +59,7 @@ func TestServeWorkspaceTemplates(t *testing.T) {
 }
 
 func TestServeWorkspaceFlagErrors(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.json")
-	os.WriteFile(bad, []byte(`{"sessionTemplates":[{"name":"x","anchorTab":"nope"}]}`), 0o600)
+	bad := tempFile(t, "bad.json", `{"sessionTemplates":[{"name":"x","anchorTab":"nope"}]}`)
 	for _, tt := range []struct {
 		args []string
 		want string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/internal/httpjson"
@@ -28,6 +29,66 @@ func TestWriteAndError(t *testing.T) {
 		var body struct{ Error protocol.Error }
 		if json.Unmarshal(rec.Body.Bytes(), &body) != nil || rec.Code != 400 || body.Error.Code == 0 || body.Error.Message == "" {
 			t.Fatalf("error %v: %d %q", err, rec.Code, rec.Body)
+		}
+	}
+}
+
+// TestReadStrict: a body is read into its value, or refused with the status
+// and a message that names what was read and what was wrong.
+func TestReadStrict(t *testing.T) {
+	type body struct {
+		N int `json:"n"`
+	}
+	tests := []struct {
+		name, in   string
+		wantStatus int
+		wantMsg    string
+	}{
+		{"ok", `{"n":3}`, 0, ""},
+		{"unknown field", `{"n":3,"m":1}`, 400, `the thing must be JSON like {"n":1}: json: unknown field "m"`},
+		{"trailing data", `{"n":3} {}`, 400, "trailing data after the JSON value"},
+		{"not JSON", `n=3`, 400, "the thing must be JSON like"},
+		{"too large", `{"n":` + strings.Repeat("1", 64) + `}`, 413, "the thing is larger than 32 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			var v body
+			ok := httpjson.ReadStrict(rec, httptest.NewRequest("PUT", "/", strings.NewReader(tt.in)), &v, 32, "the thing", `{"n":1}`)
+			if tt.wantStatus == 0 {
+				if !ok || v.N != 3 || rec.Body.Len() != 0 {
+					t.Fatalf("read %v %+v, answered %d %q", ok, v, rec.Code, rec.Body)
+				}
+				return
+			}
+			var got struct{ Error protocol.Error }
+			if ok || rec.Code != tt.wantStatus || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got.Error.Code != protocol.CodeInvalidParams || !strings.Contains(got.Error.Message, tt.wantMsg) {
+				t.Fatalf("read %v, answered %d %q; want %d naming %q", ok, rec.Code, rec.Body, tt.wantStatus, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestFallback: a known path with another method is 405 naming the methods
+// (and Allow); an unknown path is 404 naming what the API serves.
+func TestFallback(t *testing.T) {
+	h := httpjson.Fallback("test admin", map[string]string{"/a": "GET, PUT", "/b": "POST"}, "/a", "/b")
+	tests := []struct {
+		method, path string
+		status       int
+		code         int64
+		allow, msg   string
+	}{
+		{"POST", "/a", 405, protocol.CodeInvalidRequest, "GET, PUT", "/a does not serve POST: use GET, PUT"},
+		{"GET", "/b/", 405, protocol.CodeInvalidRequest, "POST", "/b does not serve GET: use POST"},
+		{"GET", "/c", 404, protocol.CodeMethodNotFound, "", "no test admin endpoint /c: it serves /a and /b"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		var got struct{ Error protocol.Error }
+		if json.Unmarshal(rec.Body.Bytes(), &got) != nil || rec.Code != tt.status || got.Error.Code != tt.code || got.Error.Message != tt.msg || rec.Header().Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d Allow %q %q; want %d Allow %q %q", tt.method, tt.path, rec.Code, rec.Header().Get("Allow"), rec.Body, tt.status, tt.allow, tt.msg)
 		}
 	}
 }

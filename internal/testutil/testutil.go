@@ -1,9 +1,10 @@
 // Package testutil holds the small helpers the tests share: a log
 // sink that is safe for concurrent writers and a check that no secret
-// reached a log line, an error or a capture, and an in-memory listener for
-// running a bridge inside a testing/synctest bubble.
+// reached a log line, an error or a capture, a check of an error's JSON-RPC
+// code, and an in-memory listener for running a bridge inside a
+// testing/synctest bubble.
 //
-// Entry points: Buffer, NoSecrets, SortedKeys, PipeListener.
+// Entry points: Buffer, NoSecrets, SortedKeys, WantCode, PipeListener.
 package testutil
 
 import (
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Buffer is an io.Writer for a logger that many goroutines write to; String
@@ -52,4 +55,15 @@ func SortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// WantCode fails the test unless err is an error with the JSON-RPC code
+// (protocol.AsError) and returns it as a *protocol.Error.
+func WantCode(t testing.TB, err error, code int64) *protocol.Error {
+	t.Helper()
+	pe := protocol.AsError(err)
+	if err == nil || pe.Code != code {
+		t.Fatalf("got %v, want code %d", err, code)
+	}
+	return pe
 }

@@ -3,10 +3,12 @@ package testutil_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/internal/testutil"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 func TestBufferConcurrentWrites(t *testing.T) {
@@ -37,5 +39,13 @@ func TestNoSecrets(t *testing.T) {
 func TestSortedKeys(t *testing.T) {
 	if got := testutil.SortedKeys(map[string]any{"b": 1, "a": 2}); !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// TestWantCode: the error with the code is returned as a *protocol.Error.
+func TestWantCode(t *testing.T) {
+	pe := testutil.WantCode(t, protocol.InvalidParams("bad %s", "x"), protocol.CodeInvalidParams)
+	if !strings.Contains(pe.Message, "bad x") {
+		t.Fatalf("returned %+v", pe)
 	}
 }
