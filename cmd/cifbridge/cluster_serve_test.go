@@ -368,3 +368,69 @@ func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
 		t.Fatalf("the host peer did not get A's session id: %s; A's sessions %s", out, sessions)
 	}
 }
+
+// A widget resumes its session on another node with its resume token: the
+// session moves (same id and token), the old node closes its socket with
+// 4001 and forgets the session; a wrong token is -32004 and moves nothing.
+func TestServeClusterSessionMoves(t *testing.T) {
+	routeA, routeB := freeAddr(t), freeAddr(t)
+	aURL, _, _ := startServe(t, "--node-id", "a", "--cluster-listen", routeA, "--cluster-peers", routeB)
+	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "cluster", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	waitReady(t, httpBase(bURL))
+
+	wa := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
+	var hello struct {
+		Result protocol.HelloResult `json:"result"`
+	}
+	if err := json.Unmarshal(wa.call(1, "bridge.hello", `{}`), &hello); err != nil || hello.Result.Session == "" || hello.Result.ResumeToken == "" {
+		t.Fatalf("hello on A: %+v", hello)
+	}
+	id, token := hello.Result.Session, hello.Result.ResumeToken
+
+	wb := dialWidget(t, strings.TrimPrefix(httpBase(bURL), "http://"))
+	var refused struct {
+		Error *protocol.Error `json:"error"`
+	}
+	// Routes announce A's subscriptions asynchronously: until they are
+	// known, B sees no holder and would start a new session, so wait for
+	// the cluster listing to show A first.
+	for range 100 {
+		_, body := getBody(t, httpBase(bURL)+"/api/v1/cluster/sessions?timeoutMs=300")
+		if strings.Contains(body, id) {
+			break
+		}
+	}
+	if err := json.Unmarshal(wb.call(1, "bridge.hello", `{"session":"`+id+`","resumeToken":"wrong"}`), &refused); err != nil || refused.Error == nil || refused.Error.Code != protocol.CodeUnauthorized {
+		t.Fatalf("resume on B with a wrong token: %+v", refused.Error)
+	}
+	if _, body := getBody(t, httpBase(aURL)+"/api/v1/sessions"); !strings.Contains(body, id) {
+		t.Fatalf("a refused resume moved the session off A: %s", body)
+	}
+
+	var moved struct {
+		Result protocol.HelloResult `json:"result"`
+	}
+	if err := json.Unmarshal(wb.call(2, "bridge.hello", `{"session":"`+id+`","resumeToken":"`+token+`"}`), &moved); err != nil ||
+		moved.Result.Session != id || moved.Result.ResumeToken != token || !moved.Result.Resumed {
+		t.Fatalf("resume on B: %+v", moved.Result)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := wa.ws.Read(ctx); err != nil {
+			if websocket.CloseStatus(err) != protocol.CloseSessionMoved {
+				t.Fatalf("A's widget socket: %v, want close 4001", err)
+			}
+			break
+		}
+	}
+	if _, body := getBody(t, httpBase(aURL)+"/api/v1/sessions"); strings.Contains(body, id) {
+		t.Fatalf("A still holds the moved session: %s", body)
+	}
+	if _, body := getBody(t, httpBase(bURL)+"/api/v1/sessions"); !strings.Contains(body, id) {
+		t.Fatalf("B does not hold the moved session: %s", body)
+	}
+	if out := wb.call(3, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Moved"}}`); !strings.Contains(string(out), `"result"`) {
+		t.Fatalf("create on B after the move: %s", out)
+	}
+}

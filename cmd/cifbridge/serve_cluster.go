@@ -95,6 +95,7 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	// raised there; start fills in this node's side.
 	p.events = &cluster.Events{Router: p.router, Node: id, Log: env.Log.With().Str("component", "cluster").Logger(), Metrics: p.metrics}
 	env.Config.EventFallback = p.events.Raise
+	env.Config.ResumeElsewhere = p.events.Resume
 	switch env.Flags.backend {
 	case "cluster":
 		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
@@ -228,6 +229,7 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 		srv := env.Server
 		p.events.Has = func(session string) bool { return srv.Session(session) != nil }
 		p.events.RaiseLocal = srv.RaiseLocalEvent
+		p.events.Release = srv.ReleaseSession
 		if p.stopEvents, err = p.events.Serve(); err != nil {
 			return err
 		}
