@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,6 +166,11 @@ func (p *clusterPlugin) embed(env *serveEnv) error {
 	for _, peer := range strings.Split(p.peers, ",") {
 		if peer = strings.TrimSpace(peer); peer != "" {
 			peers = append(peers, peer)
+		}
+	}
+	if h, _, err := net.SplitHostPort(p.listen); err == nil {
+		if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
+			env.Log.Warn().Str("clusterListen", p.listen).Msg("cluster routes are neither authenticated nor encrypted: whoever reaches --cluster-listen joins the cluster (calls its backend, moves sessions); keep it on a private network")
 		}
 	}
 	store := filepath.Join(env.Flags.dataDir, "nats")
