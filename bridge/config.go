@@ -36,6 +36,8 @@ type Config struct {
 	// (Server.ReleaseSession there); the session then lives here with the
 	// same id and token.
 	ResumeElsewhere func(ctx context.Context, session, token string) (found bool, err error)
+	// ClusterStatus, when set, fills /api/v1/status's "cluster" (the nodes).
+	ClusterStatus func(ctx context.Context) *protocol.ClusterStatus
 	// EventFallback, when set, raises the events of sessions this node does
 	// not hold (a cluster: on the node whose widget holds the session).
 	EventFallback func(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error)

@@ -198,7 +198,9 @@ func TestServeClusterTwoNodes(t *testing.T) {
 
 	_, status := getBody(t, a+"/api/v1/status")
 	var st protocol.Status
-	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Node != "node-a" || st.Backend != "cluster" {
+	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Node != "node-a" || st.Backend != "cluster" ||
+		st.Cluster == nil || len(st.Cluster.Nodes) != 2 || st.Cluster.Nodes[0].Node != "node-a" || st.Cluster.Nodes[1].Node != "node-c" ||
+		st.Cluster.Nodes[1].Backend != "emulator" || len(st.Cluster.Missing) != 0 {
 		t.Fatalf("A's status: %s", status)
 	}
 	if _, metrics := getBody(t, a+"/metrics"); !strings.Contains(metrics, `cifbridge_sessions{node="node-a"}`) ||
@@ -259,7 +261,7 @@ func TestServeClusterFlagsBadInput(t *testing.T) {
 func TestServeSingleNodeHasNoNode(t *testing.T) {
 	url, _, _ := startServe(t)
 	_, status := getBody(t, httpBase(url)+"/api/v1/status")
-	if strings.Contains(status, `"node"`) {
+	if strings.Contains(status, `"node"`) || strings.Contains(status, `"cluster"`) {
 		t.Fatalf("single-node status names a node: %s", status)
 	}
 	if _, metrics := getBody(t, httpBase(url)+"/metrics"); strings.Contains(metrics, `node="`) {

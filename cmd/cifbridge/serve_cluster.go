@@ -40,6 +40,7 @@ type clusterPlugin struct {
 	router        *cluster.NATS
 	metrics       *cluster.Metrics
 	stopServe     func()
+	dir           *cluster.Directory
 	stopDirectory func()
 	events        *cluster.Events
 	stopEvents    func()
@@ -97,6 +98,11 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	p.events = &cluster.Events{Router: p.router, Node: id, Log: env.Log.With().Str("component", "cluster").Logger(), Metrics: p.metrics}
 	env.Config.EventFallback = p.events.Raise
 	env.Config.ResumeElsewhere = p.events.Resume
+	// The nodes in /api/v1/status and every node's sessions in
+	// /api/v1/cluster/sessions; start gives it this node's sessions.
+	p.dir = &cluster.Directory{Router: p.router, Node: id, Backend: env.Flags.backend, Version: version,
+		Log: env.Log.With().Str("component", "cluster").Logger()}
+	env.Config.ClusterStatus = p.dir.Status
 	switch env.Flags.backend {
 	case "cluster":
 		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
@@ -224,14 +230,13 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 			return err
 		}
 		// GET /api/v1/cluster/sessions: every node's sessions.
-		dir := &cluster.Directory{Router: p.router, Node: p.node, Backend: env.Flags.backend, Version: version,
-			Local: env.Server.SessionList, Log: env.Log.With().Str("component", "cluster").Logger()}
-		stop, err := dir.Serve()
+		p.dir.Local = env.Server.SessionList
+		stop, err := p.dir.Serve()
 		if err != nil {
 			return err
 		}
 		p.stopDirectory = stop
-		env.Server.Mount("GET /api/v1/cluster/sessions", dir.Handler())
+		env.Server.Mount("GET /api/v1/cluster/sessions", p.dir.Handler())
 		srv := env.Server
 		p.events.Has = func(session string) bool { return srv.Session(session) != nil }
 		p.events.RaiseLocal = srv.RaiseLocalEvent
