@@ -176,11 +176,15 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, protocol.Status{
+	st := protocol.Status{
 		Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile, Node: s.cfg.Node,
 		Sessions: s.sessions.count(), Hosts: s.hosts.count(), Correlation: s.table.Stats(), Draining: s.draining.Load(),
 		Security: s.Security(),
-	})
+	}
+	if s.cfg.ClusterStatus != nil {
+		st.Cluster = s.cfg.ClusterStatus(r.Context())
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 // postEvent raises an event to a session and answers with the widget's

@@ -29,6 +29,14 @@ type Config struct {
 	// OnHostsChanged, when set, is called after a host peer registered or
 	// went away (Server.HostSessions tells what is served now).
 	OnHostsChanged func()
+	// ResumeElsewhere, when set, is asked by a bridge.hello resuming a
+	// session this node does not hold: found true when another node held
+	// it, checked the resume token (else err, -32004) and gave it up
+	// (Server.ReleaseSession there); the session then lives here with the
+	// same id and token.
+	ResumeElsewhere func(ctx context.Context, session, token string) (found bool, err error)
+	// ClusterStatus, when set, fills /api/v1/status's "cluster" (the nodes).
+	ClusterStatus func(ctx context.Context) *protocol.ClusterStatus
 	// EventFallback, when set, raises the events of sessions this node does
 	// not hold (a cluster: on the node whose widget holds the session).
 	EventFallback func(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error)

@@ -161,6 +161,53 @@ func (r *sessions) take(id, token, profile string, timeout time.Duration, c *rpc
 	return s, true, moved, nil
 }
 
+// adopt registers session id, which moved here from another node with its
+// resume token, with c attached. It returns nil when id is live here
+// already (take serves it then).
+func (r *sessions) adopt(id, token, profile string, timeout time.Duration, c *rpcconn.Conn) *Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[id] != nil {
+		return nil
+	}
+	s := &Session{ID: id, Created: time.Now(), resumeToken: token, profile: profile, timeout: timeout}
+	s.conns = []*rpcconn.Conn{c}
+	r.m[id] = s
+	return s
+}
+
+// release gives session id up to another node that a widget resumed it
+// on: with the right token the session is forgotten here (onGone runs)
+// and its connections are returned for the caller to close; a wrong token
+// is -32004 and changes nothing; an unknown id is found false.
+func (r *sessions) release(id, token string) (conns []*rpcconn.Conn, found bool, err error) {
+	r.mu.Lock()
+	s := r.m[id]
+	if s == nil {
+		r.mu.Unlock()
+		return nil, false, nil
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(s.resumeToken)) != 1 {
+		r.mu.Unlock()
+		return nil, true, errResume(id)
+	}
+	delete(r.m, id)
+	s.mu.Lock()
+	conns = s.conns
+	s.conns = nil
+	s.gen++
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	s.mu.Unlock()
+	r.mu.Unlock()
+	if r.onGone != nil {
+		r.onGone(s)
+	}
+	return conns, true, nil
+}
+
 // detach removes c from s; a session left without connections expires after
 // the resume window (at once when drop is true).
 func (r *sessions) detach(s *Session, c *rpcconn.Conn, drop bool) {

@@ -142,20 +142,31 @@ func (wc *widgetConn) hello(m *protocol.Message) (json.RawMessage, error) {
 	}
 	sess, resumed := cur, false
 	if p.Session != "" && p.Session != cur.ID {
-		var moved []*rpcconn.Conn
-		sess, resumed, moved, err = wc.s.sessions.take(p.Session, p.ResumeToken, profile, timeout, wc.conn)
+		adopted, err := wc.resumeElsewhere(p, profile, timeout)
 		if err != nil {
-			wc.s.log.Warn().Str("session", p.Session).Str("current", cur.ID).Bool("tokenGiven", p.ResumeToken != "").
-				Msg("refused to resume a session without its resume token")
 			return nil, err
 		}
-		wc.sess.Store(sess)
-		wc.s.sessions.detach(cur, wc.conn, true)
-		for _, old := range moved {
-			old.Close(protocol.CloseSessionMoved, "session "+sess.ID+" was resumed by another connection")
-		}
-		if len(moved) > 0 {
-			wc.s.log.Info().Str("session", sess.ID).Int("closed", len(moved)).Msg("session moved to a new connection; the old one is closed with 4001")
+		if adopted != nil {
+			sess, resumed = adopted, true
+			wc.sess.Store(sess)
+			wc.s.sessions.detach(cur, wc.conn, true)
+			wc.s.log.Info().Str("session", sess.ID).Msg("session moved here from another node of the cluster")
+		} else {
+			var moved []*rpcconn.Conn
+			sess, resumed, moved, err = wc.s.sessions.take(p.Session, p.ResumeToken, profile, timeout, wc.conn)
+			if err != nil {
+				wc.s.log.Warn().Str("session", p.Session).Str("current", cur.ID).Bool("tokenGiven", p.ResumeToken != "").
+					Msg("refused to resume a session without its resume token")
+				return nil, err
+			}
+			wc.sess.Store(sess)
+			wc.s.sessions.detach(cur, wc.conn, true)
+			for _, old := range moved {
+				old.Close(protocol.CloseSessionMoved, "session "+sess.ID+" was resumed by another connection")
+			}
+			if len(moved) > 0 {
+				wc.s.log.Info().Str("session", sess.ID).Int("closed", len(moved)).Msg("session moved to a new connection; the old one is closed with 4001")
+			}
 		}
 	}
 	sess.mu.Lock()
@@ -170,4 +181,38 @@ func (wc *widgetConn) hello(m *protocol.Message) (json.RawMessage, error) {
 	wc.s.log.Info().Str("session", sess.ID).Str("profile", profile).Bool("resumed", resumed).Str("client", logcap.Str(p.Client)).Msg("hello")
 	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(),
 		Version: wc.s.cfg.Version, Resumed: resumed, ResumeToken: sess.resumeToken})
+}
+
+// resumeElsewhere moves session p.Session here from the node of the
+// cluster that holds it (Config.ResumeElsewhere), which checks the resume
+// token and closes its own connections: the adopted session, or nil when
+// no other node holds it (or this one does) and take decides.
+func (wc *widgetConn) resumeElsewhere(p protocol.HelloParams, profile string, timeout time.Duration) (*Session, error) {
+	hook := wc.s.cfg.ResumeElsewhere
+	if hook == nil || wc.s.sessions.get(p.Session) != nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(wc.s.base, 5*time.Second)
+	defer cancel()
+	found, err := hook(ctx, p.Session, p.ResumeToken)
+	if err != nil || !found {
+		return nil, err
+	}
+	return wc.s.sessions.adopt(p.Session, p.ResumeToken, profile, timeout, wc.conn), nil
+}
+
+// ReleaseSession gives a session of this node up to another node of the
+// cluster that its widget resumed it on: with the right resume token the
+// session is forgotten here and its connections are closed with 4001
+// (CloseSessionMoved); a wrong token is -32004. found is false when this
+// node does not hold the session.
+func (s *Server) ReleaseSession(session, token string) (found bool, err error) {
+	conns, found, err := s.sessions.release(session, token)
+	for _, c := range conns {
+		c.Close(protocol.CloseSessionMoved, "session "+session+" was resumed on another node")
+	}
+	if len(conns) > 0 {
+		s.log.Info().Str("session", session).Int("closed", len(conns)).Msg("session moved to another node; its connections here are closed with 4001")
+	}
+	return found, err
 }

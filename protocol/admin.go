@@ -118,6 +118,8 @@ type Status struct {
 	Sessions int            `json:"sessions"`
 	Version  string         `json:"version"`
 	Security SecurityStatus `json:"security"`
+	// Cluster lists the nodes of a cluster (absent on a single node).
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // SecurityStatus is what /api/v1/status says of access control.

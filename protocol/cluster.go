@@ -28,3 +28,11 @@ type ClusterNode struct {
 	Version  string `json:"version"`
 	Sessions int    `json:"sessions"`
 }
+
+// ClusterStatus is the "cluster" member of /api/v1/status on a cluster
+// node: the nodes that answered a short gather, and those seen before that
+// did not.
+type ClusterStatus struct {
+	Nodes   []ClusterNode `json:"nodes"`
+	Missing []string      `json:"missing"`
+}

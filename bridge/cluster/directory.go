@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,9 +54,13 @@ type Directory struct {
 	known map[string]time.Time // node → last answer
 }
 
-// Serve answers other nodes' gathers with this node's sessions.
+// NodesService is gathered from every node for the list of nodes.
+const NodesService = "nodes"
+
+// Serve answers other nodes' gathers with this node's sessions, and with
+// this node's summary for the list of nodes.
 func (d *Directory) Serve() (stop func(), err error) {
-	return d.Router.ServeAll(SessionsService, func(ctx context.Context, _ []byte) []byte {
+	stopSessions, err := d.Router.ServeAll(SessionsService, func(ctx context.Context, _ []byte) []byte {
 		b, err := json.Marshal(nodeSessions{Node: d.Node, Backend: d.Backend, Version: d.Version, Sessions: d.Local()})
 		if err != nil {
 			d.Log.Error().Err(err).Msg("cluster: encode this node's sessions")
@@ -63,6 +68,80 @@ func (d *Directory) Serve() (stop func(), err error) {
 		}
 		return b
 	})
+	if err != nil {
+		return nil, err
+	}
+	stopNodes, err := d.Router.ServeAll(NodesService, func(ctx context.Context, _ []byte) []byte {
+		b, _ := json.Marshal(protocol.ClusterNode{Node: d.Node, Backend: d.Backend, Version: d.Version, Sessions: len(d.Local().Sessions)})
+		return b
+	})
+	if err != nil {
+		stopSessions()
+		return nil, err
+	}
+	return func() { stopSessions(); stopNodes() }, nil
+}
+
+// want returns how many nodes a gather waits for (those seen lately),
+// forgetting the ones not seen for forgetNodeAfter.
+func (d *Directory) want(now time.Time) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.known == nil {
+		d.known = map[string]time.Time{}
+	}
+	for n, seen := range d.known {
+		if now.Sub(seen) > forgetNodeAfter {
+			delete(d.known, n)
+		}
+	}
+	return len(d.known)
+}
+
+// seen records the nodes that answered at now and returns, sorted, the
+// known ones that did not.
+func (d *Directory) seen(now time.Time, answered map[string]bool) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	missing := []string{}
+	for n := range d.known {
+		if !answered[n] {
+			missing = append(missing, n)
+		}
+	}
+	for n := range answered {
+		d.known[n] = now
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+// Status gathers the list of nodes for /api/v1/status.
+func (d *Directory) Status(ctx context.Context) *protocol.ClusterStatus {
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultGatherTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	now := time.Now()
+	answers, err := d.Router.Gather(ctx, NodesService, nil, d.want(now))
+	if err != nil {
+		d.Log.Warn().Err(err).Msg("cluster: gather nodes")
+	}
+	out := &protocol.ClusterStatus{Nodes: []protocol.ClusterNode{}}
+	answered := map[string]bool{}
+	for _, a := range answers {
+		var n protocol.ClusterNode
+		if json.Unmarshal(a, &n) != nil || n.Node == "" || answered[n.Node] {
+			continue
+		}
+		answered[n.Node] = true
+		out.Nodes = append(out.Nodes, n)
+	}
+	slices.SortFunc(out.Nodes, func(a, b protocol.ClusterNode) int { return strings.Compare(a.Node, b.Node) })
+	out.Missing = d.seen(now, answered)
+	return out
 }
 
 // Sessions gathers every node's sessions within timeout (0: d.Timeout).
@@ -76,17 +155,7 @@ func (d *Directory) Sessions(ctx context.Context, timeout time.Duration) protoco
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	now := time.Now()
-	d.mu.Lock()
-	if d.known == nil {
-		d.known = map[string]time.Time{}
-	}
-	for n, seen := range d.known {
-		if now.Sub(seen) > forgetNodeAfter {
-			delete(d.known, n)
-		}
-	}
-	want := len(d.known)
-	d.mu.Unlock()
+	want := d.want(now)
 	out := protocol.ClusterSessions{Sessions: []protocol.ClusterSession{}, Nodes: []protocol.ClusterNode{}, Missing: []string{},
 		TimeoutMs: timeout.Milliseconds()}
 	answers, err := d.Router.Gather(ctx, SessionsService, nil, want)
@@ -101,22 +170,16 @@ func (d *Directory) Sessions(ctx context.Context, timeout time.Duration) protoco
 		}
 		byNode[ns.Node] = ns
 	}
-	d.mu.Lock()
-	for n := range d.known {
-		if _, ok := byNode[n]; !ok {
-			out.Missing = append(out.Missing, n)
-		}
-	}
+	answered := map[string]bool{}
 	for n := range byNode {
-		d.known[n] = now
+		answered[n] = true
 	}
-	d.mu.Unlock()
+	out.Missing = d.seen(now, answered)
 	names := make([]string, 0, len(byNode))
 	for n := range byNode {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	slices.Sort(out.Missing)
 	for _, n := range names {
 		ns := byNode[n]
 		out.Nodes = append(out.Nodes, protocol.ClusterNode{Node: n, Backend: ns.Backend, Version: ns.Version, Sessions: len(ns.Sessions.Sessions)})

@@ -63,6 +63,11 @@ func TestDirectoryGathersEveryNode(t *testing.T) {
 			t.Fatalf("missing %v", got.Missing)
 		}
 
+		st := a.Status(context.Background())
+		if len(st.Nodes) != 2 || st.Nodes[0].Node != "A" || st.Nodes[1].Node != "C" || st.Nodes[1].Sessions != 1 || len(st.Missing) != 0 {
+			t.Fatalf("status %+v", st)
+		}
+
 		stopC()
 		for range 50 { // until C's unsubscription reached A
 			got = a.Sessions(context.Background(), 200*time.Millisecond)
@@ -72,6 +77,9 @@ func TestDirectoryGathersEveryNode(t *testing.T) {
 		}
 		if len(got.Nodes) != 1 || len(got.Missing) != 1 || got.Missing[0] != "C" || len(got.Sessions) != 2 {
 			t.Fatalf("after C stopped: nodes %+v, missing %v, %d sessions", got.Nodes, got.Missing, len(got.Sessions))
+		}
+		if st := a.Status(context.Background()); len(st.Nodes) != 1 || len(st.Missing) != 1 || st.Missing[0] != "C" {
+			t.Fatalf("status after C stopped: %+v", st)
 		}
 	})
 }

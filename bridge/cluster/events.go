@@ -28,6 +28,7 @@ const maxEventWait = 3 * time.Minute
 
 type eventRequest struct {
 	Session   string          `json:"session"`
+	Token     string          `json:"resumeToken,omitempty"` // a release's
 	EventType string          `json:"eventType,omitempty"`
 	EventData json.RawMessage `json:"eventData,omitempty"`
 }
@@ -42,7 +43,11 @@ type Events struct {
 	Has func(session string) bool
 	// RaiseLocal raises an event on this node's session
 	// (bridge.Server.RaiseLocalEvent).
-	RaiseLocal    func(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error)
+	RaiseLocal func(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error)
+	// Release gives a session of this node up to another node its widget
+	// resumed it on (bridge.Server.ReleaseSession); nil: sessions do not
+	// move.
+	Release       func(session, token string) (found bool, err error)
 	LookupTimeout time.Duration // DefaultLookupTimeout unless set
 	Log           zerolog.Logger
 	Metrics       *Metrics // when set, counts the events sent (kind "event")
@@ -80,7 +85,66 @@ func (e *Events) Serve() (stop func(), err error) {
 		stopWho()
 		return nil, err
 	}
-	return func() { stopWho(); stopEvents() }, nil
+	stopRelease := func() {}
+	if e.Release != nil {
+		stopRelease, err = e.Router.Serve(NodeReleaseService(e.Node), func(ctx context.Context, in []byte) []byte {
+			rep := reply{Node: e.Node}
+			var req eventRequest
+			if err := json.Unmarshal(in, &req); err != nil {
+				rep.Error = protocol.NewError(protocol.CodeInvalidRequest, "cluster release cannot be decoded: "+err.Error(), nil)
+				return encodeReply(rep)
+			}
+			found, err := e.Release(req.Session, req.Token)
+			if err != nil {
+				rep.Error = protocol.AsError(err)
+			} else {
+				rep.Result, _ = json.Marshal(found)
+			}
+			return encodeReply(rep)
+		})
+		if err != nil {
+			stopWho()
+			stopEvents()
+			return nil, err
+		}
+	}
+	return func() { stopWho(); stopEvents(); stopRelease() }, nil
+}
+
+// NodeReleaseService is the service giving node's sessions up to others.
+func NodeReleaseService(node string) string { return "node." + node + ".release" }
+
+// Resume finds the node holding session and asks it to give the session
+// up (bridge Config.ResumeElsewhere): found false when no node holds it;
+// the holder's -32004 when token is not the session's.
+func (e *Events) Resume(ctx context.Context, session, token string) (found bool, err error) {
+	body, _ := json.Marshal(eventRequest{Session: session, Token: token})
+	lookup := e.LookupTimeout
+	if lookup <= 0 {
+		lookup = DefaultLookupTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, lookup)
+	answers, err := e.Router.Gather(lctx, WhoHasService, body, 1)
+	cancel()
+	var owner reply
+	if err != nil || len(answers) == 0 || json.Unmarshal(answers[0], &owner) != nil || owner.Node == "" || owner.Node == e.Node {
+		return false, nil // on no other node: a new session with this id, as on one node
+	}
+	out, err := e.Router.Call(ctx, NodeReleaseService(owner.Node), body)
+	if err != nil {
+		// The holder went away between the lookup and the release, or
+		// cannot release: its session is lost either way.
+		e.Log.Warn().Err(err).Str("session", session).Str("holder", owner.Node).Msg("cluster: the node holding the session did not give it up")
+		return false, nil
+	}
+	var rep reply
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return false, protocol.NewError(protocol.CodeInternal, "node "+owner.Node+"'s answer cannot be decoded: "+err.Error(), nil)
+	}
+	if rep.Error != nil {
+		return false, protocol.AsError(rep.Error)
+	}
+	return string(rep.Result) == "true", nil
 }
 
 // Raise finds the node holding session and raises the event there: the

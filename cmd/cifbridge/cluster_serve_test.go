@@ -198,7 +198,9 @@ func TestServeClusterTwoNodes(t *testing.T) {
 
 	_, status := getBody(t, a+"/api/v1/status")
 	var st protocol.Status
-	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Node != "node-a" || st.Backend != "cluster" {
+	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Node != "node-a" || st.Backend != "cluster" ||
+		st.Cluster == nil || len(st.Cluster.Nodes) != 2 || st.Cluster.Nodes[0].Node != "node-a" || st.Cluster.Nodes[1].Node != "node-c" ||
+		st.Cluster.Nodes[1].Backend != "emulator" || len(st.Cluster.Missing) != 0 {
 		t.Fatalf("A's status: %s", status)
 	}
 	if _, metrics := getBody(t, a+"/metrics"); !strings.Contains(metrics, `cifbridge_sessions{node="node-a"}`) ||
@@ -259,7 +261,7 @@ func TestServeClusterFlagsBadInput(t *testing.T) {
 func TestServeSingleNodeHasNoNode(t *testing.T) {
 	url, _, _ := startServe(t)
 	_, status := getBody(t, httpBase(url)+"/api/v1/status")
-	if strings.Contains(status, `"node"`) {
+	if strings.Contains(status, `"node"`) || strings.Contains(status, `"cluster"`) {
 		t.Fatalf("single-node status names a node: %s", status)
 	}
 	if _, metrics := getBody(t, httpBase(url)+"/metrics"); strings.Contains(metrics, `node="`) {
@@ -366,5 +368,71 @@ func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
 	var list protocol.SessionList
 	if err := json.Unmarshal([]byte(sessions), &list); err != nil || len(list.Sessions) != 1 || !strings.Contains(string(out), `"session":"`+list.Sessions[0].ID+`"`) {
 		t.Fatalf("the host peer did not get A's session id: %s; A's sessions %s", out, sessions)
+	}
+}
+
+// A widget resumes its session on another node with its resume token: the
+// session moves (same id and token), the old node closes its socket with
+// 4001 and forgets the session; a wrong token is -32004 and moves nothing.
+func TestServeClusterSessionMoves(t *testing.T) {
+	routeA, routeB := freeAddr(t), freeAddr(t)
+	aURL, _, _ := startServe(t, "--node-id", "a", "--cluster-listen", routeA, "--cluster-peers", routeB)
+	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "cluster", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	waitReady(t, httpBase(bURL))
+
+	wa := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
+	var hello struct {
+		Result protocol.HelloResult `json:"result"`
+	}
+	if err := json.Unmarshal(wa.call(1, "bridge.hello", `{}`), &hello); err != nil || hello.Result.Session == "" || hello.Result.ResumeToken == "" {
+		t.Fatalf("hello on A: %+v", hello)
+	}
+	id, token := hello.Result.Session, hello.Result.ResumeToken
+
+	wb := dialWidget(t, strings.TrimPrefix(httpBase(bURL), "http://"))
+	var refused struct {
+		Error *protocol.Error `json:"error"`
+	}
+	// Routes announce A's subscriptions asynchronously: until they are
+	// known, B sees no holder and would start a new session, so wait for
+	// the cluster listing to show A first.
+	for range 100 {
+		_, body := getBody(t, httpBase(bURL)+"/api/v1/cluster/sessions?timeoutMs=300")
+		if strings.Contains(body, id) {
+			break
+		}
+	}
+	if err := json.Unmarshal(wb.call(1, "bridge.hello", `{"session":"`+id+`","resumeToken":"wrong"}`), &refused); err != nil || refused.Error == nil || refused.Error.Code != protocol.CodeUnauthorized {
+		t.Fatalf("resume on B with a wrong token: %+v", refused.Error)
+	}
+	if _, body := getBody(t, httpBase(aURL)+"/api/v1/sessions"); !strings.Contains(body, id) {
+		t.Fatalf("a refused resume moved the session off A: %s", body)
+	}
+
+	var moved struct {
+		Result protocol.HelloResult `json:"result"`
+	}
+	if err := json.Unmarshal(wb.call(2, "bridge.hello", `{"session":"`+id+`","resumeToken":"`+token+`"}`), &moved); err != nil ||
+		moved.Result.Session != id || moved.Result.ResumeToken != token || !moved.Result.Resumed {
+		t.Fatalf("resume on B: %+v", moved.Result)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := wa.ws.Read(ctx); err != nil {
+			if websocket.CloseStatus(err) != protocol.CloseSessionMoved {
+				t.Fatalf("A's widget socket: %v, want close 4001", err)
+			}
+			break
+		}
+	}
+	if _, body := getBody(t, httpBase(aURL)+"/api/v1/sessions"); strings.Contains(body, id) {
+		t.Fatalf("A still holds the moved session: %s", body)
+	}
+	if _, body := getBody(t, httpBase(bURL)+"/api/v1/sessions"); !strings.Contains(body, id) {
+		t.Fatalf("B does not hold the moved session: %s", body)
+	}
+	if out := wb.call(3, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Moved"}}`); !strings.Contains(string(out), `"result"`) {
+		t.Fatalf("create on B after the move: %s", out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,7 @@ type clusterPlugin struct {
 	router        *cluster.NATS
 	metrics       *cluster.Metrics
 	stopServe     func()
+	dir           *cluster.Directory
 	stopDirectory func()
 	events        *cluster.Events
 	stopEvents    func()
@@ -95,6 +97,12 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	// raised there; start fills in this node's side.
 	p.events = &cluster.Events{Router: p.router, Node: id, Log: env.Log.With().Str("component", "cluster").Logger(), Metrics: p.metrics}
 	env.Config.EventFallback = p.events.Raise
+	env.Config.ResumeElsewhere = p.events.Resume
+	// The nodes in /api/v1/status and every node's sessions in
+	// /api/v1/cluster/sessions; start gives it this node's sessions.
+	p.dir = &cluster.Directory{Router: p.router, Node: id, Backend: env.Flags.backend, Version: version,
+		Log: env.Log.With().Str("component", "cluster").Logger()}
+	env.Config.ClusterStatus = p.dir.Status
 	switch env.Flags.backend {
 	case "cluster":
 		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
@@ -166,6 +174,11 @@ func (p *clusterPlugin) embed(env *serveEnv) error {
 			peers = append(peers, peer)
 		}
 	}
+	if h, _, err := net.SplitHostPort(p.listen); err == nil {
+		if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
+			env.Log.Warn().Str("clusterListen", p.listen).Msg("cluster routes are neither authenticated nor encrypted: whoever reaches --cluster-listen joins the cluster (calls its backend, moves sessions); keep it on a private network")
+		}
+	}
 	store := filepath.Join(env.Flags.dataDir, "nats")
 	if err := os.MkdirAll(store, 0o750); err != nil {
 		return fmt.Errorf("create the NATS store %s: %w", store, err)
@@ -217,17 +230,17 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 			return err
 		}
 		// GET /api/v1/cluster/sessions: every node's sessions.
-		dir := &cluster.Directory{Router: p.router, Node: p.node, Backend: env.Flags.backend, Version: version,
-			Local: env.Server.SessionList, Log: env.Log.With().Str("component", "cluster").Logger()}
-		stop, err := dir.Serve()
+		p.dir.Local = env.Server.SessionList
+		stop, err := p.dir.Serve()
 		if err != nil {
 			return err
 		}
 		p.stopDirectory = stop
-		env.Server.Mount("GET /api/v1/cluster/sessions", dir.Handler())
+		env.Server.Mount("GET /api/v1/cluster/sessions", p.dir.Handler())
 		srv := env.Server
 		p.events.Has = func(session string) bool { return srv.Session(session) != nil }
 		p.events.RaiseLocal = srv.RaiseLocalEvent
+		p.events.Release = srv.ReleaseSession
 		if p.stopEvents, err = p.events.Serve(); err != nil {
 			return err
 		}

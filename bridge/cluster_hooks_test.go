@@ -1,0 +1,91 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// Config.ResumeElsewhere and Server.ReleaseSession, wired directly between
+// two bridges (a cluster does it over NATS): a widget resumes on B the
+// session it holds on A; A checks the token, forgets the session and closes
+// its socket with 4001; B holds it with the same id and token.
+func TestResumeElsewhereMovesTheSession(t *testing.T) {
+	a := startBridge(t, bridge.Config{})
+	var calls int
+	b := startBridge(t, bridge.Config{ResumeElsewhere: func(ctx context.Context, session, token string) (bool, error) {
+		calls++
+		return a.srv.ReleaseSession(session, token)
+	}})
+	wa := dial(t, a.wsURL(protocol.PathWidget), nil)
+	var hello protocol.HelloResult
+	okResult(t, wa.call(protocol.MethodHello, map[string]any{}), &hello)
+
+	wb := dial(t, b.wsURL(protocol.PathWidget), nil)
+	wantCode(t, wb.call(protocol.MethodHello, map[string]any{"session": hello.Session, "resumeToken": "wrong"}), protocol.CodeUnauthorized)
+	if a.srv.Session(hello.Session) == nil {
+		t.Fatal("a refused move took the session off A")
+	}
+
+	var moved protocol.HelloResult
+	okResult(t, wb.call(protocol.MethodHello, map[string]any{"session": hello.Session, "resumeToken": hello.ResumeToken}), &moved)
+	if moved.Session != hello.Session || moved.ResumeToken != hello.ResumeToken || !moved.Resumed {
+		t.Fatalf("moved session: %+v", moved)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := wa.ws.Read(ctx); websocket.CloseStatus(err) != protocol.CloseSessionMoved {
+		t.Fatalf("A's socket: %v, want close 4001", err)
+	}
+	if a.srv.Session(hello.Session) != nil || b.srv.Session(hello.Session) == nil {
+		t.Fatal("the session is not on B alone")
+	}
+	// Resuming again on B is B's own business: the hook is not asked.
+	before := calls
+	wb2 := dial(t, b.wsURL(protocol.PathWidget), nil)
+	okResult(t, wb2.call(protocol.MethodHello, map[string]any{"session": hello.Session, "resumeToken": hello.ResumeToken}), nil)
+	if calls != before {
+		t.Fatal("ResumeElsewhere asked for a session this node holds")
+	}
+}
+
+// Config.EventFallback raises events of sessions this node does not hold;
+// Config.HostFallback executes calls no local host peer serves.
+func TestClusterFallbacks(t *testing.T) {
+	var asked string
+	b := startBridge(t, bridge.Config{HostBackend: true,
+		HostFallback: backend.Func{N: "cluster-host", F: func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			return json.Marshal("elsewhere " + a.Session)
+		}},
+		EventFallback: func(ctx context.Context, session, eventType string, data json.RawMessage) (json.RawMessage, error) {
+			asked = session + " " + eventType
+			return json.RawMessage(`"elsewhere"`), nil
+		}})
+	res, err := b.srv.RaiseEvent(context.Background(), "s00000000000000000000", "onclicktoact", nil)
+	if err != nil || string(res) != `"elsewhere"` || asked != "s00000000000000000000 onclicktoact" {
+		t.Fatalf("event for a session elsewhere: %s, %v (asked %q)", res, err, asked)
+	}
+	if _, err := b.srv.RaiseLocalEvent(context.Background(), "s00000000000000000000", "onclicktoact", nil); err == nil {
+		t.Fatal("RaiseLocalEvent used the fallback")
+	}
+
+	w := dial(t, b.wsURL(protocol.PathWidget), nil)
+	var hello protocol.HelloResult
+	okResult(t, w.call(protocol.MethodHello, map[string]any{}), &hello)
+	var got string
+	okResult(t, w.call("cif.createrecord", map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "Ada"}}), &got)
+	if got != "elsewhere "+hello.Session {
+		t.Fatalf("call with no local host peer: %q", got)
+	}
+	if _, err := b.srv.LocalHosts().Execute(context.Background(), &correlation.Attempt{Session: hello.Session, Method: "cif.createrecord"}); err == nil {
+		t.Fatal("LocalHosts used the fallback")
+	}
+}
