@@ -255,7 +255,10 @@ type IdleRSS struct {
 	BaseKiB       int64   `json:"baseKiB"`
 	LoadedKiB     int64   `json:"loadedKiB"`
 	PerSessionKiB float64 `json:"perSessionKiB"`
-	Skipped       string  `json:"skipped,omitempty"` // why it was not measured
+	// GoroutinesPerSession is the bridge's go_goroutines (/metrics) per
+	// idle session; 0 for the echo, which has no metrics.
+	GoroutinesPerSession float64 `json:"goroutinesPerSession,omitempty"`
+	Skipped              string  `json:"skipped,omitempty"` // why it was not measured
 }
 
 // TimeoutFiring is how late the CIF timeout came back to the client.
@@ -553,6 +556,7 @@ func (b *bencher) idleOne(ctx context.Context, s *server, n int) (IdleRSS, error
 	conns = append(conns, first)
 	time.Sleep(time.Second)
 	base := loadtest.RSSKiB(pid)
+	g0 := goroutines(ctx, s)
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
@@ -578,7 +582,11 @@ func (b *bencher) idleOne(ctx context.Context, s *server, n int) (IdleRSS, error
 	}
 	time.Sleep(3 * time.Second) // let the server settle (GC)
 	loaded := loadtest.RSSKiB(pid)
-	return IdleRSS{Server: s.name, Sessions: n, BaseKiB: base, LoadedKiB: loaded, PerSessionKiB: float64(loaded-base) / float64(n-1)}, nil
+	r := IdleRSS{Server: s.name, Sessions: n, BaseKiB: base, LoadedKiB: loaded, PerSessionKiB: float64(loaded-base) / float64(n-1)}
+	if g1 := goroutines(ctx, s); g0 > 0 && g1 > 0 {
+		r.GoroutinesPerSession = float64(g1-g0) / float64(n-1)
+	}
+	return r, nil
 }
 
 // timeoutLateness fills the bridge with attempts the emulator drops and
@@ -758,4 +766,34 @@ func env() map[string]any {
 		}
 	}
 	return e
+}
+
+// goroutines reads go_goroutines from the bridge's /metrics; 0 when the
+// server has none (the echo).
+func goroutines(ctx context.Context, s *server) int {
+	if s.name != "bridge" {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(n)
+		}
+	}
+	return 0
 }

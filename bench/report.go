@@ -91,11 +91,13 @@ type HalfSummary struct {
 
 // IdleSummary is the RSS per idle session at one session count.
 type IdleSummary struct {
-	Sessions  int    `json:"sessions"`
-	BridgeKiB Stat   `json:"bridgeKiB"`
-	EchoKiB   Stat   `json:"echoKiB"`
-	Ratio     Stat   `json:"ratio"`
-	Skipped   string `json:"skipped,omitempty"`
+	Sessions  int  `json:"sessions"`
+	BridgeKiB Stat `json:"bridgeKiB"`
+	EchoKiB   Stat `json:"echoKiB"`
+	Ratio     Stat `json:"ratio"`
+	// Goroutines is the bridge's goroutines per idle session (N 0: not read).
+	Goroutines Stat   `json:"goroutinesPerSession"`
+	Skipped    string `json:"skipped,omitempty"`
 }
 
 // TimeoutSummary is how late the CIF timeout fired.
@@ -176,7 +178,7 @@ func summarize(runs []Rep) Summary {
 	}
 	for _, n := range counts {
 		is := IdleSummary{Sessions: n}
-		var bk, ek, ra []float64
+		var bk, ek, ra, gs []float64
 		for _, r := range runs {
 			var b, e *IdleRSS
 			for k := range r.Idle {
@@ -196,6 +198,9 @@ func summarize(runs []Rep) Summary {
 			}
 			if b != nil {
 				bk = append(bk, b.PerSessionKiB)
+				if b.GoroutinesPerSession > 0 {
+					gs = append(gs, b.GoroutinesPerSession)
+				}
 			}
 			if e != nil {
 				ek = append(ek, e.PerSessionKiB)
@@ -207,7 +212,7 @@ func summarize(runs []Rep) Summary {
 		if len(bk) > 0 {
 			is.Skipped = ""
 		}
-		is.BridgeKiB, is.EchoKiB, is.Ratio = statOf(bk), statOf(ek), statOf(ra)
+		is.BridgeKiB, is.EchoKiB, is.Ratio, is.Goroutines = statOf(bk), statOf(ek), statOf(ra), statOf(gs)
 		s.Idle = append(s.Idle, is)
 	}
 	var inf, l50, l99, lmax []float64
@@ -309,6 +314,9 @@ func (r *Results) print(w io.Writer) {
 			continue
 		}
 		fmt.Fprintf(w, "\nidle RSS, %d sessions: bridge %s KiB/session, echo %s, ratio %s\n", i.Sessions, i.BridgeKiB.f(1), i.EchoKiB.f(1), i.Ratio.f(2))
+		if i.Goroutines.N > 0 {
+			fmt.Fprintf(w, "  bridge goroutines per idle session: %s (the echo: 1 by construction)\n", i.Goroutines.f(2))
+		}
 	}
 	if t := s.Timeout; t != nil {
 		fmt.Fprintf(w, "\ntimeout firing: %d attempts, %d ms timeout, %s in flight at the bridge before the first deadline: late by p50 %s, p99 %s, max %s ms; %d without their -32000\n",
@@ -359,6 +367,9 @@ func readmeTable(r *Results) string {
 			continue
 		}
 		fmt.Fprintf(&b, "| RSS KiB per idle session, %d sessions | %s | %s | %s | ≤ 24 KiB |\n", i.Sessions, i.BridgeKiB.f(1), i.EchoKiB.f(1), i.Ratio.f(2))
+		if i.Goroutines.N > 0 {
+			fmt.Fprintf(&b, "| goroutines per idle session, %d sessions | %s | 1 | | 1 |\n", i.Sessions, i.Goroutines.f(2))
+		}
 	}
 	if t := s.Timeout; t != nil {
 		fmt.Fprintf(&b, "| CIF timeout lateness p99 ms, %d in flight | %s | | | ≤ 10 ms |\n", t.InFlight, t.LateP99Ms.f(1))

@@ -28,3 +28,16 @@ func (s *idSource) newID() uuid.UUID {
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
 	return u
 }
+
+// appendGUID appends u in its canonical text form (as uuid.UUID.String,
+// without allocating a string).
+func appendGUID(b []byte, u uuid.UUID) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, x := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hexDigits[x>>4], hexDigits[x&0x0f])
+	}
+	return b
+}

@@ -16,6 +16,9 @@ func TestIDSourceRandomV4(t *testing.T) {
 		if u.Version() != 4 || u.Variant() != uuid.RFC4122 {
 			t.Fatalf("GUID %d %s: version %d variant %v, want 4 and RFC 4122", i, u, u.Version(), u.Variant())
 		}
+		if got := string(appendGUID(nil, u)); got != u.String() {
+			t.Fatalf("appendGUID %s, want %s", got, u)
+		}
 		if seen[u] {
 			t.Fatalf("GUID %d %s repeats", i, u)
 		}

@@ -47,6 +47,8 @@ func appendColumn(b row, name string, v any) row {
 	switch x := v.(type) {
 	case string:
 		return appendText(b, name, kindString, x)
+	case []byte: // text, e.g. a new GUID formatted on the stack
+		return appendText(b, name, kindString, x)
 	case json.Number:
 		return appendText(b, name, kindNumber, x)
 	case bool:

@@ -418,9 +418,11 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	t := e.store.table(ent.LogicalName)
 	id := ws.fields.str(ent.PrimaryIDAttribute)
 	var k uuid.UUID
+	var idText [36]byte // a new GUID's text, packed into the row from here
+	var idCol any = id
 	if id == "" {
 		k = e.newIDs.newID()
-		id = k.String()
+		idCol = appendGUID(idText[:0], k)
 	} else {
 		var err error
 		if k, err = uuid.Parse(id); err != nil {
@@ -433,7 +435,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	now := e.stamp()
 	r := &record{id: k, pinned: opts.pinned}
 	version := e.store.nextVersion()
-	if derr := e.applyWrite(ent, r, ws, version, true, col{ent.PrimaryIDAttribute, id}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
+	if derr := e.applyWrite(ent, r, ws, version, true, col{ent.PrimaryIDAttribute, idCol}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
 		return nil, derr
 	}
 	if opts.dupDetect {
