@@ -124,6 +124,7 @@ type CaptureReader struct {
 	torn   bool
 	err    error // sticky: io.EOF or a *CaptureError
 	buf    []byte
+	file   *os.File // what OpenCaptureFile opened, for Close
 }
 
 // NewCaptureReader reads the header line from r and returns a reader for
@@ -190,6 +191,31 @@ func (r *CaptureReader) Next() (CaptureFrame, error) {
 	return CaptureFrame{}, r.err
 }
 
+// OpenCaptureFile opens the capture file (one part) at path and reads its
+// header, as NewCaptureReader does; Close closes the file.
+func OpenCaptureFile(path string) (*CaptureReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open capture: %w", err)
+	}
+	r, err := NewCaptureReader(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.file = f
+	return r, nil
+}
+
+// Close closes the file OpenCaptureFile opened; for a reader made by
+// NewCaptureReader it does nothing (the caller owns that io.Reader).
+func (r *CaptureReader) Close() error {
+	if r.file == nil {
+		return nil
+	}
+	return r.file.Close()
+}
+
 // Rest reads the frames left up to the end: all of them and nil, or those
 // before the first error (Next's) and that error.
 func (r *CaptureReader) Rest() ([]CaptureFrame, error) {
@@ -209,15 +235,11 @@ func (r *CaptureReader) Rest() ([]CaptureFrame, error) {
 // ReadCaptureFile reads a whole capture file (one part). A torn last line is
 // skipped silently; use CaptureReader to learn about it.
 func ReadCaptureFile(path string) (CaptureHeader, []CaptureFrame, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return CaptureHeader{}, nil, fmt.Errorf("open capture: %w", err)
-	}
-	defer f.Close()
-	r, err := NewCaptureReader(f, path)
+	r, err := OpenCaptureFile(path)
 	if err != nil {
 		return CaptureHeader{}, nil, err
 	}
+	defer r.Close()
 	frames, err := r.Rest()
 	return r.Header(), frames, err
 }

@@ -223,14 +223,8 @@ func readAll(r io.Reader, name string) error {
 	if err != nil {
 		return err
 	}
-	for {
-		if _, err := cr.Next(); err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-	}
+	_, err = cr.Rest()
+	return err
 }
 
 func countFrames(t *testing.T, r *protocol.CaptureReader) int {
@@ -242,19 +236,15 @@ func countFrames(t *testing.T, r *protocol.CaptureReader) int {
 	return len(frames)
 }
 
-// openCapture opens testdata/capture/name as a CaptureReader; the file is
-// closed when the test ends.
+// openCapture opens testdata/capture/name; the file is closed when the
+// test ends.
 func openCapture(t *testing.T, name string) *protocol.CaptureReader {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "capture", name))
+	r, err := protocol.OpenCaptureFile(filepath.Join("testdata", "capture", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	r, err := protocol.NewCaptureReader(f, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

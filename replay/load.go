@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -72,15 +71,11 @@ func Load(paths ...string) ([]*Capture, error) {
 }
 
 func loadFile(path string) (*Capture, error) {
-	f, err := os.Open(path)
+	r, err := protocol.OpenCaptureFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
-	defer f.Close()
-	r, err := protocol.NewCaptureReader(f, path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
-	}
+	defer r.Close()
 	r.Normalize = true
 	c := &Capture{Files: []string{path}, Header: r.Header()}
 	for {

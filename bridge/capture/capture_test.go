@@ -459,15 +459,11 @@ func TestCloseWhileWriting(t *testing.T) {
 
 func openReader(t *testing.T, path string) *protocol.CaptureReader {
 	t.Helper()
-	f, err := os.Open(path)
+	r, err := protocol.OpenCaptureFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	r, err := protocol.NewCaptureReader(f, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

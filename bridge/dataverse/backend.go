@@ -19,6 +19,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/bridge/panel"
 	"github.com/cifbridge/cifbridge/internal/neterr"
 	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -35,8 +36,8 @@ type Backend struct {
 	log    zerolog.Logger
 	tokens *tokens
 
-	meta   metaCache  // own mutex
-	panels panelTable // own mutex
+	meta   metaCache   // own mutex
+	panels panel.Table // own mutex
 
 	// envMu guards env, the cached getenvironment answer.
 	envMu sync.Mutex
@@ -57,6 +58,7 @@ func New(cfg Config) (*Backend, error) {
 		api:    org.String() + apiPath,
 		client: cfg.HTTPClient,
 		log:    cfg.Logger.With().Str("backend", "dataverse").Logger(),
+		panels: panel.Table{Idle: panelIdle, SweepAt: panelSweepAt},
 	}
 	cc := &clientcredentials.Config{
 		ClientID:     cfg.ClientID,

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/cifbridge/cifbridge/bridge/panel"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -67,9 +68,9 @@ type Emulator struct {
 	stampText string
 	store     store
 
-	faults   faultState   // own mutex
-	stats    counters     // own mutex
-	sessions sessionTable // own mutex
+	faults   faultState  // own mutex
+	stats    counters    // own mutex
+	sessions panel.Table // own mutex
 }
 
 // identity holds the stable GUIDs WhoAmI and getenvironment report.
@@ -173,7 +174,7 @@ func (e *Emulator) Reset() {
 	e.store.init()
 	e.mu.Unlock()
 	e.stats.reset()
-	e.sessions.reset()
+	e.sessions.Reset()
 }
 
 func stableGUID(what string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/internal/pipenet"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -154,13 +155,7 @@ type reply struct {
 
 func (r *rig) dial() *client {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://127.0.0.1:8787"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return newClient(r.t, ws)
+	return newClient(r.t, wstest.Dial(r.t, "ws://127.0.0.1:8787"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http}))
 }
 
 func newClient(t *testing.T, ws *websocket.Conn) *client {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -216,12 +215,11 @@ func TestServeCaptureCrash(t *testing.T) {
 	}
 	f.WriteString(`{"t":"2025-01-01T00:00:00Z","peer":"widget","dir":"in","msg":{"jsonrpc":"2.0","id":21,"meth`)
 	f.Close()
-	rf, _ := os.Open(files[0])
-	defer rf.Close()
-	r, err := protocol.NewCaptureReader(bufio.NewReader(rf), files[0])
+	r, err := protocol.OpenCaptureFile(files[0])
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	frames, err := r.Rest()
 	if err != nil {
 		t.Fatalf("frame %d: %v", len(frames), err)
