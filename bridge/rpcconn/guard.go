@@ -37,7 +37,12 @@ func (g *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	pre, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	gc := &guardConn{Conn: conn, pre: bytes.Clone(pre), scan: frameScan{limit: g.limit, need: 2}}
-	return gc, bufio.NewReadWriter(bufio.NewReader(gc), brw.Writer), nil
+	// The server's own reader reads through the guard from here (its
+	// buffered bytes are in pre): a second 4 KiB reader per connection
+	// would stay alive beside it for the connection's life, since the HTTP
+	// server's conn keeps the first one until the handler returns.
+	brw.Reader.Reset(gc)
+	return gc, brw, nil
 }
 
 // guardConn scans the frame headers of what it reads.
