@@ -21,7 +21,6 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
-	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -478,25 +477,7 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 		}
 		cfg.Backend = emu
 	}
-	srv, err := bridge.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := pipenet.Listen()
-	hs := &http.Server{Handler: srv.Handler()}
-	go hs.Serve(ln)
-	hc := ln.Client()
-	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: hc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ws.CloseNow()
-		srv.Shutdown(context.Background())
-		hs.Close()
-		ln.Close()
-		hc.CloseIdleConnections()
-	})
+	srv, ws, _ := serveInBubble(t, cfg)
 	return &widget{t: t, ws: ws, pending: map[string]chan reply{}, evCh: make(chan reply, 100)}, srv.Handler()
 }
 

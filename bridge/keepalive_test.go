@@ -9,11 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
-	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -28,25 +25,7 @@ func TestIdleAndStalledSocketsClosed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := bridge.New(bridge.Config{Backend: emu})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln := pipenet.Listen()
-		hs := &http.Server{Handler: srv.Handler()}
-		go hs.Serve(ln)
-		defer func() {
-			srv.Shutdown(context.Background())
-			hs.Close()
-			ln.Close()
-		}()
-		tr := &http.Transport{DialContext: ln.Dial}
-		defer tr.CloseIdleConnections()
-		live, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer live.CloseNow()
+		srv, live, ln := serveInBubble(t, bridge.Config{Backend: emu})
 		liveCtx := live.CloseRead(context.Background())
 
 		raw := func() io.ReadWriteCloser {

@@ -23,7 +23,16 @@ func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := bridge.New(bridge.Config{Backend: emu})
+	_, ws, _ := serveInBubble(t, bridge.Config{Backend: emu})
+	return emu, ws
+}
+
+// serveInBubble runs a bridge with cfg on an in-memory listener (inside the
+// caller's synctest bubble) and returns it with a widget socket dialled to
+// it and the listener (for more, or raw, connections); cleanup shuts them
+// down.
+func serveInBubble(t *testing.T, cfg bridge.Config) (*bridge.Server, *websocket.Conn, *pipenet.Listener) {
+	srv, err := bridge.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +51,7 @@ func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, 
 		ln.Close()
 		hc.CloseIdleConnections()
 	})
-	return emu, ws
+	return srv, ws, ln
 }
 
 func readMsg(t *testing.T, ws *websocket.Conn) reply {
