@@ -105,13 +105,6 @@ type widget struct {
 	seq int
 }
 
-type reply struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Result json.RawMessage `json:"result"`
-	Error  *protocol.Error `json:"error"`
-}
-
 func dialWidget(t *testing.T, url string) *widget {
 	t.Helper()
 	ws := wstest.Dial(t, url, nil)
@@ -119,29 +112,17 @@ func dialWidget(t *testing.T, url string) *widget {
 }
 
 // call sends a request and returns its reply, skipping notifications.
-func (w *widget) call(t *testing.T, method string, params any) reply {
+func (w *widget) call(t *testing.T, method string, params any) wstest.Answer {
 	t.Helper()
 	w.seq++
 	p, _ := json.Marshal(params)
-	id := json.RawMessage(strings.TrimSpace(string(mustMarshal(w.seq))))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := w.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, id, method, p)); err != nil {
-		t.Fatalf("write: %v", err)
+	a, err := wstest.Call(ctx, w.ws, json.RawMessage(strings.TrimSpace(string(mustMarshal(w.seq)))), method, p)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
 	}
-	for {
-		_, b, err := w.ws.Read(ctx)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		var r reply
-		if err := json.Unmarshal(b, &r); err != nil {
-			t.Fatalf("bad reply %s: %v", b, err)
-		}
-		if r.Method == "" && string(r.ID) == string(id) {
-			return r
-		}
-	}
+	return a
 }
 
 func mustMarshal(v any) []byte {

@@ -79,11 +79,11 @@ func (w *widget) call(id int, method, params string) json.RawMessage {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	idj, _ := json.Marshal(id)
-	b, err := rpcCall(ctx, w.ws, idj, method, json.RawMessage(params))
+	a, err := wstest.Call(ctx, w.ws, idj, method, json.RawMessage(params))
 	if err != nil {
 		w.t.Fatalf("%s: %v", method, err)
 	}
-	return b
+	return a.Raw
 }
 
 func captureFiles(t *testing.T, dir string) []string {

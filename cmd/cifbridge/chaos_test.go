@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -199,12 +200,7 @@ func chaosCall(url, method, params string) (json.RawMessage, *protocol.Error, er
 		return nil, nil, err
 	}
 	defer ws.CloseNow()
-	b, err := rpcCall(ctx, ws, json.RawMessage("1"), method, json.RawMessage(params))
-	if err != nil {
-		return nil, nil, err
-	}
-	var a rpcAnswer
-	err = json.Unmarshal(b, &a)
+	a, err := wstest.Call(ctx, ws, json.RawMessage("1"), method, json.RawMessage(params))
 	return a.Result, a.Error, err
 }
 

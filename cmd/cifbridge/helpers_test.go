@@ -18,34 +18,6 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// rpcAnswer is the part of a JSON-RPC message the tests read: an answer has
-// no method.
-type rpcAnswer struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Result json.RawMessage `json:"result"`
-	Error  *protocol.Error `json:"error"`
-}
-
-// rpcCall sends one request with id on ws and returns the raw answer to
-// it, passing over notifications and other answers; err when the write or
-// a read fails (ctx ended, the daemon went away).
-func rpcCall(ctx context.Context, ws *websocket.Conn, id json.RawMessage, method string, params json.RawMessage) ([]byte, error) {
-	if err := ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, id, method, params)); err != nil {
-		return nil, fmt.Errorf("write: %w", err)
-	}
-	for {
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read: %w", err)
-		}
-		var m rpcAnswer
-		if json.Unmarshal(b, &m) == nil && m.Method == "" && string(m.ID) == string(id) {
-			return b, nil
-		}
-	}
-}
-
 // wsWidget is a raw widget connection a test makes calls on, numbered 1, 2, …
 type wsWidget struct {
 	t  *testing.T
@@ -71,13 +43,9 @@ func (w *wsWidget) call(method string, params any) (json.RawMessage, *protocol.E
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b, err := rpcCall(ctx, w.ws, json.RawMessage(fmt.Sprint(w.n)), method, p)
+	a, err := wstest.Call(ctx, w.ws, json.RawMessage(fmt.Sprint(w.n)), method, p)
 	if err != nil {
 		w.t.Fatalf("%s: %v", method, err)
-	}
-	var a rpcAnswer
-	if err := json.Unmarshal(b, &a); err != nil {
-		w.t.Fatal(err)
 	}
 	return a.Result, a.Error
 }

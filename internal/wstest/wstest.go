@@ -1,12 +1,14 @@
 // Package wstest serves a bridge to a test and opens the raw WebSocket
 // connections the test drives it with: one dial, failed loudly, closed when
-// the test ends.
+// the test ends, and one JSON-RPC call at a time on it.
 //
-// Entry points: Serve, Dial.
+// Entry points: Serve, Dial, Call.
 package wstest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // DialTimeout bounds how long Dial waits for the handshake.
@@ -58,4 +62,34 @@ func Serve(t testing.TB, srv Server) string {
 		hs.Close()
 	})
 	return "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+// Answer is what a test reads of the answer to its call: the JSON-RPC
+// fields, and the message as it came (Raw).
+type Answer struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Result json.RawMessage `json:"result"`
+	Error  *protocol.Error `json:"error"`
+	Raw    []byte          `json:"-"`
+}
+
+// Call sends one request with id on c and returns the answer to it,
+// passing over notifications, requests and other answers. It fails when the
+// write or a read does (ctx ended, the peer went away).
+func Call(ctx context.Context, c *websocket.Conn, id json.RawMessage, method string, params json.RawMessage) (Answer, error) {
+	if err := c.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, id, method, params)); err != nil {
+		return Answer{}, fmt.Errorf("write: %w", err)
+	}
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			return Answer{}, fmt.Errorf("read: %w", err)
+		}
+		var a Answer
+		if json.Unmarshal(b, &a) == nil && a.Method == "" && string(a.ID) == string(id) {
+			a.Raw = b
+			return a, nil
+		}
+	}
 }

@@ -2,29 +2,40 @@ package wstest_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
-// TestDialEcho: the connection Dial returns carries a message both ways.
-func TestDialEcho(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// wsHandler accepts a WebSocket and runs peer on it until it returns.
+func wsHandler(peer func(ctx context.Context, c *websocket.Conn)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer c.CloseNow()
-		typ, b, err := c.Read(r.Context())
-		if err == nil {
-			c.Write(r.Context(), typ, b)
-		}
-	}))
+		peer(r.Context(), c)
+	})
+}
+
+// echo answers the first message with itself.
+func echo(ctx context.Context, c *websocket.Conn) {
+	if typ, b, err := c.Read(ctx); err == nil {
+		c.Write(ctx, typ, b)
+	}
+}
+
+// TestDialEcho: the connection Dial returns carries a message both ways.
+func TestDialEcho(t *testing.T) {
+	srv := httptest.NewServer(wsHandler(echo))
 	t.Cleanup(srv.Close)
 	c := wstest.Dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 	ctx := context.Background()
@@ -69,18 +80,7 @@ func TestDialFailsTheTest(t *testing.T) {
 // shutdownServer is an echo handler that records its shutdown.
 type shutdownServer struct{ shut chan struct{} }
 
-func (s *shutdownServer) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		if typ, b, err := c.Read(r.Context()); err == nil {
-			c.Write(r.Context(), typ, b)
-		}
-	})
-}
+func (s *shutdownServer) Handler() http.Handler { return wsHandler(echo) }
 
 func (s *shutdownServer) Shutdown(context.Context) error {
 	close(s.shut)
@@ -108,5 +108,30 @@ func TestServe(t *testing.T) {
 	case <-srv.shut:
 	default:
 		t.Fatal("the server was not shut down when the test ended")
+	}
+}
+
+// TestCall: Call passes over a notification and another answer and returns
+// the answer with its id; a peer that goes away is an error.
+func TestCall(t *testing.T) {
+	srv := httptest.NewServer(wsHandler(func(ctx context.Context, c *websocket.Conn) {
+		if _, _, err := c.Read(ctx); err != nil {
+			return
+		}
+		c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","method":"bridge.late","params":{}}`))
+		c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":6,"result":"other"}`))
+		c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":7,"result":"mine"}`))
+		c.Read(ctx) // the second call: go away without answering
+	}))
+	t.Cleanup(srv.Close)
+	c := wstest.Dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a, err := wstest.Call(ctx, c, json.RawMessage("7"), "cif.getmode", nil)
+	if err != nil || string(a.Result) != `"mine"` || a.Error != nil || !strings.Contains(string(a.Raw), `"id":7`) {
+		t.Fatalf("answer %+v %v", a, err)
+	}
+	if _, err := wstest.Call(ctx, c, json.RawMessage("8"), "cif.getmode", nil); err == nil || !strings.HasPrefix(err.Error(), "read: ") {
+		t.Fatalf("peer gone: %v", err)
 	}
 }
