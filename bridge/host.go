@@ -245,8 +245,7 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 		},
 	}))
 	hc.peer.conn = c
-	s.track(c)
-	s.connWG.Add(1)
+	tracked := s.track(c)
 	s.metrics.conns.WithLabelValues("host").Inc()
 	log.Info().Msg("host peer connected")
 	err := c.Run()
@@ -258,7 +257,9 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 		ev = log.Warn().Err(err)
 	}
 	ev.Msg("host peer disconnected; its in-flight calls failed with -32002")
-	s.connWG.Done()
+	if tracked {
+		s.connWG.Done()
+	}
 }
 
 func (hc *hostConn) HandleNotification(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) {

@@ -65,10 +65,12 @@ type Server struct {
 	// methods is written before serving starts, read-only afterwards.
 	methods map[string]MethodHandler
 
-	// connsMu guards conns: every live WebSocket, for shutdown.
-	connsMu sync.Mutex
-	conns   map[*rpcconn.Conn]struct{}
-	connWG  sync.WaitGroup
+	// connsMu guards conns (every live WebSocket, for shutdown) and
+	// connsClosed (Shutdown has taken the list: new sockets are closed).
+	connsMu     sync.Mutex
+	connsClosed bool
+	conns       map[*rpcconn.Conn]struct{}
+	connWG      sync.WaitGroup
 }
 
 // New validates cfg and returns a Server.
@@ -263,10 +265,21 @@ func (s *Server) frame(session, peer, dir string, msg []byte) {
 	}
 }
 
-func (s *Server) track(c *rpcconn.Conn) {
+// track registers a new connection for Shutdown and counts it in connWG,
+// unless Shutdown already took its list of connections: c is then closed at
+// once with 1001 (Shutdown would not see it) and track returns false, and
+// the caller must not call connWG.Done for it. Adding to connWG only before
+// Shutdown waits on it is what sync.WaitGroup requires.
+func (s *Server) track(c *rpcconn.Conn) bool {
 	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.connsClosed {
+		c.Close(websocket.StatusGoingAway, "server shutting down")
+		return false
+	}
 	s.conns[c] = struct{}{}
-	s.connsMu.Unlock()
+	s.connWG.Add(1)
+	return true
 }
 
 func (s *Server) untrack(c *rpcconn.Conn) {
@@ -297,6 +310,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Warn().Int64("inflight", n).Msg("drain time is up: answering the remaining calls with -32007")
 	}
 	s.connsMu.Lock()
+	s.connsClosed = true
 	conns := make([]*rpcconn.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)

@@ -52,8 +52,7 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 	wc.conn = c
 	sess := s.sessions.open(s.cfg.Profile, timeout, c)
 	wc.sess.Store(sess)
-	s.track(c)
-	s.connWG.Add(1)
+	tracked := s.track(c)
 	s.metrics.conns.WithLabelValues("widget").Inc()
 	log.Info().Str("session", sess.ID).Str("subprotocol", ws.Subprotocol()).Msg("widget connected")
 	err := c.Run()
@@ -66,7 +65,9 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 		ev = log.Warn().Err(err)
 	}
 	ev.Str("session", cur.ID).Msg("widget disconnected")
-	s.connWG.Done()
+	if tracked {
+		s.connWG.Done()
+	}
 }
 
 func (wc *widgetConn) HandleNotification(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) {
