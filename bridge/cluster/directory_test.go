@@ -41,7 +41,9 @@ func TestDirectoryGathersEveryNode(t *testing.T) {
 		}
 		wait(cluster.SessionsService, 1)
 		var got protocol.ClusterSessions
-		for range 50 { // routes may announce C a moment after A
+		// Routes may announce C a while after A on a loaded machine: ask
+		// until both answer, for up to 20 s.
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			got = a.Sessions(context.Background(), 2*time.Second)
 			if len(got.Nodes) == 2 {
 				break
@@ -69,7 +71,7 @@ func TestDirectoryGathersEveryNode(t *testing.T) {
 		}
 
 		stopC()
-		for range 50 { // until C's unsubscription reached A
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) { // until C's unsubscription reached A
 			got = a.Sessions(context.Background(), 200*time.Millisecond)
 			if len(got.Nodes) == 1 {
 				break
