@@ -14,6 +14,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/internal/httpjson"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -72,8 +73,9 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if status, err := s.crossSiteRefusal(r); err != nil {
-			s.log.Warn().Str("method", r.Method).Str("path", r.URL.Path).Str("origin", truncate(r.Header.Get("Origin"), 100)).
-				Str("remote", r.RemoteAddr).Msg("refused an admin request that could come from another site")
+			s.refusalLog("cross_site").Str("method", logcap.Str(r.Method)).Str("path", logcap.Str(r.URL.Path)).
+				Str("origin", truncate(r.Header.Get("Origin"), 100)).Str("remote", r.RemoteAddr).
+				Msg("refused an admin request that could come from another site (one line per 10 s)")
 			writeError(w, status, err)
 			return
 		}

@@ -275,3 +275,51 @@ func TestPipelinedGetmodeAllAnswered(t *testing.T) {
 	}
 	okResult(t, c.call(protocol.MethodGetMode, nil), nil)
 }
+
+// TestRefusalLogsBounded: requests a client can repeat at will (a bad
+// token, a foreign Host, a cross-site admin change) log one line per reason
+// per interval, not one line each.
+func TestRefusalLogsBounded(t *testing.T) {
+	var logs testutil.Buffer
+	tb := startBridge(t, bridge.Config{Logger: zerolog.New(&logs), Tokens: bridge.Tokens{Admin: "sekret"}})
+	for range 200 {
+		for _, r := range []*http.Request{
+			mustRequest(t, "GET", tb.hs.URL+"/api/v1/status?access_token=wrong", "", nil),
+			mustRequest(t, "GET", tb.hs.URL+"/livez", "rebind.example", nil),
+			mustRequest(t, "POST", tb.hs.URL+"/api/v1/emulator/reset?access_token=sekret", "", map[string]string{"Origin": "https://evil.example", "Content-Type": "application/json"}),
+		} {
+			res, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode < 400 {
+				t.Fatalf("%s %s: %d, want a refusal", r.Method, r.URL.Path[:min(len(r.URL.Path), 30)], res.StatusCode)
+			}
+		}
+	}
+	text := logs.String()
+	for _, reason := range []string{`"refusal":"token_admin"`, `"refusal":"host"`, `"refusal":"cross_site"`} {
+		if n := strings.Count(text, reason); n != 1 {
+			t.Errorf("%d log lines for %s, want 1 (sampled)", n, reason)
+		}
+	}
+	if len(text) > 16<<10 {
+		t.Errorf("%d bytes of logs for 600 refusals", len(text))
+	}
+}
+
+func mustRequest(t *testing.T, method, url, host string, header map[string]string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(method, url, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		r.Host = host
+	}
+	for k, v := range header {
+		r.Header.Set(k, v)
+	}
+	return r
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -84,7 +85,8 @@ func (s *Server) authorized(r *http.Request, role Role) bool {
 
 // unauthorized answers 401 saying which token role needs.
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, role Role) {
-	s.log.Warn().Str("role", string(role)).Str("remote", r.RemoteAddr).Str("path", r.URL.Path).Msg("refused a request without a valid token for its role")
+	s.refusalLog("token_"+string(role)).Str("remote", r.RemoteAddr).Str("path", logcap.Str(r.URL.Path)).
+		Msg("refused a request without a valid token for its role (one line per 10 s)")
 	which := "the " + string(role) + " token or the admin token"
 	if role == RoleAdmin {
 		which = "the admin token"
@@ -113,7 +115,8 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, role Role) *webs
 		return nil
 	}
 	if o := r.Header.Get("Origin"); o != "" && !s.originAllowed(r, o, s.originPatterns()) {
-		s.log.Warn().Str("role", string(role)).Str("origin", o).Msg("refused a connection from an origin that is not allowed")
+		s.refusalLog("origin_"+string(role)).Str("origin", logcap.Str(o)).
+			Msg("refused a connection from an origin that is not allowed (one line per 10 s)")
 		writeError(w, http.StatusForbidden, protocol.Errorf(protocol.CodeUnauthorized,
 			"origin %q is not allowed: add it with --allowed-origins", o))
 		return nil

@@ -34,10 +34,8 @@ func (s *Server) limitConns(role string, h http.HandlerFunc) http.HandlerFunc {
 		ip := clientIP(r)
 		if which := s.caps.acquire(ip, s.cfg.MaxConns, s.cfg.MaxConnsPerIP); which != "" {
 			s.metrics.connRefused.WithLabelValues(which).Inc()
-			if ok, n := s.capLogs.Allow(which); ok {
-				s.log.Warn().Str("role", role).Str("ip", ip).Str("cap", which).Int("alsoRefused", n).
-					Msg("refused a WebSocket: connection cap reached (one line per 10 s)")
-			}
+			s.refusalLog("cap_"+which).Str("role", role).Str("ip", ip).
+				Msg("refused a WebSocket: connection cap reached (one line per 10 s)")
 			msg := "too many connections to the bridge (" + strconv.Itoa(s.cfg.MaxConns) + ", --max-conns); retry later"
 			if which == "per_ip" {
 				msg = "too many connections from " + ip + " (" + strconv.Itoa(s.cfg.MaxConnsPerIP) + ", --max-conns-per-ip); close some or retry later"

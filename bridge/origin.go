@@ -8,6 +8,9 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -90,8 +93,8 @@ func (s *Server) listenHost() string {
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r.Host) {
-			s.log.Warn().Str("host", truncate(r.Host, 100)).Str("remote", r.RemoteAddr).Str("path", r.URL.Path).
-				Msg("refused a request for a Host this bridge does not serve (DNS-rebinding guard)")
+			s.refusalLog("host").Str("host", truncate(r.Host, 100)).Str("remote", r.RemoteAddr).Str("path", logcap.Str(r.URL.Path)).
+				Msg("refused a request for a Host this bridge does not serve (DNS-rebinding guard; one line per 10 s)")
 			writeError(w, http.StatusMisdirectedRequest, protocol.Errorf(protocol.CodeUnauthorized,
 				"Host %q is not served here: the bridge answers to loopback names, its listen address and --allowed-hosts; add the name there if it is yours", truncate(r.Host, 100)))
 			return
@@ -142,4 +145,17 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// refusalLog starts the log line of a refusal a client can repeat at will
+// (a bad token, a foreign Host or Origin, a cross-site admin change, a
+// connection cap): one line per reason per logSampleInterval, counting the
+// refusals it left out. It returns nil, on which zerolog's methods do
+// nothing, when the line is left out.
+func (s *Server) refusalLog(reason string) *zerolog.Event {
+	ok, n := s.refusals.Allow(reason)
+	if !ok {
+		return nil
+	}
+	return s.log.Warn().Str("refusal", reason).Int("alsoRefused", n)
 }

@@ -59,8 +59,10 @@ type Server struct {
 	ended endedLate
 
 	// caps counts open WebSockets for --max-conns and --max-conns-per-ip.
-	caps    connCaps
-	capLogs *logcap.Sampler
+	caps connCaps
+	// refusals samples the log lines of refusals a client can repeat at
+	// will (refusalLog).
+	refusals *logcap.Sampler
 
 	// methods is written before serving starts, read-only afterwards.
 	methods map[string]MethodHandler
@@ -79,11 +81,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		methods: map[string]MethodHandler{},
-		conns:   map[*rpcconn.Conn]struct{}{},
-		capLogs: logcap.NewSampler(logSampleInterval),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		methods:  map[string]MethodHandler{},
+		conns:    map[*rpcconn.Conn]struct{}{},
+		refusals: logcap.NewSampler(logSampleInterval),
 	}
 	s.base, s.stopBase = context.WithCancelCause(context.Background())
 	s.metrics = newMetrics(s)
