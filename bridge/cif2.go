@@ -28,20 +28,23 @@ func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Me
 		a.NoTimeout = spec.Timeout == protocol.TimeoutNone
 		switch spec.Answer {
 		case protocol.AnswerBridge:
-			return s.raiseToWidget(ctx, sess, typed.(*protocol.RaiseEventCallParams))
-		case protocol.AnswerWorkspace:
-			// A cif1 session runs in the classic model-driven app, not a
-			// multisession console.
-			if m.Method == protocol.MethodIsConsoleApp && s.hosts.pick(sess.ID) == nil {
-				if profile, _ := sess.Profile(); profile == protocol.ProfileCIF1 {
-					return json.RawMessage("false"), nil
-				}
+			p, ok := typed.(*protocol.RaiseEventCallParams)
+			if !ok {
+				return nil, protocol.InvalidParams("cif.raiseEvent needs {\"eventName\", \"eventInputParameters\"}")
 			}
+			return s.raiseToWidget(ctx, sess, p)
+		case protocol.AnswerWorkspace:
 			// A host peer serving the session answers; else the workspace.
-			via = s.workspaces.Get(sess.ID)
 			if s.hosts.pick(sess.ID) != nil {
 				via = s.hosts
+				break
 			}
+			// A cif1 session runs in the classic model-driven app, not a
+			// multisession console.
+			if profile, _ := sess.Profile(); m.Method == protocol.MethodIsConsoleApp && profile == protocol.ProfileCIF1 {
+				return json.RawMessage("false"), nil
+			}
+			via = s.workspaces.Get(sess.ID)
 		}
 	}
 	res, _, err := s.attemptOn(ctx, sess, a, via)
