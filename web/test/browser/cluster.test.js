@@ -125,14 +125,15 @@ describe("cluster dashboard in Chromium", { skip: skipReason || false, timeout: 
     assert.deepEqual(JSON.parse(await dash.locator("#ev-body").innerText()), { accepted: true, number: data.value });
   });
 
-  it("fits the nodes panel on a 390 px screen", { timeout: 30_000 }, async () => {
+  it("fits the nodes panel and the session list's node column on a 390 px screen", { timeout: 30_000 }, async () => {
     const phone = await newPage(browser, { viewport: { width: 390, height: 844 }, colorScheme: "light" });
     try {
       await phone.goto(a.base + "/");
       await phone.locator("#nodes li[data-key=b]").waitFor();
+      await phone.locator(`#sessions tr[data-key="${sessionB}"] td.node`).waitFor();
       const layout = await phone.evaluate(() => {
         const panel = document.getElementById("nodes-panel");
-        const cut = [...panel.querySelectorAll("h2, .hint, .node-id, .badge, dt, dd")]
+        const cut = [...panel.querySelectorAll("h2, .hint, .node-id, .badge, dt, dd"), ...document.querySelectorAll("table.t th, #sessions td.node")]
           .filter((e) => e.offsetParent && e.scrollWidth > e.clientWidth + 1)
           .map((e) => `${e.tagName.toLowerCase()}.${e.className}: ${e.textContent.trim().slice(0, 40)}`);
         const wide = [panel, ...panel.querySelectorAll(".node")]
