@@ -46,7 +46,7 @@ func TestStreamRecentLate(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	host, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken})
+	host, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken, HTTPClient: tb.hc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,23 +7,62 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// testBridge is a real bridge on a loopback httptest server.
+// testBridge is a real bridge served over HTTP: on a loopback httptest
+// server (startBridge), or on in-memory pipes inside a testing/synctest
+// bubble (startBridgeInBubble), where CIF timeouts pass instantly and
+// exactly and synctest.Wait replaces polling.
 type testBridge struct {
 	srv *bridge.Server
-	hs  *httptest.Server
 	emu *emulator.Emulator
+	url string       // http://127.0.0.1:PORT (pipenet's fixed address in a bubble)
+	hc  *http.Client // dials url
+	ln  *pipenet.Listener
 }
 
+// startBridge serves a bridge with cfg (the emulator when cfg has no
+// backend) on loopback until the test ends.
 func startBridge(t *testing.T, cfg bridge.Config) *testBridge {
+	t.Helper()
+	tb := newTestBridge(t, cfg)
+	hs := httptest.NewServer(tb.srv.Handler())
+	tb.url, tb.hc = hs.URL, hs.Client()
+	t.Cleanup(func() {
+		tb.shutdown()
+		hs.Close()
+	})
+	return tb
+}
+
+// startBridgeInBubble serves a bridge with cfg on an in-memory listener;
+// call it inside the synctest bubble that uses it.
+func startBridgeInBubble(t *testing.T, cfg bridge.Config) *testBridge {
+	t.Helper()
+	tb := newTestBridge(t, cfg)
+	tb.ln = pipenet.Listen()
+	tb.url, tb.hc = "http://"+tb.ln.Addr().String(), tb.ln.Client()
+	hs := &http.Server{Handler: tb.srv.Handler()}
+	go hs.Serve(tb.ln)
+	t.Cleanup(func() {
+		tb.shutdown()
+		hs.Close()
+		tb.ln.Close()
+		tb.hc.CloseIdleConnections()
+	})
+	return tb
+}
+
+func newTestBridge(t *testing.T, cfg bridge.Config) *testBridge {
 	t.Helper()
 	tb := &testBridge{}
 	if cfg.Backend == nil && !cfg.HostBackend {
@@ -33,25 +72,49 @@ func startBridge(t *testing.T, cfg bridge.Config) *testBridge {
 		}
 		tb.emu = emu
 		cfg.Backend = emu
-		cfg.Extra = map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler(), "/api/data/v9.2/": emu.WebAPIHandler()}
+		if cfg.Extra == nil {
+			cfg.Extra = map[string]http.Handler{}
+		}
+		cfg.Extra["/api/v1/emulator/"], cfg.Extra["/api/data/v9.2/"] = emu.AdminHandler(), emu.WebAPIHandler()
 	}
 	srv, err := bridge.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tb.srv = srv
-	tb.hs = httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		tb.hs.Close()
-	})
 	return tb
 }
 
+func (tb *testBridge) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tb.srv.Shutdown(ctx)
+}
+
 func (tb *testBridge) wsURL(path string) string {
-	return "ws" + strings.TrimPrefix(tb.hs.URL, "http") + path
+	return "ws" + strings.TrimPrefix(tb.url, "http") + path
+}
+
+// dial opens a raw WebSocket to the bridge's path (opts may be nil).
+func (tb *testBridge) dial(t *testing.T, path string, opts *websocket.DialOptions) *wsClient {
+	t.Helper()
+	o := websocket.DialOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.HTTPClient = tb.hc
+	return dial(t, tb.wsURL(path), &o)
+}
+
+// waitFor lets the bubble settle (every goroutine of the bridge and of
+// the test blocked) and fails the test unless cond holds then. It replaces
+// polling: call it inside a synctest bubble.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	synctest.Wait()
+	if !cond() {
+		t.Fatal("condition not reached once the bubble settled")
+	}
 }
 
 // wsClient speaks raw text frames, so the tests see exactly what the bridge sends.

@@ -50,13 +50,13 @@ type sseStream struct {
 func openStream(t *testing.T, tb *testBridge) *sseStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tb.hs.URL+"/api/v1/stream", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tb.url+"/api/v1/stream", nil)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+streamToken)
-	resp, err := tb.hs.Client().Do(req)
+	resp, err := tb.hc.Do(req)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func startStreamHost(t *testing.T, tb *testBridge, buffer int) <-chan hostCall {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken})
+	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken, HTTPClient: tb.hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func waitEnded(t *testing.T, ended <-chan struct{}, why string) {
 
 func authDial(t *testing.T, tb *testBridge) *wsClient {
 	t.Helper()
-	return dial(t, tb.wsURL(protocol.PathWidget), &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + streamToken}}})
+	return tb.dial(t, protocol.PathWidget, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + streamToken}}})
 }
 
 // retrieve sends cif.retrieverecord with the given JSON-RPC id and does not
@@ -213,11 +213,11 @@ func TestStreamAuth(t *testing.T) {
 		{name: "wrong access_token", query: "?access_token=nope"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, tb.hs.URL+"/api/v1/stream"+tt.query, nil)
+			req, _ := http.NewRequest(http.MethodGet, tb.url+"/api/v1/stream"+tt.query, nil)
 			if tt.header != "" {
 				req.Header.Set("Authorization", tt.header)
 			}
-			resp, err := tb.hs.Client().Do(req)
+			resp, err := tb.hc.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +229,7 @@ func TestStreamAuth(t *testing.T) {
 		})
 	}
 	// EventSource cannot set headers: the token in the query works.
-	resp, err := tb.hs.Client().Get(tb.hs.URL + "/api/v1/stream?access_token=" + streamToken)
+	resp, err := tb.hc.Get(tb.url + "/api/v1/stream?access_token=" + streamToken)
 	if err != nil {
 		t.Fatal(err)
 	}
