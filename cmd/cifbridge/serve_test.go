@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/cifbridge/cifbridge/internal/testutil"
-	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // logBuffer is a buffer safe for the logger and the test to share.
@@ -71,16 +68,18 @@ func startServe(t *testing.T, args ...string) (url string, logs *logBuffer, stop
 
 // TestServeNewUser does what the README tells a newcomer: run the daemon on
 // its defaults, connect a plain WebSocket, create and retrieve a contact.
+// The frames are typed by hand as the README shows them (no bridge.hello),
+// so the connection is raw, not client.Conn.
 func TestServeNewUser(t *testing.T) {
 	url, logs, stop := startServe(t)
-	ws := wstest.Dial(t, url, nil)
+	ws := testutil.DialRaw(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rpc := func(msg string) map[string]any {
-		if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		if err := ws.Write(ctx, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
-		_, b, err := ws.Read(ctx)
+		b, err := ws.Read(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +96,7 @@ func TestServeNewUser(t *testing.T) {
 	if got["fullname"] != "Ada Lovelace" {
 		t.Fatalf("retrieved %v", got)
 	}
-	ws.Close(websocket.StatusNormalClosure, "")
+	ws.Close("")
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v", err)
 	}

@@ -1,10 +1,13 @@
 // Package testutil holds the small helpers the tests share: a log
 // sink that is safe for concurrent writers and a check that no secret
 // reached a log line, an error or a capture, a check of an error's JSON-RPC
-// code, and an in-memory listener for running a bridge inside a
-// testing/synctest bubble.
+// code, a bridge served on loopback for one test, and raw WebSocket calls
+// for the tests that must see frames exactly (the others use the Go client,
+// client.Dial). For a bridge inside a testing/synctest bubble see
+// internal/pipenet.
 //
-// Entry points: Buffer, NoSecrets, SortedKeys, WantCode, PipeListener.
+// Entry points: Buffer, NoSecrets, SortedKeys, WantCode, ServeBridge,
+// DialRaw, RawCall.
 package testutil
 
 import (

@@ -1,0 +1,93 @@
+package testutil_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/testutil"
+)
+
+// wsHandler accepts a WebSocket and runs peer on it until it returns.
+func wsHandler(peer func(ctx context.Context, c *websocket.Conn)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		peer(r.Context(), c)
+	})
+}
+
+// echo answers the first message with itself.
+func echo(ctx context.Context, c *websocket.Conn) {
+	if typ, b, err := c.Read(ctx); err == nil {
+		c.Write(ctx, typ, b)
+	}
+}
+
+// shutdownServer is an echo handler that records its shutdown.
+type shutdownServer struct{ shut chan struct{} }
+
+func (s *shutdownServer) Handler() http.Handler { return wsHandler(echo) }
+
+func (s *shutdownServer) Shutdown(context.Context) error {
+	close(s.shut)
+	return nil
+}
+
+// TestServeBridge: the URL ServeBridge returns reaches the server over
+// WebSocket (DialRaw), and the server is shut down when the test ends.
+func TestServeBridge(t *testing.T) {
+	srv := &shutdownServer{shut: make(chan struct{})}
+	t.Run("serve", func(t *testing.T) {
+		url := testutil.ServeBridge(t, srv)
+		if !strings.HasPrefix(url, "ws://127.0.0.1:") {
+			t.Fatalf("url %q", url)
+		}
+		c := testutil.DialRaw(t, url, nil)
+		if err := c.Write(context.Background(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := c.Read(context.Background()); err != nil || string(b) != "x" {
+			t.Fatalf("echo %q %v", b, err)
+		}
+	})
+	select {
+	case <-srv.shut:
+	default:
+		t.Fatal("the server was not shut down when the test ended")
+	}
+}
+
+// TestRawCall: RawCall passes over a notification and another answer and
+// returns the answer with its id; a peer that goes away is an error.
+func TestRawCall(t *testing.T) {
+	srv := httptest.NewServer(wsHandler(func(ctx context.Context, c *websocket.Conn) {
+		if _, _, err := c.Read(ctx); err != nil {
+			return
+		}
+		c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","method":"bridge.late","params":{}}`))
+		c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":6,"result":"other"}`))
+		c.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":7,"result":"mine"}`))
+		c.Read(ctx) // the second call: go away without answering
+	}))
+	t.Cleanup(srv.Close)
+	c := testutil.DialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a, err := testutil.RawCall(ctx, c, json.RawMessage("7"), "cif.getmode", nil)
+	if err != nil || string(a.Result) != `"mine"` || a.Error != nil || !strings.Contains(string(a.Raw), `"id":7`) {
+		t.Fatalf("answer %+v %v", a, err)
+	}
+	if _, err := testutil.RawCall(ctx, c, json.RawMessage("8"), "cif.getmode", nil); err == nil || !strings.HasPrefix(err.Error(), "read: ") {
+		t.Fatalf("peer gone: %v", err)
+	}
+}
