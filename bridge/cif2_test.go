@@ -424,28 +424,31 @@ func TestAdminWorkspaceNeedsToken(t *testing.T) {
 // TestClickToActOffAnsweredByBridge: after setClickToAct(false) an
 // onclicktoact never reaches the widget; the bridge answers false.
 func TestClickToActOffAnsweredByBridge(t *testing.T) {
-	tb := startBridge(t, bridge.Config{})
-	w, sess := connectWidget(t, tb)
-	raise := func() string {
-		var out struct {
-			Result json.RawMessage `json:"result"`
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{})
+		w, sess := connectWidget(t, tb)
+		raise := func() string {
+			var out struct {
+				Result json.RawMessage `json:"result"`
+			}
+			tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/events", map[string]any{"eventType": "onclicktoact", "eventData": map[string]any{"value": "+358401234567"}}, &out)
+			return string(out.Result)
 		}
-		tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/events", map[string]any{"eventType": "onclicktoact", "eventData": map[string]any{"value": "+358401234567"}}, &out)
-		return string(out.Result)
-	}
-	if got := raise(); got != "null" {
-		t.Errorf("with click-to-act on: %s, want the widget's answer null", got)
-	}
-	w.event()
-	okResult(t, w.call(protocol.MethodSetClickToAct, map[string]any{"value": false}), nil)
-	if got := raise(); got != "false" {
-		t.Errorf("with click-to-act off: %s, want false", got)
-	}
-	select {
-	case ev := <-w.evCh:
-		t.Errorf("the widget got %s while click-to-act is off", ev.Method)
-	case <-time.After(100 * time.Millisecond):
-	}
+		if got := raise(); got != "null" {
+			t.Errorf("with click-to-act on: %s, want the widget's answer null", got)
+		}
+		w.event()
+		okResult(t, w.call(protocol.MethodSetClickToAct, map[string]any{"value": false}), nil)
+		if got := raise(); got != "false" {
+			t.Errorf("with click-to-act off: %s, want false", got)
+		}
+		synctest.Wait() // all the bridge would send has been sent
+		select {
+		case ev := <-w.evCh:
+			t.Errorf("the widget got %s while click-to-act is off", ev.Method)
+		default:
+		}
+	})
 }
 
 // TestHostPeerAnswersWorkspaceCalls: with a host peer serving the session,
