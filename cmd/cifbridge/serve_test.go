@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,35 +18,24 @@ import (
 type logBuffer = testutil.Buffer
 
 // startServe runs `cifbridge serve` in-process and returns the widget URL
-// from its startup log line.
+// from its startup log line, read as the logger writes it (no polling).
 func startServe(t *testing.T, args ...string) (url string, logs *logBuffer, stop func() error) {
 	t.Helper()
 	logs = &logBuffer{}
+	w := &urlWatch{logs: logs, url: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, args...), io.Discard, logs)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, args...), io.Discard, w)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && url == "" {
-		sc := bufio.NewScanner(strings.NewReader(logs.String()))
-		for sc.Scan() {
-			var line struct {
-				Widget string `json:"widget"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Widget != "" {
-				url = line.Widget
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v\n%s", err, logs)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	if url == "" {
+	select {
+	case url = <-w.url:
+	case err := <-done:
 		cancel()
-		t.Fatalf("no widget URL logged:\n%s", logs)
+		t.Fatalf("serve exited early: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("no widget URL logged within 10 s:\n%s", logs)
 	}
 	var once sync.Once
 	var stopErr error
@@ -64,6 +52,24 @@ func startServe(t *testing.T, args ...string) (url string, logs *logBuffer, stop
 	}
 	t.Cleanup(func() { stop() })
 	return url, logs, stop
+}
+
+// urlWatch keeps serve's log in logs and hands on the first widget URL
+// it logs. zerolog writes one JSON line per Write.
+type urlWatch struct {
+	logs *logBuffer
+	once sync.Once
+	url  chan string
+}
+
+func (w *urlWatch) Write(p []byte) (int, error) {
+	var line struct {
+		Widget string `json:"widget"`
+	}
+	if json.Unmarshal(p, &line) == nil && line.Widget != "" {
+		w.once.Do(func() { w.url <- line.Widget })
+	}
+	return w.logs.Write(p)
 }
 
 // TestServeNewUser does what the README tells a newcomer: run the daemon on
