@@ -10,7 +10,6 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -46,16 +45,7 @@ func TestStreamRecentLate(t *testing.T) {
 			}
 			return map[string]string{"contactid": p.EntityID}, nil
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		host, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken, HTTPClient: tb.hc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { host.Close() })
-		if err := host.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": "*", "name": "late-host"}, nil); err != nil {
-			t.Fatalf("host.hello: %v", err)
-		}
+		tb.dialHost(t, h, streamToken, "*", "late-host")
 
 		w := authDial(t, tb)
 		sess := hello(t, w).Session

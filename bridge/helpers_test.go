@@ -11,10 +11,13 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/pipenet"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -106,6 +109,24 @@ func (tb *testBridge) dial(t *testing.T, path string, opts *websocket.DialOption
 	return dial(t, tb.wsURL(path), &o)
 }
 
+// dialHost connects a host peer on the Go client (handler answers the
+// bridge's calls; token may be "") and says host.hello for sessions under
+// name; the connection closes when the test ends.
+func (tb *testBridge) dialHost(t *testing.T, handler jsonrpc2.Handler, token string, sessions any, name string) *jsonrpc2.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), handler, &client.Options{Token: token, HTTPClient: tb.hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": sessions, "name": name}, nil); err != nil {
+		t.Fatalf("host.hello: %v", err)
+	}
+	return conn
+}
+
 // waitFor lets the bubble settle (every goroutine of the bridge and of
 // the test blocked) and fails the test unless cond holds then. It replaces
 // polling: call it inside a synctest bubble.
@@ -157,13 +178,7 @@ func (c *wsClient) recv() string {
 }
 
 // reply is a decoded response or request from the bridge.
-type reply struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *protocol.Error `json:"error"`
-}
+type reply = testutil.Answer
 
 func (c *wsClient) recvReply() reply {
 	c.t.Helper()

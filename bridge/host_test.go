@@ -15,7 +15,6 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -54,18 +53,7 @@ func startHost(t *testing.T, tb *testBridge, sessions any) *testHost {
 		}
 		return nil, &jsonrpc2.Error{Code: protocol.CodeBackend, Message: "host cannot " + r.Method}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), handler, &client.Options{HTTPClient: tb.hc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	var res protocol.HostHelloResult
-	if err := conn.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": sessions, "name": "test-host"}, &res); err != nil {
-		t.Fatalf("host.hello: %v", err)
-	}
-	h.conn = conn
+	h.conn = tb.dialHost(t, handler, "", sessions, "test-host")
 	return h
 }
 

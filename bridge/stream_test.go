@@ -18,7 +18,6 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -158,16 +157,7 @@ func startStreamHost(t *testing.T, tb *testBridge, buffer int) <-chan hostCall {
 			return nil, ctx.Err()
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken, HTTPClient: tb.hc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if err := conn.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": "*", "name": "stream-host"}, nil); err != nil {
-		t.Fatalf("host.hello: %v", err)
-	}
+	tb.dialHost(t, h, streamToken, "*", "stream-host")
 	return got
 }
 

@@ -147,13 +147,7 @@ type client struct {
 	noteCh  chan struct{}
 }
 
-type reply struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *protocol.Error `json:"error"`
-}
+type reply = testutil.Answer
 
 func (r *rig) dial() *client {
 	r.t.Helper()

@@ -58,11 +58,13 @@ func DialRaw(t testing.TB, url string, opts *client.Options) *client.RawConn {
 	return c
 }
 
-// Answer is what a test reads of the answer to a raw call: the JSON-RPC
-// fields, and the message as it came (Raw).
+// Answer is what a test reads of a message from the bridge (the answer to
+// a raw call, an event, a notification): the JSON-RPC fields, and the
+// message as it came (Raw, set by RawCall).
 type Answer struct {
 	ID     json.RawMessage `json:"id"`
 	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
 	Result json.RawMessage `json:"result"`
 	Error  *protocol.Error `json:"error"`
 	Raw    []byte          `json:"-"`
