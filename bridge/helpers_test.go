@@ -52,16 +52,9 @@ func startBridge(t *testing.T, cfg bridge.Config) *testBridge {
 func startBridgeInBubble(t *testing.T, cfg bridge.Config) *testBridge {
 	t.Helper()
 	tb := newTestBridge(t, cfg)
-	tb.ln = pipenet.Listen()
-	tb.url, tb.hc = "http://"+tb.ln.Addr().String(), tb.ln.Client()
-	hs := &http.Server{Handler: tb.srv.Handler()}
-	go hs.Serve(tb.ln)
-	t.Cleanup(func() {
-		tb.shutdown()
-		hs.Close()
-		tb.ln.Close()
-		tb.hc.CloseIdleConnections()
-	})
+	tb.ln, tb.hc = testutil.ServePipe(t, tb.srv.Handler())
+	tb.url = "http://" + tb.ln.Addr().String()
+	t.Cleanup(tb.shutdown) // before ServePipe's cleanup closes the server
 	return tb
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/enreach"
-	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -228,11 +227,7 @@ func TestUpstreamErrors(t *testing.T) {
 // passes instantly.
 func TestUpstreamTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ln := pipenet.Listen()
-		hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })}
-		go hs.Serve(ln)
-		hc := ln.Client()
-		t.Cleanup(func() { hs.Close(); ln.Close(); hc.CloseIdleConnections() })
+		ln, hc := testutil.ServePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 		c, err := enreach.New(enreach.Config{BaseURL: "http://" + ln.Addr().String() + "/api/", User: user, Secret: secret, HTTPClient: hc})
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
-	"github.com/cifbridge/cifbridge/internal/pipenet"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -26,11 +26,7 @@ func dataverseOn(httpTimeout time.Duration) func(t *testing.T, emu *emulator.Emu
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}`))
 		})
-		ln := pipenet.Listen()
-		org := &http.Server{Handler: mux}
-		go org.Serve(ln)
-		hc := ln.Client()
-		t.Cleanup(func() { org.Close(); ln.Close(); hc.CloseIdleConnections() })
+		ln, hc := testutil.ServePipe(t, mux)
 		base := "http://" + ln.Addr().String()
 		b, err := dataverse.New(dataverse.Config{URL: base, ClientID: "c", ClientSecret: "s", TokenURL: base + "/oauth2/token",
 			HTTPTimeout: httpTimeout, HTTPClient: hc})

@@ -30,7 +30,6 @@ import (
 type rig struct {
 	t      *testing.T
 	srv    *bridge.Server
-	hs     *http.Server
 	ln     *pipenet.Listener
 	http   *http.Client // reaches the rig at http://127.0.0.1:8787 (a Host the bridge accepts)
 	emu    *emulator.Emulator
@@ -84,17 +83,12 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	}
 	eng.Register(srv)
 	srv.Registry().MustRegister(l.Collectors()...)
-	ln := pipenet.Listen()
-	r := &rig{t: t, srv: srv, hs: &http.Server{Handler: srv.Handler()}, ln: ln, http: ln.Client(), emu: emu, ledger: l, engine: eng}
-	served := make(chan struct{})
-	go func() { defer close(served); r.hs.Serve(ln) }()
-	t.Cleanup(func() {
+	r := &rig{t: t, srv: srv, emu: emu, ledger: l, engine: eng}
+	r.ln, r.http = testutil.ServePipe(t, srv.Handler())
+	t.Cleanup(func() { // before ServePipe's cleanup closes the server
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-		r.hs.Close()
-		<-served
-		r.http.CloseIdleConnections()
 		l.Close()
 	})
 	return r

@@ -3,11 +3,11 @@
 // reached a log line, an error or a capture, a check of an error's JSON-RPC
 // code, a bridge served on loopback for one test, and raw WebSocket calls
 // for the tests that must see frames exactly (the others use the Go client,
-// client.Dial). For a bridge inside a testing/synctest bubble see
-// internal/pipenet.
+// client.Dial), and a server on in-memory pipes for a testing/synctest
+// bubble (internal/pipenet).
 //
 // Entry points: Buffer, NoSecrets, SortedKeys, WantCode, ServeBridge,
-// DialRaw, RawCall.
+// ServePipe, DialRaw, RawCall.
 package testutil
 
 import (

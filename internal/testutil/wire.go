@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/client"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -88,4 +89,26 @@ func RawCall(ctx context.Context, c *client.RawConn, id json.RawMessage, method 
 			return a, nil
 		}
 	}
+}
+
+// ServePipe serves h on an in-memory pipenet listener for the rest of the
+// test and returns the listener (its fixed address names the server:
+// "http://"+ln.Addr().String()) and an HTTP client that dials it. Call it
+// inside the synctest bubble that uses it: the 10 s and 100 s waits of the
+// daemon then pass instantly and exactly. When the test ends the server,
+// the listener and the client's idle connections are closed.
+func ServePipe(t testing.TB, h http.Handler) (*pipenet.Listener, *http.Client) {
+	t.Helper()
+	ln := pipenet.Listen()
+	hs := &http.Server{Handler: h}
+	served := make(chan struct{})
+	go func() { defer close(served); hs.Serve(ln) }()
+	hc := ln.Client()
+	t.Cleanup(func() {
+		hs.Close()
+		ln.Close()
+		<-served
+		hc.CloseIdleConnections()
+	})
+	return ln, hc
 }

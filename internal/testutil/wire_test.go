@@ -3,10 +3,12 @@ package testutil_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -90,4 +92,22 @@ func TestRawCall(t *testing.T) {
 	if _, err := testutil.RawCall(ctx, c, json.RawMessage("8"), "cif.getmode", nil); err == nil || !strings.HasPrefix(err.Error(), "read: ") {
 		t.Fatalf("peer gone: %v", err)
 	}
+}
+
+// TestServePipe: the client ServePipe returns reaches the handler inside a
+// bubble, and nothing of the server outlives the test (synctest.Test fails
+// on a goroutine left behind).
+func TestServePipe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ln, hc := testutil.ServePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok "+r.Host) }))
+		res, err := hc.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(b) != "ok "+ln.Addr().String() {
+			t.Fatalf("body %q", b)
+		}
+	})
 }
