@@ -19,7 +19,6 @@ import (
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -476,10 +475,7 @@ func TestHostPeerAnswersWorkspaceCalls(t *testing.T) {
 // widget on it and the bridge's handler (for admin calls).
 func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 	if cfg.Backend == nil {
-		emu, err := emulator.New(emulator.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu := newEmulator(t, nil)
 		cfg.Backend = emu
 	}
 	srv, ws, _ := serveInBubble(t, cfg)
@@ -491,10 +487,7 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 // -32008.
 func TestNoTimeoutCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "openform", LatencyMs: 25_000}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu := newEmulator(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "openform", LatencyMs: 25_000}}})
 		w, h := inBubbleWith(t, bridge.Config{Backend: emu, NoTimeoutLimit: 20 * time.Minute})
 		go w.read()
 		var hr protocol.HelloResult

@@ -62,10 +62,7 @@ func newTestBridge(t *testing.T, cfg bridge.Config) *testBridge {
 	t.Helper()
 	tb := &testBridge{}
 	if cfg.Backend == nil && !cfg.HostBackend {
-		emu, err := emulator.New(emulator.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu := newEmulator(t, nil)
 		tb.emu = emu
 		cfg.Backend = emu
 		if cfg.Extra == nil {
@@ -79,6 +76,16 @@ func newTestBridge(t *testing.T, cfg bridge.Config) *testBridge {
 	}
 	tb.srv = srv
 	return tb
+}
+
+// newEmulator is an emulator backend with faults (nil: none).
+func newEmulator(t testing.TB, faults *protocol.FaultProfile) *emulator.Emulator {
+	t.Helper()
+	emu, err := emulator.New(emulator.Config{Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu
 }
 
 func (tb *testBridge) shutdown() {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -17,10 +16,7 @@ import (
 // says nothing of the kind.
 func TestShutdownSaysDelivered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 1500}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu := newEmulator(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 1500}}})
 		tb := startBridgeInBubble(t, bridge.Config{Backend: emu, DrainTimeout: 50 * time.Millisecond})
 		w := tb.dial(t, protocol.PathWidget, nil)
 		sess := hello(t, w).Session

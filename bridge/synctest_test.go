@@ -18,10 +18,7 @@ import (
 // inBubble runs a bridge on the emulator (with faults) inside the bubble and
 // returns a connected widget socket.
 func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, *websocket.Conn) {
-	emu, err := emulator.New(emulator.Config{Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu := newEmulator(t, faults)
 	_, ws, _ := serveInBubble(t, bridge.Config{Backend: emu})
 	return emu, ws
 }
