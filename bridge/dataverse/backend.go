@@ -97,15 +97,15 @@ var handlers = map[string]handler{
 	"getEntityMetadata":    typed((*Backend).entityMetadata),
 	"getenvironment":       (*Backend).environment,
 	"execute":              (*Backend).execute,
-	"setclicktoact":        (*Backend).panel,
-	"getclicktoact":        (*Backend).panel,
-	"setmode":              (*Backend).panel,
-	"getmode":              (*Backend).panel,
-	"setwidth":             (*Backend).panel,
-	"getwidth":             (*Backend).panel,
 	"openform":             constant(`{"savedEntityReference":[]}`),
 	"refreshform":          constant(`{}`),
 	"renderSearchPage":     constant(`null`),
+}
+
+func init() {
+	for _, mt := range panel.MessageTypes {
+		handlers[mt] = (*Backend).panel
+	}
 }
 
 func constant(v string) handler {
