@@ -120,19 +120,19 @@ func NodeReleaseService(node string) string { return "node." + node + ".release"
 func (e *Events) Resume(ctx context.Context, session, token string) (found bool, err error) {
 	body, _ := json.Marshal(eventRequest{Session: session, Token: token})
 	owner := e.holder(ctx, body)
-	if owner == "" || owner == e.Node {
+	if owner.Node == "" || owner.Node == e.Node {
 		return false, nil // on no other node: a new session with this id, as on one node
 	}
-	out, err := e.Router.Call(ctx, NodeReleaseService(owner), body)
+	out, err := e.Router.Call(ctx, NodeReleaseService(owner.Node), body)
 	if err != nil {
 		// The holder went away between the lookup and the release, or
 		// cannot release: its session is lost either way.
-		e.Log.Warn().Err(err).Str("session", session).Str("holder", owner).Msg("cluster: the node holding the session did not give it up")
+		e.Log.Warn().Err(err).Str("session", session).Str("holder", owner.Node).Msg("cluster: the node holding the session did not give it up")
 		return false, nil
 	}
 	var rep reply
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return false, protocol.NewError(protocol.CodeInternal, "node "+owner+"'s answer cannot be decoded: "+err.Error(), nil)
+		return false, protocol.NewError(protocol.CodeInternal, "node "+owner.Node+"'s answer cannot be decoded: "+err.Error(), nil)
 	}
 	if rep.Error != nil {
 		return false, protocol.AsError(rep.Error)
@@ -141,8 +141,8 @@ func (e *Events) Resume(ctx context.Context, session, token string) (found bool,
 }
 
 // holder asks the cluster, within LookupTimeout, which node holds the
-// session body names; "" when none answers.
-func (e *Events) holder(ctx context.Context, body []byte) string {
+// session body names; a zero reply when none answers.
+func (e *Events) holder(ctx context.Context, body []byte) reply {
 	lookup := e.LookupTimeout
 	if lookup <= 0 {
 		lookup = DefaultLookupTimeout
@@ -152,9 +152,9 @@ func (e *Events) holder(ctx context.Context, body []byte) string {
 	answers, err := e.Router.Gather(lctx, WhoHasService, body, 1)
 	var owner reply
 	if err != nil || len(answers) == 0 || json.Unmarshal(answers[0], &owner) != nil {
-		return ""
+		return reply{}
 	}
-	return owner.Node
+	return owner
 }
 
 // Raise finds the node holding session and raises the event there: the
@@ -172,7 +172,7 @@ func (e *Events) raise(ctx context.Context, session, eventType string, eventData
 		return nil, protocol.InvalidParams("\"eventData\": %v", err)
 	}
 	owner := e.holder(ctx, body)
-	if owner == "" {
+	if owner.Node == "" {
 		return nil, protocol.NewNoBackendError(false, "no live session %s on any node of the cluster", session)
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -180,18 +180,18 @@ func (e *Events) raise(ctx context.Context, session, eventType string, eventData
 		ctx, cancel = context.WithTimeout(ctx, maxEventWait)
 		defer cancel()
 	}
-	out, err := e.Router.Call(ctx, NodeEventsService(owner), body)
+	out, err := e.Router.Call(ctx, NodeEventsService(owner.Node), body)
 	switch {
 	case errors.Is(err, ErrNoResponders):
-		return nil, protocol.Errorf(protocol.CodeNoBackend, "node %s, which holds session %s, went away", owner, session)
+		return nil, protocol.Errorf(protocol.CodeNoBackend, "node %s, which holds session %s, went away", owner.Node, session)
 	case err != nil && ctx.Err() != nil:
 		return nil, ctx.Err()
 	case err != nil:
-		return nil, protocol.Errorf(protocol.CodeNoBackend, "the event to session %s on node %s was lost: %v", session, owner, err)
+		return nil, protocol.Errorf(protocol.CodeNoBackend, "the event to session %s on node %s was lost: %v", session, owner.Node, err)
 	}
 	var rep reply
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return nil, protocol.NewError(protocol.CodeInternal, "node "+owner+"'s answer cannot be decoded: "+err.Error(), nil)
+		return nil, protocol.NewError(protocol.CodeInternal, "node "+owner.Node+"'s answer cannot be decoded: "+err.Error(), nil)
 	}
 	if rep.Error != nil {
 		return nil, protocol.AsError(rep.Error)
