@@ -6,7 +6,7 @@
 // modules.
 
 import { api, streamURL, ApiError, hasToken, withToken } from "./api.js";
-import { h, cells, setText, syncRows, fmtInt, fmtMs, fmtCountdown, fmtClock, shortId } from "./dom.js";
+import { h, setText, syncRows, fmtInt, fmtMs, fmtCountdown, fmtClock, shortId } from "./dom.js";
 import { initLedger } from "./ledger.js";
 import { initEmulator } from "./emulator.js";
 import { initEvents } from "./events.js";
@@ -229,7 +229,12 @@ function renderSessions(list, total) {
         "tr",
         { onclick: () => selectSession(s.id) },
         h("td", { class: "mono", title: s.id }, s.id),
-        ...cells("client", "profile", "r conns", "r nin", "r nlate", "r age"),
+        h("td", { class: "client" }),
+        h("td", { class: "profile" }),
+        h("td", { class: "r conns" }),
+        h("td", { class: "r nin" }),
+        h("td", { class: "r nlate" }),
+        h("td", { class: "r age" }),
       ),
     update: (row, s) => {
       const td = (cls) => row.querySelector("." + cls);
