@@ -342,14 +342,18 @@ func (b *bencher) start(ctx context.Context, name string, args ...string) (*serv
 
 func (s *server) url() string { return "ws://" + s.addr + protocol.PathWidget }
 
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+func (s *server) stop() { stopProcess(s.cmd, syscall.SIGTERM) }
+
+// stopProcess sends cmd sig and waits for it to exit, killing it when it
+// has not within 5 s.
+func stopProcess(cmd *exec.Cmd, sig os.Signal) {
+	_ = cmd.Process.Signal(sig)
 	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }

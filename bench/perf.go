@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // probePerf says whether `perf stat -e instructions` counts on this machine:
@@ -75,15 +74,7 @@ func startPerf(ctx context.Context, pid int) *perfCounter {
 
 // stop ends the count (perf prints on SIGINT) and returns it, 0 when unknown.
 func (p *perfCounter) stop() float64 {
-	_ = p.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
+	stopProcess(p.cmd, syscall.SIGINT)
 	v, _ := parsePerfInstructions(p.out.Bytes())
 	return v
 }

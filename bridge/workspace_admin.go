@@ -58,6 +58,16 @@ func (s *Server) agentDone(w http.ResponseWriter, r *http.Request, ws *workspace
 	}
 }
 
+// workspaceBody is workspaceOf, with the request's body decoded into v
+// (decodeBody); nil when either failed (it answered).
+func (s *Server) workspaceBody(w http.ResponseWriter, r *http.Request, v any) *workspace.Workspace {
+	ws := s.workspaceOf(w, r)
+	if ws == nil || !s.decodeBody(w, r, v) {
+		return nil
+	}
+	return ws
+}
+
 // decodeBody reads a small JSON object body into v; false (answered 400)
 // when it is not one.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -73,19 +83,14 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool 
 }
 
 func (s *Server) agentRespond(w http.ResponseWriter, r *http.Request) {
-	ws := s.workspaceOf(w, r)
-	if ws == nil {
-		return
-	}
 	var body struct {
 		Action string `json:"action"`
 	}
-	if !s.decodeBody(w, r, &body) {
-		return
+	if ws := s.workspaceBody(w, r, &body); ws != nil {
+		id := r.PathValue("notificationId")
+		a := workspace.Action{Kind: "notification", Target: id, Action: body.Action}
+		s.agentDone(w, r, ws, a, ws.Respond(id, body.Action), "notification "+id)
 	}
-	id := r.PathValue("notificationId")
-	a := workspace.Action{Kind: "notification", Target: id, Action: body.Action}
-	s.agentDone(w, r, ws, a, ws.Respond(id, body.Action), "notification "+id)
 }
 
 func (s *Server) agentFocus(w http.ResponseWriter, r *http.Request) {
@@ -103,14 +108,11 @@ func (s *Server) agentClose(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) agentPresence(w http.ResponseWriter, r *http.Request) {
-	ws := s.workspaceOf(w, r)
-	if ws == nil {
-		return
-	}
 	var body struct {
 		PresenceID string `json:"presenceId"`
 	}
-	if !s.decodeBody(w, r, &body) {
+	ws := s.workspaceBody(w, r, &body)
+	if ws == nil {
 		return
 	}
 	if body.PresenceID == "" {
@@ -124,15 +126,12 @@ func (s *Server) agentPresence(w http.ResponseWriter, r *http.Request) {
 // raises onmodechanged/onsizechanged, and the backend's panel state is set
 // too so that getMode/getWidth agree.
 func (s *Server) agentPanel(w http.ResponseWriter, r *http.Request) {
-	ws := s.workspaceOf(w, r)
-	if ws == nil {
-		return
-	}
 	var body struct {
 		Mode  *int `json:"mode"`
 		Width *int `json:"width"`
 	}
-	if !s.decodeBody(w, r, &body) {
+	ws := s.workspaceBody(w, r, &body)
+	if ws == nil {
 		return
 	}
 	err := ws.SetPanel(body.Mode, body.Width)

@@ -170,14 +170,17 @@ func (g *gen) phonecallValue(b []byte) []byte {
 	return append(b, '}')
 }
 
-func (g *gen) createRecord(b []byte) []byte {
+// newRecord appends the opening of a create that names its entity
+// (phonecallHead 3 times in 10, else contactHead) and the new record.
+func (g *gen) newRecord(b []byte, phonecallHead, contactHead string) []byte {
 	if g.r.IntN(10) < 3 {
-		b = append(b, `{"entityName":"phonecall","value":`...)
-		b = g.phonecallValue(b)
-	} else {
-		b = append(b, `{"entityName":"contact","value":`...)
-		b = g.contactValue(b)
+		return g.phonecallValue(append(b, phonecallHead...))
 	}
+	return g.contactValue(append(b, contactHead...))
+}
+
+func (g *gen) createRecord(b []byte) []byte {
+	b = g.newRecord(b, `{"entityName":"phonecall","value":`, `{"entityName":"contact","value":`)
 	return append(b, '}')
 }
 
@@ -247,13 +250,7 @@ func (g *gen) entityMetadata(b []byte) []byte {
 const xrmRetry = `,"maxRetries":3,"delay":200}`
 
 func (g *gen) xrmCreate(b []byte) []byte {
-	if g.r.IntN(10) < 3 {
-		b = append(b, `{"entityLogicalName":"phonecall","data":`...)
-		b = g.phonecallValue(b)
-	} else {
-		b = append(b, `{"entityLogicalName":"contact","data":`...)
-		b = g.contactValue(b)
-	}
+	b = g.newRecord(b, `{"entityLogicalName":"phonecall","data":`, `{"entityLogicalName":"contact","data":`)
 	return append(b, xrmRetry...)
 }
 

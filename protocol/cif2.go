@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -407,25 +406,7 @@ func ObjectInput(field string, raw json.RawMessage, v any) error {
 // NormalizeInput returns a CIF "JSON input" member as a JSON object: an
 // object as it is, a JSON string holding an object unwrapped.
 func NormalizeInput(field string, raw json.RawMessage) (json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, InvalidParams("%q is missing: provide the JSON input object", field)
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, InvalidParams("%q: %v", field, err)
-		}
-		inner := bytes.TrimSpace([]byte(s))
-		if len(inner) == 0 || inner[0] != '{' || !json.Valid(inner) {
-			return nil, InvalidParams("%q is a string that does not hold a JSON object", field)
-		}
-		return inner, nil
-	}
-	if raw[0] != '{' {
-		return nil, InvalidParams("%q must be a JSON object (or a JSON string holding one)", field)
-	}
-	return raw, nil
+	return normalizeObject(field, raw, "provide the JSON input object", "must be a JSON object (or a JSON string holding one)")
 }
 
 // CIFMessage is the error CIF's host rejects a CIF 2.0 call with:

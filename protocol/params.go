@@ -257,9 +257,16 @@ func RequireID(field, id string) error {
 // NormalizeObject returns v as a JSON object. A JSON string holding an object
 // (CIF's createRecord takes the data as a string) is unwrapped.
 func NormalizeObject(field string, v json.RawMessage) (json.RawMessage, error) {
+	return normalizeObject(field, v, "provide the record's columns as a JSON object", "must be a JSON object of columns")
+}
+
+// normalizeObject is NormalizeObject and NormalizeInput: v as a JSON object,
+// a JSON string holding one unwrapped; missing and notObject end the
+// -32602 messages of an absent v and of one that is no object.
+func normalizeObject(field string, v json.RawMessage, missing, notObject string) (json.RawMessage, error) {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 || string(v) == "null" {
-		return nil, InvalidParams("%q is missing: provide the record's columns as a JSON object", field)
+		return nil, InvalidParams("%q is missing: %s", field, missing)
 	}
 	if v[0] == '"' {
 		var s string
@@ -273,7 +280,7 @@ func NormalizeObject(field string, v json.RawMessage) (json.RawMessage, error) {
 		return inner, nil
 	}
 	if v[0] != '{' {
-		return nil, InvalidParams("%q must be a JSON object of columns", field)
+		return nil, InvalidParams("%q %s", field, notObject)
 	}
 	return v, nil
 }

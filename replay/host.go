@@ -45,21 +45,14 @@ func (r *runner) dialHost(ctx context.Context) error {
 		break
 	}
 	r.wg.Add(1)
-	go r.readHost(ctx)
+	go r.readLoop(ctx, r.host, r.hostReceived)
 	return nil
 }
 
-func (r *runner) readHost(ctx context.Context) {
-	defer r.wg.Done()
-	for {
-		b, err := r.host.Read(ctx)
-		if err != nil {
-			return
-		}
-		w, ok := parseWire(b)
-		if !ok || w.Method == "" || len(w.ID) == 0 {
-			continue
-		}
+// hostReceived answers a call the bridge sends the host peer; anything
+// else is not the host peer's business.
+func (r *runner) hostReceived(ctx context.Context, b []byte) {
+	if w, ok := parseWire(b); ok && w.Method != "" && len(w.ID) > 0 {
 		r.hostCall(ctx, w, b)
 	}
 }

@@ -190,7 +190,7 @@ func Run(ctx context.Context, c *Capture, opts *Options) (*SessionReport, error)
 		}
 	}
 	r.wg.Add(1)
-	go r.readWidget(ctx)
+	go r.readLoop(ctx, r.ws, r.received) // matches everything the bridge sends the widget
 	if err := r.play(ctx, actions); err != nil {
 		return nil, err
 	}
@@ -555,15 +555,16 @@ func (r *runner) raise(ctx context.Context, a action) {
 	}()
 }
 
-// readWidget matches everything the bridge sends the widget.
-func (r *runner) readWidget(ctx context.Context) {
+// readLoop hands every message read from c to handle until c fails or
+// closes (the replay's end).
+func (r *runner) readLoop(ctx context.Context, c *client.RawConn, handle func(ctx context.Context, b []byte)) {
 	defer r.wg.Done()
 	for {
-		b, err := r.ws.Read(ctx)
+		b, err := c.Read(ctx)
 		if err != nil {
 			return
 		}
-		r.received(ctx, b)
+		handle(ctx, b)
 	}
 }
 

@@ -252,11 +252,18 @@ func sensitiveName(name []byte) bool {
 func redactText(msg []byte) []byte {
 	out := msg
 	copied := false
-	own := func() {
+	// redact replaces the value out[vs:ve] with Redacted (on a copy of msg)
+	// and returns where the value ends now.
+	redact := func(vs, ve int) int {
+		if ve == vs || string(out[vs:ve]) == Redacted {
+			return ve
+		}
 		if !copied {
 			out = append([]byte(nil), out...)
 			copied = true
 		}
+		out = append(out[:vs], append([]byte(Redacted), out[ve:]...)...)
+		return vs + len(Redacted)
 	}
 	// "Bearer xyz" / "Basic xyz": the token goes.
 	for _, scheme := range []string{"bearer ", "basic "} {
@@ -270,12 +277,7 @@ func redactText(msg []byte) []byte {
 			for ve < len(out) && tokenChar(out[ve]) {
 				ve++
 			}
-			if ve > vs && string(out[vs:ve]) != Redacted {
-				own()
-				out = append(out[:vs], append([]byte(Redacted), out[ve:]...)...)
-				ve = vs + len(Redacted)
-			}
-			from = ve
+			from = redact(vs, ve)
 		}
 	}
 	// name: value, name=value, "name":"value".
@@ -312,12 +314,7 @@ func redactText(msg []byte) []byte {
 		for ve < len(out) && !bytes.ContainsRune([]byte("\"', \t\r\n;&}]"), rune(out[ve])) {
 			ve++
 		}
-		if ve > k && string(out[k:ve]) != Redacted {
-			own()
-			out = append(out[:k], append([]byte(Redacted), out[ve:]...)...)
-			ve = k + len(Redacted)
-		}
-		i = ve
+		i = redact(k, ve)
 	}
 	return out
 }

@@ -119,15 +119,8 @@ func NodeReleaseService(node string) string { return "node." + node + ".release"
 // the holder's -32004 when token is not the session's.
 func (e *Events) Resume(ctx context.Context, session, token string) (found bool, err error) {
 	body, _ := json.Marshal(eventRequest{Session: session, Token: token})
-	lookup := e.LookupTimeout
-	if lookup <= 0 {
-		lookup = DefaultLookupTimeout
-	}
-	lctx, cancel := context.WithTimeout(ctx, lookup)
-	answers, err := e.Router.Gather(lctx, WhoHasService, body, 1)
-	cancel()
-	var owner reply
-	if err != nil || len(answers) == 0 || json.Unmarshal(answers[0], &owner) != nil || owner.Node == "" || owner.Node == e.Node {
+	owner := e.holder(ctx, body)
+	if owner.Node == "" || owner.Node == e.Node {
 		return false, nil // on no other node: a new session with this id, as on one node
 	}
 	out, err := e.Router.Call(ctx, NodeReleaseService(owner.Node), body)
@@ -147,6 +140,23 @@ func (e *Events) Resume(ctx context.Context, session, token string) (found bool,
 	return string(rep.Result) == "true", nil
 }
 
+// holder asks the cluster, within LookupTimeout, which node holds the
+// session body names; a zero reply when none answers.
+func (e *Events) holder(ctx context.Context, body []byte) reply {
+	lookup := e.LookupTimeout
+	if lookup <= 0 {
+		lookup = DefaultLookupTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, lookup)
+	defer cancel()
+	answers, err := e.Router.Gather(lctx, WhoHasService, body, 1)
+	var owner reply
+	if err != nil || len(answers) == 0 || json.Unmarshal(answers[0], &owner) != nil {
+		return reply{}
+	}
+	return owner
+}
+
 // Raise finds the node holding session and raises the event there: the
 // widget's answer, its error, or -32002 when no node holds the session.
 func (e *Events) Raise(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error) {
@@ -161,15 +171,8 @@ func (e *Events) raise(ctx context.Context, session, eventType string, eventData
 	if err != nil {
 		return nil, protocol.InvalidParams("\"eventData\": %v", err)
 	}
-	lookup := e.LookupTimeout
-	if lookup <= 0 {
-		lookup = DefaultLookupTimeout
-	}
-	lctx, cancel := context.WithTimeout(ctx, lookup)
-	answers, err := e.Router.Gather(lctx, WhoHasService, body, 1)
-	cancel()
-	var owner reply
-	if err != nil || len(answers) == 0 || json.Unmarshal(answers[0], &owner) != nil || owner.Node == "" {
+	owner := e.holder(ctx, body)
+	if owner.Node == "" {
 		return nil, protocol.NewNoBackendError(false, "no live session %s on any node of the cluster", session)
 	}
 	if _, ok := ctx.Deadline(); !ok {

@@ -88,24 +88,24 @@ type attempt struct {
 type handler func(b *Backend, ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error)
 
 var handlers = map[string]handler{
-	"createrecord":         (*Backend).create,
-	"retrieverecord":       (*Backend).retrieve,
-	"updaterecord":         (*Backend).update,
-	"deleterecord":         (*Backend).remove,
-	"search":               (*Backend).search,
-	"searchandopenrecords": (*Backend).search,
-	"getEntityMetadata":    (*Backend).entityMetadata,
+	"createrecord":         typed((*Backend).create),
+	"retrieverecord":       typed((*Backend).retrieve),
+	"updaterecord":         typed((*Backend).update),
+	"deleterecord":         typed((*Backend).remove),
+	"search":               typed((*Backend).search),
+	"searchandopenrecords": typed((*Backend).search),
+	"getEntityMetadata":    typed((*Backend).entityMetadata),
 	"getenvironment":       (*Backend).environment,
 	"execute":              (*Backend).execute,
-	"setclicktoact":        (*Backend).panel,
-	"getclicktoact":        (*Backend).panel,
-	"setmode":              (*Backend).panel,
-	"getmode":              (*Backend).panel,
-	"setwidth":             (*Backend).panel,
-	"getwidth":             (*Backend).panel,
 	"openform":             constant(`{"savedEntityReference":[]}`),
 	"refreshform":          constant(`{}`),
 	"renderSearchPage":     constant(`null`),
+}
+
+func init() {
+	for _, mt := range panel.MessageTypes {
+		handlers[mt] = (*Backend).panel
+	}
 }
 
 func constant(v string) handler {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cifbridge/cifbridge/internal/defaults"
 	"github.com/rs/zerolog"
 )
 
@@ -97,17 +98,11 @@ func (c *Config) validate() (*url.URL, error) {
 	if c.Scope == "" {
 		c.Scope = u.Scheme + "://" + u.Host + "/.default"
 	}
-	if c.HTTPTimeout == 0 {
-		c.HTTPTimeout = DefaultHTTPTimeout
+	if err := defaults.Positive("HTTPTimeout", &c.HTTPTimeout, DefaultHTTPTimeout); err != nil {
+		return nil, fmt.Errorf("dataverse: %w", err)
 	}
-	if c.HTTPTimeout < 0 {
-		return nil, fmt.Errorf("dataverse: HTTPTimeout must be positive, got %v", c.HTTPTimeout)
-	}
-	if c.MaxResponseBytes == 0 {
-		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if c.MaxResponseBytes < 0 {
-		return nil, fmt.Errorf("dataverse: MaxResponseBytes must be positive, got %d", c.MaxResponseBytes)
+	if err := defaults.Positive("MaxResponseBytes", &c.MaxResponseBytes, DefaultMaxResponseBytes); err != nil {
+		return nil, fmt.Errorf("dataverse: %w", err)
 	}
 	if c.PageSize < 0 || c.PageSize > MaxSearchRecords {
 		return nil, fmt.Errorf("dataverse: PageSize must be 0 (the org's default) to %d, got %d", MaxSearchRecords, c.PageSize)

@@ -116,11 +116,7 @@ var lookupTypes = map[string]bool{"Lookup": true, "Customer": true, "Owner": tru
 //	EntityDefinitions(LogicalName='x')/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets
 //
 // The answer is cached per entity, as definitions are.
-func (b *Backend) entityMetadata(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	p, err := decode[protocol.EntityMetadataParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (b *Backend) entityMetadata(ctx context.Context, a attempt, p protocol.EntityMetadataParams) (json.RawMessage, error) {
 	md, err := b.fullMetadata(ctx, a, p.EntityName)
 	if err != nil {
 		return nil, err

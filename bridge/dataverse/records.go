@@ -31,12 +31,16 @@ func createResult(d entityDef, id string) (json.RawMessage, error) {
 	return json.Marshal(protocol.CreateResult{EntityType: d.LogicalName, ID: id})
 }
 
-// decode unmarshals a call's params into a P (protocol.DecodeParams names
-// what is wrong).
-func decode[P any](params json.RawMessage) (P, error) {
-	var p P
-	err := protocol.DecodeParams(params, &p)
-	return p, err
+// typed adapts a method that takes a call's params decoded into a P
+// (protocol.DecodeParams names what is wrong) to a handler.
+func typed[P any](f func(b *Backend, ctx context.Context, a attempt, p P) (json.RawMessage, error)) handler {
+	return func(b *Backend, ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
+		var p P
+		if err := protocol.DecodeParams(params, &p); err != nil {
+			return nil, err
+		}
+		return f(b, ctx, a, p)
+	}
 }
 
 // record resolves one record: its entity definition and normalised id.
@@ -57,11 +61,7 @@ func (b *Backend) writeHeaders(extra map[string]string) map[string]string {
 	return extra
 }
 
-func (b *Backend) create(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	p, err := decode[protocol.CreateRecordParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (b *Backend) create(ctx context.Context, a attempt, p protocol.CreateRecordParams) (json.RawMessage, error) {
 	body, err := protocol.NormalizeObject("value", p.Value)
 	if err != nil {
 		return nil, err
@@ -111,11 +111,7 @@ func idFromEntityID(h string) string {
 	return u.String()
 }
 
-func (b *Backend) retrieve(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	p, err := decode[protocol.RetrieveRecordParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (b *Backend) retrieve(ctx context.Context, a attempt, p protocol.RetrieveRecordParams) (json.RawMessage, error) {
 	return b.retrieveRecord(ctx, a, p.EntityName, p.EntityID, p.QueryParameters)
 }
 
@@ -135,11 +131,7 @@ func (b *Backend) retrieveRecord(ctx context.Context, a attempt, logical, rawID,
 	return json.Marshal(rec)
 }
 
-func (b *Backend) update(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	p, err := decode[protocol.UpdateRecordParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (b *Backend) update(ctx context.Context, a attempt, p protocol.UpdateRecordParams) (json.RawMessage, error) {
 	body, err := protocol.NormalizeObject("value", p.Value)
 	if err != nil {
 		return nil, err
@@ -161,11 +153,7 @@ func (b *Backend) updateRecord(ctx context.Context, a attempt, logical, rawID st
 	return createResult(d, id)
 }
 
-func (b *Backend) remove(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	p, err := decode[protocol.RecordParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (b *Backend) remove(ctx context.Context, a attempt, p protocol.RecordParams) (json.RawMessage, error) {
 	return b.deleteRecord(ctx, a, p.EntityName, p.EntityID)
 }
 
@@ -184,11 +172,7 @@ func (b *Backend) deleteRecord(ctx context.Context, a attempt, logical, rawID st
 // an object keyed "0", "1", …, holding every record the query matches up
 // to its $top, at most MaxSearchRecords: it follows @odata.nextLink from
 // page to page (see collect).
-func (b *Backend) search(ctx context.Context, a attempt, params json.RawMessage) (json.RawMessage, error) {
-	p, err := decode[protocol.SearchParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (b *Backend) search(ctx context.Context, a attempt, p protocol.SearchParams) (json.RawMessage, error) {
 	d, err := b.entity(ctx, a, p.EntityName)
 	if err != nil {
 		return nil, err

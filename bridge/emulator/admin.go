@@ -35,21 +35,15 @@ const maxAdminBody = 1 << 20
 // Authorisation is the caller's business (the daemon wraps it).
 func (e *Emulator) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, e.Faults())
-	})
-	mux.HandleFunc("PUT "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
-		var p protocol.FaultProfile
-		if !httpjson.ReadStrict(w, r, &p, maxAdminBody, "the fault profile", `{"seed":1,"rules":[{"method":"createrecord",…}]}`) {
-			return
-		}
-		if err := e.SetFaults(p); err != nil {
-			httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("fault profile: %v", err))
-			return
-		}
-		e.log.Info().Int("rules", len(p.Rules)).Int64("seed", p.Seed).Msg("emulator fault profile set")
-		httpjson.Write(w, http.StatusOK, e.Faults())
-	})
+	httpjson.Setting[protocol.FaultProfile]{
+		Name: "fault profile", What: "the fault profile", Limit: maxAdminBody,
+		Example: `{"seed":1,"rules":[{"method":"createrecord",…}]}`,
+		Get:     func() any { return e.Faults() },
+		Set:     e.SetFaults,
+		Done: func(p protocol.FaultProfile) {
+			e.log.Info().Int("rules", len(p.Rules)).Int64("seed", p.Seed).Msg("emulator fault profile set")
+		},
+	}.Handle(mux, PathFaults)
 	mux.HandleFunc("GET "+PathStats, func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, e.Stats())
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/bridge/panel"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -46,16 +47,16 @@ var handlers = map[string]handler{
 	"searchandopenrecords": (*Emulator).prepSearch,
 	"getenvironment":       constant(func(e *Emulator) json.RawMessage { return e.environment() }),
 	"getEntityMetadata":    (*Emulator).prepMetadata,
-	"setclicktoact":        (*Emulator).prepPanel,
-	"getclicktoact":        (*Emulator).prepPanel,
-	"setmode":              (*Emulator).prepPanel,
-	"getmode":              (*Emulator).prepPanel,
-	"setwidth":             (*Emulator).prepPanel,
-	"getwidth":             (*Emulator).prepPanel,
 	"openform":             constant(func(*Emulator) json.RawMessage { return json.RawMessage(`{"savedEntityReference":[]}`) }),
 	"refreshform":          constant(func(*Emulator) json.RawMessage { return json.RawMessage(`{}`) }),
 	"renderSearchPage":     constant(func(*Emulator) json.RawMessage { return json.RawMessage(`null`) }),
 	"execute":              (*Emulator).prepExecute,
+}
+
+func init() {
+	for _, mt := range panel.MessageTypes {
+		handlers[mt] = (*Emulator).prepPanel
+	}
 }
 
 func constant(f func(e *Emulator) json.RawMessage) handler {

@@ -23,31 +23,32 @@ type manyRel struct {
 }
 
 // oneToMany are Dataverse's relationship names for the built-in lookups,
-// by the one side's logical name.
+// by the one side's logical name; init adds the activity relationships.
 var oneToMany = map[string]map[string]manyRel{
 	"account": {
 		"contact_customer_accounts":  {"contact", "parentcustomerid"},
 		"incident_customer_accounts": {"incident", "customerid"},
-		"Account_Phonecalls":         {"phonecall", "regardingobjectid"},
-		"Account_Tasks":              {"task", "regardingobjectid"},
 		"lead_parent_account":        {"lead", "parentaccountid"},
 	},
 	"contact": {
 		"contact_customer_contacts":  {"contact", "parentcustomerid"},
 		"incident_customer_contacts": {"incident", "customerid"},
 		"account_primary_contact":    {"account", "primarycontactid"},
-		"Contact_Phonecalls":         {"phonecall", "regardingobjectid"},
-		"Contact_Tasks":              {"task", "regardingobjectid"},
 		"lead_parent_contact":        {"lead", "parentcontactid"},
 	},
-	"incident": {
-		"Incident_Phonecalls": {"phonecall", "regardingobjectid"},
-		"Incident_Tasks":      {"task", "regardingobjectid"},
-	},
-	"lead": {
-		"Lead_Phonecalls": {"phonecall", "regardingobjectid"},
-		"Lead_Tasks":      {"task", "regardingobjectid"},
-	},
+	"incident": {},
+	"lead":     {},
+}
+
+// The phone calls and tasks regarding a record of each of those tables:
+// Dataverse names these relationships <Table>_Phonecalls and <Table>_Tasks
+// ("Account_Phonecalls").
+func init() {
+	for one, rels := range oneToMany {
+		table := strings.ToUpper(one[:1]) + one[1:]
+		rels[table+"_Phonecalls"] = manyRel{"phonecall", "regardingobjectid"}
+		rels[table+"_Tasks"] = manyRel{"task", "regardingobjectid"}
+	}
 }
 
 // collectionExpand is the compiled form of a collection-valued $expand.

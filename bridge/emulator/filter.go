@@ -320,31 +320,25 @@ func (p *filterParser) parseOr() (filterNode, *dvError) {
 		return nil, derr
 	}
 	defer func() { p.depth-- }()
-	l, derr := p.parseAnd()
-	if derr != nil {
-		return nil, derr
-	}
-	for p.keyword("or") {
-		r, derr := p.parseAnd()
-		if derr != nil {
-			return nil, derr
-		}
-		l = &logicNode{"or", l, r}
-	}
-	return l, nil
+	return p.parseChain("or", p.parseAnd)
 }
 
 func (p *filterParser) parseAnd() (filterNode, *dvError) {
-	l, derr := p.parseUnary()
+	return p.parseChain("and", p.parseUnary)
+}
+
+// parseChain parses operands joined by the keyword op, left to right.
+func (p *filterParser) parseChain(op string, operand func() (filterNode, *dvError)) (filterNode, *dvError) {
+	l, derr := operand()
 	if derr != nil {
 		return nil, derr
 	}
-	for p.keyword("and") {
-		r, derr := p.parseUnary()
+	for p.keyword(op) {
+		r, derr := operand()
 		if derr != nil {
 			return nil, derr
 		}
-		l = &logicNode{"and", l, r}
+		l = &logicNode{op, l, r}
 	}
 	return l, nil
 }

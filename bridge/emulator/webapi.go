@@ -321,23 +321,35 @@ func (wr *webReq) wantsRepresentation() bool {
 }
 
 func (e *Emulator) webCreate(wr *webReq, ent *entity, q *query) {
+	e.webWrite(wr, ent, "createrecord", q, http.StatusCreated, func(ws *writeSet) (string, *dvError) {
+		opts := wr.opts()
+		opts.ifMatch, opts.ifNone = "", false
+		r, derr := e.create(ent, ws, opts)
+		if derr != nil {
+			return "", derr
+		}
+		return r.fields.str(ent.PrimaryIDAttribute), nil
+	})
+}
+
+// webWrite runs one Web API write (operation op): the body parsed against
+// ent, the fault gate, write, then the answer (see webWritten).
+func (e *Emulator) webWrite(wr *webReq, ent *entity, op string, q *query, repStatus int, write func(ws *writeSet) (id string, derr *dvError)) {
 	ws, derr := wr.body(ent, e.cat)
 	if derr != nil {
 		wr.fail(derr)
 		return
 	}
-	if !e.webGate(wr, "createrecord", ent.LogicalName) {
+	if !e.webGate(wr, op, ent.LogicalName) {
 		return
 	}
-	opts := wr.opts()
-	opts.ifMatch, opts.ifNone = "", false
-	r, derr := e.create(ent, ws, opts)
-	e.completed("createrecord", time.Time{})
+	id, derr := write(ws)
+	e.completed(op, time.Time{})
 	if derr != nil {
 		wr.fail(derr)
 		return
 	}
-	e.webWritten(wr, ent, r.fields.str(ent.PrimaryIDAttribute), q, http.StatusCreated)
+	e.webWritten(wr, ent, id, q, repStatus)
 }
 
 // webWritten answers a successful write: the representation with
@@ -356,22 +368,11 @@ func (e *Emulator) webWritten(wr *webReq, ent *entity, id string, q *query, repS
 }
 
 func (e *Emulator) webUpsert(wr *webReq, ent *entity, id string, q *query) {
-	ws, derr := wr.body(ent, e.cat)
-	if derr != nil {
-		wr.fail(derr)
-		return
-	}
-	if !e.webGate(wr, "updaterecord", ent.LogicalName) {
-		return
-	}
-	_, _, derr = e.update(ent, id, ws, true, wr.opts())
-	e.completed("updaterecord", time.Time{})
-	if derr != nil {
-		wr.fail(derr)
-		return
-	}
-	q.expands = nil // Dataverse ignores $expand on PATCH representations
-	e.webWritten(wr, ent, id, q, http.StatusOK)
+	e.webWrite(wr, ent, "updaterecord", q, http.StatusOK, func(ws *writeSet) (string, *dvError) {
+		_, _, derr := e.update(ent, id, ws, true, wr.opts())
+		q.expands = nil // Dataverse ignores $expand on PATCH representations
+		return id, derr
+	})
 }
 
 // webFetch answers GET <set>?fetchXml=…: one page of the FetchXML query,

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"mime"
 	"mime/multipart"
@@ -211,14 +212,9 @@ func writeChangeset(mw *multipart.Writer, answers []batchAnswer, batchBoundary s
 
 // readBatch parses the parts of a batch body.
 func readBatch(r io.Reader, boundary string) ([]batchPart, *dvError) {
-	mr := multipart.NewReader(r, boundary)
 	var parts []batchPart
 	n := 0
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
+	for p, err := range partsOf(multipart.NewReader(r, boundary)) {
 		if err != nil {
 			return nil, errSyntax("The $batch body is not valid multipart/mixed: %v", err)
 		}
@@ -226,12 +222,7 @@ func readBatch(r io.Reader, boundary string) ([]batchPart, *dvError) {
 		switch mt {
 		case "multipart/mixed":
 			var cs []batchRequest
-			cr := multipart.NewReader(p, params["boundary"])
-			for {
-				q, err := cr.NextPart()
-				if err == io.EOF {
-					break
-				}
+			for q, err := range partsOf(multipart.NewReader(p, params["boundary"])) {
 				if err != nil {
 					return nil, errSyntax("A $batch change set is not valid multipart/mixed: %v", err)
 				}
@@ -265,6 +256,19 @@ func readBatch(r io.Reader, boundary string) ([]batchPart, *dvError) {
 		return nil, errSyntax("The $batch body holds no requests.")
 	}
 	return parts, nil
+}
+
+// partsOf yields the parts of a multipart body, then its read error, if
+// any, with a nil part.
+func partsOf(mr *multipart.Reader) iter.Seq2[*multipart.Part, error] {
+	return func(yield func(*multipart.Part, error) bool) {
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF || !yield(p, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // readBatchRequest reads "METHOD URL HTTP/1.1", headers and body.

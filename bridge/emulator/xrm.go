@@ -126,20 +126,22 @@ func (e *Emulator) prepCRUD(name string, data json.RawMessage) (prepared, error)
 	if err != nil {
 		return prepared{}, err
 	}
-	needID := func() (string, error) { return idParam("data.id", d.RecordID()) }
-	needBody := func() (*writeSet, error) { return e.writeBody(ent, "data.payload", d.Payload) }
-	switch strings.ToLower(name) {
+	op := strings.ToLower(name)
+	var id string
+	switch op {
+	case "retrieve", "update", "delete": // they name a record
+		if id, err = idParam("data.id", d.RecordID()); err != nil {
+			return prepared{}, err
+		}
+	}
+	switch op {
 	case "create":
-		ws, err := needBody()
+		ws, err := e.writeBody(ent, "data.payload", d.Payload)
 		if err != nil {
 			return prepared{}, err
 		}
 		return e.createOp(ent, ws), nil
 	case "retrieve":
-		id, err := needID()
-		if err != nil {
-			return prepared{}, err
-		}
 		qs := d.Options
 		if len(d.Columns) > 0 && !strings.Contains(qs, "$select") {
 			qs = strings.TrimPrefix(qs, "?") + "&$select=" + strings.Join(d.Columns, ",")
@@ -150,20 +152,12 @@ func (e *Emulator) prepCRUD(name string, data json.RawMessage) (prepared, error)
 		}
 		return e.retrieveOp(ent, id, q), nil
 	case "update":
-		id, err := needID()
-		if err != nil {
-			return prepared{}, err
-		}
-		ws, err := needBody()
+		ws, err := e.writeBody(ent, "data.payload", d.Payload)
 		if err != nil {
 			return prepared{}, err
 		}
 		return e.updateOp(ent, id, ws), nil
 	case "delete":
-		id, err := needID()
-		if err != nil {
-			return prepared{}, err
-		}
 		return e.deleteOp(ent, id), nil
 	}
 	return prepared{}, &dvError{http.StatusBadRequest, CodeQuerySyntax,

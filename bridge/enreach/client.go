@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cifbridge/cifbridge/internal/defaults"
 	"github.com/cifbridge/cifbridge/internal/neterr"
 	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -94,17 +95,11 @@ func New(cfg Config) (*Client, error) {
 	if (cfg.User == "") != (cfg.Secret == "") {
 		return nil, errors.New("enreach: User and Secret go together (Basic auth user:secret key)")
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
+	if err := defaults.Positive("Timeout", &cfg.Timeout, DefaultTimeout); err != nil {
+		return nil, fmt.Errorf("enreach: %w", err)
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("enreach: Timeout must be positive, got %v", cfg.Timeout)
-	}
-	if cfg.MaxResponseBytes == 0 {
-		cfg.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if cfg.MaxResponseBytes < 0 {
-		return nil, fmt.Errorf("enreach: MaxResponseBytes must be positive, got %d", cfg.MaxResponseBytes)
+	if err := defaults.Positive("MaxResponseBytes", &cfg.MaxResponseBytes, DefaultMaxResponseBytes); err != nil {
+		return nil, fmt.Errorf("enreach: %w", err)
 	}
 	if cfg.ANumberBody == "" {
 		cfg.ANumberBody = DefaultANumberBody

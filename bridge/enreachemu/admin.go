@@ -33,36 +33,24 @@ const (
 // 413 -32602 (body over 1 MiB).
 func (e *Emulator) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, e.Faults())
-	})
-	mux.HandleFunc("PUT "+PathFaults, func(w http.ResponseWriter, r *http.Request) {
-		var p FaultProfile
-		if !httpjson.ReadStrict(w, r, &p, maxBody, "the body", `{"seed":1,"rules":[{"method":"GET","path":"/users/me","status":503}]}`) {
-			return
-		}
-		if err := e.SetFaults(p); err != nil {
-			httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("fault profile: %v", err))
-			return
-		}
-		e.log.Info().Int("rules", len(p.Rules)).Int64("seed", p.Seed).Msg("enreach emulator fault profile set")
-		httpjson.Write(w, http.StatusOK, e.Faults())
-	})
-	mux.HandleFunc("GET "+PathResponses, func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, e.Responses())
-	})
-	mux.HandleFunc("PUT "+PathResponses, func(w http.ResponseWriter, r *http.Request) {
-		var rs []Response
-		if !httpjson.ReadStrict(w, r, &rs, maxBody, "the body", `[{"method":"GET","path":"/calls","status":200,"body":[]}]`) {
-			return
-		}
-		if err := e.SetResponses(rs); err != nil {
-			httpjson.Error(w, http.StatusBadRequest, protocol.InvalidParams("canned responses: %v", err))
-			return
-		}
-		e.log.Info().Int("responses", len(rs)).Msg("enreach emulator canned responses set")
-		httpjson.Write(w, http.StatusOK, e.Responses())
-	})
+	httpjson.Setting[FaultProfile]{
+		Name: "fault profile", What: "the body", Limit: maxBody,
+		Example: `{"seed":1,"rules":[{"method":"GET","path":"/users/me","status":503}]}`,
+		Get:     func() any { return e.Faults() },
+		Set:     e.SetFaults,
+		Done: func(p FaultProfile) {
+			e.log.Info().Int("rules", len(p.Rules)).Int64("seed", p.Seed).Msg("enreach emulator fault profile set")
+		},
+	}.Handle(mux, PathFaults)
+	httpjson.Setting[[]Response]{
+		Name: "canned responses", What: "the body", Limit: maxBody,
+		Example: `[{"method":"GET","path":"/calls","status":200,"body":[]}]`,
+		Get:     func() any { return e.Responses() },
+		Set:     e.SetResponses,
+		Done: func(rs []Response) {
+			e.log.Info().Int("responses", len(rs)).Msg("enreach emulator canned responses set")
+		},
+	}.Handle(mux, PathResponses)
 	mux.HandleFunc("GET "+PathStats, func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, e.Stats())
 	})

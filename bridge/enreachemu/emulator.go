@@ -2,7 +2,6 @@ package enreachemu
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/internal/inproc"
@@ -206,7 +206,7 @@ func (e *Emulator) PlaceCall(userID, bNumber string) (Call, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c := Call{ID: newID(), UserID: u.ID, BNumber: bNumber, Direction: "outbound", StartTime: e.now().UTC().Format(callTimeLayout)}
+	c := Call{ID: uuid.NewString(), UserID: u.ID, BNumber: bNumber, Direction: "outbound", StartTime: e.now().UTC().Format(callTimeLayout)}
 	if a, ok := e.aNumbers[u.ID]; ok {
 		c.ANumber = a.Number
 		delete(e.aNumbers, u.ID) // for the next call only
@@ -536,15 +536,6 @@ func (e *Emulator) serveCalls(w http.ResponseWriter, r *http.Request, _ *User, _
 	}
 	e.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
-}
-
-// newID is a random GUID.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 func emptyList(w http.ResponseWriter, _ *http.Request, _ *User, _ []string) {

@@ -32,6 +32,9 @@ type State struct {
 	Width      float64
 }
 
+// MessageTypes are the messageTypes Parse serves.
+var MessageTypes = []string{"setclicktoact", "getclicktoact", "setmode", "getmode", "setwidth", "getwidth"}
+
 // Parse validates a set/get clicktoact, mode or width call (messageType as
 // protocol.MessageType gives it) and returns what it does to a session's
 // state; what that returns is the call's answer.

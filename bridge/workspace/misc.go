@@ -1,23 +1,15 @@
 package workspace
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // Session indicators, conversations, analytics and the console-app calls.
 
-func (w *Workspace) notifyKpiBreach(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.NotifyKpiBreachParams](call)
-	if err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (w *Workspace) notifyKpiBreach(p *protocol.NotifyKpiBreachParams) (any, error) {
 	s, err := w.providerSession("notifyKpiBreach", p.SessionID)
 	if err != nil {
 		return nil, err
@@ -31,16 +23,10 @@ func (w *Workspace) notifyKpiBreach(_ context.Context, call *correlation.Attempt
 	return nil, nil
 }
 
-func (w *Workspace) notifyNewActivity(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.NotifyNewActivityParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) notifyNewActivity(p *protocol.NotifyNewActivityParams) (any, error) {
 	if p.Count == nil || *p.Count < 0 {
 		return nil, protocol.InvalidParams("\"count\" must be a number of new activities, 0 or more")
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	s, err := w.providerSession("notifyNewActivity", p.SessionID)
 	if err != nil {
 		return nil, err
@@ -49,11 +35,7 @@ func (w *Workspace) notifyNewActivity(_ context.Context, call *correlation.Attem
 	return nil, nil
 }
 
-func (w *Workspace) updateConversation(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.UpdateConversationParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) updateConversation(p *protocol.UpdateConversationParams) (any, error) {
 	if strings.TrimSpace(p.ID) == "" {
 		return nil, protocol.InvalidParams("\"id\" is blank: pass the conversation id (getSession's context has it)")
 	}
@@ -61,8 +43,6 @@ func (w *Workspace) updateConversation(_ context.Context, call *correlation.Atte
 	if err := protocol.ObjectInput("data", p.Data, &data); err != nil {
 		return nil, err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	c := w.conversations[p.ID]
 	if c == nil {
 		if len(w.conversations) >= maxConversations {
@@ -88,11 +68,7 @@ type AnalyticsResult struct {
 	EventName      string `json:"eventName,omitempty"`
 }
 
-func (w *Workspace) initLogAnalytics(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.InitLogAnalyticsParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) initLogAnalytics(p *protocol.InitLogAnalyticsParams) (any, error) {
 	var data struct {
 		Conversation struct {
 			ConversationID string `json:"conversationId"`
@@ -107,17 +83,11 @@ func (w *Workspace) initLogAnalytics(_ context.Context, call *correlation.Attemp
 	if data.Conversation.ConversationID == "" || data.Conversation.Session.ProviderSessionID == "" {
 		return nil, protocol.InvalidParams("\"data\" must hold conversation.conversationId and conversation.session.providerSessionId")
 	}
-	w.mu.Lock()
 	w.analytics++
-	w.mu.Unlock()
 	return AnalyticsResult{Logged: true, ConversationID: data.Conversation.ConversationID}, nil
 }
 
-func (w *Workspace) logAnalyticsEvent(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.LogAnalyticsEventParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) logAnalyticsEvent(p *protocol.LogAnalyticsEventParams) (any, error) {
 	if strings.TrimSpace(p.EventName) == "" {
 		return nil, protocol.InvalidParams("\"eventName\" is blank: name the custom event")
 	}
@@ -131,21 +101,15 @@ func (w *Workspace) logAnalyticsEvent(_ context.Context, call *correlation.Attem
 	if data.ConversationID == "" || data.ProviderSessionID == "" {
 		return nil, protocol.InvalidParams("\"data\" must hold conversationId and providerSessionId")
 	}
-	w.mu.Lock()
 	w.analytics++
-	w.mu.Unlock()
 	return AnalyticsResult{Logged: true, ConversationID: data.ConversationID, EventName: p.EventName}, nil
 }
 
 // isConsoleApp: the workspace is a multisession console app.
-func (w *Workspace) isConsoleApp(_ context.Context, _ *correlation.Attempt) (any, error) {
-	return true, nil
-}
+func (w *Workspace) isConsoleApp() any { return true }
 
-func (w *Workspace) openKBSearchControl(_ context.Context, call *correlation.Attempt) (any, error) {
-	if _, err := decode[protocol.OpenKBSearchControlParams](call); err != nil {
-		return nil, err
-	}
+// openKBSearchControl: the knowledge-base search opens (nothing to show here).
+func (w *Workspace) openKBSearchControl(*protocol.OpenKBSearchControlParams) (any, error) {
 	return true, nil
 }
 

@@ -2,13 +2,11 @@ package workspace
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
+	"github.com/google/uuid"
 )
 
 // Notification states, as the admin API shows them.
@@ -73,11 +71,7 @@ func result(resp protocol.NotificationResponse) protocol.NotifyEventResult {
 	return protocol.NotifyEventResult{Value: resp}
 }
 
-func (w *Workspace) notifyEvent(ctx context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.NotifyEventParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) notifyEvent(ctx context.Context, p *protocol.NotifyEventParams) (any, error) {
 	var in protocol.NotificationInput
 	if err := protocol.ObjectInput("input", p.Input, &in); err != nil {
 		return nil, err
@@ -165,16 +159,10 @@ func (w *Workspace) pendingNotifications() []*notification {
 	return out
 }
 
-func (w *Workspace) cancelEvent(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.CancelEventParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) cancelEvent(p *protocol.CancelEventParams) (any, error) {
 	if p.CancellationToken == "" {
 		return nil, protocol.InvalidParams("\"cancellationToken\" is blank: pass the token given to notifyEvent")
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	resp := protocol.NotificationResponse{ActionName: protocol.ActionCancel, ResponseReason: protocol.ReasonCancelledByProvider}
 	found := false
 	for _, n := range append([]*notification(nil), w.notes...) {
@@ -199,11 +187,7 @@ type NotesResult struct {
 // insertNotes opens the notes dialog for the agent: a pending item of kind
 // insertNotes that the agent accepts (the note is saved: resolves with the
 // annotation id) or rejects (the dialog was closed: rejects). No timer.
-func (w *Workspace) insertNotes(ctx context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.InsertNotesParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) insertNotes(ctx context.Context, p *protocol.InsertNotesParams) (any, error) {
 	if err := protocol.RequireEntity("entityName", p.EntityName); err != nil {
 		return nil, err
 	}
@@ -227,7 +211,7 @@ func (w *Workspace) insertNotes(ctx context.Context, call *correlation.Attempt) 
 		}
 		id := p.AnnotationID
 		if id == "" {
-			id = newGUID()
+			id = uuid.NewString()
 		}
 		return NotesResult{EntityName: p.EntityName, EntityID: p.EntityID, AnnotationID: id}, nil
 	})
@@ -269,13 +253,4 @@ func rawOrNil(v json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return v
-}
-
-// newGUID returns a random (version 4) GUID.
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

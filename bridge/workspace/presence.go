@@ -2,12 +2,11 @@ package workspace
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -22,26 +21,18 @@ func (w *Workspace) setPresenceLocked(p protocol.Presence) {
 }
 
 func (w *Workspace) findPresence(match func(protocol.Presence) bool) (protocol.Presence, bool) {
-	for _, p := range w.presenceList {
-		if match(p) {
-			return p, true
-		}
+	if i := slices.IndexFunc(w.presenceList, match); i >= 0 {
+		return w.presenceList[i], true
 	}
 	return protocol.Presence{}, false
 }
 
 // setPresence matches the text exactly against the presence list, as the
 // reference says; false when none has it.
-func (w *Workspace) setPresence(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.SetPresenceParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) setPresence(p *protocol.SetPresenceParams) (any, error) {
 	if p.PresenceText == "" {
 		return nil, protocol.InvalidParams("\"presenceText\" is blank: pass the presence text exactly as the presence list has it")
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	found, ok := w.findPresence(func(x protocol.Presence) bool { return x.PresenceText == p.PresenceText })
 	if !ok {
 		return false, nil
@@ -50,19 +41,13 @@ func (w *Workspace) setPresence(_ context.Context, call *correlation.Attempt) (a
 	return true, nil
 }
 
-func (w *Workspace) getPresence(_ context.Context, _ *correlation.Attempt) (any, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.presence, nil
+func (w *Workspace) getPresence() any {
+	return w.presence
 }
 
 // setAgentPresence takes a presence object (or its JSON string) and matches
 // it by presenceId, else by presenceText; false when none matches.
-func (w *Workspace) setAgentPresence(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.SetAgentPresenceParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) setAgentPresence(p *protocol.SetAgentPresenceParams) (any, error) {
 	var info protocol.Presence
 	if err := protocol.ObjectInput("presenceInfo", p.PresenceInfo, &info); err != nil {
 		return nil, err
@@ -70,8 +55,6 @@ func (w *Workspace) setAgentPresence(_ context.Context, call *correlation.Attemp
 	if info.PresenceID == "" && info.PresenceText == "" {
 		return nil, protocol.InvalidParams("\"presenceInfo\" needs \"presenceId\" or \"presenceText\"")
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	found, ok := w.findPresence(func(x protocol.Presence) bool {
 		return (info.PresenceID != "" && x.PresenceID == info.PresenceID) || (info.PresenceID == "" && x.PresenceText == info.PresenceText)
 	})
@@ -85,11 +68,7 @@ func (w *Workspace) setAgentPresence(_ context.Context, call *correlation.Attemp
 // maxPresences bounds a presence list.
 const maxPresences = 100
 
-func (w *Workspace) initializeAgentPresenceList(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.InitializeAgentPresenceListParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) initializeAgentPresenceList(p *protocol.InitializeAgentPresenceListParams) (any, error) {
 	raw := bytes.TrimSpace(p.PresenceList)
 	if len(raw) > 0 && raw[0] == '"' {
 		var s string
@@ -114,8 +93,6 @@ func (w *Workspace) initializeAgentPresenceList(_ context.Context, call *correla
 		}
 		seen[x.PresenceID] = true
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.presenceList = list
 	if cur, ok := w.findPresence(func(x protocol.Presence) bool { return x.PresenceID == w.presence.PresenceID }); ok {
 		w.presence = cur

@@ -1,12 +1,10 @@
 package workspace
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -46,33 +44,19 @@ func (w *Workspace) providerIDs() []string {
 	return ids
 }
 
-func (w *Workspace) canCreateSession(_ context.Context, _ *correlation.Attempt) (any, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.providerCount() < w.t.MaxSessions, nil
+func (w *Workspace) canCreateSession() any {
+	return w.providerCount() < w.t.MaxSessions
 }
 
-func (w *Workspace) createSession(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.CreateSessionParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) createSession(p *protocol.CreateSessionParams) (any, error) {
 	var in protocol.SessionInput
 	if err := protocol.ObjectInput("input", p.Input, &in); err != nil {
 		return nil, err
 	}
-	if in.TemplateName == "" && in.TemplateTag == "" {
-		return nil, protocol.InvalidParams("\"input.templateName\" is blank: name a session template (e.g. \"call_session\")")
+	tpl, err := w.t.sessionFor(in)
+	if err != nil {
+		return nil, err
 	}
-	tpl, ok := w.t.session(in.TemplateName)
-	if !ok && in.TemplateName == "" {
-		tpl, ok = w.t.sessionByTag(in.TemplateTag)
-	}
-	if !ok {
-		return nil, cifErr("createSession", "The session template "+quoted(in.TemplateName, in.TemplateTag)+" was not found.")
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if n := w.providerCount(); n >= w.t.MaxSessions {
 		w.emitLocked("onMaxSessionsReached", MaxSessionsEventData{MaxSessions: w.t.MaxSessions, Sessions: w.providerIDs()})
 		return nil, cifErr("createSession", "The maximum number of sessions has been reached.")
@@ -119,28 +103,18 @@ func (w *Workspace) focusLocked(s *wsession) {
 	}
 }
 
-func (w *Workspace) getAllSessions(_ context.Context, _ *correlation.Attempt) (any, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.providerIDs(), nil
+func (w *Workspace) getAllSessions() any {
+	return w.providerIDs()
 }
 
-func (w *Workspace) getFocusedSession(_ context.Context, _ *correlation.Attempt) (any, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (w *Workspace) getFocusedSession() any {
 	if !w.focused.provider() {
-		return nil, nil
+		return nil
 	}
-	return w.focused.id, nil
+	return w.focused.id
 }
 
-func (w *Workspace) getSession(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.SessionIDParams](call)
-	if err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (w *Workspace) getSession(p *protocol.SessionIDParams) (any, error) {
 	s, err := w.providerSession("getSession", p.SessionID)
 	if err != nil {
 		return nil, err
@@ -152,11 +126,7 @@ func (w *Workspace) getSession(_ context.Context, call *correlation.Attempt) (an
 // requestFocusSession asks for the agent's attention: a session that is not
 // focused is marked with messagesCount unread messages (default 1) until
 // the agent focuses it; the focus itself stays with the agent.
-func (w *Workspace) requestFocusSession(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.RequestFocusSessionParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) requestFocusSession(p *protocol.RequestFocusSessionParams) (any, error) {
 	count := 1
 	if p.MessagesCount != nil {
 		if *p.MessagesCount < 0 {
@@ -164,8 +134,6 @@ func (w *Workspace) requestFocusSession(_ context.Context, call *correlation.Att
 		}
 		count = *p.MessagesCount
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	s, err := w.providerSession("requestFocusSession", p.SessionID)
 	if err != nil {
 		return nil, err
@@ -177,11 +145,7 @@ func (w *Workspace) requestFocusSession(_ context.Context, call *correlation.Att
 	return nil, nil
 }
 
-func (w *Workspace) setSessionTitle(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.SetSessionTitleParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) setSessionTitle(p *protocol.SetSessionTitleParams) (any, error) {
 	var in map[string]json.RawMessage
 	if err := protocol.ObjectInput("input", p.Input, &in); err != nil {
 		return nil, err
@@ -189,8 +153,6 @@ func (w *Workspace) setSessionTitle(_ context.Context, call *correlation.Attempt
 	var id, title string
 	_ = json.Unmarshal(in["sessionId"], &id)
 	_ = json.Unmarshal(in["title"], &title)
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	s, err := w.providerSession("setSessionTitle", id)
 	if err != nil {
 		return nil, err
@@ -206,19 +168,14 @@ func (w *Workspace) setSessionTitle(_ context.Context, call *correlation.Attempt
 	return title, nil
 }
 
-func (w *Workspace) updateContext(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.UpdateContextParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) updateContext(p *protocol.UpdateContextParams) (any, error) {
 	var in map[string]json.RawMessage
 	if err := protocol.ObjectInput("input", p.Input, &in); err != nil {
 		return nil, err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	s := w.focused
 	if p.SessionID != "" {
+		var err error
 		if s, err = w.providerSession("updateContext", p.SessionID); err != nil {
 			return nil, err
 		}
@@ -237,6 +194,22 @@ func (w *Workspace) updateContext(_ context.Context, call *correlation.Attempt) 
 		s.context[k] = v
 	}
 	return s.context, nil
+}
+
+// sessionFor is the session template in names: by its name, else by its
+// tag.
+func (t *Templates) sessionFor(in protocol.SessionInput) (SessionTemplate, error) {
+	if in.TemplateName == "" && in.TemplateTag == "" {
+		return SessionTemplate{}, protocol.InvalidParams("\"input.templateName\" is blank: name a session template (e.g. \"call_session\")")
+	}
+	tpl, ok := t.session(in.TemplateName)
+	if !ok && in.TemplateName == "" {
+		tpl, ok = t.sessionByTag(in.TemplateTag)
+	}
+	if !ok {
+		return SessionTemplate{}, cifErr("createSession", "The session template "+quoted(in.TemplateName, in.TemplateTag)+" was not found.")
+	}
+	return tpl, nil
 }
 
 func quoted(name, tag string) string {

@@ -1,12 +1,10 @@
 package workspace
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
 
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -25,11 +23,7 @@ func (w *Workspace) focusedTab(api, id string) (*tab, error) {
 	return nil, cifErr(api, "The tab "+strconv.Quote(id)+" does not belong to the focused session.")
 }
 
-func (w *Workspace) createTab(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.CreateTabParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) createTab(p *protocol.CreateTabParams) (any, error) {
 	var in protocol.TabInput
 	if err := protocol.ObjectInput("input", p.Input, &in); err != nil {
 		return nil, err
@@ -41,8 +35,6 @@ func (w *Workspace) createTab(_ context.Context, call *correlation.Attempt) (any
 	if !ok {
 		return nil, cifErr("createTab", "The application tab template "+strconv.Quote(in.TemplateName)+" was not found.")
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	s := w.focused
 	if len(s.tabs) >= maxTabsPerSession {
 		return nil, cifErr("createTab", "The session already has the most tabs the workspace allows ("+strconv.Itoa(maxTabsPerSession)+"); close one first.")
@@ -55,13 +47,7 @@ func (w *Workspace) createTab(_ context.Context, call *correlation.Attempt) (any
 	return t.id, nil
 }
 
-func (w *Workspace) focusTab(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.TabIDParams](call)
-	if err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (w *Workspace) focusTab(p *protocol.TabIDParams) (any, error) {
 	t, err := w.focusedTab("focusTab", p.TabID)
 	if err != nil {
 		return nil, err
@@ -70,22 +56,14 @@ func (w *Workspace) focusTab(_ context.Context, call *correlation.Attempt) (any,
 	return nil, nil
 }
 
-func (w *Workspace) getFocusedTab(_ context.Context, _ *correlation.Attempt) (any, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (w *Workspace) getFocusedTab() any {
 	if t := w.focused.focusedTab; t != nil {
-		return t.id, nil
+		return t.id
 	}
-	return nil, nil
+	return nil
 }
 
-func (w *Workspace) getTabs(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.GetTabsParams](call)
-	if err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (w *Workspace) getTabs(p *protocol.GetTabsParams) (any, error) {
 	ids := []string{}
 	for _, t := range w.focused.tabs {
 		all := p.TemplateName == "" && p.TemplateTag == ""
@@ -96,13 +74,7 @@ func (w *Workspace) getTabs(_ context.Context, call *correlation.Attempt) (any, 
 	return ids, nil
 }
 
-func (w *Workspace) refreshTab(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.TabIDParams](call)
-	if err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (w *Workspace) refreshTab(p *protocol.TabIDParams) (any, error) {
 	t, err := w.focusedTab("refreshTab", p.TabID)
 	if err != nil {
 		return nil, err
@@ -111,11 +83,7 @@ func (w *Workspace) refreshTab(_ context.Context, call *correlation.Attempt) (an
 	return nil, nil
 }
 
-func (w *Workspace) setTabTitle(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.SetTabTitleParams](call)
-	if err != nil {
-		return nil, err
-	}
+func (w *Workspace) setTabTitle(p *protocol.SetTabTitleParams) (any, error) {
 	var in struct {
 		Title string `json:"title"`
 	}
@@ -125,8 +93,6 @@ func (w *Workspace) setTabTitle(_ context.Context, call *correlation.Attempt) (a
 	if in.Title == "" {
 		return nil, protocol.InvalidParams("\"input.title\" is blank: pass {\"title\":\"…\"}")
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	t, err := w.focusedTab("setTabTitle", p.TabID)
 	if err != nil {
 		return nil, err
@@ -135,13 +101,7 @@ func (w *Workspace) setTabTitle(_ context.Context, call *correlation.Attempt) (a
 	return in.Title, nil
 }
 
-func (w *Workspace) closeTab(_ context.Context, call *correlation.Attempt) (any, error) {
-	p, err := decode[protocol.TabIDParams](call)
-	if err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (w *Workspace) closeTab(p *protocol.TabIDParams) (any, error) {
 	t, err := w.focusedTab("closeTab", p.TabID)
 	if err != nil {
 		return nil, err

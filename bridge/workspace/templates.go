@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -191,40 +192,33 @@ func (t *Templates) Validate() error {
 	return nil
 }
 
-func (t *Templates) session(name string) (SessionTemplate, bool) {
-	for _, s := range t.Sessions {
-		if s.Name == name {
-			return s, true
-		}
+// named returns the template of list whose name is name.
+func named[T any](list []T, name string, nameOf func(T) string) (T, bool) {
+	i := slices.IndexFunc(list, func(x T) bool { return nameOf(x) == name })
+	if i < 0 {
+		var zero T
+		return zero, false
 	}
-	return SessionTemplate{}, false
+	return list[i], true
+}
+
+func (t *Templates) session(name string) (SessionTemplate, bool) {
+	return named(t.Sessions, name, func(s SessionTemplate) string { return s.Name })
 }
 
 func (t *Templates) sessionByTag(tag string) (SessionTemplate, bool) {
-	for _, s := range t.Sessions {
-		if tag != "" && s.Tag == tag {
-			return s, true
-		}
+	if tag == "" {
+		return SessionTemplate{}, false
 	}
-	return SessionTemplate{}, false
+	return named(t.Sessions, tag, func(s SessionTemplate) string { return s.Tag })
 }
 
 func (t *Templates) tab(name string) (TabTemplate, bool) {
-	for _, s := range t.Tabs {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return TabTemplate{}, false
+	return named(t.Tabs, name, func(s TabTemplate) string { return s.Name })
 }
 
 func (t *Templates) notification(name string) (NotificationTemplate, bool) {
-	for _, s := range t.Notifications {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return NotificationTemplate{}, false
+	return named(t.Notifications, name, func(s NotificationTemplate) string { return s.Name })
 }
 
 var slugRE = regexp.MustCompile(`\{([A-Za-z0-9_.]+)\}`)

@@ -239,42 +239,77 @@ func (w *Workspace) Execute(ctx context.Context, call *correlation.Attempt) (jso
 	return json.Marshal(res)
 }
 
+// handler answers one CIF 2.0 call; the adapters below build one from a
+// method of Workspace.
 type handler func(w *Workspace, ctx context.Context, call *correlation.Attempt) (any, error)
+
+// waits adapts a method that takes call's params decoded into P (strictly;
+// -32602 naming the problem) and may wait for the agent until ctx ends; it
+// takes w.mu itself.
+func waits[P any](f func(w *Workspace, ctx context.Context, p *P) (any, error)) handler {
+	return func(w *Workspace, ctx context.Context, call *correlation.Attempt) (any, error) {
+		p, err := backend.Params[P](call)
+		if err != nil {
+			return nil, err
+		}
+		return f(w, ctx, p)
+	}
+}
+
+// locked adapts a method that takes call's params decoded into P and runs
+// with w.mu held.
+func locked[P any](f func(w *Workspace, p *P) (any, error)) handler {
+	return waits(func(w *Workspace, _ context.Context, p *P) (any, error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return f(w, p)
+	})
+}
+
+// reads adapts a method that takes no params and reads the workspace with
+// w.mu held.
+func reads(f func(w *Workspace) any) handler {
+	return func(w *Workspace, _ context.Context, _ *correlation.Attempt) (any, error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return f(w), nil
+	}
+}
 
 var handlers map[string]handler
 
 func init() {
 	handlers = map[string]handler{
-		protocol.MethodCanCreateSession:            (*Workspace).canCreateSession,
-		protocol.MethodCreateSession:               (*Workspace).createSession,
-		protocol.MethodGetAllSessions:              (*Workspace).getAllSessions,
-		protocol.MethodGetFocusedSession:           (*Workspace).getFocusedSession,
-		protocol.MethodGetSession:                  (*Workspace).getSession,
-		protocol.MethodRequestFocusSession:         (*Workspace).requestFocusSession,
-		protocol.MethodSetSessionTitle:             (*Workspace).setSessionTitle,
-		protocol.MethodUpdateContext:               (*Workspace).updateContext,
-		protocol.MethodCreateTab:                   (*Workspace).createTab,
-		protocol.MethodFocusTab:                    (*Workspace).focusTab,
-		protocol.MethodGetFocusedTab:               (*Workspace).getFocusedTab,
-		protocol.MethodGetTabs:                     (*Workspace).getTabs,
-		protocol.MethodGetTabsByTagOrName:          (*Workspace).getTabs,
-		protocol.MethodRefreshTab:                  (*Workspace).refreshTab,
-		protocol.MethodSetTabTitle:                 (*Workspace).setTabTitle,
-		protocol.MethodCloseTab:                    (*Workspace).closeTab,
-		protocol.MethodNotifyEvent:                 (*Workspace).notifyEvent,
-		protocol.MethodCancelEvent:                 (*Workspace).cancelEvent,
-		protocol.MethodNotifyKpiBreach:             (*Workspace).notifyKpiBreach,
-		protocol.MethodNotifyNewActivity:           (*Workspace).notifyNewActivity,
-		protocol.MethodSetPresence:                 (*Workspace).setPresence,
-		protocol.MethodGetPresence:                 (*Workspace).getPresence,
-		protocol.MethodSetAgentPresence:            (*Workspace).setAgentPresence,
-		protocol.MethodInitializeAgentPresenceList: (*Workspace).initializeAgentPresenceList,
-		protocol.MethodInsertNotes:                 (*Workspace).insertNotes,
-		protocol.MethodUpdateConversation:          (*Workspace).updateConversation,
-		protocol.MethodInitLogAnalytics:            (*Workspace).initLogAnalytics,
-		protocol.MethodLogAnalyticsEvent:           (*Workspace).logAnalyticsEvent,
-		protocol.MethodIsConsoleApp:                (*Workspace).isConsoleApp,
-		protocol.MethodOpenKBSearchControl:         (*Workspace).openKBSearchControl,
+		protocol.MethodCanCreateSession:            reads((*Workspace).canCreateSession),
+		protocol.MethodCreateSession:               locked((*Workspace).createSession),
+		protocol.MethodGetAllSessions:              reads((*Workspace).getAllSessions),
+		protocol.MethodGetFocusedSession:           reads((*Workspace).getFocusedSession),
+		protocol.MethodGetSession:                  locked((*Workspace).getSession),
+		protocol.MethodRequestFocusSession:         locked((*Workspace).requestFocusSession),
+		protocol.MethodSetSessionTitle:             locked((*Workspace).setSessionTitle),
+		protocol.MethodUpdateContext:               locked((*Workspace).updateContext),
+		protocol.MethodCreateTab:                   locked((*Workspace).createTab),
+		protocol.MethodFocusTab:                    locked((*Workspace).focusTab),
+		protocol.MethodGetFocusedTab:               reads((*Workspace).getFocusedTab),
+		protocol.MethodGetTabs:                     locked((*Workspace).getTabs),
+		protocol.MethodGetTabsByTagOrName:          locked((*Workspace).getTabs),
+		protocol.MethodRefreshTab:                  locked((*Workspace).refreshTab),
+		protocol.MethodSetTabTitle:                 locked((*Workspace).setTabTitle),
+		protocol.MethodCloseTab:                    locked((*Workspace).closeTab),
+		protocol.MethodNotifyEvent:                 waits((*Workspace).notifyEvent),
+		protocol.MethodCancelEvent:                 locked((*Workspace).cancelEvent),
+		protocol.MethodNotifyKpiBreach:             locked((*Workspace).notifyKpiBreach),
+		protocol.MethodNotifyNewActivity:           locked((*Workspace).notifyNewActivity),
+		protocol.MethodSetPresence:                 locked((*Workspace).setPresence),
+		protocol.MethodGetPresence:                 reads((*Workspace).getPresence),
+		protocol.MethodSetAgentPresence:            locked((*Workspace).setAgentPresence),
+		protocol.MethodInitializeAgentPresenceList: locked((*Workspace).initializeAgentPresenceList),
+		protocol.MethodInsertNotes:                 waits((*Workspace).insertNotes),
+		protocol.MethodUpdateConversation:          locked((*Workspace).updateConversation),
+		protocol.MethodInitLogAnalytics:            locked((*Workspace).initLogAnalytics),
+		protocol.MethodLogAnalyticsEvent:           locked((*Workspace).logAnalyticsEvent),
+		protocol.MethodIsConsoleApp:                reads((*Workspace).isConsoleApp),
+		protocol.MethodOpenKBSearchControl:         locked((*Workspace).openKBSearchControl),
 	}
 }
 
@@ -312,9 +347,6 @@ func (w *Workspace) ClickToAct() bool {
 	defer w.mu.Unlock()
 	return w.clickToAct
 }
-
-// decode decodes call's params into P (strictly; -32602 naming the problem).
-func decode[P any](call *correlation.Attempt) (*P, error) { return backend.Params[P](call) }
 
 // cifErr is the {"message","msdyn_name"} rejection of api.
 func cifErr(api, message string) error { return protocol.NewCIFMessageError(api, message, "") }

@@ -12,10 +12,6 @@ import (
 	"time"
 )
 
-func init() {
-	commands["healthcheck"] = command{summary: "exit 0 when the daemon at --listen is ready (Docker HEALTHCHECK)", run: runHealthcheck}
-}
-
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("healthcheck", "GETs http://<listen>/readyz (https when --tls-cert is set) and exits 0 when it answers 200, 1 otherwise.", stdout)
 	listen := fs.String("listen", "127.0.0.1:8787", "`address` of the daemon (same flag and variable as serve)")

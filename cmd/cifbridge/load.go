@@ -13,10 +13,6 @@ import (
 	"github.com/cifbridge/cifbridge/loadtest"
 )
 
-func init() {
-	commands["load"] = command{summary: "drive a bridge with N widget sessions and report latency, errors, timeouts and duplicates", run: runLoad}
-}
-
 // defaultLoadRate is load's offered rate when neither --rate nor --closed is
 // given: light enough for any machine, enough to see timeouts and duplicates.
 const defaultLoadRate = 50

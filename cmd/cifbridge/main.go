@@ -22,14 +22,21 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// command is one subcommand. Each lives in its own file and registers itself
-// in init, with its own FlagSet.
+// command is one subcommand. Each lives in its own file, with its own
+// FlagSet; commands lists them all.
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-var commands = map[string]command{}
+// commands are cifbridge's subcommands, by name.
+var commands = map[string]command{
+	"healthcheck": {summary: "exit 0 when the daemon at --listen is ready (Docker HEALTHCHECK)", run: runHealthcheck},
+	"load":        {summary: "drive a bridge with N widget sessions and report latency, errors, timeouts and duplicates", run: runLoad},
+	"replay":      {summary: "replay captured sessions against a bridge and diff the answers", run: runReplay},
+	"serve":       {summary: "run the bridge daemon (embedded Dataverse emulator by default)", run: runServe},
+	"version":     {summary: "print the version and build information", run: runVersion},
+}
 
 // usageError makes the process exit with status 2 (bad invocation).
 type usageError struct{ err error }

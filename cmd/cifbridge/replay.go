@@ -17,10 +17,6 @@ import (
 	"github.com/cifbridge/cifbridge/replay"
 )
 
-func init() {
-	commands["replay"] = command{summary: "replay captured sessions against a bridge and diff the answers", run: runReplay}
-}
-
 // stringList is a repeatable flag.
 type stringList []string
 

@@ -25,10 +25,6 @@ import (
 	"github.com/cifbridge/cifbridge/web"
 )
 
-func init() {
-	commands["serve"] = command{summary: "run the bridge daemon (embedded Dataverse emulator by default)", run: runServe}
-}
-
 // serveFlags are the flags of cifbridge serve.
 type serveFlags struct {
 	listen          string

@@ -8,10 +8,6 @@ import (
 	"runtime/debug"
 )
 
-func init() {
-	commands["version"] = command{summary: "print the version and build information", run: runVersion}
-}
-
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rev := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {

@@ -91,3 +91,38 @@ func Fallback(api string, allow map[string]string, serves ...string) http.Handle
 		Error(w, http.StatusNotFound, protocol.Errorf(protocol.CodeMethodNotFound, "no %s endpoint %s: it serves %s", api, r.URL.Path, list))
 	}
 }
+
+// Setting is a value an admin API reads with GET and replaces with PUT (a
+// fault profile, canned responses).
+type Setting[T any] struct {
+	Name    string // names the value in a refusal: "fault profile: rules[0]…"
+	What    string // names the body for ReadStrict: "the fault profile"
+	Example string // JSON like the body wanted, for ReadStrict
+	Limit   int64  // body size limit, for ReadStrict
+	Get     func() any
+	Set     func(T) error
+	Done    func(T) // after Set took the value (to log it); may be nil
+}
+
+// Handle registers "GET path" and "PUT path" on mux. PUT reads a T with
+// ReadStrict and answers 400 -32602 "<Name>: <error>" when Set refuses it;
+// both answer 200 with Get().
+func (s Setting[T]) Handle(mux *http.ServeMux, path string) {
+	mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+		Write(w, http.StatusOK, s.Get())
+	})
+	mux.HandleFunc("PUT "+path, func(w http.ResponseWriter, r *http.Request) {
+		var v T
+		if !ReadStrict(w, r, &v, s.Limit, s.What, s.Example) {
+			return
+		}
+		if err := s.Set(v); err != nil {
+			Error(w, http.StatusBadRequest, protocol.InvalidParams("%s: %v", s.Name, err))
+			return
+		}
+		if s.Done != nil {
+			s.Done(v)
+		}
+		Write(w, http.StatusOK, s.Get())
+	})
+}

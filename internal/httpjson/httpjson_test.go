@@ -92,3 +92,45 @@ func TestFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestSetting: GET answers the value; PUT replaces it and answers the new
+// one, or refuses a body Set rejects (400 naming the setting) or cannot
+// read, leaving the value as it was.
+func TestSetting(t *testing.T) {
+	n, logged := 1, 0
+	mux := http.NewServeMux()
+	httpjson.Setting[int]{
+		Name: "level", What: "the level", Example: "3", Limit: 16,
+		Get: func() any { return n },
+		Set: func(v int) error {
+			if v < 0 {
+				return errors.New("must be 0 or more")
+			}
+			n = v
+			return nil
+		},
+		Done: func(int) { logged++ },
+	}.Handle(mux, "/level")
+	tests := []struct {
+		name, method, body string
+		wantCode           int
+		wantBody           string
+	}{
+		{"get", "GET", "", 200, "1"},
+		{"put", "PUT", "5", 200, "5"},
+		{"refused", "PUT", "-1", 400, `level: must be 0 or more`},
+		{"not JSON", "PUT", "x", 400, `the level must be JSON like 3`},
+		{"too big", "PUT", strings.Repeat(" ", 20) + "1", 413, `the level is larger than 16 bytes`},
+		{"unchanged", "GET", "", 200, "5"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(tt.method, "/level", strings.NewReader(tt.body)))
+		if rec.Code != tt.wantCode || !strings.Contains(rec.Body.String(), tt.wantBody) {
+			t.Errorf("%s: %d %q, want %d containing %q", tt.name, rec.Code, rec.Body, tt.wantCode, tt.wantBody)
+		}
+	}
+	if logged != 1 {
+		t.Errorf("Done ran %d times, want 1 (the one accepted PUT)", logged)
+	}
+}

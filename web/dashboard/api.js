@@ -14,6 +14,29 @@ export class ApiError extends Error {
   }
 }
 
+/** The text of a failure for a message line. */
+export const errorMessage = (err) => (err && err.message ? err.message : String(err));
+
+/**
+ * One request at a time: start() aborts the request started before (its api
+ * call rejects with an AbortError) and returns the new one's signal;
+ * abort() aborts it without starting another.
+ */
+export function latest() {
+  let ctl = null;
+  return {
+    start() {
+      if (ctl) ctl.abort();
+      ctl = new AbortController();
+      return ctl.signal;
+    },
+    abort() {
+      if (ctl) ctl.abort();
+      ctl = null;
+    },
+  };
+}
+
 /**
  * Calls the admin API and resolves with the parsed JSON body (null for an
  * empty body). Rejects with ApiError, whose message is the bridge's error

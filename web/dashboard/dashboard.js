@@ -175,19 +175,14 @@ function attemptCells(a) {
   ];
 }
 
-function renderInflight(list) {
-  syncRows($("inflight"), list, {
+// syncAttempts shows an in-flight attempt or a late record a row: the
+// shared attemptCells, then cells(a).
+function syncAttempts(id, list, empty, cells) {
+  syncRows($(id), list, {
     cols: 5,
-    empty: "No calls in flight",
+    empty,
     key: (a) => a.id,
-    create: (a) =>
-      h(
-        "tr",
-        {},
-        ...attemptCells(a),
-        h("td", { class: "r elapsed" }),
-        h("td", {}, h("div", { class: "left" }, h("div", { class: "bar" }, h("div", { class: "fill" })), h("span", { class: "txt" }))),
-      ),
+    create: (a) => h("tr", {}, ...attemptCells(a), ...cells(a)),
     update: (row, a) => {
       row._attempt = a;
       row._at = live.at;
@@ -195,24 +190,18 @@ function renderInflight(list) {
   });
 }
 
+function renderInflight(list) {
+  syncAttempts("inflight", list, "No calls in flight", () => [
+    h("td", { class: "r elapsed" }),
+    h("td", {}, h("div", { class: "left" }, h("div", { class: "bar" }, h("div", { class: "fill" })), h("span", { class: "txt" }))),
+  ]);
+}
+
 function renderLate(list) {
-  syncRows($("late"), list, {
-    cols: 5,
-    empty: "No late records",
-    key: (a) => a.id,
-    create: (a) =>
-      h(
-        "tr",
-        {},
-        ...attemptCells(a),
-        h("td", {}, h("span", { class: "badge " + (a.state === "abandoned" ? "info" : "warn") }, a.state === "timedout" ? "timed out" : a.state)),
-        h("td", { class: "r overdue" }),
-      ),
-    update: (row, a) => {
-      row._attempt = a;
-      row._at = live.at;
-    },
-  });
+  syncAttempts("late", list, "No late records", (a) => [
+    h("td", {}, h("span", { class: "badge " + (a.state === "abandoned" ? "info" : "warn") }, a.state === "timedout" ? "timed out" : a.state)),
+    h("td", { class: "r overdue" }),
+  ]);
   // The feed: a record new in the table is a timeout (or an abandoned call).
   const now = new Date();
   if (live.lateSeen) {

@@ -22,6 +22,15 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/** Empty cells, one per class list, for a row's update to fill. */
+export const cells = (...classes) => classes.map((c) => h("td", { class: c }));
+
+/** Shows text in a panel's message line, toned "ok", "warn", "bad" or "". */
+export function setMsg(el, text, tone = "") {
+  el.className = "msg" + (tone ? " " + tone : "");
+  setText(el, text);
+}
+
 /** Sets text only when it changed (no needless layout work). */
 export function setText(el, text) {
   const s = String(text);

@@ -5,7 +5,7 @@
 // emulator (404) and the panels say so.
 
 import { api, ApiError } from "./api.js";
-import { h, setText, syncRows, fmtInt } from "./dom.js";
+import { h, setMsg, setText, syncRows, fmtInt } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -89,11 +89,7 @@ export function initEmulator() {
     editor.removeAttribute("aria-invalid");
   });
 
-  function msg(text, tone = "") {
-    const el = $("faults-msg");
-    el.className = "msg" + (tone ? " " + tone : "");
-    setText(el, text);
-  }
+  const msg = (text, tone) => setMsg($("faults-msg"), text, tone);
 
   function summary(p) {
     const n = (p.rules || []).length;

@@ -3,8 +3,8 @@
 // /api/v1/ledger/{id}/acknowledge. A daemon without the ledger (404) shows
 // "ledger not available" and is asked again every 15 s.
 
-import { api, ApiError } from "./api.js";
-import { h, setText, syncRows, shortId, fmtClock, fmtInt } from "./dom.js";
+import { api, ApiError, errorMessage, latest } from "./api.js";
+import { h, setMsg, cells, setText, syncRows, shortId, fmtClock, fmtInt } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -44,7 +44,7 @@ const isOpen = (e) => OPEN.includes(e.status) && !isAcked(e);
 export function initLedger(hooks) {
   const filter = { status: "", session: "" };
   let timer = null;
-  let inflight = null;
+  const request = latest();
 
   for (const chip of $("ledger-filters").querySelectorAll(".chip")) {
     chip.addEventListener("click", () => {
@@ -62,24 +62,19 @@ export function initLedger(hooks) {
     }, 250);
   });
 
-  function msg(text, tone = "") {
-    const el = $("ledger-msg");
-    el.className = "msg" + (tone ? " " + tone : "");
-    setText(el, text);
-  }
+  const msg = (text, tone) => setMsg($("ledger-msg"), text, tone);
 
   async function refresh() {
     clearTimeout(timer);
-    if (inflight) inflight.abort();
-    const ctl = (inflight = new AbortController());
+    const signal = request.start();
     const q = new URLSearchParams({ limit: "200" });
     if (filter.status) q.set("status", filter.status);
     if (filter.session) q.set("session", filter.session);
     let next = POLL_MS;
     try {
       const [list, all] = await Promise.all([
-        api("/api/v1/ledger?" + q, { signal: ctl.signal }),
-        filter.status || filter.session ? api("/api/v1/ledger?limit=1000", { signal: ctl.signal }) : null,
+        api("/api/v1/ledger?" + q, { signal }),
+        filter.status || filter.session ? api("/api/v1/ledger?limit=1000", { signal }) : null,
       ]);
       const shown = entries(list);
       render(shown);
@@ -96,10 +91,8 @@ export function initLedger(hooks) {
         msg("ledger not available: this cifbridge has no ledger API (GET /api/v1/ledger answered 404)");
         next = ABSENT_POLL_MS;
       } else {
-        msg("ledger: " + (err && err.message ? err.message : String(err)), "bad");
+        msg("ledger: " + errorMessage(err), "bad");
       }
-    } finally {
-      if (inflight === ctl) inflight = null;
     }
     timer = setTimeout(refresh, next);
   }
@@ -125,12 +118,7 @@ export function initLedger(hooks) {
           "tr",
           {},
           h("td", { class: "mono", title: entryId(e) }, shortId(entryId(e), 12)),
-          h("td", { class: "status" }),
-          h("td", { class: "mono session" }),
-          h("td", { class: "entity" }),
-          h("td", { class: "mono records" }),
-          h("td", { class: "r when" }),
-          h("td", { class: "r action" }),
+          ...cells("status", "mono session", "entity", "mono records", "r when", "r action"),
         ),
       update: (row, e) => {
         const td = (c) => row.querySelector("." + c);

@@ -21,8 +21,8 @@
 // ws-presence, ws-presence-dot, ws-msg, ws-body, ws-summary, ws-recent);
 // only ws-sessions, ws-toasts and ws-presence are required.
 
-import { api, ApiError } from "./api.js";
-import { h, setText, fmtCountdown } from "./dom.js";
+import { api, ApiError, errorMessage, latest } from "./api.js";
+import { h, setMsg, setText, fmtCountdown } from "./dom.js";
 
 const POLL_MS = 1000;
 const ABSENT_POLL_MS = 10_000;
@@ -44,16 +44,12 @@ export function initWorkspace(hooks) {
   let snap = null;
   let at = 0; // performance.now() when snap arrived
   let timer = null;
-  let inflight = null;
+  const request = latest();
   let busy = false; // an action is being sent: no poll overwrites the view meanwhile
 
   const base = (id) => `/api/v1/sessions/${encodeURIComponent(id)}/workspace`;
 
-  function msg(text, tone = "") {
-    const el = $("ws-msg");
-    el.className = "msg" + (tone ? " " + tone : "");
-    setText(el, text);
-  }
+  const msg = (text, tone) => setMsg($("ws-msg"), text, tone);
 
   async function refresh() {
     clearTimeout(timer);
@@ -68,10 +64,9 @@ export function initWorkspace(hooks) {
     if (!id) {
       msg(noSession);
     } else if (!busy) {
-      if (inflight) inflight.abort();
-      const ctl = (inflight = new AbortController());
+      const signal = request.start();
       try {
-        const got = await api(base(id), { signal: ctl.signal });
+        const got = await api(base(id), { signal });
         if (id === session && !busy) {
           if (!snap) msg(""); // a message about a failed read no longer holds
           show(got);
@@ -85,10 +80,8 @@ export function initWorkspace(hooks) {
           msg("no agent workspace for this session: " + err.message);
           next = ABSENT_POLL_MS;
         } else {
-          msg("workspace: " + (err && err.message ? err.message : String(err)), "bad");
+          msg("workspace: " + errorMessage(err), "bad");
         }
-      } finally {
-        if (inflight === ctl) inflight = null;
       }
     }
     timer = setTimeout(refresh, next);
@@ -105,7 +98,7 @@ export function initWorkspace(hooks) {
     const id = session;
     if (!id) return;
     busy = true;
-    if (inflight) inflight.abort();
+    request.abort();
     try {
       // The bridge takes a state change only as JSON ({} when there is nothing to say).
       const got = await api(base(id) + path, { method: "POST", body: body ?? {} });
@@ -114,7 +107,7 @@ export function initWorkspace(hooks) {
         msg(what, "ok");
       }
     } catch (err) {
-      msg(what + " failed: " + (err && err.message ? err.message : String(err)), "bad");
+      msg(what + " failed: " + errorMessage(err), "bad");
     } finally {
       busy = false;
     }

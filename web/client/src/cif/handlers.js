@@ -4,24 +4,16 @@
 
 /** @param {{client: any, reject: Function, isBlank: Function}} ctx */
 export function handlers({ client, reject, isBlank }) {
+  // blank is CIF's text for a blank event name (worded differently by the two).
+  const method = (api, blank) => (eventName, handlerFunction) => {
+    if (isBlank(eventName)) return reject(api, blank);
+    if (typeof handlerFunction !== "function") {
+      return reject(api, `Passing data parameters to ${api} is mandatory.`);
+    }
+    client[api](eventName, handlerFunction);
+  };
   return {
-    addHandler(eventName, handlerFunction) {
-      if (isBlank(eventName)) {
-        return reject("addHandler", "The parameter EventName is blank. Provide a value to the parameter.");
-      }
-      if (typeof handlerFunction !== "function") {
-        return reject("addHandler", "Passing data parameters to addHandler is mandatory.");
-      }
-      client.addHandler(eventName, handlerFunction);
-    },
-    removeHandler(eventName, handlerFunction) {
-      if (isBlank(eventName)) {
-        return reject("removeHandler", "The EventName parameter is blank. Provide a value to the parameter.");
-      }
-      if (typeof handlerFunction !== "function") {
-        return reject("removeHandler", "Passing data parameters to removeHandler is mandatory.");
-      }
-      client.removeHandler(eventName, handlerFunction);
-    },
+    addHandler: method("addHandler", "The parameter EventName is blank. Provide a value to the parameter."),
+    removeHandler: method("removeHandler", "The EventName parameter is blank. Provide a value to the parameter."),
   };
 }

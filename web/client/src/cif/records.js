@@ -11,19 +11,24 @@ const parseData = (data) => (typeof data === "string" ? JSON.parse(data) : data)
 
 /** @param {{send: Function, reject: Function, shape: any, isBlank: Function}} ctx */
 export function records({ send, reject, shape, isBlank }) {
+  // withValue parses the data of createRecord/updateRecord (api) and sends
+  // it with sendValue; rejects with blank when there is none.
+  const withValue = (api, data, blank, sendValue) => {
+    if (data === null || data === undefined) return reject(api, blank);
+    let value;
+    try {
+      value = parseData(data);
+    } catch (e) {
+      return reject(api, e.message);
+    }
+    return sendValue(value);
+  };
   return {
     createRecord(entityLogicalName, data) {
       if (isBlank(entityLogicalName)) return reject("createRecord", BLANK_ENTITY);
-      if (data === null || data === undefined) {
-        return reject("createRecord", "Provide a value to the data parameter to create record.");
-      }
-      let value;
-      try {
-        value = parseData(data);
-      } catch (e) {
-        return reject("createRecord", e.message);
-      }
-      return send("createRecord", "cif.createrecord", { entityName: entityLogicalName, value }, shape.str);
+      return withValue("createRecord", data, "Provide a value to the data parameter to create record.", (value) =>
+        send("createRecord", "cif.createrecord", { entityName: entityLogicalName, value }, shape.str),
+      );
     },
     retrieveRecord(entityLogicalName, id, options) {
       // Stock CIF's text for retrieveRecord lacks the space after "blank.".
@@ -38,16 +43,9 @@ export function records({ send, reject, shape, isBlank }) {
     updateRecord(entityLogicalName, id, data) {
       if (isBlank(entityLogicalName)) return reject("updateRecord", BLANK_ENTITY);
       if (isBlank(id)) return reject("updateRecord", BLANK_ID);
-      if (data === null || data === undefined) {
-        return reject("updateRecord", "The data parameter is blank. Provide a value to the parameter to update the record.");
-      }
-      let value;
-      try {
-        value = parseData(data);
-      } catch (e) {
-        return reject("updateRecord", e.message);
-      }
-      return send("updateRecord", "cif.updaterecord", { entityName: entityLogicalName, entityId: id, value }, shape.str);
+      return withValue("updateRecord", data, "The data parameter is blank. Provide a value to the parameter to update the record.", (value) =>
+        send("updateRecord", "cif.updaterecord", { entityName: entityLogicalName, entityId: id, value }, shape.str),
+      );
     },
     deleteRecord(entityLogicalName, id) {
       if (isBlank(entityLogicalName)) return reject("deleteRecord", BLANK_ENTITY);

@@ -1,0 +1,22 @@
+// Package defaults fills the zero-means-default fields of a config struct
+// (STYLE: "a plain struct with documented zero-means-default fields,
+// validated in New").
+//
+// Entry point: Positive.
+package defaults
+
+import (
+	"fmt"
+)
+
+// Positive sets *v to def when it is zero; a negative *v is an error naming
+// the field ("Timeout must be positive, got -1s").
+func Positive[T ~int | ~int64](name string, v *T, def T) error {
+	if *v == 0 {
+		*v = def
+	}
+	if *v < 0 {
+		return fmt.Errorf("%s must be positive, got %v", name, *v)
+	}
+	return nil
+}
