@@ -1,6 +1,6 @@
-// Package defaults fills the zero-means-default fields of a config struct
-// (STYLE: "a plain struct with documented zero-means-default fields,
-// validated in New").
+// Package defaults fills the zero-means-default fields of a config struct:
+// configs are plain structs whose zero fields mean "the default", validated
+// in their package's New.
 //
 // Entry point: Positive.
 package defaults
