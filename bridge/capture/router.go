@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -38,7 +39,12 @@ type RouterConfig struct {
 //
 // A session's capture opens with its first frame, except that a widget's
 // leading bridge.hello request is held back until the next frame, because
-// hello may change the profile and timeout that go into the header.
+// hello may change the profile and timeout that go into the header. A
+// socket's frames go to the session it has when they pass, so the hello
+// that resumes a session on a new socket passes under the new socket's own
+// fresh session, which the bridge ends at once: that hello is moved to the
+// resumed session's file, before its answer, and the fresh session leaves
+// no file. A session resumed within its resume window thus keeps one file.
 //
 // When a session ends (it expired, was dropped at shutdown or moved to
 // another node) while backend attempts of it are still in flight or late,
@@ -56,7 +62,7 @@ type Router struct {
 
 	// Guarded by mu.
 	mu     sync.Mutex
-	live   map[string]*routed // by session id
+	live   map[string]*routed   // by session id
 	ended  map[string][]*routed // ended sessions kept open for late answers, oldest first
 	closed bool
 }
@@ -201,6 +207,16 @@ func (r *Router) End(session string) {
 		r.mu.Unlock()
 		return
 	}
+	if to, hellos := e.resumedAs(); to != "" {
+		// The session a socket had until its hello resumed another one:
+		// that hello is the resumed session's, and comes before its answer
+		// (the bridge ends this session before it answers).
+		r.mu.Unlock()
+		for _, f := range hellos {
+			r.Frame(to, f[0], f[1], []byte(f[2]))
+		}
+		return
+	}
 	var ids []string
 	if r.cfg.Pending != nil {
 		ids = r.cfg.Pending(session)
@@ -231,6 +247,28 @@ func (r *Router) End(session string) {
 		e.openLocked(r) // the file is needed for the late frames
 	}
 	e.mu.Unlock()
+}
+
+// resumedAs returns the session that e's held-back bridge.hello requests
+// resumed, and takes them, when e holds nothing else (its socket's first
+// frames were a hello naming another session): "" when not so.
+func (e *routed) resumedAs() (string, [][3]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.opened || len(e.pending) == 0 {
+		return "", nil
+	}
+	var m struct {
+		Params struct {
+			Session string `json:"session"`
+		} `json:"params"`
+	}
+	if json.Unmarshal([]byte(e.pending[len(e.pending)-1][2]), &m) != nil || m.Params.Session == "" || m.Params.Session == e.id {
+		return "", nil
+	}
+	hellos := e.pending
+	e.pending, e.opened = nil, true // e.s stays nil: no file
+	return m.Params.Session, hellos
 }
 
 // recheck drops the attempts of ended session e that are no longer pending
@@ -305,6 +343,21 @@ func (r *Router) Close() {
 	for _, e := range all {
 		r.close(e)
 	}
+}
+
+// PendingAttempts returns the ids of session's backend attempts that t
+// holds in flight or as late records: RouterConfig.Pending for a bridge
+// (bridge.Server.Table).
+func PendingAttempts(t *correlation.Table, session string) []string {
+	var ids []string
+	for _, list := range [][]correlation.Info{t.InFlight(session), t.Late(session)} {
+		for _, a := range list {
+			if a.Kind == correlation.KindBackend {
+				ids = append(ids, a.ID)
+			}
+		}
+	}
+	return ids
 }
 
 // attemptID returns the id of a backend frame (the attempt's id, a JSON

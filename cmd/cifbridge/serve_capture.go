@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/cifbridge/cifbridge/bridge/capture"
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/internal/redact"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -125,14 +124,5 @@ func (p *capturePlugin) pending(session string) []string {
 	if p.env.Server == nil {
 		return nil
 	}
-	t := p.env.Server.Table()
-	var ids []string
-	for _, list := range [][]correlation.Info{t.InFlight(session), t.Late(session)} {
-		for _, a := range list {
-			if a.Kind == correlation.KindBackend {
-				ids = append(ids, a.ID)
-			}
-		}
-	}
-	return ids
+	return capture.PendingAttempts(p.env.Server.Table(), session)
 }
