@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -277,6 +278,141 @@ func TestRouterResumeOnNewSocket(t *testing.T) {
 		}
 		if all, _ := sessionFiles(t, dir, h.Session); len(all) != 1 {
 			t.Errorf("capture files %v, want only the session's", all)
+		}
+	})
+}
+
+// pendingSet is a RouterConfig.Pending the test sets.
+type pendingSet struct {
+	mu  sync.Mutex
+	ids map[string][]string
+}
+
+func (p *pendingSet) set(session string, ids ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ids[session] = ids
+}
+
+func (p *pendingSet) get(session string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ids[session]
+}
+
+func newTestRouter(t *testing.T, dir string) (*capture.Capturer, *capture.Router, *pendingSet) {
+	t.Helper()
+	c, err := capture.New(capture.Config{Dir: dir, SyncInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pendingSet{ids: map[string][]string{}}
+	r := capture.NewRouter(c, capture.RouterConfig{Pending: p.get, Recheck: time.Minute})
+	t.Cleanup(func() {
+		r.Close()
+		c.Close()
+	})
+	return c, r, p
+}
+
+func backendOut(id string) []byte {
+	return []byte(`{"jsonrpc":"2.0","id":"` + id + `","method":"createrecord","params":{}}`)
+}
+
+func backendIn(id string) []byte {
+	return []byte(`{"jsonrpc":"2.0","id":"` + id + `","result":{"id":"` + id + `"}}`)
+}
+
+// backendIDs lists the ids of the backend frames in file, as "out:a1", "in:a1".
+func backendIDs(t *testing.T, file string) []string {
+	t.Helper()
+	_, frames, err := protocol.ReadCaptureFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range frames {
+		if f.Peer == protocol.CapturePeerBackend {
+			var m struct {
+				ID string `json:"id"`
+			}
+			json.Unmarshal(f.Msg, &m)
+			out = append(out, f.Dir+":"+m.ID)
+		}
+	}
+	return out
+}
+
+// TestRouterNewSessionOfEndedID: a session ends with attempt a1 pending and
+// a new session of the same id starts (it expired and the widget came back
+// with its id): the new one gets a file of its own, as the package doc
+// says, and a1's answer still goes to the old one, after its request.
+func TestRouterNewSessionOfEndedID(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		c, r, p := newTestRouter(t, dir)
+		r.Frame("s1", protocol.CapturePeerWidget, protocol.CaptureDirIn, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord"}`))
+		r.Frame("s1", protocol.CapturePeerBackend, protocol.CaptureDirOut, backendOut("a1"))
+		p.set("s1", "a1")
+		r.End("s1")
+		p.set("s1")
+		time.Sleep(time.Second) // another second: another file name
+		r.Frame("s1", protocol.CapturePeerWidget, protocol.CaptureDirIn, []byte(`{"jsonrpc":"2.0","id":2,"method":"cif.createrecord"}`))
+		r.Frame("s1", protocol.CapturePeerBackend, protocol.CaptureDirOut, backendOut("a2"))
+		r.Frame("s1", protocol.CapturePeerBackend, protocol.CaptureDirIn, backendIn("a1"))
+		r.Frame("s1", protocol.CapturePeerBackend, protocol.CaptureDirIn, backendIn("a2"))
+		if got := c.Stats().Open; got != 1 {
+			t.Errorf("%d captures open, want 1 (the old one closed with a1's answer)", got)
+		}
+		r.End("s1")
+		files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+		if len(files) != 2 {
+			t.Fatalf("files %v, want the old and the new session's", files)
+		}
+		if got := strings.Join(backendIDs(t, files[0]), " "); got != "out:a1 in:a1" {
+			t.Errorf("old session's backend frames: %s", got)
+		}
+		if got := strings.Join(backendIDs(t, files[1]), " "); got != "out:a2 in:a2" {
+			t.Errorf("new session's backend frames: %s", got)
+		}
+	})
+}
+
+// TestRouterRecheck: an ended session's attempt that leaves the bridge
+// without a frame (Pending no longer lists it) does not keep its file open
+// past the next recheck; Close closes what is still kept.
+func TestRouterRecheck(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		c, r, p := newTestRouter(t, dir)
+		for _, s := range []string{"s1", "s2"} {
+			r.Frame(s, protocol.CapturePeerBackend, protocol.CaptureDirOut, backendOut(s+"-a"))
+			p.set(s, s+"-a")
+			r.End(s)
+		}
+		p.set("s1")
+		time.Sleep(time.Minute - time.Nanosecond)
+		synctest.Wait()
+		if got := c.Stats().Open; got != 2 {
+			t.Fatalf("%d captures open before the recheck, want 2", got)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if got := c.Stats().Open; got != 1 {
+			t.Fatalf("%d captures open after the recheck, want 1 (s2 still waits)", got)
+		}
+		time.Sleep(10 * time.Minute) // s2 stays pending: rechecks go on
+		synctest.Wait()
+		if got := c.Stats().Open; got != 1 {
+			t.Fatalf("%d captures open, want s2's", got)
+		}
+		r.Close()
+		if got := c.Stats().Open; got != 0 {
+			t.Errorf("%d captures open after Router.Close, want 0", got)
+		}
+		r.Frame("s2", protocol.CapturePeerBackend, protocol.CaptureDirIn, backendIn("s2-a"))
+		if files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl")); len(files) != 2 {
+			t.Errorf("files %v after a frame past Close, want s1's and s2's only", files)
 		}
 	})
 }
