@@ -330,16 +330,22 @@ func (r *Router) Close() {
 	for _, e := range r.live {
 		all = append(all, e)
 	}
+	waiting := 0
 	for _, ended := range r.ended {
 		for _, e := range ended {
 			if e.timer != nil {
 				e.timer.Stop()
 			}
+			waiting += len(e.attempts)
 			all = append(all, e)
 		}
 	}
 	r.live, r.ended = nil, nil
 	r.mu.Unlock()
+	if waiting > 0 {
+		r.cfg.Logger.Warn().Int("attempts", waiting).
+			Msg("capture closed while ended sessions still awaited late backend answers: those answers are not in their capture files")
+	}
 	for _, e := range all {
 		r.close(e)
 	}

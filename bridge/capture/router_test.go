@@ -17,6 +17,7 @@ import (
 	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
+	"github.com/rs/zerolog"
 )
 
 // routedBridge is a bridge on the emulator whose frames a capture.Router
@@ -300,14 +301,14 @@ func (p *pendingSet) get(session string) []string {
 	return p.ids[session]
 }
 
-func newTestRouter(t *testing.T, dir string) (*capture.Capturer, *capture.Router, *pendingSet) {
+func newTestRouter(t *testing.T, dir string, log *testutil.Buffer) (*capture.Capturer, *capture.Router, *pendingSet) {
 	t.Helper()
 	c, err := capture.New(capture.Config{Dir: dir, SyncInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &pendingSet{ids: map[string][]string{}}
-	r := capture.NewRouter(c, capture.RouterConfig{Pending: p.get, Recheck: time.Minute})
+	r := capture.NewRouter(c, capture.RouterConfig{Pending: p.get, Recheck: time.Minute, Logger: zerolog.New(log)})
 	t.Cleanup(func() {
 		r.Close()
 		c.Close()
@@ -350,7 +351,7 @@ func backendIDs(t *testing.T, file string) []string {
 func TestRouterNewSessionOfEndedID(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
-		c, r, p := newTestRouter(t, dir)
+		c, r, p := newTestRouter(t, dir, &testutil.Buffer{})
 		r.Frame("s1", protocol.CapturePeerWidget, protocol.CaptureDirIn, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord"}`))
 		r.Frame("s1", protocol.CapturePeerBackend, protocol.CaptureDirOut, backendOut("a1"))
 		p.set("s1", "a1")
@@ -384,7 +385,8 @@ func TestRouterNewSessionOfEndedID(t *testing.T) {
 func TestRouterRecheck(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
-		c, r, p := newTestRouter(t, dir)
+		var log testutil.Buffer
+		c, r, p := newTestRouter(t, dir, &log)
 		for _, s := range []string{"s1", "s2"} {
 			r.Frame(s, protocol.CapturePeerBackend, protocol.CaptureDirOut, backendOut(s+"-a"))
 			p.set(s, s+"-a")
@@ -409,6 +411,9 @@ func TestRouterRecheck(t *testing.T) {
 		r.Close()
 		if got := c.Stats().Open; got != 0 {
 			t.Errorf("%d captures open after Router.Close, want 0", got)
+		}
+		if !strings.Contains(log.String(), `"attempts":1`) {
+			t.Errorf("Close did not log the outstanding late answer: %q", log.String())
 		}
 		r.Frame("s2", protocol.CapturePeerBackend, protocol.CaptureDirIn, backendIn("s2-a"))
 		if files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl")); len(files) != 2 {
