@@ -82,6 +82,8 @@ func call(t *testing.T, w *client.RawConn, id, method, params string) testutil.A
 
 // helloCreate says hello (resuming session with token when not "") and
 // sends a createrecord; it returns the hello result and the create's answer.
+// The request ids name the session resumed, so that those of a resume
+// differ from the first socket's, as a real client's would.
 func helloCreate(t *testing.T, w *client.RawConn, session, token string) (protocol.HelloResult, testutil.Answer) {
 	t.Helper()
 	hp := `{}`
@@ -89,10 +91,10 @@ func helloCreate(t *testing.T, w *client.RawConn, session, token string) (protoc
 		hp = `{"session":"` + session + `","resumeToken":"` + token + `"}`
 	}
 	var h protocol.HelloResult
-	if a := call(t, w, `"h"`, protocol.MethodHello, hp); a.Error != nil || json.Unmarshal(a.Result, &h) != nil {
+	if a := call(t, w, `"h`+session+`"`, protocol.MethodHello, hp); a.Error != nil || json.Unmarshal(a.Result, &h) != nil {
 		t.Fatalf("hello: %s", a.Raw)
 	}
-	return h, call(t, w, `"c"`, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Late"}}`)
+	return h, call(t, w, `"c`+session+`"`, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Late"}}`)
 }
 
 // drain reads w until it closes, as a widget does: it completes the close
@@ -204,7 +206,40 @@ func TestRouterLateAnswerAfterShutdownClose(t *testing.T) {
 		if f := lastBackendAnswer(t, frames); !strings.Contains(string(f.Msg), `"result"`) {
 			t.Errorf("late answer captured as %s, want the success", f.Msg)
 		}
+		replayFull(t, dir, h.Session)
 	})
+}
+
+// replayFull replays session's capture in full mode (the replay plays the
+// host with the captured backend answers and latencies) on a fresh bridge
+// and fails unless everything matched but the ignored JSON paths.
+func replayFull(t *testing.T, dir, session string, ignore ...string) {
+	t.Helper()
+	_, mine := sessionFiles(t, dir, session)
+	caps, err := replay.Load(mine...)
+	if err != nil || len(caps) != 1 {
+		t.Fatalf("replay.Load: %v", err)
+	}
+	srv, err := bridge.New(bridge.Config{HostBackend: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, hc := testutil.ServePipe(t, srv.Handler())
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: "ws://" + ln.Addr().String() + protocol.PathWidget,
+		HTTPClient: hc, Mode: replay.ModeFull, Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond, Ignore: ignore}})
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if !rep.OK() {
+		var b strings.Builder
+		(&replay.Report{Sessions: []*replay.SessionReport{rep}}).WriteText(&b)
+		t.Errorf("replay of the capture diverged:\n%s", b.String())
+	}
 }
 
 // TestRouterLateAnswerAfterExpiry: the widget leaves, the session expires
@@ -237,6 +272,7 @@ func TestRouterLateAnswerAfterExpiry(t *testing.T) {
 		if f := lastBackendAnswer(t, frames); !strings.Contains(string(f.Msg), `"result"`) {
 			t.Errorf("late answer captured as %s, want the success", f.Msg)
 		}
+		replayFull(t, dir, h.Session)
 	})
 }
 
@@ -280,6 +316,9 @@ func TestRouterResumeOnNewSocket(t *testing.T) {
 		if all, _ := sessionFiles(t, dir, h.Session); len(all) != 1 {
 			t.Errorf("capture files %v, want only the session's", all)
 		}
+		// The replay sends every widget frame on one socket, so the second
+		// hello names the session it already has: not a resume.
+		replayFull(t, dir, h.Session, "result.resumed")
 	})
 }
 
