@@ -89,6 +89,7 @@ func NewRouter(c *Capturer, cfg RouterConfig) *Router {
 	if cfg.Recheck <= 0 {
 		cfg.Recheck = DefaultRecheck
 	}
+	cfg.Logger = cfg.Logger.With().Str("component", "capture").Logger()
 	return &Router{c: c, cfg: cfg, live: map[string]*routed{}, ended: map[string][]*routed{}}
 }
 
@@ -200,6 +201,16 @@ func (e *routed) openLocked(r *Router) {
 // End ends session's capture (see bridge.Config.OnSessionEnd): its file is
 // closed, or kept open while backend attempts of it are pending (Router).
 func (r *Router) End(session string) {
+	if !r.c.Captures(session) {
+		return
+	}
+	// Asked before the session leaves r.live, and without r.mu (which
+	// every frame takes): a frame that passes meanwhile still goes to the
+	// session's file.
+	var ids []string
+	if r.cfg.Pending != nil {
+		ids = r.cfg.Pending(session)
+	}
 	r.mu.Lock()
 	e := r.live[session]
 	delete(r.live, session)
@@ -216,10 +227,6 @@ func (r *Router) End(session string) {
 			r.Frame(to, f[0], f[1], []byte(f[2]))
 		}
 		return
-	}
-	var ids []string
-	if r.cfg.Pending != nil {
-		ids = r.cfg.Pending(session)
 	}
 	if len(ids) > 0 {
 		e.attempts = make(map[string]bool, len(ids))
