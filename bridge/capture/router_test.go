@@ -3,6 +3,7 @@ package capture_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -459,4 +460,40 @@ func TestRouterRecheck(t *testing.T) {
 			t.Errorf("files %v after a frame past Close, want s1's and s2's only", files)
 		}
 	})
+}
+
+// TestRouterConcurrentSessions ends many sessions, each followed by its
+// late answer, while the other sessions' frames pass (run it with -race):
+// each session still has one file with its backend request before its
+// answer, and every file is closed once its answer is in.
+func TestRouterConcurrentSessions(t *testing.T) {
+	dir := t.TempDir()
+	c, r, p := newTestRouter(t, dir, &testutil.Buffer{})
+	const n = 16
+	var wg sync.WaitGroup
+	for i := range n {
+		s := fmt.Sprintf("s%02d", i)
+		wg.Go(func() {
+			r.Frame(s, protocol.CapturePeerWidget, protocol.CaptureDirIn, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord"}`))
+			r.Frame(s, protocol.CapturePeerBackend, protocol.CaptureDirOut, backendOut(s+"-a"))
+			p.set(s, s+"-a")
+			r.End(s)
+			r.Frame(s, protocol.CapturePeerBackend, protocol.CaptureDirIn, backendIn(s+"-a"))
+			p.set(s) // the table forgets an attempt after its answer's frame
+		})
+	}
+	wg.Wait()
+	if got := c.Stats(); got.Open != 0 || got.Dropped != 0 {
+		t.Errorf("stats %+v, want nothing open or dropped", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if len(files) != n {
+		t.Fatalf("%d files, want %d: %v", len(files), n, files)
+	}
+	for _, f := range files {
+		id := strings.SplitN(filepath.Base(f), "-", 2)[0] + "-a"
+		if got := strings.Join(backendIDs(t, f), " "); got != "out:"+id+" in:"+id {
+			t.Errorf("%s: backend frames %s", f, got)
+		}
+	}
 }
