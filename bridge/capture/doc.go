@@ -6,7 +6,11 @@
 // session's file (nil when the session is filtered out — every *Session
 // method is a no-op on nil); Session.Frame appends one message;
 // Session.Close and Capturer.Close flush, fsync and close; Redact is the
-// credential scrubber applied to every frame.
+// credential scrubber applied to every frame. Router hands a bridge's frames
+// (bridge.Config.OnFrame, OnSessionEnd) to one Session per session: it
+// keeps an ended session's file open for the late answers of its pending
+// backend attempts (PendingAttempts) and writes a resuming bridge.hello to
+// the resumed session's file, so one session is one file.
 //
 // # Files
 //

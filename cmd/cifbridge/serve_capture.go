@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"strings"
-	"sync"
 
 	"github.com/cifbridge/cifbridge/bridge/capture"
 	"github.com/cifbridge/cifbridge/internal/redact"
@@ -18,7 +15,7 @@ import (
 // every widget, host and backend frame. Host frames are written to the
 // capture of the session whose call they carry (the host hub reports them
 // per call; a host's own host.hello belongs to no session and is left out).
-// capturePlugin routes frames to per-session captures, opened lazily.
+// capturePlugin routes frames to per-session captures (capture.Router).
 type capturePlugin struct {
 	noSteps
 	dir      string // --capture-dir
@@ -26,20 +23,8 @@ type capturePlugin struct {
 	maxBytes int64  // --capture-max-bytes
 
 	c   *capture.Capturer // set by configure when --capture-dir is set
+	r   *capture.Router   // routes the frames to c, per session
 	env *serveEnv
-
-	mu       sync.Mutex
-	sessions map[string]*captureEntry
-}
-
-// captureEntry is one session's capture. A widget's leading bridge.hello
-// request is held back until the next frame, because hello may change the
-// session's profile and timeout, which go into the header.
-type captureEntry struct {
-	mu      sync.Mutex
-	s       *capture.Session
-	opened  bool
-	pending [][3]string // peer, dir, msg held before the header is written
 }
 
 func (p *capturePlugin) flags(fs *flag.FlagSet) {
@@ -70,14 +55,15 @@ func (p *capturePlugin) configure(env *serveEnv) error {
 	if err != nil {
 		return usageError{err}
 	}
-	p.c, p.env, p.sessions = c, env, map[string]*captureEntry{}
+	p.c, p.env = c, env
+	p.r = capture.NewRouter(c, capture.RouterConfig{Profile: p.profile, Pending: p.pending, Logger: env.Log})
 	env.Config.OnFrame = chainFrame(env.Config.OnFrame, p.frame)
 	prev := env.Config.OnSessionEnd
 	env.Config.OnSessionEnd = func(session string) {
 		if prev != nil {
 			prev(session)
 		}
-		p.end(session)
+		p.r.End(session)
 	}
 	return nil
 }
@@ -95,6 +81,7 @@ func (p *capturePlugin) stop(env *serveEnv) {
 	if p.c == nil {
 		return
 	}
+	p.r.Close()
 	if err := p.c.Close(); err != nil {
 		env.Log.Error().Err(err).Msg("close capture files")
 	}
@@ -111,33 +98,10 @@ func chainFrame(prev, next func(session, peer, dir string, msg []byte)) func(ses
 }
 
 func (p *capturePlugin) frame(session, peer, dir string, msg []byte) {
-	if session == "" || peer == protocol.CapturePeerHost || !p.c.Captures(session) {
+	if peer == protocol.CapturePeerHost {
 		return
 	}
-	p.mu.Lock()
-	e := p.sessions[session]
-	if e == nil {
-		e = &captureEntry{}
-		p.sessions[session] = e
-	}
-	p.mu.Unlock()
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.opened {
-		if peer == protocol.CapturePeerWidget && dir == protocol.CaptureDirIn && isHello(msg) && len(e.pending) < 4 {
-			e.pending = append(e.pending, [3]string{peer, dir, string(msg)})
-			return
-		}
-		prof, timeoutMs := p.profile(session)
-		e.s = p.c.Open(session, prof, timeoutMs)
-		e.opened = true
-		for _, f := range e.pending {
-			e.s.Frame(f[0], f[1], []byte(f[2]))
-		}
-		e.pending = nil
-	}
-	e.s.Frame(peer, dir, msg)
+	p.r.Frame(session, peer, dir, msg)
 }
 
 // profile returns the session's profile and timeout in ms (zero values mean
@@ -153,36 +117,12 @@ func (p *capturePlugin) profile(session string) (string, int64) {
 	return p.env.Config.Profile, timeout.Milliseconds()
 }
 
-func (p *capturePlugin) end(session string) {
-	p.mu.Lock()
-	e := p.sessions[session]
-	delete(p.sessions, session)
-	p.mu.Unlock()
-	if e == nil {
-		return
+// pending returns the ids of the session's backend attempts still in
+// flight or awaiting a late answer: the Router keeps an ended session's file
+// open for their frames.
+func (p *capturePlugin) pending(session string) []string {
+	if p.env.Server == nil {
+		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.opened && len(e.pending) > 0 {
-		prof, timeoutMs := p.profile(session)
-		e.s = p.c.Open(session, prof, timeoutMs)
-		for _, f := range e.pending {
-			e.s.Frame(f[0], f[1], []byte(f[2]))
-		}
-	}
-	e.opened, e.pending = true, nil
-	if err := e.s.Close(); err != nil {
-		p.env.Log.Warn().Err(err).Str("session", session).Msg("close capture")
-	}
-}
-
-// isHello reports whether msg is a bridge.hello request.
-func isHello(msg []byte) bool {
-	if !bytes.Contains(msg, []byte(protocol.MethodHello)) {
-		return false
-	}
-	var m struct {
-		Method string `json:"method"`
-	}
-	return json.Unmarshal(msg, &m) == nil && m.Method == protocol.MethodHello
+	return capture.PendingAttempts(p.env.Server.Table(), session)
 }
