@@ -62,14 +62,17 @@ type urlWatch struct {
 	url  chan string
 }
 
+// The line is kept before the URL is handed on, so a test that reads the
+// logs once it has the URL finds that line in them.
 func (w *urlWatch) Write(p []byte) (int, error) {
+	n, err := w.logs.Write(p)
 	var line struct {
 		Widget string `json:"widget"`
 	}
 	if json.Unmarshal(p, &line) == nil && line.Widget != "" {
 		w.once.Do(func() { w.url <- line.Widget })
 	}
-	return w.logs.Write(p)
+	return n, err
 }
 
 // TestServeNewUser does what the README tells a newcomer: run the daemon on
