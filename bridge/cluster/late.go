@@ -1,0 +1,274 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// lateSubjectPrefix starts the subject of every late answer.
+const lateSubjectPrefix = SubjectPrefix + "late."
+
+// LateSubject is the subject of session's late answers in LateStream.
+func LateSubject(session string) string { return lateSubjectPrefix + session }
+
+// LateRecord is one answer that came after its CIF deadline, as the node
+// that executed the attempt publishes it.
+type LateRecord struct {
+	V            int             `json:"v"`
+	Node         string          `json:"node"` // the node that executed it
+	Session      string          `json:"session"`
+	Attempt      string          `json:"attempt"`
+	Method       string          `json:"method"`
+	WidgetMethod string          `json:"widgetMethod,omitempty"`
+	RequestID    json.RawMessage `json:"requestId,omitempty"`
+	TimeoutMs    int64           `json:"timeoutMs"`
+	LateByMs     int64           `json:"lateByMs"`
+	Result       json.RawMessage `json:"result,omitempty"`
+	Error        *protocol.Error `json:"error,omitempty"`
+}
+
+// Late makes the record the correlation.Late a node's own table would have
+// reported for it.
+func (r LateRecord) Late() correlation.Late {
+	l := correlation.Late{
+		Info: correlation.Info{Attempt: correlation.Attempt{ID: r.Attempt, Kind: correlation.KindBackend, Session: r.Session,
+			Method: r.Method, RequestID: r.RequestID, WidgetMethod: r.WidgetMethod, Timeout: time.Duration(r.TimeoutMs) * time.Millisecond},
+			State: protocol.AttemptTimedOut},
+		Result: r.Result, LateBy: time.Duration(r.LateByMs) * time.Millisecond,
+	}
+	if r.Error != nil {
+		l.Err = r.Error
+	}
+	return l
+}
+
+// LateAnswers makes late answers survive the node that timed out: the node
+// that executes an attempt publishes its late answer durably (Publish),
+// and the node that owns the session now delivers it, exactly once per
+// attempt: whoever delivers first creates the attempt's key in
+// ClaimsBucket (Claim), and only the creator delivers.
+type LateAnswers struct {
+	Node string
+	Log  zerolog.Logger
+	// durable is set by Open once JetStream answers; until then nothing is
+	// published or claimed (late answers travel over the router only).
+	durable atomic.Pointer[Durable]
+
+	// The bridge's side, set before Run: Local reports whether this node
+	// holds a session (bridge.Server.Session), Pending whether this node's
+	// correlation table still waits for an attempt (bridge.Server.
+	// HasAttempt: the answer then comes to it over the router), Deliver
+	// reports a late answer (bridge.Server.DeliverLate).
+	Local   func(session string) bool
+	Pending func(attempt string) bool
+	Deliver func(correlation.Late) bool
+}
+
+// Open makes the late answers durable in d.
+func (l *LateAnswers) Open(d *Durable) { l.durable.Store(d) }
+
+// errNotDurable is Publish's and Claim's error before Open.
+var errNotDurable = errors.New("the cluster's JetStream state is not open yet")
+
+// Publish stores rec durably, deduplicated by its attempt id.
+func (l *LateAnswers) Publish(ctx context.Context, rec LateRecord) error {
+	if CheckService(rec.Session) != nil || rec.Attempt == "" {
+		return fmt.Errorf("late answer without a valid session (%q) or attempt id", rec.Session)
+	}
+	rec.V = wireVersion
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	d := l.durable.Load()
+	if d == nil {
+		return errNotDurable
+	}
+	m := nats.NewMsg(LateSubject(rec.Session))
+	m.Data = b
+	_, err = d.JS.PublishMsg(ctx, m, jetstream.WithMsgID(rec.Attempt))
+	return err
+}
+
+// Claim makes this node the one that delivers attempt's late answer:
+// false when another node (or this one) claimed it already.
+func (l *LateAnswers) Claim(ctx context.Context, attempt string) (bool, error) {
+	d := l.durable.Load()
+	if d == nil {
+		return false, errNotDurable
+	}
+	_, err := d.Claims.Create(ctx, claimKey(attempt), []byte(l.Node))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return false, nil
+	}
+	return false, err
+}
+
+// claimKey is attempt's key in ClaimsBucket: attempt ids are made of
+// [A-Za-z0-9-], valid key characters; anything else is hex-encoded.
+func claimKey(attempt string) string {
+	if CheckService(attempt) == nil {
+		return attempt
+	}
+	return fmt.Sprintf("x%x", attempt)
+}
+
+// ClaimForCaller is asked by the node that sent an attempt and got its
+// answer after the deadline over the router, which the executing node also
+// published: true when this node delivers it (it holds the session and
+// won the claim), false when another node does (correlation.ErrElsewhere).
+// A claim that cannot be made (JetStream unavailable) is delivered here:
+// better twice than never.
+func (l *LateAnswers) ClaimForCaller(attempt, session string) bool {
+	if l.durable.Load() == nil {
+		return true // not durable (yet): the router's answer is the only one
+	}
+	if l.Local != nil && !l.Local(session) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	won, err := l.Claim(ctx, attempt)
+	if err != nil {
+		l.Log.Warn().Err(err).Str("attempt", attempt).Msg("late answer not claimed (JetStream unavailable): delivered here")
+		return true
+	}
+	return won
+}
+
+// handle delivers one stored late answer when this node holds its session
+// and nobody delivered it yet.
+func (l *LateAnswers) handle(ctx context.Context, data []byte) {
+	var rec LateRecord
+	if err := json.Unmarshal(data, &rec); err != nil || rec.V != wireVersion {
+		l.Log.Warn().Int("bytes", len(data)).Msg("a late answer in the stream cannot be decoded (another cifbridge version?): skipped")
+		return
+	}
+	if !l.Local(rec.Session) || l.Pending(rec.Attempt) {
+		// Not ours, or our table waits for it and the router brings it
+		// (ClaimForCaller then).
+		return
+	}
+	won, err := l.Claim(ctx, rec.Attempt)
+	if err != nil {
+		l.Log.Warn().Err(err).Str("session", rec.Session).Str("attempt", rec.Attempt).Msg("late answer not claimed (JetStream unavailable): not delivered yet")
+		return
+	}
+	if !won {
+		return
+	}
+	if !l.Deliver(rec.Late()) {
+		l.Log.Warn().Str("session", rec.Session).Str("attempt", rec.Attempt).Msg("claimed a late answer for a session that left this node meanwhile: not delivered")
+		return
+	}
+	l.Log.Info().Str("session", rec.Session).Str("attempt", rec.Attempt).Str("executedOn", rec.Node).
+		Msg("late answer from the durable stream delivered (the node that timed out is gone or gave the session up)")
+}
+
+// Run delivers the late answers published from now on to this node's
+// sessions, until ctx ends.
+func (l *LateAnswers) Run(ctx context.Context) error {
+	d := l.durable.Load()
+	if d == nil {
+		return errNotDurable
+	}
+	cons, err := d.JS.OrderedConsumer(ctx, LateStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{lateSubjectPrefix + ">"}, DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return fmt.Errorf("read the late-answer stream: %w", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { l.handle(ctx, m.Data()) })
+	if err != nil {
+		return fmt.Errorf("read the late-answer stream: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
+
+// Scan delivers the late answers stored for session (it just moved here:
+// they were published while it was on another node, or on none).
+func (l *LateAnswers) Scan(ctx context.Context, session string) error {
+	if CheckService(session) != nil {
+		return nil
+	}
+	d := l.durable.Load()
+	if d == nil {
+		return nil
+	}
+	cons, err := d.JS.OrderedConsumer(ctx, LateStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{LateSubject(session)}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return fmt.Errorf("read session %s's late answers: %w", session, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read session %s's late answers: %w", session, err)
+	}
+	for n := info.NumPending; n > 0; n-- {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return fmt.Errorf("read session %s's late answers: %w", session, err)
+		}
+		l.handle(ctx, m.Data())
+	}
+	return nil
+}
+
+// Publishing returns be with its late answers published durably: an
+// attempt another node sent (its request carried the CIF deadline) that
+// be answers after that deadline is stored in LateStream before the
+// answer goes back, so that it outlives the node that timed out.
+func (l *LateAnswers) Publishing(be backend.Backend) backend.Backend {
+	return &publishing{Backend: be, l: l}
+}
+
+type publishing struct {
+	backend.Backend
+	l *LateAnswers
+}
+
+func (p *publishing) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	res, err := p.Backend.Execute(ctx, a)
+	if a.NoTimeout || a.Deadline.IsZero() || a.Session == "" || a.ID == "" || ctx.Err() != nil {
+		return res, err
+	}
+	lateBy := time.Since(a.Deadline)
+	if lateBy < 0 {
+		return res, err
+	}
+	rec := LateRecord{Node: p.l.Node, Session: a.Session, Attempt: a.ID, Method: a.Method, WidgetMethod: a.WidgetMethod,
+		RequestID: a.RequestID, TimeoutMs: a.Timeout.Milliseconds(), LateByMs: lateBy.Milliseconds(), Result: res}
+	if err != nil {
+		rec.Result, rec.Error = nil, protocol.AsError(err)
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if perr := p.l.Publish(pctx, rec); perr != nil {
+		p.l.Log.Warn().Err(perr).Str("session", a.Session).Str("attempt", a.ID).
+			Msg("late answer not stored durably: it reaches the caller over the router only, and is lost if that node died")
+	}
+	return res, err
+}
+
+// ForgetSession passes the session's end on to the wrapped backend.
+func (p *publishing) ForgetSession(session string) {
+	if f, ok := p.Backend.(Forgetter); ok {
+		f.ForgetSession(session)
+	}
+}
