@@ -85,7 +85,7 @@ func OpenDurable(ctx context.Context, js jetstream.JetStream, cfg DurableConfig)
 		Subjects:    []string{lateSubjectPrefix + ">"}, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
 		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
 		MaxAge: cfg.LateMaxAge, MaxBytes: cfg.LateMaxBytes, MaxMsgSize: MaxPayload,
-		Duplicates: 2 * time.Minute})
+		Duplicates: min(2*time.Minute, cfg.LateMaxAge)})
 	if err != nil {
 		return nil, fmt.Errorf("late-answer stream %s: %w", LateStream, err)
 	}

@@ -204,11 +204,17 @@ func (l *LateAnswers) Run(ctx context.Context) error {
 // Scan delivers the late answers stored for session (it just moved here:
 // they were published while it was on another node, or on none).
 func (l *LateAnswers) Scan(ctx context.Context, session string) error {
-	if CheckService(session) != nil {
+	d := l.durable.Load()
+	if d == nil || CheckService(session) != nil {
 		return nil
 	}
-	d := l.durable.Load()
-	if d == nil {
+	// How many are stored now; those published later reach Run.
+	info, err := d.Late.Info(ctx, jetstream.WithSubjectFilter(LateSubject(session)))
+	if err != nil {
+		return fmt.Errorf("read session %s's late answers: %w", session, err)
+	}
+	n := info.State.Msgs
+	if n == 0 {
 		return nil
 	}
 	cons, err := d.JS.OrderedConsumer(ctx, LateStream, jetstream.OrderedConsumerConfig{
@@ -216,16 +222,24 @@ func (l *LateAnswers) Scan(ctx context.Context, session string) error {
 	if err != nil {
 		return fmt.Errorf("read session %s's late answers: %w", session, err)
 	}
-	info, err := cons.Info(ctx)
+	msgs := make(chan []byte, n)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m.Data():
+		default: // more than counted: Run delivers those
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("read session %s's late answers: %w", session, err)
 	}
-	for n := info.NumPending; n > 0; n-- {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			return fmt.Errorf("read session %s's late answers: %w", session, err)
+	defer cc.Stop()
+	for ; n > 0; n-- {
+		select {
+		case b := <-msgs:
+			l.handle(ctx, b)
+		case <-ctx.Done():
+			return fmt.Errorf("read session %s's late answers: %w", session, ctx.Err())
 		}
-		l.handle(ctx, m.Data())
 	}
 	return nil
 }

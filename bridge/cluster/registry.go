@@ -111,7 +111,12 @@ func (r *Registry) Resume(ctx context.Context, session, token string) (found boo
 	if CheckService(session) != nil {
 		return false, nil
 	}
-	for range 3 {
+	for try := range 10 {
+		if try > 0 {
+			// A replica may answer the read before it has the write that
+			// beat ours: look again shortly.
+			time.Sleep(time.Duration(try) * 10 * time.Millisecond)
+		}
 		e, err := r.KV.Get(ctx, session)
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 			return false, nil
