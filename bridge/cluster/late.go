@@ -170,6 +170,7 @@ func (l *LateAnswers) handle(ctx context.Context, data []byte) {
 		return
 	}
 	if !won {
+		l.Log.Debug().Str("session", rec.Session).Str("attempt", rec.Attempt).Msg("late answer delivered by another node already")
 		return
 	}
 	if !l.Deliver(rec.Late()) {
@@ -192,7 +193,10 @@ func (l *LateAnswers) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the late-answer stream: %w", err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { l.handle(ctx, m.Data()) })
+	cc, err := cons.Consume(func(m jetstream.Msg) { l.handle(ctx, m.Data()) },
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			l.Log.Warn().Err(err).Msg("reading the late-answer stream: retrying")
+		}))
 	if err != nil {
 		return fmt.Errorf("read the late-answer stream: %w", err)
 	}
@@ -211,9 +215,9 @@ func (l *LateAnswers) Scan(ctx context.Context, session string) error {
 	// How many are stored now; those published later reach Run.
 	info, err := d.Late.Info(ctx, jetstream.WithSubjectFilter(LateSubject(session)))
 	if err != nil {
-		return fmt.Errorf("read session %s's late answers: %w", session, err)
+		return fmt.Errorf("count session %s's late answers: %w", session, err)
 	}
-	n := info.State.Msgs
+	n := info.State.Subjects[LateSubject(session)]
 	if n == 0 {
 		return nil
 	}
@@ -276,6 +280,9 @@ func (p *publishing) Execute(ctx context.Context, a *correlation.Attempt) (json.
 	if perr := p.l.Publish(pctx, rec); perr != nil {
 		p.l.Log.Warn().Err(perr).Str("session", a.Session).Str("attempt", a.ID).
 			Msg("late answer not stored durably: it reaches the caller over the router only, and is lost if that node died")
+	} else {
+		p.l.Log.Info().Str("session", a.Session).Str("attempt", a.ID).Dur("lateBy", lateBy).
+			Msg("late answer stored durably: the node holding the session delivers it")
 	}
 	return res, err
 }

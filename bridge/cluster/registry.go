@@ -37,6 +37,10 @@ func TokenHash(token string) string {
 // frame).
 const DefaultTouchInterval = 30 * time.Second
 
+// releaseWait bounds the wait for the old owner to give a moved session
+// up: a node killed a moment ago may still look subscribed.
+const releaseWait = 2 * time.Second
+
 // Registry is the cluster's session registry in JetStream KV: who owns
 // each session whose widget got its resume token, so that the widget can
 // resume it on any node, even after its node died. Ownership moves by
@@ -144,8 +148,12 @@ func (r *Registry) Resume(ctx context.Context, session, token string) (found boo
 		r.setOwn(session, owned{rev: rev, rec: rec})
 		if prev != r.Node && r.ReleaseOn != nil {
 			// The old owner closes its sockets if it is alive; a dead
-			// one answers nothing, at once (no responders).
-			if _, err := r.ReleaseOn(ctx, prev, session, token); err != nil {
+			// one answers nothing: at once (no responders) once the
+			// servers saw its routes close, within releaseWait before.
+			rctx, cancel := context.WithTimeout(ctx, releaseWait)
+			_, err := r.ReleaseOn(rctx, prev, session, token)
+			cancel()
+			if err != nil {
 				r.Log.Warn().Err(err).Str("session", session).Str("from", prev).Msg("the old owner refused to give the session up")
 			}
 		}

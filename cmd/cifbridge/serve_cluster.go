@@ -21,6 +21,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/cluster"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // The cluster plug-in: several cifbridge nodes on NATS (issue 17).
@@ -117,7 +118,11 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	// /api/v1/cluster/sessions; start gives it this node's sessions.
 	p.dir = &cluster.Directory{Router: p.router, Node: id, Backend: env.Flags.backend, Version: version,
 		Log: env.Log.With().Str("component", "cluster").Logger()}
-	env.Config.ClusterStatus = p.dir.Status
+	env.Config.ClusterStatus = func(ctx context.Context) *protocol.ClusterStatus {
+		st := p.dir.Status(ctx)
+		st.Durable = p.registry.Load() != nil
+		return st
+	}
 	switch env.Flags.backend {
 	case "cluster":
 		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics, Late: p.late}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cifbridge/cifbridge/client"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// TestClusterSurvivesKillOfTheWidgetsNode runs three `cifbridge serve`
+// processes clustered on loopback (C serves its emulator, A and B call
+// it). A widget on A makes a create whose first attempt is slower than
+// the CIF timeout: it times out, the retry lands, and the ledger entry is
+// committed (suspected). A is killed with SIGKILL while that first
+// attempt still runs on C. The widget resumes its session on B with its
+// resume token (the registry moves it off the dead node); C's late answer,
+// published durably, reaches the widget on B as bridge.late, and B's
+// retry engine confirms the ledger entry, which /api/v1/ledger on every
+// live node shows.
+func TestClusterSurvivesKillOfTheWidgetsNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three daemons")
+	}
+	bin := buildRetryBinary(t)
+	ra, rb, rc := freeAddr(t), freeAddr(t), freeAddr(t)
+	c := startRetryDaemon(t, bin, "--node-id", "c", "--data-dir", t.TempDir(), "--cluster-listen", rc, "--cluster-peers", ra+","+rb)
+	a := startRetryDaemon(t, bin, "--node-id", "a", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", "1s",
+		"--cluster-listen", ra, "--cluster-peers", rb+","+rc)
+	b := startRetryDaemon(t, bin, "--node-id", "b", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", "1s",
+		"--cluster-listen", rb, "--cluster-peers", ra+","+rc)
+	waitReady(t, a.base)
+	waitReady(t, b.base)
+	waitDurable(t, a, b)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, d := range []*retryDaemon{a, b, c} {
+				t.Logf("logs of %s:\n%s", d.base, d.logs)
+			}
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	wa, err := client.Dial(ctx, a.widget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wa.Close()
+
+	// The first create attempt takes 5 s in C's emulator against A's 1 s
+	// CIF timeout; the retry is answered at once.
+	admC, err := client.NewAdmin(c.widget, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admC.PutFaults(ctx, []byte(`{"rules":[{"method":"createrecord","entity":"contact","latencyMs":5000,"count":1}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	retries, delay := 1, 100
+	res, err := wa.XrmCreateRecord(ctx, protocol.XrmCreateParams{EntityLogicalName: "contact",
+		Data: json.RawMessage(`{"firstname":"Late","lastname":"Survivor"}`), MaxRetries: &retries, Delay: &delay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.PossibleDuplicate || res.LedgerID == "" || res.Attempts != 2 || res.ID == "" {
+		t.Fatalf("create on A: %+v, want 2 attempts, a possible duplicate and its ledger entry", res)
+	}
+	session, token := wa.Session(), wa.ResumeToken()
+
+	// kill -9 of the widget's node, the first attempt still running on C.
+	a.kill()
+	killed := time.Now()
+
+	lates := make(chan protocol.LateParams, 4)
+	ledgers := make(chan protocol.LedgerParams, 4)
+	wb, err := client.Resume(ctx, b.widget, session, token, &client.Options{
+		OnLate:   func(p protocol.LateParams) { lates <- p },
+		OnLedger: func(p protocol.LedgerParams) { ledgers <- p },
+	})
+	if err != nil {
+		t.Fatalf("resume on B after A died: %v", err)
+	}
+	defer wb.Close()
+	if h := wb.Hello(); !h.Resumed || h.Session != session {
+		t.Fatalf("hello on B: %+v, want session %s resumed", h, session)
+	}
+	t.Logf("session resumed on B %v after the kill", time.Since(killed).Round(time.Millisecond))
+
+	var late protocol.LateParams
+	select {
+	case late = <-lates:
+	case <-ctx.Done():
+		t.Fatal("no bridge.late on B")
+	}
+	if late.Outcome != protocol.OutcomeSuccess || late.AttemptID == "" || late.Method != "cif.createrecord" ||
+		late.WidgetMethod != protocol.MethodXrmCreateRecord {
+		t.Fatalf("bridge.late on B: %+v", late)
+	}
+	var lateRec protocol.CreateResult
+	if err := json.Unmarshal(late.Result, &lateRec); err != nil || lateRec.ID == "" || strings.EqualFold(lateRec.ID, res.ID) {
+		t.Fatalf("late result %s: want a second record besides %s", late.Result, res.ID)
+	}
+
+	// The entry committed before the kill is confirmed with both records,
+	// on every live node.
+	var upd protocol.LedgerParams
+	select {
+	case upd = <-ledgers:
+	case <-ctx.Done():
+		t.Fatal("no bridge.ledger on B")
+	}
+	if upd.Entry.ID != res.LedgerID || upd.Entry.Status != protocol.LedgerConfirmed || len(upd.Entry.RecordIDs) != 2 {
+		t.Fatalf("bridge.ledger on B: %+v, want entry %s confirmed with two records", upd.Entry, res.LedgerID)
+	}
+	for _, d := range []*retryDaemon{b, c} {
+		adm, err := client.NewAdmin(d.widget, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := adm.LedgerEntry(ctx, res.LedgerID)
+		if err != nil || e.Status != protocol.LedgerConfirmed {
+			t.Fatalf("ledger entry %s on %s: %+v %v, want confirmed", res.LedgerID, d.base, e, err)
+		}
+	}
+
+	// Exactly once: no second bridge.late for the attempt.
+	select {
+	case p := <-lates:
+		t.Fatalf("a second bridge.late: %+v", p)
+	case <-time.After(time.Second):
+	}
+}
+
+// waitDurable waits until the nodes' logs... until each node's session
+// registry is open (the cluster's JetStream elected its leader).
+func waitDurable(t *testing.T, nodes ...*retryDaemon) {
+	t.Helper()
+	for _, d := range nodes {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var st struct {
+				Cluster *struct {
+					Durable bool `json:"durable"`
+				} `json:"cluster"`
+			}
+			if d.getJSON(t, "/api/v1/status", &st) == 200 && st.Cluster != nil && st.Cluster.Durable {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the cluster's durable state did not open within 60 s", d.base)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
