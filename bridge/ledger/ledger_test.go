@@ -244,7 +244,7 @@ func TestMetrics(t *testing.T) {
 func gather(t *testing.T, l *ledger.Ledger) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(l.Collectors()...)
+	reg.MustRegister(ledger.Collectors(l)...)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +280,7 @@ func TestCountersSurviveRestart(t *testing.T) {
 	}
 	a, _ := l.Create(ctx, sample("a", protocol.LedgerSuspected))
 	set(l, a.ID, protocol.LedgerConfirmed)
-	if _, err := l.Acknowledge(ctx, a.ID, "merged"); err != nil {
+	if _, err := ledger.Acknowledge(ctx, l, a.ID, "merged"); err != nil {
 		t.Fatal(err)
 	}
 	set(l, a.ID, protocol.LedgerConfirmed) // a third record turned up: still one confirmed entry

@@ -9,15 +9,15 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// Collectors returns the ledger's Prometheus series, to register on the
-// bridge's registry. All are read from the database at scrape time, so they
+// Collectors returns the Prometheus series of l, to register on the
+// bridge's registry. All are read from the store at scrape time, so they
 // agree with the stored entries, across restarts too:
 //
 //	cifbridge_ledger_entries{status}         entries per status
 //	cifbridge_duplicates_suspected_total     entries that have ever been suspected or confirmed
 //	cifbridge_duplicates_confirmed_total     entries that have ever been confirmed (≤ suspected)
 //	cifbridge_ledger_pruned_total            entries deleted by retention
-func (l *Ledger) Collectors() []prometheus.Collector {
+func Collectors(l Store) []prometheus.Collector {
 	return []prometheus.Collector{&collector{l: l}}
 }
 
@@ -31,7 +31,7 @@ var (
 		"Settled duplicate-ledger entries deleted by retention (--ledger-retention).", nil, nil)
 )
 
-type collector struct{ l *Ledger }
+type collector struct{ l Store }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- entriesDesc

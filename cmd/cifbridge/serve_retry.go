@@ -69,7 +69,7 @@ func (p *retryPlugin) start(ctx context.Context, env *serveEnv) error {
 	}
 	eng.Register(env.Server)
 	p.reconcile(env)
-	for _, c := range p.ledger.Collectors() {
+	for _, c := range ledger.Collectors(p.ledger) {
 		if err := env.Server.Registry().Register(c); err != nil {
 			return fmt.Errorf("register ledger metrics: %w", err)
 		}
@@ -80,7 +80,7 @@ func (p *retryPlugin) start(ctx context.Context, env *serveEnv) error {
 		log := env.Log.With().Str("component", "ledger").Logger()
 		go func() {
 			defer close(done)
-			p.ledger.Retention(ctx, p.retention, min(retentionInterval, p.retention), log)
+			ledger.Retention(ctx, p.ledger, p.retention, min(retentionInterval, p.retention), log)
 		}()
 		p.stopRetention = func() { cancel(); <-done }
 	}
@@ -125,10 +125,10 @@ func (p *retryPlugin) reconcile(env *serveEnv) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := p.ledger.Reconcile(ctx, p.opened, env.Flags.lateWindow, check)
+	res, err := ledger.Reconcile(ctx, p.ledger, p.opened, env.Flags.lateWindow, check)
 	if err != nil && check != nil {
 		env.Log.Warn().Err(err).Msg("ledger reconciliation could not look records up by key; settling by the late window only")
-		res, err = p.ledger.Reconcile(ctx, p.opened, env.Flags.lateWindow, nil)
+		res, err = ledger.Reconcile(ctx, p.ledger, p.opened, env.Flags.lateWindow, nil)
 	}
 	if err != nil {
 		env.Log.Error().Err(err).Msg("ledger reconciliation failed: suspected entries of a previous run stay suspected")
