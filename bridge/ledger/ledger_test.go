@@ -233,9 +233,15 @@ func TestMetrics(t *testing.T) {
 		"cifbridge_ledger_entries{status=resolved}":        1,
 		"cifbridge_ledger_entries{status=suspected}":       0,
 		"cifbridge_ledger_pruned_total":                    0,
+		"cifbridge_ledger_up":                              1,
 	}
 	if got := gather(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("metrics\n%v\nwant\n%v", got, want)
+	}
+	// A ledger that cannot be read: the scrape still works and says so.
+	l.Close()
+	if got := gather(t, l); fmt.Sprint(got) != fmt.Sprint(map[string]float64{"cifbridge_ledger_up": 0}) {
+		t.Fatalf("metrics of a closed ledger: %v", got)
 	}
 }
 

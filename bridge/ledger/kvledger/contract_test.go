@@ -263,7 +263,10 @@ func TestContractPrune(t *testing.T) {
 				}
 			}
 		}
-		before, _ := a.Totals(ctx)
+		before, err := a.Totals(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if n, err := a.Prune(ctx, time.Now().Add(-time.Hour)); n != 0 || err != nil {
 			t.Fatalf("prune before the cutoff: %d %v", n, err)
 		}

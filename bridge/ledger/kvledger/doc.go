@@ -35,9 +35,14 @@
 //
 // List, Counts, Totals and Prune scan the bucket's entries as a stream (a
 // JetStream ordered consumer that blocks on a bounded buffer): List keeps
-// only the best ledger.MaxLimit entries, Prune deletes in batches of at most
+// at most twice its limit, Prune deletes in batches of at most
 // ledger.MaxLimit, so memory stays bounded however large the bucket; time
-// grows with it (retention keeps it small).
+// grows with it (retention keeps it small). A scan's consumer may sit on a
+// replica a few writes behind the leader: a scan that did not reach the
+// leader's last sequence as of its start is made again, so it sees every
+// write acknowledged before it began. Prune leaves a delete marker per
+// pruned entry (some 100 bytes; the scans skip them), which keeps that
+// check sound.
 //
 // Entry points: Open, Config, (*Store) and the ledger.Store methods.
 package kvledger

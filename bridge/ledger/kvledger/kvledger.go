@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +64,21 @@ var _ ledger.Store = (*Store)(nil)
 // than that on one entry mean something writes it in a loop.
 const maxTries = 100
 
+// backoff waits before the try-th attempt of a compare-and-set that lost:
+// a random pause up to 1 ms × try (at most 50 ms), so that writers racing
+// for one key spread out instead of colliding again.
+func backoff(ctx context.Context, try int) error {
+	d := rand.N(time.Duration(min(try, 50)) * time.Millisecond)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // Open returns the ledger stored in the bucket cfg.Bucket of js, creating
 // the bucket when missing (file storage, up to cfg.Replicas replicas: as
 // many as the cluster has JetStream servers, logged). It does not wait for
@@ -102,7 +119,7 @@ func (s *Store) bindLoop() {
 	}()
 	pause := 100 * time.Millisecond
 	for tries := 1; ; tries++ {
-		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
 		kv, err := s.bind(actx)
 		acancel()
 		if err == nil {
@@ -296,7 +313,12 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*protocol.LedgerE
 		return protocol.LedgerEntry{}, err
 	}
 	key, _ := entryKey(id)
-	for range maxTries {
+	for try := range maxTries {
+		if try > 0 {
+			if err := backoff(ctx, try); err != nil {
+				return protocol.LedgerEntry{}, fmt.Errorf("update ledger entry %s: %w", id, err)
+			}
+		}
 		cur, rev, err := s.get(ctx, kv, id)
 		if err != nil {
 			return protocol.LedgerEntry{}, err
@@ -333,34 +355,76 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*protocol.LedgerE
 }
 
 // scan calls visit with every entry of the bucket, streamed (the watcher's
-// buffer bounds memory), until visit returns false.
-func (s *Store) scan(ctx context.Context, visit func(r record, rev uint64) bool) error {
+// buffer bounds memory), until visit returns false. begin is called before
+// each pass and returns that pass's visit: a pass that turns out stale is
+// thrown away and made again.
+//
+// The watcher's consumer may sit on a replica that lags the stream's leader
+// by a few writes, so a pass that ran to its end checks that it saw the
+// leader's last sequence as of its start (with one message per key and
+// delete markers kept, that message or a later one of its key is always
+// there to see): every write acknowledged before the scan began is in it.
+// After maxStale stale passes the last one is taken, as a replica that far
+// behind cannot do better.
+func (s *Store) scan(ctx context.Context, begin func() func(r record, rev uint64) bool) error {
 	kv, err := s.bucket(ctx)
 	if err != nil {
 		return err
 	}
-	w, err := kv.Watch(ctx, entryPrefix+">", jetstream.IgnoreDeletes())
-	if err != nil {
-		return fmt.Errorf("scan ledger: %w", err)
-	}
-	defer w.Stop()
-	for {
+	for pass := 1; ; pass++ {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("scan ledger: %w", err)
+		}
+		var want uint64
+		if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+			want = bs.StreamInfo().State.LastSeq
+		}
+		seen, complete, err := s.pass(ctx, kv, begin())
+		if err != nil || !complete || seen >= want || pass == maxStale {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("scan ledger: %w", ctx.Err())
+		case <-time.After(time.Duration(pass) * 5 * time.Millisecond):
+		}
+	}
+}
+
+// maxStale is how many scan passes may come out stale before one is taken.
+const maxStale = 10
+
+// pass is one scan: it returns the highest sequence it saw and whether it
+// ran to the end (visit did not stop it).
+func (s *Store) pass(ctx context.Context, kv jetstream.KeyValue, visit func(r record, rev uint64) bool) (uint64, bool, error) {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("scan ledger: %w", err)
+	}
+	defer w.Stop()
+	var seen uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return seen, false, fmt.Errorf("scan ledger: %w", ctx.Err())
 		case kve, ok := <-w.Updates():
 			if !ok {
-				return errors.New("scan ledger: the watcher stopped")
+				return seen, false, errors.New("scan ledger: the watcher stopped")
 			}
 			if kve == nil {
-				return nil // every entry seen
+				return seen, true, nil // every key seen
+			}
+			seen = max(seen, kve.Revision())
+			if kve.Operation() != jetstream.KeyValuePut || !strings.HasPrefix(kve.Key(), entryPrefix) {
+				continue
 			}
 			r, err := decode(kve.Value())
 			if err != nil {
-				return fmt.Errorf("%w (key %s)", err, kve.Key())
+				return seen, false, fmt.Errorf("%w (key %s)", err, kve.Key())
 			}
 			if !visit(r, kve.Revision()) {
-				return nil
+				return seen, false, nil
 			}
 		}
 	}
@@ -374,24 +438,27 @@ func (s *Store) List(ctx context.Context, f ledger.Filter) ([]protocol.LedgerEnt
 		limit = ledger.DefaultLimit
 	}
 	limit = min(limit, ledger.MaxLimit)
-	out := []protocol.LedgerEntry{}
+	var out []protocol.LedgerEntry
 	newest := func(a, b protocol.LedgerEntry) int {
 		if c := b.Updated.Compare(a.Updated); c != 0 {
 			return c
 		}
 		return cmpString(b.ID, a.ID)
 	}
-	err := s.scan(ctx, func(r record, _ uint64) bool {
-		e := r.LedgerEntry
-		if f.Status != "" && e.Status != f.Status || f.Session != "" && e.Session != f.Session || !f.Since.IsZero() && e.Updated.Before(f.Since) {
+	err := s.scan(ctx, func() func(record, uint64) bool {
+		out = []protocol.LedgerEntry{}
+		return func(r record, _ uint64) bool {
+			e := r.LedgerEntry
+			if f.Status != "" && e.Status != f.Status || f.Session != "" && e.Session != f.Session || !f.Since.IsZero() && e.Updated.Before(f.Since) {
+				return true
+			}
+			out = append(out, e)
+			if len(out) >= 2*limit {
+				slices.SortFunc(out, newest)
+				out = out[:limit]
+			}
 			return true
 		}
-		out = append(out, e)
-		if len(out) >= 2*limit {
-			slices.SortFunc(out, newest)
-			out = out[:limit]
-		}
-		return true
 	})
 	if err != nil {
 		return nil, err
@@ -412,13 +479,16 @@ func cmpString(a, b string) int {
 
 // Counts returns the number of entries per status (every status present).
 func (s *Store) Counts(ctx context.Context) (map[protocol.LedgerStatus]int, error) {
-	out := map[protocol.LedgerStatus]int{}
-	for _, st := range protocol.LedgerStatuses {
-		out[st] = 0
-	}
-	err := s.scan(ctx, func(r record, _ uint64) bool {
-		out[r.Status]++
-		return true
+	var out map[protocol.LedgerStatus]int
+	err := s.scan(ctx, func() func(record, uint64) bool {
+		out = map[protocol.LedgerStatus]int{}
+		for _, st := range protocol.LedgerStatuses {
+			out[st] = 0
+		}
+		return func(r record, _ uint64) bool {
+			out[r.Status]++
+			return true
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -430,14 +500,17 @@ func (s *Store) Counts(ctx context.Context) (map[protocol.LedgerStatus]int, erro
 // entries plus those of the pruned ones.
 func (s *Store) Totals(ctx context.Context) (ledger.Totals, error) {
 	var t ledger.Totals
-	err := s.scan(ctx, func(r record, _ uint64) bool {
-		if r.EverSuspected || r.EverConfirmed {
-			t.Suspected++
+	err := s.scan(ctx, func() func(record, uint64) bool {
+		t = ledger.Totals{}
+		return func(r record, _ uint64) bool {
+			if r.EverSuspected || r.EverConfirmed {
+				t.Suspected++
+			}
+			if r.EverConfirmed {
+				t.Confirmed++
+			}
+			return true
 		}
-		if r.EverConfirmed {
-			t.Confirmed++
-		}
-		return true
 	})
 	if err != nil {
 		return ledger.Totals{}, err

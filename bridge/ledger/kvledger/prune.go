@@ -68,12 +68,15 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	total := 0
 	for {
 		var batch []candidate
-		err := s.scan(ctx, func(r record, rev uint64) bool {
-			if slices.Contains(ledger.Prunable, r.Status) && r.Updated.Before(cutoff) {
-				batch = append(batch, candidate{key: entryPrefix + r.ID, rev: rev,
-					suspected: r.EverSuspected || r.EverConfirmed, confirmed: r.EverConfirmed})
+		err := s.scan(ctx, func() func(record, uint64) bool {
+			batch = nil
+			return func(r record, rev uint64) bool {
+				if slices.Contains(ledger.Prunable, r.Status) && r.Updated.Before(cutoff) {
+					batch = append(batch, candidate{key: entryPrefix + r.ID, rev: rev,
+						suspected: r.EverSuspected || r.EverConfirmed, confirmed: r.EverConfirmed})
+				}
+				return len(batch) < ledger.MaxLimit
 			}
-			return len(batch) < ledger.MaxLimit
 		})
 		if err != nil {
 			return total, fmt.Errorf("prune ledger: %w", err)
@@ -106,7 +109,12 @@ func (s *Store) addPruned(ctx context.Context, kv jetstream.KeyValue, add pruned
 	if add.Entries == 0 {
 		return nil
 	}
-	for range maxTries {
+	for try := range maxTries {
+		if try > 0 {
+			if err := backoff(ctx, try); err != nil {
+				return fmt.Errorf("count pruned ledger entries: %w", err)
+			}
+		}
 		p, rev, err := s.pruned(ctx)
 		if err != nil {
 			return err
