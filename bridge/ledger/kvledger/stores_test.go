@@ -27,7 +27,8 @@ var (
 	serversMu sync.Mutex
 	solo      *cluster.Embedded   // one JetStream server
 	trio      []*cluster.Embedded // three clustered on loopback
-	tempDirs  []string
+	dirsMu    sync.Mutex
+	tempDirs  []string // removed by TestMain, after the servers stopped
 	buckets   atomic.Int64
 )
 
@@ -39,10 +40,12 @@ func TestMain(m *testing.M) {
 			e.Shutdown()
 		}
 	}
+	serversMu.Unlock()
+	dirsMu.Lock()
 	for _, d := range tempDirs {
 		os.RemoveAll(d)
 	}
-	serversMu.Unlock()
+	dirsMu.Unlock()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak: goroutines outlived the tests:", err)
@@ -57,7 +60,9 @@ func tempDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dirsMu.Lock()
 	tempDirs = append(tempDirs, d)
+	dirsMu.Unlock()
 	return d
 }
 
@@ -76,13 +81,20 @@ func soloServer(t testing.TB) []*cluster.Embedded {
 }
 
 // trioServers are three embedded JetStream servers routed to each other on
-// loopback (each lists the other two, as serve's README says).
+// loopback (each lists the other two, as serve's README says), shared by
+// the tests.
 func trioServers(t testing.TB) []*cluster.Embedded {
 	serversMu.Lock()
 	defer serversMu.Unlock()
-	if trio != nil {
-		return trio
+	if trio == nil {
+		trio = startTrio(t)
 	}
+	return trio
+}
+
+// startTrio starts three clustered JetStream servers and returns once a
+// meta leader knows all three. The caller shuts them down.
+func startTrio(t testing.TB) []*cluster.Embedded {
 	addrs := make([]string, 3)
 	for i := range addrs {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -110,17 +122,19 @@ func trioServers(t testing.TB) []*cluster.Embedded {
 		}
 		nodes = append(nodes, e)
 	}
-	trio = nodes
 	// Wait for a JetStream meta leader that knows all three servers, so
 	// that buckets are made with three replicas.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		for _, n := range nodes {
 			if len(n.S.JetStreamClusterPeers()) == 3 {
-				return trio
+				return nodes
 			}
 		}
 		if time.Now().After(deadline) {
+			for _, n := range nodes {
+				n.Shutdown()
+			}
 			t.Fatal("no JetStream meta leader with three servers after 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
