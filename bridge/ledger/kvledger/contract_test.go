@@ -14,19 +14,22 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/ledger/ledgertest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-func sample(session string, st protocol.LedgerStatus) protocol.LedgerEntry {
-	return protocol.LedgerEntry{
-		Session: session, Method: "enreach.xrm.createRecord", Entity: "contact", Key: "k-" + session, Status: st,
-		Attempts: []protocol.LedgerAttempt{
-			{AttemptID: "a1", Outcome: protocol.LedgerOutcomeTimeout, Code: -32000, LatencyMs: 200},
-			{AttemptID: "a2", Outcome: protocol.LedgerOutcomeSuccess, LatencyMs: 3, RecordID: "r2"},
-		},
-		RecordIDs: []string{"r2"},
+// mustCreate creates e through l or fails the test.
+func mustCreate(t *testing.T, l ledger.Store, e protocol.LedgerEntry) protocol.LedgerEntry {
+	t.Helper()
+	got, err := l.Create(t.Context(), e)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return got
 }
+
+// sample is an entry as the retry engine writes one.
+var sample = ledgertest.Sample
 
 // An entry created through one client (server A) is read, updated and
 // acknowledged through another (server C); Create never overwrites; bad
@@ -35,10 +38,7 @@ func TestContractCreateGetUpdate(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open opener) {
 		ctx := ctxT(t)
 		a, c := open(t, 0), open(t, 2)
-		e, err := a.Create(ctx, sample("s1", protocol.LedgerSuspected))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := mustCreate(t, a, sample("s1", protocol.LedgerSuspected))
 		if !strings.HasPrefix(e.ID, "L") || e.Version != 1 || e.Created.IsZero() || !e.Created.Equal(e.Updated) {
 			t.Fatalf("created %+v", e)
 		}
@@ -105,10 +105,7 @@ func TestContractConcurrentUpdatesLoseNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open opener) {
 		ctx := ctxT(t)
 		clients := []ledger.Store{open(t, 0), open(t, 1)}
-		e, err := clients[0].Create(ctx, sample("s", protocol.LedgerSuspected))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := mustCreate(t, clients[0], sample("s", protocol.LedgerSuspected))
 		const each = 15
 		var wg sync.WaitGroup
 		for c, l := range clients {
@@ -363,12 +360,8 @@ func TestContractReconcileFromTwoNodes(t *testing.T) {
 // listed and acknowledged through the handler of another.
 func TestContractREST(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open opener) {
-		ctx := ctxT(t)
 		a, c := open(t, 0), open(t, 2)
-		e, err := a.Create(ctx, sample("rest", protocol.LedgerConfirmed))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := mustCreate(t, a, sample("rest", protocol.LedgerConfirmed))
 		srv := httptest.NewServer(ledger.Handler(c, zerolog.Nop()))
 		defer srv.Close()
 		resp, err := http.Get(srv.URL + ledger.PathList + "?session=rest")
