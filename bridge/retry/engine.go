@@ -37,7 +37,7 @@ type Config struct {
 	// Bridge runs attempts and sends notifications. Required.
 	Bridge Bridge
 	// Ledger records possible duplicates. Required.
-	Ledger *ledger.Ledger
+	Ledger ledger.Store
 	// Keys resolves primary-key columns for idempotent creates; nil (or an
 	// unknown entity) falls back to primarykey.Of.
 	Keys PrimaryKeys

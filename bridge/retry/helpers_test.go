@@ -83,7 +83,7 @@ func startRig(t *testing.T, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	eng.Register(srv)
-	srv.Registry().MustRegister(l.Collectors()...)
+	srv.Registry().MustRegister(ledger.Collectors(l)...)
 	ln := pipenet.Listen()
 	r := &rig{t: t, srv: srv, hs: &http.Server{Handler: srv.Handler()}, ln: ln, http: ln.Client(), emu: emu, ledger: l, engine: eng}
 	served := make(chan struct{})
