@@ -119,6 +119,48 @@ func (l *LateAnswers) Claim(ctx context.Context, attempt string) (bool, error) {
 	return false, err
 }
 
+// claimWait bounds how long a stored late answer's claim is retried: the
+// claims bucket has no leader for a few seconds after the node leading it
+// died.
+const claimWait = time.Minute
+
+// claimPatiently is Claim, retried while JetStream does not answer (a
+// leader election after a node's death) for up to claimWait.
+func (l *LateAnswers) claimPatiently(ctx context.Context, attempt string) (won bool, err error) {
+	err = retryJetStream(ctx, func(ctx context.Context) error {
+		won, err = l.Claim(ctx, attempt)
+		return err
+	})
+	return won, err
+}
+
+// publishPatiently is Publish, retried while JetStream does not answer
+// (the stream elects a leader after its old one died) for up to
+// claimWait: the answer to the caller waits meanwhile. A retry cannot
+// store the answer twice (the attempt id deduplicates it).
+func (l *LateAnswers) publishPatiently(ctx context.Context, rec LateRecord) error {
+	return retryJetStream(ctx, func(ctx context.Context) error { return l.Publish(ctx, rec) })
+}
+
+// retryJetStream runs op until it succeeds, fails for a reason other than
+// JetStream not answering yet, or claimWait passed.
+func retryJetStream(ctx context.Context, op func(context.Context) error) error {
+	deadline := time.Now().Add(claimWait)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := op(cctx)
+		cancel()
+		if err == nil || errors.Is(err, errNotDurable) || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
 // claimKey is attempt's key in ClaimsBucket: attempt ids are made of
 // [A-Za-z0-9-], valid key characters; anything else is hex-encoded.
 func claimKey(attempt string) string {
@@ -164,9 +206,9 @@ func (l *LateAnswers) handle(ctx context.Context, data []byte) {
 		// (ClaimForCaller then).
 		return
 	}
-	won, err := l.Claim(ctx, rec.Attempt)
+	won, err := l.claimPatiently(ctx, rec.Attempt)
 	if err != nil {
-		l.Log.Warn().Err(err).Str("session", rec.Session).Str("attempt", rec.Attempt).Msg("late answer not claimed (JetStream unavailable): not delivered yet")
+		l.Log.Error().Err(err).Str("session", rec.Session).Str("attempt", rec.Attempt).Msg("late answer not claimed (JetStream unavailable): not delivered")
 		return
 	}
 	if !won {
@@ -182,27 +224,64 @@ func (l *LateAnswers) handle(ctx context.Context, data []byte) {
 }
 
 // Run delivers the late answers published from now on to this node's
-// sessions, until ctx ends.
+// sessions, until ctx ends. A reader that fails (the server holding it
+// died, the stream is electing a leader) is made again from the message
+// after the last one read, so nothing published meanwhile is skipped.
 func (l *LateAnswers) Run(ctx context.Context) error {
 	d := l.durable.Load()
 	if d == nil {
 		return errNotDurable
 	}
-	cons, err := d.JS.OrderedConsumer(ctx, LateStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{lateSubjectPrefix + ">"}, DeliverPolicy: jetstream.DeliverNewPolicy})
-	if err != nil {
+	// Start after the last message stored now; after a failure, after the
+	// last one read.
+	var last atomic.Uint64
+	if err := retryJetStream(ctx, func(ctx context.Context) error {
+		info, err := d.Late.Info(ctx)
+		if err == nil {
+			last.Store(info.State.LastSeq)
+		}
+		return err
+	}); err != nil {
 		return fmt.Errorf("read the late-answer stream: %w", err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { l.handle(ctx, m.Data()) },
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			l.Log.Warn().Err(err).Msg("reading the late-answer stream: retrying")
-		}))
-	if err != nil {
-		return fmt.Errorf("read the late-answer stream: %w", err)
+	for {
+		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{lateSubjectPrefix + ">"},
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: last.Load() + 1}
+		failed := make(chan error, 1)
+		var cc jetstream.ConsumeContext
+		cons, err := d.JS.OrderedConsumer(ctx, LateStream, cfg)
+		if err == nil {
+			cc, err = cons.Consume(func(m jetstream.Msg) {
+				if md, err := m.Metadata(); err == nil {
+					last.Store(md.Sequence.Stream)
+				}
+				l.handle(ctx, m.Data())
+			}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				select {
+				case failed <- err:
+				default:
+				}
+			}))
+		}
+		if err == nil {
+			select {
+			case <-ctx.Done():
+			case err = <-failed:
+			case <-cc.Closed():
+				err = errors.New("reader closed")
+			}
+			cc.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		l.Log.Warn().Err(err).Uint64("after", last.Load()).Msg("reading the late-answer stream failed: reading again from the next message")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
-	<-ctx.Done()
-	cc.Stop()
-	return nil
 }
 
 // Scan delivers the late answers stored for session (it just moved here:
@@ -275,9 +354,7 @@ func (p *publishing) Execute(ctx context.Context, a *correlation.Attempt) (json.
 	if err != nil {
 		rec.Result, rec.Error = nil, protocol.AsError(err)
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if perr := p.l.Publish(pctx, rec); perr != nil {
+	if perr := p.l.publishPatiently(context.WithoutCancel(ctx), rec); perr != nil {
 		p.l.Log.Warn().Err(perr).Str("session", a.Session).Str("attempt", a.ID).
 			Msg("late answer not stored durably: it reaches the caller over the router only, and is lost if that node died")
 	} else {

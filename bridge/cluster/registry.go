@@ -115,18 +115,25 @@ func (r *Registry) Resume(ctx context.Context, session, token string) (found boo
 	if CheckService(session) != nil {
 		return false, nil
 	}
-	for try := range 10 {
+	var lastErr error
+	for try := range 20 {
 		if try > 0 {
 			// A replica may answer the read before it has the write that
-			// beat ours: look again shortly.
-			time.Sleep(time.Duration(try) * 10 * time.Millisecond)
+			// beat ours, or the bucket is electing a leader (its old one
+			// died): look again shortly.
+			select {
+			case <-ctx.Done():
+				return false, protocol.NewNoBackendError(false, "the cluster's session registry is unavailable (%v): resume again in a moment", lastErr)
+			case <-time.After(time.Duration(min(try, 5)) * 50 * time.Millisecond):
+			}
 		}
 		e, err := r.KV.Get(ctx, session)
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 			return false, nil
 		}
 		if err != nil {
-			return false, protocol.NewNoBackendError(false, "the cluster's session registry is unavailable (%v): resume again in a moment", err)
+			lastErr = err
+			continue
 		}
 		var rec SessionRecord
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
@@ -139,11 +146,9 @@ func (r *Registry) Resume(ctx context.Context, session, token string) (found boo
 		rec.Node, rec.LastSeen = r.Node, time.Now().UTC()
 		b, _ := json.Marshal(rec)
 		rev, err := r.KV.Update(ctx, session, b, e.Revision())
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-			continue // another node moved it meanwhile: look again
-		}
 		if err != nil {
-			return false, protocol.NewNoBackendError(false, "the cluster's session registry is unavailable (%v): resume again in a moment", err)
+			lastErr = err // another node moved it meanwhile, or no leader: look again
+			continue
 		}
 		r.setOwn(session, owned{rev: rev, rec: rec})
 		if prev != r.Node && r.ReleaseOn != nil {
@@ -160,7 +165,7 @@ func (r *Registry) Resume(ctx context.Context, session, token string) (found boo
 		r.Log.Info().Str("session", session).Str("from", prev).Msg("session ownership moved to this node in the registry")
 		return true, nil
 	}
-	return false, protocol.NewNoBackendError(false, "session %s is being resumed on several nodes at once: resume again", session)
+	return false, protocol.NewNoBackendError(false, "session %s could not be moved here (%v): resume again in a moment", session, lastErr)
 }
 
 // Forget removes session from the registry when this node still owns it

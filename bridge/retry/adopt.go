@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
@@ -25,17 +26,53 @@ func (e *Engine) AdoptLate(l correlation.Late) {
 	if l.Elsewhere || l.Info.Kind != correlation.KindBackend {
 		return
 	}
+	// A cluster's ledger may have no leader for a few seconds after a node
+	// died (the very death that brought this answer here): try again for
+	// up to adoptWait.
+	var (
+		entry protocol.LedgerEntry
+		id    string
+		err   error
+	)
+	for deadline, wait := time.Now().Add(adoptWait), 250*time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		entry, id, err = e.adoptLate(l)
+		if err == nil || errors.Is(err, errNotWaiting) || time.Now().After(deadline) || e.stopping() {
+			break
+		}
+		e.log.Debug().Err(err).Str("attempt", l.Info.ID).Msg("ledger unavailable for a late answer from another node: retrying")
+		time.Sleep(wait)
+	}
+	switch {
+	case errors.Is(err, errNotWaiting):
+		return
+	case err != nil:
+		e.log.Error().Err(err).Str("session", l.Info.Session).Str("attempt", l.Info.ID).Str("ledgerId", id).
+			Msg("ledger write failed: a late answer from another node is only in the log")
+		return
+	case id == "":
+		e.log.Debug().Str("session", l.Info.Session).Str("attempt", l.Info.ID).Msg("no ledger entry waits for this late answer")
+		return
+	}
+	e.log.Info().Str("session", entry.Session).Str("ledgerId", entry.ID).Str("entity", entry.Entity).Str("attempt", l.Info.ID).
+		Str("status", string(entry.Status)).Strs("recordIds", entry.RecordIDs).Msg("duplicate ledger entry written (late answer of an attempt another node made)")
+	e.cfg.Bridge.Notify(entry.Session, protocol.NotifyLedger, protocol.LedgerParams{Entry: entry})
+}
+
+// adoptWait bounds AdoptLate's retries while the ledger does not answer.
+const adoptWait = time.Minute
+
+// adoptLate is one try of AdoptLate: the entry as written and its id ("" when
+// no entry waits for the attempt).
+func (e *Engine) adoptLate(l correlation.Late) (protocol.LedgerEntry, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.LedgerWriteTimeout)
 	defer cancel()
 	list, err := e.cfg.Ledger.List(ctx, ledger.Filter{Session: l.Info.Session, Status: protocol.LedgerSuspected, Limit: ledger.MaxLimit})
 	if err != nil {
-		e.log.Error().Err(err).Str("session", l.Info.Session).Str("attempt", l.Info.ID).Msg("ledger read failed: a late answer from another node is only in the log")
-		return
+		return protocol.LedgerEntry{}, "", err
 	}
 	i := slices.IndexFunc(list, func(x protocol.LedgerEntry) bool { return waitsFor(x, l.Info.ID) })
 	if i < 0 {
-		e.log.Debug().Str("session", l.Info.Session).Str("attempt", l.Info.ID).Msg("no ledger entry waits for this late answer")
-		return
+		return protocol.LedgerEntry{}, "", nil
 	}
 	entry, err := e.cfg.Ledger.Update(ctx, list[i].ID, func(cur *protocol.LedgerEntry) error {
 		if !waitsFor(*cur, l.Info.ID) {
@@ -52,17 +89,7 @@ func (e *Engine) AdoptLate(l correlation.Late) {
 		}
 		return nil
 	})
-	switch {
-	case errors.Is(err, errNotWaiting):
-		return
-	case err != nil:
-		e.log.Error().Err(err).Str("session", l.Info.Session).Str("attempt", l.Info.ID).Str("ledgerId", list[i].ID).
-			Msg("ledger write failed: a late answer from another node is only in the log")
-		return
-	}
-	e.log.Info().Str("session", entry.Session).Str("ledgerId", entry.ID).Str("entity", entry.Entity).Str("attempt", l.Info.ID).
-		Str("status", string(entry.Status)).Strs("recordIds", entry.RecordIDs).Msg("duplicate ledger entry written (late answer of an attempt another node made)")
-	e.cfg.Bridge.Notify(entry.Session, protocol.NotifyLedger, protocol.LedgerParams{Entry: entry})
+	return entry, list[i].ID, err
 }
 
 // waitsFor reports whether entry x still waits for attempt id's answer.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -77,10 +78,22 @@ func TestClusterSurvivesKillOfTheWidgetsNode(t *testing.T) {
 
 	lates := make(chan protocol.LateParams, 4)
 	ledgers := make(chan protocol.LedgerParams, 4)
-	wb, err := client.Resume(ctx, b.widget, session, token, &client.Options{
-		OnLate:   func(p protocol.LateParams) { lates <- p },
-		OnLedger: func(p protocol.LedgerParams) { ledgers <- p },
-	})
+	// While JetStream elects new leaders for what A led (a few seconds),
+	// the registry answers -32002 "resume again in a moment": the widget
+	// does, as a reconnecting widget would.
+	var wb *client.Conn
+	for tries := 1; ; tries++ {
+		wb, err = client.Resume(ctx, b.widget, session, token, &client.Options{
+			OnLate:   func(p protocol.LateParams) { lates <- p },
+			OnLedger: func(p protocol.LedgerParams) { ledgers <- p },
+		})
+		var pe *protocol.Error
+		if err == nil || !errors.As(err, &pe) || pe.Code != protocol.CodeNoBackend || tries == 10 {
+			break
+		}
+		t.Logf("resume try %d on B: %v", tries, err)
+		time.Sleep(500 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("resume on B after A died: %v", err)
 	}
