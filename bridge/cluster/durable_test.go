@@ -398,3 +398,55 @@ func TestLateAnswerInTimeIsNotPublished(t *testing.T) {
 		}
 	})
 }
+
+// The node that sent an attempt and gets its answer after the deadline
+// delivers it only when it still holds the session and wins the claim;
+// otherwise the table gets ErrElsewhere and the node holding the session
+// delivers the stored answer.
+func TestCallerClaimsItsLateAnswerOrLeavesIt(t *testing.T) {
+	forEachDurable(t, func(t *testing.T, nodes []*cluster.Durable) {
+		ctx := callCtx(t)
+		exec, caller, b := newLateNode(t, nodes[2], "C"), newLateNode(t, nodes[0], "A"), newLateNode(t, nodes[1], "B")
+		r := cluster.NewLocal()
+		slow := exec.Publishing(backend.Func{N: "emulator", F: func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			time.Sleep(200 * time.Millisecond)
+			return json.RawMessage(`{"id":"rec-5"}`), nil
+		}})
+		stop, err := cluster.ServeBackend(ctx, r, cluster.BackendService, "C", slow, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		cb := &cluster.Backend{Router: r, Node: "A", Late: caller.LateAnswers}
+		attempt := func(id, session string) (json.RawMessage, error) {
+			return cb.Execute(ctx, &correlation.Attempt{ID: id, Kind: correlation.KindBackend, Session: session, Method: "cif.createrecord",
+				Timeout: 50 * time.Millisecond, Started: time.Now(), Deadline: time.Now().Add(50 * time.Millisecond)})
+		}
+
+		caller.hold("s-here")
+		res, err := attempt("at5-1", "s-here")
+		if err != nil || string(res) != `{"id":"rec-5"}` {
+			t.Fatalf("late answer on the caller holding the session: %s %v", res, err)
+		}
+		b.hold("s-here")
+		if err := b.Scan(ctx, "s-here"); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.got()) != 0 {
+			t.Fatalf("another node delivered the answer the caller claimed: %+v", b.got())
+		}
+
+		// The session moved to B while the attempt ran: the caller leaves
+		// the answer to B.
+		if _, err := attempt("at5-2", "s-gone"); !errors.Is(err, correlation.ErrElsewhere) {
+			t.Fatalf("late answer on a caller no longer holding the session: %v, want ErrElsewhere", err)
+		}
+		b.hold("s-gone")
+		if err := b.Scan(ctx, "s-gone"); err != nil {
+			t.Fatal(err)
+		}
+		if got := waitDelivered(t, b, 1); got[0].Info.ID != "at5-2" {
+			t.Fatalf("B delivered %+v, want at5-2", got)
+		}
+	})
+}
