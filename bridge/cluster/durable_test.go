@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/cluster"
+	"github.com/cifbridge/cifbridge/bridge/cluster/clustertest"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -44,41 +43,12 @@ var durableTopologies = []struct {
 	}},
 }
 
-// startJetStreamCluster starts n servers with JetStream, each given the
-// others' route addresses up front (as serve's --cluster-peers): a
-// clustered JetStream server waits for its peers before it is ready, so
-// they start at once.
+// startJetStreamCluster is clustertest.JetStream, shut down at the
+// test's end.
 func startJetStreamCluster(t *testing.T, n int) []*cluster.Embedded {
-	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = l.Addr().String()
-		l.Close()
-	}
-	nodes := make([]*cluster.Embedded, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			peers := slices.Delete(slices.Clone(addrs), i, i+1)
-			nodes[i], errs[i] = cluster.StartEmbedded(cluster.EmbedConfig{Name: fmt.Sprintf("n%d", i), ClusterListen: addrs[i],
-				Peers: peers, JetStream: true, StoreDir: t.TempDir()})
-		}()
-	}
-	wg.Wait()
-	for i, e := range nodes {
-		if e != nil {
-			t.Cleanup(e.Shutdown)
-		}
-		if errs[i] != nil {
-			t.Fatal(errs[i])
-		}
+	nodes := clustertest.JetStream(t, n, t.TempDir)
+	for _, e := range nodes {
+		t.Cleanup(e.Shutdown)
 	}
 	return nodes
 }

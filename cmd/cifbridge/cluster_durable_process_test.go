@@ -23,18 +23,7 @@ import (
 // retry engine confirms the ledger entry, which /api/v1/ledger on every
 // live node shows.
 func TestClusterSurvivesKillOfTheWidgetsNode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs three daemons")
-	}
-	bin := buildRetryBinary(t)
-	ra, rb, rc := freeAddr(t), freeAddr(t), freeAddr(t)
-	c := startRetryDaemon(t, bin, "--node-id", "c", "--data-dir", t.TempDir(), "--cluster-listen", rc, "--cluster-peers", ra+","+rb)
-	a := startRetryDaemon(t, bin, "--node-id", "a", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", "1s",
-		"--cluster-listen", ra, "--cluster-peers", rb+","+rc)
-	b := startRetryDaemon(t, bin, "--node-id", "b", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", "1s",
-		"--cluster-listen", rb, "--cluster-peers", ra+","+rc)
-	waitReady(t, a.base)
-	waitReady(t, b.base)
+	a, b, c := startThreeNodes(t, "1s", "1s")
 	waitDurable(t, a, b)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -148,8 +137,7 @@ func TestClusterSurvivesKillOfTheWidgetsNode(t *testing.T) {
 	}
 }
 
-// waitDurable waits until the nodes' logs... until each node's session
-// registry is open (the cluster's JetStream elected its leader).
+// waitDurable waits until each node's session registry is open (the cluster's JetStream elected its leader).
 func waitDurable(t *testing.T, nodes ...*retryDaemon) {
 	t.Helper()
 	for _, d := range nodes {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cifbridge/cifbridge/bridge/cluster"
+	"github.com/cifbridge/cifbridge/bridge/cluster/clustertest"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/ledger/kvledger"
 )
@@ -95,50 +95,7 @@ func trioServers(t testing.TB) []*cluster.Embedded {
 // startTrio starts three clustered JetStream servers and returns once a
 // meta leader knows all three. The caller shuts them down.
 func startTrio(t testing.TB) []*cluster.Embedded {
-	addrs := make([]string, 3)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
-	}
-	var nodes []*cluster.Embedded
-	for i, addr := range addrs {
-		var peers []string
-		for j, p := range addrs {
-			if j != i {
-				peers = append(peers, p)
-			}
-		}
-		e, err := cluster.StartEmbedded(cluster.EmbedConfig{Name: fmt.Sprintf("n%d", i), ClusterListen: addr, Peers: peers,
-			JetStream: true, StoreDir: tempDir(t)})
-		if err != nil {
-			for _, n := range nodes {
-				n.Shutdown()
-			}
-			t.Fatal(err)
-		}
-		nodes = append(nodes, e)
-	}
-	// Wait for a JetStream meta leader that knows all three servers, so
-	// that buckets are made with three replicas.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		for _, n := range nodes {
-			if len(n.S.JetStreamClusterPeers()) == 3 {
-				return nodes
-			}
-		}
-		if time.Now().After(deadline) {
-			for _, n := range nodes {
-				n.Shutdown()
-			}
-			t.Fatal("no JetStream meta leader with three servers after 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return clustertest.JetStream(t, 3, func() string { return tempDir(t) })
 }
 
 // opener opens one more client of a test's ledger, through server via (of
