@@ -23,7 +23,7 @@ func (tb *testBridge) status(t *testing.T, method, path string, header http.Head
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, tb.hs.URL+path, rd)
+	req, err := http.NewRequest(method, tb.url+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func (tb *testBridge) status(t *testing.T, method, path string, header http.Head
 	if h := header.Get("Host"); h != "" {
 		req.Host = h
 	}
-	resp, err := tb.hs.Client().Do(req)
+	resp, err := tb.hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func (tb *testBridge) dialStatus(t *testing.T, path string, header http.Header) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	opts := &websocket.DialOptions{HTTPHeader: header}
+	opts := &websocket.DialOptions{HTTPHeader: header, HTTPClient: tb.hc}
 	if h := header.Get("Host"); h != "" {
 		opts.Host = h
 	}
@@ -139,11 +139,11 @@ func TestOldTokenIsTheAdminToken(t *testing.T) {
 
 func (tb *testBridge) getJSON(t *testing.T, path string, h http.Header, v any) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", tb.hs.URL+path, nil)
+	req, _ := http.NewRequest("GET", tb.url+path, nil)
 	for k, vv := range h {
 		req.Header[k] = vv
 	}
-	resp, err := tb.hs.Client().Do(req)
+	resp, err := tb.hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestHostHeaderGuard(t *testing.T) {
 // requests need an allowed Origin (when one is sent) and a JSON body type.
 func TestAdminRefusesCrossSiteChanges(t *testing.T) {
 	tb := startBridge(t, bridge.Config{AllowedOrigins: []string{"https://ops.example.com"}})
-	self := "http://" + strings.TrimPrefix(tb.hs.URL, "http://")
+	self := "http://" + strings.TrimPrefix(tb.url, "http://")
 	json := "application/json"
 	tests := []struct {
 		name   string

@@ -138,7 +138,7 @@ func readyReason(err error) string {
 const readyCheckTimeout = 3 * time.Second
 
 func (s *Server) sessionInfo(x *Session) protocol.SessionInfo {
-	return protocol.SessionInfo{SessionSummary: x.Summary(), InFlight: attemptInfos(s.table.InFlight(x.ID)),
+	return protocol.SessionInfo{Node: s.cfg.Node, SessionSummary: x.Summary(), InFlight: attemptInfos(s.table.InFlight(x.ID)),
 		Late: attemptInfos(s.table.Late(x.ID)), LateCounts: s.table.SessionLate(x.ID)}
 }
 
@@ -152,7 +152,21 @@ func attemptInfos(l []correlation.Info) []protocol.AttemptInfo {
 	return out
 }
 
+// listSessions serves GET /api/v1/sessions[?scope=local|cluster]: in a
+// cluster every node's sessions (ClusterSessions) unless scope is local;
+// on a single node both scopes are its own sessions.
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	switch scope := r.URL.Query().Get("scope"); scope {
+	case "", "cluster":
+		if s.cfg.ClusterSessions != nil {
+			s.cfg.ClusterSessions.ServeHTTP(w, r)
+			return
+		}
+	case "local":
+	default:
+		writeError(w, http.StatusBadRequest, protocol.InvalidParams("scope %q: use scope=local (this node's sessions) or scope=cluster (every node's, the default)", logcap.Str(scope)))
+		return
+	}
 	writeJSON(w, http.StatusOK, s.SessionList())
 }
 

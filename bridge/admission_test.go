@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -57,69 +58,76 @@ func notificationBatch(n int) string {
 // exactly --max-inflight of them in flight, the same every run; the rest
 // are refused (and counted), and a call beside them is answered -32003.
 func TestNotificationsAdmittedLikeCalls(t *testing.T) {
-	for run := range 3 {
-		cb := &countingBackend{release: make(chan struct{})}
-		tb := startBridge(t, bridge.Config{Backend: cb.backend(), MaxInFlight: 64, MaxMessageBytes: 8 << 20})
-		c := dial(t, tb.wsURL(protocol.PathWidget), nil)
-		c.send(notificationBatch(10_000))
-		waitFor(t, func() bool { return cb.started.Load() == 64 })
-		if n := tb.srv.Table().Stats().InFlight; n != 64 {
-			t.Fatalf("run %d: %d attempts in flight, want exactly 64", run, n)
+	synctest.Test(t, func(t *testing.T) {
+		for run := range 3 {
+			cb := &countingBackend{release: make(chan struct{})}
+			tb := startBridgeInBubble(t, bridge.Config{Backend: cb.backend(), MaxInFlight: 64, MaxMessageBytes: 8 << 20})
+			c := tb.dial(t, protocol.PathWidget, nil)
+			c.send(notificationBatch(10_000))
+			waitFor(t, func() bool { return cb.started.Load() == 64 })
+			if n := tb.srv.Table().Stats().InFlight; n != 64 {
+				t.Fatalf("run %d: %d attempts in flight, want exactly 64", run, n)
+			}
+			if got := metric(t, tb, `cifbridge_refused_total{reason="inflight"}`); got != "9937" {
+				t.Fatalf("run %d: refused %s, want 9937 (9 936 notifications and the probe)", run, got)
+			}
+			close(cb.release)
+			// The batch is answered once its admitted items are done.
+			if r := c.recv(); r != `[{"jsonrpc":"2.0","id":"probe","error":{"code":-32003,"message":"overloaded: this session already has 64 calls in flight (--max-inflight); retry later","data":{"limit":"inflight"}}}]` {
+				t.Fatalf("run %d: batch answered %s", run, r)
+			}
+			if n := cb.started.Load(); n != 64 {
+				t.Fatalf("run %d: %d notifications ran, want 64", run, n)
+			}
 		}
-		if got := metric(t, tb, `cifbridge_refused_total{reason="inflight"}`); got != "9937" {
-			t.Fatalf("run %d: refused %s, want 9937 (9 936 notifications and the probe)", run, got)
-		}
-		close(cb.release)
-		// The batch is answered once its admitted items are done.
-		if r := c.recv(); r != `[{"jsonrpc":"2.0","id":"probe","error":{"code":-32003,"message":"overloaded: this session already has 64 calls in flight (--max-inflight); retry later","data":{"limit":"inflight"}}}]` {
-			t.Fatalf("run %d: batch answered %s", run, r)
-		}
-		if n := cb.started.Load(); n != 64 {
-			t.Fatalf("run %d: %d notifications ran, want 64", run, n)
-		}
-	}
+	})
 }
 
 // TestDrainRefusesNotifications: once draining, a notification does not run.
 func TestDrainRefusesNotifications(t *testing.T) {
-	cb := &countingBackend{release: make(chan struct{})}
-	defer close(cb.release)
-	tb := startBridge(t, bridge.Config{Backend: cb.backend(), DrainTimeout: 2 * time.Second})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	c.send(`{"jsonrpc":"2.0","id":"held","method":"cif.getmode"}`)
-	waitFor(t, func() bool { return cb.started.Load() == 1 })
-	go tb.srv.Shutdown(context.Background())
-	waitFor(t, func() bool { return !tb.srv.Ready() })
-	c.send(`[{"jsonrpc":"2.0","method":"cif.createrecord","params":{"entityName":"contact","value":{}}},{"jsonrpc":"2.0","id":"p","method":"cif.getmode"}]`)
-	if r := c.recv(); !strings.Contains(r, `"code":-32007`) {
-		t.Fatalf("call while draining: %s", r)
-	}
-	if n := cb.started.Load(); n != 1 {
-		t.Fatalf("%d backend calls, want only the held one (the notification ran while draining)", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		cb := &countingBackend{release: make(chan struct{})}
+		tb := startBridgeInBubble(t, bridge.Config{Backend: cb.backend(), DrainTimeout: 2 * time.Second})
+		c := tb.dial(t, protocol.PathWidget, nil)
+		c.send(`{"jsonrpc":"2.0","id":"held","method":"cif.getmode"}`)
+		waitFor(t, func() bool { return cb.started.Load() == 1 })
+		drained := make(chan struct{})
+		go func() { tb.srv.Shutdown(context.Background()); close(drained) }()
+		t.Cleanup(func() { close(cb.release); <-drained })
+		waitFor(t, func() bool { return !tb.srv.Ready() })
+		c.send(`[{"jsonrpc":"2.0","method":"cif.createrecord","params":{"entityName":"contact","value":{}}},{"jsonrpc":"2.0","id":"p","method":"cif.getmode"}]`)
+		if r := c.recv(); !strings.Contains(r, `"code":-32007`) {
+			t.Fatalf("call while draining: %s", r)
+		}
+		if n := cb.started.Load(); n != 1 {
+			t.Fatalf("%d backend calls, want only the held one (the notification ran while draining)", n)
+		}
+	})
 }
 
 // TestCallRateLimit: past the session's rate, calls get -32003 with
 // data.retryAfterMs; notifications count too.
 func TestCallRateLimit(t *testing.T) {
-	// One call per 20 s after a burst of 3: no token comes back while the
-	// test runs, however slow the machine.
-	tb := startBridge(t, bridge.Config{MaxCallRate: 0.05, CallBurst: 3})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	c.send(`{"jsonrpc":"2.0","method":"cif.getmode"}`)
-	okResult(t, c.call(protocol.MethodGetMode, nil), nil)
-	okResult(t, c.call(protocol.MethodGetMode, nil), nil)
-	r := c.call(protocol.MethodGetMode, nil)
-	wantCode(t, r, protocol.CodeOverloaded)
-	var d protocol.OverloadedData
-	if err := json.Unmarshal(r.Error.Data, &d); err != nil || d.Limit != protocol.LimitRate || d.RetryAfterMs < 1 || d.RetryAfterMs > 20_000 {
-		t.Fatalf("data %s: want limit rate and 1..20000 ms", r.Error.Data)
-	}
-	if !strings.Contains(r.Error.Message, "--max-call-rate") {
-		t.Errorf("message %q does not name the flag", r.Error.Message)
-	}
-	// Another session has its own budget.
-	okResult(t, dial(t, tb.wsURL(protocol.PathWidget), nil).call(protocol.MethodGetMode, nil), nil)
+	synctest.Test(t, func(t *testing.T) {
+		// One call per 20 s after a burst of 3: no token comes back while the
+		// test runs, however slow the machine.
+		tb := startBridgeInBubble(t, bridge.Config{MaxCallRate: 0.05, CallBurst: 3})
+		c := tb.dial(t, protocol.PathWidget, nil)
+		c.send(`{"jsonrpc":"2.0","method":"cif.getmode"}`)
+		okResult(t, c.call(protocol.MethodGetMode, nil), nil)
+		okResult(t, c.call(protocol.MethodGetMode, nil), nil)
+		r := c.call(protocol.MethodGetMode, nil)
+		wantCode(t, r, protocol.CodeOverloaded)
+		var d protocol.OverloadedData
+		if err := json.Unmarshal(r.Error.Data, &d); err != nil || d.Limit != protocol.LimitRate || d.RetryAfterMs < 1 || d.RetryAfterMs > 20_000 {
+			t.Fatalf("data %s: want limit rate and 1..20000 ms", r.Error.Data)
+		}
+		if !strings.Contains(r.Error.Message, "--max-call-rate") {
+			t.Errorf("message %q does not name the flag", r.Error.Message)
+		}
+		// Another session has its own budget.
+		okResult(t, tb.dial(t, protocol.PathWidget, nil).call(protocol.MethodGetMode, nil), nil)
+	})
 }
 
 // TestConnectionCaps: past the per-IP and the global cap a WebSocket is
@@ -135,27 +143,29 @@ func TestConnectionCaps(t *testing.T) {
 		{"global", bridge.Config{MaxConns: 2}, "--max-conns"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tb := startBridge(t, tt.cfg)
-			c1 := dial(t, tb.wsURL(protocol.PathWidget), nil)
-			dial(t, tb.wsURL(protocol.PathHost), nil)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_, resp, err := websocket.Dial(ctx, tb.wsURL(protocol.PathWidget), nil)
-			if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
-				t.Fatalf("third connection: %v %v, want HTTP 503", err, resp)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			var e struct{ Error protocol.Error }
-			if json.Unmarshal(body, &e) != nil || e.Error.Code != protocol.CodeOverloaded || !strings.Contains(e.Error.Message, tt.flag) {
-				t.Fatalf("body %s: want the JSON error naming %s", body, tt.flag)
-			}
-			c1.ws.Close(websocket.StatusNormalClosure, "")
-			waitFor(t, func() bool {
-				ws, _, err := websocket.Dial(ctx, tb.wsURL(protocol.PathWidget), nil)
-				if err == nil {
-					ws.CloseNow()
+			synctest.Test(t, func(t *testing.T) {
+				tb := startBridgeInBubble(t, tt.cfg)
+				c1 := tb.dial(t, protocol.PathWidget, nil)
+				tb.dial(t, protocol.PathHost, nil)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, resp, err := websocket.Dial(ctx, tb.wsURL(protocol.PathWidget), &websocket.DialOptions{HTTPClient: tb.hc})
+				if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+					t.Fatalf("third connection: %v %v, want HTTP 503", err, resp)
 				}
-				return err == nil
+				body, _ := io.ReadAll(resp.Body)
+				var e struct{ Error protocol.Error }
+				if json.Unmarshal(body, &e) != nil || e.Error.Code != protocol.CodeOverloaded || !strings.Contains(e.Error.Message, tt.flag) {
+					t.Fatalf("body %s: want the JSON error naming %s", body, tt.flag)
+				}
+				c1.ws.Close(websocket.StatusNormalClosure, "")
+				waitFor(t, func() bool {
+					ws, _, err := websocket.Dial(ctx, tb.wsURL(protocol.PathWidget), &websocket.DialOptions{HTTPClient: tb.hc})
+					if err == nil {
+						ws.CloseNow()
+					}
+					return err == nil
+				})
 			})
 		})
 	}
@@ -163,7 +173,7 @@ func TestConnectionCaps(t *testing.T) {
 
 func metricsText(t *testing.T, tb *testBridge) string {
 	t.Helper()
-	resp, err := http.Get(tb.hs.URL + "/metrics")
+	resp, err := tb.hc.Get(tb.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +197,7 @@ func metric(t *testing.T, tb *testBridge, series string) string {
 // "other"; /metrics does not grow with them.
 func TestMethodLabelsBounded(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	okResult(t, c.call(protocol.MethodGetMode, nil), nil)
 	before := len(metricsText(t, tb))
 	for i := range 100 {
@@ -214,7 +224,7 @@ func TestMethodLabelsBounded(t *testing.T) {
 func TestClientLogsBounded(t *testing.T) {
 	var logs testutil.Buffer
 	tb := startBridge(t, bridge.Config{Logger: zerolog.New(&logs)})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	okResult(t, c.call(protocol.MethodHello, map[string]any{"client": strings.Repeat("c", 900_000)}), nil)
 	for i := range 1000 {
 		c.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":"stray%d","result":null}`, i))
@@ -249,7 +259,7 @@ func TestPipelinedGetmodeAllAnswered(t *testing.T) {
 			hold.Do(func() { <-allServed })
 		}
 	}})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	got := make(chan int, 1)
 	go func() {
 		ok := 0
@@ -284,11 +294,11 @@ func TestRefusalLogsBounded(t *testing.T) {
 	tb := startBridge(t, bridge.Config{Logger: zerolog.New(&logs), Tokens: bridge.Tokens{Admin: "sekret"}})
 	for range 200 {
 		for _, r := range []*http.Request{
-			mustRequest(t, "GET", tb.hs.URL+"/api/v1/status?access_token=wrong", "", nil),
-			mustRequest(t, "GET", tb.hs.URL+"/livez", "rebind.example", nil),
-			mustRequest(t, "POST", tb.hs.URL+"/api/v1/emulator/reset?access_token=sekret", "", map[string]string{"Origin": "https://evil.example", "Content-Type": "application/json"}),
+			mustRequest(t, "GET", tb.url+"/api/v1/status?access_token=wrong", "", nil),
+			mustRequest(t, "GET", tb.url+"/livez", "rebind.example", nil),
+			mustRequest(t, "POST", tb.url+"/api/v1/emulator/reset?access_token=sekret", "", map[string]string{"Origin": "https://evil.example", "Content-Type": "application/json"}),
 		} {
-			res, err := http.DefaultClient.Do(r)
+			res, err := tb.hc.Do(r)
 			if err != nil {
 				t.Fatal(err)
 			}

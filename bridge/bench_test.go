@@ -13,7 +13,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -27,10 +26,7 @@ func benchBridge(b *testing.B) string {
 // benchServer is benchBridge with cfg (its backend is the emulator).
 func benchServer(b *testing.B, cfg bridge.Config) (*bridge.Server, string) {
 	b.Helper()
-	emu, err := emulator.New(emulator.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	emu := newEmulator(b, nil)
 	cfg.Backend, cfg.Extra = emu, map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()}
 	srv, err := bridge.New(cfg)
 	if err != nil {

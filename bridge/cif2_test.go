@@ -19,7 +19,6 @@ import (
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -139,11 +138,11 @@ func (tb *testBridge) admin(t *testing.T, method, path string, body any, out any
 	} else {
 		rd = bytes.NewReader(nil)
 	}
-	req, _ := http.NewRequest(method, tb.hs.URL+path, rd)
+	req, _ := http.NewRequest(method, tb.url+path, rd)
 	if method != http.MethodGet {
 		req.Header.Set("Content-Type", "application/json") // the bridge's cross-site guard
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := tb.hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +157,7 @@ func (tb *testBridge) admin(t *testing.T, method, path string, body any, out any
 
 func connectWidget(t *testing.T, tb *testBridge) (*widget, string) {
 	t.Helper()
-	w := newWidget(t, dial(t, tb.wsURL(protocol.PathWidget), nil).ws)
+	w := newWidget(t, tb.dial(t, protocol.PathWidget, nil).ws)
 	var h protocol.HelloResult
 	okResult(t, w.call(protocol.MethodHello, map[string]any{"profile": "cif2"}), &h)
 	return w, h.Session
@@ -174,154 +173,156 @@ func str(t *testing.T, r reply) string {
 // TestCIF2MethodsOverWebSocket calls every method the workspace or the
 // bridge answers through a real WebSocket, and checks that none is left out.
 func TestCIF2MethodsOverWebSocket(t *testing.T) {
-	tb := startBridge(t, bridge.Config{})
-	w, sess := connectWidget(t, tb)
-	called := map[string]bool{}
-	ok := func(method string, params any) json.RawMessage {
-		t.Helper()
-		called[method] = true
-		r := w.call(method, params)
-		okResult(t, r, nil)
-		return r.Result
-	}
-	cif := func(method string, params any, wantMsdyn string) {
-		t.Helper()
-		called[method] = true
-		r := w.call(method, params)
-		wantCode(t, r, protocol.CodeBackend)
-		var m protocol.CIFMessage
-		if json.Unmarshal(r.Error.Data, &m); m.MsdynName != wantMsdyn || m.Message == "" {
-			t.Errorf("%s: error data %s, want msdyn_name %s", method, r.Error.Data, wantMsdyn)
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{})
+		w, sess := connectWidget(t, tb)
+		called := map[string]bool{}
+		ok := func(method string, params any) json.RawMessage {
+			t.Helper()
+			called[method] = true
+			r := w.call(method, params)
+			okResult(t, r, nil)
+			return r.Result
 		}
-	}
-	if got := string(ok(protocol.MethodCanCreateSession, nil)); got != "true" {
-		t.Errorf("canCreateSession = %s", got)
-	}
-	if got := string(ok(protocol.MethodIsConsoleApp, nil)); got != "true" {
-		t.Errorf("isConsoleApp = %s", got)
-	}
-	if got := string(ok(protocol.MethodGetFocusedSession, nil)); got != "null" {
-		t.Errorf("getFocusedSession = %s", got)
-	}
-	var s1 string
-	json.Unmarshal(ok(protocol.MethodCreateSession, map[string]any{"input": `{"templateName":"call_session","templateParameters":{"customer":"Ada"}}`, "providerSessionId": "call-1"}), &s1)
-	for _, want := range []string{"onSessionCreated", "onSessionSwitched"} {
-		if ev := w.event(); ev.Method != "cif."+want || !strings.Contains(eventData(t, ev), `"sessionId":"`+s1+`","focused":true`) {
-			t.Errorf("event %s %s, want %s", ev.Method, ev.Params, want)
+		cif := func(method string, params any, wantMsdyn string) {
+			t.Helper()
+			called[method] = true
+			r := w.call(method, params)
+			wantCode(t, r, protocol.CodeBackend)
+			var m protocol.CIFMessage
+			if json.Unmarshal(r.Error.Data, &m); m.MsdynName != wantMsdyn || m.Message == "" {
+				t.Errorf("%s: error data %s, want msdyn_name %s", method, r.Error.Data, wantMsdyn)
+			}
 		}
-	}
-	if got := string(ok(protocol.MethodGetAllSessions, nil)); got != `["`+s1+`"]` {
-		t.Errorf("getAllSessions = %s", got)
-	}
-	if got := string(ok(protocol.MethodGetSession, map[string]any{"sessionId": s1})); !strings.Contains(got, `"isFocused":true`) || !strings.Contains(got, `"providerSessionId":"call-1"`) {
-		t.Errorf("getSession = %s", got)
-	}
-	ok(protocol.MethodRequestFocusSession, map[string]any{"sessionId": s1, "messagesCount": 2})
-	if got := string(ok(protocol.MethodSetSessionTitle, map[string]any{"input": map[string]any{"sessionId": s1, "title": "Ada L."}})); got != `"Ada L."` {
-		t.Errorf("setSessionTitle = %s", got)
-	}
-	if got := string(ok(protocol.MethodUpdateContext, map[string]any{"input": map[string]any{"ticket": 7}, "sessionId": s1})); got != `{"customer":"Ada","ticket":7}` {
-		t.Errorf("updateContext = %s", got)
-	}
-	var tab string
-	json.Unmarshal(ok(protocol.MethodCreateTab, map[string]any{"input": map[string]any{"templateName": "contact_tab", "appContext": map[string]any{"customer": "Ada"}}}), &tab)
-	ok(protocol.MethodFocusTab, map[string]any{"tabId": tab})
-	if got := string(ok(protocol.MethodGetFocusedTab, nil)); got != `"`+tab+`"` {
-		t.Errorf("getFocusedTab = %s", got)
-	}
-	if got := string(ok(protocol.MethodGetTabs, map[string]any{"templateName": "contact_tab"})); got != `["`+tab+`"]` {
-		t.Errorf("getTabs = %s", got)
-	}
-	if got := string(ok(protocol.MethodGetTabsByTagOrName, map[string]any{"templateTag": "contact"})); got != `["`+tab+`"]` {
-		t.Errorf("getTabsByTagOrName = %s", got)
-	}
-	ok(protocol.MethodRefreshTab, map[string]any{"tabId": tab})
-	ok(protocol.MethodSetTabTitle, map[string]any{"tabId": tab, "input": map[string]any{"title": "Contact"}})
-	ok(protocol.MethodCloseTab, map[string]any{"tabId": tab})
-	cif(protocol.MethodCloseTab, map[string]any{"tabId": tab}, "closeTab")
-	ok(protocol.MethodNotifyKpiBreach, map[string]any{"sessionId": s1, "details": "SLA"})
-	ok(protocol.MethodNotifyNewActivity, map[string]any{"sessionId": s1, "count": 1})
-	if got := string(ok(protocol.MethodSetPresence, map[string]any{"presenceText": "Busy"})); got != "true" {
-		t.Errorf("setPresence = %s", got)
-	}
-	if ev := w.event(); ev.Method != "cif.onSetPresence" || !strings.Contains(eventData(t, ev), `"presenceId":"busy"`) {
-		t.Errorf("event %s %s", ev.Method, ev.Params)
-	}
-	if got := string(ok(protocol.MethodGetPresence, nil)); !strings.Contains(got, `"presenceText":"Busy"`) {
-		t.Errorf("getPresence = %s", got)
-	}
-	ok(protocol.MethodInitializeAgentPresenceList, map[string]any{"presenceList": []any{map[string]any{"presenceId": "a", "presenceText": "Here"}, map[string]any{"presenceId": "b", "presenceText": "Gone"}}})
-	w.event() // onSetPresence: the old presence is not in the new list
-	if got := string(ok(protocol.MethodSetAgentPresence, map[string]any{"presenceInfo": map[string]any{"presenceId": "b"}})); got != "true" {
-		t.Errorf("setAgentPresence = %s", got)
-	}
-	w.event()
-	ok(protocol.MethodUpdateConversation, map[string]any{"id": "conv-1", "data": map[string]any{"statuscode": 2}})
-	ok(protocol.MethodInitLogAnalytics, map[string]any{"data": map[string]any{"conversation": map[string]any{"conversationId": "conv-1", "session": map[string]any{"providerSessionId": "call-1"}}}})
-	ok(protocol.MethodLogAnalyticsEvent, map[string]any{"eventName": "hold", "data": map[string]any{"conversationId": "conv-1", "providerSessionId": "call-1"}})
-	ok(protocol.MethodOpenKBSearchControl, map[string]any{"searchString": "reset password"})
-
-	// notifyEvent: the agent accepts through the admin API; cancelEvent.
-	called[protocol.MethodNotifyEvent] = true
-	ch := w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call", "templateParameters": map[string]any{"customer": "Bob"}}, "cancellationToken": "t1"})
-	var snap workspace.Snapshot
-	waitFor(t, func() bool {
-		tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
-		return len(snap.Notifications) == 1
-	})
-	if n := snap.Notifications[0]; n.State != "pending" || n.Title != "Incoming call from Bob" || n.RemainingMs == nil {
-		t.Errorf("notification = %+v", n)
-	}
-	if code := tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/workspace/notifications/"+snap.Notifications[0].ID, map[string]any{"action": "accept"}, nil); code != 200 {
-		t.Fatalf("accept: %d", code)
-	}
-	if r := <-ch; string(r.Result) != `{"value":{"actionName":"Accept","responseReason":"Accept"}}` {
-		t.Errorf("notifyEvent = %s %+v", r.Result, r.Error)
-	}
-	ch = w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call"}, "cancellationToken": "t2"})
-	waitFor(t, func() bool {
-		tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
-		return snap.Notifications[0].State == "pending"
-	})
-	if got := string(ok(protocol.MethodCancelEvent, map[string]any{"cancellationToken": "t2"})); got != `{"value":{"actionName":"Cancel","responseReason":"CancelledByProvider"}}` {
-		t.Errorf("cancelEvent = %s", got)
-	}
-	<-ch
-	cif(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "missing"}}, "NotifyEvent")
-
-	// insertNotes: the agent saves the note.
-	called[protocol.MethodInsertNotes] = true
-	ch = w.start(protocol.MethodInsertNotes, map[string]any{"entityName": "phonecall", "entitySetName": "phonecalls", "entityId": "p1", "annotationId": "n1"})
-	waitFor(t, func() bool {
-		tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
-		return snap.Notifications[0].Kind == "insertNotes"
-	})
-	tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/workspace/notifications/"+snap.Notifications[0].ID, map[string]any{"action": "accept"}, nil)
-	if r := <-ch; string(r.Result) != `{"entityName":"phonecall","entityId":"p1","annotationId":"n1"}` {
-		t.Errorf("insertNotes = %s %+v", r.Result, r.Error)
-	}
-
-	// raiseEvent goes back to the widget's own handlers.
-	called[protocol.MethodRaiseEvent] = true
-	ch = w.start(protocol.MethodRaiseEvent, map[string]any{"eventName": "oncustomevent", "eventInputParameters": "test input value"})
-	if ev := w.event(); ev.Method != "cif.oncustomevent" || eventData(t, ev) != `"test input value"` {
-		t.Errorf("raised %s %s", ev.Method, ev.Params)
-	}
-	if r := <-ch; string(r.Result) != "true" {
-		t.Errorf("raiseEvent = %s %+v", r.Result, r.Error)
-	}
-
-	// CIF's telemetry correlationId is accepted (and dropped).
-	okResult(t, w.call(protocol.MethodGetSession, map[string]any{"sessionId": s1, "correlationId": "c-1"}), nil)
-	// Strict params: an unknown member is -32602, not passed on.
-	wantCode(t, w.call(protocol.MethodCreateTab, map[string]any{"input": map[string]any{"templateName": "contact_tab"}, "typo": 1}), protocol.CodeInvalidParams)
-	wantCode(t, w.call(protocol.MethodGetSession, []any{s1}), protocol.CodeInvalidParams)
-
-	for _, spec := range protocol.CIFMethods {
-		if (spec.Answer == protocol.AnswerWorkspace || spec.Answer == protocol.AnswerBridge) && !called[spec.Method] {
-			t.Errorf("%s (%s) has no test here", spec.Method, spec.JS)
+		if got := string(ok(protocol.MethodCanCreateSession, nil)); got != "true" {
+			t.Errorf("canCreateSession = %s", got)
 		}
-	}
+		if got := string(ok(protocol.MethodIsConsoleApp, nil)); got != "true" {
+			t.Errorf("isConsoleApp = %s", got)
+		}
+		if got := string(ok(protocol.MethodGetFocusedSession, nil)); got != "null" {
+			t.Errorf("getFocusedSession = %s", got)
+		}
+		var s1 string
+		json.Unmarshal(ok(protocol.MethodCreateSession, map[string]any{"input": `{"templateName":"call_session","templateParameters":{"customer":"Ada"}}`, "providerSessionId": "call-1"}), &s1)
+		for _, want := range []string{"onSessionCreated", "onSessionSwitched"} {
+			if ev := w.event(); ev.Method != "cif."+want || !strings.Contains(eventData(t, ev), `"sessionId":"`+s1+`","focused":true`) {
+				t.Errorf("event %s %s, want %s", ev.Method, ev.Params, want)
+			}
+		}
+		if got := string(ok(protocol.MethodGetAllSessions, nil)); got != `["`+s1+`"]` {
+			t.Errorf("getAllSessions = %s", got)
+		}
+		if got := string(ok(protocol.MethodGetSession, map[string]any{"sessionId": s1})); !strings.Contains(got, `"isFocused":true`) || !strings.Contains(got, `"providerSessionId":"call-1"`) {
+			t.Errorf("getSession = %s", got)
+		}
+		ok(protocol.MethodRequestFocusSession, map[string]any{"sessionId": s1, "messagesCount": 2})
+		if got := string(ok(protocol.MethodSetSessionTitle, map[string]any{"input": map[string]any{"sessionId": s1, "title": "Ada L."}})); got != `"Ada L."` {
+			t.Errorf("setSessionTitle = %s", got)
+		}
+		if got := string(ok(protocol.MethodUpdateContext, map[string]any{"input": map[string]any{"ticket": 7}, "sessionId": s1})); got != `{"customer":"Ada","ticket":7}` {
+			t.Errorf("updateContext = %s", got)
+		}
+		var tab string
+		json.Unmarshal(ok(protocol.MethodCreateTab, map[string]any{"input": map[string]any{"templateName": "contact_tab", "appContext": map[string]any{"customer": "Ada"}}}), &tab)
+		ok(protocol.MethodFocusTab, map[string]any{"tabId": tab})
+		if got := string(ok(protocol.MethodGetFocusedTab, nil)); got != `"`+tab+`"` {
+			t.Errorf("getFocusedTab = %s", got)
+		}
+		if got := string(ok(protocol.MethodGetTabs, map[string]any{"templateName": "contact_tab"})); got != `["`+tab+`"]` {
+			t.Errorf("getTabs = %s", got)
+		}
+		if got := string(ok(protocol.MethodGetTabsByTagOrName, map[string]any{"templateTag": "contact"})); got != `["`+tab+`"]` {
+			t.Errorf("getTabsByTagOrName = %s", got)
+		}
+		ok(protocol.MethodRefreshTab, map[string]any{"tabId": tab})
+		ok(protocol.MethodSetTabTitle, map[string]any{"tabId": tab, "input": map[string]any{"title": "Contact"}})
+		ok(protocol.MethodCloseTab, map[string]any{"tabId": tab})
+		cif(protocol.MethodCloseTab, map[string]any{"tabId": tab}, "closeTab")
+		ok(protocol.MethodNotifyKpiBreach, map[string]any{"sessionId": s1, "details": "SLA"})
+		ok(protocol.MethodNotifyNewActivity, map[string]any{"sessionId": s1, "count": 1})
+		if got := string(ok(protocol.MethodSetPresence, map[string]any{"presenceText": "Busy"})); got != "true" {
+			t.Errorf("setPresence = %s", got)
+		}
+		if ev := w.event(); ev.Method != "cif.onSetPresence" || !strings.Contains(eventData(t, ev), `"presenceId":"busy"`) {
+			t.Errorf("event %s %s", ev.Method, ev.Params)
+		}
+		if got := string(ok(protocol.MethodGetPresence, nil)); !strings.Contains(got, `"presenceText":"Busy"`) {
+			t.Errorf("getPresence = %s", got)
+		}
+		ok(protocol.MethodInitializeAgentPresenceList, map[string]any{"presenceList": []any{map[string]any{"presenceId": "a", "presenceText": "Here"}, map[string]any{"presenceId": "b", "presenceText": "Gone"}}})
+		w.event() // onSetPresence: the old presence is not in the new list
+		if got := string(ok(protocol.MethodSetAgentPresence, map[string]any{"presenceInfo": map[string]any{"presenceId": "b"}})); got != "true" {
+			t.Errorf("setAgentPresence = %s", got)
+		}
+		w.event()
+		ok(protocol.MethodUpdateConversation, map[string]any{"id": "conv-1", "data": map[string]any{"statuscode": 2}})
+		ok(protocol.MethodInitLogAnalytics, map[string]any{"data": map[string]any{"conversation": map[string]any{"conversationId": "conv-1", "session": map[string]any{"providerSessionId": "call-1"}}}})
+		ok(protocol.MethodLogAnalyticsEvent, map[string]any{"eventName": "hold", "data": map[string]any{"conversationId": "conv-1", "providerSessionId": "call-1"}})
+		ok(protocol.MethodOpenKBSearchControl, map[string]any{"searchString": "reset password"})
+
+		// notifyEvent: the agent accepts through the admin API; cancelEvent.
+		called[protocol.MethodNotifyEvent] = true
+		ch := w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call", "templateParameters": map[string]any{"customer": "Bob"}}, "cancellationToken": "t1"})
+		var snap workspace.Snapshot
+		waitFor(t, func() bool {
+			tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
+			return len(snap.Notifications) == 1
+		})
+		if n := snap.Notifications[0]; n.State != "pending" || n.Title != "Incoming call from Bob" || n.RemainingMs == nil {
+			t.Errorf("notification = %+v", n)
+		}
+		if code := tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/workspace/notifications/"+snap.Notifications[0].ID, map[string]any{"action": "accept"}, nil); code != 200 {
+			t.Fatalf("accept: %d", code)
+		}
+		if r := <-ch; string(r.Result) != `{"value":{"actionName":"Accept","responseReason":"Accept"}}` {
+			t.Errorf("notifyEvent = %s %+v", r.Result, r.Error)
+		}
+		ch = w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call"}, "cancellationToken": "t2"})
+		waitFor(t, func() bool {
+			tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
+			return snap.Notifications[0].State == "pending"
+		})
+		if got := string(ok(protocol.MethodCancelEvent, map[string]any{"cancellationToken": "t2"})); got != `{"value":{"actionName":"Cancel","responseReason":"CancelledByProvider"}}` {
+			t.Errorf("cancelEvent = %s", got)
+		}
+		<-ch
+		cif(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "missing"}}, "NotifyEvent")
+
+		// insertNotes: the agent saves the note.
+		called[protocol.MethodInsertNotes] = true
+		ch = w.start(protocol.MethodInsertNotes, map[string]any{"entityName": "phonecall", "entitySetName": "phonecalls", "entityId": "p1", "annotationId": "n1"})
+		waitFor(t, func() bool {
+			tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
+			return snap.Notifications[0].Kind == "insertNotes"
+		})
+		tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/workspace/notifications/"+snap.Notifications[0].ID, map[string]any{"action": "accept"}, nil)
+		if r := <-ch; string(r.Result) != `{"entityName":"phonecall","entityId":"p1","annotationId":"n1"}` {
+			t.Errorf("insertNotes = %s %+v", r.Result, r.Error)
+		}
+
+		// raiseEvent goes back to the widget's own handlers.
+		called[protocol.MethodRaiseEvent] = true
+		ch = w.start(protocol.MethodRaiseEvent, map[string]any{"eventName": "oncustomevent", "eventInputParameters": "test input value"})
+		if ev := w.event(); ev.Method != "cif.oncustomevent" || eventData(t, ev) != `"test input value"` {
+			t.Errorf("raised %s %s", ev.Method, ev.Params)
+		}
+		if r := <-ch; string(r.Result) != "true" {
+			t.Errorf("raiseEvent = %s %+v", r.Result, r.Error)
+		}
+
+		// CIF's telemetry correlationId is accepted (and dropped).
+		okResult(t, w.call(protocol.MethodGetSession, map[string]any{"sessionId": s1, "correlationId": "c-1"}), nil)
+		// Strict params: an unknown member is -32602, not passed on.
+		wantCode(t, w.call(protocol.MethodCreateTab, map[string]any{"input": map[string]any{"templateName": "contact_tab"}, "typo": 1}), protocol.CodeInvalidParams)
+		wantCode(t, w.call(protocol.MethodGetSession, []any{s1}), protocol.CodeInvalidParams)
+
+		for _, spec := range protocol.CIFMethods {
+			if (spec.Answer == protocol.AnswerWorkspace || spec.Answer == protocol.AnswerBridge) && !called[spec.Method] {
+				t.Errorf("%s (%s) has no test here", spec.Method, spec.JS)
+			}
+		}
+	})
 }
 
 // TestIsConsoleAppByProfile: a cif1 session is the classic app, a cif2 one
@@ -329,7 +330,7 @@ func TestCIF2MethodsOverWebSocket(t *testing.T) {
 func TestIsConsoleAppByProfile(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
 	for profile, want := range map[string]string{"cif1": "false", "cif2": "true"} {
-		w := newWidget(t, dial(t, tb.wsURL(protocol.PathWidget), nil).ws)
+		w := newWidget(t, tb.dial(t, protocol.PathWidget, nil).ws)
 		okResult(t, w.call(protocol.MethodHello, map[string]any{"profile": profile}), nil)
 		if got := string(w.call(protocol.MethodIsConsoleApp, nil).Result); got != want {
 			t.Errorf("%s: isConsoleApp = %s, want %s", profile, got, want)
@@ -422,28 +423,31 @@ func TestAdminWorkspaceNeedsToken(t *testing.T) {
 // TestClickToActOffAnsweredByBridge: after setClickToAct(false) an
 // onclicktoact never reaches the widget; the bridge answers false.
 func TestClickToActOffAnsweredByBridge(t *testing.T) {
-	tb := startBridge(t, bridge.Config{})
-	w, sess := connectWidget(t, tb)
-	raise := func() string {
-		var out struct {
-			Result json.RawMessage `json:"result"`
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{})
+		w, sess := connectWidget(t, tb)
+		raise := func() string {
+			var out struct {
+				Result json.RawMessage `json:"result"`
+			}
+			tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/events", map[string]any{"eventType": "onclicktoact", "eventData": map[string]any{"value": "+358401234567"}}, &out)
+			return string(out.Result)
 		}
-		tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/events", map[string]any{"eventType": "onclicktoact", "eventData": map[string]any{"value": "+358401234567"}}, &out)
-		return string(out.Result)
-	}
-	if got := raise(); got != "null" {
-		t.Errorf("with click-to-act on: %s, want the widget's answer null", got)
-	}
-	w.event()
-	okResult(t, w.call(protocol.MethodSetClickToAct, map[string]any{"value": false}), nil)
-	if got := raise(); got != "false" {
-		t.Errorf("with click-to-act off: %s, want false", got)
-	}
-	select {
-	case ev := <-w.evCh:
-		t.Errorf("the widget got %s while click-to-act is off", ev.Method)
-	case <-time.After(100 * time.Millisecond):
-	}
+		if got := raise(); got != "null" {
+			t.Errorf("with click-to-act on: %s, want the widget's answer null", got)
+		}
+		w.event()
+		okResult(t, w.call(protocol.MethodSetClickToAct, map[string]any{"value": false}), nil)
+		if got := raise(); got != "false" {
+			t.Errorf("with click-to-act off: %s, want false", got)
+		}
+		synctest.Wait() // all the bridge would send has been sent
+		select {
+		case ev := <-w.evCh:
+			t.Errorf("the widget got %s while click-to-act is off", ev.Method)
+		default:
+		}
+	})
 }
 
 // TestHostPeerAnswersWorkspaceCalls: with a host peer serving the session,
@@ -471,10 +475,7 @@ func TestHostPeerAnswersWorkspaceCalls(t *testing.T) {
 // widget on it and the bridge's handler (for admin calls).
 func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 	if cfg.Backend == nil {
-		emu, err := emulator.New(emulator.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu := newEmulator(t, nil)
 		cfg.Backend = emu
 	}
 	srv, ws, _ := serveInBubble(t, cfg)
@@ -486,10 +487,7 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 // -32008.
 func TestNoTimeoutCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "openform", LatencyMs: 25_000}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu := newEmulator(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "openform", LatencyMs: 25_000}}})
 		w, h := inBubbleWith(t, bridge.Config{Backend: emu, NoTimeoutLimit: 20 * time.Minute})
 		go w.read()
 		var hr protocol.HelloResult
@@ -562,29 +560,32 @@ func TestWorkspaceWhateverTheBackend(t *testing.T) {
 // TestNoTimeoutCallInListings: a call waiting for the agent is listed with
 // noTimeout, and when its session ends the workspace goes with it.
 func TestNoTimeoutCallInListings(t *testing.T) {
-	tb := startBridge(t, bridge.Config{ResumeWindow: 50 * time.Millisecond})
-	w, sess := connectWidget(t, tb)
-	w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call"}})
-	var info struct {
-		InFlight []struct {
-			Method    string `json:"method"`
-			NoTimeout bool   `json:"noTimeout"`
-		} `json:"inflight"`
-	}
-	waitFor(t, func() bool {
-		tb.admin(t, "GET", "/api/v1/sessions/"+sess, nil, &info)
-		return len(info.InFlight) == 1
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{ResumeWindow: 50 * time.Millisecond})
+		w, sess := connectWidget(t, tb)
+		w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call"}})
+		var info struct {
+			InFlight []struct {
+				Method    string `json:"method"`
+				NoTimeout bool   `json:"noTimeout"`
+			} `json:"inflight"`
+		}
+		waitFor(t, func() bool {
+			tb.admin(t, "GET", "/api/v1/sessions/"+sess, nil, &info)
+			return len(info.InFlight) == 1
+		})
+		if !info.InFlight[0].NoTimeout || info.InFlight[0].Method != protocol.MethodNotifyEvent {
+			t.Errorf("in flight = %+v, want notifyEvent with noTimeout", info.InFlight)
+		}
+		w.ws.CloseNow()
+		time.Sleep(50 * time.Millisecond) // the resume window passes: the session ends
+		waitFor(t, func() bool {
+			return tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, nil) == http.StatusNotFound
+		})
+		if n := len(tb.srv.Table().InFlight("")) + len(tb.srv.Table().Late("")); n != 0 {
+			t.Errorf("%d attempts left after the session ended", n)
+		}
 	})
-	if !info.InFlight[0].NoTimeout || info.InFlight[0].Method != protocol.MethodNotifyEvent {
-		t.Errorf("in flight = %+v, want notifyEvent with noTimeout", info.InFlight)
-	}
-	w.ws.CloseNow()
-	waitFor(t, func() bool {
-		return tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, nil) == http.StatusNotFound
-	})
-	if n := len(tb.srv.Table().InFlight("")) + len(tb.srv.Table().Late("")); n != 0 {
-		t.Errorf("%d attempts left after the session ended", n)
-	}
 }
 
 // TestStreamNoTimeoutCall: the dashboard stream marks a call that waits for
@@ -611,7 +612,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 	w, _ := connectWidget(t, tb)
 	wantCode(t, w.call("cif.madeUpByTheWidget", nil), protocol.CodeMethodNotFound)
 	okResult(t, w.call(protocol.MethodCanCreateSession, nil), nil)
-	res, err := http.Get(tb.hs.URL + "/metrics")
+	res, err := tb.hc.Get(tb.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

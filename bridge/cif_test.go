@@ -13,7 +13,7 @@ import (
 // emulator.
 func TestCIFMethods(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 
 	var acc protocol.CreateResult
 	okResult(t, c.call(protocol.MethodCreateRecord, map[string]any{"entityName": "account", "value": map[string]any{"name": "Contoso"}}), &acc)
@@ -73,7 +73,7 @@ func TestCIFMethods(t *testing.T) {
 // with its code, status and the CIF-shaped message.
 func TestDataverseErrors(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	id := "6f1d2a3b-0000-4000-8000-000000000001"
 	okResult(t, c.call(protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{"activityid": id, "subject": "call"}}), nil)
 	missing := "6f1d2a3b-0000-4000-8000-0000000000ff"
@@ -113,7 +113,7 @@ func TestDataverseErrors(t *testing.T) {
 // TestBadParams checks validation happens before any backend attempt.
 func TestBadParams(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	tests := []struct {
 		name   string
 		method string

@@ -43,6 +43,9 @@ type Config struct {
 	OnHello func(ctx context.Context, h Hello) error
 	// ClusterStatus, when set, fills /api/v1/status's "cluster" (the nodes).
 	ClusterStatus func(ctx context.Context) *protocol.ClusterStatus
+	// ClusterSessions, when set, serves GET /api/v1/sessions without
+	// ?scope=local: every node's sessions (a protocol.SessionList).
+	ClusterSessions http.Handler
 	// EventFallback, when set, raises the events of sessions this node does
 	// not hold (a cluster: on the node whose widget holds the session).
 	EventFallback func(ctx context.Context, session, eventType string, eventData json.RawMessage) (json.RawMessage, error)

@@ -7,51 +7,135 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/client"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// testBridge is a real bridge on a loopback httptest server.
+// testBridge is a real bridge served over HTTP: on a loopback httptest
+// server (startBridge), or on in-memory pipes inside a testing/synctest
+// bubble (startBridgeInBubble), where CIF timeouts pass instantly and
+// exactly and synctest.Wait replaces polling.
 type testBridge struct {
 	srv *bridge.Server
-	hs  *httptest.Server
 	emu *emulator.Emulator
+	url string       // http://127.0.0.1:PORT (pipenet's fixed address in a bubble)
+	hc  *http.Client // dials url
+	ln  *pipenet.Listener
 }
 
+// startBridge serves a bridge with cfg (the emulator when cfg has no
+// backend) on loopback until the test ends.
 func startBridge(t *testing.T, cfg bridge.Config) *testBridge {
+	t.Helper()
+	tb := newTestBridge(t, cfg)
+	hs := httptest.NewServer(tb.srv.Handler())
+	tb.url, tb.hc = hs.URL, hs.Client()
+	t.Cleanup(func() {
+		tb.shutdown()
+		hs.Close()
+	})
+	return tb
+}
+
+// startBridgeInBubble serves a bridge with cfg on an in-memory listener;
+// call it inside the synctest bubble that uses it.
+func startBridgeInBubble(t *testing.T, cfg bridge.Config) *testBridge {
+	t.Helper()
+	tb := newTestBridge(t, cfg)
+	tb.ln, tb.hc = testutil.ServePipe(t, tb.srv.Handler())
+	tb.url = "http://" + tb.ln.Addr().String()
+	t.Cleanup(tb.shutdown) // before ServePipe's cleanup closes the server
+	return tb
+}
+
+func newTestBridge(t *testing.T, cfg bridge.Config) *testBridge {
 	t.Helper()
 	tb := &testBridge{}
 	if cfg.Backend == nil && !cfg.HostBackend {
-		emu, err := emulator.New(emulator.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu := newEmulator(t, nil)
 		tb.emu = emu
 		cfg.Backend = emu
-		cfg.Extra = map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler(), "/api/data/v9.2/": emu.WebAPIHandler()}
+		if cfg.Extra == nil {
+			cfg.Extra = map[string]http.Handler{}
+		}
+		cfg.Extra["/api/v1/emulator/"], cfg.Extra["/api/data/v9.2/"] = emu.AdminHandler(), emu.WebAPIHandler()
 	}
 	srv, err := bridge.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tb.srv = srv
-	tb.hs = httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		tb.hs.Close()
-	})
 	return tb
 }
 
+// newEmulator is an emulator backend with faults (nil: none).
+func newEmulator(t testing.TB, faults *protocol.FaultProfile) *emulator.Emulator {
+	t.Helper()
+	emu, err := emulator.New(emulator.Config{Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu
+}
+
+func (tb *testBridge) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tb.srv.Shutdown(ctx)
+}
+
 func (tb *testBridge) wsURL(path string) string {
-	return "ws" + strings.TrimPrefix(tb.hs.URL, "http") + path
+	return "ws" + strings.TrimPrefix(tb.url, "http") + path
+}
+
+// dial opens a raw WebSocket to the bridge's path (opts may be nil).
+func (tb *testBridge) dial(t *testing.T, path string, opts *websocket.DialOptions) *wsClient {
+	t.Helper()
+	o := websocket.DialOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.HTTPClient = tb.hc
+	return dial(t, tb.wsURL(path), &o)
+}
+
+// dialHost connects a host peer on the Go client (handler answers the
+// bridge's calls; token may be "") and says host.hello for sessions under
+// name; the connection closes when the test ends.
+func (tb *testBridge) dialHost(t *testing.T, handler jsonrpc2.Handler, token string, sessions any, name string) *jsonrpc2.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), handler, &client.Options{Token: token, HTTPClient: tb.hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": sessions, "name": name}, nil); err != nil {
+		t.Fatalf("host.hello: %v", err)
+	}
+	return conn
+}
+
+// waitFor lets the bubble settle (every goroutine of the bridge and of
+// the test blocked) and fails the test unless cond holds then. It replaces
+// polling: call it inside a synctest bubble.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	synctest.Wait()
+	if !cond() {
+		t.Fatal("condition not reached once the bubble settled")
+	}
 }
 
 // wsClient speaks raw text frames, so the tests see exactly what the bridge sends.
@@ -94,13 +178,7 @@ func (c *wsClient) recv() string {
 }
 
 // reply is a decoded response or request from the bridge.
-type reply struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *protocol.Error `json:"error"`
-}
+type reply = testutil.Answer
 
 func (c *wsClient) recvReply() reply {
 	c.t.Helper()

@@ -13,11 +13,11 @@ import (
 // "session" is the bridge's; a widget cannot name another session.
 func TestHostParamsAreBuiltAsObjects(t *testing.T) {
 	tb := startBridge(t, bridge.Config{HostBackend: true})
-	host := dial(t, tb.wsURL(protocol.PathHost), nil)
+	host := tb.dial(t, protocol.PathHost, nil)
 	host.send(`{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*"}}`)
 	okResult(t, host.recvReply(), nil)
 
-	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	w := tb.dial(t, protocol.PathWidget, nil)
 	var hello protocol.HelloResult
 	okResult(t, w.call(protocol.MethodHello, map[string]any{}), &hello)
 

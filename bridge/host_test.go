@@ -9,12 +9,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -53,18 +53,7 @@ func startHost(t *testing.T, tb *testBridge, sessions any) *testHost {
 		}
 		return nil, &jsonrpc2.Error{Code: protocol.CodeBackend, Message: "host cannot " + r.Method}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), handler, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	var res protocol.HostHelloResult
-	if err := conn.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": sessions, "name": "test-host"}, &res); err != nil {
-		t.Fatalf("host.hello: %v", err)
-	}
-	h.conn = conn
+	h.conn = tb.dialHost(t, handler, "", sessions, "test-host")
 	return h
 }
 
@@ -79,7 +68,7 @@ func TestHostFramesAreCapturedPerSession(t *testing.T) {
 		frames = append(frames, frame{session, peer, dir, string(msg)})
 		mu.Unlock()
 	}})
-	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	w := tb.dial(t, protocol.PathWidget, nil)
 	sess := hello(t, w).Session
 	startHost(t, tb, "*")
 	okResult(t, w.call(protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "A"}}), nil)
@@ -115,7 +104,7 @@ func hello(t *testing.T, c *wsClient) protocol.HelloResult {
 
 func TestHostPeerRouting(t *testing.T) {
 	tb := startBridge(t, bridge.Config{HostBackend: true})
-	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	w := tb.dial(t, protocol.PathWidget, nil)
 	sess := hello(t, w).Session
 
 	// No host yet: -32002 (at once: a wait for the CIF timeout would end
@@ -146,94 +135,98 @@ func TestHostPeerRouting(t *testing.T) {
 }
 
 func TestHostDisconnectFailsInFlightAtOnce(t *testing.T) {
-	tb := startBridge(t, bridge.Config{HostBackend: true})
-	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	hello(t, w)
-	h := startHost(t, tb, "*")
-	w.send(`{"jsonrpc":"2.0","id":"r1","method":"cif.retrieverecord","params":{"entityName":"contact","entityId":"x"}}`)
-	// Wait until the attempt is in flight, then drop the host.
-	waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-	h.conn.Close()
-	r := w.recvReply()
-	wantCode(t, r, protocol.CodeNoBackend) // at once: a wait for the CIF timeout would be -32000
-	if !strings.Contains(r.Error.Message, "disconnected before answering") {
-		t.Errorf("message = %q", r.Error.Message)
-	}
-	// The host had the call: it may have run (the retry engine flags it).
-	if d, ok := protocol.NoBackend(r.Error); !ok || !d.Delivered {
-		t.Errorf("data %s: want delivered true", r.Error.Data)
-	}
-	if st := tb.srv.Table().Stats(); st.Timeouts != 0 || st.InFlight != 0 {
-		t.Errorf("stats = %+v: a host disconnect is not a timeout", st)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{HostBackend: true})
+		w := tb.dial(t, protocol.PathWidget, nil)
+		hello(t, w)
+		h := startHost(t, tb, "*")
+		w.send(`{"jsonrpc":"2.0","id":"r1","method":"cif.retrieverecord","params":{"entityName":"contact","entityId":"x"}}`)
+		// Wait until the attempt is in flight, then drop the host.
+		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
+		h.conn.Close()
+		r := w.recvReply()
+		wantCode(t, r, protocol.CodeNoBackend) // at once: a wait for the CIF timeout would be -32000
+		if !strings.Contains(r.Error.Message, "disconnected before answering") {
+			t.Errorf("message = %q", r.Error.Message)
+		}
+		// The host had the call: it may have run (the retry engine flags it).
+		if d, ok := protocol.NoBackend(r.Error); !ok || !d.Delivered {
+			t.Errorf("data %s: want delivered true", r.Error.Data)
+		}
+		if st := tb.srv.Table().Stats(); st.Timeouts != 0 || st.InFlight != 0 {
+			t.Errorf("stats = %+v: a host disconnect is not a timeout", st)
+		}
+	})
 }
 
 func TestEvents(t *testing.T) {
-	tb := startBridge(t, bridge.Config{Timeout: 300 * time.Millisecond})
-	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	sess := hello(t, w).Session
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{Timeout: 300 * time.Millisecond})
+		w := tb.dial(t, protocol.PathWidget, nil)
+		sess := hello(t, w).Session
 
-	post := func(body string) (int, string) {
-		resp, err := http.Post(tb.hs.URL+"/api/v1/sessions/"+sess+"/events", "application/json", strings.NewReader(body))
+		post := func(body string) (int, string) {
+			resp, err := tb.hc.Post(tb.url+"/api/v1/sessions/"+sess+"/events", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		// Answered: the widget's answer is the HTTP response.
+		type result struct {
+			code int
+			body string
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, body := post(`{"eventType":"onclicktoact","eventData":{"value":"+358401234567","name":"mobilephone","format":"phone","entityLogicalName":"contact"}}`)
+			done <- result{code, body}
+		}()
+		ev := w.recvReply()
+		if ev.Method != "cif.onclicktoact" || !strings.Contains(string(ev.Params), `"eventData":{"value":"+358401234567"`) {
+			t.Fatalf("event request = %+v", ev)
+		}
+		w.send(string(protocol.AppendResponse(nil, ev.ID, json.RawMessage(`{"handled":true}`), nil)))
+		got := <-done
+		if got.code != 200 || !strings.Contains(got.body, `"handled": true`) {
+			t.Fatalf("event answer = %d %s", got.code, got.body)
+		}
+		// Not answered: the CIF timeout, as HTTP 504 with -32000.
+		go func() {
+			code, body := post(`{"eventType":"onmodechanged","eventData":1}`)
+			done <- result{code, body}
+		}()
+		ev = w.recvReply()
+		if ev.Method != "cif.onmodechanged" {
+			t.Fatalf("event = %+v", ev)
+		}
+		got = <-done
+		if got.code != http.StatusGatewayTimeout || !strings.Contains(got.body, protocol.TimeoutMessage) {
+			t.Fatalf("unanswered event = %d %s", got.code, got.body)
+		}
+		// The widget's late answer is matched to nothing and does not break the connection.
+		w.send(string(protocol.AppendResponse(nil, ev.ID, json.RawMessage(`true`), nil)))
+		okResult(t, w.call(protocol.MethodGetMode, nil), nil)
+		// Unknown session and bad body.
+		resp, err := tb.hc.Post(tb.url+"/api/v1/sessions/nosuch/events", "application/json", strings.NewReader(`{"eventType":"onclicktoact"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	// Answered: the widget's answer is the HTTP response.
-	type result struct {
-		code int
-		body string
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, body := post(`{"eventType":"onclicktoact","eventData":{"value":"+358401234567","name":"mobilephone","format":"phone","entityLogicalName":"contact"}}`)
-		done <- result{code, body}
-	}()
-	ev := w.recvReply()
-	if ev.Method != "cif.onclicktoact" || !strings.Contains(string(ev.Params), `"eventData":{"value":"+358401234567"`) {
-		t.Fatalf("event request = %+v", ev)
-	}
-	w.send(string(protocol.AppendResponse(nil, ev.ID, json.RawMessage(`{"handled":true}`), nil)))
-	got := <-done
-	if got.code != 200 || !strings.Contains(got.body, `"handled": true`) {
-		t.Fatalf("event answer = %d %s", got.code, got.body)
-	}
-	// Not answered: the CIF timeout, as HTTP 504 with -32000.
-	go func() {
-		code, body := post(`{"eventType":"onmodechanged","eventData":1}`)
-		done <- result{code, body}
-	}()
-	ev = w.recvReply()
-	if ev.Method != "cif.onmodechanged" {
-		t.Fatalf("event = %+v", ev)
-	}
-	got = <-done
-	if got.code != http.StatusGatewayTimeout || !strings.Contains(got.body, protocol.TimeoutMessage) {
-		t.Fatalf("unanswered event = %d %s", got.code, got.body)
-	}
-	// The widget's late answer is matched to nothing and does not break the connection.
-	w.send(string(protocol.AppendResponse(nil, ev.ID, json.RawMessage(`true`), nil)))
-	okResult(t, w.call(protocol.MethodGetMode, nil), nil)
-	// Unknown session and bad body.
-	resp, err := http.Post(tb.hs.URL+"/api/v1/sessions/nosuch/events", "application/json", strings.NewReader(`{"eventType":"onclicktoact"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close() // an unread, unclosed body keeps the connection (and its reader) alive
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown session: %d", resp.StatusCode)
-	}
-	if code, _ := post(`{"eventType":`); code != http.StatusBadRequest {
-		t.Errorf("bad body: %d", code)
-	}
+		resp.Body.Close() // an unread, unclosed body keeps the connection (and its reader) alive
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("unknown session: %d", resp.StatusCode)
+		}
+		if code, _ := post(`{"eventType":`); code != http.StatusBadRequest {
+			t.Errorf("bad body: %d", code)
+		}
+	})
 }
 
 func TestHostRaisesEvent(t *testing.T) {
 	tb := startBridge(t, bridge.Config{HostBackend: true})
-	w := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	w := tb.dial(t, protocol.PathWidget, nil)
 	sess := hello(t, w).Session
 	h := startHost(t, tb, "*")
 	done := make(chan error, 1)
@@ -252,15 +245,4 @@ func TestHostRaisesEvent(t *testing.T) {
 	if !errors.As(err, &rpcErr) || rpcErr.Code != protocol.CodeNoBackend {
 		t.Errorf("raiseEvent to unknown session: %v", err)
 	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("condition not reached in 5 s")
 }

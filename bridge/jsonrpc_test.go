@@ -16,7 +16,7 @@ import (
 // TestJSONRPCConformance checks the spec edge cases byte for byte.
 func TestJSONRPCConformance(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	tests := []struct {
 		name string
 		send string
@@ -97,7 +97,7 @@ func TestNotificationGetsNoReply(t *testing.T) {
 
 func TestBatch(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	c.send(`[
 		{"jsonrpc":"2.0","method":"cif.getmode","id":"a"},
 		{"jsonrpc":"2.0","method":"cif.setwidth","params":{"value":400}},

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -21,11 +20,7 @@ import (
 // after 40 s).
 func TestIdleAndStalledSocketsClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu, err := emulator.New(emulator.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, live, ln := serveInBubble(t, bridge.Config{Backend: emu})
+		srv, live, ln := serveInBubble(t, bridge.Config{Backend: newEmulator(t, nil)})
 		liveCtx := live.CloseRead(context.Background())
 
 		raw := func() io.ReadWriteCloser {

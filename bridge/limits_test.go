@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -32,7 +33,7 @@ func blockingBackend(release <-chan struct{}) backend.Backend {
 
 func TestMessageSizeLimit(t *testing.T) {
 	tb := startBridge(t, bridge.Config{MaxMessageBytes: 2048})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	c.send(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"description":"` + strings.Repeat("x", 4096) + `"}}}`)
 	_, _, err := c.ws.Read(context.Background())
 	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
@@ -42,7 +43,7 @@ func TestMessageSizeLimit(t *testing.T) {
 
 func TestBinaryFrameClosed(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	c.ws.Write(context.Background(), websocket.MessageBinary, []byte(`{}`))
 	_, _, err := c.ws.Read(context.Background())
 	var ce websocket.CloseError
@@ -52,26 +53,28 @@ func TestBinaryFrameClosed(t *testing.T) {
 }
 
 func TestInFlightLimit(t *testing.T) {
-	release := make(chan struct{})
-	tb := startBridge(t, bridge.Config{Backend: blockingBackend(release), MaxInFlight: 2})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	c.send(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode"}`)
-	c.send(`{"jsonrpc":"2.0","id":2,"method":"cif.getmode"}`)
-	waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 2 })
-	r := c.call(protocol.MethodGetMode, nil)
-	wantCode(t, r, protocol.CodeOverloaded)
-	if !strings.Contains(r.Error.Message, "--max-inflight") {
-		t.Errorf("message %q does not say what to change", r.Error.Message)
-	}
-	close(release)
-	got := map[string]bool{}
-	for range 2 {
-		got[string(c.recvReply().ID)] = true
-	}
-	if !got["1"] || !got["2"] {
-		t.Fatalf("held calls answered: %v", got)
-	}
-	okResult(t, c.call(protocol.MethodGetMode, nil), nil)
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), MaxInFlight: 2})
+		c := tb.dial(t, protocol.PathWidget, nil)
+		c.send(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode"}`)
+		c.send(`{"jsonrpc":"2.0","id":2,"method":"cif.getmode"}`)
+		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 2 })
+		r := c.call(protocol.MethodGetMode, nil)
+		wantCode(t, r, protocol.CodeOverloaded)
+		if !strings.Contains(r.Error.Message, "--max-inflight") {
+			t.Errorf("message %q does not say what to change", r.Error.Message)
+		}
+		close(release)
+		got := map[string]bool{}
+		for range 2 {
+			got[string(c.recvReply().ID)] = true
+		}
+		if !got["1"] || !got["2"] {
+			t.Fatalf("held calls answered: %v", got)
+		}
+		okResult(t, c.call(protocol.MethodGetMode, nil), nil)
+	})
 }
 
 func TestTokenAndOrigin(t *testing.T) {
@@ -109,7 +112,7 @@ func TestTokenAndOrigin(t *testing.T) {
 		})
 	}
 	for path, want := range map[string]int{"/api/v1/sessions": 401, "/api/v1/emulator/stats": 401, "/livez": 200, "/readyz": 200} {
-		resp, err := http.Get(tb.hs.URL + path)
+		resp, err := tb.hc.Get(tb.url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,9 +121,9 @@ func TestTokenAndOrigin(t *testing.T) {
 			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
 		}
 	}
-	req, _ := http.NewRequest("GET", tb.hs.URL+"/api/v1/sessions", nil)
+	req, _ := http.NewRequest("GET", tb.url+"/api/v1/sessions", nil)
 	req.Header.Set("Authorization", "Bearer s3cret")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tb.hc.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("admin with token: %v %v", resp, err)
 	}
@@ -130,94 +133,102 @@ func TestTokenAndOrigin(t *testing.T) {
 // TestGracefulShutdown: readiness turns 503, a call still running when the
 // drain time is up is answered -32007, sockets close with 1001.
 func TestGracefulShutdown(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	tb := startBridge(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 300 * time.Millisecond})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	c.send(`{"jsonrpc":"2.0","id":"held","method":"cif.getmode"}`)
-	waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-	done := make(chan error, 1)
-	go func() { done <- tb.srv.Shutdown(context.Background()) }()
-	waitFor(t, func() bool { return !tb.srv.Ready() })
-	resp, err := http.Get(tb.hs.URL + "/readyz")
-	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("readyz while draining: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	r := c.recvReply()
-	if string(r.ID) != `"held"` {
-		t.Fatalf("reply %+v", r)
-	}
-	wantCode(t, r, protocol.CodeShuttingDown)
-	_, _, err = c.ws.Read(context.Background())
-	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
-		t.Fatalf("close status %v, want 1001", err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 300 * time.Millisecond})
+		c := tb.dial(t, protocol.PathWidget, nil)
+		c.send(`{"jsonrpc":"2.0","id":"held","method":"cif.getmode"}`)
+		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
+		done := make(chan error, 1)
+		go func() { done <- tb.srv.Shutdown(context.Background()) }()
+		waitFor(t, func() bool { return !tb.srv.Ready() })
+		resp, err := tb.hc.Get(tb.url + "/readyz")
+		if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("readyz while draining: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		r := c.recvReply()
+		if string(r.ID) != `"held"` {
+			t.Fatalf("reply %+v", r)
+		}
+		wantCode(t, r, protocol.CodeShuttingDown)
+		_, _, err = c.ws.Read(context.Background())
+		if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+			t.Fatalf("close status %v, want 1001", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	})
 }
 
 // TestShutdownWaitsForInFlight: a call that finishes within the drain time is
 // answered normally, and new work is refused meanwhile.
 func TestShutdownWaitsForInFlight(t *testing.T) {
-	release := make(chan struct{})
-	tb := startBridge(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 5 * time.Second})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	c.send(`{"jsonrpc":"2.0","id":7,"method":"cif.getmode"}`)
-	waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-	go tb.srv.Shutdown(context.Background())
-	waitFor(t, func() bool { return !tb.srv.Ready() })
-	wantCode(t, c.call(protocol.MethodGetMode, nil), protocol.CodeShuttingDown)
-	close(release)
-	r := c.recvReply()
-	if string(r.ID) != "7" || r.Error != nil {
-		t.Fatalf("in-flight call = %+v, want its normal answer", r)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 5 * time.Second})
+		c := tb.dial(t, protocol.PathWidget, nil)
+		c.send(`{"jsonrpc":"2.0","id":7,"method":"cif.getmode"}`)
+		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
+		drained := make(chan struct{})
+		go func() { tb.srv.Shutdown(context.Background()); close(drained) }()
+		waitFor(t, func() bool { return !tb.srv.Ready() })
+		wantCode(t, c.call(protocol.MethodGetMode, nil), protocol.CodeShuttingDown)
+		close(release)
+		r := c.recvReply()
+		if string(r.ID) != "7" || r.Error != nil {
+			t.Fatalf("in-flight call = %+v, want its normal answer", r)
+		}
+		<-drained
+	})
 }
 
 func TestSessionsAPI(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	tb := startBridge(t, bridge.Config{Backend: blockingBackend(release)})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
-	var h protocol.HelloResult
-	okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "softphone/1", "enreachToken": "tok-SECRET"}), &h)
-	c.send(`{"jsonrpc":"2.0","id":"w","method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`)
-	waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-	resp, err := http.Get(tb.hs.URL + "/api/v1/sessions")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if strings.Contains(string(raw), "SECRET") {
-		t.Fatalf("sessions API leaks the Enreach token: %s", raw)
-	}
-	var body struct {
-		Sessions []struct {
-			ID       string `json:"id"`
-			Client   string `json:"client"`
-			InFlight []struct {
-				Method    string          `json:"method"`
-				RequestID json.RawMessage `json:"requestId"`
-			} `json:"inflight"`
-		} `json:"sessions"`
-	}
-	json.Unmarshal(raw, &body)
-	if len(body.Sessions) != 1 || body.Sessions[0].ID != h.Session || body.Sessions[0].Client != "softphone/1" ||
-		len(body.Sessions[0].InFlight) != 1 || body.Sessions[0].InFlight[0].Method != protocol.MethodCreateRecord || string(body.Sessions[0].InFlight[0].RequestID) != `"w"` {
-		t.Fatalf("sessions = %s", raw)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release)})
+		c := tb.dial(t, protocol.PathWidget, nil)
+		var h protocol.HelloResult
+		okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "softphone/1", "enreachToken": "tok-SECRET"}), &h)
+		c.send(`{"jsonrpc":"2.0","id":"w","method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`)
+		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
+		resp, err := tb.hc.Get(tb.url + "/api/v1/sessions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(raw), "SECRET") {
+			t.Fatalf("sessions API leaks the Enreach token: %s", raw)
+		}
+		var body struct {
+			Sessions []struct {
+				ID       string `json:"id"`
+				Client   string `json:"client"`
+				InFlight []struct {
+					Method    string          `json:"method"`
+					RequestID json.RawMessage `json:"requestId"`
+				} `json:"inflight"`
+			} `json:"sessions"`
+		}
+		json.Unmarshal(raw, &body)
+		if len(body.Sessions) != 1 || body.Sessions[0].ID != h.Session || body.Sessions[0].Client != "softphone/1" ||
+			len(body.Sessions[0].InFlight) != 1 || body.Sessions[0].InFlight[0].Method != protocol.MethodCreateRecord || string(body.Sessions[0].InFlight[0].RequestID) != `"w"` {
+			t.Fatalf("sessions = %s", raw)
+		}
+	})
 }
 
 func TestSessionResume(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c1 := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c1 := tb.dial(t, protocol.PathWidget, nil)
 	h1 := hello(t, c1)
 	okResult(t, c1.call(protocol.MethodSetMode, map[string]any{"value": 0}), nil)
 	c1.ws.Close(websocket.StatusNormalClosure, "")
-	c2 := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c2 := tb.dial(t, protocol.PathWidget, nil)
 	var h2 protocol.HelloResult
 	okResult(t, c2.call(protocol.MethodHello, map[string]any{"session": h1.Session, "resumeToken": h1.ResumeToken}), &h2)
 	if h2.Session != h1.Session || !h2.Resumed {

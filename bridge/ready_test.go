@@ -33,7 +33,7 @@ func TestReadyzAsksTheBackend(t *testing.T) {
 	}}}
 	tb := startBridge(t, bridge.Config{Backend: be})
 	get := func() (int, map[string]string) {
-		resp, err := http.Get(tb.hs.URL + "/readyz")
+		resp, err := tb.hc.Get(tb.url + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -20,14 +21,14 @@ import (
 // the session moves and the old socket is closed with 4001.
 func TestResumeNeedsTheResumeToken(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	a := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	a := tb.dial(t, protocol.PathWidget, nil)
 	var ha protocol.HelloResult
 	okResult(t, a.call(protocol.MethodHello, map[string]any{"enreachToken": "A-secret"}), &ha)
 	if len(ha.ResumeToken) < 32 {
 		t.Fatalf("hello result has no real resumeToken: %+v", ha)
 	}
 
-	b := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	b := tb.dial(t, protocol.PathWidget, nil)
 	for _, tt := range []struct {
 		name   string
 		params map[string]any
@@ -86,7 +87,7 @@ func TestConcurrentResumeOfOneIDHasOneOwner(t *testing.T) {
 	tb := startBridge(t, bridge.Config{ResumeWindow: time.Millisecond, OnSessionEnd: func(id string) { ended <- id }})
 	for i := range 10 {
 		id := "sRACE" + itoa(i)
-		conns := []*wsClient{dial(t, tb.wsURL(protocol.PathWidget), nil), dial(t, tb.wsURL(protocol.PathWidget), nil)}
+		conns := []*wsClient{tb.dial(t, protocol.PathWidget, nil), tb.dial(t, protocol.PathWidget, nil)}
 		own := make([]string, 2)
 		for j, c := range conns {
 			own[j] = hello(t, c).Session
@@ -128,35 +129,37 @@ func TestConcurrentResumeOfOneIDHasOneOwner(t *testing.T) {
 // Two host.hello in one batch: one registration survives, without a race
 // on the connection's peer (run with -race).
 func TestHostHelloBatchRegistersOnce(t *testing.T) {
-	tb := startBridge(t, bridge.Config{HostBackend: true})
-	for range 20 {
-		h := dial(t, tb.wsURL(protocol.PathHost), nil)
-		h.send(`[{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*"}},` +
-			`{"jsonrpc":"2.0","id":2,"method":"host.hello","params":{"sessions":["sA","sB"]}}]`)
-		var out []json.RawMessage
-		if err := json.Unmarshal([]byte(h.recv()), &out); err != nil || len(out) != 2 {
-			t.Fatalf("batch answer: %v %d", err, len(out))
-		}
-		resp, err := tb.hs.Client().Get(tb.hs.URL + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st struct{ Hosts int }
-		json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if st.Hosts != 1 {
-			t.Fatalf("%d host registrations for one connection", st.Hosts)
-		}
-		h.ws.Close(websocket.StatusNormalClosure, "")
-		waitFor(t, func() bool {
-			resp, err := tb.hs.Client().Get(tb.hs.URL + "/readyz")
-			if err != nil {
-				return false
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{HostBackend: true})
+		for range 20 {
+			h := tb.dial(t, protocol.PathHost, nil)
+			h.send(`[{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*"}},` +
+				`{"jsonrpc":"2.0","id":2,"method":"host.hello","params":{"sessions":["sA","sB"]}}]`)
+			var out []json.RawMessage
+			if err := json.Unmarshal([]byte(h.recv()), &out); err != nil || len(out) != 2 {
+				t.Fatalf("batch answer: %v %d", err, len(out))
 			}
-			defer resp.Body.Close()
+			resp, err := tb.hc.Get(tb.url + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
 			var st struct{ Hosts int }
 			json.NewDecoder(resp.Body).Decode(&st)
-			return st.Hosts == 0
-		})
-	}
+			resp.Body.Close()
+			if st.Hosts != 1 {
+				t.Fatalf("%d host registrations for one connection", st.Hosts)
+			}
+			h.ws.Close(websocket.StatusNormalClosure, "")
+			waitFor(t, func() bool {
+				resp, err := tb.hc.Get(tb.url + "/readyz")
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				var st struct{ Hosts int }
+				json.NewDecoder(resp.Body).Decode(&st)
+				return st.Hosts == 0
+			})
+		}
+	})
 }

@@ -20,7 +20,7 @@ import (
 // (issue 13 item 11); such messages are refused -32600, not executed.
 func TestMemberNamesExact(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	okResult(t, c.call(protocol.MethodSetMode, map[string]any{"value": 1}), nil)
 	for _, msg := range []string{
 		`{"JSONRPC":"2.0","ID":1,"METHOD":"cif.setmode","PARAMS":{"value":0}}`,
@@ -39,7 +39,7 @@ func TestMemberNamesExact(t *testing.T) {
 // TestInvalidUTF8Closes1007: RFC 6455 §8.1.
 func TestInvalidUTF8Closes1007(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c := dial(t, tb.wsURL(protocol.PathWidget), nil)
+	c := tb.dial(t, protocol.PathWidget, nil)
 	c.send("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cif.search\",\"params\":{\"entityName\":\"contact\",\"queryParameters\":\"?$filter=x eq '\xc3\x28'\"}}")
 	_, _, err := c.ws.Read(context.Background())
 	var ce websocket.CloseError
@@ -68,7 +68,7 @@ func TestLedgerAcceptsAccessToken(t *testing.T) {
 		{"?access_token=wrong", http.StatusUnauthorized},
 		{"", http.StatusUnauthorized},
 	} {
-		resp, err := http.Get(tb.hs.URL + ledger.PathList + tt.query)
+		resp, err := tb.hc.Get(tb.url + ledger.PathList + tt.query)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -123,7 +123,7 @@ func (s *Server) snapshot(now time.Time) protocol.StreamSnapshot {
 		return a.Created.After(b.Created)
 	})
 	snap := protocol.StreamSnapshot{
-		Now: now, Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile,
+		Now: now, Version: s.cfg.Version, Backend: s.backend.Name(), Profile: s.cfg.Profile, Node: s.cfg.Node,
 		Draining: s.draining.Load(), Hosts: s.hosts.count(), Correlation: s.table.Stats(),
 		SessionsTotal: len(all), Sessions: make([]protocol.StreamSession, 0, min(len(all), streamMaxSessions)),
 		RecentLate: s.ended.list(),

@@ -11,13 +11,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -50,13 +50,13 @@ type sseStream struct {
 func openStream(t *testing.T, tb *testBridge) *sseStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tb.hs.URL+"/api/v1/stream", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tb.url+"/api/v1/stream", nil)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+streamToken)
-	resp, err := tb.hs.Client().Do(req)
+	resp, err := tb.hc.Do(req)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -157,16 +157,7 @@ func startStreamHost(t *testing.T, tb *testBridge, buffer int) <-chan hostCall {
 			return nil, ctx.Err()
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := client.DialHost(ctx, tb.wsURL(protocol.PathHost), h, &client.Options{Token: streamToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if err := conn.Call(ctx, protocol.MethodHostHello, map[string]any{"sessions": "*", "name": "stream-host"}, nil); err != nil {
-		t.Fatalf("host.hello: %v", err)
-	}
+	tb.dialHost(t, h, streamToken, "*", "stream-host")
 	return got
 }
 
@@ -192,7 +183,7 @@ func waitEnded(t *testing.T, ended <-chan struct{}, why string) {
 
 func authDial(t *testing.T, tb *testBridge) *wsClient {
 	t.Helper()
-	return dial(t, tb.wsURL(protocol.PathWidget), &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + streamToken}}})
+	return tb.dial(t, protocol.PathWidget, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + streamToken}}})
 }
 
 // retrieve sends cif.retrieverecord with the given JSON-RPC id and does not
@@ -213,11 +204,11 @@ func TestStreamAuth(t *testing.T) {
 		{name: "wrong access_token", query: "?access_token=nope"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, tb.hs.URL+"/api/v1/stream"+tt.query, nil)
+			req, _ := http.NewRequest(http.MethodGet, tb.url+"/api/v1/stream"+tt.query, nil)
 			if tt.header != "" {
 				req.Header.Set("Authorization", tt.header)
 			}
-			resp, err := tb.hs.Client().Do(req)
+			resp, err := tb.hc.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +220,7 @@ func TestStreamAuth(t *testing.T) {
 		})
 	}
 	// EventSource cannot set headers: the token in the query works.
-	resp, err := tb.hs.Client().Get(tb.hs.URL + "/api/v1/stream?access_token=" + streamToken)
+	resp, err := tb.hc.Get(tb.url + "/api/v1/stream?access_token=" + streamToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,168 +235,172 @@ func TestStreamAuth(t *testing.T) {
 // record) and answered late; then the stream ends when its client goes away
 // and, for another client, when the server shuts down.
 func TestStreamLifecycle(t *testing.T) {
-	tb := startBridge(t, bridge.Config{HostBackend: true, Token: streamToken, Profile: protocol.ProfileCIF2, DrainTimeout: time.Minute})
-	ended := mountStream(tb)
-	calls := startStreamHost(t, tb, 8)
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{HostBackend: true, Token: streamToken, Profile: protocol.ProfileCIF2, DrainTimeout: time.Minute})
+		ended := mountStream(tb)
+		calls := startStreamHost(t, tb, 8)
 
-	w1, w2 := authDial(t, tb), authDial(t, tb)
-	s1, s2 := hello(t, w1).Session, hello(t, w2).Session
-	retrieve(w1, 101, "aaaaaaaa-0000-4000-8000-000000000001")
-	a := recvCall(t, calls)
-	retrieve(w2, 201, "bbbbbbbb-0000-4000-8000-000000000002")
-	b := recvCall(t, calls)
-	if a.session != s1 || b.session != s2 {
-		t.Fatalf("host saw sessions %s, %s; want %s, %s", a.session, b.session, s1, s2)
-	}
-
-	st := openStream(t, tb)
-	first := st.snapshot()
-	if first.Backend != "host" || first.Hosts != 1 || first.Draining || first.SessionsTotal != 2 || first.Correlation.InFlight != 2 || first.Correlation.Late != 0 {
-		t.Fatalf("first snapshot %+v", first)
-	}
-	var attemptB string
-	for _, tt := range []struct {
-		session, requestID string
-	}{{s1, "101"}, {s2, "201"}} {
-		x := sessionOf(first, tt.session)
-		if x.ID == "" || x.Profile != protocol.ProfileCIF2 || x.TimeoutMs != protocol.TimeoutCIF2Ms || x.Connections != 1 ||
-			x.InFlightCount != 1 || len(x.InFlight) != 1 || x.LateCount != 0 || len(x.Late) != 0 {
-			t.Fatalf("session %s in the first snapshot: %+v", tt.session, x)
+		w1, w2 := authDial(t, tb), authDial(t, tb)
+		s1, s2 := hello(t, w1).Session, hello(t, w2).Session
+		retrieve(w1, 101, "aaaaaaaa-0000-4000-8000-000000000001")
+		a := recvCall(t, calls)
+		retrieve(w2, 201, "bbbbbbbb-0000-4000-8000-000000000002")
+		b := recvCall(t, calls)
+		if a.session != s1 || b.session != s2 {
+			t.Fatalf("host saw sessions %s, %s; want %s, %s", a.session, b.session, s1, s2)
 		}
-		at := x.InFlight[0]
-		if at.Method != protocol.MethodRetrieveRecord || string(at.RequestID) != tt.requestID || at.State != "inflight" ||
-			at.Session != tt.session || at.LeftMs <= 0 || at.LeftMs > protocol.TimeoutCIF2Ms || at.OverdueMs != 0 || at.ID == "" {
-			t.Fatalf("in-flight attempt of %s: %+v", tt.session, at)
+
+		st := openStream(t, tb)
+		first := st.snapshot()
+		if first.Backend != "host" || first.Hosts != 1 || first.Draining || first.SessionsTotal != 2 || first.Correlation.InFlight != 2 || first.Correlation.Late != 0 {
+			t.Fatalf("first snapshot %+v", first)
 		}
-		if tt.session == s2 {
-			attemptB = at.ID
-		}
-	}
-
-	// Answered in time: the attempt leaves the in-flight list.
-	close(a.release)
-	if r := w1.recvReply(); string(r.ID) != "101" || r.Error != nil {
-		t.Fatalf("reply to 101: %+v %s", r.Error, r.Result)
-	}
-	snap := st.waitFor("session 1's call answered", func(s protocol.StreamSnapshot) bool {
-		return sessionOf(s, s1).InFlightCount == 0
-	})
-	if x := sessionOf(snap, s1); len(x.InFlight) != 0 || x.LateCount != 0 || snap.Correlation.InFlight != 1 {
-		t.Fatalf("after the answer: %+v (correlation %+v)", x, snap.Correlation)
-	}
-
-	// The widget goes away: its attempt becomes a late record.
-	w2.ws.Close(websocket.StatusNormalClosure, "")
-	snap = st.waitFor("session 2's call abandoned", func(s protocol.StreamSnapshot) bool {
-		return sessionOf(s, s2).LateCount == 1
-	})
-	x := sessionOf(snap, s2)
-	if x.InFlightCount != 0 || len(x.InFlight) != 0 || len(x.Late) != 1 || x.Connections != 0 ||
-		snap.Correlation.Late != 1 || snap.Correlation.Abandoned != 1 {
-		t.Fatalf("after the disconnect: %+v (correlation %+v)", x, snap.Correlation)
-	}
-	if l := x.Late[0]; l.ID != attemptB || l.State != "abandoned" || string(l.RequestID) != "201" || l.LeftMs != 0 {
-		t.Fatalf("late record %+v, want attempt %s abandoned", l, attemptB)
-	}
-
-	// Its late answer retires the late record.
-	close(b.release)
-	snap = st.waitFor("the late answer", func(s protocol.StreamSnapshot) bool {
-		return s.Correlation.LateAnswers == 1
-	})
-	if x := sessionOf(snap, s2); x.LateCount != 0 || len(x.Late) != 0 || snap.Correlation.Late != 0 || snap.Correlation.InFlight != 0 {
-		t.Fatalf("after the late answer: %+v (correlation %+v)", x, snap.Correlation)
-	}
-
-	// A second client goes away: its handler returns.
-	gone := openStream(t, tb)
-	gone.snapshot()
-	gone.cancel()
-	waitEnded(t, ended, "the client went away")
-
-	// Shutdown drains a call still in flight (the stream says so), then the
-	// stream ends cleanly.
-	retrieve(w1, 102, "cccccccc-0000-4000-8000-000000000003")
-	c := recvCall(t, calls)
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-		defer cancel()
-		shut <- tb.srv.Shutdown(ctx)
-	}()
-	st.waitFor("draining", func(s protocol.StreamSnapshot) bool { return s.Draining })
-	close(c.release)
-	if r := w1.recvReply(); string(r.ID) != "102" || r.Error != nil {
-		t.Fatalf("reply to 102 while draining: %+v %s", r.Error, r.Result)
-	}
-	// Keep reading so the widget answers the bridge's close (1001) at once.
-	closed := make(chan websocket.StatusCode, 1)
-	go func() {
-		for {
-			if _, _, err := w1.ws.Read(context.Background()); err != nil {
-				closed <- websocket.CloseStatus(err)
-				return
+		var attemptB string
+		for _, tt := range []struct {
+			session, requestID string
+		}{{s1, "101"}, {s2, "201"}} {
+			x := sessionOf(first, tt.session)
+			if x.ID == "" || x.Profile != protocol.ProfileCIF2 || x.TimeoutMs != protocol.TimeoutCIF2Ms || x.Connections != 1 ||
+				x.InFlightCount != 1 || len(x.InFlight) != 1 || x.LateCount != 0 || len(x.Late) != 0 {
+				t.Fatalf("session %s in the first snapshot: %+v", tt.session, x)
+			}
+			at := x.InFlight[0]
+			if at.Method != protocol.MethodRetrieveRecord || string(at.RequestID) != tt.requestID || at.State != "inflight" ||
+				at.Session != tt.session || at.LeftMs <= 0 || at.LeftMs > protocol.TimeoutCIF2Ms || at.OverdueMs != 0 || at.ID == "" {
+				t.Fatalf("in-flight attempt of %s: %+v", tt.session, at)
+			}
+			if tt.session == s2 {
+				attemptB = at.ID
 			}
 		}
-	}()
-	for {
-		ev, err := st.read()
-		if errors.Is(err, io.EOF) {
-			break
+
+		// Answered in time: the attempt leaves the in-flight list.
+		close(a.release)
+		if r := w1.recvReply(); string(r.ID) != "101" || r.Error != nil {
+			t.Fatalf("reply to 101: %+v %s", r.Error, r.Result)
 		}
-		if err != nil {
-			t.Fatalf("stream after shutdown: %v", err)
+		snap := st.waitFor("session 1's call answered", func(s protocol.StreamSnapshot) bool {
+			return sessionOf(s, s1).InFlightCount == 0
+		})
+		if x := sessionOf(snap, s1); len(x.InFlight) != 0 || x.LateCount != 0 || snap.Correlation.InFlight != 1 {
+			t.Fatalf("after the answer: %+v (correlation %+v)", x, snap.Correlation)
 		}
-		if ev["event"] != "snapshot" {
-			t.Fatalf("event %v while draining", ev)
+
+		// The widget goes away: its attempt becomes a late record.
+		w2.ws.Close(websocket.StatusNormalClosure, "")
+		snap = st.waitFor("session 2's call abandoned", func(s protocol.StreamSnapshot) bool {
+			return sessionOf(s, s2).LateCount == 1
+		})
+		x := sessionOf(snap, s2)
+		if x.InFlightCount != 0 || len(x.InFlight) != 0 || len(x.Late) != 1 || x.Connections != 0 ||
+			snap.Correlation.Late != 1 || snap.Correlation.Abandoned != 1 {
+			t.Fatalf("after the disconnect: %+v (correlation %+v)", x, snap.Correlation)
 		}
-	}
-	waitEnded(t, ended, "Shutdown")
-	if err := <-shut; err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	select {
-	case code := <-closed:
-		if code != websocket.StatusGoingAway {
-			t.Fatalf("widget closed with %v, want 1001 going away", code)
+		if l := x.Late[0]; l.ID != attemptB || l.State != "abandoned" || string(l.RequestID) != "201" || l.LeftMs != 0 {
+			t.Fatalf("late record %+v, want attempt %s abandoned", l, attemptB)
 		}
-	case <-time.After(streamWait):
-		t.Fatal("the widget was not closed by Shutdown")
-	}
+
+		// Its late answer retires the late record.
+		close(b.release)
+		snap = st.waitFor("the late answer", func(s protocol.StreamSnapshot) bool {
+			return s.Correlation.LateAnswers == 1
+		})
+		if x := sessionOf(snap, s2); x.LateCount != 0 || len(x.Late) != 0 || snap.Correlation.Late != 0 || snap.Correlation.InFlight != 0 {
+			t.Fatalf("after the late answer: %+v (correlation %+v)", x, snap.Correlation)
+		}
+
+		// A second client goes away: its handler returns.
+		gone := openStream(t, tb)
+		gone.snapshot()
+		gone.cancel()
+		waitEnded(t, ended, "the client went away")
+
+		// Shutdown drains a call still in flight (the stream says so), then the
+		// stream ends cleanly.
+		retrieve(w1, 102, "cccccccc-0000-4000-8000-000000000003")
+		c := recvCall(t, calls)
+		shut := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+			defer cancel()
+			shut <- tb.srv.Shutdown(ctx)
+		}()
+		st.waitFor("draining", func(s protocol.StreamSnapshot) bool { return s.Draining })
+		close(c.release)
+		if r := w1.recvReply(); string(r.ID) != "102" || r.Error != nil {
+			t.Fatalf("reply to 102 while draining: %+v %s", r.Error, r.Result)
+		}
+		// Keep reading so the widget answers the bridge's close (1001) at once.
+		closed := make(chan websocket.StatusCode, 1)
+		go func() {
+			for {
+				if _, _, err := w1.ws.Read(context.Background()); err != nil {
+					closed <- websocket.CloseStatus(err)
+					return
+				}
+			}
+		}()
+		for {
+			ev, err := st.read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("stream after shutdown: %v", err)
+			}
+			if ev["event"] != "snapshot" {
+				t.Fatalf("event %v while draining", ev)
+			}
+		}
+		waitEnded(t, ended, "Shutdown")
+		if err := <-shut; err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+		select {
+		case code := <-closed:
+			if code != websocket.StatusGoingAway {
+				t.Fatalf("widget closed with %v, want 1001 going away", code)
+			}
+		case <-time.After(streamWait):
+			t.Fatal("the widget was not closed by Shutdown")
+		}
+	})
 }
 
 // TestStreamTimedOutAttempt: an attempt past the CIF timeout is listed as a
 // late record until its late answer.
 func TestStreamTimedOutAttempt(t *testing.T) {
-	tb := startBridge(t, bridge.Config{HostBackend: true, Token: streamToken, Timeout: 200 * time.Millisecond})
-	mountStream(tb)
-	calls := startStreamHost(t, tb, 1)
-	w := authDial(t, tb)
-	s := hello(t, w).Session
-	st := openStream(t, tb)
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{HostBackend: true, Token: streamToken, Timeout: 200 * time.Millisecond})
+		mountStream(tb)
+		calls := startStreamHost(t, tb, 1)
+		w := authDial(t, tb)
+		s := hello(t, w).Session
+		st := openStream(t, tb)
 
-	retrieve(w, 7, "dddddddd-0000-4000-8000-000000000004")
-	c := recvCall(t, calls)
-	r := w.recvReply()
-	wantCode(t, r, protocol.CodeTimeout)
-	var data protocol.TimeoutData
-	if err := json.Unmarshal(r.Error.Data, &data); err != nil || data.AttemptID == "" {
-		t.Fatalf("timeout data %s: %v", r.Error.Data, err)
-	}
-	snap := st.waitFor("the late record", func(x protocol.StreamSnapshot) bool { return sessionOf(x, s).LateCount == 1 })
-	x := sessionOf(snap, s)
-	if len(x.Late) != 1 || x.InFlightCount != 0 || snap.Correlation.Timeouts != 1 {
-		t.Fatalf("after the timeout: %+v (correlation %+v)", x, snap.Correlation)
-	}
-	if l := x.Late[0]; l.ID != data.AttemptID || l.State != "timedout" || string(l.RequestID) != "7" || l.ElapsedMs < 200 || l.LeftMs != 0 {
-		t.Fatalf("late record %+v, want attempt %s timed out", l, data.AttemptID)
-	}
+		retrieve(w, 7, "dddddddd-0000-4000-8000-000000000004")
+		c := recvCall(t, calls)
+		r := w.recvReply()
+		wantCode(t, r, protocol.CodeTimeout)
+		var data protocol.TimeoutData
+		if err := json.Unmarshal(r.Error.Data, &data); err != nil || data.AttemptID == "" {
+			t.Fatalf("timeout data %s: %v", r.Error.Data, err)
+		}
+		snap := st.waitFor("the late record", func(x protocol.StreamSnapshot) bool { return sessionOf(x, s).LateCount == 1 })
+		x := sessionOf(snap, s)
+		if len(x.Late) != 1 || x.InFlightCount != 0 || snap.Correlation.Timeouts != 1 {
+			t.Fatalf("after the timeout: %+v (correlation %+v)", x, snap.Correlation)
+		}
+		if l := x.Late[0]; l.ID != data.AttemptID || l.State != "timedout" || string(l.RequestID) != "7" || l.ElapsedMs < 200 || l.LeftMs != 0 {
+			t.Fatalf("late record %+v, want attempt %s timed out", l, data.AttemptID)
+		}
 
-	close(c.release)
-	snap = st.waitFor("the late answer", func(x protocol.StreamSnapshot) bool { return x.Correlation.LateAnswers == 1 })
-	if x := sessionOf(snap, s); x.LateCount != 0 || len(x.Late) != 0 {
-		t.Fatalf("after the late answer: %+v", x)
-	}
+		close(c.release)
+		snap = st.waitFor("the late answer", func(x protocol.StreamSnapshot) bool { return x.Correlation.LateAnswers == 1 })
+		if x := sessionOf(snap, s); x.LateCount != 0 || len(x.Late) != 0 {
+			t.Fatalf("after the late answer: %+v", x)
+		}
+	})
 }
 
 // TestStreamBound puts 550 calls in flight over three sessions (more than

@@ -3,7 +3,6 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,39 +18,17 @@ import (
 // inBubble runs a bridge on the emulator (with faults) inside the bubble and
 // returns a connected widget socket.
 func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, *websocket.Conn) {
-	emu, err := emulator.New(emulator.Config{Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu := newEmulator(t, faults)
 	_, ws, _ := serveInBubble(t, bridge.Config{Backend: emu})
 	return emu, ws
 }
 
-// serveInBubble runs a bridge with cfg on an in-memory listener (inside the
-// caller's synctest bubble) and returns it with a widget socket dialled to
-// it and the listener (for more, or raw, connections); cleanup shuts them
-// down.
+// serveInBubble runs a bridge with cfg inside the caller's synctest bubble
+// (startBridgeInBubble) and returns it with a widget socket dialled to it
+// and the listener (for more, or raw, connections).
 func serveInBubble(t *testing.T, cfg bridge.Config) (*bridge.Server, *websocket.Conn, *pipenet.Listener) {
-	srv, err := bridge.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := pipenet.Listen()
-	hs := &http.Server{Handler: srv.Handler()}
-	go hs.Serve(ln)
-	hc := ln.Client()
-	ws, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1:8787/v1/widget", &websocket.DialOptions{HTTPClient: hc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ws.CloseNow()
-		srv.Shutdown(context.Background())
-		hs.Close()
-		ln.Close()
-		hc.CloseIdleConnections()
-	})
-	return srv, ws, ln
+	tb := startBridgeInBubble(t, cfg)
+	return tb.srv, tb.dial(t, protocol.PathWidget, nil).ws, tb.ln
 }
 
 func readMsg(t *testing.T, ws *websocket.Conn) reply {

@@ -136,10 +136,26 @@ func (a *Admin) Status(ctx context.Context) (protocol.Status, error) {
 	return s, a.Do(ctx, http.MethodGet, protocol.PathStatus, nil, &s)
 }
 
-// Sessions reads GET /api/v1/sessions, oldest first.
+// Sessions reads GET /api/v1/sessions: a single node's sessions oldest
+// first; on a cluster node every node's sessions, each with its Node
+// (SessionList also tells which nodes did not answer).
 func (a *Admin) Sessions(ctx context.Context) ([]protocol.SessionInfo, error) {
+	l, err := a.SessionList(ctx)
+	return l.Sessions, err
+}
+
+// SessionList reads GET /api/v1/sessions whole: on a cluster node also the
+// nodes that answered the gather and those that did not (Missing).
+func (a *Admin) SessionList(ctx context.Context) (protocol.SessionList, error) {
 	var l protocol.SessionList
-	return l.Sessions, a.Do(ctx, http.MethodGet, protocol.PathSessions, nil, &l)
+	return l, a.Do(ctx, http.MethodGet, protocol.PathSessions, nil, &l)
+}
+
+// LocalSessions reads GET /api/v1/sessions?scope=local: the sessions of
+// the node a is connected to only, without asking the other nodes.
+func (a *Admin) LocalSessions(ctx context.Context) ([]protocol.SessionInfo, error) {
+	var l protocol.SessionList
+	return l.Sessions, a.Do(ctx, http.MethodGet, protocol.PathSessions+"?scope=local", nil, &l)
 }
 
 // Session reads GET /api/v1/sessions/{id}.

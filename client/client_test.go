@@ -403,28 +403,26 @@ func TestAdmin(t *testing.T) {
 // bridge closes the first with 4001 and the first Conn stops instead of
 // resuming the session back (a tug of war).
 func TestSessionMovedStops(t *testing.T) {
-	d := startDaemon(t, daemonConfig{})
-	o := *d.opts
-	o.Reconnect = true
-	c1 := dial(t, d, o)
-	c2, err := client.Resume(t.Context(), d.url, c1.Session(), c1.ResumeToken(), d.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	for {
-		err := c1.Call(ctx, protocol.MethodGetMode, struct{}{}, nil)
-		if errors.Is(err, client.ErrSessionMoved) {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		d := startDaemon(t, daemonConfig{bubble: true})
+		o := *d.opts
+		o.Reconnect = true
+		c1 := dial(t, d, o)
+		c2, err := client.Resume(t.Context(), d.url, c1.Session(), c1.ResumeToken(), d.opts)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("the first Conn still calls after its session moved: %v", err)
+		defer c2.Close()
+		// Once the bubble settles, the 4001 has reached c1 and any
+		// reconnect backoff (a fake-time wait) is blocked: c1 must be down
+		// for good, not redialling.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if err := c1.Call(t.Context(), protocol.MethodGetMode, struct{}{}, nil); !errors.Is(err, client.ErrSessionMoved) {
+			t.Fatalf("the first Conn after its session moved: %v, want ErrSessionMoved", err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := c2.Call(t.Context(), protocol.MethodGetMode, struct{}{}, nil); err != nil {
-		t.Fatalf("the resuming Conn lost the session: %v", err)
-	}
+		if err := c2.Call(t.Context(), protocol.MethodGetMode, struct{}{}, nil); err != nil {
+			t.Fatalf("the resuming Conn lost the session: %v", err)
+		}
+	})
 }

@@ -28,9 +28,15 @@ const DefaultDrain = time.Duration(protocol.DefaultMaxRetries+1)*10*time.Second 
 
 // Config configures Run. Zero values mean the documented default.
 type Config struct {
-	// URL is the widget endpoint, ws://HOST:PORT/v1/widget. Required. The
-	// admin API (faults, stats) is reached on the same host and port.
+	// URL is the widget endpoint, ws://HOST:PORT/v1/widget. Required unless
+	// URLs is set. The admin API (faults, stats) is reached on the same
+	// host and port.
 	URL string
+	// URLs are several widget endpoints (the nodes of a cluster): sessions
+	// are spread over them round-robin (session i on URLs[i % len]). The
+	// emulator's admin API (faults, ground truth) is the first URL whose
+	// bridge serves it. When set, URL is ignored.
+	URLs []string
 	// AllowRemote permits a host that is not loopback. Off by default so a
 	// typo cannot load someone else's server.
 	AllowRemote bool
@@ -98,28 +104,31 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	if c.URL == "" {
+	if len(c.URLs) == 0 && c.URL != "" {
+		c.URLs = []string{c.URL}
+	}
+	if len(c.URLs) == 0 {
 		return usagef("--url is required, e.g. ws://127.0.0.1:8787%s", protocol.PathWidget)
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return usagef("--url %q: %v", c.URL, err)
+	seen := map[string]bool{}
+	for _, raw := range c.URLs {
+		if err := c.checkURL(raw); err != nil {
+			return err
+		}
+		if seen[raw] {
+			return usagef("--url %q is listed twice: give each bridge once (sessions are spread over them round-robin)", raw)
+		}
+		seen[raw] = true
 	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return usagef("--url %q: the scheme must be ws:// or wss://", c.URL)
-	}
-	host := u.Hostname()
-	if host == "" {
-		return usagef("--url %q has no host", c.URL)
-	}
-	if !c.AllowRemote && !isLoopback(host) {
-		return usagef("--url host %q is not loopback; pass --allow-remote to load a remote bridge", host)
-	}
+	c.URL = c.URLs[0]
 	if c.Sessions == 0 {
 		c.Sessions = 1
 	}
 	if c.Sessions < 0 {
 		return usagef("--sessions must be at least 1, got %d", c.Sessions)
+	}
+	if c.Sessions < len(c.URLs) {
+		return usagef("--sessions %d is fewer than the %d --url bridges: give at least one session per bridge, e.g. --sessions %d", c.Sessions, len(c.URLs), len(c.URLs))
 	}
 	if c.Closed && c.Rate > 0 {
 		return usagef("choose either --rate (open loop) or --closed, not both")
@@ -171,6 +180,28 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	return nil
+}
+
+// checkURL checks one widget endpoint.
+func (c *Config) checkURL(raw string) error {
+	if strings.TrimSpace(raw) == "" {
+		return usagef("--url has an empty entry: separate URLs with single commas, e.g. --url ws://127.0.0.1:8787%s,ws://127.0.0.1:8788%s", protocol.PathWidget, protocol.PathWidget)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return usagef("--url %q: %v", raw, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return usagef("--url %q: the scheme must be ws:// or wss://", raw)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return usagef("--url %q has no host", raw)
+	}
+	if !c.AllowRemote && !isLoopback(host) {
+		return usagef("--url host %q is not loopback; pass --allow-remote to load a remote bridge", host)
 	}
 	return nil
 }

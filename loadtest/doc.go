@@ -18,6 +18,10 @@
 // Ground truth comes from the emulator's admin API
 // (GET /api/v1/emulator/stats before and after the run), so timeouts, late
 // answers and duplicate records are checked against what really happened.
+// With several Config.URLs (the nodes of a cluster) sessions are spread
+// over them round-robin and the ground truth is read from the first one
+// whose bridge serves the emulator: one emulator executes every node's
+// calls, so the checks hold across nodes.
 //
 // Duplicates come from what the bridge tells the widget, read with the
 // bridge's own types: a cif.createrecord answered -32000 and its bridge.late
@@ -30,7 +34,8 @@
 // Config.LateWait, until no known entry has an attempt still awaiting its
 // late answer and, when the bridge's admin API answers, until its sessions
 // (each asks its id with bridge.hello) have received every bridge.late the
-// bridge owes them (GET /api/v1/sessions, lateCounts): the retry engine's
+// bridge owes them (GET /api/v1/sessions?scope=local of each URL,
+// lateCounts): the retry engine's
 // update and retrieve attempts leave no ledger entry to wait on.
 //
 // Entry points: Config, ParseMix, Run, Report (WriteText, WriteHTML).

@@ -61,7 +61,10 @@ type Report struct {
 
 // ReportConfig echoes the run's settings.
 type ReportConfig struct {
-	URL         string          `json:"url"`
+	URL string `json:"url"`
+	// URLs are the bridges sessions were spread over round-robin, when
+	// there were several (URL is the first).
+	URLs        []string        `json:"urls,omitempty"`
 	Model       string          `json:"model"` // "open" or "closed"
 	Sessions    int             `json:"sessions"`
 	Rate        float64         `json:"rate,omitempty"`
@@ -75,7 +78,10 @@ type ReportConfig struct {
 }
 
 func reportConfig(c Config) ReportConfig {
-	rc := ReportConfig{URL: c.URL, Sessions: c.Sessions, Duration: c.Duration.String(), Warmup: c.Warmup.String(), Mix: c.Mix.String(), Echo: c.Echo}
+	rc := ReportConfig{URL: c.URL, URLs: c.URLs, Sessions: c.Sessions, Duration: c.Duration.String(), Warmup: c.Warmup.String(), Mix: c.Mix.String(), Echo: c.Echo}
+	if len(c.URLs) < 2 {
+		rc.URLs = nil
+	}
 	if json.Valid(c.Faults) {
 		rc.Faults = c.Faults
 	}
@@ -357,7 +363,11 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 func (rep *Report) WriteText(w io.Writer) {
 	c := rep.Config
 	e := rep.Environment
-	fmt.Fprintf(w, "cifbridge load: %s, %d sessions, %s loop", c.URL, c.Sessions, c.Model)
+	if len(c.URLs) > 1 {
+		fmt.Fprintf(w, "cifbridge load: %s (sessions round-robin), %d sessions, %s loop", strings.Join(c.URLs, ", "), c.Sessions, c.Model)
+	} else {
+		fmt.Fprintf(w, "cifbridge load: %s, %d sessions, %s loop", c.URL, c.Sessions, c.Model)
+	}
 	if c.Model == "open" {
 		fmt.Fprintf(w, " at %.0f/s (in-flight cap %d/session)", c.Rate, c.MaxInFlight)
 	} else {

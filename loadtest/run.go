@@ -180,23 +180,28 @@ func (r *runner) settled(cifTimeouts int64) bool {
 	return true
 }
 
-// lateToCome asks the bridge how many bridge.late notifications its
+// lateToCome asks the bridges how many bridge.late notifications its
 // sessions still have coming: for each session, the backend attempts that
 // became late records less those that expired (which tell nobody), less
-// the notifications the client has received.
-func (r *runner) lateToCome(ctx context.Context, admin *client.Admin, sessions []*session) (int64, error) {
-	infos, err := admin.Sessions(ctx)
-	if err != nil {
-		return 0, err
-	}
+// the notifications the client has received. Each bridge is asked for its
+// own sessions (scope=local: no cluster-wide gather every 50 ms); a
+// session listed twice (one bridge under two URLs) counts once.
+func (r *runner) lateToCome(ctx context.Context, admins []*client.Admin, sessions []*session) (int64, error) {
 	ours := make(map[string]bool, len(sessions))
 	for _, s := range sessions {
 		ours[s.id] = true
 	}
 	var awaited int64
-	for _, in := range infos {
-		if ours[in.ID] {
-			awaited += in.LateCounts.Detached - in.LateCounts.Expired
+	for _, admin := range admins {
+		infos, err := admin.LocalSessions(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, in := range infos {
+			if ours[in.ID] {
+				ours[in.ID] = false
+				awaited += in.LateCounts.Detached - in.LateCounts.Expired
+			}
 		}
 	}
 	r.lateMu.Lock()
@@ -252,32 +257,58 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Config = reportConfig(cfg)
 	ru0 := rusage()
 
-	admin, err := client.NewAdmin(cfg.URL, cfg.Token)
-	if err != nil {
-		return nil, usagef("--url: %v", err)
-	}
-	if len(cfg.Faults) > 0 {
-		if err := admin.PutFaults(ctx, cfg.Faults); err != nil {
-			return nil, reachErr("install the fault profile", err)
+	var err error
+	admins := make([]*client.Admin, len(cfg.URLs))
+	for i, u := range cfg.URLs {
+		if admins[i], err = client.NewAdmin(u, cfg.Token); err != nil {
+			return nil, usagef("--url %q: %v", u, err)
 		}
 	}
+	// The emulator (faults, ground truth) is on one bridge: with several
+	// URLs (a cluster) the one whose node serves it.
+	var emu *client.Admin
 	var before protocol.EmulatorStats
 	truth := !cfg.Echo && !cfg.NoGroundTruth
-	if truth {
-		before, err = admin.EmulatorStats(ctx)
-		switch {
-		case errors.Is(err, client.ErrNotServed):
+	if truth || len(cfg.Faults) > 0 {
+		if emu, before, err = findEmulator(ctx, admins); err != nil {
+			return nil, err
+		}
+		if emu == nil {
+			why := "the bridge serves no emulator admin API (" + protocol.PathEmulatorStats + ")"
+			if len(admins) > 1 {
+				why = "none of the --url bridges serves the emulator admin API (" + protocol.PathEmulatorStats + ")"
+			}
+			if node := emulatorNode(ctx, admins[0]); node != "" {
+				why += "; cluster node " + node + " serves the emulator: add its widget URL to --url"
+			}
+			if len(cfg.Faults) > 0 {
+				return nil, usagef("--faults: %s", why)
+			}
 			truth = false
-			rep.Notes = append(rep.Notes, "no ground truth: the bridge serves no emulator admin API ("+protocol.PathEmulatorStats+")")
-		case err != nil:
-			return nil, reachErr("read the emulator stats", err)
+			rep.Notes = append(rep.Notes, "no ground truth: "+why)
+		} else if len(admins) > 1 {
+			rep.Notes = append(rep.Notes, "ground truth and faults: the emulator served at "+emu.Base)
 		}
 	}
-	// With the bridge's admin API at hand, the run can wait for exactly the
+	if len(cfg.Faults) > 0 {
+		if err := emu.PutFaults(ctx, cfg.Faults); err != nil {
+			return nil, reachErr("install the fault profile", err)
+		}
+		if truth {
+			if before, err = emu.EmulatorStats(ctx); err != nil {
+				return nil, reachErr("read the emulator stats", err)
+			}
+		}
+	}
+	// With the bridges' admin API at hand, the run can wait for exactly the
 	// late answers its sessions have coming (lateToCome).
 	if !cfg.Echo {
-		_, err := admin.Status(ctx)
-		r.hello = err == nil
+		r.hello = true
+		for _, a := range admins {
+			if _, err := a.Status(ctx); err != nil {
+				r.hello = false
+			}
+		}
 	}
 	if r.pool = poolSize(before.MaxRecords, cfg.Sessions); r.pool < poolCap {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the emulator keeps at most %d records: each session picks ids among its last %d creates", before.MaxRecords, r.pool))
@@ -359,7 +390,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return false
 		}
 		asked = time.Now()
-		n, err := r.lateToCome(ctx, admin, sessions)
+		n, err := r.lateToCome(ctx, admins, sessions)
 		if err != nil {
 			return false
 		}
@@ -383,7 +414,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.fill(rep, all, byMethod, totals)
 	if truth {
 		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
-		after, err := admin.EmulatorStats(actx)
+		after, err := emu.EmulatorStats(actx)
 		acancel()
 		if err != nil {
 			rep.Notes = append(rep.Notes, "no ground truth after the run: "+err.Error())
@@ -394,6 +425,37 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	ru1 := rusage()
 	rep.Client = clientUsage(ru0, ru1, time.Since(r.start))
 	return rep, nil
+}
+
+// findEmulator returns the first of admins whose bridge serves the
+// emulator's admin API, with its stats; nil when none does.
+func findEmulator(ctx context.Context, admins []*client.Admin) (*client.Admin, protocol.EmulatorStats, error) {
+	for _, a := range admins {
+		st, err := a.EmulatorStats(ctx)
+		switch {
+		case errors.Is(err, client.ErrNotServed):
+			continue
+		case err != nil:
+			return nil, st, reachErr("read the emulator stats at "+a.Base, err)
+		}
+		return a, st, nil
+	}
+	return nil, protocol.EmulatorStats{}, nil
+}
+
+// emulatorNode names the cluster node that serves the emulator, as a's
+// status lists the nodes ("" on a single node, or when none does).
+func emulatorNode(ctx context.Context, a *client.Admin) string {
+	st, err := a.Status(ctx)
+	if err != nil || st.Cluster == nil {
+		return ""
+	}
+	for _, n := range st.Cluster.Nodes {
+		if n.Backend == "emulator" {
+			return n.Node
+		}
+	}
+	return ""
 }
 
 // reachErr turns a connection failure into a usage error (the URL is wrong
@@ -414,6 +476,7 @@ func dialAll(r *runner) ([]*session, *hdr.Histogram, error) {
 	connect := newHist()
 	var mu sync.Mutex
 	var firstErr error
+	var firstURL string // the URL firstErr came from
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -434,7 +497,7 @@ func dialAll(r *runner) ([]*session, *hdr.Histogram, error) {
 			defer mu.Unlock()
 			if err != nil {
 				if firstErr == nil {
-					firstErr = err
+					firstErr, firstURL = err, r.cfg.URLs[i%len(r.cfg.URLs)]
 				}
 				return
 			}
@@ -453,9 +516,9 @@ func dialAll(r *runner) ([]*session, *hdr.Histogram, error) {
 		closeAll(opened)
 		var oe *net.OpError
 		if errors.As(firstErr, &oe) || errors.Is(firstErr, syscall.ECONNREFUSED) || errors.Is(firstErr, context.DeadlineExceeded) {
-			return nil, nil, fmt.Errorf("%w: cannot reach %s: %v", ErrUsage, r.cfg.URL, firstErr)
+			return nil, nil, fmt.Errorf("%w: cannot reach %s: %v", ErrUsage, firstURL, firstErr)
 		}
-		return nil, nil, fmt.Errorf("dial %s: %w", r.cfg.URL, firstErr)
+		return nil, nil, fmt.Errorf("dial %s: %w", firstURL, firstErr)
 	}
 	return sessions, connect, nil
 }

@@ -53,7 +53,7 @@ type session struct {
 // dialSession opens a session; connected is how long the WebSocket took.
 func dialSession(ctx context.Context, r *runner, idx int) (s *session, connected time.Duration, err error) {
 	t0 := time.Now()
-	ws, err := client.DialRaw(ctx, r.cfg.URL, &client.Options{Token: r.cfg.Token})
+	ws, err := client.DialRaw(ctx, r.cfg.URLs[idx%len(r.cfg.URLs)], &client.Options{Token: r.cfg.Token})
 	if err != nil {
 		return nil, 0, err
 	}

@@ -93,15 +93,32 @@ type SessionSummary struct {
 // SessionInfo is GET /api/v1/sessions/{id}, and one entry of
 // GET /api/v1/sessions. InFlight and Late are oldest first, never null.
 type SessionInfo struct {
+	// Node is the cluster node that holds the session (--node-id); absent
+	// on a single node.
+	Node string `json:"node,omitempty"`
 	SessionSummary
 	InFlight   []AttemptInfo `json:"inflight"`
 	Late       []AttemptInfo `json:"late"`
 	LateCounts LateCounts    `json:"lateCounts"`
 }
 
-// SessionList is GET /api/v1/sessions, oldest session first.
+// SessionList is GET /api/v1/sessions: on a single node its sessions,
+// oldest first. On a cluster node (unless ?scope=local) every node's
+// sessions gathered within a short timeout: per node oldest first, nodes
+// in name order, each session with its Node; Nodes, Missing and TimeoutMs
+// are then present too (they are absent on a single node).
 type SessionList struct {
 	Sessions []SessionInfo `json:"sessions"`
+	// Nodes are the nodes that answered, in name order.
+	Nodes []ClusterNode `json:"nodes,omitzero"`
+	// Missing are nodes that answered an earlier gather but not this one
+	// (down, partitioned or slow), in name order; [] when none.
+	Missing []string `json:"missing,omitzero"`
+	// MissingNodes is what this node last heard from each missing node,
+	// in the order of Missing (LastSeen tells when).
+	MissingNodes []ClusterNode `json:"missingNodes,omitzero"`
+	// TimeoutMs is how long the gather waited at most.
+	TimeoutMs int64 `json:"timeoutMs,omitzero"`
 }
 
 // Status is GET /api/v1/status. Fields are in the order the daemon has
@@ -146,6 +163,9 @@ type StreamSnapshot struct {
 	Correlation   CorrelationStats `json:"correlation"`
 	SessionsTotal int              `json:"sessionsTotal"`
 	Sessions      []StreamSession  `json:"sessions"`
+	// Node is this node's id in a cluster (absent on a single node): the
+	// dashboard then lists every node's sessions from /api/v1/sessions.
+	Node string `json:"node,omitempty"`
 	// RecentLate are the last late records that ended (answered after the
 	// CIF timeout, or expired), newest first, each with its own lateByMs
 	// and outcome.

@@ -1,32 +1,28 @@
 package protocol
 
-// ClusterSessions is GET /api/v1/cluster/sessions on a cluster node: the
-// sessions of every node that answered within the gather timeout.
-type ClusterSessions struct {
-	// Sessions are every answering node's, each with its node; per node
-	// oldest first, nodes in name order.
-	Sessions []ClusterSession `json:"sessions"`
-	// Nodes are the nodes that answered, in name order.
-	Nodes []ClusterNode `json:"nodes"`
-	// Missing are nodes seen in an earlier gather that did not answer this
-	// one (down, partitioned or slow), in name order; never null.
-	Missing []string `json:"missing"`
-	// TimeoutMs is how long the gather waited at most.
-	TimeoutMs int64 `json:"timeoutMs"`
-}
+import "time"
 
-// ClusterSession is one session of ClusterSessions.
-type ClusterSession struct {
-	Node string `json:"node"`
-	SessionInfo
-}
+// ClusterSessions is what GET /api/v1/cluster/sessions answered before
+// GET /api/v1/sessions listed every node's sessions itself; the path still
+// answers the same SessionList.
+//
+// Deprecated: use SessionList.
+type ClusterSessions = SessionList
 
-// ClusterNode is one node that answered a gather.
+// ClusterSession is one session of a cluster-wide SessionList.
+//
+// Deprecated: use SessionInfo (its Node names the session's node).
+type ClusterSession = SessionInfo
+
+// ClusterNode is one node of a cluster as a gather saw it.
 type ClusterNode struct {
 	Node     string `json:"node"`
 	Backend  string `json:"backend"`
 	Version  string `json:"version"`
 	Sessions int    `json:"sessions"`
+	// LastSeen is when the node last answered this node's gathers: the
+	// gather's own time for a node that answered it.
+	LastSeen time.Time `json:"lastSeen,omitzero"`
 }
 
 // ClusterStatus is the "cluster" member of /api/v1/status on a cluster
@@ -39,4 +35,7 @@ type ClusterStatus struct {
 	// stream are open in JetStream: its sessions can then be resumed on
 	// another node even after it died, and late answers outlive it.
 	Durable bool `json:"durable"`
+	// MissingNodes is what this node last heard from each missing node,
+	// in the order of Missing.
+	MissingNodes []ClusterNode `json:"missingNodes,omitzero"`
 }

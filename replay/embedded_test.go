@@ -3,7 +3,6 @@ package replay_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,22 +14,27 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
 
-// embedded is an in-process bridge on loopback for the replay tests:
-// bridge.New with the emulator (widget mode) or host peers (full mode), and
-// the retry engine with a ledger when asked. cifbridge replay --embedded
-// runs serve's own daemon instead (cmd/cifbridge/replay_embedded.go); the
-// tests here need its parts (Server, Emulator, Ledger, OnFrame) at hand.
+// embedded is an in-process bridge for the replay tests: bridge.New with
+// the emulator (widget mode) or host peers (full mode), and the retry engine
+// with a ledger when asked, served on in-memory pipes so that a test runs it
+// inside a testing/synctest bubble, where CIF timeouts and late answers
+// happen at exact fake times. cifbridge replay --embedded runs serve's own
+// daemon instead (cmd/cifbridge/replay_embedded.go); the tests here need
+// its parts (Server, Emulator, Ledger, OnFrame) at hand.
 type embedded struct {
-	URL      string // ws://127.0.0.1:PORT/v1/widget
-	Server   *bridge.Server
-	Emulator *emulator.Emulator // nil in full mode (the replayer is the host)
-	Ledger   *ledger.Ledger     // nil unless EmbeddedOptions.Ledger
-	hs       *http.Server
-	tmpDir   string // removed by Close
+	URL        string       // ws://127.0.0.1:8787/v1/widget (pipenet's fixed address)
+	HTTPClient *http.Client // dials the bridge (WebSockets and admin API)
+	Server     *bridge.Server
+	Emulator   *emulator.Emulator // nil in full mode (the replayer is the host)
+	Ledger     *ledger.Ledger     // nil unless EmbeddedOptions.Ledger
+	hs         *http.Server
+	ln         *pipenet.Listener
+	tmpDir     string // removed by Close
 }
 
 // embeddedOptions configure startEmbedded. A nil value means defaults.
@@ -49,7 +53,8 @@ type embeddedOptions struct {
 
 // startEmbedded starts a bridge with the capture header's profile and CIF
 // timeout: in widget mode on a zero-latency emulator, in full mode with host
-// peers as the backend. Close it when done.
+// peers as the backend. Call it inside the bubble that uses the bridge, and
+// Close it there.
 func startEmbedded(h protocol.CaptureHeader, mode string, opts *embeddedOptions) (*embedded, error) {
 	if opts == nil {
 		opts = &embeddedOptions{}
@@ -90,18 +95,16 @@ func startEmbedded(h protocol.CaptureHeader, mode string, opts *embeddedOptions)
 			eng.Register(srv)
 		}
 	}
-	var ln net.Listener
-	if err == nil {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
 	if err != nil {
 		e.closeLedger()
 		return nil, fmt.Errorf("embedded bridge: %w", err)
 	}
 	e.Server = srv
+	e.ln = pipenet.Listen()
+	e.HTTPClient = e.ln.Client()
 	e.hs = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go e.hs.Serve(ln)
-	e.URL = "ws://" + ln.Addr().String() + protocol.PathWidget
+	go e.hs.Serve(e.ln)
+	e.URL = "ws://" + e.ln.Addr().String() + protocol.PathWidget
 	return e, nil
 }
 
@@ -142,5 +145,7 @@ func (e *embedded) Close() {
 	defer cancel()
 	_ = e.Server.Shutdown(ctx)
 	_ = e.hs.Shutdown(ctx)
+	e.ln.Close()
+	e.HTTPClient.CloseIdleConnections()
 	e.closeLedger()
 }

@@ -6,16 +6,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/capture"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 	"github.com/cifbridge/cifbridge/replay"
 )
@@ -103,24 +102,30 @@ func header(profile string, timeout time.Duration) protocol.CaptureHeader {
 	return protocol.CaptureHeader{Profile: profile, TimeoutMs: timeout.Milliseconds()}
 }
 
-// ws is a raw WebSocket peer (widget or host) for driving a bridge.
+// ws is a raw WebSocket peer (widget or host) for driving a bridge: raw,
+// not client.Conn, because the goldens capture frames as a widget writes
+// them (a batch, an invalid member) and a host answering late by hand.
 type ws struct {
 	t    *testing.T
-	c    *websocket.Conn
-	mu   sync.Mutex
+	c    *client.RawConn
 	n    int
 	in   chan map[string]json.RawMessage
 	done chan struct{}
 }
 
-func dialWS(t *testing.T, url string) *ws {
+// dialWS connects to e's endpoint path (protocol.PathWidget or PathHost).
+func dialWS(t *testing.T, e *embedded, path string) *ws {
 	t.Helper()
-	c := wstest.Dial(t, url, nil)
+	url := strings.Replace(e.URL, protocol.PathWidget, path, 1)
+	c, err := client.DialRaw(t.Context(), url, &client.Options{HTTPClient: e.HTTPClient})
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := &ws{t: t, c: c, in: make(chan map[string]json.RawMessage, 64), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for {
-			_, b, err := c.Read(context.Background())
+			b, err := c.Read(context.Background())
 			if err != nil {
 				return
 			}
@@ -137,11 +142,7 @@ func dialWS(t *testing.T, url string) *ws {
 func (w *ws) send(v any) {
 	w.t.Helper()
 	b, _ := json.Marshal(v)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.c.Write(context.Background(), websocket.MessageText, b); err != nil {
-		w.t.Fatal(err)
-	}
+	w.sendRaw(string(b))
 }
 
 // rawKey holds a received message's bytes in the maps ws.in delivers.
@@ -150,9 +151,7 @@ const rawKey = "\x00raw"
 // sendRaw sends text as it is (a batch, invalid JSON).
 func (w *ws) sendRaw(text string) {
 	w.t.Helper()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.c.Write(context.Background(), websocket.MessageText, []byte(text)); err != nil {
+	if err := w.c.Write(context.Background(), []byte(text)); err != nil { // RawConn writes are safe concurrently
 		w.t.Fatal(err)
 	}
 }
@@ -163,12 +162,15 @@ func (w *ws) recvRaw() []byte {
 	return w.recv()[rawKey]
 }
 
+// recv returns the next message. The tests run in a synctest bubble, where
+// the wait costs nothing: it fails after a minute of the bubble's time, far
+// beyond any CIF timeout the scenarios use.
 func (w *ws) recv() map[string]json.RawMessage {
 	w.t.Helper()
 	select {
 	case m := <-w.in:
 		return m
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		w.t.Fatal("nothing received")
 		return nil
 	}
@@ -264,7 +266,7 @@ func ledgerEntries(t *testing.T, e *embedded) []protocol.LedgerEntry {
 func replayRecorded(t *testing.T, c *replay.Capture, opts replay.Options, withLedger bool) (*replay.SessionReport, *embedded, *replay.Capture) {
 	t.Helper()
 	e, rec := startRecorded(t, c.Header, opts.Mode, t.TempDir(), withLedger)
-	opts.URL = e.URL
+	opts.URL, opts.HTTPClient = e.URL, e.HTTPClient
 	opts.Rules.LatencyTolerance = 100 * time.Millisecond
 	rep, err := replay.Run(context.Background(), c, &opts)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,10 @@ type Options struct {
 	Grace time.Duration
 	// Progress, when set, is told how many widget frames have been sent.
 	Progress func(sent, total int)
+	// HTTPClient dials the WebSockets and makes the admin calls; nil means
+	// the client package's defaults. Tests set it to run a replay on
+	// in-memory pipes inside a testing/synctest bubble.
+	HTTPClient *http.Client
 }
 
 // Message kinds.
@@ -155,6 +160,7 @@ func Run(ctx context.Context, c *Capture, opts *Options) (*SessionReport, error)
 	if err != nil {
 		return nil, fmt.Errorf("--url: %w", err)
 	}
+	admin.HTTPClient = o.HTTPClient
 	if c.Header.Source == protocol.CaptureSourcePostMessage {
 		o.Rules.LooseStrings = true
 	}
@@ -333,7 +339,7 @@ func (r *runner) planBackend(f *Frame) {
 }
 
 func (r *runner) dialOptions() *client.Options {
-	return &client.Options{Token: r.opts.Token, ReadLimit: 64 << 20}
+	return &client.Options{Token: r.opts.Token, ReadLimit: 64 << 20, HTTPClient: r.opts.HTTPClient}
 }
 
 func (r *runner) dialWidget(ctx context.Context) error {

@@ -2,10 +2,10 @@ package replay_test
 
 import (
 	"encoding/json"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -39,74 +39,73 @@ func pump(t *testing.T, w *ws, id string, n int) map[string]json.RawMessage {
 // actions and replays with the same answers and events, the workspace's
 // events coming from the bridge, not raised twice.
 func TestReplayAgentActions(t *testing.T) {
-	e, rec := startRecorded(t, header(protocol.ProfileCIF2, 100*time.Second), replay.ModeWidget, t.TempDir(), false)
-	base := "http" + strings.TrimSuffix(strings.TrimPrefix(e.URL, "ws"), protocol.PathWidget)
-	w := dialWS(t, e.URL)
-	sess := str(t, w.call("bridge.hello", map[string]any{"profile": "cif2"})["result"], "session")
-	ws := base + "/api/v1/sessions/" + sess + "/workspace"
-	post := func(path, body string) {
-		t.Helper()
-		resp, err := http.Post(ws+path, "application/json", strings.NewReader(body))
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("POST %s: %v %v", path, err, resp)
+	synctest.Test(t, func(t *testing.T) {
+		e, rec := startRecorded(t, header(protocol.ProfileCIF2, 100*time.Second), replay.ModeWidget, t.TempDir(), false)
+		base := "http" + strings.TrimSuffix(strings.TrimPrefix(e.URL, "ws"), protocol.PathWidget)
+		w := dialWS(t, e, protocol.PathWidget)
+		sess := str(t, w.call("bridge.hello", map[string]any{"profile": "cif2"})["result"], "session")
+		ws := base + "/api/v1/sessions/" + sess + "/workspace"
+		post := func(path, body string) {
+			t.Helper()
+			resp, err := e.HTTPClient.Post(ws+path, "application/json", strings.NewReader(body))
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("POST %s: %v %v", path, err, resp)
+			}
+			resp.Body.Close()
 		}
-		resp.Body.Close()
-	}
-	w.send(map[string]any{"jsonrpc": "2.0", "id": 10, "method": "cif.notifyEvent",
-		"params": map[string]any{"input": map[string]any{"templateName": "incoming_call", "templateParameters": map[string]any{"customer": "Ada"}}}})
-	var note string
-	for range 200 {
-		resp, err := http.Get(ws)
+		w.send(map[string]any{"jsonrpc": "2.0", "id": 10, "method": "cif.notifyEvent",
+			"params": map[string]any{"input": map[string]any{"templateName": "incoming_call", "templateParameters": map[string]any{"customer": "Ada"}}}})
+		synctest.Wait() // the bridge has shown the notification
+		resp, err := e.HTTPClient.Get(ws)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var snap struct{ Notifications []struct{ ID, State string } }
 		json.NewDecoder(resp.Body).Decode(&snap)
 		resp.Body.Close()
-		if len(snap.Notifications) == 1 {
-			note = snap.Notifications[0].ID
-			break
+		if len(snap.Notifications) != 1 {
+			t.Fatalf("workspace notifications = %+v, want the one notifyEvent shows", snap.Notifications)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(30 * time.Millisecond) // the agent thinks
-	post("/notifications/"+note, `{"action":"accept"}`)
-	if got := string(pump(t, w, "10", 0)["result"]); got != `{"value":{"actionName":"Accept","responseReason":"Accept"}}` {
-		t.Fatalf("notifyEvent = %s", got)
-	}
-	w.send(map[string]any{"jsonrpc": "2.0", "id": 11, "method": "cif.createSession", "params": map[string]any{"input": map[string]any{"templateName": "call_session"}}})
-	sid := ""
-	json.Unmarshal(pump(t, w, "11", 2)["result"], &sid) // and onSessionCreated, onSessionSwitched
-	post("/sessions/"+sid+"/close", "")
-	pump(t, w, "", 2) // onBeforeSessionClosed, onSessionClosed
-	time.Sleep(50 * time.Millisecond)
+		note := snap.Notifications[0].ID
+		time.Sleep(30 * time.Millisecond) // the agent thinks (the bubble's time: captured as think time)
+		post("/notifications/"+note, `{"action":"accept"}`)
+		if got := string(pump(t, w, "10", 0)["result"]); got != `{"value":{"actionName":"Accept","responseReason":"Accept"}}` {
+			t.Fatalf("notifyEvent = %s", got)
+		}
+		w.send(map[string]any{"jsonrpc": "2.0", "id": 11, "method": "cif.createSession", "params": map[string]any{"input": map[string]any{"templateName": "call_session"}}})
+		sid := ""
+		json.Unmarshal(pump(t, w, "11", 2)["result"], &sid) // and onSessionCreated, onSessionSwitched
+		post("/sessions/"+sid+"/close", "")
+		pump(t, w, "", 2) // onBeforeSessionClosed, onSessionClosed
+		synctest.Wait()   // every frame is captured
 
-	caps, err := replay.Load(rec.close(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	agents := 0
-	for _, f := range caps[0].Frames {
-		if f.Peer == protocol.CapturePeerAgent {
-			agents++
+		caps, err := replay.Load(rec.close(t))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if agents != 2 {
-		t.Fatalf("captured %d agent frames, want 2 (accept, close)", agents)
-	}
-	// Widget mode: the bridge's workspace answers and the agent's actions
-	// are repeated; full mode: the replayed host answers as captured.
-	for _, mode := range []string{replay.ModeWidget, replay.ModeFull} {
-		_, _, again := replayRecorded(t, caps[0], replay.Options{Mode: mode, Speed: 1, Grace: 10 * time.Second}, false)
-		if cmp := replay.Compare(caps[0], again, replay.Rules{LatencyTolerance: 100 * time.Millisecond}); !cmp.OK() {
-			t.Fatalf("%s: the replay's capture differs from the live one:\n%s", mode, text(cmp))
+		agents := 0
+		for _, f := range caps[0].Frames {
+			if f.Peer == protocol.CapturePeerAgent {
+				agents++
+			}
 		}
-		// In full mode the replay raises the captured events itself, each on
-		// its own request, so only widget mode keeps the workspace's order.
-		if want, got := outOrderFree(widgetOrder(caps[0])), outOrderFree(widgetOrder(again)); mode == replay.ModeWidget && !slices.Equal(want, got) {
-			t.Fatalf("%s: the replay's widget frames come in another order:\nlive:   %v\nreplay: %v", mode, want, got)
+		if agents != 2 {
+			t.Fatalf("captured %d agent frames, want 2 (accept, close)", agents)
 		}
-	}
+		// Widget mode: the bridge's workspace answers and the agent's actions
+		// are repeated; full mode: the replayed host answers as captured.
+		for _, mode := range []string{replay.ModeWidget, replay.ModeFull} {
+			_, _, again := replayRecorded(t, caps[0], replay.Options{Mode: mode, Speed: 1, Grace: 10 * time.Second}, false)
+			if cmp := replay.Compare(caps[0], again, replay.Rules{LatencyTolerance: 100 * time.Millisecond}); !cmp.OK() {
+				t.Fatalf("%s: the replay's capture differs from the live one:\n%s", mode, text(cmp))
+			}
+			// In full mode the replay raises the captured events itself, each on
+			// its own request, so only widget mode keeps the workspace's order.
+			if want, got := outOrderFree(widgetOrder(caps[0])), outOrderFree(widgetOrder(again)); mode == replay.ModeWidget && !slices.Equal(want, got) {
+				t.Fatalf("%s: the replay's widget frames come in another order:\nlive:   %v\nreplay: %v", mode, want, got)
+			}
+		}
+	})
 }
 
 // outOrderFree splits a widget order into the order of everything but the

@@ -36,10 +36,10 @@ type nodeSessions struct {
 	Sessions protocol.SessionList `json:"sessions"`
 }
 
-// Directory lists the sessions of every node (GET /api/v1/cluster/sessions)
-// by gathering them with a short timeout. It remembers the nodes that
-// answered before, so that it returns as soon as all of them answered and
-// names those that did not.
+// Directory lists the sessions of every node (GET /api/v1/sessions in
+// cluster mode) and the nodes (/api/v1/status) by gathering them with a
+// short timeout. It remembers the nodes that answered before, so that it
+// returns as soon as all of them answered and names those that did not.
 type Directory struct {
 	Router  Router
 	Node    string
@@ -51,17 +51,23 @@ type Directory struct {
 	Log     zerolog.Logger
 
 	mu    sync.Mutex
-	known map[string]time.Time // node → last answer
+	known map[string]protocol.ClusterNode // node → its last answer, LastSeen set
 }
 
 // NodesService is gathered from every node for the list of nodes.
 const NodesService = "nodes"
 
+// summary is this node as the list of nodes shows it.
+func (d *Directory) summary(sessions int) protocol.ClusterNode {
+	return protocol.ClusterNode{Node: d.Node, Backend: d.Backend, Version: d.Version, Sessions: sessions}
+}
+
 // Serve answers other nodes' gathers with this node's sessions, and with
 // this node's summary for the list of nodes.
 func (d *Directory) Serve() (stop func(), err error) {
 	stopSessions, err := d.Router.ServeAll(SessionsService, func(ctx context.Context, _ []byte) []byte {
-		b, err := json.Marshal(nodeSessions{Node: d.Node, Backend: d.Backend, Version: d.Version, Sessions: d.Local()})
+		local := d.Local()
+		b, err := json.Marshal(nodeSessions{Node: d.Node, Backend: d.Backend, Version: d.Version, Sessions: local})
 		if err != nil {
 			d.Log.Error().Err(err).Msg("cluster: encode this node's sessions")
 			return nil
@@ -72,7 +78,7 @@ func (d *Directory) Serve() (stop func(), err error) {
 		return nil, err
 	}
 	stopNodes, err := d.Router.ServeAll(NodesService, func(ctx context.Context, _ []byte) []byte {
-		b, _ := json.Marshal(protocol.ClusterNode{Node: d.Node, Backend: d.Backend, Version: d.Version, Sessions: len(d.Local().Sessions)})
+		b, _ := json.Marshal(d.summary(len(d.Local().Sessions)))
 		return b
 	})
 	if err != nil {
@@ -88,110 +94,117 @@ func (d *Directory) want(now time.Time) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.known == nil {
-		d.known = map[string]time.Time{}
+		d.known = map[string]protocol.ClusterNode{}
 	}
-	for n, seen := range d.known {
-		if now.Sub(seen) > forgetNodeAfter {
+	for n, last := range d.known {
+		if now.Sub(last.LastSeen) > forgetNodeAfter {
 			delete(d.known, n)
 		}
 	}
 	return len(d.known)
 }
 
-// seen records the nodes that answered at now and returns, sorted, the
-// known ones that did not.
-func (d *Directory) seen(now time.Time, answered map[string]bool) []string {
+// seen records the nodes that answered at now (their LastSeen set to now)
+// and returns, sorted by name, the known ones that did not, as last heard.
+func (d *Directory) seen(now time.Time, answered []protocol.ClusterNode) (missing []string, lost []protocol.ClusterNode) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	missing := []string{}
-	for n := range d.known {
-		if !answered[n] {
-			missing = append(missing, n)
+	in := map[string]bool{}
+	for i := range answered {
+		answered[i].LastSeen = now
+		in[answered[i].Node] = true
+	}
+	missing, lost = []string{}, []protocol.ClusterNode{}
+	for n, last := range d.known {
+		if !in[n] {
+			lost = append(lost, last)
 		}
 	}
-	for n := range answered {
-		d.known[n] = now
+	slices.SortFunc(lost, nodeOrder)
+	for _, n := range lost {
+		missing = append(missing, n.Node)
 	}
-	slices.Sort(missing)
-	return missing
+	for _, n := range answered {
+		d.known[n.Node] = n
+	}
+	return missing, lost
 }
 
-// Status gathers the list of nodes for /api/v1/status.
-func (d *Directory) Status(ctx context.Context) *protocol.ClusterStatus {
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = DefaultGatherTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	now := time.Now()
-	answers, err := d.Router.Gather(ctx, NodesService, nil, d.want(now))
-	if err != nil {
-		d.Log.Warn().Err(err).Msg("cluster: gather nodes")
-	}
-	out := &protocol.ClusterStatus{Nodes: []protocol.ClusterNode{}}
-	answered := map[string]bool{}
-	for _, a := range answers {
-		var n protocol.ClusterNode
-		if json.Unmarshal(a, &n) != nil || n.Node == "" || answered[n.Node] {
-			continue
-		}
-		answered[n.Node] = true
-		out.Nodes = append(out.Nodes, n)
-	}
-	slices.SortFunc(out.Nodes, func(a, b protocol.ClusterNode) int { return strings.Compare(a.Node, b.Node) })
-	out.Missing = d.seen(now, answered)
-	return out
-}
+func nodeOrder(a, b protocol.ClusterNode) int { return strings.Compare(a.Node, b.Node) }
 
-// Sessions gathers every node's sessions within timeout (0: d.Timeout).
-func (d *Directory) Sessions(ctx context.Context, timeout time.Duration) protocol.ClusterSessions {
+// gatherTimeout is timeout, else d.Timeout, else DefaultGatherTimeout.
+func (d *Directory) gatherTimeout(timeout time.Duration) time.Duration {
 	if timeout <= 0 {
 		timeout = d.Timeout
 	}
 	if timeout <= 0 {
 		timeout = DefaultGatherTimeout
 	}
+	return timeout
+}
+
+// gather asks every node for service within timeout, hands each answer to
+// decode and returns when it started.
+func (d *Directory) gather(ctx context.Context, service string, timeout time.Duration, decode func([]byte)) time.Time {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	now := time.Now()
-	want := d.want(now)
-	out := protocol.ClusterSessions{Sessions: []protocol.ClusterSession{}, Nodes: []protocol.ClusterNode{}, Missing: []string{},
-		TimeoutMs: timeout.Milliseconds()}
-	answers, err := d.Router.Gather(ctx, SessionsService, nil, want)
+	answers, err := d.Router.Gather(ctx, service, nil, d.want(now))
 	if err != nil {
-		d.Log.Warn().Err(err).Msg("cluster: gather sessions")
+		d.Log.Warn().Err(err).Str("service", service).Msg("cluster: gather")
 	}
-	byNode := map[string]nodeSessions{}
 	for _, a := range answers {
-		var ns nodeSessions
-		if json.Unmarshal(a, &ns) != nil || ns.Node == "" {
-			continue
-		}
-		byNode[ns.Node] = ns
+		decode(a)
 	}
+	return now
+}
+
+// Status gathers the list of nodes for /api/v1/status.
+func (d *Directory) Status(ctx context.Context) *protocol.ClusterStatus {
+	out := &protocol.ClusterStatus{Nodes: []protocol.ClusterNode{}}
 	answered := map[string]bool{}
-	for n := range byNode {
-		answered[n] = true
-	}
-	out.Missing = d.seen(now, answered)
-	names := make([]string, 0, len(byNode))
-	for n := range byNode {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		ns := byNode[n]
+	now := d.gather(ctx, NodesService, d.gatherTimeout(0), func(a []byte) {
+		var n protocol.ClusterNode
+		if json.Unmarshal(a, &n) != nil || n.Node == "" || answered[n.Node] {
+			return
+		}
+		answered[n.Node] = true
+		out.Nodes = append(out.Nodes, n)
+	})
+	slices.SortFunc(out.Nodes, nodeOrder)
+	out.Missing, out.MissingNodes = d.seen(now, out.Nodes)
+	return out
+}
+
+// Sessions gathers every node's sessions within timeout (0: d.Timeout):
+// each session names its node; nodes that did not answer are missing.
+func (d *Directory) Sessions(ctx context.Context, timeout time.Duration) protocol.SessionList {
+	timeout = d.gatherTimeout(timeout)
+	byNode := map[string]nodeSessions{}
+	now := d.gather(ctx, SessionsService, timeout, func(a []byte) {
+		var ns nodeSessions
+		if json.Unmarshal(a, &ns) == nil && ns.Node != "" {
+			byNode[ns.Node] = ns
+		}
+	})
+	out := protocol.SessionList{Sessions: []protocol.SessionInfo{}, Nodes: []protocol.ClusterNode{}, TimeoutMs: timeout.Milliseconds()}
+	for n, ns := range byNode {
 		out.Nodes = append(out.Nodes, protocol.ClusterNode{Node: n, Backend: ns.Backend, Version: ns.Version, Sessions: len(ns.Sessions.Sessions)})
-		for _, s := range ns.Sessions.Sessions {
-			out.Sessions = append(out.Sessions, protocol.ClusterSession{Node: n, SessionInfo: s})
+	}
+	slices.SortFunc(out.Nodes, nodeOrder)
+	out.Missing, out.MissingNodes = d.seen(now, out.Nodes)
+	for _, n := range out.Nodes {
+		for _, s := range byNode[n.Node].Sessions.Sessions {
+			s.Node = n.Node
+			out.Sessions = append(out.Sessions, s)
 		}
 	}
 	return out
 }
 
-// Handler serves GET /api/v1/cluster/sessions[?timeoutMs=N] (N from 1 to
-// 10000; default Timeout).
+// Handler serves the cluster-wide GET /api/v1/sessions[?timeoutMs=N] (N
+// from 1 to 10000; default Timeout), and its older path
+// /api/v1/cluster/sessions.
 func (d *Directory) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var timeout time.Duration

@@ -61,9 +61,10 @@ func TestDirectoryGathersEveryNode(t *testing.T) {
 				t.Fatalf("session %d is %s/%s, want %s", i, s.Node, s.ID, want[i])
 			}
 		}
-		if len(got.Missing) != 0 {
-			t.Fatalf("missing %v", got.Missing)
+		if len(got.Missing) != 0 || got.Nodes[0].LastSeen.IsZero() || !got.Nodes[0].LastSeen.Equal(got.Nodes[1].LastSeen) {
+			t.Fatalf("missing %v, nodes %+v", got.Missing, got.Nodes)
 		}
+		seenC := got.Nodes[1]
 
 		st := a.Status(context.Background())
 		if len(st.Nodes) != 2 || st.Nodes[0].Node != "A" || st.Nodes[1].Node != "C" || st.Nodes[1].Sessions != 1 || len(st.Missing) != 0 {
@@ -79,6 +80,11 @@ func TestDirectoryGathersEveryNode(t *testing.T) {
 		}
 		if len(got.Nodes) != 1 || len(got.Missing) != 1 || got.Missing[0] != "C" || len(got.Sessions) != 2 {
 			t.Fatalf("after C stopped: nodes %+v, missing %v, %d sessions", got.Nodes, got.Missing, len(got.Sessions))
+		}
+		// What A last heard from C: its backend, sessions and when.
+		if len(got.MissingNodes) != 1 || got.MissingNodes[0].Node != "C" || got.MissingNodes[0].Backend != "emulator" ||
+			got.MissingNodes[0].Sessions != 1 || got.MissingNodes[0].LastSeen.Before(seenC.LastSeen) || !got.MissingNodes[0].LastSeen.Before(got.Nodes[0].LastSeen) {
+			t.Fatalf("after C stopped: missingNodes %+v (C seen at %v)", got.MissingNodes, seenC.LastSeen)
 		}
 		if st := a.Status(context.Background()); len(st.Nodes) != 1 || len(st.Missing) != 1 || st.Missing[0] != "C" {
 			t.Fatalf("status after C stopped: %+v", st)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
@@ -403,38 +404,39 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestTimeoutAndUnreachable(t *testing.T) {
-	f := newFixture(t, func(c *dataverse.Config) { c.HTTPTimeout = 200 * time.Millisecond })
-	f.org.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method != http.MethodPost {
-			return false
+	// An org that never answers a create: the backend gives up at exactly
+	// its HTTPTimeout (the default 8 s, in a synctest bubble's time).
+	synctest.Test(t, func(t *testing.T) {
+		f := newPipeFixture(t, nil)
+		f.org.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Method != http.MethodPost {
+				return false
+			}
+			_, _ = io.Copy(io.Discard, r.Body) // the server notices a gone client only once the body is read
+			<-r.Context().Done()
+			return true
+		})
+		start := time.Now()
+		_, err := f.call("s1", protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "slow"}})
+		// The backend's own HTTP timeout is a backend failure with an unknown
+		// outcome (-32001, 504, timeoutMs), not the CIF timeout -32000 (issue
+		// 13 item 11): no late answer will follow it.
+		pe := wantCode(t, err, protocol.CodeBackend)
+		if got := time.Since(start); got != dataverse.DefaultHTTPTimeout {
+			t.Errorf("the create failed after %v, want exactly %v", got, dataverse.DefaultHTTPTimeout)
 		}
-		_, _ = io.Copy(io.Discard, r.Body) // the server notices a gone client only once the body is read
-		select {
-		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
+		var d protocol.BackendErrorData
+		if json.Unmarshal(pe.Data, &d); d.TimeoutMs != dataverse.DefaultHTTPTimeout.Milliseconds() || d.HTTPStatus != protocol.UpstreamTimeoutStatus || !strings.Contains(pe.Message, "--dataverse-timeout") {
+			t.Fatalf("error %s data %s", pe.Message, pe.Data)
 		}
-		return true
+		if !retry.Retryable(err) {
+			t.Fatal("the retry engine would not retry an upstream timeout")
+		}
 	})
-	start := time.Now()
-	_, err := f.call("s1", protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "slow"}})
-	// The backend's own HTTP timeout is a backend failure with an unknown
-	// outcome (-32001, 504, timeoutMs), not the CIF timeout -32000 (issue
-	// 13 item 11): no late answer will follow it.
-	pe := wantCode(t, err, protocol.CodeBackend)
-	if time.Since(start) > 3*time.Second {
-		t.Fatalf("the timeout took %v", time.Since(start))
-	}
-	var d protocol.BackendErrorData
-	if json.Unmarshal(pe.Data, &d); d.TimeoutMs != 200 || d.HTTPStatus != protocol.UpstreamTimeoutStatus || !strings.Contains(pe.Message, "--dataverse-timeout") {
-		t.Fatalf("error %s data %s", pe.Message, pe.Data)
-	}
-	if !retry.Retryable(err) {
-		t.Fatal("the retry engine would not retry an upstream timeout")
-	}
 
 	dead := newFixture(t, nil)
 	dead.org.Close()
-	_, err = dead.call("s1", protocol.MethodSearch, map[string]any{"entityName": "contact"})
+	_, err := dead.call("s1", protocol.MethodSearch, map[string]any{"entityName": "contact"})
 	if pe := protocol.AsError(err); pe.Code != protocol.CodeNoBackend && pe.Code != protocol.CodeBackend {
 		t.Fatalf("unreachable org: %v", err)
 	}

@@ -39,15 +39,23 @@ const testSchema = `{
 // tokenServer is an OAuth2 token endpoint issuing "tok-1", "tok-2", … for
 // the test client's credentials.
 type tokenServer struct {
-	*httptest.Server
-	requests atomic.Int64
-	expires  int // expires_in seconds
+	*httptest.Server // nil in a pipe fixture
+	handler          http.Handler
+	requests         atomic.Int64
+	expires          int // expires_in seconds
 }
 
 func newTokenServer(t *testing.T) *tokenServer {
 	t.Helper()
+	ts := newTokenHandler()
+	ts.Server = httptest.NewServer(ts.handler)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func newTokenHandler() *tokenServer {
 	ts := &tokenServer{expires: 3600}
-	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
@@ -62,8 +70,7 @@ func newTokenServer(t *testing.T) *tokenServer {
 		n := ts.requests.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":%d,"scope":%q}`, n, ts.expires, r.PostForm.Get("scope"))
-	}))
-	t.Cleanup(ts.Close)
+	})
 	return ts
 }
 
@@ -71,8 +78,9 @@ func newTokenServer(t *testing.T) *tokenServer {
 // tokens (rejecting the ones in revoked with 401), records requests and can
 // answer with a canned response instead.
 type org struct {
-	*httptest.Server
-	emu *emulator.Emulator
+	*httptest.Server // nil in a pipe fixture
+	handler          http.Handler
+	emu              *emulator.Emulator
 
 	mu        sync.Mutex
 	revoked   map[string]bool
@@ -87,13 +95,21 @@ type recorded struct {
 
 func newOrg(t *testing.T) *org {
 	t.Helper()
+	o := newOrgHandler(t)
+	o.Server = httptest.NewServer(o.handler)
+	t.Cleanup(o.Close)
+	return o
+}
+
+func newOrgHandler(t *testing.T) *org {
+	t.Helper()
 	emu, err := emulator.New(emulator.Config{Schema: []byte(testSchema), MaxRecords: -1}) // keep all: some tests create more than the default bound
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := &org{emu: emu, revoked: map[string]bool{}}
 	face := emu.WebAPIHandler()
-	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	o.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		o.mu.Lock()
 		o.requests = append(o.requests, recorded{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone()})
@@ -109,8 +125,7 @@ func newOrg(t *testing.T) *org {
 			return
 		}
 		face.ServeHTTP(w, r)
-	}))
-	t.Cleanup(o.Close)
+	})
 	return o
 }
 
@@ -176,13 +191,35 @@ type fixture struct {
 	log *testutil.Buffer
 }
 
+// newFixture runs the org and the token endpoint on loopback.
 func newFixture(t *testing.T, edit func(*dataverse.Config)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, org: newOrg(t), ts: newTokenServer(t), log: &testutil.Buffer{}}
-	cfg := dataverse.Config{
-		URL: f.org.URL, ClientID: clientID, ClientSecret: clientSecret, TokenURL: f.ts.URL,
-		Logger: zerolog.New(f.log).Level(zerolog.DebugLevel),
-	}
+	f := &fixture{t: t, org: newOrg(t), ts: newTokenServer(t)}
+	return f.start(dataverse.Config{URL: f.org.URL, TokenURL: f.ts.URL}, edit)
+}
+
+// newPipeFixture runs the org and the token endpoint (at /token) on one
+// in-memory listener: call it inside a synctest bubble, where the backend's
+// HTTP timeouts pass instantly and exactly. Its org has no URL of its own.
+func newPipeFixture(t *testing.T, edit func(*dataverse.Config)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, org: newOrgHandler(t), ts: newTokenHandler()}
+	mux := http.NewServeMux()
+	mux.Handle("/token", f.ts.handler)
+	mux.Handle("/", f.org.handler)
+	ln, hc := testutil.ServePipe(t, mux)
+	base := "http://" + ln.Addr().String()
+	return f.start(dataverse.Config{URL: base, TokenURL: base + "/token", HTTPClient: hc}, edit)
+}
+
+// start builds the backend on cfg (the org and token URLs set) edited by
+// edit.
+func (f *fixture) start(cfg dataverse.Config, edit func(*dataverse.Config)) *fixture {
+	t := f.t
+	t.Helper()
+	f.log = &testutil.Buffer{}
+	cfg.ClientID, cfg.ClientSecret = clientID, clientSecret
+	cfg.Logger = zerolog.New(f.log).Level(zerolog.DebugLevel)
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -3,20 +3,20 @@ package enreach_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/enreach"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/testutil"
-	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -46,8 +46,8 @@ func TestThroughBridge(t *testing.T) {
 	srv.HandleMethod(protocol.MethodEnreachSetANumber, func(ctx context.Context, call bridge.WidgetCall) (json.RawMessage, error) {
 		return c.SetANumber(ctx, call.Session.EnreachToken(), call.Params)
 	})
-	base := wstest.Serve(t, srv)
-	ws := dialWidget(t, base+protocol.PathWidget)
+	base := testutil.ServeBridge(t, srv)
+	ws := dialWidget(t, base+protocol.PathWidget, "")
 	r := ws.call(t, protocol.MethodEnreachExecuteQuery, map[string]any{"query": "/users/me"})
 	if r.Error != nil || !strings.Contains(string(r.Result), `"Id":"8a1b-user"`) {
 		t.Fatalf("executeQuery: %s %+v", r.Result, r.Error)
@@ -64,12 +64,9 @@ func TestThroughBridge(t *testing.T) {
 		t.Fatalf("/fail: %+v", r.Error)
 	}
 
-	r = ws.call(t, protocol.MethodHello, map[string]any{"enreachToken": session})
-	if r.Error != nil {
-		t.Fatal(r.Error)
-	}
-	var hello protocol.HelloResult
-	_ = json.Unmarshal(r.Result, &hello)
+	// A session whose bridge.hello carried the agent's Enreach token.
+	ws = dialWidget(t, base+protocol.PathWidget, session)
+	hello := ws.c.Hello()
 	r = ws.call(t, protocol.MethodEnreachSetANumber, map[string]any{"aNumber": "+358401234567"})
 	if r.Error != nil || string(r.Result) != "null" {
 		t.Fatalf("setANumber: %s %+v", r.Result, r.Error)
@@ -100,32 +97,38 @@ func TestThroughBridge(t *testing.T) {
 	}
 }
 
-type widget struct {
-	ws  *websocket.Conn
-	seq int
-}
+// widget is a session on the Go client; enreachToken (may be "") goes in
+// its bridge.hello.
+type widget struct{ c *client.Conn }
 
-func dialWidget(t *testing.T, url string) *widget {
+func dialWidget(t *testing.T, url, enreachToken string) *widget {
 	t.Helper()
-	ws := wstest.Dial(t, url, nil)
-	return &widget{ws: ws}
-}
-
-// call sends a request and returns its reply, skipping notifications.
-func (w *widget) call(t *testing.T, method string, params any) wstest.Answer {
-	t.Helper()
-	w.seq++
-	p, _ := json.Marshal(params)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a, err := wstest.Call(ctx, w.ws, json.RawMessage(strings.TrimSpace(string(mustMarshal(w.seq)))), method, p)
+	c, err := client.Dial(ctx, url, &client.Options{EnreachToken: enreachToken})
 	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &widget{c: c}
+}
+
+// answer is a call's result or the bridge's error.
+type answer struct {
+	Result json.RawMessage
+	Error  *protocol.Error
+}
+
+// call makes one call and returns its answer; anything but an answer (the
+// socket dropped, no answer within 10 s) fails the test.
+func (w *widget) call(t *testing.T, method string, params any) answer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var a answer
+	err := w.c.Call(ctx, method, params, &a.Result)
+	if err != nil && !errors.As(err, &a.Error) {
 		t.Fatalf("%s: %v", method, err)
 	}
 	return a
-}
-
-func mustMarshal(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge"
@@ -18,8 +17,9 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
+	cifclient "github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/pipenet"
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -30,7 +30,6 @@ import (
 type rig struct {
 	t      *testing.T
 	srv    *bridge.Server
-	hs     *http.Server
 	ln     *pipenet.Listener
 	http   *http.Client // reaches the rig at http://127.0.0.1:8787 (a Host the bridge accepts)
 	emu    *emulator.Emulator
@@ -84,17 +83,12 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	}
 	eng.Register(srv)
 	srv.Registry().MustRegister(ledger.Collectors(l)...)
-	ln := pipenet.Listen()
-	r := &rig{t: t, srv: srv, hs: &http.Server{Handler: srv.Handler()}, ln: ln, http: ln.Client(), emu: emu, ledger: l, engine: eng}
-	served := make(chan struct{})
-	go func() { defer close(served); r.hs.Serve(ln) }()
-	t.Cleanup(func() {
+	r := &rig{t: t, srv: srv, emu: emu, ledger: l, engine: eng}
+	r.ln, r.http = testutil.ServePipe(t, srv.Handler())
+	t.Cleanup(func() { // before ServePipe's cleanup closes the server
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-		r.hs.Close()
-		<-served
-		r.http.CloseIdleConnections()
 		l.Close()
 	})
 	return r
@@ -133,10 +127,12 @@ func (r *rig) entry(id string) protocol.LedgerEntry {
 	return e
 }
 
-// client is a widget connection that buffers notifications.
+// client is a raw widget connection that buffers notifications: raw (a
+// client.RawConn, not client.Conn) because tests send malformed params
+// (callRaw) and read every notification as it came.
 type client struct {
 	t  *testing.T
-	ws *websocket.Conn
+	ws *cifclient.RawConn
 
 	mu      sync.Mutex
 	seq     int
@@ -145,28 +141,21 @@ type client struct {
 	noteCh  chan struct{}
 }
 
-type reply struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *protocol.Error `json:"error"`
-}
+type reply = testutil.Answer
 
 func (r *rig) dial() *client {
 	r.t.Helper()
-	return newClient(r.t, wstest.Dial(r.t, "ws://127.0.0.1:8787"+protocol.PathWidget, &websocket.DialOptions{HTTPClient: r.http}))
+	return newClient(r.t, testutil.DialRaw(r.t, "ws://127.0.0.1:8787"+protocol.PathWidget, &cifclient.Options{HTTPClient: r.http, ReadLimit: 8 << 20}))
 }
 
-func newClient(t *testing.T, ws *websocket.Conn) *client {
-	ws.SetReadLimit(8 << 20)
+func newClient(t *testing.T, ws *cifclient.RawConn) *client {
 	c := &client{t: t, ws: ws, waiting: map[string]chan reply{}, noteCh: make(chan struct{}, 1)}
 	done := make(chan struct{})
 	t.Cleanup(func() { ws.CloseNow(); <-done })
 	go func() {
 		defer close(done)
 		for {
-			_, b, err := ws.Read(context.Background())
+			b, err := ws.Read(context.Background())
 			if err != nil {
 				return
 			}
@@ -211,7 +200,7 @@ func (c *client) callRaw(method string, params json.RawMessage) reply {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, id, method, params)); err != nil {
+	if err := c.ws.Write(ctx, protocol.AppendRequest(nil, id, method, params)); err != nil {
 		c.t.Fatal(err)
 	}
 	select {

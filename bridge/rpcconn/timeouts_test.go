@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,6 +16,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/internal/pipenet"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 )
 
 // rawHandshake upgrades conn by hand, so a test can then send frames no
@@ -123,48 +124,21 @@ func TestOversizedFrameHeaderRefusedAtOnce(t *testing.T) {
 // pipeServer serves rpcconn over in-memory pipes inside a synctest bubble,
 // where the 30 s timeouts pass at once and exactly.
 type pipeServer struct {
-	ln   *pipeListener
-	hs   *http.Server
+	ln   *pipenet.Listener
 	errs chan error
 }
 
 func startPipeServer(t *testing.T, opts rpcconn.Options) *pipeServer {
-	ps := &pipeServer{ln: &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}, errs: make(chan error, 4)}
+	ps := &pipeServer{errs: make(chan error, 4)}
 	h := &testHandler{blocked: make(chan struct{}, 4)}
-	ps.hs = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ps.ln, _ = testutil.ServePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(rpcconn.GuardFrames(w, 1<<20), r, nil)
 		if err != nil {
 			return
 		}
 		ps.errs <- rpcconn.New(context.Background(), ws, h, opts).Run()
-	})}
-	go ps.hs.Serve(ps.ln)
-	t.Cleanup(func() { ps.hs.Close(); ps.ln.Close() })
+	}))
 	return ps
-}
-
-type pipeListener struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
-
-func (l *pipeListener) dial(context.Context, string, string) (net.Conn, error) {
-	a, b := net.Pipe()
-	l.ch <- b
-	return a, nil
 }
 
 // TestStalledMessageClosed: a peer that sends half a frame and stops is
@@ -172,7 +146,7 @@ func (l *pipeListener) dial(context.Context, string, string) (net.Conn, error) {
 func TestStalledMessageClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ps := startPipeServer(t, rpcconn.Options{ReadTimeout: 30 * time.Second, PingInterval: -1})
-		conn, _ := ps.ln.dial(t.Context(), "", "")
+		conn, _ := ps.ln.Dial(t.Context(), "", "")
 		defer conn.Close()
 		br := rawHandshake(t, conn)
 		go func() {
@@ -207,14 +181,14 @@ func TestIdlePeerClosed(t *testing.T) {
 		ps := startPipeServer(t, opts)
 		// The live peer: a coder/websocket client reading all along.
 		live, _, err := websocket.Dial(t.Context(), "ws://127.0.0.1/", &websocket.DialOptions{
-			HTTPClient: &http.Client{Transport: &http.Transport{DialContext: ps.ln.dial}},
+			HTTPClient: ps.ln.Client(),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		liveCtx := live.CloseRead(context.Background())
 		// The dead peer: upgraded, then never reads a byte again.
-		dead, _ := ps.ln.dial(t.Context(), "", "")
+		dead, _ := ps.ln.Dial(t.Context(), "", "")
 		defer dead.Close()
 		rawHandshake(t, dead)
 		start := time.Now()

@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
+	"github.com/coder/websocket"
 )
 
 // syncBuffer collects a process's stderr and finds the listen address in it.
@@ -62,7 +61,10 @@ func (s *syncBuffer) addr(t *testing.T) string {
 	}
 }
 
-// widget is a raw WebSocket widget for driving a daemon.
+// widget is a raw WebSocket widget for driving a daemon: raw, not
+// client.Conn, because its tests choose the ids, say bridge.hello by hand
+// (a profile, a resume with a wrong token), read whole answers and use the
+// socket itself (ws) to answer events and to see it close.
 type widget struct {
 	t  *testing.T
 	ws *websocket.Conn
@@ -70,20 +72,36 @@ type widget struct {
 
 func dialWidget(t *testing.T, addr string) *widget {
 	t.Helper()
-	ws := wstest.Dial(t, "ws://"+addr+protocol.PathWidget, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+protocol.PathWidget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
 	return &widget{t: t, ws: ws}
 }
 
+// call sends a request with id and returns the whole answer to it, passing
+// over notifications and events.
 func (w *widget) call(id int, method, params string) json.RawMessage {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	idj, _ := json.Marshal(id)
-	a, err := wstest.Call(ctx, w.ws, idj, method, json.RawMessage(params))
-	if err != nil {
+	if err := w.ws.Write(ctx, websocket.MessageText, protocol.AppendRequest(nil, idj, method, json.RawMessage(params))); err != nil {
 		w.t.Fatalf("%s: %v", method, err)
 	}
-	return a.Raw
+	for {
+		_, b, err := w.ws.Read(ctx)
+		if err != nil {
+			w.t.Fatalf("%s: %v", method, err)
+		}
+		var a testutil.Answer
+		if json.Unmarshal(b, &a) == nil && a.Method == "" && string(a.ID) == string(idj) {
+			return b
+		}
+	}
 }
 
 func captureFiles(t *testing.T, dir string) []string {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -15,9 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -195,13 +194,18 @@ func chaosCreates(url, prefix string, n int, rng *rand.Rand, seen func(chaosResu
 func chaosCall(url, method, params string) (json.RawMessage, *protocol.Error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
+	c, err := client.Dial(ctx, url, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer ws.CloseNow()
-	a, err := wstest.Call(ctx, ws, json.RawMessage("1"), method, json.RawMessage(params))
-	return a.Result, a.Error, err
+	defer c.Close()
+	var res json.RawMessage
+	err = c.Call(ctx, method, json.RawMessage(params), &res)
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return nil, pe, nil
+	}
+	return res, nil, err
 }
 
 // settle waits until none of the results' entries is suspected any more

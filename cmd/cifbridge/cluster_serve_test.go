@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge/cluster"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -267,6 +268,18 @@ func TestServeSingleNodeHasNoNode(t *testing.T) {
 	if _, metrics := getBody(t, httpBase(url)+"/metrics"); strings.Contains(metrics, `node="`) {
 		t.Fatal("single-node metrics carry a node label")
 	}
+	// /api/v1/sessions keeps its single-node shape: sessions only, no node.
+	dialWidget(t, strings.TrimPrefix(httpBase(url), "http://")).call(1, "bridge.hello", `{}`)
+	for _, scope := range []string{"", "?scope=local", "?scope=cluster"} {
+		_, body := getBody(t, httpBase(url)+"/api/v1/sessions"+scope)
+		var raw map[string][]map[string]any
+		if err := json.Unmarshal([]byte(body), &raw); err != nil || len(raw) != 1 || len(raw["sessions"]) != 1 || raw["sessions"][0]["node"] != nil {
+			t.Fatalf("single-node /api/v1/sessions%s: %s", scope, body)
+		}
+	}
+	if code, body := getBody(t, httpBase(url)+"/api/v1/sessions?scope=all"); code != http.StatusBadRequest || !strings.Contains(body, `scope \"all\"`) {
+		t.Fatalf("a bad scope on a single node: %d %s", code, body)
+	}
 }
 
 // --nats-url: two nodes join an existing NATS server (JetStream on); the
@@ -364,7 +377,7 @@ func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
 	if !strings.Contains(string(out), `"id":"from-b"`) {
 		t.Fatalf("widget on A: %s", out)
 	}
-	_, sessions := getBody(t, httpBase(aURL)+"/api/v1/sessions")
+	_, sessions := getBody(t, httpBase(aURL)+"/api/v1/sessions?scope=local")
 	var list protocol.SessionList
 	if err := json.Unmarshal([]byte(sessions), &list); err != nil || len(list.Sessions) != 1 || !strings.Contains(string(out), `"session":"`+list.Sessions[0].ID+`"`) {
 		t.Fatalf("the host peer did not get A's session id: %s; A's sessions %s", out, sessions)
@@ -405,7 +418,7 @@ func TestServeClusterSessionMoves(t *testing.T) {
 	if err := json.Unmarshal(wb.call(1, "bridge.hello", `{"session":"`+id+`","resumeToken":"wrong"}`), &refused); err != nil || refused.Error == nil || refused.Error.Code != protocol.CodeUnauthorized {
 		t.Fatalf("resume on B with a wrong token: %+v", refused.Error)
 	}
-	if _, body := getBody(t, httpBase(aURL)+"/api/v1/sessions"); !strings.Contains(body, id) {
+	if _, body := getBody(t, httpBase(aURL)+"/api/v1/sessions?scope=local"); !strings.Contains(body, id) {
 		t.Fatalf("a refused resume moved the session off A: %s", body)
 	}
 
@@ -426,13 +439,106 @@ func TestServeClusterSessionMoves(t *testing.T) {
 			break
 		}
 	}
-	if _, body := getBody(t, httpBase(aURL)+"/api/v1/sessions"); strings.Contains(body, id) {
+	if _, body := getBody(t, httpBase(aURL)+"/api/v1/sessions?scope=local"); strings.Contains(body, id) {
 		t.Fatalf("A still holds the moved session: %s", body)
 	}
-	if _, body := getBody(t, httpBase(bURL)+"/api/v1/sessions"); !strings.Contains(body, id) {
+	if _, body := getBody(t, httpBase(bURL)+"/api/v1/sessions?scope=local"); !strings.Contains(body, id) {
 		t.Fatalf("B does not hold the moved session: %s", body)
 	}
 	if out := wb.call(3, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Moved"}}`); !strings.Contains(string(out), `"result"`) {
 		t.Fatalf("create on B after the move: %s", out)
+	}
+}
+
+// GET /api/v1/sessions on any node of a cluster lists every node's
+// sessions, each with its node (the Go client reads them too); scope=local
+// keeps to the node; /api/v1/cluster/sessions answers the same; a node
+// that stops is named missing with when it was last seen.
+func TestServeClusterSessionsFromAnyNode(t *testing.T) {
+	routeA, routeB := freeAddr(t), freeAddr(t)
+	aURL, _, _ := startServe(t, "--node-id", "a", "--cluster-listen", routeA, "--cluster-peers", routeB)
+	bURL, _, stopB := startServe(t, "--node-id", "b", "--backend", "cluster", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	a, b := httpBase(aURL), httpBase(bURL)
+	waitReady(t, b)
+	dialWidget(t, strings.TrimPrefix(a, "http://")).call(1, "bridge.hello", `{}`)
+	wb := dialWidget(t, strings.TrimPrefix(b, "http://"))
+	wb.call(1, "bridge.hello", `{}`)
+	wb2 := dialWidget(t, strings.TrimPrefix(b, "http://"))
+	wb2.call(1, "bridge.hello", `{}`)
+
+	admin, err := client.NewAdmin(aURL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var list protocol.SessionList
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if list, err = admin.SessionList(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Sessions) == 3 {
+			break
+		}
+	}
+	perNode := map[string]int{}
+	for _, s := range list.Sessions {
+		perNode[s.Node]++
+	}
+	if perNode["a"] != 1 || perNode["b"] != 2 || len(list.Nodes) != 2 || list.Nodes[0].Node != "a" || list.Nodes[1].Node != "b" ||
+		list.Nodes[1].Sessions != 2 || list.Nodes[1].Backend != "cluster" || list.Nodes[0].LastSeen.IsZero() || list.Missing == nil || len(list.Missing) != 0 || list.TimeoutMs != 500 {
+		t.Fatalf("A's /api/v1/sessions: %+v", list)
+	}
+	// The old path answers the same list; the raw JSON keeps the single
+	// node's shape and adds to it.
+	code, body := getBody(t, a+"/api/v1/cluster/sessions")
+	body = strings.Join(strings.Fields(body), "")
+	for _, want := range []string{`"sessions":[`, `"node":"b"`, `"nodes":[`, `"missing":[]`, `"timeoutMs":500`} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Fatalf("/api/v1/cluster/sessions lacks %s: %d %s", want, code, body)
+		}
+	}
+	local, err := admin.LocalSessions(ctx)
+	if err != nil || len(local) != 1 || local[0].Node != "a" {
+		t.Fatalf("A's sessions, scope=local: %+v %v", local, err)
+	}
+	if code, body := getBody(t, a+"/api/v1/sessions?scope=everything"); code != http.StatusBadRequest || !strings.Contains(body, "scope=local") {
+		t.Fatalf("a bad scope: %d %s", code, body)
+	}
+	if code, body := getBody(t, a+"/api/v1/sessions?timeoutMs=0"); code != http.StatusBadRequest || !strings.Contains(body, "timeoutMs") {
+		t.Fatalf("a bad timeoutMs: %d %s", code, body)
+	}
+
+	// Every series of a cluster node's /metrics carries its node.
+	_, metrics := getBody(t, b+"/metrics")
+	samples := 0
+	for line := range strings.SplitSeq(metrics, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		samples++
+		if strings.Count(line, `node="b"`) != 1 || strings.Count(line, `node="`) != 1 {
+			t.Errorf("a series of B without its one node label: %s", line)
+		}
+	}
+	if samples < 50 {
+		t.Fatalf("only %d samples in B's metrics", samples)
+	}
+
+	lastSeenB := list.Nodes[1].LastSeen
+	if err := stopB(); err != nil {
+		t.Fatal(err)
+	}
+	list, err = admin.SessionList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Sessions) != 1 || list.Sessions[0].Node != "a" || len(list.Missing) != 1 || list.Missing[0] != "b" ||
+		len(list.MissingNodes) != 1 || list.MissingNodes[0].Backend != "cluster" || list.MissingNodes[0].LastSeen.Before(lastSeenB) {
+		t.Fatalf("A's sessions once B stopped: %+v", list)
+	}
+	st, err := admin.Status(ctx)
+	if err != nil || st.Cluster == nil || len(st.Cluster.Missing) != 1 || st.Cluster.Missing[0] != "b" || len(st.Cluster.MissingNodes) != 1 {
+		t.Fatalf("A's status once B stopped: %+v %v", st.Cluster, err)
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -168,7 +166,7 @@ func TestServeDataversePageSize(t *testing.T) {
 			if !slices.Equal(seen, tt.wantPrefer) {
 				t.Fatalf("the org saw page requests with Prefer %q, want %q", seen, tt.wantPrefer)
 			}
-			w.ws.Close(websocket.StatusNormalClosure, "")
+			w.c.Close()
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,42 +11,79 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// wsWidget is a raw widget connection a test makes calls on, numbered 1, 2, …
+// wsWidget is a widget on the typed Go client (client.Conn, which said
+// bridge.hello when it connected) that a test makes calls on.
 type wsWidget struct {
-	t  *testing.T
-	ws *websocket.Conn
-	n  int
+	t     *testing.T
+	c     *client.Conn
+	notes chan string // the methods of the notifications received, in order
 }
 
 // dialWS connects a widget to url (ws://…/v1/widget) for the rest of the
 // test.
 func dialWS(t *testing.T, url string) *wsWidget {
 	t.Helper()
-	return &wsWidget{t: t, ws: wstest.Dial(t, url, nil)}
-}
-
-// call makes one call (params marshalled) and returns its result or error,
-// failing the test when no answer comes within 20 s.
-func (w *wsWidget) call(method string, params any) (json.RawMessage, *protocol.Error) {
-	w.t.Helper()
-	w.n++
-	p, err := json.Marshal(params)
-	if err != nil {
-		w.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	a, err := wstest.Call(ctx, w.ws, json.RawMessage(fmt.Sprint(w.n)), method, p)
-	if err != nil {
-		w.t.Fatalf("%s: %v", method, err)
+	w := &wsWidget{t: t, notes: make(chan string, 64)}
+	note := func(method string) {
+		select {
+		case w.notes <- method:
+		default: // a test that does not read them
+		}
 	}
-	return a.Result, a.Error
+	c, err := client.Dial(ctx, url, &client.Options{
+		OnLate:   func(protocol.LateParams) { note(protocol.NotifyLate) },
+		OnLedger: func(protocol.LedgerParams) { note(protocol.NotifyLedger) },
+		OnNotify: func(method string, _ json.RawMessage) { note(method) },
+	})
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	w.c = c
+	return w
+}
+
+// call makes one call (params marshalled) and returns its result or the
+// bridge's error, failing the test on anything else (the socket dropped,
+// no answer within 20 s).
+func (w *wsWidget) call(method string, params any) (json.RawMessage, *protocol.Error) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var res json.RawMessage
+	err := w.c.Call(ctx, method, params, &res)
+	var pe *protocol.Error
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &pe):
+		return nil, pe
+	}
+	w.t.Fatalf("%s: %v", method, err)
+	return nil, nil
+}
+
+// waitNote waits for a notification (protocol.NotifyLate, …), passing over
+// others, and fails the test when none comes within 20 s.
+func (w *wsWidget) waitNote(method string) {
+	w.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case m := <-w.notes:
+			if m == method {
+				return
+			}
+		case <-timeout:
+			w.t.Fatalf("no %s within 20 s", method)
+		}
+	}
 }
 
 // refuseServe runs serve on loopback with a fresh --data-dir and args, and

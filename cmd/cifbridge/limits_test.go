@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 func TestLimitFlagsRefuseBadValues(t *testing.T) {
@@ -35,7 +34,7 @@ func TestLimitFlagsRefuseBadValues(t *testing.T) {
 func TestServeAppliesLimits(t *testing.T) {
 	t.Setenv("CIFBRIDGE_MAX_CALL_RATE", "0.5")
 	url, _, _ := startServe(t, "--max-conns-per-ip", "1", "--call-burst", "1")
-	ws := wstest.Dial(t, url, nil)
+	ws := testutil.DialRaw(t, url, nil) // raw: no bridge.hello, so the burst of 1 is the first getmode's
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, url, nil)
@@ -44,8 +43,8 @@ func TestServeAppliesLimits(t *testing.T) {
 	}
 	var answers []string
 	for i := range 2 {
-		ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":`+string(rune('1'+i))+`,"method":"cif.getmode"}`))
-		_, b, err := ws.Read(ctx)
+		ws.Write(ctx, []byte(`{"jsonrpc":"2.0","id":`+string(rune('1'+i))+`,"method":"cif.getmode"}`))
+		b, err := ws.Read(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cifbridge/cifbridge/loadtest"
@@ -22,7 +23,7 @@ const defaultLoadRate = 50
 
 // loadFlags are the flags of cifbridge load.
 type loadFlags struct {
-	url         string
+	urls        urlsFlag
 	allowRemote bool
 	token       string
 	sessions    int
@@ -44,7 +45,8 @@ type loadFlags struct {
 }
 
 func (f *loadFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "url", "ws://127.0.0.1:8787/v1/widget", "widget WebSocket `URL` of the bridge; its admin API (faults, stats) is reached on the same host")
+	f.urls = urlsFlag{urls: []string{"ws://127.0.0.1:8787/v1/widget"}}
+	fs.Var(&f.urls, "url", "widget WebSocket `URL` of the bridge; its admin API (faults, stats) is reached on the same host.\nSeveral bridges (the nodes of a cluster): separate URLs with commas and/or repeat --url;\nsessions are spread over them round-robin, and faults and the ground truth go to the one that serves the emulator;\nCIFBRIDGE_LOAD_URL takes the comma-separated form")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a --url host that is not loopback")
 	fs.StringVar(&f.token, "token", "", "bearer `token` for the WebSocket and admin calls (prefer the environment variable)")
 	fs.IntVar(&f.sessions, "sessions", 1, "concurrent widget sessions, each its own WebSocket")
@@ -106,7 +108,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func (f *loadFlags) config(progress io.Writer) (loadtest.Config, error) {
 	cfg := loadtest.Config{
-		URL: f.url, AllowRemote: f.allowRemote, Token: f.token,
+		URLs: f.urls.urls, AllowRemote: f.allowRemote, Token: f.token,
 		Sessions: f.sessions, Rate: f.rate, Closed: f.closed, InFlight: f.inflight, MaxInFlight: f.maxInflight,
 		Duration: f.duration, Warmup: f.warmup, MaxDuration: f.maxDuration, Drain: f.drain, LateWait: f.lateWait,
 		Seed: f.seed, SeedRecords: f.seedRecords, Progress: progress, ProgressTTY: isTerminal(progress),
@@ -130,6 +132,26 @@ func (f *loadFlags) config(progress io.Writer) (loadtest.Config, error) {
 		cfg.Faults = b
 	}
 	return cfg, nil
+}
+
+// urlsFlag is load's --url: comma-separated and/or repeated. The first
+// --url given replaces the default; the environment's value is a
+// comma-separated list.
+type urlsFlag struct {
+	urls []string
+	set  bool
+}
+
+func (u *urlsFlag) String() string { return strings.Join(u.urls, ",") }
+
+func (u *urlsFlag) Set(v string) error {
+	if !u.set {
+		u.urls, u.set = nil, true
+	}
+	for part := range strings.SplitSeq(v, ",") {
+		u.urls = append(u.urls, strings.TrimSpace(part)) // an empty one is refused with the list's other checks
+	}
+	return nil
 }
 
 func writeFileWith(path string, write func(io.Writer) error) error {

@@ -20,7 +20,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/loadtest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -40,7 +40,7 @@ func loadBridge(t *testing.T, timeout time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return wstest.Serve(t, srv) + protocol.PathWidget
+	return testutil.ServeBridge(t, srv) + protocol.PathWidget
 }
 
 // runLoadJSON runs cifbridge load with args and returns the JSON report.

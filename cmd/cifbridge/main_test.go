@@ -3,11 +3,15 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/cifbridge/cifbridge/internal/testutil"
 )
 
-// TestMain removes the binary the subprocess tests share (buildRetryBinary).
+// TestMain fails the package if any goroutine of the in-process daemons
+// outlives the tests, and removes the binary the subprocess tests share
+// (buildRetryBinary).
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testutil.RunWithoutLeaks(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

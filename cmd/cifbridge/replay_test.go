@@ -14,7 +14,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -103,7 +103,7 @@ func TestReplayCommandLedgerNeedsBridgeLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := runReplayCmd("--url", wstest.Serve(t, srv)+protocol.PathWidget, "--mode", "full", "--speed", "0", goldenPath("incident.jsonl"))
+	out, err := runReplayCmd("--url", testutil.ServeBridge(t, srv)+protocol.PathWidget, "--mode", "full", "--speed", "0", goldenPath("incident.jsonl"))
 	if !errors.Is(err, errDiverged) {
 		t.Fatalf("err = %v, want a divergence\n%s", err, out)
 	}

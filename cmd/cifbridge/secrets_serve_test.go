@@ -9,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/redact"
-	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // The daemon's own secrets never reach a capture, in any encoding, even in
@@ -47,17 +45,13 @@ func TestServeCaptureScrubsConfiguredSecrets(t *testing.T) {
 func TestServeLogsScrubConfiguredSecrets(t *testing.T) {
 	const tok = `h"o>st-SECRET-2`
 	url, logs, stop := startServe(t, "--host-token", tok)
-	ws := wstest.Dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client, _ := json.Marshal(tok + " " + base64.StdEncoding.EncodeToString([]byte(tok)))
-	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"bridge.hello","params":{"client":`+string(client)+`}}`)); err != nil {
+	c, err := client.Dial(ctx, url, &client.Options{Client: tok + " " + base64.StdEncoding.EncodeToString([]byte(tok))})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ws.Read(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ws.Close(websocket.StatusNormalClosure, "")
+	c.Close()
 	stop()
 	if !strings.Contains(logs.String(), `"message":"hello"`) {
 		t.Fatalf("no hello line:\n%s", logs)

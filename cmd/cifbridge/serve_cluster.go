@@ -115,7 +115,7 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	env.Config.OnHello = p.hello
 	p.late = &cluster.LateAnswers{Node: id, Log: env.Log.With().Str("component", "cluster").Logger()}
 	// The nodes in /api/v1/status and every node's sessions in
-	// /api/v1/cluster/sessions; start gives it this node's sessions.
+	// /api/v1/sessions; start gives it this node's sessions.
 	p.dir = &cluster.Directory{Router: p.router, Node: id, Backend: env.Flags.backend, Version: version,
 		Log: env.Log.With().Str("component", "cluster").Logger()}
 	env.Config.ClusterStatus = func(ctx context.Context) *protocol.ClusterStatus {
@@ -123,6 +123,7 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 		st.Durable = p.registry.Load() != nil
 		return st
 	}
+	env.Config.ClusterSessions = p.dir.Handler()
 	switch env.Flags.backend {
 	case "cluster":
 		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics, Late: p.late}
@@ -356,7 +357,9 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 		if err := registerAll(env.Server.Registry(), p.metrics.Collectors()); err != nil {
 			return err
 		}
-		// GET /api/v1/cluster/sessions: every node's sessions.
+		// GET /api/v1/sessions lists every node's sessions (Config.
+		// ClusterSessions); /api/v1/cluster/sessions, its first path, stays
+		// an alias for the scripts that use it.
 		p.dir.Local = env.Server.SessionList
 		stop, err := p.dir.Serve()
 		if err != nil {

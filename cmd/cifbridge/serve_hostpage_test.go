@@ -23,9 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/client"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and localhost
@@ -111,15 +110,16 @@ func TestServeTLSHostPage(t *testing.T) {
 		t.Fatalf("host page: %d\n%s", res.StatusCode, body)
 	}
 
-	ws := wstest.Dial(t, url, &websocket.DialOptions{HTTPClient: hc, Subprotocols: []string{"cifbridge.v1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode"}`)); err != nil {
-		t.Fatal(err)
+	w, err := client.Dial(ctx, url, &client.Options{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("dial over wss: %v", err)
 	}
-	_, msg, err := ws.Read(ctx)
-	if err != nil || !strings.Contains(string(msg), `"result":1`) {
-		t.Fatalf("getmode over wss: %s %v", msg, err)
+	defer w.Close()
+	var mode int
+	if err := w.Call(ctx, protocol.MethodGetMode, nil, &mode); err != nil || mode != 1 {
+		t.Fatalf("getmode over wss: %d %v", mode, err)
 	}
 
 	// The Docker healthcheck follows the same variables.

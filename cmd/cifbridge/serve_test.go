@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,45 +11,31 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/cifbridge/cifbridge/internal/testutil"
-	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // logBuffer is a buffer safe for the logger and the test to share.
 type logBuffer = testutil.Buffer
 
 // startServe runs `cifbridge serve` in-process and returns the widget URL
-// from its startup log line.
+// from its startup log line, read as the logger writes it (no polling).
 func startServe(t *testing.T, args ...string) (url string, logs *logBuffer, stop func() error) {
 	t.Helper()
 	logs = &logBuffer{}
+	w := &urlWatch{logs: logs, url: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, args...), io.Discard, logs)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, args...), io.Discard, w)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && url == "" {
-		sc := bufio.NewScanner(strings.NewReader(logs.String()))
-		for sc.Scan() {
-			var line struct {
-				Widget string `json:"widget"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Widget != "" {
-				url = line.Widget
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v\n%s", err, logs)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	if url == "" {
+	select {
+	case url = <-w.url:
+	case err := <-done:
 		cancel()
-		t.Fatalf("no widget URL logged:\n%s", logs)
+		t.Fatalf("serve exited early: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("no widget URL logged within 10 s:\n%s", logs)
 	}
 	var once sync.Once
 	var stopErr error
@@ -69,18 +54,38 @@ func startServe(t *testing.T, args ...string) (url string, logs *logBuffer, stop
 	return url, logs, stop
 }
 
+// urlWatch keeps serve's log in logs and hands on the first widget URL
+// it logs. zerolog writes one JSON line per Write.
+type urlWatch struct {
+	logs *logBuffer
+	once sync.Once
+	url  chan string
+}
+
+func (w *urlWatch) Write(p []byte) (int, error) {
+	var line struct {
+		Widget string `json:"widget"`
+	}
+	if json.Unmarshal(p, &line) == nil && line.Widget != "" {
+		w.once.Do(func() { w.url <- line.Widget })
+	}
+	return w.logs.Write(p)
+}
+
 // TestServeNewUser does what the README tells a newcomer: run the daemon on
 // its defaults, connect a plain WebSocket, create and retrieve a contact.
+// The frames are typed by hand as the README shows them (no bridge.hello),
+// so the connection is raw, not client.Conn.
 func TestServeNewUser(t *testing.T) {
 	url, logs, stop := startServe(t)
-	ws := wstest.Dial(t, url, nil)
+	ws := testutil.DialRaw(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rpc := func(msg string) map[string]any {
-		if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		if err := ws.Write(ctx, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
-		_, b, err := ws.Read(ctx)
+		b, err := ws.Read(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +102,7 @@ func TestServeNewUser(t *testing.T) {
 	if got["fullname"] != "Ada Lovelace" {
 		t.Fatalf("retrieved %v", got)
 	}
-	ws.Close(websocket.StatusNormalClosure, "")
+	ws.Close("")
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v", err)
 	}

@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -22,15 +20,20 @@ func TestShutdownRecordsDeliveredCreate(t *testing.T) {
 	bin, data := crashRig(t)
 	d := startRetryDaemon(t, bin, "--data-dir", data, "--drain-timeout", "200ms", "--emulator-faults", slowFirstCreate(t, 30000))
 
-	ws := wstest.Dial(t, d.widget, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req := protocol.AppendRequest(nil, json.RawMessage("1"), protocol.MethodXrmCreateRecord, json.RawMessage(`{"entityLogicalName":"contact","data":{"lastname":"Term"}}`))
-	if err := ws.Write(ctx, websocket.MessageText, req); err != nil {
+	w, err := client.Dial(ctx, d.widget, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the create is in the emulator's hands.
-	for {
+	defer w.Close()
+	answered := make(chan error, 1)
+	go func() {
+		answered <- w.Call(ctx, protocol.MethodXrmCreateRecord, map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Term"}}, nil)
+	}()
+	// Wait until the create is in the emulator's hands. The daemon is
+	// another process: its admin API is polled, with the 20 s bound of ctx.
+	for ctx.Err() == nil {
 		var list struct {
 			Sessions []struct{ InFlight []json.RawMessage }
 		}
@@ -41,25 +44,16 @@ func TestShutdownRecordsDeliveredCreate(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	var reply struct {
-		ID    json.RawMessage
-		Error *protocol.Error
-	}
-	for string(reply.ID) != "1" {
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatalf("no answer before the close: %v", err)
-		}
-		json.Unmarshal(b, &reply)
-	}
+	err = <-answered
 	<-d.done
-	if reply.Error == nil || reply.Error.Code != protocol.CodeRetriesExhausted {
-		t.Fatalf("answer %+v, want -32005 naming the ledger entry", reply.Error)
+	pe := protocol.AsError(err)
+	if err == nil || pe.Code != protocol.CodeRetriesExhausted {
+		t.Fatalf("answer %v, want -32005 naming the ledger entry", err)
 	}
 	var ed protocol.ExhaustedData
-	if err := json.Unmarshal(reply.Error.Data, &ed); err != nil || ed.LedgerID == "" || len(ed.Attempts) != 1 ||
+	if err := json.Unmarshal(pe.Data, &ed); err != nil || ed.LedgerID == "" || len(ed.Attempts) != 1 ||
 		ed.LastError == nil || ed.LastError.Code != protocol.CodeShuttingDown {
-		t.Fatalf("data %s: %v", reply.Error.Data, err)
+		t.Fatalf("data %s: %v", pe.Data, err)
 	}
 	if del, ok := protocol.Delivered(ed.LastError); !ok || !del {
 		t.Fatalf("last error %+v does not say delivered", ed.LastError)

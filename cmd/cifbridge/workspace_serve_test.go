@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/cifbridge/cifbridge/internal/wstest"
+	"github.com/cifbridge/cifbridge/client"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // TestServeWorkspaceTemplates: a templates file adds a notification
@@ -20,26 +19,20 @@ import (
 func TestServeWorkspaceTemplates(t *testing.T) {
 	file := tempFile(t, "templates.json", `{"maxSessions":2,"notificationTemplates":[{"name":"vip_call","title":"VIP {customer}","autoAccept":true}]}`)
 	url, _, _ := startServe(t, "--workspace-templates", file, "--notimeout-limit", "1m")
-	ws := wstest.Dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rpc := func(msg string) string {
-		ws.Write(ctx, websocket.MessageText, []byte(msg))
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+	w, err := client.Dial(ctx, url, &client.Options{Profile: protocol.ProfileCIF2})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var hello struct {
-		Result struct{ Session string } `json:"result"`
-	}
-	json.Unmarshal([]byte(rpc(`{"jsonrpc":"2.0","id":1,"method":"bridge.hello","params":{"profile":"cif2"}}`)), &hello)
-	if got := rpc(`{"jsonrpc":"2.0","id":2,"method":"cif.notifyEvent","params":{"input":{"templateName":"vip_call","templateParameters":{"customer":"Ada"}}}}`); !strings.Contains(got, `"result":{"value":{"actionName":"Accept","responseReason":"AutoAccept"}}`) {
-		t.Fatalf("notifyEvent = %s", got)
+	defer w.Close()
+	var got json.RawMessage
+	if err := w.Call(ctx, protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "vip_call", "templateParameters": map[string]any{"customer": "Ada"}}}, &got); err != nil ||
+		string(got) != `{"value":{"actionName":"Accept","responseReason":"AutoAccept"}}` {
+		t.Fatalf("notifyEvent = %s %v", got, err)
 	}
 	base := strings.Replace(strings.TrimSuffix(url, "/v1/widget"), "ws://", "http://", 1)
-	res, err := http.Get(base + "/api/v1/sessions/" + hello.Result.Session + "/workspace")
+	res, err := http.Get(base + "/api/v1/sessions/" + w.Session() + "/workspace")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
-// Package testutil holds the small helpers the tests share: a log
-// sink that is safe for concurrent writers and a check that no secret
-// reached a log line, an error or a capture, a check of an error's JSON-RPC
-// code, and an in-memory listener for running a bridge inside a
-// testing/synctest bubble.
+// Package testutil holds the small helpers the tests share: a log sink
+// that is safe for concurrent writers; checks that no secret reached a log
+// line, an error or a capture and of an error's JSON-RPC code; a bridge on
+// loopback for one test and a server on in-memory pipes for a
+// testing/synctest bubble (internal/pipenet); raw WebSocket calls for the
+// tests that must see frames exactly (the others use the Go client,
+// client.Dial); and a TestMain that fails on leaked goroutines.
 //
-// Entry points: Buffer, NoSecrets, SortedKeys, WantCode, PipeListener.
+// Entry points: Buffer, NoSecrets, SortedKeys, WantCode, ServeBridge,
+// ServePipe, DialRaw, RawCall, RunWithoutLeaks.
 package testutil
 
 import (

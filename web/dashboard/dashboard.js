@@ -2,8 +2,9 @@
 // sessions, in-flight calls with their CIF countdown, late records) come from
 // the Server-Sent Events of GET /api/v1/stream, one snapshot per second; the
 // countdowns are interpolated locally every 100 ms from the server's
-// leftMs. The ledger, the emulator and the event form live in their own
-// modules.
+// leftMs. On a cluster node the session list adds the other nodes'
+// sessions and a nodes panel shows every node (cluster.js). The ledger, the
+// emulator and the event form live in their own modules.
 
 import { api, streamURL, ApiError, hasToken, withToken } from "./api.js";
 import { h, setText, syncRows, fmtInt, fmtMs, fmtCountdown, fmtClock, shortId } from "./dom.js";
@@ -11,6 +12,7 @@ import { initLedger } from "./ledger.js";
 import { initEmulator } from "./emulator.js";
 import { initEvents } from "./events.js";
 import { initWorkspace } from "./workspace.js";
+import { initCluster } from "./cluster.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 100;
@@ -25,6 +27,10 @@ const eventsPanel = initEvents({ onSelect: selectSession });
 const workspacePanel = initWorkspace({ selected: () => eventsPanel.selected() });
 initLedger({ onOpenCount: (n) => setKpi("k-ledger", n, n > 0 ? "bad" : "") });
 initEmulator();
+const clusterView = initCluster({
+  onChange: () => live.snap && renderSessionList(live.snap),
+  now: () => (live.snap ? new Date(new Date(live.snap.now).getTime() + (performance.now() - live.at)) : new Date()),
+});
 
 // --- connection state ------------------------------------------------------
 
@@ -104,10 +110,13 @@ function onSnapshot(snap) {
   live.at = performance.now();
   setLive("live", "live");
   setText($("updated"), fmtClock(snap.now));
-  setText($("meta"), `${snap.version} · backend ${snap.backend} · profile ${snap.profile}` + (snap.backend === "host" ? ` · ${snap.hosts} host(s)` : ""));
+  setText(
+    $("meta"),
+    (snap.node ? `node ${snap.node} · ` : "") + `${snap.version} · backend ${snap.backend} · profile ${snap.profile}` + (snap.backend === "host" ? ` · ${snap.hosts} host(s)` : ""),
+  );
+  if (snap.node && !clusterView.node()) enableCluster(snap.node);
   $("draining").hidden = !snap.draining;
   const c = snap.correlation || {};
-  setKpi("k-sessions", snap.sessionsTotal, "");
   setKpi("k-inflight", c.inflight, c.inflight > 0 ? "info" : "");
   setKpi("k-late", c.late, c.late > 0 ? "warn" : "");
   setKpi("k-timeouts", c.timeouts, c.timeouts > 0 ? "warn" : "");
@@ -126,10 +135,34 @@ function onSnapshot(snap) {
   renderInflight(inflight.slice(0, MAX_ROWS));
   renderLate(late.slice(0, MAX_ROWS));
   feedEnded(snap.recentLate || []);
-  renderSessions(sessions, snap.sessionsTotal);
-  $("empty-state").hidden = snap.sessionsTotal > 0;
-  eventsPanel.setSessions(sessions);
+  renderSessionList(snap);
   tick();
+}
+
+// renderSessionList shows this node's sessions from the snapshot and, on a
+// cluster node, the other nodes' sessions of the last gather after them.
+function renderSessionList(snap) {
+  let list = snap.sessions || [];
+  let total = snap.sessionsTotal;
+  const node = clusterView.node();
+  if (node) {
+    const remote = clusterView.remote();
+    list = list.map((s) => ({ ...s, node })).concat(remote.slice(0, MAX_ROWS));
+    total += remote.length;
+  }
+  setKpi("k-sessions", total, "");
+  renderSessions(list, total);
+  $("empty-state").hidden = total > 0;
+  eventsPanel.setSessions(list);
+}
+
+// enableCluster adds the node column to the session list and starts the
+// cluster view (the nodes panel, the other nodes' sessions).
+function enableCluster(node) {
+  $("col-session").after(h("col", { class: "c-node" }));
+  $("th-session").after(h("th", {}, "Node"));
+  $("sessions").replaceChildren(); // rows made before have no node cell
+  clusterView.enable(node);
 }
 
 // attemptCells are the session, method and attempt id columns an in-flight
@@ -230,9 +263,15 @@ function feed(t, what, tone, a, detail, outcome) {
 }
 
 function renderSessions(list, total) {
-  setText($("sessions-hint"), list.length < total ? `showing ${list.length} of ${fmtInt(total)}, busiest first` : "click a row to raise an event to it");
+  const missing = clusterView.missing();
+  setText(
+    $("sessions-hint"),
+    (list.length < total ? `showing ${list.length} of ${fmtInt(total)}, busiest first` : "click a row to raise an event to it") +
+      (missing.length ? ` · not listed: the sessions of ${missing.join(", ")} (not answering)` : ""),
+  );
+  const clustered = !!clusterView.node();
   syncRows($("sessions"), list, {
-    cols: 7,
+    cols: clustered ? 8 : 7,
     empty: "No sessions. Widgets connect to /v1/widget.",
     key: (s) => s.id,
     create: (s) =>
@@ -240,6 +279,7 @@ function renderSessions(list, total) {
         "tr",
         { onclick: () => selectSession(s.id) },
         h("td", { class: "mono", title: s.id }, s.id),
+        clustered ? h("td", { class: "mono node" }) : null,
         h("td", { class: "client" }),
         h("td", { class: "profile" }),
         h("td", { class: "r conns" }),
@@ -249,6 +289,10 @@ function renderSessions(list, total) {
       ),
     update: (row, s) => {
       const td = (cls) => row.querySelector("." + cls);
+      if (clustered) {
+        setText(td("node"), s.node || "–");
+        td("node").title = s.node === clusterView.node() ? "this node" : "node " + (s.node || "?");
+      }
       setText(td("client"), s.client || "–");
       td("client").title = s.client || "";
       setText(td("profile"), s.profile + " · " + fmtMs(s.timeoutMs));

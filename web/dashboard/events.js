@@ -104,13 +104,13 @@ export function initEvents(hooks) {
     },
     /** Keeps the session list current; the selection sticks while the session lives. */
     setSessions(sessions) {
-      const ids = sessions.map((s) => s.id + ":" + (s.client || "") + ":" + s.connections).join(",");
+      const ids = sessions.map((s) => s.id + ":" + (s.client || "") + ":" + s.connections + ":" + (s.node || "")).join(",");
       if (ids === known) return;
       known = ids;
       const opts = sessions.map((s) => {
         const o = document.createElement("option");
         o.value = s.id;
-        o.textContent = s.id + (s.client ? " · " + s.client : "") + (s.connections === 0 ? " (disconnected)" : "");
+        o.textContent = s.id + (s.node ? " @ " + s.node : "") + (s.client ? " · " + s.client : "") + (s.connections === 0 ? " (disconnected)" : "");
         return o;
       });
       if (opts.length === 0) {

@@ -1,0 +1,29 @@
+package testutil
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// RunWithoutLeaks runs the package's tests and returns their exit code,
+// turned into a failure when any goroutine outlives them: every
+// connection, handler, attempt, timer and socket reader must be gone once
+// the servers have shut down. No function is ignored. Idle keep-alive
+// connections of the default HTTP client are closed first: they are a
+// cache, not a leak. Use it from TestMain: os.Exit(RunWithoutLeaks(m)).
+func RunWithoutLeaks(m *testing.M) int {
+	code := m.Run()
+	if code != 0 {
+		return code
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "goleak: goroutines outlived the tests:", err)
+		return 1
+	}
+	return 0
+}
