@@ -60,8 +60,9 @@ func (r LateRecord) Late() correlation.Late {
 // attempt: whoever delivers first creates the attempt's key in
 // ClaimsBucket (Claim), and only the creator delivers.
 type LateAnswers struct {
-	Node string
-	Log  zerolog.Logger
+	Node    string
+	Log     zerolog.Logger
+	Metrics *Metrics // when set, counts the late-answer events
 	// durable is set by Open once JetStream answers; until then nothing is
 	// published or claimed (late answers travel over the router only).
 	durable atomic.Pointer[Durable]
@@ -181,6 +182,7 @@ func (l *LateAnswers) ClaimForCaller(attempt, session string) bool {
 		return true // not durable (yet): the router's answer is the only one
 	}
 	if l.Local != nil && !l.Local(session) {
+		l.Metrics.lateEvent("elsewhere")
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -189,6 +191,9 @@ func (l *LateAnswers) ClaimForCaller(attempt, session string) bool {
 	if err != nil {
 		l.Log.Warn().Err(err).Str("attempt", attempt).Msg("late answer not claimed (JetStream unavailable): delivered here")
 		return true
+	}
+	if !won {
+		l.Metrics.lateEvent("elsewhere")
 	}
 	return won
 }
@@ -216,9 +221,11 @@ func (l *LateAnswers) handle(ctx context.Context, data []byte) {
 		return
 	}
 	if !l.Deliver(rec.Late()) {
+		l.Metrics.lateEvent("claimed_undelivered")
 		l.Log.Warn().Str("session", rec.Session).Str("attempt", rec.Attempt).Msg("claimed a late answer for a session that left this node meanwhile: not delivered")
 		return
 	}
+	l.Metrics.lateEvent("delivered")
 	l.Log.Info().Str("session", rec.Session).Str("attempt", rec.Attempt).Str("executedOn", rec.Node).
 		Msg("late answer from the durable stream delivered (the node that timed out is gone or gave the session up)")
 }
@@ -355,9 +362,11 @@ func (p *publishing) Execute(ctx context.Context, a *correlation.Attempt) (json.
 		rec.Result, rec.Error = nil, protocol.AsError(err)
 	}
 	if perr := p.l.publishPatiently(context.WithoutCancel(ctx), rec); perr != nil {
+		p.l.Metrics.lateEvent("store_failed")
 		p.l.Log.Warn().Err(perr).Str("session", a.Session).Str("attempt", a.ID).
 			Msg("late answer not stored durably: it reaches the caller over the router only, and is lost if that node died")
 	} else {
+		p.l.Metrics.lateEvent("stored")
 		p.l.Log.Info().Str("session", a.Session).Str("attempt", a.ID).Dur("lateBy", lateBy).
 			Msg("late answer stored durably: the node holding the session delivers it")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -138,6 +139,31 @@ func TestClusterSurvivesKillOfTheWidgetsNode(t *testing.T) {
 		t.Fatalf("a second bridge.late: %+v", p)
 	case <-time.After(time.Second):
 	}
+	// The metrics say who did what: C stored the answer, B delivered it.
+	for _, m := range []struct {
+		d     *retryDaemon
+		event string
+	}{{c, "stored"}, {b, "delivered"}} {
+		if n := metricValue(t, m.d, `cifbridge_cluster_late_answers_total{event="`+m.event+`"`); n != 1 {
+			t.Fatalf("%s: cifbridge_cluster_late_answers_total{event=%q} = %v, want 1", m.d.base, m.event, n)
+		}
+	}
+}
+
+// metricValue is the value of the first series of d's /metrics that
+// starts with prefix (-1 when there is none).
+func metricValue(t *testing.T, d *retryDaemon, prefix string) float64 {
+	t.Helper()
+	_, body := getBody(t, d.base+"/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				return v
+			}
+		}
+	}
+	return -1
 }
 
 // waitDurable waits until each node's session registry is open (the cluster's JetStream elected its leader).

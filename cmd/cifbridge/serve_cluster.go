@@ -56,6 +56,7 @@ type clusterPlugin struct {
 	replicas    int                              // of the buckets and the stream
 	registry    atomic.Pointer[cluster.Registry] // set once open
 	late        *cluster.LateAnswers
+	durableCtx  context.Context // ends when serve stops
 	stopDurable context.CancelFunc
 	durableWG   sync.WaitGroup
 
@@ -113,7 +114,7 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	env.Config.EventFallback = p.events.Raise
 	env.Config.ResumeElsewhere = p.resume
 	env.Config.OnHello = p.hello
-	p.late = &cluster.LateAnswers{Node: id, Log: env.Log.With().Str("component", "cluster").Logger()}
+	p.late = &cluster.LateAnswers{Node: id, Log: env.Log.With().Str("component", "cluster").Logger(), Metrics: p.metrics}
 	// The nodes in /api/v1/status and every node's sessions in
 	// /api/v1/sessions; start gives it this node's sessions.
 	p.dir = &cluster.Directory{Router: p.router, Node: id, Backend: env.Flags.backend, Version: version,
@@ -189,7 +190,7 @@ func (p *clusterPlugin) hello(ctx context.Context, h bridge.Hello) error {
 		p.durableWG.Add(1)
 		go func() {
 			defer p.durableWG.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			sctx, cancel := context.WithTimeout(p.durableCtx, 30*time.Second)
 			defer cancel()
 			if err := p.late.Scan(sctx, h.Session); err != nil {
 				p.late.Log.Warn().Err(err).Str("session", h.Session).Msg("late answers stored for the session not read")
@@ -379,7 +380,7 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 		p.late.Deliver = srv.DeliverLate
 		if p.jetStream {
 			dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			p.stopDurable = cancel
+			p.durableCtx, p.stopDurable = dctx, cancel
 			p.durableWG.Add(1)
 			go func() {
 				defer p.durableWG.Done()
