@@ -221,8 +221,12 @@ func (l *LateAnswers) handle(ctx context.Context, data []byte) {
 		return
 	}
 	if !l.Deliver(rec.Late()) {
+		// The session left between the check and the claim: give the
+		// claim back, so the node it moved to (which scans the session's
+		// answers when it takes it) can deliver it.
 		l.Metrics.lateEvent("claimed_undelivered")
-		l.Log.Warn().Str("session", rec.Session).Str("attempt", rec.Attempt).Msg("claimed a late answer for a session that left this node meanwhile: not delivered")
+		err := l.durable.Load().Claims.Purge(ctx, claimKey(rec.Attempt))
+		l.Log.Warn().Err(err).Str("session", rec.Session).Str("attempt", rec.Attempt).Msg("claimed a late answer for a session that left this node meanwhile: claim given back")
 		return
 	}
 	l.Metrics.lateEvent("delivered")
