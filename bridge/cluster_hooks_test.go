@@ -89,3 +89,46 @@ func TestClusterFallbacks(t *testing.T) {
 		t.Fatal("LocalHosts used the fallback")
 	}
 }
+
+// Config.OnHello hears every hello with the token the widget gets; a late
+// answer another node stored reaches the session through DeliverLate as
+// bridge.late, and the HandleLate hook (the retry engine) hears it too.
+func TestOnHelloAndDeliverLate(t *testing.T) {
+	var hellos []bridge.Hello
+	b := startBridge(t, bridge.Config{OnHello: func(ctx context.Context, h bridge.Hello) error {
+		hellos = append(hellos, h)
+		return nil
+	}})
+	var adopted []correlation.Late
+	b.srv.HandleLate(func(l correlation.Late) { adopted = append(adopted, l) })
+	w := dial(t, b.wsURL(protocol.PathWidget), nil)
+	var hello protocol.HelloResult
+	okResult(t, w.call(protocol.MethodHello, map[string]any{"profile": "cif2"}), &hello)
+	if len(hellos) != 1 || hellos[0].Session != hello.Session || hellos[0].ResumeToken != hello.ResumeToken || hellos[0].Profile != "cif2" || hellos[0].Resumed {
+		t.Fatalf("OnHello heard %+v, want the new session %s with its token", hellos, hello.Session)
+	}
+	w2 := dial(t, b.wsURL(protocol.PathWidget), nil)
+	okResult(t, w2.call(protocol.MethodHello, map[string]any{"session": hello.Session, "resumeToken": hello.ResumeToken}), nil)
+	if len(hellos) != 2 || !hellos[1].Resumed || hellos[1].Session != hello.Session {
+		t.Fatalf("OnHello on resume: %+v", hellos)
+	}
+
+	l := correlation.Late{Info: correlation.Info{Attempt: correlation.Attempt{ID: "at-elsewhere", Kind: correlation.KindBackend,
+		Session: hello.Session, Method: "cif.createrecord", RequestID: json.RawMessage(`5`)}, State: protocol.AttemptTimedOut},
+		Result: json.RawMessage(`{"id":"r"}`), LateBy: 3 * time.Second}
+	if b.srv.DeliverLate(correlation.Late{Info: correlation.Info{Attempt: correlation.Attempt{Session: "s-not-here"}}}) {
+		t.Fatal("DeliverLate for a session not held here")
+	}
+	if !b.srv.DeliverLate(l) {
+		t.Fatal("DeliverLate refused a session held here")
+	}
+	n := w2.recvReply()
+	var p protocol.LateParams
+	if n.Method != protocol.NotifyLate || json.Unmarshal(n.Params, &p) != nil || p.AttemptID != "at-elsewhere" ||
+		p.Outcome != protocol.OutcomeSuccess || string(p.RequestID) != "5" || p.LateByMs != 3000 {
+		t.Fatalf("widget got %+v, want bridge.late for at-elsewhere", n)
+	}
+	if len(adopted) != 1 || adopted[0].Info.ID != "at-elsewhere" {
+		t.Fatalf("HandleLate heard %+v", adopted)
+	}
+}

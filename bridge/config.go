@@ -35,6 +35,12 @@ type Config struct {
 	// (Server.ReleaseSession there); the session then lives here with the
 	// same id and token.
 	ResumeElsewhere func(ctx context.Context, session, token string) (found bool, err error)
+	// OnHello, when set, is told of every bridge.hello before its answer
+	// (which hands the widget its resume token) is sent: a cluster records
+	// the session's owner there so that another node can resume it, even
+	// after this one died. An error is logged; the hello still succeeds
+	// (the session then resumes on this node only).
+	OnHello func(ctx context.Context, h Hello) error
 	// ClusterStatus, when set, fills /api/v1/status's "cluster" (the nodes).
 	ClusterStatus func(ctx context.Context) *protocol.ClusterStatus
 	// ClusterSessions, when set, serves GET /api/v1/sessions without

@@ -57,6 +57,8 @@ type Server struct {
 	sessions *sessions
 	// ended keeps the last late records that ended, for the dashboard stream.
 	ended endedLate
+	// adoptedLate is HandleLate's hook.
+	adoptedLate func(correlation.Late)
 
 	// caps counts open WebSockets for --max-conns and --max-conns-per-ip.
 	caps connCaps
@@ -228,6 +230,31 @@ func (s *Server) Notify(session, method string, params any) bool {
 
 // Session returns a live session by id.
 func (s *Server) Session(id string) *Session { return s.sessions.get(id) }
+
+// HasAttempt reports whether attempt id is in flight or a late record in
+// this node's correlation table.
+func (s *Server) HasAttempt(id string) bool { return s.table.Has(id) }
+
+// HandleLate sets the hook DeliverLate feeds besides bridge.late (the retry
+// engine's, for attempts this node did not make). Call it before serving.
+func (s *Server) HandleLate(fn func(correlation.Late)) { s.adoptedLate = fn }
+
+// DeliverLate reports the late answer of an attempt another node of the
+// cluster made for a session this node holds now (the node that made it
+// died or gave the session up): the same logs, metrics, dashboard record
+// and bridge.late as a late answer of this node's own table, then the
+// HandleLate hook (the retry engine updates the ledger). False when the
+// session is not held here.
+func (s *Server) DeliverLate(l correlation.Late) bool {
+	if s.sessions.get(l.Info.Session) == nil {
+		return false
+	}
+	s.onLate(l)
+	if fn := s.adoptedLate; fn != nil {
+		fn(l)
+	}
+	return true
+}
 
 // onLate reports a late answer: logs, metrics, and bridge.late to the widget.
 func (s *Server) onLate(l correlation.Late) {

@@ -116,10 +116,7 @@ func (r *sessions) count() int {
 }
 
 // errResume is the -32004 for a resume without the session's token.
-func errResume(id string) error {
-	return protocol.Errorf(protocol.CodeUnauthorized,
-		"session %s is not yours to resume: send the \"resumeToken\" its bridge.hello returned along with \"session\", or leave \"session\" out to start a new session", id)
-}
+func errResume(id string) error { return protocol.NewResumeRefusedError(id) }
 
 // open registers a new session with a fresh id and c attached.
 func (r *sessions) open(profile string, timeout time.Duration, c *rpcconn.Conn) *Session {

@@ -180,8 +180,24 @@ func (wc *widgetConn) hello(m *protocol.Message) (json.RawMessage, error) {
 	}
 	sess.mu.Unlock()
 	wc.s.log.Info().Str("session", sess.ID).Str("profile", profile).Bool("resumed", resumed).Str("client", logcap.Str(p.Client)).Msg("hello")
+	if hook := wc.s.cfg.OnHello; hook != nil {
+		ctx, cancel := context.WithTimeout(wc.s.base, 5*time.Second)
+		err := hook(ctx, Hello{Session: sess.ID, ResumeToken: sess.resumeToken, Profile: profile, Resumed: resumed})
+		cancel()
+		if err != nil {
+			wc.s.log.Warn().Err(err).Str("session", sess.ID).Msg("the cluster's session registry did not record the session: it resumes on this node only")
+		}
+	}
 	return protocol.Raw(protocol.HelloResult{Session: sess.ID, Profile: profile, TimeoutMs: timeout.Milliseconds(),
 		Version: wc.s.cfg.Version, Resumed: resumed, ResumeToken: sess.resumeToken})
+}
+
+// Hello is what Config.OnHello is told of a bridge.hello.
+type Hello struct {
+	Session     string
+	ResumeToken string // the session's secret: never log or store it as is
+	Profile     string
+	Resumed     bool // an existing session (here or moved from another node)
 }
 
 // resumeElsewhere moves session p.Session here from the node of the

@@ -31,6 +31,10 @@ type ClusterNode struct {
 type ClusterStatus struct {
 	Nodes   []ClusterNode `json:"nodes"`
 	Missing []string      `json:"missing"`
+	// Durable is true once this node's session registry and late-answer
+	// stream are open in JetStream: its sessions can then be resumed on
+	// another node even after it died, and late answers outlive it.
+	Durable bool `json:"durable"`
 	// MissingNodes is what this node last heard from each missing node,
 	// in the order of Missing.
 	MissingNodes []ClusterNode `json:"missingNodes,omitzero"`

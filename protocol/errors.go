@@ -252,3 +252,11 @@ const (
 	LimitRate     = "rate"     // the session's call rate (--max-call-rate)
 	LimitInFlight = "inflight" // the session's concurrent calls (--max-inflight)
 )
+
+// NewResumeRefusedError returns the -32004 for a bridge.hello resuming
+// session id without its resume token (the same on one node and in a
+// cluster).
+func NewResumeRefusedError(id string) *Error {
+	return Errorf(CodeUnauthorized,
+		"session %s is not yours to resume: send the \"resumeToken\" its bridge.hello returned along with \"session\", or leave \"session\" out to start a new session", id)
+}

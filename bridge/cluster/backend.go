@@ -65,7 +65,12 @@ type Backend struct {
 	LateWindow time.Duration
 	// Metrics, when set, counts the calls (kind "backend").
 	Metrics *Metrics
-	kind    string // the metrics' kind; "backend" when empty
+	// Late, when set, makes an answer that came after the CIF deadline
+	// claimed before this node reports it: the node that executed the
+	// attempt published it durably too, and the node that holds the
+	// session now may have delivered it already (or will).
+	Late *LateAnswers
+	kind string // the metrics' kind; "backend" when empty
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -137,6 +142,9 @@ func (b *Backend) execute(ctx context.Context, a *correlation.Attempt) (json.Raw
 	var rep reply
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return nil, protocol.NewError(protocol.CodeInternal, "the cluster backend's answer cannot be decoded: "+err.Error(), nil)
+	}
+	if b.Late != nil && !a.NoTimeout && !a.Deadline.IsZero() && !time.Now().Before(a.Deadline) && !b.Late.ClaimForCaller(a.ID, a.Session) {
+		return nil, correlation.ErrElsewhere
 	}
 	if rep.Error != nil {
 		return nil, protocol.AsError(rep.Error)

@@ -3,20 +3,15 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/cluster"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
-	"github.com/cifbridge/cifbridge/bridge/ledger"
-	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // BenchmarkCrossNodeHop measures what a hop between nodes costs a call:
@@ -73,62 +68,4 @@ func BenchmarkCrossNodeHop(b *testing.B) {
 	b.ReportMetric(float64(hCross.ValueAtQuantile(50)), "cross-p50-µs")
 	b.ReportMetric(float64(hCross.ValueAtQuantile(99)), "cross-p99-µs")
 	b.ReportMetric(float64(hCross.ValueAtQuantile(50)-hSame.ValueAtQuantile(50)), "hop-p50-µs")
-}
-
-// BenchmarkLedgerWrites compares one duplicate-ledger write (a new entry,
-// committed before it returns) in the SQLite ledger (WAL, synchronous
-// FULL) and in JetStream KV on an embedded server with every write fsynced
-// (SyncAlways), the store a cluster-wide ledger would use. Writes per
-// second are reported per store; compare them as a ratio.
-//
-//	go test -run '^$' -bench LedgerWrites -benchtime 2000x ./bridge/cluster/
-func BenchmarkLedgerWrites(b *testing.B) {
-	entry := func(i int) protocol.LedgerEntry {
-		return protocol.LedgerEntry{ID: fmt.Sprintf("L%032d", i), Session: "s0123456789abcdef0123", Method: "enreach.xrm.createRecord",
-			Entity: "contact", Key: fmt.Sprintf("%032x", i), Status: protocol.LedgerSuspected,
-			Attempts: []protocol.LedgerAttempt{{AttemptID: "a1", Outcome: protocol.LedgerOutcomeTimeout}}, RecordIDs: []string{}}
-	}
-	b.Run("sqlite", func(b *testing.B) {
-		l, err := ledger.Open(filepath.Join(b.TempDir(), "ledger.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer l.Close()
-		ctx := context.Background()
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := l.Create(ctx, entry(i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
-	})
-	b.Run("jetstream-kv", func(b *testing.B) {
-		e := startServer(b, cluster.EmbedConfig{Name: "js", JetStream: true, StoreDir: b.TempDir()})
-		nc, err := e.Connect("bench")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx := context.Background()
-		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "ledger", Storage: jetstream.FileStorage})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ResetTimer()
-		for i := range b.N {
-			v, err := json.Marshal(entry(i))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := kv.Create(ctx, entry(i).ID, v); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
-	})
 }

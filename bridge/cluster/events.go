@@ -123,16 +123,24 @@ func (e *Events) Resume(ctx context.Context, session, token string) (found bool,
 	if owner.Node == "" || owner.Node == e.Node {
 		return false, nil // on no other node: a new session with this id, as on one node
 	}
-	out, err := e.Router.Call(ctx, NodeReleaseService(owner.Node), body)
+	return e.ReleaseOn(ctx, owner.Node, session, token)
+}
+
+// ReleaseOn asks node to give session up (its widget resumed it here):
+// found false when node does not hold it or is gone; node's -32004 when
+// token is not the session's.
+func (e *Events) ReleaseOn(ctx context.Context, node, session, token string) (found bool, err error) {
+	body, _ := json.Marshal(eventRequest{Session: session, Token: token})
+	out, err := e.Router.Call(ctx, NodeReleaseService(node), body)
 	if err != nil {
-		// The holder went away between the lookup and the release, or
+		// The holder went away (or between the lookup and the release), or
 		// cannot release: its session is lost either way.
-		e.Log.Warn().Err(err).Str("session", session).Str("holder", owner.Node).Msg("cluster: the node holding the session did not give it up")
+		e.Log.Warn().Err(err).Str("session", session).Str("holder", node).Msg("cluster: the node holding the session did not give it up")
 		return false, nil
 	}
 	var rep reply
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return false, protocol.NewError(protocol.CodeInternal, "node "+owner.Node+"'s answer cannot be decoded: "+err.Error(), nil)
+		return false, protocol.NewError(protocol.CodeInternal, "node "+node+"'s answer cannot be decoded: "+err.Error(), nil)
 	}
 	if rep.Error != nil {
 		return false, protocol.AsError(rep.Error)

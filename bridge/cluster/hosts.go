@@ -31,7 +31,8 @@ type HostBackend struct {
 	Router     Router
 	Node       string
 	LateWindow time.Duration
-	Metrics    *Metrics // when set, counts the calls (kind "host")
+	Metrics    *Metrics     // when set, counts the calls (kind "host")
+	Late       *LateAnswers // see Backend.Late
 }
 
 var _ backend.Backend = (*HostBackend)(nil)
@@ -47,12 +48,12 @@ func (h *HostBackend) Execute(ctx context.Context, a *correlation.Attempt) (json
 
 func (h *HostBackend) execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 	if CheckService(HostService(a.Session)) == nil {
-		res, err := (&Backend{Router: h.Router, Service: HostService(a.Session), Node: h.Node, LateWindow: h.LateWindow, kind: "-"}).Execute(ctx, a)
+		res, err := (&Backend{Router: h.Router, Service: HostService(a.Session), Node: h.Node, LateWindow: h.LateWindow, Late: h.Late, kind: "-"}).Execute(ctx, a)
 		if !isNobody(err) {
 			return res, err
 		}
 	}
-	res, err := (&Backend{Router: h.Router, Service: HostAllService, Node: h.Node, LateWindow: h.LateWindow, kind: "-"}).Execute(ctx, a)
+	res, err := (&Backend{Router: h.Router, Service: HostAllService, Node: h.Node, LateWindow: h.LateWindow, Late: h.Late, kind: "-"}).Execute(ctx, a)
 	if isNobody(err) {
 		return nil, protocol.NewNoBackendError(false, "no host peer on any node of the cluster serves session %s: connect one on %s and send host.hello", a.Session, protocol.PathHost)
 	}

@@ -16,6 +16,7 @@ import (
 type Metrics struct {
 	calls    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	late     *prometheus.CounterVec
 }
 
 // NewMetrics returns the series; register them with Collectors.
@@ -28,12 +29,15 @@ func NewMetrics() *Metrics {
 			Name: "cifbridge_cluster_call_duration_seconds", Help: "Time from sending a call to another node to its answer, by kind.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1, 10, 100},
 		}, []string{"kind"}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cifbridge_cluster_late_answers_total", Help: "Late answers in the durable stream, by event: stored (this node ran the attempt and stored its answer), store_failed (JetStream did not take it: it travels over the router only), delivered (this node holds the session and delivered a stored answer), claimed_undelivered (the session left this node between the claim and the delivery), elsewhere (this node's own late answer was left to the node holding the session).",
+		}, []string{"event"}),
 	}
 }
 
 // Collectors are the series to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.calls, m.duration}
+	return []prometheus.Collector{m.calls, m.duration, m.late}
 }
 
 // observe records one call of kind that started at start and ended with
@@ -45,6 +49,14 @@ func (m *Metrics) observe(kind string, start time.Time, err error) {
 	m.calls.WithLabelValues(kind, outcomeOf(err)).Inc()
 	if err == nil || outcomeOf(err) == "error" {
 		m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	}
+}
+
+// lateEvent counts one late-answer event (see NewMetrics). A nil *Metrics
+// records nothing.
+func (m *Metrics) lateEvent(event string) {
+	if m != nil {
+		m.late.WithLabelValues(event).Inc()
 	}
 }
 

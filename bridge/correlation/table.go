@@ -122,7 +122,18 @@ type Late struct {
 	// Expired is true when no answer came within the late-record window; Err
 	// is then the context error and the outcome is unknown.
 	Expired bool
+	// Elsewhere is true when exec returned ErrElsewhere: another node of
+	// the cluster, which holds the session now, reports this answer. Only
+	// the attempt's own OnLate hears of it (to stop waiting for it); the
+	// table-wide Config.OnLate does not.
+	Elsewhere bool
 }
+
+// ErrElsewhere is what an Exec returns for an answer that came after the
+// CIF deadline and that another node of a cluster delivers (it holds the
+// session now, or claimed the answer first): the late record ends without
+// a bridge.late here, so the widget hears of the answer exactly once.
+var ErrElsewhere = errors.New("the late answer is delivered by the node of the cluster that holds the session now")
 
 // Success reports whether the late answer was a success.
 func (l Late) Success() bool { return !l.Expired && l.Err == nil }
@@ -414,6 +425,13 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		delete(t.late, e.a.ID)
 		e.expire.Stop()
 	}
+	if errors.Is(err, ErrElsewhere) {
+		t.mu.Unlock()
+		if e.a.OnLate != nil {
+			e.a.OnLate(Late{Info: Info{Attempt: e.a, State: stateName(st)}, Err: err, Elsewhere: true})
+		}
+		return
+	}
 	if st == stTimedOut || st == stAbandoned {
 		// The counts exist since the attempt was detached, unless the
 		// session has ended (ForgetSession): then they are not made again.
@@ -482,6 +500,13 @@ func (t *Table) ForgetSession(session string) {
 	t.mu.Lock()
 	delete(t.sessions, session)
 	t.mu.Unlock()
+}
+
+// Has reports whether attempt id is in flight or a late record here.
+func (t *Table) Has(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.inflight[id] != nil || t.late[id] != nil
 }
 
 // InFlight lists the attempts awaiting an answer, for one session or all

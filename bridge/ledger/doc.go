@@ -2,17 +2,23 @@
 // logical create whose outcome is uncertain because an attempt timed out. The
 // retry engine writes it; operators read and acknowledge it over REST.
 //
+// Store is the ledger's interface; everything outside this package uses it.
+// Handler, Collectors, Reconcile, Retention and Acknowledge are written once
+// over a Store. *Ledger is the single-node Store (below); the cluster's is
+// kvledger.Store, in JetStream KV.
+//
 // Entries live in SQLite (modernc.org/sqlite, WAL, synchronous=FULL) in
 // <data-dir>/ledger.db. Every write is committed — and fsynced — before the
 // call that made it returns, so a widget never sees a ledgerId that a crash
 // could lose. The schema is versioned: schema_version holds the number of
 // applied migrations, and Open applies the missing ones in order.
 //
-// Entry points: Open, (*Ledger).Create, Update, Get, List, Acknowledge, Close;
+// Entry points: Store; Open, (*Ledger).Create, Update, Get, List, Close;
+// Acknowledge, Reconcile, Retention;
 // Counts and Totals (entries per status; entries ever suspected / ever
 // confirmed, kept as sticky flags on each row so that they survive a
 // restart; a confirmed entry counts as suspected too, so confirmed ≤
-// suspected); Handler serves the REST API; (*Ledger).Collectors are its
+// suspected); Handler serves the REST API; Collectors are its
 // Prometheus series, read from the table at scrape time.
 //
 // # Statuses

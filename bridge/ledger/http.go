@@ -40,7 +40,7 @@ const (
 // {"error":{"code":-32602,"message":"…"}} with 400 for bad input, 404 for an
 // unknown id, 500 when the database fails (the message then says nothing
 // more; the log has the cause).
-func Handler(l *Ledger, log zerolog.Logger) http.Handler {
+func Handler(l Store, log zerolog.Logger) http.Handler {
 	h := &handler{l: l, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathList, h.list)
@@ -52,7 +52,7 @@ func Handler(l *Ledger, log zerolog.Logger) http.Handler {
 }
 
 type handler struct {
-	l   *Ledger
+	l   Store
 	log zerolog.Logger
 }
 
@@ -129,7 +129,7 @@ func (h *handler) ack(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	e, err := h.l.Acknowledge(r.Context(), r.PathValue("id"), body.Note)
+	e, err := Acknowledge(r.Context(), h.l, r.PathValue("id"), body.Note)
 	if h.failed(w, r, err) {
 		return
 	}

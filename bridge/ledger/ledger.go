@@ -23,6 +23,7 @@ var (
 	ErrNotFound = errors.New("no such ledger entry")
 	ErrClosed   = errors.New("ledger is closed")
 	ErrInvalid  = errors.New("invalid ledger entry")
+	ErrExists   = errors.New("ledger entry already exists")
 )
 
 // FileName is the ledger's file inside the data directory.
@@ -62,6 +63,9 @@ func Open(path string) (*Ledger, error) {
 	}
 	return l, nil
 }
+
+// Now is the ledger's clock (Store).
+func (l *Ledger) Now() time.Time { return l.now() }
 
 // Path is the database file.
 func (l *Ledger) Path() string { return l.path }
@@ -113,6 +117,9 @@ func (l *Ledger) Create(ctx context.Context, e protocol.LedgerEntry) (protocol.L
 		e.ID, e.Created.UnixNano(), e.Updated.UnixNano(), e.Session, e.Method, e.Entity, e.Key, string(e.Status), e.Note, e.Version, string(body),
 		e.Status == protocol.LedgerSuspected, e.Status == protocol.LedgerConfirmed)
 	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+			return protocol.LedgerEntry{}, fmt.Errorf("%w: %s", ErrExists, e.ID)
+		}
 		return protocol.LedgerEntry{}, fmt.Errorf("insert ledger entry: %w", err)
 	}
 	return e, nil
@@ -170,18 +177,6 @@ func (l *Ledger) Update(ctx context.Context, id string, fn func(*protocol.Ledger
 		return protocol.LedgerEntry{}, fmt.Errorf("commit ledger update: %w", err)
 	}
 	return next, nil
-}
-
-// Acknowledge marks an entry as looked at by an operator, with an optional
-// note. Acknowledging twice is allowed and replaces the note.
-func (l *Ledger) Acknowledge(ctx context.Context, id, note string) (protocol.LedgerEntry, error) {
-	return l.Update(ctx, id, func(e *protocol.LedgerEntry) error {
-		e.Status = protocol.LedgerAcknowledged
-		if note != "" {
-			e.Note = note
-		}
-		return nil
-	})
 }
 
 // Get returns one entry; the error wraps ErrNotFound when there is none.

@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/ledger/ledgertest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -36,16 +37,8 @@ func open(t *testing.T, path string) *ledger.Ledger {
 	return l
 }
 
-func sample(session string, st protocol.LedgerStatus) protocol.LedgerEntry {
-	return protocol.LedgerEntry{
-		Session: session, Method: "enreach.xrm.createRecord", Entity: "contact", Key: "k-" + session, Status: st,
-		Attempts: []protocol.LedgerAttempt{
-			{AttemptID: "a1", Outcome: protocol.LedgerOutcomeTimeout, Code: -32000, LatencyMs: 200},
-			{AttemptID: "a2", Outcome: protocol.LedgerOutcomeSuccess, LatencyMs: 3, RecordID: "r2"},
-		},
-		RecordIDs: []string{"r2"},
-	}
-}
+// sample is an entry as the retry engine writes one.
+var sample = ledgertest.Sample
 
 func TestCreateGetUpdatePersist(t *testing.T) {
 	ctx := context.Background()
@@ -169,53 +162,6 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 	}
 }
 
-func TestListFilters(t *testing.T) {
-	ctx := context.Background()
-	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	ledger.SetClock(l, func() time.Time { clock = clock.Add(time.Second); return clock }) // each write a second later
-	var ids []string
-	for i, st := range []protocol.LedgerStatus{protocol.LedgerSuspected, protocol.LedgerConfirmed, protocol.LedgerSuspected, protocol.LedgerCleared} {
-		e, err := l.Create(ctx, sample(fmt.Sprint("s", i%2), st))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, e.ID)
-	}
-	mid, _ := l.Get(ctx, ids[2])
-	tests := []struct {
-		name string
-		f    ledger.Filter
-		want []string
-	}{
-		{"all newest first", ledger.Filter{}, []string{ids[3], ids[2], ids[1], ids[0]}},
-		{"status", ledger.Filter{Status: protocol.LedgerSuspected}, []string{ids[2], ids[0]}},
-		{"session", ledger.Filter{Session: "s1"}, []string{ids[3], ids[1]}},
-		{"since", ledger.Filter{Since: mid.Updated}, []string{ids[3], ids[2]}},
-		{"limit", ledger.Filter{Limit: 1}, []string{ids[3]}},
-		{"combined", ledger.Filter{Status: protocol.LedgerSuspected, Session: "s0", Since: mid.Updated}, []string{ids[2]}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := l.List(ctx, tt.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var gotIDs []string
-			for _, e := range got {
-				gotIDs = append(gotIDs, e.ID)
-			}
-			if fmt.Sprint(gotIDs) != fmt.Sprint(tt.want) {
-				t.Fatalf("got %v want %v", gotIDs, tt.want)
-			}
-		})
-	}
-	counts, err := l.Counts(ctx)
-	if err != nil || counts[protocol.LedgerSuspected] != 2 || counts[protocol.LedgerResolved] != 0 || len(counts) != len(protocol.LedgerStatuses) {
-		t.Fatalf("counts %v %v", counts, err)
-	}
-}
-
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
@@ -233,9 +179,15 @@ func TestMetrics(t *testing.T) {
 		"cifbridge_ledger_entries{status=resolved}":        1,
 		"cifbridge_ledger_entries{status=suspected}":       0,
 		"cifbridge_ledger_pruned_total":                    0,
+		"cifbridge_ledger_up":                              1,
 	}
 	if got := gather(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("metrics\n%v\nwant\n%v", got, want)
+	}
+	// A ledger that cannot be read: the scrape still works and says so.
+	l.Close()
+	if got := gather(t, l); fmt.Sprint(got) != fmt.Sprint(map[string]float64{"cifbridge_ledger_up": 0}) {
+		t.Fatalf("metrics of a closed ledger: %v", got)
 	}
 }
 
@@ -244,7 +196,7 @@ func TestMetrics(t *testing.T) {
 func gather(t *testing.T, l *ledger.Ledger) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(l.Collectors()...)
+	reg.MustRegister(ledger.Collectors(l)...)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +232,7 @@ func TestCountersSurviveRestart(t *testing.T) {
 	}
 	a, _ := l.Create(ctx, sample("a", protocol.LedgerSuspected))
 	set(l, a.ID, protocol.LedgerConfirmed)
-	if _, err := l.Acknowledge(ctx, a.ID, "merged"); err != nil {
+	if _, err := ledger.Acknowledge(ctx, l, a.ID, "merged"); err != nil {
 		t.Fatal(err)
 	}
 	set(l, a.ID, protocol.LedgerConfirmed) // a third record turned up: still one confirmed entry

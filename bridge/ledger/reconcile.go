@@ -44,7 +44,11 @@ const (
 // its last attempt had already ended) has passed becomes expired-unknown,
 // with the reason in its note; the rest wait (ReconcileResult.Next says
 // until when). check may be nil.
-func (l *Ledger) Reconcile(ctx context.Context, before time.Time, lateWindow time.Duration, check RecordChecker) (ReconcileResult, error) {
+//
+// Several nodes may reconcile one shared store at once: every change is an
+// Update that settles only an entry still suspected, so each entry is
+// settled once and counted by the node that did it.
+func Reconcile(ctx context.Context, l Store, before time.Time, lateWindow time.Duration, check RecordChecker) (ReconcileResult, error) {
 	var res ReconcileResult
 	seen := map[string]bool{}
 	for {
@@ -59,28 +63,31 @@ func (l *Ledger) Reconcile(ctx context.Context, before time.Time, lateWindow tim
 			}
 			seen[e.ID] = true
 			progress = true
-			to, note := protocol.LedgerStatus(""), ""
+			settle, why := protocol.LedgerStatus(""), ""
 			if check != nil && e.Key != "" {
 				found, err := check.RecordExists(ctx, e.Entity, e.Key)
 				if err != nil {
 					return res, fmt.Errorf("check entry %s: %w", e.ID, err)
 				}
 				if found {
-					to, note = protocol.LedgerResolved, NoteResolvedByKey
+					settle, why = protocol.LedgerResolved, NoteResolvedByKey
 				}
 			}
 			end := e.Created.Add(lateWindow)
-			if to == "" && !l.now().Before(end) {
-				to, note = protocol.LedgerExpiredUnknown, NoteExpiredAfterRestart
+			if settle == "" && !l.Now().Before(end) {
+				settle, why = protocol.LedgerExpiredUnknown, NoteExpiredAfterRestart
 			}
-			if to == "" {
+			if settle == "" {
 				res.Waiting++
 				if res.Next.IsZero() || end.Before(res.Next) {
 					res.Next = end
 				}
 				continue
 			}
+			// fn may run again on a conflict: it starts from settle and why
+			// each time.
 			_, err := l.Update(ctx, e.ID, func(cur *protocol.LedgerEntry) error {
+				to, note := settle, why
 				if cur.Status != protocol.LedgerSuspected {
 					return errSettled
 				}
@@ -103,7 +110,7 @@ func (l *Ledger) Reconcile(ctx context.Context, before time.Time, lateWindow tim
 			case errors.Is(err, errSettled):
 			case err != nil:
 				return res, fmt.Errorf("settle entry %s: %w", e.ID, err)
-			case to == protocol.LedgerResolved:
+			case settle == protocol.LedgerResolved:
 				res.Resolved++
 			default:
 				res.Expired++

@@ -36,7 +36,7 @@ func TestReconcileAfterRestart(t *testing.T) {
 	check := keys{"contact/" + found.Key: true}
 
 	// Within the window: only the one found by its key moves.
-	res, err := l.Reconcile(ctx, start, time.Hour, check)
+	res, err := ledger.Reconcile(ctx, l, start, time.Hour, check)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestReconcileAfterRestart(t *testing.T) {
 
 	// Past the window: the old one expires, with the reason and its
 	// timed-out attempt marked expired; this run's entry stays.
-	res, err = l.Reconcile(ctx, start, time.Nanosecond, nil)
+	res, err = ledger.Reconcile(ctx, l, start, time.Nanosecond, nil)
 	if err != nil || res.Expired != 1 || res.Waiting != 0 {
 		t.Fatalf("past the window: %+v %v", res, err)
 	}

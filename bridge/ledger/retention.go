@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -29,7 +28,7 @@ func (l *Ledger) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return 0, errors.New("prune ledger: closed")
+		return 0, fmt.Errorf("prune ledger: %w", ErrClosed)
 	}
 	where := `status IN (?` + strings.Repeat(`, ?`, len(Prunable)-1) + `) AND updated < ?`
 	args := make([]any, 0, len(Prunable)+1)
@@ -72,12 +71,12 @@ func (l *Ledger) Pruned(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Retention prunes the entries settled for longer than keep (Prune with the
-// cutoff now − keep): once at once, then every interval, until ctx ends.
-// Failures are logged and retried at the next tick.
-func (l *Ledger) Retention(ctx context.Context, keep, interval time.Duration, log zerolog.Logger) {
+// Retention prunes the entries of l settled for longer than keep (Prune
+// with the cutoff now − keep): once at once, then every interval, until ctx
+// ends. Failures are logged and retried at the next tick.
+func Retention(ctx context.Context, l Store, keep, interval time.Duration, log zerolog.Logger) {
 	prune := func() {
-		cutoff := l.now().Add(-keep)
+		cutoff := l.Now().Add(-keep)
 		n, err := l.Prune(ctx, cutoff)
 		switch {
 		case err != nil && ctx.Err() == nil:

@@ -44,13 +44,13 @@ func TestRetentionPrunesSettledEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 		// An old suspected entry touched now is young again.
-		if _, err := l.Acknowledge(ctx, old[protocol.LedgerSuspected], "seen"); err != nil {
+		if _, err := ledger.Acknowledge(ctx, l, old[protocol.LedgerSuspected], "seen"); err != nil {
 			t.Fatal(err)
 		}
 
 		rctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
-		wg.Go(func() { l.Retention(rctx, 30*24*time.Hour, time.Hour, zerolog.Nop()) })
+		wg.Go(func() { ledger.Retention(rctx, l, 30*24*time.Hour, time.Hour, zerolog.Nop()) })
 		synctest.Wait()
 		if n, _ := l.Pruned(ctx); n != 0 {
 			t.Fatalf("pruned %d entries at start; none is 30 days old yet", n)
@@ -80,7 +80,7 @@ func TestRetentionPrunesSettledEntries(t *testing.T) {
 			t.Errorf("duplicate counters %+v after pruning, want them unchanged %+v", after, before)
 		}
 		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(l.Collectors()...)
+		reg.MustRegister(ledger.Collectors(l)...)
 		mfs, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)

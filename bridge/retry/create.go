@@ -237,6 +237,12 @@ func (lc *logicalCreate) mayHaveLanded() bool {
 
 // onLate is the OnLate hook of every attempt of this create.
 func (lc *logicalCreate) onLate(l correlation.Late) {
+	if l.Elsewhere {
+		// The node holding the session now settles this attempt in the
+		// ledger (AdoptLate there): stop waiting for it here.
+		lc.forget()
+		return
+	}
 	lc.mu.Lock()
 	i, ok := lc.index[l.Info.ID]
 	if !ok {
@@ -376,14 +382,7 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (protocol.LedgerE
 		}
 	} else {
 		entry, err = lc.e.cfg.Ledger.Update(ctx, lc.ledgerID, func(cur *protocol.LedgerEntry) error {
-			// An operator's acknowledgement stands unless new records turned up.
-			if cur.Status != protocol.LedgerAcknowledged || len(ids) > len(cur.RecordIDs) {
-				if cur.Status != st {
-					cur.Note = note(st, lc.idempotent, unknownToWidget)
-				}
-				cur.Status = st
-			}
-			cur.Attempts, cur.RecordIDs = attempts, ids
+			settle(cur, st, attempts, ids, lc.idempotent, unknownToWidget)
 			return nil
 		})
 	}
@@ -398,6 +397,18 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (protocol.LedgerE
 		lc.e.cfg.Bridge.Notify(lc.session, protocol.NotifyLedger, protocol.LedgerParams{Entry: entry})
 	}
 	return entry, true
+}
+
+// settle brings entry cur to status st with attempts and ids. An
+// operator's acknowledgement stands unless new records turned up.
+func settle(cur *protocol.LedgerEntry, st protocol.LedgerStatus, attempts []protocol.LedgerAttempt, ids []string, idempotent, unknownToWidget bool) {
+	if cur.Status != protocol.LedgerAcknowledged || len(ids) > len(cur.RecordIDs) {
+		if cur.Status != st {
+			cur.Note = note(st, idempotent, unknownToWidget)
+		}
+		cur.Status = st
+	}
+	cur.Attempts, cur.RecordIDs = attempts, ids
 }
 
 func (lc *logicalCreate) forget() {

@@ -37,7 +37,7 @@ type Config struct {
 	// Bridge runs attempts and sends notifications. Required.
 	Bridge Bridge
 	// Ledger records possible duplicates. Required.
-	Ledger *ledger.Ledger
+	Ledger ledger.Store
 	// Keys resolves primary-key columns for idempotent creates; nil (or an
 	// unknown entity) falls back to primarykey.Of.
 	Keys PrimaryKeys
@@ -82,6 +82,9 @@ func (e *Engine) Register(srv interface {
 	srv.HandleMethod(protocol.MethodXrmUpdateRecord, e.UpdateRecord)
 	srv.HandleMethod(protocol.MethodXrmRetrieveRecord, e.RetrieveRecord)
 	srv.HandleMethod(protocol.MethodXrmExecute, e.Execute)
+	if l, ok := srv.(interface{ HandleLate(func(correlation.Late)) }); ok {
+		l.HandleLate(e.AdoptLate)
+	}
 }
 
 // Pending is the number of logical creates whose timed-out attempts have not

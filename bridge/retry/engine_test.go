@@ -238,7 +238,7 @@ func TestLateAnswerRaces(t *testing.T) {
 		fb := timesOutThenCreates(2, "dddddddd-0000-4000-8000-000000000003")
 		eng, l := newEngine(t, fb)
 		out := fakeCreate(t, eng)
-		l.Acknowledge(context.Background(), out.LedgerID, "seen")
+		ledger.Acknowledge(context.Background(), l, out.LedgerID, "seen")
 		fb.late("at-1", correlation.Late{Err: backendErr(500, 0)})
 		if e, _ := l.Get(context.Background(), out.LedgerID); e.Status != protocol.LedgerAcknowledged || e.Attempts[0].Outcome != protocol.LedgerOutcomeLateFailure {
 			t.Fatalf("entry %+v", e)

@@ -82,7 +82,7 @@ func startRig(t *testing.T, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	eng.Register(srv)
-	srv.Registry().MustRegister(l.Collectors()...)
+	srv.Registry().MustRegister(ledger.Collectors(l)...)
 	r := &rig{t: t, srv: srv, emu: emu, ledger: l, engine: eng}
 	r.ln, r.http = testutil.ServePipe(t, srv.Handler())
 	t.Cleanup(func() { // before ServePipe's cleanup closes the server

@@ -20,18 +20,7 @@ import (
 // after kill -9 of C, A answers -32002 (delivered false) without waiting
 // for its 60 s CIF timeout, and /readyz turns 503.
 func TestClusterThreeProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs three daemons")
-	}
-	bin := buildRetryBinary(t)
-	ra, rb, rc := freeAddr(t), freeAddr(t), freeAddr(t)
-	c := startRetryDaemon(t, bin, "--node-id", "c", "--data-dir", t.TempDir(), "--cluster-listen", rc, "--cluster-peers", ra+","+rb)
-	a := startRetryDaemon(t, bin, "--node-id", "a", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", "60s",
-		"--cluster-listen", ra, "--cluster-peers", rb+","+rc)
-	b := startRetryDaemon(t, bin, "--node-id", "b", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", "1s",
-		"--cluster-listen", rb, "--cluster-peers", ra+","+rc)
-	waitReady(t, a.base)
-	waitReady(t, b.base)
+	a, b, c := startThreeNodes(t, "60s", "1s")
 
 	wa := dialWidget(t, strings.TrimPrefix(a.base, "http://"))
 	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada","lastname":"Lovelace"}}`)
@@ -94,6 +83,27 @@ func TestClusterThreeProcesses(t *testing.T) {
 		t.Fatalf("create on A after C died: %s", out)
 	}
 	t.Logf("-32002 in %v once A saw C gone (A's CIF timeout is 60 s)", time.Since(start))
+}
+
+// startThreeNodes runs the README's loopback cluster as three `cifbridge
+// serve` processes: c serves its emulator, a and b (CIF timeouts aTimeout
+// and bTimeout) call it. It returns once a and b are ready. Skipped
+// under -short.
+func startThreeNodes(t *testing.T, aTimeout, bTimeout string) (a, b, c *retryDaemon) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and runs three daemons")
+	}
+	bin := buildRetryBinary(t)
+	ra, rb, rc := freeAddr(t), freeAddr(t), freeAddr(t)
+	c = startRetryDaemon(t, bin, "--node-id", "c", "--data-dir", t.TempDir(), "--cluster-listen", rc, "--cluster-peers", ra+","+rb)
+	a = startRetryDaemon(t, bin, "--node-id", "a", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", aTimeout,
+		"--cluster-listen", ra, "--cluster-peers", rb+","+rc)
+	b = startRetryDaemon(t, bin, "--node-id", "b", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", bTimeout,
+		"--cluster-listen", rb, "--cluster-peers", ra+","+rc)
+	waitReady(t, a.base)
+	waitReady(t, b.base)
+	return a, b, c
 }
 
 type wireMsg struct {

@@ -24,6 +24,7 @@ type retryDaemon struct {
 	widget string // ws://…/v1/widget
 	base   string // http://…
 	done   chan struct{}
+	logs   *logBuffer // its log lines, for a failing test's report
 }
 
 // buildRetryBinary builds the cifbridge binary once per test run (the
@@ -86,13 +87,14 @@ func startRetryDaemon(t *testing.T, bin string, args ...string) *retryDaemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &retryDaemon{cmd: cmd, done: make(chan struct{})}
+	d := &retryDaemon{cmd: cmd, done: make(chan struct{}), logs: &logBuffer{}}
 	urls := make(chan string, 1)
 	go func() {
 		defer close(d.done)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
+			d.logs.Write(append(sc.Bytes(), '\n'))
 			var line struct {
 				Widget string `json:"widget"`
 			}

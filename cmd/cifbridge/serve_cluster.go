@@ -12,13 +12,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/cluster"
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // The cluster plug-in: several cifbridge nodes on NATS (issue 17).
@@ -44,6 +47,18 @@ type clusterPlugin struct {
 	stopDirectory func()
 	events        *cluster.Events
 	stopEvents    func()
+
+	// The durable state (JetStream): opened in the background once the
+	// cluster's JetStream answers (servers still electing a leader at
+	// start); until then sessions move only between live nodes and late
+	// answers travel over the router only.
+	jetStream   bool                             // this node's NATS has JetStream
+	replicas    int                              // of the buckets and the stream
+	registry    atomic.Pointer[cluster.Registry] // set once open
+	late        *cluster.LateAnswers
+	durableCtx  context.Context // ends when serve stops
+	stopDurable context.CancelFunc
+	durableWG   sync.WaitGroup
 
 	hostsMu      sync.Mutex
 	hosts        *cluster.HostServer                  // --backend host: this node's host peers, served to the cluster
@@ -97,16 +112,22 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	// raised there; start fills in this node's side.
 	p.events = &cluster.Events{Router: p.router, Node: id, Log: env.Log.With().Str("component", "cluster").Logger(), Metrics: p.metrics}
 	env.Config.EventFallback = p.events.Raise
-	env.Config.ResumeElsewhere = p.events.Resume
+	env.Config.ResumeElsewhere = p.resume
+	env.Config.OnHello = p.hello
+	p.late = &cluster.LateAnswers{Node: id, Log: env.Log.With().Str("component", "cluster").Logger(), Metrics: p.metrics}
 	// The nodes in /api/v1/status and every node's sessions in
 	// /api/v1/sessions; start gives it this node's sessions.
 	p.dir = &cluster.Directory{Router: p.router, Node: id, Backend: env.Flags.backend, Version: version,
 		Log: env.Log.With().Str("component", "cluster").Logger()}
-	env.Config.ClusterStatus = p.dir.Status
+	env.Config.ClusterStatus = func(ctx context.Context) *protocol.ClusterStatus {
+		st := p.dir.Status(ctx)
+		st.Durable = p.registry.Load() != nil
+		return st
+	}
 	env.Config.ClusterSessions = p.dir.Handler()
 	switch env.Flags.backend {
 	case "cluster":
-		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
+		cb := &cluster.Backend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics, Late: p.late}
 		env.Config.Backend = cb
 		// The emulator node keeps panel state per session: tell it when a
 		// session of this node ends, or that state would pile up there.
@@ -121,10 +142,114 @@ func (p *clusterPlugin) configure(env *serveEnv) error {
 	case "host":
 		// Sessions no host peer of this node serves go to the node whose
 		// host peer serves them; this node's host peers serve the cluster.
-		env.Config.HostFallback = &cluster.HostBackend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics}
+		env.Config.HostFallback = &cluster.HostBackend{Router: p.router, Node: id, LateWindow: env.Flags.lateWindow, Metrics: p.metrics, Late: p.late}
 		env.Config.OnHostsChanged = p.syncHosts
 	}
+	// A session that ends here leaves the registry (when it did not move
+	// to another node meanwhile).
+	ended := env.Config.OnSessionEnd
+	env.Config.OnSessionEnd = func(session string) {
+		if reg := p.registry.Load(); reg != nil {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				reg.Forget(ctx, session)
+			}()
+		}
+		if ended != nil {
+			ended(session)
+		}
+	}
 	return nil
+}
+
+// resume is the bridge's ResumeElsewhere: the registry moves the session
+// here, even from a dead node; a session the registry does not know (its
+// node recorded it before the registry opened) is looked for among the
+// live nodes.
+func (p *clusterPlugin) resume(ctx context.Context, session, token string) (bool, error) {
+	if reg := p.registry.Load(); reg != nil {
+		found, err := reg.Resume(ctx, session, token)
+		if found || err != nil {
+			return found, err
+		}
+	}
+	return p.events.Resume(ctx, session, token)
+}
+
+// hello is the bridge's OnHello: the session's owner, profile and
+// resume-token hash go into the registry before the widget gets its
+// token; a session that moved here gets the late answers stored for it.
+func (p *clusterPlugin) hello(ctx context.Context, h bridge.Hello) error {
+	reg := p.registry.Load()
+	if reg == nil {
+		return nil
+	}
+	err := reg.Register(ctx, h.Session, h.ResumeToken, h.Profile)
+	if h.Resumed {
+		p.durableWG.Add(1)
+		go func() {
+			defer p.durableWG.Done()
+			sctx, cancel := context.WithTimeout(p.durableCtx, 30*time.Second)
+			defer cancel()
+			if err := p.late.Scan(sctx, h.Session); err != nil {
+				p.late.Log.Warn().Err(err).Str("session", h.Session).Msg("late answers stored for the session not read")
+			}
+		}()
+	}
+	return err
+}
+
+// openDurable opens the registry, the late-answer stream and the claims
+// in JetStream, retrying while the cluster's JetStream has no leader yet,
+// then runs the late-answer reader and the registry's refresh until ctx
+// ends.
+func (p *clusterPlugin) openDurable(ctx context.Context, env *serveEnv) {
+	log := env.Log.With().Str("component", "cluster").Logger()
+	js, err := jetstream.New(p.nc)
+	if err != nil {
+		log.Error().Err(err).Msg("JetStream client: sessions move only between live nodes, late answers do not outlive the node that timed out")
+		return
+	}
+	touch := min(cluster.DefaultTouchInterval, max(env.Config.ResumeWindow/4, time.Second))
+	resumeWindow := env.Config.ResumeWindow
+	if resumeWindow <= 0 {
+		resumeWindow = 2 * time.Minute
+	}
+	cfg := cluster.DurableConfig{Replicas: p.replicas, SessionTTL: resumeWindow + 2*touch,
+		LateMaxAge: env.Flags.lateWindow + 10*time.Minute}
+	start := time.Now()
+	warned := false
+	var d *cluster.Durable
+	for {
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		d, err = cluster.OpenDurable(octx, js, cfg)
+		cancel()
+		if err == nil {
+			break
+		}
+		if !warned && time.Since(start) > 15*time.Second {
+			log.Warn().Err(err).Msg("the cluster's JetStream does not answer yet (are the other nodes up?): sessions move only between live nodes until it does; still trying")
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	p.registry.Store(&cluster.Registry{KV: d.Sessions, Node: p.node, ReleaseOn: p.events.ReleaseOn, Log: log})
+	p.late.Open(d)
+	log.Info().Int("replicas", cfg.Replicas).Dur("sessionTTL", cfg.SessionTTL).Dur("lateMaxAge", cfg.LateMaxAge).
+		Msg("cluster durable state open: session registry and late answers in JetStream")
+	p.durableWG.Add(1)
+	go func() {
+		defer p.durableWG.Done()
+		p.registry.Load().RunTouch(ctx, touch)
+	}()
+	if err := p.late.Run(ctx); err != nil {
+		log.Error().Err(err).Msg("late answers of other nodes are not delivered here")
+	}
 }
 
 // join connects to an existing NATS cluster and checks it has JetStream.
@@ -154,6 +279,8 @@ func (p *clusterPlugin) join(env *serveEnv) error {
 		return fmt.Errorf("connect to --nats-url %s: %w", p.natsURL, err)
 	}
 	p.nc = nc
+	p.jetStream = true
+	p.replicas = min(3, max(1, len(nc.Servers())))
 	js, err := jetstream.New(nc)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -187,6 +314,7 @@ func (p *clusterPlugin) embed(env *serveEnv) error {
 	// nats-server runs clustered JetStream only with routes configured: a
 	// node started without peers serves calls but has no JetStream.
 	js := len(peers) > 0
+	p.jetStream, p.replicas = js, min(3, 1+len(peers))
 	if !js {
 		env.Log.Warn().Msg("--cluster-listen without --cluster-peers: JetStream is off on this node (clustered JetStream needs routes); give every node the others' addresses")
 	}
@@ -247,11 +375,23 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 		if p.stopEvents, err = p.events.Serve(); err != nil {
 			return err
 		}
+		p.late.Local = func(session string) bool { return srv.Session(session) != nil }
+		p.late.Pending = srv.HasAttempt
+		p.late.Deliver = srv.DeliverLate
+		if p.jetStream {
+			dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			p.durableCtx, p.stopDurable = dctx, cancel
+			p.durableWG.Add(1)
+			go func() {
+				defer p.durableWG.Done()
+				p.openDurable(dctx, env)
+			}()
+		}
 	}
 	if p.router != nil && env.Config.HostBackend {
 		p.hostsMu.Lock()
 		p.hostSessions = env.Server.HostSessions
-		p.hosts = &cluster.HostServer{Router: p.router, Node: p.node, Local: env.Server.LocalHosts(),
+		p.hosts = &cluster.HostServer{Router: p.router, Node: p.node, Local: p.late.Publishing(env.Server.LocalHosts()),
 			Log: env.Log.With().Str("component", "cluster").Logger()}
 		p.hostsMu.Unlock()
 		p.syncHosts()
@@ -265,7 +405,7 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 	// records.
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	stop, err := cluster.ServeBackend(pctx, p.router, cluster.BackendService, p.node, env.Emulator, env.Log.With().Str("component", "cluster").Logger())
+	stop, err := cluster.ServeBackend(pctx, p.router, cluster.BackendService, p.node, p.late.Publishing(env.Emulator), env.Log.With().Str("component", "cluster").Logger())
 	if err != nil {
 		if errors.Is(err, cluster.ErrAlreadyServed) {
 			return fmt.Errorf("%w: run one node with --backend emulator and the others with --backend cluster", err)
@@ -278,6 +418,11 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 }
 
 func (p *clusterPlugin) stop(*serveEnv) {
+	if p.stopDurable != nil {
+		p.stopDurable()
+		p.stopDurable = nil
+	}
+	p.durableWG.Wait()
 	if p.stopDirectory != nil {
 		p.stopDirectory()
 		p.stopDirectory = nil
