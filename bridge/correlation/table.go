@@ -359,14 +359,20 @@ func (t *Table) finish(e *entry, res json.RawMessage, err error, atOnce bool) {
 	switch {
 	case !late:
 	case atOnce:
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			t.report(l)
-		}()
+		t.reportLater(l)
 	default:
 		t.report(l)
 	}
+}
+
+// reportLater reports l on a goroutine of its own. (A function of its own,
+// so that only a late outcome is copied to the heap.)
+func (t *Table) reportLater(l Late) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.report(l)
+	}()
 }
 
 // answer is what Do returns for an outcome it received.
