@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -64,54 +63,32 @@ func TestDoBegin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var mu sync.Mutex
-				var lates []correlation.Late
-				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(l correlation.Late) {
-					mu.Lock()
-					lates = append(lates, l)
-					mu.Unlock()
-				}})
+				lates := make(chan correlation.Late, 4)
+				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(l correlation.Late) { lates <- l }})
 				start := time.Now()
 				res, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: 10 * time.Second}, tt.begin)
-				if got := time.Since(start); got != tt.wantElapsed {
-					t.Errorf("answered after %v, want exactly %v", got, tt.wantElapsed)
-				}
-				if sent.Late != tt.wantLate || sent.ID == "" {
-					t.Errorf("Sent = %+v; want Late %v and an id", sent, tt.wantLate)
-				}
-				if tt.wantCode != 0 {
-					var e *protocol.Error
-					if !errors.As(err, &e) || e.Code != tt.wantCode {
-						t.Fatalf("err = %v, want code %d", err, tt.wantCode)
-					}
-				} else if err != nil || string(res) != tt.wantResult {
-					t.Fatalf("DoBegin = %s, %v; want %s", res, err, tt.wantResult)
+				var pe *protocol.Error
+				switch {
+				case time.Since(start) != tt.wantElapsed || sent.Late != tt.wantLate || sent.ID == "":
+					t.Errorf("after %v: Sent %+v; want after %v, Late %v and an id", time.Since(start), sent, tt.wantElapsed, tt.wantLate)
+				case tt.wantCode == 0 && (err != nil || string(res) != tt.wantResult):
+					t.Errorf("DoBegin = %s, %v; want %s", res, err, tt.wantResult)
+				case tt.wantCode != 0 && (!errors.As(err, &pe) || pe.Code != tt.wantCode):
+					t.Errorf("err = %v, want code %d", err, tt.wantCode)
 				}
 				time.Sleep(5 * time.Minute) // let any late answer happen
 				synctest.Wait()
-				if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 {
-					t.Errorf("records left behind: %+v", st)
+				wantCounts, wantLates := protocol.LateCounts{}, 0
+				if tt.wantLate {
+					wantCounts, wantLates = protocol.LateCounts{Detached: 1, Answered: 1}, 1
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				if !tt.wantLate {
-					if len(lates) != 0 {
-						t.Fatalf("unexpected late reports: %+v", lates)
+				if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || len(lates) != wantLates || tab.SessionLate("s1") != wantCounts {
+					t.Fatalf("stats %+v, %d late reports, session counts %+v; want none left, %d and %+v", st, len(lates), tab.SessionLate("s1"), wantLates, wantCounts)
+				}
+				if wantLates == 1 {
+					if l := <-lates; l.LateBy != tt.wantLateBy || l.Success() != tt.wantLateOK || l.Info.State != "timedout" || l.Info.ID != sent.ID {
+						t.Errorf("late = %+v, want lateBy %v success %v", l, tt.wantLateBy, tt.wantLateOK)
 					}
-					return
-				}
-				if len(lates) != 1 {
-					t.Fatalf("got %d late reports, want 1", len(lates))
-				}
-				l := lates[0]
-				if l.LateBy != tt.wantLateBy || l.Success() != tt.wantLateOK || l.Info.State != "timedout" || l.Info.ID != sent.ID {
-					t.Errorf("late = %+v (lateBy %v success %v), want lateBy %v success %v", l, l.LateBy, l.Success(), tt.wantLateBy, tt.wantLateOK)
-				}
-				if got := tab.SessionLate("s1"); got != (protocol.LateCounts{Detached: 1, Answered: 1}) {
-					t.Errorf("session late counts %+v", got)
-				}
-				if st := tab.Stats(); st.Timeouts != 1 || st.LateAnswers != 1 {
-					t.Errorf("stats = %+v", st)
 				}
 			})
 		})
