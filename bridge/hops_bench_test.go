@@ -109,6 +109,26 @@ func BenchmarkHop(b *testing.B) {
 			}
 		}
 	})
+	// correlationBegin: the table's DoBegin around a begin that answers at
+	// once, the path of a call the emulator promises (backend.Prompt): no
+	// goroutine and no timer.
+	b.Run("correlationBegin", func(b *testing.B) {
+		tab := correlation.New(correlation.Config{})
+		defer func() { _ = tab.Close(context.Background()) }()
+		a := hopAttempt(b)
+		a.ID = ""
+		res := []byte(`{"entityType":"contact","id":"00000000-0000-0000-0000-000000000000"}`)
+		var begin correlation.Begin = func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+			return res, nil, nil
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			a.Started = time.Time{}
+			if _, _, err := tab.DoBegin(context.Background(), a, begin); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	// emulatorCreate: the emulator's Execute of the decoded attempt.
 	b.Run("emulatorCreate", func(b *testing.B) {
 		_, emu := hopServer(b)

@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,10 +27,26 @@ type metrics struct {
 	refusals    *prometheus.CounterVec
 	conns       *prometheus.GaugeVec
 	connRefused *prometheus.CounterVec
+	// perMethod holds, for every method label, the series every answered
+	// call touches, made on first use (so /metrics lists only methods that
+	// were called): WithLabelValues hashes its labels under the vector's
+	// lock on every call. The map itself is read-only once built.
+	perMethod map[string]*methodSeries
+}
+
+// methodSeries are one method label's request series for the "ok"
+// outcome and its duration histogram.
+type methodSeries struct {
+	once     sync.Once
+	ok       prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics(s *Server) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+	m := &metrics{reg: prometheus.NewRegistry(), perMethod: map[string]*methodSeries{"other": {}}}
+	for label := range methodLabels {
+		m.perMethod[label] = &methodSeries{}
+	}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cifbridge_requests_total", Help: "Widget requests by method and outcome (ok, or the JSON-RPC error code).",
 	}, []string{"method", "outcome"})
@@ -137,15 +154,25 @@ func (m *metrics) refused(reason string) {
 // observe records the outcome of a request that started at start.
 func (m *metrics) observe(method string, start time.Time, err error) {
 	label := methodLabel(method)
-	outcome := "ok"
-	if err != nil {
-		var e *protocol.Error
-		if errors.As(err, &e) {
-			outcome = strconv.FormatInt(e.Code, 10)
-		} else {
-			outcome = strconv.Itoa(protocol.CodeInternal)
-		}
+	ms := m.series(label)
+	ms.duration.Observe(time.Since(start).Seconds())
+	if err == nil {
+		ms.ok.Inc()
+		return
+	}
+	var e *protocol.Error
+	outcome := strconv.Itoa(protocol.CodeInternal)
+	if errors.As(err, &e) {
+		outcome = strconv.FormatInt(e.Code, 10)
 	}
 	m.requests.WithLabelValues(label, outcome).Inc()
-	m.duration.WithLabelValues(label).Observe(time.Since(start).Seconds())
+}
+
+// series returns the series of a method label (methodLabel's result).
+func (m *metrics) series(label string) *methodSeries {
+	ms := m.perMethod[label]
+	ms.once.Do(func() {
+		ms.ok, ms.duration = m.requests.WithLabelValues(label, "ok"), m.duration.WithLabelValues(label)
+	})
+	return ms
 }

@@ -42,7 +42,11 @@ type Server struct {
 	table   *correlation.Table
 	execute correlation.Exec // s.executeAttempt, bound once
 	backend backend.Backend
-	hosts   *hostHub
+	// prompt is the backend when it answers at once from memory (the
+	// emulator), nil otherwise; begin is s.beginAttempt, bound once, then.
+	prompt backend.Prompt
+	begin  correlation.Begin
+	hosts  *hostHub
 	// workspaces holds the agent workspace of every widget session.
 	workspaces *workspace.Registry
 	metrics    *metrics
@@ -107,6 +111,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.HostBackend {
 		s.backend = s.hosts
 	}
+	if p, ok := s.backend.(backend.Prompt); ok {
+		s.prompt, s.begin = p, s.beginAttempt
+	}
 	s.mux = s.routes()
 	return s, nil
 }
@@ -156,13 +163,21 @@ func (s *Server) attemptOn(ctx context.Context, sess *Session, a correlation.Att
 	case a.Timeout <= 0:
 		_, a.Timeout = sess.Profile()
 	}
-	exec := s.execute
-	if be != nil {
-		exec = func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	var (
+		res  json.RawMessage
+		sent correlation.Sent
+		err  error
+	)
+	switch {
+	case be != nil:
+		res, sent, err = s.table.Do(ctx, a, func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 			return s.executeOn(ctx, a, be)
-		}
+		})
+	case s.begin != nil && !a.NoTimeout:
+		res, sent, err = s.table.DoBegin(ctx, a, s.begin)
+	default:
+		res, sent, err = s.table.Do(ctx, a, s.execute)
 	}
-	res, sent, err := s.table.Do(ctx, a, exec)
 	if err != nil && errors.Is(err, errShuttingDown) {
 		err = shutdownAnswer(err)
 	}
@@ -181,6 +196,41 @@ func (s *Server) executeOn(ctx context.Context, a *correlation.Attempt, be backe
 	if s.cfg.OnFrame == nil {
 		return be.Execute(ctx, a)
 	}
+	id, err := s.captureOut(a)
+	if err != nil {
+		return nil, err
+	}
+	res, err := be.Execute(ctx, a)
+	s.captureIn(a, id, res, err)
+	return res, err
+}
+
+// beginAttempt is the correlation.Begin of a backend attempt on a prompt
+// backend (s.prompt), capturing the frames when capture is on. It is a
+// method value bound once (Server.begin).
+func (s *Server) beginAttempt(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+	if s.cfg.OnFrame == nil {
+		return s.prompt.Begin(ctx, a)
+	}
+	id, err := s.captureOut(a)
+	if err != nil {
+		return nil, err, nil
+	}
+	res, err, rest := s.prompt.Begin(ctx, a)
+	if rest != nil {
+		return nil, nil, func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			res, err := rest(ctx, a)
+			s.captureIn(a, id, res, err)
+			return res, err
+		}
+	}
+	s.captureIn(a, id, res, err)
+	return res, err, nil
+}
+
+// captureOut captures the request frame of attempt a and returns the id
+// its answer is captured with.
+func (s *Server) captureOut(a *correlation.Attempt) (json.RawMessage, error) {
 	params, err := a.RawParams()
 	if err != nil {
 		s.log.Error().Err(err).Str("method", a.Method).Str("attempt", a.ID).Msg("encode attempt params for capture")
@@ -188,13 +238,16 @@ func (s *Server) executeOn(ctx context.Context, a *correlation.Attempt, be backe
 	}
 	id := jsonString(a.ID)
 	s.frame(a.Session, "backend", "out", protocol.AppendRequest(nil, id, a.Method, params))
-	res, err := be.Execute(ctx, a)
+	return id, nil
+}
+
+// captureIn captures the answer frame of the attempt captureOut named id.
+func (s *Server) captureIn(a *correlation.Attempt, id, res json.RawMessage, err error) {
 	if err != nil {
 		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, nil, protocol.AsError(err)))
 	} else {
 		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, res, nil))
 	}
-	return res, err
 }
 
 // shutdownAnswer is the -32007 for an attempt the shutdown ended. err is

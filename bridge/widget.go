@@ -41,6 +41,7 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 	wc := &widgetConn{s: s, log: log, logs: logcap.NewSampler(logSampleInterval)}
 	c := rpcconn.New(s.base, ws, wc, s.connOptions(log, rpcconn.Options{
 		Admit:   wc.admit,
+		Inline:  wc.inline,
 		OnFrame: func(dir string, msg []byte) { s.frame(wc.sess.Load().ID, "widget", dir, msg) },
 		OnUnmatched: func(m *protocol.Message) {
 			if ok, n := wc.logs.Allow("unmatched"); ok {
@@ -68,6 +69,20 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 	if tracked {
 		s.connWG.Done()
 	}
+}
+
+// inline picks the calls the connection's reader serves itself
+// (rpcconn.Options.Inline): a CIF call under the CIF timeout that the
+// session's backend answers at once (backend.Prompt). Its answer is as
+// exact as on a goroutine of its own: one that comes at or after the
+// deadline is still a -32000 and a late record (correlation.DoBegin).
+func (wc *widgetConn) inline(m *protocol.Message) bool {
+	p := wc.s.prompt
+	if p == nil {
+		return false
+	}
+	spec := protocol.CIFMethod(m.Method)
+	return spec != nil && spec.Answer == protocol.AnswerBackend && spec.Timeout == protocol.TimeoutCIF && p.Prompt(m.Method)
 }
 
 func (wc *widgetConn) HandleNotification(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) {

@@ -26,6 +26,21 @@ type Backend interface {
 	Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error)
 }
 
+// Prompt is implemented by a backend that answers many attempts at once,
+// from memory (the emulator): the bridge then runs such an attempt on the
+// goroutine that read the widget's request, without a goroutine of its own
+// (correlation.Table.DoBegin).
+type Prompt interface {
+	Backend
+	// Prompt reports whether attempts of method are answered at once now:
+	// bounded in-memory work, no wait on a peer or a timer. While it says
+	// so, the widget connection's reader runs such calls itself.
+	Prompt(method string) bool
+	// Begin is a correlation.Begin: Execute, up to the point where the
+	// attempt would have to wait; see correlation.Begin.
+	Begin(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec)
+}
+
 // Func adapts a function to Backend (tests, small adapters).
 type Func struct {
 	N string

@@ -144,6 +144,13 @@ func (l Late) Success() bool { return !l.Expired && l.Err == nil }
 // outcome.
 type Exec func(ctx context.Context, a *Attempt) (json.RawMessage, error)
 
+// Begin starts an attempt on the goroutine that called DoBegin (a and ctx
+// as for Exec). A backend that has the answer at once, in memory, returns it
+// with a nil rest; one that must wait (for a peer, a timer) returns rest
+// instead, having done nothing that rest does not finish: Do runs rest on the
+// attempt's own goroutine as it runs an Exec.
+type Begin func(ctx context.Context, a *Attempt) (res json.RawMessage, err error, rest Exec)
+
 // Config configures a Table. Zero values mean the documented default.
 type Config struct {
 	// LateWindow is how long a timed-out attempt is kept as a late record
@@ -256,6 +263,19 @@ func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
 // and keeps the attempt as an abandoned late record. Sent says which
 // happened and names the attempt.
 func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, Sent, error) {
+	return t.do(ctx, a, nil, exec)
+}
+
+// DoBegin is Do for a backend that can often answer at once: begin runs on
+// the caller's goroutine, and an answer it has at once is Do's answer with
+// no goroutine and no timer (one that came at or after the deadline is a
+// timeout and a late record, as in Do). When begin returns rest instead,
+// the attempt goes on exactly as in Do, rest being its exec.
+func (t *Table) DoBegin(ctx context.Context, a Attempt, begin Begin) (json.RawMessage, Sent, error) {
+	return t.do(ctx, a, begin, nil)
+}
+
+func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json.RawMessage, Sent, error) {
 	if a.Started.IsZero() {
 		a.Started = time.Now()
 	}
@@ -288,12 +308,17 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 	t.wg.Add(1)
 	t.mu.Unlock()
 
+	if begin != nil {
+		res, err, rest := begin(&e.ctx, &e.a)
+		if rest == nil {
+			t.finish(e, res, err, true)
+			return t.answer(<-w.done, a, sent) // complete wrote it: the entry was in flight
+		}
+		exec = rest
+	}
 	go func() {
-		defer t.wg.Done()
-		defer e.ctx.cancel(nil)
 		res, err := exec(&e.ctx, &e.a)
-		expired := err != nil && e.ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
-		t.complete(e, res, err, expired)
+		t.finish(e, res, err, false)
 	}()
 
 	if w.timer == nil {
@@ -331,6 +356,34 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 		}
 	}
 	return t.answer(<-w.done, a, sent) // answered in the same instant
+}
+
+// finish records exec's answer and ends the attempt's exec ctx and its
+// share of wg. When begin answered at once (atOnce), its caller is about to
+// send Do's answer: a late outcome is reported on a goroutine, as it would
+// be had exec run on one, not before that answer on the caller's.
+func (t *Table) finish(e *entry, res json.RawMessage, err error, atOnce bool) {
+	defer t.wg.Done()
+	defer e.ctx.cancel(nil)
+	expired := err != nil && e.ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+	l, late := t.complete(e, res, err, expired)
+	switch {
+	case !late:
+	case atOnce:
+		t.reportLater(l)
+	default:
+		t.report(l)
+	}
+}
+
+// reportLater reports l on a goroutine of its own. (A function of its own,
+// so that only a late outcome is copied to the heap.)
+func (t *Table) reportLater(l Late) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.report(l)
+	}()
 }
 
 // answer is what Do returns for an outcome it received.
@@ -393,21 +446,23 @@ func NewSafetyLimitError(limit time.Duration) *protocol.Error {
 		"no answer within the bridge's safety limit of %v for calls CIF runs without a timeout (--notimeout-limit); the call was ended", limit)
 }
 
-func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) {
+// complete records exec's answer: to Do when it came in time, else as the
+// attempt's late outcome, which it returns (late true) for report.
+func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) (l Late, late bool) {
 	now := time.Now()
 	t.mu.Lock()
 	st := e.state
 	switch st {
 	case stEnded:
 		t.mu.Unlock()
-		return
+		return l, false
 	case stInflight:
 		delete(t.inflight, e.a.ID)
 		if now.Before(e.a.Deadline) {
 			e.state = stAnswered
 			t.mu.Unlock()
 			e.done <- outcome{result: res, err: err}
-			return
+			return l, false
 		}
 		// The answer came after the deadline, but before Do saw its timer
 		// (a busy machine): the caller has timed out all the same, as a
@@ -445,11 +500,17 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	}
 	t.mu.Unlock()
 
-	l := Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
+	l = Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
 	if d := time.Since(e.a.Deadline); d > 0 {
 		l.LateBy = d
 	}
-	if expired {
+	return l, true
+}
+
+// report counts a late outcome and hands it to OnLate (the table's, then
+// the attempt's).
+func (t *Table) report(l Late) {
+	if l.Expired {
 		t.expired.Add(1)
 	} else {
 		t.lateAnswers.Add(1)
@@ -457,8 +518,8 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	if t.cfg.OnLate != nil {
 		t.cfg.OnLate(l)
 	}
-	if e.a.OnLate != nil {
-		e.a.OnLate(l)
+	if l.Info.OnLate != nil {
+		l.Info.OnLate(l)
 	}
 }
 

@@ -71,16 +71,61 @@ func constant(f func(e *Emulator) json.RawMessage) handler {
 // its latency even when ctx ends first; a dropped one is never executed and
 // Execute returns ctx.Err() when ctx ends.
 func (e *Emulator) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+	res, err, rest := e.Begin(ctx, a)
+	if rest != nil {
+		return rest(ctx, a)
+	}
+	return res, err
+}
+
+// Begin implements backend.Prompt: Execute up to the fault profile's
+// decision. An operation no rule delays or drops runs at once and Begin
+// returns its answer; otherwise it returns the rest of Execute (the wait,
+// then the operation), the decision already taken, for the caller to run
+// on a goroutine that may wait.
+func (e *Emulator) Begin(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
 	mt := protocol.MessageType(a.Method)
 	h := handlers[mt]
 	if h == nil {
-		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the emulator does not serve %q", a.Method)
+		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the emulator does not serve %q", a.Method), nil
 	}
 	p, err := h(e, a)
 	if err != nil {
-		return nil, e.wireError(mt, err)
+		return nil, e.wireError(mt, err), nil
 	}
-	if err := e.gate(ctx, mt, p.entity); err != nil {
+	d := e.faults.decide(mt, p.entity)
+	if d.waits() {
+		q := p // a copy: p itself stays on the stack of the calls that run at once
+		return nil, nil, func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			return e.run(ctx, a, mt, &q, d)
+		}
+	}
+	res, err := e.run(ctx, a, mt, &p, d)
+	return res, err, nil
+}
+
+// promptOps are the operations Prompt may promise: bounded work on the
+// in-memory store (a search or an xrm execute may scan or write many
+// records, so they keep a goroutine of their own).
+var promptOps = map[string]bool{
+	"createrecord": true, "retrieverecord": true, "updaterecord": true, "deleterecord": true,
+	"getenvironment": true, "getEntityMetadata": true,
+	"setclicktoact": true, "getclicktoact": true, "setmode": true, "getmode": true, "setwidth": true, "getwidth": true,
+}
+
+// Prompt implements backend.Prompt: the store's bounded operations answer
+// at once unless a fault rule may delay or drop them.
+func (e *Emulator) Prompt(method string) bool {
+	return promptOps[protocol.MessageType(method)] && !e.faults.waits.Load()
+}
+
+// run applies decision d to the prepared operation p of a (a messageType
+// mt) and runs it.
+func (e *Emulator) run(ctx context.Context, a *correlation.Attempt, mt string, p *prepared, d decision) (json.RawMessage, error) {
+	if err := e.gate(ctx, d); err != nil {
+		if p.create != nil {
+			p.create.release()
+		}
 		if d := (*dvError)(nil); errors.As(err, &d) {
 			// An injected error is an answer too: past the deadline the
 			// bridge sends bridge.late for it like for a late success.
@@ -88,7 +133,7 @@ func (e *Emulator) Execute(ctx context.Context, a *correlation.Attempt) (json.Ra
 		}
 		return nil, e.wireError(mt, err)
 	}
-	res, err := e.do(&p)
+	res, err := e.do(p)
 	e.completed(mt, a.Deadline)
 	e.log.Debug().Str("method", a.Method).Str("entity", p.entity).Str("attempt", a.ID).
 		Str("session", a.Session).Bool("ok", err == nil).Msg("emulator operation")
@@ -98,12 +143,11 @@ func (e *Emulator) Execute(ctx context.Context, a *correlation.Attempt) (json.Ra
 	return res, nil
 }
 
-// gate applies the fault profile to one operation. It returns nil when the
-// operation may run, a *dvError for an injected error, or ctx's error for a
-// drop. Latency is waited out in full, ignoring ctx, with a timer (so it
-// works inside testing/synctest bubbles).
-func (e *Emulator) gate(ctx context.Context, method, entity string) error {
-	d := e.faults.decide(method, entity)
+// gate applies the fault profile's decision d to one operation. It returns
+// nil when the operation may run, a *dvError for an injected error, or
+// ctx's error for a drop. Latency is waited out in full, ignoring ctx, with
+// a timer (so it works inside testing/synctest bubbles).
+func (e *Emulator) gate(ctx context.Context, d decision) error {
 	if d.rule < 0 {
 		return nil
 	}

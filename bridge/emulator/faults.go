@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cifbridge/cifbridge/internal/faultdice"
@@ -27,6 +28,9 @@ func ParseFaultProfile(b []byte) (*protocol.FaultProfile, error) {
 // use counts (internal/faultdice, one mutex).
 type faultState struct {
 	dice faultdice.Dice[protocol.FaultRule]
+	// waits is true while a rule may delay or drop an operation: the
+	// emulator does not promise to answer at once then (Prompt).
+	waits atomic.Bool
 }
 
 // decision is what the fault rules say about one operation.
@@ -37,7 +41,24 @@ type decision struct {
 	drop  bool
 }
 
-func (f *faultState) set(p protocol.FaultProfile) { f.dice.Set(p.Seed, p.Rules) }
+func (f *faultState) set(p protocol.FaultProfile) {
+	waits := false
+	for _, r := range p.Rules {
+		waits = waits || r.Drop || r.LatencyMs > 0 || r.Latency != nil
+	}
+	// Raised before the rules change and lowered after: Prompt never
+	// promises an answer at once while a waiting rule is active.
+	if waits {
+		f.waits.Store(true)
+	}
+	f.dice.Set(p.Seed, p.Rules)
+	if !waits {
+		f.waits.Store(false)
+	}
+}
+
+// waitsFor reports whether a decision makes the operation wait.
+func (d decision) waits() bool { return d.drop || d.delay > 0 }
 
 func (f *faultState) get() protocol.FaultProfile {
 	seed, rules := f.dice.Profile()

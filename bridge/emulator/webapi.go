@@ -178,7 +178,7 @@ func (wr *webReq) raw(status int, b []byte) {
 // gate applies the fault profile; false means the answer was written (or
 // the client is gone).
 func (e *Emulator) webGate(wr *webReq, method, entity string) bool {
-	err := e.gate(wr.r.Context(), method, entity)
+	err := e.gate(wr.r.Context(), e.faults.decide(method, entity))
 	if err == nil {
 		return true
 	}

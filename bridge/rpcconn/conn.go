@@ -90,6 +90,13 @@ type Options struct {
 	// answered), or a release func (may be nil) called once the handler
 	// has returned.
 	Admit func(m *protocol.Message) (release func(), err *protocol.Error)
+	// Inline, when set, picks the admitted requests the reader serves
+	// itself instead of on a goroutine of their own: calls it knows answer
+	// at once (an in-memory backend), for which a fresh goroutine and its
+	// stack growth cost more than the call. The reader reads nothing else
+	// until such a call has answered, so it must never wait on the peer
+	// or on a timer. A batch's items always run on their own goroutines.
+	Inline func(m *protocol.Message) bool
 	// OnFrame sees every message in ("in") and out ("out"), e.g. for capture.
 	// An "out" message is valid during the call only (its buffer is reused
 	// once written): copy what you keep.

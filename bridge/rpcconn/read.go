@@ -171,6 +171,11 @@ func (c *Conn) dispatch(data []byte, received time.Time) {
 				return
 			}
 			c.handlers.add()
+			if c.opts.Inline != nil && c.opts.Inline(m) {
+				c.send(c.serve(m, release))
+				c.handlers.done()
+				return
+			}
 			go func() {
 				defer c.handlers.done()
 				c.send(c.serve(m, release))

@@ -1,0 +1,146 @@
+package correlation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// atOnce is a Begin that answers on the caller's goroutine after d (0: at
+// once), as the emulator does for a call no fault rule delays.
+func atOnce(d time.Duration, res string, err error) correlation.Begin {
+	return func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+		if d > 0 {
+			time.Sleep(d)
+		}
+		if err != nil {
+			return nil, err, nil
+		}
+		return json.RawMessage(res), nil, nil
+	}
+}
+
+// later is a Begin that must wait: it hands exec back as the rest.
+func later(exec correlation.Exec) correlation.Begin {
+	return func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+		return nil, nil, exec
+	}
+}
+
+// DoBegin keeps Do's semantics whichever way begin answers: an answer in
+// time is the answer; one at or after the CIF deadline is a -32000 and a
+// late record with that answer; a begin that hands back the rest is timed
+// exactly like Do's exec (the -32000 at the deadline, the answer late).
+func TestDoBegin(t *testing.T) {
+	boom := protocol.NewBackendError(503, "0x80040216", "busy", "", "")
+	tests := []struct {
+		name        string
+		begin       correlation.Begin
+		wantResult  string
+		wantCode    int64
+		wantElapsed time.Duration
+		wantLate    bool
+		wantLateBy  time.Duration
+		wantLateOK  bool
+	}{
+		{name: "answer at once", begin: atOnce(0, `{"id":"1"}`, nil), wantResult: `{"id":"1"}`},
+		{name: "error at once", begin: atOnce(0, "", boom), wantCode: protocol.CodeBackend},
+		{name: "answer at once but after the deadline", begin: atOnce(12*time.Second, `{"id":"2"}`, nil),
+			wantCode: protocol.CodeTimeout, wantElapsed: 12 * time.Second, wantLate: true, wantLateBy: 2 * time.Second, wantLateOK: true},
+		{name: "answer at once exactly at the deadline", begin: atOnce(10*time.Second, `{"id":"3"}`, nil),
+			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateOK: true},
+		{name: "rest answers in time", begin: later(sleepExec(2*time.Second, `{"id":"4"}`, nil)),
+			wantResult: `{"id":"4"}`, wantElapsed: 2 * time.Second},
+		{name: "rest times out then answers late", begin: later(sleepExec(12*time.Second, "", boom)),
+			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				lates := make(chan correlation.Late, 4)
+				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(l correlation.Late) { lates <- l }})
+				start := time.Now()
+				res, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: 10 * time.Second}, tt.begin)
+				var pe *protocol.Error
+				switch {
+				case time.Since(start) != tt.wantElapsed || sent.Late != tt.wantLate || sent.ID == "":
+					t.Errorf("after %v: Sent %+v; want after %v, Late %v and an id", time.Since(start), sent, tt.wantElapsed, tt.wantLate)
+				case tt.wantCode == 0 && (err != nil || string(res) != tt.wantResult):
+					t.Errorf("DoBegin = %s, %v; want %s", res, err, tt.wantResult)
+				case tt.wantCode != 0 && (!errors.As(err, &pe) || pe.Code != tt.wantCode):
+					t.Errorf("err = %v, want code %d", err, tt.wantCode)
+				}
+				time.Sleep(5 * time.Minute) // let any late answer happen
+				synctest.Wait()
+				wantCounts, wantLates := protocol.LateCounts{}, 0
+				if tt.wantLate {
+					wantCounts, wantLates = protocol.LateCounts{Detached: 1, Answered: 1}, 1
+				}
+				if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || len(lates) != wantLates || tab.SessionLate("s1") != wantCounts {
+					t.Fatalf("stats %+v, %d late reports, session counts %+v; want none left, %d and %+v", st, len(lates), tab.SessionLate("s1"), wantLates, wantCounts)
+				}
+				if wantLates == 1 {
+					if l := <-lates; l.LateBy != tt.wantLateBy || l.Success() != tt.wantLateOK || l.Info.State != "timedout" || l.Info.ID != sent.ID {
+						t.Errorf("late = %+v, want lateBy %v success %v", l, tt.wantLateBy, tt.wantLateOK)
+					}
+				}
+			})
+		})
+	}
+}
+
+// While begin runs, the attempt is registered like any other: listed in
+// flight with its id and deadline, and its exec ctx live; once DoBegin
+// returns, that ctx has ended.
+func TestDoBeginRegistersTheAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := correlation.New(correlation.Config{})
+		var seen []correlation.Info
+		var execCtx context.Context
+		started := time.Now()
+		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: 3 * time.Second, Started: started},
+			func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				seen, execCtx = tab.InFlight("s1"), ctx
+				if ctx.Err() != nil {
+					t.Error("exec ctx ended before the attempt ran")
+				}
+				return json.RawMessage(`true`), nil, nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 1 || seen[0].ID != sent.ID || !seen[0].Deadline.Equal(started.Add(3*time.Second)) || seen[0].State != protocol.AttemptInFlight {
+			t.Fatalf("in flight during begin: %+v (sent %+v)", seen, sent)
+		}
+		if execCtx.Err() == nil {
+			t.Error("the exec ctx outlives the answered attempt")
+		}
+		if n := len(tab.InFlight("")); n != 0 {
+			t.Errorf("%d attempts left in flight", n)
+		}
+	})
+}
+
+// A closed table refuses before begin runs, as Do refuses before exec.
+func TestDoBeginAfterClose(t *testing.T) {
+	tab := correlation.New(correlation.Config{})
+	if err := tab.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	_, _, err := tab.DoBegin(t.Context(), correlation.Attempt{Timeout: time.Second},
+		func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+			ran = true
+			return nil, nil, nil
+		})
+	var e *protocol.Error
+	if !errors.As(err, &e) || e.Code != protocol.CodeShuttingDown || ran {
+		t.Fatalf("err = %v (begin ran: %v), want -32007 without running begin", err, ran)
+	}
+}
