@@ -123,20 +123,26 @@ func TestOversizedFrameHeaderRefusedAtOnce(t *testing.T) {
 // pipeServer serves rpcconn over in-memory pipes inside a synctest bubble,
 // where the 30 s timeouts pass at once and exactly.
 type pipeServer struct {
-	ln   *pipeListener
-	hs   *http.Server
-	errs chan error
+	ln    *pipeListener
+	hs    *http.Server
+	errs  chan error
+	conns chan *rpcconn.Conn // each connection, as it starts (when there is room)
 }
 
 func startPipeServer(t *testing.T, opts rpcconn.Options) *pipeServer {
-	ps := &pipeServer{ln: &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}, errs: make(chan error, 4)}
+	ps := &pipeServer{ln: &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}, errs: make(chan error, 4), conns: make(chan *rpcconn.Conn, 4)}
 	h := &testHandler{blocked: make(chan struct{}, 4)}
 	ps.hs = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(rpcconn.GuardFrames(w, 1<<20), r, nil)
 		if err != nil {
 			return
 		}
-		ps.errs <- rpcconn.New(context.Background(), ws, h, opts).Run()
+		c := rpcconn.New(context.Background(), ws, h, opts)
+		select {
+		case ps.conns <- c:
+		default:
+		}
+		ps.errs <- c.Run()
 	})}
 	go ps.hs.Serve(ps.ln)
 	t.Cleanup(func() { ps.hs.Close(); ps.ln.Close() })

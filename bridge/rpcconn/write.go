@@ -7,25 +7,25 @@ import (
 	"github.com/coder/websocket"
 )
 
-// writeLoop is the connection's one writer. It takes the whole queue at
-// each wake-up and writes it; once the phase is past phaseOpen (or ctx
-// ended) the queue it takes is the last one, since send refuses from then
-// on, and it stops after writing it.
+// writeLoop is the connection's one writer, started by send when a message
+// is queued and none runs. It takes the whole queue each round and writes
+// it, until it finds the queue empty: then it exits, so an idle connection
+// has no writer. Once the phase is past phaseOpen send refuses, so the
+// writer that finds the queue empty then ends the drain (Conn.drained).
 func (c *Conn) writeLoop() {
 	defer c.writerWG.Done()
-	defer close(c.drained)
 	st := &c.st
 	for {
-		select {
-		case <-c.wake:
-		case <-c.ctx.Done():
-		}
 		st.mu.Lock()
-		if c.ctx.Err() != nil {
-			c.advanceLocked(phaseClosing, context.Cause(c.ctx))
-		}
-		last := st.phase != phaseOpen
 		batch := st.queue
+		if len(batch) == 0 {
+			st.writing = false
+			if st.phase != phaseOpen {
+				c.drainedLocked()
+			}
+			st.mu.Unlock()
+			return
+		}
 		st.queue = c.spare
 		st.mu.Unlock()
 		var err error
@@ -40,11 +40,12 @@ func (c *Conn) writeLoop() {
 		c.spare = batch[:0]
 		if err != nil {
 			// The socket is broken: refuse what comes next, end the rest.
-			c.advance(phaseClosing, err)
+			st.mu.Lock()
+			c.advanceLocked(phaseClosing, err)
+			st.writing = false
+			c.drainedLocked()
+			st.mu.Unlock()
 			c.cancel(err)
-			return
-		}
-		if last {
 			return
 		}
 	}
