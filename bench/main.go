@@ -264,7 +264,7 @@ type IdleRSS struct {
 	// goroutine stacks per idle session (/metrics, after the same settling).
 	HeapKiB  float64 `json:"heapKiBPerSession,omitempty"`
 	StackKiB float64 `json:"stackKiBPerSession,omitempty"`
-	Skipped              string  `json:"skipped,omitempty"` // why it was not measured
+	Skipped  string  `json:"skipped,omitempty"` // why it was not measured
 }
 
 // TimeoutFiring is how late the CIF timeout came back to the client.
