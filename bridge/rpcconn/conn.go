@@ -12,7 +12,7 @@
 // closed, and so is one that leaves a message unfinished for ReadTimeout.
 //
 // Entry points: New, Conn.Run, Conn.Call, Conn.Notify, Conn.Close,
-// Conn.Shutdown, and GuardFrames for the HTTP side of an upgrade.
+// Conn.Shutdown, and GuardFrames and WireOf for the HTTP side of an upgrade.
 package rpcconn
 
 import (
@@ -99,6 +99,12 @@ type Options struct {
 	OnUnmatched func(m *protocol.Message)
 	// Logger receives this connection's log lines.
 	Logger zerolog.Logger
+	// Wire, when set, is the socket under ws (WireOf the ResponseWriter
+	// GuardFrames gave the upgrade): the writer then sends the messages it
+	// finds queued together in one write. Without it every message is a
+	// write of its own, through the WebSocket's small writer when the
+	// upgrade went through GuardFrames: pass it whenever you can.
+	Wire *Wire
 }
 
 // DefaultMaxSendBytes is Options.MaxSendBytes' default.

@@ -133,10 +133,13 @@ func startPipeServer(t *testing.T, opts rpcconn.Options) *pipeServer {
 	ps := &pipeServer{ln: &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}, errs: make(chan error, 4), conns: make(chan *rpcconn.Conn, 4)}
 	h := &testHandler{blocked: make(chan struct{}, 4)}
 	ps.hs = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(rpcconn.GuardFrames(w, 1<<20), r, nil)
+		gw := rpcconn.GuardFrames(w, 1<<20)
+		ws, err := websocket.Accept(gw, r, nil)
 		if err != nil {
 			return
 		}
+		opts := opts
+		opts.Wire = rpcconn.WireOf(gw)
 		c := rpcconn.New(context.Background(), ws, h, opts)
 		select {
 		case ps.conns <- c:

@@ -28,15 +28,7 @@ func (c *Conn) writeLoop() {
 		}
 		st.queue = c.spare
 		st.mu.Unlock()
-		var err error
-		for i, b := range batch {
-			if err == nil {
-				err = c.write(b)
-			}
-			st.queued.Add(-int64(len(b)))
-			recycle(b)
-			batch[i] = nil
-		}
+		err := c.writeBatch(batch)
 		c.spare = batch[:0]
 		if err != nil {
 			// The socket is broken: refuse what comes next, end the rest.
@@ -51,6 +43,42 @@ func (c *Conn) writeLoop() {
 	}
 }
 
+// writeBatch writes the messages taken from the queue, in one write to the
+// socket when there is a Wire (several messages, and control frames sent
+// meanwhile, gathered while it is corked).
+func (c *Conn) writeBatch(batch [][]byte) error {
+	w := c.opts.Wire
+	if w != nil {
+		w.cork()
+	}
+	var err error
+	for i, b := range batch {
+		if err == nil {
+			err = c.write(b)
+		}
+		c.st.queued.Add(-int64(len(b)))
+		recycle(b)
+		batch[i] = nil
+	}
+	if w != nil {
+		if ferr := c.timed(w.uncork); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+// timed runs one write to the socket: writeTimer closes the socket under a
+// write that outlives WriteTimeout.
+func (c *Conn) timed(write func() error) error {
+	c.writeTimer.Reset(c.opts.WriteTimeout)
+	err := write()
+	if !c.writeTimer.Stop() && err == nil {
+		err = errWriteTimeout
+	}
+	return err
+}
+
 // errWriteTimeout is the cause when a write outlives Options.WriteTimeout.
 var errWriteTimeout = errors.New("write timed out: the peer does not take data")
 
@@ -59,10 +87,5 @@ func (c *Conn) write(b []byte) error {
 	if c.opts.OnFrame != nil {
 		c.opts.OnFrame("out", b)
 	}
-	c.writeTimer.Reset(c.opts.WriteTimeout)
-	err := c.ws.Write(context.Background(), websocket.MessageText, b)
-	if !c.writeTimer.Stop() && err == nil {
-		err = errWriteTimeout
-	}
-	return err
+	return c.timed(func() error { return c.ws.Write(context.Background(), websocket.MessageText, b) })
 }
