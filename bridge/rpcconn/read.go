@@ -171,10 +171,7 @@ func (c *Conn) dispatch(data []byte, received time.Time) {
 				return
 			}
 			c.handlers.add()
-			go func() {
-				defer c.handlers.done()
-				c.send(c.serve(m, release))
-			}()
+			go func() { c.answer(c.serve(m, release)) }() // serve runs on the new goroutine
 		}
 		return
 	}

@@ -154,16 +154,37 @@ func (c *Conn) take(id string) (chan *protocol.Message, bool) {
 }
 
 // send queues one message for the writer without blocking, and starts the
-// writer when none runs. It is refused
+// writer when none runs.
+func (c *Conn) send(b []byte) bool {
+	queued, start := c.enqueue(b)
+	if start {
+		go c.writeLoop()
+	}
+	return queued
+}
+
+// answer queues a handler's answer from the handler's goroutine and, when
+// no writer runs, makes that goroutine the writer once the handler is
+// counted done: no goroutine is started or woken to write it.
+func (c *Conn) answer(b []byte) {
+	_, start := c.enqueue(b)
+	c.handlers.done()
+	if start {
+		c.writeLoop()
+	}
+}
+
+// enqueue queues one message without blocking and reports whether the
+// caller must run the writer (none runs). It is refused
 // (false) once the connection is closing: such a message would never be
 // written. A peer whose unwritten messages pass MaxSendBytes is not reading:
 // it is closed with 1008.
-func (c *Conn) send(b []byte) bool {
+func (c *Conn) enqueue(b []byte) (queued, start bool) {
 	st := &c.st
 	st.mu.Lock()
 	if st.phase != phaseOpen {
 		st.mu.Unlock()
-		return false
+		return false, false
 	}
 	n := int64(len(b))
 	if q := st.queued.Load(); q > 0 && q+n > c.opts.MaxSendBytes {
@@ -171,11 +192,11 @@ func (c *Conn) send(b []byte) bool {
 		c.advanceLocked(phaseClosing, cause)
 		st.mu.Unlock()
 		c.startClose(cause)
-		return false
+		return false, false
 	}
 	st.queued.Add(n)
 	st.queue = append(st.queue, b)
-	start := !st.writing
+	start = !st.writing
 	if start {
 		// Under mu: Run waits for the writer only once the phase is
 		// closed, after which no writer starts.
@@ -183,8 +204,5 @@ func (c *Conn) send(b []byte) bool {
 		c.writerWG.Add(1)
 	}
 	st.mu.Unlock()
-	if start {
-		go c.writeLoop()
-	}
-	return true
+	return true, start
 }

@@ -27,6 +27,11 @@ type Wire struct {
 	rbox *[]byte // the read buffer lent while unread bytes wait in it
 	rbuf []byte  // those bytes
 
+	// waitRead's: the func handed to raw.Read, and what its read returned.
+	rawRead func(fd uintptr) bool
+	rn      int
+	rerr    error
+
 	wmu    sync.Mutex // orders every write to the socket
 	corked bool
 	wbox   *[]byte // the batch being gathered, while corked

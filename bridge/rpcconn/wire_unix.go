@@ -26,33 +26,44 @@ func rawOf(conn net.Conn) rawReader {
 // waitRead waits in the runtime's poller, holding no buffer, until the
 // socket is readable, then reads into a lent buffer.
 func (w *Wire) waitRead() error {
-	var box *[]byte
-	var n int
-	var rerr error
-	err := w.raw.Read(func(fd uintptr) bool {
-		box = readPool.Get().(*[]byte)
-		for {
-			n, rerr = syscall.Read(int(fd), *box)
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			readPool.Put(box)
-			return false // not readable yet: wait, without the buffer
-		}
-		return true
-	})
+	if w.rawRead == nil { // once per connection: a closure per read allocates
+		w.rawRead = w.readReady
+	}
+	err := w.raw.Read(w.rawRead)
+	n, rerr := w.rn, w.rerr
+	w.rerr = nil
 	switch {
 	case err != nil: // closed under the read, or a deadline
 		return err
 	case rerr != nil:
-		readPool.Put(box)
 		return &net.OpError{Op: "read", Net: w.LocalAddr().Network(), Source: w.LocalAddr(), Addr: w.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
 	case n <= 0:
-		readPool.Put(box)
 		return io.EOF
 	}
-	w.rbox, w.rbuf = box, (*box)[:n]
 	return nil
+}
+
+// readReady is waitRead's read of a socket the poller may find readable: it
+// lends the buffer only when a read returns bytes.
+func (w *Wire) readReady(fd uintptr) bool {
+	box := readPool.Get().(*[]byte)
+	var n int
+	var err error
+	for {
+		n, err = syscall.Read(int(fd), *box)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err == syscall.EAGAIN {
+		readPool.Put(box)
+		return false // not readable yet: wait, without the buffer
+	}
+	w.rn, w.rerr = n, err
+	if err != nil || n <= 0 {
+		readPool.Put(box)
+		return true
+	}
+	w.rbox, w.rbuf = box, (*box)[:n]
+	return true
 }
