@@ -652,25 +652,30 @@ func saveProfiles(ctx context.Context, s *server, dir string, n int) error {
 }
 
 func fetchTo(ctx context.Context, url, file string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	body, err := io.ReadAll(resp.Body)
+	body, err := httpGet(ctx, url, 256<<20)
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(file, body, 0o644)
+}
+
+// httpGet returns the body (at most limit bytes) of a GET that answers 200.
+func httpGet(ctx context.Context, url string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }
 
 // timeoutLateness fills the bridge with attempts the emulator drops and
@@ -858,18 +863,7 @@ func serverMetrics(ctx context.Context, s *server) map[string]float64 {
 	if s.name != "bridge" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/metrics", nil)
-	if err != nil {
-		return nil
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	body, err := httpGet(ctx, "http://"+s.addr+"/metrics", 4<<20)
 	if err != nil {
 		return nil
 	}

@@ -71,7 +71,7 @@ type server struct {
 	errs  chan error // what each Run returned
 }
 
-func startServer(t *testing.T, opts rpcconn.Options, limit int64) *server {
+func startServer(t testing.TB, opts rpcconn.Options, limit int64) *server {
 	t.Helper()
 	s := &server{h: &testHandler{blocked: make(chan struct{}, 16)}, conns: make(chan *rpcconn.Conn, 16), errs: make(chan error, 16)}
 	s.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
