@@ -85,6 +85,7 @@ type options struct {
 	reps       int
 	idleCounts []int
 	readme     string
+	idleProf   string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -100,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&o.bin, "bin", "", "prebuilt cifbridge `binary` (default: go build ./cmd/cifbridge)")
 	fs.BoolVar(&o.skipIdle, "skip-idle", false, "skip the idle-RSS measurement")
+	fs.StringVar(&o.idleProf, "idle-profile", "", "save the bridge's heap and goroutine profiles at each --idle count into `dir` (heap-N.pb.gz, goroutine-N.txt; read with go tool pprof -sample_index=inuse_space)")
 	fs.BoolVar(&o.skipTO, "skip-timeout", false, "skip the timeout-lateness measurement")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of every measurement (fresh servers each); figures are the median with min and max")
 	fs.StringVar(&o.readme, "readme-table", "", "print the README's performance table (markdown) from the JSON `file` of an earlier --json run, and exit")
@@ -258,7 +260,11 @@ type IdleRSS struct {
 	// GoroutinesPerSession is the bridge's go_goroutines (/metrics) per
 	// idle session; 0 for the echo, which has no metrics.
 	GoroutinesPerSession float64 `json:"goroutinesPerSession,omitempty"`
-	Skipped              string  `json:"skipped,omitempty"` // why it was not measured
+	// HeapKiB and StackKiB split the bridge's share: Go heap in use and
+	// goroutine stacks per idle session (/metrics, after the same settling).
+	HeapKiB  float64 `json:"heapKiBPerSession,omitempty"`
+	StackKiB float64 `json:"stackKiBPerSession,omitempty"`
+	Skipped  string  `json:"skipped,omitempty"` // why it was not measured
 }
 
 // TimeoutFiring is how late the CIF timeout came back to the client.
@@ -499,19 +505,33 @@ func (b *bencher) throughput(ctx context.Context) error {
 
 // idleRSS opens n sessions on a fresh server, one call each, and reports
 // (RSS with them − RSS with one) / n, for every --idle count the file limit
-// allows (a count it does not allow is recorded as skipped, with why).
+// allows. A count it does not allow is recorded as skipped, with why, and
+// the largest count that fits is measured in its place (once).
 func (b *bencher) idleRSS(ctx context.Context) error {
+	var counts []int
 	for _, n := range b.o.idleCounts {
-		// This process holds n client sockets and the server n more (its
-		// own limit, inherited from here), plus pipes, listeners, files.
-		if need := uint64(n) + 256; b.noFile < need {
-			msg := fmt.Sprintf("skipped: RLIMIT_NOFILE is %d, %d sessions need %d (raise the hard limit: ulimit -Hn, or run with CAP_SYS_RESOURCE)", b.noFile, n, need)
-			fmt.Fprintf(b.out, "idle RSS at %d sessions %s\n", n, msg)
-			b.rep.Idle = append(b.rep.Idle, IdleRSS{Server: "bridge", Sessions: n, Skipped: msg}, IdleRSS{Server: "echo", Sessions: n, Skipped: msg})
+		if uint64(n)+idleFDSpare <= b.noFile {
+			counts = append(counts, n)
 			continue
 		}
+		fit := idleFit(b.noFile)
+		msg := fmt.Sprintf("skipped: RLIMIT_NOFILE is %d (the hard limit, which needs CAP_SYS_RESOURCE or a higher `ulimit -Hn` to raise), %d sessions need %d", b.noFile, n, uint64(n)+idleFDSpare)
+		if fit >= 2 {
+			msg += fmt.Sprintf("; measured the largest count that fits, %d, instead", fit)
+			if !slices.Contains(b.o.idleCounts, int(fit)) && !slices.Contains(counts, int(fit)) {
+				counts = append(counts, int(fit))
+			}
+		}
+		fmt.Fprintf(b.out, "idle RSS at %d sessions %s\n", n, msg)
+		b.rep.Idle = append(b.rep.Idle, IdleRSS{Server: "bridge", Sessions: n, Skipped: msg}, IdleRSS{Server: "echo", Sessions: n, Skipped: msg})
+	}
+	for _, n := range counts {
 		for _, name := range []string{"bridge", "echo"} {
-			s, err := b.start(ctx, name)
+			var args []string
+			if name == "bridge" && b.o.idleProf != "" {
+				args = []string{"--pprof"}
+			}
+			s, err := b.start(ctx, name, args...)
 			if err != nil {
 				return err
 			}
@@ -524,6 +544,20 @@ func (b *bencher) idleRSS(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// idleFDSpare is what a side needs beside its n sockets: this process holds
+// n client sockets and the server n more (its own limit, inherited from
+// here), plus pipes, listeners and files.
+const idleFDSpare = 256
+
+// idleFit is the largest idle session count the file limit holds, rounded
+// down to 500.
+func idleFit(noFile uint64) uint64 {
+	if noFile <= idleFDSpare {
+		return 0
+	}
+	return (noFile - idleFDSpare) / 500 * 500
 }
 
 func (b *bencher) idleOne(ctx context.Context, s *server, n int) (IdleRSS, error) {
@@ -560,7 +594,7 @@ func (b *bencher) idleOne(ctx context.Context, s *server, n int) (IdleRSS, error
 	conns = append(conns, first)
 	time.Sleep(time.Second)
 	base := loadtest.RSSKiB(pid)
-	g0 := goroutines(ctx, s)
+	m0 := serverMetrics(ctx, s)
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
@@ -587,10 +621,65 @@ func (b *bencher) idleOne(ctx context.Context, s *server, n int) (IdleRSS, error
 	time.Sleep(3 * time.Second) // let the server settle (GC)
 	loaded := loadtest.RSSKiB(pid)
 	r := IdleRSS{Server: s.name, Sessions: n, BaseKiB: base, LoadedKiB: loaded, PerSessionKiB: float64(loaded-base) / float64(n-1)}
-	if g1 := goroutines(ctx, s); g0 > 0 && g1 > 0 {
-		r.GoroutinesPerSession = float64(g1-g0) / float64(n-1)
+	if m1 := serverMetrics(ctx, s); m0 != nil && m1 != nil {
+		per := func(name string) float64 { return (m1[name] - m0[name]) / float64(n-1) }
+		r.GoroutinesPerSession = per("go_goroutines")
+		r.HeapKiB = per("go_memstats_heap_inuse_bytes") / 1024
+		r.StackKiB = per("go_memstats_stack_inuse_bytes") / 1024
+		fmt.Fprintf(b.out, "idle RSS: %d sessions on %s: %.1f KiB RSS per session (Go heap %.1f, stacks %.1f), %.2f goroutines per session\n",
+			n, s.name, r.PerSessionKiB, r.HeapKiB, r.StackKiB, r.GoroutinesPerSession)
+	}
+	if s.name == "bridge" && b.o.idleProf != "" {
+		if err := saveProfiles(ctx, s, b.o.idleProf, n); err != nil {
+			fmt.Fprintf(b.out, "idle profile at %d sessions: %v\n", n, err)
+		}
 	}
 	return r, nil
+}
+
+// saveProfiles fetches the bridge's heap profile (after a GC) and its
+// goroutine dump into dir, for the breakdown of an idle session's memory in
+// docs/performance.md.
+func saveProfiles(ctx context.Context, s *server, dir string, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range []struct{ path, file string }{
+		{"heap?gc=1", fmt.Sprintf("heap-%d.pb.gz", n)},
+		{"goroutine?debug=1", fmt.Sprintf("goroutine-%d.txt", n)},
+	} {
+		if err := fetchTo(ctx, "http://"+s.addr+"/api/v1/debug/pprof/"+p.path, filepath.Join(dir, p.file)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fetchTo(ctx context.Context, url, file string) error {
+	body, err := httpGet(ctx, url, 256<<20)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, body, 0o644)
+}
+
+// httpGet returns the body (at most limit bytes) of a GET that answers 200.
+func httpGet(ctx context.Context, url string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }
 
 // timeoutLateness fills the bridge with attempts the emulator drops and
@@ -772,32 +861,23 @@ func env() map[string]any {
 	return e
 }
 
-// goroutines reads go_goroutines from the bridge's /metrics; 0 when the
-// server has none (the echo).
-func goroutines(ctx context.Context, s *server) int {
+// serverMetrics reads the runtime gauges the idle measurement splits RSS
+// by from the bridge's /metrics; nil when the server has none (the echo).
+func serverMetrics(ctx context.Context, s *server) map[string]float64 {
 	if s.name != "bridge" {
-		return 0
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/metrics", nil)
+	body, err := httpGet(ctx, "http://"+s.addr+"/metrics", 4<<20)
 	if err != nil {
-		return 0
+		return nil
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return 0
-	}
+	m := map[string]float64{}
 	for line := range strings.SplitSeq(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
-			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int(n)
+		for _, name := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes"} {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				m[name], _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			}
 		}
 	}
-	return 0
+	return m
 }

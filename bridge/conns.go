@@ -25,11 +25,18 @@ type connCaps struct {
 	perIP map[string]int
 }
 
+// wsEndpoint upgrades a request and returns what serves the connection for
+// its lifetime, or nil when there is no connection (the refusal is written).
+type wsEndpoint func(w http.ResponseWriter, r *http.Request) (serve func())
+
 // limitConns wraps a WebSocket endpoint: past a connection cap it answers
-// HTTP 503 before the upgrade; otherwise it holds a slot for as long as h
-// runs (the connection's lifetime) and hands h a ResponseWriter whose
-// hijacked connection refuses oversized frame headers at once.
-func (s *Server) limitConns(role string, h http.HandlerFunc) http.HandlerFunc {
+// HTTP 503 before the upgrade; otherwise it holds a slot for the
+// connection's lifetime and hands h a ResponseWriter whose hijacked
+// connection refuses oversized frame headers at once. The connection is
+// served on a goroutine of its own and the HTTP handler returns, so that
+// net/http lets go of the request, its buffers and the handler's stack:
+// an idle connection is one goroutine and what the connection itself holds.
+func (s *Server) limitConns(role string, h wsEndpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ip := clientIP(r)
 		if which := s.caps.acquire(ip, s.cfg.MaxConns, s.cfg.MaxConnsPerIP); which != "" {
@@ -44,8 +51,15 @@ func (s *Server) limitConns(role string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusServiceUnavailable, protocol.Errorf(protocol.CodeOverloaded, "%s", msg))
 			return
 		}
-		defer s.caps.release(ip)
-		h(rpcconn.GuardFrames(w, s.cfg.MaxMessageBytes), r)
+		serve := h(rpcconn.GuardFrames(w, s.cfg.MaxMessageBytes), r)
+		if serve == nil {
+			s.caps.release(ip)
+			return
+		}
+		go func() {
+			defer s.caps.release(ip)
+			serve()
+		}()
 	}
 }
 

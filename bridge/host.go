@@ -228,16 +228,17 @@ func (hc *hostConn) current() *hostPeer {
 	return hc.peer
 }
 
-func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) (serve func()) {
 	ws := s.accept(w, r, "host")
 	if ws == nil {
-		return
+		return nil
 	}
 	name := "host-" + strconv.FormatInt(s.hosts.seq.Add(1), 10)
 	log := s.log.With().Str("role", "host").Str("host", name).Str("remote", r.RemoteAddr).Logger()
 	hc := &hostConn{s: s, name: name, peer: &hostPeer{name: name}}
 	logs := logcap.NewSampler(logSampleInterval)
 	c := rpcconn.New(s.base, ws, hc, s.connOptions(log, rpcconn.Options{
+		Wire: rpcconn.WireOf(w),
 		OnUnmatched: func(m *protocol.Message) {
 			if ok, n := logs.Allow("unmatched"); ok {
 				log.Warn().Int("alsoUnmatched", n).Msg("host answered a call that is no longer pending (more within 10 s are counted, not logged)")
@@ -248,17 +249,19 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	tracked := s.track(c)
 	s.metrics.conns.WithLabelValues("host").Inc()
 	log.Info().Msg("host peer connected")
-	err := c.Run()
-	s.hosts.remove(hc.current())
-	s.metrics.conns.WithLabelValues("host").Dec()
-	s.untrack(c)
-	ev := log.Info()
-	if err != nil {
-		ev = log.Warn().Err(err)
-	}
-	ev.Msg("host peer disconnected; its in-flight calls failed with -32002")
-	if tracked {
-		s.connWG.Done()
+	return func() {
+		err := c.Run()
+		s.hosts.remove(hc.current())
+		s.metrics.conns.WithLabelValues("host").Dec()
+		s.untrack(c)
+		ev := log.Info()
+		if err != nil {
+			ev = log.Warn().Err(err)
+		}
+		ev.Msg("host peer disconnected; its in-flight calls failed with -32002")
+		if tracked {
+			s.connWG.Done()
+		}
 	}
 }
 

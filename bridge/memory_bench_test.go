@@ -135,3 +135,46 @@ func cycle(b *testing.B, url string) {
 	}
 	ws.Close(websocket.StatusNormalClosure, "")
 }
+
+// BenchmarkIdleSessions opens idleSessions widget sessions, one call each,
+// and reports what each idle session adds: goroutines, goroutine stacks
+// and Go heap (after GC). Client and bridge share the process: the heap
+// figure includes the client's side of each socket (its coder/websocket
+// conn and 4 KiB buffers); the goroutines and stacks are the bridge's, the
+// client's conns have none. The bridge's RSS alone per idle session is the
+// suite's figure (go run ./bench --idle 10000).
+func BenchmarkIdleSessions(b *testing.B) {
+	const idleSessions = 1000
+	if !raiseFileLimit(2*idleSessions + 256) {
+		b.Skipf("the file limit does not hold %d sockets a side", idleSessions)
+	}
+	for range b.N {
+		_, url := benchServer(b, bridge.Config{MaxConnsPerIP: -1})
+		// One session first: what the first one sets up once is not counted.
+		if err := benchDial(b, url).roundTrip("cif.getmode", "{}"); err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		heapAfterGC()
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
+		for range idleSessions {
+			if err := benchDial(b, url).roundTrip("cif.getmode", "{}"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// The last answers' writers are on their way out: wait for them,
+		// at most 10 s, by the goroutine count.
+		for range 1000 {
+			if runtime.NumGoroutine()-g0 <= idleSessions {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		heapAfterGC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/idleSessions, "goroutines/session")
+		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/1024/idleSessions, "stack-KiB/session")
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/1024/idleSessions, "heap-KiB/session")
+	}
+}

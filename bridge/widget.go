@@ -31,15 +31,16 @@ type widgetConn struct {
 	helloMu sync.Mutex
 }
 
-func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) (serve func()) {
 	ws := s.accept(w, r, "widget")
 	if ws == nil {
-		return
+		return nil
 	}
 	timeout, _ := s.timeoutFor(s.cfg.Profile)
 	log := s.log.With().Str("role", "widget").Str("remote", r.RemoteAddr).Logger()
 	wc := &widgetConn{s: s, log: log, logs: logcap.NewSampler(logSampleInterval)}
 	c := rpcconn.New(s.base, ws, wc, s.connOptions(log, rpcconn.Options{
+		Wire:    rpcconn.WireOf(w),
 		Admit:   wc.admit,
 		Inline:  wc.inline,
 		OnFrame: func(dir string, msg []byte) { s.frame(wc.sess.Load().ID, "widget", dir, msg) },
@@ -56,18 +57,20 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 	tracked := s.track(c)
 	s.metrics.conns.WithLabelValues("widget").Inc()
 	log.Info().Str("session", sess.ID).Str("subprotocol", ws.Subprotocol()).Msg("widget connected")
-	err := c.Run()
-	s.metrics.conns.WithLabelValues("widget").Dec()
-	s.untrack(c)
-	cur := wc.sess.Load()
-	s.sessions.detach(cur, c, s.draining.Load())
-	ev := log.Info()
-	if err != nil {
-		ev = log.Warn().Err(err)
-	}
-	ev.Str("session", cur.ID).Msg("widget disconnected")
-	if tracked {
-		s.connWG.Done()
+	return func() {
+		err := c.Run()
+		s.metrics.conns.WithLabelValues("widget").Dec()
+		s.untrack(c)
+		cur := wc.sess.Load()
+		s.sessions.detach(cur, c, s.draining.Load())
+		ev := log.Info()
+		if err != nil {
+			ev = log.Warn().Err(err)
+		}
+		ev.Str("session", cur.ID).Msg("widget disconnected")
+		if tracked {
+			s.connWG.Done()
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package rpcconn is the bridge's JSON-RPC 2.0 engine over one WebSocket:
-// one reader, one writer, handlers on their own goroutines, and outgoing
-// calls matched by id. It is spec-exact where sourcegraph/jsonrpc2 is not
+// one reader, a writer started when a message is queued (an idle connection
+// is one goroutine), handlers on their own goroutines, and outgoing calls
+// matched by id. It is spec-exact where sourcegraph/jsonrpc2 is not
 // (parse errors answered with id null, batches, byte-exact ids; see
 // docs/jsonrpc-library.md).
 //
@@ -11,7 +12,7 @@
 // closed, and so is one that leaves a message unfinished for ReadTimeout.
 //
 // Entry points: New, Conn.Run, Conn.Call, Conn.Notify, Conn.Close,
-// Conn.Shutdown, and GuardFrames for the HTTP side of an upgrade.
+// Conn.Shutdown, and GuardFrames and WireOf for the HTTP side of an upgrade.
 package rpcconn
 
 import (
@@ -105,6 +106,12 @@ type Options struct {
 	OnUnmatched func(m *protocol.Message)
 	// Logger receives this connection's log lines.
 	Logger zerolog.Logger
+	// Wire, when set, is the socket under ws (WireOf the ResponseWriter
+	// GuardFrames gave the upgrade): the writer then sends the messages it
+	// finds queued together in one write. Without it every message is a
+	// write of its own, through the WebSocket's small writer when the
+	// upgrade went through GuardFrames: pass it whenever you can.
+	Wire *Wire
 }
 
 // DefaultMaxSendBytes is Options.MaxSendBytes' default.
@@ -152,10 +159,12 @@ type Conn struct {
 	// could not be sent).
 	closing atomic.Bool
 
-	// Owned by the writer goroutine.
-	wake    chan struct{} // a message was queued, or the phase moved
-	spare   [][]byte      // the queue slice the writer hands back
-	drained chan struct{} // closed when the writer wrote all it will write
+	// spare is the queue slice the writer hands back; owned by the writer
+	// running (st.writing), passed from one writer to the next under st.mu.
+	spare [][]byte
+	// drained is closed once the connection is closing and nothing more
+	// will be written: no writer runs and none can start (state.go).
+	drained chan struct{}
 
 	seq      atomic.Int64 // ids of outgoing calls
 	handlers group
@@ -192,13 +201,15 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	c := &Conn{
 		ws: ws, h: h, opts: opts, log: opts.Logger,
 		ctx: ctx, cancel: cancel, reqCtx: reqCtx, reqCancel: reqCancel,
-		wake:      make(chan struct{}, 1),
 		drained:   make(chan struct{}),
 		closeDone: make(chan struct{}),
 	}
 	c.st.pending = make(map[string]chan *protocol.Message)
 	c.seen()
-	c.stopReadWatch = context.AfterFunc(ctx, func() { ws.CloseNow() })
+	c.stopReadWatch = context.AfterFunc(ctx, func() {
+		c.advance(phaseClosing, context.Cause(ctx)) // nothing more is queued
+		ws.CloseNow()
+	})
 	c.writeTimer = time.AfterFunc(time.Hour, func() { ws.CloseNow() })
 	c.writeTimer.Stop()
 	c.readTimer = time.AfterFunc(time.Hour, c.stalled)
@@ -206,8 +217,6 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	if opts.PingInterval > 0 {
 		c.pingTimer = time.AfterFunc(opts.PingInterval, c.keepalive)
 	}
-	c.writerWG.Add(1)
-	go c.writeLoop()
 	return c
 }
 
@@ -278,10 +287,6 @@ func (c *Conn) closeWith(code websocket.StatusCode, reason string) {
 // startClose sends the close frame once the writer has drained; the phase
 // is already phaseClosing with cs as its cause.
 func (c *Conn) startClose(cs *closeSent) {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 	go func() {
 		defer close(c.closeDone)
 		<-c.drained // every answer queued before the close is written (or the writer failed)

@@ -71,15 +71,18 @@ type server struct {
 	errs  chan error // what each Run returned
 }
 
-func startServer(t *testing.T, opts rpcconn.Options, limit int64) *server {
+func startServer(t testing.TB, opts rpcconn.Options, limit int64) *server {
 	t.Helper()
 	s := &server{h: &testHandler{blocked: make(chan struct{}, 16)}, conns: make(chan *rpcconn.Conn, 16), errs: make(chan error, 16)}
 	s.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(rpcconn.GuardFrames(w, limit), r, nil)
+		gw := rpcconn.GuardFrames(w, limit)
+		ws, err := websocket.Accept(gw, r, nil)
 		if err != nil {
 			return
 		}
 		ws.SetReadLimit(limit)
+		opts := opts
+		opts.Wire = rpcconn.WireOf(gw)
 		c := rpcconn.New(context.Background(), ws, s.h, opts)
 		s.conns <- c
 		s.errs <- c.Run()

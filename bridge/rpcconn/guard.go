@@ -26,52 +26,40 @@ func GuardFrames(w http.ResponseWriter, limit int64) http.ResponseWriter {
 type guardWriter struct {
 	http.ResponseWriter
 	limit int64
+	wire  *Wire // the hijacked connection, once hijacked
 }
 
-// Hijack hands out the connection with its reads watched. The bytes the
-// HTTP server had already buffered are read through the watch too.
+// Hijack hands out the connection with its reads watched, and small
+// buffers of its own for the WebSocket: net/http's 4 KiB reader and writer
+// stay with its connection, which lets go of them once the handler returns,
+// and the Wire lends itself pooled buffers only while data waits (see
+// Wire). The bytes the HTTP server had already buffered are read through
+// the watch too.
 func (g *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(g.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 	pre, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	gc := &guardConn{Conn: conn, pre: bytes.Clone(pre), scan: frameScan{limit: g.limit, need: 2}}
-	// The server's own reader reads through the guard from here (its
-	// buffered bytes are in pre): a second 4 KiB reader per connection
-	// would stay alive beside it for the connection's life, since the HTTP
-	// server's conn keeps the first one until the handler returns.
-	brw.Reader.Reset(gc)
-	return gc, brw, nil
+	g.wire = newWire(conn, bytes.Clone(pre), g.limit)
+	// The server's own reader is pointed at the wire too, so that nothing
+	// reads the socket around it.
+	brw.Reader.Reset(g.wire)
+	return g.wire, bufio.NewReadWriter(bufio.NewReaderSize(g.wire, smallBuffer), bufio.NewWriterSize(g.wire, smallBuffer)), nil
 }
 
-// guardConn scans the frame headers of what it reads.
-type guardConn struct {
-	net.Conn
-	pre  []byte // read before the hijack
-	scan frameScan
-	err  error // sticky once a frame is refused
-}
+// smallBuffer sizes the WebSocket's own reader and writer: a frame header
+// and a whole control frame (at most 2 + 125 bytes from the bridge) fit.
+const smallBuffer = 128
 
-func (g *guardConn) Read(p []byte) (int, error) {
-	if g.err != nil {
-		return 0, g.err
+// WireOf returns the connection a WebSocket upgrade hijacked from w, a
+// ResponseWriter from GuardFrames; nil before the upgrade. Pass it as
+// Options.Wire.
+func WireOf(w http.ResponseWriter) *Wire {
+	if g, ok := w.(*guardWriter); ok {
+		return g.wire
 	}
-	var n int
-	var err error
-	if len(g.pre) > 0 {
-		n = copy(p, g.pre)
-		g.pre = g.pre[n:]
-	} else {
-		n, err = g.Conn.Read(p)
-	}
-	if n > 0 {
-		if serr := g.scan.feed(p[:n]); serr != nil {
-			g.err = serr
-			return 0, serr
-		}
-	}
-	return n, err
+	return nil
 }
 
 // frameScan follows the frame boundaries of a client's byte stream (RFC

@@ -172,14 +172,13 @@ func (c *Conn) dispatch(data []byte, received time.Time) {
 			}
 			c.handlers.add()
 			if c.opts.Inline != nil && c.opts.Inline(m) {
+				// The reader serves it; a writer goroutine is started only
+				// when none runs, so the reader never blocks on a write.
 				c.send(c.serve(m, release))
 				c.handlers.done()
 				return
 			}
-			go func() {
-				defer c.handlers.done()
-				c.send(c.serve(m, release))
-			}()
+			go func() { c.answer(c.serve(m, release)) }() // serve runs on the new goroutine
 		}
 		return
 	}

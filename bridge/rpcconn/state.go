@@ -41,6 +41,11 @@ type state struct {
 	pending map[string]chan *protocol.Message
 	// queue holds the messages waiting for the writer.
 	queue [][]byte
+	// writing is true while a writer goroutine runs: send starts one when
+	// it queues the first message, and it exits once the queue is empty.
+	writing bool
+	// drained is set once Conn.drained is closed.
+	drained bool
 	// queued counts the bytes in queue and being written (the writer
 	// subtracts without the lock once a message is written).
 	queued atomic.Int64
@@ -52,15 +57,8 @@ type state struct {
 // returns a *ClosedError with the cause.
 func (c *Conn) advance(to phase, cause error) bool {
 	c.st.mu.Lock()
-	moved := c.advanceLocked(to, cause)
-	c.st.mu.Unlock()
-	if moved {
-		select { // the writer looks at the phase when it wakes
-		case c.wake <- struct{}{}:
-		default:
-		}
-	}
-	return moved
+	defer c.st.mu.Unlock()
+	return c.advanceLocked(to, cause)
 }
 
 func (c *Conn) advanceLocked(to phase, cause error) bool {
@@ -83,7 +81,19 @@ func (c *Conn) advanceLocked(to phase, cause error) bool {
 			delete(st.pending, id)
 		}
 	}
+	if !st.writing { // else the writer ends the drain when it exits
+		c.drainedLocked()
+	}
 	return true
+}
+
+// drainedLocked closes Conn.drained: the connection is past phaseOpen and
+// no writer runs, so nothing more will be written.
+func (c *Conn) drainedLocked() {
+	if !c.st.drained {
+		c.st.drained = true
+		close(c.drained)
+	}
 }
 
 // end records that the reader ended with err (Run).
@@ -143,16 +153,38 @@ func (c *Conn) take(id string) (chan *protocol.Message, bool) {
 	return ch, ok
 }
 
-// send queues one message for the writer without blocking. It is refused
+// send queues one message for the writer without blocking, and starts the
+// writer when none runs.
+func (c *Conn) send(b []byte) bool {
+	queued, start := c.enqueue(b)
+	if start {
+		go c.writeLoop()
+	}
+	return queued
+}
+
+// answer queues a handler's answer from the handler's goroutine and, when
+// no writer runs, makes that goroutine the writer once the handler is
+// counted done: no goroutine is started or woken to write it.
+func (c *Conn) answer(b []byte) {
+	_, start := c.enqueue(b)
+	c.handlers.done()
+	if start {
+		c.writeLoop()
+	}
+}
+
+// enqueue queues one message without blocking and reports whether the
+// caller must run the writer (none runs). It is refused
 // (false) once the connection is closing: such a message would never be
 // written. A peer whose unwritten messages pass MaxSendBytes is not reading:
 // it is closed with 1008.
-func (c *Conn) send(b []byte) bool {
+func (c *Conn) enqueue(b []byte) (queued, start bool) {
 	st := &c.st
 	st.mu.Lock()
 	if st.phase != phaseOpen {
 		st.mu.Unlock()
-		return false
+		return false, false
 	}
 	n := int64(len(b))
 	if q := st.queued.Load(); q > 0 && q+n > c.opts.MaxSendBytes {
@@ -160,14 +192,17 @@ func (c *Conn) send(b []byte) bool {
 		c.advanceLocked(phaseClosing, cause)
 		st.mu.Unlock()
 		c.startClose(cause)
-		return false
+		return false, false
 	}
 	st.queued.Add(n)
 	st.queue = append(st.queue, b)
-	st.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	start = !st.writing
+	if start {
+		// Under mu: Run waits for the writer only once the phase is
+		// closed, after which no writer starts.
+		st.writing = true
+		c.writerWG.Add(1)
 	}
-	return true
+	st.mu.Unlock()
+	return true, start
 }

@@ -124,19 +124,28 @@ func TestOversizedFrameHeaderRefusedAtOnce(t *testing.T) {
 // pipeServer serves rpcconn over in-memory pipes inside a synctest bubble,
 // where the 30 s timeouts pass at once and exactly.
 type pipeServer struct {
-	ln   *pipenet.Listener
-	errs chan error
+	ln    *pipenet.Listener
+	errs  chan error
+	conns chan *rpcconn.Conn // each connection, as it starts (when there is room)
 }
 
 func startPipeServer(t *testing.T, opts rpcconn.Options) *pipeServer {
-	ps := &pipeServer{errs: make(chan error, 4)}
+	ps := &pipeServer{errs: make(chan error, 4), conns: make(chan *rpcconn.Conn, 4)}
 	h := &testHandler{blocked: make(chan struct{}, 4)}
 	ps.ln, _ = testutil.ServePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(rpcconn.GuardFrames(w, 1<<20), r, nil)
+		gw := rpcconn.GuardFrames(w, 1<<20)
+		ws, err := websocket.Accept(gw, r, nil)
 		if err != nil {
 			return
 		}
-		ps.errs <- rpcconn.New(context.Background(), ws, h, opts).Run()
+		opts := opts
+		opts.Wire = rpcconn.WireOf(gw)
+		c := rpcconn.New(context.Background(), ws, h, opts)
+		select {
+		case ps.conns <- c:
+		default:
+		}
+		ps.errs <- c.Run()
 	}))
 	return ps
 }

@@ -7,47 +7,76 @@ import (
 	"github.com/coder/websocket"
 )
 
-// writeLoop is the connection's one writer. It takes the whole queue at
-// each wake-up and writes it; once the phase is past phaseOpen (or ctx
-// ended) the queue it takes is the last one, since send refuses from then
-// on, and it stops after writing it.
+// writeLoop is the connection's one writer, started by send when a message
+// is queued and none runs. It takes the whole queue each round and writes
+// it, until it finds the queue empty: then it exits, so an idle connection
+// has no writer. Once the phase is past phaseOpen send refuses, so the
+// writer that finds the queue empty then ends the drain (Conn.drained).
 func (c *Conn) writeLoop() {
 	defer c.writerWG.Done()
-	defer close(c.drained)
 	st := &c.st
 	for {
-		select {
-		case <-c.wake:
-		case <-c.ctx.Done():
-		}
 		st.mu.Lock()
-		if c.ctx.Err() != nil {
-			c.advanceLocked(phaseClosing, context.Cause(c.ctx))
-		}
-		last := st.phase != phaseOpen
 		batch := st.queue
+		if len(batch) == 0 {
+			st.writing = false
+			if st.phase != phaseOpen {
+				c.drainedLocked()
+			}
+			st.mu.Unlock()
+			return
+		}
 		st.queue = c.spare
 		st.mu.Unlock()
-		var err error
-		for i, b := range batch {
-			if err == nil {
-				err = c.write(b)
-			}
-			st.queued.Add(-int64(len(b)))
-			recycle(b)
-			batch[i] = nil
-		}
+		err := c.writeBatch(batch)
 		c.spare = batch[:0]
 		if err != nil {
 			// The socket is broken: refuse what comes next, end the rest.
-			c.advance(phaseClosing, err)
+			st.mu.Lock()
+			c.advanceLocked(phaseClosing, err)
+			st.writing = false
+			c.drainedLocked()
+			st.mu.Unlock()
 			c.cancel(err)
 			return
 		}
-		if last {
-			return
+	}
+}
+
+// writeBatch writes the messages taken from the queue, in one write to the
+// socket when there is a Wire (several messages, and control frames sent
+// meanwhile, gathered while it is corked).
+func (c *Conn) writeBatch(batch [][]byte) error {
+	w := c.opts.Wire
+	if w != nil {
+		w.cork()
+	}
+	var err error
+	for i, b := range batch {
+		if err == nil {
+			err = c.write(b)
+		}
+		c.st.queued.Add(-int64(len(b)))
+		recycle(b)
+		batch[i] = nil
+	}
+	if w != nil {
+		if ferr := c.timed(w.uncork); err == nil {
+			err = ferr
 		}
 	}
+	return err
+}
+
+// timed runs one write to the socket: writeTimer closes the socket under a
+// write that outlives WriteTimeout.
+func (c *Conn) timed(write func() error) error {
+	c.writeTimer.Reset(c.opts.WriteTimeout)
+	err := write()
+	if !c.writeTimer.Stop() && err == nil {
+		err = errWriteTimeout
+	}
+	return err
 }
 
 // errWriteTimeout is the cause when a write outlives Options.WriteTimeout.
@@ -58,10 +87,5 @@ func (c *Conn) write(b []byte) error {
 	if c.opts.OnFrame != nil {
 		c.opts.OnFrame("out", b)
 	}
-	c.writeTimer.Reset(c.opts.WriteTimeout)
-	err := c.ws.Write(context.Background(), websocket.MessageText, b)
-	if !c.writeTimer.Stop() && err == nil {
-		err = errWriteTimeout
-	}
-	return err
+	return c.timed(func() error { return c.ws.Write(context.Background(), websocket.MessageText, b) })
 }

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package rpcconn
+
+import "net"
+
+// rawOf: outside Unix every connection is read with the buffer lent up
+// front.
+func rawOf(net.Conn) rawReader { return nil }
+
+func (w *Wire) waitRead() error { panic("unreachable: rawOf returns nil") }
