@@ -303,6 +303,16 @@ type TimeoutFiring struct {
 	LateP99Ms      float64 `json:"lateP99Ms"`
 	LateMaxMs      float64 `json:"lateMaxMs"`
 	OtherErrors    int     `json:"otherErrors"`
+	// The same answers, late from the deadline the bridge set (its
+	// Started, when it read the frame, plus the timeout; from
+	// /api/v1/sessions before the first deadline), and how long after its
+	// send each frame was read: the client-observed lateness is the sum.
+	// N 0 (omitted): the listing could not be read.
+	DeadlineLateP50Ms float64 `json:"deadlineLateP50Ms,omitempty"`
+	DeadlineLateP99Ms float64 `json:"deadlineLateP99Ms,omitempty"`
+	DeadlineLateMaxMs float64 `json:"deadlineLateMaxMs,omitempty"`
+	ReadDelayP99Ms    float64 `json:"readDelayP99Ms,omitempty"`
+	ReadDelayMaxMs    float64 `json:"readDelayMaxMs,omitempty"`
 	// The raw echo holding every message for the timeout (a runtime timer
 	// each) before it echoes it: how late a delayed answer comes on this
 	// machine with the same client and transport. EchoReceived 0: not run.
@@ -660,6 +670,10 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 		}
 		tf.SendSpanMs, tf.BridgeInFlight, tf.Received, tf.OtherErrors = f.sendSpanMs, f.peak, f.received, f.other
 		tf.LateP50Ms, tf.LateP99Ms, tf.LateMaxMs = f.p50, f.p99, f.max
+		if len(f.fromDeadline) > 0 {
+			tf.DeadlineLateP50Ms, tf.DeadlineLateP99Ms, tf.DeadlineLateMaxMs = quantileMs(f.fromDeadline, 0.5), quantileMs(f.fromDeadline, 0.99), quantileMs(f.fromDeadline, 1)
+			tf.ReadDelayP99Ms, tf.ReadDelayMaxMs = quantileMs(f.readDelay, 0.99), quantileMs(f.readDelay, 1)
+		}
 		fmt.Fprintf(b.out, "timeout firing: %d messages over %d sessions on the raw echo, each answered after %v …\n", n, sessions, timeout)
 		s, err = b.start(ctx, "echo", "--echo-delay", timeout.String())
 		if err != nil {
@@ -683,6 +697,9 @@ type firing struct {
 	received      int
 	other         int // answers that are not the expected one (-32000, or the echo)
 	p50, p99, max float64
+	// From the bridge's own deadlines (bridge only; empty when unknown):
+	// each answer's lateness from its deadline, each frame's read delay.
+	fromDeadline, readDelay []time.Duration
 }
 
 // fire sends n createrecord calls, per to a session, over n/per sessions
@@ -704,10 +721,13 @@ func (b *bencher) fire(ctx context.Context, s *server, n, per int, timeout time.
 		conns[i] = c
 	}
 	type result struct {
+		id   int // global: session i's call j is i*per + j
+		at   time.Time
 		late time.Duration
 		ok   bool
 	}
 	results := make(chan result, n)
+	sentAt := make([]time.Time, n)
 	var sendFirst, sendLast time.Time
 	var mu sync.Mutex
 	var wg, writers sync.WaitGroup
@@ -733,14 +753,14 @@ func (b *bencher) fire(ctx context.Context, s *server, n, per int, timeout time.
 						Code int64 `json:"code"`
 					} `json:"error"`
 				}
-				if json.Unmarshal(msg, &m) != nil || m.ID < 0 || m.ID >= k {
+				if json.Unmarshal(msg, &m) != nil || m.ID < i*per || m.ID >= i*per+k {
 					continue
 				}
 				ok := m.Error == nil
 				if bridge {
 					ok = m.Error != nil && m.Error.Code == protocol.CodeTimeout
 				}
-				results <- result{late: now.Sub(sent[m.ID]) - timeout, ok: ok}
+				results <- result{id: m.ID, at: now, late: now.Sub(sent[m.ID-i*per]) - timeout, ok: ok}
 			}
 		})
 		offset := time.Duration(i) * interval / time.Duration(sessions)
@@ -749,10 +769,11 @@ func (b *bencher) fire(ctx context.Context, s *server, n, per int, timeout time.
 			defer writers.Done()
 			defer ready.Done()
 			for j := range k {
-				msg := []byte(`{"jsonrpc":"2.0","id":` + strconv.Itoa(j) + `,"method":"cif.createrecord","params":` + benchContact + `}`)
+				msg := []byte(`{"jsonrpc":"2.0","id":` + strconv.Itoa(i*per+j) + `,"method":"cif.createrecord","params":` + benchContact + `}`)
 				time.Sleep(time.Until(start.Add(offset + time.Duration(j)*interval)))
 				now := time.Now()
 				sent[j] = now
+				sentAt[i*per+j] = now
 				mu.Lock()
 				if sendFirst.IsZero() || now.Before(sendFirst) {
 					sendFirst = now
@@ -769,10 +790,12 @@ func (b *bencher) fire(ctx context.Context, s *server, n, per int, timeout time.
 	}
 	writers.Wait()
 	f := firing{peak: -1}
+	var deadlines map[int]time.Time
 	if bridge {
 		// Every attempt is sent; none has reached its deadline yet: ask the
-		// bridge how many it holds.
+		// bridge how many it holds, and their deadlines.
 		f.peak = b.inflight(ctx, s)
+		deadlines = b.deadlines(ctx, s, sentAt, &f)
 	}
 	wg.Wait()
 	close(results)
@@ -785,13 +808,46 @@ func (b *bencher) fire(ctx context.Context, s *server, n, per int, timeout time.
 			continue
 		}
 		lates = append(lates, r.late)
+		if d, ok := deadlines[r.id]; ok {
+			f.fromDeadline = append(f.fromDeadline, r.at.Sub(d))
+		}
 	}
 	if len(lates) > 0 {
-		slices.Sort(lates)
-		q := func(p float64) float64 { return float64(lates[int(p*float64(len(lates)-1))].Microseconds()) / 1000 }
-		f.p50, f.p99, f.max = q(0.5), q(0.99), q(1)
+		f.p50, f.p99, f.max = quantileMs(lates, 0.5), quantileMs(lates, 0.99), quantileMs(lates, 1)
 	}
 	return f, nil
+}
+
+// quantileMs is the p-quantile of ds in milliseconds; it sorts ds.
+func quantileMs(ds []time.Duration, p float64) float64 {
+	slices.Sort(ds)
+	return float64(ds[int(p*float64(len(ds)-1))].Microseconds()) / 1000
+}
+
+// deadlines reads every in-flight attempt's deadline from
+// /api/v1/sessions, keyed by request id (the global call number), and
+// records in f each frame's read delay: the bridge's Started minus the
+// client's send time. Nil when the listing cannot be read.
+func (b *bencher) deadlines(ctx context.Context, s *server, sentAt []time.Time, f *firing) map[int]time.Time {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sessions, err := (&client.Admin{Base: "http://" + s.addr}).Sessions(ctx)
+	if err != nil {
+		fmt.Fprintf(b.out, "timeout firing: cannot list the in-flight attempts (%v); lateness from the bridge's deadlines not measured\n", err)
+		return nil
+	}
+	out := make(map[int]time.Time, len(sentAt))
+	for _, x := range sessions {
+		for _, a := range x.InFlight {
+			id, err := strconv.Atoi(string(a.RequestID))
+			if err != nil || id < 0 || id >= len(sentAt) {
+				continue
+			}
+			out[id] = a.Deadline
+			f.readDelay = append(f.readDelay, a.Started.Sub(sentAt[id]))
+		}
+	}
+	return out
 }
 
 // inflight reads the correlation table's in-flight count from /api/v1/status.

@@ -115,6 +115,12 @@ type TimeoutSummary struct {
 	EchoLateP50Ms  Stat   `json:"echoLateP50Ms"`
 	EchoLateP99Ms  Stat   `json:"echoLateP99Ms"`
 	EchoLateMaxMs  Stat   `json:"echoLateMaxMs"`
+	// Late from the bridge's own deadlines, and the frames' read delay.
+	DeadlineLateP50Ms Stat `json:"deadlineLateP50Ms"`
+	DeadlineLateP99Ms Stat `json:"deadlineLateP99Ms"`
+	DeadlineLateMaxMs Stat `json:"deadlineLateMaxMs"`
+	ReadDelayP99Ms    Stat `json:"readDelayP99Ms"`
+	ReadDelayMaxMs    Stat `json:"readDelayMaxMs"`
 }
 
 func ms(us int64) float64 { return float64(us) / 1000 }
@@ -231,7 +237,7 @@ func summarize(runs []Rep) Summary {
 		}
 	}
 	for _, n := range inflights {
-		var inf, l50, l99, lmax, e50, e99, emax []float64
+		var inf, l50, l99, lmax, e50, e99, emax, d50, d99, dmax, r99, rmax []float64
 		ts := TimeoutSummary{InFlight: n}
 		for _, r := range runs {
 			for _, t := range r.Timeouts {
@@ -242,6 +248,10 @@ func summarize(runs []Rep) Summary {
 				inf = append(inf, float64(t.BridgeInFlight))
 				l50, l99, lmax = append(l50, t.LateP50Ms), append(l99, t.LateP99Ms), append(lmax, t.LateMaxMs)
 				ts.Missing += t.InFlight - (t.Received - t.OtherErrors)
+				if t.DeadlineLateP99Ms != 0 || t.DeadlineLateMaxMs != 0 {
+					d50, d99, dmax = append(d50, t.DeadlineLateP50Ms), append(d99, t.DeadlineLateP99Ms), append(dmax, t.DeadlineLateMaxMs)
+					r99, rmax = append(r99, t.ReadDelayP99Ms), append(rmax, t.ReadDelayMaxMs)
+				}
 				if t.EchoReceived > 0 {
 					e50, e99, emax = append(e50, t.EchoLateP50Ms), append(e99, t.EchoLateP99Ms), append(emax, t.EchoLateMaxMs)
 				}
@@ -249,6 +259,8 @@ func summarize(runs []Rep) Summary {
 		}
 		ts.BridgeInFlight, ts.LateP50Ms, ts.LateP99Ms, ts.LateMaxMs = statOf(inf), statOf(l50), statOf(l99), statOf(lmax)
 		ts.EchoLateP50Ms, ts.EchoLateP99Ms, ts.EchoLateMaxMs = statOf(e50), statOf(e99), statOf(emax)
+		ts.DeadlineLateP50Ms, ts.DeadlineLateP99Ms, ts.DeadlineLateMaxMs = statOf(d50), statOf(d99), statOf(dmax)
+		ts.ReadDelayP99Ms, ts.ReadDelayMaxMs = statOf(r99), statOf(rmax)
 		s.Timeouts = append(s.Timeouts, ts)
 	}
 	return s
@@ -309,7 +321,9 @@ func (r *Results) print(w io.Writer) {
 		fmt.Fprintf(w, "bridge started with extra flags: %s\n\n", a)
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "closed loop, cif.createrecord, 1 in flight per session\n")
+	if len(s.ClosedLoop) > 0 {
+		fmt.Fprintf(w, "closed loop, cif.createrecord, 1 in flight per session\n")
+	}
 	for _, p := range s.ClosedLoop {
 		fmt.Fprintf(w, "%d sessions:\n", p.Sessions)
 		fmt.Fprintf(w, "  round trips/s     bridge %s   echo %s   ratio %s\n", p.BridgeRate.f(0), p.EchoRate.f(0), p.Ratio.f(2))
@@ -347,6 +361,10 @@ func (r *Results) print(w io.Writer) {
 			fmt.Fprintf(w, "  bridge started with %s (in-flight limit per session raised for this scenario)\n", t.BridgeFlags)
 		}
 		fmt.Fprintf(w, "  late by  bridge p50 %s  p99 %s  max %s ms; %d without their -32000\n", t.LateP50Ms.f(1), t.LateP99Ms.f(1), t.LateMaxMs.f(1), t.Missing)
+		if t.DeadlineLateP99Ms.N > 0 {
+			fmt.Fprintf(w, "           of which after the bridge's deadline p50 %s  p99 %s  max %s ms; frames read after their send p99 %s  max %s ms\n",
+				t.DeadlineLateP50Ms.f(1), t.DeadlineLateP99Ms.f(1), t.DeadlineLateMaxMs.f(1), t.ReadDelayP99Ms.f(1), t.ReadDelayMaxMs.f(1))
+		}
 		if t.EchoLateP99Ms.N > 0 {
 			fmt.Fprintf(w, "           echo   p50 %s  p99 %s  max %s ms (each message echoed after the timeout by a runtime timer)\n", t.EchoLateP50Ms.f(1), t.EchoLateP99Ms.f(1), t.EchoLateMaxMs.f(1))
 		}
@@ -410,6 +428,10 @@ func readmeTable(r *Results) string {
 		fmt.Fprintf(&b, "| CIF timeout lateness p50 ms, %d in flight | %s | %s | | |\n", t.InFlight, t.LateP50Ms.f(1), echo(t.EchoLateP50Ms))
 		fmt.Fprintf(&b, "| CIF timeout lateness p99 ms, %d in flight | %s | %s | | ≤ 10 ms |\n", t.InFlight, t.LateP99Ms.f(1), echo(t.EchoLateP99Ms))
 		fmt.Fprintf(&b, "| CIF timeout lateness max ms, %d in flight | %s | %s | | |\n", t.InFlight, t.LateMaxMs.f(1), echo(t.EchoLateMaxMs))
+		if t.DeadlineLateP99Ms.N > 0 {
+			fmt.Fprintf(&b, "| of which after the bridge's own deadline, p99 ms, %d in flight | %s | | | |\n", t.InFlight, t.DeadlineLateP99Ms.f(1))
+			fmt.Fprintf(&b, "| frame read delay (bridge read − client send) p99 ms, %d in flight | %s | | | |\n", t.InFlight, t.ReadDelayP99Ms.f(1))
+		}
 		fmt.Fprintf(&b, "| attempts without their -32000, %d in flight, all repetitions | %d | | | 0 |\n", t.InFlight, t.Missing)
 	}
 	var notes []string
