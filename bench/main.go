@@ -700,6 +700,7 @@ type firing struct {
 	// From the bridge's own deadlines (bridge only; empty when unknown):
 	// each answer's lateness from its deadline, each frame's read delay.
 	fromDeadline, readDelay []time.Duration
+	listedLate              bool // the listing ended after the first deadline
 }
 
 // fire sends n createrecord calls, per to a session, over n/per sessions
@@ -829,13 +830,15 @@ func quantileMs(ds []time.Duration, p float64) float64 {
 // records in f each frame's read delay: the bridge's Started minus the
 // client's send time. Nil when the listing cannot be read.
 func (b *bencher) deadlines(ctx context.Context, s *server, sentAt []time.Time, f *firing) map[int]time.Time {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	sessions, err := (&client.Admin{Base: "http://" + s.addr}).Sessions(ctx)
+	// The listing scans the table once per session: slow at 50 000 on a
+	// loaded machine, hence the long timeout.
+	admin := &client.Admin{Base: "http://" + s.addr, HTTPClient: &http.Client{Timeout: time.Minute}}
+	sessions, err := admin.Sessions(ctx)
 	if err != nil {
 		fmt.Fprintf(b.out, "timeout firing: cannot list the in-flight attempts (%v); lateness from the bridge's deadlines not measured\n", err)
 		return nil
 	}
+	listed := time.Now()
 	out := make(map[int]time.Time, len(sentAt))
 	for _, x := range sessions {
 		for _, a := range x.InFlight {
@@ -845,6 +848,10 @@ func (b *bencher) deadlines(ctx context.Context, s *server, sentAt []time.Time, 
 			}
 			out[id] = a.Deadline
 			f.readDelay = append(f.readDelay, a.Started.Sub(sentAt[id]))
+			if a.Deadline.Before(listed) && !f.listedLate {
+				f.listedLate = true
+				fmt.Fprintf(b.out, "timeout firing: the in-flight listing came back after the first deadline: the listing may have delayed the first timeouts\n")
+			}
 		}
 	}
 	return out

@@ -56,6 +56,29 @@ func BenchmarkDoUnderLoad(b *testing.B) {
 	_ = tab.Close(context.Background())
 }
 
+// BenchmarkDoUnderLoadSameTimeout is one answered attempt while 10 000
+// others with the same CIF timeout, started earlier, are in flight: the
+// common case, where each new deadline is the latest. (BenchmarkDoUnderLoad's
+// attempt has the earliest deadline of all, the deadline heap's worst case.)
+func BenchmarkDoUnderLoadSameTimeout(b *testing.B) {
+	tab := correlation.New(correlation.Config{LateWindow: time.Minute})
+	release, wg := fillInFlight(b, tab, 10_000, time.Minute)
+	res := json.RawMessage(`{"entityType":"contact","id":"9b2f6a1e-4c1d-4f7e-9a7b-2d3c4e5f6a7b"}`)
+	exec := func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) { return res, nil }
+	a := correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: time.Minute}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := tab.Do(context.Background(), a, exec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	close(release)
+	wg.Wait()
+	_ = tab.Close(context.Background())
+}
+
 // BenchmarkDoUnderLoadParallel is BenchmarkDoUnderLoad from GOMAXPROCS
 // goroutines (one table mutex).
 func BenchmarkDoUnderLoadParallel(b *testing.B) {
