@@ -59,8 +59,7 @@ func (d *deadlines) remove(e *entry) {
 	if i == last {
 		return
 	}
-	d.heap[i] = moved
-	moved.e.slot = i + 1
+	d.set(i, moved)
 	d.down(i)
 	d.up(i)
 }
@@ -103,31 +102,26 @@ func (d *deadlines) stop() {
 	d.isArmed = false
 }
 
-func (d *deadlines) up(i int) {
-	x := d.heap[i]
-	for i > 0 {
-		p := (i - 1) / 4
-		if d.heap[p].at <= x.at {
-			break
-		}
-		d.heap[i] = d.heap[p]
-		d.heap[i].e.slot = i + 1
-		i = p
-	}
+// set puts x at index i.
+func (d *deadlines) set(i int, x deadline) {
 	d.heap[i] = x
 	x.e.slot = i + 1
 }
 
-func (d *deadlines) down(i int) {
+func (d *deadlines) up(i int) {
 	x := d.heap[i]
-	n := len(d.heap)
-	for {
-		c := 4*i + 1
-		if c >= n {
-			break
-		}
-		m := c
-		for j := c + 1; j < c+4 && j < n; j++ {
+	for p := (i - 1) / 4; i > 0 && x.at < d.heap[p].at; p = (i - 1) / 4 {
+		d.set(i, d.heap[p])
+		i = p
+	}
+	d.set(i, x)
+}
+
+func (d *deadlines) down(i int) {
+	x, n := d.heap[i], len(d.heap)
+	for c := 4*i + 1; c < n; c = 4*i + 1 {
+		m := c // the earliest child
+		for j := c + 1; j < min(c+4, n); j++ {
 			if d.heap[j].at < d.heap[m].at {
 				m = j
 			}
@@ -135,10 +129,8 @@ func (d *deadlines) down(i int) {
 		if d.heap[m].at >= x.at {
 			break
 		}
-		d.heap[i] = d.heap[m]
-		d.heap[i].e.slot = i + 1
+		d.set(i, d.heap[m])
 		i = m
 	}
-	d.heap[i] = x
-	x.e.slot = i + 1
+	d.set(i, x)
 }
