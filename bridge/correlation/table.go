@@ -378,10 +378,12 @@ func (t *Table) fireDue() {
 		o    outcome
 	}
 	var buf [fireBatch]*entry
-	var tell [fireBatch]told
 	for {
 		t.mu.Lock()
 		due := t.dl.due(time.Now(), fireBatch, buf[:0], t.fire)
+		// On the heap, sized to what is due: on the stack, a batch would
+		// grow the fresh goroutine's stack every time the timer fires.
+		tell := make([]told, len(due))
 		for i, e := range due {
 			tell[i] = told{e: e}
 			switch {
@@ -397,7 +399,7 @@ func (t *Table) fireDue() {
 			}
 		}
 		t.mu.Unlock()
-		for _, x := range tell[:len(due)] {
+		for _, x := range tell {
 			switch {
 			case x.done == nil:
 				x.e.ctx.cancel(context.DeadlineExceeded)
@@ -490,7 +492,14 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		}
 	}
 	t.mu.Unlock()
+	t.reportLate(e, st, res, err, expired)
+}
 
+// reportLate hands a late record's outcome to OnLate. It is complete's
+// tail, a function of its own so that complete's frame stays small: the
+// exec goroutine, fresh for every attempt, then answers in time without
+// growing its stack.
+func (t *Table) reportLate(e *entry, st state, res json.RawMessage, err error, expired bool) {
 	l := Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
 	if d := time.Since(e.a.Deadline); d > 0 {
 		l.LateBy = d
