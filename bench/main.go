@@ -16,9 +16,12 @@
 //  3. measures RSS per idle session at --idle sessions (default 10 000 and
 //     50 000, each skipped with a note when the file limit cannot be raised
 //     high enough) on fresh servers;
-//  4. measures how late the CIF timeout fires with 10 000 attempts in flight
-//     (fault rule drop:true, --cif-timeout 1s): client-observed error arrival
-//     minus send time minus the timeout;
+//  4. measures how late the CIF timeout fires with 10 000 and 50 000 attempts
+//     in flight (--timeout-inflight; fault rule drop:true, 100 calls in flight
+//     per session, so 50 000 fit in a 20 000 file limit): client-observed
+//     -32000 arrival minus send time minus the timeout, beside the raw echo
+//     answering every message after the same delay with a runtime timer of
+//     its own (the machine's floor for a delayed answer);
 //
 // Every figure is measured --reps times (fresh servers each repetition) and
 // reported as the median with min and max; bridge/echo ratios are taken
@@ -75,7 +78,8 @@ type options struct {
 	sessions   string
 	duration   time.Duration
 	idle       int
-	inflightTO int
+	inflightTO []int
+	perSession int
 	toRate     float64
 	jsonOut    string
 	bin        string
@@ -93,10 +97,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.echoServer, "echo-server", "", "internal: serve the raw echo baseline on this address")
-	fs.StringVar(&o.sessions, "sessions", "1,16,64", "session counts of the closed-loop comparison")
+	echoDelay := fs.Duration("echo-delay", 0, "internal: with --echo-server, answer each message after this delay (a runtime timer each)")
+	fs.StringVar(&o.sessions, "sessions", "1,16,64", "session counts of the closed-loop comparison (empty: skip it and the open loop)")
 	fs.DurationVar(&o.duration, "duration", 4*time.Second, "measured time per point (after 1 s warmup)")
 	idle := fs.String("idle", "10000,50000", "idle session `counts` for the RSS-per-session measurement, comma-separated")
-	fs.IntVar(&o.inflightTO, "timeout-inflight", 10_000, "attempts in flight for the timeout-lateness measurement")
+	inflightTO := fs.String("timeout-inflight", "10000,50000", "attempts in flight for the timeout-lateness measurement, comma-separated `counts`")
+	fs.IntVar(&o.perSession, "timeout-per-session", 100, "calls in flight per session in the timeout-lateness measurement (the bridge's --max-inflight is raised to match)")
 	fs.Float64Var(&o.toRate, "timeout-rate", 5000, "send rate (calls/s) that fills the bridge for the timeout-lateness measurement; all are sent before the first deadline")
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&o.bin, "bin", "", "prebuilt cifbridge `binary` (default: go build ./cmd/cifbridge)")
@@ -110,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.echoServer != "" {
-		return serveEcho(ctx, o.echoServer)
+		return serveEcho(ctx, o.echoServer, *echoDelay)
 	}
 	if o.readme != "" {
 		return printReadmeTable(o.readme, stdout)
@@ -118,15 +124,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.reps < 1 {
 		return fmt.Errorf("--reps %d: need at least 1 repetition", o.reps)
 	}
-	for f := range strings.SplitSeq(*idle, ",") {
-		if strings.TrimSpace(f) == "" {
-			continue
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 2 {
-			return fmt.Errorf("--idle: bad session count %q (want a comma-separated list of counts ≥ 2, e.g. 10000,50000)", f)
-		}
-		o.idleCounts = append(o.idleCounts, n)
+	var err error
+	if o.idleCounts, err = counts("--idle", *idle, 2); err != nil {
+		return err
+	}
+	if o.inflightTO, err = counts("--timeout-inflight", *inflightTO, 1); err != nil {
+		return err
+	}
+	if o.perSession < 1 {
+		return fmt.Errorf("--timeout-per-session %d: need at least 1 call per session", o.perSession)
 	}
 	noFile := raiseNoFile(stderr)
 	tmp, err := os.MkdirTemp("", "cifbridge-bench-")
@@ -150,8 +156,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for i := range o.reps {
 		fmt.Fprintf(stderr, "— repetition %d of %d —\n", i+1, o.reps)
 		b := &bencher{o: o, tmp: tmp, out: stderr, rep: &Rep{}, noFile: noFile, perf: res.Environment["perfInstructions"] == "supported"}
-		if err := b.throughput(ctx); err != nil {
-			return err
+		if strings.TrimSpace(o.sessions) != "" {
+			if err := b.throughput(ctx); err != nil {
+				return err
+			}
 		}
 		if !o.skipIdle {
 			if err := b.idleRSS(ctx); err != nil {
@@ -181,6 +189,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return f.Close()
 	}
 	return nil
+}
+
+// counts parses a comma-separated list of counts, each at least least.
+func counts(flag, list string, least int) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(list, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < least {
+			return nil, fmt.Errorf("%s: bad count %q (want a comma-separated list of counts ≥ %d, e.g. 10000,50000)", flag, f, least)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // raiseNoFile lifts RLIMIT_NOFILE (inherited by the servers started below)
@@ -267,12 +291,16 @@ type IdleRSS struct {
 	Skipped  string  `json:"skipped,omitempty"` // why it was not measured
 }
 
-// TimeoutFiring is how late the CIF timeout came back to the client.
+// TimeoutFiring is how late the CIF timeout came back to the client at one
+// in-flight count, beside the raw echo answering after the same delay.
 type TimeoutFiring struct {
 	InFlight   int     `json:"inflight"`
+	Sessions   int     `json:"sessions,omitempty"`
 	TimeoutMs  int64   `json:"timeoutMs"`
 	SendSpanMs float64 `json:"sendSpanMs"` // first to last send
 	SendRate   float64 `json:"sendRate"`
+	// BridgeFlags are the flags the bridge ran this scenario with.
+	BridgeFlags string `json:"bridgeFlags,omitempty"`
 	// BridgeInFlight is the bridge's own count of attempts in flight once
 	// everything was sent, before the first deadline (-1: unknown).
 	BridgeInFlight int     `json:"bridgeInFlight"`
@@ -281,6 +309,23 @@ type TimeoutFiring struct {
 	LateP99Ms      float64 `json:"lateP99Ms"`
 	LateMaxMs      float64 `json:"lateMaxMs"`
 	OtherErrors    int     `json:"otherErrors"`
+	// The same answers, late from the deadline the bridge set (its
+	// Started, when it read the frame, plus the timeout; from
+	// /api/v1/sessions before the first deadline), and how long after its
+	// send each frame was read: the client-observed lateness is the sum.
+	// N 0 (omitted): the listing could not be read.
+	DeadlineLateP50Ms float64 `json:"deadlineLateP50Ms,omitempty"`
+	DeadlineLateP99Ms float64 `json:"deadlineLateP99Ms,omitempty"`
+	DeadlineLateMaxMs float64 `json:"deadlineLateMaxMs,omitempty"`
+	ReadDelayP99Ms    float64 `json:"readDelayP99Ms,omitempty"`
+	ReadDelayMaxMs    float64 `json:"readDelayMaxMs,omitempty"`
+	// The raw echo holding every message for the timeout (a runtime timer
+	// each) before it echoes it: how late a delayed answer comes on this
+	// machine with the same client and transport. EchoReceived 0: not run.
+	EchoReceived  int     `json:"echoReceived,omitempty"`
+	EchoLateP50Ms float64 `json:"echoLateP50Ms,omitempty"`
+	EchoLateP99Ms float64 `json:"echoLateP99Ms,omitempty"`
+	EchoLateMaxMs float64 `json:"echoLateMaxMs,omitempty"`
 }
 
 type bencher struct {
@@ -319,7 +364,7 @@ func (b *bencher) start(ctx context.Context, name string, args ...string) (*serv
 		if err != nil {
 			return nil, err
 		}
-		cmd = exec.CommandContext(ctx, self, "--echo-server", addr)
+		cmd = exec.CommandContext(ctx, self, append([]string{"--echo-server", addr}, args...)...)
 	} else {
 		dir, _ := os.MkdirTemp(b.tmp, "data-")
 		// The suite drives one session at thousands of calls/s and 10 000
@@ -682,27 +727,81 @@ func httpGet(ctx context.Context, url string, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }
 
-// timeoutLateness fills the bridge with attempts the emulator drops and
-// measures when each -32000 arrives. The attempts are sent at a rate the
-// bridge can read (--timeout-rate), all before the first deadline, so every
-// one of them is in flight when the timeouts start to fire; lateness is then
-// the timer's, not a queue of unread frames in front of the bridge.
+// timeoutLateness measures, at every --timeout-inflight count, how late the
+// CIF timeout fires on a bridge filled with attempts the emulator drops, and
+// how late the raw echo answers when it holds every message for the same
+// time. The attempts are sent at a rate the bridge can read (--timeout-rate),
+// all before the first deadline, so every one of them is in flight when the
+// timeouts start to fire; lateness is then the timer's and the answer's, not
+// a queue of unread frames in front of the bridge.
 func (b *bencher) timeoutLateness(ctx context.Context) error {
-	n := b.o.inflightTO
-	sendSpan := time.Duration(float64(n) / b.o.toRate * float64(time.Second))
-	timeout := (sendSpan*3/2 + time.Second).Truncate(time.Second)
 	faults := filepath.Join(b.tmp, "drop.json")
 	if err := os.WriteFile(faults, []byte(`{"seed":1,"rules":[{"method":"*","drop":true}]}`), 0o644); err != nil {
 		return err
 	}
-	perSession := 100
-	sessions := (n + perSession - 1) / perSession
-	s, err := b.start(ctx, "bridge", "--cif-timeout", timeout.String(), "--late-window", "3s", "--max-inflight", strconv.Itoa(perSession+1), "--emulator-faults", faults)
-	if err != nil {
-		return err
+	for _, n := range b.o.inflightTO {
+		per := min(b.o.perSession, n)
+		sessions := (n + per - 1) / per
+		sendSpan := time.Duration(float64(n) / b.o.toRate * float64(time.Second))
+		timeout := (sendSpan*3/2 + time.Second).Truncate(time.Second)
+		// Lift what stands between a few sessions and n calls in flight: the
+		// per-session in-flight limit (the bridge has no global one; its
+		// connection cap follows the file limit). The late window only has
+		// to outlast the run.
+		flags := []string{"--cif-timeout", timeout.String(), "--late-window", "3s", "--max-inflight", strconv.Itoa(per + 1), "--emulator-faults", faults}
+		tf := &TimeoutFiring{InFlight: n, Sessions: sessions, TimeoutMs: timeout.Milliseconds(), SendRate: b.o.toRate,
+			BridgeFlags: strings.Join(flags[:6], " ")}
+		fmt.Fprintf(b.out, "timeout firing: %d attempts in flight over %d sessions, sent at %.0f/s; bridge with %s …\n", n, sessions, b.o.toRate, tf.BridgeFlags)
+		s, err := b.start(ctx, "bridge", flags...)
+		if err != nil {
+			return err
+		}
+		f, err := b.fire(ctx, s, n, per, timeout, true)
+		s.stop()
+		if err != nil {
+			return err
+		}
+		tf.SendSpanMs, tf.BridgeInFlight, tf.Received, tf.OtherErrors = f.sendSpanMs, f.peak, f.received, f.other
+		tf.LateP50Ms, tf.LateP99Ms, tf.LateMaxMs = f.p50, f.p99, f.max
+		if len(f.fromDeadline) > 0 {
+			tf.DeadlineLateP50Ms, tf.DeadlineLateP99Ms, tf.DeadlineLateMaxMs = quantileMs(f.fromDeadline, 0.5), quantileMs(f.fromDeadline, 0.99), quantileMs(f.fromDeadline, 1)
+			tf.ReadDelayP99Ms, tf.ReadDelayMaxMs = quantileMs(f.readDelay, 0.99), quantileMs(f.readDelay, 1)
+		}
+		fmt.Fprintf(b.out, "timeout firing: %d messages over %d sessions on the raw echo, each answered after %v …\n", n, sessions, timeout)
+		s, err = b.start(ctx, "echo", "--echo-delay", timeout.String())
+		if err != nil {
+			return err
+		}
+		f, err = b.fire(ctx, s, n, per, timeout, false)
+		s.stop()
+		if err != nil {
+			return err
+		}
+		tf.EchoReceived, tf.EchoLateP50Ms, tf.EchoLateP99Ms, tf.EchoLateMaxMs = f.received-f.other, f.p50, f.p99, f.max
+		b.rep.Timeouts = append(b.rep.Timeouts, *tf)
 	}
-	defer s.stop()
-	fmt.Fprintf(b.out, "timeout firing: %d attempts in flight over %d sessions, sent at %.0f/s, %v timeout …\n", n, sessions, b.o.toRate, timeout)
+	return nil
+}
+
+// firing is one timeout-firing run against one server.
+type firing struct {
+	sendSpanMs    float64
+	peak          int // the bridge's in-flight count after the last send; -1 unknown
+	received      int
+	other         int // answers that are not the expected one (-32000, or the echo)
+	p50, p99, max float64
+	// From the bridge's own deadlines (bridge only; empty when unknown):
+	// each answer's lateness from its deadline, each frame's read delay.
+	fromDeadline, readDelay []time.Duration
+	listedLate              bool // the listing ended after the first deadline
+}
+
+// fire sends n createrecord calls, per to a session, over n/per sessions
+// at --timeout-rate, and measures when each answer arrives: how late after
+// its send time plus timeout. From the bridge, the answer expected is the
+// -32000; from the echo, the message itself.
+func (b *bencher) fire(ctx context.Context, s *server, n, per int, timeout time.Duration, bridge bool) (firing, error) {
+	sessions := (n + per - 1) / per
 	interval := time.Duration(float64(sessions) / b.o.toRate * float64(time.Second)) // per session
 	conns := make([]*client.RawConn, sessions)
 	for i := range conns {
@@ -710,29 +809,32 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 		c, err := client.DialRaw(dctx, s.url(), nil)
 		cancel()
 		if err != nil {
-			return err
+			return firing{}, err
 		}
 		defer c.CloseNow()
 		conns[i] = c
 	}
 	type result struct {
+		id   int // global: session i's call j is i*per + j
+		at   time.Time
 		late time.Duration
-		code int64
+		ok   bool
 	}
 	results := make(chan result, n)
+	sentAt := make([]time.Time, n)
 	var sendFirst, sendLast time.Time
 	var mu sync.Mutex
 	var wg, writers sync.WaitGroup
 	start := time.Now().Add(100 * time.Millisecond)
 	for i, c := range conns {
-		k := min(perSession, n-i*perSession)
+		k := min(per, n-i*per)
 		sent := make([]time.Time, k)
 		var ready sync.WaitGroup
 		ready.Add(1)
 		wg.Go(func() { // reader
 			ready.Wait()
 			for range k {
-				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				rctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 				msg, err := c.Read(rctx)
 				cancel()
 				now := time.Now()
@@ -745,14 +847,14 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 						Code int64 `json:"code"`
 					} `json:"error"`
 				}
-				if json.Unmarshal(msg, &m) != nil || m.ID < 0 || m.ID >= k {
+				if json.Unmarshal(msg, &m) != nil || m.ID < i*per || m.ID >= i*per+k {
 					continue
 				}
-				r := result{late: now.Sub(sent[m.ID]) - timeout}
-				if m.Error != nil {
-					r.code = m.Error.Code
+				ok := m.Error == nil
+				if bridge {
+					ok = m.Error != nil && m.Error.Code == protocol.CodeTimeout
 				}
-				results <- r
+				results <- result{id: m.ID, at: now, late: now.Sub(sent[m.ID-i*per]) - timeout, ok: ok}
 			}
 		})
 		offset := time.Duration(i) * interval / time.Duration(sessions)
@@ -761,10 +863,11 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 			defer writers.Done()
 			defer ready.Done()
 			for j := range k {
-				msg := []byte(`{"jsonrpc":"2.0","id":` + strconv.Itoa(j) + `,"method":"cif.createrecord","params":` + benchContact + `}`)
+				msg := []byte(`{"jsonrpc":"2.0","id":` + strconv.Itoa(i*per+j) + `,"method":"cif.createrecord","params":` + benchContact + `}`)
 				time.Sleep(time.Until(start.Add(offset + time.Duration(j)*interval)))
 				now := time.Now()
 				sent[j] = now
+				sentAt[i*per+j] = now
 				mu.Lock()
 				if sendFirst.IsZero() || now.Before(sendFirst) {
 					sendFirst = now
@@ -780,29 +883,71 @@ func (b *bencher) timeoutLateness(ctx context.Context) error {
 		})
 	}
 	writers.Wait()
-	// Every attempt is sent; none has reached its deadline yet: ask the
-	// bridge how many it holds.
-	peak := b.inflight(ctx, s)
+	f := firing{peak: -1}
+	var deadlines map[int]time.Time
+	if bridge {
+		// Every attempt is sent; none has reached its deadline yet: ask the
+		// bridge how many it holds, and their deadlines.
+		f.peak = b.inflight(ctx, s)
+		deadlines = b.deadlines(ctx, s, sentAt, &f)
+	}
 	wg.Wait()
 	close(results)
+	f.sendSpanMs = float64(sendLast.Sub(sendFirst).Microseconds()) / 1000
 	var lates []time.Duration
-	tf := &TimeoutFiring{InFlight: n, TimeoutMs: timeout.Milliseconds(), SendSpanMs: float64(sendLast.Sub(sendFirst).Microseconds()) / 1000,
-		SendRate: b.o.toRate, BridgeInFlight: peak}
 	for r := range results {
-		tf.Received++
-		if r.code != protocol.CodeTimeout {
-			tf.OtherErrors++
+		f.received++
+		if !r.ok {
+			f.other++
 			continue
 		}
 		lates = append(lates, r.late)
+		if d, ok := deadlines[r.id]; ok {
+			f.fromDeadline = append(f.fromDeadline, r.at.Sub(d))
+		}
 	}
 	if len(lates) > 0 {
-		slices.Sort(lates)
-		q := func(p float64) float64 { return float64(lates[int(p*float64(len(lates)-1))].Microseconds()) / 1000 }
-		tf.LateP50Ms, tf.LateP99Ms, tf.LateMaxMs = q(0.5), q(0.99), q(1)
+		f.p50, f.p99, f.max = quantileMs(lates, 0.5), quantileMs(lates, 0.99), quantileMs(lates, 1)
 	}
-	b.rep.Timeout = tf
-	return nil
+	return f, nil
+}
+
+// quantileMs is the p-quantile of ds in milliseconds; it sorts ds.
+func quantileMs(ds []time.Duration, p float64) float64 {
+	slices.Sort(ds)
+	return float64(ds[int(p*float64(len(ds)-1))].Microseconds()) / 1000
+}
+
+// deadlines reads every in-flight attempt's deadline from
+// /api/v1/sessions, keyed by request id (the global call number), and
+// records in f each frame's read delay: the bridge's Started minus the
+// client's send time. Nil when the listing cannot be read.
+func (b *bencher) deadlines(ctx context.Context, s *server, sentAt []time.Time, f *firing) map[int]time.Time {
+	// The listing scans the table once per session: slow at 50 000 on a
+	// loaded machine, hence the long timeout.
+	admin := &client.Admin{Base: "http://" + s.addr, HTTPClient: &http.Client{Timeout: time.Minute}}
+	sessions, err := admin.Sessions(ctx)
+	if err != nil {
+		fmt.Fprintf(b.out, "timeout firing: cannot list the in-flight attempts (%v); lateness from the bridge's deadlines not measured\n", err)
+		return nil
+	}
+	listed := time.Now()
+	out := make(map[int]time.Time, len(sentAt))
+	for _, x := range sessions {
+		for _, a := range x.InFlight {
+			id, err := strconv.Atoi(string(a.RequestID))
+			if err != nil || id < 0 || id >= len(sentAt) {
+				continue
+			}
+			out[id] = a.Deadline
+			f.readDelay = append(f.readDelay, a.Started.Sub(sentAt[id]))
+			if a.Deadline.Before(listed) && !f.listedLate {
+				f.listedLate = true
+				fmt.Fprintf(b.out, "timeout firing: the in-flight listing came back after the first deadline: the listing may have delayed the first timeouts\n")
+			}
+		}
+	}
+	return out
 }
 
 // inflight reads the correlation table's in-flight count from /api/v1/status.
@@ -818,7 +963,9 @@ const benchContact = `{"entityName":"contact","value":{"firstname":"Aino","lastn
 
 // serveEcho is the physical-limit baseline: every text message is written
 // back unchanged, one goroutine per connection, same library as the bridge.
-func serveEcho(ctx context.Context, addr string) error {
+// With a delay, each message is written back that long after it was read,
+// by a runtime timer of its own (the timeout-firing baseline).
+func serveEcho(ctx context.Context, addr string, delay time.Duration) error {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}, CompressionMode: websocket.CompressionDisabled})
 		if err != nil {
@@ -831,6 +978,10 @@ func serveEcho(ctx context.Context, addr string) error {
 			typ, msg, err := c.Read(cctx)
 			if err != nil {
 				return
+			}
+			if delay > 0 {
+				time.AfterFunc(delay, func() { _ = c.Write(cctx, typ, msg) })
+				continue
 			}
 			if err := c.Write(cctx, typ, msg); err != nil {
 				return

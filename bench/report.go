@@ -20,10 +20,10 @@ type Results struct {
 
 // Rep is one repetition: fresh servers, every measurement once.
 type Rep struct {
-	Points   []Point        `json:"closedLoop"`
-	HalfRate *HalfRate      `json:"halfMaxRate,omitempty"`
-	Idle     []IdleRSS      `json:"idleRSS,omitempty"`
-	Timeout  *TimeoutFiring `json:"timeoutFiring,omitempty"`
+	Points   []Point         `json:"closedLoop"`
+	HalfRate *HalfRate       `json:"halfMaxRate,omitempty"`
+	Idle     []IdleRSS       `json:"idleRSS,omitempty"`
+	Timeouts []TimeoutFiring `json:"timeoutFirings,omitempty"`
 }
 
 // Stat is one figure over the repetitions.
@@ -51,10 +51,10 @@ func statOf(xs []float64) Stat {
 // repetition (bridge and echo measured back to back on the same machine
 // state), then summarized: the median ratio, not the ratio of medians.
 type Summary struct {
-	ClosedLoop []PointSummary  `json:"closedLoop"`
-	HalfRate   *HalfSummary    `json:"halfMaxRate,omitempty"`
-	Idle       []IdleSummary   `json:"idleRSS,omitempty"`
-	Timeout    *TimeoutSummary `json:"timeoutFiring,omitempty"`
+	ClosedLoop []PointSummary   `json:"closedLoop"`
+	HalfRate   *HalfSummary     `json:"halfMaxRate,omitempty"`
+	Idle       []IdleSummary    `json:"idleRSS,omitempty"`
+	Timeouts   []TimeoutSummary `json:"timeoutFirings,omitempty"`
 }
 
 // PointSummary is one session count of the closed loop.
@@ -100,15 +100,27 @@ type IdleSummary struct {
 	Skipped    string `json:"skipped,omitempty"`
 }
 
-// TimeoutSummary is how late the CIF timeout fired.
+// TimeoutSummary is how late the CIF timeout fired at one in-flight count,
+// and how late the raw echo answered after the same delay.
 type TimeoutSummary struct {
-	InFlight       int   `json:"inflight"`
-	TimeoutMs      int64 `json:"timeoutMs"`
-	BridgeInFlight Stat  `json:"bridgeInFlight"`
-	LateP50Ms      Stat  `json:"lateP50Ms"`
-	LateP99Ms      Stat  `json:"lateP99Ms"`
-	LateMaxMs      Stat  `json:"lateMaxMs"`
-	Missing        int   `json:"missing"` // attempts without a -32000, over all repetitions
+	InFlight       int    `json:"inflight"`
+	Sessions       int    `json:"sessions,omitempty"`
+	TimeoutMs      int64  `json:"timeoutMs"`
+	BridgeFlags    string `json:"bridgeFlags,omitempty"`
+	BridgeInFlight Stat   `json:"bridgeInFlight"`
+	LateP50Ms      Stat   `json:"lateP50Ms"`
+	LateP99Ms      Stat   `json:"lateP99Ms"`
+	LateMaxMs      Stat   `json:"lateMaxMs"`
+	Missing        int    `json:"missing"` // attempts without a -32000, over all repetitions
+	EchoLateP50Ms  Stat   `json:"echoLateP50Ms"`
+	EchoLateP99Ms  Stat   `json:"echoLateP99Ms"`
+	EchoLateMaxMs  Stat   `json:"echoLateMaxMs"`
+	// Late from the bridge's own deadlines, and the frames' read delay.
+	DeadlineLateP50Ms Stat `json:"deadlineLateP50Ms"`
+	DeadlineLateP99Ms Stat `json:"deadlineLateP99Ms"`
+	DeadlineLateMaxMs Stat `json:"deadlineLateMaxMs"`
+	ReadDelayP99Ms    Stat `json:"readDelayP99Ms"`
+	ReadDelayMaxMs    Stat `json:"readDelayMaxMs"`
 }
 
 func ms(us int64) float64 { return float64(us) / 1000 }
@@ -215,19 +227,41 @@ func summarize(runs []Rep) Summary {
 		is.BridgeKiB, is.EchoKiB, is.Ratio, is.Goroutines = statOf(bk), statOf(ek), statOf(ra), statOf(gs)
 		s.Idle = append(s.Idle, is)
 	}
-	var inf, l50, l99, lmax []float64
-	var ts TimeoutSummary
+	// Timeout firing: by in-flight count, in the order of the first run.
+	var inflights []int
 	for _, r := range runs {
-		if t := r.Timeout; t != nil {
-			ts.InFlight, ts.TimeoutMs = t.InFlight, t.TimeoutMs
-			inf = append(inf, float64(t.BridgeInFlight))
-			l50, l99, lmax = append(l50, t.LateP50Ms), append(l99, t.LateP99Ms), append(lmax, t.LateMaxMs)
-			ts.Missing += t.InFlight - (t.Received - t.OtherErrors)
+		for _, t := range r.Timeouts {
+			if !slices.Contains(inflights, t.InFlight) {
+				inflights = append(inflights, t.InFlight)
+			}
 		}
 	}
-	if len(inf) > 0 {
+	for _, n := range inflights {
+		var inf, l50, l99, lmax, e50, e99, emax, d50, d99, dmax, r99, rmax []float64
+		ts := TimeoutSummary{InFlight: n}
+		for _, r := range runs {
+			for _, t := range r.Timeouts {
+				if t.InFlight != n {
+					continue
+				}
+				ts.Sessions, ts.TimeoutMs, ts.BridgeFlags = t.Sessions, t.TimeoutMs, t.BridgeFlags
+				inf = append(inf, float64(t.BridgeInFlight))
+				l50, l99, lmax = append(l50, t.LateP50Ms), append(l99, t.LateP99Ms), append(lmax, t.LateMaxMs)
+				ts.Missing += t.InFlight - (t.Received - t.OtherErrors)
+				if t.DeadlineLateP99Ms != 0 || t.DeadlineLateMaxMs != 0 {
+					d50, d99, dmax = append(d50, t.DeadlineLateP50Ms), append(d99, t.DeadlineLateP99Ms), append(dmax, t.DeadlineLateMaxMs)
+					r99, rmax = append(r99, t.ReadDelayP99Ms), append(rmax, t.ReadDelayMaxMs)
+				}
+				if t.EchoReceived > 0 {
+					e50, e99, emax = append(e50, t.EchoLateP50Ms), append(e99, t.EchoLateP99Ms), append(emax, t.EchoLateMaxMs)
+				}
+			}
+		}
 		ts.BridgeInFlight, ts.LateP50Ms, ts.LateP99Ms, ts.LateMaxMs = statOf(inf), statOf(l50), statOf(l99), statOf(lmax)
-		s.Timeout = &ts
+		ts.EchoLateP50Ms, ts.EchoLateP99Ms, ts.EchoLateMaxMs = statOf(e50), statOf(e99), statOf(emax)
+		ts.DeadlineLateP50Ms, ts.DeadlineLateP99Ms, ts.DeadlineLateMaxMs = statOf(d50), statOf(d99), statOf(dmax)
+		ts.ReadDelayP99Ms, ts.ReadDelayMaxMs = statOf(r99), statOf(rmax)
+		s.Timeouts = append(s.Timeouts, ts)
 	}
 	return s
 }
@@ -264,7 +298,7 @@ func (r *Results) targets() []string {
 		}
 		notes = append(notes, target(name, i.BridgeKiB.Median <= 24, i.BridgeKiB.f(1)+" KiB"))
 	}
-	if t := r.Summary.Timeout; t != nil {
+	for _, t := range r.Summary.Timeouts {
 		notes = append(notes, target(fmt.Sprintf("CIF timeout lateness p99 ≤ 10 ms with %d in flight", t.InFlight),
 			t.LateP99Ms.Median <= 10 && t.Missing == 0, fmt.Sprintf("%s ms, %d without their -32000", t.LateP99Ms.f(1), t.Missing)))
 	}
@@ -287,7 +321,9 @@ func (r *Results) print(w io.Writer) {
 		fmt.Fprintf(w, "bridge started with extra flags: %s\n\n", a)
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "closed loop, cif.createrecord, 1 in flight per session\n")
+	if len(s.ClosedLoop) > 0 {
+		fmt.Fprintf(w, "closed loop, cif.createrecord, 1 in flight per session\n")
+	}
 	for _, p := range s.ClosedLoop {
 		fmt.Fprintf(w, "%d sessions:\n", p.Sessions)
 		fmt.Fprintf(w, "  round trips/s     bridge %s   echo %s   ratio %s\n", p.BridgeRate.f(0), p.EchoRate.f(0), p.Ratio.f(2))
@@ -318,9 +354,20 @@ func (r *Results) print(w io.Writer) {
 			fmt.Fprintf(w, "  bridge goroutines per idle session: %s (the echo: 1 by construction)\n", i.Goroutines.f(2))
 		}
 	}
-	if t := s.Timeout; t != nil {
-		fmt.Fprintf(w, "\ntimeout firing: %d attempts, %d ms timeout, %s in flight at the bridge before the first deadline: late by p50 %s, p99 %s, max %s ms; %d without their -32000\n",
-			t.InFlight, t.TimeoutMs, t.BridgeInFlight.f(0), t.LateP50Ms.f(1), t.LateP99Ms.f(1), t.LateMaxMs.f(1), t.Missing)
+	for _, t := range s.Timeouts {
+		fmt.Fprintf(w, "\ntimeout firing: %d attempts over %d sessions, %d ms timeout, %s in flight at the bridge before the first deadline\n",
+			t.InFlight, t.Sessions, t.TimeoutMs, t.BridgeInFlight.f(0))
+		if t.BridgeFlags != "" {
+			fmt.Fprintf(w, "  bridge started with %s (in-flight limit per session raised for this scenario)\n", t.BridgeFlags)
+		}
+		fmt.Fprintf(w, "  late by  bridge p50 %s  p99 %s  max %s ms; %d without their -32000\n", t.LateP50Ms.f(1), t.LateP99Ms.f(1), t.LateMaxMs.f(1), t.Missing)
+		if t.DeadlineLateP99Ms.N > 0 {
+			fmt.Fprintf(w, "           of which after the bridge's deadline p50 %s  p99 %s  max %s ms; frames read after their send p99 %s  max %s ms\n",
+				t.DeadlineLateP50Ms.f(1), t.DeadlineLateP99Ms.f(1), t.DeadlineLateMaxMs.f(1), t.ReadDelayP99Ms.f(1), t.ReadDelayMaxMs.f(1))
+		}
+		if t.EchoLateP99Ms.N > 0 {
+			fmt.Fprintf(w, "           echo   p50 %s  p99 %s  max %s ms (each message echoed after the timeout by a runtime timer)\n", t.EchoLateP50Ms.f(1), t.EchoLateP99Ms.f(1), t.EchoLateMaxMs.f(1))
+		}
 	}
 	r.Targets = r.targets()
 	fmt.Fprintln(w, "\ntargets (on the medians):")
@@ -371,10 +418,21 @@ func readmeTable(r *Results) string {
 			fmt.Fprintf(&b, "| goroutines per idle session, %d sessions | %s | 1 | | 1 |\n", i.Sessions, i.Goroutines.f(2))
 		}
 	}
-	if t := s.Timeout; t != nil {
-		fmt.Fprintf(&b, "| CIF timeout lateness p99 ms, %d in flight | %s | | | ≤ 10 ms |\n", t.InFlight, t.LateP99Ms.f(1))
-		fmt.Fprintf(&b, "| CIF timeout lateness max ms, same run | %s | | | |\n", t.LateMaxMs.f(1))
-		fmt.Fprintf(&b, "| attempts without their -32000, all repetitions | %d | | | 0 |\n", t.Missing)
+	for _, t := range s.Timeouts {
+		echo := func(st Stat) string {
+			if st.N == 0 {
+				return "not run"
+			}
+			return st.f(1)
+		}
+		fmt.Fprintf(&b, "| CIF timeout lateness p50 ms, %d in flight | %s | %s | | |\n", t.InFlight, t.LateP50Ms.f(1), echo(t.EchoLateP50Ms))
+		fmt.Fprintf(&b, "| CIF timeout lateness p99 ms, %d in flight | %s | %s | | ≤ 10 ms |\n", t.InFlight, t.LateP99Ms.f(1), echo(t.EchoLateP99Ms))
+		fmt.Fprintf(&b, "| CIF timeout lateness max ms, %d in flight | %s | %s | | |\n", t.InFlight, t.LateMaxMs.f(1), echo(t.EchoLateMaxMs))
+		if t.DeadlineLateP99Ms.N > 0 {
+			fmt.Fprintf(&b, "| of which after the bridge's own deadline, p99 ms, %d in flight | %s | | | |\n", t.InFlight, t.DeadlineLateP99Ms.f(1))
+			fmt.Fprintf(&b, "| frame read delay (bridge read − client send) p99 ms, %d in flight | %s | | | |\n", t.InFlight, t.ReadDelayP99Ms.f(1))
+		}
+		fmt.Fprintf(&b, "| attempts without their -32000, %d in flight, all repetitions | %d | | | 0 |\n", t.InFlight, t.Missing)
 	}
 	var notes []string
 	if v, _ := e["perfInstructions"].(string); v != "" && v != "supported" {
@@ -384,6 +442,16 @@ func readmeTable(r *Results) string {
 		if i.BridgeKiB.N == 0 && i.Skipped != "" {
 			notes = append(notes, fmt.Sprintf("idle RSS at %d sessions %s", i.Sessions, i.Skipped))
 		}
+	}
+	echoNote := false
+	for _, t := range s.Timeouts {
+		if t.Sessions > 0 {
+			notes = append(notes, fmt.Sprintf("timeout lateness at %d in flight: %d sessions, the bridge started with %s", t.InFlight, t.Sessions, t.BridgeFlags))
+		}
+		echoNote = echoNote || t.EchoLateP99Ms.N > 0
+	}
+	if echoNote {
+		notes = append(notes, "timeout lateness of the raw echo: it answers each message after the same timeout, by a runtime timer of its own")
 	}
 	if len(notes) > 0 {
 		b.WriteString("\n")

@@ -36,13 +36,21 @@ func fillInFlight(b *testing.B, tab *correlation.Table, n int, timeout time.Dura
 }
 
 // BenchmarkDoUnderLoad is one answered attempt while 10 000 others are in
-// flight.
-func BenchmarkDoUnderLoad(b *testing.B) {
+// flight. Its attempt has the earliest deadline of all (10 s among one-hour
+// ones): the deadline heap's worst case.
+func BenchmarkDoUnderLoad(b *testing.B) { benchDoUnderLoad(b, time.Hour, 10*time.Second) }
+
+// BenchmarkDoUnderLoadSameTimeout is BenchmarkDoUnderLoad with the same
+// CIF timeout for all, the others started earlier: the common case, where
+// each new deadline is the latest.
+func BenchmarkDoUnderLoadSameTimeout(b *testing.B) { benchDoUnderLoad(b, time.Minute, time.Minute) }
+
+func benchDoUnderLoad(b *testing.B, others, timeout time.Duration) {
 	tab := correlation.New(correlation.Config{LateWindow: time.Minute})
-	release, wg := fillInFlight(b, tab, 10_000, time.Hour)
+	release, wg := fillInFlight(b, tab, 10_000, others)
 	res := json.RawMessage(`{"entityType":"contact","id":"9b2f6a1e-4c1d-4f7e-9a7b-2d3c4e5f6a7b"}`)
 	exec := func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) { return res, nil }
-	a := correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: 10 * time.Second}
+	a := correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: timeout}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -175,30 +175,32 @@ type entry struct {
 	a     Attempt
 	state state
 	done  chan outcome // buffered 1; written once when answered in time; nil once detached
-	// expire ends the exec ctx at the end of the late-record window; armed
-	// only when the attempt is detached (timed out or abandoned), so an
-	// attempt answered in time costs no second timer. Guarded by Table.mu.
-	expire *time.Timer
-	ctx    execCtx // exec's context
+	// slot is 1 + the entry's index in the table's deadline heap, 0 when it
+	// is not in it. The heap wakes for the entry at the CIF deadline (or
+	// safety limit) while it is in flight, at the end of the late-record
+	// window once detached. Guarded by Table.mu.
+	slot int
+	ctx  execCtx // exec's context
 }
 
-// waiter is what Do waits with: the entry's done channel and the CIF
-// deadline timer. Neither is used after Do returns: an answered attempt's
-// one outcome has been received, and detach takes done from a late entry,
-// whose answer goes to OnLate instead. A recycled timer is exact: since Go
-// 1.23, Reset discards a tick that was pending.
+// waiter is what Do waits with: the entry's done channel. It is not used
+// after Do returns: the attempt's one outcome has been received (its
+// answer, or the timeout or end the deadline heap sent), and detach takes
+// done from a late entry, whose answer goes to OnLate instead.
 type waiter struct {
-	done  chan outcome
-	timer *time.Timer // nil until first armed
+	done chan outcome
 }
 
 type outcome struct {
 	result json.RawMessage
 	err    error
-	// late is true when the answer came at or after the CIF deadline
-	// before Do saw its timer fire: Do then reports the timeout, and the
-	// answer goes to OnLate like any late answer.
+	// late is true when the CIF deadline passed: the deadline heap
+	// detached the attempt, or the answer came at or after the deadline
+	// before the heap did. Do then reports the timeout, and the answer goes
+	// to OnLate like any late answer.
 	late bool
+	// ended is true when a NoTimeout attempt reached its safety limit.
+	ended bool
 }
 
 // Table is the correlation table. It is safe for concurrent use.
@@ -210,13 +212,14 @@ type Table struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup // exec goroutines
 	// waiters recycles what Do waits with (*waiter), so that an attempt
-	// costs no new channel and timer. The pool is per table, not global,
-	// because a timer or channel made in a testing/synctest bubble must not
-	// be used outside it.
+	// costs no new channel. The pool is per table, not global, because a
+	// channel made in a testing/synctest bubble must not be used outside it.
 	waiters sync.Pool
+	fire    func() // t.fireDue, bound once: the deadline heap's timer func
 
-	// mu guards the maps and entry states.
+	// mu guards the maps, the deadline heap and entry states.
 	mu       sync.Mutex
+	dl       deadlines
 	inflight map[string]*entry
 	late     map[string]*entry
 	// sessions counts each session's backend attempts that became late
@@ -234,7 +237,7 @@ func New(cfg Config) *Table {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	base, stop := context.WithCancel(context.Background())
-	return &Table{
+	t := &Table{
 		cfg:      cfg,
 		prefix:   "at" + hex.EncodeToString(b[:]) + "-",
 		base:     base,
@@ -243,6 +246,9 @@ func New(cfg Config) *Table {
 		late:     make(map[string]*entry),
 		sessions: make(map[string]*protocol.LateCounts),
 	}
+	t.fire = t.fireDue
+	t.dl.epoch = time.Now()
+	return t
 }
 
 // NewID returns a fresh attempt id, unique within the process.
@@ -305,6 +311,7 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
 	t.inflight[a.ID] = e
+	t.dl.push(e, a.Deadline, t.fire)
 	t.wg.Add(1)
 	t.mu.Unlock()
 
@@ -321,28 +328,19 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 		t.finish(e, res, err, false)
 	}()
 
-	if w.timer == nil {
-		w.timer = time.NewTimer(time.Until(a.Deadline))
-	} else {
-		w.timer.Reset(time.Until(a.Deadline))
-	}
-	defer w.timer.Stop()
+	// The deadline heap sends the timeout (or a NoTimeout call's end) on
+	// done at the deadline.
 	select {
 	case o := <-w.done:
 		return t.answer(o, a, sent)
-	case <-w.timer.C:
-		if a.NoTimeout {
-			if t.end(e) {
-				return nil, sent, NewSafetyLimitError(a.Timeout)
-			}
+	case <-ctx.Done():
+		if !time.Now().Before(a.Deadline) {
+			// The caller's deadline is the CIF deadline: the timeout (or a
+			// NoTimeout call's limit) wins, as it would have if the heap's
+			// timer had run first. fireDue sends it on done.
+			t.fireDue()
 			break
 		}
-		if t.detach(e, stTimedOut) {
-			t.timeouts.Add(1)
-			sent.Late = true
-			return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
-		}
-	case <-ctx.Done():
 		if a.NoTimeout {
 			if t.end(e) {
 				return nil, sent, context.Cause(ctx)
@@ -355,7 +353,7 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 			return nil, sent, context.Cause(ctx)
 		}
 	}
-	return t.answer(<-w.done, a, sent) // answered in the same instant
+	return t.answer(<-w.done, a, sent) // answered or timed out in the same instant
 }
 
 // finish records exec's answer and ends the attempt's exec ctx and its
@@ -388,6 +386,9 @@ func (t *Table) reportLater(l Late) {
 
 // answer is what Do returns for an outcome it received.
 func (t *Table) answer(o outcome, a Attempt, sent Sent) (json.RawMessage, Sent, error) {
+	if o.ended {
+		return nil, sent, NewSafetyLimitError(a.Timeout)
+	}
 	if o.late {
 		sent.Late = true
 		return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
@@ -403,17 +404,80 @@ func (t *Table) detach(e *entry, to state) bool {
 	if e.state != stInflight {
 		return false
 	}
+	t.detachLocked(e, to)
+	return true
+}
+
+// detachLocked moves the in-flight entry e to the late records, due at the
+// end of its late-record window, and returns its done channel (which Do
+// recycles; a late answer goes to OnLate). mu is held.
+func (t *Table) detachLocked(e *entry, to state) chan outcome {
+	done := e.done
 	e.state = to
-	e.done = nil // Do recycles it; a late answer goes to OnLate
+	e.done = nil
 	if e.a.Kind == KindBackend {
 		t.sessionLate(e.a.Session).Detached++
 	}
 	delete(t.inflight, e.a.ID)
 	t.late[e.a.ID] = e
-	e.expire = time.AfterFunc(time.Until(e.a.Deadline.Add(t.cfg.LateWindow)), func() {
-		e.ctx.cancel(context.DeadlineExceeded)
-	})
-	return true
+	t.dl.remove(e)
+	t.dl.push(e, e.a.Deadline.Add(t.cfg.LateWindow), t.fire)
+	return done
+}
+
+// fireBatch is how many due entries fireDue handles per hold of mu: when
+// many deadlines fall in the same instant, the first attempts are told (and
+// their goroutines run on the other Ps) while the next batch is detached.
+const fireBatch = 64
+
+// fireDue is the deadline heap's timer func: every in-flight attempt whose
+// CIF deadline has come is detached as a late record and its Do told so (a
+// NoTimeout attempt is ended instead), and every late record whose window
+// has passed gets its exec ctx ended, so its exec returns and the record
+// expires.
+func (t *Table) fireDue() {
+	type told struct {
+		e    *entry
+		done chan outcome // nil: a late record's window ended
+		o    outcome
+	}
+	var buf [fireBatch]*entry
+	for {
+		t.mu.Lock()
+		due := t.dl.due(time.Now(), fireBatch, buf[:0], t.fire)
+		// On the heap, sized to what is due: on the stack, a batch would
+		// grow the fresh goroutine's stack every time the timer fires.
+		tell := make([]told, len(due))
+		for i, e := range due {
+			tell[i] = told{e: e}
+			switch {
+			case e.state != stInflight: // a late record whose window ended
+			case e.a.NoTimeout:
+				e.state = stEnded
+				tell[i].done, tell[i].o = e.done, outcome{ended: true}
+				e.done = nil
+				delete(t.inflight, e.a.ID)
+			default:
+				tell[i].done, tell[i].o = t.detachLocked(e, stTimedOut), outcome{late: true}
+				t.timeouts.Add(1)
+			}
+		}
+		t.mu.Unlock()
+		for _, x := range tell {
+			switch {
+			case x.done == nil:
+				x.e.ctx.cancel(context.DeadlineExceeded)
+			case x.o.ended:
+				x.done <- x.o // buffered, written once: never blocks
+				x.e.ctx.cancel(errEnded)
+			default:
+				x.done <- x.o
+			}
+		}
+		if len(due) < fireBatch {
+			return
+		}
+	}
 }
 
 // end ends an in-flight NoTimeout attempt unanswered: it leaves the table
@@ -428,6 +492,7 @@ func (t *Table) end(e *entry) bool {
 	e.state = stEnded
 	e.done = nil
 	delete(t.inflight, e.a.ID)
+	t.dl.remove(e)
 	t.mu.Unlock()
 	e.ctx.cancel(errEnded)
 	return true
@@ -458,6 +523,7 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		return l, false
 	case stInflight:
 		delete(t.inflight, e.a.ID)
+		t.dl.remove(e)
 		if now.Before(e.a.Deadline) {
 			e.state = stAnswered
 			t.mu.Unlock()
@@ -478,7 +544,7 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		}
 	case stTimedOut, stAbandoned:
 		delete(t.late, e.a.ID)
-		e.expire.Stop()
+		t.dl.remove(e)
 	}
 	if errors.Is(err, ErrElsewhere) {
 		t.mu.Unlock()
@@ -499,12 +565,19 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		}
 	}
 	t.mu.Unlock()
+	return lateOf(e, st, res, err, expired), true
+}
 
-	l = Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
+// lateOf builds a late record's outcome. It is complete's tail, a
+// function of its own so that complete's frame stays small: the exec
+// goroutine, fresh for every attempt, then answers in time without growing
+// its stack.
+func lateOf(e *entry, st state, res json.RawMessage, err error, expired bool) Late {
+	l := Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
 	if d := time.Since(e.a.Deadline); d > 0 {
 		l.LateBy = d
 	}
-	return l, true
+	return l
 }
 
 // report counts a late outcome and hands it to OnLate (the table's, then
@@ -607,6 +680,7 @@ func (t *Table) Stats() protocol.CorrelationStats {
 func (t *Table) Close(ctx context.Context) error {
 	t.stop()
 	t.mu.Lock()
+	t.dl.stop()
 	running := make([]*entry, 0, len(t.inflight)+len(t.late))
 	for _, e := range t.inflight {
 		running = append(running, e)

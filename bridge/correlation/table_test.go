@@ -177,8 +177,9 @@ func TestSessionLateCounts(t *testing.T) {
 	})
 }
 
-// Do recycles its deadline timers: one stopped early or one that fired must
-// neither fire early nor late for the next attempt.
+// The table's one deadline timer is re-armed from attempt to attempt: a
+// deadline whose attempt was answered early, or one that fired, must make
+// the next attempt's timeout neither early nor late.
 func TestRecycledTimersAreExact(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tab := correlation.New(correlation.Config{LateWindow: time.Minute})
@@ -363,5 +364,97 @@ func TestLateAnswerDeliveredElsewhere(t *testing.T) {
 		if st := tbl.Stats(); st.Late != 0 {
 			t.Fatalf("stats after: %+v", st)
 		}
+	})
+}
+
+// Many attempts in flight at once, with deadlines in every order, answered
+// before, at and never: each Do returns exactly at its own deadline or
+// answer, a NoTimeout attempt ends exactly at its safety limit, and each
+// late record that gets no answer expires exactly when its window ends,
+// although the table keeps them all in one deadline heap with one timer.
+func TestManyDeadlinesFireExactly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const window = time.Minute
+		var mu sync.Mutex
+		expiredAt := map[string]time.Duration{} // attempt id → when it expired, from t0
+		t0 := time.Now()
+		tab := correlation.New(correlation.Config{LateWindow: window, OnLate: func(l correlation.Late) {
+			if l.Expired {
+				mu.Lock()
+				expiredAt[l.Info.ID] = time.Since(t0)
+				mu.Unlock()
+			}
+		}})
+		type call struct {
+			timeout, answer time.Duration // answer 0: never (exec waits for its ctx)
+			noTimeout       bool
+		}
+		var calls []call
+		for i := range 300 {
+			c := call{timeout: time.Duration(1+(i*7919)%97) * 100 * time.Millisecond}
+			switch i % 4 {
+			case 0: // answered in time
+				c.answer = c.timeout * time.Duration(1+i%3) / 4
+			case 1: // answered late
+				c.answer = c.timeout + time.Duration(1+i%5)*time.Second
+			case 3:
+				c.noTimeout = i%8 == 3
+			}
+			calls = append(calls, c)
+		}
+		var wg sync.WaitGroup
+		var timeoutIDs sync.Map // id → deadline from t0, of the attempts that never answer
+		for i, c := range calls {
+			wg.Go(func() {
+				exec := sleepExec(c.answer, `{"ok":1}`, nil)
+				if c.answer == 0 {
+					exec = func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
+						<-ctx.Done()
+						return nil, ctx.Err()
+					}
+				}
+				_, sent, err := tab.Do(t.Context(), correlation.Attempt{Session: "s", Timeout: c.timeout, NoTimeout: c.noTimeout}, exec)
+				got := time.Since(t0)
+				switch {
+				case c.noTimeout:
+					if got != c.timeout || protocol.AsError(err).Code != protocol.CodeSafetyLimit || sent.Late {
+						t.Errorf("call %d (no timeout, limit %v): %v after %v, late %v; want -32008 at the limit", i, c.timeout, err, got, sent.Late)
+					}
+				case c.answer != 0 && c.answer < c.timeout:
+					if got != c.answer || err != nil {
+						t.Errorf("call %d: %v after %v, want the answer after %v", i, err, got, c.answer)
+					}
+				default:
+					if got != c.timeout || !errors.Is(err, protocol.ErrTimeout) || !sent.Late {
+						t.Errorf("call %d: %v after %v, want the timeout after %v", i, err, got, c.timeout)
+					}
+					if c.answer == 0 {
+						timeoutIDs.Store(sent.ID, c.timeout)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(10 * time.Second) // the last deadline is 9.7 s
+		if st := tab.Stats(); st.InFlight != 0 {
+			t.Errorf("stats %+v: attempts left in flight", st)
+		}
+		time.Sleep(window)
+		synctest.Wait()
+		n := 0
+		timeoutIDs.Range(func(id, deadline any) bool {
+			n++
+			mu.Lock()
+			at, ok := expiredAt[id.(string)]
+			mu.Unlock()
+			if want := deadline.(time.Duration) + window; !ok || at != want {
+				t.Errorf("late record %v expired at %v (%v), want at %v", id, at, ok, want)
+			}
+			return true
+		})
+		if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || st.Expired != uint64(n) || n == 0 {
+			t.Errorf("stats %+v, want nothing left and %d expired", st, n)
+		}
+		tab.Close(t.Context())
 	})
 }
