@@ -175,7 +175,7 @@ func (s *Store) Totals(ctx context.Context) (ledger.Totals, error) {
 	if err != nil {
 		return ledger.Totals{}, err
 	}
-	p, _, err := s.pruned(ctx)
+	p, _, _, err := s.pruned(ctx)
 	if err != nil {
 		return ledger.Totals{}, err
 	}
