@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -224,17 +223,4 @@ func transient(ctx context.Context, err error) bool {
 	}
 	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// pause waits before the next try of a request that failed transiently:
-// 50 ms, growing to 1 s, until ctx ends.
-func pause(ctx context.Context, try int) error {
-	t := time.NewTimer(min(time.Duration(try+1)*50*time.Millisecond, time.Second))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
