@@ -212,11 +212,15 @@ func TestServeClusterTwoNodes(t *testing.T) {
 		t.Fatalf("A's logs lack its node id:\n%s", aLogs)
 	}
 
-	// A second --backend emulator node in the same cluster refuses to start.
-	err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
-		"--node-id", "node-b", "--cluster-listen", "127.0.0.1:0", "--cluster-peers", route}, io.Discard, &logBuffer{})
+	// A second --backend emulator node in the same cluster refuses to start
+	// (one that wrongly starts is stopped after 15 s, its log shown).
+	bctx, bcancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer bcancel()
+	bl := &logBuffer{}
+	err := run(bctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
+		"--node-id", "node-b", "--cluster-listen", "127.0.0.1:0", "--cluster-peers", route}, io.Discard, bl)
 	if err == nil || !strings.Contains(err.Error(), `node "node-c" serves "backend"`) {
-		t.Fatalf("second emulator node: %v, want a refusal naming node-c", err)
+		t.Fatalf("second emulator node: %v, want a refusal naming node-c\n%s", err, bl)
 	}
 }
 

@@ -326,12 +326,19 @@ func (p *clusterPlugin) embed(env *serveEnv) error {
 		return err
 	}
 	p.embedded = e
-	// Wait a moment for a route to a peer: a node that probes the cluster
-	// (is another node serving the emulator?) before it is part of it sees
-	// nobody. The first node of a cluster waits in vain, briefly.
+	// Wait a moment for the routes to the peers: a node that probes the
+	// cluster (is another node serving the emulator?) before it is part of
+	// it sees nobody. nats-server opens a pool of route connections per
+	// peer and an account's interest travels on one of them, so wait until
+	// their number held still for 200 ms, not just for the first. The
+	// first node of a cluster waits in vain, briefly.
 	deadline := time.Now().Add(2 * time.Second)
-	for len(peers) > 0 && e.Routes() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	for n, since := 0, time.Now(); len(peers) > 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if r := e.Routes(); r != n {
+			n, since = r, time.Now()
+		} else if n > 0 && time.Since(since) >= 200*time.Millisecond {
+			break
+		}
 	}
 	if len(peers) > 0 && e.Routes() == 0 {
 		env.Log.Warn().Strs("peers", peers).Msg("no peer reachable yet: the embedded NATS server keeps trying")

@@ -15,12 +15,13 @@ const DefaultBucket = "cifbridge_ledger"
 // MaxReplicas is how many copies of the bucket Open asks for.
 const MaxReplicas = 3
 
-// JetStream error codes (nats-server's jetstream_errors_generated.go) that
-// say the cluster has fewer servers than the replicas asked for.
+// JetStream error codes (nats-server's jetstream_errors_generated.go): the
+// cluster has fewer servers than the replicas asked for; or it is electing.
 const (
 	codeNoPeers      = 10005 // no suitable peers for placement
 	codeInsufficient = 10023 // insufficient resources
 	codeNotClustered = 10074 // replicas > 1 not supported in non-clustered mode
+	codeNotAvailable = 10008 // JetStream system temporarily unavailable
 )
 
 // streamConfig is a KV bucket's stream as jetstream.CreateKeyValue makes it,

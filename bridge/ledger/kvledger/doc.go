@@ -28,8 +28,13 @@
 // kv.Create (it never overwrites), Update re-reads the entry and re-applies
 // its function when another writer won (kv.Update with the revision read),
 // Prune deletes an entry only at the revision it judged, and the pruned
-// counters are updated the same way. Several nodes may therefore write, reconcile and
-// prune one bucket at once without losing a change.
+// counters are updated the same way. Several nodes may therefore write,
+// reconcile and prune one bucket at once without losing a change.
+//
+// A request that fails transiently (no server answers for the stream while
+// it elects a leader after a server's loss) is tried again until the
+// caller's deadline; a write whose outcome stayed unknown is settled by
+// reading the key back: its own value is there, or the write is made anew.
 //
 // # Bounds
 //

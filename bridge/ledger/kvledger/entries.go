@@ -1,12 +1,14 @@
 package kvledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cifbridge/cifbridge/bridge/ledger"
@@ -91,30 +93,49 @@ func (s *Store) Create(ctx context.Context, e protocol.LedgerEntry) (protocol.Le
 	if err != nil {
 		return protocol.LedgerEntry{}, fmt.Errorf("encode ledger entry: %w", err)
 	}
-	if _, err := kv.Create(ctx, key, v); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
+	for try := 0; ; try++ {
+		_, err := kv.Create(ctx, key, v)
+		switch {
+		case err == nil:
+			return e, nil
+		case errors.Is(err, jetstream.ErrKeyExists):
+			if try > 0 { // an earlier try that seemed to fail may have landed
+				if kve, gerr := kv.Get(ctx, key); gerr == nil && bytes.Equal(kve.Value(), v) {
+					return e, nil
+				}
+			}
 			return protocol.LedgerEntry{}, fmt.Errorf("%w: %s", ledger.ErrExists, e.ID)
+		case !transient(ctx, err) || try == maxTries:
+			return protocol.LedgerEntry{}, fmt.Errorf("create ledger entry: %w", err)
 		}
-		return protocol.LedgerEntry{}, fmt.Errorf("create ledger entry: %w", err)
+		if err := pause(ctx, try); err != nil {
+			return protocol.LedgerEntry{}, fmt.Errorf("create ledger entry: %w", err)
+		}
 	}
-	return e, nil
 }
 
-// get reads id's record and its revision.
-func (s *Store) get(ctx context.Context, kv jetstream.KeyValue, id string) (record, uint64, error) {
+// get reads id's stored value (raw and decoded) and its revision, riding
+// out transient failures.
+func (s *Store) get(ctx context.Context, kv jetstream.KeyValue, id string) (record, []byte, uint64, error) {
 	key, err := entryKey(id)
 	if err != nil {
-		return record{}, 0, fmt.Errorf("%w: %s", ledger.ErrNotFound, id)
+		return record{}, nil, 0, fmt.Errorf("%w: %s", ledger.ErrNotFound, id)
 	}
-	kve, err := kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return record{}, 0, fmt.Errorf("%w: %s", ledger.ErrNotFound, id)
+	for try := 0; ; try++ {
+		kve, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
+			return record{}, nil, 0, fmt.Errorf("%w: %s", ledger.ErrNotFound, id)
+		case err == nil:
+			r, err := decode(kve.Value())
+			return r, kve.Value(), kve.Revision(), err
+		case !transient(ctx, err) || try == maxTries:
+			return record{}, nil, 0, fmt.Errorf("get ledger entry %s: %w", id, err)
+		}
+		if err := pause(ctx, try); err != nil {
+			return record{}, nil, 0, fmt.Errorf("get ledger entry %s: %w", id, err)
+		}
 	}
-	if err != nil {
-		return record{}, 0, fmt.Errorf("get ledger entry %s: %w", id, err)
-	}
-	r, err := decode(kve.Value())
-	return r, kve.Revision(), err
 }
 
 // Get returns one entry; the error wraps ledger.ErrNotFound when there is
@@ -124,29 +145,36 @@ func (s *Store) Get(ctx context.Context, id string) (protocol.LedgerEntry, error
 	if err != nil {
 		return protocol.LedgerEntry{}, err
 	}
-	r, _, err := s.get(ctx, kv, id)
+	r, _, _, err := s.get(ctx, kv, id)
 	return r.LedgerEntry, err
 }
 
 // Update reads the entry, applies fn and writes the result with kv.Update
 // at the revision it read; when another writer changed the entry meanwhile
-// it reads it again and re-applies fn.
+// it reads it again and re-applies fn. A write whose outcome is unknown (no
+// answer while the stream elects a leader) is settled by the next read: the
+// value it wrote is there (done), or it is not (fn again).
 func (s *Store) Update(ctx context.Context, id string, fn func(*protocol.LedgerEntry) error) (protocol.LedgerEntry, error) {
 	kv, err := s.bucket(ctx)
 	if err != nil {
 		return protocol.LedgerEntry{}, err
 	}
 	key, _ := entryKey(id)
+	var sent []byte // the value of a write whose outcome is unknown
 	for try := range maxTries {
 		if try > 0 {
 			if err := backoff(ctx, try); err != nil {
 				return protocol.LedgerEntry{}, fmt.Errorf("update ledger entry %s: %w", id, err)
 			}
 		}
-		cur, rev, err := s.get(ctx, kv, id)
+		cur, raw, rev, err := s.get(ctx, kv, id)
 		if err != nil {
 			return protocol.LedgerEntry{}, err
 		}
+		if sent != nil && bytes.Equal(raw, sent) {
+			return cur.LedgerEntry, nil // the unanswered write landed
+		}
+		sent = nil
 		next := cur
 		next.Attempts = slices.Clone(cur.Attempts)
 		next.RecordIDs = slices.Clone(cur.RecordIDs)
@@ -171,9 +199,28 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*protocol.LedgerE
 			return next.LedgerEntry, nil
 		case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			continue // another writer won: read its change and apply fn to it
+		case transient(ctx, err):
+			sent = v // read again: it landed, or fn is applied anew
+			continue
 		default:
 			return protocol.LedgerEntry{}, fmt.Errorf("update ledger entry %s: %w", id, err)
 		}
 	}
 	return protocol.LedgerEntry{}, fmt.Errorf("update ledger entry %s: changed concurrently %d times in a row", id, maxTries)
+}
+
+// transient reports whether a request's error may pass by itself: no server
+// answered for the stream (its leader is being elected, e.g. after a
+// server's loss), JetStream is electing its meta leader, or the request
+// timed out while ctx still runs.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.ErrorCode == codeNotAvailable {
+		return true
+	}
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
 }

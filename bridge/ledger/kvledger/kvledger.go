@@ -63,7 +63,17 @@ const maxTries = 100
 // a random pause up to 1 ms × try (at most 50 ms), so that writers racing
 // for one key spread out instead of colliding again.
 func backoff(ctx context.Context, try int) error {
-	d := rand.N(time.Duration(min(try, 50)) * time.Millisecond)
+	return sleep(ctx, rand.N(time.Duration(min(try, 50))*time.Millisecond))
+}
+
+// pause waits before the next try of a request that failed transiently:
+// 50 ms, growing to 1 s.
+func pause(ctx context.Context, try int) error {
+	return sleep(ctx, min(time.Duration(try+1)*50*time.Millisecond, time.Second))
+}
+
+// sleep waits d or until ctx ends (then its error).
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -129,10 +139,8 @@ func (s *Store) bindLoop() {
 			s.cfg.Log.Warn().Err(err).Str("bucket", s.cfg.Bucket).
 				Msg("ledger bucket not available yet (JetStream starting, or no quorum: are the other nodes up?); retrying")
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
+		if sleep(ctx, pause) != nil {
+			return // closed
 		}
 		pause = min(2*pause, 3*time.Second)
 	}

@@ -1,6 +1,7 @@
 package kvledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,31 +19,41 @@ type prunedCounts struct {
 	Entries   int `json:"entries"`
 	Suspected int `json:"suspected"`
 	Confirmed int `json:"confirmed"`
+	// Write is a random token each write sets, so that a writer whose
+	// write went unanswered knows it by its bytes (see Store.Update).
+	Write string `json:"write,omitempty"`
 }
 
-// pruned reads the counters and their revision (0: none yet).
-func (s *Store) pruned(ctx context.Context) (prunedCounts, uint64, error) {
+// pruned reads the counters (raw and decoded) and their revision (0: none
+// yet), riding out transient failures.
+func (s *Store) pruned(ctx context.Context) (prunedCounts, []byte, uint64, error) {
 	kv, err := s.bucket(ctx)
 	if err != nil {
-		return prunedCounts{}, 0, err
+		return prunedCounts{}, nil, 0, err
 	}
-	kve, err := kv.Get(ctx, prunedKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return prunedCounts{}, 0, nil
+	for try := 0; ; try++ {
+		kve, err := kv.Get(ctx, prunedKey)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			return prunedCounts{}, nil, 0, nil
+		case err == nil:
+			var p prunedCounts
+			if err := json.Unmarshal(kve.Value(), &p); err != nil {
+				return prunedCounts{}, nil, 0, fmt.Errorf("read pruned ledger counters: %w", err)
+			}
+			return p, kve.Value(), kve.Revision(), nil
+		case !transient(ctx, err) || try == maxTries:
+			return prunedCounts{}, nil, 0, fmt.Errorf("read pruned ledger counters: %w", err)
+		}
+		if err := pause(ctx, try); err != nil {
+			return prunedCounts{}, nil, 0, fmt.Errorf("read pruned ledger counters: %w", err)
+		}
 	}
-	if err != nil {
-		return prunedCounts{}, 0, fmt.Errorf("read pruned ledger counters: %w", err)
-	}
-	var p prunedCounts
-	if err := json.Unmarshal(kve.Value(), &p); err != nil {
-		return prunedCounts{}, 0, fmt.Errorf("read pruned ledger counters: %w", err)
-	}
-	return p, kve.Revision(), nil
 }
 
 // Pruned is how many entries Prune has deleted, ever (from any node).
 func (s *Store) Pruned(ctx context.Context) (int, error) {
-	p, _, err := s.pruned(ctx)
+	p, _, _, err := s.pruned(ctx)
 	return p.Entries, err
 }
 
@@ -109,19 +120,25 @@ func (s *Store) addPruned(ctx context.Context, kv jetstream.KeyValue, add pruned
 	if add.Entries == 0 {
 		return nil
 	}
+	var sent []byte // the value of a write whose outcome is unknown
 	for try := range maxTries {
 		if try > 0 {
 			if err := backoff(ctx, try); err != nil {
 				return fmt.Errorf("count pruned ledger entries: %w", err)
 			}
 		}
-		p, rev, err := s.pruned(ctx)
+		p, raw, rev, err := s.pruned(ctx)
 		if err != nil {
 			return err
 		}
+		if sent != nil && bytes.Equal(raw, sent) {
+			return nil // the unanswered write landed
+		}
+		sent = nil
 		p.Entries += add.Entries
 		p.Suspected += add.Suspected
 		p.Confirmed += add.Confirmed
+		p.Write = ledger.NewID()
 		v, _ := json.Marshal(p)
 		if rev == 0 {
 			_, err = kv.Create(ctx, prunedKey, v)
@@ -132,6 +149,9 @@ func (s *Store) addPruned(ctx context.Context, kv jetstream.KeyValue, add pruned
 		case err == nil:
 			return nil
 		case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists):
+			continue
+		case transient(ctx, err):
+			sent = v
 			continue
 		default:
 			return fmt.Errorf("count pruned ledger entries: %w", err)

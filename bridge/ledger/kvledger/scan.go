@@ -52,6 +52,11 @@ func (s *Store) scan(ctx context.Context, begin func() func(r record, rev uint64
 	}
 }
 
+// scanIdle bounds the wait for the next key of a scan, so that a scan
+// whose consumer stalls (its connection lost) fails instead of hanging a
+// caller without a deadline.
+const scanIdle = 10 * time.Second
+
 // maxStale is how many scan passes may come out stale before one is taken.
 const maxStale = 10
 
@@ -63,12 +68,17 @@ func (s *Store) pass(ctx context.Context, kv jetstream.KeyValue, visit func(r re
 		return 0, false, fmt.Errorf("scan ledger: %w", err)
 	}
 	defer w.Stop()
+	idle := time.NewTimer(scanIdle)
+	defer idle.Stop()
 	var seen uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return seen, false, fmt.Errorf("scan ledger: %w", ctx.Err())
+		case <-idle.C:
+			return seen, false, fmt.Errorf("scan ledger: nothing came for %v (NATS connection lost?)", scanIdle)
 		case kve, ok := <-w.Updates():
+			idle.Reset(scanIdle)
 			if !ok {
 				return seen, false, errors.New("scan ledger: the watcher stopped")
 			}
@@ -175,7 +185,7 @@ func (s *Store) Totals(ctx context.Context) (ledger.Totals, error) {
 	if err != nil {
 		return ledger.Totals{}, err
 	}
-	p, _, err := s.pruned(ctx)
+	p, _, _, err := s.pruned(ctx)
 	if err != nil {
 		return ledger.Totals{}, err
 	}
