@@ -420,3 +420,30 @@ func TestCallerClaimsItsLateAnswerOrLeavesIt(t *testing.T) {
 		}
 	})
 }
+
+// A late answer that comes before the executing node's durable state is
+// open (the node just started; its JetStream peers were slow to form a
+// quorum) waits for it instead of travelling over the router only, so it
+// still survives the death of the node that timed out.
+func TestLateAnswerWaitsForTheDurableStateToOpen(t *testing.T) {
+	forEachDurable(t, func(t *testing.T, nodes []*cluster.Durable) {
+		b := newLateNode(t, nodes[1], "B")
+		b.hold("sess4")
+		b.run(t)
+		exec := newLateNode(t, nodes[0], "C")
+		exec.LateAnswers = &cluster.LateAnswers{Node: "C", Log: zerolog.Nop()} // not open yet
+		done := make(chan struct{})
+		go func() { defer close(done); lateExecute(t, exec, "sess4", "at4-1") }()
+		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-done:
+			t.Fatal("the late answer was answered before the durable state opened: it was not stored")
+		default:
+		}
+		exec.Open(nodes[0])
+		<-done
+		if got := waitDelivered(t, b, 1); got[0].Info.ID != "at4-1" {
+			t.Fatalf("delivered %+v, want at4-1", got)
+		}
+	})
+}

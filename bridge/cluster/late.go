@@ -140,7 +140,35 @@ func (l *LateAnswers) claimPatiently(ctx context.Context, attempt string) (won b
 // claimWait: the answer to the caller waits meanwhile. A retry cannot
 // store the answer twice (the attempt id deduplicates it).
 func (l *LateAnswers) publishPatiently(ctx context.Context, rec LateRecord) error {
+	l.awaitOpen(ctx, openWait)
 	return retryJetStream(ctx, func(ctx context.Context) error { return l.Publish(ctx, rec) })
+}
+
+// openWait bounds how long a late answer waits for this node's durable
+// state to open (Open) before it travels over the router only: a node
+// that has just started, or whose JetStream peers were slow to form a
+// quorum, opens it within seconds; a cluster without JetStream never does,
+// and must not hold every late answer back for long.
+const openWait = 30 * time.Second
+
+// awaitOpen waits until Open was called, ctx ends or max passed.
+func (l *LateAnswers) awaitOpen(ctx context.Context, max time.Duration) {
+	if l.durable.Load() != nil {
+		return
+	}
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for l.durable.Load() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // retryJetStream runs op until it succeeds, fails for a reason other than

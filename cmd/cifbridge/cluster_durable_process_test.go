@@ -28,7 +28,7 @@ import (
 // live node shows.
 func TestClusterSurvivesKillOfTheWidgetsNode(t *testing.T) {
 	a, b, c := startThreeNodes(t, "1s", "1s")
-	waitDurable(t, a, b)
+	waitDurable(t, a, b, c) // C stores the late answer: its durable state must be open too
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, d := range []*retryDaemon{a, b, c} {
