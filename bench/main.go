@@ -67,9 +67,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return // the help is printed; asking for it is not a failure
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
 }
 
@@ -96,6 +100,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout) // asked-for help goes to stdout, like cifbridge's
+		}
+	}
 	fs.StringVar(&o.echoServer, "echo-server", "", "internal: serve the raw echo baseline on this address")
 	echoDelay := fs.Duration("echo-delay", 0, "internal: with --echo-server, answer each message after this delay (a runtime timer each)")
 	fs.StringVar(&o.sessions, "sessions", "1,16,64", "session counts of the closed-loop comparison (empty: skip it and the open loop)")
