@@ -97,6 +97,28 @@ func waitReady(t *testing.T, base string) {
 	}
 }
 
+// createThenRetrieve creates the contact first last through creator and
+// reads it back through reader (another node's widget), which must see its
+// fullname; it returns the record's id. where names the two nodes in
+// failures ("A", "C").
+func createThenRetrieve(t *testing.T, creator, reader *widget, first, last string, where [2]string) string {
+	t.Helper()
+	out := creator.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"`+first+`","lastname":"`+last+`"}}`)
+	var created struct {
+		Result struct {
+			ID string `json:"id"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
+		t.Fatalf("create on %s: %s", where[0], out)
+	}
+	got := reader.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`)
+	if !strings.Contains(string(got), `"fullname":"`+first+` `+last+`"`) {
+		t.Fatalf("retrieve on %s of %s's record: %s", where[1], where[0], got)
+	}
+	return created.Result.ID
+}
+
 // Two serve runs clustered on loopback by embedded NATS servers: the widget
 // on A creates a record that the emulator on C holds; A names itself in
 // status and metrics; a second emulator node is refused.
@@ -110,21 +132,9 @@ func TestServeClusterTwoNodes(t *testing.T) {
 	waitReady(t, a)
 
 	wa := dialWidget(t, strings.TrimPrefix(a, "http://"))
-	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada","lastname":"Lovelace"}}`)
-	var created struct {
-		Result struct {
-			ID string `json:"id"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
-		t.Fatalf("create on A: %s", out)
-	}
 	// The record lives in C's emulator.
 	wc := dialWidget(t, strings.TrimPrefix(httpBase(cURL), "http://"))
-	got := wc.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`)
-	if !strings.Contains(string(got), `"fullname":"Ada Lovelace"`) {
-		t.Fatalf("retrieve on C: %s", got)
-	}
+	createThenRetrieve(t, wa, wc, "Ada", "Lovelace", [2]string{"A", "C"})
 
 	// C lists the sessions of both nodes, each with its node.
 	var all protocol.ClusterSessions
@@ -299,19 +309,8 @@ func TestServeClusterNATSURL(t *testing.T) {
 	aURL, _, _ := startServe(t, "--node-id", "a", "--backend", "cluster", "--nats-url", url)
 	waitReady(t, httpBase(aURL))
 	wa := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
-	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Grace","lastname":"Hopper"}}`)
-	var created struct {
-		Result struct {
-			ID string `json:"id"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
-		t.Fatalf("create on A: %s", out)
-	}
 	wc := dialWidget(t, strings.TrimPrefix(httpBase(cURL), "http://"))
-	if got := wc.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`); !strings.Contains(string(got), `"fullname":"Grace Hopper"`) {
-		t.Fatalf("retrieve on C: %s", got)
-	}
+	createThenRetrieve(t, wa, wc, "Grace", "Hopper", [2]string{"A", "C"})
 }
 
 // --nats-url to a server without JetStream: serve exits 1 saying so.
