@@ -27,6 +27,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// open opens the ledger file at path and closes it when the test ends; a
+// test that reopens the file closes it first (Close is idempotent).
 func open(t *testing.T, path string) *ledger.Ledger {
 	t.Helper()
 	l, err := ledger.Open(path)
@@ -43,10 +45,7 @@ var sample = ledgertest.Sample
 func TestCreateGetUpdatePersist(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), ledger.FileName)
-	l, err := ledger.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := open(t, path)
 	e, err := l.Create(ctx, sample("s1", protocol.LedgerSuspected))
 	if err != nil {
 		t.Fatal(err)
@@ -220,10 +219,7 @@ func gather(t *testing.T, l *ledger.Ledger) map[string]float64 {
 func TestCountersSurviveRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), ledger.FileName)
-	l, err := ledger.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := open(t, path)
 	set := func(l *ledger.Ledger, id string, st protocol.LedgerStatus) {
 		t.Helper()
 		if _, err := l.Update(ctx, id, func(x *protocol.LedgerEntry) error { x.Status = st; return nil }); err != nil {

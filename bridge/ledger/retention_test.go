@@ -23,11 +23,7 @@ import (
 func TestRetentionPrunesSettledEntries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
 		old := map[protocol.LedgerStatus]string{}
 		for _, st := range protocol.LedgerStatuses {
 			e, err := l.Create(ctx, sample("old", st))
