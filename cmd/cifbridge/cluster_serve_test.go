@@ -51,6 +51,27 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// served is one in-process serve run of startPair.
+type served struct {
+	url   string // ws://…/v1/widget
+	route string // its --cluster-listen
+	logs  *logBuffer
+	stop  func() error
+}
+
+// startPair runs two in-process serve runs clustered on loopback by their
+// embedded NATS servers, each listing the other's route in
+// --cluster-peers (the README's two-node setup), first then second, each
+// with its own arguments (--node-id among them).
+func startPair(t *testing.T, first, second []string) (a, b served) {
+	t.Helper()
+	routeA, routeB := freeAddr(t), freeAddr(t)
+	a.route, b.route = routeA, routeB
+	a.url, a.logs, a.stop = startServe(t, append([]string{"--cluster-listen", routeA, "--cluster-peers", routeB}, first...)...)
+	b.url, b.logs, b.stop = startServe(t, append([]string{"--cluster-listen", routeB, "--cluster-peers", routeA}, second...)...)
+	return a, b
+}
+
 func postJSON(t *testing.T, url, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
@@ -125,9 +146,8 @@ func createThenRetrieve(t *testing.T, creator, reader *widget, first, last strin
 func TestServeClusterTwoNodes(t *testing.T) {
 	// Each node lists the other, as the README tells (clustered JetStream
 	// needs routes configured on every node).
-	route, routeA := freeAddr(t), freeAddr(t)
-	cURL, _, _ := startServe(t, "--node-id", "node-c", "--cluster-listen", route, "--cluster-peers", routeA)
-	aURL, aLogs, _ := startServe(t, "--node-id", "node-a", "--backend", "cluster", "--cluster-listen", routeA, "--cluster-peers", route)
+	c, an := startPair(t, []string{"--node-id", "node-c"}, []string{"--node-id", "node-a", "--backend", "cluster"})
+	cURL, aURL, aLogs := c.url, an.url, an.logs
 	a := httpBase(aURL)
 	waitReady(t, a)
 
@@ -228,7 +248,7 @@ func TestServeClusterTwoNodes(t *testing.T) {
 	defer bcancel()
 	bl := &logBuffer{}
 	err := run(bctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
-		"--node-id", "node-b", "--cluster-listen", "127.0.0.1:0", "--cluster-peers", route}, io.Discard, bl)
+		"--node-id", "node-b", "--cluster-listen", "127.0.0.1:0", "--cluster-peers", c.route}, io.Discard, bl)
 	if err == nil || !strings.Contains(err.Error(), `node "node-c" serves "backend"`) {
 		t.Fatalf("second emulator node: %v, want a refusal naming node-c\n%s", err, bl)
 	}
@@ -329,9 +349,8 @@ func TestServeClusterNATSURLWithoutJetStream(t *testing.T) {
 // --backend host in cluster mode: a widget on A is served by a host peer
 // connected to B (serving every session), and the host sees A's session id.
 func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
-	routeA, routeB := freeAddr(t), freeAddr(t)
-	aURL, _, _ := startServe(t, "--node-id", "a", "--backend", "host", "--cluster-listen", routeA, "--cluster-peers", routeB)
-	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "host", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	an, bn := startPair(t, []string{"--node-id", "a", "--backend", "host"}, []string{"--node-id", "b", "--backend", "host"})
+	aURL, bURL := an.url, bn.url
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -391,9 +410,8 @@ func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
 // session moves (same id and token), the old node closes its socket with
 // 4001 and forgets the session; a wrong token is -32004 and moves nothing.
 func TestServeClusterSessionMoves(t *testing.T) {
-	routeA, routeB := freeAddr(t), freeAddr(t)
-	aURL, _, _ := startServe(t, "--node-id", "a", "--cluster-listen", routeA, "--cluster-peers", routeB)
-	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "cluster", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	an, bn := startPair(t, []string{"--node-id", "a"}, []string{"--node-id", "b", "--backend", "cluster"})
+	aURL, bURL := an.url, bn.url
 	waitReady(t, httpBase(bURL))
 
 	wa := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
@@ -458,9 +476,8 @@ func TestServeClusterSessionMoves(t *testing.T) {
 // keeps to the node; /api/v1/cluster/sessions answers the same; a node
 // that stops is named missing with when it was last seen.
 func TestServeClusterSessionsFromAnyNode(t *testing.T) {
-	routeA, routeB := freeAddr(t), freeAddr(t)
-	aURL, _, _ := startServe(t, "--node-id", "a", "--cluster-listen", routeA, "--cluster-peers", routeB)
-	bURL, _, stopB := startServe(t, "--node-id", "b", "--backend", "cluster", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	an, bn := startPair(t, []string{"--node-id", "a"}, []string{"--node-id", "b", "--backend", "cluster"})
+	aURL, bURL, stopB := an.url, bn.url, bn.stop
 	a, b := httpBase(aURL), httpBase(bURL)
 	waitReady(t, b)
 	dialWidget(t, strings.TrimPrefix(a, "http://")).call(1, "bridge.hello", `{}`)
