@@ -20,6 +20,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/workspace"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -88,7 +89,7 @@ func (w *widget) start(method string, params any) chan reply {
 	w.mu.Unlock()
 	var raw json.RawMessage
 	if params != nil {
-		raw = mustJSON(w.t, params)
+		raw = testutil.MustJSON(w.t, params)
 	}
 	if err := w.ws.Write(context.Background(), websocket.MessageText, protocol.AppendRequest(nil, json.RawMessage(id), method, raw)); err != nil {
 		w.t.Fatalf("write: %v", err)
@@ -134,7 +135,7 @@ func (tb *testBridge) admin(t *testing.T, method, path string, body any, out any
 	t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
-		rd = bytes.NewReader(mustJSON(t, body))
+		rd = bytes.NewReader(testutil.MustJSON(t, body))
 	} else {
 		rd = bytes.NewReader(nil)
 	}

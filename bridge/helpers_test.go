@@ -196,26 +196,14 @@ var callSeq int
 func (c *wsClient) call(method string, params any) reply {
 	c.t.Helper()
 	callSeq++
-	id := json.RawMessage(strings.TrimSpace(string(mustJSON(c.t, callSeq))))
-	c.send(string(protocol.AppendRequest(nil, id, method, mustJSON(c.t, params))))
+	id := json.RawMessage(strings.TrimSpace(string(testutil.MustJSON(c.t, callSeq))))
+	c.send(string(protocol.AppendRequest(nil, id, method, testutil.MustJSON(c.t, params))))
 	for {
 		r := c.recvReply()
 		if r.Method == "" && string(r.ID) == string(id) {
 			return r
 		}
 	}
-}
-
-func mustJSON(t *testing.T, v any) json.RawMessage {
-	t.Helper()
-	if v == nil {
-		return nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func okResult(t *testing.T, r reply, v any) {

@@ -18,6 +18,7 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -190,7 +191,7 @@ func authDial(t *testing.T, tb *testBridge) *wsClient {
 // wait for the answer.
 func retrieve(c *wsClient, id int, entityID string) {
 	c.send(string(protocol.AppendRequest(nil, json.RawMessage(fmt.Sprint(id)), protocol.MethodRetrieveRecord,
-		mustJSON(c.t, map[string]any{"entityName": "contact", "entityId": entityID}))))
+		testutil.MustJSON(c.t, map[string]any{"entityName": "contact", "entityId": entityID}))))
 }
 
 func TestStreamAuth(t *testing.T) {

@@ -188,27 +188,45 @@ func TestRouterLateAnswerAfterShutdownClose(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		rb := startRoutedBridge(t, dir, time.Minute)
-		w := testutil.DialRaw(t, rb.url, rb.hc)
-		h, a := helloCreate(t, w, "", "")
-		if a.Error == nil || a.Error.Code != protocol.CodeTimeout {
-			t.Fatalf("create: %s, want the CIF timeout", a.Raw)
-		}
+		w, h := timedOutCreate(t, rb)
 		go drain(w)
 		rb.shutdown(t) // at 10 s: closes the widget's socket, which ends the session
-		if got := rb.c.Stats().Open; got != 1 {
-			t.Errorf("%d captures open after the session ended with a late answer pending, want 1", got)
-		}
-		time.Sleep(3 * time.Second) // the emulator answers at 12 s
-		synctest.Wait()
-		if got := rb.c.Stats().Open; got != 0 {
-			t.Errorf("%d captures open after the late answer, want 0", got)
-		}
-		frames := oneCapture(t, dir, h.Session)
-		if f := lastBackendAnswer(t, frames); !strings.Contains(string(f.Msg), `"result"`) {
-			t.Errorf("late answer captured as %s, want the success", f.Msg)
-		}
-		replayFull(t, dir, h.Session)
+		// The emulator answers at 12 s.
+		wantLateAnswerCaptured(t, rb, dir, h.Session, "ended", 3*time.Second)
 	})
+}
+
+// timedOutCreate dials rb's widget, says hello and makes a create that
+// the emulator answers only after the CIF timeout, which the widget gets.
+func timedOutCreate(t *testing.T, rb *routedBridge) (*client.RawConn, protocol.HelloResult) {
+	t.Helper()
+	w := testutil.DialRaw(t, rb.url, rb.hc)
+	h, a := helloCreate(t, w, "", "")
+	if a.Error == nil || a.Error.Code != protocol.CodeTimeout {
+		t.Fatalf("create: %s, want the CIF timeout", a.Raw)
+	}
+	return w, h
+}
+
+// wantLateAnswerCaptured checks, once session has ended (how: "ended",
+// "expired") with its create's late answer pending, that its capture is
+// still open; that after wait the late success has come, closed it and
+// landed in the session's one file; and that the file replays in full.
+func wantLateAnswerCaptured(t *testing.T, rb *routedBridge, dir, session, how string, wait time.Duration) {
+	t.Helper()
+	if got := rb.c.Stats().Open; got != 1 {
+		t.Errorf("%d captures open after the session %s with a late answer pending, want 1", got, how)
+	}
+	time.Sleep(wait)
+	synctest.Wait()
+	if got := rb.c.Stats().Open; got != 0 {
+		t.Errorf("%d captures open after the late answer, want 0", got)
+	}
+	frames := oneCapture(t, dir, session)
+	if f := lastBackendAnswer(t, frames); !strings.Contains(string(f.Msg), `"result"`) {
+		t.Errorf("late answer captured as %s, want the success", f.Msg)
+	}
+	replayFull(t, dir, session)
 }
 
 // replayFull replays session's capture in full mode (the replay plays the
@@ -250,30 +268,14 @@ func TestRouterLateAnswerAfterExpiry(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		rb := startRoutedBridge(t, dir, time.Second)
-		w := testutil.DialRaw(t, rb.url, rb.hc)
-		h, a := helloCreate(t, w, "", "")
-		if a.Error == nil || a.Error.Code != protocol.CodeTimeout {
-			t.Fatalf("create: %s, want the CIF timeout", a.Raw)
-		}
+		w, h := timedOutCreate(t, rb)
 		w.Close("done") // at 10 s; expires at 11 s; the answer comes at 12 s
 		time.Sleep(1500 * time.Millisecond)
 		synctest.Wait()
 		if rb.srv.Session(h.Session) != nil {
 			t.Fatal("the session has not expired")
 		}
-		if got := rb.c.Stats().Open; got != 1 {
-			t.Errorf("%d captures open after the session expired with a late answer pending, want 1", got)
-		}
-		time.Sleep(time.Second)
-		synctest.Wait()
-		if got := rb.c.Stats().Open; got != 0 {
-			t.Errorf("%d captures open after the late answer, want 0", got)
-		}
-		frames := oneCapture(t, dir, h.Session)
-		if f := lastBackendAnswer(t, frames); !strings.Contains(string(f.Msg), `"result"`) {
-			t.Errorf("late answer captured as %s, want the success", f.Msg)
-		}
-		replayFull(t, dir, h.Session)
+		wantLateAnswerCaptured(t, rb, dir, h.Session, "expired", time.Second)
 	})
 }
 

@@ -31,12 +31,7 @@ func TestBackendCarriesTheAttempt(t *testing.T) {
 			}
 			return json.RawMessage(`{"id":"r1"}`), nil
 		}}
-		stop, err := cluster.ServeBackend(context.Background(), server, cluster.BackendService, "C", be, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stop()
-		wait(cluster.BackendService, 1)
+		serveOnC(t, server, be, wait)
 		cb := &cluster.Backend{Router: caller, Node: "A"}
 		deadline := time.Now().Add(10 * time.Second)
 		a := &correlation.Attempt{ID: "a1", Session: "s00ff", Method: "cif.createrecord",
@@ -115,13 +110,8 @@ func TestBackendNoServer(t *testing.T) {
 func TestServeBackendRefusesASecondNode(t *testing.T) {
 	forEachTopology(t, func(t *testing.T, caller, server cluster.Router, wait func(string, int)) {
 		be := backend.Func{N: "emulator", F: func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) { return nil, nil }}
-		stop, err := cluster.ServeBackend(context.Background(), server, cluster.BackendService, "C", be, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stop()
-		wait(cluster.BackendService, 1)
-		_, err = cluster.ServeBackend(context.Background(), caller, cluster.BackendService, "A", be, zerolog.Nop())
+		serveOnC(t, server, be, wait)
+		_, err := cluster.ServeBackend(context.Background(), caller, cluster.BackendService, "A", be, zerolog.Nop())
 		if !errors.Is(err, cluster.ErrAlreadyServed) {
 			t.Fatalf("second ServeBackend: %v, want ErrAlreadyServed", err)
 		}
@@ -147,12 +137,7 @@ func TestBackendLateAnswerComesBack(t *testing.T) {
 				return nil, ctx.Err()
 			}
 		}}
-		stop, err := cluster.ServeBackend(context.Background(), server, cluster.BackendService, "C", be, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stop()
-		wait(cluster.BackendService, 1)
+		serveOnC(t, server, be, wait)
 		cb := &cluster.Backend{Router: caller, LateWindow: time.Minute}
 		now := time.Now()
 		res, err := cb.Execute(context.Background(), &correlation.Attempt{Method: "cif.createrecord", Params: json.RawMessage(`{}`),
@@ -189,6 +174,18 @@ func TestServeBackendRefusesBadRequests(t *testing.T) {
 	}
 }
 
+// serveOnC serves be as the backend on server's side (node "C") until the
+// test ends, and returns once the caller's side sees it (wait).
+func serveOnC(t *testing.T, server cluster.Router, be backend.Backend, wait func(string, int)) {
+	t.Helper()
+	stop, err := cluster.ServeBackend(context.Background(), server, cluster.BackendService, "C", be, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	wait(cluster.BackendService, 1)
+}
+
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // forgetful is a backend with per-session state.
@@ -207,12 +204,7 @@ func TestBackendForgetSession(t *testing.T) {
 			t.Error("a forget executed an attempt")
 			return nil, nil
 		}}, forgot: make(chan string, 1)}
-		stop, err := cluster.ServeBackend(context.Background(), server, cluster.BackendService, "C", be, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stop()
-		wait(cluster.BackendService, 1)
+		serveOnC(t, server, be, wait)
 		if err := (&cluster.Backend{Router: caller, Node: "A"}).ForgetSession("s0abc"); err != nil {
 			t.Fatal(err)
 		}

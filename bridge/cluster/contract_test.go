@@ -14,21 +14,12 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.uber.org/goleak"
 
 	"github.com/cifbridge/cifbridge/bridge/cluster"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak: goroutines outlived the tests:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithoutLeaks(m)) }
 
 // topology is one way of running routers: a caller side (where the widget
 // sits) and a serving side (where the backend sits).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
 	"github.com/cifbridge/cifbridge/bridge/retry"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -173,14 +174,14 @@ func TestInvalidParamsNeverReachTheOrg(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := f.call("s1", tt.method, tt.params)
-			wantCode(t, err, protocol.CodeInvalidParams)
+			testutil.WantCode(t, err, protocol.CodeInvalidParams)
 		})
 	}
 	if n := f.org.count("", ""); n != 0 {
 		t.Fatalf("%d requests reached the org", n)
 	}
 	_, err := f.call("s1", "cif.createSession", map[string]any{})
-	wantCode(t, err, protocol.CodeMethodNotFound)
+	testutil.WantCode(t, err, protocol.CodeMethodNotFound)
 }
 
 func TestExecute(t *testing.T) {
@@ -421,7 +422,7 @@ func TestTimeoutAndUnreachable(t *testing.T) {
 		// The backend's own HTTP timeout is a backend failure with an unknown
 		// outcome (-32001, 504, timeoutMs), not the CIF timeout -32000 (issue
 		// 13 item 11): no late answer will follow it.
-		pe := wantCode(t, err, protocol.CodeBackend)
+		pe := testutil.WantCode(t, err, protocol.CodeBackend)
 		if got := time.Since(start); got != dataverse.DefaultHTTPTimeout {
 			t.Errorf("the create failed after %v, want exactly %v", got, dataverse.DefaultHTTPTimeout)
 		}

@@ -278,8 +278,3 @@ func backendErr(t *testing.T, err error, status int, code string) protocol.Backe
 	}
 	return d
 }
-
-func wantCode(t *testing.T, err error, code int64) *protocol.Error {
-	t.Helper()
-	return testutil.WantCode(t, err, code)
-}

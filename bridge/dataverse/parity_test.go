@@ -76,9 +76,9 @@ func TestBoundExecute(t *testing.T) {
 	_, err = exec(0, "new_Ping", map[string]any{"entity": map[string]any{"entityType": "account", "id": otherID}})
 	backendErr(t, err, http.StatusNotFound, "0x80040217")
 	_, err = exec(0, "new_Ping", map[string]any{"entity": map[string]any{"entityType": "account", "id": "not-a-guid"}})
-	wantCode(t, err, protocol.CodeInvalidParams)
+	testutil.WantCode(t, err, protocol.CodeInvalidParams)
 	_, err = exec(0, "new_Ping", map[string]any{"Text": "no target"})
-	wantCode(t, err, protocol.CodeInvalidParams)
+	testutil.WantCode(t, err, protocol.CodeInvalidParams)
 }
 
 func TestEntityMetadataMatchesEmulator(t *testing.T) {
@@ -162,7 +162,7 @@ func TestSearchFollowsNextLinks(t *testing.T) {
 		})
 		defer f.org.setIntercept(nil)
 		_, err := f.call("s1", protocol.MethodSearch, map[string]any{"entityName": "contact"})
-		if pe := wantCode(t, err, protocol.CodeBackend); !strings.Contains(pe.Message, "does not point under") {
+		if pe := testutil.WantCode(t, err, protocol.CodeBackend); !strings.Contains(pe.Message, "does not point under") {
 			t.Fatalf("foreign nextLink: %v", pe)
 		}
 		if n := evil.count("", ""); n != 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/internal/redact"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -31,7 +32,7 @@ func TestEchoedCredentialsAreRedacted(t *testing.T) {
 		return true
 	})
 	_, err := f.call("s1", protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": "5f2d3c44-0000-4000-8000-00000000aa01"})
-	pe := wantCode(t, err, protocol.CodeBackend)
+	pe := testutil.WantCode(t, err, protocol.CodeBackend)
 	checkErr := f.b.Check(context.Background())
 	var ce *backend.CheckError
 	if !errors.As(checkErr, &ce) || !strings.Contains(ce.Reason, "HTTP 403") {

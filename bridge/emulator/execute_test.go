@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -272,7 +273,7 @@ func TestEnvironmentMetadataMisc(t *testing.T) {
 	if md["LogicalName"] != "phonecall" || md["EntitySetName"] != "phonecalls" || md["PrimaryIdAttribute"] != "activityid" || md["PrimaryNameAttribute"] != "subject" {
 		t.Errorf("metadata = %v", md)
 	}
-	if got, want := string(mustJSON(t, md["Attributes"])), `[{"AttributeType":"String","EntityLogicalName":"phonecall","LogicalName":"subject"},`+
+	if got, want := string(testutil.MustJSON(t, md["Attributes"])), `[{"AttributeType":"String","EntityLogicalName":"phonecall","LogicalName":"subject"},`+
 		`{"AttributeType":"Lookup","EntityLogicalName":"phonecall","LogicalName":"regardingobjectid","Targets":["contact","account","incident","lead"]}]`; got != want {
 		t.Errorf("attributes = %s, want %s", got, want)
 	}

@@ -40,15 +40,6 @@ func newSeeded(t testing.TB) *emulator.Emulator {
 	return e
 }
 
-func mustJSON(t testing.TB, v any) json.RawMessage {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func call(e *emulator.Emulator, method string, params any) (json.RawMessage, error) {
 	return callCtx(context.Background(), e, method, params)
 }

@@ -109,15 +109,6 @@ func newClient(t *testing.T, u *upstream, edit func(*enreach.Config)) (*enreach.
 	return c, logs
 }
 
-func params(t *testing.T, v any) json.RawMessage {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func wantCode(t *testing.T, err error, code int64) *protocol.Error {
 	t.Helper()
 	pe := testutil.WantCode(t, err, code)
@@ -147,7 +138,7 @@ func TestExecuteQueryMethodRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := c.ExecuteQuery(t.Context(), "", params(t, tt.params))
+			res, err := c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, tt.params))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,11 +160,11 @@ func TestExecuteQueryMethodRules(t *testing.T) {
 func TestExecuteQueryResults(t *testing.T) {
 	u := newUpstream(t)
 	c, _ := newClient(t, u, func(c *enreach.Config) { c.MaxResponseBytes = 1024 })
-	res, err := c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": "/text"}))
+	res, err := c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": "/text"}))
 	if err != nil || string(res) != `"plain text answer"` {
 		t.Fatalf("text answer %s %v", res, err)
 	}
-	_, err = c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": "/big"}))
+	_, err = c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": "/big"}))
 	if pe := wantCode(t, err, protocol.CodeUpstream); !strings.Contains(pe.Message, "larger than 1024") {
 		t.Fatalf("size limit: %v", pe)
 	}
@@ -192,22 +183,22 @@ func TestUpstreamErrors(t *testing.T) {
 		return d
 	}
 
-	_, err := c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": "/fail"}))
+	_, err := c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": "/fail"}))
 	d := data(wantCode(t, err, protocol.CodeUpstream))
 	var body string
 	if d.Status != 500 || json.Unmarshal(d.Body, &body) != nil || !strings.HasPrefix(body, "boom boom") || len(body) > 2100 {
 		t.Fatalf("500 data: status %d body %d bytes", d.Status, len(d.Body))
 	}
 
-	_, err = c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": "/notfound"}))
+	_, err = c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": "/notfound"}))
 	if d := data(wantCode(t, err, protocol.CodeUpstream)); d.Status != 404 || string(d.Body) != `{"Message":"No such user"}` {
 		t.Fatalf("404 data %+v", d)
 	}
 
 	// an upstream echoing the credentials must not carry them into the error
-	_, err = c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": "/echo-auth"}))
+	_, err = c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": "/echo-auth"}))
 	wantCode(t, err, protocol.CodeUpstream)
-	_, err = c.ExecuteQuery(t.Context(), session, params(t, map[string]any{"query": "/echo-auth"}))
+	_, err = c.ExecuteQuery(t.Context(), session, testutil.MustJSON(t, map[string]any{"query": "/echo-auth"}))
 	if pe := wantCode(t, err, protocol.CodeUpstream); !strings.Contains(string(pe.Data), "[redacted]") {
 		t.Fatalf("echoed token not redacted: %s", pe.Data)
 	}
@@ -215,7 +206,7 @@ func TestUpstreamErrors(t *testing.T) {
 	dead := newUpstream(t)
 	dc, _ := newClient(t, dead, nil)
 	dead.Close()
-	_, err = dc.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": "/calls"}))
+	_, err = dc.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": "/calls"}))
 	if pe := wantCode(t, err, protocol.CodeUpstream); data(pe).Status != 0 || !strings.Contains(pe.Message, "unreachable") {
 		t.Fatalf("unreachable: %v", pe)
 	}
@@ -233,7 +224,7 @@ func TestUpstreamTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		_, err = c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": "/slow"}))
+		_, err = c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": "/slow"}))
 		pe := wantCode(t, err, protocol.CodeUpstream)
 		var d struct{ Status int }
 		if json.Unmarshal(pe.Data, &d) != nil || d.Status != 0 || !strings.Contains(pe.Message, "did not answer within 8s") {
@@ -271,7 +262,7 @@ func TestPathEscapesRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": tt.query}))
+			_, err := c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": tt.query}))
 			pe := wantCode(t, err, protocol.CodeInvalidParams)
 			if !strings.Contains(pe.Message, tt.want) || !strings.Contains(pe.Message, "query") {
 				t.Fatalf("message %q does not name %q", pe.Message, tt.want)
@@ -286,7 +277,7 @@ func TestPathEscapesRefused(t *testing.T) {
 		{"query": 5},
 	}
 	for _, p := range bad {
-		_, err := c.ExecuteQuery(t.Context(), "", params(t, p))
+		_, err := c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, p))
 		wantCode(t, err, protocol.CodeInvalidParams)
 	}
 	if n := len(u.requests()); n != 0 {
@@ -300,7 +291,7 @@ func TestPathEscapesRefused(t *testing.T) {
 func TestQuerySpacesEscaped(t *testing.T) {
 	u := newUpstream(t)
 	c, _ := newClient(t, u, nil)
-	if _, err := c.ExecuteQuery(t.Context(), "", params(t, map[string]any{"query": `/users/me?name=Aino Virtanen&q="x"<y>&city=Hämeenlinna&ok=a%20b`})); err != nil {
+	if _, err := c.ExecuteQuery(t.Context(), "", testutil.MustJSON(t, map[string]any{"query": `/users/me?name=Aino Virtanen&q="x"<y>&city=Hämeenlinna&ok=a%20b`})); err != nil {
 		t.Fatal(err)
 	}
 	got := u.last().Query
@@ -317,7 +308,7 @@ func TestSetANumber(t *testing.T) {
 	u := newUpstream(t)
 	c, _ := newClient(t, u, nil)
 	for i := range 2 {
-		res, err := c.SetANumber(t.Context(), "", params(t, map[string]any{"aNumber": "+358401234567"}))
+		res, err := c.SetANumber(t.Context(), "", testutil.MustJSON(t, map[string]any{"aNumber": "+358401234567"}))
 		if err != nil || string(res) != "null" {
 			t.Fatalf("call %d: %s %v", i, res, err)
 		}
@@ -337,7 +328,7 @@ func TestSetANumber(t *testing.T) {
 	}
 
 	// a session token is another credential: its own /users/me, sent as a bearer token
-	if _, err := c.SetANumber(t.Context(), session, params(t, map[string]any{"aNumber": "0401234567"})); err != nil {
+	if _, err := c.SetANumber(t.Context(), session, testutil.MustJSON(t, map[string]any{"aNumber": "0401234567"})); err != nil {
 		t.Fatal(err)
 	}
 	reqs = u.requests()
@@ -346,7 +337,7 @@ func TestSetANumber(t *testing.T) {
 	}
 
 	for _, bad := range []string{"", "12", "+35840abc", "+3584012345678901", "358 40 123", `"}`} {
-		_, err := c.SetANumber(t.Context(), "", params(t, map[string]any{"aNumber": bad}))
+		_, err := c.SetANumber(t.Context(), "", testutil.MustJSON(t, map[string]any{"aNumber": bad}))
 		wantCode(t, err, protocol.CodeInvalidParams)
 	}
 	if len(u.requests()) != 5 {
@@ -359,7 +350,7 @@ func TestANumberBodyTemplate(t *testing.T) {
 	c, _ := newClient(t, u, func(c *enreach.Config) {
 		c.ANumberBody = `{"CallerNumber":"{{aNumber}}","Once":true}`
 	})
-	if _, err := c.SetANumber(context.Background(), "", params(t, map[string]any{"aNumber": "+4620123456"})); err != nil {
+	if _, err := c.SetANumber(context.Background(), "", testutil.MustJSON(t, map[string]any{"aNumber": "+4620123456"})); err != nil {
 		t.Fatal(err)
 	}
 	if b := u.last().Body; b != `{"CallerNumber":"+4620123456","Once":true}` {

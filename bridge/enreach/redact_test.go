@@ -54,7 +54,7 @@ func TestEchoedSecretsAreRedactedInEveryEncoding(t *testing.T) {
 		{"bearer error", tok, "/fail"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := c.ExecuteQuery(t.Context(), tt.token, params(t, map[string]any{"query": tt.query}))
+			res, err := c.ExecuteQuery(t.Context(), tt.token, testutil.MustJSON(t, map[string]any{"query": tt.query}))
 			text := string(res)
 			if err != nil {
 				pe := wantCode(t, err, protocol.CodeUpstream)

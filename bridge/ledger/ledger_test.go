@@ -27,6 +27,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// open opens the ledger file at path and closes it when the test ends; a
+// test that reopens the file closes it first (Close is idempotent).
 func open(t *testing.T, path string) *ledger.Ledger {
 	t.Helper()
 	l, err := ledger.Open(path)
@@ -43,14 +45,8 @@ var sample = ledgertest.Sample
 func TestCreateGetUpdatePersist(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), ledger.FileName)
-	l, err := ledger.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := l.Create(ctx, sample("s1", protocol.LedgerSuspected))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := open(t, path)
+	e := ledgertest.Create(t, ctx, l, "s1", protocol.LedgerSuspected)
 	if !strings.HasPrefix(e.ID, "L") || e.Version != 1 || e.Created.IsZero() || !e.Created.Equal(e.Updated) {
 		t.Fatalf("created %+v", e)
 	}
@@ -140,10 +136,7 @@ func TestSchemaVersionAndPragmas(t *testing.T) {
 func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	e, err := l.Create(ctx, sample("s", protocol.LedgerSuspected))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := ledgertest.Create(t, ctx, l, "s", protocol.LedgerSuspected)
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
@@ -165,8 +158,8 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	e, _ := l.Create(ctx, sample("s", protocol.LedgerSuspected))
-	l.Create(ctx, sample("s", protocol.LedgerResolved))
+	e := ledgertest.Create(t, ctx, l, "s", protocol.LedgerSuspected)
+	ledgertest.Create(t, ctx, l, "s", protocol.LedgerResolved)
 	l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error { x.Status = protocol.LedgerConfirmed; return nil })
 	l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error { x.Note = "same status again"; return nil })
 	want := map[string]float64{
@@ -220,26 +213,23 @@ func gather(t *testing.T, l *ledger.Ledger) map[string]float64 {
 func TestCountersSurviveRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), ledger.FileName)
-	l, err := ledger.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := open(t, path)
 	set := func(l *ledger.Ledger, id string, st protocol.LedgerStatus) {
 		t.Helper()
 		if _, err := l.Update(ctx, id, func(x *protocol.LedgerEntry) error { x.Status = st; return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	a, _ := l.Create(ctx, sample("a", protocol.LedgerSuspected))
+	a := ledgertest.Create(t, ctx, l, "a", protocol.LedgerSuspected)
 	set(l, a.ID, protocol.LedgerConfirmed)
 	if _, err := ledger.Acknowledge(ctx, l, a.ID, "merged"); err != nil {
 		t.Fatal(err)
 	}
 	set(l, a.ID, protocol.LedgerConfirmed) // a third record turned up: still one confirmed entry
-	b, _ := l.Create(ctx, sample("b", protocol.LedgerSuspected))
+	b := ledgertest.Create(t, ctx, l, "b", protocol.LedgerSuspected)
 	set(l, b.ID, protocol.LedgerCleared)
-	l.Create(ctx, sample("c", protocol.LedgerResolved))
-	l.Create(ctx, sample("d", protocol.LedgerConfirmed)) // written confirmed at once: suspected and confirmed
+	ledgertest.Create(t, ctx, l, "c", protocol.LedgerResolved)
+	ledgertest.Create(t, ctx, l, "d", protocol.LedgerConfirmed) // written confirmed at once: suspected and confirmed
 	before := gather(t, l)
 	if before["cifbridge_duplicates_suspected_total"] != 3 || before["cifbridge_duplicates_confirmed_total"] != 2 {
 		t.Fatalf("before restart %v", before)
@@ -253,7 +243,7 @@ func TestCountersSurviveRestart(t *testing.T) {
 		t.Fatalf("after restart\n%v\nwant\n%v", after, before)
 	}
 	set(l, b.ID, protocol.LedgerSuspected) // b again: not a second suspected entry
-	e, _ := l.Create(ctx, sample("e", protocol.LedgerSuspected))
+	e := ledgertest.Create(t, ctx, l, "e", protocol.LedgerSuspected)
 	set(l, e.ID, protocol.LedgerConfirmed)
 	got := gather(t, l)
 	if got["cifbridge_duplicates_suspected_total"] != 4 || got["cifbridge_duplicates_confirmed_total"] != 3 || got["cifbridge_ledger_entries{status=confirmed}"] != 3 {
@@ -302,8 +292,8 @@ func TestMigrationFromSchema1(t *testing.T) {
 func TestREST(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	e, _ := l.Create(ctx, sample("s1", protocol.LedgerSuspected))
-	l.Create(ctx, sample("s2", protocol.LedgerConfirmed))
+	e := ledgertest.Create(t, ctx, l, "s1", protocol.LedgerSuspected)
+	ledgertest.Create(t, ctx, l, "s2", protocol.LedgerConfirmed)
 	mux := http.NewServeMux()
 	h := ledger.Handler(l, zerolog.Nop())
 	mux.Handle(ledger.PathList, h)
@@ -414,10 +404,7 @@ func TestTotalsConfirmedNeverExceedsSuspected(t *testing.T) {
 		st := protocol.LedgerStatuses[rng.IntN(len(protocol.LedgerStatuses))]
 		var id string
 		if len(ids) == 0 || rng.IntN(4) == 0 {
-			e, err := l.Create(ctx, sample(fmt.Sprint("s", step), st))
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := ledgertest.Create(t, ctx, l, fmt.Sprint("s", step), st)
 			id = e.ID
 			ids = append(ids, id)
 		} else {

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/ledger/ledgertest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -23,26 +24,16 @@ import (
 func TestRetentionPrunesSettledEntries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
 		old := map[protocol.LedgerStatus]string{}
 		for _, st := range protocol.LedgerStatuses {
-			e, err := l.Create(ctx, sample("old", st))
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := ledgertest.Create(t, ctx, l, "old", st)
 			old[st] = e.ID
 		}
 		before, _ := l.Totals(ctx)
 
 		time.Sleep(20 * 24 * time.Hour)
-		fresh, err := l.Create(ctx, sample("fresh", protocol.LedgerAcknowledged))
-		if err != nil {
-			t.Fatal(err)
-		}
+		fresh := ledgertest.Create(t, ctx, l, "fresh", protocol.LedgerAcknowledged)
 		// An old suspected entry touched now is young again.
 		if _, err := ledger.Acknowledge(ctx, l, old[protocol.LedgerSuspected], "seen"); err != nil {
 			t.Fatal(err)
@@ -104,9 +95,7 @@ func TestRetentionPrunesSettledEntries(t *testing.T) {
 func TestPruneEdges(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
-	if _, err := l.Create(ctx, sample("s", protocol.LedgerCleared)); err != nil {
-		t.Fatal(err)
-	}
+	ledgertest.Create(t, ctx, l, "s", protocol.LedgerCleared)
 	if n, err := l.Prune(ctx, time.Now().Add(-time.Hour)); n != 0 || err != nil {
 		t.Fatalf("Prune(an hour ago) = %d, %v; want 0", n, err)
 	}

@@ -4,35 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"sync"
 	"testing"
 
-	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
-
-// notifyBridge is a retry.Bridge that only records notifications: AdoptLate
-// makes no attempt.
-type notifyBridge struct {
-	mu   sync.Mutex
-	sent []protocol.LedgerParams
-}
-
-func (b *notifyBridge) Attempt(context.Context, *bridge.Session, correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
-	panic("AdoptLate made an attempt")
-}
-
-func (b *notifyBridge) Notify(session, method string, params any) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if p, ok := params.(protocol.LedgerParams); ok && method == protocol.NotifyLedger {
-		b.sent = append(b.sent, p)
-	}
-	return true
-}
 
 // lateOf is the late answer of attempt id of session, a create of record.
 func lateOf(session, id, record string) correlation.Late {
@@ -64,7 +42,10 @@ func TestAdoptLateSettlesAnEntryAnotherEngineWrote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nb := &notifyBridge{}
+	// A bridge that only records notifications: AdoptLate makes no attempt.
+	nb := &fakeBridge{script: func(int, string, correlation.Attempt) (json.RawMessage, error) {
+		panic("AdoptLate made an attempt")
+	}}
 	eng, err := retry.New(retry.Config{Bridge: nb, Ledger: l})
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +56,8 @@ func TestAdoptLateSettlesAnEntryAnotherEngineWrote(t *testing.T) {
 	if got.Status != protocol.LedgerConfirmed || len(got.RecordIDs) != 2 || got.Attempts[0].Outcome != protocol.LedgerOutcomeLateSuccess || got.Attempts[0].RecordID != "r-1" {
 		t.Fatalf("entry after the late answer: %+v, want confirmed with r-2 and r-1", got)
 	}
-	if len(nb.sent) != 1 || nb.sent[0].Entry.ID != plain.ID || nb.sent[0].Entry.Status != protocol.LedgerConfirmed {
-		t.Fatalf("bridge.ledger sent: %+v", nb.sent)
+	if len(nb.notes) != 1 || nb.notes[0].Entry.ID != plain.ID || nb.notes[0].Entry.Status != protocol.LedgerConfirmed {
+		t.Fatalf("bridge.ledger sent: %+v", nb.notes)
 	}
 	// The same answer again (a second delivery must never happen, but the
 	// ledger holds anyway), an Elsewhere and an attempt nobody waits for
@@ -86,8 +67,8 @@ func TestAdoptLateSettlesAnEntryAnotherEngineWrote(t *testing.T) {
 	el.Elsewhere = true
 	eng.AdoptLate(el)
 	eng.AdoptLate(lateOf("s1", "at-unknown", "r-8"))
-	if again, _ := l.Get(ctx, plain.ID); again.Version != got.Version || len(nb.sent) != 1 {
-		t.Fatalf("entry changed again: version %d → %d, %d notifications", got.Version, again.Version, len(nb.sent))
+	if again, _ := l.Get(ctx, plain.ID); again.Version != got.Version || len(nb.notes) != 1 {
+		t.Fatalf("entry changed again: version %d → %d, %d notifications", got.Version, again.Version, len(nb.notes))
 	}
 
 	// An idempotent create (its record's id is its key): the late success

@@ -39,11 +39,7 @@ func TestClusterSurvivesKillOfTheWidgetsNode(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	wa, err := client.Dial(ctx, a.widget, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wa.Close()
+	wa := dialConn(t, ctx, a.widget, nil)
 
 	// The first create attempt takes 5 s in C's emulator against A's 1 s
 	// CIF timeout; the retry is answered at once.
@@ -195,29 +191,13 @@ func waitDurable(t *testing.T, nodes ...*retryDaemon) {
 // widget; /api/v1/sessions on C lists the sessions of A and B with their
 // nodes.
 func TestClusterThreeProcessesHostPeers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs three daemons")
-	}
-	bin := buildRetryBinary(t)
-	ra, rb, rc := freeAddr(t), freeAddr(t), freeAddr(t)
-	var nodes []*retryDaemon
-	for _, n := range []struct{ id, listen, peers string }{{"a", ra, rb + "," + rc}, {"b", rb, ra + "," + rc}, {"c", rc, ra + "," + rb}} {
-		nodes = append(nodes, startRetryDaemon(t, bin, "--node-id", n.id, "--data-dir", t.TempDir(), "--backend", "host",
-			"--cluster-listen", n.listen, "--cluster-peers", n.peers))
-	}
+	hostBackend := []string{"--backend", "host"}
+	nodes := startMesh(t, []meshNode{{id: "a", args: hostBackend}, {id: "b", args: hostBackend}, {id: "c", args: hostBackend}})
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	wa, err := client.Dial(ctx, a.widget, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wa.Close()
-	wb, err := client.Dial(ctx, b.widget, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wb.Close()
+	wa := dialConn(t, ctx, a.widget, nil)
+	wb := dialConn(t, ctx, b.widget, nil)
 
 	// No host peer on any node: -32002, delivered false, without waiting
 	// for the CIF timeout (10 s).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,19 +24,8 @@ func TestClusterThreeProcesses(t *testing.T) {
 	a, b, c := startThreeNodes(t, "60s", "1s")
 
 	wa := dialWidget(t, strings.TrimPrefix(a.base, "http://"))
-	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada","lastname":"Lovelace"}}`)
-	var created struct {
-		Result struct {
-			ID string `json:"id"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
-		t.Fatalf("create on A: %s", out)
-	}
 	wb := dialWidget(t, strings.TrimPrefix(b.base, "http://"))
-	if got := wb.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`); !strings.Contains(string(got), `"fullname":"Ada Lovelace"`) {
-		t.Fatalf("retrieve on B of A's record: %s", got)
-	}
+	createThenRetrieve(t, wa, wb, "Ada", "Lovelace", [2]string{"A", "B"})
 
 	// A create slower than B's CIF timeout (1.5 s in C's emulator against a
 	// 1 s timeout): -32000 on B's widget, then bridge.late with the record.
@@ -75,7 +65,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	out = wa.call(4, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Nobody"}}`)
+	out := wa.call(4, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Nobody"}}`)
 	var res struct {
 		Error *protocol.Error `json:"error"`
 	}
@@ -91,19 +81,46 @@ func TestClusterThreeProcesses(t *testing.T) {
 // under -short.
 func startThreeNodes(t *testing.T, aTimeout, bTimeout string) (a, b, c *retryDaemon) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary and runs three daemons")
-	}
-	bin := buildRetryBinary(t)
-	ra, rb, rc := freeAddr(t), freeAddr(t), freeAddr(t)
-	c = startRetryDaemon(t, bin, "--node-id", "c", "--data-dir", t.TempDir(), "--cluster-listen", rc, "--cluster-peers", ra+","+rb)
-	a = startRetryDaemon(t, bin, "--node-id", "a", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", aTimeout,
-		"--cluster-listen", ra, "--cluster-peers", rb+","+rc)
-	b = startRetryDaemon(t, bin, "--node-id", "b", "--data-dir", t.TempDir(), "--backend", "cluster", "--cif-timeout", bTimeout,
-		"--cluster-listen", rb, "--cluster-peers", ra+","+rc)
+	nodes := startMesh(t, []meshNode{
+		{id: "c"},
+		{id: "a", args: []string{"--backend", "cluster", "--cif-timeout", aTimeout}},
+		{id: "b", args: []string{"--backend", "cluster", "--cif-timeout", bTimeout}},
+	})
+	c, a, b = nodes[0], nodes[1], nodes[2]
 	waitReady(t, a.base)
 	waitReady(t, b.base)
 	return a, b, c
+}
+
+// meshNode is one process of startMesh: its --node-id and the serve
+// arguments of its own.
+type meshNode struct {
+	id   string
+	args []string
+}
+
+// startMesh runs one `cifbridge serve` process per node, in that order,
+// clustered on loopback in a full mesh (each lists every other node's
+// route in --cluster-peers), each with a data directory of its own, and
+// returns them in the same order. Skipped under -short.
+func startMesh(t *testing.T, nodes []meshNode) []*retryDaemon {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and runs a daemon per node")
+	}
+	bin := buildRetryBinary(t)
+	routes := make([]string, len(nodes))
+	for i := range routes {
+		routes[i] = freeAddr(t)
+	}
+	var out []*retryDaemon
+	for i, n := range nodes {
+		peers := slices.Delete(slices.Clone(routes), i, i+1)
+		args := append([]string{"--node-id", n.id, "--data-dir", t.TempDir(),
+			"--cluster-listen", routes[i], "--cluster-peers", strings.Join(peers, ",")}, n.args...)
+		out = append(out, startRetryDaemon(t, bin, args...))
+	}
+	return out
 }
 
 type wireMsg struct {

@@ -51,6 +51,27 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// served is one in-process serve run of startPair.
+type served struct {
+	url   string // ws://…/v1/widget
+	route string // its --cluster-listen
+	logs  *logBuffer
+	stop  func() error
+}
+
+// startPair runs two in-process serve runs clustered on loopback by their
+// embedded NATS servers, each listing the other's route in
+// --cluster-peers (the README's two-node setup), first then second, each
+// with its own arguments (--node-id among them).
+func startPair(t *testing.T, first, second []string) (a, b served) {
+	t.Helper()
+	routeA, routeB := freeAddr(t), freeAddr(t)
+	a.route, b.route = routeA, routeB
+	a.url, a.logs, a.stop = startServe(t, append([]string{"--cluster-listen", routeA, "--cluster-peers", routeB}, first...)...)
+	b.url, b.logs, b.stop = startServe(t, append([]string{"--cluster-listen", routeB, "--cluster-peers", routeA}, second...)...)
+	return a, b
+}
+
 func postJSON(t *testing.T, url, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
@@ -97,34 +118,43 @@ func waitReady(t *testing.T, base string) {
 	}
 }
 
-// Two serve runs clustered on loopback by embedded NATS servers: the widget
-// on A creates a record that the emulator on C holds; A names itself in
-// status and metrics; a second emulator node is refused.
-func TestServeClusterTwoNodes(t *testing.T) {
-	// Each node lists the other, as the README tells (clustered JetStream
-	// needs routes configured on every node).
-	route, routeA := freeAddr(t), freeAddr(t)
-	cURL, _, _ := startServe(t, "--node-id", "node-c", "--cluster-listen", route, "--cluster-peers", routeA)
-	aURL, aLogs, _ := startServe(t, "--node-id", "node-a", "--backend", "cluster", "--cluster-listen", routeA, "--cluster-peers", route)
-	a := httpBase(aURL)
-	waitReady(t, a)
-
-	wa := dialWidget(t, strings.TrimPrefix(a, "http://"))
-	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Ada","lastname":"Lovelace"}}`)
+// createThenRetrieve creates the contact first last through creator and
+// reads it back through reader (another node's widget), which must see its
+// fullname; it returns the record's id. where names the two nodes in
+// failures ("A", "C").
+func createThenRetrieve(t *testing.T, creator, reader *widget, first, last string, where [2]string) string {
+	t.Helper()
+	out := creator.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"`+first+`","lastname":"`+last+`"}}`)
 	var created struct {
 		Result struct {
 			ID string `json:"id"`
 		} `json:"result"`
 	}
 	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
-		t.Fatalf("create on A: %s", out)
+		t.Fatalf("create on %s: %s", where[0], out)
 	}
+	got := reader.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`)
+	if !strings.Contains(string(got), `"fullname":"`+first+` `+last+`"`) {
+		t.Fatalf("retrieve on %s of %s's record: %s", where[1], where[0], got)
+	}
+	return created.Result.ID
+}
+
+// Two serve runs clustered on loopback by embedded NATS servers: the widget
+// on A creates a record that the emulator on C holds; A names itself in
+// status and metrics; a second emulator node is refused.
+func TestServeClusterTwoNodes(t *testing.T) {
+	// Each node lists the other, as the README tells (clustered JetStream
+	// needs routes configured on every node).
+	c, an := startPair(t, []string{"--node-id", "node-c"}, []string{"--node-id", "node-a", "--backend", "cluster"})
+	cURL, aURL, aLogs := c.url, an.url, an.logs
+	a := httpBase(aURL)
+	waitReady(t, a)
+
+	wa := dialWidget(t, strings.TrimPrefix(a, "http://"))
 	// The record lives in C's emulator.
 	wc := dialWidget(t, strings.TrimPrefix(httpBase(cURL), "http://"))
-	got := wc.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`)
-	if !strings.Contains(string(got), `"fullname":"Ada Lovelace"`) {
-		t.Fatalf("retrieve on C: %s", got)
-	}
+	createThenRetrieve(t, wa, wc, "Ada", "Lovelace", [2]string{"A", "C"})
 
 	// C lists the sessions of both nodes, each with its node.
 	var all protocol.ClusterSessions
@@ -218,7 +248,7 @@ func TestServeClusterTwoNodes(t *testing.T) {
 	defer bcancel()
 	bl := &logBuffer{}
 	err := run(bctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
-		"--node-id", "node-b", "--cluster-listen", "127.0.0.1:0", "--cluster-peers", route}, io.Discard, bl)
+		"--node-id", "node-b", "--cluster-listen", "127.0.0.1:0", "--cluster-peers", c.route}, io.Discard, bl)
 	if err == nil || !strings.Contains(err.Error(), `node "node-c" serves "backend"`) {
 		t.Fatalf("second emulator node: %v, want a refusal naming node-c\n%s", err, bl)
 	}
@@ -299,19 +329,8 @@ func TestServeClusterNATSURL(t *testing.T) {
 	aURL, _, _ := startServe(t, "--node-id", "a", "--backend", "cluster", "--nats-url", url)
 	waitReady(t, httpBase(aURL))
 	wa := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
-	out := wa.call(1, "cif.createrecord", `{"entityName":"contact","value":{"firstname":"Grace","lastname":"Hopper"}}`)
-	var created struct {
-		Result struct {
-			ID string `json:"id"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil || created.Result.ID == "" {
-		t.Fatalf("create on A: %s", out)
-	}
 	wc := dialWidget(t, strings.TrimPrefix(httpBase(cURL), "http://"))
-	if got := wc.call(1, "cif.retrieverecord", `{"entityName":"contact","entityId":"`+created.Result.ID+`","queryParameters":"?$select=fullname"}`); !strings.Contains(string(got), `"fullname":"Grace Hopper"`) {
-		t.Fatalf("retrieve on C: %s", got)
-	}
+	createThenRetrieve(t, wa, wc, "Grace", "Hopper", [2]string{"A", "C"})
 }
 
 // --nats-url to a server without JetStream: serve exits 1 saying so.
@@ -330,9 +349,8 @@ func TestServeClusterNATSURLWithoutJetStream(t *testing.T) {
 // --backend host in cluster mode: a widget on A is served by a host peer
 // connected to B (serving every session), and the host sees A's session id.
 func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
-	routeA, routeB := freeAddr(t), freeAddr(t)
-	aURL, _, _ := startServe(t, "--node-id", "a", "--backend", "host", "--cluster-listen", routeA, "--cluster-peers", routeB)
-	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "host", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	an, bn := startPair(t, []string{"--node-id", "a", "--backend", "host"}, []string{"--node-id", "b", "--backend", "host"})
+	aURL, bURL := an.url, bn.url
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -392,9 +410,8 @@ func TestServeClusterHostPeerOnAnotherNode(t *testing.T) {
 // session moves (same id and token), the old node closes its socket with
 // 4001 and forgets the session; a wrong token is -32004 and moves nothing.
 func TestServeClusterSessionMoves(t *testing.T) {
-	routeA, routeB := freeAddr(t), freeAddr(t)
-	aURL, _, _ := startServe(t, "--node-id", "a", "--cluster-listen", routeA, "--cluster-peers", routeB)
-	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "cluster", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	an, bn := startPair(t, []string{"--node-id", "a"}, []string{"--node-id", "b", "--backend", "cluster"})
+	aURL, bURL := an.url, bn.url
 	waitReady(t, httpBase(bURL))
 
 	wa := dialWidget(t, strings.TrimPrefix(httpBase(aURL), "http://"))
@@ -459,9 +476,8 @@ func TestServeClusterSessionMoves(t *testing.T) {
 // keeps to the node; /api/v1/cluster/sessions answers the same; a node
 // that stops is named missing with when it was last seen.
 func TestServeClusterSessionsFromAnyNode(t *testing.T) {
-	routeA, routeB := freeAddr(t), freeAddr(t)
-	aURL, _, _ := startServe(t, "--node-id", "a", "--cluster-listen", routeA, "--cluster-peers", routeB)
-	bURL, _, stopB := startServe(t, "--node-id", "b", "--backend", "cluster", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	an, bn := startPair(t, []string{"--node-id", "a"}, []string{"--node-id", "b", "--backend", "cluster"})
+	aURL, bURL, stopB := an.url, bn.url, bn.stop
 	a, b := httpBase(aURL), httpBase(bURL)
 	waitReady(t, b)
 	dialWidget(t, strings.TrimPrefix(a, "http://")).call(1, "bridge.hello", `{}`)

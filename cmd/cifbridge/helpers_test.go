@@ -49,6 +49,18 @@ func dialWS(t *testing.T, url string) *wsWidget {
 	return w
 }
 
+// dialConn connects the typed client to url (ws://…/v1/widget) within
+// ctx, with opts (nil for the defaults), and closes it when the test ends.
+func dialConn(t *testing.T, ctx context.Context, url string, opts *client.Options) *client.Conn {
+	t.Helper()
+	c, err := client.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // call makes one call (params marshalled) and returns its result or the
 // bridge's error, failing the test on anything else (the socket dropped,
 // no answer within 20 s).

@@ -15,11 +15,9 @@ import (
 // in cluster mode); node C lists it and acknowledges it, and A reads the
 // acknowledgement back.
 func TestServeClusterOneLedger(t *testing.T) {
-	route, routeA := freeAddr(t), freeAddr(t)
-	cURL, cLogs, _ := startServe(t, "--node-id", "node-c", "--cluster-listen", route, "--cluster-peers", routeA,
-		"--emulator-faults", slowFirstCreate(t, 1500))
-	aURL, _, _ := startServe(t, "--node-id", "node-a", "--backend", "cluster", "--cluster-listen", routeA, "--cluster-peers", route,
-		"--cif-timeout", "300ms")
+	cn, an := startPair(t, []string{"--node-id", "node-c", "--emulator-faults", slowFirstCreate(t, 1500)},
+		[]string{"--node-id", "node-a", "--backend", "cluster", "--cif-timeout", "300ms"})
+	cURL, cLogs, aURL := cn.url, cn.logs, an.url
 	a, c := httpBase(aURL), httpBase(cURL)
 	waitReady(t, a)
 

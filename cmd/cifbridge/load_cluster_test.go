@@ -37,9 +37,8 @@ func requestsServed(t *testing.T, base string) int64 {
 // completion in A's emulator, and the records no one got an id for are the confirmed
 // duplicates.
 func TestLoadAcrossClusterNodes(t *testing.T) {
-	routeA, routeB := freeAddr(t), freeAddr(t)
-	aURL, _, _ := startServe(t, "--node-id", "a", "--cif-timeout", "150ms", "--cluster-listen", routeA, "--cluster-peers", routeB)
-	bURL, _, _ := startServe(t, "--node-id", "b", "--backend", "cluster", "--cif-timeout", "150ms", "--cluster-listen", routeB, "--cluster-peers", routeA)
+	an, bn := startPair(t, []string{"--node-id", "a", "--cif-timeout", "150ms"}, []string{"--node-id", "b", "--backend", "cluster", "--cif-timeout", "150ms"})
+	aURL, bURL := an.url, bn.url
 	waitReady(t, httpBase(bURL))
 	faults := tempFile(t, "faults.json", `{"seed":7,"rules":[{"method":"createrecord","latencyMs":300,"ratio":0.1}]}`)
 

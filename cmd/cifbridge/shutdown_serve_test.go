@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -22,11 +21,7 @@ func TestShutdownRecordsDeliveredCreate(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	w, err := client.Dial(ctx, d.widget, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := dialConn(t, ctx, d.widget, nil)
 	answered := make(chan error, 1)
 	go func() {
 		answered <- w.Call(ctx, protocol.MethodXrmCreateRecord, map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Term"}}, nil)
@@ -44,7 +39,7 @@ func TestShutdownRecordsDeliveredCreate(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	err = <-answered
+	err := <-answered
 	<-d.done
 	pe := protocol.AsError(err)
 	if err == nil || pe.Code != protocol.CodeRetriesExhausted {

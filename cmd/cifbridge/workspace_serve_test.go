@@ -21,11 +21,7 @@ func TestServeWorkspaceTemplates(t *testing.T) {
 	url, _, _ := startServe(t, "--workspace-templates", file, "--notimeout-limit", "1m")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w, err := client.Dial(ctx, url, &client.Options{Profile: protocol.ProfileCIF2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := dialConn(t, ctx, url, &client.Options{Profile: protocol.ProfileCIF2})
 	var got json.RawMessage
 	if err := w.Call(ctx, protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "vip_call", "templateParameters": map[string]any{"customer": "Ada"}}}, &got); err != nil ||
 		string(got) != `{"value":{"actionName":"Accept","responseReason":"AutoAccept"}}` {

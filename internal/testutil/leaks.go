@@ -14,9 +14,15 @@ import (
 // connection, handler, attempt, timer and socket reader must be gone once
 // the servers have shut down. No function is ignored. Idle keep-alive
 // connections of the default HTTP client are closed first: they are a
-// cache, not a leak. Use it from TestMain: os.Exit(RunWithoutLeaks(m)).
-func RunWithoutLeaks(m *testing.M) int {
+// cache, not a leak. after runs once the tests are done and before the
+// leak check, whatever their outcome: it stops what the package's tests
+// share (servers started on first use, temporary directories). Use it from
+// TestMain: os.Exit(RunWithoutLeaks(m)).
+func RunWithoutLeaks(m *testing.M, after ...func()) int {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	if code != 0 {
 		return code
 	}

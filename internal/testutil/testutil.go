@@ -12,6 +12,7 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/json"
 	"sort"
 	"strings"
 	"sync"
@@ -69,4 +70,18 @@ func WantCode(t testing.TB, err error, code int64) *protocol.Error {
 		t.Fatalf("got %v, want code %d", err, code)
 	}
 	return pe
+}
+
+// MustJSON is v marshalled, failing the test when it does not marshal; a
+// nil v gives nil (a call without params).
+func MustJSON(t testing.TB, v any) json.RawMessage {
+	t.Helper()
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -56,6 +56,16 @@ func TestSortedKeys(t *testing.T) {
 	}
 }
 
+// TestMustJSON: a value marshals; nil is no JSON at all.
+func TestMustJSON(t *testing.T) {
+	if got := string(testutil.MustJSON(t, map[string]any{"a": 1})); got != `{"a":1}` {
+		t.Fatalf("got %s", got)
+	}
+	if got := testutil.MustJSON(t, nil); got != nil {
+		t.Fatalf("nil gave %q", got)
+	}
+}
+
 // TestWantCode: the error with the code is returned as a *protocol.Error.
 func TestWantCode(t *testing.T) {
 	pe := testutil.WantCode(t, protocol.InvalidParams("bad %s", "x"), protocol.CodeInvalidParams)

@@ -183,10 +183,7 @@ func TestContractList(t *testing.T) {
 		}
 		// More entries than twice the limit: still the newest, in order.
 		for i := range 7 {
-			e, err := b.Create(ctx, sample(fmt.Sprint("many", i), protocol.LedgerResolved))
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := ledgertest.Create(t, ctx, b, fmt.Sprint("many", i), protocol.LedgerResolved)
 			ids = append(ids, e.ID)
 		}
 		got, err := a.List(ctx, ledger.Filter{Limit: 2})
@@ -202,13 +199,9 @@ func TestContractCountsAndTotals(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open opener) {
 		ctx := ctxT(t)
 		a, b := open(t, 0), open(t, 2)
-		s, _ := a.Create(ctx, sample("s", protocol.LedgerSuspected))
-		if _, err := a.Create(ctx, sample("c", protocol.LedgerConfirmed)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.Create(ctx, sample("r", protocol.LedgerResolved)); err != nil {
-			t.Fatal(err)
-		}
+		s := ledgertest.Create(t, ctx, a, "s", protocol.LedgerSuspected)
+		ledgertest.Create(t, ctx, a, "c", protocol.LedgerConfirmed)
+		ledgertest.Create(t, ctx, b, "r", protocol.LedgerResolved)
 		if _, err := b.Update(ctx, s.ID, func(x *protocol.LedgerEntry) error { x.Status = protocol.LedgerCleared; return nil }); err != nil {
 			t.Fatal(err)
 		}
@@ -238,10 +231,7 @@ func TestContractPrune(t *testing.T) {
 		a, b := open(t, 0), open(t, 1)
 		var keep []string
 		for _, st := range []protocol.LedgerStatus{protocol.LedgerSuspected, protocol.LedgerConfirmed} {
-			e, err := a.Create(ctx, sample("keep", st))
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := ledgertest.Create(t, ctx, a, "keep", st)
 			keep = append(keep, e.ID)
 		}
 		const settled = 12
@@ -250,10 +240,7 @@ func TestContractPrune(t *testing.T) {
 			if i == 0 {
 				st = protocol.LedgerSuspected // suspected first, acknowledged below: counts as suspected
 			}
-			e, err := b.Create(ctx, sample(fmt.Sprint("old", i), st))
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := ledgertest.Create(t, ctx, b, fmt.Sprint("old", i), st)
 			if i == 0 {
 				if _, err := ledger.Acknowledge(ctx, a, e.ID, "seen"); err != nil {
 					t.Fatal(err)
@@ -321,12 +308,10 @@ func TestContractReconcileFromTwoNodes(t *testing.T) {
 		a, b := open(t, 0), open(t, 2)
 		const old = 6
 		for i := range old {
-			if _, err := a.Create(ctx, sample(fmt.Sprint("old", i), protocol.LedgerSuspected)); err != nil {
-				t.Fatal(err)
-			}
+			ledgertest.Create(t, ctx, a, fmt.Sprint("old", i), protocol.LedgerSuspected)
 		}
 		start := time.Now()
-		mine, _ := b.Create(ctx, sample("mine", protocol.LedgerSuspected))
+		mine := ledgertest.Create(t, ctx, b, "mine", protocol.LedgerSuspected)
 		var wg sync.WaitGroup
 		var res [2]ledger.ReconcileResult
 		for i, l := range []ledger.Store{a, b} {

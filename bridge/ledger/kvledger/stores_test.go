@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/goleak"
 
 	"github.com/cifbridge/cifbridge/bridge/cluster"
 	"github.com/cifbridge/cifbridge/bridge/cluster/clustertest"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/bridge/ledger/kvledger"
+	"github.com/cifbridge/cifbridge/internal/testutil"
 )
 
 // The NATS servers every KV test shares (each test has a bucket of its
@@ -32,8 +32,10 @@ var (
 	buckets   atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithoutLeaks(m, stopShared)) }
+
+// stopShared stops the shared servers and removes their stores.
+func stopShared() {
 	serversMu.Lock()
 	for _, e := range append([]*cluster.Embedded{solo}, trio...) {
 		if e != nil {
@@ -46,13 +48,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(d)
 	}
 	dirsMu.Unlock()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak: goroutines outlived the tests:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
 }
 
 func tempDir(t testing.TB) string {

@@ -1,9 +1,15 @@
 // Package ledgertest holds what the tests of every ledger.Store share.
 //
-// Entry point: Sample.
+// Entry points: Sample, Create.
 package ledgertest
 
-import "github.com/cifbridge/cifbridge/protocol"
+import (
+	"context"
+	"testing"
+
+	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/protocol"
+)
 
 // Sample is an entry as the retry engine writes one for session with
 // status st: a timed-out attempt, then one that made record r2.
@@ -16,4 +22,15 @@ func Sample(session string, st protocol.LedgerStatus) protocol.LedgerEntry {
 		},
 		RecordIDs: []string{"r2"},
 	}
+}
+
+// Create writes Sample(session, st) to s and returns the entry as stored,
+// failing the test when s refuses it. Call it from the test's goroutine.
+func Create(t testing.TB, ctx context.Context, s ledger.Store, session string, st protocol.LedgerStatus) protocol.LedgerEntry {
+	t.Helper()
+	e, err := s.Create(ctx, Sample(session, st))
+	if err != nil {
+		t.Fatalf("create %s entry of session %s: %v", st, session, err)
+	}
+	return e
 }
