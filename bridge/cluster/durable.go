@@ -67,27 +67,67 @@ func OpenDurable(ctx context.Context, js jetstream.JetStream, cfg DurableConfig)
 		cfg.LateMaxBytes = DefaultLateMaxBytes
 	}
 	d := &Durable{JS: js}
-	var err error
-	d.Sessions, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: SessionsBucket,
-		Description: "cifbridge session registry: owner node, profile, resume-token hash, last seen",
-		History:     1, TTL: cfg.SessionTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
+	err := settle(ctx, func(ctx context.Context) (err error) {
+		d.Sessions, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: SessionsBucket,
+			Description: "cifbridge session registry: owner node, profile, resume-token hash, last seen",
+			History:     1, TTL: cfg.SessionTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("session registry (KV %s): %w", SessionsBucket, err)
 	}
-	d.Claims, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: ClaimsBucket,
-		Description: "cifbridge late answers delivered: attempt id → node",
-		History:     1, TTL: cfg.LateMaxAge, Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
+	err = settle(ctx, func(ctx context.Context) (err error) {
+		d.Claims, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: ClaimsBucket,
+			Description: "cifbridge late answers delivered: attempt id → node",
+			History:     1, TTL: cfg.LateMaxAge, Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("late-answer claims (KV %s): %w", ClaimsBucket, err)
 	}
-	d.Late, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: LateStream,
-		Description: "cifbridge answers that came after their CIF deadline, by session",
-		Subjects:    []string{lateSubjectPrefix + ">"}, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
-		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
-		MaxAge: cfg.LateMaxAge, MaxBytes: cfg.LateMaxBytes, MaxMsgSize: MaxPayload,
-		Duplicates: min(2*time.Minute, cfg.LateMaxAge)})
+	err = settle(ctx, func(ctx context.Context) (err error) {
+		d.Late, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: LateStream,
+			Description: "cifbridge answers that came after their CIF deadline, by session",
+			Subjects:    []string{lateSubjectPrefix + ">"}, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
+			Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
+			MaxAge: cfg.LateMaxAge, MaxBytes: cfg.LateMaxBytes, MaxMsgSize: MaxPayload,
+			Duplicates: min(2*time.Minute, cfg.LateMaxAge)})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("late-answer stream %s: %w", LateStream, err)
 	}
 	return d, nil
+}
+
+// settleTry bounds one create-or-update of a bucket or stream. When
+// several nodes create the same one at once, nats-server answers the
+// request that made it and may leave the others unanswered (the stream
+// exists by then): a short try, then another (an update of the settled
+// stream, answered at once), instead of waiting out the caller's
+// deadline. The first node of a cluster that does this, kvledger, uses
+// the same bound.
+const settleTry = 2 * time.Second
+
+// settle runs create (a create-or-update) with settleTry per try until it
+// succeeds, fails with something else than an unanswered try or a
+// create lost to another node's, or ctx ends.
+func settle(ctx context.Context, create func(context.Context) error) error {
+	for {
+		tctx, cancel := context.WithTimeout(ctx, settleTry)
+		err := create(tctx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) &&
+			!errors.Is(err, jetstream.ErrBucketExists) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -77,6 +77,15 @@ func StartEmbedded(cfg EmbedConfig) (*Embedded, error) {
 			return nil, err
 		}
 		opts.Cluster = server.ClusterOpts{Name: ClusterName, Host: h, Port: p}
+		// nats-server retries a route port it cannot bind and is never
+		// ready: find out now, not after the 15 s readiness wait.
+		if p != 0 && p != server.RANDOM_PORT {
+			l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(p)))
+			if err != nil {
+				return nil, fmt.Errorf("--cluster-listen %s: %w (another node or program uses it: give each node its own port)", cfg.ClusterListen, err)
+			}
+			l.Close()
+		}
 		for _, peer := range cfg.Peers {
 			if _, _, err := splitHostPort(peer, "--cluster-peers"); err != nil {
 				return nil, err

@@ -285,11 +285,27 @@ func TestServeClusterFlagsBadInput(t *testing.T) {
 		{[]string{"--cluster-listen", "nonsense"}, "is not HOST:PORT"},
 		{[]string{"--cluster-listen", "127.0.0.1:0", "--node-id", "a.b"}, "--node-id \"a.b\""},
 		{[]string{"--nats-url", "http://x"}, "starts with nats://"},
+		// Nobody listens on port 1: said at once, exit 2 like any bad flag.
+		{[]string{"--nats-url", "nats://127.0.0.1:1"}, "--nats-url nats://127.0.0.1:1: no NATS server answers there"},
 	} {
 		code, _, stderr := cli(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("serve %v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+// A --cluster-listen port another program holds is said at once, not
+// after the embedded server's 15 s readiness wait.
+func TestServeClusterListenPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	code, _, stderr := cli(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--cluster-listen", l.Addr().String())
+	if code != 1 || !strings.Contains(stderr, "--cluster-listen "+l.Addr().String()) || !strings.Contains(stderr, "give each node its own port") {
+		t.Fatalf("exit %d, stderr %q; want 1 naming --cluster-listen", code, stderr)
 	}
 }
 

@@ -275,6 +275,9 @@ func (p *clusterPlugin) join(env *serveEnv) error {
 			env.Log.Warn().Err(err).Msg("NATS connection lost: reconnecting; cluster calls fail with -32002 meanwhile")
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { env.Log.Info().Str("server", c.ConnectedUrlRedacted()).Msg("NATS reconnected") }))
+	if errors.Is(err, nats.ErrNoServers) {
+		return usageError{fmt.Errorf("--nats-url %s: no NATS server answers there (%w): start one with JetStream (nats-server -js) or fix the address, e.g. --nats-url nats://10.0.0.1:4222", p.natsURL, err)}
+	}
 	if err != nil {
 		return fmt.Errorf("connect to --nats-url %s: %w", p.natsURL, err)
 	}
