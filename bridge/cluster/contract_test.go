@@ -19,7 +19,7 @@ import (
 	"github.com/cifbridge/cifbridge/internal/testutil"
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.RunWithoutLeaks(m)) }
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithoutLeaksEmbeddingNATS(m)) }
 
 // topology is one way of running routers: a caller side (where the widget
 // sits) and a serving side (where the backend sits).

@@ -11,7 +11,7 @@ import (
 // outlives the tests, and removes the binary the subprocess tests share
 // (buildRetryBinary).
 func TestMain(m *testing.M) {
-	code := testutil.RunWithoutLeaks(m)
+	code := testutil.RunWithoutLeaksEmbeddingNATS(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

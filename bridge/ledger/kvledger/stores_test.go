@@ -32,7 +32,7 @@ var (
 	buckets   atomic.Int64
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.RunWithoutLeaks(m, stopShared)) }
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithoutLeaksEmbeddingNATS(m, stopShared)) }
 
 // stopShared stops the shared servers and removes their stores.
 func stopShared() {
