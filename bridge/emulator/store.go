@@ -184,10 +184,20 @@ type bind struct {
 // that is not a JSON object is refused first; then the first member in
 // document order that cannot be written.
 func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
+	return parseWriteScan(ent, body, cat, protocol.ScanFlatObject)
+}
+
+// parseValidWrite is parseWrite for a body already validated as JSON (see
+// Emulator.writeBody): its members are found without validating it again.
+func parseValidWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
+	return parseWriteScan(ent, body, cat, protocol.ScanValidFlatObject)
+}
+
+func parseWriteScan(ent *entity, body []byte, cat *catalog, scan func([]byte, func([]byte, jsontext.Value) error) error) (*writeSet, *dvError) {
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
 	var derr *dvError
-	err := protocol.ScanFlatObject(body, func(name []byte, v jsontext.Value) error {
+	err := scan(body, func(name []byte, v jsontext.Value) error {
 		if derr != nil {
 			return nil // keep reading: a syntax error further on comes first
 		}
