@@ -3,15 +3,12 @@ package rpcconn_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"testing/synctest"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -87,54 +84,5 @@ func TestInlineRunsOnTheReader(t *testing.T) {
 		if got, want := read(t, ws), `{"jsonrpc":"2.0","id":`+id+`,"result":true}`; got != want {
 			t.Fatalf("got %s, want %s", got, want)
 		}
-	}
-}
-
-// TestInlineAnswerToNonReader: the reader writes an inline call's answer
-// itself when no writer runs, so a peer that stops reading blocks the
-// reader in that write. The write timeout still ends it, and so does a
-// shutdown (its close waits for the blocked write at most that long):
-// Run returns within WriteTimeout plus the close handshake's 5 s.
-func TestInlineAnswerToNonReader(t *testing.T) {
-	for _, shutdown := range []bool{false, true} {
-		name := "write timeout"
-		if shutdown {
-			name = "shutdown"
-		}
-		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ps := startPipeServer(t, rpcconn.Options{
-					Inline:       func(*protocol.Message) bool { return true },
-					WriteTimeout: 10 * time.Second,
-					PingInterval: -1,
-				})
-				conn, _ := ps.ln.Dial(t.Context(), "", "")
-				defer conn.Close()
-				rawHandshake(t, conn) // then never reads again
-				c := <-ps.conns
-				call := []byte(`{"jsonrpc":"2.0","id":1,"method":"big","params":{"n":65536}}`)
-				go func() {
-					for range 4 {
-						conn.Write(append(frameHeader(1, true, uint64(len(call))), call...))
-					}
-				}()
-				synctest.Wait() // the reader is blocked writing the first answer
-				start := time.Now()
-				if shutdown {
-					go c.Shutdown(context.Background(), errors.New("shutting down"), websocket.StatusGoingAway, "shutting down")
-				}
-				err := <-ps.errs
-				waited := time.Since(start)
-				if !shutdown && waited < 10*time.Second {
-					t.Errorf("Run returned after %v, before the 10 s write timeout: the peer took the answers", waited)
-				}
-				if waited > 15*time.Second {
-					t.Errorf("Run returned after %v, want within the 10 s write timeout plus 5 s", waited)
-				}
-				if !shutdown && (err == nil || !strings.Contains(err.Error(), "write timed out")) {
-					t.Errorf("Run = %v, want the write timeout", err)
-				}
-			})
-		})
 	}
 }

@@ -172,14 +172,10 @@ func (c *Conn) dispatch(data []byte, received time.Time) {
 			}
 			c.handlers.add()
 			if c.opts.Inline != nil && c.opts.Inline(m) {
-				// The reader serves it and, when no writer runs, writes
-				// the answer itself (writeOnReader): no goroutine is
-				// started or woken for it.
-				_, write := c.enqueue(c.serve(m, release))
+				// The reader serves it; a writer goroutine is started only
+				// when none runs, so the reader never blocks on a write.
+				c.send(c.serve(m, release))
 				c.handlers.done()
-				if write {
-					c.writeOnReader()
-				}
 				return
 			}
 			go func() { c.answer(c.serve(m, release)) }() // serve runs on the new goroutine

@@ -13,73 +13,34 @@ import (
 // has no writer. Once the phase is past phaseOpen send refuses, so the
 // writer that finds the queue empty then ends the drain (Conn.drained).
 func (c *Conn) writeLoop() {
+	defer c.writerWG.Done()
+	st := &c.st
 	for {
-		batch, ok := c.takeQueue()
-		if !ok || !c.writeTaken(batch) {
+		st.mu.Lock()
+		batch := st.queue
+		if len(batch) == 0 {
+			st.writing = false
+			if st.phase != phaseOpen {
+				c.drainedLocked()
+			}
+			st.mu.Unlock()
+			return
+		}
+		st.queue = c.spare
+		st.mu.Unlock()
+		err := c.writeBatch(batch)
+		c.spare = batch[:0]
+		if err != nil {
+			// The socket is broken: refuse what comes next, end the rest.
+			st.mu.Lock()
+			c.advanceLocked(phaseClosing, err)
+			st.writing = false
+			c.drainedLocked()
+			st.mu.Unlock()
+			c.cancel(err)
 			return
 		}
 	}
-}
-
-// writeOnReader writes, on the reader, the answer it just queued when no
-// writer ran (the reader is then the writer): one round only, so the reader
-// reads again at once; whatever other goroutines queued meanwhile goes to a
-// writer goroutine. The round is bounded by WriteTimeout, and the reader
-// holds no lock the close, keepalive or shutdown need while it writes.
-func (c *Conn) writeOnReader() {
-	batch, ok := c.takeQueue()
-	if !ok || !c.writeTaken(batch) {
-		return
-	}
-	if batch, ok = c.takeQueue(); ok {
-		go func() {
-			if c.writeTaken(batch) {
-				c.writeLoop()
-			}
-		}()
-	}
-}
-
-// takeQueue takes the queue for the writer. When it is empty the caller
-// stops being the writer (ok false): writing is cleared, the drain ended
-// when the connection is closing, and writerWG released.
-func (c *Conn) takeQueue() (batch [][]byte, ok bool) {
-	st := &c.st
-	st.mu.Lock()
-	batch = st.queue
-	if len(batch) == 0 {
-		st.writing = false
-		if st.phase != phaseOpen {
-			c.drainedLocked()
-		}
-		st.mu.Unlock()
-		c.writerWG.Done()
-		return nil, false
-	}
-	st.queue = c.spare
-	st.mu.Unlock()
-	return batch, true
-}
-
-// writeTaken writes a batch takeQueue returned and reports whether the
-// caller is still the writer: on a write error it is not (the connection
-// is closing, the drain ended, writerWG released).
-func (c *Conn) writeTaken(batch [][]byte) bool {
-	err := c.writeBatch(batch)
-	c.spare = batch[:0]
-	if err == nil {
-		return true
-	}
-	// The socket is broken: refuse what comes next, end the rest.
-	st := &c.st
-	st.mu.Lock()
-	c.advanceLocked(phaseClosing, err)
-	st.writing = false
-	c.drainedLocked()
-	st.mu.Unlock()
-	c.cancel(err)
-	c.writerWG.Done()
-	return false
 }
 
 // writeBatch writes the messages taken from the queue, in one write to the
@@ -112,9 +73,7 @@ func (c *Conn) writeBatch(batch [][]byte) error {
 func (c *Conn) timed(write func() error) error {
 	c.writeTimer.Reset(c.opts.WriteTimeout)
 	err := write()
-	if !c.writeTimer.Stop() {
-		// The timer closed the socket: that, not the closed socket's
-		// error, is why the write failed.
+	if !c.writeTimer.Stop() && err == nil {
 		err = errWriteTimeout
 	}
 	return err
