@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,30 +83,27 @@ func FuzzScanFlatObject(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, ok := referenceFlat(data)
 		got := map[string]any{}
-		err := protocol.ScanFlatObject(data, func(name []byte, v jsontext.Value) error {
-			switch v.Kind() {
-			case '{', '[':
-				got[string(name)] = deep{}
-			case '"':
-				s, err := protocol.StringBytes(v)
-				if err != nil {
-					return err
-				}
-				got[string(name)] = string(s)
-			case '0':
-				got[string(name)] = json.Number(v)
-			case 't', 'f':
-				got[string(name)] = v.Kind() == 't'
-			default:
-				got[string(name)] = nil
-			}
-			return nil
-		})
+		err := protocol.ScanFlatObject(data, flatMembers(got))
 		if (err == nil) != ok {
 			t.Fatalf("%q: error %v, reference ok=%v", data, err, ok)
 		}
+		// ScanValidFlatObject ends on any input without a panic; on valid
+		// JSON (the only input it is given) it reports the members
+		// ScanFlatObject reports, in the same order, the same bytes.
+		var seq, trusted []string
+		protocol.ScanFlatObject(data, func(name []byte, v jsontext.Value) error {
+			seq = append(seq, string(name), string(v))
+			return nil
+		})
+		terr := protocol.ScanValidFlatObject(data, func(name []byte, v jsontext.Value) error {
+			trusted = append(trusted, string(name), string(v))
+			return nil
+		})
 		if !ok {
 			return
+		}
+		if terr != nil || !slices.Equal(trusted, seq) {
+			t.Fatalf("%q: ScanValidFlatObject = %v, %q; ScanFlatObject %q", data, terr, trusted, seq)
 		}
 		if len(got) != len(want) {
 			t.Fatalf("%q: %d members, reference has %d", data, len(got), len(want))
@@ -120,4 +118,28 @@ func FuzzScanFlatObject(f *testing.F) {
 			}
 		}
 	})
+}
+
+// flatMembers collects a flat scan's members into got, the last of each
+// name kept, nested values as deep{}.
+func flatMembers(got map[string]any) func(name []byte, v jsontext.Value) error {
+	return func(name []byte, v jsontext.Value) error {
+		switch v.Kind() {
+		case '{', '[':
+			got[string(name)] = deep{}
+		case '"':
+			s, err := protocol.StringBytes(v)
+			if err != nil {
+				return err
+			}
+			got[string(name)] = string(s)
+		case '0':
+			got[string(name)] = json.Number(v)
+		case 't', 'f':
+			got[string(name)] = v.Kind() == 't'
+		default:
+			got[string(name)] = nil
+		}
+		return nil
+	}
 }

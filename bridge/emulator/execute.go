@@ -256,13 +256,17 @@ func (e *Emulator) target(name string, id *string) (*entity, string, error) {
 }
 
 // writeBody parses a create/update value (the params member named field)
-// against the entity's metadata.
+// against the entity's metadata. value is valid JSON: it comes out of a
+// validating decoder (DecodeParams, the bridge's typed params, which
+// correlation.Attempt.Typed promises are validated, or json.Unmarshal), and
+// a string holding the object is checked by NormalizeObject. So the body
+// is scanned without validating it a third time.
 func (e *Emulator) writeBody(ent *entity, field string, value json.RawMessage) (*writeSet, error) {
 	body, err := protocol.NormalizeObject(field, value)
 	if err != nil {
 		return nil, err
 	}
-	ws, derr := parseWrite(ent, body, e.cat)
+	ws, derr := parseValidWrite(ent, body, e.cat)
 	if derr != nil {
 		return nil, derr
 	}

@@ -184,16 +184,35 @@ type bind struct {
 // that is not a JSON object is refused first; then the first member in
 // document order that cannot be written.
 func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
+	return parseWriteScan(ent, body, cat, false)
+}
+
+// parseValidWrite is parseWrite for a body already validated as JSON (see
+// Emulator.writeBody): its members are found without validating it again.
+func parseValidWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
+	return parseWriteScan(ent, body, cat, true)
+}
+
+// parseWriteScan is parseWrite (valid false) and parseValidWrite. The scans
+// are called directly, not through a func value, so that member stays on
+// the stack.
+func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeSet, *dvError) {
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
 	var derr *dvError
-	err := protocol.ScanFlatObject(body, func(name []byte, v jsontext.Value) error {
+	member := func(name []byte, v jsontext.Value) error {
 		if derr != nil {
 			return nil // keep reading: a syntax error further on comes first
 		}
 		derr = ws.add(ent, cat, name, v)
 		return nil
-	})
+	}
+	var err error
+	if valid {
+		err = protocol.ScanValidFlatObject(body, member)
+	} else {
+		err = protocol.ScanFlatObject(body, member)
+	}
 	if err != nil {
 		return nil, errSyntax("The request body must be a JSON object of columns: %v", err)
 	}
