@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +67,10 @@ type LateAnswers struct {
 	// durable is set by Open once JetStream answers; until then nothing is
 	// published or claimed (late answers travel over the router only).
 	durable atomic.Pointer[Durable]
+	// opened is closed by the first Open (made on first use, so a zero
+	// LateAnswers works): awaitOpen waits on it.
+	openedOnce sync.Once
+	opened     chan struct{}
 
 	// The bridge's side, set before Run: Local reports whether this node
 	// holds a session (bridge.Server.Session), Pending whether this node's
@@ -78,7 +83,16 @@ type LateAnswers struct {
 }
 
 // Open makes the late answers durable in d.
-func (l *LateAnswers) Open(d *Durable) { l.durable.Store(d) }
+func (l *LateAnswers) Open(d *Durable) {
+	if d != nil && l.durable.Swap(d) == nil {
+		close(l.openedCh())
+	}
+}
+
+func (l *LateAnswers) openedCh() chan struct{} {
+	l.openedOnce.Do(func() { l.opened = make(chan struct{}) })
+	return l.opened
+}
 
 // errNotDurable is Publish's and Claim's error before Open.
 var errNotDurable = errors.New("the cluster's JetStream state is not open yet")
@@ -153,21 +167,12 @@ const openWait = 30 * time.Second
 
 // awaitOpen waits until Open was called, ctx ends or max passed.
 func (l *LateAnswers) awaitOpen(ctx context.Context, max time.Duration) {
-	if l.durable.Load() != nil {
-		return
-	}
-	deadline := time.NewTimer(max)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for l.durable.Load() == nil {
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline.C:
-			return
-		case <-tick.C:
-		}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-l.openedCh():
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
