@@ -15,6 +15,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/internal/backoff"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -179,20 +180,8 @@ func (l *LateAnswers) awaitOpen(ctx context.Context, max time.Duration) {
 // retryJetStream runs op until it succeeds, fails for a reason other than
 // JetStream not answering yet, or claimWait passed.
 func retryJetStream(ctx context.Context, op func(context.Context) error) error {
-	deadline := time.Now().Add(claimWait)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := op(cctx)
-		cancel()
-		if err == nil || errors.Is(err, errNotDurable) || time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
+	return backoff.Retry{Try: 5 * time.Second, Pause: 100 * time.Millisecond, MaxPause: 2 * time.Second,
+		GiveUp: claimWait, Final: func(err error) bool { return errors.Is(err, errNotDurable) }}.Do(ctx, op)
 }
 
 // claimKey is attempt's key in ClaimsBucket: attempt ids are made of

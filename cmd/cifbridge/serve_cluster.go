@@ -21,6 +21,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/cluster"
+	"github.com/cifbridge/cifbridge/internal/backoff"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -221,22 +222,18 @@ func (p *clusterPlugin) openDurable(ctx context.Context, env *serveEnv) {
 	start := time.Now()
 	warned := false
 	var d *cluster.Durable
-	for {
-		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		d, err = cluster.OpenDurable(octx, js, cfg)
-		cancel()
-		if err == nil {
-			break
-		}
-		if !warned && time.Since(start) > 15*time.Second {
-			log.Warn().Err(err).Msg("the cluster's JetStream does not answer yet (are the other nodes up?): sessions move only between live nodes until it does; still trying")
-			warned = true
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
+	err = backoff.Retry{Try: 10 * time.Second, Pause: time.Second,
+		OnFail: func(err error, _ int) {
+			if !warned && time.Since(start) > 15*time.Second {
+				log.Warn().Err(err).Msg("the cluster's JetStream does not answer yet (are the other nodes up?): sessions move only between live nodes until it does; still trying")
+				warned = true
+			}
+		}}.Do(ctx, func(ctx context.Context) (err error) {
+		d, err = cluster.OpenDurable(ctx, js, cfg)
+		return err
+	})
+	if err != nil {
+		return // ctx ended
 	}
 	p.registry.Store(&cluster.Registry{KV: d.Sessions, Node: p.node, ReleaseOn: p.events.ReleaseOn, Log: log})
 	p.late.Open(d)

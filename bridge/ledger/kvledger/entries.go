@@ -163,7 +163,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*protocol.LedgerE
 	var sent []byte // the value of a write whose outcome is unknown
 	for try := range maxTries {
 		if try > 0 {
-			if err := backoff(ctx, try); err != nil {
+			if err := conflictPause(ctx, try); err != nil {
 				return protocol.LedgerEntry{}, fmt.Errorf("update ledger entry %s: %w", id, err)
 			}
 		}

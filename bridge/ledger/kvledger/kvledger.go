@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/internal/backoff"
 )
 
 // Config configures Open. The zero value of each field means its default.
@@ -59,10 +60,10 @@ var _ ledger.Store = (*Store)(nil)
 // than that on one entry mean something writes it in a loop.
 const maxTries = 100
 
-// backoff waits before the try-th attempt of a compare-and-set that lost:
-// a random pause up to 1 ms × try (at most 50 ms), so that writers racing
-// for one key spread out instead of colliding again.
-func backoff(ctx context.Context, try int) error {
+// conflictPause waits before the try-th attempt of a compare-and-set that
+// lost: a random pause up to 1 ms × try (at most 50 ms), so that writers
+// racing for one key spread out instead of colliding again.
+func conflictPause(ctx context.Context, try int) error {
 	return sleep(ctx, rand.N(time.Duration(min(try, 50))*time.Millisecond))
 }
 
@@ -122,28 +123,25 @@ func (s *Store) bindLoop() {
 		case <-s.bound:
 		}
 	}()
-	pause := 100 * time.Millisecond
-	for tries := 1; ; tries++ {
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		kv, err := s.bind(actx)
-		acancel()
-		if err == nil {
-			s.kv = kv
-			close(s.ready)
-			return
-		}
-		s.bindMu.Lock()
-		s.bindErr = err
-		s.bindMu.Unlock()
-		if tries == 1 || tries%20 == 0 {
-			s.cfg.Log.Warn().Err(err).Str("bucket", s.cfg.Bucket).
-				Msg("ledger bucket not available yet (JetStream starting, or no quorum: are the other nodes up?); retrying")
-		}
-		if sleep(ctx, pause) != nil {
-			return // closed
-		}
-		pause = min(2*pause, 3*time.Second)
+	var kv jetstream.KeyValue
+	err := backoff.Retry{Try: 2 * time.Second, Pause: 100 * time.Millisecond, MaxPause: 3 * time.Second,
+		OnFail: func(err error, try int) {
+			s.bindMu.Lock()
+			s.bindErr = err
+			s.bindMu.Unlock()
+			if try == 1 || try%20 == 0 {
+				s.cfg.Log.Warn().Err(err).Str("bucket", s.cfg.Bucket).
+					Msg("ledger bucket not available yet (JetStream starting, or no quorum: are the other nodes up?); retrying")
+			}
+		}}.Do(ctx, func(ctx context.Context) (err error) {
+		kv, err = s.bind(ctx)
+		return err
+	})
+	if err != nil {
+		return // closed
 	}
+	s.kv = kv
+	close(s.ready)
 }
 
 // Ready is closed once the bucket is bound and the store serves calls.

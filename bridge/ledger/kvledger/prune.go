@@ -123,7 +123,7 @@ func (s *Store) addPruned(ctx context.Context, kv jetstream.KeyValue, add pruned
 	var sent []byte // the value of a write whose outcome is unknown
 	for try := range maxTries {
 		if try > 0 {
-			if err := backoff(ctx, try); err != nil {
+			if err := conflictPause(ctx, try); err != nil {
 				return fmt.Errorf("count pruned ledger entries: %w", err)
 			}
 		}
