@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cifbridge/cifbridge/internal/backoff"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -113,21 +114,8 @@ const settleTry = 2 * time.Second
 // succeeds, fails with something else than an unanswered try or a
 // create lost to another node's, or ctx ends.
 func settle(ctx context.Context, create func(context.Context) error) error {
-	for {
-		tctx, cancel := context.WithTimeout(ctx, settleTry)
-		err := create(tctx)
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) &&
-			!errors.Is(err, jetstream.ErrBucketExists) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return backoff.Retry{Try: settleTry, Pause: 100 * time.Millisecond, Final: func(err error) bool {
+		return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) &&
+			!errors.Is(err, jetstream.ErrBucketExists)
+	}}.Do(ctx, create)
 }
