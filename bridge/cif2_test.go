@@ -480,7 +480,7 @@ func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
 		cfg.Backend = emu
 	}
 	srv, ws, _ := serveInBubble(t, cfg)
-	return &widget{t: t, ws: ws, pending: map[string]chan reply{}, evCh: make(chan reply, 100)}, srv.Handler()
+	return &widget{t: t, ws: ws.ws, pending: map[string]chan reply{}, evCh: make(chan reply, 100)}, srv.Handler()
 }
 
 // TestNoTimeoutCalls: notifyEvent, insertNotes and openForm wait past the

@@ -10,8 +10,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
@@ -46,13 +44,6 @@ func (b *onReader) ranOnReader(method string) (ran, onReader bool) {
 	return ran, onReader
 }
 
-func send(t *testing.T, ws *websocket.Conn, msg string) {
-	t.Helper()
-	if err := ws.Write(context.Background(), websocket.MessageText, []byte(msg)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A CIF call the emulator answers at once runs on the reader; one it may
 // not (a search, or any call while a fault rule may delay it) runs on a
 // goroutine of its own and keeps the exact CIF timeout.
@@ -65,15 +56,15 @@ func TestPromptCallsRunOnTheReader(t *testing.T) {
 		be := &onReader{Emulator: emu, reader: map[string]bool{}}
 		_, ws, _ := serveInBubble(t, bridge.Config{Backend: be})
 
-		send(t, ws, `{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Ada"}}}`)
-		if r := readMsg(t, ws); r.Error != nil || len(r.Result) == 0 {
+		ws.send(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Ada"}}}`)
+		if r := ws.recvReply(); r.Error != nil || len(r.Result) == 0 {
 			t.Fatalf("create: %+v", r)
 		}
 		if ran, reader := be.ranOnReader(protocol.MethodCreateRecord); !ran || !reader {
 			t.Errorf("create ran %v, on the reader %v; want on the reader", ran, reader)
 		}
-		send(t, ws, `{"jsonrpc":"2.0","id":2,"method":"cif.search","params":{"entityName":"contact","queryParameters":"?$select=firstname"}}`)
-		if r := readMsg(t, ws); r.Error != nil {
+		ws.send(`{"jsonrpc":"2.0","id":2,"method":"cif.search","params":{"entityName":"contact","queryParameters":"?$select=firstname"}}`)
+		if r := ws.recvReply(); r.Error != nil {
 			t.Fatalf("search: %+v", r)
 		}
 		if ran, reader := be.ranOnReader(protocol.MethodSearch); !ran || reader {
@@ -86,15 +77,15 @@ func TestPromptCallsRunOnTheReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		send(t, ws, `{"jsonrpc":"2.0","id":3,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Late"}}}`)
-		r := readMsg(t, ws)
+		ws.send(`{"jsonrpc":"2.0","id":3,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Late"}}}`)
+		r := ws.recvReply()
 		if r.Error == nil || r.Error.Code != protocol.CodeTimeout || time.Since(start) != 10*time.Second {
 			t.Fatalf("delayed create: %+v after %v, want -32000 after exactly 10s", r, time.Since(start))
 		}
 		if ran, reader := be.ranOnReader(protocol.MethodCreateRecord); !ran || reader {
 			t.Errorf("delayed create on the reader %v; want on a goroutine of its own", reader)
 		}
-		if late := readMsg(t, ws); late.Method != protocol.NotifyLate || time.Since(start) != 12*time.Second {
+		if late := ws.recvReply(); late.Method != protocol.NotifyLate || time.Since(start) != 12*time.Second {
 			t.Fatalf("late answer %s after %v", late.Method, time.Since(start))
 		}
 	})
@@ -114,10 +105,10 @@ func TestPromptAnswerPastTheDeadlineIsLate(t *testing.T) {
 		be := &onReader{Emulator: emu, reader: map[string]bool{}, slowBegin: 12 * time.Second}
 		_, ws, _ := serveInBubble(t, bridge.Config{Backend: be, Timeout: 10 * time.Second})
 		start := time.Now()
-		send(t, ws, `{"jsonrpc":"2.0","id":7,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Slow"}}}`)
+		ws.send(`{"jsonrpc":"2.0","id":7,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Slow"}}}`)
 		var r, late reply
 		for range 2 {
-			if m := readMsg(t, ws); m.Method == protocol.NotifyLate {
+			if m := ws.recvReply(); m.Method == protocol.NotifyLate {
 				late = m
 			} else {
 				r = m

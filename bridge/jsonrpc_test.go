@@ -1,13 +1,10 @@
 package bridge_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"testing/synctest"
-
-	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -82,11 +79,10 @@ func TestNotificationGetsNoReply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				_, ws := inBubble(t, nil)
-				ctx := context.Background()
-				ws.Write(ctx, websocket.MessageText, []byte(tt.send))
+				ws.send(tt.send)
 				synctest.Wait()
-				ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":"next","method":"`+tt.method+`"}`))
-				r := readMsg(t, ws)
+				ws.send(`{"jsonrpc":"2.0","id":"next","method":"` + tt.method + `"}`)
+				r := ws.recvReply()
 				if string(r.ID) != `"next"` || string(r.Result) != tt.want {
 					t.Fatalf("first message after the notification = %+v; want the answer %s to %s", r, tt.want, tt.method)
 				}

@@ -21,7 +21,7 @@ import (
 func TestIdleAndStalledSocketsClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv, live, ln := serveInBubble(t, bridge.Config{Backend: newEmulator(t, nil)})
-		liveCtx := live.CloseRead(context.Background())
+		liveCtx := live.ws.CloseRead(context.Background())
 
 		raw := func() io.ReadWriteCloser {
 			conn, err := ln.Dial(t.Context(), "", "")

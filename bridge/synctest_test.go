@@ -1,13 +1,10 @@
 package bridge_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
@@ -17,7 +14,7 @@ import (
 
 // inBubble runs a bridge on the emulator (with faults) inside the bubble and
 // returns a connected widget socket.
-func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, *websocket.Conn) {
+func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, *wsClient) {
 	emu := newEmulator(t, faults)
 	_, ws, _ := serveInBubble(t, bridge.Config{Backend: emu})
 	return emu, ws
@@ -26,22 +23,9 @@ func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, 
 // serveInBubble runs a bridge with cfg inside the caller's synctest bubble
 // (startBridgeInBubble) and returns it with a widget socket dialled to it
 // and the listener (for more, or raw, connections).
-func serveInBubble(t *testing.T, cfg bridge.Config) (*bridge.Server, *websocket.Conn, *pipenet.Listener) {
+func serveInBubble(t *testing.T, cfg bridge.Config) (*bridge.Server, *wsClient, *pipenet.Listener) {
 	tb := startBridgeInBubble(t, cfg)
-	return tb.srv, tb.dial(t, protocol.PathWidget, nil).ws, tb.ln
-}
-
-func readMsg(t *testing.T, ws *websocket.Conn) reply {
-	t.Helper()
-	_, b, err := ws.Read(context.Background())
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	var r reply
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatalf("bad message %s", b)
-	}
-	return r
+	return tb.srv, tb.dial(t, protocol.PathWidget, nil), tb.ln
 }
 
 // TestTimeoutExactAndLateAnswer: a create delayed past the CIF timeout fails
@@ -61,16 +45,15 @@ func TestTimeoutExactAndLateAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				emu, ws := inBubble(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: tt.latency, Count: 1}}})
-				ctx := context.Background()
-				ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":"h","method":"bridge.hello","params":{"profile":"`+tt.profile+`"}}`))
+				ws.send(`{"jsonrpc":"2.0","id":"h","method":"bridge.hello","params":{"profile":"` + tt.profile + `"}}`)
 				var h protocol.HelloResult
-				json.Unmarshal(readMsg(t, ws).Result, &h)
+				json.Unmarshal(ws.recvReply().Result, &h)
 				if h.TimeoutMs != tt.wantAfter.Milliseconds() {
 					t.Fatalf("hello timeoutMs = %d", h.TimeoutMs)
 				}
 				start := time.Now()
-				ws.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":42,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Late"}}}`))
-				r := readMsg(t, ws)
+				ws.send(`{"jsonrpc":"2.0","id":42,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Late"}}}`)
+				r := ws.recvReply()
 				if got := time.Since(start); got != tt.wantAfter {
 					t.Errorf("timeout after %v, want exactly %v", got, tt.wantAfter)
 				}
@@ -82,7 +65,7 @@ func TestTimeoutExactAndLateAnswer(t *testing.T) {
 				if d.Message != protocol.TimeoutMessage || r.Error.Message != protocol.TimeoutMessage {
 					t.Errorf("timeout text = %q / %q", r.Error.Message, d.Message)
 				}
-				late := readMsg(t, ws)
+				late := ws.recvReply()
 				if got := time.Since(start); got != time.Duration(tt.latency)*time.Millisecond {
 					t.Errorf("late answer after %v, want %dms", got, tt.latency)
 				}
@@ -110,11 +93,11 @@ func TestLateFailureReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, ws := inBubble(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 15_000, Count: 1,
 			Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
-		ws.Write(context.Background(), websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`))
-		if r := readMsg(t, ws); r.Error == nil || r.Error.Code != protocol.CodeTimeout {
+		ws.send(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`)
+		if r := ws.recvReply(); r.Error == nil || r.Error.Code != protocol.CodeTimeout {
 			t.Fatalf("reply = %+v", r)
 		}
-		late := readMsg(t, ws)
+		late := ws.recvReply()
 		var lp protocol.LateParams
 		json.Unmarshal(late.Params, &lp)
 		if lp.Outcome != protocol.OutcomeFailure || lp.Error == nil || lp.Error.Code != protocol.CodeBackend || lp.LateByMs != 5000 {
