@@ -11,7 +11,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 
-import { skipReason, startDaemon, launchBrowser, newPage, adminJSON, waitFor, artifact } from "./harness.js";
+import { skipReason, startDaemon, launchBrowser, newPage, openConnected, adminJSON, waitFor, artifact } from "./harness.js";
 
 /** A loopback address whose port was free a moment ago (for a route). */
 async function freeAddr() {
@@ -32,13 +32,9 @@ describe("cluster dashboard in Chromium", { skip: skipReason || false, timeout: 
     // b is ready once it sees a serving the emulator across the route.
     await waitFor(async () => (await fetch(b.base + "/readyz")).status === 200, "node b ready", 30_000);
     browser = await launchBrowser();
-    widgetA = await newPage(browser);
-    await widgetA.goto(a.base + "/examples/softphone.html");
-    await widgetA.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
+    widgetA = await openConnected(browser, a.base + "/examples/softphone.html");
     sessionA = await widgetA.evaluate(() => window.cifbridge.session);
-    widgetB = await newPage(browser);
-    await widgetB.goto(b.base + "/examples/softphone.html");
-    await widgetB.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
+    widgetB = await openConnected(browser, b.base + "/examples/softphone.html");
     sessionB = await widgetB.evaluate(() => window.cifbridge.session);
     // Both sessions are known cluster-wide before the dashboards open.
     await waitFor(async () => (await adminJSON(a.base, "GET", "/api/v1/sessions")).body.sessions.length === 2, "a listing both sessions", 20_000);

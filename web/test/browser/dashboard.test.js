@@ -10,7 +10,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { skipReason, startDaemon, launchBrowser, newPage, adminJSON, waitFor, sleep, artifact } from "./harness.js";
+import { skipReason, startDaemon, launchBrowser, newPage, openConnected, adminJSON, waitFor, sleep, artifact } from "./harness.js";
 
 // The dashboard's number format (dom.js fmtInt).
 const fmtInt = (n) => new Intl.NumberFormat("en-US").format(n);
@@ -21,9 +21,7 @@ describe("dashboard in Chromium", { skip: skipReason || false, timeout: 180_000 
   before(async () => {
     daemon = await startDaemon(["--cif-timeout", "3s"]);
     browser = await launchBrowser();
-    widget = await newPage(browser);
-    await widget.goto(daemon.base + "/examples/softphone.html");
-    await widget.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
+    widget = await openConnected(browser, daemon.base + "/examples/softphone.html");
     session = await widget.evaluate(() => window.cifbridge.session);
     dash = await newPage(browser, { viewport: { width: 1440, height: 1080 }, colorScheme: "light" });
     await dash.goto(daemon.base + "/");

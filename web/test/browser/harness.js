@@ -176,6 +176,20 @@ export async function newPage(browser, opts) {
 }
 
 /**
+ * Opens url (a page that installs the client, such as the sample softphone)
+ * in a new page (newPage) and waits until its window.cifbridge is connected.
+ */
+export async function openConnected(browser, url) {
+  const page = await newPage(browser);
+  await page.goto(url);
+  await page.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
+  return page;
+}
+
+/** Everything a sample page logged (its #log list is newest first), in order. */
+export const logText = (page) => page.evaluate(() => [...document.querySelectorAll("#log li")].map((li) => li.textContent).reverse());
+
+/**
  * A TCP proxy to target ("127.0.0.1:port") whose dropAll() destroys every
  * proxied connection, which the browser sees as the server dropping the
  * socket (close code 1006).

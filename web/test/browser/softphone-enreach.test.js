@@ -10,12 +10,11 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { skipReason, startDaemon, launchBrowser, newPage, adminJSON, artifact } from "./harness.js";
+import { skipReason, startDaemon, launchBrowser, newPage, openConnected, adminJSON, artifact, logText } from "./harness.js";
 
 // The emulator's built-in user (docs/enreach-emulator.md).
 const USER_ID = "6f1c5d2e-8a43-4b7e-9c1d-2e5f7a9b0c31";
 const ACTIVATE = "POST /users/{userId}/features/cli/activate/";
-const logText = (page) => page.evaluate(() => [...document.querySelectorAll("#log li")].map((li) => li.textContent).reverse());
 
 describe("softphone with Enreach on the zero-config daemon", { skip: skipReason || false, timeout: 180_000 }, () => {
   let daemon, browser;
@@ -28,12 +27,7 @@ describe("softphone with Enreach on the zero-config daemon", { skip: skipReason 
     const r = await adminJSON(daemon.base, "PUT", "/api/v1/enreach-emulator/faults", { rules });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   };
-  const open = async () => {
-    const page = await newPage(browser);
-    await page.goto(daemon.base + "/examples/softphone.html");
-    await page.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
-    return page;
-  };
+  const open = () => openConnected(browser, daemon.base + "/examples/softphone.html");
 
   before(async () => {
     daemon = await startDaemon();

@@ -9,15 +9,12 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import path from "node:path";
 
-import { skipReason, startDaemon, launchBrowser, newPage, adminJSON, repoRoot } from "./harness.js";
+import { skipReason, startDaemon, launchBrowser, newPage, openConnected, adminJSON, repoRoot, logText } from "./harness.js";
 
 // The softphone's placeholder and the dashboard's sample onclicktoact number;
 // the seed gives it to the contact Ada Lovelace.
 const SAMPLE_NUMBER = "+358401234567";
 const SEED = path.join(repoRoot, "bridge/emulator/testdata/seed-example.json");
-
-// Everything the page logged, in order (the log is newest first).
-const logText = (page) => page.evaluate(() => [...document.querySelectorAll("#log li")].map((li) => li.textContent).reverse());
 
 // A TCP server that accepts and never answers: a bridge that hangs.
 async function blackhole() {
@@ -50,9 +47,7 @@ describe("softphone first run in Chromium", { skip: skipReason || false, timeout
   });
 
   it("shows the caller's name for the sample click-to-act number", { timeout: 30_000 }, async () => {
-    const page = await newPage(browser);
-    await page.goto(daemon.base + "/examples/softphone.html");
-    await page.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
+    const page = await openConnected(browser, daemon.base + "/examples/softphone.html");
     const session = await page.evaluate(() => window.cifbridge.session);
     assert.equal(await page.getByTestId("call").isDisabled(), false, "Call is enabled once connected");
 
@@ -71,9 +66,7 @@ describe("softphone first run in Chromium", { skip: skipReason || false, timeout
   });
 
   it("dialling an unknown number says so instead of a name", { timeout: 30_000 }, async () => {
-    const page = await newPage(browser);
-    await page.goto(daemon.base + "/examples/softphone.html");
-    await page.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
+    const page = await openConnected(browser, daemon.base + "/examples/softphone.html");
     await page.getByTestId("number").fill("+358400000000");
     await page.getByTestId("call").click();
     await page.getByTestId("caller").filter({ hasText: "Unknown caller" }).waitFor();
@@ -130,9 +123,7 @@ describe("softphone first run in Chromium", { skip: skipReason || false, timeout
   it("takes the daemon's token as ?token=", { timeout: 60_000 }, async () => {
     const secured = await startDaemon(["--token", "s3cret-token"]);
     try {
-      const ok = await newPage(browser);
-      await ok.goto(secured.base + "/examples/softphone.html?token=s3cret-token");
-      await ok.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
+      const ok = await openConnected(browser, secured.base + "/examples/softphone.html?token=s3cret-token");
       await ok.getByTestId("status").filter({ hasText: /^session s/ }).waitFor();
       // The token never shows in the page.
       assert.ok(!(await ok.content()).includes("s3cret-token"));

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 
 import path from "node:path";
 
-import { skipReason, startDaemon, launchBrowser, newPage, adminJSON, waitFor, sleep, artifact, repoRoot } from "./harness.js";
+import { skipReason, startDaemon, launchBrowser, newPage, openConnected, adminJSON, waitFor, sleep, artifact, repoRoot } from "./harness.js";
 
 const PRESENCES = [
   { presenceId: "available", presenceText: "Available", presenceColor: "#00FF00", basePresenceStatus: "Available" },
@@ -125,9 +125,7 @@ describe("agent workspace panel in Chromium", { skip: skipReason || false, timeo
   before(async () => {
     daemon = await startDaemon([]);
     browser = await launchBrowser();
-    widget = await newPage(browser);
-    await widget.goto(daemon.base + "/examples/softphone.html");
-    await widget.waitForFunction(() => window.cifbridge && window.cifbridge.connected);
+    widget = await openConnected(browser, daemon.base + "/examples/softphone.html");
     session = await widget.evaluate(() => window.cifbridge.session);
   }, { timeout: 120_000 });
 
