@@ -6,7 +6,7 @@ import "unicode/utf8"
 //
 // Decode's general path is the jsonv2 decoder filling a wireObject (spans
 // of the six JSON-RPC members, duplicate names refused at every depth). On
-// a createrecord frame that costs about 2 µs, most of it the decoder's
+// a createrecord frame that costs 1–2 µs on this project's test machine, most of it the decoder's
 // generic validation. scanFrame does the same for the frame every widget
 // sends: one object whose members are JSON-RPC's own names, spelled
 // exactly, each once, with values free of escaped object names and nested
@@ -237,7 +237,7 @@ func (s *frameScanner) array(i int) int {
 		return -1
 	}
 	s.depth++
-	s.starts[s.depth-1] = s.n // an array has no names; keeps object's bookkeeping simple
+	s.starts[s.depth-1] = s.n // an array has no names of its own: its level starts empty
 	defer func() { s.depth-- }()
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
