@@ -6,8 +6,8 @@ import "unicode/utf8"
 //
 // Decode's general path is the jsonv2 decoder filling a wireObject (spans
 // of the six JSON-RPC members, duplicate names refused at every depth). On
-// a createrecord frame that costs 1–2 µs on this project's test machine, most of it the decoder's
-// generic validation. scanFrame does the same for the frame every widget
+// a createrecord frame that costs 1–2 µs on the 2-vCPU test machine, most
+// of it the decoder's generic validation. scanFrame does the same for the frame every widget
 // sends: one object whose members are JSON-RPC's own names, spelled
 // exactly, each once, with values free of escaped object names and nested
 // less than maxFastDepth deep. It validates every byte as jsontext does
