@@ -11,6 +11,9 @@ import (
 // validateCIF checks the params of a cif.* call. It returns them normalised
 // (record values as JSON objects) and, for calls with a params struct, the
 // decoded struct (for correlation.Attempt.Typed). Unknown methods are -32601.
+// params must be valid JSON (or empty): a member of a frame protocol.Decode
+// accepted, which validated the whole frame, so the record params are not
+// validated a second time (protocol.DecodeValidParams).
 func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, error) {
 	switch method {
 	case protocol.MethodCreateRecord:
@@ -64,10 +67,11 @@ func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, e
 // the widget sent them unless they changed (then re-encoded), so the hot
 // path decodes once and encodes nothing. P's raw members (a record's value)
 // are slices of params, not copies: params is a slice of the frame the
-// connection read, which nothing changes (rpcconn's read).
+// connection read, which nothing changes (rpcconn's read), and valid JSON
+// (validateCIF's contract), which the record params' decode trusts.
 func check[P any](params json.RawMessage, validate func(*P) (changed bool, err error)) (json.RawMessage, any, error) {
 	p := new(P)
-	if err := protocol.DecodeParamsAliased(params, p); err != nil {
+	if err := protocol.DecodeValidParams(params, p); err != nil {
 		return nil, nil, err
 	}
 	changed, err := validate(p)

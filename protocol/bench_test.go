@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -74,5 +76,22 @@ func BenchmarkEncodeCreateResponseNew(b *testing.B) {
 	for b.Loop() {
 		buf := protocol.AppendResponse(nil, id, result, nil)
 		b.SetBytes(int64(len(buf)))
+	}
+}
+
+// BenchmarkScanValidFlatObject is the emulator's scan of a record body it
+// got from validated params (the third pass over the record value).
+func BenchmarkScanValidFlatObject(b *testing.B) {
+	b.ReportAllocs()
+	var p protocol.CreateRecordParams
+	if err := protocol.DecodeParams(protocol.Decode(benchCreateRequest).Messages[0].Params, &p); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	member := func(name []byte, value jsontext.Value) error { n += len(name) + len(value); return nil }
+	for b.Loop() {
+		if err := protocol.ScanValidFlatObject(p.Value, member); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

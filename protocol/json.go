@@ -257,6 +257,12 @@ func skipSpace(data []byte, i int) int {
 // data[i] (a '"'), or -1 when it does not end.
 func stringEnd(data []byte, i int) int {
 	for j := i + 1; j < len(data); j++ {
+		for j < len(data) && scanStop[data[j]]&stopString == 0 {
+			j++
+		}
+		if j == len(data) {
+			break
+		}
 		switch data[j] {
 		case '\\':
 			j++ // the escaped byte; a \uXXXX's digits need no care
@@ -266,6 +272,22 @@ func stringEnd(data []byte, i int) int {
 	}
 	return -1
 }
+
+// scanStop marks the bytes the trusting scans stop at: in a string
+// (stopString) a quote or a backslash, in a container (stopContainer) a
+// quote or a bracket.
+var scanStop = func() (t [256]uint8) {
+	t['"'], t['\\'] = stopString|stopContainer, stopString
+	for _, c := range "{}[]" {
+		t[c] |= stopContainer
+	}
+	return t
+}()
+
+const (
+	stopString uint8 = 1 << iota
+	stopContainer
+)
 
 // valueEnd returns the index just past the JSON value that starts at
 // data[i], or -1 when there is none.
@@ -279,6 +301,12 @@ func valueEnd(data []byte, i int) int {
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(data); j++ {
+			for j < len(data) && scanStop[data[j]]&stopContainer == 0 {
+				j++
+			}
+			if j == len(data) {
+				break
+			}
 			switch data[j] {
 			case '"':
 				e := stringEnd(data, j)

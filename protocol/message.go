@@ -88,6 +88,10 @@ func Decode(data []byte) Decoded {
 		}
 		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
 	}
+	var fw wireObject
+	if scanFrame(data, &fw) {
+		return Decoded{Messages: []Message{fromWire(data, &fw)}}
+	}
 	w := wireObjects.Get().(*wireObject)
 	defer func() {
 		*w = wireObject{} // Other may point into data: keep nothing
@@ -249,6 +253,9 @@ func decodeOne(data []byte) Message {
 		return invalid(nil, "expected a JSON object")
 	}
 	var w wireObject
+	if scanFrame(data, &w) {
+		return fromWire(data, &w)
+	}
 	if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
 		if errors.Is(err, jsontext.ErrDuplicateName) {
 			return duplicateMember(err)

@@ -3,7 +3,9 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync/atomic"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -351,4 +353,118 @@ func DecodeParamsAliased(params json.RawMessage, v any) error {
 		return InvalidParams("params must be a JSON object with named members")
 	}
 	return unmarshalWith(p, v, strictAliased)
+}
+
+// DecodeValidParams is DecodeParamsAliased for params known to be one
+// valid JSON value: a member of a frame Decode accepted, which validated
+// the whole frame. For the record params of the CIF CRUD calls
+// (CreateRecordParams, UpdateRecordParams, RetrieveRecordParams,
+// RecordParams) it does not validate again: when every member is one of
+// the type's own, spelled exactly, given once, a string member a plain
+// string (no escape, valid UTF-8) and a raw member an object or a string,
+// it only finds where each member lies. Anything else, and every other
+// type, goes through DecodeParamsAliased, so the result and every error
+// are DecodeParamsAliased's (FuzzDecodeValidParams).
+func DecodeValidParams(params json.RawMessage, v any) error {
+	switch p := v.(type) {
+	case *CreateRecordParams:
+		var out CreateRecordParams
+		if trustedFields(params, []trustedField{{name: "entityName", str: &out.EntityName}, {name: "value", raw: &out.Value}}) {
+			*p = out
+			return nil
+		}
+	case *UpdateRecordParams:
+		var out UpdateRecordParams
+		if trustedFields(params, []trustedField{{name: "entityName", str: &out.EntityName}, {name: "entityId", str: &out.EntityID}, {name: "value", raw: &out.Value}}) {
+			*p = out
+			return nil
+		}
+	case *RetrieveRecordParams:
+		var out RetrieveRecordParams
+		if trustedFields(params, []trustedField{{name: "entityName", str: &out.EntityName}, {name: "entityId", str: &out.EntityID}, {name: "queryParameters", str: &out.QueryParameters}}) {
+			*p = out
+			return nil
+		}
+	case *RecordParams:
+		var out RecordParams
+		if trustedFields(params, []trustedField{{name: "entityName", str: &out.EntityName}, {name: "entityId", str: &out.EntityID}}) {
+			*p = out
+			return nil
+		}
+	}
+	return DecodeParamsAliased(params, v)
+}
+
+// trustedField is one member DecodeValidParams fills: a string (str) or a
+// raw value left as a slice of the params (raw).
+type trustedField struct {
+	name string
+	str  *string
+	raw  *json.RawMessage
+}
+
+// trustedFields fills fields from params, a valid JSON object, when its
+// members are of the shape DecodeValidParams describes; false when not
+// (fields may then hold part of params: the caller drops them).
+func trustedFields(params []byte, fields []trustedField) bool {
+	if len(params) == 0 || params[0] != '{' {
+		return false
+	}
+	var seen uint32
+	err := ScanValidFlatObject(params, func(name []byte, value jsontext.Value) error {
+		for i := range fields {
+			f := &fields[i]
+			if string(name) != f.name {
+				continue
+			}
+			if seen&(1<<i) != 0 {
+				return errNotTrusted
+			}
+			seen |= 1 << i
+			switch {
+			case f.str != nil:
+				s, ok := simpleString(value)
+				if !ok {
+					return errNotTrusted
+				}
+				*f.str = intern(s)
+			case len(value) > 0 && (value[0] == '{' || value[0] == '"'):
+				*f.raw = json.RawMessage(value)
+			default:
+				return errNotTrusted
+			}
+			return nil
+		}
+		return errNotTrusted
+	})
+	return err == nil
+}
+
+// errNotTrusted stops trustedFields' scan: the params go to the validating
+// decoder.
+var errNotTrusted = errors.New("not of the trusted shape")
+
+// internedNames is a small lossy cache of the short strings trusted params
+// decode (entity names, mostly): a repeated "contact" costs no allocation,
+// as in the validating decoder, which keeps such a cache per decoder. Each
+// slot holds the last string hashed to it; at most 256 strings of at most
+// 32 bytes stay alive.
+var internedNames [256]atomic.Pointer[string]
+
+// intern returns b as a string, the cached one when it is there.
+func intern(b []byte) string {
+	if len(b) == 0 || len(b) > 32 {
+		return string(b)
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &internedNames[h%uint32(len(internedNames))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
 }

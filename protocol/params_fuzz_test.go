@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -80,4 +81,35 @@ func checkRefusal(t *testing.T, what string, err error) {
 	if !errors.As(err, &pe) || pe.Code != protocol.CodeInvalidParams || pe.Message == "" {
 		t.Fatalf("%s refused with %v (%T), want a -32602 with a message", what, err, err)
 	}
+}
+
+// FuzzDecodeValidParams: on every valid JSON text, DecodeValidParams gives
+// exactly what DecodeParamsAliased gives (the same params, byte for byte,
+// or the same error), for every params type.
+func FuzzDecodeValidParams(f *testing.F) {
+	for _, s := range []string{
+		`{"entityName":"contact","value":{"firstname":"Aino"}}`, `{"entityName":"contact","value":"{\"a\":1}"}`,
+		`{"entityName":"contact","entityId":"x","value":{}}`, `{"entityName":"contact","entityId":"x","queryParameters":"?$select=a"}`,
+		`{"entityName":"c\u006fntact","value":{}}`, `{"entityname":"contact"}`, `{"entityName":"a","entityName":"b"}`,
+		`{"entityName":1}`, `{"entityName":null,"value":null}`, `{"value":[1]}`, `{"value":true}`, `{"x":1}`, `{}`, `null`, `[]`,
+		"{\"entityName\":\"\xff\"}", `{"entity\u004eame":"contact","value":{}}`, ` {"entityName" : "contact" } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, params []byte) {
+		if !json.Valid(params) {
+			return // the contract: params are a member of a frame Decode accepted
+		}
+		for _, target := range paramsTargets {
+			want, got := target(), target()
+			wantErr := protocol.DecodeParamsAliased(params, want)
+			gotErr := protocol.DecodeValidParams(params, got)
+			if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
+				t.Fatalf("%T of %q: error %v, the validating decoder's %v", got, params, gotErr, wantErr)
+			}
+			if wantErr == nil && !reflect.DeepEqual(want, got) {
+				t.Fatalf("%T of %q: %+v, the validating decoder's %+v", got, params, got, want)
+			}
+		}
+	})
 }
