@@ -122,6 +122,9 @@ func New(cfg Config) (*Emulator, error) {
 		OrganizationID: envGUID(e.env, "orgId"),
 		BusinessUnitID: stableGUID("businessunit"),
 	}
+	for _, ent := range cat.byLogical {
+		ent.packDefaults(e.ids.UserID)
+	}
 	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID, cat: cat,
 		get: func(logical, id string) *record { return e.store.get(logical, id) },
 		scan: func(logical string, fn func(*record) bool) {

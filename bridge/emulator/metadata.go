@@ -89,6 +89,21 @@ type entity struct {
 	lookupCols   map[string]string        // lookup → its _x_value column
 	computedName bool                     // primary name is fullname computed from firstname + lastname
 	declared     map[string]AttributeSpec // types the schema file declares (types.go), set by New
+	// defaults are the columns a create adds when the write left them out,
+	// packed once (set by New, see packDefaults): statecode 0, statuscode
+	// (defaultStatus), then the emulator's user in each of systemUserCols.
+	defaults []column
+}
+
+// packDefaults sets e.defaults for the emulator's user userID.
+func (e *entity) packDefaults(userID string) {
+	var r row
+	r = appendText(r, colStateCode, kindNumber, "0")
+	r = appendText(r, colStatusCode, kindNumber, defaultStatus(e.LogicalName))
+	for _, c := range systemUserCols {
+		r = appendColumn(r, c, userID)
+	}
+	e.defaults = r.columns(nil)
 }
 
 func compileEntity(m EntityMeta) *entity {

@@ -165,8 +165,15 @@ func (r row) all() iter.Seq2[string, any] {
 // the emulator writes), so a create's ~20 columns cost a few hundred name
 // comparisons rather than as many decodes of the patch.
 func (r row) with(patch row) row {
-	var rBuf, pBuf [32]column
-	rc, pc := r.columns(rBuf[:0]), patch.columns(pBuf[:0])
+	var pBuf [32]column
+	return r.withColumns(patch.columns(pBuf[:0]))
+}
+
+// withColumns is with for a patch already split into its columns (their
+// encodings may live in different buffers).
+func (r row) withColumns(pc []column) row {
+	var rBuf [32]column
+	rc := r.columns(rBuf[:0])
 	var pickBuf [64]row
 	pick := pickBuf[:0]
 	n := 0

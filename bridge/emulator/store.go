@@ -381,37 +381,66 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 		patch = appendColumn(patch, c, b.id)
 		targets = targets.with(appendColumn(nil, b.lookup, b.target))
 	}
-	patch = append(patch, ws.fields...)
+	// The patch is split into its columns once: the look-ups below and the
+	// merge (withColumns) read the split instead of decoding the patch
+	// again for each. Slices into patch stay valid when it grows (the old
+	// array keeps its bytes), and the write set's columns are read in place.
+	var colBuf [40]column
+	cols := patch.columns(colBuf[:0])
+	cols = ws.fields.columns(cols)
+	tail := len(patch)
 	if ent.computedName {
-		name := func(c string) string {
-			if kind, text, ok := patch.find(c); ok {
-				if kind == kindString {
-					return string(text)
-				}
-				return ""
-			}
-			return r.fields.str(c)
-		}
-		patch = appendColumn(patch, "fullname", strings.TrimSpace(name("firstname")+" "+name("lastname")))
+		patch = e.appendFullName(patch, cols, r.fields)
 	}
 	for _, c := range extra {
 		patch = appendColumn(patch, c.name, c.val)
 	}
+	cols = patch[tail:].columns(cols)
 	if created {
-		if _, _, ok := patch.find(colStateCode); !ok {
-			patch = appendText(patch, colStateCode, kindNumber, "0")
+		// Dataverse's defaults for what the write left out, packed once
+		// per entity (entity.defaults).
+		hasState, hasStatus := lastOf(cols, []byte(colStateCode)) != nil, lastOf(cols, []byte(colStatusCode)) != nil
+		d := ent.defaults
+		if !hasState {
+			cols = append(cols, d[0])
 		}
-		if _, _, ok := patch.find(colStatusCode); !ok {
-			patch = appendText(patch, colStatusCode, kindNumber, defaultStatus(ent.LogicalName))
+		if !hasStatus {
+			cols = append(cols, d[1])
 		}
-		for _, c := range systemUserCols {
-			patch = appendColumn(patch, c, e.ids.UserID)
-		}
+		cols = append(cols, d[2:]...)
 	}
+	tail = len(patch)
 	patch = appendText(patch, colVersionNumber, kindNumber, strconv.AppendInt(e.numBuf[:0], version, 10))
-	r.fields = r.fields.with(patch)
+	cols = patch[tail:].columns(cols)
+	r.fields = r.fields.withColumns(cols)
 	r.targets = targets
 	return nil
+}
+
+// appendFullName appends the fullname column computed from firstname and
+// lastname: the last of each among the written columns cols, else the
+// stored row's, trimmed as strings.TrimSpace(first + " " + last).
+func (e *Emulator) appendFullName(patch row, cols []column, stored row) row {
+	part := func(c string) []byte {
+		enc := lastOf(cols, []byte(c))
+		if enc == nil {
+			enc = lastColumn(stored, c)
+			if enc == nil {
+				return nil
+			}
+		}
+		if _, kind, text, _ := enc.next(); kind == kindString {
+			return text
+		}
+		return nil
+	}
+	first, last := part("firstname"), part("lastname")
+	var buf [256]byte
+	if len(first)+1+len(last) > len(buf) {
+		return appendColumn(patch, "fullname", strings.TrimSpace(string(first)+" "+string(last)))
+	}
+	name := append(append(append(buf[:0], first...), ' '), last...)
+	return appendText(patch, "fullname", kindString, bytes.TrimSpace(name))
 }
 
 // stamp is the time for createdon and modifiedon (RFC 3339, whole
