@@ -124,6 +124,7 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	for _, ent := range cat.byLogical {
 		ent.packDefaults(e.ids.UserID)
+		ent.packWriteTypes()
 	}
 	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID, cat: cat,
 		get: func(logical, id string) *record { return e.store.get(logical, id) },

@@ -246,12 +246,13 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	if bytes.IndexByte(name, '@') >= 0 { // other annotations: ignored, as Dataverse does
 		return nil
 	}
+	typ, writable := ent.writeTypes[string(name)]
 	if k := v.Kind(); k == '{' || k == '[' {
-		if _, _, ok := ent.resolveLookup(string(name)); ok || !ent.writable[string(name)] {
+		if _, _, ok := ent.resolveLookup(string(name)); ok || !writable {
 			return errNotImplemented("deep insert ('%s' holds a record): create it first and bind it with %s@odata.bind", name, name)
 		}
 	}
-	if !ent.writable[string(name)] {
+	if !writable {
 		return errUndeclaredProperty(string(name), ent.LogicalName)
 	}
 	switch v.Kind() {
@@ -262,7 +263,7 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 		if err != nil {
 			return errSyntax("The value of '%s' is not a valid string: %v", name, err)
 		}
-		if derr := checkValue(ent, name, v, text); derr != nil {
+		if derr := checkType(ent, name, typ, v, text); derr != nil {
 			return derr
 		}
 		if string(name) == ent.PrimaryIDAttribute {
@@ -279,7 +280,7 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	if string(name) == ent.PrimaryIDAttribute {
 		return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", v)
 	}
-	if derr := checkValue(ent, name, v, nil); derr != nil {
+	if derr := checkType(ent, name, typ, v, nil); derr != nil {
 		return derr
 	}
 	switch v.Kind() {
