@@ -102,7 +102,10 @@ func TestCreateStoresTheSameRow(t *testing.T) {
 	c1 := created(exec("cif.createrecord", `{"entityName":"contact","value":{"firstname":"Aino","lastname":"Virtanen","fullname":"Aino Virtanen","telephone1":"+358401234567","mobilephone":"+358407654321","emailaddress1":"aino.virtanen@example.com","jobtitle":"Buyer","address1_city":"Helsinki"}}`))
 	// An account with its key in upper case, state and status given.
 	const acct = "ABCDEF01-2345-4678-9ABC-DEF012345678"
-	exec("cif.createrecord", `{"entityName":"account","value":{"accountid":"`+acct+`","name":"Contoso","statecode":1,"statuscode":2,"telephone1":null,"revenue":12.5,"numberofemployees":7}}`)
+	c2 := exec("cif.createrecord", `{"entityName":"account","value":{"accountid":"`+acct+`","name":"Contoso","statecode":1,"statuscode":2,"telephone1":null,"revenue":12.5,"numberofemployees":7}}`)
+	if want := `{"entityType":"account","id":"` + strings.ToLower(acct) + `"}`; string(c2) != want {
+		t.Errorf("create with a key answered %s, want %s", c2, want)
+	}
 	ids = append(ids, strings.ToLower(acct))
 	// A contact bound to that account, its body a string holding the
 	// object, with a member written twice and an annotation.

@@ -231,14 +231,10 @@ func idParam(field, id string) (string, error) {
 // createResult is CIF's create result, protocol.CreateResult, encoded
 // directly: it answers every create.
 func createResult[ID string | []byte](ent *entity, id ID) (json.RawMessage, error) {
-	b := make([]byte, 0, len(`{"entityType":"","id":""}`)+len(ent.LogicalName)+len(id)+8)
-	b = append(b, `{"entityType":`...)
-	b, err := jsontext.AppendQuote(b, ent.LogicalName)
+	b := make([]byte, 0, len(ent.resultPrefix)+len(id)+3)
+	b = append(b, ent.resultPrefix...)
+	b, err := jsontext.AppendQuote(b, id)
 	if err != nil {
-		return nil, protocol.Errorf(protocol.CodeInternal, "encode result: %v", err)
-	}
-	b = append(b, `,"id":`...)
-	if b, err = jsontext.AppendQuote(b, id); err != nil {
 		return nil, protocol.Errorf(protocol.CodeInternal, "encode result: %v", err)
 	}
 	return append(b, '}'), nil
@@ -286,8 +282,10 @@ func (e *Emulator) runCreate(ent *entity, ws *writeSet) (json.RawMessage, error)
 	if derr != nil {
 		return nil, derr
 	}
-	_, id, _ := r.fields.find(ent.PrimaryIDAttribute)
-	return createResult(ent, id)
+	// The stored key's text is r.id's canonical form: a new GUID is
+	// formatted so, and parseWrite stores a given key as uuid.UUID.String.
+	var id [36]byte
+	return createResult(ent, appendGUID(id[:0], r.id))
 }
 
 func (e *Emulator) retrieveOp(ent *entity, id string, q *query) prepared {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/cifbridge/cifbridge/bridge/primarykey"
 )
 
@@ -94,9 +96,13 @@ type entity struct {
 	// packed once (set by New, see packDefaults): statecode 0, statuscode
 	// (defaultStatus), then the emulator's user in each of systemUserCols.
 	defaults []column
+	// resultPrefix opens CIF's create result for this entity,
+	// `{"entityType":"<logical name>","id":` (createResult).
+	resultPrefix []byte
 }
 
-// packDefaults sets e.defaults for the emulator's user userID.
+// packDefaults sets e.defaults for the emulator's user userID, and
+// e.resultPrefix.
 func (e *entity) packDefaults(userID string) {
 	var r row
 	r = appendText(r, colStateCode, kindNumber, "0")
@@ -105,6 +111,8 @@ func (e *entity) packDefaults(userID string) {
 		r = appendColumn(r, c, userID)
 	}
 	e.defaults = r.columns(nil)
+	e.resultPrefix, _ = jsontext.AppendQuote([]byte(`{"entityType":`), e.LogicalName) // never fails: a logical name is ASCII (checkName)
+	e.resultPrefix = append(e.resultPrefix, `,"id":`...)
 }
 
 func compileEntity(m EntityMeta) *entity {

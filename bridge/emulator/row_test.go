@@ -164,6 +164,7 @@ func FuzzAppendLower(f *testing.F) {
 func TestCreateResultEncoding(t *testing.T) {
 	for _, name := range []string{"contact", "new_Ticket", `odd"name\with`, "ünïcode", "a<b>&c", "tab\there"} {
 		ent := &entity{EntityMeta: EntityMeta{LogicalName: name}}
+		ent.packDefaults(stableGUID("userId")) // as New does
 		id := "11111111-1111-4111-8111-111111111111"
 		got, err := createResult(ent, id)
 		if err != nil {

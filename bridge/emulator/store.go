@@ -83,8 +83,16 @@ func (s *store) added(table string, id uuid.UUID, r *record) {
 	s.order = append(s.order, recordKey{table, id, r.serial})
 	for s.live > s.max && s.evictOne() {
 	}
-	// Drop consumed and stale keys once they are most of the queue.
-	if s.head > 1024 && s.head > len(s.order)/2 || len(s.order)-s.head > 4*s.max+1024 {
+	// Drop consumed keys once they are most of the queue: the rest moves
+	// down, a copy with no look-up (at the bound, once per ~max creates).
+	if s.head > 1024 && s.head > len(s.order)/2 {
+		n := copy(s.order, s.order[s.head:])
+		clear(s.order[n:]) // no table name kept alive past its key
+		s.order, s.head = s.order[:n], 0
+	}
+	// Drop stale keys (deleted or re-created records) once they are most
+	// of the queue.
+	if len(s.order)-s.head > 4*s.max+1024 {
 		kept := make([]recordKey, 0, s.live+s.live/4)
 		for _, k := range s.order[s.head:] {
 			if cur := s.tables[k.table][k.id]; cur != nil && cur.serial == k.serial {
