@@ -162,6 +162,11 @@ func (r *record) etag() string { return fmt.Sprintf(`W/"%d"`, r.version) }
 type writeSet struct {
 	fields row // the columns written, packed as a patch (row.with)
 	binds  []bind
+	// keyFree is how much of fields is known to hold no primary key
+	// column (parseWrite sets it): a create looks for a given key after it
+	// only.
+	keyFree int
+	sawKey  bool // add took a primary key column
 }
 
 // writeSets recycles the write sets of CIF creates (Execute gives them
@@ -178,6 +183,7 @@ func (ws *writeSet) release() {
 		return
 	}
 	ws.fields = ws.fields[:0]
+	ws.keyFree, ws.sawKey = 0, false
 	clear(ws.binds)
 	ws.binds = ws.binds[:0]
 	writeSets.Put(ws)
@@ -207,6 +213,7 @@ func parseValidWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvErro
 func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeSet, *dvError) {
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
+	ws.keyFree, ws.sawKey = 0, false
 	var derr *dvError
 	member := func(name []byte, v jsontext.Value) error {
 		if derr != nil {
@@ -226,6 +233,9 @@ func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeS
 	}
 	if derr != nil {
 		return nil, derr
+	}
+	if !ws.sawKey {
+		ws.keyFree = len(ws.fields)
 	}
 	return ws, nil
 }
@@ -280,6 +290,7 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 				return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", text)
 			}
 			ws.fields = appendColumn(ws.fields, ent.PrimaryIDAttribute, id.String())
+			ws.sawKey = true
 			return nil
 		}
 		ws.fields = appendText(ws.fields, name, kindString, text)
@@ -473,7 +484,7 @@ func (e *Emulator) create(ent *entity, ws *writeSet, opts writeOpts) (*record, *
 
 func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*record, *dvError) {
 	t := e.store.table(ent.LogicalName)
-	id := ws.fields.str(ent.PrimaryIDAttribute)
+	id := ws.fields[ws.keyFree:].str(ent.PrimaryIDAttribute)
 	var k uuid.UUID
 	var idText [36]byte // a new GUID's text, packed into the row from here
 	var idCol any = id
