@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,6 +116,7 @@ func New(cfg Config) (*Emulator, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.stats.opCount = make([]atomic.Int64, len(opIndex))
 	e.env = defaultEnvironment()
 	maps.Copy(e.env, schema.Environment)
 	e.ids = identity{

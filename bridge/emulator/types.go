@@ -163,7 +163,7 @@ func checkType(ent *entity, name []byte, t colType, v jsontext.Value, text []byt
 		if !isText {
 			maxLen = 2000
 		}
-		if n := utf8.RuneCount(text); n > maxLen {
+		if len(text) > maxLen && utf8.RuneCount(text) > maxLen { // never more runes than bytes
 			return &dvError{http.StatusBadRequest, CodeLength, fmt.Sprintf(
 				"A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.", name, ent.LogicalName, maxLen)}
 		}
