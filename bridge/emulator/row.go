@@ -248,6 +248,13 @@ type column struct {
 	enc  row
 }
 
+// colAt returns the column of r that starts at offset at and ends r (the
+// one just appended).
+func colAt(r row, at int) column {
+	n := int(r[at])
+	return column{name: r[at+1 : at+1+n : at+1+n], enc: r[at:len(r):len(r)]}
+}
+
 // columns appends r's columns to cols.
 func (r row) columns(cols []column) []column {
 	for len(r) > 0 {

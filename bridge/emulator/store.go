@@ -167,6 +167,10 @@ type writeSet struct {
 	// only.
 	keyFree int
 	sawKey  bool // add took a primary key column
+	// cols are the columns of fields[:colsEnd], recorded as parseWrite
+	// packed them, so that a write need not split fields again.
+	cols    []column
+	colsEnd int
 }
 
 // writeSets recycles the write sets of CIF creates (Execute gives them
@@ -184,6 +188,8 @@ func (ws *writeSet) release() {
 	}
 	ws.fields = ws.fields[:0]
 	ws.keyFree, ws.sawKey = 0, false
+	clear(ws.cols)
+	ws.cols, ws.colsEnd = ws.cols[:0], 0
 	clear(ws.binds)
 	ws.binds = ws.binds[:0]
 	writeSets.Put(ws)
@@ -214,12 +220,17 @@ func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeS
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
 	ws.keyFree, ws.sawKey = 0, false
+	ws.cols, ws.colsEnd = ws.cols[:0], 0
 	var derr *dvError
 	member := func(name []byte, v jsontext.Value) error {
 		if derr != nil {
 			return nil // keep reading: a syntax error further on comes first
 		}
+		at := len(ws.fields)
 		derr = ws.add(ent, cat, name, v)
+		if len(ws.fields) > at { // add packs at most one column
+			ws.cols = append(ws.cols, colAt(ws.fields, at))
+		}
 		return nil
 	}
 	var err error
@@ -237,6 +248,7 @@ func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeS
 	if !ws.sawKey {
 		ws.keyFree = len(ws.fields)
 	}
+	ws.colsEnd = len(ws.fields)
 	return ws, nil
 }
 
@@ -401,21 +413,25 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 		patch = appendColumn(patch, c, b.id)
 		targets = targets.with(appendColumn(nil, b.lookup, b.target))
 	}
-	// The patch is split into its columns once: the look-ups below and the
-	// merge (withColumns) read the split instead of decoding the patch
-	// again for each. Slices into patch stay valid when it grows (the old
-	// array keeps its bytes), and the write set's columns are read in place.
+	// The patch's columns are listed once (the write set's as parseWrite
+	// packed them, the others as they are appended): the look-ups below
+	// and the merge (withColumns) read the list instead of decoding the
+	// patch again for each. Slices into patch stay valid when it grows
+	// (the old array keeps its bytes); the write set's are read in place.
 	var colBuf [40]column
 	cols := patch.columns(colBuf[:0])
-	cols = ws.fields.columns(cols)
-	tail := len(patch)
+	cols = append(cols, ws.cols...)
+	cols = ws.fields[ws.colsEnd:].columns(cols)
 	if ent.computedName {
+		at := len(patch)
 		patch = e.appendFullName(patch, cols, r.fields)
+		cols = append(cols, colAt(patch, at))
 	}
 	for _, c := range extra {
+		at := len(patch)
 		patch = appendColumn(patch, c.name, c.val)
+		cols = append(cols, colAt(patch, at))
 	}
-	cols = patch[tail:].columns(cols)
 	if created {
 		// Dataverse's defaults for what the write left out, packed once
 		// per entity (entity.defaults).
@@ -429,9 +445,9 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 		}
 		cols = append(cols, d[2:]...)
 	}
-	tail = len(patch)
+	at := len(patch)
 	patch = appendText(patch, colVersionNumber, kindNumber, strconv.AppendInt(e.numBuf[:0], version, 10))
-	cols = patch[tail:].columns(cols)
+	cols = append(cols, colAt(patch, at))
 	r.fields = r.fields.withColumns(cols)
 	r.targets = targets
 	return nil
