@@ -424,7 +424,7 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 	cols = ws.fields[ws.colsEnd:].columns(cols)
 	if ent.computedName {
 		at := len(patch)
-		patch = e.appendFullName(patch, cols, r.fields)
+		patch = appendFullName(patch, cols, r.fields)
 		cols = append(cols, colAt(patch, at))
 	}
 	for _, c := range extra {
@@ -456,7 +456,7 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 // appendFullName appends the fullname column computed from firstname and
 // lastname: the last of each among the written columns cols, else the
 // stored row's, trimmed as strings.TrimSpace(first + " " + last).
-func (e *Emulator) appendFullName(patch row, cols []column, stored row) row {
+func appendFullName(patch row, cols []column, stored row) row {
 	part := func(c string) []byte {
 		enc := lastOf(cols, []byte(c))
 		if enc == nil {
