@@ -247,3 +247,27 @@ func checkWith(t *testing.T, ops []byte, base uint8) {
 		t.Fatalf("with gives\n%q\nwant\n%q", got, want)
 	}
 }
+
+// appendFullName packs strings.TrimSpace(first + " " + last), each the
+// last written string of its name, else the stored one ("" when null or
+// not a string), short or past its stack buffer.
+func TestAppendFullName(t *testing.T) {
+	long := strings.Repeat("é", 200)
+	for _, tc := range []struct {
+		written, stored row
+		want            string
+	}{
+		{patchOf(col{"firstname", "Ada"}, col{"lastname", "Lovelace"}), nil, "Ada Lovelace"},
+		{patchOf(col{"lastname", " Lovelace\u00a0"}), patchOf(col{"firstname", "\u2003"}), "Lovelace"},
+		{patchOf(col{"firstname", "A"}, col{"firstname", nil}), patchOf(col{"firstname", "B"}, col{"lastname", "C"}), "C"},
+		{patchOf(col{"firstname", json.Number("7")}), patchOf(col{"lastname", "\tX "}), "X"},
+		{nil, nil, ""},
+		{patchOf(col{"firstname", long}, col{"lastname", long + " "}), nil, long + " " + long},
+		{patchOf(col{"firstname", " " + long}), patchOf(col{"lastname", long}), long + " " + long},
+	} {
+		got := appendFullName(nil, tc.written.columns(nil), tc.stored)
+		if want := appendColumn(nil, "fullname", tc.want); !bytes.Equal(got, want) {
+			t.Errorf("appendFullName(%q, %q) = %q, want %q", tc.written, tc.stored, got, want)
+		}
+	}
+}
