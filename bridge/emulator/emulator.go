@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,12 +116,17 @@ func New(cfg Config) (*Emulator, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.stats.opCount = make([]atomic.Int64, len(opIndex))
 	e.env = defaultEnvironment()
 	maps.Copy(e.env, schema.Environment)
 	e.ids = identity{
 		UserID:         envGUID(e.env, "userId"),
 		OrganizationID: envGUID(e.env, "orgId"),
 		BusinessUnitID: stableGUID("businessunit"),
+	}
+	for _, ent := range cat.byLogical {
+		ent.packDefaults(e.ids.UserID)
+		ent.packWriteTypes()
 	}
 	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID, cat: cat,
 		get: func(logical, id string) *record { return e.store.get(logical, id) },

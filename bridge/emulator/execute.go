@@ -53,9 +53,16 @@ var handlers = map[string]handler{
 	"execute":              (*Emulator).prepExecute,
 }
 
+// opIndex numbers the messageTypes of handlers: counters.opCount[i]
+// counts the operations of messageType i.
+var opIndex = map[string]int{}
+
 func init() {
 	for _, mt := range panel.MessageTypes {
 		handlers[mt] = (*Emulator).prepPanel
+	}
+	for mt := range handlers {
+		opIndex[mt] = len(opIndex)
 	}
 }
 
@@ -171,13 +178,14 @@ func (e *Emulator) gate(ctx context.Context, d decision) error {
 
 // completed counts an executed operation and, past deadline, a late one.
 func (e *Emulator) completed(method string, deadline time.Time) {
-	late := !deadline.IsZero() && e.now().After(deadline)
-	e.stats.add(func(c *counters) {
-		c.ops[method]++
-		if late {
-			c.late++
-		}
-	})
+	if i, ok := opIndex[method]; ok {
+		e.stats.opCount[i].Add(1) // no lock for the count of every call
+	} else {
+		e.stats.add(func(c *counters) { c.ops[method]++ })
+	}
+	if !deadline.IsZero() && e.now().After(deadline) {
+		e.stats.add(func(c *counters) { c.late++ })
+	}
 }
 
 // answered counts an answer that executed nothing (an injected error) as a
@@ -231,14 +239,10 @@ func idParam(field, id string) (string, error) {
 // createResult is CIF's create result, protocol.CreateResult, encoded
 // directly: it answers every create.
 func createResult[ID string | []byte](ent *entity, id ID) (json.RawMessage, error) {
-	b := make([]byte, 0, len(`{"entityType":"","id":""}`)+len(ent.LogicalName)+len(id)+8)
-	b = append(b, `{"entityType":`...)
-	b, err := jsontext.AppendQuote(b, ent.LogicalName)
+	b := make([]byte, 0, len(ent.resultPrefix)+len(id)+3)
+	b = append(b, ent.resultPrefix...)
+	b, err := jsontext.AppendQuote(b, id)
 	if err != nil {
-		return nil, protocol.Errorf(protocol.CodeInternal, "encode result: %v", err)
-	}
-	b = append(b, `,"id":`...)
-	if b, err = jsontext.AppendQuote(b, id); err != nil {
 		return nil, protocol.Errorf(protocol.CodeInternal, "encode result: %v", err)
 	}
 	return append(b, '}'), nil
@@ -286,8 +290,10 @@ func (e *Emulator) runCreate(ent *entity, ws *writeSet) (json.RawMessage, error)
 	if derr != nil {
 		return nil, derr
 	}
-	_, id, _ := r.fields.find(ent.PrimaryIDAttribute)
-	return createResult(ent, id)
+	// The stored key's text is r.id's canonical form: a new GUID is
+	// formatted so, and parseWrite stores a given key as uuid.UUID.String.
+	var id [36]byte
+	return createResult(ent, appendGUID(id[:0], r.id))
 }
 
 func (e *Emulator) retrieveOp(ent *entity, id string, q *query) prepared {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/cifbridge/cifbridge/bridge/primarykey"
 )
 
@@ -89,6 +91,28 @@ type entity struct {
 	lookupCols   map[string]string        // lookup → its _x_value column
 	computedName bool                     // primary name is fullname computed from firstname + lastname
 	declared     map[string]AttributeSpec // types the schema file declares (types.go), set by New
+	writeTypes   map[string]colType       // writable column → its type (packWriteTypes), set by New
+	// defaults are the columns a create adds when the write left them out,
+	// packed once (set by New, see packDefaults): statecode 0, statuscode
+	// (defaultStatus), then the emulator's user in each of systemUserCols.
+	defaults []column
+	// resultPrefix opens CIF's create result for this entity,
+	// `{"entityType":"<logical name>","id":` (createResult).
+	resultPrefix []byte
+}
+
+// packDefaults sets e.defaults for the emulator's user userID, and
+// e.resultPrefix.
+func (e *entity) packDefaults(userID string) {
+	var r row
+	r = appendText(r, colStateCode, kindNumber, "0")
+	r = appendText(r, colStatusCode, kindNumber, defaultStatus(e.LogicalName))
+	for _, c := range systemUserCols {
+		r = appendColumn(r, c, userID)
+	}
+	e.defaults = r.columns(nil)
+	e.resultPrefix, _ = jsontext.AppendQuote([]byte(`{"entityType":`), e.LogicalName) // never fails: a logical name is ASCII (checkName)
+	e.resultPrefix = append(e.resultPrefix, `,"id":`...)
 }
 
 func compileEntity(m EntityMeta) *entity {

@@ -165,8 +165,18 @@ func (r row) all() iter.Seq2[string, any] {
 // the emulator writes), so a create's ~20 columns cost a few hundred name
 // comparisons rather than as many decodes of the patch.
 func (r row) with(patch row) row {
-	var rBuf, pBuf [32]column
-	rc, pc := r.columns(rBuf[:0]), patch.columns(pBuf[:0])
+	var pBuf [32]column
+	return r.withColumns(patch.columns(pBuf[:0]))
+}
+
+// withColumns is with for a patch already split into its columns (their
+// encodings may live in different buffers).
+func (r row) withColumns(pc []column) row {
+	if len(r) == 0 && len(pc) <= maxFirstWrite {
+		return firstWrite(pc)
+	}
+	var rBuf [32]column
+	rc := r.columns(rBuf[:0])
 	var pickBuf [64]row
 	pick := pickBuf[:0]
 	n := 0
@@ -190,10 +200,59 @@ func (r row) with(patch row) row {
 	return out
 }
 
+// maxFirstWrite is the most columns firstWrite takes (its marks are on
+// the stack); a longer patch takes the general path.
+const maxFirstWrite = 64
+
+// firstWrite is withColumns on an empty row (a create): the last column of
+// each name, in patch order. Walking back from the last column, a 128-bit
+// filter of the names met so far tells most columns from every later one
+// without comparing names; only a filter hit compares.
+func firstWrite(pc []column) row {
+	var seen [2]uint64
+	var keep [maxFirstWrite]bool
+	n := 0
+	for i := len(pc) - 1; i >= 0; i-- {
+		h := nameHash(pc[i].name)
+		word, bit := h>>6, uint64(1)<<(h&63)
+		if seen[word]&bit != 0 && lastOf(pc[i+1:], pc[i].name) != nil {
+			continue
+		}
+		seen[word] |= bit
+		keep[i] = true
+		n += len(pc[i].enc)
+	}
+	out := make(row, 0, n) // exactly: a stored row keeps no spare capacity
+	for i, c := range pc {
+		if keep[i] {
+			out = append(out, c.enc...)
+		}
+	}
+	return out
+}
+
+// nameHash is a 7-bit hash of a column name for firstWrite's filter: its
+// length and three of its bytes.
+func nameHash(name []byte) uint {
+	n := len(name)
+	if n == 0 {
+		return 0
+	}
+	h := uint32(n)*0x9e3779b1 ^ uint32(name[0])*0x85ebca6b ^ uint32(name[n-1])*0xc2b2ae35 ^ uint32(name[n/2])*0x27d4eb2f
+	return uint(h>>25) & 127
+}
+
 // column is one column of a row: its name and its encoding.
 type column struct {
 	name []byte
 	enc  row
+}
+
+// colAt returns the column of r that starts at offset at and ends r (the
+// one just appended).
+func colAt(r row, at int) column {
+	n := int(r[at])
+	return column{name: r[at+1 : at+1+n : at+1+n], enc: r[at:len(r):len(r)]}
 }
 
 // columns appends r's columns to cols.

@@ -1,8 +1,11 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -164,6 +167,7 @@ func FuzzAppendLower(f *testing.F) {
 func TestCreateResultEncoding(t *testing.T) {
 	for _, name := range []string{"contact", "new_Ticket", `odd"name\with`, "ünïcode", "a<b>&c", "tab\there"} {
 		ent := &entity{EntityMeta: EntityMeta{LogicalName: name}}
+		ent.packDefaults(stableGUID("userId")) // as New does
 		id := "11111111-1111-4111-8111-111111111111"
 		got, err := createResult(ent, id)
 		if err != nil {
@@ -176,6 +180,94 @@ func TestCreateResultEncoding(t *testing.T) {
 		}
 		if g2, _ := createResult(ent, []byte(id)); string(g2) != string(got) {
 			t.Errorf("createResult with a []byte id = %s, with a string %s", g2, got)
+		}
+	}
+}
+
+// refWith is row.with as it was written first (a column list per row, a
+// scan of the patch per column): the reference for the faster paths.
+func refWith(r, patch row) row {
+	var out row
+	rc, pc := r.columns(nil), patch.columns(nil)
+	for _, c := range rc {
+		if last := lastOf(pc, c.name); last != nil {
+			c.enc = last
+		}
+		out = append(out, c.enc...)
+	}
+	for i, c := range pc {
+		if lastOf(pc[i+1:], c.name) == nil && lastOf(rc, c.name) == nil {
+			out = append(out, c.enc...)
+		}
+	}
+	return out
+}
+
+// with (firstWrite for an empty row, the general path otherwise, and past
+// maxFirstWrite columns) gives the reference's bytes, order included.
+func FuzzWithKeepsOrder(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 0, 0, 7, 9}, uint8(0))
+	f.Add([]byte("the quick brown fox jumps over the lazy dog, twice: the quick brown fox jumps over the lazy dog"), uint8(3))
+	f.Add(bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}, 8), uint8(2))
+	f.Fuzz(checkWith)
+}
+
+// TestWithKeepsOrder runs checkWith on random patches: with up to 64
+// columns of some 80 names, names that share firstWrite's filter bit (and
+// so must be compared) come up in most of them.
+func TestWithKeepsOrder(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 3000 {
+		ops := make([]byte, rnd.IntN(70))
+		for i := range ops {
+			ops[i] = byte(rnd.IntN(256))
+		}
+		checkWith(t, ops, uint8(rnd.IntN(4)))
+	}
+}
+
+// checkWith builds a patch from ops (a column name each, from a list of
+// the emulator's and made-up names) and a row from base, and compares
+// row.with to refWith.
+func checkWith(t *testing.T, ops []byte, base uint8) {
+	names := []string{"a", "b", "firstname", "lastname", "fullname", "contactid", "createdon", "modifiedon",
+		"statecode", "statuscode", "_ownerid_value", "_createdby_value", "_modifiedby_value", "versionnumber",
+		"telephone1", "telephone2", "mobilephone", "emailaddress1", "emailaddress2", "jobtitle", "address1_city", "ab", "ba"}
+	for i := range 60 { // enough distinct names to pass maxFirstWrite
+		names = append(names, fmt.Sprintf("c%02d", i))
+	}
+	var r, patch row
+	for i := range int(base) % 4 * 3 {
+		r = appendColumn(r, names[(i*7)%len(names)], "x")
+	}
+	for i, op := range ops {
+		patch = appendColumn(patch, names[int(op)%len(names)], json.Number(fmt.Sprint(i)))
+	}
+	if got, want := r.with(patch), refWith(r, patch); !bytes.Equal(got, want) {
+		t.Fatalf("with gives\n%q\nwant\n%q", got, want)
+	}
+}
+
+// appendFullName packs strings.TrimSpace(first + " " + last), each the
+// last written string of its name, else the stored one ("" when null or
+// not a string), short or past its stack buffer.
+func TestAppendFullName(t *testing.T) {
+	long := strings.Repeat("é", 200)
+	for _, tc := range []struct {
+		written, stored row
+		want            string
+	}{
+		{patchOf(col{"firstname", "Ada"}, col{"lastname", "Lovelace"}), nil, "Ada Lovelace"},
+		{patchOf(col{"lastname", " Lovelace\u00a0"}), patchOf(col{"firstname", "\u2003"}), "Lovelace"},
+		{patchOf(col{"firstname", "A"}, col{"firstname", nil}), patchOf(col{"firstname", "B"}, col{"lastname", "C"}), "C"},
+		{patchOf(col{"firstname", json.Number("7")}), patchOf(col{"lastname", "\tX "}), "X"},
+		{nil, nil, ""},
+		{patchOf(col{"firstname", long}, col{"lastname", long + " "}), nil, long + " " + long},
+		{patchOf(col{"firstname", " " + long}), patchOf(col{"lastname", long}), long + " " + long},
+	} {
+		got := appendFullName(nil, tc.written.columns(nil), tc.stored)
+		if want := appendColumn(nil, "fullname", tc.want); !bytes.Equal(got, want) {
+			t.Errorf("appendFullName(%q, %q) = %q, want %q", tc.written, tc.stored, got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -9,13 +10,20 @@ import (
 // counters are the operation counters, under their own mutex.
 type counters struct {
 	mu                                                    sync.Mutex
-	ops                                                   map[string]int64
+	ops                                                   map[string]int64 // messageTypes not in opIndex
 	late, faultsApplied, delayed, injectedErrors, dropped int64
+
+	// opCount counts the operations of each messageType of opIndex, not
+	// under mu: every call adds one (set by New).
+	opCount []atomic.Int64
 }
 
 func (c *counters) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for i := range c.opCount {
+		c.opCount[i].Store(0)
+	}
 	c.ops = nil
 	c.late, c.faultsApplied, c.delayed, c.injectedErrors, c.dropped = 0, 0, 0, 0, 0
 }
@@ -42,6 +50,11 @@ func (e *Emulator) Stats() protocol.EmulatorStats {
 	defer e.stats.mu.Unlock()
 	for k, v := range e.stats.ops {
 		s.Operations[k] = v
+	}
+	for k, i := range opIndex {
+		if v := e.stats.opCount[i].Load(); v != 0 {
+			s.Operations[k] = v
+		}
 	}
 	s.LateCompletions = e.stats.late
 	s.FaultsApplied = e.stats.faultsApplied

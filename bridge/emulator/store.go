@@ -83,8 +83,16 @@ func (s *store) added(table string, id uuid.UUID, r *record) {
 	s.order = append(s.order, recordKey{table, id, r.serial})
 	for s.live > s.max && s.evictOne() {
 	}
-	// Drop consumed and stale keys once they are most of the queue.
-	if s.head > 1024 && s.head > len(s.order)/2 || len(s.order)-s.head > 4*s.max+1024 {
+	// Drop consumed keys once they are most of the queue: the rest moves
+	// down, a copy with no look-up (at the bound, once per ~max creates).
+	if s.head > 1024 && s.head > len(s.order)/2 {
+		n := copy(s.order, s.order[s.head:])
+		clear(s.order[n:]) // no table name kept alive past its key
+		s.order, s.head = s.order[:n], 0
+	}
+	// Drop stale keys (deleted or re-created records) once they are most
+	// of the queue.
+	if len(s.order)-s.head > 4*s.max+1024 {
 		kept := make([]recordKey, 0, s.live+s.live/4)
 		for _, k := range s.order[s.head:] {
 			if cur := s.tables[k.table][k.id]; cur != nil && cur.serial == k.serial {
@@ -154,6 +162,15 @@ func (r *record) etag() string { return fmt.Sprintf(`W/"%d"`, r.version) }
 type writeSet struct {
 	fields row // the columns written, packed as a patch (row.with)
 	binds  []bind
+	// keyFree is how much of fields is known to hold no primary key
+	// column (parseWrite sets it): a create looks for a given key after it
+	// only.
+	keyFree int
+	sawKey  bool // add took a primary key column
+	// cols are the columns of fields[:colsEnd], recorded as parseWrite
+	// packed them, so that a write need not split fields again.
+	cols    []column
+	colsEnd int
 }
 
 // writeSets recycles the write sets of CIF creates (Execute gives them
@@ -170,6 +187,9 @@ func (ws *writeSet) release() {
 		return
 	}
 	ws.fields = ws.fields[:0]
+	ws.keyFree, ws.sawKey = 0, false
+	clear(ws.cols)
+	ws.cols, ws.colsEnd = ws.cols[:0], 0
 	clear(ws.binds)
 	ws.binds = ws.binds[:0]
 	writeSets.Put(ws)
@@ -199,12 +219,18 @@ func parseValidWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvErro
 func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeSet, *dvError) {
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
+	ws.keyFree, ws.sawKey = 0, false
+	ws.cols, ws.colsEnd = ws.cols[:0], 0
 	var derr *dvError
 	member := func(name []byte, v jsontext.Value) error {
 		if derr != nil {
 			return nil // keep reading: a syntax error further on comes first
 		}
+		at := len(ws.fields)
 		derr = ws.add(ent, cat, name, v)
+		if len(ws.fields) > at { // add packs at most one column
+			ws.cols = append(ws.cols, colAt(ws.fields, at))
+		}
 		return nil
 	}
 	var err error
@@ -219,6 +245,10 @@ func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeS
 	if derr != nil {
 		return nil, derr
 	}
+	if !ws.sawKey {
+		ws.keyFree = len(ws.fields)
+	}
+	ws.colsEnd = len(ws.fields)
 	return ws, nil
 }
 
@@ -246,12 +276,13 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	if bytes.IndexByte(name, '@') >= 0 { // other annotations: ignored, as Dataverse does
 		return nil
 	}
+	typ, writable := ent.writeTypes[string(name)]
 	if k := v.Kind(); k == '{' || k == '[' {
-		if _, _, ok := ent.resolveLookup(string(name)); ok || !ent.writable[string(name)] {
+		if _, _, ok := ent.resolveLookup(string(name)); ok || !writable {
 			return errNotImplemented("deep insert ('%s' holds a record): create it first and bind it with %s@odata.bind", name, name)
 		}
 	}
-	if !ent.writable[string(name)] {
+	if !writable {
 		return errUndeclaredProperty(string(name), ent.LogicalName)
 	}
 	switch v.Kind() {
@@ -262,7 +293,7 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 		if err != nil {
 			return errSyntax("The value of '%s' is not a valid string: %v", name, err)
 		}
-		if derr := checkValue(ent, name, v, text); derr != nil {
+		if derr := checkType(ent, name, typ, v, text); derr != nil {
 			return derr
 		}
 		if string(name) == ent.PrimaryIDAttribute {
@@ -271,6 +302,7 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 				return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", text)
 			}
 			ws.fields = appendColumn(ws.fields, ent.PrimaryIDAttribute, id.String())
+			ws.sawKey = true
 			return nil
 		}
 		ws.fields = appendText(ws.fields, name, kindString, text)
@@ -279,7 +311,7 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	if string(name) == ent.PrimaryIDAttribute {
 		return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", v)
 	}
-	if derr := checkValue(ent, name, v, nil); derr != nil {
+	if derr := checkType(ent, name, typ, v, nil); derr != nil {
 		return derr
 	}
 	switch v.Kind() {
@@ -381,37 +413,70 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 		patch = appendColumn(patch, c, b.id)
 		targets = targets.with(appendColumn(nil, b.lookup, b.target))
 	}
-	patch = append(patch, ws.fields...)
+	// The patch's columns are listed once (the write set's as parseWrite
+	// packed them, the others as they are appended): the look-ups below
+	// and the merge (withColumns) read the list instead of decoding the
+	// patch again for each. Slices into patch stay valid when it grows
+	// (the old array keeps its bytes); the write set's are read in place.
+	var colBuf [40]column
+	cols := patch.columns(colBuf[:0])
+	cols = append(cols, ws.cols...)
+	cols = ws.fields[ws.colsEnd:].columns(cols)
 	if ent.computedName {
-		name := func(c string) string {
-			if kind, text, ok := patch.find(c); ok {
-				if kind == kindString {
-					return string(text)
-				}
-				return ""
-			}
-			return r.fields.str(c)
-		}
-		patch = appendColumn(patch, "fullname", strings.TrimSpace(name("firstname")+" "+name("lastname")))
+		at := len(patch)
+		patch = appendFullName(patch, cols, r.fields)
+		cols = append(cols, colAt(patch, at))
 	}
 	for _, c := range extra {
+		at := len(patch)
 		patch = appendColumn(patch, c.name, c.val)
+		cols = append(cols, colAt(patch, at))
 	}
 	if created {
-		if _, _, ok := patch.find(colStateCode); !ok {
-			patch = appendText(patch, colStateCode, kindNumber, "0")
+		// Dataverse's defaults for what the write left out, packed once
+		// per entity (entity.defaults).
+		hasState, hasStatus := lastOf(cols, []byte(colStateCode)) != nil, lastOf(cols, []byte(colStatusCode)) != nil
+		d := ent.defaults
+		if !hasState {
+			cols = append(cols, d[0])
 		}
-		if _, _, ok := patch.find(colStatusCode); !ok {
-			patch = appendText(patch, colStatusCode, kindNumber, defaultStatus(ent.LogicalName))
+		if !hasStatus {
+			cols = append(cols, d[1])
 		}
-		for _, c := range systemUserCols {
-			patch = appendColumn(patch, c, e.ids.UserID)
-		}
+		cols = append(cols, d[2:]...)
 	}
+	at := len(patch)
 	patch = appendText(patch, colVersionNumber, kindNumber, strconv.AppendInt(e.numBuf[:0], version, 10))
-	r.fields = r.fields.with(patch)
+	cols = append(cols, colAt(patch, at))
+	r.fields = r.fields.withColumns(cols)
 	r.targets = targets
 	return nil
+}
+
+// appendFullName appends the fullname column computed from firstname and
+// lastname: the last of each among the written columns cols, else the
+// stored row's, trimmed as strings.TrimSpace(first + " " + last).
+func appendFullName(patch row, cols []column, stored row) row {
+	part := func(c string) []byte {
+		enc := lastOf(cols, []byte(c))
+		if enc == nil {
+			enc = lastColumn(stored, c)
+			if enc == nil {
+				return nil
+			}
+		}
+		if _, kind, text, _ := enc.next(); kind == kindString {
+			return text
+		}
+		return nil
+	}
+	first, last := part("firstname"), part("lastname")
+	var buf [256]byte
+	if len(first)+1+len(last) > len(buf) {
+		return appendColumn(patch, "fullname", strings.TrimSpace(string(first)+" "+string(last)))
+	}
+	name := append(append(append(buf[:0], first...), ' '), last...)
+	return appendText(patch, "fullname", kindString, bytes.TrimSpace(name))
 }
 
 // stamp is the time for createdon and modifiedon (RFC 3339, whole
@@ -435,7 +500,7 @@ func (e *Emulator) create(ent *entity, ws *writeSet, opts writeOpts) (*record, *
 
 func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*record, *dvError) {
 	t := e.store.table(ent.LogicalName)
-	id := ws.fields.str(ent.PrimaryIDAttribute)
+	id := ws.fields[ws.keyFree:].str(ent.PrimaryIDAttribute)
 	var k uuid.UUID
 	var idText [36]byte // a new GUID's text, packed into the row from here
 	var idCol any = id

@@ -100,13 +100,24 @@ func validateAttributeTypes(cat *catalog, types map[string]map[string]AttributeS
 	return nil
 }
 
-// checkValue checks value v of column name of ent against its type; nil
-// when the column has no known type or v fits. v is a JSON primitive.
-func checkValue(ent *entity, name []byte, v jsontext.Value, text []byte) *dvError {
-	typ := knownTypes[string(name)]
-	maxLen, isText := maxLengths[string(name)]
+// colType is what a written value of one column is checked against
+// (checkType): the column's type ("" unknown), and for text its maximum
+// length, for a choice its option values.
+type colType struct {
+	typ    string
+	maxLen int
+	isText bool
+	opts   []int
+}
+
+// typeOf works out the colType of column name of ent from the built-in
+// metadata and the schema's declarations. New keeps the result for every
+// writable column (entity.writeTypes), so a write looks a column up once.
+func typeOf(ent *entity, name string) colType {
+	typ := knownTypes[name]
+	maxLen, isText := maxLengths[name]
 	var opts []int
-	if spec, ok := ent.declared[string(name)]; ok {
+	if spec, ok := ent.declared[name]; ok {
 		typ, maxLen, isText, opts = spec.Type, spec.MaxLength, spec.Type == "String" || spec.Type == "Memo", spec.Options
 		if isText && maxLen == 0 {
 			maxLen = map[string]int{"String": 100, "Memo": 2000}[typ]
@@ -115,6 +126,25 @@ func checkValue(ent *entity, name []byte, v jsontext.Value, text []byte) *dvErro
 	if typ == "" && isText {
 		typ = "String"
 	}
+	if opts == nil {
+		opts = optionValues[ent.LogicalName][name]
+	}
+	return colType{typ: typ, maxLen: maxLen, isText: isText, opts: opts}
+}
+
+// packWriteTypes sets ent.writeTypes: the colType of every writable
+// column. Called by New once the schema's declarations are in.
+func (ent *entity) packWriteTypes() {
+	ent.writeTypes = make(map[string]colType, len(ent.writable))
+	for name := range ent.writable {
+		ent.writeTypes[name] = typeOf(ent, name)
+	}
+}
+
+// checkType checks value v of column name of ent against its type t; nil
+// when the column has no known type or v fits. v is a JSON primitive.
+func checkType(ent *entity, name []byte, t colType, v jsontext.Value, text []byte) *dvError {
+	typ, maxLen, isText, opts := t.typ, t.maxLen, t.isText, t.opts
 	if typ == "" || v.Kind() == 'n' { // unknown type, or null: clears the column
 		return nil
 	}
@@ -133,7 +163,7 @@ func checkValue(ent *entity, name []byte, v jsontext.Value, text []byte) *dvErro
 		if !isText {
 			maxLen = 2000
 		}
-		if n := utf8.RuneCount(text); n > maxLen {
+		if len(text) > maxLen && utf8.RuneCount(text) > maxLen { // never more runes than bytes
 			return &dvError{http.StatusBadRequest, CodeLength, fmt.Sprintf(
 				"A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.", name, ent.LogicalName, maxLen)}
 		}
@@ -144,9 +174,6 @@ func checkValue(ent *entity, name []byte, v jsontext.Value, text []byte) *dvErro
 		n, err := strconv.ParseInt(string(v), 10, 64)
 		if err != nil || typ != "BigInt" && (n < math.MinInt32 || n > math.MaxInt32) {
 			return bad()
-		}
-		if opts == nil {
-			opts = optionValues[ent.LogicalName][string(name)]
 		}
 		if opts != nil && !containsInt(opts, int(n)) {
 			return &dvError{http.StatusBadRequest, CodeOptionRange, fmt.Sprintf(

@@ -1,0 +1,282 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// dumpRow renders every column of r in stored order, one a line: name,
+// kind and text; new GUIDs (those in ids) read <id0>, <id1>, … so that the
+// dump is the same on every run.
+func dumpRow(r row, ids []string) string {
+	var b strings.Builder
+	for len(r) > 0 {
+		name, kind, text, rest := r.next()
+		t := string(text)
+		for i, id := range ids {
+			t = strings.ReplaceAll(t, id, fmt.Sprintf("<id%d>", i))
+		}
+		fmt.Fprintf(&b, "%s %c %q\n", name, kind, t)
+		r = rest
+	}
+	return b.String()
+}
+
+// TestCreateStoresTheSameRow pins, byte for byte, the row a create stores
+// and what a retrieve of it returns, on the CIF path, xrm.execute and the
+// Web API (one store): the create path's optimizations must not change a
+// column, its kind, its text or its place.
+func TestCreateStoresTheSameRow(t *testing.T) {
+	clock := time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC)
+	e, err := New(Config{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(method, params string) json.RawMessage {
+		t.Helper()
+		res, err := e.Execute(context.Background(), &correlation.Attempt{Session: "s", Method: method, Params: json.RawMessage(params)})
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, params, err)
+		}
+		return res
+	}
+	var ids []string
+	created := func(res []byte) string {
+		t.Helper()
+		var r struct {
+			ID        string
+			ContactID string
+		}
+		if err := json.Unmarshal(res, &r); err != nil || r.ID+r.ContactID == "" {
+			t.Fatalf("create answered %s", res)
+		}
+		ids = append(ids, r.ID+r.ContactID)
+		return r.ID + r.ContactID
+	}
+	stored := func(logical, id string) string {
+		t.Helper()
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		r := e.store.get(logical, id)
+		if r == nil {
+			t.Fatalf("%s %s not stored", logical, id)
+		}
+		if want := uuid.MustParse(id); r.id != want {
+			t.Fatalf("stored under %v, want %v", r.id, want)
+		}
+		return dumpRow(r.fields, ids) + "targets:\n" + dumpRow(r.targets, ids)
+	}
+	srv := httptest.NewServer(e.WebAPIHandler())
+	defer srv.Close()
+	web := func(method, path, body string) (int, http.Header, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Prefer", "return=representation")
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header, string(b)
+	}
+
+	// A CIF create as the load driver sends it (fullname given and
+	// recomputed, no key): the bridge's hot path.
+	c1 := created(exec("cif.createrecord", `{"entityName":"contact","value":{"firstname":"Aino","lastname":"Virtanen","fullname":"Aino Virtanen","telephone1":"+358401234567","mobilephone":"+358407654321","emailaddress1":"aino.virtanen@example.com","jobtitle":"Buyer","address1_city":"Helsinki"}}`))
+	// An account with its key in upper case, state and status given.
+	const acct = "ABCDEF01-2345-4678-9ABC-DEF012345678"
+	c2 := exec("cif.createrecord", `{"entityName":"account","value":{"accountid":"`+acct+`","name":"Contoso","statecode":1,"statuscode":2,"telephone1":null,"revenue":12.5,"numberofemployees":7}}`)
+	if want := `{"entityType":"account","id":"` + strings.ToLower(acct) + `"}`; string(c2) != want {
+		t.Errorf("create with a key answered %s, want %s", c2, want)
+	}
+	ids = append(ids, strings.ToLower(acct))
+	// A contact bound to that account, its body a string holding the
+	// object, with a member written twice and an annotation.
+	c3 := created(exec("cif.createrecord", `{"entityName":"contact","value":"{\"lastname\":\"One\",\"parentcustomerid_account@odata.bind\":\"/accounts(`+acct+`)\",\"lastname\":\"Two\",\"x@OData.Community.Display.V1.FormattedValue\":\"y\",\"statecode\":0,\"fullname\":\"x\"}"}`))
+	// A task: its default statuscode is 2.
+	c4 := created(exec("cif.createrecord", `{"entityName":"task","value":{"subject":"Call back","prioritycode":2}}`))
+	// A phonecall: a boolean, a lookup with several targets.
+	c7 := created(exec("cif.createrecord", `{"entityName":"phonecall","value":{"subject":"In","directioncode":false,"regardingobjectid_account@odata.bind":"accounts(`+acct+`)"}}`))
+	// xrm.execute's create.
+	c5 := created(exec(protocol.BackendExecute, `{"data":{"etn":"contact","payload":{"firstname":"Ada","lastname":"Lovelace"}},"metaData":{"operationType":2,"operationName":"Create"}}`))
+	// The Web API: a create and an upsert of a missing record.
+	st, _, body := web(http.MethodPost, WebAPIPrefix+"contacts", `{"firstname":"Grace","lastname":"Hopper","parentcustomerid_account@odata.bind":"/accounts(`+acct+`)"}`)
+	if st != http.StatusCreated {
+		t.Fatalf("POST contacts: %d %s", st, body)
+	}
+	c6 := created([]byte(body))
+	const up = "0f0e0d0c-0b0a-4908-8706-050403020100"
+	ids = append(ids, up)
+	if st, _, body := web(http.MethodPatch, WebAPIPrefix+"contacts("+up+")", `{"lastname":"Upserted","fullname":"ignored"}`); st != http.StatusCreated && st != http.StatusOK {
+		t.Fatalf("PATCH upsert: %d %s", st, body)
+	}
+	got := strings.Join([]string{
+		stored("contact", c1), stored("account", acct), stored("contact", c3), stored("task", c4), stored("phonecall", c7),
+		stored("contact", c5), stored("contact", c6), stored("contact", up),
+	}, "--\n")
+	if got != wantCreatedRows {
+		t.Errorf("stored rows changed:\n%s\nwant:\n%s", got, wantCreatedRows)
+	}
+
+	// What reads return of them, byte for byte (ids aside).
+	norm := func(s string) string {
+		s = strings.ReplaceAll(s, srv.URL, "<srv>")
+		for i, id := range ids {
+			s = strings.ReplaceAll(s, id, fmt.Sprintf("<id%d>", i))
+		}
+		return s
+	}
+	reads := []string{
+		norm(string(exec("cif.retrieverecord", `{"entityName":"contact","entityId":"`+c1+`","queryParameters":""}`))),
+		norm(string(exec("cif.retrieverecord", `{"entityName":"contact","entityId":"`+c3+`","queryParameters":"?$select=fullname,lastname,_parentcustomerid_value&$expand=parentcustomerid_account($select=name)"}`))),
+		norm(string(exec("cif.retrieverecord", `{"entityName":"account","entityId":"`+acct+`","queryParameters":""}`))),
+	}
+	_, _, wbody := web(http.MethodGet, WebAPIPrefix+"contacts("+c6+")", "")
+	reads = append(reads, norm(wbody))
+	if got := strings.Join(reads, "\n"); got != wantCreatedReads {
+		t.Errorf("reads changed:\n%s\nwant:\n%s", got, wantCreatedReads)
+	}
+}
+
+const wantCreatedRows = `firstname s "Aino"
+lastname s "Virtanen"
+telephone1 s "+358401234567"
+mobilephone s "+358407654321"
+emailaddress1 s "aino.virtanen@example.com"
+jobtitle s "Buyer"
+address1_city s "Helsinki"
+fullname s "Aino Virtanen"
+contactid s "<id0>"
+createdon s "2026-03-04T05:06:07Z"
+modifiedon s "2026-03-04T05:06:07Z"
+statecode 0 "0"
+statuscode 0 "1"
+_ownerid_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_createdby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_modifiedby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+versionnumber 0 "1"
+targets:
+--
+name s "Contoso"
+statecode 0 "1"
+statuscode 0 "2"
+telephone1 n ""
+revenue 0 "12.5"
+numberofemployees 0 "7"
+accountid s "<id1>"
+createdon s "2026-03-04T05:06:07Z"
+modifiedon s "2026-03-04T05:06:07Z"
+_ownerid_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_createdby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_modifiedby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+versionnumber 0 "2"
+targets:
+--
+_parentcustomerid_value s "<id1>"
+lastname s "Two"
+statecode 0 "0"
+fullname s "Two"
+contactid s "<id2>"
+createdon s "2026-03-04T05:06:07Z"
+modifiedon s "2026-03-04T05:06:07Z"
+statuscode 0 "1"
+_ownerid_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_createdby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_modifiedby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+versionnumber 0 "3"
+targets:
+parentcustomerid s "account"
+--
+subject s "Call back"
+prioritycode 0 "2"
+activityid s "<id3>"
+createdon s "2026-03-04T05:06:07Z"
+modifiedon s "2026-03-04T05:06:07Z"
+statecode 0 "0"
+statuscode 0 "2"
+_ownerid_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_createdby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_modifiedby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+versionnumber 0 "4"
+targets:
+--
+_regardingobjectid_value s "<id1>"
+subject s "In"
+directioncode f ""
+activityid s "<id4>"
+createdon s "2026-03-04T05:06:07Z"
+modifiedon s "2026-03-04T05:06:07Z"
+statecode 0 "0"
+statuscode 0 "1"
+_ownerid_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_createdby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_modifiedby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+versionnumber 0 "5"
+targets:
+regardingobjectid s "account"
+--
+firstname s "Ada"
+lastname s "Lovelace"
+fullname s "Ada Lovelace"
+contactid s "<id5>"
+createdon s "2026-03-04T05:06:07Z"
+modifiedon s "2026-03-04T05:06:07Z"
+statecode 0 "0"
+statuscode 0 "1"
+_ownerid_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_createdby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_modifiedby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+versionnumber 0 "6"
+targets:
+--
+_parentcustomerid_value s "<id1>"
+firstname s "Grace"
+lastname s "Hopper"
+fullname s "Grace Hopper"
+contactid s "<id6>"
+createdon s "2026-03-04T05:06:07Z"
+modifiedon s "2026-03-04T05:06:07Z"
+statecode 0 "0"
+statuscode 0 "1"
+_ownerid_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_createdby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_modifiedby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+versionnumber 0 "7"
+targets:
+parentcustomerid s "account"
+--
+lastname s "Upserted"
+fullname s "Upserted"
+contactid s "<id7>"
+createdon s "2026-03-04T05:06:07Z"
+modifiedon s "2026-03-04T05:06:07Z"
+statecode 0 "0"
+statuscode 0 "1"
+_ownerid_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_createdby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+_modifiedby_value s "7e887e27-22d1-5971-9c9e-ed843998a12d"
+versionnumber 0 "8"
+targets:
+`
+
+const wantCreatedReads = `{"@odata.etag":"W/\"1\"","_createdby_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_modifiedby_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_ownerid_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_parentcustomerid_value":null,"address1_city":"Helsinki","address1_country":null,"birthdate":null,"contactid":"<id0>","createdon":"2026-03-04T05:06:07Z","description":null,"emailaddress1":"aino.virtanen@example.com","emailaddress2":null,"firstname":"Aino","fullname":"Aino Virtanen","jobtitle":"Buyer","lastname":"Virtanen","middlename":null,"mobilephone":"+358407654321","modifiedon":"2026-03-04T05:06:07Z","statecode":0,"statuscode":1,"telephone1":"+358401234567","telephone2":null,"versionnumber":1}
+{"@odata.etag":"W/\"3\"","_parentcustomerid_value":"<id1>","contactid":"<id2>","fullname":"Two","lastname":"Two","parentcustomerid_account":{"@odata.etag":"W/\"2\"","accountid":"<id1>","name":"Contoso"}}
+{"@odata.etag":"W/\"2\"","_createdby_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_modifiedby_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_ownerid_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_parentaccountid_value":null,"_primarycontactid_value":null,"accountid":"<id1>","accountnumber":null,"address1_city":null,"address1_country":null,"createdon":"2026-03-04T05:06:07Z","description":null,"emailaddress1":null,"modifiedon":"2026-03-04T05:06:07Z","name":"Contoso","numberofemployees":7,"revenue":12.5,"statecode":1,"statuscode":2,"telephone1":null,"telephone2":null,"versionnumber":2,"websiteurl":null}
+{"@odata.context":"<srv>/api/data/v9.2/$metadata#contacts/$entity","@odata.etag":"W/\"7\"","_createdby_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_modifiedby_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_ownerid_value":"7e887e27-22d1-5971-9c9e-ed843998a12d","_parentcustomerid_value":"<id1>","address1_city":null,"address1_country":null,"birthdate":null,"contactid":"<id6>","createdon":"2026-03-04T05:06:07Z","description":null,"emailaddress1":null,"emailaddress2":null,"firstname":"Grace","fullname":"Grace Hopper","jobtitle":null,"lastname":"Hopper","middlename":null,"mobilephone":null,"modifiedon":"2026-03-04T05:06:07Z","statecode":0,"statuscode":1,"telephone1":null,"telephone2":null,"versionnumber":7}`
