@@ -114,6 +114,10 @@ type Options struct {
 	Wire *Wire
 }
 
+// controlMargin is what control frames (pongs, pings, a close) may add to
+// a Wire's backlog beyond MaxSendBytes before a write of one fails.
+const controlMargin = 64 << 10
+
 // DefaultMaxSendBytes is Options.MaxSendBytes' default.
 const DefaultMaxSendBytes = 4 << 20
 
@@ -158,6 +162,10 @@ type Conn struct {
 	// serving what arrives once the connection is closing (its answers
 	// could not be sent).
 	closing atomic.Bool
+
+	// try is set when the reader may write its own answers (writeOnReader):
+	// the Wire is in try mode and no OnFrame hook sees the writes.
+	try bool
 
 	// spare is the queue slice the writer hands back; owned by the writer
 	// running (st.writing), passed from one writer to the next under st.mu.
@@ -205,12 +213,22 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 		closeDone: make(chan struct{}),
 	}
 	c.st.pending = make(map[string]chan *protocol.Message)
+	if opts.Wire != nil && opts.OnFrame == nil {
+		// Control frames written outside the writer may wait in the
+		// backlog up to the send budget plus a margin for them.
+		c.try = opts.Wire.setTry(opts.MaxSendBytes+controlMargin, c.kick)
+	}
 	c.seen()
 	c.stopReadWatch = context.AfterFunc(ctx, func() {
 		c.advance(phaseClosing, context.Cause(ctx)) // nothing more is queued
 		ws.CloseNow()
 	})
-	c.writeTimer = time.AfterFunc(time.Hour, func() { ws.CloseNow() })
+	c.writeTimer = time.AfterFunc(time.Hour, func() {
+		// The cause first: the reader, failing on the closed socket,
+		// reports it (and not the closed socket) as why Run ended.
+		c.cancel(errWriteTimeout)
+		ws.CloseNow()
+	})
 	c.writeTimer.Stop()
 	c.readTimer = time.AfterFunc(time.Hour, c.stalled)
 	c.readTimer.Stop()
@@ -290,6 +308,12 @@ func (c *Conn) startClose(cs *closeSent) {
 	go func() {
 		defer close(c.closeDone)
 		<-c.drained // every answer queued before the close is written (or the writer failed)
+		if c.try {
+			// The close frame goes out after any backlog, written by
+			// this goroutine, blocking (the handshake bounds it to 5 s):
+			// a backlog left now might find no writer to send it.
+			c.opts.Wire.stopTry()
+		}
 		// The handshake waits for the peer at most ~5 s; CloseNow ends it after.
 		_ = c.ws.Close(cs.code, cs.reason)
 		c.cancel(cs)
