@@ -1,7 +1,8 @@
 // Package rpcconn is the bridge's JSON-RPC 2.0 engine over one WebSocket:
 // one reader, a writer started when a message is queued (an idle connection
-// is one goroutine), handlers on their own goroutines, and outgoing calls
-// matched by id. It is spec-exact where sourcegraph/jsonrpc2 is not
+// is one goroutine; the reader writes the answers it makes itself when it
+// can without blocking, see Options.Wire), handlers on their own
+// goroutines, and outgoing calls matched by id. It is spec-exact where sourcegraph/jsonrpc2 is not
 // (parse errors answered with id null, batches, byte-exact ids; see
 // docs/jsonrpc-library.md).
 //
@@ -100,7 +101,9 @@ type Options struct {
 	Inline func(m *protocol.Message) bool
 	// OnFrame sees every message in ("in") and out ("out"), e.g. for capture.
 	// An "out" message is valid during the call only (its buffer is reused
-	// once written): copy what you keep.
+	// once written): copy what you keep. It may take as long as it likes
+	// (it holds the writer, never the reader); with it set, the reader
+	// never writes (see Wire), so leave it nil when it would do nothing.
 	OnFrame func(dir string, msg []byte)
 	// OnUnmatched sees responses that match no pending call.
 	OnUnmatched func(m *protocol.Message)
@@ -111,6 +114,14 @@ type Options struct {
 	// finds queued together in one write. Without it every message is a
 	// write of its own, through the WebSocket's small writer when the
 	// upgrade went through GuardFrames: pass it whenever you can.
+	//
+	// On a plain TCP or Unix socket without OnFrame, the Wire is also put
+	// in try mode: the reader writes the answers it makes (inline calls,
+	// refusals) itself when no writer runs, with a write that never
+	// blocks. What the socket does not take at once waits in the Wire's
+	// backlog (counted in MaxSendBytes) and a writer goroutine sends it
+	// under WriteTimeout; control frames (pings, pongs) written outside the
+	// writer do the same. A peer that stops reading never stops the reader.
 	Wire *Wire
 }
 
