@@ -2,9 +2,11 @@ package rpcconn_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,14 +55,17 @@ type inlineServer struct {
 	hs    *httptest.Server
 	h     *countingHandler
 	wires chan *rpcconn.Wire
+	conns chan *rpcconn.Conn
 	errs  chan error
 }
 
 func startInlineServer(t *testing.T, opts rpcconn.Options, servedAt int64) *inlineServer {
 	t.Helper()
-	s := &inlineServer{h: &countingHandler{at: servedAt, served: make(chan struct{})}, wires: make(chan *rpcconn.Wire, 1), errs: make(chan error, 1)}
+	s := &inlineServer{h: &countingHandler{at: servedAt, served: make(chan struct{})}, wires: make(chan *rpcconn.Wire, 1), conns: make(chan *rpcconn.Conn, 1), errs: make(chan error, 1)}
 	opts.Inline = func(*protocol.Message) bool { return true }
-	opts.PingInterval = -1
+	if opts.PingInterval == 0 {
+		opts.PingInterval = -1
+	}
 	s.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gw := rpcconn.GuardFrames(w, 1<<20)
 		ws, err := websocket.Accept(gw, r, nil)
@@ -73,7 +78,9 @@ func startInlineServer(t *testing.T, opts rpcconn.Options, servedAt int64) *inli
 			tc.SetWriteBuffer(4096)
 		}
 		s.wires <- opts.Wire
-		s.errs <- rpcconn.New(context.Background(), ws, s.h, opts).Run()
+		c := rpcconn.New(context.Background(), ws, s.h, opts)
+		s.conns <- c
+		s.errs <- c.Run()
 	}))
 	t.Cleanup(s.hs.Close)
 	return s
@@ -235,5 +242,90 @@ func TestCaptureSeesEveryInlineFrame(t *testing.T) {
 	defer mu.Unlock()
 	if in != n || out != n {
 		t.Fatalf("capture saw %d in and %d out, want %d each", in, out, n)
+	}
+}
+
+// TestShutdownSendsBacklogBeforeClose: answers left in the Wire's backlog
+// and queue when a shutdown starts all reach the peer, in order, before the
+// close frame (the close waits for the drain, then writes after the
+// backlog).
+func TestShutdownSendsBacklogBeforeClose(t *testing.T) {
+	const n = 200
+	s := startInlineServer(t, rpcconn.Options{MaxSendBytes: 64 << 20}, n)
+	ws, wire := s.pipeline(t, n, 3000)
+	c := <-s.conns
+	s.waitServed(t)
+	if wire.Deferred() == 0 {
+		t.Fatal("600 KB of answers to a peer that read nothing, and no write left bytes in the backlog")
+	}
+	go c.Shutdown(context.Background(), errors.New("shutting down"), websocket.StatusGoingAway, "shutting down")
+	for i := range n {
+		_, b, err := ws.Read(t.Context())
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, i); !strings.HasPrefix(string(b), want) {
+			t.Fatalf("answer %d is %.40q", i, b)
+		}
+	}
+	_, _, err := ws.Read(t.Context())
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("after the answers: %v, want the 1001 close", err)
+	}
+	if err := <-s.errs; err != nil {
+		t.Fatalf("Run = %v, want nil for a 1001 close", err)
+	}
+}
+
+// TestKeepaliveInTryMode: the keepalive's pings and the close frame go
+// through the Wire in try mode: a peer that answers each ping with a pong
+// is pinged again, one that stops is closed with 1008 for the idle timeout.
+func TestKeepaliveInTryMode(t *testing.T) {
+	s := startInlineServer(t, rpcconn.Options{PingInterval: 100 * time.Millisecond, IdleTimeout: time.Second}, 1)
+	conn, err := net.Dial("tcp", s.hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := rawHandshake(t, conn)
+	<-s.wires
+	frame := func() (byte, []byte) {
+		t.Helper()
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatal(err)
+		}
+		if h[1]&0x7f > 125 {
+			t.Fatalf("frame of opcode %d with an extended length", h[0]&0x0f)
+		}
+		p := make([]byte, h[1]&0x7f)
+		if _, err := io.ReadFull(br, p); err != nil {
+			t.Fatal(err)
+		}
+		return h[0] & 0x0f, p
+	}
+	for i := range 3 {
+		op, p := frame()
+		if op != 9 {
+			t.Fatalf("frame %d has opcode %d, want a ping", i, op)
+		}
+		pong := append([]byte{0x8a, 0x80 | byte(len(p)), 0, 0, 0, 0}, p...) // masked with a zero key
+		if _, err := conn.Write(pong); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		op, p := frame()
+		if op == 9 {
+			continue // a ping sent before the idle timeout passed
+		}
+		if op != 8 || len(p) < 2 || binary.BigEndian.Uint16(p) != uint16(websocket.StatusPolicyViolation) || !strings.Contains(string(p[2:]), "idle timeout") {
+			t.Fatalf("frame of opcode %d %q, want the 1008 idle close", op, p)
+		}
+		break
+	}
+	conn.Close()
+	if err := <-s.errs; err == nil || !strings.Contains(err.Error(), "idle timeout") {
+		t.Fatalf("Run = %v, want the idle timeout", err)
 	}
 }
