@@ -315,10 +315,10 @@ func (w *Wire) flushBackLocked() error {
 		return nil
 	}
 	n, err := w.Conn.Write(*w.back)
-	w.consumeBackLocked(n)
 	if err != nil {
-		w.consumeBackLocked(len(*w.back)) // the socket is broken: drop the rest
+		n = len(*w.back) // the socket is broken: drop the rest
 	}
+	w.consumeBackLocked(n)
 	return err
 }
 

@@ -221,3 +221,32 @@ func TestWireTryModeBoundsControlBacklog(t *testing.T) {
 		}
 	}
 }
+
+// TestWireTryModeWriteError: once the socket is closed, writes in try mode
+// and the blocking flush of a backlog fail with an error, and the backlog
+// is let go.
+func TestWireTryModeWriteError(t *testing.T) {
+	server, _ := tcpPair(t)
+	server.(*net.TCPConn).SetWriteBuffer(4096)
+	w := newWire(server, nil, -1)
+	if !w.setTry(1<<30, func() {}) {
+		t.Skip("no raw socket here: try mode is off")
+	}
+	p := bytes.Repeat([]byte("z"), 64<<10)
+	for w.backlog() == 0 {
+		if _, err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	server.Close()
+	if _, err := w.Write([]byte("more")); err == nil {
+		t.Fatal("a try-mode write to a closed socket succeeded")
+	}
+	w.cork(false)
+	if err := w.uncork(); err == nil {
+		t.Fatal("flushing a backlog to a closed socket succeeded")
+	}
+	if w.backlog() != 0 || w.back != nil {
+		t.Fatalf("backlog %d kept after the socket failed", w.backlog())
+	}
+}
