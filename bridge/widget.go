@@ -39,18 +39,23 @@ func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) (serve func
 	timeout, _ := s.timeoutFor(s.cfg.Profile)
 	log := s.log.With().Str("role", "widget").Str("remote", r.RemoteAddr).Logger()
 	wc := &widgetConn{s: s, log: log, logs: logcap.NewSampler(logSampleInterval)}
-	c := rpcconn.New(s.base, ws, wc, s.connOptions(log, rpcconn.Options{
-		Wire:    rpcconn.WireOf(w),
-		Admit:   wc.admit,
-		Inline:  wc.inline,
-		OnFrame: func(dir string, msg []byte) { s.frame(wc.sess.Load().ID, "widget", dir, msg) },
+	opts := rpcconn.Options{
+		Wire:   rpcconn.WireOf(w),
+		Admit:  wc.admit,
+		Inline: wc.inline,
 		OnUnmatched: func(m *protocol.Message) {
 			if ok, n := wc.logs.Allow("unmatched"); ok {
 				log.Warn().Str("session", wc.sess.Load().ID).Int("alsoUnmatched", n).
 					Msg("widget answered a request that is no longer pending (answered after its timeout); more such answers within 10 s are counted, not logged")
 			}
 		},
-	}))
+	}
+	if s.cfg.OnFrame != nil {
+		// Only with capture on: a hook lets rpcconn's reader write an
+		// inline call's answer itself only while no hook can hold it.
+		opts.OnFrame = func(dir string, msg []byte) { s.frame(wc.sess.Load().ID, "widget", dir, msg) }
+	}
+	c := rpcconn.New(s.base, ws, wc, s.connOptions(log, opts))
 	wc.conn = c
 	sess := s.sessions.open(s.cfg.Profile, timeout, c)
 	wc.sess.Store(sess)

@@ -1,7 +1,8 @@
 // Package rpcconn is the bridge's JSON-RPC 2.0 engine over one WebSocket:
 // one reader, a writer started when a message is queued (an idle connection
-// is one goroutine), handlers on their own goroutines, and outgoing calls
-// matched by id. It is spec-exact where sourcegraph/jsonrpc2 is not
+// is one goroutine; the reader writes the answers it makes itself when it
+// can without blocking, see Options.Wire), handlers on their own
+// goroutines, and outgoing calls matched by id. It is spec-exact where sourcegraph/jsonrpc2 is not
 // (parse errors answered with id null, batches, byte-exact ids; see
 // docs/jsonrpc-library.md).
 //
@@ -100,7 +101,9 @@ type Options struct {
 	Inline func(m *protocol.Message) bool
 	// OnFrame sees every message in ("in") and out ("out"), e.g. for capture.
 	// An "out" message is valid during the call only (its buffer is reused
-	// once written): copy what you keep.
+	// once written): copy what you keep. It may take as long as it likes
+	// (it holds the writer, never the reader); with it set, the reader
+	// never writes (see Wire), so leave it nil when it would do nothing.
 	OnFrame func(dir string, msg []byte)
 	// OnUnmatched sees responses that match no pending call.
 	OnUnmatched func(m *protocol.Message)
@@ -111,8 +114,20 @@ type Options struct {
 	// finds queued together in one write. Without it every message is a
 	// write of its own, through the WebSocket's small writer when the
 	// upgrade went through GuardFrames: pass it whenever you can.
+	//
+	// On a plain TCP or Unix socket without OnFrame, the Wire is also put
+	// in try mode: the reader writes the answers it makes (inline calls,
+	// refusals) itself when no writer runs, with a write that never
+	// blocks. What the socket does not take at once waits in the Wire's
+	// backlog (counted in MaxSendBytes) and a writer goroutine sends it
+	// under WriteTimeout; control frames (pings, pongs) written outside the
+	// writer do the same. A peer that stops reading never stops the reader.
 	Wire *Wire
 }
+
+// controlMargin is what control frames (pongs, pings, a close) may add to
+// a Wire's backlog beyond MaxSendBytes before a write of one fails.
+const controlMargin = 64 << 10
 
 // DefaultMaxSendBytes is Options.MaxSendBytes' default.
 const DefaultMaxSendBytes = 4 << 20
@@ -158,6 +173,10 @@ type Conn struct {
 	// serving what arrives once the connection is closing (its answers
 	// could not be sent).
 	closing atomic.Bool
+
+	// try is set when the reader may write its own answers (writeOnReader):
+	// the Wire is in try mode and no OnFrame hook sees the writes.
+	try bool
 
 	// spare is the queue slice the writer hands back; owned by the writer
 	// running (st.writing), passed from one writer to the next under st.mu.
@@ -205,12 +224,22 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 		closeDone: make(chan struct{}),
 	}
 	c.st.pending = make(map[string]chan *protocol.Message)
+	if opts.Wire != nil && opts.OnFrame == nil {
+		// Control frames written outside the writer may wait in the
+		// backlog up to the send budget plus a margin for them.
+		c.try = opts.Wire.setTry(opts.MaxSendBytes+controlMargin, c.kick)
+	}
 	c.seen()
 	c.stopReadWatch = context.AfterFunc(ctx, func() {
 		c.advance(phaseClosing, context.Cause(ctx)) // nothing more is queued
 		ws.CloseNow()
 	})
-	c.writeTimer = time.AfterFunc(time.Hour, func() { ws.CloseNow() })
+	c.writeTimer = time.AfterFunc(time.Hour, func() {
+		// The cause first: the reader, failing on the closed socket,
+		// reports it (and not the closed socket) as why Run ended.
+		c.cancel(errWriteTimeout)
+		ws.CloseNow()
+	})
 	c.writeTimer.Stop()
 	c.readTimer = time.AfterFunc(time.Hour, c.stalled)
 	c.readTimer.Stop()
@@ -290,6 +319,12 @@ func (c *Conn) startClose(cs *closeSent) {
 	go func() {
 		defer close(c.closeDone)
 		<-c.drained // every answer queued before the close is written (or the writer failed)
+		if c.try {
+			// The close frame goes out after any backlog, written by
+			// this goroutine, blocking (the handshake bounds it to 5 s):
+			// a backlog left now might find no writer to send it.
+			c.opts.Wire.stopTry()
+		}
 		// The handshake waits for the peer at most ~5 s; CloseNow ends it after.
 		_ = c.ws.Close(cs.code, cs.reason)
 		c.cancel(cs)

@@ -31,8 +31,15 @@ func (whereHandler) HandleNotification(context.Context, *rpcconn.Conn, *protocol
 // Options.Inline picks the requests the reader serves itself: those run on
 // the reader, in the order they came, after admission (whose release runs
 // once they answered); every other request, and every batch item, still
-// runs on a goroutine of its own.
+// runs on a goroutine of its own. With a Wire the reader writes their
+// answers itself (try mode); without one a writer goroutine does.
 func TestInlineRunsOnTheReader(t *testing.T) {
+	for _, wire := range []bool{true, false} {
+		t.Run(map[bool]string{true: "wire", false: "no wire"}[wire], func(t *testing.T) { testInlineRunsOnTheReader(t, wire) })
+	}
+}
+
+func testInlineRunsOnTheReader(t *testing.T, wire bool) {
 	var admitted, released atomic.Int64
 	opts := rpcconn.Options{
 		Inline: func(m *protocol.Message) bool { return strings.HasPrefix(m.Method, "inline.") },
@@ -45,9 +52,14 @@ func TestInlineRunsOnTheReader(t *testing.T) {
 		},
 	}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
+		gw := rpcconn.GuardFrames(w, 1<<20)
+		ws, err := websocket.Accept(gw, r, nil)
 		if err != nil {
 			return
+		}
+		opts := opts
+		if wire {
+			opts.Wire = rpcconn.WireOf(gw)
 		}
 		_ = rpcconn.New(context.Background(), ws, whereHandler{}, opts).Run()
 	}))

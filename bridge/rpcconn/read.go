@@ -143,7 +143,7 @@ func (c *Conn) keepalive() {
 func (c *Conn) dispatch(data []byte, received time.Time) {
 	d := protocol.Decode(data)
 	if d.ParseError != nil {
-		c.send(protocol.AppendResponse(nil, nil, nil, d.ParseError))
+		c.reply(protocol.AppendResponse(nil, nil, nil, d.ParseError))
 		return
 	}
 	for i := range d.Messages {
@@ -153,7 +153,7 @@ func (c *Conn) dispatch(data []byte, received time.Time) {
 		m := &d.Messages[0]
 		switch m.Kind {
 		case protocol.KindInvalid:
-			c.send(protocol.AppendResponse(nil, m.ID, nil, m.Error))
+			c.reply(protocol.AppendResponse(nil, m.ID, nil, m.Error))
 		case protocol.KindResponse:
 			c.deliver(m)
 		case protocol.KindNotification:
@@ -167,15 +167,19 @@ func (c *Conn) dispatch(data []byte, received time.Time) {
 		case protocol.KindRequest:
 			release, rejected := c.admit(m)
 			if rejected != nil {
-				c.send(protocol.AppendResponse(nil, m.ID, nil, rejected))
+				c.reply(protocol.AppendResponse(nil, m.ID, nil, rejected))
 				return
 			}
 			c.handlers.add()
 			if c.opts.Inline != nil && c.opts.Inline(m) {
-				// The reader serves it; a writer goroutine is started only
-				// when none runs, so the reader never blocks on a write.
-				c.send(c.serve(m, release))
+				// The reader serves it and, when it may, writes the answer
+				// itself without blocking (writeOnReader); otherwise a
+				// writer goroutine is started when none runs.
+				mine := c.queueReply(c.serve(m, release))
 				c.handlers.done()
+				if mine {
+					c.writeOnReader()
+				}
 				return
 			}
 			go func() { c.answer(c.serve(m, release)) }() // serve runs on the new goroutine
@@ -212,7 +216,7 @@ func (c *Conn) dispatchBatch(msgs []protocol.Message) {
 			}
 		}
 	}
-	finish := func() {
+	finish := func(send func([]byte)) {
 		buf := []byte{'['}
 		for _, b := range out {
 			if b == nil {
@@ -224,11 +228,11 @@ func (c *Conn) dispatchBatch(msgs []protocol.Message) {
 			buf = append(buf, b...)
 		}
 		if len(buf) > 1 { // a batch of notifications gets no answer at all
-			c.send(append(buf, ']'))
+			send(append(buf, ']'))
 		}
 	}
 	if !runs {
-		finish()
+		finish(c.reply)
 		return
 	}
 	c.handlers.add()
@@ -247,8 +251,30 @@ func (c *Conn) dispatchBatch(msgs []protocol.Message) {
 			}
 		}
 		wg.Wait()
-		finish()
+		finish(func(b []byte) { c.send(b) })
 	}()
+}
+
+// reply queues a message the reader made (an answer, a refusal) and writes
+// it on the reader when it may (queueReply).
+func (c *Conn) reply(b []byte) {
+	if c.queueReply(b) {
+		c.writeOnReader()
+	}
+}
+
+// queueReply queues a message the reader made and reports whether the
+// reader is now the writer and must call writeOnReader: only in try mode
+// (a Wire whose writes need not block, no OnFrame hook, which may hold a
+// write as long as it likes) and when no writer runs. Otherwise a writer
+// goroutine is started when none runs, as send does.
+func (c *Conn) queueReply(b []byte) bool {
+	if !c.try {
+		c.send(b)
+		return false
+	}
+	_, mine := c.enqueue(b)
+	return mine
 }
 
 // admit asks Options.Admit whether m may run.

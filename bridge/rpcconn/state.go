@@ -187,7 +187,7 @@ func (c *Conn) enqueue(b []byte) (queued, start bool) {
 		return false, false
 	}
 	n := int64(len(b))
-	if q := st.queued.Load(); q > 0 && q+n > c.opts.MaxSendBytes {
+	if q := st.queued.Load() + c.backlog(); q > 0 && q+n > c.opts.MaxSendBytes {
 		cause := &closeSent{code: websocket.StatusPolicyViolation, reason: budgetReason(c.opts.MaxSendBytes)}
 		c.advanceLocked(phaseClosing, cause)
 		st.mu.Unlock()
@@ -205,4 +205,30 @@ func (c *Conn) enqueue(b []byte) (queued, start bool) {
 	}
 	st.mu.Unlock()
 	return true, start
+}
+
+// backlog is what the Wire accepted but could not write yet (try mode): it
+// counts against MaxSendBytes like the queue.
+func (c *Conn) backlog() int64 {
+	if !c.try {
+		return 0
+	}
+	return c.opts.Wire.backlog()
+}
+
+// kick starts the writer when a write outside the writer (a ping, a pong,
+// a close frame in reply) left a backlog in the Wire and none runs. No
+// writer starts once the phase is closed (Run waits for the last one).
+func (c *Conn) kick() {
+	st := &c.st
+	st.mu.Lock()
+	start := !st.writing && st.phase != phaseClosed
+	if start {
+		st.writing = true
+		c.writerWG.Add(1)
+	}
+	st.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
 }

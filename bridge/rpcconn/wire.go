@@ -1,8 +1,11 @@
 package rpcconn
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // Wire is the socket under a WebSocket hijacked through GuardFrames. It
@@ -13,14 +16,19 @@ import (
 //     given back once the WebSocket has taken every byte of it;
 //   - writes go straight to the socket, except between cork and uncork,
 //     when the writer has several messages queued: they are gathered in a
-//     buffer lent by batchPool and go out in one write.
+//     buffer lent by batchPool and go out in one write;
+//   - in try mode (setTry, a plain socket), a write outside the writer's
+//     cork never blocks: it writes what the socket takes at once and keeps
+//     the rest in a backlog, which every later write sends first, in
+//     order; the connection's writer goroutine (started by kick) sends it
+//     with its write timeout.
 //
 // It also scans the frame headers it reads (frameScan): a message that a
 // header announces as too big is refused at once.
 type Wire struct {
 	net.Conn
-	raw  rawReader // nil when the socket cannot wait without a buffer
-	pre  []byte    // read by the HTTP server before the hijack
+	raw  rawConn // nil when the socket cannot wait without a buffer
+	pre  []byte  // read by the HTTP server before the hijack
 	scan frameScan
 	err  error // sticky once a frame is refused
 
@@ -35,11 +43,36 @@ type Wire struct {
 	wmu    sync.Mutex // orders every write to the socket
 	corked bool
 	wbox   *[]byte // the batch being gathered, while corked
+
+	// Try mode (setTry): try is set while writes outside a blocking cork
+	// must not block; tryCork while the cork is the reader's (cork(true)),
+	// whose writes go to the backlog until uncorkTry.
+	try     bool
+	tryCork bool
+	// back is the backlog: bytes accepted but not yet written, in order
+	// (a buffer lent by batchPool while it holds any); backN its length,
+	// read without wmu.
+	back  *[]byte
+	backN atomic.Int64
+	// deferred counts the non-blocking writes that left bytes behind.
+	deferred atomic.Int64
+	// backMax bounds the backlog a write outside a cork may add to (the
+	// reader's writes are bounded by the connection's send budget).
+	backMax int64
+	// kick is called, without wmu, when a write outside a cork left a
+	// backlog: it starts the connection's writer to send it.
+	kick func()
+	// writeNow's: the func handed to raw.Write, and its bytes and result.
+	rawWrite func(fd uintptr) bool
+	wp       []byte
+	wn       int
+	werr     error
 }
 
-// rawReader is the part of syscall.RawConn waitRead needs.
-type rawReader interface {
+// rawConn is the part of syscall.RawConn waitRead and writeNow need.
+type rawConn interface {
 	Read(f func(fd uintptr) (done bool)) error
+	Write(f func(fd uintptr) (done bool)) error
 }
 
 const (
@@ -116,22 +149,43 @@ func (w *Wire) fill() error {
 	return nil // err, if any, comes again on the next read
 }
 
-// cork gathers the writes that follow into one batch, until uncork.
-func (w *Wire) cork() {
+// cork gathers the writes that follow into one batch, until uncork. With
+// try (the reader, in try mode) they go to the backlog instead, and
+// uncorkTry sends them without blocking.
+func (w *Wire) cork(try bool) {
 	w.wmu.Lock()
 	w.corked = true
+	w.tryCork = try && w.try
 	w.wmu.Unlock()
 }
 
-// uncork writes the batch gathered since cork.
+// uncork writes the backlog, then the batch gathered since cork; it blocks
+// until the socket took them (the caller times it).
 func (w *Wire) uncork() error {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	w.corked = false
+	w.corked, w.tryCork = false, false
 	return w.flushLocked()
 }
 
+// uncorkTry ends the reader's cork: it writes what the socket takes at once
+// of the backlog and keeps the rest there (backlog tells).
+func (w *Wire) uncorkTry() error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if !w.tryCork { // not in try mode after all: a blocking uncork
+		w.corked = false
+		return w.flushLocked()
+	}
+	w.corked, w.tryCork = false, false
+	return w.tryBackLocked()
+}
+
+// flushLocked writes the backlog, then the batch, blocking.
 func (w *Wire) flushLocked() error {
+	if err := w.flushBackLocked(); err != nil {
+		return err
+	}
 	if w.wbox == nil {
 		return nil
 	}
@@ -145,14 +199,36 @@ func (w *Wire) flushLocked() error {
 	return err
 }
 
-// Write writes p, or adds it to the batch while corked.
+// Write writes p, or adds it to the batch while corked (to the backlog in
+// the reader's cork). In try mode a write outside a cork never blocks: see
+// Wire.
 func (w *Wire) Write(p []byte) (int, error) {
 	w.wmu.Lock()
+	if w.tryCork {
+		w.appendBackLocked(p)
+		w.wmu.Unlock()
+		return len(p), nil
+	}
+	if !w.corked && w.try {
+		err := w.tryLocked(p)
+		kick := w.backN.Load() > 0 && w.kick != nil
+		w.wmu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		if kick {
+			w.kick()
+		}
+		return len(p), nil
+	}
 	defer w.wmu.Unlock()
 	if !w.corked {
+		if err := w.flushBackLocked(); err != nil {
+			return 0, err
+		}
 		return w.Conn.Write(p)
 	}
-	if w.wbox != nil && len(*w.wbox)+len(p) > maxBatch {
+	if w.wbox != nil && len(*w.wbox)+len(p) > maxBatch || len(p) >= maxBatch {
 		if err := w.flushLocked(); err != nil {
 			return 0, err
 		}
@@ -165,4 +241,112 @@ func (w *Wire) Write(p []byte) (int, error) {
 	}
 	*w.wbox = append(*w.wbox, p...)
 	return len(p), nil
+}
+
+// setTry puts the Wire in try mode (see Wire) when its socket allows a
+// write that does not block; it reports whether it did. max bounds the
+// backlog writes outside a cork may leave (control frames to a peer that
+// does not read); kick starts the writer that sends a backlog.
+func (w *Wire) setTry(max int64, kick func()) bool {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.raw == nil {
+		return false
+	}
+	w.try, w.backMax, w.kick = true, max, kick
+	return true
+}
+
+// stopTry ends try mode: every later write blocks, after the backlog. The
+// close frame goes out so, since no writer may run to send a backlog then.
+func (w *Wire) stopTry() {
+	w.wmu.Lock()
+	w.try, w.tryCork = false, false
+	w.wmu.Unlock()
+}
+
+// backlog is the number of bytes accepted but not yet written.
+func (w *Wire) backlog() int64 { return w.backN.Load() }
+
+// errBacklogFull ends a write outside a cork to a peer that lets more than
+// backMax bytes wait.
+var errBacklogFull = errors.New("not reading")
+
+// tryLocked writes p without blocking, behind the backlog, keeping what the
+// socket does not take.
+func (w *Wire) tryLocked(p []byte) error {
+	if w.backN.Load() == 0 {
+		n, err := w.writeNow(p)
+		if err != nil {
+			return err
+		}
+		if n < len(p) {
+			w.deferred.Add(1)
+			w.appendBackLocked(p[n:])
+		}
+		return nil
+	}
+	if n := w.backN.Load() + int64(len(p)); n > w.backMax {
+		return fmt.Errorf("%w: more than %d bytes wait to be sent", errBacklogFull, w.backMax)
+	}
+	w.appendBackLocked(p)
+	return w.tryBackLocked()
+}
+
+// tryBackLocked writes what the socket takes at once of the backlog.
+func (w *Wire) tryBackLocked() error {
+	if w.back == nil {
+		return nil
+	}
+	n, err := w.writeNow(*w.back)
+	if err != nil {
+		return err
+	}
+	if n < len(*w.back) {
+		w.deferred.Add(1)
+	}
+	w.consumeBackLocked(n)
+	return nil
+}
+
+// flushBackLocked writes the whole backlog, blocking.
+func (w *Wire) flushBackLocked() error {
+	if w.back == nil {
+		return nil
+	}
+	n, err := w.Conn.Write(*w.back)
+	if err != nil {
+		n = len(*w.back) // the socket is broken: drop the rest
+	}
+	w.consumeBackLocked(n)
+	return err
+}
+
+func (w *Wire) appendBackLocked(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	if w.back == nil {
+		w.back = batchPool.Get().(*[]byte)
+	}
+	*w.back = append(*w.back, p...)
+	w.backN.Store(int64(len(*w.back)))
+}
+
+// consumeBackLocked drops the first n bytes of the backlog, written; an
+// emptied backlog gives its buffer back.
+func (w *Wire) consumeBackLocked(n int) {
+	if w.back == nil || n <= 0 {
+		return
+	}
+	b := *w.back
+	rest := copy(b, b[n:])
+	*w.back = b[:rest]
+	w.backN.Store(int64(rest))
+	if rest == 0 {
+		if cap(b) <= maxBatch {
+			batchPool.Put(w.back)
+		}
+		w.back = nil
+	}
 }

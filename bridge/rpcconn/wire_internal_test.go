@@ -39,7 +39,7 @@ func TestWireBatchesWhileCorked(t *testing.T) {
 	w.Write([]byte("a"))
 	expect("uncorked", "a")
 
-	w.cork()
+	w.cork(false)
 	w.Write([]byte("b"))
 	w.Write([]byte("c"))
 	expect("corked")
@@ -54,7 +54,7 @@ func TestWireBatchesWhileCorked(t *testing.T) {
 
 	big := string(bytes.Repeat([]byte("x"), maxBatch))
 	half := string(bytes.Repeat([]byte("y"), maxBatch/2+1))
-	w.cork()
+	w.cork(false)
 	w.Write([]byte("d"))
 	w.Write([]byte(big)) // the batch goes first, then the big one on its own
 	expect("a message of maxBatch bytes", "d", big)
@@ -116,5 +116,137 @@ func TestWireLendsReadBufferWhileDataWaits(t *testing.T) {
 	}
 	if w.rbox != nil {
 		t.Fatal("the wire holds a read buffer after EOF")
+	}
+}
+
+// tcpPair is a connected loopback TCP pair.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return server, client
+}
+
+// TestWireTryModeNeverBlocks: in try mode a write outside the writer's
+// cork (and the reader's cork) is accepted at once even when the socket is
+// full; what the socket did not take waits in the backlog, counted, and
+// goes out first, in order, on the writer's blocking uncork. kick runs
+// when a write outside a cork leaves a backlog.
+func TestWireTryModeNeverBlocks(t *testing.T) {
+	server, client := tcpPair(t)
+	server.(*net.TCPConn).SetWriteBuffer(4096)
+	w := newWire(server, nil, -1)
+	kicks := 0
+	if !w.setTry(1<<30, func() { kicks++ }) {
+		t.Skip("no raw socket here: try mode is off")
+	}
+	var want []byte
+	chunk := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1000+i) }
+	// Far more than the socket buffers hold, and nobody reads yet.
+	for i := range 600 {
+		p := chunk(i)
+		want = append(want, p...)
+		if i%2 == 0 {
+			if n, err := w.Write(p); n != len(p) || err != nil {
+				t.Fatalf("write %d outside a cork: %d, %v", i, n, err)
+			}
+			continue
+		}
+		w.cork(true) // the reader's cork
+		w.Write(p)
+		if err := w.uncorkTry(); err != nil {
+			t.Fatalf("uncorkTry %d: %v", i, err)
+		}
+	}
+	if w.backlog() == 0 {
+		t.Fatal("600 KiB to a peer that does not read, and no backlog: the writes blocked or were lost")
+	}
+	if kicks == 0 {
+		t.Fatal("writes outside a cork left a backlog without kicking the writer")
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(client, int64(len(want)+3)))
+		got <- b
+	}()
+	// The writer: a blocking cork whose batch goes out after the backlog.
+	w.cork(false)
+	w.Write([]byte("end"))
+	if err := w.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if w.backlog() != 0 || w.back != nil {
+		t.Fatalf("backlog %d after the blocking uncork", w.backlog())
+	}
+	b := <-got
+	if !bytes.Equal(b, append(want, "end"...)) {
+		t.Fatalf("the peer read %d bytes, not the %d written in order", len(b), len(want)+3)
+	}
+}
+
+// TestWireTryModeBoundsControlBacklog: a write outside a cork that would
+// let the backlog pass its bound fails (a peer that sends pings but never
+// reads the pongs is not reading) instead of growing it.
+func TestWireTryModeBoundsControlBacklog(t *testing.T) {
+	server, _ := tcpPair(t)
+	server.(*net.TCPConn).SetWriteBuffer(4096)
+	w := newWire(server, nil, -1)
+	if !w.setTry(64<<10, func() {}) {
+		t.Skip("no raw socket here: try mode is off")
+	}
+	p := bytes.Repeat([]byte("p"), 127)
+	for i := 0; ; i++ {
+		_, err := w.Write(p)
+		if err != nil {
+			if !errors.Is(err, errBacklogFull) {
+				t.Fatalf("write %d: %v, want the backlog bound", i, err)
+			}
+			break
+		}
+		if w.backlog() > 64<<10 {
+			t.Fatalf("backlog %d passed its bound", w.backlog())
+		}
+	}
+}
+
+// TestWireTryModeWriteError: once the socket is closed, writes in try mode
+// and the blocking flush of a backlog fail with an error, and the backlog
+// is let go.
+func TestWireTryModeWriteError(t *testing.T) {
+	server, _ := tcpPair(t)
+	server.(*net.TCPConn).SetWriteBuffer(4096)
+	w := newWire(server, nil, -1)
+	if !w.setTry(1<<30, func() {}) {
+		t.Skip("no raw socket here: try mode is off")
+	}
+	p := bytes.Repeat([]byte("z"), 64<<10)
+	for w.backlog() == 0 {
+		if _, err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	server.Close()
+	if _, err := w.Write([]byte("more")); err == nil {
+		t.Fatal("a try-mode write to a closed socket succeeded")
+	}
+	w.cork(false)
+	if err := w.uncork(); err == nil {
+		t.Fatal("flushing a backlog to a closed socket succeeded")
+	}
+	if w.backlog() != 0 || w.back != nil {
+		t.Fatalf("backlog %d kept after the socket failed", w.backlog())
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // rawOf returns the raw socket of a plain TCP or Unix connection; nil for
 // anything else (TLS, pipes), which is read with the buffer lent up front.
-func rawOf(conn net.Conn) rawReader {
+func rawOf(conn net.Conn) rawConn {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return nil
@@ -66,4 +66,37 @@ func (w *Wire) readReady(fd uintptr) bool {
 	}
 	w.rbox, w.rbuf = box, (*box)[:n]
 	return true
+}
+
+// writeNow writes what the socket takes of p at once, without waiting for
+// it to be writable: a full socket takes 0 bytes.
+func (w *Wire) writeNow(p []byte) (int, error) {
+	if w.rawWrite == nil { // once per connection, as rawRead
+		w.rawWrite = w.writeReady
+	}
+	w.wp = p
+	err := w.raw.Write(w.rawWrite)
+	n, werr := w.wn, w.werr
+	w.wp, w.wn, w.werr = nil, 0, nil
+	switch {
+	case err != nil: // closed under the write
+		return 0, err
+	case werr == syscall.EAGAIN:
+		return 0, nil
+	case werr != nil:
+		return 0, &net.OpError{Op: "write", Net: w.LocalAddr().Network(), Source: w.LocalAddr(), Addr: w.RemoteAddr(), Err: os.NewSyscallError("write", werr)}
+	}
+	return n, nil
+}
+
+// writeReady is writeNow's one write: it never asks the poller to wait.
+func (w *Wire) writeReady(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), w.wp)
+		if err == syscall.EINTR {
+			continue
+		}
+		w.wn, w.werr = max(n, 0), err
+		return true
+	}
 }

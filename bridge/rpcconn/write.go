@@ -18,7 +18,7 @@ func (c *Conn) writeLoop() {
 	for {
 		st.mu.Lock()
 		batch := st.queue
-		if len(batch) == 0 {
+		if len(batch) == 0 && c.backlog() == 0 {
 			st.writing = false
 			if st.phase != phaseOpen {
 				c.drainedLocked()
@@ -31,16 +31,71 @@ func (c *Conn) writeLoop() {
 		err := c.writeBatch(batch)
 		c.spare = batch[:0]
 		if err != nil {
-			// The socket is broken: refuse what comes next, end the rest.
-			st.mu.Lock()
-			c.advanceLocked(phaseClosing, err)
-			st.writing = false
-			c.drainedLocked()
-			st.mu.Unlock()
-			c.cancel(err)
+			c.writeFailed(err)
 			return
 		}
 	}
+}
+
+// writeFailed ends the writer role on a write error: the socket is broken,
+// so what comes next is refused and the rest of the connection ended.
+func (c *Conn) writeFailed(err error) {
+	st := &c.st
+	st.mu.Lock()
+	c.advanceLocked(phaseClosing, err)
+	st.writing = false
+	c.drainedLocked()
+	st.mu.Unlock()
+	c.cancel(err)
+}
+
+// writeOnReader writes, on the reader, what it queued when no writer ran
+// (queueReply made the reader the writer). It never blocks: the Wire takes
+// the batch in its reader's cork and writes what the socket takes at once,
+// keeping the rest in its backlog. When a backlog remains, or other
+// goroutines queued messages meanwhile, the writer role passes to a writer
+// goroutine, which sends them under WriteTimeout as usual; otherwise the
+// reader gives the role up.
+func (c *Conn) writeOnReader() {
+	st := &c.st
+	w := c.opts.Wire
+	st.mu.Lock()
+	batch := st.queue
+	st.queue = c.spare
+	st.mu.Unlock()
+	w.cork(true)
+	var err error
+	for i, b := range batch {
+		// Counted out of the queue before the Wire counts it in its
+		// backlog: never twice against the budget.
+		st.queued.Add(-int64(len(b)))
+		if err == nil {
+			err = c.ws.Write(context.Background(), websocket.MessageText, b)
+		}
+		recycle(b)
+		batch[i] = nil
+	}
+	if uerr := w.uncorkTry(); err == nil {
+		err = uerr
+	}
+	c.spare = batch[:0]
+	if err != nil {
+		c.writeFailed(err)
+		c.writerWG.Done()
+		return
+	}
+	st.mu.Lock()
+	if len(st.queue) == 0 && w.backlog() == 0 {
+		st.writing = false
+		if st.phase != phaseOpen {
+			c.drainedLocked()
+		}
+		st.mu.Unlock()
+		c.writerWG.Done()
+		return
+	}
+	st.mu.Unlock()
+	go c.writeLoop() // the writer role (and writerWG) passes to it
 }
 
 // writeBatch writes the messages taken from the queue, in one write to the
@@ -49,7 +104,7 @@ func (c *Conn) writeLoop() {
 func (c *Conn) writeBatch(batch [][]byte) error {
 	w := c.opts.Wire
 	if w != nil {
-		w.cork()
+		w.cork(false)
 	}
 	var err error
 	for i, b := range batch {
@@ -73,7 +128,9 @@ func (c *Conn) writeBatch(batch [][]byte) error {
 func (c *Conn) timed(write func() error) error {
 	c.writeTimer.Reset(c.opts.WriteTimeout)
 	err := write()
-	if !c.writeTimer.Stop() && err == nil {
+	if !c.writeTimer.Stop() {
+		// The timer closed the socket: that, not the closed socket's
+		// error, is why the write failed.
 		err = errWriteTimeout
 	}
 	return err

@@ -1,0 +1,331 @@
+package rpcconn_test
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/bridge/rpcconn"
+	"github.com/cifbridge/cifbridge/protocol"
+)
+
+// countingHandler answers "pad" with its params and a string of
+// params.n bytes, and counts the calls it served; served gets a value
+// when the count reaches at.
+type countingHandler struct {
+	n      atomic.Int64
+	at     int64
+	served chan struct{}
+}
+
+func (h *countingHandler) HandleCall(_ context.Context, _ *rpcconn.Conn, m *protocol.Message) (json.RawMessage, error) {
+	var p struct {
+		I int `json:"i"`
+		N int `json:"n"`
+	}
+	json.Unmarshal(m.Params, &p)
+	if h.n.Add(1) == h.at {
+		close(h.served)
+	}
+	return json.Marshal(struct {
+		I   int    `json:"i"`
+		Pad string `json:"pad"`
+	}{p.I, strings.Repeat("x", p.N)})
+}
+
+func (*countingHandler) HandleNotification(context.Context, *rpcconn.Conn, *protocol.Message) {}
+
+// inlineServer serves rpcconn with every request inline (on the reader),
+// over loopback TCP whose server socket has a small send buffer, so that
+// the socket fills after a few answers and writes are partial.
+type inlineServer struct {
+	hs    *httptest.Server
+	h     *countingHandler
+	wires chan *rpcconn.Wire
+	conns chan *rpcconn.Conn
+	errs  chan error
+}
+
+func startInlineServer(t *testing.T, opts rpcconn.Options, servedAt int64) *inlineServer {
+	t.Helper()
+	s := &inlineServer{h: &countingHandler{at: servedAt, served: make(chan struct{})}, wires: make(chan *rpcconn.Wire, 1), conns: make(chan *rpcconn.Conn, 1), errs: make(chan error, 1)}
+	opts.Inline = func(*protocol.Message) bool { return true }
+	if opts.PingInterval == 0 {
+		opts.PingInterval = -1
+	}
+	s.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gw := rpcconn.GuardFrames(w, 1<<20)
+		ws, err := websocket.Accept(gw, r, nil)
+		if err != nil {
+			return
+		}
+		opts := opts
+		opts.Wire = rpcconn.WireOf(gw)
+		if tc, ok := opts.Wire.Conn.(*net.TCPConn); ok {
+			tc.SetWriteBuffer(4096)
+		}
+		s.wires <- opts.Wire
+		c := rpcconn.New(context.Background(), ws, s.h, opts)
+		s.conns <- c
+		s.errs <- c.Run()
+	}))
+	t.Cleanup(s.hs.Close)
+	return s
+}
+
+// pipeline sends n "pad" calls of pad bytes each from a goroutine (the
+// peer's writes must not wait for the server) and never reads.
+func (s *inlineServer) pipeline(t *testing.T, n, pad int) (*websocket.Conn, *rpcconn.Wire) {
+	t.Helper()
+	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(s.hs.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(1 << 20)
+	t.Cleanup(func() { ws.CloseNow() })
+	go func() {
+		for i := range n {
+			msg := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"pad","params":{"i":%d,"n":%d}}`, i, i, pad)
+			if ws.Write(context.Background(), websocket.MessageText, []byte(msg)) != nil {
+				return
+			}
+		}
+	}()
+	return ws, <-s.wires
+}
+
+// waitServed waits until the server served its servedAt-th call: with a
+// reader blocked in a write to a peer that does not read, it never would.
+func (s *inlineServer) waitServed(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.h.served:
+	case err := <-s.errs:
+		t.Fatalf("Run returned %v after %d calls served, before %d: the reader stopped reading", err, s.h.n.Load(), s.h.at)
+	case <-time.After(30 * time.Second): // a hang guard, not a timing
+		t.Fatalf("%d calls served of %d: the reader stopped reading", s.h.n.Load(), s.h.at)
+	}
+}
+
+// TestReaderAnswersInOrderThroughPartialWrites: the reader writes inline
+// answers itself, without blocking, to a peer that reads nothing until all
+// 400 calls were served (far more than the socket buffers hold, so the
+// writes are partial and the rest waits in the Wire's backlog); the peer
+// then reads every answer, in the order of the calls.
+func TestReaderAnswersInOrderThroughPartialWrites(t *testing.T) {
+	const n = 400
+	s := startInlineServer(t, rpcconn.Options{MaxSendBytes: 64 << 20}, n)
+	ws, wire := s.pipeline(t, n, 3000)
+	s.waitServed(t)
+	if wire.Deferred() == 0 {
+		t.Fatal("1.2 MB of answers to a peer that read nothing, and no write left bytes in the Wire's backlog: the reader's writes did not go through try mode")
+	}
+	for i := range n {
+		_, b, err := ws.Read(t.Context())
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		var res struct {
+			ID     int `json:"id"`
+			Result struct {
+				I   int    `json:"i"`
+				Pad string `json:"pad"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatalf("answer %d: %v in %.80q", i, err, b)
+		}
+		if res.ID != i || res.Result.I != i || len(res.Result.Pad) != 3000 {
+			t.Fatalf("answer %d has id %d, i %d, %d bytes of pad: out of order or cut", i, res.ID, res.Result.I, len(res.Result.Pad))
+		}
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+	if err := <-s.errs; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestReaderNotBlockedByNonReader: a peer that stops reading while inline
+// answers are written does not stop the reader: it reads and serves every
+// call (a reader blocked in the write would serve two or three), and the
+// connection still ends, by the write timeout or by the send budget.
+func TestReaderNotBlockedByNonReader(t *testing.T) {
+	t.Run("write timeout", func(t *testing.T) {
+		const n = 60
+		// 60 × 16 KiB is far more than the socket buffers hold, far less
+		// than the budget: only the write timeout can end it.
+		s := startInlineServer(t, rpcconn.Options{MaxSendBytes: 64 << 20, WriteTimeout: time.Second}, n)
+		s.pipeline(t, n, 16<<10)
+		s.waitServed(t)
+		err := <-s.errs
+		if err == nil || !strings.Contains(err.Error(), "write timed out") {
+			t.Fatalf("Run = %v, want the write timeout", err)
+		}
+		if got := s.h.n.Load(); got != n {
+			t.Fatalf("%d calls served, want all %d", got, n)
+		}
+	})
+	t.Run("send budget", func(t *testing.T) {
+		// 1 MiB of budget is 64 answers of 16 KiB: the reader serves
+		// far more calls than the socket buffers hold answers (a
+		// blocked reader serves about 11 here), then the budget closes
+		// the peer with 1008 (the write timeout is an hour: the budget,
+		// not it, ends the connection).
+		s := startInlineServer(t, rpcconn.Options{MaxSendBytes: 1 << 20, WriteTimeout: time.Hour}, 40)
+		ws, _ := s.pipeline(t, 400, 16<<10)
+		s.waitServed(t)
+		var ce websocket.CloseError
+		for {
+			_, _, err := ws.Read(t.Context())
+			if err == nil {
+				continue
+			}
+			if !errors.As(err, &ce) {
+				t.Fatalf("connection ended without a close frame: %v", err)
+			}
+			break
+		}
+		if ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "not reading") {
+			t.Fatalf("closed with %v, want 1008 not reading", ce)
+		}
+		if err := <-s.errs; err == nil || !strings.Contains(err.Error(), "1008") {
+			t.Fatalf("Run = %v, want the 1008 close", err)
+		}
+		if got := s.h.n.Load(); got >= 400 {
+			t.Fatalf("%d calls served: the budget did not stop the serving", got)
+		}
+	})
+}
+
+// TestCaptureSeesEveryInlineFrame: with an OnFrame hook the reader does not
+// write (the hook may hold a write as long as it likes); every frame in and
+// out is still seen, and every answer arrives in order.
+func TestCaptureSeesEveryInlineFrame(t *testing.T) {
+	const n = 200
+	var mu sync.Mutex
+	var in, out int
+	s := startInlineServer(t, rpcconn.Options{MaxSendBytes: 64 << 20, OnFrame: func(dir string, _ []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if dir == "in" {
+			in++
+		} else {
+			out++
+		}
+	}}, n)
+	ws, _ := s.pipeline(t, n, 100)
+	for i := range n {
+		_, b, err := ws.Read(t.Context())
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, i); !strings.HasPrefix(string(b), want) {
+			t.Fatalf("answer %d is %.40q", i, b)
+		}
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+	<-s.errs
+	mu.Lock()
+	defer mu.Unlock()
+	if in != n || out != n {
+		t.Fatalf("capture saw %d in and %d out, want %d each", in, out, n)
+	}
+}
+
+// TestShutdownSendsBacklogBeforeClose: answers left in the Wire's backlog
+// and queue when a shutdown starts all reach the peer, in order, before the
+// close frame (the close waits for the drain, then writes after the
+// backlog).
+func TestShutdownSendsBacklogBeforeClose(t *testing.T) {
+	const n = 200
+	s := startInlineServer(t, rpcconn.Options{MaxSendBytes: 64 << 20}, n)
+	ws, wire := s.pipeline(t, n, 3000)
+	c := <-s.conns
+	s.waitServed(t)
+	if wire.Deferred() == 0 {
+		t.Fatal("600 KB of answers to a peer that read nothing, and no write left bytes in the backlog")
+	}
+	go c.Shutdown(context.Background(), errors.New("shutting down"), websocket.StatusGoingAway, "shutting down")
+	for i := range n {
+		_, b, err := ws.Read(t.Context())
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, i); !strings.HasPrefix(string(b), want) {
+			t.Fatalf("answer %d is %.40q", i, b)
+		}
+	}
+	_, _, err := ws.Read(t.Context())
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("after the answers: %v, want the 1001 close", err)
+	}
+	if err := <-s.errs; err != nil {
+		t.Fatalf("Run = %v, want nil for a 1001 close", err)
+	}
+}
+
+// TestKeepaliveInTryMode: the keepalive's pings and the close frame go
+// through the Wire in try mode: a peer that answers each ping with a pong
+// is pinged again, one that stops is closed with 1008 for the idle timeout.
+func TestKeepaliveInTryMode(t *testing.T) {
+	s := startInlineServer(t, rpcconn.Options{PingInterval: 100 * time.Millisecond, IdleTimeout: time.Second}, 1)
+	conn, err := net.Dial("tcp", s.hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := rawHandshake(t, conn)
+	<-s.wires
+	frame := func() (byte, []byte) {
+		t.Helper()
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatal(err)
+		}
+		if h[1]&0x7f > 125 {
+			t.Fatalf("frame of opcode %d with an extended length", h[0]&0x0f)
+		}
+		p := make([]byte, h[1]&0x7f)
+		if _, err := io.ReadFull(br, p); err != nil {
+			t.Fatal(err)
+		}
+		return h[0] & 0x0f, p
+	}
+	for i := range 3 {
+		op, p := frame()
+		if op != 9 {
+			t.Fatalf("frame %d has opcode %d, want a ping", i, op)
+		}
+		pong := append([]byte{0x8a, 0x80 | byte(len(p)), 0, 0, 0, 0}, p...) // masked with a zero key
+		if _, err := conn.Write(pong); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		op, p := frame()
+		if op == 9 {
+			continue // a ping sent before the idle timeout passed
+		}
+		if op != 8 || len(p) < 2 || binary.BigEndian.Uint16(p) != uint16(websocket.StatusPolicyViolation) || !strings.Contains(string(p[2:]), "idle timeout") {
+			t.Fatalf("frame of opcode %d %q, want the 1008 idle close", op, p)
+		}
+		break
+	}
+	conn.Close()
+	if err := <-s.errs; err == nil || !strings.Contains(err.Error(), "idle timeout") {
+		t.Fatalf("Run = %v, want the idle timeout", err)
+	}
+}
