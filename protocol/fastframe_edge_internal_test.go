@@ -161,6 +161,7 @@ func TestScanFrameEdgeCases(t *testing.T) {
 		{"duplicate through an escape, escaped first", frame + `{"\u0061":1,"a":2}}`, false},
 		{"duplicate top-level through an escape", `{"id":1,"\u0069d":2}`, false},
 		{"utf8 duplicate through an escape", frame + `{"é":1,"\u00e9":2}}`, false},
+		{"U+FFFD and an invalid byte as names", frame + "{\"\xef\xbf\xbd\":1,\"\xff\":2}}", false}, // duplicates to jsontext
 		{"names differing in case", frame + `{"a":1,"A":2}}`, true},
 		{"duplicate after a long object", frame + `{"a":1,"b":{` + names(100, "") + `},"a":2}}`, false},
 		// Top-level members.
