@@ -232,13 +232,13 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	c.seen()
 	c.stopReadWatch = context.AfterFunc(ctx, func() {
 		c.advance(phaseClosing, context.Cause(ctx)) // nothing more is queued
-		ws.CloseNow()
+		c.closeNow()
 	})
 	c.writeTimer = time.AfterFunc(time.Hour, func() {
 		// The cause first: the reader, failing on the closed socket,
 		// reports it (and not the closed socket) as why Run ended.
 		c.cancel(errWriteTimeout)
-		ws.CloseNow()
+		c.closeNow()
 	})
 	c.writeTimer.Stop()
 	c.readTimer = time.AfterFunc(time.Hour, c.stalled)
@@ -280,8 +280,18 @@ func (c *Conn) Run() error {
 	if c.st.closeStarted() {
 		<-c.closeDone // our close frame and reason reach the peer
 	}
-	c.ws.CloseNow()
+	c.closeNow()
 	return closeErr(err)
+}
+
+// closeNow closes the socket at once, dropping what the Wire still holds
+// unwritten: the connection's own cut-offs (a write timeout, its context
+// ending, Run's end) must not wait for a peer that does not read.
+func (c *Conn) closeNow() {
+	if c.opts.Wire != nil {
+		c.opts.Wire.setAbort()
+	}
+	c.ws.CloseNow()
 }
 
 // CancelRequests ends the context of every running and future handler with

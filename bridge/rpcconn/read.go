@@ -42,6 +42,12 @@ func (c *Conn) readLoop() error {
 			if cs := c.sentClose(); cs != nil { // we closed: report why
 				return cs
 			}
+			if websocket.CloseStatus(err) != -1 {
+				// The peer's close frame: its reason, not the failed
+				// write of an answer behind it (coder/websocket closed
+				// the socket once it replied), is why the connection ended.
+				return err
+			}
 			if c.ctx.Err() != nil { // the watch closed the socket: report why
 				return context.Cause(c.ctx)
 			}

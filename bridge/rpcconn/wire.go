@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Wire is the socket under a WebSocket hijacked through GuardFrames. It
@@ -67,6 +68,13 @@ type Wire struct {
 	wp       []byte
 	wn       int
 	werr     error
+
+	// abort makes Close close at once, without sending what waits (see
+	// Close): set by the connection's own cut-offs (a write timeout, its
+	// context ending).
+	abort atomic.Bool
+	// tryOn mirrors try for Close, which reads it without wmu.
+	tryOn atomic.Bool
 }
 
 // rawConn is the part of syscall.RawConn waitRead and writeNow need.
@@ -243,6 +251,34 @@ func (w *Wire) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// closeFlushTimeout bounds how long Close sends what the Wire accepted but
+// has not written: coder/websocket's bound on writing a close frame.
+const closeFlushTimeout = 5 * time.Second
+
+// Close closes the socket; in try mode it first writes what the Wire
+// accepted but has not written yet (the backlog, a batch gathered under the
+// cork), waiting for the writer's write under way to end first, all within
+// closeFlushTimeout: coder/websocket calls it right after writing the close
+// frame that answers the peer's, and in try mode that frame may still wait
+// in the backlog, behind answers. After setAbort, or out of try mode (where
+// a write holding the Wire may be the blocked one a timeout cuts), it
+// closes at once.
+func (w *Wire) Close() error {
+	if !w.abort.Load() && w.tryOn.Load() {
+		w.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		w.wmu.Lock()
+		w.corked, w.tryCork, w.try = false, false, false
+		w.tryOn.Store(false)
+		w.flushLocked()
+		w.wmu.Unlock()
+	}
+	return w.Conn.Close()
+}
+
+// setAbort makes a later Close close at once: a close that cuts off a
+// peer that does not read must not wait for its writes.
+func (w *Wire) setAbort() { w.abort.Store(true) }
+
 // setTry puts the Wire in try mode (see Wire) when its socket allows a
 // write that does not block; it reports whether it did. max bounds the
 // backlog writes outside a cork may leave (control frames to a peer that
@@ -254,6 +290,7 @@ func (w *Wire) setTry(max int64, kick func()) bool {
 		return false
 	}
 	w.try, w.backMax, w.kick = true, max, kick
+	w.tryOn.Store(true)
 	return true
 }
 
@@ -262,6 +299,7 @@ func (w *Wire) setTry(max int64, kick func()) bool {
 func (w *Wire) stopTry() {
 	w.wmu.Lock()
 	w.try, w.tryCork = false, false
+	w.tryOn.Store(false)
 	w.wmu.Unlock()
 }
 
