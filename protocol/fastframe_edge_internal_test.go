@@ -1,66 +1,14 @@
 package protocol
 
 import (
-	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
-
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // generalDecode is Decode without scanFrame: every object through the
 // jsonv2 path, as Decode answered before the fast path existed.
-func generalDecode(data []byte) Decoded {
-	data = trimJSONSpace(data)
-	if len(data) == 0 {
-		return Decoded{ParseError: notJSON()}
-	}
-	one := func(data []byte) Message {
-		data = trimJSONSpace(data)
-		if len(data) == 0 || data[0] != '{' {
-			return invalid(nil, "expected a JSON object")
-		}
-		var w wireObject
-		if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
-			if errors.Is(err, jsontext.ErrDuplicateName) {
-				return duplicateMember(err)
-			}
-			return invalid(nil, "not a JSON object")
-		}
-		return fromWire(data, &w)
-	}
-	switch data[0] {
-	case '[':
-		var elems []span
-		if err := jsonv2.Unmarshal(data, &elems, lenient); err != nil {
-			return Decoded{ParseError: notJSON()}
-		}
-		if len(elems) == 0 {
-			return Decoded{ParseError: &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}}
-		}
-		d := Decoded{Batch: true, Messages: make([]Message, len(elems))}
-		for i, e := range elems {
-			d.Messages[i] = one(e.in(data))
-		}
-		return d
-	case '{':
-		var w wireObject
-		if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
-			if errors.Is(err, jsontext.ErrDuplicateName) && json.Valid(data) {
-				return Decoded{Messages: []Message{duplicateMember(err)}}
-			}
-			return Decoded{ParseError: notJSON()}
-		}
-		return Decoded{Messages: []Message{fromWire(data, &w)}}
-	}
-	if !json.Valid(data) {
-		return Decoded{ParseError: notJSON()}
-	}
-	return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
-}
+func generalDecode(data []byte) Decoded { return decode(data, false) }
 
 // TestScanFrameEdgeCases: the inputs a byte scanner most easily gets wrong.
 // For each, whether scanFrame takes it is pinned (fast), its spans are the
