@@ -255,21 +255,32 @@ func (w *Wire) Write(p []byte) (int, error) {
 // has not written: coder/websocket's bound on writing a close frame.
 const closeFlushTimeout = 5 * time.Second
 
-// Close closes the socket; in try mode it first writes what the Wire
-// accepted but has not written yet (the backlog, a batch gathered under the
-// cork), waiting for the writer's write under way to end first, all within
+// Close closes the socket, first writing what the Wire accepted but has
+// not written yet (the backlog, a batch gathered under the cork), within
 // closeFlushTimeout: coder/websocket calls it right after writing the close
-// frame that answers the peer's, and in try mode that frame may still wait
-// in the backlog, behind answers. After setAbort, or out of try mode (where
-// a write holding the Wire may be the blocked one a timeout cuts), it
-// closes at once.
+// frame that answers the peer's, and that frame may still wait in the
+// backlog (try mode) or in the writer's batch (the writer had the Wire
+// corked when it was written), behind answers. In try mode it waits for a
+// write under way to end first. Out of try mode it writes only when no
+// write is under way (a write holding the Wire may be the blocked one a
+// timeout cuts, and the batch is then that write's to send or lose). After
+// setAbort it closes at once.
 func (w *Wire) Close() error {
-	if !w.abort.Load() && w.tryOn.Load() {
+	switch {
+	case w.abort.Load():
+	case w.tryOn.Load():
 		w.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 		w.wmu.Lock()
 		w.corked, w.tryCork, w.try = false, false, false
 		w.tryOn.Store(false)
 		w.flushLocked()
+		w.wmu.Unlock()
+	case w.wmu.TryLock():
+		if w.wbox != nil || w.back != nil {
+			w.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+			w.corked = false // the writer's next write finds the socket closed
+			w.flushLocked()
+		}
 		w.wmu.Unlock()
 	}
 	return w.Conn.Close()
