@@ -46,9 +46,10 @@ type Wire struct {
 	wbox   *[]byte // the batch being gathered, while corked
 
 	// Try mode (setTry): try is set while writes outside a blocking cork
-	// must not block; tryCork while the cork is the reader's (cork(true)),
+	// must not block (changed under wmu; atomic so that Close may read it
+	// without wmu); tryCork while the cork is the reader's (cork(true)),
 	// whose writes go to the backlog until uncorkTry.
-	try     bool
+	try     atomic.Bool
 	tryCork bool
 	// back is the backlog: bytes accepted but not yet written, in order
 	// (a buffer lent by batchPool while it holds any); backN its length,
@@ -73,8 +74,6 @@ type Wire struct {
 	// Close): set by the connection's own cut-offs (a write timeout, its
 	// context ending).
 	abort atomic.Bool
-	// tryOn mirrors try for Close, which reads it without wmu.
-	tryOn atomic.Bool
 }
 
 // rawConn is the part of syscall.RawConn waitRead and writeNow need.
@@ -163,7 +162,7 @@ func (w *Wire) fill() error {
 func (w *Wire) cork(try bool) {
 	w.wmu.Lock()
 	w.corked = true
-	w.tryCork = try && w.try
+	w.tryCork = try && w.try.Load()
 	w.wmu.Unlock()
 }
 
@@ -217,7 +216,7 @@ func (w *Wire) Write(p []byte) (int, error) {
 		w.wmu.Unlock()
 		return len(p), nil
 	}
-	if !w.corked && w.try {
+	if !w.corked && w.try.Load() {
 		err := w.tryLocked(p)
 		kick := w.backN.Load() > 0 && w.kick != nil
 		w.wmu.Unlock()
@@ -268,11 +267,11 @@ const closeFlushTimeout = 5 * time.Second
 func (w *Wire) Close() error {
 	switch {
 	case w.abort.Load():
-	case w.tryOn.Load():
+	case w.try.Load():
 		w.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 		w.wmu.Lock()
-		w.corked, w.tryCork, w.try = false, false, false
-		w.tryOn.Store(false)
+		w.corked, w.tryCork = false, false
+		w.try.Store(false)
 		w.flushLocked()
 		w.wmu.Unlock()
 	case w.wmu.TryLock():
@@ -300,8 +299,8 @@ func (w *Wire) setTry(max int64, kick func()) bool {
 	if w.raw == nil {
 		return false
 	}
-	w.try, w.backMax, w.kick = true, max, kick
-	w.tryOn.Store(true)
+	w.backMax, w.kick = max, kick
+	w.try.Store(true)
 	return true
 }
 
@@ -309,8 +308,8 @@ func (w *Wire) setTry(max int64, kick func()) bool {
 // close frame goes out so, since no writer may run to send a backlog then.
 func (w *Wire) stopTry() {
 	w.wmu.Lock()
-	w.try, w.tryCork = false, false
-	w.tryOn.Store(false)
+	w.tryCork = false
+	w.try.Store(false)
 	w.wmu.Unlock()
 }
 
