@@ -91,17 +91,9 @@ func scanFrame(data []byte, w *wireObject) bool {
 			return false
 		}
 		*field = span{start: int64(i), end: int64(vend)}
-		i = skipSpace(data, vend)
-		if i >= len(data) {
-			return false
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return skipSpace(data, i+1) == len(data) && set(w, &out)
-		default:
-			return false
+		var more bool
+		if i, more = afterValue(data, vend, '}'); !more {
+			return i >= 0 && skipSpace(data, i) == len(data) && set(w, &out)
 		}
 	}
 }
@@ -199,17 +191,9 @@ func (s *frameScanner) object(i int) int {
 		if end = s.value(skipSpace(data, i+1)); end < 0 {
 			return -1
 		}
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return -1
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = afterValue(data, end, '}'); !more {
+			return i
 		}
 	}
 }
@@ -248,19 +232,31 @@ func (s *frameScanner) array(i int) int {
 		if end < 0 {
 			return -1
 		}
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return -1
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case ']':
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = afterValue(data, end, ']'); !more {
+			return i
 		}
 	}
+}
+
+// afterValue reads what follows a member or element that ends at end in a
+// container that closer closes: after a ',', the start of the next one
+// (more is true); after closer, the index just past it; else -1. It skips
+// the space before the ',' in its own loop rather than with skipSpace so
+// that it stays small enough to inline into its three callers.
+func afterValue(data []byte, end int, closer byte) (i int, more bool) {
+	for i = end; i < len(data); i++ {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+		case ',':
+			return skipSpace(data, i+1), true
+		case closer:
+			return i + 1, false
+		default:
+			return -1, false
+		}
+	}
+	return -1, false
 }
 
 // stringLitEnd validates the string literal at data[i] (a '"') and returns
