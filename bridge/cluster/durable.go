@@ -67,24 +67,28 @@ func OpenDurable(ctx context.Context, js jetstream.JetStream, cfg DurableConfig)
 	if cfg.LateMaxBytes <= 0 {
 		cfg.LateMaxBytes = DefaultLateMaxBytes
 	}
-	d := &Durable{JS: js}
-	err := settle(ctx, func(ctx context.Context) (err error) {
-		d.Sessions, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: SessionsBucket,
-			Description: "cifbridge session registry: owner node, profile, resume-token hash, last seen",
-			History:     1, TTL: cfg.SessionTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("session registry (KV %s): %w", SessionsBucket, err)
+	// kv creates (or opens) one of the two buckets: one value a key, kept
+	// for ttl, on file, replicated like the rest.
+	kv := func(bucket, what, description string, ttl time.Duration) (kv jetstream.KeyValue, err error) {
+		err = settle(ctx, func(ctx context.Context) (err error) {
+			kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Description: description,
+				History: 1, TTL: ttl, Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s (KV %s): %w", what, bucket, err)
+		}
+		return kv, nil
 	}
-	err = settle(ctx, func(ctx context.Context) (err error) {
-		d.Claims, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: ClaimsBucket,
-			Description: "cifbridge late answers delivered: attempt id → node",
-			History:     1, TTL: cfg.LateMaxAge, Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
-		return err
-	})
+	d := &Durable{JS: js}
+	var err error
+	d.Sessions, err = kv(SessionsBucket, "session registry", "cifbridge session registry: owner node, profile, resume-token hash, last seen", cfg.SessionTTL)
 	if err != nil {
-		return nil, fmt.Errorf("late-answer claims (KV %s): %w", ClaimsBucket, err)
+		return nil, err
+	}
+	d.Claims, err = kv(ClaimsBucket, "late-answer claims", "cifbridge late answers delivered: attempt id → node", cfg.LateMaxAge)
+	if err != nil {
+		return nil, err
 	}
 	err = settle(ctx, func(ctx context.Context) (err error) {
 		d.Late, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: LateStream,
