@@ -21,16 +21,7 @@ func TestOpenDurableConcurrentlyOnAFreshCluster(t *testing.T) {
 	nodes := startJetStreamCluster(t, 3)
 	var js []jetstream.JetStream
 	for i, e := range nodes {
-		nc, err := e.Connect(fmt.Sprintf("n%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		j, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		js = append(js, j)
+		js = append(js, connectJetStream(t, e, fmt.Sprintf("n%d", i)))
 	}
 	// Wait for the meta leader: an account info answers once there is one.
 	for deadline := time.Now().Add(30 * time.Second); ; {

@@ -53,9 +53,8 @@ func startJetStreamCluster(t *testing.T, n int) []*cluster.Embedded {
 	return nodes
 }
 
-// openDurable connects to e and opens the durable state, retrying while
-// the cluster's JetStream elects its leader.
-func openDurable(t *testing.T, e *cluster.Embedded, name string, replicas int) *cluster.Durable {
+// connectJetStream connects to e as name, until the test ends.
+func connectJetStream(t *testing.T, e *cluster.Embedded, name string) jetstream.JetStream {
 	t.Helper()
 	nc, err := e.Connect(name)
 	if err != nil {
@@ -66,6 +65,14 @@ func openDurable(t *testing.T, e *cluster.Embedded, name string, replicas int) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+// openDurable connects to e and opens the durable state, retrying while
+// the cluster's JetStream elects its leader.
+func openDurable(t *testing.T, e *cluster.Embedded, name string, replicas int) *cluster.Durable {
+	t.Helper()
+	js := connectJetStream(t, e, name)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
