@@ -457,6 +457,27 @@ func TestCloseWhileWriting(t *testing.T) {
 	}
 }
 
+// step is one point of a timeline in a synctest bubble: once wait has
+// passed, a figure reads want (what says when, for the failure).
+type step struct {
+	wait time.Duration
+	want int64
+	what string
+}
+
+// checkTimeline lets each step's wait pass in the bubble and checks what
+// stat reads of the figure called name once the bubble has settled.
+func checkTimeline(t *testing.T, name string, stat func() int64, steps ...step) {
+	t.Helper()
+	for _, s := range steps {
+		time.Sleep(s.wait)
+		synctest.Wait()
+		if got := stat(); got != s.want {
+			t.Fatalf("%s %s = %d, want %d", name, s.what, got, s.want)
+		}
+	}
+}
+
 func openReader(t *testing.T, path string) *protocol.CaptureReader {
 	t.Helper()
 	r, err := protocol.OpenCaptureFile(path)
@@ -499,21 +520,10 @@ func TestSyncInterval(t *testing.T) {
 		}
 		s := c.Open("s-1", "", 0)
 		s.Frame(protocol.CapturePeerWidget, protocol.CaptureDirIn, []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode"}`))
-		time.Sleep(999 * time.Millisecond)
-		synctest.Wait()
-		if n := c.Stats().Syncs; n != 0 {
-			t.Fatalf("syncs before the interval = %d", n)
-		}
-		time.Sleep(time.Millisecond)
-		synctest.Wait()
-		if n := c.Stats().Syncs; n != 1 {
-			t.Fatalf("syncs after one interval = %d, want 1", n)
-		}
-		time.Sleep(10 * time.Second) // nothing written: nothing to sync
-		synctest.Wait()
-		if n := c.Stats().Syncs; n != 1 {
-			t.Fatalf("syncs of a clean file = %d, want still 1", n)
-		}
+		checkTimeline(t, "syncs", func() int64 { return c.Stats().Syncs },
+			step{999 * time.Millisecond, 0, "before the interval"},
+			step{time.Millisecond, 1, "after one interval"},
+			step{10 * time.Second, 1, "of a clean file (nothing written: nothing to sync)"})
 		s.Frame(protocol.CapturePeerWidget, protocol.CaptureDirOut, []byte(`{"jsonrpc":"2.0","id":1,"result":1}`))
 		if err := c.Close(); err != nil {
 			t.Fatal(err)

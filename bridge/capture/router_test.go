@@ -435,21 +435,10 @@ func TestRouterRecheck(t *testing.T) {
 			r.End(s)
 		}
 		p.set("s1")
-		time.Sleep(time.Minute - time.Nanosecond)
-		synctest.Wait()
-		if got := c.Stats().Open; got != 2 {
-			t.Fatalf("%d captures open before the recheck, want 2", got)
-		}
-		time.Sleep(time.Nanosecond)
-		synctest.Wait()
-		if got := c.Stats().Open; got != 1 {
-			t.Fatalf("%d captures open after the recheck, want 1 (s2 still waits)", got)
-		}
-		time.Sleep(10 * time.Minute) // s2 stays pending: rechecks go on
-		synctest.Wait()
-		if got := c.Stats().Open; got != 1 {
-			t.Fatalf("%d captures open, want s2's", got)
-		}
+		checkTimeline(t, "captures open", func() int64 { return int64(c.Stats().Open) },
+			step{time.Minute - time.Nanosecond, 2, "before the recheck"},
+			step{time.Nanosecond, 1, "after the recheck (s2 still waits)"},
+			step{10 * time.Minute, 1, "while s2 stays pending (rechecks go on)"})
 		r.Close()
 		if got := c.Stats().Open; got != 0 {
 			t.Errorf("%d captures open after Router.Close, want 0", got)
