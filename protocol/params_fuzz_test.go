@@ -100,16 +100,28 @@ func FuzzDecodeValidParams(f *testing.F) {
 		if !json.Valid(params) {
 			return // the contract: params are a member of a frame Decode accepted
 		}
-		for _, target := range paramsTargets {
-			want, got := target(), target()
-			wantErr := protocol.DecodeParamsAliased(params, want)
-			gotErr := protocol.DecodeValidParams(params, got)
-			if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
-				t.Fatalf("%T of %q: error %v, the validating decoder's %v", got, params, gotErr, wantErr)
-			}
-			if wantErr == nil && !reflect.DeepEqual(want, got) {
-				t.Fatalf("%T of %q: %+v, the validating decoder's %+v", got, params, got, want)
-			}
-		}
+		decodeValidAsAliased(t, params, params, nil)
 	})
+}
+
+// decodeValidAsAliased decodes params into every params type with
+// DecodeParamsAliased (want) and DecodeValidParams (got), fails t where the
+// two differ (error text or value, params named by label), and hands the
+// pairs both decoded alike to same, when given.
+func decodeValidAsAliased(t testing.TB, params, label []byte, same func(want, got any)) {
+	t.Helper()
+	for _, target := range paramsTargets {
+		want, got := target(), target()
+		wantErr := protocol.DecodeParamsAliased(params, want)
+		gotErr := protocol.DecodeValidParams(params, got)
+		switch {
+		case (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error():
+			t.Errorf("%T of %q: error %v, the validating decoder's %v", got, label, gotErr, wantErr)
+		case wantErr != nil:
+		case !reflect.DeepEqual(want, got):
+			t.Errorf("%T of %q: %+v, the validating decoder's %+v", got, label, got, want)
+		case same != nil:
+			same(want, got)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package protocol_test
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 
@@ -44,20 +43,7 @@ func TestDecodeValidParamsEdgeCases(t *testing.T) {
 		if d := protocol.Decode(frame); d.ParseError == nil && len(d.Messages) == 1 && d.Messages[0].Error == nil {
 			raw = d.Messages[0].Params
 		}
-		for _, target := range paramsTargets {
-			want, got := target(), target()
-			wantErr := protocol.DecodeParamsAliased(raw, want)
-			gotErr := protocol.DecodeValidParams(raw, got)
-			if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
-				t.Errorf("%T of %q: error %v, the validating decoder's %v", got, params, gotErr, wantErr)
-				continue
-			}
-			if wantErr != nil {
-				continue
-			}
-			if !reflect.DeepEqual(want, got) {
-				t.Errorf("%T of %q: %+v, the validating decoder's %+v", got, params, got, want)
-			}
+		decodeValidAsAliased(t, raw, []byte(params), func(want, got any) {
 			var g, w []byte
 			switch p := got.(type) {
 			case *protocol.CreateRecordParams:
@@ -68,6 +54,6 @@ func TestDecodeValidParamsEdgeCases(t *testing.T) {
 			if cap(g)-len(g) != cap(w)-len(w) {
 				t.Errorf("%T of %q: Value has %d bytes of spare capacity, the validating decoder's %d", got, params, cap(g)-len(g), cap(w)-len(w))
 			}
-		}
+		})
 	}
 }
