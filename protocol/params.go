@@ -215,14 +215,24 @@ type SetANumberParams struct {
 // DecodeParams unmarshals params (which must be a JSON object) into v,
 // refusing unknown fields, and returns a -32602 error that names the problem.
 func DecodeParams(params json.RawMessage, v any) error {
-	p := bytes.TrimSpace(params)
-	if len(p) == 0 || string(p) == "null" {
-		p = []byte("{}")
-	}
-	if p[0] != '{' {
-		return InvalidParams("params must be a JSON object with named members")
+	p, err := paramsObject(params)
+	if err != nil {
+		return err
 	}
 	return unmarshalStrict(p, v)
+}
+
+// paramsObject is params as the object the decoders read: absent or null
+// params are an empty object, anything else but an object is a -32602.
+func paramsObject(params json.RawMessage) ([]byte, error) {
+	p := bytes.TrimSpace(params)
+	if len(p) == 0 || string(p) == "null" {
+		return []byte("{}"), nil
+	}
+	if p[0] != '{' {
+		return nil, InvalidParams("params must be a JSON object with named members")
+	}
+	return p, nil
 }
 
 func jsonKind(goType string) string {
@@ -345,12 +355,9 @@ var strictAliased = jsonv2.JoinOptions(strict, jsonv2.WithUnmarshalers(jsonv2.Un
 // never changed; see rpcconn). Appending to such a member copies it first
 // (its capacity ends with it).
 func DecodeParamsAliased(params json.RawMessage, v any) error {
-	p := bytes.TrimSpace(params)
-	if len(p) == 0 || string(p) == "null" {
-		p = []byte("{}")
-	}
-	if p[0] != '{' {
-		return InvalidParams("params must be a JSON object with named members")
+	p, err := paramsObject(params)
+	if err != nil {
+		return err
 	}
 	return unmarshalWith(p, v, strictAliased)
 }
