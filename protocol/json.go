@@ -2,8 +2,10 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
+	"math/bits"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -187,6 +189,10 @@ func unquote(v jsontext.Value) (string, error) {
 // valid JSON after all (its caller broke the contract).
 var errNotFlat = errors.New("invalid JSON: not a JSON object")
 
+// errNotObject is the trusting scans' error for data that does not start
+// with an object.
+var errNotObject = errors.New("expected a JSON object")
+
 // ScanValidFlatObject is ScanFlatObject for data the caller knows is one
 // valid JSON value: decoded into a json.RawMessage by a validating decoder
 // (encoding/json, jsonv2, DecodeParams) or checked with json.Valid. It does
@@ -194,53 +200,123 @@ var errNotFlat = errors.New("invalid JSON: not a JSON object")
 // third of ScanFlatObject's work on a record body. On valid JSON it reports
 // exactly what ScanFlatObject reports. On anything else it returns an
 // error or members that mean nothing, but it never reads past data and
-// always ends.
+// always ends. ValidMembers is the same scan as an iterator.
 func ScanValidFlatObject(data []byte, member func(name []byte, value jsontext.Value) error) error {
+	m := ValidMembers(data)
+	for mem, ok := m.Next(); ok; mem, ok = m.Next() {
+		if err := member(mem.Name, mem.Value); err != nil {
+			return err
+		}
+	}
+	return m.Err()
+}
+
+// ValidMemberScan lists the members of a JSON object known to be valid,
+// as ScanValidFlatObject does, one Next at a time: no function value is
+// called per member, and a string value's content comes with it when it
+// needs no unquoting, found while looking for the string's end, so that
+// the caller need not look at the string again. The emulator's create
+// reads a record body with it.
+//
+//	m := protocol.ValidMembers(body)
+//	for mem, ok := m.Next(); ok; mem, ok = m.Next() {
+//		use(mem.Name, mem.Value)
+//	}
+//	if err := m.Err(); err != nil { … }
+type ValidMemberScan struct {
+	data []byte
+	next int // where the next member's name starts; -1 when none is left
+	err  error
+}
+
+// ValidMember is one member of a ValidMemberScan. Its slices are valid
+// as long as the scanned data is unchanged (slices of it, except a name
+// that needed unquoting).
+type ValidMember struct {
+	Name  []byte         // unquoted
+	Value jsontext.Value // its JSON text, a nested object or array whole
+	// Plain reports a string value StringBytes would return as a slice
+	// of the literal (no escape, valid UTF-8); Text is then its content.
+	Plain bool
+	Text  []byte
+}
+
+// ValidMembers starts a scan of data, a JSON object the caller knows is
+// valid (see ScanValidFlatObject for what may be trusted).
+func ValidMembers(data []byte) ValidMemberScan {
+	m := ValidMemberScan{data: data, next: -1}
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return errors.New("expected a JSON object")
+		m.err = errNotObject
+		return m
 	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return nil
+	if i = skipSpace(data, i+1); i >= len(data) || data[i] != '}' {
+		m.next = i
 	}
-	for {
-		if i >= len(data) || data[i] != '"' {
-			return errNotFlat
-		}
-		end := stringEnd(data, i)
-		if end < 0 {
-			return errNotFlat
-		}
+	return m
+}
+
+// Next returns the next member; false when there is none left or the
+// data broke the contract (Err says which). The member is returned, not
+// kept in m, so that a scan on the stack costs no write barrier.
+func (m *ValidMemberScan) Next() (mem ValidMember, ok bool) {
+	data, i := m.data, m.next
+	if i < 0 {
+		return mem, false
+	}
+	m.next = -1
+	if i >= len(data) || data[i] != '"' {
+		m.err = errNotFlat
+		return mem, false
+	}
+	end, plain := plainStringEnd(data, i)
+	if end < 0 {
+		m.err = errNotFlat
+		return mem, false
+	}
+	if plain {
+		mem.Name = data[i+1 : end-1 : end-1]
+	} else {
 		name, err := StringBytes(jsontext.Value(data[i:end]))
 		if err != nil {
-			return err
+			m.err = err
+			return mem, false
 		}
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return errNotFlat
-		}
-		i = skipSpace(data, i+1)
-		if end = valueEnd(data, i); end < 0 {
-			return errNotFlat
-		}
-		if err := member(name, jsontext.Value(data[i:end:end])); err != nil {
-			return err
-		}
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return errNotFlat
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return nil
-		default:
-			return errNotFlat
-		}
+		mem.Name = name
 	}
+	i = skipSpace(data, end)
+	if i >= len(data) || data[i] != ':' {
+		m.err = errNotFlat
+		return mem, false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '"' {
+		if end, plain = plainStringEnd(data, i); plain {
+			mem.Plain, mem.Text = true, data[i+1:end-1:end-1]
+		}
+	} else {
+		end = valueEnd(data, i)
+	}
+	if end < 0 {
+		m.err = errNotFlat
+		return ValidMember{}, false
+	}
+	mem.Value = jsontext.Value(data[i:end:end])
+	// The member is whole: it is returned even when what follows it is
+	// wrong (Err tells after it).
+	switch i = skipSpace(data, end); {
+	case i >= len(data):
+		m.err = errNotFlat
+	case data[i] == ',':
+		m.next = skipSpace(data, i+1)
+	case data[i] != '}':
+		m.err = errNotFlat
+	}
+	return mem, true
 }
+
+// Err is why the scan stopped early: nil when every member was listed.
+func (m *ValidMemberScan) Err() error { return m.err }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -256,38 +332,83 @@ func skipSpace(data []byte, i int) int {
 // stringEnd returns the index just past the string literal that starts at
 // data[i] (a '"'), or -1 when it does not end.
 func stringEnd(data []byte, i int) int {
-	for j := i + 1; j < len(data); j++ {
-		for j < len(data) && scanStop[data[j]]&stopString == 0 {
-			j++
+	for j := i + 1; ; j++ {
+		if j = nextStop(data, j, false); j >= len(data) {
+			return -1
 		}
-		if j == len(data) {
-			break
-		}
-		switch data[j] {
-		case '\\':
-			j++ // the escaped byte; a \uXXXX's digits need no care
-		case '"':
+		if data[j] == '"' {
 			return j + 1
 		}
+		j++ // a backslash: the escaped byte; a \uXXXX's digits need no care
 	}
-	return -1
 }
 
-// scanStop marks the bytes the trusting scans stop at: in a string
-// (stopString) a quote or a backslash, in a container (stopContainer) a
-// quote or a bracket.
+// swarLo and swarHi are the low and the high bit of each byte of a word.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// nextStop returns the index of the first byte at or after j that is a
+// quote or a backslash or, when high, above 0x7f; len(data) when there is
+// none. It reads eight bytes at a time: a byte of x equal to c is a zero
+// byte of v = x^(c*swarLo), and (v-swarLo)&^v&swarHi marks the lowest zero
+// byte of v exactly (bytes above it may be marked wrongly, never a byte
+// below it), so the lowest mark of the three tests is the first stop.
+func nextStop(data []byte, j int, high bool) int {
+	var h uint64
+	if high {
+		h = swarHi
+	}
+	for ; j+8 <= len(data); j += 8 {
+		x := binary.LittleEndian.Uint64(data[j:])
+		q, b := x^(swarLo*'"'), x^(swarLo*'\\')
+		if m := ((q-swarLo)&^q | (b-swarLo)&^b | x&h) & swarHi; m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; j < len(data); j++ {
+		if c := data[j]; c == '"' || c == '\\' || high && c >= utf8.RuneSelf {
+			return j
+		}
+	}
+	return j
+}
+
+// plainStringEnd is stringEnd that also tells whether the literal is
+// plain: no escape and valid UTF-8 (simpleString's test), found on the way
+// to its end. ASCII, the common case, needs no second look.
+func plainStringEnd(data []byte, i int) (end int, plain bool) {
+	escaped, high := false, false
+	for j := i + 1; ; j++ {
+		// Past a byte above 0x7f utf8.Valid looks at them all: stop only
+		// at the quote and the backslashes.
+		if j = nextStop(data, j, !high); j >= len(data) {
+			return -1, false
+		}
+		switch data[j] {
+		case '"':
+			return j + 1, !escaped && (!high || utf8.Valid(data[i+1:j]))
+		case '\\':
+			escaped = true
+			j++ // the escaped byte
+		default:
+			high = true
+		}
+	}
+}
+
+// scanStop marks the bytes the trusting scans stop at in a container
+// (stopContainer): a quote or a bracket. (In a string they look for a
+// quote or a backslash eight bytes at a time, nextStop.)
 var scanStop = func() (t [256]uint8) {
-	t['"'], t['\\'] = stopString|stopContainer, stopString
-	for _, c := range "{}[]" {
+	for _, c := range "\"{}[]" {
 		t[c] |= stopContainer
 	}
 	return t
 }()
 
-const (
-	stopString uint8 = 1 << iota
-	stopContainer
-)
+const stopContainer uint8 = 1
 
 // valueEnd returns the index just past the JSON value that starts at
 // data[i], or -1 when there is none.

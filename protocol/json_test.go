@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -142,4 +143,68 @@ func flatMembers(got map[string]any) func(name []byte, v jsontext.Value) error {
 		}
 		return nil
 	}
+}
+
+// On valid JSON, ValidMembers lists the members ScanFlatObject lists, in
+// the same order, the same bytes, and Text gives a string's content exactly
+// when it is plain: no escape and valid UTF-8, the strings StringBytes
+// returns as a slice of the literal. On anything else it ends without a
+// panic.
+func FuzzValidMembers(f *testing.F) {
+	for _, s := range []string{
+		`{"firstname":"Aino","lastname":"Virtanen","telephone1":"+358401234567","statecode":1,"x":true,"y":null}`,
+		`{"a":"x","b":1.50,"c":true,"d":null,"e":{"x":"}"},"f":[1,"]"]}`, `{"a":1,"a":{"b":2}}`, `{}`, ` { } `,
+		`{"\u00e9":"\ud800"}`, "{\"a\":\"\xff\xfe\"}", "{\"\xc3\xa9t\xc3\xa9\":\"\xe2\x82\xac\"}", `{"a\"b":"c\\d"}`,
+		`{"a":"\"","b":"\\"}`, `{"a@odata.bind":"/contacts(1)"}`, `{} x`, `[]`, `null`, `{"a":1,}`, `{"a"`, `{"a":"`,
+		// Longer than a word, a stop byte at each place of the second one.
+		`{"emailaddress1":"aino.virtanen@example.com","long name, eight+":"0123456\"89abcdef"}`,
+		`{"abcdefghij":"0123456789\\abcdef","k":"01234567\u00e9xyz","l":"0123456789abcde\n"}`,
+		"{\"abcdefghijklmnop\":\"01234567\xc3\xa9abcdefgh\xff\",\"q\":\"\xe2\x82\xac0123456789\\\"\"}",
+		`{"nested":{"0123456789":"]}\"{[","x":[1,"0123456789\\"]},"after":"0123456789"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		type member struct{ name, value, text string }
+		var got []member
+		var texts []bool
+		m := protocol.ValidMembers(data)
+		for mem, ok := m.Next(); ok; mem, ok = m.Next() {
+			got = append(got, member{string(mem.Name), string(mem.Value), string(mem.Text)})
+			texts = append(texts, mem.Plain)
+		}
+		if _, ok := referenceFlat(data); !ok || !json.Valid(data) {
+			return
+		}
+		if err := m.Err(); err != nil {
+			t.Fatalf("%q: ValidMembers stopped: %v", data, err)
+		}
+		var want []member
+		if err := protocol.ScanFlatObject(data, func(name []byte, v jsontext.Value) error {
+			want = append(want, member{string(name), string(v), ""})
+			return nil
+		}); err != nil {
+			t.Fatalf("%q: ScanFlatObject: %v", data, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d members, ScanFlatObject %d", data, len(got), len(want))
+		}
+		for i, g := range got {
+			w := want[i]
+			if g.name != w.name || g.value != w.value {
+				t.Fatalf("%q: member %d = %q:%q, ScanFlatObject %q:%q", data, i, g.name, g.value, w.name, w.value)
+			}
+			v := jsontext.Value(g.value)
+			plain := v.Kind() == '"' && !strings.Contains(g.value, `\`) && utf8.ValidString(g.value[1:len(g.value)-1])
+			if texts[i] != plain {
+				t.Fatalf("%q: member %q: Text ok=%v, want %v", data, g.name, texts[i], plain)
+			}
+			if plain {
+				s, err := protocol.StringBytes(v)
+				if err != nil || string(s) != g.text {
+					t.Fatalf("%q: member %q: Text %q, StringBytes %q (%v)", data, g.name, g.text, s, err)
+				}
+			}
+		}
+	})
 }

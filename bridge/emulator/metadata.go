@@ -91,7 +91,7 @@ type entity struct {
 	lookupCols   map[string]string        // lookup → its _x_value column
 	computedName bool                     // primary name is fullname computed from firstname + lastname
 	declared     map[string]AttributeSpec // types the schema file declares (types.go), set by New
-	writeTypes   map[string]colType       // writable column → its type (packWriteTypes), set by New
+	writeTypes   colIndex                 // writable column → its type (packWriteTypes), set by New
 	// defaults are the columns a create adds when the write left them out,
 	// packed once (set by New, see packDefaults): statecode 0, statuscode
 	// (defaultStatus), then the emulator's user in each of systemUserCols.

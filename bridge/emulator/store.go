@@ -167,10 +167,24 @@ type writeSet struct {
 	// only.
 	keyFree int
 	sawKey  bool // add took a primary key column
-	// cols are the columns of fields[:colsEnd], recorded as parseWrite
-	// packed them, so that a write need not split fields again.
-	cols    []column
+	// starts are where the columns of fields[:colsEnd] start, recorded as
+	// parseWrite packed them, so that a write need not split fields again
+	// (offsets, not slices: recording them costs no write barrier).
+	starts  []int
 	colsEnd int
+}
+
+// columns appends the columns of fields[:colsEnd] to cols.
+func (ws *writeSet) columns(cols []column) []column {
+	for i, at := range ws.starts {
+		end := ws.colsEnd
+		if i+1 < len(ws.starts) {
+			end = ws.starts[i+1]
+		}
+		n := int(ws.fields[at])
+		cols = append(cols, column{name: ws.fields[at+1 : at+1+n : at+1+n], enc: ws.fields[at:end:end]})
+	}
+	return cols
 }
 
 // writeSets recycles the write sets of CIF creates (Execute gives them
@@ -188,8 +202,7 @@ func (ws *writeSet) release() {
 	}
 	ws.fields = ws.fields[:0]
 	ws.keyFree, ws.sawKey = 0, false
-	clear(ws.cols)
-	ws.cols, ws.colsEnd = ws.cols[:0], 0
+	ws.starts, ws.colsEnd = ws.starts[:0], 0
 	clear(ws.binds)
 	ws.binds = ws.binds[:0]
 	writeSets.Put(ws)
@@ -208,36 +221,34 @@ func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
 }
 
 // parseValidWrite is parseWrite for a body already validated as JSON (see
-// Emulator.writeBody): its members are found without validating it again.
+// Emulator.writeBody): its members are found without validating it again,
+// and a string's content comes with it (protocol.ValidMembers).
 func parseValidWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
 	return parseWriteScan(ent, body, cat, true)
 }
 
-// parseWriteScan is parseWrite (valid false) and parseValidWrite. The scans
-// are called directly, not through a func value, so that member stays on
-// the stack.
+// parseWriteScan is parseWrite (valid false) and parseValidWrite.
 func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeSet, *dvError) {
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
 	ws.keyFree, ws.sawKey = 0, false
-	ws.cols, ws.colsEnd = ws.cols[:0], 0
+	ws.starts, ws.colsEnd = ws.starts[:0], 0
 	var derr *dvError
-	member := func(name []byte, v jsontext.Value) error {
-		if derr != nil {
-			return nil // keep reading: a syntax error further on comes first
-		}
-		at := len(ws.fields)
-		derr = ws.add(ent, cat, name, v)
-		if len(ws.fields) > at { // add packs at most one column
-			ws.cols = append(ws.cols, colAt(ws.fields, at))
-		}
-		return nil
-	}
 	var err error
 	if valid {
-		err = protocol.ScanValidFlatObject(body, member)
+		// Valid JSON: the first member that cannot be written is the error.
+		m := protocol.ValidMembers(body)
+		for mem, ok := m.Next(); ok && derr == nil; mem, ok = m.Next() {
+			derr = ws.member(ent, cat, &mem)
+		}
+		err = m.Err()
 	} else {
-		err = protocol.ScanFlatObject(body, member)
+		err = protocol.ScanFlatObject(body, func(name []byte, v jsontext.Value) error {
+			if derr == nil { // else keep reading: a syntax error further on comes first
+				derr = ws.member(ent, cat, &protocol.ValidMember{Name: name, Value: v})
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		return nil, errSyntax("The request body must be a JSON object of columns: %v", err)
@@ -252,8 +263,76 @@ func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeS
 	return ws, nil
 }
 
-// add takes one body member into the write set.
-func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value) *dvError {
+// member takes one body member into the write set (add) and lists the
+// column it packed.
+func (ws *writeSet) member(ent *entity, cat *catalog, m *protocol.ValidMember) *dvError {
+	at := len(ws.fields)
+	derr := ws.add(ent, cat, m.Name, m.Value, m.Text, m.Plain)
+	if len(ws.fields) > at { // add packs at most one column
+		ws.starts = append(ws.starts, at)
+	}
+	return derr
+}
+
+// add takes one body member into the write set. When plain, v is a string
+// whose content is text (protocol.ValidMember).
+func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value, text []byte, plain bool) *dvError {
+	typ := ent.writeTypes.find(name) // nil for an annotation or a bind: no column holds '@'
+	if typ == nil {
+		return ws.addOther(ent, cat, name, v)
+	}
+	switch v.Kind() {
+	case '{', '[':
+		if _, _, ok := ent.resolveLookup(string(name)); ok {
+			return errNotImplemented("deep insert ('%s' holds a record): create it first and bind it with %s@odata.bind", name, name)
+		}
+		return errSyntax("The emulator does not support deep insert: property '%s' must be a primitive value.", name)
+	case '"':
+		if !plain {
+			var err error
+			if text, err = protocol.StringBytes(v); err != nil {
+				return errSyntax("The value of '%s' is not a valid string: %v", name, err)
+			}
+		}
+		if len(text) > typ.freeText {
+			if derr := checkType(ent, name, *typ, v, text); derr != nil {
+				return derr
+			}
+		}
+		if string(name) == ent.PrimaryIDAttribute {
+			id, err := uuid.ParseBytes(text)
+			if err != nil {
+				return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", text)
+			}
+			ws.fields = appendColumn(ws.fields, ent.PrimaryIDAttribute, id.String())
+			ws.sawKey = true
+			return nil
+		}
+		ws.fields = appendText(ws.fields, name, kindString, text)
+		return nil
+	}
+	if string(name) == ent.PrimaryIDAttribute {
+		return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", v)
+	}
+	if derr := checkType(ent, name, *typ, v, nil); derr != nil {
+		return derr
+	}
+	switch v.Kind() {
+	case '0':
+		ws.fields = appendText(ws.fields, name, kindNumber, v)
+	case 't':
+		ws.fields = appendText(ws.fields, name, kindTrue, "")
+	case 'f':
+		ws.fields = appendText(ws.fields, name, kindFalse, "")
+	default:
+		ws.fields = appendText(ws.fields, name, kindNull, "")
+	}
+	return nil
+}
+
+// addOther is add for a member that names no writable column: a bind, an
+// annotation (ignored, as Dataverse does) or an undeclared property.
+func (ws *writeSet) addOther(ent *entity, cat *catalog, name []byte, v jsontext.Value) *dvError {
 	if nav, ok := bytes.CutSuffix(name, []byte("@odata.bind")); ok {
 		var ref *string
 		if v.Kind() == '"' {
@@ -276,55 +355,10 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	if bytes.IndexByte(name, '@') >= 0 { // other annotations: ignored, as Dataverse does
 		return nil
 	}
-	typ, writable := ent.writeTypes[string(name)]
 	if k := v.Kind(); k == '{' || k == '[' {
-		if _, _, ok := ent.resolveLookup(string(name)); ok || !writable {
-			return errNotImplemented("deep insert ('%s' holds a record): create it first and bind it with %s@odata.bind", name, name)
-		}
+		return errNotImplemented("deep insert ('%s' holds a record): create it first and bind it with %s@odata.bind", name, name)
 	}
-	if !writable {
-		return errUndeclaredProperty(string(name), ent.LogicalName)
-	}
-	switch v.Kind() {
-	case '{', '[':
-		return errSyntax("The emulator does not support deep insert: property '%s' must be a primitive value.", name)
-	case '"':
-		text, err := protocol.StringBytes(v)
-		if err != nil {
-			return errSyntax("The value of '%s' is not a valid string: %v", name, err)
-		}
-		if derr := checkType(ent, name, typ, v, text); derr != nil {
-			return derr
-		}
-		if string(name) == ent.PrimaryIDAttribute {
-			id, err := uuid.ParseBytes(text)
-			if err != nil {
-				return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", text)
-			}
-			ws.fields = appendColumn(ws.fields, ent.PrimaryIDAttribute, id.String())
-			ws.sawKey = true
-			return nil
-		}
-		ws.fields = appendText(ws.fields, name, kindString, text)
-		return nil
-	}
-	if string(name) == ent.PrimaryIDAttribute {
-		return errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", v)
-	}
-	if derr := checkType(ent, name, typ, v, nil); derr != nil {
-		return derr
-	}
-	switch v.Kind() {
-	case '0':
-		ws.fields = appendText(ws.fields, name, kindNumber, v)
-	case 't':
-		ws.fields = appendText(ws.fields, name, kindTrue, "")
-	case 'f':
-		ws.fields = appendText(ws.fields, name, kindFalse, "")
-	default:
-		ws.fields = appendText(ws.fields, name, kindNull, "")
-	}
-	return nil
+	return errUndeclaredProperty(string(name), ent.LogicalName)
 }
 
 // parseBind resolves "<nav>@odata.bind": ref is the entity reference, nil
@@ -420,7 +454,7 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 	// (the old array keeps its bytes); the write set's are read in place.
 	var colBuf [40]column
 	cols := patch.columns(colBuf[:0])
-	cols = append(cols, ws.cols...)
+	cols = ws.columns(cols)
 	cols = ws.fields[ws.colsEnd:].columns(cols)
 	if ent.computedName {
 		at := len(patch)
