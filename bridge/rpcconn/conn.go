@@ -118,7 +118,8 @@ type Options struct {
 	// On a plain TCP or Unix socket without OnFrame, the Wire is also put
 	// in try mode: the reader writes the answers it makes (inline calls,
 	// refusals) itself when no writer runs, with a write that never
-	// blocks. What the socket does not take at once waits in the Wire's
+	// blocks (framed by the Wire itself unless the upgrade negotiated an
+	// extension). What the socket does not take at once waits in the Wire's
 	// backlog (counted in MaxSendBytes) and a writer goroutine sends it
 	// under WriteTimeout; control frames (pings, pongs) written outside the
 	// writer do the same. A peer that stops reading never stops the reader.
@@ -177,6 +178,9 @@ type Conn struct {
 	// try is set when the reader may write its own answers (writeOnReader):
 	// the Wire is in try mode and no OnFrame hook sees the writes.
 	try bool
+	// frames is set when, in try mode, the reader also frames its answers
+	// itself (Wire.tryText): no extension changes how frames are made.
+	frames bool
 
 	// spare is the queue slice the writer hands back; owned by the writer
 	// running (st.writing), passed from one writer to the next under st.mu.
@@ -228,6 +232,7 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 		// Control frames written outside the writer may wait in the
 		// backlog up to the send budget plus a margin for them.
 		c.try = opts.Wire.setTry(opts.MaxSendBytes+controlMargin, c.kick)
+		c.frames = c.try && opts.Wire.plainFrames()
 	}
 	c.seen()
 	c.stopReadWatch = context.AfterFunc(ctx, func() {

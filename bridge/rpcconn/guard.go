@@ -42,6 +42,9 @@ func (g *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	pre, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	g.wire = newWire(conn, bytes.Clone(pre), g.limit)
+	// The upgrade's answer is written by now: an extension it names
+	// (compression) changes how data frames are made.
+	g.wire.extensions = g.Header().Get("Sec-WebSocket-Extensions") != ""
 	// The server's own reader is pointed at the wire too, so that nothing
 	// reads the socket around it.
 	brw.Reader.Reset(g.wire)

@@ -1,6 +1,7 @@
 package rpcconn
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -32,6 +33,9 @@ type Wire struct {
 	pre  []byte  // read by the HTTP server before the hijack
 	scan frameScan
 	err  error // sticky once a frame is refused
+	// extensions is set when the upgrade negotiated a WebSocket
+	// extension: frames are then the WebSocket's to make (plainFrames).
+	extensions bool
 
 	rbox *[]byte // the read buffer lent while unread bytes wait in it
 	rbuf []byte  // those bytes
@@ -155,6 +159,55 @@ func (w *Wire) fill() error {
 	w.rbox, w.rbuf = box, (*box)[:n]
 	return nil // err, if any, comes again on the next read
 }
+
+// tryText writes msgs as unfragmented text frames of a server (RFC 6455
+// §5.2, unmasked), in order, without blocking: the reader's own answers
+// (writeOnReader). They join the backlog, behind anything already waiting
+// there, and go out with what the socket takes at once; the rest stays
+// in the backlog. Framing here, instead of through the WebSocket's
+// writer, copies each answer once, straight into the buffer the socket
+// write takes, under one lock. Out of try mode (the Wire was closed
+// meanwhile) it writes blocking, as uncorkTry would.
+//
+// Only the reader writes data frames while it holds the writer role, and
+// whatever else the WebSocket writes meanwhile (a ping from the
+// keepalive) reaches the Wire as one Write, under wmu: frames never
+// interleave.
+func (w *Wire) tryText(msgs [][]byte) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.back == nil {
+		w.back = batchPool.Get().(*[]byte)
+	}
+	for _, b := range msgs {
+		*w.back = appendTextFrame(*w.back, b)
+	}
+	w.backN.Store(int64(len(*w.back)))
+	if w.corked || !w.try.Load() {
+		return w.flushBackLocked()
+	}
+	return w.tryBackLocked()
+}
+
+// appendTextFrame appends p as one unmasked text frame with fin set.
+func appendTextFrame(dst, p []byte) []byte {
+	const finText = 0x80 | 0x1
+	switch n := len(p); {
+	case n < 126:
+		dst = append(dst, finText, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, finText, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, finText, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	return append(dst, p...)
+}
+
+// plainFrames reports whether tryText may frame messages itself: no
+// extension (permessage-deflate) was negotiated, so a data frame is its
+// header and the payload as is.
+func (w *Wire) plainFrames() bool { return w.raw != nil && !w.extensions }
 
 // cork gathers the writes that follow into one batch, until uncork. With
 // try (the reader, in try mode) they go to the backlog instead, and

@@ -250,3 +250,57 @@ func TestWireTryModeWriteError(t *testing.T) {
 		t.Fatalf("backlog %d kept after the socket failed", w.backlog())
 	}
 }
+
+// TestAppendTextFrame: the reader's answers are framed as RFC 6455 §5.2
+// says a server's unfragmented text frame is: fin and opcode 1, no mask,
+// the length in 7 bits, in 16 bits after 126, or in 64 bits after 127.
+func TestAppendTextFrame(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int
+		want []byte // the header
+	}{
+		{"empty", 0, []byte{0x81, 0}},
+		{"7-bit", 125, []byte{0x81, 125}},
+		{"16-bit", 126, []byte{0x81, 126, 0, 126}},
+		{"16-bit max", 0xffff, []byte{0x81, 126, 0xff, 0xff}},
+		{"64-bit", 0x10000, []byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := bytes.Repeat([]byte{'x'}, tt.n)
+			got := appendTextFrame([]byte("before"), p)
+			want := append(append([]byte("before"), tt.want...), p...)
+			if !bytes.Equal(got, want) {
+				t.Errorf("header % x, want % x", got[6:min(len(got), 6+len(tt.want))], tt.want)
+			}
+		})
+	}
+}
+
+// TestWireTryTextGoesBehindBacklog: tryText's frames join the backlog
+// behind what already waits there, and go out in that order.
+func TestWireTryTextGoesBehindBacklog(t *testing.T) {
+	server, client := tcpPair(t)
+	w := newWire(server, nil, -1)
+	if !w.setTry(1<<20, func() {}) {
+		t.Skip("no raw socket here")
+	}
+	w.wmu.Lock()
+	w.appendBackLocked([]byte("first"))
+	w.wmu.Unlock()
+	if err := w.tryText([][]byte{[]byte("a"), []byte("bc")}); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte("first"), 0x81, 1, 'a', 0x81, 2, 'b', 'c')
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("socket got % x, want % x", got, want)
+	}
+	if n := w.backlog(); n != 0 {
+		t.Errorf("backlog %d bytes after the socket took everything, want 0", n)
+	}
+}
