@@ -228,6 +228,9 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 		closeDone: make(chan struct{}),
 	}
 	c.st.pending = make(map[string]chan *protocol.Message)
+	if opts.Wire != nil {
+		opts.Wire.setStall(opts.ReadTimeout, c.stalled)
+	}
 	if opts.Wire != nil && opts.OnFrame == nil {
 		// Control frames written outside the writer may wait in the
 		// backlog up to the send budget plus a margin for them.

@@ -74,7 +74,17 @@ type frameScan struct {
 	need  int   // header bytes this header has (2 until the second byte says)
 	skip  int64 // payload bytes left in the current frame
 	msg   int64 // payload bytes of the current data message so far
+	// inMsg is set between the first frame of a fragmented data message
+	// and its last (fin) frame's header.
+	inMsg bool
+	// begun counts the frames begun between messages (boundary): two
+	// reads in the middle of the same message see the same count.
+	begun uint32
 }
+
+// boundary reports whether the bytes fed so far end between messages: no
+// header, frame payload or fragmented message is left unfinished.
+func (s *frameScan) boundary() bool { return s.have == 0 && s.skip == 0 && !s.inMsg }
 
 func (s *frameScan) feed(b []byte) error {
 	for len(b) > 0 {
@@ -83,6 +93,9 @@ func (s *frameScan) feed(b []byte) error {
 			s.skip -= k
 			b = b[k:]
 			continue
+		}
+		if s.have == 0 && !s.inMsg {
+			s.begun++
 		}
 		s.hdr[s.have] = b[0]
 		s.have++
@@ -132,7 +145,8 @@ func (s *frameScan) frame() error {
 			return fmt.Errorf("%w: a frame header announces %d bytes, more than the %d bytes a message may have", ErrMessageTooBig, s.msg+length, s.limit)
 		}
 		s.msg += length
-		if s.hdr[0]&0x80 != 0 { // fin
+		s.inMsg = s.hdr[0]&0x80 == 0 // not fin: more frames follow
+		if !s.inMsg {
 			s.msg = 0
 		}
 	}

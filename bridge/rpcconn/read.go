@@ -78,17 +78,23 @@ func (c *Conn) readLoop() error {
 // read reads the next message into a pooled buffer and returns a copy of it
 // at its exact size: the decoded messages point into that copy, which
 // nothing changes, for as long as their handlers (and late records) hold
-// them. Once a message has begun, it must be complete within ReadTimeout.
+// them. Once a message has begun, it must be complete within ReadTimeout:
+// with a Wire, the Wire arms the timer only while a read in the middle of
+// a message waits for the socket, not for every message.
 func (c *Conn) read() (websocket.MessageType, []byte, error) {
 	typ, r, err := c.ws.Reader(context.Background()) // ends when ctx does: see stopReadWatch
 	if err != nil {
 		return 0, nil, err
 	}
-	c.readTimer.Reset(c.opts.ReadTimeout)
+	if c.opts.Wire == nil { // else the Wire times only reads that wait (setStall)
+		c.readTimer.Reset(c.opts.ReadTimeout)
+	}
 	buf := readBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	_, err = buf.ReadFrom(r)
-	c.readTimer.Stop()
+	if c.opts.Wire == nil {
+		c.readTimer.Stop()
+	}
 	data := bytes.Clone(buf.Bytes())
 	if buf.Cap() <= maxReadBuffer {
 		readBufs.Put(buf)

@@ -37,6 +37,16 @@ type Wire struct {
 	// extension: frames are then the WebSocket's to make (plainFrames).
 	extensions bool
 
+	// A message begun must be complete within stallAfter (setStall):
+	// stallTimer runs only while a read in the middle of one waits for
+	// the socket, until stallAt, fixed when message begun number stallSeq
+	// (frameScan.begun) first waited. Reads between messages, and reads
+	// that find their bytes buffered (most), arm no timer.
+	stallAfter time.Duration
+	stallTimer *time.Timer
+	stallAt    time.Time
+	stallSeq   uint32
+
 	rbox *[]byte // the read buffer lent while unread bytes wait in it
 	rbuf []byte  // those bytes
 
@@ -128,10 +138,15 @@ func (w *Wire) read(p []byte) (int, error) {
 		return n, nil
 	}
 	if len(w.rbuf) == 0 {
+		timed := w.armStall()
 		if len(p) >= readBufferSize {
-			return w.Conn.Read(p) // a large read in the middle of a message
+			n, err := w.Conn.Read(p) // a large read in the middle of a message
+			w.disarmStall(timed)
+			return n, err
 		}
-		if err := w.fill(); err != nil {
+		err := w.fill()
+		w.disarmStall(timed)
+		if err != nil {
 			return 0, err
 		}
 	}
@@ -208,6 +223,35 @@ func appendTextFrame(dst, p []byte) []byte {
 // extension (permessage-deflate) was negotiated, so a data frame is its
 // header and the payload as is.
 func (w *Wire) plainFrames() bool { return w.raw != nil && !w.extensions }
+
+// setStall makes the Wire call stalled once a message it began to read is
+// not complete within d; the Conn reading it is then to close it. Call it
+// before the first read.
+func (w *Wire) setStall(d time.Duration, stalled func()) {
+	w.stallAfter = d
+	w.stallTimer = time.AfterFunc(time.Hour, stalled)
+	w.stallTimer.Stop()
+}
+
+// armStall runs before a read that waits for the socket: in the middle of
+// a message it arms the stall timer for what is left of the message's
+// time, and reports that it did.
+func (w *Wire) armStall() bool {
+	if w.stallTimer == nil || w.scan.boundary() {
+		return false
+	}
+	if w.stallAt.IsZero() || w.stallSeq != w.scan.begun {
+		w.stallAt, w.stallSeq = time.Now().Add(w.stallAfter), w.scan.begun
+	}
+	w.stallTimer.Reset(time.Until(w.stallAt))
+	return true
+}
+
+func (w *Wire) disarmStall(timed bool) {
+	if timed {
+		w.stallTimer.Stop()
+	}
+}
 
 // cork gathers the writes that follow into one batch, until uncork. With
 // try (the reader, in try mode) they go to the backlog instead, and
