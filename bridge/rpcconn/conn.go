@@ -197,6 +197,10 @@ type Conn struct {
 	// ends (only when one was started).
 	closeDone chan struct{}
 
+	// msgSeq numbers the data messages the reader got, as the Wire's
+	// frame scan does (Wire.messageSize); the reader's own.
+	msgSeq uint32
+
 	// lastSeen is when the peer last sent anything (a message or a pong),
 	// in Unix nanoseconds; the keepalive reads it.
 	lastSeen atomic.Int64

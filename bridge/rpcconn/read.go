@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -86,6 +87,14 @@ func (c *Conn) read() (websocket.MessageType, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	seq := c.msgSeq
+	c.msgSeq++
+	if w := c.opts.Wire; w != nil {
+		if n, ok := w.messageSize(seq); ok && n <= maxReadBuffer {
+			data, err := readSized(r, n)
+			return typ, data, err
+		}
+	}
 	if c.opts.Wire == nil { // else the Wire times only reads that wait (setStall)
 		c.readTimer.Reset(c.opts.ReadTimeout)
 	}
@@ -100,6 +109,31 @@ func (c *Conn) read() (websocket.MessageType, []byte, error) {
 		readBufs.Put(buf)
 	}
 	return typ, data, err
+}
+
+// readSized reads a message its frame header said has n bytes straight
+// into a buffer of that size: one copy, no pooled buffer in between. The
+// WebSocket has the last word: a message that ends sooner is cut to what
+// came, and one that goes on is read to its end.
+func readSized(r io.Reader, n int) ([]byte, error) {
+	data := make([]byte, n)
+	k, err := io.ReadFull(r, data)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return data[:k], nil
+	case err != nil:
+		return data[:k], err
+	}
+	// The message must end here: a read of nothing says so (io.EOF) at
+	// no cost, and lets the WebSocket check its size limit as before.
+	if _, err := r.Read(nil); err != io.EOF {
+		if err != nil {
+			return data, err
+		}
+		rest, err := io.ReadAll(r)
+		return append(data, rest...), err
+	}
+	return data, nil
 }
 
 // stalled runs when a message outlived ReadTimeout: the reader is blocked

@@ -224,6 +224,17 @@ func appendTextFrame(dst, p []byte) []byte {
 // header and the payload as is.
 func (w *Wire) plainFrames() bool { return w.raw != nil && !w.extensions }
 
+// messageSize returns the size of data message number seq (counted from
+// 0) as its frame header announced it, when the message is one frame and
+// its header is recent enough to be remembered.
+func (w *Wire) messageSize(seq uint32) (int, bool) {
+	v := w.scan.heads[seq%uint32(len(w.scan.heads))].Load()
+	if uint32(v>>32) != seq || uint32(v) == 0 {
+		return 0, false
+	}
+	return int(uint32(v) - 1), true
+}
+
 // setStall makes the Wire call stalled once a message it began to read is
 // not complete within d; the Conn reading it is then to close it. Call it
 // before the first read.
