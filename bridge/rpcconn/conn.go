@@ -232,9 +232,6 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 		closeDone: make(chan struct{}),
 	}
 	c.st.pending = make(map[string]chan *protocol.Message)
-	if opts.Wire != nil {
-		opts.Wire.setStall(opts.ReadTimeout, c.stalled)
-	}
 	if opts.Wire != nil && opts.OnFrame == nil {
 		// Control frames written outside the writer may wait in the
 		// backlog up to the send budget plus a margin for them.
@@ -255,6 +252,9 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	c.writeTimer.Stop()
 	c.readTimer = time.AfterFunc(time.Hour, c.stalled)
 	c.readTimer.Stop()
+	if opts.Wire != nil {
+		opts.Wire.setStall(opts.ReadTimeout, c.readTimer)
+	}
 	if opts.PingInterval > 0 {
 		c.pingTimer = time.AfterFunc(opts.PingInterval, c.keepalive)
 	}

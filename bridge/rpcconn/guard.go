@@ -81,14 +81,14 @@ type frameScan struct {
 	// begun counts the frames begun between messages (boundary): two
 	// reads in the middle of the same message see the same count.
 	begun uint32
-	// heads holds the size of the last data messages whose first frame
+	// heads holds the size of the last 4 data messages whose first frame
 	// header was fed, by their number (first counts them): the reader,
 	// which gets them in that order, reads each straight into a buffer of
 	// its size (Wire.messageSize). An entry is the message's number << 32
 	// | its size + 1, or 0 in the low half when the size is not known
 	// from the first frame (a fragmented message); atomic, as the
 	// WebSocket's close handshake may read frames while the reader looks.
-	heads [8]atomic.Uint64
+	heads [4]atomic.Uint64
 	first uint32
 }
 

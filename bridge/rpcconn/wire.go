@@ -38,7 +38,7 @@ type Wire struct {
 	extensions bool
 
 	// A message begun must be complete within stallAfter (setStall):
-	// stallTimer runs only while a read in the middle of one waits for
+	// stallTimer (the Conn's) runs only while a read in the middle of one waits for
 	// the socket, until stallAt, fixed when message begun number stallSeq
 	// (frameScan.begun) first waited. Reads between messages, and reads
 	// that find their bytes buffered (most), arm no timer.
@@ -235,13 +235,11 @@ func (w *Wire) messageSize(seq uint32) (int, bool) {
 	return int(uint32(v) - 1), true
 }
 
-// setStall makes the Wire call stalled once a message it began to read is
-// not complete within d; the Conn reading it is then to close it. Call it
-// before the first read.
-func (w *Wire) setStall(d time.Duration, stalled func()) {
-	w.stallAfter = d
-	w.stallTimer = time.AfterFunc(time.Hour, stalled)
-	w.stallTimer.Stop()
+// setStall makes the Wire run t (stopped, its func closes the
+// connection) once a message it began to read is not complete within d.
+// Call it before the first read.
+func (w *Wire) setStall(d time.Duration, t *time.Timer) {
+	w.stallAfter, w.stallTimer = d, t
 }
 
 // armStall runs before a read that waits for the socket: in the middle of
