@@ -98,17 +98,24 @@ func (c *Conn) read() (websocket.MessageType, []byte, error) {
 	if c.opts.Wire == nil { // else the Wire times only reads that wait (setStall)
 		c.readTimer.Reset(c.opts.ReadTimeout)
 	}
-	buf := readBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	_, err = buf.ReadFrom(r)
+	data, err := readPooled(r)
 	if c.opts.Wire == nil {
 		c.readTimer.Stop()
 	}
+	return typ, data, err
+}
+
+// readPooled reads a message of unknown size into a pooled buffer and
+// returns a copy of it at its exact size.
+func readPooled(r io.Reader) ([]byte, error) {
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err := buf.ReadFrom(r)
 	data := bytes.Clone(buf.Bytes())
 	if buf.Cap() <= maxReadBuffer {
 		readBufs.Put(buf)
 	}
-	return typ, data, err
+	return data, err
 }
 
 // readSized reads a message its frame header said has n bytes straight
