@@ -29,22 +29,30 @@ func TestReaderFramesEveryLength(t *testing.T) {
 
 func testReaderFramesEveryLength(t *testing.T, mode websocket.CompressionMode) {
 	h := &countingHandler{at: -1}
+	ran := make(chan error, 1)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gw := rpcconn.GuardFrames(w, 1<<20)
 		ws, err := websocket.Accept(gw, r, &websocket.AcceptOptions{CompressionMode: mode})
 		if err != nil {
+			ran <- err
 			return
 		}
 		ws.SetReadLimit(1 << 20)
 		opts := rpcconn.Options{Wire: rpcconn.WireOf(gw), PingInterval: -1, Inline: func(*protocol.Message) bool { return true }}
-		_ = rpcconn.New(context.Background(), ws, h, opts).Run()
+		ran <- rpcconn.New(context.Background(), ws, h, opts).Run()
 	}))
 	t.Cleanup(hs.Close)
 	ws, resp, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(hs.URL, "http"), &websocket.DialOptions{CompressionMode: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.CloseNow()
+	defer func() {
+		// The next test counts goroutines: the server's reader ends first.
+		ws.Close(websocket.StatusNormalClosure, "")
+		if err := <-ran; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
 	ws.SetReadLimit(1 << 20)
 	if got := resp.Header.Get("Sec-WebSocket-Extensions") != ""; got != (mode != websocket.CompressionDisabled) {
 		t.Fatalf("extension negotiated: %v, want %v", got, !got)

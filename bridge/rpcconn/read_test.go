@@ -39,7 +39,10 @@ func TestMessagesReadWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() {
+		conn.Close()
+		<-s.errs // the server's reader ended
+	}()
 	br := rawHandshake(t, conn)
 	call := func(id int, pad int) string {
 		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"echo","params":[%q]}`, id, strings.Repeat("x", pad))
