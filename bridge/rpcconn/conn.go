@@ -74,9 +74,11 @@ type Options struct {
 	MaxSendBytes int64
 	// WriteTimeout bounds one WebSocket write. Default 10 s.
 	WriteTimeout time.Duration
-	// ReadTimeout bounds how long a message may take to arrive once its
-	// first frame header was read; a peer stalled mid-message is closed
-	// with 1008. Default 30 s.
+	// ReadTimeout bounds how long a message may take to arrive once it
+	// began: with a Wire, from the first time a read in the middle of it
+	// (its first header included) had to wait for the socket; without
+	// one, from the end of its first frame header. A peer stalled
+	// mid-message is closed with 1008. Default 30 s.
 	ReadTimeout time.Duration
 	// PingInterval is how often a quiet connection is pinged. Default 15 s;
 	// negative disables pings and the idle timeout.
