@@ -189,6 +189,9 @@ func (w *Wire) fill() error {
 // keepalive) reaches the Wire as one Write, under wmu: frames never
 // interleave.
 func (w *Wire) tryText(msgs [][]byte) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
 	if w.back == nil {
