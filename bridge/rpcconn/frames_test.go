@@ -18,7 +18,8 @@ import (
 // TestReaderFramesEveryLength: the answers the reader writes itself (try
 // mode frames them without the WebSocket's writer) reach a WebSocket
 // client intact at every length class of a frame header (7, 16 and 64
-// bits), pipelined; with compression negotiated the WebSocket frames them.
+// bits), pipelined; with compression negotiated the WebSocket frames them,
+// and calls compressed on the way in are read whole.
 func TestReaderFramesEveryLength(t *testing.T) {
 	for _, mode := range []websocket.CompressionMode{websocket.CompressionDisabled, websocket.CompressionContextTakeover} {
 		t.Run(map[websocket.CompressionMode]string{websocket.CompressionDisabled: "plain", websocket.CompressionContextTakeover: "compressed"}[mode], func(t *testing.T) {
@@ -67,9 +68,16 @@ func testReaderFramesEveryLength(t *testing.T, mode websocket.CompressionMode) {
 		pads = append(pads, n)
 	}
 	pads = append(pads, 0, 200000)
+	// Every 7th call carries 3000 bytes the handler ignores: compressed
+	// when compression was negotiated, so its frame is far smaller than
+	// the message the reader gets.
+	junk := strings.Repeat("x", 3000)
 	go func() {
 		for i, n := range pads {
 			msg := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"pad","params":{"i":%d,"n":%d}}`, i, i, n)
+			if i%7 == 0 {
+				msg = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"pad","params":{"i":%d,"n":%d,"junk":%q}}`, i, i, n, junk)
+			}
 			if ws.Write(context.Background(), websocket.MessageText, []byte(msg)) != nil {
 				return
 			}

@@ -229,8 +229,12 @@ func (w *Wire) plainFrames() bool { return w.raw != nil && !w.extensions }
 
 // messageSize returns the size of data message number seq (counted from
 // 0) as its frame header announced it, when the message is one frame and
-// its header is recent enough to be remembered.
+// its header is recent enough to be remembered. With an extension the
+// header's size is not the message's (a compressed frame).
 func (w *Wire) messageSize(seq uint32) (int, bool) {
+	if w.extensions {
+		return 0, false
+	}
 	v := w.scan.heads[seq%uint32(len(w.scan.heads))].Load()
 	if uint32(v>>32) != seq || uint32(v) == 0 {
 		return 0, false

@@ -353,6 +353,11 @@ func TestFrameScanMessageSizes(t *testing.T) {
 	if n, ok := w.messageSize(3); n != 5 || !ok {
 		t.Errorf("messageSize(3) = %d, %v; want 5, true", n, ok)
 	}
+	// With an extension (compression) a frame's size is not its message's.
+	w.extensions = true
+	if n, ok := w.messageSize(3); ok {
+		t.Errorf("messageSize(3) = %d with an extension, want unknown", n)
+	}
 }
 
 // TestReadSized: the size a header announced is a hint; the WebSocket's
