@@ -74,9 +74,11 @@ type Options struct {
 	MaxSendBytes int64
 	// WriteTimeout bounds one WebSocket write. Default 10 s.
 	WriteTimeout time.Duration
-	// ReadTimeout bounds how long a message may take to arrive once its
-	// first frame header was read; a peer stalled mid-message is closed
-	// with 1008. Default 30 s.
+	// ReadTimeout bounds how long a message may take to arrive once it
+	// began: with a Wire, from the first time a read in the middle of it
+	// (its first header included) had to wait for the socket; without
+	// one, from the end of its first frame header. A peer stalled
+	// mid-message is closed with 1008. Default 30 s.
 	ReadTimeout time.Duration
 	// PingInterval is how often a quiet connection is pinged. Default 15 s;
 	// negative disables pings and the idle timeout.
@@ -118,7 +120,8 @@ type Options struct {
 	// On a plain TCP or Unix socket without OnFrame, the Wire is also put
 	// in try mode: the reader writes the answers it makes (inline calls,
 	// refusals) itself when no writer runs, with a write that never
-	// blocks. What the socket does not take at once waits in the Wire's
+	// blocks (framed by the Wire itself unless the upgrade negotiated an
+	// extension). What the socket does not take at once waits in the Wire's
 	// backlog (counted in MaxSendBytes) and a writer goroutine sends it
 	// under WriteTimeout; control frames (pings, pongs) written outside the
 	// writer do the same. A peer that stops reading never stops the reader.
@@ -177,6 +180,9 @@ type Conn struct {
 	// try is set when the reader may write its own answers (writeOnReader):
 	// the Wire is in try mode and no OnFrame hook sees the writes.
 	try bool
+	// frames is set when, in try mode, the reader also frames its answers
+	// itself (Wire.tryText): no extension changes how frames are made.
+	frames bool
 
 	// spare is the queue slice the writer hands back; owned by the writer
 	// running (st.writing), passed from one writer to the next under st.mu.
@@ -192,6 +198,10 @@ type Conn struct {
 	// closeDone is closed when the close handshake started by closeWith
 	// ends (only when one was started).
 	closeDone chan struct{}
+
+	// msgSeq numbers the data messages the reader got, as the Wire's
+	// frame scan does (Wire.messageSize); the reader's own.
+	msgSeq uint32
 
 	// lastSeen is when the peer last sent anything (a message or a pong),
 	// in Unix nanoseconds; the keepalive reads it.
@@ -228,6 +238,7 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 		// Control frames written outside the writer may wait in the
 		// backlog up to the send budget plus a margin for them.
 		c.try = opts.Wire.setTry(opts.MaxSendBytes+controlMargin, c.kick)
+		c.frames = c.try && opts.Wire.plainFrames()
 	}
 	c.seen()
 	c.stopReadWatch = context.AfterFunc(ctx, func() {
@@ -243,6 +254,9 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	c.writeTimer.Stop()
 	c.readTimer = time.AfterFunc(time.Hour, c.stalled)
 	c.readTimer.Stop()
+	if opts.Wire != nil {
+		opts.Wire.setStall(opts.ReadTimeout, c.readTimer)
+	}
 	if opts.PingInterval > 0 {
 		c.pingTimer = time.AfterFunc(opts.PingInterval, c.keepalive)
 	}

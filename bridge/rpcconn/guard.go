@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 )
 
 // ErrMessageTooBig is returned (wrapped) by reads of a guarded connection
@@ -42,6 +43,9 @@ func (g *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	pre, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	g.wire = newWire(conn, bytes.Clone(pre), g.limit)
+	// The upgrade's answer is written by now: an extension it names
+	// (compression) changes how data frames are made.
+	g.wire.extensions = g.Header().Get("Sec-WebSocket-Extensions") != ""
 	// The server's own reader is pointed at the wire too, so that nothing
 	// reads the socket around it.
 	brw.Reader.Reset(g.wire)
@@ -71,7 +75,26 @@ type frameScan struct {
 	need  int   // header bytes this header has (2 until the second byte says)
 	skip  int64 // payload bytes left in the current frame
 	msg   int64 // payload bytes of the current data message so far
+	// inMsg is set between the first frame of a fragmented data message
+	// and its last (fin) frame's header.
+	inMsg bool
+	// begun counts the frames begun between messages (boundary): two
+	// reads in the middle of the same message see the same count.
+	begun uint32
+	// heads holds the size of the last 4 data messages whose first frame
+	// header was fed, by their number (first counts them): the reader,
+	// which gets them in that order, reads each straight into a buffer of
+	// its size (Wire.messageSize). An entry is the message's number << 32
+	// | its size + 1, or 0 in the low half when the size is not known
+	// from the first frame (a fragmented message); atomic, as the
+	// WebSocket's close handshake may read frames while the reader looks.
+	heads [4]atomic.Uint64
+	first uint32
 }
+
+// boundary reports whether the bytes fed so far end between messages: no
+// header, frame payload or fragmented message is left unfinished.
+func (s *frameScan) boundary() bool { return s.have == 0 && s.skip == 0 && !s.inMsg }
 
 func (s *frameScan) feed(b []byte) error {
 	for len(b) > 0 {
@@ -80,6 +103,9 @@ func (s *frameScan) feed(b []byte) error {
 			s.skip -= k
 			b = b[k:]
 			continue
+		}
+		if s.have == 0 && !s.inMsg {
+			s.begun++
 		}
 		s.hdr[s.have] = b[0]
 		s.have++
@@ -128,8 +154,17 @@ func (s *frameScan) frame() error {
 		if s.limit >= 0 && length > s.limit-s.msg {
 			return fmt.Errorf("%w: a frame header announces %d bytes, more than the %d bytes a message may have", ErrMessageTooBig, s.msg+length, s.limit)
 		}
+		if opcode == 1 || opcode == 2 { // text, binary: a message's first frame
+			v := uint64(s.first) << 32
+			if s.hdr[0]&0x80 != 0 && length < 1<<32-1 {
+				v |= uint64(length) + 1
+			}
+			s.heads[s.first%uint32(len(s.heads))].Store(v)
+			s.first++
+		}
 		s.msg += length
-		if s.hdr[0]&0x80 != 0 { // fin
+		s.inMsg = s.hdr[0]&0x80 == 0 // not fin: more frames follow
+		if !s.inMsg {
 			s.msg = 0
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -78,22 +79,68 @@ func (c *Conn) readLoop() error {
 // read reads the next message into a pooled buffer and returns a copy of it
 // at its exact size: the decoded messages point into that copy, which
 // nothing changes, for as long as their handlers (and late records) hold
-// them. Once a message has begun, it must be complete within ReadTimeout.
+// them. Once a message has begun, it must be complete within ReadTimeout:
+// with a Wire, the Wire arms the timer only while a read in the middle of
+// a message waits for the socket, not for every message.
 func (c *Conn) read() (websocket.MessageType, []byte, error) {
 	typ, r, err := c.ws.Reader(context.Background()) // ends when ctx does: see stopReadWatch
 	if err != nil {
 		return 0, nil, err
 	}
-	c.readTimer.Reset(c.opts.ReadTimeout)
+	seq := c.msgSeq
+	c.msgSeq++
+	if w := c.opts.Wire; w != nil {
+		if n, ok := w.messageSize(seq); ok && n <= maxReadBuffer {
+			data, err := readSized(r, n)
+			return typ, data, err
+		}
+	}
+	if c.opts.Wire == nil { // else the Wire times only reads that wait (setStall)
+		c.readTimer.Reset(c.opts.ReadTimeout)
+	}
+	data, err := readPooled(r)
+	if c.opts.Wire == nil {
+		c.readTimer.Stop()
+	}
+	return typ, data, err
+}
+
+// readPooled reads a message of unknown size into a pooled buffer and
+// returns a copy of it at its exact size.
+func readPooled(r io.Reader) ([]byte, error) {
 	buf := readBufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	_, err = buf.ReadFrom(r)
-	c.readTimer.Stop()
+	_, err := buf.ReadFrom(r)
 	data := bytes.Clone(buf.Bytes())
 	if buf.Cap() <= maxReadBuffer {
 		readBufs.Put(buf)
 	}
-	return typ, data, err
+	return data, err
+}
+
+// readSized reads a message its frame header said has n bytes straight
+// into a buffer of that size: one copy, no pooled buffer in between. The
+// WebSocket has the last word: a message that ends sooner is cut to what
+// came, and one that goes on is read to its end.
+func readSized(r io.Reader, n int) ([]byte, error) {
+	data := make([]byte, n)
+	k, err := io.ReadFull(r, data)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return data[:k], nil
+	case err != nil:
+		return data[:k], err
+	}
+	// The message must end here: a read of nothing says so (io.EOF) at
+	// no cost, and lets the WebSocket check its size limit as before.
+	if _, err := r.Read(nil); err != io.EOF {
+		if err != nil {
+			return data, err
+		}
+		rest, err := io.ReadAll(r)
+		return append(data, rest...), err
+	}
+	return data, nil
 }
 
 // stalled runs when a message outlived ReadTimeout: the reader is blocked

@@ -223,3 +223,108 @@ func TestIdlePeerClosed(t *testing.T) {
 		<-ps.errs
 	})
 }
+
+// readTextFrame reads one unfragmented server frame and returns its payload.
+func readTextFrame(br *bufio.Reader) ([]byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return nil, err
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var e [2]byte
+		if _, err := io.ReadFull(br, e[:]); err != nil {
+			return nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(e[:]))
+	case 127:
+		var e [8]byte
+		if _, err := io.ReadFull(br, e[:]); err != nil {
+			return nil, err
+		}
+		n = binary.BigEndian.Uint64(e[:])
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(br, p)
+	return p, err
+}
+
+// TestReadTimeoutPerMessage: ReadTimeout bounds each message from when it
+// began, not the time between messages nor the whole connection: two
+// messages each sent in two halves 20 s apart, with 40 s of silence
+// between them, are both answered under a 30 s ReadTimeout (the second
+// starts its own 30 s); a message trickled in 10 s apart, each piece in
+// time but the whole not, is closed 30 s after it began; so is one whose
+// header stops after its first byte.
+func TestReadTimeoutPerMessage(t *testing.T) {
+	msg := []byte(`{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}`)
+	t.Run("two slow messages answered", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ps := startPipeServer(t, rpcconn.Options{ReadTimeout: 30 * time.Second, PingInterval: -1})
+			conn, _ := ps.ln.Dial(t.Context(), "", "")
+			defer conn.Close()
+			br := rawHandshake(t, conn)
+			for i := range 2 {
+				conn.Write(frameHeader(1, true, uint64(len(msg))))
+				conn.Write(msg[:10])
+				time.Sleep(20 * time.Second)
+				conn.Write(msg[10:])
+				got, err := readTextFrame(br)
+				if err != nil || !strings.Contains(string(got), `"result":[1]`) {
+					t.Fatalf("message %d: answer %q, %v", i+1, got, err)
+				}
+				time.Sleep(40 * time.Second)
+			}
+			select {
+			case err := <-ps.errs:
+				t.Fatalf("Run ended: %v", err)
+			default:
+			}
+			conn.Close()
+			<-ps.errs
+		})
+	})
+	for _, tt := range []struct {
+		name string
+		send func(conn net.Conn)
+		max  time.Duration // 30 s, plus what the close takes
+	}{
+		{"trickled message closed", func(conn net.Conn) {
+			conn.Write(frameHeader(1, true, uint64(len(msg))))
+			for _, b := range msg {
+				if _, err := conn.Write([]byte{b}); err != nil {
+					return // closed
+				}
+				time.Sleep(10 * time.Second)
+			}
+			// The close handshake waits 5 s; the reader, blocked in the
+			// message, ends with the next piece.
+		}, 40 * time.Second},
+		{"half a header closed", func(conn net.Conn) {
+			conn.Write(frameHeader(1, true, uint64(len(msg)))[:1])
+		}, 35 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ps := startPipeServer(t, rpcconn.Options{ReadTimeout: 30 * time.Second, PingInterval: -1})
+				conn, _ := ps.ln.Dial(t.Context(), "", "")
+				defer conn.Close()
+				br := rawHandshake(t, conn)
+				start := time.Now()
+				sent := make(chan struct{})
+				go func() { tt.send(conn); close(sent) }()
+				go readCloseFrame(br)
+				err := <-ps.errs
+				conn.Close()
+				<-sent
+				if waited := time.Since(start); waited < 30*time.Second || waited > tt.max {
+					t.Errorf("closed after %v, want the 30 s read timeout (at most %v)", waited, tt.max)
+				}
+				if err == nil || !strings.Contains(err.Error(), "stalled") {
+					t.Fatalf("Run = %v, want the stalled-message error", err)
+				}
+			})
+		})
+	}
+}

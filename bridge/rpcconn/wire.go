@@ -1,6 +1,7 @@
 package rpcconn
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -32,6 +33,19 @@ type Wire struct {
 	pre  []byte  // read by the HTTP server before the hijack
 	scan frameScan
 	err  error // sticky once a frame is refused
+	// extensions is set when the upgrade negotiated a WebSocket
+	// extension: frames are then the WebSocket's to make (plainFrames).
+	extensions bool
+
+	// A message begun must be complete within stallAfter (setStall):
+	// stallTimer (the Conn's) runs only while a read in the middle of one waits for
+	// the socket, until stallAt, fixed when message begun number stallSeq
+	// (frameScan.begun) first waited. Reads between messages, and reads
+	// that find their bytes buffered (most), arm no timer.
+	stallAfter time.Duration
+	stallTimer *time.Timer
+	stallAt    time.Time
+	stallSeq   uint32
 
 	rbox *[]byte // the read buffer lent while unread bytes wait in it
 	rbuf []byte  // those bytes
@@ -124,10 +138,15 @@ func (w *Wire) read(p []byte) (int, error) {
 		return n, nil
 	}
 	if len(w.rbuf) == 0 {
+		timed := w.armStall()
 		if len(p) >= readBufferSize {
-			return w.Conn.Read(p) // a large read in the middle of a message
+			n, err := w.Conn.Read(p) // a large read in the middle of a message
+			w.disarmStall(timed)
+			return n, err
 		}
-		if err := w.fill(); err != nil {
+		err := w.fill()
+		w.disarmStall(timed)
+		if err != nil {
 			return 0, err
 		}
 	}
@@ -154,6 +173,100 @@ func (w *Wire) fill() error {
 	}
 	w.rbox, w.rbuf = box, (*box)[:n]
 	return nil // err, if any, comes again on the next read
+}
+
+// tryText writes msgs as unfragmented text frames of a server (RFC 6455
+// §5.2, unmasked), in order, without blocking: the reader's own answers
+// (writeOnReader). They join the backlog, behind anything already waiting
+// there, and go out with what the socket takes at once; the rest stays
+// in the backlog. Framing here, instead of through the WebSocket's
+// writer, copies each answer once, straight into the buffer the socket
+// write takes, under one lock. Out of try mode (the Wire was closed
+// meanwhile) it writes blocking, as uncorkTry would.
+//
+// Only the reader writes data frames while it holds the writer role, and
+// whatever else the WebSocket writes meanwhile (a ping from the
+// keepalive) reaches the Wire as one Write, under wmu: frames never
+// interleave.
+func (w *Wire) tryText(msgs [][]byte) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.back == nil {
+		w.back = batchPool.Get().(*[]byte)
+	}
+	for _, b := range msgs {
+		*w.back = appendTextFrame(*w.back, b)
+	}
+	w.backN.Store(int64(len(*w.back)))
+	if w.corked || !w.try.Load() {
+		return w.flushBackLocked()
+	}
+	return w.tryBackLocked()
+}
+
+// appendTextFrame appends p as one unmasked text frame with fin set.
+func appendTextFrame(dst, p []byte) []byte {
+	const finText = 0x80 | 0x1
+	switch n := len(p); {
+	case n < 126:
+		dst = append(dst, finText, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, finText, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, finText, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	return append(dst, p...)
+}
+
+// plainFrames reports whether tryText may frame messages itself: no
+// extension (permessage-deflate) was negotiated, so a data frame is its
+// header and the payload as is.
+func (w *Wire) plainFrames() bool { return w.raw != nil && !w.extensions }
+
+// messageSize returns the size of data message number seq (counted from
+// 0) as its frame header announced it, when the message is one frame and
+// its header is recent enough to be remembered. With an extension the
+// header's size is not the message's (a compressed frame).
+func (w *Wire) messageSize(seq uint32) (int, bool) {
+	if w.extensions {
+		return 0, false
+	}
+	v := w.scan.heads[seq%uint32(len(w.scan.heads))].Load()
+	if uint32(v>>32) != seq || uint32(v) == 0 {
+		return 0, false
+	}
+	return int(uint32(v) - 1), true
+}
+
+// setStall makes the Wire run t (stopped, its func closes the
+// connection) once a message it began to read is not complete within d.
+// Call it before the first read.
+func (w *Wire) setStall(d time.Duration, t *time.Timer) {
+	w.stallAfter, w.stallTimer = d, t
+}
+
+// armStall runs before a read that waits for the socket: in the middle of
+// a message it arms the stall timer for what is left of the message's
+// time, and reports that it did.
+func (w *Wire) armStall() bool {
+	if w.stallTimer == nil || w.scan.boundary() {
+		return false
+	}
+	if w.stallAt.IsZero() || w.stallSeq != w.scan.begun {
+		w.stallAt, w.stallSeq = time.Now().Add(w.stallAfter), w.scan.begun
+	}
+	w.stallTimer.Reset(time.Until(w.stallAt))
+	return true
+}
+
+func (w *Wire) disarmStall(timed bool) {
+	if timed {
+		w.stallTimer.Stop()
+	}
 }
 
 // cork gathers the writes that follow into one batch, until uncork. With

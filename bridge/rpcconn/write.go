@@ -63,20 +63,35 @@ func (c *Conn) writeOnReader() {
 	batch := st.queue
 	st.queue = c.spare
 	st.mu.Unlock()
-	w.cork(true)
 	var err error
-	for i, b := range batch {
-		// Counted out of the queue before the Wire counts it in its
+	if c.frames {
+		// Counted out of the queue before the Wire counts them in its
 		// backlog: never twice against the budget.
-		st.queued.Add(-int64(len(b)))
-		if err == nil {
-			err = c.ws.Write(context.Background(), websocket.MessageText, b)
+		var n int64
+		for _, b := range batch {
+			n += int64(len(b))
 		}
-		recycle(b)
-		batch[i] = nil
-	}
-	if uerr := w.uncorkTry(); err == nil {
-		err = uerr
+		st.queued.Add(-n)
+		err = w.tryText(batch)
+		for i, b := range batch {
+			recycle(b)
+			batch[i] = nil
+		}
+	} else {
+		w.cork(true)
+		for i, b := range batch {
+			// Counted out of the queue before the Wire counts it in its
+			// backlog: never twice against the budget.
+			st.queued.Add(-int64(len(b)))
+			if err == nil {
+				err = c.ws.Write(context.Background(), websocket.MessageText, b)
+			}
+			recycle(b)
+			batch[i] = nil
+		}
+		if uerr := w.uncorkTry(); err == nil {
+			err = uerr
+		}
 	}
 	c.spare = batch[:0]
 	if err != nil {
