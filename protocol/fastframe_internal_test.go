@@ -51,6 +51,10 @@ var scanFrameSeeds = []string{
 	` { "jsonrpc" : "2.0" , "id" : null , "result" : { } } `,
 	`{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"x","data":[]}}`,
 	`{}`, `{"id":0}`, `{"id":-0.0E-0}`, "{\"id\":\"\xff\xfe\"}", "{\"params\":{\"\xc3\xa9\":1}}",
+	// Space of every kind before each ',' and each closer, at every depth
+	// (afterValue's own loop), and none at all.
+	"{\"id\":1 \t\n\r,\"params\":{\"a\":[1 ,2\t,{\"b\":\"c\"\n}\r]\r\n, \"d\":[]\t}\n}\r\n",
+	`{"id":1,"params":{"a":[1,2,{"b":"c"}],"d":[[],{}]}}`,
 }
 
 // The frames scanFrame must leave to the general path: invalid, or a shape
@@ -66,6 +70,11 @@ var scanFrameRefused = []string{
 	"{\"id\":\"a\x01\"}", `{"id":1,}`, `{"id":1`, `{"id":[1,]}`, `{"id":[1 2]}`, `{"id":1}x`, `{"id":1}{}`,
 	`{"id" 1}`, `{,}`, `{"params":{"a":1,}}`, "{\"params\":{\"\xff\":1,\"\xfe\":2}}",
 	`{"params":` + strings.Repeat("[", maxFastDepth+1) + strings.Repeat("]", maxFastDepth+1) + `}`,
+	// A value followed by the other container's closer, by a second
+	// value, or by nothing, at every depth.
+	`{"id":1]`, `{"id":1 ]}`, `{"params":[1}}`, `{"params":[1 }]}`, `{"params":{"a":1]}`, `{"params":{"a":1 ]}}`,
+	`{"params":[{"a":1]]}`, `{"params":[1 2]}`, `{"params":{"a":1 "b":2}}`, `{"params":[1,`, `{"params":{"a":1 `,
+	`{"id":1 :2}`, `{"params":[1:2]}`, `{"id":1}]`, `{"params":[1]]}`,
 }
 
 func TestScanFrame(t *testing.T) {
