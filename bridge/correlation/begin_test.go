@@ -33,6 +33,15 @@ func later(exec correlation.Exec) correlation.Begin {
 	}
 }
 
+// slowLater is a Begin that takes d to decide that it must wait, then
+// hands exec back as the rest.
+func slowLater(d time.Duration, exec correlation.Exec) correlation.Begin {
+	return func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+		time.Sleep(d)
+		return nil, nil, exec
+	}
+}
+
 // DoBegin keeps Do's semantics whichever way begin answers: an answer in
 // time is the answer; one at or after the CIF deadline is a -32000 and a
 // late record with that answer; a begin that hands back the rest is timed
@@ -59,6 +68,10 @@ func TestDoBegin(t *testing.T) {
 			wantResult: `{"id":"4"}`, wantElapsed: 2 * time.Second},
 		{name: "rest times out then answers late", begin: later(sleepExec(12*time.Second, "", boom)),
 			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: 2 * time.Second},
+		{name: "begin outlasts the deadline, then hands back the rest", begin: slowLater(12*time.Second, sleepExec(time.Second, `{"id":"5"}`, nil)),
+			wantCode: protocol.CodeTimeout, wantElapsed: 12 * time.Second, wantLate: true, wantLateBy: 3 * time.Second, wantLateOK: true},
+		{name: "begin hands back the rest just before the deadline", begin: slowLater(10*time.Second-time.Nanosecond, sleepExec(time.Second, `{"id":"6"}`, nil)),
+			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: time.Second - time.Nanosecond, wantLateOK: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,5 +155,37 @@ func TestDoBeginAfterClose(t *testing.T) {
 	var e *protocol.Error
 	if !errors.As(err, &e) || e.Code != protocol.CodeShuttingDown || ran {
 		t.Fatalf("err = %v (begin ran: %v), want -32007 without running begin", err, ran)
+	}
+}
+
+// A NoTimeout attempt through DoBegin ends at its safety limit whether
+// begin is still running then (it answers at once, or hands back the rest,
+// after the limit) or the rest is: -32008, no late record, no timeout.
+func TestDoBeginNoTimeoutSafetyLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		begin correlation.Begin
+	}{
+		{name: "answers at once after the limit", begin: atOnce(31*time.Minute, `{"ok":1}`, nil)},
+		{name: "hands back the rest after the limit", begin: slowLater(31*time.Minute, sleepExec(time.Minute, `{"ok":1}`, nil))},
+		{name: "the rest outlasts the limit", begin: later(sleepExec(31*time.Minute, `{"ok":1}`, nil))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				lates := 0
+				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(correlation.Late) { lates++ }})
+				_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.notifyEvent", Timeout: 30 * time.Minute, NoTimeout: true}, tt.begin)
+				var e *protocol.Error
+				if !errors.As(err, &e) || e.Code != protocol.CodeSafetyLimit || sent.Late {
+					t.Fatalf("err = %v, sent %+v; want -32008, not late", err, sent)
+				}
+				time.Sleep(time.Hour)
+				synctest.Wait()
+				if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || st.Timeouts != 0 || lates != 0 {
+					t.Fatalf("stats %+v, %d late reports; want an empty table, no timeout, no report", st, lates)
+				}
+			})
+		})
 	}
 }

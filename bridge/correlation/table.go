@@ -174,7 +174,10 @@ const (
 type entry struct {
 	a     Attempt
 	state state
-	done  chan outcome // buffered 1; written once when answered in time; nil once detached
+	// done is what Do waits on (buffered 1, written once): set while in
+	// flight, except while a begin runs (DoBegin's caller reads the state
+	// when it returns); nil once detached.
+	done chan outcome
 	// slot is 1 + the entry's index in the table's deadline heap, 0 when it
 	// is not in it. The heap wakes for the entry at the CIF deadline (or
 	// safety limit) while it is in flight, at the end of the late-record
@@ -269,19 +272,21 @@ func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
 // and keeps the attempt as an abandoned late record. Sent says which
 // happened and names the attempt.
 func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, Sent, error) {
-	return t.do(ctx, a, nil, exec)
+	return t.do(ctx, &a, nil, exec)
 }
 
 // DoBegin is Do for a backend that can often answer at once: begin runs on
 // the caller's goroutine, and an answer it has at once is Do's answer with
-// no goroutine and no timer (one that came at or after the deadline is a
-// timeout and a late record, as in Do). When begin returns rest instead,
-// the attempt goes on exactly as in Do, rest being its exec.
+// no goroutine, no timer and no channel (one that came at or after the
+// deadline is a timeout and a late record, as in Do). When begin returns
+// rest instead, the attempt goes on exactly as in Do, rest being its exec.
 func (t *Table) DoBegin(ctx context.Context, a Attempt, begin Begin) (json.RawMessage, Sent, error) {
-	return t.do(ctx, a, begin, nil)
+	return t.do(ctx, &a, begin, nil)
 }
 
-func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json.RawMessage, Sent, error) {
+// do is Do and DoBegin. a is the caller's copy, which do fills in and
+// copies into the entry (it keeps no pointer to it).
+func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (json.RawMessage, Sent, error) {
 	if a.Started.IsZero() {
 		a.Started = time.Now()
 	}
@@ -296,13 +301,17 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 	if err := t.base.Err(); err != nil {
 		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
-	e := &entry{a: a}
-	w, _ := t.waiters.Get().(*waiter)
-	if w == nil {
-		w = &waiter{done: make(chan outcome, 1)}
+	e := &entry{a: *a}
+	var w *waiter
+	if begin == nil {
+		// Exec runs on a goroutine of its own: Do waits on done from the
+		// start. (A begin's caller waits on nothing while begin runs: its
+		// outcome is the entry's state once begin returns, and done is
+		// installed only when begin hands back the rest.)
+		w = t.waiter()
+		defer t.waiters.Put(w)
+		e.done = w.done
 	}
-	defer t.waiters.Put(w)
-	e.done = w.done
 	t.mu.Lock()
 	// Checked again under mu: Close cancels every entry the maps hold once
 	// the base has ended, so none registered after it runs unstopped.
@@ -310,18 +319,20 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 		t.mu.Unlock()
 		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
-	t.inflight[a.ID] = e
-	t.dl.push(e, a.Deadline, t.fire)
+	t.inflight[e.a.ID] = e
+	t.dl.push(e, e.a.Deadline, t.fire)
 	t.wg.Add(1)
 	t.mu.Unlock()
 
 	if begin != nil {
 		res, err, rest := begin(&e.ctx, &e.a)
 		if rest == nil {
-			t.finish(e, res, err, true)
-			return t.answer(<-w.done, a, sent) // complete wrote it: the entry was in flight
+			return t.answer(t.finish(e, res, err, true), e.a.Timeout, sent)
 		}
 		exec = rest
+		w = t.waiter()
+		defer t.waiters.Put(w)
+		t.await(e, w)
 	}
 	go func() {
 		res, err := exec(&e.ctx, &e.a)
@@ -332,16 +343,16 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 	// done at the deadline.
 	select {
 	case o := <-w.done:
-		return t.answer(o, a, sent)
+		return t.answer(o, e.a.Timeout, sent)
 	case <-ctx.Done():
-		if !time.Now().Before(a.Deadline) {
+		if !time.Now().Before(e.a.Deadline) {
 			// The caller's deadline is the CIF deadline: the timeout (or a
 			// NoTimeout call's limit) wins, as it would have if the heap's
 			// timer had run first. fireDue sends it on done.
 			t.fireDue()
 			break
 		}
-		if a.NoTimeout {
+		if e.a.NoTimeout {
 			if t.end(e) {
 				return nil, sent, context.Cause(ctx)
 			}
@@ -353,18 +364,44 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 			return nil, sent, context.Cause(ctx)
 		}
 	}
-	return t.answer(<-w.done, a, sent) // answered or timed out in the same instant
+	return t.answer(<-w.done, e.a.Timeout, sent) // answered or timed out in the same instant
+}
+
+// waiter returns a recycled waiter (its done channel empty) or a new one.
+func (t *Table) waiter() *waiter {
+	if w, _ := t.waiters.Get().(*waiter); w != nil {
+		return w
+	}
+	return &waiter{done: make(chan outcome, 1)}
+}
+
+// await makes w wait for e, whose begin handed back the rest: from now on
+// its outcome comes on w.done. When the deadline heap took e while begin
+// ran (it timed out, or a NoTimeout call reached its limit), that outcome
+// is sent at once.
+func (t *Table) await(e *entry, w *waiter) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch e.state {
+	case stInflight:
+		e.done = w.done
+	case stEnded:
+		w.done <- outcome{ended: true} // buffered and empty: never blocks
+	default: // stTimedOut
+		w.done <- outcome{late: true}
+	}
 }
 
 // finish records exec's answer and ends the attempt's exec ctx and its
 // share of wg. When begin answered at once (atOnce), its caller is about to
-// send Do's answer: a late outcome is reported on a goroutine, as it would
-// be had exec run on one, not before that answer on the caller's.
-func (t *Table) finish(e *entry, res json.RawMessage, err error, atOnce bool) {
+// send Do's answer, which finish returns: a late outcome is reported on a
+// goroutine, as it would be had exec run on one, not before that answer on
+// the caller's.
+func (t *Table) finish(e *entry, res json.RawMessage, err error, atOnce bool) outcome {
 	defer t.wg.Done()
 	defer e.ctx.cancel(nil)
 	expired := err != nil && e.ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
-	l, late := t.complete(e, res, err, expired)
+	o, l, late := t.complete(e, res, err, expired)
 	switch {
 	case !late:
 	case atOnce:
@@ -372,6 +409,7 @@ func (t *Table) finish(e *entry, res json.RawMessage, err error, atOnce bool) {
 	default:
 		t.report(l)
 	}
+	return o
 }
 
 // reportLater reports l on a goroutine of its own. (A function of its own,
@@ -384,14 +422,15 @@ func (t *Table) reportLater(l Late) {
 	}()
 }
 
-// answer is what Do returns for an outcome it received.
-func (t *Table) answer(o outcome, a Attempt, sent Sent) (json.RawMessage, Sent, error) {
+// answer is what Do returns for an outcome it received; timeout is the
+// attempt's.
+func (t *Table) answer(o outcome, timeout time.Duration, sent Sent) (json.RawMessage, Sent, error) {
 	if o.ended {
-		return nil, sent, NewSafetyLimitError(a.Timeout)
+		return nil, sent, NewSafetyLimitError(timeout)
 	}
 	if o.late {
 		sent.Late = true
-		return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
+		return nil, sent, protocol.NewTimeoutError(timeout.Milliseconds(), sent.ID)
 	}
 	return o.result, sent, o.err
 }
@@ -437,9 +476,13 @@ const fireBatch = 64
 // expires.
 func (t *Table) fireDue() {
 	type told struct {
-		e    *entry
-		done chan outcome // nil: a late record's window ended
-		o    outcome
+		e *entry
+		// done is the channel Do waits on: nil for a late record whose
+		// window ended, and for an attempt whose begin still runs (its
+		// caller reads the entry's state when begin returns).
+		done   chan outcome
+		o      outcome
+		expire bool // a late record's window ended
 	}
 	var buf [fireBatch]*entry
 	for {
@@ -452,6 +495,7 @@ func (t *Table) fireDue() {
 			tell[i] = told{e: e}
 			switch {
 			case e.state != stInflight: // a late record whose window ended
+				tell[i].expire = true
 			case e.a.NoTimeout:
 				e.state = stEnded
 				tell[i].done, tell[i].o = e.done, outcome{ended: true}
@@ -464,14 +508,15 @@ func (t *Table) fireDue() {
 		}
 		t.mu.Unlock()
 		for _, x := range tell {
-			switch {
-			case x.done == nil:
+			if x.expire {
 				x.e.ctx.cancel(context.DeadlineExceeded)
-			case x.o.ended:
+				continue
+			}
+			if x.done != nil {
 				x.done <- x.o // buffered, written once: never blocks
+			}
+			if x.o.ended {
 				x.e.ctx.cancel(errEnded)
-			default:
-				x.done <- x.o
 			}
 		}
 		if len(due) < fireBatch {
@@ -512,23 +557,32 @@ func NewSafetyLimitError(limit time.Duration) *protocol.Error {
 }
 
 // complete records exec's answer: to Do when it came in time, else as the
-// attempt's late outcome, which it returns (late true) for report.
-func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) (l Late, late bool) {
-	now := time.Now()
+// attempt's late outcome, which it returns (late true) for report. o is
+// what Do answers: complete sends it on the entry's done channel while Do
+// waits there, and returns it for the caller of a begin that answered at
+// once (no channel).
+func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) (o outcome, l Late, late bool) {
+	// One monotonic clock read: the deadline carries a monotonic reading
+	// (Started.Add), so Until reads no wall clock.
+	inTime := time.Until(e.a.Deadline) > 0
 	t.mu.Lock()
 	st := e.state
 	switch st {
 	case stEnded:
 		t.mu.Unlock()
-		return l, false
+		return outcome{ended: true}, l, false
 	case stInflight:
 		delete(t.inflight, e.a.ID)
 		t.dl.remove(e)
-		if now.Before(e.a.Deadline) {
+		if inTime {
 			e.state = stAnswered
+			done := e.done
 			t.mu.Unlock()
-			e.done <- outcome{result: res, err: err}
-			return l, false
+			o = outcome{result: res, err: err}
+			if done != nil {
+				done <- o // buffered, written once: never blocks
+			}
+			return o, l, false
 		}
 		// The answer came after the deadline, but before Do saw its timer
 		// (a busy machine): the caller has timed out all the same, as a
@@ -536,8 +590,10 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		// the deadline is never passed off as one in time, whichever
 		// goroutine runs first.
 		st, e.state = stTimedOut, stTimedOut
-		e.done <- outcome{late: true} // buffered, written once: never blocks
-		e.done = nil
+		if e.done != nil {
+			e.done <- outcome{late: true} // buffered, written once: never blocks
+			e.done = nil
+		}
 		t.timeouts.Add(1)
 		if e.a.Kind == KindBackend {
 			t.sessionLate(e.a.Session).Detached++
@@ -546,12 +602,13 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		delete(t.late, e.a.ID)
 		t.dl.remove(e)
 	}
+	o = outcome{late: true} // Do's answer, when it has not had it yet
 	if errors.Is(err, ErrElsewhere) {
 		t.mu.Unlock()
 		if e.a.OnLate != nil {
 			e.a.OnLate(Late{Info: Info{Attempt: e.a, State: stateName(st)}, Err: err, Elsewhere: true})
 		}
-		return
+		return o, l, false
 	}
 	if st == stTimedOut || st == stAbandoned {
 		// The counts exist since the attempt was detached, unless the
@@ -565,7 +622,7 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		}
 	}
 	t.mu.Unlock()
-	return lateOf(e, st, res, err, expired), true
+	return o, lateOf(e, st, res, err, expired), true
 }
 
 // lateOf builds a late record's outcome. It is complete's tail, a
