@@ -111,6 +111,23 @@ func TestScanFrameEdgeCases(t *testing.T) {
 		{"utf8 duplicate through an escape", frame + `{"é":1,"\u00e9":2}}`, false},
 		{"U+FFFD and an invalid byte as names", frame + "{\"\xef\xbf\xbd\":1,\"\xff\":2}}", false}, // duplicates to jsontext
 		{"names differing in case", frame + `{"a":1,"A":2}}`, true},
+		// Names that share a filter bit (nameBit: length, first and last
+		// byte) are compared in full: distinct ones pass, a duplicate
+		// among them does not.
+		{"distinct names sharing a filter bit", frame + `{"abc":1,"axc":2,"ayc":3}}`, true},
+		{"duplicate among names sharing a filter bit", frame + `{"abc":1,"axc":2,"abc":3}}`, false},
+		{"duplicate long names", frame + `{"emailaddress1":"a","address1_city":"b","emailaddress1":"c"}}`, false},
+		// Strings are skipped eight bytes at a time: what stops the scan
+		// at every position of a word.
+		{"quote at every offset", frame + `["","a","ab","abc","abcd","abcde","abcdef","abcdefg","abcdefgh","abcdefghi"]}`, true},
+		{"escape at every offset", frame + `["\n","a\n","ab\n","abc\n","abcd\n","abcde\n","abcdef\n","abcdefg\n","abcdefgh\n"]}`, true},
+		{"control byte after seven plain ones", frame + "\"abcdefg\x01hijklmnop\"}", false},
+		{"control byte after eight plain ones", frame + "\"abcdefgh\x1fijklmnop\"}", false},
+		{"DEL is plain", frame + "\"abcdefgh\x7fijklmnop\"}", true},
+		{"high bytes in a long string", frame + "\"abcdefgh\xc3\xa9ijklmnop\"}", true},
+		{"control byte in a long name", frame + "{\"abcdefghij\x01k\":1}}", false},
+		{"high bytes in a long name", frame + "{\"abcdefghij\xc3\xa9\":1}}", true},
+		{"unterminated long string", frame + `"abcdefghijklmnopqrstuvwxyz`, false},
 		{"duplicate after a long object", frame + `{"a":1,"b":{` + names(100, "") + `},"a":2}}`, false},
 		// Top-level members.
 		{"empty object", `{}`, true},

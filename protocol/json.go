@@ -257,10 +257,7 @@ func skipSpace(data []byte, i int) int {
 // data[i] (a '"'), or -1 when it does not end.
 func stringEnd(data []byte, i int) int {
 	for j := i + 1; j < len(data); j++ {
-		for j < len(data) && scanStop[data[j]]&stopString == 0 {
-			j++
-		}
-		if j == len(data) {
+		if j = quoteOrEscapeEnd(data, j); j == len(data) {
 			break
 		}
 		switch data[j] {
