@@ -108,34 +108,87 @@ func TestDoBegin(t *testing.T) {
 	}
 }
 
-// While begin runs, the attempt is registered like any other: listed in
-// flight with its id and deadline, and its exec ctx live; once DoBegin
-// returns, that ctx has ended.
-func TestDoBeginRegistersTheAttempt(t *testing.T) {
+// Begin runs before the attempt is registered, with the table's context
+// (live until the table closes): an answer it has at once costs the table
+// nothing, and the attempt is never listed. A begin that hands back the
+// rest gets the attempt registered while rest runs: listed in flight with
+// its id and deadline, rest's exec ctx live until DoBegin returns.
+func TestDoBeginRegistration(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
-		var seen []correlation.Info
-		var execCtx context.Context
-		started := time.Now()
-		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: 3 * time.Second, Started: started},
+		var beginCtx context.Context
+		var listed []correlation.Info
+		_, _, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: 3 * time.Second},
 			func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
-				seen, execCtx = tab.InFlight("s1"), ctx
-				if ctx.Err() != nil {
-					t.Error("exec ctx ended before the attempt ran")
+				beginCtx, listed = ctx, tab.InFlight("")
+				if a.ID == "" || a.Deadline.IsZero() {
+					t.Errorf("begin got an attempt without its id or deadline: %+v", a)
 				}
 				return json.RawMessage(`true`), nil, nil
 			})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(seen) != 1 || seen[0].ID != sent.ID || !seen[0].Deadline.Equal(started.Add(3*time.Second)) || seen[0].State != protocol.AttemptInFlight {
-			t.Fatalf("in flight during begin: %+v (sent %+v)", seen, sent)
+		if len(listed) != 0 || beginCtx.Err() != nil {
+			t.Fatalf("during an at-once begin: listed %+v, ctx err %v; want nothing listed, a live ctx", listed, beginCtx.Err())
 		}
+
+		var execCtx context.Context
+		started := time.Now()
+		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: 3 * time.Second, Started: started},
+			later(func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+				listed, execCtx = tab.InFlight("s1"), ctx
+				if ctx.Err() != nil {
+					t.Error("exec ctx ended before the rest ran")
+				}
+				return json.RawMessage(`true`), nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) != 1 || listed[0].ID != sent.ID || !listed[0].Deadline.Equal(started.Add(3*time.Second)) || listed[0].State != protocol.AttemptInFlight {
+			t.Fatalf("in flight during rest: %+v (sent %+v)", listed, sent)
+		}
+		synctest.Wait()
 		if execCtx.Err() == nil {
 			t.Error("the exec ctx outlives the answered attempt")
 		}
 		if n := len(tab.InFlight("")); n != 0 {
 			t.Errorf("%d attempts left in flight", n)
+		}
+		if err := tab.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if beginCtx.Err() == nil {
+			t.Error("begin's ctx outlives the table")
+		}
+	})
+}
+
+// An answer at once after the deadline when the table has closed
+// meanwhile: still a timeout, its late record reported (on the caller's
+// goroutine, as Close may be waiting already).
+func TestDoBeginLateAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates []correlation.Late
+		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second},
+			func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				time.Sleep(2 * time.Second)
+				if err := tab.Close(t.Context()); err != nil {
+					t.Error(err)
+				}
+				return json.RawMessage(`{"id":"1"}`), nil, nil
+			})
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || !sent.Late {
+			t.Fatalf("err = %v, sent %+v; want -32000, late", err, sent)
+		}
+		if len(lates) != 1 || !lates[0].Success() || lates[0].LateBy != time.Second || lates[0].Info.ID != sent.ID {
+			t.Fatalf("late reports %+v; want the one success, 1 s late", lates)
+		}
+		if c := tab.SessionLate("s1"); c != (protocol.LateCounts{Detached: 1, Answered: 1}) || tab.Stats().Timeouts != 1 {
+			t.Fatalf("session counts %+v, stats %+v", c, tab.Stats())
 		}
 	})
 }
@@ -188,4 +241,27 @@ func TestDoBeginNoTimeoutSafetyLimit(t *testing.T) {
 			})
 		})
 	}
+}
+
+// An answer at once after the deadline that another node of the cluster
+// delivers (ErrElsewhere) goes to the attempt's own OnLate only, as Do's.
+func TestDoBeginLateElsewhere(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tableLates := 0
+		tab := correlation.New(correlation.Config{OnLate: func(correlation.Late) { tableLates++ }})
+		var own []correlation.Late
+		a := correlation.Attempt{Session: "s1", Timeout: time.Second, OnLate: func(l correlation.Late) { own = append(own, l) }}
+		_, sent, err := tab.DoBegin(t.Context(), a, atOnce(2*time.Second, "", correlation.ErrElsewhere))
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || !sent.Late {
+			t.Fatalf("err = %v, sent %+v; want -32000, late", err, sent)
+		}
+		synctest.Wait()
+		if tableLates != 0 || len(own) != 1 || !own[0].Elsewhere || own[0].Info.ID != sent.ID {
+			t.Fatalf("table reports %d, own %+v; want only the attempt's, Elsewhere", tableLates, own)
+		}
+		if c := tab.SessionLate("s1"); c != (protocol.LateCounts{Detached: 1}) {
+			t.Fatalf("session counts %+v, want one detached", c)
+		}
+	})
 }

@@ -1,7 +1,9 @@
 // Package correlation owns every attempt the bridge sends to a backend or a
 // peer: it registers the attempt before it is sent, enforces the CIF timeout,
 // and turns a timed-out attempt into a late record so that its late answer is
-// still matched and reported — never reflected back or lost.
+// still matched and reported — never reflected back or lost. (An answer a
+// backend has at once, from memory, is checked against the deadline without
+// registering the attempt: Table.DoBegin.)
 //
 // Entry points: New, Table.Do, Table.InFlight, Table.Late, Table.Stats.
 package correlation
@@ -144,11 +146,14 @@ func (l Late) Success() bool { return !l.Expired && l.Err == nil }
 // outcome.
 type Exec func(ctx context.Context, a *Attempt) (json.RawMessage, error)
 
-// Begin starts an attempt on the goroutine that called DoBegin (a and ctx
-// as for Exec). A backend that has the answer at once, in memory, returns it
-// with a nil rest; one that must wait (for a peer, a timer) returns rest
-// instead, having done nothing that rest does not finish: Do runs rest on the
-// attempt's own goroutine as it runs an Exec.
+// Begin starts an attempt on the goroutine that called DoBegin, before the
+// table registers it: a is as for Exec (ID and Deadline set, read-only), ctx
+// is the table's own context, which ends when the table closes. A backend
+// that has the answer at once, in memory, returns it with a nil rest; one
+// that must wait (for a peer, a timer) returns rest instead, having done
+// nothing that rest does not finish: DoBegin registers the attempt then and
+// runs rest on the attempt's own goroutine as Do runs an Exec, with the
+// attempt's exec ctx.
 type Begin func(ctx context.Context, a *Attempt) (res json.RawMessage, err error, rest Exec)
 
 // Config configures a Table. Zero values mean the documented default.
@@ -174,10 +179,7 @@ const (
 type entry struct {
 	a     Attempt
 	state state
-	// done is what Do waits on (buffered 1, written once): set while in
-	// flight, except while a begin runs (DoBegin's caller reads the state
-	// when it returns); nil once detached.
-	done chan outcome
+	done  chan outcome // buffered 1; written once when answered in time; nil once detached
 	// slot is 1 + the entry's index in the table's deadline heap, 0 when it
 	// is not in it. The heap wakes for the entry at the CIF deadline (or
 	// safety limit) while it is in flight, at the end of the late-record
@@ -276,10 +278,14 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 }
 
 // DoBegin is Do for a backend that can often answer at once: begin runs on
-// the caller's goroutine, and an answer it has at once is Do's answer with
-// no goroutine, no timer and no channel (one that came at or after the
-// deadline is a timeout and a late record, as in Do). When begin returns
-// rest instead, the attempt goes on exactly as in Do, rest being its exec.
+// the caller's goroutine before the attempt is registered, with the
+// table's context (it ends when the table closes). An answer begin has at
+// once is DoBegin's answer with no goroutine, no timer, no lock and no
+// entry in the table, unless it came at or after the CIF deadline: then it
+// is a timeout and a late record's answer, as in Do (counted, reported
+// through OnLate). When begin returns rest instead, the attempt is
+// registered then and goes on exactly as in Do, rest being its exec (its
+// deadline, already passed or not, still counts from Started).
 func (t *Table) DoBegin(ctx context.Context, a Attempt, begin Begin) (json.RawMessage, Sent, error) {
 	return t.do(ctx, &a, begin, nil)
 }
@@ -301,17 +307,22 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 	if err := t.base.Err(); err != nil {
 		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
-	e := &entry{a: *a}
-	var w *waiter
-	if begin == nil {
-		// Exec runs on a goroutine of its own: Do waits on done from the
-		// start. (A begin's caller waits on nothing while begin runs: its
-		// outcome is the entry's state once begin returns, and done is
-		// installed only when begin hands back the rest.)
-		w = t.waiter()
-		defer t.waiters.Put(w)
-		e.done = w.done
+	if begin != nil {
+		ba := new(Attempt) // begin's copy: the smaller allocation of an answer at once
+		*ba = *a
+		res, err, rest := begin(t.base, ba)
+		if rest == nil {
+			return t.answer(t.atOnce(ba, res, err), a.Timeout, sent)
+		}
+		exec = rest
 	}
+	e := &entry{a: *a}
+	w, _ := t.waiters.Get().(*waiter)
+	if w == nil {
+		w = &waiter{done: make(chan outcome, 1)}
+	}
+	defer t.waiters.Put(w)
+	e.done = w.done
 	t.mu.Lock()
 	// Checked again under mu: Close cancels every entry the maps hold once
 	// the base has ended, so none registered after it runs unstopped.
@@ -324,19 +335,9 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 	t.wg.Add(1)
 	t.mu.Unlock()
 
-	if begin != nil {
-		res, err, rest := begin(&e.ctx, &e.a)
-		if rest == nil {
-			return t.answer(t.finish(e, res, err, true), e.a.Timeout, sent)
-		}
-		exec = rest
-		w = t.waiter()
-		defer t.waiters.Put(w)
-		t.await(e, w)
-	}
 	go func() {
 		res, err := exec(&e.ctx, &e.a)
-		t.finish(e, res, err, false)
+		t.finish(e, res, err)
 	}()
 
 	// The deadline heap sends the timeout (or a NoTimeout call's end) on
@@ -367,59 +368,72 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 	return t.answer(<-w.done, e.a.Timeout, sent) // answered or timed out in the same instant
 }
 
-// waiter returns a recycled waiter (its done channel empty) or a new one.
-func (t *Table) waiter() *waiter {
-	if w, _ := t.waiters.Get().(*waiter); w != nil {
-		return w
+// atOnce is Do's outcome for the answer a begin had at once for a, an
+// attempt never registered: that answer when it came before the deadline (one
+// monotonic clock read: the deadline has a monotonic reading, from
+// Started.Add), else the timeout, the attempt's late record being counted
+// and reported as complete does for an answer that came after the deadline
+// (a NoTimeout call's limit ends it instead, as fireDue would have). The
+// report runs on a goroutine of its own, as it would have had exec run on
+// one, not before Do's answer on the caller's.
+func (t *Table) atOnce(a *Attempt, res json.RawMessage, err error) outcome {
+	if time.Until(a.Deadline) > 0 {
+		return outcome{result: res, err: err}
 	}
-	return &waiter{done: make(chan outcome, 1)}
-}
-
-// await makes w wait for e, whose begin handed back the rest: from now on
-// its outcome comes on w.done. When the deadline heap took e while begin
-// ran (it timed out, or a NoTimeout call reached its limit), that outcome
-// is sent at once.
-func (t *Table) await(e *entry, w *waiter) {
+	if a.NoTimeout {
+		return outcome{ended: true}
+	}
+	expired := err != nil && t.base.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	switch e.state {
-	case stInflight:
-		e.done = w.done
-	case stEnded:
-		w.done <- outcome{ended: true} // buffered and empty: never blocks
-	default: // stTimedOut
-		w.done <- outcome{late: true}
+	t.timeouts.Add(1)
+	var c *protocol.LateCounts
+	if a.Kind == KindBackend {
+		c = t.sessionLate(a.Session)
+		c.Detached++
 	}
-}
-
-// finish records exec's answer and ends the attempt's exec ctx and its
-// share of wg. When begin answered at once (atOnce), its caller is about to
-// send Do's answer, which finish returns: a late outcome is reported on a
-// goroutine, as it would be had exec run on one, not before that answer on
-// the caller's.
-func (t *Table) finish(e *entry, res json.RawMessage, err error, atOnce bool) outcome {
-	defer t.wg.Done()
-	defer e.ctx.cancel(nil)
-	expired := err != nil && e.ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
-	o, l, late := t.complete(e, res, err, expired)
-	switch {
-	case !late:
-	case atOnce:
-		t.reportLater(l)
-	default:
+	if errors.Is(err, ErrElsewhere) {
+		t.mu.Unlock()
+		if a.OnLate != nil {
+			a.OnLate(Late{Info: Info{Attempt: *a, State: stateName(stTimedOut)}, Err: err, Elsewhere: true})
+		}
+		return outcome{late: true}
+	}
+	if c != nil {
+		if expired {
+			c.Expired++
+		} else {
+			c.Answered++
+		}
+	}
+	// wg counts the report unless the table has closed (Close may be
+	// waiting on wg then: the report runs here instead). Under mu, as in
+	// do: Close ends the base before it takes mu, then waits.
+	async := t.base.Err() == nil
+	if async {
+		t.wg.Add(1)
+	}
+	t.mu.Unlock()
+	l := lateOf(a, stTimedOut, res, err, expired)
+	if !async {
 		t.report(l)
+		return outcome{late: true}
 	}
-	return o
-}
-
-// reportLater reports l on a goroutine of its own. (A function of its own,
-// so that only a late outcome is copied to the heap.)
-func (t *Table) reportLater(l Late) {
-	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
 		t.report(l)
 	}()
+	return outcome{late: true}
+}
+
+// finish records exec's answer and ends the attempt's exec ctx and its
+// share of wg.
+func (t *Table) finish(e *entry, res json.RawMessage, err error) {
+	defer t.wg.Done()
+	defer e.ctx.cancel(nil)
+	expired := err != nil && e.ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+	if l, late := t.complete(e, res, err, expired); late {
+		t.report(l)
+	}
 }
 
 // answer is what Do returns for an outcome it received; timeout is the
@@ -476,13 +490,9 @@ const fireBatch = 64
 // expires.
 func (t *Table) fireDue() {
 	type told struct {
-		e *entry
-		// done is the channel Do waits on: nil for a late record whose
-		// window ended, and for an attempt whose begin still runs (its
-		// caller reads the entry's state when begin returns).
-		done   chan outcome
-		o      outcome
-		expire bool // a late record's window ended
+		e    *entry
+		done chan outcome // nil: a late record's window ended
+		o    outcome
 	}
 	var buf [fireBatch]*entry
 	for {
@@ -495,7 +505,6 @@ func (t *Table) fireDue() {
 			tell[i] = told{e: e}
 			switch {
 			case e.state != stInflight: // a late record whose window ended
-				tell[i].expire = true
 			case e.a.NoTimeout:
 				e.state = stEnded
 				tell[i].done, tell[i].o = e.done, outcome{ended: true}
@@ -508,15 +517,14 @@ func (t *Table) fireDue() {
 		}
 		t.mu.Unlock()
 		for _, x := range tell {
-			if x.expire {
+			switch {
+			case x.done == nil:
 				x.e.ctx.cancel(context.DeadlineExceeded)
-				continue
-			}
-			if x.done != nil {
+			case x.o.ended:
 				x.done <- x.o // buffered, written once: never blocks
-			}
-			if x.o.ended {
 				x.e.ctx.cancel(errEnded)
+			default:
+				x.done <- x.o
 			}
 		}
 		if len(due) < fireBatch {
@@ -557,11 +565,8 @@ func NewSafetyLimitError(limit time.Duration) *protocol.Error {
 }
 
 // complete records exec's answer: to Do when it came in time, else as the
-// attempt's late outcome, which it returns (late true) for report. o is
-// what Do answers: complete sends it on the entry's done channel while Do
-// waits there, and returns it for the caller of a begin that answered at
-// once (no channel).
-func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) (o outcome, l Late, late bool) {
+// attempt's late outcome, which it returns (late true) for report.
+func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) (l Late, late bool) {
 	// One monotonic clock read: the deadline carries a monotonic reading
 	// (Started.Add), so Until reads no wall clock.
 	inTime := time.Until(e.a.Deadline) > 0
@@ -570,19 +575,15 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	switch st {
 	case stEnded:
 		t.mu.Unlock()
-		return outcome{ended: true}, l, false
+		return l, false
 	case stInflight:
 		delete(t.inflight, e.a.ID)
 		t.dl.remove(e)
 		if inTime {
 			e.state = stAnswered
-			done := e.done
 			t.mu.Unlock()
-			o = outcome{result: res, err: err}
-			if done != nil {
-				done <- o // buffered, written once: never blocks
-			}
-			return o, l, false
+			e.done <- outcome{result: res, err: err}
+			return l, false
 		}
 		// The answer came after the deadline, but before Do saw its timer
 		// (a busy machine): the caller has timed out all the same, as a
@@ -590,10 +591,8 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		// the deadline is never passed off as one in time, whichever
 		// goroutine runs first.
 		st, e.state = stTimedOut, stTimedOut
-		if e.done != nil {
-			e.done <- outcome{late: true} // buffered, written once: never blocks
-			e.done = nil
-		}
+		e.done <- outcome{late: true} // buffered, written once: never blocks
+		e.done = nil
 		t.timeouts.Add(1)
 		if e.a.Kind == KindBackend {
 			t.sessionLate(e.a.Session).Detached++
@@ -602,13 +601,12 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		delete(t.late, e.a.ID)
 		t.dl.remove(e)
 	}
-	o = outcome{late: true} // Do's answer, when it has not had it yet
 	if errors.Is(err, ErrElsewhere) {
 		t.mu.Unlock()
 		if e.a.OnLate != nil {
 			e.a.OnLate(Late{Info: Info{Attempt: e.a, State: stateName(st)}, Err: err, Elsewhere: true})
 		}
-		return o, l, false
+		return
 	}
 	if st == stTimedOut || st == stAbandoned {
 		// The counts exist since the attempt was detached, unless the
@@ -622,16 +620,16 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		}
 	}
 	t.mu.Unlock()
-	return o, lateOf(e, st, res, err, expired), true
+	return lateOf(&e.a, st, res, err, expired), true
 }
 
 // lateOf builds a late record's outcome. It is complete's tail, a
 // function of its own so that complete's frame stays small: the exec
 // goroutine, fresh for every attempt, then answers in time without growing
 // its stack.
-func lateOf(e *entry, st state, res json.RawMessage, err error, expired bool) Late {
-	l := Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
-	if d := time.Since(e.a.Deadline); d > 0 {
+func lateOf(a *Attempt, st state, res json.RawMessage, err error, expired bool) Late {
+	l := Late{Info: Info{Attempt: *a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
+	if d := time.Since(a.Deadline); d > 0 {
 		l.LateBy = d
 	}
 	return l
