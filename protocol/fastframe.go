@@ -43,6 +43,9 @@ type frameScanner struct {
 	depth   int32
 	starts  [maxFastDepth]int32
 	filters [maxFastDepth]uint64
+	// members, while the frame's "params" value is scanned, records the
+	// members of its object (depth 1); nil otherwise.
+	members *paramMembers
 }
 
 // nameSpan is a member name's offsets in the frame (scanFrame takes
@@ -109,7 +112,12 @@ func scanFrame(data []byte, w *wireObject) bool {
 			return false
 		}
 		i = skipSpace(data, i+1)
+		if bit == 8 {
+			out.members.base = int32(i)
+			s.members = &out.members
+		}
 		vend := s.value(i)
+		s.members = nil
 		if vend < 0 {
 			return false
 		}
@@ -212,12 +220,17 @@ func (s *frameScanner) object(i int) int {
 		if end < 0 || !s.addName(nameSpan{start: int32(i + 1), end: int32(end - 1)}) {
 			return -1
 		}
+		nameStart, nameEnd := i+1, end-1
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return -1
 		}
-		if end = s.value(skipSpace(data, i+1)); end < 0 {
+		vstart := skipSpace(data, i+1)
+		if end = s.value(vstart); end < 0 {
 			return -1
+		}
+		if s.members != nil && s.depth == 1 {
+			s.members.add(nameStart, nameEnd, vstart, end)
 		}
 		i = skipSpace(data, end)
 		if i >= len(data) {
