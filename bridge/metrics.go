@@ -52,7 +52,7 @@ func newMetrics(s *Server) *metrics {
 		Name: "cifbridge_requests_total", Help: "Widget requests by method and outcome (ok, or the JSON-RPC error code).",
 	}, []string{"method", "outcome"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "cifbridge_request_duration_seconds", Help: "Time to answer a widget request.",
+		Name: "cifbridge_request_duration_seconds", Help: "Time to answer a widget request, from when its frame was read (where its CIF timeout starts).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 100},
 	}, []string{"method"})
 	m.inflight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
