@@ -15,37 +15,49 @@ import (
 // accepted, which validated the whole frame, so the record params are not
 // validated a second time (protocol.DecodeValidParams).
 func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, error) {
+	return validate(nil, method, params)
+}
+
+// validateRequest is validateCIF for a request as protocol.Decode returned
+// it: the record params are filled from the members the frame's decode
+// found (protocol.DecodeRequestParams), not scanned again.
+func validateRequest(m *protocol.Message) (json.RawMessage, any, error) {
+	return validate(m, m.Method, m.Params)
+}
+
+// validate is validateCIF; m, when set, is the request params comes from.
+func validate(m *protocol.Message, method string, params json.RawMessage) (json.RawMessage, any, error) {
 	switch method {
 	case protocol.MethodCreateRecord:
-		return check(params, func(p *protocol.CreateRecordParams) (bool, error) {
+		return check(m, params, func(p *protocol.CreateRecordParams) (bool, error) {
 			if err := protocol.RequireEntity("entityName", p.EntityName); err != nil {
 				return false, err
 			}
 			return normalize("value", &p.Value)
 		})
 	case protocol.MethodUpdateRecord:
-		return check(params, func(p *protocol.UpdateRecordParams) (bool, error) {
+		return check(m, params, func(p *protocol.UpdateRecordParams) (bool, error) {
 			if err := requireRecord(p.EntityName, p.EntityID); err != nil {
 				return false, err
 			}
 			return normalize("value", &p.Value)
 		})
 	case protocol.MethodRetrieveRecord:
-		return check(params, func(p *protocol.RetrieveRecordParams) (bool, error) {
+		return check(m, params, func(p *protocol.RetrieveRecordParams) (bool, error) {
 			return false, requireRecord(p.EntityName, p.EntityID)
 		})
 	case protocol.MethodDeleteRecord:
-		return check(params, func(p *protocol.RecordParams) (bool, error) { return false, requireRecord(p.EntityName, p.EntityID) })
+		return check(m, params, func(p *protocol.RecordParams) (bool, error) { return false, requireRecord(p.EntityName, p.EntityID) })
 	case protocol.MethodSearch, protocol.MethodSearchAndOpenRecords:
-		return check(params, func(p *protocol.SearchParams) (bool, error) {
+		return check(m, params, func(p *protocol.SearchParams) (bool, error) {
 			return false, protocol.RequireEntity("entityName", p.EntityName)
 		})
 	case protocol.MethodGetEntityMetadata:
-		return check(params, func(p *protocol.EntityMetadataParams) (bool, error) {
+		return check(m, params, func(p *protocol.EntityMetadataParams) (bool, error) {
 			return false, protocol.RequireEntity("entityName", p.EntityName)
 		})
 	case protocol.MethodSetClickToAct, protocol.MethodSetMode, protocol.MethodSetWidth:
-		return check(params, func(p *protocol.ValueParams) (bool, error) {
+		return check(m, params, func(p *protocol.ValueParams) (bool, error) {
 			if len(p.Value) == 0 {
 				return false, protocol.InvalidParams("\"value\" is missing")
 			}
@@ -69,9 +81,15 @@ func validateCIF(method string, params json.RawMessage) (json.RawMessage, any, e
 // are slices of params, not copies: params is a slice of the frame the
 // connection read, which nothing changes (rpcconn's read), and valid JSON
 // (validateCIF's contract), which the record params' decode trusts.
-func check[P any](params json.RawMessage, validate func(*P) (changed bool, err error)) (json.RawMessage, any, error) {
+func check[P any](m *protocol.Message, params json.RawMessage, validate func(*P) (changed bool, err error)) (json.RawMessage, any, error) {
 	p := new(P)
-	if err := protocol.DecodeValidParams(params, p); err != nil {
+	var err error
+	if m != nil {
+		err = protocol.DecodeRequestParams(m, p)
+	} else {
+		err = protocol.DecodeValidParams(params, p)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	changed, err := validate(p)

@@ -17,7 +17,7 @@ import (
 // serves the session, or the bridge itself) and the timeout class (the CIF
 // timeout, or none for the calls CIF posts without a timer).
 func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {
-	params, typed, err := validateCIF(m.Method, m.Params)
+	params, typed, err := validateRequest(m)
 	if err != nil {
 		return nil, err
 	}

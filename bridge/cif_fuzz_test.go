@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -30,6 +31,7 @@ func FuzzValidateCIF(f *testing.F) {
 				continue
 			}
 			out, _, err := validateCIF(m, params)
+			checkValidateRequest(t, m, params)
 			if err != nil {
 				var pe *protocol.Error
 				if !errors.As(err, &pe) || (pe.Code != protocol.CodeInvalidParams && pe.Code != protocol.CodeMethodNotFound) || pe.Message == "" {
@@ -42,4 +44,27 @@ func FuzzValidateCIF(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkValidateRequest: a request frame carrying params, decoded, gets from
+// validateRequest exactly what validateCIF gives for the message's method
+// and params (out, typed, err).
+func checkValidateRequest(t *testing.T, method string, params json.RawMessage) {
+	t.Helper()
+	methodJSON, _ := json.Marshal(method)
+	frame := []byte(`{"jsonrpc":"2.0","id":1,"method":` + string(methodJSON))
+	if len(params) > 0 {
+		frame = append(append(frame, `,"params":`...), params...)
+	}
+	d := protocol.Decode(append(frame, '}'))
+	if d.ParseError != nil || len(d.Messages) != 1 || d.Messages[0].Kind != protocol.KindRequest {
+		return
+	}
+	m := &d.Messages[0]
+	out, typed, err := validateCIF(m.Method, m.Params)
+	gotOut, gotTyped, gotErr := validateRequest(m)
+	if (err == nil) != (gotErr == nil) || err != nil && err.Error() != gotErr.Error() ||
+		string(gotOut) != string(out) || !reflect.DeepEqual(gotTyped, typed) {
+		t.Fatalf("%s %q: validateRequest = %q, %+v, %v; validateCIF = %q, %+v, %v", m.Method, m.Params, gotOut, gotTyped, gotErr, out, typed, err)
+	}
 }

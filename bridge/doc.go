@@ -34,7 +34,8 @@
 //     deadline becomes a late record (bridge.late, Server.onLate). A call
 //     the backend answers at once (backend.Prompt, widgetConn.inline) runs
 //     on the reader itself through Table.DoBegin, with the same deadline
-//     rule.
+//     rule; an answer the backend has at once is checked against the
+//     deadline without registering the attempt (it is never listed).
 //  6. Backend: Server.executeOn calls backend.Backend.Execute (the
 //     emulator, the Dataverse backend, a host peer, the CIF 2.0 workspace,
 //     or a cluster router), capturing the frames when capture is on.

@@ -73,7 +73,7 @@ func BenchmarkHop(b *testing.B) {
 		m := protocol.Decode(hopFrame).Messages[0]
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, _, err := validateCIF(m.Method, m.Params); err != nil {
+			if _, _, err := validateRequest(&m); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -37,21 +37,22 @@ type metrics struct {
 // methodSeries are one method label's request series for the "ok"
 // outcome and its duration histogram.
 type methodSeries struct {
+	label    string
 	once     sync.Once
 	ok       prometheus.Counter
 	duration prometheus.Observer
 }
 
 func newMetrics(s *Server) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), perMethod: map[string]*methodSeries{"other": {}}}
+	m := &metrics{reg: prometheus.NewRegistry(), perMethod: map[string]*methodSeries{"other": {label: "other"}}}
 	for label := range methodLabels {
-		m.perMethod[label] = &methodSeries{}
+		m.perMethod[label] = &methodSeries{label: label}
 	}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cifbridge_requests_total", Help: "Widget requests by method and outcome (ok, or the JSON-RPC error code).",
 	}, []string{"method", "outcome"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "cifbridge_request_duration_seconds", Help: "Time to answer a widget request.",
+		Name: "cifbridge_request_duration_seconds", Help: "Time to answer a widget request, from when its frame was read (where its CIF timeout starts).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 100},
 	}, []string{"method"})
 	m.inflight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -153,8 +154,7 @@ func (m *metrics) refused(reason string) {
 
 // observe records the outcome of a request that started at start.
 func (m *metrics) observe(method string, start time.Time, err error) {
-	label := methodLabel(method)
-	ms := m.series(label)
+	ms := m.series(method)
 	ms.duration.Observe(time.Since(start).Seconds())
 	if err == nil {
 		ms.ok.Inc()
@@ -165,14 +165,18 @@ func (m *metrics) observe(method string, start time.Time, err error) {
 	if errors.As(err, &e) {
 		outcome = strconv.FormatInt(e.Code, 10)
 	}
-	m.requests.WithLabelValues(label, outcome).Inc()
+	m.requests.WithLabelValues(ms.label, outcome).Inc()
 }
 
-// series returns the series of a method label (methodLabel's result).
-func (m *metrics) series(label string) *methodSeries {
-	ms := m.perMethod[label]
+// series returns the series of a method's label (methodLabel): one map
+// lookup, as perMethod holds every label (each its own method) and "other".
+func (m *metrics) series(method string) *methodSeries {
+	ms := m.perMethod[method]
+	if ms == nil {
+		ms = m.perMethod["other"]
+	}
 	ms.once.Do(func() {
-		ms.ok, ms.duration = m.requests.WithLabelValues(label, "ok"), m.duration.WithLabelValues(label)
+		ms.ok, ms.duration = m.requests.WithLabelValues(ms.label, "ok"), m.duration.WithLabelValues(ms.label)
 	})
 	return ms
 }

@@ -1,6 +1,18 @@
 package bridge
 
-import "testing"
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/cifbridge/cifbridge/bridge/emulator"
+	"github.com/cifbridge/cifbridge/internal/logcap"
+	"github.com/cifbridge/cifbridge/protocol"
+)
 
 // TestMethodLabel: labels come only from the known-method table; late
 // answers to events are labelled by the known events, anything else is
@@ -27,5 +39,44 @@ func TestMethodLabel(t *testing.T) {
 		if got := methodLabel(tt.method); got != tt.want {
 			t.Errorf("methodLabel(%q) = %q, want %q", tt.method, got, tt.want)
 		}
+	}
+}
+
+// TestSeriesLabel: the series an answered call touches are its
+// methodLabel's, found with one lookup.
+func TestSeriesLabel(t *testing.T) {
+	m := newMetrics(&Server{})
+	for _, method := range []string{"cif.createrecord", "bridge.hello", "xrm.execute", "cif.onclicktoact", "cif.invented", "other", "CIF.CREATERECORD", ""} {
+		if got, want := m.series(method).label, methodLabel(method); got != want {
+			t.Errorf("series(%q) is labelled %q, want %q", method, got, want)
+		}
+	}
+}
+
+// TestDurationCountsFromTheFrame: a request's duration counts from when its
+// frame was read (Message.Received), as its CIF timeout does.
+func TestDurationCountsFromTheFrame(t *testing.T) {
+	emu, err := emulator.New(emulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Backend: emu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Shutdown(context.Background()) }()
+	wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
+	wc.sess.Store(s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil))
+	m := &protocol.Message{Kind: protocol.KindRequest, ID: json.RawMessage("1"), Method: protocol.MethodGetMode, Params: json.RawMessage("{}"),
+		Received: time.Now().Add(-3 * time.Second)}
+	if _, err := wc.HandleCall(context.Background(), nil, m); err != nil {
+		t.Fatal(err)
+	}
+	var got dto.Metric
+	if err := s.metrics.duration.WithLabelValues(protocol.MethodGetMode).(prometheus.Metric).Write(&got); err != nil {
+		t.Fatal(err)
+	}
+	if h := got.GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() < 3 || h.GetSampleSum() > 60 {
+		t.Fatalf("duration histogram: %d samples summing to %vs; want one of about 3 s", h.GetSampleCount(), h.GetSampleSum())
 	}
 }

@@ -43,7 +43,8 @@ type Server struct {
 	execute correlation.Exec // s.executeAttempt, bound once
 	backend backend.Backend
 	// prompt is the backend when it answers at once from memory (the
-	// emulator), nil otherwise; begin is s.beginAttempt, bound once, then.
+	// emulator), nil otherwise; begin is its Begin, bound once, then (used
+	// only with capture off: see attemptOn).
 	prompt backend.Prompt
 	begin  correlation.Begin
 	hosts  *hostHub
@@ -112,7 +113,7 @@ func New(cfg Config) (*Server, error) {
 		s.backend = s.hosts
 	}
 	if p, ok := s.backend.(backend.Prompt); ok {
-		s.prompt, s.begin = p, s.beginAttempt
+		s.prompt, s.begin = p, p.Begin
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -173,7 +174,12 @@ func (s *Server) attemptOn(ctx context.Context, sess *Session, a correlation.Att
 		res, sent, err = s.table.Do(ctx, a, func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
 			return s.executeOn(ctx, a, be)
 		})
-	case s.begin != nil && !a.NoTimeout:
+	case s.begin != nil && !a.NoTimeout && s.cfg.OnFrame == nil:
+		// DoBegin does not register an attempt its backend answers at
+		// once. With capture on, every attempt is registered from the
+		// start (Do), so that a capture kept open for a session's pending
+		// attempts (capture.PendingAttempts) sees it until its answer
+		// frame is written.
 		res, sent, err = s.table.DoBegin(ctx, a, s.begin)
 	default:
 		res, sent, err = s.table.Do(ctx, a, s.execute)
@@ -203,29 +209,6 @@ func (s *Server) executeOn(ctx context.Context, a *correlation.Attempt, be backe
 	res, err := be.Execute(ctx, a)
 	s.captureIn(a, id, res, err)
 	return res, err
-}
-
-// beginAttempt is the correlation.Begin of a backend attempt on a prompt
-// backend (s.prompt), capturing the frames when capture is on. It is a
-// method value bound once (Server.begin).
-func (s *Server) beginAttempt(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
-	if s.cfg.OnFrame == nil {
-		return s.prompt.Begin(ctx, a)
-	}
-	id, err := s.captureOut(a)
-	if err != nil {
-		return nil, err, nil
-	}
-	res, err, rest := s.prompt.Begin(ctx, a)
-	if rest != nil {
-		return nil, nil, func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
-			res, err := rest(ctx, a)
-			s.captureIn(a, id, res, err)
-			return res, err
-		}
-	}
-	s.captureIn(a, id, res, err)
-	return res, err, nil
 }
 
 // captureOut captures the request frame of attempt a and returns the id

@@ -103,7 +103,12 @@ func (wc *widgetConn) HandleNotification(ctx context.Context, c *rpcconn.Conn, m
 
 func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) (json.RawMessage, error) {
 	sess := wc.sess.Load()
-	start := time.Now()
+	// The request's duration counts from when its frame was read, as its
+	// CIF timeout does (one clock read fewer per call).
+	start := m.Received
+	if start.IsZero() {
+		start = time.Now()
+	}
 	res, err := wc.route(ctx, sess, m)
 	if err != nil && context.Cause(ctx) == errShuttingDown && !ownShutdownAnswer(err) {
 		err = errShuttingDown

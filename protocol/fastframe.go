@@ -1,6 +1,9 @@
 package protocol
 
-import "unicode/utf8"
+import (
+	"math"
+	"unicode/utf8"
+)
 
 // The common frame, decoded in one tight pass.
 //
@@ -30,19 +33,42 @@ const maxFastNames = 128
 
 // frameScanner holds scanFrame's duplicate-name bookkeeping: names[i] are
 // the member names of the open objects, the current object's from
-// starts[depth-1].
+// starts[depth-1]; filters[depth-1] has a bit set for each of its names
+// (nameBit), so that a new name is compared with the others only when its
+// bit is set already (a name appearing twice, or a rare collision).
 type frameScanner struct {
-	data   []byte
-	names  [maxFastNames]span
-	n      int
-	starts [maxFastDepth]int
-	depth  int
+	data    []byte
+	names   [maxFastNames]nameSpan
+	n       int32
+	depth   int32
+	starts  [maxFastDepth]int32
+	filters [maxFastDepth]uint64
+	// members, while the frame's "params" value is scanned, records the
+	// members of its object (depth 1); nil otherwise.
+	members *paramMembers
+}
+
+// nameSpan is a member name's offsets in the frame (scanFrame takes
+// frames shorter than 2 GiB only: the transport's limit is far below).
+type nameSpan struct{ start, end int32 }
+
+// nameBit is a member name's bit in its object's filter: a hash of its
+// length and its first and last bytes.
+func nameBit(name []byte) uint64 {
+	if len(name) == 0 {
+		return 1
+	}
+	h := uint(len(name))*7 + uint(name[0])*3 + uint(name[len(name)-1])
+	return 1 << (h & 63)
 }
 
 // scanFrame decodes data (trimmed, starting with '{') into w when it is a
 // frame of the common shape; false means "use the general path". w is
 // written only on success.
 func scanFrame(data []byte, w *wireObject) bool {
+	if len(data) > math.MaxInt32 {
+		return false
+	}
 	var s frameScanner
 	s.data = data
 	var out wireObject
@@ -86,7 +112,12 @@ func scanFrame(data []byte, w *wireObject) bool {
 			return false
 		}
 		i = skipSpace(data, i+1)
+		if bit == 8 {
+			out.members.base = int32(i)
+			s.members = &out.members
+		}
 		vend := s.value(i)
+		s.members = nil
 		if vend < 0 {
 			return false
 		}
@@ -117,10 +148,7 @@ var plainByte = func() (t [256]bool) {
 // UTF-8, else -1. (jsontext compares names after replacing invalid UTF-8,
 // so two different invalid names can be duplicates to it.)
 func simpleNameEnd(data []byte, i int) int {
-	j := i + 1
-	for j < len(data) && plainByte[data[j]] {
-		j++
-	}
+	j := plainEnd(data, i+1)
 	if j < len(data) && data[j] == '"' {
 		return j + 1
 	}
@@ -169,7 +197,7 @@ func (s *frameScanner) object(i int) int {
 	if s.depth == maxFastDepth {
 		return -1
 	}
-	s.starts[s.depth] = s.n
+	s.starts[s.depth], s.filters[s.depth] = s.n, 0
 	s.depth++
 	defer func() { s.depth--; s.n = s.starts[s.depth] }()
 	i = skipSpace(data, i+1)
@@ -181,15 +209,20 @@ func (s *frameScanner) object(i int) int {
 			return -1
 		}
 		end := simpleNameEnd(data, i)
-		if end < 0 || !s.addName(span{start: int64(i + 1), end: int64(end - 1)}) {
+		if end < 0 || !s.addName(nameSpan{start: int32(i + 1), end: int32(end - 1)}) {
 			return -1
 		}
+		nameStart, nameEnd := i+1, end-1
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return -1
 		}
-		if end = s.value(skipSpace(data, i+1)); end < 0 {
+		vstart := skipSpace(data, i+1)
+		if end = s.value(vstart); end < 0 {
 			return -1
+		}
+		if s.members != nil && s.depth == 1 {
+			s.members.add(nameStart, nameEnd, vstart, end)
 		}
 		var more bool
 		if i, more = afterValue(data, end, '}'); !more {
@@ -200,16 +233,20 @@ func (s *frameScanner) object(i int) int {
 
 // addName records a member name of the innermost open object; false when
 // the object already has it (or there is no room left to tell).
-func (s *frameScanner) addName(name span) bool {
+func (s *frameScanner) addName(name nameSpan) bool {
 	if s.n == maxFastNames {
 		return false
 	}
 	text := s.data[name.start:name.end]
-	for _, other := range s.names[s.starts[s.depth-1]:s.n] {
-		if string(s.data[other.start:other.end]) == string(text) {
-			return false
+	bit, filter := nameBit(text), &s.filters[s.depth-1]
+	if *filter&bit != 0 {
+		for _, other := range s.names[s.starts[s.depth-1]:s.n] {
+			if string(s.data[other.start:other.end]) == string(text) {
+				return false
+			}
 		}
 	}
+	*filter |= bit
 	s.names[s.n] = name
 	s.n++
 	return true
@@ -265,10 +302,7 @@ func afterValue(data []byte, end int, closer byte) (i int, more bool) {
 // path, which pairs surrogates.
 func stringLitEnd(data []byte, i int) int {
 	for j := i + 1; j < len(data); j++ {
-		for j < len(data) && plainByte[data[j]] {
-			j++
-		}
-		if j == len(data) {
+		if j = plainEnd(data, j); j == len(data) {
 			return -1
 		}
 		switch c := data[j]; {

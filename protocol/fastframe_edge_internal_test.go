@@ -2,8 +2,11 @@ package protocol
 
 import (
 	"reflect"
+
 	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // generalDecode is Decode without scanFrame: every object through the
@@ -111,6 +114,23 @@ func TestScanFrameEdgeCases(t *testing.T) {
 		{"utf8 duplicate through an escape", frame + `{"é":1,"\u00e9":2}}`, false},
 		{"U+FFFD and an invalid byte as names", frame + "{\"\xef\xbf\xbd\":1,\"\xff\":2}}", false}, // duplicates to jsontext
 		{"names differing in case", frame + `{"a":1,"A":2}}`, true},
+		// Names that share a filter bit (nameBit: length, first and last
+		// byte) are compared in full: distinct ones pass, a duplicate
+		// among them does not.
+		{"distinct names sharing a filter bit", frame + `{"abc":1,"axc":2,"ayc":3}}`, true},
+		{"duplicate among names sharing a filter bit", frame + `{"abc":1,"axc":2,"abc":3}}`, false},
+		{"duplicate long names", frame + `{"emailaddress1":"a","address1_city":"b","emailaddress1":"c"}}`, false},
+		// Strings are skipped eight bytes at a time: what stops the scan
+		// at every position of a word.
+		{"quote at every offset", frame + `["","a","ab","abc","abcd","abcde","abcdef","abcdefg","abcdefgh","abcdefghi"]}`, true},
+		{"escape at every offset", frame + `["\n","a\n","ab\n","abc\n","abcd\n","abcde\n","abcdef\n","abcdefg\n","abcdefgh\n"]}`, true},
+		{"control byte after seven plain ones", frame + "\"abcdefg\x01hijklmnop\"}", false},
+		{"control byte after eight plain ones", frame + "\"abcdefgh\x1fijklmnop\"}", false},
+		{"DEL is plain", frame + "\"abcdefgh\x7fijklmnop\"}", true},
+		{"high bytes in a long string", frame + "\"abcdefgh\xc3\xa9ijklmnop\"}", true},
+		{"control byte in a long name", frame + "{\"abcdefghij\x01k\":1}}", false},
+		{"high bytes in a long name", frame + "{\"abcdefghij\xc3\xa9\":1}}", true},
+		{"unterminated long string", frame + `"abcdefghijklmnopqrstuvwxyz`, false},
 		{"duplicate after a long object", frame + `{"a":1,"b":{` + names(100, "") + `},"a":2}}`, false},
 		// Top-level members.
 		{"empty object", `{}`, true},
@@ -139,12 +159,12 @@ func TestScanFrameEdgeCases(t *testing.T) {
 			if got := checkScanFrame(t, data); got != tc.fast {
 				t.Errorf("scanFrame took it: %v, want %v", got, tc.fast)
 			}
-			if got, want := Decode(data), generalDecode(data); !reflect.DeepEqual(got, want) {
+			if got, want := withoutMembers(t, Decode(data)), generalDecode(data); !reflect.DeepEqual(got, want) {
 				t.Errorf("Decode = %+v, the general path %+v", got, want)
 			}
 			// In a batch each element is decoded on its own.
 			batch := []byte("[" + tc.in + ", " + tc.in + "]")
-			if got, want := Decode(batch), generalDecode(batch); !reflect.DeepEqual(got, want) {
+			if got, want := withoutMembers(t, Decode(batch)), generalDecode(batch); !reflect.DeepEqual(got, want) {
 				t.Errorf("Decode of a batch = %+v, the general path %+v", got, want)
 			}
 		})
@@ -162,8 +182,51 @@ func TestDecodeBatch(t *testing.T) {
 		`[{"params":{"a":1}},{"params":{"a":1}}]`, // the same name in two elements is no duplicate
 		`[[{"id":1}]]`,
 	} {
-		if got, want := Decode([]byte(in)), generalDecode([]byte(in)); !reflect.DeepEqual(got, want) {
+		if got, want := withoutMembers(t, Decode([]byte(in))), generalDecode([]byte(in)); !reflect.DeepEqual(got, want) {
 			t.Errorf("Decode(%q) = %+v, the general path %+v", in, got, want)
+		}
+	}
+}
+
+// withoutMembers checks what scanFrame recorded of each message's params
+// members (checkMembers) and drops it: the general path records nothing,
+// and the rest of the messages must be the same.
+func withoutMembers(t *testing.T, d Decoded) Decoded {
+	t.Helper()
+	for i := range d.Messages {
+		checkMembers(t, &d.Messages[i])
+		d.Messages[i].members = paramMembers{}
+	}
+	return d
+}
+
+// checkMembers: the members scanFrame recorded for m are those of m.Params,
+// in order, as ScanValidFlatObject finds them.
+func checkMembers(t *testing.T, m *Message) {
+	t.Helper()
+	pm := m.members
+	if pm.n == 0 {
+		return
+	}
+	if len(m.Params) == 0 || pm.params != &m.Params[0] || int(pm.size) != len(m.Params) || m.Params[0] != '{' {
+		t.Fatalf("members %+v recorded for params %q", pm, m.Params)
+	}
+	if pm.n < 0 {
+		return
+	}
+	var names, values []string
+	if err := ScanValidFlatObject(m.Params, func(name []byte, value jsontext.Value) error {
+		names, values = append(names, string(name)), append(values, string(value))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != int(pm.n) {
+		t.Fatalf("%d members recorded for params %q, which has %d", pm.n, m.Params, len(names))
+	}
+	for i, sp := range pm.m[:pm.n] {
+		if name, value := string(m.Params[sp.nameStart:sp.nameEnd]), string(m.Params[sp.valueStart:sp.valueEnd]); name != names[i] || value != values[i] {
+			t.Fatalf("member %d of %q recorded as %q: %q, want %q: %q", i, m.Params, name, value, names[i], values[i])
 		}
 	}
 }

@@ -2,10 +2,8 @@ package protocol
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
-	"math/bits"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -341,38 +339,6 @@ func stringEnd(data []byte, i int) int {
 		}
 		j++ // a backslash: the escaped byte; a \uXXXX's digits need no care
 	}
-}
-
-// swarLo and swarHi are the low and the high bit of each byte of a word.
-const (
-	swarLo = 0x0101010101010101
-	swarHi = 0x8080808080808080
-)
-
-// nextStop returns the index of the first byte at or after j that is a
-// quote or a backslash or, when high, above 0x7f; len(data) when there is
-// none. It reads eight bytes at a time: a byte of x equal to c is a zero
-// byte of v = x^(c*swarLo), and (v-swarLo)&^v&swarHi marks the lowest zero
-// byte of v exactly (bytes above it may be marked wrongly, never a byte
-// below it), so the lowest mark of the three tests is the first stop.
-func nextStop(data []byte, j int, high bool) int {
-	var h uint64
-	if high {
-		h = swarHi
-	}
-	for ; j+8 <= len(data); j += 8 {
-		x := binary.LittleEndian.Uint64(data[j:])
-		q, b := x^(swarLo*'"'), x^(swarLo*'\\')
-		if m := ((q-swarLo)&^q | (b-swarLo)&^b | x&h) & swarHi; m != 0 {
-			return j + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; j < len(data); j++ {
-		if c := data[j]; c == '"' || c == '\\' || high && c >= utf8.RuneSelf {
-			return j
-		}
-	}
-	return j
 }
 
 // plainStringEnd is stringEnd that also tells whether the literal is

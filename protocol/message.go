@@ -39,6 +39,10 @@ type Message struct {
 	// (zero when unknown). The CIF timeout of a call counts from here, as in
 	// CIF, where it starts when the widget posts its message.
 	Received time.Time
+	// members are where scanFrame found the members of Params (an
+	// object), for DecodeRequestParams: valid while Params is the slice
+	// they were found in.
+	members paramMembers
 }
 
 // IsCall reports whether m must be answered (a request or an invalid object).
@@ -180,6 +184,9 @@ type wireObject struct {
 	// Other holds the members with other names (rare: JSON-RPC has no
 	// others), to refuse those that differ from ours only in case.
 	Other jsontext.Value `json:",embed"`
+	// members are the members of Params' object, when scanFrame read the
+	// frame (offsets into the frame until fromWire makes them Params').
+	members paramMembers `json:"-"`
 }
 
 // memberNames are JSON-RPC 2.0's member names.
@@ -303,6 +310,10 @@ func fromWire(data []byte, w *wireObject) Message {
 		m := Message{Kind: KindRequest, ID: id, Method: name, Params: params}
 		if len(id) == 0 {
 			m.Kind = KindNotification
+		}
+		if w.members.n > 0 && len(params) > 0 && params[0] == '{' {
+			m.members = w.members
+			m.members.of(params)
 		}
 		return m
 	}

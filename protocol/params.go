@@ -419,32 +419,39 @@ func trustedFields(params []byte, fields []trustedField) bool {
 	}
 	var seen uint32
 	err := ScanValidFlatObject(params, func(name []byte, value jsontext.Value) error {
-		for i := range fields {
-			f := &fields[i]
-			if string(name) != f.name {
-				continue
-			}
-			if seen&(1<<i) != 0 {
-				return errNotTrusted
-			}
-			seen |= 1 << i
-			switch {
-			case f.str != nil:
-				s, ok := simpleString(value)
-				if !ok {
-					return errNotTrusted
-				}
-				*f.str = intern(s)
-			case len(value) > 0 && (value[0] == '{' || value[0] == '"'):
-				*f.raw = json.RawMessage(value)
-			default:
-				return errNotTrusted
-			}
-			return nil
-		}
-		return errNotTrusted
+		return trustField(fields, &seen, name, json.RawMessage(value))
 	})
 	return err == nil
+}
+
+// trustField fills the field named name from value; errNotTrusted when
+// there is no such field, it came before (seen), or value is not of the
+// trusted shape.
+func trustField(fields []trustedField, seen *uint32, name []byte, value json.RawMessage) error {
+	for i := range fields {
+		f := &fields[i]
+		if string(name) != f.name {
+			continue
+		}
+		if *seen&(1<<i) != 0 {
+			return errNotTrusted
+		}
+		*seen |= 1 << i
+		switch {
+		case f.str != nil:
+			s, ok := simpleString(jsontext.Value(value))
+			if !ok {
+				return errNotTrusted
+			}
+			*f.str = intern(s)
+		case len(value) > 0 && (value[0] == '{' || value[0] == '"'):
+			*f.raw = value
+		default:
+			return errNotTrusted
+		}
+		return nil
+	}
+	return errNotTrusted
 }
 
 // errNotTrusted stops trustedFields' scan: the params go to the validating

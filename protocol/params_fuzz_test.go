@@ -101,6 +101,7 @@ func FuzzDecodeValidParams(f *testing.F) {
 			return // the contract: params are a member of a frame Decode accepted
 		}
 		decodeValidAsAliased(t, params, params, nil)
+		checkRequestParams(t, params)
 	})
 }
 
@@ -123,5 +124,58 @@ func decodeValidAsAliased(t testing.TB, params, label []byte, same func(want, go
 		case same != nil:
 			same(want, got)
 		}
+	}
+}
+
+// checkRequestParams: for params sent in a request frame, DecodeRequestParams
+// of the decoded message gives exactly what DecodeParamsAliased gives, for
+// every params type; so does it for a message whose Params was replaced
+// after Decode (the members scanFrame recorded then belong to other bytes).
+func checkRequestParams(t *testing.T, params []byte) {
+	t.Helper()
+	frame := append(append([]byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":`), params...), '}')
+	d := protocol.Decode(frame)
+	if d.ParseError != nil || len(d.Messages) != 1 || d.Messages[0].Kind != protocol.KindRequest {
+		return // params that are not an object or an array make an invalid request
+	}
+	m := d.Messages[0]
+	replaced := m
+	replaced.Params = append(json.RawMessage(nil), m.Params...)
+	replaced.Params = append(replaced.Params[:0:0], []byte(`{"entityName":"account","entityId":"y","value":{"b":2}}`)...)
+	for _, msg := range []*protocol.Message{&m, &replaced} {
+		for _, target := range paramsTargets {
+			want, got := target(), target()
+			wantErr := protocol.DecodeParamsAliased(msg.Params, want)
+			gotErr := protocol.DecodeRequestParams(msg, got)
+			if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
+				t.Fatalf("DecodeRequestParams %T of %q: error %v, the validating decoder's %v", got, msg.Params, gotErr, wantErr)
+			}
+			if wantErr == nil && !reflect.DeepEqual(want, got) {
+				t.Fatalf("DecodeRequestParams %T of %q: %+v, the validating decoder's %+v", got, msg.Params, got, want)
+			}
+		}
+	}
+}
+
+// TestDecodeRequestParams runs checkRequestParams on params of every
+// shape the members scanFrame records can take: the record calls' own,
+// more members than it records, escapes, duplicates, nested values.
+func TestDecodeRequestParams(t *testing.T) {
+	for _, params := range []string{
+		`{"entityName":"contact","value":{"firstname":"Aino","lastname":"Virtanen"}}`,
+		`{ "entityName" : "contact" , "value" : "{\"a\":1}" }`,
+		`{"entityName":"contact","entityId":"x","value":{"a":{"b":[1,{"c":2}]}}}`,
+		`{"entityName":"contact","entityId":"x","queryParameters":"?$select=a"}`,
+		`{"entityName":"contact","entityId":"x"}`,
+		`{"entityName":"contact","entityId":"x","queryParameters":"q","value":{}}`, // four members: not recorded
+		`{"entityName":"contact","entityId":"x","value":{}}`,                       // three, one unknown to some types
+		`{"entityName":"contact","value":{},"x":1}`,
+		`{"entityName":"c\u006fntact","value":{}}`, `{"entity\u004eame":"contact","value":{}}`,
+		`{"entityName":"a","entityName":"b"}`, `{"entityName":1}`, `{"entityName":null,"value":null}`,
+		`{"value":[1]}`, `{"value":true}`, `{"x":1}`, `{}`, `[]`, `[{"entityName":"contact"}]`, `null`, `"x"`,
+		"{\"entityName\":\"\xff\"}", `{"entityName":"contact","value":{"entityName":"nested"}}`,
+		`{"entityname":"contact","value":{}}`,
+	} {
+		checkRequestParams(t, []byte(params))
 	}
 }

@@ -33,6 +33,15 @@ func later(exec correlation.Exec) correlation.Begin {
 	}
 }
 
+// slowLater is a Begin that takes d to decide that it must wait, then
+// hands exec back as the rest.
+func slowLater(d time.Duration, exec correlation.Exec) correlation.Begin {
+	return func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+		time.Sleep(d)
+		return nil, nil, exec
+	}
+}
+
 // DoBegin keeps Do's semantics whichever way begin answers: an answer in
 // time is the answer; one at or after the CIF deadline is a -32000 and a
 // late record with that answer; a begin that hands back the rest is timed
@@ -59,6 +68,10 @@ func TestDoBegin(t *testing.T) {
 			wantResult: `{"id":"4"}`, wantElapsed: 2 * time.Second},
 		{name: "rest times out then answers late", begin: later(sleepExec(12*time.Second, "", boom)),
 			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: 2 * time.Second},
+		{name: "begin outlasts the deadline, then hands back the rest", begin: slowLater(12*time.Second, sleepExec(time.Second, `{"id":"5"}`, nil)),
+			wantCode: protocol.CodeTimeout, wantElapsed: 12 * time.Second, wantLate: true, wantLateBy: 3 * time.Second, wantLateOK: true},
+		{name: "begin hands back the rest just before the deadline", begin: slowLater(10*time.Second-time.Nanosecond, sleepExec(time.Second, `{"id":"6"}`, nil)),
+			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: time.Second - time.Nanosecond, wantLateOK: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,34 +108,87 @@ func TestDoBegin(t *testing.T) {
 	}
 }
 
-// While begin runs, the attempt is registered like any other: listed in
-// flight with its id and deadline, and its exec ctx live; once DoBegin
-// returns, that ctx has ended.
-func TestDoBeginRegistersTheAttempt(t *testing.T) {
+// Begin runs before the attempt is registered, with the table's context
+// (live until the table closes): an answer it has at once costs the table
+// nothing, and the attempt is never listed. A begin that hands back the
+// rest gets the attempt registered while rest runs: listed in flight with
+// its id and deadline, rest's exec ctx live until DoBegin returns.
+func TestDoBeginRegistration(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tab := correlation.New(correlation.Config{})
-		var seen []correlation.Info
-		var execCtx context.Context
-		started := time.Now()
-		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: 3 * time.Second, Started: started},
+		var beginCtx context.Context
+		var listed []correlation.Info
+		_, _, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: 3 * time.Second},
 			func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
-				seen, execCtx = tab.InFlight("s1"), ctx
-				if ctx.Err() != nil {
-					t.Error("exec ctx ended before the attempt ran")
+				beginCtx, listed = ctx, tab.InFlight("")
+				if a.ID == "" || a.Deadline.IsZero() {
+					t.Errorf("begin got an attempt without its id or deadline: %+v", a)
 				}
 				return json.RawMessage(`true`), nil, nil
 			})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(seen) != 1 || seen[0].ID != sent.ID || !seen[0].Deadline.Equal(started.Add(3*time.Second)) || seen[0].State != protocol.AttemptInFlight {
-			t.Fatalf("in flight during begin: %+v (sent %+v)", seen, sent)
+		if len(listed) != 0 || beginCtx.Err() != nil {
+			t.Fatalf("during an at-once begin: listed %+v, ctx err %v; want nothing listed, a live ctx", listed, beginCtx.Err())
 		}
+
+		var execCtx context.Context
+		started := time.Now()
+		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: 3 * time.Second, Started: started},
+			later(func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+				listed, execCtx = tab.InFlight("s1"), ctx
+				if ctx.Err() != nil {
+					t.Error("exec ctx ended before the rest ran")
+				}
+				return json.RawMessage(`true`), nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) != 1 || listed[0].ID != sent.ID || !listed[0].Deadline.Equal(started.Add(3*time.Second)) || listed[0].State != protocol.AttemptInFlight {
+			t.Fatalf("in flight during rest: %+v (sent %+v)", listed, sent)
+		}
+		synctest.Wait()
 		if execCtx.Err() == nil {
 			t.Error("the exec ctx outlives the answered attempt")
 		}
 		if n := len(tab.InFlight("")); n != 0 {
 			t.Errorf("%d attempts left in flight", n)
+		}
+		if err := tab.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if beginCtx.Err() == nil {
+			t.Error("begin's ctx outlives the table")
+		}
+	})
+}
+
+// An answer at once after the deadline when the table has closed
+// meanwhile: still a timeout, its late record reported (on the caller's
+// goroutine, as Close may be waiting already).
+func TestDoBeginLateAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates []correlation.Late
+		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second},
+			func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				time.Sleep(2 * time.Second)
+				if err := tab.Close(t.Context()); err != nil {
+					t.Error(err)
+				}
+				return json.RawMessage(`{"id":"1"}`), nil, nil
+			})
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || !sent.Late {
+			t.Fatalf("err = %v, sent %+v; want -32000, late", err, sent)
+		}
+		if len(lates) != 1 || !lates[0].Success() || lates[0].LateBy != time.Second || lates[0].Info.ID != sent.ID {
+			t.Fatalf("late reports %+v; want the one success, 1 s late", lates)
+		}
+		if c := tab.SessionLate("s1"); c != (protocol.LateCounts{Detached: 1, Answered: 1}) || tab.Stats().Timeouts != 1 {
+			t.Fatalf("session counts %+v, stats %+v", c, tab.Stats())
 		}
 	})
 }
@@ -143,4 +209,59 @@ func TestDoBeginAfterClose(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != protocol.CodeShuttingDown || ran {
 		t.Fatalf("err = %v (begin ran: %v), want -32007 without running begin", err, ran)
 	}
+}
+
+// A NoTimeout attempt through DoBegin ends at its safety limit whether
+// begin is still running then (it answers at once, or hands back the rest,
+// after the limit) or the rest is: -32008, no late record, no timeout.
+func TestDoBeginNoTimeoutSafetyLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		begin correlation.Begin
+	}{
+		{name: "answers at once after the limit", begin: atOnce(31*time.Minute, `{"ok":1}`, nil)},
+		{name: "hands back the rest after the limit", begin: slowLater(31*time.Minute, sleepExec(time.Minute, `{"ok":1}`, nil))},
+		{name: "the rest outlasts the limit", begin: later(sleepExec(31*time.Minute, `{"ok":1}`, nil))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				lates := 0
+				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(correlation.Late) { lates++ }})
+				_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.notifyEvent", Timeout: 30 * time.Minute, NoTimeout: true}, tt.begin)
+				var e *protocol.Error
+				if !errors.As(err, &e) || e.Code != protocol.CodeSafetyLimit || sent.Late {
+					t.Fatalf("err = %v, sent %+v; want -32008, not late", err, sent)
+				}
+				time.Sleep(time.Hour)
+				synctest.Wait()
+				if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || st.Timeouts != 0 || lates != 0 {
+					t.Fatalf("stats %+v, %d late reports; want an empty table, no timeout, no report", st, lates)
+				}
+			})
+		})
+	}
+}
+
+// An answer at once after the deadline that another node of the cluster
+// delivers (ErrElsewhere) goes to the attempt's own OnLate only, as Do's.
+func TestDoBeginLateElsewhere(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tableLates := 0
+		tab := correlation.New(correlation.Config{OnLate: func(correlation.Late) { tableLates++ }})
+		var own []correlation.Late
+		a := correlation.Attempt{Session: "s1", Timeout: time.Second, OnLate: func(l correlation.Late) { own = append(own, l) }}
+		_, sent, err := tab.DoBegin(t.Context(), a, atOnce(2*time.Second, "", correlation.ErrElsewhere))
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || !sent.Late {
+			t.Fatalf("err = %v, sent %+v; want -32000, late", err, sent)
+		}
+		synctest.Wait()
+		if tableLates != 0 || len(own) != 1 || !own[0].Elsewhere || own[0].Info.ID != sent.ID {
+			t.Fatalf("table reports %d, own %+v; want only the attempt's, Elsewhere", tableLates, own)
+		}
+		if c := tab.SessionLate("s1"); c != (protocol.LateCounts{Detached: 1}) {
+			t.Fatalf("session counts %+v, want one detached", c)
+		}
+	})
 }

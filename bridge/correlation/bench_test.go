@@ -144,3 +144,38 @@ func benchTimeoutFiring(b *testing.B, spread time.Duration) {
 	b.ReportMetric(q(0.99), "late-p99-ms")
 	b.ReportMetric(q(1), "late-max-ms")
 }
+
+// BenchmarkDoBeginAtOnce is one attempt whose begin answers at once (the
+// emulator's createrecord path), on one goroutine ("serial") and from
+// GOMAXPROCS goroutines ("parallel": the table's shared state, its mutex
+// and counters, moving between the cores).
+func BenchmarkDoBeginAtOnce(b *testing.B) {
+	res := json.RawMessage(`{"entityType":"contact","id":"9b2f6a1e-4c1d-4f7e-9a7b-2d3c4e5f6a7b"}`)
+	begin := func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+		return res, nil, nil
+	}
+	a := correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: 10 * time.Second}
+	b.Run("serial", func(b *testing.B) {
+		tab := correlation.New(correlation.Config{})
+		defer func() { _ = tab.Close(context.Background()) }()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := tab.DoBegin(context.Background(), a, begin); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		tab := correlation.New(correlation.Config{})
+		defer func() { _ = tab.Close(context.Background()) }()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, _, err := tab.DoBegin(context.Background(), a, begin); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

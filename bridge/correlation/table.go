@@ -1,7 +1,9 @@
 // Package correlation owns every attempt the bridge sends to a backend or a
 // peer: it registers the attempt before it is sent, enforces the CIF timeout,
 // and turns a timed-out attempt into a late record so that its late answer is
-// still matched and reported — never reflected back or lost.
+// still matched and reported — never reflected back or lost. (An answer a
+// backend has at once, from memory, is checked against the deadline without
+// registering the attempt: Table.DoBegin.)
 //
 // Entry points: New, Table.Do, Table.InFlight, Table.Late, Table.Stats.
 package correlation
@@ -144,11 +146,14 @@ func (l Late) Success() bool { return !l.Expired && l.Err == nil }
 // outcome.
 type Exec func(ctx context.Context, a *Attempt) (json.RawMessage, error)
 
-// Begin starts an attempt on the goroutine that called DoBegin (a and ctx
-// as for Exec). A backend that has the answer at once, in memory, returns it
-// with a nil rest; one that must wait (for a peer, a timer) returns rest
-// instead, having done nothing that rest does not finish: Do runs rest on the
-// attempt's own goroutine as it runs an Exec.
+// Begin starts an attempt on the goroutine that called DoBegin, before the
+// table registers it: a is as for Exec (ID and Deadline set, read-only), ctx
+// is the table's own context, which ends when the table closes. A backend
+// that has the answer at once, in memory, returns it with a nil rest; one
+// that must wait (for a peer, a timer) returns rest instead, having done
+// nothing that rest does not finish: DoBegin registers the attempt then and
+// runs rest on the attempt's own goroutine as Do runs an Exec, with the
+// attempt's exec ctx.
 type Begin func(ctx context.Context, a *Attempt) (res json.RawMessage, err error, rest Exec)
 
 // Config configures a Table. Zero values mean the documented default.
@@ -269,19 +274,25 @@ func (t *Table) LateWindow() time.Duration { return t.cfg.LateWindow }
 // and keeps the attempt as an abandoned late record. Sent says which
 // happened and names the attempt.
 func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, Sent, error) {
-	return t.do(ctx, a, nil, exec)
+	return t.do(ctx, &a, nil, exec)
 }
 
 // DoBegin is Do for a backend that can often answer at once: begin runs on
-// the caller's goroutine, and an answer it has at once is Do's answer with
-// no goroutine and no timer (one that came at or after the deadline is a
-// timeout and a late record, as in Do). When begin returns rest instead,
-// the attempt goes on exactly as in Do, rest being its exec.
+// the caller's goroutine before the attempt is registered, with the
+// table's context (it ends when the table closes). An answer begin has at
+// once is DoBegin's answer with no goroutine, no timer, no lock and no
+// entry in the table, unless it came at or after the CIF deadline: then it
+// is a timeout and a late record's answer, as in Do (counted, reported
+// through OnLate). When begin returns rest instead, the attempt is
+// registered then and goes on exactly as in Do, rest being its exec (its
+// deadline, already passed or not, still counts from Started).
 func (t *Table) DoBegin(ctx context.Context, a Attempt, begin Begin) (json.RawMessage, Sent, error) {
-	return t.do(ctx, a, begin, nil)
+	return t.do(ctx, &a, begin, nil)
 }
 
-func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json.RawMessage, Sent, error) {
+// do is Do and DoBegin. a is the caller's copy, which do fills in and
+// copies into the entry (it keeps no pointer to it).
+func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (json.RawMessage, Sent, error) {
 	if a.Started.IsZero() {
 		a.Started = time.Now()
 	}
@@ -296,7 +307,16 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 	if err := t.base.Err(); err != nil {
 		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
-	e := &entry{a: a}
+	if begin != nil {
+		ba := new(Attempt) // begin's copy: the smaller allocation of an answer at once
+		*ba = *a
+		res, err, rest := begin(t.base, ba)
+		if rest == nil {
+			return t.answer(t.atOnce(ba, res, err), a.Timeout, sent)
+		}
+		exec = rest
+	}
+	e := &entry{a: *a}
 	w, _ := t.waiters.Get().(*waiter)
 	if w == nil {
 		w = &waiter{done: make(chan outcome, 1)}
@@ -310,38 +330,30 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 		t.mu.Unlock()
 		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
-	t.inflight[a.ID] = e
-	t.dl.push(e, a.Deadline, t.fire)
+	t.inflight[e.a.ID] = e
+	t.dl.push(e, e.a.Deadline, t.fire)
 	t.wg.Add(1)
 	t.mu.Unlock()
 
-	if begin != nil {
-		res, err, rest := begin(&e.ctx, &e.a)
-		if rest == nil {
-			t.finish(e, res, err, true)
-			return t.answer(<-w.done, a, sent) // complete wrote it: the entry was in flight
-		}
-		exec = rest
-	}
 	go func() {
 		res, err := exec(&e.ctx, &e.a)
-		t.finish(e, res, err, false)
+		t.finish(e, res, err)
 	}()
 
 	// The deadline heap sends the timeout (or a NoTimeout call's end) on
 	// done at the deadline.
 	select {
 	case o := <-w.done:
-		return t.answer(o, a, sent)
+		return t.answer(o, e.a.Timeout, sent)
 	case <-ctx.Done():
-		if !time.Now().Before(a.Deadline) {
+		if !time.Now().Before(e.a.Deadline) {
 			// The caller's deadline is the CIF deadline: the timeout (or a
 			// NoTimeout call's limit) wins, as it would have if the heap's
 			// timer had run first. fireDue sends it on done.
 			t.fireDue()
 			break
 		}
-		if a.NoTimeout {
+		if e.a.NoTimeout {
 			if t.end(e) {
 				return nil, sent, context.Cause(ctx)
 			}
@@ -353,45 +365,86 @@ func (t *Table) do(ctx context.Context, a Attempt, begin Begin, exec Exec) (json
 			return nil, sent, context.Cause(ctx)
 		}
 	}
-	return t.answer(<-w.done, a, sent) // answered or timed out in the same instant
+	return t.answer(<-w.done, e.a.Timeout, sent) // answered or timed out in the same instant
 }
 
-// finish records exec's answer and ends the attempt's exec ctx and its
-// share of wg. When begin answered at once (atOnce), its caller is about to
-// send Do's answer: a late outcome is reported on a goroutine, as it would
-// be had exec run on one, not before that answer on the caller's.
-func (t *Table) finish(e *entry, res json.RawMessage, err error, atOnce bool) {
-	defer t.wg.Done()
-	defer e.ctx.cancel(nil)
-	expired := err != nil && e.ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
-	l, late := t.complete(e, res, err, expired)
-	switch {
-	case !late:
-	case atOnce:
-		t.reportLater(l)
-	default:
-		t.report(l)
+// atOnce is Do's outcome for the answer a begin had at once for a, an
+// attempt never registered: that answer when it came before the deadline (one
+// monotonic clock read: the deadline has a monotonic reading, from
+// Started.Add), else the timeout, the attempt's late record being counted
+// and reported as complete does for an answer that came after the deadline
+// (a NoTimeout call's limit ends it instead, as fireDue would have). The
+// report runs on a goroutine of its own, as it would have had exec run on
+// one, not before Do's answer on the caller's.
+func (t *Table) atOnce(a *Attempt, res json.RawMessage, err error) outcome {
+	if time.Until(a.Deadline) > 0 {
+		return outcome{result: res, err: err}
 	}
-}
-
-// reportLater reports l on a goroutine of its own. (A function of its own,
-// so that only a late outcome is copied to the heap.)
-func (t *Table) reportLater(l Late) {
-	t.wg.Add(1)
+	if a.NoTimeout {
+		return outcome{ended: true}
+	}
+	expired := err != nil && t.base.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+	t.mu.Lock()
+	t.timeouts.Add(1)
+	var c *protocol.LateCounts
+	if a.Kind == KindBackend {
+		c = t.sessionLate(a.Session)
+		c.Detached++
+	}
+	if errors.Is(err, ErrElsewhere) {
+		t.mu.Unlock()
+		if a.OnLate != nil {
+			a.OnLate(Late{Info: Info{Attempt: *a, State: stateName(stTimedOut)}, Err: err, Elsewhere: true})
+		}
+		return outcome{late: true}
+	}
+	if c != nil {
+		if expired {
+			c.Expired++
+		} else {
+			c.Answered++
+		}
+	}
+	// wg counts the report unless the table has closed (Close may be
+	// waiting on wg then: the report runs here instead). Under mu, as in
+	// do: Close ends the base before it takes mu, then waits.
+	async := t.base.Err() == nil
+	if async {
+		t.wg.Add(1)
+	}
+	t.mu.Unlock()
+	l := lateOf(a, stTimedOut, res, err, expired)
+	if !async {
+		t.report(l)
+		return outcome{late: true}
+	}
 	go func() {
 		defer t.wg.Done()
 		t.report(l)
 	}()
+	return outcome{late: true}
 }
 
-// answer is what Do returns for an outcome it received.
-func (t *Table) answer(o outcome, a Attempt, sent Sent) (json.RawMessage, Sent, error) {
+// finish records exec's answer and ends the attempt's exec ctx and its
+// share of wg.
+func (t *Table) finish(e *entry, res json.RawMessage, err error) {
+	defer t.wg.Done()
+	defer e.ctx.cancel(nil)
+	expired := err != nil && e.ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+	if l, late := t.complete(e, res, err, expired); late {
+		t.report(l)
+	}
+}
+
+// answer is what Do returns for an outcome it received; timeout is the
+// attempt's.
+func (t *Table) answer(o outcome, timeout time.Duration, sent Sent) (json.RawMessage, Sent, error) {
 	if o.ended {
-		return nil, sent, NewSafetyLimitError(a.Timeout)
+		return nil, sent, NewSafetyLimitError(timeout)
 	}
 	if o.late {
 		sent.Late = true
-		return nil, sent, protocol.NewTimeoutError(a.Timeout.Milliseconds(), a.ID)
+		return nil, sent, protocol.NewTimeoutError(timeout.Milliseconds(), sent.ID)
 	}
 	return o.result, sent, o.err
 }
@@ -514,7 +567,9 @@ func NewSafetyLimitError(limit time.Duration) *protocol.Error {
 // complete records exec's answer: to Do when it came in time, else as the
 // attempt's late outcome, which it returns (late true) for report.
 func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) (l Late, late bool) {
-	now := time.Now()
+	// One monotonic clock read: the deadline carries a monotonic reading
+	// (Started.Add), so Until reads no wall clock.
+	inTime := time.Until(e.a.Deadline) > 0
 	t.mu.Lock()
 	st := e.state
 	switch st {
@@ -524,7 +579,7 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 	case stInflight:
 		delete(t.inflight, e.a.ID)
 		t.dl.remove(e)
-		if now.Before(e.a.Deadline) {
+		if inTime {
 			e.state = stAnswered
 			t.mu.Unlock()
 			e.done <- outcome{result: res, err: err}
@@ -565,16 +620,16 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		}
 	}
 	t.mu.Unlock()
-	return lateOf(e, st, res, err, expired), true
+	return lateOf(&e.a, st, res, err, expired), true
 }
 
 // lateOf builds a late record's outcome. It is complete's tail, a
 // function of its own so that complete's frame stays small: the exec
 // goroutine, fresh for every attempt, then answers in time without growing
 // its stack.
-func lateOf(e *entry, st state, res json.RawMessage, err error, expired bool) Late {
-	l := Late{Info: Info{Attempt: e.a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
-	if d := time.Since(e.a.Deadline); d > 0 {
+func lateOf(a *Attempt, st state, res json.RawMessage, err error, expired bool) Late {
+	l := Late{Info: Info{Attempt: *a, State: stateName(st)}, Result: res, Err: err, Expired: expired}
+	if d := time.Since(a.Deadline); d > 0 {
 		l.LateBy = d
 	}
 	return l
