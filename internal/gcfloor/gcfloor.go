@@ -29,6 +29,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 )
 
 // MaxPercent caps the percent the floor sets, so a nearly empty heap does
@@ -81,10 +82,10 @@ type Floor struct {
 	after   func(Status) // tests: called after every adjustment
 }
 
-// BasePercent is the process's GOGC as the runtime has it now (the GOGC
+// Current is the GOGC in effect now (at start: the GOGC
 // environment variable unless something called debug.SetGCPercent), -1 when
 // off. It does not touch the collector.
-func BasePercent() int {
+func Current() int {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
@@ -93,17 +94,22 @@ func BasePercent() int {
 	return int(int32(s[0].Value.Uint64())) // -1 (off) is stored as its uint64
 }
 
+// active is set while a Floor runs: GOGC is the process's, so one at a time
+// (a second would take the first's raised percent for its base).
+var active atomic.Bool
+
 // Start begins keeping the heap goal floor bytes above the live heap, from
-// the current GOGC (BasePercent) as base, and adjusts once right away. It
-// returns nil and changes nothing when floor is 0 or GOGC is off. The floor
+// the current GOGC (Current) as base, and adjusts once right away. It
+// returns nil and changes nothing when floor is 0, GOGC is off, or another
+// Floor of this process is running (Running tells). The floor
 // stops when ctx is done or Stop is called; both put base back.
 func Start(ctx context.Context, floor uint64) *Floor {
 	return start(ctx, floor, nil)
 }
 
 func start(ctx context.Context, floor uint64, after func(Status)) *Floor {
-	base := BasePercent()
-	if floor == 0 || base < 0 {
+	base := Current()
+	if floor == 0 || base < 0 || !active.CompareAndSwap(false, true) {
 		return nil
 	}
 	f := &Floor{floor: floor, base: base, after: after, samples: []metrics.Sample{
@@ -116,6 +122,9 @@ func start(ctx context.Context, floor uint64, after func(Status)) *Floor {
 	context.AfterFunc(ctx, f.Stop)
 	return f
 }
+
+// Running reports whether a Floor of this process is adjusting GOGC.
+func Running() bool { return active.Load() }
 
 // sentinel is the object whose collection marks the end of a cycle.
 type sentinel struct{ f *Floor }
@@ -173,6 +182,7 @@ func (f *Floor) Stop() {
 		return
 	}
 	f.stopped = true
+	active.Store(false)
 	if f.last.Percent != f.base {
 		debug.SetGCPercent(f.base)
 	}

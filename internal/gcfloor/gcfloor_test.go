@@ -45,8 +45,8 @@ var keep [][]byte
 func TestFloorFollowsTheLiveHeap(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
-	if BasePercent() != 100 {
-		t.Fatalf("BasePercent() = %d after SetGCPercent(100)", BasePercent())
+	if Current() != 100 {
+		t.Fatalf("Current() = %d after SetGCPercent(100)", Current())
 	}
 
 	const floor = 8 << 20
@@ -84,7 +84,7 @@ func TestFloorFollowsTheLiveHeap(t *testing.T) {
 	}
 	checkRuntime := func(want int) {
 		t.Helper()
-		if got := BasePercent(); got != want {
+		if got := Current(); got != want {
 			t.Fatalf("runtime GOGC = %d, want %d", got, want)
 		}
 	}
@@ -132,16 +132,16 @@ func TestStopsWithContext(t *testing.T) {
 	if f == nil {
 		t.Fatal("Start returned nil")
 	}
-	if got := f.Status(); got.Base != 150 || got.Percent <= 150 || BasePercent() != got.Percent {
-		t.Fatalf("after Start: %+v, runtime %d; want base 150 and a raised percent", got, BasePercent())
+	if got := f.Status(); got.Base != 150 || got.Percent <= 150 || Current() != got.Percent {
+		t.Fatalf("after Start: %+v, runtime %d; want base 150 and a raised percent", got, Current())
 	}
 	context.AfterFunc(ctx, func() { close(stopped) })
 	cancel()
 	<-stopped
 	// AfterFuncs run in their own goroutines: Stop may not have finished.
 	f.Stop() // waits on the floor's lock, and is a no-op if it has
-	if BasePercent() != 150 {
-		t.Fatalf("after cancel: runtime GOGC %d, want 150", BasePercent())
+	if Current() != 150 {
+		t.Fatalf("after cancel: runtime GOGC %d, want 150", Current())
 	}
 }
 
@@ -152,16 +152,40 @@ func TestOffAndZeroChangeNothing(t *testing.T) {
 	if f := Start(context.Background(), 64<<20); f != nil {
 		t.Fatalf("GOGC=off: Start returned a floor %+v", f.Status())
 	}
-	if BasePercent() != -1 {
-		t.Fatalf("GOGC=off: runtime GOGC %d, want -1", BasePercent())
+	if Current() != -1 {
+		t.Fatalf("GOGC=off: runtime GOGC %d, want -1", Current())
 	}
 	debug.SetGCPercent(100)
 	if f := Start(context.Background(), 0); f != nil {
 		t.Fatal("floor 0: Start returned a floor")
 	}
-	if BasePercent() != 100 {
-		t.Fatalf("floor 0: runtime GOGC %d, want 100", BasePercent())
+	if Current() != 100 {
+		t.Fatalf("floor 0: runtime GOGC %d, want 100", Current())
 	}
 	var f *Floor
 	f.Stop() // nil-safe, as serve calls it whether or not the floor started
+}
+
+// TestOneAtATime: a second floor in the process starts nothing until the
+// first stops (GOGC is the process's).
+func TestOneAtATime(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	a := Start(context.Background(), 1<<30)
+	if a == nil || !Running() {
+		t.Fatal("first Start: no floor")
+	}
+	if b := Start(context.Background(), 1<<20); b != nil {
+		b.Stop()
+		t.Fatal("second Start while the first runs returned a floor")
+	}
+	a.Stop()
+	if Running() || Current() != 100 {
+		t.Fatalf("after Stop: running %v, GOGC %d; want false, 100", Running(), Current())
+	}
+	b := Start(context.Background(), 1<<20)
+	if b == nil {
+		t.Fatal("Start after the first stopped returned nil")
+	}
+	b.Stop()
 }
