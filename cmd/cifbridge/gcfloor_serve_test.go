@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ func TestServeGCHeapFloor(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
 
+	runtime.GC() // the floor waits for a first cycle's live heap
 	wsURL, logs, stop := startServe(t, "--gc-heap-floor", fmt.Sprint(1<<30))
 	base := "http://" + strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws://"), protocol.PathWidget)
 	raised := gcfloor.Current()

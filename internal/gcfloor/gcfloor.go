@@ -36,10 +36,16 @@ import (
 // not get an absurd GOGC (the floor's bytes still bound the goal).
 const MaxPercent = 5000
 
+// heapMinimum is the runtime's smallest heap goal at GOGC=100 (4 MiB); it
+// scales with GOGC, so a raised percent raises it too.
+const heapMinimum = 4 << 20
+
 // Percent is the GOGC that puts the heap goal at least floor bytes above the
 // live heap when the collector scans roots bytes (live heap + stacks +
-// globals): max(base, ceil(floor×100/roots)), at most MaxPercent (never below
-// base). base < 0 (GOGC=off) or floor == 0 returns base unchanged.
+// globals): max(base, ceil(floor×100/roots)). It is capped at MaxPercent and
+// where the runtime's minimum goal (4 MiB × GOGC/100) would pass
+// roots + floor, so a nearly empty heap never gets a goal above the floor;
+// never below base. base < 0 (GOGC=off) or floor == 0 returns base.
 func Percent(base int, floor, roots uint64) int {
 	if base < 0 || floor == 0 {
 		return base
@@ -47,14 +53,15 @@ func Percent(base int, floor, roots uint64) int {
 	if roots == 0 {
 		roots = 1
 	}
-	// floor ≤ 2^63 in practice; the division first keeps it from overflowing.
-	q, r := floor/roots, floor%roots
-	var p uint64 = MaxPercent + 1
-	if q < MaxPercent {
-		p = q*100 + (r*100+roots-1)/roots
+	limit := uint64(MaxPercent)
+	if floor < 1<<56 { // 100 × (floor+roots) fits; beyond, MaxPercent caps anyway
+		limit = min(limit, (floor+roots)*100/heapMinimum)
 	}
-	if p > MaxPercent {
-		p = MaxPercent
+	// The division first keeps floor×100 from overflowing.
+	q, r := floor/roots, floor%roots
+	p := limit
+	if q < limit {
+		p = min(limit, q*100+(r*100+roots-1)/roots)
 	}
 	if int(p) < base {
 		return base
@@ -116,6 +123,7 @@ func start(ctx context.Context, floor uint64, after func(Status)) *Floor {
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/gc/scan/stack:bytes"},
 		{Name: "/gc/scan/globals:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
 	}}
 	f.adjust()
 	arm(f)
@@ -148,6 +156,13 @@ func (f *Floor) adjust() bool {
 		return false
 	}
 	metrics.Read(f.samples)
+	if f.samples[3].Value.Uint64() == 0 {
+		// No cycle yet: no live heap to measure, and a raised percent
+		// would raise the first goal (4 MiB × GOGC/100) instead.
+		f.last = Status{Base: f.base, Percent: f.base}
+		f.mu.Unlock()
+		return true
+	}
 	live := f.samples[0].Value.Uint64()
 	roots := live + f.samples[1].Value.Uint64() + f.samples[2].Value.Uint64()
 	p := Percent(f.base, f.floor, roots)

@@ -19,14 +19,17 @@ func TestPercent(t *testing.T) {
 		{"off stays off", -1, 64 * mib, 5 * mib, -1},
 		{"floor 0 changes nothing", 100, 0, 5 * mib, 100},
 		{"small live raises", 100, 64 * mib, 5 * mib, 1280},
-		{"rounds up", 100, 64 * mib, 3 * mib, 2134}, // 2133.33…
+		{"rounds up", 100, 64 * mib, 7 * mib, 915}, // 914.29…
 		{"exactly at the floor", 100, 64 * mib, 64 * mib, 100},
 		{"large live keeps base", 100, 64 * mib, 1024 * mib, 100},
 		{"base above the floor's need", 200, 64 * mib, 40 * mib, 200},
 		{"base just below the need: 160", 100, 64 * mib, 40 * mib, 160},
-		{"tiny live capped", 100, 64 * mib, 1000, MaxPercent},
-		{"no roots yet capped", 100, 64 * mib, 0, MaxPercent},
+		// 4 MiB × GOGC/100 (the runtime's minimum goal) stays ≤ roots + floor:
+		{"tiny live: minimum goal capped at the floor", 100, 64 * mib, 1000, 1600},
+		{"no roots yet", 100, 64 * mib, 0, 1600},
+		{"3 MiB live: minimum goal cap", 100, 64 * mib, 3 * mib, 1675},
 		{"huge floor capped", 100, 1 << 62, 1, MaxPercent},
+		{"large floor, small live: MaxPercent", 100, 1 << 30, 10 * mib, 5000},
 		{"base above the cap kept", 8000, 64 * mib, 1000, 8000},
 	} {
 		if got := Percent(c.base, c.floor, c.root); got != c.want {
@@ -128,6 +131,7 @@ func TestStopsWithContext(t *testing.T) {
 	t.Cleanup(func() { debug.SetGCPercent(old) })
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
+	runtime.GC() // a cycle's live heap for Start's first adjustment
 	f := Start(ctx, 1<<30)
 	if f == nil {
 		t.Fatal("Start returned nil")
