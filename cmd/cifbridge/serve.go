@@ -116,6 +116,7 @@ func newServePlugins() []namedPlugin {
 		{"capture", &capturePlugin{}},     // serve_capture.go: --capture-dir, frames to JSONL
 		{"dataverse", &dataversePlugin{}}, // serve_dataverse.go: --backend dataverse
 		{"enreach", &enreachPlugin{}},     // serve_enreach.go: --enreach-url upstream
+		{"gcfloor", &gcFloorPlugin{}},     // serve_gcfloor.go: --gc-heap-floor, the collector's minimum headroom
 		{"limits", &limitsPlugin{}},       // serve_limits.go: send budget, call rate, connection caps, keepalive
 		{"hostpage", &hostPagePlugin{}},   // serve_hostpage.go: /host/ settings, --host-trusted-origins
 		{"pprof", &pprofPlugin{}},         // serve_pprof.go: --pprof under /api/v1/debug/pprof/

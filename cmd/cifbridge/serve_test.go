@@ -139,6 +139,8 @@ func TestCommandLine(t *testing.T) {
 		{name: "bad env value", args: []string{"serve"}, env: map[string]string{"CIFBRIDGE_CIF_TIMEOUT": "soon"}, wantUsage: true, wantOut: "CIFBRIDGE_CIF_TIMEOUT"},
 		{name: "bad profile", args: []string{"serve", "--profile", "cif3", "--listen", "127.0.0.1:0"}, wantUsage: true, wantOut: "unknown --profile \"cif3\""},
 		{name: "bad emulator bound", args: []string{"serve", "--emulator-max-records", "0", "--listen", "127.0.0.1:0"}, wantUsage: true, wantOut: "--emulator-max-records must be a positive count"},
+		{name: "negative gc floor", args: []string{"serve", "--gc-heap-floor", "-1", "--listen", "127.0.0.1:0"}, wantUsage: true, wantOut: "--gc-heap-floor must be 0 (off) or a size in bytes"},
+		{name: "bad gc floor env", args: []string{"serve"}, env: map[string]string{"CIFBRIDGE_GC_HEAP_FLOOR": "64MiB"}, wantUsage: true, wantOut: "CIFBRIDGE_GC_HEAP_FLOOR"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantUsage: true, wantOut: "unknown command"},
 		{name: "version", args: []string{"version"}, wantOut: "cifbridge dev"},
 		{name: "healthcheck fails without a daemon", args: []string{"healthcheck", "--listen", "127.0.0.1:1"}, wantOut: ""},
