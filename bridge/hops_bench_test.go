@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/internal/logcap"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -155,25 +153,7 @@ func BenchmarkHop(b *testing.B) {
 	// write: one answer frame written to a loopback WebSocket whose peer
 	// reads it (the library and the syscall, as the bridge's writer does).
 	b.Run("write", func(b *testing.B) {
-		srvConn := make(chan *websocket.Conn, 1)
-		done := make(chan struct{})
-		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ws, err := websocket.Accept(w, r, nil)
-			if err != nil {
-				return
-			}
-			srvConn <- ws
-			<-done
-		}))
-		defer hs.Close()
-		defer close(done)
-		peer, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer peer.CloseNow()
-		ws := <-srvConn
-		defer ws.CloseNow()
+		ws, peer := wstest.Pair(b, nil)
 		go func() {
 			for {
 				_, r, err := peer.Reader(context.Background())
