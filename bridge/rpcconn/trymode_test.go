@@ -120,6 +120,20 @@ func (s *inlineServer) waitServed(t *testing.T) {
 	}
 }
 
+// readInOrder reads n answers from ws and fails unless the i-th has id i.
+func readInOrder(t *testing.T, ws *websocket.Conn, n int) {
+	t.Helper()
+	for i := range n {
+		_, b, err := ws.Read(t.Context())
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, i); !strings.HasPrefix(string(b), want) {
+			t.Fatalf("answer %d is %.40q", i, b)
+		}
+	}
+}
+
 // TestReaderAnswersInOrderThroughPartialWrites: the reader writes inline
 // answers itself, without blocking, to a peer that reads nothing until all
 // 400 calls were served (far more than the socket buffers hold, so the
@@ -227,15 +241,7 @@ func TestCaptureSeesEveryInlineFrame(t *testing.T) {
 		}
 	}}, n)
 	ws, _ := s.pipeline(t, n, 100)
-	for i := range n {
-		_, b, err := ws.Read(t.Context())
-		if err != nil {
-			t.Fatalf("answer %d: %v", i, err)
-		}
-		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, i); !strings.HasPrefix(string(b), want) {
-			t.Fatalf("answer %d is %.40q", i, b)
-		}
-	}
+	readInOrder(t, ws, n)
 	ws.Close(websocket.StatusNormalClosure, "")
 	<-s.errs
 	mu.Lock()
@@ -259,15 +265,7 @@ func TestShutdownSendsBacklogBeforeClose(t *testing.T) {
 		t.Fatal("600 KB of answers to a peer that read nothing, and no write left bytes in the backlog")
 	}
 	go c.Shutdown(context.Background(), errors.New("shutting down"), websocket.StatusGoingAway, "shutting down")
-	for i := range n {
-		_, b, err := ws.Read(t.Context())
-		if err != nil {
-			t.Fatalf("answer %d: %v", i, err)
-		}
-		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, i); !strings.HasPrefix(string(b), want) {
-			t.Fatalf("answer %d is %.40q", i, b)
-		}
-	}
+	readInOrder(t, ws, n)
 	_, _, err := ws.Read(t.Context())
 	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("after the answers: %v, want the 1001 close", err)
