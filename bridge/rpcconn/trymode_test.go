@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -66,22 +65,13 @@ func startInlineServer(t *testing.T, opts rpcconn.Options, servedAt int64) *inli
 	if opts.PingInterval == 0 {
 		opts.PingInterval = -1
 	}
-	s.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gw := rpcconn.GuardFrames(w, 1<<20)
-		ws, err := websocket.Accept(gw, r, nil)
-		if err != nil {
-			return
-		}
-		opts := opts
-		opts.Wire = rpcconn.WireOf(gw)
-		if tc, ok := opts.Wire.Conn.(*net.TCPConn); ok {
+	s.hs = httptest.NewServer(serveRPC(s.h, opts, 1<<20, func(c *rpcconn.Conn, wire *rpcconn.Wire) {
+		if tc, ok := wire.Conn.(*net.TCPConn); ok {
 			tc.SetWriteBuffer(4096)
 		}
-		s.wires <- opts.Wire
-		c := rpcconn.New(context.Background(), ws, s.h, opts)
+		s.wires <- wire
 		s.conns <- c
-		s.errs <- c.Run()
-	}))
+	}, s.errs))
 	t.Cleanup(s.hs.Close)
 	return s
 }
