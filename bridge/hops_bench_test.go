@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/internal/logcap"
+	"github.com/cifbridge/cifbridge/internal/wstest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -28,17 +26,20 @@ const hopContact = `{"entityName":"contact","value":{"firstname":"Aino","lastnam
 
 var hopFrame = []byte(`{"jsonrpc":"2.0","id":17,"method":"cif.createrecord","params":` + hopContact + `}`)
 
-func hopServer(b *testing.B) (*Server, *emulator.Emulator) {
-	b.Helper()
+// emulatorServer is a Server on the default emulator, shut down when tb
+// ends (for the in-package tests and benchmarks that drive its parts
+// directly, without a socket).
+func emulatorServer(tb testing.TB) (*Server, *emulator.Emulator) {
+	tb.Helper()
 	emu, err := emulator.New(emulator.Config{})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	s, err := New(Config{Backend: emu})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.Shutdown(ctx)
@@ -80,7 +81,7 @@ func BenchmarkHop(b *testing.B) {
 	})
 	// admission: the widget connection's admit and its release.
 	b.Run("admission", func(b *testing.B) {
-		s, _ := hopServer(b)
+		s, _ := emulatorServer(b)
 		wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
 		wc.sess.Store(s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil))
 		m := protocol.Decode(hopFrame).Messages[0]
@@ -131,7 +132,7 @@ func BenchmarkHop(b *testing.B) {
 	})
 	// emulatorCreate: the emulator's Execute of the decoded attempt.
 	b.Run("emulatorCreate", func(b *testing.B) {
-		_, emu := hopServer(b)
+		_, emu := emulatorServer(b)
 		a := hopAttempt(b)
 		ctx := context.Background()
 		b.ReportAllocs()
@@ -155,25 +156,7 @@ func BenchmarkHop(b *testing.B) {
 	// write: one answer frame written to a loopback WebSocket whose peer
 	// reads it (the library and the syscall, as the bridge's writer does).
 	b.Run("write", func(b *testing.B) {
-		srvConn := make(chan *websocket.Conn, 1)
-		done := make(chan struct{})
-		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ws, err := websocket.Accept(w, r, nil)
-			if err != nil {
-				return
-			}
-			srvConn <- ws
-			<-done
-		}))
-		defer hs.Close()
-		defer close(done)
-		peer, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer peer.CloseNow()
-		ws := <-srvConn
-		defer ws.CloseNow()
+		ws, peer := wstest.Pair(b, nil)
 		go func() {
 			for {
 				_, r, err := peer.Reader(context.Background())

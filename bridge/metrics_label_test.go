@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -56,15 +55,7 @@ func TestSeriesLabel(t *testing.T) {
 // TestDurationCountsFromTheFrame: a request's duration counts from when its
 // frame was read (Message.Received), as its CIF timeout does.
 func TestDurationCountsFromTheFrame(t *testing.T) {
-	emu, err := emulator.New(emulator.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{Backend: emu})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Shutdown(context.Background()) }()
+	s, _ := emulatorServer(t)
 	wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
 	wc.sess.Store(s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil))
 	m := &protocol.Message{Kind: protocol.KindRequest, ID: json.RawMessage("1"), Method: protocol.MethodGetMode, Params: json.RawMessage("{}"),

@@ -401,13 +401,7 @@ func (e *Emulator) prepSearch(a *correlation.Attempt) (prepared, error) {
 		if derr != nil {
 			return prepared{}, derr
 		}
-		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
-			res, derr := e.runFetch(fq)
-			if derr != nil {
-				return nil, derr
-			}
-			return searchResult(res.rows)
-		}}, nil
+		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) { return e.searchFetch(fq) }}, nil
 	}
 	q, derr := parseQuery(e.cat, ent, cutSearch(p.QueryParameters)) // $search is only CIF's search-page text
 	if derr != nil {
@@ -415,14 +409,20 @@ func (e *Emulator) prepSearch(a *correlation.Attempt) (prepared, error) {
 	}
 	return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) {
 		if q.apply != nil {
-			res, derr := e.runFetch(q.apply)
-			if derr != nil {
-				return nil, derr
-			}
-			return searchResult(res.rows)
+			return e.searchFetch(q.apply)
 		}
 		return searchResult(e.search(ent, q, protocol.MaxSearchRecords))
 	}}, nil
+}
+
+// searchFetch runs a FetchXML or $apply query for a CIF search and answers
+// its rows as a search result.
+func (e *Emulator) searchFetch(q *fetchQuery) (json.RawMessage, error) {
+	res, derr := e.runFetch(q)
+	if derr != nil {
+		return nil, derr
+	}
+	return searchResult(res.rows)
 }
 
 func (e *Emulator) prepMetadata(a *correlation.Attempt) (prepared, error) {

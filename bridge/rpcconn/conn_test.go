@@ -74,7 +74,17 @@ type server struct {
 func startServer(t testing.TB, opts rpcconn.Options, limit int64) *server {
 	t.Helper()
 	s := &server{h: &testHandler{blocked: make(chan struct{}, 16)}, conns: make(chan *rpcconn.Conn, 16), errs: make(chan error, 16)}
-	s.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.hs = httptest.NewServer(serveRPC(s.h, opts, limit, func(c *rpcconn.Conn, _ *rpcconn.Wire) { s.conns <- c }, s.errs))
+	t.Cleanup(s.hs.Close)
+	return s
+}
+
+// serveRPC runs one rpcconn.Conn on h per WebSocket, as the bridge does:
+// upgraded behind GuardFrames(limit), messages of up to limit bytes, answers
+// written through the guard's Wire. started, if not nil, is given each Conn
+// and its Wire before it runs; errs gets what each Run returned.
+func serveRPC(h rpcconn.Handler, opts rpcconn.Options, limit int64, started func(*rpcconn.Conn, *rpcconn.Wire), errs chan<- error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gw := rpcconn.GuardFrames(w, limit)
 		ws, err := websocket.Accept(gw, r, nil)
 		if err != nil {
@@ -83,12 +93,12 @@ func startServer(t testing.TB, opts rpcconn.Options, limit int64) *server {
 		ws.SetReadLimit(limit)
 		opts := opts
 		opts.Wire = rpcconn.WireOf(gw)
-		c := rpcconn.New(context.Background(), ws, s.h, opts)
-		s.conns <- c
-		s.errs <- c.Run()
-	}))
-	t.Cleanup(s.hs.Close)
-	return s
+		c := rpcconn.New(context.Background(), ws, h, opts)
+		if started != nil {
+			started(c, opts.Wire)
+		}
+		errs <- c.Run()
+	})
 }
 
 func (s *server) url() string { return "ws" + strings.TrimPrefix(s.hs.URL, "http") }

@@ -2,7 +2,6 @@ package rpcconn_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -84,22 +83,6 @@ func testReaderFramesEveryLength(t *testing.T, mode websocket.CompressionMode) {
 		}
 	}()
 	for i, n := range pads {
-		_, b, err := ws.Read(t.Context())
-		if err != nil {
-			t.Fatalf("answer %d: %v", i, err)
-		}
-		var got struct {
-			ID     int `json:"id"`
-			Result struct {
-				I   int    `json:"i"`
-				Pad string `json:"pad"`
-			} `json:"result"`
-		}
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("answer %d (%d bytes) is not JSON: %v", i, len(b), err)
-		}
-		if got.ID != i || got.Result.I != i || len(got.Result.Pad) != n {
-			t.Fatalf("answer %d: id %d, i %d, pad %d bytes; want %d, %d, %d", i, got.ID, got.Result.I, len(got.Result.Pad), i, i, n)
-		}
+		readPadAnswer(t, ws, i, n)
 	}
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
+
+	"github.com/cifbridge/cifbridge/internal/wstest"
 )
 
 // BenchmarkReadMessage reads createrecord-sized messages (330 bytes) that
@@ -25,25 +26,7 @@ func BenchmarkReadMessage(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			msg := []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":` + strings.Repeat(" ", 200) + `{"entityName":"contact","value":{"firstname":"Aino"}}}`)
-			srv := make(chan *websocket.Conn, 1)
-			done := make(chan struct{})
-			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ws, err := websocket.Accept(GuardFrames(w, 1<<20), r, nil)
-				if err != nil {
-					return
-				}
-				srv <- ws
-				<-done
-			}))
-			defer hs.Close()
-			defer close(done)
-			peer, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer peer.CloseNow()
-			ws := <-srv
-			defer ws.CloseNow()
+			ws, peer := wstest.Pair(b, func(w http.ResponseWriter) http.ResponseWriter { return GuardFrames(w, 1<<20) })
 			go func() {
 				for {
 					if peer.Write(context.Background(), websocket.MessageText, msg) != nil {

@@ -132,21 +132,12 @@ type pipeServer struct {
 func startPipeServer(t *testing.T, opts rpcconn.Options) *pipeServer {
 	ps := &pipeServer{errs: make(chan error, 4), conns: make(chan *rpcconn.Conn, 4)}
 	h := &testHandler{blocked: make(chan struct{}, 4)}
-	ps.ln, _ = testutil.ServePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gw := rpcconn.GuardFrames(w, 1<<20)
-		ws, err := websocket.Accept(gw, r, nil)
-		if err != nil {
-			return
-		}
-		opts := opts
-		opts.Wire = rpcconn.WireOf(gw)
-		c := rpcconn.New(context.Background(), ws, h, opts)
+	ps.ln, _ = testutil.ServePipe(t, serveRPC(h, opts, 1<<20, func(c *rpcconn.Conn, _ *rpcconn.Wire) {
 		select {
 		case ps.conns <- c:
 		default:
 		}
-		ps.errs <- c.Run()
-	}))
+	}, ps.errs))
 	return ps
 }
 

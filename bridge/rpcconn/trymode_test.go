@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -66,22 +65,13 @@ func startInlineServer(t *testing.T, opts rpcconn.Options, servedAt int64) *inli
 	if opts.PingInterval == 0 {
 		opts.PingInterval = -1
 	}
-	s.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gw := rpcconn.GuardFrames(w, 1<<20)
-		ws, err := websocket.Accept(gw, r, nil)
-		if err != nil {
-			return
-		}
-		opts := opts
-		opts.Wire = rpcconn.WireOf(gw)
-		if tc, ok := opts.Wire.Conn.(*net.TCPConn); ok {
+	s.hs = httptest.NewServer(serveRPC(s.h, opts, 1<<20, func(c *rpcconn.Conn, wire *rpcconn.Wire) {
+		if tc, ok := wire.Conn.(*net.TCPConn); ok {
 			tc.SetWriteBuffer(4096)
 		}
-		s.wires <- opts.Wire
-		c := rpcconn.New(context.Background(), ws, s.h, opts)
+		s.wires <- wire
 		s.conns <- c
-		s.errs <- c.Run()
-	}))
+	}, s.errs))
 	t.Cleanup(s.hs.Close)
 	return s
 }
@@ -120,6 +110,40 @@ func (s *inlineServer) waitServed(t *testing.T) {
 	}
 }
 
+// readPadAnswer reads the next answer from ws and fails unless it is
+// countingHandler's answer to "pad" call i: id i, result.i i and pad bytes
+// of padding (another id, or a cut pad, is an answer out of order or cut).
+func readPadAnswer(t *testing.T, ws *websocket.Conn, i, pad int) {
+	t.Helper()
+	_, b, err := ws.Read(t.Context())
+	if err != nil {
+		t.Fatalf("answer %d: %v", i, err)
+	}
+	var got struct {
+		ID     int `json:"id"`
+		Result struct {
+			I   int    `json:"i"`
+			Pad string `json:"pad"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("answer %d (%d bytes) is not JSON: %v in %.80q", i, len(b), err, b)
+	}
+	if got.ID != i || got.Result.I != i || len(got.Result.Pad) != pad {
+		t.Fatalf("answer %d: id %d, i %d, pad %d bytes; want %d, %d, %d: out of order or cut", i, got.ID, got.Result.I, len(got.Result.Pad), i, i, pad)
+	}
+}
+
+// readInOrder reads the answers to the n "pad" calls of pad bytes that
+// pipeline sent, and fails unless they come whole and in the order of the
+// calls.
+func readInOrder(t *testing.T, ws *websocket.Conn, n, pad int) {
+	t.Helper()
+	for i := range n {
+		readPadAnswer(t, ws, i, pad)
+	}
+}
+
 // TestReaderAnswersInOrderThroughPartialWrites: the reader writes inline
 // answers itself, without blocking, to a peer that reads nothing until all
 // 400 calls were served (far more than the socket buffers hold, so the
@@ -133,25 +157,7 @@ func TestReaderAnswersInOrderThroughPartialWrites(t *testing.T) {
 	if wire.Deferred() == 0 {
 		t.Fatal("1.2 MB of answers to a peer that read nothing, and no write left bytes in the Wire's backlog: the reader's writes did not go through try mode")
 	}
-	for i := range n {
-		_, b, err := ws.Read(t.Context())
-		if err != nil {
-			t.Fatalf("answer %d: %v", i, err)
-		}
-		var res struct {
-			ID     int `json:"id"`
-			Result struct {
-				I   int    `json:"i"`
-				Pad string `json:"pad"`
-			} `json:"result"`
-		}
-		if err := json.Unmarshal(b, &res); err != nil {
-			t.Fatalf("answer %d: %v in %.80q", i, err, b)
-		}
-		if res.ID != i || res.Result.I != i || len(res.Result.Pad) != 3000 {
-			t.Fatalf("answer %d has id %d, i %d, %d bytes of pad: out of order or cut", i, res.ID, res.Result.I, len(res.Result.Pad))
-		}
-	}
+	readInOrder(t, ws, n, 3000)
 	ws.Close(websocket.StatusNormalClosure, "")
 	if err := <-s.errs; err != nil {
 		t.Fatalf("Run = %v", err)
@@ -227,15 +233,7 @@ func TestCaptureSeesEveryInlineFrame(t *testing.T) {
 		}
 	}}, n)
 	ws, _ := s.pipeline(t, n, 100)
-	for i := range n {
-		_, b, err := ws.Read(t.Context())
-		if err != nil {
-			t.Fatalf("answer %d: %v", i, err)
-		}
-		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, i); !strings.HasPrefix(string(b), want) {
-			t.Fatalf("answer %d is %.40q", i, b)
-		}
-	}
+	readInOrder(t, ws, n, 100)
 	ws.Close(websocket.StatusNormalClosure, "")
 	<-s.errs
 	mu.Lock()
@@ -259,15 +257,7 @@ func TestShutdownSendsBacklogBeforeClose(t *testing.T) {
 		t.Fatal("600 KB of answers to a peer that read nothing, and no write left bytes in the backlog")
 	}
 	go c.Shutdown(context.Background(), errors.New("shutting down"), websocket.StatusGoingAway, "shutting down")
-	for i := range n {
-		_, b, err := ws.Read(t.Context())
-		if err != nil {
-			t.Fatalf("answer %d: %v", i, err)
-		}
-		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, i); !strings.HasPrefix(string(b), want) {
-			t.Fatalf("answer %d is %.40q", i, b)
-		}
-	}
+	readInOrder(t, ws, n, 3000)
 	_, _, err := ws.Read(t.Context())
 	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("after the answers: %v, want the 1001 close", err)

@@ -142,19 +142,28 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// tryWire is a Wire in try mode (backlog bound, kick) over a tcpPair
+// whose server socket has a 4 KiB send buffer, so that it fills after a few
+// writes; the test is skipped where try mode is off (no raw socket).
+func tryWire(t *testing.T, bound int64, kick func()) (w *Wire, server, client net.Conn) {
+	t.Helper()
+	server, client = tcpPair(t)
+	server.(*net.TCPConn).SetWriteBuffer(4096)
+	w = newWire(server, nil, -1)
+	if !w.setTry(bound, kick) {
+		t.Skip("no raw socket here: try mode is off")
+	}
+	return w, server, client
+}
+
 // TestWireTryModeNeverBlocks: in try mode a write outside the writer's
 // cork (and the reader's cork) is accepted at once even when the socket is
 // full; what the socket did not take waits in the backlog, counted, and
 // goes out first, in order, on the writer's blocking uncork. kick runs
 // when a write outside a cork leaves a backlog.
 func TestWireTryModeNeverBlocks(t *testing.T) {
-	server, client := tcpPair(t)
-	server.(*net.TCPConn).SetWriteBuffer(4096)
-	w := newWire(server, nil, -1)
 	kicks := 0
-	if !w.setTry(1<<30, func() { kicks++ }) {
-		t.Skip("no raw socket here: try mode is off")
-	}
+	w, _, client := tryWire(t, 1<<30, func() { kicks++ })
 	var want []byte
 	chunk := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1000+i) }
 	// Far more than the socket buffers hold, and nobody reads yet.
@@ -203,12 +212,7 @@ func TestWireTryModeNeverBlocks(t *testing.T) {
 // let the backlog pass its bound fails (a peer that sends pings but never
 // reads the pongs is not reading) instead of growing it.
 func TestWireTryModeBoundsControlBacklog(t *testing.T) {
-	server, _ := tcpPair(t)
-	server.(*net.TCPConn).SetWriteBuffer(4096)
-	w := newWire(server, nil, -1)
-	if !w.setTry(64<<10, func() {}) {
-		t.Skip("no raw socket here: try mode is off")
-	}
+	w, _, _ := tryWire(t, 64<<10, func() {})
 	p := bytes.Repeat([]byte("p"), 127)
 	for i := 0; ; i++ {
 		_, err := w.Write(p)
@@ -228,12 +232,7 @@ func TestWireTryModeBoundsControlBacklog(t *testing.T) {
 // and the blocking flush of a backlog fail with an error, and the backlog
 // is let go.
 func TestWireTryModeWriteError(t *testing.T) {
-	server, _ := tcpPair(t)
-	server.(*net.TCPConn).SetWriteBuffer(4096)
-	w := newWire(server, nil, -1)
-	if !w.setTry(1<<30, func() {}) {
-		t.Skip("no raw socket here: try mode is off")
-	}
+	w, server, _ := tryWire(t, 1<<30, func() {})
 	p := bytes.Repeat([]byte("z"), 64<<10)
 	for w.backlog() == 0 {
 		if _, err := w.Write(p); err != nil {
@@ -283,11 +282,7 @@ func TestAppendTextFrame(t *testing.T) {
 // TestWireTryTextGoesBehindBacklog: tryText's frames join the backlog
 // behind what already waits there, and go out in that order.
 func TestWireTryTextGoesBehindBacklog(t *testing.T) {
-	server, client := tcpPair(t)
-	w := newWire(server, nil, -1)
-	if !w.setTry(1<<20, func() {}) {
-		t.Skip("no raw socket here")
-	}
+	w, _, client := tryWire(t, 1<<20, func() {})
 	w.wmu.Lock()
 	w.appendBackLocked([]byte("first"))
 	w.wmu.Unlock()

@@ -425,29 +425,17 @@ func (p *clusterPlugin) start(ctx context.Context, env *serveEnv) error {
 }
 
 func (p *clusterPlugin) stop(*serveEnv) {
-	if p.stopDurable != nil {
-		p.stopDurable()
-		p.stopDurable = nil
-	}
+	callAndClear(&p.stopDurable)
 	p.durableWG.Wait()
-	if p.stopDirectory != nil {
-		p.stopDirectory()
-		p.stopDirectory = nil
-	}
-	if p.stopEvents != nil {
-		p.stopEvents()
-		p.stopEvents = nil
-	}
+	callAndClear(&p.stopDirectory)
+	callAndClear(&p.stopEvents)
 	p.hostsMu.Lock()
 	if p.hosts != nil {
 		p.hosts.Close()
 		p.hosts = nil
 	}
 	p.hostsMu.Unlock()
-	if p.stopServe != nil {
-		p.stopServe()
-		p.stopServe = nil
-	}
+	callAndClear(&p.stopServe)
 	if p.router != nil {
 		p.router.Close()
 		p.router = nil
@@ -459,6 +447,15 @@ func (p *clusterPlugin) stop(*serveEnv) {
 	if p.embedded != nil {
 		p.embedded.Shutdown()
 		p.embedded = nil
+	}
+}
+
+// callAndClear calls *stop when it is set and then clears it, so that a
+// second stop (after a failed start, say) does nothing.
+func callAndClear[F ~func()](stop *F) {
+	if *stop != nil {
+		(*stop)()
+		*stop = nil
 	}
 }
 
