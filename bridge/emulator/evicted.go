@@ -15,20 +15,17 @@ import (
 // is counted (EmulatorTableStats.EvictedMisses) and logged.
 
 // goneSlots is the size of the table of evicted ids: a slot per id,
-// overwritten by a later one that hashes to it (at most 4 096 are
-// remembered; 128 KiB once the bound is first reached).
-const goneSlots = 4096
+// overwritten by a later one that hashes to it (at most 16 384 are
+// remembered, most of the last ~16 000 evictions; 256 KiB once the bound
+// is first reached). Only the id is kept: GUIDs are unique across tables
+// in practice, and a 404 is counted for the table it names.
+const goneSlots = 1 << 14
 
-type goneIDs [goneSlots]goneID
-
-type goneID struct {
-	table string
-	id    uuid.UUID
-}
+type goneIDs [goneSlots]uuid.UUID
 
 func goneSlot(id uuid.UUID) int {
 	h := binary.LittleEndian.Uint64(id[:8]) ^ binary.LittleEndian.Uint64(id[8:])
-	return int((h * 0x9e3779b97f4a7c15) >> (64 - 12)) // 12 bits: goneSlots
+	return int((h * 0x9e3779b97f4a7c15) >> (64 - 14)) // 14 bits: goneSlots
 }
 
 // rememberGone records an evicted record; Emulator.mu is held for writing.
@@ -36,12 +33,12 @@ func (s *store) rememberGone(k recordKey) {
 	if s.gone == nil {
 		s.gone = new(goneIDs)
 	}
-	s.gone[goneSlot(k.id)] = goneID{table: k.table, id: k.id}
+	s.gone[goneSlot(k.id)] = k.id
 }
 
-// evictedRecently reports whether the record id (its GUID text) of table
-// was evicted and is still remembered; Emulator.mu is held.
-func (s *store) evictedRecently(table, id string) bool {
+// evictedRecently reports whether the record id (its GUID text) was
+// evicted and is still remembered; Emulator.mu is held.
+func (s *store) evictedRecently(id string) bool {
 	if s.gone == nil {
 		return false
 	}
@@ -49,15 +46,14 @@ func (s *store) evictedRecently(table, id string) bool {
 	if err != nil {
 		return false
 	}
-	g := &s.gone[goneSlot(k)]
-	return g.id == k && g.table == table
+	return s.gone[goneSlot(k)] == k
 }
 
 // notFoundLocked is the 404 for a record of logical that is not in the
 // store, counted and logged when the emulator evicted it; e.mu is held
 // (for reading or writing).
 func (e *Emulator) notFoundLocked(logical, id string) *dvError {
-	if e.store.evictedRecently(logical, id) {
+	if e.store.evictedRecently(id) {
 		e.stats.add(func(c *counters) { c.evictedMisses[logical]++ })
 		if ok, suppressed := e.goneLog.Allow(logical); ok {
 			e.log.Info().Str("entity", logical).Str("id", id).Int("maxRecords", e.store.max).Int("alsoSince", suppressed).
