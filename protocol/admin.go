@@ -223,4 +223,9 @@ type EmulatorTableStats struct {
 	// Evicted counts records dropped to keep the store within its bound:
 	// Records + Evicted is what creates left behind.
 	Evicted int64 `json:"evicted"`
+	// EvictedMisses counts calls that named a record of this table the
+	// emulator had evicted (recently: it remembers most of the last
+	// ~16 000 evicted ids, best effort) and so got Dataverse's 404 0x80040217 for
+	// a missing record: the bound's doing, not a lost write.
+	EvictedMisses int64 `json:"evictedMisses,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge/panel"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -59,6 +60,7 @@ type Emulator struct {
 	ids        identity
 	log        zerolog.Logger
 	now        func() time.Time
+	goneLog    *logcap.Sampler // one line per entity per 10 s for 404s of evicted records
 
 	// mu guards store, patch, newIDs and the stamp cache.
 	mu        sync.RWMutex
@@ -112,6 +114,7 @@ func New(cfg Config) (*Emulator, error) {
 		altKeys:    altKeys,
 		log:        cfg.Logger.With().Str("backend", "emulator").Logger(),
 		now:        cfg.Now,
+		goneLog:    logcap.NewSampler(0),
 	}
 	if e.now == nil {
 		e.now = time.Now

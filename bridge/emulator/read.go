@@ -65,7 +65,7 @@ func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *
 	defer e.mu.RUnlock()
 	r := e.store.get(ent.LogicalName, id)
 	if r == nil {
-		return nil, errNotFound(ent.LogicalName, id)
+		return nil, e.notFoundLocked(ent.LogicalName, id)
 	}
 	r.used.Store(true)
 	out := e.view(ent, r, q.selects, q.expands)

@@ -12,6 +12,7 @@ type counters struct {
 	mu                                                    sync.Mutex
 	ops                                                   map[string]int64 // messageTypes not in opIndex
 	late, faultsApplied, delayed, injectedErrors, dropped int64
+	evictedMisses                                         map[string]int64 // per logical name (notFoundLocked)
 
 	// opCount counts the operations of each messageType of opIndex, not
 	// under mu: every call adds one (set by New).
@@ -24,7 +25,7 @@ func (c *counters) reset() {
 	for i := range c.opCount {
 		c.opCount[i].Store(0)
 	}
-	c.ops = nil
+	c.ops, c.evictedMisses = nil, nil
 	c.late, c.faultsApplied, c.delayed, c.injectedErrors, c.dropped = 0, 0, 0, 0, 0
 }
 
@@ -33,6 +34,9 @@ func (c *counters) add(f func(c *counters)) {
 	defer c.mu.Unlock()
 	if c.ops == nil {
 		c.ops = map[string]int64{}
+	}
+	if c.evictedMisses == nil {
+		c.evictedMisses = map[string]int64{}
 	}
 	f(c)
 }
@@ -54,6 +58,12 @@ func (e *Emulator) Stats() protocol.EmulatorStats {
 	for k, i := range opIndex {
 		if v := e.stats.opCount[i].Load(); v != 0 {
 			s.Operations[k] = v
+		}
+	}
+	for name, n := range e.stats.evictedMisses {
+		if t, ok := s.Tables[name]; ok {
+			t.EvictedMisses = n
+			s.Tables[name] = t
 		}
 	}
 	s.LateCompletions = e.stats.late

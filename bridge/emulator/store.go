@@ -51,6 +51,9 @@ type store struct {
 	order   []recordKey // creation order, oldest at head; may hold stale keys
 	head    int
 	evicted map[string]int64 // per logical name
+	// gone remembers recently evicted records (evictedRecently), so that
+	// a 404 for one is told from a 404 for an id that never existed.
+	gone *goneIDs
 }
 
 // recordKey names a record in creation order; serial tells a key from a
@@ -67,6 +70,7 @@ func (s *store) init() {
 	s.live, s.serial, s.head = 0, 0, 0
 	s.order = nil
 	s.evicted = map[string]int64{}
+	s.gone = nil
 }
 
 // added accounts for a new record r and evicts past max.
@@ -120,6 +124,7 @@ func (s *store) evictOne() bool {
 		delete(s.tables[k.table], k.id)
 		s.live--
 		s.evicted[k.table]++
+		s.rememberGone(k)
 		return true
 	}
 	return false
@@ -441,7 +446,7 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 		}
 		target := e.store.get(b.target, b.id)
 		if target == nil {
-			return errNotFound(b.target, b.id)
+			return e.notFoundLocked(b.target, b.id)
 		}
 		target.used.Store(true) // referenced: keep it past the next eviction
 		patch = appendColumn(patch, c, b.id)
@@ -580,7 +585,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	cur := t[k]
 	if cur == nil {
 		if !upsert || opts.ifMatch != "" {
-			return nil, false, errNotFound(ent.LogicalName, id)
+			return nil, false, e.notFoundLocked(ent.LogicalName, id)
 		}
 		if pk := ws.fields.str(ent.PrimaryIDAttribute); pk != "" && pk != id {
 			return nil, false, errSyntax("The primary key in the body '%s' does not match the key in the URL '%s'.", pk, id)
@@ -625,7 +630,7 @@ func (e *Emulator) removeIf(ent *entity, id, ifMatch string) *dvError {
 	k, err := uuid.Parse(id)
 	t := e.store.tables[ent.LogicalName]
 	if err != nil || t[k] == nil {
-		return errNotFound(ent.LogicalName, id)
+		return e.notFoundLocked(ent.LogicalName, id)
 	}
 	if ifMatch != "" && ifMatch != "*" && ifMatch != t[k].etag() {
 		return &dvError{http.StatusPreconditionFailed, CodeVersionMismatch, msgVersion}

@@ -77,7 +77,7 @@ func (e *Emulator) webBound(wr *webReq, target segment, opSeg string) {
 			return
 		}
 		if !e.exists(ent, id) {
-			wr.fail(errNotFound(ent.LogicalName, id))
+			wr.fail(e.notFound(ent.LogicalName, id))
 			return
 		}
 	}

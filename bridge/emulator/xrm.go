@@ -84,7 +84,7 @@ func (e *Emulator) prepBound(md protocol.XrmMetaData, data json.RawMessage) (pre
 			return nil, errSegment(crmNamespace + strings.TrimPrefix(md.OperationName, crmNamespace))
 		}
 		if id != "" && !e.exists(ent, id) {
-			return nil, errNotFound(ent.LogicalName, id)
+			return nil, e.notFound(ent.LogicalName, id)
 		}
 		body, derr := e.invoke(op.Name, md.OperationType)
 		if derr != nil {

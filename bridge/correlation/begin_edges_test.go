@@ -1,0 +1,78 @@
+package correlation_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cifbridge/cifbridge/bridge/correlation"
+)
+
+// A begin that panics leaves nothing behind in the table: it runs before
+// the attempt is registered, so no entry stays in flight, no deadline on
+// the heap, and Close does not wait for an exec that will never end. (The
+// bridge recovers no panic: the process ends. This pins that a caller
+// which does recover finds the table as it was.)
+func TestDoBeginPanicLeavesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lates := 0
+		tab := correlation.New(correlation.Config{OnLate: func(correlation.Late) { lates++ }})
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("begin's panic did not reach DoBegin's caller")
+				}
+			}()
+			tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second},
+				func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+					panic("backend bug")
+				})
+		}()
+		if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || st.Timeouts != 0 {
+			t.Fatalf("after a panicking begin: %+v, want an empty table", st)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if st := tab.Stats(); st.Timeouts != 0 || lates != 0 {
+			t.Fatalf("an hour later: %+v, %d late reports; want no timeout and no report", st, lates)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- tab.Close(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatal("Close waits for the attempt whose begin panicked")
+		}
+	})
+}
+
+// The caller's ctx ending while begin answers at once (its widget went
+// away, or the shutdown cancelled its requests) changes nothing: the
+// answer came in time and is DoBegin's, not an abandoned late record. (Do,
+// whose exec runs apart, may pick either when both are ready.)
+func TestDoBeginCallerGoneDuringAtOnceAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lates := 0
+		tab := correlation.New(correlation.Config{OnLate: func(correlation.Late) { lates++ }})
+		ctx, cancel := context.WithCancel(t.Context())
+		res, sent, err := tab.DoBegin(ctx, correlation.Attempt{Session: "s1", Timeout: 10 * time.Second},
+			func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				cancel()
+				return json.RawMessage(`{"id":"1"}`), nil, nil
+			})
+		if err != nil || string(res) != `{"id":"1"}` || sent.Late {
+			t.Fatalf("DoBegin = %s, %+v, %v; want the answer, not late", res, sent, err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || st.Abandoned != 0 || lates != 0 {
+			t.Fatalf("stats %+v, %d late reports; want nothing abandoned or reported", st, lates)
+		}
+	})
+}
