@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -70,7 +71,61 @@ func TestPoolSizeFitsTheEmulatorBound(t *testing.T) {
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
 		p.add(id)
 	}
-	if len(p.ids) != 3 || p.ids[0] != "d" || p.ids[1] != "e" || p.ids[2] != "c" {
+	if len(p.ids) != 3 || p.ids[0].id != "d" || p.ids[1].id != "e" || p.ids[2].id != "c" {
 		t.Fatalf("pool of 3 after 5 adds: %v", p.ids)
+	}
+}
+
+// TestPooledIDsAgeByCreates: a session's pool forgets ids older than half
+// the emulator's bound, counted in creates over every session, so a
+// session that lags the others never names a record the emulator evicted;
+// a pool without aging (none is built so) would keep its ids.
+func TestPooledIDsAgeByCreates(t *testing.T) {
+	clock := newCreateClock(4) // maxAge 2
+	if clock.maxAge != 2 {
+		t.Fatalf("maxAge for a bound of 4 = %d, want 2", clock.maxAge)
+	}
+	keep := &idPool{clock: clock} // no aging
+	slow := &idPool{max: 3, clock: clock, aging: true}
+	busy := &idPool{max: 3, clock: clock, aging: true}
+	r := rand.New(rand.NewPCG(1, 2))
+	keep.add("seed") // 1
+	slow.add("a")    // 2
+	busy.add("x")    // 3
+	busy.add("y")    // 4: "a" is 2 creates old, still safe
+	if id, ok := slow.pick(r); !ok || id != "a" {
+		t.Fatalf("pick at age 2 = %q, %v; want a", id, ok)
+	}
+	busy.add("z") // 5: "a" is 3 old, past half the bound
+	if id, ok := slow.pick(r); ok {
+		t.Fatalf("pick at age 3 = %q; want none (the emulator may have evicted it)", id)
+	}
+	if id, ok := keep.pick(r); !ok || id != "seed" {
+		t.Fatalf("shared pick = %q, %v; want the seed: a pool without aging keeps it", id, ok)
+	}
+	// A full ring that drops its stale ids keeps the rest oldest first, so
+	// later adds overwrite the oldest.
+	busy.add("w") // 6: busy holds y(4) z(5) w(6), x overwritten
+	for range 3 {
+		clock.n.Add(1) // 9: y is 5 old, z 4, w 3: all stale
+	}
+	busy.add("v") // 10, overwrites y: w v z
+	busy.mu.Lock()
+	busy.dropStale()
+	busy.mu.Unlock()
+	if len(busy.ids) != 1 || busy.ids[0].id != "v" || busy.pos != 0 {
+		t.Fatalf("after dropping stale ids: %v pos %d, want [v] pos 0", busy.ids, busy.pos)
+	}
+	if id, ok := busy.pick(r); !ok || id != "v" {
+		t.Fatalf("pick after three stale ids = %q, %v; want v", id, ok)
+	}
+	for _, id := range []string{"p", "q", "r"} {
+		busy.add(id)
+	}
+	if busy.ids[0].id != "r" || busy.ids[1].id != "p" || busy.ids[2].id != "q" {
+		t.Fatalf("ring after refill: %v, want r p q (v overwritten first)", busy.ids)
+	}
+	if noBound := newCreateClock(0); noBound.maxAge != 0 {
+		t.Fatalf("no bound: maxAge %d, want 0 (ids never age)", noBound.maxAge)
 	}
 }

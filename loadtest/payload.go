@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Realistic data: the people a contact-centre widget logs calls for.
@@ -18,12 +19,45 @@ var (
 )
 
 // idPool holds record ids created during the run, for retrieves, updates,
-// deletes and phonecall regarding-links. It is bounded (a ring).
+// deletes and phonecall regarding-links. It is bounded (a ring). A pool
+// with an aging clock also forgets ids older than the clock's maxAge.
 type idPool struct {
-	mu  sync.Mutex
-	ids []string
-	pos int
-	max int // 0: poolCap
+	mu    sync.Mutex
+	ids   []pooledID
+	pos   int
+	max   int          // 0: poolCap
+	clock *createClock // nil: ids never age (nothing counts creates)
+	aging bool         // drop ids older than clock.maxAge
+}
+
+type pooledID struct {
+	id string
+	at int64 // clock.n when the create was answered
+}
+
+// createClock counts the creates the run got an id back for, over every
+// session: the age of a pooled id in creates. The emulator evicts by
+// creates, not by time (its record bound, oldest first), so an id more
+// than maxAge creates old may be gone, even when the pools together hold
+// far fewer ids than the bound: one session lagging behind the others
+// (open loop past what the bridge can answer, or just an unlucky one)
+// keeps ids that every other session's creates have pushed out.
+type createClock struct {
+	n      atomic.Int64
+	maxAge int64 // 0: no limit
+}
+
+// newCreateClock returns the clock for an emulator that keeps at most
+// maxRecords records (0 or less: no bound). An id half the bound old is
+// still kept by the emulator however the evictions went (they take the
+// oldest first, and seeded records are never evicted), with room for the
+// creates still on their way while an id is picked and sent.
+func newCreateClock(maxRecords int) *createClock {
+	c := &createClock{}
+	if maxRecords > 0 {
+		c.maxAge = int64(max(1, maxRecords/2))
+	}
+	return c
 }
 
 // poolCap is how many recent ids a pool keeps unless the emulator's record
@@ -42,15 +76,19 @@ func poolSize(maxRecords, sessions int) int {
 }
 
 func (p *idPool) add(id string) {
+	e := pooledID{id: id}
+	if p.clock != nil {
+		e.at = p.clock.n.Add(1)
+	}
 	p.mu.Lock()
 	limit := p.max
 	if limit <= 0 {
 		limit = poolCap
 	}
 	if len(p.ids) < limit {
-		p.ids = append(p.ids, id)
+		p.ids = append(p.ids, e)
 	} else {
-		p.ids[p.pos] = id
+		p.ids[p.pos] = e
 		p.pos = (p.pos + 1) % limit
 	}
 	p.mu.Unlock()
@@ -62,7 +100,34 @@ func (p *idPool) pick(r *rand.Rand) (string, bool) {
 	if len(p.ids) == 0 {
 		return "", false
 	}
-	return p.ids[r.IntN(len(p.ids))], true
+	e := p.ids[r.IntN(len(p.ids))]
+	if p.stale(e) {
+		p.dropStale()
+		if len(p.ids) == 0 {
+			return "", false
+		}
+		e = p.ids[r.IntN(len(p.ids))]
+	}
+	return e.id, true
+}
+
+// stale reports whether the emulator may have evicted e by now.
+func (p *idPool) stale(e pooledID) bool {
+	return p.aging && p.clock.maxAge > 0 && p.clock.n.Load()-e.at > p.clock.maxAge
+}
+
+// dropStale forgets every stale id, keeping the rest in ring order.
+func (p *idPool) dropStale() {
+	kept := make([]pooledID, 0, len(p.ids))
+	// Oldest first: the ring's oldest entry is at pos once it is full, so
+	// the kept ids are a ring whose oldest entry is at 0.
+	for i := range p.ids {
+		e := p.ids[(p.pos+i)%len(p.ids)]
+		if !p.stale(e) {
+			kept = append(kept, e)
+		}
+	}
+	p.ids, p.pos = kept, 0
 }
 
 // take removes and returns an id (for deletes, so nothing picks it again).
@@ -73,7 +138,7 @@ func (p *idPool) take() (string, bool) {
 	if n == 0 {
 		return "", false
 	}
-	id := p.ids[n-1]
+	id := p.ids[n-1].id
 	p.ids = p.ids[:n-1]
 	if p.pos >= len(p.ids) {
 		p.pos = 0
@@ -92,9 +157,9 @@ type gen struct {
 func newGen(seed uint64, session int, shared *idPool, pool int) *gen {
 	return &gen{
 		r:          rand.New(rand.NewPCG(seed, uint64(session)+1)),
-		contacts:   &idPool{max: pool},
+		contacts:   &idPool{max: pool, clock: shared.clock, aging: true},
 		shared:     shared,
-		phonecalls: &idPool{max: pool},
+		phonecalls: &idPool{max: pool, clock: shared.clock, aging: true},
 	}
 }
 

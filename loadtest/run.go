@@ -310,6 +310,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 	}
+	// Every pool's ids age (createClock), the run's seed contacts too: the
+	// emulator created them at run time like any other, so its bound evicts
+	// them too once no session happened to name one for a while.
+	r.shared.clock, r.shared.aging = newCreateClock(before.MaxRecords), true
 	if r.pool = poolSize(before.MaxRecords, cfg.Sessions); r.pool < poolCap {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the emulator keeps at most %d records: each session picks ids among its last %d creates", before.MaxRecords, r.pool))
 	}
