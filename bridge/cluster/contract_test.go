@@ -385,3 +385,32 @@ func TestContractGather(t *testing.T) {
 		}
 	})
 }
+
+// A handler that panics ends its own call, not the node: that call gets no
+// answer (its budget ends it, as when a node goes away), and the calls
+// after it are answered.
+func TestNATSHandlerPanicEndsOnlyItsCall(t *testing.T) {
+	e := startServer(t, cluster.EmbedConfig{Name: "solo"})
+	r := natsRouter(t, e, "server")
+	stop, err := r.Serve("backend", func(ctx context.Context, req []byte) []byte {
+		if string(req) == "boom" {
+			var m map[string]int
+			m["x"]++ // a real runtime panic: assignment to a nil map
+		}
+		return req
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	caller := natsRouter(t, e, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if out, err := caller.Call(ctx, "backend", []byte("boom")); err == nil {
+		t.Fatalf("the panicking call was answered: %q", out)
+	}
+	out, err := caller.Call(callCtx(t), "backend", []byte("after"))
+	if err != nil || string(out) != "after" {
+		t.Fatalf("the call after a panic: %q, %v", out, err)
+	}
+}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
+
+	"github.com/cifbridge/cifbridge/internal/recovered"
 )
 
 // SubjectPrefix starts every subject the cluster uses: a service s is
@@ -74,6 +76,14 @@ func (r *NATS) serve(service, queue string, h Handler) (func(), error) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
+			defer func() {
+				// A handler's bug ends this call, not the node: the caller
+				// gets no answer, as from a node that went away, and its
+				// budget ends the call.
+				if err := recovered.Error(recover()); err != nil {
+					r.log.Error().Err(err).Str("service", service).Str("stack", recovered.Stack(err)).Msg("cluster: a handler panicked: this is a bug in cifbridge, please report it with this line; the call got no answer")
+				}
+			}()
 			ctx, cancel := context.WithTimeout(r.ctx, budget)
 			defer cancel()
 			out := h(ctx, m.Data)

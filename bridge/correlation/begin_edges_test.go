@@ -13,8 +13,8 @@ import (
 // A begin that panics leaves nothing behind in the table: it runs before
 // the attempt is registered, so no entry stays in flight, no deadline on
 // the heap, and Close does not wait for an exec that will never end. (The
-// bridge recovers no panic: the process ends. This pins that a caller
-// which does recover finds the table as it was.)
+// panic goes on to DoBegin's caller: rpcconn.Conn recovers it and answers
+// the call with -32603. This pins that it then finds the table as it was.)
 func TestDoBeginPanicLeavesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lates := 0

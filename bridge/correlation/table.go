@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cifbridge/cifbridge/internal/recovered"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -336,7 +337,7 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 	t.mu.Unlock()
 
 	go func() {
-		res, err := exec(&e.ctx, &e.a)
+		res, err := runExec(exec, e)
 		t.finish(e, res, err)
 	}()
 
@@ -423,6 +424,18 @@ func (t *Table) atOnce(a *Attempt, res json.RawMessage, err error) outcome {
 		t.report(l)
 	}()
 	return outcome{late: true}
+}
+
+// runExec runs exec, turning a panic into an error (recovered): it runs on
+// a goroutine of its own, where a panic would end the daemon, and the
+// attempt must still finish (its caller answered, the table cleaned).
+func runExec(exec Exec, e *entry) (res json.RawMessage, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, recovered.Error(p)
+		}
+	}()
+	return exec(&e.ctx, &e.a)
 }
 
 // finish records exec's answer and ends the attempt's exec ctx and its

@@ -3,6 +3,7 @@ package rpcconn
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/internal/logcap"
+	"github.com/cifbridge/cifbridge/internal/recovered"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -338,26 +340,46 @@ func (c *Conn) admit(m *protocol.Message) (func(), *protocol.Error) {
 	return c.opts.Admit(m)
 }
 
-// notify runs one admitted notification.
+// notify runs one admitted notification. A panic in the handler is logged
+// with its stack and ends only this notification.
 func (c *Conn) notify(m *protocol.Message, release func()) {
 	if release != nil {
 		defer release()
 	}
+	defer func() {
+		if err := recovered.Error(recover()); err != nil {
+			c.log.Error().Err(err).Str("method", logcap.Str(m.Method)).Str("stack", recovered.Stack(err)).Msg("a notification's handler panicked: this is a bug in cifbridge, please report it with this line")
+		}
+	}()
 	c.h.HandleNotification(c.reqCtx, c, m)
 }
 
-// serve runs one admitted request and returns its encoded response.
+// serve runs one admitted request and returns its encoded response. A
+// panic in the handler answers this request with an internal error (and
+// logs the stack); the connection and every other call go on.
 func (c *Conn) serve(m *protocol.Message, release func()) []byte {
 	if release != nil {
 		defer release()
 	}
-	res, err := c.h.HandleCall(c.reqCtx, c, m)
+	res, err := c.handle(m)
 	if err != nil {
 		rpcErr := protocol.AsError(err)
-		if rpcErr.Code == protocol.CodeInternal {
+		if st := recovered.Stack(err); st != "" {
+			c.log.Error().Err(err).Str("method", logcap.Str(m.Method)).Str("stack", st).Msg("a request's handler panicked: this is a bug in cifbridge, please report it with this line; the request was answered with an internal error")
+		} else if rpcErr.Code == protocol.CodeInternal {
 			c.log.Error().Err(err).Str("method", logcap.Str(m.Method)).Msg("request failed with an internal error")
 		}
 		return protocol.AppendResponse(answerBuf(), m.ID, nil, rpcErr)
 	}
 	return protocol.AppendResponse(answerBuf(), m.ID, res, nil)
+}
+
+// handle calls the handler, turning a panic into an error (recovered).
+func (c *Conn) handle(m *protocol.Message) (res json.RawMessage, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, recovered.Error(p)
+		}
+	}()
+	return c.h.HandleCall(c.reqCtx, c, m)
 }
