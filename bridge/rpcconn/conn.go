@@ -199,10 +199,6 @@ type Conn struct {
 	// ends (only when one was started).
 	closeDone chan struct{}
 
-	// msgSeq numbers the data messages the reader got, as the Wire's
-	// frame scan does (Wire.messageSize); the reader's own.
-	msgSeq uint32
-
 	// lastSeen is when the peer last sent anything (a message or a pong),
 	// in Unix nanoseconds; the keepalive reads it.
 	lastSeen atomic.Int64
@@ -256,6 +252,7 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	c.readTimer.Stop()
 	if opts.Wire != nil {
 		opts.Wire.setStall(opts.ReadTimeout, c.readTimer)
+		opts.Wire.setFast()
 	}
 	if opts.PingInterval > 0 {
 		c.pingTimer = time.AfterFunc(opts.PingInterval, c.keepalive)
