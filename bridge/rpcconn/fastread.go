@@ -102,6 +102,7 @@ func (w *Wire) nextText() (data []byte, ok bool, err error) {
 		}
 	}
 	unmask(data, key)
+	w.fastN.Add(1)
 	return data, true, nil
 }
 

@@ -51,6 +51,8 @@ type Wire struct {
 	// nextText takes.
 	fast    bool
 	fastMax int64
+	// fastN counts the messages nextText took.
+	fastN atomic.Int64
 	// extensions is set when the upgrade negotiated a WebSocket
 	// extension: frames are then the WebSocket's to make (plainFrames).
 	extensions bool
