@@ -6,6 +6,13 @@
 // (parse errors answered with id null, batches, byte-exact ids; see
 // docs/jsonrpc-library.md).
 //
+// With a Wire, the reader takes the common message (one masked text frame
+// of at most 16 KiB and the size limit) straight from the socket's read
+// buffer (Wire.nextText) and leaves everything else (control frames,
+// fragmented, binary or larger messages, protocol errors) to
+// coder/websocket, which the Wire then feeds one frame at a time so that
+// either may read the next one; see fastread.go.
+//
 // A connection's memory is bounded in bytes: answers wait for the writer
 // within Options.MaxSendBytes (a peer that lets more pile up is not reading
 // and is closed with 1008), and requests run only when Options.Admit lets
@@ -116,6 +123,13 @@ type Options struct {
 	// finds queued together in one write. Without it every message is a
 	// write of its own, through the WebSocket's small writer when the
 	// upgrade went through GuardFrames: pass it whenever you can.
+	//
+	// Unless the upgrade negotiated an extension (compression), the
+	// reader then also reads one-frame text messages itself, without
+	// coder/websocket (fast mode, see Wire). Set the WebSocket's read
+	// limit (SetReadLimit) to GuardFrames' limit: the reader applies the
+	// latter to the messages it takes, coder/websocket the former to the
+	// rest.
 	//
 	// On a plain TCP or Unix socket without OnFrame, the Wire is also put
 	// in try mode: the reader writes the answers it makes (inline calls,
