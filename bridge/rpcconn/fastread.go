@@ -65,10 +65,14 @@ func (w *Wire) nextText() (data []byte, ok bool, err error) {
 		if err := w.fill(); err != nil { // between messages: no stall timer
 			return nil, false, w.closedErr(err)
 		}
+		if len(w.rbuf) == 0 { // a read of nothing (not on a plain socket)
+			return nil, false, nil
+		}
 	}
+	const finText = 0x80 | 0x1 // fin, no RSV bit, opcode text
 	hlen, n := frameHeaderLen(w.rbuf)
 	for hlen == 0 { // a header cut short: wait for the rest of it
-		if w.rbuf[0] != 0x81 || len(w.rbuf) >= 2 && w.rbuf[1]&0x80 == 0 {
+		if w.rbuf[0] != finText || len(w.rbuf) >= 2 && w.rbuf[1]&0x80 == 0 {
 			return nil, false, nil // not a masked text frame: no need to wait
 		}
 		timed := w.armStallFor(w.scan.begun + 1) // the frame has begun
@@ -79,7 +83,6 @@ func (w *Wire) nextText() (data []byte, ok bool, err error) {
 		}
 		hlen, n = frameHeaderLen(w.rbuf)
 	}
-	const finText = 0x80 | 0x1 // fin, no RSV bit, opcode text
 	if w.rbuf[0] != finText || w.rbuf[1]&0x80 == 0 || n > uint64(w.fastMax) {
 		return nil, false, nil
 	}

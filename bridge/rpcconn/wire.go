@@ -193,7 +193,7 @@ func (w *Wire) read(p []byte) (int, error) {
 // buffer back once they are all taken.
 func (w *Wire) consume(n int) {
 	w.rbuf = w.rbuf[n:]
-	if len(w.rbuf) == 0 {
+	if len(w.rbuf) == 0 && w.rbox != nil {
 		readPool.Put(w.rbox)
 		w.rbox, w.rbuf = nil, nil
 	}
