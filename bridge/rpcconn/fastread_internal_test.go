@@ -102,7 +102,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // the messages read, what ended the reading, and every byte the server
 // sent back (pongs, a close frame).
 func readAll(t *testing.T, stream []byte, step int, limit int64, fast bool) (msgs []string, end string, back []byte) {
-	server, client := tcpPair(t)
+	server, client := socketPair(t)
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "websocket")
@@ -140,7 +140,7 @@ func readAll(t *testing.T, stream []byte, step int, limit int64, fast bool) (msg
 				return
 			}
 		}
-		client.(*net.TCPConn).CloseWrite()
+		client.(interface{ CloseWrite() error }).CloseWrite()
 	}()
 	for {
 		typ, data, err := read()
