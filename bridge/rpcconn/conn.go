@@ -6,6 +6,13 @@
 // (parse errors answered with id null, batches, byte-exact ids; see
 // docs/jsonrpc-library.md).
 //
+// With a Wire, the reader takes the common message (one masked text frame
+// of at most 16 KiB and the size limit) straight from the socket's read
+// buffer (Wire.nextText) and leaves everything else (control frames,
+// fragmented, binary or larger messages, protocol errors) to
+// coder/websocket, which the Wire then feeds one frame at a time so that
+// either may read the next one; see fastread.go.
+//
 // A connection's memory is bounded in bytes: answers wait for the writer
 // within Options.MaxSendBytes (a peer that lets more pile up is not reading
 // and is closed with 1008), and requests run only when Options.Admit lets
@@ -117,6 +124,13 @@ type Options struct {
 	// write of its own, through the WebSocket's small writer when the
 	// upgrade went through GuardFrames: pass it whenever you can.
 	//
+	// Unless the upgrade negotiated an extension (compression), the
+	// reader then also reads one-frame text messages itself, without
+	// coder/websocket (fast mode, see Wire). Set the WebSocket's read
+	// limit (SetReadLimit) to GuardFrames' limit: the reader applies the
+	// latter to the messages it takes, coder/websocket the former to the
+	// rest.
+	//
 	// On a plain TCP or Unix socket without OnFrame, the Wire is also put
 	// in try mode: the reader writes the answers it makes (inline calls,
 	// refusals) itself when no writer runs, with a write that never
@@ -199,10 +213,6 @@ type Conn struct {
 	// ends (only when one was started).
 	closeDone chan struct{}
 
-	// msgSeq numbers the data messages the reader got, as the Wire's
-	// frame scan does (Wire.messageSize); the reader's own.
-	msgSeq uint32
-
 	// lastSeen is when the peer last sent anything (a message or a pong),
 	// in Unix nanoseconds; the keepalive reads it.
 	lastSeen atomic.Int64
@@ -256,6 +266,7 @@ func New(parent context.Context, ws *websocket.Conn, h Handler, opts Options) *C
 	c.readTimer.Stop()
 	if opts.Wire != nil {
 		opts.Wire.setStall(opts.ReadTimeout, c.readTimer)
+		opts.Wire.setFast()
 	}
 	if opts.PingInterval > 0 {
 		c.pingTimer = time.AfterFunc(opts.PingInterval, c.keepalive)

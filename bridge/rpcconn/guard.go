@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync/atomic"
 )
 
 // ErrMessageTooBig is returned (wrapped) by reads of a guarded connection
@@ -81,20 +80,24 @@ type frameScan struct {
 	// begun counts the frames begun between messages (boundary): two
 	// reads in the middle of the same message see the same count.
 	begun uint32
-	// heads holds the size of the last 4 data messages whose first frame
-	// header was fed, by their number (first counts them): the reader,
-	// which gets them in that order, reads each straight into a buffer of
-	// its size (Wire.messageSize). An entry is the message's number << 32
-	// | its size + 1, or 0 in the low half when the size is not known
-	// from the first frame (a fragmented message); atomic, as the
-	// WebSocket's close handshake may read frames while the reader looks.
-	heads [4]atomic.Uint64
-	first uint32
 }
 
 // boundary reports whether the bytes fed so far end between messages: no
 // header, frame payload or fragmented message is left unfinished.
 func (s *frameScan) boundary() bool { return s.have == 0 && s.skip == 0 && !s.inMsg }
+
+// left is how many bytes of the current frame are still to come as far as
+// the scan knows: the rest of its payload, or else of its header (of its
+// first two bytes until the second tells the header's length).
+func (s *frameScan) left() int64 {
+	switch {
+	case s.skip > 0:
+		return s.skip
+	case s.have < 2:
+		return int64(2 - s.have)
+	}
+	return int64(s.need - s.have)
+}
 
 func (s *frameScan) feed(b []byte) error {
 	for len(b) > 0 {
@@ -153,14 +156,6 @@ func (s *frameScan) frame() error {
 	if opcode := s.hdr[0] & 0x0f; opcode < 8 { // text, binary, continuation
 		if s.limit >= 0 && length > s.limit-s.msg {
 			return fmt.Errorf("%w: a frame header announces %d bytes, more than the %d bytes a message may have", ErrMessageTooBig, s.msg+length, s.limit)
-		}
-		if opcode == 1 || opcode == 2 { // text, binary: a message's first frame
-			v := uint64(s.first) << 32
-			if s.hdr[0]&0x80 != 0 && length < 1<<32-1 {
-				v |= uint64(length) + 1
-			}
-			s.heads[s.first%uint32(len(s.heads))].Store(v)
-			s.first++
 		}
 		s.msg += length
 		s.inMsg = s.hdr[0]&0x80 == 0 // not fin: more frames follow

@@ -78,30 +78,32 @@ func (c *Conn) readLoop() error {
 	}
 }
 
-// read reads the next message into a pooled buffer and returns a copy of it
-// at its exact size: the decoded messages point into that copy, which
-// nothing changes, for as long as their handlers (and late records) hold
-// them. Once a message has begun, it must be complete within ReadTimeout:
-// with a Wire, the Wire arms the timer only while a read in the middle of
-// a message waits for the socket, not for every message.
+// read returns the next data message, in a buffer of its exact size of
+// its own: the decoded messages point into it, and nothing changes it, for
+// as long as their handlers (and late records) hold them. With a Wire the
+// common message (one text frame) is taken straight from the Wire's read
+// buffer (Wire.nextText); anything else is read through the WebSocket,
+// which also handles the control frames. Once a message has begun, it must
+// be complete within ReadTimeout: with a Wire, the Wire arms the timer only
+// while a read in the middle of a message waits for the socket, not for
+// every message.
 func (c *Conn) read() (websocket.MessageType, []byte, error) {
+	w := c.opts.Wire
+	if w != nil {
+		data, ok, err := w.nextText()
+		if ok || err != nil {
+			return websocket.MessageText, data, err
+		}
+	}
 	typ, r, err := c.ws.Reader(context.Background()) // ends when ctx does: see stopReadWatch
 	if err != nil {
 		return 0, nil, err
 	}
-	seq := c.msgSeq
-	c.msgSeq++
-	if w := c.opts.Wire; w != nil {
-		if n, ok := w.messageSize(seq); ok && n <= maxReadBuffer {
-			data, err := readSized(r, n)
-			return typ, data, err
-		}
-	}
-	if c.opts.Wire == nil { // else the Wire times only reads that wait (setStall)
+	if w == nil { // else the Wire times only reads that wait (setStall)
 		c.readTimer.Reset(c.opts.ReadTimeout)
 	}
 	data, err := readPooled(r)
-	if c.opts.Wire == nil {
+	if w == nil {
 		c.readTimer.Stop()
 	}
 	return typ, data, err
@@ -118,31 +120,6 @@ func readPooled(r io.Reader) ([]byte, error) {
 		readBufs.Put(buf)
 	}
 	return data, err
-}
-
-// readSized reads a message its frame header said has n bytes straight
-// into a buffer of that size: one copy, no pooled buffer in between. The
-// WebSocket has the last word: a message that ends sooner is cut to what
-// came, and one that goes on is read to its end.
-func readSized(r io.Reader, n int) ([]byte, error) {
-	data := make([]byte, n)
-	k, err := io.ReadFull(r, data)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return data[:k], nil
-	case err != nil:
-		return data[:k], err
-	}
-	// The message must end here: a read of nothing says so (io.EOF) at
-	// no cost, and lets the WebSocket check its size limit as before.
-	if _, err := r.Read(nil); err != io.EOF {
-		if err != nil {
-			return data, err
-		}
-		rest, err := io.ReadAll(r)
-		return append(data, rest...), err
-	}
-	return data, nil
 }
 
 // stalled runs when a message outlived ReadTimeout: the reader is blocked

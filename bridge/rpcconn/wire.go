@@ -27,12 +27,32 @@ import (
 //
 // It also scans the frame headers it reads (frameScan): a message that a
 // header announces as too big is refused at once.
+//
+// In fast mode (setFast: no extension was negotiated) the connection's
+// reader takes the common message itself, straight from the read buffer
+// (nextText), and the WebSocket reads only the rest, never past the end of
+// the frame it is in (see Read).
 type Wire struct {
 	net.Conn
-	raw  rawConn // nil when the socket cannot wait without a buffer
-	pre  []byte  // read by the HTTP server before the hijack
+	raw rawConn // nil when the socket cannot wait without a buffer
+
+	// rmu orders the reads: the connection's reader (through the
+	// WebSocket, or nextText) and the WebSocket's close handshake, which
+	// reads on its own goroutine, under the WebSocket's lock that nextText
+	// does not take. It guards the read side's fields, down to rerr. A
+	// channel, not a sync.Mutex: the handshake may wait on it for a read
+	// under way, and a goroutine waiting on a channel lets a
+	// testing/synctest bubble's clock (the handshake's 5 s) run on.
+	rmu  chan struct{}
+	pre  []byte // read by the HTTP server before the hijack
 	scan frameScan
 	err  error // sticky once a frame is refused
+	// fast is set in fast mode (setFast); fastMax is the largest payload
+	// nextText takes.
+	fast    bool
+	fastMax int64
+	// fastN counts the messages nextText took.
+	fastN atomic.Int64
 	// extensions is set when the upgrade negotiated a WebSocket
 	// extension: frames are then the WebSocket's to make (plainFrames).
 	extensions bool
@@ -88,6 +108,9 @@ type Wire struct {
 	// Close): set by the connection's own cut-offs (a write timeout, its
 	// context ending).
 	abort atomic.Bool
+	// closed is set once Close began: a read that fails then failed
+	// because of it (closedErr).
+	closed atomic.Bool
 }
 
 // rawConn is the part of syscall.RawConn waitRead and writeNow need.
@@ -111,15 +134,26 @@ var (
 )
 
 func newWire(conn net.Conn, pre []byte, limit int64) *Wire {
-	w := &Wire{Conn: conn, pre: pre, scan: frameScan{limit: limit, need: 2}}
+	w := &Wire{Conn: conn, rmu: make(chan struct{}, 1), pre: pre, scan: frameScan{limit: limit, need: 2}}
 	w.raw = rawOf(conn)
 	return w
 }
 
-// Read reads what the peer sent, scanning frame headers as they pass.
+// Read reads what the peer sent, scanning frame headers as they pass. In
+// fast mode it returns at most the rest of the frame the scan is in (its
+// header, then its payload): the WebSocket, whose buffered reader reads
+// through here, then never holds bytes of a frame it has not begun, and
+// nextText may take the next one.
 func (w *Wire) Read(p []byte) (int, error) {
+	w.rmu <- struct{}{}
+	defer func() { <-w.rmu }()
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.fast {
+		if left := w.scan.left(); int64(len(p)) > left {
+			p = p[:left]
+		}
 	}
 	n, err := w.read(p)
 	if n > 0 {
@@ -151,12 +185,18 @@ func (w *Wire) read(p []byte) (int, error) {
 		}
 	}
 	n := copy(p, w.rbuf)
+	w.consume(n)
+	return n, nil
+}
+
+// consume drops the first n bytes waiting in the read buffer, giving the
+// buffer back once they are all taken.
+func (w *Wire) consume(n int) {
 	w.rbuf = w.rbuf[n:]
-	if len(w.rbuf) == 0 {
+	if len(w.rbuf) == 0 && w.rbox != nil {
 		readPool.Put(w.rbox)
 		w.rbox, w.rbuf = nil, nil
 	}
-	return n, nil
 }
 
 // fill reads into a lent buffer; on a plain socket it borrows the buffer
@@ -227,21 +267,6 @@ func appendTextFrame(dst, p []byte) []byte {
 // header and the payload as is.
 func (w *Wire) plainFrames() bool { return w.raw != nil && !w.extensions }
 
-// messageSize returns the size of data message number seq (counted from
-// 0) as its frame header announced it, when the message is one frame and
-// its header is recent enough to be remembered. With an extension the
-// header's size is not the message's (a compressed frame).
-func (w *Wire) messageSize(seq uint32) (int, bool) {
-	if w.extensions {
-		return 0, false
-	}
-	v := w.scan.heads[seq%uint32(len(w.scan.heads))].Load()
-	if uint32(v>>32) != seq || uint32(v) == 0 {
-		return 0, false
-	}
-	return int(uint32(v) - 1), true
-}
-
 // setStall makes the Wire run t (stopped, its func closes the
 // connection) once a message it began to read is not complete within d.
 // Call it before the first read.
@@ -256,8 +281,16 @@ func (w *Wire) armStall() bool {
 	if w.stallTimer == nil || w.scan.boundary() {
 		return false
 	}
-	if w.stallAt.IsZero() || w.stallSeq != w.scan.begun {
-		w.stallAt, w.stallSeq = time.Now().Add(w.stallAfter), w.scan.begun
+	return w.armStallFor(w.scan.begun)
+}
+
+// armStallFor arms the stall timer for message begun number seq.
+func (w *Wire) armStallFor(seq uint32) bool {
+	if w.stallTimer == nil {
+		return false
+	}
+	if w.stallAt.IsZero() || w.stallSeq != seq {
+		w.stallAt, w.stallSeq = time.Now().Add(w.stallAfter), seq
 	}
 	w.stallTimer.Reset(time.Until(w.stallAt))
 	return true
@@ -378,6 +411,7 @@ const closeFlushTimeout = 5 * time.Second
 // timeout cuts, and the batch is then that write's to send or lose). After
 // setAbort it closes at once.
 func (w *Wire) Close() error {
+	w.closed.Store(true)
 	switch {
 	case w.abort.Load():
 	case w.try.Load():

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"testing"
-	"testing/iotest"
 )
 
 // writeCounter is a net.Conn that records its writes.
@@ -299,84 +297,5 @@ func TestWireTryTextGoesBehindBacklog(t *testing.T) {
 	}
 	if n := w.backlog(); n != 0 {
 		t.Errorf("backlog %d bytes after the socket took everything, want 0", n)
-	}
-}
-
-// TestFrameScanMessageSizes: the scan remembers, by message number, the
-// size a message's first frame announced when that frame is its only one;
-// control frames and continuations are not messages; a fragmented
-// message's size is unknown; an old message is forgotten, never mistaken.
-func TestFrameScanMessageSizes(t *testing.T) {
-	frame := func(b0 byte, n int) []byte {
-		h := []byte{b0, 0x80 | 126, byte(n >> 8), byte(n), 0, 0, 0, 0}
-		return append(h, make([]byte, n)...)
-	}
-	var stream []byte
-	stream = append(stream, frame(0x81, 300)...) // message 0: text, 300
-	stream = append(stream, frame(0x89, 4)...)   // a ping
-	stream = append(stream, frame(0x01, 10)...)  // message 1: fragmented
-	stream = append(stream, frame(0x8a, 0)...)   // a pong between its frames
-	stream = append(stream, frame(0x80, 20)...)  // its last frame
-	stream = append(stream, frame(0x82, 0)...)   // message 2: binary, empty
-	w := &Wire{scan: frameScan{limit: -1, need: 2}}
-	for i := 0; i < len(stream); i += 7 { // cut anywhere
-		if err := w.scan.feed(stream[i:min(i+7, len(stream))]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		seq    uint32
-		want   int
-		wantOK bool
-	}{
-		{0, 300, true},
-		{1, 0, false},
-		{2, 0, true},
-		{3, 0, false}, // not seen yet
-	}
-	for _, tt := range tests {
-		if n, ok := w.messageSize(tt.seq); n != tt.want || ok != tt.wantOK {
-			t.Errorf("messageSize(%d) = %d, %v; want %d, %v", tt.seq, n, ok, tt.want, tt.wantOK)
-		}
-	}
-	for range len(w.scan.heads) {
-		w.scan.feed(frame(0x81, 5))
-	}
-	if n, ok := w.messageSize(0); ok {
-		t.Errorf("messageSize(0) = %d after %d more messages, want it forgotten", n, len(w.scan.heads))
-	}
-	if n, ok := w.messageSize(3); n != 5 || !ok {
-		t.Errorf("messageSize(3) = %d, %v; want 5, true", n, ok)
-	}
-	// With an extension (compression) a frame's size is not its message's.
-	w.extensions = true
-	if n, ok := w.messageSize(3); ok {
-		t.Errorf("messageSize(3) = %d with an extension, want unknown", n)
-	}
-}
-
-// TestReadSized: the size a header announced is a hint; the WebSocket's
-// reader says where the message ends.
-func TestReadSized(t *testing.T) {
-	tests := []struct {
-		name string
-		msg  string
-		n    int
-	}{
-		{"exact", "abcdef", 6},
-		{"empty", "", 0},
-		{"ends sooner", "abc", 6},
-		{"goes on", "abcdefgh", 3},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := readSized(strings.NewReader(tt.msg), tt.n)
-			if err != nil || string(got) != tt.msg {
-				t.Errorf("readSized = %q, %v; want %q", got, err, tt.msg)
-			}
-		})
-	}
-	if _, err := readSized(iotest.ErrReader(errors.New("boom")), 4); err == nil || err.Error() != "boom" {
-		t.Errorf("readSized of a failing reader: %v, want its error", err)
 	}
 }
