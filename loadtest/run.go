@@ -340,8 +340,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	stopProgress := r.progress(loadStart)
 
 	var wg sync.WaitGroup
-	for _, s := range sessions {
-		if cfg.Closed {
+	if cfg.Closed {
+		for _, s := range sessions {
 			wg.Go(func() {
 				for range cfg.InFlight {
 					t := r.since()
@@ -350,9 +350,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					}
 				}
 			})
-		} else {
-			wg.Go(func() { r.schedule(s, loadStart) })
 		}
+	} else {
+		// Open loop: rate/sessions calls per second per session at fixed
+		// times, staggered across sessions, released by one pacer.
+		interval := time.Duration(float64(time.Second) * float64(cfg.Sessions) / cfg.Rate)
+		paced := make([]*pacedSession, len(sessions))
+		stop := make(chan struct{})
+		for i, s := range sessions {
+			paced[i] = &pacedSession{wake: make(chan struct{}, 1)}
+			wg.Go(func() { r.sendPaced(s, paced[i], loadStart, interval, stop) })
+		}
+		wg.Go(func() { r.pace(paced, loadStart, interval, stop) })
 	}
 	select {
 	case <-time.After(time.Until(r.start.Add(r.end))):
@@ -539,39 +548,6 @@ func totalInflight(sessions []*session) int {
 		n += s.inflight()
 	}
 	return n
-}
-
-// schedule is the open loop of one session: rate/sessions calls per second
-// at fixed times, staggered across sessions. Latency counts from the
-// scheduled time; a send more than MaxSendLag late, or over the in-flight
-// cap, is dropped and counted.
-func (r *runner) schedule(s *session, loadStart time.Duration) {
-	n := r.cfg.Sessions
-	interval := time.Duration(float64(time.Second) * float64(n) / r.cfg.Rate)
-	next := loadStart + interval*time.Duration(s.idx)/time.Duration(n)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for next < r.end && r.sending.Load() {
-		now := r.since()
-		if wait := next - now; wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-r.ctx.Done():
-				return
-			}
-			continue
-		}
-		for next <= now && next < r.end {
-			if now-next > r.cfg.MaxSendLag {
-				r.dropped.Add(1)
-			} else {
-				s.send("", next, r.phaseAt(next), r.cfg.MaxInFlight)
-			}
-			next += interval
-		}
-	}
 }
 
 // progress prints a line per second until the returned stop is called.
