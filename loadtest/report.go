@@ -48,6 +48,9 @@ type Report struct {
 	Methods      map[string]MethodReport  `json:"methods"`
 	Totals       map[string]*methodCounts `json:"totals"`
 	Connect      Latency                  `json:"connectUs"`
+	// FirstErrors are the first error answers in full, any phase: at most
+	// 5, at most 2 of one code (message and data cut at 300 bytes).
+	FirstErrors []ErrorSample `json:"firstErrors,omitempty"`
 
 	Late        LateReport   `json:"late"`
 	Retries     int64        `json:"retries"`
@@ -57,6 +60,16 @@ type Report struct {
 	Client      ClientUsage       `json:"client"`
 	Timeline    []TimelinePoint   `json:"timeline"`
 	Percentiles []PercentilePoint `json:"percentiles"`
+}
+
+// ErrorSample is one error answer as the bridge sent it.
+type ErrorSample struct {
+	Method    string  `json:"method"`
+	Code      int64   `json:"code"`
+	Message   string  `json:"message"`
+	Data      string  `json:"data,omitempty"` // the error's data, raw JSON
+	Phase     string  `json:"phase"`          // seed, warmup or measured
+	AtSeconds float64 `json:"atSeconds"`      // answered at, from the measured phase's start (negative before it)
 }
 
 // ReportConfig echoes the run's settings.
@@ -328,6 +341,7 @@ func (r *runner) fill(rep *Report, all *hdr.Histogram, byMethod map[string]*meth
 	r.lateMu.Lock()
 	rep.Late = r.late
 	rep.Duplicates = r.duplicates()
+	rep.FirstErrors = slices.Clone(r.samples)
 	r.lateMu.Unlock()
 	r.stats.mu.Lock()
 	rep.Timeline = slices.Clone(r.stats.tl)
@@ -395,6 +409,16 @@ func (rep *Report) WriteText(w io.Writer) {
 		fmt.Fprint(w, "errors by code:")
 		for _, k := range codes {
 			fmt.Fprintf(w, " %s×%d", k, rep.ErrorsByCode[k])
+		}
+		fmt.Fprintln(w)
+	}
+	for i, e := range rep.FirstErrors {
+		if i == 0 {
+			fmt.Fprintln(w, "first errors:")
+		}
+		fmt.Fprintf(w, "  %s %d %q (%s, %+.3fs)", e.Method, e.Code, e.Message, e.Phase, e.AtSeconds)
+		if e.Data != "" {
+			fmt.Fprintf(w, " data %s", e.Data)
 		}
 		fmt.Fprintln(w)
 	}

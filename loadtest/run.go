@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -47,6 +48,9 @@ type runner struct {
 	cifCreateTimeouts int64
 	// ledger is every duplicate-ledger entry the client heard of, by id.
 	ledger map[string]*ledgerState
+
+	// samples are the first error answers (errorSample), under lateMu.
+	samples []ErrorSample
 
 	// hello: each session asks the bridge its id, so that the run can ask
 	// the bridge how many late answers its sessions still have coming
@@ -241,6 +245,56 @@ func (r *runner) duplicates() Duplicates {
 		d.Ledger[status]++
 	}
 	return d
+}
+
+// Error samples: the report keeps the first error answers in full (code,
+// message, data), at most maxSamples, and at most maxSamplesPerCode of one
+// code, so that a flood of -32000 under a fault profile does not hide a
+// rare other code. The counts by code are in ErrorsByCode.
+const (
+	maxSamples        = 5
+	maxSamplesPerCode = 2
+	maxSampleText     = 300 // bytes kept of a message or data
+)
+
+// errorSample keeps the answer to p (an error) when the samples are not
+// full yet.
+func (r *runner) errorSample(p pendingCall, now time.Duration, code int64, msg string, data json.RawMessage) {
+	r.lateMu.Lock()
+	defer r.lateMu.Unlock()
+	if len(r.samples) >= maxSamples {
+		return
+	}
+	same := 0
+	for _, x := range r.samples {
+		if x.Code == code {
+			same++
+		}
+	}
+	if same >= maxSamplesPerCode {
+		return
+	}
+	ph := "measured"
+	switch p.phase {
+	case phaseSeed:
+		ph = "seed"
+	case phaseWarmup:
+		ph = "warmup"
+	}
+	r.samples = append(r.samples, ErrorSample{Method: p.method, Code: code, Message: clip(msg), Data: clip(string(data)),
+		Phase: ph, AtSeconds: (now - r.measureStart).Seconds()})
+}
+
+// clip cuts s to maxSampleText bytes, on a rune boundary, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxSampleText {
+		return s
+	}
+	cut := maxSampleText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Run drives the bridge at cfg.URL and returns the report. Errors wrapping

@@ -167,10 +167,14 @@ type inMsg struct {
 	Method string          `json:"method"`
 	Params json.RawMessage `json:"params"`
 	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Code int64           `json:"code"`
-		Data json.RawMessage `json:"data"`
-	} `json:"error"`
+	Error  *inError        `json:"error"`
+}
+
+// inError is an error answer's error object.
+type inError struct {
+	Code    int64           `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
 }
 
 func (s *session) readLoop() {
@@ -227,6 +231,9 @@ func (s *session) handle(data []byte) {
 		return
 	}
 	s.sh.answered(p.method, p.phase, now-p.sched, code)
+	if m.Error != nil {
+		s.r.errorSample(p, now, m.Error.Code, m.Error.Message, m.Error.Data)
+	}
 	if !s.r.cfg.Echo {
 		s.outcome(p, &m)
 	}
