@@ -284,8 +284,14 @@ type HalfRate struct {
 	ErrorsByCode map[string]int64 `json:"errorsByCode,omitempty"`
 	// FirstErrors are the first of them in full.
 	FirstErrors []loadtest.ErrorSample `json:"firstErrors,omitempty"`
-	EchoP99Us   int64                  `json:"echoP99Us"`
-	EchoP999Us  int64                  `json:"echoP999Us"`
+	// The suite's own process (the client) during the bridge's and the
+	// echo's open-loop runs: CPU (% of one core) and GC cycles.
+	ClientCPUPct       float64 `json:"clientCpuPercent"`
+	ClientGCCycles     uint64  `json:"clientGcCycles"`
+	EchoClientCPUPct   float64 `json:"echoClientCpuPercent"`
+	EchoClientGCCycles uint64  `json:"echoClientGcCycles"`
+	EchoP99Us          int64   `json:"echoP99Us"`
+	EchoP999Us         int64   `json:"echoP999Us"`
 }
 
 // IdleRSS is the server RSS per idle session.
@@ -557,8 +563,9 @@ func (b *bencher) throughput(ctx context.Context) error {
 		}
 		b.rep.HalfRate = &HalfRate{Rate: rate, Achieved: rb.AchievedRate, P50Us: rb.LatencyUs.P50, P99Us: rb.LatencyUs.P99,
 			P999Us: rb.LatencyUs.P999, MaxUs: rb.LatencyUs.Max, Dropped: rb.Dropped, Errors: rb.Errors, ErrorsByCode: rb.ErrorsByCode,
-			FirstErrors: rb.FirstErrors,
-			EchoP99Us:   re.LatencyUs.P99, EchoP999Us: re.LatencyUs.P999}
+			FirstErrors:  rb.FirstErrors,
+			ClientCPUPct: rb.Client.CPUPercent, ClientGCCycles: rb.Client.GCCycles, EchoClientCPUPct: re.Client.CPUPercent, EchoClientGCCycles: re.Client.GCCycles,
+			EchoP99Us: re.LatencyUs.P99, EchoP999Us: re.LatencyUs.P999}
 	}
 	return nil
 }

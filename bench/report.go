@@ -93,6 +93,11 @@ type HalfSummary struct {
 	ErrorsByCode map[string]int64 `json:"errorsByCode,omitempty"`
 	// FirstErrors are the first few in full, over the repetitions.
 	FirstErrors []loadtest.ErrorSample `json:"firstErrors,omitempty"`
+	// The suite's own process during the bridge's and the echo's runs.
+	ClientCPUPct       Stat `json:"clientCpuPercent"`
+	ClientGCCycles     Stat `json:"clientGcCycles"`
+	EchoClientCPUPct   Stat `json:"echoClientCpuPercent"`
+	EchoClientGCCycles Stat `json:"echoClientGcCycles"`
 }
 
 // IdleSummary is the RSS per idle session at one session count.
@@ -165,7 +170,7 @@ func summarize(runs []Rep) Summary {
 			s.ClosedLoop = append(s.ClosedLoop, ps)
 		}
 	}
-	var rate, ach, p50, p99, p999, e99, e999 []float64
+	var rate, ach, p50, p99, p999, e99, e999, ccpu, cgc, eccpu, ecgc []float64
 	var hs HalfSummary
 	for _, r := range runs {
 		if h := r.HalfRate; h != nil {
@@ -175,6 +180,8 @@ func summarize(runs []Rep) Summary {
 			hs.Errors += h.Errors
 			hs.Dropped += h.Dropped
 			hs.FirstErrors = firstFew(hs.FirstErrors, h.FirstErrors)
+			ccpu, cgc = append(ccpu, h.ClientCPUPct), append(cgc, float64(h.ClientGCCycles))
+			eccpu, ecgc = append(eccpu, h.EchoClientCPUPct), append(ecgc, float64(h.EchoClientGCCycles))
 			for code, n := range h.ErrorsByCode {
 				if hs.ErrorsByCode == nil {
 					hs.ErrorsByCode = map[string]int64{}
@@ -186,6 +193,7 @@ func summarize(runs []Rep) Summary {
 	if len(rate) > 0 {
 		hs.Rate, hs.Achieved, hs.P50Ms, hs.P99Ms, hs.P999Ms = statOf(rate), statOf(ach), statOf(p50), statOf(p99), statOf(p999)
 		hs.EchoP99Ms, hs.EchoP999Ms = statOf(e99), statOf(e999)
+		hs.ClientCPUPct, hs.ClientGCCycles, hs.EchoClientCPUPct, hs.EchoClientGCCycles = statOf(ccpu), statOf(cgc), statOf(eccpu), statOf(ecgc)
 		s.HalfRate = &hs
 	}
 	// Idle: by session count, bridge and echo of the same repetition paired.
@@ -354,6 +362,8 @@ func (r *Results) print(w io.Writer) {
 		fmt.Fprintf(w, "  bridge p50 %s  p99 %s  p99.9 %s ms; echo p99 %s  p99.9 %s ms; bridge errors %d%s, dropped sends %d\n",
 			h.P50Ms.f(2), h.P99Ms.f(2), h.P999Ms.f(2), h.EchoP99Ms.f(2), h.EchoP999Ms.f(2), h.Errors, codes(h.ErrorsByCode), h.Dropped)
 		writeSamples(w, h.FirstErrors)
+		fmt.Fprintf(w, "  client (this process): %% of a core bridge run %s, echo run %s; GC cycles bridge run %s, echo run %s\n",
+			h.ClientCPUPct.f(0), h.EchoClientCPUPct.f(0), h.ClientGCCycles.f(0), h.EchoClientGCCycles.f(0))
 	}
 	for _, i := range s.Idle {
 		if i.BridgeKiB.N == 0 {

@@ -107,7 +107,8 @@ func TestSummaryShowsTheFirstErrors(t *testing.T) {
 		runs = append(runs, Rep{
 			Points: []Point{{Sessions: 64, BridgeErrors: 2, BridgeFirstErrors: []loadtest.ErrorSample{
 				sample(-32001, "backend unavailable"), sample(-32603, "internal error")}}},
-			HalfRate: &HalfRate{Errors: 1, FirstErrors: []loadtest.ErrorSample{sample(-32000, "timeout")}},
+			HalfRate: &HalfRate{Errors: 1, FirstErrors: []loadtest.ErrorSample{sample(-32000, "timeout")},
+				ClientCPUPct: 80, ClientGCCycles: 31, EchoClientCPUPct: 85, EchoClientGCCycles: 26},
 		})
 	}
 	res := &Results{Runs: runs, Reps: 3, Summary: summarize(runs)}
@@ -122,6 +123,7 @@ func TestSummaryShowsTheFirstErrors(t *testing.T) {
 	for _, want := range []string{
 		"  bridge errors: 6\n    cif.createrecord -32001 \"backend unavailable\" (measured, +1.500s)\n    cif.createrecord -32603 \"internal error\"",
 		"dropped sends 0\n    cif.createrecord -32000 \"timeout\" (measured, +1.500s)\n",
+		"client (this process): % of a core bridge run 80, echo run 85; GC cycles bridge run 31, echo run 26\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
