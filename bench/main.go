@@ -244,18 +244,21 @@ func raiseNoFile(log io.Writer) uint64 {
 
 // Point is one closed-loop measurement of both servers in one repetition.
 type Point struct {
-	Sessions      int     `json:"sessions"`
-	BridgeRate    float64 `json:"bridgeRate"`
-	EchoRate      float64 `json:"echoRate"`
-	Ratio         float64 `json:"ratio"`
-	BridgeP50Us   int64   `json:"bridgeP50Us"`
-	BridgeP99Us   int64   `json:"bridgeP99Us"`
-	EchoP50Us     int64   `json:"echoP50Us"`
-	EchoP99Us     int64   `json:"echoP99Us"`
-	BridgeErrors  int64   `json:"bridgeErrors"`
-	ClientCPUPct  float64 `json:"clientCpuPercentBridgeRun"`
-	BridgeCPUPct  float64 `json:"bridgeCpuPercent"`
-	EchoServerCPU float64 `json:"echoServerCpuPercent"`
+	Sessions     int     `json:"sessions"`
+	BridgeRate   float64 `json:"bridgeRate"`
+	EchoRate     float64 `json:"echoRate"`
+	Ratio        float64 `json:"ratio"`
+	BridgeP50Us  int64   `json:"bridgeP50Us"`
+	BridgeP99Us  int64   `json:"bridgeP99Us"`
+	EchoP50Us    int64   `json:"echoP50Us"`
+	EchoP99Us    int64   `json:"echoP99Us"`
+	BridgeErrors int64   `json:"bridgeErrors"`
+	// BridgeFirstErrors are the first of them in full (the load tool's
+	// samples: at most 5, at most 2 of one code).
+	BridgeFirstErrors []loadtest.ErrorSample `json:"bridgeFirstErrors,omitempty"`
+	ClientCPUPct      float64                `json:"clientCpuPercentBridgeRun"`
+	BridgeCPUPct      float64                `json:"bridgeCpuPercent"`
+	EchoServerCPU     float64                `json:"echoServerCpuPercent"`
 	// Server CPU-seconds (utime+stime from /proc) per 100 000 round trips,
 	// over the whole load run (warmup included) and every call answered in it.
 	BridgeCPUPer100k float64 `json:"bridgeCpuSecondsPer100k"`
@@ -279,8 +282,16 @@ type HalfRate struct {
 	Errors   int64   `json:"errors"`
 	// ErrorsByCode is the bridge's error answers by JSON-RPC code.
 	ErrorsByCode map[string]int64 `json:"errorsByCode,omitempty"`
-	EchoP99Us    int64            `json:"echoP99Us"`
-	EchoP999Us   int64            `json:"echoP999Us"`
+	// FirstErrors are the first of them in full.
+	FirstErrors []loadtest.ErrorSample `json:"firstErrors,omitempty"`
+	// The suite's own process (the client) during the bridge's and the
+	// echo's open-loop runs: CPU (% of one core) and GC cycles.
+	ClientCPUPct       float64 `json:"clientCpuPercent"`
+	ClientGCCycles     uint64  `json:"clientGcCycles"`
+	EchoClientCPUPct   float64 `json:"echoClientCpuPercent"`
+	EchoClientGCCycles uint64  `json:"echoClientGcCycles"`
+	EchoP99Us          int64   `json:"echoP99Us"`
+	EchoP999Us         int64   `json:"echoP999Us"`
 }
 
 // IdleRSS is the server RSS per idle session.
@@ -526,7 +537,7 @@ func (b *bencher) throughput(ctx context.Context) error {
 		}
 		p.BridgeP50Us, p.BridgeP99Us = rb.LatencyUs.P50, rb.LatencyUs.P99
 		p.EchoP50Us, p.EchoP99Us = re.LatencyUs.P50, re.LatencyUs.P99
-		p.BridgeErrors = rb.Errors
+		p.BridgeErrors, p.BridgeFirstErrors = rb.Errors, rb.FirstErrors
 		p.ClientCPUPct = rb.Client.CPUPercent
 		p.BridgeCPUPct, p.EchoServerCPU = bu.cpuPct, eu.cpuPct
 		p.BridgeCPUPer100k, p.EchoCPUPer100k = bu.per100k(), eu.per100k()
@@ -552,6 +563,8 @@ func (b *bencher) throughput(ctx context.Context) error {
 		}
 		b.rep.HalfRate = &HalfRate{Rate: rate, Achieved: rb.AchievedRate, P50Us: rb.LatencyUs.P50, P99Us: rb.LatencyUs.P99,
 			P999Us: rb.LatencyUs.P999, MaxUs: rb.LatencyUs.Max, Dropped: rb.Dropped, Errors: rb.Errors, ErrorsByCode: rb.ErrorsByCode,
+			FirstErrors:  rb.FirstErrors,
+			ClientCPUPct: rb.Client.CPUPercent, ClientGCCycles: rb.Client.GCCycles, EchoClientCPUPct: re.Client.CPUPercent, EchoClientGCCycles: re.Client.GCCycles,
 			EchoP99Us: re.LatencyUs.P99, EchoP999Us: re.LatencyUs.P999}
 	}
 	return nil

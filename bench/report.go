@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/cifbridge/cifbridge/loadtest"
 )
 
 // Results is everything the suite measured: each repetition's raw figures
@@ -71,6 +73,8 @@ type PointSummary struct {
 	BridgeInstr      *Stat `json:"bridgeInstructionsPerCall,omitempty"`
 	EchoInstr        *Stat `json:"echoInstructionsPerCall,omitempty"`
 	BridgeErrors     int64 `json:"bridgeErrors"` // over all repetitions
+	// BridgeFirstErrors are the first few in full, over the repetitions.
+	BridgeFirstErrors []loadtest.ErrorSample `json:"bridgeFirstErrors,omitempty"`
 }
 
 // HalfSummary is the open loop at half the 64-session maximum.
@@ -87,6 +91,13 @@ type HalfSummary struct {
 	// ErrorsByCode sums the bridge's error answers by code over the
 	// repetitions.
 	ErrorsByCode map[string]int64 `json:"errorsByCode,omitempty"`
+	// FirstErrors are the first few in full, over the repetitions.
+	FirstErrors []loadtest.ErrorSample `json:"firstErrors,omitempty"`
+	// The suite's own process during the bridge's and the echo's runs.
+	ClientCPUPct       Stat `json:"clientCpuPercent"`
+	ClientGCCycles     Stat `json:"clientGcCycles"`
+	EchoClientCPUPct   Stat `json:"echoClientCpuPercent"`
+	EchoClientGCCycles Stat `json:"echoClientGcCycles"`
 }
 
 // IdleSummary is the RSS per idle session at one session count.
@@ -133,6 +144,7 @@ func summarize(runs []Rep) Summary {
 			n := p0.Sessions
 			var br, er, ra, bp, ep, bc, ec, cr, bi, ei []float64
 			var errs int64
+			var first []loadtest.ErrorSample
 			for _, r := range runs {
 				for _, p := range r.Points {
 					if p.Sessions != n {
@@ -145,11 +157,12 @@ func summarize(runs []Rep) Summary {
 						bi, ei = append(bi, p.BridgeInstrPerCall), append(ei, p.EchoInstrPerCall)
 					}
 					errs += p.BridgeErrors
+					first = firstFew(first, p.BridgeFirstErrors)
 				}
 			}
 			ps := PointSummary{Sessions: n, BridgeRate: statOf(br), EchoRate: statOf(er), Ratio: statOf(ra),
 				BridgeP99Ms: statOf(bp), EchoP99Ms: statOf(ep), BridgeCPUPer100k: statOf(bc), EchoCPUPer100k: statOf(ec),
-				CPURatio: statOf(cr), BridgeErrors: errs}
+				CPURatio: statOf(cr), BridgeErrors: errs, BridgeFirstErrors: first}
 			if len(bi) > 0 {
 				b, e := statOf(bi), statOf(ei)
 				ps.BridgeInstr, ps.EchoInstr = &b, &e
@@ -157,7 +170,7 @@ func summarize(runs []Rep) Summary {
 			s.ClosedLoop = append(s.ClosedLoop, ps)
 		}
 	}
-	var rate, ach, p50, p99, p999, e99, e999 []float64
+	var rate, ach, p50, p99, p999, e99, e999, ccpu, cgc, eccpu, ecgc []float64
 	var hs HalfSummary
 	for _, r := range runs {
 		if h := r.HalfRate; h != nil {
@@ -166,6 +179,9 @@ func summarize(runs []Rep) Summary {
 			e99, e999 = append(e99, ms(h.EchoP99Us)), append(e999, ms(h.EchoP999Us))
 			hs.Errors += h.Errors
 			hs.Dropped += h.Dropped
+			hs.FirstErrors = firstFew(hs.FirstErrors, h.FirstErrors)
+			ccpu, cgc = append(ccpu, h.ClientCPUPct), append(cgc, float64(h.ClientGCCycles))
+			eccpu, ecgc = append(eccpu, h.EchoClientCPUPct), append(ecgc, float64(h.EchoClientGCCycles))
 			for code, n := range h.ErrorsByCode {
 				if hs.ErrorsByCode == nil {
 					hs.ErrorsByCode = map[string]int64{}
@@ -177,6 +193,7 @@ func summarize(runs []Rep) Summary {
 	if len(rate) > 0 {
 		hs.Rate, hs.Achieved, hs.P50Ms, hs.P99Ms, hs.P999Ms = statOf(rate), statOf(ach), statOf(p50), statOf(p99), statOf(p999)
 		hs.EchoP99Ms, hs.EchoP999Ms = statOf(e99), statOf(e999)
+		hs.ClientCPUPct, hs.ClientGCCycles, hs.EchoClientCPUPct, hs.EchoClientGCCycles = statOf(ccpu), statOf(cgc), statOf(eccpu), statOf(ecgc)
 		s.HalfRate = &hs
 	}
 	// Idle: by session count, bridge and echo of the same repetition paired.
@@ -334,6 +351,7 @@ func (r *Results) print(w io.Writer) {
 		}
 		if p.BridgeErrors > 0 {
 			fmt.Fprintf(w, "  bridge errors: %d\n", p.BridgeErrors)
+			writeSamples(w, p.BridgeFirstErrors)
 		}
 	}
 	if v, _ := e["perfInstructions"].(string); v != "supported" {
@@ -343,6 +361,9 @@ func (r *Results) print(w io.Writer) {
 		fmt.Fprintf(w, "\nopen loop at half the 64-session maximum: %s/s offered, %s/s achieved\n", h.Rate.f(0), h.Achieved.f(0))
 		fmt.Fprintf(w, "  bridge p50 %s  p99 %s  p99.9 %s ms; echo p99 %s  p99.9 %s ms; bridge errors %d%s, dropped sends %d\n",
 			h.P50Ms.f(2), h.P99Ms.f(2), h.P999Ms.f(2), h.EchoP99Ms.f(2), h.EchoP999Ms.f(2), h.Errors, codes(h.ErrorsByCode), h.Dropped)
+		writeSamples(w, h.FirstErrors)
+		fmt.Fprintf(w, "  client (this process): %% of a core bridge run %s, echo run %s; GC cycles bridge run %s, echo run %s\n",
+			h.ClientCPUPct.f(0), h.EchoClientCPUPct.f(0), h.ClientGCCycles.f(0), h.EchoClientGCCycles.f(0))
 	}
 	for _, i := range s.Idle {
 		if i.BridgeKiB.N == 0 {
@@ -473,4 +494,25 @@ func codes(m map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// maxFirstErrors is how many error samples a summary keeps over all
+// repetitions.
+const maxFirstErrors = 5
+
+// firstFew appends the samples of one repetition to those kept so far,
+// up to maxFirstErrors.
+func firstFew(kept, more []loadtest.ErrorSample) []loadtest.ErrorSample {
+	return append(kept, more[:min(len(more), maxFirstErrors-len(kept))]...)
+}
+
+// writeSamples prints error samples, one a line.
+func writeSamples(w io.Writer, samples []loadtest.ErrorSample) {
+	for _, e := range samples {
+		fmt.Fprintf(w, "    %s %d %q (%s, %+.3fs)", e.Method, e.Code, e.Message, e.Phase, e.AtSeconds)
+		if e.Data != "" {
+			fmt.Fprintf(w, " data %s", e.Data)
+		}
+		fmt.Fprintln(w)
+	}
 }

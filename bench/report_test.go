@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/cifbridge/cifbridge/loadtest"
 )
 
 // TestReadmeTableFromFixture runs the README-table generator on a fixture
@@ -91,5 +93,40 @@ func TestREADMETableIsTheSuiteOutput(t *testing.T) {
 	}
 	if block != want.String() {
 		t.Errorf("README's table is not `go run ./bench --readme-table docs/bench-results.json`:\n--- README\n%s\n--- generated\n%s", block, want.String())
+	}
+}
+
+// The summary keeps the first error samples of the repetitions, at most
+// maxFirstErrors, and prints them under the error count.
+func TestSummaryShowsTheFirstErrors(t *testing.T) {
+	sample := func(code int64, msg string) loadtest.ErrorSample {
+		return loadtest.ErrorSample{Method: "cif.createrecord", Code: code, Message: msg, Phase: "measured", AtSeconds: 1.5}
+	}
+	var runs []Rep
+	for range 3 {
+		runs = append(runs, Rep{
+			Points: []Point{{Sessions: 64, BridgeErrors: 2, BridgeFirstErrors: []loadtest.ErrorSample{
+				sample(-32001, "backend unavailable"), sample(-32603, "internal error")}}},
+			HalfRate: &HalfRate{Errors: 1, FirstErrors: []loadtest.ErrorSample{sample(-32000, "timeout")},
+				ClientCPUPct: 80, ClientGCCycles: 31, EchoClientCPUPct: 85, EchoClientGCCycles: 26},
+		})
+	}
+	res := &Results{Runs: runs, Reps: 3, Summary: summarize(runs)}
+	if n := len(res.Summary.ClosedLoop[0].BridgeFirstErrors); n != maxFirstErrors {
+		t.Errorf("closed loop keeps %d samples of 6, want %d", n, maxFirstErrors)
+	}
+	if n := len(res.Summary.HalfRate.FirstErrors); n != 3 {
+		t.Errorf("open loop keeps %d samples of 3, want 3", n)
+	}
+	var out bytes.Buffer
+	res.print(&out)
+	for _, want := range []string{
+		"  bridge errors: 6\n    cif.createrecord -32001 \"backend unavailable\" (measured, +1.500s)\n    cif.createrecord -32603 \"internal error\"",
+		"dropped sends 0\n    cif.createrecord -32000 \"timeout\" (measured, +1.500s)\n",
+		"client (this process): % of a core bridge run 80, echo run 85; GC cycles bridge run 31, echo run 26\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -10,7 +10,10 @@
 //     is measured from the scheduled time, so coordinated omission is
 //     corrected; a send that cannot go out (the session's in-flight cap is
 //     reached, or the generator is more than MaxSendLag behind) is counted
-//     as dropped instead of silently delayed;
+//     as dropped instead of silently delayed. One pacer keeps the send times
+//     (on Linux it sleeps on a timerfd, precise to tens of microseconds; the
+//     runtime's timers wait in whole milliseconds when the client is idle)
+//     and releases each send to its session's sender goroutine;
 //   - closed loop (Config.Closed): each session keeps Config.InFlight calls
 //     outstanding and sends the next one when an answer arrives.
 //

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,9 @@ type Report struct {
 	Methods      map[string]MethodReport  `json:"methods"`
 	Totals       map[string]*methodCounts `json:"totals"`
 	Connect      Latency                  `json:"connectUs"`
+	// FirstErrors are the first error answers in full, any phase: at most
+	// 5, at most 2 of one code (message and data cut at 300 bytes).
+	FirstErrors []ErrorSample `json:"firstErrors,omitempty"`
 
 	Late        LateReport   `json:"late"`
 	Retries     int64        `json:"retries"`
@@ -57,6 +61,16 @@ type Report struct {
 	Client      ClientUsage       `json:"client"`
 	Timeline    []TimelinePoint   `json:"timeline"`
 	Percentiles []PercentilePoint `json:"percentiles"`
+}
+
+// ErrorSample is one error answer as the bridge sent it.
+type ErrorSample struct {
+	Method    string  `json:"method"`
+	Code      int64   `json:"code"`
+	Message   string  `json:"message"`
+	Data      string  `json:"data,omitempty"` // the error's data, raw JSON
+	Phase     string  `json:"phase"`          // seed, warmup or measured
+	AtSeconds float64 `json:"atSeconds"`      // answered at, from the measured phase's start (negative before it)
 }
 
 // ReportConfig echoes the run's settings.
@@ -253,18 +267,39 @@ type ClientUsage struct {
 	CPUPercent     float64 `json:"cpuPercent"` // of one core, over the whole run
 	MaxRSSKiB      int64   `json:"maxRSSKiB"`
 	RSSKiB         int64   `json:"rssKiB"`
+	// The client process's garbage collector over the run: cycles, and the
+	// CPU it took (runtime/metrics /cpu/classes/gc/total, an estimate).
+	GCCycles     uint64  `json:"gcCycles"`
+	GCCPUSeconds float64 `json:"gcCpuSeconds"`
 }
 
-func rusage() syscall.Rusage {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru
+// usage is what the process has used so far: rusage and GC.
+type usage struct {
+	ru       syscall.Rusage
+	gcCycles uint64
+	gcCPU    float64
+}
+
+func rusage() usage {
+	var u usage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u.ru)
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		u.gcCycles = s[0].Value.Uint64()
+	}
+	if s[1].Value.Kind() == metrics.KindFloat64 {
+		u.gcCPU = s[1].Value.Float64()
+	}
+	return u
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
-func clientUsage(a, b syscall.Rusage, wall time.Duration) ClientUsage {
-	u := ClientUsage{CPUUserSeconds: tv(b.Utime) - tv(a.Utime), CPUSysSeconds: tv(b.Stime) - tv(a.Stime), MaxRSSKiB: b.Maxrss, RSSKiB: RSSKiB(os.Getpid())}
+func clientUsage(ua, ub usage, wall time.Duration) ClientUsage {
+	a, b := ua.ru, ub.ru
+	u := ClientUsage{CPUUserSeconds: tv(b.Utime) - tv(a.Utime), CPUSysSeconds: tv(b.Stime) - tv(a.Stime), MaxRSSKiB: b.Maxrss, RSSKiB: RSSKiB(os.Getpid()),
+		GCCycles: ub.gcCycles - ua.gcCycles, GCCPUSeconds: ub.gcCPU - ua.gcCPU}
 	if wall > 0 {
 		u.CPUPercent = 100 * (u.CPUUserSeconds + u.CPUSysSeconds) / wall.Seconds()
 	}
@@ -328,6 +363,7 @@ func (r *runner) fill(rep *Report, all *hdr.Histogram, byMethod map[string]*meth
 	r.lateMu.Lock()
 	rep.Late = r.late
 	rep.Duplicates = r.duplicates()
+	rep.FirstErrors = slices.Clone(r.samples)
 	r.lateMu.Unlock()
 	r.stats.mu.Lock()
 	rep.Timeline = slices.Clone(r.stats.tl)
@@ -398,6 +434,16 @@ func (rep *Report) WriteText(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	for i, e := range rep.FirstErrors {
+		if i == 0 {
+			fmt.Fprintln(w, "first errors:")
+		}
+		fmt.Fprintf(w, "  %s %d %q (%s, %+.3fs)", e.Method, e.Code, e.Message, e.Phase, e.AtSeconds)
+		if e.Data != "" {
+			fmt.Fprintf(w, " data %s", e.Data)
+		}
+		fmt.Fprintln(w)
+	}
 	methods := make([]string, 0, len(rep.Methods))
 	for m := range rep.Methods {
 		methods = append(methods, m)
@@ -422,8 +468,8 @@ func (rep *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  late completions %s late answers; extra records %s confirmed duplicates\n", eq(g.LateMatches), eq(g.ExtraMatchesConfirmed))
 	}
 	cu := rep.Client
-	fmt.Fprintf(w, "client: cpu user %.2fs sys %.2fs (%.0f%% of a core), rss %d KiB (max %d KiB)\n",
-		cu.CPUUserSeconds, cu.CPUSysSeconds, cu.CPUPercent, cu.RSSKiB, cu.MaxRSSKiB)
+	fmt.Fprintf(w, "client: cpu user %.2fs sys %.2fs (%.0f%% of a core), rss %d KiB (max %d KiB), gc %d cycles (%.2fs cpu)\n",
+		cu.CPUUserSeconds, cu.CPUSysSeconds, cu.CPUPercent, cu.RSSKiB, cu.MaxRSSKiB, cu.GCCycles, cu.GCCPUSeconds)
 }
 
 // counts writes a count per name as "a 3, b 12" (sorted by name; "none"

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -47,6 +48,9 @@ type runner struct {
 	cifCreateTimeouts int64
 	// ledger is every duplicate-ledger entry the client heard of, by id.
 	ledger map[string]*ledgerState
+
+	// samples are the first error answers (errorSample), under lateMu.
+	samples []ErrorSample
 
 	// hello: each session asks the bridge its id, so that the run can ask
 	// the bridge how many late answers its sessions still have coming
@@ -243,6 +247,56 @@ func (r *runner) duplicates() Duplicates {
 	return d
 }
 
+// Error samples: the report keeps the first error answers in full (code,
+// message, data), at most maxSamples, and at most maxSamplesPerCode of one
+// code, so that a flood of -32000 under a fault profile does not hide a
+// rare other code. The counts by code are in ErrorsByCode.
+const (
+	maxSamples        = 5
+	maxSamplesPerCode = 2
+	maxSampleText     = 300 // bytes kept of a message or data
+)
+
+// errorSample keeps the answer to p (an error) when the samples are not
+// full yet.
+func (r *runner) errorSample(p pendingCall, now time.Duration, code int64, msg string, data json.RawMessage) {
+	r.lateMu.Lock()
+	defer r.lateMu.Unlock()
+	if len(r.samples) >= maxSamples {
+		return
+	}
+	same := 0
+	for _, x := range r.samples {
+		if x.Code == code {
+			same++
+		}
+	}
+	if same >= maxSamplesPerCode {
+		return
+	}
+	ph := "measured"
+	switch p.phase {
+	case phaseSeed:
+		ph = "seed"
+	case phaseWarmup:
+		ph = "warmup"
+	}
+	r.samples = append(r.samples, ErrorSample{Method: p.method, Code: code, Message: clip(msg), Data: clip(string(data)),
+		Phase: ph, AtSeconds: (now - r.measureStart).Seconds()})
+}
+
+// clip cuts s to maxSampleText bytes, on a rune boundary, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxSampleText {
+		return s
+	}
+	cut := maxSampleText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // Run drives the bridge at cfg.URL and returns the report. Errors wrapping
 // ErrUsage are the caller's input (bad config, unreachable URL).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -344,8 +398,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	stopProgress := r.progress(loadStart)
 
 	var wg sync.WaitGroup
-	for _, s := range sessions {
-		if cfg.Closed {
+	if cfg.Closed {
+		for _, s := range sessions {
 			wg.Go(func() {
 				for range cfg.InFlight {
 					t := r.since()
@@ -354,9 +408,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					}
 				}
 			})
-		} else {
-			wg.Go(func() { r.schedule(s, loadStart) })
 		}
+	} else {
+		// Open loop: rate/sessions calls per second per session at fixed
+		// times, staggered across sessions, released by one pacer.
+		interval := time.Duration(float64(time.Second) * float64(cfg.Sessions) / cfg.Rate)
+		paced := make([]*pacedSession, len(sessions))
+		stop := make(chan struct{})
+		for i, s := range sessions {
+			paced[i] = &pacedSession{wake: make(chan struct{}, 1)}
+			wg.Go(func() { r.sendPaced(s, paced[i], loadStart, interval, stop) })
+		}
+		wg.Go(func() { r.pace(paced, loadStart, interval, stop) })
 	}
 	select {
 	case <-time.After(time.Until(r.start.Add(r.end))):
@@ -543,39 +606,6 @@ func totalInflight(sessions []*session) int {
 		n += s.inflight()
 	}
 	return n
-}
-
-// schedule is the open loop of one session: rate/sessions calls per second
-// at fixed times, staggered across sessions. Latency counts from the
-// scheduled time; a send more than MaxSendLag late, or over the in-flight
-// cap, is dropped and counted.
-func (r *runner) schedule(s *session, loadStart time.Duration) {
-	n := r.cfg.Sessions
-	interval := time.Duration(float64(time.Second) * float64(n) / r.cfg.Rate)
-	next := loadStart + interval*time.Duration(s.idx)/time.Duration(n)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for next < r.end && r.sending.Load() {
-		now := r.since()
-		if wait := next - now; wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-r.ctx.Done():
-				return
-			}
-			continue
-		}
-		for next <= now && next < r.end {
-			if now-next > r.cfg.MaxSendLag {
-				r.dropped.Add(1)
-			} else {
-				s.send("", next, r.phaseAt(next), r.cfg.MaxInFlight)
-			}
-			next += interval
-		}
-	}
 }
 
 // progress prints a line per second until the returned stop is called.

@@ -48,6 +48,12 @@ type session struct {
 
 	readDone chan struct{}
 	readErr  error
+	// unwatch stops the watch that closes the socket when the run's
+	// context ends. Reads and writes pass context.Background(): given a
+	// context that can end, coder/websocket arms a context.AfterFunc on
+	// every frame, which registers with (and locks) the run's one context
+	// from every session's reader and writer at once.
+	unwatch func() bool
 }
 
 // dialSession opens a session; connected is how long the WebSocket took.
@@ -74,6 +80,7 @@ func dialSession(ctx context.Context, r *runner, idx int) (s *session, connected
 			return nil, 0, err
 		}
 	}
+	s.unwatch = context.AfterFunc(r.ctx, func() { _ = ws.CloseNow() })
 	go s.readLoop()
 	return s, connected, nil
 }
@@ -140,7 +147,7 @@ func (s *session) send(method string, sched time.Duration, ph phase, limit int) 
 	b = append(b, '}')
 	s.buf = b
 	s.sh.sent(method, ph)
-	if err := s.ws.Write(s.r.ctx, b); err != nil {
+	if err := s.ws.Write(context.Background(), b); err != nil {
 		s.mu.Lock()
 		_, still := s.pending[id]
 		delete(s.pending, id)
@@ -160,17 +167,21 @@ type inMsg struct {
 	Method string          `json:"method"`
 	Params json.RawMessage `json:"params"`
 	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Code int64           `json:"code"`
-		Data json.RawMessage `json:"data"`
-	} `json:"error"`
+	Error  *inError        `json:"error"`
+}
+
+// inError is an error answer's error object.
+type inError struct {
+	Code    int64           `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
 }
 
 func (s *session) readLoop() {
 	defer close(s.readDone)
 	var buf bytes.Buffer
 	for {
-		if err := s.ws.ReadInto(s.r.ctx, &buf); err != nil {
+		if err := s.ws.ReadInto(context.Background(), &buf); err != nil {
 			s.readErr = err
 			return
 		}
@@ -188,7 +199,7 @@ func (s *session) handle(data []byte) {
 	if m.Method != "" && !s.r.cfg.Echo {
 		if len(m.ID) > 0 { // an event request: a widget answers it
 			s.sendMu.Lock()
-			_ = s.ws.Write(s.r.ctx, protocol.AppendResponse(nil, m.ID, json.RawMessage("null"), nil))
+			_ = s.ws.Write(context.Background(), protocol.AppendResponse(nil, m.ID, json.RawMessage("null"), nil))
 			s.sendMu.Unlock()
 			s.r.events.Add(1)
 			return
@@ -220,6 +231,9 @@ func (s *session) handle(data []byte) {
 		return
 	}
 	s.sh.answered(p.method, p.phase, now-p.sched, code)
+	if m.Error != nil {
+		s.r.errorSample(p, now, m.Error.Code, m.Error.Message, m.Error.Data)
+	}
 	if !s.r.cfg.Echo {
 		s.outcome(p, &m)
 	}
@@ -340,6 +354,7 @@ func parseID(raw json.RawMessage) (uint64, bool) {
 
 // close ends the session with a normal closure and waits for its reader.
 func (s *session) close() {
+	defer s.unwatch()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	done := make(chan struct{})
