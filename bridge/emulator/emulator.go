@@ -60,9 +60,10 @@ type Emulator struct {
 	log        zerolog.Logger
 	now        func() time.Time
 
-	// mu guards store, patch, newIDs and the stamp cache.
+	// mu guards store, patch, cols, newIDs and the stamp cache.
 	mu        sync.RWMutex
 	patch     row      // applyWrite's scratch buffer
+	cols      []column // applyWrite's list of columns, reused: kept in the cache by every write, unlike a goroutine's stack
 	numBuf    [20]byte // applyWrite's versionnumber digits
 	newIDs    idSource
 	stampSec  int64

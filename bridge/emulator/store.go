@@ -448,8 +448,12 @@ type writeOpts struct {
 // and modifier (_ownerid_value, _createdby_value, _modifiedby_value).
 // Called with mu held.
 func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int64, created bool, extra ...col) *dvError {
-	patch := e.patch[:0] // a scratch buffer, guarded by mu like the store
-	defer func() { e.patch = patch[:0] }()
+	patch := e.patch[:0] // scratch buffers, guarded by mu like the store
+	cols := e.cols[:0]
+	defer func() {
+		clear(cols) // no write set's buffer kept alive from here
+		e.patch, e.cols = patch[:0], cols[:0]
+	}()
 	targets := r.targets
 	for _, b := range ws.binds {
 		c := ent.lookupCols[b.lookup]
@@ -472,8 +476,7 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 	// and the merge (withColumns) read the list instead of decoding the
 	// patch again for each. Slices into patch stay valid when it grows
 	// (the old array keeps its bytes); the write set's are read in place.
-	var colBuf [40]column
-	cols := patch.columns(colBuf[:0])
+	cols = patch.columns(cols)
 	cols = ws.columns(cols)
 	cols = ws.fields[ws.colsEnd:].columns(cols)
 	if ent.computedName {
