@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +143,78 @@ func TestWriteScratchCarriesNothing(t *testing.T) {
 				t.Fatalf("write %d after others stored:\n%s\nin a fresh emulator:\n%s", i, got, want[i])
 			}
 		}
+	}
+}
+
+// resolveLookup, with its table of polymorphic names, answers what the
+// scan it replaced answers (refResolveLookup), for every entity of the
+// built-in and example metadata and every name built from their lookups.
+func TestResolveLookupTable(t *testing.T) {
+	schema, err := os.ReadFile("testdata/schema-example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []Config{{}, {Schema: schema}} {
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range e.cat.names {
+			ent := e.cat.byLogical[name]
+			navs := []string{"", "_", "x", "regardingobjectid_", "parentcustomerid_contact_x"}
+			for l, targets := range ent.Lookups {
+				navs = append(navs, l, l+"_", l+"_x", "x"+l)
+				for _, tg := range targets {
+					navs = append(navs, l+"_"+tg, l+"_"+tg+"_phonecall", l+"_"+tg+"_", l+"_"+tg+"x", tg)
+				}
+			}
+			for _, nav := range navs {
+				l, tg, ok := ent.resolveLookup(nav)
+				wl, wt, wok := refResolveLookup(ent, nav)
+				if l != wl || tg != wt || ok != wok {
+					t.Errorf("%s.resolveLookup(%q) = %q %q %v, the scan gives %q %q %v", name, nav, l, tg, ok, wl, wt, wok)
+				}
+			}
+			if got, want := ent.lookupNames(), slices.Sorted(maps.Keys(ent.Lookups)); !slices.Equal(got, want) {
+				t.Errorf("%s.lookupNames() = %q, want %q", name, got, want)
+			}
+		}
+	}
+}
+
+// refResolveLookup is resolveLookup as it was: the lookups sorted and
+// scanned for each name.
+func refResolveLookup(e *entity, nav string) (lookup, target string, ok bool) {
+	if _, ok := e.Lookups[nav]; ok {
+		return nav, "", true
+	}
+	for _, l := range slices.Sorted(maps.Keys(e.Lookups)) {
+		rest, found := strings.CutPrefix(nav, l+"_")
+		if !found {
+			continue
+		}
+		t, _, _ := strings.Cut(rest, "_")
+		if slices.Contains(e.Lookups[l], t) {
+			return l, t, true
+		}
+	}
+	return "", "", false
+}
+
+// navName gives the name it is given, for the entity's polymorphic names
+// and any other.
+func TestNavName(t *testing.T) {
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent := e.cat.byLogical["phonecall"]
+	for _, nav := range []string{"regardingobjectid_contact", "regardingobjectid_account", "regardingobjectid", "regardingobjectid_contact_x", "nope", ""} {
+		if got := ent.navName([]byte(nav)); got != nav {
+			t.Errorf("navName(%q) = %q", nav, got)
+		}
+	}
+	if len(ent.navs) == 0 {
+		t.Fatal("phonecall has no polymorphic navigation names in its table")
 	}
 }

@@ -345,7 +345,7 @@ func (ws *writeSet) addOther(ent *entity, cat *catalog, name []byte, v jsontext.
 		} else if v.Kind() != 'n' {
 			return errSyntax("The value of '%s@odata.bind' must be a URI like '/contacts(<guid>)'.", nav)
 		}
-		b, derr := parseBind(ent, cat, string(nav), ref, v.Kind() == 'n')
+		b, derr := parseBind(ent, cat, ent.navName(nav), ref, v.Kind() == 'n')
 		if derr != nil {
 			return derr
 		}
