@@ -62,9 +62,10 @@ type Emulator struct {
 	now        func() time.Time
 	goneLog    *logcap.Sampler // one line per entity per 10 s for 404s of evicted records
 
-	// mu guards store, patch, newIDs and the stamp cache.
+	// mu guards store, patch, cols, newIDs and the stamp cache.
 	mu        sync.RWMutex
 	patch     row      // applyWrite's scratch buffer
+	cols      []column // applyWrite's list of columns, reused: kept in the cache by every write, unlike a goroutine's stack
 	numBuf    [20]byte // applyWrite's versionnumber digits
 	newIDs    idSource
 	stampSec  int64

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/google/uuid"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
@@ -290,10 +291,20 @@ func (e *Emulator) runCreate(ent *entity, ws *writeSet) (json.RawMessage, error)
 	if derr != nil {
 		return nil, derr
 	}
-	// The stored key's text is r.id's canonical form: a new GUID is
-	// formatted so, and parseWrite stores a given key as uuid.UUID.String.
-	var id [36]byte
-	return createResult(ent, appendGUID(id[:0], r.id))
+	return createResultGUID(ent, r.id), nil
+}
+
+// createResultGUID is createResult for the record of key k. The stored
+// key's text is k's canonical form (a new GUID is formatted so, and
+// parseWrite stores a given key as uuid.UUID.String): lowercase hex digits
+// and hyphens, which JSON quotes as they are, so it is appended between
+// quotes without the encoder's escaping pass.
+func createResultGUID(ent *entity, k uuid.UUID) json.RawMessage {
+	b := make([]byte, 0, len(ent.resultPrefix)+36+3)
+	b = append(b, ent.resultPrefix...)
+	b = append(b, '"')
+	b = appendGUID(b, k)
+	return append(b, '"', '}')
 }
 
 func (e *Emulator) retrieveOp(ent *entity, id string, q *query) prepared {

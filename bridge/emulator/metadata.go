@@ -99,6 +99,25 @@ type entity struct {
 	// resultPrefix opens CIF's create result for this entity,
 	// `{"entityType":"<logical name>","id":` (createResult).
 	resultPrefix []byte
+	// lookupOrder is lookupNames, sorted once (compileEntity).
+	lookupOrder []string
+	// navs answers resolveLookup for the polymorphic navigation names
+	// "<lookup>_<target>" without building and cutting strings per call
+	// (a bind in every third create of a load run); set by compileEntity
+	// from resolveLookupScan, so it answers exactly what the scan does.
+	navs map[string]navLookup
+}
+
+// navLookup is what resolveLookup answers for one navigation name.
+type navLookup struct{ name, lookup, target string }
+
+// navName returns nav as a string: the entity's copy when it is one of
+// navs (no allocation), else a new one.
+func (e *entity) navName(nav []byte) string {
+	if n, ok := e.navs[string(nav)]; ok {
+		return n.name
+	}
+	return string(nav)
 }
 
 // packDefaults sets e.defaults for the emulator's user userID, and
@@ -143,14 +162,30 @@ func compileEntity(m EntityMeta) *entity {
 		e.columns[e.lookupCols[l]] = true
 	}
 	e.computedName = m.PrimaryNameAttribute == "fullname" && e.columns["firstname"] && e.columns["lastname"]
+	e.lookupOrder = e.lookupNames()
+	e.navs = map[string]navLookup{}
+	for _, l := range e.lookupOrder {
+		for _, t := range m.Lookups[l] {
+			if _, isLookup := m.Lookups[l+"_"+t]; isLookup {
+				continue // resolveLookup answers a lookup's own name first
+			}
+			if lookup, target, ok := e.resolveLookupScan(l + "_" + t); ok {
+				e.navs[l+"_"+t] = navLookup{l + "_" + t, lookup, target}
+			}
+		}
+	}
 	return e
 }
 
 // lookupValueCol is the column a lookup's GUID is read from: _x_value.
 func lookupValueCol(lookup string) string { return "_" + lookup + "_value" }
 
-// lookupNames returns the lookups in a stable order.
+// lookupNames returns the lookups in a stable order (sorted). The slice is
+// the entity's: a caller appending to it gets a copy.
 func (e *entity) lookupNames() []string {
+	if e.lookupOrder != nil {
+		return e.lookupOrder[:len(e.lookupOrder):len(e.lookupOrder)]
+	}
 	names := make([]string, 0, len(e.Lookups))
 	for l := range e.Lookups {
 		names = append(names, l)
@@ -215,6 +250,16 @@ func (e *entity) resolveLookup(nav string) (lookup, target string, ok bool) {
 	if _, ok := e.Lookups[nav]; ok {
 		return nav, "", true
 	}
+	if n, ok := e.navs[nav]; ok {
+		return n.lookup, n.target, true
+	}
+	return e.resolveLookupScan(nav)
+}
+
+// resolveLookupScan is resolveLookup for a name that is not a lookup's:
+// the first lookup, in lookupNames order, that nav names with a target it
+// may point to.
+func (e *entity) resolveLookupScan(nav string) (lookup, target string, ok bool) {
 	for _, l := range e.lookupNames() {
 		rest, found := strings.CutPrefix(nav, l+"_")
 		if !found {

@@ -169,6 +169,34 @@ func (r row) with(patch row) row {
 	return r.withColumns(patch.columns(pBuf[:0]))
 }
 
+// withString is r.with of a patch holding only column name = text (a
+// string): one allocation, no patch built. r is a stored row (each column
+// once), so the column is replaced where r has it, else appended.
+func (r row) withString(name, text string) row {
+	at, end := len(r), len(r) // where the column is, or the end
+	for off := 0; off < len(r); {
+		c, _, _, next := r[off:].next()
+		if string(c) == name {
+			at, end = off, len(r)-len(next)
+		}
+		off = len(r) - len(next)
+	}
+	n := len(name) + 2 + uvarintLen(len(text)) + len(text)
+	out := make(row, 0, len(r)-(end-at)+n) // exactly: a stored row keeps no spare capacity
+	out = append(out, r[:at]...)
+	out = appendText(out, name, kindString, text)
+	return append(out, r[end:]...)
+}
+
+// uvarintLen is the length of binary.AppendUvarint's encoding of n.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
 // withColumns is with for a patch already split into its columns (their
 // encodings may live in different buffers).
 func (r row) withColumns(pc []column) row {

@@ -215,7 +215,9 @@ func (ws *writeSet) release() {
 
 // bind is one "<nav>@odata.bind" member.
 type bind struct {
-	lookup, target, id string // target and id empty: disassociate
+	lookup string
+	target string    // the logical name of the record bound; empty: disassociate
+	id     uuid.UUID // the record's key
 }
 
 // parseWrite decodes a record body against the entity's metadata. A body
@@ -339,18 +341,16 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 // annotation (ignored, as Dataverse does) or an undeclared property.
 func (ws *writeSet) addOther(ent *entity, cat *catalog, name []byte, v jsontext.Value) *dvError {
 	if nav, ok := bytes.CutSuffix(name, []byte("@odata.bind")); ok {
-		var ref *string
+		var ref []byte
 		if v.Kind() == '"' {
-			s, err := protocol.StringBytes(v)
-			if err != nil {
+			var err error
+			if ref, err = protocol.StringBytes(v); err != nil {
 				return errSyntax("The value of '%s@odata.bind' is not a valid string: %v", nav, err)
 			}
-			str := string(s)
-			ref = &str
 		} else if v.Kind() != 'n' {
 			return errSyntax("The value of '%s@odata.bind' must be a URI like '/contacts(<guid>)'.", nav)
 		}
-		b, derr := parseBind(ent, cat, string(nav), ref)
+		b, derr := parseBind(ent, cat, ent.navName(nav), ref, v.Kind() == 'n')
 		if derr != nil {
 			return derr
 		}
@@ -366,47 +366,66 @@ func (ws *writeSet) addOther(ent *entity, cat *catalog, name []byte, v jsontext.
 	return errUndeclaredProperty(string(name), ent.LogicalName)
 }
 
-// parseBind resolves "<nav>@odata.bind": ref is the entity reference, nil
-// for null (disassociate).
-func parseBind(ent *entity, cat *catalog, nav string, ref *string) (bind, *dvError) {
+// parseBind resolves "<nav>@odata.bind": ref is the entity reference,
+// ignored when null (disassociate).
+func parseBind[S string | []byte](ent *entity, cat *catalog, nav string, ref S, null bool) (bind, *dvError) {
 	lookup, target, ok := ent.resolveLookup(nav)
 	if !ok {
 		return bind{}, errUndeclaredProperty(nav, ent.LogicalName)
 	}
-	if ref == nil {
+	if null {
 		return bind{lookup: lookup}, nil
 	}
-	set, id, derr := parseEntityRef(*ref)
+	set, key, derr := parseEntityRef(ref)
 	if derr != nil {
 		return bind{}, derr
 	}
-	te := cat.bySet[set]
+	te := cat.bySet[string(set)]
 	if te == nil {
-		return bind{}, errSegment(set)
+		return bind{}, errSegment(string(set))
 	}
 	allowed := ent.Lookups[lookup]
 	if target != "" && te.LogicalName != target || !containsStr(allowed, te.LogicalName) {
 		return bind{}, errSyntax("The lookup '%s' of '%s' cannot point to an entity of type '%s'.", nav, ent.LogicalName, te.LogicalName)
 	}
-	return bind{lookup: lookup, target: te.LogicalName, id: id}, nil
+	return bind{lookup: lookup, target: te.LogicalName, id: key}, nil
 }
 
 // parseEntityRef parses "/contacts(<guid>)", "contacts(<guid>)" or an
-// absolute URL ending in that.
-func parseEntityRef(s string) (set, id string, derr *dvError) {
+// absolute URL ending in that: the entity set (a part of s) and the key.
+func parseEntityRef[S string | []byte](s S) (set S, key uuid.UUID, derr *dvError) {
 	seg := s
-	if i := strings.LastIndex(seg, "/"); i >= 0 {
-		seg = seg[i+1:]
+	for i := len(seg) - 1; i >= 0; i-- {
+		if seg[i] == '/' {
+			seg = seg[i+1:]
+			break
+		}
 	}
-	open := strings.IndexByte(seg, '(')
-	if open <= 0 || !strings.HasSuffix(seg, ")") {
-		return "", "", errSyntax("'%s' is not a valid entity reference: use '/<entityset>(<guid>)'.", s)
+	open := -1
+	for i := 0; i < len(seg); i++ {
+		if seg[i] == '(' {
+			open = i
+			break
+		}
 	}
-	u, err := uuid.Parse(seg[open+1 : len(seg)-1])
+	if open <= 0 || seg[len(seg)-1] != ')' {
+		return set, key, errSyntax("'%s' is not a valid entity reference: use '/<entityset>(<guid>)'.", s)
+	}
+	key, err := parseGUID(seg[open+1 : len(seg)-1])
 	if err != nil {
-		return "", "", errSyntax("'%s' is not a valid entity reference: the key is not a GUID.", s)
+		return set, key, errSyntax("'%s' is not a valid entity reference: the key is not a GUID.", s)
 	}
-	return seg[:open], u.String(), nil
+	return seg[:open], key, nil
+}
+
+// parseGUID is uuid.Parse of a string or uuid.ParseBytes of bytes.
+func parseGUID[S string | []byte](s S) (uuid.UUID, error) {
+	switch x := any(s).(type) {
+	case []byte:
+		return uuid.ParseBytes(x)
+	default:
+		return uuid.Parse(string(s))
+	}
 }
 
 func containsStr(list []string, s string) bool {
@@ -434,31 +453,35 @@ type writeOpts struct {
 // and modifier (_ownerid_value, _createdby_value, _modifiedby_value).
 // Called with mu held.
 func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int64, created bool, extra ...col) *dvError {
-	patch := e.patch[:0] // a scratch buffer, guarded by mu like the store
-	defer func() { e.patch = patch[:0] }()
+	patch := e.patch[:0] // scratch buffers, guarded by mu like the store
+	cols := e.cols[:0]
+	defer func() {
+		clear(cols) // no write set's buffer kept alive from here
+		e.patch, e.cols = patch[:0], cols[:0]
+	}()
 	targets := r.targets
 	for _, b := range ws.binds {
 		c := ent.lookupCols[b.lookup]
-		if b.id == "" {
+		if b.target == "" {
 			patch = appendColumn(patch, c, nil)
 			targets = targets.without(b.lookup)
 			continue
 		}
-		target := e.store.get(b.target, b.id)
+		target := e.store.tables[b.target][b.id]
 		if target == nil {
-			return e.notFoundLocked(b.target, b.id)
+			return e.notFoundLocked(b.target, b.id.String())
 		}
 		target.used.Store(true) // referenced: keep it past the next eviction
-		patch = appendColumn(patch, c, b.id)
-		targets = targets.with(appendColumn(nil, b.lookup, b.target))
+		var id [36]byte
+		patch = appendColumn(patch, c, appendGUID(id[:0], b.id))
+		targets = targets.withString(b.lookup, b.target)
 	}
 	// The patch's columns are listed once (the write set's as parseWrite
 	// packed them, the others as they are appended): the look-ups below
 	// and the merge (withColumns) read the list instead of decoding the
 	// patch again for each. Slices into patch stay valid when it grows
 	// (the old array keeps its bytes); the write set's are read in place.
-	var colBuf [40]column
-	cols := patch.columns(colBuf[:0])
+	cols = patch.columns(cols)
 	cols = ws.columns(cols)
 	cols = ws.fields[ws.colsEnd:].columns(cols)
 	if ent.computedName {

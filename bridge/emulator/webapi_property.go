@@ -97,7 +97,13 @@ func (e *Emulator) webRef(wr *webReq, target segment, nav string) {
 		wr.allow(http.MethodPut, http.MethodPost, http.MethodDelete)
 		return
 	}
-	b, derr := parseBind(ent, e.cat, nav, ref)
+	var b bind
+	var derr *dvError
+	if ref == nil {
+		b, derr = parseBind(ent, e.cat, nav, "", true)
+	} else {
+		b, derr = parseBind(ent, e.cat, nav, *ref, false)
+	}
 	if derr != nil {
 		if _, _, ok := ent.resolveLookup(nav); !ok {
 			derr = errUnknownProperty(nav, ent.LogicalName) // e.g. a collection-valued navigation property
