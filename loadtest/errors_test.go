@@ -78,6 +78,9 @@ func TestReportKeepsTheFirstErrorsBounded(t *testing.T) {
 		if g.Code != w.code || (w.msg != "" && g.Message != w.msg) || g.Method != protocol.MethodCreateRecord || g.Phase != "measured" {
 			t.Errorf("sample %d = %+v, want code %d message %q of %s, measured", i, g, w.code, w.msg, protocol.MethodCreateRecord)
 		}
+		if g.AtSeconds < 0 {
+			t.Errorf("sample %d answered at %+.3fs, before the measured phase it is in", i, g.AtSeconds)
+		}
 	}
 	if m := got[2].Message; len(m) > maxSampleText+len("…") || !strings.HasSuffix(m, "…") || !strings.HasPrefix(long, strings.TrimSuffix(m, "…")) {
 		t.Errorf("long message kept as %d bytes %q: want it cut at %d bytes on a rune boundary, marked …", len(m), m, maxSampleText)

@@ -71,6 +71,8 @@ type ErrorSample struct {
 	Data      string  `json:"data,omitempty"` // the error's data, raw JSON
 	Phase     string  `json:"phase"`          // seed, warmup or measured
 	AtSeconds float64 `json:"atSeconds"`      // answered at, from the measured phase's start (negative before it)
+
+	at time.Duration // answered at, from the run's start (AtSeconds is set from it in the report)
 }
 
 // ReportConfig echoes the run's settings.
@@ -364,6 +366,11 @@ func (r *runner) fill(rep *Report, all *hdr.Histogram, byMethod map[string]*meth
 	rep.Late = r.late
 	rep.Duplicates = r.duplicates()
 	rep.FirstErrors = slices.Clone(r.samples)
+	for i := range rep.FirstErrors {
+		// measureStart is known by now; a sample of the seed phase came
+		// before it was set.
+		rep.FirstErrors[i].AtSeconds = (rep.FirstErrors[i].at - r.measureStart).Seconds()
+	}
 	r.lateMu.Unlock()
 	r.stats.mu.Lock()
 	rep.Timeline = slices.Clone(r.stats.tl)

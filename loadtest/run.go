@@ -282,7 +282,7 @@ func (r *runner) errorSample(p pendingCall, now time.Duration, code int64, msg s
 		ph = "warmup"
 	}
 	r.samples = append(r.samples, ErrorSample{Method: p.method, Code: code, Message: clip(msg), Data: clip(string(data)),
-		Phase: ph, AtSeconds: (now - r.measureStart).Seconds()})
+		Phase: ph, at: now})
 }
 
 // clip cuts s to maxSampleText bytes, on a rune boundary, marking the cut.
