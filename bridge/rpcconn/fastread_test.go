@@ -2,12 +2,10 @@ package rpcconn_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +32,11 @@ var fastKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
 // masked is a client frame with first byte b0 and payload p, masked with
 // fastKey.
-func masked(b0 byte, p string) []byte {
+func masked(b0 byte, p string) []byte { return maskedWith(fastKey, b0, p) }
+
+// maskedWith is a client frame with first byte b0 and payload p, masked
+// with key.
+func maskedWith(key [4]byte, b0 byte, p string) []byte {
 	h := []byte{b0}
 	switch n := len(p); {
 	case n < 126:
@@ -45,9 +47,9 @@ func masked(b0 byte, p string) []byte {
 		h = append(h, 0x80|127)
 		h = binary.BigEndian.AppendUint64(h, uint64(n))
 	}
-	h = append(h, fastKey[:]...)
+	h = append(h, key[:]...)
 	for i := range len(p) {
-		h = append(h, p[i]^fastKey[i%4])
+		h = append(h, p[i]^key[i%4])
 	}
 	return h
 }
@@ -83,23 +85,12 @@ type fastServer struct {
 }
 
 func (s *fastServer) handler(opts rpcconn.Options, limit int64) http.Handler {
-	h := &testHandler{blocked: make(chan struct{}, 4)}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gw := rpcconn.GuardFrames(w, limit)
-		ws, err := websocket.Accept(gw, r, nil)
-		if err != nil {
-			return
-		}
-		ws.SetReadLimit(limit)
-		opts := opts
-		opts.Wire = rpcconn.WireOf(gw)
-		// Inline: every answer is written in the order its call came.
-		opts.Inline = func(*protocol.Message) bool { return true }
-		c := rpcconn.New(context.Background(), ws, h, opts)
-		s.wires <- opts.Wire
+	// Inline: every answer is written in the order its call came.
+	opts.Inline = func(*protocol.Message) bool { return true }
+	return serveRPC(&testHandler{blocked: make(chan struct{}, 4)}, opts, limit, func(c *rpcconn.Conn, w *rpcconn.Wire) {
+		s.wires <- w
 		s.conns <- c
-		s.errs <- c.Run()
-	})
+	}, s.errs)
 }
 
 func newFastServer() *fastServer {
@@ -137,39 +128,8 @@ func startFastPipe(t *testing.T, opts rpcconn.Options) (*fastServer, net.Conn, *
 
 // serverFrame reads one frame the server sent: its first byte and payload.
 func serverFrame(br *bufio.Reader) (byte, string, error) {
-	b0, err := br.ReadByte()
-	if err != nil {
-		return 0, "", err
-	}
-	p, err := readTextFrameAfter(br)
+	b0, p, err := readServerFrame(br)
 	return b0, string(p), err
-}
-
-// readTextFrameAfter reads the rest of a server frame whose first byte
-// was read.
-func readTextFrameAfter(br *bufio.Reader) ([]byte, error) {
-	b1, err := br.ReadByte()
-	if err != nil {
-		return nil, err
-	}
-	n := uint64(b1 & 0x7f)
-	switch n {
-	case 126:
-		var e [2]byte
-		if _, err := io.ReadFull(br, e[:]); err != nil {
-			return nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(e[:]))
-	case 127:
-		var e [8]byte
-		if _, err := io.ReadFull(br, e[:]); err != nil {
-			return nil, err
-		}
-		n = binary.BigEndian.Uint64(e[:])
-	}
-	p := make([]byte, n)
-	_, err = io.ReadFull(br, p)
-	return p, err
 }
 
 // expectFrames reads len(want) server frames and checks each: "a<N>" is

@@ -1,7 +1,6 @@
 package rpcconn_test
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"strings"
@@ -12,19 +11,7 @@ import (
 )
 
 // clientFrame is a masked client frame (zero mask: the payload as is).
-func clientFrame(b0 byte, p string) []byte {
-	h := []byte{b0}
-	switch n := len(p); {
-	case n < 126:
-		h = append(h, 0x80|byte(n))
-	case n <= 0xffff:
-		h = append(h, 0x80|126, byte(n>>8), byte(n))
-	default:
-		h = append(h, 0x80|127)
-		h = binary.BigEndian.AppendUint64(h, uint64(n))
-	}
-	return append(append(h, 0, 0, 0, 0), p...)
-}
+func clientFrame(b0 byte, p string) []byte { return maskedWith([4]byte{}, b0, p) }
 
 // TestMessagesReadWhole: the reader reads a one-frame message straight
 // into a buffer of the size its header announced, and anything else as

@@ -51,29 +51,41 @@ func frameHeader(opcode byte, fin bool, n uint64) []byte {
 	return append(h, 0, 0, 0, 0) // zero mask: the payload goes as is
 }
 
+// readServerFrame reads one frame the server sent (unmasked, as a
+// server's are): its first byte (fin, RSV, opcode) and its payload.
+func readServerFrame(br *bufio.Reader) (byte, []byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var e [2]byte
+		if _, err := io.ReadFull(br, e[:]); err != nil {
+			return 0, nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(e[:]))
+	case 127:
+		var e [8]byte
+		if _, err := io.ReadFull(br, e[:]); err != nil {
+			return 0, nil, err
+		}
+		n = binary.BigEndian.Uint64(e[:])
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(br, p)
+	return h[0], p, err
+}
+
 // readCloseFrame reads server frames until a close frame and returns its code.
 func readCloseFrame(br *bufio.Reader) (websocket.StatusCode, string, error) {
 	for {
-		var h [2]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
+		b0, p, err := readServerFrame(br)
+		if err != nil {
 			return 0, "", err
 		}
-		n := uint64(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var e [2]byte
-			io.ReadFull(br, e[:])
-			n = uint64(binary.BigEndian.Uint16(e[:]))
-		case 127:
-			var e [8]byte
-			io.ReadFull(br, e[:])
-			n = binary.BigEndian.Uint64(e[:])
-		}
-		p := make([]byte, n)
-		if _, err := io.ReadFull(br, p); err != nil {
-			return 0, "", err
-		}
-		if h[0]&0x0f == 8 && len(p) >= 2 {
+		if b0&0x0f == 8 && len(p) >= 2 {
 			return websocket.StatusCode(binary.BigEndian.Uint16(p)), string(p[2:]), nil
 		}
 	}
@@ -217,27 +229,7 @@ func TestIdlePeerClosed(t *testing.T) {
 
 // readTextFrame reads one unfragmented server frame and returns its payload.
 func readTextFrame(br *bufio.Reader) ([]byte, error) {
-	var h [2]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return nil, err
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var e [2]byte
-		if _, err := io.ReadFull(br, e[:]); err != nil {
-			return nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(e[:]))
-	case 127:
-		var e [8]byte
-		if _, err := io.ReadFull(br, e[:]); err != nil {
-			return nil, err
-		}
-		n = binary.BigEndian.Uint64(e[:])
-	}
-	p := make([]byte, n)
-	_, err := io.ReadFull(br, p)
+	_, p, err := readServerFrame(br)
 	return p, err
 }
 
