@@ -21,38 +21,24 @@ import (
 // code leaves room for the others), each message cut to maxSampleText.
 func TestReportKeepsTheFirstErrorsBounded(t *testing.T) {
 	long := strings.Repeat("é", maxSampleText) // 2 bytes a rune: cut inside
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		c, err := websocket.Accept(w, req, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
-		if err != nil {
-			return
+	srv := answeringServer(t, func(msg []byte) []byte {
+		var m struct{ ID int64 }
+		if json.Unmarshal(msg, &m) != nil {
+			return nil
 		}
-		defer c.CloseNow()
-		for {
-			_, msg, err := c.Read(req.Context())
-			if err != nil {
-				return
-			}
-			var m struct{ ID int64 }
-			if json.Unmarshal(msg, &m) != nil {
-				return
-			}
-			// Every answer an error: mostly -32001, then one -32602
-			// with a long message and data, then -32000 again and again.
-			var e string
-			switch {
-			case m.ID <= 20:
-				e = fmt.Sprintf(`{"code":-32001,"message":"backend unavailable %d"}`, m.ID)
-			case m.ID == 21:
-				e = `{"code":-32602,"message":"` + long + `","data":{"field":"entityName"}}`
-			default:
-				e = `{"code":-32000,"message":"timeout"}`
-			}
-			out := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"error":%s}`, m.ID, e)
-			if err := c.Write(req.Context(), websocket.MessageText, []byte(out)); err != nil {
-				return
-			}
+		// Every answer an error: mostly -32001, then one -32602 with a
+		// long message and data, then -32000 again and again.
+		var e string
+		switch {
+		case m.ID <= 20:
+			e = fmt.Sprintf(`{"code":-32001,"message":"backend unavailable %d"}`, m.ID)
+		case m.ID == 21:
+			e = `{"code":-32602,"message":"` + long + `","data":{"field":"entityName"}}`
+		default:
+			e = `{"code":-32000,"message":"timeout"}`
 		}
-	}))
+		return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"error":%s}`, m.ID, e)
+	})
 	defer srv.Close()
 	rep, err := Run(context.Background(), Config{
 		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + protocol.PathWidget, NoGroundTruth: true, SeedRecords: -1,
@@ -93,4 +79,31 @@ func TestReportKeepsTheFirstErrorsBounded(t *testing.T) {
 	if !strings.Contains(b.String(), "first errors:\n  cif.createrecord -32001 \"backend unavailable 1\" (measured, ") {
 		t.Errorf("text report lacks the first errors:\n%s", b.String())
 	}
+}
+
+// answeringServer serves WebSockets (the widget subprotocol) on loopback:
+// each text message is answered with what answer returns for it; a nil
+// answer ends the connection.
+func answeringServer(t *testing.T, answer func(msg []byte) []byte) *httptest.Server {
+	t.Helper()
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		c, err := websocket.Accept(w, req, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			_, msg, err := c.Read(req.Context())
+			if err != nil {
+				return
+			}
+			out := answer(msg)
+			if out == nil {
+				return
+			}
+			if err := c.Write(req.Context(), websocket.MessageText, out); err != nil {
+				return
+			}
+		}
+	}))
 }

@@ -2,14 +2,10 @@ package loadtest
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -75,22 +71,7 @@ func TestPacerReleasesEverySendOnTimeNeverEarly(t *testing.T) {
 // (none dropped at a rate the machine easily keeps) and counts every echo
 // as answered.
 func TestOpenLoopSendsEveryScheduledCall(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		c, err := websocket.Accept(w, req, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(req.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(req.Context(), typ, msg); err != nil {
-				return
-			}
-		}
-	}))
+	srv := answeringServer(t, func(msg []byte) []byte { return msg }) // an echo
 	defer srv.Close()
 	const sessions, rate = 4, 400.0
 	duration := 500 * time.Millisecond
