@@ -121,16 +121,7 @@ func (m *loadMix) create(b *testing.B, e *emulator.Emulator, i int) {
 func BenchmarkCreateLoadMix(b *testing.B) {
 	for _, cold := range []bool{false, true} {
 		b.Run(map[bool]string{false: "warm", true: "cold"}[cold], func(b *testing.B) {
-			e, err := emulator.New(emulator.Config{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := newLoadMix(1000)
-			i := 0
-			for range 2 * emulator.DefaultMaxRecords {
-				m.create(b, e, i)
-				i++
-			}
+			e, m, i := atBoundLoadMix(b)
 			var junk []byte
 			if cold {
 				junk = make([]byte, 1<<20)
@@ -162,16 +153,7 @@ func BenchmarkCreateLoadMix(b *testing.B) {
 // the emulator on its own stack), each create on another goroutine's
 // stack than the last. ns/op includes a channel hand-over per create.
 func BenchmarkCreateLoadMixSessions(b *testing.B) {
-	e, err := emulator.New(emulator.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := newLoadMix(1000)
-	i := 0
-	for range 2 * emulator.DefaultMaxRecords {
-		m.create(b, e, i)
-		i++
-	}
+	e, m, i := atBoundLoadMix(b)
 	const sessions = 64
 	var turns [sessions]chan bool
 	for s := range turns {
@@ -203,6 +185,23 @@ func BenchmarkCreateLoadMixSessions(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(cpuTime()-before)/float64(b.N), "cpu-ns/op")
+}
+
+// atBoundLoadMix returns an emulator at its record bound (twice the bound
+// created by the load's mix, so eviction runs on every create), the mix,
+// and how many creates it made.
+func atBoundLoadMix(b *testing.B) (*emulator.Emulator, *loadMix, int) {
+	e, err := emulator.New(emulator.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := newLoadMix(1000)
+	i := 0
+	for range 2 * emulator.DefaultMaxRecords {
+		m.create(b, e, i)
+		i++
+	}
+	return e, m, i
 }
 
 // cpuTime is the process's user and system CPU time so far, in ns.
