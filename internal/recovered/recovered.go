@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 )
 
 // maxStack bounds the stack kept with an error: enough for the frames that
@@ -21,7 +22,16 @@ type Panic struct {
 	Stack string
 }
 
-func (p *Panic) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
+// maxValue bounds the panic's value in Error: it may hold what a peer sent.
+const maxValue = 1 << 10
+
+func (p *Panic) Error() string {
+	v := fmt.Sprint(p.Value)
+	if len(v) > maxValue {
+		v = strings.ToValidUTF8(v[:maxValue], "") + "…"
+	}
+	return "panic: " + v
+}
 
 // Unwrap gives the panic's value when it was an error.
 func (p *Panic) Unwrap() error {

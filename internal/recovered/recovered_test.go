@@ -32,7 +32,7 @@ func TestErrorCarriesValueAndStack(t *testing.T) {
 	}
 }
 
-func TestStackIsBounded(t *testing.T) {
+func TestStackAndValueAreBounded(t *testing.T) {
 	var deep func(n int) error
 	deep = func(n int) (err error) {
 		if n == 0 {
@@ -42,5 +42,8 @@ func TestStackIsBounded(t *testing.T) {
 	}
 	if st := Stack(deep(2000)); len(st) > maxStack+8 {
 		t.Fatalf("stack of %d bytes, want at most %d", len(st), maxStack)
+	}
+	if msg := boom(strings.Repeat("é", maxValue)).Error(); len(msg) > len("panic: ")+maxValue+len("…") || !strings.HasSuffix(msg, "…") {
+		t.Fatalf("a long panic value gave a message of %d bytes, want it cut at %d", len(msg), maxValue)
 	}
 }
