@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -99,7 +100,7 @@ type entity struct {
 	// resultPrefix opens CIF's create result for this entity,
 	// `{"entityType":"<logical name>","id":` (createResult).
 	resultPrefix []byte
-	// lookupOrder is lookupNames, sorted once (compileEntity).
+	// lookupOrder is the lookups' names, sorted once (compileEntity).
 	lookupOrder []string
 	// navs answers resolveLookup for the polymorphic navigation names
 	// "<lookup>_<target>" without building and cutting strings per call
@@ -162,7 +163,7 @@ func compileEntity(m EntityMeta) *entity {
 		e.columns[e.lookupCols[l]] = true
 	}
 	e.computedName = m.PrimaryNameAttribute == "fullname" && e.columns["firstname"] && e.columns["lastname"]
-	e.lookupOrder = e.lookupNames()
+	e.lookupOrder = slices.Sorted(maps.Keys(m.Lookups))
 	e.navs = map[string]navLookup{}
 	for _, l := range e.lookupOrder {
 		for _, t := range m.Lookups[l] {
@@ -180,18 +181,11 @@ func compileEntity(m EntityMeta) *entity {
 // lookupValueCol is the column a lookup's GUID is read from: _x_value.
 func lookupValueCol(lookup string) string { return "_" + lookup + "_value" }
 
-// lookupNames returns the lookups in a stable order (sorted). The slice is
-// the entity's: a caller appending to it gets a copy.
+// lookupNames returns the lookups in a stable order (sorted once, by
+// compileEntity). The slice is the entity's: a caller appending to it gets
+// a copy.
 func (e *entity) lookupNames() []string {
-	if e.lookupOrder != nil {
-		return e.lookupOrder[:len(e.lookupOrder):len(e.lookupOrder)]
-	}
-	names := make([]string, 0, len(e.Lookups))
-	for l := range e.Lookups {
-		names = append(names, l)
-	}
-	sort.Strings(names)
-	return names
+	return e.lookupOrder[:len(e.lookupOrder):len(e.lookupOrder)]
 }
 
 // catalog is the immutable metadata table of one emulator.
