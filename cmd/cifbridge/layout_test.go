@@ -10,7 +10,8 @@ import (
 // TestReadmeLayoutMatchesTree keeps README.md's "Layout" table in step with
 // the tree: every folder holding Go files, and every folder of web/, is named
 // there — either as a row of its own or, for a sub-folder, in its parent's
-// row — and every folder the table names exists.
+// row —; every folder at the top of the tree has a row (its own or one of a
+// folder below it); and every folder the table names exists.
 func TestReadmeLayoutMatchesTree(t *testing.T) {
 	root := "../.."
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
@@ -57,6 +58,11 @@ func TestReadmeLayoutMatchesTree(t *testing.T) {
 		seen[d] = true
 		if !layoutNames(rows, d) {
 			t.Errorf("README's Layout does not name %s/: add it to its row (or its parent's row)", d)
+		}
+	}
+	for _, d := range topLevelDirs(t, root) {
+		if !layoutNamesUnder(rows, d) {
+			t.Errorf("README's Layout names nothing in %s/: add a row for it", d)
 		}
 	}
 	for key := range rows {
@@ -125,4 +131,45 @@ func backticked(s string) []string {
 		out = append(out, q)
 		s = rest
 	}
+}
+
+// topLevelDirs lists the folders at the top of the tree that a clone has:
+// all but hidden ones, node_modules and those .gitignore names from the
+// root ("/name/"), which tests and builds make.
+func topLevelDirs(t *testing.T, root string) []string {
+	t.Helper()
+	ignore, err := os.ReadFile(filepath.Join(root, ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	skip := map[string]bool{"node_modules": true}
+	for _, line := range strings.Split(string(ignore), "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "/"); ok && strings.HasSuffix(name, "/") {
+			skip[strings.TrimSuffix(name, "/")] = true
+		}
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !skip[e.Name()] {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs
+}
+
+// layoutNamesUnder reports whether a row of the table is top or a folder
+// below it.
+func layoutNamesUnder(rows map[string]string, top string) bool {
+	for key := range rows {
+		for _, f := range backticked(key) {
+			if f = strings.TrimSuffix(f, "/"); f == top || strings.HasPrefix(f, top+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }
