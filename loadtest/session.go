@@ -160,23 +160,6 @@ func (s *session) send(method string, sched time.Duration, ph phase, limit int) 
 	return true
 }
 
-// inMsg is what the client reads: a response, a notification or an event
-// request from the bridge. Only the fields the report needs are decoded.
-type inMsg struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *inError        `json:"error"`
-}
-
-// inError is an error answer's error object.
-type inError struct {
-	Code    int64           `json:"code"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
-}
-
 func (s *session) readLoop() {
 	defer close(s.readDone)
 	var buf bytes.Buffer
@@ -191,7 +174,7 @@ func (s *session) readLoop() {
 
 func (s *session) handle(data []byte) {
 	now := s.r.since()
-	var m inMsg
+	var m protocol.Inbound // a response, a notification or an event request
 	if err := json.Unmarshal(data, &m); err != nil {
 		s.r.badFrames.Add(1)
 		return
@@ -269,7 +252,7 @@ func (s *session) lateCall(requestID json.RawMessage) string {
 // engine's shapes are read with its own types: protocol.XrmCreateResult for
 // a create (enreach.xrm.createRecord, or enreach.xrm.execute, which the load
 // tool only sends as a CRUD Create) and protocol.ExhaustedData for -32005.
-func (s *session) outcome(p pendingCall, m *inMsg) {
+func (s *session) outcome(p pendingCall, m *protocol.Inbound) {
 	switch p.method {
 	case protocol.MethodCreateRecord, protocol.MethodXrmCreateRecord, protocol.MethodXrmExecute:
 		if m.Error != nil {
@@ -323,7 +306,7 @@ func (s *session) outcome(p pendingCall, m *inMsg) {
 // attemptsFromError counts the retries of a -32005 (no attempt succeeded)
 // and returns its ledger id: set when an attempt may have created the
 // record after all.
-func (s *session) attemptsFromError(m *inMsg) string {
+func (s *session) attemptsFromError(m *protocol.Inbound) string {
 	if m.Error.Code != protocol.CodeRetriesExhausted || len(m.Error.Data) == 0 {
 		return ""
 	}

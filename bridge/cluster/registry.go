@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/cifbridge/cifbridge/internal/periodic"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -229,18 +230,11 @@ func (r *Registry) Touch(ctx context.Context) {
 
 // RunTouch calls Touch every interval until ctx ends.
 func (r *Registry) RunTouch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			tctx, cancel := context.WithTimeout(ctx, interval)
-			r.Touch(tctx)
-			cancel()
-		}
-	}
+	periodic.Every(ctx, interval, func() {
+		tctx, cancel := context.WithTimeout(ctx, interval)
+		r.Touch(tctx)
+		cancel()
+	})
 }
 
 // Lookup returns session's registry record and whether it exists.

@@ -49,60 +49,29 @@ func slowLater(d time.Duration, exec correlation.Exec) correlation.Begin {
 func TestDoBegin(t *testing.T) {
 	boom := protocol.NewBackendError(503, "0x80040216", "busy", "", "")
 	tests := []struct {
-		name        string
-		begin       correlation.Begin
-		wantResult  string
-		wantCode    int64
-		wantElapsed time.Duration
-		wantLate    bool
-		wantLateBy  time.Duration
-		wantLateOK  bool
+		name  string
+		begin correlation.Begin
+		want  answer
 	}{
-		{name: "answer at once", begin: atOnce(0, `{"id":"1"}`, nil), wantResult: `{"id":"1"}`},
-		{name: "error at once", begin: atOnce(0, "", boom), wantCode: protocol.CodeBackend},
+		{name: "answer at once", begin: atOnce(0, `{"id":"1"}`, nil), want: answer{result: `{"id":"1"}`}},
+		{name: "error at once", begin: atOnce(0, "", boom), want: answer{code: protocol.CodeBackend}},
 		{name: "answer at once but after the deadline", begin: atOnce(12*time.Second, `{"id":"2"}`, nil),
-			wantCode: protocol.CodeTimeout, wantElapsed: 12 * time.Second, wantLate: true, wantLateBy: 2 * time.Second, wantLateOK: true},
+			want: answer{code: protocol.CodeTimeout, elapsed: 12 * time.Second, late: true, lateBy: 2 * time.Second, lateOK: true}},
 		{name: "answer at once exactly at the deadline", begin: atOnce(10*time.Second, `{"id":"3"}`, nil),
-			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateOK: true},
+			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateOK: true}},
 		{name: "rest answers in time", begin: later(sleepExec(2*time.Second, `{"id":"4"}`, nil)),
-			wantResult: `{"id":"4"}`, wantElapsed: 2 * time.Second},
+			want: answer{result: `{"id":"4"}`, elapsed: 2 * time.Second}},
 		{name: "rest times out then answers late", begin: later(sleepExec(12*time.Second, "", boom)),
-			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: 2 * time.Second},
+			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateBy: 2 * time.Second}},
 		{name: "begin outlasts the deadline, then hands back the rest", begin: slowLater(12*time.Second, sleepExec(time.Second, `{"id":"5"}`, nil)),
-			wantCode: protocol.CodeTimeout, wantElapsed: 12 * time.Second, wantLate: true, wantLateBy: 3 * time.Second, wantLateOK: true},
+			want: answer{code: protocol.CodeTimeout, elapsed: 12 * time.Second, late: true, lateBy: 3 * time.Second, lateOK: true}},
 		{name: "begin hands back the rest just before the deadline", begin: slowLater(10*time.Second-time.Nanosecond, sleepExec(time.Second, `{"id":"6"}`, nil)),
-			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: time.Second - time.Nanosecond, wantLateOK: true},
+			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateBy: time.Second - time.Nanosecond, lateOK: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				lates := make(chan correlation.Late, 4)
-				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(l correlation.Late) { lates <- l }})
-				start := time.Now()
-				res, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: 10 * time.Second}, tt.begin)
-				var pe *protocol.Error
-				switch {
-				case time.Since(start) != tt.wantElapsed || sent.Late != tt.wantLate || sent.ID == "":
-					t.Errorf("after %v: Sent %+v; want after %v, Late %v and an id", time.Since(start), sent, tt.wantElapsed, tt.wantLate)
-				case tt.wantCode == 0 && (err != nil || string(res) != tt.wantResult):
-					t.Errorf("DoBegin = %s, %v; want %s", res, err, tt.wantResult)
-				case tt.wantCode != 0 && (!errors.As(err, &pe) || pe.Code != tt.wantCode):
-					t.Errorf("err = %v, want code %d", err, tt.wantCode)
-				}
-				time.Sleep(5 * time.Minute) // let any late answer happen
-				synctest.Wait()
-				wantCounts, wantLates := protocol.LateCounts{}, 0
-				if tt.wantLate {
-					wantCounts, wantLates = protocol.LateCounts{Detached: 1, Answered: 1}, 1
-				}
-				if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || len(lates) != wantLates || tab.SessionLate("s1") != wantCounts {
-					t.Fatalf("stats %+v, %d late reports, session counts %+v; want none left, %d and %+v", st, len(lates), tab.SessionLate("s1"), wantLates, wantCounts)
-				}
-				if wantLates == 1 {
-					if l := <-lates; l.LateBy != tt.wantLateBy || l.Success() != tt.wantLateOK || l.Info.State != "timedout" || l.Info.ID != sent.ID {
-						t.Errorf("late = %+v, want lateBy %v success %v", l, tt.wantLateBy, tt.wantLateOK)
-					}
-				}
+			checkAnswer(t, 10*time.Second, tt.want, func(ctx context.Context, tab *correlation.Table, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
+				return tab.DoBegin(ctx, a, tt.begin)
 			})
 		})
 	}

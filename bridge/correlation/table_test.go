@@ -25,97 +25,110 @@ func sleepExec(d time.Duration, res string, err error) correlation.Exec {
 	}
 }
 
+// answer is what Do or DoBegin should give one attempt: its result, or its
+// error's code; after how long; whether it became a late record, and then
+// how late its answer came and whether it succeeded, or that it expired.
+type answer struct {
+	result  string
+	code    int64
+	elapsed time.Duration
+	late    bool
+	lateBy  time.Duration
+	lateOK  bool
+	expired bool
+}
+
+// checkAnswer runs do (Do or DoBegin, which keep the same semantics) in a
+// synctest bubble, on a table with a one-minute late window, for an attempt
+// of session s1 with timeout, and checks its answer against want; then it
+// lets any late answer or expiry happen and checks the one late report (or
+// none), the session's late counts, and that the table keeps nothing.
+func checkAnswer(t *testing.T, timeout time.Duration, want answer,
+	do func(context.Context, *correlation.Table, correlation.Attempt) (json.RawMessage, correlation.Sent, error)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		lates := make(chan correlation.Late, 4)
+		tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(l correlation.Late) { lates <- l }})
+		start := time.Now()
+		res, sent, err := do(t.Context(), tab, correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: timeout})
+		if got := time.Since(start); got != want.elapsed {
+			t.Errorf("answered after %v, want exactly %v", got, want.elapsed)
+		}
+		if sent.Late != want.late || sent.ID == "" {
+			t.Errorf("Sent = %+v; want Late %v and an id", sent, want.late)
+		}
+		if want.code == 0 {
+			if err != nil || string(res) != want.result {
+				t.Fatalf("answer %s, %v; want %s", res, err, want.result)
+			}
+		} else {
+			var e *protocol.Error
+			if !errors.As(err, &e) || e.Code != want.code {
+				t.Fatalf("err = %v, want code %d", err, want.code)
+			}
+			if want.code == protocol.CodeTimeout {
+				var d protocol.TimeoutData
+				if json.Unmarshal(e.Data, &d); d.Message != protocol.TimeoutMessage || d.TimeoutMs != timeout.Milliseconds() {
+					t.Errorf("timeout data = %+v", d)
+				}
+				// The late answer comes at timeout+lateBy: when that is after
+				// the call returned, its late record waits for it.
+				waiting := 0
+				if timeout+want.lateBy > want.elapsed {
+					waiting = 1
+				}
+				if st := tab.Stats(); st.Late != waiting || st.InFlight != 0 || st.Timeouts != 1 {
+					t.Errorf("stats after timeout = %+v, want %d late record waiting, none in flight, one timeout", st, waiting)
+				}
+			}
+		}
+		time.Sleep(5 * time.Minute) // let any late answer or expiry happen
+		synctest.Wait()
+		wantCounts, wantLates := protocol.LateCounts{}, 0
+		switch {
+		case want.expired:
+			wantCounts, wantLates = protocol.LateCounts{Detached: 1, Expired: 1}, 1
+		case want.late:
+			wantCounts, wantLates = protocol.LateCounts{Detached: 1, Answered: 1}, 1
+		}
+		if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || len(lates) != wantLates || tab.SessionLate("s1") != wantCounts {
+			t.Fatalf("stats %+v, %d late reports, session counts %+v; want none left, %d and %+v", st, len(lates), tab.SessionLate("s1"), wantLates, wantCounts)
+		}
+		if wantLates == 1 {
+			if l := <-lates; l.LateBy != want.lateBy || l.Success() != want.lateOK || l.Expired != want.expired || l.Info.State != "timedout" || l.Info.ID != sent.ID {
+				t.Errorf("late = %+v (lateBy %v success %v), want lateBy %v success %v expired %v", l, l.LateBy, l.Success(), want.lateBy, want.lateOK, want.expired)
+			}
+		}
+	})
+}
+
 func TestDo(t *testing.T) {
 	boom := protocol.NewBackendError(503, "0x80040216", "busy", "", "")
 	tests := []struct {
-		name        string
-		timeout     time.Duration
-		exec        correlation.Exec
-		wantResult  string
-		wantCode    int64
-		wantElapsed time.Duration
-		wantLate    bool
-		wantLateBy  time.Duration
-		wantLateOK  bool
-		wantExpired bool
+		name    string
+		timeout time.Duration
+		exec    correlation.Exec
+		want    answer
 	}{
 		{name: "answer in time", timeout: 10 * time.Second, exec: sleepExec(2*time.Second, `{"id":"1"}`, nil),
-			wantResult: `{"id":"1"}`, wantElapsed: 2 * time.Second},
+			want: answer{result: `{"id":"1"}`, elapsed: 2 * time.Second}},
 		{name: "error in time", timeout: 10 * time.Second, exec: sleepExec(time.Second, "", boom),
-			wantCode: protocol.CodeBackend, wantElapsed: time.Second},
+			want: answer{code: protocol.CodeBackend, elapsed: time.Second}},
 		{name: "cif1 timeout then late success", timeout: 10 * time.Second, exec: sleepExec(12*time.Second, `{"id":"2"}`, nil),
-			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: 2 * time.Second, wantLateOK: true},
+			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateBy: 2 * time.Second, lateOK: true}},
 		{name: "cif2 timeout then late failure", timeout: 100 * time.Second, exec: sleepExec(130*time.Second, "", boom),
-			wantCode: protocol.CodeTimeout, wantElapsed: 100 * time.Second, wantLate: true, wantLateBy: 30 * time.Second},
+			want: answer{code: protocol.CodeTimeout, elapsed: 100 * time.Second, late: true, lateBy: 30 * time.Second}},
 		{name: "never answered expires after the late window", timeout: 10 * time.Second,
 			exec: func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 				<-ctx.Done()
 				return nil, ctx.Err()
 			},
-			wantCode: protocol.CodeTimeout, wantElapsed: 10 * time.Second, wantLate: true, wantLateBy: time.Minute, wantExpired: true},
+			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateBy: time.Minute, expired: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				var mu sync.Mutex
-				var lates []correlation.Late
-				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(l correlation.Late) {
-					mu.Lock()
-					lates = append(lates, l)
-					mu.Unlock()
-				}})
-				start := time.Now()
-				res, sent, err := tab.Do(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: tt.timeout}, tt.exec)
-				if got := time.Since(start); got != tt.wantElapsed {
-					t.Errorf("answered after %v, want exactly %v", got, tt.wantElapsed)
-				}
-				if sent.Late != tt.wantLate || sent.ID == "" {
-					t.Errorf("Sent = %+v; want Late %v and an id", sent, tt.wantLate)
-				}
-				if tt.wantCode != 0 {
-					var e *protocol.Error
-					if !errors.As(err, &e) || e.Code != tt.wantCode {
-						t.Fatalf("err = %v, want code %d", err, tt.wantCode)
-					}
-					if tt.wantCode == protocol.CodeTimeout {
-						var d protocol.TimeoutData
-						if json.Unmarshal(e.Data, &d); d.Message != protocol.TimeoutMessage || d.TimeoutMs != tt.timeout.Milliseconds() {
-							t.Errorf("timeout data = %+v", d)
-						}
-						if st := tab.Stats(); st.Late != 1 || st.InFlight != 0 || st.Timeouts != 1 {
-							t.Errorf("stats after timeout = %+v", st)
-						}
-					}
-				} else if err != nil || string(res) != tt.wantResult {
-					t.Fatalf("Do = %s, %v; want %s", res, err, tt.wantResult)
-				}
-				time.Sleep(5 * time.Minute) // let any late answer or expiry happen
-				synctest.Wait()
-				mu.Lock()
-				defer mu.Unlock()
-				if !tt.wantLate {
-					if len(lates) != 0 {
-						t.Fatalf("unexpected late reports: %+v", lates)
-					}
-					return
-				}
-				if len(lates) != 1 {
-					t.Fatalf("got %d late reports, want 1", len(lates))
-				}
-				l := lates[0]
-				if l.LateBy != tt.wantLateBy || l.Success() != tt.wantLateOK || l.Expired != tt.wantExpired || l.Info.State != "timedout" {
-					t.Errorf("late = %+v (lateBy %v success %v), want lateBy %v success %v expired %v", l, l.LateBy, l.Success(), tt.wantLateBy, tt.wantLateOK, tt.wantExpired)
-				}
-				if st := tab.Stats(); st.Late != 0 || st.InFlight != 0 {
-					t.Errorf("records left behind: %+v", st)
-				}
-				want := protocol.LateCounts{Detached: 1, Answered: 1}
-				if tt.wantExpired {
-					want = protocol.LateCounts{Detached: 1, Expired: 1}
-				}
-				if got := tab.SessionLate("s1"); got != want {
-					t.Errorf("session late counts %+v, want %+v", got, want)
-				}
+			checkAnswer(t, tt.timeout, tt.want, func(ctx context.Context, tab *correlation.Table, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
+				return tab.Do(ctx, a, tt.exec)
 			})
 		})
 	}

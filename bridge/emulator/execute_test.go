@@ -65,15 +65,11 @@ func TestCreateRecord(t *testing.T) {
 
 func TestCreateThenRetrieve(t *testing.T) {
 	e := newSeeded(t)
-	res, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "account", "value": map[string]any{
-		"name": "Contoso", "numberofemployees": 7, "primarycontactid@odata.bind": "/contacts(" + adaID + ")"}})
-	checkErr(t, err, nil)
-	id := decodeMap(t, res)["id"].(string)
+	id := callMap(t, e, protocol.MethodCreateRecord, map[string]any{"entityName": "account", "value": map[string]any{
+		"name": "Contoso", "numberofemployees": 7, "primarycontactid@odata.bind": "/contacts(" + adaID + ")"}})["id"].(string)
 
-	res, err = call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "account", "entityId": id,
+	rec := callMap(t, e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "account", "entityId": id,
 		"queryParameters": "?$select=name,numberofemployees,_primarycontactid_value&$expand=primarycontactid($select=fullname,mobilephone)"})
-	checkErr(t, err, nil)
-	rec := decodeMap(t, res)
 	want := map[string]any{
 		"accountid": id, "name": "Contoso", "numberofemployees": float64(7), "_primarycontactid_value": adaID,
 	}
@@ -255,9 +251,7 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func TestEnvironmentMetadataMisc(t *testing.T) {
 	e := newSeeded(t)
-	res, err := call(e, protocol.MethodGetEnvironment, nil)
-	checkErr(t, err, nil)
-	env := decodeMap(t, res)
+	env := callMap(t, e, protocol.MethodGetEnvironment, nil)
 	for _, k := range []string{"clientUrl", "appUrl", "orgLcid", "orgUniqueName", "orgId", "userId", "userLcid", "username", "userRoles", "crmVersion", "isDirty", "msdyn_customparams"} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("environment lacks %s", k)
@@ -267,9 +261,7 @@ func TestEnvironmentMetadataMisc(t *testing.T) {
 		t.Errorf("environment = %v", env)
 	}
 
-	res, err = call(e, protocol.MethodGetEntityMetadata, map[string]any{"entityName": "phonecall", "attributes": []string{"subject", "regardingobjectid"}})
-	checkErr(t, err, nil)
-	md := decodeMap(t, res)
+	md := callMap(t, e, protocol.MethodGetEntityMetadata, map[string]any{"entityName": "phonecall", "attributes": []string{"subject", "regardingobjectid"}})
 	if md["LogicalName"] != "phonecall" || md["EntitySetName"] != "phonecalls" || md["PrimaryIdAttribute"] != "activityid" || md["PrimaryNameAttribute"] != "subject" {
 		t.Errorf("metadata = %v", md)
 	}
@@ -277,7 +269,7 @@ func TestEnvironmentMetadataMisc(t *testing.T) {
 		`{"AttributeType":"Lookup","EntityLogicalName":"phonecall","LogicalName":"regardingobjectid","Targets":["contact","account","incident","lead"]}]`; got != want {
 		t.Errorf("attributes = %s, want %s", got, want)
 	}
-	_, err = call(e, protocol.MethodGetEntityMetadata, map[string]any{"entityName": "nosuch"})
+	_, err := call(e, protocol.MethodGetEntityMetadata, map[string]any{"entityName": "nosuch"})
 	checkErr(t, err, &wantErr{rpc: protocol.CodeBackend, status: 404, code: emulator.CodeSegmentNotFound})
 
 	for _, tt := range []struct{ method, want string }{

@@ -98,6 +98,17 @@ func checkErr(t *testing.T, err error, want *wantErr) {
 	}
 }
 
+// callMap calls method, fails t unless it succeeds, and gives its result
+// as a map (decodeMap).
+func callMap(t testing.TB, e *emulator.Emulator, method string, params any) map[string]any {
+	t.Helper()
+	res, err := call(e, method, params)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	return decodeMap(t, res)
+}
+
 func decodeMap(t testing.TB, b []byte) map[string]any {
 	t.Helper()
 	var m map[string]any

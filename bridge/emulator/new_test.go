@@ -78,17 +78,11 @@ func TestBuiltinMetadata(t *testing.T) {
 		t.Error("nosuch exists")
 	}
 	// Activities key on activityid and bind polymorphic regarding lookups.
-	res, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"lastname": "L"}})
-	checkErr(t, err, nil)
-	cid := decodeMap(t, res)["id"].(string)
-	res, err = call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
-		"subject": "call", "regardingobjectid_contact_phonecall@odata.bind": "/contacts(" + cid + ")"}})
-	checkErr(t, err, nil)
-	pid := decodeMap(t, res)["id"].(string)
-	res, err = call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "phonecall", "entityId": pid,
+	cid := callMap(t, e, protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"lastname": "L"}})["id"].(string)
+	pid := callMap(t, e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
+		"subject": "call", "regardingobjectid_contact_phonecall@odata.bind": "/contacts(" + cid + ")"}})["id"].(string)
+	rec := callMap(t, e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "phonecall", "entityId": pid,
 		"queryParameters": "?$select=subject,_regardingobjectid_value&$expand=regardingobjectid_contact($select=fullname)"})
-	checkErr(t, err, nil)
-	rec := decodeMap(t, res)
 	if rec["activityid"] != pid || rec["_regardingobjectid_value"] != cid || rec["regardingobjectid_contact"].(map[string]any)["fullname"] != "L" {
 		t.Fatalf("phonecall = %v", rec)
 	}

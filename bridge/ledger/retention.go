@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cifbridge/cifbridge/internal/periodic"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -87,14 +88,5 @@ func Retention(ctx context.Context, l Store, keep, interval time.Duration, log z
 		}
 	}
 	prune()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			prune()
-		}
-	}
+	periodic.Every(ctx, interval, prune)
 }

@@ -274,6 +274,15 @@ type tries struct {
 	retryable bool
 }
 
+// err is the call's error when no attempt succeeded (finalError of the
+// attempts, with no ledger entry to name), nil when one did.
+func (t tries) err() error {
+	if t.ok {
+		return nil
+	}
+	return finalError(t.attempts, t.lastErr, "", t.retryable)
+}
+
 // repeat is the one retry loop of every enreach.xrm.* method. It runs a
 // (a fresh attempt each time) until one succeeds, one fails with an error
 // retryOn rejects, ctx ends or set.retries are used up, waiting set.delay

@@ -2,7 +2,6 @@ package retry_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -49,11 +48,7 @@ func TestExecuteCreateIsTracked(t *testing.T) {
 					}
 					return
 				}
-				wantCode(t, rep, protocol.CodeRetriesExhausted)
-				var d protocol.ExhaustedData
-				if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
-					t.Fatal(err)
-				}
+				d := wantExhausted(t, rep)
 				if len(d.Attempts) != 1 || d.LedgerID == "" {
 					t.Fatalf("one attempt and a ledger entry, got %+v", d)
 				}
@@ -128,12 +123,7 @@ func TestIdempotentConflictAfterNotRunIsNoSuccess(t *testing.T) {
 		}
 		r.emu.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
 		_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "second"}, "idempotent": true, "delay": 0})
-		wantCode(t, rep, protocol.CodeRetriesExhausted)
-		var d protocol.ExhaustedData
-		if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
-			t.Fatal(err)
-		}
-		if len(d.Attempts) != 2 || d.Attempts[1].HTTPStatus != 412 || d.LedgerID != "" {
+		if d := wantExhausted(t, rep); len(d.Attempts) != 2 || d.Attempts[1].HTTPStatus != 412 || d.LedgerID != "" {
 			t.Fatalf("data %+v", d)
 		}
 		if n := r.records("contact"); n != 1 {

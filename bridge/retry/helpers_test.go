@@ -279,3 +279,15 @@ func wantCode(t *testing.T, r reply, code int64) {
 		t.Fatalf("got error %+v result %s; want code %d", r.Error, r.Result, code)
 	}
 }
+
+// wantExhausted requires r to be a -32005 and gives its data: the attempts
+// and the ledger entry, if any.
+func wantExhausted(t *testing.T, r reply) protocol.ExhaustedData {
+	t.Helper()
+	wantCode(t, r, protocol.CodeRetriesExhausted)
+	var d protocol.ExhaustedData
+	if err := json.Unmarshal(r.Error.Data, &d); err != nil {
+		t.Fatalf("-32005 data %s: %v", r.Error.Data, err)
+	}
+	return d
+}

@@ -63,8 +63,8 @@ func (e *Engine) UpdateRecord(ctx context.Context, call bridge.WidgetCall) (json
 	}
 	t := e.repeat(ctx, call, correlation.Attempt{Method: protocol.MethodUpdateRecord,
 		Typed: &protocol.UpdateRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, Value: p.Data}}, in.set, Retryable, nil)
-	if !t.ok {
-		return nil, finalError(t.attempts, t.lastErr, "", t.retryable)
+	if err := t.err(); err != nil {
+		return nil, err
 	}
 	attempts := t.attempts
 	out := protocol.XrmUpdateResult{EntityType: p.EntityLogicalName, ID: p.ID, Attempts: len(attempts)}
@@ -95,8 +95,8 @@ func (e *Engine) RetrieveRecord(ctx context.Context, call bridge.WidgetCall) (js
 	}
 	t := e.repeat(ctx, call, correlation.Attempt{Method: protocol.MethodRetrieveRecord,
 		Typed: &protocol.RetrieveRecordParams{EntityName: p.EntityLogicalName, EntityID: p.ID, QueryParameters: p.Options}}, in.set, Retryable, nil)
-	if !t.ok {
-		return nil, finalError(t.attempts, t.lastErr, "", t.retryable)
+	if err := t.err(); err != nil {
+		return nil, err
 	}
 	return objectResult(t.res), nil
 }
@@ -132,8 +132,8 @@ func (e *Engine) Execute(ctx context.Context, call bridge.WidgetCall) (json.RawM
 		retryOn = Retryable
 	}
 	t := e.repeat(ctx, call, correlation.Attempt{Method: protocol.BackendExecute, Typed: &p}, in.set, retryOn, nil)
-	if !t.ok {
-		return nil, finalError(t.attempts, t.lastErr, "", t.retryable)
+	if err := t.err(); err != nil {
+		return nil, err
 	}
 	return t.res, nil
 }

@@ -186,11 +186,7 @@ func TestAllAttemptsTimeOut(t *testing.T) {
 		r := startRig(t, rigOptions{faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 400}}}})
 		c := r.dial()
 		_, rep := c.create(map[string]any{"entityLogicalName": "lead", "data": map[string]any{"lastname": "L"}, "maxRetries": 1, "delay": 0})
-		wantCode(t, rep, protocol.CodeRetriesExhausted)
-		var d protocol.ExhaustedData
-		if err := json.Unmarshal(rep.Error.Data, &d); err != nil {
-			t.Fatal(err)
-		}
+		d := wantExhausted(t, rep)
 		// Attempt 1 lands at 400 ms, about when attempt 2 times out: its late
 		// answer may already be in.
 		if len(d.Attempts) != 2 || (d.Attempts[0].Outcome != protocol.LedgerOutcomeTimeout && d.Attempts[0].Outcome != protocol.LedgerOutcomeLateSuccess) ||
@@ -265,8 +261,7 @@ func TestRetryPolicyAgainstEmulator(t *testing.T) {
 					t.Fatalf("attempts made = %d, want %d", n, tt.attempts)
 				}
 				if tt.code == protocol.CodeRetriesExhausted {
-					var d protocol.ExhaustedData
-					json.Unmarshal(rep.Error.Data, &d)
+					d := wantExhausted(t, rep)
 					if len(d.Attempts) != 3 || d.Attempts[2].HTTPStatus != tt.err.Status || (d.LedgerID != "") != tt.ledger {
 						t.Fatalf("data %+v", d)
 					}

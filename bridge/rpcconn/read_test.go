@@ -2,7 +2,6 @@ package rpcconn_test
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -22,15 +21,11 @@ func TestMessagesReadWhole(t *testing.T) {
 	const limit = 64 << 10
 	// Inline: answered in the order the calls came.
 	s := startServer(t, rpcconn.Options{PingInterval: -1, Inline: func(*protocol.Message) bool { return true }}, limit)
-	conn, err := net.Dial("tcp", s.hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, br := dialRaw(t, s.hs)
 	defer func() {
 		conn.Close()
 		<-s.errs // the server's reader ended
 	}()
-	br := rawHandshake(t, conn)
 	call := func(id int, pad int) string {
 		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"echo","params":[%q]}`, id, strings.Repeat("x", pad))
 	}

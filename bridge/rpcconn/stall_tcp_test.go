@@ -1,7 +1,6 @@
 package rpcconn_test
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +20,7 @@ import (
 func TestStalledHeaderClosedOnTCP(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	s := startInlineServer(t, rpcconn.Options{ReadTimeout: timeout, PingInterval: -1}, 1)
-	conn, err := net.Dial("tcp", s.hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	br := rawHandshake(t, conn)
+	conn, br := dialRaw(t, s.hs)
 	<-s.wires
 
 	msg := []byte(`{"jsonrpc":"2.0","id":1,"method":"pad","params":{"i":1,"n":3}}`)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -19,6 +20,18 @@ import (
 	"github.com/cifbridge/cifbridge/internal/pipenet"
 	"github.com/cifbridge/cifbridge/internal/testutil"
 )
+
+// dialRaw dials the server of hs over TCP and upgrades by hand
+// (rawHandshake); the connection closes when the test ends.
+func dialRaw(t *testing.T, hs *httptest.Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, rawHandshake(t, conn)
+}
 
 // rawHandshake upgrades conn by hand, so a test can then send frames no
 // WebSocket library would (a stalled half frame, a 2^62-byte header).
@@ -107,12 +120,7 @@ func TestOversizedFrameHeaderRefusedAtOnce(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startServer(t, rpcconn.Options{}, 4096)
-			conn, err := net.Dial("tcp", strings.TrimPrefix(s.hs.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			br := rawHandshake(t, conn)
+			conn, br := dialRaw(t, s.hs)
 			for _, f := range tt.frames {
 				conn.Write(f)
 			}

@@ -272,12 +272,7 @@ func TestShutdownSendsBacklogBeforeClose(t *testing.T) {
 // is pinged again, one that stops is closed with 1008 for the idle timeout.
 func TestKeepaliveInTryMode(t *testing.T) {
 	s := startInlineServer(t, rpcconn.Options{PingInterval: 100 * time.Millisecond, IdleTimeout: time.Second}, 1)
-	conn, err := net.Dial("tcp", s.hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	br := rawHandshake(t, conn)
+	conn, br := dialRaw(t, s.hs)
 	<-s.wires
 	frame := func() (byte, []byte) {
 		t.Helper()

@@ -63,12 +63,8 @@ func DialRaw(t testing.TB, url string, opts *client.Options) *client.RawConn {
 // a raw call, an event, a notification): the JSON-RPC fields, and the
 // message as it came (Raw, set by RawCall).
 type Answer struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *protocol.Error `json:"error"`
-	Raw    []byte          `json:"-"`
+	protocol.Inbound
+	Raw []byte `json:"-"`
 }
 
 // RawCall sends one request with id on c and returns the answer to it,

@@ -9,6 +9,7 @@
 // unless CIFBRIDGE_REQUIRE_BROWSER is set (CI sets it): then they fail.
 
 import { spawn, execFile } from "node:child_process";
+import { before, after } from "node:test";
 import { existsSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
@@ -164,6 +165,27 @@ export async function startDaemon(args = []) {
 /** Launches headless Chromium. */
 export function launchBrowser() {
   return playwright.chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
+/**
+ * Gives the calling describe a daemon started with args (startDaemon) and a
+ * browser (launchBrowser): its before hook starts both, its after hook
+ * closes the browser and stops the daemon. The returned object's daemon
+ * and browser are set once the before hook has run.
+ * @param {string[]} [args] extra flags for the daemon
+ * @returns {{daemon: Awaited<ReturnType<typeof startDaemon>> | undefined, browser: import("playwright-core").Browser | undefined}}
+ */
+export function daemonAndBrowser(args = []) {
+  const env = { daemon: undefined, browser: undefined };
+  before(async () => {
+    env.daemon = await startDaemon(args);
+    env.browser = await launchBrowser();
+  }, { timeout: 120_000 });
+  after(async () => {
+    await env.browser?.close();
+    await env.daemon?.stop();
+  });
+  return env;
 }
 
 /** Opens a page that fails the test on uncaught page errors (collected in page.errors). */

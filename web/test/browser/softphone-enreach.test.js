@@ -7,37 +7,27 @@
 // and a call placed through its admin API) must have seen each call, and
 // every failure must show on the page in words.
 
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 
-import { skipReason, startDaemon, launchBrowser, newPage, openConnected, adminJSON, artifact, logText } from "./harness.js";
+import { skipReason, startDaemon, daemonAndBrowser, newPage, openConnected, adminJSON, artifact, logText } from "./harness.js";
 
 // The emulator's built-in user (docs/enreach-emulator.md).
 const USER_ID = "6f1c5d2e-8a43-4b7e-9c1d-2e5f7a9b0c31";
 const ACTIVATE = "POST /users/{userId}/features/cli/activate/";
 
 describe("softphone with Enreach on the zero-config daemon", { skip: skipReason || false, timeout: 180_000 }, () => {
-  let daemon, browser;
+  const env = daemonAndBrowser();
   const stats = async () => {
-    const r = await adminJSON(daemon.base, "GET", "/api/v1/enreach-emulator/stats");
+    const r = await adminJSON(env.daemon.base, "GET", "/api/v1/enreach-emulator/stats");
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return r.body;
   };
   const faults = async (rules) => {
-    const r = await adminJSON(daemon.base, "PUT", "/api/v1/enreach-emulator/faults", { rules });
+    const r = await adminJSON(env.daemon.base, "PUT", "/api/v1/enreach-emulator/faults", { rules });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   };
-  const open = () => openConnected(browser, daemon.base + "/examples/softphone.html");
-
-  before(async () => {
-    daemon = await startDaemon();
-    browser = await launchBrowser();
-  }, { timeout: 120_000 });
-
-  after(async () => {
-    await browser?.close();
-    await daemon?.stop();
-  });
+  const open = () => openConnected(env.browser, env.daemon.base + "/examples/softphone.html");
 
   it("shows the agent from executeQuery('/users/me', null), and the emulator saw the query", { timeout: 30_000 }, async () => {
     const before = (await stats()).requests["GET /users/me"] || 0;
@@ -53,7 +43,7 @@ describe("softphone with Enreach on the zero-config daemon", { skip: skipReason 
   });
 
   it("Set calls setANumber before dialling: the emulator keeps it for the next call only, the page says so", { timeout: 30_000 }, async () => {
-    assert.equal((await adminJSON(daemon.base, "POST", "/api/v1/enreach-emulator/reset")).status < 300, true);
+    assert.equal((await adminJSON(env.daemon.base, "POST", "/api/v1/enreach-emulator/reset")).status < 300, true);
     const page = await open();
     await page.getByTestId("anumber").fill("+358401112222");
     await page.getByTestId("anumber-set").click();
@@ -69,10 +59,10 @@ describe("softphone with Enreach on the zero-config daemon", { skip: skipReason 
     assert.ok((await logText(page)).some((l) => l.endsWith("calling +358400000000 as +358401112222")));
     assert.equal(await page.evaluate(() => window.softphone.calls.at(-1).aNumber), "+358401112222");
     // The emulator's own record of the next call carries the A-number; the call after it does not.
-    const placed = await adminJSON(daemon.base, "POST", "/api/v1/enreach-emulator/calls", { to: "+358400000000" });
+    const placed = await adminJSON(env.daemon.base, "POST", "/api/v1/enreach-emulator/calls", { to: "+358400000000" });
     assert.equal(placed.status, 201, JSON.stringify(placed.body));
     assert.equal(placed.body.ANumber, "+358401112222");
-    const next = await adminJSON(daemon.base, "POST", "/api/v1/enreach-emulator/calls", { to: "+358400000000" });
+    const next = await adminJSON(env.daemon.base, "POST", "/api/v1/enreach-emulator/calls", { to: "+358400000000" });
     assert.equal(next.body.ANumber, "");
     assert.deepEqual(page.errors.map(String), []);
     await page.close();
@@ -126,7 +116,7 @@ describe("softphone with Enreach on the zero-config daemon", { skip: skipReason 
   it("with the emulator off and no --enreach-url, the agent line says there is no Enreach", { timeout: 60_000 }, async () => {
     const off = await startDaemon(["--enreach-emulator=false"]);
     try {
-      const page = await newPage(browser);
+      const page = await newPage(env.browser);
       await page.goto(off.base + "/examples/softphone.html");
       await page.locator("[data-testid=agent][data-state=error]").waitFor();
       const text = await page.getByTestId("agent").textContent();

@@ -4,12 +4,12 @@
 // a clear message, never a ReferenceError), and ?token= for a daemon started
 // with --token.
 
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import path from "node:path";
 
-import { skipReason, startDaemon, launchBrowser, newPage, openConnected, adminJSON, repoRoot, logText } from "./harness.js";
+import { skipReason, startDaemon, daemonAndBrowser, newPage, openConnected, adminJSON, repoRoot, logText } from "./harness.js";
 
 // The softphone's placeholder and the dashboard's sample onclicktoact number;
 // the seed gives it to the contact Ada Lovelace.
@@ -34,31 +34,21 @@ async function blackhole() {
 }
 
 describe("softphone first run in Chromium", { skip: skipReason || false, timeout: 180_000 }, () => {
-  let daemon, browser;
-
-  before(async () => {
-    daemon = await startDaemon(["--emulator-seed", SEED]);
-    browser = await launchBrowser();
-  }, { timeout: 120_000 });
-
-  after(async () => {
-    await browser?.close();
-    await daemon?.stop();
-  });
+  const env = daemonAndBrowser(["--emulator-seed", SEED]);
 
   it("shows the caller's name for the sample click-to-act number", { timeout: 30_000 }, async () => {
-    const page = await openConnected(browser, daemon.base + "/examples/softphone.html");
+    const page = await openConnected(env.browser, env.daemon.base + "/examples/softphone.html");
     const session = await page.evaluate(() => window.cifbridge.session);
     assert.equal(await page.getByTestId("call").isDisabled(), false, "Call is enabled once connected");
 
     const eventData = { value: SAMPLE_NUMBER, name: "mobilephone", format: "phone", entityLogicalName: "contact" };
-    const res = await adminJSON(daemon.base, "POST", `/api/v1/sessions/${session}/events`, { eventType: "onclicktoact", eventData });
+    const res = await adminJSON(env.daemon.base, "POST", `/api/v1/sessions/${session}/events`, { eventType: "onclicktoact", eventData });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     await page.getByTestId("caller").filter({ hasText: "Ada Lovelace" }).waitFor();
     await page.getByTestId("activityid").waitFor();
     // The phonecall is bound to her contact record.
     const id = (await page.getByTestId("activityid").textContent()).replace("phonecall ", "");
-    const call = await adminJSON(daemon.base, "GET", `/api/data/v9.2/phonecalls(${id})`);
+    const call = await adminJSON(env.daemon.base, "GET", `/api/data/v9.2/phonecalls(${id})`);
     assert.equal(call.status, 200, JSON.stringify(call.body));
     assert.equal(call.body._regardingobjectid_value, "11111111-1111-4111-8111-111111111111");
     assert.deepEqual(page.errors.map(String), []);
@@ -66,7 +56,7 @@ describe("softphone first run in Chromium", { skip: skipReason || false, timeout
   });
 
   it("dialling an unknown number says so instead of a name", { timeout: 30_000 }, async () => {
-    const page = await openConnected(browser, daemon.base + "/examples/softphone.html");
+    const page = await openConnected(env.browser, env.daemon.base + "/examples/softphone.html");
     await page.getByTestId("number").fill("+358400000000");
     await page.getByTestId("call").click();
     await page.getByTestId("caller").filter({ hasText: "Unknown caller" }).waitFor();
@@ -77,12 +67,12 @@ describe("softphone first run in Chromium", { skip: skipReason || false, timeout
 
   it("reports a bridge that never answers within seconds, and dialling meanwhile gets a clear message", { timeout: 30_000 }, async () => {
     const hole = await blackhole();
-    const page = await newPage(browser);
+    const page = await newPage(env.browser);
     const consoleErrors = [];
     page.on("console", (m) => m.type() === "error" && !/WebSocket/.test(m.text()) && consoleErrors.push(m.text()));
     try {
       const started = Date.now();
-      await page.goto(`${daemon.base}/examples/softphone.html?bridge=ws://${hole.address}/v1/widget`);
+      await page.goto(`${env.daemon.base}/examples/softphone.html?bridge=ws://${hole.address}/v1/widget`);
       // Before install() there is no Microsoft.CIFramework: Call is disabled,
       // and a submit anyway (Enter in the field) is refused in words.
       assert.equal(await page.getByTestId("call").isDisabled(), true);
@@ -111,8 +101,8 @@ describe("softphone first run in Chromium", { skip: skipReason || false, timeout
     const hole = await blackhole();
     const address = hole.address;
     await hole.close(); // the port is now closed: connections are refused
-    const page = await newPage(browser);
-    await page.goto(`${daemon.base}/examples/softphone.html?bridge=ws://${address}/v1/widget`);
+    const page = await newPage(env.browser);
+    await page.goto(`${env.daemon.base}/examples/softphone.html?bridge=ws://${address}/v1/widget`);
     await page.getByTestId("status").filter({ hasText: "not connected" }).waitFor({ timeout: 9000 });
     const lines = await logText(page);
     assert.ok(lines.some((l) => l.includes(`cannot reach cifbridge at ws://${address}/v1/widget`)), lines.join("\n"));
@@ -123,14 +113,14 @@ describe("softphone first run in Chromium", { skip: skipReason || false, timeout
   it("takes the daemon's token as ?token=", { timeout: 60_000 }, async () => {
     const secured = await startDaemon(["--token", "s3cret-token"]);
     try {
-      const ok = await openConnected(browser, secured.base + "/examples/softphone.html?token=s3cret-token");
+      const ok = await openConnected(env.browser, secured.base + "/examples/softphone.html?token=s3cret-token");
       await ok.getByTestId("status").filter({ hasText: /^session s/ }).waitFor();
       // The token never shows in the page.
       assert.ok(!(await ok.content()).includes("s3cret-token"));
       assert.deepEqual(ok.errors.map(String), []);
       await ok.close();
 
-      const without = await newPage(browser);
+      const without = await newPage(env.browser);
       await without.goto(secured.base + "/examples/softphone.html");
       await without.getByTestId("status").filter({ hasText: "not connected" }).waitFor({ timeout: 9000 });
       const lines = await logText(without);

@@ -8,12 +8,12 @@
 // real workspace in the daemon, the agent is played end to end from the
 // panel (skipped while the daemon has neither).
 
-import { describe, it, before, after } from "node:test";
+import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 
 import path from "node:path";
 
-import { skipReason, startDaemon, launchBrowser, newPage, openConnected, adminJSON, waitFor, sleep, artifact, repoRoot } from "./harness.js";
+import { skipReason, startDaemon, daemonAndBrowser, newPage, openConnected, adminJSON, waitFor, sleep, artifact, repoRoot } from "./harness.js";
 
 const PRESENCES = [
   { presenceId: "available", presenceText: "Available", presenceColor: "#00FF00", basePresenceStatus: "Available" },
@@ -120,25 +120,19 @@ function fakeWorkspace(widgetSession) {
 }
 
 describe("agent workspace panel in Chromium", { skip: skipReason || false, timeout: 180_000 }, () => {
-  let daemon, browser, widget, session;
+  const env = daemonAndBrowser();
+  let widget, session;
 
   before(async () => {
-    daemon = await startDaemon([]);
-    browser = await launchBrowser();
-    widget = await openConnected(browser, daemon.base + "/examples/softphone.html");
+    widget = await openConnected(env.browser, env.daemon.base + "/examples/softphone.html");
     session = await widget.evaluate(() => window.cifbridge.session);
   }, { timeout: 120_000 });
 
-  after(async () => {
-    await browser?.close();
-    await daemon?.stop();
-  });
-
   it("without the fake: says what the daemon answers for the selected session", { timeout: 20_000 }, async () => {
-    const dash = await newPage(browser, { viewport: { width: 1440, height: 1000 } });
+    const dash = await newPage(env.browser, { viewport: { width: 1440, height: 1000 } });
     try {
-      await dash.goto(daemon.base + "/");
-      const real = await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}/workspace`);
+      await dash.goto(env.daemon.base + "/");
+      const real = await adminJSON(env.daemon.base, "GET", `/api/v1/sessions/${session}/workspace`);
       if (real.status === 404) {
         await dash.getByTestId("ws-msg").filter({ hasText: "no agent workspace for this session" }).waitFor();
         assert.equal(await dash.locator("#ws-body").isHidden(), true);
@@ -154,10 +148,10 @@ describe("agent workspace panel in Chromium", { skip: skipReason || false, timeo
 
   it("shows session tabs, badges, toasts with their remaining time and the presence; plays the agent", { timeout: 60_000 }, async () => {
     const fake = fakeWorkspace(session);
-    const dash = await newPage(browser, { viewport: { width: 1440, height: 1000 } });
+    const dash = await newPage(env.browser, { viewport: { width: 1440, height: 1000 } });
     try {
       await dash.route(/\/api\/v1\/sessions\/[^/]+\/workspace(\/.*)?$/, (r) => fake.route(r));
-      await dash.goto(daemon.base + "/");
+      await dash.goto(env.daemon.base + "/");
       const ws = dash.getByTestId("workspace");
       const sessionTab = (id) => ws.locator(`[data-testid=ws-session][data-session="${id}"]`);
       await sessionTab("session-id-1").waitFor();
@@ -241,8 +235,8 @@ describe("agent workspace panel in Chromium", { skip: skipReason || false, timeo
 
   it("plays the agent for the CIF 2.0 sample against the real workspace (when this daemon has it)", { timeout: 60_000 }, async (t) => {
     const seeded = await startDaemon(["--emulator-seed", path.join(repoRoot, "bridge/emulator/testdata/seed-example.json")]);
-    const w = await newPage(browser);
-    const dash = await newPage(browser, { viewport: { width: 1440, height: 1000 } });
+    const w = await newPage(env.browser);
+    const dash = await newPage(env.browser, { viewport: { width: 1440, height: 1000 } });
     try {
       if (!(await fetch(seeded.base + "/examples/multisession.html", { method: "HEAD" })).ok) {
         t.skip("this daemon has no CIF 2.0 sample and workspace yet");
@@ -291,8 +285,8 @@ describe("agent workspace panel in Chromium", { skip: skipReason || false, timeo
 
   it("sends the dashboard's token with every workspace request", { timeout: 30_000 }, async () => {
     const secured = await startDaemon(["--token", "s3cret-token"]);
-    const w = await newPage(browser);
-    const dash = await newPage(browser);
+    const w = await newPage(env.browser);
+    const dash = await newPage(env.browser);
     try {
       await w.goto(secured.base + "/examples/softphone.html?token=s3cret-token");
       await w.waitForFunction(() => window.cifbridge && window.cifbridge.connected);

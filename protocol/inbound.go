@@ -1,0 +1,16 @@
+package protocol
+
+import "encoding/json"
+
+// Inbound is a JSON-RPC 2.0 message as a client that reads with
+// encoding/json sees it: a response, a notification or a request from the
+// bridge, every member kept undecoded. The load tool and the tests read
+// what the bridge sends this way; the bridge itself reads with Decode
+// (Message).
+type Inbound struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *Error          `json:"error"`
+}
