@@ -117,7 +117,11 @@ func (s *store) evictOne() bool {
 		if cur == nil || cur.serial != k.serial {
 			continue // deleted, or created again later
 		}
-		if cur.used.Swap(false) {
+		// Under the write lock no reader marks a record: a plain load,
+		// and a store only when set, do what Swap does without its
+		// locked instruction, which waits for every store before it.
+		if cur.used.Load() {
+			cur.used.Store(false)
 			s.order = append(s.order, k) // second chance
 			continue
 		}
@@ -459,22 +463,9 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 		clear(cols) // no write set's buffer kept alive from here
 		e.patch, e.cols = patch[:0], cols[:0]
 	}()
-	targets := r.targets
-	for _, b := range ws.binds {
-		c := ent.lookupCols[b.lookup]
-		if b.target == "" {
-			patch = appendColumn(patch, c, nil)
-			targets = targets.without(b.lookup)
-			continue
-		}
-		target := e.store.tables[b.target][b.id]
-		if target == nil {
-			return e.notFoundLocked(b.target, b.id.String())
-		}
-		target.used.Store(true) // referenced: keep it past the next eviction
-		var id [36]byte
-		patch = appendColumn(patch, c, appendGUID(id[:0], b.id))
-		targets = targets.withString(b.lookup, b.target)
+	patch, targets, derr := e.applyBinds(ent, ws, patch, r.targets)
+	if derr != nil {
+		return derr
 	}
 	// The patch's columns are listed once (the write set's as parseWrite
 	// packed them, the others as they are appended): the look-ups below
@@ -513,6 +504,29 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 	r.fields = r.fields.withColumns(cols)
 	r.targets = targets
 	return nil
+}
+
+// applyBinds appends to patch the lookup column of each bind of ws and
+// returns it with targets, the record's lookup targets, updated; a bind to
+// a record that is not stored fails with its 404. Called with mu held.
+func (e *Emulator) applyBinds(ent *entity, ws *writeSet, patch, targets row) (row, row, *dvError) {
+	for _, b := range ws.binds {
+		c := ent.lookupCols[b.lookup]
+		if b.target == "" {
+			patch = appendColumn(patch, c, nil)
+			targets = targets.without(b.lookup)
+			continue
+		}
+		target := e.store.tables[b.target][b.id]
+		if target == nil {
+			return patch, targets, e.notFoundLocked(b.target, b.id.String())
+		}
+		target.used.Store(true) // referenced: keep it past the next eviction
+		var id [36]byte
+		patch = appendColumn(patch, c, appendGUID(id[:0], b.id))
+		targets = targets.withString(b.lookup, b.target)
+	}
+	return patch, targets, nil
 }
 
 // appendFullName appends the fullname column computed from firstname and
@@ -564,12 +578,13 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	t := e.store.table(ent.LogicalName)
 	id := ws.fields[ws.keyFree:].str(ent.PrimaryIDAttribute)
 	var k uuid.UUID
-	var idText [36]byte // a new GUID's text, packed into the row from here
-	var idCol any = id
+	var idText [36]byte // the key's text, packed into the row from here
+	var idCol []byte
 	if id == "" {
 		k = e.newIDs.newID()
 		idCol = appendGUID(idText[:0], k)
 	} else {
+		idCol = append(idText[:0], id...)
 		var err error
 		if k, err = uuid.Parse(id); err != nil {
 			return nil, errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", id)
@@ -581,7 +596,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	now := e.stamp()
 	r := &record{id: k, pinned: opts.pinned}
 	version := e.store.nextVersion()
-	if derr := e.applyWrite(ent, r, ws, version, true, col{ent.PrimaryIDAttribute, idCol}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
+	if derr := e.applyCreate(ent, r, ws, version, idCol, now); derr != nil {
 		return nil, derr
 	}
 	if opts.dupDetect {
