@@ -23,6 +23,9 @@ type createTail struct {
 	// one is kept and its default left out).
 	names  []string
 	filter [2]uint64 // nameHash bits of names
+	// marks are the nameHash bits of the written columns applyCreate
+	// looks for: statecode, statuscode, firstname and lastname.
+	marks [2]uint64
 	// state and status are the statecode and statuscode defaults; users
 	// the other defaults, packed in order.
 	state, status, users row
@@ -44,7 +47,13 @@ func newCreateTail(ent *entity) *createTail {
 		t.users = append(t.users, c.enc...)
 	}
 	t.names = append(t.names, colVersionNumber)
-	seen := map[string]bool{colStateCode: true, colStatusCode: true}
+	marked := []string{colStateCode, colStatusCode, "firstname", "lastname"}
+	seen := map[string]bool{}
+	for _, n := range marked {
+		seen[n] = true
+		h := nameHash([]byte(n))
+		t.marks[h>>6] |= 1 << (h & 63)
+	}
 	for _, n := range t.names {
 		if seen[n] {
 			return nil
@@ -100,9 +109,12 @@ func (e *Emulator) applyCreate(ent *entity, r *record, ws *writeSet, version int
 	}
 	keep = keep[:written]
 	// Keep the last written column of each name that the tail does not
-	// replace, as firstWrite does.
+	// replace, as firstWrite does, and note the last statecode,
+	// statuscode, firstname and lastname (never tail columns).
 	var seen [2]uint64
 	n := 0
+	hasState, hasStatus := false, false
+	var first, last row
 	for i := written - 1; i >= 0; i-- {
 		c := cols[i]
 		h := nameHash(c.name)
@@ -113,12 +125,23 @@ func (e *Emulator) applyCreate(ent *entity, r *record, ws *writeSet, version int
 		seen[word] |= bit
 		keep[i] = true
 		n += len(c.enc)
+		if t.marks[word]&bit != 0 {
+			switch string(c.name) {
+			case colStateCode:
+				hasState = true
+			case colStatusCode:
+				hasStatus = true
+			case "firstname":
+				first = c.enc
+			case "lastname":
+				last = c.enc
+			}
+		}
 	}
-	hasState, hasStatus := lastOf(cols, []byte(colStateCode)) != nil, lastOf(cols, []byte(colStatusCode)) != nil
 	var fullName row
 	if ent.computedName {
 		at := len(patch)
-		patch = appendFullName(patch, cols, r.fields)
+		patch = appendFullNameOf(patch, first, last, r.fields)
 		fullName = patch[at:]
 	}
 	versionText := strconv.AppendInt(e.numBuf[:0], version, 10)

@@ -138,10 +138,12 @@ func TestApplyCreateBindNotFound(t *testing.T) {
 // like a column every create ends with gets no createTail, and its creates
 // (the general merge) store each column once, the key's value the new id.
 func TestCreateTailNeedsDistinctNames(t *testing.T) {
-	ent := &entity{EntityMeta: EntityMeta{LogicalName: "odd", PrimaryIDAttribute: colCreatedOn}}
-	ent.packDefaults(uuid.NewString())
-	if ent.createTail != nil {
-		t.Fatalf("a tail of names %q for a key named %s", ent.createTail.names, colCreatedOn)
+	for _, key := range []string{colCreatedOn, colModifiedOn, colVersionNumber, "_ownerid_value", colStateCode, "firstname", "lastname"} {
+		ent := &entity{EntityMeta: EntityMeta{LogicalName: "odd", PrimaryIDAttribute: key}}
+		ent.packDefaults(uuid.NewString())
+		if ent.createTail != nil {
+			t.Errorf("a tail of names %q for a key named %s", ent.createTail.names, key)
+		}
 	}
 	contact := &entity{EntityMeta: EntityMeta{LogicalName: "contact", PrimaryIDAttribute: "contactid"}}
 	contact.packDefaults(uuid.NewString())

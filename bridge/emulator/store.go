@@ -533,8 +533,13 @@ func (e *Emulator) applyBinds(ent *entity, ws *writeSet, patch, targets row) (ro
 // lastname: the last of each among the written columns cols, else the
 // stored row's, trimmed as strings.TrimSpace(first + " " + last).
 func appendFullName(patch row, cols []column, stored row) row {
-	part := func(c string) []byte {
-		enc := lastOf(cols, []byte(c))
+	return appendFullNameOf(patch, lastOf(cols, []byte("firstname")), lastOf(cols, []byte("lastname")), stored)
+}
+
+// appendFullNameOf is appendFullName given the encodings of the last
+// firstname and lastname written (nil: not written).
+func appendFullNameOf(patch, firstEnc, lastEnc, stored row) row {
+	part := func(enc row, c string) []byte {
 		if enc == nil {
 			enc = lastColumn(stored, c)
 			if enc == nil {
@@ -546,7 +551,7 @@ func appendFullName(patch row, cols []column, stored row) row {
 		}
 		return nil
 	}
-	first, last := part("firstname"), part("lastname")
+	first, last := part(firstEnc, "firstname"), part(lastEnc, "lastname")
 	var buf [256]byte
 	if len(first)+1+len(last) > len(buf) {
 		return appendColumn(patch, "fullname", strings.TrimSpace(string(first)+" "+string(last)))
