@@ -119,13 +119,19 @@ func TestEvictionQueueAgainstModel(t *testing.T) {
 			type refRec struct {
 				serial uint64
 				used   bool
+				rec    *record // the record the store must keep
 			}
 			type key struct {
 				table string
 				id    uuid.UUID
 			}
 			ref := map[key]*refRec{}
-			var refOrder []recordKey
+			type refKey struct {
+				table  string
+				id     uuid.UUID
+				serial uint64
+			}
+			var refOrder []refKey
 			refHead := 0
 			refEvicted := map[string]int64{}
 			var serial uint64
@@ -177,25 +183,22 @@ func TestEvictionQueueAgainstModel(t *testing.T) {
 					s.table(k.table)[k.id] = r
 					s.added(k.table, k.id, r)
 					serial++
-					if r.serial != serial {
-						t.Fatalf("serial %d, want %d", r.serial, serial)
-					}
-					ref[k] = &refRec{serial: serial}
-					refOrder = append(refOrder, recordKey{k.table, k.id, serial})
+					ref[k] = &refRec{serial: serial, rec: r}
+					refOrder = append(refOrder, refKey{k.table, k.id, serial})
 					refEvict()
 				case op < 7: // read
 					ks := live()
 					k := ks[rnd.IntN(len(ks))]
-					s.tables[k.table][k.id].used.Store(true)
+					s.markUsed(s.tables[k.table][k.id])
 					ref[k].used = true
 				case op < 8: // update: a new record, the same serial, used
 					ks := live()
 					k := ks[rnd.IntN(len(ks))]
 					cur := s.tables[k.table][k.id]
-					next := &record{id: k.id, serial: cur.serial}
-					next.used.Store(true)
+					next := &record{id: k.id, qpos: cur.qpos} // as Emulator.update
+					s.markUsed(next)
 					s.tables[k.table][k.id] = next
-					ref[k].used = true
+					ref[k].used, ref[k].rec = true, next
 				default: // delete
 					ks := live()
 					k := ks[rnd.IntN(len(ks))]
@@ -207,8 +210,11 @@ func TestEvictionQueueAgainstModel(t *testing.T) {
 				for table, recs := range s.tables {
 					for id, r := range recs {
 						n++
-						if want := ref[key{table, id}]; want == nil || want.serial != r.serial {
-							t.Fatalf("step %d: the store keeps %s %s (serial %d), the model does not", step, table, id, r.serial)
+						if want := ref[key{table, id}]; want == nil || want.rec != r {
+							t.Fatalf("step %d: the store keeps %s %s, the model does not", step, table, id)
+						}
+						if q := s.entry(r); q == nil || !q.live || q.id != id || s.names[q.table] != table {
+							t.Fatalf("step %d: %s %s has entry %+v", step, table, id, q)
 						}
 					}
 				}

@@ -29,11 +29,11 @@ func goneSlot(id uuid.UUID) int {
 }
 
 // rememberGone records an evicted record; Emulator.mu is held for writing.
-func (s *store) rememberGone(k recordKey) {
+func (s *store) rememberGone(id uuid.UUID) {
 	if s.gone == nil {
 		s.gone = new(goneIDs)
 	}
-	s.gone[goneSlot(k.id)] = k.id
+	s.gone[goneSlot(id)] = id
 }
 
 // evictedRecently reports whether the record id (its GUID text) was

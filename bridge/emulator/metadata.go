@@ -97,6 +97,10 @@ type entity struct {
 	// packed once (set by New, see packDefaults): statecode 0, statuscode
 	// (defaultStatus), then the emulator's user in each of systemUserCols.
 	defaults []column
+	// createTail is what every create ends with (applyCreate); nil when
+	// its names are not distinct, and a create takes applyWrite's general
+	// merge.
+	createTail *createTail
 	// resultPrefix opens CIF's create result for this entity,
 	// `{"entityType":"<logical name>","id":` (createResult).
 	resultPrefix []byte
@@ -131,6 +135,7 @@ func (e *entity) packDefaults(userID string) {
 		r = appendColumn(r, c, userID)
 	}
 	e.defaults = r.columns(nil)
+	e.createTail = newCreateTail(e)
 	e.resultPrefix, _ = jsontext.AppendQuote([]byte(`{"entityType":`), e.LogicalName) // never fails: a logical name is ASCII (checkName)
 	e.resultPrefix = append(e.resultPrefix, `,"id":`...)
 }

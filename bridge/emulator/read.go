@@ -67,7 +67,7 @@ func (e *Emulator) retrieve(ent *entity, id string, q *query) (map[string]any, *
 	if r == nil {
 		return nil, e.notFoundLocked(ent.LogicalName, id)
 	}
-	r.used.Store(true)
+	e.store.markUsed(r)
 	out := e.view(ent, r, q.selects, q.expands)
 	e.annotate(ent, r, out, q.ann)
 	return out, nil

@@ -22,15 +22,19 @@ import (
 // record is one stored row. fields holds its columns (string, json.Number,
 // bool or null), including the primary key, createdon, modifiedon and
 // _x_value lookup columns. A stored record is not changed: an update stores
-// a new one.
+// a new one (only qpos, the store's bookkeeping, moves, under the write
+// lock).
 type record struct {
 	id      uuid.UUID // its key in the store
 	fields  row
 	targets row // lookup → logical name (a string) of the record it points to
 	version int64
-	serial  uint64      // creation number, kept by updates (eviction order)
-	pinned  bool        // seeded: never evicted, not counted against the bound
-	used    atomic.Bool // read or written since eviction last passed it
+	// qpos is where the record's entry is in the eviction queue, counted
+	// from the first entry ever queued, plus one (store.entry); 0 when it
+	// has none (pinned, or no bound). An update's record takes over its
+	// entry.
+	qpos   int
+	pinned bool // seeded: never evicted, not counted against the bound
 }
 
 // store is the data of an emulator: logical name → id → record. Guarded by
@@ -45,38 +49,73 @@ type store struct {
 	// not used since eviction last looked at it is dropped (a FIFO with a
 	// second chance): a long load run keeps bounded memory while the records
 	// a run keeps reading, like seeded contacts, stay.
-	max     int
-	live    int
-	serial  uint64
-	order   []recordKey // creation order, oldest at head; may hold stale keys
-	head    int
+	max   int
+	live  int
+	order []queued // creation order, oldest at head; may hold dead entries
+	head  int
+	// dropped counts the entries dropped from the head of order so far:
+	// order[i] is the entry at qpos dropped+i+1.
+	dropped int
+	names   []string         // the tables by queued.table
 	evicted map[string]int64 // per logical name
 	// gone remembers recently evicted records (evictedRecently), so that
 	// a 404 for one is told from a 404 for an id that never existed.
 	gone *goneIDs
 }
 
-// recordKey names a record in creation order; serial tells a key from a
-// record later created again under the same id.
-type recordKey struct {
-	table  string
-	id     uuid.UUID
-	serial uint64
+// queued is a record's entry in the eviction queue. It holds all that
+// eviction reads, the key, the table and the used mark, so that passing
+// over a record or dropping it does not read the record: at the bound
+// every create evicts the oldest record, whose memory is long out of the
+// processor's caches. An entry holds no pointer.
+type queued struct {
+	id    uuid.UUID
+	table uint32 // index in store.names
+	live  bool   // false once its record is deleted
+	// used is set (to 1) when the record is read or written since eviction
+	// last passed it; readers set it under the read lock, so atomically.
+	used uint32
 }
 
 func (s *store) init() {
 	s.tables = map[string]map[uuid.UUID]*record{}
 	s.version = 0
-	s.live, s.serial, s.head = 0, 0, 0
-	s.order = nil
+	s.live, s.head, s.dropped = 0, 0, 0
+	s.order, s.names = nil, nil
 	s.evicted = map[string]int64{}
 	s.gone = nil
 }
 
-// added accounts for a new record r and evicts past max.
+// tableIndex returns the index of table in s.names, adding it.
+func (s *store) tableIndex(table string) uint32 {
+	for i, n := range s.names {
+		if n == table {
+			return uint32(i)
+		}
+	}
+	s.names = append(s.names, table)
+	return uint32(len(s.names) - 1)
+}
+
+// entry returns the queue entry of r; nil when it has none.
+func (s *store) entry(r *record) *queued {
+	if r.qpos == 0 {
+		return nil
+	}
+	return &s.order[r.qpos-1-s.dropped]
+}
+
+// markUsed marks r read or written, so that eviction passes over it once
+// more. Called with mu held for reading or writing.
+func (s *store) markUsed(r *record) {
+	if q := s.entry(r); q != nil {
+		atomic.StoreUint32(&q.used, 1)
+	}
+}
+
+// added accounts for a new record r of table and evicts past max.
 func (s *store) added(table string, id uuid.UUID, r *record) {
-	s.serial++
-	r.serial = s.serial
+	r.qpos = 0
 	if r.pinned {
 		return
 	}
@@ -84,26 +123,48 @@ func (s *store) added(table string, id uuid.UUID, r *record) {
 	if s.max <= 0 {
 		return
 	}
-	s.order = append(s.order, recordKey{table, id, r.serial})
+	s.enqueue(r, queued{id: id, table: s.tableIndex(table), live: true})
 	for s.live > s.max && s.evictOne() {
 	}
-	// Drop consumed keys once they are most of the queue: the rest moves
-	// down, a copy with no look-up (at the bound, once per ~max creates).
+	// Drop consumed entries once they are most of the queue: the rest
+	// moves down, a copy with no look-up (at the bound, once per ~max
+	// creates).
 	if s.head > 1024 && s.head > len(s.order)/2 {
 		n := copy(s.order, s.order[s.head:])
-		clear(s.order[n:]) // no table name kept alive past its key
-		s.order, s.head = s.order[:n], 0
+		s.order, s.dropped, s.head = s.order[:n], s.dropped+s.head, 0
 	}
-	// Drop stale keys (deleted or re-created records) once they are most
-	// of the queue.
+	// Drop dead entries (deleted records) once they are most of the queue.
 	if len(s.order)-s.head > 4*s.max+1024 {
-		kept := make([]recordKey, 0, s.live+s.live/4)
-		for _, k := range s.order[s.head:] {
-			if cur := s.tables[k.table][k.id]; cur != nil && cur.serial == k.serial {
-				kept = append(kept, k)
-			}
+		s.compact()
+	}
+}
+
+// enqueue appends q, the entry of r, to the queue.
+func (s *store) enqueue(r *record, q queued) {
+	s.order = append(s.order, q)
+	r.qpos = s.dropped + len(s.order)
+}
+
+// compact drops the consumed and the dead entries of the queue, keeping
+// the order of the others.
+func (s *store) compact() {
+	old := s.order[s.head:]
+	s.dropped += len(s.order) // the kept entries take new positions
+	s.order, s.head = make([]queued, 0, s.live+s.live/4), 0
+	for _, q := range old {
+		if q.live {
+			s.enqueue(s.tables[s.names[q.table]][q.id], q)
 		}
-		s.order, s.head = kept, 0
+	}
+}
+
+// requeued puts the entries of the records stored back at their places
+// (qpos) after the queue and the tables were restored from a snapshot.
+func (s *store) requeued() {
+	for i := s.head; i < len(s.order); i++ {
+		if q := &s.order[i]; q.live {
+			s.tables[s.names[q.table]][q.id].qpos = s.dropped + i + 1
+		}
 	}
 }
 
@@ -111,20 +172,22 @@ func (s *store) added(table string, id uuid.UUID, r *record) {
 // false when there is nothing to drop.
 func (s *store) evictOne() bool {
 	for s.head < len(s.order) {
-		k := s.order[s.head]
+		q := s.order[s.head]
 		s.head++
-		cur := s.tables[k.table][k.id]
-		if cur == nil || cur.serial != k.serial {
-			continue // deleted, or created again later
+		if !q.live {
+			continue // deleted
 		}
-		if cur.used.Swap(false) {
-			s.order = append(s.order, k) // second chance
+		// Under the write lock no reader marks an entry: a plain load.
+		if q.used != 0 {
+			q.used = 0
+			s.enqueue(s.tables[s.names[q.table]][q.id], q) // second chance
 			continue
 		}
-		delete(s.tables[k.table], k.id)
+		table := s.names[q.table]
+		delete(s.tables[table], q.id)
 		s.live--
-		s.evicted[k.table]++
-		s.rememberGone(k)
+		s.evicted[table]++
+		s.rememberGone(q.id)
 		return true
 	}
 	return false
@@ -134,6 +197,9 @@ func (s *store) evictOne() bool {
 func (s *store) removed(r *record) {
 	if !r.pinned {
 		s.live--
+	}
+	if q := s.entry(r); q != nil {
+		q.live = false
 	}
 }
 
@@ -459,22 +525,9 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 		clear(cols) // no write set's buffer kept alive from here
 		e.patch, e.cols = patch[:0], cols[:0]
 	}()
-	targets := r.targets
-	for _, b := range ws.binds {
-		c := ent.lookupCols[b.lookup]
-		if b.target == "" {
-			patch = appendColumn(patch, c, nil)
-			targets = targets.without(b.lookup)
-			continue
-		}
-		target := e.store.tables[b.target][b.id]
-		if target == nil {
-			return e.notFoundLocked(b.target, b.id.String())
-		}
-		target.used.Store(true) // referenced: keep it past the next eviction
-		var id [36]byte
-		patch = appendColumn(patch, c, appendGUID(id[:0], b.id))
-		targets = targets.withString(b.lookup, b.target)
+	patch, targets, derr := e.applyBinds(ent, ws, patch, r.targets)
+	if derr != nil {
+		return derr
 	}
 	// The patch's columns are listed once (the write set's as parseWrite
 	// packed them, the others as they are appended): the look-ups below
@@ -515,12 +568,40 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 	return nil
 }
 
+// applyBinds appends to patch the lookup column of each bind of ws and
+// returns it with targets, the record's lookup targets, updated; a bind to
+// a record that is not stored fails with its 404. Called with mu held.
+func (e *Emulator) applyBinds(ent *entity, ws *writeSet, patch, targets row) (row, row, *dvError) {
+	for _, b := range ws.binds {
+		c := ent.lookupCols[b.lookup]
+		if b.target == "" {
+			patch = appendColumn(patch, c, nil)
+			targets = targets.without(b.lookup)
+			continue
+		}
+		target := e.store.tables[b.target][b.id]
+		if target == nil {
+			return patch, targets, e.notFoundLocked(b.target, b.id.String())
+		}
+		e.store.markUsed(target) // referenced: keep it past the next eviction
+		var id [36]byte
+		patch = appendColumn(patch, c, appendGUID(id[:0], b.id))
+		targets = targets.withString(b.lookup, b.target)
+	}
+	return patch, targets, nil
+}
+
 // appendFullName appends the fullname column computed from firstname and
 // lastname: the last of each among the written columns cols, else the
 // stored row's, trimmed as strings.TrimSpace(first + " " + last).
 func appendFullName(patch row, cols []column, stored row) row {
-	part := func(c string) []byte {
-		enc := lastOf(cols, []byte(c))
+	return appendFullNameOf(patch, lastOf(cols, []byte("firstname")), lastOf(cols, []byte("lastname")), stored)
+}
+
+// appendFullNameOf is appendFullName given the encodings of the last
+// firstname and lastname written (nil: not written).
+func appendFullNameOf(patch, firstEnc, lastEnc, stored row) row {
+	part := func(enc row, c string) []byte {
 		if enc == nil {
 			enc = lastColumn(stored, c)
 			if enc == nil {
@@ -532,7 +613,7 @@ func appendFullName(patch row, cols []column, stored row) row {
 		}
 		return nil
 	}
-	first, last := part("firstname"), part("lastname")
+	first, last := part(firstEnc, "firstname"), part(lastEnc, "lastname")
 	var buf [256]byte
 	if len(first)+1+len(last) > len(buf) {
 		return appendColumn(patch, "fullname", strings.TrimSpace(string(first)+" "+string(last)))
@@ -564,12 +645,13 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	t := e.store.table(ent.LogicalName)
 	id := ws.fields[ws.keyFree:].str(ent.PrimaryIDAttribute)
 	var k uuid.UUID
-	var idText [36]byte // a new GUID's text, packed into the row from here
-	var idCol any = id
+	var idText [36]byte // the key's text, packed into the row from here
+	var idCol []byte
 	if id == "" {
 		k = e.newIDs.newID()
 		idCol = appendGUID(idText[:0], k)
 	} else {
+		idCol = append(idText[:0], id...)
 		var err error
 		if k, err = uuid.Parse(id); err != nil {
 			return nil, errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", id)
@@ -581,7 +663,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	now := e.stamp()
 	r := &record{id: k, pinned: opts.pinned}
 	version := e.store.nextVersion()
-	if derr := e.applyWrite(ent, r, ws, version, true, col{ent.PrimaryIDAttribute, idCol}, col{colCreatedOn, now}, col{colModifiedOn, now}); derr != nil {
+	if derr := e.applyCreate(ent, r, ws, version, idCol, now); derr != nil {
 		return nil, derr
 	}
 	if opts.dupDetect {
@@ -626,7 +708,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	if pk := ws.fields.str(ent.PrimaryIDAttribute); pk != "" && pk != id {
 		return nil, false, errSyntax("The primary key in the body '%s' does not match the key in the URL '%s'.", pk, id)
 	}
-	next := &record{id: k, fields: cur.fields, targets: cur.targets, serial: cur.serial, pinned: cur.pinned}
+	next := &record{id: k, fields: cur.fields, targets: cur.targets, qpos: cur.qpos, pinned: cur.pinned}
 	version := e.store.nextVersion()
 	if derr := e.applyWrite(ent, next, ws, version, false, col{colModifiedOn, e.stamp()}); derr != nil {
 		return nil, false, derr
@@ -637,7 +719,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 		}
 	}
 	next.version = version
-	next.used.Store(true)
+	e.store.markUsed(next)
 	t[k] = next
 	return next, false, nil
 }

@@ -304,13 +304,15 @@ func readBatchRequest(p *multipart.Part) (batchRequest, *dvError) {
 type storeSnapshot struct {
 	tables  map[string]map[uuid.UUID]*record
 	s       store
-	order   []recordKey
+	order   []queued
 	evicted map[string]int64
 }
 
 func (e *Emulator) snapshot() storeSnapshot {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
+	// The write lock: readers mark the queue's entries (store.markUsed),
+	// which the clone below reads.
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	snap := storeSnapshot{tables: map[string]map[uuid.UUID]*record{}, s: e.store, order: slices.Clone(e.store.order), evicted: maps.Clone(e.store.evicted)}
 	for name, t := range e.store.tables {
 		c := make(map[uuid.UUID]*record, len(t))
@@ -325,6 +327,19 @@ func (e *Emulator) snapshot() storeSnapshot {
 func (e *Emulator) restore(snap storeSnapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// A record read since the snapshot keeps its mark (its second chance)
+	// when the rollback keeps it: the queue comes back as it was.
+	type mark struct {
+		table string
+		r     *record
+	}
+	var marks []mark
+	for _, q := range e.store.order[e.store.head:] {
+		if q.live && q.used != 0 {
+			table := e.store.names[q.table]
+			marks = append(marks, mark{table, e.store.tables[table][q.id]})
+		}
+	}
 	version := e.store.version // row versions only grow, also across a rollback
 	e.store = snap.s
 	e.store.version = version
@@ -332,5 +347,11 @@ func (e *Emulator) restore(snap storeSnapshot) {
 	e.store.tables = map[string]map[uuid.UUID]*record{}
 	for name, t := range snap.tables {
 		e.store.tables[name] = t
+	}
+	e.store.requeued() // records stored since may have moved their entries
+	for _, m := range marks {
+		if e.store.tables[m.table][m.r.id] == m.r {
+			e.store.markUsed(m.r)
+		}
 	}
 }
