@@ -152,10 +152,17 @@ func (m *metrics) refused(reason string) {
 	}
 }
 
-// observe records the outcome of a request that started at start.
-func (m *metrics) observe(method string, start time.Time, err error) {
+// observe records the outcome of a request that started at start and had
+// its answer at end (zero: now).
+func (m *metrics) observe(method string, start, end time.Time, err error) {
 	ms := m.series(method)
-	ms.duration.Observe(time.Since(start).Seconds())
+	var took time.Duration
+	if end.IsZero() {
+		took = time.Since(start)
+	} else {
+		took = end.Sub(start)
+	}
+	ms.duration.Observe(took.Seconds())
 	if err == nil {
 		ms.ok.Inc()
 		return

@@ -109,11 +109,11 @@ func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protoc
 	if start.IsZero() {
 		start = time.Now()
 	}
-	res, err := wc.route(ctx, sess, m)
+	res, answered, err := wc.route(ctx, sess, m)
 	if err != nil && context.Cause(ctx) == errShuttingDown && !ownShutdownAnswer(err) {
 		err = errShuttingDown
 	}
-	wc.s.metrics.observe(m.Method, start, err)
+	wc.s.metrics.observe(m.Method, start, answered, err)
 	return res, err
 }
 
@@ -129,20 +129,24 @@ func ownShutdownAnswer(err error) bool {
 	return pe.Code == protocol.CodeShuttingDown && len(pe.Data) > 0 || pe.Code == protocol.CodeRetriesExhausted
 }
 
-func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {
+// route serves m; answered is when its answer was had, when the attempt's
+// clock read tells (correlation.Sent.Answered), else zero.
+func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Message) (res json.RawMessage, answered time.Time, err error) {
 	switch {
 	case m.Method == protocol.MethodHello:
-		return wc.hello(m)
+		res, err = wc.hello(m)
+		return res, answered, err
 	case strings.HasPrefix(m.Method, protocol.CIFPrefix):
 		return wc.cifCall(ctx, sess, m)
 	}
 	if h, ok := wc.s.methods[m.Method]; ok {
-		return h(ctx, WidgetCall{Session: sess, RequestID: m.ID, Method: m.Method, Params: m.Params})
+		res, err = h(ctx, WidgetCall{Session: sess, RequestID: m.ID, Method: m.Method, Params: m.Params})
+		return res, answered, err
 	}
 	if strings.HasPrefix(m.Method, "enreach.") {
-		return nil, protocol.Errorf(protocol.CodeNoBackend, "%s is not available on this bridge: it needs the retry engine or an Enreach upstream (--enreach-url)", m.Method)
+		return nil, answered, protocol.Errorf(protocol.CodeNoBackend, "%s is not available on this bridge: it needs the retry engine or an Enreach upstream (--enreach-url)", m.Method)
 	}
-	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q (see the protocol summary in README.md)", m.Method)
+	return nil, answered, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q (see the protocol summary in README.md)", m.Method)
 }
 
 // hello answers bridge.hello: picks the profile, resumes a session by id

@@ -265,3 +265,54 @@ func TestDoBeginLateElsewhere(t *testing.T) {
 		}
 	})
 }
+
+// A begin that tells when it had its answer (Attempt.Answered) is judged
+// by that reading, not by a second one: told past the deadline, the answer
+// is a timeout and a late record even though the clock has not moved;
+// told in time, it is the answer, and Sent.Answered is the reading. An
+// answer of Do's exec is stamped with complete's clock read.
+func TestDoBeginToldWhenAnswered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates []correlation.Late
+		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		defer func() { _ = tab.Close(context.Background()) }()
+		tell := func(at time.Duration) correlation.Begin {
+			return func(_ context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				a.Answered = a.Started.Add(at)
+				return json.RawMessage(`true`), nil, nil
+			}
+		}
+		started := time.Now()
+		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Started: started}, tell(time.Second))
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || !sent.Late || !sent.Answered.IsZero() {
+			t.Fatalf("told at the deadline: err %v, sent %+v; want -32000, late, no Answered", err, sent)
+		}
+		synctest.Wait()
+		if len(lates) != 1 || !lates[0].Success() {
+			t.Fatalf("late reports %+v; want the one success", lates)
+		}
+
+		res, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Started: started}, tell(time.Second-1))
+		if err != nil || string(res) != "true" || !sent.Answered.Equal(started.Add(time.Second-1)) {
+			t.Fatalf("told in time: %s, %v, sent %+v; want the answer, Answered as told", res, err, sent)
+		}
+
+		// Untold: the table reads the clock.
+		time.Sleep(time.Minute)
+		_, sent, err = tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, atOnce(0, "true", nil))
+		if err != nil || !sent.Answered.Equal(time.Now()) {
+			t.Fatalf("untold: %v, sent %+v; want Answered now (%v)", err, sent, time.Now())
+		}
+
+		// Do: the answer's time is when exec returned.
+		_, sent, err = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Hour},
+			func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+				time.Sleep(3 * time.Second)
+				return json.RawMessage(`true`), nil
+			})
+		if err != nil || !sent.Answered.Equal(time.Now()) {
+			t.Fatalf("Do: %v, sent %+v; want Answered when exec returned (%v)", err, sent, time.Now())
+		}
+	})
+}

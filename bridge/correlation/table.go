@@ -73,11 +73,28 @@ type Attempt struct {
 	// OnLate, when set, is called once with this attempt's late outcome, after
 	// the table-wide Config.OnLate. The retry engine uses it.
 	OnLate func(Late) `json:"-"`
+	// Answered is set only by a Begin that answers at once, on the copy of
+	// the attempt DoBegin gave it: when it had its answer, read from
+	// Attempt.Now (so with its monotonic reading). DoBegin then checks the CIF
+	// deadline against it rather than reading the clock again, and returns
+	// it in Sent.Answered. Zero: DoBegin reads the clock.
+	Answered time.Time `json:"-"`
 	// NoTimeout marks a call CIF posts without a timer (openForm,
 	// notifyEvent, insertNotes): Timeout is then only a safety limit, and
 	// when it passes, or ctx ends, the attempt is ended (its exec ctx
 	// cancelled) without a -32000 and without a late record.
 	NoTimeout bool `json:"noTimeout,omitempty"`
+}
+
+// Now is the time now on the attempt's clock: Started advanced by the
+// monotonic time since, which is one clock read where time.Now is two (the
+// wall clock and the monotonic one); time.Now when Started is zero. Its
+// monotonic reading compares exactly with Deadline's.
+func (a *Attempt) Now() time.Time {
+	if a.Started.IsZero() {
+		return time.Now()
+	}
+	return a.Started.Add(time.Since(a.Started))
 }
 
 // RawParams returns the params as JSON: Params, or Typed encoded when the
@@ -96,6 +113,11 @@ type Sent struct {
 	// out, or ctx ended first): its answer, or its expiry, will come to
 	// OnLate. A -32000 with Late false is the backend's own answer.
 	Late bool
+	// Answered is when the answer Do returns was had (the clock read that
+	// found it in time), for a caller that times the call to its answer
+	// without reading the clock again; zero when Do read none (a timeout,
+	// an end of ctx, an error before the attempt ran).
+	Answered time.Time
 }
 
 // Info is an attempt as a listing shows it (InFlight, Late): the attempt and
@@ -200,6 +222,7 @@ type waiter struct {
 type outcome struct {
 	result json.RawMessage
 	err    error
+	at     time.Time // when an answer in time was had (Sent.Answered)
 	// late is true when the CIF deadline passed: the deadline heap
 	// detached the attempt, or the answer came at or after the deadline
 	// before the heap did. Do then reports the timeout, and the answer goes
@@ -287,6 +310,10 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 // through OnLate). When begin returns rest instead, the attempt is
 // registered then and goes on exactly as in Do, rest being its exec (its
 // deadline, already passed or not, still counts from Started).
+//
+// begin's attempt is a copy of its own, which it may keep no pointer to
+// once it returned: it may set Answered on it when it answers at once (see
+// Attempt.Answered), and nothing else.
 func (t *Table) DoBegin(ctx context.Context, a Attempt, begin Begin) (json.RawMessage, Sent, error) {
 	return t.do(ctx, &a, begin, nil)
 }
@@ -371,15 +398,20 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 
 // atOnce is Do's outcome for the answer a begin had at once for a, an
 // attempt never registered: that answer when it came before the deadline (one
-// monotonic clock read: the deadline has a monotonic reading, from
+// monotonic clock read, or none when begin told when it had the answer,
+// Attempt.Answered: the deadline has a monotonic reading, from
 // Started.Add), else the timeout, the attempt's late record being counted
 // and reported as complete does for an answer that came after the deadline
 // (a NoTimeout call's limit ends it instead, as fireDue would have). The
 // report runs on a goroutine of its own, as it would have had exec run on
 // one, not before Do's answer on the caller's.
 func (t *Table) atOnce(a *Attempt, res json.RawMessage, err error) outcome {
-	if time.Until(a.Deadline) > 0 {
-		return outcome{result: res, err: err}
+	now := a.Answered // the clock begin read when it had the answer
+	if now.IsZero() {
+		now = a.Now()
+	}
+	if a.Deadline.Sub(now) > 0 {
+		return outcome{result: res, err: err, at: now}
 	}
 	if a.NoTimeout {
 		return outcome{ended: true}
@@ -459,6 +491,7 @@ func (t *Table) answer(o outcome, timeout time.Duration, sent Sent) (json.RawMes
 		sent.Late = true
 		return nil, sent, protocol.NewTimeoutError(timeout.Milliseconds(), sent.ID)
 	}
+	sent.Answered = o.at
 	return o.result, sent, o.err
 }
 
@@ -580,9 +613,10 @@ func NewSafetyLimitError(limit time.Duration) *protocol.Error {
 // complete records exec's answer: to Do when it came in time, else as the
 // attempt's late outcome, which it returns (late true) for report.
 func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) (l Late, late bool) {
-	// One monotonic clock read: the deadline carries a monotonic reading
-	// (Started.Add), so Until reads no wall clock.
-	inTime := time.Until(e.a.Deadline) > 0
+	// One monotonic clock read (Attempt.Now): the deadline carries a
+	// monotonic reading (Started.Add).
+	now := e.a.Now()
+	inTime := e.a.Deadline.Sub(now) > 0
 	t.mu.Lock()
 	st := e.state
 	switch st {
@@ -595,7 +629,7 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		if inTime {
 			e.state = stAnswered
 			t.mu.Unlock()
-			e.done <- outcome{result: res, err: err}
+			e.done <- outcome{result: res, err: err, at: now}
 			return l, false
 		}
 		// The answer came after the deadline, but before Do saw its timer
