@@ -41,7 +41,6 @@ const (
 type Attempt struct {
 	// ID names the attempt; NewID gives a fresh one. Empty means Do picks one.
 	ID      string `json:"id"`
-	Kind    Kind   `json:"-"`
 	Session string `json:"session"`
 	Method  string `json:"method"` // wire method, e.g. "cif.createrecord" or protocol.BackendExecute
 	// Params is the named-params object, already validated by the bridge
@@ -84,6 +83,9 @@ type Attempt struct {
 	// when it passes, or ctx ends, the attempt is ended (its exec ctx
 	// cancelled) without a -32000 and without a late record.
 	NoTimeout bool `json:"noTimeout,omitempty"`
+	// Kind is what the attempt is for (next to NoTimeout, so that the two
+	// small fields share a word: DoBegin allocates an Attempt per call).
+	Kind Kind `json:"-"`
 }
 
 // Now is the time now on the attempt's clock: Started advanced by the
