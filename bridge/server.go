@@ -57,7 +57,7 @@ type Server struct {
 	stopBase context.CancelCauseFunc
 	draining atomic.Bool
 	// inflight counts widget calls being served, for the drain.
-	inflight atomic.Int64
+	inflight lonelyCount
 
 	sessions *sessions
 	// ended keeps the last late records that ended, for the dashboard stream.

@@ -238,10 +238,16 @@ type outcome struct {
 type Table struct {
 	cfg    Config
 	prefix string
-	seq    atomic.Uint64
-	base   context.Context // ends when the table closes; parent of every exec ctx
-	stop   context.CancelFunc
-	wg     sync.WaitGroup // exec goroutines
+	// seq numbers the attempts (NewID), alone on its cache lines: every
+	// attempt adds to it, from whichever core runs it, and the fields
+	// every attempt only reads (prefix, base) must not lose their cached
+	// line at each add (false sharing).
+	_    [64]byte
+	seq  atomic.Uint64
+	_    [56]byte
+	base context.Context // ends when the table closes; parent of every exec ctx
+	stop context.CancelFunc
+	wg   sync.WaitGroup // exec goroutines
 	// waiters recycles what Do waits with (*waiter), so that an attempt
 	// costs no new channel. The pool is per table, not global, because a
 	// channel made in a testing/synctest bubble must not be used outside it.
