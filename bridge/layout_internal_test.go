@@ -6,7 +6,7 @@ import (
 )
 
 // The in-flight counter every call adds to shares no cache line with
-// from the fields every call reads (draining, the sessions), whatever the
+// the fields every call reads (draining, the sessions), whatever the
 // Server's alignment.
 func TestInflightAloneOnItsLine(t *testing.T) {
 	var s Server

@@ -6,7 +6,7 @@ import (
 )
 
 // The attempt counter every attempt adds to shares no cache line with
-// from the fields every attempt reads, whatever the Table's alignment.
+// the fields every attempt reads, whatever the Table's alignment.
 func TestSeqAloneOnItsLine(t *testing.T) {
 	var tab Table
 	seq := unsafe.Offsetof(tab.seq)
