@@ -316,3 +316,45 @@ func TestDoBeginToldWhenAnswered(t *testing.T) {
 		}
 	})
 }
+
+// The copy of the attempt a begin answers at once with is recycled: once
+// DoBegin returned it holds nothing of the call (not its params, not its
+// session). The copy a begin hands back a rest with is the rest's to keep:
+// later calls do not touch it.
+func TestDoBeginRecyclesTheCopy(t *testing.T) {
+	tab := correlation.New(correlation.Config{})
+	defer func() { _ = tab.Close(context.Background()) }()
+	var kept *correlation.Attempt
+	_, _, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Params: json.RawMessage(`{}`), Timeout: time.Minute},
+		func(_ context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+			kept = a
+			return json.RawMessage(`true`), nil, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Session != "" || kept.Params != nil || kept.ID != "" || !kept.Started.IsZero() {
+		t.Fatalf("begin's copy after DoBegin answered: %+v; want it cleared for reuse", *kept)
+	}
+
+	var sessionInRest string
+	_, _, err = tab.DoBegin(t.Context(), correlation.Attempt{Session: "s2", Timeout: time.Minute},
+		func(_ context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+			kept = a
+			return nil, nil, func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+				sessionInRest = a.Session // the copy begin got, held by the rest
+				return json.RawMessage(`true`), nil
+			}
+		})
+	if err != nil || sessionInRest != "s2" {
+		t.Fatalf("rest: %v, session %q", err, sessionInRest)
+	}
+	for range 10 {
+		if _, _, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s3", Timeout: time.Minute}, atOnce(0, "true", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kept.Session != "s2" {
+		t.Fatalf("the copy a rest holds became %+v after later calls; want it left alone", *kept)
+	}
+}

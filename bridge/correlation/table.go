@@ -178,7 +178,7 @@ type Exec func(ctx context.Context, a *Attempt) (json.RawMessage, error)
 // that must wait (for a peer, a timer) returns rest instead, having done
 // nothing that rest does not finish: DoBegin registers the attempt then and
 // runs rest on the attempt's own goroutine as Do runs an Exec, with the
-// attempt's exec ctx.
+// attempt's exec ctx. What begin may do with a, and keep of it: DoBegin.
 type Begin func(ctx context.Context, a *Attempt) (res json.RawMessage, err error, rest Exec)
 
 // Config configures a Table. Zero values mean the documented default.
@@ -319,12 +319,18 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 // registered then and goes on exactly as in Do, rest being its exec (its
 // deadline, already passed or not, still counts from Started).
 //
-// begin's attempt is a copy of its own, which it may keep no pointer to
-// once it returned: it may set Answered on it when it answers at once (see
-// Attempt.Answered), and nothing else.
+// begin's attempt is a copy of its own: it may set Answered on it when it
+// answers at once (see Attempt.Answered), and nothing else. Once it
+// answered at once it must keep no pointer to it (the copy is recycled);
+// a rest it returns may keep one.
 func (t *Table) DoBegin(ctx context.Context, a Attempt, begin Begin) (json.RawMessage, Sent, error) {
 	return t.do(ctx, &a, begin, nil)
 }
+
+// begun recycles the copies of attempts DoBegin gives begin: an answer at
+// once allocates none. A copy begin answered with a rest is not recycled
+// (the rest may hold it).
+var begun = sync.Pool{New: func() any { return new(Attempt) }}
 
 // do is Do and DoBegin. a is the caller's copy, which do fills in and
 // copies into the entry (it keeps no pointer to it).
@@ -344,13 +350,16 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
 	if begin != nil {
-		ba := new(Attempt) // begin's copy: the smaller allocation of an answer at once
+		ba := begun.Get().(*Attempt) // begin's copy, recycled after an answer at once
 		*ba = *a
 		res, err, rest := begin(t.base, ba)
 		if rest == nil {
-			return t.answer(t.atOnce(ba, res, err), a.Timeout, sent)
+			o := t.atOnce(ba, res, err) // copies what it keeps of ba
+			*ba = Attempt{}             // holds nothing of this call while pooled
+			begun.Put(ba)
+			return t.answer(o, a.Timeout, sent)
 		}
-		exec = rest
+		exec = rest // ba is rest's to keep
 	}
 	e := &entry{a: *a}
 	w, _ := t.waiters.Get().(*waiter)
