@@ -162,7 +162,7 @@ func (s *Server) attemptOn(ctx context.Context, sess *Session, a correlation.Att
 	case a.NoTimeout:
 		a.Timeout = s.cfg.NoTimeoutLimit
 	case a.Timeout <= 0:
-		_, a.Timeout = sess.Profile()
+		a.Timeout = sess.Timeout()
 	}
 	var (
 		res  json.RawMessage

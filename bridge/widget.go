@@ -203,7 +203,8 @@ func (wc *widgetConn) hello(m *protocol.Message) (json.RawMessage, error) {
 		}
 	}
 	sess.mu.Lock()
-	sess.profile, sess.timeout = profile, timeout
+	sess.profile = profile
+	sess.timeout.Store(int64(timeout))
 	if p.Client != "" {
 		sess.client = p.Client
 	}
