@@ -25,7 +25,9 @@ func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Me
 		return nil, time.Time{}, err
 	}
 	s := wc.s
-	a := correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Started: m.Received}
+	// Unnamed: the widget's answer does not name an attempt answered in
+	// time, so one answered at once needs no name (correlation.DoBegin).
+	a := correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Started: m.Received, Unnamed: true}
 	var via backend.Backend // nil: the session's backend
 	if spec := protocol.CIFMethod(m.Method); spec != nil {
 		a.NoTimeout = spec.Timeout == protocol.TimeoutNone

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -357,4 +358,56 @@ func TestDoBeginRecyclesTheCopy(t *testing.T) {
 	if kept.Session != "s2" {
 		t.Fatalf("the copy a rest holds became %+v after later calls; want it left alone", *kept)
 	}
+}
+
+// An Unnamed attempt is named only when something shows its name: an
+// answer at once in time has none (begin sees none, Sent.ID is empty); a
+// late one is named, and the -32000, Sent and the late record agree on the
+// name; one whose begin hands back a rest is named before it is listed.
+// Do names every attempt.
+func TestDoBeginUnnamed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates []correlation.Late
+		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		defer func() { _ = tab.Close(context.Background()) }()
+		var seen string
+		named := func(d time.Duration) correlation.Begin {
+			return func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				seen = a.ID
+				return atOnce(d, "true", nil)(ctx, a)
+			}
+		}
+		res, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Unnamed: true}, named(0))
+		if err != nil || string(res) != "true" || sent.ID != "" || seen != "" {
+			t.Fatalf("in time: %s, %v, sent %+v, begin saw %q; want the answer, no name", res, err, sent, seen)
+		}
+
+		_, sent, err = tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Unnamed: true}, named(2*time.Second))
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || sent.ID == "" || !strings.Contains(string(pe.Data), sent.ID) {
+			t.Fatalf("late: %v, sent %+v; want a -32000 naming the attempt", err, sent)
+		}
+		synctest.Wait()
+		if len(lates) != 1 || lates[0].Info.ID != sent.ID {
+			t.Fatalf("late records %+v; want one named %q", lates, sent.ID)
+		}
+
+		var listed []correlation.Info
+		_, sent, err = tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Unnamed: true},
+			later(func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+				listed = tab.InFlight("s1")
+				return json.RawMessage(`true`), nil
+			}))
+		if err != nil || sent.ID == "" || len(listed) != 1 || listed[0].ID != sent.ID {
+			t.Fatalf("rest: %v, sent %+v, listed %+v; want it listed under its name", err, sent, listed)
+		}
+
+		_, sent, err = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Unnamed: true},
+			func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+				return json.RawMessage(`true`), nil
+			})
+		if err != nil || sent.ID == "" {
+			t.Fatalf("Do: %v, sent %+v; want a name", err, sent)
+		}
+	})
 }

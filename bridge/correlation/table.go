@@ -83,6 +83,14 @@ type Attempt struct {
 	// when it passes, or ctx ends, the attempt is ended (its exec ctx
 	// cancelled) without a -32000 and without a late record.
 	NoTimeout bool `json:"noTimeout,omitempty"`
+	// Unnamed, set by a DoBegin caller that has no use for the name of an
+	// attempt answered at once in time (Sent.ID), has DoBegin name the
+	// attempt (ID) only when something will show the name: when begin
+	// hands back a rest (the attempt is registered and listed) or the
+	// answer comes late (a late record, and the -32000 names it). An answer
+	// in time then costs no name, and begin may see an empty ID. Do names
+	// every attempt.
+	Unnamed bool `json:"-"`
 	// Kind is what the attempt is for (next to NoTimeout, so that the two
 	// small fields share a word: DoBegin allocates an Attempt per call).
 	Kind Kind `json:"-"`
@@ -342,7 +350,7 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 	if d, ok := ctx.Deadline(); ok && d.Before(a.Deadline) {
 		a.Deadline = d
 	}
-	if a.ID == "" {
+	if a.ID == "" && (begin == nil || !a.Unnamed) {
 		a.ID = t.NewID()
 	}
 	sent := Sent{ID: a.ID}
@@ -355,11 +363,16 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 		res, err, rest := begin(t.base, ba)
 		if rest == nil {
 			o := t.atOnce(ba, res, err) // copies what it keeps of ba
+			sent.ID = ba.ID             // named by atOnce if it was late
 			*ba = Attempt{}             // holds nothing of this call while pooled
 			begun.Put(ba)
 			return t.answer(o, a.Timeout, sent)
 		}
 		exec = rest // ba is rest's to keep
+		if a.ID == "" {
+			a.ID = t.NewID() // registered: listed under its name
+			sent.ID = a.ID
+		}
 	}
 	e := &entry{a: *a}
 	w, _ := t.waiters.Get().(*waiter)
@@ -432,6 +445,9 @@ func (t *Table) atOnce(a *Attempt, res json.RawMessage, err error) outcome {
 	}
 	if a.NoTimeout {
 		return outcome{ended: true}
+	}
+	if a.ID == "" { // Unnamed: a late record is reported under its name
+		a.ID = t.NewID()
 	}
 	expired := err != nil && t.base.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 	t.mu.Lock()

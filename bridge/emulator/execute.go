@@ -166,8 +166,11 @@ func (e *Emulator) run(ctx context.Context, a *correlation.Attempt, mt string, p
 	}
 	res, err := e.do(p)
 	e.completedAt(mt, a.Deadline, e.ended(a, told))
-	e.log.Debug().Str("method", a.Method).Str("entity", p.entity).Str("attempt", a.ID).
-		Str("session", a.Session).Bool("ok", err == nil).Msg("emulator operation")
+	ev := e.log.Debug().Str("method", a.Method).Str("entity", p.entity)
+	if a.ID != "" { // an attempt answered at once may have no name (correlation.Attempt.Unnamed)
+		ev = ev.Str("attempt", a.ID)
+	}
+	ev.Str("session", a.Session).Bool("ok", err == nil).Msg("emulator operation")
 	if err != nil {
 		return nil, e.wireError(mt, err)
 	}
