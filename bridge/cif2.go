@@ -29,7 +29,7 @@ func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Me
 	// time, so one answered at once needs no name (correlation.DoBegin).
 	a := correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Started: m.Received, Unnamed: true}
 	var via backend.Backend // nil: the session's backend
-	if spec := protocol.CIFMethod(m.Method); spec != nil {
+	if spec := wc.method(m.Method).spec; spec != nil {
 		a.NoTimeout = spec.Timeout == protocol.TimeoutNone
 		switch spec.Answer {
 		case protocol.AnswerBridge:

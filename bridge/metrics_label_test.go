@@ -109,3 +109,27 @@ func TestDurationEndsAtTheAnswer(t *testing.T) {
 		t.Fatalf("duration histogram: %d samples summing to %vs; want 2 s (to the answer) and about 5 s (to now)", h.GetSampleCount(), h.GetSampleSum())
 	}
 }
+
+// TestConnectionMethodCache: the series and CIF spec a connection finds
+// for a method (widgetConn.method, which keeps the last one) are the
+// method's own whatever was asked before: every label and unknown
+// methods, in turns, each twice.
+func TestConnectionMethodCache(t *testing.T) {
+	s, _ := emulatorServer(t)
+	wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
+	names := []string{"cif.invented", "other", "", "CIF.CREATERECORD"}
+	for label := range methodLabels {
+		names = append(names, label, "cif.invented")
+	}
+	for _, name := range names {
+		for range 2 {
+			ms := wc.method(name)
+			if ms.label != methodLabel(name) || ms.spec != protocol.CIFMethod(name) || ms.ok == nil || ms.duration == nil {
+				t.Fatalf("method(%q) = label %q, spec %v (ok %v); want label %q, spec %v", name, ms.label, ms.spec, ms.ok != nil, methodLabel(name), protocol.CIFMethod(name))
+			}
+		}
+	}
+	if last := wc.last.Load(); last == nil || last.label != methodLabel(names[len(names)-2]) {
+		t.Fatalf("kept %+v, want the last known method's series", last)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +30,25 @@ type widgetConn struct {
 	// helloMu serialises this connection's bridge.hello calls (a batch may
 	// hold several), so that the connection belongs to one session at a time.
 	helloMu sync.Mutex
+	// last is the series of the method this connection called last
+	// (method), shared by the calls it serves at once.
+	last atomic.Pointer[methodSeries]
+}
+
+// method returns the metrics series of a method's label, with its CIF
+// spec: a call asks for it three times (inline, cifCall, the metrics), and
+// a connection mostly calls a method again, so the last one is kept and a
+// call costs at most one map look-up. A method outside the label set gets
+// the "other" series (spec nil), never kept.
+func (wc *widgetConn) method(name string) *methodSeries {
+	if ms := wc.last.Load(); ms != nil && ms.label == name {
+		return ms
+	}
+	ms := wc.s.metrics.series(name)
+	if ms.label == name {
+		wc.last.Store(ms)
+	}
+	return ms
 }
 
 func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) (serve func()) {
@@ -89,7 +109,7 @@ func (wc *widgetConn) inline(m *protocol.Message) bool {
 	if p == nil {
 		return false
 	}
-	spec := protocol.CIFMethod(m.Method)
+	spec := wc.method(m.Method).spec
 	return spec != nil && spec.Answer == protocol.AnswerBackend && spec.Timeout == protocol.TimeoutCIF && p.Prompt(m.Method)
 }
 
@@ -113,7 +133,7 @@ func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protoc
 	if err != nil && context.Cause(ctx) == errShuttingDown && !ownShutdownAnswer(err) {
 		err = errShuttingDown
 	}
-	wc.s.metrics.observe(m.Method, start, answered, err)
+	wc.s.metrics.observeOn(wc.method(m.Method), start, answered, err)
 	return res, err
 }
 
