@@ -16,10 +16,10 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// The hops of one widget round trip, each on its own (and "handle", the
-// reader's hops together), with the same frame
+// The hops of one widget round trip, each on its own, with the same frame
 // as BenchmarkRoundTrip (bench_test.go): their allocs/op add up to the
-// server's share of a round trip's. Run with
+// server's share of a round trip's ("handle" runs the reader's hops
+// together: not one more to add). Run with
 //
 //	go test -run '^$' -bench 'Hop|RoundTrip$' -benchmem ./bridge/
 
