@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
@@ -15,24 +16,29 @@ import (
 // cifCall serves one cif.* widget call: validates it, picks who answers
 // (protocol.CIFMethods: the backend, the agent workspace unless a host peer
 // serves the session, or the bridge itself) and the timeout class (the CIF
-// timeout, or none for the calls CIF posts without a timer).
-func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {
+// timeout, or none for the calls CIF posts without a timer). answered is
+// when the answer was had, when the correlation table tells
+// (correlation.Sent.Answered), else zero.
+func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, time.Time, error) {
 	params, typed, err := validateRequest(m)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	s := wc.s
-	a := correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Started: m.Received}
+	// Unnamed: the widget's answer does not name an attempt answered in
+	// time, so one answered at once needs no name (correlation.DoBegin).
+	a := correlation.Attempt{RequestID: m.ID, Method: m.Method, Params: params, Typed: typed, Started: m.Received, Unnamed: true}
 	var via backend.Backend // nil: the session's backend
-	if spec := protocol.CIFMethod(m.Method); spec != nil {
+	if spec := wc.method(m.Method).spec; spec != nil {
 		a.NoTimeout = spec.Timeout == protocol.TimeoutNone
 		switch spec.Answer {
 		case protocol.AnswerBridge:
 			p, ok := typed.(*protocol.RaiseEventCallParams)
 			if !ok {
-				return nil, protocol.InvalidParams("cif.raiseEvent needs {\"eventName\", \"eventInputParameters\"}")
+				return nil, time.Time{}, protocol.InvalidParams("cif.raiseEvent needs {\"eventName\", \"eventInputParameters\"}")
 			}
-			return s.raiseToWidget(ctx, sess, p)
+			res, err := s.raiseToWidget(ctx, sess, p)
+			return res, time.Time{}, err
 		case protocol.AnswerWorkspace:
 			// A host peer serving the session answers; else the workspace.
 			if s.hosts.pick(sess.ID) != nil {
@@ -42,12 +48,12 @@ func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Me
 			// A cif1 session runs in the classic model-driven app, not a
 			// multisession console.
 			if profile, _ := sess.Profile(); m.Method == protocol.MethodIsConsoleApp && profile == protocol.ProfileCIF1 {
-				return json.RawMessage("false"), nil
+				return json.RawMessage("false"), time.Time{}, nil
 			}
 			via = s.workspaces.Get(sess.ID)
 		}
 	}
-	res, _, err := s.attemptOn(ctx, sess, a, via)
+	res, sent, err := s.attemptOn(ctx, sess, a, via)
 	if err == nil {
 		switch m.Method {
 		case protocol.MethodSetClickToAct, protocol.MethodSetMode, protocol.MethodSetWidth:
@@ -56,7 +62,7 @@ func (wc *widgetConn) cifCall(ctx context.Context, sess *Session, m *protocol.Me
 			}
 		}
 	}
-	return res, err
+	return res, sent.Answered, err
 }
 
 // raiseToWidget serves cif.raiseEvent: the emulated main page has no

@@ -18,7 +18,8 @@ import (
 
 // The hops of one widget round trip, each on its own, with the same frame
 // as BenchmarkRoundTrip (bench_test.go): their allocs/op add up to the
-// server's share of a round trip's. Run with
+// server's share of a round trip's ("handle" runs the reader's hops
+// together: not one more to add). Run with
 //
 //	go test -run '^$' -bench 'Hop|RoundTrip$' -benchmem ./bridge/
 
@@ -140,6 +141,29 @@ func BenchmarkHop(b *testing.B) {
 			if _, err := emu.Execute(ctx, &a); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	// handle: the reader's work for one call between the socket's read and
+	// write: decode, admission, the inline check, HandleCall (the params
+	// check, the correlation table, the emulator's create, the metrics),
+	// the release.
+	b.Run("handle", func(b *testing.B) {
+		s, _ := emulatorServer(b)
+		wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
+		wc.sess.Store(s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil))
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			m := &protocol.Decode(hopFrame).Messages[0]
+			m.Received = time.Now()
+			release, rejected := wc.admit(m)
+			if rejected != nil || !wc.inline(m) {
+				b.Fatal("refused, or not served on the reader:", rejected)
+			}
+			if _, err := wc.HandleCall(ctx, nil, m); err != nil {
+				b.Fatal(err)
+			}
+			release()
 		}
 	})
 	// encode: the answer frame.

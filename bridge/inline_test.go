@@ -124,5 +124,11 @@ func TestPromptAnswerPastTheDeadlineIsLate(t *testing.T) {
 		if err := json.Unmarshal(late.Params, &lp); err != nil || lp.Outcome != protocol.OutcomeSuccess || lp.LateByMs != 2000 || string(lp.RequestID) != "7" {
 			t.Fatalf("bridge.late = %s %s", late.Method, late.Params)
 		}
+		// The call went unnamed until it was late: the -32000 and the
+		// bridge.late name the same attempt.
+		var td protocol.TimeoutData
+		if err := json.Unmarshal(r.Error.Data, &td); err != nil || td.AttemptID == "" || td.AttemptID != lp.AttemptID {
+			t.Fatalf("-32000 data %s, bridge.late attempt %q; want one name in both", r.Error.Data, lp.AttemptID)
+		}
 	})
 }

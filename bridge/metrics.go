@@ -37,7 +37,10 @@ type metrics struct {
 // methodSeries are one method label's request series for the "ok"
 // outcome and its duration histogram.
 type methodSeries struct {
-	label    string
+	label string
+	// spec is the label's CIF call (protocol.CIFMethod), nil when it is
+	// none: the reader needs both for a call (widgetConn.method).
+	spec     *protocol.MethodSpec
 	once     sync.Once
 	ok       prometheus.Counter
 	duration prometheus.Observer
@@ -46,7 +49,7 @@ type methodSeries struct {
 func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry(), perMethod: map[string]*methodSeries{"other": {label: "other"}}}
 	for label := range methodLabels {
-		m.perMethod[label] = &methodSeries{label: label}
+		m.perMethod[label] = &methodSeries{label: label, spec: protocol.CIFMethod(label)}
 	}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cifbridge_requests_total", Help: "Widget requests by method and outcome (ok, or the JSON-RPC error code).",
@@ -152,10 +155,21 @@ func (m *metrics) refused(reason string) {
 	}
 }
 
-// observe records the outcome of a request that started at start.
-func (m *metrics) observe(method string, start time.Time, err error) {
-	ms := m.series(method)
-	ms.duration.Observe(time.Since(start).Seconds())
+// observe records the outcome of a request that started at start and had
+// its answer at end (zero: now).
+func (m *metrics) observe(method string, start, end time.Time, err error) {
+	m.observeOn(m.series(method), start, end, err)
+}
+
+// observeOn is observe on the series of the request's method.
+func (m *metrics) observeOn(ms *methodSeries, start, end time.Time, err error) {
+	var took time.Duration
+	if end.IsZero() {
+		took = time.Since(start)
+	} else {
+		took = end.Sub(start)
+	}
+	ms.duration.Observe(took.Seconds())
 	if err == nil {
 		ms.ok.Inc()
 		return

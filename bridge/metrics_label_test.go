@@ -71,3 +71,65 @@ func TestDurationCountsFromTheFrame(t *testing.T) {
 		t.Fatalf("duration histogram: %d samples summing to %vs; want one of about 3 s", h.GetSampleCount(), h.GetSampleSum())
 	}
 }
+
+// TestDurationEndsAtTheAnswer: a CIF call's duration ends when the
+// correlation table had its answer (Sent.Answered, the clock read that
+// found it in time), which route returns, rather than at a clock read of
+// its own; a call with no such reading is timed to now.
+func TestDurationEndsAtTheAnswer(t *testing.T) {
+	s, _ := emulatorServer(t)
+	wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
+	sess := s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil)
+	wc.sess.Store(sess)
+	received := time.Now().Add(-3 * time.Second)
+	for _, method := range []string{protocol.MethodGetMode, protocol.MethodCreateRecord} {
+		params := json.RawMessage("{}")
+		if method == protocol.MethodCreateRecord {
+			params = json.RawMessage(`{"entityName":"contact","value":{"firstname":"Ada"}}`)
+		}
+		m := &protocol.Message{Kind: protocol.KindRequest, ID: json.RawMessage("1"), Method: method, Params: params, Received: received}
+		before := time.Now()
+		_, answered, err := wc.route(context.Background(), sess, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if answered.Before(before) || answered.After(time.Now()) {
+			t.Errorf("%s: answered at %v, want between %v and now", method, answered, before)
+		}
+	}
+
+	start := time.Now().Add(-time.Hour)
+	s.metrics.observe(protocol.MethodDeleteRecord, start, start.Add(2*time.Second), nil)
+	s.metrics.observe(protocol.MethodDeleteRecord, time.Now().Add(-5*time.Second), time.Time{}, nil)
+	var got dto.Metric
+	if err := s.metrics.duration.WithLabelValues(protocol.MethodDeleteRecord).(prometheus.Metric).Write(&got); err != nil {
+		t.Fatal(err)
+	}
+	if h := got.GetHistogram(); h.GetSampleCount() != 2 || h.GetSampleSum() < 7 || h.GetSampleSum() > 60 {
+		t.Fatalf("duration histogram: %d samples summing to %vs; want 2 s (to the answer) and about 5 s (to now)", h.GetSampleCount(), h.GetSampleSum())
+	}
+}
+
+// TestConnectionMethodCache: the series and CIF spec a connection finds
+// for a method (widgetConn.method, which keeps the last one) are the
+// method's own whatever was asked before: every label and unknown
+// methods, in turns, each twice.
+func TestConnectionMethodCache(t *testing.T) {
+	s, _ := emulatorServer(t)
+	wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
+	names := []string{"cif.invented", "other", "", "CIF.CREATERECORD"}
+	for label := range methodLabels {
+		names = append(names, label, "cif.invented")
+	}
+	for _, name := range names {
+		for range 2 {
+			ms := wc.method(name)
+			if ms.label != methodLabel(name) || ms.spec != protocol.CIFMethod(name) || ms.ok == nil || ms.duration == nil {
+				t.Fatalf("method(%q) = label %q, spec %v (ok %v); want label %q, spec %v", name, ms.label, ms.spec, ms.ok != nil, methodLabel(name), protocol.CIFMethod(name))
+			}
+		}
+	}
+	if last := wc.last.Load(); last == nil || last.label != methodLabel(names[len(names)-2]) {
+		t.Fatalf("kept %+v, want the last known method's series", last)
+	}
+}

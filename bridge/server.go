@@ -57,7 +57,7 @@ type Server struct {
 	stopBase context.CancelCauseFunc
 	draining atomic.Bool
 	// inflight counts widget calls being served, for the drain.
-	inflight atomic.Int64
+	inflight lonelyCount
 
 	sessions *sessions
 	// ended keeps the last late records that ended, for the dashboard stream.
@@ -162,7 +162,7 @@ func (s *Server) attemptOn(ctx context.Context, sess *Session, a correlation.Att
 	case a.NoTimeout:
 		a.Timeout = s.cfg.NoTimeoutLimit
 	case a.Timeout <= 0:
-		_, a.Timeout = sess.Profile()
+		a.Timeout = sess.Timeout()
 	}
 	var (
 		res  json.RawMessage

@@ -27,9 +27,11 @@ type Session struct {
 	adm      admission // admission.go: call-rate limiter, release func
 
 	// mu guards the fields below.
-	mu           sync.Mutex
-	profile      string
-	timeout      time.Duration
+	mu      sync.Mutex
+	profile string
+	// timeout is the CIF timeout (nanoseconds), written under mu with
+	// profile and read without it on every call (Timeout).
+	timeout      atomic.Int64
 	client       string
 	enreachToken string
 	conns        []*rpcconn.Conn // newest last
@@ -43,8 +45,12 @@ type Session struct {
 func (s *Session) Profile() (string, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.profile, s.timeout
+	return s.profile, s.Timeout()
 }
+
+// Timeout returns the session's CIF timeout, taking no lock: every call
+// reads it.
+func (s *Session) Timeout() time.Duration { return time.Duration(s.timeout.Load()) }
 
 // EnreachToken is the per-session Enreach token from bridge.hello, if any.
 func (s *Session) EnreachToken() string {
@@ -67,7 +73,7 @@ func (s *Session) conn() *rpcconn.Conn {
 func (s *Session) Summary() protocol.SessionSummary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return protocol.SessionSummary{ID: s.ID, Profile: s.profile, TimeoutMs: s.timeout.Milliseconds(), Client: s.client,
+	return protocol.SessionSummary{ID: s.ID, Profile: s.profile, TimeoutMs: s.Timeout().Milliseconds(), Client: s.client,
 		Created: s.Created, Connections: len(s.conns)}
 }
 
@@ -120,7 +126,8 @@ func errResume(id string) error { return protocol.NewResumeRefusedError(id) }
 
 // open registers a new session with a fresh id and c attached.
 func (r *sessions) open(profile string, timeout time.Duration, c *rpcconn.Conn) *Session {
-	s := &Session{ID: newSessionID(), Created: time.Now(), resumeToken: newResumeToken(), profile: profile, timeout: timeout}
+	s := &Session{ID: newSessionID(), Created: time.Now(), resumeToken: newResumeToken(), profile: profile}
+	s.timeout.Store(int64(timeout))
 	s.conns = []*rpcconn.Conn{c}
 	r.mu.Lock()
 	r.m[s.ID] = s
@@ -138,7 +145,8 @@ func (r *sessions) take(id, token, profile string, timeout time.Duration, c *rpc
 	defer r.mu.Unlock()
 	s = r.m[id]
 	if s == nil {
-		s = &Session{ID: id, Created: time.Now(), resumeToken: newResumeToken(), profile: profile, timeout: timeout}
+		s = &Session{ID: id, Created: time.Now(), resumeToken: newResumeToken(), profile: profile}
+		s.timeout.Store(int64(timeout))
 		s.conns = []*rpcconn.Conn{c}
 		r.m[id] = s
 		return s, false, nil, nil
@@ -167,7 +175,8 @@ func (r *sessions) adopt(id, token, profile string, timeout time.Duration, c *rp
 	if r.m[id] != nil {
 		return nil
 	}
-	s := &Session{ID: id, Created: time.Now(), resumeToken: token, profile: profile, timeout: timeout}
+	s := &Session{ID: id, Created: time.Now(), resumeToken: token, profile: profile}
+	s.timeout.Store(int64(timeout))
 	s.conns = []*rpcconn.Conn{c}
 	r.m[id] = s
 	return s

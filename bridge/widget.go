@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +30,25 @@ type widgetConn struct {
 	// helloMu serialises this connection's bridge.hello calls (a batch may
 	// hold several), so that the connection belongs to one session at a time.
 	helloMu sync.Mutex
+	// last is the series of the method this connection called last
+	// (method), shared by the calls it serves at once.
+	last atomic.Pointer[methodSeries]
+}
+
+// method returns the metrics series of a method's label, with its CIF
+// spec: a call asks for it three times (inline, cifCall, the metrics), and
+// a connection mostly calls a method again, so the last one is kept and a
+// call costs at most one map look-up. A method outside the label set gets
+// the "other" series (spec nil), never kept.
+func (wc *widgetConn) method(name string) *methodSeries {
+	if ms := wc.last.Load(); ms != nil && ms.label == name {
+		return ms
+	}
+	ms := wc.s.metrics.series(name)
+	if ms.label == name {
+		wc.last.Store(ms)
+	}
+	return ms
 }
 
 func (s *Server) serveWidget(w http.ResponseWriter, r *http.Request) (serve func()) {
@@ -89,7 +109,7 @@ func (wc *widgetConn) inline(m *protocol.Message) bool {
 	if p == nil {
 		return false
 	}
-	spec := protocol.CIFMethod(m.Method)
+	spec := wc.method(m.Method).spec
 	return spec != nil && spec.Answer == protocol.AnswerBackend && spec.Timeout == protocol.TimeoutCIF && p.Prompt(m.Method)
 }
 
@@ -109,11 +129,11 @@ func (wc *widgetConn) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protoc
 	if start.IsZero() {
 		start = time.Now()
 	}
-	res, err := wc.route(ctx, sess, m)
+	res, answered, err := wc.route(ctx, sess, m)
 	if err != nil && context.Cause(ctx) == errShuttingDown && !ownShutdownAnswer(err) {
 		err = errShuttingDown
 	}
-	wc.s.metrics.observe(m.Method, start, err)
+	wc.s.metrics.observeOn(wc.method(m.Method), start, answered, err)
 	return res, err
 }
 
@@ -129,20 +149,24 @@ func ownShutdownAnswer(err error) bool {
 	return pe.Code == protocol.CodeShuttingDown && len(pe.Data) > 0 || pe.Code == protocol.CodeRetriesExhausted
 }
 
-func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Message) (json.RawMessage, error) {
+// route serves m; answered is when its answer was had, when the attempt's
+// clock read tells (correlation.Sent.Answered), else zero.
+func (wc *widgetConn) route(ctx context.Context, sess *Session, m *protocol.Message) (res json.RawMessage, answered time.Time, err error) {
 	switch {
 	case m.Method == protocol.MethodHello:
-		return wc.hello(m)
+		res, err = wc.hello(m)
+		return res, answered, err
 	case strings.HasPrefix(m.Method, protocol.CIFPrefix):
 		return wc.cifCall(ctx, sess, m)
 	}
 	if h, ok := wc.s.methods[m.Method]; ok {
-		return h(ctx, WidgetCall{Session: sess, RequestID: m.ID, Method: m.Method, Params: m.Params})
+		res, err = h(ctx, WidgetCall{Session: sess, RequestID: m.ID, Method: m.Method, Params: m.Params})
+		return res, answered, err
 	}
 	if strings.HasPrefix(m.Method, "enreach.") {
-		return nil, protocol.Errorf(protocol.CodeNoBackend, "%s is not available on this bridge: it needs the retry engine or an Enreach upstream (--enreach-url)", m.Method)
+		return nil, answered, protocol.Errorf(protocol.CodeNoBackend, "%s is not available on this bridge: it needs the retry engine or an Enreach upstream (--enreach-url)", m.Method)
 	}
-	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q (see the protocol summary in README.md)", m.Method)
+	return nil, answered, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: %q (see the protocol summary in README.md)", m.Method)
 }
 
 // hello answers bridge.hello: picks the profile, resumes a session by id
@@ -199,7 +223,8 @@ func (wc *widgetConn) hello(m *protocol.Message) (json.RawMessage, error) {
 		}
 	}
 	sess.mu.Lock()
-	sess.profile, sess.timeout = profile, timeout
+	sess.profile = profile
+	sess.timeout.Store(int64(timeout))
 	if p.Client != "" {
 		sess.client = p.Client
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -231,6 +232,151 @@ func TestDoBeginLateElsewhere(t *testing.T) {
 		}
 		if c := tab.SessionLate("s1"); c != (protocol.LateCounts{Detached: 1}) {
 			t.Fatalf("session counts %+v, want one detached", c)
+		}
+	})
+}
+
+// A begin that tells when it had its answer (Attempt.Answered) is judged
+// by that reading, not by a second one: told past the deadline, the answer
+// is a timeout and a late record even though the clock has not moved;
+// told in time, it is the answer, and Sent.Answered is the reading. An
+// answer of Do's exec is stamped with complete's clock read.
+func TestDoBeginToldWhenAnswered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates []correlation.Late
+		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		defer func() { _ = tab.Close(context.Background()) }()
+		tell := func(at time.Duration) correlation.Begin {
+			return func(_ context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				a.Answered = a.Started.Add(at)
+				return json.RawMessage(`true`), nil, nil
+			}
+		}
+		started := time.Now()
+		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Started: started}, tell(time.Second))
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || !sent.Late || !sent.Answered.IsZero() {
+			t.Fatalf("told at the deadline: err %v, sent %+v; want -32000, late, no Answered", err, sent)
+		}
+		synctest.Wait()
+		if len(lates) != 1 || !lates[0].Success() {
+			t.Fatalf("late reports %+v; want the one success", lates)
+		}
+
+		res, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Started: started}, tell(time.Second-1))
+		if err != nil || string(res) != "true" || !sent.Answered.Equal(started.Add(time.Second-1)) {
+			t.Fatalf("told in time: %s, %v, sent %+v; want the answer, Answered as told", res, err, sent)
+		}
+
+		// Untold: the table reads the clock.
+		time.Sleep(time.Minute)
+		_, sent, err = tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, atOnce(0, "true", nil))
+		if err != nil || !sent.Answered.Equal(time.Now()) {
+			t.Fatalf("untold: %v, sent %+v; want Answered now (%v)", err, sent, time.Now())
+		}
+
+		// Do: the answer's time is when exec returned.
+		_, sent, err = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Hour},
+			func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+				time.Sleep(3 * time.Second)
+				return json.RawMessage(`true`), nil
+			})
+		if err != nil || !sent.Answered.Equal(time.Now()) {
+			t.Fatalf("Do: %v, sent %+v; want Answered when exec returned (%v)", err, sent, time.Now())
+		}
+	})
+}
+
+// The copy of the attempt a begin answers at once with is recycled: once
+// DoBegin returned it holds nothing of the call (not its params, not its
+// session). The copy a begin hands back a rest with is the rest's to keep:
+// later calls do not touch it.
+func TestDoBeginRecyclesTheCopy(t *testing.T) {
+	tab := correlation.New(correlation.Config{})
+	defer func() { _ = tab.Close(context.Background()) }()
+	var kept *correlation.Attempt
+	_, _, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.createrecord", Params: json.RawMessage(`{}`), Timeout: time.Minute},
+		func(_ context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+			kept = a
+			return json.RawMessage(`true`), nil, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Session != "" || kept.Params != nil || kept.ID != "" || !kept.Started.IsZero() {
+		t.Fatalf("begin's copy after DoBegin answered: %+v; want it cleared for reuse", *kept)
+	}
+
+	var sessionInRest string
+	_, _, err = tab.DoBegin(t.Context(), correlation.Attempt{Session: "s2", Timeout: time.Minute},
+		func(_ context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+			kept = a
+			return nil, nil, func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+				sessionInRest = a.Session // the copy begin got, held by the rest
+				return json.RawMessage(`true`), nil
+			}
+		})
+	if err != nil || sessionInRest != "s2" {
+		t.Fatalf("rest: %v, session %q", err, sessionInRest)
+	}
+	for range 10 {
+		if _, _, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s3", Timeout: time.Minute}, atOnce(0, "true", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kept.Session != "s2" {
+		t.Fatalf("the copy a rest holds became %+v after later calls; want it left alone", *kept)
+	}
+}
+
+// An Unnamed attempt is named only when something shows its name: an
+// answer at once in time has none (begin sees none, Sent.ID is empty); a
+// late one is named, and the -32000, Sent and the late record agree on the
+// name; one whose begin hands back a rest is named before it is listed.
+// Do names every attempt.
+func TestDoBeginUnnamed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates []correlation.Late
+		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		defer func() { _ = tab.Close(context.Background()) }()
+		var seen string
+		named := func(d time.Duration) correlation.Begin {
+			return func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				seen = a.ID
+				return atOnce(d, "true", nil)(ctx, a)
+			}
+		}
+		res, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Unnamed: true}, named(0))
+		if err != nil || string(res) != "true" || sent.ID != "" || seen != "" {
+			t.Fatalf("in time: %s, %v, sent %+v, begin saw %q; want the answer, no name", res, err, sent, seen)
+		}
+
+		_, sent, err = tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Unnamed: true}, named(2*time.Second))
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || sent.ID == "" || !strings.Contains(string(pe.Data), sent.ID) {
+			t.Fatalf("late: %v, sent %+v; want a -32000 naming the attempt", err, sent)
+		}
+		synctest.Wait()
+		if len(lates) != 1 || lates[0].Info.ID != sent.ID {
+			t.Fatalf("late records %+v; want one named %q", lates, sent.ID)
+		}
+
+		var listed []correlation.Info
+		_, sent, err = tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Unnamed: true},
+			later(func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+				listed = tab.InFlight("s1")
+				return json.RawMessage(`true`), nil
+			}))
+		if err != nil || sent.ID == "" || len(listed) != 1 || listed[0].ID != sent.ID {
+			t.Fatalf("rest: %v, sent %+v, listed %+v; want it listed under its name", err, sent, listed)
+		}
+
+		_, sent, err = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second, Unnamed: true},
+			func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+				return json.RawMessage(`true`), nil
+			})
+		if err != nil || sent.ID == "" {
+			t.Fatalf("Do: %v, sent %+v; want a name", err, sent)
 		}
 	})
 }

@@ -41,7 +41,6 @@ const (
 type Attempt struct {
 	// ID names the attempt; NewID gives a fresh one. Empty means Do picks one.
 	ID      string `json:"id"`
-	Kind    Kind   `json:"-"`
 	Session string `json:"session"`
 	Method  string `json:"method"` // wire method, e.g. "cif.createrecord" or protocol.BackendExecute
 	// Params is the named-params object, already validated by the bridge
@@ -73,11 +72,39 @@ type Attempt struct {
 	// OnLate, when set, is called once with this attempt's late outcome, after
 	// the table-wide Config.OnLate. The retry engine uses it.
 	OnLate func(Late) `json:"-"`
+	// Answered is set only by a Begin that answers at once, on the copy of
+	// the attempt DoBegin gave it: when it had its answer, read from
+	// Attempt.Now (so with its monotonic reading). DoBegin then checks the CIF
+	// deadline against it rather than reading the clock again, and returns
+	// it in Sent.Answered. Zero: DoBegin reads the clock.
+	Answered time.Time `json:"-"`
 	// NoTimeout marks a call CIF posts without a timer (openForm,
 	// notifyEvent, insertNotes): Timeout is then only a safety limit, and
 	// when it passes, or ctx ends, the attempt is ended (its exec ctx
 	// cancelled) without a -32000 and without a late record.
 	NoTimeout bool `json:"noTimeout,omitempty"`
+	// Unnamed, set by a DoBegin caller that has no use for the name of an
+	// attempt answered at once in time (Sent.ID), has DoBegin name the
+	// attempt (ID) only when something will show the name: when begin
+	// hands back a rest (the attempt is registered and listed) or the
+	// answer comes late (a late record, and the -32000 names it). An answer
+	// in time then costs no name, and begin may see an empty ID. Do names
+	// every attempt.
+	Unnamed bool `json:"-"`
+	// Kind is what the attempt is for (next to NoTimeout, so that the two
+	// small fields share a word: DoBegin allocates an Attempt per call).
+	Kind Kind `json:"-"`
+}
+
+// Now is the time now on the attempt's clock: Started advanced by the
+// monotonic time since, which is one clock read where time.Now is two (the
+// wall clock and the monotonic one); time.Now when Started is zero. Its
+// monotonic reading compares exactly with Deadline's.
+func (a *Attempt) Now() time.Time {
+	if a.Started.IsZero() {
+		return time.Now()
+	}
+	return a.Started.Add(time.Since(a.Started))
 }
 
 // RawParams returns the params as JSON: Params, or Typed encoded when the
@@ -96,6 +123,11 @@ type Sent struct {
 	// out, or ctx ended first): its answer, or its expiry, will come to
 	// OnLate. A -32000 with Late false is the backend's own answer.
 	Late bool
+	// Answered is when the answer Do returns was had (the clock read that
+	// found it in time), for a caller that times the call to its answer
+	// without reading the clock again; zero when Do read none (a timeout,
+	// an end of ctx, an error before the attempt ran).
+	Answered time.Time
 }
 
 // Info is an attempt as a listing shows it (InFlight, Late): the attempt and
@@ -154,7 +186,7 @@ type Exec func(ctx context.Context, a *Attempt) (json.RawMessage, error)
 // that must wait (for a peer, a timer) returns rest instead, having done
 // nothing that rest does not finish: DoBegin registers the attempt then and
 // runs rest on the attempt's own goroutine as Do runs an Exec, with the
-// attempt's exec ctx.
+// attempt's exec ctx. What begin may do with a, and keep of it: DoBegin.
 type Begin func(ctx context.Context, a *Attempt) (res json.RawMessage, err error, rest Exec)
 
 // Config configures a Table. Zero values mean the documented default.
@@ -200,6 +232,7 @@ type waiter struct {
 type outcome struct {
 	result json.RawMessage
 	err    error
+	at     time.Time // when an answer in time was had (Sent.Answered)
 	// late is true when the CIF deadline passed: the deadline heap
 	// detached the attempt, or the answer came at or after the deadline
 	// before the heap did. Do then reports the timeout, and the answer goes
@@ -213,10 +246,16 @@ type outcome struct {
 type Table struct {
 	cfg    Config
 	prefix string
-	seq    atomic.Uint64
-	base   context.Context // ends when the table closes; parent of every exec ctx
-	stop   context.CancelFunc
-	wg     sync.WaitGroup // exec goroutines
+	// seq numbers the attempts (NewID), alone on its cache lines: every
+	// attempt adds to it, from whichever core runs it, and the fields
+	// every attempt only reads (prefix, base) must not lose their cached
+	// line at each add (false sharing).
+	_    [64]byte
+	seq  atomic.Uint64
+	_    [56]byte
+	base context.Context // ends when the table closes; parent of every exec ctx
+	stop context.CancelFunc
+	wg   sync.WaitGroup // exec goroutines
 	// waiters recycles what Do waits with (*waiter), so that an attempt
 	// costs no new channel. The pool is per table, not global, because a
 	// channel made in a testing/synctest bubble must not be used outside it.
@@ -287,9 +326,19 @@ func (t *Table) Do(ctx context.Context, a Attempt, exec Exec) (json.RawMessage, 
 // through OnLate). When begin returns rest instead, the attempt is
 // registered then and goes on exactly as in Do, rest being its exec (its
 // deadline, already passed or not, still counts from Started).
+//
+// begin's attempt is a copy of its own: it may set Answered on it when it
+// answers at once (see Attempt.Answered), and nothing else. Once it
+// answered at once it must keep no pointer to it (the copy is recycled);
+// a rest it returns may keep one.
 func (t *Table) DoBegin(ctx context.Context, a Attempt, begin Begin) (json.RawMessage, Sent, error) {
 	return t.do(ctx, &a, begin, nil)
 }
+
+// begun recycles the copies of attempts DoBegin gives begin: an answer at
+// once allocates none. A copy begin answered with a rest is not recycled
+// (the rest may hold it).
+var begun = sync.Pool{New: func() any { return new(Attempt) }}
 
 // do is Do and DoBegin. a is the caller's copy, which do fills in and
 // copies into the entry (it keeps no pointer to it).
@@ -301,7 +350,7 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 	if d, ok := ctx.Deadline(); ok && d.Before(a.Deadline) {
 		a.Deadline = d
 	}
-	if a.ID == "" {
+	if a.ID == "" && (begin == nil || !a.Unnamed) {
 		a.ID = t.NewID()
 	}
 	sent := Sent{ID: a.ID}
@@ -309,13 +358,21 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 		return nil, sent, protocol.Errorf(protocol.CodeShuttingDown, "bridge is shutting down")
 	}
 	if begin != nil {
-		ba := new(Attempt) // begin's copy: the smaller allocation of an answer at once
+		ba := begun.Get().(*Attempt) // begin's copy, recycled after an answer at once
 		*ba = *a
 		res, err, rest := begin(t.base, ba)
 		if rest == nil {
-			return t.answer(t.atOnce(ba, res, err), a.Timeout, sent)
+			o := t.atOnce(ba, res, err) // copies what it keeps of ba
+			sent.ID = ba.ID             // named by atOnce if it was late
+			*ba = Attempt{}             // holds nothing of this call while pooled
+			begun.Put(ba)
+			return t.answer(o, a.Timeout, sent)
 		}
-		exec = rest
+		exec = rest // ba is rest's to keep
+		if a.ID == "" {
+			a.ID = t.NewID() // registered: listed under its name
+			sent.ID = a.ID
+		}
 	}
 	e := &entry{a: *a}
 	w, _ := t.waiters.Get().(*waiter)
@@ -371,18 +428,26 @@ func (t *Table) do(ctx context.Context, a *Attempt, begin Begin, exec Exec) (jso
 
 // atOnce is Do's outcome for the answer a begin had at once for a, an
 // attempt never registered: that answer when it came before the deadline (one
-// monotonic clock read: the deadline has a monotonic reading, from
+// monotonic clock read, or none when begin told when it had the answer,
+// Attempt.Answered: the deadline has a monotonic reading, from
 // Started.Add), else the timeout, the attempt's late record being counted
 // and reported as complete does for an answer that came after the deadline
 // (a NoTimeout call's limit ends it instead, as fireDue would have). The
 // report runs on a goroutine of its own, as it would have had exec run on
 // one, not before Do's answer on the caller's.
 func (t *Table) atOnce(a *Attempt, res json.RawMessage, err error) outcome {
-	if time.Until(a.Deadline) > 0 {
-		return outcome{result: res, err: err}
+	now := a.Answered // the clock begin read when it had the answer
+	if now.IsZero() {
+		now = a.Now()
+	}
+	if a.Deadline.Sub(now) > 0 {
+		return outcome{result: res, err: err, at: now}
 	}
 	if a.NoTimeout {
 		return outcome{ended: true}
+	}
+	if a.ID == "" { // Unnamed: a late record is reported under its name
+		a.ID = t.NewID()
 	}
 	expired := err != nil && t.base.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
 	t.mu.Lock()
@@ -459,6 +524,7 @@ func (t *Table) answer(o outcome, timeout time.Duration, sent Sent) (json.RawMes
 		sent.Late = true
 		return nil, sent, protocol.NewTimeoutError(timeout.Milliseconds(), sent.ID)
 	}
+	sent.Answered = o.at
 	return o.result, sent, o.err
 }
 
@@ -580,9 +646,10 @@ func NewSafetyLimitError(limit time.Duration) *protocol.Error {
 // complete records exec's answer: to Do when it came in time, else as the
 // attempt's late outcome, which it returns (late true) for report.
 func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool) (l Late, late bool) {
-	// One monotonic clock read: the deadline carries a monotonic reading
-	// (Started.Add), so Until reads no wall clock.
-	inTime := time.Until(e.a.Deadline) > 0
+	// One monotonic clock read (Attempt.Now): the deadline carries a
+	// monotonic reading (Started.Add).
+	now := e.a.Now()
+	inTime := e.a.Deadline.Sub(now) > 0
 	t.mu.Lock()
 	st := e.state
 	switch st {
@@ -595,7 +662,7 @@ func (t *Table) complete(e *entry, res json.RawMessage, err error, expired bool)
 		if inTime {
 			e.state = stAnswered
 			t.mu.Unlock()
-			e.done <- outcome{result: res, err: err}
+			e.done <- outcome{result: res, err: err, at: now}
 			return l, false
 		}
 		// The answer came after the deadline, but before Do saw its timer

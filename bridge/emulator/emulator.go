@@ -60,7 +60,11 @@ type Emulator struct {
 	ids        identity
 	log        zerolog.Logger
 	now        func() time.Time
-	goneLog    *logcap.Sampler // one line per entity per 10 s for 404s of evicted records
+	// realClock is true when now is time.Now (Config.Now nil): a call
+	// answered at once may then take its times from the attempt's clock
+	// (run) instead of reading now again.
+	realClock bool
+	goneLog   *logcap.Sampler // one line per entity per 10 s for 404s of evicted records
 
 	// mu guards store, patch, cols, newIDs and the stamp cache.
 	mu        sync.RWMutex
@@ -118,7 +122,7 @@ func New(cfg Config) (*Emulator, error) {
 		goneLog:    logcap.NewSampler(0),
 	}
 	if e.now == nil {
-		e.now = time.Now
+		e.now, e.realClock = time.Now, true
 	}
 	e.stats.opCount = make([]atomic.Int64, len(opIndex))
 	e.env = defaultEnvironment()

@@ -25,13 +25,16 @@ type prepared struct {
 	// operation runs without a closure allocated per call.
 	create *writeSet
 	ent    *entity
+	// at, when not zero, is the time the create's createdon and modifiedon
+	// say (the call's, see run); zero: the emulator's clock now.
+	at time.Time
 }
 
 // do runs the operation.
 func (e *Emulator) do(p *prepared) (json.RawMessage, error) {
 	if p.create != nil {
 		defer p.create.release()
-		return e.runCreate(p.ent, p.create)
+		return e.runCreate(p.ent, p.create, p.at)
 	}
 	return p.run()
 }
@@ -79,7 +82,7 @@ func constant(f func(e *Emulator) json.RawMessage) handler {
 // its latency even when ctx ends first; a dropped one is never executed and
 // Execute returns ctx.Err() when ctx ends.
 func (e *Emulator) Execute(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
-	res, err, rest := e.Begin(ctx, a)
+	res, err, rest := e.begin(ctx, a, false)
 	if rest != nil {
 		return rest(ctx, a)
 	}
@@ -91,7 +94,21 @@ func (e *Emulator) Execute(ctx context.Context, a *correlation.Attempt) (json.Ra
 // returns its answer; otherwise it returns the rest of Execute (the wait,
 // then the operation), the decision already taken, for the caller to run
 // on a goroutine that may wait.
+//
+// An answer at once sets a.Answered (DoBegin's copy of the attempt is
+// Begin's own) when the emulator runs on the real clock (Config.Now nil):
+// the one clock read after the operation serves the emulator's late count,
+// the bridge's CIF deadline check and its metrics. Such a call's createdon
+// and modifiedon are then a.Started, when the call was received, a few
+// microseconds before it runs: to the second, when the record was made.
 func (e *Emulator) Begin(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+	return e.begin(ctx, a, true)
+}
+
+// begin is Begin; own tells that a is the caller's copy for this call
+// alone, which an answer at once may fill in (Execute's is the table's
+// entry, which listings read meanwhile).
+func (e *Emulator) begin(ctx context.Context, a *correlation.Attempt, own bool) (json.RawMessage, error, correlation.Exec) {
 	mt := protocol.MessageType(a.Method)
 	h := handlers[mt]
 	if h == nil {
@@ -105,10 +122,10 @@ func (e *Emulator) Begin(ctx context.Context, a *correlation.Attempt) (json.RawM
 	if d.waits() {
 		q := p // a copy: p itself stays on the stack of the calls that run at once
 		return nil, nil, func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
-			return e.run(ctx, a, mt, &q, d)
+			return e.run(ctx, a, mt, &q, d, false)
 		}
 	}
-	res, err := e.run(ctx, a, mt, &p, d)
+	res, err := e.run(ctx, a, mt, &p, d, own && e.realClock && !a.Started.IsZero())
 	return res, err, nil
 }
 
@@ -128,8 +145,11 @@ func (e *Emulator) Prompt(method string) bool {
 }
 
 // run applies decision d to the prepared operation p of a (a messageType
-// mt) and runs it.
-func (e *Emulator) run(ctx context.Context, a *correlation.Attempt, mt string, p *prepared, d decision) (json.RawMessage, error) {
+// mt) and runs it. told is true for a call answered at once on the real
+// clock whose attempt is the caller's own copy (Begin): the operation then
+// takes its time from a.Started, and the clock is read once, after it ran,
+// into a.Answered, which the late count uses too.
+func (e *Emulator) run(ctx context.Context, a *correlation.Attempt, mt string, p *prepared, d decision, told bool) (json.RawMessage, error) {
 	if err := e.gate(ctx, d); err != nil {
 		if p.create != nil {
 			p.create.release()
@@ -137,14 +157,20 @@ func (e *Emulator) run(ctx context.Context, a *correlation.Attempt, mt string, p
 		if d := (*dvError)(nil); errors.As(err, &d) {
 			// An injected error is an answer too: past the deadline the
 			// bridge sends bridge.late for it like for a late success.
-			e.answered(a.Deadline)
+			e.answered(a.Deadline, e.ended(a, told))
 		}
 		return nil, e.wireError(mt, err)
 	}
+	if told {
+		p.at = a.Started
+	}
 	res, err := e.do(p)
-	e.completed(mt, a.Deadline)
-	e.log.Debug().Str("method", a.Method).Str("entity", p.entity).Str("attempt", a.ID).
-		Str("session", a.Session).Bool("ok", err == nil).Msg("emulator operation")
+	e.completedAt(mt, a.Deadline, e.ended(a, told))
+	ev := e.log.Debug().Str("method", a.Method).Str("entity", p.entity)
+	if a.ID != "" { // an attempt answered at once may have no name (correlation.Attempt.Unnamed)
+		ev = ev.Str("attempt", a.ID)
+	}
+	ev.Str("session", a.Session).Bool("ok", err == nil).Msg("emulator operation")
 	if err != nil {
 		return nil, e.wireError(mt, err)
 	}
@@ -177,22 +203,44 @@ func (e *Emulator) gate(ctx context.Context, d decision) error {
 	return nil
 }
 
+// ended is when the operation of a ended, for the late count: for a call
+// run told (see run), the one clock read after it, kept in a.Answered;
+// else zero, and the late count reads the emulator's clock.
+func (e *Emulator) ended(a *correlation.Attempt, told bool) time.Time {
+	if !told {
+		return time.Time{}
+	}
+	a.Answered = a.Now()
+	return a.Answered
+}
+
 // completed counts an executed operation and, past deadline, a late one.
 func (e *Emulator) completed(method string, deadline time.Time) {
+	e.completedAt(method, deadline, time.Time{})
+}
+
+// completedAt is completed for an operation that ended at now (zero: the
+// emulator's clock now).
+func (e *Emulator) completedAt(method string, deadline, now time.Time) {
 	if i, ok := opIndex[method]; ok {
 		e.stats.opCount[i].Add(1) // no lock for the count of every call
 	} else {
 		e.stats.add(func(c *counters) { c.ops[method]++ })
 	}
-	if !deadline.IsZero() && e.now().After(deadline) {
-		e.stats.add(func(c *counters) { c.late++ })
-	}
+	e.answered(deadline, now)
 }
 
-// answered counts an answer that executed nothing (an injected error) as a
-// late one when it comes past deadline.
-func (e *Emulator) answered(deadline time.Time) {
-	if !deadline.IsZero() && e.now().After(deadline) {
+// answered counts an answer that came past deadline (now, or the
+// emulator's clock now when zero) as a late one; it alone counts an answer
+// that executed nothing (an injected error).
+func (e *Emulator) answered(deadline, now time.Time) {
+	if deadline.IsZero() {
+		return
+	}
+	if now.IsZero() {
+		now = e.now()
+	}
+	if now.After(deadline) {
 		e.stats.add(func(c *counters) { c.late++ })
 	}
 }
@@ -286,8 +334,8 @@ func (e *Emulator) createOp(ent *entity, ws *writeSet) prepared {
 	return prepared{entity: ent.LogicalName, create: ws, ent: ent}
 }
 
-func (e *Emulator) runCreate(ent *entity, ws *writeSet) (json.RawMessage, error) {
-	r, derr := e.create(ent, ws, writeOpts{dupDetect: true, onCIF: true})
+func (e *Emulator) runCreate(ent *entity, ws *writeSet, at time.Time) (json.RawMessage, error) {
+	r, derr := e.create(ent, ws, writeOpts{dupDetect: true, onCIF: true, at: at})
 	if derr != nil {
 		return nil, derr
 	}

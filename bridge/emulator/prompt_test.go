@@ -103,3 +103,119 @@ func TestBeginHandsBackWhatMustWait(t *testing.T) {
 		}
 	})
 }
+
+// A call Begin answers at once on the real clock reads it once: after the
+// operation, into a.Answered, which its late count uses (as the bridge's
+// deadline check and metrics then do); its record's createdon and
+// modifiedon are a.Started, when the call was received. Execute, whose
+// attempt others read meanwhile, leaves the attempt as it is and reads the
+// clock.
+func TestBeginReadsTheClockOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, err := emulator.New(emulator.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		created := func(res json.RawMessage) string {
+			t.Helper()
+			var c protocol.CreateResult
+			if err := json.Unmarshal(res, &c); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": c.ID,
+				"queryParameters": "?$select=createdon,modifiedon"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var row struct{ CreatedOn, ModifiedOn string }
+			if err := json.Unmarshal(rec, &row); err != nil {
+				t.Fatal(err)
+			}
+			if row.CreatedOn != row.ModifiedOn {
+				t.Fatalf("createdon %s, modifiedon %s", row.CreatedOn, row.ModifiedOn)
+			}
+			return row.CreatedOn
+		}
+		params := json.RawMessage(`{"entityName":"contact","value":{"firstname":"Ada"}}`)
+
+		received := time.Now()
+		time.Sleep(3 * time.Second) // the call was received 3 s ago, its deadline 1 s ago
+		a := &correlation.Attempt{ID: "a", Method: protocol.MethodCreateRecord, Params: params,
+			Started: received, Deadline: received.Add(2 * time.Second)}
+		res, err, rest := e.Begin(ctx, a)
+		if err != nil || rest != nil {
+			t.Fatalf("Begin: %v, rest %v", err, rest != nil)
+		}
+		if !a.Answered.Equal(time.Now()) {
+			t.Errorf("Answered = %v, want the clock's %v", a.Answered, time.Now())
+		}
+		if got, want := created(res), received.UTC().Format(time.RFC3339); got != want {
+			t.Errorf("createdon %s, want the call's time %s", got, want)
+		}
+		if n := e.Stats().LateCompletions; n != 1 {
+			t.Errorf("%d late completions after an answer 1 s past its deadline, want 1", n)
+		}
+
+		// In time: not late.
+		a = &correlation.Attempt{ID: "b", Method: protocol.MethodCreateRecord, Params: params,
+			Started: time.Now(), Deadline: time.Now().Add(time.Second)}
+		if _, err, _ := e.Begin(ctx, a); err != nil || a.Answered.IsZero() {
+			t.Fatalf("Begin: %v, Answered %v", err, a.Answered)
+		}
+		if n := e.Stats().LateCompletions; n != 1 {
+			t.Errorf("%d late completions, want still 1", n)
+		}
+
+		// Execute: the attempt untouched, createdon from the clock.
+		a = &correlation.Attempt{ID: "c", Method: protocol.MethodCreateRecord, Params: params,
+			Started: received, Deadline: received.Add(2 * time.Second)}
+		res, err = e.Execute(ctx, a)
+		if err != nil || !a.Answered.IsZero() {
+			t.Fatalf("Execute: %v, Answered %v; want no Answered", err, a.Answered)
+		}
+		if got, want := created(res), time.Now().UTC().Format(time.RFC3339); got != want {
+			t.Errorf("Execute's createdon %s, want the clock's %s", got, want)
+		}
+		if n := e.Stats().LateCompletions; n != 2 {
+			t.Errorf("%d late completions, want 2", n)
+		}
+	})
+}
+
+// On an injected clock (Config.Now) Begin leaves a.Answered to the
+// bridge's clock, and createdon and the late count follow the injected one.
+func TestBeginOnAnInjectedClock(t *testing.T) {
+	clock := time.Now().Add(2 * time.Hour).Truncate(time.Second) // past the deadline
+	e, err := emulator.New(emulator.Config{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	a := &correlation.Attempt{ID: "a", Method: protocol.MethodCreateRecord,
+		Params:  json.RawMessage(`{"entityName":"contact","value":{"firstname":"Ada"}}`),
+		Started: started, Deadline: started.Add(time.Hour)}
+	res, err, rest := e.Begin(context.Background(), a)
+	if err != nil || rest != nil || !a.Answered.IsZero() {
+		t.Fatalf("Begin: %v, rest %v, Answered %v; want no Answered", err, rest != nil, a.Answered)
+	}
+	var c protocol.CreateResult
+	if err := json.Unmarshal(res, &c); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": c.ID,
+		"queryParameters": "?$select=createdon"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row struct{ CreatedOn string }
+	if err := json.Unmarshal(rec, &row); err != nil {
+		t.Fatal(err)
+	}
+	if row.CreatedOn != clock.UTC().Format(time.RFC3339) {
+		t.Errorf("createdon %s, want the injected clock's", row.CreatedOn)
+	}
+	if n := e.Stats().LateCompletions; n != 1 {
+		t.Errorf("%d late completions, want 1 (the injected clock's view)", n)
+	}
+}

@@ -510,6 +510,9 @@ type writeOpts struct {
 	pinned    bool   // a seeded record: kept whatever the record bound
 	ifMatch   string // "" none, "*" must exist, else an etag that must match
 	ifNone    bool   // If-None-Match: * (must not exist)
+	// at is a create's createdon and modifiedon when not zero (a call
+	// answered at once: its time, see Emulator.run); zero: the clock's.
+	at time.Time
 }
 
 // applyWrite stores in r.fields its columns with the write set applied,
@@ -625,10 +628,15 @@ func appendFullNameOf(patch, firstEnc, lastEnc, stored row) row {
 // stamp is the time for createdon and modifiedon (RFC 3339, whole
 // seconds), formatted once a second rather than on every write. Called
 // with mu held.
-func (e *Emulator) stamp() string {
-	now := e.now().UTC()
-	if sec := now.Unix(); sec != e.stampSec || e.stampText == "" {
-		e.stampSec, e.stampText = sec, now.Format(time.RFC3339)
+func (e *Emulator) stamp() string { return e.stampAt(time.Time{}) }
+
+// stampAt is stamp for the time at, or the clock's now when at is zero.
+func (e *Emulator) stampAt(at time.Time) string {
+	if at.IsZero() {
+		at = e.now()
+	}
+	if sec := at.Unix(); sec != e.stampSec || e.stampText == "" {
+		e.stampSec, e.stampText = sec, at.UTC().Format(time.RFC3339)
 	}
 	return e.stampText
 }
@@ -660,7 +668,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 			return nil, errDuplicateKey()
 		}
 	}
-	now := e.stamp()
+	now := e.stampAt(opts.at)
 	r := &record{id: k, pinned: opts.pinned}
 	version := e.store.nextVersion()
 	if derr := e.applyCreate(ent, r, ws, version, idCol, now); derr != nil {
