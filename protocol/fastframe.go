@@ -46,6 +46,9 @@ type frameScanner struct {
 	// members, while the frame's "params" value is scanned, records the
 	// members of its object (depth 1); nil otherwise.
 	members *paramMembers
+	// inValue is set while the value of params' "value" member, an
+	// object, is scanned: its members (depth 2) go to members.values.
+	inValue bool
 }
 
 // nameSpan is a member name's offsets in the frame (scanFrame takes
@@ -175,7 +178,8 @@ func (s *frameScanner) value(i int) int {
 	}
 	switch c := data[i]; {
 	case c == '"':
-		return stringLitEnd(data, i)
+		end, _ := stringLit(data, i)
+		return end
 	case c == '{':
 		return s.object(i)
 	case c == '[':
@@ -218,17 +222,56 @@ func (s *frameScanner) object(i int) int {
 			return -1
 		}
 		vstart := skipSpace(data, i+1)
-		if end = s.value(vstart); end < 0 {
-			return -1
+		if s.members != nil && s.depth <= 2 {
+			end = s.member(nameStart, nameEnd, vstart)
+		} else {
+			end = s.value(vstart)
 		}
-		if s.members != nil && s.depth == 1 {
-			s.members.add(nameStart, nameEnd, vstart, end)
+		if end < 0 {
+			return -1
 		}
 		var more bool
 		if i, more = afterValue(data, end, '}'); !more {
 			return i
 		}
 	}
+}
+
+// member scans the value at vstart of a member of the params object
+// (depth 1) or of its record value (depth 2: the object params' "value"
+// holds) and records where the member lies (paramMembers, valueMembers);
+// the index just past the value, or -1.
+func (s *frameScanner) member(nameStart, nameEnd, vstart int) int {
+	data, p := s.data, s.members
+	if s.depth == 1 {
+		var end int
+		if vstart < len(data) && data[vstart] == '{' && string(data[nameStart:nameEnd]) == "value" {
+			v := &p.values
+			v.base, v.n, s.inValue = int32(vstart), 0, true
+			end = s.value(vstart)
+			s.inValue = false
+			v.size = int32(end - vstart)
+		} else {
+			end = s.value(vstart)
+		}
+		if end >= 0 {
+			p.add(nameStart, nameEnd, vstart, end)
+		}
+		return end
+	}
+	if !s.inValue {
+		return s.value(vstart)
+	}
+	end, ascii := 0, false
+	if vstart < len(data) && data[vstart] == '"' {
+		end, ascii = stringLit(data, vstart)
+	} else {
+		end = s.value(vstart)
+	}
+	if end >= 0 {
+		p.values.add(nameStart, nameEnd, vstart, end, ascii)
+	}
+	return end
 }
 
 // addName records a member name of the innermost open object; false when
@@ -296,30 +339,34 @@ func afterValue(data []byte, end int, closer byte) (i int, more bool) {
 	return -1, false
 }
 
-// stringLitEnd validates the string literal at data[i] (a '"') and returns
+// stringLit validates the string literal at data[i] (a '"') and returns
 // the index just past it, or -1. Bytes above 0x7f pass unchecked
 // (AllowInvalidUTF8); a \u escape of a surrogate is left to the general
-// path, which pairs surrogates.
-func stringLitEnd(data []byte, i int) int {
+// path, which pairs surrogates. ascii reports a literal of plain bytes
+// only (plainByte: no escape, nothing above 0x7f), whose content needs
+// no unquoting.
+func stringLit(data []byte, i int) (end int, ascii bool) {
+	ascii = true
 	for j := i + 1; j < len(data); j++ {
 		if j = plainEnd(data, j); j == len(data) {
-			return -1
+			return -1, false
 		}
 		switch c := data[j]; {
 		case c == '"':
-			return j + 1
+			return j + 1, ascii
 		case c < 0x20:
-			return -1
+			return -1, false
 		case c == '\\':
+			ascii = false
 			j++
 			if j >= len(data) {
-				return -1
+				return -1, false
 			}
 			switch data[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if j+4 >= len(data) {
-					return -1
+					return -1, false
 				}
 				var r rune
 				for _, h := range data[j+1 : j+5] {
@@ -331,19 +378,21 @@ func stringLitEnd(data []byte, i int) int {
 					case h >= 'A' && h <= 'F':
 						r = r<<4 | rune(h-'A'+10)
 					default:
-						return -1
+						return -1, false
 					}
 				}
 				if r >= 0xd800 && r <= 0xdfff {
-					return -1
+					return -1, false
 				}
 				j += 4
 			default:
-				return -1
+				return -1, false
 			}
+		default: // a byte above 0x7f
+			ascii = false
 		}
 	}
-	return -1
+	return -1, false
 }
 
 // literalEnd checks that data[i:] starts with lit.

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"reflect"
 
 	"strings"
@@ -206,11 +207,15 @@ func checkMembers(t *testing.T, m *Message) {
 	t.Helper()
 	pm := m.members
 	if pm.n == 0 {
+		if pm.values != (valueMembers{}) {
+			t.Fatalf("value members %+v recorded for params %q, with no params member", pm.values, m.Params)
+		}
 		return
 	}
 	if len(m.Params) == 0 || pm.params != &m.Params[0] || int(pm.size) != len(m.Params) || m.Params[0] != '{' {
 		t.Fatalf("members %+v recorded for params %q", pm, m.Params)
 	}
+	checkValueMembers(t, m)
 	if pm.n < 0 {
 		return
 	}
@@ -229,4 +234,59 @@ func checkMembers(t *testing.T, m *Message) {
 			t.Fatalf("member %d of %q recorded as %q: %q, want %q: %q", i, m.Params, name, value, names[i], values[i])
 		}
 	}
+}
+
+// checkValueMembers: when scanFrame recorded the members of the record
+// value (params' "value", an object), they are where it lies in m.Params,
+// and listing them gives, member by member, what ValidMembers finds in it
+// (name, value, Plain and Text); when it recorded none, params has no
+// "value" object.
+func checkValueMembers(t *testing.T, m *Message) {
+	t.Helper()
+	v := m.members.values
+	var value []byte
+	if err := ScanValidFlatObject(m.Params, func(name []byte, val jsontext.Value) error {
+		if string(name) == "value" && val.Kind() == '{' {
+			value = val
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v.size == 0 {
+		if value != nil {
+			t.Fatalf("no value members recorded for params %q", m.Params)
+		}
+		return
+	}
+	if value == nil || v.first != &value[0] || int(v.size) != len(value) {
+		t.Fatalf("value members %+v recorded for params %q", v, m.Params)
+	}
+	want := listMembers(t, ValidMembers(value))
+	if v.n < 0 {
+		if len(want) <= maxValueMembers {
+			t.Fatalf("value %q of %d members not recorded", value, len(want))
+		}
+		return
+	}
+	scan := v.scan(value)
+	if scan.rec == nil {
+		t.Fatalf("the members recorded for %q are not used", value)
+	}
+	if got := listMembers(t, scan); !reflect.DeepEqual(got, want) {
+		t.Fatalf("value %q: recorded members %q, ValidMembers %q", value, got, want)
+	}
+}
+
+// listMembers lists what a scan returns, one line per member.
+func listMembers(t *testing.T, m ValidMemberScan) []string {
+	t.Helper()
+	var out []string
+	for mem, ok := m.Next(); ok; mem, ok = m.Next() {
+		out = append(out, fmt.Sprintf("%q=%q plain=%v text=%q", mem.Name, mem.Value, mem.Plain, mem.Text))
+	}
+	if err := m.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

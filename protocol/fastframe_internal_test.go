@@ -39,9 +39,11 @@ func checkScanFrame(t *testing.T, data []byte) bool {
 		fast.Params != general.Params || fast.Result != general.Result || fast.Error != general.Error {
 		t.Fatalf("scanFrame(%q) = %+v, the general decoder %+v", data, fast, general)
 	}
-	if fromWire(data, &fast).Kind != fromWire(data, &general).Kind {
+	m := fromWire(data, &fast)
+	if m.Kind != fromWire(data, &general).Kind {
 		t.Fatalf("%q classified differently", data)
 	}
+	checkMembers(t, &m)
 	return true
 }
 

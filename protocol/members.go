@@ -1,6 +1,10 @@
 package protocol
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
 
 // maxParamMembers bounds the members of a request's params object that
 // scanFrame records: the record calls' params have two or three (params
@@ -20,6 +24,94 @@ type paramMembers struct {
 	base   int32
 	n      int32
 	m      [maxParamMembers]memberSpan
+	// values are the members of the record value, the object params'
+	// "value" member holds.
+	values valueMembers
+}
+
+// maxValueMembers bounds the members of a record value that scanFrame
+// records (the load driver's contact has eight).
+const maxValueMembers = 16
+
+// valueMembers is where scanFrame found the members of a request's record
+// value (the object the params' "value" member holds), so that the
+// emulator's create and update read the record's columns without scanning
+// the value again (CreateRecordParams.ValueMembers). Offsets count from
+// the value's first byte. size is 0 when nothing was recorded; n is -1
+// when the value has more than maxValueMembers members.
+type valueMembers struct {
+	first *byte // the value's first byte, set by fromWire
+	base  int32 // the value's offset in the frame, while scanning
+	size  int32 // len(value)
+	n     int32
+	ascii uint16 // bit k: member k's value is a string of plain bytes (stringLit)
+	m     [maxValueMembers]memberSpan
+}
+
+// add records a member of the value found at these offsets of the frame;
+// ascii as stringLit reports it for a string value.
+func (v *valueMembers) add(nameStart, nameEnd, valueStart, valueEnd int, ascii bool) {
+	if v.n < 0 {
+		return
+	}
+	if v.n == maxValueMembers {
+		v.n = -1
+		return
+	}
+	b := int(v.base)
+	v.m[v.n] = memberSpan{int32(nameStart - b), int32(nameEnd - b), int32(valueStart - b), int32(valueEnd - b)}
+	if ascii {
+		v.ascii |= 1 << v.n
+	}
+	v.n++
+}
+
+// scan lists the members of value as ValidMembers does: from the recorded
+// positions when value is the very value they were recorded in (v may be
+// nil), else by a scan.
+func (v *valueMembers) scan(value []byte) ValidMemberScan {
+	if v == nil || v.n < 0 || v.size == 0 || len(value) != int(v.size) || &value[0] != v.first {
+		return ValidMembers(value)
+	}
+	return ValidMemberScan{data: value, next: -1, rec: v}
+}
+
+// read is ValidMemberScan.Read from the recorded positions. The names
+// scanFrame took hold no escape and are valid UTF-8 (simpleNameEnd): the
+// bytes between the quotes are the name, as Read finds it.
+func (v *valueMembers) read(data []byte, k *int32, mem *ValidMember) bool {
+	if *k >= v.n {
+		return false
+	}
+	s, ascii := &v.m[*k], v.ascii&(1<<*k) != 0
+	*k++
+	mem.Name = data[s.nameStart:s.nameEnd:s.nameEnd]
+	mem.Value = jsontext.Value(data[s.valueStart:s.valueEnd:s.valueEnd])
+	mem.Plain, mem.Text = false, nil
+	switch {
+	case ascii:
+		mem.Plain, mem.Text = true, data[s.valueStart+1:s.valueEnd-1:s.valueEnd-1]
+	case data[s.valueStart] == '"':
+		if text, ok := simpleString(mem.Value); ok {
+			mem.Plain, mem.Text = true, text[:len(text):len(text)]
+		}
+	}
+	return true
+}
+
+// ValueMembers lists the members of value, p.Value or the object a JSON
+// string p.Value holds (NormalizeObject), as ValidMembers(value) does.
+// When p was filled by DecodeRequestParams and value is p.Value as the
+// frame holds it, the members are those Decode's scan of the frame found,
+// not looked for again (FuzzDecodeRequestParamsInFrame checks that they
+// are the same).
+func (p *CreateRecordParams) ValueMembers(value []byte) ValidMemberScan {
+	return p.value.scan(value)
+}
+
+// ValueMembers is CreateRecordParams.ValueMembers for an update.
+func (p *UpdateRecordParams) ValueMembers(value []byte) ValidMemberScan {
+	return p.value.scan(value)
 }
 
 // memberSpan is one member: its name without the quotes and its value.
@@ -45,7 +137,19 @@ func (p *paramMembers) of(params []byte) {
 		m := &p.m[i]
 		m.nameStart, m.nameEnd, m.valueStart, m.valueEnd = m.nameStart-p.base, m.nameEnd-p.base, m.valueStart-p.base, m.valueEnd-p.base
 	}
+	if v := &p.values; v.size > 0 {
+		v.first = &params[v.base-p.base]
+	}
 	p.params, p.size, p.base = &params[0], int32(len(params)), 0
+}
+
+// recordedValue is where the members of the record value were found, for
+// the params DecodeRequestParams fills; nil when they were not recorded.
+func (p *paramMembers) recordedValue() *valueMembers {
+	if p.values.first == nil || p.values.n < 0 {
+		return nil
+	}
+	return &p.values
 }
 
 // DecodeRequestParams is DecodeValidParams(m.Params, v) for a request
@@ -57,18 +161,18 @@ func (p *paramMembers) of(params []byte) {
 func DecodeRequestParams(m *Message, v any) error {
 	pm := &m.members
 	if pm.n <= 0 || len(m.Params) != int(pm.size) || &m.Params[0] != pm.params {
-		return DecodeValidParams(m.Params, v)
+		return decodeRecordParams(pm, m.Params, v)
 	}
 	params := m.Params
 	switch p := v.(type) {
 	case *CreateRecordParams:
-		var out CreateRecordParams
+		out := CreateRecordParams{value: pm.recordedValue()}
 		if pm.fill(params, []trustedField{{name: "entityName", str: &out.EntityName}, {name: "value", raw: &out.Value}}) {
 			*p = out
 			return nil
 		}
 	case *UpdateRecordParams:
-		var out UpdateRecordParams
+		out := UpdateRecordParams{value: pm.recordedValue()}
 		if pm.fill(params, []trustedField{{name: "entityName", str: &out.EntityName}, {name: "entityId", str: &out.EntityID}, {name: "value", raw: &out.Value}}) {
 			*p = out
 			return nil
@@ -86,7 +190,24 @@ func DecodeRequestParams(m *Message, v any) error {
 			return nil
 		}
 	}
-	return DecodeValidParams(params, v)
+	return decodeRecordParams(pm, params, v)
+}
+
+// decodeRecordParams is DecodeValidParams; a create's or an update's
+// params keep where the record value's members were found (pm may belong
+// to other params: ValueMembers uses them only for the value they were
+// found in).
+func decodeRecordParams(pm *paramMembers, params json.RawMessage, v any) error {
+	if err := DecodeValidParams(params, v); err != nil {
+		return err
+	}
+	switch p := v.(type) {
+	case *CreateRecordParams:
+		p.value = pm.recordedValue()
+	case *UpdateRecordParams:
+		p.value = pm.recordedValue()
+	}
+	return nil
 }
 
 // fill fills fields from the recorded members as trustedFields does from

@@ -311,7 +311,7 @@ func fromWire(data []byte, w *wireObject) Message {
 		if len(id) == 0 {
 			m.Kind = KindNotification
 		}
-		if w.members.n > 0 && len(params) > 0 && params[0] == '{' {
+		if (w.members.n != 0 || w.members.values.size > 0) && len(params) > 0 && params[0] == '{' {
 			m.members = w.members
 			m.members.of(params)
 		}

@@ -224,28 +224,31 @@ type bind struct {
 // that is not a JSON object is refused first; then the first member in
 // document order that cannot be written.
 func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
-	return parseWriteScan(ent, body, cat, false)
+	return parseWriteScan(ent, body, cat, nil)
 }
 
 // parseValidWrite is parseWrite for a body already validated as JSON (see
 // Emulator.writeBody): its members are found without validating it again,
 // and a string's content comes with it (protocol.ValidMembers).
 func parseValidWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
-	return parseWriteScan(ent, body, cat, true)
+	m := protocol.ValidMembers(body)
+	return parseWriteScan(ent, body, cat, &m)
 }
 
-// parseWriteScan is parseWrite (valid false) and parseValidWrite.
-func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeSet, *dvError) {
+// parseWriteScan is parseWrite (members nil) and parseValidWrite: members
+// lists the members of body, valid JSON (ValidMembers, or the positions
+// the frame's decode found, CreateRecordParams.ValueMembers).
+func parseWriteScan(ent *entity, body []byte, cat *catalog, members *protocol.ValidMemberScan) (*writeSet, *dvError) {
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
 	ws.keyFree, ws.sawKey = 0, false
 	ws.starts, ws.colsEnd = ws.starts[:0], 0
 	var derr *dvError
 	var err error
-	if valid {
+	if m := members; m != nil {
 		// Valid JSON: the first member that cannot be written is the error.
-		m := protocol.ValidMembers(body)
-		for mem, ok := m.Next(); ok && derr == nil; mem, ok = m.Next() {
+		var mem protocol.ValidMember
+		for m.Read(&mem) && derr == nil {
 			derr = ws.member(ent, cat, &mem)
 		}
 		err = m.Err()
