@@ -46,8 +46,10 @@ type frameScanner struct {
 	// members, while the frame's "params" value is scanned, records the
 	// members of its object (depth 1); nil otherwise.
 	members *paramMembers
-	// inValue is set while the value of params' "value" member, an
-	// object, is scanned: its members (depth 2) go to members.values.
+	// values, when set, records the members of the record value (the
+	// object params' "value" member holds); inValue is set while that
+	// object is scanned: its members (depth 2) go to values.
+	values  *valueMembers
 	inValue bool
 }
 
@@ -65,20 +67,30 @@ func nameBit(name []byte) uint64 {
 	return 1 << (h & 63)
 }
 
-// scanFrame decodes data (trimmed, starting with '{') into w when it is a
-// frame of the common shape; false means "use the general path". w is
-// written only on success.
-func scanFrame(data []byte, w *wireObject) bool {
+// scanFrame decodes data (trimmed, starting with '{') into w, a zero
+// wireObject, when it is a frame of the common shape; false means "use
+// the general path", and w is then left zero. values, when not nil (a
+// zero valueMembers), records the members of the record value (what
+// Message.keepValue keeps); it means nothing when scanFrame fails.
+func scanFrame(data []byte, w *wireObject, values *valueMembers) bool {
+	if scanInto(data, w, values) {
+		return true
+	}
+	*w = wireObject{}
+	return false
+}
+
+// scanInto is scanFrame, which clears what it wrote into w when it fails.
+func scanInto(data []byte, w *wireObject, values *valueMembers) bool {
 	if len(data) > math.MaxInt32 {
 		return false
 	}
 	var s frameScanner
-	s.data = data
-	var out wireObject
+	s.data, s.values = data, values
 	var seen uint8
 	i := skipSpace(data, 1)
 	if i < len(data) && data[i] == '}' {
-		return skipSpace(data, i+1) == len(data) && set(w, &out)
+		return skipSpace(data, i+1) == len(data)
 	}
 	for {
 		if i >= len(data) || data[i] != '"' {
@@ -92,17 +104,17 @@ func scanFrame(data []byte, w *wireObject) bool {
 		var bit uint8
 		switch string(data[i+1 : end-1]) {
 		case "jsonrpc":
-			field, bit = &out.JSONRPC, 1
+			field, bit = &w.JSONRPC, 1
 		case "id":
-			field, bit = &out.ID, 2
+			field, bit = &w.ID, 2
 		case "method":
-			field, bit = &out.Method, 4
+			field, bit = &w.Method, 4
 		case "params":
-			field, bit = &out.Params, 8
+			field, bit = &w.Params, 8
 		case "result":
-			field, bit = &out.Result, 16
+			field, bit = &w.Result, 16
 		case "error":
-			field, bit = &out.Error, 32
+			field, bit = &w.Error, 32
 		default:
 			return false
 		}
@@ -116,8 +128,8 @@ func scanFrame(data []byte, w *wireObject) bool {
 		}
 		i = skipSpace(data, i+1)
 		if bit == 8 {
-			out.members.base = int32(i)
-			s.members = &out.members
+			w.members.base = int32(i)
+			s.members = &w.members
 		}
 		vend := s.value(i)
 		s.members = nil
@@ -127,14 +139,9 @@ func scanFrame(data []byte, w *wireObject) bool {
 		*field = span{start: int64(i), end: int64(vend)}
 		var more bool
 		if i, more = afterValue(data, vend, '}'); !more {
-			return i >= 0 && skipSpace(data, i) == len(data) && set(w, &out)
+			return i >= 0 && skipSpace(data, i) == len(data)
 		}
 	}
-}
-
-func set(w, out *wireObject) bool {
-	*w = *out
-	return true
 }
 
 // plainByte marks the bytes a string literal holds as they are: not a
@@ -239,18 +246,18 @@ func (s *frameScanner) object(i int) int {
 
 // member scans the value at vstart of a member of the params object
 // (depth 1) or of its record value (depth 2: the object params' "value"
-// holds) and records where the member lies (paramMembers, valueMembers);
-// the index just past the value, or -1.
+// holds) and records where the member lies (paramMembers, and
+// valueMembers when s.values is set); the index just past the value, or
+// -1.
 func (s *frameScanner) member(nameStart, nameEnd, vstart int) int {
 	data, p := s.data, s.members
 	if s.depth == 1 {
 		var end int
-		if vstart < len(data) && data[vstart] == '{' && string(data[nameStart:nameEnd]) == "value" {
-			v := &p.values
-			v.base, v.n, s.inValue = int32(vstart), 0, true
+		if v := s.values; v != nil && vstart < len(data) && data[vstart] == '{' && string(data[nameStart:nameEnd]) == "value" {
+			v.base, v.n, v.ascii, s.inValue = int32(vstart), 0, 0, true
 			end = s.value(vstart)
 			s.inValue = false
-			v.size = int32(end - vstart)
+			v.done(end)
 		} else {
 			end = s.value(vstart)
 		}
@@ -269,7 +276,7 @@ func (s *frameScanner) member(nameStart, nameEnd, vstart int) int {
 		end = s.value(vstart)
 	}
 	if end >= 0 {
-		p.values.add(nameStart, nameEnd, vstart, end, ascii)
+		s.values.add(nameStart, nameEnd, vstart, end, ascii)
 	}
 	return end
 }

@@ -196,7 +196,7 @@ func withoutMembers(t *testing.T, d Decoded) Decoded {
 	t.Helper()
 	for i := range d.Messages {
 		checkMembers(t, &d.Messages[i])
-		d.Messages[i].members = paramMembers{}
+		d.Messages[i].members, d.Messages[i].values = paramMembers{}, nil
 	}
 	return d
 }
@@ -205,17 +205,14 @@ func withoutMembers(t *testing.T, d Decoded) Decoded {
 // in order, as ScanValidFlatObject finds them.
 func checkMembers(t *testing.T, m *Message) {
 	t.Helper()
+	checkValueMembers(t, m)
 	pm := m.members
 	if pm.n == 0 {
-		if pm.values != (valueMembers{}) {
-			t.Fatalf("value members %+v recorded for params %q, with no params member", pm.values, m.Params)
-		}
 		return
 	}
 	if len(m.Params) == 0 || pm.params != &m.Params[0] || int(pm.size) != len(m.Params) || m.Params[0] != '{' {
 		t.Fatalf("members %+v recorded for params %q", pm, m.Params)
 	}
-	checkValueMembers(t, m)
 	if pm.n < 0 {
 		return
 	}
@@ -236,15 +233,21 @@ func checkMembers(t *testing.T, m *Message) {
 	}
 }
 
-// checkValueMembers: when scanFrame recorded the members of the record
+// checkValueMembers: when scanFrame recorded the members of m's record
 // value (params' "value", an object), they are where it lies in m.Params,
 // and listing them gives, member by member, what ValidMembers finds in it
-// (name, value, Plain and Text); when it recorded none, params has no
-// "value" object.
+// (name, value, Plain and Text). (Whether it records them where it should
+// is TestValueMembersRecorded's.)
 func checkValueMembers(t *testing.T, m *Message) {
 	t.Helper()
-	v := m.members.values
+	if m.values == nil {
+		return
+	}
+	v := *m.values
 	var value []byte
+	if len(m.Params) == 0 || m.Params[0] != '{' {
+		t.Fatalf("value members %+v recorded for params %q", v, m.Params)
+	}
 	if err := ScanValidFlatObject(m.Params, func(name []byte, val jsontext.Value) error {
 		if string(name) == "value" && val.Kind() == '{' {
 			value = val
@@ -253,23 +256,17 @@ func checkValueMembers(t *testing.T, m *Message) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if v.size == 0 {
-		if value != nil {
-			t.Fatalf("no value members recorded for params %q", m.Params)
-		}
-		return
-	}
 	if value == nil || v.first != &value[0] || int(v.size) != len(value) {
 		t.Fatalf("value members %+v recorded for params %q", v, m.Params)
 	}
 	want := listMembers(t, ValidMembers(value))
 	if v.n < 0 {
-		if len(want) <= maxValueMembers {
+		if len(want) <= maxValueMembers && len(value) <= maxValueSize {
 			t.Fatalf("value %q of %d members not recorded", value, len(want))
 		}
 		return
 	}
-	scan := v.scan(value)
+	scan := m.values.scan(value)
 	if scan.rec == nil {
 		t.Fatalf("the members recorded for %q are not used", value)
 	}

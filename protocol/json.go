@@ -228,7 +228,7 @@ type ValidMemberScan struct {
 	// rec, when set, holds where Decode found the members of data
 	// (CreateRecordParams.ValueMembers); k is the next one's index.
 	rec *valueMembers
-	k   int32
+	k   int16
 }
 
 // ValidMember is one member of a ValidMemberScan. Its slices are valid

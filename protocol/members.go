@@ -24,32 +24,40 @@ type paramMembers struct {
 	base   int32
 	n      int32
 	m      [maxParamMembers]memberSpan
-	// values are the members of the record value, the object params'
-	// "value" member holds.
-	values valueMembers
 }
 
 // maxValueMembers bounds the members of a record value that scanFrame
 // records (the load driver's contact has eight).
 const maxValueMembers = 16
 
+// maxValueSize bounds the record values whose members scanFrame records
+// (their offsets are kept in 16 bits, to keep Message small).
+const maxValueSize = 1<<16 - 1
+
 // valueMembers is where scanFrame found the members of a request's record
 // value (the object the params' "value" member holds), so that the
 // emulator's create and update read the record's columns without scanning
 // the value again (CreateRecordParams.ValueMembers). Offsets count from
 // the value's first byte. size is 0 when nothing was recorded; n is -1
-// when the value has more than maxValueMembers members.
+// when the value has more than maxValueMembers members or more than
+// maxValueSize bytes.
 type valueMembers struct {
 	first *byte // the value's first byte, set by fromWire
 	base  int32 // the value's offset in the frame, while scanning
 	size  int32 // len(value)
-	n     int32
+	n     int16
 	ascii uint16 // bit k: member k's value is a string of plain bytes (stringLit)
-	m     [maxValueMembers]memberSpan
+	m     [maxValueMembers]valueSpan
 }
 
+// valueSpan is one member of a record value: its name without the quotes
+// and its value, as offsets into the value.
+type valueSpan struct{ nameStart, nameEnd, valueStart, valueEnd uint16 }
+
 // add records a member of the value found at these offsets of the frame;
-// ascii as stringLit reports it for a string value.
+// ascii as stringLit reports it for a string value. Offsets past
+// maxValueSize are recorded wrong, but the value is then too long, and
+// its members are not used (done).
 func (v *valueMembers) add(nameStart, nameEnd, valueStart, valueEnd int, ascii bool) {
 	if v.n < 0 {
 		return
@@ -59,11 +67,19 @@ func (v *valueMembers) add(nameStart, nameEnd, valueStart, valueEnd int, ascii b
 		return
 	}
 	b := int(v.base)
-	v.m[v.n] = memberSpan{int32(nameStart - b), int32(nameEnd - b), int32(valueStart - b), int32(valueEnd - b)}
+	v.m[v.n] = valueSpan{uint16(nameStart - b), uint16(nameEnd - b), uint16(valueStart - b), uint16(valueEnd - b)}
 	if ascii {
 		v.ascii |= 1 << v.n
 	}
 	v.n++
+}
+
+// done ends the value's scan, which ended at end (-1: it failed).
+func (v *valueMembers) done(end int) {
+	v.size = int32(end) - v.base
+	if v.size > maxValueSize {
+		v.n = -1
+	}
 }
 
 // scan lists the members of value as ValidMembers does: from the recorded
@@ -79,7 +95,7 @@ func (v *valueMembers) scan(value []byte) ValidMemberScan {
 // read is ValidMemberScan.Read from the recorded positions. The names
 // scanFrame took hold no escape and are valid UTF-8 (simpleNameEnd): the
 // bytes between the quotes are the name, as Read finds it.
-func (v *valueMembers) read(data []byte, k *int32, mem *ValidMember) bool {
+func (v *valueMembers) read(data []byte, k *int16, mem *ValidMember) bool {
 	if *k >= v.n {
 		return false
 	}
@@ -137,19 +153,26 @@ func (p *paramMembers) of(params []byte) {
 		m := &p.m[i]
 		m.nameStart, m.nameEnd, m.valueStart, m.valueEnd = m.nameStart-p.base, m.nameEnd-p.base, m.valueStart-p.base, m.valueEnd-p.base
 	}
-	if v := &p.values; v.size > 0 {
-		v.first = &params[v.base-p.base]
-	}
 	p.params, p.size, p.base = &params[0], int32(len(params)), 0
 }
 
-// recordedValue is where the members of the record value were found, for
-// the params DecodeRequestParams fills; nil when they were not recorded.
-func (p *paramMembers) recordedValue() *valueMembers {
-	if p.values.first == nil || p.values.n < 0 {
-		return nil
+// keepValue gives m, the request scanFrame read from data, the members of
+// its record value that the scan recorded in v (none when it found no
+// record value).
+func (m *Message) keepValue(data []byte, v *valueMembers) {
+	if v.size > 0 && (m.Kind == KindRequest || m.Kind == KindNotification) {
+		v.first = &data[v.base]
+		m.values = v
 	}
-	return &p.values
+}
+
+// recordedValue is where the members of m's record value were found, for
+// the params DecodeRequestParams fills; nil when they were not recorded.
+func (m *Message) recordedValue() *valueMembers {
+	if v := m.values; v != nil && v.n >= 0 {
+		return v
+	}
+	return nil
 }
 
 // DecodeRequestParams is DecodeValidParams(m.Params, v) for a request
@@ -161,18 +184,18 @@ func (p *paramMembers) recordedValue() *valueMembers {
 func DecodeRequestParams(m *Message, v any) error {
 	pm := &m.members
 	if pm.n <= 0 || len(m.Params) != int(pm.size) || &m.Params[0] != pm.params {
-		return decodeRecordParams(pm, m.Params, v)
+		return decodeRecordParams(m.recordedValue(), m.Params, v)
 	}
 	params := m.Params
 	switch p := v.(type) {
 	case *CreateRecordParams:
-		out := CreateRecordParams{value: pm.recordedValue()}
+		out := CreateRecordParams{value: m.recordedValue()}
 		if pm.fill(params, []trustedField{{name: "entityName", str: &out.EntityName}, {name: "value", raw: &out.Value}}) {
 			*p = out
 			return nil
 		}
 	case *UpdateRecordParams:
-		out := UpdateRecordParams{value: pm.recordedValue()}
+		out := UpdateRecordParams{value: m.recordedValue()}
 		if pm.fill(params, []trustedField{{name: "entityName", str: &out.EntityName}, {name: "entityId", str: &out.EntityID}, {name: "value", raw: &out.Value}}) {
 			*p = out
 			return nil
@@ -190,22 +213,22 @@ func DecodeRequestParams(m *Message, v any) error {
 			return nil
 		}
 	}
-	return decodeRecordParams(pm, params, v)
+	return decodeRecordParams(m.recordedValue(), params, v)
 }
 
 // decodeRecordParams is DecodeValidParams; a create's or an update's
-// params keep where the record value's members were found (pm may belong
-// to other params: ValueMembers uses them only for the value they were
+// params keep rec, where the record value's members were found (rec may
+// belong to other params: ValueMembers uses it only for the value it was
 // found in).
-func decodeRecordParams(pm *paramMembers, params json.RawMessage, v any) error {
+func decodeRecordParams(rec *valueMembers, params json.RawMessage, v any) error {
 	if err := DecodeValidParams(params, v); err != nil {
 		return err
 	}
 	switch p := v.(type) {
 	case *CreateRecordParams:
-		p.value = pm.recordedValue()
+		p.value = rec
 	case *UpdateRecordParams:
-		p.value = pm.recordedValue()
+		p.value = rec
 	}
 	return nil
 }

@@ -41,8 +41,10 @@ type Message struct {
 	Received time.Time
 	// members are where scanFrame found the members of Params (an
 	// object), for DecodeRequestParams: valid while Params is the slice
-	// they were found in.
+	// they were found in. values are those of its record value (in the
+	// same allocation as the message: see oneMessage).
 	members paramMembers
+	values  *valueMembers
 }
 
 // IsCall reports whether m must be answered (a request or an invalid object).
@@ -97,9 +99,13 @@ func decode(data []byte, fast bool) Decoded {
 		}
 		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
 	}
+	one := new(oneMessage)
 	var fw wireObject
-	if fast && scanFrame(data, &fw) {
-		return Decoded{Messages: []Message{fromWire(data, &fw)}}
+	if fast && scanFrame(data, &fw, &one.values) {
+		m := &one.msgs[0]
+		*m = fromWire(data, &fw)
+		m.keepValue(data, &one.values)
+		return Decoded{Messages: one.msgs[:]}
 	}
 	w := wireObjects.Get().(*wireObject)
 	defer func() {
@@ -108,13 +114,25 @@ func decode(data []byte, fast bool) Decoded {
 	}()
 	if err := jsonv2.Unmarshal(data, w, envelopeOptions); err != nil {
 		if errors.Is(err, jsontext.ErrDuplicateName) && json.Valid(data) {
-			return Decoded{Messages: []Message{duplicateMember(err)}}
+			one.msgs[0] = duplicateMember(err)
+			return Decoded{Messages: one.msgs[:]}
 		}
 		// Every member is a raw value, so any other error on an object is
 		// a syntax error: the message is not JSON.
 		return Decoded{ParseError: notJSON()}
 	}
-	return Decoded{Messages: []Message{fromWire(data, w)}}
+	one.msgs[0] = fromWire(data, w)
+	return Decoded{Messages: one.msgs[:]}
+}
+
+// oneMessage is a frame of one object: its message, and where scanFrame
+// found the members of its record value (Message.values), in one
+// allocation that scanFrame writes into as it reads, so that the message
+// itself stays small. (A batch's elements record no record values: their
+// record calls' bodies are scanned again, by the backend.)
+type oneMessage struct {
+	msgs   [1]Message
+	values valueMembers
 }
 
 // wireObjects recycles the envelopes Decode fills (the decoder needs a
@@ -265,7 +283,7 @@ func decodeOne(data []byte, fast bool) Message {
 		return invalid(nil, "expected a JSON object")
 	}
 	var w wireObject
-	if fast && scanFrame(data, &w) {
+	if fast && scanFrame(data, &w, nil) {
 		return fromWire(data, &w)
 	}
 	if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
@@ -311,7 +329,7 @@ func fromWire(data []byte, w *wireObject) Message {
 		if len(id) == 0 {
 			m.Kind = KindNotification
 		}
-		if (w.members.n != 0 || w.members.values.size > 0) && len(params) > 0 && params[0] == '{' {
+		if w.members.n > 0 && len(params) > 0 && params[0] == '{' {
 			m.members = w.members
 			m.members.of(params)
 		}

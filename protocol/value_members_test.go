@@ -80,8 +80,10 @@ func TestValueMembersRecorded(t *testing.T) {
 		{name: "empty value", frame: head + `{"entityName":"contact","value":{}}}`, recorded: true},
 		{name: "as many members as are recorded", frame: head + `{"entityName":"contact","value":{` + many(15) + `"z":1}}}`, recorded: true},
 		{name: "too many members", frame: head + `{"entityName":"contact","value":{` + many(16) + `"z":1}}}`},
+		{name: "long value", frame: head + `{"entityName":"contact","value":{"a":"` + strings.Repeat("x", 1<<16-20) + `","b":1}}}`, recorded: true},
+		{name: "too long a value", frame: head + `{"entityName":"contact","value":{"a":"` + strings.Repeat("x", 1<<16) + `","b":1}}}`},
 		{name: "escaped entity name", frame: head + `{"entityName":"c\u006fntact","value":{"a":1}}}`, recorded: true}, // decoded by DecodeValidParams
-		{name: "in a batch", frame: `[` + head + `{"entityName":"contact","value":{"a":1}}}]`, recorded: true},
+		{name: "in a batch", frame: `[` + head + `{"entityName":"contact","value":{"a":1}}}]`},                        // not recorded
 		{name: "value in a string", frame: head + `{"entityName":"contact","value":"{\"a\":1}"}}`, normalize: true},
 		{name: "params replaced", frame: head + `{"entityName":"contact","value":{"a":1}}}`, replace: true},
 		{name: "general path", frame: head + `{"entity\u004eame":"contact","value":{"a":1}}}`},
