@@ -92,27 +92,22 @@ func (v *valueMembers) scan(value []byte) ValidMemberScan {
 	return ValidMemberScan{data: value, next: -1, rec: v}
 }
 
-// read is ValidMemberScan.Read from the recorded positions. The names
-// scanFrame took hold no escape and are valid UTF-8 (simpleNameEnd): the
-// bytes between the quotes are the name, as Read finds it.
-func (v *valueMembers) read(data []byte, k *int16, mem *ValidMember) bool {
+// member is ValidMemberScan.Member from the recorded positions. The
+// names scanFrame took hold no escape and are valid UTF-8
+// (simpleNameEnd): the bytes between the quotes are the name, as Member
+// finds it.
+func (v *valueMembers) member(data []byte, k *int16) (name []byte, value jsontext.Value, plain, ok bool) {
 	if *k >= v.n {
-		return false
+		return nil, nil, false, false
 	}
 	s, ascii := &v.m[*k], v.ascii&(1<<*k) != 0
 	*k++
-	mem.Name = data[s.nameStart:s.nameEnd:s.nameEnd]
-	mem.Value = jsontext.Value(data[s.valueStart:s.valueEnd:s.valueEnd])
-	mem.Plain, mem.Text = false, nil
-	switch {
-	case ascii:
-		mem.Plain, mem.Text = true, data[s.valueStart+1:s.valueEnd-1:s.valueEnd-1]
-	case data[s.valueStart] == '"':
-		if text, ok := simpleString(mem.Value); ok {
-			mem.Plain, mem.Text = true, text[:len(text):len(text)]
-		}
+	name = data[s.nameStart:s.nameEnd:s.nameEnd]
+	value = jsontext.Value(data[s.valueStart:s.valueEnd:s.valueEnd])
+	if !ascii && value[0] == '"' {
+		_, ascii = simpleString(value)
 	}
-	return true
+	return name, value, ascii, true
 }
 
 // ValueMembers lists the members of value, p.Value or the object a JSON

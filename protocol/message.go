@@ -42,7 +42,7 @@ type Message struct {
 	// members are where scanFrame found the members of Params (an
 	// object), for DecodeRequestParams: valid while Params is the slice
 	// they were found in. values are those of its record value (in the
-	// same allocation as the message: see oneMessage).
+	// same allocation as the message: see valuedMessage).
 	members paramMembers
 	values  *valueMembers
 }
@@ -99,12 +99,15 @@ func decode(data []byte, fast bool) Decoded {
 		}
 		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
 	}
-	one := new(oneMessage)
 	var fw wireObject
-	if fast && scanFrame(data, &fw, &one.values) {
-		m := &one.msgs[0]
-		*m = fromWire(data, &fw)
-		m.keepValue(data, &one.values)
+	var values valueMembers
+	if fast && scanFrame(data, &fw, &values) {
+		m := fromWire(data, &fw)
+		if values.size == 0 || m.Kind != KindRequest && m.Kind != KindNotification {
+			return Decoded{Messages: []Message{m}}
+		}
+		one := &valuedMessage{msgs: [1]Message{m}, values: values}
+		one.msgs[0].keepValue(data, &one.values)
 		return Decoded{Messages: one.msgs[:]}
 	}
 	w := wireObjects.Get().(*wireObject)
@@ -114,23 +117,22 @@ func decode(data []byte, fast bool) Decoded {
 	}()
 	if err := jsonv2.Unmarshal(data, w, envelopeOptions); err != nil {
 		if errors.Is(err, jsontext.ErrDuplicateName) && json.Valid(data) {
-			one.msgs[0] = duplicateMember(err)
-			return Decoded{Messages: one.msgs[:]}
+			return Decoded{Messages: []Message{duplicateMember(err)}}
 		}
 		// Every member is a raw value, so any other error on an object is
 		// a syntax error: the message is not JSON.
 		return Decoded{ParseError: notJSON()}
 	}
-	one.msgs[0] = fromWire(data, w)
-	return Decoded{Messages: one.msgs[:]}
+	return Decoded{Messages: []Message{fromWire(data, w)}}
 }
 
-// oneMessage is a frame of one object: its message, and where scanFrame
-// found the members of its record value (Message.values), in one
-// allocation that scanFrame writes into as it reads, so that the message
-// itself stays small. (A batch's elements record no record values: their
-// record calls' bodies are scanned again, by the backend.)
-type oneMessage struct {
+// valuedMessage is a frame of one object whose params hold a record value
+// (a create's or an update's): its message and where scanFrame found the
+// members of the record value (Message.values) in one allocation, so that
+// the message itself stays small and other frames allocate no room for
+// them. (A batch's elements record no record values: their record calls'
+// bodies are scanned again, by the backend.)
+type valuedMessage struct {
 	msgs   [1]Message
 	values valueMembers
 }

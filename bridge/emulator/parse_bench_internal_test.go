@@ -52,3 +52,29 @@ func BenchmarkWriteRecordFromFrame(b *testing.B) {
 		ws.release()
 	}
 }
+
+// BenchmarkFrameToWriteSet is a create's frame from its bytes to the
+// write set the store takes: Decode, the bridge's params decode, the
+// emulator's parse of the value (what the frame's scan found is not
+// looked for again).
+func BenchmarkFrameToWriteSet(b *testing.B) {
+	e, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ent := e.cat.byLogical["contact"]
+	frame := []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":` + benchContactBody + `}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		m := &protocol.Decode(frame).Messages[0]
+		var p protocol.CreateRecordParams
+		if err := protocol.DecodeRequestParams(m, &p); err != nil {
+			b.Fatal(err)
+		}
+		ws, err := e.writeRecord(ent, "value", p.Value, &p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws.release()
+	}
+}

@@ -247,15 +247,18 @@ func parseWriteScan(ent *entity, body []byte, cat *catalog, members *protocol.Va
 	var err error
 	if m := members; m != nil {
 		// Valid JSON: the first member that cannot be written is the error.
-		var mem protocol.ValidMember
-		for m.Read(&mem) && derr == nil {
-			derr = ws.member(ent, cat, &mem)
+		for {
+			name, v, plain, ok := m.Member()
+			if !ok || derr != nil {
+				break
+			}
+			derr = ws.member(ent, cat, name, v, plain)
 		}
 		err = m.Err()
 	} else {
 		err = protocol.ScanFlatObject(body, func(name []byte, v jsontext.Value) error {
 			if derr == nil { // else keep reading: a syntax error further on comes first
-				derr = ws.member(ent, cat, &protocol.ValidMember{Name: name, Value: v})
+				derr = ws.member(ent, cat, name, v, false)
 			}
 			return nil
 		})
@@ -274,10 +277,15 @@ func parseWriteScan(ent *entity, body []byte, cat *catalog, members *protocol.Va
 }
 
 // member takes one body member into the write set (add) and lists the
-// column it packed.
-func (ws *writeSet) member(ent *entity, cat *catalog, m *protocol.ValidMember) *dvError {
+// column it packed. plain is protocol.ValidMember's: v is a string whose
+// content needs no unquoting.
+func (ws *writeSet) member(ent *entity, cat *catalog, name []byte, v jsontext.Value, plain bool) *dvError {
 	at := len(ws.fields)
-	derr := ws.add(ent, cat, m.Name, m.Value, m.Text, m.Plain)
+	var text []byte
+	if plain {
+		text = v[1 : len(v)-1 : len(v)-1]
+	}
+	derr := ws.add(ent, cat, name, v, text, plain)
 	if len(ws.fields) > at { // add packs at most one column
 		ws.starts = append(ws.starts, at)
 	}
