@@ -174,8 +174,10 @@ func (m *Message) recordedValue() *valueMembers {
 // Decode returned: the members of its params object that scanFrame found
 // when it read the frame are used as they are, not scanned again, for the
 // types DecodeValidParams fills itself. Same result and errors
-// (TestDecodeRequestParamsMatches); a Message whose Params was replaced
-// since Decode, or built by hand, is decoded from its Params.
+// (TestDecodeRequestParams); a Message whose Params was replaced since
+// Decode, or built by hand, is decoded from its Params. A create's or an
+// update's params also keep where the frame's scan found the members of
+// their record value, for ValueMembers.
 func DecodeRequestParams(m *Message, v any) error {
 	pm := &m.members
 	if pm.n <= 0 || len(m.Params) != int(pm.size) || &m.Params[0] != pm.params {
