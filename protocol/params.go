@@ -45,6 +45,8 @@ type RecordParams struct {
 type CreateRecordParams struct {
 	EntityName string          `json:"entityName"`
 	Value      json.RawMessage `json:"value"`
+	// value is where Decode found the members of Value (ValueMembers).
+	value *valueMembers
 }
 
 // RetrieveRecordParams are the params of cif.retrieverecord.
@@ -59,6 +61,8 @@ type UpdateRecordParams struct {
 	EntityName string          `json:"entityName"`
 	EntityID   string          `json:"entityId"`
 	Value      json.RawMessage `json:"value"`
+	// value is where Decode found the members of Value (ValueMembers).
+	value *valueMembers
 }
 
 // SearchParams are the params of cif.search and cif.searchandopenrecords.
