@@ -64,26 +64,7 @@ func checkValidateRequest(t *testing.T, method string, params json.RawMessage) {
 	out, typed, err := validateCIF(m.Method, m.Params)
 	gotOut, gotTyped, gotErr := validateRequest(m)
 	if (err == nil) != (gotErr == nil) || err != nil && err.Error() != gotErr.Error() ||
-		string(gotOut) != string(out) || !exportedEqual(gotTyped, typed) {
+		string(gotOut) != string(out) || !reflect.DeepEqual(gotTyped, typed) {
 		t.Fatalf("%s %q: validateRequest = %q, %+v, %v; validateCIF = %q, %+v, %v", m.Method, m.Params, gotOut, gotTyped, gotErr, out, typed, err)
 	}
-}
-
-// exportedEqual is reflect.DeepEqual on the exported fields of two typed
-// params (a create's or an update's params also keep, unexported, where
-// the frame's decode found their value's members: validateRequest's have
-// them, validateCIF's do not).
-func exportedEqual(a, b any) bool {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	if !va.IsValid() || !vb.IsValid() || va.Type() != vb.Type() || va.Kind() != reflect.Pointer ||
-		va.IsNil() || vb.IsNil() || va.Elem().Kind() != reflect.Struct {
-		return reflect.DeepEqual(a, b)
-	}
-	va, vb = va.Elem(), vb.Elem()
-	for i := range va.NumField() {
-		if va.Type().Field(i).IsExported() && !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			return false
-		}
-	}
-	return true
 }

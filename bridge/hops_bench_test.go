@@ -48,12 +48,10 @@ func emulatorServer(tb testing.TB) (*Server, *emulator.Emulator) {
 	return s, emu
 }
 
-// hopAttempt is the attempt the widget connection makes of hopFrame
-// (cifCall: validateRequest of the decoded request).
 func hopAttempt(b *testing.B) correlation.Attempt {
 	b.Helper()
-	m := &protocol.Decode(hopFrame).Messages[0]
-	params, typed, err := validateRequest(m)
+	m := protocol.Decode(hopFrame).Messages[0]
+	params, typed, err := validateCIF(m.Method, m.Params)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -46,11 +46,6 @@ type frameScanner struct {
 	// members, while the frame's "params" value is scanned, records the
 	// members of its object (depth 1); nil otherwise.
 	members *paramMembers
-	// values, when set, records the members of the record value (the
-	// object params' "value" member holds); inValue is set while that
-	// object is scanned: its members (depth 2) go to values.
-	values  *valueMembers
-	inValue bool
 }
 
 // nameSpan is a member name's offsets in the frame (scanFrame takes
@@ -67,30 +62,20 @@ func nameBit(name []byte) uint64 {
 	return 1 << (h & 63)
 }
 
-// scanFrame decodes data (trimmed, starting with '{') into w, a zero
-// wireObject, when it is a frame of the common shape; false means "use
-// the general path", and w is then left zero. values, when not nil (a
-// zero valueMembers), records the members of the record value (what
-// Message.keepValue keeps); it means nothing when scanFrame fails.
-func scanFrame(data []byte, w *wireObject, values *valueMembers) bool {
-	if scanInto(data, w, values) {
-		return true
-	}
-	*w = wireObject{}
-	return false
-}
-
-// scanInto is scanFrame, which clears what it wrote into w when it fails.
-func scanInto(data []byte, w *wireObject, values *valueMembers) bool {
+// scanFrame decodes data (trimmed, starting with '{') into w when it is a
+// frame of the common shape; false means "use the general path". w is
+// written only on success.
+func scanFrame(data []byte, w *wireObject) bool {
 	if len(data) > math.MaxInt32 {
 		return false
 	}
 	var s frameScanner
-	s.data, s.values = data, values
+	s.data = data
+	var out wireObject
 	var seen uint8
 	i := skipSpace(data, 1)
 	if i < len(data) && data[i] == '}' {
-		return skipSpace(data, i+1) == len(data)
+		return skipSpace(data, i+1) == len(data) && set(w, &out)
 	}
 	for {
 		if i >= len(data) || data[i] != '"' {
@@ -104,17 +89,17 @@ func scanInto(data []byte, w *wireObject, values *valueMembers) bool {
 		var bit uint8
 		switch string(data[i+1 : end-1]) {
 		case "jsonrpc":
-			field, bit = &w.JSONRPC, 1
+			field, bit = &out.JSONRPC, 1
 		case "id":
-			field, bit = &w.ID, 2
+			field, bit = &out.ID, 2
 		case "method":
-			field, bit = &w.Method, 4
+			field, bit = &out.Method, 4
 		case "params":
-			field, bit = &w.Params, 8
+			field, bit = &out.Params, 8
 		case "result":
-			field, bit = &w.Result, 16
+			field, bit = &out.Result, 16
 		case "error":
-			field, bit = &w.Error, 32
+			field, bit = &out.Error, 32
 		default:
 			return false
 		}
@@ -128,8 +113,8 @@ func scanInto(data []byte, w *wireObject, values *valueMembers) bool {
 		}
 		i = skipSpace(data, i+1)
 		if bit == 8 {
-			w.members.base = int32(i)
-			s.members = &w.members
+			out.members.base = int32(i)
+			s.members = &out.members
 		}
 		vend := s.value(i)
 		s.members = nil
@@ -139,9 +124,14 @@ func scanInto(data []byte, w *wireObject, values *valueMembers) bool {
 		*field = span{start: int64(i), end: int64(vend)}
 		var more bool
 		if i, more = afterValue(data, vend, '}'); !more {
-			return i >= 0 && skipSpace(data, i) == len(data)
+			return i >= 0 && skipSpace(data, i) == len(data) && set(w, &out)
 		}
 	}
+}
+
+func set(w, out *wireObject) bool {
+	*w = *out
+	return true
 }
 
 // plainByte marks the bytes a string literal holds as they are: not a
@@ -185,8 +175,7 @@ func (s *frameScanner) value(i int) int {
 	}
 	switch c := data[i]; {
 	case c == '"':
-		end, _ := stringLit(data, i)
-		return end
+		return stringLitEnd(data, i)
 	case c == '{':
 		return s.object(i)
 	case c == '[':
@@ -229,56 +218,17 @@ func (s *frameScanner) object(i int) int {
 			return -1
 		}
 		vstart := skipSpace(data, i+1)
-		if s.members != nil && s.depth <= 2 {
-			end = s.member(nameStart, nameEnd, vstart)
-		} else {
-			end = s.value(vstart)
-		}
-		if end < 0 {
+		if end = s.value(vstart); end < 0 {
 			return -1
+		}
+		if s.members != nil && s.depth == 1 {
+			s.members.add(nameStart, nameEnd, vstart, end)
 		}
 		var more bool
 		if i, more = afterValue(data, end, '}'); !more {
 			return i
 		}
 	}
-}
-
-// member scans the value at vstart of a member of the params object
-// (depth 1) or of its record value (depth 2: the object params' "value"
-// holds) and records where the member lies (paramMembers, and
-// valueMembers when s.values is set); the index just past the value, or
-// -1.
-func (s *frameScanner) member(nameStart, nameEnd, vstart int) int {
-	data, p := s.data, s.members
-	if s.depth == 1 {
-		var end int
-		if v := s.values; v != nil && vstart < len(data) && data[vstart] == '{' && string(data[nameStart:nameEnd]) == "value" {
-			v.base, v.n, v.ascii, s.inValue = int32(vstart), 0, 0, true
-			end = s.value(vstart)
-			s.inValue = false
-			v.done(end)
-		} else {
-			end = s.value(vstart)
-		}
-		if end >= 0 {
-			p.add(nameStart, nameEnd, vstart, end)
-		}
-		return end
-	}
-	if !s.inValue {
-		return s.value(vstart)
-	}
-	end, ascii := 0, false
-	if vstart < len(data) && data[vstart] == '"' {
-		end, ascii = stringLit(data, vstart)
-	} else {
-		end = s.value(vstart)
-	}
-	if end >= 0 {
-		s.values.add(nameStart, nameEnd, vstart, end, ascii)
-	}
-	return end
 }
 
 // addName records a member name of the innermost open object; false when
@@ -346,34 +296,30 @@ func afterValue(data []byte, end int, closer byte) (i int, more bool) {
 	return -1, false
 }
 
-// stringLit validates the string literal at data[i] (a '"') and returns
+// stringLitEnd validates the string literal at data[i] (a '"') and returns
 // the index just past it, or -1. Bytes above 0x7f pass unchecked
 // (AllowInvalidUTF8); a \u escape of a surrogate is left to the general
-// path, which pairs surrogates. ascii reports a literal of plain bytes
-// only (plainByte: no escape, nothing above 0x7f), whose content needs
-// no unquoting.
-func stringLit(data []byte, i int) (end int, ascii bool) {
-	ascii = true
+// path, which pairs surrogates.
+func stringLitEnd(data []byte, i int) int {
 	for j := i + 1; j < len(data); j++ {
 		if j = plainEnd(data, j); j == len(data) {
-			return -1, false
+			return -1
 		}
 		switch c := data[j]; {
 		case c == '"':
-			return j + 1, ascii
+			return j + 1
 		case c < 0x20:
-			return -1, false
+			return -1
 		case c == '\\':
-			ascii = false
 			j++
 			if j >= len(data) {
-				return -1, false
+				return -1
 			}
 			switch data[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if j+4 >= len(data) {
-					return -1, false
+					return -1
 				}
 				var r rune
 				for _, h := range data[j+1 : j+5] {
@@ -385,21 +331,19 @@ func stringLit(data []byte, i int) (end int, ascii bool) {
 					case h >= 'A' && h <= 'F':
 						r = r<<4 | rune(h-'A'+10)
 					default:
-						return -1, false
+						return -1
 					}
 				}
 				if r >= 0xd800 && r <= 0xdfff {
-					return -1, false
+					return -1
 				}
 				j += 4
 			default:
-				return -1, false
+				return -1
 			}
-		default: // a byte above 0x7f
-			ascii = false
 		}
 	}
-	return -1, false
+	return -1
 }
 
 // literalEnd checks that data[i:] starts with lit.

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"fmt"
 	"reflect"
 
 	"strings"
@@ -196,7 +195,7 @@ func withoutMembers(t *testing.T, d Decoded) Decoded {
 	t.Helper()
 	for i := range d.Messages {
 		checkMembers(t, &d.Messages[i])
-		d.Messages[i].members, d.Messages[i].values = paramMembers{}, nil
+		d.Messages[i].members = paramMembers{}
 	}
 	return d
 }
@@ -205,7 +204,6 @@ func withoutMembers(t *testing.T, d Decoded) Decoded {
 // in order, as ScanValidFlatObject finds them.
 func checkMembers(t *testing.T, m *Message) {
 	t.Helper()
-	checkValueMembers(t, m)
 	pm := m.members
 	if pm.n == 0 {
 		return
@@ -231,59 +229,4 @@ func checkMembers(t *testing.T, m *Message) {
 			t.Fatalf("member %d of %q recorded as %q: %q, want %q: %q", i, m.Params, name, value, names[i], values[i])
 		}
 	}
-}
-
-// checkValueMembers: when scanFrame recorded the members of m's record
-// value (params' "value", an object), they are where it lies in m.Params,
-// and listing them gives, member by member, what ValidMembers finds in it
-// (name, value, Plain and Text). (Whether it records them where it should
-// is TestValueMembersRecorded's.)
-func checkValueMembers(t *testing.T, m *Message) {
-	t.Helper()
-	if m.values == nil {
-		return
-	}
-	v := *m.values
-	var value []byte
-	if len(m.Params) == 0 || m.Params[0] != '{' {
-		t.Fatalf("value members %+v recorded for params %q", v, m.Params)
-	}
-	if err := ScanValidFlatObject(m.Params, func(name []byte, val jsontext.Value) error {
-		if string(name) == "value" && val.Kind() == '{' {
-			value = val
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if value == nil || v.first != &value[0] || int(v.size) != len(value) {
-		t.Fatalf("value members %+v recorded for params %q", v, m.Params)
-	}
-	want := listMembers(t, ValidMembers(value))
-	if v.n < 0 {
-		if len(want) <= maxValueMembers && len(value) <= maxValueSize {
-			t.Fatalf("value %q of %d members not recorded", value, len(want))
-		}
-		return
-	}
-	scan := m.values.scan(value)
-	if scan.rec == nil {
-		t.Fatalf("the members recorded for %q are not used", value)
-	}
-	if got := listMembers(t, scan); !reflect.DeepEqual(got, want) {
-		t.Fatalf("value %q: recorded members %q, ValidMembers %q", value, got, want)
-	}
-}
-
-// listMembers lists what a scan returns, one line per member.
-func listMembers(t *testing.T, m ValidMemberScan) []string {
-	t.Helper()
-	var out []string
-	for mem, ok := m.Next(); ok; mem, ok = m.Next() {
-		out = append(out, fmt.Sprintf("%q=%q plain=%v text=%q", mem.Name, mem.Value, mem.Plain, mem.Text))
-	}
-	if err := m.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

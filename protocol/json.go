@@ -225,10 +225,6 @@ type ValidMemberScan struct {
 	data []byte
 	next int // where the next member's name starts; -1 when none is left
 	err  error
-	// rec, when set, holds where Decode found the members of data
-	// (CreateRecordParams.ValueMembers); k is the next one's index.
-	rec *valueMembers
-	k   int16
 }
 
 // ValidMember is one member of a ValidMemberScan. Its slices are valid
@@ -260,66 +256,50 @@ func ValidMembers(data []byte) ValidMemberScan {
 
 // Next returns the next member; false when there is none left or the
 // data broke the contract (Err says which). The member is returned, not
-// kept in m, so that a scan on the stack costs no write barrier. A loop
-// over many members reads them faster with Member.
+// kept in m, so that a scan on the stack costs no write barrier.
 func (m *ValidMemberScan) Next() (mem ValidMember, ok bool) {
-	mem.Name, mem.Value, mem.Plain, ok = m.Member()
-	if mem.Plain {
-		mem.Text = mem.Value[1 : len(mem.Value)-1 : len(mem.Value)-1]
-	}
-	return mem, ok
-}
-
-// Member is Next with the member's parts as results (a plain string's
-// Text is value without its quotes): they come back in registers.
-// Returning a ValidMember costs a copy of it through the stack in each
-// caller, which stalls the processor (the copy's wide loads wait for the
-// narrow stores that built it), and filling the caller's one costs a
-// write barrier per field while the collector runs.
-func (m *ValidMemberScan) Member() (name []byte, value jsontext.Value, plain, ok bool) {
-	if m.rec != nil {
-		return m.rec.member(m.data, &m.k)
-	}
 	data, i := m.data, m.next
 	if i < 0 {
-		return nil, nil, false, false
+		return mem, false
 	}
 	m.next = -1
 	if i >= len(data) || data[i] != '"' {
 		m.err = errNotFlat
-		return nil, nil, false, false
+		return mem, false
 	}
 	end, plain := plainStringEnd(data, i)
 	if end < 0 {
 		m.err = errNotFlat
-		return nil, nil, false, false
+		return mem, false
 	}
 	if plain {
-		name = data[i+1 : end-1 : end-1]
+		mem.Name = data[i+1 : end-1 : end-1]
 	} else {
-		var err error
-		if name, err = StringBytes(jsontext.Value(data[i:end])); err != nil {
+		name, err := StringBytes(jsontext.Value(data[i:end]))
+		if err != nil {
 			m.err = err
-			return nil, nil, false, false
+			return mem, false
 		}
+		mem.Name = name
 	}
 	i = skipSpace(data, end)
 	if i >= len(data) || data[i] != ':' {
 		m.err = errNotFlat
-		return nil, nil, false, false
+		return mem, false
 	}
 	i = skipSpace(data, i+1)
-	plain = false
 	if i < len(data) && data[i] == '"' {
-		end, plain = plainStringEnd(data, i)
+		if end, plain = plainStringEnd(data, i); plain {
+			mem.Plain, mem.Text = true, data[i+1:end-1:end-1]
+		}
 	} else {
 		end = valueEnd(data, i)
 	}
 	if end < 0 {
 		m.err = errNotFlat
-		return nil, nil, false, false
+		return ValidMember{}, false
 	}
-	value = jsontext.Value(data[i:end:end])
+	mem.Value = jsontext.Value(data[i:end:end])
 	// The member is whole: it is returned even when what follows it is
 	// wrong (Err tells after it).
 	switch i = skipSpace(data, end); {
@@ -330,7 +310,7 @@ func (m *ValidMemberScan) Member() (name []byte, value jsontext.Value, plain, ok
 	case data[i] != '}':
 		m.err = errNotFlat
 	}
-	return name, value, plain, true
+	return mem, true
 }
 
 // Err is why the scan stopped early: nil when every member was listed.

@@ -41,10 +41,8 @@ type Message struct {
 	Received time.Time
 	// members are where scanFrame found the members of Params (an
 	// object), for DecodeRequestParams: valid while Params is the slice
-	// they were found in. values are those of its record value (in the
-	// same allocation as the message: see valuedMessage).
+	// they were found in.
 	members paramMembers
-	values  *valueMembers
 }
 
 // IsCall reports whether m must be answered (a request or an invalid object).
@@ -100,15 +98,8 @@ func decode(data []byte, fast bool) Decoded {
 		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
 	}
 	var fw wireObject
-	var values valueMembers
-	if fast && scanFrame(data, &fw, &values) {
-		m := fromWire(data, &fw)
-		if values.size == 0 || m.Kind != KindRequest && m.Kind != KindNotification {
-			return Decoded{Messages: []Message{m}}
-		}
-		one := &valuedMessage{msgs: [1]Message{m}, values: values}
-		one.msgs[0].keepValue(data, &one.values)
-		return Decoded{Messages: one.msgs[:]}
+	if fast && scanFrame(data, &fw) {
+		return Decoded{Messages: []Message{fromWire(data, &fw)}}
 	}
 	w := wireObjects.Get().(*wireObject)
 	defer func() {
@@ -124,17 +115,6 @@ func decode(data []byte, fast bool) Decoded {
 		return Decoded{ParseError: notJSON()}
 	}
 	return Decoded{Messages: []Message{fromWire(data, w)}}
-}
-
-// valuedMessage is a frame of one object whose params hold a record value
-// (a create's or an update's): its message and where scanFrame found the
-// members of the record value (Message.values) in one allocation, so that
-// the message itself stays small and other frames allocate no room for
-// them. (A batch's elements record no record values: their record calls'
-// bodies are scanned again, by the backend.)
-type valuedMessage struct {
-	msgs   [1]Message
-	values valueMembers
 }
 
 // wireObjects recycles the envelopes Decode fills (the decoder needs a
@@ -285,7 +265,7 @@ func decodeOne(data []byte, fast bool) Message {
 		return invalid(nil, "expected a JSON object")
 	}
 	var w wireObject
-	if fast && scanFrame(data, &w, nil) {
+	if fast && scanFrame(data, &w) {
 		return fromWire(data, &w)
 	}
 	if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {

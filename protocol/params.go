@@ -45,8 +45,6 @@ type RecordParams struct {
 type CreateRecordParams struct {
 	EntityName string          `json:"entityName"`
 	Value      json.RawMessage `json:"value"`
-	// value is where Decode found the members of Value (ValueMembers).
-	value *valueMembers
 }
 
 // RetrieveRecordParams are the params of cif.retrieverecord.
@@ -61,8 +59,6 @@ type UpdateRecordParams struct {
 	EntityName string          `json:"entityName"`
 	EntityID   string          `json:"entityId"`
 	Value      json.RawMessage `json:"value"`
-	// value is where Decode found the members of Value (ValueMembers).
-	value *valueMembers
 }
 
 // SearchParams are the params of cif.search and cif.searchandopenrecords.

@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/protocol"
@@ -118,7 +119,7 @@ func decodeValidAsAliased(t testing.TB, params, label []byte, same func(want, go
 		case (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error():
 			t.Errorf("%T of %q: error %v, the validating decoder's %v", got, label, gotErr, wantErr)
 		case wantErr != nil:
-		case !sameParams(t, want, got):
+		case !reflect.DeepEqual(want, got):
 			t.Errorf("%T of %q: %+v, the validating decoder's %+v", got, label, got, want)
 		case same != nil:
 			same(want, got)
@@ -149,7 +150,7 @@ func checkRequestParams(t *testing.T, params []byte) {
 			if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
 				t.Fatalf("DecodeRequestParams %T of %q: error %v, the validating decoder's %v", got, msg.Params, gotErr, wantErr)
 			}
-			if wantErr == nil && !sameParams(t, want, got) {
+			if wantErr == nil && !reflect.DeepEqual(want, got) {
 				t.Fatalf("DecodeRequestParams %T of %q: %+v, the validating decoder's %+v", got, msg.Params, got, want)
 			}
 		}

@@ -315,31 +315,11 @@ func (e *Emulator) target(name string, id *string) (*entity, string, error) {
 // a string holding the object is checked by NormalizeObject. So the body
 // is scanned without validating it a third time.
 func (e *Emulator) writeBody(ent *entity, field string, value json.RawMessage) (*writeSet, error) {
-	return e.writeRecord(ent, field, value, nil)
-}
-
-// recordParams are the params of a create or an update, which know where
-// the frame's decode found their value's members.
-type recordParams interface {
-	ValueMembers(body []byte) protocol.ValidMemberScan
-}
-
-// writeRecord is writeBody for the value of p (nil: writeBody): the
-// members of the body are those p lists, found when the frame was decoded
-// if it was (protocol.CreateRecordParams.ValueMembers), not looked for a
-// second time.
-func (e *Emulator) writeRecord(ent *entity, field string, value json.RawMessage, p recordParams) (*writeSet, error) {
 	body, err := protocol.NormalizeObject(field, value)
 	if err != nil {
 		return nil, err
 	}
-	var m protocol.ValidMemberScan
-	if p != nil {
-		m = p.ValueMembers(body)
-	} else {
-		m = protocol.ValidMembers(body)
-	}
-	ws, derr := parseWriteScan(ent, body, e.cat, &m)
+	ws, derr := parseValidWrite(ent, body, e.cat)
 	if derr != nil {
 		return nil, derr
 	}
@@ -412,7 +392,7 @@ func (e *Emulator) prepCreate(a *correlation.Attempt) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	ws, err := e.writeRecord(ent, "value", p.Value, p)
+	ws, err := e.writeBody(ent, "value", p.Value)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -444,7 +424,7 @@ func (e *Emulator) prepUpdate(a *correlation.Attempt) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	ws, err := e.writeRecord(ent, "value", p.Value, p)
+	ws, err := e.writeBody(ent, "value", p.Value)
 	if err != nil {
 		return prepared{}, err
 	}

@@ -12,13 +12,11 @@ import (
 // cif.createrecord brings it: inside a frame that protocol.Decode accepted
 // (its fast scan or the jsonv2 path; invalid UTF-8 passes, as in jsontext
 // with AllowInvalidUTF8), its params decoded by the bridge's trusting
-// DecodeRequestParams, then Emulator.writeRecord's trusting scan (the
-// members the frame's scan found, when it found them: the create's path).
-// Whatever got that far must be parsed exactly as the Web API's validating
-// parse (parseWrite) parses the same object, or refused with the same
-// error: a frame the validator let through with something json.Valid
-// would refuse would show here as a body parseWrite refuses and
-// writeRecord takes.
+// DecodeValidParams, then Emulator.writeBody's trusting scan. Whatever got
+// that far must be parsed exactly as the Web API's validating parse
+// (parseWrite) parses the same object, or refused with the same error: a
+// frame the validator let through with something json.Valid would refuse
+// would show here as a body parseWrite refuses and writeBody takes.
 func FuzzFrameBodyAgainstWebAPI(f *testing.F) {
 	long := strings.Repeat("0123456789", 30)
 	for _, s := range []string{
@@ -48,7 +46,7 @@ func FuzzFrameBodyAgainstWebAPI(f *testing.F) {
 			return // refused by the frame's decode: never reaches the emulator
 		}
 		var p protocol.CreateRecordParams
-		if err := protocol.DecodeRequestParams(&d.Messages[0], &p); err != nil {
+		if err := protocol.DecodeValidParams(d.Messages[0].Params, &p); err != nil {
 			return // refused by the bridge
 		}
 		body, err := protocol.NormalizeObject("value", p.Value)
@@ -57,7 +55,7 @@ func FuzzFrameBodyAgainstWebAPI(f *testing.F) {
 		}
 		ws, derr := parseWrite(ent, body, e.cat)
 		want := parsed(ws, derr)
-		vws, verr := e.writeRecord(ent, "value", p.Value, &p) // the members the frame's scan found
+		vws, verr := e.writeBody(ent, "value", p.Value)
 		var got string
 		switch verr := verr.(type) {
 		case nil:

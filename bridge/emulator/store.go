@@ -290,41 +290,35 @@ type bind struct {
 // that is not a JSON object is refused first; then the first member in
 // document order that cannot be written.
 func parseWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
-	return parseWriteScan(ent, body, cat, nil)
+	return parseWriteScan(ent, body, cat, false)
 }
 
 // parseValidWrite is parseWrite for a body already validated as JSON (see
 // Emulator.writeBody): its members are found without validating it again,
 // and a string's content comes with it (protocol.ValidMembers).
 func parseValidWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvError) {
-	m := protocol.ValidMembers(body)
-	return parseWriteScan(ent, body, cat, &m)
+	return parseWriteScan(ent, body, cat, true)
 }
 
-// parseWriteScan is parseWrite (members nil) and parseValidWrite: members
-// lists the members of body, valid JSON (ValidMembers, or the positions
-// the frame's decode found, CreateRecordParams.ValueMembers).
-func parseWriteScan(ent *entity, body []byte, cat *catalog, members *protocol.ValidMemberScan) (*writeSet, *dvError) {
+// parseWriteScan is parseWrite (valid false) and parseValidWrite.
+func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeSet, *dvError) {
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
 	ws.keyFree, ws.sawKey = 0, false
 	ws.starts, ws.colsEnd = ws.starts[:0], 0
 	var derr *dvError
 	var err error
-	if m := members; m != nil {
+	if valid {
 		// Valid JSON: the first member that cannot be written is the error.
-		for {
-			name, v, plain, ok := m.Member()
-			if !ok || derr != nil {
-				break
-			}
-			derr = ws.member(ent, cat, name, v, plain)
+		m := protocol.ValidMembers(body)
+		for mem, ok := m.Next(); ok && derr == nil; mem, ok = m.Next() {
+			derr = ws.member(ent, cat, &mem)
 		}
 		err = m.Err()
 	} else {
 		err = protocol.ScanFlatObject(body, func(name []byte, v jsontext.Value) error {
 			if derr == nil { // else keep reading: a syntax error further on comes first
-				derr = ws.member(ent, cat, name, v, false)
+				derr = ws.member(ent, cat, &protocol.ValidMember{Name: name, Value: v})
 			}
 			return nil
 		})
@@ -343,15 +337,10 @@ func parseWriteScan(ent *entity, body []byte, cat *catalog, members *protocol.Va
 }
 
 // member takes one body member into the write set (add) and lists the
-// column it packed. plain is protocol.ValidMember's: v is a string whose
-// content needs no unquoting.
-func (ws *writeSet) member(ent *entity, cat *catalog, name []byte, v jsontext.Value, plain bool) *dvError {
+// column it packed.
+func (ws *writeSet) member(ent *entity, cat *catalog, m *protocol.ValidMember) *dvError {
 	at := len(ws.fields)
-	var text []byte
-	if plain {
-		text = v[1 : len(v)-1 : len(v)-1]
-	}
-	derr := ws.add(ent, cat, name, v, text, plain)
+	derr := ws.add(ent, cat, m.Name, m.Value, m.Text, m.Plain)
 	if len(ws.fields) > at { // add packs at most one column
 		ws.starts = append(ws.starts, at)
 	}
