@@ -63,13 +63,19 @@ func TestDurationCountsFromTheFrame(t *testing.T) {
 	if _, err := wc.HandleCall(context.Background(), nil, m); err != nil {
 		t.Fatal(err)
 	}
-	var got dto.Metric
-	if err := s.metrics.duration.WithLabelValues(protocol.MethodGetMode).(prometheus.Metric).Write(&got); err != nil {
-		t.Fatal(err)
-	}
-	if h := got.GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() < 3 || h.GetSampleSum() > 60 {
+	if h := durationHistogram(t, s, protocol.MethodGetMode); h.GetSampleCount() != 1 || h.GetSampleSum() < 3 || h.GetSampleSum() > 60 {
 		t.Fatalf("duration histogram: %d samples summing to %vs; want one of about 3 s", h.GetSampleCount(), h.GetSampleSum())
 	}
+}
+
+// durationHistogram reads the request-duration histogram of method.
+func durationHistogram(t *testing.T, s *Server, method string) *dto.Histogram {
+	t.Helper()
+	var got dto.Metric
+	if err := s.metrics.duration.WithLabelValues(method).(prometheus.Metric).Write(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got.GetHistogram()
 }
 
 // TestDurationEndsAtTheAnswer: a CIF call's duration ends when the
@@ -101,11 +107,7 @@ func TestDurationEndsAtTheAnswer(t *testing.T) {
 	start := time.Now().Add(-time.Hour)
 	s.metrics.observe(protocol.MethodDeleteRecord, start, start.Add(2*time.Second), nil)
 	s.metrics.observe(protocol.MethodDeleteRecord, time.Now().Add(-5*time.Second), time.Time{}, nil)
-	var got dto.Metric
-	if err := s.metrics.duration.WithLabelValues(protocol.MethodDeleteRecord).(prometheus.Metric).Write(&got); err != nil {
-		t.Fatal(err)
-	}
-	if h := got.GetHistogram(); h.GetSampleCount() != 2 || h.GetSampleSum() < 7 || h.GetSampleSum() > 60 {
+	if h := durationHistogram(t, s, protocol.MethodDeleteRecord); h.GetSampleCount() != 2 || h.GetSampleSum() < 7 || h.GetSampleSum() > 60 {
 		t.Fatalf("duration histogram: %d samples summing to %vs; want 2 s (to the answer) and about 5 s (to now)", h.GetSampleCount(), h.GetSampleSum())
 	}
 }

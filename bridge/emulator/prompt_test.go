@@ -104,6 +104,29 @@ func TestBeginHandsBackWhatMustWait(t *testing.T) {
 	})
 }
 
+// createdOn retrieves the contact a create answered res for and returns
+// its createdon, which a create sets equal to its modifiedon.
+func createdOn(t *testing.T, e *emulator.Emulator, res json.RawMessage) string {
+	t.Helper()
+	var c protocol.CreateResult
+	if err := json.Unmarshal(res, &c); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": c.ID,
+		"queryParameters": "?$select=createdon,modifiedon"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row struct{ CreatedOn, ModifiedOn string }
+	if err := json.Unmarshal(rec, &row); err != nil {
+		t.Fatal(err)
+	}
+	if row.CreatedOn != row.ModifiedOn {
+		t.Fatalf("createdon %s, modifiedon %s", row.CreatedOn, row.ModifiedOn)
+	}
+	return row.CreatedOn
+}
+
 // A call Begin answers at once on the real clock reads it once: after the
 // operation, into a.Answered, which its late count uses (as the bridge's
 // deadline check and metrics then do); its record's createdon and
@@ -117,26 +140,6 @@ func TestBeginReadsTheClockOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		created := func(res json.RawMessage) string {
-			t.Helper()
-			var c protocol.CreateResult
-			if err := json.Unmarshal(res, &c); err != nil {
-				t.Fatal(err)
-			}
-			rec, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": c.ID,
-				"queryParameters": "?$select=createdon,modifiedon"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var row struct{ CreatedOn, ModifiedOn string }
-			if err := json.Unmarshal(rec, &row); err != nil {
-				t.Fatal(err)
-			}
-			if row.CreatedOn != row.ModifiedOn {
-				t.Fatalf("createdon %s, modifiedon %s", row.CreatedOn, row.ModifiedOn)
-			}
-			return row.CreatedOn
-		}
 		params := json.RawMessage(`{"entityName":"contact","value":{"firstname":"Ada"}}`)
 
 		received := time.Now()
@@ -150,7 +153,7 @@ func TestBeginReadsTheClockOnce(t *testing.T) {
 		if !a.Answered.Equal(time.Now()) {
 			t.Errorf("Answered = %v, want the clock's %v", a.Answered, time.Now())
 		}
-		if got, want := created(res), received.UTC().Format(time.RFC3339); got != want {
+		if got, want := createdOn(t, e, res), received.UTC().Format(time.RFC3339); got != want {
 			t.Errorf("createdon %s, want the call's time %s", got, want)
 		}
 		if n := e.Stats().LateCompletions; n != 1 {
@@ -174,7 +177,7 @@ func TestBeginReadsTheClockOnce(t *testing.T) {
 		if err != nil || !a.Answered.IsZero() {
 			t.Fatalf("Execute: %v, Answered %v; want no Answered", err, a.Answered)
 		}
-		if got, want := created(res), time.Now().UTC().Format(time.RFC3339); got != want {
+		if got, want := createdOn(t, e, res), time.Now().UTC().Format(time.RFC3339); got != want {
 			t.Errorf("Execute's createdon %s, want the clock's %s", got, want)
 		}
 		if n := e.Stats().LateCompletions; n != 2 {
@@ -199,21 +202,8 @@ func TestBeginOnAnInjectedClock(t *testing.T) {
 	if err != nil || rest != nil || !a.Answered.IsZero() {
 		t.Fatalf("Begin: %v, rest %v, Answered %v; want no Answered", err, rest != nil, a.Answered)
 	}
-	var c protocol.CreateResult
-	if err := json.Unmarshal(res, &c); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "contact", "entityId": c.ID,
-		"queryParameters": "?$select=createdon"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var row struct{ CreatedOn string }
-	if err := json.Unmarshal(rec, &row); err != nil {
-		t.Fatal(err)
-	}
-	if row.CreatedOn != clock.UTC().Format(time.RFC3339) {
-		t.Errorf("createdon %s, want the injected clock's", row.CreatedOn)
+	if got := createdOn(t, e, res); got != clock.UTC().Format(time.RFC3339) {
+		t.Errorf("createdon %s, want the injected clock's", got)
 	}
 	if n := e.Stats().LateCompletions; n != 1 {
 		t.Errorf("%d late completions, want 1 (the injected clock's view)", n)
