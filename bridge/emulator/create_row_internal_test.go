@@ -17,33 +17,13 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// dumpRow renders every column of r in stored order, one a line: name,
-// kind and text; new GUIDs (those in ids) read <id0>, <id1>, … so that the
-// dump is the same on every run.
-func dumpRow(r row, ids []string) string {
-	var b strings.Builder
-	for len(r) > 0 {
-		name, kind, text, rest := r.next()
-		t := string(text)
-		for i, id := range ids {
-			t = strings.ReplaceAll(t, id, fmt.Sprintf("<id%d>", i))
-		}
-		fmt.Fprintf(&b, "%s %c %q\n", name, kind, t)
-		r = rest
-	}
-	return b.String()
-}
-
 // TestCreateStoresTheSameRow pins, byte for byte, the row a create stores
 // and what a retrieve of it returns, on the CIF path, xrm.execute and the
 // Web API (one store): the create path's optimizations must not change a
 // column, its kind, its text or its place.
 func TestCreateStoresTheSameRow(t *testing.T) {
 	clock := time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC)
-	e, err := New(Config{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, Config{Now: func() time.Time { return clock }})
 	exec := func(method, params string) json.RawMessage {
 		t.Helper()
 		res, err := e.Execute(context.Background(), &correlation.Attempt{Session: "s", Method: method, Params: json.RawMessage(params)})

@@ -15,10 +15,7 @@ import (
 // contact of a given id, read one, and list the contacts kept.
 func queueEmulator(t *testing.T, max int) (e *Emulator, create func(id string), read func(id string), kept func() []string) {
 	t.Helper()
-	e, err := New(Config{MaxRecords: max})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e = newEmulator(t, Config{MaxRecords: max})
 	guid := func(id string) string { return fmt.Sprintf("00000000-0000-4000-8000-%012x", id) } // id: at most 6 bytes
 	exec := func(method string, params any) error {
 		p, _ := json.Marshal(params)
