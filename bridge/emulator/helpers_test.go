@@ -109,6 +109,18 @@ func callMap(t testing.TB, e *emulator.Emulator, method string, params any) map[
 	return decodeMap(t, res)
 }
 
+// callWant calls method and checks its error against want (nil: none
+// wanted); ok reports a call that succeeded, res its result as a map.
+func callWant(t *testing.T, e *emulator.Emulator, method string, params any, want *wantErr) (res map[string]any, ok bool) {
+	t.Helper()
+	raw, err := call(e, method, params)
+	checkErr(t, err, want)
+	if want != nil {
+		return nil, false
+	}
+	return decodeMap(t, raw), true
+}
+
 func decodeMap(t testing.TB, b []byte) map[string]any {
 	t.Helper()
 	var m map[string]any
