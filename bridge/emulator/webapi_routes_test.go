@@ -174,8 +174,6 @@ func TestWebAPIEntityDefinitions(t *testing.T) {
 	}
 }
 
-func errMsg(r webResp) string { return errField(r, "message") }
-
 func TestWebAPIPaging(t *testing.T) {
 	e := newSeeded(t)
 	srv := newWebServer(t, e)
