@@ -28,10 +28,7 @@ var functionsNow = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
 
 func newFunctionsEmulator(t testing.TB) *emulator.Emulator {
 	t.Helper()
-	e, err := emulator.New(emulator.Config{Seed: []byte(functionsSeed), Now: func() time.Time { return functionsNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, emulator.Config{Seed: []byte(functionsSeed), Now: func() time.Time { return functionsNow }})
 	return e
 }
 

@@ -30,17 +30,23 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
+// newEmulator returns an emulator of cfg, failing tb if New refuses it.
+func newEmulator(tb testing.TB, cfg emulator.Config) *emulator.Emulator {
+	tb.Helper()
+	e, err := emulator.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
 // newSeeded returns an emulator with the example schema and seed.
 func newSeeded(t testing.TB) *emulator.Emulator {
 	t.Helper()
-	e, err := emulator.New(emulator.Config{
+	return newEmulator(t, emulator.Config{
 		Schema: readFile(t, "testdata/schema-example.json"),
 		Seed:   readFile(t, "testdata/seed-example.json"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
 }
 
 func call(e *emulator.Emulator, method string, params any) (json.RawMessage, error) {
