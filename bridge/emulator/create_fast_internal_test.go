@@ -204,10 +204,7 @@ func refResolveLookup(e *entity, nav string) (lookup, target string, ok bool) {
 // navName gives the name it is given, for the entity's polymorphic names
 // and any other.
 func TestNavName(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, Config{})
 	ent := e.cat.byLogical["phonecall"]
 	for _, nav := range []string{"regardingobjectid_contact", "regardingobjectid_account", "regardingobjectid", "regardingobjectid_contact_x", "nope", ""} {
 		if got := ent.navName([]byte(nav)); got != nav {

@@ -59,7 +59,7 @@ func TestNewValidation(t *testing.T) {
 }
 
 func TestBuiltinMetadata(t *testing.T) {
-	e, _ := emulator.New(emulator.Config{})
+	e := newEmulator(t, emulator.Config{})
 	tests := []struct{ logical, set, id, name string }{
 		{"account", "accounts", "accountid", "name"},
 		{"contact", "contacts", "contactid", "fullname"},
