@@ -122,3 +122,23 @@ func TestBatch(t *testing.T) {
 		t.Errorf("big id not byte-exact: %s", raw)
 	}
 }
+
+// TestMemberNamesExact: JSON-RPC member names match exactly and once
+// (issue 13 item 11); such messages are refused -32600, not executed.
+func TestMemberNamesExact(t *testing.T) {
+	tb := startBridge(t, bridge.Config{})
+	c := tb.dial(t, protocol.PathWidget, nil)
+	okResult(t, c.call(protocol.MethodSetMode, map[string]any{"value": 1}), nil)
+	for _, msg := range []string{
+		`{"JSONRPC":"2.0","ID":1,"METHOD":"cif.setmode","PARAMS":{"value":0}}`,
+		`{"jsonrpc":"2.0","id":2,"method":"cif.getmode","Method":"cif.setmode","params":{"value":0}}`,
+		`{"jsonrpc":"2.0","id":3,"method":"cif.getmode","method":"cif.setmode","params":{"value":0}}`,
+	} {
+		c.send(msg)
+		r := c.recvReply()
+		wantCode(t, r, protocol.CodeInvalidRequest)
+	}
+	if r := c.call(protocol.MethodGetMode, nil); string(r.Result) != "1" {
+		t.Fatalf("mode %s: a refused message was executed", r.Result)
+	}
+}
