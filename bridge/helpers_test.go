@@ -14,6 +14,8 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/pipenet"
@@ -86,6 +88,18 @@ func newEmulator(t testing.TB, faults *protocol.FaultProfile) *emulator.Emulator
 		t.Fatal(err)
 	}
 	return emu
+}
+
+// blockingBackend answers only when released (or its ctx ends).
+func blockingBackend(release <-chan struct{}) backend.Backend {
+	return backend.Func{N: "blocking", F: func(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
+		select {
+		case <-release:
+			return json.RawMessage(`{"entityType":"contact","id":"x"}`), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
 }
 
 func (tb *testBridge) shutdown() {

@@ -5,31 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/bridge/backend"
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
-
-// blockingBackend answers only when released (or its ctx ends).
-func blockingBackend(release <-chan struct{}) backend.Backend {
-	return backend.Func{N: "blocking", F: func(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
-		select {
-		case <-release:
-			return json.RawMessage(`{"entityType":"contact","id":"x"}`), nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}}
-}
 
 func TestMessageSizeLimit(t *testing.T) {
 	tb := startBridge(t, bridge.Config{MaxMessageBytes: 2048})
@@ -86,61 +70,6 @@ func TestInFlightLimit(t *testing.T) {
 			t.Fatalf("held calls answered: %v", got)
 		}
 		okResult(t, c.call(protocol.MethodGetMode, nil), nil)
-	})
-}
-
-// TestGracefulShutdown: readiness turns 503, a call still running when the
-// drain time is up is answered -32007, sockets close with 1001.
-func TestGracefulShutdown(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		defer close(release)
-		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 300 * time.Millisecond})
-		c := tb.dial(t, protocol.PathWidget, nil)
-		c.send(`{"jsonrpc":"2.0","id":"held","method":"cif.getmode"}`)
-		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-		done := make(chan error, 1)
-		go func() { done <- tb.srv.Shutdown(context.Background()) }()
-		waitFor(t, func() bool { return !tb.srv.Ready() })
-		resp, err := tb.hc.Get(tb.url + "/readyz")
-		if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("readyz while draining: %v %v", resp, err)
-		}
-		resp.Body.Close()
-		r := c.recvReply()
-		if string(r.ID) != `"held"` {
-			t.Fatalf("reply %+v", r)
-		}
-		wantCode(t, r, protocol.CodeShuttingDown)
-		_, _, err = c.ws.Read(context.Background())
-		if websocket.CloseStatus(err) != websocket.StatusGoingAway {
-			t.Fatalf("close status %v, want 1001", err)
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("shutdown: %v", err)
-		}
-	})
-}
-
-// TestShutdownWaitsForInFlight: a call that finishes within the drain time is
-// answered normally, and new work is refused meanwhile.
-func TestShutdownWaitsForInFlight(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 5 * time.Second})
-		c := tb.dial(t, protocol.PathWidget, nil)
-		c.send(`{"jsonrpc":"2.0","id":7,"method":"cif.getmode"}`)
-		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-		drained := make(chan struct{})
-		go func() { tb.srv.Shutdown(context.Background()); close(drained) }()
-		waitFor(t, func() bool { return !tb.srv.Ready() })
-		wantCode(t, c.call(protocol.MethodGetMode, nil), protocol.CodeShuttingDown)
-		close(release)
-		r := c.recvReply()
-		if string(r.ID) != "7" || r.Error != nil {
-			t.Fatalf("in-flight call = %+v, want its normal answer", r)
-		}
-		<-drained
 	})
 }
 
