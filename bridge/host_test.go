@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
@@ -245,4 +246,42 @@ func TestHostRaisesEvent(t *testing.T) {
 	if !errors.As(err, &rpcErr) || rpcErr.Code != protocol.CodeNoBackend {
 		t.Errorf("raiseEvent to unknown session: %v", err)
 	}
+}
+
+// Two host.hello in one batch: one registration survives, without a race
+// on the connection's peer (run with -race).
+func TestHostHelloBatchRegistersOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{HostBackend: true})
+		for range 20 {
+			h := tb.dial(t, protocol.PathHost, nil)
+			h.send(`[{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*"}},` +
+				`{"jsonrpc":"2.0","id":2,"method":"host.hello","params":{"sessions":["sA","sB"]}}]`)
+			var out []json.RawMessage
+			if err := json.Unmarshal([]byte(h.recv()), &out); err != nil || len(out) != 2 {
+				t.Fatalf("batch answer: %v %d", err, len(out))
+			}
+			resp, err := tb.hc.Get(tb.url + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st struct{ Hosts int }
+			json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			if st.Hosts != 1 {
+				t.Fatalf("%d host registrations for one connection", st.Hosts)
+			}
+			h.ws.Close(websocket.StatusNormalClosure, "")
+			waitFor(t, func() bool {
+				resp, err := tb.hc.Get(tb.url + "/readyz")
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				var st struct{ Hosts int }
+				json.NewDecoder(resp.Body).Decode(&st)
+				return st.Hosts == 0
+			})
+		}
+	})
 }
