@@ -60,6 +60,22 @@ func startBridgeInBubble(t *testing.T, cfg bridge.Config) *testBridge {
 	return tb
 }
 
+// inBubble runs a bridge on the emulator (with faults) inside the bubble and
+// returns a connected widget socket.
+func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, *wsClient) {
+	emu := newEmulator(t, faults)
+	_, ws, _ := serveInBubble(t, bridge.Config{Backend: emu})
+	return emu, ws
+}
+
+// serveInBubble runs a bridge with cfg inside the caller's synctest bubble
+// (startBridgeInBubble) and returns it with a widget socket dialled to it
+// and the listener (for more, or raw, connections).
+func serveInBubble(t *testing.T, cfg bridge.Config) (*bridge.Server, *wsClient, *pipenet.Listener) {
+	tb := startBridgeInBubble(t, cfg)
+	return tb.srv, tb.dial(t, protocol.PathWidget, nil), tb.ln
+}
+
 func newTestBridge(t *testing.T, cfg bridge.Config) *testBridge {
 	t.Helper()
 	tb := &testBridge{}
