@@ -266,3 +266,8 @@ func wantCode(t *testing.T, r reply, code int64) {
 		t.Fatalf("got %+v (result %s), want error code %d", r.Error, r.Result, code)
 	}
 }
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
