@@ -171,28 +171,6 @@ func TestConnectionCaps(t *testing.T) {
 	}
 }
 
-func metricsText(t *testing.T, tb *testBridge) string {
-	t.Helper()
-	resp, err := tb.hc.Get(tb.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
-// metric returns the value of one series in /metrics ("" when absent).
-func metric(t *testing.T, tb *testBridge, series string) string {
-	t.Helper()
-	for _, line := range strings.Split(metricsText(t, tb), "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			return v
-		}
-	}
-	return ""
-}
-
 // TestMethodLabelsBounded: invented method names are all counted as
 // "other"; /metrics does not grow with them.
 func TestMethodLabelsBounded(t *testing.T) {

@@ -1,8 +1,11 @@
 package bridge_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -204,8 +207,8 @@ func (c *wsClient) send(msg string) {
 	}
 }
 
-func (c *wsClient) recv() string {
-	c.t.Helper()
+// read reads one message within readWait.
+func (c *wsClient) read() ([]byte, error) {
 	ctx := context.Background()
 	if c.readWait > 0 {
 		var cancel context.CancelFunc
@@ -213,10 +216,28 @@ func (c *wsClient) recv() string {
 		defer cancel()
 	}
 	_, b, err := c.ws.Read(ctx)
+	return b, err
+}
+
+func (c *wsClient) recv() string {
+	c.t.Helper()
+	b, err := c.read()
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
 	}
 	return string(b)
+}
+
+// closed reads the next frame and fails unless it is the bridge closing
+// the socket with code; it returns the close frame (for its reason).
+func (c *wsClient) closed(code websocket.StatusCode) websocket.CloseError {
+	c.t.Helper()
+	_, err := c.read()
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != code {
+		c.t.Fatalf("socket ended with %v, want close %d", err, code)
+	}
+	return ce
 }
 
 // reply is a decoded response or request from the bridge.
@@ -270,4 +291,57 @@ func wantCode(t *testing.T, r reply, code int64) {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// httpJSON sends a request with body as JSON (nil: none) and decodes the
+// answer into out (when not nil); it returns the HTTP status.
+func (tb *testBridge) httpJSON(t *testing.T, method, path string, body any, out any) int {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		rd = bytes.NewReader(testutil.MustJSON(t, body))
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, tb.url+path, rd)
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // the bridge's cross-site guard
+	}
+	res, err := tb.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// metricsText is the bridge's /metrics page.
+func metricsText(t *testing.T, tb *testBridge) string {
+	t.Helper()
+	resp, err := tb.hc.Get(tb.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// metric returns the value of one series in /metrics ("" when absent).
+func metric(t *testing.T, tb *testBridge, series string) string {
+	t.Helper()
+	for _, line := range strings.Split(metricsText(t, tb), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
 }

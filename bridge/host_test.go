@@ -261,25 +261,14 @@ func TestHostHelloBatchRegistersOnce(t *testing.T) {
 			if err := json.Unmarshal([]byte(h.recv()), &out); err != nil || len(out) != 2 {
 				t.Fatalf("batch answer: %v %d", err, len(out))
 			}
-			resp, err := tb.hc.Get(tb.url + "/readyz")
-			if err != nil {
-				t.Fatal(err)
-			}
 			var st struct{ Hosts int }
-			json.NewDecoder(resp.Body).Decode(&st)
-			resp.Body.Close()
-			if st.Hosts != 1 {
+			if tb.httpJSON(t, http.MethodGet, "/readyz", nil, &st); st.Hosts != 1 {
 				t.Fatalf("%d host registrations for one connection", st.Hosts)
 			}
 			h.ws.Close(websocket.StatusNormalClosure, "")
 			waitFor(t, func() bool {
-				resp, err := tb.hc.Get(tb.url + "/readyz")
-				if err != nil {
-					return false
-				}
-				defer resp.Body.Close()
 				var st struct{ Hosts int }
-				json.NewDecoder(resp.Body).Decode(&st)
+				tb.httpJSON(t, http.MethodGet, "/readyz", nil, &st)
 				return st.Hosts == 0
 			})
 		}

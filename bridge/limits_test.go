@@ -3,7 +3,6 @@ package bridge_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -21,20 +20,15 @@ func TestMessageSizeLimit(t *testing.T) {
 	tb := startBridge(t, bridge.Config{MaxMessageBytes: 2048})
 	c := tb.dial(t, protocol.PathWidget, nil)
 	c.send(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"description":"` + strings.Repeat("x", 4096) + `"}}}`)
-	_, _, err := c.ws.Read(context.Background())
-	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
-		t.Fatalf("read after oversized message: %v, want close 1009", err)
-	}
+	c.closed(websocket.StatusMessageTooBig)
 }
 
 func TestBinaryFrameClosed(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
 	c := tb.dial(t, protocol.PathWidget, nil)
 	c.ws.Write(context.Background(), websocket.MessageBinary, []byte(`{}`))
-	_, _, err := c.ws.Read(context.Background())
-	var ce websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.StatusUnsupportedData || !strings.Contains(ce.Reason, "text frame") {
-		t.Fatalf("got %v, want 1003 with a reason", err)
+	if ce := c.closed(websocket.StatusUnsupportedData); !strings.Contains(ce.Reason, "text frame") {
+		t.Fatalf("closed with %v, want a reason that names text frames", ce)
 	}
 }
 
@@ -43,11 +37,7 @@ func TestInvalidUTF8Closes1007(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
 	c := tb.dial(t, protocol.PathWidget, nil)
 	c.send("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cif.search\",\"params\":{\"entityName\":\"contact\",\"queryParameters\":\"?$filter=x eq '\xc3\x28'\"}}")
-	_, _, err := c.ws.Read(context.Background())
-	var ce websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.StatusInvalidFramePayloadData {
-		t.Fatalf("got %v, want close 1007", err)
-	}
+	c.closed(websocket.StatusInvalidFramePayloadData)
 }
 
 func TestInFlightLimit(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -155,12 +155,8 @@ func TestSessionsAPI(t *testing.T) {
 		okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "softphone/1", "enreachToken": "tok-SECRET"}), &h)
 		c.send(`{"jsonrpc":"2.0","id":"w","method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`)
 		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-		resp, err := tb.hc.Get(tb.url + "/api/v1/sessions")
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		var raw json.RawMessage
+		tb.httpJSON(t, http.MethodGet, "/api/v1/sessions", nil, &raw)
 		if strings.Contains(string(raw), "SECRET") {
 			t.Fatalf("sessions API leaks the Enreach token: %s", raw)
 		}

@@ -48,13 +48,8 @@ func TestShutdownSaysDelivered(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 		waitFor(t, func() bool { return emu.Stats().Operations["createrecord"] == 1 })
 		// A new connection is refused before anything is delivered.
-		resp, err := tb.hc.Get(tb.url + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("/readyz after shutdown: %d", resp.StatusCode)
+		if got := tb.httpJSON(t, http.MethodGet, "/readyz", nil, nil); got != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz after shutdown: %d", got)
 		}
 	})
 }
@@ -72,20 +67,15 @@ func TestGracefulShutdown(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- tb.srv.Shutdown(context.Background()) }()
 		waitFor(t, func() bool { return !tb.srv.Ready() })
-		resp, err := tb.hc.Get(tb.url + "/readyz")
-		if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("readyz while draining: %v %v", resp, err)
+		if got := tb.httpJSON(t, http.MethodGet, "/readyz", nil, nil); got != http.StatusServiceUnavailable {
+			t.Fatalf("readyz while draining: %d", got)
 		}
-		resp.Body.Close()
 		r := c.recvReply()
 		if string(r.ID) != `"held"` {
 			t.Fatalf("reply %+v", r)
 		}
 		wantCode(t, r, protocol.CodeShuttingDown)
-		_, _, err = c.ws.Read(context.Background())
-		if websocket.CloseStatus(err) != websocket.StatusGoingAway {
-			t.Fatalf("close status %v, want 1001", err)
-		}
+		c.closed(websocket.StatusGoingAway)
 		if err := <-done; err != nil {
 			t.Fatalf("shutdown: %v", err)
 		}
