@@ -288,6 +288,7 @@ func wantCode(t *testing.T, r reply, code int64) {
 	}
 }
 
+// itoa is i in decimal, for frames built by hand.
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)

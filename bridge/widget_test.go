@@ -318,10 +318,7 @@ func (b *onReader) ranOnReader(method string) (ran, onReader bool) {
 // goroutine of its own and keeps the exact CIF timeout.
 func TestPromptCallsRunOnTheReader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu, err := emulator.New(emulator.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu := newEmulator(t, nil)
 		be := &onReader{Emulator: emu, reader: map[string]bool{}}
 		_, ws, _ := serveInBubble(t, bridge.Config{Backend: be})
 
@@ -367,11 +364,7 @@ func TestPromptCallsRunOnTheReader(t *testing.T) {
 // so the two may come in either order.
 func TestPromptAnswerPastTheDeadlineIsLate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu, err := emulator.New(emulator.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		be := &onReader{Emulator: emu, reader: map[string]bool{}, slowBegin: 12 * time.Second}
+		be := &onReader{Emulator: newEmulator(t, nil), reader: map[string]bool{}, slowBegin: 12 * time.Second}
 		_, ws, _ := serveInBubble(t, bridge.Config{Backend: be, Timeout: 10 * time.Second})
 		start := time.Now()
 		ws.send(`{"jsonrpc":"2.0","id":7,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Slow"}}}`)
