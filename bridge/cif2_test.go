@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -444,25 +443,14 @@ func TestHostPeerAnswersWorkspaceCalls(t *testing.T) {
 	}
 }
 
-// inBubbleWith runs a bridge with cfg inside a synctest bubble and returns a
-// widget on it and the bridge's handler (for admin calls).
-func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
-	if cfg.Backend == nil {
-		emu := newEmulator(t, nil)
-		cfg.Backend = emu
-	}
-	srv, ws, _ := serveInBubble(t, cfg)
-	return &widget{t: t, ws: ws.ws, pending: map[string]chan reply{}, evCh: make(chan reply, 100)}, srv.Handler()
-}
-
 // TestNoTimeoutCalls: notifyEvent, insertNotes and openForm wait past the
 // CIF timeout without -32000 or bridge.late; the safety limit ends them with
 // -32008.
 func TestNoTimeoutCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		emu := newEmulator(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "openform", LatencyMs: 25_000}}})
-		w, h := inBubbleWith(t, bridge.Config{Backend: emu, NoTimeoutLimit: 20 * time.Minute})
-		go w.read()
+		tb := startBridgeInBubble(t, bridge.Config{Backend: emu, NoTimeoutLimit: 20 * time.Minute})
+		w := newWidget(t, tb.dial(t, protocol.PathWidget, nil).ws)
 		var hr protocol.HelloResult
 		okResult(t, w.call(protocol.MethodHello, map[string]any{"profile": "cif1"}), &hr)
 		start := time.Now()
@@ -481,18 +469,11 @@ func TestNoTimeoutCalls(t *testing.T) {
 		start = time.Now()
 		ch := w.start(protocol.MethodInsertNotes, map[string]any{"entityName": "contact", "entityId": "c1"})
 		time.Sleep(15 * time.Minute)
-		rec := httptest.NewRecorder()
-		get := httptest.NewRequest("GET", "http://127.0.0.1/api/v1/sessions/"+hr.Session+"/workspace", nil)
-		h.ServeHTTP(rec, get)
 		var snap workspace.Snapshot
-		json.Unmarshal(rec.Body.Bytes(), &snap)
+		tb.httpJSON(t, "GET", "/api/v1/sessions/"+hr.Session+"/workspace", nil, &snap)
 		id := snap.Notifications[0].ID
-		rec = httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "http://127.0.0.1/api/v1/sessions/"+hr.Session+"/workspace/notifications/"+id, strings.NewReader(`{"action":"accept"}`))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			t.Fatalf("accept: %d %s", rec.Code, rec.Body)
+		if code := tb.httpJSON(t, "POST", "/api/v1/sessions/"+hr.Session+"/workspace/notifications/"+id, map[string]any{"action": "accept"}, nil); code != 200 {
+			t.Fatalf("accept: %d", code)
 		}
 		if r := <-ch; r.Error != nil || time.Since(start) != 15*time.Minute {
 			t.Errorf("insertNotes = %s %+v after %v", r.Result, r.Error, time.Since(start))
