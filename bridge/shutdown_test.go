@@ -13,6 +13,23 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
+// drainingWithHeldCall serves a bridge whose backend holds every call until
+// release is closed, sends it one call (a getmode with id) and, once that
+// call is in flight, starts its Shutdown with drain as the drain time. It
+// returns when the bridge no longer says it is ready, with the widget
+// socket and the channel that gets what Shutdown returns.
+func drainingWithHeldCall(t *testing.T, drain time.Duration, id string, release <-chan struct{}) (*testBridge, *wsClient, <-chan error) {
+	t.Helper()
+	tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: drain})
+	c := tb.dial(t, protocol.PathWidget, nil)
+	c.send(`{"jsonrpc":"2.0","id":` + id + `,"method":"cif.getmode"}`)
+	waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
+	done := make(chan error, 1)
+	go func() { done <- tb.srv.Shutdown(context.Background()) }()
+	waitFor(t, func() bool { return !tb.srv.Ready() })
+	return tb, c, done
+}
+
 // A call the backend already has when the drain runs out is answered -32007
 // with data.delivered true (it may have run); a call refused at the door
 // says nothing of the kind.
@@ -60,13 +77,7 @@ func TestGracefulShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
-		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 300 * time.Millisecond})
-		c := tb.dial(t, protocol.PathWidget, nil)
-		c.send(`{"jsonrpc":"2.0","id":"held","method":"cif.getmode"}`)
-		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-		done := make(chan error, 1)
-		go func() { done <- tb.srv.Shutdown(context.Background()) }()
-		waitFor(t, func() bool { return !tb.srv.Ready() })
+		tb, c, done := drainingWithHeldCall(t, 300*time.Millisecond, `"held"`, release)
 		if got := tb.httpJSON(t, http.MethodGet, "/readyz", nil, nil); got != http.StatusServiceUnavailable {
 			t.Fatalf("readyz while draining: %d", got)
 		}
@@ -87,19 +98,15 @@ func TestGracefulShutdown(t *testing.T) {
 func TestShutdownWaitsForInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 5 * time.Second})
-		c := tb.dial(t, protocol.PathWidget, nil)
-		c.send(`{"jsonrpc":"2.0","id":7,"method":"cif.getmode"}`)
-		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-		drained := make(chan struct{})
-		go func() { tb.srv.Shutdown(context.Background()); close(drained) }()
-		waitFor(t, func() bool { return !tb.srv.Ready() })
+		_, c, done := drainingWithHeldCall(t, 5*time.Second, "7", release)
 		wantCode(t, c.call(protocol.MethodGetMode, nil), protocol.CodeShuttingDown)
 		close(release)
 		r := c.recvReply()
 		if string(r.ID) != "7" || r.Error != nil {
 			t.Fatalf("in-flight call = %+v, want its normal answer", r)
 		}
-		<-drained
+		if err := <-done; err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
 	})
 }
