@@ -346,3 +346,11 @@ func metric(t *testing.T, tb *testBridge, series string) string {
 	}
 	return ""
 }
+
+// hello says bridge.hello on c for a new session.
+func hello(t *testing.T, c *wsClient) protocol.HelloResult {
+	t.Helper()
+	var h protocol.HelloResult
+	okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "test"}), &h)
+	return h
+}

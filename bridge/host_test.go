@@ -96,13 +96,6 @@ func TestHostFramesAreCapturedPerSession(t *testing.T) {
 	}
 }
 
-func hello(t *testing.T, c *wsClient) protocol.HelloResult {
-	t.Helper()
-	var h protocol.HelloResult
-	okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "test"}), &h)
-	return h
-}
-
 func TestHostPeerRouting(t *testing.T) {
 	tb := startBridge(t, bridge.Config{HostBackend: true})
 	w := tb.dial(t, protocol.PathWidget, nil)
@@ -284,8 +277,7 @@ func TestHostParamsAreBuiltAsObjects(t *testing.T) {
 	okResult(t, host.recvReply(), nil)
 
 	w := tb.dial(t, protocol.PathWidget, nil)
-	var hello protocol.HelloResult
-	okResult(t, w.call(protocol.MethodHello, map[string]any{}), &hello)
+	h := hello(t, w)
 
 	tests := []struct {
 		name   string
@@ -327,8 +319,8 @@ func TestHostParamsAreBuiltAsObjects(t *testing.T) {
 			if err := json.Unmarshal(req.Params, &p); err != nil {
 				t.Fatalf("params %s: %v", req.Params, err)
 			}
-			if string(p["session"]) != `"`+hello.Session+`"` {
-				t.Fatalf("session member %s, want %q", p["session"], hello.Session)
+			if string(p["session"]) != `"`+h.Session+`"` {
+				t.Fatalf("session member %s, want %q", p["session"], h.Session)
 			}
 			if n := strings.Count(string(req.Params), `"session"`); n != 1 {
 				t.Fatalf("params %s carry %d session members", req.Params, n)
