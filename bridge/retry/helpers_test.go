@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -92,6 +93,16 @@ func startRig(t *testing.T, o rigOptions) *rig {
 		l.Close()
 	})
 	return r
+}
+
+// inRig runs test in a synctest bubble with a rig started with o and a
+// widget connection to it.
+func inRig(t *testing.T, o rigOptions, test func(t *testing.T, r *rig, c *client)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, o)
+		test(t, r, r.dial())
+	})
 }
 
 type keys struct{ e *emulator.Emulator }
