@@ -112,7 +112,10 @@ func serveRPC(h rpcconn.Handler, opts rpcconn.Options, limit int64, started func
 	})
 }
 
-func (s *server) url() string { return "ws" + strings.TrimPrefix(s.hs.URL, "http") }
+// wsURL is the ws:// URL of hs.
+func wsURL(hs *httptest.Server) string { return "ws" + strings.TrimPrefix(hs.URL, "http") }
+
+func (s *server) url() string { return wsURL(s.hs) }
 
 func (s *server) dial(t *testing.T) (*websocket.Conn, *rpcconn.Conn) {
 	t.Helper()
@@ -333,7 +336,7 @@ func startInlineServer(t *testing.T, opts rpcconn.Options, servedAt int64) *inli
 // peer's writes must not wait for the server) and never reads.
 func (s *inlineServer) pipeline(t *testing.T, n, pad int) (*websocket.Conn, *rpcconn.Wire) {
 	t.Helper()
-	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(s.hs.URL, "http"), nil)
+	ws, _, err := websocket.Dial(t.Context(), wsURL(s.hs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
