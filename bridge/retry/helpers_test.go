@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/ledger/ledgertest"
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	cifclient "github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/pipenet"
@@ -66,10 +66,7 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	if o.backend != nil {
 		be = o.backend(t, emu)
 	}
-	l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := ledgertest.New(t)
 	h := ledger.Handler(l, zerolog.Nop())
 	srv, err := bridge.New(bridge.Config{
 		Backend: be, Timeout: o.timeout, LateWindow: o.lateWindow,
