@@ -9,13 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/workspace"
 	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // The agent's actions on the CIF 2.0 workspace are captured as peer "agent"
-// frames ({"method":"agent.<kind>","params":workspace.Action});
+// frames ({"method":"agent.<kind>","params":protocol.AgentAction});
 // a replay does them again through the admin API at their captured times,
 // so a multisession incident (accept, switch, close) replays the same way.
 // The events the workspace raises as a consequence (onSessionCreated, …)
@@ -55,7 +54,7 @@ func raisedByBridge(c *Capture, method string) bool {
 // agentRequest is the admin call that repeats an agent action.
 func agentRequest(base, session string, msg json.RawMessage) (path string, body any, ok bool) {
 	var w struct {
-		Params workspace.Action `json:"params"` // what the bridge captured
+		Params protocol.AgentAction `json:"params"` // what the bridge captured
 	}
 	if json.Unmarshal(msg, &w) != nil {
 		return "", nil, false
