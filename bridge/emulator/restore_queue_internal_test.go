@@ -76,6 +76,9 @@ func TestRestoreRequeues(t *testing.T) {
 	if got, want := kept(), []string{"a", "y", "z"}; !slices.Equal(got, want) {
 		t.Fatalf("after a read of a and three creates: %v, want %v (b, c, then x evicted)", got, want)
 	}
+	if got := e.Stats().Tables["contact"].Evicted; got != 3 { // the change set's 3 000 are rolled back
+		t.Fatalf("%d contacts evicted, want 3", got)
+	}
 }
 
 // TestRestoreKeepsReads: a record read during a change set that is

@@ -305,7 +305,7 @@ type storeSnapshot struct {
 	tables  map[string]map[uuid.UUID]*record
 	s       store
 	order   []queued
-	evicted map[string]int64
+	evicted []int64
 }
 
 func (e *Emulator) snapshot() storeSnapshot {
@@ -313,7 +313,7 @@ func (e *Emulator) snapshot() storeSnapshot {
 	// which the clone below reads.
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	snap := storeSnapshot{tables: map[string]map[uuid.UUID]*record{}, s: e.store, order: slices.Clone(e.store.order), evicted: maps.Clone(e.store.evicted)}
+	snap := storeSnapshot{tables: map[string]map[uuid.UUID]*record{}, s: e.store, order: slices.Clone(e.store.order), evicted: slices.Clone(e.store.evicted)}
 	for name, t := range e.store.tables {
 		c := make(map[uuid.UUID]*record, len(t))
 		for k, r := range t {
@@ -336,8 +336,7 @@ func (e *Emulator) restore(snap storeSnapshot) {
 	var marks []mark
 	for _, q := range e.store.order[e.store.head:] {
 		if q.live && q.used != 0 {
-			table := e.store.names[q.table]
-			marks = append(marks, mark{table, e.store.tables[table][q.id]})
+			marks = append(marks, mark{e.store.names[q.table], e.store.recs[q.table][q.id]})
 		}
 	}
 	version := e.store.version // row versions only grow, also across a rollback
@@ -348,6 +347,7 @@ func (e *Emulator) restore(snap storeSnapshot) {
 	for name, t := range snap.tables {
 		e.store.tables[name] = t
 	}
+	e.store.tablesRestored()
 	e.store.requeued() // records stored since may have moved their entries
 	for _, m := range marks {
 		if e.store.tables[m.table][m.r.id] == m.r {
