@@ -546,24 +546,16 @@ type writeOpts struct {
 // and modifier (_ownerid_value, _createdby_value, _modifiedby_value).
 // Called with mu held.
 func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int64, created bool, extra ...col) *dvError {
-	patch := e.patch[:0] // scratch buffers, guarded by mu like the store
-	cols := e.cols[:0]
-	defer func() {
-		clear(cols) // no write set's buffer kept alive from here
-		e.patch, e.cols = patch[:0], cols[:0]
-	}()
-	patch, targets, derr := e.applyBinds(ent, ws, patch, r.targets)
-	if derr != nil {
-		return derr
-	}
 	// The patch's columns are listed once (the write set's as parseWrite
 	// packed them, the others as they are appended): the look-ups below
 	// and the merge (withColumns) read the list instead of decoding the
 	// patch again for each. Slices into patch stay valid when it grows
 	// (the old array keeps its bytes); the write set's are read in place.
-	cols = patch.columns(cols)
-	cols = ws.columns(cols)
-	cols = ws.fields[ws.colsEnd:].columns(cols)
+	patch, cols, targets, derr := e.writtenColumns(ent, ws, r.targets)
+	defer func() { e.scratchDone(patch, cols) }()
+	if derr != nil {
+		return derr
+	}
 	if ent.computedName {
 		at := len(patch)
 		patch = appendFullName(patch, cols, r.fields)
@@ -593,6 +585,31 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 	r.fields = r.fields.withColumns(cols)
 	r.targets = targets
 	return nil
+}
+
+// writtenColumns lists the columns a write gives, for applyWrite and
+// applyCreate: the lookup columns of ws's binds (applyBinds, packed into
+// the scratch patch), then the write set's own. It returns the patch, the
+// list (the scratch columns) and the record's lookup targets updated from
+// targets; the caller hands patch and list back with scratchDone. Called
+// with mu held.
+func (e *Emulator) writtenColumns(ent *entity, ws *writeSet, targets row) (row, []column, row, *dvError) {
+	patch, targets, derr := e.applyBinds(ent, ws, e.patch[:0], targets)
+	cols := e.cols[:0]
+	if derr != nil {
+		return patch, cols, targets, derr
+	}
+	cols = patch.columns(cols)
+	cols = ws.columns(cols)
+	cols = ws.fields[ws.colsEnd:].columns(cols)
+	return patch, cols, targets, nil
+}
+
+// scratchDone keeps patch and cols, grown by a write, as the emulator's
+// scratch buffers (guarded by mu like the store) for the next one.
+func (e *Emulator) scratchDone(patch row, cols []column) {
+	clear(cols) // no write set's buffer kept alive from here
+	e.patch, e.cols = patch[:0], cols[:0]
 }
 
 // applyBinds appends to patch the lookup column of each bind of ws and
