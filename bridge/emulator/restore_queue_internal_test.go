@@ -41,7 +41,7 @@ func queueEmulator(t *testing.T, max int) (e *Emulator, create func(id string), 
 		e.mu.RLock()
 		defer e.mu.RUnlock()
 		var out []string
-		for _, r := range e.store.tables["contact"] {
+		for _, r := range e.store.tables["contact"].all() {
 			out = append(out, r.fields.str("lastname"))
 		}
 		slices.Sort(out)

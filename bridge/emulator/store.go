@@ -42,7 +42,7 @@ type record struct {
 // key holds no pointer for the garbage collector to follow, which with
 // tens of thousands of records kept shortens every GC cycle.
 type store struct {
-	tables  map[string]map[uuid.UUID]*record
+	tables  map[string]*recTable
 	version int64 // last row version handed out
 
 	// max bounds the records kept (0: no bound). Past it the oldest record
@@ -60,7 +60,7 @@ type store struct {
 	// so that eviction looks no name up) and evicted the records each
 	// lost to the bound.
 	names   []string
-	recs    []map[uuid.UUID]*record
+	recs    []*recTable
 	evicted []int64
 	// gone remembers recently evicted records (evictedRecently), so that
 	// a 404 for one is told from a 404 for an id that never existed.
@@ -82,7 +82,7 @@ type queued struct {
 }
 
 func (s *store) init() {
-	s.tables = map[string]map[uuid.UUID]*record{}
+	s.tables = map[string]*recTable{}
 	s.version = 0
 	s.live, s.head, s.dropped = 0, 0, 0
 	s.order, s.names, s.recs, s.evicted = nil, nil, nil, nil
@@ -106,7 +106,7 @@ func (s *store) tableIndex(table string) uint32 {
 // tablesRestored points s.recs at the maps of s.tables again, after they
 // were replaced (a change set's rollback).
 func (s *store) tablesRestored() {
-	s.recs = make([]map[uuid.UUID]*record, len(s.names))
+	s.recs = make([]*recTable, len(s.names))
 	for i, n := range s.names {
 		s.recs[i] = s.tables[n]
 	}
@@ -178,7 +178,7 @@ func (s *store) compact() {
 	s.order, s.head = make([]queued, 0, s.live+s.live/4), 0
 	for _, q := range old {
 		if q.live {
-			s.enqueue(s.recs[q.table][q.id], q)
+			s.enqueue(s.recs[q.table].get(q.id), q)
 		}
 	}
 }
@@ -188,7 +188,7 @@ func (s *store) compact() {
 func (s *store) requeued() {
 	for i := s.head; i < len(s.order); i++ {
 		if q := &s.order[i]; q.live {
-			s.recs[q.table][q.id].qpos = s.dropped + i + 1
+			s.recs[q.table].get(q.id).qpos = s.dropped + i + 1
 		}
 	}
 }
@@ -205,10 +205,10 @@ func (s *store) evictOne() bool {
 		// Under the write lock no reader marks an entry: a plain load.
 		if q.used != 0 {
 			q.used = 0
-			s.enqueue(s.recs[q.table][q.id], q) // second chance
+			s.enqueue(s.recs[q.table].get(q.id), q) // second chance
 			continue
 		}
-		delete(s.recs[q.table], q.id)
+		s.recs[q.table].delete(q.id)
 		s.live--
 		s.evicted[q.table]++
 		s.rememberGone(q.id)
@@ -234,13 +234,13 @@ func (s *store) get(table, id string) *record {
 	if err != nil {
 		return nil
 	}
-	return s.tables[table][k]
+	return s.tables[table].get(k)
 }
 
-func (s *store) table(logical string) map[uuid.UUID]*record {
+func (s *store) table(logical string) *recTable {
 	t := s.tables[logical]
 	if t == nil {
-		t = map[uuid.UUID]*record{}
+		t = newRecTable()
 		s.tables[logical] = t
 	}
 	return t
@@ -623,7 +623,7 @@ func (e *Emulator) applyBinds(ent *entity, ws *writeSet, patch, targets row) (ro
 			targets = targets.without(b.lookup)
 			continue
 		}
-		target := e.store.tables[b.target][b.id]
+		target := e.store.tables[b.target].get(b.id)
 		if target == nil {
 			return patch, targets, e.notFoundLocked(b.target, b.id.String())
 		}
@@ -705,7 +705,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 		if k, err = uuid.Parse(id); err != nil {
 			return nil, errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", id)
 		}
-		if t[k] != nil {
+		if t.get(k) != nil {
 			return nil, errDuplicateKey()
 		}
 	}
@@ -721,7 +721,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 		}
 	}
 	r.version = version
-	t[k] = r
+	t.set(k, r)
 	e.store.added(ent.LogicalName, k, r)
 	return r, nil
 }
@@ -736,7 +736,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	if err != nil {
 		return nil, false, errNotFound(ent.LogicalName, id)
 	}
-	cur := t[k]
+	cur := t.get(k)
 	if cur == nil {
 		if !upsert || opts.ifMatch != "" {
 			return nil, false, e.notFoundLocked(ent.LogicalName, id)
@@ -769,7 +769,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	}
 	next.version = version
 	e.store.markUsed(next)
-	t[k] = next
+	t.set(k, next)
 	return next, false, nil
 }
 
@@ -783,14 +783,15 @@ func (e *Emulator) removeIf(ent *entity, id, ifMatch string) *dvError {
 	defer e.mu.Unlock()
 	k, err := uuid.Parse(id)
 	t := e.store.tables[ent.LogicalName]
-	if err != nil || t[k] == nil {
+	r := t.get(k)
+	if err != nil || r == nil {
 		return e.notFoundLocked(ent.LogicalName, id)
 	}
-	if ifMatch != "" && ifMatch != "*" && ifMatch != t[k].etag() {
+	if ifMatch != "" && ifMatch != "*" && ifMatch != r.etag() {
 		return &dvError{http.StatusPreconditionFailed, CodeVersionMismatch, msgVersion}
 	}
-	e.store.removed(t[k])
-	delete(t, k)
+	e.store.removed(r)
+	t.delete(k)
 	return nil
 }
 
@@ -801,7 +802,7 @@ func (e *Emulator) checkDuplicates(ent *entity, r *record, onCIF bool) *dvError 
 		if rule.Entity != ent.LogicalName || onCIF && !rule.OnCIF {
 			continue
 		}
-		for k, other := range e.store.tables[ent.LogicalName] {
+		for k, other := range e.store.tables[ent.LogicalName].all() {
 			if k != r.id && sameOn(rule.Attributes, r, other) {
 				return errDuplicateRule()
 			}
@@ -902,7 +903,7 @@ func (e *Emulator) seedTable(name string, rows []json.RawMessage) error {
 			}
 		}
 		for _, id := range created { // roll back so that a later pass can retry the table
-			delete(e.store.tables[name], id)
+			e.store.tables[name].delete(id)
 		}
 		return fmt.Errorf("seed: %s[%d]: %s", name, i, derr.Message)
 	}
