@@ -61,26 +61,12 @@ var handlers = map[string]handler{
 // counts the operations of messageType i.
 var opIndex = map[string]int{}
 
-// methodSpec is all the emulator keeps about one messageType of handlers,
-// so that a call looks its method up once (methods) for its handler, its
-// promise (Prompt) and its counter.
-type methodSpec struct {
-	name    string // the messageType
-	prepare handler
-	op      int  // its index in opIndex: counters.opCount[op] counts it
-	prompt  bool // in promptOps
-}
-
-// methods maps the messageTypes of handlers to their spec.
-var methods = map[string]*methodSpec{}
-
 func init() {
 	for _, mt := range panel.MessageTypes {
 		handlers[mt] = (*Emulator).prepPanel
 	}
-	for mt, h := range handlers {
+	for mt := range handlers {
 		opIndex[mt] = len(opIndex)
-		methods[mt] = &methodSpec{name: mt, prepare: h, op: opIndex[mt], prompt: promptOps[mt]}
 	}
 }
 
@@ -123,22 +109,23 @@ func (e *Emulator) Begin(ctx context.Context, a *correlation.Attempt) (json.RawM
 // alone, which an answer at once may fill in (Execute's is the table's
 // entry, which listings read meanwhile).
 func (e *Emulator) begin(ctx context.Context, a *correlation.Attempt, own bool) (json.RawMessage, error, correlation.Exec) {
-	m := methods[protocol.MessageType(a.Method)]
-	if m == nil {
+	mt := protocol.MessageType(a.Method)
+	h := handlers[mt]
+	if h == nil {
 		return nil, protocol.Errorf(protocol.CodeMethodNotFound, "method not found: the emulator does not serve %q", a.Method), nil
 	}
-	p, err := m.prepare(e, a)
+	p, err := h(e, a)
 	if err != nil {
-		return nil, e.wireError(m.name, err), nil
+		return nil, e.wireError(mt, err), nil
 	}
-	d := e.faults.decide(m.name, p.entity)
+	d := e.faults.decide(mt, p.entity)
 	if d.waits() {
 		q := p // a copy: p itself stays on the stack of the calls that run at once
 		return nil, nil, func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
-			return e.run(ctx, a, m, &q, d, false)
+			return e.run(ctx, a, mt, &q, d, false)
 		}
 	}
-	res, err := e.run(ctx, a, m, &p, d, own && e.realClock && !a.Started.IsZero())
+	res, err := e.run(ctx, a, mt, &p, d, own && e.realClock && !a.Started.IsZero())
 	return res, err, nil
 }
 
@@ -154,16 +141,15 @@ var promptOps = map[string]bool{
 // Prompt implements backend.Prompt: the store's bounded operations answer
 // at once unless a fault rule may delay or drop them.
 func (e *Emulator) Prompt(method string) bool {
-	m := methods[protocol.MessageType(method)]
-	return m != nil && m.prompt && !e.faults.waits.Load()
+	return promptOps[protocol.MessageType(method)] && !e.faults.waits.Load()
 }
 
-// run applies decision d to the prepared operation p of a (whose method
-// is m) and runs it. told is true for a call answered at once on the real
+// run applies decision d to the prepared operation p of a (a messageType
+// mt) and runs it. told is true for a call answered at once on the real
 // clock whose attempt is the caller's own copy (Begin): the operation then
 // takes its time from a.Started, and the clock is read once, after it ran,
 // into a.Answered, which the late count uses too.
-func (e *Emulator) run(ctx context.Context, a *correlation.Attempt, m *methodSpec, p *prepared, d decision, told bool) (json.RawMessage, error) {
+func (e *Emulator) run(ctx context.Context, a *correlation.Attempt, mt string, p *prepared, d decision, told bool) (json.RawMessage, error) {
 	if err := e.gate(ctx, d); err != nil {
 		if p.create != nil {
 			p.create.release()
@@ -173,21 +159,20 @@ func (e *Emulator) run(ctx context.Context, a *correlation.Attempt, m *methodSpe
 			// bridge sends bridge.late for it like for a late success.
 			e.answered(a.Deadline, e.ended(a, told))
 		}
-		return nil, e.wireError(m.name, err)
+		return nil, e.wireError(mt, err)
 	}
 	if told {
 		p.at = a.Started
 	}
 	res, err := e.do(p)
-	e.stats.opCount[m.op].Add(1) // no lock for the count of every call
-	e.answered(a.Deadline, e.ended(a, told))
+	e.completedAt(mt, a.Deadline, e.ended(a, told))
 	ev := e.log.Debug().Str("method", a.Method).Str("entity", p.entity)
 	if a.ID != "" { // an attempt answered at once may have no name (correlation.Attempt.Unnamed)
 		ev = ev.Str("attempt", a.ID)
 	}
 	ev.Str("session", a.Session).Bool("ok", err == nil).Msg("emulator operation")
 	if err != nil {
-		return nil, e.wireError(m.name, err)
+		return nil, e.wireError(mt, err)
 	}
 	return res, nil
 }
@@ -229,15 +214,20 @@ func (e *Emulator) ended(a *correlation.Attempt, told bool) time.Time {
 	return a.Answered
 }
 
-// completed counts an executed operation (a call's run counts its own:
-// its method is looked up already) and, past deadline, a late one.
+// completed counts an executed operation and, past deadline, a late one.
 func (e *Emulator) completed(method string, deadline time.Time) {
+	e.completedAt(method, deadline, time.Time{})
+}
+
+// completedAt is completed for an operation that ended at now (zero: the
+// emulator's clock now).
+func (e *Emulator) completedAt(method string, deadline, now time.Time) {
 	if i, ok := opIndex[method]; ok {
-		e.stats.opCount[i].Add(1)
+		e.stats.opCount[i].Add(1) // no lock for the count of every call
 	} else {
 		e.stats.add(func(c *counters) { c.ops[method]++ })
 	}
-	e.answered(deadline, time.Time{})
+	e.answered(deadline, now)
 }
 
 // answered counts an answer that came past deadline (now, or the
