@@ -226,8 +226,8 @@ func TestEvictionQueueAgainstModel(t *testing.T) {
 				}
 			}
 			for table, n := range refEvicted {
-				if got := s.evictedFrom(table); got != n {
-					t.Errorf("%s: %d evicted, the model %d", table, got, n)
+				if s.evicted[table] != n {
+					t.Errorf("%s: %d evicted, the model %d", table, s.evicted[table], n)
 				}
 			}
 		})

@@ -56,12 +56,8 @@ type store struct {
 	// dropped counts the entries dropped from the head of order so far:
 	// order[i] is the entry at qpos dropped+i+1.
 	dropped int
-	// names are the tables by queued.table, recs their maps (tables[names[i]],
-	// so that eviction looks no name up) and evicted the records each
-	// lost to the bound.
-	names   []string
-	recs    []*recTable
-	evicted []int64
+	names   []string         // the tables by queued.table
+	evicted map[string]int64 // per logical name
 	// gone remembers recently evicted records (evictedRecently), so that
 	// a 404 for one is told from a 404 for an id that never existed.
 	gone *goneIDs
@@ -85,12 +81,12 @@ func (s *store) init() {
 	s.tables = map[string]*recTable{}
 	s.version = 0
 	s.live, s.head, s.dropped = 0, 0, 0
-	s.order, s.names, s.recs, s.evicted = nil, nil, nil, nil
+	s.order, s.names = nil, nil
+	s.evicted = map[string]int64{}
 	s.gone = nil
 }
 
-// tableIndex returns the index of table in s.names, adding it (its map
-// s.tables[table] exists).
+// tableIndex returns the index of table in s.names, adding it.
 func (s *store) tableIndex(table string) uint32 {
 	for i, n := range s.names {
 		if n == table {
@@ -98,28 +94,7 @@ func (s *store) tableIndex(table string) uint32 {
 		}
 	}
 	s.names = append(s.names, table)
-	s.recs = append(s.recs, s.tables[table])
-	s.evicted = append(s.evicted, 0)
 	return uint32(len(s.names) - 1)
-}
-
-// tablesRestored points s.recs at the maps of s.tables again, after they
-// were replaced (a change set's rollback).
-func (s *store) tablesRestored() {
-	s.recs = make([]*recTable, len(s.names))
-	for i, n := range s.names {
-		s.recs[i] = s.tables[n]
-	}
-}
-
-// evictedFrom is how many records of table the bound evicted.
-func (s *store) evictedFrom(table string) int64 {
-	for i, n := range s.names {
-		if n == table {
-			return s.evicted[i]
-		}
-	}
-	return 0
 }
 
 // entry returns the queue entry of r; nil when it has none.
@@ -178,7 +153,7 @@ func (s *store) compact() {
 	s.order, s.head = make([]queued, 0, s.live+s.live/4), 0
 	for _, q := range old {
 		if q.live {
-			s.enqueue(s.recs[q.table].get(q.id), q)
+			s.enqueue(s.tables[s.names[q.table]].get(q.id), q)
 		}
 	}
 }
@@ -188,7 +163,7 @@ func (s *store) compact() {
 func (s *store) requeued() {
 	for i := s.head; i < len(s.order); i++ {
 		if q := &s.order[i]; q.live {
-			s.recs[q.table].get(q.id).qpos = s.dropped + i + 1
+			s.tables[s.names[q.table]].get(q.id).qpos = s.dropped + i + 1
 		}
 	}
 }
@@ -205,12 +180,13 @@ func (s *store) evictOne() bool {
 		// Under the write lock no reader marks an entry: a plain load.
 		if q.used != 0 {
 			q.used = 0
-			s.enqueue(s.recs[q.table].get(q.id), q) // second chance
+			s.enqueue(s.tables[s.names[q.table]].get(q.id), q) // second chance
 			continue
 		}
-		s.recs[q.table].delete(q.id)
+		table := s.names[q.table]
+		s.tables[table].delete(q.id)
 		s.live--
-		s.evicted[q.table]++
+		s.evicted[table]++
 		s.rememberGone(q.id)
 		return true
 	}

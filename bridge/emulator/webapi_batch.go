@@ -303,7 +303,7 @@ type storeSnapshot struct {
 	tables  map[string]*recTable
 	s       store
 	order   []queued
-	evicted []int64
+	evicted map[string]int64
 }
 
 func (e *Emulator) snapshot() storeSnapshot {
@@ -311,7 +311,7 @@ func (e *Emulator) snapshot() storeSnapshot {
 	// which the clone below reads.
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	snap := storeSnapshot{tables: map[string]*recTable{}, s: e.store, order: slices.Clone(e.store.order), evicted: slices.Clone(e.store.evicted)}
+	snap := storeSnapshot{tables: map[string]*recTable{}, s: e.store, order: slices.Clone(e.store.order), evicted: maps.Clone(e.store.evicted)}
 	for name, t := range e.store.tables {
 		snap.tables[name] = t.clone()
 	}
@@ -330,7 +330,8 @@ func (e *Emulator) restore(snap storeSnapshot) {
 	var marks []mark
 	for _, q := range e.store.order[e.store.head:] {
 		if q.live && q.used != 0 {
-			marks = append(marks, mark{e.store.names[q.table], e.store.recs[q.table].get(q.id)})
+			table := e.store.names[q.table]
+			marks = append(marks, mark{table, e.store.tables[table].get(q.id)})
 		}
 	}
 	version := e.store.version // row versions only grow, also across a rollback
@@ -341,7 +342,6 @@ func (e *Emulator) restore(snap storeSnapshot) {
 	for name, t := range snap.tables {
 		e.store.tables[name] = t
 	}
-	e.store.tablesRestored()
 	e.store.requeued() // records stored since may have moved their entries
 	for _, m := range marks {
 		if e.store.tables[m.table].get(m.r.id) == m.r {
