@@ -31,10 +31,6 @@ type faultState struct {
 	// waits is true while a rule may delay or drop an operation: the
 	// emulator does not promise to answer at once then (Prompt).
 	waits atomic.Bool
-	// ruled is true while the profile has a rule: without one, decide
-	// takes no lock (the dice's mutex, which both cores would write on
-	// every call).
-	ruled atomic.Bool
 }
 
 // decision is what the fault rules say about one operation.
@@ -59,9 +55,6 @@ func (f *faultState) set(p protocol.FaultProfile) {
 	if !waits {
 		f.waits.Store(false)
 	}
-	// A call that reads ruled just as the profile changes rolls as if it
-	// came just before or just after the change.
-	f.ruled.Store(len(p.Rules) > 0)
 }
 
 // waitsFor reports whether a decision makes the operation wait.
@@ -75,9 +68,6 @@ func (f *faultState) get() protocol.FaultProfile {
 // decide picks the rule for one operation of method (a messageType) on
 // entity ("" when the call names none).
 func (f *faultState) decide(method, entity string) decision {
-	if !f.ruled.Load() {
-		return decision{rule: -1}
-	}
 	i, r, delay := f.dice.Roll(func(r protocol.FaultRule) bool {
 		return (r.Method == "*" || strings.EqualFold(r.Method, method)) && (r.Entity == "" || r.Entity == entity)
 	})
