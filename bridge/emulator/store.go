@@ -37,8 +37,8 @@ type record struct {
 	pinned bool // seeded: never evicted, not counted against the bound
 }
 
-// store is the data of an emulator: logical name → id → record. Guarded by
-// Emulator.mu. Records are keyed by their GUID's 16 bytes, not its text: a
+// store is the data of an emulator: logical name → id → record (a
+// recTable per table). Guarded by Emulator.mu. Records are keyed by their GUID's 16 bytes, not its text: a
 // key holds no pointer for the garbage collector to follow, which with
 // tens of thousands of records kept shortens every GC cycle.
 type store struct {
