@@ -92,7 +92,7 @@ func (e *Emulator) parseAltKey(ent *entity, key string) ([]keyValue, *dvError) {
 func (e *Emulator) findByAltKey(ent *entity, kvs []keyValue) string {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	for _, r := range e.store.tables[ent.LogicalName] {
+	for _, r := range e.store.tables[ent.LogicalName].all() {
 		all := true
 		for _, kv := range kvs {
 			if !(&cmpNode{col: kv.col, op: "eq", lit: kv.lit}).match(r) {

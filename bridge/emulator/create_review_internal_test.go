@@ -175,12 +175,12 @@ func TestEvictionQueueAgainstModel(t *testing.T) {
 					if len(ids) > 0 && rnd.IntN(4) == 0 {
 						k = ids[rnd.IntN(len(ids))]
 					}
-					if s.tables[k.table][k.id] != nil {
+					if s.tables[k.table].get(k.id) != nil {
 						continue
 					}
 					ids = append(ids, k)
 					r := &record{id: k.id}
-					s.table(k.table)[k.id] = r
+					s.table(k.table).set(k.id, r)
 					s.added(k.table, k.id, r)
 					serial++
 					ref[k] = &refRec{serial: serial, rec: r}
@@ -189,26 +189,26 @@ func TestEvictionQueueAgainstModel(t *testing.T) {
 				case op < 7: // read
 					ks := live()
 					k := ks[rnd.IntN(len(ks))]
-					s.markUsed(s.tables[k.table][k.id])
+					s.markUsed(s.tables[k.table].get(k.id))
 					ref[k].used = true
 				case op < 8: // update: a new record, the same serial, used
 					ks := live()
 					k := ks[rnd.IntN(len(ks))]
-					cur := s.tables[k.table][k.id]
+					cur := s.tables[k.table].get(k.id)
 					next := &record{id: k.id, qpos: cur.qpos} // as Emulator.update
 					s.markUsed(next)
-					s.tables[k.table][k.id] = next
+					s.tables[k.table].set(k.id, next)
 					ref[k].used, ref[k].rec = true, next
 				default: // delete
 					ks := live()
 					k := ks[rnd.IntN(len(ks))]
-					s.removed(s.tables[k.table][k.id])
-					delete(s.tables[k.table], k.id)
+					s.removed(s.tables[k.table].get(k.id))
+					s.tables[k.table].delete(k.id)
 					delete(ref, k)
 				}
 				n := 0
 				for table, recs := range s.tables {
-					for id, r := range recs {
+					for id, r := range recs.all() {
 						n++
 						if want := ref[key{table, id}]; want == nil || want.rec != r {
 							t.Fatalf("step %d: the store keeps %s %s, the model does not", step, table, id)

@@ -87,20 +87,11 @@ func (e *Emulator) applyCreate(ent *entity, r *record, ws *writeSet, version int
 	if t == nil {
 		return e.applyWrite(ent, r, ws, version, true, col{ent.PrimaryIDAttribute, id}, col{colCreatedOn, now}, col{colModifiedOn, now})
 	}
-	patch := e.patch[:0] // scratch buffers, guarded by mu like the store
-	cols := e.cols[:0]
-	defer func() {
-		clear(cols) // no write set's buffer kept alive from here
-		e.patch, e.cols = patch[:0], cols[:0]
-	}()
-	patch, targets, derr := e.applyBinds(ent, ws, patch, r.targets)
+	patch, cols, targets, derr := e.writtenColumns(ent, ws, r.targets)
+	defer func() { e.scratchDone(patch, cols) }()
 	if derr != nil {
 		return derr
 	}
-	// The written columns, in applyWrite's order.
-	cols = patch.columns(cols)
-	cols = ws.columns(cols)
-	cols = ws.fields[ws.colsEnd:].columns(cols)
 	written := len(cols)
 	var keepBuf [maxFirstWrite]bool
 	keep := keepBuf[:0]

@@ -28,7 +28,7 @@ func TestApplyCreateIsApplyWrite(t *testing.T) {
 	stored := map[string]uuid.UUID{}
 	for _, l := range logicals {
 		k := uuid.New()
-		e.store.table(l)[k] = &record{id: k}
+		e.store.table(l).set(k, &record{id: k})
 		stored[l] = k
 	}
 	tested := 0

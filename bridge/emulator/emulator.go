@@ -139,7 +139,7 @@ func New(cfg Config) (*Emulator, error) {
 	cat.filterCtx = filterContext{now: e.now, userID: e.ids.UserID, cat: cat,
 		get: func(logical, id string) *record { return e.store.get(logical, id) },
 		scan: func(logical string, fn func(*record) bool) {
-			for _, r := range e.store.tables[logical] {
+			for _, r := range e.store.tables[logical].all() {
 				if !fn(r) {
 					return
 				}

@@ -108,7 +108,7 @@ func (e *Emulator) expandCollection(ent *entity, r *record, c *collectionExpand)
 	id := r.fields.str(ent.PrimaryIDAttribute)
 	col := lookupValueCol(c.rel.lookup)
 	var hits []*record
-	for _, m := range e.store.tables[many.LogicalName] {
+	for _, m := range e.store.tables[many.LogicalName].all() {
 		if strings.EqualFold(m.fields.str(col), id) && m.targets.str(c.rel.lookup) == ent.LogicalName &&
 			(c.filter == nil || c.filter.match(m)) {
 			hits = append(hits, m)

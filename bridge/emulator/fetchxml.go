@@ -639,7 +639,7 @@ func (e *Emulator) runFetch(q *fetchQuery) (fetchResult, *dvError) {
 	defer e.mu.RUnlock()
 	ent := q.ent
 	var hits []*record
-	for _, r := range e.store.tables[ent.LogicalName] {
+	for _, r := range e.store.tables[ent.LogicalName].all() {
 		if q.filter == nil || q.filter.match(r) {
 			hits = append(hits, r)
 		}
@@ -723,7 +723,7 @@ func (e *Emulator) join(rows []map[string]any, r *record, l fetchLink) []map[str
 	key := r.fields.str(l.to)
 	var matches []*record
 	if key != "" {
-		for _, lr := range e.store.tables[l.ent.LogicalName] {
+		for _, lr := range e.store.tables[l.ent.LogicalName].all() {
 			if strings.EqualFold(lr.fields.str(l.from), key) && (l.filter == nil || l.filter.match(lr)) {
 				matches = append(matches, lr)
 			}

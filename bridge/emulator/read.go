@@ -81,7 +81,7 @@ func (e *Emulator) search(ent *entity, q *query, limit int) []map[string]any {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	var hits []*record
-	for _, r := range e.store.tables[ent.LogicalName] {
+	for _, r := range e.store.tables[ent.LogicalName].all() {
 		if q.filter == nil || q.filter.match(r) {
 			hits = append(hits, r)
 		}

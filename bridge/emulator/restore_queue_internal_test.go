@@ -40,7 +40,7 @@ func queueEmulator(t *testing.T, max int) (e *Emulator, create func(ids ...strin
 		e.mu.RLock()
 		defer e.mu.RUnlock()
 		var out []string
-		for _, r := range e.store.tables["contact"] {
+		for _, r := range e.store.tables["contact"].all() {
 			out = append(out, r.fields.str("lastname"))
 		}
 		slices.Sort(out)
@@ -70,6 +70,9 @@ func TestRestoreRequeues(t *testing.T) {
 	create("x", "y", "z")
 	if got, want := kept(), []string{"a", "y", "z"}; !slices.Equal(got, want) {
 		t.Fatalf("after a read of a and three creates: %v, want %v (b, c, then x evicted)", got, want)
+	}
+	if got := e.Stats().Tables["contact"].Evicted; got != 3 { // the change set's 3 000 are rolled back
+		t.Fatalf("%d contacts evicted, want 3", got)
 	}
 }
 

@@ -47,7 +47,7 @@ func (e *Emulator) Stats() protocol.EmulatorStats {
 	e.mu.RLock()
 	s.MaxRecords = max(e.store.max, 0)
 	for _, name := range e.cat.names {
-		s.Tables[name] = protocol.EmulatorTableStats{Records: len(e.store.tables[name]), Evicted: e.store.evicted[name]}
+		s.Tables[name] = protocol.EmulatorTableStats{Records: e.store.tables[name].len(), Evicted: e.store.evicted[name]}
 	}
 	e.mu.RUnlock()
 	e.stats.mu.Lock()

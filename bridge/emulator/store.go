@@ -37,12 +37,12 @@ type record struct {
 	pinned bool // seeded: never evicted, not counted against the bound
 }
 
-// store is the data of an emulator: logical name → id → record. Guarded by
-// Emulator.mu. Records are keyed by their GUID's 16 bytes, not its text: a
+// store is the data of an emulator: logical name → id → record (a
+// recTable per table). Guarded by Emulator.mu. Records are keyed by their GUID's 16 bytes, not its text: a
 // key holds no pointer for the garbage collector to follow, which with
 // tens of thousands of records kept shortens every GC cycle.
 type store struct {
-	tables  map[string]map[uuid.UUID]*record
+	tables  map[string]*recTable
 	version int64 // last row version handed out
 
 	// max bounds the records kept (0: no bound). Past it the oldest record
@@ -78,7 +78,7 @@ type queued struct {
 }
 
 func (s *store) init() {
-	s.tables = map[string]map[uuid.UUID]*record{}
+	s.tables = map[string]*recTable{}
 	s.version = 0
 	s.live, s.head, s.dropped = 0, 0, 0
 	s.order, s.names = nil, nil
@@ -153,7 +153,7 @@ func (s *store) compact() {
 	s.order, s.head = make([]queued, 0, s.live+s.live/4), 0
 	for _, q := range old {
 		if q.live {
-			s.enqueue(s.tables[s.names[q.table]][q.id], q)
+			s.enqueue(s.tables[s.names[q.table]].get(q.id), q)
 		}
 	}
 }
@@ -163,7 +163,7 @@ func (s *store) compact() {
 func (s *store) requeued() {
 	for i := s.head; i < len(s.order); i++ {
 		if q := &s.order[i]; q.live {
-			s.tables[s.names[q.table]][q.id].qpos = s.dropped + i + 1
+			s.tables[s.names[q.table]].get(q.id).qpos = s.dropped + i + 1
 		}
 	}
 }
@@ -180,11 +180,11 @@ func (s *store) evictOne() bool {
 		// Under the write lock no reader marks an entry: a plain load.
 		if q.used != 0 {
 			q.used = 0
-			s.enqueue(s.tables[s.names[q.table]][q.id], q) // second chance
+			s.enqueue(s.tables[s.names[q.table]].get(q.id), q) // second chance
 			continue
 		}
 		table := s.names[q.table]
-		delete(s.tables[table], q.id)
+		s.tables[table].delete(q.id)
 		s.live--
 		s.evicted[table]++
 		s.rememberGone(q.id)
@@ -210,13 +210,13 @@ func (s *store) get(table, id string) *record {
 	if err != nil {
 		return nil
 	}
-	return s.tables[table][k]
+	return s.tables[table].get(k)
 }
 
-func (s *store) table(logical string) map[uuid.UUID]*record {
+func (s *store) table(logical string) *recTable {
 	t := s.tables[logical]
 	if t == nil {
-		t = map[uuid.UUID]*record{}
+		t = newRecTable()
 		s.tables[logical] = t
 	}
 	return t
@@ -522,24 +522,16 @@ type writeOpts struct {
 // and modifier (_ownerid_value, _createdby_value, _modifiedby_value).
 // Called with mu held.
 func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int64, created bool, extra ...col) *dvError {
-	patch := e.patch[:0] // scratch buffers, guarded by mu like the store
-	cols := e.cols[:0]
-	defer func() {
-		clear(cols) // no write set's buffer kept alive from here
-		e.patch, e.cols = patch[:0], cols[:0]
-	}()
-	patch, targets, derr := e.applyBinds(ent, ws, patch, r.targets)
-	if derr != nil {
-		return derr
-	}
 	// The patch's columns are listed once (the write set's as parseWrite
 	// packed them, the others as they are appended): the look-ups below
 	// and the merge (withColumns) read the list instead of decoding the
 	// patch again for each. Slices into patch stay valid when it grows
 	// (the old array keeps its bytes); the write set's are read in place.
-	cols = patch.columns(cols)
-	cols = ws.columns(cols)
-	cols = ws.fields[ws.colsEnd:].columns(cols)
+	patch, cols, targets, derr := e.writtenColumns(ent, ws, r.targets)
+	defer func() { e.scratchDone(patch, cols) }()
+	if derr != nil {
+		return derr
+	}
 	if ent.computedName {
 		at := len(patch)
 		patch = appendFullName(patch, cols, r.fields)
@@ -571,6 +563,31 @@ func (e *Emulator) applyWrite(ent *entity, r *record, ws *writeSet, version int6
 	return nil
 }
 
+// writtenColumns lists the columns a write gives, for applyWrite and
+// applyCreate: the lookup columns of ws's binds (applyBinds, packed into
+// the scratch patch), then the write set's own. It returns the patch, the
+// list (the scratch columns) and the record's lookup targets updated from
+// targets; the caller hands patch and list back with scratchDone. Called
+// with mu held.
+func (e *Emulator) writtenColumns(ent *entity, ws *writeSet, targets row) (row, []column, row, *dvError) {
+	patch, targets, derr := e.applyBinds(ent, ws, e.patch[:0], targets)
+	cols := e.cols[:0]
+	if derr != nil {
+		return patch, cols, targets, derr
+	}
+	cols = patch.columns(cols)
+	cols = ws.columns(cols)
+	cols = ws.fields[ws.colsEnd:].columns(cols)
+	return patch, cols, targets, nil
+}
+
+// scratchDone keeps patch and cols, grown by a write, as the emulator's
+// scratch buffers (guarded by mu like the store) for the next one.
+func (e *Emulator) scratchDone(patch row, cols []column) {
+	clear(cols) // no write set's buffer kept alive from here
+	e.patch, e.cols = patch[:0], cols[:0]
+}
+
 // applyBinds appends to patch the lookup column of each bind of ws and
 // returns it with targets, the record's lookup targets, updated; a bind to
 // a record that is not stored fails with its 404. Called with mu held.
@@ -582,7 +599,7 @@ func (e *Emulator) applyBinds(ent *entity, ws *writeSet, patch, targets row) (ro
 			targets = targets.without(b.lookup)
 			continue
 		}
-		target := e.store.tables[b.target][b.id]
+		target := e.store.tables[b.target].get(b.id)
 		if target == nil {
 			return patch, targets, e.notFoundLocked(b.target, b.id.String())
 		}
@@ -664,7 +681,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 		if k, err = uuid.Parse(id); err != nil {
 			return nil, errSyntax("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", id)
 		}
-		if t[k] != nil {
+		if t.get(k) != nil {
 			return nil, errDuplicateKey()
 		}
 	}
@@ -680,7 +697,7 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 		}
 	}
 	r.version = version
-	t[k] = r
+	t.set(k, r)
 	e.store.added(ent.LogicalName, k, r)
 	return r, nil
 }
@@ -695,7 +712,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	if err != nil {
 		return nil, false, errNotFound(ent.LogicalName, id)
 	}
-	cur := t[k]
+	cur := t.get(k)
 	if cur == nil {
 		if !upsert || opts.ifMatch != "" {
 			return nil, false, e.notFoundLocked(ent.LogicalName, id)
@@ -728,7 +745,7 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	}
 	next.version = version
 	e.store.markUsed(next)
-	t[k] = next
+	t.set(k, next)
 	return next, false, nil
 }
 
@@ -742,14 +759,15 @@ func (e *Emulator) removeIf(ent *entity, id, ifMatch string) *dvError {
 	defer e.mu.Unlock()
 	k, err := uuid.Parse(id)
 	t := e.store.tables[ent.LogicalName]
-	if err != nil || t[k] == nil {
+	r := t.get(k)
+	if err != nil || r == nil {
 		return e.notFoundLocked(ent.LogicalName, id)
 	}
-	if ifMatch != "" && ifMatch != "*" && ifMatch != t[k].etag() {
+	if ifMatch != "" && ifMatch != "*" && ifMatch != r.etag() {
 		return &dvError{http.StatusPreconditionFailed, CodeVersionMismatch, msgVersion}
 	}
-	e.store.removed(t[k])
-	delete(t, k)
+	e.store.removed(r)
+	t.delete(k)
 	return nil
 }
 
@@ -760,7 +778,7 @@ func (e *Emulator) checkDuplicates(ent *entity, r *record, onCIF bool) *dvError 
 		if rule.Entity != ent.LogicalName || onCIF && !rule.OnCIF {
 			continue
 		}
-		for k, other := range e.store.tables[ent.LogicalName] {
+		for k, other := range e.store.tables[ent.LogicalName].all() {
 			if k != r.id && sameOn(rule.Attributes, r, other) {
 				return errDuplicateRule()
 			}
@@ -861,7 +879,7 @@ func (e *Emulator) seedTable(name string, rows []json.RawMessage) error {
 			}
 		}
 		for _, id := range created { // roll back so that a later pass can retry the table
-			delete(e.store.tables[name], id)
+			e.store.tables[name].delete(id)
 		}
 		return fmt.Errorf("seed: %s[%d]: %s", name, i, derr.Message)
 	}

@@ -16,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/cifbridge/cifbridge/internal/inproc"
 )
 
@@ -302,7 +300,7 @@ func readBatchRequest(p *multipart.Part) (batchRequest, *dvError) {
 
 // storeSnapshot is the store as it was before a change set.
 type storeSnapshot struct {
-	tables  map[string]map[uuid.UUID]*record
+	tables  map[string]*recTable
 	s       store
 	order   []queued
 	evicted map[string]int64
@@ -313,13 +311,9 @@ func (e *Emulator) snapshot() storeSnapshot {
 	// which the clone below reads.
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	snap := storeSnapshot{tables: map[string]map[uuid.UUID]*record{}, s: e.store, order: slices.Clone(e.store.order), evicted: maps.Clone(e.store.evicted)}
+	snap := storeSnapshot{tables: map[string]*recTable{}, s: e.store, order: slices.Clone(e.store.order), evicted: maps.Clone(e.store.evicted)}
 	for name, t := range e.store.tables {
-		c := make(map[uuid.UUID]*record, len(t))
-		for k, r := range t {
-			c[k] = r
-		}
-		snap.tables[name] = c
+		snap.tables[name] = t.clone()
 	}
 	return snap
 }
@@ -337,20 +331,20 @@ func (e *Emulator) restore(snap storeSnapshot) {
 	for _, q := range e.store.order[e.store.head:] {
 		if q.live && q.used != 0 {
 			table := e.store.names[q.table]
-			marks = append(marks, mark{table, e.store.tables[table][q.id]})
+			marks = append(marks, mark{table, e.store.tables[table].get(q.id)})
 		}
 	}
 	version := e.store.version // row versions only grow, also across a rollback
 	e.store = snap.s
 	e.store.version = version
 	e.store.order, e.store.evicted = snap.order, snap.evicted
-	e.store.tables = map[string]map[uuid.UUID]*record{}
+	e.store.tables = map[string]*recTable{}
 	for name, t := range snap.tables {
 		e.store.tables[name] = t
 	}
 	e.store.requeued() // records stored since may have moved their entries
 	for _, m := range marks {
-		if e.store.tables[m.table][m.r.id] == m.r {
+		if e.store.tables[m.table].get(m.r.id) == m.r {
 			e.store.markUsed(m.r)
 		}
 	}
