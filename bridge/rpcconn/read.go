@@ -173,7 +173,8 @@ func (c *Conn) keepalive() {
 }
 
 func (c *Conn) dispatch(data []byte, received time.Time) {
-	d := protocol.Decode(data)
+	var d protocol.Decoded
+	protocol.DecodeInto(&d, data)
 	if d.ParseError != nil {
 		c.reply(protocol.AppendResponse(nil, nil, nil, d.ParseError))
 		return
