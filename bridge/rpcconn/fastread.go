@@ -32,8 +32,8 @@ const maxHeader = 14
 // compressed frame's payload is not its message) and reports whether it
 // did. Call it before the first read.
 func (w *Wire) setFast() bool {
-	w.rmu <- struct{}{}
-	defer func() { <-w.rmu }()
+	w.rmu.lock()
+	defer w.rmu.unlock()
 	if w.extensions {
 		return false
 	}
@@ -56,8 +56,8 @@ func (w *Wire) setFast() bool {
 // then reads through the WebSocket. err ends the connection: the socket
 // failed or was closed (a stall, the connection's end).
 func (w *Wire) nextText() (data []byte, ok bool, err error) {
-	w.rmu <- struct{}{}
-	defer func() { <-w.rmu }()
+	w.rmu.lock()
+	defer w.rmu.unlock()
 	if !w.fast || w.err != nil || len(w.pre) > 0 || !w.scan.boundary() {
 		return nil, false, nil
 	}
