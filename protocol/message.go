@@ -292,6 +292,7 @@ func decodeOne(m *Message, data []byte, fast bool) {
 		fromWire(m, data, &w)
 		return
 	}
+	w = wireObject{} // what scanFrame wrote before it gave up
 	if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
 		if errors.Is(err, jsontext.ErrDuplicateName) {
 			*m = duplicateMember(err)
