@@ -88,7 +88,7 @@ func (w *Wire) nextText() (data []byte, ascii, ok bool, err error) {
 		return nil, false, false, nil
 	}
 	key := binary.LittleEndian.Uint32(w.rbuf[hlen-4 : hlen])
-	if err := w.scan.feed(w.rbuf[:hlen]); err != nil {
+	if err := w.scan.header(w.rbuf[:hlen]); err != nil {
 		w.err = err // not reached: n is within the limit
 		return nil, false, false, err
 	}
