@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
 
 	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -255,5 +258,68 @@ func TestAdminRefusesCrossSiteChanges(t *testing.T) {
 	// Reads stay open to any page's GET (CORS keeps the answer from it).
 	if got, _ := tb.status(t, "GET", "/api/v1/status", http.Header{"Origin": {"https://evil.example"}}, ""); got != http.StatusOK {
 		t.Fatalf("GET with a foreign origin: %d", got)
+	}
+}
+
+// TestLedgerAcceptsAccessToken: /api/v1/ledger takes ?access_token= like
+// every other admin path.
+func TestLedgerAcceptsAccessToken(t *testing.T) {
+	l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	h := ledger.Handler(l, zerolog.Nop())
+	tb := startBridge(t, bridge.Config{Token: "s3cret"})
+	tb.srv.Mount(ledger.PathList, h)
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{"?access_token=s3cret", http.StatusOK},
+		{"?access_token=s3cret&limit=5", http.StatusOK},
+		{"?access_token=wrong", http.StatusUnauthorized},
+		{"", http.StatusUnauthorized},
+	} {
+		if got, _ := tb.status(t, "GET", ledger.PathList+tt.query, nil, ""); got != tt.want {
+			t.Errorf("GET %s%s = %d, want %d", ledger.PathList, strings.ReplaceAll(tt.query, "s3cret", "…"), got, tt.want)
+		}
+	}
+}
+
+// The shared token opens the widget socket (header or ?access_token=) and
+// the admin API, an Origin must be allowed or loopback, and /livez and
+// /readyz stay open.
+func TestTokenAndOrigin(t *testing.T) {
+	tb := startBridge(t, bridge.Config{Token: "s3cret", AllowedOrigins: []string{"*.crm4.dynamics.com"}})
+	widget := protocol.PathWidget
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+		status int
+	}{
+		{"no token", widget, nil, http.StatusUnauthorized},
+		{"wrong token", widget, http.Header{"Authorization": {"Bearer nope"}}, http.StatusUnauthorized},
+		{"token header", widget, http.Header{"Authorization": {"Bearer s3cret"}}, http.StatusSwitchingProtocols},
+		{"token query", widget + "?access_token=s3cret", nil, http.StatusSwitchingProtocols},
+		{"foreign origin", widget + "?access_token=s3cret", http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
+		{"allowed origin", widget + "?access_token=s3cret", http.Header{"Origin": {"https://org.crm4.dynamics.com"}}, http.StatusSwitchingProtocols},
+		{"loopback origin", widget + "?access_token=s3cret", http.Header{"Origin": {"http://localhost:3000"}}, http.StatusSwitchingProtocols},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tb.dialStatus(t, tt.path, tt.header); got != tt.status {
+				t.Fatalf("dial %s: HTTP %d, want %d", tt.path, got, tt.status)
+			}
+		})
+	}
+	for path, want := range map[string]int{"/api/v1/sessions": 401, "/api/v1/emulator/stats": 401, "/livez": 200, "/readyz": 200} {
+		if got, _ := tb.status(t, "GET", path, nil, ""); got != want {
+			t.Errorf("GET %s = %d, want %d", path, got, want)
+		}
+	}
+	if got, msg := tb.status(t, "GET", "/api/v1/sessions", http.Header{"Authorization": {"Bearer s3cret"}}, ""); got != 200 {
+		t.Fatalf("admin with token: %d %q", got, msg)
 	}
 }

@@ -105,6 +105,33 @@ func TestDrainRefusesNotifications(t *testing.T) {
 	})
 }
 
+// TestInFlightLimit: past the session's --max-inflight, calls get -32003
+// saying what to change; the held calls are answered once released.
+func TestInFlightLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), MaxInFlight: 2})
+		c := tb.dial(t, protocol.PathWidget, nil)
+		c.send(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode"}`)
+		c.send(`{"jsonrpc":"2.0","id":2,"method":"cif.getmode"}`)
+		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 2 })
+		r := c.call(protocol.MethodGetMode, nil)
+		wantCode(t, r, protocol.CodeOverloaded)
+		if !strings.Contains(r.Error.Message, "--max-inflight") {
+			t.Errorf("message %q does not say what to change", r.Error.Message)
+		}
+		close(release)
+		got := map[string]bool{}
+		for range 2 {
+			got[string(c.recvReply().ID)] = true
+		}
+		if !got["1"] || !got["2"] {
+			t.Fatalf("held calls answered: %v", got)
+		}
+		okResult(t, c.call(protocol.MethodGetMode, nil), nil)
+	})
+}
+
 // TestCallRateLimit: past the session's rate, calls get -32003 with
 // data.retryAfterMs; notifications count too.
 func TestCallRateLimit(t *testing.T) {
@@ -169,28 +196,6 @@ func TestConnectionCaps(t *testing.T) {
 			})
 		})
 	}
-}
-
-func metricsText(t *testing.T, tb *testBridge) string {
-	t.Helper()
-	resp, err := tb.hc.Get(tb.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
-// metric returns the value of one series in /metrics ("" when absent).
-func metric(t *testing.T, tb *testBridge, series string) string {
-	t.Helper()
-	for _, line := range strings.Split(metricsText(t, tb), "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // TestMethodLabelsBounded: invented method names are all counted as

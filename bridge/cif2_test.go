@@ -1,12 +1,9 @@
 package bridge_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,32 +127,6 @@ func eventData(t *testing.T, r reply) string {
 	return string(p.EventData)
 }
 
-// admin calls the admin API and decodes the answer into out (when not nil).
-func (tb *testBridge) admin(t *testing.T, method, path string, body any, out any) int {
-	t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		rd = bytes.NewReader(testutil.MustJSON(t, body))
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, _ := http.NewRequest(method, tb.url+path, rd)
-	if method != http.MethodGet {
-		req.Header.Set("Content-Type", "application/json") // the bridge's cross-site guard
-	}
-	res, err := tb.hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return res.StatusCode
-}
-
 func connectWidget(t *testing.T, tb *testBridge) (*widget, string) {
 	t.Helper()
 	w := newWidget(t, tb.dial(t, protocol.PathWidget, nil).ws)
@@ -267,13 +238,13 @@ func TestCIF2MethodsOverWebSocket(t *testing.T) {
 		ch := w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call", "templateParameters": map[string]any{"customer": "Bob"}}, "cancellationToken": "t1"})
 		var snap workspace.Snapshot
 		waitFor(t, func() bool {
-			tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
+			tb.httpJSON(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
 			return len(snap.Notifications) == 1
 		})
 		if n := snap.Notifications[0]; n.State != "pending" || n.Title != "Incoming call from Bob" || n.RemainingMs == nil {
 			t.Errorf("notification = %+v", n)
 		}
-		if code := tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/workspace/notifications/"+snap.Notifications[0].ID, map[string]any{"action": "accept"}, nil); code != 200 {
+		if code := tb.httpJSON(t, "POST", "/api/v1/sessions/"+sess+"/workspace/notifications/"+snap.Notifications[0].ID, map[string]any{"action": "accept"}, nil); code != 200 {
 			t.Fatalf("accept: %d", code)
 		}
 		if r := <-ch; string(r.Result) != `{"value":{"actionName":"Accept","responseReason":"Accept"}}` {
@@ -281,7 +252,7 @@ func TestCIF2MethodsOverWebSocket(t *testing.T) {
 		}
 		ch = w.start(protocol.MethodNotifyEvent, map[string]any{"input": map[string]any{"templateName": "incoming_call"}, "cancellationToken": "t2"})
 		waitFor(t, func() bool {
-			tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
+			tb.httpJSON(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
 			return snap.Notifications[0].State == "pending"
 		})
 		if got := string(ok(protocol.MethodCancelEvent, map[string]any{"cancellationToken": "t2"})); got != `{"value":{"actionName":"Cancel","responseReason":"CancelledByProvider"}}` {
@@ -294,10 +265,10 @@ func TestCIF2MethodsOverWebSocket(t *testing.T) {
 		called[protocol.MethodInsertNotes] = true
 		ch = w.start(protocol.MethodInsertNotes, map[string]any{"entityName": "phonecall", "entitySetName": "phonecalls", "entityId": "p1", "annotationId": "n1"})
 		waitFor(t, func() bool {
-			tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
+			tb.httpJSON(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, &snap)
 			return snap.Notifications[0].Kind == "insertNotes"
 		})
-		tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/workspace/notifications/"+snap.Notifications[0].ID, map[string]any{"action": "accept"}, nil)
+		tb.httpJSON(t, "POST", "/api/v1/sessions/"+sess+"/workspace/notifications/"+snap.Notifications[0].ID, map[string]any{"action": "accept"}, nil)
 		if r := <-ch; string(r.Result) != `{"entityName":"phonecall","entityId":"p1","annotationId":"n1"}` {
 			t.Errorf("insertNotes = %s %+v", r.Result, r.Error)
 		}
@@ -352,13 +323,13 @@ func TestAgentAdminAPI(t *testing.T) {
 		w.event()
 	}
 	var snap workspace.Snapshot
-	if code := tb.admin(t, "POST", base+"/sessions/"+s1+"/focus", nil, &snap); code != 200 || !snap.Sessions[1].Focused {
+	if code := tb.httpJSON(t, "POST", base+"/sessions/"+s1+"/focus", nil, &snap); code != 200 || !snap.Sessions[1].Focused {
 		t.Fatalf("focus: %d %+v", code, snap.Sessions)
 	}
 	if a, b := w.event(), w.event(); eventData(t, a) != `{"sessionId":"`+s2+`","focused":false,"context":{}}` || !strings.HasPrefix(eventData(t, b), `{"sessionId":"`+s1+`","focused":true`) {
 		t.Errorf("switch events %s / %s", a.Params, b.Params)
 	}
-	if code := tb.admin(t, "POST", base+"/sessions/"+s1+"/close", nil, &snap); code != 200 || len(snap.Sessions) != 2 || !snap.Sessions[1].Focused {
+	if code := tb.httpJSON(t, "POST", base+"/sessions/"+s1+"/close", nil, &snap); code != 200 || len(snap.Sessions) != 2 || !snap.Sessions[1].Focused {
 		t.Fatalf("close: %d %+v", code, snap.Sessions)
 	}
 	for _, want := range []string{"cif.onBeforeSessionClosed", "cif.onSessionClosed", "cif.onSessionSwitched"} {
@@ -366,13 +337,13 @@ func TestAgentAdminAPI(t *testing.T) {
 			t.Errorf("event %s, want %s", ev.Method, want)
 		}
 	}
-	if code := tb.admin(t, "POST", base+"/presence", map[string]any{"presenceId": "away"}, &snap); code != 200 || snap.Presence.PresenceID != "away" {
+	if code := tb.httpJSON(t, "POST", base+"/presence", map[string]any{"presenceId": "away"}, &snap); code != 200 || snap.Presence.PresenceID != "away" {
 		t.Fatalf("presence: %d %+v", code, snap.Presence)
 	}
 	if ev := w.event(); ev.Method != "cif.onSetPresence" || eventData(t, ev) != `{"presenceId":"away","presenceText":"Away","presenceColor":"#FFD700","basePresenceStatus":"Away"}` {
 		t.Errorf("presence event %s %s", ev.Method, ev.Params)
 	}
-	if code := tb.admin(t, "POST", base+"/panel", map[string]any{"mode": 0, "width": 420}, nil); code != 200 {
+	if code := tb.httpJSON(t, "POST", base+"/panel", map[string]any{"mode": 0, "width": 420}, nil); code != 200 {
 		t.Fatalf("panel: %d", code)
 	}
 	if a, b := w.event(), w.event(); a.Method != "cif.onmodechanged" || eventData(t, a) != `{"value":0}` || b.Method != "cif.onsizechanged" {
@@ -400,7 +371,7 @@ func TestAgentAdminAPI(t *testing.T) {
 		{"POST", base + "/panel", map[string]any{"mode": 7}, 400},
 	} {
 		e.Error = protocol.Error{}
-		if code := tb.admin(t, tt.method, tt.path, tt.body, &e); code != tt.want || e.Error.Message == "" {
+		if code := tb.httpJSON(t, tt.method, tt.path, tt.body, &e); code != tt.want || e.Error.Message == "" {
 			t.Errorf("%s %s %v: %d %+v, want %d with a message", tt.method, tt.path, tt.body, code, e.Error, tt.want)
 		}
 	}
@@ -415,7 +386,7 @@ func TestAdminWorkspaceNeedsToken(t *testing.T) {
 		if strings.HasSuffix(p, "presence") {
 			method = "POST"
 		}
-		if code := tb.admin(t, method, p, nil, nil); code != 401 {
+		if code := tb.httpJSON(t, method, p, nil, nil); code != 401 {
 			t.Errorf("%s %s without token: %d, want 401", method, p, code)
 		}
 	}
@@ -431,7 +402,7 @@ func TestClickToActOffAnsweredByBridge(t *testing.T) {
 			var out struct {
 				Result json.RawMessage `json:"result"`
 			}
-			tb.admin(t, "POST", "/api/v1/sessions/"+sess+"/events", map[string]any{"eventType": "onclicktoact", "eventData": map[string]any{"value": "+358401234567"}}, &out)
+			tb.httpJSON(t, "POST", "/api/v1/sessions/"+sess+"/events", map[string]any{"eventType": "onclicktoact", "eventData": map[string]any{"value": "+358401234567"}}, &out)
 			return string(out.Result)
 		}
 		if got := raise(); got != "null" {
@@ -472,25 +443,14 @@ func TestHostPeerAnswersWorkspaceCalls(t *testing.T) {
 	}
 }
 
-// inBubbleWith runs a bridge with cfg inside a synctest bubble and returns a
-// widget on it and the bridge's handler (for admin calls).
-func inBubbleWith(t *testing.T, cfg bridge.Config) (*widget, http.Handler) {
-	if cfg.Backend == nil {
-		emu := newEmulator(t, nil)
-		cfg.Backend = emu
-	}
-	srv, ws, _ := serveInBubble(t, cfg)
-	return &widget{t: t, ws: ws.ws, pending: map[string]chan reply{}, evCh: make(chan reply, 100)}, srv.Handler()
-}
-
 // TestNoTimeoutCalls: notifyEvent, insertNotes and openForm wait past the
 // CIF timeout without -32000 or bridge.late; the safety limit ends them with
 // -32008.
 func TestNoTimeoutCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		emu := newEmulator(t, &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "openform", LatencyMs: 25_000}}})
-		w, h := inBubbleWith(t, bridge.Config{Backend: emu, NoTimeoutLimit: 20 * time.Minute})
-		go w.read()
+		tb := startBridgeInBubble(t, bridge.Config{Backend: emu, NoTimeoutLimit: 20 * time.Minute})
+		w := newWidget(t, tb.dial(t, protocol.PathWidget, nil).ws)
 		var hr protocol.HelloResult
 		okResult(t, w.call(protocol.MethodHello, map[string]any{"profile": "cif1"}), &hr)
 		start := time.Now()
@@ -509,18 +469,11 @@ func TestNoTimeoutCalls(t *testing.T) {
 		start = time.Now()
 		ch := w.start(protocol.MethodInsertNotes, map[string]any{"entityName": "contact", "entityId": "c1"})
 		time.Sleep(15 * time.Minute)
-		rec := httptest.NewRecorder()
-		get := httptest.NewRequest("GET", "http://127.0.0.1/api/v1/sessions/"+hr.Session+"/workspace", nil)
-		h.ServeHTTP(rec, get)
 		var snap workspace.Snapshot
-		json.Unmarshal(rec.Body.Bytes(), &snap)
+		tb.httpJSON(t, "GET", "/api/v1/sessions/"+hr.Session+"/workspace", nil, &snap)
 		id := snap.Notifications[0].ID
-		rec = httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "http://127.0.0.1/api/v1/sessions/"+hr.Session+"/workspace/notifications/"+id, strings.NewReader(`{"action":"accept"}`))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			t.Fatalf("accept: %d %s", rec.Code, rec.Body)
+		if code := tb.httpJSON(t, "POST", "/api/v1/sessions/"+hr.Session+"/workspace/notifications/"+id, map[string]any{"action": "accept"}, nil); code != 200 {
+			t.Fatalf("accept: %d", code)
 		}
 		if r := <-ch; r.Error != nil || time.Since(start) != 15*time.Minute {
 			t.Errorf("insertNotes = %s %+v after %v", r.Result, r.Error, time.Since(start))
@@ -572,7 +525,7 @@ func TestNoTimeoutCallInListings(t *testing.T) {
 			} `json:"inflight"`
 		}
 		waitFor(t, func() bool {
-			tb.admin(t, "GET", "/api/v1/sessions/"+sess, nil, &info)
+			tb.httpJSON(t, "GET", "/api/v1/sessions/"+sess, nil, &info)
 			return len(info.InFlight) == 1
 		})
 		if !info.InFlight[0].NoTimeout || info.InFlight[0].Method != protocol.MethodNotifyEvent {
@@ -581,7 +534,7 @@ func TestNoTimeoutCallInListings(t *testing.T) {
 		w.ws.CloseNow()
 		time.Sleep(50 * time.Millisecond) // the resume window passes: the session ends
 		waitFor(t, func() bool {
-			return tb.admin(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, nil) == http.StatusNotFound
+			return tb.httpJSON(t, "GET", "/api/v1/sessions/"+sess+"/workspace", nil, nil) == http.StatusNotFound
 		})
 		if n := len(tb.srv.Table().InFlight("")) + len(tb.srv.Table().Late("")); n != 0 {
 			t.Errorf("%d attempts left after the session ended", n)
@@ -613,16 +566,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 	w, _ := connectWidget(t, tb)
 	wantCode(t, w.call("cif.madeUpByTheWidget", nil), protocol.CodeMethodNotFound)
 	okResult(t, w.call(protocol.MethodCanCreateSession, nil), nil)
-	res, err := tb.hc.Get(tb.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var b strings.Builder
-	if _, err := io.Copy(&b, res.Body); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(b.String(), "madeUpByTheWidget") || !strings.Contains(b.String(), `method="cif.canCreateSession"`) {
+	if m := metricsText(t, tb); strings.Contains(m, "madeUpByTheWidget") || !strings.Contains(m, `method="cif.canCreateSession"`) {
 		t.Errorf("metrics labels: made-up method present or canCreateSession missing")
 	}
 }

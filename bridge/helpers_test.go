@@ -1,8 +1,11 @@
 package bridge_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +17,8 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
+	"github.com/cifbridge/cifbridge/bridge/backend"
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/pipenet"
@@ -58,6 +63,22 @@ func startBridgeInBubble(t *testing.T, cfg bridge.Config) *testBridge {
 	return tb
 }
 
+// inBubble runs a bridge on the emulator (with faults) inside the bubble and
+// returns a connected widget socket.
+func inBubble(t *testing.T, faults *protocol.FaultProfile) (*emulator.Emulator, *wsClient) {
+	emu := newEmulator(t, faults)
+	_, ws, _ := serveInBubble(t, bridge.Config{Backend: emu})
+	return emu, ws
+}
+
+// serveInBubble runs a bridge with cfg inside the caller's synctest bubble
+// (startBridgeInBubble) and returns it with a widget socket dialled to it
+// and the listener (for more, or raw, connections).
+func serveInBubble(t *testing.T, cfg bridge.Config) (*bridge.Server, *wsClient, *pipenet.Listener) {
+	tb := startBridgeInBubble(t, cfg)
+	return tb.srv, tb.dial(t, protocol.PathWidget, nil), tb.ln
+}
+
 func newTestBridge(t *testing.T, cfg bridge.Config) *testBridge {
 	t.Helper()
 	tb := &testBridge{}
@@ -86,6 +107,18 @@ func newEmulator(t testing.TB, faults *protocol.FaultProfile) *emulator.Emulator
 		t.Fatal(err)
 	}
 	return emu
+}
+
+// blockingBackend answers only when released (or its ctx ends).
+func blockingBackend(release <-chan struct{}) backend.Backend {
+	return backend.Func{N: "blocking", F: func(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
+		select {
+		case <-release:
+			return json.RawMessage(`{"entityType":"contact","id":"x"}`), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
 }
 
 func (tb *testBridge) shutdown() {
@@ -174,8 +207,8 @@ func (c *wsClient) send(msg string) {
 	}
 }
 
-func (c *wsClient) recv() string {
-	c.t.Helper()
+// read reads one message within readWait.
+func (c *wsClient) read() ([]byte, error) {
 	ctx := context.Background()
 	if c.readWait > 0 {
 		var cancel context.CancelFunc
@@ -183,10 +216,28 @@ func (c *wsClient) recv() string {
 		defer cancel()
 	}
 	_, b, err := c.ws.Read(ctx)
+	return b, err
+}
+
+func (c *wsClient) recv() string {
+	c.t.Helper()
+	b, err := c.read()
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
 	}
 	return string(b)
+}
+
+// closed reads the next frame and fails unless it is the bridge closing
+// the socket with code; it returns the close frame (for its reason).
+func (c *wsClient) closed(code websocket.StatusCode) websocket.CloseError {
+	c.t.Helper()
+	_, err := c.read()
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != code {
+		c.t.Fatalf("socket ended with %v, want close %d", err, code)
+	}
+	return ce
 }
 
 // reply is a decoded response or request from the bridge.
@@ -235,4 +286,71 @@ func wantCode(t *testing.T, r reply, code int64) {
 	if r.Error == nil || r.Error.Code != code {
 		t.Fatalf("got %+v (result %s), want error code %d", r.Error, r.Result, code)
 	}
+}
+
+// itoa is i in decimal, for frames built by hand.
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+// httpJSON sends a request with body as JSON (nil: none) and decodes the
+// answer into out (when not nil); it returns the HTTP status.
+func (tb *testBridge) httpJSON(t *testing.T, method, path string, body any, out any) int {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		rd = bytes.NewReader(testutil.MustJSON(t, body))
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, tb.url+path, rd)
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // the bridge's cross-site guard
+	}
+	res, err := tb.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// metricsText is the bridge's /metrics page.
+func metricsText(t *testing.T, tb *testBridge) string {
+	t.Helper()
+	resp, err := tb.hc.Get(tb.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// metric returns the value of one series in /metrics ("" when absent).
+func metric(t *testing.T, tb *testBridge, series string) string {
+	t.Helper()
+	for _, line := range strings.Split(metricsText(t, tb), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// hello says bridge.hello on c for a new session.
+func hello(t *testing.T, c *wsClient) protocol.HelloResult {
+	t.Helper()
+	var h protocol.HelloResult
+	okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "test"}), &h)
+	return h
 }

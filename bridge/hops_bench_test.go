@@ -59,6 +59,16 @@ func hopAttempt(b *testing.B) correlation.Attempt {
 		Kind: correlation.KindBackend, Timeout: 10 * time.Second, Started: time.Now(), Deadline: time.Now().Add(10 * time.Second)}
 }
 
+// hopConn is a widget connection, without a socket, to an emulatorServer
+// with one cif2 session.
+func hopConn(b *testing.B) *widgetConn {
+	b.Helper()
+	s, _ := emulatorServer(b)
+	wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
+	wc.sess.Store(s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil))
+	return wc
+}
+
 func BenchmarkHop(b *testing.B) {
 	// decode: the frame into its message (the reader's protocol.Decode).
 	b.Run("decode", func(b *testing.B) {
@@ -82,9 +92,7 @@ func BenchmarkHop(b *testing.B) {
 	})
 	// admission: the widget connection's admit and its release.
 	b.Run("admission", func(b *testing.B) {
-		s, _ := emulatorServer(b)
-		wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
-		wc.sess.Store(s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil))
+		wc := hopConn(b)
 		m := protocol.Decode(hopFrame).Messages[0]
 		b.ReportAllocs()
 		for b.Loop() {
@@ -96,41 +104,41 @@ func BenchmarkHop(b *testing.B) {
 		}
 	})
 	// correlation: the table's Do around an exec that answers at once.
-	b.Run("correlation", func(b *testing.B) {
-		tab := correlation.New(correlation.Config{})
-		defer func() { _ = tab.Close(context.Background()) }()
-		a := hopAttempt(b)
-		a.ID = ""
-		res := []byte(`{"entityType":"contact","id":"00000000-0000-0000-0000-000000000000"}`)
-		var exec correlation.Exec = func(context.Context, *correlation.Attempt) (json.RawMessage, error) { return res, nil }
-		b.ReportAllocs()
-		for b.Loop() {
-			a.Started = time.Time{}
-			if _, _, err := tab.Do(context.Background(), a, exec); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	// correlationBegin: the table's DoBegin around a begin that answers at
-	// once, the path of a call the emulator promises (backend.Prompt): no
+	// correlationBegin: its DoBegin around a begin that answers at once,
+	// the path of a call the emulator promises (backend.Prompt): no
 	// goroutine and no timer.
-	b.Run("correlationBegin", func(b *testing.B) {
-		tab := correlation.New(correlation.Config{})
-		defer func() { _ = tab.Close(context.Background()) }()
-		a := hopAttempt(b)
-		a.ID = ""
-		res := []byte(`{"entityType":"contact","id":"00000000-0000-0000-0000-000000000000"}`)
-		var begin correlation.Begin = func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
-			return res, nil, nil
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			a.Started = time.Time{}
-			if _, _, err := tab.DoBegin(context.Background(), a, begin); err != nil {
-				b.Fatal(err)
+	res := []byte(`{"entityType":"contact","id":"00000000-0000-0000-0000-000000000000"}`)
+	var exec correlation.Exec = func(context.Context, *correlation.Attempt) (json.RawMessage, error) { return res, nil }
+	var begin correlation.Begin = func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+		return res, nil, nil
+	}
+	for _, bc := range []struct {
+		name string
+		do   func(*correlation.Table, correlation.Attempt) error
+	}{
+		{"correlation", func(tab *correlation.Table, a correlation.Attempt) error {
+			_, _, err := tab.Do(context.Background(), a, exec)
+			return err
+		}},
+		{"correlationBegin", func(tab *correlation.Table, a correlation.Attempt) error {
+			_, _, err := tab.DoBegin(context.Background(), a, begin)
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			tab := correlation.New(correlation.Config{})
+			defer func() { _ = tab.Close(context.Background()) }()
+			a := hopAttempt(b)
+			a.ID = ""
+			b.ReportAllocs()
+			for b.Loop() {
+				a.Started = time.Time{}
+				if err := bc.do(tab, a); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 	// emulatorCreate: the emulator's Execute of the decoded attempt.
 	b.Run("emulatorCreate", func(b *testing.B) {
 		_, emu := emulatorServer(b)
@@ -148,9 +156,7 @@ func BenchmarkHop(b *testing.B) {
 	// check, the correlation table, the emulator's create, the metrics),
 	// the release.
 	b.Run("handle", func(b *testing.B) {
-		s, _ := emulatorServer(b)
-		wc := &widgetConn{s: s, logs: logcap.NewSampler(logSampleInterval)}
-		wc.sess.Store(s.sessions.open(protocol.ProfileCIF2, 10*time.Second, nil))
+		wc := hopConn(b)
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {

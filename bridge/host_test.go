@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/cifbridge/cifbridge/bridge"
@@ -93,13 +94,6 @@ func TestHostFramesAreCapturedPerSession(t *testing.T) {
 	if want := "backend out,host out,host in,backend in"; strings.Join(got, ",") != want {
 		t.Fatalf("frames %v, want %s", got, want)
 	}
-}
-
-func hello(t *testing.T, c *wsClient) protocol.HelloResult {
-	t.Helper()
-	var h protocol.HelloResult
-	okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "test"}), &h)
-	return h
 }
 
 func TestHostPeerRouting(t *testing.T) {
@@ -244,5 +238,95 @@ func TestHostRaisesEvent(t *testing.T) {
 	err := h.conn.Call(context.Background(), protocol.MethodHostRaiseEvent, map[string]any{"session": "nosuch", "eventType": "x"}, &answer)
 	if !errors.As(err, &rpcErr) || rpcErr.Code != protocol.CodeNoBackend {
 		t.Errorf("raiseEvent to unknown session: %v", err)
+	}
+}
+
+// Two host.hello in one batch: one registration survives, without a race
+// on the connection's peer (run with -race).
+func TestHostHelloBatchRegistersOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := startBridgeInBubble(t, bridge.Config{HostBackend: true})
+		for range 20 {
+			h := tb.dial(t, protocol.PathHost, nil)
+			h.send(`[{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*"}},` +
+				`{"jsonrpc":"2.0","id":2,"method":"host.hello","params":{"sessions":["sA","sB"]}}]`)
+			var out []json.RawMessage
+			if err := json.Unmarshal([]byte(h.recv()), &out); err != nil || len(out) != 2 {
+				t.Fatalf("batch answer: %v %d", err, len(out))
+			}
+			var st struct{ Hosts int }
+			if tb.httpJSON(t, http.MethodGet, "/readyz", nil, &st); st.Hosts != 1 {
+				t.Fatalf("%d host registrations for one connection", st.Hosts)
+			}
+			h.ws.Close(websocket.StatusNormalClosure, "")
+			waitFor(t, func() bool {
+				var st struct{ Hosts int }
+				tb.httpJSON(t, http.MethodGet, "/readyz", nil, &st)
+				return st.Hosts == 0
+			})
+		}
+	})
+}
+
+// A host peer gets every call's params as one valid JSON object whose only
+// "session" is the bridge's; a widget cannot name another session.
+func TestHostParamsAreBuiltAsObjects(t *testing.T) {
+	tb := startBridge(t, bridge.Config{HostBackend: true})
+	host := tb.dial(t, protocol.PathHost, nil)
+	host.send(`{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*"}}`)
+	okResult(t, host.recvReply(), nil)
+
+	w := tb.dial(t, protocol.PathWidget, nil)
+	h := hello(t, w)
+
+	tests := []struct {
+		name   string
+		params string
+		code   int64 // 0: reaches the host
+	}{
+		{name: "empty object with a space", params: `{ }`},
+		{name: "empty object with newlines", params: "{\n}"},
+		{name: "no params", params: ``},
+		{name: "members", params: ` {"a":1, "b":[2]} `},
+		{name: "widget names a session", params: `{"session":"sOTHER"}`, code: protocol.CodeInvalidParams},
+		{name: "widget names a session in another case", params: `{"a":1,"Session":"sOTHER"}`, code: protocol.CodeInvalidParams},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := 100 + i
+			msg := `{"jsonrpc":"2.0","id":` + itoa(id) + `,"method":"cif.getenvironment"`
+			if tt.params != "" {
+				msg += `,"params":` + tt.params
+			}
+			w.send(msg + `}`)
+			if tt.code != 0 {
+				r := w.recvReply()
+				wantCode(t, r, tt.code)
+				if !strings.Contains(r.Error.Message, "session") {
+					t.Fatalf("message does not say what to fix: %q", r.Error.Message)
+				}
+				return
+			}
+			raw := host.recv()
+			var req struct {
+				ID     json.RawMessage
+				Params json.RawMessage
+			}
+			if err := json.Unmarshal([]byte(raw), &req); err != nil {
+				t.Fatalf("host got invalid JSON %s: %v", raw, err)
+			}
+			var p map[string]json.RawMessage
+			if err := json.Unmarshal(req.Params, &p); err != nil {
+				t.Fatalf("params %s: %v", req.Params, err)
+			}
+			if string(p["session"]) != `"`+h.Session+`"` {
+				t.Fatalf("session member %s, want %q", p["session"], h.Session)
+			}
+			if n := strings.Count(string(req.Params), `"session"`); n != 1 {
+				t.Fatalf("params %s carry %d session members", req.Params, n)
+			}
+			host.send(`{"jsonrpc":"2.0","id":` + string(req.ID) + `,"result":{}}`)
+			okResult(t, w.recvReply(), nil)
+		})
 	}
 }

@@ -1,9 +1,8 @@
 package bridge_test
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -14,228 +13,74 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge"
-	"github.com/cifbridge/cifbridge/bridge/backend"
-	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/protocol"
 )
-
-// blockingBackend answers only when released (or its ctx ends).
-func blockingBackend(release <-chan struct{}) backend.Backend {
-	return backend.Func{N: "blocking", F: func(ctx context.Context, call *correlation.Attempt) (json.RawMessage, error) {
-		select {
-		case <-release:
-			return json.RawMessage(`{"entityType":"contact","id":"x"}`), nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}}
-}
 
 func TestMessageSizeLimit(t *testing.T) {
 	tb := startBridge(t, bridge.Config{MaxMessageBytes: 2048})
 	c := tb.dial(t, protocol.PathWidget, nil)
 	c.send(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"description":"` + strings.Repeat("x", 4096) + `"}}}`)
-	_, _, err := c.ws.Read(context.Background())
-	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
-		t.Fatalf("read after oversized message: %v, want close 1009", err)
-	}
+	c.closed(websocket.StatusMessageTooBig)
 }
 
 func TestBinaryFrameClosed(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
 	c := tb.dial(t, protocol.PathWidget, nil)
 	c.ws.Write(context.Background(), websocket.MessageBinary, []byte(`{}`))
-	_, _, err := c.ws.Read(context.Background())
-	var ce websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.StatusUnsupportedData || !strings.Contains(ce.Reason, "text frame") {
-		t.Fatalf("got %v, want 1003 with a reason", err)
+	if ce := c.closed(websocket.StatusUnsupportedData); !strings.Contains(ce.Reason, "text frame") {
+		t.Fatalf("closed with %v, want a reason that names text frames", ce)
 	}
 }
 
-func TestInFlightLimit(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), MaxInFlight: 2})
-		c := tb.dial(t, protocol.PathWidget, nil)
-		c.send(`{"jsonrpc":"2.0","id":1,"method":"cif.getmode"}`)
-		c.send(`{"jsonrpc":"2.0","id":2,"method":"cif.getmode"}`)
-		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 2 })
-		r := c.call(protocol.MethodGetMode, nil)
-		wantCode(t, r, protocol.CodeOverloaded)
-		if !strings.Contains(r.Error.Message, "--max-inflight") {
-			t.Errorf("message %q does not say what to change", r.Error.Message)
-		}
-		close(release)
-		got := map[string]bool{}
-		for range 2 {
-			got[string(c.recvReply().ID)] = true
-		}
-		if !got["1"] || !got["2"] {
-			t.Fatalf("held calls answered: %v", got)
-		}
-		okResult(t, c.call(protocol.MethodGetMode, nil), nil)
-	})
-}
-
-func TestTokenAndOrigin(t *testing.T) {
-	tb := startBridge(t, bridge.Config{Token: "s3cret", AllowedOrigins: []string{"*.crm4.dynamics.com"}})
-	url := tb.wsURL(protocol.PathWidget)
-	tests := []struct {
-		name   string
-		url    string
-		header http.Header
-		status int
-	}{
-		{"no token", url, nil, http.StatusUnauthorized},
-		{"wrong token", url, http.Header{"Authorization": {"Bearer nope"}}, http.StatusUnauthorized},
-		{"token header", url, http.Header{"Authorization": {"Bearer s3cret"}}, 0},
-		{"token query", url + "?access_token=s3cret", nil, 0},
-		{"foreign origin", url + "?access_token=s3cret", http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
-		{"allowed origin", url + "?access_token=s3cret", http.Header{"Origin": {"https://org.crm4.dynamics.com"}}, 0},
-		{"loopback origin", url + "?access_token=s3cret", http.Header{"Origin": {"http://localhost:3000"}}, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			ws, resp, err := websocket.Dial(ctx, tt.url, &websocket.DialOptions{HTTPHeader: tt.header})
-			if tt.status == 0 {
-				if err != nil {
-					t.Fatalf("dial: %v", err)
-				}
-				ws.CloseNow()
-				return
-			}
-			if err == nil || resp == nil || resp.StatusCode != tt.status {
-				t.Fatalf("dial err %v resp %v, want HTTP %d", err, resp, tt.status)
-			}
-		})
-	}
-	for path, want := range map[string]int{"/api/v1/sessions": 401, "/api/v1/emulator/stats": 401, "/livez": 200, "/readyz": 200} {
-		resp, err := tb.hc.Get(tb.url + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
-		}
-	}
-	req, _ := http.NewRequest("GET", tb.url+"/api/v1/sessions", nil)
-	req.Header.Set("Authorization", "Bearer s3cret")
-	resp, err := tb.hc.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("admin with token: %v %v", resp, err)
-	}
-	resp.Body.Close()
-}
-
-// TestGracefulShutdown: readiness turns 503, a call still running when the
-// drain time is up is answered -32007, sockets close with 1001.
-func TestGracefulShutdown(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		defer close(release)
-		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 300 * time.Millisecond})
-		c := tb.dial(t, protocol.PathWidget, nil)
-		c.send(`{"jsonrpc":"2.0","id":"held","method":"cif.getmode"}`)
-		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-		done := make(chan error, 1)
-		go func() { done <- tb.srv.Shutdown(context.Background()) }()
-		waitFor(t, func() bool { return !tb.srv.Ready() })
-		resp, err := tb.hc.Get(tb.url + "/readyz")
-		if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("readyz while draining: %v %v", resp, err)
-		}
-		resp.Body.Close()
-		r := c.recvReply()
-		if string(r.ID) != `"held"` {
-			t.Fatalf("reply %+v", r)
-		}
-		wantCode(t, r, protocol.CodeShuttingDown)
-		_, _, err = c.ws.Read(context.Background())
-		if websocket.CloseStatus(err) != websocket.StatusGoingAway {
-			t.Fatalf("close status %v, want 1001", err)
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("shutdown: %v", err)
-		}
-	})
-}
-
-// TestShutdownWaitsForInFlight: a call that finishes within the drain time is
-// answered normally, and new work is refused meanwhile.
-func TestShutdownWaitsForInFlight(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release), DrainTimeout: 5 * time.Second})
-		c := tb.dial(t, protocol.PathWidget, nil)
-		c.send(`{"jsonrpc":"2.0","id":7,"method":"cif.getmode"}`)
-		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-		drained := make(chan struct{})
-		go func() { tb.srv.Shutdown(context.Background()); close(drained) }()
-		waitFor(t, func() bool { return !tb.srv.Ready() })
-		wantCode(t, c.call(protocol.MethodGetMode, nil), protocol.CodeShuttingDown)
-		close(release)
-		r := c.recvReply()
-		if string(r.ID) != "7" || r.Error != nil {
-			t.Fatalf("in-flight call = %+v, want its normal answer", r)
-		}
-		<-drained
-	})
-}
-
-func TestSessionsAPI(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		defer close(release)
-		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release)})
-		c := tb.dial(t, protocol.PathWidget, nil)
-		var h protocol.HelloResult
-		okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "softphone/1", "enreachToken": "tok-SECRET"}), &h)
-		c.send(`{"jsonrpc":"2.0","id":"w","method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`)
-		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
-		resp, err := tb.hc.Get(tb.url + "/api/v1/sessions")
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(string(raw), "SECRET") {
-			t.Fatalf("sessions API leaks the Enreach token: %s", raw)
-		}
-		var body struct {
-			Sessions []struct {
-				ID       string `json:"id"`
-				Client   string `json:"client"`
-				InFlight []struct {
-					Method    string          `json:"method"`
-					RequestID json.RawMessage `json:"requestId"`
-				} `json:"inflight"`
-			} `json:"sessions"`
-		}
-		json.Unmarshal(raw, &body)
-		if len(body.Sessions) != 1 || body.Sessions[0].ID != h.Session || body.Sessions[0].Client != "softphone/1" ||
-			len(body.Sessions[0].InFlight) != 1 || body.Sessions[0].InFlight[0].Method != protocol.MethodCreateRecord || string(body.Sessions[0].InFlight[0].RequestID) != `"w"` {
-			t.Fatalf("sessions = %s", raw)
-		}
-	})
-}
-
-func TestSessionResume(t *testing.T) {
+// TestInvalidUTF8Closes1007: RFC 6455 §8.1.
+func TestInvalidUTF8Closes1007(t *testing.T) {
 	tb := startBridge(t, bridge.Config{})
-	c1 := tb.dial(t, protocol.PathWidget, nil)
-	h1 := hello(t, c1)
-	okResult(t, c1.call(protocol.MethodSetMode, map[string]any{"value": 0}), nil)
-	c1.ws.Close(websocket.StatusNormalClosure, "")
-	c2 := tb.dial(t, protocol.PathWidget, nil)
-	var h2 protocol.HelloResult
-	okResult(t, c2.call(protocol.MethodHello, map[string]any{"session": h1.Session, "resumeToken": h1.ResumeToken}), &h2)
-	if h2.Session != h1.Session || !h2.Resumed {
-		t.Fatalf("resume = %+v, want session %s resumed", h2, h1.Session)
-	}
-	if r := c2.call(protocol.MethodGetMode, nil); string(r.Result) != "0" {
-		t.Errorf("session state lost across resume: mode %s", r.Result)
-	}
-	wantCode(t, c2.call(protocol.MethodHello, map[string]any{"session": "bad id!"}), protocol.CodeInvalidParams)
+	c := tb.dial(t, protocol.PathWidget, nil)
+	c.send("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cif.search\",\"params\":{\"entityName\":\"contact\",\"queryParameters\":\"?$filter=x eq '\xc3\x28'\"}}")
+	c.closed(websocket.StatusInvalidFramePayloadData)
+}
+
+// TestIdleAndStalledSocketsClosed: with the bridge's keepalive, a widget
+// socket that answers nothing (not even pings) and one stalled in the
+// middle of a message are both gone within 40 s, while a widget that
+// reads stays connected (issue 13 item 6: 500 such sockets were still open
+// after 40 s).
+func TestIdleAndStalledSocketsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, live, ln := serveInBubble(t, bridge.Config{Backend: newEmulator(t, nil)})
+		liveCtx := live.ws.CloseRead(context.Background())
+
+		raw := func() io.ReadWriteCloser {
+			conn, err := ln.Dial(t.Context(), "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(conn, "GET "+protocol.PathWidget+" HTTP/1.1\r\nHost: 127.0.0.1:8787\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			return conn
+		}
+		dead := raw() // never reads or writes again
+		defer dead.Close()
+		stalled := raw()
+		defer stalled.Close()
+		// Half of a 100-byte text frame (masked, zero key), then nothing.
+		go stalled.Write(append([]byte{0x81, 0x80 | 100, 0, 0, 0, 0}, `{"jsonrpc":"2.0"`...))
+
+		synctest.Wait()
+		if n := srv.Connections(); n != 3 {
+			t.Fatalf("%d connections, want 3", n)
+		}
+		time.Sleep(40 * time.Second)
+		synctest.Wait()
+		if n := srv.Connections(); n != 1 {
+			t.Fatalf("%d connections after 40 s, want only the live one", n)
+		}
+		if liveCtx.Err() != nil {
+			t.Fatal("the live widget was closed")
+		}
+	})
 }

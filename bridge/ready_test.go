@@ -33,16 +33,8 @@ func TestReadyzAsksTheBackend(t *testing.T) {
 	}}}
 	tb := startBridge(t, bridge.Config{Backend: be})
 	get := func() (int, map[string]string) {
-		resp, err := tb.hc.Get(tb.url + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var body map[string]string
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, body
+		return tb.httpJSON(t, http.MethodGet, "/readyz", nil, &body), body
 	}
 	if code, body := get(); code != 200 || body["backend"] != "dataverse" {
 		t.Fatalf("ready backend: %d %v", code, body)

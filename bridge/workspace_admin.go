@@ -39,7 +39,7 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) {
 
 // agentDone records the agent's action in the capture, then answers with
 // the workspace as it is now, or maps the action's error.
-func (s *Server) agentDone(w http.ResponseWriter, r *http.Request, ws *workspace.Workspace, a workspace.Action, err error, what string) {
+func (s *Server) agentDone(w http.ResponseWriter, r *http.Request, ws *workspace.Workspace, a protocol.AgentAction, err error, what string) {
 	switch {
 	case err == nil:
 		if s.cfg.OnFrame != nil {
@@ -88,7 +88,7 @@ func (s *Server) agentRespond(w http.ResponseWriter, r *http.Request) {
 	}
 	if ws := s.workspaceBody(w, r, &body); ws != nil {
 		id := r.PathValue("notificationId")
-		a := workspace.Action{Kind: "notification", Target: id, Action: body.Action}
+		a := protocol.AgentAction{Kind: "notification", Target: id, Action: body.Action}
 		s.agentDone(w, r, ws, a, ws.Respond(id, body.Action), "notification "+id)
 	}
 }
@@ -96,14 +96,14 @@ func (s *Server) agentRespond(w http.ResponseWriter, r *http.Request) {
 func (s *Server) agentFocus(w http.ResponseWriter, r *http.Request) {
 	if ws := s.workspaceOf(w, r); ws != nil {
 		id := r.PathValue("sessionId")
-		s.agentDone(w, r, ws, workspace.Action{Kind: "focus", Target: id}, ws.Focus(id), "session "+id)
+		s.agentDone(w, r, ws, protocol.AgentAction{Kind: "focus", Target: id}, ws.Focus(id), "session "+id)
 	}
 }
 
 func (s *Server) agentClose(w http.ResponseWriter, r *http.Request) {
 	if ws := s.workspaceOf(w, r); ws != nil {
 		id := r.PathValue("sessionId")
-		s.agentDone(w, r, ws, workspace.Action{Kind: "close", Target: id}, ws.CloseSession(id), "session "+id)
+		s.agentDone(w, r, ws, protocol.AgentAction{Kind: "close", Target: id}, ws.CloseSession(id), "session "+id)
 	}
 }
 
@@ -119,7 +119,7 @@ func (s *Server) agentPresence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, protocol.InvalidParams("\"presenceId\" is blank: pick one of the workspace's presenceList"))
 		return
 	}
-	s.agentDone(w, r, ws, workspace.Action{Kind: "presence", Target: body.PresenceID}, ws.SetPresence(body.PresenceID), "presence "+body.PresenceID)
+	s.agentDone(w, r, ws, protocol.AgentAction{Kind: "presence", Target: body.PresenceID}, ws.SetPresence(body.PresenceID), "presence "+body.PresenceID)
 }
 
 // agentPanel is the agent resizing or minimising the panel: the workspace
@@ -147,7 +147,7 @@ func (s *Server) agentPanel(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.agentDone(w, r, ws, workspace.Action{Kind: "panel", Mode: body.Mode, Width: body.Width}, err, "panel")
+	s.agentDone(w, r, ws, protocol.AgentAction{Kind: "panel", Mode: body.Mode, Width: body.Width}, err, "panel")
 }
 
 func itoa(v int) string { b, _ := json.Marshal(v); return string(b) }

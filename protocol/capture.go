@@ -43,6 +43,17 @@ const (
 	CaptureVersion = 1
 )
 
+// AgentAction is one thing the agent did on the CIF 2.0 workspace, as the
+// admin API took it: the params of a CapturePeerAgent frame, which a replay
+// does again at its captured time.
+type AgentAction struct {
+	Kind   string `json:"kind"`             // "notification", "focus", "close", "presence", "panel"
+	Target string `json:"target,omitempty"` // notification id, workspace session id or presence id
+	Action string `json:"action,omitempty"` // "accept"/"reject" for a notification
+	Mode   *int   `json:"mode,omitempty"`   // panel
+	Width  *int   `json:"width,omitempty"`  // panel
+}
+
 // Capture peers, directions and sources.
 const (
 	CapturePeerWidget  = "widget"
@@ -50,7 +61,7 @@ const (
 	CapturePeerBackend = "backend"
 	// CapturePeerAgent frames are the agent's actions on the workspace
 	// (admin API), dir "in": msg is a JSON-RPC notification
-	// {"method":"agent.<kind>","params":<workspace.Action>}. A replay does
+	// {"method":"agent.<kind>","params":<AgentAction>}. A replay does
 	// them again at their captured times.
 	CapturePeerAgent = "agent"
 

@@ -14,7 +14,7 @@ import (
 )
 
 // The agent's actions on the CIF 2.0 workspace are captured as peer "agent"
-// frames ({"method":"agent.<kind>","params":{kind,target,action,mode,width}});
+// frames ({"method":"agent.<kind>","params":protocol.AgentAction});
 // a replay does them again through the admin API at their captured times,
 // so a multisession incident (accept, switch, close) replays the same way.
 // The events the workspace raises as a consequence (onSessionCreated, …)
@@ -22,15 +22,6 @@ import (
 // mode the replay's host peer answers the workspace calls as captured, so
 // there the agent's actions are not repeated and the events are raised
 // like any other.
-
-// agentAction is a captured agent frame's params.
-type agentAction struct {
-	Kind   string `json:"kind"`
-	Target string `json:"target"`
-	Action string `json:"action"`
-	Mode   *int   `json:"mode"`
-	Width  *int   `json:"width"`
-}
 
 // workspaceEvents are raised by the bridge's workspace itself: a replay
 // expects them and does not raise them.
@@ -63,7 +54,7 @@ func raisedByBridge(c *Capture, method string) bool {
 // agentRequest is the admin call that repeats an agent action.
 func agentRequest(base, session string, msg json.RawMessage) (path string, body any, ok bool) {
 	var w struct {
-		Params agentAction `json:"params"`
+		Params protocol.AgentAction `json:"params"` // what the bridge captured
 	}
 	if json.Unmarshal(msg, &w) != nil {
 		return "", nil, false

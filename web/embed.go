@@ -31,6 +31,9 @@ func FS() fs.FS { return files }
 //	                   serve's hostpage plug-in); they import the client as
 //	                   "../client/cifbridge.js", as in the source tree
 //	GET /client/       the same files as /js/, for those relative imports
+//	GET /favicon.ico   204 No Content: a browser asks every origin for an
+//	                   icon; the pages have none, and an empty answer keeps
+//	                   a 404 out of their console
 func Mount(m map[string]http.Handler) {
 	fileServer := noCache(http.FileServerFS(files))
 	client, err := fs.Sub(files, "client")
@@ -45,6 +48,10 @@ func Mount(m map[string]http.Handler) {
 	for _, name := range []string{"cifbridge.js", "cifbridge.d.ts", "recorder.js", "recorder.d.ts"} {
 		m["GET /"+name] = http.RedirectHandler("/js/"+name, http.StatusMovedPermanently)
 	}
+	m["GET /favicon.ico"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 	m["GET /{$}"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, files, "dashboard/index.html")

@@ -43,6 +43,12 @@ func TestMountServesClientUnderJS(t *testing.T) {
 		}
 	}
 
+	// The pages carry no icon link: the browser's /favicon.ico gets an
+	// empty answer, not a 404.
+	if rec := get("/favicon.ico"); rec.Code != http.StatusNoContent || rec.Body.Len() != 0 {
+		t.Errorf("GET /favicon.ico = %d with %d bytes, want 204 and none", rec.Code, rec.Body.Len())
+	}
+
 	// Tests and node_modules are not embedded.
 	if rec := get("/js/package.json"); rec.Code != http.StatusNotFound {
 		t.Errorf("GET /js/package.json = %d, want 404", rec.Code)

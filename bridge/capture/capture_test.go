@@ -45,16 +45,6 @@ func newCapturer(t testing.TB, cfg capture.Config) *capture.Capturer {
 	return c
 }
 
-func files(t testing.TB, dir string) []string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(m)
-	return m
-}
-
 func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	c := newCapturer(t, capture.Config{Dir: dir, Version: "v1.2.3", Now: fakeClock()})
@@ -116,6 +106,59 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFrameRoundTrip writes any message as a frame and reads it back with
+// protocol.CaptureReader: the file always reads, valid JSON comes back as
+// Redact left it (newlines as spaces), anything else as an "invalid" string.
+// Surrounding whitespace is not kept.
+func FuzzFrameRoundTrip(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"bridge.hello","params":{"enreachToken":"t"}}`,
+		"{\n\"a\":\r\n[1, \"x\\ny\"]}",
+		"not json\n",
+		``,
+		`"Bearer x"`,
+		"\xff\xfe",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		c := newCapturer(t, capture.Config{Dir: t.TempDir(), SyncInterval: -1})
+		s := c.Open("fz", "", 0)
+		s.Frame("backend", "in", msg)
+		path := s.Path()
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, frames, err := protocol.ReadCaptureFile(path)
+		if err != nil {
+			t.Fatalf("%q: %v", msg, err)
+		}
+		if len(frames) != 1 {
+			t.Fatalf("%q: %d frames", msg, len(frames))
+		}
+		fr := frames[0]
+		if json.Valid(msg) {
+			want := bytes.Map(func(r rune) rune {
+				if r == '\n' || r == '\r' {
+					return ' '
+				}
+				return r
+			}, capture.Redact(bytes.TrimSpace(msg)))
+			if fr.Invalid || (utf8Clean(msg) && !bytes.Equal(fr.Msg, want)) {
+				t.Fatalf("%q stored as %q (invalid %v), want %q", msg, fr.Msg, fr.Invalid, want)
+			}
+			return
+		}
+		var stored string
+		if !fr.Invalid || json.Unmarshal(fr.Msg, &stored) != nil {
+			t.Fatalf("%q stored as %q (invalid %v)", msg, fr.Msg, fr.Invalid)
+		}
+	})
+}
+
+// utf8Clean reports whether bytes.Map can be compared byte for byte.
+func utf8Clean(b []byte) bool { return bytes.Equal(bytes.ToValidUTF8(b, nil), b) }
 
 func TestFileNames(t *testing.T) {
 	dir := t.TempDir()
@@ -455,37 +498,6 @@ func TestCloseWhileWriting(t *testing.T) {
 	if st := c.Stats(); st.Frames+st.Dropped > 8*2000 || st.Open != 0 {
 		t.Errorf("stats = %+v", st)
 	}
-}
-
-// step is one point of a timeline in a synctest bubble: once wait has
-// passed, a figure reads want (what says when, for the failure).
-type step struct {
-	wait time.Duration
-	want int64
-	what string
-}
-
-// checkTimeline lets each step's wait pass in the bubble and checks what
-// stat reads of the figure called name once the bubble has settled.
-func checkTimeline(t *testing.T, name string, stat func() int64, steps ...step) {
-	t.Helper()
-	for _, s := range steps {
-		time.Sleep(s.wait)
-		synctest.Wait()
-		if got := stat(); got != s.want {
-			t.Fatalf("%s %s = %d, want %d", name, s.what, got, s.want)
-		}
-	}
-}
-
-func openReader(t *testing.T, path string) *protocol.CaptureReader {
-	t.Helper()
-	r, err := protocol.OpenCaptureFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
 }
 
 // BenchmarkFrame writes one widget frame: a create (nothing to redact) and

@@ -13,69 +13,27 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// atOnce is a Begin that answers on the caller's goroutine after d (0: at
-// once), as the emulator does for a call no fault rule delays.
-func atOnce(d time.Duration, res string, err error) correlation.Begin {
-	return func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
-		if d > 0 {
-			time.Sleep(d)
-		}
-		if err != nil {
-			return nil, err, nil
-		}
-		return json.RawMessage(res), nil, nil
-	}
-}
-
-// later is a Begin that must wait: it hands exec back as the rest.
-func later(exec correlation.Exec) correlation.Begin {
-	return func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
-		return nil, nil, exec
-	}
-}
-
-// slowLater is a Begin that takes d to decide that it must wait, then
-// hands exec back as the rest.
-func slowLater(d time.Duration, exec correlation.Exec) correlation.Begin {
-	return func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
-		time.Sleep(d)
-		return nil, nil, exec
-	}
-}
-
 // DoBegin keeps Do's semantics whichever way begin answers: an answer in
 // time is the answer; one at or after the CIF deadline is a -32000 and a
 // late record with that answer; a begin that hands back the rest is timed
 // exactly like Do's exec (the -32000 at the deadline, the answer late).
 func TestDoBegin(t *testing.T) {
-	boom := protocol.NewBackendError(503, "0x80040216", "busy", "", "")
-	tests := []struct {
-		name  string
-		begin correlation.Begin
-		want  answer
-	}{
-		{name: "answer at once", begin: atOnce(0, `{"id":"1"}`, nil), want: answer{result: `{"id":"1"}`}},
-		{name: "error at once", begin: atOnce(0, "", boom), want: answer{code: protocol.CodeBackend}},
-		{name: "answer at once but after the deadline", begin: atOnce(12*time.Second, `{"id":"2"}`, nil),
+	checkAnswers(t, []answerCase{
+		{name: "answer at once", timeout: 10 * time.Second, do: viaDoBegin(atOnce(0, `{"id":"1"}`, nil)), want: answer{result: `{"id":"1"}`}},
+		{name: "error at once", timeout: 10 * time.Second, do: viaDoBegin(atOnce(0, "", busy)), want: answer{code: protocol.CodeBackend}},
+		{name: "answer at once but after the deadline", timeout: 10 * time.Second, do: viaDoBegin(atOnce(12*time.Second, `{"id":"2"}`, nil)),
 			want: answer{code: protocol.CodeTimeout, elapsed: 12 * time.Second, late: true, lateBy: 2 * time.Second, lateOK: true}},
-		{name: "answer at once exactly at the deadline", begin: atOnce(10*time.Second, `{"id":"3"}`, nil),
+		{name: "answer at once exactly at the deadline", timeout: 10 * time.Second, do: viaDoBegin(atOnce(10*time.Second, `{"id":"3"}`, nil)),
 			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateOK: true}},
-		{name: "rest answers in time", begin: later(sleepExec(2*time.Second, `{"id":"4"}`, nil)),
+		{name: "rest answers in time", timeout: 10 * time.Second, do: viaDoBegin(later(sleepExec(2*time.Second, `{"id":"4"}`, nil))),
 			want: answer{result: `{"id":"4"}`, elapsed: 2 * time.Second}},
-		{name: "rest times out then answers late", begin: later(sleepExec(12*time.Second, "", boom)),
+		{name: "rest times out then answers late", timeout: 10 * time.Second, do: viaDoBegin(later(sleepExec(12*time.Second, "", busy))),
 			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateBy: 2 * time.Second}},
-		{name: "begin outlasts the deadline, then hands back the rest", begin: slowLater(12*time.Second, sleepExec(time.Second, `{"id":"5"}`, nil)),
+		{name: "begin outlasts the deadline, then hands back the rest", timeout: 10 * time.Second, do: viaDoBegin(slowLater(12*time.Second, sleepExec(time.Second, `{"id":"5"}`, nil))),
 			want: answer{code: protocol.CodeTimeout, elapsed: 12 * time.Second, late: true, lateBy: 3 * time.Second, lateOK: true}},
-		{name: "begin hands back the rest just before the deadline", begin: slowLater(10*time.Second-time.Nanosecond, sleepExec(time.Second, `{"id":"6"}`, nil)),
+		{name: "begin hands back the rest just before the deadline", timeout: 10 * time.Second, do: viaDoBegin(slowLater(10*time.Second-time.Nanosecond, sleepExec(time.Second, `{"id":"6"}`, nil))),
 			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateBy: time.Second - time.Nanosecond, lateOK: true}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkAnswer(t, 10*time.Second, tt.want, func(ctx context.Context, tab *correlation.Table, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
-				return tab.DoBegin(ctx, a, tt.begin)
-			})
-		})
-	}
+	})
 }
 
 // Begin runs before the attempt is registered, with the table's context
@@ -140,8 +98,8 @@ func TestDoBeginRegistration(t *testing.T) {
 // goroutine, as Close may be waiting already).
 func TestDoBeginLateAfterClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var lates []correlation.Late
-		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		var lates lateLog
+		tab := correlation.New(correlation.Config{OnLate: lates.add})
 		_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second},
 			func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
 				time.Sleep(2 * time.Second)
@@ -196,18 +154,14 @@ func TestDoBeginNoTimeoutSafetyLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				lates := 0
-				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(correlation.Late) { lates++ }})
+				var lates lateLog
+				tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: lates.add})
 				_, sent, err := tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Method: "cif.notifyEvent", Timeout: 30 * time.Minute, NoTimeout: true}, tt.begin)
 				var e *protocol.Error
 				if !errors.As(err, &e) || e.Code != protocol.CodeSafetyLimit || sent.Late {
 					t.Fatalf("err = %v, sent %+v; want -32008, not late", err, sent)
 				}
-				time.Sleep(time.Hour)
-				synctest.Wait()
-				if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || st.Timeouts != 0 || lates != 0 {
-					t.Fatalf("stats %+v, %d late reports; want an empty table, no timeout, no report", st, lates)
-				}
+				wantQuiet(t, tab, &lates)
 			})
 		})
 	}
@@ -217,18 +171,17 @@ func TestDoBeginNoTimeoutSafetyLimit(t *testing.T) {
 // delivers (ErrElsewhere) goes to the attempt's own OnLate only, as Do's.
 func TestDoBeginLateElsewhere(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tableLates := 0
-		tab := correlation.New(correlation.Config{OnLate: func(correlation.Late) { tableLates++ }})
-		var own []correlation.Late
-		a := correlation.Attempt{Session: "s1", Timeout: time.Second, OnLate: func(l correlation.Late) { own = append(own, l) }}
+		var tableLates, own lateLog
+		tab := correlation.New(correlation.Config{OnLate: tableLates.add})
+		a := correlation.Attempt{Session: "s1", Timeout: time.Second, OnLate: own.add}
 		_, sent, err := tab.DoBegin(t.Context(), a, atOnce(2*time.Second, "", correlation.ErrElsewhere))
 		var pe *protocol.Error
 		if !errors.As(err, &pe) || pe.Code != protocol.CodeTimeout || !sent.Late {
 			t.Fatalf("err = %v, sent %+v; want -32000, late", err, sent)
 		}
 		synctest.Wait()
-		if tableLates != 0 || len(own) != 1 || !own[0].Elsewhere || own[0].Info.ID != sent.ID {
-			t.Fatalf("table reports %d, own %+v; want only the attempt's, Elsewhere", tableLates, own)
+		if len(tableLates) != 0 || len(own) != 1 || !own[0].Elsewhere || own[0].Info.ID != sent.ID {
+			t.Fatalf("table reports %+v, own %+v; want only the attempt's, Elsewhere", tableLates, own)
 		}
 		if c := tab.SessionLate("s1"); c != (protocol.LateCounts{Detached: 1}) {
 			t.Fatalf("session counts %+v, want one detached", c)
@@ -243,8 +196,8 @@ func TestDoBeginLateElsewhere(t *testing.T) {
 // answer of Do's exec is stamped with complete's clock read.
 func TestDoBeginToldWhenAnswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var lates []correlation.Late
-		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		var lates lateLog
+		tab := correlation.New(correlation.Config{OnLate: lates.add})
 		defer func() { _ = tab.Close(context.Background()) }()
 		tell := func(at time.Duration) correlation.Begin {
 			return func(_ context.Context, a *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
@@ -336,8 +289,8 @@ func TestDoBeginRecyclesTheCopy(t *testing.T) {
 // Do names every attempt.
 func TestDoBeginUnnamed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var lates []correlation.Late
-		tab := correlation.New(correlation.Config{OnLate: func(l correlation.Late) { lates = append(lates, l) }})
+		var lates lateLog
+		tab := correlation.New(correlation.Config{OnLate: lates.add})
 		defer func() { _ = tab.Close(context.Background()) }()
 		var seen string
 		named := func(d time.Duration) correlation.Begin {
@@ -378,5 +331,64 @@ func TestDoBeginUnnamed(t *testing.T) {
 		if err != nil || sent.ID == "" {
 			t.Fatalf("Do: %v, sent %+v; want a name", err, sent)
 		}
+	})
+}
+
+// A begin that panics leaves nothing behind in the table: it runs before
+// the attempt is registered, so no entry stays in flight, no deadline on
+// the heap, and Close does not wait for an exec that will never end. (The
+// panic goes on to DoBegin's caller: rpcconn.Conn recovers it and answers
+// the call with -32603. This pins that it then finds the table as it was.)
+func TestDoBeginPanicLeavesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates lateLog
+		tab := correlation.New(correlation.Config{OnLate: lates.add})
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("begin's panic did not reach DoBegin's caller")
+				}
+			}()
+			tab.DoBegin(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second},
+				func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+					panic("backend bug")
+				})
+		}()
+		if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || st.Timeouts != 0 {
+			t.Fatalf("after a panicking begin: %+v, want an empty table", st)
+		}
+		wantQuiet(t, tab, &lates)
+		closed := make(chan error, 1)
+		go func() { closed <- tab.Close(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatal("Close waits for the attempt whose begin panicked")
+		}
+	})
+}
+
+// The caller's ctx ending while begin answers at once (its widget went
+// away, or the shutdown cancelled its requests) changes nothing: the
+// answer came in time and is DoBegin's, not an abandoned late record. (Do,
+// whose exec runs apart, may pick either when both are ready.)
+func TestDoBeginCallerGoneDuringAtOnceAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates lateLog
+		tab := correlation.New(correlation.Config{OnLate: lates.add})
+		ctx, cancel := context.WithCancel(t.Context())
+		res, sent, err := tab.DoBegin(ctx, correlation.Attempt{Session: "s1", Timeout: 10 * time.Second},
+			func(context.Context, *correlation.Attempt) (json.RawMessage, error, correlation.Exec) {
+				cancel()
+				return json.RawMessage(`{"id":"1"}`), nil, nil
+			})
+		if err != nil || string(res) != `{"id":"1"}` || sent.Late {
+			t.Fatalf("DoBegin = %s, %+v, %v; want the answer, not late", res, sent, err)
+		}
+		wantQuiet(t, tab, &lates)
 	})
 }

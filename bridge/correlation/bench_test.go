@@ -35,6 +35,19 @@ func fillInFlight(b *testing.B, tab *correlation.Table, n int, timeout time.Dura
 	return release, wg
 }
 
+// parallel runs op from GOMAXPROCS goroutines (b.RunParallel) until the
+// benchmark has its iterations or op fails.
+func parallel(b *testing.B, op func() error) {
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkDoUnderLoad is one answered attempt while 10 000 others are in
 // flight. Its attempt has the earliest deadline of all (10 s among one-hour
 // ones): the deadline heap's worst case.
@@ -75,13 +88,9 @@ func BenchmarkDoUnderLoadParallel(b *testing.B) {
 	a := correlation.Attempt{Session: "s", Method: "cif.createrecord", Timeout: 10 * time.Second}
 	b.ReportAllocs()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := tab.Do(context.Background(), a, exec); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	parallel(b, func() error {
+		_, _, err := tab.Do(context.Background(), a, exec)
+		return err
 	})
 	b.StopTimer()
 	close(release)
@@ -169,13 +178,9 @@ func BenchmarkDoBeginAtOnce(b *testing.B) {
 		tab := correlation.New(correlation.Config{})
 		defer func() { _ = tab.Close(context.Background()) }()
 		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, _, err := tab.DoBegin(context.Background(), a, begin); err != nil {
-					b.Error(err)
-					return
-				}
-			}
+		parallel(b, func() error {
+			_, _, err := tab.DoBegin(context.Background(), a, begin)
+			return err
 		})
 	})
 }

@@ -2,13 +2,15 @@ package correlation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
 )
 
+// An exec ctx ends once, with its first cause; AfterFunc registers like a
+// context's (context.WithTimeout on it uses it), runs each func once when
+// the ctx ends (at once when it has ended already), and a stopped one never.
 func TestExecCtx(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		why := errors.New("why")
@@ -49,42 +51,6 @@ func TestExecCtx(t *testing.T) {
 		nilCause.cancel(nil)
 		if nilCause.cause != context.Canceled {
 			t.Errorf("nil cause became %v, want context.Canceled", nilCause.cause)
-		}
-	})
-}
-
-// TestCloseEndsExecContexts: Close ends the exec ctx of attempts in flight
-// and of late records, and Do refuses attempts after it.
-func TestCloseEndsExecContexts(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		tab := New(Config{LateWindow: time.Hour})
-		ended := make(chan error, 2)
-		exec := func(ctx context.Context, _ *Attempt) (json.RawMessage, error) {
-			<-ctx.Done()
-			ended <- ctx.Err()
-			return nil, ctx.Err()
-		}
-		go tab.Do(context.Background(), Attempt{Method: "m", Timeout: time.Minute}, exec)
-		go tab.Do(context.Background(), Attempt{Method: "m", Timeout: time.Second}, exec)
-		time.Sleep(2 * time.Second) // the second one is a late record now
-		synctest.Wait()
-		if s := tab.Stats(); s.InFlight != 1 || s.Late != 1 {
-			t.Fatalf("stats %+v, want 1 in flight and 1 late", s)
-		}
-		before := time.Now()
-		if err := tab.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if waited := time.Since(before); waited != 0 {
-			t.Errorf("Close returned after %v: it waited for a deadline instead of ending the exec contexts", waited)
-		}
-		for range 2 {
-			if err := <-ended; err != context.Canceled {
-				t.Errorf("exec ctx ended with %v", err)
-			}
-		}
-		if _, _, err := tab.Do(context.Background(), Attempt{Method: "m", Timeout: time.Second}, func(context.Context, *Attempt) (json.RawMessage, error) { return nil, nil }); err == nil {
-			t.Error("Do after Close ran")
 		}
 	})
 }

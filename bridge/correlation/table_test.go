@@ -4,134 +4,36 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/correlation"
+	"github.com/cifbridge/cifbridge/internal/recovered"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// sleepExec answers after d with result ok, ignoring ctx like an operation
-// that cannot be cancelled.
-func sleepExec(d time.Duration, res string, err error) correlation.Exec {
-	return func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
-		time.Sleep(d)
-		if err != nil {
-			return nil, err
-		}
-		return json.RawMessage(res), nil
-	}
-}
-
-// answer is what Do or DoBegin should give one attempt: its result, or its
-// error's code; after how long; whether it became a late record, and then
-// how late its answer came and whether it succeeded, or that it expired.
-type answer struct {
-	result  string
-	code    int64
-	elapsed time.Duration
-	late    bool
-	lateBy  time.Duration
-	lateOK  bool
-	expired bool
-}
-
-// checkAnswer runs do (Do or DoBegin, which keep the same semantics) in a
-// synctest bubble, on a table with a one-minute late window, for an attempt
-// of session s1 with timeout, and checks its answer against want; then it
-// lets any late answer or expiry happen and checks the one late report (or
-// none), the session's late counts, and that the table keeps nothing.
-func checkAnswer(t *testing.T, timeout time.Duration, want answer,
-	do func(context.Context, *correlation.Table, correlation.Attempt) (json.RawMessage, correlation.Sent, error)) {
-	t.Helper()
-	synctest.Test(t, func(t *testing.T) {
-		lates := make(chan correlation.Late, 4)
-		tab := correlation.New(correlation.Config{LateWindow: time.Minute, OnLate: func(l correlation.Late) { lates <- l }})
-		start := time.Now()
-		res, sent, err := do(t.Context(), tab, correlation.Attempt{Session: "s1", Method: "cif.createrecord", Timeout: timeout})
-		if got := time.Since(start); got != want.elapsed {
-			t.Errorf("answered after %v, want exactly %v", got, want.elapsed)
-		}
-		if sent.Late != want.late || sent.ID == "" {
-			t.Errorf("Sent = %+v; want Late %v and an id", sent, want.late)
-		}
-		if want.code == 0 {
-			if err != nil || string(res) != want.result {
-				t.Fatalf("answer %s, %v; want %s", res, err, want.result)
-			}
-		} else {
-			var e *protocol.Error
-			if !errors.As(err, &e) || e.Code != want.code {
-				t.Fatalf("err = %v, want code %d", err, want.code)
-			}
-			if want.code == protocol.CodeTimeout {
-				var d protocol.TimeoutData
-				if json.Unmarshal(e.Data, &d); d.Message != protocol.TimeoutMessage || d.TimeoutMs != timeout.Milliseconds() {
-					t.Errorf("timeout data = %+v", d)
-				}
-				// The late answer comes at timeout+lateBy: when that is after
-				// the call returned, its late record waits for it.
-				waiting := 0
-				if timeout+want.lateBy > want.elapsed {
-					waiting = 1
-				}
-				if st := tab.Stats(); st.Late != waiting || st.InFlight != 0 || st.Timeouts != 1 {
-					t.Errorf("stats after timeout = %+v, want %d late record waiting, none in flight, one timeout", st, waiting)
-				}
-			}
-		}
-		time.Sleep(5 * time.Minute) // let any late answer or expiry happen
-		synctest.Wait()
-		wantCounts, wantLates := protocol.LateCounts{}, 0
-		switch {
-		case want.expired:
-			wantCounts, wantLates = protocol.LateCounts{Detached: 1, Expired: 1}, 1
-		case want.late:
-			wantCounts, wantLates = protocol.LateCounts{Detached: 1, Answered: 1}, 1
-		}
-		if st := tab.Stats(); st.InFlight != 0 || st.Late != 0 || len(lates) != wantLates || tab.SessionLate("s1") != wantCounts {
-			t.Fatalf("stats %+v, %d late reports, session counts %+v; want none left, %d and %+v", st, len(lates), tab.SessionLate("s1"), wantLates, wantCounts)
-		}
-		if wantLates == 1 {
-			if l := <-lates; l.LateBy != want.lateBy || l.Success() != want.lateOK || l.Expired != want.expired || l.Info.State != "timedout" || l.Info.ID != sent.ID {
-				t.Errorf("late = %+v (lateBy %v success %v), want lateBy %v success %v expired %v", l, l.LateBy, l.Success(), want.lateBy, want.lateOK, want.expired)
-			}
-		}
-	})
-}
-
+// Do answers in time with exec's answer; at the CIF deadline with a -32000,
+// and exec's answer then comes late (or the late record expires).
 func TestDo(t *testing.T) {
-	boom := protocol.NewBackendError(503, "0x80040216", "busy", "", "")
-	tests := []struct {
-		name    string
-		timeout time.Duration
-		exec    correlation.Exec
-		want    answer
-	}{
-		{name: "answer in time", timeout: 10 * time.Second, exec: sleepExec(2*time.Second, `{"id":"1"}`, nil),
+	checkAnswers(t, []answerCase{
+		{name: "answer in time", timeout: 10 * time.Second, do: viaDo(sleepExec(2*time.Second, `{"id":"1"}`, nil)),
 			want: answer{result: `{"id":"1"}`, elapsed: 2 * time.Second}},
-		{name: "error in time", timeout: 10 * time.Second, exec: sleepExec(time.Second, "", boom),
+		{name: "error in time", timeout: 10 * time.Second, do: viaDo(sleepExec(time.Second, "", busy)),
 			want: answer{code: protocol.CodeBackend, elapsed: time.Second}},
-		{name: "cif1 timeout then late success", timeout: 10 * time.Second, exec: sleepExec(12*time.Second, `{"id":"2"}`, nil),
+		{name: "cif1 timeout then late success", timeout: 10 * time.Second, do: viaDo(sleepExec(12*time.Second, `{"id":"2"}`, nil)),
 			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateBy: 2 * time.Second, lateOK: true}},
-		{name: "cif2 timeout then late failure", timeout: 100 * time.Second, exec: sleepExec(130*time.Second, "", boom),
+		{name: "cif2 timeout then late failure", timeout: 100 * time.Second, do: viaDo(sleepExec(130*time.Second, "", busy)),
 			want: answer{code: protocol.CodeTimeout, elapsed: 100 * time.Second, late: true, lateBy: 30 * time.Second}},
 		{name: "never answered expires after the late window", timeout: 10 * time.Second,
-			exec: func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
+			do: viaDo(func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
 				<-ctx.Done()
 				return nil, ctx.Err()
-			},
+			}),
 			want: answer{code: protocol.CodeTimeout, elapsed: 10 * time.Second, late: true, lateBy: time.Minute, expired: true}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkAnswer(t, tt.timeout, tt.want, func(ctx context.Context, tab *correlation.Table, a correlation.Attempt) (json.RawMessage, correlation.Sent, error) {
-				return tab.Do(ctx, a, tt.exec)
-			})
-		})
-	}
+	})
 }
 
 // A session's late counts say how many bridge.late notifications are still
@@ -469,5 +371,86 @@ func TestManyDeadlinesFireExactly(t *testing.T) {
 			t.Errorf("stats %+v, want nothing left and %d expired", st, n)
 		}
 		tab.Close(t.Context())
+	})
+}
+
+// An exec that panics runs on a goroutine of the table's, where nothing
+// else could recover it: the panic becomes the attempt's error (an
+// internal error carrying the stack), in time or late, and the table ends
+// the attempt as for any other error, so the process and every other
+// attempt go on and Close does not wait for it.
+func TestExecPanicIsTheAttemptsError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lates lateLog
+		tab := correlation.New(correlation.Config{OnLate: lates.add})
+		boom := func(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+			var m map[string]int
+			m["x"]++ // a real runtime panic: assignment to a nil map
+			return nil, nil
+		}
+		_, _, err := tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, boom)
+		if err == nil || protocol.AsError(err).Code != protocol.CodeInternal {
+			t.Fatalf("Do's error = %v, want an internal error", err)
+		}
+		if st := recovered.Stack(err); !strings.Contains(st, "TestExecPanicIsTheAttemptsError") {
+			t.Fatalf("the error does not carry the panicking exec's stack:\n%s", st)
+		}
+
+		// Past the deadline: the timeout answers, the panic is the late failure.
+		slowBoom := func(ctx context.Context, a *correlation.Attempt) (json.RawMessage, error) {
+			time.Sleep(2 * time.Second)
+			return boom(ctx, a)
+		}
+		_, _, err = tab.Do(t.Context(), correlation.Attempt{Session: "s1", Timeout: time.Second}, slowBoom)
+		if protocol.AsError(err).Code != protocol.CodeTimeout {
+			t.Fatalf("Do's error = %v, want the CIF timeout", err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if len(lates) != 1 || lates[0].Err == nil || recovered.Stack(lates[0].Err) == "" {
+			t.Fatalf("late reports %+v, want one failure carrying the panic", lates)
+		}
+		if st := tab.Stats(); st.InFlight != 0 {
+			t.Fatalf("after two panicking execs: %+v, want nothing in flight", st)
+		}
+		if err := tab.Close(context.Background()); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestCloseEndsExecContexts: Close ends the exec ctx of attempts in flight
+// and of late records, and Do refuses attempts after it.
+func TestCloseEndsExecContexts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := correlation.New(correlation.Config{LateWindow: time.Hour})
+		ended := make(chan error, 2)
+		exec := func(ctx context.Context, _ *correlation.Attempt) (json.RawMessage, error) {
+			<-ctx.Done()
+			ended <- ctx.Err()
+			return nil, ctx.Err()
+		}
+		go tab.Do(context.Background(), correlation.Attempt{Method: "m", Timeout: time.Minute}, exec)
+		go tab.Do(context.Background(), correlation.Attempt{Method: "m", Timeout: time.Second}, exec)
+		time.Sleep(2 * time.Second) // the second one is a late record now
+		synctest.Wait()
+		if s := tab.Stats(); s.InFlight != 1 || s.Late != 1 {
+			t.Fatalf("stats %+v, want 1 in flight and 1 late", s)
+		}
+		before := time.Now()
+		if err := tab.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(before); waited != 0 {
+			t.Errorf("Close returned after %v: it waited for a deadline instead of ending the exec contexts", waited)
+		}
+		for range 2 {
+			if err := <-ended; err != context.Canceled {
+				t.Errorf("exec ctx ended with %v", err)
+			}
+		}
+		if _, _, err := tab.Do(context.Background(), correlation.Attempt{Method: "m", Timeout: time.Second}, func(context.Context, *correlation.Attempt) (json.RawMessage, error) { return nil, nil }); err == nil {
+			t.Error("Do after Close ran")
+		}
 	})
 }

@@ -23,10 +23,7 @@ const reviewSchema = `{"entities":[{"logicalName":"contact","attributes":["new_s
 // map it replaced held), and no name that differs from one of them in its
 // length, case, first, middle or last byte.
 func TestColIndexAgainstMap(t *testing.T) {
-	e, err := New(Config{Schema: []byte(reviewSchema)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, Config{Schema: []byte(reviewSchema)})
 	for logical, ent := range e.cat.byLogical {
 		for name := range ent.writable {
 			got, want := ent.writeTypes.find([]byte(name)), typeOf(ent, name)
@@ -122,10 +119,7 @@ func uintLog2(n int) uint {
 // runes and in bytes, of one-, two-, three- and four-byte runes, invalid
 // UTF-8 (a U+FFFD of three bytes once read) and escapes.
 func TestShortTextSkipsOnlyWhatCheckTypePasses(t *testing.T) {
-	e, err := New(Config{Schema: []byte(reviewSchema)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, Config{Schema: []byte(reviewSchema)})
 	tested := 0
 	for _, logical := range []string{"contact", "account", "incident", "phonecall"} {
 		ent := e.cat.byLogical[logical]

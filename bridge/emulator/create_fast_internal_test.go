@@ -154,7 +154,11 @@ func TestResolveLookupTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cfg := range []Config{{}, {Schema: schema}} {
+	custom := []byte(`{"entities": [
+		{"logicalName": "new_ticket", "entitySetName": "new_tickets", "primaryIdAttribute": "new_ticketid"},
+		{"logicalName": "new_ticketline", "entitySetName": "new_ticketlines", "primaryIdAttribute": "new_ticketlineid"},
+		{"logicalName": "phonecall", "lookups": {"regardingobjectid": ["contact", "new_ticket", "new_ticketline"]}}]}`)
+	for _, cfg := range []Config{{}, {Schema: schema}, {Schema: custom}} {
 		e, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -182,8 +186,8 @@ func TestResolveLookupTable(t *testing.T) {
 	}
 }
 
-// refResolveLookup is resolveLookup as it was: the lookups sorted and
-// scanned for each name.
+// refResolveLookup is resolveLookup written plainly: the lookups sorted and
+// scanned for each name, without the table.
 func refResolveLookup(e *entity, nav string) (lookup, target string, ok bool) {
 	if _, ok := e.Lookups[nav]; ok {
 		return nav, "", true
@@ -193,9 +197,15 @@ func refResolveLookup(e *entity, nav string) (lookup, target string, ok bool) {
 		if !found {
 			continue
 		}
-		t, _, _ := strings.Cut(rest, "_")
-		if slices.Contains(e.Lookups[l], t) {
-			return l, t, true
+		// The longest target that rest is, or opens followed by "_".
+		var best string
+		for _, t := range e.Lookups[l] {
+			if (rest == t || strings.HasPrefix(rest, t+"_")) && len(t) > len(best) {
+				best = t
+			}
+		}
+		if best != "" {
+			return l, best, true
 		}
 	}
 	return "", "", false
@@ -204,10 +214,7 @@ func refResolveLookup(e *entity, nav string) (lookup, target string, ok bool) {
 // navName gives the name it is given, for the entity's polymorphic names
 // and any other.
 func TestNavName(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, Config{})
 	ent := e.cat.byLogical["phonecall"]
 	for _, nav := range []string{"regardingobjectid_contact", "regardingobjectid_account", "regardingobjectid", "regardingobjectid_contact_x", "nope", ""} {
 		if got := ent.navName([]byte(nav)); got != nav {

@@ -238,10 +238,7 @@ func TestEvictionQueueAgainstModel(t *testing.T) {
 // the stats lock, come out exact under concurrent calls and Stats reads,
 // and Reset clears them.
 func TestOperationCountsConcurrent(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, Config{})
 	calls := []struct{ method, params string }{
 		{"cif.createrecord", `{"entityName":"contact","value":{"lastname":"x"}}`},
 		{"cif.getenvironment", `{}`},

@@ -21,12 +21,7 @@ import (
 // column), columns past colsEnd (an upsert's key), and more written
 // columns than firstWrite's marks hold.
 func TestApplyCreateIsApplyWrite(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := lockedEmulator(t, Config{})
 	rnd := rand.New(rand.NewPCG(19, 1))
 	logicals := slices.Sorted(maps.Keys(e.cat.byLogical))
 	// A stored record of every entity, for the binds to point to.
@@ -115,12 +110,7 @@ func TestApplyCreateIsApplyWrite(t *testing.T) {
 // TestApplyCreateBindNotFound: a bind to a record that is not stored
 // fails applyCreate with the 404 applyWrite gives, and stores nothing.
 func TestApplyCreateBindNotFound(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := lockedEmulator(t, Config{})
 	ent := e.cat.byLogical["phonecall"]
 	missing := uuid.New()
 	ws := &writeSet{binds: []bind{{lookup: "regardingobjectid", target: "contact", id: missing}}}
@@ -161,12 +151,7 @@ func TestCreateTailNeedsDistinctNames(t *testing.T) {
 		}
 	}
 
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := lockedEmulator(t, Config{})
 	odd := &entity{EntityMeta: EntityMeta{LogicalName: "contact", PrimaryIDAttribute: colCreatedOn}}
 	odd.packDefaults(e.ids.UserID)
 	ws := &writeSet{}

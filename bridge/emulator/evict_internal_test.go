@@ -10,10 +10,7 @@ import (
 
 // Create/delete churn must not grow the eviction queue without bound.
 func TestEvictionQueueStaysBounded(t *testing.T) {
-	e, err := New(Config{MaxRecords: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, Config{MaxRecords: 10})
 	for range 50_000 {
 		res, err := e.Execute(context.Background(), &correlation.Attempt{Method: "cif.createrecord", Params: json.RawMessage(`{"entityName":"contact","value":{"lastname":"x"}}`)})
 		if err != nil {

@@ -11,10 +11,7 @@ import (
 
 func newBounded(t *testing.T, max int) *emulator.Emulator {
 	t.Helper()
-	e, err := emulator.New(emulator.Config{MaxRecords: max})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, emulator.Config{MaxRecords: max})
 	return e
 }
 
@@ -140,13 +137,10 @@ func TestMaxRecordsDefaultAndUnbounded(t *testing.T) {
 
 // Seeded records are reference data: never evicted, not counted.
 func TestMaxRecordsKeepsSeededRecords(t *testing.T) {
-	e, err := emulator.New(emulator.Config{MaxRecords: 2, Seed: []byte(`{"contact":[
+	e := newEmulator(t, emulator.Config{MaxRecords: 2, Seed: []byte(`{"contact":[
 		{"contactid":"11111111-1111-4111-8111-111111111111","lastname":"a"},
 		{"contactid":"22222222-2222-4222-8222-222222222222","lastname":"b"},
 		{"contactid":"33333333-3333-4333-8333-333333333333","lastname":"c"}]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var made []string
 	for i := range 5 {
 		made = append(made, newContact(t, e, i))

@@ -24,10 +24,7 @@ func FuzzExecute(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	emu, err := emulator.New(emulator.Config{MaxRecords: 200})
-	if err != nil {
-		f.Fatal(err)
-	}
+	emu := newEmulator(f, emulator.Config{MaxRecords: 200})
 	methods := []string{protocol.BackendExecute}
 	for _, m := range protocol.WidgetMethods {
 		if protocol.MessageType(m) != "" {

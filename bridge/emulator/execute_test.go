@@ -119,12 +119,10 @@ func TestRetrieveRecord(t *testing.T) {
 	e := newSeeded(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := call(e, protocol.MethodRetrieveRecord, tt.params)
-			checkErr(t, err, tt.wantErr)
-			if tt.wantErr != nil {
+			rec, ok := callWant(t, e, protocol.MethodRetrieveRecord, tt.params, tt.wantErr)
+			if !ok {
 				return
 			}
-			rec := decodeMap(t, res)
 			for k, v := range tt.want {
 				if got, ok := rec[k]; !ok || got != v {
 					t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
@@ -161,14 +159,12 @@ func TestUpdateDelete(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := call(e, tt.method, tt.params)
-			checkErr(t, err, tt.wantErr)
-			if tt.wantErr != nil {
+			got, ok := callWant(t, e, tt.method, tt.params, tt.wantErr)
+			if !ok {
 				return
 			}
-			got := decodeMap(t, res)
 			if got["entityType"] != "contact" || got["id"] != tt.params["entityId"] {
-				t.Fatalf("result = %s", res)
+				t.Fatalf("result = %v", got)
 			}
 		})
 	}

@@ -23,12 +23,9 @@ func createContact(ctx context.Context, e *emulator.Emulator, deadline time.Time
 
 func TestLatencyCompletesAfterCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+		e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
 			{Method: "createrecord", Entity: "contact", LatencyMs: 3000},
 		}}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
@@ -54,7 +51,7 @@ func TestLatencyCompletesAfterCancel(t *testing.T) {
 
 func TestLatencyConcurrentCallers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+		e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
 			{Method: "*", Latency: &protocol.Dist{Kind: "uniform", MinMs: 100, MaxMs: 20000}},
 		}}})
 		deadline := time.Now().Add(10 * time.Second)
@@ -78,7 +75,7 @@ func TestLatencyConcurrentCallers(t *testing.T) {
 }
 
 func TestFaultCount(t *testing.T) {
-	e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+	e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
 		{Method: "createrecord", Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "Service unavailable"}},
 	}}})
 	var errs int
@@ -95,7 +92,7 @@ func TestFaultCount(t *testing.T) {
 }
 
 func TestFaultEntityAndOrder(t *testing.T) {
-	e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+	e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
 		{Method: "createrecord", Entity: "account", Error: &protocol.FaultError{Status: 429, Code: "0x80072322", Message: "throttled"}},
 		{Method: "*", Error: &protocol.FaultError{Status: 500, Code: "0x80040216", Message: "generic"}},
 	}}})
@@ -110,7 +107,7 @@ func TestFaultEntityAndOrder(t *testing.T) {
 
 func TestFaultRatioDeterministic(t *testing.T) {
 	run := func(seed int64) string {
-		e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Seed: seed, Rules: []protocol.FaultRule{
+		e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Seed: seed, Rules: []protocol.FaultRule{
 			{Method: "createrecord", Ratio: ratio(0.5), Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "x"}},
 		}}})
 		var b strings.Builder
@@ -137,7 +134,7 @@ func TestFaultRatioDeterministic(t *testing.T) {
 
 func TestFaultDrop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", Drop: true}}}})
+		e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", Drop: true}}}})
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -157,7 +154,7 @@ func TestFaultDrop(t *testing.T) {
 
 func TestFaultErrorAfterLatency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, _ := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+		e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
 			{Method: "retrieverecord", LatencyMs: 500, Error: &protocol.FaultError{Status: 404, Code: "0x80040217", Message: "gone"}},
 		}}})
 		start := time.Now()
@@ -177,10 +174,7 @@ func TestFaultDistributions(t *testing.T) {
 	} {
 		t.Run(d.Kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				e, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Seed: 3, Rules: []protocol.FaultRule{{Method: "getmode", Latency: &d}}}})
-				if err != nil {
-					t.Fatal(err)
-				}
+				e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Seed: 3, Rules: []protocol.FaultRule{{Method: "getmode", Latency: &d}}}})
 				for range 50 {
 					start := time.Now()
 					if _, err := call(e, protocol.MethodGetMode, nil); err != nil {
@@ -213,7 +207,7 @@ func TestFaultValidation(t *testing.T) {
 		{name: "error code", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: &protocol.FaultError{Status: 500, Message: "y"}}}}, want: "rules[0].error.code is required"},
 		{name: "error and drop", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Drop: true, Error: &protocol.FaultError{Status: 500, Code: "x", Message: "y"}}}}, want: "error and drop"},
 	}
-	e, _ := emulator.New(emulator.Config{})
+	e := newEmulator(t, emulator.Config{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := e.SetFaults(tt.p)
@@ -240,7 +234,7 @@ func TestFaultProfileJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(in), &p); err != nil {
 		t.Fatal(err)
 	}
-	e, _ := emulator.New(emulator.Config{})
+	e := newEmulator(t, emulator.Config{})
 	if err := e.SetFaults(p); err != nil {
 		t.Fatal(err)
 	}
@@ -283,14 +277,11 @@ func TestParseFaultProfile(t *testing.T) {
 // the two. A drop never answers and is not counted.
 func TestLateInjectedErrorIsALateCompletion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+		e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
 			{Method: "createrecord", LatencyMs: 3000, Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80072321", Message: "unavailable"}},
 			{Method: "createrecord", LatencyMs: 500, Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80072321", Message: "unavailable"}},
 			{Method: "createrecord", Drop: true, Count: 1},
 		}}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		deadline := time.Now().Add(time.Second)
 		if _, err := createContact(t.Context(), e, deadline); err == nil {
 			t.Fatal("late injected error: no error")

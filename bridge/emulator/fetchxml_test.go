@@ -20,10 +20,7 @@ import (
 // account), on a fixed clock.
 func newFetchEmulator(t testing.TB) *emulator.Emulator {
 	t.Helper()
-	e, err := emulator.New(emulator.Config{Seed: emulator.BuiltinSeed, Now: func() time.Time { return time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, emulator.Config{Seed: emulator.BuiltinSeed, Now: func() time.Time { return time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC) }})
 	return e
 }
 

@@ -3,14 +3,11 @@ package emulator_test
 import (
 	"encoding/json"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/emulator"
-	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // functionsSeed is a fixed seed for the query-function table: tasks due at
@@ -31,10 +28,7 @@ var functionsNow = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
 
 func newFunctionsEmulator(t testing.TB) *emulator.Emulator {
 	t.Helper()
-	e, err := emulator.New(emulator.Config{Seed: []byte(functionsSeed), Now: func() time.Time { return functionsNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, emulator.Config{Seed: []byte(functionsSeed), Now: func() time.Time { return functionsNow }})
 	return e
 }
 
@@ -81,35 +75,24 @@ func TestFilterFunctions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.filter, func(t *testing.T) {
-			qs := "$select=subject&$orderby=subject&$filter=" + url.QueryEscape(tt.filter)
-			r := do(t, srv, "GET", "/api/data/v9.2/tasks?"+qs, "")
-			if r.status != 200 {
-				t.Fatalf("web api: %d %v", r.status, r.body)
-			}
-			var web []string
-			for _, v := range r.body["value"].([]any) {
-				web = append(web, v.(map[string]any)["subject"].(string)[1:2])
-			}
-			if got := strings.Join(web, ""); got != tt.want {
-				t.Fatalf("web api: tasks %q, want %q", got, tt.want)
-			}
-			res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": "task", "queryParameters": "?$select=subject&$orderby=subject&$filter=" + tt.filter})
-			if err != nil {
-				t.Fatalf("cif.search: %v", err)
-			}
-			var m map[string]map[string]any
-			if err := json.Unmarshal(res, &m); err != nil {
-				t.Fatalf("cif.search result %s: %v", res, err)
-			}
-			var cif []string
-			for i := range len(m) {
-				cif = append(cif, m[strconv.Itoa(i)]["subject"].(string)[1:2])
-			}
-			if !slices.Equal(cif, web) {
-				t.Fatalf("cif.search %v, web api %v", cif, web)
-			}
+			qs := "$select=subject&$orderby=subject&$filter="
+			checkBothFaces(t, e, srv, "tasks?"+qs+url.QueryEscape(tt.filter), "task", "?"+qs+tt.filter, []string{"subject"}, taskRows(tt.want))
 		})
 	}
+}
+
+// taskRows renders the tasks of functionsSeed numbered in nums ("345": the
+// third, fourth and fifth) as rowsOf renders them over subject.
+func taskRows(nums string) string {
+	var seed struct{ Task []struct{ Subject string } }
+	if err := json.Unmarshal([]byte(functionsSeed), &seed); err != nil {
+		panic(err)
+	}
+	var rows []string
+	for _, n := range nums {
+		rows = append(rows, "subject="+seed.Task[n-'1'].Subject)
+	}
+	return strings.Join(rows, ";")
 }
 
 // TestFilterRefusals: what the filter language does not implement is

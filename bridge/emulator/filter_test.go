@@ -274,10 +274,7 @@ func FuzzAltKey(f *testing.F) {
 	for _, s := range []string{"firstname='Ada',emailaddress1='a@b'", "emailaddress1='x''y',firstname='z'", "firstname=1,emailaddress1=null", "=", "a='"} {
 		f.Add(s)
 	}
-	e, err := New(Config{Schema: []byte(`{"alternateKeys":{"contact":[["firstname","emailaddress1"]]}}`)})
-	if err != nil {
-		f.Fatal(err)
-	}
+	e := newEmulator(f, Config{Schema: []byte(`{"alternateKeys":{"contact":[["firstname","emailaddress1"]]}}`)})
 	ent := e.cat.byLogical["contact"]
 	f.Fuzz(func(t *testing.T, key string) {
 		kvs, derr := e.parseAltKey(ent, key)

@@ -33,10 +33,7 @@ func FuzzFrameBodyAgainstWebAPI(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	e, err := New(Config{})
-	if err != nil {
-		f.Fatal(err)
-	}
+	e := newEmulator(f, Config{})
 	ent := e.cat.byLogical["contact"]
 	prefix := []byte(`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":`)
 	f.Fuzz(func(t *testing.T, value []byte) {

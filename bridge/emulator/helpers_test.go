@@ -3,6 +3,9 @@ package emulator_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -27,17 +30,23 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
+// newEmulator returns an emulator of cfg, failing tb if New refuses it.
+func newEmulator(tb testing.TB, cfg emulator.Config) *emulator.Emulator {
+	tb.Helper()
+	e, err := emulator.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
 // newSeeded returns an emulator with the example schema and seed.
 func newSeeded(t testing.TB) *emulator.Emulator {
 	t.Helper()
-	e, err := emulator.New(emulator.Config{
+	return newEmulator(t, emulator.Config{
 		Schema: readFile(t, "testdata/schema-example.json"),
 		Seed:   readFile(t, "testdata/seed-example.json"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
 }
 
 func call(e *emulator.Emulator, method string, params any) (json.RawMessage, error) {
@@ -109,6 +118,18 @@ func callMap(t testing.TB, e *emulator.Emulator, method string, params any) map[
 	return decodeMap(t, res)
 }
 
+// callWant calls method and checks its error against want (nil: none
+// wanted); ok reports a call that succeeded, res its result as a map.
+func callWant(t *testing.T, e *emulator.Emulator, method string, params any, want *wantErr) (res map[string]any, ok bool) {
+	t.Helper()
+	raw, err := call(e, method, params)
+	checkErr(t, err, want)
+	if want != nil {
+		return nil, false
+	}
+	return decodeMap(t, raw), true
+}
+
 func decodeMap(t testing.TB, b []byte) map[string]any {
 	t.Helper()
 	var m map[string]any
@@ -120,4 +141,70 @@ func decodeMap(t testing.TB, b []byte) map[string]any {
 
 func backendCall(session, method, params string) *correlation.Attempt {
 	return &correlation.Attempt{Session: session, ID: "a", Method: method, Params: json.RawMessage(params)}
+}
+
+// The Web API face: a server of it, and requests to it.
+
+type webResp struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func newWebServer(t *testing.T, e *emulator.Emulator) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(emulator.WebAPIPrefix, e.WebAPIHandler())
+	mux.Handle("/api/v1/emulator/", e.AdminHandler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// send makes one request to srv with body of contentType and extra header
+// name/value pairs; the caller closes the response body.
+func send(t *testing.T, srv *httptest.Server, method, path, contentType string, body io.Reader, headers ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func do(t *testing.T, srv *httptest.Server, method, path, body string, headers ...string) webResp {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	res := send(t, srv, method, path, "application/json", rd, headers...)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	out := webResp{status: res.StatusCode, header: res.Header}
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &out.body); err != nil && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("%s %s: body %q: %v", method, path, b, err)
+		}
+	}
+	return out
+}
+
+func errCode(r webResp) string { return errField(r, "code") }
+
+func errMsg(r webResp) string { return errField(r, "message") }
+
+// errField reads a string field of a Dataverse error body {"error":{…}}.
+func errField(r webResp, key string) string {
+	e, _ := r.body["error"].(map[string]any)
+	s, _ := e[key].(string)
+	return s
 }

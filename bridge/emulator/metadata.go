@@ -257,16 +257,23 @@ func (e *entity) resolveLookup(nav string) (lookup, target string, ok bool) {
 
 // resolveLookupScan is resolveLookup for a name that is not a lookup's:
 // the first lookup, in lookupNames order, that nav names with a target it
-// may point to.
+// may point to, as "<lookup>_<target>" or "<lookup>_<target>_<anything>"
+// (Dataverse's "regardingobjectid_contact_phonecall"). A target's name may
+// hold "_" itself (every custom entity's does: "new_ticket"); where two
+// targets fit, the longer one wins.
 func (e *entity) resolveLookupScan(nav string) (lookup, target string, ok bool) {
 	for _, l := range e.lookupNames() {
 		rest, found := strings.CutPrefix(nav, l+"_")
 		if !found {
 			continue
 		}
-		t, _, _ := strings.Cut(rest, "_")
-		if slices.Contains(e.Lookups[l], t) {
-			return l, t, true
+		for _, t := range e.Lookups[l] {
+			if len(t) > len(target) && (rest == t || strings.HasPrefix(rest, t) && rest[len(t)] == '_') {
+				target = t
+			}
+		}
+		if target != "" {
+			return l, target, true
 		}
 	}
 	return "", "", false

@@ -59,7 +59,7 @@ func TestNewValidation(t *testing.T) {
 }
 
 func TestBuiltinMetadata(t *testing.T) {
-	e, _ := emulator.New(emulator.Config{})
+	e := newEmulator(t, emulator.Config{})
 	tests := []struct{ logical, set, id, name string }{
 		{"account", "accounts", "accountid", "name"},
 		{"contact", "contacts", "contactid", "fullname"},
@@ -114,5 +114,33 @@ func TestConcurrentUse(t *testing.T) {
 	st := e.Stats()
 	if st.Tables["contact"].Records != 2+16*25 || st.Operations["createrecord"] != 16*25 {
 		t.Fatalf("stats = %+v", st)
+	}
+}
+
+// A polymorphic lookup binds and expands a custom target entity, whose
+// logical name holds "_" ("regardingobjectid_new_ticket_phonecall"), and
+// a target whose name starts with another target's is told apart from it.
+func TestPolymorphicLookupToCustomEntity(t *testing.T) {
+	e := newEmulator(t, emulator.Config{Schema: []byte(`{"entities": [
+		{"logicalName": "new_ticket", "entitySetName": "new_tickets", "primaryIdAttribute": "new_ticketid", "primaryNameAttribute": "new_name", "attributes": ["new_name"]},
+		{"logicalName": "new_ticketline", "entitySetName": "new_ticketlines", "primaryIdAttribute": "new_ticketlineid", "primaryNameAttribute": "new_name", "attributes": ["new_name"]},
+		{"logicalName": "phonecall", "lookups": {"regardingobjectid": ["contact", "new_ticket", "new_ticketline"]}}]}`)})
+	for _, tt := range []struct{ set, entity, nav string }{
+		{"new_tickets", "new_ticket", "regardingobjectid_new_ticket_phonecall"},
+		{"new_tickets", "new_ticket", "regardingobjectid_new_ticket"},
+		{"new_ticketlines", "new_ticketline", "regardingobjectid_new_ticketline_phonecall"},
+		{"new_ticketlines", "new_ticketline", "regardingobjectid_new_ticketline"},
+	} {
+		tid := callMap(t, e, protocol.MethodCreateRecord, map[string]any{"entityName": tt.entity, "value": map[string]any{"new_name": tt.nav}})["id"].(string)
+		pid := callMap(t, e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
+			"subject": "call", tt.nav + "@odata.bind": "/" + tt.set + "(" + tid + ")"}})["id"].(string)
+		rec := callMap(t, e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "phonecall", "entityId": pid,
+			"queryParameters": "?$select=_regardingobjectid_value&$expand=regardingobjectid_" + tt.entity + "($select=new_name)"})
+		if rec["_regardingobjectid_value"] != tid {
+			t.Errorf("%s: _regardingobjectid_value = %v, want %s", tt.nav, rec["_regardingobjectid_value"], tid)
+		}
+		if x, _ := rec["regardingobjectid_"+tt.entity].(map[string]any); x == nil || x["new_name"] != tt.nav {
+			t.Errorf("%s: expanded regardingobjectid_%s = %v", tt.nav, tt.entity, rec["regardingobjectid_"+tt.entity])
+		}
 	}
 }

@@ -49,12 +49,9 @@ func FuzzParseValidWrite(f *testing.F) {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(1))
 	}
-	e, err := New(Config{Schema: []byte(`{"entities":[{"logicalName":"contact","attributes":["new_note","new_count","new_when","new_flag","new_text"]}],
+	e := newEmulator(f, Config{Schema: []byte(`{"entities":[{"logicalName":"contact","attributes":["new_note","new_count","new_when","new_flag","new_text"]}],
 		"attributeTypes":{"contact":{"new_note":{"type":"Memo","maxLength":10},"new_count":{"type":"Picklist","options":[1,2]},
 		"new_when":{"type":"DateTime"},"new_flag":{"type":"Boolean"},"new_text":{"type":"String"}}}}`)})
-	if err != nil {
-		f.Fatal(err)
-	}
 	ents := []*entity{e.cat.byLogical["contact"], e.cat.byLogical["account"], e.cat.byLogical["phonecall"]}
 	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
 		if !json.Valid(body) || len(bytes.TrimSpace(body)) == 0 || bytes.TrimSpace(body)[0] != '{' {

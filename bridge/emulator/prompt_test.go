@@ -19,10 +19,7 @@ var _ backend.Prompt = (*emulator.Emulator)(nil)
 // Prompt promises an answer at once for the store's bounded operations, and
 // only while no fault rule may delay or drop one.
 func TestPrompt(t *testing.T) {
-	e, err := emulator.New(emulator.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, emulator.Config{})
 	ratio := 0.5
 	steps := []struct {
 		name  string
@@ -62,13 +59,10 @@ func TestPrompt(t *testing.T) {
 // creates the record.
 func TestBeginHandsBackWhatMustWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := emulator.New(emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+		e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
 			{Method: "createrecord", Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}},
 			{Method: "createrecord", Count: 1, LatencyMs: 3000},
 		}}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		create := func() *correlation.Attempt {
 			return &correlation.Attempt{ID: "a", Method: protocol.MethodCreateRecord,
 				Params: json.RawMessage(`{"entityName":"contact","value":{"firstname":"Ada"}}`)}
@@ -135,10 +129,7 @@ func createdOn(t *testing.T, e *emulator.Emulator, res json.RawMessage) string {
 // clock.
 func TestBeginReadsTheClockOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := emulator.New(emulator.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEmulator(t, emulator.Config{})
 		ctx := context.Background()
 		params := json.RawMessage(`{"entityName":"contact","value":{"firstname":"Ada"}}`)
 
@@ -190,10 +181,7 @@ func TestBeginReadsTheClockOnce(t *testing.T) {
 // bridge's clock, and createdon and the late count follow the injected one.
 func TestBeginOnAnInjectedClock(t *testing.T) {
 	clock := time.Now().Add(2 * time.Hour).Truncate(time.Second) // past the deadline
-	e, err := emulator.New(emulator.Config{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, emulator.Config{Now: func() time.Time { return clock }})
 	started := time.Now()
 	a := &correlation.Attempt{ID: "a", Method: protocol.MethodCreateRecord,
 		Params:  json.RawMessage(`{"entityName":"contact","value":{"firstname":"Ada"}}`),

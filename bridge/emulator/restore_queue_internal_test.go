@@ -11,24 +11,23 @@ import (
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
-// queueEmulator is an emulator bounded at max with helpers to create a
-// contact of a given id, read one, and list the contacts kept.
-func queueEmulator(t *testing.T, max int) (e *Emulator, create func(id string), read func(id string), kept func() []string) {
+// queueEmulator is an emulator bounded at max with helpers to create
+// contacts of the given ids in order, read one, and list the contacts kept.
+func queueEmulator(t *testing.T, max int) (e *Emulator, create func(ids ...string), read func(id string), kept func() []string) {
 	t.Helper()
-	e, err := New(Config{MaxRecords: max})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e = newEmulator(t, Config{MaxRecords: max})
 	guid := func(id string) string { return fmt.Sprintf("00000000-0000-4000-8000-%012x", id) } // id: at most 6 bytes
 	exec := func(method string, params any) error {
 		p, _ := json.Marshal(params)
 		_, err := e.Execute(context.Background(), &correlation.Attempt{Session: "s", Method: method, Params: p})
 		return err
 	}
-	create = func(id string) {
+	create = func(ids ...string) {
 		t.Helper()
-		if err := exec(protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"contactid": guid(id), "lastname": id}}); err != nil {
-			t.Fatalf("create %s: %v", id, err)
+		for _, id := range ids {
+			if err := exec(protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"contactid": guid(id), "lastname": id}}); err != nil {
+				t.Fatalf("create %s: %v", id, err)
+			}
 		}
 	}
 	read = func(id string) {
@@ -57,9 +56,7 @@ func queueEmulator(t *testing.T, max int) (e *Emulator, create func(id string), 
 // order it had, a read marking the right entry.
 func TestRestoreRequeues(t *testing.T) {
 	e, create, read, kept := queueEmulator(t, 3)
-	create("a")
-	create("b")
-	create("c")
+	create("a", "b", "c")
 	snap := e.snapshot()
 	read("a")             // a's entry moves to the tail when eviction passes over it
 	for i := range 3000 { // past the head's compaction (1024 consumed)
@@ -70,9 +67,7 @@ func TestRestoreRequeues(t *testing.T) {
 		t.Fatalf("restored %v", got)
 	}
 	read("a") // must mark a's restored entry
-	create("x")
-	create("y")
-	create("z")
+	create("x", "y", "z")
 	if got, want := kept(), []string{"a", "y", "z"}; !slices.Equal(got, want) {
 		t.Fatalf("after a read of a and three creates: %v, want %v (b, c, then x evicted)", got, want)
 	}
@@ -82,9 +77,7 @@ func TestRestoreRequeues(t *testing.T) {
 // rolled back keeps its second chance.
 func TestRestoreKeepsReads(t *testing.T) {
 	e, create, read, kept := queueEmulator(t, 3)
-	create("a")
-	create("b")
-	create("c")
+	create("a", "b", "c")
 	snap := e.snapshot()
 	read("b")
 	e.restore(snap)

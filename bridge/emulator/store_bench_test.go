@@ -28,10 +28,7 @@ import (
 func BenchmarkCreateAtBound(b *testing.B) {
 	for _, max := range []int{emulator.DefaultMaxRecords, 100_000} {
 		b.Run(fmt.Sprint(max), func(b *testing.B) {
-			e, err := emulator.New(emulator.Config{MaxRecords: max})
-			if err != nil {
-				b.Fatal(err)
-			}
+			e := newEmulator(b, emulator.Config{MaxRecords: max})
 			a := &correlation.Attempt{Session: "s1", Method: protocol.MethodCreateRecord, Params: json.RawMessage(
 				`{"entityName":"contact","value":{"firstname":"Aino","lastname":"Virtanen","telephone1":"+358401234567","emailaddress1":"aino.virtanen@example.com","jobtitle":"Buyer","address1_city":"Helsinki"}}`)}
 			ctx := context.Background()
@@ -191,10 +188,7 @@ func BenchmarkCreateLoadMixSessions(b *testing.B) {
 // created by the load's mix, so eviction runs on every create), the mix,
 // and how many creates it made.
 func atBoundLoadMix(b *testing.B) (*emulator.Emulator, *loadMix, int) {
-	e, err := emulator.New(emulator.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newEmulator(b, emulator.Config{})
 	m := newLoadMix(1000)
 	i := 0
 	for range 2 * emulator.DefaultMaxRecords {

@@ -286,13 +286,10 @@ func TestWebAPIPropertyAndRef(t *testing.T) {
 // the path; PATCH on a key is an upsert; an undeclared key is refused with
 // Dataverse's message.
 func TestWebAPIAlternateKeys(t *testing.T) {
-	e, err := emulator.New(emulator.Config{
+	e := newEmulator(t, emulator.Config{
 		Schema: []byte(`{"alternateKeys":{"account":[["accountnumber"]],"contact":[["firstname","emailaddress1"]]}}`),
 		Seed:   readFile(t, "testdata/seed-example.json"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := newWebServer(t, e)
 	const api = "/api/data/v9.2/"
 	if r := do(t, srv, "GET", api+"accounts(accountnumber='AE-1')?$select=name", ""); r.status != 200 || r.body["name"] != "Analytical Engines Ltd" {
@@ -556,10 +553,7 @@ func TestSchemaAttributeTypes(t *testing.T) {
 	  "attributes":["new_name","new_duration","new_kind","new_when"]}],
 	  "attributeTypes":{"new_call":{"new_name":{"type":"String","maxLength":10},"new_duration":{"type":"Integer"},
 	    "new_kind":{"type":"Picklist","options":[1,2]},"new_when":{"type":"DateTime"}}}}`
-	e, err := emulator.New(emulator.Config{Schema: []byte(schema)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, emulator.Config{Schema: []byte(schema)})
 	srv := newWebServer(t, e)
 	for body, want := range map[string]string{
 		`{"new_name":"ok","new_duration":5,"new_kind":2,"new_when":"2026-01-31T08:00:00Z"}`: "",

@@ -174,8 +174,6 @@ func TestWebAPIEntityDefinitions(t *testing.T) {
 	}
 }
 
-func errMsg(r webResp) string { return errField(r, "message") }
-
 func TestWebAPIPaging(t *testing.T) {
 	e := newSeeded(t)
 	srv := newWebServer(t, e)
@@ -255,10 +253,7 @@ func TestWebAPIPaging(t *testing.T) {
 }
 
 func TestWebAPISystemTables(t *testing.T) {
-	e, err := emulator.New(emulator.Config{Schema: []byte(`{"environment":{"userLcid":1035,"crmVersion":"9.2.24011.00192","username":"agent@contoso.com"}}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmulator(t, emulator.Config{Schema: []byte(`{"environment":{"userLcid":1035,"crmVersion":"9.2.24011.00192","username":"agent@contoso.com"}}`)})
 	srv := newWebServer(t, e)
 	var env map[string]any
 	res, err := call(e, protocol.MethodGetEnvironment, map[string]any{})

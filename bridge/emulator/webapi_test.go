@@ -2,8 +2,6 @@ package emulator_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,68 +12,6 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/protocol"
 )
-
-type webResp struct {
-	status int
-	header http.Header
-	body   map[string]any
-}
-
-func newWebServer(t *testing.T, e *emulator.Emulator) *httptest.Server {
-	t.Helper()
-	mux := http.NewServeMux()
-	mux.Handle(emulator.WebAPIPrefix, e.WebAPIHandler())
-	mux.Handle("/api/v1/emulator/", e.AdminHandler())
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// send makes one request to srv with body of contentType and extra header
-// name/value pairs; the caller closes the response body.
-func send(t *testing.T, srv *httptest.Server, method, path, contentType string, body io.Reader, headers ...string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
-func do(t *testing.T, srv *httptest.Server, method, path, body string, headers ...string) webResp {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	res := send(t, srv, method, path, "application/json", rd, headers...)
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	out := webResp{status: res.StatusCode, header: res.Header}
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &out.body); err != nil && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-			t.Fatalf("%s %s: body %q: %v", method, path, b, err)
-		}
-	}
-	return out
-}
-
-func errCode(r webResp) string { return errField(r, "code") }
-
-// errField reads a string field of a Dataverse error body {"error":{…}}.
-func errField(r webResp, key string) string {
-	e, _ := r.body["error"].(map[string]any)
-	s, _ := e[key].(string)
-	return s
-}
 
 func TestWebAPI(t *testing.T) {
 	e := newSeeded(t)

@@ -25,12 +25,8 @@ import (
 // token from bridge.hello.
 func TestThroughBridge(t *testing.T) {
 	u := newUpstream(t)
-	logs := &testutil.Buffer{}
+	c, logs := newClient(t, u, func(cfg *enreach.Config) { cfg.BaseURL = u.URL + "/api" })
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
-	c, err := enreach.New(enreach.Config{BaseURL: u.URL + "/api", User: user, Secret: secret, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
 	emu, err := emulator.New(emulator.Config{})
 	if err != nil {
 		t.Fatal(err)

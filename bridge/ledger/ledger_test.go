@@ -27,25 +27,13 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// open opens the ledger file at path and closes it when the test ends; a
-// test that reopens the file closes it first (Close is idempotent).
-func open(t *testing.T, path string) *ledger.Ledger {
-	t.Helper()
-	l, err := ledger.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
 // sample is an entry as the retry engine writes one.
 var sample = ledgertest.Sample
 
 func TestCreateGetUpdatePersist(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), ledger.FileName)
-	l := open(t, path)
+	l := ledgertest.Open(t, path)
 	e := ledgertest.Create(t, ctx, l, "s1", protocol.LedgerSuspected)
 	if !strings.HasPrefix(e.ID, "L") || e.Version != 1 || e.Created.IsZero() || !e.Created.Equal(e.Updated) {
 		t.Fatalf("created %+v", e)
@@ -88,7 +76,7 @@ func TestCreateGetUpdatePersist(t *testing.T) {
 		t.Fatalf("create after close: %v", err)
 	}
 
-	l2 := open(t, path)
+	l2 := ledgertest.Open(t, path)
 	got, err = l2.Get(ctx, e.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -103,9 +91,9 @@ func TestCreateGetUpdatePersist(t *testing.T) {
 
 func TestSchemaVersionAndPragmas(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ledger.FileName)
-	l := open(t, path)
+	l := ledgertest.Open(t, path)
 	l.Close()
-	l = open(t, path) // re-opening applies nothing twice
+	l = ledgertest.Open(t, path) // re-opening applies nothing twice
 	l.Close()
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
@@ -135,7 +123,7 @@ func TestSchemaVersionAndPragmas(t *testing.T) {
 
 func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 	ctx := context.Background()
-	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	l := ledgertest.New(t)
 	e := ledgertest.Create(t, ctx, l, "s", protocol.LedgerSuspected)
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -157,7 +145,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
-	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	l := ledgertest.New(t)
 	e := ledgertest.Create(t, ctx, l, "s", protocol.LedgerSuspected)
 	ledgertest.Create(t, ctx, l, "s", protocol.LedgerResolved)
 	l.Update(ctx, e.ID, func(x *protocol.LedgerEntry) error { x.Status = protocol.LedgerConfirmed; return nil })
@@ -213,7 +201,7 @@ func gather(t *testing.T, l *ledger.Ledger) map[string]float64 {
 func TestCountersSurviveRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), ledger.FileName)
-	l := open(t, path)
+	l := ledgertest.Open(t, path)
 	set := func(l *ledger.Ledger, id string, st protocol.LedgerStatus) {
 		t.Helper()
 		if _, err := l.Update(ctx, id, func(x *protocol.LedgerEntry) error { x.Status = st; return nil }); err != nil {
@@ -238,7 +226,7 @@ func TestCountersSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l = open(t, path)
+	l = ledgertest.Open(t, path)
 	if after := gather(t, l); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("after restart\n%v\nwant\n%v", after, before)
 	}
@@ -279,7 +267,7 @@ func TestMigrationFromSchema1(t *testing.T) {
 		}
 	}
 	db.Close()
-	l := open(t, path)
+	l := ledgertest.Open(t, path)
 	tot, err := l.Totals(context.Background())
 	if err != nil || tot != (ledger.Totals{Suspected: 3, Confirmed: 2}) {
 		t.Fatalf("totals %+v %v", tot, err)
@@ -291,7 +279,7 @@ func TestMigrationFromSchema1(t *testing.T) {
 
 func TestREST(t *testing.T) {
 	ctx := context.Background()
-	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	l := ledgertest.New(t)
 	e := ledgertest.Create(t, ctx, l, "s1", protocol.LedgerSuspected)
 	ledgertest.Create(t, ctx, l, "s2", protocol.LedgerConfirmed)
 	mux := http.NewServeMux()
@@ -396,7 +384,7 @@ func TestREST(t *testing.T) {
 // suspected or confirmed.
 func TestTotalsConfirmedNeverExceedsSuspected(t *testing.T) {
 	ctx := context.Background()
-	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	l := ledgertest.New(t)
 	rng := rand.New(rand.NewPCG(18, 6))
 	everS, everC := map[string]bool{}, map[string]bool{}
 	var ids []string

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/ledger/ledgertest"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -22,7 +23,7 @@ func (k keys) RecordExists(_ context.Context, entity, id string) (bool, error) {
 // one at once; the rest wait, and entries of this run are left alone.
 func TestReconcileAfterRestart(t *testing.T) {
 	ctx := context.Background()
-	l := open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	l := ledgertest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
 	old, err := l.Create(ctx, sample("sOld", protocol.LedgerSuspected))
 	if err != nil {
 		t.Fatal(err)

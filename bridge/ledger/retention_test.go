@@ -3,7 +3,6 @@ package ledger_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -24,7 +23,7 @@ import (
 func TestRetentionPrunesSettledEntries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+		l := ledgertest.New(t)
 		old := map[protocol.LedgerStatus]string{}
 		for _, st := range protocol.LedgerStatuses {
 			e := ledgertest.Create(t, ctx, l, "old", st)
@@ -94,7 +93,7 @@ func TestRetentionPrunesSettledEntries(t *testing.T) {
 // is an error, not a panic.
 func TestPruneEdges(t *testing.T) {
 	ctx := context.Background()
-	l := open(t, filepath.Join(t.TempDir(), ledger.FileName))
+	l := ledgertest.New(t)
 	ledgertest.Create(t, ctx, l, "s", protocol.LedgerCleared)
 	if n, err := l.Prune(ctx, time.Now().Add(-time.Hour)); n != 0 || err != nil {
 		t.Fatalf("Prune(an hour ago) = %d, %v; want 0", n, err)

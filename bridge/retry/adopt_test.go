@@ -3,11 +3,10 @@ package retry_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/bridge/correlation"
-	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/ledger/ledgertest"
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -24,11 +23,7 @@ func lateOf(session, id, record string) correlation.Late {
 // engine that made the attempt wrote (and died with), as that engine
 // would have: confirmed with both records, told with bridge.ledger, once.
 func TestAdoptLateSettlesAnEntryAnotherEngineWrote(t *testing.T) {
-	l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := ledgertest.New(t)
 	ctx := context.Background()
 	plain, err := l.Create(ctx, protocol.LedgerEntry{Session: "s1", Method: protocol.MethodXrmCreateRecord, Entity: "contact", Key: "k-1",
 		Status: protocol.LedgerSuspected, RecordIDs: []string{"r-2"}, Attempts: []protocol.LedgerAttempt{

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/ledger/ledgertest"
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	"github.com/cifbridge/cifbridge/protocol"
 )
@@ -74,11 +74,7 @@ func (f *fakeBridge) gaps() []time.Duration {
 
 func newEngine(t *testing.T, fb *fakeBridge) (*retry.Engine, *ledger.Ledger) {
 	t.Helper()
-	l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := ledgertest.New(t)
 	e, err := retry.New(retry.Config{Bridge: fb, Ledger: l})
 	if err != nil {
 		t.Fatal(err)

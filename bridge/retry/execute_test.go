@@ -1,13 +1,10 @@
 package retry_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
-	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -35,9 +32,7 @@ func TestExecuteCreateIsTracked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				r := startRig(t, rigOptions{faults: tt.faults, idempotent: tt.idempotent})
-				c := r.dial()
+			inRig(t, rigOptions{faults: tt.faults, idempotent: tt.idempotent}, func(t *testing.T, r *rig, c *client) {
 				res, rep := c.executeCreate(tt.entity, map[string]any{"description": tt.name})
 				if tt.wantStatus == "" {
 					if rep.Error != nil || res.EntityType != tt.entity || res.ID == "" || res.Attempts != 1 || res.LedgerID != "" {
@@ -109,32 +104,6 @@ func TestExecuteCreateBadInput(t *testing.T) {
 	}
 }
 
-// A 412 on a retry means an earlier attempt landed only when an earlier
-// attempt may have run. After a 503 (which proves attempt 1 did nothing)
-// the key belongs to a record that was there before: a conflict, not a
-// success with somebody else's record.
-func TestIdempotentConflictAfterNotRunIsNoSuccess(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{})
-		c := r.dial()
-		key := "0b8f9d3e-3c1a-4c55-9a0e-6f1f2f5b7a11"
-		if _, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "first"}}); rep.Error != nil {
-			t.Fatal(rep.Error)
-		}
-		r.emu.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
-		_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "second"}, "idempotent": true, "delay": 0})
-		if d := wantExhausted(t, rep); len(d.Attempts) != 2 || d.Attempts[1].HTTPStatus != 412 || d.LedgerID != "" {
-			t.Fatalf("data %+v", d)
-		}
-		if n := r.records("contact"); n != 1 {
-			t.Fatalf("contacts %d", n)
-		}
-		if l, _ := r.ledger.List(context.Background(), ledger.Filter{}); len(l) != 0 {
-			t.Fatalf("ledger %+v", l)
-		}
-	})
-}
-
 const opsSchema = `{"operations":[{"name":"new_Ping","kind":"action","response":{"pong":true}}]}`
 
 // enreach.xrm.execute never retries on its own, whatever the operation and
@@ -156,9 +125,7 @@ func TestExecuteNeverRetries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				r := startRig(t, rigOptions{schema: opsSchema, faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{tt.fault}}})
-				c := r.dial()
+			inRig(t, rigOptions{schema: opsSchema, faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{tt.fault}}}, func(t *testing.T, r *rig, c *client) {
 				rep := c.call(protocol.MethodXrmExecute, map[string]any{"metaData": tt.op})
 				wantCode(t, rep, tt.wantCode)
 				if tt.fault.LatencyMs > 0 {

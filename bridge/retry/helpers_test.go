@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,6 +16,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/bridge/ledger/ledgertest"
 	"github.com/cifbridge/cifbridge/bridge/retry"
 	cifclient "github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/internal/pipenet"
@@ -65,10 +66,7 @@ func startRig(t *testing.T, o rigOptions) *rig {
 	if o.backend != nil {
 		be = o.backend(t, emu)
 	}
-	l, err := ledger.Open(filepath.Join(t.TempDir(), ledger.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := ledgertest.New(t)
 	h := ledger.Handler(l, zerolog.Nop())
 	srv, err := bridge.New(bridge.Config{
 		Backend: be, Timeout: o.timeout, LateWindow: o.lateWindow,
@@ -92,6 +90,16 @@ func startRig(t *testing.T, o rigOptions) *rig {
 		l.Close()
 	})
 	return r
+}
+
+// inRig runs test in a synctest bubble with a rig started with o and a
+// widget connection to it.
+func inRig(t *testing.T, o rigOptions, test func(t *testing.T, r *rig, c *client)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, o)
+		test(t, r, r.dial())
+	})
 }
 
 type keys struct{ e *emulator.Emulator }

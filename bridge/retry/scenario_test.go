@@ -25,9 +25,7 @@ func slowFirstCreate(failWith *protocol.FaultError) *protocol.FaultProfile {
 }
 
 func TestCreateTimeoutThenSuccessIsConfirmed(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{faults: slowFirstCreate(nil)})
-		c := r.dial()
+	inRig(t, rigOptions{faults: slowFirstCreate(nil)}, func(t *testing.T, r *rig, c *client) {
 		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Lovelace"}, "delay": 0})
 		if rep.Error != nil {
 			t.Fatalf("create: %+v", rep.Error)
@@ -79,9 +77,7 @@ func TestCreateTimeoutThenSuccessIsConfirmed(t *testing.T) {
 }
 
 func TestCreateTimeoutThenLateFailureIsCleared(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{faults: slowFirstCreate(&protocol.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."})})
-		c := r.dial()
+	inRig(t, rigOptions{faults: slowFirstCreate(&protocol.FaultError{Status: 500, Code: "0x80040216", Message: "An unexpected error occurred."})}, func(t *testing.T, r *rig, c *client) {
 		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "Hopper"}, "delay": 0})
 		if rep.Error != nil || !res.PossibleDuplicate || res.Attempts != 2 {
 			t.Fatalf("create: %+v %+v", res, rep.Error)
@@ -109,9 +105,7 @@ func TestIdempotentCreateLeavesOneRecord(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				r := startRig(t, rigOptions{faults: slowFirstCreate(nil), idempotent: tt.serverFlag})
-				c := r.dial()
+			inRig(t, rigOptions{faults: slowFirstCreate(nil), idempotent: tt.serverFlag}, func(t *testing.T, r *rig, c *client) {
 				params := map[string]any{"entityLogicalName": "phonecall", "data": map[string]any{"subject": "call"}, "delay": tt.delay}
 				if !tt.serverFlag {
 					params["idempotent"] = true
@@ -145,9 +139,7 @@ func TestIdempotentCreateLeavesOneRecord(t *testing.T) {
 }
 
 func TestIdempotentKeepsCallersKey(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{})
-		c := r.dial()
+	inRig(t, rigOptions{}, func(t *testing.T, r *rig, c *client) {
 		key := "0b8f9d3e-3c1a-4c55-9a0e-6f1f2f5b7a10"
 		res, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": strings.ToUpper(key), "lastname": "K"}, "idempotent": true})
 		if rep.Error != nil || res.ID != key || res.Attempts != 1 || res.PossibleDuplicate || res.LedgerID != "" {
@@ -164,10 +156,32 @@ func TestIdempotentKeepsCallersKey(t *testing.T) {
 	})
 }
 
+// A 412 on a retry means an earlier attempt landed only when an earlier
+// attempt may have run. After a 503 (which proves attempt 1 did nothing)
+// the key belongs to a record that was there before: a conflict, not a
+// success with somebody else's record.
+func TestIdempotentConflictAfterNotRunIsNoSuccess(t *testing.T) {
+	inRig(t, rigOptions{}, func(t *testing.T, r *rig, c *client) {
+		key := "0b8f9d3e-3c1a-4c55-9a0e-6f1f2f5b7a11"
+		if _, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "first"}}); rep.Error != nil {
+			t.Fatal(rep.Error)
+		}
+		r.emu.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", Count: 1, Error: &protocol.FaultError{Status: 503, Code: "0x80040216", Message: "busy"}}}})
+		_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"contactid": key, "lastname": "second"}, "idempotent": true, "delay": 0})
+		if d := wantExhausted(t, rep); len(d.Attempts) != 2 || d.Attempts[1].HTTPStatus != 412 || d.LedgerID != "" {
+			t.Fatalf("data %+v", d)
+		}
+		if n := r.records("contact"); n != 1 {
+			t.Fatalf("contacts %d", n)
+		}
+		if l, _ := r.ledger.List(context.Background(), ledger.Filter{}); len(l) != 0 {
+			t.Fatalf("ledger %+v", l)
+		}
+	})
+}
+
 func TestFirstAttemptSuccessWritesNothing(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{})
-		c := r.dial()
+	inRig(t, rigOptions{}, func(t *testing.T, r *rig, c *client) {
 		res, rep := c.create(map[string]any{"entityLogicalName": "account", "data": `{"name":"Contoso"}`})
 		if rep.Error != nil || res.Attempts != 1 || res.PossibleDuplicate || res.LedgerID != "" || res.ID == "" {
 			t.Fatalf("create: %s %+v", rep.Result, rep.Error)
@@ -182,9 +196,7 @@ func TestFirstAttemptSuccessWritesNothing(t *testing.T) {
 }
 
 func TestAllAttemptsTimeOut(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 400}}}})
-		c := r.dial()
+	inRig(t, rigOptions{faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "createrecord", LatencyMs: 400}}}}, func(t *testing.T, r *rig, c *client) {
 		_, rep := c.create(map[string]any{"entityLogicalName": "lead", "data": map[string]any{"lastname": "L"}, "maxRetries": 1, "delay": 0})
 		d := wantExhausted(t, rep)
 		// Attempt 1 lands at 400 ms, about when attempt 2 times out: its late
@@ -252,9 +264,7 @@ func TestRetryPolicyAgainstEmulator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				r := startRig(t, rigOptions{faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: tt.err}}}})
-				c := r.dial()
+			inRig(t, rigOptions{faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: tt.err}}}}, func(t *testing.T, r *rig, c *client) {
 				_, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"lastname": "P"}, "maxRetries": 2, "delay": 1})
 				wantCode(t, rep, tt.code)
 				if n := r.emu.Stats().FaultsApplied; n != tt.attempts {
@@ -296,9 +306,7 @@ func TestRetryPolicyAgainstEmulator(t *testing.T) {
 }
 
 func TestUpdateAndRetrieveRetried(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := startRig(t, rigOptions{})
-		c := r.dial()
+	inRig(t, rigOptions{}, func(t *testing.T, r *rig, c *client) {
 		created, rep := c.create(map[string]any{"entityLogicalName": "contact", "data": map[string]any{"firstname": "Ada", "lastname": "Lovelace"}})
 		if rep.Error != nil {
 			t.Fatal(rep.Error)

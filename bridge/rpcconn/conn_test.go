@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,121 +15,6 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
 	"github.com/cifbridge/cifbridge/protocol"
 )
-
-// testHandler answers "echo" with its params, "big" with a string of
-// params.n bytes, "block" only when its ctx ends; it counts notifications.
-type testHandler struct {
-	notified atomic.Int64
-	running  atomic.Int64
-	maxSeen  atomic.Int64
-	blocked  chan struct{} // one value per "block" call that started
-	echoed   chan struct{} // one value per "echo" call, when it returns (if not nil)
-}
-
-func (h *testHandler) HandleCall(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) (json.RawMessage, error) {
-	n := h.running.Add(1)
-	defer h.running.Add(-1)
-	for {
-		old := h.maxSeen.Load()
-		if n <= old || h.maxSeen.CompareAndSwap(old, n) {
-			break
-		}
-	}
-	switch m.Method {
-	case "echo":
-		if h.echoed != nil {
-			defer func() { h.echoed <- struct{}{} }()
-		}
-		if len(m.Params) == 0 {
-			return json.RawMessage("null"), nil
-		}
-		return m.Params, nil
-	case "big":
-		var p struct{ N int }
-		json.Unmarshal(m.Params, &p)
-		return json.Marshal(strings.Repeat("x", p.N))
-	case "block":
-		h.blocked <- struct{}{}
-		<-ctx.Done()
-		return nil, context.Cause(ctx)
-	}
-	return nil, protocol.Errorf(protocol.CodeMethodNotFound, "no %s", m.Method)
-}
-
-func (h *testHandler) HandleNotification(ctx context.Context, c *rpcconn.Conn, m *protocol.Message) {
-	h.notified.Add(1)
-}
-
-// server runs one rpcconn.Conn per WebSocket on a loopback httptest server.
-type server struct {
-	hs    *httptest.Server
-	h     *testHandler
-	conns chan *rpcconn.Conn
-	errs  chan error // what each Run returned
-}
-
-func startServer(t testing.TB, opts rpcconn.Options, limit int64) *server {
-	t.Helper()
-	s := &server{h: &testHandler{blocked: make(chan struct{}, 16)}, conns: make(chan *rpcconn.Conn, 16), errs: make(chan error, 16)}
-	s.hs = httptest.NewServer(serveRPC(s.h, opts, limit, func(c *rpcconn.Conn, _ *rpcconn.Wire) { s.conns <- c }, s.errs))
-	t.Cleanup(s.hs.Close)
-	return s
-}
-
-// serveRPC runs one rpcconn.Conn on h per WebSocket, as the bridge does:
-// upgraded behind GuardFrames(limit), messages of up to limit bytes, answers
-// written through the guard's Wire. started, if not nil, is given each Conn
-// and its Wire before it runs; errs gets what each Run returned.
-func serveRPC(h rpcconn.Handler, opts rpcconn.Options, limit int64, started func(*rpcconn.Conn, *rpcconn.Wire), errs chan<- error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gw := rpcconn.GuardFrames(w, limit)
-		ws, err := websocket.Accept(gw, r, nil)
-		if err != nil {
-			return
-		}
-		ws.SetReadLimit(limit)
-		opts := opts
-		opts.Wire = rpcconn.WireOf(gw)
-		c := rpcconn.New(context.Background(), ws, h, opts)
-		if started != nil {
-			started(c, opts.Wire)
-		}
-		errs <- c.Run()
-	})
-}
-
-func (s *server) url() string { return "ws" + strings.TrimPrefix(s.hs.URL, "http") }
-
-func (s *server) dial(t *testing.T) (*websocket.Conn, *rpcconn.Conn) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, s.url(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.SetReadLimit(64 << 20)
-	t.Cleanup(func() { ws.CloseNow() })
-	return ws, <-s.conns
-}
-
-func write(t *testing.T, ws *websocket.Conn, msg string) {
-	t.Helper()
-	if err := ws.Write(context.Background(), websocket.MessageText, []byte(msg)); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-}
-
-func read(t *testing.T, ws *websocket.Conn) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, b, err := ws.Read(ctx)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return string(b)
-}
 
 // readClose reads until the connection ends and returns the close error.
 func readClose(t *testing.T, ws *websocket.Conn) websocket.CloseError {

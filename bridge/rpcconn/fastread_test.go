@@ -34,26 +34,6 @@ var fastKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 // fastKey.
 func masked(b0 byte, p string) []byte { return maskedWith(fastKey, b0, p) }
 
-// maskedWith is a client frame with first byte b0 and payload p, masked
-// with key.
-func maskedWith(key [4]byte, b0 byte, p string) []byte {
-	h := []byte{b0}
-	switch n := len(p); {
-	case n < 126:
-		h = append(h, 0x80|byte(n))
-	case n <= 0xffff:
-		h = append(h, 0x80|126, byte(n>>8), byte(n))
-	default:
-		h = append(h, 0x80|127)
-		h = binary.BigEndian.AppendUint64(h, uint64(n))
-	}
-	h = append(h, key[:]...)
-	for i := range len(p) {
-		h = append(h, p[i]^key[i%4])
-	}
-	return h
-}
-
 const (
 	finText   = 0x81
 	finBinary = 0x82

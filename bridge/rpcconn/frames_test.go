@@ -42,7 +42,7 @@ func testReaderFramesEveryLength(t *testing.T, mode websocket.CompressionMode) {
 		ran <- rpcconn.New(context.Background(), ws, h, opts).Run()
 	}))
 	t.Cleanup(hs.Close)
-	ws, resp, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(hs.URL, "http"), &websocket.DialOptions{CompressionMode: mode})
+	ws, resp, err := websocket.Dial(t.Context(), wsURL(hs), &websocket.DialOptions{CompressionMode: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

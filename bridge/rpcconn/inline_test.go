@@ -64,7 +64,7 @@ func testInlineRunsOnTheReader(t *testing.T, wire bool) {
 		_ = rpcconn.New(context.Background(), ws, whereHandler{}, opts).Run()
 	}))
 	t.Cleanup(hs.Close)
-	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+	ws, _, err := websocket.Dial(t.Context(), wsURL(hs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,9 @@
 package rpcconn_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
-	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -17,92 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
-	"github.com/cifbridge/cifbridge/internal/pipenet"
-	"github.com/cifbridge/cifbridge/internal/testutil"
 )
-
-// dialRaw dials the server of hs over TCP and upgrades by hand
-// (rawHandshake); the connection closes when the test ends.
-func dialRaw(t *testing.T, hs *httptest.Server) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn, rawHandshake(t, conn)
-}
-
-// rawHandshake upgrades conn by hand, so a test can then send frames no
-// WebSocket library would (a stalled half frame, a 2^62-byte header).
-func rawHandshake(t *testing.T, conn net.Conn) *bufio.Reader {
-	t.Helper()
-	req := "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := io.WriteString(conn, req); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %s", resp.Status)
-	}
-	return br
-}
-
-// frameHeader is a masked client frame header announcing n payload bytes.
-func frameHeader(opcode byte, fin bool, n uint64) []byte {
-	b0 := opcode
-	if fin {
-		b0 |= 0x80
-	}
-	h := []byte{b0, 0x80 | 127}
-	h = binary.BigEndian.AppendUint64(h, n)
-	return append(h, 0, 0, 0, 0) // zero mask: the payload goes as is
-}
-
-// readServerFrame reads one frame the server sent (unmasked, as a
-// server's are): its first byte (fin, RSV, opcode) and its payload.
-func readServerFrame(br *bufio.Reader) (byte, []byte, error) {
-	var h [2]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return 0, nil, err
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var e [2]byte
-		if _, err := io.ReadFull(br, e[:]); err != nil {
-			return 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(e[:]))
-	case 127:
-		var e [8]byte
-		if _, err := io.ReadFull(br, e[:]); err != nil {
-			return 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(e[:])
-	}
-	p := make([]byte, n)
-	_, err := io.ReadFull(br, p)
-	return h[0], p, err
-}
-
-// readCloseFrame reads server frames until a close frame and returns its code.
-func readCloseFrame(br *bufio.Reader) (websocket.StatusCode, string, error) {
-	for {
-		b0, p, err := readServerFrame(br)
-		if err != nil {
-			return 0, "", err
-		}
-		if b0&0x0f == 8 && len(p) >= 2 {
-			return websocket.StatusCode(binary.BigEndian.Uint16(p)), string(p[2:]), nil
-		}
-	}
-}
 
 // TestOversizedFrameHeaderRefusedAtOnce: a header announcing 2^62 bytes is
 // answered with 1009 before any payload is sent (SetReadLimit alone waits
@@ -139,26 +49,6 @@ func TestOversizedFrameHeaderRefusedAtOnce(t *testing.T) {
 			}
 		})
 	}
-}
-
-// pipeServer serves rpcconn over in-memory pipes inside a synctest bubble,
-// where the 30 s timeouts pass at once and exactly.
-type pipeServer struct {
-	ln    *pipenet.Listener
-	errs  chan error
-	conns chan *rpcconn.Conn // each connection, as it starts (when there is room)
-}
-
-func startPipeServer(t *testing.T, opts rpcconn.Options) *pipeServer {
-	ps := &pipeServer{errs: make(chan error, 4), conns: make(chan *rpcconn.Conn, 4)}
-	h := &testHandler{blocked: make(chan struct{}, 4)}
-	ps.ln, _ = testutil.ServePipe(t, serveRPC(h, opts, 1<<20, func(c *rpcconn.Conn, _ *rpcconn.Wire) {
-		select {
-		case ps.conns <- c:
-		default:
-		}
-	}, ps.errs))
-	return ps
 }
 
 // TestStalledMessageClosed: a peer that sends half a frame and stops is
@@ -233,12 +123,6 @@ func TestIdlePeerClosed(t *testing.T) {
 		live.Close(websocket.StatusNormalClosure, "")
 		<-ps.errs
 	})
-}
-
-// readTextFrame reads one unfragmented server frame and returns its payload.
-func readTextFrame(br *bufio.Reader) ([]byte, error) {
-	_, p, err := readServerFrame(br)
-	return p, err
 }
 
 // TestReadTimeoutPerMessage: ReadTimeout bounds each message from when it
@@ -317,5 +201,47 @@ func TestReadTimeoutPerMessage(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestStalledHeaderClosedOnTCP: on a real socket, where the Wire waits for
+// readability in the poller without a buffer (try mode), the read timeout
+// runs only inside a message: a client quiet between messages for twice
+// the timeout is not closed, and one that then sends a single byte of a
+// frame header and stops is closed with 1008 "message not complete
+// within …", no sooner than the timeout. (The synctest tests of the same
+// rule run on an in-memory pipe, which takes the buffered read path.)
+func TestStalledHeaderClosedOnTCP(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	s := startInlineServer(t, rpcconn.Options{ReadTimeout: timeout, PingInterval: -1}, 1)
+	conn, br := dialRaw(t, s.hs)
+	<-s.wires
+
+	msg := []byte(`{"jsonrpc":"2.0","id":1,"method":"pad","params":{"i":1,"n":3}}`)
+	conn.Write(append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...)) // masked with a zero key
+	got, err := readTextFrame(br)
+	if err != nil || !strings.Contains(string(got), `"pad":"xxx"`) {
+		t.Fatalf("answer %q, %v", got, err)
+	}
+	select {
+	case err := <-s.errs:
+		t.Fatalf("closed while quiet between messages: %v", err)
+	case <-time.After(2 * timeout): // a lower bound: nothing may happen meanwhile
+	}
+
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a hang guard, not a timing
+	start := time.Now()
+	conn.Write([]byte{0x81}) // half a header, then nothing
+	code, reason, err := readCloseFrame(br)
+	waited := time.Since(start)
+	if err != nil || code != websocket.StatusPolicyViolation || !strings.Contains(reason, "message not complete within "+timeout.String()) {
+		t.Fatalf("close frame %d %q, %v; want 1008 message not complete", code, reason, err)
+	}
+	if waited < timeout {
+		t.Errorf("closed %v after the half header, before the %v read timeout", waited, timeout)
+	}
+	conn.Close()
+	if err := <-s.errs; err == nil || !strings.Contains(err.Error(), "stalled") {
+		t.Fatalf("Run = %v, want the stalled-message error", err)
 	}
 }

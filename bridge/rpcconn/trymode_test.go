@@ -3,136 +3,18 @@ package rpcconn_test
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/cifbridge/cifbridge/bridge/rpcconn"
-	"github.com/cifbridge/cifbridge/protocol"
 )
-
-// countingHandler answers "pad" with its params and a string of
-// params.n bytes, and counts the calls it served; served gets a value
-// when the count reaches at.
-type countingHandler struct {
-	n      atomic.Int64
-	at     int64
-	served chan struct{}
-}
-
-func (h *countingHandler) HandleCall(_ context.Context, _ *rpcconn.Conn, m *protocol.Message) (json.RawMessage, error) {
-	var p struct {
-		I int `json:"i"`
-		N int `json:"n"`
-	}
-	json.Unmarshal(m.Params, &p)
-	if h.n.Add(1) == h.at {
-		close(h.served)
-	}
-	return json.Marshal(struct {
-		I   int    `json:"i"`
-		Pad string `json:"pad"`
-	}{p.I, strings.Repeat("x", p.N)})
-}
-
-func (*countingHandler) HandleNotification(context.Context, *rpcconn.Conn, *protocol.Message) {}
-
-// inlineServer serves rpcconn with every request inline (on the reader),
-// over loopback TCP whose server socket has a small send buffer, so that
-// the socket fills after a few answers and writes are partial.
-type inlineServer struct {
-	hs    *httptest.Server
-	h     *countingHandler
-	wires chan *rpcconn.Wire
-	conns chan *rpcconn.Conn
-	errs  chan error
-}
-
-func startInlineServer(t *testing.T, opts rpcconn.Options, servedAt int64) *inlineServer {
-	t.Helper()
-	s := &inlineServer{h: &countingHandler{at: servedAt, served: make(chan struct{})}, wires: make(chan *rpcconn.Wire, 1), conns: make(chan *rpcconn.Conn, 1), errs: make(chan error, 1)}
-	opts.Inline = func(*protocol.Message) bool { return true }
-	if opts.PingInterval == 0 {
-		opts.PingInterval = -1
-	}
-	s.hs = httptest.NewServer(serveRPC(s.h, opts, 1<<20, func(c *rpcconn.Conn, wire *rpcconn.Wire) {
-		if tc, ok := wire.Conn.(*net.TCPConn); ok {
-			tc.SetWriteBuffer(4096)
-		}
-		s.wires <- wire
-		s.conns <- c
-	}, s.errs))
-	t.Cleanup(s.hs.Close)
-	return s
-}
-
-// pipeline sends n "pad" calls of pad bytes each from a goroutine (the
-// peer's writes must not wait for the server) and never reads.
-func (s *inlineServer) pipeline(t *testing.T, n, pad int) (*websocket.Conn, *rpcconn.Wire) {
-	t.Helper()
-	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(s.hs.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.SetReadLimit(1 << 20)
-	t.Cleanup(func() { ws.CloseNow() })
-	go func() {
-		for i := range n {
-			msg := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"pad","params":{"i":%d,"n":%d}}`, i, i, pad)
-			if ws.Write(context.Background(), websocket.MessageText, []byte(msg)) != nil {
-				return
-			}
-		}
-	}()
-	return ws, <-s.wires
-}
-
-// waitServed waits until the server served its servedAt-th call: with a
-// reader blocked in a write to a peer that does not read, it never would.
-func (s *inlineServer) waitServed(t *testing.T) {
-	t.Helper()
-	select {
-	case <-s.h.served:
-	case err := <-s.errs:
-		t.Fatalf("Run returned %v after %d calls served, before %d: the reader stopped reading", err, s.h.n.Load(), s.h.at)
-	case <-time.After(30 * time.Second): // a hang guard, not a timing
-		t.Fatalf("%d calls served of %d: the reader stopped reading", s.h.n.Load(), s.h.at)
-	}
-}
-
-// readPadAnswer reads the next answer from ws and fails unless it is
-// countingHandler's answer to "pad" call i: id i, result.i i and pad bytes
-// of padding (another id, or a cut pad, is an answer out of order or cut).
-func readPadAnswer(t *testing.T, ws *websocket.Conn, i, pad int) {
-	t.Helper()
-	_, b, err := ws.Read(t.Context())
-	if err != nil {
-		t.Fatalf("answer %d: %v", i, err)
-	}
-	var got struct {
-		ID     int `json:"id"`
-		Result struct {
-			I   int    `json:"i"`
-			Pad string `json:"pad"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatalf("answer %d (%d bytes) is not JSON: %v in %.80q", i, len(b), err, b)
-	}
-	if got.ID != i || got.Result.I != i || len(got.Result.Pad) != pad {
-		t.Fatalf("answer %d: id %d, i %d, pad %d bytes; want %d, %d, %d: out of order or cut", i, got.ID, got.Result.I, len(got.Result.Pad), i, i, pad)
-	}
-}
 
 // readInOrder reads the answers to the n "pad" calls of pad bytes that
 // pipeline sent, and fails unless they come whole and in the order of the
@@ -264,6 +146,49 @@ func TestShutdownSendsBacklogBeforeClose(t *testing.T) {
 	}
 	if err := <-s.errs; err != nil {
 		t.Fatalf("Run = %v, want nil for a 1001 close", err)
+	}
+}
+
+// TestPeerCloseAfterPipelineGetsCloseReply: a peer that pipelines calls
+// and closes right after them (reading only once it closed) gets every
+// answer written before the close reply, and the close reply itself: the
+// handshake ends cleanly on both sides, although the answers waited in
+// the Wire's backlog when the peer's close frame was read.
+//
+// With an OnFrame hook (capture on) there is no try mode: the reply is
+// gathered in the writer's batch while the writer has the Wire corked,
+// and must not be dropped by the close that follows it either.
+func TestPeerCloseAfterPipelineGetsCloseReply(t *testing.T) {
+	t.Run("try mode", func(t *testing.T) {
+		peerCloseAfterPipeline(t, rpcconn.Options{MaxSendBytes: 64 << 20})
+	})
+	t.Run("capture on", func(t *testing.T) {
+		peerCloseAfterPipeline(t, rpcconn.Options{MaxSendBytes: 64 << 20, OnFrame: func(string, []byte) {}})
+	})
+}
+
+func peerCloseAfterPipeline(t *testing.T, opts rpcconn.Options) {
+	const n = 100
+	s := startInlineServer(t, opts, n)
+	ws, _, err := websocket.Dial(t.Context(), wsURL(s.hs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	<-s.wires
+	for i := range n {
+		msg := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"pad","params":{"i":%d,"n":3000}}`, i, i)
+		if err := ws.Write(context.Background(), websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Close writes the close frame, then reads (discarding the answers)
+	// until the close reply.
+	if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("the peer's close: %v (served %d), want the close reply", err, s.h.n.Load())
+	}
+	if err := <-s.errs; err != nil {
+		t.Fatalf("Run = %v", err)
 	}
 }
 

@@ -30,16 +30,6 @@ var (
 // closes.
 type RaiseFunc func(ctx context.Context, session, event string, eventData json.RawMessage)
 
-// Action is one thing the agent did, as the admin API took it; capture
-// records them so a replay can do them again at the same time.
-type Action struct {
-	Kind   string `json:"kind"`             // "notification", "focus", "close", "presence", "panel"
-	Target string `json:"target,omitempty"` // notification id, workspace session id or presence id
-	Action string `json:"action,omitempty"` // "accept"/"reject" for a notification
-	Mode   *int   `json:"mode,omitempty"`   // panel
-	Width  *int   `json:"width,omitempty"`  // panel
-}
-
 // eventQueueLen bounds the events waiting to be sent to one widget; past
 // it an event is dropped and logged (a widget that answers nothing for
 // minutes).

@@ -1,8 +1,9 @@
 // Package logcap bounds what client input can do to the logs: Str cuts a
-// client-supplied string to a few dozen bytes, and a Sampler lets one line
+// client-supplied string to a few dozen bytes (Prefix cuts to any length on
+// a rune boundary), and a Sampler lets one line
 // per reason through per interval, counting the ones it held back.
 //
-// Entry points: Str, NewSampler, Sampler.Allow.
+// Entry points: Str, Prefix, NewSampler, Sampler.Allow.
 package logcap
 
 import (
@@ -19,14 +20,25 @@ const MaxStr = 64
 // (cut on a rune boundary) followed by "…(+N bytes)". Invalid UTF-8 is kept
 // as is: zerolog escapes it.
 func Str(s string) string {
-	if len(s) <= MaxStr {
+	head := Prefix(s, MaxStr)
+	if len(head) == len(s) {
 		return s
 	}
-	cut := MaxStr
+	return head + "…(+" + strconv.Itoa(len(s)-len(head)) + " bytes)"
+}
+
+// Prefix is the longest prefix of s of at most n bytes that does not end
+// inside a multi-byte rune: s itself when it is at most n bytes. Invalid
+// UTF-8 is cut like any other byte.
+func Prefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n, 0)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…(+" + strconv.Itoa(len(s)-cut) + " bytes)"
+	return s[:cut]
 }
 
 // Sampler lets through one log line per reason per interval. Its zero value

@@ -32,6 +32,35 @@ func TestStr(t *testing.T) {
 	}
 }
 
+// Prefix keeps at most n bytes and never ends inside a rune: it backs off
+// to the rune's first byte (to nothing when the first rune is longer than
+// n), and gives s itself when s fits.
+func TestPrefix(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		n    int
+		want string
+	}{
+		{"fits", "abc", 3, "abc"},
+		{"empty", "", 0, ""},
+		{"ascii", "abcdef", 4, "abcd"},
+		{"before a two-byte rune", "abcé", 4, "abc"},
+		{"after a two-byte rune", "abcéz", 5, "abcé"},
+		{"inside a four-byte rune", "a😀", 3, "a"},
+		{"first rune too long", "😀x", 2, ""},
+		{"invalid utf-8 is bytes", "ab\xffcd", 3, "ab\xff"},
+		{"negative n", "abc", -1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Prefix(tt.in, tt.n); got != tt.want {
+				t.Fatalf("Prefix(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestSamplerOneLinePerReasonPerInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := NewSampler(10 * time.Second)

@@ -1,15 +1,34 @@
 // Package ledgertest holds what the tests of every ledger.Store share.
 //
-// Entry points: Sample, Create.
+// Entry points: Open, New, Sample, Create.
 package ledgertest
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/cifbridge/cifbridge/bridge/ledger"
 	"github.com/cifbridge/cifbridge/protocol"
 )
+
+// Open opens the SQLite ledger at path and closes it when the test ends;
+// a test that reopens the file closes it first (Close is idempotent).
+func Open(t testing.TB, path string) *ledger.Ledger {
+	t.Helper()
+	l, err := ledger.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// New opens a new SQLite ledger in the test's temporary folder (Open).
+func New(t testing.TB) *ledger.Ledger {
+	t.Helper()
+	return Open(t, filepath.Join(t.TempDir(), ledger.FileName))
+}
 
 // Sample is an entry as the retry engine writes one for session with
 // status st: a timed-out attempt, then one that made record r2.

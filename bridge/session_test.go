@@ -1,9 +1,8 @@
 package bridge_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -57,18 +56,8 @@ func TestResumeNeedsTheResumeToken(t *testing.T) {
 	if !hb.Resumed || hb.Session != ha.Session || hb.ResumeToken != ha.ResumeToken {
 		t.Fatalf("resume: %+v", hb)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for {
-		_, _, err := a.ws.Read(ctx)
-		if err == nil {
-			continue
-		}
-		var ce websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != protocol.CloseSessionMoved || !strings.Contains(ce.Reason, "resumed by another connection") {
-			t.Fatalf("old socket ended with %v, want close %d with a reason", err, protocol.CloseSessionMoved)
-		}
-		break
+	if ce := a.closed(protocol.CloseSessionMoved); !strings.Contains(ce.Reason, "resumed by another connection") {
+		t.Fatalf("old socket closed with %v, want a reason", ce)
 	}
 	// Notifications now reach B.
 	if !tb.srv.Notify(ha.Session, "bridge.test", map[string]int{"n": 1}) {
@@ -126,40 +115,53 @@ func TestConcurrentResumeOfOneIDHasOneOwner(t *testing.T) {
 	}
 }
 
-// Two host.hello in one batch: one registration survives, without a race
-// on the connection's peer (run with -race).
-func TestHostHelloBatchRegistersOnce(t *testing.T) {
+func TestSessionResume(t *testing.T) {
+	tb := startBridge(t, bridge.Config{})
+	c1 := tb.dial(t, protocol.PathWidget, nil)
+	h1 := hello(t, c1)
+	okResult(t, c1.call(protocol.MethodSetMode, map[string]any{"value": 0}), nil)
+	c1.ws.Close(websocket.StatusNormalClosure, "")
+	c2 := tb.dial(t, protocol.PathWidget, nil)
+	var h2 protocol.HelloResult
+	okResult(t, c2.call(protocol.MethodHello, map[string]any{"session": h1.Session, "resumeToken": h1.ResumeToken}), &h2)
+	if h2.Session != h1.Session || !h2.Resumed {
+		t.Fatalf("resume = %+v, want session %s resumed", h2, h1.Session)
+	}
+	if r := c2.call(protocol.MethodGetMode, nil); string(r.Result) != "0" {
+		t.Errorf("session state lost across resume: mode %s", r.Result)
+	}
+	wantCode(t, c2.call(protocol.MethodHello, map[string]any{"session": "bad id!"}), protocol.CodeInvalidParams)
+}
+
+func TestSessionsAPI(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tb := startBridgeInBubble(t, bridge.Config{HostBackend: true})
-		for range 20 {
-			h := tb.dial(t, protocol.PathHost, nil)
-			h.send(`[{"jsonrpc":"2.0","id":1,"method":"host.hello","params":{"sessions":"*"}},` +
-				`{"jsonrpc":"2.0","id":2,"method":"host.hello","params":{"sessions":["sA","sB"]}}]`)
-			var out []json.RawMessage
-			if err := json.Unmarshal([]byte(h.recv()), &out); err != nil || len(out) != 2 {
-				t.Fatalf("batch answer: %v %d", err, len(out))
-			}
-			resp, err := tb.hc.Get(tb.url + "/readyz")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var st struct{ Hosts int }
-			json.NewDecoder(resp.Body).Decode(&st)
-			resp.Body.Close()
-			if st.Hosts != 1 {
-				t.Fatalf("%d host registrations for one connection", st.Hosts)
-			}
-			h.ws.Close(websocket.StatusNormalClosure, "")
-			waitFor(t, func() bool {
-				resp, err := tb.hc.Get(tb.url + "/readyz")
-				if err != nil {
-					return false
-				}
-				defer resp.Body.Close()
-				var st struct{ Hosts int }
-				json.NewDecoder(resp.Body).Decode(&st)
-				return st.Hosts == 0
-			})
+		release := make(chan struct{})
+		defer close(release)
+		tb := startBridgeInBubble(t, bridge.Config{Backend: blockingBackend(release)})
+		c := tb.dial(t, protocol.PathWidget, nil)
+		var h protocol.HelloResult
+		okResult(t, c.call(protocol.MethodHello, map[string]any{"client": "softphone/1", "enreachToken": "tok-SECRET"}), &h)
+		c.send(`{"jsonrpc":"2.0","id":"w","method":"cif.createrecord","params":{"entityName":"contact","value":{}}}`)
+		waitFor(t, func() bool { return tb.srv.Table().Stats().InFlight == 1 })
+		var raw json.RawMessage
+		tb.httpJSON(t, http.MethodGet, "/api/v1/sessions", nil, &raw)
+		if strings.Contains(string(raw), "SECRET") {
+			t.Fatalf("sessions API leaks the Enreach token: %s", raw)
+		}
+		var body struct {
+			Sessions []struct {
+				ID       string `json:"id"`
+				Client   string `json:"client"`
+				InFlight []struct {
+					Method    string          `json:"method"`
+					RequestID json.RawMessage `json:"requestId"`
+				} `json:"inflight"`
+			} `json:"sessions"`
+		}
+		json.Unmarshal(raw, &body)
+		if len(body.Sessions) != 1 || body.Sessions[0].ID != h.Session || body.Sessions[0].Client != "softphone/1" ||
+			len(body.Sessions[0].InFlight) != 1 || body.Sessions[0].InFlight[0].Method != protocol.MethodCreateRecord || string(body.Sessions[0].InFlight[0].RequestID) != `"w"` {
+			t.Fatalf("sessions = %s", raw)
 		}
 	})
 }
