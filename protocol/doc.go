@@ -35,7 +35,8 @@
 // receives the widgets' cif.* calls as requests whose params carry an extra
 // "session" member (the bridge's; a widget may not send its own); it may raise events with host.raiseEvent.
 //
-// Entry points: Decode parses one WebSocket message; AppendResponse and
+// Entry points: Decode parses one WebSocket message (DecodeInto into the
+// caller's Decoded, as a connection's reader does); AppendResponse and
 // AppendRequest encode; Error and the Err* sentinels are the error codes;
 // Method* name the methods and *Params/*Result their shapes; IndexedObject,
 // SourceFunc, MaxSearchRecords and XrmOp* (cifshape.go) are the CIF answer

@@ -62,20 +62,21 @@ func nameBit(name []byte) uint64 {
 	return 1 << (h & 63)
 }
 
-// scanFrame decodes data (trimmed, starting with '{') into w when it is a
-// frame of the common shape; false means "use the general path". w is
-// written only on success.
+// scanFrame decodes data (trimmed, starting with '{') into w, which must
+// be zero, when it is a frame of the common shape; false means "use the
+// general path", and w then holds part of a result (zero it before using
+// it again). It writes into w as it goes rather than into a copy of its
+// own.
 func scanFrame(data []byte, w *wireObject) bool {
 	if len(data) > math.MaxInt32 {
 		return false
 	}
 	var s frameScanner
 	s.data = data
-	var out wireObject
 	var seen uint8
 	i := skipSpace(data, 1)
 	if i < len(data) && data[i] == '}' {
-		return skipSpace(data, i+1) == len(data) && set(w, &out)
+		return skipSpace(data, i+1) == len(data)
 	}
 	for {
 		if i >= len(data) || data[i] != '"' {
@@ -89,17 +90,17 @@ func scanFrame(data []byte, w *wireObject) bool {
 		var bit uint8
 		switch string(data[i+1 : end-1]) {
 		case "jsonrpc":
-			field, bit = &out.JSONRPC, 1
+			field, bit = &w.JSONRPC, 1
 		case "id":
-			field, bit = &out.ID, 2
+			field, bit = &w.ID, 2
 		case "method":
-			field, bit = &out.Method, 4
+			field, bit = &w.Method, 4
 		case "params":
-			field, bit = &out.Params, 8
+			field, bit = &w.Params, 8
 		case "result":
-			field, bit = &out.Result, 16
+			field, bit = &w.Result, 16
 		case "error":
-			field, bit = &out.Error, 32
+			field, bit = &w.Error, 32
 		default:
 			return false
 		}
@@ -113,8 +114,8 @@ func scanFrame(data []byte, w *wireObject) bool {
 		}
 		i = skipSpace(data, i+1)
 		if bit == 8 {
-			out.members.base = int32(i)
-			s.members = &out.members
+			w.members.base = int32(i)
+			s.members = &w.members
 		}
 		vend := s.value(i)
 		s.members = nil
@@ -124,14 +125,9 @@ func scanFrame(data []byte, w *wireObject) bool {
 		*field = span{start: int64(i), end: int64(vend)}
 		var more bool
 		if i, more = afterValue(data, vend, '}'); !more {
-			return i >= 0 && skipSpace(data, i) == len(data) && set(w, &out)
+			return i >= 0 && skipSpace(data, i) == len(data)
 		}
 	}
-}
-
-func set(w, out *wireObject) bool {
-	*w = *out
-	return true
 }
 
 // plainByte marks the bytes a string literal holds as they are: not a

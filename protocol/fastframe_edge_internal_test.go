@@ -11,7 +11,11 @@ import (
 
 // generalDecode is Decode without scanFrame: every object through the
 // jsonv2 path, as Decode answered before the fast path existed.
-func generalDecode(data []byte) Decoded { return decode(data, false) }
+func generalDecode(data []byte) Decoded {
+	var d Decoded
+	decode(&d, data, false)
+	return d
+}
 
 // TestScanFrameEdgeCases: the inputs a byte scanner most easily gets wrong.
 // For each, whether scanFrame takes it is pinned (fast), its spans are the

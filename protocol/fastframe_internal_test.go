@@ -39,7 +39,10 @@ func checkScanFrame(t *testing.T, data []byte) bool {
 		fast.Params != general.Params || fast.Result != general.Result || fast.Error != general.Error {
 		t.Fatalf("scanFrame(%q) = %+v, the general decoder %+v", data, fast, general)
 	}
-	if fromWire(data, &fast).Kind != fromWire(data, &general).Kind {
+	var fm, gm Message
+	fromWire(&fm, data, &fast)
+	fromWire(&gm, data, &general)
+	if fm.Kind != gm.Kind {
 		t.Fatalf("%q classified differently", data)
 	}
 	return true

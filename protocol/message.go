@@ -65,41 +65,59 @@ var nullID = json.RawMessage("null")
 //
 // The ID, Params and Result of the messages are sub-slices of data, not
 // copies: data must not change while the messages are in use.
-func Decode(data []byte) Decoded { return decode(data, true) }
+func Decode(data []byte) Decoded {
+	var d Decoded
+	decode(&d, data, true)
+	return d
+}
 
-// decode is Decode; fast lets scanFrame take the frames of the common shape
-// (false: every object through the jsonv2 path, which the tests compare
-// scanFrame against).
-func decode(data []byte, fast bool) Decoded {
+// DecodeInto is Decode writing into *d (all of it) instead of returning a
+// Decoded: a connection's reader decodes every frame, and a Decoded
+// returned by value is copied once more on its way to the caller's
+// variable.
+func DecodeInto(d *Decoded, data []byte) { decode(d, data, true) }
+
+// decode is DecodeInto; fast lets scanFrame take the frames of the common
+// shape (false: every object through the jsonv2 path, which the tests
+// compare scanFrame against).
+func decode(d *Decoded, data []byte, fast bool) {
+	*d = Decoded{}
 	data = trimJSONSpace(data)
 	if len(data) == 0 {
-		return Decoded{ParseError: notJSON()}
+		d.ParseError = notJSON()
+		return
 	}
 	if data[0] == '[' {
 		var elems []span
 		if err := jsonv2.Unmarshal(data, &elems, lenient); err != nil {
-			return Decoded{ParseError: notJSON()}
+			d.ParseError = notJSON()
+			return
 		}
 		if len(elems) == 0 {
-			return Decoded{ParseError: &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}}
+			d.ParseError = &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}
+			return
 		}
-		d := Decoded{Batch: true, Messages: make([]Message, len(elems))}
+		d.Batch, d.Messages = true, make([]Message, len(elems))
 		for i, e := range elems {
-			d.Messages[i] = decodeOne(e.in(data), fast)
+			decodeOne(&d.Messages[i], e.in(data), fast)
 		}
-		return d
+		return
 	}
 	if data[0] != '{' {
 		// Not an object or a batch: a JSON scalar is an invalid request,
 		// anything else is not JSON at all.
 		if !json.Valid(data) {
-			return Decoded{ParseError: notJSON()}
+			d.ParseError = notJSON()
+			return
 		}
-		return Decoded{Messages: []Message{invalid(nil, "expected a JSON object")}}
+		d.Messages = []Message{invalid(nil, "expected a JSON object")}
+		return
 	}
 	var fw wireObject
 	if fast && scanFrame(data, &fw) {
-		return Decoded{Messages: []Message{fromWire(data, &fw)}}
+		d.Messages = make([]Message, 1)
+		fromWire(&d.Messages[0], data, &fw)
+		return
 	}
 	w := wireObjects.Get().(*wireObject)
 	defer func() {
@@ -108,13 +126,16 @@ func decode(data []byte, fast bool) Decoded {
 	}()
 	if err := jsonv2.Unmarshal(data, w, envelopeOptions); err != nil {
 		if errors.Is(err, jsontext.ErrDuplicateName) && json.Valid(data) {
-			return Decoded{Messages: []Message{duplicateMember(err)}}
+			d.Messages = []Message{duplicateMember(err)}
+			return
 		}
 		// Every member is a raw value, so any other error on an object is
 		// a syntax error: the message is not JSON.
-		return Decoded{ParseError: notJSON()}
+		d.ParseError = notJSON()
+		return
 	}
-	return Decoded{Messages: []Message{fromWire(data, w)}}
+	d.Messages = make([]Message, 1)
+	fromWire(&d.Messages[0], data, w)
 }
 
 // wireObjects recycles the envelopes Decode fills (the decoder needs a
@@ -259,55 +280,71 @@ func validID(id json.RawMessage) bool {
 	return false
 }
 
-func decodeOne(data []byte, fast bool) Message {
+// decodeOne decodes one element of a batch into *m (zero).
+func decodeOne(m *Message, data []byte, fast bool) {
 	data = trimJSONSpace(data)
 	if len(data) == 0 || data[0] != '{' {
-		return invalid(nil, "expected a JSON object")
+		*m = invalid(nil, "expected a JSON object")
+		return
 	}
 	var w wireObject
 	if fast && scanFrame(data, &w) {
-		return fromWire(data, &w)
+		fromWire(m, data, &w)
+		return
 	}
+	w = wireObject{} // what scanFrame wrote before it gave up
 	if err := jsonv2.Unmarshal(data, &w, envelopeOptions); err != nil {
 		if errors.Is(err, jsontext.ErrDuplicateName) {
-			return duplicateMember(err)
+			*m = duplicateMember(err)
+			return
 		}
-		return invalid(nil, "not a JSON object")
+		*m = invalid(nil, "not a JSON object")
+		return
 	}
-	return fromWire(data, &w)
+	fromWire(m, data, &w)
 }
 
-// fromWire classifies one JSON-RPC object, decoded from data.
-func fromWire(data []byte, w *wireObject) Message {
+// fromWire classifies one JSON-RPC object, decoded from data, into *m: a
+// zero Message, in the slice Decode returns (written in place, field by
+// field, rather than built aside and copied in whole).
+func fromWire(m *Message, data []byte, w *wireObject) {
+	if why, id := classify(m, data, w); why != "" {
+		*m = invalid(id, why)
+	}
+}
+
+// classify is fromWire: it fills *m, or says why the object is an invalid
+// request and under which id to answer it (m is then left to the caller).
+func classify(m *Message, data []byte, w *wireObject) (why string, id json.RawMessage) {
 	id, params, result := w.ID.in(data), w.Params.in(data), w.Result.in(data)
 	jsonrpc, method, errObj := w.JSONRPC.in(data), w.Method.in(data), w.Error.in(data)
 	if len(id) > 0 && !validID(id) {
-		return invalid(nil, `"id" must be a string, a number or null`)
+		return `"id" must be a string, a number or null`, nil
 	}
 	if name := miscased(w.Other); name != "" {
-		return invalid(id, fmt.Sprintf("member names are case-sensitive: %q is not a JSON-RPC member (write it in lowercase, once)", name))
+		return fmt.Sprintf("member names are case-sensitive: %q is not a JSON-RPC member (write it in lowercase, once)", name), id
 	}
 	if string(jsonrpc) != `"2.0"` {
-		return invalid(id, `"jsonrpc" must be exactly "2.0"`)
+		return `"jsonrpc" must be exactly "2.0"`, id
 	}
 	if len(method) > 0 {
 		if len(result) > 0 || len(errObj) > 0 {
-			return invalid(id, `a request cannot carry "result" or "error"`)
+			return `a request cannot carry "result" or "error"`, id
 		}
 		if method[0] != '"' {
-			return invalid(id, `"method" must be a string`)
+			return `"method" must be a string`, id
 		}
 		name, ok := methodName(method)
 		if !ok {
-			return invalid(id, `"method" must be a string`)
+			return `"method" must be a string`, id
 		}
 		if name == "" {
-			return invalid(id, `"method" must not be empty`)
+			return `"method" must not be empty`, id
 		}
 		if len(params) > 0 && params[0] != '{' && params[0] != '[' {
-			return invalid(id, `"params" must be an object or an array`)
+			return `"params" must be an object or an array`, id
 		}
-		m := Message{Kind: KindRequest, ID: id, Method: name, Params: params}
+		m.Kind, m.ID, m.Method, m.Params = KindRequest, id, name, params
 		if len(id) == 0 {
 			m.Kind = KindNotification
 		}
@@ -315,24 +352,24 @@ func fromWire(data []byte, w *wireObject) Message {
 			m.members = w.members
 			m.members.of(params)
 		}
-		return m
+		return "", nil
 	}
 	// A response to one of our calls.
 	if len(id) == 0 {
-		return invalid(nil, `missing "method"`)
+		return `missing "method"`, nil
 	}
 	if (len(result) > 0) == (len(errObj) > 0) {
-		return invalid(id, `a response carries exactly one of "result" and "error"`)
+		return `a response carries exactly one of "result" and "error"`, id
 	}
-	m := Message{Kind: KindResponse, ID: id, Result: result}
 	if len(errObj) > 0 {
 		var e Error
 		if err := json.Unmarshal(errObj, &e); err != nil || e.Message == "" && e.Code == 0 {
-			return invalid(id, `"error" must be an object with "code" and "message"`)
+			return `"error" must be an object with "code" and "message"`, id
 		}
 		m.Error = &e
 	}
-	return m
+	m.Kind, m.ID, m.Result = KindResponse, id, result
+	return "", nil
 }
 
 // AppendResponse appends a response object for id to buf. Exactly one of
@@ -412,5 +449,11 @@ func Raw(v any) (json.RawMessage, error) {
 // §2); bytes.TrimSpace would also drop Unicode spaces that make a text
 // invalid JSON.
 func trimJSONSpace(b []byte) []byte {
-	return bytes.Trim(b, " \t\r\n")
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
 }

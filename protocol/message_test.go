@@ -2,6 +2,7 @@ package protocol_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -67,6 +68,29 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("params = %s, want %s", m.Params, tt.wantParams)
 			}
 		})
+	}
+}
+
+// TestDecodeIntoOverwritesAll: DecodeInto leaves nothing of what *d held
+// (a reader reuses one Decoded): whatever came before, the result is
+// Decode's.
+func TestDecodeIntoOverwritesAll(t *testing.T) {
+	frames := []string{
+		`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"firstname":"Aino"}}}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"m"},{"jsonrpc":"2.0","method":"n"}]`,
+		`{"jsonrpc":"2.0","id":"a","error":{"code":-32000,"message":"x"}}`,
+		`{"jsonrpc":"2.0","id":true,"method":"m"}`,
+		`{"jsonrpc":`, `[]`, `7`, ``,
+	}
+	for _, before := range frames {
+		for _, in := range frames {
+			var d protocol.Decoded
+			protocol.DecodeInto(&d, []byte(before))
+			protocol.DecodeInto(&d, []byte(in))
+			if want := protocol.Decode([]byte(in)); !reflect.DeepEqual(d, want) {
+				t.Errorf("DecodeInto(%q) after %q = %+v, want %+v", in, before, d, want)
+			}
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -252,7 +253,7 @@ func jsonKind(goType string) string {
 
 // RequireEntity checks an entity logical name.
 func RequireEntity(field, name string) error {
-	if strings.TrimSpace(name) == "" {
+	if blank(name) {
 		return InvalidParams("%q is blank: provide the entity logical name, e.g. \"contact\"", field)
 	}
 	return nil
@@ -260,7 +261,7 @@ func RequireEntity(field, name string) error {
 
 // RequireID checks a record id.
 func RequireID(field, id string) error {
-	if strings.TrimSpace(id) == "" {
+	if blank(id) {
 		return InvalidParams("%q is blank: provide the record id (a GUID)", field)
 	}
 	return nil
@@ -276,7 +277,7 @@ func NormalizeObject(field string, v json.RawMessage) (json.RawMessage, error) {
 // a JSON string holding one unwrapped; missing and notObject end the
 // -32602 messages of an absent v and of one that is no object.
 func normalizeObject(field string, v json.RawMessage, missing, notObject string) (json.RawMessage, error) {
-	v = bytes.TrimSpace(v)
+	v = trimSpace(v)
 	if len(v) == 0 || string(v) == "null" {
 		return nil, InvalidParams("%q is missing: %s", field, missing)
 	}
@@ -296,6 +297,30 @@ func normalizeObject(field string, v json.RawMessage, missing, notObject string)
 	}
 	return v, nil
 }
+
+// blank reports whether s is empty or only white space
+// (strings.TrimSpace(s) == ""). A name or id that starts with a printable
+// ASCII byte, as every real one does, is not: no trimming needed to tell.
+func blank(s string) bool {
+	if s != "" && graphicASCII(s[0]) {
+		return false
+	}
+	return strings.TrimSpace(s) == ""
+}
+
+// trimSpace is bytes.TrimSpace, without its work for a text that starts
+// and ends with a printable ASCII byte (a record value's '{' and '}'),
+// which it would return as it is.
+func trimSpace(b []byte) []byte {
+	if len(b) > 0 && graphicASCII(b[0]) && graphicASCII(b[len(b)-1]) {
+		return b
+	}
+	return bytes.TrimSpace(b)
+}
+
+// graphicASCII reports whether c is a printable ASCII byte: never white
+// space, in ASCII or as part of a multi-byte Unicode space.
+func graphicASCII(c byte) bool { return c > ' ' && c < utf8.RuneSelf }
 
 // Retry bounds for enreach.xrm.* (validated by the retry engine).
 const (

@@ -11,9 +11,8 @@ import (
 // place a frame may put them: first, between the other members, last;
 // with space of every kind around the names, colons and commas; after
 // members holding escapes, multi-byte text, invalid UTF-8, deep values
-// and huge numbers; in a batch (the general path, which records
-// nothing); and params of the record calls' shapes with escaped, nested,
-// duplicate and extra members.
+// and huge numbers; in a batch; and params of the record calls' shapes
+// with escaped, nested, duplicate and extra members.
 var requestFrames = []string{
 	`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"a":1}}}`,
 	`{"params":{"entityName":"contact","value":{"a":1}},"jsonrpc":"2.0","id":1,"method":"cif.createrecord"}`,
@@ -34,6 +33,11 @@ var requestFrames = []string{
 	`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}}`,
 	`[{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{}}},{"jsonrpc":"2.0","id":2,"method":"cif.retrieverecord","params":{"entityName":"contact","entityId":"x"}}]`,
 	`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"a":1}},"params":{"entityName":"account","value":{}}}`,
+	// scanFrame records entityName, then gives up inside value (an
+	// escaped name): what it recorded must not outlive its giving up, in
+	// a batch (decodeOne's object is then decoded again) or alone.
+	`[{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"\u0061":1}}}]`,
+	`{"jsonrpc":"2.0","id":1,"method":"cif.createrecord","params":{"entityName":"contact","value":{"\u0061":1}}}`,
 }
 
 // FuzzDecodeRequestParamsInFrame: whatever frame Decode reads, for every

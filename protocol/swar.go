@@ -20,16 +20,15 @@ const (
 	swarHighs = 0x8080808080808080
 )
 
-// swarEq flags the bytes of x equal to c.
-func swarEq(x uint64, c byte) uint64 {
-	y := x ^ (swarOnes * uint64(c))
-	return (y - swarOnes) &^ y & swarHighs
-}
+// swarZero is the per-byte part of a zero test: a byte of x that is zero
+// gets its high bit set in swarZero(x)&swarHighs (x^c*swarOnes is zero
+// where x holds c). The callers OR such parts together and mask once.
+func swarZero(x uint64) uint64 { return (x - swarOnes) &^ x }
 
 // swarNotPlain flags the bytes of x that plainByte refuses: a quote, a
 // backslash, a control character (below 0x20) or a byte above 0x7f.
 func swarNotPlain(x uint64) uint64 {
-	return swarEq(x, '"') | swarEq(x, '\\') | ((x-swarOnes*0x20)|x)&swarHighs
+	return (swarZero(x^(swarOnes*'"')) | swarZero(x^(swarOnes*'\\')) | (x - swarOnes*0x20) | x) & swarHighs
 }
 
 // firstFlagged is the index in its word of the first flagged byte (flags
@@ -37,10 +36,11 @@ func swarNotPlain(x uint64) uint64 {
 func firstFlagged(flags uint64) int { return bits.TrailingZeros64(flags) >> 3 }
 
 // plainEnd returns the index of the first byte at or after j that
-// plainByte refuses, or len(data).
+// plainByte refuses, or len(data). (data[j:j+8], not data[j:], lets the
+// compiler drop the word load's own bounds check.)
 func plainEnd(data []byte, j int) int {
 	for ; j+8 <= len(data); j += 8 {
-		if f := swarNotPlain(binary.LittleEndian.Uint64(data[j:])); f != 0 {
+		if f := swarNotPlain(binary.LittleEndian.Uint64(data[j : j+8])); f != 0 {
 			return j + firstFlagged(f)
 		}
 	}
@@ -59,8 +59,8 @@ func nextStop(data []byte, j int, high bool) int {
 		h = swarHighs
 	}
 	for ; j+8 <= len(data); j += 8 {
-		x := binary.LittleEndian.Uint64(data[j:])
-		if f := swarEq(x, '"') | swarEq(x, '\\') | x&h; f != 0 {
+		x := binary.LittleEndian.Uint64(data[j : j+8])
+		if f := (swarZero(x^(swarOnes*'"')) | swarZero(x^(swarOnes*'\\')) | x&h) & swarHighs; f != 0 {
 			return j + firstFlagged(f)
 		}
 	}

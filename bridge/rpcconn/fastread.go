@@ -32,8 +32,8 @@ const maxHeader = 14
 // compressed frame's payload is not its message) and reports whether it
 // did. Call it before the first read.
 func (w *Wire) setFast() bool {
-	w.rmu <- struct{}{}
-	defer func() { <-w.rmu }()
+	w.rmu.lock()
+	defer w.rmu.unlock()
 	if w.extensions {
 		return false
 	}
@@ -47,7 +47,8 @@ func (w *Wire) setFast() bool {
 
 // nextText returns the next message when it is one unfragmented text frame
 // (fin, opcode 1, no RSV bit), masked as a client's must be, of at most
-// fastMax bytes: unmasked, in a buffer of its own of its exact size. It
+// fastMax bytes: unmasked, in a buffer of its own of its exact size;
+// ascii reports that every byte of it is below 0x80 (so valid UTF-8). It
 // first waits for the socket as Read does: without a buffer while nothing
 // has arrived, then with the stall timer armed once the frame has begun
 // (its header incomplete, or its payload). ok is false, and nothing is
@@ -55,41 +56,41 @@ func (w *Wire) setFast() bool {
 // the middle of a frame or has bytes still to hand out (pre): the caller
 // then reads through the WebSocket. err ends the connection: the socket
 // failed or was closed (a stall, the connection's end).
-func (w *Wire) nextText() (data []byte, ok bool, err error) {
-	w.rmu <- struct{}{}
-	defer func() { <-w.rmu }()
+func (w *Wire) nextText() (data []byte, ascii, ok bool, err error) {
+	w.rmu.lock()
+	defer w.rmu.unlock()
 	if !w.fast || w.err != nil || len(w.pre) > 0 || !w.scan.boundary() {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	if len(w.rbuf) == 0 {
 		if err := w.fill(); err != nil { // between messages: no stall timer
-			return nil, false, w.closedErr(err)
+			return nil, false, false, w.closedErr(err)
 		}
 		if len(w.rbuf) == 0 { // a read of nothing (not on a plain socket)
-			return nil, false, nil
+			return nil, false, false, nil
 		}
 	}
 	const finText = 0x80 | 0x1 // fin, no RSV bit, opcode text
 	hlen, n := frameHeaderLen(w.rbuf)
 	for hlen == 0 { // a header cut short: wait for the rest of it
 		if w.rbuf[0] != finText || len(w.rbuf) >= 2 && w.rbuf[1]&0x80 == 0 {
-			return nil, false, nil // not a masked text frame: no need to wait
+			return nil, false, false, nil // not a masked text frame: no need to wait
 		}
 		timed := w.armStallFor(w.scan.begun + 1) // the frame has begun
 		err := w.more()
 		w.disarmStall(timed)
 		if err != nil {
-			return nil, false, w.closedErr(err)
+			return nil, false, false, w.closedErr(err)
 		}
 		hlen, n = frameHeaderLen(w.rbuf)
 	}
 	if w.rbuf[0] != finText || w.rbuf[1]&0x80 == 0 || n > uint64(w.fastMax) {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	key := binary.LittleEndian.Uint32(w.rbuf[hlen-4 : hlen])
-	if err := w.scan.feed(w.rbuf[:hlen]); err != nil {
+	if err := w.scan.header(w.rbuf[:hlen]); err != nil {
 		w.err = err // not reached: n is within the limit
-		return nil, false, err
+		return nil, false, false, err
 	}
 	w.consume(hlen)
 	data = make([]byte, n)
@@ -101,12 +102,12 @@ func (w *Wire) nextText() (data []byte, ok bool, err error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, false, w.closedErr(fmt.Errorf("reading a frame's payload: %w", err))
+			return nil, false, false, w.closedErr(fmt.Errorf("reading a frame's payload: %w", err))
 		}
 	}
-	unmask(data, key)
+	ascii = unmask(data, key)
 	w.fastN.Add(1)
-	return data, true, nil
+	return data, ascii, true, nil
 }
 
 // closedErr is what a failed read reports: net.ErrClosed once the socket
@@ -172,25 +173,33 @@ func frameHeaderLen(b []byte) (hlen int, n uint64) {
 
 // unmask XORs b with the masking key (RFC 6455 §5.3), key being the 4 key
 // bytes read little-endian (the first key byte is its low byte), eight
-// bytes at a time.
-func unmask(b []byte, key uint32) {
+// bytes at a time, and reports whether every unmasked byte is ASCII: such
+// a text is valid UTF-8 with no second look (the reader's check for a
+// text frame, RFC 6455 §8.1).
+func unmask(b []byte, key uint32) (ascii bool) {
 	k := uint64(key) | uint64(key)<<32
+	var or uint64
 	for len(b) >= 32 {
-		v0 := binary.LittleEndian.Uint64(b)
-		v1 := binary.LittleEndian.Uint64(b[8:])
-		v2 := binary.LittleEndian.Uint64(b[16:])
-		v3 := binary.LittleEndian.Uint64(b[24:])
-		binary.LittleEndian.PutUint64(b, v0^k)
-		binary.LittleEndian.PutUint64(b[8:], v1^k)
-		binary.LittleEndian.PutUint64(b[16:], v2^k)
-		binary.LittleEndian.PutUint64(b[24:], v3^k)
+		v0 := binary.LittleEndian.Uint64(b) ^ k
+		v1 := binary.LittleEndian.Uint64(b[8:]) ^ k
+		v2 := binary.LittleEndian.Uint64(b[16:]) ^ k
+		v3 := binary.LittleEndian.Uint64(b[24:]) ^ k
+		binary.LittleEndian.PutUint64(b, v0)
+		binary.LittleEndian.PutUint64(b[8:], v1)
+		binary.LittleEndian.PutUint64(b[16:], v2)
+		binary.LittleEndian.PutUint64(b[24:], v3)
+		or |= v0 | v1 | v2 | v3
 		b = b[32:]
 	}
 	for len(b) >= 8 {
-		binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)
+		v := binary.LittleEndian.Uint64(b) ^ k
+		binary.LittleEndian.PutUint64(b, v)
+		or |= v
 		b = b[8:]
 	}
 	for i := range b {
 		b[i] ^= byte(key >> (8 * (i & 3)))
+		or |= uint64(b[i])
 	}
+	return or&0x8080808080808080 == 0
 }

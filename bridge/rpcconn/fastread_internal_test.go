@@ -27,7 +27,8 @@ func unmaskBytes(b []byte, key [4]byte) {
 
 // TestUnmask: the word-at-a-time unmask equals the byte-at-a-time one for
 // every length around its 32- and 8-byte steps, at every alignment of the
-// slice, for random keys.
+// slice, for random keys, and tells an ASCII text (half of them, some
+// with one byte of any value put back at any place) from any other.
 func TestUnmask(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 300)
@@ -36,19 +37,41 @@ func TestUnmask(t *testing.T) {
 		binary.LittleEndian.PutUint32(key[:], r.Uint32())
 		for off := range 8 {
 			for n := 0; off+n <= len(buf); n++ {
+				// Half the texts ASCII once unmasked, but for at most
+				// one byte of any value (ascii must see every byte).
+				plain := r.IntN(2) == 0
 				for i := range buf {
 					buf[i] = byte(r.Uint32())
+					if plain {
+						buf[i] = (buf[i] & 0x7f) ^ key[(i-off)&3]
+					}
+				}
+				if plain && n > 0 && r.IntN(2) == 0 {
+					buf[off+r.IntN(n)] = byte(r.Uint32())
 				}
 				want := bytes.Clone(buf)
 				unmaskBytes(want[off:off+n], key)
 				got := bytes.Clone(buf)
-				unmask(got[off:off+n], binary.LittleEndian.Uint32(key[:]))
+				ascii := unmask(got[off:off+n], binary.LittleEndian.Uint32(key[:]))
 				if !bytes.Equal(got, want) {
 					t.Fatalf("key % x, offset %d, length %d:\n got % x\nwant % x", key, off, n, got, want)
+				}
+				if wantASCII := isASCII(want[off : off+n]); ascii != wantASCII {
+					t.Fatalf("key % x, offset %d, length %d: ascii %v, want %v (% x)", key, off, n, ascii, wantASCII, want[off:off+n])
 				}
 			}
 		}
 	}
+}
+
+// isASCII reports whether every byte of b is below 0x80.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // TestFrameHeaderLen: the header's length and the payload length it
@@ -120,13 +143,13 @@ func readAll(t *testing.T, stream []byte, step int, limit int64, fast bool) (msg
 	c := New(ctx, ws, nil, Options{Wire: w, PingInterval: -1})
 	read := c.read
 	if !fast {
-		read = func() (websocket.MessageType, []byte, error) {
+		read = func() (websocket.MessageType, []byte, bool, error) {
 			typ, r, err := ws.Reader(context.Background())
 			if err != nil {
-				return 0, nil, err
+				return 0, nil, false, err
 			}
 			data, err := readPooled(r)
-			return typ, data, err
+			return typ, data, false, err
 		}
 	}
 	got := make(chan []byte)
@@ -143,10 +166,13 @@ func readAll(t *testing.T, stream []byte, step int, limit int64, fast bool) (msg
 		client.(interface{ CloseWrite() error }).CloseWrite()
 	}()
 	for {
-		typ, data, err := read()
+		typ, data, ascii, err := read()
 		if err != nil {
 			end = errKind(err)
 			break
+		}
+		if ascii && !isASCII(data) {
+			t.Fatalf("read says %q is ASCII", data)
 		}
 		msgs = append(msgs, fmt.Sprintf("%v %q", typ, data))
 	}

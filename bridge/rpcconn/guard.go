@@ -136,6 +136,20 @@ func (s *frameScan) feed(b []byte) error {
 	return nil
 }
 
+// header is feed(h) for a whole frame header h that begins between
+// messages (boundary), as nextText has one: the same state and error,
+// without going through it a byte at a time.
+func (s *frameScan) header(h []byte) error {
+	s.begun++
+	s.have = copy(s.hdr[:], h)
+	s.need = s.have
+	if err := s.frame(); err != nil {
+		return err
+	}
+	s.have, s.need = 0, 2
+	return nil
+}
+
 // frame takes the header just completed.
 func (s *frameScan) frame() error {
 	var n uint64

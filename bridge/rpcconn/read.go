@@ -33,7 +33,7 @@ var errStalled = errors.New("a message stalled: it was not complete within the r
 
 func (c *Conn) readLoop() error {
 	for {
-		typ, data, err := c.read()
+		typ, data, ascii, err := c.read()
 		if err != nil {
 			if c.readStalled.Load() {
 				return errStalled
@@ -62,7 +62,7 @@ func (c *Conn) readLoop() error {
 			c.closeWith(websocket.StatusUnsupportedData, "binary frames are not supported: send each JSON-RPC message as one text frame")
 			return errors.New("peer sent a binary frame")
 		}
-		if !utf8.Valid(data) {
+		if !ascii && !utf8.Valid(data) {
 			// RFC 6455 §8.1: a text frame must be UTF-8; the endpoint fails
 			// the connection with 1007.
 			c.closeWith(websocket.StatusInvalidFramePayloadData, "invalid UTF-8 in a text frame: JSON text must be UTF-8")
@@ -80,33 +80,35 @@ func (c *Conn) readLoop() error {
 
 // read returns the next data message, in a buffer of its exact size of
 // its own: the decoded messages point into it, and nothing changes it, for
-// as long as their handlers (and late records) hold them. With a Wire the
+// as long as their handlers (and late records) hold them. ascii reports a
+// message known to be ASCII (the Wire's unmask saw every byte), which
+// needs no UTF-8 check. With a Wire the
 // common message (one text frame) is taken straight from the Wire's read
 // buffer (Wire.nextText); anything else is read through the WebSocket,
 // which also handles the control frames. Once a message has begun, it must
 // be complete within ReadTimeout: with a Wire, the Wire arms the timer only
 // while a read in the middle of a message waits for the socket, not for
 // every message.
-func (c *Conn) read() (websocket.MessageType, []byte, error) {
+func (c *Conn) read() (typ websocket.MessageType, data []byte, ascii bool, err error) {
 	w := c.opts.Wire
 	if w != nil {
-		data, ok, err := w.nextText()
+		data, ascii, ok, err := w.nextText()
 		if ok || err != nil {
-			return websocket.MessageText, data, err
+			return websocket.MessageText, data, ascii, err
 		}
 	}
 	typ, r, err := c.ws.Reader(context.Background()) // ends when ctx does: see stopReadWatch
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	if w == nil { // else the Wire times only reads that wait (setStall)
 		c.readTimer.Reset(c.opts.ReadTimeout)
 	}
-	data, err := readPooled(r)
+	data, err = readPooled(r)
 	if w == nil {
 		c.readTimer.Stop()
 	}
-	return typ, data, err
+	return typ, data, false, err
 }
 
 // readPooled reads a message of unknown size into a pooled buffer and
@@ -173,7 +175,8 @@ func (c *Conn) keepalive() {
 }
 
 func (c *Conn) dispatch(data []byte, received time.Time) {
-	d := protocol.Decode(data)
+	var d protocol.Decoded
+	protocol.DecodeInto(&d, data)
 	if d.ParseError != nil {
 		c.reply(protocol.AppendResponse(nil, nil, nil, d.ParseError))
 		return

@@ -136,7 +136,7 @@ func BenchmarkReadFast(b *testing.B) {
 		_, w := replayPeer(b, benchMsg)
 		b.ReportAllocs()
 		for b.Loop() {
-			data, ok, err := w.nextText()
+			data, _, ok, err := w.nextText()
 			if err != nil || !ok || len(data) != len(benchMsg) {
 				b.Fatalf("read %d bytes, %v, %v", len(data), ok, err)
 			}

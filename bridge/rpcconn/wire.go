@@ -39,11 +39,11 @@ type Wire struct {
 	// rmu orders the reads: the connection's reader (through the
 	// WebSocket, or nextText) and the WebSocket's close handshake, which
 	// reads on its own goroutine, under the WebSocket's lock that nextText
-	// does not take. It guards the read side's fields, down to rerr. A
-	// channel, not a sync.Mutex: the handshake may wait on it for a read
-	// under way, and a goroutine waiting on a channel lets a
-	// testing/synctest bubble's clock (the handshake's 5 s) run on.
-	rmu  chan struct{}
+	// does not take. It guards the read side's fields, down to rerr. Not
+	// a sync.Mutex: the handshake may wait on it for a read under way,
+	// and its waiters must let a testing/synctest bubble's clock (the
+	// handshake's 5 s) run on (readLock).
+	rmu  readLock
 	pre  []byte // read by the HTTP server before the hijack
 	scan frameScan
 	err  error // sticky once a frame is refused
@@ -134,7 +134,7 @@ var (
 )
 
 func newWire(conn net.Conn, pre []byte, limit int64) *Wire {
-	w := &Wire{Conn: conn, rmu: make(chan struct{}, 1), pre: pre, scan: frameScan{limit: limit, need: 2}}
+	w := &Wire{Conn: conn, rmu: newReadLock(), pre: pre, scan: frameScan{limit: limit, need: 2}}
 	w.raw = rawOf(conn)
 	return w
 }
@@ -145,8 +145,8 @@ func newWire(conn net.Conn, pre []byte, limit int64) *Wire {
 // through here, then never holds bytes of a frame it has not begun, and
 // nextText may take the next one.
 func (w *Wire) Read(p []byte) (int, error) {
-	w.rmu <- struct{}{}
-	defer func() { <-w.rmu }()
+	w.rmu.lock()
+	defer w.rmu.unlock()
 	if w.err != nil {
 		return 0, w.err
 	}
