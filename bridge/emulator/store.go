@@ -38,9 +38,10 @@ type record struct {
 }
 
 // store is the data of an emulator: logical name → id → record (a
-// recTable per table). Guarded by Emulator.mu. Records are keyed by their GUID's 16 bytes, not its text: a
-// key holds no pointer for the garbage collector to follow, which with
-// tens of thousands of records kept shortens every GC cycle.
+// recTable per table). Guarded by Emulator.mu. Records are keyed by their
+// GUID's 16 bytes, not its text: a key holds no pointer for the garbage
+// collector to follow, which with tens of thousands of records kept
+// shortens every GC cycle.
 type store struct {
 	tables  map[string]*recTable
 	version int64 // last row version handed out

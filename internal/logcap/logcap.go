@@ -1,7 +1,7 @@
 // Package logcap bounds what client input can do to the logs: Str cuts a
 // client-supplied string to a few dozen bytes (Prefix cuts to any length on
-// a rune boundary), and a Sampler lets one line
-// per reason through per interval, counting the ones it held back.
+// a rune boundary), and a Sampler lets one line per reason through per
+// interval, counting the ones it held back.
 //
 // Entry points: Str, Prefix, NewSampler, Sampler.Allow.
 package logcap
