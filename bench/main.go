@@ -292,6 +292,11 @@ type HalfRate struct {
 	EchoClientGCCycles uint64  `json:"echoClientGcCycles"`
 	EchoP99Us          int64   `json:"echoP99Us"`
 	EchoP999Us         int64   `json:"echoP999Us"`
+	// Server CPU-seconds per 100 000 calls in the open loop, where each
+	// call arrives alone and pays its own wakeups (more than in the
+	// closed loop, where a busy reader finds the next frame waiting).
+	BridgeCPUPer100k float64 `json:"bridgeCpuSecondsPer100k,omitempty"`
+	EchoCPUPer100k   float64 `json:"echoCpuSecondsPer100k,omitempty"`
 }
 
 // IdleRSS is the server RSS per idle session.
@@ -553,11 +558,11 @@ func (b *bencher) throughput(ctx context.Context) error {
 	if max64 > 0 {
 		rate := max64 / 2
 		fmt.Fprintf(b.out, "open loop at half the 64-session maximum (%.0f/s): bridge, raw echo …\n", rate)
-		rb, _, err := b.load(ctx, br, loadtest.Config{Sessions: 64, Rate: rate})
+		rb, bu, err := b.load(ctx, br, loadtest.Config{Sessions: 64, Rate: rate})
 		if err != nil {
 			return err
 		}
-		re, _, err := b.load(ctx, echo, loadtest.Config{Sessions: 64, Rate: rate})
+		re, eu, err := b.load(ctx, echo, loadtest.Config{Sessions: 64, Rate: rate})
 		if err != nil {
 			return err
 		}
@@ -565,7 +570,8 @@ func (b *bencher) throughput(ctx context.Context) error {
 			P999Us: rb.LatencyUs.P999, MaxUs: rb.LatencyUs.Max, Dropped: rb.Dropped, Errors: rb.Errors, ErrorsByCode: rb.ErrorsByCode,
 			FirstErrors:  rb.FirstErrors,
 			ClientCPUPct: rb.Client.CPUPercent, ClientGCCycles: rb.Client.GCCycles, EchoClientCPUPct: re.Client.CPUPercent, EchoClientGCCycles: re.Client.GCCycles,
-			EchoP99Us: re.LatencyUs.P99, EchoP999Us: re.LatencyUs.P999}
+			EchoP99Us: re.LatencyUs.P99, EchoP999Us: re.LatencyUs.P999,
+			BridgeCPUPer100k: bu.per100k(), EchoCPUPer100k: eu.per100k()}
 	}
 	return nil
 }

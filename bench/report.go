@@ -98,6 +98,12 @@ type HalfSummary struct {
 	ClientGCCycles     Stat `json:"clientGcCycles"`
 	EchoClientCPUPct   Stat `json:"echoClientCpuPercent"`
 	EchoClientGCCycles Stat `json:"echoClientGcCycles"`
+	// Server CPU-seconds per 100 000 calls in the open loop; the ratio is
+	// taken within each repetition. Absent (N 0) in runs made before the
+	// suite measured them.
+	BridgeCPUPer100k Stat `json:"bridgeCpuSecondsPer100k"`
+	EchoCPUPer100k   Stat `json:"echoCpuSecondsPer100k"`
+	CPURatio         Stat `json:"cpuRatio"`
 }
 
 // IdleSummary is the RSS per idle session at one session count.
@@ -170,7 +176,7 @@ func summarize(runs []Rep) Summary {
 			s.ClosedLoop = append(s.ClosedLoop, ps)
 		}
 	}
-	var rate, ach, p50, p99, p999, e99, e999, ccpu, cgc, eccpu, ecgc []float64
+	var rate, ach, p50, p99, p999, e99, e999, ccpu, cgc, eccpu, ecgc, bc, ec, cr []float64
 	var hs HalfSummary
 	for _, r := range runs {
 		if h := r.HalfRate; h != nil {
@@ -182,6 +188,10 @@ func summarize(runs []Rep) Summary {
 			hs.FirstErrors = firstFew(hs.FirstErrors, h.FirstErrors)
 			ccpu, cgc = append(ccpu, h.ClientCPUPct), append(cgc, float64(h.ClientGCCycles))
 			eccpu, ecgc = append(eccpu, h.EchoClientCPUPct), append(ecgc, float64(h.EchoClientGCCycles))
+			if h.BridgeCPUPer100k > 0 && h.EchoCPUPer100k > 0 {
+				bc, ec = append(bc, h.BridgeCPUPer100k), append(ec, h.EchoCPUPer100k)
+				cr = append(cr, h.BridgeCPUPer100k/h.EchoCPUPer100k)
+			}
 			for code, n := range h.ErrorsByCode {
 				if hs.ErrorsByCode == nil {
 					hs.ErrorsByCode = map[string]int64{}
@@ -194,6 +204,7 @@ func summarize(runs []Rep) Summary {
 		hs.Rate, hs.Achieved, hs.P50Ms, hs.P99Ms, hs.P999Ms = statOf(rate), statOf(ach), statOf(p50), statOf(p99), statOf(p999)
 		hs.EchoP99Ms, hs.EchoP999Ms = statOf(e99), statOf(e999)
 		hs.ClientCPUPct, hs.ClientGCCycles, hs.EchoClientCPUPct, hs.EchoClientGCCycles = statOf(ccpu), statOf(cgc), statOf(eccpu), statOf(ecgc)
+		hs.BridgeCPUPer100k, hs.EchoCPUPer100k, hs.CPURatio = statOf(bc), statOf(ec), statOf(cr)
 		s.HalfRate = &hs
 	}
 	// Idle: by session count, bridge and echo of the same repetition paired.
@@ -364,6 +375,9 @@ func (r *Results) print(w io.Writer) {
 		writeSamples(w, h.FirstErrors)
 		fmt.Fprintf(w, "  client (this process): %% of a core bridge run %s, echo run %s; GC cycles bridge run %s, echo run %s\n",
 			h.ClientCPUPct.f(0), h.EchoClientCPUPct.f(0), h.ClientGCCycles.f(0), h.EchoClientGCCycles.f(0))
+		if h.CPURatio.N > 0 {
+			fmt.Fprintf(w, "  server CPU-s per 100 000: bridge %s, echo %s, ratio %s\n", h.BridgeCPUPer100k.f(2), h.EchoCPUPer100k.f(2), h.CPURatio.f(2))
+		}
 	}
 	for _, i := range s.Idle {
 		if i.BridgeKiB.N == 0 {
