@@ -67,7 +67,7 @@ func TestDuplicatesFromNotifications(t *testing.T) {
 	// L2: answered -32005 naming the entry; its only timed-out attempt
 	// landed: the widget holds no id for that record.
 	data, _ := json.Marshal(protocol.ExhaustedData{Attempts: attempts(protocol.LedgerOutcomeTimeout, protocol.LedgerOutcomeFailure), LedgerID: "L2"})
-	if id := s.attemptsFromError(&protocol.Inbound{Error: &protocol.Error{Code: protocol.CodeRetriesExhausted, Data: data}}); id != "L2" {
+	if id := s.attemptsFromError(&protocol.Message{Error: &protocol.Error{Code: protocol.CodeRetriesExhausted, Data: data}}); id != "L2" {
 		t.Fatalf("ledger id of the -32005 %q, want L2", id)
 	}
 	r.answeredWithLedger("L2", false, true)
