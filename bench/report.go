@@ -441,6 +441,9 @@ func readmeTable(r *Results) string {
 	if h := s.HalfRate; h != nil {
 		fmt.Fprintf(&b, "| p99 ms, open loop at half the 64-session maximum (median %.0f/s) | %s | %s | | ≤ 2 ms |\n", h.Rate.Median, h.P99Ms.f(2), h.EchoP99Ms.f(2))
 		fmt.Fprintf(&b, "| p99.9 ms, same run | %s | %s | | |\n", h.P999Ms.f(2), h.EchoP999Ms.f(2))
+		if h.CPURatio.N > 0 {
+			fmt.Fprintf(&b, "| server CPU-seconds per 100 000 calls, same run | %s | %s | %s | |\n", h.BridgeCPUPer100k.f(2), h.EchoCPUPer100k.f(2), h.CPURatio.f(2))
+		}
 		fmt.Fprintf(&b, "| open loop: bridge errors%s and unsent calls, all repetitions | %d, %d | | | |\n", codes(h.ErrorsByCode), h.Errors, h.Dropped)
 	}
 	for _, i := range s.Idle {

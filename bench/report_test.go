@@ -108,7 +108,8 @@ func TestSummaryShowsTheFirstErrors(t *testing.T) {
 			Points: []Point{{Sessions: 64, BridgeErrors: 2, BridgeFirstErrors: []loadtest.ErrorSample{
 				sample(-32001, "backend unavailable"), sample(-32603, "internal error")}}},
 			HalfRate: &HalfRate{Errors: 1, FirstErrors: []loadtest.ErrorSample{sample(-32000, "timeout")},
-				ClientCPUPct: 80, ClientGCCycles: 31, EchoClientCPUPct: 85, EchoClientGCCycles: 26},
+				ClientCPUPct: 80, ClientGCCycles: 31, EchoClientCPUPct: 85, EchoClientGCCycles: 26,
+				BridgeCPUPer100k: 2.5, EchoCPUPer100k: 2},
 		})
 	}
 	res := &Results{Runs: runs, Reps: 3, Summary: summarize(runs)}
@@ -124,6 +125,7 @@ func TestSummaryShowsTheFirstErrors(t *testing.T) {
 		"  bridge errors: 6\n    cif.createrecord -32001 \"backend unavailable\" (measured, +1.500s)\n    cif.createrecord -32603 \"internal error\"",
 		"dropped sends 0\n    cif.createrecord -32000 \"timeout\" (measured, +1.500s)\n",
 		"client (this process): % of a core bridge run 80, echo run 85; GC cycles bridge run 31, echo run 26\n",
+		"server CPU-s per 100 000: bridge 2.50, echo 2.00, ratio 1.25\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
