@@ -15,9 +15,9 @@ import (
 	"github.com/cifbridge/cifbridge/replay"
 )
 
-// replayFile replays the capture at path on a fresh embedded bridge; call it
-// inside a synctest bubble.
-func replayFile(t *testing.T, path, mode string) *replay.SessionReport {
+// replayFile replays the capture at path on a fresh embedded bridge, not
+// comparing the ignore paths; call it inside a synctest bubble.
+func replayFile(t *testing.T, path, mode string, ignore ...string) *replay.SessionReport {
 	t.Helper()
 	caps, err := replay.Load(path)
 	if err != nil {
@@ -29,7 +29,7 @@ func replayFile(t *testing.T, path, mode string) *replay.SessionReport {
 	}
 	defer e.Close()
 	rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: e.URL, HTTPClient: e.HTTPClient, Mode: mode,
-		Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond}, Grace: time.Second})
+		Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond, Ignore: ignore}, Grace: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +102,35 @@ func TestReplayAltered(t *testing.T) {
 			t.Errorf("report:\n%s", s)
 		}
 	})
+}
+
+// TestReplayEmptyIgnorePath: an Ignore path that names no member ("", as an
+// empty --ignore gives) ignores nothing. It stood for the message itself,
+// so every frame matched, the altered one too, and the live session was
+// never bound.
+func TestReplayEmptyIgnorePath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path, _ := alterGolden(t, "normal.jsonl", func(l string) string {
+			if strings.Contains(l, `"dir":"out"`) && strings.Contains(l, `"peer":"widget"`) {
+				return strings.Replace(l, `"firstname":"Ada"`, `"firstname":"Grace"`, 1)
+			}
+			return l
+		})
+		rep := replayFile(t, path, replay.ModeWidget, "", ".")
+		if len(rep.Diverged) != 1 || rep.Diverged[0].Diffs[0].Path != "result.firstname" || rep.LiveSession == "" {
+			t.Fatalf("want the one divergence at result.firstname and the live session bound:\n%s", text(rep))
+		}
+	})
+	for _, p := range []string{"", " ", "."} {
+		if err := replay.CheckIgnorePath(p); err == nil {
+			t.Errorf("CheckIgnorePath(%q) = nil, want an error", p)
+		}
+	}
+	for _, p := range []string{"createdon", "result.value[0].name", "params.entry.*", "x[]"} {
+		if err := replay.CheckIgnorePath(p); err != nil {
+			t.Errorf("CheckIgnorePath(%q) = %v", p, err)
+		}
+	}
 }
 
 // capturedConfirmed reads the golden incident's bridge.ledger notification
