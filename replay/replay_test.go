@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,46 +82,38 @@ func alterGolden(t *testing.T, name string, edit func(line string) string) (stri
 }
 
 // TestReplayAltered changes one captured field: the replay must diverge and
-// name the frame (file:line) and the path.
+// name the frame (file:line) and the path. Ignore paths that name no
+// member ("", as an empty --ignore gives) ignore nothing: they stood for
+// the message itself, so every frame matched, the altered one too, and
+// the live session was never bound.
 func TestReplayAltered(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		path, n := alterGolden(t, "normal.jsonl", func(l string) string {
-			if strings.Contains(l, `"dir":"out"`) && strings.Contains(l, `"peer":"widget"`) {
-				return strings.Replace(l, `"firstname":"Ada"`, `"firstname":"Grace"`, 1)
-			}
-			return l
+	for _, ignore := range [][]string{nil, {"", "."}} {
+		t.Run(fmt.Sprintf("ignore %q", ignore), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				path, n := alterGolden(t, "normal.jsonl", func(l string) string {
+					if strings.Contains(l, `"dir":"out"`) && strings.Contains(l, `"peer":"widget"`) {
+						return strings.Replace(l, `"firstname":"Ada"`, `"firstname":"Grace"`, 1)
+					}
+					return l
+				})
+				rep := replayFile(t, path, replay.ModeWidget, ignore...)
+				if rep.OK() || len(rep.Diverged) != 1 || rep.LiveSession == "" {
+					t.Fatalf("want one divergence and the live session bound:\n%s", text(rep))
+				}
+				d := rep.Diverged[0]
+				if want := path + ":" + itoa(n); d.Frame != want || len(d.Diffs) != 1 || d.Diffs[0].Path != "result.firstname" {
+					t.Fatalf("divergence = %+v, want frame %s path result.firstname", d, want)
+				}
+				if s := text(rep); !strings.Contains(s, `result.firstname: want "Grace", got "Ada"`) {
+					t.Errorf("report:\n%s", s)
+				}
+			})
 		})
-		rep := replayFile(t, path, replay.ModeWidget)
-		if rep.OK() || len(rep.Diverged) != 1 {
-			t.Fatalf("want one divergence:\n%s", text(rep))
-		}
-		d := rep.Diverged[0]
-		if want := path + ":" + itoa(n); d.Frame != want || len(d.Diffs) != 1 || d.Diffs[0].Path != "result.firstname" {
-			t.Fatalf("divergence = %+v, want frame %s path result.firstname", d, want)
-		}
-		if s := text(rep); !strings.Contains(s, `result.firstname: want "Grace", got "Ada"`) {
-			t.Errorf("report:\n%s", s)
-		}
-	})
+	}
 }
 
-// TestReplayEmptyIgnorePath: an Ignore path that names no member ("", as an
-// empty --ignore gives) ignores nothing. It stood for the message itself,
-// so every frame matched, the altered one too, and the live session was
-// never bound.
-func TestReplayEmptyIgnorePath(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		path, _ := alterGolden(t, "normal.jsonl", func(l string) string {
-			if strings.Contains(l, `"dir":"out"`) && strings.Contains(l, `"peer":"widget"`) {
-				return strings.Replace(l, `"firstname":"Ada"`, `"firstname":"Grace"`, 1)
-			}
-			return l
-		})
-		rep := replayFile(t, path, replay.ModeWidget, "", ".")
-		if len(rep.Diverged) != 1 || rep.Diverged[0].Diffs[0].Path != "result.firstname" || rep.LiveSession == "" {
-			t.Fatalf("want the one divergence at result.firstname and the live session bound:\n%s", text(rep))
-		}
-	})
+// TestCheckIgnorePath: what --ignore refuses (exit 2) and what it takes.
+func TestCheckIgnorePath(t *testing.T) {
 	for _, p := range []string{"", " ", "."} {
 		if err := replay.CheckIgnorePath(p); err == nil {
 			t.Errorf("CheckIgnorePath(%q) = nil, want an error", p)
