@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -78,5 +79,53 @@ func TestCaptureRegistersAttemptsAnsweredAtOnce(t *testing.T) {
 			t.Errorf("captured frames %v, want the backend's out and in", got)
 		}
 		_ = s.Shutdown(context.Background())
+	}
+}
+
+// elsewhereBackend answers like a cluster node's backend whose late answer
+// another node delivers (the session moved there): ErrElsewhere, with the
+// answer the backend really gave.
+type elsewhereBackend struct{ ea *correlation.ElsewhereAnswer }
+
+func (b elsewhereBackend) Name() string { return "elsewhere" }
+func (b elsewhereBackend) Execute(context.Context, *correlation.Attempt) (json.RawMessage, error) {
+	return nil, b.ea
+}
+
+// The capture of a session that moved to another node records the late
+// answer the backend gave, which that node delivers: before, it recorded
+// ErrElsewhere as {"code":-32603,"message":"internal error"}, so the
+// capture said the emulator had failed a create it had made.
+func TestCaptureRecordsTheAnswerDeliveredElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ea   *correlation.ElsewhereAnswer
+		want string
+	}{
+		{"success", &correlation.ElsewhereAnswer{Result: json.RawMessage(`{"entityType":"contact","id":"rec-9"}`)},
+			`{"jsonrpc":"2.0","id":"at-1","result":{"entityType":"contact","id":"rec-9"}}`},
+		{"failure", &correlation.ElsewhereAnswer{Err: protocol.NewError(protocol.CodeBackend, "Does Not Exist", nil)},
+			`{"jsonrpc":"2.0","id":"at-1","error":{"code":-32001,"message":"Does Not Exist"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []string
+			s, err := New(Config{Backend: elsewhereBackend{tc.ea}, OnFrame: func(_, peer, dir string, msg []byte) {
+				if peer == protocol.CapturePeerBackend && dir == "in" {
+					in = append(in, string(msg))
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Shutdown(context.Background())
+			a := &correlation.Attempt{ID: "at-1", Kind: correlation.KindBackend, Session: "s-1", Method: protocol.MethodCreateRecord,
+				Params: json.RawMessage(`{"entityName":"contact","value":{}}`)}
+			if _, err := s.executeOn(context.Background(), a, elsewhereBackend{tc.ea}); !errors.Is(err, correlation.ErrElsewhere) {
+				t.Fatalf("executeOn: %v, want ErrElsewhere for the table", err)
+			}
+			if len(in) != 1 || in[0] != tc.want {
+				t.Fatalf("captured backend answer %q, want %s", in, tc.want)
+			}
+		})
 	}
 }

@@ -226,6 +226,9 @@ func (s *Server) captureOut(a *correlation.Attempt) (json.RawMessage, error) {
 
 // captureIn captures the answer frame of the attempt captureOut named id.
 func (s *Server) captureIn(a *correlation.Attempt, id, res json.RawMessage, err error) {
+	if ea := (*correlation.ElsewhereAnswer)(nil); errors.As(err, &ea) {
+		res, err = ea.Result, ea.Err // what the backend said: another node delivers it
+	}
 	if err != nil {
 		s.frame(a.Session, "backend", "in", protocol.AppendResponse(nil, id, nil, protocol.AsError(err)))
 	} else {

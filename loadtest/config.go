@@ -157,10 +157,13 @@ func (c *Config) setDefaults() error {
 	if c.Duration < 0 || c.Warmup < 0 {
 		return usagef("--duration and --warmup must not be negative")
 	}
-	if c.Drain <= 0 {
+	if c.Drain < 0 || c.LateWait < 0 {
+		return usagef("--drain and --late-wait must not be negative (0: the default)")
+	}
+	if c.Drain == 0 {
 		c.Drain = DefaultDrain
 	}
-	if c.LateWait <= 0 {
+	if c.LateWait == 0 {
 		c.LateWait = 15 * time.Second
 	}
 	if c.MaxDuration == 0 {

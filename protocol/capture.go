@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -277,7 +278,10 @@ func (r *CaptureReader) readLine() (line []byte, complete bool, err error) {
 			r.line++
 			return r.buf, false, nil
 		case err != nil:
-			return nil, false, fmt.Errorf("read %s: %w", r.name, err)
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+				return nil, false, fmt.Errorf("read capture: %w", err) // it names the file
+			}
+			return nil, false, fmt.Errorf("read capture %s: %w", r.name, err)
 		}
 		r.line++
 		return r.buf[:len(r.buf)-1], true, nil

@@ -174,6 +174,20 @@ func TestReadCaptureFileMissing(t *testing.T) {
 	}
 }
 
+// TestReadCaptureFileDirectory: a directory given as a capture file is
+// refused with the path named once ("read capture: read DIR: is a
+// directory"), as a missing file is ("open capture: open FILE: …").
+func TestReadCaptureFileDirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := protocol.ReadCaptureFile(dir)
+	if err == nil {
+		t.Fatal("reading a directory as a capture: no error")
+	}
+	if got := strings.Count(err.Error(), dir); got != 1 || !strings.HasPrefix(err.Error(), "read capture: ") {
+		t.Fatalf("err = %q: want it to start \"read capture: \" and name %s once (named %d times)", err, dir, got)
+	}
+}
+
 func FuzzCaptureReader(f *testing.F) {
 	for _, name := range []string{"normal.jsonl", "torn.jsonl", "postmessage.jsonl", "newer.jsonl", "non-json-middle.jsonl"} {
 		b, err := os.ReadFile(filepath.Join("testdata/capture", name))

@@ -92,9 +92,20 @@ type matcher struct {
 func newMatcher(r Rules) *matcher {
 	m := &matcher{rules: r, bind: map[string]string{}, rev: map[string]string{}, ids: map[string]string{}}
 	for _, p := range r.Ignore {
-		m.ignore = append(m.ignore, splitPath(p))
+		if sp := splitPath(p); len(sp) > 0 { // an empty path would match the message itself
+			m.ignore = append(m.ignore, sp)
+		}
 	}
 	return m
+}
+
+// CheckIgnorePath reports an error when p (a Rules.Ignore path) names no
+// member: "", "." and the like would otherwise stand for the whole message.
+func CheckIgnorePath(p string) error {
+	if len(splitPath(strings.TrimSpace(p))) == 0 {
+		return fmt.Errorf("%q names no JSON path; give one like result.createdon, or a member name like createdon", p)
+	}
+	return nil
 }
 
 // splitPath turns "a.b[2].c" into ["a" "b" "2" "c"] and "x[]" into ["x" "*"].

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,9 +16,9 @@ import (
 	"github.com/cifbridge/cifbridge/replay"
 )
 
-// replayFile replays the capture at path on a fresh embedded bridge; call it
-// inside a synctest bubble.
-func replayFile(t *testing.T, path, mode string) *replay.SessionReport {
+// replayFile replays the capture at path on a fresh embedded bridge, not
+// comparing the ignore paths; call it inside a synctest bubble.
+func replayFile(t *testing.T, path, mode string, ignore ...string) *replay.SessionReport {
 	t.Helper()
 	caps, err := replay.Load(path)
 	if err != nil {
@@ -29,7 +30,7 @@ func replayFile(t *testing.T, path, mode string) *replay.SessionReport {
 	}
 	defer e.Close()
 	rep, err := replay.Run(context.Background(), caps[0], &replay.Options{URL: e.URL, HTTPClient: e.HTTPClient, Mode: mode,
-		Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond}, Grace: time.Second})
+		Rules: replay.Rules{LatencyTolerance: 100 * time.Millisecond, Ignore: ignore}, Grace: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,27 +82,48 @@ func alterGolden(t *testing.T, name string, edit func(line string) string) (stri
 }
 
 // TestReplayAltered changes one captured field: the replay must diverge and
-// name the frame (file:line) and the path.
+// name the frame (file:line) and the path. Ignore paths that name no
+// member ("", as an empty --ignore gives) ignore nothing: they stood for
+// the message itself, so every frame matched, the altered one too, and
+// the live session was never bound.
 func TestReplayAltered(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		path, n := alterGolden(t, "normal.jsonl", func(l string) string {
-			if strings.Contains(l, `"dir":"out"`) && strings.Contains(l, `"peer":"widget"`) {
-				return strings.Replace(l, `"firstname":"Ada"`, `"firstname":"Grace"`, 1)
-			}
-			return l
+	for _, ignore := range [][]string{nil, {"", "."}} {
+		t.Run(fmt.Sprintf("ignore %q", ignore), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				path, n := alterGolden(t, "normal.jsonl", func(l string) string {
+					if strings.Contains(l, `"dir":"out"`) && strings.Contains(l, `"peer":"widget"`) {
+						return strings.Replace(l, `"firstname":"Ada"`, `"firstname":"Grace"`, 1)
+					}
+					return l
+				})
+				rep := replayFile(t, path, replay.ModeWidget, ignore...)
+				if rep.OK() || len(rep.Diverged) != 1 || rep.LiveSession == "" {
+					t.Fatalf("want one divergence and the live session bound:\n%s", text(rep))
+				}
+				d := rep.Diverged[0]
+				if want := path + ":" + itoa(n); d.Frame != want || len(d.Diffs) != 1 || d.Diffs[0].Path != "result.firstname" {
+					t.Fatalf("divergence = %+v, want frame %s path result.firstname", d, want)
+				}
+				if s := text(rep); !strings.Contains(s, `result.firstname: want "Grace", got "Ada"`) {
+					t.Errorf("report:\n%s", s)
+				}
+			})
 		})
-		rep := replayFile(t, path, replay.ModeWidget)
-		if rep.OK() || len(rep.Diverged) != 1 {
-			t.Fatalf("want one divergence:\n%s", text(rep))
+	}
+}
+
+// TestCheckIgnorePath: what --ignore refuses (exit 2) and what it takes.
+func TestCheckIgnorePath(t *testing.T) {
+	for _, p := range []string{"", " ", "."} {
+		if err := replay.CheckIgnorePath(p); err == nil {
+			t.Errorf("CheckIgnorePath(%q) = nil, want an error", p)
 		}
-		d := rep.Diverged[0]
-		if want := path + ":" + itoa(n); d.Frame != want || len(d.Diffs) != 1 || d.Diffs[0].Path != "result.firstname" {
-			t.Fatalf("divergence = %+v, want frame %s path result.firstname", d, want)
+	}
+	for _, p := range []string{"createdon", "result.value[0].name", "params.entry.*", "x[]"} {
+		if err := replay.CheckIgnorePath(p); err != nil {
+			t.Errorf("CheckIgnorePath(%q) = %v", p, err)
 		}
-		if s := text(rep); !strings.Contains(s, `result.firstname: want "Grace", got "Ada"`) {
-			t.Errorf("report:\n%s", s)
-		}
-	})
+	}
 }
 
 // capturedConfirmed reads the golden incident's bridge.ledger notification

@@ -143,16 +143,18 @@ func (b *Backend) execute(ctx context.Context, a *correlation.Attempt) (json.Raw
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return nil, protocol.NewError(protocol.CodeInternal, "the cluster backend's answer cannot be decoded: "+err.Error(), nil)
 	}
-	if b.Late != nil && !a.NoTimeout && !a.Deadline.IsZero() && !time.Now().Before(a.Deadline) && !b.Late.ClaimForCaller(a.ID, a.Session) {
-		return nil, correlation.ErrElsewhere
-	}
+	res, err := rep.Result, error(nil)
 	if rep.Error != nil {
-		return nil, protocol.AsError(rep.Error)
+		res, err = nil, protocol.AsError(rep.Error)
+	} else if len(res) == 0 {
+		res = json.RawMessage("null")
 	}
-	if len(rep.Result) == 0 {
-		return json.RawMessage("null"), nil
+	if b.Late != nil && !a.NoTimeout && !a.Deadline.IsZero() && !time.Now().Before(a.Deadline) && !b.Late.ClaimForCaller(a.ID, a.Session) {
+		// Another node delivers it; the answer still goes to this node's
+		// capture of the session as the backend gave it.
+		return nil, &correlation.ElsewhereAnswer{Result: res, Err: err}
 	}
-	return rep.Result, nil
+	return res, err
 }
 
 // Forgetter is implemented by backends that keep state per session (the

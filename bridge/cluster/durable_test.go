@@ -474,8 +474,13 @@ func TestCallerClaimsItsLateAnswerOrLeavesIt(t *testing.T) {
 
 		// The session moved to B while the attempt ran: the caller leaves
 		// the answer to B.
-		if _, err := attempt("at5-2", "s-gone"); !errors.Is(err, correlation.ErrElsewhere) {
+		_, err = attempt("at5-2", "s-gone")
+		if !errors.Is(err, correlation.ErrElsewhere) {
 			t.Fatalf("late answer on a caller no longer holding the session: %v, want ErrElsewhere", err)
+		}
+		// It keeps the backend's answer, for the caller's capture.
+		if ea := (*correlation.ElsewhereAnswer)(nil); !errors.As(err, &ea) || string(ea.Result) != `{"id":"rec-5"}` || ea.Err != nil {
+			t.Fatalf("ErrElsewhere of the caller: %#v, want the answer {\"id\":\"rec-5\"} in it", err)
 		}
 		b.hold("s-gone")
 		if err := b.Scan(ctx, "s-gone"); err != nil {

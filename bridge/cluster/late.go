@@ -16,6 +16,7 @@ import (
 	"github.com/cifbridge/cifbridge/bridge/backend"
 	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/internal/backoff"
+	"github.com/cifbridge/cifbridge/internal/logcap"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -277,10 +278,15 @@ func (l *LateAnswers) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("read the late-answer stream: %w", err)
 	}
+	// A failure is retried every second; its warning is logged at most
+	// once a minute (with how many were held back), so a node left without
+	// a JetStream quorum does not log 3 600 lines an hour.
+	failLog := logcap.NewSampler(time.Minute)
+	failed := false // the last reader failed: say when one runs again
 	for {
 		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{lateSubjectPrefix + ">"},
 			DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: last.Load() + 1}
-		failed := make(chan error, 1)
+		consumeErr := make(chan error, 1)
 		var cc jetstream.ConsumeContext
 		cons, err := d.JS.OrderedConsumer(ctx, LateStream, cfg)
 		if err == nil {
@@ -291,15 +297,19 @@ func (l *LateAnswers) Run(ctx context.Context) error {
 				l.handle(ctx, m.Data())
 			}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				select {
-				case failed <- err:
+				case consumeErr <- err:
 				default:
 				}
 			}))
 		}
 		if err == nil {
+			if failed {
+				l.Log.Info().Uint64("after", last.Load()).Msg("reading the late-answer stream again")
+				failed = false
+			}
 			select {
 			case <-ctx.Done():
-			case err = <-failed:
+			case err = <-consumeErr:
 			case <-cc.Closed():
 				err = errors.New("reader closed")
 			}
@@ -308,7 +318,11 @@ func (l *LateAnswers) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		l.Log.Warn().Err(err).Uint64("after", last.Load()).Msg("reading the late-answer stream failed: reading again from the next message")
+		failed = true
+		if ok, held := failLog.Allow("read"); ok {
+			l.Log.Warn().Err(err).Uint64("after", last.Load()).Int("alsoSince", held).
+				Msg("reading the late-answer stream failed: reading again from the next message, every second")
+		}
 		select {
 		case <-ctx.Done():
 			return nil

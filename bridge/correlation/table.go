@@ -170,6 +170,18 @@ type Late struct {
 // a bridge.late here, so the widget hears of the answer exactly once.
 var ErrElsewhere = errors.New("the late answer is delivered by the node of the cluster that holds the session now")
 
+// ElsewhereAnswer is an ErrElsewhere (errors.Is holds) that keeps the
+// answer it stands for: the backend's Result, or its Err. The table treats
+// it as ErrElsewhere; a capture records the answer the backend really gave
+// rather than an internal error.
+type ElsewhereAnswer struct {
+	Result json.RawMessage
+	Err    error
+}
+
+func (e *ElsewhereAnswer) Error() string        { return ErrElsewhere.Error() }
+func (e *ElsewhereAnswer) Is(target error) bool { return target == ErrElsewhere }
+
 // Success reports whether the late answer was a success.
 func (l Late) Success() bool { return !l.Expired && l.Err == nil }
 

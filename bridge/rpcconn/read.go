@@ -347,7 +347,13 @@ func (c *Conn) serve(m *protocol.Message, release func()) []byte {
 		if st := recovered.Stack(err); st != "" {
 			c.log.Error().Err(err).Str("method", logcap.Str(m.Method)).Str("stack", st).Msg("a request's handler panicked: this is a bug in cifbridge, please report it with this line; the request was answered with an internal error")
 		} else if rpcErr.Code == protocol.CodeInternal {
-			c.log.Error().Err(err).Str("method", logcap.Str(m.Method)).Msg("request failed with an internal error")
+			if errors.Is(err, ErrClosed) && c.reqCtx.Err() != nil {
+				// The call ended with its own connection (the peer closed it,
+				// its session moved): no bug, and nobody to answer.
+				c.log.Debug().Err(err).Str("method", logcap.Str(m.Method)).Msg("request ended with its connection")
+			} else {
+				c.log.Error().Err(err).Str("method", logcap.Str(m.Method)).Msg("request failed with an internal error")
+			}
 		}
 		return protocol.AppendResponse(answerBuf(), m.ID, nil, rpcErr)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -69,6 +71,10 @@ func TestHelpToStdout(t *testing.T) {
 // valid value, then one line saying where the usage is: never the whole
 // usage.
 func TestBadInputExits2WithOneHint(t *testing.T) {
+	aFile := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(aFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -86,6 +92,10 @@ func TestBadInputExits2WithOneHint(t *testing.T) {
 		{"serve retention below the late window", []string{"serve", "--ledger-retention", "1m", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, nil,
 			[]string{"--ledger-retention must be 0 (keep everything) or at least --late-window", "--ledger-retention 720h"}},
 		{"serve bad listen", []string{"serve", "--listen", "8787"}, nil, []string{`--listen "8787" is not HOST:PORT`, "--listen 127.0.0.1:8787"}},
+		{"serve capture dir is a file", []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--capture-dir", aFile}, nil,
+			[]string{"--capture-dir " + aFile + ":", "not a directory", "--capture-dir captures"}},
+		{"serve bad capture pattern", []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--capture-dir", t.TempDir(), "--capture-sessions", "s-*,["}, nil,
+			[]string{`--capture-sessions pattern "["`, "--capture-sessions 's-*,incident-*'"}},
 		{"load bad rate", []string{"load", "--rate", "fast"}, nil, []string{`--rate "fast" is not a valid number`, "--rate 50"}},
 		{"load zero rate", []string{"load", "--rate", "0"}, nil, []string{"--rate must be more than 0", "--rate 50"}},
 		{"load env is its own", []string{"load", "--url", "ws://127.0.0.1:1/v1/widget"}, map[string]string{"CIFBRIDGE_LOAD_SESSIONS": "0"},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cifbridge/cifbridge/bridge/emulator"
 	"github.com/cifbridge/cifbridge/loadtest"
 )
 
@@ -124,6 +125,12 @@ func (f *loadFlags) config(progress io.Writer) (loadtest.Config, error) {
 		b, err := os.ReadFile(f.faults)
 		if err != nil {
 			return cfg, fmt.Errorf("--faults: %w", err)
+		}
+		// Checked here, as serve and replay check theirs: a file the
+		// emulator would refuse is bad input that names the file, not a
+		// failed run.
+		if _, err := emulator.ParseFaultProfile(b); err != nil {
+			return cfg, fmt.Errorf("--faults %s: %w", f.faults, err)
 		}
 		cfg.Faults = b
 	}

@@ -203,6 +203,15 @@ func TestLoadBadInput(t *testing.T) {
 	}
 	closed := "ws://" + ln.Addr().String() + protocol.PathWidget
 	ln.Close()
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "go.mod")
+	badRule := filepath.Join(dir, "faults.json")
+	if err := os.WriteFile(notJSON, []byte("module example.com/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badRule, []byte(`{"rules":[{"method":"frobnicate","latencyMs":10}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -216,6 +225,10 @@ func TestLoadBadInput(t *testing.T) {
 		{name: "not a websocket URL", args: []string{"--url", "http://127.0.0.1:1/v1/widget", "--rate", "10"}, want: "ws:// or wss://"},
 		{name: "both models", args: []string{"--url", url, "--rate", "10", "--closed"}, want: "not both"},
 		{name: "missing faults file", args: []string{"--url", url, "--rate", "10", "--faults", "/nonexistent/faults.json"}, want: "--faults"},
+		{name: "faults file not JSON", args: []string{"--url", url, "--rate", "10", "--faults", notJSON}, want: "--faults " + notJSON},
+		{name: "faults rule unknown method", args: []string{"--url", url, "--rate", "10", "--faults", badRule}, want: `rules[0].method "frobnicate" is not a known method`},
+		{name: "negative drain", args: []string{"--url", url, "--rate", "10", "--drain", "-5s"}, want: "--drain"},
+		{name: "negative late wait", args: []string{"--url", url, "--rate", "10", "--late-wait", "-1s"}, want: "--late-wait"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,7 +45,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&faults, "faults", "", "JSON emulator fault profile `file` for --embedded widget mode")
 	fs.StringVar(&ledgerDir, "ledger-dir", "", "with --embedded, keep the duplicate ledger of captures that need one in this `directory` (one subdirectory per capture) instead of a temporary one")
 	fs.DurationVar(&tolerance, "latency-tolerance", 250*time.Millisecond, "how far latency-like numbers (lateByMs, …Ms) may differ from the capture")
-	fs.Var(&ignore, "ignore", "JSON `path` not compared, e.g. result.createdon or error.data.attemptId; a bare name matches at any depth (repeatable)")
+	fs.Var(&ignore, "ignore", "JSON `path` not compared, e.g. result.createdon or error.data.attemptId; a bare name matches at any depth (repeatable, or comma-separated)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&token, "token", "", "bearer `token` for the bridge (widget, host and admin API)")
 	fs.DurationVar(&grace, "grace", 0, "how long a captured answer may be overdue (past its captured delay after the widget's previous request) before it counts as missing (default twice the capture's CIF timeout + 2s)")
@@ -73,6 +73,17 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case ledgerDir != "" && !embedded:
 		return usageError{errors.New("--ledger-dir needs --embedded (with --url the bridge's own ledger is read)")}
 	}
+	// --ignore is repeatable and comma-separated (CIFBRIDGE_REPLAY_IGNORE
+	// lists several that way).
+	var ignorePaths []string
+	for _, v := range ignore {
+		for p := range strings.SplitSeq(v, ",") {
+			if err := replay.CheckIgnorePath(p); err != nil {
+				return usageError{fmt.Errorf("--ignore %w", err)}
+			}
+			ignorePaths = append(ignorePaths, strings.TrimSpace(p))
+		}
+	}
 	if url != "" {
 		if err := checkWidgetURL(url); err != nil {
 			return usageError{err}
@@ -91,7 +102,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{err}
 	}
-	rules := replay.Rules{LatencyTolerance: tolerance, Ignore: ignore}
+	rules := replay.Rules{LatencyTolerance: tolerance, Ignore: ignorePaths}
 	report := &replay.Report{}
 	tty := isTerminal(stderr)
 	for i, c := range caps {

@@ -143,6 +143,20 @@ func TestReplayCommandDiverged(t *testing.T) {
 	if out, err := runReplayCmd("--embedded", "--speed", "0", "--ignore", "result.entityType", path); err != nil {
 		t.Errorf("with --ignore: %v\n%s", err, out)
 	}
+	// The comma-separated form (how CIFBRIDGE_REPLAY_IGNORE lists several).
+	if out, err := runReplayCmd("--embedded", "--speed", "0", "--ignore", "result.createdon,result.entityType", path); err != nil {
+		t.Errorf("with --ignore result.createdon,result.entityType: %v\n%s", err, out)
+	}
+	// A path that names nothing is bad input, not "ignore every member":
+	// before, --ignore "" (an empty variable in a script) made every
+	// altered capture match.
+	for _, bad := range []string{"", " ", "result.entityType,", "."} {
+		out, err := runReplayCmd("--embedded", "--speed", "0", "--ignore", bad, path)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--ignore") {
+			t.Errorf("--ignore %q: err = %v, want a usage error (exit 2) naming --ignore\n%s", bad, err, out)
+		}
+	}
 }
 
 func itoaCmd(n int) string { return strings.TrimSpace(string(must(json.Marshal(n)))) }

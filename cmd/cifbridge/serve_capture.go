@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"path"
 	"strings"
 
 	"github.com/cifbridge/cifbridge/bridge/capture"
@@ -48,12 +50,15 @@ func (p *capturePlugin) configure(env *serveEnv) error {
 	}
 	for _, pat := range strings.Split(p.patterns, ",") {
 		if pat = strings.TrimSpace(pat); pat != "" {
+			if _, err := path.Match(pat, ""); err != nil { // what capture.New checks them with
+				return usageError{fmt.Errorf("--capture-sessions pattern %q: %w; give comma-separated globs, e.g. --capture-sessions 's-*,incident-*'", pat, err)}
+			}
 			cfg.Sessions = append(cfg.Sessions, pat)
 		}
 	}
 	c, err := capture.New(cfg)
-	if err != nil {
-		return usageError{err}
+	if err != nil { // the patterns are fine: the directory is not
+		return usageError{fmt.Errorf("--capture-dir %s: %w; give a directory cifbridge may create and write, e.g. --capture-dir captures", p.dir, err)}
 	}
 	p.c, p.env = c, env
 	p.r = capture.NewRouter(c, capture.RouterConfig{Profile: p.profile, Pending: p.pending, Logger: env.Log})
