@@ -133,7 +133,7 @@ export const PARAM_KEYS = Object.freeze({
  * @returns {{params: object, dropped: string[]}}
  */
 export function paramsFor(type, messageData) {
-  const all = requestParams(messageData);
+  const all = libraryShape(type, requestParams(messageData));
   const keys = PARAM_KEYS[type];
   if (!keys) return { params: all, dropped: [] };
   const params = {};
@@ -143,6 +143,35 @@ export function paramsFor(type, messageData) {
     else dropped.push(k);
   }
   return { params, dropped };
+}
+
+/**
+ * The members of notifyEvent's input, which Microsoft's library posts at the
+ * top of messageData instead of under "input" (its notifyEvent builds the
+ * Map member by member: eventType, templateName, templateParameters,
+ * templateNameResolver, notificationUXObject).
+ */
+const NOTIFY_INPUT_KEYS = ["eventType", "templateName", "templateParameters", "templateNameResolver", "notificationUXObject"];
+
+/**
+ * Params as Microsoft's library posts them, in the shape the bridge takes
+ * (protocol/cif2.go): notifyEvent's input members gathered under "input";
+ * getTabs' name, which the library sends as "msdyn_name"
+ * (Constants.nameParameter), as "templateName". Other calls, and params
+ * already in the bridge's shape, are returned as they are.
+ */
+function libraryShape(type, params) {
+  if (type === "notifyEvent" && params.input === undefined && NOTIFY_INPUT_KEYS.some((k) => k in params)) {
+    const input = {};
+    const rest = {};
+    for (const [k, v] of Object.entries(params)) (NOTIFY_INPUT_KEYS.includes(k) ? input : rest)[k] = v;
+    return { ...rest, input };
+  }
+  if ((type === "getTabsByTagOrName" || type === "getTabs") && "msdyn_name" in params && params.templateName === undefined) {
+    const { msdyn_name: templateName, ...rest } = params;
+    return { ...rest, templateName };
+  }
+  return params;
 }
 
 /** Calls the library posts without a timer (it waits for them forever). */
@@ -196,6 +225,16 @@ export function toMap(v) {
 export const LOOKUP_RESULTS = new Set(["createrecord", "updaterecord", "deleterecord"]);
 
 /**
+ * CIF 2.0 calls whose result CIF's host builds as a Map too: the library
+ * resolves notifyEvent and insertNotes with
+ * JSON.stringify(buildEntity(value)), and buildEntity walks the value with
+ * Map#forEach, so a plain object there would throw in the library and its
+ * promise would never settle. The widget gets the same JSON string either
+ * way: '{"value":{"actionName","responseReason"}}' for notifyEvent.
+ */
+export const MAP_RESULTS = new Set([...LOOKUP_RESULTS, "notifyEvent", "insertNotes"]);
+
+/**
  * The JSON-RPC params of a request's messageData (the same rule as
  * protocol.EnvelopeToJSONRPC): a Map or object as it is, a JSON string
  * holding an object parsed, nothing → {}, any other value → {value}. The
@@ -221,7 +260,7 @@ export function requestParams(messageData) {
 /**
  * The success envelope of a bridge result, built the way CIF's host builds
  * it: messageData is Map{value: result}; the result is itself a Map for the
- * calls in LOOKUP_RESULTS and stays plain data otherwise (a retrieved record
+ * calls in MAP_RESULTS and stays plain data otherwise (a retrieved record
  * or search results are the plain objects Xrm.WebApi returns).
  * @param {string} id the request's messageCorrelationId
  * @param {unknown} result the bridge's result
@@ -231,7 +270,7 @@ export function successEnvelope(id, result, type) {
   return {
     messageType: RESPONSE_TYPE,
     messageOutcome: "success",
-    messageData: new Map([["value", LOOKUP_RESULTS.has(type) ? toMap(result) : result]]),
+    messageData: new Map([["value", MAP_RESULTS.has(type) ? toMap(result) : result]]),
     messageCorrelationId: id,
   };
 }

@@ -48,6 +48,37 @@ test("paramsFor keeps the members the bridge takes and names the others", () => 
   assert.deepEqual(paramsFor("openform", new Map([["entityFormOptions", "{}"], ["extra", 1]])), { params: { entityFormOptions: "{}", extra: 1 }, dropped: [] });
 });
 
+// Microsoft's library (Widget/MainLibrary.ts) posts notifyEvent's input
+// members at the top of messageData and getTabs' name as "msdyn_name".
+test("paramsFor takes notifyEvent and getTabs as Microsoft's library posts them", () => {
+  const notify = new Map([
+    ["eventType", undefined], ["correlationId", "c1"], ["templateName", "incoming_call"],
+    ["templateParameters", { customer: "Ada" }], ["templateNameResolver", undefined],
+    ["notificationUXObject", new Map([["title", "x"]])], ["cancellationToken", "tok-1"],
+  ]);
+  assert.deepEqual(paramsFor("notifyEvent", notify), {
+    params: { cancellationToken: "tok-1", input: { templateName: "incoming_call", templateParameters: { customer: "Ada" }, notificationUXObject: { title: "x" } } },
+    dropped: [],
+  });
+  // The bridge's own shape goes as it is.
+  const wrapped = new Map([["input", new Map([["templateName", "incoming_call"]])], ["cancellationToken", "t"]]);
+  assert.deepEqual(paramsFor("notifyEvent", wrapped), { params: { input: { templateName: "incoming_call" }, cancellationToken: "t" }, dropped: [] });
+  const tabs = new Map([["templateTag", "record"], ["msdyn_name", "contact_tab"], ["correlationId", undefined]]);
+  assert.deepEqual(paramsFor("getTabsByTagOrName", tabs), { params: { templateTag: "record", templateName: "contact_tab" }, dropped: [] });
+  assert.deepEqual(paramsFor("getTabsByTagOrName", new Map([["templateName", "a"], ["templateTag", "b"]])), { params: { templateName: "a", templateTag: "b" }, dropped: [] });
+});
+
+// The library resolves notifyEvent and insertNotes with
+// JSON.stringify(buildEntity(value)), which needs value to be a Map.
+test("notifyEvent's and insertNotes' results are Maps, as CIF's host builds them", () => {
+  const n = successEnvelope("n1", { value: { actionName: "Accept", responseReason: "Accept" } }, "notifyEvent");
+  assert.ok(n.messageData.get("value") instanceof Map);
+  assert.deepEqual(Object.fromEntries(n.messageData.get("value")), { value: { actionName: "Accept", responseReason: "Accept" } });
+  const notes = successEnvelope("n2", { entityName: "phonecall", entityId: "1", annotationId: "2" }, "insertNotes");
+  assert.ok(notes.messageData.get("value") instanceof Map);
+  assert.equal(notes.messageData.get("value").get("annotationId"), "2");
+});
+
 test("envelopes are built the way CIF's host builds them, with CIF_Response", () => {
   const ok = successEnvelope("ab12c", { entityType: "contact", id: "1" }, "createrecord");
   assert.equal(ok.messageOutcome, "success");

@@ -371,6 +371,19 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     await page.locator("[data-testid=ws-toast]", { hasText: "Incoming call from Bob" }).locator("[data-testid=ws-reject]").click();
     assert.deepEqual(await outcome(bobKey), { ok: { value: { actionName: "Reject", responseReason: "DeclinedByAgent" } } });
 
+    // notifyEvent as Microsoft's library posts it (input members at the top
+    // of messageData) toasts too, and resolves through the library's
+    // buildEntity, which needs the value as a Map.
+    await widget().evaluate(() => {
+      window.libNotify = undefined;
+      window.CIF.libNotifyEvent({ templateName: "incoming_call", templateParameters: { customer: "Lib", number: "+358401234567" } }, "corr-1").then(
+        (v) => (window.libNotify = { ok: JSON.parse(v) }),
+        (e) => (window.libNotify = { err: String(e) }),
+      );
+    });
+    await page.locator("[data-testid=ws-toast]", { hasText: "Incoming call from Lib" }).locator("[data-testid=ws-accept]").click();
+    assert.deepEqual(await outcome("libNotify"), { ok: { value: { actionName: "Accept", responseReason: "Accept" } } });
+
     // The widget opens two sessions: each appears as a focused tab on the page.
     const first = JSON.parse(await widget().evaluate(() => window.CIF.createSession({ templateName: "call_session", templateParameters: { customer: "Ada" } })));
     const tabOf = (id) => page.locator(`[data-testid=ws-session][data-session="${id}"]`);
@@ -393,6 +406,10 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     await waitFor(async () => (await tabOf(first).getAttribute("aria-selected")) === "true", "the first session focused by the agent");
     assert.equal(await widget().evaluate(() => window.CIF.getFocusedSession()), first);
     await waitFor(() => widget().evaluate((id) => window.events.some((e) => e.name === "onSessionSwitched" && e.data.sessionId === id && e.data.focused === true), first), "onSessionSwitched to the first session");
+
+    // getTabs as the library posts it: the name as "msdyn_name".
+    const focusedTabs = (await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}/workspace`)).body.sessions.find((s) => s.sessionId === first).tabs;
+    assert.deepEqual(await widget().evaluate((name) => window.CIF.libGetTabs(name), focusedTabs[0].templateName), focusedTabs.filter((t) => t.templateName === focusedTabs[0].templateName).map((t) => t.tabId));
 
     // The agent closes the second one.
     await tabOf(second).locator("[data-testid=ws-close]").click();
