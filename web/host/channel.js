@@ -157,8 +157,10 @@ const NOTIFY_INPUT_KEYS = ["eventType", "templateName", "templateParameters", "t
  * Params as Microsoft's library posts them, in the shape the bridge takes
  * (protocol/cif2.go): notifyEvent's input members gathered under "input";
  * getTabs' name, which the library sends as "msdyn_name"
- * (Constants.nameParameter), as "templateName". Other calls, and params
- * already in the bridge's shape, are returned as they are.
+ * (Constants.nameParameter), as "templateName"; updateConversation's
+ * {entityName: "msdyn_ocliveworkitem", entityId, value} as {id, data}.
+ * Other calls, and params already in the bridge's shape, are returned as
+ * they are.
  */
 function libraryShape(type, params) {
   if (type === "notifyEvent" && params.input === undefined && NOTIFY_INPUT_KEYS.some((k) => k in params)) {
@@ -170,6 +172,10 @@ function libraryShape(type, params) {
   if ((type === "getTabsByTagOrName" || type === "getTabs") && "msdyn_name" in params && params.templateName === undefined) {
     const { msdyn_name: templateName, ...rest } = params;
     return { ...rest, templateName };
+  }
+  if (type === "updateConversation" && params.id === undefined && "entityId" in params) {
+    const { entityName, entityId: id, value: data, ...rest } = params;
+    return { ...rest, id, data };
   }
   return params;
 }
@@ -225,14 +231,23 @@ export function toMap(v) {
 export const LOOKUP_RESULTS = new Set(["createrecord", "updaterecord", "deleterecord"]);
 
 /**
- * CIF 2.0 calls whose result CIF's host builds as a Map too: the library
- * resolves notifyEvent and insertNotes with
- * JSON.stringify(buildEntity(value)), and buildEntity walks the value with
- * Map#forEach, so a plain object there would throw in the library and its
- * promise would never settle. The widget gets the same JSON string either
- * way: '{"value":{"actionName","responseReason"}}' for notifyEvent.
+ * Every call whose result CIF's host builds as a Map (Dynamics' host:
+ * UnifiedClient's buildMap of the record, the environment's Map, the
+ * notification's Map), not only the LookupValues: Microsoft's library
+ * resolves these calls with JSON.stringify(buildEntity(value)), and
+ * buildEntity walks the value with Map#forEach, so a plain object there
+ * throws inside the library ("map.forEach is not a function") and the
+ * widget's promise never settles, with no timer left to end it. One level
+ * only, as the host builds them: nested values (an $expand, a search's
+ * records) stay plain. The widget gets the JSON string it expects either
+ * way: the record, '{"0":record,…}' for a search, '{"value":{"actionName",
+ * "responseReason"}}' for notifyEvent. Other results (a mode, a session id,
+ * openForm's, which the library stringifies as it is) stay plain.
  */
-export const MAP_RESULTS = new Set([...LOOKUP_RESULTS, "notifyEvent", "insertNotes"]);
+export const MAP_RESULTS = new Set([
+  ...LOOKUP_RESULTS, "retrieverecord", "search", "searchandopenrecords", "getenvironment",
+  "notifyEvent", "insertNotes", "updateConversation",
+]);
 
 /**
  * The JSON-RPC params of a request's messageData (the same rule as
@@ -259,9 +274,8 @@ export function requestParams(messageData) {
 
 /**
  * The success envelope of a bridge result, built the way CIF's host builds
- * it: messageData is Map{value: result}; the result is itself a Map for the
- * calls in MAP_RESULTS and stays plain data otherwise (a retrieved record
- * or search results are the plain objects Xrm.WebApi returns).
+ * it: messageData is Map{value: result}; the result is itself a Map (one
+ * level) for the calls in MAP_RESULTS and stays plain data otherwise.
  * @param {string} id the request's messageCorrelationId
  * @param {unknown} result the bridge's result
  * @param {string} [type] the bridge's messageType of the call

@@ -66,6 +66,8 @@ test("paramsFor takes notifyEvent and getTabs as Microsoft's library posts them"
   const tabs = new Map([["templateTag", "record"], ["msdyn_name", "contact_tab"], ["correlationId", undefined]]);
   assert.deepEqual(paramsFor("getTabsByTagOrName", tabs), { params: { templateTag: "record", templateName: "contact_tab" }, dropped: [] });
   assert.deepEqual(paramsFor("getTabsByTagOrName", new Map([["templateName", "a"], ["templateTag", "b"]])), { params: { templateName: "a", templateTag: "b" }, dropped: [] });
+  const conv = new Map([["entityName", "msdyn_ocliveworkitem"], ["entityId", "conv-1"], ["value", new Map([["msdyn_customer", "Ada"]])], ["correlationId", undefined]]);
+  assert.deepEqual(paramsFor("updateConversation", conv), { params: { id: "conv-1", data: { msdyn_customer: "Ada" } }, dropped: [] });
 });
 
 // The library resolves notifyEvent and insertNotes with
@@ -88,7 +90,12 @@ test("envelopes are built the way CIF's host builds them, with CIF_Response", ()
   assert.ok(ok.messageData.get("value") instanceof Map, "create's LookupValue is a Map");
   assert.equal(ok.messageData.get("value").get("id"), "1");
   const rec = successEnvelope("x", { fullname: "Ada", parentcustomerid: { id: "2" } }, "retrieverecord");
-  assert.deepEqual(rec.messageData.get("value"), { fullname: "Ada", parentcustomerid: { id: "2" } }, "a retrieved record stays a plain object");
+  assert.ok(rec.messageData.get("value") instanceof Map, "a retrieved record is a Map, as the real host's buildMap makes it");
+  assert.deepEqual(Object.fromEntries(rec.messageData.get("value")), { fullname: "Ada", parentcustomerid: { id: "2" } }, "one level: nested values stay plain");
+  for (const type of ["search", "searchandopenrecords", "getenvironment", "updateConversation"]) {
+    assert.ok(successEnvelope("x", { 0: { fullname: "Ada" } }, type).messageData.get("value") instanceof Map, type);
+  }
+  assert.deepEqual(successEnvelope("x", { savedEntityReference: [] }, "openform").messageData.get("value"), { savedEntityReference: [] }, "openForm's result stays plain: the library stringifies it as it is");
   assert.equal(successEnvelope("x", 0, "getmode").messageData.get("value"), 0);
   assert.equal(successEnvelope("x", null, "setmode").messageData.get("value"), null);
   const bad = failureEnvelope("x", { value: { errorMsg: "m", errorType: 2 } });

@@ -156,15 +156,20 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
       } catch (e) {
         gone = JSON.parse(e);
       }
-      return { created: JSON.parse(created), createAnswer, retrieveAnswer, retrieved, updated, again, deleted, gone, ids: window.sent.map((s) => s.id) };
+      // The library reads these answers with buildEntity too.
+      const env = JSON.parse(await window.CIF.getEnvironment());
+      const found = JSON.parse(await window.CIF.searchAndOpenRecords("contact", "?$select=fullname&$top=2", true));
+      return { created: JSON.parse(created), createAnswer, retrieveAnswer, retrieved, updated, again, deleted, gone, env, found, ids: window.sent.map((s) => s.id) };
     });
+    assert.equal(typeof r.env.orgUniqueName, "string", JSON.stringify(r.env));
+    assert.equal(typeof r.found["0"].fullname, "string", JSON.stringify(r.found));
     assert.equal(r.created.entityType, "contact");
     assert.match(r.created.id, /^[0-9a-f-]{36}$/);
     assert.equal(r.createAnswer.outcome, "success");
     assert.equal(r.createAnswer.isMap, true, "messageData is a Map");
     assert.equal(r.createAnswer.valueIsMap, true, "the created LookupValue is a nested Map");
     assert.equal(r.retrieveAnswer.isMap, true);
-    assert.equal(r.retrieveAnswer.valueIsMap, false, "a retrieved record is the plain object Xrm.WebApi returns");
+    assert.equal(r.retrieveAnswer.valueIsMap, true, "a retrieved record is a Map, as the real host's buildMap makes it (the library reads it with buildEntity)");
     assert.equal(r.retrieved.fullname, "Ada Lovelace");
     assert.equal(r.retrieved.telephone1, "+358401234567");
     assert.deepEqual(r.updated, { entityType: "contact", id: r.created.id });
