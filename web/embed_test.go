@@ -7,13 +7,19 @@ import (
 	"testing"
 )
 
-func TestMountServesClientUnderJS(t *testing.T) {
+// mountedMux serves the routes Mount adds.
+func mountedMux() *http.ServeMux {
 	routes := map[string]http.Handler{}
 	Mount(routes)
 	mux := http.NewServeMux()
 	for pattern, h := range routes {
 		mux.Handle(pattern, h)
 	}
+	return mux
+}
+
+func TestMountServesClientUnderJS(t *testing.T) {
+	mux := mountedMux()
 	get := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -59,12 +65,7 @@ func TestMountServesClientUnderJS(t *testing.T) {
 // module scripts are fetched in CORS mode, so /js/ (and the old addresses
 // that redirect there) must allow any origin, while the rest does not.
 func TestMountClientReadableCrossOrigin(t *testing.T) {
-	routes := map[string]http.Handler{}
-	Mount(routes)
-	mux := http.NewServeMux()
-	for pattern, h := range routes {
-		mux.Handle(pattern, h)
-	}
+	mux := mountedMux()
 	for _, tc := range []struct {
 		name, path, want string
 	}{
