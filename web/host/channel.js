@@ -322,6 +322,29 @@ export function isNoHandler(err) {
 }
 
 /**
+ * The widget URL the page may load in its panel: an http or https URL,
+ * absolute or relative to base. Anything else throws with a message that
+ * says what to give: a javascript: URL in the panel's src would run in this
+ * page's own origin (the daemon's, with its admin API), and a data: or
+ * blob: document has an opaque origin no CIF library can talk from.
+ * @param {string} raw the ?widget= value
+ * @param {string} base the page's location
+ * @returns {URL}
+ */
+export function widgetLocation(raw, base) {
+  let u;
+  try {
+    u = new URL(raw, base);
+  } catch {
+    throw new Error(`The widget URL ${JSON.stringify(raw)} is not a URL: give its http(s) address, e.g. http://127.0.0.1:5173/widget.html.`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new Error(`The widget URL ${JSON.stringify(raw)} is not an http or https URL (${u.protocol}): the panel loads widgets from a web server, e.g. http://127.0.0.1:5173/widget.html.`);
+  }
+  return u;
+}
+
+/**
  * CIF's trusted-domain form of a URL or origin: protocol + "//" + hostname,
  * the port dropped. Returns "" for anything unparsable.
  */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   toPlain, toMap, requestParams, successEnvelope, failureEnvelope, errorData, originTrusted, reduceOrigin,
   canonicalType, correlationId, isNoHandler, paramsFor, TIMEOUT_MESSAGE, CIF_CALLS, NO_TIMER, KNOWN_EVENTS,
+  widgetLocation,
 } from "../host/channel.js";
 import { CifBridgeError, ErrorCode } from "../client/cifbridge.js";
 import { readFileSync } from "node:fs";
@@ -160,4 +161,17 @@ test("the relay's tables follow the Go side (protocol/methods.go, protocol/cif2.
   assert.deepEqual([...goCalls].sort(), Object.keys(CIF_CALLS).sort());
   const events = methods.match(/KnownEvents = \[\]string\{([^}]*)\}/)[1].match(/"(\w+)"/g).map((q) => q.slice(1, -1));
   assert.deepEqual([...KNOWN_EVENTS], events);
+});
+
+// A javascript: widget URL in the panel's src would run in the host page's
+// own origin (the daemon's): only http(s) widgets are loaded.
+test("widgetLocation takes http(s) widget URLs only", () => {
+  const base = "http://127.0.0.1/host/?widget=x";
+  assert.equal(widgetLocation("http://127.0.0.1:5173/widget.html", base).href, "http://127.0.0.1:5173/widget.html");
+  assert.equal(widgetLocation("https://widgets.example.com/w", base).origin, "https://widgets.example.com");
+  assert.equal(widgetLocation("/examples/softphone.html", base).href, "http://127.0.0.1/examples/softphone.html", "relative to the page");
+  for (const bad of ["javascript:alert(document.domain)", " JavaScript:alert(1)", "data:text/html,<b>x</b>", "blob:http://127.0.0.1/x", "file:///etc/passwd"]) {
+    assert.throws(() => widgetLocation(bad, base), /not an http or https URL/, bad);
+  }
+  assert.throws(() => widgetLocation("http://[::1", base), /is not a URL/);
 });

@@ -34,7 +34,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import {
-  skipReason, startDaemon, buildDaemon, newPage, adminJSON, waitFor, artifact, chromiumPath, CHROMIUM_ARGS, TIMEOUT_MESSAGE,
+  skipReason, startDaemon, buildDaemon, newPage, adminJSON, waitFor, artifact, chromiumPath, CHROMIUM_ARGS, TIMEOUT_MESSAGE, sleep,
 } from "./harness.js";
 
 const pagesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "pages");
@@ -534,6 +534,28 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
       assert.deepEqual(p4.errors.map(String), []);
     } finally {
       await p4.close();
+    }
+  });
+
+  it("a ?widget= that is not an http(s) URL is refused: a javascript: URL never runs in the page's origin", async () => {
+    for (const bad of ["javascript:alert(document.domain)", "data:text/html,<script>alert(1)</script>"]) {
+      const p5 = await newPage(browser);
+      const dialogs = [];
+      p5.on("dialog", (d) => {
+        dialogs.push(d.message());
+        d.dismiss().catch(() => {});
+      });
+      try {
+        await p5.goto(`${base}/host/?widget=${encodeURIComponent(bad)}`);
+        await p5.waitForSelector("body[data-ready=true]");
+        assert.match(await p5.textContent("[data-testid=banner]"), /is not an http or https URL/, bad);
+        assert.equal(await p5.$eval("[data-testid=widget-frame]", (f) => f.getAttribute("src") || ""), "", bad);
+        await sleep(300);
+        assert.deepEqual(dialogs, [], bad);
+        assert.deepEqual(p5.errors.map(String), []);
+      } finally {
+        await p5.close();
+      }
     }
   });
 
