@@ -119,7 +119,7 @@ var CIFMethods = []MethodSpec{
 	{MethodGetFocusedSession, "getFocusedSession", "2", nil, "session id (string) or null", TimeoutCIF, AnswerWorkspace},
 	{MethodGetSession, "getSession", "2", (*SessionIDParams)(nil), "object {sessionId, context, isFocused, …}", TimeoutCIF, AnswerWorkspace},
 	{MethodRequestFocusSession, "requestFocusSession", "2", (*RequestFocusSessionParams)(nil), "undefined", TimeoutCIF, AnswerWorkspace},
-	{MethodSetSessionTitle, "setSessionTitle", "2", (*SetSessionTitleParams)(nil), "the title (string)", TimeoutCIF, AnswerWorkspace},
+	{MethodSetSessionTitle, "setSessionTitle", "2", (*SetSessionTitleParams)(nil), "undefined (as CIF's reference; the wire result is the new title)", TimeoutCIF, AnswerWorkspace},
 	{MethodCreateTab, "createTab", "2", (*CreateTabParams)(nil), "tab id (string)", TimeoutCIF, AnswerWorkspace},
 	{MethodFocusTab, "focusTab", "2", (*TabIDParams)(nil), "undefined", TimeoutCIF, AnswerWorkspace},
 	{MethodGetFocusedTab, "getFocusedTab", "2", nil, "tab id (string)", TimeoutCIF, AnswerWorkspace},

@@ -413,11 +413,20 @@ func (c *cmp) str(path []string, w, g string) {
 		a := freshKey(w[wg[i][0]:wg[i][1]])
 		b := freshKey(g[gg[i][0]:gg[i][1]])
 		if !c.bindPair("g", a, b) {
-			want, _ := c.lookup("g:" + a)
-			c.diff(path, w, g, fmt.Sprintf("GUID %s was bound to %s earlier in this session", a, want))
+			c.diff(path, w, g, c.conflictNote(a, b))
 			return
 		}
 	}
+}
+
+// conflictNote says which earlier binding the captured GUID a and the
+// replay's GUID b broke: a's own, or b's (bound to another captured GUID).
+func (c *cmp) conflictNote(a, b string) string {
+	if want, ok := c.lookup("g:" + a); ok {
+		return fmt.Sprintf("GUID %s was bound to %s earlier in this session", a, want)
+	}
+	had, _ := c.lookupRev("g:" + b)
+	return fmt.Sprintf("the replay's GUID %s stood for the captured %s earlier in this session", b, had)
 }
 
 // freshKey is how a fresh id is bound: GUIDs case-insensitively (Dataverse

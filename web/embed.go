@@ -22,7 +22,8 @@ func FS() fs.FS { return files }
 //	GET /              the dashboard (web/dashboard/index.html)
 //	GET /dashboard/    its modules and styles
 //	GET /js/           the JS client and the recorder (web/client/: cifbridge.js,
-//	                   recorder.js, their .d.ts and the modules under src/)
+//	                   recorder.js, their .d.ts and the modules under src/),
+//	                   readable from any origin (see anyOrigin)
 //	GET /examples/     sample widgets; they import "/js/cifbridge.js"
 //	GET /cifbridge.js  older addresses of the modules: a permanent redirect
 //	GET /recorder.js   to /js/…, so relative imports resolve under /js/
@@ -40,13 +41,13 @@ func Mount(m map[string]http.Handler) {
 	if err != nil {
 		panic(err) // the embed pattern above guarantees the folder
 	}
-	m["GET /js/"] = http.StripPrefix("/js/", noCache(http.FileServerFS(client)))
+	m["GET /js/"] = anyOrigin(http.StripPrefix("/js/", noCache(http.FileServerFS(client))))
 	m["GET /dashboard/"] = fileServer
 	m["GET /examples/"] = fileServer
 	m["GET /host/"] = fileServer
 	m["GET /client/"] = fileServer
 	for _, name := range []string{"cifbridge.js", "cifbridge.d.ts", "recorder.js", "recorder.d.ts"} {
-		m["GET /"+name] = http.RedirectHandler("/js/"+name, http.StatusMovedPermanently)
+		m["GET /"+name] = anyOrigin(http.RedirectHandler("/js/"+name, http.StatusMovedPermanently))
 	}
 	m["GET /favicon.ico"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=86400")
@@ -55,6 +56,19 @@ func Mount(m map[string]http.Handler) {
 	m["GET /{$}"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, files, "dashboard/index.html")
+	})
+}
+
+// anyOrigin lets a page of any origin load the files: a widget served by its
+// own dev server imports the client from the daemon
+// (import … from "http://127.0.0.1:8787/js/cifbridge.js", as the README
+// says), and a browser fetches a module script in CORS mode, so without
+// the header the import fails. The files are the public client code and
+// carry nothing of the session; no credentials are allowed.
+func anyOrigin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -7,13 +7,19 @@ import (
 	"testing"
 )
 
-func TestMountServesClientUnderJS(t *testing.T) {
+// mountedMux serves the routes Mount adds.
+func mountedMux() *http.ServeMux {
 	routes := map[string]http.Handler{}
 	Mount(routes)
 	mux := http.NewServeMux()
 	for pattern, h := range routes {
 		mux.Handle(pattern, h)
 	}
+	return mux
+}
+
+func TestMountServesClientUnderJS(t *testing.T) {
+	mux := mountedMux()
 	get := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -52,5 +58,32 @@ func TestMountServesClientUnderJS(t *testing.T) {
 	// Tests and node_modules are not embedded.
 	if rec := get("/js/package.json"); rec.Code != http.StatusNotFound {
 		t.Errorf("GET /js/package.json = %d, want 404", rec.Code)
+	}
+}
+
+// A widget served from its own origin imports the client from the daemon:
+// module scripts are fetched in CORS mode, so /js/ (and the old addresses
+// that redirect there) must allow any origin, while the rest does not.
+func TestMountClientReadableCrossOrigin(t *testing.T) {
+	mux := mountedMux()
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{name: "entry", path: "/js/cifbridge.js", want: "*"},
+		{name: "module", path: "/js/src/cif/index.js", want: "*"},
+		{name: "recorder", path: "/js/recorder.js", want: "*"},
+		{name: "old address", path: "/cifbridge.js", want: "*"},
+		{name: "dashboard", path: "/", want: ""},
+		{name: "host page", path: "/host/", want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tc.path, nil)
+			req.Header.Set("Origin", "http://127.0.0.1:5173")
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if got := rec.Header().Get("Access-Control-Allow-Origin"); got != tc.want {
+				t.Errorf("GET %s: Access-Control-Allow-Origin = %q, want %q", tc.path, got, tc.want)
+			}
+		})
 	}
 }

@@ -121,9 +121,17 @@ func LoadTemplates(path string) (*Templates, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("workspace templates %s: %w (want {\"maxSessions\",\"sessionTemplates\",\"tabTemplates\",\"notificationTemplates\",\"presences\"})", path, err)
 	}
+	// A maxSessions written in the file replaces the default even when it is
+	// 0, so Validate refuses it instead of the default taking its place.
+	var given struct {
+		MaxSessions *int `json:"maxSessions"`
+	}
+	if err := json.Unmarshal(b, &given); err != nil {
+		return nil, fmt.Errorf("workspace templates %s: %w", path, err)
+	}
 	t := DefaultTemplates()
-	if f.MaxSessions != 0 {
-		t.MaxSessions = f.MaxSessions
+	if given.MaxSessions != nil {
+		t.MaxSessions = *given.MaxSessions
 	}
 	t.Sessions = merge(t.Sessions, f.Sessions, func(s SessionTemplate) string { return s.Name })
 	t.Tabs = merge(t.Tabs, f.Tabs, func(s TabTemplate) string { return s.Name })

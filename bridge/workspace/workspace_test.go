@@ -549,6 +549,7 @@ func TestLoadTemplates(t *testing.T) {
 		"unknown field":  `{"sessions":[]}`,
 		"bad anchor":     `{"sessionTemplates":[{"name":"x","title":"x","anchorTab":"missing"}]}`,
 		"max too big":    `{"maxSessions":1000}`,
+		"max zero":       `{"maxSessions":0}`,
 		"not json":       `{`,
 		"negative limit": `{"notificationTemplates":[{"name":"n","timeoutSeconds":-1}]}`,
 	} {

@@ -507,6 +507,15 @@ export declare function connect(url: string | (() => string | Promise<string>), 
 export declare function install(options: InstallOptions): Promise<Client>;
 
 declare global {
+  /** What install() puts on window, so a widget's own code types as it runs. */
+  interface Window {
+    /** The drop-in Microsoft.CIFramework (set by install()). */
+    Microsoft: { CIFramework: CIFramework };
+    /** The drop-in Enreach.API (set by install()). */
+    Enreach: { API: EnreachAPI };
+    /** The Client install() connected (set by install()). */
+    cifbridge: Client;
+  }
   interface WindowEventMap {
     CIFInitDone: CustomEvent<string[]>;
     "cifbridge:late": CustomEvent<LateDetail>;

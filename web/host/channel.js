@@ -133,7 +133,7 @@ export const PARAM_KEYS = Object.freeze({
  * @returns {{params: object, dropped: string[]}}
  */
 export function paramsFor(type, messageData) {
-  const all = requestParams(messageData);
+  const all = libraryShape(type, requestParams(messageData));
   const keys = PARAM_KEYS[type];
   if (!keys) return { params: all, dropped: [] };
   const params = {};
@@ -143,6 +143,41 @@ export function paramsFor(type, messageData) {
     else dropped.push(k);
   }
   return { params, dropped };
+}
+
+/**
+ * The members of notifyEvent's input, which Microsoft's library posts at the
+ * top of messageData instead of under "input" (its notifyEvent builds the
+ * Map member by member: eventType, templateName, templateParameters,
+ * templateNameResolver, notificationUXObject).
+ */
+const NOTIFY_INPUT_KEYS = ["eventType", "templateName", "templateParameters", "templateNameResolver", "notificationUXObject"];
+
+/**
+ * Params as Microsoft's library posts them, in the shape the bridge takes
+ * (protocol/cif2.go): notifyEvent's input members gathered under "input";
+ * getTabs' name, which the library sends as "msdyn_name"
+ * (Constants.nameParameter), as "templateName"; updateConversation's
+ * {entityName: "msdyn_ocliveworkitem", entityId, value} as {id, data}.
+ * Other calls, and params already in the bridge's shape, are returned as
+ * they are.
+ */
+function libraryShape(type, params) {
+  if (type === "notifyEvent" && params.input === undefined && NOTIFY_INPUT_KEYS.some((k) => k in params)) {
+    const input = {};
+    const rest = {};
+    for (const [k, v] of Object.entries(params)) (NOTIFY_INPUT_KEYS.includes(k) ? input : rest)[k] = v;
+    return { ...rest, input };
+  }
+  if ((type === "getTabsByTagOrName" || type === "getTabs") && "msdyn_name" in params && params.templateName === undefined) {
+    const { msdyn_name: templateName, ...rest } = params;
+    return { ...rest, templateName };
+  }
+  if (type === "updateConversation" && params.id === undefined && "entityId" in params) {
+    const { entityName, entityId: id, value: data, ...rest } = params;
+    return { ...rest, id, data };
+  }
+  return params;
 }
 
 /** Calls the library posts without a timer (it waits for them forever). */
@@ -196,6 +231,25 @@ export function toMap(v) {
 export const LOOKUP_RESULTS = new Set(["createrecord", "updaterecord", "deleterecord"]);
 
 /**
+ * Every call whose result CIF's host builds as a Map (Dynamics' host:
+ * UnifiedClient's buildMap of the record, the environment's Map, the
+ * notification's Map), not only the LookupValues: Microsoft's library
+ * resolves these calls with JSON.stringify(buildEntity(value)), and
+ * buildEntity walks the value with Map#forEach, so a plain object there
+ * throws inside the library ("map.forEach is not a function") and the
+ * widget's promise never settles, with no timer left to end it. One level
+ * only, as the host builds them: nested values (an $expand, a search's
+ * records) stay plain. The widget gets the JSON string it expects either
+ * way: the record, '{"0":record,…}' for a search, '{"value":{"actionName",
+ * "responseReason"}}' for notifyEvent. Other results (a mode, a session id,
+ * openForm's, which the library stringifies as it is) stay plain.
+ */
+export const MAP_RESULTS = new Set([
+  ...LOOKUP_RESULTS, "retrieverecord", "search", "searchandopenrecords", "getenvironment",
+  "notifyEvent", "insertNotes", "updateConversation",
+]);
+
+/**
  * The JSON-RPC params of a request's messageData (the same rule as
  * protocol.EnvelopeToJSONRPC): a Map or object as it is, a JSON string
  * holding an object parsed, nothing → {}, any other value → {value}. The
@@ -220,9 +274,8 @@ export function requestParams(messageData) {
 
 /**
  * The success envelope of a bridge result, built the way CIF's host builds
- * it: messageData is Map{value: result}; the result is itself a Map for the
- * calls in LOOKUP_RESULTS and stays plain data otherwise (a retrieved record
- * or search results are the plain objects Xrm.WebApi returns).
+ * it: messageData is Map{value: result}; the result is itself a Map (one
+ * level) for the calls in MAP_RESULTS and stays plain data otherwise.
  * @param {string} id the request's messageCorrelationId
  * @param {unknown} result the bridge's result
  * @param {string} [type] the bridge's messageType of the call
@@ -231,7 +284,7 @@ export function successEnvelope(id, result, type) {
   return {
     messageType: RESPONSE_TYPE,
     messageOutcome: "success",
-    messageData: new Map([["value", LOOKUP_RESULTS.has(type) ? toMap(result) : result]]),
+    messageData: new Map([["value", MAP_RESULTS.has(type) ? toMap(result) : result]]),
     messageCorrelationId: id,
   };
 }
@@ -266,6 +319,29 @@ export function errorData(err, apiName) {
 /** True when err means the bridge has no handler for the call. */
 export function isNoHandler(err) {
   return !!err && err.code === ErrorCode.MethodNotFound;
+}
+
+/**
+ * The widget URL the page may load in its panel: an http or https URL,
+ * absolute or relative to base. Anything else throws with a message that
+ * says what to give: a javascript: URL in the panel's src would run in this
+ * page's own origin (the daemon's, with its admin API), and a data: or
+ * blob: document has an opaque origin no CIF library can talk from.
+ * @param {string} raw the ?widget= value
+ * @param {string} base the page's location
+ * @returns {URL}
+ */
+export function widgetLocation(raw, base) {
+  let u;
+  try {
+    u = new URL(raw, base);
+  } catch {
+    throw new Error(`The widget URL ${JSON.stringify(raw)} is not a URL: give its http(s) address, e.g. http://127.0.0.1:5173/widget.html.`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new Error(`The widget URL ${JSON.stringify(raw)} is not an http or https URL (${u.protocol}): the panel loads widgets from a web server, e.g. http://127.0.0.1:5173/widget.html.`);
+  }
+  return u;
 }
 
 /**

@@ -26,7 +26,7 @@ import { connect } from "../client/cifbridge.js";
 import { Relay } from "./relay.js";
 import { Panel } from "./panel.js";
 import { Records } from "./records.js";
-import { reduceOrigin } from "./channel.js";
+import { reduceOrigin, widgetLocation } from "./channel.js";
 import { initWorkspace } from "../dashboard/workspace.js";
 
 const q = new URLSearchParams(location.search);
@@ -115,10 +115,15 @@ async function main() {
     banner("No widget: paste its URL in the Widget field (or open /host/?widget=<url-encoded URL>).");
   }
   let widgetOrigin = "";
+  let widgetHref = "";
   try {
-    if (widgetURL) widgetOrigin = new URL(widgetURL, location.href).origin;
-  } catch {
-    banner(`The widget URL ${JSON.stringify(widgetURL)} is not a URL.`);
+    if (widgetURL) {
+      const u = widgetLocation(widgetURL, location.href);
+      widgetOrigin = u.origin;
+      widgetHref = u.href;
+    }
+  } catch (err) {
+    banner(err.message);
   }
   if (location.port) {
     log("warn", `this page's origin has a port (${location.origin}): msdyn_ciLibrary.js drops the port of data-crmurl and posts to ${reduceOrigin(location.href)}, so its messages never reach this page. Serve cifbridge on port 80 (or 443 with --tls-cert) for a real widget.`);
@@ -178,8 +183,8 @@ async function main() {
   relay.attach(window);
 
   if (widgetOrigin) {
-    $("panel-title").textContent = new URL(widgetURL, location.href).host;
-    frame.src = widgetURL;
+    $("panel-title").textContent = new URL(widgetHref).host;
+    frame.src = widgetHref;
   }
   await records.showList("contact");
   mountWorkspace(client);

@@ -369,9 +369,12 @@ test("connect rejects when the bridge refuses the hello", async () => {
 test("connect gives up after maxRetries", async () => {
   const bridge = new FakeBridge();
   bridge.refuse = true;
-  const err = await connect("ws://x", { WebSocket: bridge.WebSocket, ...FAST, maxRetries: 2 }).catch((e) => e);
+  const err = await connect("ws://x/v1/widget?access_token=secret", { WebSocket: bridge.WebSocket, ...FAST, maxRetries: 2 }).catch((e) => e);
   assert.equal(err.code, ErrorCode.NotConnected);
   assert.equal(bridge.sockets.length, 3);
+  // A refused upgrade (wrong token) looks like an unreachable daemon: the message says what to check, without the token.
+  assert.match(err.message, /gave up after 2 retries \(never reached cifbridge at ws:\/\/x\/v1\/widget\?access_token=redacted: is the daemon running, and the token right\?\)/);
+  assert.doesNotMatch(err.message, /secret/);
 });
 
 test("an unanswered hello drops the socket and reconnects", async () => {

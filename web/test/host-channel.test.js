@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   toPlain, toMap, requestParams, successEnvelope, failureEnvelope, errorData, originTrusted, reduceOrigin,
   canonicalType, correlationId, isNoHandler, paramsFor, TIMEOUT_MESSAGE, CIF_CALLS, NO_TIMER, KNOWN_EVENTS,
+  widgetLocation,
 } from "../host/channel.js";
 import { CifBridgeError, ErrorCode } from "../client/cifbridge.js";
 import { readFileSync } from "node:fs";
@@ -48,6 +49,39 @@ test("paramsFor keeps the members the bridge takes and names the others", () => 
   assert.deepEqual(paramsFor("openform", new Map([["entityFormOptions", "{}"], ["extra", 1]])), { params: { entityFormOptions: "{}", extra: 1 }, dropped: [] });
 });
 
+// Microsoft's library (Widget/MainLibrary.ts) posts notifyEvent's input
+// members at the top of messageData and getTabs' name as "msdyn_name".
+test("paramsFor takes notifyEvent and getTabs as Microsoft's library posts them", () => {
+  const notify = new Map([
+    ["eventType", undefined], ["correlationId", "c1"], ["templateName", "incoming_call"],
+    ["templateParameters", { customer: "Ada" }], ["templateNameResolver", undefined],
+    ["notificationUXObject", new Map([["title", "x"]])], ["cancellationToken", "tok-1"],
+  ]);
+  assert.deepEqual(paramsFor("notifyEvent", notify), {
+    params: { cancellationToken: "tok-1", input: { templateName: "incoming_call", templateParameters: { customer: "Ada" }, notificationUXObject: { title: "x" } } },
+    dropped: [],
+  });
+  // The bridge's own shape goes as it is.
+  const wrapped = new Map([["input", new Map([["templateName", "incoming_call"]])], ["cancellationToken", "t"]]);
+  assert.deepEqual(paramsFor("notifyEvent", wrapped), { params: { input: { templateName: "incoming_call" }, cancellationToken: "t" }, dropped: [] });
+  const tabs = new Map([["templateTag", "record"], ["msdyn_name", "contact_tab"], ["correlationId", undefined]]);
+  assert.deepEqual(paramsFor("getTabsByTagOrName", tabs), { params: { templateTag: "record", templateName: "contact_tab" }, dropped: [] });
+  assert.deepEqual(paramsFor("getTabsByTagOrName", new Map([["templateName", "a"], ["templateTag", "b"]])), { params: { templateName: "a", templateTag: "b" }, dropped: [] });
+  const conv = new Map([["entityName", "msdyn_ocliveworkitem"], ["entityId", "conv-1"], ["value", new Map([["msdyn_customer", "Ada"]])], ["correlationId", undefined]]);
+  assert.deepEqual(paramsFor("updateConversation", conv), { params: { id: "conv-1", data: { msdyn_customer: "Ada" } }, dropped: [] });
+});
+
+// The library resolves notifyEvent and insertNotes with
+// JSON.stringify(buildEntity(value)), which needs value to be a Map.
+test("notifyEvent's and insertNotes' results are Maps, as CIF's host builds them", () => {
+  const n = successEnvelope("n1", { value: { actionName: "Accept", responseReason: "Accept" } }, "notifyEvent");
+  assert.ok(n.messageData.get("value") instanceof Map);
+  assert.deepEqual(Object.fromEntries(n.messageData.get("value")), { value: { actionName: "Accept", responseReason: "Accept" } });
+  const notes = successEnvelope("n2", { entityName: "phonecall", entityId: "1", annotationId: "2" }, "insertNotes");
+  assert.ok(notes.messageData.get("value") instanceof Map);
+  assert.equal(notes.messageData.get("value").get("annotationId"), "2");
+});
+
 test("envelopes are built the way CIF's host builds them, with CIF_Response", () => {
   const ok = successEnvelope("ab12c", { entityType: "contact", id: "1" }, "createrecord");
   assert.equal(ok.messageOutcome, "success");
@@ -57,7 +91,12 @@ test("envelopes are built the way CIF's host builds them, with CIF_Response", ()
   assert.ok(ok.messageData.get("value") instanceof Map, "create's LookupValue is a Map");
   assert.equal(ok.messageData.get("value").get("id"), "1");
   const rec = successEnvelope("x", { fullname: "Ada", parentcustomerid: { id: "2" } }, "retrieverecord");
-  assert.deepEqual(rec.messageData.get("value"), { fullname: "Ada", parentcustomerid: { id: "2" } }, "a retrieved record stays a plain object");
+  assert.ok(rec.messageData.get("value") instanceof Map, "a retrieved record is a Map, as the real host's buildMap makes it");
+  assert.deepEqual(Object.fromEntries(rec.messageData.get("value")), { fullname: "Ada", parentcustomerid: { id: "2" } }, "one level: nested values stay plain");
+  for (const type of ["search", "searchandopenrecords", "getenvironment", "updateConversation"]) {
+    assert.ok(successEnvelope("x", { 0: { fullname: "Ada" } }, type).messageData.get("value") instanceof Map, type);
+  }
+  assert.deepEqual(successEnvelope("x", { savedEntityReference: [] }, "openform").messageData.get("value"), { savedEntityReference: [] }, "openForm's result stays plain: the library stringifies it as it is");
   assert.equal(successEnvelope("x", 0, "getmode").messageData.get("value"), 0);
   assert.equal(successEnvelope("x", null, "setmode").messageData.get("value"), null);
   const bad = failureEnvelope("x", { value: { errorMsg: "m", errorType: 2 } });
@@ -122,4 +161,17 @@ test("the relay's tables follow the Go side (protocol/methods.go, protocol/cif2.
   assert.deepEqual([...goCalls].sort(), Object.keys(CIF_CALLS).sort());
   const events = methods.match(/KnownEvents = \[\]string\{([^}]*)\}/)[1].match(/"(\w+)"/g).map((q) => q.slice(1, -1));
   assert.deepEqual([...KNOWN_EVENTS], events);
+});
+
+// A javascript: widget URL in the panel's src would run in the host page's
+// own origin (the daemon's): only http(s) widgets are loaded.
+test("widgetLocation takes http(s) widget URLs only", () => {
+  const base = "http://127.0.0.1/host/?widget=x";
+  assert.equal(widgetLocation("http://127.0.0.1:5173/widget.html", base).href, "http://127.0.0.1:5173/widget.html");
+  assert.equal(widgetLocation("https://widgets.example.com/w", base).origin, "https://widgets.example.com");
+  assert.equal(widgetLocation("/examples/softphone.html", base).href, "http://127.0.0.1/examples/softphone.html", "relative to the page");
+  for (const bad of ["javascript:alert(document.domain)", " JavaScript:alert(1)", "data:text/html,<b>x</b>", "blob:http://127.0.0.1/x", "file:///etc/passwd"]) {
+    assert.throws(() => widgetLocation(bad, base), /not an http or https URL/, bad);
+  }
+  assert.throws(() => widgetLocation("http://[::1", base), /is not a URL/);
 });

@@ -83,6 +83,11 @@ async function page(): Promise<void> {
   window.addEventListener("cifbridge:late", (ev) => console.log(ev.detail.requestId));
   const client = await install({ url: () => Promise.resolve("ws://127.0.0.1:8787/v1/widget") });
   console.log(client.session);
+  // What install() put on window, as a widget's own code uses it.
+  const created: string = await window.Microsoft.CIFramework.createRecord("contact", '{"firstname":"Ada"}');
+  const sessionId: string = await window.Microsoft.CIFramework.createSession({ templateName: "call_session" });
+  const me = await window.Enreach.API.executeQuery<{ Id: string }>("/users/me", null);
+  console.log(created, sessionId, me.Id, window.cifbridge.session === client.session);
 }
 
 void widget;

@@ -341,7 +341,11 @@ export class Connection extends EventTarget {
     this._retryCount++;
     const o = this._opts;
     if (this._retryCount > o.maxRetries) {
-      const e = notConnected("bridge.hello", "gave up after " + o.maxRetries + " retries");
+      // Before any hello was answered, a browser sees a refused upgrade (a
+      // wrong token, path or Origin) only as close 1006: say what to check.
+      const where = this._shownUrl ? " at " + this._shownUrl : "";
+      const hint = this._everReady ? "" : ` (never reached cifbridge${where}: is the daemon running, and the token right?)`;
+      const e = notConnected("bridge.hello", "gave up after " + o.maxRetries + " retries" + hint);
       if (err) e.cause = err;
       this._giveUp(e);
       return;

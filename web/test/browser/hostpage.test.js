@@ -34,7 +34,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import {
-  skipReason, startDaemon, buildDaemon, newPage, adminJSON, waitFor, artifact, chromiumPath, CHROMIUM_ARGS, TIMEOUT_MESSAGE,
+  skipReason, startDaemon, buildDaemon, newPage, adminJSON, waitFor, artifact, chromiumPath, CHROMIUM_ARGS, TIMEOUT_MESSAGE, sleep,
 } from "./harness.js";
 
 const pagesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "pages");
@@ -156,15 +156,20 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
       } catch (e) {
         gone = JSON.parse(e);
       }
-      return { created: JSON.parse(created), createAnswer, retrieveAnswer, retrieved, updated, again, deleted, gone, ids: window.sent.map((s) => s.id) };
+      // The library reads these answers with buildEntity too.
+      const env = JSON.parse(await window.CIF.getEnvironment());
+      const found = JSON.parse(await window.CIF.searchAndOpenRecords("contact", "?$select=fullname&$top=2", true));
+      return { created: JSON.parse(created), createAnswer, retrieveAnswer, retrieved, updated, again, deleted, gone, env, found, ids: window.sent.map((s) => s.id) };
     });
+    assert.equal(typeof r.env.orgUniqueName, "string", JSON.stringify(r.env));
+    assert.equal(typeof r.found["0"].fullname, "string", JSON.stringify(r.found));
     assert.equal(r.created.entityType, "contact");
     assert.match(r.created.id, /^[0-9a-f-]{36}$/);
     assert.equal(r.createAnswer.outcome, "success");
     assert.equal(r.createAnswer.isMap, true, "messageData is a Map");
     assert.equal(r.createAnswer.valueIsMap, true, "the created LookupValue is a nested Map");
     assert.equal(r.retrieveAnswer.isMap, true);
-    assert.equal(r.retrieveAnswer.valueIsMap, false, "a retrieved record is the plain object Xrm.WebApi returns");
+    assert.equal(r.retrieveAnswer.valueIsMap, true, "a retrieved record is a Map, as the real host's buildMap makes it (the library reads it with buildEntity)");
     assert.equal(r.retrieved.fullname, "Ada Lovelace");
     assert.equal(r.retrieved.telephone1, "+358401234567");
     assert.deepEqual(r.updated, { entityType: "contact", id: r.created.id });
@@ -371,6 +376,19 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     await page.locator("[data-testid=ws-toast]", { hasText: "Incoming call from Bob" }).locator("[data-testid=ws-reject]").click();
     assert.deepEqual(await outcome(bobKey), { ok: { value: { actionName: "Reject", responseReason: "DeclinedByAgent" } } });
 
+    // notifyEvent as Microsoft's library posts it (input members at the top
+    // of messageData) toasts too, and resolves through the library's
+    // buildEntity, which needs the value as a Map.
+    await widget().evaluate(() => {
+      window.libNotify = undefined;
+      window.CIF.libNotifyEvent({ templateName: "incoming_call", templateParameters: { customer: "Lib", number: "+358401234567" } }, "corr-1").then(
+        (v) => (window.libNotify = { ok: JSON.parse(v) }),
+        (e) => (window.libNotify = { err: String(e) }),
+      );
+    });
+    await page.locator("[data-testid=ws-toast]", { hasText: "Incoming call from Lib" }).locator("[data-testid=ws-accept]").click();
+    assert.deepEqual(await outcome("libNotify"), { ok: { value: { actionName: "Accept", responseReason: "Accept" } } });
+
     // The widget opens two sessions: each appears as a focused tab on the page.
     const first = JSON.parse(await widget().evaluate(() => window.CIF.createSession({ templateName: "call_session", templateParameters: { customer: "Ada" } })));
     const tabOf = (id) => page.locator(`[data-testid=ws-session][data-session="${id}"]`);
@@ -393,6 +411,10 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
     await waitFor(async () => (await tabOf(first).getAttribute("aria-selected")) === "true", "the first session focused by the agent");
     assert.equal(await widget().evaluate(() => window.CIF.getFocusedSession()), first);
     await waitFor(() => widget().evaluate((id) => window.events.some((e) => e.name === "onSessionSwitched" && e.data.sessionId === id && e.data.focused === true), first), "onSessionSwitched to the first session");
+
+    // getTabs as the library posts it: the name as "msdyn_name".
+    const focusedTabs = (await adminJSON(daemon.base, "GET", `/api/v1/sessions/${session}/workspace`)).body.sessions.find((s) => s.sessionId === first).tabs;
+    assert.deepEqual(await widget().evaluate((name) => window.CIF.libGetTabs(name), focusedTabs[0].templateName), focusedTabs.filter((t) => t.templateName === focusedTabs[0].templateName).map((t) => t.tabId));
 
     // The agent closes the second one.
     await tabOf(second).locator("[data-testid=ws-close]").click();
@@ -512,6 +534,28 @@ describe("host page (/host/) with a CIF widget over postMessage", { skip: skip |
       assert.deepEqual(p4.errors.map(String), []);
     } finally {
       await p4.close();
+    }
+  });
+
+  it("a ?widget= that is not an http(s) URL is refused: a javascript: URL never runs in the page's origin", async () => {
+    for (const bad of ["javascript:alert(document.domain)", "data:text/html,<script>alert(1)</script>"]) {
+      const p5 = await newPage(browser);
+      const dialogs = [];
+      p5.on("dialog", (d) => {
+        dialogs.push(d.message());
+        d.dismiss().catch(() => {});
+      });
+      try {
+        await p5.goto(`${base}/host/?widget=${encodeURIComponent(bad)}`);
+        await p5.waitForSelector("body[data-ready=true]");
+        assert.match(await p5.textContent("[data-testid=banner]"), /is not an http or https URL/, bad);
+        assert.equal(await p5.$eval("[data-testid=widget-frame]", (f) => f.getAttribute("src") || ""), "", bad);
+        await sleep(300);
+        assert.deepEqual(dialogs, [], bad);
+        assert.deepEqual(p5.errors.map(String), []);
+      } finally {
+        await p5.close();
+      }
     }
   });
 

@@ -8,6 +8,7 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 
 import {
   skipReason, startDaemon, launchBrowser, newPage, startProxy, adminJSON, waitFor, sleep, TIMEOUT_MESSAGE,
@@ -88,6 +89,30 @@ describe("softphone example in Chromium", { skip: skipReason || false, timeout: 
     assert.equal(rec.status, 200);
     assert.equal(rec.body.statecode, 1);
     assert.equal(rec.body.phonenumber, "+358401111111");
+  });
+
+  it("a widget served from its own origin imports the client from the daemon's /js/ and installs it", { timeout: 30_000 }, async () => {
+    // The README: "Without a bundler, import the same files from the daemon:
+    // /js/cifbridge.js" -- from a widget on its own dev server, so the module
+    // is fetched cross-origin (CORS mode).
+    const html = `<!doctype html><script type="module">
+      const { install } = await import(${JSON.stringify(daemon.base + "/js/cifbridge.js")});
+      await install({ url: ${JSON.stringify(daemon.ws)}, client: "cross-origin/1" });
+      window.created = await window.Microsoft.CIFramework.createRecord("contact", JSON.stringify({ firstname: "Cross" }));
+    </script>`;
+    const server = createServer((_, res) => res.writeHead(200, { "Content-Type": "text/html" }).end(html));
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const p2 = await newPage(browser);
+    try {
+      await p2.goto(`http://127.0.0.1:${server.address().port}/widget.html`);
+      assert.notEqual(new URL(p2.url()).origin, daemon.base, "the widget's origin is not the daemon's");
+      await p2.waitForFunction(() => typeof window.created === "string", null, { timeout: 10_000 });
+      assert.equal(JSON.parse(await p2.evaluate(() => window.created)).entityType, "contact");
+      assert.deepEqual(p2.errors.map(String), []);
+    } finally {
+      await p2.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("an onclicktoact raised over the admin API reaches the widget and its answer comes back", { timeout: 30_000 }, async () => {
