@@ -245,3 +245,29 @@ func TestEnvironmentFailureIsNotCached(t *testing.T) {
 		t.Fatalf("environment after the failure %v", env)
 	}
 }
+
+// TestSearchDropsCIFSearchText: CIF's searchAndOpenRecords reads $search as
+// the text of the search page it opens, never sends it to the Web API
+// (which refuses $search on an entity set); the dataverse backend drops it
+// as the emulator does, so the documented example answers the same on both.
+func TestSearchDropsCIFSearchText(t *testing.T) {
+	f := newFixture(t, nil)
+	f.ok(protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "Ada", "lastname": "Lovelace", "telephone1": "+358401234567"}}, nil)
+	for _, method := range []string{protocol.MethodSearchAndOpenRecords, protocol.MethodSearch} {
+		for _, q := range []string{
+			"?$select=fullname&$search=Ada",
+			"?$search=Ada&$select=fullname&$filter=telephone1 eq '+358401234567'",
+			"$select=fullname&%24search=Ada%20L",
+		} {
+			params := map[string]any{"entityName": "contact", "queryParameters": q, "searchOnly": true}
+			want := f.org.direct(t, method, params)
+			got, err := f.call("s1", method, params)
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("%s %q: through dataverse %s (%v), emulator directly %s", method, q, got, err, want)
+			}
+			if r := f.org.last(); strings.Contains(strings.ToLower(r.Query), "search") {
+				t.Fatalf("%s %q: the org was sent %q", method, q, r.Query)
+			}
+		}
+	}
+}

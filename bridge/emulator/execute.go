@@ -462,7 +462,7 @@ func (e *Emulator) prepSearch(a *correlation.Attempt) (prepared, error) {
 		}
 		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) { return e.searchFetch(fq) }}, nil
 	}
-	q, derr := parseQuery(e.cat, ent, cutSearch(p.QueryParameters)) // $search is only CIF's search-page text
+	q, derr := parseQuery(e.cat, ent, protocol.CutSearch(p.QueryParameters)) // $search is only CIF's search-page text
 	if derr != nil {
 		return prepared{}, derr
 	}

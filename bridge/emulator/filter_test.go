@@ -238,19 +238,6 @@ func FuzzQuery(f *testing.F) {
 	})
 }
 
-func TestCutSearch(t *testing.T) {
-	for in, want := range map[string]string{
-		"?$select=fullname&$search=Ada":           "?$select=fullname",
-		"$search=Ada%20L&$top=1":                  "$top=1",
-		"?$search=x":                              "?",
-		"?$select=fullname&$filter=x eq 'search'": "?$select=fullname&$filter=x eq 'search'",
-	} {
-		if got := cutSearch(in); got != want {
-			t.Errorf("cutSearch(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func FuzzApply(f *testing.F) {
 	for _, s := range []string{
 		"groupby((statecode),aggregate($count as n))", "aggregate(statecode with sum as s)",

@@ -151,27 +151,6 @@ func refuseParameter(name string) *dvError {
 	return nil
 }
 
-// cutSearch removes $search from a CIF searchAndOpenRecords query: CIF uses
-// its value only as the text of the search page it opens when the result is
-// not exactly one record; the records come from the rest of the query.
-func cutSearch(qs string) string {
-	if !strings.Contains(qs, "search") {
-		return qs
-	}
-	lead := ""
-	if strings.HasPrefix(strings.TrimSpace(qs), "?") {
-		lead = "?"
-	}
-	var kept []string
-	for _, part := range splitTop(strings.TrimPrefix(strings.TrimSpace(qs), "?"), '&') {
-		name, _, _ := strings.Cut(part, "=")
-		if unescape(name) != "$search" {
-			kept = append(kept, part)
-		}
-	}
-	return lead + strings.Join(kept, "&")
-}
-
 // unescape decodes %XX escapes of a query-string name or value. A '+'
 // stays a '+' here: the Web API face turns the URL's unencoded '+' into a
 // space first (webQuery), as Dataverse reads a URL, while a CIF query string
