@@ -104,7 +104,7 @@ func TestParseQuery(t *testing.T) {
 				t.Fatalf("%+v", q)
 			}
 		}},
-		{name: "all options", qs: "?$select=firstname,lastname&$filter=firstname eq 'a&b'&$top=3&$expand=parentcustomerid($select=name)&$orderby=lastname desc,firstname", wantFilter: "firstname eq 'a&b'", check: func(t *testing.T, q *query) {
+		{name: "all options", qs: "?$select=firstname,lastname&$filter=firstname eq 'a&b'&$top=3&$expand=parentcustomerid_account($select=name)&$orderby=lastname desc,firstname", wantFilter: "firstname eq 'a&b'", check: func(t *testing.T, q *query) {
 			if len(q.selects) != 2 || q.top != 3 || len(q.expands) != 1 || q.expands[0].selects[0] != "name" || len(q.orderby) != 2 || !q.orderby[0].desc {
 				t.Fatalf("%+v", q)
 			}
@@ -137,9 +137,9 @@ func TestParseQuery(t *testing.T) {
 		{name: "duplicate option", qs: "$top=1&$top=2", wantErr: "more than once"},
 		{name: "bad top", qs: "$top=x", wantErr: "$top"},
 		{name: "empty select", qs: "$select=firstname,,lastname", wantErr: "empty column"},
-		{name: "expand bad select", qs: "$expand=parentcustomerid($select=nope)", wantErr: "Could not find a property named 'nope'"},
-		{name: "expand other option", qs: "$expand=parentcustomerid($filter=x)", wantErr: "only $select"},
-		{name: "expand unclosed", qs: "$expand=parentcustomerid($select=name", wantErr: "closing"},
+		{name: "expand bad select", qs: "$expand=parentcustomerid_account($select=nope)", wantErr: "Could not find a property named 'nope'"},
+		{name: "expand other option", qs: "$expand=parentcustomerid_account($filter=x)", wantErr: "only $select"},
+		{name: "expand unclosed", qs: "$expand=parentcustomerid_account($select=name", wantErr: "closing"},
 		{name: "orderby direction", qs: "$orderby=lastname up", wantErr: "asc"},
 		{name: "apply transformation refused", qs: "$apply=compute(x as y)", wantErr: "does not implement the $apply transformation 'compute'"},
 		{name: "apply with select", qs: "$apply=groupby((firstname))&$select=lastname", wantErr: "$apply takes no $select"},
@@ -211,7 +211,7 @@ func FuzzFilter(f *testing.F) {
 func FuzzQuery(f *testing.F) {
 	for _, s := range []string{
 		"?$select=firstname,lastname&$filter=firstname eq 'a'&$top=3",
-		"$expand=parentcustomerid($select=name;$select=name)&$orderby=lastname desc",
+		"$expand=parentcustomerid_account($select=name;$select=name)&$orderby=lastname desc",
 		"?$filter=mobilephone%20eq%20'%2B358'", "%zz", "&&&=", "$top=", "$expand=(", "?$select=",
 		"$expand=contact_customer_contacts($select=fullname;$filter=statecode eq 0;$orderby=lastname;$top=2)",
 		"$expand=parentcustomerid_account($select=name;$expand=primarycontactid($select=fullname))",

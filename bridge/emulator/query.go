@@ -268,14 +268,11 @@ func parseExpandDepth(cat *catalog, ent *entity, value string, depth int) ([]exp
 					}
 					x.selects = sel
 				case "$expand":
-					targets := ent.Lookups[x.lookup]
-					if x.target != "" {
-						targets = []string{x.target}
+					target := x.target // a polymorphic lookup is named with its target (navProperty)
+					if target == "" {
+						target = ent.Lookups[x.lookup][0] // named by itself: its one target
 					}
-					if len(targets) != 1 {
-						return nil, errSyntax("A nested $expand under the polymorphic lookup '%s' needs its target in the name, like %s_%s.", x.nav, x.lookup, targets[0])
-					}
-					nested, derr := parseExpandDepth(cat, cat.byLogical[targets[0]], v, depth+1)
+					nested, derr := parseExpandDepth(cat, cat.byLogical[target], v, depth+1)
 					if derr != nil {
 						return nil, derr
 					}

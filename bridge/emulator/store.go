@@ -438,7 +438,7 @@ func (ws *writeSet) addOther(ent *entity, cat *catalog, name []byte, v jsontext.
 func parseBind[S string | []byte](ent *entity, cat *catalog, nav string, ref S, null bool) (bind, *dvError) {
 	lookup, target, ok := ent.resolveLookup(nav)
 	if !ok {
-		return bind{}, errUndeclaredProperty(nav, ent.LogicalName)
+		return bind{}, errUndeclaredBind(nav)
 	}
 	if null {
 		return bind{lookup: lookup}, nil

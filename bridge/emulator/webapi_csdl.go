@@ -135,7 +135,7 @@ func (e *Emulator) webMetadata(wr *webReq) {
 				continue
 			}
 			for _, tg := range targets {
-				t.Navs = append(t.Navs, csdlNav{Name: l + "_" + tg, Type: "mscrm." + tg})
+				t.Navs = append(t.Navs, csdlNav{Name: ent.navProperty(l, tg), Type: "mscrm." + tg})
 			}
 		}
 		s.Types = append(s.Types, t)

@@ -484,8 +484,64 @@ func TestWebAPINestedExpand(t *testing.T) {
 	if err != nil || !strings.Contains(string(res), `"primarycontactid":{`) || !strings.Contains(string(res), "Grace Hopper") {
 		t.Fatalf("cif retrieve: %s %v", res, err)
 	}
-	if r := do(t, srv, "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid($expand=primarycontactid)", ""); r.status != 400 || !strings.Contains(errMsg(r), "needs its target in the name") {
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid($expand=primarycontactid)", ""); r.status != 400 || errMsg(r) != "Could not find a property named 'parentcustomerid' on type 'Microsoft.Dynamics.CRM.contact'." {
 		t.Fatalf("nested under a polymorphic lookup: %d %v", r.status, r.body)
+	}
+}
+
+// TestNavigationPropertyNames: a lookup is bound, expanded and followed in
+// $filter only by the navigation property names Dataverse serves
+// (primarycontactid; parentcustomerid_account; on an activity
+// regardingobjectid_contact_phonecall); the polymorphic lookup's own name
+// and other spellings are refused as Dataverse refuses them, so a widget
+// that works here does not meet a 400 on an org.
+func TestNavigationPropertyNames(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	const ada, acc = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+	for _, tt := range []struct{ set, nav, ref string }{
+		{"contacts", "parentcustomerid_account", "/accounts(" + acc + ")"},
+		{"contacts", "parentcustomerid_contact", "/contacts(" + ada + ")"},
+		{"phonecalls", "regardingobjectid_contact_phonecall", "/contacts(" + ada + ")"},
+		{"tasks", "regardingobjectid_account_task", "/accounts(" + acc + ")"},
+		{"accounts", "primarycontactid", "/contacts(" + ada + ")"},
+		{"incidents", "customerid_account", "/accounts(" + acc + ")"},
+	} {
+		body := `{"` + tt.nav + `@odata.bind":"` + tt.ref + `"}`
+		if tt.set == "incidents" {
+			body = `{"title":"t",` + body[1:]
+		}
+		r := do(t, srv, "POST", "/api/data/v9.2/"+tt.set+"?$expand="+tt.nav, body, "Prefer", "return=representation")
+		if x, _ := r.body[tt.nav].(map[string]any); r.status != 201 || x == nil {
+			t.Errorf("%s %s: bind and $expand: %d %v", tt.set, tt.nav, r.status, r.body)
+		}
+	}
+	for _, tt := range []struct{ set, nav, ref string }{
+		{"contacts", "parentcustomerid", "/accounts(" + acc + ")"},
+		{"phonecalls", "regardingobjectid", "/contacts(" + ada + ")"},
+		{"phonecalls", "regardingobjectid_contact", "/contacts(" + ada + ")"},
+		{"phonecalls", "regardingobjectid_contact_task", "/contacts(" + ada + ")"},
+		{"accounts", "primarycontactid_contact", "/contacts(" + ada + ")"},
+		{"incidents", "customerid", "/accounts(" + acc + ")"},
+	} {
+		entity := strings.TrimSuffix(tt.set, "s")
+		r := do(t, srv, "POST", "/api/data/v9.2/"+tt.set, `{"`+tt.nav+`@odata.bind":"`+tt.ref+`"}`)
+		want := "An undeclared property '" + tt.nav + "' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values."
+		if r.status != 400 || errCode(r) != "0x80060888" || errMsg(r) != want {
+			t.Errorf("%s bind %s: %d %v", tt.set, tt.nav, r.status, r.body)
+		}
+		unknown := "Could not find a property named '" + tt.nav + "' on type 'Microsoft.Dynamics.CRM." + entity + "'."
+		for _, q := range []string{"$expand=" + tt.nav, "$filter=" + tt.nav + "/createdon%20ne%20null"} {
+			if r := do(t, srv, "GET", "/api/data/v9.2/"+tt.set+"?"+q, ""); r.status != 400 || errCode(r) != "0x0" || errMsg(r) != unknown {
+				t.Errorf("%s?%s: %d %v", tt.set, q, r.status, r.body)
+			}
+		}
+	}
+	// The lookup-value annotation names the property a client binds with.
+	r := do(t, srv, "POST", "/api/data/v9.2/phonecalls?$select=_regardingobjectid_value", `{"regardingobjectid_contact_phonecall@odata.bind":"/contacts(`+ada+`)"}`,
+		"Prefer", `return=representation,odata.include-annotations="*"`)
+	if got := r.body["_regardingobjectid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"]; got != "regardingobjectid_contact_phonecall" {
+		t.Errorf("associatednavigationproperty %v", got)
 	}
 }
 
