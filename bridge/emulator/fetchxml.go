@@ -882,11 +882,16 @@ func aggregate(c fetchCol, recs []*record) any {
 
 // fetchPagingCookie is the @Microsoft.Dynamics.CRM.fetchxmlpagingcookie
 // of a page that has more records: the next page number and a cookie the
-// emulator accepts back (it pages by page number).
+// emulator accepts back (it pages by page number), URL-encoded twice as
+// Dataverse's is, a space as %20: Microsoft's samples decode it with
+// decodeURIComponent, which leaves a '+' a '+'.
 func fetchPagingCookie(page int) string {
-	inner := url.QueryEscape(url.QueryEscape(fmt.Sprintf(`<cookie page="%d"></cookie>`, page)))
+	inner := uriEscape(uriEscape(fmt.Sprintf(`<cookie page="%d"></cookie>`, page)))
 	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, page+1, inner)
 }
+
+// uriEscape is encodeURIComponent: url.QueryEscape with a space as %20.
+func uriEscape(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
 
 // cutFetchXML returns the fetchXml parameter of a raw query string and
 // whether one was there; other parameters with it are refused.

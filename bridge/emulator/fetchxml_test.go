@@ -2,8 +2,10 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,6 +163,31 @@ func TestFetchXMLPaging(t *testing.T) {
 	p2 := get(2)
 	if p2["@Microsoft.Dynamics.CRM.morerecords"] != false || p2["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"] != nil || len(p2["value"].([]any)) != 1 {
 		t.Fatalf("page 2: %v", p2)
+	}
+	// The pagingcookie attribute is URL-encoded twice; Microsoft's samples
+	// decode it with decodeURIComponent / Uri.UnescapeDataString, which
+	// leave a '+' a '+': the cookie must come out as XML, its spaces as
+	// spaces, and go back in the next page's paging-cookie.
+	m := regexp.MustCompile(`pagingcookie="([^"]*)"`).FindStringSubmatch(cookie)
+	if m == nil {
+		t.Fatalf("no pagingcookie in %q", cookie)
+	}
+	inner, err := url.PathUnescape(m[1])
+	if err == nil {
+		inner, err = url.PathUnescape(inner)
+	}
+	var parsed struct {
+		XMLName xml.Name `xml:"cookie"`
+		Page    string   `xml:"page,attr"`
+	}
+	if err != nil || xml.Unmarshal([]byte(inner), &parsed) != nil || parsed.Page != "1" {
+		t.Fatalf("pagingcookie %q decodes to %q (%v), want a <cookie page=\"1\"> element", m[1], inner, err)
+	}
+	var esc strings.Builder
+	xml.EscapeText(&esc, []byte(inner))
+	f := `<fetch count="2" page="2" paging-cookie="` + esc.String() + `"><entity name="contact"><attribute name="firstname"/><order attribute="firstname"/></entity></fetch>`
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts?fetchXml="+url.QueryEscape(f), ""); r.status != 200 || len(r.body["value"].([]any)) != 1 {
+		t.Fatalf("page 2 with the cookie: %d %v", r.status, r.body)
 	}
 }
 
