@@ -123,7 +123,20 @@ func TestParseQuery(t *testing.T) {
 		{name: "plus kept in a CIF query", qs: "$filter=firstname eq 'a+b'", wantFilter: "firstname eq 'a+b'"},
 		{name: "plus is a space on the Web API", qs: webQuery("$filter=firstname%20eq%20'a+b'"), wantFilter: "firstname eq 'a b'"},
 		{name: "encoded plus", qs: "$filter=mobilephone eq '%2B358'", wantFilter: "mobilephone eq '+358'"},
-		{name: "alias refused", qs: "@p1='x'&$select=firstname", wantErr: "does not implement parameter aliases ('@p1')"},
+		{name: "alias defined, not used", qs: "@p1='x'&$select=firstname", check: func(t *testing.T, q *query) {
+			if len(q.selects) != 1 || q.filter != nil {
+				t.Fatalf("%+v", q)
+			}
+		}},
+		{name: "aliases in $filter", qs: "$filter=firstname eq @p1 and lastname ne @last&@p1='O''Brien @p2'&@last=null", wantFilter: "(firstname eq 'O''Brien @p2' and lastname ne null)"},
+		{name: "alias names a column", qs: "$filter=contains(@col,'a')&$orderby=@col desc&@col=lastname", wantFilter: "contains(lastname,'a')", check: func(t *testing.T, q *query) {
+			if len(q.orderby) != 1 || q.orderby[0].col != "lastname" || !q.orderby[0].desc {
+				t.Fatalf("%+v", q.orderby)
+			}
+		}},
+		{name: "alias inside a literal is text", qs: "$filter=firstname eq '@p1'&@p1='x'", wantFilter: "firstname eq '@p1'"},
+		{name: "undefined alias is null", qs: "$filter=firstname eq @nope", wantFilter: "firstname eq null"},
+		{name: "alias in $select is no column", qs: "$select=@p1&@p1=firstname", wantErr: "Could not find a property named '@p1'"},
 		{name: "fetchXml refused", qs: "fetchXml=%3Cfetch%3E%3C/fetch%3E", wantErr: "does not implement FetchXML"},
 		{name: "savedQuery refused", qs: "savedQuery=00000000-0000-0000-0000-000000000001", wantErr: "saved and user queries"},
 		{name: "count bad", qs: "$count=yes", wantErr: "Valid values are 'true' and 'false'"},

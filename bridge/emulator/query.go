@@ -41,18 +41,29 @@ type orderKey struct {
 
 // parseQuery parses "?$select=a,b&$filter=…&$top=5&$expand=nav($select=x)&$orderby=a desc&$count=true"
 // (the leading "?" is optional). Values are percent-decoded (see unescape
-// and webQuery for '+'). What the emulator does not implement is refused,
-// never ignored: FetchXML and saved queries, parameter aliases (@p), and
-// the system options $apply, $search, $skip and any other unknown one.
-// Custom parameters (no $ or @) are ignored, as Dataverse ignores them.
+// and webQuery for '+'). Parameter aliases ("$filter=revenue gt @p1&@p1=5")
+// stand for their values in $filter and $orderby, as in Dataverse (see
+// bindAliases). What the emulator does not implement is refused, never
+// ignored: FetchXML and saved queries, and the system options $search,
+// $skip and any other unknown one. Custom parameters (no $ or @) are
+// ignored, as Dataverse ignores them.
 func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 	qs = strings.TrimPrefix(strings.TrimSpace(qs), "?")
 	q := &query{}
 	parts := splitTop(qs, '&')
+	var aliases map[string]string // "@p1" → its value, when the query has any
 	if strings.ContainsAny(qs, "@") || strings.Contains(qs, "etch") || strings.Contains(qs, "Query") {
-		for _, part := range parts { // before any option is parsed: "$filter=x eq @p1&@p1=…" names the alias
-			name, _, _ := strings.Cut(part, "=")
-			if derr := refuseParameter(unescape(name)); derr != nil {
+		for _, part := range parts { // before any option is parsed: "$filter=x eq @p1&@p1=…" defines the alias after its use
+			name, value, _ := strings.Cut(part, "=")
+			name = unescape(name)
+			if strings.HasPrefix(name, "@") {
+				if aliases == nil {
+					aliases = map[string]string{}
+				}
+				aliases[name] = unescape(value)
+				continue
+			}
+			if derr := refuseParameter(name); derr != nil {
 				return nil, derr
 			}
 		}
@@ -79,7 +90,7 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		case "$select":
 			q.selects, derr = parseSelect(ent, value)
 		case "$filter":
-			q.filter, derr = parseFilterCtx(ent, value, cat.filterCtx)
+			q.filter, derr = parseFilterCtx(ent, bindAliases(value, aliases), cat.filterCtx)
 		case "$top":
 			n, err := strconv.Atoi(strings.TrimSpace(value))
 			if err != nil || n < 0 {
@@ -89,7 +100,7 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		case "$expand":
 			q.expands, derr = parseExpand(cat, ent, value)
 		case "$orderby":
-			orderRaw, hasOrder = value, true // parsed last: with $apply it names aliases
+			orderRaw, hasOrder = bindAliases(value, aliases), true // parsed last: with $apply it names aliases
 		case "$count":
 			switch strings.TrimSpace(value) {
 			case "true":
@@ -137,12 +148,46 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 	return q, nil
 }
 
+// bindAliases writes the value of each parameter alias ("@p1") that
+// expr names, outside string literals, in its place: a column name
+// ("$orderby=@p1&@p1=revenue"), a literal ("revenue gt @p2&@p2=5000") or a
+// function's parameter ("In(PropertyName=@p1,PropertyValues=@p2)"). An
+// alias the query does not define is null, as OData defines it.
+func bindAliases(expr string, aliases map[string]string) string {
+	if strings.IndexByte(expr, '@') < 0 {
+		return expr
+	}
+	var b strings.Builder
+	inQuote := false
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		switch {
+		case c == '\'':
+			inQuote = !inQuote // '' inside a literal toggles twice
+		case c == '@' && !inQuote:
+			j := i + 1
+			for j < len(expr) && (expr[j] == '_' || 'a' <= expr[j] && expr[j] <= 'z' || 'A' <= expr[j] && expr[j] <= 'Z' || '0' <= expr[j] && expr[j] <= '9') {
+				j++
+			}
+			if j > i+1 {
+				v, ok := aliases[expr[i:j]]
+				if !ok {
+					v = "null"
+				}
+				b.WriteString(v)
+				i = j - 1
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
 // refuseParameter refuses the non-$ parameters that change a query's
 // meaning and that the emulator does not implement.
 func refuseParameter(name string) *dvError {
 	switch {
-	case strings.HasPrefix(name, "@"):
-		return errNotImplemented("parameter aliases ('%s'): write the value into the query itself", name)
 	case strings.EqualFold(name, "fetchXml"):
 		return errNotImplemented("FetchXML queries (?fetchXml=): use $select, $filter, $orderby and $top")
 	case strings.EqualFold(name, "savedQuery"), strings.EqualFold(name, "userQuery"):

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,7 +27,6 @@ func TestWebAPIRefusesWhatItDoesNotImplement(t *testing.T) {
 		body               string
 	}{
 		{"fetchXml operator", "GET", "/api/data/v9.2/contacts?fetchXml=" + url.QueryEscape(`<fetch><entity name="contact"><filter><condition attribute="contactid" operator="under" value="x"/></filter></entity></fetch>`), nil, "FetchXML operator 'under'", ""},
-		{"parameter alias", "GET", "/api/data/v9.2/contacts?$filter=firstname%20eq%20@p1&@p1='Ada'", nil, "parameter aliases", ""},
 		{"$apply transformation", "GET", "/api/data/v9.2/contacts?$apply=topcount(2,firstname)", nil, "$apply transformation 'topcount'", ""},
 		{"$search on the Web API", "GET", "/api/data/v9.2/contacts?$search=Ada", nil, "'$search'", ""},
 		{"$batch", "POST", "/api/data/v9.2/$batch", nil, "$batch", ""},
@@ -486,6 +486,40 @@ func TestWebAPINestedExpand(t *testing.T) {
 	}
 	if r := do(t, srv, "GET", "/api/data/v9.2/contacts?$expand=parentcustomerid($expand=primarycontactid)", ""); r.status != 400 || errMsg(r) != "Could not find a property named 'parentcustomerid' on type 'Microsoft.Dynamics.CRM.contact'." {
 		t.Fatalf("nested under a polymorphic lookup: %d %v", r.status, r.body)
+	}
+}
+
+// TestWebAPIParameterAliases: the documented uses of parameter aliases
+// in $filter and $orderby (filter-rows.md: "contains(@p1,'Contoso')&@p1=name",
+// "$orderby=@p1 asc&$filter=@p1 gt @p2&@p1=revenue&@p2=100000") and as a
+// query function's parameters, through the Web API and a CIF search.
+func TestWebAPIParameterAliases(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	names := func(r webResp, col string) []string {
+		var out []string
+		for _, v := range r.body["value"].([]any) {
+			out = append(out, v.(map[string]any)[col].(string))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		path, col string
+		want      []string
+	}{
+		{"contacts?$select=fullname&$filter=contains(@p1,'Ada')&@p1=fullname", "fullname", []string{"Ada Lovelace"}},
+		{"accounts?$select=name&$orderby=@p1%20desc&$filter=@p1%20gt%20@p2&@p1=numberofemployees&@p2=10", "name", []string{"Bletchley Consulting", "Analytical Engines Ltd"}},
+		{"contacts?$select=fullname&$filter=Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)&@p1='fullname'&@p2=%5B'Grace%20Hopper','Alan%20Turing'%5D&$orderby=fullname", "fullname", []string{"Alan Turing", "Grace Hopper"}},
+		{"contacts?$select=fullname&$filter=fullname%20eq%20@p1&@p1='Ada+Lovelace'", "fullname", []string{"Ada Lovelace"}},
+	} {
+		r := do(t, srv, "GET", "/api/data/v9.2/"+tt.path, "")
+		if r.status != 200 || !slices.Equal(names(r, tt.col), tt.want) {
+			t.Errorf("%s: %d %v, want %v", tt.path, r.status, r.body, tt.want)
+		}
+	}
+	res, err := call(e, protocol.MethodSearch, map[string]any{"entityName": "contact", "queryParameters": "?$select=fullname&$filter=startswith(fullname,@p1)&@p1='Gr'"})
+	if err != nil || !strings.Contains(string(res), "Grace Hopper") || strings.Contains(string(res), "Ada") {
+		t.Fatalf("CIF search with an alias: %s %v", res, err)
 	}
 }
 
