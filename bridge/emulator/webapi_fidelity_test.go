@@ -277,8 +277,67 @@ func TestWebAPIPropertyAndRef(t *testing.T) {
 	if r := do(t, srv, "PUT", ada+"/parentcustomerid_account/$ref", `{"@odata.id":"accounts(99999999-9999-4999-8999-999999999999)"}`); r.status != 404 {
 		t.Fatalf("associate a missing record: %d %v", r.status, r.body)
 	}
-	if r := do(t, srv, "PUT", ada+"/contact_customer_contacts/$ref", `{"@odata.id":"contacts(33333333-3333-4333-8333-333333333333)"}`); r.status != 400 || errCode(r) != "0x0" {
-		t.Fatalf("collection-valued $ref: %d %v", r.status, r.body)
+	if r := do(t, srv, "PUT", ada+"/contact_customer_contacts/$ref", `{"@odata.id":"contacts(33333333-3333-4333-8333-333333333333)"}`); r.status != 405 || errCode(r) != "0x80060888" {
+		t.Fatalf("PUT on a collection-valued $ref: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "POST", ada+"/new_contact_calls/$ref", `{"@odata.id":"contacts(33333333-3333-4333-8333-333333333333)"}`); r.status != 400 || errCode(r) != "0x0" {
+		t.Fatalf("$ref on an unknown relationship: %d %v", r.status, r.body)
+	}
+}
+
+// TestWebAPICollectionRef: $ref associates and disassociates over the
+// one-to-many relationships $expand knows (accounts(id)/contact_customer_accounts),
+// by setting or clearing the lookup of the record on the many side, in
+// both of Dataverse's DELETE forms.
+func TestWebAPICollectionRef(t *testing.T) {
+	srv := newWebServer(t, newFetchEmulator(t))
+	const acc, grace, alan = "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)", "55555555-5555-4555-8555-555555555555", "33333333-3333-4333-8333-333333333333"
+	members := func() []string {
+		r := do(t, srv, "GET", acc+"?$select=name&$expand=contact_customer_accounts($select=fullname;$orderby=fullname)", "")
+		var out []string
+		for _, c := range r.body["contact_customer_accounts"].([]any) {
+			out = append(out, c.(map[string]any)["fullname"].(string))
+		}
+		return out
+	}
+	if got := members(); !slices.Equal(got, []string{"Ada Lovelace"}) {
+		t.Fatalf("before: %v", got)
+	}
+	if r := do(t, srv, "POST", acc+"/contact_customer_accounts/$ref", `{"@odata.id":"`+srv.URL+`/api/data/v9.2/contacts(`+grace+`)"}`); r.status != 204 {
+		t.Fatalf("associate: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "POST", acc+"/contact_customer_accounts/$ref", `{"@odata.id":"contacts(`+alan+`)"}`); r.status != 204 {
+		t.Fatalf("associate Alan (moved from his account): %d %v", r.status, r.body)
+	}
+	if got := members(); !slices.Equal(got, []string{"Ada Lovelace", "Alan Turing", "Grace Hopper"}) {
+		t.Fatalf("after associate: %v", got)
+	}
+	if r := do(t, srv, "DELETE", acc+"/contact_customer_accounts("+grace+")/$ref", ""); r.status != 204 {
+		t.Fatalf("disassociate by key: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "DELETE", acc+"/contact_customer_accounts/$ref?$id="+srv.URL+"/api/data/v9.2/contacts("+alan+")", ""); r.status != 204 {
+		t.Fatalf("disassociate by $id: %d %v", r.status, r.body)
+	}
+	if got := members(); !slices.Equal(got, []string{"Ada Lovelace"}) {
+		t.Fatalf("after disassociate: %v", got)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts("+grace+")?$select=_parentcustomerid_value", ""); r.body["_parentcustomerid_value"] != nil {
+		t.Fatalf("Grace still points somewhere: %v", r.body)
+	}
+	for _, tt := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"POST", acc + "/contact_customer_accounts/$ref", `{"@odata.id":"accounts(44444444-4444-4444-8444-444444444444)"}`, 400, "0x80060888"},
+		{"POST", acc + "/contact_customer_accounts/$ref", `{"@odata.id":"contacts(99999999-9999-4999-8999-999999999999)"}`, 404, "0x80040217"},
+		{"POST", "/api/data/v9.2/accounts(99999999-9999-4999-8999-999999999999)/contact_customer_accounts/$ref", `{"@odata.id":"contacts(` + grace + `)"}`, 404, "0x80040217"},
+		{"POST", acc + "/contact_customer_accounts/$ref", `{}`, 400, "0x80060888"},
+		{"DELETE", acc + "/contact_customer_accounts/$ref", "", 400, "0x80060888"},
+	} {
+		if r := do(t, srv, tt.method, tt.path, tt.body); r.status != tt.status || errCode(r) != tt.code {
+			t.Errorf("%s %s %s: %d %v, want %d %s", tt.method, tt.path, tt.body, r.status, r.body, tt.status, tt.code)
+		}
 	}
 }
 
