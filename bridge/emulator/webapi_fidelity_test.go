@@ -388,6 +388,39 @@ func TestWebAPIAlternateKeys(t *testing.T) {
 
 // TestWebAPIMetadata: $metadata is a CSDL document of the emulator's
 // entities: keys, typed columns, lookups as navigation properties, entity
+
+// TestWebAPIServiceDocument: GET /api/data/v9.2/ is the OData service
+// document listing the entity sets, as on an org, and every set it lists
+// answers.
+func TestWebAPIServiceDocument(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	r := do(t, srv, "GET", "/api/data/v9.2/", "")
+	if r.status != 200 || r.body["@odata.context"] != srv.URL+"/api/data/v9.2/$metadata" {
+		t.Fatalf("service document: %d %v", r.status, r.body)
+	}
+	var names []string
+	for _, v := range r.body["value"].([]any) {
+		m := v.(map[string]any)
+		if m["kind"] != "EntitySet" || m["url"] != m["name"] {
+			t.Errorf("entry %v", m)
+		}
+		names = append(names, m["name"].(string))
+	}
+	for _, want := range []string{"accounts", "contacts", "phonecalls", "EntityDefinitions", "systemusers"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("%q not listed in %v", want, names)
+		}
+	}
+	for _, n := range names {
+		if r := do(t, srv, "GET", "/api/data/v9.2/"+n, ""); r.status != 200 {
+			t.Errorf("listed %s answers %d %v", n, r.status, r.body)
+		}
+	}
+	if r := do(t, srv, "POST", "/api/data/v9.2/", "{}"); r.status != 405 {
+		t.Errorf("POST to the service document: %d %v", r.status, r.body)
+	}
+}
+
 // sets and the schema's operations.
 func TestWebAPIMetadata(t *testing.T) {
 	srv := newWebServer(t, newSeeded(t))
