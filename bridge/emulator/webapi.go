@@ -209,6 +209,9 @@ func (e *Emulator) webGate(wr *webReq, method, entity string) bool {
 	}
 	var d *dvError
 	if errors.As(err, &d) {
+		if ie := (*injectedError)(nil); errors.As(err, &ie) && ie.retryAfter > 0 {
+			wr.w.Header().Set("Retry-After", retryAfterSeconds(ie.retryAfter))
+		}
 		wr.fail(d)
 	}
 	return false // a drop: the client went away, nothing to write
