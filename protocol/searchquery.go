@@ -22,7 +22,7 @@ func CutSearch(qs string) string {
 		lead = "?"
 	}
 	var kept []string
-	for _, part := range splitQueryParts(strings.TrimPrefix(trimmed, "?")) {
+	for _, part := range SplitTop(strings.TrimPrefix(trimmed, "?"), '&') {
 		name, _, _ := strings.Cut(part, "=")
 		if u, err := url.PathUnescape(name); err == nil {
 			name = u
@@ -34,9 +34,10 @@ func CutSearch(qs string) string {
 	return lead + strings.Join(kept, "&")
 }
 
-// splitQueryParts splits a query string on '&' outside single quotes and
-// parentheses (a $filter literal or a nested $expand may hold one).
-func splitQueryParts(s string) []string {
+// SplitTop splits s on sep outside single quotes and parentheses: a query
+// string into its options on '&' (a $filter literal or a nested $expand may
+// hold one), an option's list on ',' or ';'.
+func SplitTop(s string, sep byte) []string {
 	var parts []string
 	depth, inQuote, start := 0, false, 0
 	for i := 0; i < len(s); i++ {
@@ -50,7 +51,7 @@ func splitQueryParts(s string) []string {
 			if depth > 0 {
 				depth--
 			}
-		case c == '&' && depth == 0:
+		case c == sep && depth == 0:
 			parts = append(parts, s[start:i])
 			start = i + 1
 		}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // maxTop is the largest page the emulator returns (Dataverse's default page).
@@ -220,28 +222,9 @@ func webQuery(raw string) string {
 	return strings.ReplaceAll(raw, "+", "%20")
 }
 
-// splitTop splits s on sep outside quotes and parentheses.
-func splitTop(s string, sep byte) []string {
-	var parts []string
-	depth, inQuote, start := 0, false, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\'':
-			inQuote = !inQuote
-		case inQuote:
-		case c == '(':
-			depth++
-		case c == ')':
-			if depth > 0 {
-				depth--
-			}
-		case c == sep && depth == 0:
-			parts = append(parts, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(parts, s[start:])
-}
+// splitTop splits s on sep outside quotes and parentheses
+// (protocol.SplitTop).
+func splitTop(s string, sep byte) []string { return protocol.SplitTop(s, sep) }
 
 func parseSelect(ent *entity, value string) ([]string, *dvError) {
 	cols := []string{}

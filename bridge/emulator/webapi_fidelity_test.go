@@ -625,33 +625,36 @@ func TestNavigationPropertyNames(t *testing.T) {
 	e := newFetchEmulator(t)
 	srv := newWebServer(t, e)
 	const ada, acc = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
-	for _, tt := range []struct{ set, nav, ref string }{
-		{"contacts", "parentcustomerid_account", "/accounts(" + acc + ")"},
-		{"contacts", "parentcustomerid_contact", "/contacts(" + ada + ")"},
-		{"phonecalls", "regardingobjectid_contact_phonecall", "/contacts(" + ada + ")"},
-		{"tasks", "regardingobjectid_account_task", "/accounts(" + acc + ")"},
-		{"accounts", "primarycontactid", "/contacts(" + ada + ")"},
-		{"incidents", "customerid_account", "/accounts(" + acc + ")"},
+	for _, tt := range []struct {
+		set, nav, ref string
+		served        bool
+	}{
+		{"contacts", "parentcustomerid_account", "/accounts(" + acc + ")", true},
+		{"contacts", "parentcustomerid_contact", "/contacts(" + ada + ")", true},
+		{"phonecalls", "regardingobjectid_contact_phonecall", "/contacts(" + ada + ")", true},
+		{"tasks", "regardingobjectid_account_task", "/accounts(" + acc + ")", true},
+		{"accounts", "primarycontactid", "/contacts(" + ada + ")", true},
+		{"incidents", "customerid_account", "/accounts(" + acc + ")", true},
+		{"contacts", "parentcustomerid", "/accounts(" + acc + ")", false},
+		{"phonecalls", "regardingobjectid", "/contacts(" + ada + ")", false},
+		{"phonecalls", "regardingobjectid_contact", "/contacts(" + ada + ")", false},
+		{"phonecalls", "regardingobjectid_contact_task", "/contacts(" + ada + ")", false},
+		{"accounts", "primarycontactid_contact", "/contacts(" + ada + ")", false},
+		{"incidents", "customerid", "/accounts(" + acc + ")", false},
 	} {
 		body := `{"` + tt.nav + `@odata.bind":"` + tt.ref + `"}`
-		if tt.set == "incidents" {
-			body = `{"title":"t",` + body[1:]
+		if tt.served {
+			if tt.set == "incidents" {
+				body = `{"title":"t",` + body[1:]
+			}
+			r := do(t, srv, "POST", "/api/data/v9.2/"+tt.set+"?$expand="+tt.nav, body, "Prefer", "return=representation")
+			if x, _ := r.body[tt.nav].(map[string]any); r.status != 201 || x == nil {
+				t.Errorf("%s %s: bind and $expand: %d %v", tt.set, tt.nav, r.status, r.body)
+			}
+			continue
 		}
-		r := do(t, srv, "POST", "/api/data/v9.2/"+tt.set+"?$expand="+tt.nav, body, "Prefer", "return=representation")
-		if x, _ := r.body[tt.nav].(map[string]any); r.status != 201 || x == nil {
-			t.Errorf("%s %s: bind and $expand: %d %v", tt.set, tt.nav, r.status, r.body)
-		}
-	}
-	for _, tt := range []struct{ set, nav, ref string }{
-		{"contacts", "parentcustomerid", "/accounts(" + acc + ")"},
-		{"phonecalls", "regardingobjectid", "/contacts(" + ada + ")"},
-		{"phonecalls", "regardingobjectid_contact", "/contacts(" + ada + ")"},
-		{"phonecalls", "regardingobjectid_contact_task", "/contacts(" + ada + ")"},
-		{"accounts", "primarycontactid_contact", "/contacts(" + ada + ")"},
-		{"incidents", "customerid", "/accounts(" + acc + ")"},
-	} {
 		entity := strings.TrimSuffix(tt.set, "s")
-		r := do(t, srv, "POST", "/api/data/v9.2/"+tt.set, `{"`+tt.nav+`@odata.bind":"`+tt.ref+`"}`)
+		r := do(t, srv, "POST", "/api/data/v9.2/"+tt.set, body)
 		want := "An undeclared property '" + tt.nav + "' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values."
 		if r.status != 400 || errCode(r) != "0x80060888" || errMsg(r) != want {
 			t.Errorf("%s bind %s: %d %v", tt.set, tt.nav, r.status, r.body)
