@@ -33,6 +33,29 @@ type expandOpt struct {
 	many    *collectionExpand // a collection-valued navigation property (expand_collection.go)
 }
 
+// contextPath is what follows "$metadata#" in the @odata.context of the
+// records q reads from set, as Dataverse writes it: the $select list, each
+// $expand with its own list, "accounts(name,primarycontactid(fullname),Account_Tasks(subject))";
+// the set alone when q selects every column.
+func (q *query) contextPath(set string) string {
+	if q == nil || q.selects == nil {
+		return set
+	}
+	return set + "(" + contextList(q.selects, q.expands) + ")"
+}
+
+func contextList(selects []string, expands []expandOpt) string {
+	parts := slices.Clone(selects)
+	for _, x := range expands {
+		sel, nested := x.selects, x.expands
+		if x.many != nil {
+			sel, nested = x.many.selects, nil
+		}
+		parts = append(parts, x.nav+"("+contextList(sel, nested)+")")
+	}
+	return strings.Join(parts, ",")
+}
+
 // maxExpandDepth bounds nested $expand (Dataverse allows a few levels).
 const maxExpandDepth = 5
 

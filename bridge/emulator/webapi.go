@@ -324,7 +324,7 @@ func (e *Emulator) webRetrieve(wr *webReq, ent *entity, id string, q *query) {
 		wr.w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	rec["@odata.context"] = wr.base + "$metadata#" + ent.EntitySetName + "/$entity"
+	rec["@odata.context"] = wr.base + "$metadata#" + q.contextPath(ent.EntitySetName) + "/$entity"
 	wr.json(http.StatusOK, rec)
 }
 
@@ -385,7 +385,7 @@ func (e *Emulator) webWrite(wr *webReq, ent *entity, op string, q *query, repSta
 func (e *Emulator) webWritten(wr *webReq, ent *entity, id string, q *query, repStatus int) {
 	if wr.wantsRepresentation() {
 		if rec, derr := e.retrieve(ent, id, q); derr == nil {
-			rec["@odata.context"] = wr.base + "$metadata#" + ent.EntitySetName + "/$entity"
+			rec["@odata.context"] = wr.base + "$metadata#" + q.contextPath(ent.EntitySetName) + "/$entity"
 			wr.w.Header().Add("Preference-Applied", "return=representation")
 			wr.json(repStatus, rec)
 			return

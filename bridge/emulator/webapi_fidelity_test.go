@@ -389,6 +389,38 @@ func TestWebAPIAlternateKeys(t *testing.T) {
 // TestWebAPIMetadata: $metadata is a CSDL document of the emulator's
 // entities: keys, typed columns, lookups as navigation properties, entity
 
+// TestWebAPIContextURL: @odata.context names the $select list and each
+// $expand's, as in the Dataverse docs' examples
+// ("$metadata#accounts(name,primarycontactid(fullname),Account_Tasks(subject))",
+// "$metadata#contacts(fullname)"; "/$entity" for one record), and the set
+// alone without $select.
+func TestWebAPIContextURL(t *testing.T) {
+	srv := newWebServer(t, newFetchEmulator(t))
+	const acc = "accounts(22222222-2222-4222-8222-222222222222)"
+	meta := srv.URL + "/api/data/v9.2/$metadata#"
+	for _, tt := range []struct {
+		method, path, body, want string
+	}{
+		{"GET", "contacts?$select=fullname", "", "contacts(fullname)"},
+		{"GET", "contacts", "", "contacts"},
+		{"GET", acc + "?$select=name&$expand=primarycontactid($select=fullname),Account_Tasks($select=subject)", "", "accounts(name,primarycontactid(fullname),Account_Tasks(subject))/$entity"},
+		{"GET", "contacts?$select=fullname&$expand=parentcustomerid_account($select=name;$expand=primarycontactid($select=fullname))", "", "contacts(fullname,parentcustomerid_account(name,primarycontactid(fullname)))"},
+		{"GET", "contacts?$select=fullname&$expand=parentcustomerid_account", "", "contacts(fullname,parentcustomerid_account())"},
+		{"GET", acc, "", "accounts/$entity"},
+		{"POST", "accounts?$select=name", `{"name":"Ctx"}`, "accounts(name)/$entity"},
+	} {
+		var r webResp
+		if tt.method == "POST" {
+			r = do(t, srv, "POST", "/api/data/v9.2/"+tt.path, tt.body, "Prefer", "return=representation")
+		} else {
+			r = do(t, srv, "GET", "/api/data/v9.2/"+tt.path, "", "Prefer", "odata.maxpagesize=10")
+		}
+		if r.body["@odata.context"] != meta+tt.want {
+			t.Errorf("%s %s: @odata.context %v, want %s", tt.method, tt.path, r.body["@odata.context"], meta+tt.want)
+		}
+	}
+}
+
 // TestWebAPIServiceDocument: GET /api/data/v9.2/ is the OData service
 // document listing the entity sets, as on an org, and every set it lists
 // answers.
