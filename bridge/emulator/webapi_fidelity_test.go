@@ -800,3 +800,73 @@ func TestSchemaAttributeTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestStateAndStatus: statecode and statuscode follow a built-in table's
+// lifecycle as in Dataverse: a statecode written alone brings its default
+// statuscode (PATCH phonecall {statecode:1} is Completed/Made); a statuscode
+// must be one of its statecode's, else 400 0x80048408 "… is not a valid
+// status code for state code PhoneCallState.Completed …"; the sample
+// softphone's hang-up ({statecode:1, statuscode:2}) passes.
+func TestStateAndStatus(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	created := func(set, body string) string {
+		r := do(t, srv, "POST", "/api/data/v9.2/"+set, body, "Prefer", "return=representation")
+		if r.status != 201 {
+			t.Fatalf("create %s %s: %d %v", set, body, r.status, r.body)
+		}
+		for k, v := range r.body {
+			if strings.HasSuffix(k, "id") && k != "versionnumber" && !strings.HasPrefix(k, "_") {
+				if s, ok := v.(string); ok && len(s) == 36 {
+					return "/api/data/v9.2/" + set + "(" + s + ")"
+				}
+			}
+		}
+		t.Fatalf("no id in %v", r.body)
+		return ""
+	}
+	state := func(path string) (any, any) {
+		r := do(t, srv, "GET", path+"?$select=statecode,statuscode", "")
+		return r.body["statecode"], r.body["statuscode"]
+	}
+	pc := created("phonecalls", `{"subject":"s"}`)
+	if s, st := state(pc); s != float64(0) || st != float64(1) {
+		t.Fatalf("new phonecall: %v %v", s, st)
+	}
+	if r := do(t, srv, "PATCH", pc, `{"statecode":1,"statuscode":2}`); r.status != 204 {
+		t.Fatalf("hang-up: %d %v", r.status, r.body)
+	}
+	r := do(t, srv, "PATCH", pc, `{"statuscode":3}`)
+	id := strings.TrimSuffix(strings.TrimPrefix(pc, "/api/data/v9.2/phonecalls("), ")")
+	if want := "3 is not a valid status code for state code PhoneCallState.Completed on phonecall with Id " + id + "."; r.status != 400 || errCode(r) != "0x80048408" || errMsg(r) != want {
+		t.Fatalf("status of another state: %d %v, want %q", r.status, r.body, want)
+	}
+	if s, st := state(pc); s != float64(1) || st != float64(2) {
+		t.Fatalf("the refused write changed the record: %v %v", s, st)
+	}
+	if r := do(t, srv, "PATCH", pc, `{"statecode":2}`); r.status != 204 {
+		t.Fatalf("cancel: %d %v", r.status, r.body)
+	}
+	if s, st := state(pc); s != float64(2) || st != float64(3) {
+		t.Fatalf("statecode alone takes its default status: %v %v", s, st)
+	}
+	acc := created("accounts", `{"name":"Lifecycle","statecode":1}`)
+	if s, st := state(acc); s != float64(1) || st != float64(2) {
+		t.Fatalf("account created inactive: %v %v", s, st)
+	}
+	if r := do(t, srv, "POST", "/api/data/v9.2/accounts", `{"name":"x","statuscode":99}`); r.status != 400 || errCode(r) != "0x80048408" || !strings.Contains(errMsg(r), "99 is not a valid status code for state code AccountState.Active on account with Id ") {
+		t.Fatalf("unknown status: %d %v", r.status, r.body)
+	}
+	task := created("tasks", `{"subject":"t"}`)
+	if r := do(t, srv, "PATCH", task, `{"statuscode":5}`); r.status != 400 || !strings.Contains(errMsg(r), "TaskState.Open") {
+		t.Fatalf("task completed status while open: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "PATCH", task, `{"statecode":1,"statuscode":5}`); r.status != 204 {
+		t.Fatalf("task completed: %d %v", r.status, r.body)
+	}
+	// The CIF path answers the same error as -32001.
+	_, err := call(e, protocol.MethodUpdateRecord, map[string]any{"entityName": "phonecall", "entityId": id, "value": map[string]any{"statuscode": 1}})
+	if d, ok := protocol.BackendData(err); !ok || d.HTTPStatus != 400 || d.DataverseCode != "0x80048408" || !strings.Contains(d.ErrorMsg, "PhoneCallState.Canceled") {
+		t.Fatalf("CIF update: %v", err)
+	}
+}
