@@ -714,6 +714,9 @@ func (e *Emulator) runFetch(q *fetchQuery) (fetchResult, *dvError) {
 	end := min(start+size, len(rows))
 	res.more = end < len(rows)
 	res.rows = rows[start:end]
+	if res.rows == nil {
+		res.rows = []map[string]any{} // "value": [], as Dataverse answers no rows
+	}
 	return res, nil
 }
 

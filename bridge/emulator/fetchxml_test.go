@@ -316,3 +316,33 @@ func TestFilterLambdas(t *testing.T) {
 		t.Fatalf("unknown column in a lambda: %d %v", r.status, r.body)
 	}
 }
+
+// TestEmptyResultsAreArrays: a FetchXML or $apply query that matches
+// nothing answers "value": [] as Dataverse does (a client reads
+// value.length), never null; an aggregate without groupby still answers
+// its one row, whose count is 0.
+func TestEmptyResultsAreArrays(t *testing.T) {
+	srv := newWebServer(t, newFetchEmulator(t))
+	none := `<filter><condition attribute="fullname" operator="eq" value="Nobody"/></filter>`
+	for _, path := range []string{
+		"contacts?fetchXml=" + url.QueryEscape(`<fetch><entity name="contact"><attribute name="fullname"/>`+none+`</entity></fetch>`),
+		"contacts?fetchXml=" + url.QueryEscape(`<fetch count="2" page="3"><entity name="contact"><attribute name="fullname"/></entity></fetch>`),
+		"contacts?fetchXml=" + url.QueryEscape(`<fetch aggregate="true"><entity name="contact"><attribute name="lastname" groupby="true" alias="l"/>`+none+`</entity></fetch>`),
+		"contacts?$apply=" + url.QueryEscape("filter(fullname eq 'Nobody')/groupby((lastname))"),
+		"contacts?$select=fullname&$filter=" + url.QueryEscape("fullname eq 'Nobody'"),
+	} {
+		res := send(t, srv, "GET", "/api/data/v9.2/"+path, "", nil)
+		var body struct {
+			Value json.RawMessage `json:"value"`
+		}
+		err := json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 || string(body.Value) != "[]" {
+			t.Errorf("%s: %d value %s (%v), want []", path, res.StatusCode, body.Value, err)
+		}
+	}
+	r := do(t, srv, "GET", "/api/data/v9.2/contacts?fetchXml="+url.QueryEscape(`<fetch aggregate="true"><entity name="contact"><attribute name="contactid" aggregate="count" alias="n"/>`+none+`</entity></fetch>`), "")
+	if rows, _ := r.body["value"].([]any); r.status != 200 || len(rows) != 1 || rows[0].(map[string]any)["n"] != float64(0) {
+		t.Errorf("count of nothing: %d %v, want one row with n 0", r.status, r.body)
+	}
+}
