@@ -870,3 +870,51 @@ func TestStateAndStatus(t *testing.T) {
 		t.Fatalf("CIF update: %v", err)
 	}
 }
+
+// TestWebAPIRelatedCollection: GET accounts(<id>)/contact_customer_accounts
+// (a filtered collection, as Dataverse serves it) answers the account's
+// contacts with $select, $filter, $orderby, $top and $count working as on
+// the set; a missing record is 404; FetchXML there is refused by name.
+func TestWebAPIRelatedCollection(t *testing.T) {
+	srv := newWebServer(t, newFetchEmulator(t))
+	const acc = "/api/data/v9.2/accounts(22222222-2222-4222-8222-222222222222)"
+	if r := do(t, srv, "POST", "/api/data/v9.2/contacts", `{"firstname":"Ann","lastname":"Other","parentcustomerid_account@odata.bind":"`+acc[len("/api/data/v9.2"):]+`"}`); r.status != 204 {
+		t.Fatal(r.body)
+	}
+	names := func(r webResp) []string {
+		var out []string
+		for _, v := range r.body["value"].([]any) {
+			out = append(out, v.(map[string]any)["fullname"].(string))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{"?$select=fullname&$orderby=fullname", []string{"Ada Lovelace", "Ann Other"}},
+		{"?$select=fullname&$filter=startswith(fullname,'Ann')", []string{"Ann Other"}},
+		{"?$select=fullname&$filter=firstname+eq+'Ada'", []string{"Ada Lovelace"}},
+		{"?$select=fullname&$orderby=fullname%20desc&$top=1&$count=true", []string{"Ann Other"}},
+	} {
+		r := do(t, srv, "GET", acc+"/contact_customer_accounts"+tt.query, "")
+		if r.status != 200 || !slices.Equal(names(r), tt.want) {
+			t.Errorf("%s: %d %v, want %v", tt.query, r.status, r.body, tt.want)
+		}
+	}
+	if r := do(t, srv, "GET", acc+"/contact_customer_accounts?$select=fullname&$count=true", ""); r.body["@odata.count"] != float64(2) {
+		t.Errorf("$count: %v", r.body)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/accounts(44444444-4444-4444-8444-444444444444)/Account_Tasks", ""); r.status != 200 || len(r.body["value"].([]any)) != 0 {
+		t.Errorf("no tasks: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", "/api/data/v9.2/accounts(99999999-9999-4999-8999-999999999999)/contact_customer_accounts", ""); r.status != 404 || errCode(r) != "0x80040217" {
+		t.Errorf("missing account: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", acc+"/contact_customer_accounts?fetchXml=%3Cfetch%2F%3E", ""); r.status != 400 || !strings.Contains(errMsg(r), "related collection") {
+		t.Errorf("fetchXml on a related collection: %d %v", r.status, r.body)
+	}
+	if r := do(t, srv, "POST", acc+"/contact_customer_accounts", `{}`); r.status != 400 || errCode(r) != "0x80060888" || !strings.Contains(errMsg(r), "does not implement POST on a related collection") {
+		t.Errorf("POST to a related collection: %d %v", r.status, r.body)
+	}
+}
