@@ -231,6 +231,7 @@ func FuzzQuery(f *testing.F) {
 		"$apply=groupby((statecode),aggregate($count as n))&$orderby=n desc", "$count=true&@p1=1",
 		"$filter=contact_customer_contacts/any(c:c/firstname eq 'Ada' and contact_customer_contacts/all(d:d/statecode eq 0))",
 		"$filter=parentcustomerid_account/name eq 'x'",
+		"$filter=contains(@p1,'A') and lastname ne @p2&$orderby=@p1 desc&@p1=firstname&@p2='O''Brien'", "$filter=@&@=x", "$filter=@p1@p2&@p1=@p2",
 	} {
 		f.Add(s)
 	}
