@@ -198,6 +198,27 @@ type funcNode struct {
 	col   string
 	lit   literal
 	lower string // lit.text lower-cased
+	// like is the LIKE pattern of a literal with wildcards (% _ [ ]),
+	// which Dataverse honours in these functions; "" when it has none and
+	// the text is matched as it is.
+	like string
+}
+
+// newFuncNode builds fn(col, lit), with its LIKE pattern when lit holds a
+// wildcard.
+func newFuncNode(fn, col string, lit literal) *funcNode {
+	n := &funcNode{fn: fn, col: col, lit: lit, lower: strings.ToLower(lit.text)}
+	if strings.ContainsAny(n.lower, "%_[") {
+		switch fn {
+		case "contains":
+			n.like = "%" + n.lower + "%"
+		case "startswith":
+			n.like = n.lower + "%"
+		default:
+			n.like = "%" + n.lower
+		}
+	}
+	return n
 }
 
 func (n *funcNode) String() string { return n.fn + "(" + n.col + "," + n.lit.String() + ")" }
@@ -209,6 +230,9 @@ func (n *funcNode) match(r *record) bool {
 	}
 	var buf [128]byte // most columns lower-case without a heap allocation
 	s := appendLower(buf[:0], text)
+	if n.like != "" {
+		return likeMatch(string(s), n.like)
+	}
 	switch n.fn {
 	case "contains":
 		return bytes.Contains(s, []byte(n.lower))
@@ -438,7 +462,7 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 		if derr := p.expect(')'); derr != nil {
 			return nil, derr
 		}
-		return &funcNode{fn: word, col: col, lit: lit, lower: strings.ToLower(lit.text)}, nil
+		return newFuncNode(word, col, lit), nil
 	}
 	if derr := p.checkColumn(word, start); derr != nil {
 		return nil, derr

@@ -918,3 +918,39 @@ func TestWebAPIRelatedCollection(t *testing.T) {
 		t.Errorf("POST to a related collection: %d %v", r.status, r.body)
 	}
 }
+
+// TestFilterWildcards: contains, startswith and endswith take the
+// wildcards Dataverse documents for them (filter-rows.md: % any run, _ one
+// character, [abc] and [a-c] one of, [^a] none of); a literal % or _ is
+// written [%] or [_]. Without a wildcard they match the text as before.
+func TestFilterWildcards(t *testing.T) {
+	srv := newWebServer(t, newFetchEmulator(t))
+	for _, c := range []string{`{"firstname":"Per%cent","lastname":"Sign"}`, `{"firstname":"Under_score","lastname":"Line"}`} {
+		if r := do(t, srv, "POST", "/api/data/v9.2/contacts", c); r.status != 204 {
+			t.Fatal(r.body)
+		}
+	}
+	for filter, want := range map[string]string{
+		"contains(fullname,'Lovelace')":  "Ada Lovelace",
+		"startswith(fullname,'A_a L')":   "Ada Lovelace",
+		"startswith(fullname,'A%g')":     "Alan Turing",
+		"contains(fullname,'[gh]opper')": "Grace Hopper",
+		"startswith(fullname,'[a-b]la')": "Alan Turing",
+		"startswith(fullname,'A[^d]')":   "Alan Turing",
+		"endswith(fullname,'T_ring')":    "Alan Turing",
+		"contains(fullname,'[%]')":       "Per%cent Sign",
+		"contains(fullname,'r[_]s')":     "Under_score Line",
+		"contains(fullname,'%cent')":     "Per%cent Sign",
+		"endswith(fullname,'Hopp%r')":    "Grace Hopper",
+		"startswith(fullname,'Grace%')":  "Grace Hopper",
+	} {
+		r := do(t, srv, "GET", "/api/data/v9.2/contacts?$select=fullname&$filter="+url.QueryEscape(filter), "")
+		var got []string
+		for _, v := range r.body["value"].([]any) {
+			got = append(got, v.(map[string]any)["fullname"].(string))
+		}
+		if r.status != 200 || len(got) != 1 || got[0] != want {
+			t.Errorf("%s: %d %v, want [%s]", filter, r.status, got, want)
+		}
+	}
+}
