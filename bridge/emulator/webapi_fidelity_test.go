@@ -520,6 +520,8 @@ func TestWebAPIMetadata(t *testing.T) {
 		"account.numberofemployees": "Edm.Int32", "account.revenue": "Edm.Decimal", "contact.birthdate": "Edm.DateTimeOffset",
 		"contact._parentcustomerid_value": "Edm.Guid", "contact/parentcustomerid_account": "mscrm.account",
 		"account/primarycontactid": "mscrm.contact", "new_call.new_name": "Edm.String", "phonecall.directioncode": "Edm.Boolean",
+		"phonecall/regardingobjectid_contact_phonecall": "mscrm.contact", "phonecall/regardingobjectid_contact": "",
+		"account/contact_customer_accounts": "Collection(mscrm.contact)", "contact/Contact_Phonecalls": "Collection(mscrm.phonecall)",
 	} {
 		if found[k] != want {
 			t.Errorf("%s: %q, want %q", k, found[k], want)
