@@ -956,3 +956,30 @@ func TestFilterWildcards(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterOperandTypes: a comparison of a column with a literal of
+// another type is refused as Dataverse refuses it, through the Web API and
+// a CIF search (a quoted GUID is the classic: it finds nothing here if
+// accepted, and fails on an org).
+func TestFilterOperandTypes(t *testing.T) {
+	e := newFetchEmulator(t)
+	srv := newWebServer(t, e)
+	const want = "A binary operator with incompatible types was detected. Found operand types 'Edm.Guid' and 'Edm.String' for operator kind 'Equal'."
+	r := do(t, srv, "GET", "/api/data/v9.2/contacts?$filter="+url.QueryEscape("_parentcustomerid_value eq '22222222-2222-4222-8222-222222222222'"), "")
+	if r.status != 400 || errCode(r) != "0x80060888" || errMsg(r) != want {
+		t.Fatalf("web api: %d %v", r.status, r.body)
+	}
+	_, err := call(e, protocol.MethodSearch, map[string]any{"entityName": "contact", "queryParameters": "?$filter=_parentcustomerid_value eq '22222222-2222-4222-8222-222222222222'"})
+	if d, ok := protocol.BackendData(err); !ok || d.HTTPStatus != 400 || d.ErrorMsg != want {
+		t.Fatalf("cif search: %v", err)
+	}
+	for _, ok := range []string{"_parentcustomerid_value eq 22222222-2222-4222-8222-222222222222", "numberofemployees gt 10.5", "createdon gt 2020-01-01", "statecode eq 0 and fullname ne null"} {
+		set := "contacts"
+		if strings.HasPrefix(ok, "numberofemployees") {
+			set = "accounts"
+		}
+		if r := do(t, srv, "GET", "/api/data/v9.2/"+set+"?$filter="+url.QueryEscape(ok), ""); r.status != 200 {
+			t.Errorf("%s: %d %v", ok, r.status, r.body)
+		}
+	}
+}
