@@ -261,6 +261,40 @@ func TestAdminRefusesCrossSiteChanges(t *testing.T) {
 	}
 }
 
+// TestWebAPIBatchThroughTheDaemon: the Dataverse face's $batch takes
+// multipart/mixed, as Dataverse does, through the admin guard (a browser
+// must preflight that type, so it proves as much as JSON does); anywhere
+// else multipart/mixed is refused like any other non-JSON body, and a
+// foreign Origin is refused for $batch too.
+func TestWebAPIBatchThroughTheDaemon(t *testing.T) {
+	tb := startBridge(t, bridge.Config{})
+	batch := "--batch_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+		"GET /api/data/v9.2/WhoAmI HTTP/1.1\r\nAccept: application/json\r\n\r\n\r\n--batch_1--\r\n"
+	mixed := http.Header{"Content-Type": {"multipart/mixed; boundary=batch_1"}}
+	req, err := http.NewRequest("POST", tb.url+"/api/data/v9.2/$batch", strings.NewReader(batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = mixed.Clone()
+	resp, err := tb.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/mixed") || !strings.Contains(string(b), "UserId") {
+		t.Fatalf("$batch: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	if got, msg := tb.status(t, "POST", "/api/v1/emulator/reset", mixed, "x"); got != http.StatusUnsupportedMediaType {
+		t.Errorf("multipart/mixed on another path: %d %q", got, msg)
+	}
+	foreign := mixed.Clone()
+	foreign.Set("Origin", "https://evil.example")
+	if got, msg := tb.status(t, "POST", "/api/data/v9.2/$batch", foreign, batch); got != http.StatusForbidden {
+		t.Errorf("$batch from a foreign origin: %d %q", got, msg)
+	}
+}
+
 // TestLedgerAcceptsAccessToken: /api/v1/ledger takes ?access_token= like
 // every other admin path.
 func TestLedgerAcceptsAccessToken(t *testing.T) {

@@ -228,7 +228,7 @@ func (g *gen) phonecallValue(b []byte) []byte {
 	b = append(b, `,"actualdurationminutes":`...)
 	b = strconv.AppendInt(b, int64(1+g.r.IntN(30)), 10)
 	if id := g.contactID(); id != missingID {
-		b = append(b, `,"regardingobjectid_contact@odata.bind":"/contacts(`...)
+		b = append(b, `,"regardingobjectid_contact_phonecall@odata.bind":"/contacts(`...)
 		b = append(b, id...)
 		b = append(b, `)"`...)
 	}

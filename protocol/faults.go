@@ -64,11 +64,16 @@ type Dist struct {
 	StddevMs float64 `json:"stddevMs,omitempty"`
 }
 
-// FaultError is an injected Dataverse error.
+// FaultError is an injected Dataverse error. RetryAfterMs, when set, is
+// sent as the answer's Retry-After header (whole seconds, rounded up), as
+// Dataverse's service protection limits send one with every 429; through
+// the CIF path it is the error's data.retryAfterMs, which the retry engine
+// waits at least.
 type FaultError struct {
-	Status  int    `json:"status"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Status       int    `json:"status"`
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	RetryAfterMs int64  `json:"retryAfterMs,omitempty"`
 }
 
 // MaxFaultLatency bounds injected latency (one hour).
@@ -107,6 +112,9 @@ func (p FaultProfile) Validate() error {
 			}
 			if r.Error.Message == "" {
 				return fmt.Errorf("%s.error.message is required", where)
+			}
+			if r.Error.RetryAfterMs < 0 || r.Error.RetryAfterMs > MaxFaultLatency.Milliseconds() {
+				return fmt.Errorf("%s.error.retryAfterMs must be between 0 and %d, got %d", where, MaxFaultLatency.Milliseconds(), r.Error.RetryAfterMs)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package dataverse_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cifbridge/cifbridge/bridge/correlation"
 	"github.com/cifbridge/cifbridge/bridge/dataverse"
 	"github.com/cifbridge/cifbridge/internal/testutil"
 	"github.com/cifbridge/cifbridge/protocol"
@@ -243,5 +245,58 @@ func TestEnvironmentFailureIsNotCached(t *testing.T) {
 	f.ok(protocol.MethodGetEnvironment, map[string]any{}, &env)
 	if env["username"] != "agent@contoso.com" {
 		t.Fatalf("environment after the failure %v", env)
+	}
+}
+
+// TestSearchDropsCIFSearchText: CIF's searchAndOpenRecords reads $search as
+// the text of the search page it opens, never sends it to the Web API
+// (which refuses $search on an entity set); the dataverse backend drops it
+// as the emulator does, so the documented example answers the same on both.
+func TestSearchDropsCIFSearchText(t *testing.T) {
+	f := newFixture(t, nil)
+	f.ok(protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"firstname": "Ada", "lastname": "Lovelace", "telephone1": "+358401234567"}}, nil)
+	for _, method := range []string{protocol.MethodSearchAndOpenRecords, protocol.MethodSearch} {
+		for _, q := range []string{
+			"?$select=fullname&$search=Ada",
+			"?$search=Ada&$select=fullname&$filter=telephone1 eq '+358401234567'",
+			"$select=fullname&%24search=Ada%20L",
+		} {
+			params := map[string]any{"entityName": "contact", "queryParameters": q, "searchOnly": true}
+			want := f.org.direct(t, method, params)
+			got, err := f.call("s1", method, params)
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("%s %q: through dataverse %s (%v), emulator directly %s", method, q, got, err, want)
+			}
+			if r := f.org.last(); strings.Contains(strings.ToLower(r.Query), "search") {
+				t.Fatalf("%s %q: the org was sent %q", method, q, r.Query)
+			}
+		}
+	}
+}
+
+// TestServiceProtection429FromTheEmulator: the emulator's injected 429
+// with retryAfterMs reaches a widget through the dataverse backend as it
+// does directly: the same code and status, and the Retry-After (whole
+// seconds on the wire) as data.retryAfterMs for the retry engine.
+func TestServiceProtection429FromTheEmulator(t *testing.T) {
+	f := newFixture(t, nil)
+	const msg = "Number of requests exceeded the limit of 6000 over time window of 300 seconds."
+	rule := protocol.FaultRule{Method: "createrecord", Entity: "contact", Count: 1,
+		Error: &protocol.FaultError{Status: 429, Code: "0x80072322", Message: msg, RetryAfterMs: 2000}}
+	if err := f.org.emu.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{rule}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.call("s1", protocol.MethodCreateRecord, map[string]any{"entityName": "contact", "value": map[string]any{"lastname": "Busy"}})
+	d := backendErr(t, err, http.StatusTooManyRequests, "0x80072322")
+	if d.RetryAfterMs != 2000 || d.ErrorMsg != msg {
+		t.Fatalf("through dataverse: %+v", d)
+	}
+	if err := f.org.emu.SetFaults(protocol.FaultProfile{Rules: []protocol.FaultRule{rule}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.org.emu.Execute(context.Background(), &correlation.Attempt{Session: "direct", ID: "d", Method: protocol.MethodCreateRecord,
+		Params: json.RawMessage(`{"entityName":"contact","value":{"lastname":"Busy"}}`)})
+	if direct, ok := protocol.BackendData(err); !ok || direct.RetryAfterMs != d.RetryAfterMs || direct.DataverseCode != d.DataverseCode {
+		t.Fatalf("emulator directly %+v (%v), through dataverse %+v", direct, err, d)
 	}
 }

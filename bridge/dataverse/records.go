@@ -171,13 +171,14 @@ func (b *Backend) deleteRecord(ctx context.Context, a attempt, logical, rawID st
 // search answers cif.search and cif.searchandopenrecords with CIF's shape,
 // an object keyed "0", "1", …, holding every record the query matches up
 // to its $top, at most MaxSearchRecords: it follows @odata.nextLink from
-// page to page (see collect).
+// page to page (see collect). $search is cut (protocol.CutSearch), as CIF
+// does.
 func (b *Backend) search(ctx context.Context, a attempt, p protocol.SearchParams) (json.RawMessage, error) {
 	d, err := b.entity(ctx, a, p.EntityName)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := b.collect(ctx, a, d, p.QueryParameters)
+	recs, err := b.collect(ctx, a, d, protocol.CutSearch(p.QueryParameters)) // $search is only CIF's search-page text
 	if err != nil {
 		return nil, err
 	}

@@ -100,11 +100,7 @@ func (e *Emulator) annotate(ent *entity, r *record, out map[string]any, a annota
 			target := r.targets.str(l)
 			if a.lookup && target != "" {
 				out[key+"@"+annLogical] = target
-				nav := l
-				if len(ent.Lookups[l]) > 1 {
-					nav = l + "_" + target
-				}
-				out[key+"@"+annNav] = nav
+				out[key+"@"+annNav] = ent.navProperty(l, target)
 			}
 			if a.formatted && target != "" {
 				if tr := e.store.get(target, valueString(v)); tr != nil {

@@ -86,7 +86,7 @@ func TestWriteScratchCarriesNothing(t *testing.T) {
 		{"contact", `{"contactid":"11111111-1111-4111-8111-111111111111","firstname":"Aino","lastname":"Virtanen","fullname":"x","telephone1":"+358401234567","mobilephone":"+358407654321","emailaddress1":"a@example.com","jobtitle":"Buyer","address1_city":"Helsinki"}`, false},
 		{"contact", `{"contactid":"22222222-2222-4222-8222-222222222222","lastname":"One","statecode":1,"statuscode":2,"parentcustomerid_account@odata.bind":"/accounts(` + acct + `)"}`, false},
 		{"task", `{"activityid":"33333333-3333-4333-8333-333333333333","subject":"Call back"}`, false},
-		{"phonecall", `{"activityid":"44444444-4444-4444-8444-444444444444","subject":"In","directioncode":true,"regardingobjectid_account@odata.bind":"/accounts(` + acct + `)"}`, false},
+		{"phonecall", `{"activityid":"44444444-4444-4444-8444-444444444444","subject":"In","directioncode":true,"regardingobjectid_account_phonecall@odata.bind":"/accounts(` + acct + `)"}`, false},
 		{"contact", `{"contactid":"11111111-1111-4111-8111-111111111111","jobtitle":"Seller","firstname":"Ada"}`, true},
 	}
 	ents := func(e *Emulator, w write) (*entity, *writeSet) {
@@ -146,9 +146,10 @@ func TestWriteScratchCarriesNothing(t *testing.T) {
 	}
 }
 
-// resolveLookup, with its table of polymorphic names, answers what the
-// scan it replaced answers (refResolveLookup), for every entity of the
-// built-in and example metadata and every name built from their lookups.
+// resolveLookup, with its table of polymorphic names, answers what
+// Dataverse's naming rule written plainly answers (refResolveLookup), for
+// every entity of the built-in and example metadata and every name built
+// from their lookups.
 func TestResolveLookupTable(t *testing.T) {
 	schema, err := os.ReadFile("testdata/schema-example.json")
 	if err != nil {
@@ -186,26 +187,31 @@ func TestResolveLookupTable(t *testing.T) {
 	}
 }
 
-// refResolveLookup is resolveLookup written plainly: the lookups sorted and
-// scanned for each name, without the table.
+// refResolveLookup is resolveLookup written plainly, without the table:
+// Dataverse names the navigation property of a lookup with one target
+// after the lookup, and gives a polymorphic lookup one per target,
+// "<lookup>_<target>", on an activity "<lookup>_<target>_<activity>"; the
+// lookups are tried sorted, their targets in order, and a name that is a
+// lookup's own is that lookup's.
 func refResolveLookup(e *entity, nav string) (lookup, target string, ok bool) {
-	if _, ok := e.Lookups[nav]; ok {
-		return nav, "", true
+	if targets, ok := e.Lookups[nav]; ok {
+		if len(targets) <= 1 {
+			return nav, "", true
+		}
+		return "", "", false
 	}
 	for _, l := range slices.Sorted(maps.Keys(e.Lookups)) {
-		rest, found := strings.CutPrefix(nav, l+"_")
-		if !found {
+		if len(e.Lookups[l]) < 2 {
 			continue
 		}
-		// The longest target that rest is, or opens followed by "_".
-		var best string
 		for _, t := range e.Lookups[l] {
-			if (rest == t || strings.HasPrefix(rest, t+"_")) && len(t) > len(best) {
-				best = t
+			name := l + "_" + t
+			if e.PrimaryIDAttribute == "activityid" {
+				name += "_" + e.LogicalName
 			}
-		}
-		if best != "" {
-			return l, best, true
+			if name == nav {
+				return l, t, true
+			}
 		}
 	}
 	return "", "", false
@@ -216,7 +222,7 @@ func refResolveLookup(e *entity, nav string) (lookup, target string, ok bool) {
 func TestNavName(t *testing.T) {
 	e := newEmulator(t, Config{})
 	ent := e.cat.byLogical["phonecall"]
-	for _, nav := range []string{"regardingobjectid_contact", "regardingobjectid_account", "regardingobjectid", "regardingobjectid_contact_x", "nope", ""} {
+	for _, nav := range []string{"regardingobjectid_contact_phonecall", "regardingobjectid_account_phonecall", "regardingobjectid_contact", "regardingobjectid", "regardingobjectid_contact_x", "nope", ""} {
 		if got := ent.navName([]byte(nav)); got != nav {
 			t.Errorf("navName(%q) = %q", nav, got)
 		}

@@ -96,7 +96,7 @@ func TestCreateStoresTheSameRow(t *testing.T) {
 	// A task: its default statuscode is 2.
 	c4 := created(exec("cif.createrecord", `{"entityName":"task","value":{"subject":"Call back","prioritycode":2}}`))
 	// A phonecall: a boolean, a lookup with several targets.
-	c7 := created(exec("cif.createrecord", `{"entityName":"phonecall","value":{"subject":"In","directioncode":false,"regardingobjectid_account@odata.bind":"accounts(`+acct+`)"}}`))
+	c7 := created(exec("cif.createrecord", `{"entityName":"phonecall","value":{"subject":"In","directioncode":false,"regardingobjectid_account_phonecall@odata.bind":"accounts(`+acct+`)"}}`))
 	// xrm.execute's create.
 	c5 := created(exec(protocol.BackendExecute, `{"data":{"etn":"contact","payload":{"firstname":"Ada","lastname":"Lovelace"}},"metaData":{"operationType":2,"operationName":"Create"}}`))
 	// The Web API: a create and an upsert of a missing record.

@@ -35,10 +35,13 @@
 //	}
 //
 // An entity whose logicalName is built in overrides the non-empty fields
-// given and adds its attributes and lookups. Lookups map a navigation
-// property to its target logical names (more than one = polymorphic); a
-// write binds one with "<nav>@odata.bind": "/contacts(<guid>)" and the GUID
-// is read back as "_<nav>_value". "alternateKeys" lists each entity's
+// given and adds its attributes and lookups. Lookups map a lookup to its
+// target logical names (more than one = polymorphic); a write binds it
+// through its navigation property, Dataverse's name for it (navProperty):
+// "<lookup>@odata.bind": "/contacts(<guid>)" for one target,
+// "<lookup>_<target>@odata.bind" for a polymorphic one, and on an activity
+// "<lookup>_<target>_<activity>" ("regardingobjectid_contact_phonecall");
+// the GUID is read back as "_<lookup>_value". "alternateKeys" lists each entity's
 // alternate keys (column lists) for paths like accounts(accountnumber='A-1')
 // (altkeys.go); "attributeTypes" declares column types (String, Memo,
 // Integer, BigInt, Decimal, Money, Double, Boolean, DateTime, Picklist with

@@ -60,6 +60,13 @@ func errUndeclaredProperty(prop, logical string) *dvError {
 		fmt.Sprintf("The property '%s' does not exist on type 'Microsoft.Dynamics.CRM.%s'. Make sure to only use property names that are defined by the type.", prop, logical)}
 }
 
+// errUndeclaredBind is Dataverse's answer to "<name>@odata.bind" where
+// name is no navigation property (a polymorphic lookup's own name, say).
+func errUndeclaredBind(prop string) *dvError {
+	return &dvError{http.StatusBadRequest, CodeQuerySyntax,
+		fmt.Sprintf("An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.", prop)}
+}
+
 func errSyntax(format string, args ...any) *dvError {
 	return &dvError{http.StatusBadRequest, CodeQuerySyntax, fmt.Sprintf(format, args...)}
 }

@@ -92,7 +92,7 @@ func TestMaxRecordsKeepsReferencedRecords(t *testing.T) {
 	a := newContact(t, e, 0)
 	b := newContact(t, e, 1)
 	if _, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
-		"subject": "call", "regardingobjectid_contact@odata.bind": "/contacts(" + a + ")"}}); err != nil {
+		"subject": "call", "regardingobjectid_contact_phonecall@odata.bind": "/contacts(" + a + ")"}}); err != nil {
 		t.Fatal(err)
 	}
 	newContact(t, e, 2) // over the bound: b goes, a was referenced

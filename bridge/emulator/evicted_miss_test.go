@@ -38,7 +38,7 @@ func TestEvictedRecordMissCounted(t *testing.T) {
 		{protocol.MethodUpdateRecord, map[string]any{"entityName": "contact", "entityId": first, "value": map[string]any{"lastname": "x"}}},
 		{protocol.MethodDeleteRecord, map[string]any{"entityName": "contact", "entityId": first}},
 		{protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
-			"subject": "In", "regardingobjectid_contact@odata.bind": "contacts(" + first + ")"}}},
+			"subject": "In", "regardingobjectid_contact_phonecall@odata.bind": "contacts(" + first + ")"}}},
 	}
 	for i, c := range calls {
 		_, err := call(e, c.method, c.params)

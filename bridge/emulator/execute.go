@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -198,9 +199,25 @@ func (e *Emulator) gate(ctx context.Context, d decision) error {
 	}
 	if d.err != nil {
 		e.stats.add(func(c *counters) { c.injectedErrors++ })
-		return &dvError{Status: d.err.Status, Code: d.err.Code, Message: d.err.Message}
+		return &injectedError{dvError{Status: d.err.Status, Code: d.err.Code, Message: d.err.Message},
+			time.Duration(d.err.RetryAfterMs) * time.Millisecond}
 	}
 	return nil
+}
+
+// injectedError is a fault rule's Dataverse error and the Retry-After its
+// answer carries (zero: none).
+type injectedError struct {
+	dvError
+	retryAfter time.Duration
+}
+
+func (e *injectedError) Unwrap() error { return &e.dvError }
+
+// retryAfterSeconds is d as a Retry-After header value: whole seconds,
+// rounded up.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
 // ended is when the operation of a ended, for the late count: for a call
@@ -250,7 +267,13 @@ func (e *Emulator) answered(deadline, now time.Time) {
 func (e *Emulator) wireError(method string, err error) error {
 	var d *dvError
 	if errors.As(err, &d) {
-		return protocol.NewBackendError(d.Status, d.Code, d.Message, protocol.SourceFunc(method), e.now().UTC().Format(http.TimeFormat))
+		be := protocol.NewBackendError(d.Status, d.Code, d.Message, protocol.SourceFunc(method), e.now().UTC().Format(http.TimeFormat))
+		if ie := (*injectedError)(nil); errors.As(err, &ie) && ie.retryAfter > 0 {
+			data, _ := protocol.BackendData(be)
+			data.RetryAfterMs = ie.retryAfter.Milliseconds()
+			be = protocol.NewError(protocol.CodeBackend, d.Message, data)
+		}
+		return be
 	}
 	return err
 }
@@ -462,7 +485,7 @@ func (e *Emulator) prepSearch(a *correlation.Attempt) (prepared, error) {
 		}
 		return prepared{entity: ent.LogicalName, run: func() (json.RawMessage, error) { return e.searchFetch(fq) }}, nil
 	}
-	q, derr := parseQuery(e.cat, ent, cutSearch(p.QueryParameters)) // $search is only CIF's search-page text
+	q, derr := parseQuery(e.cat, ent, protocol.CutSearch(p.QueryParameters)) // $search is only CIF's search-page text
 	if derr != nil {
 		return prepared{}, derr
 	}

@@ -17,7 +17,7 @@ import (
 func FuzzExecute(f *testing.F) {
 	for _, s := range []string{
 		`{"entityName":"contact","value":{"firstname":"Aino","lastname":"Virtanen"}}`,
-		`{"entityName":"contact","entityId":"9b2f6a1e-4c1d-4f7e-9a7b-2d3c4e5f6a7b","queryParameters":"?$select=fullname&$expand=parentcustomerid($select=name)"}`,
+		`{"entityName":"contact","entityId":"9b2f6a1e-4c1d-4f7e-9a7b-2d3c4e5f6a7b","queryParameters":"?$select=fullname&$expand=parentcustomerid_account($select=name)"}`,
 		`{"entityName":"contact","queryParameters":"?$filter=startswith(lastname,'Vir') and statecode eq 0&$top=3","searchOnly":true}`,
 		`{"value":2}`, `{"value":"x"}`, `{"entityName":"nope"}`, `{}`,
 		`{"data":{"@odata.type":"Microsoft.Dynamics.CRM.contact","lastname":"x"},"metaData":{"operationType":2,"operationName":"Create"}}`,

@@ -166,6 +166,32 @@ func TestFaultErrorAfterLatency(t *testing.T) {
 	})
 }
 
+// TestFaultRetryAfter: an injected 429 with retryAfterMs carries it as
+// Dataverse's service protection does, a Retry-After header in whole
+// seconds on the Web API face, and data.retryAfterMs on the CIF path; one
+// without retryAfterMs carries neither.
+func TestFaultRetryAfter(t *testing.T) {
+	const msg = "Number of requests exceeded the limit of 6000 over time window of 300 seconds."
+	e := newEmulator(t, emulator.Config{Faults: &protocol.FaultProfile{Rules: []protocol.FaultRule{
+		{Method: "createrecord", Entity: "contact", Error: &protocol.FaultError{Status: 429, Code: "0x80072322", Message: msg, RetryAfterMs: 1500}},
+		{Method: "createrecord", Entity: "account", Error: &protocol.FaultError{Status: 429, Code: "0x80072322", Message: msg}},
+	}}})
+	srv := newWebServer(t, e)
+	for set, want := range map[string]string{"contacts": "2", "accounts": ""} {
+		res := send(t, srv, "POST", "/api/data/v9.2/"+set, "application/json", strings.NewReader(`{}`))
+		res.Body.Close()
+		if res.StatusCode != 429 || res.Header.Get("Retry-After") != want {
+			t.Errorf("%s: %d Retry-After %q, want 429 %q", set, res.StatusCode, res.Header.Get("Retry-After"), want)
+		}
+	}
+	for entity, want := range map[string]int64{"contact": 1500, "account": 0} {
+		_, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": entity, "value": map[string]any{}})
+		if d, ok := protocol.BackendData(err); !ok || d.HTTPStatus != 429 || d.DataverseCode != "0x80072322" || d.RetryAfterMs != want || d.Value.ErrorMsg != msg {
+			t.Errorf("%s: %v, want 429 with retryAfterMs %d", entity, err, want)
+		}
+	}
+}
+
 func TestFaultDistributions(t *testing.T) {
 	for _, d := range []protocol.Dist{
 		{Kind: "uniform", MinMs: 10, MaxMs: 20},
@@ -206,6 +232,7 @@ func TestFaultValidation(t *testing.T) {
 		{name: "error status", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: &protocol.FaultError{Status: 200, Code: "x", Message: "y"}}}}, want: "rules[0].error.status"},
 		{name: "error code", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: &protocol.FaultError{Status: 500, Message: "y"}}}}, want: "rules[0].error.code is required"},
 		{name: "error and drop", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Drop: true, Error: &protocol.FaultError{Status: 500, Code: "x", Message: "y"}}}}, want: "error and drop"},
+		{name: "retry after", p: protocol.FaultProfile{Rules: []protocol.FaultRule{{Method: "*", Error: &protocol.FaultError{Status: 429, Code: "x", Message: "y", RetryAfterMs: -1}}}}, want: "rules[0].error.retryAfterMs must be between 0 and 3600000, got -1"},
 	}
 	e := newEmulator(t, emulator.Config{})
 	for _, tt := range tests {

@@ -585,12 +585,12 @@ func likeMatch(s, p string) bool {
 				pi++
 				continue
 			case p[pi] == '[':
-				if end := strings.IndexByte(p[pi+1:], ']'); end >= 0 {
-					set := p[pi+1 : pi+1+end]
+				if end := strings.IndexByte(p[min(pi+2, len(p)):], ']'); end >= 0 { // "[]]" holds a "]"
+					set := p[pi+1 : pi+2+end]
 					r, n := utf8.DecodeRuneInString(s[si:])
-					if strings.ContainsRune(set, r) {
+					if inLikeSet(set, r) {
 						si += n
-						pi += end + 2
+						pi += end + 3
 						continue
 					}
 				}
@@ -620,6 +620,29 @@ func likeMatch(s, p string) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+// inLikeSet reports whether r is in the set of a LIKE "[…]": characters
+// and ranges ("a-f"), none of them after a leading "^".
+func inLikeSet(set string, r rune) bool {
+	not := false
+	if len(set) > 1 && set[0] == '^' {
+		not, set = true, set[1:]
+	}
+	in := false
+	for i := 0; i < len(set); {
+		lo, n := utf8.DecodeRuneInString(set[i:])
+		i += n
+		hi := lo
+		if i+1 < len(set) && set[i] == '-' {
+			hi, n = utf8.DecodeRuneInString(set[i+1:])
+			i += 1 + n
+		}
+		if lo <= r && r <= hi {
+			in = true
+		}
+	}
+	return in != not
 }
 
 // fetchResult is one page of a FetchXML query.
@@ -714,6 +737,9 @@ func (e *Emulator) runFetch(q *fetchQuery) (fetchResult, *dvError) {
 	end := min(start+size, len(rows))
 	res.more = end < len(rows)
 	res.rows = rows[start:end]
+	if res.rows == nil {
+		res.rows = []map[string]any{} // "value": [], as Dataverse answers no rows
+	}
 	return res, nil
 }
 
@@ -882,11 +908,16 @@ func aggregate(c fetchCol, recs []*record) any {
 
 // fetchPagingCookie is the @Microsoft.Dynamics.CRM.fetchxmlpagingcookie
 // of a page that has more records: the next page number and a cookie the
-// emulator accepts back (it pages by page number).
+// emulator accepts back (it pages by page number), URL-encoded twice as
+// Dataverse's is, a space as %20: Microsoft's samples decode it with
+// decodeURIComponent, which leaves a '+' a '+'.
 func fetchPagingCookie(page int) string {
-	inner := url.QueryEscape(url.QueryEscape(fmt.Sprintf(`<cookie page="%d"></cookie>`, page)))
+	inner := uriEscape(uriEscape(fmt.Sprintf(`<cookie page="%d"></cookie>`, page)))
 	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, page+1, inner)
 }
+
+// uriEscape is encodeURIComponent: url.QueryEscape with a space as %20.
+func uriEscape(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
 
 // cutFetchXML returns the fetchXml parameter of a raw query string and
 // whether one was there; other parameters with it are refused.

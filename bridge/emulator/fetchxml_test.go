@@ -2,8 +2,10 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,6 +164,31 @@ func TestFetchXMLPaging(t *testing.T) {
 	if p2["@Microsoft.Dynamics.CRM.morerecords"] != false || p2["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"] != nil || len(p2["value"].([]any)) != 1 {
 		t.Fatalf("page 2: %v", p2)
 	}
+	// The pagingcookie attribute is URL-encoded twice; Microsoft's samples
+	// decode it with decodeURIComponent / Uri.UnescapeDataString, which
+	// leave a '+' a '+': the cookie must come out as XML, its spaces as
+	// spaces, and go back in the next page's paging-cookie.
+	m := regexp.MustCompile(`pagingcookie="([^"]*)"`).FindStringSubmatch(cookie)
+	if m == nil {
+		t.Fatalf("no pagingcookie in %q", cookie)
+	}
+	inner, err := url.PathUnescape(m[1])
+	if err == nil {
+		inner, err = url.PathUnescape(inner)
+	}
+	var parsed struct {
+		XMLName xml.Name `xml:"cookie"`
+		Page    string   `xml:"page,attr"`
+	}
+	if err != nil || xml.Unmarshal([]byte(inner), &parsed) != nil || parsed.Page != "1" {
+		t.Fatalf("pagingcookie %q decodes to %q (%v), want a <cookie page=\"1\"> element", m[1], inner, err)
+	}
+	var esc strings.Builder
+	xml.EscapeText(&esc, []byte(inner))
+	f := `<fetch count="2" page="2" paging-cookie="` + esc.String() + `"><entity name="contact"><attribute name="firstname"/><order attribute="firstname"/></entity></fetch>`
+	if r := do(t, srv, "GET", "/api/data/v9.2/contacts?fetchXml="+url.QueryEscape(f), ""); r.status != 200 || len(r.body["value"].([]any)) != 1 {
+		t.Fatalf("page 2 with the cookie: %d %v", r.status, r.body)
+	}
 }
 
 // TestFetchXMLRefusals: errors name what to fix; what is not implemented
@@ -287,5 +314,35 @@ func TestFilterLambdas(t *testing.T) {
 	})
 	if r := do(t, srv, "GET", "/api/data/v9.2/accounts?$filter="+url.QueryEscape("contact_customer_accounts/any(c:c/nope eq 1)"), ""); r.status != 400 || !strings.Contains(errMsg(r), "'nope'") {
 		t.Fatalf("unknown column in a lambda: %d %v", r.status, r.body)
+	}
+}
+
+// TestEmptyResultsAreArrays: a FetchXML or $apply query that matches
+// nothing answers "value": [] as Dataverse does (a client reads
+// value.length), never null; an aggregate without groupby still answers
+// its one row, whose count is 0.
+func TestEmptyResultsAreArrays(t *testing.T) {
+	srv := newWebServer(t, newFetchEmulator(t))
+	none := `<filter><condition attribute="fullname" operator="eq" value="Nobody"/></filter>`
+	for _, path := range []string{
+		"contacts?fetchXml=" + url.QueryEscape(`<fetch><entity name="contact"><attribute name="fullname"/>`+none+`</entity></fetch>`),
+		"contacts?fetchXml=" + url.QueryEscape(`<fetch count="2" page="3"><entity name="contact"><attribute name="fullname"/></entity></fetch>`),
+		"contacts?fetchXml=" + url.QueryEscape(`<fetch aggregate="true"><entity name="contact"><attribute name="lastname" groupby="true" alias="l"/>`+none+`</entity></fetch>`),
+		"contacts?$apply=" + url.QueryEscape("filter(fullname eq 'Nobody')/groupby((lastname))"),
+		"contacts?$select=fullname&$filter=" + url.QueryEscape("fullname eq 'Nobody'"),
+	} {
+		res := send(t, srv, "GET", "/api/data/v9.2/"+path, "", nil)
+		var body struct {
+			Value json.RawMessage `json:"value"`
+		}
+		err := json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 || string(body.Value) != "[]" {
+			t.Errorf("%s: %d value %s (%v), want []", path, res.StatusCode, body.Value, err)
+		}
+	}
+	r := do(t, srv, "GET", "/api/data/v9.2/contacts?fetchXml="+url.QueryEscape(`<fetch aggregate="true"><entity name="contact"><attribute name="contactid" aggregate="count" alias="n"/>`+none+`</entity></fetch>`), "")
+	if rows, _ := r.body["value"].([]any); r.status != 200 || len(rows) != 1 || rows[0].(map[string]any)["n"] != float64(0) {
+		t.Errorf("count of nothing: %d %v, want one row with n 0", r.status, r.body)
 	}
 }

@@ -198,6 +198,27 @@ type funcNode struct {
 	col   string
 	lit   literal
 	lower string // lit.text lower-cased
+	// like is the LIKE pattern of a literal with wildcards (% _ [ ]),
+	// which Dataverse honours in these functions; "" when it has none and
+	// the text is matched as it is.
+	like string
+}
+
+// newFuncNode builds fn(col, lit), with its LIKE pattern when lit holds a
+// wildcard.
+func newFuncNode(fn, col string, lit literal) *funcNode {
+	n := &funcNode{fn: fn, col: col, lit: lit, lower: strings.ToLower(lit.text)}
+	if strings.ContainsAny(n.lower, "%_[") {
+		switch fn {
+		case "contains":
+			n.like = "%" + n.lower + "%"
+		case "startswith":
+			n.like = n.lower + "%"
+		default:
+			n.like = "%" + n.lower
+		}
+	}
+	return n
 }
 
 func (n *funcNode) String() string { return n.fn + "(" + n.col + "," + n.lit.String() + ")" }
@@ -209,6 +230,9 @@ func (n *funcNode) match(r *record) bool {
 	}
 	var buf [128]byte // most columns lower-case without a heap allocation
 	s := appendLower(buf[:0], text)
+	if n.like != "" {
+		return likeMatch(string(s), n.like)
+	}
 	switch n.fn {
 	case "contains":
 		return bytes.Contains(s, []byte(n.lower))
@@ -438,7 +462,7 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 		if derr := p.expect(')'); derr != nil {
 			return nil, derr
 		}
-		return &funcNode{fn: word, col: col, lit: lit, lower: strings.ToLower(lit.text)}, nil
+		return newFuncNode(word, col, lit), nil
 	}
 	if derr := p.checkColumn(word, start); derr != nil {
 		return nil, derr
@@ -456,7 +480,63 @@ func (p *filterParser) parsePrimary() (filterNode, *dvError) {
 	if derr != nil {
 		return nil, derr
 	}
+	if derr := checkOperandTypes(p.ent, word, op, lit); derr != nil {
+		return nil, derr
+	}
 	return &cmpNode{col: word, op: op, lit: lit}, nil
+}
+
+// operatorKinds are OData's names of the comparison operators, as
+// Dataverse's messages write them.
+var operatorKinds = map[string]string{"eq": "Equal", "ne": "NotEqual", "gt": "GreaterThan", "ge": "GreaterThanOrEqual", "lt": "LessThan", "le": "LessThanOrEqual"}
+
+// checkOperandTypes refuses a comparison of a column with a literal of
+// another type, as Dataverse does ("fullname eq 1", "contactid eq
+// '<guid>'": 400 "A binary operator with incompatible types was detected.
+// …"), where the emulator knows the column's type: the primary key and
+// lookup values (Edm.Guid), the built-in typed and text columns and the
+// schema's declared ones. A column of unknown type, and null, compare with
+// anything.
+func checkOperandTypes(ent *entity, col, op string, lit literal) *dvError {
+	if lit.kind == litNull {
+		return nil
+	}
+	var colType string
+	switch {
+	case col == ent.PrimaryIDAttribute, strings.HasPrefix(col, "_") && strings.HasSuffix(col, "_value"):
+		colType = "Edm.Guid"
+	case typeOf(ent, col).typ != "":
+		colType = edmTypeOf(ent, col)
+	default:
+		return nil
+	}
+	litType := ""
+	switch lit.kind {
+	case litString:
+		litType = "Edm.String"
+	case litGUID:
+		litType = "Edm.Guid"
+	case litBool:
+		litType = "Edm.Boolean"
+	case litDateTime:
+		litType = "Edm.DateTimeOffset"
+	case litNumber:
+		litType = "Edm.Decimal"
+		if _, err := strconv.ParseInt(lit.text, 10, 32); err == nil {
+			litType = "Edm.Int32"
+		} else if _, err := strconv.ParseInt(lit.text, 10, 64); err == nil {
+			litType = "Edm.Int64"
+		}
+	}
+	ok := litType == colType
+	switch colType {
+	case "Edm.Int32", "Edm.Int64", "Edm.Decimal", "Edm.Double":
+		ok = lit.kind == litNumber // OData promotes between the numeric types
+	}
+	if ok {
+		return nil
+	}
+	return errSyntax("A binary operator with incompatible types was detected. Found operand types '%s' and '%s' for operator kind '%s'.", colType, litType, operatorKinds[op])
 }
 
 func (p *filterParser) checkColumn(col string, at int) *dvError {

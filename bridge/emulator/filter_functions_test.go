@@ -103,8 +103,8 @@ func TestFilterRefusals(t *testing.T) {
 	for filter, want := range map[string]string{
 		f + "Under(PropertyName='accountid',PropertyValue='00000000-0000-4000-8000-000000000001')": "the emulator models no hierarchy",
 		f + "ContainValues(PropertyName='x',PropertyValues=['1'])":                                 "does not implement the query function 'Microsoft.Dynamics.CRM.ContainValues'",
-		"regardingobjectid_contact/parentcustomerid/name eq 'Ada'":                                 "lookup paths deeper than one level",
-		"regardingobjectid_contact/nope eq 'Ada'":                                                  "Could not find a property named 'nope'",
+		"regardingobjectid_contact_task/parentcustomerid_account/name eq 'Ada'":                    "lookup paths deeper than one level",
+		"regardingobjectid_contact_task/nope eq 'Ada'":                                             "Could not find a property named 'nope'",
 		"task_activity_parties/any(p:p/participationtypemask eq 1)":                                "Could not find a property named 'task_activity_parties'",
 		f + "LastXDays(PropertyName='scheduledend')":                                               "needs PropertyValue",
 		f + "LastXDays(PropertyName='nope',PropertyValue=3)":                                       "Could not find a property named 'nope'",

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -107,9 +106,8 @@ type entity struct {
 	// lookupOrder is the lookups' names, sorted once (compileEntity).
 	lookupOrder []string
 	// navs answers resolveLookup for the polymorphic navigation names
-	// "<lookup>_<target>" without building and cutting strings per call
-	// (a bind in every third create of a load run); set by compileEntity
-	// from resolveLookupScan, so it answers exactly what the scan does.
+	// (navProperty) without building and cutting strings per call (a bind
+	// in every third create of a load run); set by compileEntity.
 	navs map[string]navLookup
 }
 
@@ -171,16 +169,39 @@ func compileEntity(m EntityMeta) *entity {
 	e.lookupOrder = slices.Sorted(maps.Keys(m.Lookups))
 	e.navs = map[string]navLookup{}
 	for _, l := range e.lookupOrder {
+		if len(m.Lookups[l]) <= 1 {
+			continue // named by itself
+		}
 		for _, t := range m.Lookups[l] {
-			if _, isLookup := m.Lookups[l+"_"+t]; isLookup {
+			n := e.navProperty(l, t)
+			if _, isLookup := m.Lookups[n]; isLookup {
 				continue // resolveLookup answers a lookup's own name first
 			}
-			if lookup, target, ok := e.resolveLookupScan(l + "_" + t); ok {
-				e.navs[l+"_"+t] = navLookup{l + "_" + t, lookup, target}
+			if _, taken := e.navs[n]; !taken {
+				e.navs[n] = navLookup{n, l, t}
 			}
 		}
 	}
 	return e
+}
+
+// navProperty is the name Dataverse gives the single-valued navigation
+// property of lookup that points to target: the lookup's own name when it
+// has one target ("primarycontactid"); for a polymorphic lookup one per
+// target, "<lookup>_<target>" ("parentcustomerid_account"), and on an
+// activity (primary key activityid) "<lookup>_<target>_<activity>"
+// ("regardingobjectid_contact_phonecall"). There is no navigation property
+// named after a polymorphic lookup itself: Dataverse answers a bind or an
+// $expand through "parentcustomerid" with 400.
+func (e *entity) navProperty(lookup, target string) string {
+	if len(e.Lookups[lookup]) <= 1 {
+		return lookup
+	}
+	n := lookup + "_" + target
+	if e.PrimaryIDAttribute == "activityid" {
+		n += "_" + e.LogicalName
+	}
+	return n
 }
 
 // lookupValueCol is the column a lookup's GUID is read from: _x_value.
@@ -241,40 +262,18 @@ func (c *catalog) entity(logical string) (*entity, *dvError) {
 	return nil, errSegment(logical)
 }
 
-// resolveLookup finds the lookup a navigation property names: the lookup
-// itself ("primarycontactid"), or the polymorphic forms
-// "regardingobjectid_contact" and "regardingobjectid_contact_phonecall".
-// target is set when the name fixes the target entity.
+// resolveLookup finds the lookup a single-valued navigation property
+// names (navProperty): a lookup with one target by its own name
+// ("primarycontactid"), a polymorphic one by "parentcustomerid_account" or,
+// on an activity, "regardingobjectid_contact_phonecall". target is set when
+// the name fixes the target entity. A polymorphic lookup's own name, or a
+// target or activity suffix Dataverse does not use, names nothing.
 func (e *entity) resolveLookup(nav string) (lookup, target string, ok bool) {
-	if _, ok := e.Lookups[nav]; ok {
+	if targets, ok := e.Lookups[nav]; ok && len(targets) <= 1 {
 		return nav, "", true
 	}
 	if n, ok := e.navs[nav]; ok {
 		return n.lookup, n.target, true
-	}
-	return e.resolveLookupScan(nav)
-}
-
-// resolveLookupScan is resolveLookup for a name that is not a lookup's:
-// the first lookup, in lookupNames order, that nav names with a target it
-// may point to, as "<lookup>_<target>" or "<lookup>_<target>_<anything>"
-// (Dataverse's "regardingobjectid_contact_phonecall"). A target's name may
-// hold "_" itself (every custom entity's does: "new_ticket"); where two
-// targets fit, the longer one wins.
-func (e *entity) resolveLookupScan(nav string) (lookup, target string, ok bool) {
-	for _, l := range e.lookupNames() {
-		rest, found := strings.CutPrefix(nav, l+"_")
-		if !found {
-			continue
-		}
-		for _, t := range e.Lookups[l] {
-			if len(t) > len(target) && (rest == t || strings.HasPrefix(rest, t) && rest[len(t)] == '_') {
-				target = t
-			}
-		}
-		if target != "" {
-			return l, target, true
-		}
 	}
 	return "", "", false
 }

@@ -82,8 +82,8 @@ func TestBuiltinMetadata(t *testing.T) {
 	pid := callMap(t, e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
 		"subject": "call", "regardingobjectid_contact_phonecall@odata.bind": "/contacts(" + cid + ")"}})["id"].(string)
 	rec := callMap(t, e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "phonecall", "entityId": pid,
-		"queryParameters": "?$select=subject,_regardingobjectid_value&$expand=regardingobjectid_contact($select=fullname)"})
-	if rec["activityid"] != pid || rec["_regardingobjectid_value"] != cid || rec["regardingobjectid_contact"].(map[string]any)["fullname"] != "L" {
+		"queryParameters": "?$select=subject,_regardingobjectid_value&$expand=regardingobjectid_contact_phonecall($select=fullname)"})
+	if rec["activityid"] != pid || rec["_regardingobjectid_value"] != cid || rec["regardingobjectid_contact_phonecall"].(map[string]any)["fullname"] != "L" {
 		t.Fatalf("phonecall = %v", rec)
 	}
 }
@@ -120,6 +120,7 @@ func TestConcurrentUse(t *testing.T) {
 // A polymorphic lookup binds and expands a custom target entity, whose
 // logical name holds "_" ("regardingobjectid_new_ticket_phonecall"), and
 // a target whose name starts with another target's is told apart from it.
+// Without the activity's suffix the name is not one Dataverse serves.
 func TestPolymorphicLookupToCustomEntity(t *testing.T) {
 	e := newEmulator(t, emulator.Config{Schema: []byte(`{"entities": [
 		{"logicalName": "new_ticket", "entitySetName": "new_tickets", "primaryIdAttribute": "new_ticketid", "primaryNameAttribute": "new_name", "attributes": ["new_name"]},
@@ -127,20 +128,29 @@ func TestPolymorphicLookupToCustomEntity(t *testing.T) {
 		{"logicalName": "phonecall", "lookups": {"regardingobjectid": ["contact", "new_ticket", "new_ticketline"]}}]}`)})
 	for _, tt := range []struct{ set, entity, nav string }{
 		{"new_tickets", "new_ticket", "regardingobjectid_new_ticket_phonecall"},
-		{"new_tickets", "new_ticket", "regardingobjectid_new_ticket"},
 		{"new_ticketlines", "new_ticketline", "regardingobjectid_new_ticketline_phonecall"},
-		{"new_ticketlines", "new_ticketline", "regardingobjectid_new_ticketline"},
 	} {
 		tid := callMap(t, e, protocol.MethodCreateRecord, map[string]any{"entityName": tt.entity, "value": map[string]any{"new_name": tt.nav}})["id"].(string)
 		pid := callMap(t, e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
 			"subject": "call", tt.nav + "@odata.bind": "/" + tt.set + "(" + tid + ")"}})["id"].(string)
 		rec := callMap(t, e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "phonecall", "entityId": pid,
-			"queryParameters": "?$select=_regardingobjectid_value&$expand=regardingobjectid_" + tt.entity + "($select=new_name)"})
+			"queryParameters": "?$select=_regardingobjectid_value&$expand=" + tt.nav + "($select=new_name)"})
 		if rec["_regardingobjectid_value"] != tid {
 			t.Errorf("%s: _regardingobjectid_value = %v, want %s", tt.nav, rec["_regardingobjectid_value"], tid)
 		}
-		if x, _ := rec["regardingobjectid_"+tt.entity].(map[string]any); x == nil || x["new_name"] != tt.nav {
-			t.Errorf("%s: expanded regardingobjectid_%s = %v", tt.nav, tt.entity, rec["regardingobjectid_"+tt.entity])
+		if x, _ := rec[tt.nav].(map[string]any); x == nil || x["new_name"] != tt.nav {
+			t.Errorf("%s: expanded %s = %v", tt.nav, tt.nav, rec[tt.nav])
+		}
+		short := "regardingobjectid_" + tt.entity
+		_, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
+			"subject": "call", short + "@odata.bind": "/" + tt.set + "(" + tid + ")"}})
+		if d, ok := protocol.BackendData(err); !ok || d.HTTPStatus != 400 || !strings.Contains(d.ErrorMsg, "'"+short+"'") {
+			t.Errorf("bind %s: %v, want 400 naming it", short, err)
+		}
+		_, err = call(e, protocol.MethodRetrieveRecord, map[string]any{"entityName": "phonecall", "entityId": pid,
+			"queryParameters": "?$expand=" + short + "($select=new_name)"})
+		if d, ok := protocol.BackendData(err); !ok || d.DataverseCode != "0x0" || !strings.Contains(d.ErrorMsg, "'"+short+"'") {
+			t.Errorf("$expand=%s: %v, want 400 0x0 naming it", short, err)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cifbridge/cifbridge/protocol"
 )
 
 // maxTop is the largest page the emulator returns (Dataverse's default page).
@@ -31,6 +33,29 @@ type expandOpt struct {
 	many    *collectionExpand // a collection-valued navigation property (expand_collection.go)
 }
 
+// contextPath is what follows "$metadata#" in the @odata.context of the
+// records q reads from set, as Dataverse writes it: the $select list, each
+// $expand with its own list, "accounts(name,primarycontactid(fullname),Account_Tasks(subject))";
+// the set alone when q selects every column.
+func (q *query) contextPath(set string) string {
+	if q == nil || q.selects == nil {
+		return set
+	}
+	return set + "(" + contextList(q.selects, q.expands) + ")"
+}
+
+func contextList(selects []string, expands []expandOpt) string {
+	parts := slices.Clone(selects)
+	for _, x := range expands {
+		sel, nested := x.selects, x.expands
+		if x.many != nil {
+			sel, nested = x.many.selects, nil
+		}
+		parts = append(parts, x.nav+"("+contextList(sel, nested)+")")
+	}
+	return strings.Join(parts, ",")
+}
+
 // maxExpandDepth bounds nested $expand (Dataverse allows a few levels).
 const maxExpandDepth = 5
 
@@ -41,18 +66,29 @@ type orderKey struct {
 
 // parseQuery parses "?$select=a,b&$filter=…&$top=5&$expand=nav($select=x)&$orderby=a desc&$count=true"
 // (the leading "?" is optional). Values are percent-decoded (see unescape
-// and webQuery for '+'). What the emulator does not implement is refused,
-// never ignored: FetchXML and saved queries, parameter aliases (@p), and
-// the system options $apply, $search, $skip and any other unknown one.
-// Custom parameters (no $ or @) are ignored, as Dataverse ignores them.
+// and webQuery for '+'). Parameter aliases ("$filter=revenue gt @p1&@p1=5")
+// stand for their values in $filter and $orderby, as in Dataverse (see
+// bindAliases). What the emulator does not implement is refused, never
+// ignored: FetchXML and saved queries, and the system options $search,
+// $skip and any other unknown one. Custom parameters (no $ or @) are
+// ignored, as Dataverse ignores them.
 func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 	qs = strings.TrimPrefix(strings.TrimSpace(qs), "?")
 	q := &query{}
 	parts := splitTop(qs, '&')
+	var aliases map[string]string // "@p1" → its value, when the query has any
 	if strings.ContainsAny(qs, "@") || strings.Contains(qs, "etch") || strings.Contains(qs, "Query") {
-		for _, part := range parts { // before any option is parsed: "$filter=x eq @p1&@p1=…" names the alias
-			name, _, _ := strings.Cut(part, "=")
-			if derr := refuseParameter(unescape(name)); derr != nil {
+		for _, part := range parts { // before any option is parsed: "$filter=x eq @p1&@p1=…" defines the alias after its use
+			name, value, _ := strings.Cut(part, "=")
+			name = unescape(name)
+			if strings.HasPrefix(name, "@") {
+				if aliases == nil {
+					aliases = map[string]string{}
+				}
+				aliases[name] = unescape(value)
+				continue
+			}
+			if derr := refuseParameter(name); derr != nil {
 				return nil, derr
 			}
 		}
@@ -79,7 +115,7 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		case "$select":
 			q.selects, derr = parseSelect(ent, value)
 		case "$filter":
-			q.filter, derr = parseFilterCtx(ent, value, cat.filterCtx)
+			q.filter, derr = parseFilterCtx(ent, bindAliases(value, aliases), cat.filterCtx)
 		case "$top":
 			n, err := strconv.Atoi(strings.TrimSpace(value))
 			if err != nil || n < 0 {
@@ -89,7 +125,7 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 		case "$expand":
 			q.expands, derr = parseExpand(cat, ent, value)
 		case "$orderby":
-			orderRaw, hasOrder = value, true // parsed last: with $apply it names aliases
+			orderRaw, hasOrder = bindAliases(value, aliases), true // parsed last: with $apply it names aliases
 		case "$count":
 			switch strings.TrimSpace(value) {
 			case "true":
@@ -137,39 +173,52 @@ func parseQuery(cat *catalog, ent *entity, qs string) (*query, *dvError) {
 	return q, nil
 }
 
+// bindAliases writes the value of each parameter alias ("@p1") that
+// expr names, outside string literals, in its place: a column name
+// ("$orderby=@p1&@p1=revenue"), a literal ("revenue gt @p2&@p2=5000") or a
+// function's parameter ("In(PropertyName=@p1,PropertyValues=@p2)"). An
+// alias the query does not define is null, as OData defines it.
+func bindAliases(expr string, aliases map[string]string) string {
+	if strings.IndexByte(expr, '@') < 0 {
+		return expr
+	}
+	var b strings.Builder
+	inQuote := false
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		switch {
+		case c == '\'':
+			inQuote = !inQuote // '' inside a literal toggles twice
+		case c == '@' && !inQuote:
+			j := i + 1
+			for j < len(expr) && (expr[j] == '_' || 'a' <= expr[j] && expr[j] <= 'z' || 'A' <= expr[j] && expr[j] <= 'Z' || '0' <= expr[j] && expr[j] <= '9') {
+				j++
+			}
+			if j > i+1 {
+				v, ok := aliases[expr[i:j]]
+				if !ok {
+					v = "null"
+				}
+				b.WriteString(v)
+				i = j - 1
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
 // refuseParameter refuses the non-$ parameters that change a query's
 // meaning and that the emulator does not implement.
 func refuseParameter(name string) *dvError {
 	switch {
-	case strings.HasPrefix(name, "@"):
-		return errNotImplemented("parameter aliases ('%s'): write the value into the query itself", name)
 	case strings.EqualFold(name, "fetchXml"):
 		return errNotImplemented("FetchXML queries (?fetchXml=): use $select, $filter, $orderby and $top")
 	case strings.EqualFold(name, "savedQuery"), strings.EqualFold(name, "userQuery"):
 		return errNotImplemented("saved and user queries (?%s=)", name)
 	}
 	return nil
-}
-
-// cutSearch removes $search from a CIF searchAndOpenRecords query: CIF uses
-// its value only as the text of the search page it opens when the result is
-// not exactly one record; the records come from the rest of the query.
-func cutSearch(qs string) string {
-	if !strings.Contains(qs, "search") {
-		return qs
-	}
-	lead := ""
-	if strings.HasPrefix(strings.TrimSpace(qs), "?") {
-		lead = "?"
-	}
-	var kept []string
-	for _, part := range splitTop(strings.TrimPrefix(strings.TrimSpace(qs), "?"), '&') {
-		name, _, _ := strings.Cut(part, "=")
-		if unescape(name) != "$search" {
-			kept = append(kept, part)
-		}
-	}
-	return lead + strings.Join(kept, "&")
 }
 
 // unescape decodes %XX escapes of a query-string name or value. A '+'
@@ -196,28 +245,9 @@ func webQuery(raw string) string {
 	return strings.ReplaceAll(raw, "+", "%20")
 }
 
-// splitTop splits s on sep outside quotes and parentheses.
-func splitTop(s string, sep byte) []string {
-	var parts []string
-	depth, inQuote, start := 0, false, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\'':
-			inQuote = !inQuote
-		case inQuote:
-		case c == '(':
-			depth++
-		case c == ')':
-			if depth > 0 {
-				depth--
-			}
-		case c == sep && depth == 0:
-			parts = append(parts, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(parts, s[start:])
-}
+// splitTop splits s on sep outside quotes and parentheses
+// (protocol.SplitTop).
+func splitTop(s string, sep byte) []string { return protocol.SplitTop(s, sep) }
 
 func parseSelect(ent *entity, value string) ([]string, *dvError) {
 	cols := []string{}
@@ -289,14 +319,11 @@ func parseExpandDepth(cat *catalog, ent *entity, value string, depth int) ([]exp
 					}
 					x.selects = sel
 				case "$expand":
-					targets := ent.Lookups[x.lookup]
-					if x.target != "" {
-						targets = []string{x.target}
+					target := x.target // a polymorphic lookup is named with its target (navProperty)
+					if target == "" {
+						target = ent.Lookups[x.lookup][0] // named by itself: its one target
 					}
-					if len(targets) != 1 {
-						return nil, errSyntax("A nested $expand under the polymorphic lookup '%s' needs its target in the name, like %s_%s.", x.nav, x.lookup, targets[0])
-					}
-					nested, derr := parseExpandDepth(cat, cat.byLogical[targets[0]], v, depth+1)
+					nested, derr := parseExpandDepth(cat, cat.byLogical[target], v, depth+1)
 					if derr != nil {
 						return nil, derr
 					}

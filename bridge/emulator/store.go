@@ -239,6 +239,7 @@ type writeSet struct {
 	// only.
 	keyFree int
 	sawKey  bool // add took a primary key column
+	states  byte // wroteState, wroteStatus: checkState runs after the write
 	// starts are where the columns of fields[:colsEnd] start, recorded as
 	// parseWrite packed them, so that a write need not split fields again
 	// (offsets, not slices: recording them costs no write barrier).
@@ -273,7 +274,7 @@ func (ws *writeSet) release() {
 		return
 	}
 	ws.fields = ws.fields[:0]
-	ws.keyFree, ws.sawKey = 0, false
+	ws.keyFree, ws.sawKey, ws.states = 0, false, 0
 	ws.starts, ws.colsEnd = ws.starts[:0], 0
 	clear(ws.binds)
 	ws.binds = ws.binds[:0]
@@ -305,7 +306,7 @@ func parseValidWrite(ent *entity, body []byte, cat *catalog) (*writeSet, *dvErro
 func parseWriteScan(ent *entity, body []byte, cat *catalog, valid bool) (*writeSet, *dvError) {
 	ws := writeSets.Get().(*writeSet)
 	ws.fields = slices.Grow(ws.fields[:0], len(body))
-	ws.keyFree, ws.sawKey = 0, false
+	ws.keyFree, ws.sawKey, ws.states = 0, false, 0
 	ws.starts, ws.colsEnd = ws.starts[:0], 0
 	var derr *dvError
 	var err error
@@ -391,6 +392,7 @@ func (ws *writeSet) add(ent *entity, cat *catalog, name []byte, v jsontext.Value
 	if derr := checkType(ent, name, *typ, v, nil); derr != nil {
 		return derr
 	}
+	ws.states |= typ.state
 	switch v.Kind() {
 	case '0':
 		ws.fields = appendText(ws.fields, name, kindNumber, v)
@@ -438,7 +440,7 @@ func (ws *writeSet) addOther(ent *entity, cat *catalog, name []byte, v jsontext.
 func parseBind[S string | []byte](ent *entity, cat *catalog, nav string, ref S, null bool) (bind, *dvError) {
 	lookup, target, ok := ent.resolveLookup(nav)
 	if !ok {
-		return bind{}, errUndeclaredProperty(nav, ent.LogicalName)
+		return bind{}, errUndeclaredBind(nav)
 	}
 	if null {
 		return bind{lookup: lookup}, nil
@@ -692,6 +694,12 @@ func (e *Emulator) createLocked(ent *entity, ws *writeSet, opts writeOpts) (*rec
 	if derr := e.applyCreate(ent, r, ws, version, idCol, now); derr != nil {
 		return nil, derr
 	}
+	if ws.states != 0 {
+		var derr *dvError
+		if r.fields, derr = checkState(ent, r.fields, ws.states, k.String()); derr != nil {
+			return nil, derr
+		}
+	}
 	if opts.dupDetect {
 		if derr := e.checkDuplicates(ent, r, opts.onCIF); derr != nil {
 			return nil, derr
@@ -738,6 +746,11 @@ func (e *Emulator) update(ent *entity, id string, ws *writeSet, upsert bool, opt
 	version := e.store.nextVersion()
 	if derr := e.applyWrite(ent, next, ws, version, false, col{colModifiedOn, e.stamp()}); derr != nil {
 		return nil, false, derr
+	}
+	if ws.states != 0 {
+		if next.fields, derr = checkState(ent, next.fields, ws.states, id); derr != nil {
+			return nil, false, derr
+		}
 	}
 	if opts.dupDetect {
 		if derr := e.checkDuplicates(ent, next, opts.onCIF); derr != nil {

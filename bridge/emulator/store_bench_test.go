@@ -73,7 +73,7 @@ func newLoadMix(n int) *loadMix {
 		var bind []byte
 		if j := i % 10; j == 3 || j == 6 || j == 9 { // after a contact
 			ent = "phonecall"
-			body = fmt.Appendf(nil, `{"subject":"Follow-up call","phonenumber":"+35840%07d","directioncode":%t,"actualdurationminutes":%d,"regardingobjectid_contact@odata.bind":"/contacts(00000000-0000-0000-0000-000000000000)"}`,
+			body = fmt.Appendf(nil, `{"subject":"Follow-up call","phonenumber":"+35840%07d","directioncode":%t,"actualdurationminutes":%d,"regardingobjectid_contact_phonecall@odata.bind":"/contacts(00000000-0000-0000-0000-000000000000)"}`,
 				1000000+i*7919%9000000, i%2 == 0, 1+i%30)
 			at := len(body) - len(`)"}`) - 36
 			bind = body[at : at+36]

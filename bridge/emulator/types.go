@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -27,6 +28,8 @@ const (
 	CodeLength = "0x80044331"
 	// CodeOptionRange is an option-set value the column does not have.
 	CodeOptionRange = "0x8004431a"
+	// CodeStatus is a statuscode that is not one of its statecode's.
+	CodeStatus = "0x80048408"
 )
 
 // maxLengths are the MaxLength of the built-in text columns (Dataverse's
@@ -41,7 +44,7 @@ var maxLengths = map[string]int{
 }
 
 // optionValues are the option-set values of the built-in choice columns by
-// entity and column (statuscode depends on statecode and is not checked).
+// entity and column (statuscode depends on statecode: checkState).
 var optionValues = map[string]map[string][]int{
 	"account":   {"statecode": {0, 1}},
 	"contact":   {"statecode": {0, 1}},
@@ -113,6 +116,9 @@ type colType struct {
 	// looking (any value of an untyped column, a short enough text), so
 	// that the common member skips the call; -1 when it must look.
 	freeText int
+	// state marks statecode (wroteState) and statuscode (wroteStatus):
+	// a write of either is checked against the other (checkState).
+	state byte
 }
 
 // typeOf works out the colType of column name of ent from the built-in
@@ -135,6 +141,12 @@ func typeOf(ent *entity, name string) colType {
 		opts = optionValues[ent.LogicalName][name]
 	}
 	t := colType{typ: typ, maxLen: maxLen, isText: isText, opts: opts, freeText: -1}
+	switch name {
+	case colStateCode:
+		t.state = wroteState
+	case colStatusCode:
+		t.state = wroteStatus
+	}
 	switch {
 	case typ == "":
 		t.freeText = math.MaxInt
@@ -313,4 +325,61 @@ func joinInts(xs []int) string {
 		parts[i] = strconv.Itoa(x)
 	}
 	return strings.Join(parts, ",")
+}
+
+// Which of statecode and statuscode a write set holds (writeSet.states).
+const (
+	wroteState byte = 1 << iota
+	wroteStatus
+)
+
+// stateStatus is a built-in table's lifecycle: for each statecode, its
+// name (in the "<Table>State.<name>" of Dataverse's message) and its
+// statuscode values, the default first.
+type stateStatus struct {
+	table  string // the schema name in "AccountState"
+	states map[int]stateDef
+}
+
+type stateDef struct {
+	name     string
+	statuses []int
+}
+
+// stateStatuses are the built-in tables' statecode → statuscode values.
+var stateStatuses = map[string]stateStatus{
+	"account":   {"Account", map[int]stateDef{0: {"Active", []int{1}}, 1: {"Inactive", []int{2}}}},
+	"contact":   {"Contact", map[int]stateDef{0: {"Active", []int{1}}, 1: {"Inactive", []int{2}}}},
+	"incident":  {"Incident", map[int]stateDef{0: {"Active", []int{1, 2, 3, 4}}, 1: {"Resolved", []int{5, 1000}}, 2: {"Canceled", []int{6, 2000}}}},
+	"lead":      {"Lead", map[int]stateDef{0: {"Open", []int{1, 2}}, 1: {"Qualified", []int{3}}, 2: {"Disqualified", []int{4, 5, 6, 7}}}},
+	"phonecall": {"PhoneCall", map[int]stateDef{0: {"Open", []int{1}}, 1: {"Completed", []int{2, 4}}, 2: {"Canceled", []int{3}}}},
+	"task":      {"Task", map[int]stateDef{0: {"Open", []int{2, 3, 4, 7}}, 1: {"Completed", []int{5}}, 2: {"Canceled", []int{6}}}},
+}
+
+// checkState holds a write of statecode or statuscode (wrote) to the
+// lifecycle of a built-in table, as Dataverse does: a statecode written
+// without a statuscode takes that state's default status; a statuscode must
+// be one of its statecode's (the one written, else the record's), or the
+// write is refused with 0x80048408. fields is the record's row after the
+// write; it is returned with the default status set where one applies.
+func checkState(ent *entity, fields row, wrote byte, id string) (row, *dvError) {
+	ss, ok := stateStatuses[ent.LogicalName]
+	if !ok {
+		return fields, nil
+	}
+	sv, _ := fields.get(colStateCode).(json.Number)
+	state, err := strconv.Atoi(string(sv))
+	def, ok := ss.states[state]
+	if err != nil || !ok {
+		return fields, nil // a null statecode; checkType refused one outside the range
+	}
+	if wrote&wroteStatus == 0 {
+		return fields.with(appendText(nil, colStatusCode, kindNumber, strconv.Itoa(def.statuses[0]))), nil
+	}
+	status, _ := fields.get(colStatusCode).(json.Number)
+	if n, err := strconv.Atoi(string(status)); err == nil && containsInt(def.statuses, n) {
+		return fields, nil
+	}
+	return fields, &dvError{http.StatusBadRequest, CodeStatus, fmt.Sprintf(
+		"%s is not a valid status code for state code %sState.%s on %s with Id %s.", status, ss.table, def.name, ent.LogicalName, id)}
 }

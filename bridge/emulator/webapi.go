@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -59,7 +61,9 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	wr := &webReq{w: w, r: r, base: scheme + "://" + r.Host + WebAPIPrefix}
 	w.Header().Set("OData-Version", "4.0")
 	if rest == "" {
-		wr.fail(errSegment(rest))
+		if wr.allow(http.MethodGet) {
+			e.webServiceDocument(wr)
+		}
 		return
 	}
 	segs := splitTop(rest, '/')
@@ -119,6 +123,27 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		wr.fail(errSegment(name))
 	}
+}
+
+// webServiceDocument answers GET /api/data/v9.2/ with the OData service
+// document, as Dataverse does: every entity set the emulator serves (its
+// tables, the read-only system tables and EntityDefinitions), by name.
+func (e *Emulator) webServiceDocument(wr *webReq) {
+	names := []string{"EntityDefinitions"}
+	for _, n := range e.cat.names {
+		names = append(names, e.cat.byLogical[n].EntitySetName)
+	}
+	for n := range systemSets {
+		if e.cat.bySet[n] == nil {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	value := make([]map[string]string, 0, len(names))
+	for _, n := range slices.Compact(names) {
+		value = append(value, map[string]string{"name": n, "kind": "EntitySet", "url": n})
+	}
+	wr.json(http.StatusOK, map[string]any{"@odata.context": wr.base + "$metadata", "value": value})
 }
 
 // segment is one path segment: a name and an optional key in parentheses
@@ -184,6 +209,9 @@ func (e *Emulator) webGate(wr *webReq, method, entity string) bool {
 	}
 	var d *dvError
 	if errors.As(err, &d) {
+		if ie := (*injectedError)(nil); errors.As(err, &ie) && ie.retryAfter > 0 {
+			wr.w.Header().Set("Retry-After", retryAfterSeconds(ie.retryAfter))
+		}
 		wr.fail(d)
 	}
 	return false // a drop: the client went away, nothing to write
@@ -296,7 +324,7 @@ func (e *Emulator) webRetrieve(wr *webReq, ent *entity, id string, q *query) {
 		wr.w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	rec["@odata.context"] = wr.base + "$metadata#" + ent.EntitySetName + "/$entity"
+	rec["@odata.context"] = wr.base + "$metadata#" + q.contextPath(ent.EntitySetName) + "/$entity"
 	wr.json(http.StatusOK, rec)
 }
 
@@ -357,7 +385,7 @@ func (e *Emulator) webWrite(wr *webReq, ent *entity, op string, q *query, repSta
 func (e *Emulator) webWritten(wr *webReq, ent *entity, id string, q *query, repStatus int) {
 	if wr.wantsRepresentation() {
 		if rec, derr := e.retrieve(ent, id, q); derr == nil {
-			rec["@odata.context"] = wr.base + "$metadata#" + ent.EntitySetName + "/$entity"
+			rec["@odata.context"] = wr.base + "$metadata#" + q.contextPath(ent.EntitySetName) + "/$entity"
 			wr.w.Header().Add("Preference-Applied", "return=representation")
 			wr.json(repStatus, rec)
 			return

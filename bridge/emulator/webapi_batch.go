@@ -180,16 +180,25 @@ func errAnswer(contentID string, d *dvError) batchAnswer {
 	return batchAnswer{contentID: contentID, status: d.Status, header: h, body: []byte(body)}
 }
 
+// dataverseSpelling maps Go's canonical form of a header name to the one
+// Dataverse writes. Inside a $batch answer headers are text the client
+// reads itself, and Dataverse's samples match them as written.
+var dataverseSpelling = map[string]string{"Odata-Entityid": "OData-EntityId", "Odata-Version": "OData-Version", "Etag": "ETag"}
+
 func writeAnswer(mw *multipart.Writer, a batchAnswer) {
 	h := textproto.MIMEHeader{"Content-Type": {"application/http"}, "Content-Transfer-Encoding": {"binary"}}
 	if a.contentID != "" {
-		h.Set("Content-ID", a.contentID)
+		h["Content-ID"] = []string{a.contentID} // as written: Set would make it Content-Id
 	}
 	w, _ := mw.CreatePart(h)
 	fmt.Fprintf(w, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
 	for _, k := range slices.Sorted(maps.Keys(a.header)) {
+		name := k
+		if n, ok := dataverseSpelling[k]; ok {
+			name = n
+		}
 		for _, v := range a.header[k] {
-			fmt.Fprintf(w, "%s: %s\r\n", k, v)
+			fmt.Fprintf(w, "%s: %s\r\n", name, v)
 		}
 	}
 	fmt.Fprint(w, "\r\n")

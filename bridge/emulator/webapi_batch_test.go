@@ -157,3 +157,25 @@ func FuzzBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestWebAPIBatchHeaderSpelling: inside a $batch answer the headers are
+// text a client reads itself, and Dataverse's samples match them as
+// written ("Content-ID: 1", "OData-EntityId: …"): they carry Dataverse's
+// spelling, not Go's canonical "Content-Id" / "Odata-Entityid".
+func TestWebAPIBatchHeaderSpelling(t *testing.T) {
+	srv := newWebServer(t, newSeeded(t))
+	res := send(t, srv, "POST", "/api/data/v9.2/$batch", "multipart/mixed; boundary=batch_1",
+		strings.NewReader(batchBody([]string{"POST accounts\n" + `{"name":"Spelled"}`}, "GET WhoAmI\n")))
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{"\r\nContent-ID: 1\r\n", "\r\nOData-EntityId: " + srv.URL + "/api/data/v9.2/accounts(", "\r\nOData-Version: 4.0\r\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the answer has no %q:\n%s", want, b)
+		}
+	}
+	for _, bad := range []string{"Content-Id:", "Odata-"} {
+		if strings.Contains(string(b), bad) {
+			t.Errorf("the answer spells %q:\n%s", bad, b)
+		}
+	}
+}

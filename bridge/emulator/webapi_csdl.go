@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"encoding/xml"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -10,7 +12,8 @@ import (
 // GET $metadata: a CSDL (OData 4.0 EDMX) document generated from the
 // emulator's metadata: one EntityType per entity (key, columns with their
 // Edm types, _x_value lookup columns, one NavigationProperty per lookup
-// target — polymorphic lookups as <lookup>_<target>), an EntitySet each,
+// target under Dataverse's name (navProperty), one per one-to-many
+// relationship the emulator serves, Collection(…)), an EntitySet each,
 // and the schema's custom actions and functions with WhoAmI. It describes
 // what the emulator serves, not a whole Dataverse org.
 
@@ -135,7 +138,12 @@ func (e *Emulator) webMetadata(wr *webReq) {
 				continue
 			}
 			for _, tg := range targets {
-				t.Navs = append(t.Navs, csdlNav{Name: l + "_" + tg, Type: "mscrm." + tg})
+				t.Navs = append(t.Navs, csdlNav{Name: ent.navProperty(l, tg), Type: "mscrm." + tg})
+			}
+		}
+		for _, rel := range slices.Sorted(maps.Keys(oneToMany[name])) { // collection-valued: the ones $expand serves
+			if _, _, ok := e.manyRef(ent, rel); ok {
+				t.Navs = append(t.Navs, csdlNav{Name: rel, Type: "Collection(mscrm." + oneToMany[name][rel].entity + ")"})
 			}
 		}
 		s.Types = append(s.Types, t)

@@ -62,6 +62,15 @@ func (e *Emulator) webBound(wr *webReq, target segment, opSeg string) {
 			e.webProperty(wr, ent, target, name)
 			return
 		}
+		if rel, key, ok := e.manyRef(ent, opSeg); ok && key == "" && target.hasKey {
+			if wr.r.Method != http.MethodGet {
+				wr.fail(errNotImplemented("%s on a related collection (%s(…)/%s): create the record in %s with the lookup bound",
+					wr.r.Method, target.name, opSeg, e.cat.byLogical[rel.entity].EntitySetName))
+				return
+			}
+			e.webRelated(wr, ent, target, rel)
+			return
+		}
 		wr.fail(errUnknownProperty(name, ent.LogicalName))
 		return
 	}
@@ -71,17 +80,27 @@ func (e *Emulator) webBound(wr *webReq, target segment, opSeg string) {
 		return
 	}
 	if target.hasKey {
-		id, ok := normalizeID(target.key)
-		if !ok {
-			wr.fail(errSyntax("Bad Request - Error in query syntax: the key '%s' is not a GUID (the emulator supports no alternate keys).", target.key))
-			return
-		}
-		if !e.exists(ent, id) {
-			wr.fail(e.notFound(ent.LogicalName, id))
+		if _, ok := e.existingKey(wr, ent, target); !ok {
 			return
 		}
 	}
 	e.webOperation(wr, op)
+}
+
+// existingKey returns the GUID of the record target names, or answers the
+// error (400 for a key that is no GUID, 404 for a missing record) and
+// returns false.
+func (e *Emulator) existingKey(wr *webReq, ent *entity, target segment) (string, bool) {
+	id, ok := normalizeID(target.key)
+	if !ok {
+		wr.fail(errSyntax("Bad Request - Error in query syntax: the key '%s' is not a GUID (the emulator supports no alternate keys).", target.key))
+		return "", false
+	}
+	if !e.exists(ent, id) {
+		wr.fail(e.notFound(ent.LogicalName, id))
+		return "", false
+	}
+	return id, true
 }
 
 // exists reports whether a record is in the store.
@@ -114,4 +133,38 @@ func (e *Emulator) webCount(wr *webReq, ent *entity) {
 	wr.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	wr.w.WriteHeader(http.StatusOK)
 	_, _ = wr.w.Write([]byte(strconv.Itoa(n)))
+}
+
+// webRelated answers GET <set>(<guid>)/<relationship>, the records of a
+// one-to-many relationship of one record (Dataverse's "filtered
+// collection", accounts(<id>)/contact_customer_accounts?$select=fullname):
+// the many side's collection with its lookup to the record ANDed into
+// $filter, so every other query option works as on the set itself.
+func (e *Emulator) webRelated(wr *webReq, ent *entity, target segment, rel manyRel) {
+	id, ok := e.existingKey(wr, ent, target)
+	if !ok {
+		return
+	}
+	raw := wr.r.URL.RawQuery
+	if containsFold(raw, "fetchxml") || containsFold(raw, "$apply") || containsFold(raw, "%24apply") {
+		wr.fail(errNotImplemented("FetchXML and $apply on a related collection (%s(…)/…): query %s itself", target.name, e.cat.byLogical[rel.entity].EntitySetName))
+		return
+	}
+	cond := lookupValueCol(rel.lookup) + "%20eq%20" + id
+	parts := protocol.SplitTop(raw, '&')
+	found := false
+	for i, p := range parts {
+		name, value, _ := strings.Cut(p, "=")
+		if unescape(name) == "$filter" {
+			parts[i], found = "$filter=("+cond+")%20and%20("+value+")", true
+		}
+	}
+	if !found {
+		parts = append(parts, "$filter="+cond)
+	}
+	r2 := wr.r.Clone(wr.r.Context())
+	r2.URL.RawQuery = strings.TrimPrefix(strings.Join(parts, "&"), "&")
+	sub := *wr
+	sub.r = r2
+	e.webEntitySet(&sub, e.cat.byLogical[rel.entity], "", false)
 }

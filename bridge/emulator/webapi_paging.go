@@ -131,7 +131,7 @@ func (e *Emulator) webSearch(wr *webReq, ent *entity, q *query, rawQuery string,
 	e.completed("search", time.Time{})
 	start := min(pg.offset, len(recs))
 	end := min(start+size, len(recs))
-	out := map[string]any{"@odata.context": wr.base + "$metadata#" + ent.EntitySetName, "value": recs[start:end]}
+	out := map[string]any{"@odata.context": wr.base + "$metadata#" + q.contextPath(ent.EntitySetName), "value": recs[start:end]}
 	if q.count {
 		out["@odata.count"] = min(len(recs), maxTop) // Dataverse counts at most 5000
 	}

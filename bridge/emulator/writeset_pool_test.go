@@ -21,7 +21,7 @@ func TestCreatesShareNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := call(e, protocol.MethodCreateRecord, map[string]any{"entityName": "phonecall", "value": map[string]any{
-		"subject": "big", "description": "a long description", "regardingobjectid_contact@odata.bind": "/contacts(" + created.ID + ")"}}); err != nil {
+		"subject": "big", "description": "a long description", "regardingobjectid_contact_phonecall@odata.bind": "/contacts(" + created.ID + ")"}}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 8)
