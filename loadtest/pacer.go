@@ -36,6 +36,9 @@ type pacedSession struct {
 // (or the run stops), then closes stop. Session i's k-th send is due at
 // loadStart + interval×i/n + k×interval: the sessions take turns in index
 // order, so the next send over all sessions is always (i, k) round-robin.
+// A send scheduled before r.end that the pacer had not released when the
+// run's sending stopped (the pacer got no CPU in time) counts as dropped:
+// every scheduled send is either sent or counted.
 func (r *runner) pace(ps []*pacedSession, loadStart, interval time.Duration, stop chan<- struct{}) {
 	defer close(stop)
 	sleep := kernelSleeper()
@@ -44,6 +47,17 @@ func (r *runner) pace(ps []*pacedSession, loadStart, interval time.Duration, sto
 	var i int
 	var k int64
 	at := func() time.Duration { return loadStart + interval*time.Duration(i)/n + interval*time.Duration(k) }
+	defer func() {
+		if r.ctx.Err() != nil {
+			return // cut short: the report says the run was truncated
+		}
+		for at() < r.end {
+			r.dropped.Add(1)
+			if i++; i == len(ps) {
+				i, k = 0, k+1
+			}
+		}
+	}()
 	for r.sending.Load() && r.ctx.Err() == nil {
 		next := at()
 		if next >= r.end {

@@ -99,3 +99,38 @@ func TestOpenLoopSendsEveryScheduledCall(t *testing.T) {
 		t.Errorf("%d of %d sends dropped at %v calls/s", rep.Dropped, want, rate)
 	}
 }
+
+// A pacer that got no CPU until the run's sending stopped releases nothing
+// late: every send scheduled before the end counts as dropped, so that sent
+// plus dropped is still every scheduled send.
+func TestPacerStarvedCountsTheUnreleasedAsDropped(t *testing.T) {
+	const n = 4
+	r := &runner{cfg: Config{Sessions: n, Rate: 4000}, ctx: context.Background(), start: time.Now()}
+	loadStart := time.Hour // not due yet: only the stop can end the pacer
+	r.end = loadStart + 10*time.Millisecond
+	interval := time.Duration(float64(time.Second) * n / r.cfg.Rate) // 1 ms a session
+	ps := make([]*pacedSession, n)
+	for i := range ps {
+		ps[i] = &pacedSession{wake: make(chan struct{}, 1)}
+	}
+	// sending already stopped
+	stop := make(chan struct{})
+	r.pace(ps, loadStart, interval, stop)
+	var want int64
+	for i := range n {
+		want += scheduled(loadStart+interval*time.Duration(i)/n, interval, r.end, r.end)
+	}
+	for i, p := range ps {
+		if got := p.due.Load(); got != 0 {
+			t.Errorf("session %d: %d sends released after the run stopped sending", i, got)
+		}
+	}
+	if got := r.dropped.Load(); got != want || want != 40 {
+		t.Errorf("dropped %d, want every send scheduled before the end: %d (40)", got, want)
+	}
+	select {
+	case <-stop:
+	default:
+		t.Error("stop not closed")
+	}
+}
