@@ -203,6 +203,18 @@ func TestLoadBadInput(t *testing.T) {
 	}
 	closed := "ws://" + ln.Addr().String() + protocol.PathWidget
 	ln.Close()
+	emu, err := emulator.New(emulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokened, err := bridge.New(bridge.Config{
+		Backend: emu, Tokens: bridge.Tokens{Widget: "widget-secret", Admin: "admin-secret"},
+		Extra: map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenURL := testutil.ServeBridge(t, tokened) + protocol.PathWidget
 	tests := []struct {
 		name string
 		args []string
@@ -216,6 +228,9 @@ func TestLoadBadInput(t *testing.T) {
 		{name: "not a websocket URL", args: []string{"--url", "http://127.0.0.1:1/v1/widget", "--rate", "10"}, want: "ws:// or wss://"},
 		{name: "both models", args: []string{"--url", url, "--rate", "10", "--closed"}, want: "not both"},
 		{name: "missing faults file", args: []string{"--url", url, "--rate", "10", "--faults", "/nonexistent/faults.json"}, want: "--faults"},
+		// A widget token opens the WebSockets but not the emulator's
+		// ground truth in the admin API: say which token load needs.
+		{name: "widget token", args: []string{"--url", tokenURL, "--token", "widget-secret", "--rate", "10", "--duration", "1s"}, want: "give it the admin token"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
