@@ -395,6 +395,7 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 		Handler:           built.srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          httpErrorLog(env.Log, 10*time.Second),
 	}
 	return built, nil
 }
