@@ -158,8 +158,9 @@ func TestCallRateLimit(t *testing.T) {
 }
 
 // TestConnectionCaps: past the per-IP and the global cap a WebSocket is
-// refused with HTTP 503 and the JSON error shape, before the upgrade; a
-// closed connection gives its slot back.
+// refused with HTTP 503 and the JSON error shape, before the upgrade, on a
+// connection the bridge then closes; a closed connection gives its slot
+// back.
 func TestConnectionCaps(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -179,6 +180,9 @@ func TestConnectionCaps(t *testing.T) {
 				_, resp, err := websocket.Dial(ctx, tb.wsURL(protocol.PathWidget), &websocket.DialOptions{HTTPClient: tb.hc})
 				if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 					t.Fatalf("third connection: %v %v, want HTTP 503", err, resp)
+				}
+				if !resp.Close {
+					t.Error("the refused connection is kept alive: it holds a file descriptor the cap is there to keep free")
 				}
 				body, _ := io.ReadAll(resp.Body)
 				var e struct{ Error protocol.Error }

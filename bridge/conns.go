@@ -48,6 +48,12 @@ func (s *Server) limitConns(role string, h wsEndpoint) http.HandlerFunc {
 				msg = "too many connections from " + ip + " (" + strconv.Itoa(s.cfg.MaxConnsPerIP) + ", --max-conns-per-ip); close some or retry later"
 			}
 			w.Header().Set("Retry-After", "5")
+			// Close the refused connection: kept alive it would hold a file
+			// descriptor for the idle timeout, and a client retrying its
+			// upgrades would eat the headroom the cap leaves below the
+			// open-file limit (accept failing with EMFILE: new clients hang
+			// instead of getting this 503).
+			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusServiceUnavailable, protocol.Errorf(protocol.CodeOverloaded, "%s", msg))
 			return
 		}

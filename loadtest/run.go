@@ -502,6 +502,9 @@ func findEmulator(ctx context.Context, admins []*client.Admin) (*client.Admin, p
 		switch {
 		case errors.Is(err, client.ErrNotServed):
 			continue
+		case errors.Is(err, protocol.ErrUnauthorized):
+			// A widget token opens /v1/widget only.
+			return nil, st, fmt.Errorf("%w: the bridge at %s refused the token for its admin API: load reads the emulator's ground truth there, so give it the admin token (--token, CIFBRIDGE_LOAD_TOKEN), which opens /v1/widget too", ErrUsage, a.Base)
 		case err != nil:
 			return nil, st, reachErr("read the emulator stats at "+a.Base, err)
 		}

@@ -429,7 +429,7 @@ func (lc *logicalCreate) forget() {
 func note(st protocol.LedgerStatus, idempotent, unknownToWidget bool) string {
 	switch st {
 	case protocol.LedgerSuspected:
-		return "an attempt timed out and its outcome is not known yet: the record may exist twice"
+		return "an attempt timed out (or the bridge stopped while the backend had it) and its outcome is not known yet: the record may exist twice"
 	case protocol.LedgerConfirmed:
 		return "a timed-out attempt created a record after all: recordIds lists every record of this create"
 	case protocol.LedgerCleared:

@@ -357,7 +357,11 @@ func finalError(attempts []protocol.LedgerAttempt, last error, ledgerID string, 
 	if !retryable {
 		msg = fmt.Sprintf("retries stopped: attempt %d failed with a non-retryable error %d: %s", len(attempts), lastErr.Code, lastErr.Message)
 	}
-	if ledgerID != "" {
+	switch {
+	case ledgerID == "":
+	case lastErr.Code == protocol.CodeShuttingDown && delivered(last):
+		msg += "; the bridge stopped while the backend had an attempt, so the record may exist: see ledger entry " + ledgerID
+	default:
 		msg += "; an attempt timed out, so the record may exist: see ledger entry " + ledgerID
 	}
 	return protocol.NewError(protocol.CodeRetriesExhausted, msg, protocol.ExhaustedData{Attempts: attempts, LedgerID: ledgerID, LastError: lastErr})

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // singleDash finds a flag written with one dash (-cif-timeout).
@@ -18,7 +19,9 @@ var singleDash = regexp.MustCompile(`(^|\s)-[a-z]`)
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
+	// A command that takes bad input for good would serve (or load) until
+	// its context ends: bound it, so such a bug fails the test, not hangs it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := run(ctx, args, &out, &errOut)
 	code = report(&errOut, args, err)
@@ -65,6 +68,23 @@ func TestHelpToStdout(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "Commands:") {
 		t.Errorf("cifbridge --help: exit %d\n%s", code, stdout)
 	}
+	// "cifbridge help serve" is serve's help, as with go help build.
+	for _, cmd := range []string{"serve", "load", "replay", "healthcheck", "version"} {
+		code, stdout, stderr := cli(t, "help", cmd)
+		if code != 0 || stderr != "" || !strings.HasPrefix(stdout, "Usage: cifbridge "+cmd) {
+			t.Errorf("cifbridge help %s: exit %d, stderr %q, stdout:\n%s", cmd, code, stderr, stdout)
+		}
+	}
+}
+
+// notJSON is a file that is not JSON, for flags that read one.
+func notJSON(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "not.json")
+	if err := os.WriteFile(p, []byte("version: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Bad input exits 2 with one error naming the flag with -- and showing a
@@ -75,6 +95,10 @@ func TestBadInputExits2WithOneHint(t *testing.T) {
 	if err := os.WriteFile(aFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	schema := notJSON(t)
+	// noDir cannot be created (its parent is a file), so a serve that
+	// let a bad value through fails there with exit 1 instead of serving.
+	noDir := filepath.Join(schema, "data")
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -109,6 +133,26 @@ func TestBadInputExits2WithOneHint(t *testing.T) {
 		{"replay bad speed", []string{"replay", "--embedded", "--speed", "-1", "x.jsonl"}, nil, []string{"--speed must be 0 or more"}},
 		{"replay bad env", []string{"replay", "--embedded", "x.jsonl"}, map[string]string{"CIFBRIDGE_REPLAY_SPEED": "quick"}, []string{"CIFBRIDGE_REPLAY_SPEED"}},
 		{"healthcheck bad timeout", []string{"healthcheck", "--timeout", "x"}, nil, []string{"--timeout 3s"}},
+		// Values bridge.Config or loadtest.Config would take for "the
+		// default", and values that fail only later or never match: refused
+		// up front, naming the flag.
+		{"serve port out of range", []string{"serve", "--listen", "127.0.0.1:99999", "--data-dir", noDir}, nil, []string{`--listen "127.0.0.1:99999" is not HOST:PORT`, "--listen 127.0.0.1:8787"}},
+		{"serve negative in-flight", []string{"serve", "--max-inflight", "-3", "--data-dir", noDir}, nil, []string{"--max-inflight must be at least 1", "--max-inflight 64"}},
+		{"serve tiny message limit", []string{"serve", "--max-message-bytes", "10", "--data-dir", noDir}, nil, []string{"--max-message-bytes must be at least 1024", "--max-message-bytes 1048576"}},
+		{"serve zero drain", []string{"serve", "--drain-timeout", "0", "--data-dir", noDir}, nil, []string{"--drain-timeout must be positive", "--drain-timeout 10s"}},
+		{"serve zero late window", []string{"serve", "--late-window", "0", "--data-dir", noDir}, nil, []string{"--late-window must be positive", "--late-window 10m"}},
+		{"serve negative resume window", []string{"serve", "--resume-window", "-1m", "--data-dir", noDir}, nil, []string{"--resume-window must be positive", "--resume-window 2m"}},
+		{"serve bad origin pattern", []string{"serve", "--allowed-origins", "https://ok.example,[", "--data-dir", noDir}, nil, []string{`--allowed-origins: pattern "[" is malformed`}},
+		{"serve bad host pattern", []string{"serve", "--allowed-hosts", "[a-", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, nil, []string{`--allowed-hosts: pattern "[a-" is malformed`}},
+		{"serve bad schema file", []string{"serve", "--emulator-schema", schema, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, nil, []string{"--emulator-schema " + schema, "schema:"}},
+		{"healthcheck bad listen", []string{"healthcheck", "--listen", "nope"}, nil, []string{`--listen "nope" is not HOST:PORT`}},
+		{"load zero duration", []string{"load", "--duration", "0"}, nil, []string{"--duration must be positive", "--duration 10s"}},
+		{"load zero in-flight", []string{"load", "--closed", "--inflight", "0"}, nil, []string{"--inflight must be at least 1"}},
+		{"load zero late wait", []string{"load", "--late-wait", "0s"}, nil, []string{"--late-wait must be positive"}},
+		{"load report in a missing directory", []string{"load", "--json", "/nonexistent/dir/report.json"}, nil, []string{"--json /nonexistent/dir/report.json", "does not exist"}},
+		{"version unknown flag", []string{"version", "--json"}, nil, []string{"unknown flag --json"}},
+		{"version argument", []string{"version", "extra"}, nil, []string{`unexpected argument "extra"`}},
+		{"help of an unknown command", []string{"help", "frobnicate"}, nil, []string{`unknown command "frobnicate"`}},
 		{"unknown command", []string{"frobnicate"}, nil, []string{`unknown command "frobnicate"`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

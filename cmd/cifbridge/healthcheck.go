@@ -22,6 +22,9 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	} else if err != nil {
 		return err
 	}
+	if err := checkListen(*listen); err != nil {
+		return usageError{err}
+	}
 	host := *listen
 	if strings.HasPrefix(host, "0.0.0.0:") || strings.HasPrefix(host, ":") {
 		host = "127.0.0.1:" + host[strings.LastIndex(host, ":")+1:]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -115,6 +116,33 @@ func (f *loadFlags) config(progress io.Writer) (loadtest.Config, error) {
 	}
 	if !f.closed && !(f.rate > 0) {
 		return cfg, fmt.Errorf("--rate must be more than 0 calls/s, e.g. --rate %d (or use --closed); got %v", defaultLoadRate, f.rate)
+	}
+	// loadtest.Config takes a zero for "the default": a zero given here
+	// would run something else than asked, silently.
+	for _, n := range []struct {
+		name, example string
+		v             int
+	}{{"inflight", "4", f.inflight}, {"max-inflight", "64", f.maxInflight}} {
+		if n.v < 1 {
+			return cfg, fmt.Errorf("--%s must be at least 1, e.g. --%s %s; got %d", n.name, n.name, n.example, n.v)
+		}
+	}
+	for _, d := range []struct {
+		name, example string
+		v             time.Duration
+	}{{"duration", "10s", f.duration}, {"drain", "45s", f.drain}, {"late-wait", "15s", f.lateWait}} {
+		if d.v <= 0 {
+			return cfg, fmt.Errorf("--%s must be positive, e.g. --%s %s; got %v", d.name, d.name, d.example, d.v)
+		}
+	}
+	// A report that cannot be written would be lost after the whole run.
+	for _, out := range []struct{ name, path string }{{"json", f.jsonOut}, {"html", f.htmlOut}} {
+		if out.path == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(out.path)); err != nil || !fi.IsDir() {
+			return cfg, fmt.Errorf("--%s %s: the directory %s does not exist; create it or write the report elsewhere", out.name, out.path, filepath.Dir(out.path))
+		}
 	}
 	mix, err := loadtest.ParseMix(f.mix)
 	if err != nil {

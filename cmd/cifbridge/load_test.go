@@ -204,14 +204,26 @@ func TestLoadBadInput(t *testing.T) {
 	closed := "ws://" + ln.Addr().String() + protocol.PathWidget
 	ln.Close()
 	dir := t.TempDir()
-	notJSON := filepath.Join(dir, "go.mod")
+	goMod := filepath.Join(dir, "go.mod")
 	badRule := filepath.Join(dir, "faults.json")
-	if err := os.WriteFile(notJSON, []byte("module example.com/x\n"), 0o600); err != nil {
+	if err := os.WriteFile(goMod, []byte("module example.com/x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(badRule, []byte(`{"rules":[{"method":"frobnicate","latencyMs":10}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	emu, err := emulator.New(emulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokened, err := bridge.New(bridge.Config{
+		Backend: emu, Tokens: bridge.Tokens{Widget: "widget-secret", Admin: "admin-secret"},
+		Extra: map[string]http.Handler{"/api/v1/emulator/": emu.AdminHandler()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenURL := testutil.ServeBridge(t, tokened) + protocol.PathWidget
 	tests := []struct {
 		name string
 		args []string
@@ -225,10 +237,13 @@ func TestLoadBadInput(t *testing.T) {
 		{name: "not a websocket URL", args: []string{"--url", "http://127.0.0.1:1/v1/widget", "--rate", "10"}, want: "ws:// or wss://"},
 		{name: "both models", args: []string{"--url", url, "--rate", "10", "--closed"}, want: "not both"},
 		{name: "missing faults file", args: []string{"--url", url, "--rate", "10", "--faults", "/nonexistent/faults.json"}, want: "--faults"},
-		{name: "faults file not JSON", args: []string{"--url", url, "--rate", "10", "--faults", notJSON}, want: "--faults " + notJSON},
+		{name: "faults file not JSON", args: []string{"--url", url, "--rate", "10", "--faults", goMod}, want: "--faults " + goMod},
 		{name: "faults rule unknown method", args: []string{"--url", url, "--rate", "10", "--faults", badRule}, want: `rules[0].method "frobnicate" is not a known method`},
 		{name: "negative drain", args: []string{"--url", url, "--rate", "10", "--drain", "-5s"}, want: "--drain"},
 		{name: "negative late wait", args: []string{"--url", url, "--rate", "10", "--late-wait", "-1s"}, want: "--late-wait"},
+		// A widget token opens the WebSockets but not the emulator's
+		// ground truth in the admin API: say which token load needs.
+		{name: "widget token", args: []string{"--url", tokenURL, "--token", "widget-secret", "--rate", "10", "--duration", "1s"}, want: "give it the admin token"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

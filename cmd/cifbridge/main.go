@@ -57,6 +57,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("no command given")}
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		// "cifbridge help serve" is "cifbridge serve --help".
+		if len(args) > 1 && args[0] == "help" {
+			if cmd, ok := commands[args[1]]; ok {
+				return cmd.run(ctx, []string{"--help"}, stdout, stderr)
+			}
+			return usageError{fmt.Errorf("unknown command %q", args[1])}
+		}
 		usage(stdout)
 		return nil
 	}

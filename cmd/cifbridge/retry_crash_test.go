@@ -324,6 +324,10 @@ func TestShutdownRecordsDeliveredCreate(t *testing.T) {
 	if del, ok := protocol.Delivered(ed.LastError); !ok || !del {
 		t.Fatalf("last error %+v does not say delivered", ed.LastError)
 	}
+	// Nothing timed out: the message says what happened.
+	if strings.Contains(pe.Message, "timed out") || !strings.Contains(pe.Message, "the bridge stopped while the backend had an attempt") {
+		t.Errorf("message %q: want it to say the bridge stopped with the attempt delivered, not that it timed out", pe.Message)
+	}
 
 	d2 := startRetryDaemon(t, bin, "--data-dir", data)
 	var e protocol.LedgerEntry

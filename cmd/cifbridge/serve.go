@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -68,6 +69,62 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: json or console (default: console on a terminal, json otherwise)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` (chain): serve https and wss instead of http and ws; needs --tls-key. With --listen 127.0.0.1:443 the host page /host/ gets a port-less https origin")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
+}
+
+// check refuses the values of serve's own flags that bridge.Config would
+// take for "use the default" (a zero or negative window, limit or size), or
+// that would fail only later, and at a distance (a port out of range, an
+// origin pattern that can never match): each error names its flag and a
+// valid value.
+func (f *serveFlags) check() error {
+	if err := checkListen(f.listen); err != nil {
+		return err
+	}
+	if f.profile != protocol.ProfileCIF1 && f.profile != protocol.ProfileCIF2 {
+		return fmt.Errorf("unknown --profile %q: use --profile %s (CIF 1.0, 10 s timeout) or --profile %s (CIF 2.0, 100 s)", f.profile, protocol.ProfileCIF1, protocol.ProfileCIF2)
+	}
+	if f.maxInflight < 1 {
+		return fmt.Errorf("--max-inflight must be at least 1, e.g. --max-inflight 64; got %d", f.maxInflight)
+	}
+	if f.maxMessageBytes < 1024 {
+		return fmt.Errorf("--max-message-bytes must be at least 1024, e.g. --max-message-bytes 1048576 (1 MiB); got %d", f.maxMessageBytes)
+	}
+	for _, d := range []struct {
+		name, example string
+		v             time.Duration
+	}{{"late-window", "10m", f.lateWindow}, {"resume-window", "2m", f.resumeWindow}, {"drain-timeout", "10s", f.drainTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("--%s must be positive, e.g. --%s %s; got %v", d.name, d.name, d.example, d.v)
+		}
+	}
+	return checkPatterns("allowed-origins", f.allowedOrigins, "*.crm4.dynamics.com")
+}
+
+// checkListen refuses a --listen that is not HOST:PORT with a port net.Listen
+// takes (a number up to 65535, or a service name).
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return fmt.Errorf("--listen %q is not HOST:PORT (%v), e.g. --listen 127.0.0.1:8787", addr, err)
+	}
+	return nil
+}
+
+// checkPatterns refuses a comma-separated list of path.Match patterns (the
+// value of --name) with a malformed one, which would never match anything.
+func checkPatterns(name, list, example string) error {
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("--%s: pattern %q is malformed (%v): use * and ? as wildcards and close every [, e.g. --%s '%s'", name, p, err, name, example)
+		}
+	}
+	return nil
 }
 
 // servePlugin adds one concern to serve. Each
@@ -242,11 +299,8 @@ type daemon struct {
 // again. scrub, when set, is log's output: once the parts are configured it
 // scrubs their secrets from every line.
 func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins []namedPlugin, log zerolog.Logger, scrub *scrubWriter) (d *daemon, err error) {
-	if _, _, err := net.SplitHostPort(f.listen); err != nil {
-		return nil, usageError{fmt.Errorf("--listen %q is not HOST:PORT (%v), e.g. --listen 127.0.0.1:8787", f.listen, err)}
-	}
-	if f.profile != protocol.ProfileCIF1 && f.profile != protocol.ProfileCIF2 {
-		return nil, usageError{fmt.Errorf("unknown --profile %q: use --profile %s (CIF 1.0, 10 s timeout) or --profile %s (CIF 2.0, 100 s)", f.profile, protocol.ProfileCIF1, protocol.ProfileCIF2)}
+	if err := f.check(); err != nil {
+		return nil, usageError{err}
 	}
 	cfg := bridge.Config{
 		Profile:         f.profile,
@@ -341,6 +395,7 @@ func newDaemon(ctx context.Context, f *serveFlags, set map[string]bool, plugins 
 		Handler:           built.srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          httpErrorLog(env.Log, 10*time.Second),
 	}
 	return built, nil
 }
@@ -440,6 +495,18 @@ func newEmulator(f serveFlags, log zerolog.Logger) (*emulator.Emulator, error) {
 	}
 	e, err := emulator.New(cfg)
 	if err != nil {
+		// The emulator's error says "schema: …" or "seed: …"; name the file
+		// and its flag, which the person at the terminal has to fix.
+		var files []string
+		if f.emulatorSchema != "" {
+			files = append(files, "--emulator-schema "+f.emulatorSchema)
+		}
+		if cfg.Seed != nil && f.emulatorSeed != "" {
+			files = append(files, "--emulator-seed "+f.emulatorSeed)
+		}
+		if len(files) > 0 {
+			return nil, usageError{fmt.Errorf("emulator (%s): %w", strings.Join(files, ", "), err)}
+		}
 		return nil, usageError{fmt.Errorf("emulator: %w", err)}
 	}
 	return e, nil

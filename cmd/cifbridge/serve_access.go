@@ -55,6 +55,9 @@ func (p *accessPlugin) configure(env *serveEnv) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPatterns("allowed-hosts", p.allowedHosts, "bridge.example.com"); err != nil {
+		return usageError{err}
+	}
 	for _, h := range strings.Split(p.allowedHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			cfg.AllowedHosts = append(cfg.AllowedHosts, h)

@@ -190,3 +190,35 @@ func TestListenHint(t *testing.T) {
 		t.Errorf("other errors pass unchanged, got %v", got)
 	}
 }
+
+// TestServeTLSHandshakeErrorsSampled: every botched TLS handshake is a line
+// of net/http's ErrorLog, which a client can cause once per connection. They
+// reach the daemon's JSON log, one per 10 s: 50 bad handshakes, one line.
+func TestServeTLSHandshakeErrorsSampled(t *testing.T) {
+	certFile, keyFile, _ := selfSigned(t)
+	url, logs, _ := startServe(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "wss://"), "/v1/widget")
+	for range 50 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A TLS record header announcing a handshake, then nonsense: the
+		// handshake fails, net/http logs it, then closes the connection.
+		if _, err := c.Write([]byte{0x16, 0x03, 0x01, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef}); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		io.Copy(io.Discard, c) // until the bridge closes it
+		c.Close()
+	}
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "TLS handshake error") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], `"kind":"tls_handshake"`) {
+		t.Fatalf("%d log lines about TLS handshakes, want one JSON line of kind tls_handshake:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+}

@@ -1,6 +1,7 @@
 // Package redact removes known secrets from text in every encoding a secret
-// takes on its way through HTTP and JSON: as it is, JSON-escaped (with and
-// without HTML escaping), percent-encoded (query and path forms), Base64 of
+// takes on its way through HTTP and JSON: as it is, JSON-escaped once or
+// twice (with and without HTML escaping), percent-encoded (by any encoder: each reserved
+// character as is or as %XX in either case, a space also as +), Base64 of
 // the secret alone, and Base64 of "user:secret" (HTTP Basic credentials).
 //
 // The bridge knows its secrets (its tokens, the Enreach secret, a widget's
@@ -16,9 +17,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted replaces a secret.
@@ -54,8 +58,13 @@ func Forms(s Secret) []string {
 	set := map[string]bool{}
 	for _, f := range base {
 		set[f] = true
-		set[jsonEscaped(f, true)] = true
-		set[jsonEscaped(f, false)] = true
+		// JSON-escaped once (a JSON answer quoting it), and twice (a JSON
+		// answer quoting JSON text that quotes it, e.g. a request body).
+		for _, html := range []bool{true, false} {
+			once := jsonEscaped(f, html)
+			set[once] = true
+			set[jsonEscaped(once, html)] = true
+		}
 	}
 	out := make([]string, 0, len(set))
 	for f := range set {
@@ -79,6 +88,7 @@ func Bytes(b []byte, secrets ...Secret) []byte {
 				b = bytes.ReplaceAll(b, []byte(f), []byte(Redacted))
 			}
 		}
+		b = replacePercent(b, percentPattern(s.Value))
 	}
 	return b
 }
@@ -91,8 +101,69 @@ func String(s string, secrets ...Secret) string {
 				s = strings.ReplaceAll(s, f, Redacted)
 			}
 		}
+		if re := percentPattern(sec.Value); re != nil && strings.ContainsAny(s, "%+") {
+			s = re.ReplaceAllLiteralString(s, Redacted)
+		}
 	}
 	return s
+}
+
+// percentPattern matches v percent-encoded by any encoder. Encoders differ
+// in which reserved characters they leave alone (Go's QueryEscape and
+// PathEscape, JavaScript's encodeURIComponent, Python's quote keeping "/")
+// and in the case of their hex digits, so Forms cannot list them all: here
+// each character outside RFC 3986's unreserved set may stand as is or as
+// its UTF-8 bytes in %XX, either case, and a space also as +. nil when v
+// is shorter than MinLen or has no such character (its only percent form is
+// itself).
+func percentPattern(v string) *regexp.Regexp {
+	if len(v) < MinLen {
+		return nil
+	}
+	var b strings.Builder
+	reserved := false
+	for _, r := range v {
+		if r < utf8.RuneSelf && unreserved(byte(r)) {
+			b.WriteString(regexp.QuoteMeta(string(r)))
+			continue
+		}
+		reserved = true
+		b.WriteString("(?:" + regexp.QuoteMeta(string(r)) + "|")
+		if r == ' ' {
+			b.WriteString(`\+|`)
+		}
+		var enc [utf8.UTFMax]byte
+		for _, c := range enc[:utf8.EncodeRune(enc[:], r)] {
+			b.WriteString("%")
+			for _, h := range fmt.Sprintf("%02X", c) {
+				if h >= 'A' {
+					b.WriteString("[" + string(h) + string(h+'a'-'A') + "]")
+				} else {
+					b.WriteRune(h)
+				}
+			}
+		}
+		b.WriteString(")")
+	}
+	if !reserved {
+		return nil
+	}
+	return regexp.MustCompile(b.String())
+}
+
+// unreserved tells whether c is in RFC 3986's unreserved set, which every
+// percent-encoder leaves as is.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// replacePercent replaces what re matches in b with Redacted, when b can
+// hold a percent form at all; b itself when re is nil or nothing matched.
+func replacePercent(b []byte, re *regexp.Regexp) []byte {
+	if re == nil || bytes.IndexByte(b, '%') < 0 && bytes.IndexByte(b, '+') < 0 || !re.Match(b) {
+		return b
+	}
+	return re.ReplaceAllLiteral(b, []byte(Redacted))
 }
 
 // jsonEscaped is s as it stands between the quotes of a JSON string, with
@@ -111,7 +182,8 @@ func jsonEscaped(s string, html bool) string {
 // Set is a fixed set of secrets with their forms computed once, for hot
 // paths (every captured frame). The zero value and nil redact nothing.
 type Set struct {
-	forms [][]byte // longest first
+	forms   [][]byte         // longest first
+	percent []*regexp.Regexp // percentPattern of each secret that has one
 }
 
 // NewSet returns the Set of secrets (those shorter than MinLen left out).
@@ -124,6 +196,9 @@ func NewSet(secrets ...Secret) *Set {
 				seen[f] = true
 				s.forms = append(s.forms, []byte(f))
 			}
+		}
+		if re := percentPattern(sec.Value); re != nil {
+			s.percent = append(s.percent, re)
 		}
 	}
 	sort.Slice(s.forms, func(i, j int) bool { return len(s.forms[i]) > len(s.forms[j]) })
@@ -140,6 +215,9 @@ func (s *Set) Bytes(b []byte) []byte {
 		if bytes.Contains(b, f) {
 			b = bytes.ReplaceAll(b, f, []byte(Redacted))
 		}
+	}
+	for _, re := range s.percent {
+		b = replacePercent(b, re)
 	}
 	return b
 }

@@ -108,8 +108,9 @@ export interface ConnectOptions {
   /** With session: the resumeToken the bridge gave for it (bridge.hello result), sent back when resuming. */
   resumeToken?: string;
   /**
-   * The bridge token (daemon --token), added to the URL as ?access_token= (a
-   * browser WebSocket cannot send an Authorization header). Never in messages.
+   * The bridge's widget token (daemon --widget-token; the admin token works
+   * too), added to the URL as ?access_token= (a browser WebSocket cannot send
+   * an Authorization header). Never in messages.
    */
   token?: string;
   /** Free text for the bridge's logs; default "cifbridge.js/<version>". */
