@@ -79,6 +79,7 @@ func (e *Engine) create(ctx context.Context, call bridge.WidgetCall, in callInpu
 			rec.RecordID = resultID
 		default:
 			lc.add(*rec)
+			lc.keep(ctx, *rec)
 			return false
 		}
 		lc.add(*rec)
@@ -256,7 +257,7 @@ func (lc *logicalCreate) onLate(l correlation.Late) {
 	if done {
 		ctx, cancel := context.WithTimeout(context.Background(), lc.e.cfg.LedgerWriteTimeout)
 		defer cancel()
-		lc.write(ctx, true)
+		lc.write(ctx, writeLate)
 	}
 }
 
@@ -329,6 +330,24 @@ func (lc *logicalCreate) pendingLocked() bool {
 	return false
 }
 
+// keep writes the entry as soon as a failed attempt leaves the create
+// uncertain (it timed out, or its outcome is unknown), before any retry:
+// the retries can take tens of seconds at CIF 1.0's timeout, and a daemon
+// killed meanwhile would otherwise leave no trace of an attempt that may
+// have created the record. The next start then finds the entry suspected
+// and reconciles it. The widget is not told (bridge.ledger) until the
+// entry settles, as at finish.
+func (lc *logicalCreate) keep(ctx context.Context, rec protocol.LedgerAttempt) {
+	switch rec.Outcome {
+	case protocol.LedgerOutcomeTimeout, protocol.LedgerOutcomeUnknown, protocol.LedgerOutcomeExpired:
+	default:
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lc.e.cfg.LedgerWriteTimeout)
+	defer cancel()
+	lc.write(wctx, writeKeep)
+}
+
 // finish ends the synchronous phase: it writes the ledger entry when an
 // attempt timed out (committed before it returns) and returns the entry, a
 // copy of the attempts, and whether an entry was written.
@@ -340,21 +359,36 @@ func (lc *logicalCreate) finish(ctx context.Context) (protocol.LedgerEntry, []pr
 	lc.mu.Unlock()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lc.e.cfg.LedgerWriteTimeout)
 	defer cancel()
-	entry, ok := lc.write(wctx, false)
+	entry, ok := lc.write(wctx, writeFinish)
 	lc.mu.Lock()
 	attempts = slices.Clone(lc.attempts)
 	lc.mu.Unlock()
 	return entry, attempts, ok
 }
 
+// writeCause is why the ledger entry is written.
+type writeCause uint8
+
+const (
+	writeKeep   writeCause = iota // an attempt left the create uncertain; retries may follow
+	writeFinish                   // the widget's call is answered
+	writeLate                     // a late answer came after that
+)
+
 // write brings the ledger entry up to date with the state, then stops
-// tracking the create once nothing is pending. late is true when a late
-// answer caused it: the session is then told with bridge.ledger.
-func (lc *logicalCreate) write(ctx context.Context, late bool) (protocol.LedgerEntry, bool) {
+// tracking the create once nothing is pending. The session is told with
+// bridge.ledger when a late answer caused the write, or when the call's
+// answer leaves the entry settled. A keep writes only a suspected entry:
+// anything else (a late answer already came) waits for finish.
+func (lc *logicalCreate) write(ctx context.Context, cause writeCause) (protocol.LedgerEntry, bool) {
 	lc.writeMu.Lock()
 	defer lc.writeMu.Unlock()
 	lc.mu.Lock()
 	st := lc.status()
+	if cause == writeKeep && st != protocol.LedgerSuspected {
+		lc.mu.Unlock()
+		return protocol.LedgerEntry{}, false
+	}
 	attempts, ids := slices.Clone(lc.attempts), slices.Clone(lc.ids)
 	// The widget was told the create failed, yet one record exists.
 	unknownToWidget := lc.done && lc.answered == 0 && len(ids) == 1
@@ -393,7 +427,7 @@ func (lc *logicalCreate) write(ctx context.Context, late bool) (protocol.LedgerE
 	}
 	lc.e.log.Info().Str("session", lc.session).Str("ledgerId", entry.ID).Str("entity", lc.entity).
 		Str("status", string(entry.Status)).Strs("recordIds", entry.RecordIDs).Msg("duplicate ledger entry written")
-	if late || entry.Status != protocol.LedgerSuspected {
+	if cause == writeLate || cause == writeFinish && entry.Status != protocol.LedgerSuspected {
 		lc.e.cfg.Bridge.Notify(lc.session, protocol.NotifyLedger, protocol.LedgerParams{Entry: entry})
 	}
 	return entry, true

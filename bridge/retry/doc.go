@@ -38,8 +38,11 @@
 //
 // When any attempt of a create may have run without the engine knowing (it
 // timed out, or failed with -32000, 502 or 504 — OutcomeUnknown), the ledger
-// gets an entry, committed before the widget's result (which then carries
-// possibleDuplicate:true and ledgerId). The late answers of the timed-out
+// gets an entry, committed as soon as such an attempt returns (before any
+// retry, so that a daemon killed while it waits to retry leaves the entry
+// suspected for the next start to reconcile) and brought up to date before
+// the widget's result (which then carries possibleDuplicate:true and
+// ledgerId). The late answers of the timed-out
 // attempts (correlation.Late via correlation.Attempt.OnLate) then move it:
 // two or more distinct records → confirmed (recordIds lists them all);
 // idempotent with its record known → resolved; timed-out attempts still

@@ -199,6 +199,41 @@ func TestRetryLedgerSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
+// TestRetryLedgerSurvivesSIGKILLDuringRetries: the daemon is killed while
+// an enreach.xrm.createRecord waits to retry after a timed-out attempt
+// (up to a minute with "delay"), before the widget has any answer. The
+// attempt may still land, so the entry must already be on disk, suspected,
+// and be there after the restart.
+func TestRetryLedgerSurvivesSIGKILLDuringRetries(t *testing.T) {
+	bin, data := crashRig(t)
+	d := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms", "--emulator-faults", slowFirstCreate(t, 5000))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := dialConn(t, ctx, d.widget, nil)
+	go c.Call(ctx, protocol.MethodXrmCreateRecord, json.RawMessage(`{"entityLogicalName":"contact","data":{"lastname":"Mid-retry"},"maxRetries":1,"delay":60000}`), nil)
+	// The entry is written when the first attempt times out (300 ms), not
+	// when the retries end (a minute later): wait for it, then kill.
+	var list struct{ Entries []protocol.LedgerEntry }
+	for len(list.Entries) == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("no ledger entry while the create waits to retry after a timed-out attempt")
+		}
+		time.Sleep(20 * time.Millisecond)
+		d.getJSON(t, "/api/v1/ledger?status=suspected", &list)
+	}
+	d.kill()
+
+	d2 := startRetryDaemon(t, bin, "--data-dir", data, "--cif-timeout", "300ms")
+	var e protocol.LedgerEntry
+	if code := d2.getJSON(t, "/api/v1/ledger/"+list.Entries[0].ID, &e); code != http.StatusOK {
+		t.Fatalf("GET entry after restart: %d %+v", code, e)
+	}
+	if e.Status != protocol.LedgerSuspected || e.Method != protocol.MethodXrmCreateRecord || e.Entity != "contact" || e.Key == "" ||
+		len(e.Attempts) != 1 || e.Attempts[0].Outcome != protocol.LedgerOutcomeTimeout || len(e.RecordIDs) != 0 {
+		t.Fatalf("entry after restart: %+v", e)
+	}
+}
+
 // TestRetryServeWiring checks the plug-in's wiring on the real binary: bad REST input
 // is a clear 400 and --idempotent-creates is accepted.
 func TestRetryServeWiring(t *testing.T) {
