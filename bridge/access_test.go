@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cifbridge/cifbridge/bridge"
 	"github.com/cifbridge/cifbridge/bridge/ledger"
+	"github.com/cifbridge/cifbridge/client"
 	"github.com/cifbridge/cifbridge/protocol"
 )
 
@@ -355,5 +357,70 @@ func TestTokenAndOrigin(t *testing.T) {
 	}
 	if got, msg := tb.status(t, "GET", "/api/v1/sessions", http.Header{"Authorization": {"Bearer s3cret"}}, ""); got != 200 {
 		t.Fatalf("admin with token: %d %q", got, msg)
+	}
+}
+
+// A path under /api/ that no route serves answers in the API's JSON error
+// shape after the token check: 404 with -32601, or 405 with Allow and -32600
+// when the path is served with other methods (wildcard routes included);
+// the Go client reads both as ErrNotServed.
+func TestUnknownAdminPathsAnswerJSON(t *testing.T) {
+	tb := startBridge(t, bridge.Config{Tokens: bridge.Tokens{Admin: "a-tok"}})
+	tests := []struct {
+		method, path string
+		token        string
+		status       int
+		code         int64
+		allow        string
+		msg          string
+	}{
+		{"GET", "/api/v1/nope", "a-tok", http.StatusNotFound, protocol.CodeMethodNotFound, "", "no admin endpoint GET /api/v1/nope"},
+		{"GET", "/api/v1/ledger", "a-tok", http.StatusNotFound, protocol.CodeMethodNotFound, "", "with the retry engine"},
+		{"DELETE", "/api/v1/status", "a-tok", http.StatusMethodNotAllowed, protocol.CodeInvalidRequest, "GET", "/api/v1/status does not serve DELETE: use GET"},
+		{"GET", "/api/v1/sessions/s1/events", "a-tok", http.StatusMethodNotAllowed, protocol.CodeInvalidRequest, "POST", "use POST"},
+		// The token check comes first: no route list for strangers.
+		{"GET", "/api/v1/nope", "", http.StatusUnauthorized, 0, "", "admin token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path+" "+tt.token, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, tb.url+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			resp, err := tb.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct{ Error *protocol.Error }
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Error == nil {
+				t.Fatalf("%d, body not the JSON error shape: %v", resp.StatusCode, err)
+			}
+			if resp.StatusCode != tt.status || tt.code != 0 && body.Error.Code != tt.code || !strings.Contains(body.Error.Message, tt.msg) {
+				t.Errorf("%d %+v, want %d, code %d, message with %q", resp.StatusCode, body.Error, tt.status, tt.code, tt.msg)
+			}
+			if got := resp.Header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+		})
+	}
+	admin, err := client.NewAdmin("ws"+strings.TrimPrefix(tb.url, "http")+protocol.PathWidget, "a-tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Ledger(t.Context(), client.LedgerFilter{}); !errors.Is(err, client.ErrNotServed) {
+		t.Errorf("Ledger without the retry engine: %v, want ErrNotServed", err)
+	}
+	if err := admin.Do(t.Context(), http.MethodDelete, "/api/v1/status", nil, nil); !errors.Is(err, client.ErrNotServed) {
+		t.Errorf("DELETE /api/v1/status: %v, want ErrNotServed", err)
+	}
+	if _, err := admin.Session(t.Context(), "s-none"); err == nil || errors.Is(err, client.ErrNotServed) {
+		t.Errorf("an unknown session: %v, want the bridge's 404, not ErrNotServed", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -37,7 +38,41 @@ func (s *Server) routes() *http.ServeMux {
 	for pattern, h := range s.cfg.Extra {
 		s.mount(mux, pattern, h)
 	}
+	// Every other /api/ path, and a known one asked with another method,
+	// answers in the API's JSON error shape (not net/http's plain text),
+	// after the same token check as the rest of the API.
+	mux.Handle("/api/", s.admin(func(w http.ResponseWriter, r *http.Request) { s.noAdminRoute(mux, w, r) }))
 	return mux
+}
+
+// adminMethods are the methods the admin API's routes use.
+var adminMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// noAdminRoute answers a request under /api/ that no route serves: 405 with
+// Allow and -32600 when the path is served with other methods (asked of the
+// mux itself, so wildcard routes and routes mounted later count), else 404
+// with -32601 (client.Admin reads both as ErrNotServed).
+func (s *Server) noAdminRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range adminMethods {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	path := logcap.Prefix(r.URL.Path, 200)
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, protocol.Errorf(protocol.CodeInvalidRequest, "%s does not serve %s: use %s", path, logcap.Prefix(r.Method, 20), strings.Join(allow, " or ")))
+		return
+	}
+	writeError(w, http.StatusNotFound, protocol.Errorf(protocol.CodeMethodNotFound,
+		"no admin endpoint %s %s on this bridge: the README's admin API table lists them (the emulator's /api/v1/emulator/ is served with the emulator backend, the ledger's /api/v1/ledger with the retry engine)",
+		logcap.Prefix(r.Method, 20), path))
 }
 
 // Mount adds a route after New and before serving (plug-ins that need the

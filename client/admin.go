@@ -67,8 +67,9 @@ var defaultAdminClient = &http.Client{Timeout: 10 * time.Second}
 
 // Do sends one request (body marshalled to JSON unless nil or []byte) and
 // decodes a 2xx answer into out (nil: discard it). The bridge's errors
-// ({"error":{code,message}}) come back as *protocol.Error; a plain 404 or
-// 405 (no such route) as ErrNotServed.
+// ({"error":{code,message}}) come back as *protocol.Error; no such route
+// (405, or 404 with -32601, or a plain 404 or 405 from an older bridge) as
+// ErrNotServed, with the bridge's *protocol.Error when it sent one.
 func (a *Admin) Do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	switch b := body.(type) {
@@ -115,6 +116,10 @@ func (a *Admin) Do(ctx context.Context, method, path string, body, out any) erro
 		}
 		switch {
 		case json.Unmarshal(b, &e) == nil && e.Error != nil:
+			if resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotFound && e.Error.Code == protocol.CodeMethodNotFound {
+				// No such route on this bridge (its answer says which).
+				return fmt.Errorf("%s %s: %s: %w: %w", method, path, resp.Status, ErrNotServed, e.Error)
+			}
 			return fmt.Errorf("%s %s: %s: %w", method, path, resp.Status, e.Error)
 		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
 			return fmt.Errorf("%s %s: %w", method, path, ErrNotServed)
