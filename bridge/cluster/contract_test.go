@@ -414,3 +414,23 @@ func TestNATSHandlerPanicEndsOnlyItsCall(t *testing.T) {
 		t.Fatalf("the call after a panic: %q, %v", out, err)
 	}
 }
+
+// A second node with a node's name (its --node-id) is refused by the
+// first's NATS server, and the first node's log says so: before, the
+// embedded servers logged nothing and the clash went unseen.
+func TestDuplicateNodeNameIsLogged(t *testing.T) {
+	var logs testutil.Buffer
+	log := zerolog.New(&logs)
+	first := startServer(t, cluster.EmbedConfig{Name: "a", ClusterListen: "127.0.0.1:0", Log: &log})
+	startServer(t, cluster.EmbedConfig{Name: "a", ClusterListen: "127.0.0.1:0", Peers: []string{first.ClusterAddr().String()}})
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), `Remote server has a duplicate name: \"a\"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no duplicate-name warning in the first node's log within 20 s:\n%s", &logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if first.Routes() != 0 {
+		t.Errorf("the first node routes to its namesake: %d routes", first.Routes())
+	}
+}

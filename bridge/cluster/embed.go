@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 )
 
 // ClusterName is the NATS cluster name every embedded server uses.
@@ -35,6 +36,9 @@ type EmbedConfig struct {
 	// ClientListen is HOST:PORT for NATS clients (nats CLI, --nats-url of
 	// other processes); empty: in-process connections only.
 	ClientListen string
+	// Log receives the server's warnings and errors (see natsLog); nil:
+	// the server logs nothing.
+	Log *zerolog.Logger
 }
 
 // Embedded is a running embedded nats-server.
@@ -43,8 +47,8 @@ type Embedded struct {
 }
 
 // StartEmbedded starts a nats-server in this process and waits until it
-// takes connections. It never installs signal handlers and logs nothing
-// of its own.
+// takes connections. It never installs signal handlers, and logs only its
+// warnings and errors, to cfg.Log.
 func StartEmbedded(cfg EmbedConfig) (*Embedded, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("embedded NATS server needs a name")
@@ -108,6 +112,9 @@ func StartEmbedded(cfg EmbedConfig) (*Embedded, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
+	if cfg.Log != nil {
+		s.SetLoggerV2(newNATSLog(*cfg.Log), false, false, false)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(15 * time.Second) {

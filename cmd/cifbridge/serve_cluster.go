@@ -318,7 +318,7 @@ func (p *clusterPlugin) embed(env *serveEnv) error {
 	if !js {
 		env.Log.Warn().Msg("--cluster-listen without --cluster-peers: JetStream is off on this node (clustered JetStream needs routes); give every node the others' addresses")
 	}
-	e, err := cluster.StartEmbedded(cluster.EmbedConfig{Name: p.node, ClusterListen: p.listen, Peers: peers, JetStream: js, StoreDir: store})
+	e, err := cluster.StartEmbedded(cluster.EmbedConfig{Name: p.node, ClusterListen: p.listen, Peers: peers, JetStream: js, StoreDir: store, Log: &env.Log})
 	if err != nil {
 		if strings.Contains(err.Error(), "HOST:PORT") || strings.Contains(err.Error(), "port must be") {
 			return usageError{err}
@@ -341,7 +341,7 @@ func (p *clusterPlugin) embed(env *serveEnv) error {
 		}
 	}
 	if len(peers) > 0 && e.Routes() == 0 {
-		env.Log.Warn().Strs("peers", peers).Msg("no peer reachable yet: the embedded NATS server keeps trying")
+		env.Log.Warn().Strs("peers", peers).Msg("no peer reachable yet: the embedded NATS server keeps trying (a peer that is up but logs \"duplicate name\" has this node's --node-id already: give each node its own)")
 	}
 	if p.nc, err = e.Connect("cifbridge " + p.node); err != nil {
 		return fmt.Errorf("connect to the embedded NATS server: %w", err)
